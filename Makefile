@@ -1,0 +1,49 @@
+# Tinker: the two commands a newcomer types are `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+export FLASK_APP := plugin
+
+.PHONY: run test test-sqlite test-postgresql install postgres-binaries clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## make run: install, migrate the local SQLite database, load demo data, serve with the development LMS.
+run: $(STAMP)
+	$(BIN)/flask db upgrade
+	$(BIN)/flask demo seed
+	@echo "Tinker on http://$(HOST):$(PORT)/  development LMS: http://$(HOST):$(PORT)/dev/lms"
+	$(BIN)/flask run --host $(HOST) --port $(PORT) --with-threads
+
+## make test: the whole suite on SQLite, then on PostgreSQL (a throwaway server when none is configured).
+test: $(STAMP) postgres-binaries
+	$(BIN)/python -m pytest -p no:cacheprovider --db sqlite $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -p no:cacheprovider --db postgresql $(PYTEST_ARGS)
+
+test-sqlite: $(STAMP)
+	$(BIN)/python -m pytest --db sqlite $(PYTEST_ARGS)
+
+test-postgresql: $(STAMP) postgres-binaries
+	$(BIN)/python -m pytest --db postgresql $(PYTEST_ARGS)
+
+# Debian's server binaries for the throwaway test cluster, installed when missing and we may.
+postgres-binaries:
+	@if [ -z "$$TINKER_TEST_POSTGRES_URL" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else \
+	    echo "PostgreSQL server binaries missing: apt-get install postgresql, or set TINKER_TEST_POSTGRES_URL"; exit 1; \
+	  fi; \
+	fi
+
+clean:
+	rm -rf $(VENV) instance *.egg-info

@@ -1,0 +1,62 @@
+"""Tinker: an LTI 1.3 tool that recognises people who try AI at work."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"),
+                instance_path=str(ROOT / "instance"))
+    register_config(app, config)
+    register_extensions(app)
+    register_errors(app)
+    register_security(app)
+    register_blueprints(app)
+    register_cli(app)
+    return app
+
+
+def register_config(app: Flask, config: dict | None) -> None:
+    from plugin.config import load_config
+
+    app.config.update(load_config(Path(app.instance_path), config))
+
+
+def register_extensions(app: Flask) -> None:
+    from plugin import models  # noqa: F401  (every table known to the metadata and to Alembic)
+    from plugin.extensions import db, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+
+
+def register_errors(app: Flask) -> None:
+    from plugin.errors import register_error_handlers
+
+    register_error_handlers(app)
+
+
+def register_security(app: Flask) -> None:
+    from plugin.web.security import register_security as register
+
+    register(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from plugin.devlms.views import bp as devlms
+    from plugin.lti.views import bp as lti
+    from plugin.web import register_web
+
+    app.register_blueprint(lti)
+    app.register_blueprint(devlms)
+    register_web(app)
+
+
+def register_cli(app: Flask) -> None:
+    from plugin.cli import register_cli as register
+
+    register(app)

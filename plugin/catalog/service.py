@@ -1,0 +1,92 @@
+"""AI tools and task categories: admins edit them; everyone picks from them."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from plugin.catalog.models import AiTool, TaskCategory
+from plugin.core.actor import Actor
+from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
+from plugin.extensions import db
+
+KINDS = {"tools": AiTool, "categories": TaskCategory}
+
+
+def _model(kind: str):
+    if kind not in KINDS:
+        raise NotFound(f"no list called {kind!r}")
+    return KINDS[kind]
+
+
+def items(organisation_id: int, kind: str, include_inactive: bool = False) -> list:
+    model = _model(kind)
+    query = select(model).where(model.organisation_id == organisation_id)
+    if not include_inactive:
+        query = query.where(model.active.is_(True))
+    return list(db.session.scalars(query.order_by(model.position, model.name)))
+
+
+def find_active(organisation_id: int, kind: str, item_id: int):
+    model = _model(kind)
+    item = db.session.get(model, item_id)
+    if item is None or item.organisation_id != organisation_id or not item.active:
+        return None
+    return item
+
+
+def _require_admin(actor: Actor) -> None:
+    if not actor.can_administer:
+        raise Forbidden("Only the organisation's administrators can change these lists.")
+
+
+def add_item(actor: Actor, kind: str, name: str):
+    _require_admin(actor)
+    return ensure_item(actor.organisation_id, kind, name)
+
+
+def ensure_item(organisation_id: int, kind: str, name: str):
+    model = _model(kind)
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise InvalidInput("A name of 1 to 100 characters is needed.", errors={"name": ["1 to 100 characters."]})
+    existing = db.session.scalar(select(model).where(model.organisation_id == organisation_id,
+                                                     func.lower(model.name) == name.lower()))
+    if existing is not None:
+        existing.active = True
+        return existing
+    position = db.session.scalar(select(func.coalesce(func.max(model.position), 0)).where(
+        model.organisation_id == organisation_id)) + 1
+    item = model(organisation_id=organisation_id, name=name, position=position, active=True)
+    db.session.add(item)
+    db.session.flush()
+    return item
+
+
+def set_active(actor: Actor, kind: str, item_id: int, active: bool):
+    _require_admin(actor)
+    model = _model(kind)
+    item = db.session.get(model, item_id)
+    if item is None or item.organisation_id != actor.organisation_id:
+        raise NotFound("That item does not exist.")
+    if not active and len(items(actor.organisation_id, kind)) <= 1 and item.active:
+        raise Conflict("Keep at least one active item in the list.")
+    item.active = active
+    db.session.flush()
+    return item
+
+
+def rename_item(actor: Actor, kind: str, item_id: int, name: str):
+    _require_admin(actor)
+    model = _model(kind)
+    item = db.session.get(model, item_id)
+    if item is None or item.organisation_id != actor.organisation_id:
+        raise NotFound("That item does not exist.")
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise InvalidInput("A name of 1 to 100 characters is needed.", errors={"name": ["1 to 100 characters."]})
+    clash = db.session.scalar(select(model).where(model.organisation_id == actor.organisation_id,
+                                                  func.lower(model.name) == name.lower(), model.id != item.id))
+    if clash is not None:
+        raise Conflict(f"{name!r} is already in the list.")
+    item.name = name
+    db.session.flush()
+    return item

@@ -1,0 +1,74 @@
+"""Configuration: defaults, then environment variables; production refuses to start without secrets."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+
+class ConfigError(RuntimeError):
+    """Raised at start-up when a required setting is missing."""
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _dev_secret(instance_path: Path) -> str:
+    """A secret generated once per checkout and kept in the git-ignored instance folder."""
+    instance_path.mkdir(parents=True, exist_ok=True)
+    path = instance_path / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
+    overrides = dict(overrides or {})
+    env = overrides.get("TINKER_ENV") or os.environ.get("TINKER_ENV", "development")
+    testing = bool(overrides.get("TESTING"))
+    production = env == "production"
+
+    cfg: dict = {
+        "TINKER_ENV": env,
+        "TESTING": testing,
+        "DEBUG": False,
+        "SECRET_KEY": os.environ.get("TINKER_SECRET_KEY"),
+        "SQLALCHEMY_DATABASE_URI": os.environ.get(
+            "TINKER_DATABASE_URL", f"sqlite:///{instance_path / 'tinker.db'}"
+        ),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "TINKER_BASE_URL": os.environ.get("TINKER_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        "DEV_LMS_ENABLED": _env_bool("TINKER_DEV_LMS", not production),
+        # Seconds a launch token stays valid; every page hands out a fresh one.
+        "LAUNCH_TOKEN_TTL": int(os.environ.get("TINKER_LAUNCH_TOKEN_TTL", "3600")),
+        # Seconds of platform clock skew tolerated on iat/exp.
+        "LTI_CLOCK_LEEWAY": int(os.environ.get("TINKER_LTI_CLOCK_LEEWAY", "30")),
+        "LTI_STATE_TTL": int(os.environ.get("TINKER_LTI_STATE_TTL", "600")),
+        "LTI_HTTP_TIMEOUT": float(os.environ.get("TINKER_LTI_HTTP_TIMEOUT", "5")),
+        "LTI_JWKS_TTL": int(os.environ.get("TINKER_LTI_JWKS_TTL", "3600")),
+        "TRUST_PROXY_HEADERS": _env_bool("TINKER_TRUST_PROXY", production),
+        "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+        "SESSION_COOKIE_NAME": "tinker_session",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "PREFERRED_URL_SCHEME": "https" if production else "http",
+    }
+    cfg.update(overrides)
+
+    if not cfg["SECRET_KEY"]:
+        if production:
+            raise ConfigError("TINKER_SECRET_KEY must be set when TINKER_ENV=production")
+        cfg["SECRET_KEY"] = "test-secret" if testing else _dev_secret(instance_path)
+    if production and cfg["DEV_LMS_ENABLED"]:
+        raise ConfigError("the development LMS cannot be enabled when TINKER_ENV=production")
+    if production and not os.environ.get("TINKER_BASE_URL") and "TINKER_BASE_URL" not in overrides:
+        raise ConfigError("TINKER_BASE_URL must be set when TINKER_ENV=production")
+    if cfg["SQLALCHEMY_DATABASE_URI"].startswith("postgresql://"):
+        cfg["SQLALCHEMY_DATABASE_URI"] = cfg["SQLALCHEMY_DATABASE_URI"].replace(
+            "postgresql://", "postgresql+psycopg://", 1
+        )
+    return cfg

@@ -1,0 +1,117 @@
+"""Database kernel: declarative base, UTC timestamps, SQLite tuning and portable upserts."""
+from __future__ import annotations
+
+import contextvars
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any, Iterator
+
+from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores naive UTC, hands back aware UTC, on every backend alike."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+# --- SQLite: WAL, busy timeout, foreign keys, and BEGIN IMMEDIATE for writers ---------------------
+# A deferred transaction that reads and then writes fails at once ("database is locked") when another
+# writer committed in between; declaring write intent up front makes it wait its turn instead.
+_write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar("tinker_write_intent", default=False)
+
+
+def set_write_intent(value: bool) -> contextvars.Token:
+    return _write_intent.set(value)
+
+
+def reset_write_intent(token: contextvars.Token) -> None:
+    _write_intent.reset(token)
+
+
+@contextmanager
+def writing() -> Iterator[None]:
+    """Mark the transactions opened inside as writers (CLI commands, background jobs)."""
+    token = _write_intent.set(True)
+    try:
+        yield
+    finally:
+        _write_intent.reset(token)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_on_connect(dbapi_connection, _record) -> None:
+    if type(dbapi_connection).__module__.split(".")[0] != "sqlite3":
+        return
+    dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, below
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_on_begin(conn) -> None:
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
+
+
+# --- Portable INSERT ... ON CONFLICT --------------------------------------------------------------
+def _insert_for(session, table):
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"no upsert for {dialect}")
+
+
+def insert_ignore(session, table, values: dict[str, Any], conflict: list[str]) -> int | None:
+    """Insert a row unless one with the same conflict key exists; return the new id or None."""
+    stmt = (
+        _insert_for(session, table)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=conflict)
+        .returning(table.c.id)
+    )
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def upsert_increment(
+    session, table, keys: dict[str, Any], increments: dict[str, Any], sets: dict[str, Any] | None = None
+) -> None:
+    """Add to counters of the row named by keys, creating it at the increments when absent."""
+    sets = sets or {}
+    ins = _insert_for(session, table).values(**keys, **increments, **sets)
+    update = {name: table.c[name] + ins.excluded[name] for name in increments}
+    update.update({name: ins.excluded[name] for name in sets})
+    session.execute(ins.on_conflict_do_update(index_elements=list(keys), set_=update))

@@ -1,0 +1,91 @@
+"""Errors by type: one DomainError family, rendered as a page inside the LMS frame or one JSON envelope."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from marshmallow import ValidationError as SchemaValidationError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    status = 400
+    code = "bad_request"
+    title = "Something is not right"
+
+    def __init__(self, message: str, *, errors: dict | None = None, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.errors = errors or {}
+        self.hint = hint
+
+
+class NotFound(DomainError):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class Forbidden(DomainError):
+    status, code, title = 403, "forbidden", "Not allowed"
+
+
+class Unauthenticated(DomainError):
+    status, code, title = 401, "unauthenticated", "Please launch Tinker from your course"
+
+
+class Conflict(DomainError):
+    status, code, title = 409, "conflict", "Already done"
+
+
+class InvalidInput(DomainError):
+    status, code, title = 422, "invalid", "Please check the form"
+
+
+class LaunchRejected(DomainError):
+    """An LTI message that fails validation; the hint tells the LMS admin what to check."""
+
+    status, code, title = 400, "launch_rejected", "This launch could not be accepted"
+
+
+def wants_json() -> bool:
+    if request.path.startswith("/api/") or request.is_json:
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+def render_error(status: int, code: str, title: str, message: str, errors=None, hint=None):
+    if wants_json():
+        body = {"error": {"code": code, "message": message}}
+        if errors:
+            body["error"]["errors"] = errors
+        return jsonify(body), status
+    return (
+        render_template("errors/error.html", status=status, title=title, message=message, hint=hint, errors=errors),
+        status,
+    )
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def _domain(err: DomainError):
+        return render_error(err.status, err.code, err.title, err.message, err.errors, err.hint)
+
+    @app.errorhandler(SchemaValidationError)
+    def _schema(err: SchemaValidationError):
+        messages = err.messages if isinstance(err.messages, dict) else {"_schema": err.messages}
+        return render_error(422, "invalid", InvalidInput.title, "Some fields need attention.", messages)
+
+    @app.errorhandler(HTTPException)
+    def _http(err: HTTPException):
+        code = (err.name or "error").lower().replace(" ", "_")
+        return render_error(err.code or 500, code, err.name, err.description or err.name)
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return render_error(
+            500, "server_error", "Something went wrong on our side",
+            "The error has been logged. Nothing you entered was saved twice; please try again.",
+        )

@@ -1,0 +1,58 @@
+"""An AI experiment a person logged: structured facts (tool, category, outcome, dates) plus free text."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from plugin.core.db import UTCDateTime
+from plugin.extensions import db
+
+
+class Outcome(str, enum.Enum):
+    WORKED = "worked"
+    PARTLY = "partly"
+    FAILED = "failed"
+
+
+class SensitiveData(str, enum.Enum):
+    NO = "no"
+    YES = "yes"
+    UNSURE = "unsure"
+
+
+class Visibility(str, enum.Enum):
+    PRIVATE = "private"
+    TEAM = "team"
+    COURSE = "course"
+
+
+class Experiment(db.Model):
+    __tablename__ = "experiment"
+    __table_args__ = (
+        UniqueConstraint("user_id", "submission_key"),
+        Index("ix_experiment_course_created", "course_id", "created_at"),
+        Index("ix_experiment_user_course", "user_id", "course_id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    submission_key: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    ai_tool_id: Mapped[int | None] = mapped_column(ForeignKey("ai_tool.id"))
+    ai_tool_other: Mapped[str | None] = mapped_column(String(100))
+    task_category_id: Mapped[int] = mapped_column(ForeignKey("task_category.id"))
+    tried: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(String(10))
+    learned: Mapped[str] = mapped_column(Text, default="")
+    minutes_saved: Mapped[int] = mapped_column(default=0)
+    sensitive_data: Mapped[str] = mapped_column(String(10))
+    visibility: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    @property
+    def has_reflection(self) -> bool:
+        return bool(self.learned and self.learned.strip())

@@ -1,0 +1,48 @@
+"""Shapes at the edge: what a form or API call may send when logging an experiment."""
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from plugin.experiments.models import Outcome, SensitiveData, Visibility
+
+OTHER_TOOL = "other"
+
+
+class ExperimentIn(Schema):
+    submission_key = fields.String(required=True, validate=validate.Length(min=8, max=64))
+    title = fields.String(required=True, validate=validate.Length(min=3, max=200))
+    ai_tool = fields.String(required=True, validate=validate.Length(min=1, max=20))  # an id, or "other"
+    ai_tool_other = fields.String(load_default="", validate=validate.Length(max=100))
+    task_category = fields.Integer(required=True, strict=False)
+    tried = fields.String(required=True, validate=validate.Length(min=3, max=5000))
+    outcome = fields.String(required=True, validate=validate.OneOf([o.value for o in Outcome]))
+    learned = fields.String(load_default="", validate=validate.Length(max=5000))
+    minutes_saved = fields.Integer(load_default=0, strict=False, validate=validate.Range(min=0, max=100_000))
+    sensitive_data = fields.String(required=True, validate=validate.OneOf([s.value for s in SensitiveData]))
+    visibility = fields.String(required=True, validate=validate.OneOf([v.value for v in Visibility]))
+
+    @validates_schema
+    def _shape(self, data, **kwargs):
+        if data.get("ai_tool") == OTHER_TOOL and not data.get("ai_tool_other", "").strip():
+            raise ValidationError("Name the tool you used.", "ai_tool_other")
+        if data.get("ai_tool") != OTHER_TOOL and not str(data.get("ai_tool", "")).isdigit():
+            raise ValidationError("Choose a tool from the list, or Other.", "ai_tool")
+        if data.get("outcome") == Outcome.FAILED.value and not data.get("learned", "").strip():
+            raise ValidationError("When it did not work, tell us what you learned: that is what earns recognition.",
+                                  "learned")
+
+    def load_form(self, form) -> dict:
+        raw = {k: v for k, v in form.items() if k in self.fields}
+        for key in ("minutes_saved",):
+            if raw.get(key, None) == "":
+                raw.pop(key)
+        return self.load(raw)
+
+
+class ExperimentOut(Schema):
+    id = fields.Integer()
+    title = fields.String()
+    outcome = fields.String()
+    visibility = fields.String()
+    minutes_saved = fields.Integer()
+    created_at = fields.DateTime()

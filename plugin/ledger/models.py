@@ -1,0 +1,43 @@
+"""The points ledger (append-only, ids and amounts only) and the totals maintained from it."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from plugin.core.db import UTCDateTime
+from plugin.extensions import db
+
+TOTAL = "total"  # the dimension row that sums all dimensions
+
+
+class LedgerEntry(db.Model):
+    """Written only by ledger.service.post_entry / reverse_entry. Never updated, never deleted."""
+
+    __tablename__ = "ledger_entry"
+    __table_args__ = (Index("ix_ledger_course_user", "course_id", "user_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    amount: Mapped[int]
+    dimension: Mapped[str] = mapped_column(String(40))
+    rule_id: Mapped[int | None] = mapped_column(ForeignKey("rule.id"))
+    rule_version: Mapped[int | None]
+    source_type: Mapped[str] = mapped_column(String(40))
+    source_id: Mapped[int | None]
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entry.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PointsTotal(db.Model):
+    """Per course, learner and dimension (plus 'total'): derived, rebuildable from the ledger."""
+
+    __tablename__ = "points_total"
+    __table_args__ = (Index("ix_points_total_board", "course_id", "dimension", "points"),)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(40), primary_key=True)
+    points: Mapped[int] = mapped_column(default=0)

@@ -1,0 +1,119 @@
+"""The only writer of ledger rows: append-only, idempotent by key, totals maintained in the same transaction."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+
+from plugin.core.db import insert_ignore, upsert_increment
+from plugin.errors import Conflict, NotFound
+from plugin.extensions import db
+from plugin.ledger.models import TOTAL, LedgerEntry, PointsTotal
+
+
+@dataclass(frozen=True)
+class Posting:
+    organisation_id: int
+    course_id: int
+    user_id: int
+    amount: int
+    dimension: str
+    source_type: str
+    source_id: int | None
+    key: str
+    rule_id: int | None = None
+    rule_version: int | None = None
+
+
+def post_entry(posting: Posting, now: datetime, reverses_id: int | None = None) -> int | None:
+    """Append one entry; return its id, or None when an entry with this key already exists."""
+    entry_id = insert_ignore(db.session, LedgerEntry.__table__, {
+        "idempotency_key": posting.key, "organisation_id": posting.organisation_id,
+        "course_id": posting.course_id, "user_id": posting.user_id, "amount": posting.amount,
+        "dimension": posting.dimension, "rule_id": posting.rule_id, "rule_version": posting.rule_version,
+        "source_type": posting.source_type, "source_id": posting.source_id, "reverses_id": reverses_id,
+        "created_at": now,
+    }, ["idempotency_key"])
+    if entry_id is not None:
+        for dimension in (posting.dimension, TOTAL):
+            upsert_increment(db.session, PointsTotal.__table__,
+                             {"course_id": posting.course_id, "user_id": posting.user_id, "dimension": dimension},
+                             {"points": posting.amount})
+    return entry_id
+
+
+def reverse_entry(entry_id: int, key: str, now: datetime) -> int | None:
+    """Cancel an entry with a reversing entry of its own key; the original row is never touched."""
+    original = db.session.get(LedgerEntry, entry_id)
+    if original is None:
+        raise NotFound("no such ledger entry")
+    if original.reverses_id is not None:
+        raise Conflict("a reversing entry cannot itself be reversed")
+    return post_entry(Posting(
+        organisation_id=original.organisation_id, course_id=original.course_id, user_id=original.user_id,
+        amount=-original.amount, dimension=original.dimension, source_type=original.source_type,
+        source_id=original.source_id, key=key, rule_id=original.rule_id, rule_version=original.rule_version,
+    ), now, reverses_id=original.id)
+
+
+def balance(course_id: int, user_id: int, dimension: str = TOTAL) -> int:
+    return db.session.scalar(select(PointsTotal.points).where(
+        PointsTotal.course_id == course_id, PointsTotal.user_id == user_id, PointsTotal.dimension == dimension)) or 0
+
+
+def balances(course_id: int, user_id: int) -> dict[str, int]:
+    rows = db.session.execute(select(PointsTotal.dimension, PointsTotal.points).where(
+        PointsTotal.course_id == course_id, PointsTotal.user_id == user_id))
+    return {dimension: points for dimension, points in rows}
+
+
+def entries(course_id: int, user_id: int, limit: int = 50) -> list[LedgerEntry]:
+    return list(db.session.scalars(select(LedgerEntry).where(
+        LedgerEntry.course_id == course_id, LedgerEntry.user_id == user_id,
+    ).order_by(LedgerEntry.id.desc()).limit(limit)))
+
+
+def _sums_from_ledger(course_id: int | None):
+    query = select(LedgerEntry.course_id, LedgerEntry.user_id, LedgerEntry.dimension,
+                   func.sum(LedgerEntry.amount)).group_by(LedgerEntry.course_id, LedgerEntry.user_id,
+                                                           LedgerEntry.dimension)
+    if course_id is not None:
+        query = query.where(LedgerEntry.course_id == course_id)
+    sums: dict[tuple[int, int, str], int] = {}
+    for c, u, d, amount in db.session.execute(query):
+        sums[(c, u, d)] = int(amount)
+        sums[(c, u, TOTAL)] = sums.get((c, u, TOTAL), 0) + int(amount)
+    return sums
+
+
+def rebuild_totals(course_id: int | None = None) -> int:
+    """Recompute every total from the ledger (the ledger is the truth). Returns rows written."""
+    stmt = delete(PointsTotal)
+    if course_id is not None:
+        stmt = stmt.where(PointsTotal.course_id == course_id)
+    db.session.execute(stmt)
+    rows = [{"course_id": c, "user_id": u, "dimension": d, "points": p} for (c, u, d), p in _sums_from_ledger(course_id).items()]
+    if rows:
+        db.session.execute(PointsTotal.__table__.insert(), rows)
+    return len(rows)
+
+
+def verify_totals(course_id: int | None = None) -> list[tuple[int, int, str, int, int]]:
+    """Differences between maintained totals and the ledger: (course, user, dimension, stored, ledger)."""
+    expected = _sums_from_ledger(course_id)
+    query = select(PointsTotal.course_id, PointsTotal.user_id, PointsTotal.dimension, PointsTotal.points)
+    if course_id is not None:
+        query = query.where(PointsTotal.course_id == course_id)
+    stored = {(c, u, d): p for c, u, d, p in db.session.execute(query)}
+    diffs = []
+    for key in sorted(set(expected) | set(stored)):
+        if expected.get(key, 0) != stored.get(key, 0):
+            diffs.append((*key, stored.get(key, 0), expected.get(key, 0)))
+    return diffs
+
+
+def points_for_source(course_id: int, user_id: int, source_type: str, source_id: int) -> int:
+    return db.session.scalar(select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
+        LedgerEntry.course_id == course_id, LedgerEntry.user_id == user_id,
+        LedgerEntry.source_type == source_type, LedgerEntry.source_id == source_id)) or 0

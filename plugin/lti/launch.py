@@ -1,0 +1,204 @@
+"""Validate an LTI 1.3 launch completely and turn it into a claim-free LaunchIdentity.
+
+Closes pylti1p3 2.0.0's gaps: iat leeway, single-use nonce, every aud entry and azp checked, exp
+required, unknown issuer as a clear 4xx, HTTP timeouts, state kept in the database.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import jwt
+from pylti1p3.exception import LtiException
+from pylti1p3.message_validators import get_validators
+from sqlalchemy import select, update
+
+from plugin.errors import Forbidden, LaunchRejected
+from plugin.extensions import db
+from plugin.lti import claims as C
+from plugin.lti import platform_keys
+from plugin.lti.models import OidcState
+from plugin.lti.roles import map_roles
+from plugin.tenancy import service as tenancy
+from plugin.tenancy.models import Platform
+
+MAX_TOKEN_BYTES = 64 * 1024
+REQUIRED = ["exp", "iat", "iss", "aud", "nonce"]
+
+
+@dataclass(frozen=True)
+class ValidatedLaunch:
+    platform: Platform
+    identity: tenancy.LaunchIdentity
+    message_type: str
+    return_url: str | None
+    services: dict = field(default_factory=dict)
+
+
+def _reject(message: str, hint: str | None = None) -> LaunchRejected:
+    return LaunchRejected(message, hint=hint)
+
+
+def _audiences(aud) -> list[str]:
+    if isinstance(aud, str):
+        return [aud]
+    if isinstance(aud, list) and aud and all(isinstance(a, str) for a in aud):
+        return aud
+    raise _reject("The launch token has no valid audience (aud).")
+
+
+def _pick_platform(unverified: dict) -> Platform:
+    issuer = unverified.get("iss")
+    if not isinstance(issuer, str) or not issuer:
+        raise _reject("The launch token names no issuer (iss).")
+    registered = list(db.session.scalars(select(Platform).where(Platform.issuer == issuer)))
+    if not registered:
+        raise _reject("This LMS is not registered with Tinker.",
+                      f"Issuer {issuer!r} is unknown; the operator registers it with `flask lti add-platform`.")
+    audiences = _audiences(unverified.get("aud"))
+    azp = unverified.get("azp")
+    known = {p.client_id: p for p in registered}
+    matches = [known[a] for a in audiences if a in known]
+    if not matches:
+        raise _reject("The launch token is meant for another tool (aud).",
+                      f"None of {audiences!r} is a client id registered for {issuer!r}.")
+    if len(audiences) > 1:
+        if azp is None:
+            raise _reject("The launch token has several audiences but no authorised party (azp).")
+        untrusted = [a for a in audiences if a not in known]
+        if untrusted:
+            raise _reject("The launch token is also meant for parties Tinker does not trust.",
+                          f"Untrusted audiences: {untrusted!r}.")
+    if azp is not None:
+        if azp not in known or azp not in audiences:
+            raise _reject("The launch token's authorised party (azp) is not this tool's client id.")
+        return known[azp]
+    return matches[0]
+
+
+def _verify(token: str, header: dict, platform: Platform, leeway: int, ttl: int, timeout: float) -> dict:
+    key, key_alg = platform_keys.key_for(platform.key_set_url, str(header["kid"]), ttl, timeout)
+    if key_alg != header["alg"]:
+        raise _reject("The launch token's algorithm does not match the platform key.")
+    try:
+        return jwt.decode(token, key, algorithms=[key_alg], audience=platform.client_id, issuer=platform.issuer,
+                          leeway=leeway, options={"require": REQUIRED})
+    except jwt.ExpiredSignatureError:
+        raise _reject("The launch has expired.", "Launch again from the LMS; if it keeps failing, check the "
+                      "clocks of the LMS and Tinker servers.") from None
+    except jwt.ImmatureSignatureError:
+        raise _reject("The launch token is dated in the future (iat).",
+                      "The LMS server's clock is ahead; check its time synchronisation.") from None
+    except jwt.MissingRequiredClaimError as exc:
+        raise _reject(f"The launch token lacks the required {exc.claim!r} claim.") from None
+    except jwt.InvalidSignatureError:
+        raise _reject("The launch token's signature is not valid.",
+                      "It was not signed by the key the platform publishes.") from None
+    except jwt.InvalidTokenError as exc:
+        raise _reject(f"The launch token is not valid: {exc}.") from None
+
+
+def _check_message(claims: dict) -> None:
+    if claims.get(C.VERSION) != "1.3.0":
+        raise _reject("Only LTI 1.3.0 launches are supported (version claim).")
+    message_type = claims.get(C.MESSAGE_TYPE)
+    if message_type not in C.SUPPORTED_MESSAGES:
+        raise _reject(f"Tinker does not handle the message type {message_type!r}.")
+    roles = claims.get(C.ROLES)
+    if not isinstance(roles, list):
+        raise _reject("The launch has no roles claim.", "The LMS must send the user's roles.")
+    if not isinstance(claims.get("sub"), str) or not claims["sub"]:
+        raise _reject("The launch names no user (sub).", "Anonymous launches are not supported.")
+    for validator in get_validators():
+        if validator.can_validate(claims):
+            try:
+                validator.validate(claims)
+            except LtiException as exc:
+                raise _reject(f"The launch message is incomplete: {exc}.") from None
+
+
+def _consume_state(state: str, cookie_state: str | None, platform: Platform, nonce: str, now: datetime) -> None:
+    if cookie_state and cookie_state != state:
+        raise _reject("The launch does not belong to the login this browser started (state).")
+    row = db.session.get(OidcState, state)
+    if row is None or row.expires_at < now:
+        raise _reject("The launch's state is unknown or has expired.", "Launch again from the LMS.")
+    if row.platform_id != platform.id:
+        raise _reject("The launch's state was issued for another LMS.")
+    if row.nonce != nonce:
+        raise _reject("The launch's nonce was not issued by Tinker for this login.")
+    used = db.session.execute(
+        update(OidcState).where(OidcState.state == state, OidcState.consumed_at.is_(None)).values(consumed_at=now)
+    )
+    if used.rowcount != 1:
+        raise _reject("This launch was already used.", "Each launch can be used once; launch again from the LMS.")
+
+
+def _deployment(platform: Platform, claims: dict, now: datetime):
+    deployment_id = claims.get(C.DEPLOYMENT_ID)
+    if not isinstance(deployment_id, str) or not deployment_id:
+        raise _reject("The launch names no deployment (deployment_id).")
+    deployment = tenancy.find_deployment(platform.id, deployment_id)
+    if deployment is None:
+        if not platform.accept_new_deployments:
+            raise _reject("This deployment of Tinker is not registered.",
+                          f"Ask the Tinker operator to add deployment id {deployment_id!r} with "
+                          "`flask lti add-platform ... --deployment-id`.")
+        deployment = tenancy.add_deployment(platform, deployment_id, now)
+    return deployment
+
+
+def validate_launch(form: dict, cookie_state: str | None, now: datetime, config: dict) -> ValidatedLaunch:
+    if form.get("error"):
+        raise _reject(f"The LMS reported an error: {str(form.get('error'))[:200]}.",
+                      str(form.get("error_description") or "Launch again from the LMS.")[:500])
+    token, state = form.get("id_token"), form.get("state")
+    if not token:
+        raise _reject("The launch has no id_token.", "The LMS must POST id_token and state to /lti/launch.")
+    if len(token) > MAX_TOKEN_BYTES:
+        raise _reject("The launch token is far too large to be genuine.")
+    if not state:
+        raise _reject("The launch has no state.", "The LMS must return the state Tinker sent at login.")
+    try:
+        header = jwt.get_unverified_header(token)
+        unverified = jwt.decode(token, options={"verify_signature": False})
+    except jwt.InvalidTokenError:
+        raise _reject("The launch token is malformed.") from None
+    if header.get("alg") not in platform_keys.ALLOWED_ALGS:
+        raise _reject(f"The launch token uses an algorithm Tinker refuses ({header.get('alg')!r}).")
+    if not header.get("kid"):
+        raise _reject("The launch token names no key (kid).")
+
+    platform = _pick_platform(unverified)
+    claims = _verify(token, header, platform, config["LTI_CLOCK_LEEWAY"], config["LTI_JWKS_TTL"],
+                     config["LTI_HTTP_TIMEOUT"])
+    _check_message(claims)
+    deployment = _deployment(platform, claims, now)
+    context = claims.get(C.CONTEXT)
+    if not isinstance(context, dict) or not context.get("id"):
+        raise _reject("The launch comes from outside a course (no context).",
+                      "Add Tinker to a course and launch it from there.")
+    role = map_roles(claims[C.ROLES])
+    if role is None:
+        raise Forbidden("Your role in this course does not give access to Tinker.",
+                        hint="Tinker serves learners, instructors, teaching assistants, mentors and administrators.")
+    _consume_state(state, cookie_state, platform, claims["nonce"], now)
+
+    presentation = claims.get(C.LAUNCH_PRESENTATION) or {}
+    identity = tenancy.LaunchIdentity(
+        platform_id=platform.id,
+        deployment_pk=deployment.id,
+        context_id=str(context["id"]),
+        context_title=str(context.get("title") or ""),
+        context_label=str(context.get("label") or ""),
+        sub=claims["sub"],
+        role=role,
+        lti_roles=tuple(r for r in claims[C.ROLES] if isinstance(r, str)),
+        name=claims.get("name") or " ".join(filter(None, [claims.get("given_name"), claims.get("family_name")])) or None,
+        email=claims.get("email") or None,
+        locale=presentation.get("locale") or claims.get("locale") or None,
+    )
+    services = {k: claims[v] for k, v in (("nrps", C.NRPS), ("ags", C.AGS)) if isinstance(claims.get(v), dict)}
+    return ValidatedLaunch(platform=platform, identity=identity, message_type=claims[C.MESSAGE_TYPE],
+                           return_url=presentation.get("return_url"), services=services)
+

@@ -1,0 +1,79 @@
+"""OIDC third-party initiated login: record state and nonce, send the browser to the platform."""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlencode, urlsplit
+
+from sqlalchemy import delete, select
+
+from plugin.errors import LaunchRejected
+from plugin.extensions import db
+from plugin.lti.models import OidcState
+from plugin.tenancy.models import Platform
+
+
+@dataclass(frozen=True)
+class LoginRedirect:
+    url: str
+    state: str
+
+
+def _platform_for(issuer: str, client_id: str | None) -> Platform:
+    query = select(Platform).where(Platform.issuer == issuer)
+    if client_id:
+        query = query.where(Platform.client_id == client_id)
+    candidates = list(db.session.scalars(query.limit(2)))
+    if not candidates:
+        raise LaunchRejected(
+            "This LMS is not registered with Tinker.",
+            hint=f"Issuer {issuer!r}" + (f" with client id {client_id!r}" if client_id else "")
+            + " is unknown. The Tinker operator registers it with `flask lti add-platform`.",
+        )
+    if len(candidates) > 1:
+        raise LaunchRejected(
+            "The LMS did not say which of its registrations this is.",
+            hint="Several client ids are registered for this issuer; the login request must include client_id.",
+        )
+    return candidates[0]
+
+
+def begin_login(params: dict[str, str], base_url: str, now: datetime, ttl_seconds: int) -> LoginRedirect:
+    issuer = (params.get("iss") or "").strip()
+    login_hint = params.get("login_hint") or ""
+    target = params.get("target_link_uri") or ""
+    if not issuer:
+        raise LaunchRejected("The login request names no issuer (iss).", hint="The LMS must send iss.")
+    if not login_hint:
+        raise LaunchRejected("The login request has no login_hint.", hint="The LMS must send login_hint.")
+    if target and urlsplit(target).netloc != urlsplit(base_url).netloc:
+        raise LaunchRejected(
+            "The login request points at another site.",
+            hint=f"target_link_uri must be on {base_url}; check the tool URL configured in the LMS.",
+        )
+    platform = _platform_for(issuer, params.get("client_id") or None)
+
+    # Expired states are useless; clear them as we go so the table stays small.
+    db.session.execute(delete(OidcState).where(OidcState.expires_at < now))
+    state = secrets.token_urlsafe(32)
+    nonce = secrets.token_urlsafe(32)
+    db.session.add(OidcState(state=state, nonce=nonce, platform_id=platform.id, created_at=now,
+                             expires_at=now + timedelta(seconds=ttl_seconds)))
+    db.session.flush()
+
+    query = {
+        "scope": "openid",
+        "response_type": "id_token",
+        "response_mode": "form_post",
+        "prompt": "none",
+        "client_id": platform.client_id,
+        "redirect_uri": f"{base_url}/lti/launch",
+        "state": state,
+        "nonce": nonce,
+        "login_hint": login_hint,
+    }
+    if params.get("lti_message_hint"):
+        query["lti_message_hint"] = params["lti_message_hint"]
+    separator = "&" if "?" in platform.auth_login_url else "?"
+    return LoginRedirect(url=platform.auth_login_url + separator + urlencode(query), state=state)

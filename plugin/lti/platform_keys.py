@@ -1,0 +1,80 @@
+"""Platform public keys: JWKS fetched over HTTP with a timeout, parsed once, cached per (issuer, kid).
+
+The cache holds derived data only (any instance can refetch it), so it may live in process memory.
+An unknown kid triggers one refetch (at most every MIN_REFETCH seconds per key set, so junk kids
+cannot turn the tool into a request amplifier).
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+
+import requests
+from jwt.algorithms import RSAAlgorithm
+
+from plugin.errors import LaunchRejected
+
+MIN_REFETCH = 10.0
+ALLOWED_ALGS = {"RS256", "RS384", "RS512"}
+
+
+@dataclass
+class _KeySet:
+    keys: dict[str, tuple[object, str]] = field(default_factory=dict)
+    fetched_at: float = 0.0
+
+
+_cache: dict[str, _KeySet] = {}
+_lock = threading.Lock()
+
+
+def _fetch(url: str, timeout: float) -> dict[str, tuple[object, str]]:
+    try:
+        resp = requests.get(url, timeout=timeout, headers={"Accept": "application/json"})
+        resp.raise_for_status()
+        document = resp.json()
+    except (requests.RequestException, ValueError) as exc:
+        raise LaunchRejected(
+            "The platform's public keys could not be fetched.",
+            hint=f"Check that the key set URL registered for this LMS ({url}) is reachable from Tinker.",
+        ) from exc
+    parsed: dict[str, tuple[object, str]] = {}
+    for jwk in document.get("keys", []) if isinstance(document, dict) else []:
+        if not isinstance(jwk, dict) or jwk.get("kty") != "RSA" or not jwk.get("kid"):
+            continue
+        alg = jwk.get("alg", "RS256")
+        if alg not in ALLOWED_ALGS:
+            continue
+        try:
+            parsed[str(jwk["kid"])] = (RSAAlgorithm.from_jwk(json.dumps(jwk)), alg)
+        except Exception:  # a broken key in the set must not hide the good ones
+            continue
+    return parsed
+
+
+def key_for(key_set_url: str, kid: str, ttl: float, timeout: float) -> tuple[object, str]:
+    entry = _cache.get(key_set_url)
+    if entry is not None and time.monotonic() - entry.fetched_at < ttl and kid in entry.keys:
+        return entry.keys[kid]
+    with _lock:
+        entry = _cache.get(key_set_url)
+        age = None if entry is None else time.monotonic() - entry.fetched_at
+        if age is None or age >= ttl or (kid not in entry.keys and age >= MIN_REFETCH):
+            entry = _KeySet(keys=_fetch(key_set_url, timeout), fetched_at=time.monotonic())
+            _cache[key_set_url] = entry
+    if kid in entry.keys:
+        return entry.keys[kid]
+    raise LaunchRejected(
+        "The launch was signed with a key the platform does not publish.",
+        hint=f"No key with kid {kid!r} in {key_set_url}. Check the registration's key set URL.",
+    )
+
+
+def forget(key_set_url: str | None = None) -> None:
+    with _lock:
+        if key_set_url is None:
+            _cache.clear()
+        else:
+            _cache.pop(key_set_url, None)

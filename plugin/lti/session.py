@@ -1,0 +1,57 @@
+"""Launch sessions and the short-lived signed launch token that carries them through the iframe.
+
+Browsers drop third-party cookies inside LMS iframes, so every link, form and XHR carries the token.
+Because a cross-site page cannot read it, requiring it on every POST is also the CSRF defence.
+"""
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from plugin.core.actor import Actor, Role
+from plugin.errors import Unauthenticated
+from plugin.extensions import db
+from plugin.lti.models import LaunchSession
+
+SESSION_LIFETIME = timedelta(hours=8)
+_SALT = "tinker-launch-token"
+
+
+def start_session(*, user_id: int, course_id: int, organisation_id: int, platform_id: int, role: Role,
+                  message_type: str, locale: str | None, services: dict, now: datetime) -> LaunchSession:
+    row = LaunchSession(
+        id=secrets.token_urlsafe(24), user_id=user_id, course_id=course_id, organisation_id=organisation_id,
+        platform_id=platform_id, role=role.value, message_type=message_type, locale=locale, services=services,
+        created_at=now, expires_at=now + SESSION_LIFETIME,
+    )
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def _serializer(secret: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret, salt=_SALT)
+
+
+def issue_token(secret: str, session_id: str) -> str:
+    return _serializer(secret).dumps(session_id)
+
+
+def session_id_from_token(secret: str, token: str, max_age: int) -> str:
+    try:
+        return _serializer(secret).loads(token, max_age=max_age)
+    except SignatureExpired:
+        raise Unauthenticated("Your Tinker session has expired.", hint="Open Tinker again from your course.") from None
+    except BadSignature:
+        raise Unauthenticated("Your Tinker session is not valid.", hint="Open Tinker again from your course.") from None
+
+
+def load_actor(session_id: str, now: datetime) -> tuple[Actor, LaunchSession]:
+    row = db.session.get(LaunchSession, session_id)
+    if row is None or row.expires_at < now:
+        raise Unauthenticated("Your Tinker session has ended.", hint="Open Tinker again from your course.")
+    actor = Actor(user_id=row.user_id, course_id=row.course_id, organisation_id=row.organisation_id,
+                  platform_id=row.platform_id, role=Role(row.role))
+    return actor, row

@@ -1,0 +1,109 @@
+"""Tenancy: organisations own platform registrations; courses, users and memberships hang off them."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from plugin.core.db import UTCDateTime
+from plugin.extensions import db
+
+
+class Organisation(db.Model):
+    __tablename__ = "organisation"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Platform(db.Model):
+    """One LMS registration: keyed by (issuer, client_id), never by issuer alone (hosted Canvas)."""
+
+    __tablename__ = "platform"
+    __table_args__ = (UniqueConstraint("issuer", "client_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    issuer: Mapped[str] = mapped_column(String(400))
+    client_id: Mapped[str] = mapped_column(String(400))
+    auth_login_url: Mapped[str] = mapped_column(String(1000))
+    auth_token_url: Mapped[str] = mapped_column(String(1000))
+    key_set_url: Mapped[str] = mapped_column(String(1000))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    accept_new_deployments: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    organisation: Mapped[Organisation] = relationship(lazy="joined")
+    deployments: Mapped[list["Deployment"]] = relationship(back_populates="platform", order_by="Deployment.id")
+    frame_origins: Mapped[list["FrameOrigin"]] = relationship(order_by="FrameOrigin.origin")
+
+
+class Deployment(db.Model):
+    __tablename__ = "deployment"
+    __table_args__ = (UniqueConstraint("platform_id", "deployment_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platform.id", ondelete="CASCADE"))
+    deployment_id: Mapped[str] = mapped_column(String(400))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    platform: Mapped[Platform] = relationship(back_populates="deployments")
+
+
+class FrameOrigin(db.Model):
+    """An origin allowed to frame the tool (CSP frame-ancestors) for one registration."""
+
+    __tablename__ = "frame_origin"
+    __table_args__ = (UniqueConstraint("platform_id", "origin"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platform.id", ondelete="CASCADE"))
+    origin: Mapped[str] = mapped_column(String(400))
+    source: Mapped[str] = mapped_column(String(20), default="operator")  # operator | launch | issuer
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Course(db.Model):
+    """An LMS context (platform, deployment, context id); belongs to the platform's organisation."""
+
+    __tablename__ = "course"
+    __table_args__ = (UniqueConstraint("platform_id", "deployment_id", "context_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platform.id"))
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployment.id"))
+    context_id: Mapped[str] = mapped_column(String(400))
+    title: Mapped[str] = mapped_column(String(400), default="")
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class User(db.Model):
+    """A person as one platform knows them; name and e-mail are optional (LMSs may withhold them)."""
+
+    __tablename__ = "user_account"
+    __table_args__ = (UniqueConstraint("platform_id", "sub"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platform.id"))
+    sub: Mapped[str] = mapped_column(String(400))
+    name: Mapped[str | None] = mapped_column(String(400))
+    email: Mapped[str | None] = mapped_column(String(400))
+    locale: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    @property
+    def display_name(self) -> str:
+        return self.name or f"Participant {self.id}"
+
+
+class Membership(db.Model):
+    __tablename__ = "membership"
+    __table_args__ = (UniqueConstraint("course_id", "user_id"), Index("ix_membership_user", "user_id"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(20))
+    lti_roles: Mapped[str] = mapped_column(Text, default="")
+    last_launch_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(lazy="joined")

@@ -1,0 +1,176 @@
+"""Tenancy services: organisations, registrations (operator only), and provisioning from a launch."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+
+from plugin.core.actor import Role
+from plugin.core.db import insert_ignore
+from plugin.errors import InvalidInput, NotFound
+from plugin.extensions import db
+from plugin.tenancy.models import Course, Deployment, FrameOrigin, Membership, Organisation, Platform, User
+
+
+def get_or_create_organisation(name: str, now: datetime, timezone: str = "UTC") -> Organisation:
+    org = db.session.scalar(select(Organisation).where(Organisation.name == name))
+    if org is None:
+        org = Organisation(name=name, timezone=timezone, created_at=now)
+        db.session.add(org)
+        db.session.flush()
+    return org
+
+
+def origin_of(url: str | None) -> str | None:
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+@dataclass(frozen=True)
+class PlatformSpec:
+    issuer: str
+    client_id: str
+    auth_login_url: str
+    auth_token_url: str
+    key_set_url: str
+    deployment_ids: tuple[str, ...] = ()
+    organisation: str = "Default organisation"
+    name: str = ""
+    accept_new_deployments: bool | None = None
+
+
+def register_platform(spec: PlatformSpec, now: datetime) -> Platform:
+    """Create or update the registration for (issuer, client_id); never duplicates."""
+    for field in ("auth_login_url", "auth_token_url", "key_set_url"):
+        if not origin_of(getattr(spec, field)):
+            raise InvalidInput(f"{field} must be an http(s) URL", errors={field: ["Not an http(s) URL."]})
+    if not spec.issuer or not spec.client_id:
+        raise InvalidInput("issuer and client id are required")
+    org = get_or_create_organisation(spec.organisation, now)
+    platform = db.session.scalar(
+        select(Platform).where(Platform.issuer == spec.issuer, Platform.client_id == spec.client_id)
+    )
+    if platform is None:
+        platform = Platform(issuer=spec.issuer, client_id=spec.client_id, created_at=now,
+                            accept_new_deployments=bool(spec.accept_new_deployments))
+        db.session.add(platform)
+    elif spec.accept_new_deployments is not None:
+        platform.accept_new_deployments = spec.accept_new_deployments
+    platform.organisation_id = org.id
+    platform.auth_login_url = spec.auth_login_url
+    platform.auth_token_url = spec.auth_token_url
+    platform.key_set_url = spec.key_set_url
+    platform.name = spec.name or platform.name or spec.issuer
+    db.session.flush()
+    for deployment_id in spec.deployment_ids:
+        add_deployment(platform, deployment_id, now)
+    issuer_origin = origin_of(spec.issuer)
+    if issuer_origin:
+        add_frame_origin(platform, issuer_origin, now, source="issuer")
+    return platform
+
+
+def add_deployment(platform: Platform, deployment_id: str, now: datetime) -> Deployment:
+    insert_ignore(db.session, Deployment.__table__,
+                  {"platform_id": platform.id, "deployment_id": deployment_id, "created_at": now},
+                  ["platform_id", "deployment_id"])
+    return db.session.scalar(select(Deployment).where(
+        Deployment.platform_id == platform.id, Deployment.deployment_id == deployment_id))
+
+
+def find_deployment(platform_id: int, deployment_id: str) -> Deployment | None:
+    return db.session.scalar(select(Deployment).where(
+        Deployment.platform_id == platform_id, Deployment.deployment_id == deployment_id))
+
+
+def add_frame_origin(platform: Platform, origin: str, now: datetime, source: str = "operator") -> None:
+    clean = origin_of(origin)
+    if clean is None:
+        raise InvalidInput(f"not an origin: {origin!r}", errors={"origin": ["Use scheme://host[:port]."]})
+    insert_ignore(db.session, FrameOrigin.__table__,
+                  {"platform_id": platform.id, "origin": clean, "source": source, "created_at": now},
+                  ["platform_id", "origin"])
+
+
+def remove_frame_origin(platform: Platform, origin: str) -> bool:
+    row = db.session.scalar(select(FrameOrigin).where(
+        FrameOrigin.platform_id == platform.id, FrameOrigin.origin == origin_of(origin)))
+    if row is None:
+        return False
+    db.session.delete(row)
+    db.session.flush()
+    return True
+
+
+def frame_origins(platform_id: int) -> list[str]:
+    return list(db.session.scalars(
+        select(FrameOrigin.origin).where(FrameOrigin.platform_id == platform_id).order_by(FrameOrigin.origin)))
+
+
+def find_platform(issuer: str, client_id: str | None = None) -> Platform:
+    query = select(Platform).where(Platform.issuer == issuer)
+    if client_id:
+        query = query.where(Platform.client_id == client_id)
+    platforms = list(db.session.scalars(query.limit(2)))
+    if len(platforms) != 1:
+        raise NotFound(f"no single registration for issuer {issuer!r}" + (f" and client {client_id!r}" if client_id else ""))
+    return platforms[0]
+
+
+@dataclass(frozen=True)
+class LaunchIdentity:
+    """What a validated launch says about who and where, already free of LTI claim names."""
+
+    platform_id: int
+    deployment_pk: int
+    context_id: str
+    context_title: str
+    context_label: str
+    sub: str
+    role: Role
+    lti_roles: tuple[str, ...]
+    name: str | None = None
+    email: str | None = None
+    locale: str | None = None
+
+
+def provision(identity: LaunchIdentity, now: datetime) -> tuple[Course, User, Membership]:
+    """Find or create the course, user and membership a launch names, refreshing what the LMS sent.
+
+    Inserts are conflict-tolerant so two first launches racing on PostgreSQL both succeed.
+    """
+    platform = db.session.get(Platform, identity.platform_id)
+    course_key = {"platform_id": platform.id, "deployment_id": identity.deployment_pk,
+                  "context_id": identity.context_id}
+    insert_ignore(db.session, Course.__table__,
+                  {**course_key, "organisation_id": platform.organisation_id, "created_at": now,
+                   "title": identity.context_title or identity.context_id, "label": identity.context_label},
+                  list(course_key))
+    course = db.session.scalar(select(Course).filter_by(**course_key))
+    course.title = identity.context_title or course.title
+    course.label = identity.context_label or course.label
+
+    insert_ignore(db.session, User.__table__,
+                  {"platform_id": platform.id, "sub": identity.sub, "created_at": now}, ["platform_id", "sub"])
+    user = db.session.scalar(select(User).where(User.platform_id == platform.id, User.sub == identity.sub))
+    # Only overwrite with what the LMS chose to share this time; never erase with a blank.
+    user.name = identity.name or user.name
+    user.email = identity.email or user.email
+    user.locale = identity.locale or user.locale
+
+    insert_ignore(db.session, Membership.__table__,
+                  {"course_id": course.id, "user_id": user.id, "role": identity.role.value, "created_at": now},
+                  ["course_id", "user_id"])
+    membership = db.session.scalar(select(Membership).where(
+        Membership.course_id == course.id, Membership.user_id == user.id))
+    membership.role = identity.role.value
+    membership.lti_roles = " ".join(identity.lti_roles)
+    membership.last_launch_at = now
+    db.session.flush()
+    return course, user, membership

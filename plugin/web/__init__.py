@@ -1,0 +1,24 @@
+"""HTML front door: thin views over the domain services."""
+from __future__ import annotations
+
+from flask import Flask, g, redirect, render_template, url_for
+
+from plugin.web.auth import TOKEN_FIELD, launch_url
+
+
+def register_web(app: Flask) -> None:
+    from plugin.web.admin import bp as admin
+    from plugin.web.learner import bp as learner
+    from plugin.web.manage import bp as manage
+
+    for bp in (learner, manage, admin):
+        app.register_blueprint(bp)
+
+    @app.get("/")
+    def index():
+        if app.config["DEV_LMS_ENABLED"]:
+            return redirect(url_for("devlms.home"))
+        return render_template("index.html")
+
+    # Globals (not a context processor) so imported macros see them too.
+    app.jinja_env.globals.update(lurl=launch_url, token_field=TOKEN_FIELD, current_token=lambda: g.get("launch_token"))

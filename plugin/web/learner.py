@@ -1,0 +1,100 @@
+"""Learner pages: dashboard, log an experiment, the course's shared experiments, the leaderboard."""
+from __future__ import annotations
+
+import secrets
+
+from flask import Blueprint, redirect, render_template, request
+from marshmallow import ValidationError
+
+from plugin.badges.service import awards_for_source, badges_of
+from plugin.catalog.service import items
+from plugin.core.actor import Actor, Role
+from plugin.core.clock import utcnow
+from plugin.experiments import queries as experiment_queries
+from plugin.experiments.schemas import ExperimentIn
+from plugin.experiments.service import OUTCOME_LABELS, log_experiment
+from plugin.extensions import db
+from plugin.leaderboards.queries import standings
+from plugin.ledger.service import balances, points_for_source
+from plugin.web.auth import launch_url, requires_actor
+
+bp = Blueprint("learner", __name__, url_prefix="/app")
+
+
+@bp.get("/")
+@requires_actor()
+def home(actor: Actor):
+    if actor.can_manage and not request.args.get("as_learner"):
+        return redirect(launch_url("manage.overview"), 303)
+    return dashboard(actor)
+
+
+def dashboard(actor: Actor, recognised=None):
+    return render_template(
+        "learner/dashboard.html", actor=actor, points=balances(actor.course_id, actor.user_id),
+        badges=badges_of(actor.course_id, actor.user_id), board=standings(actor.course_id, actor.user_id, limit=10),
+        mine=experiment_queries.mine(actor, limit=10), outcome_labels=OUTCOME_LABELS,
+        recognised=recognised or [],
+    )
+
+
+def _form(actor: Actor, values: dict | None = None, errors: dict | None = None, status: int = 200):
+    values = values or {}
+    values.setdefault("submission_key", secrets.token_urlsafe(16))
+    return render_template(
+        "learner/experiment_new.html", actor=actor, values=values, errors=errors or {},
+        tools=items(actor.organisation_id, "tools"), categories=items(actor.organisation_id, "categories"),
+    ), status
+
+
+@bp.get("/experiments/new")
+@requires_actor(Role.LEARNER, Role.MANAGER, Role.ADMIN)
+def experiment_new(actor: Actor):
+    return _form(actor)
+
+
+@bp.post("/experiments")
+@requires_actor(Role.LEARNER, Role.MANAGER, Role.ADMIN)
+def experiment_create(actor: Actor):
+    try:
+        data = ExperimentIn().load_form(request.form)
+    except ValidationError as err:
+        return _form(actor, request.form.to_dict(), err.messages, 422)
+    logged = log_experiment(actor, data, utcnow())
+    db.session.commit()
+    return redirect(launch_url("learner.experiment_logged", experiment_id=logged.experiment.id), 303)
+
+
+@bp.get("/experiments/<int:experiment_id>/logged")
+@requires_actor()
+def experiment_logged(actor: Actor, experiment_id: int):
+    row = experiment_queries.get_visible(actor, experiment_id)
+    if row["experiment"].user_id != actor.user_id:
+        return redirect(launch_url("learner.experiment_show", experiment_id=experiment_id), 303)
+    return render_template(
+        "learner/experiment_logged.html", actor=actor, row=row, outcome_labels=OUTCOME_LABELS,
+        earned=points_for_source(actor.course_id, actor.user_id, "experiment", experiment_id),
+        new_badges=awards_for_source(actor.course_id, actor.user_id, "experiment", experiment_id),
+        points=balances(actor.course_id, actor.user_id))
+
+
+@bp.get("/experiments")
+@requires_actor()
+def experiment_feed(actor: Actor):
+    before = request.args.get("before", type=int)
+    rows = experiment_queries.feed(actor, limit=30, before_id=before)
+    return render_template("learner/experiment_feed.html", actor=actor, rows=rows, outcome_labels=OUTCOME_LABELS)
+
+
+@bp.get("/experiments/<int:experiment_id>")
+@requires_actor()
+def experiment_show(actor: Actor, experiment_id: int):
+    row = experiment_queries.get_visible(actor, experiment_id)
+    return render_template("learner/experiment_show.html", actor=actor, row=row, outcome_labels=OUTCOME_LABELS)
+
+
+@bp.get("/leaderboard")
+@requires_actor()
+def leaderboard(actor: Actor):
+    return render_template("learner/leaderboard.html", actor=actor,
+                           board=standings(actor.course_id, actor.user_id, limit=20))

@@ -1,0 +1,66 @@
+"""Request hooks: proxy headers, write intent for SQLite, security headers and CSP frame-ancestors."""
+from __future__ import annotations
+
+from flask import Flask, g, request
+from sqlalchemy import distinct, select
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from plugin.core.db import reset_write_intent, set_write_intent
+from plugin.extensions import db
+from plugin.tenancy.models import FrameOrigin
+
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def writes(view):
+    """Mark a GET view that writes (e.g. OIDC login), so SQLite opens its transaction as a writer."""
+    view.tinker_writes = True
+    return view
+
+
+def _frame_ancestors() -> str:
+    actor = g.get("actor")
+    query = select(distinct(FrameOrigin.origin))
+    if actor is not None:
+        query = query.where(FrameOrigin.platform_id == actor.platform_id)
+    try:
+        origins = sorted(db.session.scalars(query))
+    except Exception:  # the header must never turn an error page into a 500
+        origins = []
+    return " ".join(["'self'", *origins])
+
+
+def register_security(app: Flask) -> None:
+    if app.config["TRUST_PROXY_HEADERS"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1)
+    secure = app.config["TINKER_BASE_URL"].startswith("https://")
+    app.config.update(
+        SESSION_COOKIE_SECURE=secure,
+        SESSION_COOKIE_SAMESITE="None" if secure else "Lax",
+        SESSION_COOKIE_PARTITIONED=secure,
+    )
+
+    @app.before_request
+    def _write_intent():
+        view = app.view_functions.get(request.endpoint or "")
+        if request.method in UNSAFE or getattr(view, "tinker_writes", False):
+            g._write_token = set_write_intent(True)
+
+    @app.teardown_request
+    def _end_write_intent(_exc):
+        token = g.pop("_write_token", None)
+        if token is not None:
+            reset_write_intent(token)
+
+    @app.after_request
+    def _headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        # The launch token travels in URLs; never leak it to other sites.
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if response.mimetype == "text/html":
+            response.headers["Content-Security-Policy"] = (
+                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                f"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {_frame_ancestors()}"
+            )
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
