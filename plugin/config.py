@@ -57,6 +57,7 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "SESSION_COOKIE_HTTPONLY": True,
         "PREFERRED_URL_SCHEME": "https" if production else "http",
     }
+    cfg["RAISE_UNEXPECTED"] = testing
     cfg.update(overrides)
 
     if not cfg["SECRET_KEY"]:

@@ -84,6 +84,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):
+        if app.config.get("RAISE_UNEXPECTED"):  # tests see the real traceback, not a generic page
+            raise err
         log.exception("unhandled error on %s %s", request.method, request.path)
         return render_error(
             500, "server_error", "Something went wrong on our side",

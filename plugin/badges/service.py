@@ -39,7 +39,7 @@ def badges_of(course_id: int, user_id: int) -> list[tuple[BadgeAward, BadgeClass
         select(BadgeAward, BadgeClass).join(BadgeClass, BadgeClass.id == BadgeAward.badge_id).where(
             BadgeAward.course_id == course_id, BadgeAward.user_id == user_id, BadgeAward.revoked_at.is_(None),
         ).order_by(BadgeAward.awarded_at.desc())
-    ).tuples())
+    ))
 
 
 def get_or_create_badge(organisation_id: int, slug: str, now: datetime, **fields) -> BadgeClass:

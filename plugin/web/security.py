@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import Flask, g, request
-from sqlalchemy import distinct, select
+from sqlalchemy import select
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from plugin.core.db import reset_write_intent, set_write_intent
@@ -20,7 +20,7 @@ def writes(view):
 
 def _frame_ancestors() -> str:
     actor = g.get("actor")
-    query = select(distinct(FrameOrigin.origin))
+    query = select(FrameOrigin.origin).distinct()
     if actor is not None:
         query = query.where(FrameOrigin.platform_id == actor.platform_id)
     try:
