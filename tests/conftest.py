@@ -66,6 +66,36 @@ def app(db_url, tmp_path_factory):
         db.engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def live_server(app, db_url, tmp_path_factory):
+    """The tool served over real HTTP on 127.0.0.1 (threaded, as `make run` serves it), sharing the test DB.
+
+    Its dev LMS fetches its own JWKS over HTTP, so the whole launch path is real.
+    """
+    import socket
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from plugin import create_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    live = create_app({
+        "TESTING": True, "SQLALCHEMY_DATABASE_URI": db_url, "TINKER_BASE_URL": base, "DEV_LMS_ENABLED": True,
+        "DEV_LMS_KEY_PATH": str(tmp_path_factory.mktemp("live-devlms") / "key.pem"),
+        "RAISE_UNEXPECTED": False,
+    })
+    server = make_server("127.0.0.1", port, live, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    live.base_url = base
+    yield live
+    server.shutdown()
+
+
 def _clean_tables(app) -> None:
     from plugin.extensions import db
     from plugin.lti import platform_keys

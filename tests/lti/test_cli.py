@@ -1,0 +1,78 @@
+"""Registrations are operator business, done from the command line."""
+from sqlalchemy import func, select
+
+from tests.support.platform import FakePlatform
+
+
+def count(app, model) -> int:
+    with app.app_context():
+        from plugin.extensions import db
+
+        return db.session.scalar(select(func.count()).select_from(model))
+
+
+def test_add_platform_is_idempotent(app, cli):
+    from plugin.tenancy.models import Deployment, Organisation, Platform
+
+    fake = FakePlatform()
+    try:
+        args = fake.register_args()
+        first, second = cli(*args), cli(*args)
+        assert first.exit_code == second.exit_code == 0
+        assert count(app, Platform) == 1 and count(app, Deployment) == 1 and count(app, Organisation) == 1
+        changed = list(args)
+        changed[changed.index("--auth-url") + 1] = "https://lms.example.edu/new-auth"
+        assert cli(*changed, "--deployment-id", "deployment-2").exit_code == 0
+        assert count(app, Platform) == 1 and count(app, Deployment) == 2
+        with app.app_context():
+            from plugin.extensions import db
+
+            assert db.session.scalar(select(Platform.auth_login_url)) == "https://lms.example.edu/new-auth"
+    finally:
+        fake.close()
+
+
+def test_one_issuer_many_client_ids(app, cli):
+    from plugin.tenancy.models import Platform
+
+    for client_id in ("10000000000001", "10000000000002"):
+        fake = FakePlatform(issuer="https://canvas.instructure.com", client_id=client_id)
+        fake.close()
+        assert cli(*fake.register_args()).exit_code == 0
+    assert count(app, Platform) == 2
+
+
+def test_add_platform_rejects_non_http_urls(app, cli):
+    fake = FakePlatform()
+    fake.close()
+    args = fake.register_args()
+    args[args.index("--jwks-url") + 1] = "file:///etc/passwd"
+    result = cli(*args)
+    assert result.exit_code != 0
+    assert "key_set_url must be an http(s) URL" in result.output
+
+
+def test_show_config_prints_the_urls_an_lms_admin_needs(app, cli, platform):
+    result = cli("lti", "show-config")
+    assert result.exit_code == 0
+    assert "OIDC login initiation URL:   http://localhost/lti/login" in result.output
+    assert "Redirect (launch) URL:       http://localhost/lti/launch" in result.output
+    assert "Public keyset (JWKS) URL:    http://localhost/lti/jwks" in result.output
+    assert "https://lms.example.edu client client-123; deployments deployment-1" in result.output
+
+
+def test_frame_origin_add_and_remove(app, cli, client, launch):
+    assert cli("lti", "frame-origin", "add", "--issuer", "https://lms.example.edu",
+               "https://school.instructure.com/").exit_code == 0
+    token = launch()
+    csp = client.get("/app/", query_string={"lt": token}).headers["Content-Security-Policy"]
+    assert "https://school.instructure.com" in csp
+    assert cli("lti", "frame-origin", "remove", "--issuer", "https://lms.example.edu",
+               "https://school.instructure.com").exit_code == 0
+    csp = client.get("/app/", query_string={"lt": token}).headers["Content-Security-Policy"]
+    assert "https://school.instructure.com" not in csp
+
+
+def test_frame_origin_rejects_garbage(app, cli, platform):
+    result = cli("lti", "frame-origin", "add", "--issuer", platform.issuer, "javascript:alert(1)")
+    assert result.exit_code != 0

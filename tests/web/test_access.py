@@ -1,0 +1,123 @@
+"""Who may open what: roles, other courses, missing or forged tokens, CSRF."""
+import pytest
+
+from tests.web.helpers import experiment_form, log_experiment, text
+
+
+def test_learner_cannot_reach_manager_or_admin_pages(client, launch):
+    token = launch(role="learner")
+    assert client.get("/app/manage/", query_string={"lt": token}).status_code == 403
+    assert client.get("/app/admin/lists", query_string={"lt": token}).status_code == 403
+    assert client.post("/app/admin/lists/tools", data={"lt": token, "name": "Evil"}).status_code == 403
+
+
+def test_manager_sees_overview_but_not_admin_settings(client, launch):
+    token = launch(role="instructor", sub="teacher")
+    response = client.get("/app/", query_string={"lt": token})
+    assert response.status_code == 303 and "/app/manage/" in response.headers["Location"]
+    assert client.get("/app/manage/", query_string={"lt": token}).status_code == 200
+    assert client.get("/app/admin/lists", query_string={"lt": token}).status_code == 403
+
+
+def test_manager_overview_counts_started_learners_and_hides_private_entries(client, launch):
+    log_experiment(client, launch(sub="l1"), title="Public try")
+    log_experiment(client, launch(sub="l2"), title="Private try", visibility="private")
+    launch(sub="l3")
+    page = text(client.get("/app/manage/", query_string={"lt": launch(role="instructor", sub="t")}))
+    assert 'data-testid="started">2 / 3<' in page
+    assert "Public try" in page and "Private try" not in page
+
+
+def test_other_course_sees_nothing(client, launch):
+    author = launch(sub="author", context_id="course-A")
+    response = log_experiment(client, author, title="Course A secret sauce")
+    experiment_path = response.headers["Location"].split("/logged")[0]
+    outsider = launch(sub="outsider", context_id="course-B")
+    assert "Course A secret sauce" not in text(client.get("/app/experiments", query_string={"lt": outsider}))
+    assert client.get(experiment_path, query_string={"lt": outsider}).status_code == 404
+    board = text(client.get("/app/leaderboard", query_string={"lt": outsider}))
+    assert "Test Person" not in board
+    manager_b = launch(role="instructor", sub="manager-b", context_id="course-B")
+    assert "Course A secret sauce" not in text(client.get("/app/manage/", query_string={"lt": manager_b}))
+
+
+def test_same_person_in_two_courses_sees_each_course_separately(client, launch):
+    in_a = launch(sub="both", context_id="course-A")
+    log_experiment(client, in_a, title="Only in A", outcome="worked", learned="")
+    in_b = launch(sub="both", context_id="course-B")
+    dashboard_b = text(client.get("/app/", query_string={"lt": in_b}))
+    assert 'data-testid="points-total">0<' in dashboard_b
+    assert "Only in A" not in dashboard_b
+
+
+def test_post_without_token_is_refused_even_with_session_cookie(client, launch):
+    token = launch()
+    data = experiment_form(client, token)
+    data.pop("lt")
+    response = client.post("/app/experiments", data=data)
+    assert response.status_code == 401
+    assert "launch token" in text(response)
+
+
+def test_forged_token_is_refused(client, launch):
+    launch()
+    assert client.get("/app/", query_string={"lt": "forged.token.value"}).status_code == 401
+
+
+def test_expired_token_is_refused(client, launch, app):
+    token = launch()
+    app.config["LAUNCH_TOKEN_TTL"] = -1
+    try:
+        response = client.get("/app/", query_string={"lt": token})
+    finally:
+        app.config["LAUNCH_TOKEN_TTL"] = 3600
+    assert response.status_code == 401
+    assert "expired" in text(response)
+
+
+def test_no_launch_at_all(app):
+    response = app.test_client().get("/app/")
+    assert response.status_code == 401
+    assert "Open Tinker from your course" in text(response)
+
+
+def test_token_in_header_authenticates_xhr(client, launch):
+    token = launch()
+    fresh = client.application.test_client()
+    response = fresh.get("/app/leaderboard", headers={"X-Launch-Token": token, "Accept": "text/html"})
+    assert response.status_code == 200
+
+
+def test_json_clients_get_the_error_envelope(app):
+    response = app.test_client().get("/app/", headers={"Accept": "application/json"})
+    assert response.status_code == 401
+    assert response.get_json() == {"error": {"code": "unauthenticated",
+                                             "message": "Open Tinker from your course to continue."}}
+
+
+def test_unexpected_error_shows_a_page_without_traceback(app, client, launch, monkeypatch):
+    token = launch()
+    from plugin.web import learner
+
+    def boom(*a, **k):
+        raise RuntimeError("kaboom internals")
+
+    monkeypatch.setattr(learner, "standings", boom)
+    monkeypatch.setitem(app.config, "RAISE_UNEXPECTED", False)
+    response = client.get("/app/leaderboard", query_string={"lt": token})
+    body = text(response)
+    assert response.status_code == 500
+    assert "Something went wrong on our side" in body
+    assert "kaboom" not in body and "Traceback" not in body
+
+
+@pytest.mark.parametrize("path", ["/app/", "/app/experiments", "/app/leaderboard", "/app/manage/",
+                                  "/app/admin/lists", "/app/experiments/new"])
+def test_pages_carry_security_headers(client, launch, path):
+    token = launch(role="admin", sub="boss")
+    response = client.get(path, query_string={"lt": token}, follow_redirects=True)
+    assert response.status_code == 200
+    csp = response.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'self' https://lms.example.edu" in csp
+    assert "script-src 'self'" in csp
+    assert response.headers["Referrer-Policy"] == "same-origin"

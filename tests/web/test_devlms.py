@@ -1,0 +1,71 @@
+"""The development LMS launches the tool through the same OIDC flow a real platform uses."""
+import html
+import re
+
+import requests
+
+from plugin import create_app
+
+
+def _autopost(session, response):
+    body = response.text
+    action = html.unescape(re.search(r'<form method="post" action="([^"]+)"', body).group(1))
+    fields = {html.unescape(n): html.unescape(v)
+              for n, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', body)}
+    return session.post(action, data=fields, allow_redirects=False)
+
+
+def test_dev_lms_launch_walks_the_real_flow_over_http(live_server):
+    base = live_server.base_url
+    assert live_server.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
+    browser = requests.Session()
+    home = browser.get(f"{base}/dev/lms/")
+    assert home.status_code == 200 and "Ayşe Yılmaz" in home.text
+    login_page = browser.post(f"{base}/dev/lms/launch", data={"sub": "dev-learner-1", "course": "dev-course-101"})
+    login = _autopost(browser, login_page)
+    assert login.status_code == 302 and login.headers["Location"].startswith(f"{base}/dev/lms/auth?")
+    auth_page = browser.get(login.headers["Location"])
+    launched = _autopost(browser, auth_page)
+    assert launched.status_code == 303, launched.text[-1500:]
+    assert launched.headers["Location"].startswith("/app/?lt=")
+    dashboard = browser.get(base + launched.headers["Location"])
+    assert "My dashboard" in dashboard.text and "Ayşe Yılmaz" in dashboard.text
+
+
+def test_dev_lms_refuses_a_tampered_auth_request(live_server):
+    base = live_server.base_url
+    live_server.test_cli_runner().invoke(args=["demo", "seed"])
+    browser = requests.Session()
+    login = _autopost(browser, browser.post(f"{base}/dev/lms/launch",
+                                            data={"sub": "dev-learner-1", "course": "dev-course-101"}))
+    tampered = login.headers["Location"].replace("redirect_uri=http", "redirect_uri=https")
+    assert browser.get(tampered).status_code == 400
+
+
+def test_demo_seed_is_idempotent_and_consistent(app, cli):
+    first = cli("demo", "seed")
+    assert "Demo data loaded" in first.output
+    assert "already present" in cli("demo", "seed").output
+    assert cli("ledger", "verify").exit_code == 0
+    with app.app_context():
+        from sqlalchemy import func, select
+
+        from plugin.extensions import db
+        from plugin.experiments.models import Experiment
+        from plugin.teams.models import Team
+        from plugin.tenancy.models import Course, Membership
+
+        assert db.session.scalar(select(func.count()).select_from(Course)) == 2
+        assert db.session.scalar(select(func.count()).select_from(Team)) == 3
+        learners = db.session.scalar(select(func.count(func.distinct(Membership.user_id))).where(Membership.role == "learner"))
+        assert 25 <= learners <= 35
+        assert db.session.scalar(select(func.count()).select_from(Experiment)) > 50
+
+
+def test_dev_lms_is_off_in_production(tmp_path, monkeypatch):
+    monkeypatch.setenv("TINKER_SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("TINKER_BASE_URL", "https://tinker.example.org")
+    prod = create_app({"TINKER_ENV": "production", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/p.db"})
+    assert prod.config["DEV_LMS_ENABLED"] is False
+    assert prod.test_client().get("/dev/lms/").status_code == 404
+    assert prod.debug is False

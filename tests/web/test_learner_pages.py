@@ -1,0 +1,77 @@
+"""A learner, launched for real, logs a failed experiment with a reflection and sees the recognition."""
+import re
+
+from tests.web.helpers import experiment_form, log_experiment, text, visible
+
+
+def test_failed_experiment_with_reflection_earns_points_badge_and_board_place(client, launch):
+    token = launch(role="learner", sub="ada")
+    response = log_experiment(client, token, outcome="failed")
+    assert response.status_code == 303
+    logged = client.get(response.headers["Location"])
+    body = visible(logged)
+    assert "+10 points for trying (and for sharing what did not work)." in body
+    assert "New badge: First experiment" in body
+
+    dashboard = text(client.get("/app/", query_string={"lt": token}))
+    assert re.search(r'data-testid="points-total">10<', dashboard)
+    assert "First experiment" in dashboard
+    assert re.search(r'<tr class="me" aria-current="true"><td>1</td><td>Test Person \(you\)</td><td class="num">10</td>',
+                     dashboard)
+
+
+def test_failed_without_reflection_is_refused_with_field_message_and_keeps_input(client, launch):
+    token = launch()
+    data = experiment_form(client, token, outcome="failed", learned="", title="My unique title")
+    response = client.post("/app/experiments", data=data)
+    body = text(response)
+    assert response.status_code == 422
+    assert "tell us what you learned" in body
+    assert 'value="My unique title"' in body
+    assert 'aria-invalid="true"' in body
+    dashboard = text(client.get("/app/", query_string={"lt": token}))
+    assert 'data-testid="points-total">0<' in dashboard
+
+
+def test_double_submit_creates_one_experiment_and_one_award(client, launch):
+    token = launch()
+    data = experiment_form(client, token, outcome="worked", learned="")
+    first = client.post("/app/experiments", data=data)
+    second = client.post("/app/experiments", data=data)
+    assert first.status_code == second.status_code == 303
+    assert first.headers["Location"].split("?")[0] == second.headers["Location"].split("?")[0]
+    dashboard = text(client.get("/app/", query_string={"lt": token}))
+    assert 'data-testid="points-total">10<' in dashboard
+
+
+def test_not_sure_about_confidential_data_keeps_entry_private(client, launch):
+    author = launch(sub="author")
+    response = log_experiment(client, author, sensitive_data="unsure", visibility="course", title="Sensitive one")
+    assert "stays private to you" in text(client.get(response.headers["Location"]))
+    colleague = launch(sub="colleague")
+    assert "Sensitive one" not in text(client.get("/app/experiments", query_string={"lt": colleague}))
+
+
+def test_feed_shows_course_entries_to_colleagues(client, launch):
+    author = launch(sub="author")
+    log_experiment(client, author, title="Shared with course")
+    colleague = launch(sub="colleague")
+    feed = text(client.get("/app/experiments", query_string={"lt": colleague}))
+    assert "Shared with course" in feed
+
+
+def test_observer_reads_but_cannot_log(client, launch):
+    token = launch(role="mentor", sub="observer")
+    assert client.get("/app/", query_string={"lt": token}).status_code == 200
+    assert client.get("/app/experiments/new", query_string={"lt": token}).status_code == 403
+    learner = launch(sub="learner")
+    data = experiment_form(client, learner)
+    data["lt"] = token
+    assert client.post("/app/experiments", data=data).status_code == 403
+
+
+def test_leaderboard_page_lists_learners_with_shared_ranks(client, launch):
+    for sub in ("a", "b"):
+        log_experiment(client, launch(sub=sub), outcome="worked", learned="")
+    board = text(client.get("/app/leaderboard", query_string={"lt": launch(sub="c")}))
+    assert board.count("<td>1</td>") == 2
