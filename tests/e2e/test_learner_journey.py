@@ -1,0 +1,67 @@
+"""The foundation journey in a real browser: launch from the development LMS into its iframe, log a
+failed experiment with a reflection, see points, the badge and the leaderboard."""
+import re
+
+from playwright.sync_api import expect
+
+from plugin.devlms.roster import PEOPLE
+
+
+def launch_from_dev_lms(page, base: str, person: str, course: str = "dev-course-101"):
+    page.goto(f"{base}/dev/lms/?course={course}")
+    sub = next(p.sub for p in PEOPLE if p.name == person)
+    page.get_by_label("Person").select_option(value=sub)
+    page.get_by_test_id("launch").click()
+    frame = page.frame_locator("iframe[name=tool-frame]")
+    return frame
+
+
+def test_learner_logs_a_failed_experiment_and_is_recognised(live_server, page, artifacts):
+    assert live_server.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
+    base = live_server.base_url
+    frame = launch_from_dev_lms(page, base, "Naz Kurt", course="dev-course-202")
+    expect(frame.get_by_role("heading", name="My dashboard")).to_be_visible()
+    points_before = int(frame.get_by_test_id("points-total").inner_text())
+
+    frame.get_by_role("link", name="Log an AI experiment").click()
+    frame.get_by_label("Title").fill("Asked an AI to mark essays")
+    frame.get_by_label("AI tool").select_option(label="Claude")
+    frame.get_by_label("Task category").select_option(label="Assessment design")
+    frame.get_by_label("What I tried").fill("Gave it the rubric and three anonymised essays.")
+    frame.get_by_label("It did not work", exact=True).check()
+    frame.get_by_role("textbox", name=re.compile("What I learned")).fill("It was too generous; rubrics need worked examples.")
+    frame.get_by_label("Estimated minutes saved").fill("0")
+    frame.get_by_role("group", name="confidential").get_by_label("No", exact=True).check()
+    frame.get_by_label("My course").check()
+    frame.get_by_role("button", name="Save experiment").click()
+
+    status = frame.get_by_role("status")
+    expect(status).to_contain_text("+10 points for trying")
+    page.screenshot(path=str(artifacts / "experiment-saved.png"), full_page=True)
+
+    frame.get_by_role("link", name="Back to my dashboard").click()
+    expect(frame.get_by_test_id("points-total")).to_have_text(str(points_before + 10))
+    expect(frame.get_by_role("table", name=re.compile("Top learners"))).to_contain_text("Naz Kurt")
+    page.screenshot(path=str(artifacts / "learner-dashboard.png"), full_page=True)
+    # The whole dashboard as the frame renders it, for the record (the frame itself scrolls).
+    tool_url = next(f.url for f in page.frames if "/app/" in f.url)
+    whole = page.context.new_page()
+    whole.set_viewport_size({"width": 900, "height": 900})
+    whole.goto(tool_url)
+    expect(whole.get_by_test_id("points-total")).to_have_text(str(points_before + 10))
+    whole.screenshot(path=str(artifacts / "learner-dashboard-full.png"), full_page=True)
+
+
+def test_manager_sees_course_overview_in_the_frame(live_server, page, artifacts):
+    live_server.test_cli_runner().invoke(args=["demo", "seed"])
+    frame = launch_from_dev_lms(page, live_server.base_url, "Fatma Korkmaz")
+    expect(frame.get_by_role("heading", name="Course overview")).to_be_visible()
+    expect(frame.get_by_role("heading", name="Participation")).to_be_visible()
+    page.screenshot(path=str(artifacts / "manager-overview.png"), full_page=True)
+
+
+def test_observer_reads_without_a_log_button(live_server, page, artifacts):
+    live_server.test_cli_runner().invoke(args=["demo", "seed"])
+    frame = launch_from_dev_lms(page, live_server.base_url, "Pat Observer")
+    expect(frame.get_by_text("Observer", exact=True)).to_be_visible()
+    expect(frame.get_by_role("link", name="Log an AI experiment")).to_have_count(0)
