@@ -4,7 +4,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from sqlalchemy import delete, select
 
@@ -42,16 +42,12 @@ def _platform_for(issuer: str, client_id: str | None) -> Platform:
 def begin_login(params: dict[str, str], base_url: str, now: datetime, ttl_seconds: int) -> LoginRedirect:
     issuer = (params.get("iss") or "").strip()
     login_hint = params.get("login_hint") or ""
-    target = params.get("target_link_uri") or ""
     if not issuer:
         raise LaunchRejected("The login request names no issuer (iss).", hint="The LMS must send iss.")
     if not login_hint:
         raise LaunchRejected("The login request has no login_hint.", hint="The LMS must send login_hint.")
-    if target and urlsplit(target).netloc != urlsplit(base_url).netloc:
-        raise LaunchRejected(
-            "The login request points at another site.",
-            hint=f"target_link_uri must be on {base_url}; check the tool URL configured in the LMS.",
-        )
+    # target_link_uri is never used as a redirect target (launches always land on /app/), so an LMS
+    # that names the tool by another host name (localhost vs 127.0.0.1) still launches.
     platform = _platform_for(issuer, params.get("client_id") or None)
 
     # Expired states are useless; clear them as we go so the table stays small.

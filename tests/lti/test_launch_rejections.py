@@ -157,10 +157,12 @@ def test_login_without_login_hint(client, platform):
     assert_rejected(response, "login_hint")
 
 
-def test_login_target_on_another_site(client, platform):
-    response = client.post("/lti/login", data={"iss": platform.issuer, "client_id": platform.client_id,
-                                               "login_hint": "x", "target_link_uri": "https://evil.example/x"})
-    assert_rejected(response, "points at another site")
+def test_target_link_uri_is_never_a_redirect_target(client, platform):
+    flow = platform.login(client, target_link_uri="https://evil.example/steal")
+    assert flow.redirect_uri == "http://localhost/lti/launch"
+    response = client.post("/lti/launch", data={"id_token": platform.sign(platform.claims(flow.nonce)),
+                                                "state": flow.state})
+    assert token_from(response) and response.headers["Location"].startswith("/app/")
 
 
 # --- nonce and state ------------------------------------------------------------------------

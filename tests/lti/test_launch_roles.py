@@ -2,7 +2,7 @@
 import pytest
 from sqlalchemy import select
 
-from tests.support.platform import token_from
+from tests.support.platform import FakePlatform, token_from
 
 
 @pytest.mark.parametrize("lms_role, tinker_role, landing", [
@@ -85,3 +85,31 @@ def test_same_user_id_on_two_platforms_are_two_people(client, platform, app, cli
             assert len(db.session.scalars(select(User).where(User.sub == "42")).all()) == 2
     finally:
         other.close()
+
+
+def test_cookies_behind_an_https_proxy_are_cross_site_and_partitioned(app, db_url, tmp_path):
+    """Behind a TLS-terminating proxy, X-Forwarded-Proto makes the state and session cookies
+    `Secure; SameSite=None; Partitioned`, which an LMS iframe needs."""
+    from plugin import create_app
+
+    proxied = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": db_url, "TINKER_BASE_URL": "https://tinker.example",
+                          "TRUST_PROXY_HEADERS": True, "DEV_LMS_KEY_PATH": str(tmp_path / "k.pem")})
+    fake = FakePlatform()
+    try:
+        assert proxied.test_cli_runner().invoke(args=fake.register_args()).exit_code == 0
+        client = proxied.test_client()
+        response = client.post("/lti/login", headers={"X-Forwarded-Proto": "https"}, data={
+            "iss": fake.issuer, "client_id": fake.client_id, "login_hint": "u"})
+        cookie = response.headers["Set-Cookie"]
+        assert "Secure" in cookie and "SameSite=None" in cookie and "Partitioned" in cookie
+        flow_state = cookie.split("=", 1)[1].split(";", 1)[0]
+        from urllib.parse import parse_qs, urlsplit
+
+        nonce = parse_qs(urlsplit(response.headers["Location"]).query)["nonce"][0]
+        launched = client.post("/lti/launch", headers={"X-Forwarded-Proto": "https"},
+                               data={"id_token": fake.sign(fake.claims(nonce)), "state": flow_state})
+        assert launched.status_code == 303
+        session_cookie = next(c for c in launched.headers.getlist("Set-Cookie") if c.startswith("tinker_session="))
+        assert "Secure" in session_cookie and "SameSite=None" in session_cookie and "Partitioned" in session_cookie
+    finally:
+        fake.close()
