@@ -38,11 +38,3 @@ class ExperimentIn(Schema):
                 raw.pop(key)
         return self.load(raw)
 
-
-class ExperimentOut(Schema):
-    id = fields.Integer()
-    title = fields.String()
-    outcome = fields.String()
-    visibility = fields.String()
-    minutes_saved = fields.Integer()
-    created_at = fields.DateTime()

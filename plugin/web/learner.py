@@ -29,12 +29,11 @@ def home(actor: Actor):
     return dashboard(actor)
 
 
-def dashboard(actor: Actor, recognised=None):
+def dashboard(actor: Actor):
     return render_template(
         "learner/dashboard.html", actor=actor, points=balances(actor.course_id, actor.user_id),
         badges=badges_of(actor.course_id, actor.user_id), board=standings(actor.course_id, actor.user_id, limit=10),
         mine=experiment_queries.mine(actor, limit=10), outcome_labels=OUTCOME_LABELS,
-        recognised=recognised or [],
     )
 
 
