@@ -9,6 +9,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import delete
 
 from plugin.core.actor import Actor, Role
 from plugin.errors import Unauthenticated
@@ -21,6 +22,8 @@ _SALT = "tinker-launch-token"
 
 def start_session(*, user_id: int, course_id: int, organisation_id: int, platform_id: int, role: Role,
                   message_type: str, locale: str | None, services: dict, now: datetime) -> LaunchSession:
+    # Ended sessions are useless; clear them as new ones start so the table stays small.
+    db.session.execute(delete(LaunchSession).where(LaunchSession.expires_at < now))
     row = LaunchSession(
         id=secrets.token_urlsafe(24), user_id=user_id, course_id=course_id, organisation_id=organisation_id,
         platform_id=platform_id, role=role.value, message_type=message_type, locale=locale, services=services,
