@@ -2,26 +2,28 @@
 from __future__ import annotations
 
 from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from plugin.extensions import db
 
 
-class AiTool(db.Model):
+class ListItem:
+    """Columns shared by every admin-editable list."""
+
+    @declared_attr.directive
+    def __table_args__(cls):
+        return (UniqueConstraint("organisation_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    position: Mapped[int] = mapped_column(default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class AiTool(ListItem, db.Model):
     __tablename__ = "ai_tool"
-    __table_args__ = (UniqueConstraint("organisation_id", "name"),)
-    id: Mapped[int] = mapped_column(primary_key=True)
-    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
-    name: Mapped[str] = mapped_column(String(100))
-    position: Mapped[int] = mapped_column(default=0)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
-class TaskCategory(db.Model):
+class TaskCategory(ListItem, db.Model):
     __tablename__ = "task_category"
-    __table_args__ = (UniqueConstraint("organisation_id", "name"),)
-    id: Mapped[int] = mapped_column(primary_key=True)
-    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
-    name: Mapped[str] = mapped_column(String(100))
-    position: Mapped[int] = mapped_column(default=0)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)

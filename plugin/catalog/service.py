@@ -38,6 +38,21 @@ def _require_admin(actor: Actor) -> None:
         raise Forbidden("Only the organisation's administrators can change these lists.")
 
 
+def _clean_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise InvalidInput("A name of 1 to 100 characters is needed.", errors={"name": ["1 to 100 characters."]})
+    return name
+
+
+def _owned(actor: Actor, kind: str, item_id: int):
+    _require_admin(actor)
+    item = db.session.get(_model(kind), item_id)
+    if item is None or item.organisation_id != actor.organisation_id:
+        raise NotFound("That item does not exist.")
+    return item
+
+
 def add_item(actor: Actor, kind: str, name: str):
     _require_admin(actor)
     return ensure_item(actor.organisation_id, kind, name)
@@ -45,9 +60,7 @@ def add_item(actor: Actor, kind: str, name: str):
 
 def ensure_item(organisation_id: int, kind: str, name: str):
     model = _model(kind)
-    name = (name or "").strip()
-    if not name or len(name) > 100:
-        raise InvalidInput("A name of 1 to 100 characters is needed.", errors={"name": ["1 to 100 characters."]})
+    name = _clean_name(name)
     existing = db.session.scalar(select(model).where(model.organisation_id == organisation_id,
                                                      func.lower(model.name) == name.lower()))
     if existing is not None:
@@ -62,12 +75,8 @@ def ensure_item(organisation_id: int, kind: str, name: str):
 
 
 def set_active(actor: Actor, kind: str, item_id: int, active: bool):
-    _require_admin(actor)
-    model = _model(kind)
-    item = db.session.get(model, item_id)
-    if item is None or item.organisation_id != actor.organisation_id:
-        raise NotFound("That item does not exist.")
-    if not active and len(items(actor.organisation_id, kind)) <= 1 and item.active:
+    item = _owned(actor, kind, item_id)
+    if not active and item.active and len(items(actor.organisation_id, kind)) <= 1:
         raise Conflict("Keep at least one active item in the list.")
     item.active = active
     db.session.flush()
@@ -75,14 +84,9 @@ def set_active(actor: Actor, kind: str, item_id: int, active: bool):
 
 
 def rename_item(actor: Actor, kind: str, item_id: int, name: str):
-    _require_admin(actor)
+    item = _owned(actor, kind, item_id)
     model = _model(kind)
-    item = db.session.get(model, item_id)
-    if item is None or item.organisation_id != actor.organisation_id:
-        raise NotFound("That item does not exist.")
-    name = (name or "").strip()
-    if not name or len(name) > 100:
-        raise InvalidInput("A name of 1 to 100 characters is needed.", errors={"name": ["1 to 100 characters."]})
+    name = _clean_name(name)
     clash = db.session.scalar(select(model).where(model.organisation_id == actor.organisation_id,
                                                   func.lower(model.name) == name.lower(), model.id != item.id))
     if clash is not None:
