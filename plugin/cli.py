@@ -31,7 +31,8 @@ def _fail(err: DomainError):
 @click.option("--auth-url", required=True, help="The platform's OIDC authorisation endpoint.")
 @click.option("--token-url", required=True, help="The platform's OAuth2 token endpoint.")
 @click.option("--jwks-url", required=True, help="The platform's public key set URL.")
-@click.option("--org", "organisation", default="Default organisation", show_default=True)
+@click.option("--org", "organisation", default=None,
+              help="Organisation of a new registration (default: 'Default organisation'); an existing one keeps its own.")
 @click.option("--name", default="")
 @click.option("--accept-new-deployments/--fixed-deployments", default=None,
               help="Record unknown deployment ids of this registration on first launch (e.g. Canvas sub-accounts).")
@@ -54,7 +55,7 @@ def add_platform(issuer, client_id, deployment_ids, auth_url, token_url, jwks_ur
             _fail(err)
         db.session.commit()
     deployments = ", ".join(d.deployment_id for d in platform.deployments) or "(none)"
-    click.echo(f"Registered {issuer} / {client_id} for {organisation!r}; deployments: {deployments}")
+    click.echo(f"Registered {issuer} / {client_id} for {platform.organisation.name!r}; deployments: {deployments}")
 
 
 @lti_cli.command("show-config")

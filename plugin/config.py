@@ -68,8 +68,7 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         raise ConfigError("the development LMS cannot be enabled when TINKER_ENV=production")
     if production and not os.environ.get("TINKER_BASE_URL") and "TINKER_BASE_URL" not in overrides:
         raise ConfigError("TINKER_BASE_URL must be set when TINKER_ENV=production")
-    if cfg["SQLALCHEMY_DATABASE_URI"].startswith("postgresql://"):
-        cfg["SQLALCHEMY_DATABASE_URI"] = cfg["SQLALCHEMY_DATABASE_URI"].replace(
-            "postgresql://", "postgresql+psycopg://", 1
-        )
+    for prefix in ("postgresql://", "postgres://"):  # hosting providers hand out both
+        if cfg["SQLALCHEMY_DATABASE_URI"].startswith(prefix):
+            cfg["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + cfg["SQLALCHEMY_DATABASE_URI"][len(prefix):]
     return cfg

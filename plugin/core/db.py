@@ -95,14 +95,12 @@ def _insert_for(session, table):
     raise NotImplementedError(f"no upsert for {dialect}")
 
 
-def insert_ignore(session, table, values: dict[str, Any], conflict: list[str]) -> int | None:
-    """Insert a row unless one with the same conflict key exists; return the new id or None."""
-    stmt = (
-        _insert_for(session, table)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=conflict)
-        .returning(table.c.id)
-    )
+def insert_ignore(session, table, values: dict[str, Any], conflict: list[str] | None) -> int | None:
+    """Insert a row unless it would clash with an existing one on the conflict columns (None: on any
+    unique constraint); return the new id or None."""
+    stmt = _insert_for(session, table).values(**values)
+    stmt = stmt.on_conflict_do_nothing(index_elements=conflict) if conflict else stmt.on_conflict_do_nothing()
+    stmt = stmt.returning(table.c.id)
     return session.execute(stmt).scalar_one_or_none()
 
 

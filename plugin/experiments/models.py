@@ -32,7 +32,7 @@ class Visibility(str, enum.Enum):
 class Experiment(db.Model):
     __tablename__ = "experiment"
     __table_args__ = (
-        UniqueConstraint("user_id", "submission_key"),
+        UniqueConstraint("course_id", "user_id", "submission_key"),
         Index("ix_experiment_course_created", "course_id", "created_at"),
         Index("ix_experiment_user_course", "user_id", "course_id"),
     )

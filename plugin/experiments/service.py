@@ -32,8 +32,7 @@ def log_experiment(actor: Actor, data: dict, now: datetime) -> Logged:
     """
     if not actor.can_contribute:
         raise Forbidden("Observers can read Tinker but not log experiments.")
-    existing = db.session.scalar(select(Experiment).where(
-        Experiment.user_id == actor.user_id, Experiment.submission_key == data["submission_key"]))
+    existing = _by_key(actor, data["submission_key"])
     if existing is not None:
         return Logged(existing, [], created=False, forced_private=False)
 
@@ -64,8 +63,7 @@ def log_experiment(actor: Actor, data: dict, now: datetime) -> Logged:
             db.session.add(experiment)
             db.session.flush()
     except IntegrityError:  # the same submission racing in from another request or instance
-        winner = db.session.scalar(select(Experiment).where(
-            Experiment.user_id == actor.user_id, Experiment.submission_key == data["submission_key"]))
+        winner = _by_key(actor, data["submission_key"])
         return Logged(winner, [], created=False, forced_private=False)
 
     recognitions: list[rules.Recognition] = []
@@ -77,6 +75,12 @@ def log_experiment(actor: Actor, data: dict, now: datetime) -> Logged:
         )
         recognitions = rules.process(event, facts_for(actor.course_id, actor.user_id), now)
     return Logged(experiment, recognitions, created=True, forced_private=forced_private)
+
+
+def _by_key(actor: Actor, submission_key: str) -> Experiment | None:
+    return db.session.scalar(select(Experiment).where(
+        Experiment.course_id == actor.course_id, Experiment.user_id == actor.user_id,
+        Experiment.submission_key == submission_key))
 
 
 def facts_for(course_id: int, user_id: int) -> Facts:

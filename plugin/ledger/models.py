@@ -28,7 +28,7 @@ class LedgerEntry(db.Model):
     rule_version: Mapped[int | None]
     source_type: Mapped[str] = mapped_column(String(40))
     source_id: Mapped[int | None]
-    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entry.id"))
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entry.id"), unique=True)  # one reversal each
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

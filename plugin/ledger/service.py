@@ -27,14 +27,15 @@ class Posting:
 
 
 def post_entry(posting: Posting, now: datetime, reverses_id: int | None = None) -> int | None:
-    """Append one entry; return its id, or None when an entry with this key already exists."""
+    """Append one entry; return its id, or None when an entry with this key already exists
+    (or, for a reversal, when the entry was reversed meanwhile: reverses_id is unique too)."""
     entry_id = insert_ignore(db.session, LedgerEntry.__table__, {
         "idempotency_key": posting.key, "organisation_id": posting.organisation_id,
         "course_id": posting.course_id, "user_id": posting.user_id, "amount": posting.amount,
         "dimension": posting.dimension, "rule_id": posting.rule_id, "rule_version": posting.rule_version,
         "source_type": posting.source_type, "source_id": posting.source_id, "reverses_id": reverses_id,
         "created_at": now,
-    }, ["idempotency_key"])
+    }, None)
     if entry_id is not None:
         for dimension in (posting.dimension, TOTAL):
             upsert_increment(db.session, PointsTotal.__table__,
@@ -50,6 +51,9 @@ def reverse_entry(entry_id: int, key: str, now: datetime) -> int | None:
         raise NotFound("no such ledger entry")
     if original.reverses_id is not None:
         raise Conflict("a reversing entry cannot itself be reversed")
+    already = db.session.scalar(select(LedgerEntry.idempotency_key).where(LedgerEntry.reverses_id == original.id))
+    if already is not None and already != key:
+        raise Conflict("that entry has already been reversed")
     return post_entry(Posting(
         organisation_id=original.organisation_id, course_id=original.course_id, user_id=original.user_id,
         amount=-original.amount, dimension=original.dimension, source_type=original.source_type,

@@ -9,9 +9,12 @@ from sqlalchemy import select
 
 from plugin.core.actor import Role
 from plugin.core.db import insert_ignore
-from plugin.errors import InvalidInput, NotFound
+from plugin.errors import Conflict, InvalidInput, NotFound
 from plugin.extensions import db
 from plugin.tenancy.models import Course, Deployment, FrameOrigin, Membership, Organisation, Platform, User
+
+
+DEFAULT_ORGANISATION = "Default organisation"
 
 
 def get_or_create_organisation(name: str, now: datetime, timezone: str = "UTC") -> Organisation:
@@ -23,13 +26,23 @@ def get_or_create_organisation(name: str, now: datetime, timezone: str = "UTC") 
     return org
 
 
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
 def origin_of(url: str | None) -> str | None:
+    """scheme://host[:port] of an http(s) URL: no credentials, no default port; None if not one."""
     if not url:
         return None
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    parts = urlsplit(url.strip())
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
         return None
-    return f"{parts.scheme}://{parts.netloc.lower()}"
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    suffix = f":{port}" if port and port != DEFAULT_PORTS[parts.scheme] else ""
+    return f"{parts.scheme}://{host}{suffix}"
 
 
 @dataclass(frozen=True)
@@ -40,7 +53,7 @@ class PlatformSpec:
     auth_token_url: str
     key_set_url: str
     deployment_ids: tuple[str, ...] = ()
-    organisation: str = "Default organisation"
+    organisation: str | None = None  # None: "Default organisation" for a new registration, unchanged otherwise
     name: str = ""
     accept_new_deployments: bool | None = None
 
@@ -52,17 +65,22 @@ def register_platform(spec: PlatformSpec, now: datetime) -> Platform:
             raise InvalidInput(f"{field} must be an http(s) URL", errors={field: ["Not an http(s) URL."]})
     if not spec.issuer or not spec.client_id:
         raise InvalidInput("issuer and client id are required")
-    org = get_or_create_organisation(spec.organisation, now)
     platform = db.session.scalar(
         select(Platform).where(Platform.issuer == spec.issuer, Platform.client_id == spec.client_id)
     )
     if platform is None:
-        platform = Platform(issuer=spec.issuer, client_id=spec.client_id, created_at=now,
+        org = get_or_create_organisation(spec.organisation or DEFAULT_ORGANISATION, now)
+        platform = Platform(issuer=spec.issuer, client_id=spec.client_id, created_at=now, organisation_id=org.id,
                             accept_new_deployments=bool(spec.accept_new_deployments))
         db.session.add(platform)
-    elif spec.accept_new_deployments is not None:
-        platform.accept_new_deployments = spec.accept_new_deployments
-    platform.organisation_id = org.id
+    else:
+        # A registration's courses, people and points belong to its organisation: never split them.
+        if spec.organisation and spec.organisation != platform.organisation.name:
+            raise Conflict(
+                f"This registration belongs to {platform.organisation.name!r}; it cannot be moved to "
+                f"{spec.organisation!r}. Register a new client id for the other organisation instead.")
+        if spec.accept_new_deployments is not None:
+            platform.accept_new_deployments = spec.accept_new_deployments
     platform.auth_login_url = spec.auth_login_url
     platform.auth_token_url = spec.auth_token_url
     platform.key_set_url = spec.key_set_url

@@ -76,3 +76,16 @@ def test_frame_origin_add_and_remove(app, cli, client, launch):
 def test_frame_origin_rejects_garbage(app, cli, platform):
     result = cli("lti", "frame-origin", "add", "--issuer", platform.issuer, "javascript:alert(1)")
     assert result.exit_code != 0
+
+
+def test_add_platform_never_moves_a_registration_to_another_organisation(app, cli, platform):
+    from plugin.tenancy.models import Organisation
+
+    result = cli(*platform.register_args(org="Somebody Else"))
+    assert result.exit_code != 0
+    assert "cannot be moved" in result.output
+    assert count(app, Organisation) == 1
+    args = platform.register_args()
+    args = args[:args.index("--org")]  # re-running without --org keeps the organisation
+    result = cli(*args)
+    assert result.exit_code == 0 and "for 'Test Org'" in result.output

@@ -1,0 +1,139 @@
+"""Racing writers, as several requests or instances produce them: each thread has its own app context,
+session and transaction, declares write intent as the adapters do, and commits; a barrier makes them start
+together. No error may reach a caller, and the totals must equal the ledger afterwards."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from plugin.badges.service import badges_of
+from plugin.core.db import writing
+from plugin.experiments.models import Experiment
+from plugin.experiments.service import log_experiment
+from plugin.extensions import db
+from plugin.ledger.models import LedgerEntry
+from plugin.ledger.service import Posting, balance, post_entry, verify_totals
+from tests.services.factories import NOW, experiment_data, later, make_actor, make_platform
+
+THREADS = 8
+
+
+def race(app, work, threads: int = THREADS) -> list:
+    """Run work(i) in `threads` threads at once, each in its own app context and write transaction(s).
+
+    Returns the results in thread order; fails the test with every exception a caller would have seen.
+    The test thread commits first: its setup becomes visible to the writers, and its next read starts a
+    fresh transaction that sees what they committed (a still-open SQLite read would keep its old snapshot).
+    """
+    db.session.commit()
+    barrier = threading.Barrier(threads, timeout=30)
+    results: list = [None] * threads
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            with app.app_context(), writing():
+                barrier.wait()
+                results[i] = work(i)
+        except BaseException as exc:  # noqa: BLE001  (collected, then reported by the test thread)
+            errors.append(exc)
+
+    workers = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    assert not any(worker.is_alive() for worker in workers), "a writer hung"
+    assert errors == [], f"errors reached the callers: {errors!r}"
+    return results
+
+
+@pytest.fixture
+def learner(appctx):
+    platform = make_platform()
+    return make_actor(platform, "racer")
+
+
+def ledger_rows(*where) -> int:
+    return db.session.scalar(select(func.count()).select_from(LedgerEntry).where(*where))
+
+
+def ledger_sum(actor) -> int:
+    return db.session.scalar(select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
+        LedgerEntry.course_id == actor.course_id, LedgerEntry.user_id == actor.user_id))
+
+
+def posting(actor, key: str, amount: int) -> Posting:
+    return Posting(organisation_id=actor.organisation_id, course_id=actor.course_id, user_id=actor.user_id,
+                   amount=amount, dimension="experimenting", source_type="manual", source_id=None, key=key)
+
+
+def test_the_same_idempotency_key_posted_at_once_counts_once(appctx, learner):
+    def work(i):
+        entry_id = post_entry(posting(learner, "rule:1:experiment:42", 10), NOW)
+        db.session.commit()
+        return entry_id
+
+    results = race(appctx, work)
+    assert len([r for r in results if r is not None]) == 1
+    assert ledger_rows(LedgerEntry.idempotency_key == "rule:1:experiment:42") == 1
+    assert balance(learner.course_id, learner.user_id) == 10
+    assert verify_totals() == []
+
+
+def test_distinct_keys_posted_at_once_all_add_up(appctx, learner):
+    def work(i):
+        ids = []
+        for n in range(5):
+            ids.append(post_entry(posting(learner, f"thread:{i}:entry:{n}", i + 1), later(n)))
+            db.session.commit()
+        return ids
+
+    results = race(appctx, work)
+    assert all(entry_id is not None for ids in results for entry_id in ids)
+    expected = sum(5 * (i + 1) for i in range(THREADS))
+    assert ledger_rows() == 5 * THREADS
+    assert balance(learner.course_id, learner.user_id) == expected == ledger_sum(learner)
+    assert verify_totals() == []
+
+
+def test_one_learner_logging_from_many_tabs_at_once(appctx, learner):
+    data = [[experiment_data(learner.organisation_id, title=f"Experiment {i}.{n}",
+                             outcome="failed" if n == 1 else "worked",
+                             learned="What I learned." if n == 1 else "") for n in range(3)]
+            for i in range(THREADS)]
+
+    def work(i):
+        created = []
+        for n, item in enumerate(data[i]):
+            created.append(log_experiment(learner, item, later(n)).created)
+            db.session.commit()
+        return created
+
+    results = race(appctx, work)
+    assert results == [[True, True, True]] * THREADS
+    assert db.session.scalar(select(func.count()).select_from(Experiment)) == 3 * THREADS
+    assert ledger_rows() == 3 * THREADS
+    assert balance(learner.course_id, learner.user_id) == 10 * 3 * THREADS == ledger_sum(learner)
+    assert verify_totals() == []
+    assert [badge.name for _award, badge in badges_of(learner.course_id, learner.user_id)] == ["First experiment"]
+
+
+def test_the_same_submission_racing_in_is_recorded_once(appctx, learner):
+    data = experiment_data(learner.organisation_id, submission_key="retry-storm-0001")
+
+    def work(i):
+        logged = log_experiment(learner, data, NOW)
+        result = (logged.created, logged.experiment.id)
+        db.session.commit()
+        return result
+
+    results = race(appctx, work)
+    assert sorted(created for created, _ in results) == [False] * (THREADS - 1) + [True]
+    assert len({experiment_id for _, experiment_id in results}) == 1
+    assert db.session.scalar(select(func.count()).select_from(Experiment)) == 1
+    assert ledger_rows() == 1
+    assert balance(learner.course_id, learner.user_id) == 10
+    assert len(badges_of(learner.course_id, learner.user_id)) == 1

@@ -1,0 +1,126 @@
+"""Start-up configuration: production refuses unsafe settings; development needs none."""
+import stat
+
+import pytest
+
+from plugin.config import ConfigError, load_config
+
+ENV = ["TINKER_ENV", "TINKER_SECRET_KEY", "TINKER_DATABASE_URL", "TINKER_BASE_URL", "TINKER_DEV_LMS",
+       "TINKER_TRUST_PROXY", "TINKER_LAUNCH_TOKEN_TTL"]
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch):
+    for name in ENV:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def production(monkeypatch):
+    """A complete production environment; tests remove or spoil one setting."""
+    monkeypatch.setenv("TINKER_ENV", "production")
+    monkeypatch.setenv("TINKER_SECRET_KEY", "s3cret-from-the-environment")
+    monkeypatch.setenv("TINKER_BASE_URL", "https://tinker.example.org/")
+    monkeypatch.setenv("TINKER_DATABASE_URL", "postgresql://tinker@db/tinker")
+
+
+def test_complete_production_environment_loads(production, tmp_path):
+    cfg = load_config(tmp_path)
+    assert cfg["SECRET_KEY"] == "s3cret-from-the-environment"
+    assert cfg["TINKER_BASE_URL"] == "https://tinker.example.org"
+    assert cfg["DEV_LMS_ENABLED"] is False
+    assert cfg["TRUST_PROXY_HEADERS"] is True
+    assert cfg["PREFERRED_URL_SCHEME"] == "https"
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_production_without_secret_key_refuses_to_start(production, monkeypatch, tmp_path):
+    monkeypatch.delenv("TINKER_SECRET_KEY")
+    with pytest.raises(ConfigError, match="TINKER_SECRET_KEY"):
+        load_config(tmp_path)
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_production_with_empty_secret_key_refuses_to_start(production, monkeypatch, tmp_path):
+    monkeypatch.setenv("TINKER_SECRET_KEY", "")
+    with pytest.raises(ConfigError, match="TINKER_SECRET_KEY"):
+        load_config(tmp_path)
+
+
+def test_production_chosen_by_override_also_requires_a_secret(tmp_path, monkeypatch):
+    monkeypatch.setenv("TINKER_BASE_URL", "https://tinker.example.org")
+    with pytest.raises(ConfigError, match="TINKER_SECRET_KEY"):
+        load_config(tmp_path, {"TINKER_ENV": "production"})
+
+
+@pytest.mark.parametrize("value", ["1", "true", "yes", "on", "TRUE"])
+def test_production_with_the_development_lms_refuses_to_start(production, monkeypatch, tmp_path, value):
+    monkeypatch.setenv("TINKER_DEV_LMS", value)
+    with pytest.raises(ConfigError, match="development LMS"):
+        load_config(tmp_path)
+
+
+def test_production_with_the_development_lms_enabled_by_override_refuses(production, tmp_path):
+    with pytest.raises(ConfigError, match="development LMS"):
+        load_config(tmp_path, {"DEV_LMS_ENABLED": True})
+
+
+def test_production_without_base_url_refuses_to_start(production, monkeypatch, tmp_path):
+    monkeypatch.delenv("TINKER_BASE_URL")
+    with pytest.raises(ConfigError, match="TINKER_BASE_URL"):
+        load_config(tmp_path)
+
+
+def test_development_generates_a_secret_once_and_reuses_it(tmp_path):
+    instance = tmp_path / "instance"
+    first = load_config(instance)
+    assert first["TINKER_ENV"] == "development"
+    assert first["DEV_LMS_ENABLED"] is True
+    secret = first["SECRET_KEY"]
+    assert len(secret) >= 32
+    key_file = instance / "secret_key"
+    assert key_file.read_text().strip() == secret
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert load_config(instance)["SECRET_KEY"] == secret
+
+
+def test_each_checkout_gets_its_own_development_secret(tmp_path):
+    assert load_config(tmp_path / "a")["SECRET_KEY"] != load_config(tmp_path / "b")["SECRET_KEY"]
+
+
+def test_development_uses_the_environment_secret_without_writing_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("TINKER_SECRET_KEY", "from-env")
+    assert load_config(tmp_path)["SECRET_KEY"] == "from-env"
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_testing_uses_a_fixed_secret_and_writes_nothing(tmp_path):
+    cfg = load_config(tmp_path, {"TESTING": True})
+    assert cfg["SECRET_KEY"] == "test-secret"
+    assert cfg["RAISE_UNEXPECTED"] is True
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_default_database_is_sqlite_in_the_instance_folder(tmp_path):
+    assert load_config(tmp_path)["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'tinker.db'}"
+
+
+@pytest.mark.parametrize("given, expected", [
+    ("postgresql://tinker:pw@db:5432/tinker", "postgresql+psycopg://tinker:pw@db:5432/tinker"),
+    ("postgresql+psycopg://tinker@db/tinker", "postgresql+psycopg://tinker@db/tinker"),
+    ("postgres://tinker@db/tinker", "postgresql+psycopg://tinker@db/tinker"),
+    ("sqlite:////var/lib/tinker/tinker.db", "sqlite:////var/lib/tinker/tinker.db"),
+])
+def test_database_url_from_environment_uses_the_psycopg_driver(tmp_path, monkeypatch, given, expected):
+    monkeypatch.setenv("TINKER_DATABASE_URL", given)
+    assert load_config(tmp_path)["SQLALCHEMY_DATABASE_URI"] == expected
+
+
+def test_database_url_from_overrides_is_rewritten_too(tmp_path):
+    cfg = load_config(tmp_path, {"SQLALCHEMY_DATABASE_URI": "postgresql://u@h/postgresql://x"})
+    assert cfg["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@h/postgresql://x"
+
+
+def test_numeric_settings_come_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("TINKER_LAUNCH_TOKEN_TTL", "120")
+    assert load_config(tmp_path)["LAUNCH_TOKEN_TTL"] == 120
