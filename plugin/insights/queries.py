@@ -4,9 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
-from plugin.core.actor import Actor
+from plugin.core.actor import Actor, Role
 from plugin.errors import Forbidden
 from plugin.experiments.models import Experiment
 from plugin.extensions import db
@@ -37,7 +37,7 @@ def participation(actor: Actor) -> list[Participant]:
                    & (PointsTotal.dimension == TOTAL))
         .outerjoin(counts, counts.c.user_id == User.id)
         .where(Membership.course_id == actor.course_id)
-        .order_by(Membership.role, User.name, User.id)
+        .order_by(case((Membership.role == Role.LEARNER.value, 0), else_=1), User.name, User.id)
     )
     participants = []
     for user_id, name, role, points, n, last in rows:

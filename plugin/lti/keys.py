@@ -37,6 +37,7 @@ def generate_key_pair(secret: str, now: datetime) -> ToolKey:
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     kid = secrets.token_hex(8)
     public_jwk = RSAAlgorithm.to_jwk(private.public_key(), as_dict=True)
+    public_jwk.pop("key_ops", None)  # "use": "sig" is what platforms look for
     public_jwk.update({"kid": kid, "alg": "RS256", "use": "sig"})
     pem = private.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
