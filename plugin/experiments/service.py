@@ -38,14 +38,14 @@ def log_experiment(actor: Actor, data: dict, now: datetime) -> Logged:
 
     category = find_active(actor.organisation_id, "categories", data["task_category"])
     if category is None:
-        raise InvalidInput("Choose a task category from the list.", errors={"task_category": ["Unknown category."]})
+        raise InvalidInput("Choose a task category from the list.", errors={"task_category": ["Choose a task category from the list."]})
     tool_id, tool_other = None, None
     if data["ai_tool"] == OTHER_TOOL:
         tool_other = data["ai_tool_other"].strip()
     else:
         tool = find_active(actor.organisation_id, "tools", int(data["ai_tool"]))
         if tool is None:
-            raise InvalidInput("Choose an AI tool from the list, or Other.", errors={"ai_tool": ["Unknown tool."]})
+            raise InvalidInput("Choose an AI tool from the list, or Other.", errors={"ai_tool": ["Choose an AI tool from the list, or Other."]})
         tool_id = tool.id
     # Anything but a clear "no" about confidential data keeps the entry to its author.
     forced_private = data["sensitive_data"] != SensitiveData.NO.value

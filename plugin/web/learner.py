@@ -13,6 +13,7 @@ from plugin.core.clock import utcnow
 from plugin.experiments import queries as experiment_queries
 from plugin.experiments.schemas import ExperimentIn
 from plugin.experiments.service import OUTCOME_LABELS, log_experiment
+from plugin.errors import InvalidInput
 from plugin.extensions import db
 from plugin.leaderboards.queries import standings
 from plugin.ledger.service import balances, points_for_source
@@ -56,10 +57,11 @@ def experiment_new(actor: Actor):
 @requires_actor(Role.LEARNER, Role.MANAGER, Role.ADMIN)
 def experiment_create(actor: Actor):
     try:
-        data = ExperimentIn().load_form(request.form)
+        logged = log_experiment(actor, ExperimentIn().load_form(request.form), utcnow())
     except ValidationError as err:
         return _form(actor, request.form.to_dict(), err.messages, 422)
-    logged = log_experiment(actor, data, utcnow())
+    except InvalidInput as err:  # e.g. a list item an admin turned off meanwhile: keep what was typed
+        return _form(actor, request.form.to_dict(), err.errors or {"_schema": [err.message]}, 422)
     db.session.commit()
     return redirect(launch_url("learner.experiment_logged", experiment_id=logged.experiment.id), 303)
 
