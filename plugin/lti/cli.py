@@ -1,0 +1,119 @@
+"""`flask lti ...`: registrations, tool keys and frame origins (operator only)."""
+from __future__ import annotations
+
+import json
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from plugin.core.clock import utcnow
+from plugin.core.db import writing
+from plugin.errors import DomainError
+from plugin.extensions import db
+from plugin.lti import keys
+from plugin.onboarding.service import ensure_defaults
+from plugin.tenancy import service as tenancy
+from plugin.tenancy.models import Platform
+
+lti_cli = AppGroup("lti", help="LTI registrations, tool keys and frame origins (operator only).")
+
+
+def _fail(err: DomainError):
+    raise click.ClickException(err.message + (f" {err.hint}" if err.hint else ""))
+
+
+@lti_cli.command("add-platform")
+@click.option("--issuer", required=True)
+@click.option("--client-id", required=True)
+@click.option("--deployment-id", "deployment_ids", multiple=True, help="Repeat for several deployments.")
+@click.option("--auth-url", required=True, help="The platform's OIDC authorisation endpoint.")
+@click.option("--token-url", required=True, help="The platform's OAuth2 token endpoint.")
+@click.option("--jwks-url", required=True, help="The platform's public key set URL.")
+@click.option("--org", "organisation", default=None,
+              help="Organisation of a new registration (default: 'Default organisation'); an existing one keeps its own.")
+@click.option("--name", default="")
+@click.option("--accept-new-deployments/--fixed-deployments", default=None,
+              help="Record unknown deployment ids of this registration on first launch (e.g. Canvas sub-accounts).")
+@click.option("--frame-origin", "frame_origins", multiple=True, help="An origin allowed to frame Tinker.")
+def add_platform(issuer, client_id, deployment_ids, auth_url, token_url, jwks_url, organisation, name,
+                 accept_new_deployments, frame_origins):
+    """Register an LMS, or update its registration (idempotent)."""
+    now = utcnow()
+    with writing():
+        try:
+            platform = tenancy.register_platform(tenancy.PlatformSpec(
+                issuer=issuer, client_id=client_id, auth_login_url=auth_url, auth_token_url=token_url,
+                key_set_url=jwks_url, deployment_ids=tuple(deployment_ids), organisation=organisation, name=name,
+                accept_new_deployments=accept_new_deployments), now)
+            for origin in frame_origins:
+                tenancy.add_frame_origin(platform, origin, now)
+            ensure_defaults(platform.organisation_id, now)
+            keys.ensure_key(now)
+        except DomainError as err:
+            _fail(err)
+        db.session.commit()
+    deployments = ", ".join(d.deployment_id for d in platform.deployments) or "(none)"
+    click.echo(f"Registered {issuer} / {client_id} for {platform.organisation.name!r}; deployments: {deployments}")
+
+
+@lti_cli.command("show-config")
+def show_config():
+    """Print the URLs an LMS admin enters when adding Tinker."""
+    base = current_app.config["TINKER_BASE_URL"]
+    click.echo(f"Tool URL / target link URI:  {base}/lti/launch")
+    click.echo(f"OIDC login initiation URL:   {base}/lti/login")
+    click.echo(f"Redirect (launch) URL:       {base}/lti/launch")
+    click.echo(f"Public keyset (JWKS) URL:    {base}/lti/jwks")
+    for platform in db.session.scalars(db.select(Platform).order_by(Platform.id)):
+        deployments = ", ".join(d.deployment_id for d in platform.deployments) or "(none)"
+        origins = ", ".join(o.origin for o in platform.frame_origins) or "(none)"
+        click.echo(f"- {platform.organisation.name}: {platform.issuer} client {platform.client_id}; "
+                   f"deployments {deployments}; frame origins {origins}")
+
+
+@lti_cli.command("rotate-key")
+def rotate_key():
+    """Add a new tool signing key; the old ones stay published until removed."""
+    with writing():
+        key = keys.rotate_key(utcnow())
+        db.session.commit()
+    click.echo(f"New signing key {key.kid}; previous keys stay in the JWKS until `flask lti remove-key KID`.")
+
+
+@lti_cli.command("remove-key")
+@click.argument("kid")
+def remove_key(kid):
+    """Stop publishing an old tool key."""
+    with writing():
+        try:
+            keys.remove_key(kid)
+        except DomainError as err:
+            _fail(err)
+        db.session.commit()
+    click.echo(f"Removed key {kid}.")
+
+
+@lti_cli.command("jwks")
+def print_jwks():
+    click.echo(json.dumps(keys.public_jwks(), indent=2))
+
+
+@lti_cli.command("frame-origin")
+@click.argument("action", type=click.Choice(["add", "remove"]))
+@click.option("--issuer", required=True)
+@click.option("--client-id", default=None)
+@click.argument("origin")
+def frame_origin(action, issuer, client_id, origin):
+    """Allow (or stop allowing) an origin to frame Tinker for one registration."""
+    with writing():
+        try:
+            platform = tenancy.find_platform(issuer, client_id)
+            if action == "add":
+                tenancy.add_frame_origin(platform, origin, utcnow())
+            elif not tenancy.remove_frame_origin(platform, origin):
+                raise click.ClickException(f"{origin} was not allowed for {issuer}")
+        except DomainError as err:
+            _fail(err)
+        db.session.commit()
+    click.echo(f"Frame origins for {issuer}: {', '.join(tenancy.frame_origins(platform.id))}")
