@@ -48,10 +48,12 @@ def register_security(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from plugin.devlms.views import bp as devlms
+    from plugin.lti.registration_views import bp as lti_install
     from plugin.lti.views import bp as lti
     from plugin.web import register_web
 
     app.register_blueprint(lti)
+    app.register_blueprint(lti_install)
     app.register_blueprint(devlms)
     register_web(app)
 

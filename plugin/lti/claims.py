@@ -16,4 +16,4 @@ DEEP_LINKING = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settin
 
 RESOURCE_LINK_REQUEST = "LtiResourceLinkRequest"
 DEEP_LINKING_REQUEST = "LtiDeepLinkingRequest"
-SUPPORTED_MESSAGES = {RESOURCE_LINK_REQUEST}
+SUPPORTED_MESSAGES = {RESOURCE_LINK_REQUEST, DEEP_LINKING_REQUEST}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import click
 from flask import current_app
@@ -12,6 +13,7 @@ from plugin.core.db import writing
 from plugin.errors import DomainError
 from plugin.extensions import db
 from plugin.lti import keys
+from plugin.lti.registration_tokens import TOKEN_PARAM, issue_registration_token
 from plugin.onboarding.service import ensure_defaults
 from plugin.tenancy import service as tenancy
 from plugin.tenancy.models import Platform
@@ -57,6 +59,27 @@ def add_platform(issuer, client_id, deployment_ids, auth_url, token_url, jwks_ur
     click.echo(f"Registered {issuer} / {client_id} for {platform.organisation.name!r}; deployments: {deployments}")
 
 
+@lti_cli.command("registration-token")
+@click.option("--org", "organisation", required=True, help="Organisation the registered platform will belong to.")
+@click.option("--expires-in", type=click.IntRange(60, 30 * 24 * 3600), default=24 * 3600, show_default=True,
+              help="Seconds until the link expires.")
+def registration_token(organisation, expires_in):
+    """Print a single-use LTI Dynamic Registration link for one LMS (only its hash is stored)."""
+    now = utcnow()
+    with writing():
+        try:
+            issued = issue_registration_token(organisation, now, timedelta(seconds=expires_in))
+        except DomainError as err:
+            _fail(err)
+        db.session.commit()
+    base = current_app.config["TINKER_BASE_URL"]
+    click.echo(f"{base}/lti/register?{TOKEN_PARAM}={issued.token}")
+    click.echo(f"Single use, for {issued.organisation!r}, expires {issued.expires_at:%Y-%m-%d %H:%M} UTC. "
+               "The LMS admin pastes it as the tool URL of the LMS's dynamic registration (Moodle: Site "
+               "administration > Plugins > Activity modules > External tool > Manage tools). See docs/lms-setup.md.",
+               err=True)
+
+
 @lti_cli.command("show-config")
 def show_config():
     """Print the URLs an LMS admin enters when adding Tinker."""
@@ -65,6 +88,7 @@ def show_config():
     click.echo(f"OIDC login initiation URL:   {base}/lti/login")
     click.echo(f"Redirect (launch) URL:       {base}/lti/launch")
     click.echo(f"Public keyset (JWKS) URL:    {base}/lti/jwks")
+    click.echo(f"Canvas JSON configuration:   {base}/lti/canvas.json")
     for platform in db.session.scalars(db.select(Platform).order_by(Platform.id)):
         deployments = ", ".join(d.deployment_id for d in platform.deployments) or "(none)"
         origins = ", ".join(o.origin for o in platform.frame_origins) or "(none)"

@@ -16,8 +16,9 @@ from sqlalchemy import select, update
 from plugin.errors import Forbidden, LaunchRejected
 from plugin.extensions import db
 from plugin.lti import claims as C
-from plugin.lti import platform_keys
+from plugin.lti import deep_linking, platform_keys
 from plugin.lti.models import OidcState
+from plugin.lti.placements import CUSTOM_VIEW
 from plugin.lti.roles import map_roles
 from plugin.tenancy import service as tenancy
 from plugin.tenancy.models import Platform
@@ -33,6 +34,7 @@ class ValidatedLaunch:
     message_type: str
     return_url: str | None
     services: dict = field(default_factory=dict)
+    view: str | None = None  # the placed view a deep-linked resource link asks for (custom tinker_view)
 
 
 def _reject(message: str, hint: str | None = None) -> LaunchRejected:
@@ -115,6 +117,8 @@ def _check_message(claims: dict) -> None:
                 validator.validate(claims)
             except LtiException as exc:
                 raise _reject(f"The launch message is incomplete: {exc}.") from None
+    if message_type == C.DEEP_LINKING_REQUEST:
+        deep_linking.check_request(claims)
 
 
 def _consume_state(state: str, cookie_state: str | None, platform: Platform, nonce: str, now: datetime) -> None:
@@ -199,6 +203,11 @@ def validate_launch(form: dict, cookie_state: str | None, now: datetime, config:
         locale=presentation.get("locale") or claims.get("locale") or None,
     )
     services = {k: claims[v] for k, v in (("nrps", C.NRPS), ("ags", C.AGS)) if isinstance(claims.get(v), dict)}
+    view = None
+    if claims[C.MESSAGE_TYPE] == C.DEEP_LINKING_REQUEST:
+        services[deep_linking.SESSION_KEY] = deep_linking.session_settings(claims)
+    elif isinstance(claims.get(C.CUSTOM), dict) and isinstance(claims[C.CUSTOM].get(CUSTOM_VIEW), str):
+        view = claims[C.CUSTOM][CUSTOM_VIEW]
     return ValidatedLaunch(platform=platform, identity=identity, message_type=claims[C.MESSAGE_TYPE],
-                           return_url=presentation.get("return_url"), services=services)
+                           return_url=presentation.get("return_url"), services=services, view=view)
 

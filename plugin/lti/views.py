@@ -1,17 +1,23 @@
-"""LTI endpoints: /lti/login (OIDC initiation), /lti/launch, /lti/jwks."""
+"""LTI endpoints: /lti/login (OIDC initiation), /lti/launch, /lti/jwks, and the deep-linking picker."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, redirect, request, session
+from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, session, url_for
 
+from plugin.core.actor import Actor, Role
 from plugin.core.clock import utcnow
+from plugin.errors import InvalidInput
 from plugin.extensions import db
-from plugin.lti import keys
+from plugin.lti import claims as C
+from plugin.lti import deep_linking, install, keys, placements
 from plugin.lti.launch import validate_launch
 from plugin.lti.login import begin_login
 from plugin.lti.session import issue_token, start_session
+from plugin.lti.urls import http_origin
+from plugin.onboarding.service import ensure_current
 from plugin.tenancy import service as tenancy
-from plugin.web.auth import SESSION_KEY, TOKEN_FIELD
-from plugin.web.security import writes
+from plugin.tenancy.models import Platform
+from plugin.web.auth import SESSION_KEY, TOKEN_FIELD, requires_actor
+from plugin.web.security import allow_origin, writes
 
 bp = Blueprint("lti", __name__, url_prefix="/lti")
 STATE_COOKIE = "tinker_lti_state"
@@ -40,7 +46,11 @@ def login():
 def launch():
     now = utcnow()
     validated = validate_launch(request.form.to_dict(), request.cookies.get(STATE_COOKIE), now, current_app.config)
+    deep_link = validated.message_type == C.DEEP_LINKING_REQUEST
+    if deep_link:
+        deep_linking.authorise_deep_linking(validated.identity.role)
     course, user, _membership = tenancy.provision(validated.identity, now)
+    ensure_current(course.organisation_id, now)  # lists, levels and rule pack on the organisation's first use
     return_origin = tenancy.origin_of(validated.return_url)
     if return_origin:
         tenancy.add_frame_origin(validated.platform, return_origin, now, source="launch")
@@ -51,7 +61,11 @@ def launch():
     db.session.commit()
     session[SESSION_KEY] = launch_session.id
     token = issue_token(current_app.config["SECRET_KEY"], launch_session.id)
-    response = redirect(f"/app/?{TOKEN_FIELD}={token}", 303)
+    if deep_link:
+        target = url_for("lti.deep_link_picker", **{TOKEN_FIELD: token})
+    else:
+        target = placements.landing_url(validated.view, validated.identity.role, **{TOKEN_FIELD: token})
+    response = redirect(target, 303)
     response.delete_cookie(STATE_COOKIE)
     return response
 
@@ -67,3 +81,33 @@ def jwks():
     response = jsonify(document)
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
+
+
+def _picker(settings: dict, chosen: list[str] | None = None, errors: dict | None = None, status: int = 200):
+    return render_template("lti/deep_link_picker.html", choices=placements.choices(), chosen=chosen or [],
+                           multiple=settings["accept_multiple"], errors=errors or {}), status
+
+
+@bp.get("/deep-link")
+@requires_actor(Role.MANAGER, Role.ADMIN)
+def deep_link_picker(actor: Actor):
+    return _picker(deep_linking.settings_of(g.launch.services))
+
+
+@bp.post("/deep-link")
+@requires_actor(Role.MANAGER, Role.ADMIN)
+def deep_link_submit(actor: Actor):
+    settings = deep_linking.settings_of(g.launch.services)
+    launch_url = install.urls(current_app.config["TINKER_BASE_URL"])["launch"]
+    chosen = request.form.getlist("view")
+    try:
+        items = [] if request.form.get("cancel") else deep_linking.select_items(chosen, settings, launch_url)
+    except InvalidInput as err:
+        return _picker(settings, chosen, err.errors, 422)
+    now = utcnow()
+    keys.ensure_key(now)
+    token = deep_linking.response_jwt(db.session.get(Platform, actor.platform_id), settings, items, now)
+    db.session.commit()
+    return_url = settings["deep_link_return_url"]
+    allow_origin("form-action", http_origin(return_url))  # the answer is posted to the platform
+    return render_template("lti/deep_link_return.html", action=return_url, jwt=token, count=len(items))

@@ -18,6 +18,22 @@ def writes(view):
     return view
 
 
+AMENDABLE = {"form-action", "frame-ancestors"}
+
+
+def allow_origin(directive: str, origin: str | None) -> None:
+    """Let this one response name one more origin in form-action or frame-ancestors (never '*'): the
+    deep-linking answer posts to the platform; the registration page is framed by a platform not yet known."""
+    if directive not in AMENDABLE:
+        raise ValueError(f"not an amendable directive: {directive}")
+    if origin and origin != "*":
+        g.setdefault("csp_extra", {}).setdefault(directive, set()).add(origin)
+
+
+def _extra(directive: str) -> str:
+    return "".join(f" {o}" for o in sorted(g.get("csp_extra", {}).get(directive, ())))
+
+
 def _frame_ancestors() -> str:
     actor = g.get("actor")
     query = select(FrameOrigin.origin).distinct()
@@ -60,7 +76,8 @@ def register_security(app: Flask) -> None:
         if response.mimetype == "text/html":
             response.headers["Content-Security-Policy"] = (
                 "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-                f"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {_frame_ancestors()}"
+                f"object-src 'none'; base-uri 'none'; form-action 'self'{_extra('form-action')}; "
+                f"frame-ancestors {_frame_ancestors()}{_extra('frame-ancestors')}"
             )
             response.headers.setdefault("Cache-Control", "no-store")
         return response

@@ -25,6 +25,27 @@ ROLE = {
     "mentor": ["http://purl.imsglobal.org/vocab/lis/v2/membership#Mentor"],
 }
 DROP = object()  # claim override value meaning "remove this claim"
+DEEP_LINKING_SETTINGS = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"
+RETURN_URL = "https://lms.example.edu/mod/lti/contentitem_return.php?course=1&id=1"
+
+
+def deep_linking_request(**settings) -> dict:
+    """Claim overrides turning a launch into an LtiDeepLinkingRequest (Moodle's "Select content");
+    a setting given as DROP is left out."""
+    merged = {
+        "deep_link_return_url": RETURN_URL,
+        "accept_types": ["ltiResourceLink"],
+        "accept_presentation_document_targets": ["iframe", "window"],
+        "accept_multiple": True,
+        "auto_create": True,
+        "data": "moodle-opaque-42",
+        **settings,
+    }
+    return {
+        LTI + "message_type": "LtiDeepLinkingRequest",
+        LTI + "resource_link": DROP,
+        DEEP_LINKING_SETTINGS: {k: v for k, v in merged.items() if v is not DROP},
+    }
 
 
 _KEYS: list = []

@@ -1,0 +1,236 @@
+"""LTI Dynamic Registration 1.0, tool side: read the platform's OpenID configuration, post Tinker's
+client registration, and record what the platform assigned.
+
+Unlike pylti1p3's fork, the configuration's issuer must be the configuration URL's origin or a path
+prefix of it (a configuration URL cannot speak for another issuer), redirects are not followed,
+responses are size-capped, and every call has a timeout.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+import requests
+
+from plugin.errors import DomainError
+from plugin.extensions import db
+from plugin.lti import claims as C
+from plugin.lti import install, keys
+from plugin.lti.platform_keys import ALLOWED_ALGS
+from plugin.lti.registration_tokens import Claim, spend_registration_token
+from plugin.lti.urls import http_origin
+from plugin.onboarding.service import ensure_defaults
+from plugin.tenancy import service as tenancy
+from plugin.tenancy.models import Organisation, Platform
+
+TOOL_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-tool-configuration"
+PLATFORM_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-platform-configuration"
+MAX_RESPONSE_BYTES = 256 * 1024
+ENDPOINTS = ("authorization_endpoint", "token_endpoint", "jwks_uri", "registration_endpoint")
+# Placement names Tinker offers, in the vocabularies platforms advertise (spec examples, Moodle, Canvas).
+DEEP_LINK_PLACEMENTS = ("ContentArea", "AddContentMenu", "link_selection", "assignment_selection")
+LAUNCH_PLACEMENTS = ("course_navigation",)
+
+
+class RegistrationFailed(DomainError):
+    status, code, title = 400, "registration_failed", "Tinker could not be registered"
+
+
+class PlatformUnreachable(RegistrationFailed):
+    status = 502
+
+
+@dataclass(frozen=True)
+class PlatformConfiguration:
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    jwks_uri: str
+    registration_endpoint: str
+    product: str
+    messages: frozenset[str]
+    placements: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AssignedClient:
+    client_id: str
+    deployment_id: str | None
+
+
+def issuer_matches(issuer: str, configuration_url: str) -> bool:
+    """The issuer must be the configuration URL's origin, or a prefix of it ending at a path segment."""
+    origin = http_origin(issuer)
+    if origin is None or origin != http_origin(configuration_url):
+        return False
+    issuer_parts, url_parts = urlsplit(issuer), urlsplit(configuration_url)
+    if issuer_parts.query or issuer_parts.fragment or issuer_parts.username or issuer_parts.password:
+        return False
+    prefix = issuer_parts.path.rstrip("/")
+    return not prefix or url_parts.path == prefix or url_parts.path.startswith(prefix + "/")
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    body: bytes
+    url: str
+
+    def text(self, limit: int = 300) -> str:
+        return self.body[:limit].decode("utf-8", "replace").strip() or "(empty body)"
+
+
+def _send(method: str, url: str, what: str, timeout: float, **kwargs) -> _Answer:
+    body = b""
+    try:
+        with requests.request(method, url, timeout=timeout, allow_redirects=False, stream=True, **kwargs) as resp:
+            for chunk in resp.iter_content(chunk_size=16 * 1024):
+                body += chunk
+                if len(body) > MAX_RESPONSE_BYTES:
+                    raise RegistrationFailed(f"The platform's {what} answered with far too much data.")
+            status = resp.status_code
+    except requests.RequestException as exc:
+        raise PlatformUnreachable(f"The platform's {what} could not be reached.",
+                                  hint=f"Tinker called {url} and got: {type(exc).__name__}.") from None
+    return _Answer(status=status, body=body, url=url)
+
+
+def _json_object(answer: _Answer, what: str) -> dict:
+    try:
+        document = json.loads(answer.body)
+    except ValueError:
+        document = None
+    if not isinstance(document, dict):
+        raise RegistrationFailed(f"The platform's {what} did not answer with a JSON object.",
+                                 hint=f"HTTP {answer.status} from {answer.url}: {answer.text(120)}")
+    return document
+
+
+def fetch_platform_configuration(url: str | None, registration_token: str | None,
+                                 timeout: float) -> PlatformConfiguration:
+    if http_origin(url) is None:
+        raise RegistrationFailed("The registration request has no valid openid_configuration URL.",
+                                 hint="Start the registration from the LMS's tool registration page.")
+    headers = {"Accept": "application/json"}
+    if registration_token:
+        headers["Authorization"] = f"Bearer {registration_token}"
+    answer = _send("GET", url, "OpenID configuration", timeout, headers=headers)
+    if answer.status != 200:
+        raise RegistrationFailed("The platform's OpenID configuration could not be read.",
+                                 hint=f"HTTP {answer.status} from {url}: {answer.text(120)}")
+    return parse_platform_configuration(_json_object(answer, "OpenID configuration"), url)
+
+
+def _strings(value) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def parse_platform_configuration(document: dict, url: str) -> PlatformConfiguration:
+    issuer = document.get("issuer")
+    if not isinstance(issuer, str) or not issuer:
+        raise RegistrationFailed("The platform's OpenID configuration names no issuer.")
+    if not issuer_matches(issuer, url):
+        raise RegistrationFailed(
+            "The platform's OpenID configuration names an issuer it does not belong to.",
+            hint=f"Issuer {issuer!r} must be the origin (or a path prefix) of the configuration URL {url!r}.")
+    if len(issuer) > 400:
+        raise RegistrationFailed("The platform's issuer is longer than Tinker stores (400 characters).")
+    missing = [name for name in ENDPOINTS if http_origin(document.get(name)) is None]
+    if missing:
+        raise RegistrationFailed("The platform's OpenID configuration is incomplete.",
+                                 hint=f"Missing, not an http(s) URL or too long: {', '.join(missing)}.")
+    methods = document.get("token_endpoint_auth_methods_supported")
+    if methods is not None and "private_key_jwt" not in _strings(methods):
+        raise RegistrationFailed("The platform does not accept private_key_jwt at its token endpoint.")
+    algs = document.get("id_token_signing_alg_values_supported")
+    if algs is not None and not ALLOWED_ALGS.intersection(_strings(algs)):
+        raise RegistrationFailed("The platform signs id_tokens with no algorithm Tinker accepts (RS256/384/512).")
+    lti = document.get(PLATFORM_CONFIGURATION)
+    lti = lti if isinstance(lti, dict) else {}
+    # messages_supported is a list of names (Moodle) or of {"type": ..., "placements": [...]} objects.
+    supported = lti.get("messages_supported") if isinstance(lti.get("messages_supported"), list) else []
+    messages = {m if isinstance(m, str) else m.get("type") for m in supported if isinstance(m, (str, dict))}
+    placements = _strings(lti.get("placements")) + [
+        p for m in supported if isinstance(m, dict) for p in _strings(m.get("placements"))]
+    product = " ".join(str(lti.get(k)) for k in ("product_family_code", "version") if lti.get(k))
+    return PlatformConfiguration(
+        issuer=issuer, **{name: document[name] for name in ENDPOINTS}, product=product[:200],
+        messages=frozenset(m for m in messages if isinstance(m, str)), placements=tuple(dict.fromkeys(placements)))
+
+
+def _placements(offered: tuple[str, ...], advertised: tuple[str, ...]) -> dict:
+    if not advertised:
+        return {"placements": list(offered)}
+    chosen = [p for p in offered if p in advertised]
+    return {"placements": chosen} if chosen else {}
+
+
+def client_registration(base_url: str, platform: PlatformConfiguration) -> dict:
+    """The client registration Tinker posts (OpenID Connect registration + the LTI tool configuration)."""
+    u = install.urls(base_url)
+    messages = [{"type": C.RESOURCE_LINK_REQUEST, "target_link_uri": u["launch"], "label": install.TITLE,
+                 **_placements(LAUNCH_PLACEMENTS, platform.placements)}]
+    if not platform.messages or C.DEEP_LINKING_REQUEST in platform.messages:
+        messages.append({"type": C.DEEP_LINKING_REQUEST, "target_link_uri": u["launch"],
+                         "label": f"Add {install.TITLE}", **_placements(DEEP_LINK_PLACEMENTS, platform.placements)})
+    return {
+        "application_type": "web",
+        "response_types": ["id_token"],
+        "grant_types": ["implicit", "client_credentials"],
+        "initiate_login_uri": u["login"],
+        "redirect_uris": [u["launch"]],
+        "client_name": install.TITLE,
+        "jwks_uri": u["jwks"],
+        "token_endpoint_auth_method": "private_key_jwt",
+        "scope": " ".join(install.SCOPES),
+        TOOL_CONFIGURATION: {
+            "domain": install.domain(base_url),
+            "description": install.DESCRIPTION,
+            "target_link_uri": u["launch"],
+            "custom_parameters": dict(install.CUSTOM_PARAMETERS),
+            "claims": list(install.CLAIMS),
+            "messages": messages,
+        },
+    }
+
+
+def post_client_registration(platform: PlatformConfiguration, payload: dict, registration_token: str | None,
+                             timeout: float) -> AssignedClient:
+    headers = {"Accept": "application/json", "Content-Type": "application/json"}
+    if registration_token:
+        headers["Authorization"] = f"Bearer {registration_token}"
+    answer = _send("POST", platform.registration_endpoint, "registration endpoint", timeout,
+                   data=json.dumps(payload), headers=headers)
+    if answer.status not in (200, 201):
+        raise RegistrationFailed("The platform refused Tinker's registration.",
+                                 hint=f"HTTP {answer.status} from {answer.url}: {answer.text()}")
+    document = _json_object(answer, "registration endpoint")
+    client_id = document.get("client_id")
+    if not isinstance(client_id, (str, int)) or isinstance(client_id, bool) or not str(client_id).strip():
+        raise RegistrationFailed("The platform's registration answer has no client_id.")
+    tool = document.get(TOOL_CONFIGURATION)
+    deployment_id = tool.get("deployment_id") if isinstance(tool, dict) else None
+    if isinstance(deployment_id, bool) or not isinstance(deployment_id, (str, int)) or not str(deployment_id):
+        deployment_id = None
+    return AssignedClient(client_id=str(client_id)[:400], deployment_id=None if deployment_id is None
+                          else str(deployment_id)[:400])
+
+
+def record_registration(claim: Claim, platform: PlatformConfiguration, assigned: AssignedClient,
+                        now: datetime) -> Platform:
+    """Store the registration for the token's organisation. Without a deployment id from the platform,
+    the registration records deployments as they first launch."""
+    organisation = db.session.get(Organisation, claim.organisation_id)
+    registered = tenancy.register_platform(tenancy.PlatformSpec(
+        issuer=platform.issuer, client_id=assigned.client_id, auth_login_url=platform.authorization_endpoint,
+        auth_token_url=platform.token_endpoint, key_set_url=platform.jwks_uri,
+        deployment_ids=(assigned.deployment_id,) if assigned.deployment_id else (),
+        organisation=organisation.name, name=platform.product,
+        accept_new_deployments=None if assigned.deployment_id else True), now)
+    ensure_defaults(registered.organisation_id, now)
+    keys.ensure_key(now)
+    spend_registration_token(claim, registered.id)
+    db.session.flush()
+    return registered

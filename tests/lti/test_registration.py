@@ -1,0 +1,296 @@
+"""LTI Dynamic Registration against a Moodle-shaped platform over real HTTP: only with the operator's
+single-use token, issuer bound to the configuration URL, a registration that then launches for real."""
+import html
+import threading
+from datetime import datetime, timedelta, timezone
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from sqlalchemy import func, select, update
+
+from tests.support.dynreg import CONFIG_PATH, REGISTER_PATH, TOOL_CONFIGURATION, MoodleRegistrationServer
+from tests.support.platform import token_from
+
+TOOL = "http://localhost"
+
+
+@pytest.fixture
+def moodle():
+    server = MoodleRegistrationServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def registration_url(cli):
+    """registration_url(org=...) -> the link `flask lti registration-token` prints (stdout only)."""
+
+    def make(org: str = "Moodle University", *extra: str) -> str:
+        result = cli("lti", "registration-token", "--org", org, *extra)
+        assert result.exit_code == 0, result.output
+        url = result.stdout.strip()
+        assert url.startswith(f"{TOOL}/lti/register?tinker_token=") and "\n" not in url
+        return url
+
+    return make
+
+
+def relative(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}"
+
+
+def body(response) -> str:
+    return html.unescape(response.get_data(as_text=True))
+
+
+def count(app, model) -> int:
+    with app.app_context():
+        from plugin.extensions import db
+
+        return db.session.scalar(select(func.count()).select_from(model))
+
+
+# --- the token gate: 403 before anything is fetched -------------------------------------------
+
+@pytest.mark.parametrize("token_query", ["", "?tinker_token=", "?tinker_token=not-a-token-we-issued"])
+def test_missing_or_unknown_token_is_refused_before_fetching(client, moodle, token_query):
+    response = client.get(relative(moodle.register_url(f"{TOOL}/lti/register{token_query}")))
+    assert response.status_code == 403
+    assert "registration link" in body(response)
+    assert moodle.requests == []
+    # The refusal is readable inside the platform's registration frame.
+    assert moodle.base in response.headers["Content-Security-Policy"].split("frame-ancestors", 1)[1]
+
+
+def test_platform_registration_token_alone_is_not_ours(client, moodle):
+    """The platform's own registration_token never stands in for the operator's token."""
+    response = client.get(relative(moodle.register_url(f"{TOOL}/lti/register?tinker_token={moodle.registration_token}")))
+    assert response.status_code == 403 and moodle.requests == []
+
+
+def test_expired_token_is_refused_before_fetching(client, moodle, registration_url, app):
+    from plugin.extensions import db
+    from plugin.lti.models import RegistrationToken
+
+    url = registration_url()
+    with app.app_context():
+        db.session.execute(update(RegistrationToken).values(expires_at=datetime(2000, 1, 1, tzinfo=timezone.utc)))
+        db.session.commit()
+    response = client.get(relative(moodle.register_url(url)))
+    assert response.status_code == 403 and "expired" in body(response)
+    assert moodle.requests == []
+
+
+def test_token_is_stored_only_as_a_hash(registration_url, app):
+    from plugin.extensions import db
+    from plugin.lti.models import RegistrationToken
+    from plugin.tenancy.models import Organisation
+
+    token = parse_qs(urlsplit(registration_url("Hash Org")).query)["tinker_token"][0]
+    with app.app_context():
+        row = db.session.scalar(select(RegistrationToken))
+        assert token not in row.token_hash and len(row.token_hash) == 64
+        assert db.session.get(Organisation, row.organisation_id).name == "Hash Org"
+        assert (row.expires_at - row.created_at) == timedelta(hours=24) and row.used_at is None
+
+
+def test_cli_refuses_silly_lifetimes(cli):
+    assert cli("lti", "registration-token", "--org", "X", "--expires-in", "5").exit_code != 0
+    assert cli("lti", "registration-token", "--expires-in", "600").exit_code != 0  # --org is required
+
+
+# --- a full registration -----------------------------------------------------------------------
+
+def test_full_registration_then_a_real_launch(client, moodle, registration_url, app):
+    from plugin.extensions import db
+    from plugin.lti.models import RegistrationToken
+    from plugin.tenancy.models import Deployment, Platform
+
+    url = registration_url("Moodle University", "--expires-in", "600")
+    response = client.get(relative(moodle.register_url(url)))
+    page = body(response)
+    assert response.status_code == 200, page[:2000]
+    assert "Tinker is registered" in page
+
+    # What the platform saw: its configuration read, then one registration with its Bearer token.
+    assert [(r.method, r.path) for r in moodle.requests] == [("GET", CONFIG_PATH), ("POST", REGISTER_PATH)]
+    assert all(r.authorization == "Bearer moodle-reg-jwt" for r in moodle.requests)
+    (sent,) = [r["payload"] for r in moodle.registrations]
+    assert sent["application_type"] == "web"
+    assert sent["response_types"] == ["id_token"]
+    assert set(sent["grant_types"]) == {"implicit", "client_credentials"}
+    assert sent["initiate_login_uri"] == f"{TOOL}/lti/login"
+    assert sent["redirect_uris"] == [f"{TOOL}/lti/launch"]
+    assert sent["jwks_uri"] == f"{TOOL}/lti/jwks"
+    assert sent["token_endpoint_auth_method"] == "private_key_jwt"
+    assert set(sent["scope"].split()) == {
+        "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
+        "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly",
+        "https://purl.imsglobal.org/spec/lti-ags/scope/score",
+        "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"}
+    tool = sent[TOOL_CONFIGURATION]
+    assert tool["domain"] == "localhost" and tool["target_link_uri"] == f"{TOOL}/lti/launch"
+    assert set(tool["claims"]) == {"iss", "sub", "name", "given_name", "family_name", "email", "locale"}
+    assert isinstance(tool["custom_parameters"], dict)
+    messages = {m["type"]: m for m in tool["messages"]}
+    assert set(messages) == {"LtiResourceLinkRequest", "LtiDeepLinkingRequest"}
+    assert messages["LtiDeepLinkingRequest"]["placements"] == ["AddContentMenu"]  # what Moodle advertises
+
+    # What Tinker stored: the assigned client id and deployment, endpoints from the configuration.
+    answer = moodle.registrations[0]["answer"]
+    with app.app_context():
+        platform = db.session.scalar(select(Platform))
+        assert (platform.issuer, platform.client_id) == (moodle.base, answer["client_id"])
+        assert platform.auth_login_url == f"{moodle.base}/mod/lti/auth.php"
+        assert platform.auth_token_url == f"{moodle.base}/mod/lti/token.php"
+        assert platform.key_set_url == f"{moodle.base}/mod/lti/certs.php"
+        assert platform.organisation.name == "Moodle University" and not platform.accept_new_deployments
+        assert [d.deployment_id for d in db.session.scalars(select(Deployment))] == ["1"]
+        token = db.session.scalar(select(RegistrationToken))
+        assert token.used_at is not None and token.platform_id == platform.id
+
+    # The close message goes to the platform's origin only, from a static script.
+    assert f'data-lti-close-origin="{moodle.base}"' in page
+    assert "<script>" not in page and "js/lti-registration.js" in page
+    assert moodle.base in response.headers["Content-Security-Policy"].split("frame-ancestors", 1)[1]
+
+    # And the platform can now launch Tinker for real (keys fetched from its certs.php).
+    launcher = moodle.launcher()
+    launched, _ = launcher.launch(client, role="learner", sub="3", context_id="2")
+    assert launched.headers["Location"].startswith("/app/")
+    assert client.get("/app/", query_string={"lt": token_from(launched)}).status_code == 200
+    assert ("GET", "/mod/lti/certs.php") in [(r.method, r.path) for r in moodle.requests]
+
+
+def test_used_token_is_refused_before_fetching(client, moodle, registration_url):
+    url = registration_url()
+    assert client.get(relative(moodle.register_url(url))).status_code == 200
+    seen = len(moodle.requests)
+    again = client.get(relative(moodle.register_url(url)))
+    assert again.status_code == 403 and "already been used" in body(again)
+    assert len(moodle.requests) == seen
+
+
+def test_platform_without_deployment_id_records_deployments_at_first_launch(client, registration_url, app):
+    from plugin.extensions import db
+    from plugin.tenancy.models import Deployment, Platform
+
+    server = MoodleRegistrationServer(deployment_id=False)
+    try:
+        assert client.get(relative(server.register_url(registration_url()))).status_code == 200
+        with app.app_context():
+            assert db.session.scalar(select(Platform.accept_new_deployments)) is True
+            assert count(app, Deployment) == 0
+        launcher = server.launcher()
+        token_from(launcher.launch(client)[0])
+        assert count(app, Deployment) == 1
+    finally:
+        server.close()
+
+
+# --- what is refused after the token was accepted ------------------------------------------------
+
+@pytest.mark.parametrize("issuer", [
+    "https://evil.example.com",          # another host
+    "http://127.0.0.1:1",                # same host, another port
+    "{base}/moodle",                     # a path the configuration URL is not under
+    "{base}/mod/lti/openid-configuration.php.evil",
+])
+def test_issuer_not_matching_the_configuration_url_is_refused(client, registration_url, app, issuer):
+    from plugin.lti.models import RegistrationToken
+    from plugin.tenancy.models import Platform
+
+    server = MoodleRegistrationServer()
+    server.issuer = issuer.format(base=server.base)
+    try:
+        url = registration_url()
+        response = client.get(relative(server.register_url(url)))
+        assert response.status_code == 400
+        assert "issuer it does not belong to" in body(response)
+        assert [(r.method, r.path) for r in server.requests] == [("GET", CONFIG_PATH)]  # never registered
+        assert count(app, Platform) == 0
+        with app.app_context():
+            from plugin.extensions import db
+
+            assert db.session.scalar(select(RegistrationToken.used_at)) is None  # the token is given back
+    finally:
+        server.close()
+
+
+def test_issuer_may_be_a_path_prefix_of_the_configuration_url(app):
+    from plugin.lti.registration import issuer_matches
+
+    assert issuer_matches("https://lms.example.edu/moodle", "https://lms.example.edu/moodle/mod/lti/openid-configuration.php")
+    assert issuer_matches("https://lms.example.edu", "https://LMS.example.edu:443/mod/lti/openid-configuration.php")
+    assert not issuer_matches("https://lms.example.edu/moodle", "https://lms.example.edu/moodle2/x.php")
+    assert not issuer_matches("http://lms.example.edu", "https://lms.example.edu/x.php")
+    assert not issuer_matches("https://lms.example.edu?x=1", "https://lms.example.edu/x.php")
+
+
+@pytest.mark.parametrize("overrides, fragment", [
+    ({"registration_endpoint": None}, "registration_endpoint"),
+    ({"jwks_uri": "file:///etc/passwd"}, "jwks_uri"),
+    ({"token_endpoint_auth_methods_supported": ["client_secret_basic"]}, "private_key_jwt"),
+    ({"id_token_signing_alg_values_supported": ["HS256"]}, "no algorithm Tinker accepts"),
+])
+def test_incomplete_configuration_is_refused(client, registration_url, app, overrides, fragment):
+    from plugin.tenancy.models import Platform
+
+    server = MoodleRegistrationServer(config_overrides=overrides)
+    try:
+        response = client.get(relative(server.register_url(registration_url())))
+        assert response.status_code == 400 and fragment in body(response)
+        assert REGISTER_PATH not in [r.path for r in server.requests]
+        assert count(app, Platform) == 0
+    finally:
+        server.close()
+
+
+def test_platform_refusing_the_registration_is_reported_and_the_token_given_back(client, moodle, registration_url,
+                                                                                 app):
+    from plugin.tenancy.models import Platform
+
+    link = relative(moodle.register_url(registration_url()))
+    moodle.refuse = (400, "invalid_redirect_uris")
+    response = client.get(link)
+    assert response.status_code == 400 and "refused Tinker's registration" in body(response)
+    assert "HTTP 400" in body(response) and "invalid_redirect_uris" in body(response)
+    assert count(app, Platform) == 0
+    moodle.refuse = None  # the admin fixes the platform and retries the same link
+    assert client.get(link).status_code == 200 and count(app, Platform) == 1
+
+
+def test_unreachable_configuration_is_a_clear_error(client, registration_url, app):
+    url = registration_url() + "&openid_configuration=http%3A%2F%2F127.0.0.1%3A1%2Fmod%2Flti%2Fopenid-configuration.php"
+    response = client.get(relative(url))
+    assert response.status_code == 502 and "could not be reached" in body(response)
+
+
+def test_missing_openid_configuration_with_a_valid_token(client, registration_url):
+    response = client.get(relative(registration_url()))
+    assert response.status_code == 400 and "openid_configuration" in body(response)
+
+
+# --- concurrency ---------------------------------------------------------------------------------
+
+def test_two_concurrent_uses_of_one_token_register_once(app, moodle, registration_url):
+    from plugin.tenancy.models import Platform
+
+    link = relative(moodle.register_url(registration_url()))
+    barrier = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def use():
+        client = app.test_client()
+        barrier.wait()
+        statuses.append(client.get(link).status_code)
+
+    threads = [threading.Thread(target=use) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(statuses) == [200, 403]
+    assert count(app, Platform) == 1
+    assert len(moodle.registrations) == 1
