@@ -25,6 +25,10 @@ def seed(force):
         now = utcnow()
         keys.ensure_key(now)
         if already_seeded(base) and not force:
+            from plugin.devlms.seed import demo_organisation_id
+            from plugin.onboarding.service import ensure_current
+
+            ensure_current(demo_organisation_id(base), now)
             db.session.commit()
             click.echo("Demo data already present.")
             return
@@ -55,6 +59,33 @@ def ledger_rebuild():
         rows = rebuild_totals()
         db.session.commit()
     click.echo(f"Rebuilt {rows} total rows from the ledger.")
+
+
+@ledger_cli.command("replay")
+@click.option("--org", "organisation", default=None, help="Organisation name (default: every organisation).")
+@click.option("--rule", "rule_ids", type=int, multiple=True, help="Only these rules (repeatable).")
+@click.option("--dry-run/--apply", default=True, help="Show the difference (default) or post it.")
+def ledger_replay(organisation, rule_ids, dry_run):
+    """What the current rules would award, against what the ledger holds; --apply posts the difference
+    as reversing and new entries (rows are never edited)."""
+    from plugin.replay.service import replay
+    from plugin.tenancy.models import Organisation
+
+    query = db.select(Organisation).order_by(Organisation.id)
+    if organisation:
+        query = query.where(Organisation.name == organisation)
+    with writing():
+        for org in db.session.scalars(query).all():
+            report = replay(org.id, utcnow(), apply=not dry_run, rule_ids=list(rule_ids) or None)
+            click.echo(f"{org.name}: {len(report.points)} point changes, {len(report.new_badges)} new badges, "
+                       f"{len(report.lost_badges)} badges no longer earned (kept; revoke by hand if right)"
+                       + (" - applied" if report.applied else " - dry run"))
+            for change in report.points:
+                click.echo(f"  course {change.course_id} user {change.user_id} rule {change.rule_id}: "
+                           f"{change.current:+d} -> {change.desired:+d}  ({':'.join(map(str, change.identity[1:]))})")
+            for award in report.new_badges:
+                click.echo(f"  course {award.course_id} user {award.user_id}: new badge {award.rule.badge_id}")
+        db.session.commit()
 
 
 def register_cli(app: Flask) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from plugin.core.db import UTCDateTime
@@ -20,6 +20,10 @@ class BadgeClass(db.Model):
     description: Mapped[str] = mapped_column(Text, default="")
     criteria: Mapped[str] = mapped_column(Text, default="")
     colour: Mapped[str] = mapped_column(String(7), default="#3b5bdb")
+    manual: Mapped[bool] = mapped_column(default=False)  # awarded by managers (e.g. Champion), not by a rule
+    image: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)  # checked upload; None = generated
+    image_type: Mapped[str | None] = mapped_column(String(40))
+    active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -36,5 +40,9 @@ class BadgeAward(db.Model):
     rule_version: Mapped[int | None]
     source_type: Mapped[str | None] = mapped_column(String(40))
     source_id: Mapped[int | None]
+    awarded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))  # manual awards
+    evidence_url: Mapped[str | None] = mapped_column(String(1000))
+    comment: Mapped[str | None] = mapped_column(Text)
     awarded_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_reason: Mapped[str | None] = mapped_column(Text)

@@ -1,13 +1,17 @@
 """The only writer of badge awards."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 
+from plugin.badges import images
+from plugin.badges.images import check_upload, default_svg
 from plugin.badges.models import BadgeAward, BadgeClass
 from plugin.core.db import insert_ignore
+from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
 
 
@@ -57,3 +61,64 @@ def awards_for_source(course_id: int, user_id: int, source_type: str, source_id:
         select(BadgeClass).join(BadgeAward, BadgeAward.badge_id == BadgeClass.id).where(
             BadgeAward.course_id == course_id, BadgeAward.user_id == user_id,
             BadgeAward.source_type == source_type, BadgeAward.source_id == source_id)))
+
+
+def active_badges(organisation_id: int) -> list[BadgeClass]:
+    return list(db.session.scalars(select(BadgeClass).where(
+        BadgeClass.organisation_id == organisation_id, BadgeClass.active.is_(True)).order_by(BadgeClass.name)))
+
+
+def all_badges(organisation_id: int) -> list[BadgeClass]:
+    return list(db.session.scalars(select(BadgeClass).where(BadgeClass.organisation_id == organisation_id)
+                                   .order_by(BadgeClass.name)))
+
+
+COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+def save_badge(actor, badge_id: int | None, *, name: str, description: str, criteria: str, colour: str,
+               manual: bool, active: bool, now: datetime, image: tuple[bytes, str] | None = None,
+               remove_image: bool = False) -> BadgeClass:
+    """Create or edit a badge class (admins). Awards already made keep pointing at it."""
+    from plugin.audit.service import record
+
+    if not actor.can_administer:
+        raise Forbidden("Only the organisation's administrators edit badges.")
+    name = (name or "").strip()
+    errors = {}
+    if not 2 <= len(name) <= 200:
+        errors["name"] = ["2 to 200 characters."]
+    if not COLOUR.match(colour or ""):
+        errors["colour"] = ["A colour like #2b8a3e."]
+    if errors:
+        raise InvalidInput("The badge needs some changes.", errors=errors)
+    if badge_id:
+        badge = db.session.get(BadgeClass, badge_id)
+        if badge is None or badge.organisation_id != actor.organisation_id:
+            raise NotFound("No such badge.")
+    else:
+        slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:90] or "badge"
+        if db.session.scalar(select(BadgeClass.id).where(BadgeClass.organisation_id == actor.organisation_id,
+                                                         BadgeClass.slug == slug)):
+            raise Conflict(f"There is already a badge called {name!r}.")
+        badge = BadgeClass(organisation_id=actor.organisation_id, slug=slug, created_at=now)
+        db.session.add(badge)
+    badge.name, badge.description, badge.criteria = name, (description or "").strip(), (criteria or "").strip()
+    badge.colour, badge.manual, badge.active = colour, manual, active
+    if image is not None:
+        badge.image, badge.image_type = check_upload(*image)
+    elif remove_image:
+        badge.image, badge.image_type = None, None
+    db.session.flush()
+    record(actor, "badge.saved", "badge_class", badge.id, {"name": name}, now, course_scoped=False)
+    return badge
+
+
+def badge_image(badge_id: int) -> tuple[bytes, str] | None:
+    """The badge's image (uploaded, or generated from name and colour); public, like Open Badges images."""
+    badge = db.session.get(BadgeClass, badge_id)
+    if badge is None:
+        return None
+    if badge.image:
+        return badge.image, badge.image_type
+    return default_svg(badge.name, badge.colour), "image/svg+xml"

@@ -27,3 +27,9 @@ class AiTool(ListItem, db.Model):
 
 class TaskCategory(ListItem, db.Model):
     __tablename__ = "task_category"
+
+
+class ValueTag(ListItem, db.Model):
+    """The organisation's AI values, used to tag kudos."""
+
+    __tablename__ = "value_tag"

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from plugin.catalog.models import AiTool, TaskCategory
+from plugin.catalog.models import AiTool, TaskCategory, ValueTag
 from plugin.core.actor import Actor
 from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
 
-KINDS = {"tools": AiTool, "categories": TaskCategory}
+KINDS = {"tools": AiTool, "categories": TaskCategory, "values": ValueTag}
 
 
 def _model(kind: str):

@@ -95,13 +95,16 @@ def _insert_for(session, table):
     raise NotImplementedError(f"no upsert for {dialect}")
 
 
-def insert_ignore(session, table, values: dict[str, Any], conflict: list[str] | None) -> int | None:
+def insert_ignore(session, table, values: dict[str, Any], conflict: list[str] | None,
+                  returning: bool = True) -> int | None:
     """Insert a row unless it would clash with an existing one on the conflict columns (None: on any
-    unique constraint); return the new id or None."""
+    unique constraint); return the new id or None (tables without an id column: returning=False)."""
     stmt = _insert_for(session, table).values(**values)
     stmt = stmt.on_conflict_do_nothing(index_elements=conflict) if conflict else stmt.on_conflict_do_nothing()
-    stmt = stmt.returning(table.c.id)
-    return session.execute(stmt).scalar_one_or_none()
+    if not returning:
+        session.execute(stmt)
+        return None
+    return session.execute(stmt.returning(table.c.id)).scalar_one_or_none()
 
 
 def upsert_increment(

@@ -52,6 +52,10 @@ def demo_platform_spec(base_url: str) -> tenancy.PlatformSpec:
         name="Tinker development LMS")
 
 
+def demo_organisation_id(base_url: str) -> int:
+    return db.session.scalar(select(Platform.organisation_id).where(Platform.issuer == base_url + ISSUER_PATH))
+
+
 def already_seeded(base_url: str) -> bool:
     platform = db.session.scalar(select(Platform).where(Platform.issuer == base_url + ISSUER_PATH))
     if platform is None:

@@ -51,7 +51,21 @@ class Experiment(db.Model):
     minutes_saved: Mapped[int] = mapped_column(default=0)
     sensitive_data: Mapped[str] = mapped_column(String(10))
     visibility: Mapped[str] = mapped_column(String(10))
+    anonymous: Mapped[bool] = mapped_column(default=False)  # a shared failure without the author's name
+    # Structured facts fixed when logged, so rules and replays never read the free text.
+    reflection_chars: Mapped[int] = mapped_column(default=0)
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("experiment.id", ondelete="SET NULL"))
+    hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    hidden_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    @property
+    def tool_key(self) -> str:
+        return f"tool:{self.ai_tool_id}" if self.ai_tool_id else "other"
+
+    @property
+    def shared(self) -> bool:
+        return self.visibility != Visibility.PRIVATE.value
 
     @property
     def has_reflection(self) -> bool:

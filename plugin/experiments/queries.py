@@ -1,7 +1,7 @@
 """Reading experiments: always scoped to the actor's course and what the actor may see."""
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from plugin.catalog.models import AiTool, TaskCategory
 from plugin.core.actor import Actor
@@ -12,41 +12,63 @@ from plugin.teams.service import teammate_ids_subquery
 from plugin.tenancy.models import User
 
 
+ANONYMOUS = "Anonymous colleague"
+
+
 def _visible_clause(actor: Actor):
-    """Own entries always; course entries for everyone in the course; team entries for teammates and staff."""
-    clauses = [Experiment.user_id == actor.user_id, Experiment.visibility == Visibility.COURSE.value]
+    """Own entries always; course entries for everyone in the course; team entries for teammates and staff.
+    Entries a manager hid stay visible to their author and to managers only."""
+    clauses = [Experiment.visibility == Visibility.COURSE.value]
     if actor.can_manage:
         clauses.append(Experiment.visibility == Visibility.TEAM.value)
     else:
         clauses.append((Experiment.visibility == Visibility.TEAM.value)
                        & Experiment.user_id.in_(teammate_ids_subquery(actor.course_id, actor.user_id)))
-    return or_(*clauses)
+    shared = or_(*clauses)
+    if not actor.can_manage:
+        shared = shared & Experiment.hidden_at.is_(None)
+    return or_(Experiment.user_id == actor.user_id, shared)
 
 
-def _rows(query):
+def _rows(actor: Actor, query):
     query = query.add_columns(User, AiTool.name, TaskCategory.name).join(User, User.id == Experiment.user_id) \
         .outerjoin(AiTool, AiTool.id == Experiment.ai_tool_id) \
         .join(TaskCategory, TaskCategory.id == Experiment.task_category_id)
-    return [
-        {"experiment": e, "author": u, "tool": tool or e.ai_tool_other or "", "category": category}
-        for e, u, tool, category in db.session.execute(query)
-    ]
+    rows = []
+    for e, u, tool, category in db.session.execute(query):
+        hidden_author = e.anonymous and e.user_id != actor.user_id
+        rows.append({"experiment": e, "author": None if hidden_author else u,
+                     "author_name": ANONYMOUS if hidden_author else u.display_name,
+                     "tool": tool or e.ai_tool_other or "", "category": category})
+    return rows
 
 
-def feed(actor: Actor, limit: int = 30, before_id: int | None = None) -> list[dict]:
+def feed(actor: Actor, limit: int = 30, before_id: int | None = None, *, q: str = "", category_id: int | None = None,
+         tool_id: int | None = None, outcome: str | None = None) -> list[dict]:
+    """The community library: what this person may see in the course, newest first, filtered."""
     query = select(Experiment).where(Experiment.course_id == actor.course_id, _visible_clause(actor))
     if before_id:
         query = query.where(Experiment.id < before_id)
-    return _rows(query.order_by(Experiment.id.desc()).limit(limit))
+    if category_id:
+        query = query.where(Experiment.task_category_id == category_id)
+    if tool_id:
+        query = query.where(Experiment.ai_tool_id == tool_id)
+    if outcome:
+        query = query.where(Experiment.outcome == outcome)
+    for word in (q or "").split()[:8]:
+        pattern = f"%{word.lower()[:50]}%"
+        query = query.where(or_(func.lower(Experiment.title).like(pattern), func.lower(Experiment.tried).like(pattern),
+                                func.lower(Experiment.learned).like(pattern)))
+    return _rows(actor, query.order_by(Experiment.id.desc()).limit(limit))
 
 
 def mine(actor: Actor, limit: int = 20) -> list[dict]:
     query = select(Experiment).where(Experiment.course_id == actor.course_id, Experiment.user_id == actor.user_id)
-    return _rows(query.order_by(Experiment.id.desc()).limit(limit))
+    return _rows(actor, query.order_by(Experiment.id.desc()).limit(limit))
 
 
 def get_visible(actor: Actor, experiment_id: int) -> dict:
-    rows = _rows(select(Experiment).where(
+    rows = _rows(actor, select(Experiment).where(
         Experiment.id == experiment_id, Experiment.course_id == actor.course_id, _visible_clause(actor)))
     if not rows:
         raise NotFound("That experiment does not exist or is not shared with you.")

@@ -20,6 +20,7 @@ class ExperimentIn(Schema):
     minutes_saved = fields.Integer(load_default=0, strict=False, validate=validate.Range(min=0, max=100_000))
     sensitive_data = fields.String(required=True, validate=validate.OneOf([s.value for s in SensitiveData]))
     visibility = fields.String(required=True, validate=validate.OneOf([v.value for v in Visibility]))
+    anonymous = fields.Boolean(load_default=False, truthy={"on", "1", "true", True}, falsy={"", "0", "false", False})
 
     @validates_schema
     def _shape(self, data, **kwargs):
@@ -27,6 +28,8 @@ class ExperimentIn(Schema):
             raise ValidationError("Name the tool you used.", "ai_tool_other")
         if data.get("ai_tool") != OTHER_TOOL and not str(data.get("ai_tool", "")).isdigit():
             raise ValidationError("Choose a tool from the list, or Other.", "ai_tool")
+        if data.get("anonymous") and data.get("outcome") != Outcome.FAILED.value:
+            raise ValidationError("Only experiments that did not work can be shared anonymously.", "anonymous")
         if data.get("outcome") == Outcome.FAILED.value and not data.get("learned", "").strip():
             raise ValidationError("When it did not work, tell us what you learned: that is what earns recognition.",
                                   "learned")

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from plugin.catalog.service import find_active
@@ -13,8 +13,11 @@ from plugin.errors import Forbidden, InvalidInput
 from plugin.experiments.models import Experiment, Outcome, SensitiveData, Visibility
 from plugin.experiments.schemas import OTHER_TOOL
 from plugin.extensions import db
+from plugin.experiments.similarity import most_similar
+from plugin.facts.db import DbFacts
+from plugin.rules import events as E
 from plugin.rules import service as rules
-from plugin.rules.events import ExperimentLogged, Facts
+from plugin.settings.service import limits
 
 
 @dataclass(frozen=True)
@@ -50,13 +53,20 @@ def log_experiment(actor: Actor, data: dict, now: datetime) -> Logged:
     # Anything but a clear "no" about confidential data keeps the entry to its author.
     forced_private = data["sensitive_data"] != SensitiveData.NO.value
     visibility = Visibility.PRIVATE.value if forced_private else data["visibility"]
+    org_limits = limits(actor.organisation_id)
+    text = " ".join([data["title"], data["tried"], data.get("learned", "")])
+    duplicate_of, score = most_similar(text, _recent_texts(actor, now))
+    learned = data.get("learned", "").strip()
 
     experiment = Experiment(
         organisation_id=actor.organisation_id, course_id=actor.course_id, user_id=actor.user_id,
         submission_key=data["submission_key"], title=data["title"].strip(), ai_tool_id=tool_id,
         ai_tool_other=tool_other, task_category_id=category.id, tried=data["tried"].strip(),
-        outcome=data["outcome"], learned=data.get("learned", "").strip(), minutes_saved=data.get("minutes_saved", 0),
+        outcome=data["outcome"], learned=learned, minutes_saved=data.get("minutes_saved", 0),
         sensitive_data=data["sensitive_data"], visibility=visibility, created_at=now,
+        anonymous=bool(data.get("anonymous")) and data["outcome"] == Outcome.FAILED.value,
+        reflection_chars=len(learned),
+        duplicate_of_id=duplicate_of if score * 100 >= org_limits.duplicate_threshold_percent else None,
     )
     try:
         with db.session.begin_nested():
@@ -68,25 +78,37 @@ def log_experiment(actor: Actor, data: dict, now: datetime) -> Logged:
 
     recognitions: list[rules.Recognition] = []
     if actor.can_earn:
-        event = ExperimentLogged(
-            organisation_id=actor.organisation_id, course_id=actor.course_id, user_id=actor.user_id,
-            experiment_id=experiment.id, outcome=experiment.outcome, has_reflection=experiment.has_reflection,
-            ai_tool_id=tool_id, task_category_id=category.id, occurred_at=now,
-        )
-        recognitions = rules.process(event, facts_for(actor.course_id, actor.user_id), now)
+        recognitions = rules.process(experiment_event(experiment), DbFacts(actor.course_id, actor.user_id),
+                                     org_limits, now)
     return Logged(experiment, recognitions, created=True, forced_private=forced_private)
+
+
+def experiment_event(experiment: Experiment) -> E.Event:
+    """The structured facts of an experiment, as rules (and replays) see them."""
+    return E.Event(
+        name=E.EXPERIMENT_LOGGED, organisation_id=experiment.organisation_id, course_id=experiment.course_id,
+        user_id=experiment.user_id, source_type="experiment", source_id=experiment.id,
+        occurred_at=experiment.created_at,
+        attrs={"outcome": experiment.outcome, "reflection_chars": experiment.reflection_chars,
+               "tool_key": experiment.tool_key, "category_id": experiment.task_category_id,
+               "shared": experiment.shared, "near_duplicate": experiment.duplicate_of_id is not None},
+    )
+
+
+DUPLICATE_WINDOW = timedelta(days=90)
+
+
+def _recent_texts(actor: Actor, now: datetime) -> list[tuple[int, str]]:
+    rows = db.session.execute(select(Experiment.id, Experiment.title, Experiment.tried, Experiment.learned).where(
+        Experiment.course_id == actor.course_id, Experiment.user_id == actor.user_id,
+        Experiment.created_at >= now - DUPLICATE_WINDOW))
+    return [(row.id, " ".join([row.title, row.tried, row.learned or ""])) for row in rows]
 
 
 def _by_key(actor: Actor, submission_key: str) -> Experiment | None:
     return db.session.scalar(select(Experiment).where(
         Experiment.course_id == actor.course_id, Experiment.user_id == actor.user_id,
         Experiment.submission_key == submission_key))
-
-
-def facts_for(course_id: int, user_id: int) -> Facts:
-    count = db.session.scalar(select(func.count()).select_from(Experiment).where(
-        Experiment.course_id == course_id, Experiment.user_id == user_id))
-    return Facts(experiment_count=count or 0)
 
 
 OUTCOME_LABELS = {Outcome.WORKED.value: "Worked", Outcome.PARTLY.value: "Partly worked",

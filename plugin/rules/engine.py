@@ -1,10 +1,15 @@
-"""Pure rule evaluation: no database, no clock, no request."""
+"""Pure rule evaluation: no database, no clock, no request. Facts and limits come in; a Decision goes out."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
-from plugin.rules.events import Facts
+from plugin.rules import events as E
+from plugin.rules.facts import Facts
 from plugin.rules.registry import REGISTRY, load_params
+from plugin.settings.service import Limits
+
+DIMINISHING_WINDOW = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -13,18 +18,96 @@ class RuleSpec:
     version: int
     condition: str
     params: dict
-    event: str
-    repeatable: bool
+    points: int = 0
+    dimension: str = "experimenting"
+    badge_id: int | None = None
+    repeatable: bool = True
+    cooldown_days: int = 0
+    cap_count: int = 0
+    cap_window_days: int = 0
 
 
-def evaluate(rule: RuleSpec, event, facts: Facts) -> bool:
+# Why nothing, or why fewer points: codes, worded for learners here.
+NOTES = {
+    "duplicate": "This looks very like an experiment you logged recently, so it was recorded without new points.",
+    "short_reflection": "Experiments that did not work earn points with a reflection: say in a sentence or two "
+                        "what you learned.",
+    "repeat": "Fewer points: you have tried this tool on this kind of task several times this month. "
+              "Try something new!",
+    "daily_cap": "You reached today's points limit for experiments; it is logged all the same.",
+    "cooldown": "This recognition was given recently; it can be earned again later.",
+    "cap": "This recognition reached its limit for now.",
+}
+
+
+@dataclass(frozen=True)
+class Decision:
+    award: bool
+    points: int = 0
+    note: str = ""  # a NOTES code
+
+
+def triggered_by(rule: RuleSpec, event_name: str) -> bool:
     condition = REGISTRY.get(rule.condition)
-    if condition is None or event.name not in condition.events or rule.event != event.name:
-        return False
-    return condition.check(load_params(rule.condition, rule.params), event, facts)
+    return condition is not None and event_name in condition.events
 
 
-def award_key(rule: RuleSpec, event) -> str:
+def evaluate(rule: RuleSpec, event: E.Event, facts: Facts, limits: Limits) -> Decision:
+    condition = REGISTRY.get(rule.condition)
+    if condition is None or event.name not in condition.events:
+        return Decision(False)
+    if event.name == E.EXPERIMENT_LOGGED and event.attrs.get("near_duplicate"):
+        return Decision(False, note="duplicate" if condition.per_fact else "")
+    if not rule.repeatable and facts.rule_awards(rule.id) > 0:
+        return Decision(False)
+    if rule.repeatable and not condition.per_fact:
+        window = (rule.params or {}).get("window_days") or 0
+        last = facts.last_rule_award(rule.id)
+        if last is not None and (not window or event.occurred_at - last < timedelta(days=window)):
+            return Decision(False)  # a threshold pays once per window, not on every later event
+    if rule.cooldown_days:
+        last = facts.last_rule_award(rule.id)
+        if last is not None and event.occurred_at - last < timedelta(days=rule.cooldown_days):
+            return Decision(False, note="cooldown")
+    if rule.cap_count:
+        since = event.occurred_at - timedelta(days=rule.cap_window_days) if rule.cap_window_days else None
+        if facts.rule_awards(rule.id, since) >= rule.cap_count:
+            return Decision(False, note="cap")
+    if not condition.check(load_params(rule.condition, rule.params), event, facts, limits):
+        return Decision(False, note=_why_not(rule, event, limits))
+    points, note = _points(rule, condition.per_fact, event, facts, limits)
+    if points <= 0 and rule.badge_id is None:
+        return Decision(False, note=note)
+    return Decision(True, points, note)
+
+
+def _why_not(rule: RuleSpec, event: E.Event, limits: Limits) -> str:
+    if rule.condition != "each_experiment":
+        return ""
+    if event.attrs.get("outcome") == "failed":
+        return "short_reflection"
+    return ""
+
+
+def _points(rule: RuleSpec, per_fact: bool, event: E.Event, facts: Facts, limits: Limits) -> tuple[int, str]:
+    """Anti-gaming for experiments: diminishing returns for the same tool on the same task, a daily cap."""
+    amount, note = rule.points, ""
+    if amount <= 0 or event.name != E.EXPERIMENT_LOGGED:
+        return max(amount, 0), note
+    if per_fact:
+        repeats = facts.same_tool_and_category(event.attrs["tool_key"], event.attrs["category_id"],
+                                               event.occurred_at - DIMINISHING_WINDOW, event.source_id)
+        if repeats >= limits.repeat_free_count:
+            amount = amount * limits.repeat_factor_percent // 100
+            note = "repeat"
+    room = max(0, limits.daily_points_cap - facts.points_on_day(event.occurred_at.date(), "experiment"))
+    if amount > room:
+        amount = room
+        note = "daily_cap"
+    return amount, note
+
+
+def award_key(rule: RuleSpec, event: E.Event) -> str:
     """Repeatable rules pay once per fact; once-only rules once per person and course."""
     if rule.repeatable:
         return f"rule:{rule.id}:{event.fact_key}"

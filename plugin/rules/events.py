@@ -1,35 +1,39 @@
-"""Facts the rules react to. Structured values only, so replays stay deterministic after text is erased."""
+"""Facts the rules react to. Structured values only (ids, outcomes, dates, counts), never free text, so
+replays stay deterministic after text is erased."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, Mapping
+
+EXPERIMENT_LOGGED = "experiment_logged"   # the author may earn
+HELP_CONFIRMED = "help_confirmed"         # the helper may earn
+KUDOS_RECEIVED = "kudos_received"         # the receiver may earn
+REACTION_RECEIVED = "reaction_received"   # the experiment's author may earn
+REUSE_RECEIVED = "reuse_received"         # the experiment's author may earn
+POINTS_CHANGED = "points_changed"         # after points were posted: thresholds, levels
+
+EVENT_LABELS = {
+    EXPERIMENT_LOGGED: "an experiment is logged",
+    HELP_CONFIRMED: "peer help is confirmed",
+    KUDOS_RECEIVED: "kudos are received",
+    REACTION_RECEIVED: "a reaction is received",
+    REUSE_RECEIVED: "someone reuses an experiment",
+    POINTS_CHANGED: "points change",
+}
 
 
 @dataclass(frozen=True)
-class ExperimentLogged:
+class Event:
+    name: str
     organisation_id: int
     course_id: int
-    user_id: int
-    experiment_id: int
-    outcome: str
-    has_reflection: bool
-    ai_tool_id: int | None
-    task_category_id: int
+    user_id: int          # the person the event may recognise
+    source_type: str      # what the fact is: experiment, peer_help, kudos, reaction, reuse
+    source_id: int
     occurred_at: datetime
-
-    name = "experiment_logged"
+    attrs: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def fact_key(self) -> str:
-        return f"experiment:{self.experiment_id}"
-
-    @property
-    def source(self) -> tuple[str, int]:
-        return "experiment", self.experiment_id
-
-
-@dataclass(frozen=True)
-class Facts:
-    """Aggregates about the person the event concerns, gathered once per event."""
-
-    experiment_count: int = 0
+        return f"{self.source_type}:{self.source_id}"

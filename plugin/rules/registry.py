@@ -1,12 +1,21 @@
-"""Condition types: a name, a params schema and a pure check. Add one = add an entry and its unit test."""
+"""Condition types: a name, the events that trigger it, a params schema and a pure check.
+
+Adding one = adding an entry here and its unit test. Nothing is evaluated from strings.
+A check sees the triggering event, the person's facts and the organisation's limits. "Per fact"
+conditions pay once per event. Threshold conditions pay when the threshold is met: once, or, for a
+repeatable rule, at most once per its window (a rule without a window then pays once).
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Callable
 
 from marshmallow import Schema, fields, validate
 
-from plugin.rules.events import ExperimentLogged, Facts
+from plugin.rules import events as E
+from plugin.rules.facts import Facts, streak
+from plugin.settings.service import Limits
 
 OUTCOMES = ["worked", "partly", "failed"]
 
@@ -17,39 +26,148 @@ class Condition:
     label: str
     events: frozenset[str]
     params_schema: type[Schema]
-    check: Callable[[dict, object, Facts], bool]
+    check: Callable[[dict, E.Event, Facts, Limits], bool]
+    per_fact: bool = False  # pays once per triggering fact (else once per threshold crossing)
 
 
+def _window(params: dict, event: E.Event):
+    days = params.get("window_days") or 0
+    return event.occurred_at - timedelta(days=days) if days else None
+
+
+class _Count(Schema):
+    count = fields.Integer(required=True, strict=False, validate=validate.Range(min=1, max=10_000))
+    window_days = fields.Integer(load_default=0, strict=False, validate=validate.Range(min=0, max=3650))
+
+
+# --- per fact ---------------------------------------------------------------------------------
 class EachExperimentParams(Schema):
     outcomes = fields.List(fields.String(validate=validate.OneOf(OUTCOMES)), load_default=list)
     require_reflection_on_failure = fields.Boolean(load_default=True)
 
 
-def _each_experiment(params: dict, event: ExperimentLogged, facts: Facts) -> bool:
-    if params["outcomes"] and event.outcome not in params["outcomes"]:
+def _each_experiment(p, event, facts, limits) -> bool:
+    a = event.attrs
+    if a.get("near_duplicate"):
         return False
-    if event.outcome == "failed" and params["require_reflection_on_failure"]:
-        return event.has_reflection
+    if p["outcomes"] and a["outcome"] not in p["outcomes"]:
+        return False
+    if a["outcome"] == "failed" and p["require_reflection_on_failure"]:
+        return a.get("reflection_chars", 0) >= max(1, limits.min_reflection_chars)
     return True
 
 
-class CountAtLeastParams(Schema):
-    count = fields.Integer(required=True, validate=validate.Range(min=1, max=10_000))
+class EachHelpParams(Schema):
+    across_teams_only = fields.Boolean(load_default=False)
 
 
-def _experiment_count_at_least(params: dict, event: ExperimentLogged, facts: Facts) -> bool:
-    return facts.experiment_count >= params["count"]
+def _each_help(p, event, facts, limits) -> bool:
+    return not event.attrs.get("over_pair_cap") and (not p["across_teams_only"] or event.attrs.get("across_teams"))
 
 
-REGISTRY: dict[str, Condition] = {
-    c.name: c
-    for c in [
-        Condition("each_experiment", "Every experiment logged (failures count when reflected on)",
-                  frozenset({ExperimentLogged.name}), EachExperimentParams, _each_experiment),
-        Condition("experiment_count_at_least", "Number of experiments logged reaches a threshold",
-                  frozenset({ExperimentLogged.name}), CountAtLeastParams, _experiment_count_at_least),
-    ]
-}
+class NoParams(Schema):
+    pass
+
+
+# --- thresholds -------------------------------------------------------------------------------
+class ExperimentCountParams(_Count):
+    outcome = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(OUTCOMES))
+    category_id = fields.Integer(load_default=None, allow_none=True, strict=False)
+    tool_id = fields.Integer(load_default=None, allow_none=True, strict=False)
+    shared_only = fields.Boolean(load_default=False)
+
+
+def _experiment_count(p, event, facts, limits) -> bool:
+    return facts.experiments(since=_window(p, event), outcome=p["outcome"], category_id=p["category_id"],
+                             tool_id=p["tool_id"], shared_only=p["shared_only"]) >= p["count"]
+
+
+def _distinct_tools(p, event, facts, limits) -> bool:
+    return facts.distinct_tools(_window(p, event)) >= p["count"]
+
+
+def _distinct_categories(p, event, facts, limits) -> bool:
+    return facts.distinct_categories(_window(p, event)) >= p["count"]
+
+
+def _failed_shared(p, event, facts, limits) -> bool:
+    return facts.experiments(since=_window(p, event), failed_with_reflection=True,
+                             min_reflection=max(1, limits.min_reflection_chars)) >= p["count"]
+
+
+class HelpsParams(_Count):
+    across_teams = fields.Boolean(load_default=False)
+
+
+def _helps_given(p, event, facts, limits) -> bool:
+    return facts.helps_given(_window(p, event), across_teams=p["across_teams"]) >= p["count"]
+
+
+def _kudos(p, event, facts, limits) -> bool:
+    return facts.kudos_received(_window(p, event)) >= p["count"]
+
+
+def _reactions(p, event, facts, limits) -> bool:
+    return facts.reactions_received(_window(p, event)) >= p["count"]
+
+
+def _reuses(p, event, facts, limits) -> bool:
+    return facts.reuses_received(_window(p, event)) >= p["count"]
+
+
+class StreakParams(Schema):
+    weeks = fields.Integer(required=True, strict=False, validate=validate.Range(min=2, max=520))
+
+
+def _streak(p, event, facts, limits) -> bool:
+    return streak(facts.active_weeks(), event.occurred_at) >= p["weeks"]
+
+
+class DimensionPointsParams(Schema):
+    dimension = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    points = fields.Integer(required=True, strict=False, validate=validate.Range(min=1, max=1_000_000))
+
+
+def _dimension_points(p, event, facts, limits) -> bool:
+    return facts.points(p["dimension"]) >= p["points"]
+
+
+class LevelParams(Schema):
+    level = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    threshold = fields.Integer(required=True, strict=False, validate=validate.Range(min=0, max=1_000_000))
+
+
+def _level(p, event, facts, limits) -> bool:
+    return facts.points("total") >= p["threshold"]
+
+
+_EXP = frozenset({E.EXPERIMENT_LOGGED})
+REGISTRY: dict[str, Condition] = {c.name: c for c in [
+    Condition("each_experiment", "Each experiment logged (a failure counts when reflected on)", _EXP,
+              EachExperimentParams, _each_experiment, per_fact=True),
+    Condition("each_confirmed_help", "Each confirmed help given", frozenset({E.HELP_CONFIRMED}),
+              EachHelpParams, _each_help, per_fact=True),
+    Condition("each_reuse", "Each time someone reuses my experiment", frozenset({E.REUSE_RECEIVED}),
+              NoParams, lambda p, e, f, l: True, per_fact=True),
+    Condition("each_kudos", "Each kudos received", frozenset({E.KUDOS_RECEIVED}),
+              NoParams, lambda p, e, f, l: True, per_fact=True),
+    Condition("experiment_count", "Experiments logged (with filters) reach a number", _EXP,
+              ExperimentCountParams, _experiment_count),
+    Condition("distinct_tools", "Different AI tools tried", _EXP, _Count, _distinct_tools),
+    Condition("distinct_categories", "Different kinds of task tried", _EXP, _Count, _distinct_categories),
+    Condition("failed_shared_with_reflection", "Failed experiments shared with what was learned", _EXP,
+              _Count, _failed_shared),
+    Condition("helps_given", "Confirmed helps given", frozenset({E.HELP_CONFIRMED}), HelpsParams, _helps_given),
+    Condition("kudos_received", "Kudos received", frozenset({E.KUDOS_RECEIVED}), _Count, _kudos),
+    Condition("reactions_received", "Reactions received on my experiments", frozenset({E.REACTION_RECEIVED}),
+              _Count, _reactions),
+    Condition("reuses_received", "Different colleagues who reused my experiments", frozenset({E.REUSE_RECEIVED}),
+              _Count, _reuses),
+    Condition("active_week_streak", "Active weeks in a row", _EXP, StreakParams, _streak),
+    Condition("points_in_dimension", "Points in a dimension reach a number", frozenset({E.POINTS_CHANGED}),
+              DimensionPointsParams, _dimension_points),
+    Condition("level_reached", "A level is reached", frozenset({E.POINTS_CHANGED}), LevelParams, _level),
+]}
 
 
 def load_params(condition: str, raw: dict) -> dict:

@@ -1,7 +1,8 @@
-"""process(event): evaluate the organisation's active rules and post points and badges, in the caller's transaction."""
+"""process(event): evaluate the organisation's active rules and post points and badges in the caller's
+transaction. Idempotency keys make it safe to process the same fact twice or from racing requests."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -9,9 +10,11 @@ from sqlalchemy import select
 from plugin.badges.service import BadgeGrant, award_badge
 from plugin.extensions import db
 from plugin.ledger.service import Posting, post_entry
-from plugin.rules.engine import RuleSpec, award_key, evaluate
-from plugin.rules.events import ExperimentLogged, Facts
+from plugin.rules import events as E
+from plugin.rules.engine import RuleSpec, award_key, evaluate, triggered_by
+from plugin.rules.facts import Facts
 from plugin.rules.models import Rule
+from plugin.settings.service import Limits
 
 
 @dataclass(frozen=True)
@@ -23,40 +26,63 @@ class Recognition:
     badge_id: int | None
     ledger_entry_id: int | None
     badge_award_id: int | None
+    note: str = ""
+
+    @property
+    def awarded(self) -> bool:
+        return bool(self.ledger_entry_id or self.badge_award_id)
 
 
-def active_rules(organisation_id: int, event_name: str) -> list[Rule]:
+def spec_of(rule: Rule) -> RuleSpec:
+    return RuleSpec(rule.id, rule.version, rule.condition, rule.params or {}, rule.points, rule.dimension,
+                    rule.badge_id, rule.repeatable, rule.cooldown_days, rule.cap_count, rule.cap_window_days)
+
+
+def active_rules(organisation_id: int) -> list[Rule]:
     return list(db.session.scalars(select(Rule).where(
-        Rule.organisation_id == organisation_id, Rule.event == event_name, Rule.active.is_(True)).order_by(Rule.id)))
+        Rule.organisation_id == organisation_id, Rule.active.is_(True)).order_by(Rule.id)))
 
 
-def process(event: ExperimentLogged, facts: Facts, now: datetime) -> list[Recognition]:
-    """Award what the event earns. Keys make it idempotent: processing the same event twice awards nothing new.
+def apply(rule: Rule | RuleSpec, name: str, event: E.Event, points: int, now: datetime,
+          key: str | None = None) -> tuple[int | None, int | None]:
+    """Post the rule's points and badge for the event under its idempotency key."""
+    spec = rule if isinstance(rule, RuleSpec) else spec_of(rule)
+    key = key or award_key(spec, event)
+    entry_id = award_id = None
+    if points:
+        entry_id = post_entry(Posting(
+            organisation_id=event.organisation_id, course_id=event.course_id, user_id=event.user_id,
+            amount=points, dimension=spec.dimension, source_type=event.source_type, source_id=event.source_id,
+            key=key, rule_id=spec.id, rule_version=spec.version), now)
+    if spec.badge_id:
+        award_id = award_badge(BadgeGrant(
+            badge_id=spec.badge_id, organisation_id=event.organisation_id, course_id=event.course_id,
+            user_id=event.user_id, key=f"badge:{spec.badge_id}:{key}", rule_id=spec.id, rule_version=spec.version,
+            source_type=event.source_type, source_id=event.source_id), now)
+    return entry_id, award_id
 
-    The caller gathers the facts about the person (it owns the tables they summarise).
+
+def process(event: E.Event, facts: Facts, limits: Limits, now: datetime,
+            rules: list[Rule] | None = None) -> list[Recognition]:
+    """Award what the event earns; then, if points moved, what the new totals earn (levels, thresholds).
+
+    The caller gathers the facts (it owns the tables they summarise) and passes the organisation's limits.
     """
-    rules = active_rules(event.organisation_id, event.name)
-    if not rules:
-        return []
-    source_type, source_id = event.source
-    results = []
+    rules = active_rules(event.organisation_id) if rules is None else rules
+    results: list[Recognition] = []
     for rule in rules:
-        spec = RuleSpec(rule.id, rule.version, rule.condition, rule.params, rule.event, rule.repeatable)
-        if not evaluate(spec, event, facts):
+        spec = spec_of(rule)
+        if not triggered_by(spec, event.name):
             continue
-        key = award_key(spec, event)
-        entry_id = award_id = None
-        if rule.points:
-            entry_id = post_entry(Posting(
-                organisation_id=event.organisation_id, course_id=event.course_id, user_id=event.user_id,
-                amount=rule.points, dimension=rule.dimension, source_type=source_type, source_id=source_id,
-                key=key, rule_id=rule.id, rule_version=rule.version), now)
-        if rule.badge_id:
-            award_id = award_badge(BadgeGrant(
-                badge_id=rule.badge_id, organisation_id=event.organisation_id, course_id=event.course_id,
-                user_id=event.user_id, key=f"badge:{rule.badge_id}:{key}", rule_id=rule.id,
-                rule_version=rule.version, source_type=source_type, source_id=source_id), now)
+        decision = evaluate(spec, event, facts, limits)
+        if not decision.award:
+            if decision.note:
+                results.append(Recognition(rule.id, rule.name, 0, rule.dimension, None, None, None, decision.note))
+            continue
+        entry_id, award_id = apply(spec, rule.name, event, decision.points, now)
         if entry_id or award_id:
-            results.append(Recognition(rule.id, rule.name, rule.points if entry_id else 0, rule.dimension,
-                                       rule.badge_id if award_id else None, entry_id, award_id))
+            results.append(Recognition(rule.id, rule.name, decision.points if entry_id else 0, rule.dimension,
+                                       rule.badge_id if award_id else None, entry_id, award_id, decision.note))
+    if event.name != E.POINTS_CHANGED and any(r.ledger_entry_id for r in results):
+        results += process(replace(event, name=E.POINTS_CHANGED), facts, limits, now, rules)
     return results

@@ -192,3 +192,17 @@ def provision(identity: LaunchIdentity, now: datetime) -> tuple[Course, User, Me
     membership.last_launch_at = now
     db.session.flush()
     return course, user, membership
+
+
+def role_in(course_id: int, user_id: int) -> Role | None:
+    """The person's role in the course, or None when they are not a member."""
+    role = db.session.scalar(select(Membership.role).where(
+        Membership.course_id == course_id, Membership.user_id == user_id))
+    return Role(role) if role else None
+
+
+def members(course_id: int, roles: tuple[Role, ...] | None = None) -> list[User]:
+    query = select(User).join(Membership, Membership.user_id == User.id).where(Membership.course_id == course_id)
+    if roles:
+        query = query.where(Membership.role.in_([r.value for r in roles]))
+    return list(db.session.scalars(query.order_by(User.name, User.id)))

@@ -2,14 +2,22 @@
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request
+from marshmallow import ValidationError
 
+from plugin.audit.service import entries, record
+from plugin.badges import service as badges
 from plugin.catalog import service as catalog
 from plugin.core.actor import Actor, Role
+from plugin.core.clock import utcnow
+from plugin.errors import Conflict, InvalidInput
 from plugin.extensions import db
+from plugin.levels import service as levels
+from plugin.settings import service as settings
+from plugin.tenancy.models import User
 from plugin.web.auth import launch_url, requires_actor
 
 bp = Blueprint("admin", __name__, url_prefix="/app/admin")
-LIST_TITLES = {"tools": "AI tools", "categories": "Task categories"}
+LIST_TITLES = {"tools": "AI tools", "categories": "Task categories", "values": "Values (for kudos)"}
 
 
 @bp.get("/lists")
@@ -37,3 +45,86 @@ def list_update(actor: Actor, kind: str, item_id: int):
         catalog.set_active(actor, kind, item_id, action == "enable")
     db.session.commit()
     return redirect(launch_url("admin.lists"), 303)
+
+
+@bp.get("/scoring")
+@requires_actor(Role.ADMIN)
+def scoring(actor: Actor):
+    return _scoring_page(actor)
+
+
+def _scoring_page(actor: Actor, errors: dict | None = None, status: int = 200):
+    return render_template("admin/scoring.html", actor=actor, dimensions=levels.dimensions(actor.organisation_id),
+                           ladder=levels.ladder(actor.organisation_id), limits=settings.limits(actor.organisation_id),
+                           errors=errors or {}), status
+
+
+@bp.post("/scoring/<part>")
+@requires_actor(Role.ADMIN)
+def scoring_save(actor: Actor, part: str):
+    now = utcnow()
+    try:
+        if part == "limits":
+            settings.update_limits(actor, settings.LimitsIn().load(
+                {k: v for k, v in request.form.items() if k in settings.LIMIT_FIELDS}), now)
+        elif part == "levels":
+            names, thresholds = request.form.getlist("level_name"), request.form.getlist("level_threshold")
+            steps = [(n, int(t)) for n, t in zip(names, thresholds) if n.strip() and t.strip().lstrip("-").isdigit()]
+            levels.set_levels(actor, steps)
+            record(actor, "levels.changed", "organisation", actor.organisation_id, {"levels": steps}, now,
+                   course_scoped=False)
+        elif part == "dimensions":
+            dimension = levels.add_dimension(actor, request.form.get("name", ""), request.form.get("description", ""))
+            record(actor, "dimension.added", "dimension", dimension.id, {"name": dimension.name}, now,
+                   course_scoped=False)
+    except ValidationError as err:
+        db.session.rollback()
+        return _scoring_page(actor, err.messages, 422)
+    except (InvalidInput, Conflict) as err:
+        db.session.rollback()
+        return _scoring_page(actor, {"_": [err.message], **(err.errors or {})}, err.status)
+    db.session.commit()
+    return redirect(launch_url("admin.scoring", saved=part), 303)
+
+
+@bp.get("/badges")
+@requires_actor(Role.ADMIN)
+def badge_list(actor: Actor):
+    return _badges_page(actor)
+
+
+def _badges_page(actor: Actor, errors: dict | None = None, status: int = 200):
+    return render_template("admin/badges.html", actor=actor, badges=badges.all_badges(actor.organisation_id),
+                           errors=errors or {}), status
+
+
+@bp.post("/badges")
+@requires_actor(Role.ADMIN)
+def badge_save(actor: Actor):
+    try:
+        badges.save_badge(actor, request.form.get("badge_id", type=int), name=request.form.get("name", ""),
+                          description=request.form.get("description", ""), criteria=request.form.get("criteria", ""),
+                          colour=request.form.get("colour", "#3b5bdb"), manual=request.form.get("manual") == "on",
+                          active=request.form.get("active") == "on", now=utcnow(),
+                          image=_upload(), remove_image=request.form.get("remove_image") == "on")
+    except (InvalidInput, Conflict) as err:
+        db.session.rollback()
+        return _badges_page(actor, {"_": [err.message], **(err.errors or {})}, err.status)
+    db.session.commit()
+    return redirect(launch_url("admin.badge_list", saved=1), 303)
+
+
+def _upload() -> tuple[bytes, str] | None:
+    upload = request.files.get("image")
+    if upload is None or not upload.filename:
+        return None
+    return upload.read(badges.images.MAX_BYTES + 1), upload.filename
+
+
+@bp.get("/audit")
+@requires_actor(Role.ADMIN)
+def audit_log(actor: Actor):
+    events = entries(actor)
+    names = {u.id: u.display_name for u in db.session.scalars(
+        db.select(User).where(User.id.in_({e.actor_user_id for e in events if e.actor_user_id})))}
+    return render_template("admin/audit.html", actor=actor, events=events, names=names)

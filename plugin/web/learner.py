@@ -15,7 +15,13 @@ from plugin.experiments.schemas import ExperimentIn
 from plugin.experiments.service import OUTCOME_LABELS, log_experiment
 from plugin.errors import InvalidInput
 from plugin.extensions import db
+from plugin.community import service as community
+from plugin.community.models import REACTIONS
 from plugin.leaderboards.queries import standings
+from plugin.levels.service import dimension_names, progress_of
+from plugin.peer_help.service import awaiting_me
+from plugin.recognition.history import explanations
+from plugin.rules.engine import NOTES
 from plugin.ledger.service import balances, points_for_source
 from plugin.web.auth import launch_url, requires_actor
 
@@ -31,10 +37,14 @@ def home(actor: Actor):
 
 
 def dashboard(actor: Actor):
+    points = balances(actor.course_id, actor.user_id)
     return render_template(
-        "learner/dashboard.html", actor=actor, points=balances(actor.course_id, actor.user_id),
+        "learner/dashboard.html", actor=actor, points=points,
+        progress=progress_of(actor.organisation_id, points.get("total", 0)),
+        dimension_names=dimension_names(actor.organisation_id), awaiting=len(awaiting_me(actor)),
         badges=badges_of(actor.course_id, actor.user_id), board=standings(actor.course_id, actor.user_id, limit=10),
         mine=experiment_queries.mine(actor, limit=10), outcome_labels=OUTCOME_LABELS,
+        recent=explanations(actor, limit=5),
     )
 
 
@@ -63,7 +73,9 @@ def experiment_create(actor: Actor):
     except InvalidInput as err:  # e.g. a list item an admin turned off meanwhile: keep what was typed
         return _form(actor, request.form.to_dict(), err.errors or {"_schema": [err.message]}, 422)
     db.session.commit()
-    return redirect(launch_url("learner.experiment_logged", experiment_id=logged.experiment.id), 303)
+    notes = sorted({r.note for r in logged.recognitions if r.note in NOTES})
+    return redirect(launch_url("learner.experiment_logged", experiment_id=logged.experiment.id,
+                               n=",".join(notes) or None), 303)
 
 
 @bp.get("/experiments/<int:experiment_id>/logged")
@@ -76,22 +88,28 @@ def experiment_logged(actor: Actor, experiment_id: int):
         "learner/experiment_logged.html", actor=actor, row=row, outcome_labels=OUTCOME_LABELS,
         earned=points_for_source(actor.course_id, actor.user_id, "experiment", experiment_id),
         new_badges=awards_for_source(actor.course_id, actor.user_id, "experiment", experiment_id),
-        points=balances(actor.course_id, actor.user_id))
+        points=balances(actor.course_id, actor.user_id),
+        notes=[NOTES[c] for c in request.args.get("n", "").split(",") if c in NOTES and c != "duplicate"])
 
 
 @bp.get("/experiments")
 @requires_actor()
 def experiment_feed(actor: Actor):
-    before = request.args.get("before", type=int)
-    rows = experiment_queries.feed(actor, limit=30, before_id=before)
-    return render_template("learner/experiment_feed.html", actor=actor, rows=rows, outcome_labels=OUTCOME_LABELS)
+    filters = {"q": request.args.get("q", "").strip()[:200], "category_id": request.args.get("category", type=int),
+               "tool_id": request.args.get("tool", type=int), "outcome": request.args.get("outcome") or None}
+    rows = experiment_queries.feed(actor, limit=30, before_id=request.args.get("before", type=int), **filters)
+    return render_template("learner/experiment_feed.html", actor=actor, rows=rows, outcome_labels=OUTCOME_LABELS,
+                           filters=filters, tools=items(actor.organisation_id, "tools"),
+                           categories=items(actor.organisation_id, "categories"))
 
 
 @bp.get("/experiments/<int:experiment_id>")
 @requires_actor()
 def experiment_show(actor: Actor, experiment_id: int):
     row = experiment_queries.get_visible(actor, experiment_id)
-    return render_template("learner/experiment_show.html", actor=actor, row=row, outcome_labels=OUTCOME_LABELS)
+    return render_template("learner/experiment_show.html", actor=actor, row=row, outcome_labels=OUTCOME_LABELS,
+                           reactions=community.reactions_summary(experiment_id), reaction_labels=REACTIONS,
+                           mine=community.my_reactions(actor, experiment_id))
 
 
 @bp.get("/leaderboard")

@@ -1,14 +1,28 @@
 """Manager pages: the course's participation and shared experiments."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+import secrets
 
+from flask import Blueprint, redirect, render_template, request
+from sqlalchemy import select
+
+from plugin.badges import service as badges
+from plugin.catalog.service import items
+from plugin.community import service as community
 from plugin.core.actor import Actor, Role
+from plugin.core.clock import utcnow
+from plugin.errors import Conflict, InvalidInput
+from plugin.extensions import db
 from plugin.experiments import queries as experiment_queries
 from plugin.experiments.service import OUTCOME_LABELS
 from plugin.insights.queries import participation
 from plugin.leaderboards.queries import standings
-from plugin.web.auth import requires_actor
+from plugin.levels.service import dimensions
+from plugin.peer_help import service as peer_help
+from plugin.recognition import service as recognition
+from plugin.recognition.models import Kudos
+from plugin.tenancy.service import members
+from plugin.web.auth import launch_url, requires_actor
 
 bp = Blueprint("manage", __name__, url_prefix="/app/manage")
 
@@ -24,3 +38,72 @@ def overview(actor: Actor):
         recent=experiment_queries.feed(actor, limit=10), board=standings(actor.course_id, None, limit=10),
         outcome_labels=OUTCOME_LABELS,
     )
+
+
+def _recognise_page(actor: Actor, errors: dict | None = None, values: dict | None = None, status: int = 200):
+    now = utcnow()
+    people = [u for u in members(actor.course_id, (Role.LEARNER,)) if u.id != actor.user_id]
+    names = {u.id: u.display_name for u in members(actor.course_id)}
+    recent = db.session.scalars(select(Kudos).where(Kudos.course_id == actor.course_id)
+                                .order_by(Kudos.id.desc()).limit(20)).all()
+    manual = [b for b in badges.active_badges(actor.organisation_id) if b.manual]
+    return render_template(
+        "manager/recognise.html", actor=actor, people=people, names=names, budget=recognition.budget(actor, now),
+        values_list=items(actor.organisation_id, "values"), dimensions=dimensions(actor.organisation_id),
+        manual_badges=manual, recent=recent, unrecognised=[names[u] for u in recognition.unrecognised(actor, now)],
+        loops=peer_help.flagged_loops(actor), reports=community.open_reports(actor), errors=errors or {},
+        values=values or {"submission_key": secrets.token_urlsafe(16)}), status
+
+
+@bp.get("/recognise")
+@requires_actor(Role.MANAGER, Role.ADMIN)
+def recognise(actor: Actor):
+    return _recognise_page(actor)
+
+
+@bp.post("/kudos")
+@requires_actor(Role.MANAGER, Role.ADMIN)
+def kudos_give(actor: Actor):
+    form = request.form
+    try:
+        recognition.give_kudos(actor, receiver_id=form.get("receiver", type=int) or 0, message=form.get("message", ""),
+                               points=form.get("points", type=int) or 0, value_tag_id=form.get("value_tag", type=int),
+                               dimension=form.get("dimension", "experimenting"),
+                               submission_key=form.get("submission_key", ""), now=utcnow())
+    except (InvalidInput, Conflict) as err:
+        db.session.rollback()
+        return _recognise_page(actor, {"_": [err.message], **(err.errors or {})},
+                               {**form.to_dict(), "submission_key": secrets.token_urlsafe(16)}, err.status)
+    db.session.commit()
+    return redirect(launch_url("manage.recognise", sent="kudos"), 303)
+
+
+@bp.post("/kudos/<int:kudos_id>/revoke")
+@requires_actor(Role.MANAGER, Role.ADMIN)
+def kudos_revoke(actor: Actor, kudos_id: int):
+    recognition.revoke_kudos(actor, kudos_id, request.form.get("reason", ""), utcnow())
+    db.session.commit()
+    return redirect(launch_url("manage.recognise"), 303)
+
+
+@bp.post("/badges")
+@requires_actor(Role.MANAGER, Role.ADMIN)
+def badge_award(actor: Actor):
+    form = request.form
+    try:
+        recognition.award_badge_manually(actor, receiver_id=form.get("receiver", type=int) or 0,
+                                         badge_id=form.get("badge", type=int) or 0, comment=form.get("comment", ""),
+                                         evidence_url=form.get("evidence_url") or None, now=utcnow())
+    except (InvalidInput, Conflict) as err:
+        db.session.rollback()
+        return _recognise_page(actor, {"_": [err.message], **(err.errors or {})}, None, err.status)
+    db.session.commit()
+    return redirect(launch_url("manage.recognise", sent="badge"), 303)
+
+
+@bp.post("/badges/<int:award_id>/revoke")
+@requires_actor(Role.MANAGER, Role.ADMIN)
+def badge_revoke(actor: Actor, award_id: int):
+    recognition.revoke_badge(actor, award_id, request.form.get("reason", ""), utcnow())
+    db.session.commit()
+    return redirect(launch_url("manage.recognise"), 303)

@@ -40,8 +40,8 @@ def test_first_experiment_earns_ten_points_and_the_first_experiment_badge(learne
     assert balances(learner.course_id, learner.user_id) == {"experimenting": 10, "total": 10}
     assert badge_names(learner) == ["First experiment"]
     assert sorted((r.rule_name, r.points) for r in result.recognitions) == [
-        ("First experiment", 0), ("Logged an experiment", 10)]
-    assert [r.badge_id is not None for r in result.recognitions if r.rule_name == "First experiment"] == [True]
+        ("First Try", 0), ("Logged an experiment", 10)]
+    assert [r.badge_id is not None for r in result.recognitions if r.rule_name == "First Try"] == [True]
 
 
 def test_second_experiment_adds_points_but_not_another_badge(learner):
@@ -54,10 +54,18 @@ def test_second_experiment_adds_points_but_not_another_badge(learner):
 
 
 def test_a_failed_experiment_with_a_reflection_earns_the_same_ten_points(learner):
+    """Trying earns the same whatever the outcome; sharing a failure also earns Fail Forward, once."""
     result = log(learner, outcome="failed", learned="It invented a figure; I now check every number.")
     assert result.experiment.outcome == "failed"
-    assert balance(learner.course_id, learner.user_id) == 10
-    assert badge_names(learner) == ["First experiment"]
+    assert balances(learner.course_id, learner.user_id) == {"experimenting": 10, "sharing": 10, "total": 20}
+    assert sorted(badge_names(learner)) == ["Fail Forward", "First experiment"]
+    worked = log(learner, later(5), outcome="worked")
+    assert sum(r.points for r in worked.recognitions if r.dimension == "experimenting") == 10
+
+
+def test_a_private_failure_earns_the_trying_points_but_not_fail_forward(learner):
+    log(learner, outcome="failed", learned="It invented a figure; I now check every number.", visibility="private")
+    assert balances(learner.course_id, learner.user_id) == {"experimenting": 10, "total": 10}
 
 
 def test_a_failure_without_reflection_earns_no_points(learner):

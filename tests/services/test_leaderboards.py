@@ -139,6 +139,6 @@ def test_the_board_follows_logged_experiments(platform):
     a, b = learners(platform, 0, 0)
     log(a)
     log(b)
-    log(b, outcome="failed", learned="Needed example categories first.")
+    log(b, outcome="failed", learned="Needed example categories first.")  # +10 trying, +10 Fail Forward
     result = standings(a.course_id, a.user_id)
-    assert [(s.rank, s.user_id, s.points) for s in result.top] == [(1, b.user_id, 20), (2, a.user_id, 10)]
+    assert [(s.rank, s.user_id, s.points) for s in result.top] == [(1, b.user_id, 30), (2, a.user_id, 10)]

@@ -4,6 +4,13 @@ import pytest
 from tests.web.helpers import experiment_form, log_experiment, text
 
 
+@pytest.mark.parametrize("path", ["/app/manage/", "/app/manage/recognise", "/app/admin/lists", "/app/admin/rules/",
+                                  "/app/admin/scoring", "/app/admin/badges", "/app/admin/audit"])
+def test_learners_and_observers_get_403_on_staff_pages(client, launch, path):
+    for role, sub in (("learner", "l"), ("mentor", "o")):
+        assert client.get(path, query_string={"lt": launch(role=role, sub=sub)}).status_code == 403
+
+
 def test_learner_cannot_reach_manager_or_admin_pages(client, launch):
     token = launch(role="learner")
     assert client.get("/app/manage/", query_string={"lt": token}).status_code == 403
@@ -112,7 +119,9 @@ def test_unexpected_error_shows_a_page_without_traceback(app, client, launch, mo
 
 
 @pytest.mark.parametrize("path", ["/app/", "/app/experiments", "/app/leaderboard", "/app/manage/",
-                                  "/app/admin/lists", "/app/experiments/new"])
+                                  "/app/admin/lists", "/app/experiments/new", "/app/recognition", "/app/help",
+                                  "/app/manage/recognise", "/app/admin/rules/", "/app/admin/rules/new",
+                                  "/app/admin/scoring", "/app/admin/badges", "/app/admin/audit"])
 def test_pages_carry_security_headers(client, launch, path):
     token = launch(role="admin", sub="boss")
     response = client.get(path, query_string={"lt": token}, follow_redirects=True)

@@ -10,13 +10,13 @@ def test_failed_experiment_with_reflection_earns_points_badge_and_board_place(cl
     assert response.status_code == 303
     logged = client.get(response.headers["Location"])
     body = visible(logged)
-    assert "+10 points for trying (and for sharing what did not work)." in body
-    assert "New badge: First experiment" in body
+    assert "+20 points for trying (and for sharing what did not work)." in body
+    assert "New badge: First experiment" in body and "New badge: Fail Forward" in body
 
     dashboard = text(client.get("/app/", query_string={"lt": token}))
-    assert re.search(r'data-testid="points-total">10<', dashboard)
+    assert re.search(r'data-testid="points-total">20<', dashboard)
     assert "First experiment" in dashboard
-    assert re.search(r'<tr class="me" aria-current="true"><td>1</td><td>Test Person \(you\)</td><td class="num">10</td>',
+    assert re.search(r'<tr class="me" aria-current="true"><td>1</td><td>Test Person \(you\)</td><td class="num">20</td>',
                      dashboard)
 
 

@@ -1,0 +1,127 @@
+"""The community library: react to and reuse what colleagues shared (crediting the author), report posts,
+and let managers hide them (kept, with the reason, in the audit log)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from plugin.audit.service import record
+from plugin.community.models import REACTIONS, Reaction, Report, Reuse
+from plugin.core.actor import Actor, Role
+from plugin.core.db import insert_ignore
+from plugin.errors import Forbidden, InvalidInput, NotFound
+from plugin.experiments.models import Experiment
+from plugin.experiments.queries import get_visible
+from plugin.extensions import db
+from plugin.facts.db import DbFacts
+from plugin.rules import events as E
+from plugin.rules import service as rules
+from plugin.settings.service import limits
+from plugin.tenancy.service import role_in
+
+
+def _others_experiment(actor: Actor, experiment_id: int) -> Experiment:
+    if not actor.can_contribute:
+        raise Forbidden("Observers read the library but do not react.")
+    experiment = get_visible(actor, experiment_id)["experiment"]
+    if experiment.user_id == actor.user_id:
+        raise InvalidInput("That one is yours: reactions and reuses are for colleagues' experiments.")
+    if experiment.hidden_at is not None:
+        raise NotFound("That experiment was hidden by a manager.")
+    return experiment
+
+
+def _credit_author(experiment: Experiment, name: str, source_type: str, source_id: int, now: datetime) -> list:
+    if role_in(experiment.course_id, experiment.user_id) is not Role.LEARNER:
+        return []
+    event = E.Event(name=name, organisation_id=experiment.organisation_id, course_id=experiment.course_id,
+                    user_id=experiment.user_id, source_type=source_type, source_id=source_id, occurred_at=now)
+    return rules.process(event, DbFacts(experiment.course_id, experiment.user_id), limits(experiment.organisation_id),
+                         now)
+
+
+def react(actor: Actor, experiment_id: int, kind: str, now: datetime) -> bool:
+    """Add a reaction once; returns False when it was already there."""
+    if kind not in REACTIONS:
+        raise InvalidInput("Unknown reaction.", errors={"kind": ["Choose a reaction."]})
+    experiment = _others_experiment(actor, experiment_id)
+    reaction_id = insert_ignore(db.session, Reaction.__table__, {
+        "experiment_id": experiment.id, "user_id": actor.user_id, "kind": kind, "created_at": now},
+        ["experiment_id", "user_id", "kind"])
+    if reaction_id is None:
+        return False
+    _credit_author(experiment, E.REACTION_RECEIVED, "reaction", reaction_id, now)
+    return True
+
+
+def mark_reused(actor: Actor, experiment_id: int, now: datetime) -> bool:
+    """"I reused this": credits the author in the Sharing dimension (via the rules), once per colleague."""
+    experiment = _others_experiment(actor, experiment_id)
+    reuse_id = insert_ignore(db.session, Reuse.__table__, {
+        "experiment_id": experiment.id, "user_id": actor.user_id, "created_at": now}, ["experiment_id", "user_id"])
+    if reuse_id is None:
+        return False
+    _credit_author(experiment, E.REUSE_RECEIVED, "reuse", reuse_id, now)
+    return True
+
+
+def report(actor: Actor, experiment_id: int, reason: str, now: datetime) -> None:
+    experiment = get_visible(actor, experiment_id)["experiment"]
+    reason = (reason or "").strip()
+    if not 3 <= len(reason) <= 1000:
+        raise InvalidInput("Say briefly what is wrong.", errors={"reason": ["3 to 1000 characters."]})
+    insert_ignore(db.session, Report.__table__, {"experiment_id": experiment.id, "reporter_id": actor.user_id,
+                                                 "reason": reason, "created_at": now},
+                  ["experiment_id", "reporter_id"])
+
+
+def hide(actor: Actor, experiment_id: int, reason: str, now: datetime) -> Experiment:
+    if not actor.can_manage:
+        raise Forbidden("Only managers hide posts.")
+    experiment = get_visible(actor, experiment_id)["experiment"]
+    reason = (reason or "").strip()
+    if not 3 <= len(reason) <= 1000:
+        raise InvalidInput("Give a reason (kept in the audit log).", errors={"reason": ["3 to 1000 characters."]})
+    experiment.hidden_at, experiment.hidden_reason = now, reason
+    for open_report in db.session.scalars(select(Report).where(Report.experiment_id == experiment.id,
+                                                               Report.resolved_at.is_(None))):
+        open_report.resolved_at = now
+    db.session.flush()
+    record(actor, "experiment.hidden", "experiment", experiment.id, {"reason": reason}, now)
+    return experiment
+
+
+def unhide(actor: Actor, experiment_id: int, now: datetime) -> Experiment:
+    if not actor.can_manage:
+        raise Forbidden("Only managers restore posts.")
+    experiment = get_visible(actor, experiment_id)["experiment"]
+    experiment.hidden_at, experiment.hidden_reason = None, None
+    db.session.flush()
+    record(actor, "experiment.restored", "experiment", experiment.id, {}, now)
+    return experiment
+
+
+def reactions_summary(experiment_id: int) -> dict[str, int]:
+    rows = db.session.execute(select(Reaction.kind, func.count()).where(Reaction.experiment_id == experiment_id)
+                              .group_by(Reaction.kind))
+    counts = {kind: n for kind, n in rows}
+    counts["reused"] = db.session.scalar(select(func.count()).select_from(Reuse).where(
+        Reuse.experiment_id == experiment_id)) or 0
+    return counts
+
+
+def my_reactions(actor: Actor, experiment_id: int) -> set[str]:
+    kinds = set(db.session.scalars(select(Reaction.kind).where(Reaction.experiment_id == experiment_id,
+                                                                Reaction.user_id == actor.user_id)))
+    if db.session.scalar(select(Reuse.id).where(Reuse.experiment_id == experiment_id, Reuse.user_id == actor.user_id)):
+        kinds.add("reused")
+    return kinds
+
+
+def open_reports(actor: Actor) -> list[tuple[Report, Experiment]]:
+    if not actor.can_manage:
+        raise Forbidden("Only managers see reports.")
+    return list(db.session.execute(select(Report, Experiment).join(Experiment, Experiment.id == Report.experiment_id)
+                                   .where(Experiment.course_id == actor.course_id, Report.resolved_at.is_(None))
+                                   .order_by(Report.id)))

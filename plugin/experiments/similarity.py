@@ -1,0 +1,38 @@
+"""Near-duplicate text: Jaccard similarity of word 3-shingles (pure)."""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def fold(text: str) -> str:
+    """Case-fold for comparison, Turkish included: I, İ, ı and i all become i."""
+    text = unicodedata.normalize("NFKC", text).replace("İ", "i").replace("I", "i")
+    return text.casefold().replace("ı", "i").replace("\u0307", "")
+
+
+def shingles(text: str, size: int = 3) -> set[tuple[str, ...]]:
+    folded = fold(text)
+    words = WORD.findall(folded)
+    if len(words) < size:
+        return {tuple(words)} if words else set()
+    return {tuple(words[i:i + size]) for i in range(len(words) - size + 1)}
+
+
+def jaccard(a: set, b: set) -> float:
+    if not a and not b:
+        return 0.0
+    return len(a & b) / len(a | b)
+
+
+def most_similar(text: str, others: list[tuple[int, str]]) -> tuple[int | None, float]:
+    """(id, score) of the most similar of (id, text) pairs; (None, 0.0) when there are none."""
+    mine = shingles(text)
+    best_id, best = None, 0.0
+    for other_id, other in others:
+        score = jaccard(mine, shingles(other))
+        if score > best:
+            best_id, best = other_id, score
+    return best_id, best

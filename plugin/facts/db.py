@@ -1,0 +1,153 @@
+"""The rules' Facts answered from the database, for one person in one course.
+
+A read model over the domain tables: it sits above them (experiments, peer help, kudos, the community
+library, the ledger), so the pure rule engine below never imports them.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+from sqlalchemy import String, cast, func, select
+
+from plugin.badges.models import BadgeAward
+from plugin.community.models import Reaction, Reuse
+from plugin.experiments.models import Experiment, Outcome, Visibility
+from plugin.extensions import db
+from plugin.ledger.models import LedgerEntry, PointsTotal
+from plugin.peer_help.models import CONFIRMED, PeerHelp
+from plugin.recognition.models import Kudos
+from plugin.rules.facts import week_start
+
+
+class DbFacts:
+    def __init__(self, course_id: int, user_id: int):
+        self.course_id = course_id
+        self.user_id = user_id
+
+    def _count(self, query) -> int:
+        return db.session.scalar(query) or 0
+
+    def _mine(self):
+        """This person's experiments in this course; near-duplicates are logged but never count."""
+        return (Experiment.course_id == self.course_id, Experiment.user_id == self.user_id,
+                Experiment.duplicate_of_id.is_(None))
+
+    def experiments(self, *, since=None, outcome=None, category_id=None, tool_id=None, shared_only=False,
+                    failed_with_reflection=False, min_reflection=1) -> int:
+        query = select(func.count()).select_from(Experiment).where(*self._mine())
+        if since is not None:
+            query = query.where(Experiment.created_at >= since)
+        if outcome:
+            query = query.where(Experiment.outcome == outcome)
+        if category_id:
+            query = query.where(Experiment.task_category_id == category_id)
+        if tool_id:
+            query = query.where(Experiment.ai_tool_id == tool_id)
+        if shared_only or failed_with_reflection:
+            query = query.where(Experiment.visibility != Visibility.PRIVATE.value)
+        if failed_with_reflection:
+            query = query.where(Experiment.outcome == Outcome.FAILED.value,
+                                Experiment.reflection_chars >= min_reflection)
+        return self._count(query)
+
+    def distinct_tools(self, since=None) -> int:
+        tool = func.coalesce(cast(Experiment.ai_tool_id, String), "other")
+        query = select(func.count(func.distinct(tool))).where(*self._mine())
+        if since is not None:
+            query = query.where(Experiment.created_at >= since)
+        return self._count(query)
+
+    def distinct_categories(self, since=None) -> int:
+        query = select(func.count(func.distinct(Experiment.task_category_id))).where(*self._mine())
+        if since is not None:
+            query = query.where(Experiment.created_at >= since)
+        return self._count(query)
+
+    def same_tool_and_category(self, tool_key, category_id, since, before_id) -> int:
+        tool_clause = Experiment.ai_tool_id.is_(None) if tool_key == "other" else \
+            Experiment.ai_tool_id == int(tool_key.split(":", 1)[1])
+        return self._count(select(func.count()).select_from(Experiment).where(
+            *self._mine(), tool_clause, Experiment.task_category_id == category_id,
+            Experiment.created_at >= since, Experiment.id < before_id))
+
+    def helps_given(self, since=None, across_teams=False) -> int:
+        query = select(func.count()).select_from(PeerHelp).where(
+            PeerHelp.course_id == self.course_id, PeerHelp.helper_id == self.user_id, PeerHelp.status == CONFIRMED,
+            PeerHelp.over_pair_cap.is_(False))
+        if since is not None:
+            query = query.where(PeerHelp.resolved_at >= since)
+        if across_teams:
+            query = query.where(PeerHelp.across_teams.is_(True))
+        return self._count(query)
+
+    def kudos_received(self, since=None) -> int:
+        query = select(func.count()).select_from(Kudos).where(
+            Kudos.course_id == self.course_id, Kudos.receiver_id == self.user_id, Kudos.revoked_at.is_(None))
+        if since is not None:
+            query = query.where(Kudos.created_at >= since)
+        return self._count(query)
+
+    def _on_my_experiments(self, model, since):
+        query = select(func.count()).select_from(model).join(Experiment, Experiment.id == model.experiment_id).where(
+            *self._mine(), model.user_id != self.user_id)
+        if since is not None:
+            query = query.where(model.created_at >= since)
+        return self._count(query)
+
+    def reactions_received(self, since=None) -> int:
+        return self._on_my_experiments(Reaction, since)
+
+    def reuses_received(self, since=None) -> int:
+        """Different colleagues who reused my experiments (one colleague reusing three posts counts once)."""
+        query = select(func.count(func.distinct(Reuse.user_id))).join(Experiment, Experiment.id == Reuse.experiment_id) \
+            .where(*self._mine(), Reuse.user_id != self.user_id)
+        if since is not None:
+            query = query.where(Reuse.created_at >= since)
+        return self._count(query)
+
+    def active_weeks(self) -> set[date]:
+        rows = db.session.scalars(select(Experiment.created_at).where(*self._mine()))
+        return {week_start(moment) for moment in rows}
+
+    def points(self, dimension) -> int:
+        return self._count(select(PointsTotal.points).where(
+            PointsTotal.course_id == self.course_id, PointsTotal.user_id == self.user_id,
+            PointsTotal.dimension == dimension))
+
+    def points_on_day(self, day, source_type) -> int:
+        start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+        return self._count(select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
+            LedgerEntry.course_id == self.course_id, LedgerEntry.user_id == self.user_id,
+            LedgerEntry.source_type == source_type, LedgerEntry.created_at >= start,
+            LedgerEntry.created_at < start + timedelta(days=1)))
+
+    def _awards(self, rule_id, since):
+        entries = select(LedgerEntry.created_at.label("at")).where(
+            LedgerEntry.course_id == self.course_id, LedgerEntry.user_id == self.user_id,
+            LedgerEntry.rule_id == rule_id, LedgerEntry.reverses_id.is_(None))
+        badges = select(BadgeAward.awarded_at.label("at")).where(
+            BadgeAward.course_id == self.course_id, BadgeAward.user_id == self.user_id,
+            BadgeAward.rule_id == rule_id)
+        if since is not None:
+            entries = entries.where(LedgerEntry.created_at >= since)
+            badges = badges.where(BadgeAward.awarded_at >= since)
+        return entries, badges
+
+    def rule_awards(self, rule_id, since=None) -> int:
+        entries, badges = self._awards(rule_id, since)
+        return max(self._count(select(func.count()).select_from(entries.subquery())),
+                   self._count(select(func.count()).select_from(badges.subquery())))
+
+    def last_rule_award(self, rule_id):
+        entries, badges = self._awards(rule_id, None)
+        times = [t for t in (db.session.scalar(select(func.max(entries.subquery().c.at))),
+                             db.session.scalar(select(func.max(badges.subquery().c.at)))) if t is not None]
+        if not times:
+            return None
+        return max(t if getattr(t, "tzinfo", None) else _aware(t) for t in times)
+
+
+def _aware(value) -> datetime:
+    if isinstance(value, str):  # SQLite hands aggregates back untyped
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value

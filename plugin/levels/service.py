@@ -1,0 +1,97 @@
+"""Dimensions and levels: defaults for a new organisation, admin edits, a learner's progress."""
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from plugin.core.actor import Actor
+from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
+from plugin.extensions import db
+from plugin.levels.ladder import Progress, Step, progress
+from plugin.levels.models import Dimension, Level
+
+DEFAULT_DIMENSIONS = [
+    ("experimenting", "Experimenting", "Trying AI on real work, whatever the outcome."),
+    ("helping", "Helping", "Helping colleagues with their experiments, confirmed by them."),
+    ("sharing", "Sharing", "Sharing what you learned so others can reuse it."),
+]
+DEFAULT_LADDER = [("Curious", 0), ("Explorer", 40), ("Practitioner", 120), ("Pathfinder", 300), ("Catalyst", 600)]
+
+
+def ensure_defaults(organisation_id: int) -> None:
+    if db.session.scalar(select(Dimension.id).where(Dimension.organisation_id == organisation_id).limit(1)) is None:
+        for position, (key, name, description) in enumerate(DEFAULT_DIMENSIONS):
+            db.session.add(Dimension(organisation_id=organisation_id, key=key, name=name, description=description,
+                                     position=position))
+    if db.session.scalar(select(Level.id).where(Level.organisation_id == organisation_id).limit(1)) is None:
+        for name, threshold in DEFAULT_LADDER:
+            db.session.add(Level(organisation_id=organisation_id, name=name, threshold=threshold))
+    db.session.flush()
+
+
+def dimensions(organisation_id: int) -> list[Dimension]:
+    return list(db.session.scalars(select(Dimension).where(Dimension.organisation_id == organisation_id)
+                                   .order_by(Dimension.position, Dimension.id)))
+
+
+def dimension_names(organisation_id: int) -> dict[str, str]:
+    return {d.key: d.name for d in dimensions(organisation_id)}
+
+
+def ladder(organisation_id: int) -> list[Step]:
+    return [Step(l.name, l.threshold) for l in db.session.scalars(
+        select(Level).where(Level.organisation_id == organisation_id).order_by(Level.threshold))]
+
+
+def progress_of(organisation_id: int, points: int) -> Progress:
+    return progress(points, ladder(organisation_id))
+
+
+def _require_admin(actor: Actor) -> None:
+    if not actor.can_administer:
+        raise Forbidden("Only the organisation's administrators can change dimensions and levels.")
+
+
+def add_dimension(actor: Actor, name: str, description: str = "") -> Dimension:
+    _require_admin(actor)
+    name = (name or "").strip()
+    key = re.sub(r"[\W_]+", "-", name.casefold()).strip("-")[:40]
+    if not key:
+        raise InvalidInput("Give the dimension a name.", errors={"name": ["Required."]})
+    if db.session.scalar(select(Dimension).where(Dimension.organisation_id == actor.organisation_id,
+                                                 Dimension.key == key)):
+        raise Conflict(f"There is already a dimension called {name!r}.")
+    position = len(dimensions(actor.organisation_id))
+    dimension = Dimension(organisation_id=actor.organisation_id, key=key, name=name[:100],
+                          description=(description or "")[:300], position=position)
+    db.session.add(dimension)
+    db.session.flush()
+    return dimension
+
+
+def set_levels(actor: Actor, steps: list[tuple[str, int]]) -> list[Level]:
+    """Replace the ladder. Levels are computed from points, so nothing awarded changes."""
+    _require_admin(actor)
+    clean = [((name or "").strip()[:100], int(threshold)) for name, threshold in steps if (name or "").strip()]
+    if not clean:
+        raise InvalidInput("Keep at least one level.", errors={"levels": ["At least one level."]})
+    thresholds = [t for _, t in clean]
+    if len(set(thresholds)) != len(thresholds) or min(thresholds) != 0 or any(t < 0 for t in thresholds):
+        raise InvalidInput("Thresholds must be distinct, not negative, and the first level must start at 0.",
+                           errors={"levels": ["Distinct thresholds starting at 0."]})
+    for level in db.session.scalars(select(Level).where(Level.organisation_id == actor.organisation_id)):
+        db.session.delete(level)
+    db.session.flush()
+    rows = [Level(organisation_id=actor.organisation_id, name=n, threshold=t) for n, t in sorted(clean, key=lambda x: x[1])]
+    db.session.add_all(rows)
+    db.session.flush()
+    return rows
+
+
+def require_dimension(organisation_id: int, key: str) -> Dimension:
+    dimension = db.session.scalar(select(Dimension).where(Dimension.organisation_id == organisation_id,
+                                                          Dimension.key == key))
+    if dimension is None:
+        raise NotFound(f"No dimension {key!r}.")
+    return dimension

@@ -1,0 +1,133 @@
+"""Peer help: recorded by either person, worth points only once the helped person confirms (or initiates).
+
+No self-help; per-pair caps per period (over the cap: confirmed and visible, but no points); back-and-forth
+loops between the same two people are flagged for a manager, never silently dropped.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+
+from plugin.core.actor import Actor, Role
+from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
+from plugin.experiments.queries import get_visible
+from plugin.extensions import db
+from plugin.facts.db import DbFacts
+from plugin.peer_help.models import CONFIRMED, DECLINED, PENDING, PeerHelp
+from plugin.rules import events as E
+from plugin.rules import service as rules
+from plugin.settings.service import limits
+from plugin.teams.service import teams_of
+from plugin.tenancy.service import role_in
+
+HELPED_ME, I_HELPED = "helped_me", "i_helped"
+LOOP_THRESHOLD = 2  # confirmed helps each way within the window
+
+
+@dataclass(frozen=True)
+class HelpResult:
+    help: PeerHelp
+    recognitions: list
+
+
+def record_help(actor: Actor, *, other_user_id: int, direction: str, description: str, now: datetime,
+                experiment_id: int | None = None) -> HelpResult:
+    if not actor.can_contribute:
+        raise Forbidden("Observers cannot record peer help.")
+    if other_user_id == actor.user_id:
+        raise InvalidInput("Helping yourself does not count: choose a colleague.", errors={"other": ["Not yourself."]})
+    if role_in(actor.course_id, other_user_id) in (None, Role.OBSERVER):
+        raise InvalidInput("Choose someone in this course.", errors={"other": ["Not in this course."]})
+    if direction not in (HELPED_ME, I_HELPED):
+        raise InvalidInput("Say who helped whom.", errors={"direction": ["Choose one."]})
+    description = (description or "").strip()
+    if not 3 <= len(description) <= 2000:
+        raise InvalidInput("Say in a few words what the help was.", errors={"description": ["3 to 2000 characters."]})
+    if experiment_id is not None:
+        get_visible(actor, experiment_id)  # must be an experiment this person can see, in this course
+    helper, helped = (other_user_id, actor.user_id) if direction == HELPED_ME else (actor.user_id, other_user_id)
+    record = PeerHelp(organisation_id=actor.organisation_id, course_id=actor.course_id, helper_id=helper,
+                      helped_id=helped, recorded_by_id=actor.user_id, description=description,
+                      experiment_id=experiment_id, status=PENDING, created_at=now)
+    db.session.add(record)
+    db.session.flush()
+    if direction == HELPED_ME:  # the helped person says so: that is the confirmation
+        return HelpResult(record, _confirm(record, now))
+    return HelpResult(record, [])
+
+
+def confirm_help(actor: Actor, help_id: int, now: datetime) -> HelpResult:
+    record = _pending_for(actor, help_id)
+    # Guarded transition: two clicks or two instances cannot both confirm.
+    moved = db.session.execute(update(PeerHelp).where(PeerHelp.id == record.id, PeerHelp.status == PENDING)
+                               .values(status=CONFIRMED, resolved_at=now))
+    if moved.rowcount != 1:
+        raise Conflict("This help was already answered.")
+    db.session.refresh(record)
+    return HelpResult(record, _confirm(record, now, already_moved=True))
+
+
+def decline_help(actor: Actor, help_id: int, now: datetime) -> PeerHelp:
+    record = _pending_for(actor, help_id)
+    record.status, record.resolved_at = DECLINED, now
+    db.session.flush()
+    return record
+
+
+def _pending_for(actor: Actor, help_id: int) -> PeerHelp:
+    record = db.session.get(PeerHelp, help_id)
+    if record is None or record.course_id != actor.course_id or record.helped_id != actor.user_id:
+        raise NotFound("No such help awaiting your answer.")
+    if record.status != PENDING:
+        raise Conflict("This help was already answered.")
+    return record
+
+
+def _pair_count(course_id: int, helper: int, helped: int, since: datetime) -> int:
+    return db.session.scalar(select(func.count()).select_from(PeerHelp).where(
+        PeerHelp.course_id == course_id, PeerHelp.helper_id == helper, PeerHelp.helped_id == helped,
+        PeerHelp.status == CONFIRMED, PeerHelp.resolved_at >= since)) or 0
+
+
+def _confirm(record: PeerHelp, now: datetime, already_moved: bool = False) -> list:
+    org_limits = limits(record.organisation_id)
+    since = now - timedelta(days=org_limits.help_pair_window_days)
+    if not already_moved:
+        record.status, record.resolved_at = CONFIRMED, now
+        db.session.flush()
+    helper_teams = {t.id for t in teams_of(record.course_id, record.helper_id)}
+    helped_teams = {t.id for t in teams_of(record.course_id, record.helped_id)}
+    record.across_teams = bool(helper_teams and helped_teams and not helper_teams & helped_teams)
+    this_way = _pair_count(record.course_id, record.helper_id, record.helped_id, since)
+    record.over_pair_cap = this_way > org_limits.help_pair_cap
+    other_way = _pair_count(record.course_id, record.helped_id, record.helper_id, since)
+    record.loop_flagged = this_way >= LOOP_THRESHOLD and other_way >= LOOP_THRESHOLD
+    db.session.flush()
+    if role_in(record.course_id, record.helper_id) is not Role.LEARNER:
+        return []
+    event = E.Event(name=E.HELP_CONFIRMED, organisation_id=record.organisation_id, course_id=record.course_id,
+                    user_id=record.helper_id, source_type="peer_help", source_id=record.id, occurred_at=now,
+                    attrs={"across_teams": record.across_teams, "over_pair_cap": record.over_pair_cap})
+    return rules.process(event, DbFacts(record.course_id, record.helper_id), org_limits, now)
+
+
+def awaiting_me(actor: Actor) -> list[PeerHelp]:
+    return list(db.session.scalars(select(PeerHelp).where(
+        PeerHelp.course_id == actor.course_id, PeerHelp.helped_id == actor.user_id, PeerHelp.status == PENDING)
+        .order_by(PeerHelp.id)))
+
+
+def mine(actor: Actor, limit: int = 50) -> list[PeerHelp]:
+    return list(db.session.scalars(select(PeerHelp).where(
+        PeerHelp.course_id == actor.course_id,
+        (PeerHelp.helper_id == actor.user_id) | (PeerHelp.helped_id == actor.user_id))
+        .order_by(PeerHelp.id.desc()).limit(limit)))
+
+
+def flagged_loops(actor: Actor) -> list[PeerHelp]:
+    if not actor.can_manage:
+        raise Forbidden("Only managers review flagged help.")
+    return list(db.session.scalars(select(PeerHelp).where(
+        PeerHelp.course_id == actor.course_id, PeerHelp.loop_flagged.is_(True)).order_by(PeerHelp.id.desc())))

@@ -1,0 +1,111 @@
+"""Why I have each point and badge: every ledger row and award, with the rule version and the fact behind it.
+Also the learner's notifications feed (the same rows, newest first)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import aliased
+
+from plugin.badges.models import BadgeAward, BadgeClass
+from plugin.community.models import Reaction, Reuse
+from plugin.core.actor import Actor
+from plugin.experiments.models import Experiment
+from plugin.extensions import db
+from plugin.ledger.models import LedgerEntry
+from plugin.levels.service import dimension_names
+from plugin.peer_help.models import PeerHelp
+from plugin.recognition.models import Kudos
+from plugin.rules.models import RuleVersion
+from plugin.tenancy.models import User
+
+
+@dataclass(frozen=True)
+class Explanation:
+    at: datetime
+    points: int
+    dimension: str
+    why: str                    # the rule (and version), kudos, or reversal that produced it
+    source: str                 # the fact behind it, in words
+    experiment_id: int | None = None
+    badge: BadgeClass | None = None
+    revoked: str | None = None  # reason, for a badge that was revoked
+
+
+class _Sources:
+    """Describes facts in words, loading each kind in one query (no query per row)."""
+
+    def __init__(self, pairs: list[tuple[str, int | None]]):
+        ids: dict[str, set[int]] = {}
+        for kind, source_id in pairs:
+            if source_id is not None:
+                ids.setdefault(kind, set()).add(source_id)
+        self.via = {}
+        for kind, model in (("reaction", Reaction), ("reuse", Reuse)):
+            if ids.get(kind):
+                self.via.update({(kind, i): e for i, e in db.session.execute(
+                    select(model.id, model.experiment_id).where(model.id.in_(ids[kind])))})
+        experiment_ids = ids.get("experiment", set()) | set(self.via.values())
+        self.titles = dict(db.session.execute(select(Experiment.id, Experiment.title)
+                                              .where(Experiment.id.in_(experiment_ids))).all()) if experiment_ids else {}
+        helped = aliased(User)
+        self.helps = dict(db.session.execute(select(PeerHelp.id, helped.name).join(helped, helped.id == PeerHelp.helped_id)
+                                             .where(PeerHelp.id.in_(ids.get("peer_help", set())))).all())
+        giver = aliased(User)
+        self.kudos = {k.id: (k, name) for k, name in db.session.execute(
+            select(Kudos, giver.name).join(giver, giver.id == Kudos.giver_id).where(Kudos.id.in_(ids.get("kudos", set()))))}
+
+    def describe(self, kind: str, source_id: int | None) -> tuple[str, int | None]:
+        if kind == "experiment":
+            return f"Experiment: {self.titles.get(source_id, '')}", source_id
+        if kind == "peer_help":
+            return f"Help confirmed by {self.helps.get(source_id) or 'a colleague'}", None
+        if kind == "kudos" and source_id in self.kudos:
+            kudos, giver = self.kudos[source_id]
+            return f"Kudos from {giver or 'a manager'}: “{kudos.message}”", None
+        if kind in ("reaction", "reuse"):
+            experiment_id = self.via.get((kind, source_id))
+            verb = "found helpful" if kind == "reaction" else "reused by a colleague"
+            return f"Your experiment “{self.titles.get(experiment_id, '')}” was {verb}", experiment_id
+        return "Awarded by a manager", None
+
+
+def explanations(actor: Actor, limit: int = 200) -> list[Explanation]:
+    names = dimension_names(actor.organisation_id)
+    version = aliased(RuleVersion)
+    out: list[Explanation] = []
+    entries = db.session.execute(
+        select(LedgerEntry, version.name, version.version).outerjoin(
+            version, (version.rule_id == LedgerEntry.rule_id) & (version.version == LedgerEntry.rule_version))
+        .where(LedgerEntry.course_id == actor.course_id, LedgerEntry.user_id == actor.user_id)
+        .order_by(LedgerEntry.id.desc()).limit(limit))
+    entries = list(entries)
+    awards = list(db.session.execute(
+        select(BadgeAward, BadgeClass, version.name, version.version)
+        .join(BadgeClass, BadgeClass.id == BadgeAward.badge_id)
+        .outerjoin(version, (version.rule_id == BadgeAward.rule_id) & (version.version == BadgeAward.rule_version))
+        .where(BadgeAward.course_id == actor.course_id, BadgeAward.user_id == actor.user_id)
+        .order_by(BadgeAward.id.desc()).limit(limit)))
+    sources = _Sources([(e.source_type, e.source_id) for e, _, _ in entries]
+                       + [(a.source_type or "manual", a.source_id) for a, _, _, _ in awards])
+    for entry, rule_name, rule_version in entries:
+        why = f"{rule_name} (rule version {rule_version})" if rule_name else (
+            "Kudos points" if entry.source_type == "kudos" else "Manual entry")
+        if entry.reverses_id:
+            why = "Reversed: " + why
+        source, experiment_id = sources.describe(entry.source_type, entry.source_id)
+        out.append(Explanation(entry.created_at, entry.amount, names.get(entry.dimension, entry.dimension), why,
+                               source, experiment_id))
+    givers = dict(db.session.execute(select(User.id, User.name).where(
+        User.id.in_({a.awarded_by_id for a, _, _, _ in awards if a.awarded_by_id}))).all())
+    for award, badge, rule_name, rule_version in awards:
+        if rule_name:
+            why = f"{rule_name} (rule version {rule_version})"
+        else:
+            giver = givers.get(award.awarded_by_id)
+            why = f"Awarded by {giver or 'a manager'}: {award.comment}" if award.awarded_by_id else "Awarded by a manager"
+        source, experiment_id = sources.describe(award.source_type or "manual", award.source_id)
+        out.append(Explanation(award.awarded_at, 0, "", why, source, experiment_id, badge, award.revoked_reason))
+    out.sort(key=lambda e: e.at, reverse=True)
+    return out[:limit]

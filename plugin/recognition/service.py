@@ -1,0 +1,209 @@
+"""Recognition by managers: kudos (with optional points from a monthly budget), manual badges, revocation.
+
+Managers never give to themselves. Budgets are spent by one guarded UPDATE, so two racing kudos cannot
+overspend; revocation posts reversing entries and never edits what was awarded.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+
+from plugin.audit.service import record
+from plugin.badges.models import BadgeAward, BadgeClass
+from plugin.badges.service import BadgeGrant, award_badge
+from plugin.catalog.service import find_active
+from plugin.core.actor import Actor, Role
+from plugin.core.db import insert_ignore
+from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
+from plugin.experiments.models import Experiment
+from plugin.extensions import db
+from plugin.facts.db import DbFacts
+from plugin.ledger.models import LedgerEntry
+from plugin.ledger.service import Posting, post_entry, reverse_entry
+from plugin.levels.models import Dimension
+from plugin.recognition.models import Kudos, KudosBudget
+from plugin.rules import events as E
+from plugin.rules import service as rules
+from plugin.settings.service import limits
+from plugin.tenancy.service import role_in
+
+
+@dataclass(frozen=True)
+class Budget:
+    month: str
+    limit: int
+    spent: int
+
+    @property
+    def left(self) -> int:
+        return max(0, self.limit - self.spent)
+
+
+def _month(now: datetime) -> str:
+    return now.strftime("%Y-%m")
+
+
+def _require_manager_for(actor: Actor, receiver_id: int) -> Role:
+    if not actor.can_manage:
+        raise Forbidden("Only managers give recognition.")
+    if receiver_id == actor.user_id:
+        raise Forbidden("Recognition is for others: you cannot give it to yourself.")
+    role = role_in(actor.course_id, receiver_id)
+    if role is None:
+        raise InvalidInput("Choose someone in this course.", errors={"receiver": ["Not in this course."]})
+    return role
+
+
+def budget(actor: Actor, now: datetime) -> Budget:
+    spent = db.session.scalar(select(KudosBudget.spent).where(
+        KudosBudget.course_id == actor.course_id, KudosBudget.giver_id == actor.user_id,
+        KudosBudget.month == _month(now))) or 0
+    return Budget(_month(now), limits(actor.organisation_id).kudos_monthly_budget, spent)
+
+
+def _spend(actor: Actor, points: int, now: datetime) -> None:
+    key = {"course_id": actor.course_id, "giver_id": actor.user_id, "month": _month(now)}
+    insert_ignore(db.session, KudosBudget.__table__, {**key, "spent": 0}, list(key), returning=False)
+    cap = limits(actor.organisation_id).kudos_monthly_budget
+    spent = db.session.execute(update(KudosBudget).where(
+        *(getattr(KudosBudget, k) == v for k, v in key.items()), KudosBudget.spent + points <= cap)
+        .values(spent=KudosBudget.spent + points))
+    if spent.rowcount != 1:
+        left = budget(actor, now).left
+        raise Conflict(f"That is beyond your kudos budget for this month: {left} points left.",
+                       errors={"points": [f"At most {left} this month."]})
+
+
+def give_kudos(actor: Actor, *, receiver_id: int, message: str, now: datetime, submission_key: str,
+               points: int = 0, value_tag_id: int | None = None, dimension: str = "experimenting") -> Kudos:
+    receiver_role = _require_manager_for(actor, receiver_id)
+    existing = db.session.scalar(select(Kudos).where(Kudos.submission_key == submission_key))
+    if existing is not None:
+        if existing.giver_id != actor.user_id:
+            raise Conflict("That form was already used.")
+        return existing
+    message = (message or "").strip()
+    if not 3 <= len(message) <= 2000:
+        raise InvalidInput("Write a short message: what did they do well?", errors={"message": ["3 to 2000 characters."]})
+    if points < 0:
+        raise InvalidInput("Points cannot be negative.", errors={"points": ["0 or more."]})
+    if value_tag_id is not None and find_active(actor.organisation_id, "values", value_tag_id) is None:
+        raise InvalidInput("Choose one of the organisation's values.", errors={"value_tag": ["Unknown value."]})
+    if db.session.scalar(select(Dimension.id).where(Dimension.organisation_id == actor.organisation_id,
+                                                    Dimension.key == dimension)) is None:
+        raise InvalidInput("Choose a dimension.", errors={"dimension": ["Unknown dimension."]})
+    if points and receiver_role is not Role.LEARNER:
+        raise InvalidInput("Points go to learners; staff can receive kudos without points.",
+                           errors={"points": ["0 for staff."]})
+    if points:
+        _spend(actor, points, now)
+    kudos = Kudos(organisation_id=actor.organisation_id, course_id=actor.course_id, giver_id=actor.user_id,
+                  receiver_id=receiver_id, message=message, value_tag_id=value_tag_id, points=points,
+                  submission_key=submission_key, created_at=now)
+    db.session.add(kudos)
+    db.session.flush()
+    if points:
+        post_entry(Posting(organisation_id=actor.organisation_id, course_id=actor.course_id, user_id=receiver_id,
+                           amount=points, dimension=dimension, source_type="kudos", source_id=kudos.id,
+                           key=f"kudos:{kudos.id}"), now)
+    if receiver_role is Role.LEARNER:
+        event = E.Event(name=E.KUDOS_RECEIVED, organisation_id=actor.organisation_id, course_id=actor.course_id,
+                        user_id=receiver_id, source_type="kudos", source_id=kudos.id, occurred_at=now)
+        rules.process(event, DbFacts(actor.course_id, receiver_id), limits(actor.organisation_id), now)
+    record(actor, "kudos.given", "kudos", kudos.id, {"receiver": receiver_id, "points": points}, now)
+    return kudos
+
+
+def revoke_kudos(actor: Actor, kudos_id: int, reason: str, now: datetime) -> Kudos:
+    kudos = db.session.get(Kudos, kudos_id)
+    if kudos is None or kudos.course_id != actor.course_id:
+        raise NotFound("No such kudos in this course.")
+    if not (actor.can_administer or (actor.can_manage and kudos.giver_id == actor.user_id)):
+        raise Forbidden("Only the manager who gave it, or an admin, can revoke kudos.")
+    reason = _reason(reason)
+    if kudos.revoked_at is not None:
+        return kudos
+    kudos.revoked_at, kudos.revoked_reason = now, reason
+    entry = db.session.scalar(select(LedgerEntry.id).where(LedgerEntry.idempotency_key == f"kudos:{kudos.id}"))
+    if entry is not None:
+        reverse_entry(entry, f"revoke:kudos:{kudos.id}", now)
+        db.session.execute(update(KudosBudget).where(
+            KudosBudget.course_id == kudos.course_id, KudosBudget.giver_id == kudos.giver_id,
+            KudosBudget.month == _month(kudos.created_at)).values(spent=KudosBudget.spent - kudos.points))
+    db.session.flush()
+    record(actor, "kudos.revoked", "kudos", kudos.id, {"reason": reason}, now)
+    return kudos
+
+
+def award_badge_manually(actor: Actor, *, receiver_id: int, badge_id: int, comment: str, now: datetime,
+                         evidence_url: str | None = None) -> int:
+    receiver_role = _require_manager_for(actor, receiver_id)
+    if receiver_role is not Role.LEARNER:
+        raise InvalidInput("Badges go to learners.", errors={"receiver": ["Choose a learner."]})
+    badge = db.session.get(BadgeClass, badge_id)
+    if badge is None or badge.organisation_id != actor.organisation_id or not badge.manual or not badge.active:
+        raise InvalidInput("Choose a badge managers may award.", errors={"badge": ["Not awardable by hand."]})
+    comment = (comment or "").strip()
+    if not 3 <= len(comment) <= 2000:
+        raise InvalidInput("Say why they earned it.", errors={"comment": ["3 to 2000 characters."]})
+    if evidence_url and not evidence_url.startswith(("https://", "http://")):
+        raise InvalidInput("Evidence must be a web address.", errors={"evidence_url": ["An http(s) URL."]})
+    award_id = award_badge(BadgeGrant(badge_id=badge.id, organisation_id=actor.organisation_id,
+                                      course_id=actor.course_id, user_id=receiver_id,
+                                      key=f"manual:badge:{badge.id}:user:{receiver_id}:course:{actor.course_id}",
+                                      source_type="manual", source_id=None), now)
+    if award_id is None:
+        raise Conflict(f"They already hold {badge.name}.")
+    award = db.session.get(BadgeAward, award_id)
+    award.awarded_by_id, award.comment, award.evidence_url = actor.user_id, comment, evidence_url or None
+    db.session.flush()
+    record(actor, "badge.awarded", "badge_award", award_id, {"badge": badge.id, "receiver": receiver_id}, now)
+    return award_id
+
+
+def revoke_badge(actor: Actor, award_id: int, reason: str, now: datetime) -> BadgeAward:
+    """Mark the award revoked with a reason, and reverse the points the same rule firing posted."""
+    if not actor.can_manage:
+        raise Forbidden("Only managers revoke badges.")
+    award = db.session.get(BadgeAward, award_id)
+    if award is None or award.course_id != actor.course_id:
+        raise NotFound("No such badge award in this course.")
+    reason = _reason(reason)
+    if award.revoked_at is not None:
+        return award
+    award.revoked_at, award.revoked_reason = now, reason
+    if award.rule_id is not None:  # the points the same rule firing posted, whether live or by a replay
+        reversed_ids = select(LedgerEntry.reverses_id).where(LedgerEntry.reverses_id.is_not(None))
+        for entry_id in db.session.scalars(select(LedgerEntry.id).where(
+                LedgerEntry.rule_id == award.rule_id, LedgerEntry.course_id == award.course_id,
+                LedgerEntry.user_id == award.user_id, LedgerEntry.source_type == award.source_type,
+                LedgerEntry.source_id == award.source_id, LedgerEntry.reverses_id.is_(None),
+                LedgerEntry.id.not_in(reversed_ids))).all():
+            reverse_entry(entry_id, f"revoke:{entry_id}", now)
+    db.session.flush()
+    record(actor, "badge.revoked", "badge_award", award.id, {"reason": reason}, now)
+    return award
+
+
+def _reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not 3 <= len(reason) <= 1000:
+        raise InvalidInput("Give a reason (it is kept in the audit log).", errors={"reason": ["3 to 1000 characters."]})
+    return reason
+
+
+def unrecognised(actor: Actor, now: datetime, days: int = 30) -> list[int]:
+    """Equity nudge: learners who logged experiments in the window but got no kudos or manual badge in it."""
+    if not actor.can_manage:
+        raise Forbidden("Only managers see this.")
+    since = now - timedelta(days=days)
+    active = set(db.session.scalars(select(Experiment.user_id).where(
+        Experiment.course_id == actor.course_id, Experiment.created_at >= since).distinct()))
+    recognised = set(db.session.scalars(select(Kudos.receiver_id).where(
+        Kudos.course_id == actor.course_id, Kudos.created_at >= since, Kudos.revoked_at.is_(None))))
+    recognised |= set(db.session.scalars(select(BadgeAward.user_id).where(
+        BadgeAward.course_id == actor.course_id, BadgeAward.awarded_by_id.is_not(None),
+        BadgeAward.awarded_at >= since, BadgeAward.revoked_at.is_(None))))
+    return sorted(uid for uid in active - recognised if role_in(actor.course_id, uid) is Role.LEARNER)

@@ -1,0 +1,152 @@
+"""Replay: what would the current rules award, compared with what the ledger holds; and, when applied,
+reversing entries and new entries (never edited rows) that make the ledger match. Badges a replay would
+no longer give are reported, not revoked: revoking is a manager's decision with a reason."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+
+from plugin.badges.models import BadgeAward
+from plugin.badges.service import BadgeGrant, award_badge
+from plugin.extensions import db
+from plugin.ledger.models import LedgerEntry
+from plugin.ledger.service import Posting, post_entry, reverse_entry
+from plugin.replay.simulate import Award, identity_of, simulate
+from plugin.rules.engine import RuleSpec
+from plugin.rules.models import Rule
+from plugin.rules.service import spec_of
+from plugin.settings.service import limits
+
+
+@dataclass(frozen=True)
+class PointChange:
+    course_id: int
+    user_id: int
+    rule_id: int
+    identity: tuple
+    current: int
+    desired: int
+
+
+@dataclass
+class ReplayReport:
+    points: list[PointChange] = field(default_factory=list)
+    new_badges: list[Award] = field(default_factory=list)
+    lost_badges: list[tuple[int, int, int]] = field(default_factory=list)  # (course, user, badge)
+    applied: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return not (self.points or self.new_badges or self.lost_badges)
+
+
+def _current(organisation_id: int, specs: dict[int, RuleSpec]):
+    """Net points per award identity, the unreversed entries behind each, and the identities a manager
+    revoked (their reversal is a human decision a replay must respect)."""
+    net: dict[tuple, int] = {}
+    live: dict[tuple, list[LedgerEntry]] = {}
+    revoked: set[tuple] = set()
+    entries = db.session.scalars(select(LedgerEntry).where(
+        LedgerEntry.organisation_id == organisation_id, LedgerEntry.rule_id.in_(list(specs))).order_by(LedgerEntry.id))
+    rows = list(entries)
+    reversed_ids = {entry.reverses_id for entry in rows if entry.reverses_id}
+    for entry in rows:
+        identity = identity_of(specs[entry.rule_id], entry.user_id, entry.course_id, entry.source_type, entry.source_id)
+        net[identity] = net.get(identity, 0) + entry.amount
+        if entry.reverses_id and entry.idempotency_key.startswith("revoke:"):
+            revoked.add(identity)
+        if not entry.reverses_id and entry.id not in reversed_ids:
+            live.setdefault(identity, []).append(entry)
+    return net, live, revoked
+
+
+def replay(organisation_id: int, now: datetime, *, apply: bool = False, rule_ids: list[int] | None = None,
+           candidate: RuleSpec | None = None) -> ReplayReport:
+    """Compare (and with apply=True, reconcile) the ledger with what the rules would award.
+
+    `rule_ids` limits the reconciliation to those rules (all rules of the organisation by default); the
+    simulation always runs every active rule, since caps and thresholds are shared. A `candidate` spec (an
+    unsaved rule) is simulated for a preview and can never be applied.
+    """
+    rules = list(db.session.scalars(select(Rule).where(Rule.organisation_id == organisation_id).order_by(Rule.id)))
+    specs = {r.id: spec_of(r) for r in rules}
+    active = [specs[r.id] for r in rules if r.active]
+    if candidate is not None:
+        active.append(candidate)
+        apply = False
+    scope = {candidate.id} if candidate is not None else set(rule_ids or specs)
+    desired = {k: a for k, a in simulate(organisation_id, active, limits(organisation_id)).items() if k[0] in scope}
+    net, live, revoked = _current(organisation_id, {i: s for i, s in specs.items() if i in scope})
+    report = ReplayReport()
+    for identity in sorted(set(desired) | set(net), key=str):
+        if identity in revoked:
+            continue
+        award = desired.get(identity)
+        want = award.points if award else 0
+        have = net.get(identity, 0)
+        if want != have:
+            who = award if award is not None else live[identity][0]
+            report.points.append(PointChange(who.course_id, who.user_id, identity[0], identity, have, want))
+    held = set(db.session.execute(select(BadgeAward.course_id, BadgeAward.user_id, BadgeAward.badge_id).where(
+        BadgeAward.organisation_id == organisation_id)).all())
+    held = {tuple(h) for h in held}
+    wanted_badges = {}
+    for award in desired.values():
+        if award.rule.badge_id:
+            wanted_badges.setdefault((award.course_id, award.user_id, award.rule.badge_id), award)
+    report.new_badges = [a for key, a in sorted(wanted_badges.items()) if key not in held]
+    scoped_badges = {specs[i].badge_id for i in scope if i in specs and specs[i].badge_id}
+    rule_awarded = set(db.session.execute(select(BadgeAward.course_id, BadgeAward.user_id, BadgeAward.badge_id).where(
+        BadgeAward.organisation_id == organisation_id, BadgeAward.rule_id.in_(list(scope)),
+        BadgeAward.revoked_at.is_(None))).all())
+    report.lost_badges = sorted(tuple(k) for k in rule_awarded
+                                if tuple(k) not in wanted_badges and k[2] in scoped_badges)
+    if apply and not report.empty:
+        _apply(organisation_id, report, desired, live, specs, now)
+        report.applied = True
+    return report
+
+
+def _apply(organisation_id: int, report: ReplayReport, desired: dict[tuple, Award], live: dict[tuple, list[LedgerEntry]],
+           specs: dict[int, RuleSpec], now: datetime) -> None:
+    for change in report.points:
+        for entry in live.get(change.identity, []):
+            reverse_entry(entry.id, f"replay-reverse:{entry.id}", now)
+        award = desired.get(change.identity)
+        if award and award.points:
+            rule = specs[award.rule.id]
+            post_entry(Posting(
+                organisation_id=organisation_id, course_id=award.course_id, user_id=award.user_id, amount=award.points,
+                dimension=rule.dimension, source_type=award.source_type, source_id=award.source_id,
+                key=f"replay:{rule.id}:v{rule.version}:" + ":".join(map(str, change.identity[1:])),
+                rule_id=rule.id, rule_version=rule.version), now)
+    for award in report.new_badges:
+        rule = specs[award.rule.id]
+        award_badge(BadgeGrant(badge_id=rule.badge_id, organisation_id=organisation_id, course_id=award.course_id,
+                               user_id=award.user_id, key=f"replay:badge:{rule.badge_id}:user:{award.user_id}:"
+                               f"course:{award.course_id}", rule_id=rule.id, rule_version=rule.version,
+                               source_type=award.source_type, source_id=award.source_id), now)
+
+
+
+@dataclass(frozen=True)
+class Qualifier:
+    course_id: int
+    user_id: int
+    points: int
+    badge: bool
+
+
+def preview(organisation_id: int, candidate: RuleSpec, replacing: int | None = None) -> list[Qualifier]:
+    """Who the candidate rule would recognise now, had it always been in force (nothing is written)."""
+    rules = list(db.session.scalars(select(Rule).where(Rule.organisation_id == organisation_id,
+                                                       Rule.active.is_(True)).order_by(Rule.id)))
+    specs = [spec_of(r) for r in rules if r.id != replacing] + [candidate]
+    per_person: dict[tuple[int, int], list[Award]] = {}
+    for award in simulate(organisation_id, specs, limits(organisation_id)).values():
+        if award.rule.id == candidate.id:
+            per_person.setdefault((award.course_id, award.user_id), []).append(award)
+    return [Qualifier(c, u, sum(a.points for a in awards), bool(candidate.badge_id))
+            for (c, u), awards in sorted(per_person.items())]

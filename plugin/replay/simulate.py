@@ -1,0 +1,150 @@
+"""Re-derive, from the structured facts alone, what the rules would award: a deterministic simulation.
+
+Facts are replayed per person in time order into a MemoryFacts, exactly as the live path would have seen
+them (the fact first, then the rules), with a hypothetical ledger for caps, thresholds and once-only guards.
+No free text is read, so the result is the same after text has been erased.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from sqlalchemy import select
+
+from plugin.community.models import Reaction, Reuse
+from plugin.core.actor import Role
+from plugin.experiments.models import Experiment
+from plugin.experiments.service import experiment_event
+from plugin.extensions import db
+from plugin.peer_help.models import CONFIRMED, PeerHelp
+from plugin.recognition.models import Kudos
+from plugin.rules import events as E
+from plugin.rules.engine import RuleSpec, award_key, evaluate, triggered_by
+from plugin.rules.facts import MemoryFacts
+from plugin.settings.service import Limits
+from plugin.tenancy.models import Course, Membership
+
+ORDER = {E.EXPERIMENT_LOGGED: 0, E.HELP_CONFIRMED: 1, E.KUDOS_RECEIVED: 2, E.REACTION_RECEIVED: 3,
+         E.REUSE_RECEIVED: 4}
+
+
+@dataclass(frozen=True)
+class Award:
+    """What one rule gives one person for one fact (per fact) or once (once-only)."""
+
+    identity: tuple            # (rule_id, source_type, source_id) or (rule_id, "once", user_id, course_id)
+    rule: RuleSpec
+    course_id: int
+    user_id: int
+    points: int
+    source_type: str
+    source_id: int
+    at: datetime
+
+
+def identity_of(rule: RuleSpec, user_id: int, course_id: int, source_type: str, source_id: int | None) -> tuple:
+    if rule.repeatable:
+        return (rule.id, source_type, source_id)
+    return (rule.id, "once", user_id, course_id)
+
+
+@dataclass
+class _Person:
+    facts: MemoryFacts = field(default_factory=MemoryFacts)
+
+
+def _learners(organisation_id: int) -> set[tuple[int, int]]:
+    return set(tuple(row) for row in db.session.execute(select(Membership.course_id, Membership.user_id).join(
+        Course, Course.id == Membership.course_id).where(Course.organisation_id == organisation_id,
+                                                        Membership.role == Role.LEARNER.value)))
+
+
+def _events(organisation_id: int) -> list[tuple[E.Event, dict | None]]:
+    """Every fact of the organisation as (event, row for the person's facts), in a stable time order."""
+    out: list[tuple[E.Event, dict | None]] = []
+    for e in db.session.scalars(select(Experiment).where(Experiment.organisation_id == organisation_id)):
+        out.append((experiment_event(e), {"kind": "experiment", "id": e.id, "at": e.created_at, "outcome": e.outcome,
+                                          "category_id": e.task_category_id, "tool_key": e.tool_key,
+                                          "shared": e.shared, "reflection_chars": e.reflection_chars,
+                                          "duplicate": e.duplicate_of_id is not None}))
+    for h in db.session.scalars(select(PeerHelp).where(PeerHelp.organisation_id == organisation_id,
+                                                       PeerHelp.status == CONFIRMED)):
+        out.append((E.Event(E.HELP_CONFIRMED, organisation_id, h.course_id, h.helper_id, "peer_help", h.id,
+                            h.resolved_at, {"across_teams": h.across_teams, "over_pair_cap": h.over_pair_cap}),
+                    None if h.over_pair_cap else {"kind": "help", "at": h.resolved_at, "across_teams": h.across_teams}))
+    for k in db.session.scalars(select(Kudos).where(Kudos.organisation_id == organisation_id,
+                                                    Kudos.revoked_at.is_(None))):
+        out.append((E.Event(E.KUDOS_RECEIVED, organisation_id, k.course_id, k.receiver_id, "kudos", k.id,
+                            k.created_at), {"kind": "kudos", "at": k.created_at, "points": k.points}))
+    for model, name, kind in ((Reaction, E.REACTION_RECEIVED, "reaction"), (Reuse, E.REUSE_RECEIVED, "reuse")):
+        rows = db.session.execute(select(model, Experiment.course_id, Experiment.user_id).join(
+            Experiment, Experiment.id == model.experiment_id).where(Experiment.organisation_id == organisation_id,
+                                                                     model.user_id != Experiment.user_id))
+        for row, course_id, author_id in rows:
+            out.append((E.Event(name, organisation_id, course_id, author_id, kind, row.id, row.created_at),
+                        {"kind": kind, "at": row.created_at, "by": row.user_id}))
+    out.sort(key=lambda pair: (pair[0].occurred_at, ORDER[pair[0].name], pair[0].source_id))
+    return out
+
+
+def _remember(facts: MemoryFacts, row: dict | None) -> None:
+    if row is None:
+        return
+    kind = row["kind"]
+    if kind == "experiment":
+        facts.experiment_rows.append(row)
+    elif kind == "help":
+        facts.help_rows.append(row)
+    elif kind == "kudos":
+        facts.kudos_rows.append(row)
+        if row["points"]:
+            facts.point_totals["total"] = facts.point_totals.get("total", 0) + row["points"]
+    elif kind == "reaction":
+        facts.reaction_rows.append(row)
+    elif kind == "reuse":
+        facts.reuse_rows.append(row)
+
+
+def simulate(organisation_id: int, rules: list[RuleSpec], limits: Limits) -> dict[tuple, Award]:
+    """The awards the given rules would have made, keyed by award identity."""
+    learners = _learners(organisation_id)
+    people: dict[tuple[int, int], _Person] = {}
+    awards: dict[tuple, Award] = {}
+    for event, row in _events(organisation_id):
+        if (event.course_id, event.user_id) not in learners:
+            continue
+        facts = people.setdefault((event.course_id, event.user_id), _Person()).facts
+        _remember(facts, row)
+        moved = _evaluate(event, facts, rules, limits, awards)
+        if moved:
+            _evaluate(replace(event, name=E.POINTS_CHANGED), facts, rules, limits, awards)
+    return awards
+
+
+def _evaluate(event: E.Event, facts: MemoryFacts, rules: list[RuleSpec], limits: Limits, awards: dict) -> bool:
+    moved = False
+    for rule in rules:
+        if not triggered_by(rule, event.name):
+            continue
+        decision = evaluate(rule, event, facts, limits)
+        if not decision.award:
+            continue
+        identity = identity_of(rule, event.user_id, event.course_id, event.source_type, event.source_id)
+        if identity in awards:
+            continue
+        awards[identity] = Award(identity, rule, event.course_id, event.user_id, decision.points,
+                                 event.source_type, event.source_id, event.occurred_at)
+        facts.award_rows.append({"rule_id": rule.id, "at": event.occurred_at})
+        if decision.points:
+            moved = True
+            for dimension in (rule.dimension, "total"):
+                facts.point_totals[dimension] = facts.point_totals.get(dimension, 0) + decision.points
+            day = (event.occurred_at.date(), event.source_type)
+            facts.day_points[day] = facts.day_points.get(day, 0) + decision.points
+    return moved
+
+
+def live_key(award: Award) -> str:
+    """The key the live path would have used (for reports; replays post under keys of their own)."""
+    event = E.Event("", 0, award.course_id, award.user_id, award.source_type, award.source_id, award.at)
+    return award_key(award.rule, event)

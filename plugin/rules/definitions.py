@@ -1,0 +1,114 @@
+"""Creating and changing rules. Every change is a new version; nothing already awarded changes until a
+replay is applied (see replay.py)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from marshmallow import ValidationError
+from sqlalchemy import select
+
+from plugin.audit.service import record
+from plugin.badges.models import BadgeClass
+from plugin.core.actor import Actor
+from plugin.errors import Forbidden, InvalidInput, NotFound
+from plugin.extensions import db
+from plugin.levels.models import Dimension
+from plugin.rules.models import VERSIONED_FIELDS, Rule, RuleVersion
+from plugin.rules.registry import REGISTRY, load_params
+
+
+DEFAULTS = {"description": "", "params": {}, "points": 0, "dimension": "experimenting", "badge_id": None,
+            "repeatable": True, "cooldown_days": 0, "cap_count": 0, "cap_window_days": 0, "active": True}
+
+
+def validate_fields(organisation_id: int, fields: dict) -> dict:
+    """Check a rule definition; returns it with params loaded by the condition's schema."""
+    return _validate(organisation_id, {**DEFAULTS, **fields})
+
+
+def _validate(organisation_id: int, fields: dict) -> dict:
+    errors: dict[str, list[str]] = {}
+    condition = fields.get("condition")
+    if condition not in REGISTRY:
+        errors["condition"] = ["Choose a condition from the list."]
+    else:
+        try:
+            fields["params"] = load_params(condition, fields.get("params") or {})
+        except ValidationError as err:
+            errors.update({f"params.{k}": v for k, v in err.messages.items()})
+    if not (fields.get("name") or "").strip():
+        errors["name"] = ["Give the rule a name."]
+    if fields.get("points", 0) < 0:
+        errors["points"] = ["Points cannot be negative; revoke awards instead."]
+    for guard in ("cooldown_days", "cap_count", "cap_window_days"):
+        if not isinstance(fields.get(guard), int) or not 0 <= fields[guard] <= 3650:
+            errors[guard] = ["A whole number from 0 to 3650."]
+    if db.session.scalar(select(Dimension.id).where(Dimension.organisation_id == organisation_id,
+                                                    Dimension.key == fields.get("dimension"))) is None:
+        errors["dimension"] = ["Choose a dimension from the list."]
+    badge_id = fields.get("badge_id")
+    if badge_id and db.session.scalar(select(BadgeClass.id).where(
+            BadgeClass.id == badge_id, BadgeClass.organisation_id == organisation_id)) is None:
+        errors["badge_id"] = ["Choose one of this organisation's badges."]
+    if not fields.get("points") and not badge_id:
+        errors["points"] = ["A rule must give points, a badge, or both."]
+    if errors:
+        raise InvalidInput("The rule needs some changes.", errors=errors)
+    fields["name"] = fields["name"].strip()[:200]
+    return fields
+
+
+def _snapshot(rule: Rule, now: datetime, user_id: int | None) -> None:
+    db.session.add(RuleVersion(rule_id=rule.id, version=rule.version, created_at=now, created_by_user_id=user_id,
+                               **{f: getattr(rule, f) for f in VERSIONED_FIELDS}))
+    db.session.flush()
+
+
+def create_rule(organisation_id: int, fields: dict, now: datetime, actor: Actor | None = None,
+                key: str | None = None) -> Rule:
+    if actor is not None and not actor.can_administer:
+        raise Forbidden("Only the organisation's administrators can create rules.")
+    fields = _validate(organisation_id, {**DEFAULTS, **fields})
+    rule = Rule(organisation_id=organisation_id, key=key, version=1, created_at=now,
+                **{f: fields[f] for f in VERSIONED_FIELDS})
+    db.session.add(rule)
+    db.session.flush()
+    _snapshot(rule, now, actor.user_id if actor else None)
+    if actor is not None:
+        record(actor, "rule.created", "rule", rule.id, {"name": rule.name}, now, course_scoped=False)
+    return rule
+
+
+def update_rule(actor: Actor, rule_id: int, fields: dict, now: datetime) -> Rule:
+    rule = get_rule(actor, rule_id)
+    merged = {f: getattr(rule, f) for f in VERSIONED_FIELDS}
+    merged.update(fields)
+    merged = _validate(actor.organisation_id, merged)
+    changed = {f: [getattr(rule, f), merged[f]] for f in VERSIONED_FIELDS if getattr(rule, f) != merged[f]}
+    if not changed:
+        return rule
+    for f in VERSIONED_FIELDS:
+        setattr(rule, f, merged[f])
+    rule.version += 1
+    db.session.flush()
+    _snapshot(rule, now, actor.user_id)
+    record(actor, "rule.changed", "rule", rule.id, {"version": rule.version, "changed": sorted(changed)}, now,
+           course_scoped=False)
+    return rule
+
+
+def get_rule(actor: Actor, rule_id: int) -> Rule:
+    if not actor.can_administer:
+        raise Forbidden("Only the organisation's administrators manage rules.")
+    rule = db.session.get(Rule, rule_id)
+    if rule is None or rule.organisation_id != actor.organisation_id:
+        raise NotFound("No such rule.")
+    return rule
+
+
+def rules_of(organisation_id: int) -> list[Rule]:
+    return list(db.session.scalars(select(Rule).where(Rule.organisation_id == organisation_id).order_by(Rule.id)))
+
+
+def version_of(rule_id: int, version: int) -> RuleVersion | None:
+    return db.session.scalar(select(RuleVersion).where(RuleVersion.rule_id == rule_id, RuleVersion.version == version))

@@ -1,0 +1,72 @@
+"""Read and change an organisation's limits."""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from marshmallow import Schema, fields as mf, validate
+
+from plugin.audit.service import record
+from plugin.core.actor import Actor
+from plugin.core.db import insert_ignore
+from plugin.errors import Forbidden
+from plugin.extensions import db
+from plugin.settings.models import OrganisationSettings
+
+
+@dataclass(frozen=True)
+class Limits:
+    """A plain snapshot the pure rule engine can read."""
+
+    daily_points_cap: int = 60
+    repeat_free_count: int = 3
+    repeat_factor_percent: int = 50
+    duplicate_threshold_percent: int = 80
+    min_reflection_chars: int = 20
+    kudos_monthly_budget: int = 100
+    help_pair_cap: int = 3
+    help_pair_window_days: int = 30
+
+
+LIMIT_FIELDS = [f.name for f in fields(Limits)]
+
+
+class LimitsIn(Schema):
+    daily_points_cap = mf.Integer(required=True, strict=False, validate=validate.Range(min=0, max=10_000))
+    repeat_free_count = mf.Integer(required=True, strict=False, validate=validate.Range(min=0, max=100))
+    repeat_factor_percent = mf.Integer(required=True, strict=False, validate=validate.Range(min=0, max=100))
+    duplicate_threshold_percent = mf.Integer(required=True, strict=False, validate=validate.Range(min=50, max=100))
+    min_reflection_chars = mf.Integer(required=True, strict=False, validate=validate.Range(min=0, max=2000))
+    kudos_monthly_budget = mf.Integer(required=True, strict=False, validate=validate.Range(min=0, max=100_000))
+    help_pair_cap = mf.Integer(required=True, strict=False, validate=validate.Range(min=0, max=1000))
+    help_pair_window_days = mf.Integer(required=True, strict=False, validate=validate.Range(min=1, max=366))
+
+
+def limits_row(organisation_id: int) -> OrganisationSettings:
+    row = db.session.get(OrganisationSettings, organisation_id)
+    if row is None:
+        insert_ignore(db.session, OrganisationSettings.__table__,
+                      {"organisation_id": organisation_id, **Limits().__dict__}, ["organisation_id"],
+                      returning=False)
+        row = db.session.get(OrganisationSettings, organisation_id)
+    return row
+
+
+def limits(organisation_id: int) -> Limits:
+    row = db.session.get(OrganisationSettings, organisation_id)
+    if row is None:
+        return Limits()
+    return Limits(**{name: getattr(row, name) for name in LIMIT_FIELDS})
+
+
+def update_limits(actor: Actor, data: dict, now) -> Limits:
+    if not actor.can_administer:
+        raise Forbidden("Only the organisation's administrators can change these limits.")
+    row = limits_row(actor.organisation_id)
+    before = {name: getattr(row, name) for name in LIMIT_FIELDS}
+    for name in LIMIT_FIELDS:
+        setattr(row, name, data[name])
+    db.session.flush()
+    changed = {k: [before[k], data[k]] for k in LIMIT_FIELDS if before[k] != data[k]}
+    if changed:
+        record(actor, "settings.limits_changed", "organisation", actor.organisation_id, changed, now)
+    return limits(actor.organisation_id)

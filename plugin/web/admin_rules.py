@@ -1,0 +1,108 @@
+"""Admin rule editor: list, create, edit (each save a new version), preview who qualifies, recalculate."""
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request
+
+from plugin.badges.service import active_badges
+from plugin.core.actor import Actor, Role
+from plugin.core.clock import utcnow
+from plugin.errors import InvalidInput
+from plugin.extensions import db
+from plugin.levels.service import dimensions
+from plugin.replay.service import preview, replay
+from plugin.rules import definitions
+from plugin.rules.engine import RuleSpec
+from plugin.rules.events import EVENT_LABELS
+from plugin.rules.registry import REGISTRY
+from plugin.tenancy.models import User
+from plugin.web.auth import launch_url, requires_actor
+from plugin.web.rule_forms import param_fields, rule_fields
+
+bp = Blueprint("admin_rules", __name__, url_prefix="/app/admin/rules")
+
+
+def _names(user_ids) -> dict[int, str]:
+    return {u.id: u.display_name for u in db.session.scalars(db.select(User).where(User.id.in_(set(user_ids))))}
+
+
+def _editor(actor: Actor, values: dict, rule=None, errors=None, qualifiers=None, status=200):
+    condition = values.get("condition") or "experiment_count"
+    return render_template(
+        "admin/rule_edit.html", actor=actor, rule=rule, values=values, errors=errors or {}, conditions=REGISTRY,
+        event_labels=EVENT_LABELS, params=param_fields(condition, actor.organisation_id), condition=condition,
+        dimensions=dimensions(actor.organisation_id), badges=active_badges(actor.organisation_id),
+        qualifiers=qualifiers, names=_names(q.user_id for q in qualifiers or [])), status
+
+
+@bp.get("/")
+@requires_actor(Role.ADMIN)
+def index(actor: Actor):
+    return render_template("admin/rules.html", actor=actor, rules=definitions.rules_of(actor.organisation_id),
+                           conditions=REGISTRY, badges={b.id: b for b in active_badges(actor.organisation_id)})
+
+
+@bp.get("/new")
+@requires_actor(Role.ADMIN)
+def new(actor: Actor):
+    return _editor(actor, {"condition": request.args.get("condition", "experiment_count"), "repeatable": False,
+                           "active": True, "dimension": "experimenting", "params": {}})
+
+
+@bp.get("/<int:rule_id>")
+@requires_actor(Role.ADMIN)
+def edit(actor: Actor, rule_id: int):
+    rule = definitions.get_rule(actor, rule_id)
+    values = {f: getattr(rule, f) for f in ("name", "description", "condition", "params", "points", "dimension",
+                                            "badge_id", "repeatable", "cooldown_days", "cap_count",
+                                            "cap_window_days", "active")}
+    if request.args.get("condition") in REGISTRY:
+        values["condition"], values["params"] = request.args["condition"], {}
+    return _editor(actor, values, rule)
+
+
+@bp.post("/save")
+@requires_actor(Role.ADMIN)
+def save(actor: Actor):
+    rule_id = request.form.get("rule_id", type=int)
+    rule = definitions.get_rule(actor, rule_id) if rule_id else None
+    fields = rule_fields(request.form, actor.organisation_id)
+    values = {**fields, "params": fields["params"]}
+    now = utcnow()
+    try:
+        if request.form.get("action") == "preview":
+            checked = definitions.validate_fields(actor.organisation_id, dict(fields))
+            candidate = RuleSpec(-1, 1, checked["condition"], checked["params"], checked["points"],
+                                 checked["dimension"], checked["badge_id"], checked["repeatable"],
+                                 checked["cooldown_days"], checked["cap_count"], checked["cap_window_days"])
+            return _editor(actor, values, rule, qualifiers=preview(actor.organisation_id, candidate, rule_id))
+        if rule is None:
+            rule = definitions.create_rule(actor.organisation_id, fields, now, actor=actor)
+            report = replay(actor.organisation_id, now, apply=True, rule_ids=[rule.id]) if rule.active else None
+            db.session.commit()
+            awarded = len({(c.course_id, c.user_id) for c in report.points} | {(a.course_id, a.user_id)
+                                                                             for a in report.new_badges}) if report else 0
+            return redirect(launch_url("admin_rules.index", created=rule.id, awarded=awarded), 303)
+        definitions.update_rule(actor, rule.id, fields, now)
+        db.session.commit()
+        return redirect(launch_url("admin_rules.recalculate", rule_id=rule.id), 303)
+    except InvalidInput as err:
+        db.session.rollback()
+        return _editor(actor, values, rule, err.errors, status=422)
+
+
+@bp.get("/<int:rule_id>/recalculate")
+@requires_actor(Role.ADMIN)
+def recalculate(actor: Actor, rule_id: int):
+    rule = definitions.get_rule(actor, rule_id)
+    report = replay(actor.organisation_id, utcnow(), rule_ids=[rule.id])
+    user_ids = [c.user_id for c in report.points] + [a.user_id for a in report.new_badges]
+    return render_template("admin/rule_replay.html", actor=actor, rule=rule, report=report, names=_names(user_ids))
+
+
+@bp.post("/<int:rule_id>/recalculate")
+@requires_actor(Role.ADMIN)
+def recalculate_apply(actor: Actor, rule_id: int):
+    rule = definitions.get_rule(actor, rule_id)
+    replay(actor.organisation_id, utcnow(), apply=True, rule_ids=[rule.id])
+    db.session.commit()
+    return redirect(launch_url("admin_rules.recalculate", rule_id=rule.id, applied=1), 303)

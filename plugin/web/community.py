@@ -1,0 +1,30 @@
+"""Community library actions on an experiment: react, reuse, report; managers hide and restore."""
+from __future__ import annotations
+
+from flask import Blueprint, redirect, request
+
+from plugin.community import service as community
+from plugin.core.actor import Actor, Role
+from plugin.core.clock import utcnow
+from plugin.extensions import db
+from plugin.web.auth import launch_url, requires_actor
+
+bp = Blueprint("community", __name__, url_prefix="/app/experiments/<int:experiment_id>")
+ACTIONS = {
+    "react": lambda actor, eid, form, now: community.react(actor, eid, form.get("kind", ""), now),
+    "reuse": lambda actor, eid, form, now: community.mark_reused(actor, eid, now),
+    "report": lambda actor, eid, form, now: community.report(actor, eid, form.get("reason", ""), now),
+    "hide": lambda actor, eid, form, now: community.hide(actor, eid, form.get("reason", ""), now),
+    "unhide": lambda actor, eid, form, now: community.unhide(actor, eid, now),
+}
+
+
+@bp.post("/<action>")
+@requires_actor(Role.LEARNER, Role.MANAGER, Role.ADMIN)
+def act(actor: Actor, experiment_id: int, action: str):
+    handler = ACTIONS.get(action)
+    if handler is None:
+        return redirect(launch_url("learner.experiment_show", experiment_id=experiment_id), 303)
+    handler(actor, experiment_id, request.form, utcnow())
+    db.session.commit()
+    return redirect(launch_url("learner.experiment_show", experiment_id=experiment_id, done=action), 303)

@@ -1,0 +1,22 @@
+"""Public, unauthenticated resources: badge images (verifiers and LMS pages embed them)."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, make_response
+
+from plugin.badges.service import badge_image
+
+bp = Blueprint("public", __name__)
+
+
+@bp.get("/badges/<int:badge_id>/image")
+def badge_image_view(badge_id: int):
+    found = badge_image(badge_id)
+    if found is None:
+        abort(404)
+    data, content_type = found
+    response = make_response(data)
+    response.headers["Content-Type"] = content_type
+    response.headers["Cache-Control"] = "public, max-age=300"
+    # An SVG opened directly must not run anything, whatever slipped past the sanitiser.
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+    return response

@@ -1,0 +1,66 @@
+"""Learner pages for recognition: my points, level and the why behind each; peer help."""
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request
+
+from plugin.badges.service import badges_of
+from plugin.core.actor import Actor, Role
+from plugin.core.clock import utcnow
+from plugin.errors import InvalidInput
+from plugin.extensions import db
+from plugin.ledger.service import balances
+from plugin.levels.service import dimensions, progress_of
+from plugin.peer_help import service as peer_help
+from plugin.recognition.history import explanations
+from plugin.tenancy.service import members
+from plugin.web.auth import launch_url, requires_actor
+
+bp = Blueprint("recognition", __name__, url_prefix="/app")
+
+
+@bp.get("/recognition")
+@requires_actor()
+def mine(actor: Actor):
+    points = balances(actor.course_id, actor.user_id)
+    return render_template("learner/recognition.html", actor=actor, points=points,
+                           progress=progress_of(actor.organisation_id, points.get("total", 0)),
+                           dimensions=dimensions(actor.organisation_id),
+                           badges=badges_of(actor.course_id, actor.user_id), why=explanations(actor))
+
+
+def _help_page(actor: Actor, errors: dict | None = None, values: dict | None = None, status: int = 200):
+    people = [u for u in members(actor.course_id, (Role.LEARNER, Role.MANAGER, Role.ADMIN)) if u.id != actor.user_id]
+    names = {u.id: u.display_name for u in members(actor.course_id)}
+    return render_template("learner/help.html", actor=actor, people=people, names=names,
+                           awaiting=peer_help.awaiting_me(actor), history=peer_help.mine(actor),
+                           errors=errors or {}, values=values or {}), status
+
+
+@bp.get("/help")
+@requires_actor()
+def help_page(actor: Actor):
+    return _help_page(actor)
+
+
+@bp.post("/help")
+@requires_actor(Role.LEARNER, Role.MANAGER, Role.ADMIN)
+def help_record(actor: Actor):
+    try:
+        peer_help.record_help(actor, other_user_id=request.form.get("other", type=int) or 0,
+                              direction=request.form.get("direction", ""),
+                              description=request.form.get("description", ""), now=utcnow())
+    except InvalidInput as err:
+        return _help_page(actor, {"_": [err.message], **(err.errors or {})}, request.form.to_dict(), 422)
+    db.session.commit()
+    return redirect(launch_url("recognition.help_page", saved=1), 303)
+
+
+@bp.post("/help/<int:help_id>/<answer>")
+@requires_actor(Role.LEARNER, Role.MANAGER, Role.ADMIN)
+def help_answer(actor: Actor, help_id: int, answer: str):
+    if answer == "confirm":
+        peer_help.confirm_help(actor, help_id, utcnow())
+    else:
+        peer_help.decline_help(actor, help_id, utcnow())
+    db.session.commit()
+    return redirect(launch_url("recognition.help_page"), 303)

@@ -1,0 +1,200 @@
+"""Anti-gaming through log_experiment: near-duplicates, diminishing returns, the daily cap, reflections on
+failures; and every limit an admin edits is honoured."""
+from __future__ import annotations
+
+from datetime import timedelta
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy import func, select
+
+from plugin.badges.service import badges_of
+from plugin.catalog.service import items
+from plugin.core.actor import Role
+from plugin.errors import Conflict
+from plugin.experiments.models import Experiment
+from plugin.experiments.similarity import jaccard, shingles
+from plugin.extensions import db
+from plugin.ledger.models import LedgerEntry
+from plugin.ledger.service import balance
+from plugin.peer_help.service import HELPED_ME, record_help
+from plugin.recognition.service import give_kudos
+from plugin.rules.engine import NOTES
+from plugin.rules.models import Rule
+from plugin.settings.service import LimitsIn, limits, update_limits
+from tests.services.factories import NOW, later, log, make_actor, make_platform
+
+TITLE = "Summarised committee notes"
+NOTES_TEXT = ("Asked the assistant to turn my messy meeting notes from the curriculum committee into a clear list of "
+              "decisions, owners and deadlines. Then I checked every item against the recording, fixed two names it "
+              "had mixed up, and sent the list to the team the same afternoon instead of the usual three days later, "
+              "which everyone noticed and liked.")
+REORDERED = NOTES_TEXT.replace("owners and deadlines", "deadlines and owners")
+
+
+def day(days: int, minutes: int = 0):
+    return NOW + timedelta(days=days, minutes=minutes)
+
+
+@pytest.fixture
+def org(appctx):
+    platform = make_platform()
+    o = SimpleNamespace(platform=platform, admin=make_actor(platform, "admin", Role.ADMIN),
+                        boss=make_actor(platform, "boss", Role.MANAGER), ada=make_actor(platform, "ada"),
+                        bo=make_actor(platform, "bo"), id=platform.organisation_id)
+    o.tools = [str(t.id) for t in items(o.id, "tools")[:2]]
+    o.cats = [c.id for c in items(o.id, "categories")[:2]]
+    o.logged = db.session.scalar(select(Rule).where(Rule.organisation_id == o.id, Rule.key == "logged"))
+    return o
+
+
+def set_limits(org, **changes) -> None:
+    form = {name: str(value) for name, value in {**limits(org.id).__dict__, **changes}.items()}
+    update_limits(org.admin, LimitsIn().load(form), NOW)
+
+
+def paid(org, result) -> int:
+    """What 'Logged an experiment' paid for this experiment."""
+    return db.session.scalar(select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
+        LedgerEntry.rule_id == org.logged.id, LedgerEntry.source_id == result.experiment.id))
+
+
+def note(result) -> str:
+    return {r.rule_name: r.note for r in result.recognitions}.get("Logged an experiment", "")
+
+
+def badge_names(actor) -> list[str]:
+    return sorted(b.name for _award, b in badges_of(actor.course_id, actor.user_id))
+
+
+def test_identical_text_is_logged_but_not_paid_again_and_the_author_is_told_why(org):
+    first = log(org.ada, title=TITLE, tried=NOTES_TEXT)
+    again = log(org.ada, later(30), title=TITLE, tried=NOTES_TEXT)
+    db.session.commit()
+    assert again.created is True and again.experiment.duplicate_of_id == first.experiment.id
+    assert (paid(org, first), paid(org, again)) == (10, 0)
+    assert note(again) == "duplicate" and "recently" in NOTES["duplicate"]
+    assert db.session.scalar(select(func.count()).select_from(Experiment)) == 2
+    assert balance(org.ada.course_id, org.ada.user_id) == 10
+
+
+def test_the_same_words_slightly_reordered_are_a_near_duplicate(org):
+    assert jaccard(shingles(TITLE + " " + NOTES_TEXT), shingles(TITLE + " " + REORDERED)) >= 0.8
+    first = log(org.ada, title=TITLE, tried=NOTES_TEXT)
+    again = log(org.ada, day(2), title=TITLE, tried=REORDERED)
+    assert again.experiment.duplicate_of_id == first.experiment.id
+    assert (paid(org, again), note(again)) == (0, "duplicate")
+
+
+def test_different_text_is_paid(org):
+    first = log(org.ada, title=TITLE, tried=NOTES_TEXT)
+    other = log(org.ada, later(5), title="Drafted a parents' letter",
+                tried="Asked for a friendly letter about the trip, then rewrote the opening myself.")
+    assert other.experiment.duplicate_of_id is None
+    assert (paid(org, first), paid(org, other), note(other)) == (10, 10, "")
+
+
+@pytest.mark.parametrize("days_before, duplicate", [(91, False), (89, True)])
+def test_only_the_last_90_days_are_compared(org, days_before, duplicate):
+    old = log(org.ada, NOW - timedelta(days=days_before), title=TITLE, tried=NOTES_TEXT)
+    new = log(org.ada, NOW, title=TITLE, tried=NOTES_TEXT)
+    assert new.experiment.duplicate_of_id == (old.experiment.id if duplicate else None)
+    assert paid(org, new) == (0 if duplicate else 10)
+
+
+def test_a_colleagues_identical_text_is_not_my_duplicate(org):
+    log(org.bo, title=TITLE, tried=NOTES_TEXT)
+    mine = log(org.ada, later(1), title=TITLE, tried=NOTES_TEXT)
+    assert mine.experiment.duplicate_of_id is None and paid(org, mine) == 10
+
+
+def test_the_same_tool_on_the_same_task_pays_less_after_three_times(org):
+    same = [log(org.ada, day(d), ai_tool=org.tools[0], task_category=org.cats[0]) for d in range(5)]
+    assert [paid(org, r) for r in same] == [10, 10, 10, 5, 5]
+    assert [note(r) for r in same] == ["", "", "", "repeat", "repeat"]
+    other_tool = log(org.ada, day(5), ai_tool=org.tools[1], task_category=org.cats[0])
+    other_task = log(org.ada, day(6), ai_tool=org.tools[0], task_category=org.cats[1])
+    assert (paid(org, other_tool), paid(org, other_task)) == (10, 10)
+    month_later = log(org.ada, day(40), ai_tool=org.tools[0], task_category=org.cats[0])
+    assert (paid(org, month_later), note(month_later)) == (10, "")
+
+
+def test_the_daily_cap_stops_experiment_points_until_the_next_day(org):
+    """Default: 60 a day. Ten of the same: 10, 10, 10, then 5s (repeats) until the cap, then nothing."""
+    today = [log(org.ada, later(n), ai_tool=org.tools[0], task_category=org.cats[0]) for n in range(10)]
+    assert [paid(org, r) for r in today] == [10, 10, 10, 5, 5, 5, 5, 5, 5, 0]
+    assert note(today[-1]) == "daily_cap"
+    assert db.session.scalar(select(func.count()).select_from(Experiment)) == 10  # all logged all the same
+    tomorrow = log(org.ada, day(1), ai_tool=org.tools[1], task_category=org.cats[1])
+    assert (paid(org, tomorrow), note(tomorrow)) == (10, "")
+
+
+def test_an_admin_set_daily_cap_is_honoured(org):
+    set_limits(org, daily_points_cap=25, repeat_free_count=100)
+    today = [log(org.ada, later(n)) for n in range(4)]
+    assert [paid(org, r) for r in today] == [10, 10, 5, 0]
+    assert [note(r) for r in today] == ["", "", "daily_cap", "daily_cap"]
+    tomorrow = log(org.ada, day(1))
+    assert paid(org, tomorrow) == 10
+    assert balance(org.ada.course_id, org.ada.user_id) == 35
+
+
+def test_a_failure_with_a_too_short_reflection_earns_no_trying_points(org):
+    short = log(org.ada, outcome="failed", learned="Too short.")
+    assert (paid(org, short), note(short)) == (0, "short_reflection")
+    assert "reflection" in NOTES["short_reflection"]
+    assert badge_names(org.ada) == ["First experiment"]  # trying is still the first step; no Fail Forward
+    just_enough = log(org.ada, later(1), outcome="failed", learned="x" * 19 + "!")  # 20 characters
+    assert paid(org, just_enough) == 10
+    assert "Fail Forward" in badge_names(org.ada)
+    assert balance(org.ada.course_id, org.ada.user_id) == 10 + 10
+
+
+def test_an_admin_set_minimum_reflection_is_honoured(org):
+    set_limits(org, min_reflection_chars=5)
+    result = log(org.ada, outcome="failed", learned="Too short.")
+    assert (paid(org, result), note(result)) == (10, "")
+    set_limits(org, min_reflection_chars=200)
+    longer = log(org.ada, later(1), outcome="failed", learned="It invented a figure; I now check every number.")
+    assert (paid(org, longer), note(longer)) == (0, "short_reflection")
+
+
+def test_an_admin_set_duplicate_threshold_is_honoured(org):
+    set_limits(org, duplicate_threshold_percent=90)
+    first = log(org.ada, title=TITLE, tried=NOTES_TEXT)
+    reordered = log(org.ada, later(1), title=TITLE, tried=REORDERED)
+    identical = log(org.ada, later(2), title=TITLE, tried=NOTES_TEXT)
+    assert reordered.experiment.duplicate_of_id is None and paid(org, reordered) == 10
+    assert identical.experiment.duplicate_of_id == first.experiment.id and paid(org, identical) == 0
+
+
+def test_admin_set_diminishing_returns_are_honoured(org):
+    set_limits(org, repeat_free_count=1, repeat_factor_percent=0)
+    same = [log(org.ada, day(d), ai_tool=org.tools[0], task_category=org.cats[0]) for d in range(2)]
+    assert [paid(org, r) for r in same] == [10, 0]
+    assert note(same[1]) == "repeat"
+    set_limits(org, repeat_factor_percent=70)
+    assert paid(org, log(org.ada, day(2), ai_tool=org.tools[0], task_category=org.cats[0])) == 7
+
+
+def test_an_admin_set_pair_cap_and_window_are_honoured(org):
+    set_limits(org, help_pair_cap=1, help_pair_window_days=7)
+
+    def helped(now):
+        return record_help(org.bo, other_user_id=org.ada.user_id, direction=HELPED_ME, description="Prompt tips",
+                           now=now).help
+
+    first, second, week_later = helped(NOW), helped(later(1)), helped(day(8))
+    assert [h.over_pair_cap for h in (first, second, week_later)] == [False, True, False]
+    assert balance(org.ada.course_id, org.ada.user_id) == 20
+
+
+def test_an_admin_set_kudos_budget_is_honoured(org):
+    set_limits(org, kudos_monthly_budget=20)
+    with pytest.raises(Conflict) as err:
+        give_kudos(org.boss, receiver_id=org.ada.user_id, message="Great work", now=NOW, submission_key="kudos-001",
+                   points=30)
+    assert "20 points left" in err.value.message
+    give_kudos(org.boss, receiver_id=org.ada.user_id, message="Great work", now=NOW, submission_key="kudos-002",
+               points=20)
+    assert balance(org.ada.course_id, org.ada.user_id) == 20

@@ -1,0 +1,195 @@
+"""The community library: reactions and reuses (crediting the author), reports, and hiding by managers."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy import func, select
+
+from plugin.audit.models import AuditEvent
+from plugin.badges.service import badges_of
+from plugin.community.models import Reaction, Report, Reuse
+from plugin.community.service import (hide, mark_reused, my_reactions, open_reports, react, reactions_summary,
+                                      report, unhide)
+from plugin.core.actor import Role
+from plugin.errors import Forbidden, InvalidInput, NotFound
+from plugin.experiments.queries import feed, get_visible
+from plugin.extensions import db
+from plugin.ledger.models import LedgerEntry
+from plugin.ledger.service import balances, verify_totals
+from tests.services.factories import NOW, later, log, make_actor, make_platform
+
+
+@pytest.fixture
+def course(appctx):
+    platform = make_platform()
+    people = SimpleNamespace(platform=platform, boss=make_actor(platform, "boss", Role.MANAGER),
+                             **{sub: make_actor(platform, sub) for sub in ("ada", "bo", "cy", "dee")})
+    people.post = log(people.ada, title="Meeting notes summarised by AI").experiment
+    return people
+
+
+def sharing(actor) -> int:
+    return balances(actor.course_id, actor.user_id).get("sharing", 0)
+
+
+def badge_names(actor) -> list[str]:
+    return sorted(b.name for _award, b in badges_of(actor.course_id, actor.user_id))
+
+
+def rows(model, *where) -> int:
+    return db.session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def feed_ids(actor) -> list[int]:
+    return [row["experiment"].id for row in feed(actor)]
+
+
+def test_each_kind_of_reaction_counts_once_per_person(course):
+    assert react(course.bo, course.post.id, "helpful", NOW) is True
+    assert react(course.bo, course.post.id, "helpful", later(1)) is False
+    assert react(course.bo, course.post.id, "saved_mistake", later(2)) is True
+    assert react(course.cy, course.post.id, "helpful", later(3)) is True
+    db.session.commit()
+    assert reactions_summary(course.post.id) == {"helpful": 2, "saved_mistake": 1, "reused": 0}
+    assert my_reactions(course.bo, course.post.id) == {"helpful", "saved_mistake"}
+    assert rows(Reaction) == 3
+    with pytest.raises(InvalidInput):
+        react(course.bo, course.post.id, "love", later(4))
+
+
+def test_a_reuse_credits_the_author_in_sharing(course):
+    assert mark_reused(course.bo, course.post.id, NOW) is True
+    db.session.commit()
+    entry = db.session.scalar(select(LedgerEntry).where(LedgerEntry.source_type == "reuse"))
+    assert (entry.user_id, entry.amount, entry.dimension) == (course.ada.user_id, 5, "sharing")
+    assert sharing(course.ada) == 5
+    assert balances(course.bo.course_id, course.bo.user_id) == {}  # the reuser earns nothing for clicking
+    assert mark_reused(course.bo, course.post.id, later(1)) is False
+    assert sharing(course.ada) == 5 and rows(Reuse) == 1
+    assert my_reactions(course.bo, course.post.id) == {"reused"}
+
+
+def test_three_colleagues_reusing_earns_the_reused_badge(course):
+    mark_reused(course.bo, course.post.id, NOW)
+    mark_reused(course.cy, course.post.id, later(1))
+    assert "Reused" not in badge_names(course.ada)
+    mark_reused(course.dee, course.post.id, later(2))
+    db.session.commit()
+    assert "Reused" in badge_names(course.ada)
+    assert sharing(course.ada) == 3 * 5 + 15
+    assert reactions_summary(course.post.id)["reused"] == 3
+    assert verify_totals() == []
+
+
+def test_one_colleague_reusing_three_posts_is_not_three_colleagues(course):
+    posts = [course.post] + [log(course.ada, later(i), title=f"Another shared idea {i}").experiment for i in (1, 2)]
+    for i, post in enumerate(posts):
+        mark_reused(course.bo, post.id, later(10 + i))
+    assert sharing(course.ada) == 3 * 5
+    assert "Reused" not in badge_names(course.ada)
+
+
+def test_nobody_reacts_to_or_reuses_their_own_post(course):
+    with pytest.raises(InvalidInput):
+        react(course.ada, course.post.id, "helpful", NOW)
+    with pytest.raises(InvalidInput):
+        mark_reused(course.ada, course.post.id, NOW)
+    assert rows(Reaction) == 0 and rows(Reuse) == 0 and sharing(course.ada) == 0
+
+
+def test_observers_read_but_do_not_react(course):
+    observer = make_actor(course.platform, "parent", Role.OBSERVER)
+    assert course.post.id in feed_ids(observer)
+    with pytest.raises(Forbidden):
+        react(observer, course.post.id, "helpful", NOW)
+    with pytest.raises(Forbidden):
+        mark_reused(observer, course.post.id, NOW)
+
+
+def test_a_private_post_cannot_be_reacted_to_by_others(course):
+    private = log(course.ada, later(1), visibility="private").experiment
+    with pytest.raises(NotFound):
+        react(course.bo, private.id, "helpful", later(2))
+    with pytest.raises(NotFound):
+        mark_reused(course.bo, private.id, later(2))
+    someone_elsewhere = make_actor(course.platform, "bo", context_id="course-2")
+    with pytest.raises(NotFound):
+        react(someone_elsewhere, course.post.id, "helpful", later(2))
+
+
+def test_a_hidden_post_is_invisible_to_learners_but_not_to_its_author_or_managers(course):
+    hide(course.boss, course.post.id, "Contains a client's name", later(1))
+    db.session.commit()
+    assert course.post.id not in feed_ids(course.bo)
+    with pytest.raises(NotFound):
+        get_visible(course.bo, course.post.id)
+    with pytest.raises(NotFound):
+        react(course.bo, course.post.id, "helpful", later(2))
+    with pytest.raises(NotFound):
+        mark_reused(course.bo, course.post.id, later(2))
+    assert course.post.id in feed_ids(course.ada)
+    assert get_visible(course.ada, course.post.id)["experiment"].hidden_reason == "Contains a client's name"
+    assert course.post.id in feed_ids(course.boss)
+
+    unhide(course.boss, course.post.id, later(3))
+    db.session.commit()
+    assert course.post.id in feed_ids(course.bo)
+    assert react(course.bo, course.post.id, "helpful", later(4)) is True
+
+
+def test_hiding_and_restoring_are_audited(course):
+    hide(course.boss, course.post.id, "Contains a client's name", later(1))
+    unhide(course.boss, course.post.id, later(2))
+    db.session.commit()
+    events = list(db.session.scalars(select(AuditEvent).order_by(AuditEvent.id)))
+    assert [(e.action, e.target_id, e.details, e.actor_user_id, e.course_id) for e in events] == [
+        ("experiment.hidden", course.post.id, {"reason": "Contains a client's name"}, course.boss.user_id,
+         course.boss.course_id),
+        ("experiment.restored", course.post.id, {}, course.boss.user_id, course.boss.course_id)]
+
+
+def test_only_managers_hide_and_restore_and_with_a_reason(course):
+    with pytest.raises(Forbidden):
+        hide(course.bo, course.post.id, "I do not like it", NOW)
+    with pytest.raises(Forbidden):
+        unhide(course.bo, course.post.id, NOW)
+    with pytest.raises(InvalidInput):
+        hide(course.boss, course.post.id, "  ", NOW)
+    elsewhere = make_actor(course.platform, "boss", Role.MANAGER, context_id="course-2")
+    with pytest.raises(NotFound):
+        hide(elsewhere, course.post.id, "Not my course", NOW)
+    assert course.post.hidden_at is None and rows(AuditEvent) == 0
+
+
+def test_reports_are_listed_for_managers_and_resolved_when_hidden(course):
+    other = log(course.bo, later(1), title="Grading rubric drafted by AI").experiment
+    report(course.bo, course.post.id, "Looks like it has personal data", later(2))
+    report(course.bo, course.post.id, "Reported twice by accident", later(3))
+    report(course.cy, course.post.id, "Client name in the text", later(4))
+    report(course.ada, other.id, "Off topic", later(5))
+    db.session.commit()
+    listed = open_reports(course.boss)
+    assert [(r.reporter_id, e.id, r.reason) for r, e in listed] == [
+        (course.bo.user_id, course.post.id, "Looks like it has personal data"),
+        (course.cy.user_id, course.post.id, "Client name in the text"),
+        (course.ada.user_id, other.id, "Off topic")]
+    with pytest.raises(Forbidden):
+        open_reports(course.bo)
+    elsewhere = make_actor(course.platform, "boss", Role.MANAGER, context_id="course-2")
+    assert open_reports(elsewhere) == []
+
+    hide(course.boss, course.post.id, "Contains a client's name", later(6))
+    db.session.commit()
+    assert [e.id for _r, e in open_reports(course.boss)] == [other.id]
+    assert rows(Report, Report.experiment_id == course.post.id, Report.resolved_at.is_(None)) == 0
+    assert rows(Report, Report.experiment_id == course.post.id) == 2  # kept, resolved
+
+
+def test_a_report_needs_a_reason_and_a_post_the_reporter_can_see(course):
+    with pytest.raises(InvalidInput):
+        report(course.bo, course.post.id, "x", NOW)
+    private = log(course.ada, later(1), visibility="private").experiment
+    with pytest.raises(NotFound):
+        report(course.bo, private.id, "Cannot even see it", later(2))
+    assert rows(Report) == 0

@@ -1,0 +1,296 @@
+"""Manager recognition: kudos within a monthly budget, manual badges, revocation by reversing entries, and the
+equity nudge for learners nobody has recognised lately."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy import func, select
+
+from plugin.audit.models import AuditEvent
+from plugin.badges.models import BadgeAward, BadgeClass
+from plugin.badges.service import badges_of
+from plugin.catalog.service import items
+from plugin.core.actor import Role
+from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
+from plugin.extensions import db
+from plugin.ledger.models import LedgerEntry
+from plugin.ledger.service import balance, balances, verify_totals
+from plugin.recognition.models import Kudos
+from plugin.recognition.service import (award_badge_manually, budget, give_kudos, revoke_badge, revoke_kudos,
+                                        unrecognised)
+from tests.services.factories import NOW, later, log, make_actor, make_platform
+
+APRIL = datetime(2025, 4, 1, 8, 0, tzinfo=timezone.utc)
+REFLECTION = "It invented a figure; I now check every number."
+
+
+@pytest.fixture
+def course(appctx):
+    platform = make_platform()
+    return SimpleNamespace(platform=platform, boss=make_actor(platform, "boss", Role.MANAGER),
+                           admin=make_actor(platform, "admin", Role.ADMIN), ada=make_actor(platform, "ada"),
+                           bo=make_actor(platform, "bo"))
+
+
+def kudos(giver, receiver, points=0, key=None, now=NOW, **kw) -> Kudos:
+    key = key or f"k-{giver.course_id}-{giver.user_id}-{receiver.user_id}-{points}-{now:%m%d%H%M}"
+    return give_kudos(giver, receiver_id=receiver.user_id, message="Great prompt library, thank you", now=now,
+                      submission_key=key, points=points, **kw)
+
+
+def rows(model, *where) -> int:
+    return db.session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def audit(action: str) -> list[AuditEvent]:
+    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)))
+
+
+def badge(actor, slug: str) -> BadgeClass:
+    return db.session.scalar(select(BadgeClass).where(BadgeClass.organisation_id == actor.organisation_id,
+                                                      BadgeClass.slug == slug))
+
+
+def badge_names(actor) -> list[str]:
+    return sorted(b.name for _award, b in badges_of(actor.course_id, actor.user_id))
+
+
+def test_kudos_within_budget_posts_points_and_is_audited(course):
+    value = items(course.ada.organisation_id, "values")[0]
+    given = kudos(course.boss, course.ada, points=30, value_tag_id=value.id)
+    db.session.commit()
+    entry = db.session.scalar(select(LedgerEntry).where(LedgerEntry.user_id == course.ada.user_id))
+    assert (entry.source_type, entry.source_id, entry.amount, entry.dimension) == (
+        "kudos", given.id, 30, "experimenting")
+    assert balance(course.ada.course_id, course.ada.user_id) == 30
+    assert budget(course.boss, NOW).left == 70
+    [event] = audit("kudos.given")
+    assert (event.actor_user_id, event.target_id, event.details) == (
+        course.boss.user_id, given.id, {"receiver": course.ada.user_id, "points": 30})
+
+
+def test_kudos_beyond_the_budget_are_refused_naming_what_is_left(course):
+    kudos(course.boss, course.ada, points=60)
+    with pytest.raises(Conflict) as err:
+        kudos(course.boss, course.bo, points=50)
+    assert "40 points left" in err.value.message
+    assert "points" in err.value.errors
+    assert rows(Kudos) == 1 and balance(course.bo.course_id, course.bo.user_id) == 0
+    kudos(course.boss, course.bo, points=40)  # exactly what is left
+    assert budget(course.boss, NOW).left == 0
+    kudos(course.boss, course.bo, points=0, now=later(1))  # words cost nothing
+    assert rows(Kudos) == 3
+
+
+def test_the_budget_is_per_manager_per_course_per_month(course):
+    kudos(course.boss, course.ada, points=100)
+    with pytest.raises(Conflict):
+        kudos(course.boss, course.ada, points=1, now=later(1))
+    other_manager = make_actor(course.platform, "boss-2", Role.MANAGER)
+    kudos(other_manager, course.ada, points=100)
+    boss_elsewhere = make_actor(course.platform, "boss", Role.MANAGER, context_id="course-2")
+    ada_elsewhere = make_actor(course.platform, "ada", context_id="course-2")
+    kudos(boss_elsewhere, ada_elsewhere, points=100)
+    kudos(course.boss, course.ada, points=100, now=APRIL)  # a new month starts afresh
+    assert budget(course.boss, NOW).left == 0 and budget(course.boss, APRIL).left == 0
+    assert balance(course.ada.course_id, course.ada.user_id) == 300
+    assert balance(ada_elsewhere.course_id, ada_elsewhere.user_id) == 100
+
+
+def test_nobody_gives_kudos_to_themselves(course):
+    with pytest.raises(Forbidden):
+        kudos(course.boss, course.boss, points=10)
+    assert rows(Kudos) == 0 and budget(course.boss, NOW).spent == 0
+
+
+def test_learners_cannot_give_kudos(course):
+    with pytest.raises(Forbidden):
+        kudos(course.ada, course.bo)
+    assert rows(Kudos) == 0
+
+
+def test_kudos_to_someone_outside_the_course_are_refused(course):
+    outsider = make_actor(course.platform, "zed", context_id="course-2")
+    with pytest.raises(InvalidInput):
+        kudos(course.boss, outsider, points=10)
+    assert rows(Kudos) == 0
+
+
+def test_kudos_with_a_foreign_value_or_an_unknown_dimension_are_refused(course):
+    other = make_platform("https://other-lms.example.com", "client-9", organisation="Org B")
+    with pytest.raises(InvalidInput) as err:
+        kudos(course.boss, course.ada, points=10, value_tag_id=items(other.organisation_id, "values")[0].id)
+    assert "value_tag" in err.value.errors
+    with pytest.raises(InvalidInput) as err:
+        kudos(course.boss, course.ada, points=10, dimension="glory")
+    assert "dimension" in err.value.errors
+    assert rows(Kudos) == 0 and budget(course.boss, NOW).spent == 0
+
+
+def test_staff_receive_kudos_without_points(course):
+    colleague = make_actor(course.platform, "boss-2", Role.MANAGER)
+    given = kudos(course.boss, colleague)
+    assert given.id and rows(LedgerEntry) == 0
+    with pytest.raises(InvalidInput) as err:
+        kudos(course.boss, colleague, points=10)
+    assert "points" in err.value.errors
+    assert budget(course.boss, NOW).spent == 0
+    assert balances(colleague.course_id, colleague.user_id) == {}
+
+
+def test_the_same_submission_twice_gives_one_kudos(course):
+    first = kudos(course.boss, course.ada, points=20, key="kudos-form-0001")
+    again = kudos(course.boss, course.ada, points=20, key="kudos-form-0001")
+    db.session.commit()
+    assert again.id == first.id
+    assert rows(Kudos) == 1 and rows(LedgerEntry) == 1
+    assert balance(course.ada.course_id, course.ada.user_id) == 20
+    assert budget(course.boss, NOW).spent == 20
+
+
+def test_revoking_kudos_reverses_the_points_and_refunds_the_budget(course):
+    given = kudos(course.boss, course.ada, points=30)
+    db.session.commit()
+    original = db.session.scalar(select(LedgerEntry).where(LedgerEntry.source_type == "kudos"))
+    revoke_kudos(course.boss, given.id, "Given to the wrong person", later(60))
+    db.session.commit()
+    db.session.expire_all()
+    entries = list(db.session.scalars(select(LedgerEntry).order_by(LedgerEntry.id)))
+    assert [(e.id, e.amount, e.reverses_id) for e in entries] == [
+        (original.id, 30, None), (entries[1].id, -30, original.id)]
+    assert balance(course.ada.course_id, course.ada.user_id) == 0
+    assert budget(course.boss, NOW).left == 100
+    assert (given.revoked_at, given.revoked_reason) == (later(60), "Given to the wrong person")
+    [event] = audit("kudos.revoked")
+    assert event.details == {"reason": "Given to the wrong person"} and event.target_id == given.id
+    revoke_kudos(course.boss, given.id, "Clicked twice", later(61))
+    assert rows(LedgerEntry) == 2 and len(audit("kudos.revoked")) == 1
+    assert verify_totals() == []
+
+
+def test_only_the_giver_or_an_admin_revokes_kudos_and_with_a_reason(course):
+    given = kudos(course.boss, course.ada, points=30)
+    other_manager = make_actor(course.platform, "boss-2", Role.MANAGER)
+    for someone in (other_manager, course.ada):
+        with pytest.raises(Forbidden):
+            revoke_kudos(someone, given.id, "Not mine to revoke", later(1))
+    with pytest.raises(InvalidInput):
+        revoke_kudos(course.boss, given.id, " ", later(1))
+    assert given.revoked_at is None
+    revoke_kudos(course.admin, given.id, "Duplicate of an earlier kudos", later(2))
+    assert balance(course.ada.course_id, course.ada.user_id) == 0
+
+
+def test_a_manager_of_another_course_cannot_revoke_anything_here(course):
+    given = kudos(course.boss, course.ada, points=30)
+    award_id = award_badge_manually(course.boss, receiver_id=course.ada.user_id,
+                                    badge_id=badge(course.ada, "champion").id, comment="Ran the clinic", now=NOW)
+    elsewhere = make_actor(course.platform, "boss", Role.ADMIN, context_id="course-2")
+    with pytest.raises(NotFound):
+        revoke_kudos(elsewhere, given.id, "Not my course", later(1))
+    with pytest.raises(NotFound):
+        revoke_badge(elsewhere, award_id, "Not my course", later(1))
+    assert balance(course.ada.course_id, course.ada.user_id) == 30 and badge_names(course.ada) == ["Champion"]
+
+
+def test_a_manager_awards_champion_once_with_comment_and_evidence(course):
+    champion = badge(course.ada, "champion")
+    award_id = award_badge_manually(course.boss, receiver_id=course.ada.user_id, badge_id=champion.id,
+                                    comment="Ran the prompt clinic for the team", now=NOW,
+                                    evidence_url="https://intranet.example.edu/clinic")
+    db.session.commit()
+    award = db.session.get(BadgeAward, award_id)
+    assert (award.awarded_by_id, award.comment, award.evidence_url) == (
+        course.boss.user_id, "Ran the prompt clinic for the team", "https://intranet.example.edu/clinic")
+    assert badge_names(course.ada) == ["Champion"]
+    assert [e.details for e in audit("badge.awarded")] == [{"badge": champion.id, "receiver": course.ada.user_id}]
+    with pytest.raises(Conflict) as err:
+        award_badge_manually(course.boss, receiver_id=course.ada.user_id, badge_id=champion.id,
+                             comment="Again", now=later(1))
+    assert "Champion" in err.value.message
+    assert rows(BadgeAward) == 1
+
+
+@pytest.mark.parametrize("case", ["rule badge", "bad evidence", "staff receiver", "no comment"])
+def test_manual_awards_are_refused_when_they_make_no_sense(course, case):
+    receiver, slug, comment, evidence = course.ada, "champion", "Ran the prompt clinic", None
+    if case == "rule badge":
+        slug = "explorer"
+    elif case == "bad evidence":
+        evidence = "javascript:alert(1)"
+    elif case == "staff receiver":
+        receiver = make_actor(course.platform, "boss-2", Role.MANAGER)
+    else:
+        comment = ""
+    with pytest.raises(InvalidInput):
+        award_badge_manually(course.boss, receiver_id=receiver.user_id, badge_id=badge(course.ada, slug).id,
+                             comment=comment, now=NOW, evidence_url=evidence)
+    assert rows(BadgeAward) == 0
+
+
+def test_learners_cannot_award_badges(course):
+    with pytest.raises(Forbidden):
+        award_badge_manually(course.ada, receiver_id=course.bo.user_id, badge_id=badge(course.ada, "champion").id,
+                             comment="My friend is great", now=NOW)
+
+
+def test_revoking_a_rule_badge_reverses_the_points_of_that_firing(course):
+    log(course.ada, outcome="failed", learned=REFLECTION)  # Fail Forward: badge and 10 sharing points
+    assert balances(course.ada.course_id, course.ada.user_id) == {"experimenting": 10, "sharing": 10, "total": 20}
+    award = db.session.scalar(select(BadgeAward).where(BadgeAward.badge_id == badge(course.ada, "fail-forward").id))
+    before = {e.id: e.amount for e in db.session.scalars(select(LedgerEntry))}
+    with pytest.raises(Forbidden):
+        revoke_badge(course.ada, award.id, "I do not deserve it", later(1))
+    revoke_badge(course.boss, award.id, "The failure was copied from a colleague", later(5))
+    db.session.commit()
+    db.session.expire_all()
+    award = db.session.get(BadgeAward, award.id)
+    assert (award.revoked_at, award.revoked_reason) == (later(5), "The failure was copied from a colleague")
+    assert balances(course.ada.course_id, course.ada.user_id) == {"experimenting": 10, "sharing": 0, "total": 10}
+    assert {e.id: e.amount for e in db.session.scalars(select(LedgerEntry).where(LedgerEntry.id.in_(before)))} == before
+    assert badge_names(course.ada) == ["First experiment"]
+    assert [e.details for e in audit("badge.revoked")] == [{"reason": "The failure was copied from a colleague"}]
+    assert verify_totals() == []
+
+
+def test_revoking_a_manual_badge_marks_it_revoked(course):
+    award_id = award_badge_manually(course.boss, receiver_id=course.ada.user_id,
+                                    badge_id=badge(course.ada, "champion").id, comment="Ran the clinic", now=NOW)
+    revoke_badge(course.boss, award_id, "Awarded by mistake", later(1))
+    assert badge_names(course.ada) == [] and rows(LedgerEntry) == 0
+
+
+def test_unrecognised_lists_active_learners_without_recognition_in_30_days(course):
+    cy, dee, eve = (make_actor(course.platform, sub) for sub in ("cy", "dee", "eve"))
+    log(course.ada, later(1))                              # active, never recognised
+    log(course.bo, later(2))                               # active, got kudos
+    kudos(course.boss, course.bo, now=later(3))
+    log(cy, NOW - timedelta(days=40))                      # not active lately
+    log(dee, later(4))                                     # active, got a manual badge
+    award_badge_manually(course.boss, receiver_id=dee.user_id, badge_id=badge(dee, "champion").id,
+                         comment="Ran the clinic", now=later(5))
+    log(eve, later(6))                                     # recognised long ago only
+    kudos(course.boss, eve, now=NOW - timedelta(days=35))
+    log(course.boss, later(7))                             # staff are not nudged about
+    make_actor(course.platform, "fay")                     # never logged anything
+    assert unrecognised(course.boss, later(10)) == [course.ada.user_id, eve.user_id]
+    with pytest.raises(Forbidden):
+        unrecognised(course.ada, later(10))
+
+
+def test_revoked_kudos_no_longer_count_as_recognition(course):
+    log(course.ada)
+    given = kudos(course.boss, course.ada, now=later(1))
+    assert unrecognised(course.boss, later(2)) == []
+    revoke_kudos(course.boss, given.id, "Given by mistake", later(3))
+    assert unrecognised(course.boss, later(4)) == [course.ada.user_id]
+
+
+def test_a_revoked_manual_badge_no_longer_counts_as_recognition(course):
+    log(course.ada)
+    award_id = award_badge_manually(course.boss, receiver_id=course.ada.user_id,
+                                    badge_id=badge(course.ada, "champion").id, comment="Ran the clinic", now=later(1))
+    revoke_badge(course.boss, award_id, "Awarded by mistake", later(2))
+    assert unrecognised(course.boss, later(3)) == [course.ada.user_id]

@@ -1,0 +1,170 @@
+"""Dimensions, the level ladder and the organisation's limits: defaults, admin edits, validation, audit."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from marshmallow import ValidationError
+from sqlalchemy import select
+
+from plugin.audit.models import AuditEvent
+from plugin.core.actor import Role
+from plugin.errors import Conflict, Forbidden, InvalidInput
+from plugin.extensions import db
+from plugin.ledger.service import balances
+from plugin.levels.ladder import Step
+from plugin.levels.service import (DEFAULT_LADDER, add_dimension, dimension_names, dimensions, ladder, progress_of,
+                                   set_levels)
+from plugin.recognition.service import give_kudos
+from plugin.settings.service import LIMIT_FIELDS, Limits, LimitsIn, limits, update_limits
+from tests.services.factories import NOW, make_actor, make_platform
+
+
+@pytest.fixture
+def org(appctx):
+    platform = make_platform()
+    return SimpleNamespace(platform=platform, admin=make_actor(platform, "admin", Role.ADMIN),
+                           boss=make_actor(platform, "boss", Role.MANAGER), ada=make_actor(platform, "ada"),
+                           id=platform.organisation_id)
+
+
+def limits_form(org, **changes) -> dict:
+    """What the admin form posts: every field, as strings."""
+    return {name: str(value) for name, value in {**limits(org.id).__dict__, **changes}.items()}
+
+
+def audit(action: str) -> list[AuditEvent]:
+    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)))
+
+
+def test_a_new_organisation_has_three_dimensions_and_the_default_ladder(org):
+    assert dimension_names(org.id) == {"experimenting": "Experimenting", "helping": "Helping", "sharing": "Sharing"}
+    assert ladder(org.id) == [Step(name, threshold) for name, threshold in DEFAULT_LADDER]
+
+
+@pytest.mark.parametrize("points, level, following, percent, to_next", [
+    (0, "Curious", "Explorer", 0, 40),
+    (20, "Curious", "Explorer", 50, 20),
+    (39, "Curious", "Explorer", 97, 1),
+    (40, "Explorer", "Practitioner", 0, 80),
+    (100, "Explorer", "Practitioner", 75, 20),
+    (599, "Pathfinder", "Catalyst", 99, 1),
+    (600, "Catalyst", None, 100, 0),
+    (5000, "Catalyst", None, 100, 0),
+])
+def test_progress_on_the_default_ladder(org, points, level, following, percent, to_next):
+    progress = progress_of(org.id, points)
+    assert progress.level.name == level
+    assert (progress.next.name if progress.next else None) == following
+    assert (progress.percent, progress.to_next) == (percent, to_next)
+
+
+def test_an_admin_replaces_the_ladder(org):
+    kudos = give_kudos(org.boss, receiver_id=org.ada.user_id, message="Well done", now=NOW, submission_key="kudos-01",
+                       points=30)
+    before = balances(org.ada.course_id, org.ada.user_id)
+    set_levels(org.admin, [("Sage", 100), ("Beginner", 0), ("  ", 50), ("Adept", 25)])
+    db.session.commit()
+    assert ladder(org.id) == [Step("Beginner", 0), Step("Adept", 25), Step("Sage", 100)]
+    progress = progress_of(org.id, 30)
+    assert (progress.level.name, progress.next.name, progress.to_next) == ("Adept", "Sage", 70)
+    assert balances(org.ada.course_id, org.ada.user_id) == before and kudos.points == 30  # levels are derived
+
+
+@pytest.mark.parametrize("steps", [
+    [("A", 0), ("B", 10), ("C", 10)],   # thresholds not distinct
+    [("A", 5), ("B", 10)],              # does not start at 0
+    [("A", 0), ("B", -10)],             # negative
+    [],                                  # no level at all
+    [("  ", 0)],                        # no name
+])
+def test_an_invalid_ladder_is_refused_and_the_old_one_kept(org, steps):
+    with pytest.raises(InvalidInput) as err:
+        set_levels(org.admin, steps)
+    assert "levels" in err.value.errors
+    assert ladder(org.id) == [Step(name, threshold) for name, threshold in DEFAULT_LADDER]
+
+
+def test_an_admin_adds_a_dimension(org):
+    craft = add_dimension(org.admin, "Prompt craft", "Writing prompts others reuse")
+    db.session.commit()
+    assert (craft.key, craft.name, craft.position) == ("prompt-craft", "Prompt craft", 3)
+    assert [d.key for d in dimensions(org.id)] == ["experimenting", "helping", "sharing", "prompt-craft"]
+    with pytest.raises(Conflict):
+        add_dimension(org.admin, "Prompt Craft")
+    with pytest.raises(InvalidInput):
+        add_dimension(org.admin, " !? ")
+    give_kudos(org.boss, receiver_id=org.ada.user_id, message="Lovely prompts", now=NOW, submission_key="kudos-02",
+               points=5, dimension="prompt-craft")
+    assert balances(org.ada.course_id, org.ada.user_id) == {"prompt-craft": 5, "total": 5}
+    other = make_platform("https://other-lms.example.com", "client-9", organisation="Org B")
+    assert "prompt-craft" not in dimension_names(other.organisation_id)
+
+
+def test_a_dimension_named_with_turkish_letters_keeps_its_name(org):
+    dimension = add_dimension(org.admin, "Yardımlaşma")
+    assert dimension.name == "Yardımlaşma" and dimension.key
+    assert dimension_names(org.id)[dimension.key] == "Yardımlaşma"
+
+
+def test_a_dimension_named_in_another_script_is_accepted(org):
+    dimension = add_dimension(org.admin, "Μάθηση")
+    assert dimension_names(org.id)[dimension.key] == "Μάθηση"
+
+
+@pytest.mark.parametrize("role", [Role.MANAGER, Role.LEARNER])
+def test_only_admins_change_dimensions_levels_and_limits(org, role):
+    someone = org.boss if role is Role.MANAGER else org.ada
+    with pytest.raises(Forbidden):
+        add_dimension(someone, "Glory")
+    with pytest.raises(Forbidden):
+        set_levels(someone, [("Everyone wins", 0)])
+    with pytest.raises(Forbidden):
+        update_limits(someone, LimitsIn().load(limits_form(org, daily_points_cap=10_000)), NOW)
+    assert len(dimensions(org.id)) == 3 and len(ladder(org.id)) == len(DEFAULT_LADDER)
+    assert limits(org.id) == Limits()
+    assert audit("settings.limits_changed") == []
+
+
+def test_limits_start_at_the_defaults(org):
+    assert limits(org.id) == Limits(daily_points_cap=60, repeat_free_count=3, repeat_factor_percent=50,
+                                    duplicate_threshold_percent=80, min_reflection_chars=20,
+                                    kudos_monthly_budget=100, help_pair_cap=3, help_pair_window_days=30)
+
+
+def test_an_admin_changes_limits_and_the_change_is_audited(org):
+    changed = update_limits(org.admin, LimitsIn().load(limits_form(org, daily_points_cap=40,
+                                                                   kudos_monthly_budget=250)), NOW)
+    db.session.commit()
+    assert changed == limits(org.id) == Limits(daily_points_cap=40, kudos_monthly_budget=250)
+    [event] = audit("settings.limits_changed")
+    assert (event.actor_user_id, event.target_id) == (org.admin.user_id, org.id)
+    assert event.details == {"daily_points_cap": [60, 40], "kudos_monthly_budget": [100, 250]}
+    other = make_platform("https://other-lms.example.com", "client-9", organisation="Org B")
+    assert limits(other.organisation_id) == Limits()
+
+
+def test_saving_unchanged_limits_records_nothing(org):
+    update_limits(org.admin, LimitsIn().load(limits_form(org)), NOW)
+    assert audit("settings.limits_changed") == []
+
+
+@pytest.mark.parametrize("field, value", [
+    ("daily_points_cap", "-1"), ("daily_points_cap", "lots"), ("repeat_free_count", "101"),
+    ("repeat_factor_percent", "150"), ("duplicate_threshold_percent", "49"), ("duplicate_threshold_percent", "101"),
+    ("min_reflection_chars", "2001"), ("kudos_monthly_budget", "-5"), ("help_pair_cap", "1001"),
+    ("help_pair_window_days", "0"), ("help_pair_window_days", "367"),
+])
+def test_limits_out_of_range_are_refused_by_the_schema(org, field, value):
+    with pytest.raises(ValidationError) as err:
+        LimitsIn().load(limits_form(org, **{field: value}))
+    assert list(err.value.messages) == [field]
+
+
+def test_every_limit_is_required(org):
+    form = limits_form(org)
+    form.pop("help_pair_cap")
+    with pytest.raises(ValidationError) as err:
+        LimitsIn().load(form)
+    assert "help_pair_cap" in err.value.messages
+    assert set(LimitsIn().fields) == set(LIMIT_FIELDS)

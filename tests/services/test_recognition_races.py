@@ -1,0 +1,66 @@
+"""Racing managers and confirmations: budgets never overspend, a help is confirmed (and paid) once."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from plugin.core.actor import Role
+from plugin.errors import Conflict
+from plugin.extensions import db
+from plugin.ledger.models import LedgerEntry
+from plugin.ledger.service import balance, verify_totals
+from plugin.peer_help.service import I_HELPED, confirm_help, record_help
+from plugin.recognition.models import Kudos, KudosBudget
+from plugin.recognition.service import give_kudos
+from tests.services.factories import NOW, make_actor, make_platform
+from tests.services.test_concurrency import THREADS, race
+
+
+@pytest.fixture
+def people(appctx):
+    platform = make_platform()
+    return (make_actor(platform, "manager", role=Role.MANAGER), make_actor(platform, "learner"),
+            make_actor(platform, "helper"))
+
+
+def test_racing_kudos_never_overspend_the_monthly_budget(appctx, people):
+    manager, learner, _ = people
+
+    def work(i):
+        try:
+            give_kudos(manager, receiver_id=learner.user_id, message=f"Thanks {i}", points=30, now=NOW,
+                       submission_key=f"race-kudos-{i}")
+            db.session.commit()
+            return "given"
+        except Conflict:
+            db.session.rollback()
+            return "refused"
+
+    results = race(appctx, work)
+    assert results.count("given") == 3 and results.count("refused") == THREADS - 3  # 3 x 30 <= 100 < 4 x 30
+    assert db.session.scalar(select(KudosBudget.spent)) == 90
+    assert balance(learner.course_id, learner.user_id) == 90
+    assert db.session.scalar(select(func.count()).select_from(Kudos)) == 3
+    assert verify_totals() == []
+
+
+def test_racing_confirmations_of_one_help_pay_once(appctx, people):
+    _, learner, helper = people
+    recorded = record_help(helper, other_user_id=learner.user_id, direction=I_HELPED,
+                           description="Showed how to write a system prompt", now=NOW)
+    help_id = recorded.help.id  # read here: the threads must not touch this session's objects
+
+    def work(i):
+        try:
+            confirm_help(learner, help_id, NOW)
+            db.session.commit()
+            return "confirmed"
+        except Conflict:
+            db.session.rollback()
+            return "already"
+
+    results = race(appctx, work)
+    assert results.count("confirmed") == 1
+    assert db.session.scalar(select(func.count()).select_from(LedgerEntry).where(
+        LedgerEntry.user_id == helper.user_id, LedgerEntry.source_type == "peer_help")) == 1
+    assert balance(helper.course_id, helper.user_id) == 10

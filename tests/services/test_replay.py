@@ -1,0 +1,243 @@
+"""Replay: re-derive awards from the structured facts, report differences, and reconcile by appending reversing
+and new entries (never by editing rows); previews of candidate rules write nothing."""
+from __future__ import annotations
+
+from datetime import timedelta
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy import func, select, update
+
+from plugin.badges.models import BadgeAward, BadgeClass
+from plugin.badges.service import badges_of, save_badge
+from plugin.catalog.service import items
+from plugin.community.service import mark_reused, react
+from plugin.core.actor import Role
+from plugin.experiments.models import Experiment
+from plugin.extensions import db
+from plugin.ledger.models import LedgerEntry
+from plugin.ledger.service import balance, balances, verify_totals
+from plugin.peer_help.models import PeerHelp
+from plugin.peer_help.service import HELPED_ME, I_HELPED, confirm_help, decline_help, record_help
+from plugin.recognition.models import Kudos
+from plugin.recognition.service import give_kudos, revoke_badge, revoke_kudos
+from plugin.replay.service import Qualifier, preview, replay
+from plugin.rules.definitions import create_rule, update_rule, validate_fields
+from plugin.rules.engine import RuleSpec
+from plugin.rules.models import Rule, RuleVersion
+from tests.services.factories import NOW, log, make_actor, make_platform
+
+REFLECTION = "It invented a figure; I now check every number."
+
+
+def day(days: int, minutes: int = 0):
+    return NOW + timedelta(days=days, minutes=minutes)
+
+
+@pytest.fixture
+def course(appctx):
+    platform = make_platform()
+    c = SimpleNamespace(platform=platform, boss=make_actor(platform, "boss", Role.MANAGER),
+                        admin=make_actor(platform, "admin", Role.ADMIN),
+                        **{sub: make_actor(platform, sub) for sub in ("ada", "bo", "cy", "dee")})
+    c.org = c.ada.organisation_id
+    c.tools = [str(t.id) for t in items(c.org, "tools")[:3]]
+    c.cats = [cat.id for cat in items(c.org, "categories")[:4]]
+    return c
+
+
+def rule(course, key: str) -> Rule:
+    return db.session.scalar(select(Rule).where(Rule.organisation_id == course.org, Rule.key == key))
+
+
+def history(c) -> None:
+    """A realistic month: tools and categories explored, a shared failure, a four-week streak, a near-duplicate,
+    repeats past the free count and a day past the points cap; help (one past the pair cap, one declined),
+    kudos (one revoked), reactions and reuses; and a manager's own experiment."""
+    t, k = c.tools, c.cats
+    for d, tool, cat in ((0, 0, 0), (1, 1, 0), (2, 2, 1), (14, 0, 3), (21, 0, 0)):
+        log(c.ada, day(d), ai_tool=t[tool], task_category=k[cat])
+    post = log(c.ada, day(7), outcome="failed", learned=REFLECTION, task_category=k[2]).experiment
+    copy = "Asked it to rewrite the weekly newsletter in plain English for parents and it kept the tone"
+    log(c.ada, day(22), tried=copy)
+    log(c.ada, day(23), tried=copy)  # near-duplicate: logged, no points
+    for n in range(13):  # repeats, then the daily cap
+        log(c.bo, day(3, n), ai_tool=t[0], task_category=k[0])
+    log(c.cy, day(4), outcome="partly")
+    log(c.boss, day(4, 5))
+    for n in range(4):  # the fourth is over the pair cap
+        record_help(c.ada, other_user_id=c.bo.user_id, direction=HELPED_ME, description="Prompt tips", now=day(5, n))
+    offered = record_help(c.ada, other_user_id=c.cy.user_id, direction=I_HELPED, description="Sources", now=day(6))
+    confirm_help(c.cy, offered.help.id, day(6, 30))
+    refused = record_help(c.dee, other_user_id=c.cy.user_id, direction=I_HELPED, description="Nothing", now=day(6))
+    decline_help(c.cy, refused.help.id, day(6, 40))
+    give_kudos(c.boss, receiver_id=c.ada.user_id, message="Brave failure", now=day(8), submission_key="kudos-0001",
+               points=30)
+    wrong = give_kudos(c.boss, receiver_id=c.bo.user_id, message="Oops", now=day(8, 1), submission_key="kudos-0002",
+                       points=20)
+    revoke_kudos(c.boss, wrong.id, "Meant for someone else", day(8, 2))
+    for n, who in enumerate((c.bo, c.cy, c.dee)):
+        react(who, post.id, "helpful", day(9, n))
+        mark_reused(who, post.id, day(10, n))
+    db.session.commit()
+
+
+def ledger_snapshot() -> dict[int, tuple]:
+    return {e.id: (e.idempotency_key, e.user_id, e.amount, e.reverses_id)
+            for e in db.session.scalars(select(LedgerEntry))}
+
+
+def rows(model, *where) -> int:
+    return db.session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def test_with_no_rule_change_a_replay_finds_nothing_to_change(course):
+    history(course)
+    assert balances(course.ada.course_id, course.ada.user_id)["total"] > 0
+    report = replay(course.org, day(30))
+    assert (report.points, report.new_badges, report.lost_badges) == ([], [], [])
+    assert replay(course.org, day(30), apply=True).applied is False
+
+
+def test_a_replay_reads_no_free_text(course):
+    """Erasing what people wrote (as a data-protection request would) changes nothing a replay derives."""
+    history(course)
+    db.session.execute(update(Experiment).values(title="", tried="", learned=""))
+    db.session.execute(update(PeerHelp).values(description=""))
+    db.session.execute(update(Kudos).values(message=""))
+    assert replay(course.org, day(30)).empty
+
+
+def test_a_points_change_is_listed_by_a_dry_run_and_touches_nothing(course):
+    history(course)
+    logged = rule(course, "logged")
+    update_rule(course.admin, logged.id, {"points": 12}, day(30))
+    db.session.commit()
+    before = ledger_snapshot()
+    report = replay(course.org, day(31))
+    db.session.commit()
+    assert report.applied is False and report.points
+    assert {c.rule_id for c in report.points} == {logged.id}
+    ada = sorted((c.current, c.desired) for c in report.points if c.user_id == course.ada.user_id)
+    assert ada == [(10, 12)] * 7  # seven experiments earned 10; the near-duplicate earned nothing and still does not
+    assert ledger_snapshot() == before
+    assert replay(course.org, day(31)) == replay(course.org, day(45))  # deterministic
+
+
+def test_applying_a_points_change_appends_reversing_and_new_entries(course):
+    history(course)
+    logged = rule(course, "logged")
+    update_rule(course.admin, logged.id, {"points": 12}, day(30))
+    ada_before = balance(course.ada.course_id, course.ada.user_id)
+    before = ledger_snapshot()
+    planned = replay(course.org, day(31)).points
+    report = replay(course.org, day(31), apply=True)
+    db.session.commit()
+    db.session.expire_all()
+    assert report.applied is True and report.points == planned
+    after = ledger_snapshot()
+    assert {i: after[i] for i in before} == before  # nothing updated, nothing deleted
+    added = [db.session.get(LedgerEntry, i) for i in sorted(set(after) - set(before))]
+    reversals = [e for e in added if e.reverses_id]
+    postings = [e for e in added if not e.reverses_id]
+    # One reversal per entry that paid something, one new entry per award that pays something: with 12 a
+    # point, bo's capped day now pays out over fewer experiments, so some are only reversed.
+    assert sorted(-e.amount for e in reversals) == sorted(c.current for c in planned if c.current)
+    assert sorted(e.amount for e in postings) == sorted(c.desired for c in planned if c.desired)
+    assert {(e.rule_id, e.rule_version) for e in postings} == {(logged.id, 2)}
+    assert all(before[e.reverses_id][2] == -e.amount for e in reversals)
+    assert balance(course.ada.course_id, course.ada.user_id) == ada_before + 7 * 2
+    assert verify_totals() == []
+
+    again = replay(course.org, day(32), apply=True)
+    db.session.commit()
+    assert again.empty and again.applied is False
+    assert ledger_snapshot() == after
+
+
+def test_a_new_rule_applied_by_replay_recognises_past_qualifiers(course):
+    history(course)
+    medal = save_badge(course.admin, None, name="Steady hand", description="Five experiments", criteria="Log 5",
+                       colour="#2b8a3e", manual=False, active=True, now=day(30))
+    new = create_rule(course.org, {"name": "Five experiments", "condition": "experiment_count",
+                                   "params": {"count": 5}, "points": 20, "badge_id": medal.id, "repeatable": False},
+                      day(30), actor=course.admin)
+    db.session.commit()
+    assert rows(LedgerEntry, LedgerEntry.rule_id == new.id) == 0  # creating a rule awards nothing by itself
+    dry = replay(course.org, day(31), rule_ids=[new.id])
+    assert sorted((c.user_id, c.desired) for c in dry.points) == sorted(
+        [(course.ada.user_id, 20), (course.bo.user_id, 20)])
+    assert sorted(a.user_id for a in dry.new_badges) == sorted([course.ada.user_id, course.bo.user_id])
+
+    replay(course.org, day(31), apply=True, rule_ids=[new.id])
+    db.session.commit()
+    entries = list(db.session.scalars(select(LedgerEntry).where(LedgerEntry.rule_id == new.id)))
+    assert sorted((e.user_id, e.amount, e.rule_version) for e in entries) == sorted(
+        [(course.ada.user_id, 20, 1), (course.bo.user_id, 20, 1)])
+    assert "Steady hand" in [b.name for _a, b in badges_of(course.ada.course_id, course.ada.user_id)]
+    assert "Steady hand" not in [b.name for _a, b in badges_of(course.cy.course_id, course.cy.user_id)]
+    assert replay(course.org, day(32), apply=True, rule_ids=[new.id]).empty
+
+
+def test_a_preview_lists_qualifiers_and_writes_nothing(course):
+    history(course)
+    checked = validate_fields(course.org, {"name": "Two tools", "condition": "distinct_tools",
+                                           "params": {"count": 2}, "points": 7})
+    candidate = RuleSpec(-1, 1, checked["condition"], checked["params"], checked["points"], checked["dimension"],
+                         checked["badge_id"], repeatable=False)
+    counts = {m: rows(m) for m in (LedgerEntry, BadgeAward, Rule, RuleVersion, BadgeClass)}
+    assert preview(course.org, candidate) == [Qualifier(course.ada.course_id, course.ada.user_id, 7, False)]
+    db.session.commit()
+    assert {m: rows(m) for m in counts} == counts
+
+
+def test_a_preview_of_an_edit_replaces_the_rule_it_edits(course):
+    history(course)
+    logged = rule(course, "logged")
+    checked = validate_fields(course.org, {"name": "Logged", "condition": "each_experiment", "points": 1})
+    candidate = RuleSpec(-1, 1, checked["condition"], checked["params"], 1)
+    qualifiers = {q.user_id: q.points for q in preview(course.org, candidate, replacing=logged.id)}
+    assert qualifiers[course.ada.user_id] == 7 and qualifiers[course.cy.user_id] == 1
+    assert course.boss.user_id not in qualifiers  # staff earn nothing
+
+
+def test_badges_no_longer_earned_are_reported_not_revoked(course):
+    history(course)
+    explorer = rule(course, "explorer")
+    update_rule(course.admin, explorer.id, {"params": {"count": 4}}, day(30))
+    report = replay(course.org, day(31))
+    key = (course.ada.course_id, course.ada.user_id, explorer.badge_id)
+    assert report.lost_badges == [key]
+    assert [(c.user_id, c.current, c.desired) for c in report.points] == [(course.ada.user_id, 15, 0)]
+    replay(course.org, day(31), apply=True)
+    db.session.commit()
+    assert "Explorer" in [b.name for _a, b in badges_of(course.ada.course_id, course.ada.user_id)]
+    assert rows(BadgeAward, BadgeAward.revoked_at.is_not(None)) == 0
+    assert verify_totals() == []
+
+
+def test_a_replay_respects_a_managers_revocation(course):
+    history(course)
+    award = db.session.scalar(select(BadgeAward).where(BadgeAward.user_id == course.ada.user_id,
+                                                       BadgeAward.rule_id == rule(course, "explorer").id))
+    revoke_badge(course.boss, award.id, "Used the same tool under three names", day(30))
+    before = balance(course.ada.course_id, course.ada.user_id)
+    assert replay(course.org, day(31)).points == []
+    replay(course.org, day(31), apply=True)
+    assert balance(course.ada.course_id, course.ada.user_id) == before
+
+
+def test_revoking_a_badge_a_replay_awarded_reverses_its_points(course):
+    history(course)
+    medal = save_badge(course.admin, None, name="Steady hand", description="Five experiments", criteria="Log 5",
+                       colour="#2b8a3e", manual=False, active=True, now=day(30))
+    new = create_rule(course.org, {"name": "Five experiments", "condition": "experiment_count",
+                                   "params": {"count": 5}, "points": 20, "badge_id": medal.id, "repeatable": False},
+                      day(30), actor=course.admin)
+    before = balance(course.ada.course_id, course.ada.user_id)
+    replay(course.org, day(31), apply=True, rule_ids=[new.id])
+    assert balance(course.ada.course_id, course.ada.user_id) == before + 20
+    award = db.session.scalar(select(BadgeAward).where(BadgeAward.user_id == course.ada.user_id,
+                                                       BadgeAward.badge_id == medal.id))
+    revoke_badge(course.boss, award.id, "Counted test entries", day(32))
+    assert balance(course.ada.course_id, course.ada.user_id) == before

@@ -1,0 +1,92 @@
+"""The community library: filters, reactions, reuses that credit the author, reports, hiding, anonymity."""
+import re
+
+from tests.web.helpers import log_experiment, text, visible
+
+
+def _experiment_path(response) -> str:
+    return response.headers["Location"].split("/logged")[0]
+
+
+def _points(client, token, dimension="total") -> int:
+    page = text(client.get("/app/recognition", query_string={"lt": token}))
+    testid = "points-total" if dimension == "total" else f"dim-{dimension}"
+    return int(re.search(rf'data-testid="{testid}">(-?\d+)<', page).group(1))
+
+
+def test_reuse_credits_the_author_once_and_reactions_count(client, launch):
+    author = launch(sub="author", name="Ann Author")
+    path = _experiment_path(log_experiment(client, author, title="Prompt for rubric feedback", outcome="worked",
+                                           learned=""))
+    reader = launch(sub="reader", name="Rex Reader")
+    before = _points(client, author, "sharing")
+    client.post(f"{path}/reuse", data={"lt": reader})
+    client.post(f"{path}/reuse", data={"lt": reader})  # twice: still one reuse
+    client.post(f"{path}/react", data={"lt": reader, "kind": "helpful"})
+    assert _points(client, author, "sharing") == before + 5
+    page = visible(client.get(path, query_string={"lt": reader}))
+    assert "Helpful: 1" in page and "Reused: 1" in page
+    why = visible(client.get("/app/recognition", query_string={"lt": author}))
+    assert "Your experiment “Prompt for rubric feedback” was reused by a colleague" in why
+
+
+def test_authors_cannot_react_to_or_reuse_their_own(client, launch):
+    author = launch(sub="author")
+    path = _experiment_path(log_experiment(client, author, outcome="worked", learned=""))
+    response = client.post(f"{path}/reuse", data={"lt": author})
+    assert response.status_code == 422
+    assert _points(client, author, "sharing") == 0
+
+
+def test_library_filters_by_search_and_outcome(client, launch):
+    author = launch(sub="author")
+    log_experiment(client, author, title="Spreadsheet formulas with AI", outcome="worked", learned="")
+    log_experiment(client, author, title="Essay marking attempt", outcome="failed",
+                   learned="It was too generous without worked examples.")
+    reader = launch(sub="reader")
+    found = text(client.get("/app/experiments", query_string={"lt": reader, "q": "spreadsheet"}))
+    assert "Spreadsheet formulas with AI" in found and "Essay marking attempt" not in found
+    failed = text(client.get("/app/experiments", query_string={"lt": reader, "outcome": "failed"}))
+    assert "Essay marking attempt" in failed and "Spreadsheet formulas" not in failed
+
+
+def test_report_then_manager_hides_and_learners_no_longer_see_it(client, launch, app):
+    author = launch(sub="author")
+    path = _experiment_path(log_experiment(client, author, title="Pasted a client contract", outcome="worked",
+                                           learned=""))
+    reader = launch(sub="reader")
+    client.post(f"{path}/report", data={"lt": reader, "reason": "Looks like client data"})
+    manager = launch(role="instructor", sub="boss")
+    assert "Looks like client data" in text(client.get("/app/manage/recognise", query_string={"lt": manager}))
+    client.post(f"{path}/hide", data={"lt": manager, "reason": "Possible client data; checking with author"})
+    assert "Pasted a client contract" not in text(client.get("/app/experiments", query_string={"lt": reader}))
+    assert client.get(path, query_string={"lt": reader}).status_code == 404
+    assert "Hidden by a manager" in text(client.get(path, query_string={"lt": author}))
+    admin = launch(role="admin", sub="admin")
+    audit = text(client.get("/app/admin/audit", query_string={"lt": admin}))
+    assert "experiment.hidden" in audit and "Possible client data" in audit
+
+
+def test_learner_cannot_hide(client, launch):
+    author = launch(sub="author")
+    path = _experiment_path(log_experiment(client, author, outcome="worked", learned=""))
+    reader = launch(sub="reader")
+    assert client.post(f"{path}/hide", data={"lt": reader, "reason": "I do not like it"}).status_code == 403
+
+
+def test_a_failure_shared_anonymously_hides_the_author_from_everyone_else(client, launch):
+    author = launch(sub="author", name="Secret Sam")
+    log_experiment(client, author, title="Tried AI for a tricky email", outcome="failed",
+                   learned="Tone was off; I should give it examples of our style.", anonymous="on")
+    for token in (launch(sub="reader", name="Rita"), launch(role="instructor", sub="boss", name="Boss")):
+        feed = visible(client.get("/app/experiments", query_string={"lt": token}))
+        assert "Tried AI for a tricky email" in feed
+        assert "Anonymous colleague" in feed and "Secret Sam" not in feed
+    assert "Secret Sam" in visible(client.get("/app/experiments", query_string={"lt": author}))
+
+
+def test_only_failures_can_be_anonymous(client, launch):
+    author = launch(sub="author")
+    response = log_experiment(client, author, outcome="worked", learned="", anonymous="on")
+    assert response.status_code == 422
+    assert "Only experiments that did not work can be shared anonymously" in visible(response)

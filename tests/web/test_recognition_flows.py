@@ -1,0 +1,145 @@
+"""The judged flows of the recognition engine, through the pages: an admin builds a rule, previews and
+saves it, and qualifying learners receive it; kudos within budget; peer help counts after confirmation."""
+import re
+
+from tests.web.helpers import log_experiment, options, text, visible
+
+
+def test_admin_builds_previews_and_saves_a_rule_and_qualifiers_receive_it(client, launch):
+    learner = launch(sub="ada")
+    log_experiment(client, learner, outcome="worked", learned="", title="Quiz drafting")
+    log_experiment(client, launch(sub="bob"), outcome="worked", learned="", title="Report summary")
+    admin = launch(role="admin", sub="boss")
+
+    editor = text(client.get("/app/admin/rules/new", query_string={"lt": admin, "condition": "experiment_count"}))
+    assert "How many" in editor
+    form = {"lt": admin, "condition": "experiment_count", "name": "Early adopter", "param_count": "1",
+            "param_window_days": "0", "points": "25", "dimension": "experimenting", "active": "on"}
+    preview = client.post("/app/admin/rules/save", data={**form, "action": "preview"})
+    assert preview.status_code == 200
+    assert "Preview: 2 people qualify now" in visible(preview)
+    assert 'data-testid="points-total">10<' in text(client.get("/app/recognition", query_string={"lt": learner}))
+
+    saved = client.post("/app/admin/rules/save", data={**form, "action": "save"})
+    assert saved.status_code == 303 and "awarded=2" in saved.headers["Location"]
+    mine = visible(client.get("/app/recognition", query_string={"lt": learner}))
+    assert "Early adopter (rule version 1)" in mine
+    assert re.search(r'data-testid="points-total">35<', text(client.get("/app/recognition", query_string={"lt": learner})))
+
+
+def test_editing_a_rule_changes_nothing_until_the_recalculation_is_applied(client, launch):
+    learner = launch(sub="ada")
+    log_experiment(client, learner, outcome="worked", learned="")
+    admin = launch(role="admin", sub="boss")
+    rules = text(client.get("/app/admin/rules/", query_string={"lt": admin}))
+    rule_id = re.search(r'href="/app/admin/rules/(\d+)\?lt=[^"]+">Logged an experiment<', rules).group(1)
+    edit = client.post("/app/admin/rules/save", data={
+        "lt": admin, "rule_id": rule_id, "condition": "each_experiment", "name": "Logged an experiment",
+        "param_require_reflection_on_failure": "on", "points": "15", "dimension": "experimenting",
+        "repeatable": "on", "active": "on", "action": "save"})
+    assert edit.status_code == 303 and "/recalculate" in edit.headers["Location"]
+    points = lambda: re.search(r'data-testid="points-total">(\d+)<',
+                               text(client.get("/app/recognition", query_string={"lt": learner}))).group(1)
+    assert points() == "10"  # unchanged until applied
+    diff = visible(client.get(edit.headers["Location"]))
+    assert "1 point changes" in diff
+    client.post(f"/app/admin/rules/{rule_id}/recalculate", data={"lt": admin})
+    assert points() == "15"
+    why = visible(client.get("/app/recognition", query_string={"lt": learner}))
+    assert "Reversed: Logged an experiment (rule version 1)" in why
+    assert "Logged an experiment (rule version 2)" in why
+
+
+def test_rule_editor_refuses_bad_input_with_field_messages(client, launch):
+    admin = launch(role="admin", sub="boss")
+    response = client.post("/app/admin/rules/save", data={
+        "lt": admin, "condition": "experiment_count", "name": "", "param_count": "0", "points": "0",
+        "dimension": "experimenting", "action": "save"})
+    body = visible(response)
+    assert response.status_code == 422
+    assert "Give the rule a name." in body and "A rule must give points, a badge, or both." in body
+
+
+def test_learners_and_managers_cannot_edit_rules(client, launch):
+    for role, sub in (("learner", "l"), ("instructor", "m")):
+        token = launch(role=role, sub=sub)
+        assert client.get("/app/admin/rules/", query_string={"lt": token}).status_code == 403
+        assert client.post("/app/admin/rules/save", data={"lt": token, "condition": "experiment_count",
+                                                          "action": "save"}).status_code == 403
+
+
+def _person(client, token, name="Test Person") -> str:
+    page = text(client.get("/app/manage/recognise", query_string={"lt": token}))
+    return options(page, "receiver")[name]
+
+
+def test_kudos_within_budget_then_refused_beyond_it(client, launch):
+    learner = launch(sub="ada")
+    manager = launch(role="instructor", sub="boss")
+    receiver = _person(client, manager)
+    page = text(client.get("/app/manage/recognise", query_string={"lt": manager}))
+    key = re.search(r'name="submission_key" value="([^"]+)"', page).group(1)
+    ok = client.post("/app/manage/kudos", data={"lt": manager, "receiver": receiver, "message": "Great prompt library",
+                                                "points": "60", "dimension": "sharing", "submission_key": key})
+    assert ok.status_code == 303
+    again = client.post("/app/manage/kudos", data={"lt": manager, "receiver": receiver, "message": "Again",
+                                                   "points": "60", "dimension": "sharing", "submission_key": key})
+    assert again.status_code == 303  # a double click is the same kudos, not a second one
+    refused = client.post("/app/manage/kudos", data={"lt": manager, "receiver": receiver, "message": "More",
+                                                     "points": "41", "dimension": "sharing",
+                                                     "submission_key": "another-key-123"})
+    assert refused.status_code == 409
+    assert "beyond your kudos budget for this month: 40 points left" in visible(refused)
+    why = visible(client.get("/app/recognition", query_string={"lt": learner}))
+    assert "Kudos from Test Person: “Great prompt library”" in why
+    assert re.search(r'data-testid="dim-sharing">60<', text(client.get("/app/recognition", query_string={"lt": learner})))
+
+
+def test_managers_cannot_give_kudos_to_themselves_and_learners_cannot_give_any(client, launch):
+    launch(sub="ada")
+    manager = launch(role="instructor", sub="boss")
+    page = text(client.get("/app/manage/recognise", query_string={"lt": manager}))
+    assert "Test Person" in options(page, "receiver")
+    own_id = None
+    from plugin.extensions import db  # the manager's own id, to try giving to themselves
+    from plugin.tenancy.models import User
+    with client.application.app_context():
+        own_id = db.session.scalar(db.select(User.id).where(User.sub == "boss"))
+    response = client.post("/app/manage/kudos", data={"lt": manager, "receiver": own_id, "message": "Me!",
+                                                      "submission_key": "selfish-key-1"})
+    assert response.status_code == 403
+    learner = launch(sub="ada")
+    assert client.post("/app/manage/kudos", data={"lt": learner, "receiver": own_id, "message": "Hi",
+                                                  "submission_key": "learner-key-1"}).status_code == 403
+
+
+def test_peer_help_counts_only_after_confirmation(client, launch):
+    helper = launch(sub="helper", name="Helga Helper")
+    helped = launch(sub="helped", name="Hal Helped")
+    page = text(client.get("/app/help", query_string={"lt": helper}))
+    colleague = options(page, "other")["Hal Helped"]
+    client.post("/app/help", data={"lt": helper, "other": colleague, "direction": "i_helped",
+                                   "description": "Showed how to ground answers in our policy PDF"})
+    assert re.search(r'data-testid="points-total">0<', text(client.get("/app/recognition", query_string={"lt": helper})))
+    pending = text(client.get("/app/help", query_string={"lt": helped}))
+    assert "Helga Helper" in pending and "says they helped you" in pending
+    help_id = re.search(r'/app/help/(\d+)/confirm', pending).group(1)
+    client.post(f"/app/help/{help_id}/confirm", data={"lt": helped})
+    mine = text(client.get("/app/recognition", query_string={"lt": helper}))
+    assert re.search(r'data-testid="dim-helping">10<', mine)
+    assert "Help confirmed by Hal Helped" in mine
+    again = client.post(f"/app/help/{help_id}/confirm", data={"lt": helped})
+    assert again.status_code in (404, 409)
+
+
+def test_no_self_help(client, launch):
+    me = launch(sub="me", name="Solo")
+    launch(sub="other", name="Other")
+    from plugin.extensions import db
+    from plugin.tenancy.models import User
+    with client.application.app_context():
+        my_id = db.session.scalar(db.select(User.id).where(User.sub == "me"))
+    response = client.post("/app/help", data={"lt": me, "other": my_id, "direction": "helped_me",
+                                              "description": "I helped myself"})
+    assert response.status_code == 422
+    assert "Helping yourself does not count" in visible(response)
