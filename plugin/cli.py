@@ -18,7 +18,8 @@ ledger_cli = AppGroup("ledger", help="Check and rebuild totals from the points l
 @click.option("--force", is_flag=True, help="Seed even if demo experiments exist.")
 def seed(force):
     """Register the development LMS and load demo people, teams and experiments (unless present)."""
-    from plugin.devlms.seed import already_seeded, seed as run_seed
+    from plugin.devlms.seed import already_seeded
+    from plugin.devlms.seed import seed as run_seed
 
     base = current_app.config["TINKER_BASE_URL"]
     with writing():

@@ -1,12 +1,12 @@
 """Imports every model module so SQLAlchemy's metadata (and Alembic autogenerate) sees all tables."""
-from plugin.badges.models import BadgeAward, BadgeClass  # noqa: F401
 from plugin.audit.models import AuditEvent  # noqa: F401
+from plugin.badges.models import BadgeAward, BadgeClass  # noqa: F401
 from plugin.catalog.models import AiTool, TaskCategory, ValueTag  # noqa: F401
 from plugin.community.models import Reaction, Report, Reuse  # noqa: F401
 from plugin.experiments.models import Experiment  # noqa: F401
 from plugin.ledger.models import LedgerEntry, PointsTotal  # noqa: F401
-from plugin.lti.models import LaunchSession, OidcState, ToolKey  # noqa: F401
 from plugin.levels.models import Dimension, Level  # noqa: F401
+from plugin.lti.models import LaunchSession, OidcState, ToolKey  # noqa: F401
 from plugin.peer_help.models import PeerHelp  # noqa: F401
 from plugin.recognition.models import Kudos, KudosBudget  # noqa: F401
 from plugin.rules.models import Rule, RuleVersion  # noqa: F401

@@ -7,7 +7,6 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from plugin.badges import images
 from plugin.badges.images import check_upload, default_svg
 from plugin.badges.models import BadgeAward, BadgeClass
 from plugin.core.db import insert_ignore

@@ -8,8 +8,16 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from plugin.core.clock import utcnow
 from plugin.devlms import platform
-from plugin.devlms.roster import CLIENT_ID, COURSES, COURSES_BY_ID, DEPLOYMENT_ID, ISSUER_PATH, LMS_ROLES, \
-    PEOPLE, PEOPLE_BY_SUB
+from plugin.devlms.roster import (
+    CLIENT_ID,
+    COURSES,
+    COURSES_BY_ID,
+    DEPLOYMENT_ID,
+    ISSUER_PATH,
+    LMS_ROLES,
+    PEOPLE,
+    PEOPLE_BY_SUB,
+)
 
 bp = Blueprint("devlms", __name__, url_prefix=ISSUER_PATH)
 

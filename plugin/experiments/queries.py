@@ -11,7 +11,6 @@ from plugin.extensions import db
 from plugin.teams.service import teammate_ids_subquery
 from plugin.tenancy.models import User
 
-
 ANONYMOUS = "Anonymous colleague"
 
 

@@ -12,8 +12,8 @@ from plugin.core.actor import Actor
 from plugin.errors import Forbidden, InvalidInput
 from plugin.experiments.models import Experiment, Outcome, SensitiveData, Visibility
 from plugin.experiments.schemas import OTHER_TOOL
-from plugin.extensions import db
 from plugin.experiments.similarity import most_similar
+from plugin.extensions import db
 from plugin.facts.db import DbFacts
 from plugin.rules import events as E
 from plugin.rules import service as rules

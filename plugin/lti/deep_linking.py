@@ -10,8 +10,8 @@ from plugin.errors import Forbidden, InvalidInput, LaunchRejected
 from plugin.lti import claims as C
 from plugin.lti import keys
 from plugin.lti.placements import CUSTOM_VIEW, PLACEABLE, Placeable
-from plugin.lti.urls import http_origin
 from plugin.tenancy.models import Platform
+from plugin.tenancy.service import origin_of
 
 SESSION_KEY = "deep_linking"
 DL = "https://purl.imsglobal.org/spec/lti-dl/claim/"
@@ -29,7 +29,7 @@ def check_request(claims: dict) -> None:
     if not isinstance(settings, dict) or not settings:
         raise LaunchRejected("The deep linking request has no deep_linking_settings.",
                              hint="The LMS must send the deep_linking_settings claim.")
-    if http_origin(settings.get("deep_link_return_url")) is None:
+    if origin_of(settings.get("deep_link_return_url")) is None:
         raise LaunchRejected("The deep linking request has no valid deep_link_return_url.",
                              hint="The LMS must say where Tinker sends the selected content.")
     accept_types = settings.get("accept_types")

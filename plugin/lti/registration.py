@@ -20,10 +20,10 @@ from plugin.lti import claims as C
 from plugin.lti import install, keys
 from plugin.lti.platform_keys import ALLOWED_ALGS
 from plugin.lti.registration_tokens import Claim, spend_registration_token
-from plugin.lti.urls import http_origin
 from plugin.onboarding.service import ensure_defaults
 from plugin.tenancy import service as tenancy
 from plugin.tenancy.models import Organisation, Platform
+from plugin.tenancy.service import origin_of
 
 TOOL_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-tool-configuration"
 PLATFORM_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-platform-configuration"
@@ -62,8 +62,8 @@ class AssignedClient:
 
 def issuer_matches(issuer: str, configuration_url: str) -> bool:
     """The issuer must be the configuration URL's origin, or a prefix of it ending at a path segment."""
-    origin = http_origin(issuer)
-    if origin is None or origin != http_origin(configuration_url):
+    origin = origin_of(issuer)
+    if origin is None or origin != origin_of(configuration_url):
         return False
     issuer_parts, url_parts = urlsplit(issuer), urlsplit(configuration_url)
     if issuer_parts.query or issuer_parts.fragment or issuer_parts.username or issuer_parts.password:
@@ -110,7 +110,7 @@ def _json_object(answer: _Answer, what: str) -> dict:
 
 def fetch_platform_configuration(url: str | None, registration_token: str | None,
                                  timeout: float) -> PlatformConfiguration:
-    if http_origin(url) is None:
+    if origin_of(url) is None:
         raise RegistrationFailed("The registration request has no valid openid_configuration URL.",
                                  hint="Start the registration from the LMS's tool registration page.")
     headers = {"Accept": "application/json"}
@@ -137,7 +137,7 @@ def parse_platform_configuration(document: dict, url: str) -> PlatformConfigurat
             hint=f"Issuer {issuer!r} must be the origin (or a path prefix) of the configuration URL {url!r}.")
     if len(issuer) > 400:
         raise RegistrationFailed("The platform's issuer is longer than Tinker stores (400 characters).")
-    missing = [name for name in ENDPOINTS if http_origin(document.get(name)) is None]
+    missing = [name for name in ENDPOINTS if origin_of(document.get(name)) is None]
     if missing:
         raise RegistrationFailed("The platform's OpenID configuration is incomplete.",
                                  hint=f"Missing, not an http(s) URL or too long: {', '.join(missing)}.")

@@ -8,7 +8,7 @@ from plugin.extensions import db
 from plugin.lti import install
 from plugin.lti import registration as dr
 from plugin.lti.registration_tokens import TOKEN_PARAM, claim_registration_token, release_registration_token
-from plugin.lti.urls import http_origin
+from plugin.tenancy.service import origin_of
 from plugin.web.security import allow_origin, writes
 
 bp = Blueprint("lti_install", __name__, url_prefix="/lti")
@@ -21,7 +21,7 @@ def register():
     configuration_url = request.args.get("openid_configuration")
     platform_token = request.args.get("registration_token") or None
     # The platform opens this page in a frame; let it show whatever we answer.
-    allow_origin("frame-ancestors", http_origin(configuration_url))
+    allow_origin("frame-ancestors", origin_of(configuration_url))
     now = utcnow()
     claim = claim_registration_token(request.args.get(TOKEN_PARAM), now)
     db.session.commit()  # no transaction stays open while we talk to the platform
@@ -37,7 +37,7 @@ def register():
         db.session.commit()
         raise
     return render_template("lti/registration_done.html", platform=registered, assigned=assigned,
-                           platform_origin=http_origin(platform.issuer))
+                           platform_origin=origin_of(platform.issuer))
 
 
 @bp.get("/canvas.json")

@@ -12,10 +12,10 @@ from plugin.lti import deep_linking, install, keys, placements
 from plugin.lti.launch import validate_launch
 from plugin.lti.login import begin_login
 from plugin.lti.session import issue_token, start_session
-from plugin.lti.urls import http_origin
 from plugin.onboarding.service import ensure_current
 from plugin.tenancy import service as tenancy
 from plugin.tenancy.models import Platform
+from plugin.tenancy.service import origin_of
 from plugin.web.auth import SESSION_KEY, TOKEN_FIELD, requires_actor
 from plugin.web.security import allow_origin, writes
 
@@ -109,5 +109,5 @@ def deep_link_submit(actor: Actor):
     token = deep_linking.response_jwt(db.session.get(Platform, actor.platform_id), settings, items, now)
     db.session.commit()
     return_url = settings["deep_link_return_url"]
-    allow_origin("form-action", http_origin(return_url))  # the answer is posted to the platform
+    allow_origin("form-action", origin_of(return_url))  # the answer is posted to the platform
     return render_template("lti/deep_link_return.html", action=return_url, jwt=token, count=len(items))

@@ -16,7 +16,6 @@ from plugin.levels.models import Dimension
 from plugin.rules.models import VERSIONED_FIELDS, Rule, RuleVersion
 from plugin.rules.registry import REGISTRY, load_params
 
-
 DEFAULTS = {"description": "", "params": {}, "points": 0, "dimension": "experimenting", "badge_id": None,
             "repeatable": True, "cooldown_days": 0, "cap_count": 0, "cap_window_days": 0, "active": True}
 

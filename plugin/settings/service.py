@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from marshmallow import Schema, fields as mf, validate
+from marshmallow import Schema, validate
+from marshmallow import fields as mf
 
 from plugin.audit.service import record
 from plugin.core.actor import Actor

@@ -13,7 +13,6 @@ from plugin.errors import Conflict, InvalidInput, NotFound
 from plugin.extensions import db
 from plugin.tenancy.models import Course, Deployment, FrameOrigin, Membership, Organisation, Platform, User
 
-
 DEFAULT_ORGANISATION = "Default organisation"
 
 
@@ -29,16 +28,20 @@ def get_or_create_organisation(name: str, now: datetime, timezone: str = "UTC") 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-def origin_of(url: str | None) -> str | None:
-    """scheme://host[:port] of an http(s) URL: no credentials, no default port; None if not one."""
-    if not url:
-        return None
-    parts = urlsplit(url.strip())
-    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+MAX_URL = 1000
+
+
+def origin_of(url) -> str | None:
+    """scheme://host[:port] of an http(s) URL: no credentials, no default port. None for anything else,
+    including non-strings, overlong or malformed values from outside (it never raises)."""
+    if not isinstance(url, str) or not url or len(url) > MAX_URL:
         return None
     try:
+        parts = urlsplit(url.strip())
+        if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+            return None
         port = parts.port
-    except ValueError:
+    except ValueError:  # e.g. a malformed IPv6 host or port
         return None
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     suffix = f":{port}" if port and port != DEFAULT_PORTS[parts.scheme] else ""

@@ -8,21 +8,21 @@ from marshmallow import ValidationError
 
 from plugin.badges.service import awards_for_source, badges_of
 from plugin.catalog.service import items
+from plugin.community import service as community
+from plugin.community.models import REACTIONS
 from plugin.core.actor import Actor, Role
 from plugin.core.clock import utcnow
+from plugin.errors import InvalidInput
 from plugin.experiments import queries as experiment_queries
 from plugin.experiments.schemas import ExperimentIn
 from plugin.experiments.service import OUTCOME_LABELS, log_experiment
-from plugin.errors import InvalidInput
 from plugin.extensions import db
-from plugin.community import service as community
-from plugin.community.models import REACTIONS
 from plugin.leaderboards.queries import standings
+from plugin.ledger.service import balances, points_for_source
 from plugin.levels.service import dimension_names, progress_of
 from plugin.peer_help.service import awaiting_me
 from plugin.recognition.history import explanations
 from plugin.rules.engine import NOTES
-from plugin.ledger.service import balances, points_for_source
 from plugin.web.auth import launch_url, requires_actor
 
 bp = Blueprint("learner", __name__, url_prefix="/app")

@@ -12,9 +12,9 @@ from plugin.community import service as community
 from plugin.core.actor import Actor, Role
 from plugin.core.clock import utcnow
 from plugin.errors import Conflict, InvalidInput
-from plugin.extensions import db
 from plugin.experiments import queries as experiment_queries
 from plugin.experiments.service import OUTCOME_LABELS
+from plugin.extensions import db
 from plugin.insights.queries import participation
 from plugin.leaderboards.queries import standings
 from plugin.levels.service import dimensions

@@ -7,6 +7,7 @@ from plugin.badges.service import badges_of
 from plugin.core.actor import Actor, Role
 from plugin.core.clock import utcnow
 from plugin.errors import InvalidInput
+from plugin.experiments.queries import feed
 from plugin.extensions import db
 from plugin.ledger.service import balances
 from plugin.levels.service import dimensions, progress_of
@@ -32,8 +33,8 @@ def _help_page(actor: Actor, errors: dict | None = None, values: dict | None = N
     people = [u for u in members(actor.course_id, (Role.LEARNER, Role.MANAGER, Role.ADMIN)) if u.id != actor.user_id]
     names = {u.id: u.display_name for u in members(actor.course_id)}
     return render_template("learner/help.html", actor=actor, people=people, names=names,
-                           awaiting=peer_help.awaiting_me(actor), history=peer_help.mine(actor),
-                           errors=errors or {}, values=values or {}), status
+                           experiments=feed(actor, limit=50), awaiting=peer_help.awaiting_me(actor),
+                           history=peer_help.mine(actor), errors=errors or {}, values=values or {}), status
 
 
 @bp.get("/help")
@@ -48,7 +49,8 @@ def help_record(actor: Actor):
     try:
         peer_help.record_help(actor, other_user_id=request.form.get("other", type=int) or 0,
                               direction=request.form.get("direction", ""),
-                              description=request.form.get("description", ""), now=utcnow())
+                              description=request.form.get("description", ""), now=utcnow(),
+                              experiment_id=request.form.get("experiment", type=int))
     except InvalidInput as err:
         return _help_page(actor, {"_": [err.message], **(err.errors or {})}, request.form.to_dict(), 422)
     db.session.commit()

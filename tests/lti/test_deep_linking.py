@@ -7,8 +7,7 @@ import jwt
 import pytest
 from sqlalchemy import func, select
 
-from tests.support.platform import (DEEP_LINKING_SETTINGS, DROP, LTI, RETURN_URL, deep_linking_request,
-                                    token_from)
+from tests.support.platform import DEEP_LINKING_SETTINGS, DROP, LTI, RETURN_URL, deep_linking_request, token_from
 
 DL = "https://purl.imsglobal.org/spec/lti-dl/claim/"
 

@@ -4,7 +4,6 @@ import html
 import json
 import time
 
-import jwt
 import pytest
 from sqlalchemy import func, select, update
 

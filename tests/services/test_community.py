@@ -9,8 +9,16 @@ from sqlalchemy import func, select
 from plugin.audit.models import AuditEvent
 from plugin.badges.service import badges_of
 from plugin.community.models import Reaction, Report, Reuse
-from plugin.community.service import (hide, mark_reused, my_reactions, open_reports, react, reactions_summary,
-                                      report, unhide)
+from plugin.community.service import (
+    hide,
+    mark_reused,
+    my_reactions,
+    open_reports,
+    react,
+    reactions_summary,
+    report,
+    unhide,
+)
 from plugin.core.actor import Role
 from plugin.errors import Forbidden, InvalidInput, NotFound
 from plugin.experiments.queries import feed, get_visible

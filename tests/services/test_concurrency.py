@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from plugin.badges.service import badges_of
+from plugin.core.actor import Role
 from plugin.core.db import writing
 from plugin.experiments.models import Experiment
 from plugin.experiments.service import log_experiment
-from plugin.core.actor import Role
 from plugin.extensions import db
 from plugin.ledger.models import LedgerEntry
 from plugin.ledger.service import Posting, balance, post_entry, verify_totals

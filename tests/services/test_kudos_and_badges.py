@@ -18,8 +18,14 @@ from plugin.extensions import db
 from plugin.ledger.models import LedgerEntry
 from plugin.ledger.service import balance, balances, verify_totals
 from plugin.recognition.models import Kudos
-from plugin.recognition.service import (award_badge_manually, budget, give_kudos, revoke_badge, revoke_kudos,
-                                        unrecognised)
+from plugin.recognition.service import (
+    award_badge_manually,
+    budget,
+    give_kudos,
+    revoke_badge,
+    revoke_kudos,
+    unrecognised,
+)
 from tests.services.factories import NOW, later, log, make_actor, make_platform
 
 APRIL = datetime(2025, 4, 1, 8, 0, tzinfo=timezone.utc)

@@ -5,8 +5,16 @@ from sqlalchemy import delete, func, select, update
 from plugin.errors import Conflict, NotFound
 from plugin.extensions import db
 from plugin.ledger.models import TOTAL, LedgerEntry, PointsTotal
-from plugin.ledger.service import (Posting, balance, balances, entries, post_entry, rebuild_totals, reverse_entry,
-                                   verify_totals)
+from plugin.ledger.service import (
+    Posting,
+    balance,
+    balances,
+    entries,
+    post_entry,
+    rebuild_totals,
+    reverse_entry,
+    verify_totals,
+)
 from tests.services.factories import NOW, later, make_actor, make_platform
 
 

@@ -13,8 +13,15 @@ from plugin.errors import Conflict, Forbidden, InvalidInput
 from plugin.extensions import db
 from plugin.ledger.service import balances
 from plugin.levels.ladder import Step
-from plugin.levels.service import (DEFAULT_LADDER, add_dimension, dimension_names, dimensions, ladder, progress_of,
-                                   set_levels)
+from plugin.levels.service import (
+    DEFAULT_LADDER,
+    add_dimension,
+    dimension_names,
+    dimensions,
+    ladder,
+    progress_of,
+    set_levels,
+)
 from plugin.recognition.service import give_kudos
 from plugin.settings.service import LIMIT_FIELDS, Limits, LimitsIn, limits, update_limits
 from tests.services.factories import NOW, make_actor, make_platform

@@ -14,8 +14,16 @@ from plugin.extensions import db
 from plugin.ledger.models import LedgerEntry
 from plugin.ledger.service import balances, points_for_source, verify_totals
 from plugin.peer_help.models import CONFIRMED, DECLINED, PENDING
-from plugin.peer_help.service import (HELPED_ME, I_HELPED, awaiting_me, confirm_help, decline_help, flagged_loops,
-                                      mine, record_help)
+from plugin.peer_help.service import (
+    HELPED_ME,
+    I_HELPED,
+    awaiting_me,
+    confirm_help,
+    decline_help,
+    flagged_loops,
+    mine,
+    record_help,
+)
 from plugin.teams.service import add_member, ensure_team
 from tests.services.factories import NOW, later, log, make_actor, make_platform
 

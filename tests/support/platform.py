@@ -13,7 +13,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 from werkzeug.serving import make_server
-from werkzeug.wrappers import Request, Response
+from werkzeug.wrappers import Response
 
 LTI = "https://purl.imsglobal.org/spec/lti/claim/"
 ROLE = {

@@ -17,7 +17,8 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from plugin.rules import events as E
 from plugin.rules.engine import Decision, RuleSpec, award_key, evaluate, triggered_by

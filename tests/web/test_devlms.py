@@ -1,18 +1,9 @@
 """The development LMS launches the tool through the same OIDC flow a real platform uses."""
-import html
-import re
 
 import requests
 
 from plugin import create_app
-
-
-def _autopost(session, response):
-    body = response.text
-    action = html.unescape(re.search(r'<form method="post" action="([^"]+)"', body).group(1))
-    fields = {html.unescape(n): html.unescape(v)
-              for n, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', body)}
-    return session.post(action, data=fields, allow_redirects=False)
+from tests.web.helpers import autopost
 
 
 def test_dev_lms_launch_walks_the_real_flow_over_http(live_server):
@@ -22,10 +13,10 @@ def test_dev_lms_launch_walks_the_real_flow_over_http(live_server):
     home = browser.get(f"{base}/dev/lms/")
     assert home.status_code == 200 and "Ayşe Yılmaz" in home.text
     login_page = browser.post(f"{base}/dev/lms/launch", data={"sub": "dev-learner-1", "course": "dev-course-101"})
-    login = _autopost(browser, login_page)
+    login = autopost(browser, login_page)
     assert login.status_code == 302 and login.headers["Location"].startswith(f"{base}/dev/lms/auth?")
     auth_page = browser.get(login.headers["Location"])
-    launched = _autopost(browser, auth_page)
+    launched = autopost(browser, auth_page)
     assert launched.status_code == 303, launched.text[-1500:]
     assert launched.headers["Location"].startswith("/app/?lt=")
     dashboard = browser.get(base + launched.headers["Location"])
@@ -36,7 +27,7 @@ def test_dev_lms_refuses_a_tampered_auth_request(live_server):
     base = live_server.base_url
     live_server.test_cli_runner().invoke(args=["demo", "seed"])
     browser = requests.Session()
-    login = _autopost(browser, browser.post(f"{base}/dev/lms/launch",
+    login = autopost(browser, browser.post(f"{base}/dev/lms/launch",
                                             data={"sub": "dev-learner-1", "course": "dev-course-101"}))
     tampered = login.headers["Location"].replace("redirect_uri=http", "redirect_uri=https")
     assert browser.get(tampered).status_code == 400
@@ -50,8 +41,8 @@ def test_demo_seed_is_idempotent_and_consistent(app, cli):
     with app.app_context():
         from sqlalchemy import func, select
 
-        from plugin.extensions import db
         from plugin.experiments.models import Experiment
+        from plugin.extensions import db
         from plugin.teams.models import Team
         from plugin.tenancy.models import Course, Membership
 

@@ -1,25 +1,18 @@
 """Eight browsers (threads) released together through a barrier, submitting the same form to the real
 HTTP server: the experiment is recorded once and awarded once."""
-import html
 import re
 import threading
 
 import requests
 from sqlalchemy import func, select
 
-
-def _autopost(session, response):
-    body = response.text
-    action = html.unescape(re.search(r'<form method="post" action="([^"]+)"', body).group(1))
-    fields = {html.unescape(n): html.unescape(v)
-              for n, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', body)}
-    return session.post(action, data=fields, allow_redirects=False)
+from tests.web.helpers import autopost
 
 
 def _launch(base: str, sub: str) -> tuple[requests.Session, str]:
     browser = requests.Session()
-    login = _autopost(browser, browser.post(f"{base}/dev/lms/launch", data={"sub": sub, "course": "dev-course-202"}))
-    launched = _autopost(browser, browser.get(login.headers["Location"]))
+    login = autopost(browser, browser.post(f"{base}/dev/lms/launch", data={"sub": sub, "course": "dev-course-202"}))
+    launched = autopost(browser, browser.get(login.headers["Location"]))
     return browser, re.search(r"lt=([^&]+)", launched.headers["Location"]).group(1)
 
 

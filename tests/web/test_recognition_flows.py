@@ -118,8 +118,11 @@ def test_peer_help_counts_only_after_confirmation(client, launch):
     helped = launch(sub="helped", name="Hal Helped")
     page = text(client.get("/app/help", query_string={"lt": helper}))
     colleague = options(page, "other")["Hal Helped"]
+    log_experiment(client, helped, title="Grounding answers in the policy", outcome="worked", learned="")
+    experiment = options(text(client.get("/app/help", query_string={"lt": helper})), "experiment")
     client.post("/app/help", data={"lt": helper, "other": colleague, "direction": "i_helped",
-                                   "description": "Showed how to ground answers in our policy PDF"})
+                                   "description": "Showed how to ground answers in our policy PDF",
+                                   "experiment": experiment["Grounding answers in the policy (Hal Helped)"]})
     assert re.search(r'data-testid="points-total">0<', text(client.get("/app/recognition", query_string={"lt": helper})))
     pending = text(client.get("/app/help", query_string={"lt": helped}))
     assert "Helga Helper" in pending and "says they helped you" in pending
