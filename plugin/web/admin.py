@@ -6,6 +6,7 @@ from marshmallow import ValidationError
 
 from plugin.audit.service import entries, record
 from plugin.badges import service as badges
+from plugin.badges.images import MAX_BYTES as MAX_IMAGE_BYTES
 from plugin.catalog import service as catalog
 from plugin.core.actor import Actor, Role
 from plugin.core.clock import utcnow
@@ -118,7 +119,7 @@ def _upload() -> tuple[bytes, str] | None:
     upload = request.files.get("image")
     if upload is None or not upload.filename:
         return None
-    return upload.read(badges.images.MAX_BYTES + 1), upload.filename
+    return upload.read(MAX_IMAGE_BYTES + 1), upload.filename
 
 
 @bp.get("/audit")
