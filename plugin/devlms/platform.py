@@ -45,7 +45,8 @@ def jwks(key) -> dict:
 
 
 def id_token(key, *, issuer: str, client_id: str, nonce: str, person: DevPerson, context_id: str, role: str,
-             target: str, return_url: str, now: datetime) -> str:
+             target: str, return_url: str, now: datetime, deep_link_return: str | None = None,
+             custom: dict | None = None) -> str:
     course = COURSES_BY_ID[context_id]
     claims = {
         "iss": issuer, "aud": client_id, "sub": person.sub, "nonce": nonce,
@@ -64,4 +65,13 @@ def id_token(key, *, issuer: str, client_id: str, nonce: str, person: DevPerson,
                                 "product_family_code": "tinker-dev"},
         "jti": uuid.uuid4().hex,
     }
+    if custom:
+        claims[LTI + "custom"] = custom
+    if deep_link_return:  # "Add content": the instructor picks what to place
+        claims[LTI + "message_type"] = "LtiDeepLinkingRequest"
+        del claims[LTI + "resource_link"]
+        claims["https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"] = {
+            "deep_link_return_url": deep_link_return, "accept_types": ["ltiResourceLink"],
+            "accept_presentation_document_targets": ["iframe", "window"], "accept_multiple": False,
+            "data": f"{context_id}:{uuid.uuid4().hex[:8]}"}
     return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid_of(key)})

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import jwt
+import requests
 from flask import Blueprint, abort, current_app, jsonify, render_template, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
@@ -59,7 +61,9 @@ def launch():
     if person is None or context_id not in COURSES_BY_ID or role not in LMS_ROLES:
         abort(400)
     base = current_app.config["TINKER_BASE_URL"]
-    hint = _hints().dumps({"sub": person.sub, "course": context_id, "role": role})
+    hint = _hints().dumps({"sub": person.sub, "course": context_id, "role": role,
+                           "deep_link": request.form.get("message") == "deep_link",
+                           "view": request.form.get("view") or None})
     fields = {"iss": _issuer(), "login_hint": person.sub, "target_link_uri": f"{base}/lti/launch",
               "lti_message_hint": hint, "client_id": CLIENT_ID, "lti_deployment_id": DEPLOYMENT_ID}
     return render_template("devlms/autopost.html", action=f"{base}/lti/login", fields=fields)
@@ -81,9 +85,31 @@ def auth():
     token = platform.id_token(
         _key(), issuer=_issuer(), client_id=CLIENT_ID, nonce=args["nonce"], person=PEOPLE_BY_SUB[hint["sub"]],
         context_id=hint["course"], role=hint["role"], target=f"{base}/lti/launch",
-        return_url=f"{base}{ISSUER_PATH}/?course={hint['course']}", now=utcnow())
+        return_url=f"{base}{ISSUER_PATH}/?course={hint['course']}", now=utcnow(),
+        deep_link_return=f"{base}{ISSUER_PATH}/deep-link-return" if hint.get("deep_link") else None,
+        custom={"tinker_view": hint["view"]} if hint.get("view") else None)
     return render_template("devlms/autopost.html", action=args["redirect_uri"],
                            fields={"id_token": token, "state": args["state"]})
+
+
+@bp.post("/deep-link-return")
+def deep_link_return():
+    """The platform's side of deep linking: verify the tool's signed answer against the tool's published
+    key set (fetched over HTTP, as an LMS does) and show what was placed, with a link to launch it."""
+    base = current_app.config["TINKER_BASE_URL"]
+    try:
+        keyset = requests.get(f"{base}/lti/jwks", timeout=5).json()
+        header = jwt.get_unverified_header(request.form.get("JWT", ""))
+        key = next(jwt.PyJWK(k).key for k in keyset["keys"] if k["kid"] == header.get("kid"))
+        answer = jwt.decode(request.form["JWT"], key, algorithms=["RS256"], audience=_issuer(), issuer=CLIENT_ID)
+    except (StopIteration, KeyError, ValueError, jwt.InvalidTokenError, requests.RequestException):
+        abort(400)
+    items = answer.get("https://purl.imsglobal.org/spec/lti-dl/claim/content_items", [])
+    course = (answer.get("https://purl.imsglobal.org/spec/lti-dl/claim/data") or "").split(":")[0]
+    placed = [{"title": i.get("title", "Tinker"), "view": (i.get("custom") or {}).get("tinker_view")}
+              for i in items if i.get("type") == "ltiResourceLink"]
+    return render_template("devlms/placed.html", placed=placed, course=COURSES_BY_ID.get(course),
+                           people=[p for p in PEOPLE if course in p.courses])
 
 
 @bp.get("/jwks")

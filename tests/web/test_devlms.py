@@ -60,3 +60,28 @@ def test_dev_lms_is_off_in_production(tmp_path, monkeypatch):
     assert prod.config["DEV_LMS_ENABLED"] is False
     assert prod.test_client().get("/dev/lms/").status_code == 404
     assert prod.debug is False
+
+
+def test_dev_lms_deep_linking_places_a_view_that_later_launches_open(live_server):
+    import re
+
+    base = live_server.base_url
+    assert live_server.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
+    browser = requests.Session()
+    login = autopost(browser, browser.post(f"{base}/dev/lms/launch", data={
+        "sub": "dev-manager-1", "course": "dev-course-101", "message": "deep_link"}))
+    launched = autopost(browser, browser.get(login.headers["Location"]))
+    assert launched.status_code == 303
+    picker = browser.get(base + launched.headers["Location"])
+    assert "Leaderboard" in picker.text
+    token = re.search(r'name="lt" value="([^"]+)"', picker.text).group(1)
+    action = re.search(r'<form method="post" action="([^"]+)"', picker.text).group(1)
+    submitted = browser.post(base + action, data={"lt": token, "view": "leaderboard"})
+    placed = autopost(browser, submitted)  # the signed answer goes back to the LMS
+    assert placed.status_code == 200
+    assert 'data-testid="placed-title">Leaderboard<' in placed.text and "tinker_view=leaderboard" in placed.text
+    # A learner opening the placed link lands on the leaderboard.
+    learner_login = autopost(browser, browser.post(f"{base}/dev/lms/launch", data={
+        "sub": "dev-learner-1", "course": "dev-course-101", "view": "leaderboard"}))
+    learner = autopost(browser, browser.get(learner_login.headers["Location"]))
+    assert learner.headers["Location"].startswith("/app/leaderboard")
