@@ -98,9 +98,10 @@ def live_server(app, db_url, tmp_path_factory):
 
 def _clean_tables(app) -> None:
     from plugin.extensions import db
-    from plugin.lti import platform_keys
+    from plugin.lti import keys, platform_keys
 
     platform_keys.forget()
+    keys._current.clear()  # the remembered newest tool key is gone with the wiped table
     with app.app_context():
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]
         with db.engine.begin() as conn:

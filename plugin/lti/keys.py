@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import secrets
 import threading
+import time
 from datetime import datetime
 
 import jwt
@@ -24,6 +25,10 @@ from plugin.lti.models import ToolKey
 
 _loaded: dict[tuple[str, str], object] = {}
 _lock = threading.Lock()
+# Which key is newest, remembered briefly: another instance's rotation is seen within CURRENT_TTL seconds,
+# and the previous key stays published until an operator removes it, so nothing signed meanwhile fails.
+CURRENT_TTL = 60.0
+_current: dict[str, tuple[float, str, str]] = {}
 
 
 def _fernet(secret: str) -> Fernet:
@@ -51,6 +56,7 @@ def rotate_key(now: datetime) -> ToolKey:
     key = generate_key_pair(current_app.config["SECRET_KEY"], now)
     db.session.add(key)
     db.session.flush()
+    _current.clear()
     return key
 
 
@@ -63,6 +69,7 @@ def remove_key(kid: str) -> None:
         raise Conflict("that is the current signing key; rotate first, then remove the old one")
     db.session.delete(match)
     db.session.flush()
+    _current.clear()
 
 
 def ensure_key(now: datetime) -> None:
@@ -77,23 +84,29 @@ def public_jwks() -> dict:
 
 def current_signing_key():
     """(kid, loaded private key) of the newest key."""
-    row = db.session.execute(
-        select(ToolKey.kid, ToolKey.private_pem_encrypted).order_by(ToolKey.created_at.desc(), ToolKey.id.desc()).limit(1)
-    ).first()
-    if row is None:
-        raise NotFound("the tool has no key yet: run `flask lti rotate-key`")
     secret = current_app.config["SECRET_KEY"]
-    cache_key = (row.kid, secret)
+    database = str(db.engine.url)
+    remembered = _current.get(database)
+    if remembered is not None and remembered[0] > time.monotonic():
+        _, kid, encrypted = remembered
+    else:
+        row = db.session.execute(select(ToolKey.kid, ToolKey.private_pem_encrypted)
+                                 .order_by(ToolKey.created_at.desc(), ToolKey.id.desc()).limit(1)).first()
+        if row is None:
+            raise NotFound("the tool has no key yet: run `flask lti rotate-key`")
+        kid, encrypted = row.kid, row.private_pem_encrypted
+        _current[database] = (time.monotonic() + CURRENT_TTL, kid, encrypted)
+    cache_key = (kid, secret)
     key = _loaded.get(cache_key)
     if key is None:
         with _lock:
             try:
-                pem = _fernet(secret).decrypt(row.private_pem_encrypted.encode())
+                pem = _fernet(secret).decrypt(encrypted.encode())
             except InvalidToken as exc:
                 raise RuntimeError("the tool key cannot be decrypted: was TINKER_SECRET_KEY changed?") from exc
             key = serialization.load_pem_private_key(pem, password=None)
             _loaded[cache_key] = key
-    return row.kid, key
+    return kid, key
 
 
 def sign(claims: dict, headers: dict | None = None) -> str:
