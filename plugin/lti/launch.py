@@ -15,8 +15,7 @@ from sqlalchemy import select, update
 from plugin.errors import Forbidden, LaunchRejected
 from plugin.extensions import db
 from plugin.lti import claims as C
-from plugin.lti import jws
-from plugin.lti import deep_linking, platform_keys
+from plugin.lti import deep_linking, jws, platform_keys
 from plugin.lti.models import OidcState
 from plugin.lti.placements import CUSTOM_VIEW
 from plugin.lti.roles import map_roles
