@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import String, cast, func, select
+from sqlalchemy import String, cast, func, literal, select
 
 from plugin.badges.models import BadgeAward
 from plugin.community.models import Reaction, Reuse
@@ -23,6 +23,8 @@ class DbFacts:
     def __init__(self, course_id: int, user_id: int):
         self.course_id = course_id
         self.user_id = user_id
+        self._times: dict[int, list[datetime]] | None = None
+        self._sources: dict[int, dict[str, int]] = {}
 
     def _count(self, query) -> int:
         return db.session.scalar(query) or 0
@@ -121,30 +123,52 @@ class DbFacts:
             LedgerEntry.source_type == source_type, LedgerEntry.created_at >= start,
             LedgerEntry.created_at < start + timedelta(days=1)))
 
-    def _awards(self, rule_id, since):
-        entries = select(LedgerEntry.created_at.label("at")).where(
-            LedgerEntry.course_id == self.course_id, LedgerEntry.user_id == self.user_id,
-            LedgerEntry.rule_id == rule_id, LedgerEntry.reverses_id.is_(None))
-        badges = select(BadgeAward.awarded_at.label("at")).where(
-            BadgeAward.course_id == self.course_id, BadgeAward.user_id == self.user_id,
-            BadgeAward.rule_id == rule_id)
-        if since is not None:
-            entries = entries.where(LedgerEntry.created_at >= since)
-            badges = badges.where(BadgeAward.awarded_at >= since)
-        return entries, badges
+    def _award_times(self) -> dict[int, list[datetime]]:
+        """When each rule recognised this person (ledger rows and badge awards), loaded once per event:
+        every rule asks, so one query each beats two per rule. Forgotten when new awards are posted."""
+        if self._times is None:
+            times: dict[int, list[datetime]] = {}
+            counts: dict[int, dict[str, int]] = {}
+            for source, rule_id, at in db.session.execute(
+                    select(literal("ledger"), LedgerEntry.rule_id, LedgerEntry.created_at).where(
+                        LedgerEntry.course_id == self.course_id, LedgerEntry.user_id == self.user_id,
+                        LedgerEntry.rule_id.is_not(None), LedgerEntry.reverses_id.is_(None))
+                    .union_all(select(literal("badge"), BadgeAward.rule_id, BadgeAward.awarded_at).where(
+                        BadgeAward.course_id == self.course_id, BadgeAward.user_id == self.user_id,
+                        BadgeAward.rule_id.is_not(None)))):
+                times.setdefault(rule_id, []).append(_aware(at))
+                counts.setdefault(rule_id, {}).setdefault(source, 0)
+                counts[rule_id][source] += 1
+            self._times, self._sources = times, counts
+        return self._times
+
+    def changed(self) -> None:
+        self._times = None
 
     def rule_awards(self, rule_id, since=None) -> int:
-        entries, badges = self._awards(rule_id, since)
-        return max(self._count(select(func.count()).select_from(entries.subquery())),
-                   self._count(select(func.count()).select_from(badges.subquery())))
+        """Times the rule recognised this person: a firing that gave points and a badge counts once."""
+        if since is None:
+            self._award_times()
+            return max(self._sources.get(rule_id, {}).values(), default=0)
+        ledger_times, badge_times = self._split(rule_id)
+        return max(sum(1 for t in ledger_times if t >= since), sum(1 for t in badge_times if t >= since))
+
+    def _split(self, rule_id):
+        rows = db.session.execute(
+            select(literal("ledger"), LedgerEntry.created_at).where(
+                LedgerEntry.course_id == self.course_id, LedgerEntry.user_id == self.user_id,
+                LedgerEntry.rule_id == rule_id, LedgerEntry.reverses_id.is_(None))
+            .union_all(select(literal("badge"), BadgeAward.awarded_at).where(
+                BadgeAward.course_id == self.course_id, BadgeAward.user_id == self.user_id,
+                BadgeAward.rule_id == rule_id)))
+        ledger_times, badge_times = [], []
+        for source, at in rows:
+            (ledger_times if source == "ledger" else badge_times).append(_aware(at))
+        return ledger_times, badge_times
 
     def last_rule_award(self, rule_id):
-        entries, badges = self._awards(rule_id, None)
-        times = [t for t in (db.session.scalar(select(func.max(entries.subquery().c.at))),
-                             db.session.scalar(select(func.max(badges.subquery().c.at)))) if t is not None]
-        if not times:
-            return None
-        return max(t if getattr(t, "tzinfo", None) else _aware(t) for t in times)
+        times = self._award_times().get(rule_id)
+        return max(times) if times else None
 
 
 def _aware(value) -> datetime:

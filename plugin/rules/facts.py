@@ -26,6 +26,7 @@ class Facts(Protocol):
     def points_on_day(self, day: date, source_type: str) -> int: ...
     def rule_awards(self, rule_id: int, since: datetime | None = None) -> int: ...
     def last_rule_award(self, rule_id: int) -> datetime | None: ...
+    def changed(self) -> None: ...  # awards were just posted: forget anything remembered about them
 
 
 def week_start(moment: datetime | date) -> date:
@@ -121,3 +122,6 @@ class MemoryFacts:
     def last_rule_award(self, rule_id):
         times = [r["at"] for r in self.award_rows if r["rule_id"] == rule_id]
         return max(times) if times else None
+
+    def changed(self) -> None:
+        pass

@@ -81,6 +81,7 @@ def process(event: E.Event, facts: Facts, limits: Limits, now: datetime,
             continue
         entry_id, award_id = apply(spec, rule.name, event, decision.points, now)
         if entry_id or award_id:
+            facts.changed()
             results.append(Recognition(rule.id, rule.name, decision.points if entry_id else 0, rule.dimension,
                                        rule.badge_id if award_id else None, entry_id, award_id, decision.note))
     if event.name != E.POINTS_CHANGED and any(r.ledger_entry_id for r in results):

@@ -1,0 +1,132 @@
+"""B7 and B11 of ../shared/BENCH.md on SQLite (or PostgreSQL with --database-url):
+B7  award through the project's services with the default rules (log_experiment: insert, rules, ledger,
+    totals, badges) against a floor of raw inserts of one ledger row plus one totals upsert per award;
+B11 the same award key submitted 1,000 times -> exactly one ledger row.
+
+    .venv/bin/python bench/ledger.py [--quick] [--database-url URL]
+
+Targets: B7 >= 0.3x the raw floor on SQLite (0.5x on PostgreSQL); B11 exactly one row.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+    n, rounds = (150, 3) if args.quick else (600, 5)
+
+    import flask_migrate
+    import sqlalchemy as sa
+
+    from plugin import create_app
+    from plugin.catalog.service import items
+    from plugin.core.actor import Actor, Role
+    from plugin.core.clock import utcnow
+    from plugin.core.db import upsert_increment, writing
+    from plugin.experiments.schemas import ExperimentIn
+    from plugin.experiments.service import log_experiment
+    from plugin.extensions import db
+    from plugin.ledger.models import LedgerEntry, PointsTotal
+    from plugin.ledger.service import Posting, post_entry
+    from plugin.onboarding.service import ensure_defaults
+    from plugin.settings.service import limits, update_limits
+    from plugin.tenancy import service as tenancy
+
+    tmp = tempfile.mkdtemp()
+    url = args.database_url or f"sqlite:///{tmp}/bench.db"
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "TINKER_BASE_URL": "http://localhost",
+                      "DEV_LMS_KEY_PATH": f"{tmp}/k.pem"})
+    with app.app_context(), writing():
+        flask_migrate.upgrade()
+        now = utcnow()
+        platform = tenancy.register_platform(tenancy.PlatformSpec(
+            issuer=f"https://bench-{secrets.token_hex(3)}.example", client_id="c", auth_login_url="https://b/a",
+            auth_token_url="https://b/t", key_set_url="https://b/j", deployment_ids=("d",), organisation="Bench"), now)
+        ensure_defaults(platform.organisation_id, now)
+        deployment = tenancy.find_deployment(platform.id, "d")
+
+        def person(sub, role=Role.LEARNER):
+            course, user, _ = tenancy.provision(tenancy.LaunchIdentity(
+                platform.id, deployment.id, "bench-course", "Bench", "B", sub, role, ()), now)
+            return Actor(user.id, course.id, course.organisation_id, platform.id, role)
+
+        admin = person("admin", Role.ADMIN)
+        update_limits(admin, {**limits(admin.organisation_id).__dict__, "daily_points_cap": 10**9,
+                              "repeat_free_count": 10**6}, now)
+        db.session.commit()
+        tool = str(items(platform.organisation_id, "tools")[0].id)
+        category = items(platform.organisation_id, "categories")[0].id
+        counter = itertools.count()
+
+        def project_awards(count: int) -> float:
+            actor = person(f"learner-{next(counter)}")
+            db.session.commit()
+            start = time.perf_counter()
+            for i in range(count):
+                data = ExperimentIn().load({
+                    "submission_key": secrets.token_hex(8), "title": f"Experiment {i}", "ai_tool": tool,
+                    "task_category": category, "tried": " ".join(secrets.token_hex(3) for _ in range(8)),
+                    "outcome": "worked", "sensitive_data": "no", "visibility": "course"})
+                log_experiment(actor, data, utcnow())
+                db.session.commit()
+            return count / (time.perf_counter() - start)
+
+        def raw_floor(count: int) -> float:
+            actor = person(f"raw-{next(counter)}")
+            db.session.commit()
+            start = time.perf_counter()
+            for i in range(count):
+                db.session.execute(sa.insert(LedgerEntry.__table__).values(
+                    idempotency_key=f"raw:{actor.user_id}:{i}", organisation_id=actor.organisation_id,
+                    course_id=actor.course_id, user_id=actor.user_id, amount=10, dimension="experimenting",
+                    source_type="bench", source_id=i, created_at=utcnow()))
+                upsert_increment(db.session, PointsTotal.__table__, {"course_id": actor.course_id,
+                                 "user_id": actor.user_id, "dimension": "total"}, {"points": 10})
+                db.session.commit()
+            return count / (time.perf_counter() - start)
+
+        floors, projects = [], []
+        for _ in range(rounds):
+            floors.append(raw_floor(n))
+            projects.append(project_awards(n))
+
+        target = person("b11")
+        db.session.commit()
+        posting = Posting(organisation_id=target.organisation_id, course_id=target.course_id,
+                          user_id=target.user_id, amount=10, dimension="experimenting", source_type="bench",
+                          source_id=1, key="bench:b11:same-key")
+        for _ in range(1000):
+            post_entry(posting, utcnow())
+            db.session.commit()
+        b11_rows = db.session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry).where(
+            LedgerEntry.idempotency_key == "bench:b11:same-key"))
+        b11_total = db.session.scalar(sa.select(PointsTotal.points).where(
+            PointsTotal.user_id == target.user_id, PointsTotal.dimension == "total"))
+
+    backend = url.split(":", 1)[0]
+    floor_m, project_m = statistics.median(floors), statistics.median(projects)
+    print(f"raw insert floor ({backend})          {floor_m:,.0f}/s (min {min(floors):,.0f}, max {max(floors):,.0f})")
+    print(f"B7 award through services ({backend}) {project_m:,.0f}/s (min {min(projects):,.0f}, max {max(projects):,.0f})")
+    print(f"B11 same key x1000: {b11_rows} ledger row(s), total {b11_total}")
+    ratio = project_m / floor_m
+    target_ratio = 0.5 if backend.startswith("postgresql") else 0.3
+    ok = ratio >= target_ratio and b11_rows == 1 and b11_total == 10
+    print(f"SUMMARY ledger: B7 {ratio:.2f}x (target >= {target_ratio}) B11 {b11_rows} row -> {'PASS' if ok else 'MISS'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
