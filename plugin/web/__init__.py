@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Flask, g, redirect, render_template, url_for
 
 from plugin.web.auth import TOKEN_FIELD, launch_url
+from plugin.web.security import frame_origins
 
 
 def register_web(app: Flask) -> None:
@@ -25,4 +26,5 @@ def register_web(app: Flask) -> None:
         return render_template("index.html")
 
     # Globals (not a context processor) so imported macros see them too.
-    app.jinja_env.globals.update(lurl=launch_url, token_field=TOKEN_FIELD, current_token=lambda: g.get("launch_token"))
+    app.jinja_env.globals.update(lurl=launch_url, token_field=TOKEN_FIELD, current_token=lambda: g.get("launch_token"),
+                                 platform_origins=lambda: " ".join(frame_origins()) if g.get("actor") else "")

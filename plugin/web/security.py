@@ -34,16 +34,23 @@ def _extra(directive: str) -> str:
     return "".join(f" {o}" for o in sorted(g.get("csp_extra", {}).get(directive, ())))
 
 
+def frame_origins() -> list[str]:
+    """Origins that may frame this response: the actor's registration's, or any registration's before a
+    launch (error pages). Also where the page may post lti.frameResize. Computed once per request."""
+    if "frame_origins" not in g:
+        actor = g.get("actor")
+        query = select(FrameOrigin.origin).distinct()
+        if actor is not None:
+            query = query.where(FrameOrigin.platform_id == actor.platform_id)
+        try:
+            g.frame_origins = sorted(db.session.scalars(query))
+        except Exception:  # the header must never turn an error page into a 500
+            g.frame_origins = []
+    return g.frame_origins
+
+
 def _frame_ancestors() -> str:
-    actor = g.get("actor")
-    query = select(FrameOrigin.origin).distinct()
-    if actor is not None:
-        query = query.where(FrameOrigin.platform_id == actor.platform_id)
-    try:
-        origins = sorted(db.session.scalars(query))
-    except Exception:  # the header must never turn an error page into a 500
-        origins = []
-    return " ".join(["'self'", *origins])
+    return " ".join(["'self'", *frame_origins()])
 
 
 def register_security(app: Flask) -> None:

@@ -21,6 +21,37 @@
   var summary = document.querySelector(".error-summary");
   if (summary) { summary.focus(); }
 
+  // lti.frameResize (Canvas and others): tell the LMS how tall the page is, so the frame fits without a
+  // second scrollbar. Sent only to the registration's origins (never "*"); other origins drop it.
+  var origins = document.querySelector('meta[name="tinker-platform-origins"]');
+  if (origins && window.parent !== window) {
+    var targets = origins.content.split(" ").filter(Boolean);
+    var lastHeight = 0;
+    var announce = function () {
+      var height = Math.ceil(document.documentElement.scrollHeight);
+      if (Math.abs(height - lastHeight) < 4) { return; }
+      lastHeight = height;
+      targets.forEach(function (origin) {
+        try { window.parent.postMessage({ subject: "lti.frameResize", height: height }, origin); } catch (e) { /* ignore */ }
+      });
+    };
+    announce();
+    if (window.ResizeObserver) { new ResizeObserver(announce).observe(document.body); }
+  }
+
+  // The development LMS, like Canvas, honours lti.frameResize from the tool it frames.
+  var toolFrame = document.querySelector("iframe[name=tool-frame]");
+  if (toolFrame) {
+    window.addEventListener("message", function (event) {
+      var data = event.data || {};
+      if (event.source === toolFrame.contentWindow && event.origin === window.location.origin &&
+          data.subject === "lti.frameResize" && data.height > 0) {
+        toolFrame.style.height = Math.max(400, Math.min(data.height, 20000)) + "px";
+        toolFrame.setAttribute("data-resized", String(data.height));
+      }
+    });
+  }
+
   // XHR helper: the launch token travels in a header, never in a cookie (third-party cookies get blocked).
   var meta = document.querySelector('meta[name="tinker-launch-token"]');
   window.tinkerFetch = function (url, options) {

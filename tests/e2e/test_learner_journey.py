@@ -67,3 +67,13 @@ def test_observer_reads_without_a_log_button(live_server, page, artifacts):
     frame = launch_from_dev_lms(page, live_server.base_url, "Pat Observer")
     expect(frame.get_by_text("Observer", exact=True)).to_be_visible()
     expect(frame.get_by_role("link", name="Log an AI experiment")).to_have_count(0)
+
+
+def test_the_tool_tells_the_lms_its_height_with_lti_frame_resize(live_server, page):
+    live_server.test_cli_runner().invoke(args=["demo", "seed"])
+    frame = launch_from_dev_lms(page, live_server.base_url, "James Carter")
+    expect(frame.get_by_role("heading", name="My dashboard")).to_be_visible()
+    iframe = page.locator("iframe[name=tool-frame]")
+    expect(iframe).to_have_attribute("data-resized", re.compile(r"^[1-9]\d+$"))
+    height = int(iframe.get_attribute("data-resized"))
+    assert height > 600  # the dashboard is taller than the frame's default, so the LMS grows the frame
