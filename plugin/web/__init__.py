@@ -11,12 +11,13 @@ def register_web(app: Flask) -> None:
     from plugin.web.admin import bp as admin
     from plugin.web.admin_rules import bp as admin_rules
     from plugin.web.community import bp as community
+    from plugin.web.health import bp as health
     from plugin.web.learner import bp as learner
     from plugin.web.manage import bp as manage
     from plugin.web.public import bp as public
     from plugin.web.recognition import bp as recognition
 
-    for bp in (learner, recognition, community, manage, admin, admin_rules, public):
+    for bp in (learner, recognition, community, manage, admin, admin_rules, public, health):
         app.register_blueprint(bp)
 
     @app.get("/")
