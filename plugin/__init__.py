@@ -26,6 +26,12 @@ def register_config(app: Flask, config: dict | None) -> None:
     app.config.update(load_config(Path(app.instance_path), config))
 
 
+def register_logging(app: Flask) -> None:
+    from plugin.logs import register_logging as register
+
+    register(app)
+
+
 def register_extensions(app: Flask) -> None:
     from plugin import models  # noqa: F401  (every table known to the metadata and to Alembic)
     from plugin.extensions import db, migrate

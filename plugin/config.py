@@ -52,6 +52,8 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "LTI_HTTP_TIMEOUT": float(os.environ.get("TINKER_LTI_HTTP_TIMEOUT", "5")),
         "LTI_JWKS_TTL": int(os.environ.get("TINKER_LTI_JWKS_TTL", "3600")),
         "TRUST_PROXY_HEADERS": _env_bool("TINKER_TRUST_PROXY", production),
+        "LOG_JSON": _env_bool("TINKER_LOG_JSON", production),
+        "LOG_LEVEL": os.environ.get("TINKER_LOG_LEVEL", "INFO"),
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
         "SESSION_COOKIE_NAME": "tinker_session",
         "SESSION_COOKIE_HTTPONLY": True,

@@ -14,3 +14,31 @@ def test_readyz_refuses_an_unmigrated_database(tmp_path):
     response = fresh.test_client().get("/readyz")
     assert response.status_code == 503
     assert response.get_json()["status"] == "unavailable"
+
+
+def test_every_response_carries_a_request_id_and_keeps_a_sane_one_from_the_proxy(client):
+    generated = client.get("/healthz").headers["X-Request-ID"]
+    assert len(generated) == 16
+    assert client.get("/healthz", headers={"X-Request-ID": "lb-1234abcd"}).headers["X-Request-ID"] == "lb-1234abcd"
+    injected = client.get("/healthz", headers={"X-Request-ID": "bad id\\nwith newline"}).headers["X-Request-ID"]
+    assert injected != "bad id\\nwith newline" and len(injected) == 16
+
+
+def test_json_logs_name_the_request(tmp_path):
+    import io
+    import json
+    import logging
+
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db", "LOG_JSON": True,
+                      "DEV_LMS_KEY_PATH": str(tmp_path / "k.pem")})
+    stream = io.StringIO()
+    (handler,) = logging.getLogger().handlers
+    handler.setStream(stream)
+    try:
+        app.test_client().get("/healthz", headers={"X-Request-ID": "trace-abcdef12"})
+        lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
+        access = [entry for entry in lines if entry["logger"] == "tinker.access"]
+        assert access and access[-1]["request_id"] == "trace-abcdef12" and access[-1]["status"] == 200
+        assert access[-1]["path"] == "/healthz"
+    finally:
+        logging.getLogger().handlers[:] = []
