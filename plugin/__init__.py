@@ -12,10 +12,12 @@ def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"),
                 instance_path=str(ROOT / "instance"))
     register_config(app, config)
+    register_logging(app)
     register_extensions(app)
     register_errors(app)
     register_security(app)
     register_blueprints(app)
+    register_outbox(app)
     register_cli(app)
     return app
 
@@ -62,6 +64,12 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(lti_install)
     app.register_blueprint(devlms)
     register_web(app)
+
+
+def register_outbox(app: Flask) -> None:
+    from plugin.outbox.worker import register_outbox as register
+
+    register(app)
 
 
 def register_cli(app: Flask) -> None:

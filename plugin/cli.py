@@ -12,6 +12,7 @@ from plugin.lti import keys
 
 demo_cli = AppGroup("demo", help="Demo data for the development LMS.")
 ledger_cli = AppGroup("ledger", help="Check and rebuild totals from the points ledger.")
+outbox_cli = AppGroup("outbox", help="Deliveries to the outside world (grade sync, ...), sent after commit.")
 
 
 @demo_cli.command("seed")
@@ -89,8 +90,27 @@ def ledger_replay(organisation, rule_ids, dry_run):
         db.session.commit()
 
 
+@outbox_cli.command("run")
+@click.option("--batch", default=100, show_default=True, help="Deliveries claimed at a time.")
+def outbox_run(batch):
+    """Deliver everything due now (cron this: retries wait for it); reports done, retried and failed."""
+    from plugin.outbox.service import Counts, process_due
+
+    total = Counts()
+    while True:
+        counts = process_due(utcnow(), batch)
+        total.done, total.retried, total.failed = (total.done + counts.done, total.retried + counts.retried,
+                                                   total.failed + counts.failed)
+        total.notes += counts.notes
+        if counts.processed < batch or counts.retried + counts.failed == counts.processed:
+            break
+    for note in total.notes:
+        click.echo(f"  {note}")
+    click.echo(f"Outbox: {total.done} delivered, {total.retried} to retry later, {total.failed} failed.")
+
+
 def register_cli(app: Flask) -> None:
     from plugin.lti.cli import lti_cli
 
-    for group in (lti_cli, demo_cli, ledger_cli):
+    for group in (lti_cli, demo_cli, ledger_cli, outbox_cli):
         app.cli.add_command(group)

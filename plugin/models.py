@@ -7,6 +7,7 @@ from plugin.experiments.models import Experiment  # noqa: F401
 from plugin.ledger.models import LedgerEntry, PointsTotal  # noqa: F401
 from plugin.levels.models import Dimension, Level  # noqa: F401
 from plugin.lti.models import LaunchSession, OidcState, ToolKey  # noqa: F401
+from plugin.outbox.models import GradeSync, OutboxItem  # noqa: F401
 from plugin.peer_help.models import PeerHelp  # noqa: F401
 from plugin.recognition.models import Kudos, KudosBudget  # noqa: F401
 from plugin.rules.models import Rule, RuleVersion  # noqa: F401

@@ -15,6 +15,7 @@ from plugin.experiments.models import Experiment
 from plugin.experiments.queries import get_visible
 from plugin.extensions import db
 from plugin.facts.db import DbFacts
+from plugin.outbox import grades
 from plugin.rules import events as E
 from plugin.rules import service as rules
 from plugin.settings.service import limits
@@ -37,6 +38,7 @@ def _credit_author(experiment: Experiment, name: str, source_type: str, source_i
         return []
     event = E.Event(name=name, organisation_id=experiment.organisation_id, course_id=experiment.course_id,
                     user_id=experiment.user_id, source_type=source_type, source_id=source_id, occurred_at=now)
+    grades.points_changed(experiment.course_id, experiment.user_id, now)
     return rules.process(event, DbFacts(experiment.course_id, experiment.user_id), limits(experiment.organisation_id),
                          now)
 

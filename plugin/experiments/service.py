@@ -15,6 +15,7 @@ from plugin.experiments.schemas import OTHER_TOOL
 from plugin.experiments.similarity import most_similar
 from plugin.extensions import db
 from plugin.facts.db import DbFacts
+from plugin.outbox import grades
 from plugin.rules import events as E
 from plugin.rules import service as rules
 from plugin.settings.service import limits
@@ -80,6 +81,7 @@ def log_experiment(actor: Actor, data: dict, now: datetime) -> Logged:
     if actor.can_earn:
         recognitions = rules.process(experiment_event(experiment), DbFacts(actor.course_id, actor.user_id),
                                      org_limits, now)
+        grades.points_changed(actor.course_id, actor.user_id, now)
     return Logged(experiment, recognitions, created=True, forced_private=forced_private)
 
 

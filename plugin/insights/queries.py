@@ -11,7 +11,7 @@ from plugin.errors import Forbidden
 from plugin.experiments.models import Experiment
 from plugin.extensions import db
 from plugin.ledger.models import TOTAL, PointsTotal
-from plugin.tenancy.models import Membership, User
+from plugin.tenancy.models import Membership, User, counted_membership
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ def participation(actor: Actor) -> list[Participant]:
         .outerjoin(PointsTotal, (PointsTotal.user_id == User.id) & (PointsTotal.course_id == actor.course_id)
                    & (PointsTotal.dimension == TOTAL))
         .outerjoin(counts, counts.c.user_id == User.id)
-        .where(Membership.course_id == actor.course_id)
+        .where(Membership.course_id == actor.course_id, counted_membership())  # no inactive or test users
         .order_by(case((Membership.role == Role.LEARNER.value, 0), else_=1), User.name, User.id)
     )
     participants = []

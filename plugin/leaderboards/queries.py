@@ -2,6 +2,8 @@
 
 Tie rule: standard competition ranking ("1224"): equal points share a rank, the next rank skips.
 Within a tie, rows are listed by user id (earliest account first) so the order is stable.
+Only active learners count: people the LMS roster lists as inactive (or no longer lists) and the LMS's
+test student (Canvas "Student View") are left off the board.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from sqlalchemy import func, select
 from plugin.core.actor import Role
 from plugin.extensions import db
 from plugin.ledger.models import TOTAL, PointsTotal
-from plugin.tenancy.models import Membership, User
+from plugin.tenancy.models import Membership, User, counted_membership
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ def _learner_totals(course_id: int, dimension: str):
     return select(PointsTotal.user_id, PointsTotal.points).join(
         Membership, (Membership.course_id == PointsTotal.course_id) & (Membership.user_id == PointsTotal.user_id)
     ).where(PointsTotal.course_id == course_id, PointsTotal.dimension == dimension,
-            Membership.role == Role.LEARNER.value)
+            Membership.role == Role.LEARNER.value, counted_membership())
 
 
 def standings(course_id: int, viewer_user_id: int | None, limit: int = 10, dimension: str = TOTAL) -> Standings:

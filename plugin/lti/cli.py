@@ -18,7 +18,7 @@ from plugin.onboarding.service import ensure_defaults
 from plugin.tenancy import service as tenancy
 from plugin.tenancy.models import Platform
 
-lti_cli = AppGroup("lti", help="LTI registrations, tool keys and frame origins (operator only).")
+lti_cli = AppGroup("lti", help="LTI registrations, tool keys, frame origins and roster sync (operator only).")
 
 
 def _fail(err: DomainError):
@@ -116,6 +116,20 @@ def remove_key(kid):
             _fail(err)
         db.session.commit()
     click.echo(f"Removed key {kid}.")
+
+
+@lti_cli.command("sync-roster")
+def sync_roster():
+    """Sync the LMS roster and groups of every course whose LMS offers Names and Role Provisioning."""
+    from plugin.lti import roster_jobs
+
+    results = roster_jobs.run_all(utcnow())
+    for course_id, title, summary, error in results:
+        click.echo(f"course {course_id} {title!r}: " + (f"error: {error}" if error else summary))
+    if not results:
+        click.echo("No course has a roster service yet (a launch with the Names and Roles claim records it).")
+    if any(error for *_, error in results):
+        raise SystemExit(1)
 
 
 @lti_cli.command("jwks")

@@ -15,6 +15,7 @@ from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.experiments.queries import get_visible
 from plugin.extensions import db
 from plugin.facts.db import DbFacts
+from plugin.outbox import grades
 from plugin.peer_help.models import CONFIRMED, DECLINED, PENDING, PeerHelp
 from plugin.rules import events as E
 from plugin.rules import service as rules
@@ -110,6 +111,7 @@ def _confirm(record: PeerHelp, now: datetime, already_moved: bool = False) -> li
     event = E.Event(name=E.HELP_CONFIRMED, organisation_id=record.organisation_id, course_id=record.course_id,
                     user_id=record.helper_id, source_type="peer_help", source_id=record.id, occurred_at=now,
                     attrs={"across_teams": record.across_teams, "over_pair_cap": record.over_pair_cap})
+    grades.points_changed(record.course_id, record.helper_id, now)
     return rules.process(event, DbFacts(record.course_id, record.helper_id), org_limits, now)
 
 

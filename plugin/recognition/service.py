@@ -23,6 +23,7 @@ from plugin.facts.db import DbFacts
 from plugin.ledger.models import LedgerEntry
 from plugin.ledger.service import Posting, post_entry, reverse_entry
 from plugin.levels.models import Dimension
+from plugin.outbox import grades
 from plugin.recognition.models import Kudos, KudosBudget
 from plugin.rules import events as E
 from plugin.rules import service as rules
@@ -112,6 +113,7 @@ def give_kudos(actor: Actor, *, receiver_id: int, message: str, now: datetime, s
         event = E.Event(name=E.KUDOS_RECEIVED, organisation_id=actor.organisation_id, course_id=actor.course_id,
                         user_id=receiver_id, source_type="kudos", source_id=kudos.id, occurred_at=now)
         rules.process(event, DbFacts(actor.course_id, receiver_id), limits(actor.organisation_id), now)
+    grades.points_changed(actor.course_id, receiver_id, now)
     record(actor, "kudos.given", "kudos", kudos.id, {"receiver": receiver_id, "points": points}, now)
     return kudos
 
@@ -132,6 +134,7 @@ def revoke_kudos(actor: Actor, kudos_id: int, reason: str, now: datetime) -> Kud
         db.session.execute(update(KudosBudget).where(
             KudosBudget.course_id == kudos.course_id, KudosBudget.giver_id == kudos.giver_id,
             KudosBudget.month == _month(kudos.created_at)).values(spent=KudosBudget.spent - kudos.points))
+        grades.points_changed(kudos.course_id, kudos.receiver_id, now)
     db.session.flush()
     record(actor, "kudos.revoked", "kudos", kudos.id, {"reason": reason}, now)
     return kudos
@@ -182,6 +185,7 @@ def revoke_badge(actor: Actor, award_id: int, reason: str, now: datetime) -> Bad
                 LedgerEntry.source_id == award.source_id, LedgerEntry.reverses_id.is_(None),
                 LedgerEntry.id.not_in(reversed_ids))).all():
             reverse_entry(entry_id, f"revoke:{entry_id}", now)
+        grades.points_changed(award.course_id, award.user_id, now)
     db.session.flush()
     record(actor, "badge.revoked", "badge_award", award.id, {"reason": reason}, now)
     return award

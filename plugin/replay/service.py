@@ -13,6 +13,7 @@ from plugin.badges.service import BadgeGrant, award_badge
 from plugin.extensions import db
 from plugin.ledger.models import LedgerEntry
 from plugin.ledger.service import Posting, post_entry, reverse_entry
+from plugin.outbox import grades
 from plugin.replay.simulate import Award, identity_of, simulate
 from plugin.rules.engine import RuleSpec
 from plugin.rules.models import Rule
@@ -112,6 +113,7 @@ def replay(organisation_id: int, now: datetime, *, apply: bool = False, rule_ids
 def _apply(organisation_id: int, report: ReplayReport, desired: dict[tuple, Award], live: dict[tuple, list[LedgerEntry]],
            specs: dict[int, RuleSpec], now: datetime) -> None:
     for change in report.points:
+        grades.points_changed(change.course_id, change.user_id, now)
         for entry in live.get(change.identity, []):
             reverse_entry(entry.id, f"replay-reverse:{entry.id}", now)
         award = desired.get(change.identity)

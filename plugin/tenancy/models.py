@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from plugin.core.db import UTCDateTime
@@ -77,6 +78,12 @@ class Course(db.Model):
     title: Mapped[str] = mapped_column(String(400), default="")
     label: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Names and Role Provisioning, as the latest launch announced it (None: the LMS offers no roster).
+    roster_url: Mapped[str | None] = mapped_column(String(1000))
+    groups_url: Mapped[str | None] = mapped_column(String(1000))
+    # When an instance last claimed the background sync (one per course per interval across instances).
+    roster_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    roster_status: Mapped[str] = mapped_column(String(400), default="", server_default="")
 
 
 class User(db.Model):
@@ -97,6 +104,9 @@ class User(db.Model):
         return self.name or f"Participant {self.id}"
 
 
+ACTIVE, INACTIVE = "active", "inactive"
+
+
 class Membership(db.Model):
     __tablename__ = "membership"
     __table_args__ = (UniqueConstraint("course_id", "user_id"), Index("ix_membership_user", "user_id"))
@@ -107,5 +117,13 @@ class Membership(db.Model):
     lti_roles: Mapped[str] = mapped_column(Text, default="")
     last_launch_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # From the roster: inactive = missing, Inactive or Deleted there; test_user = the LMS's fake student.
+    status: Mapped[str] = mapped_column(String(10), default=ACTIVE, server_default=ACTIVE)
+    test_user: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
 
     user: Mapped[User] = relationship(lazy="joined")
+
+
+def counted_membership():
+    """Memberships that count on boards and in adoption figures: active and not a test user."""
+    return (Membership.status == ACTIVE) & Membership.test_user.is_(False)

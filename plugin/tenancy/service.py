@@ -2,16 +2,27 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import field as dataclass_field
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 
 from plugin.core.actor import Role
 from plugin.core.db import insert_ignore
 from plugin.errors import Conflict, InvalidInput, NotFound
 from plugin.extensions import db
-from plugin.tenancy.models import Course, Deployment, FrameOrigin, Membership, Organisation, Platform, User
+from plugin.tenancy.models import (
+    ACTIVE,
+    INACTIVE,
+    Course,
+    Deployment,
+    FrameOrigin,
+    Membership,
+    Organisation,
+    Platform,
+    User,
+)
 
 DEFAULT_ORGANISATION = "Default organisation"
 
@@ -193,6 +204,7 @@ def provision(identity: LaunchIdentity, now: datetime) -> tuple[Course, User, Me
     membership.role = identity.role.value
     membership.lti_roles = " ".join(identity.lti_roles)
     membership.last_launch_at = now
+    membership.status = ACTIVE  # a launch proves the LMS lets them in; the next roster sync has the last word
     db.session.flush()
     return course, user, membership
 
@@ -209,3 +221,80 @@ def members(course_id: int, roles: tuple[Role, ...] | None = None) -> list[User]
     if roles:
         query = query.where(Membership.role.in_([r.value for r in roles]))
     return list(db.session.scalars(query.order_by(User.name, User.id)))
+
+
+# --- Roster (Names and Role Provisioning, read by plugin/lti/roster.py) ----------------------------
+@dataclass(frozen=True)
+class RosterEntry:
+    """One person on the LMS roster, already free of LTI claim names."""
+    sub: str
+    role: Role
+    lti_roles: tuple[str, ...]
+    active: bool
+    name: str | None = None
+    email: str | None = None
+    test_user: bool = False
+
+
+@dataclass
+class RosterCounts:
+    added: int = 0
+    updated: int = 0
+    deactivated: int = 0
+    user_ids: dict[str, int] = dataclass_field(default_factory=dict)  # sub -> user id of everyone on the roster
+
+
+def set_roster_service(course_id: int, roster_url: str, groups_url: str | None) -> None:
+    groups = groups_url or Course.groups_url  # no write at all when nothing changed
+    changed = Course.roster_url.is_distinct_from(roster_url) | Course.groups_url.is_distinct_from(groups)
+    db.session.execute(update(Course).where(Course.id == course_id, changed).values(roster_url=roster_url, groups_url=groups))
+
+
+def claim_roster_sync(course_id: int, now: datetime, interval: timedelta) -> bool:
+    """True for the one caller (across app instances) that may sync this course now."""
+    claimed = db.session.execute(update(Course).where(
+        Course.id == course_id, Course.roster_url.is_not(None),
+        or_(Course.roster_sync_at.is_(None), Course.roster_sync_at <= now - interval)).values(roster_sync_at=now))
+    return claimed.rowcount == 1
+
+
+def record_roster_status(course_id: int, status: str, now: datetime) -> None:
+    db.session.execute(update(Course).where(Course.id == course_id).values(roster_status=status[:400],
+                                                                         roster_sync_at=now))
+
+
+def roster_courses() -> list[Course]:
+    return list(db.session.scalars(select(Course).where(Course.roster_url.is_not(None)).order_by(Course.id)))
+
+
+def sync_members(course_id: int, entries: list[RosterEntry], now: datetime) -> RosterCounts:
+    """Make memberships match the roster; nobody is deleted: missing, Inactive or Deleted people become inactive."""
+    course = db.session.get(Course, course_id)
+    counts = RosterCounts()
+    existing = {m.user.sub: m for m in db.session.scalars(select(Membership).where(Membership.course_id == course_id))}
+    for entry in {e.sub: e for e in entries}.values():
+        insert_ignore(db.session, User.__table__, {"platform_id": course.platform_id, "sub": entry.sub,
+                                                   "created_at": now}, ["platform_id", "sub"])
+        user = db.session.scalar(select(User).where(User.platform_id == course.platform_id, User.sub == entry.sub))
+        user.name = entry.name or user.name
+        user.email = entry.email or user.email
+        counts.user_ids[entry.sub] = user.id
+        wanted = {"role": entry.role.value, "lti_roles": " ".join(entry.lti_roles),
+                  "status": ACTIVE if entry.active else INACTIVE, "test_user": entry.test_user}
+        membership = existing.pop(entry.sub, None)
+        if membership is None:  # conflict-tolerant: the person may be launching for the first time right now
+            if insert_ignore(db.session, Membership.__table__, {"course_id": course_id, "user_id": user.id,
+                                                                "created_at": now, **wanted}, ["course_id", "user_id"]):
+                counts.added += 1
+        elif any(getattr(membership, k) != v for k, v in wanted.items()):
+            leaving = membership.status == ACTIVE and wanted["status"] == INACTIVE
+            for k, v in wanted.items():
+                setattr(membership, k, v)
+            counts.deactivated += leaving
+            counts.updated += not leaving
+    for membership in existing.values():
+        if membership.status != INACTIVE:
+            membership.status = INACTIVE
+            counts.deactivated += 1
+    db.session.flush()
+    return counts

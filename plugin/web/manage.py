@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Blueprint, redirect, render_template, request
+from flask import Blueprint, g, redirect, render_template, request
 from sqlalchemy import select
 
 from plugin.badges import service as badges
@@ -18,6 +18,8 @@ from plugin.extensions import db
 from plugin.insights.queries import participation
 from plugin.leaderboards.queries import standings
 from plugin.levels.service import dimensions
+from plugin.lti.ags import lineitems_url
+from plugin.outbox import grades
 from plugin.peer_help import service as peer_help
 from plugin.recognition import service as recognition
 from plugin.recognition.models import Kudos
@@ -107,3 +109,30 @@ def badge_revoke(actor: Actor, award_id: int):
     recognition.revoke_badge(actor, award_id, request.form.get("reason", ""), utcnow())
     db.session.commit()
     return redirect(launch_url("manage.recognise"), 303)
+
+
+def _grades_page(actor: Actor, errors: dict | None = None, status: int = 200):
+    names = {u.id: u.display_name for u in members(actor.course_id)}
+    return render_template("manager/grades.html", actor=actor, sync=grades.settings(actor.course_id),
+                           offered=lineitems_url(g.launch.services) is not None, modes=grades.MODES,
+                           deliveries=grades.deliveries(actor), names=names, errors=errors or {}), status
+
+
+@bp.get("/grades")
+@requires_actor(Role.MANAGER, Role.ADMIN)
+def grades_status(actor: Actor):
+    return _grades_page(actor)
+
+
+@bp.post("/grades")
+@requires_actor(Role.MANAGER, Role.ADMIN)
+def grades_configure(actor: Actor):
+    data = grades.GradeSyncIn().load({"enabled": request.form.get("enabled") == "on",
+                                      "mode": request.form.get("mode", "points")})
+    try:
+        grades.configure(actor, data, lineitems_url(g.launch.services), utcnow())
+    except InvalidInput as err:
+        db.session.rollback()
+        return _grades_page(actor, {"_": [err.message], **(err.errors or {})}, err.status)
+    db.session.commit()
+    return redirect(launch_url("manage.grades_status", saved=1), 303)

@@ -1,0 +1,157 @@
+"""Assignment and Grade Services: the outbox handlers that create the course's line item and post scores.
+
+Moodle's answers are handled as it gives them: 400 for a user who cannot be graded (a teacher) and 409 for a
+timestamp not newer than the stored one both finish the delivery with a note; 5xx and timeouts retry.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from flask import current_app
+from sqlalchemy import select, update
+
+from plugin.core.db import writing
+from plugin.extensions import db
+from plugin.lti import service_token
+from plugin.outbox import grades
+from plugin.outbox.models import GradeSync
+from plugin.outbox.registry import GiveUp, Retry, handler
+from plugin.tenancy.models import Course, Platform, User
+
+SCOPE_LINEITEM = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
+SCOPE_SCORE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
+LINEITEM_TYPE = "application/vnd.ims.lis.v2.lineitem+json"
+CONTAINER_TYPE = "application/vnd.ims.lis.v2.lineitemcontainer+json"
+SCORE_TYPE = "application/vnd.ims.lis.v1.score+json"
+
+
+def lineitems_url(services: dict | None) -> str | None:
+    """The line items endpoint a launch's AGS claim offers, if it lets the tool manage line items."""
+    ags = (services or {}).get("ags") or {}
+    url, scopes = ags.get("lineitems"), ags.get("scope") or []
+    return url if isinstance(url, str) and url and SCOPE_LINEITEM in scopes else None
+
+
+def with_suffix(url: str, suffix: str) -> str:
+    """`/scores` goes before any query string (Moodle: `.../lineitem?type_id=1`)."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + suffix))
+
+
+def _timeout() -> float:
+    return current_app.config["LTI_HTTP_TIMEOUT"]
+
+
+def _call(method: str, url: str, token: str, **kwargs) -> requests.Response:
+    headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
+    try:
+        response = requests.request(method, url, headers=headers, timeout=_timeout(), **kwargs)
+    except requests.RequestException as exc:
+        raise Retry(f"{method} {url} failed: {exc}") from None
+    if response.status_code >= 500:
+        raise Retry(f"{method} {url}: HTTP {response.status_code}")
+    return response
+
+
+def _context(course_id: int) -> tuple[GradeSync | None, service_token.ServiceClient]:
+    row = db.session.get(GradeSync, course_id)
+    platform = db.session.scalar(select(Platform).join(Course, Course.platform_id == Platform.id)
+                                 .where(Course.id == course_id))
+    if platform is None:
+        raise GiveUp(f"course {course_id} no longer exists")
+    return row, service_token.ServiceClient.of(platform)
+
+
+def _lineitem_body(row: GradeSync) -> dict:
+    return {"label": grades.LABEL, "scoreMaximum": row.score_maximum, "resourceId": grades.TAG, "tag": grades.TAG}
+
+
+def _find_existing(lineitems: str, token: str) -> str | None:
+    response = _call("GET", lineitems, token, headers={"Accept": CONTAINER_TYPE})
+    if response.status_code != 200:
+        return None
+    try:
+        items = response.json()
+    except ValueError:
+        return None
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict) and grades.TAG in (item.get("tag"), item.get("resourceId")) and item.get("id"):
+            return str(item["id"])
+    return None
+
+
+def ensure_lineitem(course_id: int, now: datetime) -> str:
+    """The course's line item URL: the stored one (kept up to date), one found by its tag, or a new one."""
+    row, client = _context(course_id)
+    if row is None or not row.lineitems_url:
+        raise GiveUp("grade sync has no line items endpoint for this course")
+    body, known, lineitems = _lineitem_body(row), row.lineitem_url, row.lineitems_url
+    db.session.commit()  # no transaction held open across HTTP
+    token = service_token.access_token(client, (SCOPE_LINEITEM, SCOPE_SCORE), now)
+    if known:
+        response = _call("PUT", known, token, json=body, headers={"Content-Type": LINEITEM_TYPE})
+        if response.status_code in (200, 201):
+            return known
+        if response.status_code != 404:
+            raise Retry(f"updating the line item: HTTP {response.status_code} {response.text[:300]}")
+    url = _find_existing(lineitems, token)
+    if url is None:
+        response = _call("POST", lineitems, token, json=body,
+                         headers={"Content-Type": LINEITEM_TYPE, "Accept": LINEITEM_TYPE})
+        if response.status_code not in (200, 201):
+            raise Retry(f"creating the line item: HTTP {response.status_code} {response.text[:300]}")
+        try:
+            url = str(response.json()["id"])
+        except (ValueError, KeyError, TypeError):
+            raise Retry("the platform's line item answer has no id") from None
+    with writing():
+        db.session.execute(update(GradeSync).where(GradeSync.course_id == course_id).values(lineitem_url=url))
+        db.session.commit()
+    return url
+
+
+@handler(grades.LINEITEM_KIND)
+def sync_lineitem(payload: dict, now: datetime) -> str | None:
+    row = db.session.get(GradeSync, payload["course_id"])
+    if row is None or not row.enabled:
+        return "grade sync is off"
+    return f"line item {ensure_lineitem(payload['course_id'], now)}"
+
+
+def _timestamp(now: datetime) -> str:
+    return now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@handler(grades.SCORE_KIND)
+def push_score(payload: dict, now: datetime) -> str | None:
+    course_id, user_id = payload["course_id"], payload["user_id"]
+    row, client = _context(course_id)
+    score = grades.score_now(course_id, user_id)  # read now: the newest score wins, staff never get one
+    if row is None or score is None:
+        return "not sent: grade sync is off or the person is not a learner here"
+    sub = db.session.scalar(select(User.sub).where(User.id == user_id))
+    lineitem = row.lineitem_url or ensure_lineitem(course_id, now)
+    db.session.commit()
+    scopes = (SCOPE_LINEITEM, SCOPE_SCORE)
+    token = service_token.access_token(client, scopes, now)
+    body = {"userId": sub, "scoreGiven": score.given, "scoreMaximum": score.maximum,
+            "activityProgress": "Completed", "gradingProgress": "FullyGraded", "timestamp": _timestamp(now)}
+    response = _call("POST", with_suffix(lineitem, "/scores"), token, json=body,
+                     headers={"Content-Type": SCORE_TYPE})
+    if response.status_code in (200, 201, 202, 204):
+        return None
+    if response.status_code == 400:
+        return "the platform does not grade this user (400): not retried"
+    if response.status_code == 409:
+        return "the platform holds a newer score (409)"
+    if response.status_code == 401:
+        service_token.drop(client, scopes)
+        raise Retry("the platform refused the access token (401)")
+    if response.status_code == 404:
+        with writing():  # the line item was deleted in the LMS: make a new one on the next try
+            db.session.execute(update(GradeSync).where(GradeSync.course_id == course_id).values(lineitem_url=None))
+            db.session.commit()
+        raise Retry("the line item is gone (404)")
+    raise Retry(f"posting the score: HTTP {response.status_code} {response.text[:300]}")

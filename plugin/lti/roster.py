@@ -1,0 +1,187 @@
+"""Names and Role Provisioning: read a course's LMS roster (and its groups) and hand it to tenancy and teams.
+
+Paging follows `Link: <...>; rel="next"` parsed here with the URL kept exactly as sent: pylti1p3 lower-cases
+the whole header, which breaks case-sensitive page tokens. The bearer token only ever goes to the roster
+service's own origin, whatever a Link header says.
+"""
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import urljoin
+
+import requests
+from flask import current_app
+
+from plugin.errors import DomainError
+from plugin.extensions import db
+from plugin.lti import service_token
+from plugin.lti.roles import map_roles
+from plugin.outbox.registry import Retry
+from plugin.teams import service as teams
+from plugin.tenancy import service as tenancy
+from plugin.tenancy.models import Course, Platform
+from plugin.tenancy.service import origin_of
+
+NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
+GROUPS_SCOPE = "https://purl.imsglobal.org/spec/lti-gs/scope/contextgroup.readonly"
+GROUPS_CLAIM = "https://purl.imsglobal.org/spec/lti-gs/claim/groupsservice"
+MEMBERS_TYPE = "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
+GROUPS_TYPE = "application/vnd.ims.lti-gs.v1.contextgroupcontainer+json"
+TEST_USER_ROLE = "http://purl.imsglobal.org/vocab/lti/system/person#TestUser"
+CANVAS_TEST_STUDENT = "Test Student"
+MAX_PAGES = 500
+
+_LINK = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,]*)*)")
+
+
+class RosterError(Exception):
+    """The platform's roster or groups service failed; the message says which and how."""
+
+
+def next_link(header: str | None, base: str) -> str | None:
+    """The rel="next" target of a Link header, resolved against base, its case untouched."""
+    for match in _LINK.finditer(header or ""):
+        for param in match.group(2).split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.strip().lower() == "rel" and "next" in value.strip().strip('"').lower().split():
+                return urljoin(base, match.group(1).strip())
+    return None
+
+
+def service_urls(services: dict) -> tuple[str, str | None] | None:
+    """(memberships URL, groups URL or None) from a launch's service claims, or None without NRPS."""
+    nrps = services.get("nrps") or {}
+    url = nrps.get("context_memberships_url") if isinstance(nrps, dict) else None
+    if not origin_of(url):
+        return None
+    groups = services.get("groups") or {}
+    groups_url = groups.get("context_groups_url") if isinstance(groups, dict) else None
+    return url, groups_url if origin_of(groups_url) else None
+
+
+@dataclass
+class Fetched:
+    entries: list[tenancy.RosterEntry] = field(default_factory=list)
+    enrollments: dict[str, list[str]] = field(default_factory=dict)  # sub -> LMS group ids
+    groups: dict[str, str] | None = None  # LMS group id -> name; None: the platform offers no groups
+    pages: int = 0
+
+
+def _entry(member) -> tenancy.RosterEntry | None:
+    if not isinstance(member, dict) or not isinstance(member.get("user_id"), str) or not member["user_id"]:
+        return None
+    lti_roles = tuple(r for r in member.get("roles") or [] if isinstance(r, str))
+    role = map_roles(lti_roles)
+    if role is None:  # nobody Tinker serves (e.g. only institution roles)
+        return None
+    name = member.get("name") or " ".join(
+        str(member[k]) for k in ("given_name", "family_name") if isinstance(member.get(k), str) and member[k])
+    name = str(name)[:400] if name else None
+    status = str(member.get("status") or "Active")
+    return tenancy.RosterEntry(
+        sub=member["user_id"][:400], role=role, lti_roles=lti_roles, active=status.lower() == "active", name=name,
+        email=str(member["email"])[:400] if isinstance(member.get("email"), str) and member["email"] else None,
+        test_user=name == CANVAS_TEST_STUDENT or TEST_USER_ROLE in lti_roles)
+
+
+class _Client:
+    """GETs pages from one platform's service with a cached bearer token (one refresh on 401)."""
+
+    def __init__(self, platform: Platform, scope: str, now: datetime):
+        self.client, self.scopes, self.now = service_token.ServiceClient.of(platform), (scope,), now
+        self.timeout = current_app.config["LTI_HTTP_TIMEOUT"]
+
+    def _token(self) -> str:
+        try:
+            return service_token.access_token(self.client, self.scopes, self.now)
+        except (Retry, DomainError) as exc:
+            raise RosterError(f"no access token: {getattr(exc, 'message', exc)}") from None
+
+    def pages(self, url: str, accept: str):
+        origin, seen = origin_of(url), set()
+        while url:
+            if url in seen or len(seen) >= MAX_PAGES:
+                raise RosterError(f"paging does not end ({len(seen)} pages, next {url})")
+            if origin_of(url) != origin:
+                raise RosterError(f"the next page is on another site ({origin_of(url)}); not following it")
+            seen.add(url)
+            response = self._get(url, accept)
+            try:
+                body = response.json()
+            except ValueError:
+                raise RosterError(f"{url} did not answer JSON") from None
+            yield body if isinstance(body, dict) else {}
+            url = next_link(response.headers.get("Link"), url)
+
+    def _get(self, url: str, accept: str) -> requests.Response:
+        for attempt in (1, 2):
+            headers = {"Authorization": f"Bearer {self._token()}", "Accept": accept}
+            try:
+                response = requests.get(url, headers=headers, timeout=self.timeout)
+            except requests.RequestException as exc:
+                raise RosterError(f"{url} unreachable ({exc.__class__.__name__})") from None
+            if response.status_code == 401 and attempt == 1:
+                service_token.drop(self.client, self.scopes)
+                continue
+            if response.status_code != 200:
+                raise RosterError(f"{url} answered HTTP {response.status_code}")
+            return response
+        raise AssertionError("unreachable")
+
+
+def fetch(course_id: int, now: datetime) -> Fetched:
+    """Read the whole roster (and group names) of a course; no database writes."""
+    course = db.session.get(Course, course_id)
+    if course is None or not course.roster_url:
+        raise RosterError("the course has no roster service")
+    platform = db.session.get(Platform, course.platform_id)
+    fetched = Fetched()
+    offered = course.groups_url is not None
+    for page in _Client(platform, NRPS_SCOPE, now).pages(course.roster_url, MEMBERS_TYPE):
+        fetched.pages += 1
+        for member in page.get("members") or []:
+            entry = _entry(member)
+            if entry is None:
+                continue
+            fetched.entries.append(entry)
+            if isinstance(member.get("group_enrollments"), list):
+                offered = True
+                fetched.enrollments[entry.sub] = [str(g["group_id"]) for g in member["group_enrollments"]
+                                                  if isinstance(g, dict) and g.get("group_id") is not None]
+    if offered:
+        fetched.groups = _group_names(platform, course.groups_url, now)
+        for group_ids in fetched.enrollments.values():
+            for group_id in group_ids:
+                fetched.groups.setdefault(group_id, f"Group {group_id}")
+    return fetched
+
+
+def _group_names(platform: Platform, url: str | None, now: datetime) -> dict[str, str]:
+    names: dict[str, str] = {}
+    if url:
+        for page in _Client(platform, GROUPS_SCOPE, now).pages(url, GROUPS_TYPE):
+            for group in page.get("groups") or []:
+                if isinstance(group, dict) and group.get("id") is not None:
+                    names[str(group["id"])] = str(group.get("name") or f"Group {group['id']}")[:190]
+    return names
+
+
+def apply(course_id: int, fetched: Fetched, now: datetime) -> str:
+    """Write a fetched roster: memberships through tenancy, LMS groups through teams. Flushes; returns a summary."""
+    counts = tenancy.sync_members(course_id, fetched.entries, now)
+    summary = f"{counts.added} added, {counts.updated} updated, {counts.deactivated} deactivated"
+    if fetched.groups is None:
+        summary += "; no LMS groups"
+    else:
+        members: dict[str, set[int]] = defaultdict(set)
+        for sub, group_ids in fetched.enrollments.items():
+            for group_id in group_ids:
+                members[group_id].add(counts.user_ids[sub])
+        team_counts = teams.sync_lms_teams(course_id, fetched.groups, members, now)
+        summary += (f"; {team_counts.teams} LMS teams ({team_counts.created} new), "
+                    f"{team_counts.joined} joined, {team_counts.left} left")
+    tenancy.record_roster_status(course_id, summary, now)
+    return summary

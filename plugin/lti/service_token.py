@@ -1,0 +1,89 @@
+"""OAuth2 client-credentials access tokens for LTI Advantage services (AGS, NRPS).
+
+The client assertion is signed with the tool's cached key (keys.sign, no PEM load per signature), its
+aud is exactly the platform's token URL (Canvas rejects anything else), and tokens are kept in process
+memory until shortly before they expire: losing them only costs one more token request.
+"""
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import requests
+from flask import current_app
+
+from plugin.lti import keys
+from plugin.outbox.registry import Retry
+from plugin.tenancy.models import Platform
+
+
+@dataclass(frozen=True)
+class ServiceClient:
+    """What the token request needs, copied out of the registration so no database read (or open
+    transaction) is needed around the HTTP call."""
+
+    platform_id: int
+    client_id: str
+    token_url: str
+
+    @classmethod
+    def of(cls, platform: Platform) -> "ServiceClient":
+        return cls(platform.id, platform.client_id, platform.auth_token_url)
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+EARLY = timedelta(seconds=60)  # refresh a little before the platform's expiry
+
+_cache: dict[tuple, tuple[str, datetime]] = {}
+_lock = threading.Lock()
+
+
+def forget() -> None:
+    with _lock:
+        _cache.clear()
+
+
+def _cache_key(client: ServiceClient, scopes: tuple[str, ...]) -> tuple:
+    return client.platform_id, client.client_id, client.token_url, scopes
+
+
+def drop(client: ServiceClient, scopes: tuple[str, ...]) -> None:
+    """Forget a token the platform no longer accepts (401)."""
+    with _lock:
+        _cache.pop(_cache_key(client, tuple(sorted(scopes))), None)
+
+
+def client_assertion(client: ServiceClient) -> str:
+    issued = int(time.time())
+    return keys.sign({"iss": client.client_id, "sub": client.client_id, "aud": client.token_url,
+                      "iat": issued, "exp": issued + 300, "jti": uuid.uuid4().hex})
+
+
+def access_token(client: ServiceClient, scopes: tuple[str, ...], now: datetime) -> str:
+    scopes = tuple(sorted(scopes))
+    key = _cache_key(client, scopes)
+    with _lock:
+        cached = _cache.get(key)
+    if cached and cached[1] > now:
+        return cached[0]
+    try:
+        response = requests.post(client.token_url, data={
+            "grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": client_assertion(client), "scope": " ".join(scopes),
+        }, headers={"Accept": "application/json"}, timeout=current_app.config["LTI_HTTP_TIMEOUT"])
+    except requests.RequestException as exc:
+        raise Retry(f"token request to {client.token_url} failed: {exc}") from None
+    if response.status_code != 200:
+        raise Retry(f"token request refused: HTTP {response.status_code} {response.text[:300]}")
+    try:
+        body = response.json()
+        token = str(body["access_token"])
+        lifetime = int(body.get("expires_in", 3600))
+    except (ValueError, KeyError, TypeError):
+        raise Retry(f"token response is not an OAuth2 token: {response.text[:300]}") from None
+    expires_at = now + max(timedelta(seconds=lifetime) - EARLY, timedelta(seconds=lifetime // 2))
+    with _lock:
+        _cache[key] = (token, expires_at)
+    return token

@@ -1,0 +1,120 @@
+"""Grade sync, the domain side: a course's opt-in and the score deliveries it enqueues.
+
+The sending (AGS over HTTP) lives in plugin/lti/ags.py; here only settings, scores and outbox rows.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable
+
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+
+from plugin.core.actor import Actor, Role
+from plugin.errors import Forbidden, InvalidInput
+from plugin.extensions import db
+from plugin.ledger.service import balance
+from plugin.levels.service import ladder
+from plugin.outbox.models import GradeSync, OutboxItem
+from plugin.outbox.service import enqueue, recent
+from plugin.tenancy.models import Course, Membership
+
+LINEITEM_KIND = "ags.lineitem"
+SCORE_KIND = "ags.score"
+LABEL = "AI experimentation"
+TAG = "tinker"
+
+
+def _top_threshold(organisation_id: int) -> int:
+    return max((step.threshold for step in ladder(organisation_id)), default=0) or 100
+
+
+def _points(organisation_id: int, points: int) -> tuple[int, int]:
+    return max(0, points), _top_threshold(organisation_id)
+
+
+def _progress(organisation_id: int, points: int) -> tuple[int, int]:
+    """Percent of the way to the top level (a grade that never drops when a level is reached)."""
+    return min(100, max(0, points) * 100 // _top_threshold(organisation_id)), 100
+
+
+# score mode -> (label, scorer(organisation_id, points) -> (scoreGiven, scoreMaximum))
+MODES: dict[str, tuple[str, Callable[[int, int], tuple[int, int]]]] = {
+    "points": ("Points (out of the top level's threshold)", _points),
+    "progress": ("Level progress (percent of the way to the top level)", _progress),
+}
+
+
+class GradeSyncIn(Schema):
+    enabled = fields.Boolean(load_default=False)
+    mode = fields.String(load_default="points", validate=validate.OneOf(list(MODES)))
+
+
+def settings(course_id: int) -> GradeSync | None:
+    return db.session.get(GradeSync, course_id)
+
+
+def configure(actor: Actor, data: dict, lineitems_url: str | None, now: datetime) -> GradeSync:
+    """Turn grade sync on or off for the actor's course. `lineitems_url` is the platform's AGS line items
+    endpoint from the manager's launch (None when the platform granted no grade service)."""
+    if not actor.can_manage:
+        raise Forbidden("Only the course's managers can change grade sync.")
+    row = settings(actor.course_id)
+    if row is None:
+        row = GradeSync(course_id=actor.course_id, enabled=False, mode="points", updated_at=now)
+        db.session.add(row)
+    if data["enabled"] and not (lineitems_url or row.lineitems_url):
+        raise InvalidInput("This launch offers no grade service.",
+                           errors={"enabled": ["Launch Tinker from the course with grades enabled for the tool."]})
+    row.enabled, row.mode, row.updated_at = data["enabled"], data["mode"], now
+    row.lineitems_url = lineitems_url or row.lineitems_url
+    row.score_maximum = MODES[row.mode][1](actor.organisation_id, 0)[1]
+    db.session.flush()
+    if row.enabled:
+        enqueue(LINEITEM_KIND, f"ags:lineitem:{actor.course_id}", {"course_id": actor.course_id}, now,
+                course_id=actor.course_id, replace=True)
+        for user_id in db.session.scalars(select(Membership.user_id).where(
+                Membership.course_id == actor.course_id, Membership.role == Role.LEARNER.value)):
+            points_changed(actor.course_id, user_id, now)
+    return row
+
+
+def points_changed(course_id: int, user_id: int, now: datetime) -> None:
+    """Call where points are posted for someone (anywhere in that transaction): enqueues a score delivery
+    if the course syncs grades. One delivery per (course, user), and the score is read when it is sent, so
+    rapid changes coalesce to the newest. Never for staff."""
+    row = settings(course_id)
+    if row is None or not row.enabled or _role(course_id, user_id) != Role.LEARNER.value:
+        return
+    enqueue(SCORE_KIND, f"ags:score:{course_id}:{user_id}", {"course_id": course_id, "user_id": user_id,
+                                                              "changed_at": now.isoformat()},
+            now, course_id=course_id, replace=True)
+
+
+def _role(course_id: int, user_id: int) -> str | None:
+    return db.session.scalar(select(Membership.role).where(Membership.course_id == course_id,
+                                                           Membership.user_id == user_id))
+
+
+@dataclass(frozen=True)
+class Score:
+    given: int
+    maximum: int
+
+
+def score_now(course_id: int, user_id: int) -> Score | None:
+    """The learner's current score under the course's setting; None when nothing should be sent
+    (sync off, or the person is not a learner of the course)."""
+    row = settings(course_id)
+    if row is None or not row.enabled or _role(course_id, user_id) != Role.LEARNER.value:
+        return None
+    organisation_id = db.session.scalar(select(Course.organisation_id).where(Course.id == course_id))
+    given, maximum = MODES[row.mode][1](organisation_id, balance(course_id, user_id))
+    return Score(given, maximum)
+
+
+def deliveries(actor: Actor, limit: int = 50) -> list[OutboxItem]:
+    if not actor.can_manage:
+        raise Forbidden("Only the course's managers can see grade sync.")
+    return recent(actor.course_id, (LINEITEM_KIND, SCORE_KIND), limit)

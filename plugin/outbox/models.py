@@ -1,0 +1,48 @@
+"""The outbox (deliveries to the outside world, sent after commit) and per-course grade sync settings."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from plugin.core.db import UTCDateTime
+from plugin.extensions import db
+
+PENDING, DONE, FAILED = "pending", "done", "failed"
+
+
+class OutboxItem(db.Model):
+    """One delivery. The dedupe key is unique: the same delivery is enqueued once (or coalesced to the
+    latest payload when the caller asks for replacement). A claim (token + lease) marks it in flight."""
+
+    __tablename__ = "outbox_item"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(60))
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    course_id: Mapped[int | None] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"), index=True)
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(10), default=PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    version: Mapped[int] = mapped_column(default=1)  # bumped when a replacement payload arrives
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class GradeSync(db.Model):
+    """A course's opt-in to grade sync (AGS): what is pushed and where the line item lives."""
+
+    __tablename__ = "grade_sync"
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    mode: Mapped[str] = mapped_column(String(20), default="points")  # points | progress
+    lineitems_url: Mapped[str | None] = mapped_column(String(1000))
+    lineitem_url: Mapped[str | None] = mapped_column(String(1000))
+    score_maximum: Mapped[int] = mapped_column(default=100)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,167 @@
+"""The shared outbox: enqueue inside the domain transaction, deliver after commit, retry with backoff.
+
+Claiming is safe across app instances: PostgreSQL picks due rows with FOR UPDATE SKIP LOCKED, SQLite
+claims each row with a guarded UPDATE; either way a claim is a token plus a lease, and a delivery is
+finished only by the worker holding the claim. Handlers run outside any database transaction.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+
+from plugin.core.db import insert_ignore, writing
+from plugin.extensions import db
+from plugin.outbox.models import DONE, FAILED, PENDING, OutboxItem
+from plugin.outbox.registry import GiveUp, Retry, handler_for
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+BASE_DELAY = timedelta(seconds=30)
+MAX_DELAY = timedelta(hours=1)
+LEASE = timedelta(minutes=5)
+ENQUEUED_FLAG = "outbox_enqueued"
+
+
+def backoff(attempts: int) -> timedelta:
+    """Delay before the next try after `attempts` failed ones: 30 s, 1 min, 2 min, ... capped at 1 h."""
+    return min(BASE_DELAY * (2 ** max(0, attempts - 1)), MAX_DELAY)
+
+
+def enqueue(kind: str, key: str, payload: dict, now: datetime, *, course_id: int | None = None,
+            replace: bool = False) -> None:
+    """Add a delivery in the caller's transaction (nothing is sent unless it commits).
+
+    The key names the delivery: enqueuing it again does nothing, unless `replace` asks to coalesce
+    to the newest payload (a grade: only the latest score matters), which makes it pending again.
+    """
+    values = {"kind": kind, "dedupe_key": key, "course_id": course_id, "payload": payload, "status": PENDING,
+              "attempts": 0, "version": 1, "next_attempt_at": now, "created_at": now, "updated_at": now}
+    new_id = insert_ignore(db.session, OutboxItem.__table__, values, ["dedupe_key"])
+    if new_id is None and replace:
+        db.session.execute(update(OutboxItem).where(OutboxItem.dedupe_key == key).values(
+            payload=payload, status=PENDING, attempts=0, version=OutboxItem.version + 1, next_attempt_at=now,
+            last_error=None, note=None, updated_at=now).execution_options(synchronize_session=False))
+    db.session.info[ENQUEUED_FLAG] = True
+
+
+@dataclass
+class Counts:
+    done: int = 0
+    retried: int = 0
+    failed: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def processed(self) -> int:
+        return self.done + self.retried + self.failed
+
+
+def _due(now: datetime):
+    return (OutboxItem.status == PENDING, OutboxItem.next_attempt_at <= now,
+            or_(OutboxItem.locked_until.is_(None), OutboxItem.locked_until < now))
+
+
+def claim_due(now: datetime, limit: int) -> list[tuple[int, str, int, str, dict]]:
+    """Claim up to `limit` due deliveries in a transaction of its own; returns
+    (id, token, version, kind, payload) for each."""
+    session = db.session
+    session.commit()  # start from a clean transaction: claims must be committed before any sending
+    with writing():
+        return _claim(session, now, limit)
+
+
+def _claim(session, now: datetime, limit: int) -> list[tuple[int, str, int, str, dict]]:
+    token = secrets.token_hex(16)
+    lease = {"claim_token": token, "locked_until": now + LEASE, "updated_at": now}
+    query = select(OutboxItem.id).where(*_due(now)).order_by(OutboxItem.next_attempt_at, OutboxItem.id).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        ids = list(session.scalars(query.with_for_update(skip_locked=True)))
+        if ids:
+            session.execute(update(OutboxItem).where(OutboxItem.id.in_(ids)).values(**lease)
+                            .execution_options(synchronize_session=False))
+    else:
+        ids = []
+        for candidate in list(session.scalars(query)):
+            won = session.execute(update(OutboxItem).where(OutboxItem.id == candidate, *_due(now)).values(**lease)
+                                  .execution_options(synchronize_session=False))
+            if won.rowcount == 1:
+                ids.append(candidate)
+    rows = session.execute(select(OutboxItem.id, OutboxItem.claim_token, OutboxItem.version, OutboxItem.kind,
+                                  OutboxItem.payload).where(OutboxItem.id.in_(ids), OutboxItem.claim_token == token)
+                           .order_by(OutboxItem.id)).all() if ids else []
+    session.commit()
+    return [tuple(r) for r in rows]
+
+
+def _finish(item_id: int, token: str, version: int, outcome) -> None:
+    """Record the outcome (outcome(attempts) -> column values), unless a newer payload arrived meanwhile:
+    then just release the claim so the newer payload goes out next."""
+    mine = (OutboxItem.id == item_id, OutboxItem.claim_token == token)
+    released = {"claim_token": None, "locked_until": None}
+    db.session.commit()  # whatever the handler read is finished; the outcome is a short write of its own
+    with writing():
+        attempts = (db.session.scalar(select(OutboxItem.attempts).where(*mine)) or 0) + 1
+        done = db.session.execute(update(OutboxItem).where(*mine, OutboxItem.version == version)
+                                  .values(**outcome(attempts), attempts=attempts, **released)
+                                  .execution_options(synchronize_session=False))
+        if done.rowcount == 0:
+            db.session.execute(update(OutboxItem).where(*mine).values(**released)
+                               .execution_options(synchronize_session=False))
+        db.session.commit()
+
+
+def deliver(item: tuple[int, str, int, str, dict], now: datetime, counts: Counts) -> None:
+    item_id, token, version, kind, payload = item
+    fn = handler_for(kind)
+    try:
+        if fn is None:
+            raise GiveUp(f"no handler registered for {kind!r}")
+        note = fn(payload, now)
+    except GiveUp as exc:
+        db.session.rollback()
+        reason = str(exc)[:2000]
+        _finish(item_id, token, version, lambda attempts: {"status": FAILED, "last_error": reason, "updated_at": now})
+        counts.failed += 1
+        return
+    except Exception as exc:  # Retry, or anything unexpected: both are worth another try
+        db.session.rollback()
+        if not isinstance(exc, Retry):
+            log.exception("outbox delivery %s (%s) raised", item_id, kind)
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        outcome: dict = {}
+
+        def retry_or_fail(attempts: int) -> dict:
+            outcome["failed"] = attempts >= MAX_ATTEMPTS
+            return {"status": FAILED if outcome["failed"] else PENDING, "last_error": error, "updated_at": now,
+                    "next_attempt_at": now + backoff(attempts)}
+
+        _finish(item_id, token, version, retry_or_fail)
+        if outcome.get("failed"):
+            counts.failed += 1
+        else:
+            counts.retried += 1
+        return
+    _finish(item_id, token, version, lambda attempts: {
+        "status": DONE, "last_error": None, "note": str(note)[:500] if note else None, "updated_at": now})
+    counts.done += 1
+    if note:
+        counts.notes.append(f"{kind} #{item_id}: {note}")
+
+
+def process_due(now: datetime, limit: int = 100) -> Counts:
+    """Deliver what is due (at most `limit`); commits its own transactions."""
+    counts = Counts()
+    for item in claim_due(now, limit):
+        deliver(item, now, counts)
+    return counts
+
+
+def recent(course_id: int, kinds: tuple[str, ...], limit: int = 50) -> list[OutboxItem]:
+    return list(db.session.scalars(select(OutboxItem).where(OutboxItem.course_id == course_id,
+                                                            OutboxItem.kind.in_(kinds))
+                                   .order_by(OutboxItem.updated_at.desc(), OutboxItem.id.desc()).limit(limit)))

@@ -1,0 +1,264 @@
+"""Grade sync over AGS against a fake Moodle-shaped platform on real HTTP: opt-in, line item, scores,
+Moodle's 400/409 answers, retries with backoff, staff never pushed, one token for several scores."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from plugin.core.clock import utcnow
+from plugin.extensions import db
+from plugin.lti import keys, service_token
+from plugin.lti.ags import with_suffix
+from plugin.outbox.models import DONE, PENDING, GradeSync, OutboxItem
+from plugin.outbox.service import process_due
+from plugin.tenancy.models import User
+from tests.support.ags import FakeAgs
+from tests.support.platform import FakePlatform, token_from
+from tests.web.helpers import log_experiment, text
+
+AGS = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
+SCORE_TYPE = "application/vnd.ims.lis.v1.score+json"
+
+
+@pytest.fixture
+def ags(app):
+    def tool_jwks():
+        with app.app_context():
+            return keys.public_jwks()
+
+    fake = FakeAgs("client-123", tool_jwks)
+    service_token.forget()
+    yield fake
+    fake.close()
+    service_token.forget()
+
+
+@pytest.fixture
+def lms(cli, ags):
+    fake = FakePlatform()
+    result = cli(*fake.register_args(token_url=ags.token_url))
+    assert result.exit_code == 0, result.output
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def enter(client, lms, ags):
+    def do(role: str = "learner", sub: str = "learner-1", with_ags: bool = True) -> str:
+        response, _ = lms.launch(client, role=role, sub=sub, overrides={AGS: ags.claim()} if with_ags else None)
+        return token_from(response)
+
+    return do
+
+
+def run(app, now=None):
+    with app.app_context():
+        return process_due(now or utcnow() + timedelta(seconds=1))
+
+
+def enable(client, token: str, mode: str = "points"):
+    response = client.post("/app/manage/grades", data={"lt": token, "enabled": "on", "mode": mode})
+    assert response.status_code == 303, text(response)[:800]
+
+
+def score_rows(app) -> list[OutboxItem]:
+    with app.app_context():
+        rows = db.session.scalars(select(OutboxItem).where(OutboxItem.kind == "ags.score")).all()
+        db.session.expunge_all()
+        return rows
+
+
+def test_suffix_goes_before_the_query_string():
+    assert with_suffix("https://m.example/lineitems/2/lineitem?type_id=1", "/scores") == \
+        "https://m.example/lineitems/2/lineitem/scores?type_id=1"
+    assert with_suffix("https://c.example/api/lti/courses/1/line_items/5/", "/scores") == \
+        "https://c.example/api/lti/courses/1/line_items/5/scores"
+
+
+def test_opt_in_creates_exactly_one_lineitem(app, client, enter, ags):
+    manager = enter("instructor", "teacher-1")
+    page = client.get("/app/manage/grades", query_string={"lt": manager})
+    assert page.status_code == 200 and "Grade sync is <strong>off</strong>" in text(page)
+    enable(client, manager)
+    counts = run(app)
+    assert counts.done == 1 and ags.lineitem_posts == 1
+    item = next(iter(ags.lineitems.values()))
+    assert item["label"] == "AI experimentation" and item["tag"] == "tinker" and item["resourceId"] == "tinker"
+    assert item["scoreMaximum"] == 600  # the top level's threshold
+    # Saving again (another score mode) updates that item instead of making a second one.
+    enable(client, manager, mode="progress")
+    run(app)
+    assert ags.lineitem_posts == 1 and len(ags.lineitems) == 1 and item["scoreMaximum"] == 100
+    with app.app_context():
+        assert db.session.get(GradeSync, 1).lineitem_url == item["id"]
+    page = text(client.get("/app/manage/grades", query_string={"lt": manager}))
+    assert "Grade sync is <strong>on</strong>" in page and item["id"] in page and "Synced" in page
+    assert not ags.token_errors
+
+
+def test_opt_in_needs_a_grade_service(client, enter, ags):
+    manager = enter("instructor", "teacher-1", with_ags=False)
+    response = client.post("/app/manage/grades", data={"lt": manager, "enabled": "on", "mode": "points"})
+    assert response.status_code == 422 and "offers no grade service" in text(response)
+
+
+def test_learners_cannot_configure_or_see_grade_sync(client, enter):
+    learner = enter()
+    assert client.get("/app/manage/grades", query_string={"lt": learner}).status_code == 403
+    assert client.post("/app/manage/grades", data={"lt": learner, "enabled": "on"}).status_code == 403
+
+
+def test_learner_logging_an_experiment_posts_their_score(app, client, enter, ags):
+    manager = enter("instructor", "teacher-1")
+    enable(client, manager)
+    learner = enter("learner", "learner-1")
+    assert log_experiment(client, learner).status_code == 303
+    counts = run(app)
+    assert counts.failed == 0 and counts.retried == 0
+    [sent] = ags.scores
+    item = next(iter(ags.lineitems.values()))
+    assert sent["lineitem"] == item["id"] and sent["path"].endswith("/lineitems/1/lineitem/scores")
+    assert sent["content_type"] == SCORE_TYPE
+    body = sent["body"]
+    with app.app_context():
+        from plugin.ledger.service import balance
+        learner_id = db.session.scalar(select(User.id).where(User.sub == "learner-1"))
+        points = balance(1, learner_id)
+    assert points > 0
+    assert body["userId"] == "learner-1" and body["scoreGiven"] == points and body["scoreMaximum"] == 600
+    assert body["gradingProgress"] == "FullyGraded" and body["activityProgress"] == "Completed"
+    assert body["timestamp"].endswith("Z")
+    assert [r.status for r in score_rows(app)] == [DONE]
+
+
+def test_staff_are_never_pushed(app, client, enter, ags):
+    manager = enter("instructor", "teacher-1")
+    enable(client, manager)
+    assert log_experiment(client, manager).status_code == 303
+    admin = enter("admin", "admin-1")
+    assert log_experiment(client, admin).status_code == 303
+    run(app)
+    assert score_rows(app) == [] and ags.scores == []
+    with app.app_context():
+        from plugin.outbox.grades import points_changed
+        teacher_id = db.session.scalar(select(User.id).where(User.sub == "teacher-1"))
+        points_changed(1, teacher_id, utcnow())
+        db.session.commit()
+    assert score_rows(app) == []
+
+
+@pytest.mark.parametrize("status,note", [(400, "does not grade this user"), (409, "newer score")])
+def test_moodle_refusals_finish_without_retrying(app, client, enter, ags, status, note):
+    enable(client, enter("instructor", "teacher-1"))
+    learner = enter()
+    ags.score_answers = [status]
+    log_experiment(client, learner)
+    counts = run(app)
+    assert counts.retried == 0 and counts.failed == 0
+    [row] = score_rows(app)
+    assert row.status == DONE and note in row.note and row.attempts == 1
+    run(app, utcnow() + timedelta(days=1))
+    assert len(ags.scores) == 1
+
+
+def test_server_errors_are_retried_with_backoff_then_succeed(app, client, enter, ags):
+    enable(client, enter("instructor", "teacher-1"))
+    learner = enter()
+    run(app)  # the line item
+    ags.score_answers = [500, 503]
+    log_experiment(client, learner)
+    t0 = utcnow() + timedelta(seconds=1)
+    assert run(app, t0).retried == 1
+    [row] = score_rows(app)
+    assert row.status == PENDING and row.attempts == 1 and row.next_attempt_at == t0 + timedelta(seconds=30)
+    assert "HTTP 500" in row.last_error
+    assert run(app, t0 + timedelta(seconds=20)).processed == 0  # not yet due
+    assert run(app, t0 + timedelta(seconds=30)).retried == 1
+    [row] = score_rows(app)
+    assert row.attempts == 2 and row.next_attempt_at == t0 + timedelta(seconds=90)  # 30 s, then 60 s
+    assert run(app, t0 + timedelta(seconds=90)).done == 1
+    [row] = score_rows(app)
+    assert row.status == DONE and row.last_error is None
+    assert [s["status"] for s in ags.scores] == [500, 503, 200]
+    page = text(client.get("/app/manage/grades", query_string={"lt": enter("instructor", "teacher-1")}))
+    assert "Synced" in page
+
+
+def test_rapid_changes_coalesce_to_the_latest_score(app, client, enter, ags):
+    enable(client, enter("instructor", "teacher-1"))
+    learner = enter()
+    log_experiment(client, learner)
+    log_experiment(client, learner, title="Second try with a different prompt", tried="Gave it examples first.")
+    assert len(score_rows(app)) == 1
+    run(app)
+    [sent] = ags.accepted()
+    with app.app_context():
+        from plugin.ledger.service import balance
+        assert sent["scoreGiven"] == balance(1, db.session.scalar(select(User.id).where(User.sub == "learner-1")))
+
+
+def test_one_token_serves_several_scores(app, client, enter, ags):
+    enable(client, enter("instructor", "teacher-1"))
+    for sub in ("learner-1", "learner-2", "learner-3"):
+        log_experiment(client, enter("learner", sub))
+    run(app)
+    assert len(ags.accepted()) == 3 and {s["userId"] for s in ags.accepted()} == {"learner-1", "learner-2", "learner-3"}
+    assert len(ags.token_requests) == 1 and not ags.token_errors
+    assert ags.token_requests[0]["scope"].split() == sorted([
+        "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem", "https://purl.imsglobal.org/spec/lti-ags/scope/score"])
+
+
+def test_turning_sync_off_stops_scores(app, client, enter, ags):
+    manager = enter("instructor", "teacher-1")
+    enable(client, manager)
+    run(app)
+    client.post("/app/manage/grades", data={"lt": manager, "mode": "points"})
+    log_experiment(client, enter())
+    run(app)
+    assert ags.scores == []
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(OutboxItem).where(OutboxItem.kind == "ags.score")) == 0
+
+
+def test_an_unreachable_token_endpoint_is_retried(app, client, enter, ags):
+    enable(client, enter("instructor", "teacher-1"))
+    ags.close()
+    counts = run(app)
+    assert counts.retried == 1
+    with app.app_context():
+        row = db.session.scalar(select(OutboxItem).where(OutboxItem.kind == "ags.lineitem"))
+        assert row.status == PENDING and "token request" in row.last_error
+
+
+def test_deliveries_go_out_after_the_response_without_a_worker(app, client, enter, ags):
+    import time
+
+    from plugin.outbox import worker
+
+    app.config["OUTBOX_AFTER_REQUEST"] = True
+    try:
+        response = client.post("/app/manage/grades", data={"lt": enter("instructor", "teacher-1"), "enabled": "on"})
+        assert response.status_code == 303 and ags.lineitem_posts == 0  # the page did not wait for the LMS
+        response.close()  # the server has sent it: now the delivery starts (WSGI close)
+        deadline = time.monotonic() + 10
+        while (ags.lineitem_posts == 0 or worker._running.locked()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        app.config["OUTBOX_AFTER_REQUEST"] = False
+    assert ags.lineitem_posts == 1
+
+
+def test_another_course_sees_nothing_of_this_courses_sync(app, client, lms, ags):
+    def enter_course(role, sub, context_id):
+        response, _ = lms.launch(client, role=role, sub=sub, context_id=context_id, overrides={AGS: ags.claim()})
+        return token_from(response)
+
+    enable(client, enter_course("instructor", "teacher-1", "course-1"))
+    log_experiment(client, enter_course("learner", "learner-1", "course-1"))
+    run(app)
+    other = enter_course("instructor", "teacher-2", "course-2")
+    page = text(client.get("/app/manage/grades", query_string={"lt": other}))
+    assert "Grade sync is <strong>off</strong>" in page and "Nothing sent yet" in page
+    assert next(iter(ags.lineitems.values()))["id"] not in page

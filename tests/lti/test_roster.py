@@ -1,0 +1,214 @@
+"""Names and Role Provisioning roster sync against a fake LMS over real HTTP: paging with case-sensitive
+next URLs, roles and status, Canvas's Test Student, LMS groups as teams, the CLI and the background sync."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from plugin.core.actor import Actor, Role
+from plugin.extensions import db
+from plugin.lti import roster_jobs
+from plugin.lti.roster import next_link
+from plugin.tenancy.models import Course, Membership, User
+from tests.support.nrps import LIS, NRPS_CLAIM, FakeNrps, canvas_member, moodle_member
+
+TEST_USER = "http://purl.imsglobal.org/vocab/lti/system/person#TestUser"
+
+
+def roster() -> list[dict]:
+    return [
+        moodle_member("teacher-1", "Instructor", "Tess Teacher"),
+        moodle_member("3", "Learner", "Ada Lovelace", group_enrollments=[{"group_id": "g1"}]),
+        canvas_member("c0ffee42", "Bo Canvas", group_enrollments=[{"group_id": "g1"}]),
+        canvas_member("ta-7", "Tam Assistant", [f"{LIS}membership/Instructor#TeachingAssistant"],
+                      group_enrollments=[{"group_id": "g2"}]),
+        moodle_member("4", "Learner", "Cy Moodle", group_enrollments=[{"group_id": "g2"}]),
+        canvas_member("test-student-x", "Test Student", [f"{LIS}membership#Learner", TEST_USER],
+                      group_enrollments=[]),
+        {**moodle_member("9", "Learner", "Ina Active"), "status": "Inactive"},
+        canvas_member("only-faculty", "Fay Faculty", [f"{LIS}institution/person#Faculty"]),
+    ]
+
+
+@pytest.fixture
+def lms(app, cli, platform, live_server):
+    """The fake LMS, with the test platform's token URL pointing at it and its course-1 roster loaded."""
+    from plugin.lti import service_token
+
+    fake = FakeNrps(platform.client_id, f"{live_server.base_url}/lti/jwks")
+    args = platform.register_args()
+    args[args.index("--token-url") + 1] = fake.token_url
+    assert cli(*args).exit_code == 0
+    fake.rosters["course-1"] = roster()
+    fake.groups["course-1"] = [{"id": "g1", "name": "Red team"}, {"id": "g2", "name": "Blue team"}]
+    service_token.forget()
+    yield fake
+    roster_jobs.wait_for_background()
+    fake.close()
+
+
+@pytest.fixture
+def no_launch_sync(app, monkeypatch):
+    monkeypatch.setitem(app.config, "LTI_ROSTER_SYNC_ON_LAUNCH", False)
+
+
+def launch_with_roster(client, platform, lms, context_id="course-1", groups=True, sub="teacher-1"):
+    response, _ = platform.launch(client, role="instructor", sub=sub, context_id=context_id,
+                                  overrides=lms.claims(context_id, groups))
+    assert response.status_code == 303, response.get_data(as_text=True)[:500]
+    # The test client ran the launch inside the test's app context: end its transaction (SQLite writer).
+    db.session.rollback()
+
+
+def memberships(context_id="course-1") -> dict[str, Membership]:
+    course = db.session.scalar(select(Course).where(Course.context_id == context_id))
+    rows = db.session.scalars(select(Membership).where(Membership.course_id == course.id))
+    return {m.user.sub: m for m in rows}
+
+
+def team_members(context_id="course-1") -> dict[str, set[str]]:
+    from plugin.teams.models import Team, TeamMember
+
+    course = db.session.scalar(select(Course).where(Course.context_id == context_id))
+    rows = db.session.execute(select(Team.name, User.sub).join(TeamMember, TeamMember.team_id == Team.id)
+                              .join(User, User.id == TeamMember.user_id).where(Team.course_id == course.id))
+    out: dict[str, set[str]] = {}
+    for name, sub in rows:
+        out.setdefault(name, set()).add(sub)
+    return out
+
+
+def test_next_link_keeps_case_and_picks_next_among_several_relations():
+    base = "https://canvas.example/api/lti/courses/1/names_and_roles"
+    header = (f'<{base}?page=1>; rel="current",<{base}?page=AbC&per_page=2>; rel="next",'
+              f'<{base}?page=1>; rel="first"')
+    assert next_link(header, base) == f"{base}?page=AbC&per_page=2"
+    assert next_link('</names?p=XyZ>; REL=next', base) == "https://canvas.example/names?p=XyZ"
+    assert next_link(f'<{base}?page=1>; rel="first"', base) is None
+    assert next_link(None, base) is None
+
+
+def test_launch_records_the_roster_and_syncs_it_in_the_background(client, platform, lms, appctx):
+    launch_with_roster(client, platform, lms)
+    roster_jobs.wait_for_background()
+
+    course = db.session.scalar(select(Course).where(Course.context_id == "course-1"))
+    assert course.roster_url == lms.memberships_url("course-1")
+    assert course.groups_url == lms.groups_url("course-1")
+    assert course.roster_status.startswith("6 added, 0 updated, 0 deactivated"), course.roster_status
+    # Three pages of members, the next URLs followed exactly as sent (a lower-cased token would 404).
+    member_pages = [u for u in lms.requests if "names_and_roles" in u]
+    assert [u.partition("?")[2] for u in member_pages] == ["", "page=AbC", "page=dEf"]
+    assert lms.token_errors == []
+    assert lms.token_requests == 2  # one NRPS token for all three pages, one groups token
+
+    people = memberships()
+    assert {sub: m.role for sub, m in people.items()} == {
+        "teacher-1": "manager", "3": "learner", "c0ffee42": "learner", "ta-7": "manager", "4": "learner",
+        "test-student-x": "learner", "9": "learner"}  # only-faculty has no course role: not a member
+    assert people["test-student-x"].test_user and people["test-student-x"].status == "active"
+    assert people["9"].status == "inactive"
+    assert people["3"].user.name == "Ada Lovelace" and people["3"].user.email == "ada@moodle.example"
+    assert team_members() == {"Red team": {"3", "c0ffee42"}, "Blue team": {"ta-7", "4"}}
+
+    # Another launch within the interval does not sync again (the claim is in the database).
+    seen = len(lms.requests)
+    launch_with_roster(client, platform, lms, sub="3")
+    roster_jobs.wait_for_background()
+    assert len(lms.requests) == seen
+
+
+def test_inactive_members_and_test_student_are_left_off_board_and_adoption(client, platform, lms, cli,
+                                                                           no_launch_sync, appctx):
+    from plugin.insights.queries import participation
+    from plugin.leaderboards.queries import standings
+    from plugin.ledger.models import TOTAL, PointsTotal
+
+    launch_with_roster(client, platform, lms)
+    assert cli("lti", "sync-roster").exit_code == 0
+    people = memberships()
+    course_id = people["3"].course_id
+    for sub, points in (("3", 10), ("c0ffee42", 5), ("test-student-x", 50), ("9", 40)):
+        db.session.add(PointsTotal(course_id=course_id, user_id=people[sub].user_id, dimension=TOTAL, points=points))
+    db.session.commit()
+
+    board = standings(course_id, None)
+    assert [s.name for s in board.top] == ["Ada Lovelace", "Bo Canvas"]
+    teacher = people["teacher-1"]
+    course = db.session.get(Course, course_id)
+    actor = Actor(user_id=teacher.user_id, course_id=course_id, organisation_id=course.organisation_id,
+                  platform_id=course.platform_id, role=Role.MANAGER)
+    listed = {p.name for p in participation(actor)}
+    assert "Test Student" not in listed and "Ina Active" not in listed
+    assert {"Ada Lovelace", "Bo Canvas", "Cy Moodle"} <= listed
+
+
+def test_cli_sync_is_idempotent_and_a_member_who_left_becomes_inactive(client, platform, lms, cli,
+                                                                      no_launch_sync, appctx):
+    from plugin.core.clock import utcnow
+    from plugin.teams import service as teams
+
+    launch_with_roster(client, platform, lms)
+    people = memberships()
+    course_id = people["teacher-1"].course_id
+    result = cli("lti", "sync-roster")
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == (f"course {course_id} 'Course course-1': 6 added, 0 updated, 0 deactivated; "
+                                     "2 LMS teams (2 new), 4 joined, 0 left")
+    # A manager's own team with Ada in it: roster sync never touches it.
+    own = teams.ensure_team(course_id, "Study buddies", utcnow())
+    teams.add_member(own, memberships()["3"].user_id)
+    db.session.commit()
+
+    again = cli("lti", "sync-roster")
+    assert again.output.strip().endswith("0 added, 0 updated, 0 deactivated; 2 LMS teams (0 new), 0 joined, 0 left")
+
+    lms.rosters["course-1"] = [m for m in roster() if m["user_id"] != "3"]
+    third = cli("lti", "sync-roster")
+    assert third.output.strip().endswith("0 added, 0 updated, 1 deactivated; 2 LMS teams (0 new), 0 joined, 1 left")
+    db.session.expire_all()
+    people = memberships()
+    assert people["3"].status == "inactive" and people["3"].user.name == "Ada Lovelace"  # kept, not deleted
+    assert team_members() == {"Red team": {"c0ffee42"}, "Blue team": {"ta-7", "4"}, "Study buddies": {"3"}}
+    assert lms.token_requests == 2  # tokens cached across pages and across syncs until they expire
+
+
+def test_unreachable_roster_service_fails_only_its_course(client, platform, lms, cli, no_launch_sync, appctx):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}/api/lti/courses/2/names_and_roles"
+    launch_with_roster(client, platform, lms)
+    response, _ = platform.launch(client, role="instructor", sub="teacher-1", context_id="course-2",
+                                  overrides={NRPS_CLAIM: {"context_memberships_url": dead, "service_versions": ["2.0"]}})
+    assert response.status_code == 303
+    result = cli("lti", "sync-roster")
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 2
+    assert "'Course course-1': 6 added" in lines[0]
+    assert "'Course course-2': error:" in lines[1] and "unreachable" in lines[1]
+    course = db.session.scalar(select(Course).where(Course.context_id == "course-2"))
+    assert course.roster_status.startswith("error:")
+    assert memberships("course-1")["4"].status == "active"
+
+
+def test_no_roster_sync_for_a_launch_without_the_names_and_roles_claim(client, launch, lms, cli, appctx):
+    launch(role="instructor", sub="teacher-1")
+    assert roster_jobs._threads == []
+    course = db.session.scalar(select(Course).where(Course.context_id == "course-1"))
+    assert course.roster_url is None
+    result = cli("lti", "sync-roster")
+    assert result.exit_code == 0 and "No course has a roster service" in result.output
+    assert lms.requests == [] and lms.token_requests == 0
+
+
+def test_bearer_token_never_follows_a_next_link_to_another_site(client, platform, lms, cli, no_launch_sync,
+                                                                 appctx):
+    launch_with_roster(client, platform, lms)
+    lms.next_base = "http://127.0.0.2:9"
+    result = cli("lti", "sync-roster")
+    assert result.exit_code == 1
+    assert "error: the next page is on another site (http://127.0.0.2:9)" in result.output
+    assert memberships().keys() == {"teacher-1"}  # nothing half-applied

@@ -1,0 +1,183 @@
+"""The shared outbox on a real database: enqueue only with the transaction, one row per key, handlers by
+kind, backoff then failure, claims that never let two workers send the same delivery."""
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from plugin.extensions import db
+from plugin.outbox import service as outbox
+from plugin.outbox.models import DONE, FAILED, PENDING, OutboxItem
+from plugin.outbox.registry import GiveUp, Retry, handler
+from tests.services.factories import NOW
+
+calls: Counter = Counter()
+behaviour: dict[str, str] = {}
+
+
+@handler("test.echo")
+def _echo(payload: dict, now) -> str | None:
+    calls[payload["n"]] += 1
+    what = behaviour.get(str(payload["n"]), "ok")
+    if what == "retry":
+        raise Retry("platform busy")
+    if what == "giveup":
+        raise GiveUp("nothing to send to")
+    if what == "boom":
+        raise RuntimeError("unexpected")
+    return "noted" if what == "note" else None
+
+
+@pytest.fixture(autouse=True)
+def _reset():
+    calls.clear()
+    behaviour.clear()
+
+
+def rows() -> list[OutboxItem]:
+    db.session.expire_all()
+    return list(db.session.scalars(select(OutboxItem).order_by(OutboxItem.id)))
+
+
+def test_same_key_enqueued_twice_is_one_row(appctx):
+    outbox.enqueue("test.echo", "k1", {"n": 1}, NOW)
+    outbox.enqueue("test.echo", "k1", {"n": 2}, NOW)
+    db.session.commit()
+    [row] = rows()
+    assert row.payload == {"n": 1} and row.version == 1 and row.status == PENDING
+
+
+def test_replace_coalesces_to_the_newest_payload(appctx):
+    outbox.enqueue("test.echo", "k1", {"n": 1}, NOW)
+    db.session.commit()
+    outbox.process_due(NOW)
+    outbox.enqueue("test.echo", "k1", {"n": 2}, NOW + timedelta(minutes=1), replace=True)
+    db.session.commit()
+    [row] = rows()
+    assert row.payload == {"n": 2} and row.version == 2 and row.status == PENDING and row.attempts == 0
+    assert outbox.process_due(NOW + timedelta(minutes=1)).done == 1
+    assert calls == Counter({1: 1, 2: 1})
+
+
+def test_nothing_is_queued_unless_the_transaction_commits(appctx):
+    outbox.enqueue("test.echo", "k1", {"n": 1}, NOW)
+    db.session.rollback()
+    assert rows() == [] and outbox.process_due(NOW).processed == 0 and not calls
+
+
+def test_due_rows_are_delivered_once_and_marked_done(appctx):
+    behaviour["2"] = "note"
+    for n in (1, 2):
+        outbox.enqueue("test.echo", f"k{n}", {"n": n}, NOW)
+    outbox.enqueue("test.echo", "later", {"n": 3}, NOW + timedelta(hours=1))
+    db.session.commit()
+    counts = outbox.process_due(NOW)
+    assert (counts.done, counts.retried, counts.failed) == (2, 0, 0) and counts.notes == ["test.echo #2: noted"]
+    assert [r.status for r in rows()] == [DONE, DONE, PENDING]
+    assert rows()[1].note == "noted" and rows()[0].claim_token is None
+    assert outbox.process_due(NOW).processed == 0 and calls == Counter({1: 1, 2: 1})
+
+
+def test_backoff_grows_and_is_capped():
+    delays = [outbox.backoff(n).total_seconds() for n in range(1, 10)]
+    assert delays[:4] == [30, 60, 120, 240] and max(delays) == 3600
+
+
+def test_retries_back_off_then_fail_after_the_cap(appctx):
+    behaviour["1"] = "retry"
+    outbox.enqueue("test.echo", "k1", {"n": 1}, NOW)
+    db.session.commit()
+    now = NOW
+    for attempt in range(1, outbox.MAX_ATTEMPTS):
+        assert outbox.process_due(now).retried == 1
+        [row] = rows()
+        assert row.status == PENDING and row.attempts == attempt and row.last_error == "Retry: platform busy"
+        assert outbox.process_due(row.next_attempt_at - timedelta(seconds=1)).processed == 0
+        now = row.next_attempt_at
+    assert outbox.process_due(now).failed == 1
+    [row] = rows()
+    assert row.status == FAILED and row.attempts == outbox.MAX_ATTEMPTS
+    assert outbox.process_due(now + timedelta(days=30)).processed == 0
+
+
+@pytest.mark.parametrize("what,status", [("giveup", FAILED), ("boom", PENDING)])
+def test_permanent_and_unexpected_failures(appctx, what, status):
+    behaviour["1"] = what
+    outbox.enqueue("test.echo", "k1", {"n": 1}, NOW)
+    db.session.commit()
+    outbox.process_due(NOW)
+    [row] = rows()
+    assert row.status == status and row.attempts == 1
+
+
+def test_unknown_kind_fails_without_a_handler(appctx):
+    outbox.enqueue("test.nobody-handles-this", "k1", {}, NOW)
+    db.session.commit()
+    assert outbox.process_due(NOW).failed == 1
+    assert "no handler" in rows()[0].last_error
+
+
+def test_a_newer_payload_during_delivery_is_sent_next(appctx):
+    outbox.enqueue("test.echo", "k1", {"n": 1}, NOW)
+    db.session.commit()
+    [item] = outbox.claim_due(NOW, 10)
+    outbox.enqueue("test.echo", "k1", {"n": 2}, NOW, replace=True)  # arrives while n=1 is in flight
+    db.session.commit()
+    outbox.deliver(item, NOW, outbox.Counts())
+    [row] = rows()
+    assert row.status == PENDING and row.claim_token is None
+    assert outbox.process_due(NOW).done == 1 and calls == Counter({1: 1, 2: 1})
+    assert rows()[0].status == DONE
+
+
+def test_a_claimed_row_is_not_claimed_again_until_its_lease_ends(appctx):
+    outbox.enqueue("test.echo", "k1", {"n": 1}, NOW)
+    db.session.commit()
+    assert len(outbox.claim_due(NOW, 10)) == 1
+    assert outbox.claim_due(NOW + timedelta(minutes=1), 10) == []
+    assert len(outbox.claim_due(NOW + outbox.LEASE + timedelta(seconds=1), 10)) == 1  # a crashed worker's row
+
+
+def test_concurrent_workers_never_send_the_same_delivery_twice(app, appctx):
+    total = 60
+    for n in range(total):
+        outbox.enqueue("test.echo", f"k{n}", {"n": n}, NOW)
+    db.session.commit()
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def worker():
+        try:
+            with app.app_context():
+                barrier.wait()
+                while outbox.process_due(NOW, limit=5).processed:
+                    pass
+                db.session.remove()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    assert set(calls) == set(range(total)) and all(v == 1 for v in calls.values())
+    assert db.session.scalar(select(func.count()).select_from(OutboxItem).where(OutboxItem.status == DONE)) == total
+
+
+def test_cli_runs_everything_due_and_reports(app, cli):
+    behaviour["2"] = "retry"
+    with app.app_context():
+        from plugin.core.clock import utcnow
+
+        for n in (1, 2):
+            outbox.enqueue("test.echo", f"k{n}", {"n": n}, utcnow() - timedelta(seconds=5))
+        db.session.commit()
+    result = cli("outbox", "run")
+    assert result.exit_code == 0, result.output
+    assert "1 delivered, 1 to retry later, 0 failed" in result.output
