@@ -52,6 +52,9 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "LTI_HTTP_TIMEOUT": float(os.environ.get("TINKER_LTI_HTTP_TIMEOUT", "5")),
         "LTI_JWKS_TTL": int(os.environ.get("TINKER_LTI_JWKS_TTL", "3600")),
         "TRUST_PROXY_HEADERS": _env_bool("TINKER_TRUST_PROXY", production),
+        # Roster sync (NRPS) after launches: at most once per course per interval, in the background.
+        "LTI_ROSTER_SYNC_ON_LAUNCH": _env_bool("TINKER_ROSTER_SYNC_ON_LAUNCH", True),
+        "LTI_ROSTER_SYNC_INTERVAL": int(os.environ.get("TINKER_ROSTER_SYNC_INTERVAL", "900")),
         "LOG_JSON": _env_bool("TINKER_LOG_JSON", production),
         "LOG_LEVEL": os.environ.get("TINKER_LOG_LEVEL", "INFO"),
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
