@@ -23,6 +23,7 @@ from plugin.outbox import grades
 from plugin.peer_help import service as peer_help
 from plugin.recognition import service as recognition
 from plugin.recognition.models import Kudos
+from plugin.tenancy.models import Course
 from plugin.tenancy.service import members
 from plugin.web.auth import launch_url, requires_actor
 
@@ -38,7 +39,7 @@ def overview(actor: Actor):
         "manager/overview.html", actor=actor, people=people,
         started=sum(1 for p in learners if p.experiments), learners=len(learners),
         recent=experiment_queries.feed(actor, limit=10), board=standings(actor.course_id, None, limit=10),
-        outcome_labels=OUTCOME_LABELS,
+        outcome_labels=OUTCOME_LABELS, course=db.session.get(Course, actor.course_id),
     )
 
 

@@ -1,7 +1,7 @@
 """Who may open what: roles, other courses, missing or forged tokens, CSRF."""
 import pytest
 
-from tests.web.helpers import experiment_form, log_experiment, text
+from tests.web.helpers import experiment_form, log_experiment, text, visible
 
 
 @pytest.mark.parametrize("path", ["/app/manage/", "/app/manage/recognise", "/app/admin/lists", "/app/admin/rules/",
@@ -130,3 +130,23 @@ def test_pages_carry_security_headers(client, launch, path):
     assert "frame-ancestors 'self' https://lms.example.edu" in csp
     assert "script-src 'self'" in csp
     assert response.headers["Referrer-Policy"] == "same-origin"
+
+
+def test_manager_overview_says_where_the_roster_comes_from(client, launch, app):
+    manager = launch(role="instructor", sub="boss")
+    page = text(client.get("/app/manage/", query_string={"lt": manager}))
+    assert "did not offer a roster service" in page
+    from datetime import datetime, timezone
+
+    from sqlalchemy import update
+
+    from plugin.extensions import db
+    from plugin.tenancy.models import Course
+
+    with app.app_context():
+        db.session.execute(update(Course).values(
+            roster_url="https://lms.example.edu/nrps", roster_sync_at=datetime(2026, 11, 28, 9, 30, tzinfo=timezone.utc),
+            roster_status="6 added, 0 updated, 0 deactivated"))
+        db.session.commit()
+    page = visible(client.get("/app/manage/", query_string={"lt": manager}))
+    assert "Roster from the LMS, last synced 28 Nov 2026 09:30 UTC : 6 added, 0 updated, 0 deactivated" in page
