@@ -65,7 +65,8 @@ def launch():
                            "deep_link": request.form.get("message") == "deep_link",
                            "view": request.form.get("view") or None})
     fields = {"iss": _issuer(), "login_hint": person.sub, "target_link_uri": f"{base}/lti/launch",
-              "lti_message_hint": hint, "client_id": CLIENT_ID, "lti_deployment_id": DEPLOYMENT_ID}
+              "lti_message_hint": hint, "client_id": CLIENT_ID, "lti_deployment_id": DEPLOYMENT_ID,
+              "lti_storage_target": "_parent"}  # this page's parent (the LMS page) offers platform storage
     return render_template("devlms/autopost.html", action=f"{base}/lti/login", fields=fields)
 
 

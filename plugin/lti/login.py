@@ -1,6 +1,7 @@
 """OIDC third-party initiated login: record state and nonce, send the browser to the platform."""
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,12 +13,18 @@ from plugin.errors import LaunchRejected
 from plugin.extensions import db
 from plugin.lti.models import OidcState
 from plugin.tenancy.models import Platform
+from plugin.tenancy.service import origin_of
+
+STORAGE_TARGET = re.compile(r"_parent|[A-Za-z0-9_-]{1,100}")
 
 
 @dataclass(frozen=True)
 class LoginRedirect:
     url: str
     state: str
+    nonce: str = ""
+    storage_target: str | None = None  # LTI platform storage offered: keep state and nonce there too
+    platform_origin: str | None = None  # where the storage messages go (the platform's OIDC auth origin)
 
 
 def _platform_for(issuer: str, client_id: str | None) -> Platform:
@@ -54,8 +61,11 @@ def begin_login(params: dict[str, str], base_url: str, now: datetime, ttl_second
     db.session.execute(delete(OidcState).where(OidcState.expires_at < now))
     state = secrets.token_urlsafe(32)
     nonce = secrets.token_urlsafe(32)
+    storage_target = params.get("lti_storage_target") or None
+    if storage_target is not None and not STORAGE_TARGET.fullmatch(storage_target):
+        storage_target = None  # not a frame name we can address: fall back to the cookie
     db.session.add(OidcState(state=state, nonce=nonce, platform_id=platform.id, created_at=now,
-                             expires_at=now + timedelta(seconds=ttl_seconds)))
+                             expires_at=now + timedelta(seconds=ttl_seconds), storage_target=storage_target))
     db.session.flush()
 
     query = {
@@ -72,4 +82,5 @@ def begin_login(params: dict[str, str], base_url: str, now: datetime, ttl_second
     if params.get("lti_message_hint"):
         query["lti_message_hint"] = params["lti_message_hint"]
     separator = "&" if "?" in platform.auth_login_url else "?"
-    return LoginRedirect(url=platform.auth_login_url + separator + urlencode(query), state=state)
+    return LoginRedirect(url=platform.auth_login_url + separator + urlencode(query), state=state, nonce=nonce,
+                         storage_target=storage_target, platform_origin=origin_of(platform.auth_login_url))

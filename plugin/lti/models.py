@@ -31,6 +31,9 @@ class OidcState(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Where the platform offered LTI platform storage (lti_storage_target), when it did: the state is then
+    # also kept there, so a browser that drops third-party cookies can still prove the launch is its own.
+    storage_target: Mapped[str | None] = mapped_column(String(100))
 
 
 class LaunchSession(db.Model):

@@ -1,7 +1,18 @@
 """LTI endpoints: /lti/login (OIDC initiation), /lti/launch, /lti/jwks, and the deep-linking picker."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    g,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
 from plugin.core.actor import Actor, Role
 from plugin.core.clock import utcnow
@@ -11,6 +22,7 @@ from plugin.lti import claims as C
 from plugin.lti import deep_linking, install, keys, placements, roster_jobs
 from plugin.lti.launch import validate_launch
 from plugin.lti.login import begin_login
+from plugin.lti.models import OidcState
 from plugin.lti.session import issue_token, start_session
 from plugin.onboarding.service import ensure_current
 from plugin.tenancy import service as tenancy
@@ -34,7 +46,11 @@ def login():
     params = {k: v for k, v in request.values.items() if isinstance(v, str)}
     target = begin_login(params, cfg["TINKER_BASE_URL"], utcnow(), cfg["LTI_STATE_TTL"])
     db.session.commit()
-    response = redirect(target.url, 302)
+    if target.storage_target and target.platform_origin:
+        # LTI platform storage: keep state and nonce in the platform's frame too, then go on to the platform.
+        response = make_response(render_template("lti/storage_put.html", target=target))
+    else:
+        response = redirect(target.url, 302)
     # Binds the launch to this browser where cookies survive; the state row in the database does the rest.
     secure = _secure()
     response.set_cookie(STATE_COOKIE, target.state, max_age=cfg["LTI_STATE_TTL"], httponly=True, secure=secure,
@@ -42,10 +58,28 @@ def login():
     return response
 
 
+def _storage_lookup(form) -> OidcState | None:
+    """A launch whose login kept its state in platform storage and whose browser sent no state cookie:
+    the page must first read the state back from the platform (once: the re-post carries platform_state)."""
+    if request.cookies.get(STATE_COOKIE) or "platform_state" in form or not form.get("state"):
+        return None
+    row = db.session.get(OidcState, form["state"])
+    if row is None or not row.storage_target or row.consumed_at is not None:
+        return None
+    return row
+
+
 @bp.post("/launch")
 def launch():
     now = utcnow()
-    validated = validate_launch(request.form.to_dict(), request.cookies.get(STATE_COOKIE), now, current_app.config)
+    form = request.form.to_dict()
+    stored = _storage_lookup(form)
+    if stored is not None:
+        platform = db.session.get(Platform, stored.platform_id)
+        return render_template("lti/storage_get.html", state=form["state"], id_token=form.get("id_token", ""),
+                               target=stored.storage_target, platform_origin=origin_of(platform.auth_login_url))
+    browser_state = request.cookies.get(STATE_COOKIE) or form.pop("platform_state", None) or None
+    validated = validate_launch(form, browser_state, now, current_app.config)
     deep_link = validated.message_type == C.DEEP_LINKING_REQUEST
     if deep_link:
         deep_linking.authorise_deep_linking(validated.identity.role)

@@ -52,6 +52,27 @@
     });
   }
 
+  // The development LMS also offers LTI platform storage to the tool it frames (lti_storage_target=_parent).
+  if (toolFrame) {
+    var stored = {};
+    var served = 0;
+    window.addEventListener("message", function (event) {
+      var data = event.data || {};
+      if (event.source !== toolFrame.contentWindow || event.origin !== window.location.origin) { return; }
+      if (data.subject === "lti.capabilities") {
+        event.source.postMessage({ subject: "lti.capabilities.response", message_id: data.message_id,
+          supported_messages: [{ subject: "lti.put_data" }, { subject: "lti.get_data" }] }, event.origin);
+      } else if (data.subject === "lti.put_data" || data.subject === "lti.get_data") {
+        var key = event.origin + " " + String(data.key);
+        if (data.subject === "lti.put_data") { stored[key] = String(data.value); }
+        served += 1;
+        toolFrame.setAttribute("data-storage-served", String(served));
+        event.source.postMessage({ subject: data.subject + ".response", message_id: data.message_id,
+          key: data.key, value: stored[key] }, event.origin);
+      }
+    });
+  }
+
   // XHR helper: the launch token travels in a header, never in a cookie (third-party cookies get blocked).
   var meta = document.querySelector('meta[name="tinker-launch-token"]');
   window.tinkerFetch = function (url, options) {

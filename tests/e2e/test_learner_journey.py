@@ -77,3 +77,20 @@ def test_the_tool_tells_the_lms_its_height_with_lti_frame_resize(live_server, pa
     expect(iframe).to_have_attribute("data-resized", re.compile(r"^[1-9]\d+$"))
     height = int(iframe.get_attribute("data-resized"))
     assert height > 600  # the dashboard is taller than the frame's default, so the LMS grows the frame
+
+
+def test_launch_succeeds_when_the_state_cookie_is_dropped_using_platform_storage(live_server, page):
+    """The browser keeps no cookie from the tool's login (as with third-party cookies blocked): the state
+    goes through the LMS's platform storage instead, and the launch still completes."""
+    live_server.test_cli_runner().invoke(args=["demo", "seed"])
+
+    def drop_cookies(route):  # between the tool's login and the launch, as a blocking browser would
+        page.context.clear_cookies()
+        route.continue_()
+
+    page.route("**/dev/lms/auth*", drop_cookies)
+    frame = launch_from_dev_lms(page, live_server.base_url, "Olivia Bennett")
+    expect(frame.get_by_role("heading", name="My dashboard")).to_be_visible()
+    assert not any(c["name"] == "tinker_lti_state" for c in page.context.cookies())
+    served = int(page.locator("iframe[name=tool-frame]").get_attribute("data-storage-served"))
+    assert served >= 3  # state and nonce put at login, state read back at launch

@@ -58,3 +58,13 @@ def autopost(session, response):
     fields = {html.unescape(n): html.unescape(v)
               for n, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', body)}
     return session.post(action, data=fields, allow_redirects=False)
+
+
+def next_url(login_response) -> str:
+    """Where the tool's login sends the browser: a redirect, or (when the LMS offered platform storage)
+    the page that stores state and nonce in the LMS frame and then goes on (data-next)."""
+    if login_response.status_code == 302:
+        return login_response.headers["Location"]
+    match = re.search(r'id="lti-storage"[^>]*data-next="([^"]+)"', login_response.text, re.S)
+    assert match, login_response.text[:500]
+    return html.unescape(match.group(1))

@@ -6,13 +6,13 @@ import threading
 import requests
 from sqlalchemy import func, select
 
-from tests.web.helpers import autopost
+from tests.web.helpers import autopost, next_url
 
 
 def _launch(base: str, sub: str) -> tuple[requests.Session, str]:
     browser = requests.Session()
     login = autopost(browser, browser.post(f"{base}/dev/lms/launch", data={"sub": sub, "course": "dev-course-202"}))
-    launched = autopost(browser, browser.get(login.headers["Location"]))
+    launched = autopost(browser, browser.get(next_url(login)))
     return browser, re.search(r"lt=([^&]+)", launched.headers["Location"]).group(1)
 
 
