@@ -21,6 +21,10 @@ class DomainError(Exception):
         self.errors = errors or {}
         self.hint = hint
 
+    def form_errors(self) -> dict:
+        """For re-rendering a form: the message under "_" (the page's summary), then the field messages."""
+        return {"_": [self.message], **self.errors}
+
 
 class NotFound(DomainError):
     status, code, title = 404, "not_found", "Not found"

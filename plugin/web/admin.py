@@ -83,7 +83,7 @@ def scoring_save(actor: Actor, part: str):
         return _scoring_page(actor, err.messages, 422)
     except (InvalidInput, Conflict) as err:
         db.session.rollback()
-        return _scoring_page(actor, {"_": [err.message], **(err.errors or {})}, err.status)
+        return _scoring_page(actor, err.form_errors(), err.status)
     db.session.commit()
     return redirect(launch_url("admin.scoring", saved=part), 303)
 
@@ -110,7 +110,7 @@ def badge_save(actor: Actor):
                           image=_upload(), remove_image=request.form.get("remove_image") == "on")
     except (InvalidInput, Conflict) as err:
         db.session.rollback()
-        return _badges_page(actor, {"_": [err.message], **(err.errors or {})}, err.status)
+        return _badges_page(actor, err.form_errors(), err.status)
     db.session.commit()
     return redirect(launch_url("admin.badge_list", saved=1), 303)
 

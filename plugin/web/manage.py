@@ -75,7 +75,7 @@ def kudos_give(actor: Actor):
                                submission_key=form.get("submission_key", ""), now=utcnow())
     except (InvalidInput, Conflict) as err:
         db.session.rollback()
-        return _recognise_page(actor, {"_": [err.message], **(err.errors or {})},
+        return _recognise_page(actor, err.form_errors(),
                                {**form.to_dict(), "submission_key": secrets.token_urlsafe(16)}, err.status)
     db.session.commit()
     return redirect(launch_url("manage.recognise", sent="kudos"), 303)
@@ -99,7 +99,7 @@ def badge_award(actor: Actor):
                                          evidence_url=form.get("evidence_url") or None, now=utcnow())
     except (InvalidInput, Conflict) as err:
         db.session.rollback()
-        return _recognise_page(actor, {"_": [err.message], **(err.errors or {})}, None, err.status)
+        return _recognise_page(actor, err.form_errors(), None, err.status)
     db.session.commit()
     return redirect(launch_url("manage.recognise", sent="badge"), 303)
 
@@ -134,6 +134,6 @@ def grades_configure(actor: Actor):
         grades.configure(actor, data, lineitems_url(g.launch.services), utcnow())
     except InvalidInput as err:
         db.session.rollback()
-        return _grades_page(actor, {"_": [err.message], **(err.errors or {})}, err.status)
+        return _grades_page(actor, err.form_errors(), err.status)
     db.session.commit()
     return redirect(launch_url("manage.grades_status", saved=1), 303)

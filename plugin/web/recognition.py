@@ -52,7 +52,7 @@ def help_record(actor: Actor):
                               description=request.form.get("description", ""), now=utcnow(),
                               experiment_id=request.form.get("experiment", type=int))
     except InvalidInput as err:
-        return _help_page(actor, {"_": [err.message], **(err.errors or {})}, request.form.to_dict(), 422)
+        return _help_page(actor, err.form_errors(), request.form.to_dict(), 422)
     db.session.commit()
     return redirect(launch_url("recognition.help_page", saved=1), 303)
 
