@@ -4,6 +4,7 @@ from plugin.badges.models import BadgeAward, BadgeClass  # noqa: F401
 from plugin.catalog.models import AiTool, TaskCategory, ValueTag  # noqa: F401
 from plugin.community.models import Reaction, Report, Reuse  # noqa: F401
 from plugin.experiments.models import Experiment  # noqa: F401
+from plugin.leaderboards.models import BoardOptOut, BoardRank, BoardScore, BoardSetting, MemberStat, TeamStat  # noqa: F401
 from plugin.ledger.models import LedgerEntry, PointsTotal  # noqa: F401
 from plugin.levels.models import Dimension, Level  # noqa: F401
 from plugin.lti.models import LaunchSession, OidcState, ToolKey  # noqa: F401

@@ -12,6 +12,7 @@ from plugin.badges.models import BadgeAward, BadgeClass
 from plugin.core.db import insert_ignore
 from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
+from plugin.leaderboards import aggregates
 
 
 @dataclass(frozen=True)
@@ -29,12 +30,15 @@ class BadgeGrant:
 
 def award_badge(grant: BadgeGrant, now: datetime) -> int | None:
     """Award once per key; return the new award id, or None when it was already awarded."""
-    return insert_ignore(db.session, BadgeAward.__table__, {
+    award_id = insert_ignore(db.session, BadgeAward.__table__, {
         "idempotency_key": grant.key, "badge_id": grant.badge_id, "organisation_id": grant.organisation_id,
         "course_id": grant.course_id, "user_id": grant.user_id, "rule_id": grant.rule_id,
         "rule_version": grant.rule_version, "source_type": grant.source_type, "source_id": grant.source_id,
         "awarded_at": now,
     }, ["idempotency_key"])
+    if award_id is not None:
+        aggregates.record_activity(grant.organisation_id, grant.course_id, grant.user_id, now, {"badges": 1})
+    return award_id
 
 
 def badges_of(course_id: int, user_id: int) -> list[tuple[BadgeAward, BadgeClass]]:

@@ -15,6 +15,7 @@ from plugin.experiments.schemas import OTHER_TOOL
 from plugin.experiments.similarity import most_similar
 from plugin.extensions import db
 from plugin.facts.db import DbFacts
+from plugin.leaderboards import aggregates
 from plugin.outbox import grades
 from plugin.rules import events as E
 from plugin.rules import service as rules
@@ -77,6 +78,8 @@ def log_experiment(actor: Actor, data: dict, now: datetime) -> Logged:
         winner = _by_key(actor, data["submission_key"])
         return Logged(winner, [], created=False, forced_private=False)
 
+    aggregates.record_activity(actor.organisation_id, actor.course_id, actor.user_id, now, aggregates.experiment_metrics(
+        experiment.minutes_saved, experiment.task_category_id, experiment.outcome))
     recognitions: list[rules.Recognition] = []
     if actor.can_earn:
         recognitions = rules.process(experiment_event(experiment), DbFacts(actor.course_id, actor.user_id),

@@ -9,6 +9,7 @@ from sqlalchemy import delete, func, select
 from plugin.core.db import insert_ignore, upsert_increment
 from plugin.errors import Conflict, NotFound
 from plugin.extensions import db
+from plugin.leaderboards import aggregates
 from plugin.ledger.models import TOTAL, LedgerEntry, PointsTotal
 
 
@@ -26,9 +27,13 @@ class Posting:
     rule_version: int | None = None
 
 
-def post_entry(posting: Posting, now: datetime, reverses_id: int | None = None) -> int | None:
+def post_entry(posting: Posting, now: datetime, reverses_id: int | None = None,
+               earned_at: datetime | None = None) -> int | None:
     """Append one entry; return its id, or None when an entry with this key already exists
-    (or, for a reversal, when the entry was reversed meanwhile: reverses_id is unique too)."""
+    (or, for a reversal, when the entry was reversed meanwhile: reverses_id is unique too).
+
+    Totals and board aggregates move in the same transaction; `earned_at` (a reversal: when the cancelled
+    entry was earned) decides the week and month boards it counts in."""
     entry_id = insert_ignore(db.session, LedgerEntry.__table__, {
         "idempotency_key": posting.key, "organisation_id": posting.organisation_id,
         "course_id": posting.course_id, "user_id": posting.user_id, "amount": posting.amount,
@@ -41,6 +46,8 @@ def post_entry(posting: Posting, now: datetime, reverses_id: int | None = None) 
             upsert_increment(db.session, PointsTotal.__table__,
                              {"course_id": posting.course_id, "user_id": posting.user_id, "dimension": dimension},
                              {"points": posting.amount})
+        aggregates.apply_points(posting.organisation_id, posting.course_id, posting.user_id, posting.dimension,
+                                posting.amount, earned_at or now)
     return entry_id
 
 
@@ -58,7 +65,7 @@ def reverse_entry(entry_id: int, key: str, now: datetime) -> int | None:
         organisation_id=original.organisation_id, course_id=original.course_id, user_id=original.user_id,
         amount=-original.amount, dimension=original.dimension, source_type=original.source_type,
         source_id=original.source_id, key=key, rule_id=original.rule_id, rule_version=original.rule_version,
-    ), now, reverses_id=original.id)
+    ), now, reverses_id=original.id, earned_at=original.created_at)
 
 
 def balance(course_id: int, user_id: int, dimension: str = TOTAL) -> int:

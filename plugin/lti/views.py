@@ -18,6 +18,7 @@ from plugin.core.actor import Actor, Role
 from plugin.core.clock import utcnow
 from plugin.errors import InvalidInput
 from plugin.extensions import db
+from plugin.leaderboards import aggregates
 from plugin.lti import claims as C
 from plugin.lti import deep_linking, install, keys, placements, roster_jobs
 from plugin.lti.launch import validate_launch
@@ -84,6 +85,7 @@ def launch():
     if deep_link:
         deep_linking.authorise_deep_linking(validated.identity.role)
     course, user, _membership = tenancy.provision(validated.identity, now)
+    aggregates.reconcile_member(course.id, user.id)  # a role or status the launch changed moves them on boards
     roster_jobs.after_launch(course.id, validated.services, now)  # remembers the roster; syncs after the response
     ensure_current(course.organisation_id, now)  # lists, levels and rule pack on the organisation's first use
     return_origin = tenancy.origin_of(validated.return_url)

@@ -15,6 +15,7 @@ from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.experiments.queries import get_visible
 from plugin.extensions import db
 from plugin.facts.db import DbFacts
+from plugin.leaderboards import aggregates
 from plugin.outbox import grades
 from plugin.peer_help.models import CONFIRMED, DECLINED, PENDING, PeerHelp
 from plugin.rules import events as E
@@ -106,6 +107,7 @@ def _confirm(record: PeerHelp, now: datetime, already_moved: bool = False) -> li
     other_way = _pair_count(record.course_id, record.helped_id, record.helper_id, since)
     record.loop_flagged = this_way >= LOOP_THRESHOLD and other_way >= LOOP_THRESHOLD
     db.session.flush()
+    aggregates.record_activity(record.organisation_id, record.course_id, record.helper_id, now, {"helps": 1})
     if role_in(record.course_id, record.helper_id) is not Role.LEARNER:
         return []
     event = E.Event(name=E.HELP_CONFIRMED, organisation_id=record.organisation_id, course_id=record.course_id,

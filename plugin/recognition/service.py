@@ -20,6 +20,7 @@ from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.experiments.models import Experiment
 from plugin.extensions import db
 from plugin.facts.db import DbFacts
+from plugin.leaderboards import aggregates
 from plugin.ledger.models import LedgerEntry
 from plugin.ledger.service import Posting, post_entry, reverse_entry
 from plugin.levels.models import Dimension
@@ -177,6 +178,7 @@ def revoke_badge(actor: Actor, award_id: int, reason: str, now: datetime) -> Bad
     if award.revoked_at is not None:
         return award
     award.revoked_at, award.revoked_reason = now, reason
+    aggregates.record_activity(award.organisation_id, award.course_id, award.user_id, award.awarded_at, {"badges": -1})
     if award.rule_id is not None:  # the points the same rule firing posted, whether live or by a replay
         reversed_ids = select(LedgerEntry.reverses_id).where(LedgerEntry.reverses_id.is_not(None))
         for entry_id in db.session.scalars(select(LedgerEntry.id).where(

@@ -1,7 +1,7 @@
 """Per-organisation limits that keep recognition fair (anti-gaming, budgets, caps), editable by admins."""
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from plugin.extensions import db
@@ -24,3 +24,5 @@ class OrganisationSettings(db.Model):
     # Confirmed helps between the same two people that earn points per window.
     help_pair_cap: Mapped[int] = mapped_column(default=3)
     help_pair_window_days: Mapped[int] = mapped_column(default=30)
+    # IANA time zone that decides the organisation's days, ISO weeks and months (boards, caps, budgets).
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")

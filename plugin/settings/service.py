@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from marshmallow import Schema, validate
 from marshmallow import fields as mf
@@ -9,7 +11,7 @@ from marshmallow import fields as mf
 from plugin.audit.service import record
 from plugin.core.actor import Actor
 from plugin.core.db import insert_ignore
-from plugin.errors import Forbidden
+from plugin.errors import Forbidden, InvalidInput
 from plugin.extensions import db
 from plugin.settings.models import OrganisationSettings
 
@@ -71,3 +73,50 @@ def update_limits(actor: Actor, data: dict, now) -> Limits:
     if changed:
         record(actor, "settings.limits_changed", "organisation", actor.organisation_id, changed, now)
     return limits(actor.organisation_id)
+
+
+UTC_NAME = "UTC"
+
+
+@lru_cache(maxsize=512)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def time_zone_name(organisation_id: int) -> str:
+    row = db.session.get(OrganisationSettings, organisation_id)  # the session's identity map keeps it per request
+    return (row.time_zone if row is not None else None) or UTC_NAME
+
+
+def time_zone(organisation_id: int) -> ZoneInfo:
+    """The zone that decides the organisation's days, ISO weeks and months."""
+    try:
+        return _zone(time_zone_name(organisation_id))
+    except (ZoneInfoNotFoundError, ValueError):
+        return _zone(UTC_NAME)
+
+
+@lru_cache(maxsize=1)
+def _all_zones() -> frozenset[str]:
+    return frozenset(available_timezones() - {"localtime", "Factory"})
+
+
+def time_zone_choices() -> list[str]:
+    return sorted(_all_zones())
+
+
+def set_time_zone(actor: Actor, name: str, now) -> bool:
+    """Change the organisation's zone; True when it changed (boards must then be rebuilt by the caller)."""
+    if not actor.can_administer:
+        raise Forbidden("Only the organisation's administrators can change the time zone.")
+    name = (name or "").strip()
+    if name not in _all_zones():
+        raise InvalidInput("Choose a time zone from the list.", errors={"time_zone": ["Choose a time zone from the list."]})
+    row = limits_row(actor.organisation_id)
+    before = row.time_zone or UTC_NAME
+    if before == name:
+        return False
+    row.time_zone = name
+    db.session.flush()
+    record(actor, "settings.time_zone_changed", "organisation", actor.organisation_id, {"time_zone": [before, name]}, now)
+    return True

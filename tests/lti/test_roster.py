@@ -2,6 +2,8 @@
 next URLs, roles and status, Canvas's Test Student, LMS groups as teams, the CLI and the background sync."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 from sqlalchemy import select
 
@@ -122,14 +124,17 @@ def test_inactive_members_and_test_student_are_left_off_board_and_adoption(clien
                                                                            no_launch_sync, appctx):
     from plugin.insights.queries import participation
     from plugin.leaderboards.queries import standings
-    from plugin.ledger.models import TOTAL, PointsTotal
+    from plugin.ledger.service import Posting, post_entry
 
     launch_with_roster(client, platform, lms)
     assert cli("lti", "sync-roster").exit_code == 0
     people = memberships()
     course_id = people["3"].course_id
+    organisation_id = db.session.get(Course, course_id).organisation_id
     for sub, points in (("3", 10), ("c0ffee42", 5), ("test-student-x", 50), ("9", 40)):
-        db.session.add(PointsTotal(course_id=course_id, user_id=people[sub].user_id, dimension=TOTAL, points=points))
+        post_entry(Posting(organisation_id=organisation_id, course_id=course_id, user_id=people[sub].user_id,
+                           amount=points, dimension="experimenting", source_type="manual", source_id=None,
+                           key=f"roster-test:{sub}"), datetime.now(timezone.utc))
     db.session.commit()
 
     board = standings(course_id, None)

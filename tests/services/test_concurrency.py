@@ -144,3 +144,28 @@ def test_the_same_submission_racing_in_is_recorded_once(appctx, learner):
     assert ledger_rows() == 1
     assert balance(learner.course_id, learner.user_id) == 10
     assert len(badges_of(learner.course_id, learner.user_id)) == 1
+
+
+def test_racing_awards_to_many_learners_keep_boards_and_rank_buckets_exact(app, learner):
+    """Eight writers awarding different learners of one course move shared rank buckets at once: none may
+    deadlock or fail, and every board and bucket must equal a rebuild from the ledger afterwards."""
+    from plugin.leaderboards.queries import Scope, board
+    from plugin.leaderboards.rebuild import verify
+
+    platform_id, course_context = learner.platform_id, "course-1"
+    from plugin.tenancy.models import Platform
+    platform = db.session.get(Platform, platform_id)
+    people = [make_actor(platform, f"racer-{i}", context_id=course_context) for i in range(THREADS)]
+
+    def work(i: int) -> None:
+        for n in range(6):
+            person = people[(i + n) % THREADS]
+            post_entry(Posting(organisation_id=person.organisation_id, course_id=person.course_id,
+                               user_id=person.user_id, amount=5 + (n % 3) * 5, dimension="experimenting",
+                               source_type="manual", source_id=None, key=f"race-board:{i}:{n}"), NOW)
+            db.session.commit()
+
+    race(app, work)
+    assert verify() == {}
+    result = board(Scope.course(people[0].course_id), limit=THREADS + 1)
+    assert sum(r.points for r in result.rows if r.user_id in {p.user_id for p in people}) == THREADS * (5 + 10 + 15) * 2

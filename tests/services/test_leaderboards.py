@@ -5,6 +5,7 @@ import itertools
 import pytest
 
 from plugin.core.actor import Role
+from plugin.leaderboards.aggregates import reconcile_member
 from plugin.leaderboards.queries import standings
 from plugin.ledger.service import Posting, post_entry, reverse_entry
 from plugin.tenancy import service as tenancy
@@ -100,6 +101,7 @@ def test_only_learners_are_on_the_board(platform, role):
 def test_a_learner_who_becomes_staff_leaves_the_board(platform):
     people = learners(platform, 10, 20)
     tenancy.provision(identity(platform, "course-1-learner-1", Role.MANAGER, name="Learner 1"), NOW)
+    assert reconcile_member(people[1].course_id, people[1].user_id)  # what every launch does after provisioning
     result = standings(people[0].course_id, people[1].user_id)
     assert [s.name for s in result.top] == ["Learner 0"]
     assert result.viewer is None

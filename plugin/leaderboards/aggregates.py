@@ -1,0 +1,379 @@
+"""The writer side of boards and team pages: every fact's writer calls in here in its own transaction.
+
+- ledger.post_entry -> apply_points: the person's course, organisation and challenge boards (each period,
+  the entry's dimension and the total) and their teams' points.
+- experiments, peer help, badges -> record_activity: per-person and per-team figures by period.
+- a membership or team change -> reconcile_member / reconcile_course / team_members_changed.
+
+Who counts on boards ("eligible"): an active, non-test member of the course whose role is learner (or
+instructor/admin when the course's managers include staff). Everyone's activity is kept in member_stat;
+boards and team figures hold eligible people only, so ranks and team averages never include staff, people
+who left, or the LMS's test student.
+
+Writes touch a fixed handful of rows per fact (multi-row upserts, keys sorted so concurrent writers lock in
+the same order); nothing here reads the ledger except the per-person and rebuild paths.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, case, delete, func, literal, or_, select
+from sqlalchemy.orm import aliased
+
+from plugin.challenges.models import Challenge
+from plugin.core.actor import Role
+from plugin.core.db import _insert_for
+from plugin.extensions import db
+from plugin.leaderboards.models import BoardRank, BoardScore, BoardSetting, MemberStat, TeamStat
+from plugin.leaderboards.periods import ALL, keys_for
+from plugin.ledger.models import TOTAL, LedgerEntry
+from plugin.settings.service import time_zone
+from plugin.teams.models import Team, TeamMember
+from plugin.tenancy.models import Course, Membership, counted_membership
+
+STAFF_ROLES = (Role.MANAGER.value, Role.ADMIN.value)
+
+
+# --- keys ------------------------------------------------------------------------------------------
+def course_scope(course_id: int) -> str:
+    return f"c{course_id}"
+
+
+def organisation_scope(organisation_id: int) -> str:
+    return f"o{organisation_id}"
+
+
+def challenge_scope(challenge_id: int) -> str:
+    return f"x{challenge_id}"
+
+
+def board_key(scope: str, period: str, dimension: str) -> str:
+    return f"{scope}:{period}:{dimension}"
+
+
+def split_key(board: str) -> tuple[str, str, str]:
+    scope, period, dimension = board.split(":", 2)
+    return scope, period, dimension
+
+
+# --- who counts --------------------------------------------------------------------------------------
+def _eligible_clause():
+    staff = Membership.role.in_(STAFF_ROLES) & func.coalesce(BoardSetting.include_staff, literal(False))
+    return counted_membership() & ((Membership.role == Role.LEARNER.value) | staff)
+
+
+def _eligible_members():
+    return select(Membership.course_id, Membership.user_id).outerjoin(
+        BoardSetting, BoardSetting.course_id == Membership.course_id).where(_eligible_clause())
+
+
+def eligible(course_id: int, user_id: int) -> bool:
+    return db.session.execute(_eligible_members().where(
+        Membership.course_id == course_id, Membership.user_id == user_id)).first() is not None
+
+
+def _teams_of(course_id: int, user_id: int) -> list[int]:
+    return list(db.session.scalars(select(TeamMember.team_id).join(Team, Team.id == TeamMember.team_id).where(
+        Team.course_id == course_id, TeamMember.user_id == user_id).order_by(TeamMember.team_id)))
+
+
+def _challenges_at(course_id: int, team_ids: Iterable[int], at: datetime) -> list[int]:
+    teams = list(team_ids)
+    return list(db.session.scalars(select(Challenge.id).where(
+        Challenge.course_id == course_id, Challenge.cancelled_at.is_(None),
+        Challenge.starts_at <= at, Challenge.ends_at > at,
+        or_(Challenge.team_id.is_(None), Challenge.team_id.in_(teams) if teams else literal(False)))))
+
+
+def _tz(organisation_id: int) -> ZoneInfo:
+    return time_zone(organisation_id)
+
+
+# --- low-level upserts ---------------------------------------------------------------------------------
+def _add_values(table, key_columns: list[str], rows: dict[tuple, int], returning: bool = False):
+    """Add each row's value to the stored one (creating rows as needed) in one statement, keys sorted."""
+    rows = {k: v for k, v in rows.items() if v}
+    if not rows:
+        return []
+    values = [dict(zip(key_columns, key), value=delta) for key, delta in sorted(rows.items())]
+    ins = _insert_for(db.session, table).values(values)
+    stmt = ins.on_conflict_do_update(index_elements=key_columns, set_={"value": table.c.value + ins.excluded.value})
+    if returning:
+        return db.session.execute(stmt.returning(*[table.c[c] for c in key_columns], table.c.value)).all()
+    db.session.execute(stmt)
+    return []
+
+
+def _move_ranks(changes: dict[tuple[str, int], int]) -> None:
+    """Apply +/- counts to board_rank buckets (board, points)."""
+    changes = {k: v for k, v in changes.items() if v}
+    if not changes:
+        return
+    table = BoardRank.__table__
+    values = [{"board": b, "points": p, "members": n} for (b, p), n in sorted(changes.items())]
+    ins = _insert_for(db.session, table).values(values)
+    db.session.execute(ins.on_conflict_do_update(index_elements=["board", "points"],
+                                                 set_={"members": table.c.members + ins.excluded.members}))
+
+
+def bump_boards(user_id: int, deltas: dict[str, int]) -> None:
+    """Add points to one person's rows on several boards, keeping the rank buckets in step."""
+    deltas = {b: d for b, d in deltas.items() if d}
+    if not deltas:
+        return
+    table = BoardScore.__table__
+    boards = sorted(deltas)
+    ranks: dict[tuple[str, int], int] = defaultdict(int)
+    fresh = _insert_for(db.session, table).values([{"board": b, "user_id": user_id, "points": 0} for b in boards])
+    for (board,) in db.session.execute(fresh.on_conflict_do_nothing(
+            index_elements=["board", "user_id"]).returning(table.c.board)):
+        ranks[(board, 0)] += 1  # a newcomer to a board joins it at zero, then moves like everyone else
+    ins = _insert_for(db.session, table).values([{"board": b, "user_id": user_id, "points": deltas[b]} for b in boards])
+    moved = db.session.execute(ins.on_conflict_do_update(
+        index_elements=["board", "user_id"], set_={"points": table.c.points + ins.excluded.points},
+    ).returning(table.c.board, table.c.points))
+    for board, points in moved:
+        ranks[(board, points - deltas[board])] -= 1
+        ranks[(board, points)] += 1
+    _move_ranks(ranks)
+
+
+def drop_from_boards(user_id: int, boards: Iterable[str]) -> dict[str, int]:
+    """Take a person off boards entirely; returns what they held there."""
+    boards = sorted(set(boards))
+    if not boards:
+        return {}
+    held = dict(db.session.execute(select(BoardScore.board, BoardScore.points).where(
+        BoardScore.user_id == user_id, BoardScore.board.in_(boards))).all())
+    if held:
+        db.session.execute(delete(BoardScore).where(BoardScore.user_id == user_id, BoardScore.board.in_(list(held))))
+        _move_ranks({(b, p): -1 for b, p in held.items()})
+    return held
+
+
+# --- points (called by ledger.post_entry) ---------------------------------------------------------
+def _point_boards(organisation_id: int, course_id: int, challenges: list[int], dimension: str,
+                  earned_at: datetime, tz: ZoneInfo, amount: int, deltas: dict[str, int]) -> None:
+    periods = keys_for(earned_at, tz)
+    for scope in (course_scope(course_id), organisation_scope(organisation_id)):
+        for period in periods:
+            for dim in {dimension, TOTAL}:
+                deltas[board_key(scope, period, dim)] = deltas.get(board_key(scope, period, dim), 0) + amount
+    for challenge_id in challenges:
+        key = board_key(challenge_scope(challenge_id), ALL, TOTAL)
+        deltas[key] = deltas.get(key, 0) + amount
+
+
+def apply_points(organisation_id: int, course_id: int, user_id: int, dimension: str, amount: int,
+                 earned_at: datetime) -> None:
+    if not amount or not eligible(course_id, user_id):
+        return
+    tz = _tz(organisation_id)
+    team_ids = _teams_of(course_id, user_id)
+    deltas: dict[str, int] = {}
+    _point_boards(organisation_id, course_id, _challenges_at(course_id, team_ids, earned_at), dimension,
+                  earned_at, tz, amount, deltas)
+    bump_boards(user_id, deltas)
+    if team_ids:
+        rows = {(t, p, f"points:{d}"): amount for t in team_ids for p in keys_for(earned_at, tz)
+                for d in {dimension, TOTAL}}
+        _add_values(TeamStat.__table__, ["team_id", "period", "metric"], rows)
+
+
+# --- activity (experiments, confirmed helps, badges) ---------------------------------------------
+# metric -> the team metric counting members with at least one in the period
+FIRST_MARKERS = {"experiments": "experimenters", "helps": "helpers"}
+
+
+def record_activity(organisation_id: int, course_id: int, user_id: int, at: datetime, metrics: dict[str, int]) -> None:
+    """Count a person's activity in every period `at` falls in, and in their teams when they count there."""
+    periods = keys_for(at, _tz(organisation_id))
+    rows = {(course_id, user_id, p, m): v for p in periods for m, v in metrics.items()}
+    stored = _add_values(MemberStat.__table__, ["course_id", "user_id", "period", "metric"], rows, returning=True)
+    if not eligible(course_id, user_id):
+        return
+    team_ids = _teams_of(course_id, user_id)
+    if not team_ids:
+        return
+    team_rows: dict[tuple, int] = {}
+    for _c, _u, period, metric, value in stored:
+        marker = FIRST_MARKERS.get(metric)
+        delta = metrics[metric]
+        if marker and delta and (value > 0) != (value - delta > 0):  # crossed zero: joined or left the doers
+            for t in team_ids:
+                team_rows[(t, period, marker)] = 1 if value > 0 else -1
+    for t in team_ids:
+        for p in periods:
+            for m, v in metrics.items():
+                team_rows[(t, p, m)] = v
+    _add_values(TeamStat.__table__, ["team_id", "period", "metric"], team_rows)
+
+
+def experiment_metrics(minutes_saved: int | None, category_id: int | None, outcome: str) -> dict[str, int]:
+    metrics = {"experiments": 1, "minutes": int(minutes_saved or 0), f"out:{outcome}": 1}
+    if category_id is not None:
+        metrics[f"cat:{category_id}"] = 1
+    return metrics
+
+
+# --- membership and team changes -----------------------------------------------------------------------
+def _ledger_with_earned_at():
+    original = aliased(LedgerEntry)
+    earned_at = func.coalesce(original.created_at, LedgerEntry.created_at)
+    return original, earned_at
+
+
+def _person_boards(course: Course, user_id: int) -> dict[str, int]:
+    """The board deltas one person's whole ledger in a course adds up to (course, organisation, challenges)."""
+    original, earned_at = _ledger_with_earned_at()
+    rows = db.session.execute(select(LedgerEntry.dimension, LedgerEntry.amount, earned_at).outerjoin(
+        original, original.id == LedgerEntry.reverses_id).where(
+        LedgerEntry.course_id == course.id, LedgerEntry.user_id == user_id)).all()
+    tz = _tz(course.organisation_id)
+    team_ids = _teams_of(course.id, user_id)
+    windows = _challenge_windows(course.id)
+    deltas: dict[str, int] = {}
+    for dimension, amount, at in rows:
+        challenges = [cid for cid, team, start, end in windows
+                      if start <= at < end and (team is None or team in team_ids)]
+        _point_boards(course.organisation_id, course.id, challenges, dimension, at, tz, amount, deltas)
+    return deltas
+
+
+def _challenge_windows(course_id: int) -> list[tuple[int, int | None, datetime, datetime]]:
+    return list(db.session.execute(select(Challenge.id, Challenge.team_id, Challenge.starts_at, Challenge.ends_at)
+                                   .where(Challenge.course_id == course_id, Challenge.cancelled_at.is_(None))))
+
+
+def _course_board_rows(course_id: int, user_id: int) -> list[str]:
+    prefix = course_scope(course_id) + ":"
+    challenge_ids = [c for c, *_ in _challenge_windows(course_id)]
+    challenge_boards = [board_key(challenge_scope(c), ALL, TOTAL) for c in challenge_ids]
+    return list(db.session.scalars(select(BoardScore.board).where(
+        BoardScore.user_id == user_id,
+        or_(BoardScore.board.startswith(prefix, autoescape=True), BoardScore.board.in_(challenge_boards)))))
+
+
+def _counts_elsewhere(course: Course, user_id: int) -> bool:
+    """Whether the person has points in another course of the organisation where they count."""
+    other_courses = select(Course.id).where(Course.organisation_id == course.organisation_id, Course.id != course.id)
+    counted = _eligible_members().where(Membership.user_id == user_id,
+                                        Membership.course_id.in_(other_courses)).subquery()
+    return db.session.execute(select(LedgerEntry.id).join(counted, and_(
+        counted.c.course_id == LedgerEntry.course_id, counted.c.user_id == LedgerEntry.user_id)).limit(1)).first() is not None
+
+
+def reconcile_member(course_id: int, user_id: int) -> bool:
+    """Put the person on or take them off the course's boards to match whether they count now.
+
+    Cheap when nothing changed (two indexed reads); called after every launch and roster sync.
+    """
+    want = eligible(course_id, user_id)
+    have_rows = _course_board_rows(course_id, user_id)
+    course = db.session.get(Course, course_id)
+    if want and not have_rows:
+        deltas = _person_boards(course, user_id)
+        if not deltas:
+            return False
+        bump_boards(user_id, deltas)
+    elif not want and have_rows:
+        held = drop_from_boards(user_id, have_rows)
+        organisation = organisation_scope(course.organisation_id)
+        if _counts_elsewhere(course, user_id):
+            bump_boards(user_id, {board_key(organisation, p, d): -points for board, points in held.items()
+                                  for scope, p, d in [split_key(board)] if scope == course_scope(course_id)})
+        else:  # nothing left for them on the organisation's boards either
+            drop_from_boards(user_id, db.session.scalars(select(BoardScore.board).where(
+                BoardScore.user_id == user_id, BoardScore.board.startswith(organisation + ":", autoescape=True))))
+    else:
+        return False
+    for team_id in _teams_of(course_id, user_id):
+        team_members_changed(team_id)
+    return True
+
+
+def reconcile_course(course_id: int) -> int:
+    """reconcile_member for everyone whose standing differs from the boards; then every team's figures."""
+    on_boards = set(db.session.scalars(select(BoardScore.user_id).where(
+        BoardScore.board == board_key(course_scope(course_id), ALL, TOTAL))))
+    wanted = set(db.session.scalars(select(Membership.user_id).outerjoin(
+        BoardSetting, BoardSetting.course_id == Membership.course_id).where(
+        Membership.course_id == course_id, _eligible_clause())))
+    with_points = set(db.session.scalars(select(LedgerEntry.user_id).where(
+        LedgerEntry.course_id == course_id).distinct())) if wanted - on_boards else set()
+    changed = 0
+    for user_id in sorted((on_boards - wanted) | ((wanted - on_boards) & with_points)):
+        changed += reconcile_member(course_id, user_id)
+    for team_id in db.session.scalars(select(Team.id).where(Team.course_id == course_id)):
+        team_members_changed(team_id)
+    return changed
+
+
+def team_members_changed(team_id: int) -> None:
+    """Recompute a team's figures from its counted members' rows (after people joined, left or changed)."""
+    team = db.session.get(Team, team_id)
+    db.session.execute(delete(TeamStat).where(TeamStat.team_id == team_id))
+    if team is None:
+        return
+    members = select(TeamMember.user_id).join(Membership, and_(
+        Membership.user_id == TeamMember.user_id, Membership.course_id == team.course_id)).outerjoin(
+        BoardSetting, BoardSetting.course_id == Membership.course_id).where(
+        TeamMember.team_id == team_id, _eligible_clause())
+    member_ids = list(db.session.scalars(members))
+    rows: dict[tuple, int] = {(team_id, ALL, "members"): len(member_ids)}
+    if member_ids:
+        prefix = course_scope(team.course_id) + ":"
+        for board, points in db.session.execute(select(BoardScore.board, func.sum(BoardScore.points)).where(
+                BoardScore.user_id.in_(member_ids), BoardScore.board.startswith(prefix, autoescape=True),
+        ).group_by(BoardScore.board)):
+            _scope, period, dimension = split_key(board)
+            rows[(team_id, period, f"points:{dimension}")] = int(points)
+        doers = func.sum(case((MemberStat.value > 0, 1), else_=0))
+        for period, metric, total, count in db.session.execute(
+                select(MemberStat.period, MemberStat.metric, func.sum(MemberStat.value), doers).where(
+                    MemberStat.course_id == team.course_id, MemberStat.user_id.in_(member_ids))
+                .group_by(MemberStat.period, MemberStat.metric)):
+            rows[(team_id, period, metric)] = int(total)
+            if metric in FIRST_MARKERS:
+                rows[(team_id, period, FIRST_MARKERS[metric])] = int(count or 0)
+    values = [{"team_id": t, "period": p, "metric": m, "value": v} for (t, p, m), v in sorted(rows.items()) if v]
+    if values:
+        db.session.execute(TeamStat.__table__.insert(), values)
+
+
+def rebuild_challenge(challenge_id: int) -> None:
+    """Recompute a challenge's board from the ledger (after it was created, moved, retargeted or cancelled)."""
+    board = board_key(challenge_scope(challenge_id), ALL, TOTAL)
+    db.session.execute(delete(BoardScore).where(BoardScore.board == board))
+    db.session.execute(delete(BoardRank).where(BoardRank.board == board))
+    challenge = db.session.get(Challenge, challenge_id)
+    if challenge is None or challenge.cancelled_at is not None:
+        return
+    original, earned_at = _ledger_with_earned_at()
+    eligible_people = _eligible_members().where(Membership.course_id == challenge.course_id).subquery()
+    query = select(LedgerEntry.user_id, func.sum(LedgerEntry.amount)).outerjoin(
+        original, original.id == LedgerEntry.reverses_id).join(
+        eligible_people, and_(eligible_people.c.user_id == LedgerEntry.user_id,
+                              eligible_people.c.course_id == LedgerEntry.course_id)).where(
+        LedgerEntry.course_id == challenge.course_id, earned_at >= challenge.starts_at,
+        earned_at < challenge.ends_at).group_by(LedgerEntry.user_id)
+    if challenge.team_id is not None:
+        query = query.where(LedgerEntry.user_id.in_(select(TeamMember.user_id).where(
+            TeamMember.team_id == challenge.team_id)))
+    scores = {user_id: int(points) for user_id, points in db.session.execute(query)}
+    _write_board(board, scores)
+
+
+def _write_board(board: str, scores: dict[int, int]) -> None:
+    if not scores:
+        return
+    db.session.execute(BoardScore.__table__.insert(), [
+        {"board": board, "user_id": u, "points": p} for u, p in sorted(scores.items())])
+    buckets: dict[int, int] = defaultdict(int)
+    for points in scores.values():
+        buckets[points] += 1
+    db.session.execute(BoardRank.__table__.insert(), [
+        {"board": board, "points": p, "members": n} for p, n in sorted(buckets.items())])

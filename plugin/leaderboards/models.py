@@ -1,0 +1,85 @@
+"""Read models behind boards and team pages, kept by the writers in the same transaction as the facts.
+
+All of them are derived: `flask ledger rebuild-aggregates` recomputes them from the ledger, experiments,
+confirmed helps and badge awards (the truth), and a test proves rebuilt equals maintained.
+
+- board_score: one row per board and person. A board is "<scope>:<period>:<dimension>", scope c<course>,
+  o<organisation> or x<challenge>; only people who count on boards (see aggregates.eligible) have rows.
+- board_rank: how many people of a board hold each points value, so a rank is a sum over the distinct
+  values above a person (bounded by how many distinct values exist, not by how far down the person is).
+- member_stat: per course, person and period: experiments, minutes saved, per category/outcome, helps,
+  badges. Everyone's, whether or not they count on boards.
+- team_stat: per team and period: the same figures summed over the team's counted members, plus points per
+  dimension, how many members experimented / helped, and the member count.
+- board_setting / board_opt_out: how a course shows its boards, and who asked to be left unnamed.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String
+from sqlalchemy import false as sa_false
+from sqlalchemy.orm import Mapped, mapped_column
+
+from plugin.core.db import UTCDateTime
+from plugin.extensions import db
+
+
+class BoardScore(db.Model):
+    __tablename__ = "board_score"
+    # Board order (points high to low, then earliest account) walks this index backwards; only people tied
+    # on the same points are sorted by id.
+    __table_args__ = (Index("ix_board_score_rank", "board", "points", "user_id"),)
+    board: Mapped[str] = mapped_column(String(80), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True,
+                                         index=True)
+    points: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class BoardRank(db.Model):
+    __tablename__ = "board_rank"
+    board: Mapped[str] = mapped_column(String(80), primary_key=True)
+    points: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    members: Mapped[int] = mapped_column(default=0)
+
+
+class MemberStat(db.Model):
+    __tablename__ = "member_stat"
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
+    period: Mapped[str] = mapped_column(String(10), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class TeamStat(db.Model):
+    __tablename__ = "team_stat"
+    team_id: Mapped[int] = mapped_column(ForeignKey("team.id", ondelete="CASCADE"), primary_key=True)
+    period: Mapped[str] = mapped_column(String(10), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+# Board modes a course's managers choose.
+ON, TEAM_ONLY, OFF = "on", "team_only", "off"
+MODES = (ON, TEAM_ONLY, OFF)
+
+
+class BoardSetting(db.Model):
+    __tablename__ = "board_setting"
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(10), default=ON, server_default=ON)
+    # Relative mode: learners see only their neighbours, never the top of the board.
+    relative: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    # Staff (instructors, admins) are left off learner boards unless a manager includes them.
+    include_staff: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class BoardOptOut(db.Model):
+    """A person who asked not to be named on a course's boards: they keep their rank, others see a pseudonym."""
+
+    __tablename__ = "board_opt_out"
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,105 @@
+"""Board periods: all time, ISO weeks and calendar months, in the organisation's time zone.
+
+A period is named by a short key kept in the aggregate tables: "all", "2026-W48" (ISO week, Monday to
+Sunday) or "2026-11" (calendar month). The moment that decides the period is when the points were earned;
+a reversal counts in the period of the entry it cancels, so a revoked award leaves the week it came from.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+ALL = "all"
+WEEK, MONTH = "week", "month"
+KINDS = (ALL, WEEK, MONTH)
+
+
+def week_key(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def month_key(day: date) -> str:
+    return f"{day.year}-{day.month:02d}"
+
+
+def local_day(moment: datetime, tz: ZoneInfo) -> date:
+    return moment.astimezone(tz).date()
+
+
+def keys_for(moment: datetime, tz: ZoneInfo) -> tuple[str, str, str]:
+    """The all-time, week and month keys the moment falls in."""
+    day = local_day(moment, tz)
+    return ALL, week_key(day), month_key(day)
+
+
+def current_key(kind: str, now: datetime, tz: ZoneInfo) -> str:
+    all_key, week, month = keys_for(now, tz)
+    return {ALL: all_key, WEEK: week, MONTH: month}[kind]
+
+
+def kind_of(key: str) -> str:
+    if key == ALL:
+        return ALL
+    return WEEK if "-W" in key else MONTH
+
+
+@dataclass(frozen=True)
+class Window:
+    key: str
+    starts_at: datetime | None  # UTC; None for all time
+    ends_at: datetime | None
+
+    @property
+    def first_day(self) -> date | None:
+        return None if self.starts_at is None else self.starts_at.date()
+
+
+def _midnight(day: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(timezone.utc)
+
+
+def first_day(key: str) -> date | None:
+    kind = kind_of(key)
+    if kind == ALL:
+        return None
+    if kind == WEEK:
+        year, week = key.split("-W")
+        return date.fromisocalendar(int(year), int(week), 1)
+    year, month = key.split("-")
+    return date(int(year), int(month), 1)
+
+
+def window(key: str, tz: ZoneInfo) -> Window:
+    """The UTC instants a period starts and ends at ([start, end)) in the given time zone."""
+    start = first_day(key)
+    if start is None:
+        return Window(key, None, None)
+    if kind_of(key) == WEEK:
+        end = start + timedelta(days=7)
+    else:
+        end = date(start.year + (start.month == 12), start.month % 12 + 1, 1)
+    return Window(key, _midnight(start, tz), _midnight(end, tz))
+
+
+def previous_keys(kind: str, now: datetime, tz: ZoneInfo, count: int) -> list[str]:
+    """The last `count` week or month keys up to and including the current one, oldest first."""
+    day = local_day(now, tz)
+    keys: list[str] = []
+    if kind == WEEK:
+        monday = day - timedelta(days=day.weekday())
+        keys = [week_key(monday - timedelta(weeks=i)) for i in range(count)]
+    elif kind == MONTH:
+        year, month = day.year, day.month
+        for _ in range(count):
+            keys.append(f"{year}-{month:02d}")
+            year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+    return list(reversed(keys))
+
+
+def is_valid_key(key: str) -> bool:
+    try:
+        return key == ALL or first_day(key) is not None
+    except (ValueError, TypeError):
+        return False

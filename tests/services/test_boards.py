@@ -1,0 +1,345 @@
+"""Boards from maintained aggregates: periods in the organisation's time zone, around-me, ties, organisation
+scope, anonymity, who counts, team boards fair to team size, and rebuilt == maintained."""
+import itertools
+import random
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import event, select, update
+
+from plugin.core.actor import Actor, Role
+from plugin.extensions import db
+from plugin.leaderboards import aggregates, rebuild
+from plugin.leaderboards import service as boards
+from plugin.leaderboards.models import BoardScore
+from plugin.leaderboards.periods import ALL
+from plugin.leaderboards.queries import ANONYMOUS, Scope, board, team_board, team_figures
+from plugin.ledger.service import Posting, post_entry, reverse_entry
+from plugin.peer_help.service import HELPED_ME, record_help
+from plugin.recognition.service import give_kudos, revoke_badge
+from plugin.settings.models import OrganisationSettings
+from plugin.teams.service import add_member, ensure_team
+from plugin.tenancy import service as tenancy
+from plugin.tenancy.models import Membership
+from tests.services.factories import NOW, identity, log, make_actor, make_platform
+
+_keys = itertools.count(1)
+SUNDAY_LATE_ISTANBUL = datetime(2026, 11, 29, 20, 30, tzinfo=timezone.utc)  # Sunday 23:30 at UTC+3
+MONDAY_ISTANBUL = datetime(2026, 11, 29, 21, 30, tzinfo=timezone.utc)       # Monday 00:30 at UTC+3, Sunday in UTC
+
+
+@pytest.fixture
+def platform(appctx):
+    return make_platform()
+
+
+def award(actor, points: int, now: datetime = NOW, dimension: str = "experimenting") -> int:
+    return post_entry(Posting(organisation_id=actor.organisation_id, course_id=actor.course_id, user_id=actor.user_id,
+                              amount=points, dimension=dimension, source_type="manual", source_id=None,
+                              key=f"board-test:{next(_keys)}"), now)
+
+
+def learners(platform, *points: int, context_id: str = "course-1", now: datetime = NOW) -> list[Actor]:
+    people = []
+    for i, p in enumerate(points):
+        person = make_actor(platform, f"{context_id}-l{i}", context_id=context_id, name=f"{context_id} L{i}")
+        if p:
+            award(person, p, now)
+        people.append(person)
+    return people
+
+
+def manager(platform, context_id: str = "course-1") -> Actor:
+    return make_actor(platform, f"{context_id}-manager", Role.MANAGER, context_id=context_id, name="The Manager")
+
+
+def set_zone(organisation_id: int, name: str) -> None:
+    db.session.get(OrganisationSettings, organisation_id).time_zone = name
+    db.session.flush()
+
+
+def ranks(result) -> list[tuple[int, int]]:
+    return [(r.rank, r.points) for r in result.rows]
+
+
+# --- around me, ties ----------------------------------------------------------------------------------
+def test_a_viewer_far_down_sees_the_top_and_their_neighbours_with_true_ranks(platform):
+    people = learners(platform, *[10 * (i + 1) for i in range(30)])  # L29 leads with 300
+    viewer = people[15]  # 160 points: rank 15
+    result = board(Scope.course(viewer.course_id), viewer_user_id=viewer.user_id, limit=5, around=2)
+    assert ranks(result) == [(1, 300), (2, 290), (3, 280), (4, 270), (5, 260)]
+    assert [(r.rank, r.points, r.is_viewer) for r in result.around] == [
+        (13, 180, False), (14, 170, False), (15, 160, True), (16, 150, False), (17, 140, False)]
+    assert result.viewer.rank == 15 and not result.viewer_in_top and result.participants == 30
+
+
+def test_neighbours_inside_a_tie_are_listed_by_account_and_share_the_rank(platform):
+    people = learners(platform, 50, 20, 20, 20, 20, 10)
+    result = board(Scope.course(people[0].course_id), viewer_user_id=people[3].user_id, limit=1, around=1)
+    assert [(r.rank, r.user_id) for r in result.around] == [
+        (2, people[2].user_id), (2, people[3].user_id), (2, people[4].user_id)]
+
+
+def test_relative_mode_shows_only_neighbours(platform):
+    people = learners(platform, 40, 30, 20, 10)
+    result = board(Scope.course(people[0].course_id), viewer_user_id=people[2].user_id, relative=True, around=1)
+    assert result.rows == []
+    assert [(r.rank, r.points) for r in result.around] == [(2, 30), (3, 20), (4, 10)]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_ranks_equal_a_brute_force_count_after_random_awards_and_reversals(platform, seed):
+    rng = random.Random(seed)
+    people = learners(platform, *[0] * 25)
+    entries = []
+    for _ in range(120):
+        person = rng.choice(people)
+        entries.append(award(person, rng.choice([5, 10, 10, 15, 20]), dimension=rng.choice(["experimenting", "helping"])))
+    for entry_id in rng.sample(entries, 20):
+        reverse_entry(entry_id, f"undo:{entry_id}", NOW)
+    course_id = people[0].course_id
+    totals = dict(db.session.execute(select(BoardScore.user_id, BoardScore.points).where(
+        BoardScore.board == f"c{course_id}:all:total")).all())
+    expected_rank = {u: 1 + sum(1 for q in totals.values() if q > p) for u, p in totals.items()}
+    full = board(Scope.course(course_id), limit=100)
+    assert [(r.user_id, r.rank) for r in full.rows] == sorted(
+        ((u, expected_rank[u]) for u in totals), key=lambda x: (-totals[x[0]], x[0]))
+    for person in rng.sample(people, 8):
+        if person.user_id in totals:
+            seen = board(Scope.course(course_id), viewer_user_id=person.user_id, limit=3, around=2).viewer
+            assert seen.rank == expected_rank[person.user_id] and seen.points == totals[person.user_id]
+
+
+# --- periods -------------------------------------------------------------------------------------------
+def test_weeks_turn_at_monday_midnight_in_the_organisations_time_zone(platform):
+    a, b = learners(platform, 0, 0)
+    set_zone(a.organisation_id, "Europe/Istanbul")
+    award(a, 10, SUNDAY_LATE_ISTANBUL)
+    award(b, 30, MONDAY_ISTANBUL)
+    scope = Scope.course(a.course_id)
+    assert [(r.user_id, r.points) for r in board(scope, "2026-W48").rows] == [(a.user_id, 10)]
+    assert [(r.user_id, r.points) for r in board(scope, "2026-W49").rows] == [(b.user_id, 30)]
+    assert [(r.user_id, r.points) for r in board(scope, "2026-11").rows] == [(b.user_id, 30), (a.user_id, 10)]
+    assert [r.user_id for r in board(scope, ALL).rows] == [b.user_id, a.user_id]
+
+
+def test_the_current_week_follows_the_time_zone(platform):
+    a, = learners(platform, 0)
+    set_zone(a.organisation_id, "Europe/Istanbul")
+    award(a, 10, MONDAY_ISTANBUL)
+    week = boards.individual_board(a, "course", "week", "total", MONDAY_ISTANBUL + timedelta(minutes=5))
+    assert week.period == "2026-W49" and week.viewer.points == 10
+
+
+def test_a_reversal_leaves_the_week_the_points_were_earned_in(platform):
+    a, b = learners(platform, 0, 0)
+    first = award(a, 40, NOW)
+    award(b, 5, NOW)
+    reverse_entry(first, "undo-first", NOW + timedelta(days=10))  # a later week
+    scope = Scope.course(a.course_id)
+    earned_week = f"{NOW.isocalendar().year}-W{NOW.isocalendar().week:02d}"
+    assert [(r.user_id, r.points) for r in board(scope, earned_week).rows] == [(b.user_id, 5), (a.user_id, 0)]
+    later = NOW + timedelta(days=10)
+    assert board(scope, f"{later.isocalendar().year}-W{later.isocalendar().week:02d}").rows == []
+
+
+def test_changing_the_time_zone_moves_points_to_their_local_week(platform):
+    a, = learners(platform, 0)
+    admin = make_actor(platform, "admin-1", Role.ADMIN, name="Admin")
+    award(a, 10, MONDAY_ISTANBUL)
+    scope = Scope.course(a.course_id)
+    assert board(scope, "2026-W48").viewer is None and board(scope, "2026-W48").rows[0].points == 10
+    assert boards.change_time_zone(admin, "Europe/Istanbul", NOW)
+    assert board(scope, "2026-W48").rows == []
+    assert board(scope, "2026-W49").rows[0].points == 10
+    assert rebuild.verify() == {}
+
+
+# --- scopes, privacy, who counts ------------------------------------------------------------------------
+def test_the_organisation_board_sums_its_courses_and_never_another_organisation(platform):
+    here = make_actor(platform, "shared-person", context_id="course-1", name="Both Courses")
+    award(here, 10)
+    there = make_actor(platform, "shared-person", context_id="course-2", name="Both Courses")
+    award(there, 25)
+    other, = learners(platform, 12, context_id="course-2")
+    foreign_platform = make_platform(issuer="https://other.example", organisation="Org B")
+    foreign = make_actor(foreign_platform, "foreign", name="Foreign Learner")
+    award(foreign, 500)
+    result = board(Scope.organisation(here.organisation_id))
+    assert [(r.name, r.points) for r in result.rows] == [("Both Courses", 35), ("course-2 L0", 12)]
+    assert other.organisation_id == here.organisation_id != foreign.organisation_id
+
+
+def test_an_opted_out_learner_is_anonymous_to_others_and_themselves_to_themselves(platform):
+    shy, bold = learners(platform, 30, 20)
+    boards.set_opt_out(shy, True, NOW)
+    seen_by_other = board(Scope.course(shy.course_id), viewer_user_id=bold.user_id)
+    assert [(r.name, r.user_id, r.rank) for r in seen_by_other.rows] == [(ANONYMOUS, None, 1), (bold.display_name, bold.user_id, 2)]
+    seen_by_self = board(Scope.course(shy.course_id), viewer_user_id=shy.user_id)
+    assert seen_by_self.rows[0].name == shy.display_name and seen_by_self.rows[0].is_viewer
+    org_board = board(Scope.organisation(shy.organisation_id), viewer_user_id=bold.user_id)
+    assert org_board.rows[0].name == ANONYMOUS and org_board.rows[0].user_id is None
+    boards.set_opt_out(shy, False, NOW)
+    assert board(Scope.course(shy.course_id), viewer_user_id=bold.user_id).rows[0].name == shy.display_name
+
+
+def test_staff_are_off_learner_boards_unless_the_course_includes_them(platform):
+    people = learners(platform, 10)
+    boss = manager(platform)
+    award(boss, 50)
+    scope = Scope.course(boss.course_id)
+    assert [r.user_id for r in board(scope).rows] == [people[0].user_id]
+    boards.update_settings(boss, {"mode": "on", "relative": False, "include_staff": True}, NOW)
+    assert [r.user_id for r in board(scope).rows] == [boss.user_id, people[0].user_id]
+    boards.update_settings(boss, {"mode": "on", "relative": False, "include_staff": False}, NOW)
+    assert [r.user_id for r in board(scope).rows] == [people[0].user_id]
+    assert rebuild.verify() == {}
+
+
+def test_learners_cannot_change_board_settings_and_modes_limit_what_learners_see(platform):
+    a, = learners(platform, 10)
+    boss = manager(platform)
+    with pytest.raises(Exception, match="managers"):
+        boards.update_settings(a, {"mode": "off", "relative": False, "include_staff": False}, NOW)
+    boards.update_settings(boss, {"mode": "team_only", "relative": False, "include_staff": False}, NOW)
+    with pytest.raises(Exception, match="team boards only"):
+        boards.individual_board(a, "course", "all", "total", NOW)
+    assert boards.individual_board(boss, "course", "all", "total", NOW).rows[0].user_id == a.user_id
+    boards.update_settings(boss, {"mode": "off", "relative": False, "include_staff": False}, NOW)
+    with pytest.raises(Exception, match="turned off"):
+        boards.teams_board(a, "all", "points_per_member", NOW)
+
+
+def test_people_the_roster_drops_leave_the_boards_and_return_with_their_points(platform):
+    a, b = learners(platform, 30, 20)
+    # The roster no longer lists a: inactive.
+    tenancy.sync_members(a.course_id, [tenancy.RosterEntry(sub="course-1-l1", role=Role.LEARNER, lti_roles=(),
+                                                           active=True, name="course-1 L1")], NOW)
+    aggregates.reconcile_course(a.course_id)
+    assert [r.user_id for r in board(Scope.course(a.course_id)).rows] == [b.user_id]
+    assert [r.user_id for r in board(Scope.organisation(a.organisation_id)).rows] == [b.user_id]
+    # A launch brings them back, with everything they had earned.
+    tenancy.provision(identity(platform, "course-1-l0", name="course-1 L0"), NOW)
+    assert aggregates.reconcile_member(a.course_id, a.user_id)
+    assert [(r.user_id, r.points) for r in board(Scope.course(a.course_id)).rows] == [(a.user_id, 30), (b.user_id, 20)]
+    assert rebuild.verify() == {}
+
+
+def test_the_test_student_never_counts(platform):
+    a, fake = learners(platform, 10, 0)
+    db.session.execute(update(Membership).where(Membership.user_id == fake.user_id).values(test_user=True))
+    award(fake, 99)
+    assert [r.user_id for r in board(Scope.course(a.course_id)).rows] == [a.user_id]
+
+
+# --- teams -----------------------------------------------------------------------------------------------
+def test_team_boards_compare_points_per_member_and_breadth_not_size(platform):
+    people = learners(platform, *[0] * 12)
+    small, big = ensure_team(people[0].course_id, "Small", NOW), ensure_team(people[0].course_id, "Big", NOW)
+    for p in people[:2]:
+        add_member(small, p.user_id)
+    for p in people[2:]:
+        add_member(big, p.user_id)
+    for team in (small, big):
+        aggregates.team_members_changed(team.id)
+    for p in people[:2]:
+        award(p, 40)
+    for p in people[2:]:
+        award(p, 10)
+    log(people[0])  # one experiment in Small (1 of 2), none yet in Big
+    log(people[2])
+    log(people[3])  # two experimenters in Big (2 of 10)
+    rows = team_board(people[0].course_id, ALL)
+    by_name = {r.name: r for r in rows}
+    assert [r.name for r in rows] == ["Small", "Big"]
+    assert by_name["Big"].points > by_name["Small"].points  # more points in total, yet second per member
+    assert by_name["Small"].members == 2 and by_name["Big"].members == 10
+    assert by_name["Small"].experimenters_share == 0.5 and by_name["Big"].experimenters_share == 0.2
+    by_breadth = team_board(people[0].course_id, ALL, "experimenters")
+    assert [r.name for r in by_breadth] == ["Small", "Big"]
+
+
+def test_a_member_joining_brings_their_figures_and_leaving_takes_them(platform):
+    a, b = learners(platform, 0, 0)
+    log(a)
+    team = ensure_team(a.course_id, "Red", NOW)
+    add_member(team, b.user_id)
+    aggregates.team_members_changed(team.id)
+    assert team_figures(team.id, [ALL])[ALL].get("experiments", 0) == 0
+    add_member(team, a.user_id)
+    aggregates.team_members_changed(team.id)
+    figures = team_figures(team.id, [ALL])[ALL]
+    assert figures["experiments"] == 1 and figures["experimenters"] == 1 and figures["members"] == 2
+    assert figures["points:total"] > 0
+    assert rebuild.verify() == {}
+
+
+# --- rebuilt equals maintained --------------------------------------------------------------------------------
+def test_rebuilding_from_the_ledger_and_facts_gives_exactly_what_the_writers_maintained(platform):
+    set_zone(platform.organisation_id, "Europe/Istanbul")
+    people = learners(platform, 0, 0, 0, 0)
+    others = learners(platform, 0, 0, context_id="course-2")
+    boss = manager(platform)
+    team = ensure_team(people[0].course_id, "Blue", NOW)
+    add_member(team, people[0].user_id)
+    add_member(team, people[1].user_id)
+    aggregates.team_members_changed(team.id)
+    moments = [SUNDAY_LATE_ISTANBUL, MONDAY_ISTANBUL, MONDAY_ISTANBUL + timedelta(days=3)]
+    for i, person in enumerate(people + others):
+        for j, moment in enumerate(moments):
+            log(person, moment + timedelta(minutes=i), outcome=["worked", "partly", "failed"][j],
+                learned="What I learned from trying this out with the tool." if j == 2 else "")
+    helped = record_help(people[1], other_user_id=people[0].user_id, direction=HELPED_ME,
+                         description="Showed me prompt chaining", now=MONDAY_ISTANBUL)
+    assert helped.help.status == "confirmed"
+    kudos = give_kudos(boss, receiver_id=people[2].user_id, message="Great share", now=MONDAY_ISTANBUL,
+                       submission_key="k-1", points=20)
+    assert kudos.id
+    from plugin.badges.models import BadgeAward
+    award_id = db.session.scalar(select(BadgeAward.id).where(BadgeAward.user_id == people[0].user_id))
+    if award_id:
+        revoke_badge(boss, award_id, "Awarded by mistake", MONDAY_ISTANBUL + timedelta(days=4))
+    add_member(team, people[3].user_id)
+    aggregates.team_members_changed(team.id)
+    assert rebuild.verify() == {}
+    # Guard for the guard: a tampered aggregate row is noticed.
+    db.session.execute(update(BoardScore).where(BoardScore.user_id == people[0].user_id).values(
+        points=BoardScore.points + 1))
+    differences = rebuild.verify()
+    assert "board_score" in differences
+
+
+# --- the read path never touches the ledger --------------------------------------------------------------------
+def test_no_board_or_team_read_touches_the_ledger(platform):
+    people = learners(platform, 30, 20, 10)
+    team = ensure_team(people[0].course_id, "Green", NOW)
+    add_member(team, people[0].user_id)
+    aggregates.team_members_changed(team.id)
+    boards.set_opt_out(people[1], True, NOW)
+    statements: list[str] = []
+
+    def remember(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement.lower())
+
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", remember)
+    try:
+        for period in ("all", "week", "month"):
+            for scope in ("course", "organisation"):
+                boards.individual_board(people[2], scope, period, "total", NOW)
+            boards.teams_board(people[2], period, "points_per_member", NOW)
+        team_figures(team.id, [ALL, "2025-W10"])
+    finally:
+        event.remove(engine, "before_cursor_execute", remember)
+    assert statements, "the listener saw the board reads"
+    assert not [s for s in statements if "ledger_entry" in s or "experiment" in s.split("from", 1)[-1]]
+
+
+def test_on_sqlite_the_top_of_a_board_is_read_off_its_index(platform):
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("EXPLAIN QUERY PLAN is SQLite's")
+    learners(platform, 10, 20)
+    plan = " | ".join(row[-1] for row in db.session.execute(db.text(
+        "EXPLAIN QUERY PLAN SELECT user_id, points FROM board_score WHERE board = 'c1:all:total' "
+        "ORDER BY points DESC, user_id LIMIT 20")))
+    assert "ix_board_score_rank" in plan and "SCAN board_score" not in plan.replace("USING INDEX", "")
