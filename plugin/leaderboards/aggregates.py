@@ -32,7 +32,7 @@ from plugin.leaderboards.periods import ALL, keys_for
 from plugin.ledger.models import TOTAL, LedgerEntry
 from plugin.settings.service import time_zone
 from plugin.teams.models import Team, TeamMember
-from plugin.tenancy.models import Course, Membership, counted_membership
+from plugin.tenancy.models import ACTIVE, Course, Membership, counted_membership
 
 STAFF_ROLES = (Role.MANAGER.value, Role.ADMIN.value)
 
@@ -71,8 +71,15 @@ def _eligible_members():
 
 
 def eligible(course_id: int, user_id: int) -> bool:
-    return db.session.execute(_eligible_members().where(
-        Membership.course_id == course_id, Membership.user_id == user_id)).first() is not None
+    """Whether the person counts on the course's boards now (the same test as _eligible_clause, for one)."""
+    row = db.session.execute(select(Membership.role, Membership.status, Membership.test_user).where(
+        Membership.course_id == course_id, Membership.user_id == user_id)).first()
+    if row is None or row.status != ACTIVE or row.test_user:
+        return False
+    if row.role == Role.LEARNER.value:
+        return True
+    setting = db.session.get(BoardSetting, course_id) if row.role in STAFF_ROLES else None
+    return bool(setting and setting.include_staff)
 
 
 def _teams_of(course_id: int, user_id: int) -> list[int]:
@@ -93,18 +100,40 @@ def _tz(organisation_id: int) -> ZoneInfo:
 
 
 # --- low-level upserts ---------------------------------------------------------------------------------
+# Statements are built once per dialect and run with a list of parameter sets (one round trip, compiled
+# once: a multi-row VALUES built per call would be compiled again on every award).
+_statements: dict[tuple[str, str], object] = {}
+
+
+def _statement(name: str, build):
+    dialect = db.session.get_bind().dialect.name
+    key = (dialect, name)
+    if key not in _statements:
+        _statements[key] = build(_insert_for(db.session, _TABLES[name]))
+    return _statements[key]
+
+
+_TABLES = {"member_stat": MemberStat.__table__, "team_stat": TeamStat.__table__,
+           "board_rank": BoardRank.__table__, "board_score": BoardScore.__table__, "board_score_new": BoardScore.__table__}
+_KEYS = {"member_stat": ["course_id", "user_id", "period", "metric"], "team_stat": ["team_id", "period", "metric"]}
+
+
 def _add_values(table, key_columns: list[str], rows: dict[tuple, int], returning: bool = False):
-    """Add each row's value to the stored one (creating rows as needed) in one statement, keys sorted."""
+    """Add each row's value to the stored one (creating rows as needed), keys sorted so concurrent writers
+    lock in the same order. With `returning`, gives back (keys..., stored value) of each row."""
     rows = {k: v for k, v in rows.items() if v}
     if not rows:
         return []
-    values = [dict(zip(key_columns, key), value=delta) for key, delta in sorted(rows.items())]
-    ins = _insert_for(db.session, table).values(values)
-    stmt = ins.on_conflict_do_update(index_elements=key_columns, set_={"value": table.c.value + ins.excluded.value})
-    if returning:
-        return db.session.execute(stmt.returning(*[table.c[c] for c in key_columns], table.c.value)).all()
-    db.session.execute(stmt)
-    return []
+    name = table.name
+    assert _KEYS[name] == key_columns
+
+    def build(ins):
+        stmt = ins.on_conflict_do_update(index_elements=key_columns, set_={"value": table.c.value + ins.excluded.value})
+        return stmt.returning(*[table.c[c] for c in key_columns], table.c.value)
+
+    params = [dict(zip(key_columns, key), value=delta) for key, delta in sorted(rows.items())]
+    result = db.session.execute(_statement(name, build), params)
+    return result.all() if returning else []
 
 
 def _move_ranks(changes: dict[tuple[str, int], int]) -> None:
@@ -113,10 +142,13 @@ def _move_ranks(changes: dict[tuple[str, int], int]) -> None:
     if not changes:
         return
     table = BoardRank.__table__
-    values = [{"board": b, "points": p, "members": n} for (b, p), n in sorted(changes.items())]
-    ins = _insert_for(db.session, table).values(values)
-    db.session.execute(ins.on_conflict_do_update(index_elements=["board", "points"],
-                                                 set_={"members": table.c.members + ins.excluded.members}))
+
+    def build(ins):
+        return ins.on_conflict_do_update(index_elements=["board", "points"],
+                                         set_={"members": table.c.members + ins.excluded.members})
+
+    db.session.execute(_statement("board_rank", build),
+                       [{"board": b, "points": p, "members": n} for (b, p), n in sorted(changes.items())])
 
 
 def bump_boards(user_id: int, deltas: dict[str, int]) -> None:
@@ -127,15 +159,14 @@ def bump_boards(user_id: int, deltas: dict[str, int]) -> None:
     table = BoardScore.__table__
     boards = sorted(deltas)
     ranks: dict[tuple[str, int], int] = defaultdict(int)
-    fresh = _insert_for(db.session, table).values([{"board": b, "user_id": user_id, "points": 0} for b in boards])
-    for (board,) in db.session.execute(fresh.on_conflict_do_nothing(
-            index_elements=["board", "user_id"]).returning(table.c.board)):
+    fresh = _statement("board_score_new", lambda ins: ins.on_conflict_do_nothing(
+        index_elements=["board", "user_id"]).returning(table.c.board))
+    for (board,) in db.session.execute(fresh, [{"board": b, "user_id": user_id, "points": 0} for b in boards]):
         ranks[(board, 0)] += 1  # a newcomer to a board joins it at zero, then moves like everyone else
-    ins = _insert_for(db.session, table).values([{"board": b, "user_id": user_id, "points": deltas[b]} for b in boards])
-    moved = db.session.execute(ins.on_conflict_do_update(
+    add = _statement("board_score", lambda ins: ins.on_conflict_do_update(
         index_elements=["board", "user_id"], set_={"points": table.c.points + ins.excluded.points},
     ).returning(table.c.board, table.c.points))
-    for board, points in moved:
+    for board, points in db.session.execute(add, [{"board": b, "user_id": user_id, "points": deltas[b]} for b in boards]):
         ranks[(board, points - deltas[board])] -= 1
         ranks[(board, points)] += 1
     _move_ranks(ranks)

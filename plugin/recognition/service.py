@@ -21,6 +21,7 @@ from plugin.experiments.models import Experiment
 from plugin.extensions import db
 from plugin.facts.db import DbFacts
 from plugin.leaderboards import aggregates
+from plugin.leaderboards.periods import local_day, month_key
 from plugin.ledger.models import LedgerEntry
 from plugin.ledger.service import Posting, post_entry, reverse_entry
 from plugin.levels.models import Dimension
@@ -28,7 +29,7 @@ from plugin.outbox import grades
 from plugin.recognition.models import Kudos, KudosBudget
 from plugin.rules import events as E
 from plugin.rules import service as rules
-from plugin.settings.service import limits
+from plugin.settings.service import limits, time_zone
 from plugin.tenancy.service import role_in
 
 
@@ -43,8 +44,9 @@ class Budget:
         return max(0, self.limit - self.spent)
 
 
-def _month(now: datetime) -> str:
-    return now.strftime("%Y-%m")
+def _month(organisation_id: int, moment: datetime) -> str:
+    """The calendar month, in the organisation's time zone, that a moment's kudos are budgeted in."""
+    return month_key(local_day(moment, time_zone(organisation_id)))
 
 
 def _require_manager_for(actor: Actor, receiver_id: int) -> Role:
@@ -61,12 +63,12 @@ def _require_manager_for(actor: Actor, receiver_id: int) -> Role:
 def budget(actor: Actor, now: datetime) -> Budget:
     spent = db.session.scalar(select(KudosBudget.spent).where(
         KudosBudget.course_id == actor.course_id, KudosBudget.giver_id == actor.user_id,
-        KudosBudget.month == _month(now))) or 0
-    return Budget(_month(now), limits(actor.organisation_id).kudos_monthly_budget, spent)
+        KudosBudget.month == _month(actor.organisation_id, now))) or 0
+    return Budget(_month(actor.organisation_id, now), limits(actor.organisation_id).kudos_monthly_budget, spent)
 
 
 def _spend(actor: Actor, points: int, now: datetime) -> None:
-    key = {"course_id": actor.course_id, "giver_id": actor.user_id, "month": _month(now)}
+    key = {"course_id": actor.course_id, "giver_id": actor.user_id, "month": _month(actor.organisation_id, now)}
     insert_ignore(db.session, KudosBudget.__table__, {**key, "spent": 0}, list(key), returning=False)
     cap = limits(actor.organisation_id).kudos_monthly_budget
     spent = db.session.execute(update(KudosBudget).where(
@@ -134,7 +136,7 @@ def revoke_kudos(actor: Actor, kudos_id: int, reason: str, now: datetime) -> Kud
         reverse_entry(entry, f"revoke:kudos:{kudos.id}", now)
         db.session.execute(update(KudosBudget).where(
             KudosBudget.course_id == kudos.course_id, KudosBudget.giver_id == kudos.giver_id,
-            KudosBudget.month == _month(kudos.created_at)).values(spent=KudosBudget.spent - kudos.points))
+            KudosBudget.month == _month(kudos.organisation_id, kudos.created_at)).values(spent=KudosBudget.spent - kudos.points))
         grades.points_changed(kudos.course_id, kudos.receiver_id, now)
     db.session.flush()
     record(actor, "kudos.revoked", "kudos", kudos.id, {"reason": reason}, now)

@@ -300,3 +300,14 @@ def test_a_revoked_manual_badge_no_longer_counts_as_recognition(course):
                                     badge_id=badge(course.ada, "champion").id, comment="Ran the clinic", now=later(1))
     revoke_badge(course.boss, award_id, "Awarded by mistake", later(2))
     assert unrecognised(course.boss, later(3)) == [course.ada.user_id]
+
+
+def test_the_kudos_month_turns_at_midnight_in_the_organisations_time_zone(course):
+    from plugin.settings.models import OrganisationSettings
+
+    db.session.get(OrganisationSettings, course.boss.organisation_id).time_zone = "Europe/Istanbul"
+    march_31_late_utc = datetime(2025, 3, 31, 21, 30, tzinfo=timezone.utc)  # already 1 April in Istanbul
+    kudos(course.boss, course.ada, points=100, now=march_31_late_utc - timedelta(hours=1))  # 31 March there
+    kudos(course.boss, course.ada, points=100, now=march_31_late_utc)  # April's budget, not March's
+    assert budget(course.boss, march_31_late_utc).month == "2025-04"
+    assert budget(course.boss, march_31_late_utc).left == 0
