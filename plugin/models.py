@@ -2,6 +2,7 @@
 from plugin.audit.models import AuditEvent  # noqa: F401
 from plugin.badges.models import BadgeAward, BadgeClass  # noqa: F401
 from plugin.catalog.models import AiTool, TaskCategory, ValueTag  # noqa: F401
+from plugin.challenges.models import Challenge, ChallengeContribution, ChallengeTool, MissionEvidence  # noqa: F401
 from plugin.community.models import Reaction, Report, Reuse  # noqa: F401
 from plugin.experiments.models import Experiment  # noqa: F401
 from plugin.leaderboards.models import BoardOptOut, BoardRank, BoardScore, BoardSetting, MemberStat, TeamStat  # noqa: F401

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from plugin.catalog.service import find_active
+from plugin.challenges import progress as challenges
 from plugin.core.actor import Actor
 from plugin.errors import Forbidden, InvalidInput
 from plugin.experiments.models import Experiment, Outcome, SensitiveData, Visibility
@@ -85,6 +86,7 @@ def log_experiment(actor: Actor, data: dict, now: datetime) -> Logged:
         recognitions = rules.process(experiment_event(experiment), DbFacts(actor.course_id, actor.user_id),
                                      org_limits, now)
         grades.points_changed(actor.course_id, actor.user_id, now)
+    challenges.on_experiment_logged(experiment, now)
     return Logged(experiment, recognitions, created=True, forced_private=forced_private)
 
 

@@ -5,11 +5,12 @@ library, the ledger), so the pure rule engine below never imports them.
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
 from sqlalchemy import String, cast, func, literal, select
 
 from plugin.badges.models import BadgeAward
+from plugin.challenges.models import ChallengeContribution
 from plugin.community.models import Reaction, Reuse
 from plugin.experiments.models import Experiment, Outcome, Visibility
 from plugin.extensions import db
@@ -17,6 +18,8 @@ from plugin.ledger.models import LedgerEntry, PointsTotal
 from plugin.peer_help.models import CONFIRMED, PeerHelp
 from plugin.recognition.models import Kudos
 from plugin.rules.facts import week_start
+from plugin.settings.service import time_zone
+from plugin.tenancy.models import Course
 
 
 class DbFacts:
@@ -25,6 +28,7 @@ class DbFacts:
         self.user_id = user_id
         self._times: dict[int, list[datetime]] | None = None
         self._sources: dict[int, dict[str, int]] = {}
+        self._tz = None
 
     def _count(self, query) -> int:
         return db.session.scalar(query) or 0
@@ -116,12 +120,24 @@ class DbFacts:
             PointsTotal.course_id == self.course_id, PointsTotal.user_id == self.user_id,
             PointsTotal.dimension == dimension))
 
+    def _zone(self):
+        if self._tz is None:
+            organisation_id = db.session.scalar(select(Course.organisation_id).where(Course.id == self.course_id))
+            self._tz = time_zone(organisation_id)
+        return self._tz
+
+    def day_of(self, moment: datetime) -> date:
+        return moment.astimezone(self._zone()).date()
+
     def points_on_day(self, day, source_type) -> int:
-        start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+        """Points of a source type earned on a day of the organisation's calendar (local midnight to midnight)."""
+        tz = self._zone()
+        start = datetime.combine(day, time(0), tzinfo=tz).astimezone(timezone.utc)
+        end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(timezone.utc)
         return self._count(select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
             LedgerEntry.course_id == self.course_id, LedgerEntry.user_id == self.user_id,
             LedgerEntry.source_type == source_type, LedgerEntry.created_at >= start,
-            LedgerEntry.created_at < start + timedelta(days=1)))
+            LedgerEntry.created_at < end))
 
     def _award_times(self) -> dict[int, list[datetime]]:
         """When each rule recognised this person (ledger rows and badge awards), loaded once per event:
@@ -169,6 +185,15 @@ class DbFacts:
     def last_rule_award(self, rule_id):
         times = self._award_times().get(rule_id)
         return max(times) if times else None
+
+    def challenges_completed(self, since=None) -> int:
+        """Challenges this person completed in this course (with them as contributor, or mission accepted)."""
+        query = select(func.count()).select_from(ChallengeContribution).where(
+            ChallengeContribution.course_id == self.course_id, ChallengeContribution.user_id == self.user_id,
+            ChallengeContribution.completed_at.is_not(None))
+        if since is not None:
+            query = query.where(ChallengeContribution.completed_at >= since)
+        return self._count(query)
 
 
 def _aware(value) -> datetime:

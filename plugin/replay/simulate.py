@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from plugin.challenges.progress import completion_events
 from plugin.community.models import Reaction, Reuse
 from plugin.core.actor import Role
 from plugin.experiments.models import Experiment
@@ -21,11 +22,11 @@ from plugin.recognition.models import Kudos
 from plugin.rules import events as E
 from plugin.rules.engine import RuleSpec, award_key, evaluate, triggered_by
 from plugin.rules.facts import MemoryFacts
-from plugin.settings.service import Limits
+from plugin.settings.service import Limits, time_zone
 from plugin.tenancy.models import Course, Membership
 
 ORDER = {E.EXPERIMENT_LOGGED: 0, E.HELP_CONFIRMED: 1, E.KUDOS_RECEIVED: 2, E.REACTION_RECEIVED: 3,
-         E.REUSE_RECEIVED: 4}
+         E.REUSE_RECEIVED: 4, E.CHALLENGE_COMPLETED: 5}
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ def _events(organisation_id: int) -> list[tuple[E.Event, dict | None]]:
         for row, course_id, author_id in rows:
             out.append((E.Event(name, organisation_id, course_id, author_id, kind, row.id, row.created_at),
                         {"kind": kind, "at": row.created_at, "by": row.user_id}))
+    out += completion_events(organisation_id)
     out.sort(key=lambda pair: (pair[0].occurred_at, ORDER[pair[0].name], pair[0].source_id))
     return out
 
@@ -103,6 +105,8 @@ def _remember(facts: MemoryFacts, row: dict | None) -> None:
         facts.reaction_rows.append(row)
     elif kind == "reuse":
         facts.reuse_rows.append(row)
+    elif kind == "challenge":
+        facts.challenge_rows.append(row)
 
 
 def simulate(organisation_id: int, rules: list[RuleSpec], limits: Limits) -> dict[tuple, Award]:
@@ -110,10 +114,11 @@ def simulate(organisation_id: int, rules: list[RuleSpec], limits: Limits) -> dic
     learners = _learners(organisation_id)
     people: dict[tuple[int, int], _Person] = {}
     awards: dict[tuple, Award] = {}
+    zone = time_zone(organisation_id)
     for event, row in _events(organisation_id):
         if (event.course_id, event.user_id) not in learners:
             continue
-        facts = people.setdefault((event.course_id, event.user_id), _Person()).facts
+        facts = people.setdefault((event.course_id, event.user_id), _Person(MemoryFacts(time_zone=zone))).facts
         _remember(facts, row)
         moved = _evaluate(event, facts, rules, limits, awards)
         if moved:
@@ -139,7 +144,7 @@ def _evaluate(event: E.Event, facts: MemoryFacts, rules: list[RuleSpec], limits:
             moved = True
             for dimension in (rule.dimension, "total"):
                 facts.point_totals[dimension] = facts.point_totals.get(dimension, 0) + decision.points
-            day = (event.occurred_at.date(), event.source_type)
+            day = (facts.day_of(event.occurred_at), event.source_type)
             facts.day_points[day] = facts.day_points.get(day, 0) + decision.points
     return moved
 

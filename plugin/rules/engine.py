@@ -100,7 +100,7 @@ def _points(rule: RuleSpec, per_fact: bool, event: E.Event, facts: Facts, limits
         if repeats >= limits.repeat_free_count:
             amount = amount * limits.repeat_factor_percent // 100
             note = "repeat"
-    room = max(0, limits.daily_points_cap - facts.points_on_day(event.occurred_at.date(), "experiment"))
+    room = max(0, limits.daily_points_cap - facts.points_on_day(facts.day_of(event.occurred_at), "experiment"))
     if amount > room:
         amount = room
         note = "daily_cap"

@@ -12,6 +12,7 @@ KUDOS_RECEIVED = "kudos_received"         # the receiver may earn
 REACTION_RECEIVED = "reaction_received"   # the experiment's author may earn
 REUSE_RECEIVED = "reuse_received"         # the experiment's author may earn
 POINTS_CHANGED = "points_changed"         # after points were posted: thresholds, levels
+CHALLENGE_COMPLETED = "challenge_completed"  # a learner completed a challenge (or had mission evidence accepted)
 
 EVENT_LABELS = {
     EXPERIMENT_LOGGED: "an experiment is logged",
@@ -20,6 +21,7 @@ EVENT_LABELS = {
     REACTION_RECEIVED: "a reaction is received",
     REUSE_RECEIVED: "someone reuses an experiment",
     POINTS_CHANGED: "points change",
+    CHALLENGE_COMPLETED: "a challenge is completed (or mission evidence accepted)",
 }
 
 

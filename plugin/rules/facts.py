@@ -6,7 +6,7 @@ question is scoped to one person in one course; `since=None` means all time.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import Protocol
 
 
@@ -23,9 +23,11 @@ class Facts(Protocol):
     def reuses_received(self, since: datetime | None = None) -> int: ...
     def active_weeks(self) -> set[date]: ...
     def points(self, dimension: str) -> int: ...
+    def day_of(self, moment: datetime) -> date: ...  # the day in the organisation's time zone
     def points_on_day(self, day: date, source_type: str) -> int: ...
     def rule_awards(self, rule_id: int, since: datetime | None = None) -> int: ...
     def last_rule_award(self, rule_id: int) -> datetime | None: ...
+    def challenges_completed(self, since: datetime | None = None) -> int: ...
     def changed(self) -> None: ...  # awards were just posted: forget anything remembered about them
 
 
@@ -59,7 +61,7 @@ def _since(items, since):
 class MemoryFacts:
     """Facts held in lists of plain dicts: experiments {id, at, outcome, category_id, tool_key, shared,
     reflection_chars (or reflected), duplicate}, helps {at, across_teams}, kudos/reactions {at}, reuses {at, by}, points {dimension: n},
-    day_points {(day, source_type): n}, awards {rule_id, at}."""
+    day_points {(day, source_type): n}, awards {rule_id, at}, challenges {at} (completed)."""
 
     experiment_rows: list[dict] = field(default_factory=list)
     help_rows: list[dict] = field(default_factory=list)
@@ -69,6 +71,8 @@ class MemoryFacts:
     point_totals: dict[str, int] = field(default_factory=dict)
     day_points: dict[tuple[date, str], int] = field(default_factory=dict)
     award_rows: list[dict] = field(default_factory=list)
+    challenge_rows: list[dict] = field(default_factory=list)
+    time_zone: tzinfo = timezone.utc  # decides which day a moment's points count in (the daily cap)
 
     def _counted(self, since=None) -> list[dict]:
         return [r for r in _since(self.experiment_rows, since) if not r.get("duplicate")]
@@ -113,6 +117,9 @@ class MemoryFacts:
     def points(self, dimension) -> int:
         return self.point_totals.get(dimension, 0)
 
+    def day_of(self, moment: datetime) -> date:
+        return moment.astimezone(self.time_zone).date()
+
     def points_on_day(self, day, source_type) -> int:
         return self.day_points.get((day, source_type), 0)
 
@@ -122,6 +129,9 @@ class MemoryFacts:
     def last_rule_award(self, rule_id):
         times = [r["at"] for r in self.award_rows if r["rule_id"] == rule_id]
         return max(times) if times else None
+
+    def challenges_completed(self, since=None) -> int:
+        return len(_since(self.challenge_rows, since))
 
     def changed(self) -> None:
         pass

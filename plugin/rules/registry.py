@@ -115,6 +115,10 @@ def _reuses(p, event, facts, limits) -> bool:
     return facts.reuses_received(_window(p, event)) >= p["count"]
 
 
+def _challenges_completed(p, event, facts, limits) -> bool:
+    return facts.challenges_completed(_window(p, event)) >= p["count"]
+
+
 class StreakParams(Schema):
     weeks = fields.Integer(required=True, strict=False, validate=validate.Range(min=2, max=520))
 
@@ -163,6 +167,8 @@ REGISTRY: dict[str, Condition] = {c.name: c for c in [
               _Count, _reactions),
     Condition("reuses_received", "Different colleagues who reused my experiments", frozenset({E.REUSE_RECEIVED}),
               _Count, _reuses),
+    Condition("challenge_completed", "Challenges completed (or sandbox missions accepted) reach a number",
+              frozenset({E.CHALLENGE_COMPLETED}), _Count, _challenges_completed),
     Condition("active_week_streak", "Active weeks in a row", _EXP, StreakParams, _streak),
     Condition("points_in_dimension", "Points in a dimension reach a number", frozenset({E.POINTS_CHANGED}),
               DimensionPointsParams, _dimension_points),

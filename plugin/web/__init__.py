@@ -10,6 +10,7 @@ from plugin.web.security import frame_origins
 def register_web(app: Flask) -> None:
     from plugin.web.admin import bp as admin
     from plugin.web.admin_rules import bp as admin_rules
+    from plugin.web.challenges import bp as challenges
     from plugin.web.community import bp as community
     from plugin.web.health import bp as health
     from plugin.web.learner import bp as learner
@@ -17,7 +18,7 @@ def register_web(app: Flask) -> None:
     from plugin.web.public import bp as public
     from plugin.web.recognition import bp as recognition
 
-    for bp in (learner, recognition, community, manage, admin, admin_rules, public, health):
+    for bp in (learner, recognition, community, manage, admin, admin_rules, public, health, challenges):
         app.register_blueprint(bp)
 
     @app.get("/")

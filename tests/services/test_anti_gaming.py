@@ -198,3 +198,18 @@ def test_an_admin_set_kudos_budget_is_honoured(org):
     give_kudos(org.boss, receiver_id=org.ada.user_id, message="Great work", now=NOW, submission_key="kudos-002",
                points=20)
     assert balance(org.ada.course_id, org.ada.user_id) == 20
+
+
+def test_the_daily_cap_resets_at_midnight_in_the_organisations_time_zone(org):
+    from datetime import datetime, timezone
+
+    from plugin.settings.models import OrganisationSettings
+
+    set_limits(org, daily_points_cap=10, repeat_free_count=100)
+    db.session.get(OrganisationSettings, org.admin.organisation_id).time_zone = "Europe/Istanbul"
+    late_sunday = datetime(2025, 3, 9, 20, 30, tzinfo=timezone.utc)  # 23:30 in Istanbul
+    after_midnight = datetime(2025, 3, 9, 21, 30, tzinfo=timezone.utc)  # 00:30 Monday there, Sunday in UTC
+    first, capped = log(org.ada, late_sunday), log(org.ada, late_sunday + timedelta(minutes=5))
+    next_day = log(org.ada, after_midnight)
+    assert [paid(org, r) for r in (first, capped, next_day)] == [10, 0, 10]
+    assert note(capped) == "daily_cap" and note(next_day) == ""

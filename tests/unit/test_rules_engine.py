@@ -20,7 +20,8 @@ LIMITS = Limits()  # daily cap 60, 3 free repeats then 50 %, reflections of 20 c
 RULE_ID = 12
 
 SOURCE_OF = {E.EXPERIMENT_LOGGED: "experiment", E.HELP_CONFIRMED: "peer_help", E.KUDOS_RECEIVED: "kudos",
-             E.REACTION_RECEIVED: "reaction", E.REUSE_RECEIVED: "reuse", E.POINTS_CHANGED: "experiment"}
+             E.REACTION_RECEIVED: "reaction", E.REUSE_RECEIVED: "reuse", E.POINTS_CHANGED: "experiment",
+             E.CHALLENGE_COMPLETED: "challenge_contribution"}
 
 
 # --- builders ---------------------------------------------------------------------------------------
@@ -183,6 +184,12 @@ CASES = [
     pytest.param("reuses_received", {"count": 2}, fact(E.REUSE_RECEIVED),
                  MemoryFacts(reuse_rows=[{"at": WHEN - days(k), "by": 7} for k in range(3)]), False,
                  id="reuses_received-one-colleague-counts-once"),
+    # challenges completed (or mission evidence accepted)
+    pytest.param("challenge_completed", {"count": 2}, fact(E.CHALLENGE_COMPLETED),
+                 MemoryFacts(challenge_rows=at_times(days(0), days(3))), True, id="challenge_completed-reached"),
+    pytest.param("challenge_completed", {"count": 2, "window_days": 30}, fact(E.CHALLENGE_COMPLETED),
+                 MemoryFacts(challenge_rows=at_times(days(0), days(31))), False,
+                 id="challenge_completed-one-outside-the-window"),
     # streak
     pytest.param("active_week_streak", {"weeks": 2}, experiment(),
                  MemoryFacts(rows({"at": WHEN}, {"at": WHEN - days(7)})), True, id="streak-two-weeks"),
@@ -562,7 +569,7 @@ def test_a_rule_is_silent_for_events_that_do_not_trigger_it(condition):
                 "at": WHEN - days(7 * i)} for i in range(10)]),
         help_rows=[{"at": WHEN, "across_teams": True}] * 10, kudos_rows=at_times(*[days(0)] * 10),
         reaction_rows=at_times(*[days(0)] * 10), reuse_rows=at_times(*[days(0)] * 10),
-        point_totals={"total": 10_000, "sharing": 10_000})
+        challenge_rows=at_times(*[days(0)] * 10), point_totals={"total": 10_000, "sharing": 10_000})
     params = {"each_experiment": {}, "each_confirmed_help": {}, "each_reuse": {}, "each_kudos": {},
               "active_week_streak": {"weeks": 2}, "points_in_dimension": {"dimension": "sharing", "points": 1},
               "level_reached": {"level": "Any", "threshold": 1}}.get(condition, {"count": 1})

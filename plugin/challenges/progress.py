@@ -1,0 +1,218 @@
+"""Challenge progress, kept at write time.
+
+An experiment logged (or mission evidence accepted) bumps one contribution row per challenge and learner and
+the challenge's counters with conflict-safe upserts; completion is detected once, by a guarded UPDATE of
+`completed_at`. Then every contributor gets the challenge's badge (once, by key) and a CHALLENGE_COMPLETED
+event for the rules. A learner who contributes to a challenge that is already complete (or whose mission
+evidence is accepted) completes it on the spot.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import delete, func, or_, select, update
+
+from plugin.badges.service import BadgeGrant, award_badge
+from plugin.challenges.models import COUNT, Challenge, ChallengeContribution
+from plugin.core.actor import Role
+from plugin.core.db import insert_ignore
+from plugin.experiments.models import Experiment
+from plugin.extensions import db
+from plugin.facts.db import DbFacts
+from plugin.outbox import grades
+from plugin.rules import events as E
+from plugin.rules import service as rules
+from plugin.settings.service import limits
+from plugin.teams.models import Team, TeamMember
+from plugin.tenancy.models import Membership, counted_membership
+
+_NO_SYNC = {"synchronize_session": False}
+
+
+# --- who counts ---------------------------------------------------------------------------------------
+def _learners(course_id: int, team_id: int | None):
+    """Active, non-test learners of the course (of the team, for a team challenge): a select of user ids."""
+    query = select(Membership.user_id).where(Membership.course_id == course_id,
+                                             Membership.role == Role.LEARNER.value, counted_membership())
+    if team_id is not None:
+        query = query.where(Membership.user_id.in_(select(TeamMember.user_id).where(TeamMember.team_id == team_id)))
+    return query
+
+
+def counts(challenge: Challenge, user_id: int) -> bool:
+    """Whether this person's activity counts for the challenge."""
+    return db.session.execute(_learners(challenge.course_id, challenge.team_id)
+                              .where(Membership.user_id == user_id)).first() is not None
+
+
+def learner_count(course_id: int, team_id: int | None) -> int:
+    """The participation denominator: active learners of the course or team, now."""
+    return db.session.scalar(select(func.count()).select_from(_learners(course_id, team_id).subquery())) or 0
+
+
+def reached(challenge: Challenge, progress: int, contributors: int, learners: int | None = None) -> bool:
+    if challenge.goal_kind == COUNT:
+        return progress >= challenge.goal_value
+    learners = learner_count(challenge.course_id, challenge.team_id) if learners is None else learners
+    return learners > 0 and contributors * 100 >= challenge.goal_value * learners
+
+
+# --- writers --------------------------------------------------------------------------------------------
+def on_experiment_logged(experiment: Experiment, now: datetime) -> None:
+    """Count a just-logged experiment toward every open challenge of its course it matches."""
+    if experiment.duplicate_of_id is not None:
+        return
+    at = experiment.created_at
+    in_course = select(Membership.id).where(Membership.course_id == experiment.course_id,
+                                            Membership.user_id == experiment.user_id,
+                                            Membership.role == Role.LEARNER.value, counted_membership())
+    if db.session.execute(in_course).first() is None:
+        return
+    teams = select(TeamMember.team_id).join(Team, Team.id == TeamMember.team_id).where(
+        Team.course_id == experiment.course_id, TeamMember.user_id == experiment.user_id)
+    matching = db.session.scalars(select(Challenge).where(
+        Challenge.course_id == experiment.course_id, Challenge.is_mission.is_(False),
+        Challenge.cancelled_at.is_(None), Challenge.starts_at <= at, Challenge.ends_at > at,
+        or_(Challenge.task_category_id.is_(None), Challenge.task_category_id == experiment.task_category_id),
+        or_(Challenge.ai_tool_id.is_(None), Challenge.ai_tool_id == experiment.ai_tool_id),
+        or_(Challenge.team_id.is_(None), Challenge.team_id.in_(teams))).order_by(Challenge.id)).all()
+    for challenge in matching:
+        contribute(challenge, experiment.user_id, at, now, experiments=1)
+
+
+def contribute(challenge: Challenge, user_id: int, at: datetime, now: datetime, experiments: int = 0) -> None:
+    """Add a learner's share: `experiments` matching experiments, or (a mission) their accepted evidence."""
+    mission = challenge.is_mission
+    new_id = insert_ignore(db.session, ChallengeContribution.__table__, {
+        "challenge_id": challenge.id, "course_id": challenge.course_id, "user_id": user_id,
+        "experiments": experiments, "first_at": at, "completed_at": now if mission else None,
+    }, ["challenge_id", "user_id"])
+    if new_id is None:
+        if mission or not experiments:
+            return  # already credited: a mission counts each learner once
+        db.session.execute(update(ChallengeContribution).where(
+            ChallengeContribution.challenge_id == challenge.id, ChallengeContribution.user_id == user_id)
+            .values(experiments=ChallengeContribution.experiments + experiments).execution_options(**_NO_SYNC))
+    step = (1 if new_id else 0) if mission else experiments
+    progress, contributors, completed_at = db.session.execute(
+        update(Challenge).where(Challenge.id == challenge.id)
+        .values(progress_count=Challenge.progress_count + step,
+                contributor_count=Challenge.contributor_count + (1 if new_id else 0))
+        .returning(Challenge.progress_count, Challenge.contributor_count, Challenge.completed_at)
+        .execution_options(**_NO_SYNC)).one()
+    db.session.refresh(challenge, ["progress_count", "contributor_count", "completed_at"])
+    newcomers: list[tuple[int, int]] = [(new_id, user_id)] if (new_id and mission) else []
+    if completed_at is None:
+        if reached(challenge, progress, contributors):
+            complete(challenge, now, newcomers)
+        elif newcomers:
+            _recognise(challenge, newcomers, now, badge=False)
+    elif new_id:
+        if not mission:
+            newcomers = _mark_completed(challenge, now, only_user=user_id)
+        _recognise(challenge, newcomers, now, badge=True)
+
+
+def complete(challenge: Challenge, now: datetime, newcomers: list[tuple[int, int]] | None = None) -> bool:
+    """Mark the challenge complete (once, whoever calls it and however often); badge every contributor and
+    tell the rules about everyone who completes it now. False when it was already complete or cancelled."""
+    moved = db.session.execute(update(Challenge).where(
+        Challenge.id == challenge.id, Challenge.completed_at.is_(None), Challenge.cancelled_at.is_(None))
+        .values(completed_at=now).execution_options(**_NO_SYNC))
+    db.session.refresh(challenge, ["completed_at"])
+    if moved.rowcount != 1:
+        return False
+    completing = list(newcomers or []) + _mark_completed(challenge, now)
+    contributors = db.session.scalars(select(ChallengeContribution.user_id).where(
+        ChallengeContribution.challenge_id == challenge.id).order_by(ChallengeContribution.user_id)).all()
+    _award(challenge, contributors, now)
+    _recognise(challenge, completing, now, badge=False)
+    return True
+
+
+def _mark_completed(challenge: Challenge, now: datetime, only_user: int | None = None) -> list[tuple[int, int]]:
+    """Set completed_at on contributions that lack it; returns (contribution id, user id) of those moved."""
+    query = update(ChallengeContribution).where(ChallengeContribution.challenge_id == challenge.id,
+                                                ChallengeContribution.completed_at.is_(None))
+    if only_user is not None:
+        query = query.where(ChallengeContribution.user_id == only_user)
+    rows = db.session.execute(query.values(completed_at=now).returning(
+        ChallengeContribution.id, ChallengeContribution.user_id).execution_options(**_NO_SYNC)).all()
+    return sorted((row[0], row[1]) for row in rows)
+
+
+def _award(challenge: Challenge, user_ids, now: datetime) -> None:
+    if challenge.badge_id is None:
+        return
+    for user_id in user_ids:
+        award_badge(BadgeGrant(badge_id=challenge.badge_id, organisation_id=challenge.organisation_id,
+                               course_id=challenge.course_id, user_id=user_id,
+                               key=f"challenge:{challenge.id}:user:{user_id}", source_type="challenge",
+                               source_id=challenge.id), now)
+
+
+def _recognise(challenge: Challenge, completing: list[tuple[int, int]], now: datetime, badge: bool) -> None:
+    """The badge (when asked) and the rules' CHALLENGE_COMPLETED event for each person completing it now."""
+    if badge:
+        _award(challenge, [user_id for _, user_id in completing], now)
+    org_limits = limits(challenge.organisation_id) if completing else None
+    for contribution_id, user_id in completing:
+        event = E.Event(name=E.CHALLENGE_COMPLETED, organisation_id=challenge.organisation_id,
+                        course_id=challenge.course_id, user_id=user_id, source_type="challenge_contribution",
+                        source_id=contribution_id, occurred_at=now,
+                        attrs={"challenge_id": challenge.id, "mission": challenge.is_mission})
+        rules.process(event, DbFacts(challenge.course_id, user_id), org_limits, now)
+        grades.points_changed(challenge.course_id, user_id, now)
+
+
+# --- after an edit ----------------------------------------------------------------------------------------
+def recount(challenge: Challenge, now: datetime) -> None:
+    """Bring the counters in line after the window, team, filters or goal changed (not yet complete).
+
+    Experiments are counted afresh from the table (one grouped query); a mission's accepted learners stand.
+    """
+    if challenge.completed_at is not None or challenge.cancelled_at is not None:
+        return
+    if not challenge.is_mission:
+        query = select(Experiment.user_id, func.count(), func.min(Experiment.created_at)).where(
+            Experiment.course_id == challenge.course_id, Experiment.duplicate_of_id.is_(None),
+            Experiment.created_at >= challenge.starts_at, Experiment.created_at < challenge.ends_at,
+            Experiment.user_id.in_(_learners(challenge.course_id, challenge.team_id))).group_by(Experiment.user_id)
+        if challenge.task_category_id is not None:
+            query = query.where(Experiment.task_category_id == challenge.task_category_id)
+        if challenge.ai_tool_id is not None:
+            query = query.where(Experiment.ai_tool_id == challenge.ai_tool_id)
+        wanted = {user_id: (n, _aware(first)) for user_id, n, first in db.session.execute(query)}
+        db.session.execute(delete(ChallengeContribution).where(
+            ChallengeContribution.challenge_id == challenge.id,
+            ChallengeContribution.user_id.not_in(list(wanted) or [0])).execution_options(**_NO_SYNC))
+        for user_id, (n, first) in sorted(wanted.items()):
+            if insert_ignore(db.session, ChallengeContribution.__table__, {
+                    "challenge_id": challenge.id, "course_id": challenge.course_id, "user_id": user_id,
+                    "experiments": n, "first_at": first}, ["challenge_id", "user_id"]) is None:
+                db.session.execute(update(ChallengeContribution).where(
+                    ChallengeContribution.challenge_id == challenge.id, ChallengeContribution.user_id == user_id)
+                    .values(experiments=n, first_at=first).execution_options(**_NO_SYNC))
+        challenge.progress_count = sum(n for n, _ in wanted.values())
+        challenge.contributor_count = len(wanted)
+        db.session.flush()
+    if reached(challenge, challenge.progress_count, challenge.contributor_count):
+        complete(challenge, now)
+
+
+# --- for replays ------------------------------------------------------------------------------------------
+def completion_events(organisation_id: int) -> list[tuple[E.Event, dict]]:
+    """Every challenge completion of the organisation as the rules saw it live (the same event, and the
+    row MemoryFacts.challenge_rows holds), for plugin/replay/simulate.py to replay alongside other facts."""
+    rows = db.session.execute(select(ChallengeContribution, Challenge.is_mission).join(
+        Challenge, Challenge.id == ChallengeContribution.challenge_id).where(
+        Challenge.organisation_id == organisation_id, ChallengeContribution.completed_at.is_not(None)))
+    return [(E.Event(E.CHALLENGE_COMPLETED, organisation_id, row.course_id, row.user_id, "challenge_contribution",
+                     row.id, row.completed_at, {"challenge_id": row.challenge_id, "mission": mission}),
+             {"kind": "challenge", "at": row.completed_at}) for row, mission in rows]
+
+
+def _aware(value) -> datetime:
+    if isinstance(value, str):  # SQLite hands aggregates back untyped
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value

@@ -1,0 +1,198 @@
+"""Managing challenges: create, edit, cancel (managers of the course), and finding one a person may see.
+
+Form times are the organisation's local wall-clock times; they are stored in UTC. The window is
+[starts_at, ends_at). Whenever a window, team or the challenge itself changes, its points board is rebuilt
+and its progress recounted, in the same transaction.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, select
+
+from plugin.audit.service import record
+from plugin.badges.models import BadgeClass
+from plugin.catalog.models import AiTool, TaskCategory
+from plugin.challenges import progress
+from plugin.challenges.datasets import PASTED_NAME, Dataset, check_dataset
+from plugin.challenges.models import Challenge, ChallengeTool
+from plugin.core.actor import Actor, Role
+from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
+from plugin.extensions import db
+from plugin.leaderboards import aggregates
+from plugin.settings.service import time_zone
+from plugin.teams.models import Team, TeamMember
+from plugin.tenancy.service import role_in
+
+# What a completed challenge keeps: its badges and completions were given against these.
+LOCKED_WHEN_COMPLETE = ("goal_kind", "goal_value", "starts_at", "ends_at", "team_id", "task_category_id",
+                        "ai_tool_id", "badge_id")
+BOARD_FIELDS = ("starts_at", "ends_at", "team_id")
+COUNTED_FIELDS = BOARD_FIELDS + ("task_category_id", "ai_tool_id", "goal_kind", "goal_value")
+
+
+def zone(organisation_id: int) -> ZoneInfo:
+    """The organisation's time zone (for form times and for showing times)."""
+    return time_zone(organisation_id)
+
+
+def to_utc(moment: datetime, tz: ZoneInfo) -> datetime:
+    """A form's wall-clock time in the organisation's zone (naive), or an aware time, as UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=tz)
+    return moment.astimezone(timezone.utc)
+
+
+# --- reading one ------------------------------------------------------------------------------------------
+def get_challenge(actor: Actor, challenge_id: int) -> Challenge:
+    """A challenge of the actor's course that they may see: team challenges show to the team and to staff."""
+    challenge = db.session.get(Challenge, challenge_id)
+    if challenge is None or challenge.course_id != actor.course_id:
+        raise NotFound("No such challenge in this course.")
+    if challenge.team_id is not None and not actor.can_manage and db.session.get(
+            TeamMember, (challenge.team_id, actor.user_id)) is None:
+        raise NotFound("No such challenge in this course.")
+    return challenge
+
+
+def _managed(actor: Actor, challenge_id: int) -> Challenge:
+    if not actor.can_manage:
+        raise Forbidden("Only the course's managers manage challenges.")
+    return get_challenge(actor, challenge_id)
+
+
+# --- writing -----------------------------------------------------------------------------------------------
+def create_challenge(actor: Actor, data: dict, now: datetime, upload: tuple[str, bytes] | None = None) -> Challenge:
+    """`data` is ChallengeIn-loaded; `upload` an attached data set (file name, bytes) for a mission."""
+    if not actor.can_manage:
+        raise Forbidden("Only the course's managers create challenges.")
+    fields, tools, dataset = _checked(actor, data, upload, None)
+    challenge = Challenge(organisation_id=actor.organisation_id, course_id=actor.course_id,
+                          is_mission=bool(data.get("is_mission")), created_by_id=actor.user_id, created_at=now,
+                          updated_at=now, progress_count=0, contributor_count=0, **fields)
+    if dataset is not None:
+        challenge.dataset_name, challenge.dataset_type, challenge.dataset = dataset.name, dataset.content_type, dataset.content
+    db.session.add(challenge)
+    db.session.flush()
+    _set_tools(challenge, tools)
+    progress.recount(challenge, now)  # experiments already logged inside a window that began earlier count
+    aggregates.rebuild_challenge(challenge.id)
+    record(actor, "challenge.created", "challenge", challenge.id,
+           {"title": challenge.title, "mission": challenge.is_mission}, now)
+    return challenge
+
+
+def update_challenge(actor: Actor, challenge_id: int, data: dict, now: datetime,
+                     upload: tuple[str, bytes] | None = None) -> Challenge:
+    challenge = _managed(actor, challenge_id)
+    if challenge.cancelled_at is not None:
+        raise Conflict("This challenge was cancelled; it can no longer be changed.")
+    fields, tools, dataset = _checked(actor, data, upload, challenge)
+    changed = sorted(name for name, value in fields.items() if getattr(challenge, name) != value)
+    if challenge.completed_at is not None:
+        locked = [name for name in changed if name in LOCKED_WHEN_COMPLETE]
+        if locked:
+            raise InvalidInput("This challenge is complete: its goal, window, team, filters and badge stay as "
+                               "they were. You can still edit its texts.",
+                               errors={_FORM_NAME.get(n, n): ["Locked: the challenge is complete."] for n in locked})
+    for name, value in fields.items():
+        setattr(challenge, name, value)
+    if dataset is not None:
+        challenge.dataset_name, challenge.dataset_type, challenge.dataset = dataset.name, dataset.content_type, dataset.content
+        changed.append("dataset")
+    elif data.get("remove_dataset") and challenge.dataset_name:
+        challenge.dataset_name = challenge.dataset_type = challenge.dataset = None
+        changed.append("dataset")
+    challenge.updated_at = now
+    db.session.flush()
+    _set_tools(challenge, tools)
+    if any(name in COUNTED_FIELDS for name in changed):
+        progress.recount(challenge, now)
+    if any(name in BOARD_FIELDS for name in changed):
+        aggregates.rebuild_challenge(challenge.id)
+    record(actor, "challenge.changed", "challenge", challenge.id, {"changed": changed}, now)
+    return challenge
+
+
+def cancel_challenge(actor: Actor, challenge_id: int, now: datetime) -> Challenge:
+    """Cancelled challenges stop counting and leave the boards; what was already awarded stays."""
+    challenge = _managed(actor, challenge_id)
+    if challenge.cancelled_at is None:
+        challenge.cancelled_at = challenge.updated_at = now
+        db.session.flush()
+        aggregates.rebuild_challenge(challenge.id)
+        record(actor, "challenge.cancelled", "challenge", challenge.id, {}, now)
+    return challenge
+
+
+# --- checks ------------------------------------------------------------------------------------------------
+_FORM_NAME = {"team_id": "team", "task_category_id": "task_category", "ai_tool_id": "ai_tool", "badge_id": "badge",
+              "champion_id": "champion"}
+
+
+def _checked(actor: Actor, data: dict, upload, current: Challenge | None) -> tuple[dict, list[int], Dataset | None]:
+    errors: dict[str, list[str]] = {}
+    org = actor.organisation_id
+    tz = zone(org)
+    mission = current.is_mission if current is not None else bool(data.get("is_mission"))
+
+    def owned(model, key: str, message: str, active_only: bool = True):
+        item_id = data.get(key)
+        if item_id is None:
+            return None
+        item = db.session.get(model, item_id)
+        keep = current is not None and getattr(current, f"{key}_id", None) == item_id  # unchanged: may be retired
+        if item is None or item.organisation_id != org or (active_only and not item.active and not keep):
+            errors[key] = [message]
+        return item_id
+
+    team_id = data.get("team")
+    if team_id is not None and db.session.scalar(select(Team.id).where(
+            Team.id == team_id, Team.course_id == actor.course_id)) is None:
+        errors["team"] = ["Choose one of this course's teams."]
+    fields = {
+        "title": data["title"].strip(), "description": (data.get("description") or "").strip(),
+        "goal_kind": data["goal_kind"], "goal_value": data["goal_value"],
+        "starts_at": to_utc(data["starts_at"], tz), "ends_at": to_utc(data["ends_at"], tz), "team_id": team_id,
+        "task_category_id": owned(TaskCategory, "task_category", "Choose a task category from the list."),
+        "ai_tool_id": owned(AiTool, "ai_tool", "Choose an AI tool from the list."),
+        "badge_id": owned(BadgeClass, "badge", "Choose one of the organisation's active badges."),
+    }
+    if fields["ends_at"] <= fields["starts_at"]:  # e.g. both inside the hour a clock change repeats
+        errors["ends_at"] = ["The end must come after the start."]
+    tools: list[int] = []
+    dataset = None
+    if mission:
+        fields["scenario"] = (data.get("scenario") or "").strip()
+        fields["reflection_prompt"] = (data.get("reflection_prompt") or "").strip()
+        champion = data.get("champion")
+        if champion is not None and role_in(actor.course_id, champion) is not Role.LEARNER:
+            errors["champion"] = ["The AI champion must be a learner of this course."]
+        fields["champion_id"] = champion
+        tools = sorted(set(data.get("tools") or []))
+        known = set(db.session.scalars(select(AiTool.id).where(AiTool.organisation_id == org, AiTool.id.in_(tools))))
+        if set(tools) - known:
+            errors["tools"] = ["Choose approved tools from the organisation's list."]
+        try:
+            if upload is not None and upload[1]:
+                dataset = check_dataset(upload[0], upload[1])
+            elif (data.get("dataset_text") or "").strip():
+                dataset = check_dataset(PASTED_NAME, data["dataset_text"].encode("utf-8"), "dataset_text")
+        except InvalidInput as err:
+            errors.update(err.errors)
+        if not (fields["scenario"] or dataset or (current is not None and current.dataset_name)):
+            errors["scenario"] = ["Describe a practice scenario or attach a synthetic data set."]
+    elif upload is not None and upload[1]:
+        errors["dataset"] = ["Only sandbox missions carry a data set."]
+    if errors:
+        raise InvalidInput("The challenge needs some changes.", errors=errors)
+    return fields, tools, dataset
+
+
+def _set_tools(challenge: Challenge, tools: list[int]) -> None:
+    if not challenge.is_mission:
+        return
+    db.session.execute(delete(ChallengeTool).where(ChallengeTool.challenge_id == challenge.id))
+    db.session.add_all([ChallengeTool(challenge_id=challenge.id, ai_tool_id=t) for t in tools])
+    db.session.flush()

@@ -1,0 +1,489 @@
+"""Challenges and sandbox missions on the real database: progress kept as experiments are logged, window
+edges, teams, completion once with its badge and rule, evidence reviews, and every query scoped by course."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy import func, select, update
+
+from plugin.badges.models import BadgeAward
+from plugin.badges.service import get_or_create_badge
+from plugin.catalog.service import items
+from plugin.challenges import missions, progress, queries
+from plugin.challenges.models import (
+    ACCEPTED,
+    RETURNED,
+    SUBMITTED,
+    Challenge,
+    ChallengeContribution,
+    MissionEvidence,
+)
+from plugin.challenges.schemas import ChallengeIn, EvidenceIn, ReviewIn
+from plugin.challenges.service import cancel_challenge, create_challenge, get_challenge, update_challenge
+from plugin.core.actor import Role
+from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
+from plugin.extensions import db
+from plugin.ledger.service import balances
+from plugin.rules.definitions import create_rule
+from plugin.settings.service import set_time_zone
+from plugin.teams.service import add_member, ensure_team
+from plugin.tenancy.models import INACTIVE, Membership
+from tests.services.factories import NOW, log, make_actor, make_platform
+
+UTC = timezone.utc
+START = datetime(2025, 3, 3, 0, 0, tzinfo=UTC)   # NOW is 09:00 that day; the organisation's zone is UTC
+END = datetime(2025, 4, 1, 0, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def course(appctx):
+    platform = make_platform()
+    c = SimpleNamespace(platform=platform, manager=make_actor(platform, "boss", Role.MANAGER),
+                        ada=make_actor(platform, "ada"), bo=make_actor(platform, "bo"),
+                        cy=make_actor(platform, "cy"), dee=make_actor(platform, "dee"))
+    org = c.ada.organisation_id
+    c.categories = {x.name: x.id for x in items(org, "categories")}
+    c.tools = {x.name: x.id for x in items(org, "tools")}
+    c.design = c.categories["Assessment design"]
+    c.other = next(i for n, i in c.categories.items() if n != "Assessment design")
+    c.badge = get_or_create_badge(org, "team-player", NOW, name="Team player")
+    return c
+
+
+def challenge_in(**overrides) -> dict:
+    raw = {"title": "Twenty on assessment", "goal_kind": "count", "goal_value": "3",
+           "starts_at": "2025-03-03T00:00", "ends_at": "2025-04-01T00:00"}
+    raw.update({k: str(v) if isinstance(v, int) and not isinstance(v, bool) else v for k, v in overrides.items()})
+    return ChallengeIn().load(raw)
+
+
+def make(course, actor=None, now=NOW, **overrides) -> Challenge:
+    return create_challenge(actor or course.manager, challenge_in(**overrides), now)
+
+
+def fresh(challenge: Challenge) -> Challenge:
+    db.session.expire(challenge)
+    return db.session.get(Challenge, challenge.id)
+
+
+def badge_holders(course) -> list[int]:
+    return sorted(db.session.scalars(select(BadgeAward.user_id).where(BadgeAward.badge_id == course.badge.id)))
+
+
+# --- goals by count and by participation ---------------------------------------------------------------
+def test_count_progress_counts_matching_experiments_of_learners_only(course):
+    challenge = make(course, task_category=course.design, goal_value=3)
+    log(course.ada, task_category=course.design)
+    log(course.ada, task_category=course.other)          # another kind of task: not this challenge
+    log(course.manager, task_category=course.design)     # staff lead by example but do not count
+    log(course.bo, task_category=course.design)
+    challenge = fresh(challenge)
+    assert (challenge.progress_count, challenge.contributor_count, challenge.completed_at) == (2, 2, None)
+    assert queries.progress_of(challenge).text == "2 of 3 experiments"
+    log(course.bo, task_category=course.design, now=NOW + timedelta(hours=1))
+    challenge = fresh(challenge)
+    assert challenge.progress_count == 3 and challenge.completed_at == NOW + timedelta(hours=1)
+
+
+def test_tool_filter_counts_only_that_tool(course):
+    chatgpt, other_tool = course.tools["ChatGPT"], next(i for n, i in course.tools.items() if n != "ChatGPT")
+    challenge = make(course, ai_tool=chatgpt, goal_value=5)
+    log(course.ada, ai_tool=str(chatgpt))
+    log(course.ada, ai_tool=str(other_tool))
+    log(course.bo, ai_tool="other", ai_tool_other="Some new bot")
+    assert fresh(challenge).progress_count == 1
+
+
+def test_participation_is_the_share_of_active_learners_with_a_matching_experiment(course):
+    challenge = make(course, goal_kind="participation", goal_value=50)
+    db.session.execute(update(Membership).where(Membership.user_id == course.dee.user_id).values(status=INACTIVE))
+    log(course.dee)                                       # inactive: neither counted nor in the denominator
+    log(course.ada)
+    log(course.ada)                                       # a second experiment is not a second person
+    challenge = fresh(challenge)
+    assert queries.progress_of(challenge).text == "33% of learners took part (1 of 3); goal 50%"
+    assert challenge.completed_at is None
+    log(course.bo)
+    challenge = fresh(challenge)
+    assert challenge.contributor_count == 2 and challenge.completed_at is not None
+    assert queries.progress_of(challenge).value == 66
+
+
+def test_window_is_half_open_an_experiment_at_the_start_counts_one_at_the_end_does_not(course):
+    starts, ends = NOW + timedelta(hours=1), NOW + timedelta(days=2)
+    challenge = make(course, goal_value=10, starts_at=starts.replace(tzinfo=None).isoformat(timespec="minutes"),
+                     ends_at=ends.replace(tzinfo=None).isoformat(timespec="minutes"))
+    log(course.ada, now=starts - timedelta(seconds=1))
+    log(course.ada, now=starts)
+    log(course.bo, now=ends - timedelta(seconds=1))
+    log(course.cy, now=ends)
+    challenge = fresh(challenge)
+    assert challenge.progress_count == 2
+    assert sorted(db.session.scalars(select(ChallengeContribution.user_id).where(
+        ChallengeContribution.challenge_id == challenge.id))) == sorted([course.ada.user_id, course.bo.user_id])
+
+
+def test_near_duplicates_do_not_count(course):
+    challenge = make(course, goal_value=10)
+    same = {"title": "Quiz from outcomes", "tried": "Asked for ten questions from the learning outcomes list."}
+    log(course.ada, **same)
+    duplicate = log(course.ada, now=NOW + timedelta(minutes=5), **same).experiment
+    assert duplicate.duplicate_of_id is not None
+    assert fresh(challenge).progress_count == 1
+
+
+def test_a_team_challenge_counts_only_its_members_and_a_learner_in_two_teams_counts_for_both(course):
+    red, blue = ensure_team(course.ada.course_id, "Red", NOW), ensure_team(course.ada.course_id, "Blue", NOW)
+    add_member(red, course.ada.user_id)
+    add_member(blue, course.ada.user_id)
+    add_member(blue, course.bo.user_id)
+    for_red = make(course, team=red.id, goal_kind="participation", goal_value=100, title="Red all in")
+    for_blue = make(course, team=blue.id, goal_value=5, title="Blue five")
+    log(course.ada)
+    log(course.cy)                                       # in no team
+    log(course.bo)
+    assert fresh(for_red).progress_count == 1 and fresh(for_red).completed_at is not None  # Red is only Ada
+    assert fresh(for_blue).progress_count == 2
+
+
+def test_experiments_logged_before_the_challenge_was_created_count_when_inside_its_window(course):
+    log(course.ada, now=NOW - timedelta(hours=2))
+    log(course.bo, now=NOW - timedelta(days=3))          # before the window
+    challenge = make(course, goal_value=5)
+    assert fresh(challenge).progress_count == 1
+
+
+# --- completion, badge and the rule condition ------------------------------------------------------------
+def test_completion_happens_once_and_the_badge_goes_once_to_every_contributor(course):
+    challenge = make(course, goal_value=2, badge=course.badge.id)
+    log(course.ada)
+    log(course.bo)
+    challenge = fresh(challenge)
+    first = challenge.completed_at
+    assert first is not None
+    assert progress.complete(challenge, NOW + timedelta(hours=3)) is False   # a second call changes nothing
+    progress.recount(challenge, NOW + timedelta(hours=3))
+    log(course.ada, now=NOW + timedelta(hours=4))          # more progress after completion
+    assert fresh(challenge).completed_at == first
+    assert badge_holders(course) == sorted([course.ada.user_id, course.bo.user_id])
+
+
+def test_a_learner_joining_a_complete_challenge_in_its_window_completes_it_too(course):
+    challenge = make(course, goal_value=1, badge=course.badge.id)
+    log(course.ada)
+    log(course.cy, now=NOW + timedelta(days=1))
+    assert badge_holders(course) == sorted([course.ada.user_id, course.cy.user_id])
+    completed = dict(db.session.execute(select(ChallengeContribution.user_id, ChallengeContribution.completed_at)
+                                        .where(ChallengeContribution.challenge_id == challenge.id)).all())
+    assert completed[course.cy.user_id] == NOW + timedelta(days=1)
+
+
+def test_a_challenge_completed_rule_pays_contributors_when_the_challenge_completes(course):
+    create_rule(course.ada.organisation_id, {"name": "Challenger", "condition": "challenge_completed",
+                                             "params": {"count": 1}, "points": 15, "dimension": "experimenting"},
+                NOW)
+    make(course, goal_value=2)
+    log(course.ada)
+    before = balances(course.ada.course_id, course.ada.user_id).get("total", 0)
+    log(course.bo)
+    assert balances(course.ada.course_id, course.ada.user_id).get("total", 0) == before + 15
+    assert balances(course.bo.course_id, course.bo.user_id).get("experimenting", 0) >= 15
+    assert balances(course.cy.course_id, course.cy.user_id).get("total", 0) == 0
+
+
+def test_a_cancelled_challenge_stops_counting_and_never_completes(course):
+    challenge = make(course, goal_value=1, badge=course.badge.id)
+    cancel_challenge(course.manager, challenge.id, NOW)
+    log(course.ada)
+    challenge = fresh(challenge)
+    assert challenge.progress_count == 0 and challenge.completed_at is None and badge_holders(course) == []
+
+
+def test_moving_the_window_recounts_progress(course):
+    log(course.ada, now=NOW)
+    log(course.bo, now=NOW + timedelta(days=10))
+    challenge = make(course, goal_value=5)
+    assert fresh(challenge).progress_count == 2
+    update_challenge(course.manager, challenge.id, challenge_in(goal_value=5, starts_at="2025-03-10T00:00"),
+                     NOW + timedelta(days=11))
+    challenge = fresh(challenge)
+    assert (challenge.progress_count, challenge.contributor_count) == (1, 1)
+    update_challenge(course.manager, challenge.id, challenge_in(goal_value=1, starts_at="2025-03-10T00:00"),
+                     NOW + timedelta(days=11))
+    assert fresh(challenge).completed_at is not None      # lowering the goal completes it
+
+
+def test_a_complete_challenge_keeps_its_goal_and_window(course):
+    challenge = make(course, goal_value=1)
+    log(course.ada)
+    with pytest.raises(InvalidInput) as err:
+        update_challenge(course.manager, challenge.id, challenge_in(goal_value=9), NOW)
+    assert "goal_value" in err.value.errors
+    update_challenge(course.manager, challenge.id, challenge_in(goal_value=1, title="Renamed"), NOW)
+    assert fresh(challenge).title == "Renamed"
+
+
+def test_form_times_are_the_organisations_local_time(course):
+    admin = make_actor(course.platform, "root", Role.ADMIN)
+    set_time_zone(admin, "Europe/Helsinki", NOW)           # UTC+2 in March
+    challenge = make(course, starts_at="2025-03-03T00:00", ends_at="2025-03-04T00:00")
+    assert challenge.starts_at == datetime(2025, 3, 2, 22, 0, tzinfo=UTC)
+    assert challenge.ends_at == datetime(2025, 3, 3, 22, 0, tzinfo=UTC)
+
+
+def test_a_replay_keeps_what_a_challenge_completed_rule_gave(course):
+    from plugin.replay.service import replay
+
+    create_rule(course.ada.organisation_id, {"name": "Challenger", "condition": "challenge_completed",
+                                             "params": {"count": 1}, "points": 15, "dimension": "experimenting"},
+                NOW)
+    make(course, goal_value=2)
+    log(course.ada)
+    log(course.bo)
+    assert len(progress.completion_events(course.ada.organisation_id)) == 2  # what the replay must feed the rules
+    assert replay(course.ada.organisation_id, NOW + timedelta(hours=1)).points == []
+
+
+# --- who may do what ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("role", [Role.LEARNER, Role.OBSERVER])
+def test_learners_and_observers_cannot_create_challenges(course, role):
+    actor = make_actor(course.platform, f"someone-{role.value}", role)
+    with pytest.raises(Forbidden):
+        make(course, actor=actor)
+
+
+def test_another_course_can_neither_see_nor_change_a_challenge(course):
+    challenge = make(course)
+    elsewhere = make_actor(course.platform, "boss2", Role.MANAGER, context_id="course-2")
+    with pytest.raises(NotFound):
+        get_challenge(elsewhere, challenge.id)
+    with pytest.raises(NotFound):
+        update_challenge(elsewhere, challenge.id, challenge_in(title="Hijacked"), NOW)
+    with pytest.raises(NotFound):
+        cancel_challenge(elsewhere, challenge.id, NOW)
+    assert queries.cards(elsewhere, NOW) == []
+    assert fresh(challenge).title == "Twenty on assessment" and fresh(challenge).cancelled_at is None
+
+
+def test_a_team_challenge_is_hidden_from_learners_outside_the_team(course):
+    red = ensure_team(course.ada.course_id, "Red", NOW)
+    add_member(red, course.ada.user_id)
+    challenge = make(course, team=red.id)
+    assert [c.challenge.id for c in queries.cards(course.ada, NOW)] == [challenge.id]
+    assert queries.cards(course.bo, NOW) == []
+    with pytest.raises(NotFound):
+        get_challenge(course.bo, challenge.id)
+
+
+def test_choices_from_another_organisation_or_course_are_refused(course):
+    other = make_platform(issuer="https://other.example", organisation="Org B")
+    foreign_badge = get_or_create_badge(other.organisation_id, "x", NOW, name="Foreign")
+    foreign_team = ensure_team(make_actor(course.platform, "z", context_id="course-2").course_id, "Elsewhere", NOW)
+    with pytest.raises(InvalidInput) as err:
+        make(course, badge=foreign_badge.id, team=foreign_team.id)
+    assert set(err.value.errors) == {"badge", "team"}
+
+
+# --- sandbox missions ------------------------------------------------------------------------------------
+def mission(course, **overrides) -> Challenge:
+    fields = {"is_mission": "on", "goal_value": 2, "scenario": "You are drafting a rubric for a fictional course.",
+              "reflection_prompt": "What would you check before using it for real?",
+              "tools": [str(course.tools["ChatGPT"])]}
+    fields.update(overrides)
+    return make(course, **fields)
+
+
+def submit(actor, challenge, text="I drafted the rubric and checked it against the outcomes.", now=NOW):
+    return missions.submit_evidence(actor, challenge.id, EvidenceIn().load({"text": text}), now)
+
+
+def review(actor, evidence, decision="accept", comment="", now=NOW):
+    return missions.review_evidence(actor, evidence.id, ReviewIn().load({"decision": decision, "comment": comment}),
+                                    now)
+
+
+def test_accepted_evidence_counts_and_completes_the_mission_once(course):
+    m = mission(course, badge=course.badge.id)
+    assert queries.approved_tools(m) == [course.tools["ChatGPT"]]
+    log(course.ada)                                      # experiments do not count toward a mission
+    first = submit(course.ada, m)
+    assert fresh(m).progress_count == 0
+    assert review(course.manager, first).status == ACCEPTED
+    assert fresh(m).progress_count == 1 and badge_holders(course) == []  # not complete yet: goal is 2
+    review(course.manager, submit(course.bo, m))
+    m = fresh(m)
+    assert m.progress_count == 2 and m.completed_at is not None
+    assert badge_holders(course) == sorted([course.ada.user_id, course.bo.user_id])
+
+
+def test_a_mission_acceptance_counts_for_the_challenge_completed_rule_at_once(course):
+    create_rule(course.ada.organisation_id, {"name": "Sandboxer", "condition": "challenge_completed",
+                                             "params": {"count": 1}, "points": 20, "dimension": "experimenting"},
+                NOW)
+    m = mission(course, goal_value=3)
+    review(course.manager, submit(course.ada, m))
+    assert balances(course.ada.course_id, course.ada.user_id).get("total", 0) == 20
+
+
+def test_return_with_comment_then_resubmit_then_accept_keeps_the_history(course):
+    m = mission(course)
+    first = submit(course.ada, m)
+    with pytest.raises(Conflict):
+        submit(course.ada, m)                            # one submission waits at a time
+    with pytest.raises(InvalidInput):
+        review(course.manager, first, "return", "")      # a return says what to revise
+    returned = review(course.manager, first, "return", "Add how you checked the rubric for bias.")
+    assert returned.status == RETURNED and fresh(m).progress_count == 0
+    second = submit(course.ada, m, "Revised: I also checked for biased wording.", now=NOW + timedelta(hours=1))
+    assert second.attempt == 2 and second.status == SUBMITTED
+    review(course.manager, second, "accept", now=NOW + timedelta(hours=2))
+    trail = missions.history(course.ada, m.id)
+    assert [(e.attempt, e.status, e.review_comment) for e in trail] == [
+        (1, RETURNED, "Add how you checked the rubric for bias."), (2, ACCEPTED, None)]
+    with pytest.raises(Conflict):
+        submit(course.ada, m)                            # accepted: nothing more to submit
+
+
+def test_a_review_happens_once_even_when_clicked_twice(course):
+    m = mission(course)
+    evidence = submit(course.ada, m)
+    review(course.manager, evidence)
+    with pytest.raises(Conflict):
+        review(course.manager, evidence, "return", "Changed my mind")
+    with pytest.raises(Conflict):
+        review(course.manager, evidence)
+    assert fresh(m).progress_count == 1
+
+
+def test_the_champion_reviews_their_mission_but_not_their_own_evidence_nor_other_missions(course):
+    m = mission(course, champion=course.cy.user_id)
+    another = mission(course, title="Another mission", champion=course.dee.user_id)
+    assert missions.champions_missions(course.cy) and not missions.champions_missions(course.bo)
+    evidence = submit(course.ada, m)
+    with pytest.raises(Forbidden):
+        review(course.dee, evidence)                     # champion of another mission
+    with pytest.raises(Forbidden):
+        review(course.bo, evidence)                      # just a learner
+    assert [e.id for e, _ in missions.review_queue(course.cy)] == [evidence.id]
+    assert missions.review_queue(course.dee) == [] and missions.review_queue(course.bo) == []
+    review(course.cy, evidence)
+    own = submit(course.cy, m)
+    with pytest.raises(Forbidden):
+        review(course.cy, own)
+    assert missions.review_queue(course.cy) == []
+    on_other = submit(course.cy, another)
+    review(course.dee, on_other)
+
+
+def test_a_manager_reviewing_their_own_evidence_is_refused(course):
+    m = mission(course)
+    with pytest.raises(Forbidden):
+        submit(course.manager, m)                        # evidence comes from learners
+
+
+def test_a_reviewer_of_another_course_cannot_see_or_review(course):
+    m = mission(course, champion=course.cy.user_id)
+    evidence = submit(course.ada, m)
+    stranger = make_actor(course.platform, "boss2", Role.MANAGER, context_id="course-2")
+    with pytest.raises(NotFound):
+        review(stranger, evidence)
+    assert missions.review_queue(stranger) == []
+    cy_elsewhere = make_actor(course.platform, "cy", context_id="course-2")   # the champion, in another course
+    with pytest.raises(NotFound):
+        review(cy_elsewhere, evidence)
+
+
+def test_the_champion_must_be_a_learner_of_the_course(course):
+    with pytest.raises(InvalidInput) as err:
+        mission(course, champion=course.manager.user_id)
+    assert "champion" in err.value.errors
+
+
+def test_evidence_needs_the_mission_open_and_the_learner_in_its_team(course):
+    red = ensure_team(course.ada.course_id, "Red", NOW)
+    add_member(red, course.ada.user_id)
+    m = mission(course, team=red.id)
+    with pytest.raises(NotFound):
+        submit(course.bo, m)                             # not in the team: the mission is not theirs to see
+    with pytest.raises(Conflict):
+        submit(course.ada, m, now=END)                   # the window is over
+    submit(course.ada, m)
+
+
+# --- synthetic data sets --------------------------------------------------------------------------------
+def test_a_mission_keeps_a_small_text_data_set(course):
+    m = create_challenge(course.manager, challenge_in(is_mission="on", scenario=""), NOW,
+                         upload=("grades.csv", b"student,score\nA,12\nB,15\n"))
+    data = missions.dataset_for(course.ada, m.id)
+    assert (data.name, data.content_type, data.content) == ("grades.csv", "text/csv", b"student,score\nA,12\nB,15\n")
+
+
+@pytest.mark.parametrize("name, content, words", [
+    ("big.csv", b"a,b\n" + b"1,2\n" * 60_000, "too large"),
+    ("page.html", b"<p>hi</p>", "HTML and other formats are not accepted"),
+    ("sneaky.txt", b"<!DOCTYPE html><script>alert(1)</script>", "looks like a web page"),
+    ("data.json", b"{not json", "valid JSON"),
+    ("binary.txt", bytes(range(128, 256)), "UTF-8"),
+])
+def test_unsafe_or_large_data_sets_are_refused(course, name, content, words):
+    with pytest.raises(InvalidInput) as err:
+        create_challenge(course.manager, challenge_in(is_mission="on"), NOW, upload=(name, content))
+    assert err.value.status == 422 and words in " ".join(err.value.errors["dataset"])
+    assert db.session.scalar(select(func.count()).select_from(Challenge)) == 0
+
+
+def test_a_mission_needs_a_scenario_or_a_data_set(course):
+    with pytest.raises(InvalidInput) as err:
+        make(course, is_mission="on")
+    assert "scenario" in err.value.errors
+
+
+# --- racing writers (threads with their own sessions, as separate requests or instances) -------------------
+def test_racing_experiments_complete_the_challenge_once_with_exact_counters(course, app):
+    from plugin.experiments.service import log_experiment
+    from tests.services.factories import experiment_data
+    from tests.services.test_concurrency import race
+
+    learners = [make_actor(course.platform, f"racer-{i}") for i in range(6)]
+    challenge = make(course, goal_value=3, badge=course.badge.id)
+    data = [experiment_data(a.organisation_id) for a in learners]
+
+    def work(i):
+        log_experiment(learners[i], data[i], NOW + timedelta(seconds=i))
+        db.session.commit()
+
+    race(app, work, threads=len(learners))
+    challenge = fresh(challenge)
+    assert (challenge.progress_count, challenge.contributor_count) == (6, 6)
+    assert challenge.completed_at is not None
+    assert badge_holders(course) == sorted(a.user_id for a in learners)
+    assert db.session.scalar(select(func.count()).select_from(ChallengeContribution).where(
+        ChallengeContribution.completed_at.is_not(None))) == 6
+
+
+def test_racing_reviews_of_one_submission_let_exactly_one_through(course, app):
+    from tests.services.test_concurrency import race
+
+    m = mission(course, goal_value=1, badge=course.badge.id, champion=course.cy.user_id)
+    evidence_id = submit(course.ada, m).id  # plain ids only: the workers have sessions of their own
+    reviewers = [course.manager, course.cy, course.manager, course.cy]
+
+    def work(i):
+        try:
+            missions.review_evidence(reviewers[i], evidence_id, ReviewIn().load(
+                {"decision": "accept" if i % 2 else "return", "comment": "Please add your reflection."}), NOW)
+            db.session.commit()
+            return "reviewed"
+        except Conflict:
+            db.session.rollback()
+            return "already"
+
+    outcomes = race(app, work, threads=len(reviewers))
+    assert sorted(outcomes) == ["already", "already", "already", "reviewed"]
+    db.session.expire_all()
+    final = db.session.get(MissionEvidence, evidence_id)
+    assert final.status in (ACCEPTED, RETURNED)
+    assert fresh(m).progress_count == (1 if final.status == ACCEPTED else 0)
+    assert badge_holders(course) == ([course.ada.user_id] if final.status == ACCEPTED else [])
