@@ -14,6 +14,7 @@ from plugin.devlms.roster import CLIENT_ID, COURSES, DEPLOYMENT_ID, ISSUER_PATH,
 from plugin.experiments.models import Experiment
 from plugin.experiments.service import log_experiment
 from plugin.extensions import db
+from plugin.leaderboards import aggregates
 from plugin.lti.roles import map_roles
 from plugin.onboarding.service import ensure_defaults
 from plugin.teams import service as teams
@@ -84,7 +85,9 @@ def seed(base_url: str, now: datetime, rng_seed: int = 7) -> dict[str, int]:
             course, user, _ = tenancy.provision(identity, start)
             counts["people"] += 1
             if person.team and context_id == COURSES[0].context_id:
-                teams.add_member(teams.ensure_team(course.id, person.team, start), user.id)
+                team = teams.ensure_team(course.id, person.team, start)
+                teams.add_member(team, user.id)
+                aggregates.team_members_changed(team.id)
             if not (role.value == "learner" or person.sub == "dev-manager-1"):
                 continue
             actor = Actor(user_id=user.id, course_id=course.id, organisation_id=course.organisation_id,

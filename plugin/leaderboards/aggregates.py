@@ -340,6 +340,10 @@ def reconcile_course(course_id: int) -> int:
         changed += reconcile_member(course_id, user_id)
     for team_id in db.session.scalars(select(Team.id).where(Team.course_id == course_id)):
         team_members_changed(team_id)
+    # A team challenge's board counts the team's members as they are now (as a rebuild would).
+    for challenge_id in db.session.scalars(select(Challenge.id).where(
+            Challenge.course_id == course_id, Challenge.team_id.is_not(None), Challenge.cancelled_at.is_(None))):
+        rebuild_challenge(challenge_id)
     return changed
 
 

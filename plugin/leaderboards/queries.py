@@ -181,32 +181,6 @@ def board(scope: Scope, period: str = ALL, dimension: str = TOTAL, viewer_user_i
     return Board(scope, period, dimension, rows, near, viewer, int(participants))
 
 
-# --- compatibility: the course's all-time board as the dashboard shows it ----------------------------------
-@dataclass(frozen=True)
-class Standing:
-    rank: int
-    user_id: int | None
-    name: str
-    points: int
-    is_viewer: bool
-
-
-@dataclass(frozen=True)
-class Standings:
-    top: list[Standing]
-    viewer: Standing | None
-
-    @property
-    def viewer_in_top(self) -> bool:
-        return any(s.is_viewer for s in self.top)
-
-
-def standings(course_id: int, viewer_user_id: int | None, limit: int = 10, dimension: str = TOTAL) -> Standings:
-    result = board(Scope.course(course_id), ALL, dimension, viewer_user_id, limit=limit, around=0)
-    as_standing = lambda r: Standing(r.rank, r.user_id, r.name, r.points, r.is_viewer)  # noqa: E731
-    return Standings([as_standing(r) for r in result.rows], as_standing(result.viewer) if result.viewer else None)
-
-
 # --- teams ---------------------------------------------------------------------------------------------
 POINTS_PER_MEMBER, EXPERIMENTERS, HELPERS = "points_per_member", "experimenters", "helpers"
 TEAM_MEASURES = (POINTS_PER_MEMBER, EXPERIMENTERS, HELPERS)

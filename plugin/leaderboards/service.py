@@ -34,7 +34,8 @@ class Settings:
 
 
 class SettingsIn(Schema):
-    mode = fields.String(required=True, validate=validate.OneOf(MODES))
+    mode = fields.String(required=True, validate=validate.OneOf(MODES, error="Choose how learners see boards."),
+                         error_messages={"required": "Choose how learners see boards."})
     relative = fields.Boolean(load_default=False)
     include_staff = fields.Boolean(load_default=False)
 

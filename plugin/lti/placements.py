@@ -30,7 +30,7 @@ PLACEABLE: dict[str, Placeable] = {p.key: p for p in (
               "(instructors see the course overview).", "learner.home"),
     Placeable("log-experiment", "Log an experiment", "Opens the form for logging an AI experiment.",
               "learner.experiment_new", roles=frozenset({Role.LEARNER, Role.MANAGER, Role.ADMIN})),
-    Placeable("leaderboard", "Leaderboard", "The course's standings.", "learner.leaderboard"),
+    Placeable("leaderboard", "Leaderboard", "The course's standings.", "boards.leaderboard"),
 )}
 HOME = "learner.home"
 

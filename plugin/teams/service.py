@@ -1,14 +1,30 @@
-"""Teams in a course."""
+"""Teams in a course: made by its managers here, or mirrored from LMS groups by roster sync.
+
+A learner may be in several teams. Every change of a team's members (or the team itself) recomputes the
+team's figures in the same transaction (aggregates.team_members_changed), and the boards of the team's
+challenges, whose rebuilt form depends on who is in the team now. Teams mirrored from the LMS are read-only
+here: roster sync owns their names and members.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 
+from plugin.audit.models import AuditEvent
+from plugin.audit.service import record
+from plugin.challenges.models import Challenge
+from plugin.core.actor import Actor, Role
 from plugin.core.db import insert_ignore
+from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
+from plugin.leaderboards import aggregates
+from plugin.leaderboards.models import TeamStat
+from plugin.leaderboards.periods import ALL
 from plugin.teams.models import Team, TeamMember
+from plugin.tenancy.models import ACTIVE, Course, Membership, User, counted_membership
 
 
 def ensure_team(course_id: int, name: str, now: datetime) -> Team:
@@ -18,6 +34,7 @@ def ensure_team(course_id: int, name: str, now: datetime) -> Team:
 
 
 def add_member(team: Team, user_id: int) -> None:
+    """Low level (seed data, tests): the caller recomputes the team's figures. Managers use add_members."""
     if db.session.get(TeamMember, (team.id, user_id)) is None:
         db.session.add(TeamMember(team_id=team.id, user_id=user_id))
         db.session.flush()
@@ -79,3 +96,247 @@ def sync_lms_teams(course_id: int, groups: dict[str, str], members: dict[str, se
         counts.left += len(current - wanted_ids)
     db.session.flush()
     return counts
+
+
+# --- reading teams ----------------------------------------------------------------------------------------
+LMS, LOCAL = "lms", "local"
+SOURCE_LABELS = {LMS: "LMS group", LOCAL: "Created here"}
+
+
+@dataclass(frozen=True)
+class TeamSummary:
+    id: int
+    name: str
+    source: str   # LMS or LOCAL
+    members: int  # counted in the team's figures: active learners (see aggregates.eligible)
+    listed: int   # everyone on the team's list, counted or not
+
+    @property
+    def source_label(self) -> str:
+        return SOURCE_LABELS[self.source]
+
+    @property
+    def from_lms(self) -> bool:
+        return self.source == LMS
+
+
+def source_of(team: Team) -> str:
+    return LMS if team.external_id is not None else LOCAL
+
+
+def _summaries(teams: list[Team]) -> list[TeamSummary]:
+    ids = [t.id for t in teams]
+    counted = dict(db.session.execute(select(TeamStat.team_id, TeamStat.value).where(
+        TeamStat.team_id.in_(ids), TeamStat.period == ALL, TeamStat.metric == "members")).all()) if ids else {}
+    listed = dict(db.session.execute(select(TeamMember.team_id, func.count()).where(
+        TeamMember.team_id.in_(ids)).group_by(TeamMember.team_id)).all()) if ids else {}
+    return [TeamSummary(t.id, t.name, source_of(t), int(counted.get(t.id, 0)), int(listed.get(t.id, 0)))
+            for t in teams]
+
+
+def summary_of(team: Team) -> TeamSummary:
+    return _summaries([team])[0]
+
+
+def _require_manager(actor: Actor) -> None:
+    if not actor.can_manage:
+        raise Forbidden("Only the course's managers manage its teams.")
+
+
+def get_team(actor: Actor, team_id: int) -> Team:
+    """A team of the actor's course; another course's team does not exist from here."""
+    team = db.session.get(Team, team_id)
+    if team is None or team.course_id != actor.course_id:
+        raise NotFound("There is no such team in this course.")
+    return team
+
+
+def is_member(team_id: int, user_id: int) -> bool:
+    return db.session.get(TeamMember, (team_id, user_id)) is not None
+
+
+def viewable_team(actor: Actor, team_id: int) -> Team:
+    """Team pages are for the team's members and the course's managers, not the whole course."""
+    team = get_team(actor, team_id)
+    if not actor.can_manage and not is_member(team.id, actor.user_id):
+        raise Forbidden("Only this team's members and the course's managers see its page.")
+    return team
+
+
+def course_teams(actor: Actor) -> list[TeamSummary]:
+    _require_manager(actor)
+    return _summaries(list(db.session.scalars(select(Team).where(Team.course_id == actor.course_id)
+                                              .order_by(Team.name, Team.id))))
+
+
+def my_teams(actor: Actor) -> list[TeamSummary]:
+    return _summaries(teams_of(actor.course_id, actor.user_id))
+
+
+@dataclass(frozen=True)
+class Member:
+    user_id: int
+    name: str
+    role: str | None      # their role in the course; None when they are no longer in it
+    active: bool
+
+
+def members_of(actor: Actor, team_id: int) -> list[Member]:
+    _require_manager(actor)
+    team = get_team(actor, team_id)
+    rows = db.session.execute(
+        select(User.id, User.name, Membership.role, Membership.status, Membership.test_user)
+        .join(TeamMember, TeamMember.user_id == User.id)
+        .outerjoin(Membership, (Membership.user_id == User.id) & (Membership.course_id == team.course_id))
+        .where(TeamMember.team_id == team.id).order_by(User.name, User.id)).all()
+    return [Member(uid, name or f"Participant {uid}", role, role is not None and status == ACTIVE and not test)
+            for uid, name, role, status, test in rows]
+
+
+def _learners(course_id: int, *columns):
+    """Learners who count in the course (active, not the LMS's test student): who managers may add."""
+    return select(*(columns or (User,))).join(Membership, Membership.user_id == User.id).where(
+        Membership.course_id == course_id, Membership.role == Role.LEARNER.value, counted_membership())
+
+
+def candidates(actor: Actor, team_id: int, search: str = "", limit: int = 100) -> tuple[list[User], bool]:
+    """Learners of the course not yet in the team (name filter optional); and whether there are more."""
+    _require_manager(actor)
+    team = get_team(actor, team_id)
+    query = _learners(team.course_id).where(User.id.not_in(select(TeamMember.user_id).where(
+        TeamMember.team_id == team.id)))
+    if search.strip():
+        query = query.where(func.lower(User.name).contains(search.strip().lower(), autoescape=True))
+    found = list(db.session.scalars(query.order_by(User.name, User.id).limit(limit + 1)))
+    return found[:limit], len(found) > limit
+
+
+# --- managing teams ---------------------------------------------------------------------------------------
+def _managed(actor: Actor, team_id: int, lock: bool = False) -> Team:
+    """A team of the course this manager may change (not one mirrored from the LMS).
+
+    lock: hold the team's row until commit, so two submits of the same change apply one after the other and
+    the second finds nothing left to do (SQLite serialises writers anyway)."""
+    _require_manager(actor)
+    query = select(Team).where(Team.id == team_id, Team.course_id == actor.course_id)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    team = db.session.scalar(query)
+    if team is None:
+        raise NotFound("There is no such team in this course.")
+    if team.external_id is not None:
+        raise Forbidden("This team mirrors a group in your LMS: its name and members come from the LMS.",
+                        hint="Change the group in the LMS; the next roster sync brings the change here.")
+    return team
+
+
+def _check_name_free(course_id: int, name: str, team_id: int | None = None) -> None:
+    """Names are unique per course whatever their case. The database's constraint is case-sensitive, so
+    name changes in a course take turns on the course's row (SQLite serialises writers anyway)."""
+    db.session.execute(select(Course.id).where(Course.id == course_id).with_for_update())
+    query = select(Team.name).where(Team.course_id == course_id, func.lower(Team.name) == name.lower())
+    if team_id is not None:
+        query = query.where(Team.id != team_id)
+    taken = db.session.scalar(query)
+    if taken is not None:
+        raise Conflict(f"This course already has a team called “{taken}”.",
+                       errors={"name": ["Choose a name no other team of this course has."]})
+
+
+def create_team(actor: Actor, data: dict, now: datetime) -> Team:
+    _require_manager(actor)
+    name = data["name"]
+    _check_name_free(actor.course_id, name)
+    team_id = insert_ignore(db.session, Team.__table__, {"course_id": actor.course_id, "name": name,
+                                                         "created_at": now}, ["course_id", "name"])
+    if team_id is None:  # a concurrent request took the name between the check and the insert
+        raise Conflict(f"This course already has a team called “{name}”.",
+                       errors={"name": ["Choose a name no other team of this course has."]})
+    record(actor, "team.created", "team", team_id, {"name": name}, now)
+    return db.session.get(Team, team_id)
+
+
+def rename_team(actor: Actor, team_id: int, data: dict, now: datetime) -> Team:
+    team = _managed(actor, team_id, lock=True)
+    name, before = data["name"], team.name
+    if name == before:
+        return team
+    _check_name_free(team.course_id, name, team.id)
+    team.name = name
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError:
+        db.session.expire(team)
+        raise Conflict("Another team took this name a moment ago.",
+                       errors={"name": ["Choose a name no other team of this course has."]}) from None
+    record(actor, "team.renamed", "team", team.id, {"name": [before, name]}, now)
+    return team
+
+
+def _members_changed(team: Team) -> None:
+    """Recompute what depends on who is in the team: its figures, and its challenges' boards."""
+    db.session.flush()
+    aggregates.team_members_changed(team.id)
+    for challenge_id in db.session.scalars(select(Challenge.id).where(
+            Challenge.team_id == team.id, Challenge.cancelled_at.is_(None)).order_by(Challenge.id)):
+        aggregates.rebuild_challenge(challenge_id)
+
+
+def add_members(actor: Actor, team_id: int, user_ids: list[int], now: datetime) -> list[int]:
+    """Add learners of the course; those already in the team are skipped. Returns who was added."""
+    team = _managed(actor, team_id, lock=True)
+    wanted = sorted(set(user_ids))
+    learners = set(db.session.scalars(_learners(team.course_id, User.id).where(User.id.in_(wanted)))) if wanted else set()
+    if not wanted or learners != set(wanted):
+        raise InvalidInput("Only learners of this course can join its teams.",
+                           errors={"user_id": ["Choose learners from the list."]})
+    present = set(db.session.scalars(select(TeamMember.user_id).where(TeamMember.team_id == team.id,
+                                                                      TeamMember.user_id.in_(wanted))))
+    added = [u for u in wanted if u not in present]
+    for user_id in added:
+        insert_ignore(db.session, TeamMember.__table__, {"team_id": team.id, "user_id": user_id},
+                      ["team_id", "user_id"], returning=False)
+    if added:
+        _members_changed(team)
+        record(actor, "team.members_added", "team", team.id, {"user_ids": added}, now)
+    return added
+
+
+def remove_member(actor: Actor, team_id: int, user_id: int, now: datetime) -> bool:
+    """Take someone off the team; False when they were not on it (a second click)."""
+    team = _managed(actor, team_id, lock=True)
+    gone = db.session.execute(delete(TeamMember).where(TeamMember.team_id == team.id,
+                                                       TeamMember.user_id == user_id)).rowcount
+    if not gone:
+        return False
+    _members_changed(team)
+    record(actor, "team.member_removed", "team", team.id, {"user_id": user_id}, now)
+    return True
+
+
+def _deleted_here(actor: Actor, team_id: int) -> bool:
+    return db.session.execute(select(AuditEvent.id).where(
+        AuditEvent.organisation_id == actor.organisation_id, AuditEvent.course_id == actor.course_id,
+        AuditEvent.action == "team.deleted", AuditEvent.target_type == "team",
+        AuditEvent.target_id == team_id).limit(1)).first() is not None
+
+
+def delete_team(actor: Actor, team_id: int, now: datetime) -> bool:
+    """Delete a team made here; False when this course's team was already deleted (a second click)."""
+    _require_manager(actor)
+    if db.session.get(Team, team_id) is None and _deleted_here(actor, team_id):
+        return False
+    team = _managed(actor, team_id, lock=True)
+    # A challenge's team is part of its meaning (who counts, its board); dropping the team would quietly turn
+    # it into a course-wide challenge.
+    if db.session.execute(select(Challenge.id).where(Challenge.team_id == team.id,
+                                                     Challenge.cancelled_at.is_(None)).limit(1)).first():
+        raise Conflict("This team has challenges. Cancel them first, then delete the team.")
+    name = team.name
+    listed = db.session.execute(delete(TeamMember).where(TeamMember.team_id == team.id)).rowcount
+    db.session.delete(team)
+    db.session.flush()
+    aggregates.team_members_changed(team_id)  # the team is gone: this drops its figures
+    record(actor, "team.deleted", "team", team_id, {"name": name, "members": listed}, now)
+    return True

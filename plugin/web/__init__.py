@@ -10,6 +10,7 @@ from plugin.web.security import frame_origins
 def register_web(app: Flask) -> None:
     from plugin.web.admin import bp as admin
     from plugin.web.admin_rules import bp as admin_rules
+    from plugin.web.boards import bp as boards
     from plugin.web.challenges import bp as challenges
     from plugin.web.community import bp as community
     from plugin.web.health import bp as health
@@ -17,8 +18,9 @@ def register_web(app: Flask) -> None:
     from plugin.web.manage import bp as manage
     from plugin.web.public import bp as public
     from plugin.web.recognition import bp as recognition
+    from plugin.web.teams import bp as teams
 
-    for bp in (learner, recognition, community, manage, admin, admin_rules, public, health, challenges):
+    for bp in (learner, boards, recognition, community, manage, admin, admin_rules, public, health, challenges, teams):
         app.register_blueprint(bp)
 
     @app.get("/")

@@ -12,6 +12,7 @@ from plugin.core.actor import Actor, Role
 from plugin.core.clock import utcnow
 from plugin.errors import Conflict, InvalidInput
 from plugin.extensions import db
+from plugin.leaderboards import service as boards
 from plugin.levels import service as levels
 from plugin.settings import service as settings
 from plugin.tenancy.models import User
@@ -57,7 +58,20 @@ def scoring(actor: Actor):
 def _scoring_page(actor: Actor, errors: dict | None = None, status: int = 200):
     return render_template("admin/scoring.html", actor=actor, dimensions=levels.dimensions(actor.organisation_id),
                            ladder=levels.ladder(actor.organisation_id), limits=settings.limits(actor.organisation_id),
+                           time_zones=settings.time_zone_choices(), time_zone=settings.time_zone_name(actor.organisation_id),
                            errors=errors or {}), status
+
+
+@bp.post("/time-zone")
+@requires_actor(Role.ADMIN)
+def time_zone_save(actor: Actor):
+    try:
+        boards.change_time_zone(actor, request.form.get("time_zone", ""), utcnow())
+    except InvalidInput as err:
+        db.session.rollback()
+        return _scoring_page(actor, err.form_errors(), err.status)
+    db.session.commit()
+    return redirect(launch_url("admin.scoring", saved="time_zone"), 303)
 
 
 @bp.post("/scoring/<part>")

@@ -1,4 +1,4 @@
-"""Learner pages: dashboard, log an experiment, the course's shared experiments, the leaderboard."""
+"""Learner pages: dashboard, log an experiment, the course's shared experiments (the leaderboard: web.boards)."""
 from __future__ import annotations
 
 import secrets
@@ -17,13 +17,13 @@ from plugin.experiments import queries as experiment_queries
 from plugin.experiments.schemas import ExperimentIn
 from plugin.experiments.service import OUTCOME_LABELS, log_experiment
 from plugin.extensions import db
-from plugin.leaderboards.queries import standings
 from plugin.ledger.service import balances, points_for_source
 from plugin.levels.service import dimension_names, progress_of
 from plugin.peer_help.service import awaiting_me
 from plugin.recognition.history import explanations
 from plugin.rules.engine import NOTES
 from plugin.web.auth import launch_url, requires_actor
+from plugin.web.boards import summary
 
 bp = Blueprint("learner", __name__, url_prefix="/app")
 
@@ -42,7 +42,7 @@ def dashboard(actor: Actor):
         "learner/dashboard.html", actor=actor, points=points,
         progress=progress_of(actor.organisation_id, points.get("total", 0)),
         dimension_names=dimension_names(actor.organisation_id), awaiting=len(awaiting_me(actor)),
-        badges=badges_of(actor.course_id, actor.user_id), board=standings(actor.course_id, actor.user_id, limit=10),
+        badges=badges_of(actor.course_id, actor.user_id), board=summary(actor, utcnow()),
         mine=experiment_queries.mine(actor, limit=10), outcome_labels=OUTCOME_LABELS,
         recent=explanations(actor, limit=5),
     )
@@ -111,9 +111,3 @@ def experiment_show(actor: Actor, experiment_id: int):
                            reactions=community.reactions_summary(experiment_id), reaction_labels=REACTIONS,
                            mine=community.my_reactions(actor, experiment_id))
 
-
-@bp.get("/leaderboard")
-@requires_actor()
-def leaderboard(actor: Actor):
-    return render_template("learner/leaderboard.html", actor=actor,
-                           board=standings(actor.course_id, actor.user_id, limit=20))

@@ -16,7 +16,6 @@ from plugin.experiments import queries as experiment_queries
 from plugin.experiments.service import OUTCOME_LABELS
 from plugin.extensions import db
 from plugin.insights.queries import participation
-from plugin.leaderboards.queries import standings
 from plugin.levels.service import dimensions
 from plugin.lti.ags import lineitems_url
 from plugin.outbox import grades
@@ -26,6 +25,7 @@ from plugin.recognition.models import Kudos
 from plugin.tenancy.models import Course
 from plugin.tenancy.service import members
 from plugin.web.auth import launch_url, requires_actor
+from plugin.web.boards import summary
 
 bp = Blueprint("manage", __name__, url_prefix="/app/manage")
 
@@ -38,7 +38,7 @@ def overview(actor: Actor):
     return render_template(
         "manager/overview.html", actor=actor, people=people,
         started=sum(1 for p in learners if p.experiments), learners=len(learners),
-        recent=experiment_queries.feed(actor, limit=10), board=standings(actor.course_id, None, limit=10),
+        recent=experiment_queries.feed(actor, limit=10), board=summary(actor, utcnow()),
         outcome_labels=OUTCOME_LABELS, course=db.session.get(Course, actor.course_id),
     )
 

@@ -123,7 +123,8 @@ def test_launch_records_the_roster_and_syncs_it_in_the_background(client, platfo
 def test_inactive_members_and_test_student_are_left_off_board_and_adoption(client, platform, lms, cli,
                                                                            no_launch_sync, appctx):
     from plugin.insights.queries import participation
-    from plugin.leaderboards.queries import standings
+    from plugin.leaderboards.queries import Scope
+    from plugin.leaderboards.queries import board as course_board
     from plugin.ledger.service import Posting, post_entry
 
     launch_with_roster(client, platform, lms)
@@ -137,8 +138,8 @@ def test_inactive_members_and_test_student_are_left_off_board_and_adoption(clien
                            key=f"roster-test:{sub}"), datetime.now(timezone.utc))
     db.session.commit()
 
-    board = standings(course_id, None)
-    assert [s.name for s in board.top] == ["Ada Lovelace", "Bo Canvas"]
+    board = course_board(Scope.course(course_id))
+    assert [s.name for s in board.rows] == ["Ada Lovelace", "Bo Canvas"]
     teacher = people["teacher-1"]
     course = db.session.get(Course, course_id)
     actor = Actor(user_id=teacher.user_id, course_id=course_id, organisation_id=course.organisation_id,

@@ -1,12 +1,16 @@
 """standings(): ordered by points, ties share a rank (1, 1, 3), the viewer always learns their true rank,
 staff are never on the board, and each course's board holds only that course's points."""
 import itertools
+from types import SimpleNamespace
 
 import pytest
 
 from plugin.core.actor import Role
 from plugin.leaderboards.aggregates import reconcile_member
-from plugin.leaderboards.queries import standings
+from plugin.leaderboards.periods import ALL
+from plugin.leaderboards.queries import Scope
+from plugin.leaderboards.queries import board as course_board
+from plugin.ledger.models import TOTAL
 from plugin.ledger.service import Posting, post_entry, reverse_entry
 from plugin.tenancy import service as tenancy
 from tests.services.factories import NOW, identity, log, make_actor, make_platform
@@ -18,6 +22,12 @@ def platform(appctx):
 
 
 _keys = itertools.count(1)
+
+
+def standings(course_id: int, viewer_user_id: int | None, limit: int = 10, dimension: str = TOTAL):
+    """The course's all-time board as the dashboard shows it: the top, and the viewer wherever they are."""
+    result = course_board(Scope.course(course_id), ALL, dimension, viewer_user_id, limit=limit, around=0)
+    return SimpleNamespace(top=result.rows, viewer=result.viewer, viewer_in_top=result.viewer_in_top)
 
 
 def award(actor, points: int, dimension: str = "experimenting") -> int:

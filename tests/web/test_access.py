@@ -104,12 +104,12 @@ def test_json_clients_get_the_error_envelope(app):
 
 def test_unexpected_error_shows_a_page_without_traceback(app, client, launch, monkeypatch):
     token = launch()
-    from plugin.web import learner
+    from plugin.leaderboards import service as boards
 
     def boom(*a, **k):
         raise RuntimeError("kaboom internals")
 
-    monkeypatch.setattr(learner, "standings", boom)
+    monkeypatch.setattr(boards, "individual_board", boom)
     monkeypatch.setitem(app.config, "RAISE_UNEXPECTED", False)
     response = client.get("/app/leaderboard", query_string={"lt": token})
     body = text(response)

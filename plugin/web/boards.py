@@ -1,0 +1,181 @@
+"""Leaderboard pages: the individual and team boards, a person's privacy choice, the managers' board settings
+and the CSV export. What a viewer may see is decided by plugin.leaderboards.service; these views only parse,
+call it and render."""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import Blueprint, Response, redirect, render_template, request
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+from plugin.core.actor import Actor, Role
+from plugin.core.clock import utcnow
+from plugin.errors import Forbidden, InvalidInput
+from plugin.extensions import db
+from plugin.leaderboards import service as boards
+from plugin.leaderboards.models import MODES
+from plugin.leaderboards.periods import ALL, MONTH, WEEK, current_key, first_day, kind_of, previous_keys
+from plugin.leaderboards.queries import POINTS_PER_MEMBER, TEAM_MEASURES, Board, TeamRow
+from plugin.ledger.models import TOTAL
+from plugin.levels.service import dimension_names
+from plugin.settings.service import time_zone, time_zone_name
+from plugin.web.auth import launch_url, requires_actor
+
+bp = Blueprint("boards", __name__, url_prefix="/app")
+
+PEOPLE, TEAMS = "people", "teams"
+SCOPE_LABELS = {"course": "This course", "organisation": "Whole organisation"}
+MEASURE_LABELS = {POINTS_PER_MEMBER: "Points per member", "experimenters": "Share who experimented",
+                  "helpers": "Share who helped"}
+CURRENT_LABELS = {WEEK: "This week", MONTH: "This month", ALL: "All time"}
+EARLIER = 5  # earlier weeks and months offered in the period list
+EXPORT_LIMIT = 5000
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+class BoardQueryIn(Schema):
+    class Meta:
+        unknown = EXCLUDE  # the launch token and confirmation flags ride along
+
+    tab = fields.String(load_default=None, validate=validate.OneOf((PEOPLE, TEAMS)))
+    scope = fields.String(load_default="course", validate=validate.OneOf(boards.SCOPES))
+    period = fields.String(load_default=WEEK, validate=validate.Length(min=1, max=10))
+    dimension = fields.String(load_default=TOTAL, validate=validate.Length(min=1, max=40))
+    measure = fields.String(load_default=POINTS_PER_MEMBER, validate=validate.OneOf(TEAM_MEASURES))
+
+
+def period_label(key: str, short: bool = False) -> str:
+    """ "All time", "November 2026" or "Week 48, 23–29 Nov 2026"; short: "November", "23–29 Nov"."""
+    start = first_day(key)
+    if start is None:
+        return CURRENT_LABELS[ALL]
+    if kind_of(key) == MONTH:
+        return start.strftime("%B" if short else "%B %Y")
+    end = start + timedelta(days=6)
+    if short:
+        return f"{start.day}–{end.day} {end:%b}" if start.month == end.month else f"{start.day} {start:%b} – {end.day} {end:%b}"
+    if start.year != end.year:
+        span = f"{start.day} {start:%b %Y} – {end.day} {end:%b %Y}"
+    elif start.month != end.month:
+        span = f"{start.day} {start:%b} – {end.day} {end:%b %Y}"
+    else:
+        span = f"{start.day}–{end.day} {end:%b %Y}"
+    return f"Week {int(key.split('-W')[1])}, {span}"
+
+
+def period_options(organisation_id: int, chosen: str, now: datetime) -> list[tuple[str, list[tuple[str, str]]]]:
+    """(group label, [(value, label)]) for the period select: the current periods, then earlier ones."""
+    tz = time_zone(organisation_id)
+    current = [(kind, f"{CURRENT_LABELS[kind]} ({period_label(current_key(kind, now, tz), short=True)})"
+                if kind != ALL else CURRENT_LABELS[ALL]) for kind in (WEEK, MONTH, ALL)]
+    weeks = [(k, period_label(k)) for k in reversed(previous_keys(WEEK, now, tz, EARLIER + 1)[:-1])]
+    months = [(k, period_label(k)) for k in reversed(previous_keys(MONTH, now, tz, EARLIER + 1)[:-1])]
+    offered = {v for v, _ in current + weeks + months}
+    if chosen not in offered:  # an older period reached by its key stays selectable
+        (weeks if kind_of(chosen) == WEEK else months).insert(0, (chosen, period_label(chosen)))
+    return [("Current", current), ("Earlier weeks", weeks), ("Earlier months", months)]
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The small board a dashboard shows: what the course's mode lets this viewer see, all time (the full page
+    starts on this week)."""
+
+    view: boards.View
+    board: Board | None
+    teams: list[TeamRow] | None
+    period: str
+
+
+def summary(actor: Actor, now: datetime, limit: int = 10) -> Summary:
+    view = boards.view_of(actor)
+    board = boards.individual_board(actor, "course", ALL, TOTAL, now, limit=limit) if view.individual else None
+    teams = None if view.individual or not view.teams else boards.teams_board(actor, ALL, POINTS_PER_MEMBER, now)
+    return Summary(view, board, teams[:limit] if teams else teams, ALL)
+
+
+@bp.app_template_global()
+def shows_boards(actor: Actor) -> bool:
+    """Whether the nav offers the leaderboard: hidden from learners when the course turned boards off."""
+    view = boards.view_of(actor)
+    return view.individual or view.teams
+
+
+@bp.get("/leaderboard")
+@requires_actor()
+def leaderboard(actor: Actor):
+    query, now = BoardQueryIn().load(request.args), utcnow()
+    view, key = boards.view_of(actor), boards.period_key(actor, query["period"], now)  # 422: unknown period
+    tab = query["tab"] or (PEOPLE if view.individual else TEAMS)
+    names = dimension_names(actor.organisation_id)
+    if query["dimension"] != TOTAL and query["dimension"] not in names:
+        raise InvalidInput("Unknown dimension.", errors={"dimension": ["Choose total or one of the dimensions."]})
+    page = dict(actor=actor, view=view, tab=tab, query=query, dimensions=names, scopes=SCOPE_LABELS,
+                measures=MEASURE_LABELS, periods=period_options(actor.organisation_id, query["period"], now),
+                hidden=boards.is_opted_out(actor.course_id, actor.user_id), zone=time_zone_name(actor.organisation_id))
+    board, teams, closed = None, None, None
+    try:
+        if tab == PEOPLE:
+            board = boards.individual_board(actor, query["scope"], query["period"], query["dimension"], now)
+        else:
+            teams = boards.teams_board(actor, query["period"], query["measure"], now)
+    except Forbidden as err:  # the course's mode closes this board: say so inside the page, nav included
+        closed = err.message
+    return render_template("learner/leaderboard.html", board=board, teams=teams, closed=closed,
+                           period_label=period_label(key), **page), 403 if closed else 200
+
+
+@bp.post("/leaderboard/privacy")
+@requires_actor()
+def privacy(actor: Actor):
+    hidden = boards.set_opt_out(actor, request.form.get("hidden") == "on", utcnow())
+    db.session.commit()
+    return redirect(launch_url("boards.leaderboard", privacy="hidden" if hidden else "shown"), 303)
+
+
+def _cell(value):
+    """Spreadsheets run cells that start like a formula: quote them (CSV injection)."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
+@bp.get("/leaderboard.csv")
+@requires_actor(Role.MANAGER, Role.ADMIN)
+def leaderboard_csv(actor: Actor):
+    query = BoardQueryIn().load(request.args)
+    board = boards.individual_board(actor, query["scope"], query["period"], query["dimension"], utcnow(),
+                                    limit=EXPORT_LIMIT, around=0)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["rank", "name", "points"])
+    writer.writerows([r.rank, _cell(r.name), r.points] for r in board.rows)
+    filename = f"leaderboard-{query['scope']}-{board.period}-{board.dimension}.csv"
+    return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def _settings_page(actor: Actor, values: dict | None = None, errors: dict | None = None, status: int = 200):
+    current = boards.settings_of(actor.course_id)
+    return render_template("manager/boards.html", actor=actor, values=values or current.__dict__, modes=MODES,
+                           errors=errors or {}), status
+
+
+@bp.get("/manage/boards")
+@requires_actor(Role.MANAGER, Role.ADMIN)
+def settings(actor: Actor):
+    return _settings_page(actor)
+
+
+@bp.post("/manage/boards")
+@requires_actor(Role.MANAGER, Role.ADMIN)
+def settings_save(actor: Actor):
+    form = {k: request.form[k] for k in ("mode", "relative", "include_staff") if k in request.form}
+    try:
+        boards.update_settings(actor, boards.SettingsIn().load(form), utcnow())
+    except ValidationError as err:
+        return _settings_page(actor, {"mode": form.get("mode"), "relative": "relative" in form,
+                                      "include_staff": "include_staff" in form}, err.messages, 422)
+    db.session.commit()
+    return redirect(launch_url("boards.settings", saved=1), 303)

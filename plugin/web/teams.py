@@ -1,0 +1,142 @@
+"""Team pages: managers keep the course's teams; a team's members and the course's managers follow its progress.
+
+Endpoints other pages link to: teams.show (team_id), teams.mine, teams.manage.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request
+from markupsafe import Markup
+from marshmallow import ValidationError
+
+from plugin.core.actor import Actor, Role
+from plugin.core.clock import utcnow
+from plugin.errors import Conflict, InvalidInput
+from plugin.extensions import db
+from plugin.teams import service as teams
+from plugin.teams.progress import TeamProgress, team_progress
+from plugin.teams.schemas import MembersIn, TeamIn
+from plugin.web import charts
+from plugin.web.auth import launch_url, requires_actor
+
+bp = Blueprint("teams", __name__, url_prefix="/app/teams")
+MANAGERS = (Role.MANAGER, Role.ADMIN)
+OUTCOME_COLOURS = {"worked": "#276738", "partly": "#8a5a00", "failed": "#9b2c2c"}
+TABLE_NOTE = "The same numbers are in the table after the chart (Show as table)."
+
+
+@bp.get("/")
+@requires_actor()
+def mine(actor: Actor):
+    return render_template("teams/mine.html", actor=actor, teams=teams.my_teams(actor))
+
+
+@bp.get("/<int:team_id>")
+@requires_actor()
+def show(actor: Actor, team_id: int):
+    progress = team_progress(actor, team_id, utcnow())
+    return render_template("teams/team_show.html", actor=actor, p=progress, charts=_charts(progress))
+
+
+def _charts(p: TeamProgress) -> dict[str, Markup]:
+    month = f"This month ({p.month_label})"
+    return {
+        "participation": charts.bar_chart(
+            "participation", f"Share of members who logged an experiment, week by week, last {len(p.weeks)} weeks",
+            [w.short for w in p.weeks], [w.percent for w in p.weeks], max_value=100,
+            value_text=charts.percent_text, description=TABLE_NOTE),
+        "categories": charts.hbar_chart(
+            "categories", "Experiments by category, this month and all time", [c.label for c in p.categories],
+            [charts.Series(month, [c.month for c in p.categories]),
+             charts.Series("All time", [c.all_time for c in p.categories])], description=TABLE_NOTE),
+        "outcomes": charts.hbar_chart(
+            "outcomes", "Experiments by outcome, this month and all time", [month, "All time"],
+            [charts.Series(o.label, [o.month, o.all_time], OUTCOME_COLOURS.get(o.key)) for o in p.outcomes],
+            stacked=True, description=TABLE_NOTE),
+    }
+
+
+# --- managers ---------------------------------------------------------------------------------------------
+def _list_page(actor: Actor, errors: dict | None = None, values: dict | None = None, status: int = 200):
+    return render_template("teams/manage.html", actor=actor, teams=teams.course_teams(actor),
+                           errors=errors or {}, values=values or {}), status
+
+
+@bp.get("/manage")
+@requires_actor(*MANAGERS)
+def manage(actor: Actor):
+    return _list_page(actor)
+
+
+@bp.post("/manage")
+@requires_actor(*MANAGERS)
+def create(actor: Actor):
+    try:
+        team = teams.create_team(actor, TeamIn().load_form(request.form), utcnow())
+    except ValidationError as err:
+        return _list_page(actor, err.messages, request.form.to_dict(), 422)
+    except Conflict as err:
+        db.session.rollback()
+        return _list_page(actor, err.form_errors(), request.form.to_dict(), err.status)
+    db.session.commit()
+    return redirect(launch_url("teams.edit", team_id=team.id, done="created"), 303)
+
+
+def _edit_page(actor: Actor, team_id: int, errors: dict | None = None, values: dict | None = None,
+               status: int = 200):
+    team = teams.get_team(actor, team_id)
+    search = request.args.get("q", "").strip()[:100]
+    summary = teams.summary_of(team)
+    people, more = ([], False) if summary.from_lms else teams.candidates(actor, team.id, search)
+    return render_template("teams/team_edit.html", actor=actor, team=team, summary=summary,
+                           members=teams.members_of(actor, team.id), people=people, more=more, search=search,
+                           errors=errors or {}, values=values or {"name": team.name}), status
+
+
+@bp.get("/<int:team_id>/edit")
+@requires_actor(*MANAGERS)
+def edit(actor: Actor, team_id: int):
+    return _edit_page(actor, team_id)
+
+
+@bp.post("/<int:team_id>/rename")
+@requires_actor(*MANAGERS)
+def rename(actor: Actor, team_id: int):
+    try:
+        teams.rename_team(actor, team_id, TeamIn().load_form(request.form), utcnow())
+    except ValidationError as err:
+        return _edit_page(actor, team_id, err.messages, request.form.to_dict(), 422)
+    except Conflict as err:
+        db.session.rollback()
+        return _edit_page(actor, team_id, err.form_errors(), request.form.to_dict(), err.status)
+    db.session.commit()
+    return redirect(launch_url("teams.edit", team_id=team_id, done="renamed"), 303)
+
+
+@bp.post("/<int:team_id>/members")
+@requires_actor(*MANAGERS)
+def members_add(actor: Actor, team_id: int):
+    try:
+        added = teams.add_members(actor, team_id, MembersIn().load_form(request.form)["user_ids"], utcnow())
+    except ValidationError as err:
+        return _edit_page(actor, team_id, {"user_id": err.messages.get("user_ids", ["Choose learners."])}, None, 422)
+    except InvalidInput as err:
+        db.session.rollback()
+        return _edit_page(actor, team_id, err.form_errors(), None, err.status)
+    db.session.commit()
+    return redirect(launch_url("teams.edit", team_id=team_id, done="added", n=len(added)), 303)
+
+
+@bp.post("/<int:team_id>/members/<int:user_id>/remove")
+@requires_actor(*MANAGERS)
+def member_remove(actor: Actor, team_id: int, user_id: int):
+    removed = teams.remove_member(actor, team_id, user_id, utcnow())
+    db.session.commit()
+    return redirect(launch_url("teams.edit", team_id=team_id, done="removed" if removed else "unchanged"), 303)
+
+
+@bp.post("/<int:team_id>/delete")
+@requires_actor(*MANAGERS)
+def delete(actor: Actor, team_id: int):
+    teams.delete_team(actor, team_id, utcnow())
+    db.session.commit()
+    return redirect(launch_url("teams.manage", done="deleted"), 303)

@@ -1,0 +1,327 @@
+"""Teams on the real database: managers create, rename, fill and delete teams of their course only; LMS teams
+stay the LMS's; every membership change moves the team's figures (and rebuilt equals maintained)."""
+from __future__ import annotations
+
+from datetime import timedelta
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy import select
+
+from plugin.audit.models import AuditEvent
+from plugin.catalog.service import items
+from plugin.challenges.schemas import ChallengeIn
+from plugin.challenges.service import cancel_challenge, create_challenge
+from plugin.core.actor import Role
+from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
+from plugin.extensions import db
+from plugin.leaderboards import rebuild
+from plugin.leaderboards.periods import ALL
+from plugin.leaderboards.queries import team_figures
+from plugin.ledger.service import balances
+from plugin.teams import service as teams
+from plugin.teams.models import Team, TeamMember
+from plugin.teams.progress import team_progress
+from plugin.teams.schemas import TeamIn
+from tests.services.factories import NOW, log, make_actor, make_platform
+from tests.services.test_concurrency import THREADS, race
+
+
+@pytest.fixture
+def course(appctx):
+    platform = make_platform()
+    return SimpleNamespace(platform=platform, boss=make_actor(platform, "boss", Role.MANAGER, name="Boss"),
+                           ada=make_actor(platform, "ada", name="Ada"), bo=make_actor(platform, "bo", name="Bo"),
+                           cy=make_actor(platform, "cy", name="Cy"))
+
+
+def name(value: str) -> dict:
+    return TeamIn().load({"name": value})
+
+
+def team_ids(actor) -> list[str]:
+    return [t.name for t in teams.course_teams(actor)]
+
+
+def audit(action: str) -> list[AuditEvent]:
+    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)))
+
+
+def members(team_id: int) -> set[int]:
+    return set(db.session.scalars(select(TeamMember.user_id).where(TeamMember.team_id == team_id)))
+
+
+def lms_team(course, *people) -> Team:
+    teams.sync_lms_teams(course.boss.course_id, {"g-1": "Canvas group"}, {"g-1": {p.user_id for p in people}}, NOW)
+    return db.session.scalar(select(Team).where(Team.external_id == "g-1"))
+
+
+# --- create, rename, delete -----------------------------------------------------------------------------
+def test_a_manager_creates_renames_and_deletes_a_team_and_each_step_is_audited(course):
+    team = teams.create_team(course.boss, name("  Red   team "), NOW)
+    assert team.name == "Red team" and team.external_id is None  # spaces tidied by the schema
+    assert [(t.name, t.source_label, t.members) for t in teams.course_teams(course.boss)] == [("Red team", "Created here", 0)]
+    teams.rename_team(course.boss, team.id, name("Crimson"), NOW)
+    assert team_ids(course.boss) == ["Crimson"]
+    assert teams.delete_team(course.boss, team.id, NOW) is True
+    assert team_ids(course.boss) == []
+    assert [e.details for e in audit("team.created")] == [{"name": "Red team"}]
+    assert [e.details for e in audit("team.renamed")] == [{"name": ["Red team", "Crimson"]}]
+    assert [e.details["name"] for e in audit("team.deleted")] == ["Crimson"]
+
+
+def test_deleting_twice_is_one_deletion(course):
+    team = teams.create_team(course.boss, name("Red"), NOW)
+    assert teams.delete_team(course.boss, team.id, NOW) is True
+    assert teams.delete_team(course.boss, team.id, NOW) is False  # a second click: nothing left to do
+    assert len(audit("team.deleted")) == 1
+
+
+def test_duplicate_names_are_refused_whatever_their_case(course):
+    red = teams.create_team(course.boss, name("Red"), NOW)
+    blue = teams.create_team(course.boss, name("Blue"), NOW)
+    with pytest.raises(Conflict, match="already has a team called “Red”") as err:
+        teams.create_team(course.boss, name("red"), NOW)
+    assert err.value.status == 409 and "name" in err.value.errors
+    with pytest.raises(Conflict):
+        teams.rename_team(course.boss, blue.id, name("RED"), NOW)
+    teams.rename_team(course.boss, red.id, name("Red"), NOW)  # keeping its own name is fine
+    assert sorted(team_ids(course.boss)) == ["Blue", "Red"]
+
+
+def test_the_same_name_is_fine_in_another_course(course):
+    other = make_actor(course.platform, "boss-2", Role.MANAGER, context_id="course-2")
+    teams.create_team(course.boss, name("Red"), NOW)
+    assert teams.create_team(other, name("Red"), NOW).course_id == other.course_id
+
+
+def test_a_name_is_required(course):
+    from marshmallow import ValidationError
+    with pytest.raises(ValidationError) as err:
+        name("   ")
+    assert err.value.messages == {"name": ["Give the team a name."]}
+
+
+# --- members ------------------------------------------------------------------------------------------------
+def test_members_are_added_and_removed_idempotently(course):
+    team = teams.create_team(course.boss, name("Red"), NOW)
+    assert teams.add_members(course.boss, team.id, [course.ada.user_id, course.bo.user_id], NOW) == sorted(
+        [course.ada.user_id, course.bo.user_id])
+    assert teams.add_members(course.boss, team.id, [course.ada.user_id], NOW) == []  # a double submit
+    assert members(team.id) == {course.ada.user_id, course.bo.user_id}
+    assert teams.remove_member(course.boss, team.id, course.ada.user_id, NOW) is True
+    assert teams.remove_member(course.boss, team.id, course.ada.user_id, NOW) is False
+    assert members(team.id) == {course.bo.user_id}
+    assert len(audit("team.members_added")) == 1 and len(audit("team.member_removed")) == 1
+
+
+def test_a_learner_may_be_in_several_teams(course):
+    red, blue = teams.create_team(course.boss, name("Red"), NOW), teams.create_team(course.boss, name("Blue"), NOW)
+    teams.add_members(course.boss, red.id, [course.ada.user_id], NOW)
+    teams.add_members(course.boss, blue.id, [course.ada.user_id], NOW)
+    assert [t.name for t in teams.my_teams(course.ada)] == ["Blue", "Red"]
+
+
+def test_only_learners_of_the_course_can_be_added(course):
+    team = teams.create_team(course.boss, name("Red"), NOW)
+    stranger = make_actor(course.platform, "stranger", context_id="course-2")
+    for user_id in (stranger.user_id, course.boss.user_id, 999_999):
+        with pytest.raises(InvalidInput, match="Only learners of this course"):
+            teams.add_members(course.boss, team.id, [course.ada.user_id, user_id], NOW)
+    assert members(team.id) == set()
+
+
+def test_candidates_are_the_learners_not_yet_in_the_team(course):
+    team = teams.create_team(course.boss, name("Red"), NOW)
+    teams.add_members(course.boss, team.id, [course.ada.user_id], NOW)
+    people, more = teams.candidates(course.boss, team.id)
+    assert [u.name for u in people] == ["Bo", "Cy"] and not more
+    assert [u.name for u in teams.candidates(course.boss, team.id, "c")[0]] == ["Cy"]
+    assert [u.name for u in teams.candidates(course.boss, team.id, "%")[0]] == []  # no wildcard injection
+    assert len(teams.candidates(course.boss, team.id, limit=1)[0]) == 1 and teams.candidates(
+        course.boss, team.id, limit=1)[1]
+
+
+# --- LMS teams ------------------------------------------------------------------------------------------------
+def test_lms_teams_are_listed_but_their_name_and_members_stay_the_lms(course):
+    team = lms_team(course, course.ada)
+    summary = teams.course_teams(course.boss)[0]
+    assert (summary.name, summary.source_label, summary.listed) == ("Canvas group", "LMS group", 1)
+    for change in (lambda: teams.add_members(course.boss, team.id, [course.bo.user_id], NOW),
+                   lambda: teams.remove_member(course.boss, team.id, course.ada.user_id, NOW),
+                   lambda: teams.rename_team(course.boss, team.id, name("Mine now"), NOW),
+                   lambda: teams.delete_team(course.boss, team.id, NOW)):
+        with pytest.raises(Forbidden, match="comes? from the LMS"):
+            change()
+    assert members(team.id) == {course.ada.user_id} and team.name == "Canvas group"
+
+
+def test_roster_sync_still_leaves_teams_made_here_alone(course):
+    mine = teams.create_team(course.boss, name("Study buddies"), NOW)
+    teams.add_members(course.boss, mine.id, [course.bo.user_id], NOW)
+    lms_team(course, course.ada)
+    teams.sync_lms_teams(course.boss.course_id, {}, {}, NOW)
+    assert members(mine.id) == {course.bo.user_id}
+
+
+# --- scope and roles ---------------------------------------------------------------------------------------
+def test_another_course_cannot_see_or_change_a_team(course):
+    team = teams.create_team(course.boss, name("Red"), NOW)
+    teams.add_members(course.boss, team.id, [course.ada.user_id], NOW)
+    other = make_actor(course.platform, "boss-2", Role.MANAGER, context_id="course-2")
+    assert teams.course_teams(other) == []
+    for attempt in (lambda: teams.get_team(other, team.id),
+                    lambda: teams.rename_team(other, team.id, name("Mine"), NOW),
+                    lambda: teams.add_members(other, team.id, [course.bo.user_id], NOW),
+                    lambda: teams.remove_member(other, team.id, course.ada.user_id, NOW),
+                    lambda: teams.delete_team(other, team.id, NOW),
+                    lambda: team_progress(other, team.id, NOW)):
+        with pytest.raises(NotFound):
+            attempt()
+    assert members(team.id) == {course.ada.user_id} and team_ids(course.boss) == ["Red"]
+
+
+def test_learners_cannot_manage_teams(course):
+    team = teams.create_team(course.boss, name("Red"), NOW)
+    for attempt in (lambda: teams.create_team(course.ada, name("Mine"), NOW),
+                    lambda: teams.add_members(course.ada, team.id, [course.ada.user_id], NOW),
+                    lambda: teams.course_teams(course.ada),
+                    lambda: teams.delete_team(course.ada, team.id, NOW)):
+        with pytest.raises(Forbidden):
+            attempt()
+
+
+def test_a_team_page_is_for_its_members_and_the_managers(course):
+    team = teams.create_team(course.boss, name("Red"), NOW)
+    teams.add_members(course.boss, team.id, [course.ada.user_id], NOW)
+    assert teams.viewable_team(course.ada, team.id).id == team.id
+    assert teams.viewable_team(course.boss, team.id).id == team.id
+    with pytest.raises(Forbidden, match="Only this team's members"):
+        teams.viewable_team(course.bo, team.id)
+
+
+# --- figures follow membership -------------------------------------------------------------------------------
+def test_adding_a_member_brings_their_points_and_experiments_and_removing_takes_them_away(course):
+    log(course.ada, minutes_saved=90)
+    log(course.ada, now=NOW + timedelta(hours=1), outcome="failed", learned="Needs the source text.")
+    points = balances(course.ada.course_id, course.ada.user_id)["total"]
+    assert points > 0
+    team = teams.create_team(course.boss, name("Red"), NOW)
+    assert team_figures(team.id, [ALL])[ALL] == {}
+
+    teams.add_members(course.boss, team.id, [course.ada.user_id], NOW)
+    figures = team_figures(team.id, [ALL])[ALL]
+    assert (figures["members"], figures["experiments"], figures["points:total"], figures["minutes"]) == (
+        1, 2, points, 90)
+    assert figures["experimenters"] == 1 and figures["out:failed"] == 1
+    assert rebuild.verify() == {}
+
+    teams.remove_member(course.boss, team.id, course.ada.user_id, NOW)
+    assert team_figures(team.id, [ALL])[ALL] == {}
+    assert rebuild.verify() == {}
+
+
+def test_figures_keep_counting_after_joining_and_deleting_a_team_drops_them(course):
+    team = teams.create_team(course.boss, name("Red"), NOW)
+    teams.add_members(course.boss, team.id, [course.ada.user_id, course.bo.user_id], NOW)
+    log(course.ada)
+    log(course.bo)
+    assert team_figures(team.id, [ALL])[ALL]["experiments"] == 2
+    assert rebuild.verify() == {}
+    teams.delete_team(course.boss, team.id, NOW)
+    assert team_figures(team.id, [ALL])[ALL] == {}
+    assert rebuild.verify() == {}
+
+
+def challenge_for(course, team, **overrides):
+    raw = {"title": "Ten together", "goal_kind": "count", "goal_value": "10", "team": str(team.id),
+           "starts_at": "2025-03-01T00:00", "ends_at": "2025-04-01T00:00", **overrides}
+    return create_challenge(course.boss, ChallengeIn().load(raw), NOW)
+
+
+def test_membership_changes_keep_the_team_challenge_board_equal_to_its_rebuild(course):
+    team = teams.create_team(course.boss, name("Red"), NOW)
+    teams.add_members(course.boss, team.id, [course.bo.user_id], NOW)
+    challenge_for(course, team)
+    log(course.ada, now=NOW + timedelta(minutes=5))  # points in the window, before joining the team
+    teams.add_members(course.boss, team.id, [course.ada.user_id], NOW + timedelta(minutes=10))
+    assert rebuild.verify() == {}
+    teams.remove_member(course.boss, team.id, course.ada.user_id, NOW + timedelta(minutes=20))
+    assert rebuild.verify() == {}
+
+
+def test_a_team_with_challenges_is_not_deleted_until_they_are_cancelled(course):
+    team = teams.create_team(course.boss, name("Red"), NOW)
+    challenge = challenge_for(course, team)
+    with pytest.raises(Conflict, match="Cancel them first"):
+        teams.delete_team(course.boss, team.id, NOW)
+    cancel_challenge(course.boss, challenge.id, NOW)
+    assert teams.delete_team(course.boss, team.id, NOW) is True
+
+
+# --- the progress read model -------------------------------------------------------------------------------------
+def test_team_progress_reads_weeks_categories_outcomes_hours_and_goals(course):
+    categories = items(course.ada.organisation_id, "categories")
+    team = teams.create_team(course.boss, name("Red"), NOW)
+    teams.add_members(course.boss, team.id, [course.ada.user_id, course.bo.user_id], NOW)
+    log(course.ada, minutes_saved=45, task_category=categories[0].id)
+    log(course.ada, now=NOW - timedelta(days=7), minutes_saved=30, task_category=categories[1].id,
+        outcome="partly")                                       # the week before, in February
+    log(course.cy, minutes_saved=600)                           # not in the team
+    challenge_for(course, team, goal_value="4")
+    progress = team_progress(course.ada, team.id, NOW + timedelta(days=1))
+
+    assert progress.members == 2 and progress.month_key == "2025-03" and progress.month_label == "March 2025"
+    assert [(w.key, w.experimenters, w.percent) for w in progress.weeks[-2:]] == [
+        ("2025-W09", 1, 50), ("2025-W10", 1, 50)]
+    assert len(progress.weeks) == 12 and progress.weeks[0].key == "2024-W51"
+    assert (progress.experiments.month, progress.experiments.all_time) == (1, 2)
+    assert (progress.hours_month, progress.hours_all_time) == ("0.8", "1.2")
+    assert [(c.label, c.month, c.all_time) for c in progress.categories] == [
+        (categories[0].name, 1, 1), (categories[1].name, 0, 1)]
+    assert [(o.key, o.month, o.all_time) for o in progress.outcomes] == [
+        ("worked", 1, 1), ("partly", 0, 1), ("failed", 0, 0)]
+    assert progress.points_per_member_month == round(progress.points_month / 2, 1)
+    [goal] = progress.goals
+    # The window opened on 1 March: Ada's experiment of the 3rd counts; February's does not.
+    assert (goal.title, goal.progress.text, goal.percent, goal.status) == ("Ten together", "1 of 4 experiments", 25,
+                                                                          "open")
+
+
+# --- double submits, for real: requests racing on the database -------------------------------------------------
+def test_racing_submits_of_the_same_add_and_remove_apply_once(appctx, course):
+    log(course.ada)
+    team = teams.create_team(course.boss, name("Red"), NOW)
+    team_id, ada = team.id, course.ada.user_id
+
+    def add(_i):
+        added = teams.add_members(course.boss, team_id, [ada], NOW)
+        db.session.commit()
+        return added
+
+    assert sorted(race(appctx, add), key=len) == [[]] * (THREADS - 1) + [[ada]]
+    assert members(team_id) == {ada} and team_figures(team_id, [ALL])[ALL]["experiments"] == 1
+    assert len(audit("team.members_added")) == 1
+
+    def remove(_i):
+        gone = teams.remove_member(course.boss, team_id, ada, NOW)
+        db.session.commit()
+        return gone
+
+    assert sorted(race(appctx, remove)) == [False] * (THREADS - 1) + [True]
+    assert members(team_id) == set() and team_figures(team_id, [ALL])[ALL] == {}
+    assert rebuild.verify() == {}
+
+
+def test_racing_creates_of_one_name_make_one_team(appctx, course):
+    def create(i):
+        try:
+            teams.create_team(course.boss, name("Red" if i % 2 else "red"), NOW)
+            db.session.commit()
+            return "created"
+        except Conflict:
+            db.session.rollback()
+            return "refused"
+
+    results = race(appctx, create)
+    assert results.count("created") == 1 and team_ids(course.boss) in (["Red"], ["red"])

@@ -1,0 +1,340 @@
+"""The leaderboard pages as people in the LMS frame see them: real launches, points through the ledger's own
+writer at fixed moments, and what each role, course setting and privacy choice shows (or never shows)."""
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import re
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import select
+
+from plugin.core.actor import Actor, Role
+from plugin.extensions import db
+from plugin.leaderboards import aggregates
+from plugin.ledger.service import Posting, post_entry
+from plugin.teams.service import add_member, ensure_team
+from plugin.tenancy.models import Course, Membership, User
+from tests.services.factories import make_actor, make_platform
+from tests.web.helpers import log_experiment, options, text, visible
+
+NOW = datetime(2026, 11, 18, 10, 0, tzinfo=timezone.utc)                     # Wednesday of ISO week 47
+SUNDAY_LATE_ISTANBUL = datetime(2026, 11, 29, 20, 30, tzinfo=timezone.utc)  # Sunday 23:30 at UTC+3: week 48
+MONDAY_ISTANBUL = datetime(2026, 11, 29, 21, 30, tzinfo=timezone.utc)       # Monday 00:30 at UTC+3: week 49
+ANON = "Anonymous participant"
+_keys = itertools.count(1)
+ROW = re.compile(r'<tr( class="me" aria-current="true")?><td>(\d+)</td><td>(.*?)</td><td class="num">(-?\d+)</td></tr>')
+
+
+# --- helpers -------------------------------------------------------------------------------------------
+def actor_of(app, sub: str, context_id: str = "course-1") -> Actor:
+    with app.app_context():
+        course = db.session.scalar(select(Course).where(Course.context_id == context_id))
+        user = db.session.scalar(select(User).where(User.sub == sub))
+        role = db.session.scalar(select(Membership.role).where(Membership.course_id == course.id,
+                                                               Membership.user_id == user.id))
+        return Actor(user_id=user.id, course_id=course.id, organisation_id=course.organisation_id,
+                     platform_id=course.platform_id, role=Role(role), display_name=user.name or "")
+
+
+def award(app, actor: Actor, points: int, now: datetime = NOW, dimension: str = "experimenting") -> None:
+    with app.app_context():
+        post_entry(Posting(organisation_id=actor.organisation_id, course_id=actor.course_id, user_id=actor.user_id,
+                           amount=points, dimension=dimension, source_type="manual", source_id=None,
+                           key=f"web-board-test:{next(_keys)}"), now)
+        db.session.commit()
+
+
+def learner(app, launch, sub: str, name: str, points: int = 0, context_id: str = "course-1", **kw) -> tuple[str, Actor]:
+    token = launch(sub=sub, name=name, context_id=context_id)
+    person = actor_of(app, sub, context_id)
+    if points:
+        award(app, person, points, **kw)
+    return token, person
+
+
+def page(client, token: str, **params):
+    return client.get("/app/leaderboard", query_string={"lt": token, **params})
+
+
+def rows(response) -> tuple[list[tuple], list[tuple]]:
+    """(top, around) as (rank, name, points, is_me) read from the board's table."""
+    body = text(response)
+    table = body[body.index('data-testid="board"'):body.index("</table>", body.index('data-testid="board"'))]
+    top, _, around = table.partition('class="around"')
+    read = lambda part: [(int(r), re.sub(r"<[^>]+>", "", n), int(p), bool(me)) for me, r, n, p in ROW.findall(part)]  # noqa: E731
+    return read(top), read(around)
+
+
+def set_mode(client, manager: str, mode: str, **flags) -> None:
+    response = client.post("/app/manage/boards", data={"lt": manager, "mode": mode, **flags})
+    assert response.status_code == 303, visible(response)[:500]
+
+
+# --- top, around me, ties -------------------------------------------------------------------------------
+def test_viewer_below_the_top_sees_top_twenty_a_gap_and_their_neighbours_at_true_ranks(app, client, launch):
+    tokens = {}
+    for i in range(25):  # 250, 240, ... 10 points: ranks 1..25
+        tokens[i], _ = learner(app, launch, f"p{i}", f"Person {i:02d}", 250 - 10 * i)
+    response = page(client, tokens[22], period="all")
+    assert response.status_code == 200
+    top, around = rows(response)
+    assert [r[0] for r in top] == list(range(1, 21)) and not any(r[3] for r in top)
+    assert [(r[0], r[1], r[2], r[3]) for r in around] == [
+        (21, "Person 20", 50, False), (22, "Person 21", 40, False), (23, "Person 22 (you)", 30, True),
+        (24, "Person 23", 20, False), (25, "Person 24", 10, False)]
+    shown = visible(response)
+    assert "Around you" in shown and "Your rank: 23 of 25, with 30 points." in shown
+    assert "Equal points share a rank and the next rank is skipped (1, 2, 2, 4)" in shown
+
+    top, around = rows(page(client, tokens[3], period="all"))  # inside the top: highlighted there, no gap
+    assert (4, "Person 03 (you)", 220, True) in top and around == []
+
+
+def test_equal_points_share_a_rank_and_the_next_rank_is_skipped(app, client, launch):
+    token, _ = learner(app, launch, "a", "Ada", 50)
+    learner(app, launch, "b", "Bea", 30)
+    learner(app, launch, "c", "Cem", 30)
+    learner(app, launch, "d", "Dan", 10)
+    top, _ = rows(page(client, token, period="all"))
+    assert [(r[0], r[1], r[2]) for r in top] == [(1, "Ada (you)", 50), (2, "Bea", 30), (2, "Cem", 30), (4, "Dan", 10)]
+
+
+def test_a_learner_without_points_is_told_they_are_not_on_the_board_yet(app, client, launch):
+    learner(app, launch, "a", "Ada", 50)
+    newcomer, _ = learner(app, launch, "new", "Nora Newcomer")
+    response = page(client, newcomer, period="all")
+    assert "You are not on this board yet." in visible(response)
+    assert "Nora Newcomer" not in visible(response).split("Leaderboard", 2)[-1].split("Privacy")[0]
+
+
+# --- privacy ----------------------------------------------------------------------------------------------
+def test_an_opted_out_learner_is_anonymous_to_everyone_else_but_sees_their_own_name(app, client, launch):
+    hidden, olga = learner(app, launch, "olga", "Olga Hidden", 80)
+    other, _ = learner(app, launch, "ben", "Ben Visible", 40)
+    manager = launch(role="instructor", sub="boss", name="Mona Manager")
+
+    saved = client.post("/app/leaderboard/privacy", data={"lt": hidden, "hidden": "on"})
+    assert saved.status_code == 303
+    confirmation = visible(client.get(saved.headers["Location"]))
+    assert "Your name is now hidden on this course's leaderboards. You still see your own rank." in confirmation
+
+    own, _ = rows(page(client, hidden, period="all"))
+    assert own[0] == (1, "Olga Hidden (you)", 80, True)
+    for token, path, params in [(other, "/app/leaderboard", {"period": "all"}),
+                                (other, "/app/leaderboard", {"period": "all", "scope": "organisation"}),
+                                (other, "/app/", {}),
+                                (manager, "/app/leaderboard", {"period": "all"}),
+                                (manager, "/app/manage/", {})]:
+        body = text(client.get(path, query_string={"lt": token, **params}))
+        board = body[body.index('data-testid="board"'):]
+        assert "Olga Hidden" not in board.split("Participation")[0], path  # (the manager's roster is another page part)
+        assert ANON in board, path
+        assert f"Participant {olga.user_id}" not in body
+    other_top, _ = rows(page(client, other, period="all"))
+    assert other_top[0] == (1, ANON, 80, False)
+
+    export = client.get("/app/leaderboard.csv", query_string={"lt": manager, "period": "all"})
+    assert "Olga Hidden" not in export.get_data(as_text=True)
+    assert [1, ANON, 80] in [[int(r[0]), r[1], int(r[2])] for r in list(csv.reader(io.StringIO(
+        export.get_data(as_text=True).lstrip("\ufeff"))))[1:]]
+
+    client.post("/app/leaderboard/privacy", data={"lt": hidden})  # unticked: shown again
+    assert rows(page(client, other, period="all"))[0][0] == (1, "Olga Hidden", 80, False)
+
+
+# --- course modes -------------------------------------------------------------------------------------
+def test_team_only_mode_shows_learners_teams_and_no_individuals(app, client, launch):
+    manager = launch(role="instructor", sub="boss", name="Mona Manager")
+    people = [learner(app, launch, f"t{i}", f"Teammate {i}") for i in range(6)]
+    with app.app_context():
+        red, blue = ensure_team(people[0][1].course_id, "Red", NOW), ensure_team(people[0][1].course_id, "Blue", NOW)
+        for token, person in people[:2]:
+            add_member(red, person.user_id)
+        for token, person in people[2:]:
+            add_member(blue, person.user_id)
+        for team in (red, blue):
+            aggregates.team_members_changed(team.id)
+        db.session.commit()
+    for _token, person in people:
+        award(app, person, 40)
+    log_experiment(client, people[0][0], outcome="worked", learned="")
+    set_mode(client, manager, "team_only")
+
+    viewer = people[2][0]
+    response = page(client, viewer, period="all")
+    shown = visible(response)
+    assert response.status_code == 200
+    assert "Teams · All time · Points per member" in shown
+    assert "Fair to teams of any size" in shown
+    assert not any(f"Teammate {i}" in shown for i in range(6))
+    assert 'name="scope"' not in text(response) and ">People<" not in text(response)
+    body = text(response)
+    red_row = re.search(r"<tr[^>]*>\s*<td>\d+</td><td>Red</td>.*?</tr>", body, re.S).group(0)
+    assert "<td class=\"num\">2</td>" in red_row and "50%" in red_row and "(1 of 2)" in red_row
+    assert "Blue (your team)" in shown
+
+    individual = page(client, viewer, tab="people", period="all")
+    assert individual.status_code == 403
+    assert "This course shows team boards only." in visible(individual)
+    assert not any(f"Teammate {i}" in visible(individual) for i in range(6))
+    dashboard = visible(client.get("/app/", query_string={"lt": viewer}))
+    assert "Team leaderboard" in dashboard and not any(f"Teammate {i} " in dashboard for i in range(6))
+    assert "Teammate 0" in visible(page(client, manager, tab="people", period="all"))  # managers see the full board
+
+
+def test_off_mode_gives_learners_a_message_page_and_no_nav_link(app, client, launch):
+    manager = launch(role="instructor", sub="boss", name="Mona Manager")
+    token, _ = learner(app, launch, "a", "Ada", 50)
+    set_mode(client, manager, "off")
+    response = page(client, token)
+    assert response.status_code == 403
+    assert "Leaderboards are turned off in this course." in visible(response)
+    assert ROW.findall(text(response)) == [] and "Ada" not in visible(response)
+    dashboard = text(client.get("/app/", query_string={"lt": token}))
+    assert "/app/leaderboard" not in dashboard and "Course leaderboard" not in dashboard
+    assert page(client, token, tab="teams").status_code == 403
+    assert "/app/leaderboard" in text(client.get("/app/manage/", query_string={"lt": manager}))
+    assert "learners see: no boards" in visible(client.get("/app/manage/", query_string={"lt": manager})).lower()
+
+
+def test_relative_mode_shows_only_the_viewers_neighbours(app, client, launch):
+    manager = launch(role="instructor", sub="boss", name="Mona Manager")
+    tokens = [learner(app, launch, f"r{i}", f"Runner {i}", 100 - 10 * i)[0] for i in range(8)]
+    set_mode(client, manager, "on", relative="on")
+    response = page(client, tokens[4], period="all")
+    top, around = rows(response)
+    assert top == []
+    assert [(r[0], r[1]) for r in around] == [(3, "Runner 2"), (4, "Runner 3"), (5, "Runner 4 (you)"),
+                                              (6, "Runner 5"), (7, "Runner 6")]
+    assert "Runner 0" not in visible(response) and "never the top of the board" in visible(response)
+    dashboard = visible(client.get("/app/", query_string={"lt": tokens[4]}))
+    assert "Runner 3" in dashboard and "Runner 0" not in dashboard
+    assert "Runner 0" in visible(page(client, manager, period="all"))
+
+
+# --- periods and scopes -------------------------------------------------------------------------------
+def set_time_zone(client, admin: str, name: str):
+    return client.post("/app/admin/time-zone", data={"lt": admin, "time_zone": name})
+
+
+def test_week_and_month_boards_count_only_their_period_in_the_organisations_time_zone(app, client, launch):
+    admin = launch(role="admin", sub="root", name="Ada Admin")
+    assert set_time_zone(client, admin, "Europe/Istanbul").status_code == 303
+    token, _ = learner(app, launch, "sun", "Sunday Sam", 10, now=SUNDAY_LATE_ISTANBUL)
+    learner(app, launch, "mon", "Monday Mia", 30, now=MONDAY_ISTANBUL)
+    learner(app, launch, "old", "October Olly", 70, now=datetime(2026, 10, 20, 12, 0, tzinfo=timezone.utc))
+
+    def board(period):
+        return [(r[1].replace(" (you)", ""), r[2]) for r in rows(page(client, token, period=period))[0]]
+
+    assert board("2026-W48") == [("Sunday Sam", 10)]
+    assert board("2026-W49") == [("Monday Mia", 30)]  # Sunday 21:30 UTC is already Monday in Istanbul
+    assert board("2026-11") == [("Monday Mia", 30), ("Sunday Sam", 10)]
+    assert board("2026-10") == [("October Olly", 70)]
+    assert board("all") == [("October Olly", 70), ("Monday Mia", 30), ("Sunday Sam", 10)]
+    shown = visible(page(client, token, period="2026-W49"))
+    assert "This course · Week 49, 30 Nov – 6 Dec 2026 · Total" in shown
+    assert "Weeks start on Monday and months are calendar months, in Europe/Istanbul time." in shown
+    assert page(client, token, period="2026-W99").status_code == 422
+    offered = options(text(page(client, token, period="2026-W40")), "period")
+    assert offered["Week 40, 28 Sep – 4 Oct 2026"] == "2026-W40"  # an older week reached by its key
+    assert offered["All time"] == "all" and any(label.startswith("This week (") for label in offered)
+
+
+def test_admin_time_zone_change_moves_an_award_across_the_week_boundary(app, client, launch):
+    admin = launch(role="admin", sub="root", name="Ada Admin")
+    page_html = text(client.get("/app/admin/scoring", query_string={"lt": admin}))
+    assert re.search(r'<option value="UTC" selected>UTC</option>', page_html)
+    assert "weeks start on Monday and months are calendar months in this time zone" in visible(
+        client.get("/app/admin/scoring", query_string={"lt": admin}))
+    token, _ = learner(app, launch, "mon", "Monday Mia", 30, now=MONDAY_ISTANBUL)
+    week = lambda key: [r[2] for r in rows(page(client, token, period=key))[0]]  # noqa: E731
+    assert week("2026-W48") == [30] and week("2026-W49") == []  # in UTC it is still Sunday
+
+    saved = set_time_zone(client, admin, "Europe/Istanbul")
+    assert saved.status_code == 303
+    assert "Week and month boards now follow Europe/Istanbul" in visible(client.get(saved.headers["Location"]))
+    assert week("2026-W48") == [] and week("2026-W49") == [30]
+
+    refused = set_time_zone(client, admin, "Mars/Olympus")
+    assert refused.status_code == 422 and "Choose a time zone from the list." in visible(refused)
+    assert set_time_zone(client, token, "UTC").status_code == 403
+    assert week("2026-W49") == [30]
+
+
+def test_organisation_board_sums_the_organisations_courses_and_never_another_organisation(app, client, launch):
+    token, here = learner(app, launch, "both", "Bo Both", 20)
+    _, there = learner(app, launch, "both", "Bo Both", 15, context_id="course-2")
+    learner(app, launch, "two", "Tia Two", 30, context_id="course-2")
+    with app.app_context():
+        outsider = make_actor(make_platform(issuer="https://other.example", organisation="Org B"), "olaf",
+                              name="Outsider Olaf")
+        db.session.commit()
+    award(app, outsider, 999)
+    assert here.organisation_id == there.organisation_id != outsider.organisation_id
+
+    organisation = page(client, token, scope="organisation", period="all")
+    assert [(r[1], r[2]) for r in rows(organisation)[0]] == [("Bo Both (you)", 35), ("Tia Two", 30)]
+    assert "Outsider Olaf" not in visible(organisation) and "Whole organisation · All time" in visible(organisation)
+    course = page(client, token, scope="course", period="all")
+    assert [(r[1], r[2]) for r in rows(course)[0]] == [("Bo Both (you)", 20)]
+
+
+def test_dimension_boards_count_only_that_dimension(app, client, launch):
+    token, ada = learner(app, launch, "a", "Ada", 10, dimension="helping")
+    award(app, ada, 5)
+    learner(app, launch, "b", "Bea", 12)
+    assert [(r[1], r[2]) for r in rows(page(client, token, period="all", dimension="helping"))[0]] == [("Ada (you)", 10)]
+    assert [(r[1], r[2]) for r in rows(page(client, token, period="all"))[0]] == [("Ada (you)", 15), ("Bea", 12)]
+    assert page(client, token, dimension="charisma").status_code == 422
+
+
+# --- manager settings and export ----------------------------------------------------------------------
+def test_board_settings_are_for_managers_and_validated(app, client, launch):
+    learner_token, _ = learner(app, launch, "a", "Ada")
+    assert client.get("/app/manage/boards", query_string={"lt": learner_token}).status_code == 403
+    assert client.post("/app/manage/boards", data={"lt": learner_token, "mode": "off"}).status_code == 403
+
+    manager = launch(role="instructor", sub="boss", name="Mona Manager")
+    overview = text(client.get("/app/manage/", query_string={"lt": manager}))
+    assert "/app/manage/boards?lt=" in overview
+    form = visible(client.get("/app/manage/boards", query_string={"lt": manager}))
+    assert "Team boards only" in form and "Relative mode" in form and "Include staff on boards" in form
+    for bad in ({"mode": "loud"}, {}):
+        refused = client.post("/app/manage/boards", data={"lt": manager, **bad})
+        assert refused.status_code == 422
+        assert "Choose how learners see boards." in visible(refused)
+    assert page(client, learner_token).status_code == 200  # nothing was saved
+
+    set_mode(client, manager, "team_only", include_staff="on")
+    saved = text(client.get("/app/manage/boards", query_string={"lt": manager, "saved": 1}))
+    assert re.search(r'value="team_only"[^>]*checked', saved) and re.search(r'name="include_staff"[^>]*checked', saved)
+    assert not re.search(r'name="relative"[^>]*checked', saved)
+
+
+def test_csv_export_is_for_managers_attached_and_safe_from_formulas(app, client, launch):
+    learner(app, launch, "x", "=HYPERLINK(\"http://evil\")", 30)
+    learner(app, launch, "y", "@SUM(1+1)", 20)
+    token, _ = learner(app, launch, "z", "-2+3 Zed", 10)
+    manager = launch(role="instructor", sub="boss", name="Mona Manager")
+    assert client.get("/app/leaderboard.csv", query_string={"lt": token}).status_code == 403
+
+    response = client.get("/app/leaderboard.csv", query_string={"lt": manager, "period": "all", "scope": "course"})
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert response.headers["Content-Disposition"].startswith("attachment; filename=\"leaderboard-course-all-total")
+    table = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+    assert table == [["rank", "name", "points"], ["1", "'=HYPERLINK(\"http://evil\")", "30"],
+                     ["2", "'@SUM(1+1)", "20"], ["3", "'-2+3 Zed", "10"]]
+    assert "Download this board (CSV)" in visible(page(client, manager, period="all"))
+    assert "Download this board (CSV)" not in visible(page(client, token, period="all"))
+
+
+@pytest.mark.parametrize("role", ["learner", "instructor"])
+def test_another_course_never_appears_on_a_course_board(app, client, launch, role):
+    learner(app, launch, "elsewhere", "Elsa Elsewhere", 90, context_id="course-2")
+    token = launch(role=role, sub="viewer", name="Vic Viewer")
+    response = page(client, token, period="all")
+    assert response.status_code == 200 and "Elsa Elsewhere" not in visible(response)
