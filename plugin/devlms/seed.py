@@ -9,8 +9,17 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from plugin.catalog.service import items
-from plugin.core.actor import Actor
-from plugin.devlms.roster import CLIENT_ID, COURSES, DEPLOYMENT_ID, ISSUER_PATH, LMS_ROLES, ORGANISATION, PEOPLE
+from plugin.core.actor import Actor, Role
+from plugin.devlms.roster import (
+    CLIENT_ID,
+    COURSES,
+    DEPLOYMENT_ID,
+    ISSUER_PATH,
+    LMS_ROLES,
+    ORGANISATION,
+    PEOPLE,
+    TEAMS,
+)
 from plugin.experiments.models import Experiment
 from plugin.experiments.service import log_experiment
 from plugin.extensions import db
@@ -109,4 +118,48 @@ def seed(base_url: str, now: datetime, rng_seed: int = 7) -> dict[str, int]:
                 }, when)
                 counts["experiments"] += 1
     db.session.flush()
+    counts["challenges"] = _challenges(platform, tools, categories, now)
     return counts
+
+
+DEMO_SURVEY = """respondent,team,question,answer
+R001,Operations,What slows you down most?,Copying figures between three spreadsheets every Friday
+R002,Sales,What slows you down most?,Writing the same follow-up e-mail in slightly different words
+R003,Operations,What would you try AI for?,Drafting the weekly summary for my manager
+R004,Learning,What would you try AI for?,Turning long policy PDFs into a one-page checklist
+R005,Sales,What worries you about AI?,Putting customer names into a tool I do not control
+"""
+
+
+def _challenges(platform: Platform, tools, categories, now: datetime) -> int:
+    """Three running challenges in the first course: everyone tries a tool, a team goal, a sandbox mission."""
+    from plugin.challenges.schemas import ChallengeIn
+    from plugin.challenges.service import create_challenge
+    from plugin.tenancy.models import Course, User
+
+    course = db.session.scalar(select(Course).where(Course.platform_id == platform.id,
+                                                    Course.context_id == COURSES[0].context_id))
+    manager = db.session.scalar(select(User).where(User.platform_id == platform.id, User.sub == "dev-manager-1"))
+    champion = db.session.scalar(select(User).where(User.platform_id == platform.id, User.sub == "dev-learner-1"))
+    actor = Actor(user_id=manager.id, course_id=course.id, organisation_id=course.organisation_id,
+                  platform_id=platform.id, role=Role.MANAGER)
+    red = teams.ensure_team(course.id, TEAMS[0], now)
+    window = {"starts_at": (now - timedelta(days=14)).strftime("%Y-%m-%dT%H:%M"),
+              "ends_at": (now + timedelta(days=14)).strftime("%Y-%m-%dT%H:%M")}
+    specs = [
+        {"title": "Everyone tries one AI tool", "goal_kind": "participation", "goal_value": 80,
+         "description": "Log one experiment, any tool, any task: what didn't work counts too."},
+        {"title": f"{red.name}: 15 experiments on {categories[0].name.lower()}", "goal_kind": "count",
+         "goal_value": 15, "team": red.id, "task_category": categories[0].id},
+        {"title": "Sandbox: summarise a staff survey", "goal_kind": "participation", "goal_value": 50,
+         "is_mission": True, "tools": [tools[0].id, tools[1].id], "champion": champion.id,
+         "scenario": "The survey below is made up: no real person is in it. Ask an approved tool for the three "
+                     "themes it sees and one action per theme, then check each theme against the rows.",
+         "reflection_prompt": "Which theme did the tool get wrong or overstate, and how did you notice?",
+         "dataset_text": DEMO_SURVEY},
+    ]
+    for spec in specs:
+        create_challenge(actor, ChallengeIn().load({**window, **{k: v for k, v in spec.items() if k != "dataset_text"}}),
+                         now, upload=("staff-survey.csv", spec["dataset_text"].encode()) if "dataset_text" in spec else None)
+    return len(specs)
+

@@ -39,6 +39,7 @@ def test_demo_seed_is_idempotent_and_consistent(app, cli):
     assert "Demo data loaded" in first.output
     assert "already present" in cli("demo", "seed").output
     assert cli("ledger", "verify").exit_code == 0
+    assert cli("ledger", "verify-aggregates").exit_code == 0  # seeded through the writers: boards in step
     with app.app_context():
         from sqlalchemy import func, select
 
@@ -52,6 +53,10 @@ def test_demo_seed_is_idempotent_and_consistent(app, cli):
         learners = db.session.scalar(select(func.count(func.distinct(Membership.user_id))).where(Membership.role == "learner"))
         assert 25 <= learners <= 35
         assert db.session.scalar(select(func.count()).select_from(Experiment)) > 50
+        from plugin.challenges.models import Challenge
+        running = db.session.scalars(select(Challenge).order_by(Challenge.id)).all()
+        assert [c.is_mission for c in running] == [False, False, True] and running[1].team_id is not None
+        assert running[0].contributor_count > 0  # experiments already logged in its window count
 
 
 def test_dev_lms_is_off_in_production(tmp_path, monkeypatch):

@@ -261,3 +261,12 @@ def test_every_chart_has_an_accessible_name_and_a_captioned_table(app, client, p
     assert categories[0][0] in svg_texts(svg(html, "categories"))
     outcome_svg = svg_texts(svg(html, "outcomes"))
     assert "Worked" in outcome_svg and "Partly worked" in outcome_svg and "Did not work" in outcome_svg  # legend
+
+
+def test_the_team_board_links_members_to_their_own_team_page_and_managers_to_every_team(client, people, red):
+    blue = create_team(client, people["boss"], "Blue")
+    assert add(client, people["boss"], blue, "Cy Twombly").status_code == 303
+    as_ada = text(get(client, "/app/leaderboard", people["ada"], tab="teams", period="all"))
+    assert f"/app/teams/{red}?" in as_ada and f"/app/teams/{blue}?" not in as_ada
+    as_boss = text(get(client, "/app/leaderboard", people["boss"], tab="teams", period="all"))
+    assert f"/app/teams/{red}?" in as_boss and f"/app/teams/{blue}?" in as_boss
