@@ -6,6 +6,8 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 export FLASK_APP := plugin
+# The suite runs on every core (tests are independent: each worker has its own databases and servers).
+PYTEST_ARGS ?= -n auto
 
 .PHONY: run test test-sqlite test-postgresql install postgres-binaries clean
 
@@ -18,6 +20,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 ## make run: install, migrate the local SQLite database, load demo data, serve with the development LMS.
+# The development LMS launches into the tool at its base URL: follow HOST and PORT unless one is given.
+run: export TINKER_BASE_URL ?= http://$(HOST):$(PORT)
 run: $(STAMP)
 	$(BIN)/flask db upgrade
 	$(BIN)/flask demo seed

@@ -166,3 +166,6 @@ def register_cli(app: Flask) -> None:
 
     for group in (lti_cli, demo_cli, ledger_cli, outbox_cli):
         app.cli.add_command(group)
+    from plugin.badges.cli import badges_cli
+
+    app.cli.add_command(badges_cli)

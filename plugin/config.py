@@ -61,6 +61,14 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "SESSION_COOKIE_NAME": "tinker_session",
         "SESSION_COOKIE_HTTPONLY": True,
         "PREFERRED_URL_SCHEME": "https" if production else "http",
+        # Outgoing e-mail (badge address confirmations), sent by the outbox; no host = not sent.
+        "SMTP_HOST": os.environ.get("TINKER_SMTP_HOST", ""),
+        "SMTP_PORT": int(os.environ.get("TINKER_SMTP_PORT", "25")),
+        "SMTP_USERNAME": os.environ.get("TINKER_SMTP_USERNAME", ""),
+        "SMTP_PASSWORD": os.environ.get("TINKER_SMTP_PASSWORD", ""),
+        "SMTP_STARTTLS": _env_bool("TINKER_SMTP_STARTTLS", False),
+        "SMTP_FROM": os.environ.get("TINKER_SMTP_FROM", "Tinker <tinker@localhost>"),
+        "SMTP_TIMEOUT": float(os.environ.get("TINKER_SMTP_TIMEOUT", "10")),
     }
     cfg["RAISE_UNEXPECTED"] = testing
     cfg.update(overrides)

@@ -5,6 +5,7 @@ from plugin.catalog.models import AiTool, TaskCategory, ValueTag  # noqa: F401
 from plugin.challenges.models import Challenge, ChallengeContribution, ChallengeTool, MissionEvidence  # noqa: F401
 from plugin.community.models import Reaction, Report, Reuse  # noqa: F401
 from plugin.experiments.models import Experiment  # noqa: F401
+from plugin.insights.models import InsightSetting  # noqa: F401
 from plugin.leaderboards.models import BoardOptOut, BoardRank, BoardScore, BoardSetting, MemberStat, TeamStat  # noqa: F401
 from plugin.ledger.models import LedgerEntry, PointsTotal  # noqa: F401
 from plugin.levels.models import Dimension, Level  # noqa: F401
@@ -16,3 +17,4 @@ from plugin.rules.models import Rule, RuleVersion  # noqa: F401
 from plugin.settings.models import OrganisationSettings  # noqa: F401
 from plugin.teams.models import Team, TeamMember  # noqa: F401
 from plugin.tenancy.models import Course, Deployment, FrameOrigin, Membership, Organisation, Platform, User  # noqa: F401
+from plugin.vision.models import ExperimentPillar, Pillar, ToolPolicy, Vision, VisionAck  # noqa: F401

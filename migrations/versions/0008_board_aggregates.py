@@ -66,7 +66,6 @@ def upgrade():
         sa.Column('course_id', sa.Integer(), nullable=False),
         sa.Column('mode', sa.String(length=10), server_default='on', nullable=False),
         sa.Column('relative', sa.Boolean(), server_default=sa.false(), nullable=False),
-        sa.Column('include_staff', sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column('updated_at', plugin.core.db.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(['course_id'], ['course.id'], name=op.f('fk_board_setting_course_id_course'),
                                 ondelete='CASCADE'),

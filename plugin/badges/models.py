@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from plugin.core.db import UTCDateTime
@@ -24,6 +24,7 @@ class BadgeClass(db.Model):
     image: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)  # checked upload; None = generated
     image_type: Mapped[str | None] = mapped_column(String(40))
     active: Mapped[bool] = mapped_column(default=True)
+    tags: Mapped[str] = mapped_column(Text, default="", server_default="")  # comma-separated, for Open Badges
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -32,6 +33,8 @@ class BadgeAward(db.Model):
     __table_args__ = (Index("ix_badge_award_user_course", "user_id", "course_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    # Names the hosted assertion (random: public URLs must not let anyone enumerate awards).
+    public_id: Mapped[str | None] = mapped_column(String(32), unique=True)
     badge_id: Mapped[int] = mapped_column(ForeignKey("badge_class.id"))
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
     course_id: Mapped[int] = mapped_column(ForeignKey("course.id"))
@@ -46,3 +49,55 @@ class BadgeAward(db.Model):
     awarded_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Issuer(db.Model):
+    """The organisation's Open Badges issuer profile (admin-edited; defaults from the organisation)."""
+
+    __tablename__ = "badge_issuer"
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(String(1000), default="")
+    email: Mapped[str] = mapped_column(String(400), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    image: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)  # checked upload, as badge images
+    image_type: Mapped[str | None] = mapped_column(String(40))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class BadgePillar(db.Model):
+    """A badge class aligned to a pillar of its organisation's AI vision (an Open Badges alignment)."""
+
+    __tablename__ = "badge_pillar"
+    __table_args__ = (Index("ix_badge_pillar_pillar_id", "pillar_id"),)
+    badge_id: Mapped[int] = mapped_column(ForeignKey("badge_class.id", ondelete="CASCADE"), primary_key=True)
+    pillar_id: Mapped[int] = mapped_column(ForeignKey("pillar.id", ondelete="CASCADE"), primary_key=True)
+
+
+class Recipient(db.Model):
+    """How a person is named in their assertions when the LMS shares no e-mail: a learner-supplied address
+    (confirmed by a link) or an identity URL. Absent row = the LMS e-mail, or unclaimed."""
+
+    __tablename__ = "badge_recipient"
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str | None] = mapped_column(String(10))  # email | url, once claimed
+    identity: Mapped[str | None] = mapped_column(String(1000))
+    pending_email: Mapped[str | None] = mapped_column(String(400))
+    token_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    show_name: Mapped[bool] = mapped_column(default=False)  # name shown on public verification pages
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SigningKey(db.Model):
+    """An organisation's key for signing Open Badges 3.0 credentials; the private part encrypted with a key
+    derived from the app secret (as the tool's LTI keys are). Older keys stay published for verification."""
+
+    __tablename__ = "badge_signing_key"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id", ondelete="CASCADE"), index=True)
+    kid: Mapped[str] = mapped_column(String(40), unique=True)
+    public_jwk: Mapped[dict] = mapped_column(JSON)
+    private_pem_encrypted: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,7 +32,7 @@ class BadgeGrant:
 def award_badge(grant: BadgeGrant, now: datetime) -> int | None:
     """Award once per key; return the new award id, or None when it was already awarded."""
     award_id = insert_ignore(db.session, BadgeAward.__table__, {
-        "idempotency_key": grant.key, "badge_id": grant.badge_id, "organisation_id": grant.organisation_id,
+        "idempotency_key": grant.key, "public_id": secrets.token_hex(16), "badge_id": grant.badge_id, "organisation_id": grant.organisation_id,
         "course_id": grant.course_id, "user_id": grant.user_id, "rule_id": grant.rule_id,
         "rule_version": grant.rule_version, "source_type": grant.source_type, "source_id": grant.source_id,
         "awarded_at": now,
@@ -81,8 +82,9 @@ COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 def save_badge(actor, badge_id: int | None, *, name: str, description: str, criteria: str, colour: str,
                manual: bool, active: bool, now: datetime, image: tuple[bytes, str] | None = None,
-               remove_image: bool = False) -> BadgeClass:
-    """Create or edit a badge class (admins). Awards already made keep pointing at it."""
+               remove_image: bool = False, pillar_ids: list[int] | None = None) -> BadgeClass:
+    """Create or edit a badge class (admins). Awards already made keep pointing at it. `pillar_ids`, when
+    given, replaces the badge's alignment to its organisation's vision pillars."""
     from plugin.audit.service import record
 
     if not actor.can_administer:
@@ -113,6 +115,10 @@ def save_badge(actor, badge_id: int | None, *, name: str, description: str, crit
     elif remove_image:
         badge.image, badge.image_type = None, None
     db.session.flush()
+    if pillar_ids is not None:
+        from plugin.badges.openbadges import set_alignment
+
+        set_alignment(badge, pillar_ids)
     record(actor, "badge.saved", "badge_class", badge.id, {"name": name}, now, course_scoped=False)
     return badge
 

@@ -87,8 +87,8 @@ def review_evidence(actor: Actor, evidence_id: int, data: dict, now: datetime) -
         raise Forbidden("You cannot review your own evidence.")
     comment = (data.get("comment") or "").strip()
     if data["decision"] == RETURN and len(comment) < 3:
-        raise InvalidInput("Say what to revise: a returned submission needs a comment.",
-                           errors={"comment": ["Say what to revise (at least a few words)."]})
+        message = "Say what to revise: a returned submission needs a comment (at least a few words)."
+        raise InvalidInput(message, errors={"comment": [message]})
     if challenge.cancelled_at is not None:
         raise Conflict("This mission was cancelled.")
     status = ACCEPTED if data["decision"] == ACCEPT else RETURNED

@@ -23,13 +23,18 @@ OPEN, UPCOMING, ENDED, CANCELLED = "open", "upcoming", "ended", "cancelled"
 @dataclass(frozen=True)
 class Progress:
     value: int       # for the bar: experiments / accepted learners, or the participation percentage
-    goal: int        # the bar's maximum
+    goal: int        # the bar's maximum: the bar shows how much of the goal is reached
     text: str        # the same, in words (the bar's accessible value text)
     complete: bool
 
     @property
     def shown(self) -> int:
         return min(self.value, self.goal)
+
+
+def percent(part: int, whole: int) -> int:
+    """part/whole as a whole percentage, rounded half up (2 of 7 -> 29%), as the boards show shares."""
+    return (part * 200 + whole) // (whole * 2) if whole else 0
 
 
 def status_of(challenge: Challenge, now: datetime) -> str:
@@ -49,10 +54,15 @@ def progress_of(challenge: Challenge, learners: int | None = None) -> Progress:
                         f"{challenge.progress_count} of {challenge.goal_value} {unit}", done)
     learners = learner_count(challenge.course_id, challenge.team_id) if learners is None else learners
     who = challenge.contributor_count
-    percent = min(100, who * 100 // learners) if learners else 0
+    share = min(100, percent(who, learners))
     verb = "accepted" if challenge.is_mission else "took part"
-    return Progress(percent, challenge.goal_value,
-                    f"{percent}% of learners {verb} ({who} of {learners}); goal {challenge.goal_value}%", done)
+    # The bar is the share of the goal reached, so the text says that share too, not just the learners' share.
+    of_goal = min(100, percent(min(who, learners) * 100, learners * challenge.goal_value)) if learners else 0
+    if of_goal == 100 and who * 100 < challenge.goal_value * learners:
+        of_goal = 99  # rounding never claims the goal before it is reached
+    return Progress(share, challenge.goal_value,
+                    f"{share}% of learners {verb} ({who} of {learners}) — {of_goal}% of the way to the "
+                    f"{challenge.goal_value}% goal", done)
 
 
 def visible(actor: Actor):

@@ -1,23 +1,44 @@
 """Shapes at the edge: what a manager's challenge form, a learner's evidence and a review may send."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from plugin.challenges.models import COUNT, PARTICIPATION
 
 ACCEPT, RETURN = "accept", "return"
 _BOOL = {"truthy": {"on", "1", "true", True}, "falsy": {"", "0", "false", False}}
+# Far enough for any real challenge, and far from datetime's limits, so shifting into any zone stays valid.
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
+
+def _in_range(moment: datetime) -> None:
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        raise ValidationError(f"Choose a date between the years {FIRST_YEAR} and {LAST_YEAR}.")
+
+
+def _moment(missing: str) -> fields.NaiveDateTime:
+    return fields.NaiveDateTime(required=True, validate=_in_range, error_messages={
+        "required": missing, "invalid": "Enter a date and time (for example 2026-03-01 09:00)."})
 
 
 class ChallengeIn(Schema):
     """Times are the organisation's local wall-clock times (datetime-local inputs); the service makes them UTC."""
 
-    title = fields.String(required=True, validate=validate.Length(min=3, max=200))
+    title = fields.String(required=True, validate=validate.Length(
+        min=3, max=200, error="Give the challenge a title of 3 to 200 characters."),
+        error_messages={"required": "Give the challenge a title."})
     description = fields.String(load_default="", validate=validate.Length(max=5000))
-    goal_kind = fields.String(required=True, validate=validate.OneOf([COUNT, PARTICIPATION]))
-    goal_value = fields.Integer(required=True, strict=False, validate=validate.Range(min=1, max=100_000))
-    starts_at = fields.NaiveDateTime(required=True)
-    ends_at = fields.NaiveDateTime(required=True)
+    goal_kind = fields.String(required=True, validate=validate.OneOf(
+        [COUNT, PARTICIPATION], error="Choose how the goal is measured: count or participation."),
+        error_messages={"required": "Choose how the goal is measured: count or participation."})
+    goal_value = fields.Integer(required=True, strict=False, validate=validate.Range(
+        min=1, max=100_000, error="The goal is a whole number from 1 to 100000."),
+        error_messages={"required": "Set a goal: a number, or a percentage for participation.",
+                        "invalid": "The goal is a whole number from 1 to 100000."})
+    starts_at = _moment("Choose when the challenge starts.")
+    ends_at = _moment("Choose when the challenge ends.")
     team = fields.Integer(load_default=None, allow_none=True, strict=False)
     task_category = fields.Integer(load_default=None, allow_none=True, strict=False)
     ai_tool = fields.Integer(load_default=None, allow_none=True, strict=False)
@@ -31,12 +52,17 @@ class ChallengeIn(Schema):
     dataset_text = fields.String(load_default="", validate=validate.Length(max=210_000))
     remove_dataset = fields.Boolean(load_default=False, **_BOOL)
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)
     def _shape(self, data, **kwargs):
-        if data["ends_at"] <= data["starts_at"]:
-            raise ValidationError("The end must come after the start.", "ends_at")
-        if data["goal_kind"] == PARTICIPATION and data["goal_value"] > 100:
-            raise ValidationError("A participation goal is a percentage from 1 to 100.", "goal_value")
+        """Cross-field checks run even when a field failed (its key is then absent), so every problem shows at once."""
+        errors: dict[str, list[str]] = {}
+        starts, ends = data.get("starts_at"), data.get("ends_at")
+        if starts is not None and ends is not None and ends <= starts:
+            errors["ends_at"] = ["The end must come after the start."]
+        if data.get("goal_kind") == PARTICIPATION and data.get("goal_value", 0) > 100:
+            errors["goal_value"] = ["A participation goal is a percentage from 1 to 100."]
+        if errors:
+            raise ValidationError(errors)
 
     def load_form(self, form) -> dict:
         """Form fields -> loaded data; empty optional choices mean none."""
@@ -46,17 +72,33 @@ class ChallengeIn(Schema):
 
 
 class EvidenceIn(Schema):
-    text = fields.String(required=True, validate=validate.Length(min=3, max=5000))
+    text = fields.String(required=True, validate=validate.Length(
+        min=3, max=5000, error="Describe what you did in 3 to 5000 characters."),
+        error_messages={"required": "Describe what you did and what you learned."})
     link = fields.Url(load_default=None, allow_none=True, schemes={"http", "https"},
-                      validate=validate.Length(max=1000))
+                      validate=validate.Length(max=1000),
+                      error_messages={"invalid": "Enter a web address starting with http:// or https://."})
 
     def load_form(self, form) -> dict:
         return self.load({k: v for k, v in form.items() if k in self.fields and v != ""})
 
 
 class ReviewIn(Schema):
-    decision = fields.String(required=True, validate=validate.OneOf([ACCEPT, RETURN]))
+    decision = fields.String(required=True, validate=validate.OneOf(
+        [ACCEPT, RETURN], error="Choose Accept or Return for revision."),
+        error_messages={"required": "Choose Accept or Return for revision."})
     comment = fields.String(load_default="", validate=validate.Length(max=2000))
 
     def load_form(self, form) -> dict:
-        return self.load({k: v for k, v in form.items() if k in self.fields})
+        return self.load({k: v for k, v in form.items() if k in self.fields and v != ""})
+
+
+class CancelIn(Schema):
+    """Cancelling can't be undone, so the form asks for an explicit tick."""
+
+    confirm = fields.Boolean(required=True, validate=validate.Equal(
+        True, error="Tick the box to confirm: cancelling can't be undone."), **_BOOL,
+        error_messages={"required": "Tick the box to confirm: cancelling can't be undone."})
+
+    def load_form(self, form) -> dict:
+        return self.load({k: v for k, v in form.items() if k in self.fields and v != ""})

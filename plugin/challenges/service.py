@@ -183,11 +183,25 @@ def _checked(actor: Actor, data: dict, upload, current: Challenge | None) -> tup
             errors.update(err.errors)
         if not (fields["scenario"] or dataset or (current is not None and current.dataset_name)):
             errors["scenario"] = ["Describe a practice scenario or attach a synthetic data set."]
-    elif upload is not None and upload[1]:
-        errors["dataset"] = ["Only sandbox missions carry a data set."]
+    else:
+        errors.update(_mission_only(data, upload))
     if errors:
         raise InvalidInput("The challenge needs some changes.", errors=errors)
     return fields, tools, dataset
+
+
+_MISSION_ONLY = {"scenario": "a practice scenario", "reflection_prompt": "a reflection prompt",
+                 "tools": "approved tools", "champion": "an AI champion", "dataset_text": "a data set"}
+
+
+def _mission_only(data: dict, upload) -> dict[str, list[str]]:
+    """Mission details sent for a challenge that is no mission: refused, never silently dropped."""
+    errors = {key: [f"Only sandbox missions have {words}: make it a sandbox mission, or leave this empty."]
+              for key, words in _MISSION_ONLY.items()
+              if (data.get(key).strip() if isinstance(data.get(key), str) else data.get(key))}
+    if upload is not None and upload[1]:
+        errors["dataset"] = ["Only sandbox missions carry a data set."]
+    return errors
 
 
 def _set_tools(challenge: Challenge, tools: list[int]) -> None:

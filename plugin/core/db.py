@@ -77,6 +77,12 @@ def _sqlite_on_connect(dbapi_connection, _record) -> None:
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+    # SQLite's lower() folds ASCII only; casefold() lets name searches match Ö, Ş, Ç, ... as PostgreSQL's lower() does.
+    dbapi_connection.create_function("casefold", 1, _casefold, deterministic=True)
+
+
+def _casefold(value):
+    return value.casefold() if isinstance(value, str) else value
 
 
 @event.listens_for(Engine, "begin")

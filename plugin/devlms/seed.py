@@ -119,6 +119,8 @@ def seed(base_url: str, now: datetime, rng_seed: int = 7) -> dict[str, int]:
                 counts["experiments"] += 1
     db.session.flush()
     counts["challenges"] = _challenges(platform, tools, categories, now)
+    counts.update(_vision_and_insights(platform, now, rng))
+    counts["badge_awards"] = _open_badges(platform, now)
     return counts
 
 
@@ -163,3 +165,154 @@ def _challenges(platform: Platform, tools, categories, now: datetime) -> int:
                          now, upload=("staff-survey.csv", spec["dataset_text"].encode()) if "dataset_text" in spec else None)
     return len(specs)
 
+
+
+def _open_badges(platform: Platform, now: datetime) -> int:
+    """An issuer profile with an e-mail, and hand-awarded badges to learners whose identities are claimed
+    (LMS e-mail; one learner confirmed another address and shows their name), so the export verifies."""
+    from plugin.badges.models import BadgeClass, Issuer, Recipient
+    from plugin.badges.service import BadgeGrant, award_badge
+    from plugin.tenancy.models import Course, Membership, User
+
+    org_id = platform.organisation_id
+    if db.session.get(Issuer, org_id) is None:
+        db.session.add(Issuer(organisation_id=org_id, name="Tinker Demo Academy", url="https://demo.tinker.example",
+                              email="badges@demo.tinker.example", description="Demo issuer for Tinker badges.",
+                              updated_at=now))
+    badge = db.session.scalar(select(BadgeClass).where(BadgeClass.organisation_id == org_id,
+                                                       BadgeClass.manual.is_(True)).order_by(BadgeClass.id))
+    course = db.session.scalar(select(Course).where(Course.platform_id == platform.id).order_by(Course.id))
+    if badge is None or course is None:
+        return 0
+    learners = list(db.session.scalars(select(User).join(Membership, Membership.user_id == User.id).where(
+        Membership.course_id == course.id, Membership.role == Role.LEARNER.value).order_by(User.id).limit(3)))
+    awarded = 0
+    for user in learners:
+        if award_badge(BadgeGrant(badge_id=badge.id, organisation_id=org_id, course_id=course.id, user_id=user.id,
+                                  key=f"demo:badge:{badge.id}:user:{user.id}", source_type="manual"), now):
+            awarded += 1
+    if learners and db.session.get(Recipient, learners[0].id) is None:
+        db.session.add(Recipient(user_id=learners[0].id, kind="email", identity="learner.one@home.example",
+                                 confirmed_at=now, show_name=True, updated_at=now))
+    db.session.flush()
+    return awarded
+
+
+DEMO_VISION = """We try AI so that people get **time back** for the work only people can do: coaching, judgement
+and care for our customers.
+
+We would rather see ten small experiments that did not work, shared openly, than one polished success kept
+quiet. Trying is the job; nobody is judged on an experiment that flopped."""
+
+DEMO_GUIDANCE = """- Use the **approved tools** listed above; if you try another one, say so: you will get tips, not trouble.
+- Never paste customer names, health data or salaries. Replace them with made-up ones.
+- Check every figure and every quote the tool gives you before it leaves your desk.
+- Say when a text was drafted with AI."""
+
+NEW_TO_THE_VISION = {"dev-learner-21", "dev-learner-22"}
+DEMO_PILLARS = [("Time back for people", "Hand repetitive drafting and summarising to AI."),
+                ("Better service for customers", "Faster, clearer answers and materials."),
+                ("Learning together", "Share what worked and what did not."),
+                ("Safe by default", "Responsible use: data, accuracy, transparency.")]
+
+
+def _vision_and_insights(platform: Platform, now: datetime, rng: random.Random) -> dict[str, int]:
+    """The AI vision, then a quarter's worth of tagged, confidence-rated experiments, cross-team help and reuses
+    in the first course, so the insights pages answer "how many hours did my team save this quarter, in which
+    tasks, and is it still only the same two people?". A pilot team of three shows the minimum group size."""
+    from plugin.community.service import mark_reused
+    from plugin.insights.periods import QUARTER
+    from plugin.insights.periods import current_key as period_key
+    from plugin.insights.periods import window as period_window
+    from plugin.peer_help.service import I_HELPED, confirm_help, record_help
+    from plugin.settings.service import time_zone
+    from plugin.tenancy.models import Course, Membership, User
+    from plugin.vision import service as vision
+    from plugin.vision.schemas import VisionIn
+
+    org = platform.organisation_id
+    course = db.session.scalar(select(Course).where(Course.platform_id == platform.id,
+                                                    Course.context_id == COURSES[0].context_id))
+    users = {u.sub: u for u in db.session.scalars(select(User).where(User.platform_id == platform.id))}
+
+    def actor_for(sub: str) -> Actor:
+        role = db.session.scalar(select(Membership.role).where(Membership.course_id == course.id,
+                                                               Membership.user_id == users[sub].id))
+        return Actor(user_id=users[sub].id, course_id=course.id, organisation_id=org, platform_id=platform.id,
+                     role=Role(role))
+
+    tools = items(org, "tools")
+    categories = items(org, "categories")
+    approved = {t.id for t in tools[:3]}
+    vision.save_vision(actor_for("dev-admin-1"), VisionIn().load({
+        "statement": DEMO_VISION, "guidance": DEMO_GUIDANCE,
+        "pillars": [{"name": n, "description": d} for n, d in DEMO_PILLARS],
+        "tools": [{"ai_tool_id": t.id, "approved": t.id in approved,
+                   "data_note": "Public and made-up data only; no customer or staff records." if t.id in approved
+                   else ""} for t in tools]}), now)
+    pillar_ids = [p.id for p in vision.pillars(org)]
+    # Learners read it already, but for two who meet it on their first launch (Merve Aksoy, Isla Morgan).
+    version = vision.current(org).vision.version
+    for person in PEOPLE:
+        if person.sub.startswith("dev-learner-") and person.sub not in NEW_TO_THE_VISION:
+            vision.acknowledge(Actor(user_id=users[person.sub].id, course_id=course.id, organisation_id=org,
+                                     platform_id=platform.id, role=Role.LEARNER), version, now)
+
+    # This quarter: every team member logs, so it is visibly not "the same two people".
+    learners = [p for p in PEOPLE if p.team and COURSES[0].context_id in p.courses]
+    tz = time_zone(org)
+    quarter = period_window(period_key(QUARTER, now, tz), tz)
+    span = max(60, int((now - quarter.starts_at).total_seconds() // 60) - 5)
+    counts = {"tagged_experiments": 0, "helps": 0, "reuses": 0}
+    logged = []
+    for person in learners:
+        actor = actor_for(person.sub)
+        team_index = TEAMS.index(person.team)
+        main = [categories[team_index % len(categories)], categories[(team_index + 1) % len(categories)]]
+        for n in range(rng.randint(2, 4)):
+            # Each team has its favourite task and tool, so team-level breakdowns have groups large enough to show.
+            category = main[0] if n == 0 else (main[1] if rng.random() < 0.7 else rng.choice(categories[:4]))
+            tool = tools[team_index] if n == 0 else rng.choice(tools)
+            title, tried, learned = rng.choice(IDEAS)
+            outcome = rng.choices(["worked", "partly", "failed"], weights=[5, 3, 3])[0]
+            # Sales Enablement has not tried anything for "Safe by default" yet: a gap the pillar table shows.
+            choices = pillar_ids if person.team != TEAMS[1] else pillar_ids[:3]
+            rated = rng.random() < 0.75
+            before = rng.randint(1, 3)
+            result = log_experiment(actor, {
+                "submission_key": secrets.token_hex(8), "title": title, "ai_tool": str(tool.id),
+                "ai_tool_other": "", "task_category": category.id,
+                "tried": f"{tried} ({secrets.token_hex(2)})", "outcome": outcome,
+                "learned": learned if outcome != "worked" else "",
+                "minutes_saved": rng.choice([15, 20, 30, 45, 60, 90, 120]) if outcome != "failed" else 0,
+                "sensitive_data": "no", "visibility": rng.choice(["course", "course", "team"]),
+                "pillars": rng.sample(choices, rng.randint(1, 2)),
+                "confidence_before": before if rated else None,
+                "confidence_after": min(5, before + rng.choice([0, 1, 1, 2])) if rated else None,
+            }, quarter.starts_at + timedelta(minutes=rng.randint(0, span)))
+            logged.append(result.experiment)
+            counts["tagged_experiments"] += 1
+
+    # Confirmed help, most of it across teams.
+    people = [p.sub for p in learners]
+    for _ in range(36):
+        helper, helped = rng.sample(people, 2)
+        when = quarter.starts_at + timedelta(minutes=rng.randint(0, span))
+        result = record_help(actor_for(helper), other_user_id=users[helped].id, direction=I_HELPED,
+                             description="Showed how to write a better prompt for this task.", now=when)
+        confirm_help(actor_for(helped), result.help.id, when + timedelta(minutes=5))
+        counts["helps"] += 1
+
+    # Three shared experiments that many colleagues reused this week.
+    for experiment in [e for e in logged if e.visibility == "course"][:3]:
+        for sub in rng.sample([s for s in people if users[s].id != experiment.user_id], 6):
+            if mark_reused(actor_for(sub), experiment.id, now - timedelta(minutes=rng.randint(1, 60))):
+                counts["reuses"] += 1
+
+    # A pilot team of three: every insight about it says there are not enough people to report.
+    pilot = teams.ensure_team(course.id, "Data Protection Pilot", now)
+    for person in learners[:3]:
+        teams.add_member(pilot, users[person.sub].id)
+    aggregates.team_members_changed(pilot.id)
+    db.session.flush()
+    return counts

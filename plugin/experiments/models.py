@@ -4,7 +4,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from plugin.core.db import UTCDateTime
@@ -57,6 +57,11 @@ class Experiment(db.Model):
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("experiment.id", ondelete="SET NULL"))
     hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     hidden_reason: Mapped[str | None] = mapped_column(Text)
+    # "How confident do you feel using AI for this task?" 1..5, before and after; reported only in aggregate.
+    confidence_before: Mapped[int | None] = mapped_column(SmallInteger)
+    confidence_after: Mapped[int | None] = mapped_column(SmallInteger)
+    # Why the author gets a private coaching note ("unapproved_tool,sensitive_data"); never shown to others.
+    coaching: Mapped[str] = mapped_column(String(60), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     @property
@@ -66,6 +71,10 @@ class Experiment(db.Model):
     @property
     def shared(self) -> bool:
         return self.visibility != Visibility.PRIVATE.value
+
+    @property
+    def coaching_reasons(self) -> list[str]:
+        return [r for r in (self.coaching or "").split(",") if r]
 
     @property
     def has_reflection(self) -> bool:

@@ -10,6 +10,9 @@ from plugin.experiments.models import Experiment, Visibility
 from plugin.extensions import db
 from plugin.teams.service import teammate_ids_subquery
 from plugin.tenancy.models import User
+from plugin.vision import service as vision_service
+from plugin.vision.coaching import notes_for
+from plugin.vision.models import ExperimentPillar, Pillar
 
 ANONYMOUS = "Anonymous colleague"
 
@@ -72,3 +75,20 @@ def get_visible(actor: Actor, experiment_id: int) -> dict:
     if not rows:
         raise NotFound("That experiment does not exist or is not shared with you.")
     return rows[0]
+
+
+def pillar_names(actor: Actor, experiment_id: int) -> list[str]:
+    """The AI-vision pillars an experiment (already checked visible to the actor) is tagged with."""
+    return list(db.session.scalars(select(Pillar.name).join(ExperimentPillar, ExperimentPillar.pillar_id == Pillar.id)
+                                   .where(ExperimentPillar.experiment_id == experiment_id,
+                                          Pillar.organisation_id == actor.organisation_id)
+                                   .order_by(Pillar.position, Pillar.id)))
+
+
+def coaching_notes(actor: Actor, row: dict) -> list:
+    """The private coaching notes of an experiment: for its author's eyes only, never anyone else's."""
+    experiment = row["experiment"]
+    if experiment.user_id != actor.user_id or not experiment.coaching_reasons:
+        return []
+    approved = [t.tool.name for t in vision_service.current(actor.organisation_id).approved_tools]
+    return notes_for(experiment.coaching_reasons, row["tool"], approved, experiment.sensitive_data)

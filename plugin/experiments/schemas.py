@@ -21,6 +21,11 @@ class ExperimentIn(Schema):
     sensitive_data = fields.String(required=True, validate=validate.OneOf([s.value for s in SensitiveData]))
     visibility = fields.String(required=True, validate=validate.OneOf([v.value for v in Visibility]))
     anonymous = fields.Boolean(load_default=False, truthy={"on", "1", "true", True}, falsy={"", "0", "false", False})
+    pillars = fields.List(fields.Integer(strict=False), load_default=list, validate=validate.Length(max=6))
+    confidence_before = fields.Integer(load_default=None, allow_none=True, strict=False,
+                                       validate=validate.Range(min=1, max=5))
+    confidence_after = fields.Integer(load_default=None, allow_none=True, strict=False,
+                                      validate=validate.Range(min=1, max=5))
 
     @validates_schema
     def _shape(self, data, **kwargs):
@@ -36,8 +41,9 @@ class ExperimentIn(Schema):
 
     def load_form(self, form) -> dict:
         raw = {k: v for k, v in form.items() if k in self.fields}
-        for key in ("minutes_saved",):
+        for key in ("minutes_saved", "confidence_before", "confidence_after"):
             if raw.get(key, None) == "":
                 raw.pop(key)
+        raw["pillars"] = [v for v in form.getlist("pillars") if v] if hasattr(form, "getlist") else raw.get("pillars", [])
         return self.load(raw)
 

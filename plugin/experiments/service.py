@@ -21,6 +21,9 @@ from plugin.outbox import grades
 from plugin.rules import events as E
 from plugin.rules import service as rules
 from plugin.settings.service import limits
+from plugin.vision import service as vision
+from plugin.vision.coaching import SENSITIVE_DATA, UNAPPROVED_TOOL
+from plugin.vision.models import ExperimentPillar
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,8 @@ def log_experiment(actor: Actor, data: dict, now: datetime) -> Logged:
         tool_id = tool.id
     # Anything but a clear "no" about confidential data keeps the entry to its author.
     forced_private = data["sensitive_data"] != SensitiveData.NO.value
+    chosen_pillars = _pillars(actor, data.get("pillars") or [])
+    coaching = coaching_reasons(actor.organisation_id, tool_id, data["sensitive_data"])
     visibility = Visibility.PRIVATE.value if forced_private else data["visibility"]
     org_limits = limits(actor.organisation_id)
     text = " ".join([data["title"], data["tried"], data.get("learned", "")])
@@ -68,12 +73,15 @@ def log_experiment(actor: Actor, data: dict, now: datetime) -> Logged:
         outcome=data["outcome"], learned=learned, minutes_saved=data.get("minutes_saved", 0),
         sensitive_data=data["sensitive_data"], visibility=visibility, created_at=now,
         anonymous=bool(data.get("anonymous")) and data["outcome"] == Outcome.FAILED.value,
-        reflection_chars=len(learned),
+        reflection_chars=len(learned), confidence_before=data.get("confidence_before"),
+        confidence_after=data.get("confidence_after"), coaching=",".join(coaching),
         duplicate_of_id=duplicate_of if score * 100 >= org_limits.duplicate_threshold_percent else None,
     )
     try:
         with db.session.begin_nested():
             db.session.add(experiment)
+            db.session.flush()
+            db.session.add_all([ExperimentPillar(experiment_id=experiment.id, pillar_id=p) for p in chosen_pillars])
             db.session.flush()
     except IntegrityError:  # the same submission racing in from another request or instance
         winner = _by_key(actor, data["submission_key"])
@@ -88,6 +96,26 @@ def log_experiment(actor: Actor, data: dict, now: datetime) -> Logged:
         grades.points_changed(actor.course_id, actor.user_id, now)
     challenges.on_experiment_logged(experiment, now)
     return Logged(experiment, recognitions, created=True, forced_private=forced_private)
+
+
+def _pillars(actor: Actor, ids: list[int]) -> list[int]:
+    if not ids:
+        return []
+    active = {p.id for p in vision.pillars(actor.organisation_id)}
+    if not set(ids) <= active:
+        raise InvalidInput("Choose pillars from the AI vision's list.",
+                           errors={"pillars": ["Choose pillars from the AI vision's list."]})
+    return sorted(set(ids))
+
+
+def coaching_reasons(organisation_id: int, tool_id: int | None, sensitive_data: str) -> list[str]:
+    """Why the author gets a private coaching note: never a penalty, never shown to anyone else."""
+    reasons = []
+    if not vision.tool_approved(organisation_id, tool_id):
+        reasons.append(UNAPPROVED_TOOL)
+    if sensitive_data != SensitiveData.NO.value:
+        reasons.append(SENSITIVE_DATA)
+    return reasons
 
 
 def experiment_event(experiment: Experiment) -> E.Event:

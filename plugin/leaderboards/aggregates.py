@@ -5,8 +5,8 @@
 - experiments, peer help, badges -> record_activity: per-person and per-team figures by period.
 - a membership or team change -> reconcile_member / reconcile_course / team_members_changed.
 
-Who counts on boards ("eligible"): an active, non-test member of the course whose role is learner (or
-instructor/admin when the course's managers include staff). Everyone's activity is kept in member_stat;
+Who counts on boards ("eligible"): an active, non-test member of the course whose role is learner (staff
+earn no points and are never on learner boards). Everyone's activity is kept in member_stat;
 boards and team figures hold eligible people only, so ranks and team averages never include staff, people
 who left, or the LMS's test student.
 
@@ -27,14 +27,12 @@ from plugin.challenges.models import Challenge
 from plugin.core.actor import Role
 from plugin.core.db import _insert_for
 from plugin.extensions import db
-from plugin.leaderboards.models import BoardRank, BoardScore, BoardSetting, MemberStat, TeamStat
+from plugin.leaderboards.models import BoardRank, BoardScore, MemberStat, TeamStat
 from plugin.leaderboards.periods import ALL, keys_for
 from plugin.ledger.models import TOTAL, LedgerEntry
 from plugin.settings.service import time_zone
 from plugin.teams.models import Team, TeamMember
 from plugin.tenancy.models import ACTIVE, Course, Membership, counted_membership
-
-STAFF_ROLES = (Role.MANAGER.value, Role.ADMIN.value)
 
 
 # --- keys ------------------------------------------------------------------------------------------
@@ -61,25 +59,18 @@ def split_key(board: str) -> tuple[str, str, str]:
 
 # --- who counts --------------------------------------------------------------------------------------
 def _eligible_clause():
-    staff = Membership.role.in_(STAFF_ROLES) & func.coalesce(BoardSetting.include_staff, literal(False))
-    return counted_membership() & ((Membership.role == Role.LEARNER.value) | staff)
+    return counted_membership() & (Membership.role == Role.LEARNER.value)
 
 
 def _eligible_members():
-    return select(Membership.course_id, Membership.user_id).outerjoin(
-        BoardSetting, BoardSetting.course_id == Membership.course_id).where(_eligible_clause())
+    return select(Membership.course_id, Membership.user_id).where(_eligible_clause())
 
 
 def eligible(course_id: int, user_id: int) -> bool:
     """Whether the person counts on the course's boards now (the same test as _eligible_clause, for one)."""
     row = db.session.execute(select(Membership.role, Membership.status, Membership.test_user).where(
         Membership.course_id == course_id, Membership.user_id == user_id)).first()
-    if row is None or row.status != ACTIVE or row.test_user:
-        return False
-    if row.role == Role.LEARNER.value:
-        return True
-    setting = db.session.get(BoardSetting, course_id) if row.role in STAFF_ROLES else None
-    return bool(setting and setting.include_staff)
+    return row is not None and row.status == ACTIVE and not row.test_user and row.role == Role.LEARNER.value
 
 
 def _teams_of(course_id: int, user_id: int) -> list[int]:
@@ -330,8 +321,7 @@ def reconcile_course(course_id: int) -> int:
     """reconcile_member for everyone whose standing differs from the boards; then every team's figures."""
     on_boards = set(db.session.scalars(select(BoardScore.user_id).where(
         BoardScore.board == board_key(course_scope(course_id), ALL, TOTAL))))
-    wanted = set(db.session.scalars(select(Membership.user_id).outerjoin(
-        BoardSetting, BoardSetting.course_id == Membership.course_id).where(
+    wanted = set(db.session.scalars(select(Membership.user_id).where(
         Membership.course_id == course_id, _eligible_clause())))
     with_points = set(db.session.scalars(select(LedgerEntry.user_id).where(
         LedgerEntry.course_id == course_id).distinct())) if wanted - on_boards else set()
@@ -354,8 +344,7 @@ def team_members_changed(team_id: int) -> None:
     if team is None:
         return
     members = select(TeamMember.user_id).join(Membership, and_(
-        Membership.user_id == TeamMember.user_id, Membership.course_id == team.course_id)).outerjoin(
-        BoardSetting, BoardSetting.course_id == Membership.course_id).where(
+        Membership.user_id == TeamMember.user_id, Membership.course_id == team.course_id)).where(
         TeamMember.team_id == team_id, _eligible_clause())
     member_ids = list(db.session.scalars(members))
     rows: dict[tuple, int] = {(team_id, ALL, "members"): len(member_ids)}

@@ -12,6 +12,8 @@ confirmed helps and badge awards (the truth), and a test proves rebuilt equals m
 - team_stat: per team and period: the same figures summed over the team's counted members, plus points per
   dimension, how many members experimented / helped, and the member count.
 - board_setting / board_opt_out: how a course shows its boards, and who asked to be left unnamed.
+
+Boards rank learners only: staff earn no points (Actor.can_earn), so they are never on learner boards.
 """
 from __future__ import annotations
 
@@ -71,8 +73,6 @@ class BoardSetting(db.Model):
     mode: Mapped[str] = mapped_column(String(10), default=ON, server_default=ON)
     # Relative mode: learners see only their neighbours, never the top of the board.
     relative: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
-    # Staff (instructors, admins) are left off learner boards unless a manager includes them.
-    include_staff: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 

@@ -98,8 +98,12 @@ def previous_keys(kind: str, now: datetime, tz: ZoneInfo, count: int) -> list[st
     return list(reversed(keys))
 
 
+FIRST_YEAR, LAST_YEAR = 2000, 2100  # periods anyone can ask for; beyond them dates overflow
+
+
 def is_valid_key(key: str) -> bool:
     try:
-        return key == ALL or first_day(key) is not None
+        day = first_day(key)
     except (ValueError, TypeError):
         return False
+    return key == ALL or (day is not None and FIRST_YEAR <= day.year <= LAST_YEAR)

@@ -9,6 +9,7 @@ grows with the number of distinct points values above a person, never with how m
 Who is on a board: the people `aggregates.eligible` admits (active learners; staff only when a course
 includes them; never people who left or the LMS's test student). People who opted out keep their place and
 rank; everyone but themselves sees "Anonymous participant" and no id, on pages, in the API and in exports.
+Hiding one's name holds across the organisation (every course's board and the organisation's).
 """
 from __future__ import annotations
 
@@ -18,11 +19,11 @@ from sqlalchemy import func, select
 
 from plugin.extensions import db
 from plugin.leaderboards import aggregates as agg
-from plugin.leaderboards.models import BoardOptOut, BoardRank, BoardScore, TeamStat
+from plugin.leaderboards.models import ON, BoardOptOut, BoardRank, BoardScore, BoardSetting, TeamStat
 from plugin.leaderboards.periods import ALL
 from plugin.ledger.models import TOTAL
 from plugin.teams.models import Team
-from plugin.tenancy.models import Course, User
+from plugin.tenancy.models import Course, Membership, User
 
 ANONYMOUS = "Anonymous participant"
 
@@ -102,15 +103,29 @@ def _ranks_for(board: str, values: set[int]) -> dict[int, int]:
     return ranks
 
 
-def _opted_out(scope: Scope, user_ids: set[int]) -> set[int]:
+def organisation_of(scope: Scope) -> int | None:
+    if scope.kind == "organisation":
+        return scope.id
+    return db.session.scalar(select(Course.organisation_id).where(Course.id == course_of(scope)))
+
+
+def _anonymous(scope: Scope, user_ids: set[int]) -> set[int]:
+    """Who of these people the viewer must not see named: anyone who hid their name in any course of the
+    organisation; on the organisation's board also anyone whose courses show learners no individual boards
+    (team-only or off), since their own course never names them either."""
     if not user_ids:
         return set()
-    query = select(BoardOptOut.user_id).where(BoardOptOut.user_id.in_(user_ids))
+    organisation_id = organisation_of(scope)
+    in_organisation = Course.organisation_id == organisation_id
+    hidden = set(db.session.scalars(select(BoardOptOut.user_id).join(Course, Course.id == BoardOptOut.course_id)
+                                    .where(BoardOptOut.user_id.in_(user_ids), in_organisation)))
     if scope.kind == "organisation":
-        query = query.join(Course, Course.id == BoardOptOut.course_id).where(Course.organisation_id == scope.id)
-    else:
-        query = query.where(BoardOptOut.course_id == course_of(scope))
-    return set(db.session.scalars(query))
+        named = set(db.session.scalars(select(Membership.user_id).join(Course, Course.id == Membership.course_id)
+                                       .outerjoin(BoardSetting, BoardSetting.course_id == Membership.course_id)
+                                       .where(Membership.user_id.in_(user_ids), in_organisation,
+                                              func.coalesce(BoardSetting.mode, ON) == ON)))
+        hidden |= user_ids - named
+    return hidden
 
 
 def course_of(scope: Scope) -> int | None:
@@ -125,7 +140,7 @@ def course_of(scope: Scope) -> int | None:
 def _rows(scope: Scope, board: str, found: list[tuple[int, int]], viewer_user_id: int | None) -> list[Row]:
     ids = {u for u, _ in found}
     names = dict(db.session.execute(select(User.id, User.name).where(User.id.in_(ids))).all()) if ids else {}
-    hidden = _opted_out(scope, ids - {viewer_user_id})
+    hidden = _anonymous(scope, ids - {viewer_user_id})
     ranks = _ranks_for(board, {p for _, p in found})
     out = []
     for user_id, points in found:
@@ -203,10 +218,13 @@ class TeamRow:
                 HELPERS: self.helpers_share}[name]
 
 
+MIN_TEAM_SIZE = 3  # on learners' team boards: a smaller team's figures would single people out
+
+
 def team_board(course_id: int, period: str = ALL, measure: str = POINTS_PER_MEMBER, dimension: str = TOTAL,
-               my_team_ids: set[int] | frozenset[int] = frozenset()) -> list[TeamRow]:
-    """Every team of the course, fair to teams of any size: points per counted member, or the share of
-    members who experimented / helped in the period. Teams without counted members are left off."""
+               my_team_ids: set[int] | frozenset[int] = frozenset(), min_members: int = 1) -> list[TeamRow]:
+    """Every team of the course with at least `min_members` counted members, fair to teams of any size:
+    points per counted member, or the share of members who experimented / helped in the period."""
     teams = dict(db.session.execute(select(Team.id, Team.name).where(Team.course_id == course_id)).all())
     if not teams:
         return []
@@ -220,7 +238,7 @@ def team_board(course_id: int, period: str = ALL, measure: str = POINTS_PER_MEMB
     rows = []
     for team_id, f in figures.items():
         members = f.get("members", 0)
-        if not members:
+        if not members or members < min_members:
             continue
         points = f.get(f"points:{dimension}", 0)
         rows.append(TeamRow(0, team_id, teams[team_id], members, points, round(points / members, 1),

@@ -10,73 +10,77 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from marshmallow import Schema, fields, validate
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from plugin.audit.service import record
 from plugin.core.actor import Actor
 from plugin.core.db import insert_ignore
 from plugin.errors import Forbidden, InvalidInput
 from plugin.extensions import db
-from plugin.leaderboards import aggregates, rebuild
+from plugin.leaderboards import rebuild
 from plugin.leaderboards.models import MODES, OFF, ON, TEAM_ONLY, BoardOptOut, BoardSetting
 from plugin.leaderboards.periods import KINDS, current_key, is_valid_key
-from plugin.leaderboards.queries import Board, Scope, TeamRow, board, team_board
+from plugin.leaderboards.queries import MIN_TEAM_SIZE, Board, Scope, TeamRow, board, team_board
 from plugin.ledger.models import TOTAL
 from plugin.settings import service as org_settings
 from plugin.teams.service import teams_of
+from plugin.tenancy.models import Course
 
 
 @dataclass(frozen=True)
 class Settings:
     mode: str = ON
     relative: bool = False
-    include_staff: bool = False
 
 
 class SettingsIn(Schema):
     mode = fields.String(required=True, validate=validate.OneOf(MODES, error="Choose how learners see boards."),
                          error_messages={"required": "Choose how learners see boards."})
     relative = fields.Boolean(load_default=False)
-    include_staff = fields.Boolean(load_default=False)
 
 
 def settings_of(course_id: int) -> Settings:
     row = db.session.get(BoardSetting, course_id)
-    return Settings(row.mode, row.relative, row.include_staff) if row else Settings()
+    return Settings(row.mode, row.relative) if row else Settings()
 
 
 def update_settings(actor: Actor, data: dict, now: datetime) -> Settings:
-    """Managers change how their course shows boards; including staff or not re-sorts who counts."""
+    """Managers change how their course shows boards."""
     if not actor.can_manage:
         raise Forbidden("Only the course's managers change how boards are shown.")
     before = settings_of(actor.course_id)
     insert_ignore(db.session, BoardSetting.__table__, {"course_id": actor.course_id}, ["course_id"], returning=False)
     row = db.session.get(BoardSetting, actor.course_id)
-    row.mode, row.relative, row.include_staff, row.updated_at = (
-        data["mode"], bool(data["relative"]), bool(data["include_staff"]), now)
+    row.mode, row.relative, row.updated_at = data["mode"], bool(data["relative"]), now
     db.session.flush()
     after = settings_of(actor.course_id)
     changed = {k: [getattr(before, k), getattr(after, k)] for k in Settings.__dataclass_fields__
                if getattr(before, k) != getattr(after, k)}
-    if "include_staff" in changed:
-        aggregates.reconcile_course(actor.course_id)
     if changed:
         record(actor, "boards.settings_changed", "course", actor.course_id, changed, now)
     return after
 
 
-def is_opted_out(course_id: int, user_id: int) -> bool:
-    return db.session.get(BoardOptOut, (course_id, user_id)) is not None
+def _organisation_courses(organisation_id: int):
+    return select(Course.id).where(Course.organisation_id == organisation_id)
+
+
+def is_opted_out(actor: Actor) -> bool:
+    """Whether the person hid their name; the choice holds in every course of the organisation."""
+    return db.session.execute(select(BoardOptOut.user_id).where(
+        BoardOptOut.user_id == actor.user_id,
+        BoardOptOut.course_id.in_(_organisation_courses(actor.organisation_id))).limit(1)).first() is not None
 
 
 def set_opt_out(actor: Actor, opted_out: bool, now: datetime) -> bool:
-    """A person hides their name from the course's boards (they keep their rank and see it themselves)."""
+    """A person hides their name on the organisation's boards (they keep their rank and see it themselves)."""
     if opted_out:
         insert_ignore(db.session, BoardOptOut.__table__, {"course_id": actor.course_id, "user_id": actor.user_id,
                                                           "created_at": now}, ["course_id", "user_id"], returning=False)
     else:
-        db.session.execute(delete(BoardOptOut).where(BoardOptOut.course_id == actor.course_id,
-                                                     BoardOptOut.user_id == actor.user_id))
+        db.session.execute(delete(BoardOptOut).where(
+            BoardOptOut.user_id == actor.user_id,
+            BoardOptOut.course_id.in_(_organisation_courses(actor.organisation_id))))
     return opted_out
 
 
@@ -135,5 +139,6 @@ def teams_board(actor: Actor, period: str, measure: str, now: datetime) -> list[
     if not view.teams:
         raise Forbidden("Leaderboards are turned off in this course.")
     mine = {t.id for t in teams_of(actor.course_id, actor.user_id)}
-    return team_board(actor.course_id, period_key(actor, period, now), measure, my_team_ids=mine)
+    return team_board(actor.course_id, period_key(actor, period, now), measure, my_team_ids=mine,
+                      min_members=1 if actor.can_manage else MIN_TEAM_SIZE)
 

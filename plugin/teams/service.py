@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, func, select
+from sqlalchemy import text as sa_text
 from sqlalchemy.exc import IntegrityError
 
 from plugin.audit.models import AuditEvent
@@ -206,7 +207,16 @@ def candidates(actor: Actor, team_id: int, search: str = "", limit: int = 100) -
     query = _learners(team.course_id).where(User.id.not_in(select(TeamMember.user_id).where(
         TeamMember.team_id == team.id)))
     if search.strip():
-        query = query.where(func.lower(User.name).contains(search.strip().lower(), autoescape=True))
+        # Unicode case-insensitive on both databases ("öztürk" finds "Can Öztürk"). SQLite's lower() is ASCII-only,
+        # so it gets casefold() (registered per connection); PostgreSQL's lower() is too under the C locale, so it
+        # folds with the ICU root collation where the server has one.
+        if db.session.get_bind().dialect.name == "sqlite":
+            folded, term = func.casefold(User.name), search.strip().casefold()
+        else:
+            icu = db.session.scalar(select(sa_text("1")).select_from(sa_text("pg_collation")).where(
+                sa_text("collname = 'und-x-icu'")).limit(1)) is not None
+            folded, term = func.lower(User.name.collate("und-x-icu") if icu else User.name), search.strip().lower()
+        query = query.where(folded.contains(term, autoescape=True))
     found = list(db.session.scalars(query.order_by(User.name, User.id).limit(limit + 1)))
     return found[:limit], len(found) > limit
 

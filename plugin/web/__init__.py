@@ -14,14 +14,19 @@ def register_web(app: Flask) -> None:
     from plugin.web.challenges import bp as challenges
     from plugin.web.community import bp as community
     from plugin.web.health import bp as health
+    from plugin.web.insights import bp as insights
     from plugin.web.learner import bp as learner
     from plugin.web.manage import bp as manage
+    from plugin.web.openbadges import bp as openbadges
     from plugin.web.public import bp as public
     from plugin.web.recognition import bp as recognition
     from plugin.web.teams import bp as teams
+    from plugin.web.vision import bp as vision
 
-    for bp in (learner, boards, recognition, community, manage, admin, admin_rules, public, health, challenges, teams):
+    for bp in (learner, boards, recognition, community, manage, admin, admin_rules, public, health, challenges, teams,
+               vision, insights):
         app.register_blueprint(bp)
+    app.register_blueprint(openbadges)
 
     @app.get("/")
     def index():

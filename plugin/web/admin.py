@@ -1,7 +1,7 @@
 """Admin pages: the organisation's AI tool and task category lists."""
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request
+from flask import Blueprint, Response, current_app, redirect, render_template, request
 from marshmallow import ValidationError
 
 from plugin.audit.service import entries, record
@@ -109,8 +109,43 @@ def badge_list(actor: Actor):
 
 
 def _badges_page(actor: Actor, errors: dict | None = None, status: int = 200):
+    from plugin.badges.openbadges import aligned_ids, issuer_of
+    from plugin.vision.service import pillars
+
     return render_template("admin/badges.html", actor=actor, badges=badges.all_badges(actor.organisation_id),
-                           errors=errors or {}), status
+                           issuer=issuer_of(actor.organisation_id, current_app.config["TINKER_BASE_URL"]),
+                           pillars=pillars(actor.organisation_id, include_inactive=True),
+                           aligned=aligned_ids(actor.organisation_id), errors=errors or {}), status
+
+
+@bp.post("/badges/issuer")
+@requires_actor(Role.ADMIN)
+def badge_issuer_save(actor: Actor):
+    from plugin.badges.openbadges import save_issuer
+    from plugin.badges.schemas import IssuerIn
+
+    try:
+        save_issuer(actor, IssuerIn().load(request.form), utcnow(), image=_upload(),
+                    remove_image=request.form.get("remove_image") == "on")
+    except ValidationError as err:
+        db.session.rollback()
+        return _badges_page(actor, err.messages, 422)
+    except InvalidInput as err:
+        db.session.rollback()
+        return _badges_page(actor, err.form_errors(), err.status)
+    db.session.commit()
+    return redirect(launch_url("admin.badge_list", saved=1), 303)
+
+
+@bp.get("/badges/export.csv")
+@requires_actor(Role.ADMIN)
+def badge_export(actor: Actor):
+    from plugin.badges.export import export_for
+    from plugin.badges.openbadges import Urls
+
+    body = export_for(actor, Urls(current_app.config["TINKER_BASE_URL"]))
+    return Response(body, mimetype="text/csv", headers={
+        "Content-Disposition": 'attachment; filename="badge-awards.csv"', "Cache-Control": "no-store"})
 
 
 @bp.post("/badges")
@@ -121,7 +156,8 @@ def badge_save(actor: Actor):
                           description=request.form.get("description", ""), criteria=request.form.get("criteria", ""),
                           colour=request.form.get("colour", "#3b5bdb"), manual=request.form.get("manual") == "on",
                           active=request.form.get("active") == "on", now=utcnow(),
-                          image=_upload(), remove_image=request.form.get("remove_image") == "on")
+                          image=_upload(), remove_image=request.form.get("remove_image") == "on",
+                          pillar_ids=request.form.getlist("pillar", type=int))
     except (InvalidInput, Conflict) as err:
         db.session.rollback()
         return _badges_page(actor, err.form_errors(), err.status)

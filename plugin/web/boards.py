@@ -115,7 +115,7 @@ def leaderboard(actor: Actor):
         raise InvalidInput("Unknown dimension.", errors={"dimension": ["Choose total or one of the dimensions."]})
     page = dict(actor=actor, view=view, tab=tab, query=query, dimensions=names, scopes=SCOPE_LABELS,
                 measures=MEASURE_LABELS, periods=period_options(actor.organisation_id, query["period"], now),
-                hidden=boards.is_opted_out(actor.course_id, actor.user_id), zone=time_zone_name(actor.organisation_id))
+                hidden=boards.is_opted_out(actor), zone=time_zone_name(actor.organisation_id))
     board, teams, closed = None, None, None
     try:
         if tab == PEOPLE:
@@ -171,11 +171,10 @@ def settings(actor: Actor):
 @bp.post("/manage/boards")
 @requires_actor(Role.MANAGER, Role.ADMIN)
 def settings_save(actor: Actor):
-    form = {k: request.form[k] for k in ("mode", "relative", "include_staff") if k in request.form}
+    form = {k: request.form[k] for k in ("mode", "relative") if k in request.form}
     try:
         boards.update_settings(actor, boards.SettingsIn().load(form), utcnow())
     except ValidationError as err:
-        return _settings_page(actor, {"mode": form.get("mode"), "relative": "relative" in form,
-                                      "include_staff": "include_staff" in form}, err.messages, 422)
+        return _settings_page(actor, {"mode": form.get("mode"), "relative": "relative" in form}, err.messages, 422)
     db.session.commit()
     return redirect(launch_url("boards.settings", saved=1), 303)

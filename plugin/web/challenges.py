@@ -2,20 +2,22 @@
 managers' (and AI champions') review queue."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from io import BytesIO
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, redirect, render_template, request, send_file
 from marshmallow import ValidationError
 
-from plugin.badges.service import active_badges
+from plugin.badges.service import active_badges, all_badges
 from plugin.catalog.service import items
 from plugin.challenges import missions, queries
 from plugin.challenges import service as challenges
-from plugin.challenges.models import ACCEPTED, SUBMITTED
-from plugin.challenges.schemas import ChallengeIn, EvidenceIn, ReviewIn
+from plugin.challenges.models import ACCEPTED, RETURNED, SUBMITTED
+from plugin.challenges.schemas import CancelIn, ChallengeIn, EvidenceIn, ReviewIn
 from plugin.core.actor import Actor, Role
 from plugin.core.clock import utcnow
-from plugin.errors import Forbidden, InvalidInput
+from plugin.errors import Conflict, Forbidden, InvalidInput
 from plugin.extensions import db
 from plugin.tenancy.service import members
 from plugin.web.auth import launch_url, requires_actor
@@ -25,10 +27,24 @@ STAFF = (Role.MANAGER, Role.ADMIN)
 FORM_TIME = "%Y-%m-%dT%H:%M"
 
 
+def _local(moment: datetime, tz: ZoneInfo) -> datetime:
+    """A stored UTC time in the organisation's zone; in UTC if the zone would push it past datetime's range
+    (a date saved near year 1 or 9999 before the form limited the years)."""
+    try:
+        return moment.astimezone(tz)
+    except (OverflowError, ValueError):
+        return moment.astimezone(timezone.utc)
+
+
 def _clock(actor: Actor):
     """Show stored UTC times in the organisation's zone."""
     tz = challenges.zone(actor.organisation_id)
-    return lambda moment: moment.astimezone(tz).strftime("%d %b %Y, %H:%M %Z")
+    return lambda moment: _local(moment, tz).strftime("%d %b %Y, %H:%M %Z")
+
+
+def _badges(actor: Actor) -> dict:
+    """Completion badges by id, retired ones too: a challenge keeps the badge it was given."""
+    return {b.id: b for b in all_badges(actor.organisation_id)}
 
 
 def _names(actor: Actor) -> dict[int, str]:
@@ -42,7 +58,7 @@ def index(actor: Actor):
     return render_template("challenges/challenge_list.html", actor=actor, cards=queries.cards(actor, now),
                            when=_clock(actor), teams=queries.team_names(actor.course_id),
                            reviewer=actor.can_manage or missions.champions_missions(actor),
-                           waiting=len(missions.review_queue(actor)))
+                           waiting=len(missions.review_queue(actor)), badges=_badges(actor))
 
 
 def _show(actor: Actor, challenge_id: int, errors: dict | None = None, values: dict | None = None,
@@ -52,6 +68,8 @@ def _show(actor: Actor, challenge_id: int, errors: dict | None = None, values: d
     tools = {t.id: t.name for t in items(actor.organisation_id, "tools", include_inactive=True)}
     trail = missions.history(actor, challenge.id) if challenge.is_mission else []
     latest = trail[-1] if trail else None
+    if values is None and latest is not None and latest.status == RETURNED:
+        values = {"text": latest.text, "link": latest.link or ""}  # revise the last attempt, not start over
     can_submit = (challenge.is_mission and actor.role is Role.LEARNER and challenge.cancelled_at is None
                   and (latest is None and queries.status_of(challenge, now) == queries.OPEN
                        or latest is not None and latest.status not in (SUBMITTED, ACCEPTED)))
@@ -62,6 +80,7 @@ def _show(actor: Actor, challenge_id: int, errors: dict | None = None, values: d
         categories={x.id: x.name for x in items(actor.organisation_id, "categories", include_inactive=True)},
         tools=tools, approved=[tools[t] for t in queries.approved_tools(challenge) if t in tools],
         trail=trail, can_submit=can_submit, reviewer=missions.can_review(actor, challenge),
+        badge=_badges(actor).get(challenge.badge_id) if challenge.badge_id else None,
         errors=errors or {}, values=values or {}), status
 
 
@@ -76,8 +95,8 @@ def _form(actor: Actor, challenge=None, values: dict | None = None, errors: dict
         tz = challenges.zone(actor.organisation_id)
         values = {"title": challenge.title, "description": challenge.description, "goal_kind": challenge.goal_kind,
                   "goal_value": str(challenge.goal_value), "team": str(challenge.team_id or ""),
-                  "starts_at": challenge.starts_at.astimezone(tz).strftime(FORM_TIME),
-                  "ends_at": challenge.ends_at.astimezone(tz).strftime(FORM_TIME),
+                  "starts_at": _local(challenge.starts_at, tz).strftime(FORM_TIME),
+                  "ends_at": _local(challenge.ends_at, tz).strftime(FORM_TIME),
                   "task_category": str(challenge.task_category_id or ""), "ai_tool": str(challenge.ai_tool_id or ""),
                   "badge": str(challenge.badge_id or ""), "scenario": challenge.scenario,
                   "reflection_prompt": challenge.reflection_prompt, "champion": str(challenge.champion_id or ""),
@@ -145,6 +164,11 @@ def save(actor: Actor, challenge_id: int):
 @bp.post("/<int:challenge_id>/cancel")
 @requires_actor(*STAFF)
 def cancel(actor: Actor, challenge_id: int):
+    challenges.get_challenge(actor, challenge_id)  # another course's challenge is a 404 before any form check
+    try:
+        CancelIn().load_form(request.form)
+    except ValidationError as err:
+        return _show(actor, challenge_id, {f"cancel_{k}": v for k, v in err.messages.items()}, None, 422)
     challenges.cancel_challenge(actor, challenge_id, utcnow())
     db.session.commit()
     return redirect(launch_url("challenges.show", challenge_id=challenge_id), 303)
@@ -173,12 +197,13 @@ def evidence(actor: Actor, challenge_id: int):
     return redirect(launch_url("challenges.show", challenge_id=challenge_id, sent=1), 303)
 
 
-def _queue(actor: Actor, errors: dict | None = None, failed: int | None = None, status: int = 200):
+def _queue(actor: Actor, errors: dict | None = None, failed: int | None = None, status: int = 200,
+           notice: str | None = None):
     if not (actor.can_manage or missions.champions_missions(actor)):
         raise Forbidden("Only the course's managers and AI champions review evidence.")
     return render_template("challenges/review_queue.html", actor=actor, queue=missions.review_queue(actor),
                            names=_names(actor), when=_clock(actor), errors=errors or {}, failed=failed,
-                           values=request.form.to_dict() if failed else {}), status
+                           values=request.form.to_dict() if failed else {}, notice=notice), status
 
 
 @bp.get("/reviews")
@@ -197,5 +222,8 @@ def review(actor: Actor, evidence_id: int):
     except InvalidInput as err:
         db.session.rollback()
         return _queue(actor, err.form_errors(), evidence_id, 422)
+    except Conflict as err:  # reviewed meanwhile (another tab, another reviewer) or the mission was cancelled
+        db.session.rollback()
+        return _queue(actor, status=409, notice=f"{err.message} Nothing was changed; here is what still waits.")
     db.session.commit()
     return redirect(launch_url("challenges.reviews", done=request.form.get("decision")), 303)

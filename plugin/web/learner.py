@@ -22,6 +22,7 @@ from plugin.levels.service import dimension_names, progress_of
 from plugin.peer_help.service import awaiting_me
 from plugin.recognition.history import explanations
 from plugin.rules.engine import NOTES
+from plugin.vision import service as vision
 from plugin.web.auth import launch_url, requires_actor
 from plugin.web.boards import summary
 
@@ -33,6 +34,8 @@ bp = Blueprint("learner", __name__, url_prefix="/app")
 def home(actor: Actor):
     if actor.can_manage and not request.args.get("as_learner"):
         return redirect(launch_url("manage.overview"), 303)
+    if actor.role is Role.LEARNER and vision.needs_acknowledgement(actor):  # the front door only: deep links stay
+        return redirect(launch_url("vision.page"), 303)
     return dashboard(actor)
 
 
@@ -54,6 +57,8 @@ def _form(actor: Actor, values: dict | None = None, errors: dict | None = None, 
     return render_template(
         "learner/experiment_new.html", actor=actor, values=values, errors=errors or {},
         tools=items(actor.organisation_id, "tools"), categories=items(actor.organisation_id, "categories"),
+        pillars=vision.pillars(actor.organisation_id), chosen_pillars=set((values or {}).get("pillars") or []),
+        vision=vision.current(actor.organisation_id),
     ), status
 
 
@@ -69,13 +74,17 @@ def experiment_create(actor: Actor):
     try:
         logged = log_experiment(actor, ExperimentIn().load_form(request.form), utcnow())
     except ValidationError as err:
-        return _form(actor, request.form.to_dict(), err.messages, 422)
+        return _form(actor, _typed(), err.messages, 422)
     except InvalidInput as err:  # e.g. a list item an admin turned off meanwhile: keep what was typed
-        return _form(actor, request.form.to_dict(), err.errors or {"_schema": [err.message]}, 422)
+        return _form(actor, _typed(), err.errors or {"_schema": [err.message]}, 422)
     db.session.commit()
     notes = sorted({r.note for r in logged.recognitions if r.note in NOTES})
     return redirect(launch_url("learner.experiment_logged", experiment_id=logged.experiment.id,
                                n=",".join(notes) or None), 303)
+
+
+def _typed() -> dict:
+    return {**request.form.to_dict(), "pillars": request.form.getlist("pillars")}
 
 
 @bp.get("/experiments/<int:experiment_id>/logged")
@@ -109,5 +118,7 @@ def experiment_show(actor: Actor, experiment_id: int):
     row = experiment_queries.get_visible(actor, experiment_id)
     return render_template("learner/experiment_show.html", actor=actor, row=row, outcome_labels=OUTCOME_LABELS,
                            reactions=community.reactions_summary(experiment_id), reaction_labels=REACTIONS,
-                           mine=community.my_reactions(actor, experiment_id))
+                           mine=community.my_reactions(actor, experiment_id),
+                           pillar_tags=experiment_queries.pillar_names(actor, experiment_id),
+                           coaching=experiment_queries.coaching_notes(actor, row))
 

@@ -65,8 +65,6 @@ def test_a_learner_who_hides_their_name_is_anonymous_to_a_colleague(live_server,
 
 def test_team_only_mode_shows_learners_no_individuals(live_server, page, artifacts):
     seeded(live_server)
-    # The demo seeder adds team members without refreshing the team figures (reported); rebuild them.
-    assert live_server.test_cli_runner().invoke(args=["ledger", "rebuild-aggregates"]).exit_code == 0
     frame = launch_from_dev_lms(page, live_server.base_url, "Fatma Korkmaz", course=COURSE)
     frame.get_by_role("link", name="Leaderboard settings").click()
     frame.get_by_label("Team boards only").check()
@@ -92,8 +90,10 @@ def test_team_only_mode_shows_learners_no_individuals(live_server, page, artifac
 
     frame.get_by_role("link", name="My dashboard").click()
     expect(frame.get_by_role("heading", name="Team leaderboard")).to_be_visible()
-    dashboard = frame.locator("main").inner_text()
-    assert [name for name in LEARNER_NAMES if name in dashboard and name != "James Carter"] == []
+    # The board card names nobody (James's own recognition history may name who confirmed his help).
+    board_card = frame.locator("section", has=frame.get_by_role("heading", name="Team leaderboard")).inner_text()
+    assert "People & Culture" in board_card or "Sales Enablement" in board_card
+    assert [name for name in LEARNER_NAMES if name in board_card] == []
 
 
 def test_the_board_controls_work_from_the_keyboard(live_server, page, artifacts):

@@ -183,16 +183,12 @@ def test_an_opted_out_learner_is_anonymous_to_others_and_themselves_to_themselve
     assert board(Scope.course(shy.course_id), viewer_user_id=bold.user_id).rows[0].name == shy.display_name
 
 
-def test_staff_are_off_learner_boards_unless_the_course_includes_them(platform):
+def test_staff_are_never_on_learner_boards(platform):
     people = learners(platform, 10)
     boss = manager(platform)
-    award(boss, 50)
-    scope = Scope.course(boss.course_id)
-    assert [r.user_id for r in board(scope).rows] == [people[0].user_id]
-    boards.update_settings(boss, {"mode": "on", "relative": False, "include_staff": True}, NOW)
-    assert [r.user_id for r in board(scope).rows] == [boss.user_id, people[0].user_id]
-    boards.update_settings(boss, {"mode": "on", "relative": False, "include_staff": False}, NOW)
-    assert [r.user_id for r in board(scope).rows] == [people[0].user_id]
+    award(boss, 50)  # even points posted to a manager by hand stay off the boards
+    assert [r.user_id for r in board(Scope.course(boss.course_id)).rows] == [people[0].user_id]
+    assert [r.user_id for r in board(Scope.organisation(boss.organisation_id)).rows] == [people[0].user_id]
     assert rebuild.verify() == {}
 
 
@@ -200,12 +196,12 @@ def test_learners_cannot_change_board_settings_and_modes_limit_what_learners_see
     a, = learners(platform, 10)
     boss = manager(platform)
     with pytest.raises(Exception, match="managers"):
-        boards.update_settings(a, {"mode": "off", "relative": False, "include_staff": False}, NOW)
-    boards.update_settings(boss, {"mode": "team_only", "relative": False, "include_staff": False}, NOW)
+        boards.update_settings(a, {"mode": "off", "relative": False}, NOW)
+    boards.update_settings(boss, {"mode": "team_only", "relative": False}, NOW)
     with pytest.raises(Exception, match="team boards only"):
         boards.individual_board(a, "course", "all", "total", NOW)
     assert boards.individual_board(boss, "course", "all", "total", NOW).rows[0].user_id == a.user_id
-    boards.update_settings(boss, {"mode": "off", "relative": False, "include_staff": False}, NOW)
+    boards.update_settings(boss, {"mode": "off", "relative": False}, NOW)
     with pytest.raises(Exception, match="turned off"):
         boards.teams_board(a, "all", "points_per_member", NOW)
 
@@ -343,3 +339,49 @@ def test_on_sqlite_the_top_of_a_board_is_read_off_its_index(platform):
         "EXPLAIN QUERY PLAN SELECT user_id, points FROM board_score WHERE board = 'c1:all:total' "
         "ORDER BY points DESC, user_id LIMIT 20")))
     assert "ix_board_score_rank" in plan and "SCAN board_score" not in plan.replace("USING INDEX", "")
+
+
+def test_hiding_your_name_in_one_course_hides_it_on_every_board_of_the_organisation(platform):
+    shy = make_actor(platform, "shy", context_id="course-1", name="Shy Person")
+    shy_elsewhere = make_actor(platform, "shy", context_id="course-2", name="Shy Person")
+    bold, = learners(platform, 5, context_id="course-2")
+    award(shy, 10)
+    award(shy_elsewhere, 20)
+    boards.set_opt_out(shy, True, NOW)
+    assert boards.is_opted_out(shy_elsewhere)
+    for scope in (Scope.course(shy_elsewhere.course_id), Scope.organisation(shy.organisation_id)):
+        assert [r.name for r in board(scope, viewer_user_id=bold.user_id).rows][0] == ANONYMOUS
+    boards.set_opt_out(shy_elsewhere, False, NOW)  # showing it again, from either course, shows it everywhere
+    assert not boards.is_opted_out(shy)
+    assert board(Scope.course(shy.course_id), viewer_user_id=bold.user_id).rows[0].name == "Shy Person"
+
+
+def test_the_organisation_board_never_names_learners_of_a_course_without_individual_boards(platform):
+    quiet, = learners(platform, 40, context_id="course-1")
+    open_course, = learners(platform, 10, context_id="course-2")
+    boss = manager(platform, "course-1")
+    boards.update_settings(boss, {"mode": "team_only", "relative": False}, NOW)
+    rows = board(Scope.organisation(quiet.organisation_id), viewer_user_id=open_course.user_id).rows
+    assert [(r.name, r.user_id, r.points) for r in rows] == [
+        (ANONYMOUS, None, 40), ("course-2 L0", open_course.user_id, 10)]
+    assert board(Scope.organisation(quiet.organisation_id), viewer_user_id=quiet.user_id).rows[0].name == "course-1 L0"
+
+
+def test_learners_team_boards_leave_out_teams_too_small_to_stay_anonymous(platform):
+    people = learners(platform, 10, 20, 30, 40)
+    boss = manager(platform)
+    trio, solo = ensure_team(people[0].course_id, "Trio", NOW), ensure_team(people[0].course_id, "Solo", NOW)
+    for p in people[:3]:
+        add_member(trio, p.user_id)
+    add_member(solo, people[3].user_id)
+    for team in (trio, solo):
+        aggregates.team_members_changed(team.id)
+    assert [r.name for r in boards.teams_board(people[0], "all", "points_per_member", NOW)] == ["Trio"]
+    assert [r.name for r in boards.teams_board(boss, "all", "points_per_member", NOW)] == ["Solo", "Trio"]
+
+
+def test_periods_far_outside_the_calendar_are_refused_not_crashed_on(platform):
+    a, = learners(platform, 10)
+    for key in ("9999-W52", "0001-01", "2026-W99"):
+        with pytest.raises(Exception, match="Unknown period"):
+            boards.individual_board(a, "course", key, "total", NOW)

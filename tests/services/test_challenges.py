@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import pytest
+from marshmallow import ValidationError
 from sqlalchemy import func, select, update
 
 from plugin.badges.models import BadgeAward
@@ -103,12 +104,12 @@ def test_participation_is_the_share_of_active_learners_with_a_matching_experimen
     log(course.ada)
     log(course.ada)                                       # a second experiment is not a second person
     challenge = fresh(challenge)
-    assert queries.progress_of(challenge).text == "33% of learners took part (1 of 3); goal 50%"
+    assert queries.progress_of(challenge).text == "33% of learners took part (1 of 3) — 67% of the way to the 50% goal"
     assert challenge.completed_at is None
     log(course.bo)
     challenge = fresh(challenge)
     assert challenge.contributor_count == 2 and challenge.completed_at is not None
-    assert queries.progress_of(challenge).value == 66
+    assert queries.progress_of(challenge).value == 67  # 2 of 3, rounded half up as the team board rounds
 
 
 def test_window_is_half_open_an_experiment_at_the_start_counts_one_at_the_end_does_not(course):
@@ -487,3 +488,64 @@ def test_racing_reviews_of_one_submission_let_exactly_one_through(course, app):
     assert final.status in (ACCEPTED, RETURNED)
     assert fresh(m).progress_count == (1 if final.status == ACCEPTED else 0)
     assert badge_holders(course) == ([course.ada.user_id] if final.status == ACCEPTED else [])
+
+
+# --- what the browser review found -----------------------------------------------------------------------------
+@pytest.mark.parametrize("starts, ends", [("0001-01-01T00:00", "2025-04-01T00:00"), ("2025-03-03T00:00", "9999-12-31T23:59"),
+                                          ("1999-12-31T23:59", "2101-01-01T00:00")])
+def test_dates_are_limited_to_the_years_2000_to_2100(starts, ends):
+    with pytest.raises(ValidationError) as refused:
+        challenge_in(starts_at=starts, ends_at=ends)
+    assert "Choose a date between the years 2000 and 2100." in sum(refused.value.messages.values(), [])
+    assert challenge_in(starts_at="2000-01-01T00:00", ends_at="2100-12-31T23:59")["ends_at"].year == 2100
+
+
+def test_every_required_field_has_its_own_message_and_cross_field_checks_run_with_field_errors():
+    with pytest.raises(ValidationError) as empty:
+        ChallengeIn().load({})
+    messages = empty.value.messages
+    assert set(messages) == {"title", "goal_kind", "goal_value", "starts_at", "ends_at"}
+    assert len({m for ms in messages.values() for m in ms}) == 5  # five different, specific messages
+    with pytest.raises(ValidationError) as all_at_once:
+        challenge_in(title="ab", goal_kind="participation", goal_value=150,
+                     starts_at="2025-03-03T00:00", ends_at="2025-03-02T00:00")
+    assert set(all_at_once.value.messages) == {"title", "goal_value", "ends_at"}
+    with pytest.raises(ValidationError) as guarded:  # a missing start: no KeyError, its own message
+        ChallengeIn().load({"title": "Fine", "goal_kind": "participation", "goal_value": "101",
+                            "ends_at": "2025-03-02T00:00"})
+    assert set(guarded.value.messages) == {"starts_at", "goal_value"}
+
+
+def test_mission_details_on_an_ordinary_challenge_are_refused_not_dropped(course):
+    with pytest.raises(InvalidInput) as refused:
+        make(course, scenario="A made-up essay", reflection_prompt="Why?", tools=[course.tools["ChatGPT"]],
+             champion=course.ada.user_id, dataset_text="a,b\n1,2\n")
+    assert set(refused.value.errors) == {"scenario", "reflection_prompt", "tools", "champion", "dataset_text"}
+    assert db.session.scalar(select(func.count()).select_from(Challenge)) == 0
+    plain = make(course)
+    with pytest.raises(InvalidInput) as edited:
+        update_challenge(course.manager, plain.id, challenge_in(scenario="Sneaked in"), NOW)
+    assert set(edited.value.errors) == {"scenario"}
+    mission = make(course, is_mission=True, scenario="A made-up essay", tools=[course.tools["ChatGPT"]])
+    assert update_challenge(course.manager, mission.id, challenge_in(scenario="Changed"), NOW).scenario == "Changed"
+
+
+def test_percentages_round_half_up_and_the_participation_text_says_the_share_of_the_goal():
+    assert [queries.percent(p, w) for p, w in ((2, 7), (1, 8), (9, 20), (0, 3), (1, 0))] == [29, 13, 45, 0, 0]
+    challenge = Challenge(goal_kind="participation", goal_value=80, contributor_count=9, completed_at=None,
+                          is_mission=False, team_id=None, course_id=0)
+    shown = queries.progress_of(challenge, learners=20)
+    assert shown.text == "45% of learners took part (9 of 20) — 56% of the way to the 80% goal"
+    assert (shown.value, shown.goal) == (45, 80)  # the bar is 45 of 80: 56% full, as the words say
+    challenge.contributor_count = 2
+    assert queries.progress_of(challenge, learners=7).text.startswith("29% of learners took part (2 of 7)")
+    challenge.goal_value, challenge.contributor_count = 50, 199
+    assert queries.progress_of(challenge, learners=400).text.endswith("— 99% of the way to the 50% goal")  # not yet
+
+
+def test_a_returned_submission_without_a_comment_has_one_message(course):
+    mission = make(course, is_mission=True, scenario="A made-up essay")
+    evidence = missions.submit_evidence(course.ada, mission.id, EvidenceIn().load({"text": "My attempt."}), NOW)
+    with pytest.raises(InvalidInput) as refused:
+        missions.review_evidence(course.manager, evidence.id, ReviewIn().load({"decision": "return"}), NOW)
+    assert refused.value.errors == {"comment": [refused.value.message]}

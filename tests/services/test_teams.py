@@ -142,6 +142,15 @@ def test_candidates_are_the_learners_not_yet_in_the_team(course):
         course.boss, team.id, limit=1)[1]
 
 
+def test_candidates_match_names_case_insensitively_beyond_ascii(course):
+    can = make_actor(course.platform, "can", name="Can Öztürk")
+    ayse = make_actor(course.platform, "ayse", name="Ayşe Şen")
+    cem = make_actor(course.platform, "cem", name="Cem Çelik")
+    team = teams.create_team(course.boss, name("Red"), NOW)
+    for search, found in (("öztürk", can), ("ÖZTÜRK", can), ("şen", ayse), ("ŞEN", ayse), ("çelik", cem)):
+        assert [u.id for u in teams.candidates(course.boss, team.id, search)[0]] == [found.user_id], search
+
+
 # --- LMS teams ------------------------------------------------------------------------------------------------
 def test_lms_teams_are_listed_but_their_name_and_members_stay_the_lms(course):
     team = lms_team(course, course.ada)

@@ -119,7 +119,7 @@ def test_an_opted_out_learner_is_anonymous_to_everyone_else_but_sees_their_own_n
     saved = client.post("/app/leaderboard/privacy", data={"lt": hidden, "hidden": "on"})
     assert saved.status_code == 303
     confirmation = visible(client.get(saved.headers["Location"]))
-    assert "Your name is now hidden on this course's leaderboards. You still see your own rank." in confirmation
+    assert "Your name is now hidden on every leaderboard of your organisation. You still see your own rank." in confirmation
 
     own, _ = rows(page(client, hidden, period="all"))
     assert own[0] == (1, "Olga Hidden (you)", 80, True)
@@ -151,9 +151,9 @@ def test_team_only_mode_shows_learners_teams_and_no_individuals(app, client, lau
     people = [learner(app, launch, f"t{i}", f"Teammate {i}") for i in range(6)]
     with app.app_context():
         red, blue = ensure_team(people[0][1].course_id, "Red", NOW), ensure_team(people[0][1].course_id, "Blue", NOW)
-        for token, person in people[:2]:
+        for token, person in people[:3]:
             add_member(red, person.user_id)
-        for token, person in people[2:]:
+        for token, person in people[3:]:
             add_member(blue, person.user_id)
         for team in (red, blue):
             aggregates.team_members_changed(team.id)
@@ -163,7 +163,7 @@ def test_team_only_mode_shows_learners_teams_and_no_individuals(app, client, lau
     log_experiment(client, people[0][0], outcome="worked", learned="")
     set_mode(client, manager, "team_only")
 
-    viewer = people[2][0]
+    viewer = people[3][0]
     response = page(client, viewer, period="all")
     shown = visible(response)
     assert response.status_code == 200
@@ -173,7 +173,7 @@ def test_team_only_mode_shows_learners_teams_and_no_individuals(app, client, lau
     assert 'name="scope"' not in text(response) and ">People<" not in text(response)
     body = text(response)
     red_row = re.search(r"<tr[^>]*>\s*<td>\d+</td><td>Red</td>.*?</tr>", body, re.S).group(0)
-    assert "<td class=\"num\">2</td>" in red_row and "50%" in red_row and "(1 of 2)" in red_row
+    assert "<td class=\"num\">3</td>" in red_row and "33%" in red_row and "(1 of 3)" in red_row
     assert "Blue (your team)" in shown
 
     individual = page(client, viewer, tab="people", period="all")
@@ -302,16 +302,16 @@ def test_board_settings_are_for_managers_and_validated(app, client, launch):
     overview = text(client.get("/app/manage/", query_string={"lt": manager}))
     assert "/app/manage/boards?lt=" in overview
     form = visible(client.get("/app/manage/boards", query_string={"lt": manager}))
-    assert "Team boards only" in form and "Relative mode" in form and "Include staff on boards" in form
+    assert "Team boards only" in form and "Relative mode" in form and "learners only" in form
     for bad in ({"mode": "loud"}, {}):
         refused = client.post("/app/manage/boards", data={"lt": manager, **bad})
         assert refused.status_code == 422
         assert "Choose how learners see boards." in visible(refused)
     assert page(client, learner_token).status_code == 200  # nothing was saved
 
-    set_mode(client, manager, "team_only", include_staff="on")
+    set_mode(client, manager, "team_only")
     saved = text(client.get("/app/manage/boards", query_string={"lt": manager, "saved": 1}))
-    assert re.search(r'value="team_only"[^>]*checked', saved) and re.search(r'name="include_staff"[^>]*checked', saved)
+    assert re.search(r'value="team_only"[^>]*checked', saved)
     assert not re.search(r'name="relative"[^>]*checked', saved)
 
 

@@ -59,7 +59,8 @@ def test_a_count_challenge_fills_its_progress_bar_and_badges_its_contributors(cl
     cid = challenge_id(create(client, manager, task_category=options(form, "task_category")["Assessment design"],
                               badge=badge))
     page = text(show(client, ada, cid))
-    assert re.search(r'<progress id="progress-\d+" max="2" value="0" aria-labelledby="[^"]+" aria-describedby="[^"]+">', page)
+    assert re.search(r'<progress id="progress-\d+" max="2" value="0" aria-labelledby="[^"]+" aria-describedby="[^"]+" '
+                     r'aria-valuetext="0 of 2 experiments">', page)
     assert "0 of 2 experiments" in page
 
     log_experiment(client, ada, task_category=options(text(client.get("/app/experiments/new", query_string={"lt": ada})), "task_category")["Assessment design"])
@@ -136,7 +137,7 @@ def test_a_participation_challenge_shows_the_share_of_learners(client, launch):
     cid = challenge_id(create(client, manager, goal_kind="participation", goal_value="100"))
     log_experiment(client, ada)
     page = text(show(client, ada, cid))
-    assert "50% of learners took part (1 of 2); goal 100%" in page
+    assert "50% of learners took part (1 of 2) — 50% of the way to the 100% goal" in page
     assert re.search(r'<progress[^>]+max="100" value="50"', page)
 
 
@@ -210,7 +211,7 @@ def test_cancelling_stops_the_challenge(client, launch):
     ada = launch(sub="ada")
     manager = launch(role="instructor", sub="boss")
     cid = challenge_id(create(client, manager, title="Short lived"))
-    assert client.post(f"/app/challenges/{cid}/cancel", data={"lt": manager}).status_code == 303
+    assert client.post(f"/app/challenges/{cid}/cancel", data={"lt": manager, "confirm": "on"}).status_code == 303
     log_experiment(client, ada)
     assert "Cancelled" in visible(show(client, manager, cid))
     assert "0 of 2 experiments" in visible(show(client, manager, cid))

@@ -49,7 +49,7 @@ def test_demo_seed_is_idempotent_and_consistent(app, cli):
         from plugin.tenancy.models import Course, Membership
 
         assert db.session.scalar(select(func.count()).select_from(Course)) == 2
-        assert db.session.scalar(select(func.count()).select_from(Team)) == 3
+        assert db.session.scalar(select(func.count()).select_from(Team)) == 4  # 3 teams and a pilot team of 3
         learners = db.session.scalar(select(func.count(func.distinct(Membership.user_id))).where(Membership.role == "learner"))
         assert 25 <= learners <= 35
         assert db.session.scalar(select(func.count()).select_from(Experiment)) > 50

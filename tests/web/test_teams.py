@@ -263,9 +263,12 @@ def test_every_chart_has_an_accessible_name_and_a_captioned_table(app, client, p
     assert "Worked" in outcome_svg and "Partly worked" in outcome_svg and "Did not work" in outcome_svg  # legend
 
 
-def test_the_team_board_links_members_to_their_own_team_page_and_managers_to_every_team(client, people, red):
+def test_the_team_board_links_members_to_their_own_team_page_and_managers_to_every_team(client, launch, people, red):
+    for sub, name in (("di", "Di Ana"), ("ed", "Ed Ward"), ("fo", "Fo Xtrot"), ("gu", "Gu Stav")):
+        launch(sub=sub, name=name)
+    assert add(client, people["boss"], red, "Di Ana").status_code == 303  # teams of 3+ are ranked for learners
     blue = create_team(client, people["boss"], "Blue")
-    assert add(client, people["boss"], blue, "Cy Twombly").status_code == 303
+    assert add(client, people["boss"], blue, "Cy Twombly", "Ed Ward", "Fo Xtrot").status_code == 303
     as_ada = text(get(client, "/app/leaderboard", people["ada"], tab="teams", period="all"))
     assert f"/app/teams/{red}?" in as_ada and f"/app/teams/{blue}?" not in as_ada
     as_boss = text(get(client, "/app/leaderboard", people["boss"], tab="teams", period="all"))

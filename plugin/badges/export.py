@@ -1,0 +1,55 @@
+"""Awards as CSV for audits and re-issuing elsewhere: recipient, badge, date, status, hosted assertion URL.
+
+Cells that a spreadsheet would read as a formula are prefixed with a quote (CSV injection)."""
+from __future__ import annotations
+
+import csv
+import io
+from typing import Iterator
+
+from sqlalchemy import select
+
+from plugin.badges.models import BadgeAward, BadgeClass
+from plugin.badges.openbadges import Urls, iso
+from plugin.badges.recipients import recipient_of
+from plugin.core.actor import Actor
+from plugin.errors import Forbidden
+from plugin.extensions import db
+from plugin.tenancy.models import Course, User
+
+COLUMNS = ["award_id", "recipient_name", "recipient_identity", "identity_type", "identity_source", "badge",
+           "course", "awarded_on", "status", "revoked_on", "revocation_reason", "assertion_url"]
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def safe_cell(value) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def award_rows(organisation_id: int, urls: Urls) -> Iterator[list[str]]:
+    query = (select(BadgeAward, BadgeClass, User, Course)
+             .join(BadgeClass, BadgeClass.id == BadgeAward.badge_id).join(User, User.id == BadgeAward.user_id)
+             .join(Course, Course.id == BadgeAward.course_id)
+             .where(BadgeAward.organisation_id == organisation_id).order_by(BadgeAward.awarded_at, BadgeAward.id))
+    for award, badge, user, course in db.session.execute(query):
+        identity = recipient_of(user, urls.base)
+        yield [award.id, user.display_name, identity.value if identity.claimed else "", identity.kind,
+               identity.source, badge.name, course.title or course.context_id, iso(award.awarded_at),
+               "revoked" if award.revoked_at else "active", iso(award.revoked_at) if award.revoked_at else "",
+               award.revoked_reason or "", urls.assertion(award.public_id)]
+
+
+def export_csv(organisation_id: int, urls: Urls) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for row in award_rows(organisation_id, urls):
+        writer.writerow([safe_cell(cell) for cell in row])
+    return out.getvalue()
+
+
+def export_for(actor: Actor, urls: Urls) -> str:
+    if not actor.can_administer:
+        raise Forbidden("Only the organisation's administrators export badge awards.")
+    return export_csv(actor.organisation_id, urls)

@@ -1,0 +1,122 @@
+"""CSV for every insight table (read from the same protected report as the pages) and the ledger for admins.
+
+A cell a spreadsheet would read as a formula (starting with = + - @, a tab or a carriage return) is written
+with a leading apostrophe; numbers are written as numbers."""
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+
+from sqlalchemy import select
+
+from plugin.core.actor import Actor
+from plugin.errors import Forbidden, NotFound
+from plugin.extensions import db
+from plugin.insights.privacy import NOT_ENOUGH
+from plugin.insights.report import Report
+from plugin.ledger.models import LedgerEntry
+from plugin.tenancy.models import Course
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value) -> str | int | float:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float)):
+        return value
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def to_csv(headers: list[str], rows: Iterable[list]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([safe_cell(h) for h in headers])
+    yield buffer.getvalue()
+    for row in rows:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow([safe_cell(c) for c in row])
+        yield buffer.getvalue()
+
+
+def _cells(row, names: list[str]) -> list:
+    if row.suppressed:
+        return [row.label, NOT_ENOUGH] + [""] * (len(names) - 1)
+    return [row.label] + [row.figures.get(n) for n in names]
+
+
+HOURS = ["people", "experiments", "minutes", "hours", "median"]
+HOURS_HEAD = ["people", "experiments", "minutes saved (self-reported)", "hours", "median minutes per experiment"]
+
+
+def tables(report: Report) -> dict[str, tuple[list[str], list[list]]]:
+    """name -> (headers, rows): every table of the insights page, as it is shown there."""
+    pillar_names = [p.name for p in report.pillars]
+    return {
+        "adoption": (["period", "members", "with at least one experiment", "share %"],
+                     [_cells(r, ["roster", "active", "share"]) for r in report.trend]),
+        "summary": (["measure", "value 1", "value 2", "value 3", "value 4"], _summary(report)),
+        "hours-by-category": (["category", *HOURS_HEAD], [_cells(r, HOURS) for r in report.hours_by_category]),
+        "hours-by-tool": (["tool", *HOURS_HEAD], [_cells(r, HOURS) for r in report.hours_by_tool]),
+        "hours-by-team": (["team", *HOURS_HEAD], [_cells(r, HOURS) for r in report.hours_by_team]),
+        "pillars": (["team", "experiments", *pillar_names, "gaps"],
+                    [[r.label, NOT_ENOUGH] if r.suppressed else
+                     [r.label, r.figures["experiments"], *[r.figures[p.id] for p in report.pillars],
+                      "; ".join(r.figures["gaps"])] for r in report.pillar_coverage]),
+        "help-network": (["team", "team", "confirmed helps", "people"],
+                         [[e.a_name, e.b_name, e.helps, e.people] for e in report.network.edges]
+                         + [[report.network.nodes[t], "(within the team)", n, ""]
+                            for t, n in report.network.within.items()]),
+        "most-reused": (["experiment", "category", "reused by"],
+                        [[r.label, r.figures["category"], r.figures["reuses"]] for r in report.reused]),
+    }
+
+
+def _summary(report: Report) -> list[list]:
+    def line(name, row, keys):
+        return [name, NOT_ENOUGH] if row.suppressed else [name, *[row.figures[k] for k in keys]]
+    return [
+        line("adoption (members, active, share %, not started yet)", report.adoption,
+             ["roster", "active", "share", "not_started"]),
+        line("minutes saved, self-reported (people, experiments, minutes, median)", report.hours_total,
+             ["people", "experiments", "minutes", "median"]),
+        line("safe to fail (shared, did not work, rate %)", report.safe_to_fail, ["shared", "failed", "rate"]),
+        line("confidence (rated, before, after, change)", report.confidence, ["rated", "before", "after", "delta"]),
+        line("leaders go first (managers, logged in period, share %)", report.leaders,
+             ["managers", "logged", "share"]),
+        line("silo index (helps, across teams, share %)", report.silo, ["helps", "across", "share"]),
+    ]
+
+
+LEDGER_HEAD = ["id", "created_at", "course_id", "course", "user_id", "amount", "dimension", "rule_id",
+               "rule_version", "source_type", "source_id", "reverses_id"]
+
+
+def ledger_rows(actor: Actor, course_id: int | None, since: datetime | None, until: datetime | None) -> Iterator[list]:
+    """The organisation's ledger (ids and amounts only), oldest first, optionally one course and [since, until).
+    Checks run now; the rows are read as the CSV streams."""
+    if not actor.can_administer:
+        raise Forbidden("Only administrators export the ledger.")
+    courses = dict(db.session.execute(select(Course.id, Course.title).where(
+        Course.organisation_id == actor.organisation_id)).all())
+    if course_id and course_id not in courses:
+        raise NotFound("That course is not in your organisation.")
+    query = select(LedgerEntry).where(LedgerEntry.organisation_id == actor.organisation_id)
+    if course_id:
+        query = query.where(LedgerEntry.course_id == course_id)
+    if since:
+        query = query.where(LedgerEntry.created_at >= since)
+    if until:
+        query = query.where(LedgerEntry.created_at < until)
+
+    def rows():
+        for e in db.session.scalars(query.order_by(LedgerEntry.id).execution_options(yield_per=1000)):
+            yield [e.id, e.created_at.isoformat(), e.course_id, courses.get(e.course_id, ""), e.user_id, e.amount,
+                   e.dimension, e.rule_id, e.rule_version, e.source_type, e.source_id, e.reverses_id]
+    return rows()

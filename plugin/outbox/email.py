@@ -1,0 +1,41 @@
+"""E-mail through the outbox: enqueue in the domain transaction, send over SMTP after commit (TINKER_SMTP_*)."""
+from __future__ import annotations
+
+import smtplib
+import socket
+from datetime import datetime
+from email.message import EmailMessage
+
+from flask import current_app
+
+from plugin.outbox.registry import GiveUp, Retry, handler
+from plugin.outbox.service import enqueue
+
+KIND = "email"
+
+
+def send(*, to: str, subject: str, body: str, key: str, now: datetime) -> None:
+    enqueue(KIND, key, {"to": to, "subject": subject, "body": body}, now)
+
+
+@handler(KIND)
+def deliver(payload: dict, now: datetime) -> str:
+    cfg = current_app.config
+    host = cfg.get("SMTP_HOST")
+    if not host:
+        raise GiveUp("no SMTP server configured (TINKER_SMTP_HOST)")
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = cfg["SMTP_FROM"], payload["to"], payload["subject"]
+    message.set_content(payload["body"])
+    try:
+        with smtplib.SMTP(host, cfg["SMTP_PORT"], timeout=cfg["SMTP_TIMEOUT"]) as smtp:
+            if cfg["SMTP_STARTTLS"]:
+                smtp.starttls()
+            if cfg.get("SMTP_USERNAME"):
+                smtp.login(cfg["SMTP_USERNAME"], cfg.get("SMTP_PASSWORD") or "")
+            smtp.send_message(message)
+    except smtplib.SMTPRecipientsRefused as exc:
+        raise GiveUp(f"recipient refused: {exc}") from exc
+    except (OSError, socket.timeout, smtplib.SMTPException) as exc:
+        raise Retry(f"SMTP: {exc}") from exc
+    return f"sent to {payload['to']}"

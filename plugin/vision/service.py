@@ -1,0 +1,181 @@
+"""The AI vision: admins save it (a new version when what learners read changes), learners acknowledge it,
+and log_experiment asks it which tools are approved and which pillars exist."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from plugin.audit.service import record
+from plugin.catalog.models import AiTool
+from plugin.catalog.service import items
+from plugin.core.actor import Actor
+from plugin.core.db import insert_ignore
+from plugin.errors import Conflict, Forbidden, InvalidInput
+from plugin.extensions import db
+from plugin.vision.models import Pillar, ToolPolicy, Vision, VisionAck
+
+
+@dataclass(frozen=True)
+class ToolEntry:
+    tool: AiTool
+    approved: bool
+    data_note: str
+
+
+@dataclass(frozen=True)
+class VisionView:
+    vision: Vision | None
+    pillars: list[Pillar]
+    tools: list[ToolEntry]
+
+    @property
+    def published(self) -> bool:
+        return self.vision is not None and self.vision.version > 0
+
+    @property
+    def approved_tools(self) -> list[ToolEntry]:
+        return [t for t in self.tools if t.approved]
+
+
+def pillars(organisation_id: int, include_inactive: bool = False) -> list[Pillar]:
+    query = select(Pillar).where(Pillar.organisation_id == organisation_id)
+    if not include_inactive:
+        query = query.where(Pillar.active.is_(True))
+    return list(db.session.scalars(query.order_by(Pillar.position, Pillar.id)))
+
+
+def tool_policies(organisation_id: int) -> dict[int, ToolPolicy]:
+    return {p.ai_tool_id: p for p in db.session.scalars(
+        select(ToolPolicy).where(ToolPolicy.organisation_id == organisation_id))}
+
+
+def current(organisation_id: int) -> VisionView:
+    policies = tool_policies(organisation_id)
+    tools = [ToolEntry(t, _approved(policies, t.id), policies[t.id].data_note if t.id in policies else "")
+             for t in items(organisation_id, "tools")]
+    return VisionView(db.session.get(Vision, organisation_id), pillars(organisation_id), tools)
+
+
+def _approved(policies: dict[int, ToolPolicy], tool_id: int) -> bool:
+    # Until an admin approves any tool, the catalogue itself is the approved list.
+    if not any(p.approved for p in policies.values()):
+        return True
+    return tool_id in policies and policies[tool_id].approved
+
+
+def tool_approved(organisation_id: int, tool_id: int | None) -> bool:
+    """A catalogue tool the vision approves; "other" (None) never is."""
+    return tool_id is not None and _approved(tool_policies(organisation_id), tool_id)
+
+
+def _hash(data: dict) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def save_vision(actor: Actor, data: dict, now: datetime) -> Vision:
+    """Replace the vision with `data` (VisionIn-loaded). Bumps the version only when the text learners read
+    (statement, guidance, pillars, tool approvals and notes) changed, so they are asked to acknowledge again."""
+    if not actor.can_administer:
+        raise Forbidden("Only the organisation's administrators can change the AI vision.")
+    org = actor.organisation_id
+    names = [p["name"].strip().lower() for p in data["pillars"]]
+    if len(set(names)) != len(names):
+        raise InvalidInput("Each pillar needs its own name.", errors={"pillars": ["Each pillar needs its own name."]})
+    _save_pillars(org, data["pillars"])
+    _save_tools(org, data["tools"])
+    view = current(org)
+    content = {"statement": data["statement"].strip(), "guidance": data["guidance"].strip(),
+               "pillars": [[p.name, p.description] for p in view.pillars],
+               "tools": [[t.tool.id, t.approved, t.data_note] for t in view.tools]}
+    insert_ignore(db.session, Vision.__table__, {"organisation_id": org, "statement": "", "guidance": "",
+                                                 "version": 0, "content_hash": "", "updated_at": now},
+                  ["organisation_id"], returning=False)
+    vision = db.session.get(Vision, org)
+    db.session.refresh(vision)
+    digest = _hash(content)
+    if digest != vision.content_hash:
+        vision.version += 1
+        vision.content_hash = digest
+        record(actor, "vision.saved", "organisation", org, {"version": vision.version}, now, course_scoped=False)
+    vision.statement, vision.guidance = content["statement"], content["guidance"]
+    vision.updated_at, vision.updated_by_id = now, actor.user_id
+    db.session.flush()
+    return vision
+
+
+def _save_pillars(organisation_id: int, rows: list[dict]) -> None:
+    """Rows keep their pillar by id (or by name); pillars no row names are retired, keeping past tags."""
+    existing = {p.id: p for p in pillars(organisation_id, include_inactive=True)}
+    by_name = {p.name.lower(): p for p in existing.values()}
+    targets = [existing.get(row.get("id") or 0) or by_name.get(row["name"].strip().lower()) for row in rows]
+    kept = {p.id for p in targets if p is not None}
+    wanted = {row["name"].strip().lower() for row in rows}
+    for pillar in existing.values():  # free names first, so pillars can swap names in one save
+        if pillar.id in kept or pillar.name.lower() in wanted:
+            pillar.name = f"~{pillar.id}"
+    db.session.flush()
+    for pillar in existing.values():
+        if pillar.id not in kept:
+            pillar.active = False
+            if pillar.name.startswith("~"):
+                pillar.name = f"Retired pillar {pillar.id}"
+    for position, (row, pillar) in enumerate(zip(rows, targets), start=1):
+        if pillar is None:
+            pillar = Pillar(organisation_id=organisation_id)
+            db.session.add(pillar)
+        pillar.name, pillar.description = row["name"].strip(), row.get("description", "").strip()
+        pillar.position, pillar.active = position, True
+    db.session.flush()
+
+
+def _save_tools(organisation_id: int, rows: list[dict]) -> None:
+    policies = tool_policies(organisation_id)
+    valid = {t.id for t in items(organisation_id, "tools", include_inactive=True)}
+    for row in rows:
+        tool_id = row["ai_tool_id"]
+        if tool_id not in valid:
+            raise InvalidInput("That AI tool is not in the organisation's list.",
+                               errors={"tools": ["Choose tools from the organisation's list."]})
+        policy = policies.get(tool_id)
+        if policy is None:
+            policy = ToolPolicy(ai_tool_id=tool_id, organisation_id=organisation_id)
+            db.session.add(policy)
+        policy.approved, policy.data_note = row["approved"], row["data_note"].strip()
+    db.session.flush()
+
+
+def needs_acknowledgement(actor: Actor) -> bool:
+    vision = db.session.get(Vision, actor.organisation_id)
+    if vision is None or vision.version == 0:
+        return False
+    ack = db.session.get(VisionAck, (actor.organisation_id, actor.user_id))
+    return ack is None or ack.version < vision.version
+
+
+def acknowledge(actor: Actor, version: int, now: datetime) -> VisionAck:
+    """Record that the actor read `version` (the one on the page they saw); an older one is refused."""
+    vision = db.session.get(Vision, actor.organisation_id)
+    if vision is None or vision.version == 0:
+        raise Conflict("There is no AI vision to acknowledge yet.")
+    if version != vision.version:
+        raise Conflict("The AI vision changed while you were reading it: please read the new version.")
+    ack = db.session.get(VisionAck, (actor.organisation_id, actor.user_id))
+    if ack is None:
+        insert_ignore(db.session, VisionAck.__table__, {"organisation_id": actor.organisation_id,
+                                                        "user_id": actor.user_id, "version": version,
+                                                        "acknowledged_at": now}, ["organisation_id", "user_id"],
+                      returning=False)
+        ack = db.session.get(VisionAck, (actor.organisation_id, actor.user_id))
+    elif ack.version < version:
+        ack.version, ack.acknowledged_at = version, now
+    db.session.flush()
+    return ack
+
+
+def acknowledged_version(actor: Actor) -> int | None:
+    ack = db.session.get(VisionAck, (actor.organisation_id, actor.user_id))
+    return ack.version if ack else None

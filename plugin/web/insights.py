@@ -1,0 +1,128 @@
+"""Insights for managers (their course and its teams) and admins (the organisation): pages, CSV exports,
+a printable team summary, the minimum group size setting and the ledger export."""
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta, timezone
+
+from flask import Blueprint, Response, redirect, render_template, request, stream_with_context
+from marshmallow import Schema, ValidationError, fields, validate
+
+from plugin.core.actor import Actor, Role
+from plugin.core.clock import utcnow
+from plugin.errors import InvalidInput, NotFound
+from plugin.extensions import db
+from plugin.insights import export, privacy, report, scope
+from plugin.insights.periods import KINDS, QUARTER
+from plugin.web.auth import launch_url, requires_actor
+from plugin.web.charts import Series, bar_chart, hbar_chart, percent_text
+from plugin.web.insights_charts import network_svg
+
+bp = Blueprint("insights", __name__, url_prefix="/app/insights")
+
+
+class FiltersIn(Schema):
+    kind = fields.String(load_default=QUARTER, validate=validate.OneOf(KINDS))
+    key = fields.String(load_default=None, validate=validate.Length(max=10))
+    team = fields.Integer(load_default=None, strict=False)
+    course = fields.Integer(load_default=None, strict=False)
+
+
+def _scope(actor: Actor) -> scope.Scope:
+    raw = {k: v for k, v in request.args.items() if k in FiltersIn().fields and v != ""}
+    try:
+        data = FiltersIn().load(raw)
+    except ValidationError as err:
+        raise InvalidInput("Some filters need attention.", errors=err.messages) from err
+    return scope.resolve(actor, scope.Filters(data["kind"], data["key"], data["team"], data["course"]), utcnow())
+
+
+@bp.get("/")
+@requires_actor(Role.MANAGER, Role.ADMIN)
+def overview(actor: Actor):
+    s = _scope(actor)
+    r = report.build(s)
+    return render_template("insights/overview.html", actor=actor, s=s, r=r, charts=_charts(r),
+                           periods=scope.period_choices(s, utcnow()), not_enough=privacy.NOT_ENOUGH,
+                           all_courses=scope.organisation_courses(actor),
+                           saved=request.args.get("saved"))
+
+
+def _charts(r: report.Report) -> dict:
+    trend = [row for row in r.trend if not row.suppressed]
+    categories = [row for row in r.hours_by_category if not row.suppressed]
+    tools = [row for row in r.hours_by_tool if not row.suppressed]
+    return {
+        "trend": bar_chart("adoption-trend", "Share of members with at least one experiment",
+                           [row.label for row in trend], [row.figures["share"] for row in trend], max_value=100,
+                           value_text=percent_text, description="Adoption by period; the table below has the numbers.",
+                           empty_text="Nothing to show for this group"),
+        "categories": hbar_chart("hours-categories", "Hours saved by task category (self-reported)",
+                                 [row.label for row in categories],
+                                 [Series("Hours", [row.figures["hours"] for row in categories])],
+                                 empty_text="Nothing to show for this group"),
+        "tools": hbar_chart("hours-tools", "Hours saved by AI tool (self-reported)", [row.label for row in tools],
+                            [Series("Hours", [row.figures["hours"] for row in tools])],
+                            empty_text="Nothing to show for this group"),
+        "network": network_svg(r.network),
+    }
+
+
+@bp.get("/export/<name>.csv")
+@requires_actor(Role.MANAGER, Role.ADMIN)
+def export_csv(actor: Actor, name: str):
+    s = _scope(actor)
+    tables = export.tables(report.build(s))
+    if name not in tables:
+        raise NotFound(f"There is no insight table called {name!r}.")
+    headers, rows = tables[name]
+    suffix = f"-team{s.team.id}" if s.team else ""
+    return _csv(export.to_csv(headers, rows), f"tinker-{name}-{s.key}{suffix}.csv")
+
+
+def _csv(chunks, filename: str) -> Response:
+    return Response(stream_with_context(chunks), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"',
+                             "Cache-Control": "no-store"})
+
+
+@bp.get("/summary")
+@requires_actor(Role.MANAGER, Role.ADMIN)
+def summary(actor: Actor):
+    s = _scope(actor)
+    return render_template("insights/summary.html", actor=actor, s=s, r=report.build(s),
+                           not_enough=privacy.NOT_ENOUGH, printed_at=utcnow())
+
+
+@bp.post("/settings")
+@requires_actor(Role.ADMIN)
+def settings_save(actor: Actor):
+    try:
+        privacy.set_min_group_size(actor, privacy.InsightSettingsIn().load(
+            {"min_group_size": request.form.get("min_group_size", "")}), utcnow())
+    except ValidationError as err:
+        db.session.rollback()
+        raise InvalidInput("The minimum group size is a whole number from 2 to 100.", errors=err.messages) from err
+    db.session.commit()
+    return redirect(launch_url("insights.overview", saved=1), 303)
+
+
+class LedgerFiltersIn(Schema):
+    course = fields.Integer(load_default=None, strict=False)
+    since = fields.Date(load_default=None)
+    until = fields.Date(load_default=None)
+
+
+@bp.get("/ledger.csv")
+@requires_actor(Role.ADMIN)
+def ledger_csv(actor: Actor):
+    try:
+        data = LedgerFiltersIn().load({k: v for k, v in request.args.items() if k in LedgerFiltersIn().fields and v})
+    except ValidationError as err:
+        raise InvalidInput("Some filters need attention.", errors=err.messages) from err
+
+    def at(day):
+        return datetime.combine(day, time(0), tzinfo=timezone.utc) if day else None
+
+    until = at(data["until"] + timedelta(days=1)) if data["until"] else None  # the "to" day is included
+    rows = export.ledger_rows(actor, data["course"], at(data["since"]), until)
+    return _csv(export.to_csv(export.LEDGER_HEAD, rows), "tinker-ledger.csv")

@@ -1,0 +1,210 @@
+"""Insights: adoption, minutes saved, safe-to-fail, confidence, pillars, leaders, silo index, reuse, and the
+minimum group size after every filter; scoped to the manager's course or the admin's organisation."""
+from datetime import timedelta
+
+import pytest
+
+from plugin.community.service import mark_reused
+from plugin.core.actor import Role
+from plugin.errors import Forbidden, NotFound
+from plugin.insights import export, report
+from plugin.insights.privacy import InsightSettingsIn, set_min_group_size
+from plugin.insights.scope import Filters, resolve
+from plugin.peer_help.service import I_HELPED, confirm_help, record_help
+from plugin.teams import service as teams
+from plugin.vision import service as vision
+from plugin.vision.schemas import VisionIn
+from tests.services.factories import NOW, later, log, make_actor, make_platform
+
+MONTH = Filters(kind="month")
+
+
+@pytest.fixture
+def platform(appctx):
+    return make_platform()
+
+
+@pytest.fixture
+def manager(platform):
+    return make_actor(platform, "manager-1", Role.MANAGER)
+
+
+def people(platform, n, prefix="l", context_id="course-1"):
+    return [make_actor(platform, f"{prefix}{i}", context_id=context_id) for i in range(n)]
+
+
+def team_of(manager, name, members):
+    team = teams.ensure_team(manager.course_id, name, NOW)
+    for m in members:
+        teams.add_member(team, m.user_id)
+    from plugin.leaderboards import aggregates
+
+    aggregates.team_members_changed(team.id)
+    return team
+
+
+def build(actor, filters=MONTH, now=NOW):
+    return report.build(resolve(actor, filters, now + timedelta(minutes=1)))
+
+
+def test_learners_and_observers_see_no_insights(platform):
+    with pytest.raises(Forbidden):
+        resolve(make_actor(platform, "l"), MONTH, NOW)
+
+
+def test_adoption_hours_and_the_count_behind_them(platform, manager):
+    learners = people(platform, 7)
+    for i, learner in enumerate(learners[:5]):
+        log(learner, later(i), minutes_saved=30 * (i + 1))
+    r = build(manager)
+    assert r.adoption.figures == {"roster": 7, "active": 5, "share": 71.4, "not_started": 2, "first_timers": 5}
+    assert r.hours_total.figures == {"experiments": 5, "people": 5, "minutes": 450, "hours": 7.5, "median": 90}
+    assert [row.figures["minutes"] for row in r.hours_by_category] == [450]
+    assert r.trend[-1].figures["share"] == 71.4
+
+
+def test_quarter_adds_up_its_months(platform, manager):
+    learners = people(platform, 5)
+    for i, learner in enumerate(learners):  # NOW is 3 March 2025: February and March are both Q1
+        log(learner, NOW - timedelta(days=20 * (i % 2)), minutes_saved=60)
+    r = build(manager, Filters(kind="quarter"))
+    assert r.scope.key == "2025-Q1" and r.adoption.figures["active"] == 5
+    assert r.hours_total.figures["minutes"] == 300
+    assert build(manager).adoption.figures["active"] == 3  # March alone
+
+
+def test_a_group_of_three_shows_no_aggregate(platform, manager):
+    learners = people(platform, 8)
+    small = team_of(manager, "Small", learners[:3])
+    team_of(manager, "Big", learners[3:])
+    for i, learner in enumerate(learners):
+        log(learner, later(i), minutes_saved=20, confidence_before=2, confidence_after=4, outcome="failed",
+            learned="It invented a number; always check figures.")
+    r = build(manager, Filters(kind="month", team_id=small.id))
+    for row in (r.adoption, r.hours_total, r.safe_to_fail, r.confidence, r.silo):
+        assert row.suppressed
+    assert all(row.suppressed for row in r.hours_by_category + r.hours_by_tool + r.trend)
+    for name, (_, rows) in export.tables(r).items():
+        flat = " ".join(str(c) for row in rows for c in row)
+        assert "20" not in flat.replace("2025", ""), name  # no figure leaks into the CSV
+    course = build(manager)
+    by_team = {row.label: row for row in course.hours_by_team}
+    assert by_team["Small"].suppressed and not by_team["Big"].suppressed
+    assert not course.hours_total.suppressed and course.confidence.figures["delta"] == 2.0
+
+
+def test_secondary_suppression_hides_a_category_the_total_would_give_away(platform, manager):
+    from plugin.catalog.service import items
+
+    learners = people(platform, 8)
+    big, small = items(manager.organisation_id, "categories")[:2]
+    for i, learner in enumerate(learners):
+        log(learner, later(i), task_category=(big if i < 6 else small).id, minutes_saved=10)
+    rows = build(manager).hours_by_category
+    assert all(row.suppressed for row in rows)  # 6 + 2: showing 6 would reveal the 2 from the total
+
+
+def test_min_group_size_is_an_admin_setting(platform, manager):
+    admin = make_actor(platform, "admin-1", Role.ADMIN)
+    learners = people(platform, 3)
+    for learner in learners:
+        log(learner)
+    assert build(manager).hours_total.suppressed
+    with pytest.raises(Forbidden):
+        set_min_group_size(manager, {"min_group_size": 2}, NOW)
+    set_min_group_size(admin, InsightSettingsIn().load({"min_group_size": "3"}), NOW)
+    assert build(manager).hours_total.figures["people"] == 3
+
+
+def test_safe_to_fail_counts_only_shared_experiments(platform, manager):
+    learners = people(platform, 6)
+    for i, learner in enumerate(learners):
+        log(learner, later(i), outcome="failed" if i < 3 else "worked",
+            learned="It went wrong because the prompt was vague." if i < 3 else "")
+    log(learners[0], later(30), visibility="private", outcome="failed", learned="Kept this one to myself, sorry.")
+    figures = build(manager).safe_to_fail.figures
+    assert figures == {"shared": 6, "failed": 3, "rate": 50.0}
+
+
+def test_pillar_coverage_highlights_gaps_per_team(platform, manager):
+    admin = make_actor(platform, "admin-1", Role.ADMIN)
+    vision.save_vision(admin, VisionIn().load({"statement": "We try AI to give people time back.",
+                                               "pillars": [{"name": "A"}, {"name": "B"}, {"name": "C"}]}), NOW)
+    a, b, c = vision.pillars(admin.organisation_id)
+    learners = people(platform, 10)
+    team_of(manager, "Red", learners[:5])
+    team_of(manager, "Blue", learners[5:])
+    for i, learner in enumerate(learners):
+        log(learner, later(i), pillars=[a.id] if i < 5 else [a.id, b.id])
+    rows = {row.label: row.figures for row in build(manager).pillar_coverage}
+    assert rows["Red"][a.id] == 5 and rows["Red"]["gaps"] == ["B", "C"]
+    assert rows["Blue"][b.id] == 5 and rows["Blue"]["gaps"] == ["C"]
+
+
+def test_leaders_go_first(platform, manager):
+    managers = [manager] + [make_actor(platform, f"m{i}", Role.MANAGER) for i in range(4)]
+    for m in managers[:2]:
+        log(m)
+    assert build(manager).leaders.figures["share"] == 40.0
+
+
+def test_silo_index_and_network(platform, manager):
+    learners = people(platform, 10)
+    team_of(manager, "Red", learners[:5])
+    team_of(manager, "Blue", learners[5:])
+    pairs = [(learners[i], learners[5 + i]) for i in range(5)] + [(learners[0], learners[1])]
+    for n, (helper, helped) in enumerate(pairs):
+        result = record_help(helper, other_user_id=helped.user_id, direction=I_HELPED, description="Prompt tips",
+                             now=later(n))
+        confirm_help(helped, result.help.id, later(n + 1))
+    r = build(manager)
+    assert r.silo.figures == {"helps": 6, "across": 5, "share": 83.3}
+    assert [(e.a_name, e.b_name, e.helps) for e in r.network.edges] in ([("Red", "Blue", 5)], [("Blue", "Red", 5)])
+    assert r.network.within == {}  # one help inside Red, between two people: fewer than five
+
+
+def test_most_reused_needs_k_colleagues(platform, manager):
+    learners = people(platform, 8)
+    popular = log(learners[0]).experiment
+    rare = log(learners[1], later(1)).experiment
+    for learner in learners[1:7]:
+        mark_reused(learner, popular.id, later(5))
+    mark_reused(learners[2], rare.id, later(5))
+    assert [(row.key, row.figures["reuses"]) for row in build(manager).reused] == [(popular.id, 6)]
+
+
+def test_a_manager_sees_only_their_course_and_an_admin_their_organisation(platform, manager):
+    for learner in people(platform, 5):
+        log(learner, minutes_saved=10)
+    for learner in people(platform, 5, prefix="x", context_id="course-2"):
+        log(learner, minutes_saved=100)
+    other = make_platform(issuer="https://other.example", organisation="Org B")
+    for learner in people(other, 5, prefix="o"):
+        log(learner, minutes_saved=1000)
+    assert build(manager).hours_total.figures["minutes"] == 50
+    admin = make_actor(platform, "admin-1", Role.ADMIN)
+    assert build(admin).hours_total.figures["minutes"] == 550
+    course_two = next(c for c in resolve(admin, MONTH, NOW).courses if c.context_id == "course-2")
+    assert build(admin, Filters(kind="month", course_id=course_two.id)).hours_total.figures["minutes"] == 500
+    with pytest.raises(NotFound):
+        resolve(manager, Filters(kind="month", course_id=course_two.id), NOW)
+    foreign_team = teams.ensure_team(make_actor(other, "om", Role.MANAGER).course_id, "Theirs", NOW)
+    with pytest.raises(NotFound):
+        resolve(manager, Filters(kind="month", team_id=foreign_team.id), NOW)
+
+
+def test_csv_cells_that_look_like_formulas_are_escaped():
+    out = "".join(export.to_csv(["h"], [["=SUM(A1)", "+1", "-x", "@cmd", "\tx", "plain", -3, 2.5]]))
+    assert out.splitlines()[1] == "'=SUM(A1),'+1,'-x,'@cmd,'\tx,plain,-3,2.5"
+
+
+def test_help_with_a_small_team_reports_nothing_about_it(platform, manager):
+    learners = people(platform, 9)
+    small = team_of(manager, "Small", learners[:3])
+    team_of(manager, "Big", learners[3:])
+    for n, helped in enumerate(learners[3:]):
+        result = record_help(learners[n % 3], other_user_id=helped.user_id, direction=I_HELPED,
+                             description="Prompt tips", now=later(n))
+        confirm_help(helped, result.help.id, later(n + 1))
+    assert build(manager, Filters(kind="month", team_id=small.id)).silo.suppressed
+    assert build(manager).silo.figures["helps"] == 6

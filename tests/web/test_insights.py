@@ -1,0 +1,140 @@
+"""Insights pages, CSV exports, the printable summary and the ledger export, for every role and for a user
+of another course; the minimum group size holds in pages and CSV alike."""
+import csv
+import io
+import re
+
+import pytest
+
+from tests.web.helpers import log_experiment, text, visible
+
+NOT_ENOUGH = "not enough people to report without identifying them"
+
+
+def _team(client, name, subs):
+    """A team of the given learners in course-1, made through the teams service."""
+    from datetime import datetime, timezone
+
+    from plugin.extensions import db
+    from plugin.leaderboards import aggregates
+    from plugin.teams import service as teams
+    from plugin.tenancy.models import Course, User
+
+    with client.application.app_context():
+        course = db.session.scalar(db.select(Course).where(Course.context_id == "course-1"))
+        team = teams.ensure_team(course.id, name, datetime.now(timezone.utc))
+        for sub in subs:
+            teams.add_member(team, db.session.scalar(db.select(User.id).where(User.sub == sub)))
+        aggregates.team_members_changed(team.id)
+        db.session.commit()
+        return team.id
+
+
+@pytest.fixture
+def course(client, launch):
+    tokens = {sub: launch(sub=sub) for sub in [f"l{i}" for i in range(8)]}
+    for i, (sub, token) in enumerate(tokens.items()):
+        assert log_experiment(client, token, minutes_saved=str(15 * (i + 1)), confidence_before="2",
+                              confidence_after="4").status_code == 303
+    manager = launch(role="instructor", sub="teacher")
+    small = _team(client, "Small", ["l0", "l1", "l2"])
+    big = _team(client, "Big", [f"l{i}" for i in range(3, 8)])
+    return {"manager": manager, "small": small, "big": big, "learner": tokens["l0"]}
+
+
+def test_roles_learner_and_observer_are_refused(client, launch, course):
+    assert client.get("/app/insights/", query_string={"lt": course["learner"]}).status_code == 403
+    observer = launch(role="mentor", sub="watcher")
+    assert client.get("/app/insights/", query_string={"lt": observer}).status_code == 403
+    assert client.get("/app/insights/export/summary.csv", query_string={"lt": observer}).status_code == 403
+    assert client.get("/app/insights/ledger.csv", query_string={"lt": course["manager"]}).status_code == 403
+    assert client.post("/app/insights/settings", data={"lt": course["manager"], "min_group_size": "2"}).status_code == 403
+
+
+def test_manager_page_answers_the_hours_question_with_a_chart_and_tables(client, course):
+    page = client.get("/app/insights/", query_string={"lt": course["manager"], "kind": "quarter"})
+    assert page.status_code == 200
+    body = visible(page)
+    assert "Estimated hours saved self-reported" in body and "9.0 h" in body  # 15+30+..+120 = 540 minutes
+    assert "8 of 8 members logged at least one experiment" in body
+    assert "+2.00" in body  # confidence delta
+    html = text(page)
+    assert html.count('role="img"') >= 4 and "<caption>" in html
+    assert 'aria-labelledby="hours-categories-title hours-categories-desc"' in html
+    by_team = html.split('id="team-h"')[1].split("</section>")[0]
+    assert "Small" in by_team and NOT_ENOUGH in by_team.lower()
+
+
+def test_a_team_of_three_shows_no_aggregate_on_the_page_or_in_csv(client, course):
+    args = {"lt": course["manager"], "team": course["small"], "kind": "month"}
+    body = visible(client.get("/app/insights/", query_string=args)).lower()
+    assert "h estimated" not in body and NOT_ENOUGH in body and "members logged" not in body
+    for name in ["summary", "adoption", "hours-by-category", "hours-by-tool", "pillars", "help-network",
+                 "most-reused"]:
+        response = client.get(f"/app/insights/export/{name}.csv", query_string=args)
+        assert response.status_code == 200 and response.mimetype == "text/csv"
+        rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+        cells = [c for row in rows[1:] for c in row[1:] if c]
+        assert all(c == NOT_ENOUGH for c in cells), (name, rows)
+    summary = visible(client.get("/app/insights/summary", query_string=args))
+    assert "Small" in summary and "9.0 h" not in summary
+    big = visible(client.get("/app/insights/summary", query_string={**args, "team": course["big"]}))
+    assert "5 people" in big and "Print" in big
+
+
+def test_csv_carries_the_same_filters_and_figures(client, course):
+    args = {"lt": course["manager"], "team": course["big"], "kind": "month"}
+    response = client.get("/app/insights/export/hours-by-tool.csv", query_string=args)
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    assert rows[0][0] == "tool" and rows[1][:3] == ["ChatGPT", "5", "5"]
+    assert client.get("/app/insights/export/nope.csv", query_string=args).status_code == 404
+
+
+def test_another_course_cannot_see_or_filter_this_course(client, launch, course):
+    other = launch(role="instructor", sub="other-teacher", context_id="course-2")
+    page = visible(client.get("/app/insights/", query_string={"lt": other}))
+    assert "9.0 h" not in page
+    assert client.get("/app/insights/", query_string={"lt": other, "team": course["big"]}).status_code == 404
+    assert client.get("/app/insights/export/summary.csv",
+                      query_string={"lt": other, "team": course["big"]}).status_code == 404
+
+
+def test_bad_filters_are_a_422(client, course):
+    response = client.get("/app/insights/", query_string={"lt": course["manager"], "kind": "year"})
+    assert response.status_code == 422
+    response = client.get("/app/insights/", query_string={"lt": course["manager"], "kind": "month", "key": "2026-13"})
+    assert response.status_code == 422
+    switched = client.get("/app/insights/", query_string={"lt": course["manager"], "kind": "month", "key": "2026-Q1"})
+    assert switched.status_code == 200  # a quarter key left over after switching to months: the current month
+
+
+def test_admin_sets_the_group_size_and_exports_the_ledger_with_formulas_escaped(client, launch, course):
+    admin = launch(role="admin", sub="boss", context_id="=HYPERLINK(1)")
+    page = client.get("/app/insights/", query_string={"lt": admin})
+    assert page.status_code == 200 and "the whole organisation" in visible(page)
+    saved = client.post("/app/insights/settings", data={"lt": admin, "min_group_size": "3"})
+    assert saved.status_code == 303
+    small = visible(client.get("/app/insights/", query_string={"lt": course["manager"], "team": course["small"]}))
+    assert "3 of 3 members" in small
+    assert client.post("/app/insights/settings", data={"lt": admin, "min_group_size": "1"}).status_code == 422
+    ledger = client.get("/app/insights/ledger.csv", query_string={"lt": admin})
+    rows = list(csv.reader(io.StringIO(ledger.get_data(as_text=True))))
+    assert rows[0][:3] == ["id", "created_at", "course_id"] and len(rows) >= 9
+    from plugin.extensions import db
+    from plugin.tenancy.models import Course
+
+    with client.application.app_context():
+        course_one = db.session.scalar(db.select(Course).where(Course.context_id == "course-1"))
+        course_one.title = "=cmd|' /C calc'!A0"
+        db.session.commit()
+        course_id = course_one.id
+    ledger = client.get("/app/insights/ledger.csv", query_string={"lt": admin, "course": course_id})
+    rows = list(csv.reader(io.StringIO(ledger.get_data(as_text=True))))
+    assert {r[3] for r in rows[1:]} == {"'=cmd|' /C calc'!A0"}
+    assert client.get("/app/insights/ledger.csv", query_string={"lt": admin, "course": 999}).status_code == 404
+
+
+def test_manager_overview_links_to_insights(client, course):
+    html = text(client.get("/app/manage/", query_string={"lt": course["manager"]}))
+    assert re.search(r'<a class="button" href="/app/insights/\?lt=[^"]+">Insights', html)
