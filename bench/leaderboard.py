@@ -49,6 +49,7 @@ from bench._http import Client, Latencies, Server, interleaved_calls, interleave
 B5_TARGET, GROWTH_TARGET, B6_TARGET, B10_TARGET, B12_TARGET = 3.0, 1.5, 3.0, 0.7, 2.0
 BARE = "bare top-20 (/bench/bare)"
 MEDIAN_PAGE = "B5 page all-time, median learner (around-me)"
+TEAM_TAB = "B5 team board tab (all teams, all-time)"
 CONTROL = "control: same shape on user_account (/bench/control)"
 CONTROL_IN_PROCESS = "control: same shape on user_account (in process)"
 
@@ -131,12 +132,14 @@ def run(argv: list[str] | None = None) -> Report:
     from bench._database import TempDatabase
 
     report = Report()
+    started = time.perf_counter()
     with TempDatabase(args.db, keep=args.keep) as database:
         say(f"leaderboard bench on {database.kind}: {database.note}")
         say(f"sizes: {args.learners:,} learners, {args.teams} teams, course rows per stage "
             f"{', '.join(f'{s:,}' for s in args.stages)} (+20% in a second course); HTTP {args.rounds} rounds "
             f"after {args.warmup} warm-up; gunicorn 2 sync workers")
         _run(args, database, report)
+    say(f"bench took {time.perf_counter() - started:.0f}s")
     say(report.result)
     return report
 
@@ -281,7 +284,7 @@ def _run(args, database, report: Report) -> None:
                             f"/app/leaderboard?{query[period]}lt={tokens[period]}", period)
                     else:
                         say(f"SKIP page {period}: nobody on board {keys[period]}")
-                pages["B5 team board tab (all teams, all-time)"] = (
+                pages[TEAM_TAB] = (
                     f"/app/leaderboard?tab=teams&period=all&lt={tokens['median']}", "teams")
                 pages["B5 team page"] = (f"/app/teams/{team_id}?lt={tokens['median']}", "team")
 
@@ -302,7 +305,9 @@ def _run(args, database, report: Report) -> None:
                     timed[name] = path
                 say("guard: every timed page answered 200; the median learner's page shows "
                     f"rank {naive_rank:,} and {median_points:,} points")
-                _in_process_page(app, pages[MEDIAN_PAGE][0], args, db)
+                _in_process_page(app, "median learner's page", pages[MEDIAN_PAGE][0], args, db)
+                if TEAM_TAB in timed:
+                    _in_process_page(app, "team board tab", pages[TEAM_TAB][0], args, db)
 
                 results = interleaved_requests(client, timed, args.rounds, args.warmup)
                 bare = results[BARE]
@@ -435,7 +440,7 @@ def _check(client: Client, name: str, path: str, who: str | None, viewers: dict,
     return PageCheck(name, path, status, viewer, f"rank {rank} / {points} points", found, note, body)
 
 
-def _in_process_page(app, path: str, args, db) -> None:
+def _in_process_page(app, label: str, path: str, args, db) -> None:
     """The same page through the test client: its SQL (none of it may read the ledger) and where its time goes."""
     import statistics
 
@@ -447,7 +452,8 @@ def _in_process_page(app, path: str, args, db) -> None:
     statements: list[tuple[str, object]] = []
     spent = {"board": 0.0, "render": 0.0, "db": 0.0, "board_sql": 0, "sql": 0}
     inside = {"board": False}
-    original_board, original_render = board_service.board, flask.templating._render
+    original_board, original_teams, original_render = (board_service.board, board_service.team_board,
+                                                        flask.templating._render)
 
     def timed(fn, part):
         def wrapper(*a, **kw):
@@ -473,7 +479,8 @@ def _in_process_page(app, path: str, args, db) -> None:
     client = app.test_client()
     event.listen(engine, "before_cursor_execute", before)
     event.listen(engine, "after_cursor_execute", after)
-    board_service.board, flask.templating._render = timed(original_board, "board"), timed(original_render, "render")
+    board_service.board, board_service.team_board = timed(original_board, "board"), timed(original_teams, "board")
+    flask.templating._render = timed(original_render, "render")
     samples = []
     try:
         response = client.get(path)
@@ -488,11 +495,12 @@ def _in_process_page(app, path: str, args, db) -> None:
             client.get(path)
             samples.append({**spent, "total": time.perf_counter() - started})
     finally:
-        board_service.board, flask.templating._render = original_board, original_render
+        board_service.board, board_service.team_board = original_board, original_teams
+        flask.templating._render = original_render
         event.remove(engine, "before_cursor_execute", before)
         event.remove(engine, "after_cursor_execute", after)
     ledger = [s for s, _ in first if "ledger_entry" in s]
-    say(f"median learner's page in process: HTTP {response.status_code}, {len(first)} SQL statements, "
+    say(f"{label} in process: HTTP {response.status_code}, {len(first)} SQL statements, "
         f"ledger read: {'YES: ' + ledger[0][:80] if ledger else 'no'}")
 
     def med(key: str) -> float:
@@ -500,7 +508,7 @@ def _in_process_page(app, path: str, args, db) -> None:
 
     board_sql = int(statistics.median(s["board_sql"] for s in samples))
     rest = med("total") - med("board") - med("render")
-    say(f"  where its time goes (in process, median of {len(samples)}): {med('total'):.2f} ms = queries.board() "
+    say(f"  where its time goes (in process, median of {len(samples)}): {med('total'):.2f} ms = queries.board()/team_board() "
         f"{med('board'):.2f} ms ({board_sql} statements) + Jinja {med('render'):.2f} ms + the rest {rest:.2f} ms "
         f"(auth, settings, period list: {len(first) - board_sql} statements); driver time in all "
         f"{len(first)} statements {med('db'):.2f} ms")
