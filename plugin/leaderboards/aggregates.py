@@ -127,9 +127,34 @@ def _add_values(table, key_columns: list[str], rows: dict[tuple, int], returning
     return result.all() if returning else []
 
 
+# Rank blocks: beside its buckets (people per points value) a board keeps, under the key "<board>#", how many
+# people hold points in each block of BLOCK consecutive values (row points = block number). A rank then sums
+# the blocks above a person's block plus the buckets above them inside it: at most BLOCK + (highest points /
+# BLOCK) rows, however many distinct values the board holds. The sum of a board's blocks is its size.
+BLOCK = 1024
+BLOCKS = "#"
+
+
+def blocks_key(board: str) -> str:
+    return board + BLOCKS
+
+
+def block_of(points: int) -> int:
+    return points // BLOCK  # floor, negatives included
+
+
+def with_blocks(buckets: dict[tuple[str, int], int]) -> dict[tuple[str, int], int]:
+    """Bucket counts (board, points) -> the same plus the block counts they imply."""
+    out: dict[tuple[str, int], int] = defaultdict(int)
+    for (board, points), n in buckets.items():
+        out[(board, points)] += n
+        out[(blocks_key(board), block_of(points))] += n
+    return out
+
+
 def _move_ranks(changes: dict[tuple[str, int], int]) -> None:
-    """Apply +/- counts to board_rank buckets (board, points)."""
-    changes = {k: v for k, v in changes.items() if v}
+    """Apply +/- counts to board_rank buckets (board, points) and to their blocks."""
+    changes = {k: v for k, v in with_blocks(changes).items() if v}
     if not changes:
         return
     table = BoardRank.__table__
@@ -372,7 +397,7 @@ def rebuild_challenge(challenge_id: int) -> None:
     """Recompute a challenge's board from the ledger (after it was created, moved, retargeted or cancelled)."""
     board = board_key(challenge_scope(challenge_id), ALL, TOTAL)
     db.session.execute(delete(BoardScore).where(BoardScore.board == board))
-    db.session.execute(delete(BoardRank).where(BoardRank.board == board))
+    db.session.execute(delete(BoardRank).where(BoardRank.board.in_([board, blocks_key(board)])))
     challenge = db.session.get(Challenge, challenge_id)
     if challenge is None or challenge.cancelled_at is not None:
         return
@@ -396,8 +421,8 @@ def _write_board(board: str, scores: dict[int, int]) -> None:
         return
     db.session.execute(BoardScore.__table__.insert(), [
         {"board": board, "user_id": u, "points": p} for u, p in sorted(scores.items())])
-    buckets: dict[int, int] = defaultdict(int)
+    buckets: dict[tuple[str, int], int] = defaultdict(int)
     for points in scores.values():
-        buckets[points] += 1
+        buckets[(board, points)] += 1
     db.session.execute(BoardRank.__table__.insert(), [
-        {"board": board, "points": p, "members": n} for p, n in sorted(buckets.items())])
+        {"board": b, "points": p, "members": n} for (b, p), n in sorted(with_blocks(buckets).items())])

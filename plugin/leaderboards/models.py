@@ -5,8 +5,10 @@ confirmed helps and badge awards (the truth), and a test proves rebuilt equals m
 
 - board_score: one row per board and person. A board is "<scope>:<period>:<dimension>", scope c<course>,
   o<organisation> or x<challenge>; only people who count on boards (see aggregates.eligible) have rows.
-- board_rank: how many people of a board hold each points value, so a rank is a sum over the distinct
-  values above a person (bounded by how many distinct values exist, not by how far down the person is).
+- board_rank: how many people of a board hold each points value, and under "<board>#" how many hold a
+  value in each block of aggregates.BLOCK values, so a rank is a sum over the blocks above a person plus the
+  values above them in their block (bounded by the block width and block count, not by how far down the
+  person is); the sum of a board's blocks is its size.
 - member_stat: per course, person and period: experiments, minutes saved, per category/outcome, helps,
   badges. Everyone's, whether or not they count on boards.
 - team_stat: per team and period: the same figures summed over the team's counted members, plus points per
@@ -80,6 +82,7 @@ class BoardOptOut(db.Model):
     """A person who asked not to be named on a course's boards: they keep their rank, others see a pseudonym."""
 
     __tablename__ = "board_opt_out"
+    __table_args__ = (Index("ix_board_opt_out_user", "user_id"),)  # boards look people up by person
     course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -3,8 +3,9 @@
 Tie rule: standard competition ranking ("1224"): equal points share a rank and the next rank skips. Within
 a tie, rows are listed by user id (earliest account first), so the order never flickers.
 
-A rank is 1 + the number of people above, read from the rank buckets (people per points value): its cost
-grows with the number of distinct points values above a person, never with how many people are above.
+A rank is 1 + the number of people above, read from the rank buckets (people per points value) and their
+blocks (aggregates.BLOCK): its cost is bounded by the block width plus the number of blocks, never by how many
+people are above. A board page is two statements whatever the board's size (see board()).
 
 Who is on a board: the people `aggregates.eligible` admits (active learners; staff only when a course
 includes them; never people who left or the LMS's test student). People who opted out keep their place and
@@ -14,16 +15,15 @@ Hiding one's name holds across the organisation (every course's board and the or
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import select, text
 
 from plugin.extensions import db
 from plugin.leaderboards import aggregates as agg
-from plugin.leaderboards.models import ON, BoardOptOut, BoardRank, BoardScore, BoardSetting, TeamStat
+from plugin.leaderboards.models import ON, TeamStat
 from plugin.leaderboards.periods import ALL
 from plugin.ledger.models import TOTAL
-from plugin.teams.models import Team
-from plugin.tenancy.models import Course, Membership, User
 
 ANONYMOUS = "Anonymous participant"
 
@@ -51,8 +51,7 @@ class Scope:
                 "challenge": agg.challenge_scope}[self.kind](self.id)
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(NamedTuple):  # a tuple: boards build hundreds per page
     rank: int
     user_id: int | None  # None when the person is anonymous to this viewer
     name: str
@@ -80,120 +79,119 @@ def _key(scope: Scope, period: str, dimension: str) -> str:
     return agg.board_key(scope.key, period, dimension if scope.kind != "challenge" else TOTAL)
 
 
-def rank_of(board: str, points: int) -> int:
-    above = db.session.scalar(select(func.coalesce(func.sum(BoardRank.members), 0)).where(
-        BoardRank.board == board, BoardRank.points > points))
-    return int(above) + 1
-
-
-def _ranks_for(board: str, values: set[int]) -> dict[int, int]:
-    """Ranks of several points values with two reads: the rank of the highest, then the buckets in between."""
-    if not values:
-        return {}
-    high, low = max(values), min(values)
-    rank = rank_of(board, high)
-    ranks = {high: rank}
-    buckets = db.session.execute(select(BoardRank.points, BoardRank.members).where(
-        BoardRank.board == board, BoardRank.points <= high, BoardRank.points >= low,
-    ).order_by(BoardRank.points.desc())).all()
-    above = rank - 1
-    for points, members in buckets:
-        ranks[points] = above + 1
-        above += members
-    return ranks
-
-
-def organisation_of(scope: Scope) -> int | None:
+def _hidden_sql(scope: Scope) -> str:
+    """Whether the row's person (s.user_id) must be shown unnamed to others: anyone who hid their name in any
+    course of the organisation; on the organisation's board also anyone whose courses show learners no
+    individual boards (team-only or off), since their own course never names them either. One correlated
+    lookup per shown row (at most limit + 2 * around + 1 rows), on indexed columns."""
+    organisation = {"course": "(SELECT organisation_id FROM course WHERE id = :scope_id)",
+                    "organisation": ":scope_id",
+                    "challenge": "(SELECT c.organisation_id FROM challenge x JOIN course c ON c.id = x.course_id "
+                                 "WHERE x.id = :scope_id)"}[scope.kind]
+    hidden = ("EXISTS (SELECT 1 FROM board_opt_out o JOIN course oc ON oc.id = o.course_id "
+              f"WHERE o.user_id = s.user_id AND oc.organisation_id = {organisation})")
     if scope.kind == "organisation":
-        return scope.id
-    return db.session.scalar(select(Course.organisation_id).where(Course.id == course_of(scope)))
+        hidden += (" OR NOT EXISTS (SELECT 1 FROM membership m JOIN course mc ON mc.id = m.course_id "
+                   "LEFT JOIN board_setting bs ON bs.course_id = m.course_id WHERE m.user_id = s.user_id "
+                   f"AND mc.organisation_id = {organisation} AND COALESCE(bs.mode, '{ON}') = '{ON}')")
+    return f"CASE WHEN {hidden} THEN 1 ELSE 0 END"
 
 
-def _anonymous(scope: Scope, user_ids: set[int]) -> set[int]:
-    """Who of these people the viewer must not see named: anyone who hid their name in any course of the
-    organisation; on the organisation's board also anyone whose courses show learners no individual boards
-    (team-only or off), since their own course never names them either."""
-    if not user_ids:
-        return set()
-    organisation_id = organisation_of(scope)
-    in_organisation = Course.organisation_id == organisation_id
-    hidden = set(db.session.scalars(select(BoardOptOut.user_id).join(Course, Course.id == BoardOptOut.course_id)
-                                    .where(BoardOptOut.user_id.in_(user_ids), in_organisation)))
-    if scope.kind == "organisation":
-        named = set(db.session.scalars(select(Membership.user_id).join(Course, Course.id == Membership.course_id)
-                                       .outerjoin(BoardSetting, BoardSetting.course_id == Membership.course_id)
-                                       .where(Membership.user_id.in_(user_ids), in_organisation,
-                                              func.coalesce(BoardSetting.mode, ON) == ON)))
-        hidden |= user_ids - named
-    return hidden
+# A board is one statement, built once per scope kind, whatever the board's size:
+# - the top `limit` rows in board order, names and anonymity included (part _TOP);
+# - the viewer's neighbourhood: up to `around` people each side of them (part _NEAR), with the size of each
+#   shown value's bucket, so ranks follow from the viewer's;
+# - the board's size (the sum of its blocks) and the number of people above the viewer (the blocks above the
+#   viewer's block plus the buckets above them inside it), parts _SIZE and _ABOVE.
+_TOP, _NEAR, _SIZE, _ABOVE = 0, 1, 2, 3
+_BOARD: dict[str, object] = {}
+_MINE = "(SELECT points FROM mine)"
+_MY_BLOCK = (f"(CASE WHEN {_MINE} >= 0 THEN {_MINE} / {agg.BLOCK} "
+             f"ELSE -((-{_MINE} + {agg.BLOCK - 1}) / {agg.BLOCK}) END)")  # floored, as aggregates.block_of
 
 
-def course_of(scope: Scope) -> int | None:
-    if scope.kind == "course":
-        return scope.id
-    if scope.kind == "challenge":
-        from plugin.challenges.models import Challenge
-        return db.session.scalar(select(Challenge.course_id).where(Challenge.id == scope.id))
-    return None
+def _board_sql(scope: Scope):
+    if scope.kind not in _BOARD:
+        hidden = _hidden_sql(scope)
+        branch = ("SELECT * FROM (SELECT user_id, points FROM board_score WHERE board = :board AND {} "
+                  "ORDER BY {} LIMIT {}) AS {}")
+        near = " UNION ALL ".join(branch.format(*parts) for parts in (
+            (f"points = {_MINE} AND user_id < :viewer", "user_id DESC", ":around", "same_above"),
+            (f"points > {_MINE}", "points, user_id DESC", ":around", "above"),
+            (f"points = {_MINE} AND user_id >= :viewer", "user_id", ":around + 1", "same_below"),
+            (f"points < {_MINE}", "points DESC, user_id", ":around", "below")))
+        _BOARD[scope.kind] = text(
+            "WITH mine AS (SELECT points FROM board_score WHERE board = :board AND user_id = :viewer) "
+            f"SELECT * FROM (SELECT {_TOP} AS part, s.user_id, s.points, u.name, {hidden} AS hidden, 0 AS members "
+            "FROM board_score s JOIN user_account u ON u.id = s.user_id WHERE s.board = :board "
+            "ORDER BY s.points DESC, s.user_id LIMIT :limit) AS top_rows "
+            f"UNION ALL SELECT {_NEAR}, s.user_id, s.points, u.name, {hidden}, r.members "
+            f"FROM ({near}) AS s JOIN user_account u ON u.id = s.user_id "
+            "JOIN board_rank r ON r.board = :board AND r.points = s.points "
+            f"UNION ALL SELECT {_SIZE}, NULL, COALESCE(SUM(members), 0), NULL, 0, 0 FROM board_rank WHERE board = :blocks "
+            f"UNION ALL SELECT {_ABOVE}, NULL, "
+            f"(SELECT COALESCE(SUM(members), 0) FROM board_rank WHERE board = :blocks AND points > {_MY_BLOCK}) "
+            f"+ (SELECT COALESCE(SUM(members), 0) FROM board_rank WHERE board = :board AND points > {_MINE} "
+            f"AND points < ({_MY_BLOCK} + 1) * {agg.BLOCK}), NULL, 0, 0 FROM mine")
+    return _BOARD[scope.kind]
 
 
-def _rows(scope: Scope, board: str, found: list[tuple[int, int]], viewer_user_id: int | None) -> list[Row]:
-    ids = {u for u, _ in found}
-    names = dict(db.session.execute(select(User.id, User.name).where(User.id.in_(ids))).all()) if ids else {}
-    hidden = _anonymous(scope, ids - {viewer_user_id})
-    ranks = _ranks_for(board, {p for _, p in found})
-    out = []
-    for user_id, points in found:
-        if user_id in hidden:
-            out.append(Row(ranks[points], None, ANONYMOUS, points, anonymous=True))
-        else:
-            out.append(Row(ranks[points], user_id, names.get(user_id) or f"Participant {user_id}", points,
-                           is_viewer=user_id == viewer_user_id))
-    return out
+def _row(rank: int, user_id: int, name: str | None, points: int, hidden: int, viewer_user_id: int | None) -> Row:
+    if user_id == viewer_user_id:
+        return Row(rank, user_id, name or f"Participant {user_id}", points, is_viewer=True)
+    if hidden:
+        return Row(rank, None, ANONYMOUS, points, anonymous=True)
+    return Row(rank, user_id, name or f"Participant {user_id}", points)
 
 
-def _neighbours(board: str, user_id: int, points: int, count: int) -> list[tuple[int, int]]:
-    """Up to `count` people just above and just below (user id, points), in board order, the person included."""
-    above = list(db.session.execute(select(BoardScore.user_id, BoardScore.points).where(
-        BoardScore.board == board, BoardScore.points == points, BoardScore.user_id < user_id,
-    ).order_by(BoardScore.user_id.desc()).limit(count)).all())
-    if len(above) < count:
-        above += db.session.execute(select(BoardScore.user_id, BoardScore.points).where(
-            BoardScore.board == board, BoardScore.points > points,
-        ).order_by(BoardScore.points, BoardScore.user_id.desc()).limit(count - len(above))).all()
-    below = list(db.session.execute(select(BoardScore.user_id, BoardScore.points).where(
-        BoardScore.board == board, BoardScore.points == points, BoardScore.user_id > user_id,
-    ).order_by(BoardScore.user_id).limit(count)).all())
-    if len(below) < count:
-        below += db.session.execute(select(BoardScore.user_id, BoardScore.points).where(
-            BoardScore.board == board, BoardScore.points < points,
-        ).order_by(BoardScore.points.desc(), BoardScore.user_id).limit(count - len(below))).all()
-    return [tuple(r) for r in reversed(above)] + [(user_id, points)] + [tuple(r) for r in below]
+def _around(found: list, viewer_user_id: int, above: int, around: int, shown: set[int]) -> list[Row]:
+    """The viewer and up to `around` people each side, in board order, minus those already shown. Ranks follow
+    from the viewer's (1 + the people above) and the bucket sizes of the values shown: a higher value's rank
+    is the next one's less its own bucket; a lower value's is the previous one's plus the previous bucket."""
+    found.sort(key=lambda r: (-r[2], r[1]))
+    me = next(i for i, r in enumerate(found) if r[1] == viewer_user_id)
+    found = found[max(0, me - around):me + around + 1]
+    me = min(me, around)
+    ranks = [0] * len(found)
+    ranks[me] = above + 1
+    for i in range(me - 1, -1, -1):
+        ranks[i] = ranks[i + 1] if found[i][2] == found[i + 1][2] else ranks[i + 1] - int(found[i][5])
+    for i in range(me + 1, len(found)):
+        ranks[i] = ranks[i - 1] if found[i][2] == found[i - 1][2] else ranks[i - 1] + int(found[i - 1][5])
+    return [_row(rank, r[1], r[3], int(r[2]), r[4], viewer_user_id)
+            for rank, r in zip(ranks, found) if r[1] not in shown]
 
 
 def board(scope: Scope, period: str = ALL, dimension: str = TOTAL, viewer_user_id: int | None = None, *,
           limit: int = 20, around: int = 2, relative: bool = False) -> Board:
     """The top `limit` (none in relative mode) and, when the viewer is below them, the viewer with `around`
-    neighbours each side."""
+    neighbours each side. One statement whatever the board's size."""
     key = _key(scope, period, dimension)
-    top: list[tuple[int, int]] = []
-    if not relative:
-        top = [tuple(r) for r in db.session.execute(select(BoardScore.user_id, BoardScore.points).where(
-            BoardScore.board == key).order_by(BoardScore.points.desc(), BoardScore.user_id).limit(limit))]
-    rows = _rows(scope, key, top, viewer_user_id)
+    rows: list[Row] = []
+    top_ids: set[int] = set()
+    near: list = []
+    above: int | None = None
+    participants = 0
+    for row in db.session.execute(_board_sql(scope), {
+            "board": key, "blocks": agg.blocks_key(key), "limit": 0 if relative else limit, "around": around,
+            "viewer": viewer_user_id, "scope_id": scope.id}):
+        part, user_id, points = row[0], row[1], row[2]
+        if part == _TOP:  # board order; ties share the rank of the first of them ("1224")
+            rank = rows[-1].rank if rows and rows[-1].points == points else len(rows) + 1
+            rows.append(_row(rank, user_id, row[3], int(points), row[4], viewer_user_id))
+            top_ids.add(user_id)
+        elif part == _NEAR:
+            near.append(row)
+        elif part == _SIZE:
+            participants = int(points)
+        else:
+            above = int(points)
     viewer = next((r for r in rows if r.is_viewer), None)
-    near: list[Row] = []
-    if viewer is None and viewer_user_id is not None:
-        mine = db.session.scalar(select(BoardScore.points).where(BoardScore.board == key,
-                                                                 BoardScore.user_id == viewer_user_id))
-        if mine is not None:
-            shown = {u for u, _ in top}
-            found = [(u, p) for u, p in _neighbours(key, viewer_user_id, mine, around) if u not in shown]
-            near = _rows(scope, key, found, viewer_user_id)
-            viewer = next(r for r in near if r.is_viewer)
-    participants = db.session.scalar(select(func.coalesce(func.sum(BoardRank.members), 0)).where(
-        BoardRank.board == key)) or 0
-    return Board(scope, period, dimension, rows, near, viewer, int(participants))
+    neighbours: list[Row] = []
+    if viewer is None and above is not None:
+        neighbours = _around(near, viewer_user_id, above, around, top_ids)
+        viewer = next((r for r in neighbours if r.is_viewer), None)
+    return Board(scope, period, dimension, rows, neighbours, viewer, participants)
 
 
 # --- teams ---------------------------------------------------------------------------------------------
@@ -201,8 +199,7 @@ POINTS_PER_MEMBER, EXPERIMENTERS, HELPERS = "points_per_member", "experimenters"
 TEAM_MEASURES = (POINTS_PER_MEMBER, EXPERIMENTERS, HELPERS)
 
 
-@dataclass(frozen=True)
-class TeamRow:
+class TeamRow(NamedTuple):
     rank: int
     team_id: int
     name: str
@@ -214,41 +211,49 @@ class TeamRow:
     is_mine: bool = False
 
     def measure(self, name: str) -> float:
-        return {POINTS_PER_MEMBER: self.points_per_member, EXPERIMENTERS: self.experimenters_share,
-                HELPERS: self.helpers_share}[name]
+        return getattr(self, _MEASURE_FIELDS[name])
+
+
+_MEASURE_FIELDS = {POINTS_PER_MEMBER: "points_per_member", EXPERIMENTERS: "experimenters_share",
+                   HELPERS: "helpers_share"}
 
 
 MIN_TEAM_SIZE = 3  # on learners' team boards: a smaller team's figures would single people out
 
 
+_TEAMS = text(
+    "SELECT t.id, t.name, "
+    "SUM(CASE WHEN ts.metric = 'members' AND ts.period = 'all' THEN ts.value ELSE 0 END), "
+    "SUM(CASE WHEN ts.metric = :points AND ts.period = :period THEN ts.value ELSE 0 END), "
+    f"SUM(CASE WHEN ts.metric = '{EXPERIMENTERS}' AND ts.period = :period THEN ts.value ELSE 0 END), "
+    f"SUM(CASE WHEN ts.metric = '{HELPERS}' AND ts.period = :period THEN ts.value ELSE 0 END) "
+    "FROM team t JOIN team_stat ts ON ts.team_id = t.id AND ts.period IN ('all', :period) "
+    f"AND ts.metric IN ('members', :points, '{EXPERIMENTERS}', '{HELPERS}') "
+    "WHERE t.course_id = :course GROUP BY t.id, t.name")
+
+
 def team_board(course_id: int, period: str = ALL, measure: str = POINTS_PER_MEMBER, dimension: str = TOTAL,
                my_team_ids: set[int] | frozenset[int] = frozenset(), min_members: int = 1) -> list[TeamRow]:
     """Every team of the course with at least `min_members` counted members, fair to teams of any size:
-    points per counted member, or the share of members who experimented / helped in the period."""
-    teams = dict(db.session.execute(select(Team.id, Team.name).where(Team.course_id == course_id)).all())
-    if not teams:
-        return []
-    wanted = {"members", f"points:{dimension}", EXPERIMENTERS, HELPERS}
-    figures: dict[int, dict[str, int]] = {t: {} for t in teams}
-    for team_id, period_key, metric, value in db.session.execute(
-            select(TeamStat.team_id, TeamStat.period, TeamStat.metric, TeamStat.value).where(
-                TeamStat.team_id.in_(list(teams)), TeamStat.period.in_({ALL, period}), TeamStat.metric.in_(wanted))):
-        if metric == "members" and period_key == ALL or metric != "members" and period_key == period:
-            figures[team_id][metric] = int(value)
-    rows = []
-    for team_id, f in figures.items():
-        members = f.get("members", 0)
-        if not members or members < min_members:
-            continue
-        points = f.get(f"points:{dimension}", 0)
-        rows.append(TeamRow(0, team_id, teams[team_id], members, points, round(points / members, 1),
-                            f.get(EXPERIMENTERS, 0) / members, f.get(HELPERS, 0) / members, team_id in my_team_ids))
-    rows.sort(key=lambda r: (-r.measure(measure), r.name, r.team_id))
-    ranked: list[TeamRow] = []
-    for position, row in enumerate(rows, start=1):
-        same = ranked and ranked[-1].measure(measure) == row.measure(measure)
-        ranked.append(TeamRow(**{**row.__dict__, "rank": ranked[-1].rank if same else position}))
-    return ranked
+    points per counted member, or the share of members who experimented / helped in the period. One
+    statement: the team figures pivoted per team."""
+    index = {POINTS_PER_MEMBER: 4, EXPERIMENTERS: 5, HELPERS: 6}[measure]  # of the measure in `found`
+    found = []
+    for team_id, name, members, points, experimenters, helpers in db.session.execute(_TEAMS, {
+            "course": course_id, "period": period, "points": f"points:{dimension}"}):
+        members = int(members or 0)
+        if members and members >= min_members:
+            points = int(points or 0)
+            found.append((team_id, name, members, points, round(points / members, 1),
+                          int(experimenters or 0) / members, int(helpers or 0) / members))
+    found.sort(key=lambda f: (-f[index], f[1], f[0]))
+    rows: list[TeamRow] = []
+    rank, previous = 0, None
+    for position, f in enumerate(found, start=1):
+        if f[index] != previous:
+            rank, previous = position, f[index]
+        rows.append(TeamRow(rank, *f, f[0] in my_team_ids))
+    return rows
 
 
 def team_figures(team_id: int, periods: list[str]) -> dict[str, dict[str, int]]:

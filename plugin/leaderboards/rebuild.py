@@ -62,7 +62,7 @@ def _wipe(scope: _Scope) -> None:
     challenge_boards = [agg.board_key(agg.challenge_scope(c), "all", "total") for c in db.session.scalars(
         select(Challenge.id).where(Challenge.course_id.in_(list(scope.courses))))]
     for model in (BoardScore, BoardRank):
-        db.session.execute(delete(model).where(or_(model.board.in_(challenge_boards),
+        db.session.execute(delete(model).where(or_(model.board.in_(challenge_boards + [agg.blocks_key(b) for b in challenge_boards]),
                                                    *[model.board.startswith(p, autoescape=True) for p in prefixes])))
     db.session.execute(delete(MemberStat).where(MemberStat.course_id.in_(list(scope.courses))))
     db.session.execute(delete(TeamStat).where(TeamStat.team_id.in_(
@@ -92,7 +92,7 @@ class _Writer:
 
     def close(self) -> None:
         self.flush()
-        ranks = [{"board": b, "points": p, "members": n} for (b, p), n in self.buckets.items()]
+        ranks = [{"board": b, "points": p, "members": n} for (b, p), n in agg.with_blocks(self.buckets).items()]
         for start in range(0, len(ranks), BATCH):
             db.session.execute(BoardRank.__table__.insert(), ranks[start:start + BATCH])
 
@@ -191,7 +191,7 @@ def snapshot(organisation_id: int | None = None) -> dict[str, set[tuple]]:
         if organisation_id is not None and model in (BoardScore, BoardRank):
             challenge_boards = [agg.board_key(agg.challenge_scope(c), "all", "total") for c in db.session.scalars(
                 select(Challenge.id).where(Challenge.course_id.in_(courses)))]
-            query = query.where(or_(model.board.in_(challenge_boards),
+            query = query.where(or_(model.board.in_(challenge_boards + [agg.blocks_key(b) for b in challenge_boards]),
                                     *[model.board.startswith(p, autoescape=True) for p in prefixes]))
         elif organisation_id is not None and model is MemberStat:
             query = query.where(MemberStat.course_id.in_(courses))
