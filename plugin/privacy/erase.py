@@ -35,7 +35,7 @@ KEEP_IDS = "kept: ids and amounts only"
 POLICY = {
     "user_account.id": "pseudonymised: name replaced, e-mail, locale and LMS id removed",
     "membership.user_id": KEEP_IDS + " (roles and status keep boards and figures consistent)",
-    "experiment.user_id": "title, what was tried, what was learned, other-tool name and hiding reason erased",
+    "experiment.user_id": "title, what was tried, what was learned, other-tool name erased; hidden from the library",
     "reaction.user_id": KEEP_IDS,
     "reuse.user_id": KEEP_IDS,
     "report.reporter_id": "reason erased (also reasons others gave about the person's experiments)",
@@ -107,6 +107,9 @@ def erase_person(actor: Actor, user_id: int, now: datetime) -> Erasure:
     experiment_ids = list(s.scalars(mine))
     run("experiments", update(Experiment).where(Experiment.id.in_(experiment_ids)).values(
         title=ERASED, tried=ERASED, learned="", text_purged_at=now))
+    # Out of the shared library too: an "[erased]" card helps nobody. Rules and boards never read hidden_at.
+    s.execute(update(Experiment).where(Experiment.id.in_(experiment_ids), Experiment.hidden_at.is_(None))
+              .values(hidden_at=now, hidden_reason=ERASED).execution_options(synchronize_session=False))
     for column in (Experiment.ai_tool_other, Experiment.hidden_reason):
         s.execute(update(Experiment).where(Experiment.id.in_(experiment_ids), column.is_not(None))
                   .values({column: ERASED}).execution_options(synchronize_session=False))

@@ -120,6 +120,7 @@ def test_erasure_removes_text_and_names_and_keeps_every_total(world):
         assert secret not in dump, secret
     assert {e["tried"] for e in data["experiments"]} == {ERASED}
     assert {e["outcome"] for e in data["experiments"]} == {"worked", "failed"}
+    assert all(e["hidden_at"] for e in data["experiments"])  # gone from the shared library
     assert data["ledger"] and data["badge_awards"] and data["teams"]  # ids and amounts stay
     # Nobody sees the person named on a board, not even by the pseudonym.
     rows = board(Scope.course(world.ada.course_id), viewer_user_id=world.bo.user_id).rows
