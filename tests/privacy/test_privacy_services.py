@@ -189,3 +189,26 @@ def test_retention_blanks_only_old_experiment_text_and_keeps_facts_and_points(wo
     with pytest.raises(Exception) as err:
         privacy.change_retention(world.admin, {"days": "0"}, later(2))
     assert "3650" in str(err.value.messages)
+
+
+def test_the_purge_runs_from_its_command_and_from_the_outbox_cron(world, cli):
+    privacy.change_retention(world.admin, {"days": "30"}, NOW)
+    db.session.commit()
+    result = cli("privacy", "purge")
+    assert result.exit_code == 0 and "Org A: text removed from 3 experiments" in result.output, result.output
+    db.session.expire_all()
+    purged = db.session.scalars(select(Experiment.text_purged_at).where(
+        Experiment.organisation_id == world.ada.organisation_id)).all()
+    assert purged and all(purged)  # logged in 2025, far past 30 days by today's clock
+    twin_text = db.session.scalar(select(Experiment.tried).where(Experiment.user_id == world.twin.user_id))
+    assert twin_text == "Org B private text about budgets"
+
+
+def test_the_outbox_cron_purges_too_and_says_so(world, cli):
+    privacy.change_retention(world.admin, {"days": "30"}, NOW)
+    db.session.commit()
+    result = cli("outbox", "run")
+    assert result.exit_code == 0, result.output
+    assert "Privacy: text removed from 3 experiments" in result.output
+    again = cli("privacy", "purge")
+    assert again.exit_code == 0 and "Privacy: 0 experiments purged." in again.output
