@@ -143,6 +143,8 @@ def erase_person(actor: Actor, user_id: int, now: datetime) -> Erasure:
     run("pending_grade_pushes", delete(OutboxItem).where(
         OutboxItem.status == PENDING, OutboxItem.dedupe_key.like(f"ags:score:%:{uid}"),
         OutboxItem.course_id.in_(_org_courses(org))))
+    # Badge address confirmations hold the address (and a link) in their payload, sent or not.
+    run("emails", delete(OutboxItem).where(OutboxItem.dedupe_key.like(f"badges:confirm:{uid}:%")))
     for course_id in s.scalars(select(Membership.course_id).join(Course, Course.id == Membership.course_id)
                                .where(Membership.user_id == uid, Course.organisation_id == org)):
         insert_ignore(s, BoardOptOut.__table__, {"course_id": course_id, "user_id": uid, "created_at": now},

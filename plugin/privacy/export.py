@@ -21,6 +21,7 @@ from plugin.extensions import db
 from plugin.leaderboards.models import BoardOptOut, BoardScore, MemberStat
 from plugin.ledger.models import LedgerEntry, PointsTotal
 from plugin.lti.models import LaunchSession
+from plugin.outbox.models import OutboxItem
 from plugin.peer_help.models import PeerHelp
 from plugin.recognition.models import Kudos, KudosBudget
 from plugin.rules.models import RuleVersion
@@ -234,6 +235,9 @@ def export_person(organisation_id: int, user_id: int) -> dict[str, list[dict]]:
         select(LaunchSession.course_id, LaunchSession.role, LaunchSession.locale, LaunchSession.created_at,
                LaunchSession.expires_at).where(LaunchSession.user_id == uid, LaunchSession.organisation_id == org)
         .order_by(LaunchSession.created_at)))
+    out["emails"] = [{"to": item.payload.get("to"), "subject": item.payload.get("subject"), "status": item.status,
+                      "created_at": _iso(item.created_at)} for item in s.scalars(
+        select(OutboxItem).where(OutboxItem.dedupe_key.like(f"badges:confirm:{uid}:%")).order_by(OutboxItem.id))]
     out["audit_events"] = _rows(s.execute(
         select(AuditEvent.id, AuditEvent.course_id, AuditEvent.actor_role, AuditEvent.action, AuditEvent.target_type,
                AuditEvent.target_id, AuditEvent.details, AuditEvent.created_at)

@@ -17,13 +17,14 @@ from plugin.leaderboards.queries import ANONYMOUS, Scope, board
 from plugin.leaderboards.rebuild import verify
 from plugin.ledger.models import LedgerEntry, PointsTotal
 from plugin.ledger.service import balances
+from plugin.outbox.models import OutboxItem
 from plugin.privacy import service as privacy
 from plugin.privacy.erase import ERASED, POLICY
 from plugin.privacy.export import COVERED, export_person
 from plugin.privacy.retention import PURGED_TITLE, purge_expired
 from plugin.tenancy import service as tenancy
 from plugin.tenancy.models import User
-from tests.privacy.world import ADA_EMAIL, ADA_TEXT, build
+from tests.privacy.world import ADA_EMAIL, ADA_TEXT, PRIVATE_EMAIL, build
 from tests.services.factories import NOW, identity, later, make_actor
 
 
@@ -61,6 +62,8 @@ def test_export_holds_the_persons_records_and_nothing_from_another_organisation(
     assert {a["badge"] for a in data["badge_awards"]} >= {"Champion"}
     assert data["mission_evidence"][0]["text"] == "Ada's rubric for Ms Grey's unit"
     assert data["teams"][0]["team"] == "Red"
+    assert data["badge_recipient"][0]["pending_email"] == PRIVATE_EMAIL
+    assert data["emails"][0]["to"] == PRIVATE_EMAIL
     assert data["reactions_given"] and data["reactions_received"] and data["reuses_received"]
     assert sum(e["amount"] for e in data["ledger"]) == balances(world.ada.course_id, world.ada.user_id)["total"]
     assert all(e["why"] for e in data["ledger"])
@@ -116,12 +119,13 @@ def test_erasure_removes_text_and_names_and_keeps_every_total(world):
     data = export_person(world.ada.organisation_id, world.ada.user_id)
     dump = json.dumps(data)
     for secret in ("Ada Lovelace", ADA_EMAIL, "Ms Grey", "chain prompts", "brilliant clinic", "coached three",
-                   "intranet.example", "Checked every figure", "nailed it"):
+                   "intranet.example", "Checked every figure", "nailed it", PRIVATE_EMAIL):
         assert secret not in dump, secret
     assert {e["tried"] for e in data["experiments"]} == {ERASED}
     assert {e["outcome"] for e in data["experiments"]} == {"worked", "failed"}
     assert all(e["hidden_at"] for e in data["experiments"])  # gone from the shared library
     assert data["ledger"] and data["badge_awards"] and data["teams"]  # ids and amounts stay
+    assert PRIVATE_EMAIL not in json.dumps([i.payload for i in db.session.scalars(select(OutboxItem))])
     # Nobody sees the person named on a board, not even by the pseudonym.
     rows = board(Scope.course(world.ada.course_id), viewer_user_id=world.bo.user_id).rows
     assert ANONYMOUS in [r.name for r in rows] and result.pseudonym not in [r.name for r in rows]

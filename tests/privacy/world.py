@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 from sqlalchemy import select
 
+from plugin.badges import recipients
 from plugin.badges.models import BadgeClass
 from plugin.catalog.service import items
 from plugin.challenges import missions
@@ -22,6 +23,7 @@ from tests.services.factories import NOW, log, make_actor, make_platform
 
 ADA_TEXT = "Pasted the minutes of the Tuesday board meeting about Ms Grey"
 ADA_EMAIL = "ada@example.edu"
+PRIVATE_EMAIL = "ada.private@example.org"
 
 
 def build():
@@ -46,6 +48,7 @@ def build():
                                                           BadgeClass.slug == "champion"))
     award_badge_manually(w.boss, receiver_id=w.ada.user_id, badge_id=champion.id, comment="Ada coached three people",
                          now=NOW, evidence_url="https://intranet.example/ada")
+    recipients.request_email(w.ada, PRIVATE_EMAIL, lambda token: f"http://localhost/confirm/{token}", NOW)
     team = ensure_team(w.ada.course_id, "Red", NOW)
     add_members(w.boss, team.id, [w.ada.user_id], NOW)
     tool = items(w.ada.organisation_id, "tools")[0].id
