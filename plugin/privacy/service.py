@@ -95,11 +95,11 @@ def erase_preview(actor: Actor, user_id: int) -> tuple[User, dict[str, int]]:
     counts = {
         "experiments": s.scalar(select(func.count()).where(Experiment.user_id == user.id,
                                                            Experiment.organisation_id == org)),
-        "peer help records": s.scalar(select(func.count()).where(PeerHelp.organisation_id == org, or_(
+        "peer_help": s.scalar(select(func.count()).where(PeerHelp.organisation_id == org, or_(
             PeerHelp.helper_id == user.id, PeerHelp.helped_id == user.id))),
-        "kudos messages": s.scalar(select(func.count()).where(Kudos.organisation_id == org, or_(
+        "kudos": s.scalar(select(func.count()).where(Kudos.organisation_id == org, or_(
             Kudos.giver_id == user.id, Kudos.receiver_id == user.id))),
-        "mission evidence": s.scalar(select(func.count()).select_from(MissionEvidence).join(
+        "mission_evidence": s.scalar(select(func.count()).select_from(MissionEvidence).join(
             Course, Course.id == MissionEvidence.course_id).where(MissionEvidence.user_id == user.id,
                                                                    Course.organisation_id == org)),
     }

@@ -107,7 +107,7 @@ def test_erasure_removes_text_and_names_and_keeps_every_total(world):
     before = snapshot(world)
     assert verify(world.ada.organisation_id) == {}
     preview_user, counts = privacy.erase_preview(world.admin, world.ada.user_id)
-    assert preview_user.name == "Ada Lovelace" and counts["experiments"] == 2 and counts["kudos messages"] == 1
+    assert preview_user.name == "Ada Lovelace" and counts["experiments"] == 2 and counts["kudos"] == 1
 
     result = privacy.erase(world.admin, world.ada.user_id, "ERASE", later(5))
 
