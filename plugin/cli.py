@@ -159,6 +159,13 @@ def outbox_run(batch):
     for note in total.notes:
         click.echo(f"  {note}")
     click.echo(f"Outbox: {total.done} delivered, {total.retried} to retry later, {total.failed} failed.")
+    # The operator's every-minute cron is the one periodic hook Tinker has: experiment text past its
+    # organisation's retention period goes here too (a no-op once the old text is gone).
+    from plugin.privacy.cli import purge_now
+
+    purged = sum(purge_now().values())
+    if purged:
+        click.echo(f"Privacy: text removed from {purged} experiments past the retention period.")
 
 
 def register_cli(app: Flask) -> None:
@@ -169,3 +176,6 @@ def register_cli(app: Flask) -> None:
     from plugin.badges.cli import badges_cli
 
     app.cli.add_command(badges_cli)
+    from plugin.privacy.cli import privacy_cli
+
+    app.cli.add_command(privacy_cli)

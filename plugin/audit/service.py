@@ -25,3 +25,12 @@ def entries(actor: Actor, limit: int = 100) -> list[AuditEvent]:
         raise Forbidden("Only administrators read the audit log.")
     return list(db.session.scalars(select(AuditEvent).where(AuditEvent.organisation_id == actor.organisation_id)
                                    .order_by(AuditEvent.id.desc()).limit(limit)))
+
+
+def record_system(organisation_id: int, action: str, target_type: str, target_id: int | None, details: dict,
+                  now: datetime) -> None:
+    """An event no person did (a scheduled purge): no actor, role "system"."""
+    db.session.add(AuditEvent(organisation_id=organisation_id, course_id=None, actor_user_id=None,
+                              actor_role="system", action=action, target_type=target_type, target_id=target_id,
+                              details=details, created_at=now))
+    db.session.flush()

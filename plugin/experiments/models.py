@@ -63,6 +63,8 @@ class Experiment(db.Model):
     # Why the author gets a private coaching note ("unapproved_tool,sensitive_data"); never shown to others.
     coaching: Mapped[str] = mapped_column(String(60), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # When the free text was removed (retention period or erasure); the structured facts stay.
+    text_purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @property
     def tool_key(self) -> str:

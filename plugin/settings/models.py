@@ -26,3 +26,5 @@ class OrganisationSettings(db.Model):
     help_pair_window_days: Mapped[int] = mapped_column(default=30)
     # IANA time zone that decides the organisation's days, ISO weeks and months (boards, caps, budgets).
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    # Days after which experiment free text is blanked (plugin/privacy/retention.py); None keeps it.
+    experiment_text_retention_days: Mapped[int | None] = mapped_column()

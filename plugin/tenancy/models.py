@@ -98,6 +98,8 @@ class User(db.Model):
     email: Mapped[str | None] = mapped_column(String(400))
     locale: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Set by plugin/privacy/erase.py: the row stays (ledger rows point at it) but names nobody.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @property
     def display_name(self) -> str:

@@ -18,13 +18,14 @@ def register_web(app: Flask) -> None:
     from plugin.web.learner import bp as learner
     from plugin.web.manage import bp as manage
     from plugin.web.openbadges import bp as openbadges
+    from plugin.web.privacy import bp as privacy
     from plugin.web.public import bp as public
     from plugin.web.recognition import bp as recognition
     from plugin.web.teams import bp as teams
     from plugin.web.vision import bp as vision
 
     for bp in (learner, boards, recognition, community, manage, admin, admin_rules, public, health, challenges, teams,
-               vision, insights):
+               vision, insights, privacy):
         app.register_blueprint(bp)
     app.register_blueprint(openbadges)
 

@@ -5,7 +5,8 @@ from tests.web.helpers import experiment_form, log_experiment, text, visible
 
 
 @pytest.mark.parametrize("path", ["/app/manage/", "/app/manage/recognise", "/app/admin/lists", "/app/admin/rules/",
-                                  "/app/admin/scoring", "/app/admin/badges", "/app/admin/audit"])
+                                  "/app/admin/scoring", "/app/admin/badges", "/app/admin/audit",
+                                  "/app/admin/privacy"])
 def test_learners_and_observers_get_403_on_staff_pages(client, launch, path):
     for role, sub in (("learner", "l"), ("mentor", "o")):
         assert client.get(path, query_string={"lt": launch(role=role, sub=sub)}).status_code == 403
@@ -121,7 +122,8 @@ def test_unexpected_error_shows_a_page_without_traceback(app, client, launch, mo
 @pytest.mark.parametrize("path", ["/app/", "/app/experiments", "/app/leaderboard", "/app/manage/",
                                   "/app/admin/lists", "/app/experiments/new", "/app/recognition", "/app/help",
                                   "/app/manage/recognise", "/app/admin/rules/", "/app/admin/rules/new",
-                                  "/app/admin/scoring", "/app/admin/badges", "/app/admin/audit"])
+                                  "/app/admin/scoring", "/app/admin/badges", "/app/admin/audit",
+                                  "/app/admin/privacy"])
 def test_pages_carry_security_headers(client, launch, path):
     token = launch(role="admin", sub="boss")
     response = client.get(path, query_string={"lt": token}, follow_redirects=True)

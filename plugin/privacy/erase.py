@@ -1,0 +1,179 @@
+"""An admin erases a learner: free text they wrote or that was written about them becomes "[erased]", the
+account is pseudonymised, and every id and amount stays, so ledger sums, boards and team figures are the
+same before and after (ledger rows carry no personal text and are never touched).
+
+POLICY lists, for every column that points at user_account.id, what erasure does with the rows it names;
+a test fails when a new such column appears without an entry.
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import delete, or_, select, update
+
+from plugin.audit.models import AuditEvent
+from plugin.audit.service import record
+from plugin.badges.models import BadgeAward, Recipient
+from plugin.challenges.models import MissionEvidence
+from plugin.community.models import Report
+from plugin.core.actor import Actor, Role
+from plugin.core.db import insert_ignore
+from plugin.errors import Forbidden, NotFound
+from plugin.experiments.models import Experiment
+from plugin.extensions import db
+from plugin.leaderboards.models import BoardOptOut
+from plugin.lti.models import LaunchSession
+from plugin.outbox.models import PENDING, OutboxItem
+from plugin.peer_help.models import PeerHelp
+from plugin.recognition.models import Kudos
+from plugin.tenancy.models import Course, Membership, Platform, User
+
+ERASED = "[erased]"
+KEEP_IDS = "kept: ids and amounts only"
+POLICY = {
+    "user_account.id": "pseudonymised: name replaced, e-mail, locale and LMS id removed",
+    "membership.user_id": KEEP_IDS + " (roles and status keep boards and figures consistent)",
+    "experiment.user_id": "title, what was tried, what was learned, other-tool name erased; hidden from the library",
+    "reaction.user_id": KEEP_IDS,
+    "reuse.user_id": KEEP_IDS,
+    "report.reporter_id": "reason erased (also reasons others gave about the person's experiments)",
+    "peer_help.helper_id": "description erased",
+    "peer_help.helped_id": "description erased",
+    "peer_help.recorded_by_id": "description erased",
+    "kudos.giver_id": "message and revocation reason erased",
+    "kudos.receiver_id": "message and revocation reason erased",
+    "kudos_budget.giver_id": KEEP_IDS,
+    "badge_award.user_id": "comment, evidence link and revocation reason erased; the award stays",
+    "badge_award.awarded_by_id": KEEP_IDS,
+    "badge_recipient.user_id": "deleted (claimed e-mail or identity URL)",
+    "ledger_entry.user_id": KEEP_IDS + " (never touched)",
+    "points_total.user_id": KEEP_IDS,
+    "board_score.user_id": KEEP_IDS,
+    "member_stat.user_id": KEEP_IDS,
+    "board_opt_out.user_id": "added for every course: never named on a board",
+    "team_member.user_id": KEEP_IDS,
+    "challenge_contribution.user_id": KEEP_IDS,
+    "mission_evidence.user_id": "evidence text, link and review comment erased",
+    "mission_evidence.reviewer_id": KEEP_IDS,
+    "challenge.champion_id": KEEP_IDS,
+    "challenge.created_by_id": KEEP_IDS,
+    "vision_ack.user_id": KEEP_IDS,
+    "vision.updated_by_id": KEEP_IDS,
+    "rule_version.created_by_user_id": KEEP_IDS,
+    "launch_session.user_id": "deleted (signs the person out)",
+    "audit_event.actor_user_id": "kept; reasons written about the person's records erased",
+}
+
+
+@dataclass
+class Erasure:
+    user_id: int
+    pseudonym: str
+    already: bool = False
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def erasable(actor: Actor, user_id: int) -> User:
+    """The learner of the actor's organisation that the admin may erase; raises otherwise."""
+    if not actor.can_administer:
+        raise Forbidden("Only the organisation's administrators can erase a person.")
+    user = db.session.scalar(select(User).join(Platform, Platform.id == User.platform_id).where(
+        User.id == user_id, Platform.organisation_id == actor.organisation_id))
+    if user is None:
+        raise NotFound("No such person in your organisation.")
+    staff = db.session.scalar(select(Membership.id).join(Course, Course.id == Membership.course_id).where(
+        Membership.user_id == user.id, Course.organisation_id == actor.organisation_id,
+        Membership.role.in_([Role.MANAGER.value, Role.ADMIN.value])).limit(1))
+    if staff is not None:
+        raise Forbidden("Staff accounts are not erased here: they hold other people's records.",
+                        hint="Ask the person who runs Tinker; a learner-only account can be erased on this page.")
+    return user
+
+
+def erase_person(actor: Actor, user_id: int, now: datetime) -> Erasure:
+    user = erasable(actor, user_id)
+    if user.erased_at is not None:
+        return Erasure(user.id, user.display_name, already=True)
+    org, uid, s = actor.organisation_id, user.id, db.session
+    counts: dict[str, int] = {}
+
+    def run(name: str, statement) -> None:
+        counts[name] = counts.get(name, 0) + (s.execute(statement.execution_options(synchronize_session=False))
+                                              .rowcount or 0)
+
+    mine = select(Experiment.id).where(Experiment.user_id == uid, Experiment.organisation_id == org)
+    experiment_ids = list(s.scalars(mine))
+    run("experiments", update(Experiment).where(Experiment.id.in_(experiment_ids)).values(
+        title=ERASED, tried=ERASED, learned="", text_purged_at=now))
+    # Out of the shared library too: an "[erased]" card helps nobody. Rules and boards never read hidden_at.
+    s.execute(update(Experiment).where(Experiment.id.in_(experiment_ids), Experiment.hidden_at.is_(None))
+              .values(hidden_at=now, hidden_reason=ERASED).execution_options(synchronize_session=False))
+    for column in (Experiment.ai_tool_other, Experiment.hidden_reason):
+        s.execute(update(Experiment).where(Experiment.id.in_(experiment_ids), column.is_not(None))
+                  .values({column: ERASED}).execution_options(synchronize_session=False))
+    run("reports", update(Report).where(or_(Report.reporter_id == uid, Report.experiment_id.in_(experiment_ids)))
+        .values(reason=ERASED))
+    run("peer_help", update(PeerHelp).where(PeerHelp.organisation_id == org, or_(
+        PeerHelp.helper_id == uid, PeerHelp.helped_id == uid, PeerHelp.recorded_by_id == uid)).values(description=ERASED))
+    kudos = (Kudos.organisation_id == org) & or_(Kudos.giver_id == uid, Kudos.receiver_id == uid)
+    kudos_ids = list(s.scalars(select(Kudos.id).where(kudos)))
+    run("kudos", update(Kudos).where(Kudos.id.in_(kudos_ids)).values(message=ERASED))
+    s.execute(update(Kudos).where(Kudos.id.in_(kudos_ids), Kudos.revoked_reason.is_not(None))
+              .values(revoked_reason=ERASED).execution_options(synchronize_session=False))
+    award_ids = list(s.scalars(select(BadgeAward.id).where(BadgeAward.user_id == uid, BadgeAward.organisation_id == org)))
+    run("badge_awards", update(BadgeAward).where(BadgeAward.id.in_(award_ids), or_(
+        BadgeAward.comment.is_not(None), BadgeAward.evidence_url.is_not(None), BadgeAward.revoked_reason.is_not(None)))
+        .values(comment=None, evidence_url=None))
+    s.execute(update(BadgeAward).where(BadgeAward.id.in_(award_ids), BadgeAward.revoked_reason.is_not(None))
+              .values(revoked_reason=ERASED).execution_options(synchronize_session=False))
+    evidence_ids = list(s.scalars(select(MissionEvidence.id).where(
+        MissionEvidence.user_id == uid, MissionEvidence.course_id.in_(_org_courses(org)))))
+    run("mission_evidence", update(MissionEvidence).where(MissionEvidence.id.in_(evidence_ids))
+        .values(text=ERASED, link=None))
+    s.execute(update(MissionEvidence).where(MissionEvidence.id.in_(evidence_ids),
+                                            MissionEvidence.review_comment.is_not(None))
+              .values(review_comment=ERASED).execution_options(synchronize_session=False))
+    counts["audit_reasons"] = _scrub_audit(org, {"experiment": experiment_ids, "kudos": kudos_ids,
+                                                 "badge_award": award_ids, "mission_evidence": evidence_ids})
+    run("badge_recipient", delete(Recipient).where(Recipient.user_id == uid))
+    run("launch_sessions", delete(LaunchSession).where(LaunchSession.user_id == uid))
+    # Grade pushes name the person to the LMS by their (now removed) LMS id: nothing more is sent.
+    run("pending_grade_pushes", delete(OutboxItem).where(
+        OutboxItem.status == PENDING, OutboxItem.dedupe_key.like(f"ags:score:%:{uid}"),
+        OutboxItem.course_id.in_(_org_courses(org))))
+    # Badge address confirmations hold the address (and a link) in their payload, sent or not.
+    run("emails", delete(OutboxItem).where(OutboxItem.dedupe_key.like(f"badges:confirm:{uid}:%")))
+    for course_id in s.scalars(select(Membership.course_id).join(Course, Course.id == Membership.course_id)
+                               .where(Membership.user_id == uid, Course.organisation_id == org)):
+        insert_ignore(s, BoardOptOut.__table__, {"course_id": course_id, "user_id": uid, "created_at": now},
+                      ["course_id", "user_id"], returning=False)
+
+    pseudonym = f"Erased learner {secrets.token_hex(2)}"
+    user.name, user.email, user.locale, user.erased_at = pseudonym, None, None, now
+    # A new launch from the LMS finds no account with the old LMS id, so it starts a fresh, empty one.
+    user.sub = f"erased:{uid}:{secrets.token_hex(8)}"
+    s.flush()
+    s.expire_all()
+    record(actor, "privacy.erased", "user", uid, {"pseudonym": pseudonym, "counts": counts}, now, course_scoped=False)
+    return Erasure(uid, pseudonym, counts=counts)
+
+
+def _org_courses(org: int):
+    return select(Course.id).where(Course.organisation_id == org)
+
+
+def _scrub_audit(org: int, targets: dict[str, list[int]]) -> int:
+    """Reasons typed about the person's records (hiding, revoking) are free text about them."""
+    scrubbed = 0
+    for target_type, ids in targets.items():
+        if not ids:
+            continue
+        for event in db.session.scalars(select(AuditEvent).where(
+                AuditEvent.organisation_id == org, AuditEvent.target_type == target_type,
+                AuditEvent.target_id.in_(ids))):
+            if isinstance(event.details, dict) and event.details.get("reason"):
+                event.details = {**event.details, "reason": ERASED}
+                scrubbed += 1
+    return scrubbed

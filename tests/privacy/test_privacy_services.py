@@ -1,0 +1,218 @@
+"""Export, erasure and retention against a real database: every user column is covered, another
+organisation never leaks in, an erasure removes text and names while every total stays the same."""
+import io
+import json
+import zipfile
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from plugin.audit.models import AuditEvent
+from plugin.core.actor import Role
+from plugin.errors import Forbidden, InvalidInput, NotFound
+from plugin.experiments.models import Experiment
+from plugin.extensions import db
+from plugin.leaderboards.queries import ANONYMOUS, Scope, board
+from plugin.leaderboards.rebuild import verify
+from plugin.ledger.models import LedgerEntry, PointsTotal
+from plugin.ledger.service import balances
+from plugin.outbox.models import OutboxItem
+from plugin.privacy import service as privacy
+from plugin.privacy.erase import ERASED, POLICY
+from plugin.privacy.export import COVERED, export_person
+from plugin.privacy.retention import PURGED_TITLE, purge_expired
+from plugin.tenancy import service as tenancy
+from plugin.tenancy.models import User
+from tests.privacy.world import ADA_EMAIL, ADA_TEXT, PRIVATE_EMAIL, build
+from tests.services.factories import NOW, identity, later, make_actor
+
+
+@pytest.fixture
+def world(appctx):
+    return build()
+
+
+def audit(action: str) -> list[AuditEvent]:
+    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)))
+
+
+def user_columns() -> set[str]:
+    return {f"{table.name}.{column.name}" for table in db.metadata.tables.values() for column in table.columns
+            if any(fk.target_fullname == "user_account.id" for fk in column.foreign_keys)} | {"user_account.id"}
+
+
+def test_every_column_naming_a_person_is_exported_and_has_an_erasure_policy(appctx):
+    """A new table with a user_account foreign key fails here until export and erasure say what they do."""
+    columns = user_columns()
+    assert len(columns) > 25
+    assert columns - set(COVERED) == set(), "add these to plugin/privacy/export.py COVERED"
+    assert columns - set(POLICY) == set(), "add these to plugin/privacy/erase.py POLICY"
+
+
+def test_export_holds_the_persons_records_and_nothing_from_another_organisation(world):
+    data = export_person(world.ada.organisation_id, world.ada.user_id)
+    dump = json.dumps(data)
+    assert data["profile"][0]["name"] == "Ada Lovelace" and data["profile"][0]["email"] == ADA_EMAIL
+    assert {e["tried"] for e in data["experiments"]} == {ADA_TEXT, ADA_TEXT + " long ago"}
+    assert data["peer_help"][0]["description"] == "Bo showed Ada how to chain prompts"
+    assert data["peer_help"][0]["helper"] == "Bo Diddley"
+    assert data["kudos_received"][0]["message"] == "Ada ran a brilliant clinic"
+    assert data["kudos_received"][0]["from"] == "The Boss"
+    assert {a["badge"] for a in data["badge_awards"]} >= {"Champion"}
+    assert data["mission_evidence"][0]["text"] == "Ada's rubric for Ms Grey's unit"
+    assert data["teams"][0]["team"] == "Red"
+    assert data["badge_recipient"][0]["pending_email"] == PRIVATE_EMAIL
+    assert data["emails"][0]["to"] == PRIVATE_EMAIL
+    assert data["reactions_given"] and data["reactions_received"] and data["reuses_received"]
+    assert sum(e["amount"] for e in data["ledger"]) == balances(world.ada.course_id, world.ada.user_id)["total"]
+    assert all(e["why"] for e in data["ledger"])
+    assert any(p["dimension"] == "total" and p.get("level") for p in data["points"])
+    assert data["challenge_contributions"] and data["memberships"][0]["role"] == "learner"
+    assert "Org B" not in dump and "Ada Elsewhere" not in dump
+    # Who reacted to Ada's work is theirs to tell, not hers to download.
+    assert "Bo Diddley" not in json.dumps(data["reactions_received"] + data["reuses_received"])
+    # The same LMS id in another organisation is another person there, and asking across organisations finds no one.
+    assert export_person(world.ada.organisation_id, world.twin.user_id) == {}
+    twin = export_person(world.twin.organisation_id, world.twin.user_id)
+    assert "Ada Lovelace" not in json.dumps(twin) and ADA_TEXT not in json.dumps(twin)
+
+
+def test_downloading_my_data_is_audited_and_the_csv_is_formula_safe(world):
+    data = privacy.my_data(world.ada, "csv", NOW)
+    assert [(e.actor_user_id, e.target_id, e.details["format"]) for e in audit("privacy.export")] == [
+        (world.ada.user_id, world.ada.user_id, "csv")]
+    data["experiments"][0]["title"] = "=HYPERLINK(\"http://evil\")"
+    archive = zipfile.ZipFile(io.BytesIO(privacy.as_csv_zip(data, NOW)))
+    assert "experiments.csv" in archive.namelist() and "ledger.csv" in archive.namelist()
+    experiments = archive.read("experiments.csv").decode("utf-8-sig")
+    assert "'=HYPERLINK" in experiments and ",=HYPERLINK" not in experiments
+    ledger = archive.read("ledger.csv").decode("utf-8-sig")
+    assert "'-" not in ledger  # negative amounts are numbers, not quoted text
+    assert json.loads(privacy.as_json(data, NOW))["sections"]["profile"][0]["name"] == "Ada Lovelace"
+
+
+def snapshot(w):
+    course = w.ada.course_id
+    return {
+        "balances": {who: balances(course, getattr(w, who).user_id) for who in ("ada", "bo")},
+        "ledger": db.session.execute(select(func.count(), func.sum(LedgerEntry.amount))).one(),
+        "totals": sorted(db.session.execute(select(PointsTotal.user_id, PointsTotal.dimension, PointsTotal.points))),
+        "board": [(r.rank, r.points) for r in board(Scope.course(course)).rows],
+        "org_board": [(r.rank, r.points) for r in board(Scope.organisation(w.ada.organisation_id)).rows],
+    }
+
+
+def test_erasure_removes_text_and_names_and_keeps_every_total(world):
+    before = snapshot(world)
+    assert verify(world.ada.organisation_id) == {}
+    preview_user, counts = privacy.erase_preview(world.admin, world.ada.user_id)
+    assert preview_user.name == "Ada Lovelace" and counts["experiments"] == 2 and counts["kudos"] == 1
+
+    result = privacy.erase(world.admin, world.ada.user_id, "ERASE", later(5))
+
+    assert snapshot(world) == before
+    assert verify(world.ada.organisation_id) == {}
+    user = db.session.get(User, world.ada.user_id)
+    assert user.name == result.pseudonym and user.name.startswith("Erased learner ")
+    assert user.email is None and user.sub != "ada" and user.erased_at is not None
+    data = export_person(world.ada.organisation_id, world.ada.user_id)
+    dump = json.dumps(data)
+    for secret in ("Ada Lovelace", ADA_EMAIL, "Ms Grey", "chain prompts", "brilliant clinic", "coached three",
+                   "intranet.example", "Checked every figure", "nailed it", PRIVATE_EMAIL):
+        assert secret not in dump, secret
+    assert {e["tried"] for e in data["experiments"]} == {ERASED}
+    assert {e["outcome"] for e in data["experiments"]} == {"worked", "failed"}
+    assert all(e["hidden_at"] for e in data["experiments"])  # gone from the shared library
+    assert data["ledger"] and data["badge_awards"] and data["teams"]  # ids and amounts stay
+    assert PRIVATE_EMAIL not in json.dumps([i.payload for i in db.session.scalars(select(OutboxItem))])
+    # Nobody sees the person named on a board, not even by the pseudonym.
+    rows = board(Scope.course(world.ada.course_id), viewer_user_id=world.bo.user_id).rows
+    assert ANONYMOUS in [r.name for r in rows] and result.pseudonym not in [r.name for r in rows]
+    events = audit("privacy.erased")
+    assert [(e.actor_user_id, e.target_id) for e in events] == [(world.admin.user_id, world.ada.user_id)]
+    assert "Ada Lovelace" not in json.dumps(events[0].details)
+
+
+def test_after_erasure_a_new_launch_starts_a_fresh_account_and_a_second_erase_changes_nothing(world):
+    privacy.erase(world.admin, world.ada.user_id, "ERASE", later(5))
+    again = privacy.erase(world.admin, world.ada.user_id, "ERASE", later(6))
+    assert again.already and len(audit("privacy.erased")) == 1
+    _course, fresh, _m = tenancy.provision(identity(world.platform, "ada", name="Ada Lovelace"), later(7))
+    assert fresh.id != world.ada.user_id and fresh.name == "Ada Lovelace"
+    assert balances(world.ada.course_id, fresh.id) == {}
+    assert db.session.get(User, world.ada.user_id).name.startswith("Erased learner ")
+
+
+def test_verify_aggregates_command_finds_no_difference_after_an_erasure(world, cli):
+    privacy.erase(world.admin, world.ada.user_id, "ERASE", later(5))
+    db.session.commit()
+    result = cli("ledger", "verify-aggregates")
+    assert result.exit_code == 0, result.output
+    assert "match" in result.output
+
+
+def test_erasure_is_for_admins_of_the_organisation_and_learners_only(world):
+    with pytest.raises(Forbidden):
+        privacy.erase(world.bo, world.ada.user_id, "ERASE", NOW)
+    with pytest.raises(Forbidden):
+        privacy.erase(world.boss, world.ada.user_id, "ERASE", NOW)
+    with pytest.raises(Forbidden):
+        privacy.erase(world.admin, world.boss.user_id, "ERASE", NOW)  # staff hold other people's records
+    with pytest.raises(NotFound):
+        privacy.erase(world.twin_admin, world.ada.user_id, "ERASE", NOW)
+    with pytest.raises(InvalidInput):
+        privacy.erase(world.admin, world.ada.user_id, "yes", NOW)
+    # A person who is a manager in any course of the organisation counts as staff.
+    make_actor(world.platform, "bo", Role.MANAGER, context_id="course-2")
+    with pytest.raises(Forbidden):
+        privacy.erase(world.admin, world.bo.user_id, "ERASE", NOW)
+    assert db.session.get(User, world.ada.user_id).erased_at is None and not audit("privacy.erased")
+
+
+def test_retention_blanks_only_old_experiment_text_and_keeps_facts_and_points(world):
+    before = snapshot(world)
+    with pytest.raises(Forbidden):
+        privacy.change_retention(world.boss, {"days": "30"}, NOW)
+    assert privacy.change_retention(world.admin, {"days": "30"}, NOW) == 30
+    assert [e.details for e in audit("privacy.retention_changed")] == [{"experiment_text_retention_days": [None, 30]}]
+
+    assert purge_expired(NOW) == {world.ada.organisation_id: 1}
+    old, recent = db.session.get(Experiment, world.old.id), db.session.get(Experiment, world.experiment.id)
+    db.session.refresh(old)
+    assert (old.title, old.tried, old.learned) == (PURGED_TITLE, "", "") and old.text_purged_at == NOW
+    assert (old.outcome, old.reflection_chars > 0, old.user_id) == ("failed", True, world.ada.user_id)
+    assert recent.tried == ADA_TEXT and recent.text_purged_at is None
+    twin_text = db.session.scalar(select(Experiment.tried).where(Experiment.user_id == world.twin.user_id))
+    assert twin_text == "Org B private text about budgets"  # Org B keeps its text: no retention set there
+    assert snapshot(world) == before
+    assert [e.details for e in audit("privacy.text_purged")] == [{"experiments": 1, "older_than_days": 30}]
+    assert purge_expired(NOW + timedelta(minutes=1)) == {}  # nothing left to purge, nothing audited twice
+
+    assert privacy.change_retention(world.admin, {"days": ""}, later(1)) is None
+    with pytest.raises(Exception) as err:
+        privacy.change_retention(world.admin, {"days": "0"}, later(2))
+    assert "3650" in str(err.value.messages)
+
+
+def test_the_purge_runs_from_its_command_and_from_the_outbox_cron(world, cli):
+    privacy.change_retention(world.admin, {"days": "30"}, NOW)
+    db.session.commit()
+    result = cli("privacy", "purge")
+    assert result.exit_code == 0 and "Org A: text removed from 3 experiments" in result.output, result.output
+    db.session.expire_all()
+    purged = db.session.scalars(select(Experiment.text_purged_at).where(
+        Experiment.organisation_id == world.ada.organisation_id)).all()
+    assert purged and all(purged)  # logged in 2025, far past 30 days by today's clock
+    twin_text = db.session.scalar(select(Experiment.tried).where(Experiment.user_id == world.twin.user_id))
+    assert twin_text == "Org B private text about budgets"
+
+
+def test_the_outbox_cron_purges_too_and_says_so(world, cli):
+    privacy.change_retention(world.admin, {"days": "30"}, NOW)
+    db.session.commit()
+    result = cli("outbox", "run")
+    assert result.exit_code == 0, result.output
+    assert "Privacy: text removed from 3 experiments" in result.output
+    again = cli("privacy", "purge")
+    assert again.exit_code == 0 and "Privacy: 0 experiments purged." in again.output
