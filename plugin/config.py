@@ -44,6 +44,8 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "TINKER_BASE_URL": os.environ.get("TINKER_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
         "DEV_LMS_ENABLED": _env_bool("TINKER_DEV_LMS", not production),
+        # The development LMS's signing key (made on first use); instances behind one URL share one file.
+        "DEV_LMS_KEY_PATH": os.environ.get("TINKER_DEV_LMS_KEY_PATH") or None,
         # Seconds a launch token stays valid; every page hands out a fresh one.
         "LAUNCH_TOKEN_TTL": int(os.environ.get("TINKER_LAUNCH_TOKEN_TTL", "3600")),
         # Seconds of platform clock skew tolerated on iat/exp.

@@ -1,6 +1,7 @@
 """The development LMS's platform side: its own key pair, JWKS and id_token signing."""
 from __future__ import annotations
 
+import os
 import threading
 import uuid
 from datetime import datetime
@@ -24,13 +25,26 @@ def private_key(path: Path):
     with _lock:
         if cache_key not in _keys:
             if not path.exists():
-                path.parent.mkdir(parents=True, exist_ok=True)
-                key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-                path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                   serialization.NoEncryption()))
-                path.chmod(0o600)
+                _create_key(path)
             _keys[cache_key] = serialization.load_pem_private_key(path.read_bytes(), password=None)
         return _keys[cache_key]
+
+
+def _create_key(path: Path) -> None:
+    """Write a new key so that processes racing to create it (gunicorn workers, instances sharing the file)
+    all end up reading the same one: written aside, then linked into place only if nobody was first."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    aside = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+    aside.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                        serialization.NoEncryption()))
+    aside.chmod(0o600)
+    try:
+        os.link(aside, path)
+    except FileExistsError:
+        pass  # another process won: use its key
+    finally:
+        aside.unlink()
 
 
 def kid_of(key) -> str:
