@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, g, jsonify, render_template, request
 from marshmallow import ValidationError as SchemaValidationError
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,32 @@ def register_error_handlers(app: Flask) -> None:
     def _http(err: HTTPException):
         code = (err.name or "error").lower().replace(" ", "_")
         return render_error(err.code or 500, code, err.name, err.description or err.name)
+
+    @app.errorhandler(sa_exc.OperationalError)
+    @app.errorhandler(sa_exc.InterfaceError)
+    @app.errorhandler(sa_exc.TimeoutError)
+    def _database_unavailable(err: Exception):
+        """The database is unreachable, restarting, out of connections or (SQLite) locked for too long: a
+        503 the LMS frame can show, and the app reconnects by itself (pool_pre_ping) once it is back."""
+        if app.config.get("RAISE_UNEXPECTED") and not app.config.get("DATABASE_OUTAGE_PAGES"):
+            raise err
+        log.warning("database unavailable on %s %s: %s", request.method, request.path, str(err).splitlines()[0])
+        try:
+            from plugin.extensions import db
+
+            db.session.rollback()
+        except Exception:  # noqa: BLE001 - the connection is already gone
+            pass
+        actor = g.pop("actor", None)  # the page must not ask the database for the navigation
+        if actor is not None:  # ...but stays frameable by the actor's LMS (plugin.web.security.frame_origins)
+            g.outage_platform_id = actor.platform_id
+        response = render_error(
+            503, "database_unavailable", "Tinker is briefly unavailable",
+            "Tinker cannot reach its database right now. Please try again in a minute: if what you sent was "
+            "already saved, sending it again will not save it twice.")
+        response = app.make_response(response)
+        response.headers["Retry-After"] = "30"
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):

@@ -42,11 +42,17 @@ def frame_origins() -> list[str]:
         query = select(FrameOrigin.origin).distinct()
         if actor is not None:
             query = query.where(FrameOrigin.platform_id == actor.platform_id)
+        key = actor.platform_id if actor is not None else g.get("outage_platform_id")
         try:
-            g.frame_origins = sorted(db.session.scalars(query))
+            g.frame_origins = _last_known[key] = sorted(db.session.scalars(query))
         except Exception:  # the header must never turn an error page into a 500
-            g.frame_origins = []
+            # While the database is unreachable, the origins last read by this process keep the "briefly
+            # unavailable" page visible inside the LMS frame (a fallback only: never used when the read works).
+            g.frame_origins = _last_known.get(key) or sorted(set().union(*_last_known.values()))
     return g.frame_origins
+
+
+_last_known: dict[int | None, list[str]] = {}
 
 
 def _frame_ancestors() -> str:

@@ -27,7 +27,12 @@ def _free_port() -> int:
 
 
 class ThrowawayPostgres:
-    def __init__(self) -> None:
+    """durable=True: a commit is acknowledged only once its WAL is written, so the server process crashing
+    (pg_ctl -m immediate) loses nothing acknowledged; fsync stays off (the machine itself never crashes here).
+    The default trades that for speed, as a test database can."""
+
+    def __init__(self, durable: bool = False) -> None:
+        self.durable = durable
         self.bin = _bin_dir()
         self.root = tempfile.mkdtemp(prefix="tinker-pg-")
         self.data = os.path.join(self.root, "data")
@@ -47,11 +52,22 @@ class ThrowawayPostgres:
     def start(self) -> str:
         self._run(f"{self.bin}/initdb", "-D", self.data, "-U", "tinker", "--auth=trust", "-E", "UTF8",
                   "--no-sync", "--locale=C")
+        self._start()
+        return f"postgresql+psycopg://tinker@127.0.0.1:{self.port}/postgres"
+
+    def _start(self) -> None:
         opts = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+                f"-c synchronous_commit={'on' if self.durable else 'off'} -c full_page_writes=off "
+                "-c max_connections=200")
         self._run(f"{self.bin}/pg_ctl", "-D", self.data, "-o", opts, "-l", os.path.join(self.root, "log"),
                   "-w", "start")
-        return f"postgresql+psycopg://tinker@127.0.0.1:{self.port}/postgres"
+
+    def crash(self) -> None:
+        """Stop at once, as a crash or a failover does: open connections are cut, nothing is flushed nicely."""
+        self._run(f"{self.bin}/pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop")
+
+    def start_again(self) -> None:
+        self._start()
 
     def stop(self) -> None:
         try:
