@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from plugin.catalog.service import find_active
 from plugin.challenges import progress as challenges
 from plugin.core.actor import Actor
-from plugin.errors import Forbidden, InvalidInput
+from plugin.errors import Forbidden, InvalidInput, NotFound
 from plugin.experiments.models import Experiment, Outcome, SensitiveData, Visibility
 from plugin.experiments.schemas import OTHER_TOOL
 from plugin.experiments.similarity import most_similar
@@ -148,3 +148,24 @@ def _by_key(actor: Actor, submission_key: str) -> Experiment | None:
 
 OUTCOME_LABELS = {Outcome.WORKED.value: "Worked", Outcome.PARTLY.value: "Partly worked",
                   Outcome.FAILED.value: "Did not work"}
+
+
+EDITABLE = ("title", "tried", "confidence_after")
+
+
+def update_experiment(actor: Actor, experiment_id: int, data: dict, now: datetime) -> Experiment:
+    """The author corrects the wording (title, what they tried) or rates their confidence afterwards.
+
+    Fields that earned points or feed the boards (outcome, reflection, minutes, tool, category) stay as
+    logged: changing them would need a recalculation, which is the replay's job, not an edit's."""
+    experiment = db.session.get(Experiment, experiment_id)
+    if experiment is None or experiment.course_id != actor.course_id:
+        raise NotFound("No such experiment in this course.")
+    if experiment.user_id != actor.user_id:
+        raise Forbidden("Only the author edits an experiment.")
+    for name in EDITABLE:
+        if name in data:
+            value = data[name].strip() if isinstance(data[name], str) else data[name]
+            setattr(experiment, name, value)
+    db.session.flush()
+    return experiment

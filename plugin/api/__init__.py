@@ -1,0 +1,23 @@
+"""The JSON API under /api/v1: flask-smorest blueprints over the domain services, one OpenAPI document."""
+from __future__ import annotations
+
+from flask import Flask, request
+
+PREFIX = "/api/v1"
+
+
+def register_api(app: Flask) -> None:
+    from plugin.api import awards, courses, docs, experiments, insights, leaderboards, ledger
+    from plugin.api.spec import TinkerApi
+
+    app.config.setdefault("API_RATE_LIMIT", 120)  # requests per API token per minute
+    api = TinkerApi(app)
+    for module in (courses, experiments, leaderboards, awards, insights, ledger):
+        api.register_blueprint(module.blp, url_prefix=PREFIX + module.blp.url_prefix)
+    app.register_blueprint(docs.bp, url_prefix=PREFIX)
+
+    @app.after_request
+    def _bearer_challenge(response):
+        if response.status_code == 401 and request.path.startswith(PREFIX + "/"):
+            response.headers.setdefault("WWW-Authenticate", 'Bearer realm="tinker"')
+        return response
