@@ -114,7 +114,8 @@ def register_error_handlers(app: Flask) -> None:
         errors = _flatten_locations(messages) if isinstance(messages, dict) else None
         if errors is not None:
             return render_error(err.code or 422, "invalid", InvalidInput.title, "Some fields need attention.", errors)
-        return render_error(err.code or 500, code, err.name, err.description or err.name)
+        body, status = render_error(err.code or 500, code, err.name, err.description or err.name)
+        return body, status, [(k, v) for k, v in err.get_headers() if k == "Allow"]
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):

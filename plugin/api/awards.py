@@ -45,7 +45,7 @@ class AwardPageOut(Schema):
 
 
 class AwardFilterIn(PageIn):
-    user_id = Id(metadata={"description": "only this learner's awards (staff and tokens)"})
+    user_id = Id(strict=False, metadata={"description": "only this learner's awards (staff and tokens)"})
 
 
 class AwardIn(Schema):
@@ -67,19 +67,19 @@ def _out(award: BadgeAward, badge) -> dict:
 
 
 @blp.route("/badges")
+@guard(blp, SCOPE)
 @blp.etag
 @blp.response(200, BadgeOut(many=True))
-@guard(blp, SCOPE)
 def list_badges(actor):
     """The organisation's active badges; `manual` ones may be awarded by hand."""
     return badges.active_badges(actor.organisation_id)
 
 
 @blp.route("/awards")
+@guard(blp, SCOPE)
 @blp.etag
 @blp.arguments(AwardFilterIn, location="query")
 @blp.response(200, AwardPageOut)
-@guard(blp, SCOPE)
 def list_awards(actor, args):
     """Awards in the course, newest first (learners and observers: their own)."""
     rows = badges.course_awards(actor, user_id=args.get("user_id"), before_id=decode_cursor(args.get("cursor")),
@@ -88,9 +88,9 @@ def list_awards(actor, args):
 
 
 @blp.route("/awards", methods=["POST"])
+@guard(blp, SCOPE)
 @blp.arguments(AwardIn)
 @blp.response(201, AwardOut)
-@guard(blp, SCOPE)
 def award(actor, data):
     """Award a manual badge to a learner of the course, saying why (409 when they already hold it)."""
     award_id = recognition.award_badge_manually(actor, receiver_id=data["user_id"], badge_id=data["badge_id"],
@@ -102,9 +102,9 @@ def award(actor, data):
 
 
 @blp.route("/awards/<id:award_id>/revoke", methods=["POST"])
+@guard(blp, SCOPE)
 @blp.arguments(RevokeIn)
 @blp.response(200, AwardOut)
-@guard(blp, SCOPE)
 def revoke(actor, data, award_id):
     """Revoke an award with a reason; the points the same rule posted are reversed."""
     award = recognition.revoke_badge(actor, award_id, data["reason"], utcnow())

@@ -45,8 +45,8 @@ class TeamOut(Schema):
 
 
 @blp.route("/me")
-@blp.response(200, MeOut)
 @guard(blp, ANY)
+@blp.response(200, MeOut)
 def me(actor):
     """The caller: a launched person (role, course) or an API token (scopes, expiry)."""
     _, token = caller()
@@ -58,8 +58,8 @@ def me(actor):
 
 
 @blp.route("/courses")
-@blp.response(200, CourseOut(many=True))
 @guard(blp, ANY)
+@blp.response(200, CourseOut(many=True))
 def courses(actor):
     """Courses the caller reaches: the launched course, or every course of the token's organisation."""
     if caller()[1] is not None:
@@ -68,16 +68,16 @@ def courses(actor):
 
 
 @blp.route("/courses/<id:course_id>/members")
-@blp.response(200, MemberOut(many=True))
 @guard(blp, MEMBER_SCOPES)
+@blp.response(200, MemberOut(many=True))
 def members(actor):
     """Learners of the course (managers, admins; API tokens with awards:write or insights:read)."""
     return tenancy.course_learners(actor)
 
 
 @blp.route("/courses/<id:course_id>/teams")
-@blp.response(200, TeamOut(many=True))
 @guard(blp, MEMBER_SCOPES)
+@blp.response(200, TeamOut(many=True))
 def course_teams(actor):
     """The course's teams (managers, admins; API tokens with insights:read or awards:write)."""
     return teams.course_teams(actor)

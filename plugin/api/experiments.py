@@ -44,8 +44,8 @@ class ExperimentPageOut(Schema):
 class ExperimentFilterIn(PageIn):
     q = Text(validate=validate.Length(max=200), metadata={"description": "words in title, tried or learned"})
     outcome = fields.String(validate=validate.OneOf([o.value for o in Outcome]))
-    category_id = Id()
-    tool_id = Id()
+    category_id = Id(strict=False)
+    tool_id = Id(strict=False)
 
 
 class ExperimentPatchIn(Schema):
@@ -64,10 +64,10 @@ def _out(actor, row: dict) -> dict:
 
 
 @blp.route("")
+@guard(blp)
 @blp.etag
 @blp.arguments(ExperimentFilterIn, location="query")
 @blp.response(200, ExperimentPageOut)
-@guard(blp)
 def list_experiments(actor, args):
     """What the caller may see in the course, newest first; `next_cursor` fetches the next page."""
     limit = args["limit"]
@@ -77,10 +77,10 @@ def list_experiments(actor, args):
 
 
 @blp.route("", methods=["POST"])
+@guard(blp)
 @blp.arguments(ExperimentIn)
 @blp.response(201, ExperimentOut)
 @blp.alt_response(200, schema=ExperimentOut, description="The same submission_key was sent before: the first one")
-@guard(blp)
 def create_experiment(actor, data):
     """Log an experiment (observers may not). `submission_key` makes retries safe."""
     logged = service.log_experiment(actor, data, utcnow())
@@ -89,18 +89,18 @@ def create_experiment(actor, data):
 
 
 @blp.route("/<id:experiment_id>")
+@guard(blp)
 @blp.etag
 @blp.response(200, ExperimentOut)
-@guard(blp)
 def read_experiment(actor, experiment_id):
     """One experiment the caller may see."""
     return _out(actor, queries.get_visible(actor, experiment_id))
 
 
 @blp.route("/<id:experiment_id>", methods=["PATCH"])
+@guard(blp)
 @blp.arguments(ExperimentPatchIn)
 @blp.response(200, ExperimentOut)
-@guard(blp)
 def update_experiment(actor, data, experiment_id):
     """The author edits the title, what they tried, or their confidence afterwards."""
     service.update_experiment(actor, experiment_id, data, utcnow())

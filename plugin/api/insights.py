@@ -16,7 +16,7 @@ blp = Blueprint("api_insights", __name__, url_prefix="/courses/<id:course_id>/in
 class InsightsIn(Schema):
     kind = fields.String(load_default=periods.QUARTER, validate=validate.OneOf(periods.KINDS))
     key = Text(validate=validate.Length(max=10), metadata={"description": "a period of that kind, e.g. 2026-Q4"})
-    team_id = Id(metadata={"description": "one team of the course"})
+    team_id = Id(strict=False, metadata={"description": "one team of the course"})
 
 
 class TableOut(Schema):
@@ -36,10 +36,10 @@ class InsightsOut(Schema):
 
 
 @blp.route("")
+@guard(blp, "insights:read")
 @blp.etag
 @blp.arguments(InsightsIn, location="query")
 @blp.response(200, InsightsOut)
-@guard(blp, "insights:read")
 def insights(actor, args):
     """Every insights table for the course (or one team) and period, as the insights page shows them."""
     s = scope.resolve(actor, scope.Filters(args["kind"], args.get("key"), args.get("team_id"), actor.course_id),

@@ -59,10 +59,10 @@ class TeamRowOut(Schema):
 
 
 @blp.route("/individual")
+@guard(blp)
 @blp.etag
 @blp.arguments(BoardIn, location="query")
 @blp.response(200, BoardOut)
-@guard(blp)
 def individual(actor, args):
     """The course or organisation board for a period and dimension, as the caller may see it."""
     return boards.individual_board(actor, args["scope"], args["period"], args["dimension"], utcnow(),
@@ -70,10 +70,10 @@ def individual(actor, args):
 
 
 @blp.route("/teams")
+@guard(blp)
 @blp.etag
 @blp.arguments(TeamBoardIn, location="query")
 @blp.response(200, TeamRowOut(many=True))
-@guard(blp)
 def teams(actor, args):
     """The course's team board for a period, ranked by a measure."""
     return boards.teams_board(actor, args["period"], args["measure"], utcnow())

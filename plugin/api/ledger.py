@@ -28,7 +28,7 @@ class MineIn(Schema):
 
 
 class ExportIn(Schema):
-    course_id = Id()
+    course_id = Id(strict=False)
     since = fields.DateTime(metadata={"description": "entries created at or after (ISO 8601 with offset)"})
     until = fields.DateTime(metadata={"description": "entries created before"})
     cursor = fields.String(validate=validate.Length(max=40))
@@ -62,19 +62,19 @@ class ExportOut(Schema):
 
 
 @blp.route("/courses/<id:course_id>/ledger/mine")
+@guard(blp)
 @blp.etag
 @blp.arguments(MineIn, location="query")
 @blp.response(200, ExplanationOut(many=True))
-@guard(blp)
 def mine(actor, args):
     """The caller's points and badges in the course, newest first, each with its rule, version and fact."""
     return explanations(actor, limit=args["limit"])
 
 
 @blp.route("/ledger")
+@guard(blp, "ledger:read")
 @blp.arguments(ExportIn, location="query")
 @blp.response(200, ExportOut)
-@guard(blp, "ledger:read")
 def export_ledger(actor, args):
     """The organisation's ledger (ids and amounts only), oldest first, in pages (administrators)."""
     limit = args["limit"]
