@@ -91,7 +91,7 @@ def list_awards(actor, args):
 @guard(blp, SCOPE)
 @blp.arguments(AwardIn)
 @blp.response(201, AwardOut)
-def award(actor, data):
+def award_badge(actor, data):
     """Award a manual badge to a learner of the course, saying why (409 when they already hold it)."""
     award_id = recognition.award_badge_manually(actor, receiver_id=data["user_id"], badge_id=data["badge_id"],
                                                 comment=data["comment"], evidence_url=data.get("evidence_url"),
@@ -105,7 +105,7 @@ def award(actor, data):
 @guard(blp, SCOPE)
 @blp.arguments(RevokeIn)
 @blp.response(200, AwardOut)
-def revoke(actor, data, award_id):
+def revoke_award(actor, data, award_id):
     """Revoke an award with a reason; the points the same rule posted are reversed."""
     award = recognition.revoke_badge(actor, award_id, data["reason"], utcnow())
     db.session.commit()

@@ -60,7 +60,7 @@ def me(actor):
 @blp.route("/courses")
 @guard(blp, ANY)
 @blp.response(200, CourseOut(many=True))
-def courses(actor):
+def list_courses(actor):
     """Courses the caller reaches: the launched course, or every course of the token's organisation."""
     if caller()[1] is not None:
         return organisation_courses(actor)
@@ -70,7 +70,7 @@ def courses(actor):
 @blp.route("/courses/<id:course_id>/members")
 @guard(blp, MEMBER_SCOPES)
 @blp.response(200, MemberOut(many=True))
-def members(actor):
+def course_learners(actor):
     """Learners of the course (managers, admins; API tokens with awards:write or insights:read)."""
     return tenancy.course_learners(actor)
 

@@ -40,7 +40,7 @@ class InsightsOut(Schema):
 @blp.etag
 @blp.arguments(InsightsIn, location="query")
 @blp.response(200, InsightsOut)
-def insights(actor, args):
+def course_insights(actor, args):
     """Every insights table for the course (or one team) and period, as the insights page shows them."""
     s = scope.resolve(actor, scope.Filters(args["kind"], args.get("key"), args.get("team_id"), actor.course_id),
                       utcnow())

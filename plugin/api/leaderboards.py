@@ -63,7 +63,7 @@ class TeamRowOut(Schema):
 @blp.etag
 @blp.arguments(BoardIn, location="query")
 @blp.response(200, BoardOut)
-def individual(actor, args):
+def individual_board(actor, args):
     """The course or organisation board for a period and dimension, as the caller may see it."""
     return boards.individual_board(actor, args["scope"], args["period"], args["dimension"], utcnow(),
                                    limit=args["limit"])
@@ -74,6 +74,6 @@ def individual(actor, args):
 @blp.etag
 @blp.arguments(TeamBoardIn, location="query")
 @blp.response(200, TeamRowOut(many=True))
-def teams(actor, args):
+def team_board(actor, args):
     """The course's team board for a period, ranked by a measure."""
     return boards.teams_board(actor, args["period"], args["measure"], utcnow())

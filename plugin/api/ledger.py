@@ -66,7 +66,7 @@ class ExportOut(Schema):
 @blp.etag
 @blp.arguments(MineIn, location="query")
 @blp.response(200, ExplanationOut(many=True))
-def mine(actor, args):
+def my_ledger(actor, args):
     """The caller's points and badges in the course, newest first, each with its rule, version and fact."""
     return explanations(actor, limit=args["limit"])
 
