@@ -39,6 +39,8 @@ class ExportIn(Schema):
         for name in ("since", "until"):
             if data.get(name) is not None and data[name].tzinfo is None:
                 raise ValidationError("Give a time zone offset, e.g. 2026-11-01T00:00:00Z.", name)
+            if data.get(name) is not None and not 1900 <= data[name].year <= 9000:
+                raise ValidationError("Choose a date between the years 1900 and 9000.", name)
 
 
 class EntryOut(Schema):

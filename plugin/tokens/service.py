@@ -106,7 +106,7 @@ def revoke(organisation_id: int, token_id: int, now: datetime, actor: Actor | No
 def authenticate(secret: str, now: datetime) -> ApiToken:
     """The live token behind a presented secret, or Unauthenticated (one message for every failure)."""
     token = None
-    if secret.startswith(TOKEN_PREFIX) and len(secret) > PREFIX_CHARS:
+    if secret.startswith(TOKEN_PREFIX) and len(secret) > PREFIX_CHARS and "\x00" not in secret:
         token = db.session.scalar(select(ApiToken).where(ApiToken.prefix == secret[:PREFIX_CHARS]))
     if (token is None or not hmac.compare_digest(token.token_hash, _hash(secret))
             or token.revoked_at is not None or token.expires_at <= now):
