@@ -56,4 +56,15 @@ class TinkerApi(Api):
         spec = copy.deepcopy(self.spec.to_dict())
         spec["paths"] = {(path[len(prefix):] or "/"): item for path, item in spec["paths"].items()
                          if path.startswith(prefix + "/")}
+        # Tags are the blueprints' names ("api_experiments", unique in the app); readers see "Experiments".
+        for item in spec["paths"].values():
+            for op in item.values():
+                if isinstance(op, dict) and "tags" in op:
+                    op["tags"] = [_tag(t) for t in op["tags"]]
+        for tag in spec.get("tags", []):
+            tag["name"] = _tag(tag["name"])
         return spec
+
+
+def _tag(name: str) -> str:
+    return name.removeprefix("api_").replace("_", " ").capitalize()
