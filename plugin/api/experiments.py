@@ -8,7 +8,7 @@ from plugin.api.auth import guard
 from plugin.api.schemas import Id, PageIn, Text, decode_cursor, page
 from plugin.core.clock import utcnow
 from plugin.experiments import queries, service
-from plugin.experiments.models import Outcome
+from plugin.experiments.models import Outcome, Visibility
 from plugin.experiments.schemas import ExperimentIn
 from plugin.extensions import db
 
@@ -46,6 +46,10 @@ class ExperimentFilterIn(PageIn):
     outcome = fields.String(validate=validate.OneOf([o.value for o in Outcome]))
     category_id = Id(strict=False)
     tool_id = Id(strict=False)
+
+
+class ShareIn(Schema):
+    visibility = fields.String(required=True, validate=validate.OneOf([v.value for v in Visibility]))
 
 
 class ExperimentPatchIn(Schema):
@@ -104,5 +108,16 @@ def read_experiment(actor, experiment_id):
 def update_experiment(actor, data, experiment_id):
     """The author edits the title, what they tried, or their confidence afterwards."""
     service.update_experiment(actor, experiment_id, data, utcnow())
+    db.session.commit()
+    return _out(actor, queries.get_visible(actor, experiment_id))
+
+
+@blp.route("/<id:experiment_id>/share", methods=["POST"])
+@guard(blp)
+@blp.arguments(ShareIn)
+@blp.response(200, ExperimentOut)
+def share_experiment(actor, data, experiment_id):
+    """The author shares an experiment with the team or course (or makes it private again)."""
+    service.share_experiment(actor, experiment_id, data["visibility"], utcnow())
     db.session.commit()
     return _out(actor, queries.get_visible(actor, experiment_id))

@@ -198,3 +198,43 @@ def test_cli_issues_lists_and_revokes(cli, platform, world):
     assert "revoked" in next(x for x in cli("api", "token", "list", "--org", "Test Org").output.splitlines()
                              if "\tcli\t" in x)
     assert cli("api", "token", "issue", "--org", "Nobody", "--scope", "insights:read").exit_code != 0
+
+
+def test_author_shares_a_private_experiment_and_the_course_then_sees_it(client, world, launch):
+    author = world.callers["learner"]
+    url = f"/api/v1/courses/{world.course_id}/experiments"
+    private = client.post(url, json=experiment_body(client, author, title="Kept to myself at first",
+                                                    visibility="private"), headers=bearer(author)).get_json()
+    peer = launch(sub="l2")
+    assert client.get(f"{url}/{private['id']}", headers=bearer(peer)).status_code == 404
+    shared = client.post(f"{url}/{private['id']}/share", json={"visibility": "course"}, headers=bearer(author))
+    assert shared.status_code == 200 and shared.get_json()["visibility"] == "course"
+    assert client.get(f"{url}/{private['id']}", headers=bearer(peer)).status_code == 200
+
+
+def test_an_entry_with_possibly_sensitive_data_cannot_be_shared(client, world):
+    author = world.callers["learner"]
+    url = f"/api/v1/courses/{world.course_id}/experiments"
+    unsure = client.post(url, json=experiment_body(client, author, title="Pasted a client list?",
+                                                   sensitive_data="unsure"), headers=bearer(author)).get_json()
+    assert unsure["visibility"] == "private"
+    refused = client.post(f"{url}/{unsure['id']}/share", json={"visibility": "course"}, headers=bearer(author))
+    assert refused.status_code == 422 and "visibility" in refused.get_json()["error"]["errors"]
+
+
+def test_sharing_a_failure_later_earns_fail_forward_once(client, world, launch):
+    author = launch(sub="late-sharer")
+    url = f"/api/v1/courses/{world.course_id}/experiments"
+    private = client.post(url, json=experiment_body(client, author, visibility="private"),
+                          headers=bearer(author)).get_json()  # failed, with what was learned
+
+    def fail_forward() -> list:
+        mine = client.get(f"/api/v1/courses/{world.course_id}/ledger/mine", headers=bearer(author)).get_json()
+        return [e for e in mine if e["badge"] == "Fail Forward" or e["why"].startswith("Fail Forward")]
+
+    assert fail_forward() == []
+    for visibility in ("team", "private", "course"):
+        assert client.post(f"{url}/{private['id']}/share", json={"visibility": visibility},
+                           headers=bearer(author)).status_code == 200
+    earned = fail_forward()
+    assert len([e for e in earned if e["badge"]]) == 1 and len([e for e in earned if e["points"]]) == 1

@@ -38,6 +38,7 @@ EXPECTED: dict[str, dict[str, int]] = {
     f"POST {C}/experiments": row(learner=201, observer=403, manager=201, admin=201),
     f"GET {C}/experiments/<id:experiment_id>": row(**PEOPLE),
     f"PATCH {C}/experiments/<id:experiment_id>": row(learner=200, observer=403, manager=403, admin=403),
+    f"POST {C}/experiments/<id:experiment_id>/share": row(learner=200, observer=403, manager=403, admin=403),
     f"GET {C}/leaderboards/individual": row(**PEOPLE),
     f"GET {C}/leaderboards/teams": row(**PEOPLE),
     f"GET {C}/badges": row(**PEOPLE, token_awards=200),
@@ -84,6 +85,8 @@ def _body(client, world, endpoint: str, caller: str):
         return experiment_body(client, world.callers["learner"])
     if endpoint == f"PATCH {C}/experiments/<id:experiment_id>":
         return {"title": f"Edited by {caller}"}
+    if endpoint == f"POST {C}/experiments/<id:experiment_id>/share":
+        return {"visibility": "course"}
     if endpoint == f"POST {C}/awards":
         badges = client.get(f"/api/v1/courses/{world.course_id}/badges", headers=bearer(world.callers["admin"]))
         champion = next(b["id"] for b in badges.get_json() if b["slug"] == "champion")
