@@ -36,6 +36,20 @@ class ErrorOut(Schema):
     error = fields.Nested(ErrorBody, required=True)
 
 
+def _link(operation_id: str, **parameters: str) -> dict:
+    return {"operationId": operation_id, "parameters": {"course_id": "$request.path.course_id", **parameters}}
+
+
+# OpenAPI links: what a client (and Schemathesis's stateful phase) can do next with what an operation returned.
+LINKS = {
+    "create_experiment": {"201": {
+        "ReadExperiment": _link("read_experiment", experiment_id="$response.body#/id"),
+        "UpdateExperiment": _link("update_experiment", experiment_id="$response.body#/id"),
+        "ShareExperiment": _link("share_experiment", experiment_id="$response.body#/id")}},
+    "award_badge": {"201": {"RevokeAward": _link("revoke_award", award_id="$response.body#/id")}},
+}
+
+
 class TinkerApi(Api):
     ERROR_SCHEMA = ErrorOut
 
@@ -61,6 +75,8 @@ class TinkerApi(Api):
             for op in item.values():
                 if isinstance(op, dict) and "tags" in op:
                     op["tags"] = [_tag(t) for t in op["tags"]]
+                for status, links in LINKS.get(op.get("operationId") if isinstance(op, dict) else None, {}).items():
+                    op["responses"][status]["links"] = links
         for tag in spec.get("tags", []):
             tag["name"] = _tag(tag["name"])
         return spec

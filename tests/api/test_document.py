@@ -32,3 +32,12 @@ def test_docs_assets_are_served_locally_and_only_the_known_ones(client):
     page = client.get("/api/v1/docs")
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
     assert "http" not in re.sub(r'(src|href)="/[^"]*"', "", page.get_data(as_text=True)).split("<body>")[1]
+
+
+def test_links_name_operations_that_exist(client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    ops = {op["operationId"] for item in doc["paths"].values() for m, op in item.items() if m != "parameters"}
+    links = [link for item in doc["paths"].values() for m, op in item.items() if m != "parameters"
+             for response in op["responses"].values() if isinstance(response, dict)
+             for link in response.get("links", {}).values()]
+    assert len(links) >= 4 and {link["operationId"] for link in links} <= ops
