@@ -5,7 +5,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from plugin.api.auth import guard
-from plugin.api.schemas import Id, PageIn, Text, decode_cursor, page
+from plugin.api.schemas import Id, JsonBoolean, PageIn, Text, decode_cursor, page
 from plugin.core.clock import utcnow
 from plugin.experiments import queries, service
 from plugin.experiments.models import Outcome, Visibility
@@ -41,6 +41,19 @@ class ExperimentPageOut(Schema):
     next_cursor = fields.String(required=True, allow_none=True)
 
 
+class ExperimentCreateIn(ExperimentIn):
+    """ExperimentIn with JSON's types: numbers and booleans as such, not as the strings a form sends."""
+
+    task_category = Id(required=True)
+    minutes_saved = fields.Integer(load_default=0, strict=True, validate=validate.Range(min=0, max=100_000))
+    anonymous = JsonBoolean(load_default=False)
+    pillars = fields.List(Id(), load_default=list, validate=validate.Length(max=6))
+    confidence_before = fields.Integer(load_default=None, allow_none=True, strict=True,
+                                       validate=validate.Range(min=1, max=5))
+    confidence_after = fields.Integer(load_default=None, allow_none=True, strict=True,
+                                      validate=validate.Range(min=1, max=5))
+
+
 class ExperimentFilterIn(PageIn):
     q = Text(validate=validate.Length(max=200), metadata={"description": "words in title, tried or learned"})
     outcome = fields.String(validate=validate.OneOf([o.value for o in Outcome]))
@@ -55,7 +68,7 @@ class ShareIn(Schema):
 class ExperimentPatchIn(Schema):
     title = Text(validate=validate.Length(min=3, max=200))
     tried = Text(validate=validate.Length(min=3, max=5000))
-    confidence_after = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=5))
+    confidence_after = fields.Integer(allow_none=True, strict=True, validate=validate.Range(min=1, max=5))
 
 
 def _out(actor, row: dict) -> dict:
@@ -82,7 +95,7 @@ def list_experiments(actor, args):
 
 @blp.route("", methods=["POST"])
 @guard(blp)
-@blp.arguments(ExperimentIn)
+@blp.arguments(ExperimentCreateIn)
 @blp.response(201, ExperimentOut)
 @blp.alt_response(200, schema=ExperimentOut, description="The same submission_key was sent before: the first one")
 def create_experiment(actor, data):

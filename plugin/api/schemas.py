@@ -18,6 +18,15 @@ class Text(fields.String):
         return text
 
 
+class JsonBoolean(fields.Boolean):
+    """true or false only: the JSON API does not read "on" or "1" as a form would."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
 class Id(fields.Integer):
     def __init__(self, **kwargs):
         kwargs.setdefault("strict", True)

@@ -18,7 +18,8 @@ def experiment_body(client, launch_token: str, **overrides) -> dict:
     """A valid ExperimentIn body, with tool and category ids read from the logging form."""
     data = experiment_form(client, launch_token)
     data.pop("lt")
-    data.update({"minutes_saved": 0, "submission_key": new_key()}, **overrides)
+    data.update({"minutes_saved": 0, "submission_key": new_key(), "task_category": int(data["task_category"])},
+                **overrides)
     return data
 
 
@@ -41,6 +42,7 @@ class World:
     callers: dict[str, str | None]  # caller name -> bearer credential
     experiment_id: int
     award_id: int
+    help_id: int  # pending: recorded by l2 as help given to the learner
     learners: dict[str, int] = field(default_factory=dict)  # sub -> user id
 
 
@@ -50,10 +52,10 @@ def world(app, client, launch) -> World:
                "manager": launch(role="instructor", sub="t1"), "admin": launch(role="admin", sub="boss"),
                "other_course": launch(sub="x1", context_id="course-2"),
                "other_manager": launch(role="instructor", sub="x2", context_id="course-2")}
-    learners = {}
+    learners, tokens = {}, {}
     for sub in ("l2", "l3", "l4", "l5"):
-        token = launch(sub=sub)
-        learners[sub] = client.get("/api/v1/me", headers=bearer(token)).get_json()["user_id"]
+        tokens[sub] = launch(sub=sub)
+        learners[sub] = client.get("/api/v1/me", headers=bearer(tokens[sub])).get_json()["user_id"]
     me = client.get("/api/v1/me", headers=bearer(callers["learner"])).get_json()
     other = client.get("/api/v1/me", headers=bearer(callers["other_course"])).get_json()
     course_id, org = me["course_id"], me["organisation_id"]
@@ -67,5 +69,9 @@ def world(app, client, launch) -> World:
     award = client.post(f"/api/v1/courses/{course_id}/awards", headers=bearer(callers["manager"]),
                         json={"user_id": learners["l5"], "badge_id": champion["id"], "comment": "Led the pilot"})
     assert award.status_code == 201, award.get_json()
+    helped = client.post(f"/api/v1/courses/{course_id}/peer-help", headers=bearer(tokens["l2"]),
+                         json={"other_user_id": me["user_id"], "direction": "i_helped",
+                               "description": "Showed how to ground answers in our policy"})
+    assert helped.status_code == 201, helped.get_json()
     return World(course_id, other["course_id"], org, callers, created.get_json()["id"], award.get_json()["id"],
-                 learners)
+                 helped.get_json()["id"], learners)

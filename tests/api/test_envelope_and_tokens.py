@@ -238,3 +238,29 @@ def test_sharing_a_failure_later_earns_fail_forward_once(client, world, launch):
                            headers=bearer(author)).status_code == 200
     earned = fail_forward()
     assert len([e for e in earned if e["badge"]]) == 1 and len([e for e in earned if e["points"]]) == 1
+
+
+def test_help_is_confirmed_once_then_409(client, world):
+    url = f"/api/v1/courses/{world.course_id}/peer-help/{world.help_id}/confirm"
+    learner = bearer(world.callers["learner"])
+    first = client.post(url, headers=learner)
+    assert first.status_code == 200 and first.get_json()["status"] == "confirmed"
+    again = client.post(url, headers=learner)
+    assert again.status_code == 409 and again.get_json()["error"]["code"] == "conflict"
+
+
+def test_reacting_twice_counts_once(client, world):
+    url = f"/api/v1/courses/{world.course_id}/experiments/{world.experiment_id}/reactions"
+    manager = bearer(world.callers["manager"])
+    first = client.post(url, json={"kind": "helpful"}, headers=manager)
+    second = client.post(url, json={"kind": "helpful"}, headers=manager)
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert second.get_json()["created"] is False and second.get_json()["counts"]["helpful"] == 1
+
+
+def test_json_types_are_strict_in_bodies(client, world):
+    body = experiment_body(client, world.callers["learner"], anonymous="on", minutes_saved="5")
+    response = client.post(f"/api/v1/courses/{world.course_id}/experiments", json=body,
+                           headers=bearer(world.callers["learner"]))
+    assert response.status_code == 422
+    assert {"anonymous", "minutes_saved"} <= set(response.get_json()["error"]["errors"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.api.conftest import bearer, experiment_body
+from tests.web.helpers import new_key
 
 CALLERS = ("anonymous", "learner", "observer", "manager", "admin", "other_course", "other_manager",
            "token_insights", "token_ledger", "token_awards")
@@ -39,6 +40,12 @@ EXPECTED: dict[str, dict[str, int]] = {
     f"GET {C}/experiments/<id:experiment_id>": row(**PEOPLE),
     f"PATCH {C}/experiments/<id:experiment_id>": row(learner=200, observer=403, manager=403, admin=403),
     f"POST {C}/experiments/<id:experiment_id>/share": row(learner=200, observer=403, manager=403, admin=403),
+    f"POST {C}/experiments/<id:experiment_id>/reactions": row(learner=422, observer=403, manager=201, admin=201),
+    f"POST {C}/experiments/<id:experiment_id>/reuses": row(learner=422, observer=403, manager=201, admin=201),
+    f"GET {C}/peer-help": row(**PEOPLE),
+    f"POST {C}/peer-help": row(learner=201, observer=403, manager=201, admin=201),
+    f"POST {C}/peer-help/<id:help_id>/confirm": row(learner=200, observer=404, manager=404, admin=404),
+    f"POST {C}/kudos": row(learner=403, observer=403, manager=201, admin=201),
     f"GET {C}/leaderboards/individual": row(**PEOPLE),
     f"GET {C}/leaderboards/teams": row(**PEOPLE),
     f"GET {C}/badges": row(**PEOPLE, token_awards=200),
@@ -77,6 +84,7 @@ def _url(path: str, world) -> str:
     return "/api/v1" + (path.replace("<id:course_id>", str(world.course_id))
                         .replace("<id:experiment_id>", str(world.experiment_id))
                         .replace("<id:award_id>", str(world.award_id))
+                        .replace("<id:help_id>", str(world.help_id))
                         .replace("<name>", "swagger-ui.css"))
 
 
@@ -87,6 +95,12 @@ def _body(client, world, endpoint: str, caller: str):
         return {"title": f"Edited by {caller}"}
     if endpoint == f"POST {C}/experiments/<id:experiment_id>/share":
         return {"visibility": "course"}
+    if endpoint == f"POST {C}/experiments/<id:experiment_id>/reactions":
+        return {"kind": "helpful"}
+    if endpoint == f"POST {C}/peer-help":
+        return {"other_user_id": world.learners["l3"], "direction": "i_helped", "description": f"Helped by {caller}"}
+    if endpoint == f"POST {C}/kudos":
+        return {"receiver_id": world.learners["l3"], "message": "Thanks for the demo", "submission_key": new_key()}
     if endpoint == f"POST {C}/awards":
         badges = client.get(f"/api/v1/courses/{world.course_id}/badges", headers=bearer(world.callers["admin"]))
         champion = next(b["id"] for b in badges.get_json() if b["slug"] == "champion")
