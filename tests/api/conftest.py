@@ -43,6 +43,7 @@ class World:
     experiment_id: int
     award_id: int
     help_id: int  # pending: recorded by l2 as help given to the learner
+    team_id: int  # "Blue": the learner and l2
     learners: dict[str, int] = field(default_factory=dict)  # sub -> user id
 
 
@@ -74,4 +75,17 @@ def world(app, client, launch) -> World:
                                "description": "Showed how to ground answers in our policy"})
     assert helped.status_code == 201, helped.get_json()
     return World(course_id, other["course_id"], org, callers, created.get_json()["id"], award.get_json()["id"],
-                 helped.get_json()["id"], learners)
+                 helped.get_json()["id"], make_team(app, course_id, "Blue", [me["user_id"], learners["l2"]]), learners)
+
+
+def make_team(app, course_id: int, name: str, user_ids: list[int]) -> int:
+    from plugin.core.clock import utcnow
+    from plugin.extensions import db
+    from plugin.teams import service as teams
+
+    with app.app_context():
+        team = teams.ensure_team(course_id, name, utcnow())
+        for user_id in user_ids:
+            teams.add_member(team, user_id)
+        db.session.commit()
+        return team.id

@@ -6,21 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.api.conftest import bearer, issue_token
+from tests.api.conftest import bearer, issue_token, make_team
 
 SCRIPT = Path(__file__).resolve().parents[2] / "docs" / "examples" / "api_client.py"
 
 
 def _team(app, course_id: int, name: str, user_ids: list[int]) -> None:
-    from plugin.core.clock import utcnow
-    from plugin.extensions import db
-    from plugin.teams import service as teams
-
-    with app.app_context():
-        team = teams.ensure_team(course_id, name, utcnow())
-        for user_id in user_ids:
-            teams.add_member(team, user_id)
-        db.session.commit()
+    make_team(app, course_id, name, user_ids)
 
 
 def _run(live_server, token: str, *args) -> subprocess.CompletedProcess:

@@ -46,6 +46,9 @@ EXPECTED: dict[str, dict[str, int]] = {
     f"POST {C}/peer-help": row(learner=201, observer=403, manager=201, admin=201),
     f"POST {C}/peer-help/<id:help_id>/confirm": row(learner=200, observer=404, manager=404, admin=404),
     f"POST {C}/kudos": row(learner=403, observer=403, manager=201, admin=201),
+    f"GET {C}/teams/<id:team_id>/progress": row(learner=200, observer=403, manager=200, admin=200,
+                                                token_insights=200),
+    f"GET {C}/challenges": row(**PEOPLE, token_insights=200),
     f"GET {C}/leaderboards/individual": row(**PEOPLE),
     f"GET {C}/leaderboards/teams": row(**PEOPLE),
     f"GET {C}/badges": row(**PEOPLE, token_awards=200),
@@ -85,6 +88,7 @@ def _url(path: str, world) -> str:
                         .replace("<id:experiment_id>", str(world.experiment_id))
                         .replace("<id:award_id>", str(world.award_id))
                         .replace("<id:help_id>", str(world.help_id))
+                        .replace("<id:team_id>", str(world.team_id))
                         .replace("<name>", "swagger-ui.css"))
 
 
