@@ -7,13 +7,24 @@ PREFIX = "/api/v1"
 
 
 def register_api(app: Flask) -> None:
-    from plugin.api import awards, community, courses, docs, experiments, insights, leaderboards, ledger, progress
+    from plugin.api import (
+        awards,
+        community,
+        courses,
+        docs,
+        experiments,
+        insights,
+        leaderboards,
+        ledger,
+        progress,
+        rules,
+    )
     from plugin.api.cli import api_cli
     from plugin.api.spec import TinkerApi
 
     app.config.setdefault("API_RATE_LIMIT", 120)  # requests per API token per minute
     api = TinkerApi(app)
-    for module in (courses, experiments, community, leaderboards, progress, awards, insights, ledger):
+    for module in (courses, experiments, community, leaderboards, progress, awards, insights, ledger, rules):
         api.register_blueprint(module.blp, url_prefix=PREFIX + module.blp.url_prefix)
     app.register_blueprint(docs.bp, url_prefix=PREFIX)
     app.cli.add_command(api_cli)

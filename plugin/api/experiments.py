@@ -5,7 +5,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from plugin.api.auth import guard
-from plugin.api.schemas import Id, JsonBoolean, PageIn, Text, decode_cursor, page
+from plugin.api.schemas import Id, JsonBoolean, PageIn, PatchIn, Text, decode_cursor, page
 from plugin.core.clock import utcnow
 from plugin.experiments import queries, service
 from plugin.experiments.models import Outcome, Visibility
@@ -65,7 +65,7 @@ class ShareIn(Schema):
     visibility = fields.String(required=True, validate=validate.OneOf([v.value for v in Visibility]))
 
 
-class ExperimentPatchIn(Schema):
+class ExperimentPatchIn(PatchIn):
     title = Text(validate=validate.Length(min=3, max=200))
     tried = Text(validate=validate.Length(min=3, max=5000))
     confidence_after = fields.Integer(allow_none=True, strict=True, validate=validate.Range(min=1, max=5))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import base64
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from plugin.api.spec import MAX_ID
 
@@ -32,6 +32,15 @@ class Id(fields.Integer):
         kwargs.setdefault("strict", True)
         kwargs.setdefault("validate", validate.Range(min=1, max=MAX_ID))
         super().__init__(**kwargs)
+
+
+class PatchIn(Schema):
+    """A partial update: at least one field, so an empty or missing body is refused, not a silent no-op."""
+
+    @validates_schema
+    def _something(self, data, **kwargs):
+        if not data:
+            raise ValidationError("Send at least one field to change.", "_schema")
 
 
 class PageIn(Schema):

@@ -44,6 +44,7 @@ class World:
     award_id: int
     help_id: int  # pending: recorded by l2 as help given to the learner
     team_id: int  # "Blue": the learner and l2
+    rule_id: int  # the default pack's first rule
     learners: dict[str, int] = field(default_factory=dict)  # sub -> user id
 
 
@@ -75,7 +76,8 @@ def world(app, client, launch) -> World:
                                "description": "Showed how to ground answers in our policy"})
     assert helped.status_code == 201, helped.get_json()
     return World(course_id, other["course_id"], org, callers, created.get_json()["id"], award.get_json()["id"],
-                 helped.get_json()["id"], make_team(app, course_id, "Blue", [me["user_id"], learners["l2"]]), learners)
+                 helped.get_json()["id"], make_team(app, course_id, "Blue", [me["user_id"], learners["l2"]]),
+                 client.get("/api/v1/rules", headers=bearer(callers["admin"])).get_json()[0]["id"], learners)
 
 
 def make_team(app, course_id: int, name: str, user_ids: list[int]) -> int:

@@ -264,3 +264,25 @@ def test_json_types_are_strict_in_bodies(client, world):
                            headers=bearer(world.callers["learner"]))
     assert response.status_code == 422
     assert {"anonymous", "minutes_saved"} <= set(response.get_json()["error"]["errors"])
+
+
+def test_an_empty_patch_is_refused(client, world):
+    url = f"/api/v1/courses/{world.course_id}/experiments/{world.experiment_id}"
+    for body in (None, {}):
+        response = client.patch(url, json=body, headers=bearer(world.callers["learner"]))
+        assert response.status_code == 422, body
+
+
+def test_admin_creates_a_rule_that_recognises_at_once_and_previews_a_change(client, world):
+    admin = bearer(world.callers["admin"])
+    rule = {"name": "First try", "condition": "experiment_count", "params": {"count": 1}, "points": 3,
+            "dimension": "experimenting"}
+    preview = client.post("/api/v1/rules/preview", json=rule, headers=admin)
+    assert preview.status_code == 200
+    assert world.course_id in {q["course_id"] for q in preview.get_json()}
+    created = client.post("/api/v1/rules", json=rule, headers=admin)
+    assert created.status_code == 201 and created.get_json()["recognised"] >= 1
+    changed = client.patch(f"/api/v1/rules/{created.get_json()['id']}", json={"points": 4}, headers=admin)
+    assert changed.status_code == 200 and changed.get_json()["version"] == 2
+    bad = client.post("/api/v1/rules", json={**rule, "params": {"count": -1}}, headers=admin)
+    assert bad.status_code == 422 and "params.count" in bad.get_json()["error"]["errors"]

@@ -26,6 +26,7 @@ def everyone(status: int) -> dict:
 
 PEOPLE = dict(learner=200, observer=200, manager=200, admin=200)  # launched people; tokens refused (403)
 STAFF = dict(learner=403, observer=403, manager=200, admin=200)
+ADMIN = dict(learner=403, observer=403, manager=403, admin=200, other_course=403, other_manager=403)
 C = "/courses/<id:course_id>"
 EXPECTED: dict[str, dict[str, int]] = {
     "GET /openapi.json": everyone(200),
@@ -58,6 +59,11 @@ EXPECTED: dict[str, dict[str, int]] = {
                                                   token_awards=200),
     f"GET {C}/insights": row(**STAFF, token_insights=200),
     f"GET {C}/ledger/mine": row(**PEOPLE),
+    "GET /rules": row(**ADMIN),
+    "POST /rules": row(**{**ADMIN, "admin": 201}),
+    "GET /rules/<id:rule_id>": row(**ADMIN),
+    "PATCH /rules/<id:rule_id>": row(**ADMIN),
+    "POST /rules/preview": row(**ADMIN),
     "GET /ledger": row(learner=403, observer=403, manager=403, admin=200, other_course=403, other_manager=403,
                        token_ledger=200),
 }
@@ -89,6 +95,7 @@ def _url(path: str, world) -> str:
                         .replace("<id:award_id>", str(world.award_id))
                         .replace("<id:help_id>", str(world.help_id))
                         .replace("<id:team_id>", str(world.team_id))
+                        .replace("<id:rule_id>", str(world.rule_id))
                         .replace("<name>", "swagger-ui.css"))
 
 
@@ -105,6 +112,11 @@ def _body(client, world, endpoint: str, caller: str):
         return {"other_user_id": world.learners["l3"], "direction": "i_helped", "description": f"Helped by {caller}"}
     if endpoint == f"POST {C}/kudos":
         return {"receiver_id": world.learners["l3"], "message": "Thanks for the demo", "submission_key": new_key()}
+    if endpoint in ("POST /rules", "POST /rules/preview"):
+        return {"name": f"Ten experiments ({caller})", "condition": "experiment_count", "params": {"count": 10},
+                "points": 20, "dimension": "experimenting"}
+    if endpoint == "PATCH /rules/<id:rule_id>":
+        return {"points": 12}
     if endpoint == f"POST {C}/awards":
         badges = client.get(f"/api/v1/courses/{world.course_id}/badges", headers=bearer(world.callers["admin"]))
         champion = next(b["id"] for b in badges.get_json() if b["slug"] == "champion")
