@@ -22,7 +22,6 @@ def register_api(app: Flask) -> None:
     from plugin.api.cli import api_cli
     from plugin.api.spec import TinkerApi
 
-    app.config.setdefault("API_RATE_LIMIT", 120)  # requests per API token per minute
     api = TinkerApi(app)
     for module in (courses, experiments, community, leaderboards, progress, awards, insights, ledger, rules):
         api.register_blueprint(module.blp, url_prefix=PREFIX + module.blp.url_prefix)
