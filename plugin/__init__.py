@@ -17,6 +17,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_errors(app)
     register_security(app)
     register_blueprints(app)
+    register_api(app)
     register_outbox(app)
     register_cli(app)
     return app
@@ -64,6 +65,12 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(lti_install)
     app.register_blueprint(devlms)
     register_web(app)
+
+
+def register_api(app: Flask) -> None:
+    from plugin.api import register_api as register
+
+    register(app)
 
 
 def register_outbox(app: Flask) -> None:

@@ -71,6 +71,8 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "SMTP_STARTTLS": _env_bool("TINKER_SMTP_STARTTLS", False),
         "SMTP_FROM": os.environ.get("TINKER_SMTP_FROM", "Tinker <tinker@localhost>"),
         "SMTP_TIMEOUT": float(os.environ.get("TINKER_SMTP_TIMEOUT", "10")),
+        # JSON API: requests per API token per minute (counted in the database, across instances).
+        "API_RATE_LIMIT": int(os.environ.get("TINKER_API_RATE_LIMIT", "120")),
     }
     cfg["RAISE_UNEXPECTED"] = testing
     cfg.update(overrides)

@@ -47,6 +47,16 @@ class InvalidInput(DomainError):
     status, code, title = 422, "invalid", "Please check the form"
 
 
+class RateLimited(DomainError):
+    """Too many requests from one API token in the current window; retry_after in seconds."""
+
+    status, code, title = 429, "rate_limited", "Too many requests"
+
+    def __init__(self, message: str, *, retry_after: int):
+        super().__init__(message)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
 class LaunchRejected(DomainError):
     """An LTI message that fails validation; the hint tells the LMS admin what to check."""
 
@@ -72,10 +82,23 @@ def render_error(status: int, code: str, title: str, message: str, errors=None, 
     )
 
 
+def _flatten_locations(messages: dict) -> dict:
+    """{"json": {"title": [...]}, "query": {...}} -> {"title": [...], ...}: field names are unique across
+    locations in this API, and a client fixes a field, not a location."""
+    flat: dict = {}
+    for location, fields in messages.items():
+        if isinstance(fields, dict):
+            flat.update(fields)
+        else:
+            flat[location] = fields
+    return flat
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(err: DomainError):
-        return render_error(err.status, err.code, err.title, err.message, err.errors, err.hint)
+        body, status = render_error(err.status, err.code, err.title, err.message, err.errors, err.hint)
+        return body, status, getattr(err, "headers", {})
 
     @app.errorhandler(SchemaValidationError)
     def _schema(err: SchemaValidationError):
@@ -84,8 +107,16 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException):
+        if err.code is not None and err.code < 400:  # 304 Not Modified (ETag): no body at all
+            return err.get_response()
         code = (err.name or "error").lower().replace(" ", "_")
-        return render_error(err.code or 500, code, err.name, err.description or err.name)
+        # webargs (the API's argument parser) puts field messages, keyed by location, in err.data.
+        messages = (getattr(err, "data", None) or {}).get("messages")
+        errors = _flatten_locations(messages) if isinstance(messages, dict) else None
+        if errors is not None:
+            return render_error(err.code or 422, "invalid", InvalidInput.title, "Some fields need attention.", errors)
+        body, status = render_error(err.code or 500, code, err.name, err.description or err.name)
+        return body, status, [(k, v) for k, v in err.get_headers() if k == "Allow"]
 
     @app.errorhandler(sa_exc.OperationalError)
     @app.errorhandler(sa_exc.InterfaceError)

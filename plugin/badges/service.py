@@ -131,3 +131,19 @@ def badge_image(badge_id: int) -> tuple[bytes, str] | None:
     if badge.image:
         return badge.image, badge.image_type
     return default_svg(badge.name, badge.colour), "image/svg+xml"
+
+
+def course_awards(actor, *, user_id: int | None = None, before_id: int | None = None,
+                  limit: int = 50) -> list[tuple[BadgeAward, BadgeClass]]:
+    """Awards in the actor's course, newest first: staff see everyone's (revoked ones too), others their own."""
+    if not actor.can_manage:
+        user_id = actor.user_id
+    query = select(BadgeAward, BadgeClass).join(BadgeClass, BadgeClass.id == BadgeAward.badge_id).where(
+        BadgeAward.course_id == actor.course_id)
+    if not actor.can_manage:
+        query = query.where(BadgeAward.revoked_at.is_(None))
+    if user_id is not None:
+        query = query.where(BadgeAward.user_id == user_id)
+    if before_id is not None:
+        query = query.where(BadgeAward.id < before_id)
+    return list(db.session.execute(query.order_by(BadgeAward.id.desc()).limit(limit)))

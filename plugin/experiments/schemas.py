@@ -29,6 +29,9 @@ class ExperimentIn(Schema):
 
     @validates_schema
     def _shape(self, data, **kwargs):
+        for name, value in data.items():  # PostgreSQL refuses NUL in text; say so instead of failing
+            if isinstance(value, str) and "\x00" in value:
+                raise ValidationError("Text may not contain NUL characters.", name)
         if data.get("ai_tool") == OTHER_TOOL and not data.get("ai_tool_other", "").strip():
             raise ValidationError("Name the tool you used.", "ai_tool_other")
         if data.get("ai_tool") != OTHER_TOOL and not str(data.get("ai_tool", "")).isdigit():

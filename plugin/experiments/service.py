@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from plugin.catalog.service import find_active
 from plugin.challenges import progress as challenges
 from plugin.core.actor import Actor
-from plugin.errors import Forbidden, InvalidInput
+from plugin.errors import Forbidden, InvalidInput, NotFound
 from plugin.experiments.models import Experiment, Outcome, SensitiveData, Visibility
 from plugin.experiments.schemas import OTHER_TOOL
 from plugin.experiments.similarity import most_similar
@@ -148,3 +148,51 @@ def _by_key(actor: Actor, submission_key: str) -> Experiment | None:
 
 OUTCOME_LABELS = {Outcome.WORKED.value: "Worked", Outcome.PARTLY.value: "Partly worked",
                   Outcome.FAILED.value: "Did not work"}
+
+
+EDITABLE = ("title", "tried", "confidence_after")
+
+
+def _own(actor: Actor, experiment_id: int) -> Experiment:
+    experiment = db.session.get(Experiment, experiment_id)
+    if experiment is None or experiment.course_id != actor.course_id:
+        raise NotFound("No such experiment in this course.")
+    if experiment.user_id != actor.user_id:
+        raise Forbidden("Only the author changes an experiment.")
+    return experiment
+
+
+def update_experiment(actor: Actor, experiment_id: int, data: dict, now: datetime) -> Experiment:
+    """The author corrects the wording (title, what they tried) or rates their confidence afterwards.
+
+    Fields that earned points or feed the boards (outcome, reflection, minutes, tool, category) stay as
+    logged: changing them would need a recalculation, which is the replay's job, not an edit's."""
+    experiment = _own(actor, experiment_id)
+    for name in EDITABLE:
+        if name in data:
+            value = data[name].strip() if isinstance(data[name], str) else data[name]
+            setattr(experiment, name, value)
+    db.session.flush()
+    return experiment
+
+
+def share_experiment(actor: Actor, experiment_id: int, visibility: str, now: datetime) -> Experiment:
+    """The author widens (or narrows) who sees an experiment.
+
+    An entry that may hold confidential or personal data stays private. Becoming shared counts for the
+    sharing rules at once, as if it had been shared when logged (the ledger's keys keep that to one award);
+    making it private again takes nothing back, as with every correction: a replay does that."""
+    experiment = _own(actor, experiment_id)
+    if visibility not in {v.value for v in Visibility}:
+        raise InvalidInput("Choose private, team or course.", errors={"visibility": ["Choose private, team or course."]})
+    if visibility != Visibility.PRIVATE.value and experiment.sensitive_data != SensitiveData.NO.value:
+        message = "This entry may hold confidential or personal data, so it stays private."
+        raise InvalidInput(message, errors={"visibility": [message]})
+    was_shared = experiment.shared
+    experiment.visibility = visibility
+    db.session.flush()
+    if experiment.shared and not was_shared and actor.can_earn:
+        rules.process(experiment_event(experiment), DbFacts(actor.course_id, actor.user_id),
+                      limits(actor.organisation_id), now)
+        grades.points_changed(actor.course_id, actor.user_id, now)
+    return experiment

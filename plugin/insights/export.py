@@ -98,7 +98,8 @@ LEDGER_HEAD = ["id", "created_at", "course_id", "course", "user_id", "amount", "
                "rule_version", "source_type", "source_id", "reverses_id"]
 
 
-def ledger_rows(actor: Actor, course_id: int | None, since: datetime | None, until: datetime | None) -> Iterator[list]:
+def ledger_rows(actor: Actor, course_id: int | None, since: datetime | None, until: datetime | None,
+                after_id: int | None = None, limit: int | None = None) -> Iterator[list]:
     """The organisation's ledger (ids and amounts only), oldest first, optionally one course and [since, until).
     Checks run now; the rows are read as the CSV streams."""
     if not actor.can_administer:
@@ -114,6 +115,10 @@ def ledger_rows(actor: Actor, course_id: int | None, since: datetime | None, unt
         query = query.where(LedgerEntry.created_at >= since)
     if until:
         query = query.where(LedgerEntry.created_at < until)
+    if after_id:  # the API's pages: ids only grow, so "after the last id seen" is a stable cursor
+        query = query.where(LedgerEntry.id > after_id)
+    if limit:
+        query = query.limit(limit)
 
     def rows():
         for e in db.session.scalars(query.order_by(LedgerEntry.id).execution_options(yield_per=1000)):

@@ -152,3 +152,31 @@ def preview(organisation_id: int, candidate: RuleSpec, replacing: int | None = N
             per_person.setdefault((award.course_id, award.user_id), []).append(award)
     return [Qualifier(c, u, sum(a.points for a in awards), bool(candidate.badge_id))
             for (c, u), awards in sorted(per_person.items())]
+
+
+def preview_rule(actor, fields: dict, replacing: int | None = None) -> list[Qualifier]:
+    """Who a rule being written (or rewritten: `replacing`) would recognise, for an administrator."""
+    from plugin.rules import definitions
+
+    if replacing is not None:
+        definitions.get_rule(actor, replacing)
+    elif not actor.can_administer:
+        definitions.rules_for(actor)  # raises Forbidden
+    checked = definitions.validate_fields(actor.organisation_id, dict(fields))
+    candidate = RuleSpec(-1, 1, checked["condition"], checked["params"], checked["points"], checked["dimension"],
+                         checked["badge_id"], checked["repeatable"], checked["cooldown_days"], checked["cap_count"],
+                         checked["cap_window_days"])
+    return preview(actor.organisation_id, candidate, replacing)
+
+
+def introduce_rule(actor, fields: dict, now: datetime) -> tuple[Rule, int]:
+    """Create a rule and, when active, award it at once to those who already qualify; returns the rule and
+    how many people it recognised."""
+    from plugin.rules import definitions
+
+    rule = definitions.create_rule(actor.organisation_id, fields, now, actor=actor)
+    if not rule.active:
+        return rule, 0
+    report = replay(actor.organisation_id, now, apply=True, rule_ids=[rule.id])
+    people = {(c.course_id, c.user_id) for c in report.points} | {(a.course_id, a.user_id) for a in report.new_badges}
+    return rule, len(people)

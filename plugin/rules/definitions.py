@@ -111,3 +111,10 @@ def rules_of(organisation_id: int) -> list[Rule]:
 
 def version_of(rule_id: int, version: int) -> RuleVersion | None:
     return db.session.scalar(select(RuleVersion).where(RuleVersion.rule_id == rule_id, RuleVersion.version == version))
+
+
+def rules_for(actor: Actor) -> list[Rule]:
+    """The organisation's rules, for its administrators."""
+    if not actor.can_administer:
+        raise Forbidden("Only the organisation's administrators manage rules.")
+    return rules_of(actor.organisation_id)

@@ -8,9 +8,9 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import or_, select, update
 
-from plugin.core.actor import Role
+from plugin.core.actor import Actor, Role
 from plugin.core.db import insert_ignore
-from plugin.errors import Conflict, InvalidInput, NotFound
+from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
 from plugin.tenancy.models import (
     ACTIVE,
@@ -298,3 +298,10 @@ def sync_members(course_id: int, entries: list[RosterEntry], now: datetime) -> R
             counts.deactivated += 1
     db.session.flush()
     return counts
+
+
+def course_learners(actor: Actor) -> list[User]:
+    """The learners of the actor's course, for staff picking a receiver or a team member."""
+    if not actor.can_manage:
+        raise Forbidden("Only managers and administrators list the course's learners.")
+    return members(actor.course_id, (Role.LEARNER,))

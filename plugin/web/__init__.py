@@ -10,6 +10,7 @@ from plugin.web.security import frame_origins
 def register_web(app: Flask) -> None:
     from plugin.web.admin import bp as admin
     from plugin.web.admin_rules import bp as admin_rules
+    from plugin.web.admin_tokens import bp as admin_tokens
     from plugin.web.boards import bp as boards
     from plugin.web.challenges import bp as challenges
     from plugin.web.community import bp as community
@@ -25,7 +26,7 @@ def register_web(app: Flask) -> None:
     from plugin.web.vision import bp as vision
 
     for bp in (learner, boards, recognition, community, manage, admin, admin_rules, public, health, challenges, teams,
-               vision, insights, privacy):
+               vision, insights, privacy, admin_tokens):
         app.register_blueprint(bp)
     app.register_blueprint(openbadges)
 

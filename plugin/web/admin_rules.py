@@ -9,9 +9,8 @@ from plugin.core.clock import utcnow
 from plugin.errors import InvalidInput
 from plugin.extensions import db
 from plugin.levels.service import dimensions
-from plugin.replay.service import preview, replay
+from plugin.replay.service import introduce_rule, preview_rule, replay
 from plugin.rules import definitions
-from plugin.rules.engine import RuleSpec
 from plugin.rules.events import EVENT_LABELS
 from plugin.rules.registry import REGISTRY
 from plugin.tenancy.models import User
@@ -70,17 +69,10 @@ def save(actor: Actor):
     now = utcnow()
     try:
         if request.form.get("action") == "preview":
-            checked = definitions.validate_fields(actor.organisation_id, dict(fields))
-            candidate = RuleSpec(-1, 1, checked["condition"], checked["params"], checked["points"],
-                                 checked["dimension"], checked["badge_id"], checked["repeatable"],
-                                 checked["cooldown_days"], checked["cap_count"], checked["cap_window_days"])
-            return _editor(actor, values, rule, qualifiers=preview(actor.organisation_id, candidate, rule_id))
+            return _editor(actor, values, rule, qualifiers=preview_rule(actor, fields, rule_id))
         if rule is None:
-            rule = definitions.create_rule(actor.organisation_id, fields, now, actor=actor)
-            report = replay(actor.organisation_id, now, apply=True, rule_ids=[rule.id]) if rule.active else None
+            rule, awarded = introduce_rule(actor, fields, now)
             db.session.commit()
-            awarded = len({(c.course_id, c.user_id) for c in report.points} | {(a.course_id, a.user_id)
-                                                                             for a in report.new_badges}) if report else 0
             return redirect(launch_url("admin_rules.index", created=rule.id, awarded=awarded), 303)
         definitions.update_rule(actor, rule.id, fields, now)
         db.session.commit()

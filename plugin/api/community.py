@@ -1,0 +1,142 @@
+"""The library's social side and peer help: reactions, "I reused this", recording and confirming help, kudos."""
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from plugin.api.auth import guard
+from plugin.api.schemas import Id, Text
+from plugin.community import service as community
+from plugin.community.models import REACTIONS
+from plugin.core.clock import utcnow
+from plugin.extensions import db
+from plugin.peer_help import service as peer_help
+from plugin.recognition import service as recognition
+
+blp = Blueprint("api_community", __name__, url_prefix="/courses/<id:course_id>",
+                description="Reactions, reuses, peer help and kudos (launch tokens: people act here)")
+
+
+class ReactionIn(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(sorted(REACTIONS)))
+
+
+class ReactionsOut(Schema):
+    created = fields.Boolean(required=True, metadata={"description": "false: it was already there"})
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    mine = fields.List(fields.String(), required=True)
+
+
+class ReuseOut(Schema):
+    created = fields.Boolean(required=True)
+
+
+class HelpIn(Schema):
+    other_user_id = Id(required=True)
+    direction = fields.String(required=True, validate=validate.OneOf([peer_help.HELPED_ME, peer_help.I_HELPED]),
+                              metadata={"description": "helped_me counts at once; i_helped waits for their confirmation"})
+    description = Text(required=True, validate=validate.Length(min=3, max=2000))
+    experiment_id = Id(load_default=None, allow_none=True)
+
+
+class HelpOut(Schema):
+    id = fields.Integer(required=True)
+    helper_id = fields.Integer(required=True)
+    helped_id = fields.Integer(required=True)
+    recorded_by_id = fields.Integer(required=True)
+    description = fields.String(required=True)
+    experiment_id = fields.Integer(required=True, allow_none=True)
+    status = fields.String(required=True)
+    created_at = fields.DateTime(required=True)
+    resolved_at = fields.DateTime(required=True, allow_none=True)
+
+
+class KudosIn(Schema):
+    receiver_id = Id(required=True)
+    message = Text(required=True, validate=validate.Length(min=3, max=2000))
+    submission_key = Text(required=True, validate=validate.Length(min=8, max=64))
+    points = fields.Integer(load_default=0, strict=True, validate=validate.Range(min=0, max=1000))
+    value_tag_id = Id(load_default=None, allow_none=True)
+    dimension = Text(load_default="experimenting", validate=validate.Length(min=1, max=40))
+
+
+class KudosOut(Schema):
+    id = fields.Integer(required=True)
+    receiver_id = fields.Integer(required=True)
+    message = fields.String(required=True)
+    points = fields.Integer(required=True)
+    value_tag_id = fields.Integer(required=True, allow_none=True)
+    created_at = fields.DateTime(required=True)
+
+
+def _reactions(actor, experiment_id: int, created: bool) -> dict:
+    return {"created": created, "counts": community.reactions_summary(experiment_id),
+            "mine": sorted(community.my_reactions(actor, experiment_id))}
+
+
+@blp.route("/experiments/<id:experiment_id>/reactions", methods=["POST"])
+@guard(blp)
+@blp.arguments(ReactionIn)
+@blp.response(201, ReactionsOut)
+@blp.alt_response(200, schema=ReactionsOut, description="The caller had already reacted so")
+def react(actor, data, experiment_id):
+    """React to a colleague's experiment (credits its author through the rules)."""
+    created = community.react(actor, experiment_id, data["kind"], utcnow())
+    db.session.commit()
+    return _reactions(actor, experiment_id, created), 201 if created else 200
+
+
+@blp.route("/experiments/<id:experiment_id>/reuses", methods=["POST"])
+@guard(blp)
+@blp.response(201, ReuseOut)
+@blp.alt_response(200, schema=ReuseOut, description="Already marked as reused by the caller")
+def mark_reused(actor, experiment_id):
+    """"I reused this": credits the author once per colleague."""
+    created = community.mark_reused(actor, experiment_id, utcnow())
+    db.session.commit()
+    return {"created": created}, 201 if created else 200
+
+
+@blp.route("/peer-help")
+@guard(blp)
+@blp.etag
+@blp.response(200, HelpOut(many=True))
+def my_peer_help(actor):
+    """Help the caller gave or received in the course, newest first (pending ones included)."""
+    return peer_help.mine(actor)
+
+
+@blp.route("/peer-help", methods=["POST"])
+@guard(blp)
+@blp.arguments(HelpIn)
+@blp.response(201, HelpOut)
+def record_help(actor, data):
+    """Record help: `helped_me` counts at once, `i_helped` once the colleague confirms."""
+    result = peer_help.record_help(actor, other_user_id=data["other_user_id"], direction=data["direction"],
+                                   description=data["description"], experiment_id=data["experiment_id"],
+                                   now=utcnow())
+    db.session.commit()
+    return result.help
+
+
+@blp.route("/peer-help/<id:help_id>/confirm", methods=["POST"])
+@guard(blp)
+@blp.response(200, HelpOut)
+def confirm_help(actor, help_id):
+    """The helped person confirms help a colleague recorded (409 when already answered)."""
+    result = peer_help.confirm_help(actor, help_id, utcnow())
+    db.session.commit()
+    return result.help
+
+
+@blp.route("/kudos", methods=["POST"])
+@guard(blp)
+@blp.arguments(KudosIn)
+@blp.response(201, KudosOut)
+def give_kudos(actor, data):
+    """A manager thanks a learner, optionally with points from their monthly budget."""
+    kudos = recognition.give_kudos(actor, receiver_id=data["receiver_id"], message=data["message"], now=utcnow(),
+                                   submission_key=data["submission_key"], points=data["points"],
+                                   value_tag_id=data["value_tag_id"], dimension=data["dimension"])
+    db.session.commit()
+    return kudos

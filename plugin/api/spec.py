@@ -1,0 +1,86 @@
+"""flask-smorest wired to Tinker: the app's own error envelope, bearer schemes, paths relative to /api/v1."""
+from __future__ import annotations
+
+import copy
+
+from flask_smorest import Api
+from marshmallow import Schema, fields
+from werkzeug.routing import IntegerConverter
+
+MAX_ID = 2**31 - 1
+
+
+class IdConverter(IntegerConverter):
+    """A row id in a URL: 1..2**31-1, so no out-of-range integer ever reaches the database."""
+
+    def __init__(self, url_map):
+        super().__init__(url_map, min=1, max=MAX_ID)
+
+SECURITY_SCHEMES = {
+    "launchToken": {"type": "http", "scheme": "bearer", "bearerFormat": "Tinker launch token",
+                    "description": "The signed launch token a page receives after an LTI launch: the same person, "
+                                   "role and course as in the LMS."},
+    "apiToken": {"type": "http", "scheme": "bearer", "bearerFormat": "tkn_...",
+                 "description": "An API token an administrator issued for the organisation, with scopes and "
+                                "an expiry."},
+}
+
+
+class ErrorBody(Schema):
+    code = fields.String(required=True, metadata={"example": "not_found"})
+    message = fields.String(required=True)
+    errors = fields.Dict(keys=fields.String(), metadata={"description": "Field name -> messages (422 only)"})
+
+
+class ErrorOut(Schema):
+    error = fields.Nested(ErrorBody, required=True)
+
+
+def _link(operation_id: str, **parameters: str) -> dict:
+    return {"operationId": operation_id, "parameters": {"course_id": "$request.path.course_id", **parameters}}
+
+
+# OpenAPI links: what a client (and Schemathesis's stateful phase) can do next with what an operation returned.
+LINKS = {
+    "create_experiment": {"201": {
+        "ReadExperiment": _link("read_experiment", experiment_id="$response.body#/id"),
+        "UpdateExperiment": _link("update_experiment", experiment_id="$response.body#/id"),
+        "ShareExperiment": _link("share_experiment", experiment_id="$response.body#/id")}},
+    "award_badge": {"201": {"RevokeAward": _link("revoke_award", award_id="$response.body#/id")}},
+}
+
+
+class TinkerApi(Api):
+    ERROR_SCHEMA = ErrorOut
+
+    def __init__(self, app):
+        app.config.setdefault("API_TITLE", "Tinker API")
+        app.config.setdefault("API_VERSION", "1")
+        app.config.setdefault("OPENAPI_VERSION", "3.0.3")
+        app.url_map.converters["id"] = IdConverter
+        super().__init__(app, spec_kwargs={"servers": [{"url": "/api/v1"}],
+                                           "components": {"securitySchemes": SECURITY_SCHEMES}})
+        self.register_converter(IdConverter, lambda _c: {"type": "integer", "minimum": 1, "maximum": MAX_ID})
+
+    def _register_error_handlers(self):
+        """Errors are the app's (plugin.errors): one envelope for the API, pages for the iframe."""
+
+    def document(self, prefix: str) -> dict:
+        """The OpenAPI document with paths relative to the `servers` entry."""
+        spec = copy.deepcopy(self.spec.to_dict())
+        spec["paths"] = {(path[len(prefix):] or "/"): item for path, item in spec["paths"].items()
+                         if path.startswith(prefix + "/")}
+        # Tags are the blueprints' names ("api_experiments", unique in the app); readers see "Experiments".
+        for item in spec["paths"].values():
+            for op in item.values():
+                if isinstance(op, dict) and "tags" in op:
+                    op["tags"] = [_tag(t) for t in op["tags"]]
+                for status, links in LINKS.get(op.get("operationId") if isinstance(op, dict) else None, {}).items():
+                    op["responses"][status]["links"] = links
+        for tag in spec.get("tags", []):
+            tag["name"] = _tag(tag["name"])
+        return spec
+
+
+def _tag(name: str) -> str:
+    return name.removeprefix("api_").replace("_", " ").capitalize()

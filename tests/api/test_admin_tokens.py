@@ -1,0 +1,68 @@
+"""The admin page that issues (once), lists and revokes API tokens; only admins reach it, forms need the token."""
+from __future__ import annotations
+
+import re
+
+from tests.api.conftest import bearer
+from tests.web.helpers import text
+
+
+def test_admin_issues_a_token_shown_once_then_revokes_it(client, launch):
+    admin = launch(role="admin", sub="boss")
+    page = client.post("/app/admin/api-tokens/", data={"lt": admin, "name": "Power BI", "days": "30",
+                                                       "scopes": ["insights:read", "awards:write"]})
+    assert page.status_code == 201
+    secret = re.search(r'value="(tkn_[^"]+)"[^>]*data-testid="new-token"', text(page)).group(1)
+    me = client.get("/api/v1/me", headers=bearer(secret)).get_json()
+    assert me["scopes"] == ["awards:write", "insights:read"] and me["token_name"] == "Power BI"
+    listing = text(client.get("/app/admin/api-tokens/", query_string={"lt": admin}))
+    assert "Power BI" in listing and secret not in listing and secret[:12] in listing
+    token_id = re.search(r'/app/admin/api-tokens/(\d+)/revoke', listing).group(1)
+    assert client.post(f"/app/admin/api-tokens/{token_id}/revoke", data={"lt": admin}).status_code == 303
+    assert client.get("/api/v1/me", headers=bearer(secret)).status_code == 401
+    audit = text(client.get("/app/admin/audit", query_string={"lt": admin}))
+    assert "api_token.issued" in audit and "api_token.revoked" in audit
+
+
+def test_invalid_issue_shows_the_errors(client, launch):
+    admin = launch(role="admin", sub="boss")
+    page = client.post("/app/admin/api-tokens/", data={"lt": admin, "name": "", "days": "0"})
+    assert page.status_code == 422
+    body = text(page)
+    assert "Choose scopes" in body and "1 to 366 days" in body
+
+
+def test_only_admins_and_only_with_the_launch_token(client, launch):
+    manager = launch(role="instructor", sub="t")
+    assert client.get("/app/admin/api-tokens/", query_string={"lt": manager}).status_code == 403
+    assert client.post("/app/admin/api-tokens/", data={"lt": manager, "name": "x", "days": "3",
+                                                       "scopes": "ledger:read"}).status_code == 403
+    admin = launch(role="admin", sub="boss")
+    client.get("/app/admin/api-tokens/", query_string={"lt": admin})  # the session cookie alone must not do
+    assert client.post("/app/admin/api-tokens/", data={"name": "x", "days": "3",
+                                                       "scopes": "ledger:read"}).status_code == 401
+
+
+def test_an_admin_cannot_revoke_another_organisations_token(client, app, world):
+    from sqlalchemy import select
+
+    from plugin.core.clock import utcnow
+    from plugin.extensions import db
+    from plugin.tenancy.models import Organisation
+    from plugin.tokens import service as tokens
+    from tests.support.platform import FakePlatform
+
+    other = FakePlatform(issuer="https://other-lms.example.org", client_id="client-other")
+    try:
+        assert app.test_cli_runner().invoke(args=other.register_args(org="Other Org")).exit_code == 0
+    finally:
+        other.close()
+    with app.app_context():
+        org_id = db.session.scalar(select(Organisation.id).where(Organisation.name == "Other Org"))
+        foreign = tokens.issue(org_id, "theirs", ["ledger:read"], 5, utcnow()).token.id
+        db.session.commit()
+    admin = world.callers["admin"]
+    assert client.post(f"/app/admin/api-tokens/{foreign}/revoke", data={"lt": admin}).status_code == 404
+    assert client.post("/app/admin/api-tokens/999999/revoke", data={"lt": admin}).status_code == 404
+    listing = text(client.get("/app/admin/api-tokens/", query_string={"lt": admin}))
+    assert "theirs" not in listing
