@@ -64,6 +64,8 @@ POLICY = {
     "rule_version.created_by_user_id": KEEP_IDS,
     "launch_session.user_id": "deleted (signs the person out)",
     "audit_event.actor_user_id": "kept; reasons written about the person's records erased",
+    "api_token.created_by_user_id": KEEP_IDS,  # issued by an admin, and staff are never erased here
+    "api_token.service_user_id": KEEP_IDS,  # a token's own service account, never a learner
 }
 
 

@@ -27,6 +27,7 @@ from plugin.recognition.models import Kudos, KudosBudget
 from plugin.rules.models import RuleVersion
 from plugin.teams.models import Team, TeamMember
 from plugin.tenancy.models import Course, Membership, Platform, User
+from plugin.tokens.models import ApiToken
 from plugin.vision.models import ExperimentPillar, Pillar, Vision, VisionAck
 
 # "table.column" -> the section holding it.
@@ -62,6 +63,8 @@ COVERED = {
     "rule_version.created_by_user_id": "rule_versions_authored",
     "launch_session.user_id": "launch_sessions",
     "audit_event.actor_user_id": "audit_events",
+    "api_token.created_by_user_id": "api_tokens",
+    "api_token.service_user_id": "api_tokens",
 }
 
 
@@ -238,6 +241,11 @@ def export_person(organisation_id: int, user_id: int) -> dict[str, list[dict]]:
     out["emails"] = [{"to": item.payload.get("to"), "subject": item.payload.get("subject"), "status": item.status,
                       "created_at": _iso(item.created_at)} for item in s.scalars(
         select(OutboxItem).where(OutboxItem.dedupe_key.like(f"badges:confirm:{uid}:%")).order_by(OutboxItem.id))]
+    out["api_tokens"] = _rows(s.execute(  # tokens the person issued (admins), never their secret or hash
+        select(ApiToken.name, ApiToken.prefix, ApiToken.scopes, ApiToken.created_at, ApiToken.expires_at,
+               ApiToken.revoked_at, ApiToken.last_used_at)
+        .where(ApiToken.organisation_id == org,
+               or_(ApiToken.created_by_user_id == uid, ApiToken.service_user_id == uid)).order_by(ApiToken.id)))
     out["audit_events"] = _rows(s.execute(
         select(AuditEvent.id, AuditEvent.course_id, AuditEvent.actor_role, AuditEvent.action, AuditEvent.target_type,
                AuditEvent.target_id, AuditEvent.details, AuditEvent.created_at)
