@@ -166,7 +166,8 @@ def help_confirmed(help_record, now: datetime) -> None:
     _send(row, "help_confirmed", f"xapi:help:{help_record.id}", course_id=help_record.course_id,
           user_id=help_record.helper_id, now=now, build=lambda **kw: S.help_confirmed(
               helper=_person(help_record.helper_id), helped=_person(help_record.helped_id),
-              course=_course(help_record.course_id), across_teams=bool(help_record.across_teams),
+              course=_course(help_record.course_id), help_id=help_record.id,
+              across_teams=bool(help_record.across_teams),
               at=help_record.resolved_at or now, **kw))
 
 

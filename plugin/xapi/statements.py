@@ -29,12 +29,13 @@ OB_ASSERTION = "http://specification.openbadges.org/xapi/extensions/badgeasserti
 
 # Tinker's own terms: path under {base}/xapi/ -> (display, description). Served as JSON at their IRIs.
 TINKER_TERMS: dict[str, tuple[str, str]] = {
-    "verbs/helped": ("helped", "The actor helped the object (a person) at work with AI; the helped person "
-                               "confirmed it in Tinker."),
+    "verbs/helped": ("helped", "The actor helped a colleague at work with AI (the object: that peer help); "
+                               "the helped person confirmed it in Tinker."),
     "verbs/tested-connection": ("tested the connection to", "An administrator asked Tinker to send a test "
                                                             "statement to the organisation's LRS."),
     "activity-types/ai-experiment": ("AI experiment", "A try of an AI tool on a real task, logged in Tinker "
                                                       "with its outcome."),
+    "activity-types/peer-help": ("Peer help", "One confirmed occasion of a person helping a colleague with AI."),
     "activity-types/kudos": ("Kudos", "Recognition a manager gave a person in Tinker, optionally with points."),
     "activity-types/lrs-connection": ("LRS connection", "Tinker's connection to an organisation's LRS."),
     "extensions/ai-tool": ("AI tool", "The AI tool tried: a name from the organisation's list, or Other."),
@@ -43,6 +44,7 @@ TINKER_TERMS: dict[str, tuple[str, str]] = {
     "extensions/minutes-saved": ("Minutes saved", "The person's estimate of the time the try saved (integer)."),
     "extensions/points": ("Points", "Points that came with the recognition (integer, 0 for none)."),
     "extensions/value": ("Value", "The organisation value the recognition names."),
+    "extensions/helped": ("Helped person", "The Agent who was helped (named as actors are)."),
     "extensions/across-teams": ("Across teams", "true when helper and helped person belong to different teams."),
     "extensions/lti-context": ("LTI context", "The LMS course the statement happened in: issuer, deployment "
                                               "and context id, as LTI 1.3 names them."),
@@ -165,12 +167,16 @@ def experiment_logged(*, base: str, statement_uuid: str, person: Person, course:
                       verb=_verb(ADL_ATTEMPTED, "attempted"), obj=obj, course=course, result=result)
 
 
-def help_confirmed(*, base: str, statement_uuid: str, helper: Person, helped: Person, course: Course, across_teams: bool,
-                   at: datetime, send_email: bool = False) -> dict:
-    """<helper> helped <helped person> — a Tinker verb; the object is the (confirming) person."""
+def help_confirmed(*, base: str, statement_uuid: str, helper: Person, helped: Person, course: Course, help_id: int,
+                   across_teams: bool, at: datetime, send_email: bool = False) -> dict:
+    """<helper> helped <a peer help> — a Tinker verb. The object is the help as an Activity (LRSs such as
+    Ralph accept Activity objects only); the helped person, who confirmed it, is a context extension."""
+    obj = _activity(f"{base.rstrip('/')}/xapi/activities/peer-help/{help_id}", iri(base, "activity-types/peer-help"),
+                    "Peer help")
     return _statement(base=base, statement_uuid=statement_uuid, at=at, actor=agent(helper, send_email),
-                      verb=_verb(iri(base, "verbs/helped"), "helped"), obj=agent(helped, send_email),
-                      course=course, context={"extensions": {iri(base, "extensions/across-teams"): across_teams}})
+                      verb=_verb(iri(base, "verbs/helped"), "helped"), obj=obj, course=course,
+                      context={"extensions": {iri(base, "extensions/helped"): agent(helped, send_email),
+                                              iri(base, "extensions/across-teams"): across_teams}})
 
 
 @dataclass(frozen=True)

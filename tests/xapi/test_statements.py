@@ -33,7 +33,7 @@ def experiment(**overrides) -> dict:
 def every_kind(send_email: bool = False) -> dict[str, dict]:
     return {
         "experiment": experiment(send_email=send_email),
-        "help": S.help_confirmed(base=BASE, statement_uuid=SID, helper=ANN, helped=BOB, course=COURSE,
+        "help": S.help_confirmed(base=BASE, statement_uuid=SID, helper=ANN, helped=BOB, course=COURSE, help_id=6,
                                  across_teams=True, at=AT, send_email=send_email),
         "badge": S.badge_earned(base=BASE, statement_uuid=SID, person=ANN, course=COURSE, badge=BADGE, at=AT,
                                 send_email=send_email),
@@ -104,10 +104,8 @@ def test_context_groups_statements_under_the_course_as_an_activity():
         assert course["definition"]["name"] == {"en": "AI at work"}
         assert course["definition"]["extensions"][f"{BASE}/xapi/extensions/lti-context"] == {
             "issuer": "https://lms.example.edu", "deployment_id": "dep-1", "context_id": "ctx-42"}
-        if statement["object"].get("objectType") == "Activity":
-            assert statement["context"]["platform"] == "Tinker", kind
-        else:  # xAPI: platform only when the object is an Activity
-            assert "platform" not in statement["context"], kind
+        assert statement["object"]["objectType"] == "Activity", kind
+        assert statement["context"]["platform"] == "Tinker", kind
 
 
 def test_experiment_outcome_is_the_result():
@@ -124,10 +122,14 @@ def test_experiment_outcome_is_the_result():
                                                f"{BASE}/xapi/extensions/task-category": "Writing"}
 
 
-def test_help_names_the_helped_person_as_the_object():
+def test_help_is_an_activity_and_names_the_helped_person_in_context():
     help_ = every_kind()["help"]
-    assert help_["object"] == {"objectType": "Agent", "account": {"homePage": "https://lms.example.edu", "name": "77"}}
-    assert help_["context"]["extensions"] == {f"{BASE}/xapi/extensions/across-teams": True}
+    assert help_["object"]["id"] == f"{BASE}/xapi/activities/peer-help/6"
+    assert help_["object"]["definition"]["type"] == f"{BASE}/xapi/activity-types/peer-help"
+    assert help_["context"]["extensions"] == {
+        f"{BASE}/xapi/extensions/helped": {"objectType": "Agent",
+                                           "account": {"homePage": "https://lms.example.edu", "name": "77"}},
+        f"{BASE}/xapi/extensions/across-teams": True}
 
 
 def test_badge_links_the_hosted_open_badges_class_and_assertion():
@@ -183,7 +185,7 @@ def test_the_spec_checker_catches_what_breaks_the_rules():
         "timestamp without zone": {**good, "timestamp": "2025-03-03T09:00:00"},
         "empty value": {**good, "object": {**good["object"], "definition": {}}},
         "unknown property": {**good, "score": 3},
-        "platform with an agent object": {**every_kind()["help"], "context": {"platform": "Tinker"}},
+        "platform with an agent object": {**good, "object": S.agent(BOB), "context": {"platform": "Tinker"}},
         "success not boolean": {**good, "result": {"success": "yes"}},
         "homePage not a URL": {**good, "actor": {"account": {"homePage": "lms", "name": "x"}}},
     }
