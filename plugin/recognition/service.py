@@ -142,6 +142,7 @@ def revoke_kudos(actor: Actor, kudos_id: int, reason: str, now: datetime) -> Kud
         grades.points_changed(kudos.course_id, kudos.receiver_id, now)
     db.session.flush()
     record(actor, "kudos.revoked", "kudos", kudos.id, {"reason": reason}, now)
+    xapi.revoked(actor, f"xapi:kudos:{kudos.id}", now)
     return kudos
 
 
@@ -194,6 +195,7 @@ def revoke_badge(actor: Actor, award_id: int, reason: str, now: datetime) -> Bad
         grades.points_changed(award.course_id, award.user_id, now)
     db.session.flush()
     record(actor, "badge.revoked", "badge_award", award.id, {"reason": reason}, now)
+    xapi.revoked(actor, f"xapi:badge:{award.id}", now)
     return award
 
 

@@ -32,6 +32,7 @@ EVENTS = {
     "badge_earned": "Badge earned",
     "kudos_received": "Kudos received",
     "connection_test": "Test statement",
+    "voided": "Revoked (voided)",
 }
 
 
@@ -208,6 +209,21 @@ def kudos_received(kudos, now: datetime) -> None:
           now=now, build=lambda **kw: S.kudos_received(
               receiver=_person(kudos.receiver_id), giver=_person(kudos.giver_id), course=_course(kudos.course_id),
               kudos_id=kudos.id, points=kudos.points, value=value, at=kudos.created_at, **kw))
+
+
+def revoked(actor: Actor, original_key: str, now: datetime) -> None:
+    """Kudos or a badge were revoked: void the statement that reported them, if one was queued."""
+    row = _ready(actor.organisation_id)
+    if row is None:
+        return
+    original = db.session.scalar(select(OutboxItem).where(OutboxItem.dedupe_key == original_key,
+                                                          OutboxItem.kind == KIND))
+    if original is None or not (original.payload.get("statement") or {}).get("id"):
+        return
+    key = f"xapi:void:{original_key}"
+    _send(row, "voided", key, course_id=original.course_id, user_id=original.payload.get("user_id"), now=now,
+          build=lambda *, base, **kw: S.voided(voided_id=original.payload["statement"]["id"],
+                                               by=_person(actor.user_id), at=now, **kw))
 
 
 def send_test(actor: Actor, now: datetime) -> str:

@@ -21,6 +21,7 @@ PLATFORM = "Tinker"
 # Published vocabularies
 ADL_ATTEMPTED = "http://adlnet.gov/expapi/verbs/attempted"
 ADL_COURSE = "http://adlnet.gov/expapi/activities/course"
+ADL_VOIDED = "http://adlnet.gov/expapi/verbs/voided"
 EARNED = "http://id.tincanapi.com/verb/earned"
 RECEIVED = "http://activitystrea.ms/schema/1.0/receive"
 BADGE_TYPE = "http://activitystrea.ms/schema/1.0/badge"
@@ -221,3 +222,11 @@ def connection_test(*, base: str, statement_uuid: str, person: Person, course: C
     return _statement(base=base, statement_uuid=statement_uuid, at=at, actor=agent(person, send_email),
                       verb=_verb(iri(base, "verbs/tested-connection"), "tested the connection to"), obj=obj,
                       course=course)
+
+
+def voided(*, statement_uuid: str, voided_id: str, by: Person, at: datetime, send_email: bool = False) -> dict:
+    """<manager> voided <statement>: xAPI's own way (Data 2.3.2) to say an earlier statement no longer
+    stands: sent when kudos or a badge are revoked. A voiding statement has a StatementRef object and no
+    other context."""
+    return {"id": statement_uuid, "timestamp": timestamp(at), "actor": agent(by, send_email),
+            "verb": _verb(ADL_VOIDED, "voided"), "object": {"objectType": "StatementRef", "id": voided_id}}

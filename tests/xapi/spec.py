@@ -165,8 +165,17 @@ def problems(statement: dict) -> list[str]:
         out += activity_problems("statement.object", obj)
     elif isinstance(obj, dict) and obj.get("objectType") == "Agent":
         out += agent_problems("statement.object", obj)
+    elif isinstance(obj, dict) and obj.get("objectType") == "StatementRef":
+        out += _unknown("statement.object", obj, {"objectType", "id"})
+        try:
+            uuid.UUID(obj.get("id"))
+        except (ValueError, TypeError, AttributeError):
+            out.append("statement.object.id: a StatementRef names a statement by its UUID")
     elif obj is not None:
-        out.append("statement.object: Tinker sends Activities and Agents only")
+        out.append("statement.object: Tinker sends Activities, Agents and StatementRefs only")
+    if isinstance(verb, dict) and verb.get("id") == "http://adlnet.gov/expapi/verbs/voided":
+        if not (isinstance(obj, dict) and obj.get("objectType") == "StatementRef"):
+            out.append("statement.object: a voiding statement's object must be a StatementRef")
     result = statement.get("result")
     if result is not None:
         out += _unknown("statement.result", result, RESULT)

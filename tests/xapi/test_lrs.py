@@ -214,6 +214,24 @@ def test_email_opt_in_names_people_by_mailbox_in_the_lrs(appctx, lrs, ralph_vali
     assert problems(stored) == [] and ralph_validate([stored]) == [[]]
 
 
+def test_a_revoked_badge_is_voided_in_the_lrs(appctx, lrs, ralph_validate):
+    from plugin.recognition.service import revoke_badge
+
+    world = make_world()
+    connect(world, lrs)
+    ids = the_four_events(world)
+    revoke_badge(world.manager, ids["award"], "Awarded to the wrong person", later(6))
+    db.session.commit()
+    counts = outbox.process_due(later(7))
+    assert counts.failed == 0
+    earned = by_key(f"xapi:badge:{ids['award']}").payload["statement"]["id"]
+    void = lrs.statement(by_key(f"xapi:void:xapi:badge:{ids['award']}").payload["statement"]["id"])
+    assert void["verb"]["id"] == "http://adlnet.gov/expapi/verbs/voided"
+    assert void["object"] == {"objectType": "StatementRef", "id": earned}
+    assert void["actor"] == account("manager-1")
+    assert problems(void) == [] and ralph_validate([void]) == [[]]
+
+
 @pytest.mark.parametrize("turned", ["off", "never"])
 def test_nothing_reaches_the_lrs_when_xapi_is_not_on(appctx, lrs, turned):
     world = make_world()

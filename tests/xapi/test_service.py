@@ -180,6 +180,31 @@ def test_nothing_people_typed_leaves_tinker(appctx):
         assert text not in sent
 
 
+def test_revoking_kudos_or_a_badge_voids_the_statement_that_was_queued(appctx):
+    from plugin.recognition.service import award_badge_manually, revoke_badge, revoke_kudos
+
+    world = make_world()
+    kudos = give_kudos(world.manager, receiver_id=world.learner.user_id, message="Thanks for the demo.",
+                       submission_key="k-9", now=later(1))
+    revoke_kudos(world.manager, kudos.id, "Given by mistake", later(2))  # xAPI off then: nothing to void
+    xapi.update_settings(world.admin, settings_input(), later(3))
+    award_id = award_badge_manually(world.manager, receiver_id=world.learner.user_id, badge_id=world.badge_id,
+                                    comment="Ran a clinic.", now=later(4))
+    revoke_badge(world.manager, award_id, "Wrong person", later(5))
+    revoke_badge(world.manager, award_id, "Wrong person", later(6))  # twice: one voiding statement
+    db.session.commit()
+    found = {r.dedupe_key: r for r in rows()}
+    assert f"xapi:void:xapi:kudos:{kudos.id}" not in found
+    void = found[f"xapi:void:xapi:badge:{award_id}"].payload
+    assert void["event"] == "voided"
+    assert void["statement"]["object"] == {"objectType": "StatementRef",
+                                           "id": found[f"xapi:badge:{award_id}"].payload["statement"]["id"]}
+    assert void["statement"]["actor"]["account"]["name"] == "manager-1"
+    assert void["statement"]["timestamp"] == "2025-03-03T09:05:00.000Z"
+    assert problems(void["statement"]) == []
+    assert len([k for k in found if k.startswith("xapi:void:")]) == 1
+
+
 def test_statements_of_two_organisations_never_mix(appctx):
     world = make_world()
     other = make_platform(issuer="https://other-lms.example", client_id="c2", organisation="Org B")

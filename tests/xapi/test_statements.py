@@ -41,6 +41,7 @@ def every_kind(send_email: bool = False) -> dict[str, dict]:
                                   kudos_id=5, points=10, value="Curiosity", at=AT, send_email=send_email),
         "test": S.connection_test(base=BASE, statement_uuid=SID, person=ANN, course=COURSE, at=AT,
                                   send_email=send_email),
+        "void": S.voided(statement_uuid=SID, voided_id=str(uuid.uuid4()), by=BOB, at=AT, send_email=send_email),
     }
 
 
@@ -75,7 +76,7 @@ def test_statement_id_is_deterministic_per_fact_and_scope():
 
 def test_actor_is_the_lms_account_never_the_email_unless_opted_in():
     account = {"objectType": "Agent", "account": {"homePage": "https://lms.example.edu", "name": "a1b2-c3"}}
-    for statement in every_kind().values():
+    for statement in [s for kind, s in every_kind().items() if kind != "void"]:
         assert statement["actor"] == account
         assert "ann@example.edu" not in str(statement) and "Ann Example" not in str(statement)
     opted = every_kind(send_email=True)["experiment"]["actor"]
@@ -97,7 +98,7 @@ def test_verbs_come_from_published_vocabularies_where_they_exist():
 
 
 def test_context_groups_statements_under_the_course_as_an_activity():
-    for kind, statement in every_kind().items():
+    for kind, statement in [(k, s) for k, s in every_kind().items() if k != "void"]:
         [course] = statement["context"]["contextActivities"]["grouping"]
         assert course["id"] == f"{BASE}/xapi/activities/courses/4"
         assert course["definition"]["type"] == "http://adlnet.gov/expapi/activities/course"
@@ -155,6 +156,15 @@ def test_kudos_names_the_giver_as_instructor_and_carries_points():
     assert plain["object"]["definition"]["name"] == {"en": "Kudos"}
 
 
+def test_revocation_voids_the_earlier_statement():
+    original = every_kind()["kudos"]
+    void = S.voided(statement_uuid=str(uuid.uuid4()), voided_id=original["id"], by=BOB, at=AT)
+    assert void["verb"] == {"id": "http://adlnet.gov/expapi/verbs/voided", "display": {"en": "voided"}}
+    assert void["object"] == {"objectType": "StatementRef", "id": original["id"]}
+    assert void["actor"] == S.agent(BOB) and "context" not in void
+    assert problems(void) == []
+
+
 def test_no_empty_values_when_the_lms_gives_no_course_title():
     untitled = S.Course(id=4, title="", issuer="https://lms.example.edu", deployment_id="d", context_id="c")
     statement = experiment(course=untitled, tool="", category="")
@@ -169,7 +179,7 @@ def test_tinker_iris_live_under_the_base_url_and_are_all_documented():
     doc = (Path(__file__).resolve().parents[2] / "docs" / "xapi.md").read_text()
     for term in S.TINKER_TERMS:
         assert f"/xapi/{term}" in doc, term
-    for published in (S.ADL_ATTEMPTED, S.ADL_COURSE, S.EARNED, S.RECEIVED, S.BADGE_TYPE, S.OB_BADGE_CLASS,
+    for published in (S.ADL_ATTEMPTED, S.ADL_VOIDED, S.ADL_COURSE, S.EARNED, S.RECEIVED, S.BADGE_TYPE, S.OB_BADGE_CLASS,
                       S.OB_ASSERTION):
         assert published in doc, published
 
@@ -188,6 +198,9 @@ def test_the_spec_checker_catches_what_breaks_the_rules():
         "platform with an agent object": {**good, "object": S.agent(BOB), "context": {"platform": "Tinker"}},
         "success not boolean": {**good, "result": {"success": "yes"}},
         "homePage not a URL": {**good, "actor": {"account": {"homePage": "lms", "name": "x"}}},
+        "voiding an activity": {**good, "verb": {"id": S.ADL_VOIDED, "display": {"en": "voided"}}},
+        "StatementRef without a UUID": {**{k: v for k, v in good.items() if k != "context"},
+                                        "object": {"objectType": "StatementRef", "id": "kudos-5"}},
     }
     for why, statement in broken.items():
         assert problems(statement), why
