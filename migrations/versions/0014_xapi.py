@@ -19,7 +19,7 @@ def upgrade():
     sa.Column('enabled', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('endpoint', sa.String(length=1000), server_default='', nullable=False),
     sa.Column('key', sa.String(length=400), server_default='', nullable=False),
-    sa.Column('secret', sa.String(length=400), server_default='', nullable=False),
+    sa.Column('secret_encrypted', sa.String(length=1000), server_default='', nullable=False),
     sa.Column('send_email', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['organisation_id'], ['organisation.id'], name=op.f('fk_xapi_setting_organisation_id_organisation'), ondelete='CASCADE'),

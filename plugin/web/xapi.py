@@ -21,7 +21,7 @@ def _page(actor: Actor, errors: dict | None = None, values: dict | None = None, 
     row = xapi.settings(actor.organisation_id)
     shown = values or {"enabled": bool(row and row.enabled), "endpoint": row.endpoint if row else "",
                        "key": row.key if row else "", "send_email": bool(row and row.send_email)}
-    return render_template("admin/xapi.html", actor=actor, setting=row, values=shown, has_secret=bool(row and row.secret),
+    return render_template("admin/xapi.html", actor=actor, setting=row, values=shown, has_secret=bool(row and row.secret_encrypted),
                            sent=xapi.recent(actor), counts=xapi.counts(actor), errors=errors or {}, ids=FIELD_IDS,
                            vocabulary_url=f"{current_app.config['TINKER_BASE_URL']}/xapi/"), status
 

@@ -5,10 +5,17 @@ version header. The id travels with the statement, so sending it twice stores it
 2xx = stored; 409 = the LRS already holds a statement with this id (an earlier try got through);
 5xx, 408, 429 and network failures = try again later; any other answer (401/403 wrong key or secret,
 404 wrong endpoint, 400 a statement the LRS refuses) = give up, with the LRS's own message.
+
+Redirects are not followed, and unless the operator allows it (TINKER_XAPI_ALLOW_PRIVATE_ENDPOINTS, on
+outside production) an endpoint whose host resolves to a loopback, private or link-local address is
+refused: an organisation's admin must not be able to make the server probe its own network.
 """
 from __future__ import annotations
 
+import ipaddress
+import socket
 from datetime import datetime
+from urllib.parse import urlsplit
 
 import requests
 from flask import current_app
@@ -16,7 +23,7 @@ from flask import current_app
 from plugin.extensions import db
 from plugin.outbox.registry import GiveUp, Retry, handler
 from plugin.xapi.models import XapiSetting
-from plugin.xapi.service import KIND
+from plugin.xapi.service import KIND, lrs_secret
 from plugin.xapi.statements import VERSION
 
 HEADERS = {"X-Experience-API-Version": VERSION, "Content-Type": "application/json"}
@@ -25,6 +32,21 @@ RETRY_STATUSES = {408, 429}
 
 def statements_url(endpoint: str) -> str:
     return endpoint.rstrip("/") + "/statements"
+
+
+def private_address(url: str) -> str | None:
+    """The first non-public address the URL's host resolves to, if any (None: all public)."""
+    parts = urlsplit(url)
+    try:
+        found = socket.getaddrinfo(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80),
+                                   proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise Retry(f"cannot resolve the LRS host {parts.hostname!r}: {exc}") from None
+    for *_rest, sockaddr in found:
+        address = ipaddress.ip_address(sockaddr[0].split("%")[0])
+        if not address.is_global:
+            return str(address)
+    return None
 
 
 def _message(response: requests.Response) -> str:
@@ -48,11 +70,19 @@ def deliver(payload: dict, now: datetime) -> str:
     row = db.session.get(XapiSetting, payload["organisation_id"])
     if row is None or not row.ready:
         raise GiveUp("xAPI is off for this organisation, or its LRS details are incomplete")
+    secret = lrs_secret(row)
+    if secret is None:
+        raise GiveUp("the saved LRS secret can no longer be read (the app's secret key changed): save it again")
     statement = payload["statement"]
     url = statements_url(row.endpoint)
+    if not current_app.config.get("XAPI_ALLOW_PRIVATE_ENDPOINTS", False):
+        address = private_address(url)
+        if address:
+            raise GiveUp(f"the LRS endpoint's host resolves to a private address ({address}), which this "
+                         "Tinker does not send to")
     try:
         response = requests.put(url, params={"statementId": statement["id"]}, json=statement,
-                                auth=(row.key, row.secret), headers=HEADERS, allow_redirects=False,
+                                auth=(row.key, secret), headers=HEADERS, allow_redirects=False,
                                 timeout=current_app.config.get("XAPI_HTTP_TIMEOUT", 10))
     except requests.RequestException as exc:
         raise Retry(f"PUT {url} failed: {exc}") from None

@@ -20,10 +20,11 @@ class XapiSetting(db.Model):
     enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     endpoint: Mapped[str] = mapped_column(String(1000), default="", server_default="")
     key: Mapped[str] = mapped_column(String(400), default="", server_default="")
-    secret: Mapped[str] = mapped_column(String(400), default="", server_default="")
+    # Fernet token under a key derived from the app's SECRET_KEY (plugin/xapi/service.py); "" = none saved.
+    secret_encrypted: Mapped[str] = mapped_column(String(1000), default="", server_default="")
     send_email: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     @property
     def ready(self) -> bool:
-        return bool(self.enabled and self.endpoint and self.key and self.secret)
+        return bool(self.enabled and self.endpoint and self.key and self.secret_encrypted)

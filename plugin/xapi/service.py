@@ -6,11 +6,15 @@ stored whole in the outbox payload: a retry sends exactly the same statement (sa
 """
 from __future__ import annotations
 
+import base64
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 from marshmallow import Schema, ValidationError, fields, validate, validates
 from sqlalchemy import select, update
@@ -58,6 +62,20 @@ class XIn(Schema):
                 raise ValidationError("The endpoint is the LRS's base address, without ? or #.")
 
 
+def _fernet() -> Fernet:
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"tinker-xapi", info=b"lrs-secret").derive(
+        current_app.config["SECRET_KEY"].encode())
+    return Fernet(base64.urlsafe_b64encode(derived))
+
+
+def lrs_secret(row: XapiSetting) -> str | None:
+    """The saved secret in clear, for sending; None when it cannot be read (the app's SECRET_KEY changed)."""
+    try:
+        return _fernet().decrypt(row.secret_encrypted.encode()).decode()
+    except (InvalidToken, ValueError):
+        return None
+
+
 def settings(organisation_id: int) -> XapiSetting | None:
     return db.session.get(XapiSetting, organisation_id)
 
@@ -72,8 +90,8 @@ def update_settings(actor: Actor, data: dict, now: datetime) -> XapiSetting:
     _require_admin(actor)
     row = settings(actor.organisation_id)
     if row is None:
-        row = XapiSetting(organisation_id=actor.organisation_id, enabled=False, endpoint="", key="", secret="",
-                          send_email=False, updated_at=now)
+        row = XapiSetting(organisation_id=actor.organisation_id, enabled=False, endpoint="", key="",
+                          secret_encrypted="", send_email=False, updated_at=now)
         db.session.add(row)
     endpoint, key, secret = data["endpoint"].strip(), data["key"].strip(), data["secret"]
     if data["enabled"]:
@@ -82,15 +100,15 @@ def update_settings(actor: Actor, data: dict, now: datetime) -> XapiSetting:
             errors["endpoint"] = ["Give the LRS endpoint to turn xAPI on."]
         if not key:
             errors["key"] = ["Give the key (user name) the LRS issued for Tinker."]
-        if not (secret or row.secret):
+        if not (secret or row.secret_encrypted):
             errors["secret"] = ["Give the secret (password) the LRS issued for Tinker."]
         if errors:
             raise InvalidInput("The LRS connection needs some details.", errors=errors)
     before = {"enabled": row.enabled, "endpoint": row.endpoint, "key": row.key, "send_email": row.send_email}
     row.enabled, row.endpoint, row.key, row.send_email = data["enabled"], endpoint, key, data["send_email"]
-    secret_changed = bool(secret) and secret != row.secret
+    secret_changed = bool(secret) and secret != (lrs_secret(row) if row.secret_encrypted else None)
     if secret:
-        row.secret = secret
+        row.secret_encrypted = _fernet().encrypt(secret.encode()).decode()
     row.updated_at = now
     db.session.flush()
     changed = {name: [old, getattr(row, name)] for name, old in before.items() if old != getattr(row, name)}

@@ -60,8 +60,9 @@ def test_settings_are_saved_audited_and_the_secret_is_kept_when_left_blank(appct
     xapi.update_settings(world.admin, settings_input(secret="", key="tinker-2"), later(1))
     db.session.commit()
     row = xapi.settings(world.admin.organisation_id)
-    assert (row.enabled, row.endpoint, row.key, row.secret, row.send_email) == (
+    assert (row.enabled, row.endpoint, row.key, xapi.lrs_secret(row), row.send_email) == (
         True, "https://lrs.example.org/xAPI/", "tinker-2", "s3cret", False)
+    assert "s3cret" not in row.secret_encrypted  # encrypted at rest
     assert row.ready
     audit = list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == "xapi.settings_changed")
                                     .order_by(AuditEvent.id)))
@@ -315,6 +316,22 @@ def test_statements_waiting_when_xapi_is_turned_off_are_not_sent(appctx, scripte
     db.session.commit()
     row = deliver(row)
     assert row.status == FAILED and "xAPI is off" in row.last_error
+    assert scripted.requests == []
+
+
+def test_private_endpoints_are_refused_where_the_operator_forbids_them(app, appctx, scripted, monkeypatch):
+    row = one_statement(make_world(), scripted.endpoint)
+    monkeypatch.setitem(app.config, "XAPI_ALLOW_PRIVATE_ENDPOINTS", False)
+    row = deliver(row)
+    assert row.status == FAILED and "private address (127.0.0.1)" in row.last_error
+    assert scripted.requests == []
+
+
+def test_a_secret_that_can_no_longer_be_read_is_reported(app, appctx, scripted, monkeypatch):
+    row = one_statement(make_world(), scripted.endpoint)
+    monkeypatch.setitem(app.config, "SECRET_KEY", "another-secret-key")
+    row = deliver(row)
+    assert row.status == FAILED and "save it again" in row.last_error
     assert scripted.requests == []
 
 
