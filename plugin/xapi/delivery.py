@@ -80,12 +80,16 @@ def deliver(payload: dict, now: datetime) -> str:
         if address:
             raise GiveUp(f"the LRS endpoint's host resolves to a private address ({address}), which this "
                          "Tinker does not send to")
+    timeout = current_app.config.get("XAPI_HTTP_TIMEOUT", 10)
     try:
         response = requests.put(url, params={"statementId": statement["id"]}, json=statement,
-                                auth=(row.key, secret), headers=HEADERS, allow_redirects=False,
-                                timeout=current_app.config.get("XAPI_HTTP_TIMEOUT", 10))
+                                auth=(row.key, secret), headers=HEADERS, allow_redirects=False, timeout=timeout)
+    except requests.Timeout:
+        raise Retry(f"the LRS did not answer within {timeout:g} s") from None
+    except requests.ConnectionError:
+        raise Retry(f"could not connect to the LRS at {urlsplit(url).netloc}") from None
     except requests.RequestException as exc:
-        raise Retry(f"PUT {url} failed: {exc}") from None
+        raise Retry(f"sending to the LRS failed: {type(exc).__name__}: {str(exc)[:200]}") from None
     status = response.status_code
     if 200 <= status < 300:
         return f"stored by the LRS (HTTP {status})"

@@ -7,6 +7,7 @@ import base64
 import json
 import socket
 import threading
+import time
 
 import pytest
 from marshmallow import ValidationError
@@ -228,7 +229,7 @@ class ScriptedLrs:
     """An HTTP server answering PUT /xAPI/statements with the status the test asks for; records requests."""
 
     def __init__(self):
-        self.status, self.body, self.headers, self.requests = 204, b"", {}, []
+        self.status, self.body, self.headers, self.requests, self.delay = 204, b"", {}, [], 0.0
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
@@ -241,6 +242,7 @@ class ScriptedLrs:
     def _app(self, request: Request) -> Response:
         self.requests.append({"method": request.method, "path": request.path, "args": dict(request.args),
                               "headers": dict(request.headers), "json": request.get_json(silent=True)})
+        time.sleep(self.delay)
         return Response(self.body, status=self.status, headers=self.headers, content_type="application/json")
 
     def close(self):
@@ -306,7 +308,15 @@ def test_unreachable_lrs_is_retried_later(appctx):
     row = deliver(one_statement(make_world(), f"http://127.0.0.1:{port}/xAPI"))
     assert row.status == PENDING and row.attempts == 1
     assert row.next_attempt_at > later(10)
-    assert "failed" in row.last_error
+    assert f"could not connect to the LRS at 127.0.0.1:{port}" in row.last_error
+
+
+def test_a_slow_lrs_is_retried_later(app, appctx, scripted, monkeypatch):
+    monkeypatch.setitem(app.config, "XAPI_HTTP_TIMEOUT", 0.2)
+    scripted.delay = 1.0
+    row = deliver(one_statement(make_world(), scripted.endpoint))
+    assert row.status == PENDING and row.attempts == 1
+    assert "did not answer within 0.2 s" in row.last_error
 
 
 def test_statements_waiting_when_xapi_is_turned_off_are_not_sent(appctx, scripted):
