@@ -40,7 +40,7 @@ def award_badge(grant: BadgeGrant, now: datetime) -> int | None:
     }, ["idempotency_key"])
     if award_id is not None:
         aggregates.record_activity(grant.organisation_id, grant.course_id, grant.user_id, now, {"badges": 1})
-        xapi.badge_earned(award_id, now)
+        xapi.badge_earned(award_id, grant.organisation_id, now)
     return award_id
 
 

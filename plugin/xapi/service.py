@@ -190,14 +190,14 @@ def help_confirmed(help_record, now: datetime) -> None:
               at=help_record.resolved_at or now, **kw))
 
 
-def badge_earned(award_id: int, now: datetime) -> None:
+def badge_earned(award_id: int, organisation_id: int, now: datetime) -> None:
+    row = _ready(organisation_id)  # first: nothing else is read when xAPI is off
+    if row is None:
+        return
     from plugin.badges.models import BadgeAward, BadgeClass
 
     award = db.session.get(BadgeAward, award_id)
     if award is None:
-        return
-    row = _ready(award.organisation_id)
-    if row is None:
         return
     badge = db.session.get(BadgeClass, award.badge_id)
 
