@@ -73,6 +73,10 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "SMTP_TIMEOUT": float(os.environ.get("TINKER_SMTP_TIMEOUT", "10")),
         # JSON API: requests per API token per minute (counted in the database, across instances).
         "API_RATE_LIMIT": int(os.environ.get("TINKER_API_RATE_LIMIT", "120")),
+        # xAPI statements to each organisation's LRS (admin-configured): request timeout, and whether an
+        # endpoint may resolve to a loopback/private address (off in production: no probing the server's network).
+        "XAPI_HTTP_TIMEOUT": float(os.environ.get("TINKER_XAPI_HTTP_TIMEOUT", "10")),
+        "XAPI_ALLOW_PRIVATE_ENDPOINTS": _env_bool("TINKER_XAPI_ALLOW_PRIVATE_ENDPOINTS", not production),
     }
     cfg["RAISE_UNEXPECTED"] = testing
     cfg.update(overrides)

@@ -23,6 +23,7 @@ from plugin.rules import service as rules
 from plugin.settings.service import limits
 from plugin.teams.service import teams_of
 from plugin.tenancy.service import role_in
+from plugin.xapi import service as xapi
 
 HELPED_ME, I_HELPED = "helped_me", "i_helped"
 LOOP_THRESHOLD = 2  # confirmed helps each way within the window
@@ -108,6 +109,7 @@ def _confirm(record: PeerHelp, now: datetime, already_moved: bool = False) -> li
     record.loop_flagged = this_way >= LOOP_THRESHOLD and other_way >= LOOP_THRESHOLD
     db.session.flush()
     aggregates.record_activity(record.organisation_id, record.course_id, record.helper_id, now, {"helps": 1})
+    xapi.help_confirmed(record, now)
     if role_in(record.course_id, record.helper_id) is not Role.LEARNER:
         return []
     event = E.Event(name=E.HELP_CONFIRMED, organisation_id=record.organisation_id, course_id=record.course_id,

@@ -31,6 +31,7 @@ from plugin.rules import events as E
 from plugin.rules import service as rules
 from plugin.settings.service import limits, time_zone
 from plugin.tenancy.service import role_in
+from plugin.xapi import service as xapi
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,7 @@ def give_kudos(actor: Actor, *, receiver_id: int, message: str, now: datetime, s
         rules.process(event, DbFacts(actor.course_id, receiver_id), limits(actor.organisation_id), now)
     grades.points_changed(actor.course_id, receiver_id, now)
     record(actor, "kudos.given", "kudos", kudos.id, {"receiver": receiver_id, "points": points}, now)
+    xapi.kudos_received(kudos, now)
     return kudos
 
 
@@ -140,6 +142,7 @@ def revoke_kudos(actor: Actor, kudos_id: int, reason: str, now: datetime) -> Kud
         grades.points_changed(kudos.course_id, kudos.receiver_id, now)
     db.session.flush()
     record(actor, "kudos.revoked", "kudos", kudos.id, {"reason": reason}, now)
+    xapi.revoked(actor, f"xapi:kudos:{kudos.id}", now)
     return kudos
 
 
@@ -192,6 +195,7 @@ def revoke_badge(actor: Actor, award_id: int, reason: str, now: datetime) -> Bad
         grades.points_changed(award.course_id, award.user_id, now)
     db.session.flush()
     record(actor, "badge.revoked", "badge_award", award.id, {"reason": reason}, now)
+    xapi.revoked(actor, f"xapi:badge:{award.id}", now)
     return award
 
 

@@ -24,11 +24,15 @@ def register_web(app: Flask) -> None:
     from plugin.web.recognition import bp as recognition
     from plugin.web.teams import bp as teams
     from plugin.web.vision import bp as vision
+    from plugin.web.xapi import bp as admin_xapi
+    from plugin.web.xapi import vocabulary as xapi_vocabulary
 
     for bp in (learner, boards, recognition, community, manage, admin, admin_rules, public, health, challenges, teams,
                vision, insights, privacy, admin_tokens):
         app.register_blueprint(bp)
     app.register_blueprint(openbadges)
+    app.register_blueprint(admin_xapi)
+    app.register_blueprint(xapi_vocabulary)
 
     @app.get("/")
     def index():

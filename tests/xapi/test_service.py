@@ -1,0 +1,350 @@
+"""xAPI on the service side: settings (validated, audited, secret kept and never echoed), one statement per
+event only while the organisation has xAPI on, idempotent by key, and the handler's reading of each kind
+of LRS answer (a scripted HTTP server here; tests/xapi/test_lrs.py uses a real LRS)."""
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import threading
+import time
+
+import pytest
+from marshmallow import ValidationError
+from sqlalchemy import select
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from plugin.audit.models import AuditEvent
+from plugin.badges.service import BadgeGrant, award_badge
+from plugin.core.actor import Role
+from plugin.errors import Forbidden, InvalidInput
+from plugin.extensions import db
+from plugin.outbox import service as outbox
+from plugin.outbox.models import DONE, FAILED, PENDING, OutboxItem
+from plugin.peer_help.service import HELPED_ME, I_HELPED, confirm_help, record_help
+from plugin.recognition.service import give_kudos
+from plugin.xapi import service as xapi
+from plugin.xapi.delivery import statements_url
+from tests.services.factories import later, log, make_actor, make_platform
+from tests.xapi.spec import problems
+from tests.xapi.test_lrs import make_world
+
+
+def settings_input(**overrides) -> dict:
+    data = {"enabled": True, "endpoint": "https://lrs.example.org/xAPI/", "key": "tinker", "secret": "s3cret"}
+    data.update(overrides)
+    return xapi.XIn().load(data)
+
+
+def rows() -> list[OutboxItem]:
+    db.session.expire_all()
+    return list(db.session.scalars(select(OutboxItem).where(OutboxItem.kind == xapi.KIND).order_by(OutboxItem.id)))
+
+
+def events(world) -> None:
+    log(world.learner, later(1))
+    record_help(world.learner, other_user_id=world.helper.user_id, direction=HELPED_ME,
+                description="Walked me through checking sources.", now=later(2))
+    award_badge(BadgeGrant(badge_id=world.badge_id, organisation_id=world.learner.organisation_id,
+                           course_id=world.learner.course_id, user_id=world.learner.user_id, key="grant-1"), later(3))
+    give_kudos(world.manager, receiver_id=world.learner.user_id, message="A generous share of prompts.",
+               submission_key="k-1", now=later(4))
+    db.session.commit()
+
+
+# -- settings ---------------------------------------------------------------------------------------------
+
+def test_settings_are_saved_audited_and_the_secret_is_kept_when_left_blank(appctx):
+    world = make_world()
+    xapi.update_settings(world.admin, settings_input(), later(0))
+    xapi.update_settings(world.admin, settings_input(secret="", key="tinker-2"), later(1))
+    db.session.commit()
+    row = xapi.settings(world.admin.organisation_id)
+    assert (row.enabled, row.endpoint, row.key, xapi.lrs_secret(row), row.send_email) == (
+        True, "https://lrs.example.org/xAPI/", "tinker-2", "s3cret", False)
+    assert "s3cret" not in row.secret_encrypted  # encrypted at rest
+    assert row.ready
+    audit = list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == "xapi.settings_changed")
+                                    .order_by(AuditEvent.id)))
+    assert [a.details.get("secret") for a in audit] == ["changed", None]
+    assert audit[1].details == {"key": ["tinker", "tinker-2"]}
+    assert all("s3cret" not in json.dumps(a.details) for a in audit)
+
+
+@pytest.mark.parametrize("endpoint", ["ftp://lrs.example.org/xAPI", "lrs.example.org", "https://lrs/x?a=1", "javascript:alert(1)"])
+def test_endpoint_must_be_an_http_address(endpoint):
+    with pytest.raises(ValidationError) as err:
+        settings_input(endpoint=endpoint)
+    assert "endpoint" in err.value.messages
+
+
+def test_turning_on_needs_endpoint_key_and_secret(appctx):
+    world = make_world()
+    with pytest.raises(InvalidInput) as err:
+        xapi.update_settings(world.admin, settings_input(endpoint="", key="", secret=""), later(0))
+    assert set(err.value.errors) == {"endpoint", "key", "secret"}
+    # Off, nothing is required (an admin may save half-filled details).
+    xapi.update_settings(world.admin, settings_input(enabled=False, endpoint="", key="", secret=""), later(0))
+
+
+def test_only_admins_change_settings_or_read_the_status(appctx):
+    world = make_world()
+    for actor in (world.manager, world.learner):
+        with pytest.raises(Forbidden):
+            xapi.update_settings(actor, settings_input(), later(0))
+        with pytest.raises(Forbidden):
+            xapi.recent(actor)
+        with pytest.raises(Forbidden):
+            xapi.send_test(actor, later(0))
+
+
+# -- what is enqueued --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("how", ["never configured", "turned off", "no secret"])
+def test_nothing_is_enqueued_unless_xapi_is_on(appctx, how):
+    world = make_world()
+    if how == "turned off":
+        xapi.update_settings(world.admin, settings_input(), later(0))
+        xapi.update_settings(world.admin, settings_input(enabled=False), later(0))
+    elif how == "no secret":
+        xapi.update_settings(world.admin, settings_input(enabled=False, secret=""), later(0))
+        xapi.settings(world.admin.organisation_id).enabled = True  # as if it lost its secret
+    events(world)
+    assert rows() == []
+
+
+def test_one_statement_per_event_in_the_events_transaction(appctx):
+    world = make_world()
+    xapi.update_settings(world.admin, settings_input(), later(0))
+    db.session.commit()
+    log(world.learner, later(1))
+    db.session.rollback()  # an experiment that never happened sends nothing
+    assert rows() == []
+    events(world)
+    found = rows()
+    kinds = [r.payload["event"] for r in found]
+    assert kinds.count("experiment_logged") == 1 and kinds.count("help_confirmed") == 1
+    assert kinds.count("kudos_received") == 1
+    assert kinds.count("badge_earned") >= 1  # the grant, and any badge a default rule awarded
+    assert all(r.status == PENDING and r.course_id == world.learner.course_id for r in found)
+    for r in found:
+        statement = r.payload["statement"]
+        assert problems(statement) == [], r.dedupe_key
+        assert r.payload["organisation_id"] == world.learner.organisation_id
+
+
+def test_the_same_fact_is_enqueued_once(appctx):
+    world = make_world()
+    xapi.update_settings(world.admin, settings_input(), later(0))
+    logged = log(world.learner, later(1), submission_key="same-form")
+    log(world.learner, later(2), submission_key="same-form")  # a double click: the same experiment
+    grant = BadgeGrant(badge_id=world.badge_id, organisation_id=world.learner.organisation_id,
+                       course_id=world.learner.course_id, user_id=world.learner.user_id, key="grant-1")
+    award_badge(grant, later(3))
+    award_badge(grant, later(4))
+    xapi.experiment_logged(logged.experiment, later(5))  # called again for the same experiment
+    db.session.commit()
+    keys = [r.dedupe_key for r in rows()]
+    assert keys.count(f"xapi:experiment:{logged.experiment.id}") == 1
+    from plugin.badges.models import BadgeAward
+
+    awards = db.session.scalars(select(BadgeAward.id)).all()
+    assert sorted(k for k in keys if k.startswith("xapi:badge:")) == sorted(f"xapi:badge:{a}" for a in awards)
+    payloads = [r.payload["statement"]["id"] for r in rows()]
+    assert len(payloads) == len(set(payloads))
+
+
+def test_help_is_sent_when_confirmed_not_when_claimed(appctx):
+    world = make_world()
+    xapi.update_settings(world.admin, settings_input(), later(0))
+    claimed = record_help(world.helper, other_user_id=world.learner.user_id, direction=I_HELPED,
+                          description="Showed how to write a prompt.", now=later(1))
+    assert [r for r in rows() if r.payload["event"] == "help_confirmed"] == []
+    confirm_help(world.learner, claimed.help.id, later(2))
+    [sent] = [r for r in rows() if r.payload["event"] == "help_confirmed"]
+    assert sent.payload["statement"]["timestamp"] == "2025-03-03T09:02:00.000Z"
+    assert sent.payload["statement"]["actor"]["account"]["name"] == "helper-1"
+
+
+def test_nothing_people_typed_leaves_tinker(appctx):
+    world = make_world()
+    xapi.update_settings(world.admin, settings_input(), later(0))
+    typed = {"title": "Secret project codename", "tried": "Pasted the board minutes " + "x" * 20,
+             "learned": "Never paste board minutes"}
+    log(world.learner, later(1), outcome="failed", **typed)
+    record_help(world.learner, other_user_id=world.helper.user_id, direction=HELPED_ME,
+                description="Private matter about a colleague", now=later(2))
+    give_kudos(world.manager, receiver_id=world.learner.user_id, message="Personal note of thanks",
+               submission_key="k-2", now=later(3))
+    sent = json.dumps([r.payload for r in rows()])
+    for text in [*typed.values(), "Private matter", "Personal note"]:
+        assert text not in sent
+
+
+def test_revoking_kudos_or_a_badge_voids_the_statement_that_was_queued(appctx):
+    from plugin.recognition.service import award_badge_manually, revoke_badge, revoke_kudos
+
+    world = make_world()
+    kudos = give_kudos(world.manager, receiver_id=world.learner.user_id, message="Thanks for the demo.",
+                       submission_key="k-9", now=later(1))
+    revoke_kudos(world.manager, kudos.id, "Given by mistake", later(2))  # xAPI off then: nothing to void
+    xapi.update_settings(world.admin, settings_input(), later(3))
+    award_id = award_badge_manually(world.manager, receiver_id=world.learner.user_id, badge_id=world.badge_id,
+                                    comment="Ran a clinic.", now=later(4))
+    revoke_badge(world.manager, award_id, "Wrong person", later(5))
+    revoke_badge(world.manager, award_id, "Wrong person", later(6))  # twice: one voiding statement
+    db.session.commit()
+    found = {r.dedupe_key: r for r in rows()}
+    assert f"xapi:void:xapi:kudos:{kudos.id}" not in found
+    void = found[f"xapi:void:xapi:badge:{award_id}"].payload
+    assert void["event"] == "voided"
+    assert void["statement"]["object"] == {"objectType": "StatementRef",
+                                           "id": found[f"xapi:badge:{award_id}"].payload["statement"]["id"]}
+    assert void["statement"]["actor"]["account"]["name"] == "manager-1"
+    assert void["statement"]["timestamp"] == "2025-03-03T09:05:00.000Z"
+    assert problems(void["statement"]) == []
+    assert len([k for k in found if k.startswith("xapi:void:")]) == 1
+
+
+def test_statements_of_two_organisations_never_mix(appctx):
+    world = make_world()
+    other = make_platform(issuer="https://other-lms.example", client_id="c2", organisation="Org B")
+    other_admin = make_actor(other, "admin-b", role=Role.ADMIN)
+    for admin in (world.admin, other_admin):
+        xapi.update_settings(admin, settings_input(), later(0))
+    log(world.learner, later(1))
+    log(make_actor(other, "learner-b"), later(1))
+    db.session.commit()
+    mine = xapi.recent(world.admin)
+    theirs = xapi.recent(other_admin)
+    assert len(mine) >= 1 and len(theirs) >= 1
+    assert {s.item.id for s in mine}.isdisjoint({s.item.id for s in theirs})
+    assert all(s.item.payload["organisation_id"] == world.admin.organisation_id for s in mine)
+
+
+# -- delivery: each kind of answer ------------------------------------------------------------------------
+
+class ScriptedLrs:
+    """An HTTP server answering PUT /xAPI/statements with the status the test asks for; records requests."""
+
+    def __init__(self):
+        self.status, self.body, self.headers, self.requests, self.delay = 204, b"", {}, [], 0.0
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.server = make_server("127.0.0.1", self.port, self._app, threaded=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+        self.endpoint = f"http://127.0.0.1:{self.port}/xAPI/"
+
+    @Request.application
+    def _app(self, request: Request) -> Response:
+        self.requests.append({"method": request.method, "path": request.path, "args": dict(request.args),
+                              "headers": dict(request.headers), "json": request.get_json(silent=True)})
+        time.sleep(self.delay)
+        return Response(self.body, status=self.status, headers=self.headers, content_type="application/json")
+
+    def close(self):
+        self.server.shutdown()
+
+
+@pytest.fixture
+def scripted():
+    server = ScriptedLrs()
+    yield server
+    server.close()
+
+
+def one_statement(world, endpoint: str) -> OutboxItem:
+    xapi.update_settings(world.admin, settings_input(endpoint=endpoint), later(0))
+    log(world.learner, later(1))
+    db.session.commit()
+    return [r for r in rows() if r.payload["event"] == "experiment_logged"][0]
+
+
+def deliver(row: OutboxItem) -> OutboxItem:
+    db.session.execute(OutboxItem.__table__.update().where(OutboxItem.id != row.id).values(status=DONE))
+    db.session.commit()
+    outbox.process_due(later(10))
+    return next(r for r in rows() if r.id == row.id)
+
+
+def test_put_with_the_statement_id_basic_auth_and_version_header(appctx, scripted):
+    row = one_statement(make_world(), scripted.endpoint)
+    assert deliver(row).status == DONE
+    [sent] = scripted.requests
+    assert sent["method"] == "PUT" and sent["path"] == "/xAPI/statements"
+    assert sent["args"] == {"statementId": row.payload["statement"]["id"]}
+    assert sent["headers"]["X-Experience-Api-Version"] == "1.0.3"
+    assert sent["headers"]["Authorization"] == "Basic " + base64.b64encode(b"tinker:s3cret").decode()
+    assert sent["json"] == row.payload["statement"]
+
+
+@pytest.mark.parametrize("status, body, outcome, words", [
+    (200, b"", DONE, "stored by the LRS (HTTP 200)"),
+    (409, b'{"detail": "A different statement already exists with the same ID"}', DONE, "already holds"),
+    (503, b'{"message": "maintenance"}', PENDING, "HTTP 503: maintenance"),
+    (429, b"slow down", PENDING, "HTTP 429"),
+    (401, b'{"detail": "Invalid authentication credentials"}', FAILED, "key and secret (HTTP 401)"),
+    (404, b"Not Found", FAILED, "refused the statement (HTTP 404): Not Found"),
+    (400, b'{"detail": [{"loc": ["body", "actor"], "msg": "bad agent"}]}', FAILED, "body.actor: bad agent"),
+    (302, b"", FAILED, "redirects"),
+])
+def test_each_kind_of_answer(appctx, scripted, status, body, outcome, words):
+    scripted.status, scripted.body = status, body
+    if status == 302:
+        scripted.headers = {"Location": "https://elsewhere.example/xAPI/statements"}
+    row = deliver(one_statement(make_world(), scripted.endpoint))
+    assert row.status == outcome
+    assert words in (row.note or row.last_error or "")
+    assert row.attempts == 1
+
+
+def test_unreachable_lrs_is_retried_later(appctx):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here once the socket closes
+    row = deliver(one_statement(make_world(), f"http://127.0.0.1:{port}/xAPI"))
+    assert row.status == PENDING and row.attempts == 1
+    assert row.next_attempt_at > later(10)
+    assert f"could not connect to the LRS at 127.0.0.1:{port}" in row.last_error
+
+
+def test_a_slow_lrs_is_retried_later(app, appctx, scripted, monkeypatch):
+    monkeypatch.setitem(app.config, "XAPI_HTTP_TIMEOUT", 0.2)
+    scripted.delay = 1.0
+    row = deliver(one_statement(make_world(), scripted.endpoint))
+    assert row.status == PENDING and row.attempts == 1
+    assert "did not answer within 0.2 s" in row.last_error
+
+
+def test_statements_waiting_when_xapi_is_turned_off_are_not_sent(appctx, scripted):
+    world = make_world()
+    row = one_statement(world, scripted.endpoint)
+    xapi.update_settings(world.admin, settings_input(endpoint=scripted.endpoint, enabled=False), later(2))
+    db.session.commit()
+    row = deliver(row)
+    assert row.status == FAILED and "xAPI is off" in row.last_error
+    assert scripted.requests == []
+
+
+def test_private_endpoints_are_refused_where_the_operator_forbids_them(app, appctx, scripted, monkeypatch):
+    row = one_statement(make_world(), scripted.endpoint)
+    monkeypatch.setitem(app.config, "XAPI_ALLOW_PRIVATE_ENDPOINTS", False)
+    row = deliver(row)
+    assert row.status == FAILED and "private address (127.0.0.1)" in row.last_error
+    assert scripted.requests == []
+
+
+def test_a_secret_that_can_no_longer_be_read_is_reported(app, appctx, scripted, monkeypatch):
+    row = one_statement(make_world(), scripted.endpoint)
+    monkeypatch.setitem(app.config, "SECRET_KEY", "another-secret-key")
+    row = deliver(row)
+    assert row.status == FAILED and "save it again" in row.last_error
+    assert scripted.requests == []
+
+
+def test_statements_url_appends_to_the_endpoint():
+    assert statements_url("https://lrs.example.org/xAPI/") == "https://lrs.example.org/xAPI/statements"
+    assert statements_url("https://lrs.example.org/data/xAPI") == "https://lrs.example.org/data/xAPI/statements"
