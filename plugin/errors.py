@@ -94,6 +94,22 @@ def _flatten_locations(messages: dict) -> dict:
     return flat
 
 
+OUTAGE_ERRORS = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, sa_exc.DisconnectionError)
+
+
+def _caused_by_outage(err: BaseException) -> bool:
+    """Whether a database outage is behind this error: the error itself, or one it was raised from or while
+    handling (a PendingRollbackError after a cut connection, a driver error SQLAlchemy did not wrap)."""
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, OUTAGE_ERRORS) or (isinstance(err, sa_exc.PendingRollbackError)) or (
+                type(err).__name__ == "OperationalError" and type(err).__module__.split(".")[0] in ("psycopg", "sqlite3")):
+            return True
+        err = err.__cause__ or err.__context__
+    return False
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(err: DomainError):
@@ -107,6 +123,9 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException):
+        original = getattr(err, "original_exception", None)  # an error outside the view (after_request hooks)
+        if original is not None and _caused_by_outage(original):
+            return _database_unavailable(original)
         if err.code is not None and err.code < 400:  # 304 Not Modified (ETag): no body at all
             return err.get_response()
         code = (err.name or "error").lower().replace(" ", "_")
@@ -121,6 +140,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(sa_exc.OperationalError)
     @app.errorhandler(sa_exc.InterfaceError)
     @app.errorhandler(sa_exc.TimeoutError)
+    @app.errorhandler(sa_exc.DisconnectionError)
     def _database_unavailable(err: Exception):
         """The database is unreachable, restarting, out of connections or (SQLite) locked for too long: a
         503 the LMS frame can show, and the app reconnects by itself (pool_pre_ping) once it is back."""
@@ -146,6 +166,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):
+        if _caused_by_outage(err):  # e.g. a session left unusable by a connection cut mid-transaction
+            return _database_unavailable(err)
         if app.config.get("RAISE_UNEXPECTED"):  # tests see the real traceback, not a generic page
             raise err
         log.exception("unhandled error on %s %s", request.method, request.path)
