@@ -75,5 +75,7 @@ def individual_board(actor, args):
 @blp.arguments(TeamBoardIn, location="query")
 @blp.response(200, TeamRowOut(many=True))
 def team_board(actor, args):
-    """The course's team board for a period, ranked by a measure."""
-    return boards.teams_board(actor, args["period"], args["measure"], utcnow())
+    """The course's team board for a period, ranked by a measure: every team for managers; for learners the
+    top 20 and then their own teams at their ranks, as the page shows them."""
+    standing = boards.teams_board(actor, args["period"], args["measure"], utcnow(), full=True)
+    return standing.rows + standing.mine

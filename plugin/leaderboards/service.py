@@ -10,20 +10,22 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from marshmallow import Schema, fields, validate
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 
 from plugin.audit.service import record
 from plugin.core.actor import Actor
 from plugin.core.db import insert_ignore
+from plugin.core.memo import memoised, remember
 from plugin.errors import Forbidden, InvalidInput
 from plugin.extensions import db
 from plugin.leaderboards import rebuild
 from plugin.leaderboards.models import MODES, OFF, ON, TEAM_ONLY, BoardOptOut, BoardSetting
-from plugin.leaderboards.periods import KINDS, current_key, is_valid_key
-from plugin.leaderboards.queries import MIN_TEAM_SIZE, Board, Scope, TeamRow, board, team_board
+from plugin.leaderboards.periods import KINDS, WEEK, current_key, is_valid_key
+from plugin.leaderboards.queries import MIN_TEAM_SIZE, POINTS_PER_MEMBER, Board, Scope, TeamRow, board, team_board
 from plugin.ledger.models import TOTAL
+from plugin.levels.service import dimension_names
 from plugin.settings import service as org_settings
-from plugin.teams.service import teams_of
+from plugin.teams.models import Team, TeamMember
 from plugin.tenancy.models import Course
 
 
@@ -40,7 +42,27 @@ class SettingsIn(Schema):
 
 
 def settings_of(course_id: int) -> Settings:
-    row = db.session.get(BoardSetting, course_id)
+    """Read once per transaction (the page, its nav and its board all ask); a change in it is read back."""
+    return memoised(db.session, _settings_key(course_id), lambda: _read_settings(course_id))
+
+
+def _settings_key(course_id: int) -> tuple:
+    return "board_settings", course_id
+
+
+def _opted_out_key(actor: Actor) -> tuple:
+    return "opted_out", actor.organisation_id, actor.user_id
+
+
+# Built once: these run on every page (the nav asks), and building a statement costs more than running it.
+_SETTINGS = select(BoardSetting.mode, BoardSetting.relative).where(BoardSetting.course_id == bindparam("course"))
+_OPTED_OUT = select(BoardOptOut.user_id).where(
+    BoardOptOut.user_id == bindparam("user"),
+    BoardOptOut.course_id.in_(select(Course.id).where(Course.organisation_id == bindparam("organisation")))).limit(1)
+
+
+def _read_settings(course_id: int) -> Settings:
+    row = db.session.execute(_SETTINGS, {"course": course_id}).first()
     return Settings(row.mode, row.relative) if row else Settings()
 
 
@@ -67,9 +89,8 @@ def _organisation_courses(organisation_id: int):
 
 def is_opted_out(actor: Actor) -> bool:
     """Whether the person hid their name; the choice holds in every course of the organisation."""
-    return db.session.execute(select(BoardOptOut.user_id).where(
-        BoardOptOut.user_id == actor.user_id,
-        BoardOptOut.course_id.in_(_organisation_courses(actor.organisation_id))).limit(1)).first() is not None
+    return memoised(db.session, _opted_out_key(actor), lambda: db.session.execute(
+        _OPTED_OUT, {"user": actor.user_id, "organisation": actor.organisation_id}).first() is not None)
 
 
 def set_opt_out(actor: Actor, opted_out: bool, now: datetime) -> bool:
@@ -134,11 +155,91 @@ def individual_board(actor: Actor, scope_kind: str, period: str, dimension: str,
                  around=around, relative=view.relative)
 
 
-def teams_board(actor: Actor, period: str, measure: str, now: datetime) -> list[TeamRow]:
+TEAM_TOP = 20  # teams a team board shows before the viewer's own
+# The viewer's teams in the course (teams.service.teams_of, ids only: no entities to build on a page).
+_MY_TEAMS = select(TeamMember.team_id).join(Team, Team.id == TeamMember.team_id).where(
+    Team.course_id == bindparam("course"), TeamMember.user_id == bindparam("user"))
+
+
+@dataclass(frozen=True)
+class TeamStanding:
+    rows: list[TeamRow]  # the top `limit` teams (every ranked team when no limit)
+    mine: list[TeamRow]  # the viewer's teams ranked below those, at their true ranks
+    total: int           # teams ranked on this board
+    limit: int           # the top a learner sees
+
+    @property
+    def cut(self) -> bool:
+        """Whether the rows stop before the end of the board (the page says so)."""
+        return len(self.rows) < self.total
+
+
+def teams_board(actor: Actor, period: str, measure: str, now: datetime, *, limit: int = TEAM_TOP,
+                full: bool = False) -> TeamStanding:
+    """The top `limit` teams and the viewer's own teams below them, at the board's own ranks; managers may ask
+    for every team (`full`)."""
     view = view_of(actor)
     if not view.teams:
         raise Forbidden("Leaderboards are turned off in this course.")
-    mine = {t.id for t in teams_of(actor.course_id, actor.user_id)}
-    return team_board(actor.course_id, period_key(actor, period, now), measure, my_team_ids=mine,
-                      min_members=1 if actor.can_manage else MIN_TEAM_SIZE)
+    mine = set(db.session.scalars(_MY_TEAMS, {"course": actor.course_id, "user": actor.user_id}))
+    ranked = team_board(actor.course_id, period_key(actor, period, now), measure, my_team_ids=mine,
+                        min_members=1 if actor.can_manage else MIN_TEAM_SIZE)
+    if full and actor.can_manage:
+        return TeamStanding(ranked, [], len(ranked), limit)
+    return TeamStanding(ranked[:limit], [r for r in ranked[limit:] if r.is_mine], len(ranked), limit)
 
+
+# --- the leaderboard page -------------------------------------------------------------------------------
+PEOPLE, TEAMS = "people", "teams"
+
+# What a board page asks of its settings, in one statement: the course's board settings, whether the viewer
+# hid their name, the organisation's time zone (bind params course, user, organisation).
+_VIEWER = select(
+    select(BoardSetting.mode).where(BoardSetting.course_id == bindparam("course")).scalar_subquery(),
+    select(BoardSetting.relative).where(BoardSetting.course_id == bindparam("course")).scalar_subquery(),
+    _OPTED_OUT.exists(),
+    org_settings.TIME_ZONE_OF.scalar_subquery())
+
+
+def _read_viewer(actor: Actor) -> None:
+    """Read the page's settings at once; settings_of, is_opted_out and time_zone_name then answer from memory."""
+    mode, relative, hidden, zone = db.session.execute(_VIEWER, {
+        "course": actor.course_id, "user": actor.user_id, "organisation": actor.organisation_id}).one()
+    remember(db.session, _settings_key(actor.course_id), Settings() if mode is None else Settings(mode, relative))
+    remember(db.session, _opted_out_key(actor), bool(hidden))
+    org_settings.remember_time_zone(actor.organisation_id, zone)
+
+
+@dataclass(frozen=True)
+class BoardPage:
+    view: View
+    tab: str                   # PEOPLE or TEAMS
+    period: str                # the key of the period shown
+    dimensions: dict[str, str]
+    hidden: bool               # the viewer hid their name
+    zone: str                  # the organisation's time zone
+    board: Board | None = None
+    teams: TeamStanding | None = None
+    closed: str | None = None  # why the course's mode closes the board asked for (the page says so)
+
+
+def board_page(actor: Actor, now: datetime, *, tab: str | None = None, scope: str = "course", period: str = WEEK,
+               dimension: str = TOTAL, measure: str = POINTS_PER_MEMBER, full: bool = False) -> BoardPage:
+    """Everything the leaderboard page shows: the individual board (tab PEOPLE) or the team board, and what the
+    controls offer. Unknown periods and dimensions are InvalidInput; a board the course's mode closes is `closed`."""
+    _read_viewer(actor)
+    view, key = view_of(actor), period_key(actor, period, now)
+    tab = tab or (PEOPLE if view.individual else TEAMS)
+    names = dimension_names(actor.organisation_id)
+    if dimension != TOTAL and dimension not in names:
+        raise InvalidInput("Unknown dimension.", errors={"dimension": ["Choose total or one of the dimensions."]})
+    shown, teams, closed = None, None, None
+    try:
+        if tab == PEOPLE:
+            shown = individual_board(actor, scope, period, dimension, now)
+        else:
+            teams = teams_board(actor, period, measure, now, full=full)
+    except Forbidden as err:
+        closed = err.message
+    return BoardPage(view, tab, key, names, is_opted_out(actor), org_settings.time_zone_name(actor.organisation_id),
+                     shown, teams, closed)

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from plugin.core.actor import Actor
+from plugin.core.memo import memoised
 from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
 from plugin.levels.ladder import Progress, Step, progress
@@ -35,8 +36,14 @@ def dimensions(organisation_id: int) -> list[Dimension]:
                                    .order_by(Dimension.position, Dimension.id)))
 
 
+_NAMES = (select(Dimension.key, Dimension.name).where(Dimension.organisation_id == bindparam("organisation"))
+          .order_by(Dimension.position, Dimension.id))  # built once: pages ask often
+
+
 def dimension_names(organisation_id: int) -> dict[str, str]:
-    return {d.key: d.name for d in dimensions(organisation_id)}
+    """key -> name in the organisation's order; read once per transaction, a fresh dict for every caller."""
+    return dict(memoised(db.session, ("dimension_names", organisation_id), lambda: tuple(
+        db.session.execute(_NAMES, {"organisation": organisation_id}).all())))
 
 
 def ladder(organisation_id: int) -> list[Step]:

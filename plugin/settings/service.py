@@ -7,10 +7,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from marshmallow import Schema, validate
 from marshmallow import fields as mf
+from sqlalchemy import bindparam, select
 
 from plugin.audit.service import record
 from plugin.core.actor import Actor
 from plugin.core.db import insert_ignore
+from plugin.core.memo import memoised, remember
 from plugin.errors import Forbidden, InvalidInput
 from plugin.extensions import db
 from plugin.settings.models import OrganisationSettings
@@ -83,9 +85,20 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+# Built once: pages and awards ask often. A page's combined read may embed it (bind "organisation").
+TIME_ZONE_OF = select(OrganisationSettings.time_zone).where(
+    OrganisationSettings.organisation_id == bindparam("organisation"))
+
+
 def time_zone_name(organisation_id: int) -> str:
-    row = db.session.get(OrganisationSettings, organisation_id)  # the session's identity map keeps it per request
-    return (row.time_zone if row is not None else None) or UTC_NAME
+    """Read once per transaction: a page asks for it several times (period keys, the period list, the hint)."""
+    return memoised(db.session, ("time_zone", organisation_id), lambda: db.session.scalar(
+        TIME_ZONE_OF, {"organisation": organisation_id}) or UTC_NAME)
+
+
+def remember_time_zone(organisation_id: int, name: str | None) -> None:
+    """The zone as read by a caller's own statement (embedding TIME_ZONE_OF): time_zone_name asks no more."""
+    remember(db.session, ("time_zone", organisation_id), name or UTC_NAME)
 
 
 def time_zone(organisation_id: int) -> ZoneInfo:

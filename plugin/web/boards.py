@@ -6,27 +6,27 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, redirect, render_template, request
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from plugin.core.actor import Actor, Role
 from plugin.core.clock import utcnow
-from plugin.errors import Forbidden, InvalidInput
 from plugin.extensions import db
 from plugin.leaderboards import service as boards
 from plugin.leaderboards.models import MODES
-from plugin.leaderboards.periods import ALL, MONTH, WEEK, current_key, first_day, kind_of, previous_keys
+from plugin.leaderboards.periods import ALL, MONTH, WEEK, current_key, first_day, kind_of, local_day, previous_keys
 from plugin.leaderboards.queries import POINTS_PER_MEMBER, TEAM_MEASURES, Board, TeamRow
 from plugin.ledger.models import TOTAL
-from plugin.levels.service import dimension_names
-from plugin.settings.service import time_zone, time_zone_name
+from plugin.settings.service import time_zone
 from plugin.web.auth import launch_url, requires_actor
 
 bp = Blueprint("boards", __name__, url_prefix="/app")
 
-PEOPLE, TEAMS = "people", "teams"
+PEOPLE, TEAMS = boards.PEOPLE, boards.TEAMS
 SCOPE_LABELS = {"course": "This course", "organisation": "Whole organisation"}
 MEASURE_LABELS = {POINTS_PER_MEMBER: "Points per member", "experimenters": "Share who experimented",
                   "helpers": "Share who helped"}
@@ -45,6 +45,7 @@ class BoardQueryIn(Schema):
     period = fields.String(load_default=WEEK, validate=validate.Length(min=1, max=10))
     dimension = fields.String(load_default=TOTAL, validate=validate.Length(min=1, max=40))
     measure = fields.String(load_default=POINTS_PER_MEMBER, validate=validate.OneOf(TEAM_MEASURES))
+    full = fields.Boolean(load_default=False)  # managers: every team, not the top and their own
 
 
 def period_label(key: str, short: bool = False) -> str:
@@ -66,9 +67,18 @@ def period_label(key: str, short: bool = False) -> str:
     return f"Week {int(key.split('-W')[1])}, {span}"
 
 
-def period_options(organisation_id: int, chosen: str, now: datetime) -> list[tuple[str, list[tuple[str, str]]]]:
+def period_options(organisation_id: int, chosen: str, now: datetime) -> tuple:
     """(group label, [(value, label)]) for the period select: the current periods, then earlier ones."""
-    tz = time_zone(organisation_id)
+    return _period_options(local_day(now, time_zone(organisation_id)), chosen)
+
+
+_UTC = ZoneInfo("UTC")
+
+
+@lru_cache(maxsize=64)
+def _period_options(day: date, chosen: str) -> tuple:
+    """Calendar arithmetic on the organisation's local day alone, so it is worked out once a day, not per page."""
+    now, tz = datetime.combine(day, time(12), tzinfo=timezone.utc), _UTC  # noon on that day, read in UTC
     current = [(kind, f"{CURRENT_LABELS[kind]} ({period_label(current_key(kind, now, tz), short=True)})"
                 if kind != ALL else CURRENT_LABELS[ALL]) for kind in (WEEK, MONTH, ALL)]
     weeks = [(k, period_label(k)) for k in reversed(previous_keys(WEEK, now, tz, EARLIER + 1)[:-1])]
@@ -76,7 +86,7 @@ def period_options(organisation_id: int, chosen: str, now: datetime) -> list[tup
     offered = {v for v, _ in current + weeks + months}
     if chosen not in offered:  # an older period reached by its key stays selectable
         (weeks if kind_of(chosen) == WEEK else months).insert(0, (chosen, period_label(chosen)))
-    return [("Current", current), ("Earlier weeks", weeks), ("Earlier months", months)]
+    return (("Current", tuple(current)), ("Earlier weeks", tuple(weeks)), ("Earlier months", tuple(months)))
 
 
 @dataclass(frozen=True)
@@ -93,8 +103,9 @@ class Summary:
 def summary(actor: Actor, now: datetime, limit: int = 10) -> Summary:
     view = boards.view_of(actor)
     board = boards.individual_board(actor, "course", ALL, TOTAL, now, limit=limit) if view.individual else None
-    teams = None if view.individual or not view.teams else boards.teams_board(actor, ALL, POINTS_PER_MEMBER, now)
-    return Summary(view, board, teams[:limit] if teams else teams, ALL)
+    teams = None if view.individual or not view.teams else boards.teams_board(actor, ALL, POINTS_PER_MEMBER, now,
+                                                                              limit=limit).rows
+    return Summary(view, board, teams, ALL)
 
 
 @bp.app_template_global()
@@ -104,28 +115,20 @@ def shows_boards(actor: Actor) -> bool:
     return view.individual or view.teams
 
 
+_QUERY = BoardQueryIn()  # built once: a schema's construction costs more than a load
+
+
 @bp.get("/leaderboard")
 @requires_actor()
 def leaderboard(actor: Actor):
-    query, now = BoardQueryIn().load(request.args), utcnow()
-    view, key = boards.view_of(actor), boards.period_key(actor, query["period"], now)  # 422: unknown period
-    tab = query["tab"] or (PEOPLE if view.individual else TEAMS)
-    names = dimension_names(actor.organisation_id)
-    if query["dimension"] != TOTAL and query["dimension"] not in names:
-        raise InvalidInput("Unknown dimension.", errors={"dimension": ["Choose total or one of the dimensions."]})
-    page = dict(actor=actor, view=view, tab=tab, query=query, dimensions=names, scopes=SCOPE_LABELS,
-                measures=MEASURE_LABELS, periods=period_options(actor.organisation_id, query["period"], now),
-                hidden=boards.is_opted_out(actor), zone=time_zone_name(actor.organisation_id))
-    board, teams, closed = None, None, None
-    try:
-        if tab == PEOPLE:
-            board = boards.individual_board(actor, query["scope"], query["period"], query["dimension"], now)
-        else:
-            teams = boards.teams_board(actor, query["period"], query["measure"], now)
-    except Forbidden as err:  # the course's mode closes this board: say so inside the page, nav included
-        closed = err.message
-    return render_template("learner/leaderboard.html", board=board, teams=teams, closed=closed,
-                           period_label=period_label(key), **page), 403 if closed else 200
+    query, now = _QUERY.load(request.args), utcnow()
+    page = boards.board_page(actor, now, **query)  # 422: unknown period or dimension
+    # A board the course's mode closes is said so inside the page, nav included.
+    return render_template("learner/leaderboard.html", actor=actor, query=query, view=page.view, tab=page.tab,
+                           dimensions=page.dimensions, hidden=page.hidden, zone=page.zone, board=page.board,
+                           teams=page.teams, closed=page.closed, period_label=period_label(page.period),
+                           periods=period_options(actor.organisation_id, query["period"], now), scopes=SCOPE_LABELS,
+                           measures=MEASURE_LABELS), 403 if page.closed else 200
 
 
 @bp.post("/leaderboard/privacy")
@@ -144,7 +147,7 @@ def _cell(value):
 @bp.get("/leaderboard.csv")
 @requires_actor(Role.MANAGER, Role.ADMIN)
 def leaderboard_csv(actor: Actor):
-    query = BoardQueryIn().load(request.args)
+    query = _QUERY.load(request.args)
     board = boards.individual_board(actor, query["scope"], query["period"], query["dimension"], utcnow(),
                                     limit=EXPORT_LIMIT, around=0)
     out = io.StringIO()

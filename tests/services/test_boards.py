@@ -379,8 +379,8 @@ def test_learners_team_boards_leave_out_teams_too_small_to_stay_anonymous(platfo
     add_member(solo, people[3].user_id)
     for team in (trio, solo):
         aggregates.team_members_changed(team.id)
-    assert [r.name for r in boards.teams_board(people[0], "all", "points_per_member", NOW)] == ["Trio"]
-    assert [r.name for r in boards.teams_board(boss, "all", "points_per_member", NOW)] == ["Solo", "Trio"]
+    assert [r.name for r in boards.teams_board(people[0], "all", "points_per_member", NOW).rows] == ["Trio"]
+    assert [r.name for r in boards.teams_board(boss, "all", "points_per_member", NOW).rows] == ["Solo", "Trio"]
 
 
 def test_periods_far_outside_the_calendar_are_refused_not_crashed_on(platform):
@@ -388,3 +388,73 @@ def test_periods_far_outside_the_calendar_are_refused_not_crashed_on(platform):
     for key in ("9999-W52", "0001-01", "2026-W99"):
         with pytest.raises(Exception, match="Unknown period"):
             boards.individual_board(a, "course", key, "total", NOW)
+
+
+def test_settings_read_once_per_request_are_read_again_after_a_change_in_the_same_transaction(platform):
+    from plugin.levels.service import add_dimension, dimension_names
+    from plugin.settings.service import set_time_zone, time_zone_name
+
+    a, = learners(platform, 10)
+    boss, root = manager(platform), make_actor(platform, "root", Role.ADMIN, name="Root Admin")
+    assert boards.view_of(a).individual and not boards.is_opted_out(a)
+    assert time_zone_name(a.organisation_id) == "UTC" and "curiosity" not in dimension_names(a.organisation_id)
+
+    boards.update_settings(boss, {"mode": "team_only", "relative": True}, NOW)  # no commit in between
+    boards.set_opt_out(a, True, NOW)
+    set_time_zone(root, "Europe/Istanbul", NOW)
+    add_dimension(root, "Curiosity")
+    assert boards.settings_of(a.course_id) == boards.Settings("team_only", True)
+    assert not boards.view_of(a).individual and boards.view_of(a).teams and boards.is_opted_out(a)
+    assert time_zone_name(a.organisation_id) == "Europe/Istanbul"
+    assert dimension_names(a.organisation_id)["curiosity"] == "Curiosity"
+    set_zone(a.organisation_id, "Asia/Tokyo")  # an edit of the row itself, flushed
+    assert time_zone_name(a.organisation_id) == "Asia/Tokyo"
+    db.session.execute(db.text("UPDATE organisation_settings SET time_zone = 'Europe/Lisbon' WHERE organisation_id = :o"),
+                       {"o": a.organisation_id})  # a textual write
+    assert time_zone_name(a.organisation_id) == "Europe/Lisbon"
+    db.session.rollback()
+    assert boards.view_of(a).individual and time_zone_name(a.organisation_id) == "UTC"
+
+
+def test_a_team_board_shows_its_top_then_the_viewers_own_teams_at_their_true_ranks(platform):
+    people = learners(platform, 60, 60, 60, 50, 50, 50, 40, 40, 40, 40, 40, 40, 10, 10, 10)
+    boss = manager(platform)
+    for name, members in (("Alpha", people[0:3]), ("Beta", people[3:6]), ("Gamma", people[6:9]),
+                          ("Delta", people[9:12]), ("Omega", people[12:15])):
+        team = ensure_team(people[0].course_id, name, NOW)
+        for p in members:
+            add_member(team, p.user_id)
+        aggregates.team_members_changed(team.id)
+
+    def shown(viewer, **kw):
+        standing = boards.teams_board(viewer, "all", "points_per_member", NOW, limit=2, **kw)
+        return ([(r.rank, r.name) for r in standing.rows], [(r.rank, r.name) for r in standing.mine],
+                standing.total, standing.cut)
+
+    assert shown(people[0]) == ([(1, "Alpha"), (2, "Beta")], [], 5, True)
+    assert shown(people[9]) == ([(1, "Alpha"), (2, "Beta")], [(3, "Delta")], 5, True)  # level with Gamma: rank 3
+    assert shown(people[12]) == ([(1, "Alpha"), (2, "Beta")], [(5, "Omega")], 5, True)
+    assert shown(people[12], full=True) == shown(people[12])  # every team is for managers only
+    assert shown(boss, full=True) == ([(1, "Alpha"), (2, "Beta"), (3, "Delta"), (3, "Gamma"), (5, "Omega")], [], 5,
+                                      False)
+
+
+def test_the_board_page_reads_its_settings_in_one_go_as_the_single_readers_do(platform):
+    a, = learners(platform, 10)
+    other, = learners(platform, 5, context_id="course-2")  # a course nobody configured: the defaults
+    boards.update_settings(manager(platform), {"mode": "team_only", "relative": True}, NOW)
+    boards.set_opt_out(a, True, NOW)
+    set_zone(a.organisation_id, "Europe/Istanbul")
+    db.session.commit()
+
+    page = boards.board_page(a, NOW, period="all")
+    assert (page.view, page.hidden, page.zone) == (boards.view_of(a), True, "Europe/Istanbul")
+    assert page.view == boards.View(boards.Settings("team_only", True), False, True, True)
+    assert page.tab == boards.TEAMS and page.teams.total == 0 and page.board is None and page.closed is None
+    closed = boards.board_page(a, NOW, tab=boards.PEOPLE, period="all")
+    assert closed.closed == "This course shows team boards only." and closed.board is None
+    elsewhere = boards.board_page(other, NOW, period="all", dimension="helping")
+    assert (elsewhere.view.settings, elsewhere.tab, elsewhere.hidden) == (boards.Settings(), boards.PEOPLE, False)
+    assert elsewhere.board.rows == [] and elsewhere.dimensions["helping"] == "Helping"
+    with pytest.raises(Exception, match="Unknown dimension"):
+        boards.board_page(other, NOW, dimension="charisma")

@@ -7,6 +7,7 @@ import io
 import itertools
 import re
 from datetime import datetime, timezone
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
@@ -338,3 +339,51 @@ def test_another_course_never_appears_on_a_course_board(app, client, launch, rol
     token = launch(role=role, sub="viewer", name="Vic Viewer")
     response = page(client, token, period="all")
     assert response.status_code == 200 and "Elsa Elsewhere" not in visible(response)
+
+
+# --- the team tab: the top twenty, then the viewer's own team -------------------------------------------
+TEAM_ROW = re.compile(r'<tr( class="me" aria-current="true")?>\s*<td>(\d+)</td><td>(.*?)</td>', re.S)
+
+
+def team_rows(response) -> tuple[list[tuple], list[tuple]]:
+    """(top, mine) as (rank, team name, is_mine) read from the team board's table."""
+    body = text(response)
+    table = body[body.index('data-testid="team-board"'):body.index("</table>", body.index('data-testid="team-board"'))]
+    top, _, mine = table.partition('data-testid="my-teams"')
+    read = lambda part: [(int(r), re.sub(r"<[^>]+>", "", n), bool(me)) for me, r, n in TEAM_ROW.findall(part)]  # noqa: E731
+    return read(top), read(mine)
+
+
+def test_the_team_tab_shows_the_top_twenty_teams_then_the_viewers_own_at_its_true_rank(app, client, launch):
+    viewer, me = learner(app, launch, "me", "Mia Member")
+    manager = launch(role="instructor", sub="boss", name="Mona Manager")
+    with app.app_context():
+        platform = SimpleNamespace(id=me.platform_id)
+        teams = [ensure_team(me.course_id, f"Team {i:02d}", NOW) for i in range(24)]  # 3 members each
+        for i, team in enumerate(teams):
+            for j in range(3):
+                person = me if (i, j) == (22, 0) else make_actor(platform, f"m{i}-{j}", name=f"Member {i}-{j}",
+                                                                  deployment_id="deployment-1")
+                add_member(team, person.user_id)
+                post_entry(Posting(organisation_id=me.organisation_id, course_id=me.course_id, user_id=person.user_id,
+                                   amount=100 - 2 * (19 if i == 22 else i), dimension="experimenting", source_type="manual",
+                                   source_id=None, key=f"web-board-test:{next(_keys)}"), NOW)
+            aggregates.team_members_changed(team.id)
+        db.session.commit()
+
+    response = page(client, viewer, tab="teams", period="all")
+    assert response.status_code == 200
+    top, mine = team_rows(response)
+    assert [(r, n) for r, n, _ in top] == [(i + 1, f"Team {i:02d}") for i in range(20)]
+    assert mine == [(20, "Team 22 (your team)", True)]  # level with Team 19: the same rank, listed after it
+    shown = visible(response)
+    assert "Showing the top 20 of 24 teams, then your team." in shown and "Show all 24 teams" not in shown
+    assert "Your team" in shown and "Team 23" not in shown
+
+    as_boss = page(client, manager, tab="teams", period="all")
+    assert [r for r, _, _ in team_rows(as_boss)[0]] == list(range(1, 21)) and team_rows(as_boss)[1] == []
+    assert "Showing the top 20 of 24 teams." in visible(as_boss) and "Show all 24 teams" in visible(as_boss)
+    everything = page(client, manager, tab="teams", period="all", full=1)
+    assert "Showing all 24 teams." in visible(everything) and "Show the top 20" in visible(everything)
+    assert [r for r, _, _ in team_rows(everything)[0]][19:] == [20, 20, 22, 23, 24]  # 1, 2, 2, 4 across the cut
+    assert len(team_rows(page(client, viewer, tab="teams", period="all", full=1))[0]) == 20  # for managers only
