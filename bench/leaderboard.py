@@ -38,6 +38,7 @@ import random
 import re
 import secrets
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from html import escape
@@ -482,9 +483,11 @@ def _in_process_page(app, label: str, path: str, args, db) -> None:
     board_service.board, board_service.team_board = timed(original_board, "board"), timed(original_teams, "board")
     flask.templating._render = timed(original_render, "render")
     samples = []
-    try:
-        response = client.get(path)
-        first = list(statements)
+    out: dict = {}
+
+    def requests_on_their_own() -> None:
+        out["response"] = client.get(path)
+        out["first"] = list(statements)
         renders = min(200, 5 * args.rounds)
         for _ in range(min(30, renders)):
             client.get(path)
@@ -494,6 +497,14 @@ def _in_process_page(app, label: str, path: str, args, db) -> None:
             started = time.perf_counter()
             client.get(path)
             samples.append({**spent, "total": time.perf_counter() - started})
+
+    try:
+        # In a thread of its own: the bench's own app context must not be shared by these requests (each
+        # request then gets a fresh app context, `g` and session, as under gunicorn).
+        worker = threading.Thread(target=requests_on_their_own)
+        worker.start()
+        worker.join()
+        response, first = out["response"], out["first"]
     finally:
         board_service.board, board_service.team_board = original_board, original_teams
         flask.templating._render = original_render
@@ -537,13 +548,19 @@ def _explain(db, statements) -> None:
 
 def _profile(app, path: str) -> None:
     client = app.test_client()
-    for _ in range(20):
-        client.get(path)
     profiler = cProfile.Profile()
-    profiler.enable()
-    for _ in range(200):
-        client.get(path)
-    profiler.disable()
+
+    def requests_on_their_own() -> None:  # a thread of its own: no app context shared with the bench (see above)
+        for _ in range(20):
+            client.get(path)
+        profiler.enable()
+        for _ in range(200):
+            client.get(path)
+        profiler.disable()
+
+    worker = threading.Thread(target=requests_on_their_own)
+    worker.start()
+    worker.join()
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(35)
     say("cProfile, 200 renders of the median learner's page in process (cumulative):")

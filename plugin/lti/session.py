@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import delete
@@ -34,6 +35,7 @@ def start_session(*, user_id: int, course_id: int, organisation_id: int, platfor
     return row
 
 
+@lru_cache(maxsize=8)  # every request verifies one token and issues the next: build the signer once per secret
 def _serializer(secret: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(secret, salt=_SALT)
 

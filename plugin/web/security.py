@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import Flask, g, request
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from plugin.core.db import reset_write_intent, set_write_intent
@@ -39,12 +39,11 @@ def frame_origins() -> list[str]:
     launch (error pages). Also where the page may post lti.frameResize. Computed once per request."""
     if "frame_origins" not in g:
         actor = g.get("actor")
-        query = select(FrameOrigin.origin).distinct()
-        if actor is not None:
-            query = query.where(FrameOrigin.platform_id == actor.platform_id)
         key = actor.platform_id if actor is not None else g.get("outage_platform_id")
         try:
-            g.frame_origins = _last_known[key] = sorted(db.session.scalars(query))
+            rows = (db.session.scalars(_PLATFORM_ORIGINS, {"platform": actor.platform_id}) if actor is not None
+                    else db.session.scalars(_ALL_ORIGINS))
+            g.frame_origins = _last_known[key] = sorted(rows)
         except Exception:  # the header must never turn an error page into a 500
             # While the database is unreachable, the origins last read by this process keep the "briefly
             # unavailable" page visible inside the LMS frame (a fallback only: never used when the read works).
@@ -53,6 +52,9 @@ def frame_origins() -> list[str]:
 
 
 _last_known: dict[int | None, list[str]] = {}
+# Built once: every HTML response asks.
+_ALL_ORIGINS = select(FrameOrigin.origin).distinct()
+_PLATFORM_ORIGINS = _ALL_ORIGINS.where(FrameOrigin.platform_id == bindparam("platform"))
 
 
 def _frame_ancestors() -> str:
