@@ -42,6 +42,17 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
 
+    @app.teardown_appcontext  # runs before Flask-SQLAlchemy's own (teardowns run in reverse order)
+    def _end_session(_exc):
+        """Close the request's session; when the database went away mid-request, the rollback this implies
+        fails: drop the session (its connection is already invalidated) rather than turn a finished response
+        into a 500."""
+        try:
+            db.session.remove()
+        except Exception as err:  # noqa: BLE001 - the connection is gone; the next request reconnects
+            app.logger.warning("closing the database session failed: %s", str(err).splitlines()[0])
+            db.session.registry.clear()
+
 
 def register_errors(app: Flask) -> None:
     from plugin.errors import register_error_handlers
