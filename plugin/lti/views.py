@@ -40,6 +40,14 @@ def _secure() -> bool:
     return request.is_secure or current_app.config["TINKER_BASE_URL"].startswith("https://")
 
 
+# Login parameters a new top-level window repeats; the storage target names a frame that window will not have.
+NOT_REPEATED = {"lti_storage_target"}
+
+
+def _framed() -> bool:
+    return request.headers.get("Sec-Fetch-Dest") in ("iframe", "frame")
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @writes
 def login():
@@ -47,16 +55,26 @@ def login():
     params = {k: v for k, v in request.values.items() if isinstance(v, str)}
     target = begin_login(params, cfg["TINKER_BASE_URL"], utcnow(), cfg["LTI_STATE_TTL"])
     db.session.commit()
-    if target.storage_target and target.platform_origin:
-        # LTI platform storage: keep state and nonce in the platform's frame too, then go on to the platform.
-        response = make_response(render_template("lti/storage_put.html", target=target))
+    if (target.storage_target and target.platform_origin) or _framed():
+        # In a frame the state cookie may be dropped: keep the state in platform storage where it is offered,
+        # and check that the cookie comes back; when neither holds, the page offers a new window instead.
+        repeat = {k: v for k, v in params.items() if k not in NOT_REPEATED}
+        allow_origin("form-action", target.platform_origin)  # the new window's login redirects to the platform
+        response = make_response(render_template("lti/login_frame.html", target=target, login_params=repeat))
     else:
         response = redirect(target.url, 302)
-    # Binds the launch to this browser where cookies survive; the state row in the database does the rest.
+    # Binds the launch to this browser; a launch must show this cookie or the state from platform storage.
     secure = _secure()
     response.set_cookie(STATE_COOKIE, target.state, max_age=cfg["LTI_STATE_TTL"], httponly=True, secure=secure,
                         samesite="None" if secure else "Lax", partitioned=secure)
     return response
+
+
+@bp.get("/login/probe")
+def login_probe():
+    """Did the state cookie set by the login page come back to this frame? (Only the caller's own cookie.)"""
+    state = request.args.get("state", "")
+    return jsonify(cookie=bool(state) and request.cookies.get(STATE_COOKIE) == state)
 
 
 def _storage_lookup(form) -> OidcState | None:
@@ -79,6 +97,7 @@ def launch():
         platform = db.session.get(Platform, stored.platform_id)
         return render_template("lti/storage_get.html", state=form["state"], id_token=form.get("id_token", ""),
                                target=stored.storage_target, platform_origin=origin_of(platform.auth_login_url))
+    # No cookie and nothing read back from platform storage: validate_launch refuses (state unbound).
     browser_state = request.cookies.get(STATE_COOKIE) or form.pop("platform_state", None) or None
     validated = validate_launch(form, browser_state, now, current_app.config)
     deep_link = validated.message_type == C.DEEP_LINKING_REQUEST
