@@ -104,12 +104,12 @@ def _insert_for(session, table):
 def insert_ignore(session, table, values: dict[str, Any], conflict: list[str] | None,
                   returning: bool = True) -> int | None:
     """Insert a row unless it would clash with an existing one on the conflict columns (None: on any
-    unique constraint); return the new id or None (tables without an id column: returning=False)."""
+    unique constraint); return the new id or None (tables without an id column: returning=False, which
+    returns how many rows were inserted, 0 or 1)."""
     stmt = _insert_for(session, table).values(**values)
     stmt = stmt.on_conflict_do_nothing(index_elements=conflict) if conflict else stmt.on_conflict_do_nothing()
     if not returning:
-        session.execute(stmt)
-        return None
+        return session.execute(stmt).rowcount
     return session.execute(stmt.returning(table.c.id)).scalar_one_or_none()
 
 

@@ -16,6 +16,7 @@ from plugin.errors import Forbidden, LaunchRejected
 from plugin.extensions import db
 from plugin.lti import claims as C
 from plugin.lti import deep_linking, jws, platform_keys
+from plugin.lti.install import CUSTOM_HISTORY
 from plugin.lti.models import OidcState
 from plugin.lti.placements import CUSTOM_VIEW
 from plugin.lti.roles import map_roles
@@ -36,6 +37,7 @@ class ValidatedLaunch:
     return_url: str | None
     services: dict = field(default_factory=dict)
     view: str | None = None  # the placed view a deep-linked resource link asks for (custom tinker_view)
+    context_history: tuple[str, ...] = ()  # earlier context ids of a copied course, most recent first
 
 
 def _reject(message: str, hint: str | None = None) -> LaunchRejected:
@@ -105,6 +107,15 @@ def _verify(token: jws.ParsedToken, platform: Platform, leeway: int, ttl: int, t
     if claims.get("iss") != platform.issuer:
         raise _reject("The launch token's issuer does not match the registration.")
     return claims
+
+
+def _context_history(custom) -> tuple[str, ...]:
+    """Canvas substitutes $Context.id.history with a comma-separated list, most recent first; an LMS that
+    does not know the variable sends it back unsubstituted (or leaves it out)."""
+    raw = custom.get(CUSTOM_HISTORY) if isinstance(custom, dict) else None
+    if not isinstance(raw, str) or raw.startswith("$"):
+        return ()
+    return tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))[:20]
 
 
 def _check_message(claims: dict) -> None:
@@ -227,5 +238,6 @@ def validate_launch(form: dict, browser_state: str | None, now: datetime, config
     elif isinstance(claims.get(C.CUSTOM), dict) and isinstance(claims[C.CUSTOM].get(CUSTOM_VIEW), str):
         view = claims[C.CUSTOM][CUSTOM_VIEW]
     return ValidatedLaunch(platform=platform, identity=identity, message_type=claims[C.MESSAGE_TYPE],
-                           return_url=presentation.get("return_url"), services=services, view=view)
+                           return_url=presentation.get("return_url"), services=services, view=view,
+                           context_history=_context_history(claims.get(C.CUSTOM)))
 
