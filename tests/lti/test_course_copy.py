@@ -197,3 +197,4 @@ def test_a_course_of_another_organisation_is_never_a_source(app, client, launch,
         assert "/lti/course-copy" not in response.headers["Location"]
     finally:
         other.close()
+
