@@ -18,12 +18,10 @@ def upgrade():
         sa.Column('course_id', sa.Integer(), nullable=False),
         sa.Column('source_course_id', sa.Integer(), nullable=True),
         sa.Column('decision', sa.String(length=10), nullable=False),
-        sa.Column('decided_by_id', sa.Integer(), nullable=True),
         sa.Column('decided_at', sa.DateTime(), nullable=False),
         sa.Column('details', sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(['course_id'], ['course.id'], ondelete='CASCADE'),
         sa.ForeignKeyConstraint(['source_course_id'], ['course.id'], ondelete='SET NULL'),
-        sa.ForeignKeyConstraint(['decided_by_id'], ['user_account.id'], ondelete='SET NULL'),
         sa.PrimaryKeyConstraint('course_id'),
     )
 

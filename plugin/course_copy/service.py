@@ -59,7 +59,7 @@ def _claim(actor: Actor, source: Course | None, decision: str, now: datetime) ->
     """Record the answer; False when another manager (or a double click) answered first: that answer stands."""
     return insert_ignore(db.session, CourseCopy.__table__, {
         "course_id": actor.course_id, "source_course_id": source.id if source else None, "decision": decision,
-        "decided_by_id": actor.user_id, "decided_at": now, "details": {}}, ["course_id"], key="course_id") is not None
+        "decided_at": now, "details": {}}, ["course_id"], key="course_id") is not None
 
 
 def decline(actor: Actor, history: Sequence[str], now: datetime) -> None:

@@ -135,13 +135,13 @@ COPIED, DECLINED = "copied", "declined"
 
 
 class CourseCopy(db.Model):
-    """A manager's answer to "this course was copied from <course>: carry over its settings?" (asked once)."""
+    """A manager's answer to "this course was copied from <course>: carry over its settings?" (asked once).
+    Who answered is in the audit log (course.copy_carried_over / course.copy_declined), not here."""
 
     __tablename__ = "course_copy"
     course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"), primary_key=True)
     source_course_id: Mapped[int | None] = mapped_column(ForeignKey("course.id", ondelete="SET NULL"))
     decision: Mapped[str] = mapped_column(String(10))  # copied | declined
-    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # What was carried over (counts and names of settings; never people's data).
     details: Mapped[dict] = mapped_column(JSON, default=dict)
