@@ -102,15 +102,15 @@ def _insert_for(session, table):
 
 
 def insert_ignore(session, table, values: dict[str, Any], conflict: list[str] | None,
-                  returning: bool = True) -> int | None:
+                  returning: bool = True, key: str = "id") -> Any:
     """Insert a row unless it would clash with an existing one on the conflict columns (None: on any
-    unique constraint); return the new id or None (tables without an id column: returning=False)."""
+    unique constraint); return the new row's `key` column or None (returning=False: nothing)."""
     stmt = _insert_for(session, table).values(**values)
     stmt = stmt.on_conflict_do_nothing(index_elements=conflict) if conflict else stmt.on_conflict_do_nothing()
     if not returning:
         session.execute(stmt)
         return None
-    return session.execute(stmt.returning(table.c.id)).scalar_one_or_none()
+    return session.execute(stmt.returning(table.c[key])).scalar_one_or_none()
 
 
 def upsert_increment(

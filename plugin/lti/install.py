@@ -19,7 +19,8 @@ SCOPES = (
 CLAIMS = ("iss", "sub", "name", "given_name", "family_name", "email", "locale")
 # Substitution variables every launch carries: the course-copy history lets a copied course find
 # its predecessor's settings.
-CUSTOM_PARAMETERS = {"context_id_history": "$Context.id.history"}
+CUSTOM_HISTORY = "context_id_history"
+CUSTOM_PARAMETERS = {CUSTOM_HISTORY: "$Context.id.history"}
 
 
 def urls(base_url: str) -> dict[str, str]:

@@ -16,6 +16,7 @@ from plugin.errors import Forbidden, LaunchRejected
 from plugin.extensions import db
 from plugin.lti import claims as C
 from plugin.lti import deep_linking, jws, platform_keys
+from plugin.lti.install import CUSTOM_HISTORY
 from plugin.lti.models import OidcState
 from plugin.lti.placements import CUSTOM_VIEW
 from plugin.lti.roles import map_roles
@@ -25,6 +26,7 @@ from plugin.tenancy.models import Platform
 
 MAX_TOKEN_BYTES = 64 * 1024
 REQUIRED = ["exp", "iat", "iss", "aud", "nonce"]
+ALREADY_USED = ("This launch was already used.", "Each launch can be used once; launch again from the LMS.")
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class ValidatedLaunch:
     return_url: str | None
     services: dict = field(default_factory=dict)
     view: str | None = None  # the placed view a deep-linked resource link asks for (custom tinker_view)
+    context_history: tuple[str, ...] = ()  # earlier context ids of a copied course, most recent first
 
 
 def _reject(message: str, hint: str | None = None) -> LaunchRejected:
@@ -106,6 +109,15 @@ def _verify(token: jws.ParsedToken, platform: Platform, leeway: int, ttl: int, t
     return claims
 
 
+def _context_history(custom) -> tuple[str, ...]:
+    """Canvas substitutes $Context.id.history with a comma-separated list, most recent first; an LMS that
+    does not know the variable sends it back unsubstituted (or leaves it out)."""
+    raw = custom.get(CUSTOM_HISTORY) if isinstance(custom, dict) else None
+    if not isinstance(raw, str) or raw.startswith("$"):
+        return ()
+    return tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))[:20]
+
+
 def _check_message(claims: dict) -> None:
     if claims.get(C.VERSION) != "1.3.0":
         raise _reject("Only LTI 1.3.0 launches are supported (version claim).")
@@ -127,8 +139,11 @@ def _check_message(claims: dict) -> None:
         deep_linking.check_request(claims)
 
 
-def _consume_state(state: str, cookie_state: str | None, platform: Platform, nonce: str, now: datetime) -> None:
-    if cookie_state and cookie_state != state:
+def _consume_state(state: str, browser_state: str | None, platform: Platform, nonce: str, now: datetime) -> None:
+    """browser_state is what this browser kept from its login (the state cookie, or the state read back from
+    platform storage). Without it a launch is refused even though its state row exists: an id_token and
+    state obtained by someone else could otherwise be posted from a victim's browser (login CSRF)."""
+    if browser_state and browser_state != state:
         raise _reject("The launch does not belong to the login this browser started (state).")
     row = db.session.get(OidcState, state)
     if row is None or row.expires_at < now:
@@ -137,11 +152,18 @@ def _consume_state(state: str, cookie_state: str | None, platform: Platform, non
         raise _reject("The launch's state was issued for another LMS.")
     if row.nonce != nonce:
         raise _reject("The launch's nonce was not issued by Tinker for this login.")
+    if row.consumed_at is not None:
+        raise _reject(*ALREADY_USED)
+    if not browser_state:
+        raise _reject("Tinker could not confirm that this launch was started in this browser.",
+                      "Your browser blocked Tinker's cookie inside the course page. Open Tinker again from your "
+                      "course and choose \"Open Tinker in a new window\" if it is offered, or set the link to open "
+                      "in a new window in the LMS.")
     used = db.session.execute(
         update(OidcState).where(OidcState.state == state, OidcState.consumed_at.is_(None)).values(consumed_at=now)
     )
     if used.rowcount != 1:
-        raise _reject("This launch was already used.", "Each launch can be used once; launch again from the LMS.")
+        raise _reject(*ALREADY_USED)
 
 
 def _deployment(platform: Platform, claims: dict, now: datetime):
@@ -158,7 +180,7 @@ def _deployment(platform: Platform, claims: dict, now: datetime):
     return deployment
 
 
-def validate_launch(form: dict, cookie_state: str | None, now: datetime, config: dict) -> ValidatedLaunch:
+def validate_launch(form: dict, browser_state: str | None, now: datetime, config: dict) -> ValidatedLaunch:
     if form.get("error"):
         raise _reject(f"The LMS reported an error: {str(form.get('error'))[:200]}.",
                       str(form.get("error_description") or "Launch again from the LMS.")[:500])
@@ -192,7 +214,7 @@ def validate_launch(form: dict, cookie_state: str | None, now: datetime, config:
     if role is None:
         raise Forbidden("Your role in this course does not give access to Tinker.",
                         hint="Tinker serves learners, instructors, teaching assistants, mentors and administrators.")
-    _consume_state(state, cookie_state, platform, claims["nonce"], now)
+    _consume_state(state, browser_state, platform, claims["nonce"], now)
 
     presentation = claims.get(C.LAUNCH_PRESENTATION) or {}
     identity = tenancy.LaunchIdentity(
@@ -216,5 +238,6 @@ def validate_launch(form: dict, cookie_state: str | None, now: datetime, config:
     elif isinstance(claims.get(C.CUSTOM), dict) and isinstance(claims[C.CUSTOM].get(CUSTOM_VIEW), str):
         view = claims[C.CUSTOM][CUSTOM_VIEW]
     return ValidatedLaunch(platform=platform, identity=identity, message_type=claims[C.MESSAGE_TYPE],
-                           return_url=presentation.get("return_url"), services=services, view=view)
+                           return_url=presentation.get("return_url"), services=services, view=view,
+                           context_history=_context_history(claims.get(C.CUSTOM)))
 

@@ -16,15 +16,17 @@ from flask import (
 
 from plugin.core.actor import Actor, Role
 from plugin.core.clock import utcnow
+from plugin.course_copy import service as course_copy
 from plugin.errors import InvalidInput
 from plugin.extensions import db
 from plugin.leaderboards import aggregates
 from plugin.lti import claims as C
 from plugin.lti import deep_linking, install, keys, placements, roster_jobs
+from plugin.lti.ags import lineitems_url
 from plugin.lti.launch import validate_launch
 from plugin.lti.login import begin_login
 from plugin.lti.models import OidcState
-from plugin.lti.session import issue_token, start_session
+from plugin.lti.session import issue_token, load_actor, start_session
 from plugin.onboarding.service import ensure_current
 from plugin.tenancy import service as tenancy
 from plugin.tenancy.models import Platform
@@ -34,10 +36,19 @@ from plugin.web.security import allow_origin, writes
 
 bp = Blueprint("lti", __name__, url_prefix="/lti")
 STATE_COOKIE = "tinker_lti_state"
+HISTORY_KEY = "context_history"  # in the launch session's services: the copied course's earlier context ids
 
 
 def _secure() -> bool:
     return request.is_secure or current_app.config["TINKER_BASE_URL"].startswith("https://")
+
+
+# Login parameters a new top-level window repeats; the storage target names a frame that window will not have.
+NOT_REPEATED = {"lti_storage_target"}
+
+
+def _framed() -> bool:
+    return request.headers.get("Sec-Fetch-Dest") in ("iframe", "frame")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -47,16 +58,26 @@ def login():
     params = {k: v for k, v in request.values.items() if isinstance(v, str)}
     target = begin_login(params, cfg["TINKER_BASE_URL"], utcnow(), cfg["LTI_STATE_TTL"])
     db.session.commit()
-    if target.storage_target and target.platform_origin:
-        # LTI platform storage: keep state and nonce in the platform's frame too, then go on to the platform.
-        response = make_response(render_template("lti/storage_put.html", target=target))
+    if (target.storage_target and target.platform_origin) or _framed():
+        # In a frame the state cookie may be dropped: keep the state in platform storage where it is offered,
+        # and check that the cookie comes back; when neither holds, the page offers a new window instead.
+        repeat = {k: v for k, v in params.items() if k not in NOT_REPEATED}
+        allow_origin("form-action", target.platform_origin)  # the new window's login redirects to the platform
+        response = make_response(render_template("lti/login_frame.html", target=target, login_params=repeat))
     else:
         response = redirect(target.url, 302)
-    # Binds the launch to this browser where cookies survive; the state row in the database does the rest.
+    # Binds the launch to this browser; a launch must show this cookie or the state from platform storage.
     secure = _secure()
     response.set_cookie(STATE_COOKIE, target.state, max_age=cfg["LTI_STATE_TTL"], httponly=True, secure=secure,
                         samesite="None" if secure else "Lax", partitioned=secure)
     return response
+
+
+@bp.get("/login/probe")
+def login_probe():
+    """Did the state cookie set by the login page come back to this frame? (Only the caller's own cookie.)"""
+    state = request.args.get("state", "")
+    return jsonify(cookie=bool(state) and request.cookies.get(STATE_COOKIE) == state)
 
 
 def _storage_lookup(form) -> OidcState | None:
@@ -79,6 +100,7 @@ def launch():
         platform = db.session.get(Platform, stored.platform_id)
         return render_template("lti/storage_get.html", state=form["state"], id_token=form.get("id_token", ""),
                                target=stored.storage_target, platform_origin=origin_of(platform.auth_login_url))
+    # No cookie and nothing read back from platform storage: validate_launch refuses (state unbound).
     browser_state = request.cookies.get(STATE_COOKIE) or form.pop("platform_state", None) or None
     validated = validate_launch(form, browser_state, now, current_app.config)
     deep_link = validated.message_type == C.DEEP_LINKING_REQUEST
@@ -95,16 +117,50 @@ def launch():
         user_id=user.id, course_id=course.id, organisation_id=course.organisation_id,
         platform_id=validated.platform.id, role=validated.identity.role, message_type=validated.message_type,
         locale=validated.identity.locale, services=validated.services, now=now)
+    copied_from = None
+    if validated.context_history and not deep_link:
+        launch_session.services = {**launch_session.services, HISTORY_KEY: list(validated.context_history)}
+        copied_from = course_copy.offer_for(load_actor(launch_session.id, now)[0], validated.context_history)
     db.session.commit()
     session[SESSION_KEY] = launch_session.id
     token = issue_token(current_app.config["SECRET_KEY"], launch_session.id)
     if deep_link:
         target = url_for("lti.deep_link_picker", **{TOKEN_FIELD: token})
+    elif copied_from is not None:  # a manager's first launch in a copied course: ask before anything else
+        target = url_for("lti.course_copy_offer", view=validated.view, **{TOKEN_FIELD: token})
     else:
         target = placements.landing_url(validated.view, validated.identity.role, **{TOKEN_FIELD: token})
     response = redirect(target, 303)
     response.delete_cookie(STATE_COOKIE)
     return response
+
+
+def _history() -> list[str]:
+    return [str(c) for c in (g.launch.services or {}).get(HISTORY_KEY, [])]
+
+
+def _after_copy_decision(actor: Actor):
+    return redirect(placements.landing_url(request.form.get("view"), actor.role, **{TOKEN_FIELD: g.launch_token}), 303)
+
+
+@bp.get("/course-copy")
+@requires_actor(Role.MANAGER, Role.ADMIN)
+def course_copy_offer(actor: Actor):
+    source = course_copy.offer_for(actor, _history())
+    if source is None:
+        return redirect(placements.landing_url(request.args.get("view"), actor.role, **{TOKEN_FIELD: g.launch_token}))
+    return render_template("lti/course_copy.html", actor=actor, source=source, view=request.args.get("view") or "")
+
+
+@bp.post("/course-copy")
+@requires_actor(Role.MANAGER, Role.ADMIN)
+def course_copy_decide(actor: Actor):
+    if request.form.get("decision") == "copy":
+        course_copy.carry_over(actor, _history(), lineitems_url(g.launch.services), utcnow())
+    else:
+        course_copy.decline(actor, _history(), utcnow())
+    db.session.commit()
+    return _after_copy_decision(actor)
 
 
 @bp.get("/jwks")

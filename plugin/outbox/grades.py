@@ -11,13 +11,14 @@ from typing import Callable
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
+from plugin.audit.service import record
 from plugin.core.actor import Actor, Role
 from plugin.errors import Forbidden, InvalidInput
 from plugin.extensions import db
 from plugin.ledger.service import balance
 from plugin.levels.service import ladder
 from plugin.outbox.models import GradeSync, OutboxItem
-from plugin.outbox.service import enqueue, recent
+from plugin.outbox.service import enqueue, recent, retry_failed
 from plugin.tenancy.models import Course, Membership
 
 LINEITEM_KIND = "ags.lineitem"
@@ -118,3 +119,13 @@ def deliveries(actor: Actor, limit: int = 50) -> list[OutboxItem]:
     if not actor.can_manage:
         raise Forbidden("Only the course's managers can see grade sync.")
     return recent(actor.course_id, (LINEITEM_KIND, SCORE_KIND), limit)
+
+
+def retry_failed_deliveries(actor: Actor, now: datetime) -> int:
+    """Managers send the course's failed grade deliveries again (scores are read afresh when sent)."""
+    if not actor.can_manage:
+        raise Forbidden("Only the course's managers can retry grade deliveries.")
+    count = retry_failed(actor.course_id, (LINEITEM_KIND, SCORE_KIND), now)
+    if count:
+        record(actor, "grades.retried", "course", actor.course_id, {"deliveries": count}, now)
+    return count

@@ -161,6 +161,18 @@ def process_due(now: datetime, limit: int = 100) -> Counts:
     return counts
 
 
+def retry_failed(course_id: int, kinds: tuple[str, ...], now: datetime) -> int:
+    """Make a course's failed deliveries of these kinds due again with a fresh count of attempts (a person
+    asked: the platform was fixed, or a token restored). Returns how many; the worker runs after commit."""
+    result = db.session.execute(update(OutboxItem).where(
+        OutboxItem.course_id == course_id, OutboxItem.kind.in_(kinds), OutboxItem.status == FAILED).values(
+        status=PENDING, attempts=0, version=OutboxItem.version + 1, next_attempt_at=now, claim_token=None,
+        locked_until=None, note="Retry requested", updated_at=now).execution_options(synchronize_session=False))
+    if result.rowcount:
+        db.session.info[ENQUEUED_FLAG] = True
+    return result.rowcount
+
+
 def recent(course_id: int, kinds: tuple[str, ...], limit: int = 50) -> list[OutboxItem]:
     return list(db.session.scalars(select(OutboxItem).where(OutboxItem.course_id == course_id,
                                                             OutboxItem.kind.in_(kinds))

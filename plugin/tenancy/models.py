@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -129,3 +129,19 @@ class Membership(db.Model):
 def counted_membership():
     """Memberships that count on boards and in adoption figures: active and not a test user."""
     return (Membership.status == ACTIVE) & Membership.test_user.is_(False)
+
+
+COPIED, DECLINED = "copied", "declined"
+
+
+class CourseCopy(db.Model):
+    """A manager's answer to "this course was copied from <course>: carry over its settings?" (asked once).
+    Who answered is in the audit log (course.copy_carried_over / course.copy_declined), not here."""
+
+    __tablename__ = "course_copy"
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"), primary_key=True)
+    source_course_id: Mapped[int | None] = mapped_column(ForeignKey("course.id", ondelete="SET NULL"))
+    decision: Mapped[str] = mapped_column(String(10))  # copied | declined
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # What was carried over (counts and names of settings; never people's data).
+    details: Mapped[dict] = mapped_column(JSON, default=dict)

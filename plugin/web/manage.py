@@ -125,6 +125,14 @@ def grades_status(actor: Actor):
     return _grades_page(actor)
 
 
+@bp.post("/grades/retry")
+@requires_actor(Role.MANAGER, Role.ADMIN)
+def grades_retry(actor: Actor):
+    count = grades.retry_failed_deliveries(actor, utcnow())
+    db.session.commit()
+    return redirect(launch_url("manage.grades_status", retried=count), 303)
+
+
 @bp.post("/grades")
 @requires_actor(Role.MANAGER, Role.ADMIN)
 def grades_configure(actor: Actor):

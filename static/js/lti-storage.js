@@ -1,6 +1,7 @@
 // 1EdTech LTI Client Side postMessages: platform storage, for browsers that drop third-party cookies.
 // At login the state and nonce are put into the platform's storage frame; at launch the state is read back
 // and sent with the launch, where a cookie would otherwise have proved it is this browser's own login.
+// A frame that can keep neither (no storage offered, cookie dropped) offers a new window instead.
 // Messages go to the platform's origin only, and only answers from that origin are believed.
 (function () {
   "use strict";
@@ -34,13 +35,38 @@
     });
   }
 
+  // Inside a frame that keeps no cookie and has no platform storage, the launch could not be tied to this
+  // browser: offer the same login in a window of its own, where the OIDC flow runs first-party.
+  function offerNewWindow() {
+    el.hidden = true;
+    var section = document.getElementById("lti-new-window");
+    section.hidden = false;
+    document.getElementById("new-window-form").addEventListener("submit", function () {
+      document.getElementById("new-window-opened").hidden = false;
+    });
+  }
+
+  function continueIfCookieKept() {
+    window.fetch(el.getAttribute("data-probe"), { credentials: "same-origin", cache: "no-store" })
+      .then(function (response) { return response.ok ? response.json() : { cookie: false }; })
+      .catch(function () { return { cookie: false }; })
+      .then(function (answer) {
+        if (answer.cookie) { window.location.replace(el.getAttribute("data-next")); } else { offerNewWindow(); }
+      });
+  }
+
   var state = el.getAttribute("data-state");
-  if (el.getAttribute("data-mode") === "put") {
+  var mode = el.getAttribute("data-mode");
+  if (mode === "put") {
     var nonce = el.getAttribute("data-nonce");
     Promise.all([
       ask({ subject: "lti.put_data", key: "tinker_state_" + state, value: state }, 2000),
       ask({ subject: "lti.put_data", key: "tinker_nonce_" + nonce, value: nonce }, 2000)
-    ]).then(function () { window.location.replace(el.getAttribute("data-next")); });
+    ]).then(function (answers) {
+      if (answers[0] && answers[1]) { window.location.replace(el.getAttribute("data-next")); } else { continueIfCookieKept(); }
+    });
+  } else if (mode === "check") {
+    continueIfCookieKept();
   } else {
     ask({ subject: "lti.get_data", key: "tinker_state_" + state }, 2000).then(function (answer) {
       el.querySelector('input[name="platform_state"]').value = answer && answer.value ? String(answer.value) : "";

@@ -11,7 +11,7 @@ from plugin.core.clock import utcnow
 from plugin.extensions import db
 from plugin.lti import keys, service_token
 from plugin.lti.ags import with_suffix
-from plugin.outbox.models import DONE, PENDING, GradeSync, OutboxItem
+from plugin.outbox.models import DONE, FAILED, PENDING, GradeSync, OutboxItem
 from plugin.outbox.service import process_due
 from plugin.tenancy.models import User
 from tests.support.ags import FakeAgs
@@ -262,3 +262,38 @@ def test_another_course_sees_nothing_of_this_courses_sync(app, client, lms, ags)
     page = text(client.get("/app/manage/grades", query_string={"lt": other}))
     assert "Grade sync is <strong>off</strong>" in page and "Nothing sent yet" in page
     assert next(iter(ags.lineitems.values()))["id"] not in page
+
+
+def test_a_manager_retries_failed_deliveries_from_the_status_page(app, client, enter, ags):
+    """A score that gave up after every automatic retry is sent again when a manager asks, with a fresh
+    count of attempts and the learner's current score; learners cannot ask."""
+    teacher = enter("instructor", "teacher-1")
+    enable(client, teacher)
+    learner = enter()
+    run(app)  # the line item
+    log_experiment(client, learner)
+    ags.score_answers = [500] * 8
+    moment = utcnow() + timedelta(seconds=1)
+    for _ in range(8):
+        run(app, moment)
+        moment += timedelta(hours=2)
+    [row] = score_rows(app)
+    assert row.status == FAILED and row.attempts == 8
+    page = text(client.get("/app/manage/grades", query_string={"lt": teacher}))
+    assert "Failed" in page and "Retry failed deliveries" in page
+
+    assert client.post("/app/manage/grades/retry", data={"lt": learner}).status_code == 403
+    response = client.post("/app/manage/grades/retry", data={"lt": teacher})
+    assert response.status_code == 303
+    assert "1 failed delivery will be sent again." in text(client.get(response.headers["Location"]))
+    [row] = score_rows(app)
+    assert row.status == PENDING and row.attempts == 0
+    assert run(app, moment).done == 1
+    [row] = score_rows(app)
+    assert row.status == DONE and [s["status"] for s in ags.scores][-1] == 200
+    page = text(client.get("/app/manage/grades", query_string={"lt": teacher}))
+    assert "Retry failed deliveries" not in page
+    with app.app_context():
+        from plugin.audit.models import AuditEvent
+        assert db.session.scalar(select(AuditEvent.details).where(AuditEvent.action == "grades.retried")) == {
+            "deliveries": 1}

@@ -192,13 +192,17 @@ def test_wrong_state_when_cookies_are_blocked(client, platform):
     assert_rejected(response, "state is unknown")
 
 
-def test_launch_without_state_cookie_still_works(client, platform):
-    """Browsers that block third-party cookies drop the state cookie; the database state suffices."""
+def test_launch_without_state_cookie_is_refused(client, platform):
+    """A state row alone does not show the launch is this browser's: an id_token and state obtained by someone
+    else could be posted from a victim's browser (login CSRF). Without the cookie or platform storage, refuse
+    (the login page offers a new window before it comes to this)."""
     flow = platform.login(client)
     cookieless = client.application.test_client()
     response = cookieless.post("/lti/launch", data={"id_token": platform.sign(platform.claims(flow.nonce)),
                                                     "state": flow.state})
-    token_from(response)
+    assert_rejected(response, "could not confirm that this launch was started in this browser")
+    token_from(client.post("/lti/launch", data={"id_token": platform.sign(platform.claims(flow.nonce)),
+                                                "state": flow.state}))  # the browser that logged in still can
 
 
 def test_missing_state(client, platform):
