@@ -1,0 +1,84 @@
+"""Per-transaction memoisation of small reads (settings, rules, a membership) in `session.info`.
+
+Nothing outlives the transaction: the memo is dropped on commit and rollback, so a second app instance
+(or the next request of this one) never sees a stale value. Inside the transaction an entry names the
+tables it was read from and is forgotten as soon as the session writes to one of them: a flush of ORM
+objects mapped to the table, or an INSERT/UPDATE/DELETE run through `session.execute`.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session, scoped_session
+
+_KEY = "tinker_memo"
+
+
+def remember(session: Session, key: tuple, tables: tuple[str, ...], compute: Callable[[], Any]) -> Any:
+    """The value memoised under `key` in this transaction, computed (from `tables`) when absent."""
+    if isinstance(session, scoped_session):
+        session = session()
+    store = session.info.get(_KEY)
+    if store is None:
+        store = session.info[_KEY] = {}
+    elif key in store and _pending(session):
+        session._autoflush()  # as a query would: pending ORM changes reach the database (and the memo) first
+    entry = store.get(key)
+    if entry is None:
+        entry = store[key] = (compute(), frozenset(tables))
+    return entry[0]
+
+
+def _pending(session) -> bool:
+    return bool(session._new or session._deleted or session.identity_map._modified)
+
+
+def forget(session: Session, *tables: str) -> None:
+    """Drop what was read from `tables` (everything when none are named)."""
+    if isinstance(session, scoped_session):
+        session = session()
+    store = session.info.get(_KEY)
+    if not store:
+        return
+    if not tables:
+        store.clear()
+        return
+    touched = set(tables)
+    for key in [k for k, (_value, deps) in store.items() if deps & touched]:
+        del store[key]
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _transaction_end(session, transaction) -> None:
+    if transaction.parent is None:  # the outermost transaction (savepoints end inside it)
+        session.info.pop(_KEY, None)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _rolled_back(session, _previous) -> None:  # a savepoint too: what was read inside it may be gone
+    session.info.pop(_KEY, None)
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session, _context) -> None:
+    if not session.info.get(_KEY):
+        return
+    tables = {table.name for obj in (*session.new, *session.dirty, *session.deleted)
+              for table in _tables_of(obj)}
+    if tables:
+        forget(session, *tables)
+
+
+def _tables_of(obj) -> list:
+    mapper = getattr(type(obj), "__mapper__", None)
+    return list(mapper.tables) if mapper is not None else []
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _on_execute(state) -> None:
+    if not (state.is_insert or state.is_update or state.is_delete) or not state.session.info.get(_KEY):
+        return
+    table = getattr(state.statement, "table", None)
+    name = getattr(table, "name", None)
+    forget(state.session, name) if name else forget(state.session)
