@@ -25,9 +25,12 @@ def remember(session: Session, key: tuple, tables: tuple[str, ...], compute: Cal
     elif key in store and _pending(session):
         session._autoflush()  # as a query would: pending ORM changes reach the database (and the memo) first
     entry = store.get(key)
-    if entry is None:
-        entry = store[key] = (compute(), frozenset(tables))
-    return entry[0]
+    if entry is not None:
+        return entry[0]
+    value = compute()
+    if session.in_transaction():  # else no transaction end would ever drop it
+        store[key] = (value, frozenset(tables))
+    return value
 
 
 def _pending(session) -> bool:
