@@ -1,7 +1,7 @@
 """AI tools and task categories: admins edit them; everyone picks from them."""
 from __future__ import annotations
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import func, select
 
 from plugin.catalog.models import AiTool, TaskCategory, ValueTag
 from plugin.core.actor import Actor
@@ -31,17 +31,6 @@ def find_active(organisation_id: int, kind: str, item_id: int):
     if item is None or item.organisation_id != organisation_id or not item.active:
         return None
     return item
-
-
-_ACTIVE_ID = {kind: select(model.__table__.c.id).where(
-    model.__table__.c.id == bindparam("item_id"), model.__table__.c.organisation_id == bindparam("organisation_id"),
-    model.__table__.c.active.is_(True)) for kind, model in KINDS.items()}
-
-
-def active_id(organisation_id: int, kind: str, item_id: int) -> int | None:
-    """find_active without loading the item: its id when it is one of the organisation's active ones."""
-    _model(kind)
-    return db.session.scalar(_ACTIVE_ID[kind], {"item_id": item_id, "organisation_id": organisation_id})
 
 
 def _require_admin(actor: Actor) -> None:

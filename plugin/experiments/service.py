@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
-from plugin.catalog.service import active_id
+from plugin.catalog.models import AiTool, TaskCategory
 from plugin.challenges import progress as challenges
 from plugin.core.actor import Actor
 from plugin.errors import Forbidden, InvalidInput
@@ -41,18 +41,20 @@ def log_experiment(actor: Actor, data: dict, now: datetime) -> Logged:
     """
     if not actor.can_contribute:
         raise Forbidden("Observers can read Tinker but not log experiments.")
-    existing = _by_key(actor, data["submission_key"])
-    if existing is not None:
-        return Logged(existing, [], created=False, forced_private=False)
+    other_tool = data["ai_tool"] == OTHER_TOOL
+    existing_id, category_id, tool_id = db.session.execute(_PREFLIGHT, {
+        "course_id": actor.course_id, "user_id": actor.user_id, "key": data["submission_key"],
+        "organisation_id": actor.organisation_id, "task_category_id": data["task_category"],
+        "ai_tool_id": None if other_tool else int(data["ai_tool"])}).one()
+    if existing_id is not None:
+        return Logged(db.session.get(Experiment, existing_id), [], created=False, forced_private=False)
 
-    category_id = active_id(actor.organisation_id, "categories", data["task_category"])
     if category_id is None:
         raise InvalidInput("Choose a task category from the list.", errors={"task_category": ["Choose a task category from the list."]})
-    tool_id, tool_other = None, None
-    if data["ai_tool"] == OTHER_TOOL:
+    tool_other = None
+    if other_tool:
         tool_other = data["ai_tool_other"].strip()
     else:
-        tool_id = active_id(actor.organisation_id, "tools", int(data["ai_tool"]))
         if tool_id is None:
             raise InvalidInput("Choose an AI tool from the list, or Other.", errors={"ai_tool": ["Choose an AI tool from the list, or Other."]})
     # Anything but a clear "no" about confidential data keeps the entry to its author.
@@ -139,6 +141,17 @@ _RECENT = select(_X.c.id, _X.c.title, _X.c.tried, _X.c.learned).where(
     _X.c.created_at >= bindparam("since", type_=_X.c.created_at.type))
 _BY_KEY = select(_X.c.id).where(_X.c.course_id == bindparam("course_id"), _X.c.user_id == bindparam("user_id"),
                                 _X.c.submission_key == bindparam("key"))
+
+
+def _active_item(table):
+    return select(table.c.id).where(table.c.id == bindparam(f"{table.name}_id"), table.c.active.is_(True),
+                                    table.c.organisation_id == bindparam("organisation_id")).scalar_subquery()
+
+
+# One round trip before anything is written: the submission key already used?, and the chosen category
+# and tool (ids when they are the organisation's active ones, as catalog.service.find_active decides).
+_PREFLIGHT = select(_BY_KEY.scalar_subquery(), _active_item(TaskCategory.__table__).label("category"),
+                    _active_item(AiTool.__table__).label("tool"))
 
 
 def _recent_texts(actor: Actor, now: datetime) -> list[tuple[int, str]]:
