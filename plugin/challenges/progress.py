@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 
 from plugin.badges.service import BadgeGrant, award_badge
 from plugin.challenges.models import COUNT, Challenge, ChallengeContribution
@@ -25,6 +25,7 @@ from plugin.rules import service as rules
 from plugin.settings.service import limits
 from plugin.teams.models import Team, TeamMember
 from plugin.tenancy.models import Membership, counted_membership
+from plugin.tenancy.service import standing
 
 _NO_SYNC = {"synchronize_session": False}
 
@@ -58,26 +59,31 @@ def reached(challenge: Challenge, progress: int, contributors: int, learners: in
 
 
 # --- writers --------------------------------------------------------------------------------------------
+_C, _TM, _T = Challenge.__table__, TeamMember.__table__, Team.__table__
+_AT = bindparam("at", type_=_C.c.starts_at.type)
+# Built once: it runs for every experiment logged, and usually finds nothing.
+_MATCHING = select(_C.c.id).where(
+    _C.c.course_id == bindparam("course_id"), _C.c.is_mission.is_(False), _C.c.cancelled_at.is_(None),
+    _C.c.starts_at <= _AT, _C.c.ends_at > _AT,
+    or_(_C.c.task_category_id.is_(None), _C.c.task_category_id == bindparam("category_id")),
+    or_(_C.c.ai_tool_id.is_(None), _C.c.ai_tool_id == bindparam("tool_id")),
+    or_(_C.c.team_id.is_(None), _C.c.team_id.in_(select(_TM.c.team_id).join(_T, _T.c.id == _TM.c.team_id).where(
+        _T.c.course_id == bindparam("course_id"), _TM.c.user_id == bindparam("user_id"))))).order_by(_C.c.id)
+
+
 def on_experiment_logged(experiment: Experiment, now: datetime) -> None:
     """Count a just-logged experiment toward every open challenge of its course it matches."""
     if experiment.duplicate_of_id is not None:
         return
-    at = experiment.created_at
-    in_course = select(Membership.id).where(Membership.course_id == experiment.course_id,
-                                            Membership.user_id == experiment.user_id,
-                                            Membership.role == Role.LEARNER.value, counted_membership())
-    if db.session.execute(in_course).first() is None:
+    member = standing(experiment.course_id, experiment.user_id)
+    if member is None or not member.counted_learner:
         return
-    teams = select(TeamMember.team_id).join(Team, Team.id == TeamMember.team_id).where(
-        Team.course_id == experiment.course_id, TeamMember.user_id == experiment.user_id)
-    matching = db.session.scalars(select(Challenge).where(
-        Challenge.course_id == experiment.course_id, Challenge.is_mission.is_(False),
-        Challenge.cancelled_at.is_(None), Challenge.starts_at <= at, Challenge.ends_at > at,
-        or_(Challenge.task_category_id.is_(None), Challenge.task_category_id == experiment.task_category_id),
-        or_(Challenge.ai_tool_id.is_(None), Challenge.ai_tool_id == experiment.ai_tool_id),
-        or_(Challenge.team_id.is_(None), Challenge.team_id.in_(teams))).order_by(Challenge.id)).all()
-    for challenge in matching:
-        contribute(challenge, experiment.user_id, at, now, experiments=1)
+    matching = list(db.session.scalars(_MATCHING, {
+        "course_id": experiment.course_id, "user_id": experiment.user_id, "at": experiment.created_at,
+        "category_id": experiment.task_category_id, "tool_id": experiment.ai_tool_id}))
+    for challenge_id in matching:
+        contribute(db.session.get(Challenge, challenge_id), experiment.user_id, experiment.created_at, now,
+                   experiments=1)
 
 
 def contribute(challenge: Challenge, user_id: int, at: datetime, now: datetime, experiments: int = 0) -> None:

@@ -101,16 +101,43 @@ def _insert_for(session, table):
     raise NotImplementedError(f"no upsert for {dialect}")
 
 
+# Built once per (dialect, table, shape) and executed with the row as parameters: building and compiling a
+# fresh INSERT ... ON CONFLICT per call cost more than running it (see bench/ledger.py).
+_prepared: dict[tuple, Any] = {}
+
+
+def _prepared_statement(session, key: tuple, build):
+    dialect = session.get_bind().dialect.name
+    full_key = (dialect, *key)
+    stmt = _prepared.get(full_key)
+    if stmt is None:
+        stmt = _prepared[full_key] = build(_insert_for(session, key[0]))
+    return stmt
+
+
 def insert_ignore(session, table, values: dict[str, Any], conflict: list[str] | None,
                   returning: bool = True, key: str = "id") -> Any:
     """Insert a row unless it would clash with an existing one on the conflict columns (None: on any
     unique constraint); return the new row's `key` column or None (returning=False: nothing)."""
-    stmt = _insert_for(session, table).values(**values)
-    stmt = stmt.on_conflict_do_nothing(index_elements=conflict) if conflict else stmt.on_conflict_do_nothing()
+    def build(ins):
+        stmt = ins.on_conflict_do_nothing(index_elements=conflict) if conflict else ins.on_conflict_do_nothing()
+        return stmt.returning(table.c[key]) if returning else stmt
+
+    stmt = _prepared_statement(session, (table, "ignore", tuple(conflict or ()), returning, key), build)
     if not returning:
-        session.execute(stmt)
+        session.execute(stmt, values)
         return None
-    return session.execute(stmt.returning(table.c[key])).scalar_one_or_none()
+    return session.execute(stmt, values).scalar_one_or_none()
+
+
+def upsert_statement(session, table, keys: list[str], increments: list[str], sets: list[str] = ()):
+    """INSERT ... ON CONFLICT (keys) DO UPDATE adding `increments` and replacing `sets`, built once."""
+    def build(ins):
+        update = {name: table.c[name] + ins.excluded[name] for name in increments}
+        update.update({name: ins.excluded[name] for name in sets})
+        return ins.on_conflict_do_update(index_elements=list(keys), set_=update)
+
+    return _prepared_statement(session, (table, "upsert", tuple(keys), tuple(increments), tuple(sets)), build)
 
 
 def upsert_increment(
@@ -118,7 +145,5 @@ def upsert_increment(
 ) -> None:
     """Add to counters of the row named by keys, creating it at the increments when absent."""
     sets = sets or {}
-    ins = _insert_for(session, table).values(**keys, **increments, **sets)
-    update = {name: table.c[name] + ins.excluded[name] for name in increments}
-    update.update({name: ins.excluded[name] for name in sets})
-    session.execute(ins.on_conflict_do_update(index_elements=list(keys), set_=update))
+    stmt = upsert_statement(session, table, list(keys), list(increments), list(sets))
+    session.execute(stmt, {**keys, **increments, **sets})

@@ -4,10 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
-from plugin.catalog.service import find_active
+from plugin.catalog.models import AiTool, TaskCategory
 from plugin.challenges import progress as challenges
 from plugin.core.actor import Actor
 from plugin.errors import Forbidden, InvalidInput, NotFound
@@ -42,21 +42,22 @@ def log_experiment(actor: Actor, data: dict, now: datetime) -> Logged:
     """
     if not actor.can_contribute:
         raise Forbidden("Observers can read Tinker but not log experiments.")
-    existing = _by_key(actor, data["submission_key"])
-    if existing is not None:
-        return Logged(existing, [], created=False, forced_private=False)
+    other_tool = data["ai_tool"] == OTHER_TOOL
+    existing_id, category_id, tool_id = db.session.execute(_PREFLIGHT, {
+        "course_id": actor.course_id, "user_id": actor.user_id, "key": data["submission_key"],
+        "organisation_id": actor.organisation_id, "task_category_id": data["task_category"],
+        "ai_tool_id": None if other_tool else int(data["ai_tool"])}).one()
+    if existing_id is not None:
+        return Logged(db.session.get(Experiment, existing_id), [], created=False, forced_private=False)
 
-    category = find_active(actor.organisation_id, "categories", data["task_category"])
-    if category is None:
+    if category_id is None:
         raise InvalidInput("Choose a task category from the list.", errors={"task_category": ["Choose a task category from the list."]})
-    tool_id, tool_other = None, None
-    if data["ai_tool"] == OTHER_TOOL:
+    tool_other = None
+    if other_tool:
         tool_other = data["ai_tool_other"].strip()
     else:
-        tool = find_active(actor.organisation_id, "tools", int(data["ai_tool"]))
-        if tool is None:
+        if tool_id is None:
             raise InvalidInput("Choose an AI tool from the list, or Other.", errors={"ai_tool": ["Choose an AI tool from the list, or Other."]})
-        tool_id = tool.id
     # Anything but a clear "no" about confidential data keeps the entry to its author.
     forced_private = data["sensitive_data"] != SensitiveData.NO.value
     chosen_pillars = _pillars(actor, data.get("pillars") or [])
@@ -70,7 +71,7 @@ def log_experiment(actor: Actor, data: dict, now: datetime) -> Logged:
     experiment = Experiment(
         organisation_id=actor.organisation_id, course_id=actor.course_id, user_id=actor.user_id,
         submission_key=data["submission_key"], title=data["title"].strip(), ai_tool_id=tool_id,
-        ai_tool_other=tool_other, task_category_id=category.id, tried=data["tried"].strip(),
+        ai_tool_other=tool_other, task_category_id=category_id, tried=data["tried"].strip(),
         outcome=data["outcome"], learned=learned, minutes_saved=data.get("minutes_saved", 0),
         sensitive_data=data["sensitive_data"], visibility=visibility, created_at=now,
         anonymous=bool(data.get("anonymous")) and data["outcome"] == Outcome.FAILED.value,
@@ -92,7 +93,7 @@ def log_experiment(actor: Actor, data: dict, now: datetime) -> Logged:
         experiment.minutes_saved, experiment.task_category_id, experiment.outcome))
     recognitions: list[rules.Recognition] = []
     if actor.can_earn:
-        recognitions = rules.process(experiment_event(experiment), DbFacts(actor.course_id, actor.user_id),
+        recognitions = rules.process(experiment_event(experiment), DbFacts(actor.course_id, actor.user_id, actor.organisation_id),
                                      org_limits, now)
         grades.points_changed(actor.course_id, actor.user_id, now)
     challenges.on_experiment_logged(experiment, now)
@@ -135,17 +136,36 @@ def experiment_event(experiment: Experiment) -> E.Event:
 DUPLICATE_WINDOW = timedelta(days=90)
 
 
+_X = Experiment.__table__
+# Built once: both run for every experiment logged.
+_RECENT = select(_X.c.id, _X.c.title, _X.c.tried, _X.c.learned).where(
+    _X.c.course_id == bindparam("course_id"), _X.c.user_id == bindparam("user_id"),
+    _X.c.created_at >= bindparam("since", type_=_X.c.created_at.type))
+_BY_KEY = select(_X.c.id).where(_X.c.course_id == bindparam("course_id"), _X.c.user_id == bindparam("user_id"),
+                                _X.c.submission_key == bindparam("key"))
+
+
+def _active_item(table):
+    return select(table.c.id).where(table.c.id == bindparam(f"{table.name}_id"), table.c.active.is_(True),
+                                    table.c.organisation_id == bindparam("organisation_id")).scalar_subquery()
+
+
+# One round trip before anything is written: the submission key already used?, and the chosen category
+# and tool (ids when they are the organisation's active ones, as catalog.service.find_active decides).
+_PREFLIGHT = select(_BY_KEY.scalar_subquery(), _active_item(TaskCategory.__table__).label("category"),
+                    _active_item(AiTool.__table__).label("tool"))
+
+
 def _recent_texts(actor: Actor, now: datetime) -> list[tuple[int, str]]:
-    rows = db.session.execute(select(Experiment.id, Experiment.title, Experiment.tried, Experiment.learned).where(
-        Experiment.course_id == actor.course_id, Experiment.user_id == actor.user_id,
-        Experiment.created_at >= now - DUPLICATE_WINDOW))
+    rows = db.session.execute(_RECENT, {"course_id": actor.course_id, "user_id": actor.user_id,
+                                        "since": now - DUPLICATE_WINDOW})
     return [(row.id, " ".join([row.title, row.tried, row.learned or ""])) for row in rows]
 
 
 def _by_key(actor: Actor, submission_key: str) -> Experiment | None:
-    return db.session.scalar(select(Experiment).where(
-        Experiment.course_id == actor.course_id, Experiment.user_id == actor.user_id,
-        Experiment.submission_key == submission_key))
+    experiment_id = db.session.scalar(_BY_KEY, {"course_id": actor.course_id, "user_id": actor.user_id,
+                                                "key": submission_key})
+    return None if experiment_id is None else db.session.get(Experiment, experiment_id)
 
 
 OUTCOME_LABELS = {Outcome.WORKED.value: "Worked", Outcome.PARTLY.value: "Partly worked",

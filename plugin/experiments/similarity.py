@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -27,12 +28,19 @@ def jaccard(a: set, b: set) -> float:
     return len(a & b) / len(a | b)
 
 
+@lru_cache(maxsize=2048)
+def _shingles_of(text: str) -> frozenset[tuple[str, ...]]:
+    """shingles() memoised by the text itself (a pure function, so never stale): each new experiment is
+    compared with its author's recent ones, whose shingles were computed the last time already."""
+    return frozenset(shingles(text))
+
+
 def most_similar(text: str, others: list[tuple[int, str]]) -> tuple[int | None, float]:
     """(id, score) of the most similar of (id, text) pairs; (None, 0.0) when there are none."""
     mine = shingles(text)
     best_id, best = None, 0.0
     for other_id, other in others:
-        score = jaccard(mine, shingles(other))
+        score = jaccard(mine, _shingles_of(other))
         if score > best:
             best_id, best = other_id, score
     return best_id, best

@@ -2,12 +2,17 @@
 
 A read model over the domain tables: it sits above them (experiments, peer help, kudos, the community
 library, the ledger), so the pure rule engine below never imports them.
+
+Every rule of an event asks here, so each question is a statement built once (per shape of its filters,
+with bind parameters) and what several rules ask about the same rows is read together: one grouped query
+for every rule's past awards, one summary row for the all-time experiment figures. Answers live on this
+object, which lives for one event; awards just posted are forgotten through `changed()`.
 """
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import String, cast, func, literal, select
+from sqlalchemy import String, and_, bindparam, case, cast, func, literal, select
 
 from plugin.badges.models import BadgeAward
 from plugin.challenges.models import ChallengeContribution
@@ -21,109 +26,206 @@ from plugin.rules.facts import week_start
 from plugin.settings.service import time_zone
 from plugin.tenancy.models import Course
 
+X = Experiment.__table__
+L = LedgerEntry.__table__
+B = BadgeAward.__table__
+_COURSE, _USER = bindparam("course_id"), bindparam("user_id")
+_SINCE = bindparam("since", type_=X.c.created_at.type)
+_MINE = (X.c.course_id == _COURSE, X.c.user_id == _USER, X.c.duplicate_of_id.is_(None))
+_TOOL = func.coalesce(cast(X.c.ai_tool_id, String), "other")
+_SHARED = X.c.visibility != Visibility.PRIVATE.value
+_FAILED_REFLECTED = and_(_SHARED, X.c.outcome == Outcome.FAILED.value,
+                         X.c.reflection_chars >= bindparam("min_reflection"))
+
+# Built on first use for each shape of filters (which optional filters are set), then reused.
+_built: dict[tuple, object] = {}
+
+
+def _statement(key: tuple, build):
+    stmt = _built.get(key)
+    if stmt is None:
+        stmt = _built[key] = build()
+    return stmt
+
+
+# All-time experiment figures several rules ask about, in one row.
+_SUMMARY = select(func.count(), func.count(func.distinct(_TOOL)), func.count(func.distinct(X.c.task_category_id)),
+                  func.coalesce(func.sum(case((_FAILED_REFLECTED, 1), else_=0)), 0),
+                  func.coalesce(func.sum(case((_SHARED, 1), else_=0)), 0)).where(*_MINE)
+
+# Every rule's past recognitions of this person: (source, rule, times, latest).
+_AWARDS = select(literal("ledger"), L.c.rule_id, func.count(), func.max(L.c.created_at)).where(
+    L.c.course_id == _COURSE, L.c.user_id == _USER, L.c.rule_id.is_not(None), L.c.reverses_id.is_(None)).group_by(
+    L.c.rule_id).union_all(select(literal("badge"), B.c.rule_id, func.count(), func.max(B.c.awarded_at)).where(
+        B.c.course_id == _COURSE, B.c.user_id == _USER, B.c.rule_id.is_not(None)).group_by(B.c.rule_id))
+
+_RULE_TIMES = select(literal("ledger"), L.c.created_at).where(
+    L.c.course_id == _COURSE, L.c.user_id == _USER, L.c.rule_id == bindparam("rule_id"),
+    L.c.reverses_id.is_(None)).union_all(select(literal("badge"), B.c.awarded_at).where(
+        B.c.course_id == _COURSE, B.c.user_id == _USER, B.c.rule_id == bindparam("rule_id")))
+
+# The (UTC) days with experiments, not every experiment: a streak asks for weeks.
+_WEEKS = select(func.date(X.c.created_at)).where(*_MINE).distinct()
+_WEEKS_SINCE = select(func.date(X.c.created_at)).where(*_MINE, X.c.created_at >= _SINCE).distinct()
+_POINTS = select(PointsTotal.__table__.c.points).where(
+    PointsTotal.__table__.c.course_id == _COURSE, PointsTotal.__table__.c.user_id == _USER,
+    PointsTotal.__table__.c.dimension == bindparam("dimension"))
+_DAY_POINTS = select(func.coalesce(func.sum(L.c.amount), 0)).where(
+    L.c.course_id == _COURSE, L.c.user_id == _USER, L.c.source_type == bindparam("source_type"),
+    L.c.created_at >= bindparam("start", type_=L.c.created_at.type),
+    L.c.created_at < bindparam("end", type_=L.c.created_at.type))
+_COURSE_ORGANISATION = select(Course.__table__.c.organisation_id).where(Course.__table__.c.id == _COURSE)
+
 
 class DbFacts:
-    def __init__(self, course_id: int, user_id: int):
+    def __init__(self, course_id: int, user_id: int, organisation_id: int | None = None):
         self.course_id = course_id
         self.user_id = user_id
-        self._times: dict[int, list[datetime]] | None = None
-        self._sources: dict[int, dict[str, int]] = {}
+        self.organisation_id = organisation_id  # the course's; looked up when not given
+        self._params = {"course_id": course_id, "user_id": user_id}
+        self._awards: dict[int, dict[str, tuple[int, datetime]]] | None = None
+        self._summaries: dict[int, tuple] = {}
         self._tz = None
 
-    def _count(self, query) -> int:
-        return db.session.scalar(query) or 0
+    def _count(self, stmt, **params) -> int:
+        return db.session.execute(stmt, {**self._params, **params}).scalar() or 0
 
-    def _mine(self):
-        """This person's experiments in this course; near-duplicates are logged but never count."""
-        return (Experiment.course_id == self.course_id, Experiment.user_id == self.user_id,
-                Experiment.duplicate_of_id.is_(None))
+    def _summary(self, min_reflection: int | None = None) -> tuple:
+        """(experiments, distinct tools, distinct categories, failed shared and reflected, shared), all time."""
+        if min_reflection is None and self._summaries:
+            return next(iter(self._summaries.values()))
+        min_reflection = 1 if min_reflection is None else min_reflection
+        if min_reflection not in self._summaries:
+            row = db.session.execute(_SUMMARY, {**self._params, "min_reflection": min_reflection}).one()
+            self._summaries[min_reflection] = tuple(int(v or 0) for v in row)
+        return self._summaries[min_reflection]
 
     def experiments(self, *, since=None, outcome=None, category_id=None, tool_id=None, shared_only=False,
                     failed_with_reflection=False, min_reflection=1) -> int:
-        query = select(func.count()).select_from(Experiment).where(*self._mine())
-        if since is not None:
-            query = query.where(Experiment.created_at >= since)
-        if outcome:
-            query = query.where(Experiment.outcome == outcome)
-        if category_id:
-            query = query.where(Experiment.task_category_id == category_id)
-        if tool_id:
-            query = query.where(Experiment.ai_tool_id == tool_id)
-        if shared_only or failed_with_reflection:
-            query = query.where(Experiment.visibility != Visibility.PRIVATE.value)
-        if failed_with_reflection:
-            query = query.where(Experiment.outcome == Outcome.FAILED.value,
-                                Experiment.reflection_chars >= min_reflection)
-        return self._count(query)
+        if since is None and not (outcome or category_id or tool_id):
+            if failed_with_reflection:
+                return self._summary(min_reflection)[3]
+            return self._summary()[4 if shared_only else 0]
+        shape = (since is not None, bool(outcome), bool(category_id), bool(tool_id),
+                 bool(shared_only or failed_with_reflection), bool(failed_with_reflection))
+
+        def build():
+            query = select(func.count()).select_from(X).where(*_MINE)
+            if shape[0]:
+                query = query.where(X.c.created_at >= _SINCE)
+            if shape[1]:
+                query = query.where(X.c.outcome == bindparam("outcome"))
+            if shape[2]:
+                query = query.where(X.c.task_category_id == bindparam("category_id"))
+            if shape[3]:
+                query = query.where(X.c.ai_tool_id == bindparam("tool_id"))
+            if shape[4]:
+                query = query.where(_SHARED)
+            if shape[5]:
+                query = query.where(X.c.outcome == Outcome.FAILED.value,
+                                    X.c.reflection_chars >= bindparam("min_reflection"))
+            return query
+
+        # Parameters the shape leaves out are simply not bound.
+        return self._count(_statement(("experiments", *shape), build), since=since, outcome=outcome,
+                           category_id=category_id, tool_id=tool_id, min_reflection=min_reflection)
 
     def distinct_tools(self, since=None) -> int:
-        tool = func.coalesce(cast(Experiment.ai_tool_id, String), "other")
-        query = select(func.count(func.distinct(tool))).where(*self._mine())
-        if since is not None:
-            query = query.where(Experiment.created_at >= since)
-        return self._count(query)
+        if since is None:
+            return self._summary()[1]
+        stmt = _statement(("distinct_tools",), lambda: select(func.count(func.distinct(_TOOL))).where(
+            *_MINE, X.c.created_at >= _SINCE))
+        return self._count(stmt, since=since)
 
     def distinct_categories(self, since=None) -> int:
-        query = select(func.count(func.distinct(Experiment.task_category_id))).where(*self._mine())
-        if since is not None:
-            query = query.where(Experiment.created_at >= since)
-        return self._count(query)
+        if since is None:
+            return self._summary()[2]
+        stmt = _statement(("distinct_categories",), lambda: select(func.count(func.distinct(X.c.task_category_id)))
+                          .where(*_MINE, X.c.created_at >= _SINCE))
+        return self._count(stmt, since=since)
 
     def same_tool_and_category(self, tool_key, category_id, since, before_id) -> int:
-        tool_clause = Experiment.ai_tool_id.is_(None) if tool_key == "other" else \
-            Experiment.ai_tool_id == int(tool_key.split(":", 1)[1])
-        return self._count(select(func.count()).select_from(Experiment).where(
-            *self._mine(), tool_clause, Experiment.task_category_id == category_id,
-            Experiment.created_at >= since, Experiment.id < before_id))
+        other = tool_key == "other"
+
+        def build():
+            tool_clause = X.c.ai_tool_id.is_(None) if other else X.c.ai_tool_id == bindparam("tool_id")
+            return select(func.count()).select_from(X).where(
+                *_MINE, tool_clause, X.c.task_category_id == bindparam("category_id"), X.c.created_at >= _SINCE,
+                X.c.id < bindparam("before_id"))
+
+        params = {"category_id": category_id, "since": since, "before_id": before_id}
+        if not other:
+            params["tool_id"] = int(tool_key.split(":", 1)[1])
+        return self._count(_statement(("same_tool", other), build), **params)
 
     def helps_given(self, since=None, across_teams=False) -> int:
-        query = select(func.count()).select_from(PeerHelp).where(
-            PeerHelp.course_id == self.course_id, PeerHelp.helper_id == self.user_id, PeerHelp.status == CONFIRMED,
-            PeerHelp.over_pair_cap.is_(False))
-        if since is not None:
-            query = query.where(PeerHelp.resolved_at >= since)
-        if across_teams:
-            query = query.where(PeerHelp.across_teams.is_(True))
-        return self._count(query)
+        shape = (since is not None, bool(across_teams))
+
+        def build():
+            h = PeerHelp.__table__
+            query = select(func.count()).select_from(h).where(
+                h.c.course_id == _COURSE, h.c.helper_id == _USER, h.c.status == CONFIRMED,
+                h.c.over_pair_cap.is_(False))
+            if shape[0]:
+                query = query.where(h.c.resolved_at >= bindparam("since", type_=h.c.resolved_at.type))
+            if shape[1]:
+                query = query.where(h.c.across_teams.is_(True))
+            return query
+
+        return self._count(_statement(("helps", *shape), build), **({"since": since} if shape[0] else {}))
 
     def kudos_received(self, since=None) -> int:
-        query = select(func.count()).select_from(Kudos).where(
-            Kudos.course_id == self.course_id, Kudos.receiver_id == self.user_id, Kudos.revoked_at.is_(None))
-        if since is not None:
-            query = query.where(Kudos.created_at >= since)
-        return self._count(query)
+        def build():
+            k = Kudos.__table__
+            query = select(func.count()).select_from(k).where(
+                k.c.course_id == _COURSE, k.c.receiver_id == _USER, k.c.revoked_at.is_(None))
+            if since is not None:
+                query = query.where(k.c.created_at >= bindparam("since", type_=k.c.created_at.type))
+            return query
+
+        return self._count(_statement(("kudos", since is not None), build),
+                           **({"since": since} if since is not None else {}))
 
     def _on_my_experiments(self, model, since):
-        query = select(func.count()).select_from(model).join(Experiment, Experiment.id == model.experiment_id).where(
-            *self._mine(), model.user_id != self.user_id)
-        if since is not None:
-            query = query.where(model.created_at >= since)
-        return self._count(query)
+        def build():
+            t = model.__table__
+            query = select(func.count()).select_from(t).join(X, X.c.id == t.c.experiment_id).where(
+                *_MINE, t.c.user_id != _USER)
+            if since is not None:
+                query = query.where(t.c.created_at >= bindparam("since", type_=t.c.created_at.type))
+            return query
+
+        return self._count(_statement(("on_mine", model.__name__, since is not None), build),
+                           **({"since": since} if since is not None else {}))
 
     def reactions_received(self, since=None) -> int:
         return self._on_my_experiments(Reaction, since)
 
     def reuses_received(self, since=None) -> int:
         """Different colleagues who reused my experiments (one colleague reusing three posts counts once)."""
-        query = select(func.count(func.distinct(Reuse.user_id))).join(Experiment, Experiment.id == Reuse.experiment_id) \
-            .where(*self._mine(), Reuse.user_id != self.user_id)
-        if since is not None:
-            query = query.where(Reuse.created_at >= since)
-        return self._count(query)
+        def build():
+            r = Reuse.__table__
+            query = select(func.count(func.distinct(r.c.user_id))).select_from(r).join(
+                X, X.c.id == r.c.experiment_id).where(*_MINE, r.c.user_id != _USER)
+            if since is not None:
+                query = query.where(r.c.created_at >= bindparam("since", type_=r.c.created_at.type))
+            return query
 
-    def active_weeks(self) -> set[date]:
-        rows = db.session.scalars(select(Experiment.created_at).where(*self._mine()))
-        return {week_start(moment) for moment in rows}
+        return self._count(_statement(("reuses", since is not None), build),
+                           **({"since": since} if since is not None else {}))
+
+    def active_weeks(self, since=None) -> set[date]:
+        stmt = _WEEKS if since is None else _WEEKS_SINCE
+        return {week_start(_day(value)) for value in db.session.scalars(stmt, {**self._params, "since": since})}
 
     def points(self, dimension) -> int:
-        return self._count(select(PointsTotal.points).where(
-            PointsTotal.course_id == self.course_id, PointsTotal.user_id == self.user_id,
-            PointsTotal.dimension == dimension))
+        return self._count(_POINTS, dimension=dimension)
 
     def _zone(self):
         if self._tz is None:
-            organisation_id = db.session.scalar(select(Course.organisation_id).where(Course.id == self.course_id))
-            self._tz = time_zone(organisation_id)
+            if self.organisation_id is None:
+                self.organisation_id = db.session.scalar(_COURSE_ORGANISATION, {"course_id": self.course_id})
+            self._tz = time_zone(self.organisation_id)
         return self._tz
 
     def day_of(self, moment: datetime) -> date:
@@ -134,66 +236,55 @@ class DbFacts:
         tz = self._zone()
         start = datetime.combine(day, time(0), tzinfo=tz).astimezone(timezone.utc)
         end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(timezone.utc)
-        return self._count(select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
-            LedgerEntry.course_id == self.course_id, LedgerEntry.user_id == self.user_id,
-            LedgerEntry.source_type == source_type, LedgerEntry.created_at >= start,
-            LedgerEntry.created_at < end))
+        return self._count(_DAY_POINTS, source_type=source_type, start=start, end=end)
 
-    def _award_times(self) -> dict[int, list[datetime]]:
-        """When each rule recognised this person (ledger rows and badge awards), loaded once per event:
-        every rule asks, so one query each beats two per rule. Forgotten when new awards are posted."""
-        if self._times is None:
-            times: dict[int, list[datetime]] = {}
-            counts: dict[int, dict[str, int]] = {}
-            for source, rule_id, at in db.session.execute(
-                    select(literal("ledger"), LedgerEntry.rule_id, LedgerEntry.created_at).where(
-                        LedgerEntry.course_id == self.course_id, LedgerEntry.user_id == self.user_id,
-                        LedgerEntry.rule_id.is_not(None), LedgerEntry.reverses_id.is_(None))
-                    .union_all(select(literal("badge"), BadgeAward.rule_id, BadgeAward.awarded_at).where(
-                        BadgeAward.course_id == self.course_id, BadgeAward.user_id == self.user_id,
-                        BadgeAward.rule_id.is_not(None)))):
-                times.setdefault(rule_id, []).append(_aware(at))
-                counts.setdefault(rule_id, {}).setdefault(source, 0)
-                counts[rule_id][source] += 1
-            self._times, self._sources = times, counts
-        return self._times
+    def _award_summary(self) -> dict[int, dict[str, tuple[int, datetime]]]:
+        """How often and when last each rule recognised this person (ledger rows and badge awards), read
+        once per event in one grouped query: every rule asks. Forgotten when new awards are posted."""
+        if self._awards is None:
+            awards: dict[int, dict[str, tuple[int, datetime]]] = {}
+            for source, rule_id, times, latest in db.session.execute(_AWARDS, self._params):
+                awards.setdefault(rule_id, {})[source] = (int(times), _aware(latest))
+            self._awards = awards
+        return self._awards
 
     def changed(self) -> None:
-        self._times = None
+        self._awards = None
 
     def rule_awards(self, rule_id, since=None) -> int:
         """Times the rule recognised this person: a firing that gave points and a badge counts once."""
         if since is None:
-            self._award_times()
-            return max(self._sources.get(rule_id, {}).values(), default=0)
+            return max((times for times, _ in self._award_summary().get(rule_id, {}).values()), default=0)
+        if rule_id not in self._award_summary():
+            return 0
         ledger_times, badge_times = self._split(rule_id)
         return max(sum(1 for t in ledger_times if t >= since), sum(1 for t in badge_times if t >= since))
 
     def _split(self, rule_id):
-        rows = db.session.execute(
-            select(literal("ledger"), LedgerEntry.created_at).where(
-                LedgerEntry.course_id == self.course_id, LedgerEntry.user_id == self.user_id,
-                LedgerEntry.rule_id == rule_id, LedgerEntry.reverses_id.is_(None))
-            .union_all(select(literal("badge"), BadgeAward.awarded_at).where(
-                BadgeAward.course_id == self.course_id, BadgeAward.user_id == self.user_id,
-                BadgeAward.rule_id == rule_id)))
         ledger_times, badge_times = [], []
-        for source, at in rows:
+        for source, at in db.session.execute(_RULE_TIMES, {**self._params, "rule_id": rule_id}):
             (ledger_times if source == "ledger" else badge_times).append(_aware(at))
         return ledger_times, badge_times
 
     def last_rule_award(self, rule_id):
-        times = self._award_times().get(rule_id)
-        return max(times) if times else None
+        return max((latest for _, latest in self._award_summary().get(rule_id, {}).values()), default=None)
 
     def challenges_completed(self, since=None) -> int:
         """Challenges this person completed in this course (with them as contributor, or mission accepted)."""
-        query = select(func.count()).select_from(ChallengeContribution).where(
-            ChallengeContribution.course_id == self.course_id, ChallengeContribution.user_id == self.user_id,
-            ChallengeContribution.completed_at.is_not(None))
-        if since is not None:
-            query = query.where(ChallengeContribution.completed_at >= since)
-        return self._count(query)
+        def build():
+            c = ChallengeContribution.__table__
+            query = select(func.count()).select_from(c).where(
+                c.c.course_id == _COURSE, c.c.user_id == _USER, c.c.completed_at.is_not(None))
+            if since is not None:
+                query = query.where(c.c.completed_at >= bindparam("since", type_=c.c.completed_at.type))
+            return query
+
+        return self._count(_statement(("challenges", since is not None), build),
+                           **({"since": since} if since is not None else {}))
+
+
+def _day(value) -> date:
+    return date.fromisoformat(value) if isinstance(value, str) else value  # SQLite gives the text
 
 
 def _aware(value) -> datetime:

@@ -20,10 +20,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, delete, func, literal, or_, select
+from sqlalchemy import and_, bindparam, case, delete, func, or_, select
 from sqlalchemy.orm import aliased
 
 from plugin.challenges.models import Challenge
+from plugin.core import memo
 from plugin.core.actor import Role
 from plugin.core.db import _insert_for
 from plugin.extensions import db
@@ -32,7 +33,8 @@ from plugin.leaderboards.periods import ALL, keys_for
 from plugin.ledger.models import TOTAL, LedgerEntry
 from plugin.settings.service import time_zone
 from plugin.teams.models import Team, TeamMember
-from plugin.tenancy.models import ACTIVE, Course, Membership, counted_membership
+from plugin.tenancy.models import Course, Membership, counted_membership
+from plugin.tenancy.service import standing
 
 
 # --- keys ------------------------------------------------------------------------------------------
@@ -68,22 +70,31 @@ def _eligible_members():
 
 def eligible(course_id: int, user_id: int) -> bool:
     """Whether the person counts on the course's boards now (the same test as _eligible_clause, for one)."""
-    row = db.session.execute(select(Membership.role, Membership.status, Membership.test_user).where(
-        Membership.course_id == course_id, Membership.user_id == user_id)).first()
-    return row is not None and row.status == ACTIVE and not row.test_user and row.role == Role.LEARNER.value
+    member = standing(course_id, user_id)
+    return member is not None and member.counted_learner
+
+
+# Built once: the award path runs these on every posting (compiling a fresh select each time cost more
+# than running it).
+_TEAM, _TEAM_MEMBER, _CHALLENGE = Team.__table__, TeamMember.__table__, Challenge.__table__
+_TEAMS_OF = select(_TEAM_MEMBER.c.team_id).join(_TEAM, _TEAM.c.id == _TEAM_MEMBER.c.team_id).where(
+    _TEAM.c.course_id == bindparam("course_id"), _TEAM_MEMBER.c.user_id == bindparam("user_id")).order_by(
+    _TEAM_MEMBER.c.team_id)
+_AT = bindparam("at", type_=_CHALLENGE.c.starts_at.type)
+_CHALLENGES_AT = select(_CHALLENGE.c.id).where(
+    _CHALLENGE.c.course_id == bindparam("course_id"), _CHALLENGE.c.cancelled_at.is_(None),
+    _CHALLENGE.c.starts_at <= _AT, _CHALLENGE.c.ends_at > _AT,
+    or_(_CHALLENGE.c.team_id.is_(None), _CHALLENGE.c.team_id.in_(bindparam("teams", expanding=True))))
 
 
 def _teams_of(course_id: int, user_id: int) -> list[int]:
-    return list(db.session.scalars(select(TeamMember.team_id).join(Team, Team.id == TeamMember.team_id).where(
-        Team.course_id == course_id, TeamMember.user_id == user_id).order_by(TeamMember.team_id)))
+    """The person's teams in the course, read once per transaction (forgotten when teams change)."""
+    return memo.remember(db.session, ("teams_of", course_id, user_id), (_TEAM.name, _TEAM_MEMBER.name),
+                         lambda: list(db.session.scalars(_TEAMS_OF, {"course_id": course_id, "user_id": user_id})))
 
 
 def _challenges_at(course_id: int, team_ids: Iterable[int], at: datetime) -> list[int]:
-    teams = list(team_ids)
-    return list(db.session.scalars(select(Challenge.id).where(
-        Challenge.course_id == course_id, Challenge.cancelled_at.is_(None),
-        Challenge.starts_at <= at, Challenge.ends_at > at,
-        or_(Challenge.team_id.is_(None), Challenge.team_id.in_(teams) if teams else literal(False)))))
+    return list(db.session.scalars(_CHALLENGES_AT, {"course_id": course_id, "at": at, "teams": list(team_ids)}))
 
 
 def _tz(organisation_id: int) -> ZoneInfo:

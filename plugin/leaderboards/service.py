@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, delete, select
 from plugin.audit.service import record
 from plugin.core.actor import Actor
 from plugin.core.db import insert_ignore
-from plugin.core.memo import memoised, remember
+from plugin.core.memo import memoised, store
 from plugin.errors import Forbidden, InvalidInput
 from plugin.extensions import db
 from plugin.leaderboards import rebuild
@@ -205,8 +205,8 @@ def _read_viewer(actor: Actor) -> None:
     """Read the page's settings at once; settings_of, is_opted_out and time_zone_name then answer from memory."""
     mode, relative, hidden, zone = db.session.execute(_VIEWER, {
         "course": actor.course_id, "user": actor.user_id, "organisation": actor.organisation_id}).one()
-    remember(db.session, _settings_key(actor.course_id), Settings() if mode is None else Settings(mode, relative))
-    remember(db.session, _opted_out_key(actor), bool(hidden))
+    store(db.session, _settings_key(actor.course_id), Settings() if mode is None else Settings(mode, relative))
+    store(db.session, _opted_out_key(actor), bool(hidden))
     org_settings.remember_time_zone(actor.organisation_id, zone)
 
 

@@ -6,11 +6,14 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, select
 
-from plugin.core.db import insert_ignore, upsert_increment
+from plugin.core.db import insert_ignore, upsert_statement
 from plugin.errors import Conflict, NotFound
 from plugin.extensions import db
 from plugin.leaderboards import aggregates
 from plugin.ledger.models import TOTAL, LedgerEntry, PointsTotal
+
+_TOTALS = PointsTotal.__table__
+_TOTAL_KEYS = ["course_id", "user_id", "dimension"]
 
 
 @dataclass(frozen=True)
@@ -42,10 +45,12 @@ def post_entry(posting: Posting, now: datetime, reverses_id: int | None = None,
         "created_at": now,
     }, None)
     if entry_id is not None:
-        for dimension in (posting.dimension, TOTAL):
-            upsert_increment(db.session, PointsTotal.__table__,
-                             {"course_id": posting.course_id, "user_id": posting.user_id, "dimension": dimension},
-                             {"points": posting.amount})
+        # Both totals rows (the entry's dimension and "total") in one executemany of one prepared upsert.
+        amounts = {posting.dimension: posting.amount}
+        amounts[TOTAL] = amounts.get(TOTAL, 0) + posting.amount
+        db.session.execute(upsert_statement(db.session, _TOTALS, _TOTAL_KEYS, ["points"]), [
+            {"course_id": posting.course_id, "user_id": posting.user_id, "dimension": dimension, "points": points}
+            for dimension, points in sorted(amounts.items())])
         aggregates.apply_points(posting.organisation_id, posting.course_id, posting.user_id, posting.dimension,
                                 posting.amount, earned_at or now)
     return entry_id

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Callable
 
 from marshmallow import Schema, fields, validate
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from plugin.audit.service import record
 from plugin.core.actor import Actor, Role
@@ -20,6 +20,7 @@ from plugin.levels.service import ladder
 from plugin.outbox.models import GradeSync, OutboxItem
 from plugin.outbox.service import enqueue, recent, retry_failed
 from plugin.tenancy.models import Course, Membership
+from plugin.tenancy.service import standing
 
 LINEITEM_KIND = "ags.lineitem"
 SCORE_KIND = "ags.score"
@@ -81,12 +82,17 @@ def configure(actor: Actor, data: dict, lineitems_url: str | None, now: datetime
     return row
 
 
+_ENABLED = select(GradeSync.__table__.c.enabled).where(GradeSync.__table__.c.course_id == bindparam("course_id"))
+
+
 def points_changed(course_id: int, user_id: int, now: datetime) -> None:
     """Call where points are posted for someone (anywhere in that transaction): enqueues a score delivery
     if the course syncs grades. One delivery per (course, user), and the score is read when it is sent, so
     rapid changes coalesce to the newest. Never for staff."""
-    row = settings(course_id)
-    if row is None or not row.enabled or _role(course_id, user_id) != Role.LEARNER.value:
+    if not db.session.scalar(_ENABLED, {"course_id": course_id}):
+        return
+    member = standing(course_id, user_id)
+    if member is None or member.role != Role.LEARNER.value:
         return
     enqueue(SCORE_KIND, f"ags:score:{course_id}:{user_id}", {"course_id": course_id, "user_id": user_id,
                                                               "changed_at": now.isoformat()},

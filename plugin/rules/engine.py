@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Callable
 
 from plugin.rules import events as E
 from plugin.rules.facts import Facts
@@ -52,7 +53,9 @@ def triggered_by(rule: RuleSpec, event_name: str) -> bool:
     return condition is not None and event_name in condition.events
 
 
-def evaluate(rule: RuleSpec, event: E.Event, facts: Facts, limits: Limits) -> Decision:
+def evaluate(rule: RuleSpec, event: E.Event, facts: Facts, limits: Limits,
+             params: Callable[[], dict] | None = None) -> Decision:
+    """`params`, when given, hands over the rule's params already loaded (a caller evaluating many events)."""
     condition = REGISTRY.get(rule.condition)
     if condition is None or event.name not in condition.events:
         return Decision(False)
@@ -73,7 +76,8 @@ def evaluate(rule: RuleSpec, event: E.Event, facts: Facts, limits: Limits) -> De
         since = event.occurred_at - timedelta(days=rule.cap_window_days) if rule.cap_window_days else None
         if facts.rule_awards(rule.id, since) >= rule.cap_count:
             return Decision(False, note="cap")
-    if not condition.check(load_params(rule.condition, rule.params), event, facts, limits):
+    loaded = params() if params is not None else load_params(rule.condition, rule.params)
+    if not condition.check(loaded, event, facts, limits):
         return Decision(False, note=_why_not(rule, event, limits))
     points, note = _points(rule, condition.per_fact, event, facts, limits)
     if points <= 0 and rule.badge_id is None:

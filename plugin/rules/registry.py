@@ -8,13 +8,13 @@ repeatable rule, at most once per its window (a rule without a window then pays 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, time, timedelta, timezone
 from typing import Callable
 
 from marshmallow import Schema, fields, validate
 
 from plugin.rules import events as E
-from plugin.rules.facts import Facts, streak
+from plugin.rules.facts import Facts, streak, week_start
 from plugin.settings.service import Limits
 
 OUTCOMES = ["worked", "partly", "failed"]
@@ -124,7 +124,9 @@ class StreakParams(Schema):
 
 
 def _streak(p, event, facts, limits) -> bool:
-    return streak(facts.active_weeks(), event.occurred_at) >= p["weeks"]
+    # Only the weeks a streak of the wanted length could reach back to (and one spare) need reading.
+    since = datetime.combine(week_start(event.occurred_at) - timedelta(weeks=p["weeks"] + 1), time(0), tzinfo=timezone.utc)
+    return streak(facts.active_weeks(since), event.occurred_at) >= p["weeks"]
 
 
 class DimensionPointsParams(Schema):
@@ -176,6 +178,14 @@ REGISTRY: dict[str, Condition] = {c.name: c for c in [
 ]}
 
 
+# One schema instance per condition: building a marshmallow schema (it deep-copies its fields) cost more
+# than loading with it, and loading keeps no state on the instance.
+_SCHEMAS: dict[str, Schema] = {}
+
+
 def load_params(condition: str, raw: dict) -> dict:
     """Validate a rule's params against its condition's schema (raises marshmallow.ValidationError)."""
-    return REGISTRY[condition].params_schema().load(raw or {})
+    schema = _SCHEMAS.get(condition)
+    if schema is None:
+        schema = _SCHEMAS[condition] = REGISTRY[condition].params_schema()
+    return schema.load(raw or {})

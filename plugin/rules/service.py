@@ -5,15 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from plugin.badges.service import BadgeGrant, award_badge
+from plugin.core import memo
 from plugin.extensions import db
 from plugin.ledger.service import Posting, post_entry
 from plugin.rules import events as E
 from plugin.rules.engine import RuleSpec, award_key, evaluate, triggered_by
 from plugin.rules.facts import Facts
 from plugin.rules.models import Rule
+from plugin.rules.registry import load_params
 from plugin.settings.service import Limits
 
 
@@ -43,6 +45,34 @@ def active_rules(organisation_id: int) -> list[Rule]:
         Rule.organisation_id == organisation_id, Rule.active.is_(True)).order_by(Rule.id)))
 
 
+@dataclass
+class _Active:
+    """An active rule as process() needs it; its params are loaded (validated) once, on first use."""
+
+    spec: RuleSpec
+    name: str
+    _params: dict | None = None
+
+    def params(self) -> dict:
+        if self._params is None:
+            self._params = load_params(self.spec.condition, self.spec.params)
+        return self._params
+
+
+_R = Rule.__table__
+_ACTIVE = select(_R.c.id, _R.c.version, _R.c.condition, _R.c.params, _R.c.points, _R.c.dimension, _R.c.badge_id,
+                 _R.c.repeatable, _R.c.cooldown_days, _R.c.cap_count, _R.c.cap_window_days, _R.c.name).where(
+    _R.c.organisation_id == bindparam("organisation_id"), _R.c.active.is_(True)).order_by(_R.c.id)
+
+
+def _active(organisation_id: int) -> list[_Active]:
+    """The organisation's active rules, read once per transaction (forgotten when a rule is written)."""
+    def read():
+        return [_Active(RuleSpec(*row[:3], row[3] or {}, *row[4:11]), row[11])
+                for row in db.session.execute(_ACTIVE, {"organisation_id": organisation_id})]
+    return memo.remember(db.session, ("active_rules", organisation_id), (_R.name,), read)
+
+
 def apply(rule: Rule | RuleSpec, name: str, event: E.Event, points: int, now: datetime,
           key: str | None = None) -> tuple[int | None, int | None]:
     """Post the rule's points and badge for the event under its idempotency key."""
@@ -68,22 +98,26 @@ def process(event: E.Event, facts: Facts, limits: Limits, now: datetime,
 
     The caller gathers the facts (it owns the tables they summarise) and passes the organisation's limits.
     """
-    rules = active_rules(event.organisation_id) if rules is None else rules
+    active = _active(event.organisation_id) if rules is None else [_Active(spec_of(r), r.name) for r in rules]
+    return _process(event, facts, limits, now, active)
+
+
+def _process(event: E.Event, facts: Facts, limits: Limits, now: datetime, active: list[_Active]) -> list[Recognition]:
     results: list[Recognition] = []
-    for rule in rules:
-        spec = spec_of(rule)
+    for rule in active:
+        spec = rule.spec
         if not triggered_by(spec, event.name):
             continue
-        decision = evaluate(spec, event, facts, limits)
+        decision = evaluate(spec, event, facts, limits, params=rule.params)
         if not decision.award:
             if decision.note:
-                results.append(Recognition(rule.id, rule.name, 0, rule.dimension, None, None, None, decision.note))
+                results.append(Recognition(spec.id, rule.name, 0, spec.dimension, None, None, None, decision.note))
             continue
         entry_id, award_id = apply(spec, rule.name, event, decision.points, now)
         if entry_id or award_id:
             facts.changed()
-            results.append(Recognition(rule.id, rule.name, decision.points if entry_id else 0, rule.dimension,
-                                       rule.badge_id if award_id else None, entry_id, award_id, decision.note))
+            results.append(Recognition(spec.id, rule.name, decision.points if entry_id else 0, spec.dimension,
+                                       spec.badge_id if award_id else None, entry_id, award_id, decision.note))
     if event.name != E.POINTS_CHANGED and any(r.ledger_entry_id for r in results):
-        results += process(replace(event, name=E.POINTS_CHANGED), facts, limits, now, rules)
+        results += _process(replace(event, name=E.POINTS_CHANGED), facts, limits, now, active)
     return results

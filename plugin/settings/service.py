@@ -10,9 +10,10 @@ from marshmallow import fields as mf
 from sqlalchemy import bindparam, select
 
 from plugin.audit.service import record
+from plugin.core import memo
 from plugin.core.actor import Actor
 from plugin.core.db import insert_ignore
-from plugin.core.memo import memoised, remember
+from plugin.core.memo import memoised, store
 from plugin.errors import Forbidden, InvalidInput
 from plugin.extensions import db
 from plugin.settings.models import OrganisationSettings
@@ -56,11 +57,23 @@ def limits_row(organisation_id: int) -> OrganisationSettings:
     return row
 
 
+_SETTINGS = OrganisationSettings.__table__
+_SNAPSHOT = select(*[_SETTINGS.c[name] for name in LIMIT_FIELDS], _SETTINGS.c.time_zone).where(
+    _SETTINGS.c.organisation_id == bindparam("organisation_id"))
+
+
+def _snapshot(organisation_id: int) -> tuple[Limits, str | None]:
+    """The organisation's limits and zone name, read once per transaction (forgotten when the row changes)."""
+    def read():
+        row = db.session.execute(_SNAPSHOT, {"organisation_id": organisation_id}).first()
+        if row is None:
+            return Limits(), None
+        return Limits(*row[:-1]), row[-1]
+    return memo.remember(db.session, ("settings", organisation_id), (_SETTINGS.name,), read)
+
+
 def limits(organisation_id: int) -> Limits:
-    row = db.session.get(OrganisationSettings, organisation_id)
-    if row is None:
-        return Limits()
-    return Limits(**{name: getattr(row, name) for name in LIMIT_FIELDS})
+    return _snapshot(organisation_id)[0]
 
 
 def update_limits(actor: Actor, data: dict, now) -> Limits:
@@ -98,7 +111,7 @@ def time_zone_name(organisation_id: int) -> str:
 
 def remember_time_zone(organisation_id: int, name: str | None) -> None:
     """The zone as read by a caller's own statement (embedding TIME_ZONE_OF): time_zone_name asks no more."""
-    remember(db.session, ("time_zone", organisation_id), name or UTC_NAME)
+    store(db.session, ("time_zone", organisation_id), name or UTC_NAME)
 
 
 def time_zone(organisation_id: int) -> ZoneInfo:

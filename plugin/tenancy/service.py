@@ -6,8 +6,9 @@ from dataclasses import field as dataclass_field
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 
+from plugin.core import memo
 from plugin.core.actor import Actor, Role
 from plugin.core.db import insert_ignore
 from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -214,6 +215,36 @@ def role_in(course_id: int, user_id: int) -> Role | None:
     role = db.session.scalar(select(Membership.role).where(
         Membership.course_id == course_id, Membership.user_id == user_id))
     return Role(role) if role else None
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A person's membership of a course as the award path needs it."""
+
+    role: str
+    status: str
+    test_user: bool
+
+    @property
+    def counted(self) -> bool:  # the same test as models.counted_membership()
+        return self.status == ACTIVE and not self.test_user
+
+    @property
+    def counted_learner(self) -> bool:
+        return self.counted and self.role == Role.LEARNER.value
+
+
+_MEMBERSHIP = Membership.__table__
+_STANDING = select(_MEMBERSHIP.c.role, _MEMBERSHIP.c.status, _MEMBERSHIP.c.test_user).where(
+    _MEMBERSHIP.c.course_id == bindparam("course_id"), _MEMBERSHIP.c.user_id == bindparam("user_id"))
+
+
+def standing(course_id: int, user_id: int) -> Standing | None:
+    """The person's membership of the course (None: not a member), read once per transaction."""
+    def read():
+        row = db.session.execute(_STANDING, {"course_id": course_id, "user_id": user_id}).first()
+        return None if row is None else Standing(row.role, row.status, bool(row.test_user))
+    return memo.remember(db.session, ("standing", course_id, user_id), (_MEMBERSHIP.name,), read)
 
 
 def members(course_id: int, roles: tuple[Role, ...] | None = None) -> list[User]:

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from plugin.audit.service import record
 from plugin.catalog.models import AiTool
@@ -67,9 +67,19 @@ def _approved(policies: dict[int, ToolPolicy], tool_id: int) -> bool:
     return tool_id in policies and policies[tool_id].approved
 
 
+_P = ToolPolicy.__table__
+_APPROVALS = select(_P.c.ai_tool_id, _P.c.approved).where(_P.c.organisation_id == bindparam("organisation_id"))
+
+
 def tool_approved(organisation_id: int, tool_id: int | None) -> bool:
-    """A catalogue tool the vision approves; "other" (None) never is."""
-    return tool_id is not None and _approved(tool_policies(organisation_id), tool_id)
+    """A catalogue tool the vision approves; "other" (None) never is. (The rule of _approved, on plain rows:
+    this runs for every experiment logged.)"""
+    if tool_id is None:
+        return False
+    approvals = dict(db.session.execute(_APPROVALS, {"organisation_id": organisation_id}).all())
+    if not any(approvals.values()):
+        return True
+    return bool(approvals.get(tool_id))
 
 
 def _hash(data: dict) -> str:

@@ -260,6 +260,8 @@ def test_db_facts_answer_as_the_memory_reference_does(appctx, scenario):
                 args = (r["tool_key"], r["category_id"], since, before_id)
                 assert sql.same_tool_and_category(*args) == ref.same_tool_and_category(*args), args
         assert sql.active_weeks() == ref.active_weeks()
+        for since in sinces:
+            assert sql.active_weeks(since) == ref.active_weeks(since), since
 
 
 # --- the minimum reflection holds for every rule -------------------------------------------------------
