@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -124,6 +125,21 @@ def axe_problems(page, everything: list | None = None) -> list[str]:
     return problems
 
 
+CHARTS_JS = """() => Array.from(document.querySelectorAll('main svg, main canvas'))
+    .filter(c => !c.closest('[aria-hidden=true], button, a') && c.getBoundingClientRect().width >= 150)
+    .map(c => ({name: (c.getAttribute('aria-label') || (c.querySelector(':scope > title') || {}).textContent || '').trim(),
+                role: c.getAttribute('role'),
+                table: !!(c.closest('section, .card, figure, main') || document).querySelector('table')}))"""
+
+
+def chart_problems(page) -> list[str]:
+    """A chart (a drawing of 150 px or more, not an icon in a control) is an image with a name, and its numbers are
+    also in a table near it, its text alternative."""
+    return [f"  chart {chart['name']!r}: needs role=img, a name and a table of its numbers"
+            for chart in page.evaluate(CHARTS_JS)
+            if chart["role"] != "img" or not chart["name"] or not chart["table"]]
+
+
 def slug(url: str, token_field: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", kind_of(url, token_field).replace("{id}", "1")).strip("-") or "home"
 
@@ -155,11 +171,14 @@ def test_every_page_a_role_reaches_passes_axe(role, live_server, browser, artifa
         shots = Path(artifacts) / "a11y" / role
         shots.mkdir(parents=True, exist_ok=True)
 
-        report, visited, everything = {}, [], []
+        shutil.rmtree(shots)
+        shots.mkdir()
+        report, visited, everything, charts = {}, [], [], []
 
         def check(url: str) -> None:
             visited.append(kind_of(url, field_name))
-            problems = axe_problems(page, everything)
+            problems = axe_problems(page, everything) + chart_problems(page)
+            charts.append(len(page.evaluate(CHARTS_JS)))
             if problems:
                 report[kind_of(url, field_name)] = problems
             page.set_viewport_size({"width": 360, "height": 800})
@@ -178,8 +197,9 @@ def test_every_page_a_role_reaches_passes_axe(role, live_server, browser, artifa
                 check(page.url)
 
         (Path(artifacts) / "a11y" / f"axe-{role}.json").write_text(json.dumps(everything, indent=1))
-        print(f"{role}: {len(visited)} pages\n  " + "\n  ".join(visited))
-        assert len(visited) >= 15, visited  # the crawl found the menus (a broken launch would find one page)
+        print(f"{role}: {len(visited)} pages, {sum(charts)} charts\n  " + "\n  ".join(visited))
+        assert len(visited) >= 15, visited
+        assert sum(charts) > 0  # team (and for managers insights) charts were among the pages checked  # the crawl found the menus (a broken launch would find one page)
         assert not report, f"serious or critical axe violations for the {role}:\n" + "\n".join(
             f"{kind}\n" + "\n".join(lines) for kind, lines in report.items())
     finally:
