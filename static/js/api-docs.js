@@ -6,7 +6,16 @@ window.addEventListener("load", function () {
     dom_id: "#swagger-ui",
     presets: [SwaggerUIBundle.presets.apis],
     layout: "BaseLayout",
-    deepLinking: true,
+    // Deep links would put a link inside each operation's toggle button (a control inside a control, which
+    // screen readers announce badly); the operations stay one click or Enter away without them.
+    deepLinking: false,
     validatorUrl: null,
   });
+  // Swagger UI draws its server picker inside an empty label: name it.
+  var name = function () {
+    root.querySelectorAll(".servers select:not([aria-label])").forEach(function (select) {
+      select.setAttribute("aria-label", "Server");
+    });
+  };
+  new MutationObserver(name).observe(root, { childList: true, subtree: true });
 });
