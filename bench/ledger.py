@@ -21,12 +21,16 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--database-url", default=None)
-    args = parser.parse_args()
+    parser.add_argument("--awards", type=int, default=None, help="awards per timed round (smoke tests: a few)")
+    parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument("--same-key", type=int, default=1000, help="B11: how many times the same key is posted")
+    args = parser.parse_args(argv)
     n, rounds = (150, 3) if args.quick else (600, 5)
+    n, rounds = args.awards or n, args.rounds or rounds
 
     import flask_migrate
     import sqlalchemy as sa
@@ -108,7 +112,7 @@ def main() -> int:
         posting = Posting(organisation_id=target.organisation_id, course_id=target.course_id,
                           user_id=target.user_id, amount=10, dimension="experimenting", source_type="bench",
                           source_id=1, key="bench:b11:same-key")
-        for _ in range(1000):
+        for _ in range(args.same_key):
             post_entry(posting, utcnow())
             db.session.commit()
         b11_rows = db.session.scalar(sa.select(sa.func.count()).select_from(LedgerEntry).where(
@@ -120,11 +124,12 @@ def main() -> int:
     floor_m, project_m = statistics.median(floors), statistics.median(projects)
     print(f"raw insert floor ({backend})          {floor_m:,.0f}/s (min {min(floors):,.0f}, max {max(floors):,.0f})")
     print(f"B7 award through services ({backend}) {project_m:,.0f}/s (min {min(projects):,.0f}, max {max(projects):,.0f})")
-    print(f"B11 same key x1000: {b11_rows} ledger row(s), total {b11_total}")
+    print(f"B11 same key x{args.same_key}: {b11_rows} ledger row(s), total {b11_total}")
     ratio = project_m / floor_m
     target_ratio = 0.5 if backend.startswith("postgresql") else 0.3
     ok = ratio >= target_ratio and b11_rows == 1 and b11_total == 10
     print(f"SUMMARY ledger: B7 {ratio:.2f}x (target >= {target_ratio}) B11 {b11_rows} row -> {'PASS' if ok else 'MISS'}")
+    print(f"RESULT b7_ratio={ratio:.2f} awards_per_s={project_m:.0f} floor_per_s={floor_m:.0f} b11_rows={b11_rows}")
     return 0 if ok else 1
 
 

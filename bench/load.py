@@ -117,6 +117,7 @@ class Person(threading.Thread):
         self.token: str | None = None
         self.form: dict[str, str] | None = None
         self.seen: list[int] = []
+        self.mine: set[int] = set()  # own experiments: nobody reacts to their own (the app answers 422)
         self.n = 0
 
     def _timed(self, action: str, call, expect: int | tuple[int, ...]):
@@ -160,17 +161,21 @@ class Person(threading.Thread):
                                           form.text, re.S).group(1)
             self.form = {"ai_tool": pick("ai_tool"), "task_category": pick("task_category")}
         self.n += 1
-        self._timed("log", lambda: self.http.post(f"{self.base}/app/experiments", allow_redirects=False, data={
+        logged = self._timed("log", lambda: self.http.post(f"{self.base}/app/experiments", allow_redirects=False, data={
             "lt": self.token, "submission_key": f"{self.sub}-{self.n}-{secrets.token_hex(4)}",
             "title": f"Tried a prompt for task {self.n}", "tried": "Asked the assistant to draft it first.",
             "outcome": self.rng.choice(("worked", "partly", "failed")), "learned": "Check the facts it gives.",
             "minutes_saved": str(self.rng.choice((0, 5, 10, 15, 30))), "sensitive_data": "no",
             "visibility": "course", **self.form}), 303)
+        found = re.search(r"/app/experiments/(\d+)", logged.headers.get("Location", "")) if logged is not None else None
+        if found:
+            self.mine.add(int(found.group(1)))
 
     def feed(self) -> None:
         page = self.page("feed", "/app/experiments")
         if page is not None:
-            self.seen = [int(i) for i in re.findall(r'/app/experiments/(\d+)\?', page.text)][:30]
+            self.seen = [int(i) for i in re.findall(r'/app/experiments/(\d+)\?', page.text)
+                         if int(i) not in self.mine][:30]
 
     def react(self) -> None:
         if not self.seen:

@@ -24,11 +24,14 @@ from bench._timing import describe, interleaved, ratio  # noqa: E402
 LTI = "https://purl.imsglobal.org/spec/lti/claim/"
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="small rounds, under a minute")
-    args = parser.parse_args()
+    parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds (smoke tests: 1)")
+    parser.add_argument("--seconds", type=float, default=None, help="seconds per timed call")
+    args = parser.parse_args(argv)
     rounds, seconds = (3, 0.5) if args.quick else (7, 2.0)
+    rounds, seconds = args.rounds or rounds, args.seconds or seconds
 
     import flask_migrate
 
@@ -100,6 +103,7 @@ def main() -> int:
     ok = b1 >= 0.60 and b2 >= 0.80
     print(f"SUMMARY lti_crypto: B1 {b1:.2f}x (target >= 0.60) B2 {b2:.2f}x (target >= 0.80) -> "
           f"{'PASS' if ok else 'MISS'}")
+    print(f"RESULT b1_ratio={b1:.2f} b2_ratio={b2:.2f}")
     return 0 if ok else 1
 
 

@@ -1,0 +1,56 @@
+"""Smoke runs of the other benchmarks at tiny sizes, so none of them rots: each must run end to end against
+the real app and end with its `RESULT key=value ...` line. No timing or ratio is asserted; what is asserted
+is behaviour the figures rest on (the same award key x50 leaves one ledger row; the load run's people all
+launch and get no error)."""
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+from bench import ledger, lti_crypto
+from bench import load as load_bench
+
+
+def _result(out: str) -> dict[str, str]:
+    last = out.strip().splitlines()[-1]
+    assert last.startswith("RESULT "), last
+    return dict(pair.split("=", 1) for pair in last.split()[1:])
+
+
+@pytest.fixture
+def bench_database(db_kind, request) -> str:
+    """sqlite, or a database of its own on the suite's PostgreSQL server (never the tests' database)."""
+    if db_kind == "sqlite":
+        return "sqlite"
+    from tests.support.pg import create_database
+
+    admin = request.getfixturevalue("db_url").rsplit("/", 1)[0] + "/postgres"
+    return create_database(admin, f"tinker_bench_smoke_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}")
+
+
+def test_the_crypto_bench_runs_and_reports(capsys):
+    lti_crypto.main(["--rounds", "1", "--seconds", "0.05"])
+    result = _result(capsys.readouterr().out)
+    assert re.fullmatch(r"\d+\.\d\d", result["b1_ratio"]) and re.fullmatch(r"\d+\.\d\d", result["b2_ratio"])
+
+
+def test_the_award_bench_runs_and_the_same_key_leaves_one_row(bench_database, capsys):
+    args = ["--awards", "5", "--rounds", "1", "--same-key", "50"]
+    if bench_database != "sqlite":
+        args += ["--database-url", bench_database]
+    ledger.main(args)
+    result = _result(capsys.readouterr().out)
+    assert result["b11_rows"] == "1"
+    assert float(result["awards_per_s"]) > 0 and float(result["floor_per_s"]) > 0
+
+
+def test_the_load_bench_launches_everyone_and_sees_no_error(db_kind, request, capsys):
+    database = "sqlite" if db_kind == "sqlite" else request.getfixturevalue("db_url").rsplit("/", 1)[0] + "/postgres"
+    code = load_bench.main(["--users", "3", "--seconds", "4", "--workers", "1", "--courses", "1", "--db", database])
+    out = capsys.readouterr().out
+    result = _result(out)
+    assert result["errors"] == "0" and code == 0, out[-2000:]
+    launches = int(re.search(r"^launch\s+(\d+)", out, re.M).group(1))
+    assert launches >= 6  # three people, each a login and a launch POST
