@@ -88,12 +88,14 @@ def _hidden_sql(scope: Scope) -> str:
                     "organisation": ":scope_id",
                     "challenge": "(SELECT c.organisation_id FROM challenge x JOIN course c ON c.id = x.course_id "
                                  "WHERE x.id = :scope_id)"}[scope.kind]
-    hidden = ("EXISTS (SELECT 1 FROM board_opt_out o JOIN course oc ON oc.id = o.course_id "
-              f"WHERE o.user_id = s.user_id AND oc.organisation_id = {organisation})")
+    # Scalar lookups (LIMIT 1) rather than EXISTS: PostgreSQL may turn a correlated EXISTS into a hashed
+    # subplan over every membership of the database, once per page; a scalar lookup stays per shown row.
+    hidden = ("(SELECT 1 FROM board_opt_out o JOIN course oc ON oc.id = o.course_id "
+              f"WHERE o.user_id = s.user_id AND oc.organisation_id = {organisation} LIMIT 1) IS NOT NULL")
     if scope.kind == "organisation":
-        hidden += (" OR NOT EXISTS (SELECT 1 FROM membership m JOIN course mc ON mc.id = m.course_id "
+        hidden += (" OR (SELECT 1 FROM membership m JOIN course mc ON mc.id = m.course_id "
                    "LEFT JOIN board_setting bs ON bs.course_id = m.course_id WHERE m.user_id = s.user_id "
-                   f"AND mc.organisation_id = {organisation} AND COALESCE(bs.mode, '{ON}') = '{ON}')")
+                   f"AND mc.organisation_id = {organisation} AND COALESCE(bs.mode, '{ON}') = '{ON}' LIMIT 1) IS NULL")
     return f"CASE WHEN {hidden} THEN 1 ELSE 0 END"
 
 
