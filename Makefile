@@ -9,7 +9,7 @@ export FLASK_APP := plugin
 # The suite runs on every core (tests are independent: each worker has its own databases and servers).
 PYTEST_ARGS ?= -n auto
 
-.PHONY: run test test-sqlite test-postgresql install postgres-binaries clean
+.PHONY: run test test-sqlite test-postgresql install postgres-binaries clean translations
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,3 +51,12 @@ postgres-binaries:
 
 clean:
 	rm -rf $(VENV) instance *.egg-info
+
+## make translations: collect marked text into the template catalog, merge it into each language, compile.
+# The compiled .mo files are committed (the app reads them); a test fails when one is older than its .po.
+I18N := plugin/translations
+translations: $(STAMP)
+	$(BIN)/pybabel extract -F $(I18N)/babel.cfg -k lazy_gettext -k _l --no-location --sort-output \
+		--project Tinker --copyright-holder "Tinker contributors" -o $(I18N)/messages.pot plugin templates
+	$(BIN)/pybabel update -i $(I18N)/messages.pot -d $(I18N) --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel compile -d $(I18N) --statistics

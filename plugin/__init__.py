@@ -14,6 +14,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_config(app, config)
     register_logging(app)
     register_extensions(app)
+    register_i18n(app)
     register_errors(app)
     register_security(app)
     register_blueprints(app)
@@ -52,6 +53,12 @@ def register_extensions(app: Flask) -> None:
         except Exception as err:  # noqa: BLE001 - the connection is gone; the next request reconnects
             app.logger.warning("closing the database session failed: %s", str(err).splitlines()[0])
             db.session.registry.clear()
+
+
+def register_i18n(app: Flask) -> None:
+    from plugin.i18n import register_i18n as register
+
+    register(app)
 
 
 def register_errors(app: Flask) -> None:

@@ -1,0 +1,66 @@
+"""Languages: English (the source text) and Turkish, chosen per request.
+
+The order is: the language the person picked in Tinker (stored on their account), then the launch's
+`locale` claim (Moodle sends "tr", Canvas "tr-TR"), then the browser's Accept-Language, then English.
+Templates mark text with `_()` / `{% trans %}`; Python code with `gettext` (or `lazy_gettext` at import
+time). Dates and numbers go through the filters below so they follow the locale too.
+"""
+from __future__ import annotations
+
+from babel import Locale
+from flask import Flask, g, has_request_context, request
+from flask_babel import Babel, format_date, format_datetime, format_decimal, format_percent
+
+LOCALES = ("en", "tr")
+DEFAULT_LOCALE = "en"
+
+babel = Babel()
+
+
+def supported(tag: str | None) -> str | None:
+    """The supported language a BCP 47 / POSIX tag asks for ("tr-TR", "tr_TR", "TR" -> "tr"), or None."""
+    if not tag:
+        return None
+    language = tag.replace("_", "-").split("-")[0].strip().lower()
+    return language if language in LOCALES else None
+
+
+def select_locale() -> str:
+    if not has_request_context():
+        return DEFAULT_LOCALE
+    chosen = g.get("locale_choice")  # set by the language switch / the account's stored choice
+    if supported(chosen):
+        return supported(chosen)
+    launch = g.get("launch")
+    if launch is not None and supported(getattr(launch, "locale", None)):
+        return supported(launch.locale)
+    return request.accept_languages.best_match(LOCALES) or DEFAULT_LOCALE
+
+
+def language_name(code: str) -> str:
+    """A language's name in that language ("English", "Türkçe"), for the switch."""
+    return Locale.parse(code).get_display_name(code).capitalize()
+
+
+def _date(value, format: str = "medium"):  # noqa: A002 - Jinja filter keyword
+    return "" if value is None else format_date(value, format)
+
+
+def _datetime(value, format: str = "medium"):  # noqa: A002
+    return "" if value is None else format_datetime(value, format)
+
+
+def _number(value, format: str | None = None):  # noqa: A002
+    return "" if value is None else format_decimal(value, format)
+
+
+def _percent(value, format: str | None = None):  # noqa: A002
+    """A share in 0..1 as a percentage in the locale's style ("42%" / "%42")."""
+    return "" if value is None else format_percent(value, format)
+
+
+def register_i18n(app: Flask) -> None:
+    babel.init_app(app, locale_selector=select_locale, default_locale=DEFAULT_LOCALE,
+                   default_translation_directories="translations", default_domain="messages")
+    app.jinja_env.filters.update(date=_date, datetime=_datetime, number=_number, percent=_percent)
+    app.jinja_env.globals.update(LOCALES=LOCALES, language_name=language_name)
