@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from babel import Locale
 from flask import Flask, g, has_request_context, request
-from flask_babel import Babel, format_date, format_datetime, format_decimal, format_percent
+from flask_babel import Babel, format_date, format_datetime, format_decimal, format_percent, get_locale
 
 LOCALES = ("en", "tr")
 DEFAULT_LOCALE = "en"
@@ -59,8 +59,34 @@ def _percent(value, format: str | None = None):  # noqa: A002
     return "" if value is None else format_percent(value, format)
 
 
+def select_timezone() -> str | None:
+    """Times in the organisation's zone (an admin setting) once someone has launched; UTC before."""
+    actor = g.get("actor") if has_request_context() else None
+    if actor is None:
+        return None
+    from plugin.settings.service import time_zone_name
+
+    return time_zone_name(actor.organisation_id)
+
+
+ROLE_NAMES = {"learner": lazy_gettext("Learner"), "manager": lazy_gettext("Manager"), "admin": lazy_gettext("Admin"),
+              "observer": lazy_gettext("Observer")}
+
+
+def role_name(role) -> str:
+    """A course role as people read it ("Learner" / "Öğrenen")."""
+    value = getattr(role, "value", role)
+    return str(ROLE_NAMES.get(value, value))
+
+
+def current_locale() -> str:
+    return str(get_locale() or DEFAULT_LOCALE)
+
+
 def register_i18n(app: Flask) -> None:
-    babel.init_app(app, locale_selector=select_locale, default_locale=DEFAULT_LOCALE,
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone,
+                   default_locale=DEFAULT_LOCALE,
                    default_translation_directories="translations", default_domain="messages")
     app.jinja_env.filters.update(date=_date, datetime=_datetime, number=_number, percent=_percent)
-    app.jinja_env.globals.update(LOCALES=LOCALES, language_name=language_name)
+    app.jinja_env.globals.update(LOCALES=LOCALES, language_name=language_name, current_locale=current_locale,
+                                 role_name=role_name)

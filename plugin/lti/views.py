@@ -116,7 +116,7 @@ def launch():
     launch_session = start_session(
         user_id=user.id, course_id=course.id, organisation_id=course.organisation_id,
         platform_id=validated.platform.id, role=validated.identity.role, message_type=validated.message_type,
-        locale=validated.identity.locale, services=validated.services, now=now)
+        locale=user.preferred_locale or validated.identity.locale, services=validated.services, now=now)
     copied_from = None
     if validated.context_history and not deep_link:
         launch_session.services = {**launch_session.services, HISTORY_KEY: list(validated.context_history)}

@@ -33,7 +33,7 @@ from plugin.tenancy.models import Course, Membership, Platform, User
 ERASED = "[erased]"
 KEEP_IDS = "kept: ids and amounts only"
 POLICY = {
-    "user_account.id": "pseudonymised: name replaced, e-mail, locale and LMS id removed",
+    "user_account.id": "pseudonymised: name replaced, e-mail, locales and LMS id removed",
     "membership.user_id": KEEP_IDS + " (roles and status keep boards and figures consistent)",
     "experiment.user_id": "title, what was tried, what was learned, other-tool name erased; hidden from the library",
     "reaction.user_id": KEEP_IDS,
@@ -153,7 +153,7 @@ def erase_person(actor: Actor, user_id: int, now: datetime) -> Erasure:
                       ["course_id", "user_id"], returning=False)
 
     pseudonym = f"Erased learner {secrets.token_hex(2)}"
-    user.name, user.email, user.locale, user.erased_at = pseudonym, None, None, now
+    user.name, user.email, user.locale, user.preferred_locale, user.erased_at = pseudonym, None, None, None, now
     # A new launch from the LMS finds no account with the old LMS id, so it starts a fresh, empty one.
     user.sub = f"erased:{uid}:{secrets.token_hex(8)}"
     s.flush()

@@ -94,6 +94,7 @@ def export_person(organisation_id: int, user_id: int) -> dict[str, list[dict]]:
     s = db.session
     out: dict[str, list[dict]] = {}
     out["profile"] = [{"id": user.id, "name": user.name, "email": user.email, "locale": user.locale,
+                       "preferred_language": user.preferred_locale,
                        "lms_user_id": user.sub, "lms": user.platform_id and s.get(Platform, user.platform_id).issuer,
                        "created_at": _iso(user.created_at), "erased_at": _iso(user.erased_at)}]
     out["memberships"] = _rows(s.execute(

@@ -96,7 +96,8 @@ class User(db.Model):
     sub: Mapped[str] = mapped_column(String(400))
     name: Mapped[str | None] = mapped_column(String(400))
     email: Mapped[str | None] = mapped_column(String(400))
-    locale: Mapped[str | None] = mapped_column(String(20))
+    locale: Mapped[str | None] = mapped_column(String(20))  # as the LMS last said
+    preferred_locale: Mapped[str | None] = mapped_column(String(8))  # as the person chose in Tinker: wins
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Set by plugin/privacy/erase.py: the row stays (ledger rows point at it) but names nobody.
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -6,6 +6,7 @@ from dataclasses import field as dataclass_field
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+from flask_babel import gettext as _
 from sqlalchemy import bindparam, or_, select, update
 
 from plugin.core import memo
@@ -336,3 +337,17 @@ def course_learners(actor: Actor) -> list[User]:
     if not actor.can_manage:
         raise Forbidden("Only managers and administrators list the course's learners.")
     return members(actor.course_id, (Role.LEARNER,))
+
+
+def choose_language(actor: Actor, launch_session_id: str, code: str) -> str:
+    """The person's own choice of language: this launch shows it at once, and later launches start in it
+    (the LMS's locale claim only decides for people who never chose)."""
+    from plugin.i18n import supported
+    from plugin.lti.models import LaunchSession
+
+    chosen = supported(code)
+    if chosen is None or chosen != code:
+        raise InvalidInput(_("That language is not offered."), errors={"language": [_("Choose English or Turkish.")]})
+    db.session.get(User, actor.user_id).preferred_locale = chosen
+    db.session.get(LaunchSession, launch_session_id).locale = chosen
+    return chosen

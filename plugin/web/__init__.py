@@ -16,6 +16,7 @@ def register_web(app: Flask) -> None:
     from plugin.web.community import bp as community
     from plugin.web.health import bp as health
     from plugin.web.insights import bp as insights
+    from plugin.web.language import bp as language
     from plugin.web.learner import bp as learner
     from plugin.web.manage import bp as manage
     from plugin.web.openbadges import bp as openbadges
@@ -28,7 +29,7 @@ def register_web(app: Flask) -> None:
     from plugin.web.xapi import vocabulary as xapi_vocabulary
 
     for bp in (learner, boards, recognition, community, manage, admin, admin_rules, public, health, challenges, teams,
-               vision, insights, privacy, admin_tokens):
+               vision, insights, privacy, admin_tokens, language):
         app.register_blueprint(bp)
     app.register_blueprint(openbadges)
     app.register_blueprint(admin_xapi)
