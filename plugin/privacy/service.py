@@ -7,6 +7,7 @@ import json
 import zipfile
 from datetime import datetime
 
+from flask_babel import format_datetime
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 
@@ -63,8 +64,9 @@ def as_csv_zip(data: dict[str, list[dict]], now: datetime) -> bytes:
             for row in rows:
                 writer.writerow([_cell(row.get(c)) for c in columns])
             archive.writestr(f"{section}.csv", "\ufeff" + text.getvalue())
-        archive.writestr("README.txt", f"Everything Tinker held about you on {now:%Y-%m-%d %H:%M} UTC, one file "
-                                       "per kind of record. The same data as the JSON download.\n")
+        # The file and column names are data for programs (English); the note is for the person.
+        archive.writestr("README.txt", _("Everything Tinker held about you on %(when)s, one file per kind of record. "
+                                         "The same data as the JSON download.", when=format_datetime(now, "long")) + "\n")
     return buffer.getvalue()
 
 
