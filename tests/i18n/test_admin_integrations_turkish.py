@@ -164,3 +164,17 @@ def test_every_recorded_audit_action_has_a_label():
                              and re.fullmatch(r"[a-z_]+\.[a-z_]+", a.value)}
     assert "rule.created" in recorded and "privacy.text_purged" in recorded  # the scan finds calls
     assert recorded - set(ACTION_LABELS) == set()
+
+
+def test_the_xapi_status_table_in_turkish(client, launch):
+    admin = launch(role="admin", sub="boss", **in_locale("tr-TR"))
+    saved = client.post("/app/admin/xapi/settings", data={
+        "lt": admin, "enabled": "on", "endpoint": "https://lrs.example.org/xAPI/", "key": "tinker", "secret": "s"})
+    assert saved.status_code == 303
+    page = visible(client.get(saved.headers["Location"]))
+    assert "xAPI ayarları kaydedildi." in page and "xAPI açık" in page
+    queued = client.post("/app/admin/xapi/test", data={"lt": admin})
+    page = visible(client.get(queued.headers["Location"]))
+    assert "Sınama ifadesi sıraya alındı." in page
+    assert "Sınama ifadesi (tested the connection to)" in page and "Bekliyor" in page  # the verb: statement content
+    assert "0 gönderildi, 1 bekliyor, 0 başarısız." in page
