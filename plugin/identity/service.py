@@ -113,6 +113,8 @@ def _wrong(actor: Actor, now: datetime, message: str, hint: str | None = None) -
 
 def _check_tries(actor: Actor, now: datetime) -> None:
     since = now - WRONG_WINDOW
+    db.session.execute(delete(LinkAttempt).where(LinkAttempt.user_id == actor.user_id,
+                                                 LinkAttempt.attempted_at <= since))  # only the window matters
     wrong, first = db.session.execute(select(func.count(), func.min(LinkAttempt.attempted_at)).where(
         LinkAttempt.user_id == actor.user_id, LinkAttempt.attempted_at > since)).one()
     if wrong >= WRONG_TRIES:

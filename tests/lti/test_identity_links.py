@@ -8,13 +8,14 @@ import re
 import pytest
 from sqlalchemy import select
 
+from plugin.badges.service import BadgeGrant, award_badge, get_or_create_badge
 from plugin.extensions import db
 from plugin.identity.models import IdentityLink
 from plugin.leaderboards import rebuild
 from plugin.tenancy.models import Platform
 from tests.support.platform import FakePlatform, token_from
 from tests.web.helpers import text, visible
-from tests.web.test_boards import actor_of, award, page, rows
+from tests.web.test_boards import NOW, actor_of, award, page, rows
 
 CODE = re.compile(r'data-testid="link-code-shown"><strong>([0-9A-Z]{4}-[0-9A-Z]{4})</strong>')
 
@@ -90,11 +91,21 @@ def test_a_learner_links_moodle_and_canvas_with_a_code_and_is_counted_once(app, 
 def test_badges_and_history_of_the_other_lms_show_on_my_pages(app, client, platform, canvas):
     in_moodle = launch_from(platform, client, "3", "onboarding", "Ada Lovelace")
     in_canvas = launch_from(canvas, client, "a1b2", "academy", "Ada L.")
-    award(app, actor_of(app, "a1b2", "academy"), 20)
+    ada_canvas = actor_of(app, "a1b2", "academy")
+    award(app, ada_canvas, 20)
+    with app.app_context():
+        badge = get_or_create_badge(ada_canvas.organisation_id, "pioneer", NOW, name="Canvas Pioneer")
+        award_badge(BadgeGrant(badge_id=badge.id, organisation_id=ada_canvas.organisation_id,
+                               course_id=ada_canvas.course_id, user_id=ada_canvas.user_id, key="pioneer:ada"), NOW)
+        db.session.commit()
+    assert "Canvas Pioneer" not in visible(client.get("/app/badges", query_string={"lt": in_moodle}))
     assert enter_code(client, in_moodle, show_code(client, in_canvas)).status_code == 303
     recognition = client.get("/app/recognition", query_string={"lt": in_moodle})
     assert "(in https://canvas.instructure.com · Course academy)" in visible(recognition)
     assert "Linked accounts (other learning platforms)" in visible(recognition)
+    badges = client.get("/app/badges", query_string={"lt": in_moodle})
+    assert "Badges from your linked accounts" in visible(badges) and "Canvas Pioneer" in visible(badges)
+    assert "Earned in https://canvas.instructure.com · Course academy" in visible(badges)
 
 
 def test_wrong_codes_are_refused_clearly_and_then_limited(app, client, platform, canvas):
