@@ -175,3 +175,19 @@ def test_e_mail_authoritative_is_off_by_default_and_set_by_the_operator(app, cli
         assert dict(db.session.execute(select(Platform.issuer, Platform.email_authoritative)).all()) == {
             platform.issuer: True, canvas.issuer: False}
     assert cli("lti", "email-authoritative", "on", "--issuer", "https://unknown.example").exit_code != 0
+
+
+def test_nobody_unlinks_or_sees_someone_elses_accounts(app, client, platform, canvas):
+    ada_m = launch_from(platform, client, "3", "onboarding", "Ada")
+    ada_c = launch_from(canvas, client, "a1b2", "academy", "Ada")
+    bo = launch_from(canvas, client, "bo", "academy", "Bo")
+    teacher = launch_from(canvas, client, "t", "academy", "Teacher", **{
+        "https://purl.imsglobal.org/spec/lti/claim/roles": ["http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"]})
+    assert enter_code(client, ada_c, show_code(client, ada_m)).status_code == 303
+    ada_moodle_id = actor_of(app, "3", "onboarding").user_id
+    for token in (bo, teacher):  # another learner, or the course's teacher: not theirs to unlink
+        assert client.post(f"/app/linked-accounts/unlink/{ada_moodle_id}", data={"lt": token}).status_code == 404
+        assert "Ada" not in visible(client.get("/app/linked-accounts/", query_string={"lt": token}))
+    assert client.post(f"/app/linked-accounts/unlink/{ada_moodle_id}").status_code == 401  # no launch token
+    assert client.post("/app/linked-accounts/code").status_code == 401
+    assert linked_rows(app) == 2
