@@ -19,6 +19,7 @@ from plugin.core.clock import utcnow
 from plugin.course_copy import service as course_copy
 from plugin.errors import InvalidInput
 from plugin.extensions import db
+from plugin.identity import service as linking
 from plugin.leaderboards import aggregates
 from plugin.lti import claims as C
 from plugin.lti import deep_linking, install, keys, placements, roster_jobs
@@ -108,6 +109,8 @@ def launch():
         deep_linking.authorise_deep_linking(validated.identity.role)
     course, user, _membership = tenancy.provision(validated.identity, now)
     aggregates.reconcile_member(course.id, user.id)  # a role or status the launch changed moves them on boards
+    if validated.email_verified:  # one person in two e-mail authoritative LMSs of the organisation
+        linking.link_by_email(validated.platform, user.id, validated.identity.email, now)
     roster_jobs.after_launch(course.id, validated.services, now)  # remembers the roster; syncs after the response
     ensure_current(course.organisation_id, now)  # lists, levels and rule pack on the organisation's first use
     return_origin = tenancy.origin_of(validated.return_url)
