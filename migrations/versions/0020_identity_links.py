@@ -4,15 +4,11 @@ operator's "e-mail authoritative" mark on a registration
 Revision ID: 0020
 Revises: 0018
 """
-from pathlib import Path
-
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0020'
-# Reserved to follow 0018 (preferred language), which this branch does not have yet: chain to 0018 when it is
-# present, else to 0017, so the branch migrates on its own and needs no re-chaining at merge.
-down_revision = '0018' if any(Path(__file__).parent.glob('0018_*.py')) else '0017'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 
