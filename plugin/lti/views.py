@@ -1,6 +1,8 @@
 """LTI endpoints: /lti/login (OIDC initiation), /lti/launch, /lti/jwks, and the deep-linking picker."""
 from __future__ import annotations
 
+import re
+
 from flask import (
     Blueprint,
     current_app,
@@ -48,8 +50,17 @@ def _secure() -> bool:
 NOT_REPEATED = {"lti_storage_target"}
 
 
+# Safari before 16.4 sends no Fetch Metadata, so its frames look like windows (and it drops cookies in frames).
+_SAFARI_WITHOUT_FETCH_METADATA = re.compile(r"Version/(?:1[0-5]|16\.[0-3])(?:\.\d+)*(?: Mobile/\S+)? Safari/")
+
+
 def _framed() -> bool:
-    return request.headers.get("Sec-Fetch-Dest") in ("iframe", "frame")
+    """Whether the login may be running in a frame: said by Sec-Fetch-Dest, or unknowable (old Safari), in which
+    case the login page finds out itself: it checks its cookie came back, then carries on or offers a new window."""
+    dest = request.headers.get("Sec-Fetch-Dest")
+    if dest is not None:
+        return dest in ("iframe", "frame")
+    return bool(_SAFARI_WITHOUT_FETCH_METADATA.search(request.headers.get("User-Agent", "")))
 
 
 @bp.route("/login", methods=["GET", "POST"])
