@@ -82,10 +82,10 @@ _TEAMS_OF = select(_TEAM_MEMBER.c.team_id).join(_TEAM, _TEAM.c.id == _TEAM_MEMBE
     _TEAM.c.course_id == bindparam("course_id"), _TEAM_MEMBER.c.user_id == bindparam("user_id")).order_by(
     _TEAM_MEMBER.c.team_id)
 _AT = bindparam("at", type_=_CHALLENGE.c.starts_at.type)
-_CHALLENGES_AT = select(_CHALLENGE.c.id).where(
+_OPEN_AT = select(_CHALLENGE.c.id, _CHALLENGE.c.team_id, _CHALLENGE.c.is_mission, _CHALLENGE.c.task_category_id,
+                  _CHALLENGE.c.ai_tool_id).where(
     _CHALLENGE.c.course_id == bindparam("course_id"), _CHALLENGE.c.cancelled_at.is_(None),
-    _CHALLENGE.c.starts_at <= _AT, _CHALLENGE.c.ends_at > _AT,
-    or_(_CHALLENGE.c.team_id.is_(None), _CHALLENGE.c.team_id.in_(bindparam("teams", expanding=True))))
+    _CHALLENGE.c.starts_at <= _AT, _CHALLENGE.c.ends_at > _AT).order_by(_CHALLENGE.c.id)
 
 
 def _teams_of(course_id: int, user_id: int) -> list[int]:
@@ -94,8 +94,16 @@ def _teams_of(course_id: int, user_id: int) -> list[int]:
                          lambda: list(db.session.scalars(_TEAMS_OF, {"course_id": course_id, "user_id": user_id})))
 
 
-def _challenges_at(course_id: int, team_ids: Iterable[int], at: datetime) -> list[int]:
-    return list(db.session.scalars(_CHALLENGES_AT, {"course_id": course_id, "at": at, "teams": list(team_ids)}))
+def open_challenges(course_id: int, user_id: int, at: datetime) -> list:
+    """The course's challenges open at `at` that count this person (course-wide ones and their teams' ones):
+    rows of id, team_id, is_mission, task_category_id, ai_tool_id. Read once per transaction and moment: an
+    experiment's postings and its challenge progress all ask about the same moment."""
+    rows = memo.remember(db.session, ("open_challenges", course_id, at), (_CHALLENGE.name,),
+                         lambda: db.session.execute(_OPEN_AT, {"course_id": course_id, "at": at}).all())
+    if not rows:
+        return []
+    teams = set(_teams_of(course_id, user_id))
+    return [row for row in rows if row.team_id is None or row.team_id in teams]
 
 
 def _tz(organisation_id: int) -> ZoneInfo:
@@ -234,8 +242,8 @@ def apply_points(organisation_id: int, course_id: int, user_id: int, dimension: 
     tz = _tz(organisation_id)
     team_ids = _teams_of(course_id, user_id)
     deltas: dict[str, int] = {}
-    _point_boards(organisation_id, course_id, _challenges_at(course_id, team_ids, earned_at), dimension,
-                  earned_at, tz, amount, deltas)
+    _point_boards(organisation_id, course_id, [c.id for c in open_challenges(course_id, user_id, earned_at)],
+                  dimension, earned_at, tz, amount, deltas)
     bump_person(organisation_id, user_id, deltas)
     if team_ids:
         rows = {(t, p, f"points:{d}"): amount for t in team_ids for p in keys_for(earned_at, tz)

@@ -244,6 +244,18 @@ _STANDING = select(_MEMBERSHIP.c.role, _MEMBERSHIP.c.status, _MEMBERSHIP.c.test_
     _MEMBERSHIP.c.course_id == bindparam("course_id"), _MEMBERSHIP.c.user_id == bindparam("user_id"))
 
 
+# The same, as scalar subqueries a caller's combined read may embed (bind course_id, user_id); the caller
+# hands the answer to remember_standing and standing() asks no more in that transaction.
+STANDING_OF = tuple(select(column).where(_MEMBERSHIP.c.course_id == bindparam("course_id"),
+                                         _MEMBERSHIP.c.user_id == bindparam("user_id")).scalar_subquery()
+                    for column in (_MEMBERSHIP.c.role, _MEMBERSHIP.c.status, _MEMBERSHIP.c.test_user))
+
+
+def remember_standing(course_id: int, user_id: int, role: str | None, status: str | None, test_user) -> None:
+    memo.store(db.session, ("standing", course_id, user_id),
+               None if role is None else Standing(role, status, bool(test_user)), (_MEMBERSHIP.name,))
+
+
 def standing(course_id: int, user_id: int) -> Standing | None:
     """The person's membership of the course (None: not a member), read once per transaction."""
     def read():
