@@ -23,12 +23,13 @@ def free_port() -> int:
 class Server:
     """gunicorn with sync workers (as ../shared/BENCH.md measured its floors), started and stopped by pid."""
 
-    def __init__(self, database_url: str, secret: str, log_dir: str, workers: int = 2) -> None:
+    def __init__(self, database_url: str, secret: str, log_dir: str, workers: int = 2,
+                 env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = os.path.join(log_dir, f"gunicorn-{self.port}.log")
         env = {**os.environ, "TINKER_BENCH_DATABASE_URL": database_url, "TINKER_BENCH_SECRET": secret,
-               "TINKER_BENCH_BASE_URL": self.base, "PYTHONPATH": ROOT}
+               "TINKER_BENCH_BASE_URL": self.base, "PYTHONPATH": ROOT, **(env or {})}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--chdir", ROOT, "--workers", str(workers), "--threads", "1",
              "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning", "--error-logfile", self.log,

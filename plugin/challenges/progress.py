@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import bindparam, delete, func, or_, select, update
+from sqlalchemy import delete, func, select, update
 
 from plugin.badges.service import BadgeGrant, award_badge
 from plugin.challenges.models import COUNT, Challenge, ChallengeContribution
@@ -19,11 +19,12 @@ from plugin.core.db import insert_ignore
 from plugin.experiments.models import Experiment
 from plugin.extensions import db
 from plugin.facts.db import DbFacts
+from plugin.leaderboards.aggregates import open_challenges
 from plugin.outbox import grades
 from plugin.rules import events as E
 from plugin.rules import service as rules
 from plugin.settings.service import limits
-from plugin.teams.models import Team, TeamMember
+from plugin.teams.models import TeamMember
 from plugin.tenancy.models import Membership, counted_membership
 from plugin.tenancy.service import standing
 
@@ -59,18 +60,6 @@ def reached(challenge: Challenge, progress: int, contributors: int, learners: in
 
 
 # --- writers --------------------------------------------------------------------------------------------
-_C, _TM, _T = Challenge.__table__, TeamMember.__table__, Team.__table__
-_AT = bindparam("at", type_=_C.c.starts_at.type)
-# Built once: it runs for every experiment logged, and usually finds nothing.
-_MATCHING = select(_C.c.id).where(
-    _C.c.course_id == bindparam("course_id"), _C.c.is_mission.is_(False), _C.c.cancelled_at.is_(None),
-    _C.c.starts_at <= _AT, _C.c.ends_at > _AT,
-    or_(_C.c.task_category_id.is_(None), _C.c.task_category_id == bindparam("category_id")),
-    or_(_C.c.ai_tool_id.is_(None), _C.c.ai_tool_id == bindparam("tool_id")),
-    or_(_C.c.team_id.is_(None), _C.c.team_id.in_(select(_TM.c.team_id).join(_T, _T.c.id == _TM.c.team_id).where(
-        _T.c.course_id == bindparam("course_id"), _TM.c.user_id == bindparam("user_id"))))).order_by(_C.c.id)
-
-
 def on_experiment_logged(experiment: Experiment, now: datetime) -> None:
     """Count a just-logged experiment toward every open challenge of its course it matches."""
     if experiment.duplicate_of_id is not None:
@@ -78,9 +67,10 @@ def on_experiment_logged(experiment: Experiment, now: datetime) -> None:
     member = standing(experiment.course_id, experiment.user_id)
     if member is None or not member.counted_learner:
         return
-    matching = list(db.session.scalars(_MATCHING, {
-        "course_id": experiment.course_id, "user_id": experiment.user_id, "at": experiment.created_at,
-        "category_id": experiment.task_category_id, "tool_id": experiment.ai_tool_id}))
+    # The award's postings just read the open challenges at this moment (apply_points): filter them here.
+    matching = [c.id for c in open_challenges(experiment.course_id, experiment.user_id, experiment.created_at)
+                if not c.is_mission and c.task_category_id in (None, experiment.task_category_id)
+                and c.ai_tool_id in (None, experiment.ai_tool_id)]
     for challenge_id in matching:
         contribute(db.session.get(Challenge, challenge_id), experiment.user_id, experiment.created_at, now,
                    experiments=1)

@@ -39,6 +39,19 @@ def remember(session: Session, key: tuple, tables: tuple[str, ...], compute: Cal
     return value
 
 
+def peek(session: Session, key: tuple) -> Any:
+    """The value memoised under `key` in this transaction, or None (nothing is read)."""
+    if isinstance(session, scoped_session):
+        session = session()
+    store = session.info.get(_KEY)
+    if not store or key not in store:
+        return None
+    if _pending(session):
+        session._autoflush()  # as remember() does: pending ORM changes may forget the entry
+    entry = store.get(key)
+    return None if entry is None else entry[0]
+
+
 def memoised(session: Session, key: Hashable, compute: Callable[[], Any]) -> Any:
     """compute() once per transaction for this key; any write in the session forgets it."""
     return remember(session, key if isinstance(key, tuple) else (key,), (ANY,), compute)

@@ -5,11 +5,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 
 from plugin.catalog.models import AiTool, TaskCategory
 from plugin.challenges import progress as challenges
 from plugin.core.actor import Actor
+from plugin.core.db import insert_ignore
 from plugin.errors import Forbidden, InvalidInput, NotFound
 from plugin.experiments.models import Experiment, Outcome, SensitiveData, Visibility
 from plugin.experiments.schemas import OTHER_TOOL
@@ -21,6 +22,7 @@ from plugin.outbox import grades
 from plugin.rules import events as E
 from plugin.rules import service as rules
 from plugin.settings.service import limits
+from plugin.tenancy import service as tenancy
 from plugin.vision import service as vision
 from plugin.vision.coaching import SENSITIVE_DATA, UNAPPROVED_TOOL
 from plugin.vision.models import ExperimentPillar
@@ -43,10 +45,12 @@ def log_experiment(actor: Actor, data: dict, now: datetime) -> Logged:
     if not actor.can_contribute:
         raise Forbidden("Observers can read Tinker but not log experiments.")
     other_tool = data["ai_tool"] == OTHER_TOOL
-    existing_id, category_id, tool_id = db.session.execute(_PREFLIGHT, {
+    existing_id, category_id, tool_id, role, status, test_user, any_approved, this_approved = db.session.execute(
+        _PREFLIGHT, {
         "course_id": actor.course_id, "user_id": actor.user_id, "key": data["submission_key"],
         "organisation_id": actor.organisation_id, "task_category_id": data["task_category"],
         "ai_tool_id": None if other_tool else int(data["ai_tool"])}).one()
+    tenancy.remember_standing(actor.course_id, actor.user_id, role, status, test_user)
     if existing_id is not None:
         return Logged(db.session.get(Experiment, existing_id), [], created=False, forced_private=False)
 
@@ -61,7 +65,8 @@ def log_experiment(actor: Actor, data: dict, now: datetime) -> Logged:
     # Anything but a clear "no" about confidential data keeps the entry to its author.
     forced_private = data["sensitive_data"] != SensitiveData.NO.value
     chosen_pillars = _pillars(actor, data.get("pillars") or [])
-    coaching = coaching_reasons(actor.organisation_id, tool_id, data["sensitive_data"])
+    coaching = coaching_reasons(actor.organisation_id, tool_id, data["sensitive_data"],
+                                approved=vision.approved_from(tool_id, any_approved, this_approved))
     visibility = Visibility.PRIVATE.value if forced_private else data["visibility"]
     org_limits = limits(actor.organisation_id)
     text = " ".join([data["title"], data["tried"], data.get("learned", "")])
@@ -79,15 +84,20 @@ def log_experiment(actor: Actor, data: dict, now: datetime) -> Logged:
         confidence_after=data.get("confidence_after"), coaching=",".join(coaching),
         duplicate_of_id=duplicate_of if score * 100 >= org_limits.duplicate_threshold_percent else None,
     )
-    try:
-        with db.session.begin_nested():
-            db.session.add(experiment)
-            db.session.flush()
-            db.session.add_all([ExperimentPillar(experiment_id=experiment.id, pillar_id=p) for p in chosen_pillars])
-            db.session.flush()
-    except IntegrityError:  # the same submission racing in from another request or instance
-        winner = _by_key(actor, data["submission_key"])
-        return Logged(winner, [], created=False, forced_private=False)
+    # INSERT ... ON CONFLICT DO NOTHING on the submission key: the same submission racing in from another
+    # request or instance finds the winner, with no savepoint around the insert (two statements fewer).
+    row = {column.key: getattr(experiment, column.key) for column in _X.columns if column.key != "id"}
+    experiment_id = insert_ignore(db.session, _X, row, ["course_id", "user_id", "submission_key"])
+    if experiment_id is None:
+        return Logged(_by_key(actor, data["submission_key"]), [], created=False, forced_private=False)
+    for name, value in row.items():  # every column loaded: nothing reads the row back
+        setattr(experiment, name, value)
+    experiment.id = experiment_id
+    make_transient_to_detached(experiment)
+    db.session.add(experiment)
+    if chosen_pillars:
+        db.session.add_all([ExperimentPillar(experiment_id=experiment.id, pillar_id=p) for p in chosen_pillars])
+        db.session.flush()
 
     aggregates.record_activity(actor.organisation_id, actor.course_id, actor.user_id, now, aggregates.experiment_metrics(
         experiment.minutes_saved, experiment.task_category_id, experiment.outcome))
@@ -111,10 +121,12 @@ def _pillars(actor: Actor, ids: list[int]) -> list[int]:
     return sorted(set(ids))
 
 
-def coaching_reasons(organisation_id: int, tool_id: int | None, sensitive_data: str) -> list[str]:
-    """Why the author gets a private coaching note: never a penalty, never shown to anyone else."""
+def coaching_reasons(organisation_id: int, tool_id: int | None, sensitive_data: str,
+                     approved: bool | None = None) -> list[str]:
+    """Why the author gets a private coaching note: never a penalty, never shown to anyone else.
+    `approved`: whether the vision approves the tool, when the caller already read it."""
     reasons = []
-    if not vision.tool_approved(organisation_id, tool_id):
+    if not (vision.tool_approved(organisation_id, tool_id) if approved is None else approved):
         reasons.append(UNAPPROVED_TOOL)
     if sensitive_data != SensitiveData.NO.value:
         reasons.append(SENSITIVE_DATA)
@@ -150,10 +162,12 @@ def _active_item(table):
                                     table.c.organisation_id == bindparam("organisation_id")).scalar_subquery()
 
 
-# One round trip before anything is written: the submission key already used?, and the chosen category
-# and tool (ids when they are the organisation's active ones, as catalog.service.find_active decides).
+# One round trip before anything is written: the submission key already used?, the chosen category and
+# tool (ids when they are the organisation's active ones, as catalog.service.find_active decides), the
+# author's membership (the award path asks for it several times) and the vision's approval of the tool.
 _PREFLIGHT = select(_BY_KEY.scalar_subquery(), _active_item(TaskCategory.__table__).label("category"),
-                    _active_item(AiTool.__table__).label("tool"))
+                    _active_item(AiTool.__table__).label("tool"), *tenancy.STANDING_OF, vision.ANY_APPROVED,
+                    vision.THIS_APPROVED)
 
 
 def _recent_texts(actor: Actor, now: datetime) -> list[tuple[int, str]]:

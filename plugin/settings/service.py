@@ -13,7 +13,7 @@ from plugin.audit.service import record
 from plugin.core import memo
 from plugin.core.actor import Actor
 from plugin.core.db import insert_ignore
-from plugin.core.memo import memoised, store
+from plugin.core.memo import store
 from plugin.errors import Forbidden, InvalidInput
 from plugin.extensions import db
 from plugin.settings.fields import whole
@@ -109,14 +109,20 @@ TIME_ZONE_OF = select(OrganisationSettings.time_zone).where(
 
 
 def time_zone_name(organisation_id: int) -> str:
-    """Read once per transaction: a page asks for it several times (period keys, the period list, the hint)."""
-    return memoised(db.session, ("time_zone", organisation_id), lambda: db.session.scalar(
-        TIME_ZONE_OF, {"organisation": organisation_id}) or UTC_NAME)
+    """Read once per transaction: a page asks for it several times (period keys, the period list, the hint),
+    an award several times between its writes (which touch other tables: only a settings write forgets it).
+    When this transaction already read the organisation's limits, their row gave the zone too."""
+    def read() -> str:
+        snapshot = memo.peek(db.session, ("settings", organisation_id))
+        if snapshot is not None:
+            return snapshot[1] or UTC_NAME
+        return db.session.scalar(TIME_ZONE_OF, {"organisation": organisation_id}) or UTC_NAME
+    return memo.remember(db.session, ("time_zone", organisation_id), (_SETTINGS.name,), read)
 
 
 def remember_time_zone(organisation_id: int, name: str | None) -> None:
     """The zone as read by a caller's own statement (embedding TIME_ZONE_OF): time_zone_name asks no more."""
-    store(db.session, ("time_zone", organisation_id), name or UTC_NAME)
+    store(db.session, ("time_zone", organisation_id), name or UTC_NAME, (_SETTINGS.name,))
 
 
 def time_zone(organisation_id: int) -> ZoneInfo:

@@ -72,6 +72,7 @@ class PlatformSpec:
     organisation: str | None = None  # None: "Default organisation" for a new registration, unchanged otherwise
     name: str = ""
     accept_new_deployments: bool | None = None
+    email_authoritative: bool | None = None  # None: off for a new registration, unchanged otherwise
 
 
 def register_platform(spec: PlatformSpec, now: datetime) -> Platform:
@@ -87,7 +88,8 @@ def register_platform(spec: PlatformSpec, now: datetime) -> Platform:
     if platform is None:
         org = get_or_create_organisation(spec.organisation or DEFAULT_ORGANISATION, now)
         platform = Platform(issuer=spec.issuer, client_id=spec.client_id, created_at=now, organisation_id=org.id,
-                            accept_new_deployments=bool(spec.accept_new_deployments))
+                            accept_new_deployments=bool(spec.accept_new_deployments),
+                            email_authoritative=bool(spec.email_authoritative))
         db.session.add(platform)
     else:
         # A registration's courses, people and points belong to its organisation: never split them.
@@ -98,6 +100,8 @@ def register_platform(spec: PlatformSpec, now: datetime) -> Platform:
                 other=spec.organisation))
         if spec.accept_new_deployments is not None:
             platform.accept_new_deployments = spec.accept_new_deployments
+        if spec.email_authoritative is not None:
+            platform.email_authoritative = spec.email_authoritative
     platform.auth_login_url = spec.auth_login_url
     platform.auth_token_url = spec.auth_token_url
     platform.key_set_url = spec.key_set_url
@@ -239,6 +243,18 @@ class Standing:
 _MEMBERSHIP = Membership.__table__
 _STANDING = select(_MEMBERSHIP.c.role, _MEMBERSHIP.c.status, _MEMBERSHIP.c.test_user).where(
     _MEMBERSHIP.c.course_id == bindparam("course_id"), _MEMBERSHIP.c.user_id == bindparam("user_id"))
+
+
+# The same, as scalar subqueries a caller's combined read may embed (bind course_id, user_id); the caller
+# hands the answer to remember_standing and standing() asks no more in that transaction.
+STANDING_OF = tuple(select(column).where(_MEMBERSHIP.c.course_id == bindparam("course_id"),
+                                         _MEMBERSHIP.c.user_id == bindparam("user_id")).scalar_subquery()
+                    for column in (_MEMBERSHIP.c.role, _MEMBERSHIP.c.status, _MEMBERSHIP.c.test_user))
+
+
+def remember_standing(course_id: int, user_id: int, role: str | None, status: str | None, test_user) -> None:
+    memo.store(db.session, ("standing", course_id, user_id),
+               None if role is None else Standing(role, status, bool(test_user)), (_MEMBERSHIP.name,))
 
 
 def standing(course_id: int, user_id: int) -> Standing | None:

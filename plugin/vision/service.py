@@ -71,6 +71,20 @@ _P = ToolPolicy.__table__
 _APPROVALS = select(_P.c.ai_tool_id, _P.c.approved).where(_P.c.organisation_id == bindparam("organisation_id"))
 
 
+# The same rule as scalar subqueries an award's combined read embeds (bind organisation_id, ai_tool_id):
+# whether the organisation approved any tool, and whether it approved this one; approved_from decides.
+ANY_APPROVED = select(_P.c.ai_tool_id).where(_P.c.organisation_id == bindparam("organisation_id"),
+                                             _P.c.approved.is_(True)).exists()
+THIS_APPROVED = select(_P.c.approved).where(_P.c.organisation_id == bindparam("organisation_id"),
+                                            _P.c.ai_tool_id == bindparam("ai_tool_id")).scalar_subquery()
+
+
+def approved_from(tool_id: int | None, any_approved, this_approved) -> bool:
+    if tool_id is None:
+        return False
+    return not any_approved or bool(this_approved)
+
+
 def tool_approved(organisation_id: int, tool_id: int | None) -> bool:
     """A catalogue tool the vision approves; "other" (None) never is. (The rule of _approved, on plain rows:
     this runs for every experiment logged.)"""

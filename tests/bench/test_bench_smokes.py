@@ -1,7 +1,8 @@
 """Smoke runs of the other benchmarks at tiny sizes, so none of them rots: each must run end to end against
 the real app and end with its `RESULT key=value ...` line. No timing or ratio is asserted; what is asserted
 is behaviour the figures rest on (the same award key x50 leaves one ledger row; the load run's people all
-launch and get no error)."""
+launch and get no error; every timed launch left a launch session; concurrent writers see no error and their
+books agree with the ledger)."""
 from __future__ import annotations
 
 import os
@@ -9,7 +10,8 @@ import re
 
 import pytest
 
-from bench import ledger, lti_crypto
+from bench import launch as launch_bench
+from bench import ledger, lti_crypto, writers
 from bench import load as load_bench
 
 
@@ -54,3 +56,28 @@ def test_the_load_bench_launches_everyone_and_sees_no_error(db_kind, request, ca
     assert result["errors"] == "0" and code == 0, out[-2000:]
     launches = int(re.search(r"^launch\s+(\d+)", out, re.M).group(1))
     assert launches >= 6  # three people, each a login and a launch POST
+
+
+def test_the_launch_bench_launches_without_error_and_every_launch_leaves_a_session(db_kind, request, capsys):
+    database = "sqlite" if db_kind == "sqlite" else request.getfixturevalue("db_url").rsplit("/", 1)[0] + "/postgres"
+    launch_bench.main(["--rounds", "1", "--seconds", "0.5", "--learners", "3", "--clients", "2", "--workers", "1",
+                       "--db", database])
+    out = capsys.readouterr().out
+    result = _result(out)
+    assert result["errors"] == "0", out[-2000:]
+    assert int(result["launches"]) > 3  # the three warm-up launches and the timed ones
+    assert result["sessions"] == result["launches"]  # each launch really started a launch session
+    assert float(result["floor_per_s"]) > 0
+
+
+def test_the_writers_bench_sees_no_error_and_the_books_agree(bench_database, capsys):
+    args = ["--rounds", "1", "--seconds", "0.5", "--writers", "2"]
+    if bench_database != "sqlite":
+        args += ["--database-url", bench_database]
+    writers.main(args)
+    out = capsys.readouterr().out
+    result = _result(out)
+    assert result["b8_errors"] == "0" and result["b9_errors"] == "0", out[-2000:]
+    assert int(result["b9_awards"]) > 0
+    assert result["b9_experiments"] == result["b9_awards"]  # every award a caller saw succeed is there, once
+    assert result["b9_books"] == "ok"  # totals and board/team aggregates equal a rebuild from the ledger

@@ -8,6 +8,7 @@ of landing in the docs.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -38,8 +39,10 @@ def _target() -> Path:
     return Path(configured) if configured else Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
 
-def _follow(frame, path: str) -> None:
+def _follow(page, frame, path: str) -> None:
     frame.locator(f'a[href^="{path}?"], a[href="{path}"]').first.click()
+    tool = next(f for f in page.frames if "/app/" in f.url)
+    tool.wait_for_url(re.compile(re.escape(path) + r"(\?|$)"))  # the new page, not the one before it
     expect(frame.locator("main h1").first).to_be_visible()
 
 
@@ -61,9 +64,9 @@ def test_screenshots_of_the_main_pages(live_server, browser, language):
                     switch.click()
                 person = who
             if path:
-                _follow(frame, path)
+                _follow(page, frame, path)
             if name == "manager-team-progress":  # from the teams list, the first team's progress page
-                _follow(frame, "/app/teams/1")
+                _follow(page, frame, "/app/teams/1")
             expect(frame.locator(f'html[lang="{language}"]')).to_have_count(1)
             page.wait_for_timeout(200)  # the frame has taken its content's height (lti.frameResize)
             page.screenshot(path=str(target / f"{name}.{language}.png"))

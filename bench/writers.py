@@ -1,0 +1,308 @@
+"""B8 and B9 of ../shared/BENCH.md: concurrent writers awarding through the services (log_experiment with the
+default rules: experiment, rules, ledger, totals, board aggregates, badges; one transaction each, committed).
+
+B8  4 writer processes, each its own learner, against the 1-writer rate in the same run (rounds alternate);
+    reports the ratio, max and p99 latency, and every error that reached a caller.
+B9  4 writers awarding the same learner, then 4 learners of the same team: errors reaching a caller
+    (deadlock, serialization failure, "database is locked") are counted, and afterwards the books must agree:
+    one experiment per successful award, maintained totals == the ledger, maintained board and team
+    aggregates == a rebuild from the ledger.
+
+    .venv/bin/python bench/writers.py [--quick] [--database-url URL|postgresql] [--writers 4]
+
+Writers are processes (each its own app, engine and session; a thread per writer would measure the GIL), as
+gunicorn's sync workers are; each award runs in a write transaction as a POST does (BEGIN IMMEDIATE on
+SQLite). Without --database-url: a SQLite file in a temp dir; `postgresql`: a throwaway cluster
+(tests/support/pg.py); a URL: that (empty or Tinker) database.
+Targets: B8 SQLite >= 1.0x with 0 errors, PostgreSQL >= 2.5x; B9 0 errors.
+Last line: `RESULT b8_ratio=<x> one_writer_per_s=<n> writers_per_s=<n> max_ms=<n> b8_errors=<n> b9_errors=<n>
+b9_awards=<n> b9_experiments=<n> b9_books=<ok|differ>`.
+"""
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import secrets
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def parse(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="2 rounds of 3 s")
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--writers", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=10, help="per round and scenario")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.rounds, args.seconds = 2, 3
+    return args
+
+
+def _app(url: str, tmp: str):
+    from plugin import create_app
+
+    return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "TINKER_BASE_URL": "http://localhost",
+                       "DEV_LMS_KEY_PATH": f"{tmp}/k.pem"})
+
+
+def _error_kind(err: Exception) -> str:
+    text = str(getattr(err, "orig", err)).splitlines()[0] if str(err) else ""
+    return f"{type(getattr(err, 'orig', err)).__name__}: {text[:80]}"
+
+
+def writer(url: str, tmp: str, commands, results) -> None:
+    """A writer process: awaits ("run", actor, tool, category, start_at, seconds), awards until the deadline,
+    answers (awards, latencies, errors by kind); None ends it."""
+    from plugin.core.actor import Actor, Role
+    from plugin.core.clock import utcnow
+    from plugin.core.db import writing
+    from plugin.experiments.schemas import ExperimentIn
+    from plugin.experiments.service import log_experiment
+    from plugin.extensions import db
+
+    app = _app(url, tmp)
+    schema = ExperimentIn()
+    with app.app_context():
+        results.put("ready")
+        while (command := commands.get()) is not None:
+            _, (user_id, course_id, organisation_id, platform_id), tool, category, start_at, seconds = command
+            actor = Actor(user_id, course_id, organisation_id, platform_id, Role.LEARNER)
+            latencies: list[float] = []
+            errors: dict[str, int] = {}
+            time.sleep(max(0.0, start_at - time.time()))
+            deadline = start_at + seconds
+            while time.time() < deadline:
+                data = schema.load({
+                    "submission_key": secrets.token_hex(8), "title": f"Experiment {secrets.token_hex(3)}",
+                    "ai_tool": tool, "task_category": category, "outcome": "worked", "sensitive_data": "no",
+                    "tried": " ".join(secrets.token_hex(3) for _ in range(8)), "visibility": "course"})
+                started = time.perf_counter()
+                try:
+                    with writing():
+                        log_experiment(actor, data, utcnow())
+                        db.session.commit()
+                except Exception as err:  # noqa: BLE001 - an error reaching the caller is what B8/B9 count
+                    db.session.rollback()
+                    errors[_error_kind(err)] = errors.get(_error_kind(err), 0) + 1
+                    continue
+                finally:
+                    db.session.remove()
+                latencies.append(time.perf_counter() - started)
+            results.put((len(latencies), latencies, errors))
+        db.engine.dispose()
+
+
+class Pool:
+    def __init__(self, size: int, url: str, tmp: str) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.results = ctx.Queue()
+        self.commands = [ctx.Queue() for _ in range(size)]
+        self.procs = [ctx.Process(target=writer, args=(url, tmp, q, self.results), daemon=True)
+                      for q in self.commands]
+        for p in self.procs:
+            p.start()
+        for _ in self.procs:
+            if self.results.get(timeout=180) != "ready":
+                raise RuntimeError("a writer failed to start")
+
+    def run(self, actors: list[tuple], tool: str, category: int, seconds: float) -> tuple[float, list, dict]:
+        """One writer per actor (the same actor may appear more than once), all starting together."""
+        start_at = time.time() + 0.3
+        for queue, actor in zip(self.commands, actors):
+            queue.put(("run", actor, tool, category, start_at, seconds))
+        awards, latencies, errors = 0, [], {}
+        for _ in actors:
+            count, values, errs = self.results.get(timeout=seconds + 300)
+            awards += count
+            latencies += values
+            for kind, n in errs.items():
+                errors[kind] = errors.get(kind, 0) + n
+        elapsed = max(seconds, time.time() - start_at)
+        return awards / elapsed, latencies, errors
+
+    def close(self) -> None:
+        for queue in self.commands:
+            queue.put(None)
+        for p in self.procs:
+            p.join(30)
+
+
+class World:
+    """The organisation with its default rules, limits lifted (B8/B9 measure writing, not the daily cap)."""
+
+    def __init__(self, url: str, tmp: str) -> None:
+        import flask_migrate
+
+        from plugin.catalog.service import items
+        from plugin.core.actor import Role
+        from plugin.core.clock import utcnow
+        from plugin.core.db import writing
+        from plugin.extensions import db
+        from plugin.onboarding.service import ensure_defaults
+        from plugin.settings.service import limits, update_limits
+        from plugin.tenancy import service as tenancy
+
+        self.app = _app(url, tmp)
+        self.n = 0
+        with self.app.app_context(), writing():
+            flask_migrate.upgrade()
+            now = utcnow()
+            platform = tenancy.register_platform(tenancy.PlatformSpec(
+                issuer=f"https://writers-{secrets.token_hex(3)}.example", client_id="c",
+                auth_login_url="https://b/a", auth_token_url="https://b/t", key_set_url="https://b/j",
+                deployment_ids=("d",), organisation="Writers bench"), now)
+            ensure_defaults(platform.organisation_id, now)
+            self.platform_id, self.organisation_id = platform.id, platform.organisation_id
+            self.deployment_id = tenancy.find_deployment(platform.id, "d").id
+            admin = self.person("admin", Role.ADMIN)
+            update_limits(_actor(admin, Role.ADMIN), {**limits(self.organisation_id).__dict__,
+                                                      "daily_points_cap": 10**9, "repeat_free_count": 10**6}, now)
+            self.tool = str(items(self.organisation_id, "tools")[0].id)
+            self.category = items(self.organisation_id, "categories")[0].id
+            db.session.commit()
+            db.engine.dispose()
+
+    def person(self, sub: str, role=None) -> tuple[int, int, int, int]:
+        from plugin.core.actor import Role
+        from plugin.core.clock import utcnow
+        from plugin.tenancy import service as tenancy
+
+        course, user, _ = tenancy.provision(tenancy.LaunchIdentity(
+            self.platform_id, self.deployment_id, "writers-course", "Writers", "W", sub, role or Role.LEARNER, ()),
+            utcnow())
+        return user.id, course.id, course.organisation_id, self.platform_id
+
+    def learners(self, count: int, team: str | None = None) -> list[tuple]:
+        from plugin.core.clock import utcnow
+        from plugin.core.db import writing
+        from plugin.extensions import db
+        from plugin.leaderboards.aggregates import team_members_changed
+        from plugin.teams.service import add_member, ensure_team
+
+        with self.app.app_context(), writing():
+            people = []
+            for _ in range(count):
+                self.n += 1
+                people.append(self.person(f"writer-{self.n}"))
+            if team:
+                row = ensure_team(people[0][1], team, utcnow())
+                for person in people:
+                    add_member(row, person[0])
+                team_members_changed(row.id)
+            db.session.commit()
+            db.engine.dispose()
+        return people
+
+    def books(self, people: list[tuple]) -> tuple[int, bool]:
+        """(experiments the people hold, whether totals and aggregates agree with the ledger)."""
+        from sqlalchemy import func, select
+
+        from plugin.core.db import writing
+        from plugin.experiments.models import Experiment
+        from plugin.extensions import db
+        from plugin.leaderboards import rebuild
+        from plugin.ledger.service import verify_totals
+
+        with self.app.app_context(), writing():
+            experiments = db.session.scalar(select(func.count()).select_from(Experiment).where(
+                Experiment.user_id.in_({p[0] for p in people})))
+            agree = not verify_totals() and not rebuild.verify(self.organisation_id)
+            db.session.rollback()
+            db.engine.dispose()
+        return experiments, agree
+
+
+def _actor(person: tuple, role):
+    from plugin.core.actor import Actor
+
+    return Actor(*person, role)
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] if ordered else 0.0
+
+
+def main(argv=None) -> int:
+    args = parse(argv)
+    from bench._database import TempDatabase
+
+    spec = args.database_url
+    database = TempDatabase("postgresql") if spec == "postgresql" else None
+    tmp = tempfile.mkdtemp(prefix="tinker-bench-writers-")
+    if database is not None:
+        database.__enter__()
+        url = database.url
+    else:
+        url = spec or f"sqlite:///{tmp}/writers.db"
+    backend = "sqlite" if url.startswith("sqlite") else "postgresql"
+    try:
+        world = World(url, tmp)
+        pool = Pool(args.writers, url, tmp)
+        try:
+            one, many, max_latency = [], [], 0.0
+            b8_latencies: list[float] = []
+            b8_errors: dict[str, int] = {}
+            print(f"B8/B9 on {backend}: {args.writers} writer processes, {args.rounds} rounds x {args.seconds:g}s "
+                  f"per scenario; {os.cpu_count()} cores shared", flush=True)
+            for r in range(args.rounds):
+                order = ("one", "many") if r % 2 == 0 else ("many", "one")
+                for scenario in order:
+                    people = world.learners(1 if scenario == "one" else args.writers)
+                    rate, latencies, errors = pool.run(people, world.tool, world.category, args.seconds)
+                    (one if scenario == "one" else many).append(rate)
+                    if scenario == "many":
+                        b8_latencies += latencies
+                        max_latency = max(max_latency, max(latencies, default=0.0))
+                    for kind, n in errors.items():
+                        label = f"{scenario} writer(s): {kind}"
+                        b8_errors[label] = b8_errors.get(label, 0) + n
+            same = world.learners(1)
+            team = world.learners(args.writers, team=f"B9 team {secrets.token_hex(2)}")
+            b9_awards, b9_errors, b9_max = 0, {}, 0.0
+            for label, actors in (("same learner", same * args.writers), ("same team", team)):
+                rate, latencies, errors = pool.run(actors, world.tool, world.category, args.seconds)
+                b9_awards += len(latencies)
+                b9_max = max(b9_max, max(latencies, default=0.0))
+                print(f"B9 {label:13s} {rate:8,.0f} awards/s  {len(latencies):,d} awards  "
+                      f"max {max(latencies, default=0) * 1e3:.0f} ms  errors {sum(errors.values())}")
+                for kind, n in errors.items():
+                    b9_errors[f"{label}: {kind}"] = b9_errors.get(f"{label}: {kind}", 0) + n
+        finally:
+            pool.close()
+        b9_experiments, agree = world.books(same + team)
+    finally:
+        if database is not None:
+            database.__exit__(None, None, None)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    ratio = statistics.median(many) / statistics.median(one)
+    print(f"1 writer               {statistics.median(one):8,.0f} awards/s (min {min(one):,.0f}, max {max(one):,.0f})")
+    print(f"{args.writers} writers              {statistics.median(many):8,.0f} awards/s (min {min(many):,.0f}, "
+          f"max {max(many):,.0f})  p99 {percentile(b8_latencies, 99) * 1e3:.0f} ms  max {max_latency * 1e3:.0f} ms")
+    for kind, n in sorted({**b8_errors, **b9_errors}.items()):
+        print(f"error {kind}: {n}")
+    print(f"B9 books: {b9_experiments} experiments for {b9_awards} successful awards; totals and aggregates "
+          f"{'agree with' if agree else 'DIFFER from'} the ledger")
+    target = 1.0 if backend == "sqlite" else 2.5
+    b8e, b9e = sum(b8_errors.values()), sum(b9_errors.values())
+    ok = ratio >= target and b8e == 0 and b9e == 0 and agree and b9_experiments == b9_awards
+    print(f"SUMMARY writers ({backend}): B8 {ratio:.2f}x (target >= {target}), {b8e} errors; B9 {b9e} errors, "
+          f"books {'ok' if agree else 'differ'} -> {'PASS' if ok else 'MISS'}")
+    print(f"RESULT b8_ratio={ratio:.2f} one_writer_per_s={statistics.median(one):.0f} "
+          f"writers_per_s={statistics.median(many):.0f} max_ms={max_latency * 1e3:.0f} b8_errors={b8e} "
+          f"b9_errors={b9e} b9_awards={b9_awards} b9_experiments={b9_experiments} "
+          f"b9_books={'ok' if agree else 'differ'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
