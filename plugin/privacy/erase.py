@@ -72,9 +72,9 @@ POLICY = {
     "audit_event.actor_user_id": _l("kept; reasons written about the person's records erased"),
     "api_token.created_by_user_id": KEEP_IDS,  # issued by an admin, and staff are never erased here
     "api_token.service_user_id": KEEP_IDS,  # a token's own service account, never a learner
-    "identity_link.user_id": "deleted: the account leaves its person (the others stay linked); boards recounted",
-    "link_code.user_id": "deleted",
-    "link_attempt.user_id": "deleted",
+    "identity_link.user_id": _l("deleted: the account leaves its person (the others stay linked); boards recounted"),
+    "link_code.user_id": _l("deleted"),
+    "link_attempt.user_id": _l("deleted"),
 }
 
 
