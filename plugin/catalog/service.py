@@ -1,6 +1,7 @@
 """AI tools and task categories: admins edit them; everyone picks from them."""
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from plugin.catalog.models import AiTool, TaskCategory, ValueTag
@@ -13,7 +14,7 @@ KINDS = {"tools": AiTool, "categories": TaskCategory, "values": ValueTag}
 
 def _model(kind: str):
     if kind not in KINDS:
-        raise NotFound(f"no list called {kind!r}")
+        raise NotFound(_("No list called %(kind)s.", kind=kind))
     return KINDS[kind]
 
 
@@ -35,13 +36,13 @@ def find_active(organisation_id: int, kind: str, item_id: int):
 
 def _require_admin(actor: Actor) -> None:
     if not actor.can_administer:
-        raise Forbidden("Only the organisation's administrators can change these lists.")
+        raise Forbidden(_("Only the organisation's administrators can change these lists."))
 
 
 def _clean_name(name: str) -> str:
     name = (name or "").strip()
     if not name or len(name) > 100:
-        raise InvalidInput("A name of 1 to 100 characters is needed.", errors={"name": ["1 to 100 characters."]})
+        raise InvalidInput(_("A name of 1 to 100 characters is needed."), errors={"name": [_("1 to 100 characters.")]})
     return name
 
 
@@ -49,7 +50,7 @@ def _owned(actor: Actor, kind: str, item_id: int):
     _require_admin(actor)
     item = db.session.get(_model(kind), item_id)
     if item is None or item.organisation_id != actor.organisation_id:
-        raise NotFound("That item does not exist.")
+        raise NotFound(_("That item does not exist."))
     return item
 
 
@@ -77,7 +78,7 @@ def ensure_item(organisation_id: int, kind: str, name: str):
 def set_active(actor: Actor, kind: str, item_id: int, active: bool):
     item = _owned(actor, kind, item_id)
     if not active and item.active and len(items(actor.organisation_id, kind)) <= 1:
-        raise Conflict("Keep at least one active item in the list.")
+        raise Conflict(_("Keep at least one active item in the list."))
     item.active = active
     db.session.flush()
     return item
@@ -90,7 +91,7 @@ def rename_item(actor: Actor, kind: str, item_id: int, name: str):
     clash = db.session.scalar(select(model).where(model.organisation_id == actor.organisation_id,
                                                   func.lower(model.name) == name.lower(), model.id != item.id))
     if clash is not None:
-        raise Conflict(f"{name!r} is already in the list.")
+        raise Conflict(_("“%(name)s” is already in the list.", name=name))
     item.name = name
     db.session.flush()
     return item

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, fields, validate
 from sqlalchemy import bindparam, select
 
@@ -43,8 +45,8 @@ def _progress(organisation_id: int, points: int) -> tuple[int, int]:
 
 # score mode -> (label, scorer(organisation_id, points) -> (scoreGiven, scoreMaximum))
 MODES: dict[str, tuple[str, Callable[[int, int], tuple[int, int]]]] = {
-    "points": ("Points (out of the top level's threshold)", _points),
-    "progress": ("Level progress (percent of the way to the top level)", _progress),
+    "points": (_l("Points (out of the top level's threshold)"), _points),
+    "progress": (_l("Level progress (percent of the way to the top level)"), _progress),
 }
 
 
@@ -61,14 +63,14 @@ def configure(actor: Actor, data: dict, lineitems_url: str | None, now: datetime
     """Turn grade sync on or off for the actor's course. `lineitems_url` is the platform's AGS line items
     endpoint from the manager's launch (None when the platform granted no grade service)."""
     if not actor.can_manage:
-        raise Forbidden("Only the course's managers can change grade sync.")
+        raise Forbidden(_("Only the course's managers can change grade sync."))
     row = settings(actor.course_id)
     if row is None:
         row = GradeSync(course_id=actor.course_id, enabled=False, mode="points", updated_at=now)
         db.session.add(row)
     if data["enabled"] and not (lineitems_url or row.lineitems_url):
-        raise InvalidInput("This launch offers no grade service.",
-                           errors={"enabled": ["Launch Tinker from the course with grades enabled for the tool."]})
+        raise InvalidInput(_("This launch offers no grade service."),
+                           errors={"enabled": [_("Launch Tinker from the course with grades enabled for the tool.")]})
     row.enabled, row.mode, row.updated_at = data["enabled"], data["mode"], now
     row.lineitems_url = lineitems_url or row.lineitems_url
     row.score_maximum = MODES[row.mode][1](actor.organisation_id, 0)[1]
@@ -123,14 +125,14 @@ def score_now(course_id: int, user_id: int) -> Score | None:
 
 def deliveries(actor: Actor, limit: int = 50) -> list[OutboxItem]:
     if not actor.can_manage:
-        raise Forbidden("Only the course's managers can see grade sync.")
+        raise Forbidden(_("Only the course's managers can see grade sync."))
     return recent(actor.course_id, (LINEITEM_KIND, SCORE_KIND), limit)
 
 
 def retry_failed_deliveries(actor: Actor, now: datetime) -> int:
     """Managers send the course's failed grade deliveries again (scores are read afresh when sent)."""
     if not actor.can_manage:
-        raise Forbidden("Only the course's managers can retry grade deliveries.")
+        raise Forbidden(_("Only the course's managers can retry grade deliveries."))
     count = retry_failed(actor.course_id, (LINEITEM_KIND, SCORE_KIND), now)
     if count:
         record(actor, "grades.retried", "course", actor.course_id, {"deliveries": count}, now)

@@ -11,6 +11,8 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, or_, select, update
 
 from plugin.audit.models import AuditEvent
@@ -32,44 +34,47 @@ from plugin.recognition.models import Kudos
 from plugin.tenancy.models import Course, Membership, Platform, User
 
 ERASED = "[erased]"
-KEEP_IDS = "kept: ids and amounts only"
+# What the admin's confirmation page says about each column (lazy: in the admin's language).
+KEEP_IDS = _l("kept: ids and amounts only")
+DESCRIPTION_ERASED = _l("description erased")
+KUDOS_ERASED = _l("message and revocation reason erased")
 POLICY = {
-    "user_account.id": "pseudonymised: name replaced, e-mail, locales and LMS id removed",
-    "membership.user_id": KEEP_IDS + " (roles and status keep boards and figures consistent)",
-    "experiment.user_id": "title, what was tried, what was learned, other-tool name erased; hidden from the library",
+    "user_account.id": _l("pseudonymised: name replaced, e-mail, locales and LMS id removed"),
+    "membership.user_id": _l("kept: ids and amounts only (roles and status keep boards and figures consistent)"),
+    "experiment.user_id": _l("title, what was tried, what was learned, other-tool name erased; hidden from the library"),
     "reaction.user_id": KEEP_IDS,
     "reuse.user_id": KEEP_IDS,
-    "report.reporter_id": "reason erased (also reasons others gave about the person's experiments)",
-    "peer_help.helper_id": "description erased",
-    "peer_help.helped_id": "description erased",
-    "peer_help.recorded_by_id": "description erased",
-    "kudos.giver_id": "message and revocation reason erased",
-    "kudos.receiver_id": "message and revocation reason erased",
+    "report.reporter_id": _l("reason erased (also reasons others gave about the person's experiments)"),
+    "peer_help.helper_id": DESCRIPTION_ERASED,
+    "peer_help.helped_id": DESCRIPTION_ERASED,
+    "peer_help.recorded_by_id": DESCRIPTION_ERASED,
+    "kudos.giver_id": KUDOS_ERASED,
+    "kudos.receiver_id": KUDOS_ERASED,
     "kudos_budget.giver_id": KEEP_IDS,
-    "badge_award.user_id": "comment, evidence link and revocation reason erased; the award stays",
+    "badge_award.user_id": _l("comment, evidence link and revocation reason erased; the award stays"),
     "badge_award.awarded_by_id": KEEP_IDS,
-    "badge_recipient.user_id": "deleted (claimed e-mail or identity URL)",
-    "ledger_entry.user_id": KEEP_IDS + " (never touched)",
+    "badge_recipient.user_id": _l("deleted (claimed e-mail or identity URL)"),
+    "ledger_entry.user_id": _l("kept: ids and amounts only (never touched)"),
     "points_total.user_id": KEEP_IDS,
     "board_score.user_id": KEEP_IDS,
     "member_stat.user_id": KEEP_IDS,
-    "board_opt_out.user_id": "added for every course: never named on a board",
+    "board_opt_out.user_id": _l("added for every course: never named on a board"),
     "team_member.user_id": KEEP_IDS,
     "challenge_contribution.user_id": KEEP_IDS,
-    "mission_evidence.user_id": "evidence text, link and review comment erased",
+    "mission_evidence.user_id": _l("evidence text, link and review comment erased"),
     "mission_evidence.reviewer_id": KEEP_IDS,
     "challenge.champion_id": KEEP_IDS,
     "challenge.created_by_id": KEEP_IDS,
     "vision_ack.user_id": KEEP_IDS,
     "vision.updated_by_id": KEEP_IDS,
     "rule_version.created_by_user_id": KEEP_IDS,
-    "launch_session.user_id": "deleted (signs the person out)",
-    "audit_event.actor_user_id": "kept; reasons written about the person's records erased",
+    "launch_session.user_id": _l("deleted (signs the person out)"),
+    "audit_event.actor_user_id": _l("kept; reasons written about the person's records erased"),
     "api_token.created_by_user_id": KEEP_IDS,  # issued by an admin, and staff are never erased here
     "api_token.service_user_id": KEEP_IDS,  # a token's own service account, never a learner
-    "identity_link.user_id": "deleted: the account leaves its person (the others stay linked); boards recounted",
-    "link_code.user_id": "deleted",
-    "link_attempt.user_id": "deleted",
+    "identity_link.user_id": _l("deleted: the account leaves its person (the others stay linked); boards recounted"),
+    "link_code.user_id": _l("deleted"),
+    "link_attempt.user_id": _l("deleted"),
 }
 
 
@@ -84,17 +89,17 @@ class Erasure:
 def erasable(actor: Actor, user_id: int) -> User:
     """The learner of the actor's organisation that the admin may erase; raises otherwise."""
     if not actor.can_administer:
-        raise Forbidden("Only the organisation's administrators can erase a person.")
+        raise Forbidden(_("Only the organisation's administrators can erase a person."))
     user = db.session.scalar(select(User).join(Platform, Platform.id == User.platform_id).where(
         User.id == user_id, Platform.organisation_id == actor.organisation_id))
     if user is None:
-        raise NotFound("No such person in your organisation.")
+        raise NotFound(_("No such person in your organisation."))
     staff = db.session.scalar(select(Membership.id).join(Course, Course.id == Membership.course_id).where(
         Membership.user_id == user.id, Course.organisation_id == actor.organisation_id,
         Membership.role.in_([Role.MANAGER.value, Role.ADMIN.value])).limit(1))
     if staff is not None:
-        raise Forbidden("Staff accounts are not erased here: they hold other people's records.",
-                        hint="Ask the person who runs Tinker; a learner-only account can be erased on this page.")
+        raise Forbidden(_("Staff accounts are not erased here: they hold other people's records."),
+                        hint=_("Ask the person who runs Tinker; a learner-only account can be erased on this page."))
     return user
 
 

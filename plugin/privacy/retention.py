@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from marshmallow import Schema, validate
-from marshmallow import fields as mf
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from marshmallow import Schema
 from sqlalchemy import select, update
 
 from plugin.audit.service import record, record_system
@@ -18,6 +19,7 @@ from plugin.core.actor import Actor
 from plugin.errors import Forbidden
 from plugin.experiments.models import Experiment
 from plugin.extensions import db
+from plugin.settings.fields import whole
 from plugin.settings.models import OrganisationSettings
 from plugin.settings.service import limits_row
 
@@ -26,8 +28,8 @@ MAX_DAYS = 3650
 
 
 class RetentionIn(Schema):
-    days = mf.Integer(required=True, allow_none=True, strict=False,
-                      validate=validate.Range(min=1, max=MAX_DAYS, error="Between 1 and 3650 days, or empty to keep."))
+    days = whole(1, MAX_DAYS, required=True, allow_none=True,
+                 range_error=_l("Between 1 and 3650 days, or empty to keep."))
 
 
 def retention_days(organisation_id: int) -> int | None:
@@ -37,7 +39,7 @@ def retention_days(organisation_id: int) -> int | None:
 
 def set_retention(actor: Actor, days: int | None, now: datetime) -> int | None:
     if not actor.can_administer:
-        raise Forbidden("Only the organisation's administrators set the retention period.")
+        raise Forbidden(_("Only the organisation's administrators set the retention period."))
     row = limits_row(actor.organisation_id)
     before = row.experiment_text_retention_days
     if before != days:

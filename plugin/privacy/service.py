@@ -7,6 +7,8 @@ import json
 import zipfile
 from datetime import datetime
 
+from flask_babel import format_datetime
+from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 
 from plugin.audit.service import record
@@ -62,15 +64,17 @@ def as_csv_zip(data: dict[str, list[dict]], now: datetime) -> bytes:
             for row in rows:
                 writer.writerow([_cell(row.get(c)) for c in columns])
             archive.writestr(f"{section}.csv", "\ufeff" + text.getvalue())
-        archive.writestr("README.txt", f"Everything Tinker held about you on {now:%Y-%m-%d %H:%M} UTC, one file "
-                                       "per kind of record. The same data as the JSON download.\n")
+        # The file and column names are data for programs (English); the note is for the person.
+        archive.writestr("README.txt", _("Everything Tinker held about you on %(when)s, one file per kind of record. "
+                                         "The same data as the JSON download.", when=format_datetime(now, "long")) + "\n")
     return buffer.getvalue()
 
 
-def find_people(actor: Actor, query: str, limit: int = 50) -> list[tuple[User, str]]:
-    """People of the organisation whose name or e-mail contains the query, with their roles (admins only)."""
+def find_people(actor: Actor, query: str, limit: int = 50) -> list[tuple[User, list[str]]]:
+    """People of the organisation whose name or e-mail contains the query, with their role codes (admins only;
+    empty: in no course)."""
     if not actor.can_administer:
-        raise Forbidden("Only the organisation's administrators can look people up here.")
+        raise Forbidden(_("Only the organisation's administrators can look people up here."))
     query = (query or "").strip()
     if not query:
         return []
@@ -85,7 +89,7 @@ def find_people(actor: Actor, query: str, limit: int = 50) -> list[tuple[User, s
             select(Membership.user_id, Membership.role).join(Course, Course.id == Membership.course_id)
             .where(Membership.user_id.in_([u.id for u in users]), Course.organisation_id == actor.organisation_id)):
         roles.setdefault(user_id, set()).add(role)
-    return [(u, ", ".join(sorted(roles.get(u.id, set()))) or "no course") for u in users]
+    return [(u, sorted(roles.get(u.id, set()))) for u in users]
 
 
 def erase_preview(actor: Actor, user_id: int) -> tuple[User, dict[str, int]]:
@@ -109,13 +113,14 @@ def erase_preview(actor: Actor, user_id: int) -> tuple[User, dict[str, int]]:
 def erase(actor: Actor, user_id: int, confirmation: str, now: datetime) -> Erasure:
     if (confirmation or "").strip() != CONFIRM_WORD:
         erasable(actor, user_id)  # a stranger or a staff account is refused before any form error
-        raise InvalidInput(f"Type {CONFIRM_WORD} to confirm.", errors={"confirm": [f"Type {CONFIRM_WORD} to confirm."]})
+        message = _("Type %(word)s to confirm.", word=CONFIRM_WORD)
+        raise InvalidInput(message, errors={"confirm": [message]})
     return erase_person(actor, user_id, now)
 
 
 def retention(actor: Actor) -> int | None:
     if not actor.can_administer:
-        raise Forbidden("Only the organisation's administrators see the retention period.")
+        raise Forbidden(_("Only the organisation's administrators see the retention period."))
     return retention_days(actor.organisation_id)
 
 

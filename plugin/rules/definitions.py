@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import gettext as _
 from marshmallow import ValidationError
 from sqlalchemy import select
 
@@ -29,30 +30,30 @@ def _validate(organisation_id: int, fields: dict) -> dict:
     errors: dict[str, list[str]] = {}
     condition = fields.get("condition")
     if condition not in REGISTRY:
-        errors["condition"] = ["Choose a condition from the list."]
+        errors["condition"] = [_("Choose a condition from the list.")]
     else:
         try:
             fields["params"] = load_params(condition, fields.get("params") or {})
         except ValidationError as err:
             errors.update({f"params.{k}": v for k, v in err.messages.items()})
     if not (fields.get("name") or "").strip():
-        errors["name"] = ["Give the rule a name."]
+        errors["name"] = [_("Give the rule a name.")]
     if fields.get("points", 0) < 0:
-        errors["points"] = ["Points cannot be negative; revoke awards instead."]
+        errors["points"] = [_("Points cannot be negative; revoke awards instead.")]
     for guard in ("cooldown_days", "cap_count", "cap_window_days"):
         if not isinstance(fields.get(guard), int) or not 0 <= fields[guard] <= 3650:
-            errors[guard] = ["A whole number from 0 to 3650."]
+            errors[guard] = [_("A whole number from 0 to 3650.")]
     if db.session.scalar(select(Dimension.id).where(Dimension.organisation_id == organisation_id,
                                                     Dimension.key == fields.get("dimension"))) is None:
-        errors["dimension"] = ["Choose a dimension from the list."]
+        errors["dimension"] = [_("Choose a dimension from the list.")]
     badge_id = fields.get("badge_id")
     if badge_id and db.session.scalar(select(BadgeClass.id).where(
             BadgeClass.id == badge_id, BadgeClass.organisation_id == organisation_id)) is None:
-        errors["badge_id"] = ["Choose one of this organisation's badges."]
+        errors["badge_id"] = [_("Choose one of this organisation's badges.")]
     if not fields.get("points") and not badge_id:
-        errors["points"] = ["A rule must give points, a badge, or both."]
+        errors["points"] = [_("A rule must give points, a badge, or both.")]
     if errors:
-        raise InvalidInput("The rule needs some changes.", errors=errors)
+        raise InvalidInput(_("The rule needs some changes."), errors=errors)
     fields["name"] = fields["name"].strip()[:200]
     return fields
 
@@ -66,7 +67,7 @@ def _snapshot(rule: Rule, now: datetime, user_id: int | None) -> None:
 def create_rule(organisation_id: int, fields: dict, now: datetime, actor: Actor | None = None,
                 key: str | None = None) -> Rule:
     if actor is not None and not actor.can_administer:
-        raise Forbidden("Only the organisation's administrators can create rules.")
+        raise Forbidden(_("Only the organisation's administrators can create rules."))
     fields = _validate(organisation_id, {**DEFAULTS, **fields})
     rule = Rule(organisation_id=organisation_id, key=key, version=1, created_at=now,
                 **{f: fields[f] for f in VERSIONED_FIELDS})
@@ -98,10 +99,10 @@ def update_rule(actor: Actor, rule_id: int, fields: dict, now: datetime) -> Rule
 
 def get_rule(actor: Actor, rule_id: int) -> Rule:
     if not actor.can_administer:
-        raise Forbidden("Only the organisation's administrators manage rules.")
+        raise Forbidden(_("Only the organisation's administrators manage rules."))
     rule = db.session.get(Rule, rule_id)
     if rule is None or rule.organisation_id != actor.organisation_id:
-        raise NotFound("No such rule.")
+        raise NotFound(_("No such rule."))
     return rule
 
 
@@ -116,5 +117,5 @@ def version_of(rule_id: int, version: int) -> RuleVersion | None:
 def rules_for(actor: Actor) -> list[Rule]:
     """The organisation's rules, for its administrators."""
     if not actor.can_administer:
-        raise Forbidden("Only the organisation's administrators manage rules.")
+        raise Forbidden(_("Only the organisation's administrators manage rules."))
     return rules_of(actor.organisation_id)

@@ -5,6 +5,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Callable
 
+from flask_babel import lazy_gettext as _l
+
 from plugin.rules import events as E
 from plugin.rules.facts import Facts
 from plugin.rules.registry import REGISTRY, load_params
@@ -28,16 +30,17 @@ class RuleSpec:
     cap_window_days: int = 0
 
 
-# Why nothing, or why fewer points: codes, worded for learners here.
+# Why nothing, or why fewer points: codes, worded for learners here (lazy: read in the learner's language
+# when shown; the engine itself only hands out codes).
 NOTES = {
-    "duplicate": "This looks very like an experiment you logged recently, so it was recorded without new points.",
-    "short_reflection": "Experiments that did not work earn points with a reflection: say in a sentence or two "
-                        "what you learned.",
-    "repeat": "Fewer points: you have tried this tool on this kind of task several times this month. "
-              "Try something new!",
-    "daily_cap": "You reached today's points limit for experiments; it is logged all the same.",
-    "cooldown": "This recognition was given recently; it can be earned again later.",
-    "cap": "This recognition reached its limit for now.",
+    "duplicate": _l("This looks very like an experiment you logged recently, so it was recorded without new points."),
+    "short_reflection": _l("Experiments that did not work earn points with a reflection: say in a sentence or two "
+                           "what you learned."),
+    "repeat": _l("Fewer points: you have tried this tool on this kind of task several times this month. "
+                 "Try something new!"),
+    "daily_cap": _l("You reached today's points limit for experiments; it is logged all the same."),
+    "cooldown": _l("This recognition was given recently; it can be earned again later."),
+    "cap": _l("This recognition reached its limit for now."),
 }
 
 

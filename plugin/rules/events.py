@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping
 
+from flask_babel import lazy_gettext as _l
+
 EXPERIMENT_LOGGED = "experiment_logged"   # the author may earn
 HELP_CONFIRMED = "help_confirmed"         # the helper may earn
 KUDOS_RECEIVED = "kudos_received"         # the receiver may earn
@@ -14,14 +16,15 @@ REUSE_RECEIVED = "reuse_received"         # the experiment's author may earn
 POINTS_CHANGED = "points_changed"         # after points were posted: thresholds, levels
 CHALLENGE_COMPLETED = "challenge_completed"  # a learner completed a challenge (or had mission evidence accepted)
 
+# What triggers a check, read after "Checked when" (lazy: in the admin's language).
 EVENT_LABELS = {
-    EXPERIMENT_LOGGED: "an experiment is logged",
-    HELP_CONFIRMED: "peer help is confirmed",
-    KUDOS_RECEIVED: "kudos are received",
-    REACTION_RECEIVED: "a reaction is received",
-    REUSE_RECEIVED: "someone reuses an experiment",
-    POINTS_CHANGED: "points change",
-    CHALLENGE_COMPLETED: "a challenge is completed (or mission evidence accepted)",
+    EXPERIMENT_LOGGED: _l("an experiment is logged"),
+    HELP_CONFIRMED: _l("peer help is confirmed"),
+    KUDOS_RECEIVED: _l("kudos are received"),
+    REACTION_RECEIVED: _l("a reaction is received"),
+    REUSE_RECEIVED: _l("someone reuses an experiment"),
+    POINTS_CHANGED: _l("points change"),
+    CHALLENGE_COMPLETED: _l("a challenge is completed (or mission evidence accepted)"),
 }
 
 

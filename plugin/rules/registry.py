@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 from typing import Callable
 
+from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, fields, validate
 
 from plugin.rules import events as E
 from plugin.rules.facts import Facts, streak, week_start
+from plugin.settings.fields import whole as _whole
 from plugin.settings.service import Limits
 
 OUTCOMES = ["worked", "partly", "failed"]
@@ -23,7 +25,7 @@ OUTCOMES = ["worked", "partly", "failed"]
 @dataclass(frozen=True)
 class Condition:
     name: str
-    label: str
+    label: str  # lazy: read in the request's language
     events: frozenset[str]
     params_schema: type[Schema]
     check: Callable[[dict, E.Event, Facts, Limits], bool]
@@ -36,8 +38,8 @@ def _window(params: dict, event: E.Event):
 
 
 class _Count(Schema):
-    count = fields.Integer(required=True, strict=False, validate=validate.Range(min=1, max=10_000))
-    window_days = fields.Integer(load_default=0, strict=False, validate=validate.Range(min=0, max=3650))
+    count = _whole(1, 10_000, required=True)
+    window_days = _whole(0, 3650, load_default=0)
 
 
 # --- per fact ---------------------------------------------------------------------------------
@@ -120,7 +122,7 @@ def _challenges_completed(p, event, facts, limits) -> bool:
 
 
 class StreakParams(Schema):
-    weeks = fields.Integer(required=True, strict=False, validate=validate.Range(min=2, max=520))
+    weeks = _whole(2, 520, required=True)
 
 
 def _streak(p, event, facts, limits) -> bool:
@@ -130,8 +132,8 @@ def _streak(p, event, facts, limits) -> bool:
 
 
 class DimensionPointsParams(Schema):
-    dimension = fields.String(required=True, validate=validate.Length(min=1, max=40))
-    points = fields.Integer(required=True, strict=False, validate=validate.Range(min=1, max=1_000_000))
+    dimension = fields.String(required=True, validate=validate.Length(min=1, max=40, error=_l("Choose a dimension.")))
+    points = _whole(1, 1_000_000, required=True)
 
 
 def _dimension_points(p, event, facts, limits) -> bool:
@@ -139,8 +141,8 @@ def _dimension_points(p, event, facts, limits) -> bool:
 
 
 class LevelParams(Schema):
-    level = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    threshold = fields.Integer(required=True, strict=False, validate=validate.Range(min=0, max=1_000_000))
+    level = fields.String(required=True, validate=validate.Length(min=1, max=100, error=_l("Choose a level.")))
+    threshold = _whole(0, 1_000_000, required=True)
 
 
 def _level(p, event, facts, limits) -> bool:
@@ -149,32 +151,32 @@ def _level(p, event, facts, limits) -> bool:
 
 _EXP = frozenset({E.EXPERIMENT_LOGGED})
 REGISTRY: dict[str, Condition] = {c.name: c for c in [
-    Condition("each_experiment", "Each experiment logged (a failure counts when reflected on)", _EXP,
+    Condition("each_experiment", _l("Each experiment logged (a failure counts when reflected on)"), _EXP,
               EachExperimentParams, _each_experiment, per_fact=True),
-    Condition("each_confirmed_help", "Each confirmed help given", frozenset({E.HELP_CONFIRMED}),
+    Condition("each_confirmed_help", _l("Each confirmed help given"), frozenset({E.HELP_CONFIRMED}),
               EachHelpParams, _each_help, per_fact=True),
-    Condition("each_reuse", "Each time someone reuses my experiment", frozenset({E.REUSE_RECEIVED}),
+    Condition("each_reuse", _l("Each time someone reuses my experiment"), frozenset({E.REUSE_RECEIVED}),
               NoParams, lambda p, e, f, l: True, per_fact=True),
-    Condition("each_kudos", "Each kudos received", frozenset({E.KUDOS_RECEIVED}),
+    Condition("each_kudos", _l("Each kudos received"), frozenset({E.KUDOS_RECEIVED}),
               NoParams, lambda p, e, f, l: True, per_fact=True),
-    Condition("experiment_count", "Experiments logged (with filters) reach a number", _EXP,
+    Condition("experiment_count", _l("Experiments logged (with filters) reach a number"), _EXP,
               ExperimentCountParams, _experiment_count),
-    Condition("distinct_tools", "Different AI tools tried", _EXP, _Count, _distinct_tools),
-    Condition("distinct_categories", "Different kinds of task tried", _EXP, _Count, _distinct_categories),
-    Condition("failed_shared_with_reflection", "Failed experiments shared with what was learned", _EXP,
+    Condition("distinct_tools", _l("Different AI tools tried"), _EXP, _Count, _distinct_tools),
+    Condition("distinct_categories", _l("Different kinds of task tried"), _EXP, _Count, _distinct_categories),
+    Condition("failed_shared_with_reflection", _l("Failed experiments shared with what was learned"), _EXP,
               _Count, _failed_shared),
-    Condition("helps_given", "Confirmed helps given", frozenset({E.HELP_CONFIRMED}), HelpsParams, _helps_given),
-    Condition("kudos_received", "Kudos received", frozenset({E.KUDOS_RECEIVED}), _Count, _kudos),
-    Condition("reactions_received", "Reactions received on my experiments", frozenset({E.REACTION_RECEIVED}),
+    Condition("helps_given", _l("Confirmed helps given"), frozenset({E.HELP_CONFIRMED}), HelpsParams, _helps_given),
+    Condition("kudos_received", _l("Kudos received"), frozenset({E.KUDOS_RECEIVED}), _Count, _kudos),
+    Condition("reactions_received", _l("Reactions received on my experiments"), frozenset({E.REACTION_RECEIVED}),
               _Count, _reactions),
-    Condition("reuses_received", "Different colleagues who reused my experiments", frozenset({E.REUSE_RECEIVED}),
+    Condition("reuses_received", _l("Different colleagues who reused my experiments"), frozenset({E.REUSE_RECEIVED}),
               _Count, _reuses),
-    Condition("challenge_completed", "Challenges completed (or sandbox missions accepted) reach a number",
+    Condition("challenge_completed", _l("Challenges completed (or sandbox missions accepted) reach a number"),
               frozenset({E.CHALLENGE_COMPLETED}), _Count, _challenges_completed),
-    Condition("active_week_streak", "Active weeks in a row", _EXP, StreakParams, _streak),
-    Condition("points_in_dimension", "Points in a dimension reach a number", frozenset({E.POINTS_CHANGED}),
+    Condition("active_week_streak", _l("Active weeks in a row"), _EXP, StreakParams, _streak),
+    Condition("points_in_dimension", _l("Points in a dimension reach a number"), frozenset({E.POINTS_CHANGED}),
               DimensionPointsParams, _dimension_points),
-    Condition("level_reached", "A level is reached", frozenset({E.POINTS_CHANGED}), LevelParams, _level),
+    Condition("level_reached", _l("A level is reached"), frozenset({E.POINTS_CHANGED}), LevelParams, _level),
 ]}
 
 

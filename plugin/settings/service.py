@@ -5,8 +5,8 @@ from dataclasses import dataclass, fields
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from marshmallow import Schema, validate
-from marshmallow import fields as mf
+from flask_babel import gettext as _
+from marshmallow import Schema
 from sqlalchemy import bindparam, select
 
 from plugin.audit.service import record
@@ -16,6 +16,7 @@ from plugin.core.db import insert_ignore
 from plugin.core.memo import store
 from plugin.errors import Forbidden, InvalidInput
 from plugin.extensions import db
+from plugin.settings.fields import whole
 from plugin.settings.models import OrganisationSettings
 
 
@@ -36,15 +37,19 @@ class Limits:
 LIMIT_FIELDS = [f.name for f in fields(Limits)]
 
 
+def _limit(low: int, high: int):
+    return whole(low, high, required=True)
+
+
 class LimitsIn(Schema):
-    daily_points_cap = mf.Integer(required=True, strict=False, validate=validate.Range(min=0, max=10_000))
-    repeat_free_count = mf.Integer(required=True, strict=False, validate=validate.Range(min=0, max=100))
-    repeat_factor_percent = mf.Integer(required=True, strict=False, validate=validate.Range(min=0, max=100))
-    duplicate_threshold_percent = mf.Integer(required=True, strict=False, validate=validate.Range(min=50, max=100))
-    min_reflection_chars = mf.Integer(required=True, strict=False, validate=validate.Range(min=0, max=2000))
-    kudos_monthly_budget = mf.Integer(required=True, strict=False, validate=validate.Range(min=0, max=100_000))
-    help_pair_cap = mf.Integer(required=True, strict=False, validate=validate.Range(min=0, max=1000))
-    help_pair_window_days = mf.Integer(required=True, strict=False, validate=validate.Range(min=1, max=366))
+    daily_points_cap = _limit(0, 10_000)
+    repeat_free_count = _limit(0, 100)
+    repeat_factor_percent = _limit(0, 100)
+    duplicate_threshold_percent = _limit(50, 100)
+    min_reflection_chars = _limit(0, 2000)
+    kudos_monthly_budget = _limit(0, 100_000)
+    help_pair_cap = _limit(0, 1000)
+    help_pair_window_days = _limit(1, 366)
 
 
 def limits_row(organisation_id: int) -> OrganisationSettings:
@@ -78,7 +83,7 @@ def limits(organisation_id: int) -> Limits:
 
 def update_limits(actor: Actor, data: dict, now) -> Limits:
     if not actor.can_administer:
-        raise Forbidden("Only the organisation's administrators can change these limits.")
+        raise Forbidden(_("Only the organisation's administrators can change these limits."))
     row = limits_row(actor.organisation_id)
     before = {name: getattr(row, name) for name in LIMIT_FIELDS}
     for name in LIMIT_FIELDS:
@@ -140,10 +145,11 @@ def time_zone_choices() -> list[str]:
 def set_time_zone(actor: Actor, name: str, now) -> bool:
     """Change the organisation's zone; True when it changed (boards must then be rebuilt by the caller)."""
     if not actor.can_administer:
-        raise Forbidden("Only the organisation's administrators can change the time zone.")
+        raise Forbidden(_("Only the organisation's administrators can change the time zone."))
     name = (name or "").strip()
     if name not in _all_zones():
-        raise InvalidInput("Choose a time zone from the list.", errors={"time_zone": ["Choose a time zone from the list."]})
+        message = _("Choose a time zone from the list.")
+        raise InvalidInput(message, errors={"time_zone": [message]})
     row = limits_row(actor.organisation_id)
     before = row.time_zone or UTC_NAME
     if before == name:

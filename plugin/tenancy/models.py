@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -107,7 +108,7 @@ class User(db.Model):
 
     @property
     def display_name(self) -> str:
-        return self.name or f"Participant {self.id}"
+        return self.name or _("Participant %(id)s", id=self.id)
 
 
 ACTIVE, INACTIVE = "active", "inactive"

@@ -79,9 +79,9 @@ def register_platform(spec: PlatformSpec, now: datetime) -> Platform:
     """Create or update the registration for (issuer, client_id); never duplicates."""
     for field in ("auth_login_url", "auth_token_url", "key_set_url"):
         if not origin_of(getattr(spec, field)):
-            raise InvalidInput(f"{field} must be an http(s) URL", errors={field: ["Not an http(s) URL."]})
+            raise InvalidInput(_("%(field)s must be an http(s) URL", field=field), errors={field: [_("Not an http(s) URL.")]})
     if not spec.issuer or not spec.client_id:
-        raise InvalidInput("issuer and client id are required")
+        raise InvalidInput(_("issuer and client id are required"))
     platform = db.session.scalar(
         select(Platform).where(Platform.issuer == spec.issuer, Platform.client_id == spec.client_id)
     )
@@ -94,9 +94,10 @@ def register_platform(spec: PlatformSpec, now: datetime) -> Platform:
     else:
         # A registration's courses, people and points belong to its organisation: never split them.
         if spec.organisation and spec.organisation != platform.organisation.name:
-            raise Conflict(
-                f"This registration belongs to {platform.organisation.name!r}; it cannot be moved to "
-                f"{spec.organisation!r}. Register a new client id for the other organisation instead.")
+            raise Conflict(_(
+                "This registration belongs to “%(current)s”; it cannot be moved to “%(other)s”. Register a new "
+                "client id for the other organisation instead.", current=platform.organisation.name,
+                other=spec.organisation))
         if spec.accept_new_deployments is not None:
             platform.accept_new_deployments = spec.accept_new_deployments
         if spec.email_authoritative is not None:
@@ -130,7 +131,7 @@ def find_deployment(platform_id: int, deployment_id: str) -> Deployment | None:
 def add_frame_origin(platform: Platform, origin: str, now: datetime, source: str = "operator") -> None:
     clean = origin_of(origin)
     if clean is None:
-        raise InvalidInput(f"not an origin: {origin!r}", errors={"origin": ["Use scheme://host[:port]."]})
+        raise InvalidInput(_("Not an origin: %(origin)s", origin=origin), errors={"origin": [_("Use scheme://host[:port].")]})
     insert_ignore(db.session, FrameOrigin.__table__,
                   {"platform_id": platform.id, "origin": clean, "source": source, "created_at": now},
                   ["platform_id", "origin"])
@@ -351,7 +352,7 @@ def sync_members(course_id: int, entries: list[RosterEntry], now: datetime) -> R
 def course_learners(actor: Actor) -> list[User]:
     """The learners of the actor's course, for staff picking a receiver or a team member."""
     if not actor.can_manage:
-        raise Forbidden("Only managers and administrators list the course's learners.")
+        raise Forbidden(_("Only managers and administrators list the course's learners."))
     return members(actor.course_id, (Role.LEARNER,))
 
 

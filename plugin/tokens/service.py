@@ -7,6 +7,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select
 
 from plugin.audit.service import record
@@ -17,10 +19,10 @@ from plugin.extensions import db
 from plugin.tenancy.models import Platform, User
 from plugin.tokens.models import ApiRateWindow, ApiToken
 
-SCOPES = {
-    "insights:read": "Read insights reports of any course and team in the organisation",
-    "ledger:read": "Export the organisation's points ledger",
-    "awards:write": "List badges, award and revoke manual badges",
+SCOPES = {  # scope -> what it allows, as the admin page describes it (lazy: in the admin's language)
+    "insights:read": _l("Read insights reports of any course and team in the organisation"),
+    "ledger:read": _l("Export the organisation's points ledger"),
+    "awards:write": _l("List badges, award and revoke manual badges"),
 }
 TOKEN_PREFIX = "tkn_"
 PREFIX_CHARS = 12
@@ -40,26 +42,26 @@ def _hash(secret: str) -> str:
 def _check(organisation_id: int, name: str, scopes: list[str], days: int) -> None:
     errors = {}
     if not name.strip() or len(name) > 100:
-        errors["name"] = ["Give the token a name of 1 to 100 characters."]
+        errors["name"] = [_("Give the token a name of 1 to 100 characters.")]
     unknown = sorted(set(scopes) - set(SCOPES))
     if not scopes or unknown:
-        errors["scopes"] = [f"Choose scopes among {', '.join(sorted(SCOPES))}."]
+        errors["scopes"] = [_("Choose scopes among %(scopes)s.", scopes=", ".join(sorted(SCOPES)))]
     if not 1 <= days <= MAX_DAYS:
-        errors["days"] = [f"A token lives 1 to {MAX_DAYS} days."]
+        errors["days"] = [_("A token lives 1 to %(days)s days.", days=MAX_DAYS)]
     if errors:
-        raise InvalidInput("The token could not be issued.", errors=errors)
+        raise InvalidInput(_("The token could not be issued."), errors=errors)
 
 
 def issue(organisation_id: int, name: str, scopes: list[str], days: int, now: datetime,
           actor: Actor | None = None) -> Issued:
     """A new token for the organisation (by an admin of it, or by the operator when actor is None)."""
     if actor is not None and (not actor.can_administer or actor.organisation_id != organisation_id):
-        raise Forbidden("Only administrators issue API tokens.")
+        raise Forbidden(_("Only administrators issue API tokens."))
     _check(organisation_id, name, scopes, days)
     platform_id = db.session.scalar(select(Platform.id).where(Platform.organisation_id == organisation_id)
                                     .order_by(Platform.id).limit(1))
     if platform_id is None:
-        raise InvalidInput("Register a platform for this organisation first.")
+        raise InvalidInput(_("Register a platform for this organisation first."))
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     prefix = secret[:PREFIX_CHARS]
     user = User(platform_id=platform_id, sub=f"tinker:api-token:{prefix}", name=f"API token: {name.strip()}",
@@ -85,17 +87,17 @@ def _audit(actor: Actor | None, token: ApiToken, action: str, details: dict, now
 
 def tokens(actor: Actor) -> list[ApiToken]:
     if not actor.can_administer:
-        raise Forbidden("Only administrators see API tokens.")
+        raise Forbidden(_("Only administrators see API tokens."))
     return list(db.session.scalars(select(ApiToken).where(ApiToken.organisation_id == actor.organisation_id)
                                    .order_by(ApiToken.id.desc())))
 
 
 def revoke(organisation_id: int, token_id: int, now: datetime, actor: Actor | None = None) -> ApiToken:
     if actor is not None and (not actor.can_administer or actor.organisation_id != organisation_id):
-        raise Forbidden("Only administrators revoke API tokens.")
+        raise Forbidden(_("Only administrators revoke API tokens."))
     token = db.session.get(ApiToken, token_id)
     if token is None or token.organisation_id != organisation_id:
-        raise NotFound("No such API token.")
+        raise NotFound(_("No such API token."))
     if token.revoked_at is None:
         token.revoked_at = now
         db.session.flush()
@@ -110,7 +112,7 @@ def authenticate(secret: str, now: datetime) -> ApiToken:
         token = db.session.scalar(select(ApiToken).where(ApiToken.prefix == secret[:PREFIX_CHARS]))
     if (token is None or not hmac.compare_digest(token.token_hash, _hash(secret))
             or token.revoked_at is not None or token.expires_at <= now):
-        raise Unauthenticated("This API token is not valid, has expired or was revoked.")
+        raise Unauthenticated(_("This API token is not valid, has expired or was revoked."))
     return token
 
 

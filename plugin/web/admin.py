@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request
+from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
 
-from plugin.audit.service import entries, record
+from plugin.audit.service import action_label, details_text, entries, record
 from plugin.badges import service as badges
 from plugin.badges.images import MAX_BYTES as MAX_IMAGE_BYTES
 from plugin.catalog import service as catalog
@@ -19,14 +20,17 @@ from plugin.tenancy.models import User
 from plugin.web.auth import launch_url, requires_actor
 
 bp = Blueprint("admin", __name__, url_prefix="/app/admin")
-LIST_TITLES = {"tools": "AI tools", "categories": "Task categories", "values": "Values (for kudos)"}
+# Each list's heading and its add field's label, whole (Turkish cannot lower-case a heading into a phrase).
+LIST_TITLES = {"tools": _l("AI tools"), "categories": _l("Task categories"), "values": _l("Values (for kudos)")}
+ADD_LABELS = {"tools": _l("Add an AI tool"), "categories": _l("Add a task category"),
+              "values": _l("Add a value")}
 
 
 @bp.get("/lists")
 @requires_actor(Role.ADMIN)
 def lists(actor: Actor):
     data = {kind: catalog.items(actor.organisation_id, kind, include_inactive=True) for kind in LIST_TITLES}
-    return render_template("admin/lists.html", actor=actor, lists=data, titles=LIST_TITLES)
+    return render_template("admin/lists.html", actor=actor, lists=data, titles=LIST_TITLES, add_labels=ADD_LABELS)
 
 
 @bp.post("/lists/<kind>")
@@ -178,4 +182,5 @@ def audit_log(actor: Actor):
     events = entries(actor)
     names = {u.id: u.display_name for u in db.session.scalars(
         db.select(User).where(User.id.in_({e.actor_user_id for e in events if e.actor_user_id})))}
-    return render_template("admin/audit.html", actor=actor, events=events, names=names)
+    return render_template("admin/audit.html", actor=actor, events=events, names=names, action_label=action_label,
+                           details_text=details_text)

@@ -1,7 +1,9 @@
 """Admin rule editor: list, create, edit (each save a new version), preview who qualifies, recalculate."""
 from __future__ import annotations
 
+from babel.lists import format_list
 from flask import Blueprint, redirect, render_template, request
+from flask_babel import get_locale
 
 from plugin.badges.service import active_badges
 from plugin.core.actor import Actor, Role
@@ -24,11 +26,17 @@ def _names(user_ids) -> dict[int, str]:
     return {u.id: u.display_name for u in db.session.scalars(db.select(User).where(User.id.in_(set(user_ids))))}
 
 
+def _checked_when(condition: str) -> str:
+    """The events that trigger a condition as one phrase in the page's language ("a or b" / "a veya b")."""
+    labels = [str(EVENT_LABELS[e]) for e in sorted(REGISTRY[condition].events)] if condition in REGISTRY else []
+    return format_list(labels, style="or", locale=get_locale()) if labels else ""
+
+
 def _editor(actor: Actor, values: dict, rule=None, errors=None, qualifiers=None, status=200):
     condition = values.get("condition") or "experiment_count"
     return render_template(
         "admin/rule_edit.html", actor=actor, rule=rule, values=values, errors=errors or {}, conditions=REGISTRY,
-        event_labels=EVENT_LABELS, params=param_fields(condition, actor.organisation_id), condition=condition,
+        checked_when=_checked_when(condition), params=param_fields(condition, actor.organisation_id), condition=condition,
         dimensions=dimensions(actor.organisation_id), badges=active_badges(actor.organisation_id),
         qualifiers=qualifiers, names=_names(q.user_id for q in qualifiers or [])), status
 
@@ -37,7 +45,8 @@ def _editor(actor: Actor, values: dict, rule=None, errors=None, qualifiers=None,
 @requires_actor(Role.ADMIN)
 def index(actor: Actor):
     return render_template("admin/rules.html", actor=actor, rules=definitions.rules_of(actor.organisation_id),
-                           conditions=REGISTRY, badges={b.id: b for b in active_badges(actor.organisation_id)})
+                           conditions=REGISTRY, badges={b.id: b for b in active_badges(actor.organisation_id)},
+                           dimension_names={d.key: d.name for d in dimensions(actor.organisation_id)})
 
 
 @bp.get("/new")

@@ -46,8 +46,9 @@ def admin(actor: Actor):
 def _admin_page(actor: Actor, errors: dict | None = None, status: int = 200, days_value=None):
     search = request.args.get("q", "").strip()[:100]
     days = privacy.retention(actor)
+    # `days` is the saved period (the "Currently" line); `typed` what a refused form had, shown back in the field.
     return render_template("admin/privacy.html", actor=actor, search=search, people=privacy.find_people(actor, search),
-                           days=days if days_value is None else days_value, errors=errors or {}), status
+                           days=days, typed=days_value, errors=errors or {}), status
 
 
 @bp.post("/admin/privacy/retention")

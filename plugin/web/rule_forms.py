@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_babel import format_decimal
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from marshmallow import fields as mf
 
 from plugin.catalog.service import items
@@ -10,14 +13,16 @@ from plugin.levels.service import dimensions, ladder
 from plugin.rules.registry import OUTCOMES, REGISTRY
 
 LABELS = {
-    "count": "How many", "window_days": "Within the last N days (0 = ever)", "outcome": "Only with outcome",
-    "category_id": "Only in task category", "tool_id": "Only with AI tool", "shared_only": "Only shared ones",
-    "outcomes": "Only these outcomes (none ticked = any)",
-    "require_reflection_on_failure": "A failure counts only with a reflection", "across_teams": "Across teams only",
-    "across_teams_only": "Only help across teams", "weeks": "Weeks in a row", "dimension": "Dimension",
-    "points": "Points", "level": "Level", "threshold": "Level threshold",
+    "count": _l("How many"), "window_days": _l("Within the last N days (0 = ever)"),
+    "outcome": _l("Only with outcome"), "category_id": _l("Only in task category"),
+    "tool_id": _l("Only with AI tool"), "shared_only": _l("Only shared ones"),
+    "outcomes": _l("Only these outcomes (none ticked = any)"),
+    "require_reflection_on_failure": _l("A failure counts only with a reflection"),
+    "across_teams": _l("Across teams only"), "across_teams_only": _l("Only help across teams"),
+    "weeks": _l("Weeks in a row"), "dimension": _l("Dimension"), "points": _l("Points"), "level": _l("Level"),
+    "threshold": _l("Level threshold"),
 }
-OUTCOME_LABELS = {"worked": "Worked", "partly": "Partly worked", "failed": "Did not work"}
+OUTCOME_LABELS = {"worked": _l("Worked"), "partly": _l("Partly worked"), "failed": _l("Did not work")}
 
 
 @dataclass(frozen=True)
@@ -42,15 +47,16 @@ def param_fields(condition: str, organisation_id: int) -> list[ParamField]:
         elif isinstance(field, mf.List):
             out.append(ParamField(name, label, "checkboxes", list(OUTCOME_LABELS.items()), False))
         elif name == "category_id":
-            out.append(ParamField(name, label, "select", [("", "Any")] + [(str(c.id), c.name) for c in items(organisation_id, "categories")], False))
+            out.append(ParamField(name, label, "select", [("", _("Any"))] + [(str(c.id), c.name) for c in items(organisation_id, "categories")], False))
         elif name == "tool_id":
-            out.append(ParamField(name, label, "select", [("", "Any")] + [(str(t.id), t.name) for t in items(organisation_id, "tools")], False))
+            out.append(ParamField(name, label, "select", [("", _("Any"))] + [(str(t.id), t.name) for t in items(organisation_id, "tools")], False))
         elif name == "outcome":
-            out.append(ParamField(name, label, "select", [("", "Any")] + list(OUTCOME_LABELS.items()), False))
+            out.append(ParamField(name, label, "select", [("", _("Any"))] + list(OUTCOME_LABELS.items()), False))
         elif name == "dimension":
             out.append(ParamField(name, label, "select", [(d.key, d.name) for d in dimensions(organisation_id)], True))
         elif name == "level":
-            out.append(ParamField(name, label, "select", [(s.name, f"{s.name} ({s.threshold} points)") for s in ladder(organisation_id)], True))
+            out.append(ParamField(name, label, "select", [(s.name, _("%(level)s (%(points)s points)", level=s.name, points=format_decimal(s.threshold)))
+                                                            for s in ladder(organisation_id)], True))
         else:
             out.append(ParamField(name, label, "number", [], field.required))
     return out

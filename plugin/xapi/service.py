@@ -16,6 +16,8 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate, validates
 from sqlalchemy import select, update
 
@@ -30,13 +32,13 @@ from plugin.xapi import statements as S
 from plugin.xapi.models import XapiSetting
 
 KIND = "xapi.statement"
-EVENTS = {
-    "experiment_logged": "Experiment logged",
-    "help_confirmed": "Help confirmed",
-    "badge_earned": "Badge earned",
-    "kudos_received": "Kudos received",
-    "connection_test": "Test statement",
-    "voided": "Revoked (voided)",
+EVENTS = {  # what a statement reports, as the status page names it (lazy: in the admin's language)
+    "experiment_logged": _l("Experiment logged"),
+    "help_confirmed": _l("Help confirmed"),
+    "badge_earned": _l("Badge earned"),
+    "kudos_received": _l("Kudos received"),
+    "connection_test": _l("Test statement"),
+    "voided": _l("Revoked (voided)"),
 }
 
 
@@ -56,10 +58,10 @@ class XIn(Schema):
         value = value.strip()
         if value:
             url = validate.URL(relative=False, schemes={"http", "https"}, require_tld=False,
-                               error="The LRS endpoint must be a full http:// or https:// address.")
+                               error=_("The LRS endpoint must be a full http:// or https:// address."))
             url(value)
             if "?" in value or "#" in value:
-                raise ValidationError("The endpoint is the LRS's base address, without ? or #.")
+                raise ValidationError(_("The endpoint is the LRS's base address, without ? or #."))
 
 
 def _fernet() -> Fernet:
@@ -82,7 +84,7 @@ def settings(organisation_id: int) -> XapiSetting | None:
 
 def _require_admin(actor: Actor) -> None:
     if not actor.can_administer:
-        raise Forbidden("Only the organisation's administrators manage the xAPI connection.")
+        raise Forbidden(_("Only the organisation's administrators manage the xAPI connection."))
 
 
 def update_settings(actor: Actor, data: dict, now: datetime) -> XapiSetting:
@@ -97,13 +99,13 @@ def update_settings(actor: Actor, data: dict, now: datetime) -> XapiSetting:
     if data["enabled"]:
         errors = {}
         if not endpoint:
-            errors["endpoint"] = ["Give the LRS endpoint to turn xAPI on."]
+            errors["endpoint"] = [_("Give the LRS endpoint to turn xAPI on.")]
         if not key:
-            errors["key"] = ["Give the key (user name) the LRS issued for Tinker."]
+            errors["key"] = [_("Give the key (user name) the LRS issued for Tinker.")]
         if not (secret or row.secret_encrypted):
-            errors["secret"] = ["Give the secret (password) the LRS issued for Tinker."]
+            errors["secret"] = [_("Give the secret (password) the LRS issued for Tinker.")]
         if errors:
-            raise InvalidInput("The LRS connection needs some details.", errors=errors)
+            raise InvalidInput(_("The LRS connection needs some details."), errors=errors)
     before = {"enabled": row.enabled, "endpoint": row.endpoint, "key": row.key, "send_email": row.send_email}
     row.enabled, row.endpoint, row.key, row.send_email = data["enabled"], endpoint, key, data["send_email"]
     secret_changed = bool(secret) and secret != (lrs_secret(row) if row.secret_encrypted else None)
@@ -249,8 +251,8 @@ def send_test(actor: Actor, now: datetime) -> str:
     _require_admin(actor)
     row = settings(actor.organisation_id)
     if row is None or not row.ready:
-        raise InvalidInput("Turn xAPI on and save the LRS details before sending a test statement.",
-                           errors={"enabled": ["Turn xAPI on and save the LRS details first."]})
+        raise InvalidInput(_("Turn xAPI on and save the LRS details before sending a test statement."),
+                           errors={"enabled": [_("Turn xAPI on and save the LRS details first.")]})
     key = f"xapi:test:{actor.organisation_id}:{secrets.token_hex(8)}"
     _send(row, "connection_test", key, course_id=actor.course_id, user_id=actor.user_id, now=now,
           build=lambda **kw: S.connection_test(person=_person(actor.user_id), course=_course(actor.course_id),
@@ -266,7 +268,8 @@ class Sent:
     item: OutboxItem
     event: str
     who: str
-    verb: str
+    verb: str  # the statement's own English display (statement content is never translated)
+    happened: datetime | None  # the statement's timestamp
 
 
 def _organisation_items(organisation_id: int):
@@ -285,9 +288,17 @@ def recent(actor: Actor, limit: int = 50) -> list[Sent]:
     for item in items:
         statement = item.payload.get("statement") or {}
         verb = ((statement.get("verb") or {}).get("display") or {}).get(S.LANG, "")
-        found.append(Sent(item, EVENTS.get(item.payload.get("event"), item.payload.get("event", "")),
-                          names.get(item.payload.get("user_id"), "a former member"), verb))
+        found.append(Sent(item, str(EVENTS.get(item.payload.get("event"), item.payload.get("event", ""))),
+                          names.get(item.payload.get("user_id")) or _("a former member"), verb,
+                          _timestamp(statement.get("timestamp"))))
     return found
+
+
+def _timestamp(value) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except (TypeError, ValueError):
+        return None
 
 
 def counts(actor: Actor) -> dict[str, int]:

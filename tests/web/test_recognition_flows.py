@@ -42,7 +42,7 @@ def test_editing_a_rule_changes_nothing_until_the_recalculation_is_applied(clien
                                text(client.get("/app/recognition", query_string={"lt": learner}))).group(1)
     assert points() == "10"  # unchanged until applied
     diff = visible(client.get(edit.headers["Location"]))
-    assert "1 point changes" in diff
+    assert "1 point change" in diff
     client.post(f"/app/admin/rules/{rule_id}/recalculate", data={"lt": admin})
     assert points() == "15"
     why = visible(client.get("/app/recognition", query_string={"lt": learner}))
