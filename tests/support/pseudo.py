@@ -69,7 +69,8 @@ class _Visible(HTMLParser):
     """Text a person sees or hears: text nodes outside script/style, and the attributes read out or shown."""
 
     SPOKEN = ("title", "aria-label", "placeholder", "alt", "aria-description", "aria-roledescription")
-    SILENT = {"script", "style", "template", "noscript"}
+    # Not prose: scripts and styles, and identifiers shown as code (scope names, JSON, commands, URLs).
+    SILENT = {"script", "style", "template", "noscript", "code", "kbd", "samp"}
 
     def __init__(self):
         super().__init__(convert_charrefs=True)
@@ -101,6 +102,7 @@ def visible_pieces(html: str) -> list[str]:
     return parser.pieces
 
 
+TIME_ZONE = re.compile(r"\b(?:Africa|America|Antarctica|Asia|Atlantic|Australia|Europe|Indian|Pacific|Etc)/[\w/+-]+|\bUTC\b")
 MARKED = re.compile(re.escape(OPEN) + r".*?" + re.escape(CLOSE), re.S)
 WORD = re.compile(r"[A-Za-z]{2,}")
 URLISH = re.compile(r"\b(?:https?://|www\.)\S+|\S+@\S+\.\w+|\b[\w.-]+\.(?:com|org|net|edu|example|json|csv|png|svg|zip)\b")
@@ -110,8 +112,8 @@ def unmarked(html: str, data: "DataText", allowed: set[str]) -> list[str]:
     """The pieces of a page's visible text that carry words nobody marked: data, URLs and allowed words removed."""
     problems = []
     for piece in visible_pieces(html):
-        rest = data.strip(MARKED.sub(" ", piece))
-        rest = URLISH.sub(" ", rest)
+        rest = data.strip(URLISH.sub(" ", MARKED.sub(" ", piece)))  # URLs first: stored text must not split them
+        rest = TIME_ZONE.sub(" ", rest)
         words = [w for w in WORD.findall(rest) if w not in allowed]
         if words:
             problems.append(" ".join(piece.split())[:160])
