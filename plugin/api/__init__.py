@@ -20,13 +20,14 @@ def register_api(app: Flask) -> None:
         progress,
         rules,
         teams,
+        webhooks,
     )
     from plugin.api.cli import api_cli
     from plugin.api.spec import TinkerApi
 
     api = TinkerApi(app)
     for module in (courses, teams, experiments, community, leaderboards, progress, challenges, awards, insights, ledger,
-                   rules):
+                   rules, webhooks):
         api.register_blueprint(module.blp, url_prefix=PREFIX + module.blp.url_prefix)
     app.register_blueprint(docs.bp, url_prefix=PREFIX)
     app.cli.add_command(api_cli)

@@ -48,6 +48,7 @@ class World:
     learners: dict[str, int] = field(default_factory=dict)  # sub -> user id
     kudos_id: int = 0  # the manager's kudos to l3
     challenge_id: int = 0  # a course-wide count challenge the manager made
+    webhook_id: int = 0  # the organisation's endpoint (badge.earned), made by the admin
 
 
 def challenge_body(**overrides) -> dict:
@@ -88,10 +89,13 @@ def world(app, client, launch) -> World:
     challenge = client.post(f"/api/v1/courses/{course_id}/challenges", headers=bearer(callers["manager"]),
                             json=challenge_body())
     assert challenge.status_code == 201, challenge.get_json()
+    webhook = client.post("/api/v1/webhooks", headers=bearer(callers["admin"]),
+                          json={"url": "https://hooks.example.org/tinker", "events": ["badge.earned"]})
+    assert webhook.status_code == 201, webhook.get_json()
     return World(course_id, other["course_id"], org, callers, created.get_json()["id"], award.get_json()["id"],
                  helped.get_json()["id"], make_team(app, course_id, "Blue", [me["user_id"], learners["l2"]]),
                  client.get("/api/v1/rules", headers=bearer(callers["admin"])).get_json()[0]["id"], learners,
-                 kudos.get_json()["id"], challenge.get_json()["id"])
+                 kudos.get_json()["id"], challenge.get_json()["id"], webhook.get_json()["id"])
 
 
 def make_team(app, course_id: int, name: str, user_ids: list[int]) -> int:

@@ -73,6 +73,12 @@ EXPECTED: dict[str, dict[str, int]] = {
     "POST /rules/preview": row(**ADMIN),
     "GET /rules/<id:rule_id>/recalculation": row(**ADMIN),
     "POST /rules/<id:rule_id>/recalculation": row(**ADMIN),
+    "GET /webhooks": row(**ADMIN),
+    "POST /webhooks": row(**{**ADMIN, "admin": 201}),
+    "PATCH /webhooks/<id:webhook_id>": row(**ADMIN),
+    "DELETE /webhooks/<id:webhook_id>": row(**{**ADMIN, "admin": 204}),
+    "GET /webhooks/deliveries": row(**ADMIN),
+    "POST /webhooks/deliveries/resend": row(**ADMIN),
     "GET /ledger": row(learner=403, observer=403, manager=403, admin=200, other_course=403, other_manager=403,
                        token_ledger=200),
 }
@@ -106,6 +112,7 @@ def _url(path: str, world) -> str:
                         .replace("<id:team_id>", str(world.team_id))
                         .replace("<id:rule_id>", str(world.rule_id))
                         .replace("<id:kudos_id>", str(world.kudos_id))
+                        .replace("<id:webhook_id>", str(world.webhook_id))
                         .replace("<id:challenge_id>", str(world.challenge_id))
                         .replace("<id:user_id>", str(world.learners["l2"]))
                         .replace("<name>", "swagger-ui.css"))
@@ -135,6 +142,12 @@ def _body(client, world, endpoint: str, caller: str):
         return {"user_id": world.learners[RECEIVER.get(caller, "l2")], "badge_id": champion, "comment": "Well done"}
     if endpoint in (f"POST {C}/awards/<id:award_id>/revoke", f"POST {C}/kudos/<id:kudos_id>/revoke"):
         return {"reason": f"Revoked by {caller}"}
+    if endpoint == "POST /webhooks":
+        return {"url": f"https://hooks.example.org/{caller}", "events": ["badge.earned", "challenge.completed"]}
+    if endpoint == "PATCH /webhooks/<id:webhook_id>":
+        return {"active": False}
+    if endpoint == "POST /webhooks/deliveries/resend":
+        return {}
     if endpoint in (f"POST {C}/teams", f"PATCH {C}/teams/<id:team_id>"):
         return {"name": f"Team of {caller}"}
     if endpoint == f"POST {C}/teams/<id:team_id>/members":

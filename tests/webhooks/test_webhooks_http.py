@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -136,3 +137,43 @@ def test_turned_off_or_removed_endpoints_get_nothing_and_only_admins_see_the_pag
     assert none.status_code == 422
     assert client.post(f"{PAGE}/{endpoint_id.group(1)}/delete", data={"lt": admin}).status_code == 303
     assert "No endpoints yet." in visible(client.get(PAGE, query_string={"lt": admin}))
+
+
+def test_admins_manage_endpoints_through_the_api_too(app, client, launch, receiver):
+    admin, manager = bearer(launch(role="admin", sub="boss")), launch(role="instructor", sub="teach")
+    created = client.post("/api/v1/webhooks", headers=admin, json={"url": receiver.url, "events": ["badge.earned"]})
+    assert created.status_code == 201
+    secret = created.get_json()["secret"]
+    listed = client.get("/api/v1/webhooks", headers=admin)
+    assert [w["url"] for w in listed.get_json()] == [receiver.url] and secret not in listed.get_data(as_text=True)
+
+    receiver.script = [(422, '{"detail": "badge 99 is not mapped"}')]
+    award(client, manager, launch(sub="ada"))
+    assert deliver(app).failed == 1
+    [failed] = client.get("/api/v1/webhooks/deliveries", headers=admin).get_json()
+    assert (failed["status"], failed["attempts"], failed["event"]) == ("failed", 1, "badge.earned")
+    assert "HTTP 422): badge 99 is not mapped" in failed["answer"]
+    assert failed["message_id"] == receiver.received[0].headers["webhook-id"]
+
+    resent = client.post("/api/v1/webhooks/deliveries/resend", headers=admin, json={"delivery_id": failed["id"]})
+    assert resent.get_json() == {"queued": 1}
+    assert deliver(app).done == 1 and verify(secret, receiver.received[1])
+    assert receiver.received[1].headers["webhook-id"] == failed["message_id"]
+
+    off = client.patch(f"/api/v1/webhooks/{created.get_json()['id']}", headers=admin, json={"active": False})
+    assert off.status_code == 200 and off.get_json()["active"] is False
+    assert client.delete(f"/api/v1/webhooks/{created.get_json()['id']}", headers=admin).status_code == 204
+    assert client.get("/api/v1/webhooks", headers=admin).get_json() == []
+
+
+def test_the_receiver_snippet_in_the_docs_verifies_what_tinker_sends(app, client, launch, receiver):
+    source = (Path(__file__).resolve().parents[2] / "docs" / "webhooks.md").read_text()
+    snippet = re.search(r"## Verifying a request.*?```python\n(.*?)```", source, re.S).group(1)
+    namespace: dict = {}
+    exec(snippet, namespace)  # the documentation's own code, as a receiver would paste it
+    secret = add_endpoint(client, launch(role="admin", sub="boss"), receiver.url)
+    award(client, launch(role="instructor", sub="teach"), launch(sub="ada"))
+    deliver(app)
+    [got] = receiver.received
+    assert namespace["verify"](secret, got.headers, got.body)
+    assert not namespace["verify"](secret, got.headers, got.body.replace(b"badge.earned", b"badge.revoked"))
