@@ -53,6 +53,14 @@ LINKS = {
         "UpdateExperiment": _link("update_experiment", experiment_id="$response.body#/id"),
         "ShareExperiment": _link("share_experiment", experiment_id="$response.body#/id")}},
     "award_badge": {"201": {"RevokeAward": _link("revoke_award", award_id="$response.body#/id")}},
+    "give_kudos": {"201": {"RevokeKudos": _link("revoke_kudos", kudos_id="$response.body#/id")}},
+    "create_challenge": {"201": {"UpdateChallenge": _link("update_challenge", challenge_id="$response.body#/id")}},
+    "create_team": {"201": {
+        "RenameTeam": _link("rename_team", team_id="$response.body#/id"),
+        "AddTeamMembers": _link("add_team_members", team_id="$response.body#/id")}},
+    "create_webhook": {"201": {
+        "SetWebhookState": {"operationId": "set_webhook_state", "parameters": {"webhook_id": "$response.body#/id"}},
+        "DeleteWebhook": {"operationId": "delete_webhook", "parameters": {"webhook_id": "$response.body#/id"}}}},
 }
 
 

@@ -109,7 +109,7 @@ def list_webhook_deliveries(actor):
 
 @blp.route("/deliveries/resend", methods=["POST"])
 @guard(blp)
-@blp.arguments(ResendIn)
+@blp.arguments(ResendIn, required=False)
 @blp.response(200, ResentOut)
 def resend_webhook_deliveries(actor, data):
     """Send failed deliveries again, with the same body and webhook-id."""
