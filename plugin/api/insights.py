@@ -44,7 +44,7 @@ class InsightsOut(Schema):
 def course_insights(actor, args):
     """Every insights table for the course (or one team) and period, as the insights page shows them."""
     now = utcnow()
-    blp.weak_etag(actor.user_id, actor.course_id, actor.role.value, data_version(actor.organisation_id, actor.course_id, now))
+    blp.weak_etag(actor.user_id, actor.course_id, actor.role.value, data_version(actor.course_id, now))
     s = scope.resolve(actor, scope.Filters(args["kind"], args.get("key"), args.get("team_id"), actor.course_id), now)
     tables = export.tables(report.build(s))
     return {"course_id": actor.course_id, "team_id": s.team.id if s.team else None,

@@ -67,8 +67,7 @@ class TeamRowOut(Schema):
 def individual_board(actor, args):
     """The course or organisation board for a period and dimension, as the caller may see it."""
     now = utcnow()
-    course_id = None if args["scope"] == "organisation" else actor.course_id
-    blp.weak_etag(actor.user_id, actor.course_id, actor.role.value, data_version(actor.organisation_id, course_id, now))
+    blp.weak_etag(actor.user_id, actor.course_id, actor.role.value, data_version(actor.course_id, now))
     return boards.individual_board(actor, args["scope"], args["period"], args["dimension"], now, limit=args["limit"])
 
 
@@ -81,6 +80,6 @@ def team_board(actor, args):
     """The course's team board for a period, ranked by a measure: every team for managers; for learners the
     top 20 and then their own teams at their ranks, as the page shows them."""
     now = utcnow()
-    blp.weak_etag(actor.user_id, actor.course_id, actor.role.value, data_version(actor.organisation_id, actor.course_id, now))
+    blp.weak_etag(actor.user_id, actor.course_id, actor.role.value, data_version(actor.course_id, now))
     standing = boards.teams_board(actor, args["period"], args["measure"], now, full=True)
     return standing.rows + standing.mine

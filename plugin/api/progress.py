@@ -86,7 +86,7 @@ class ChallengeOut(Schema):
 def team_progress(actor, team_id):
     """A team's participation by week, this month's tallies and its open goals (members and staff)."""
     now = utcnow()
-    blp.weak_etag(actor.user_id, actor.course_id, actor.role.value, data_version(actor.organisation_id, actor.course_id, now))
+    blp.weak_etag(actor.user_id, actor.course_id, actor.role.value, data_version(actor.course_id, now))
     return progress.team_progress(actor, team_id, now)
 
 
