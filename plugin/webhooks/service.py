@@ -15,6 +15,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate, validates
 from sqlalchemy import func, select, update
@@ -49,9 +50,9 @@ class WebhookIn(Schema):
     @validates("url")
     def _url(self, value: str, **_kw) -> None:
         validate.URL(relative=False, schemes={"http", "https"}, require_tld=False,
-                     error="Give a full http:// or https:// address.")(value.strip())
+                     error=_("Give a full http:// or https:// address."))(value.strip())
         if "#" in value:
-            raise ValidationError("The address may not contain #.")
+            raise ValidationError(_("The address may not contain #."))
 
 
 # -- the signing secret ----------------------------------------------------------------------------------------
@@ -79,7 +80,7 @@ def signing_secret(endpoint: WebhookEndpoint) -> str | None:
 
 def _require_admin(actor: Actor) -> None:
     if not actor.can_administer:
-        raise Forbidden("Only the organisation's administrators manage webhooks.")
+        raise Forbidden(_("Only the organisation's administrators manage webhooks."))
 
 
 def endpoints(actor: Actor) -> list[WebhookEndpoint]:
@@ -92,7 +93,7 @@ def get_endpoint(actor: Actor, endpoint_id: int) -> WebhookEndpoint:
     _require_admin(actor)
     endpoint = db.session.get(WebhookEndpoint, endpoint_id)
     if endpoint is None or endpoint.organisation_id != actor.organisation_id:
-        raise NotFound("No such webhook endpoint in your organisation.")
+        raise NotFound(_("No such webhook endpoint in your organisation."))
     return endpoint
 
 
@@ -115,14 +116,17 @@ def create_endpoint(actor: Actor, data: dict, now: datetime) -> tuple[WebhookEnd
     url = data["url"].strip()
     try:
         address = private_host(url)
-    except Retry as exc:
-        raise InvalidInput("Check the address.", errors={"url": [f"{exc}."]}) from None
+    except Retry:
+        raise InvalidInput(_("Check the address."), errors={"url": [
+            _("Tinker cannot resolve the receiver's host name.")]}) from None
     if address:
-        raise InvalidInput("Check the address.", errors={"url": [
-            f"It leads to a private address ({address}); Tinker sends webhooks only to public addresses."]})
+        raise InvalidInput(_("Check the address."), errors={"url": [
+            _("It leads to a private address (%(address)s); Tinker sends webhooks only to public addresses.",
+              address=address)]})
     count = db.session.scalar(select(func.count()).where(WebhookEndpoint.organisation_id == actor.organisation_id))
     if count >= MAX_ENDPOINTS:
-        raise InvalidInput("Too many endpoints.", errors={"url": [f"At most {MAX_ENDPOINTS}; remove one first."]})
+        raise InvalidInput(_("Too many endpoints."), errors={"url": [
+            _("At most %(count)s; remove one first.", count=MAX_ENDPOINTS)]})
     secret = new_secret()
     endpoint = WebhookEndpoint(organisation_id=actor.organisation_id, url=url, description=data["description"].strip(),
                                events=sorted(set(data["events"])), active=True,
