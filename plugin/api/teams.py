@@ -76,3 +76,17 @@ def remove_team_member(actor, team_id, user_id):
     removed = teams.remove_member(actor, team_id, user_id, utcnow())
     db.session.commit()
     return {"removed": removed}
+
+
+class DeletedOut(Schema):
+    deleted = fields.Boolean(required=True, metadata={"description": "false: it was already deleted"})
+
+
+@blp.route("/<id:team_id>", methods=["DELETE"])
+@guard(blp)
+@blp.response(200, DeletedOut)
+def delete_team(actor, team_id):
+    """Delete a team made in Tinker (409 while it has challenges: cancel them first)."""
+    deleted = teams.delete_team(actor, team_id, utcnow())
+    db.session.commit()
+    return {"deleted": deleted}

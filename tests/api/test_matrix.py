@@ -38,6 +38,7 @@ EXPECTED: dict[str, dict[str, int]] = {
     f"GET {C}/teams": row(**STAFF, token_insights=200, token_awards=200),
     f"POST {C}/teams": row(learner=403, observer=403, manager=201, admin=201),
     f"PATCH {C}/teams/<id:team_id>": row(**STAFF),
+    f"DELETE {C}/teams/<id:team_id>": row(**STAFF),
     f"POST {C}/teams/<id:team_id>/members": row(**STAFF),
     f"DELETE {C}/teams/<id:team_id>/members/<id:user_id>": row(**STAFF),
     f"GET {C}/experiments": row(**PEOPLE),

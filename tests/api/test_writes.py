@@ -44,6 +44,9 @@ def test_team_names_stay_unique_and_members_are_learners_of_the_course(client, w
     assert client.delete(f"{url}/{team}/members/{world.learners['l3']}", headers=manager).get_json() == {"removed": False}
     listed = {t["id"]: t for t in client.get(url, headers=manager).get_json()}
     assert listed[team]["members"] == 1
+    assert client.delete(f"{url}/{team}", headers=manager).get_json() == {"deleted": True}
+    assert client.delete(f"{url}/{team}", headers=manager).get_json() == {"deleted": False}
+    assert team not in {t["id"] for t in client.get(url, headers=manager).get_json()}
 
 
 def test_kudos_are_revoked_by_their_giver_or_an_admin_only(client, launch, world):
