@@ -49,8 +49,8 @@ def _course(course_id: int) -> dict:
 
 
 def _emit(organisation_id: int, course_id: int, event: str, fact_key: str, at: datetime, now: datetime,
-          build) -> None:
-    targets = _subscribed(organisation_id, event)
+          build, targets: list[int] | None = None) -> None:
+    targets = _subscribed(organisation_id, event) if targets is None else targets
     if not targets:
         return  # first: nothing is read or built when no endpoint listens
     message_id = "msg_" + secrets.token_urlsafe(18)
@@ -73,9 +73,11 @@ def badge_earned(award_id: int, organisation_id: int, now: datetime) -> None:
                 "user": _person(award.user_id), "awarded_at": _iso(award.awarded_at),
                 "rule_id": award.rule_id, "challenge_id": award.source_id if award.source_type == "challenge" else None}
 
-    if _subscribed(organisation_id, "badge.earned"):
+    targets = _subscribed(organisation_id, "badge.earned")
+    if targets:  # the award is read only when an endpoint listens
         award = db.session.get(BadgeAward, award_id)
-        _emit(organisation_id, award.course_id, "badge.earned", f"badge:{award_id}", award.awarded_at, now, build)
+        _emit(organisation_id, award.course_id, "badge.earned", f"badge:{award_id}", award.awarded_at, now, build,
+              targets)
 
 
 def challenge_completed(challenge, contributor_ids: list[int], now: datetime) -> None:
@@ -107,12 +109,15 @@ def kudos_received(kudos, now: datetime) -> None:
 
 def experiment_logged(experiment, now: datetime) -> None:
     from plugin.catalog.models import AiTool, TaskCategory
+    from plugin.experiments.models import Visibility
 
     def build() -> dict:
         tool = db.session.get(AiTool, experiment.ai_tool_id) if experiment.ai_tool_id else None
         category = db.session.get(TaskCategory, experiment.task_category_id)
         return {"experiment_id": experiment.id,
-                "user": None if experiment.anonymous else _person(experiment.user_id),
+                # Staff pages never name the author of an anonymous or private entry; neither does this.
+                "user": None if experiment.anonymous or experiment.visibility == Visibility.PRIVATE.value
+                else _person(experiment.user_id),
                 "tool": {"id": tool.id, "name": tool.name} if tool else None,
                 "category": {"id": category.id, "name": category.name} if category else None,
                 "outcome": experiment.outcome, "minutes_saved": experiment.minutes_saved or 0,

@@ -77,6 +77,12 @@ def test_kudos_and_experiments_carry_ids_and_names_but_no_typed_text(org):
     assert "brilliant" not in json.dumps(kudos)
     assert experiment["type"] == "experiment.logged" and experiment["data"]["user"] is None  # anonymous
     assert experiment["data"]["outcome"] == "failed" and experiment["data"]["category"]["name"]
+    log(org["bo"], later(3), visibility="private")
+    log(org["bo"], later(4), visibility="course")
+    db.session.commit()
+    private, shared = (body(i)["data"] for i in items()[2:])
+    assert private["user"] is None and private["visibility"] == "private"
+    assert shared["user"]["id"] == org["bo"].user_id
     assert "rubric" not in json.dumps(experiment).lower() and "worked examples" not in json.dumps(experiment)
 
 
