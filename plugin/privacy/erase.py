@@ -66,6 +66,7 @@ POLICY = {
     "audit_event.actor_user_id": "kept; reasons written about the person's records erased",
     "api_token.created_by_user_id": KEEP_IDS,  # issued by an admin, and staff are never erased here
     "api_token.service_user_id": KEEP_IDS,  # a token's own service account, never a learner
+    "webhook_endpoint.created_by_id": KEEP_IDS,  # added by an admin, and staff are never erased here
 }
 
 

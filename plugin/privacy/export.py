@@ -29,6 +29,7 @@ from plugin.teams.models import Team, TeamMember
 from plugin.tenancy.models import Course, Membership, Platform, User
 from plugin.tokens.models import ApiToken
 from plugin.vision.models import ExperimentPillar, Pillar, Vision, VisionAck
+from plugin.webhooks.models import WebhookEndpoint
 
 # "table.column" -> the section holding it.
 COVERED = {
@@ -65,6 +66,7 @@ COVERED = {
     "audit_event.actor_user_id": "audit_events",
     "api_token.created_by_user_id": "api_tokens",
     "api_token.service_user_id": "api_tokens",
+    "webhook_endpoint.created_by_id": "webhook_endpoints",
 }
 
 
@@ -246,6 +248,10 @@ def export_person(organisation_id: int, user_id: int) -> dict[str, list[dict]]:
                ApiToken.revoked_at, ApiToken.last_used_at)
         .where(ApiToken.organisation_id == org,
                or_(ApiToken.created_by_user_id == uid, ApiToken.service_user_id == uid)).order_by(ApiToken.id)))
+    out["webhook_endpoints"] = _rows(s.execute(  # endpoints the person added (admins), never their secret
+        select(WebhookEndpoint.url, WebhookEndpoint.events, WebhookEndpoint.active, WebhookEndpoint.created_at)
+        .where(WebhookEndpoint.organisation_id == org, WebhookEndpoint.created_by_id == uid)
+        .order_by(WebhookEndpoint.id)))
     out["audit_events"] = _rows(s.execute(
         select(AuditEvent.id, AuditEvent.course_id, AuditEvent.actor_role, AuditEvent.action, AuditEvent.target_type,
                AuditEvent.target_id, AuditEvent.details, AuditEvent.created_at)
