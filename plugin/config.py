@@ -77,6 +77,9 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         # endpoint may resolve to a loopback/private address (off in production: no probing the server's network).
         "XAPI_HTTP_TIMEOUT": float(os.environ.get("TINKER_XAPI_HTTP_TIMEOUT", "10")),
         "XAPI_ALLOW_PRIVATE_ENDPOINTS": _env_bool("TINKER_XAPI_ALLOW_PRIVATE_ENDPOINTS", not production),
+        # Webhooks to admin-configured receivers: the same two knobs.
+        "WEBHOOKS_HTTP_TIMEOUT": float(os.environ.get("TINKER_WEBHOOKS_HTTP_TIMEOUT", "10")),
+        "WEBHOOKS_ALLOW_PRIVATE_ENDPOINTS": _env_bool("TINKER_WEBHOOKS_ALLOW_PRIVATE_ENDPOINTS", not production),
     }
     cfg["RAISE_UNEXPECTED"] = testing
     cfg.update(overrides)

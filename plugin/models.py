@@ -20,4 +20,5 @@ from plugin.teams.models import Team, TeamMember  # noqa: F401
 from plugin.tenancy.models import Course, Deployment, FrameOrigin, Membership, Organisation, Platform, User  # noqa: F401
 from plugin.tokens.models import ApiRateWindow, ApiToken  # noqa: F401
 from plugin.vision.models import ExperimentPillar, Pillar, ToolPolicy, Vision, VisionAck  # noqa: F401
+from plugin.webhooks.models import WebhookEndpoint  # noqa: F401
 from plugin.xapi.models import XapiSetting  # noqa: F401

@@ -9,6 +9,7 @@ PREFIX = "/api/v1"
 def register_api(app: Flask) -> None:
     from plugin.api import (
         awards,
+        challenges,
         community,
         courses,
         docs,
@@ -18,12 +19,15 @@ def register_api(app: Flask) -> None:
         ledger,
         progress,
         rules,
+        teams,
+        webhooks,
     )
     from plugin.api.cli import api_cli
     from plugin.api.spec import TinkerApi
 
     api = TinkerApi(app)
-    for module in (courses, experiments, community, leaderboards, progress, awards, insights, ledger, rules):
+    for module in (courses, teams, experiments, community, leaderboards, progress, challenges, awards, insights, ledger,
+                   rules, webhooks):
         api.register_blueprint(module.blp, url_prefix=PREFIX + module.blp.url_prefix)
     app.register_blueprint(docs.bp, url_prefix=PREFIX)
     app.cli.add_command(api_cli)

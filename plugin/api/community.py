@@ -67,6 +67,12 @@ class KudosOut(Schema):
     points = fields.Integer(required=True)
     value_tag_id = fields.Integer(required=True, allow_none=True)
     created_at = fields.DateTime(required=True)
+    revoked_at = fields.DateTime(required=True, allow_none=True)
+    revoked_reason = fields.String(required=True, allow_none=True)
+
+
+class KudosRevokeIn(Schema):
+    reason = Text(required=True, validate=validate.Length(min=3, max=1000))
 
 
 def _reactions(actor, experiment_id: int, created: bool) -> dict:
@@ -138,5 +144,17 @@ def give_kudos(actor, data):
     kudos = recognition.give_kudos(actor, receiver_id=data["receiver_id"], message=data["message"], now=utcnow(),
                                    submission_key=data["submission_key"], points=data["points"],
                                    value_tag_id=data["value_tag_id"], dimension=data["dimension"])
+    db.session.commit()
+    return kudos
+
+
+@blp.route("/kudos/<id:kudos_id>/revoke", methods=["POST"])
+@guard(blp)
+@blp.arguments(KudosRevokeIn)
+@blp.response(200, KudosOut)
+def revoke_kudos(actor, data, kudos_id):
+    """The manager who gave kudos, or an admin, revokes them with a reason: their points are reversed and the
+    giver's monthly budget gets them back (a second call changes nothing)."""
+    kudos = recognition.revoke_kudos(actor, kudos_id, data["reason"], utcnow())
     db.session.commit()
     return kudos

@@ -1,13 +1,14 @@
 """Insights: the same protected report as the pages (small groups suppressed), as tables, for a course or team."""
 from __future__ import annotations
 
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from plugin.api.auth import guard
 from plugin.api.schemas import Id, Text
+from plugin.api.spec import Blueprint
 from plugin.core.clock import utcnow
 from plugin.insights import export, periods, report, scope
+from plugin.insights.version import data_version
 
 blp = Blueprint("api_insights", __name__, url_prefix="/courses/<id:course_id>/insights",
                 description="Insights reports (managers, admins; API tokens: scope insights:read)")
@@ -42,8 +43,9 @@ class InsightsOut(Schema):
 @blp.response(200, InsightsOut)
 def course_insights(actor, args):
     """Every insights table for the course (or one team) and period, as the insights page shows them."""
-    s = scope.resolve(actor, scope.Filters(args["kind"], args.get("key"), args.get("team_id"), actor.course_id),
-                      utcnow())
+    now = utcnow()
+    blp.weak_etag(actor.user_id, actor.course_id, actor.role.value, data_version(actor.course_id, now))
+    s = scope.resolve(actor, scope.Filters(args["kind"], args.get("key"), args.get("team_id"), actor.course_id), now)
     tables = export.tables(report.build(s))
     return {"course_id": actor.course_id, "team_id": s.team.id if s.team else None,
             "team": s.team.name if s.team else None, "kind": s.kind, "period": s.key, "label": s.label,

@@ -1,12 +1,13 @@
 """Leaderboards: the same boards the pages show, for the launched person (read only)."""
 from __future__ import annotations
 
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from plugin.api.auth import guard
 from plugin.api.schemas import Text
+from plugin.api.spec import Blueprint
 from plugin.core.clock import utcnow
+from plugin.insights.version import data_version
 from plugin.leaderboards import service as boards
 from plugin.leaderboards.queries import TEAM_MEASURES
 
@@ -65,8 +66,9 @@ class TeamRowOut(Schema):
 @blp.response(200, BoardOut)
 def individual_board(actor, args):
     """The course or organisation board for a period and dimension, as the caller may see it."""
-    return boards.individual_board(actor, args["scope"], args["period"], args["dimension"], utcnow(),
-                                   limit=args["limit"])
+    now = utcnow()
+    blp.weak_etag(actor.user_id, actor.course_id, actor.role.value, data_version(actor.course_id, now))
+    return boards.individual_board(actor, args["scope"], args["period"], args["dimension"], now, limit=args["limit"])
 
 
 @blp.route("/teams")
@@ -77,5 +79,7 @@ def individual_board(actor, args):
 def team_board(actor, args):
     """The course's team board for a period, ranked by a measure: every team for managers; for learners the
     top 20 and then their own teams at their ranks, as the page shows them."""
-    standing = boards.teams_board(actor, args["period"], args["measure"], utcnow(), full=True)
+    now = utcnow()
+    blp.weak_etag(actor.user_id, actor.course_id, actor.role.value, data_version(actor.course_id, now))
+    standing = boards.teams_board(actor, args["period"], args["measure"], now, full=True)
     return standing.rows + standing.mine

@@ -1,12 +1,13 @@
 """Teams' progress and the course's challenges: read models, as the team and challenge pages show them."""
 from __future__ import annotations
 
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from plugin.api.auth import guard
+from plugin.api.spec import Blueprint
 from plugin.challenges import queries as challenges
 from plugin.core.clock import utcnow
+from plugin.insights.version import data_version
 from plugin.teams import progress
 
 blp = Blueprint("api_progress", __name__, url_prefix="/courses/<id:course_id>",
@@ -84,7 +85,9 @@ class ChallengeOut(Schema):
 @blp.response(200, TeamProgressOut)
 def team_progress(actor, team_id):
     """A team's participation by week, this month's tallies and its open goals (members and staff)."""
-    return progress.team_progress(actor, team_id, utcnow())
+    now = utcnow()
+    blp.weak_etag(actor.user_id, actor.course_id, actor.role.value, data_version(actor.course_id, now))
+    return progress.team_progress(actor, team_id, now)
 
 
 @blp.route("/challenges")

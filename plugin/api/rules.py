@@ -63,6 +63,28 @@ class CreatedRuleOut(RuleOut):
     recognised = fields.Integer(required=True, metadata={"description": "people it awarded at once"})
 
 
+class PointChangeOut(Schema):
+    course_id = fields.Integer(required=True)
+    user_id = fields.Integer(required=True)
+    rule_id = fields.Integer(required=True)
+    current = fields.Integer(required=True, metadata={"description": "points the ledger holds for this award"})
+    desired = fields.Integer(required=True, metadata={"description": "points the rule as it is now would give"})
+
+
+class BadgeChangeOut(Schema):
+    course_id = fields.Integer(required=True)
+    user_id = fields.Integer(required=True)
+    badge_id = fields.Integer(required=True)
+
+
+class RecalculationOut(Schema):
+    applied = fields.Boolean(required=True)
+    points = fields.List(fields.Nested(PointChangeOut), required=True)
+    new_badges = fields.List(fields.Nested(BadgeChangeOut), required=True)
+    lost_badges = fields.List(fields.Nested(BadgeChangeOut), required=True,
+                              metadata={"description": "reported only: revoking is a manager's decision"})
+
+
 class QualifierOut(Schema):
     course_id = fields.Integer(required=True)
     user_id = fields.Integer(required=True)
@@ -118,3 +140,32 @@ def preview_rule(actor, data):
     """Who a rule would recognise now had it always been in force; nothing is written."""
     replacing = data.pop("rule_id", None)
     return replay.preview_rule(actor, data, replacing)
+
+
+def _report(report) -> dict:
+    return {"applied": report.applied,
+            "points": [{"course_id": c.course_id, "user_id": c.user_id, "rule_id": c.rule_id, "current": c.current,
+                        "desired": c.desired} for c in report.points],
+            "new_badges": [{"course_id": a.course_id, "user_id": a.user_id, "badge_id": a.rule.badge_id}
+                           for a in report.new_badges],
+            "lost_badges": [{"course_id": c, "user_id": u, "badge_id": b} for c, u, b in report.lost_badges]}
+
+
+@blp.route("/<id:rule_id>/recalculation")
+@guard(blp)
+@blp.response(200, RecalculationOut)
+def preview_recalculation(actor, rule_id):
+    """What applying the rule's current version to the whole history would change; nothing is written."""
+    rule = definitions.get_rule(actor, rule_id)
+    return _report(replay.replay(actor.organisation_id, utcnow(), rule_ids=[rule.id]))
+
+
+@blp.route("/<id:rule_id>/recalculation", methods=["POST"])
+@guard(blp)
+@blp.response(200, RecalculationOut)
+def apply_recalculation(actor, rule_id):
+    """Make the ledger match the rule's current version: reversing and new entries, never edited rows."""
+    rule = definitions.get_rule(actor, rule_id)
+    report = replay.replay(actor.organisation_id, utcnow(), apply=True, rule_ids=[rule.id])
+    db.session.commit()
+    return _report(report)

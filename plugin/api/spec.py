@@ -2,8 +2,14 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+import hmac
+import json
 
+import flask_smorest
+from flask import Response, current_app, g, request
 from flask_smorest import Api
+from flask_smorest.exceptions import NotModified
 from marshmallow import Schema, fields
 from werkzeug.routing import IntegerConverter
 
@@ -47,6 +53,14 @@ LINKS = {
         "UpdateExperiment": _link("update_experiment", experiment_id="$response.body#/id"),
         "ShareExperiment": _link("share_experiment", experiment_id="$response.body#/id")}},
     "award_badge": {"201": {"RevokeAward": _link("revoke_award", award_id="$response.body#/id")}},
+    "give_kudos": {"201": {"RevokeKudos": _link("revoke_kudos", kudos_id="$response.body#/id")}},
+    "create_challenge": {"201": {"UpdateChallenge": _link("update_challenge", challenge_id="$response.body#/id")}},
+    "create_team": {"201": {
+        "RenameTeam": _link("rename_team", team_id="$response.body#/id"),
+        "AddTeamMembers": _link("add_team_members", team_id="$response.body#/id")}},
+    "create_webhook": {"201": {
+        "SetWebhookState": {"operationId": "set_webhook_state", "parameters": {"webhook_id": "$response.body#/id"}},
+        "DeleteWebhook": {"operationId": "delete_webhook", "parameters": {"webhook_id": "$response.body#/id"}}}},
 }
 
 
@@ -84,3 +98,28 @@ class TinkerApi(Api):
 
 def _tag(name: str) -> str:
     return name.removeprefix("api_").replace("_", " ").capitalize()
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """flask-smorest's blueprint with weak ETags from a data version (under `@blp.etag`, which documents
+    If-None-Match, 304 and the ETag header)."""
+
+    def weak_etag(self, *version) -> None:
+        """Call first thing in a GET: answers 304 at once when the client's tag is current (nothing else is
+        computed), else tags the response. The tag covers the path, the query and `version` (who asks and the
+        data version); it names the content's version, not its bytes: weak."""
+        parts = [request.path, sorted(request.args.items(multi=True)), *version]
+        # Keyed: a tag cannot be guessed, so only someone who received it in a 200 can get a 304 with it.
+        tag = hmac.new(current_app.config["SECRET_KEY"].encode(), json.dumps(parts, default=str).encode(),
+                       hashlib.sha256).hexdigest()[:32]
+        if request.if_none_match.contains_weak(tag):
+            unchanged = Response(status=304)
+            unchanged.set_etag(tag, weak=True)
+            raise NotModified(response=unchanged)
+        g.api_weak_etag = tag
+
+    def _set_etag_in_response(self, response):
+        tag = g.pop("api_weak_etag", None)
+        if tag is None:  # no data version given: the body's hash, as flask-smorest does
+            return super()._set_etag_in_response(response)
+        response.set_etag(tag, weak=True)

@@ -16,6 +16,7 @@ from plugin.extensions import db
 from plugin.identity.people import identities
 from plugin.leaderboards import aggregates
 from plugin.tenancy.models import Course, Platform
+from plugin.webhooks import events as webhooks
 from plugin.xapi import service as xapi
 
 
@@ -43,6 +44,7 @@ def award_badge(grant: BadgeGrant, now: datetime) -> int | None:
     if award_id is not None:
         aggregates.record_activity(grant.organisation_id, grant.course_id, grant.user_id, now, {"badges": 1})
         xapi.badge_earned(award_id, grant.organisation_id, now)
+        webhooks.badge_earned(award_id, grant.organisation_id, now)
     return award_id
 
 

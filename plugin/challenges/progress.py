@@ -27,6 +27,7 @@ from plugin.settings.service import limits
 from plugin.teams.models import TeamMember
 from plugin.tenancy.models import Membership, counted_membership
 from plugin.tenancy.service import standing
+from plugin.webhooks import events as webhooks
 
 _NO_SYNC = {"synchronize_session": False}
 
@@ -123,6 +124,7 @@ def complete(challenge: Challenge, now: datetime, newcomers: list[tuple[int, int
         ChallengeContribution.challenge_id == challenge.id).order_by(ChallengeContribution.user_id)).all()
     _award(challenge, contributors, now)
     _recognise(challenge, completing, now, badge=False)
+    webhooks.challenge_completed(challenge, list(contributors), now)
     return True
 
 

@@ -26,6 +26,7 @@ from plugin.tenancy import service as tenancy
 from plugin.vision import service as vision
 from plugin.vision.coaching import SENSITIVE_DATA, UNAPPROVED_TOOL
 from plugin.vision.models import ExperimentPillar
+from plugin.webhooks import events as webhooks
 from plugin.xapi import service as xapi
 
 
@@ -108,6 +109,7 @@ def log_experiment(actor: Actor, data: dict, now: datetime) -> Logged:
         grades.points_changed(actor.course_id, actor.user_id, now)
     challenges.on_experiment_logged(experiment, now)
     xapi.experiment_logged(experiment, now)
+    webhooks.experiment_logged(experiment, now)
     return Logged(experiment, recognitions, created=True, forced_private=forced_private)
 
 

@@ -75,6 +75,7 @@ POLICY = {
     "identity_link.user_id": _l("deleted: the account leaves its person (the others stay linked); boards recounted"),
     "link_code.user_id": _l("deleted"),
     "link_attempt.user_id": _l("deleted"),
+    "webhook_endpoint.created_by_id": KEEP_IDS,  # added by an admin, and staff are never erased here
 }
 
 

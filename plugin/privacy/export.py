@@ -30,6 +30,7 @@ from plugin.teams.models import Team, TeamMember
 from plugin.tenancy.models import Course, Membership, Platform, User
 from plugin.tokens.models import ApiToken
 from plugin.vision.models import ExperimentPillar, Pillar, Vision, VisionAck
+from plugin.webhooks.models import WebhookEndpoint
 
 # "table.column" -> the section holding it.
 COVERED = {
@@ -69,6 +70,7 @@ COVERED = {
     "identity_link.user_id": "linked_accounts",
     "link_code.user_id": "link_codes",
     "link_attempt.user_id": "link_attempts",
+    "webhook_endpoint.created_by_id": "webhook_endpoints",
 }
 
 
@@ -263,6 +265,10 @@ def export_person(organisation_id: int, user_id: int) -> dict[str, list[dict]]:
                ApiToken.revoked_at, ApiToken.last_used_at)
         .where(ApiToken.organisation_id == org,
                or_(ApiToken.created_by_user_id == uid, ApiToken.service_user_id == uid)).order_by(ApiToken.id)))
+    out["webhook_endpoints"] = _rows(s.execute(  # endpoints the person added (admins), never their secret
+        select(WebhookEndpoint.url, WebhookEndpoint.events, WebhookEndpoint.active, WebhookEndpoint.created_at)
+        .where(WebhookEndpoint.organisation_id == org, WebhookEndpoint.created_by_id == uid)
+        .order_by(WebhookEndpoint.id)))
     out["audit_events"] = _rows(s.execute(
         select(AuditEvent.id, AuditEvent.course_id, AuditEvent.actor_role, AuditEvent.action, AuditEvent.target_type,
                AuditEvent.target_id, AuditEvent.details, AuditEvent.created_at)

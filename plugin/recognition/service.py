@@ -31,6 +31,7 @@ from plugin.rules import events as E
 from plugin.rules import service as rules
 from plugin.settings.service import limits, time_zone
 from plugin.tenancy.service import role_in
+from plugin.webhooks import events as webhooks
 from plugin.xapi import service as xapi
 
 
@@ -120,6 +121,7 @@ def give_kudos(actor: Actor, *, receiver_id: int, message: str, now: datetime, s
     grades.points_changed(actor.course_id, receiver_id, now)
     record(actor, "kudos.given", "kudos", kudos.id, {"receiver": receiver_id, "points": points}, now)
     xapi.kudos_received(kudos, now)
+    webhooks.kudos_received(kudos, now)
     return kudos
 
 

@@ -14,7 +14,7 @@ class TeamIn(Schema):
     @pre_load
     def _tidy(self, data, **kwargs):
         # Stray and doubled spaces would make "Red  team" and "Red team" two teams.
-        if isinstance(data.get("name"), str):
+        if isinstance(data, dict) and isinstance(data.get("name"), str):  # a JSON body may be any value
             data = {**data, "name": " ".join(data["name"].split())}
         return data
 

@@ -26,6 +26,7 @@ def register_web(app: Flask) -> None:
     from plugin.web.recognition import bp as recognition
     from plugin.web.teams import bp as teams
     from plugin.web.vision import bp as vision
+    from plugin.web.webhooks import bp as admin_webhooks
     from plugin.web.xapi import bp as admin_xapi
     from plugin.web.xapi import vocabulary as xapi_vocabulary
 
@@ -34,6 +35,7 @@ def register_web(app: Flask) -> None:
         app.register_blueprint(bp)
     app.register_blueprint(openbadges)
     app.register_blueprint(admin_xapi)
+    app.register_blueprint(admin_webhooks)
     app.register_blueprint(xapi_vocabulary)
     app.register_blueprint(accounts)
 

@@ -46,6 +46,14 @@ class World:
     team_id: int  # "Blue": the learner and l2
     rule_id: int  # the default pack's first rule
     learners: dict[str, int] = field(default_factory=dict)  # sub -> user id
+    kudos_id: int = 0  # the manager's kudos to l3
+    challenge_id: int = 0  # a course-wide count challenge the manager made
+    webhook_id: int = 0  # the organisation's endpoint (badge.earned), made by the admin
+
+
+def challenge_body(**overrides) -> dict:
+    return {"title": "Ten tries this term", "goal_kind": "count", "goal_value": 10,
+            "starts_at": "2026-01-01T00:00:00", "ends_at": "2027-01-01T00:00:00", **overrides}
 
 
 @pytest.fixture
@@ -75,9 +83,19 @@ def world(app, client, launch) -> World:
                          json={"other_user_id": me["user_id"], "direction": "i_helped",
                                "description": "Showed how to ground answers in our policy"})
     assert helped.status_code == 201, helped.get_json()
+    kudos = client.post(f"/api/v1/courses/{course_id}/kudos", headers=bearer(callers["manager"]),
+                        json={"receiver_id": learners["l3"], "message": "Thanks for the demo", "submission_key": new_key()})
+    assert kudos.status_code == 201, kudos.get_json()
+    challenge = client.post(f"/api/v1/courses/{course_id}/challenges", headers=bearer(callers["manager"]),
+                            json=challenge_body())
+    assert challenge.status_code == 201, challenge.get_json()
+    webhook = client.post("/api/v1/webhooks", headers=bearer(callers["admin"]),
+                          json={"url": "https://hooks.example.org/tinker", "events": ["badge.earned"]})
+    assert webhook.status_code == 201, webhook.get_json()
     return World(course_id, other["course_id"], org, callers, created.get_json()["id"], award.get_json()["id"],
                  helped.get_json()["id"], make_team(app, course_id, "Blue", [me["user_id"], learners["l2"]]),
-                 client.get("/api/v1/rules", headers=bearer(callers["admin"])).get_json()[0]["id"], learners)
+                 client.get("/api/v1/rules", headers=bearer(callers["admin"])).get_json()[0]["id"], learners,
+                 kudos.get_json()["id"], challenge.get_json()["id"], webhook.get_json()["id"])
 
 
 def make_team(app, course_id: int, name: str, user_ids: list[int]) -> int:

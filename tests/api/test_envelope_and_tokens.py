@@ -287,3 +287,32 @@ def test_admin_creates_a_rule_that_recognises_at_once_and_previews_a_change(clie
     assert changed.status_code == 200 and changed.get_json()["version"] == 2
     bad = client.post("/api/v1/rules", json={**rule, "params": {"count": -1}}, headers=admin)
     assert bad.status_code == 422 and "params.count" in bad.get_json()["error"]["errors"]
+
+
+def test_boards_progress_and_insights_answer_304_until_a_new_award_changes_their_weak_etag(client, world):
+    manager, token = bearer(world.callers["manager"]), bearer(world.callers["token_insights"])
+    course = f"/api/v1/courses/{world.course_id}"
+    urls = [(f"{course}/leaderboards/individual", manager), (f"{course}/leaderboards/teams", manager),
+            (f"{course}/leaderboards/individual?scope=organisation", manager),
+            (f"{course}/teams/{world.team_id}/progress", token), (f"{course}/insights?kind=month", token)]
+    tags = {}
+    for url, headers in urls:
+        first = client.get(url, headers=headers)
+        assert first.status_code == 200, (url, first.get_json())
+        tags[url] = first.headers["ETag"]
+        assert tags[url].startswith('W/"'), tags[url]
+        again = client.get(url, headers={**headers, "If-None-Match": tags[url]})
+        assert (again.status_code, again.data, again.headers["ETag"]) == (304, b"", tags[url]), url
+    # Another caller, or other query parameters: another tag.
+    other = client.get(f"{course}/leaderboards/individual", headers={**bearer(world.callers["admin"]),
+                                                                    "If-None-Match": tags[urls[0][0]]})
+    assert other.status_code == 200 and other.headers["ETag"] != tags[urls[0][0]]
+
+    badges = client.get(f"{course}/badges", headers=manager).get_json()
+    awarded = client.post(f"{course}/awards", headers=manager, json={
+        "user_id": world.learners["l2"], "badge_id": next(b["id"] for b in badges if b["slug"] == "champion"),
+        "comment": "Ran the clinic"})
+    assert awarded.status_code == 201, awarded.get_json()
+    for url, headers in urls:
+        changed = client.get(url, headers={**headers, "If-None-Match": tags[url]})
+        assert changed.status_code == 200 and changed.headers["ETag"] != tags[url], url

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import bearer, experiment_body
+from tests.api.conftest import bearer, challenge_body, experiment_body
 from tests.web.helpers import new_key
 
 CALLERS = ("anonymous", "learner", "observer", "manager", "admin", "other_course", "other_manager",
@@ -36,6 +36,11 @@ EXPECTED: dict[str, dict[str, int]] = {
     "GET /courses": {**everyone(200), "anonymous": 401},
     f"GET {C}/members": row(**STAFF, token_insights=200, token_awards=200),
     f"GET {C}/teams": row(**STAFF, token_insights=200, token_awards=200),
+    f"POST {C}/teams": row(learner=403, observer=403, manager=201, admin=201),
+    f"PATCH {C}/teams/<id:team_id>": row(**STAFF),
+    f"DELETE {C}/teams/<id:team_id>": row(**STAFF),
+    f"POST {C}/teams/<id:team_id>/members": row(**STAFF),
+    f"DELETE {C}/teams/<id:team_id>/members/<id:user_id>": row(**STAFF),
     f"GET {C}/experiments": row(**PEOPLE),
     f"POST {C}/experiments": row(learner=201, observer=403, manager=201, admin=201),
     f"GET {C}/experiments/<id:experiment_id>": row(**PEOPLE),
@@ -47,9 +52,12 @@ EXPECTED: dict[str, dict[str, int]] = {
     f"POST {C}/peer-help": row(learner=201, observer=403, manager=201, admin=201),
     f"POST {C}/peer-help/<id:help_id>/confirm": row(learner=200, observer=404, manager=404, admin=404),
     f"POST {C}/kudos": row(learner=403, observer=403, manager=201, admin=201),
+    f"POST {C}/kudos/<id:kudos_id>/revoke": row(**STAFF),
     f"GET {C}/teams/<id:team_id>/progress": row(learner=200, observer=403, manager=200, admin=200,
                                                 token_insights=200),
     f"GET {C}/challenges": row(**PEOPLE, token_insights=200),
+    f"POST {C}/challenges": row(learner=403, observer=403, manager=201, admin=201),
+    f"PUT {C}/challenges/<id:challenge_id>": row(**STAFF),
     f"GET {C}/leaderboards/individual": row(**PEOPLE),
     f"GET {C}/leaderboards/teams": row(**PEOPLE),
     f"GET {C}/badges": row(**PEOPLE, token_awards=200),
@@ -64,6 +72,14 @@ EXPECTED: dict[str, dict[str, int]] = {
     "GET /rules/<id:rule_id>": row(**ADMIN),
     "PATCH /rules/<id:rule_id>": row(**ADMIN),
     "POST /rules/preview": row(**ADMIN),
+    "GET /rules/<id:rule_id>/recalculation": row(**ADMIN),
+    "POST /rules/<id:rule_id>/recalculation": row(**ADMIN),
+    "GET /webhooks": row(**ADMIN),
+    "POST /webhooks": row(**{**ADMIN, "admin": 201}),
+    "PATCH /webhooks/<id:webhook_id>": row(**ADMIN),
+    "DELETE /webhooks/<id:webhook_id>": row(**{**ADMIN, "admin": 204}),
+    "GET /webhooks/deliveries": row(**ADMIN),
+    "POST /webhooks/deliveries/resend": row(**ADMIN),
     "GET /ledger": row(learner=403, observer=403, manager=403, admin=200, other_course=403, other_manager=403,
                        token_ledger=200),
 }
@@ -96,6 +112,10 @@ def _url(path: str, world) -> str:
                         .replace("<id:help_id>", str(world.help_id))
                         .replace("<id:team_id>", str(world.team_id))
                         .replace("<id:rule_id>", str(world.rule_id))
+                        .replace("<id:kudos_id>", str(world.kudos_id))
+                        .replace("<id:webhook_id>", str(world.webhook_id))
+                        .replace("<id:challenge_id>", str(world.challenge_id))
+                        .replace("<id:user_id>", str(world.learners["l2"]))
                         .replace("<name>", "swagger-ui.css"))
 
 
@@ -121,8 +141,20 @@ def _body(client, world, endpoint: str, caller: str):
         badges = client.get(f"/api/v1/courses/{world.course_id}/badges", headers=bearer(world.callers["admin"]))
         champion = next(b["id"] for b in badges.get_json() if b["slug"] == "champion")
         return {"user_id": world.learners[RECEIVER.get(caller, "l2")], "badge_id": champion, "comment": "Well done"}
-    if endpoint == f"POST {C}/awards/<id:award_id>/revoke":
+    if endpoint in (f"POST {C}/awards/<id:award_id>/revoke", f"POST {C}/kudos/<id:kudos_id>/revoke"):
         return {"reason": f"Revoked by {caller}"}
+    if endpoint == "POST /webhooks":
+        return {"url": f"https://hooks.example.org/{caller}", "events": ["badge.earned", "challenge.completed"]}
+    if endpoint == "PATCH /webhooks/<id:webhook_id>":
+        return {"active": False}
+    if endpoint == "POST /webhooks/deliveries/resend":
+        return {}
+    if endpoint in (f"POST {C}/teams", f"PATCH {C}/teams/<id:team_id>"):
+        return {"name": f"Team of {caller}"}
+    if endpoint == f"POST {C}/teams/<id:team_id>/members":
+        return {"user_ids": [world.learners["l3"]]}
+    if endpoint in (f"POST {C}/challenges", f"PUT {C}/challenges/<id:challenge_id>"):
+        return challenge_body(title=f"Challenge by {caller}")
     return None
 
 

@@ -1,0 +1,73 @@
+"""The outbox handler that POSTs one event to one endpoint, signed as Standard Webhooks asks.
+
+Headers: `webhook-id` (the event's message id, the same on every retry and re-send), `webhook-timestamp`
+(seconds, this attempt), `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">` keyed with the
+bytes of the endpoint's `whsec_` secret. 2xx = delivered; 5xx, 408, 429 and network failures = try again
+later (the outbox's backoff); any other answer = failed, with the receiver's own message. Redirects are not
+followed, and private/loopback receivers are refused unless the operator allows them (as for xAPI).
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from datetime import datetime
+from urllib.parse import urlsplit
+
+import requests
+from flask import current_app
+
+from plugin.extensions import db
+from plugin.outbox.registry import GiveUp, Retry, handler
+from plugin.webhooks.models import WebhookEndpoint
+from plugin.webhooks.service import KIND, SECRET_PREFIX, private_host, signing_secret
+from plugin.xapi.delivery import _message
+
+RETRY_STATUSES = {408, 429}
+
+
+def sign(secret: str, message_id: str, timestamp: int, body: str) -> str:
+    key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+    digest = hmac.new(key, f"{message_id}.{timestamp}.{body}".encode(), hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+@handler(KIND)
+def deliver(payload: dict, now: datetime) -> str:
+    endpoint = db.session.get(WebhookEndpoint, payload["endpoint_id"])
+    if endpoint is None:
+        raise GiveUp("the endpoint was removed")
+    if not endpoint.active:
+        raise GiveUp("the endpoint is turned off")
+    secret = signing_secret(endpoint)
+    if secret is None:
+        raise GiveUp("the signing secret can no longer be read (the app's secret key changed): add the endpoint again")
+    address = private_host(endpoint.url)
+    if address:
+        raise GiveUp(f"the receiver's host resolves to a private address ({address}), which this Tinker does not "
+                     "send to")
+    timestamp = int(now.timestamp())
+    body = payload["body"]
+    headers = {"Content-Type": "application/json", "User-Agent": "Tinker-Webhooks/1",
+               "webhook-id": payload["message_id"], "webhook-timestamp": str(timestamp),
+               "webhook-signature": sign(secret, payload["message_id"], timestamp, body)}
+    timeout = current_app.config.get("WEBHOOKS_HTTP_TIMEOUT", 10)
+    url = endpoint.url
+    try:
+        response = requests.post(url, data=body.encode(), headers=headers, allow_redirects=False, timeout=timeout)
+    except requests.Timeout:
+        raise Retry(f"the receiver did not answer within {timeout:g} s") from None
+    except requests.ConnectionError:
+        raise Retry(f"could not connect to {urlsplit(url).netloc}") from None
+    except requests.RequestException as exc:
+        raise Retry(f"sending failed: {type(exc).__name__}: {str(exc)[:200]}") from None
+    status = response.status_code
+    if 200 <= status < 300:
+        return f"accepted (HTTP {status})"
+    detail = _message(response)
+    if status >= 500 or status in RETRY_STATUSES:
+        raise Retry(f"the receiver answered HTTP {status}: {detail}")
+    if 300 <= status < 400:
+        raise GiveUp(f"the receiver redirects (HTTP {status} to {response.headers.get('Location', '?')}): "
+                     "save the address it redirects to")
+    raise GiveUp(f"the receiver refused it (HTTP {status}): {detail}")

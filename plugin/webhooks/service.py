@@ -1,0 +1,209 @@
+"""Webhook endpoints for an organisation's admins: add (the signing secret shown once), turn off or on, remove;
+the deliveries' status, and sending failed ones again (with the same webhook-id, so receivers can dedupe).
+
+Events are enqueued by plugin/webhooks/events.py; the outbox handler that signs and sends is
+plugin/webhooks/delivery.py.
+"""
+from __future__ import annotations
+
+import base64
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from marshmallow import Schema, ValidationError, fields, validate, validates
+from sqlalchemy import func, select, update
+
+from plugin.audit.service import record
+from plugin.core.actor import Actor
+from plugin.errors import Forbidden, InvalidInput, NotFound
+from plugin.extensions import db
+from plugin.outbox.models import FAILED, PENDING, OutboxItem
+from plugin.outbox.registry import Retry
+from plugin.outbox.service import ENQUEUED_FLAG
+from plugin.tenancy.models import Course
+from plugin.webhooks.models import WebhookEndpoint
+
+KIND = "webhook"
+SECRET_PREFIX = "whsec_"
+MAX_ENDPOINTS = 20
+EVENTS = {
+    "badge.earned": _l("A badge was earned"),
+    "challenge.completed": _l("A challenge was completed"),
+    "kudos.received": _l("Kudos were received"),
+    "experiment.logged": _l("An experiment was logged"),
+}
+
+
+class WebhookIn(Schema):
+    url = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+    events = fields.List(fields.String(validate=validate.OneOf(sorted(EVENTS))), required=True,
+                         validate=validate.Length(min=1, max=len(EVENTS)))
+    description = fields.String(load_default="", validate=validate.Length(max=200))
+
+    @validates("url")
+    def _url(self, value: str, **_kw) -> None:
+        validate.URL(relative=False, schemes={"http", "https"}, require_tld=False,
+                     error=_("Give a full http:// or https:// address."))(value.strip())
+        if "#" in value:
+            raise ValidationError(_("The address may not contain #."))
+
+
+# -- the signing secret ----------------------------------------------------------------------------------------
+
+def _fernet() -> Fernet:
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"tinker-webhooks", info=b"signing-secret").derive(
+        current_app.config["SECRET_KEY"].encode())
+    return Fernet(base64.urlsafe_b64encode(derived))
+
+
+def new_secret() -> str:
+    """`whsec_` + base64 of 32 random bytes (Standard Webhooks): the key is the decoded bytes."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def signing_secret(endpoint: WebhookEndpoint) -> str | None:
+    """The secret in clear, for signing; None when it cannot be read (the app's SECRET_KEY changed)."""
+    try:
+        return _fernet().decrypt(endpoint.secret_encrypted.encode()).decode()
+    except (InvalidToken, ValueError):
+        return None
+
+
+# -- endpoints -------------------------------------------------------------------------------------------------
+
+def _require_admin(actor: Actor) -> None:
+    if not actor.can_administer:
+        raise Forbidden(_("Only the organisation's administrators manage webhooks."))
+
+
+def endpoints(actor: Actor) -> list[WebhookEndpoint]:
+    _require_admin(actor)
+    return list(db.session.scalars(select(WebhookEndpoint).where(
+        WebhookEndpoint.organisation_id == actor.organisation_id).order_by(WebhookEndpoint.id)))
+
+
+def get_endpoint(actor: Actor, endpoint_id: int) -> WebhookEndpoint:
+    _require_admin(actor)
+    endpoint = db.session.get(WebhookEndpoint, endpoint_id)
+    if endpoint is None or endpoint.organisation_id != actor.organisation_id:
+        raise NotFound(_("No such webhook endpoint in your organisation."))
+    return endpoint
+
+
+def private_host(url: str) -> str | None:
+    """The first loopback/private/link-local address the URL's host resolves to, unless the operator allows
+    them (TINKER_WEBHOOKS_ALLOW_PRIVATE_ENDPOINTS, on outside production): the same check as xAPI's."""
+    if current_app.config.get("WEBHOOKS_ALLOW_PRIVATE_ENDPOINTS", False):
+        return None
+    from plugin.xapi.delivery import private_address
+
+    try:
+        return private_address(url)
+    except Retry:
+        raise Retry("cannot resolve the receiver's host name") from None
+
+
+def create_endpoint(actor: Actor, data: dict, now: datetime) -> tuple[WebhookEndpoint, str]:
+    """Add an endpoint (`data` is WebhookIn-loaded); returns it and its secret, which is shown only now."""
+    _require_admin(actor)
+    url = data["url"].strip()
+    try:
+        address = private_host(url)
+    except Retry:
+        raise InvalidInput(_("Check the address."), errors={"url": [
+            _("Tinker cannot resolve the receiver's host name.")]}) from None
+    if address:
+        raise InvalidInput(_("Check the address."), errors={"url": [
+            _("It leads to a private address (%(address)s); Tinker sends webhooks only to public addresses.",
+              address=address)]})
+    count = db.session.scalar(select(func.count()).where(WebhookEndpoint.organisation_id == actor.organisation_id))
+    if count >= MAX_ENDPOINTS:
+        raise InvalidInput(_("Too many endpoints."), errors={"url": [
+            _("At most %(count)s; remove one first.", count=MAX_ENDPOINTS)]})
+    secret = new_secret()
+    endpoint = WebhookEndpoint(organisation_id=actor.organisation_id, url=url, description=data["description"].strip(),
+                               events=sorted(set(data["events"])), active=True,
+                               secret_encrypted=_fernet().encrypt(secret.encode()).decode(),
+                               created_by_id=actor.user_id, created_at=now, updated_at=now)
+    db.session.add(endpoint)
+    db.session.flush()
+    record(actor, "webhook.created", "webhook_endpoint", endpoint.id, {"url": url, "events": endpoint.events}, now,
+           course_scoped=False)
+    return endpoint, secret
+
+
+def set_active(actor: Actor, endpoint_id: int, active: bool, now: datetime) -> WebhookEndpoint:
+    endpoint = get_endpoint(actor, endpoint_id)
+    if endpoint.active != active:
+        endpoint.active, endpoint.updated_at = active, now
+        db.session.flush()
+        record(actor, "webhook.turned_on" if active else "webhook.turned_off", "webhook_endpoint", endpoint.id,
+               {"url": endpoint.url}, now, course_scoped=False)
+    return endpoint
+
+
+def delete_endpoint(actor: Actor, endpoint_id: int, now: datetime) -> None:
+    """Remove an endpoint; what was queued for it fails with a note when its turn comes."""
+    endpoint = get_endpoint(actor, endpoint_id)
+    record(actor, "webhook.deleted", "webhook_endpoint", endpoint.id, {"url": endpoint.url}, now,
+           course_scoped=False)
+    db.session.delete(endpoint)
+    db.session.flush()
+
+
+# -- status and sending again ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Delivery:
+    item: OutboxItem
+    event: str
+    url: str
+
+
+def _organisation_items(organisation_id: int):
+    return select(OutboxItem.id).join(Course, Course.id == OutboxItem.course_id).where(
+        OutboxItem.kind == KIND, Course.organisation_id == organisation_id)
+
+
+def recent(actor: Actor, limit: int = 50) -> list[Delivery]:
+    """The organisation's latest deliveries with their state and the receiver's answer, newest first."""
+    _require_admin(actor)
+    items = list(db.session.scalars(select(OutboxItem).where(OutboxItem.id.in_(_organisation_items(
+        actor.organisation_id))).order_by(OutboxItem.updated_at.desc(), OutboxItem.id.desc()).limit(limit)))
+    urls = {e.id: e.url for e in db.session.scalars(select(WebhookEndpoint).where(
+        WebhookEndpoint.organisation_id == actor.organisation_id))}
+    return [Delivery(item, item.payload.get("event", ""), urls.get(item.payload.get("endpoint_id"), ""))
+            for item in items]
+
+
+def counts(actor: Actor) -> dict[str, int]:
+    _require_admin(actor)
+    rows = db.session.execute(select(OutboxItem.status, func.count()).where(
+        OutboxItem.id.in_(_organisation_items(actor.organisation_id))).group_by(OutboxItem.status)).all()
+    return {status: n for status, n in rows}
+
+
+def resend(actor: Actor, now: datetime, item_id: int | None = None) -> int:
+    """Queue failed deliveries again (one, or all of the organisation's); the body and webhook-id stay the
+    same, so a receiver that did get the first try can tell. Returns how many."""
+    _require_admin(actor)
+    query = update(OutboxItem).where(OutboxItem.id.in_(_organisation_items(actor.organisation_id)),
+                                     OutboxItem.status == FAILED)
+    if item_id is not None:
+        query = query.where(OutboxItem.id == item_id)
+    done = db.session.execute(query.values(
+        status=PENDING, attempts=0, version=OutboxItem.version + 1, next_attempt_at=now, claim_token=None,
+        locked_until=None, last_error=None, note="Sent again on request", updated_at=now)
+        .execution_options(synchronize_session=False))
+    if done.rowcount:
+        db.session.info[ENQUEUED_FLAG] = True  # deliver after this request, as new events are
+        record(actor, "webhook.resent", "organisation", actor.organisation_id,
+               {"count": done.rowcount, **({"delivery": item_id} if item_id else {})}, now, course_scoped=False)
+    return done.rowcount

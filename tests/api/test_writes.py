@@ -1,0 +1,75 @@
+"""The API's writes behave as their pages do, because they call the same services: a challenge's form checks,
+team names unique per course and LMS teams untouched, kudos revoked only by their giver or an admin (points back
+in the budget), and a rule's recalculation previewed then applied."""
+from __future__ import annotations
+
+from tests.api.conftest import bearer, challenge_body
+
+
+def test_a_challenge_is_checked_as_the_form_checks_it_and_changed_whole(client, world):
+    manager, url = bearer(world.callers["manager"]), f"/api/v1/courses/{world.course_id}/challenges"
+    backwards = client.post(url, headers=manager, json=challenge_body(ends_at="2025-12-01T00:00:00"))
+    assert backwards.status_code == 422
+    assert backwards.get_json()["error"]["errors"] == {"ends_at": ["The end must come after the start."]}
+    too_much = client.post(url, headers=manager, json=challenge_body(goal_kind="participation", goal_value=150))
+    assert too_much.status_code == 422 and "goal_value" in too_much.get_json()["error"]["errors"]
+    foreign_team = client.post(url, headers=manager, json=challenge_body(team=999_999))
+    assert foreign_team.status_code == 422 and "team" in foreign_team.get_json()["error"]["errors"]
+
+    changed = client.put(f"{url}/{world.challenge_id}", headers=manager,
+                         json=challenge_body(title="Twelve tries", goal_value=12, team=world.team_id))
+    assert changed.status_code == 200, changed.get_json()
+    assert (changed.get_json()["title"], changed.get_json()["goal_value"], changed.get_json()["team_id"]) == (
+        "Twelve tries", 12, world.team_id)
+    cards = client.get(url, headers=bearer(world.callers["learner"])).get_json()
+    assert [c["title"] for c in cards if c["id"] == world.challenge_id] == ["Twelve tries"]
+
+
+def test_team_names_stay_unique_and_members_are_learners_of_the_course(client, world):
+    manager, url = bearer(world.callers["manager"]), f"/api/v1/courses/{world.course_id}/teams"
+    made = client.post(url, headers=manager, json={"name": "  Green   team "})
+    assert made.status_code == 201 and made.get_json()["name"] == "Green team"
+    clash = client.post(url, headers=manager, json={"name": "green TEAM"})
+    assert clash.status_code == 409 and "name" in clash.get_json()["error"]["errors"]
+    team = made.get_json()["id"]
+    added = client.post(f"{url}/{team}/members", headers=manager,
+                        json={"user_ids": [world.learners["l3"], world.learners["l4"]]})
+    assert added.get_json() == {"added": sorted([world.learners["l3"], world.learners["l4"]])}
+    again = client.post(f"{url}/{team}/members", headers=manager, json={"user_ids": [world.learners["l3"]]})
+    assert again.get_json() == {"added": []}
+    staff = client.get("/api/v1/me", headers=manager).get_json()["user_id"]
+    refused = client.post(f"{url}/{team}/members", headers=manager, json={"user_ids": [staff]})
+    assert refused.status_code == 422
+    assert client.delete(f"{url}/{team}/members/{world.learners['l3']}", headers=manager).get_json() == {"removed": True}
+    assert client.delete(f"{url}/{team}/members/{world.learners['l3']}", headers=manager).get_json() == {"removed": False}
+    listed = {t["id"]: t for t in client.get(url, headers=manager).get_json()}
+    assert listed[team]["members"] == 1
+    assert client.delete(f"{url}/{team}", headers=manager).get_json() == {"deleted": True}
+    assert client.delete(f"{url}/{team}", headers=manager).get_json() == {"deleted": False}
+    assert team not in {t["id"] for t in client.get(url, headers=manager).get_json()}
+
+
+def test_kudos_are_revoked_by_their_giver_or_an_admin_only(client, launch, world):
+    url = f"/api/v1/courses/{world.course_id}/kudos/{world.kudos_id}/revoke"
+    colleague = bearer(launch(role="instructor", sub="t2"))
+    assert client.post(url, headers=colleague, json={"reason": "Not mine to take"}).status_code == 403
+    revoked = client.post(url, headers=bearer(world.callers["manager"]), json={"reason": "Given to the wrong person"})
+    assert revoked.status_code == 200
+    assert revoked.get_json()["revoked_reason"] == "Given to the wrong person" and revoked.get_json()["revoked_at"]
+    short = client.post(url, headers=bearer(world.callers["admin"]), json={"reason": "x"})
+    assert short.status_code == 422 and "reason" in short.get_json()["error"]["errors"]
+
+
+def test_a_changed_rule_is_previewed_then_applied_to_the_ledger(client, world):
+    admin = bearer(world.callers["admin"])
+    rules = client.get("/api/v1/rules", headers=admin).get_json()
+    rule = next(r for r in rules if r["condition"] == "each_experiment")  # the learner logged one
+    assert client.patch(f"/api/v1/rules/{rule['id']}", headers=admin, json={"points": rule["points"] + 7}).status_code == 200
+    preview = client.get(f"/api/v1/rules/{rule['id']}/recalculation", headers=admin).get_json()
+    assert preview["applied"] is False
+    [change] = [c for c in preview["points"] if c["rule_id"] == rule["id"]]
+    assert change["desired"] == change["current"] + 7
+    applied = client.post(f"/api/v1/rules/{rule['id']}/recalculation", headers=admin).get_json()
+    assert applied["applied"] is True and applied["points"] == preview["points"]
+    after = client.get(f"/api/v1/rules/{rule['id']}/recalculation", headers=admin).get_json()
+    assert after == {"applied": False, "points": [], "new_badges": [], "lost_badges": []}

@@ -1,0 +1,179 @@
+"""Webhooks end to end: an admin adds an endpoint on the admin page (the secret shown once), a manager awards
+a badge through the API, and the outbox POSTs it to a real receiver that checks the signature itself; a 500 is
+retried after the backoff, a 4xx fails with the receiver's message on the status page and can be re-sent with
+the same webhook-id; another organisation's events never reach this organisation's endpoint."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from plugin.audit.models import AuditEvent
+from plugin.core.clock import utcnow
+from plugin.extensions import db
+from plugin.outbox import service as outbox
+from tests.api.conftest import bearer
+from tests.support.platform import FakePlatform, token_from
+from tests.web.helpers import text, visible
+from tests.webhooks.conftest import verify
+
+PAGE = "/app/admin/webhooks"
+
+
+def add_endpoint(client, admin: str, url: str, events=("badge.earned", "challenge.completed")) -> str:
+    response = client.post(PAGE, data={"lt": admin, "url": url, "description": "Chat bot", "events": list(events)})
+    assert response.status_code == 201, visible(response)[:2000]
+    found = re.findall(r'value="(whsec_[A-Za-z0-9+/=]+)"', text(response))
+    assert len(found) == 1
+    return found[0]
+
+
+def award(client, manager: str, learner: str, comment: str = "Ran the prompt clinic on Tuesday"):
+    me = client.get("/api/v1/me", headers=bearer(learner)).get_json()
+    course = me["course_id"]
+    badge = next(b for b in client.get(f"/api/v1/courses/{course}/badges", headers=bearer(manager)).get_json()
+                 if b["manual"])
+    response = client.post(f"/api/v1/courses/{course}/awards", headers=bearer(manager),
+                           json={"user_id": me["user_id"], "badge_id": badge["id"], "comment": comment})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json(), badge, me
+
+
+def deliver(app, minutes: float = 0):
+    with app.app_context():
+        counts = outbox.process_due(utcnow() + timedelta(minutes=minutes))
+        db.session.remove()
+    return counts
+
+
+def test_a_badge_reaches_the_receiver_signed_and_a_500_is_retried_until_it_is_accepted(app, client, launch, receiver):
+    admin, manager = launch(role="admin", sub="boss"), launch(role="instructor", sub="teach")
+    learner = launch(sub="ada")
+    secret = add_endpoint(client, admin, receiver.url)
+    page = client.get(PAGE, query_string={"lt": admin})
+    assert secret not in text(page)  # shown once, never again
+
+    receiver.script = [(500, '{"message": "database busy"}')]
+    awarded, badge, me = award(client, manager, learner, comment="Ran the prompt clinic on Tuesday")
+    assert deliver(app).retried == 1
+    page = visible(client.get(PAGE, query_string={"lt": admin}))
+    assert "Waiting" in page and "HTTP 500: database busy" in page and "0 delivered, 1 waiting, 0 failed." in page
+
+    assert deliver(app).processed == 0  # not due yet: the backoff holds it
+    assert deliver(app, minutes=2).done == 1
+    assert "1 delivered, 0 waiting, 0 failed." in visible(client.get(PAGE, query_string={"lt": admin}))
+
+    first, second = receiver.received
+    assert first.headers["webhook-id"] == second.headers["webhook-id"] and first.body == second.body
+    assert first.headers["webhook-id"].startswith("msg_")
+    assert verify(secret, first) and verify(secret, second)
+    assert int(second.headers["webhook-timestamp"]) > int(first.headers["webhook-timestamp"])
+    assert not verify("whsec_" + "A" * 43 + "=", first)  # a wrong secret does not verify
+    event = second.json
+    assert event["type"] == "badge.earned"
+    assert event["data"]["award_id"] == awarded["id"] and event["data"]["badge"]["name"] == badge["name"]
+    assert event["data"]["user"]["id"] == me["user_id"] and event["data"]["course"]["id"] == me["course_id"]
+    assert "prompt clinic" not in second.body.decode()  # what the manager typed stays in Tinker
+
+    with app.app_context():
+        actions = db.session.scalars(select(AuditEvent.action).where(AuditEvent.action.like("webhook.%"))).all()
+    assert actions == ["webhook.created"]
+
+
+def test_a_4xx_fails_with_the_receivers_message_and_is_sent_again_with_the_same_id(app, client, launch, receiver):
+    admin, manager = launch(role="admin", sub="boss"), launch(role="instructor", sub="teach")
+    secret = add_endpoint(client, admin, receiver.url)
+    receiver.script = [(400, '{"message": "unknown course 7, map it first"}')]
+    award(client, manager, launch(sub="ada"))
+    assert deliver(app).failed == 1
+    page = visible(client.get(PAGE, query_string={"lt": admin}))
+    assert "Failed" in page and "HTTP 400): unknown course 7, map it first" in page
+    assert "0 delivered, 0 waiting, 1 failed." in page
+
+    item_id = re.search(r'name="delivery" value="(\d+)"', text(client.get(PAGE, query_string={"lt": admin}))).group(1)
+    resent = client.post(f"{PAGE}/resend", data={"lt": admin, "delivery": item_id})
+    assert resent.status_code == 303
+    assert "1 failed delivery(ies) queued again." in visible(client.get(resent.headers["Location"]))
+    assert deliver(app).done == 1
+    refused, accepted = receiver.received
+    assert refused.headers["webhook-id"] == accepted.headers["webhook-id"] and verify(secret, accepted)
+    with app.app_context():
+        assert "webhook.resent" in db.session.scalars(select(AuditEvent.action)).all()
+
+
+def test_another_organisations_events_never_reach_this_endpoint(app, client, cli, launch, receiver):
+    admin = launch(role="admin", sub="boss")
+    add_endpoint(client, admin, receiver.url)
+    other = FakePlatform(issuer="https://other-lms.example", client_id="other", deployment_id="d-2")
+    try:
+        assert cli(*other.register_args(org="Other Org")).exit_code == 0
+        their_manager = token_from(other.launch(client, role="instructor", sub="t9")[0])
+        their_learner = token_from(other.launch(client, sub="l9")[0])
+        their_admin = token_from(other.launch(client, role="admin", sub="boss")[0])
+        award(client, their_manager, their_learner)
+        assert deliver(app).processed == 0 and receiver.received == []
+        page = visible(client.get(PAGE, query_string={"lt": their_admin}))
+        assert "No endpoints yet." in page and receiver.url not in page and "Nothing sent yet." in page
+    finally:
+        other.close()
+
+
+def test_turned_off_or_removed_endpoints_get_nothing_and_only_admins_see_the_page(app, client, launch, receiver):
+    admin, manager = launch(role="admin", sub="boss"), launch(role="instructor", sub="teach")
+    assert client.get(PAGE, query_string={"lt": manager}).status_code == 403
+    assert client.post(PAGE, data={"lt": manager, "url": receiver.url, "events": "badge.earned"}).status_code == 403
+    add_endpoint(client, admin, receiver.url, events=("badge.earned",))
+    endpoint_id = re.search(r"/app/admin/webhooks/(\d+)/active", text(client.get(PAGE, query_string={"lt": admin})))
+    assert client.post(f"{PAGE}/{endpoint_id.group(1)}/active", data={"lt": admin}).status_code == 303
+    assert "off" in visible(client.get(PAGE, query_string={"lt": admin}))
+    award(client, manager, launch(sub="ada"))
+    assert deliver(app).processed == 0 and receiver.received == []
+
+    bad = client.post(PAGE, data={"lt": admin, "url": "ftp://example.org/x", "events": "badge.earned"})
+    assert bad.status_code == 422 and "full http:// or https:// address" in visible(bad)
+    none = client.post(PAGE, data={"lt": admin, "url": receiver.url})
+    assert none.status_code == 422
+    assert client.post(f"{PAGE}/{endpoint_id.group(1)}/delete", data={"lt": admin}).status_code == 303
+    assert "No endpoints yet." in visible(client.get(PAGE, query_string={"lt": admin}))
+
+
+def test_admins_manage_endpoints_through_the_api_too(app, client, launch, receiver):
+    admin, manager = bearer(launch(role="admin", sub="boss")), launch(role="instructor", sub="teach")
+    created = client.post("/api/v1/webhooks", headers=admin, json={"url": receiver.url, "events": ["badge.earned"]})
+    assert created.status_code == 201
+    secret = created.get_json()["secret"]
+    listed = client.get("/api/v1/webhooks", headers=admin)
+    assert [w["url"] for w in listed.get_json()] == [receiver.url] and secret not in listed.get_data(as_text=True)
+
+    receiver.script = [(422, '{"detail": "badge 99 is not mapped"}')]
+    award(client, manager, launch(sub="ada"))
+    assert deliver(app).failed == 1
+    [failed] = client.get("/api/v1/webhooks/deliveries", headers=admin).get_json()
+    assert (failed["status"], failed["attempts"], failed["event"]) == ("failed", 1, "badge.earned")
+    assert "HTTP 422): badge 99 is not mapped" in failed["answer"]
+    assert failed["message_id"] == receiver.received[0].headers["webhook-id"]
+
+    resent = client.post("/api/v1/webhooks/deliveries/resend", headers=admin, json={"delivery_id": failed["id"]})
+    assert resent.get_json() == {"queued": 1}
+    assert deliver(app).done == 1 and verify(secret, receiver.received[1])
+    assert receiver.received[1].headers["webhook-id"] == failed["message_id"]
+
+    off = client.patch(f"/api/v1/webhooks/{created.get_json()['id']}", headers=admin, json={"active": False})
+    assert off.status_code == 200 and off.get_json()["active"] is False
+    assert client.delete(f"/api/v1/webhooks/{created.get_json()['id']}", headers=admin).status_code == 204
+    assert client.get("/api/v1/webhooks", headers=admin).get_json() == []
+
+
+def test_the_receiver_snippet_in_the_docs_verifies_what_tinker_sends(app, client, launch, receiver):
+    source = (Path(__file__).resolve().parents[2] / "docs" / "webhooks.md").read_text()
+    snippet = re.search(r"## Verifying a request.*?```python\n(.*?)```", source, re.S).group(1)
+    namespace: dict = {}
+    exec(snippet, namespace)  # the documentation's own code, as a receiver would paste it
+    secret = add_endpoint(client, launch(role="admin", sub="boss"), receiver.url)
+    award(client, launch(role="instructor", sub="teach"), launch(sub="ada"))
+    deliver(app)
+    [got] = receiver.received
+    assert namespace["verify"](secret, got.headers, got.body)
+    assert not namespace["verify"](secret, got.headers, got.body.replace(b"badge.earned", b"badge.revoked"))
