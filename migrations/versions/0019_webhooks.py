@@ -1,7 +1,7 @@
 """Webhook endpoints: an organisation's receivers, the events they take and their signing secret (encrypted)
 
 Revision ID: 0019
-Revises: 0018 (the lead re-chains it after 0018 at merge)
+Revises: 0018
 """
 import sqlalchemy as sa
 from alembic import op
