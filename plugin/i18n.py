@@ -87,6 +87,10 @@ def register_i18n(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone,
                    default_locale=DEFAULT_LOCALE,
                    default_translation_directories="translations", default_domain="messages")
-    app.jinja_env.filters.update(date=_date, datetime=_datetime, number=_number, percent=_percent)
+    from plugin.field_messages import localise_field_errors
+    from plugin.onboarding.names import seeded
+
+    app.jinja_env.filters.update(date=_date, datetime=_datetime, number=_number, percent=_percent,
+                                 field_messages=localise_field_errors, seeded=seeded)
     app.jinja_env.globals.update(LOCALES=LOCALES, language_name=language_name, current_locale=current_locale,
                                  role_name=role_name)
