@@ -210,7 +210,7 @@ def share_experiment(actor: Actor, experiment_id: int, visibility: str, now: dat
     if visibility not in {v.value for v in Visibility}:
         raise InvalidInput(_("Choose private, team or course."), errors={"visibility": [_("Choose private, team or course.")]})
     if visibility != Visibility.PRIVATE.value and experiment.sensitive_data != SensitiveData.NO.value:
-        message = "This entry may hold confidential or personal data, so it stays private."
+        message = _("This entry may hold confidential or personal data, so it stays private.")
         raise InvalidInput(message, errors={"visibility": [message]})
     was_shared = experiment.shared
     experiment.visibility = visibility
