@@ -115,6 +115,24 @@ def _caused_by_outage(err: BaseException) -> bool:
     return False
 
 
+def _identify_reader() -> None:
+    """An error outside any view (an unknown address, a wrong method): find who is reading from their launch
+    token or session, so the page speaks their language and keeps their navigation. Nobody, quietly, if none."""
+    if g.get("actor") is not None or wants_json():
+        return
+    try:
+        from plugin.web.auth import resolve_actor  # the page adapter's way of finding the reader
+
+        resolve_actor()
+    except Exception:  # noqa: BLE001 - no launch (or no database): the page is shown without one
+        g.pop("actor", None)
+        g.pop("launch", None)
+        g.pop("launch_token", None)
+        from plugin.extensions import db
+
+        db.session.rollback()
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(err: DomainError):
@@ -133,6 +151,7 @@ def register_error_handlers(app: Flask) -> None:
             return _database_unavailable(original)
         if err.code is not None and err.code < 400:  # 304 Not Modified (ETag): no body at all
             return err.get_response()
+        _identify_reader()
         code = (err.name or "error").lower().replace(" ", "_")
         # webargs (the API's argument parser) puts field messages, keyed by location, in err.data.
         messages = (getattr(err, "data", None) or {}).get("messages")

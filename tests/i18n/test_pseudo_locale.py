@@ -36,7 +36,7 @@ def _turkish_date_words() -> set[str]:
     for table in (tr.months, tr.days, tr.quarters, tr.day_periods, tr.eras):
         for context in table.values():
             for width in context.values():
-                for name in (width.values() if isinstance(width, dict) else [width]):
+                for name in (width.values() if hasattr(width, "values") else [width]):
                     words.update(re.findall(r"[A-Za-z]{2,}", str(name)))
     return words
 
