@@ -63,9 +63,10 @@ def pillar(organisation_id: int, pillar_id: int):
     """The public target of a badge's alignment: just the vision pillar's name and description."""
     found = ob.public_pillar(organisation_id, pillar_id)
     issuer_name = ob.issuer_of(organisation_id, _urls().base).name
+    caption = _("AI vision pillar of %(issuer)s", issuer=issuer_name)
     body = (f'<!doctype html><html lang="{current_locale()}"><head><meta charset="utf-8"><title>{escape(found.name)}'
             '</title><meta name="viewport" content="width=device-width, initial-scale=1"></head><body><main>'
-            f'<p>{escape(_("AI vision pillar of %(issuer)s", issuer=issuer_name))}</p>'
+            f'<p>{escape(caption)}</p>'
             f'<h1 id="pillar-{found.id}">{escape(found.name)}</h1>'
             f'<p>{escape(found.description)}</p></main></body></html>')
     response = Response(body, mimetype="text/html")
