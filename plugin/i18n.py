@@ -8,13 +8,32 @@ time). Dates and numbers go through the filters below so they follow the locale 
 from __future__ import annotations
 
 from babel import Locale
-from flask import Flask, g, has_request_context, request
-from flask_babel import Babel, format_date, format_datetime, format_decimal, format_percent, get_locale, lazy_gettext
+from flask import Flask, current_app, g, has_request_context, request
+from flask_babel import (
+    Babel,
+    Domain,
+    format_date,
+    format_datetime,
+    format_decimal,
+    format_percent,
+    get_locale,
+    lazy_gettext,
+)
 
 LOCALES = ("en", "tr")
 DEFAULT_LOCALE = "en"
 
+
+class _PerAppDomain(Domain):
+    """Flask-Babel caches loaded catalogs on the domain, which every app in the process shares; keep them per
+    app, so an app with catalogs of its own (the tests' pseudo-locale site) never reads another app's."""
+
+    def get_translations_cache(self, ctx):
+        return current_app.extensions.setdefault("tinker_translations", {})
+
+
 babel = Babel()
+babel.domain_instance = _PerAppDomain()
 
 
 def supported(tag: str | None) -> str | None:
