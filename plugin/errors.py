@@ -4,9 +4,13 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, g, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError as SchemaValidationError
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
+
+from plugin.field_messages import HTTP_TEXTS, localise_field_errors
 
 log = logging.getLogger(__name__)
 
@@ -14,7 +18,7 @@ log = logging.getLogger(__name__)
 class DomainError(Exception):
     status = 400
     code = "bad_request"
-    title = "Something is not right"
+    title = _l("Something is not right")
 
     def __init__(self, message: str, *, errors: dict | None = None, hint: str | None = None):
         super().__init__(message)
@@ -28,29 +32,29 @@ class DomainError(Exception):
 
 
 class NotFound(DomainError):
-    status, code, title = 404, "not_found", "Not found"
+    status, code, title = 404, "not_found", _l("Not found")
 
 
 class Forbidden(DomainError):
-    status, code, title = 403, "forbidden", "Not allowed"
+    status, code, title = 403, "forbidden", _l("Not allowed")
 
 
 class Unauthenticated(DomainError):
-    status, code, title = 401, "unauthenticated", "Please launch Tinker from your course"
+    status, code, title = 401, "unauthenticated", _l("Please launch Tinker from your course")
 
 
 class Conflict(DomainError):
-    status, code, title = 409, "conflict", "Already done"
+    status, code, title = 409, "conflict", _l("Already done")
 
 
 class InvalidInput(DomainError):
-    status, code, title = 422, "invalid", "Please check the form"
+    status, code, title = 422, "invalid", _l("Please check the form")
 
 
 class RateLimited(DomainError):
     """Too many requests from one API token in the current window; retry_after in seconds."""
 
-    status, code, title = 429, "rate_limited", "Too many requests"
+    status, code, title = 429, "rate_limited", _l("Too many requests")
 
     def __init__(self, message: str, *, retry_after: int):
         super().__init__(message)
@@ -60,7 +64,7 @@ class RateLimited(DomainError):
 class LaunchRejected(DomainError):
     """An LTI message that fails validation; the hint tells the LMS admin what to check."""
 
-    status, code, title = 400, "launch_rejected", "This launch could not be accepted"
+    status, code, title = 400, "launch_rejected", _l("This launch could not be accepted")
 
 
 def wants_json() -> bool:
@@ -72,12 +76,13 @@ def wants_json() -> bool:
 
 def render_error(status: int, code: str, title: str, message: str, errors=None, hint=None):
     if wants_json():
-        body = {"error": {"code": code, "message": message}}
+        body = {"error": {"code": code, "message": str(message)}}
         if errors:
             body["error"]["errors"] = errors
         return jsonify(body), status
     return (
-        render_template("errors/error.html", status=status, title=title, message=message, hint=hint, errors=errors),
+        render_template("errors/error.html", status=status, title=title, message=message, hint=hint,
+                        errors=localise_field_errors(errors) if errors else errors),
         status,
     )
 
@@ -110,6 +115,24 @@ def _caused_by_outage(err: BaseException) -> bool:
     return False
 
 
+def _identify_reader() -> None:
+    """An error outside any view (an unknown address, a wrong method): find who is reading from their launch
+    token or session, so the page speaks their language and keeps their navigation. Nobody, quietly, if none."""
+    if g.get("actor") is not None or wants_json():
+        return
+    try:
+        from plugin.web.auth import resolve_actor  # the page adapter's way of finding the reader
+
+        resolve_actor()
+    except Exception:  # noqa: BLE001 - no launch (or no database): the page is shown without one
+        g.pop("actor", None)
+        g.pop("launch", None)
+        g.pop("launch_token", None)
+        from plugin.extensions import db
+
+        db.session.rollback()
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(err: DomainError):
@@ -119,7 +142,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(SchemaValidationError)
     def _schema(err: SchemaValidationError):
         messages = err.messages if isinstance(err.messages, dict) else {"_schema": err.messages}
-        return render_error(422, "invalid", InvalidInput.title, "Some fields need attention.", messages)
+        return render_error(422, "invalid", InvalidInput.title, _("Some fields need attention."), messages)
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException):
@@ -128,13 +151,17 @@ def register_error_handlers(app: Flask) -> None:
             return _database_unavailable(original)
         if err.code is not None and err.code < 400:  # 304 Not Modified (ETag): no body at all
             return err.get_response()
+        _identify_reader()
         code = (err.name or "error").lower().replace(" ", "_")
         # webargs (the API's argument parser) puts field messages, keyed by location, in err.data.
         messages = (getattr(err, "data", None) or {}).get("messages")
         errors = _flatten_locations(messages) if isinstance(messages, dict) else None
         if errors is not None:
-            return render_error(err.code or 422, "invalid", InvalidInput.title, "Some fields need attention.", errors)
-        body, status = render_error(err.code or 500, code, err.name, err.description or err.name)
+            return render_error(err.code or 422, "invalid", InvalidInput.title, _("Some fields need attention."), errors)
+        title, message = HTTP_TEXTS.get(err.code, (None, None))
+        if wants_json() or title is None:  # the JSON envelope keeps werkzeug's words; pages get the reader's language
+            title, message = err.name, err.description or err.name
+        body, status = render_error(err.code or 500, code, str(title), str(message))
         return body, status, [(k, v) for k, v in err.get_headers() if k == "Allow"]
 
     @app.errorhandler(sa_exc.OperationalError)
@@ -157,9 +184,9 @@ def register_error_handlers(app: Flask) -> None:
         if actor is not None:  # ...but stays frameable by the actor's LMS (plugin.web.security.frame_origins)
             g.outage_platform_id = actor.platform_id
         response = render_error(
-            503, "database_unavailable", "Tinker is briefly unavailable",
-            "Tinker cannot reach its database right now. Please try again in a minute: if what you sent was "
-            "already saved, sending it again will not save it twice.")
+            503, "database_unavailable", _("Tinker is briefly unavailable"),
+            _("Tinker cannot reach its database right now. Please try again in a minute: if what you sent was "
+              "already saved, sending it again will not save it twice."))
         response = app.make_response(response)
         response.headers["Retry-After"] = "30"
         return response
@@ -172,6 +199,6 @@ def register_error_handlers(app: Flask) -> None:
             raise err
         log.exception("unhandled error on %s %s", request.method, request.path)
         return render_error(
-            500, "server_error", "Something went wrong on our side",
-            "The error has been logged. Nothing you entered was saved twice; please try again.",
+            500, "server_error", _("Something went wrong on our side"),
+            _("The error has been logged. Nothing you entered was saved twice; please try again."),
         )

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from babel import Locale
 from flask import Flask, g, has_request_context, request
-from flask_babel import Babel, format_date, format_datetime, format_decimal, format_percent, get_locale, lazy_gettext
+from flask_babel import (
+    Babel,
+    format_date,
+    format_datetime,
+    format_decimal,
+    format_percent,
+    get_locale,
+    lazy_gettext,
+)
 
 LOCALES = ("en", "tr")
 DEFAULT_LOCALE = "en"
@@ -88,6 +96,10 @@ def register_i18n(app: Flask) -> None:
     Babel().init_app(app, locale_selector=select_locale, timezone_selector=select_timezone,
                      default_locale=DEFAULT_LOCALE,
                      default_translation_directories="translations", default_domain="messages")
-    app.jinja_env.filters.update(date=_date, datetime=_datetime, number=_number, percent=_percent)
+    from plugin.field_messages import localise_field_errors
+    from plugin.onboarding.names import seeded
+
+    app.jinja_env.filters.update(date=_date, datetime=_datetime, number=_number, percent=_percent,
+                                 field_messages=localise_field_errors, seeded=seeded)
     app.jinja_env.globals.update(LOCALES=LOCALES, language_name=language_name, current_locale=current_locale,
                                  role_name=role_name)

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
+from flask_babel import gettext as _
 from jwt.algorithms import RSAAlgorithm
 from sqlalchemy import select
 
@@ -66,7 +67,7 @@ def ensure_key(organisation_id: int, now: datetime) -> SigningKey:
                             .order_by(SigningKey.created_at.desc(), SigningKey.id.desc()).limit(1))
     if key is None:
         if db.session.get(Organisation, organisation_id) is None:
-            raise NotFound("No such issuer.")
+            raise NotFound(_("No such issuer."))
         private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         kid = secrets.token_hex(8)
         jwk = RSAAlgorithm.to_jwk(private.public_key(), as_dict=True)
@@ -96,13 +97,13 @@ def public_keys(organisation_id: int) -> list[dict]:
 
 def jwks(organisation_id: int) -> dict:
     if db.session.get(Organisation, organisation_id) is None:
-        raise NotFound("No such issuer.")
+        raise NotFound(_("No such issuer."))
     return {"keys": public_keys(organisation_id)}
 
 
 def did_document(organisation_id: int, urls: Urls) -> dict:
     if db.session.get(Organisation, organisation_id) is None:
-        raise NotFound("No such issuer.")
+        raise NotFound(_("No such issuer."))
     did = did_web(urls, organisation_id)
     methods = [{"id": f"{did}#{jwk['kid']}", "type": "JsonWebKey", "controller": did,
                 "publicKeyJwk": {k: v for k, v in jwk.items() if k in ("kty", "n", "e", "alg", "kid")}}

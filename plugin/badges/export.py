@@ -7,6 +7,7 @@ import csv
 import io
 from typing import Iterator
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from plugin.badges.models import BadgeAward, BadgeClass
@@ -51,5 +52,5 @@ def export_csv(organisation_id: int, urls: Urls) -> str:
 
 def export_for(actor: Actor, urls: Urls) -> str:
     if not actor.can_administer:
-        raise Forbidden("Only the organisation's administrators export badge awards.")
+        raise Forbidden(_("Only the organisation's administrators export badge awards."))
     return export_csv(actor.organisation_id, urls)

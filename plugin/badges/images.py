@@ -6,6 +6,8 @@ import html
 import re
 import xml.etree.ElementTree as ET
 
+from flask_babel import gettext as _
+
 from plugin.errors import InvalidInput
 
 MAX_BYTES = 256 * 1024
@@ -29,13 +31,13 @@ def _local(tag: str) -> str:
 def sanitise_svg(data: bytes) -> bytes:
     text = data.decode("utf-8", errors="strict")
     if re.search(r"<!(DOCTYPE|ENTITY)", text, re.I):
-        raise InvalidInput("SVG images may not declare a DOCTYPE or entities.", errors={"image": ["Not allowed."]})
+        raise InvalidInput(_("SVG images may not declare a DOCTYPE or entities."), errors={"image": [_("Not allowed.")]})
     try:
         root = ET.fromstring(text)
     except ET.ParseError:
-        raise InvalidInput("That SVG file could not be read.", errors={"image": ["Not a valid SVG."]}) from None
+        raise InvalidInput(_("That SVG file could not be read."), errors={"image": [_("Not a valid SVG.")]}) from None
     if _local(root.tag) != "svg":
-        raise InvalidInput("That file is not an SVG image.", errors={"image": ["Not an SVG."]})
+        raise InvalidInput(_("That file is not an SVG image."), errors={"image": [_("Not an SVG.")]})
     for parent in list(root.iter()):
         for child in list(parent):
             if _local(child.tag) not in ALLOWED_TAGS:
@@ -57,9 +59,9 @@ def sanitise_svg(data: bytes) -> bytes:
 def check_upload(data: bytes, filename: str) -> tuple[bytes, str]:
     """(cleaned bytes, content type) of an uploaded badge image, or InvalidInput."""
     if not data:
-        raise InvalidInput("Choose an image file.", errors={"image": ["Empty file."]})
+        raise InvalidInput(_("Choose an image file."), errors={"image": [_("Empty file.")]})
     if len(data) > MAX_BYTES:
-        raise InvalidInput(f"Images may be at most {MAX_BYTES // 1024} KB.", errors={"image": ["Too large."]})
+        raise InvalidInput(_("Images may be at most %(size)s KB.", size=MAX_BYTES // 1024), errors={"image": [_("Too large.")]})
     for magic, content_type in RASTER.items():
         if data.startswith(magic):
             return data, content_type
@@ -67,7 +69,7 @@ def check_upload(data: bytes, filename: str) -> tuple[bytes, str]:
         return data, "image/webp"
     if filename.lower().endswith(".svg") or data.lstrip()[:5] in (b"<?xml", b"<svg "):
         return sanitise_svg(data), "image/svg+xml"
-    raise InvalidInput("Use a PNG, JPEG, WebP or SVG image.", errors={"image": ["Unsupported type."]})
+    raise InvalidInput(_("Use a PNG, JPEG, WebP or SVG image."), errors={"image": [_("Unsupported type.")]})
 
 
 def default_svg(name: str, colour: str) -> bytes:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from plugin.badges.images import check_upload
@@ -69,7 +70,7 @@ def issuer_of(organisation_id: int, base: str) -> Issuer:
     if issuer is None:
         org = db.session.get(Organisation, organisation_id)
         if org is None:
-            raise NotFound("No such issuer.")
+            raise NotFound(_("No such issuer."))
         issuer = Issuer(organisation_id=organisation_id, name=org.name, url=base, email="", description="")
     return issuer
 
@@ -81,9 +82,9 @@ def save_issuer(actor: Actor, data: dict, now: datetime, image: tuple[bytes, str
     from plugin.audit.service import record
 
     if not actor.can_administer:
-        raise Forbidden("Only the organisation's administrators edit the issuer profile.")
+        raise Forbidden(_("Only the organisation's administrators edit the issuer profile."))
     if not data["url"].startswith(("https://", "http://")):
-        raise InvalidInput("The issuer's web site must be an http(s) address.", errors={"url": ["An http(s) URL."]})
+        raise InvalidInput(_("The issuer's web site must be an http(s) address."), errors={"url": [_("An http(s) URL.")]})
     issuer = db.session.get(Issuer, actor.organisation_id)
     if issuer is None:
         issuer = Issuer(organisation_id=actor.organisation_id)
@@ -153,8 +154,8 @@ def set_alignment(badge: BadgeClass, pillar_ids: list[int]) -> None:
         own = set(db.session.scalars(select(Pillar.id).where(Pillar.id.in_(wanted),
                                                              Pillar.organisation_id == badge.organisation_id)))
         if own != wanted:
-            raise InvalidInput("Badges can only be aligned to your organisation's vision pillars.",
-                               errors={"pillars": ["Not one of your organisation's pillars."]})
+            raise InvalidInput(_("Badges can only be aligned to your organisation's vision pillars."),
+                               errors={"pillars": [_("Not one of your organisation's pillars.")]})
     current = set(db.session.scalars(select(BadgePillar.pillar_id).where(BadgePillar.badge_id == badge.id)))
     for pillar_id in current - wanted:
         db.session.delete(db.session.get(BadgePillar, (badge.id, pillar_id)))
@@ -170,7 +171,7 @@ def public_pillar(organisation_id: int, pillar_id: int) -> Pillar:
                                .where(Pillar.id == pillar_id, Pillar.organisation_id == organisation_id,
                                       BadgeClass.organisation_id == organisation_id).limit(1))
     if pillar is None:
-        raise NotFound("No such pillar.")
+        raise NotFound(_("No such pillar."))
     return pillar
 
 
@@ -188,7 +189,7 @@ def revocation_list(organisation_id: int, urls: Urls) -> dict:
 def badge_class(badge_id: int) -> BadgeClass:
     badge = db.session.get(BadgeClass, badge_id)
     if badge is None:
-        raise NotFound("No such badge.")
+        raise NotFound(_("No such badge."))
     return badge
 
 
@@ -223,7 +224,7 @@ def hosted(public_id: str) -> Hosted:
         select(BadgeAward, BadgeClass, User).join(BadgeClass, BadgeClass.id == BadgeAward.badge_id)
         .join(User, User.id == BadgeAward.user_id).where(BadgeAward.public_id == public_id)).first()
     if row is None:
-        raise NotFound("No such badge assertion.")
+        raise NotFound(_("No such badge assertion."))
     return Hosted(*row)
 
 
@@ -243,5 +244,5 @@ def assertion_document(found: Hosted, urls: Urls) -> dict:
 def assertion_for_award(award_id: int, organisation_id: int) -> BadgeAward:
     award = db.session.get(BadgeAward, award_id)
     if award is None or award.organisation_id != organisation_id:
-        raise NotFound("No such badge award.")
+        raise NotFound(_("No such badge award."))
     return award

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from plugin.badges.models import Recipient
@@ -73,17 +74,18 @@ def request_email(actor: Actor, address: str, confirm_url_for, now: datetime) ->
     """Start claiming with an address: store it pending and e-mail a confirmation link (after commit)."""
     address = (address or "").strip().lower()
     if not EMAIL.match(address) or len(address) > 400:
-        raise InvalidInput("Enter an e-mail address.", errors={"email": ["Like name@example.org."]})
+        raise InvalidInput(_("Enter an e-mail address."), errors={"email": [_("Like name@example.org.")]})
     token = secrets.token_urlsafe(24)
     row = _row(actor.user_id, now)
     row.pending_email, row.token_hash = address, hashlib.sha256(token.encode()).hexdigest()
     row.token_expires_at, row.updated_at = now + CONFIRM_TTL, now
     db.session.flush()
     link = confirm_url_for(token)
-    outgoing.send(to=address, subject="Confirm the address for your Tinker badges",
-                  body=(f"Someone (we hope you) asked to receive Open Badges from Tinker at this address.\n\n"
-                        f"Confirm it by opening this link within 3 days:\n{link}\n\n"
-                        "If it was not you, ignore this message."),
+    # In the language of the page the person asked from.
+    outgoing.send(to=address, subject=_("Confirm the address for your Tinker badges"),
+                  body=_("Someone (we hope you) asked to receive Open Badges from Tinker at this address.\n\n"
+                         "Confirm it by opening this link within 3 days:\n%(link)s\n\n"
+                         "If it was not you, ignore this message.", link=link),
                   key=f"badges:confirm:{actor.user_id}:{row.token_hash[:16]}", now=now)
     return row
 
@@ -92,7 +94,7 @@ def confirm_email(token: str, now: datetime) -> Recipient:
     digest = hashlib.sha256((token or "").encode()).hexdigest()
     row = db.session.scalar(select(Recipient).where(Recipient.token_hash == digest))
     if row is None or row.token_expires_at is None or row.token_expires_at < now or not row.pending_email:
-        raise NotFound("That confirmation link is unknown or has expired. Ask for a new one from your badges page.")
+        raise NotFound(_("That confirmation link is unknown or has expired. Ask for a new one from your badges page."))
     row.kind, row.identity, row.confirmed_at = "email", row.pending_email, now
     row.pending_email = row.token_hash = row.token_expires_at = None
     row.updated_at = now
@@ -103,7 +105,7 @@ def confirm_email(token: str, now: datetime) -> Recipient:
 def set_identity_url(actor: Actor, url: str, now: datetime) -> Recipient:
     url = (url or "").strip()
     if not re.match(r"^https?://[^\s/]+\.[^\s]+$", url) or len(url) > 1000:
-        raise InvalidInput("Enter a web address that identifies you.", errors={"url": ["An http(s) URL."]})
+        raise InvalidInput(_("Enter a web address that identifies you."), errors={"url": [_("An http(s) URL.")]})
     row = _row(actor.user_id, now)
     row.kind, row.identity, row.confirmed_at, row.updated_at = "url", url, now, now
     db.session.flush()
@@ -120,5 +122,5 @@ def set_show_name(actor: Actor, show: bool, now: datetime) -> Recipient:
 def user(user_id: int) -> User:
     found = db.session.get(User, user_id)
     if found is None:
-        raise NotFound("No such person.")
+        raise NotFound(_("No such person."))
     return found

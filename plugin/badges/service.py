@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from plugin.badges.images import check_upload, default_svg
@@ -108,7 +109,7 @@ def save_badge(actor, badge_id: int | None, *, name: str, description: str, crit
     from plugin.audit.service import record
 
     if not actor.can_administer:
-        raise Forbidden("Only the organisation's administrators edit badges.")
+        raise Forbidden(_("Only the organisation's administrators edit badges."))
     name = (name or "").strip()
     errors = {}
     if not 2 <= len(name) <= 200:
@@ -116,16 +117,16 @@ def save_badge(actor, badge_id: int | None, *, name: str, description: str, crit
     if not COLOUR.match(colour or ""):
         errors["colour"] = ["A colour like #2b8a3e."]
     if errors:
-        raise InvalidInput("The badge needs some changes.", errors=errors)
+        raise InvalidInput(_("The badge needs some changes."), errors=errors)
     if badge_id:
         badge = db.session.get(BadgeClass, badge_id)
         if badge is None or badge.organisation_id != actor.organisation_id:
-            raise NotFound("No such badge.")
+            raise NotFound(_("No such badge."))
     else:
         slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:90] or "badge"
         if db.session.scalar(select(BadgeClass.id).where(BadgeClass.organisation_id == actor.organisation_id,
                                                          BadgeClass.slug == slug)):
-            raise Conflict(f"There is already a badge called {name!r}.")
+            raise Conflict(_("There is already a badge called “%(name)s”.", name=name))
         badge = BadgeClass(organisation_id=actor.organisation_id, slug=slug, created_at=now)
         db.session.add(badge)
     badge.name, badge.description, badge.criteria = name, (description or "").strip(), (criteria or "").strip()

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from plugin.core.db import UTCDateTime
 from plugin.extensions import db
 
-REACTIONS = {"helpful": "Helpful", "saved_mistake": "This saved me a mistake"}
+REACTIONS = {"helpful": _l("Helpful"), "saved_mistake": _l("This saved me a mistake")}  # key -> label (lazy)
 
 
 class Reaction(db.Model):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from plugin.audit.service import record
@@ -24,12 +25,12 @@ from plugin.tenancy.service import role_in
 
 def _others_experiment(actor: Actor, experiment_id: int) -> Experiment:
     if not actor.can_contribute:
-        raise Forbidden("Observers read the library but do not react.")
+        raise Forbidden(_("Observers read the library but do not react."))
     experiment = get_visible(actor, experiment_id)["experiment"]
     if experiment.user_id == actor.user_id:
-        raise InvalidInput("That one is yours: reactions and reuses are for colleagues' experiments.")
+        raise InvalidInput(_("That one is yours: reactions and reuses are for colleagues' experiments."))
     if experiment.hidden_at is not None:
-        raise NotFound("That experiment was hidden by a manager.")
+        raise NotFound(_("That experiment was hidden by a manager."))
     return experiment
 
 
@@ -46,7 +47,7 @@ def _credit_author(experiment: Experiment, name: str, source_type: str, source_i
 def react(actor: Actor, experiment_id: int, kind: str, now: datetime) -> bool:
     """Add a reaction once; returns False when it was already there."""
     if kind not in REACTIONS:
-        raise InvalidInput("Unknown reaction.", errors={"kind": ["Choose a reaction."]})
+        raise InvalidInput(_("Unknown reaction."), errors={"kind": [_("Choose a reaction.")]})
     experiment = _others_experiment(actor, experiment_id)
     reaction_id = insert_ignore(db.session, Reaction.__table__, {
         "experiment_id": experiment.id, "user_id": actor.user_id, "kind": kind, "created_at": now},
@@ -72,7 +73,7 @@ def report(actor: Actor, experiment_id: int, reason: str, now: datetime) -> None
     experiment = get_visible(actor, experiment_id)["experiment"]
     reason = (reason or "").strip()
     if not 3 <= len(reason) <= 1000:
-        raise InvalidInput("Say briefly what is wrong.", errors={"reason": ["3 to 1000 characters."]})
+        raise InvalidInput(_("Say briefly what is wrong."), errors={"reason": [_("3 to 1000 characters.")]})
     insert_ignore(db.session, Report.__table__, {"experiment_id": experiment.id, "reporter_id": actor.user_id,
                                                  "reason": reason, "created_at": now},
                   ["experiment_id", "reporter_id"])
@@ -80,11 +81,11 @@ def report(actor: Actor, experiment_id: int, reason: str, now: datetime) -> None
 
 def hide(actor: Actor, experiment_id: int, reason: str, now: datetime) -> Experiment:
     if not actor.can_manage:
-        raise Forbidden("Only managers hide posts.")
+        raise Forbidden(_("Only managers hide posts."))
     experiment = get_visible(actor, experiment_id)["experiment"]
     reason = (reason or "").strip()
     if not 3 <= len(reason) <= 1000:
-        raise InvalidInput("Give a reason (kept in the audit log).", errors={"reason": ["3 to 1000 characters."]})
+        raise InvalidInput(_("Give a reason (kept in the audit log)."), errors={"reason": [_("3 to 1000 characters.")]})
     experiment.hidden_at, experiment.hidden_reason = now, reason
     for open_report in db.session.scalars(select(Report).where(Report.experiment_id == experiment.id,
                                                                Report.resolved_at.is_(None))):
@@ -96,7 +97,7 @@ def hide(actor: Actor, experiment_id: int, reason: str, now: datetime) -> Experi
 
 def unhide(actor: Actor, experiment_id: int, now: datetime) -> Experiment:
     if not actor.can_manage:
-        raise Forbidden("Only managers restore posts.")
+        raise Forbidden(_("Only managers restore posts."))
     experiment = get_visible(actor, experiment_id)["experiment"]
     experiment.hidden_at, experiment.hidden_reason = None, None
     db.session.flush()
@@ -123,7 +124,7 @@ def my_reactions(actor: Actor, experiment_id: int) -> set[str]:
 
 def open_reports(actor: Actor) -> list[tuple[Report, Experiment]]:
     if not actor.can_manage:
-        raise Forbidden("Only managers see reports.")
+        raise Forbidden(_("Only managers see reports."))
     return list(db.session.execute(select(Report, Experiment).join(Experiment, Experiment.id == Report.experiment_id)
                                    .where(Experiment.course_id == actor.course_id, Report.resolved_at.is_(None))
                                    .order_by(Report.id)))

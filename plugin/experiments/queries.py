@@ -1,6 +1,8 @@
 """Reading experiments: always scoped to the actor's course and what the actor may see."""
 from __future__ import annotations
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 
 from plugin.catalog.models import AiTool, TaskCategory
@@ -14,7 +16,7 @@ from plugin.vision import service as vision_service
 from plugin.vision.coaching import notes_for
 from plugin.vision.models import ExperimentPillar, Pillar
 
-ANONYMOUS = "Anonymous colleague"
+ANONYMOUS = _l("Anonymous colleague")
 
 
 def _visible_clause(actor: Actor):
@@ -40,7 +42,7 @@ def _rows(actor: Actor, query):
     for e, u, tool, category in db.session.execute(query):
         hidden_author = e.anonymous and e.user_id != actor.user_id
         rows.append({"experiment": e, "author": None if hidden_author else u,
-                     "author_name": ANONYMOUS if hidden_author else u.display_name,
+                     "author_name": str(ANONYMOUS) if hidden_author else u.display_name,
                      "tool": tool or e.ai_tool_other or "", "category": category})
     return rows
 
@@ -73,7 +75,7 @@ def get_visible(actor: Actor, experiment_id: int) -> dict:
     rows = _rows(actor, select(Experiment).where(
         Experiment.id == experiment_id, Experiment.course_id == actor.course_id, _visible_clause(actor)))
     if not rows:
-        raise NotFound("That experiment does not exist or is not shared with you.")
+        raise NotFound(_("That experiment does not exist or is not shared with you."))
     return rows[0]
 
 

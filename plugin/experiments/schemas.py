@@ -1,6 +1,7 @@
 """Shapes at the edge: what a form or API call may send when logging an experiment."""
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from plugin.experiments.models import Outcome, SensitiveData, Visibility
@@ -31,15 +32,15 @@ class ExperimentIn(Schema):
     def _shape(self, data, **kwargs):
         for name, value in data.items():  # PostgreSQL refuses NUL in text; say so instead of failing
             if isinstance(value, str) and "\x00" in value:
-                raise ValidationError("Text may not contain NUL characters.", name)
+                raise ValidationError(_("Text may not contain NUL characters."), name)
         if data.get("ai_tool") == OTHER_TOOL and not data.get("ai_tool_other", "").strip():
-            raise ValidationError("Name the tool you used.", "ai_tool_other")
+            raise ValidationError(_("Name the tool you used."), "ai_tool_other")
         if data.get("ai_tool") != OTHER_TOOL and not str(data.get("ai_tool", "")).isdigit():
-            raise ValidationError("Choose a tool from the list, or Other.", "ai_tool")
+            raise ValidationError(_("Choose a tool from the list, or Other."), "ai_tool")
         if data.get("anonymous") and data.get("outcome") != Outcome.FAILED.value:
-            raise ValidationError("Only experiments that did not work can be shared anonymously.", "anonymous")
+            raise ValidationError(_("Only experiments that did not work can be shared anonymously."), "anonymous")
         if data.get("outcome") == Outcome.FAILED.value and not data.get("learned", "").strip():
-            raise ValidationError("When it did not work, tell us what you learned: that is what earns recognition.",
+            raise ValidationError(_("When it did not work, tell us what you learned: that is what earns recognition."),
                                   "learned")
 
     def load_form(self, form) -> dict:

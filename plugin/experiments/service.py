@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import make_transient_to_detached
 
@@ -44,7 +46,7 @@ def log_experiment(actor: Actor, data: dict, now: datetime) -> Logged:
     A repeated submission_key (double click, browser retry) returns the first experiment unchanged.
     """
     if not actor.can_contribute:
-        raise Forbidden("Observers can read Tinker but not log experiments.")
+        raise Forbidden(_("Observers can read Tinker but not log experiments."))
     other_tool = data["ai_tool"] == OTHER_TOOL
     existing_id, category_id, tool_id, role, status, test_user, any_approved, this_approved = db.session.execute(
         _PREFLIGHT, {
@@ -56,13 +58,13 @@ def log_experiment(actor: Actor, data: dict, now: datetime) -> Logged:
         return Logged(db.session.get(Experiment, existing_id), [], created=False, forced_private=False)
 
     if category_id is None:
-        raise InvalidInput("Choose a task category from the list.", errors={"task_category": ["Choose a task category from the list."]})
+        raise InvalidInput(_("Choose a task category from the list."), errors={"task_category": [_("Choose a task category from the list.")]})
     tool_other = None
     if other_tool:
         tool_other = data["ai_tool_other"].strip()
     else:
         if tool_id is None:
-            raise InvalidInput("Choose an AI tool from the list, or Other.", errors={"ai_tool": ["Choose an AI tool from the list, or Other."]})
+            raise InvalidInput(_("Choose an AI tool from the list, or Other."), errors={"ai_tool": [_("Choose an AI tool from the list, or Other.")]})
     # Anything but a clear "no" about confidential data keeps the entry to its author.
     forced_private = data["sensitive_data"] != SensitiveData.NO.value
     chosen_pillars = _pillars(actor, data.get("pillars") or [])
@@ -118,8 +120,8 @@ def _pillars(actor: Actor, ids: list[int]) -> list[int]:
         return []
     active = {p.id for p in vision.pillars(actor.organisation_id)}
     if not set(ids) <= active:
-        raise InvalidInput("Choose pillars from the AI vision's list.",
-                           errors={"pillars": ["Choose pillars from the AI vision's list."]})
+        raise InvalidInput(_("Choose pillars from the AI vision's list."),
+                           errors={"pillars": [_("Choose pillars from the AI vision's list.")]})
     return sorted(set(ids))
 
 
@@ -184,8 +186,8 @@ def _by_key(actor: Actor, submission_key: str) -> Experiment | None:
     return None if experiment_id is None else db.session.get(Experiment, experiment_id)
 
 
-OUTCOME_LABELS = {Outcome.WORKED.value: "Worked", Outcome.PARTLY.value: "Partly worked",
-                  Outcome.FAILED.value: "Did not work"}
+OUTCOME_LABELS = {Outcome.WORKED.value: _l("Worked"), Outcome.PARTLY.value: _l("Partly worked"),
+                  Outcome.FAILED.value: _l("Did not work")}  # lazy: read in the reader's language
 
 
 EDITABLE = ("title", "tried", "confidence_after")
@@ -194,9 +196,9 @@ EDITABLE = ("title", "tried", "confidence_after")
 def _own(actor: Actor, experiment_id: int) -> Experiment:
     experiment = db.session.get(Experiment, experiment_id)
     if experiment is None or experiment.course_id != actor.course_id:
-        raise NotFound("No such experiment in this course.")
+        raise NotFound(_("No such experiment in this course."))
     if experiment.user_id != actor.user_id:
-        raise Forbidden("Only the author changes an experiment.")
+        raise Forbidden(_("Only the author changes an experiment."))
     return experiment
 
 
@@ -222,9 +224,9 @@ def share_experiment(actor: Actor, experiment_id: int, visibility: str, now: dat
     making it private again takes nothing back, as with every correction: a replay does that."""
     experiment = _own(actor, experiment_id)
     if visibility not in {v.value for v in Visibility}:
-        raise InvalidInput("Choose private, team or course.", errors={"visibility": ["Choose private, team or course."]})
+        raise InvalidInput(_("Choose private, team or course."), errors={"visibility": [_("Choose private, team or course.")]})
     if visibility != Visibility.PRIVATE.value and experiment.sensitive_data != SensitiveData.NO.value:
-        message = "This entry may hold confidential or personal data, so it stays private."
+        message = _("This entry may hold confidential or personal data, so it stays private.")
         raise InvalidInput(message, errors={"visibility": [message]})
     was_shared = experiment.shared
     experiment.visibility = visibility

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 
+from flask_babel import gettext as _
 from sqlalchemy import bindparam, select
 
 from plugin.core.actor import Actor
@@ -57,7 +58,7 @@ def progress_of(organisation_id: int, points: int) -> Progress:
 
 def _require_admin(actor: Actor) -> None:
     if not actor.can_administer:
-        raise Forbidden("Only the organisation's administrators can change dimensions and levels.")
+        raise Forbidden(_("Only the organisation's administrators can change dimensions and levels."))
 
 
 def add_dimension(actor: Actor, name: str, description: str = "") -> Dimension:
@@ -65,10 +66,10 @@ def add_dimension(actor: Actor, name: str, description: str = "") -> Dimension:
     name = (name or "").strip()
     key = re.sub(r"[\W_]+", "-", name.casefold()).strip("-")[:40]
     if not key:
-        raise InvalidInput("Give the dimension a name.", errors={"name": ["Required."]})
+        raise InvalidInput(_("Give the dimension a name."), errors={"name": [_("Required.")]})
     if db.session.scalar(select(Dimension).where(Dimension.organisation_id == actor.organisation_id,
                                                  Dimension.key == key)):
-        raise Conflict(f"There is already a dimension called {name!r}.")
+        raise Conflict(_("There is already a dimension called “%(name)s”.", name=name))
     position = len(dimensions(actor.organisation_id))
     dimension = Dimension(organisation_id=actor.organisation_id, key=key, name=name[:100],
                           description=(description or "")[:300], position=position)
@@ -82,11 +83,11 @@ def set_levels(actor: Actor, steps: list[tuple[str, int]]) -> list[Level]:
     _require_admin(actor)
     clean = [((name or "").strip()[:100], int(threshold)) for name, threshold in steps if (name or "").strip()]
     if not clean:
-        raise InvalidInput("Keep at least one level.", errors={"levels": ["At least one level."]})
+        raise InvalidInput(_("Keep at least one level."), errors={"levels": [_("At least one level.")]})
     thresholds = [t for _, t in clean]
     if len(set(thresholds)) != len(thresholds) or min(thresholds) != 0 or any(t < 0 for t in thresholds):
-        raise InvalidInput("Thresholds must be distinct, not negative, and the first level must start at 0.",
-                           errors={"levels": ["Distinct thresholds starting at 0."]})
+        raise InvalidInput(_("Thresholds must be distinct, not negative, and the first level must start at 0."),
+                           errors={"levels": [_("Distinct thresholds starting at 0.")]})
     for level in db.session.scalars(select(Level).where(Level.organisation_id == actor.organisation_id)):
         db.session.delete(level)
     db.session.flush()
@@ -100,5 +101,5 @@ def require_dimension(organisation_id: int, key: str) -> Dimension:
     dimension = db.session.scalar(select(Dimension).where(Dimension.organisation_id == organisation_id,
                                                           Dimension.key == key))
     if dimension is None:
-        raise NotFound(f"No dimension {key!r}.")
+        raise NotFound(_("No dimension “%(key)s”.", key=key))
     return dimension

@@ -5,6 +5,8 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
+from flask_babel import gettext as _
+
 from plugin.core.actor import Role
 from plugin.errors import Forbidden, InvalidInput, LaunchRejected
 from plugin.lti import claims as C
@@ -27,15 +29,15 @@ def check_request(claims: dict) -> None:
     """What pylti1p3's DeepLinkMessageValidator means to check, plus the return URL it forgets."""
     settings = claims.get(C.DEEP_LINKING)
     if not isinstance(settings, dict) or not settings:
-        raise LaunchRejected("The deep linking request has no deep_linking_settings.",
-                             hint="The LMS must send the deep_linking_settings claim.")
+        raise LaunchRejected(_("The deep linking request has no deep_linking_settings."),
+                             hint=_("The LMS must send the deep_linking_settings claim."))
     if origin_of(settings.get("deep_link_return_url")) is None:
-        raise LaunchRejected("The deep linking request has no valid deep_link_return_url.",
-                             hint="The LMS must say where Tinker sends the selected content.")
+        raise LaunchRejected(_("The deep linking request has no valid deep_link_return_url."),
+                             hint=_("The LMS must say where Tinker sends the selected content."))
     accept_types = settings.get("accept_types")
     if not isinstance(accept_types, list) or "ltiResourceLink" not in accept_types:
-        raise LaunchRejected("The LMS does not accept LTI resource links from this placement.",
-                             hint="Tinker places ltiResourceLink items; accept_types must include it.")
+        raise LaunchRejected(_("The LMS does not accept LTI resource links from this placement."),
+                             hint=_("Tinker places ltiResourceLink items; accept_types must include it."))
 
 
 def session_settings(claims: dict) -> dict:
@@ -51,20 +53,20 @@ def session_settings(claims: dict) -> dict:
 
 def authorise_deep_linking(role: Role) -> None:
     if not role.is_staff:
-        raise Forbidden("Only instructors and administrators can add Tinker to the course.",
-                        hint="Ask your instructor to place Tinker; you can open it from the course once it is there.")
+        raise Forbidden(_("Only instructors and administrators can add Tinker to the course."),
+                        hint=_("Ask your instructor to place Tinker; you can open it from the course once it is there."))
 
 
 def settings_of(services: dict | None) -> dict:
     settings = (services or {}).get(SESSION_KEY)
     if not isinstance(settings, dict) or not settings.get("deep_link_return_url"):
-        raise Forbidden("This page only opens from the LMS's content selection (deep linking).",
-                        hint="Use the LMS's 'add content' or 'select content' button for Tinker.")
+        raise Forbidden(_("This page only opens from the LMS's content selection (deep linking)."),
+                        hint=_("Use the LMS's 'add content' or 'select content' button for Tinker."))
     return settings
 
 
 def content_item(placed: Placeable, launch_url: str) -> dict:
-    return {"type": "ltiResourceLink", "title": placed.title, "text": placed.description, "url": launch_url,
+    return {"type": "ltiResourceLink", "title": str(placed.title), "text": str(placed.description), "url": launch_url,
             "custom": {CUSTOM_VIEW: placed.key}}
 
 
@@ -72,9 +74,9 @@ def select_items(chosen: list[str], settings: dict, launch_url: str) -> list[dic
     """The content items for the views the manager ticked, as the platform allows (one or several)."""
     wanted = list(dict.fromkeys(chosen))
     if not wanted or any(key not in PLACEABLE for key in wanted):
-        raise InvalidInput("nothing valid was chosen", errors={"view": ["Choose what to add to the course."]})
+        raise InvalidInput("nothing valid was chosen", errors={"view": [_("Choose what to add to the course.")]})
     if len(wanted) > 1 and not settings["accept_multiple"]:
-        raise InvalidInput("one item only", errors={"view": ["This place in the LMS takes one item: choose one."]})
+        raise InvalidInput("one item only", errors={"view": [_("This place in the LMS takes one item: choose one.")]})
     return [content_item(PLACEABLE[key], launch_url) for key in wanted]
 
 
@@ -95,5 +97,5 @@ def response_jwt(platform: Platform, settings: dict, items: list[dict], now: dat
     if "data" in settings:
         message[DL + "data"] = settings["data"]
     if not items:
-        message[DL + "msg"] = "Nothing was added."
+        message[DL + "msg"] = _("Nothing was added.")
     return keys.sign(message, headers={"typ": "JWT"})

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from pylti1p3.exception import LtiException
 from pylti1p3.message_validators import get_validators
 from sqlalchemy import select, update
@@ -26,7 +28,7 @@ from plugin.tenancy.models import Platform
 
 MAX_TOKEN_BYTES = 64 * 1024
 REQUIRED = ["exp", "iat", "iss", "aud", "nonce"]
-ALREADY_USED = ("This launch was already used.", "Each launch can be used once; launch again from the LMS.")
+ALREADY_USED = (_l("This launch was already used."), _l("Each launch can be used once; launch again from the LMS."))
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ class ValidatedLaunch:
 
 
 def _reject(message: str, hint: str | None = None) -> LaunchRejected:
-    return LaunchRejected(message, hint=hint)
+    return LaunchRejected(str(message), hint=None if hint is None else str(hint))
 
 
 def _audiences(aud) -> list[str]:
@@ -51,34 +53,35 @@ def _audiences(aud) -> list[str]:
         return [aud]
     if isinstance(aud, list) and aud and all(isinstance(a, str) for a in aud):
         return aud
-    raise _reject("The launch token has no valid audience (aud).")
+    raise _reject(_("The launch token has no valid audience (aud)."))
 
 
 def _pick_platform(unverified: dict) -> Platform:
     issuer = unverified.get("iss")
     if not isinstance(issuer, str) or not issuer:
-        raise _reject("The launch token names no issuer (iss).")
+        raise _reject(_("The launch token names no issuer (iss)."))
     registered = list(db.session.scalars(select(Platform).where(Platform.issuer == issuer)))
     if not registered:
-        raise _reject("This LMS is not registered with Tinker.",
-                      f"Issuer {issuer!r} is unknown; the operator registers it with `flask lti add-platform`.")
+        raise _reject(_("This LMS is not registered with Tinker."),
+                      _("Issuer %(issuer)s is unknown; the operator registers it with `flask lti add-platform`.", issuer=repr(issuer)))
     audiences = _audiences(unverified.get("aud"))
     azp = unverified.get("azp")
     known = {p.client_id: p for p in registered}
     matches = [known[a] for a in audiences if a in known]
     if not matches:
-        raise _reject("The launch token is meant for another tool (aud).",
-                      f"None of {audiences!r} is a client id registered for {issuer!r}.")
+        raise _reject(_("The launch token is meant for another tool (aud)."),
+                      _("None of %(audiences)s is a client id registered for %(issuer)s.", audiences=repr(audiences),
+                        issuer=repr(issuer)))
     if len(audiences) > 1:
         if azp is None:
-            raise _reject("The launch token has several audiences but no authorised party (azp).")
+            raise _reject(_("The launch token has several audiences but no authorised party (azp)."))
         untrusted = [a for a in audiences if a not in known]
         if untrusted:
-            raise _reject("The launch token is also meant for parties Tinker does not trust.",
-                          f"Untrusted audiences: {untrusted!r}.")
+            raise _reject(_("The launch token is also meant for parties Tinker does not trust."),
+                          _("Untrusted audiences: %(audiences)s.", audiences=repr(untrusted)))
     if azp is not None:
         if azp not in known or azp not in audiences:
-            raise _reject("The launch token's authorised party (azp) is not this tool's client id.")
+            raise _reject(_("The launch token's authorised party (azp) is not this tool's client id."))
         return known[azp]
     return matches[0]
 
@@ -88,26 +91,26 @@ def _verify(token: jws.ParsedToken, platform: Platform, leeway: int, ttl: int, t
     """Signature first (against the platform's published key), then the time and issuer claims."""
     key, key_alg = platform_keys.key_for(platform.key_set_url, str(token.header["kid"]), ttl, timeout)
     if key_alg != token.header["alg"]:
-        raise _reject("The launch token's algorithm does not match the platform key.")
+        raise _reject(_("The launch token's algorithm does not match the platform key."))
     if not jws.signature_valid(token, key, key_alg):
-        raise _reject("The launch token's signature is not valid.",
-                      "It was not signed by the key the platform publishes.")
+        raise _reject(_("The launch token's signature is not valid."),
+                      _("It was not signed by the key the platform publishes."))
     claims = token.claims
     for name in REQUIRED:
         if name not in claims:
-            raise _reject(f"The launch token lacks the required {name!r} claim.")
+            raise _reject(_("The launch token lacks the required %(claim)s claim.", claim=repr(name)))
     times = {name: claims.get(name) for name in ("exp", "iat", "nbf") if name in claims}
     if any(not isinstance(v, (int, float)) or isinstance(v, bool) for v in times.values()):
-        raise _reject("The launch token's exp, iat and nbf must be numbers.")
+        raise _reject(_("The launch token's exp, iat and nbf must be numbers."))
     moment = now.timestamp()
     if times["exp"] <= moment - leeway:
-        raise _reject("The launch has expired.", "Launch again from the LMS; if it keeps failing, check the "
-                      "clocks of the LMS and Tinker servers.")
+        raise _reject(_("The launch has expired."), _("Launch again from the LMS; if it keeps failing, check the "
+                      "clocks of the LMS and Tinker servers."))
     if times["iat"] > moment + leeway or times.get("nbf", moment) > moment + leeway:
-        raise _reject("The launch token is dated in the future (iat).",
-                      "The LMS server's clock is ahead; check its time synchronisation.")
+        raise _reject(_("The launch token is dated in the future (iat)."),
+                      _("The LMS server's clock is ahead; check its time synchronisation."))
     if claims.get("iss") != platform.issuer:
-        raise _reject("The launch token's issuer does not match the registration.")
+        raise _reject(_("The launch token's issuer does not match the registration."))
     return claims
 
 
@@ -122,21 +125,21 @@ def _context_history(custom) -> tuple[str, ...]:
 
 def _check_message(claims: dict) -> None:
     if claims.get(C.VERSION) != "1.3.0":
-        raise _reject("Only LTI 1.3.0 launches are supported (version claim).")
+        raise _reject(_("Only LTI 1.3.0 launches are supported (version claim)."))
     message_type = claims.get(C.MESSAGE_TYPE)
     if message_type not in C.SUPPORTED_MESSAGES:
-        raise _reject(f"Tinker does not handle the message type {message_type!r}.")
+        raise _reject(_("Tinker does not handle the message type %(type)s.", type=repr(message_type)))
     roles = claims.get(C.ROLES)
     if not isinstance(roles, list):
-        raise _reject("The launch has no roles claim.", "The LMS must send the user's roles.")
+        raise _reject(_("The launch has no roles claim."), _("The LMS must send the user's roles."))
     if not isinstance(claims.get("sub"), str) or not claims["sub"]:
-        raise _reject("The launch names no user (sub).", "Anonymous launches are not supported.")
+        raise _reject(_("The launch names no user (sub)."), _("Anonymous launches are not supported."))
     for validator in get_validators():
         if validator.can_validate(claims):
             try:
                 validator.validate(claims)
             except LtiException as exc:
-                raise _reject(f"The launch message is incomplete: {exc}.") from None
+                raise _reject(_("The launch message is incomplete: %(reason)s.", reason=exc)) from None
     if message_type == C.DEEP_LINKING_REQUEST:
         deep_linking.check_request(claims)
 
@@ -146,21 +149,21 @@ def _consume_state(state: str, browser_state: str | None, platform: Platform, no
     platform storage). Without it a launch is refused even though its state row exists: an id_token and
     state obtained by someone else could otherwise be posted from a victim's browser (login CSRF)."""
     if browser_state and browser_state != state:
-        raise _reject("The launch does not belong to the login this browser started (state).")
+        raise _reject(_("The launch does not belong to the login this browser started (state)."))
     row = db.session.get(OidcState, state)
     if row is None or row.expires_at < now:
-        raise _reject("The launch's state is unknown or has expired.", "Launch again from the LMS.")
+        raise _reject(_("The launch's state is unknown or has expired."), _("Launch again from the LMS."))
     if row.platform_id != platform.id:
-        raise _reject("The launch's state was issued for another LMS.")
+        raise _reject(_("The launch's state was issued for another LMS."))
     if row.nonce != nonce:
-        raise _reject("The launch's nonce was not issued by Tinker for this login.")
+        raise _reject(_("The launch's nonce was not issued by Tinker for this login."))
     if row.consumed_at is not None:
         raise _reject(*ALREADY_USED)
     if not browser_state:
-        raise _reject("Tinker could not confirm that this launch was started in this browser.",
-                      "Your browser blocked Tinker's cookie inside the course page. Open Tinker again from your "
+        raise _reject(_("Tinker could not confirm that this launch was started in this browser."),
+                      _("Your browser blocked Tinker's cookie inside the course page. Open Tinker again from your "
                       "course and choose \"Open Tinker in a new window\" if it is offered, or set the link to open "
-                      "in a new window in the LMS.")
+                      "in a new window in the LMS."))
     used = db.session.execute(
         update(OidcState).where(OidcState.state == state, OidcState.consumed_at.is_(None)).values(consumed_at=now)
     )
@@ -171,37 +174,37 @@ def _consume_state(state: str, browser_state: str | None, platform: Platform, no
 def _deployment(platform: Platform, claims: dict, now: datetime):
     deployment_id = claims.get(C.DEPLOYMENT_ID)
     if not isinstance(deployment_id, str) or not deployment_id:
-        raise _reject("The launch names no deployment (deployment_id).")
+        raise _reject(_("The launch names no deployment (deployment_id)."))
     deployment = tenancy.find_deployment(platform.id, deployment_id)
     if deployment is None:
         if not platform.accept_new_deployments:
-            raise _reject("This deployment of Tinker is not registered.",
-                          f"Ask the Tinker operator to add deployment id {deployment_id!r} with "
-                          "`flask lti add-platform ... --deployment-id`.")
+            raise _reject(_("This deployment of Tinker is not registered."),
+                          _("Ask the Tinker operator to add deployment id %(deployment)s with "
+                            "`flask lti add-platform ... --deployment-id`.", deployment=repr(deployment_id)))
         deployment = tenancy.add_deployment(platform, deployment_id, now)
     return deployment
 
 
 def validate_launch(form: dict, browser_state: str | None, now: datetime, config: dict) -> ValidatedLaunch:
     if form.get("error"):
-        raise _reject(f"The LMS reported an error: {str(form.get('error'))[:200]}.",
-                      str(form.get("error_description") or "Launch again from the LMS.")[:500])
+        raise _reject(_("The LMS reported an error: %(error)s.", error=str(form.get('error'))[:200]),
+                      str(form.get("error_description") or _("Launch again from the LMS."))[:500])
     token, state = form.get("id_token"), form.get("state")
     if not token:
-        raise _reject("The launch has no id_token.", "The LMS must POST id_token and state to /lti/launch.")
+        raise _reject(_("The launch has no id_token."), _("The LMS must POST id_token and state to /lti/launch."))
     if len(token) > MAX_TOKEN_BYTES:
-        raise _reject("The launch token is far too large to be genuine.")
+        raise _reject(_("The launch token is far too large to be genuine."))
     if not state:
-        raise _reject("The launch has no state.", "The LMS must return the state Tinker sent at login.")
+        raise _reject(_("The launch has no state."), _("The LMS must return the state Tinker sent at login."))
     try:
         parsed = jws.parse(token)
     except jws.MalformedToken:
-        raise _reject("The launch token is malformed.") from None
+        raise _reject(_("The launch token is malformed.")) from None
     header, unverified = parsed.header, parsed.claims
     if header.get("alg") not in platform_keys.ALLOWED_ALGS:
-        raise _reject(f"The launch token uses an algorithm Tinker refuses ({header.get('alg')!r}).")
+        raise _reject(_("The launch token uses an algorithm Tinker refuses (%(alg)s).", alg=repr(header.get('alg'))))
     if not header.get("kid"):
-        raise _reject("The launch token names no key (kid).")
+        raise _reject(_("The launch token names no key (kid)."))
 
     platform = _pick_platform(unverified)
     claims = _verify(parsed, platform, config["LTI_CLOCK_LEEWAY"], config["LTI_JWKS_TTL"],
@@ -210,12 +213,12 @@ def validate_launch(form: dict, browser_state: str | None, now: datetime, config
     deployment = _deployment(platform, claims, now)
     context = claims.get(C.CONTEXT)
     if not isinstance(context, dict) or not context.get("id"):
-        raise _reject("The launch comes from outside a course (no context).",
-                      "Add Tinker to a course and launch it from there.")
+        raise _reject(_("The launch comes from outside a course (no context)."),
+                      _("Add Tinker to a course and launch it from there."))
     role = map_roles(claims[C.ROLES])
     if role is None:
-        raise Forbidden("Your role in this course does not give access to Tinker.",
-                        hint="Tinker serves learners, instructors, teaching assistants, mentors and administrators.")
+        raise Forbidden(_("Your role in this course does not give access to Tinker."),
+                        hint=_("Tinker serves learners, instructors, teaching assistants, mentors and administrators."))
     _consume_state(state, browser_state, platform, claims["nonce"], now)
 
     presentation = claims.get(C.LAUNCH_PRESENTATION) or {}

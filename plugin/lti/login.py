@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
+from flask_babel import gettext as _
 from sqlalchemy import delete, select
 
 from plugin.errors import LaunchRejected
@@ -34,14 +35,16 @@ def _platform_for(issuer: str, client_id: str | None) -> Platform:
     candidates = list(db.session.scalars(query.limit(2)))
     if not candidates:
         raise LaunchRejected(
-            "This LMS is not registered with Tinker.",
-            hint=f"Issuer {issuer!r}" + (f" with client id {client_id!r}" if client_id else "")
-            + " is unknown. The Tinker operator registers it with `flask lti add-platform`.",
+            _("This LMS is not registered with Tinker."),
+            hint=(_("Issuer %(issuer)s with client id %(client)s is unknown. The Tinker operator registers it with "
+                    "`flask lti add-platform`.", issuer=repr(issuer), client=repr(client_id)) if client_id else
+                  _("Issuer %(issuer)s is unknown. The Tinker operator registers it with `flask lti add-platform`.",
+                    issuer=repr(issuer))),
         )
     if len(candidates) > 1:
         raise LaunchRejected(
-            "The LMS did not say which of its registrations this is.",
-            hint="Several client ids are registered for this issuer; the login request must include client_id.",
+            _("The LMS did not say which of its registrations this is."),
+            hint=_("Several client ids are registered for this issuer; the login request must include client_id."),
         )
     return candidates[0]
 
@@ -50,9 +53,9 @@ def begin_login(params: dict[str, str], base_url: str, now: datetime, ttl_second
     issuer = (params.get("iss") or "").strip()
     login_hint = params.get("login_hint") or ""
     if not issuer:
-        raise LaunchRejected("The login request names no issuer (iss).", hint="The LMS must send iss.")
+        raise LaunchRejected(_("The login request names no issuer (iss)."), hint=_("The LMS must send iss."))
     if not login_hint:
-        raise LaunchRejected("The login request has no login_hint.", hint="The LMS must send login_hint.")
+        raise LaunchRejected(_("The login request has no login_hint."), hint=_("The LMS must send login_hint."))
     # target_link_uri is never used as a redirect target (launches always land on /app/), so an LMS
     # that names the tool by another host name (localhost vs 127.0.0.1) still launches.
     platform = _platform_for(issuer, params.get("client_id") or None)

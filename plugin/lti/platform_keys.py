@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 
 import requests
+from flask_babel import gettext as _
 from jwt.algorithms import RSAAlgorithm
 
 from plugin.errors import LaunchRejected
@@ -37,8 +38,8 @@ def _fetch(url: str, timeout: float) -> dict[str, tuple[object, str]]:
         document = resp.json()
     except (requests.RequestException, ValueError) as exc:
         raise LaunchRejected(
-            "The platform's public keys could not be fetched.",
-            hint=f"Check that the key set URL registered for this LMS ({url}) is reachable from Tinker.",
+            _("The platform's public keys could not be fetched."),
+            hint=_("Check that the key set URL registered for this LMS (%(url)s) is reachable from Tinker.", url=url),
         ) from exc
     parsed: dict[str, tuple[object, str]] = {}
     for jwk in document.get("keys", []) if isinstance(document, dict) else []:
@@ -67,8 +68,9 @@ def key_for(key_set_url: str, kid: str, ttl: float, timeout: float) -> tuple[obj
     if kid in entry.keys:
         return entry.keys[kid]
     raise LaunchRejected(
-        "The launch was signed with a key the platform does not publish.",
-        hint=f"No key with kid {kid!r} in {key_set_url}. Check the registration's key set URL.",
+        _("The launch was signed with a key the platform does not publish."),
+        hint=_("No key with kid %(kid)s in %(url)s. Check the registration's key set URL.", kid=repr(kid),
+               url=key_set_url),
     )
 
 

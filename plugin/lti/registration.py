@@ -13,6 +13,8 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 import requests
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from plugin.errors import DomainError
 from plugin.extensions import db
@@ -35,7 +37,7 @@ LAUNCH_PLACEMENTS = ("course_navigation",)
 
 
 class RegistrationFailed(DomainError):
-    status, code, title = 400, "registration_failed", "Tinker could not be registered"
+    status, code, title = 400, "registration_failed", _l("Tinker could not be registered")
 
 
 class PlatformUnreachable(RegistrationFailed):
@@ -89,11 +91,12 @@ def _send(method: str, url: str, what: str, timeout: float, **kwargs) -> _Answer
             for chunk in resp.iter_content(chunk_size=16 * 1024):
                 body += chunk
                 if len(body) > MAX_RESPONSE_BYTES:
-                    raise RegistrationFailed(f"The platform's {what} answered with far too much data.")
+                    raise RegistrationFailed(_("The platform's %(what)s answered with far too much data.", what=what))
             status = resp.status_code
     except requests.RequestException as exc:
-        raise PlatformUnreachable(f"The platform's {what} could not be reached.",
-                                  hint=f"Tinker called {url} and got: {type(exc).__name__}.") from None
+        raise PlatformUnreachable(_("The platform's %(what)s could not be reached.", what=what),
+                                  hint=_("Tinker called %(url)s and got: %(error)s.", url=url,
+                                          error=type(exc).__name__)) from None
     return _Answer(status=status, body=body, url=url)
 
 
@@ -103,23 +106,25 @@ def _json_object(answer: _Answer, what: str) -> dict:
     except ValueError:
         document = None
     if not isinstance(document, dict):
-        raise RegistrationFailed(f"The platform's {what} did not answer with a JSON object.",
-                                 hint=f"HTTP {answer.status} from {answer.url}: {answer.text(120)}")
+        raise RegistrationFailed(_("The platform's %(what)s did not answer with a JSON object.", what=what),
+                                 hint=_("HTTP %(status)s from %(url)s: %(text)s", status=answer.status,
+                                         url=answer.url, text=answer.text(120)))
     return document
 
 
 def fetch_platform_configuration(url: str | None, registration_token: str | None,
                                  timeout: float) -> PlatformConfiguration:
     if origin_of(url) is None:
-        raise RegistrationFailed("The registration request has no valid openid_configuration URL.",
-                                 hint="Start the registration from the LMS's tool registration page.")
+        raise RegistrationFailed(_("The registration request has no valid openid_configuration URL."),
+                                 hint=_("Start the registration from the LMS's tool registration page."))
     headers = {"Accept": "application/json"}
     if registration_token:
         headers["Authorization"] = f"Bearer {registration_token}"
     answer = _send("GET", url, "OpenID configuration", timeout, headers=headers)
     if answer.status != 200:
-        raise RegistrationFailed("The platform's OpenID configuration could not be read.",
-                                 hint=f"HTTP {answer.status} from {url}: {answer.text(120)}")
+        raise RegistrationFailed(_("The platform's OpenID configuration could not be read."),
+                                 hint=_("HTTP %(status)s from %(url)s: %(text)s", status=answer.status, url=url,
+                                         text=answer.text(120)))
     return parse_platform_configuration(_json_object(answer, "OpenID configuration"), url)
 
 
@@ -130,23 +135,24 @@ def _strings(value) -> list[str]:
 def parse_platform_configuration(document: dict, url: str) -> PlatformConfiguration:
     issuer = document.get("issuer")
     if not isinstance(issuer, str) or not issuer:
-        raise RegistrationFailed("The platform's OpenID configuration names no issuer.")
+        raise RegistrationFailed(_("The platform's OpenID configuration names no issuer."))
     if not issuer_matches(issuer, url):
         raise RegistrationFailed(
-            "The platform's OpenID configuration names an issuer it does not belong to.",
-            hint=f"Issuer {issuer!r} must be the origin (or a path prefix) of the configuration URL {url!r}.")
+            _("The platform's OpenID configuration names an issuer it does not belong to."),
+            hint=_("Issuer %(issuer)s must be the origin (or a path prefix) of the configuration URL %(url)s.",
+                   issuer=repr(issuer), url=repr(url)))
     if len(issuer) > 400:
-        raise RegistrationFailed("The platform's issuer is longer than Tinker stores (400 characters).")
+        raise RegistrationFailed(_("The platform's issuer is longer than Tinker stores (400 characters)."))
     missing = [name for name in ENDPOINTS if origin_of(document.get(name)) is None]
     if missing:
-        raise RegistrationFailed("The platform's OpenID configuration is incomplete.",
-                                 hint=f"Missing, not an http(s) URL or too long: {', '.join(missing)}.")
+        raise RegistrationFailed(_("The platform's OpenID configuration is incomplete."),
+                                 hint=_("Missing, not an http(s) URL or too long: %(names)s.", names=", ".join(missing)))
     methods = document.get("token_endpoint_auth_methods_supported")
     if methods is not None and "private_key_jwt" not in _strings(methods):
-        raise RegistrationFailed("The platform does not accept private_key_jwt at its token endpoint.")
+        raise RegistrationFailed(_("The platform does not accept private_key_jwt at its token endpoint."))
     algs = document.get("id_token_signing_alg_values_supported")
     if algs is not None and not ALLOWED_ALGS.intersection(_strings(algs)):
-        raise RegistrationFailed("The platform signs id_tokens with no algorithm Tinker accepts (RS256/384/512).")
+        raise RegistrationFailed(_("The platform signs id_tokens with no algorithm Tinker accepts (RS256/384/512)."))
     lti = document.get(PLATFORM_CONFIGURATION)
     lti = lti if isinstance(lti, dict) else {}
     # messages_supported is a list of names (Moodle) or of {"type": ..., "placements": [...]} objects.
@@ -204,12 +210,13 @@ def post_client_registration(platform: PlatformConfiguration, payload: dict, reg
     answer = _send("POST", platform.registration_endpoint, "registration endpoint", timeout,
                    data=json.dumps(payload), headers=headers)
     if answer.status not in (200, 201):
-        raise RegistrationFailed("The platform refused Tinker's registration.",
-                                 hint=f"HTTP {answer.status} from {answer.url}: {answer.text()}")
+        raise RegistrationFailed(_("The platform refused Tinker's registration."),
+                                 hint=_("HTTP %(status)s from %(url)s: %(text)s", status=answer.status,
+                                         url=answer.url, text=answer.text()))
     document = _json_object(answer, "registration endpoint")
     client_id = document.get("client_id")
     if not isinstance(client_id, (str, int)) or isinstance(client_id, bool) or not str(client_id).strip():
-        raise RegistrationFailed("The platform's registration answer has no client_id.")
+        raise RegistrationFailed(_("The platform's registration answer has no client_id."))
     tool = document.get(TOOL_CONFIGURATION)
     deployment_id = tool.get("deployment_id") if isinstance(tool, dict) else None
     if isinstance(deployment_id, bool) or not isinstance(deployment_id, (str, int)) or not str(deployment_id):

@@ -11,6 +11,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
 from plugin.errors import Forbidden, InvalidInput
@@ -25,7 +27,7 @@ TOKEN_PARAM = "tinker_token"
 
 
 class RegistrationForbidden(Forbidden):
-    title = "This registration link cannot be used"
+    title = _l("This registration link cannot be used")
 
 
 @dataclass(frozen=True)
@@ -51,10 +53,10 @@ def _hash(token: str) -> str:
 def issue_registration_token(organisation: str, now: datetime, ttl: timedelta) -> IssuedToken:
     organisation = organisation.strip()
     if not organisation:
-        raise InvalidInput("an organisation name is required", errors={"org": ["Required."]})
+        raise InvalidInput("an organisation name is required", errors={"org": [_("Required.")]})
     if not timedelta(0) < ttl <= MAX_TTL:
         raise InvalidInput(f"the token must expire within {MAX_TTL.days} days",
-                           errors={"expires_in": ["Out of range."]})
+                           errors={"expires_in": [_("Out of range.")]})
     org = get_or_create_organisation(organisation, now)
     token = secrets.token_urlsafe(32)
     db.session.add(RegistrationToken(token_hash=_hash(token), organisation_id=org.id, created_at=now,
@@ -67,7 +69,7 @@ def claim_registration_token(token: str | None, now: datetime) -> Claim:
     """Take the token for this registration, or refuse (403) without having fetched anything."""
     hint = "Ask the Tinker operator for a new registration link (`flask lti registration-token --org ...`)."
     if not token:
-        raise RegistrationForbidden("This registration link has no Tinker registration token.", hint=hint)
+        raise RegistrationForbidden(_("This registration link has no Tinker registration token."), hint=hint)
     token_hash = _hash(token)
     taken = db.session.execute(
         update(RegistrationToken)
@@ -81,10 +83,10 @@ def claim_registration_token(token: str | None, now: datetime) -> Claim:
     if taken.rowcount == 1 and row is not None:
         return Claim(token_id=row.id, organisation_id=row.organisation_id, claimed_at=now)
     if row is None:
-        raise RegistrationForbidden("This registration link's token is not known to Tinker.", hint=hint)
+        raise RegistrationForbidden(_("This registration link's token is not known to Tinker."), hint=hint)
     if row.used_at is not None:
-        raise RegistrationForbidden("This registration link has already been used.", hint=hint)
-    raise RegistrationForbidden("This registration link has expired.", hint=hint)
+        raise RegistrationForbidden(_("This registration link has already been used."), hint=hint)
+    raise RegistrationForbidden(_("This registration link has expired."), hint=hint)
 
 
 def release_registration_token(claim: Claim) -> None:

@@ -9,6 +9,7 @@ import secrets
 from datetime import datetime, timedelta
 from functools import lru_cache
 
+from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import delete
 
@@ -48,15 +49,15 @@ def session_id_from_token(secret: str, token: str, max_age: int) -> str:
     try:
         return _serializer(secret).loads(token, max_age=max_age)
     except SignatureExpired:
-        raise Unauthenticated("Your Tinker session has expired.", hint="Open Tinker again from your course.") from None
+        raise Unauthenticated(_("Your Tinker session has expired."), hint=_("Open Tinker again from your course.")) from None
     except BadSignature:
-        raise Unauthenticated("Your Tinker session is not valid.", hint="Open Tinker again from your course.") from None
+        raise Unauthenticated(_("Your Tinker session is not valid."), hint=_("Open Tinker again from your course.")) from None
 
 
 def load_actor(session_id: str, now: datetime) -> tuple[Actor, LaunchSession]:
     row = db.session.get(LaunchSession, session_id)
     if row is None or row.expires_at < now:
-        raise Unauthenticated("Your Tinker session has ended.", hint="Open Tinker again from your course.")
+        raise Unauthenticated(_("Your Tinker session has ended."), hint=_("Open Tinker again from your course."))
     actor = Actor(user_id=row.user_id, course_id=row.course_id, organisation_id=row.organisation_id,
                   platform_id=row.platform_id, role=Role(row.role))
     return actor, row

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 
 from plugin.core.actor import Actor, Role
@@ -38,16 +39,16 @@ class HelpResult:
 def record_help(actor: Actor, *, other_user_id: int, direction: str, description: str, now: datetime,
                 experiment_id: int | None = None) -> HelpResult:
     if not actor.can_contribute:
-        raise Forbidden("Observers cannot record peer help.")
+        raise Forbidden(_("Observers cannot record peer help."))
     if other_user_id == actor.user_id:
-        raise InvalidInput("Helping yourself does not count: choose a colleague.", errors={"other": ["Not yourself."]})
+        raise InvalidInput(_("Helping yourself does not count: choose a colleague."), errors={"other": [_("Not yourself.")]})
     if role_in(actor.course_id, other_user_id) in (None, Role.OBSERVER):
-        raise InvalidInput("Choose someone in this course.", errors={"other": ["Not in this course."]})
+        raise InvalidInput(_("Choose someone in this course."), errors={"other": [_("Not in this course.")]})
     if direction not in (HELPED_ME, I_HELPED):
-        raise InvalidInput("Say who helped whom.", errors={"direction": ["Choose one."]})
+        raise InvalidInput(_("Say who helped whom."), errors={"direction": [_("Choose one.")]})
     description = (description or "").strip()
     if not 3 <= len(description) <= 2000:
-        raise InvalidInput("Say in a few words what the help was.", errors={"description": ["3 to 2000 characters."]})
+        raise InvalidInput(_("Say in a few words what the help was."), errors={"description": [_("3 to 2000 characters.")]})
     if experiment_id is not None:
         get_visible(actor, experiment_id)  # must be an experiment this person can see, in this course
     helper, helped = (other_user_id, actor.user_id) if direction == HELPED_ME else (actor.user_id, other_user_id)
@@ -67,7 +68,7 @@ def confirm_help(actor: Actor, help_id: int, now: datetime) -> HelpResult:
     moved = db.session.execute(update(PeerHelp).where(PeerHelp.id == record.id, PeerHelp.status == PENDING)
                                .values(status=CONFIRMED, resolved_at=now))
     if moved.rowcount != 1:
-        raise Conflict("This help was already answered.")
+        raise Conflict(_("This help was already answered."))
     db.session.refresh(record)
     return HelpResult(record, _confirm(record, now, already_moved=True))
 
@@ -82,9 +83,9 @@ def decline_help(actor: Actor, help_id: int, now: datetime) -> PeerHelp:
 def _pending_for(actor: Actor, help_id: int) -> PeerHelp:
     record = db.session.get(PeerHelp, help_id)
     if record is None or record.course_id != actor.course_id or record.helped_id != actor.user_id:
-        raise NotFound("No such help awaiting your answer.")
+        raise NotFound(_("No such help awaiting your answer."))
     if record.status != PENDING:
-        raise Conflict("This help was already answered.")
+        raise Conflict(_("This help was already answered."))
     return record
 
 
@@ -134,6 +135,6 @@ def mine(actor: Actor, limit: int = 50) -> list[PeerHelp]:
 
 def flagged_loops(actor: Actor) -> list[PeerHelp]:
     if not actor.can_manage:
-        raise Forbidden("Only managers review flagged help.")
+        raise Forbidden(_("Only managers review flagged help."))
     return list(db.session.scalars(select(PeerHelp).where(
         PeerHelp.course_id == actor.course_id, PeerHelp.loop_flagged.is_(True)).order_by(PeerHelp.id.desc())))

@@ -1,6 +1,7 @@
 """Shapes at the edge: the admin's vision form."""
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, fields, validate
 
 MIN_PILLARS, MAX_PILLARS = 3, 6
@@ -23,7 +24,7 @@ class VisionIn(Schema):
     guidance = fields.String(load_default="", validate=validate.Length(max=20_000))
     pillars = fields.List(fields.Nested(PillarIn), required=True,
                           validate=validate.Length(min=MIN_PILLARS, max=MAX_PILLARS,
-                                                   error="Name between 3 and 6 pillars."))
+                                                   error=_l("Name between 3 and 6 pillars.")))
     tools = fields.List(fields.Nested(ToolPolicyIn), load_default=list)
 
     def load_form(self, form) -> dict:

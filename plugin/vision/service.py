@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import bindparam, select
 
 from plugin.audit.service import record
@@ -104,11 +105,11 @@ def save_vision(actor: Actor, data: dict, now: datetime) -> Vision:
     """Replace the vision with `data` (VisionIn-loaded). Bumps the version only when the text learners read
     (statement, guidance, pillars, tool approvals and notes) changed, so they are asked to acknowledge again."""
     if not actor.can_administer:
-        raise Forbidden("Only the organisation's administrators can change the AI vision.")
+        raise Forbidden(_("Only the organisation's administrators can change the AI vision."))
     org = actor.organisation_id
     names = [p["name"].strip().lower() for p in data["pillars"]]
     if len(set(names)) != len(names):
-        raise InvalidInput("Each pillar needs its own name.", errors={"pillars": ["Each pillar needs its own name."]})
+        raise InvalidInput(_("Each pillar needs its own name."), errors={"pillars": [_("Each pillar needs its own name.")]})
     _save_pillars(org, data["pillars"])
     _save_tools(org, data["tools"])
     view = current(org)
@@ -162,8 +163,8 @@ def _save_tools(organisation_id: int, rows: list[dict]) -> None:
     for row in rows:
         tool_id = row["ai_tool_id"]
         if tool_id not in valid:
-            raise InvalidInput("That AI tool is not in the organisation's list.",
-                               errors={"tools": ["Choose tools from the organisation's list."]})
+            raise InvalidInput(_("That AI tool is not in the organisation's list."),
+                               errors={"tools": [_("Choose tools from the organisation's list.")]})
         policy = policies.get(tool_id)
         if policy is None:
             policy = ToolPolicy(ai_tool_id=tool_id, organisation_id=organisation_id)
@@ -184,9 +185,9 @@ def acknowledge(actor: Actor, version: int, now: datetime) -> VisionAck:
     """Record that the actor read `version` (the one on the page they saw); an older one is refused."""
     vision = db.session.get(Vision, actor.organisation_id)
     if vision is None or vision.version == 0:
-        raise Conflict("There is no AI vision to acknowledge yet.")
+        raise Conflict(_("There is no AI vision to acknowledge yet."))
     if version != vision.version:
-        raise Conflict("The AI vision changed while you were reading it: please read the new version.")
+        raise Conflict(_("The AI vision changed while you were reading it: please read the new version."))
     ack = db.session.get(VisionAck, (actor.organisation_id, actor.user_id))
     if ack is None:
         insert_ignore(db.session, VisionAck.__table__, {"organisation_id": actor.organisation_id,

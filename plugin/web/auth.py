@@ -9,6 +9,7 @@ from functools import wraps
 from urllib.parse import quote
 
 from flask import current_app, g, request, session, url_for
+from flask_babel import gettext as _
 
 from plugin.core.actor import Actor, Role
 from plugin.core.clock import utcnow
@@ -40,11 +41,11 @@ def resolve_actor() -> Actor:
     elif request.method in SAFE_METHODS and session.get(SESSION_KEY):
         session_id = session[SESSION_KEY]
     elif request.method not in SAFE_METHODS:
-        raise Unauthenticated("This action needs your launch token.",
-                              hint="Reload Tinker from your course and try again.")
+        raise Unauthenticated(_("This action needs your launch token."),
+                              hint=_("Reload Tinker from your course and try again."))
     else:
-        raise Unauthenticated("Open Tinker from your course to continue.",
-                              hint="Tinker is reached through your learning platform.")
+        raise Unauthenticated(_("Open Tinker from your course to continue."),
+                              hint=_("Tinker is reached through your learning platform."))
     actor, launch = load_actor(session_id, utcnow())
     g.actor = actor
     g.launch = launch
@@ -60,7 +61,7 @@ def requires_actor(*roles: Role):
         def wrapper(*args, **kwargs):
             actor = resolve_actor()
             if roles and actor.role not in roles:
-                raise Forbidden("Your role in this course does not open this page.")
+                raise Forbidden(_("Your role in this course does not open this page."))
             return view(actor, *args, **kwargs)
 
         return wrapper

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from markupsafe import escape
 
 from plugin.badges import baking, credentials, recipients
@@ -15,6 +16,7 @@ from plugin.core.actor import Actor
 from plugin.core.clock import utcnow
 from plugin.errors import InvalidInput
 from plugin.extensions import db
+from plugin.i18n import current_locale
 from plugin.web.auth import launch_url, requires_actor
 
 bp = Blueprint("openbadges", __name__)
@@ -61,9 +63,10 @@ def pillar(organisation_id: int, pillar_id: int):
     """The public target of a badge's alignment: just the vision pillar's name and description."""
     found = ob.public_pillar(organisation_id, pillar_id)
     issuer_name = ob.issuer_of(organisation_id, _urls().base).name
-    body = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(found.name)}</title>'
-            '<meta name="viewport" content="width=device-width, initial-scale=1"></head><body><main>'
-            f'<p>AI vision pillar of {escape(issuer_name)}</p>'
+    caption = _("AI vision pillar of %(issuer)s", issuer=issuer_name)
+    body = (f'<!doctype html><html lang="{current_locale()}"><head><meta charset="utf-8"><title>{escape(found.name)}'
+            '</title><meta name="viewport" content="width=device-width, initial-scale=1"></head><body><main>'
+            f'<p>{escape(caption)}</p>'
             f'<h1 id="pillar-{found.id}">{escape(found.name)}</h1>'
             f'<p>{escape(found.description)}</p></main></body></html>')
     response = Response(body, mimetype="text/html")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request
+from flask_babel import gettext as _
 from marshmallow import ValidationError
 
 from plugin.catalog.service import items
@@ -72,8 +73,8 @@ def _flat(messages: dict) -> dict:
     out = {}
     for name, msgs in messages.items():
         if isinstance(msgs, dict):
-            out[name] = ["Check the rows: " + "; ".join(sorted({m for v in msgs.values() for ms in v.values()
-                                                                 for m in ms}))]
+            problems = "; ".join(sorted({str(m) for v in msgs.values() for ms in v.values() for m in ms}))
+            out[name] = [_("Check the rows: %(problems)s", problems=problems)]
         else:
             out[name] = msgs
     return out

@@ -20,6 +20,8 @@ def test_learner_logs_a_failed_experiment_and_is_recognised(live_server, page, a
     assert live_server.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
     base = live_server.base_url
     frame = launch_from_dev_lms(page, base, "Naz Kurt", course="dev-course-202")
+    expect(frame.get_by_role("heading", name="Panom")).to_be_visible()  # her LMS speaks Turkish to Tinker
+    frame.get_by_role("button", name="English").click()  # she picks English in the header
     expect(frame.get_by_role("heading", name="My dashboard")).to_be_visible()
     points_before = int(frame.get_by_test_id("points-total").inner_text())
 

@@ -21,7 +21,8 @@ def test_dev_lms_launch_walks_the_real_flow_over_http(live_server):
     assert launched.status_code == 303, launched.text[-1500:]
     assert launched.headers["Location"].startswith("/app/?lt=")
     dashboard = browser.get(base + launched.headers["Location"])
-    assert "My dashboard" in dashboard.text and "Ayşe Yılmaz" in dashboard.text
+    # Ayşe's launch carries locale "tr": her dashboard opens in Turkish.
+    assert '<html lang="tr">' in dashboard.text and "<h1>Panom</h1>" in dashboard.text and "Ayşe Yılmaz" in dashboard.text
 
 
 def test_dev_lms_refuses_a_tampered_auth_request(live_server):
@@ -79,13 +80,14 @@ def test_dev_lms_deep_linking_places_a_view_that_later_launches_open(live_server
     launched = autopost(browser, browser.get(next_url(login)))
     assert launched.status_code == 303
     picker = browser.get(base + launched.headers["Location"])
-    assert "Leaderboard" in picker.text
+    assert "Lider tablosu" in picker.text  # Fatma's launch carries locale "tr"
     token = re.search(r'name="lt" value="([^"]+)"', picker.text).group(1)
     action = re.search(r'<form method="post" action="([^"]+)"', picker.text).group(1)
     submitted = browser.post(base + action, data={"lt": token, "view": "leaderboard"})
     placed = autopost(browser, submitted)  # the signed answer goes back to the LMS
     assert placed.status_code == 200
-    assert 'data-testid="placed-title">Leaderboard<' in placed.text and "tinker_view=leaderboard" in placed.text
+    # The link is titled in the language of whoever placed it.
+    assert 'data-testid="placed-title">Lider tablosu<' in placed.text and "tinker_view=leaderboard" in placed.text
     # A learner opening the placed link lands on the leaderboard.
     learner_login = autopost(browser, browser.post(f"{base}/dev/lms/launch", data={
         "sub": "dev-learner-1", "course": "dev-course-101", "view": "leaderboard"}))
