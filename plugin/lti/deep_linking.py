@@ -5,6 +5,8 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
+from flask_babel import gettext as _
+
 from plugin.core.actor import Role
 from plugin.errors import Forbidden, InvalidInput, LaunchRejected
 from plugin.lti import claims as C
@@ -51,20 +53,20 @@ def session_settings(claims: dict) -> dict:
 
 def authorise_deep_linking(role: Role) -> None:
     if not role.is_staff:
-        raise Forbidden("Only instructors and administrators can add Tinker to the course.",
-                        hint="Ask your instructor to place Tinker; you can open it from the course once it is there.")
+        raise Forbidden(_("Only instructors and administrators can add Tinker to the course."),
+                        hint=_("Ask your instructor to place Tinker; you can open it from the course once it is there."))
 
 
 def settings_of(services: dict | None) -> dict:
     settings = (services or {}).get(SESSION_KEY)
     if not isinstance(settings, dict) or not settings.get("deep_link_return_url"):
-        raise Forbidden("This page only opens from the LMS's content selection (deep linking).",
-                        hint="Use the LMS's 'add content' or 'select content' button for Tinker.")
+        raise Forbidden(_("This page only opens from the LMS's content selection (deep linking)."),
+                        hint=_("Use the LMS's 'add content' or 'select content' button for Tinker."))
     return settings
 
 
 def content_item(placed: Placeable, launch_url: str) -> dict:
-    return {"type": "ltiResourceLink", "title": placed.title, "text": placed.description, "url": launch_url,
+    return {"type": "ltiResourceLink", "title": str(placed.title), "text": str(placed.description), "url": launch_url,
             "custom": {CUSTOM_VIEW: placed.key}}
 
 
@@ -72,9 +74,10 @@ def select_items(chosen: list[str], settings: dict, launch_url: str) -> list[dic
     """The content items for the views the manager ticked, as the platform allows (one or several)."""
     wanted = list(dict.fromkeys(chosen))
     if not wanted or any(key not in PLACEABLE for key in wanted):
-        raise InvalidInput("nothing valid was chosen", errors={"view": ["Choose what to add to the course."]})
+        raise InvalidInput(_("Choose what to add to the course."), errors={"view": [_("Choose what to add to the course.")]})
     if len(wanted) > 1 and not settings["accept_multiple"]:
-        raise InvalidInput("one item only", errors={"view": ["This place in the LMS takes one item: choose one."]})
+        raise InvalidInput(_("This place in the LMS takes one item: choose one."),
+                           errors={"view": [_("This place in the LMS takes one item: choose one.")]})
     return [content_item(PLACEABLE[key], launch_url) for key in wanted]
 
 
@@ -95,5 +98,5 @@ def response_jwt(platform: Platform, settings: dict, items: list[dict], now: dat
     if "data" in settings:
         message[DL + "data"] = settings["data"]
     if not items:
-        message[DL + "msg"] = "Nothing was added."
+        message[DL + "msg"] = _("Nothing was added.")
     return keys.sign(message, headers={"typ": "JWT"})

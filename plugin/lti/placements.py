@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from flask import url_for
+from flask_babel import lazy_gettext as _l
 
 from plugin.core.actor import Role
 
@@ -18,7 +19,7 @@ EVERYONE = frozenset(Role)
 @dataclass(frozen=True)
 class Placeable:
     key: str
-    title: str
+    title: str  # lazy: in the language of the request that reads it (the picker, the content item sent)
     description: str
     endpoint: str
     params: dict = field(default_factory=dict)
@@ -26,11 +27,11 @@ class Placeable:
 
 
 PLACEABLE: dict[str, Placeable] = {p.key: p for p in (
-    Placeable("dashboard", "My dashboard", "Each person's points, badges and recent experiments "
-              "(instructors see the course overview).", "learner.home"),
-    Placeable("log-experiment", "Log an experiment", "Opens the form for logging an AI experiment.",
+    Placeable("dashboard", _l("My dashboard"), _l("Each person's points, badges and recent experiments "
+                                                  "(instructors see the course overview)."), "learner.home"),
+    Placeable("log-experiment", _l("Log an experiment"), _l("Opens the form for logging an AI experiment."),
               "learner.experiment_new", roles=frozenset({Role.LEARNER, Role.MANAGER, Role.ADMIN})),
-    Placeable("leaderboard", "Leaderboard", "The course's standings.", "boards.leaderboard"),
+    Placeable("leaderboard", _l("Leaderboard"), _l("The course's standings."), "boards.leaderboard"),
 )}
 HOME = "learner.home"
 
