@@ -79,13 +79,13 @@ def test_dev_lms_deep_linking_places_a_view_that_later_launches_open(live_server
     launched = autopost(browser, browser.get(next_url(login)))
     assert launched.status_code == 303
     picker = browser.get(base + launched.headers["Location"])
-    assert "Leaderboard" in picker.text
+    assert "Lider tablosu" in picker.text  # Fatma launches in Turkish: the views offered are named in Turkish
     token = re.search(r'name="lt" value="([^"]+)"', picker.text).group(1)
     action = re.search(r'<form method="post" action="([^"]+)"', picker.text).group(1)
     submitted = browser.post(base + action, data={"lt": token, "view": "leaderboard"})
     placed = autopost(browser, submitted)  # the signed answer goes back to the LMS
     assert placed.status_code == 200
-    assert 'data-testid="placed-title">Leaderboard<' in placed.text and "tinker_view=leaderboard" in placed.text
+    assert 'data-testid="placed-title">Lider tablosu<' in placed.text and "tinker_view=leaderboard" in placed.text
     # A learner opening the placed link lands on the leaderboard.
     learner_login = autopost(browser, browser.post(f"{base}/dev/lms/launch", data={
         "sub": "dev-learner-1", "course": "dev-course-101", "view": "leaderboard"}))
