@@ -9,7 +9,7 @@ export FLASK_APP := plugin
 # The suite runs on every core (tests are independent: each worker has its own databases and servers).
 PYTEST_ARGS ?= -n auto
 
-.PHONY: run test test-sqlite test-postgresql install postgres-binaries clean translations
+.PHONY: run test test-sqlite test-postgresql install postgres-binaries clean translations screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,3 +60,7 @@ translations: $(STAMP)
 		--project Tinker --copyright-holder "Tinker contributors" -o $(I18N)/messages.pot plugin templates
 	$(BIN)/pybabel update -i $(I18N)/messages.pot -d $(I18N) --no-fuzzy-matching --ignore-obsolete
 	$(BIN)/pybabel compile -d $(I18N) --statistics
+
+## make screenshots: the pictures in docs/images (docs/screenshots.md, README), taken by the e2e suite in chromium.
+screenshots: $(STAMP)
+	TINKER_SCREENSHOTS_DIR=docs/images $(BIN)/python -m pytest -p no:cacheprovider --db sqlite -q tests/e2e/test_screenshots.py

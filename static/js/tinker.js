@@ -28,7 +28,11 @@
     var targets = origins.content.split(" ").filter(Boolean);
     var lastHeight = 0;
     var announce = function () {
-      var height = Math.ceil(document.documentElement.scrollHeight);
+      // The content's own height, not the document's scrollHeight: that never drops below the frame's
+      // current height, so a frame sized for a long page would never shrink back for a short one.
+      var style = window.getComputedStyle(document.body);
+      var height = Math.ceil(document.body.getBoundingClientRect().height +
+        parseFloat(style.marginTop) + parseFloat(style.marginBottom));
       if (Math.abs(height - lastHeight) < 4) { return; }
       lastHeight = height;
       targets.forEach(function (origin) {

@@ -173,7 +173,7 @@ def test_every_page_a_role_reaches_passes_axe(role, live_server, browser, artifa
 
         shutil.rmtree(shots)
         shots.mkdir()
-        report, visited, everything, charts = {}, [], [], []
+        report, visited, everything, charts, wide = {}, [], [], [], {}
 
         def check(url: str) -> None:
             visited.append(kind_of(url, field_name))
@@ -181,6 +181,12 @@ def test_every_page_a_role_reaches_passes_axe(role, live_server, browser, artifa
             charts.append(len(page.evaluate(CHARTS_JS)))
             if problems:
                 report[kind_of(url, field_name)] = problems
+            # Reflow on every page of every role: a 360 px phone, and 200% zoom of a 1280 x 900 window (640 x 450
+            # CSS px; the pixel density does not change layout, so the same context serves).
+            for width, height in ((360, 800), (640, 450)):
+                page.set_viewport_size({"width": width, "height": height})
+                if sideways_scroll(page) > 0:
+                    wide[f"{kind_of(url, field_name)} at {width}px"] = sideways_scroll(page)
             page.set_viewport_size({"width": 360, "height": 800})
             page.screenshot(path=str(shots / f"{slug(url, field_name)}.png"), full_page=True)
             page.set_viewport_size({"width": 1280, "height": 900})
@@ -202,6 +208,7 @@ def test_every_page_a_role_reaches_passes_axe(role, live_server, browser, artifa
         assert sum(charts) > 0  # team (and for managers insights) charts were among the pages checked  # the crawl found the menus (a broken launch would find one page)
         assert not report, f"serious or critical axe violations for the {role}:\n" + "\n".join(
             f"{kind}\n" + "\n".join(lines) for kind, lines in report.items())
+        assert not wide, f"pages that scroll sideways for the {role} (CSS px too wide): {wide}"
     finally:
         context.close()
 

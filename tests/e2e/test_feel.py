@@ -1,0 +1,76 @@
+"""How the tool feels inside the LMS frame: the frame takes the page's height (lti.frameResize) as pages grow
+and shrink, pages do not jump about while loading (cumulative layout shift), and they stay light for a slow
+phone (what a page needs to download, and no script that blocks the first paint)."""
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.test_learner_journey import launch_from_dev_lms
+
+pytestmark = pytest.mark.e2e
+
+LAYOUT_SHIFT_JS = """() => new Promise(resolve => {
+  let total = 0;
+  new PerformanceObserver(list => {
+    for (const entry of list.getEntries()) { if (!entry.hadRecentInput) total += entry.value; }
+  }).observe({type: 'layout-shift', buffered: true});
+  setTimeout(() => resolve(total), 300);
+})"""
+PAGES = ["/app/experiments/new", "/app/experiments", "/app/leaderboard", "/app/badges", "/app/challenges/",
+         "/app/vision/"]
+BUDGET_BYTES = 150_000  # HTML + CSS + JS of one page, uncompressed; today's pages need a fraction of it
+
+
+def tool_frame(page):
+    return next(f for f in page.frames if "/app/" in f.url)
+
+
+def frame_height(page) -> int:
+    return page.locator("iframe[name=tool-frame]").evaluate("f => Math.round(f.getBoundingClientRect().height)")
+
+
+def content_height(frame) -> int:
+    return frame.evaluate("() => Math.ceil(document.body.getBoundingClientRect().height)")
+
+
+def test_the_frame_fits_the_page_as_it_grows_and_shrinks(live_server, page):
+    assert live_server.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
+    expect(launch_from_dev_lms(page, live_server.base_url, "James Carter").locator("main h1").first).to_be_visible()
+    expect(page.locator("iframe[name=tool-frame][data-resized]")).to_have_count(1)
+    tall = tool_frame(page)
+    expect(tall.locator("main h1").first).to_be_visible()
+    page.wait_for_timeout(300)
+    assert abs(frame_height(page) - content_height(tall)) <= 24, (frame_height(page), content_height(tall))
+    assert tall.evaluate("() => document.documentElement.scrollHeight <= window.innerHeight + 1")  # no inner scrollbar
+    grown = frame_height(page)
+    assert grown > 900  # the dashboard is longer than the LMS's first guess
+
+    tall.goto(tall.url.replace("/app/?", "/app/vision/?"))  # a shorter page: the frame must shrink again
+    short = tool_frame(page)
+    expect(short.locator("main h1").first).to_be_visible()
+    page.wait_for_timeout(300)
+    if content_height(short) < grown - 50:
+        assert frame_height(page) < grown, "the frame kept the longer page's height"
+    assert abs(frame_height(page) - max(400, content_height(short))) <= 24
+
+
+def test_pages_do_not_jump_while_loading_and_stay_light(live_server, page):
+    assert live_server.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
+    expect(launch_from_dev_lms(page, live_server.base_url, "James Carter").locator("main h1").first).to_be_visible()
+    frame = tool_frame(page)
+    expect(frame.locator("main h1").first).to_be_visible()
+    token = frame.url.split("lt=")[1].split("&")[0]
+    sizes: dict[str, int] = {}
+    page.on("response", lambda r: sizes.__setitem__(r.url, len(r.body())) if r.ok and "/dev/lms" not in r.url else None)
+    for path in PAGES:
+        sizes.clear()
+        frame.goto(f"{live_server.base_url}{path}?lt={token}")
+        expect(frame.locator("main h1").first).to_be_visible()
+        shift = frame.evaluate(LAYOUT_SHIFT_JS)
+        assert shift < 0.1, f"{path}: cumulative layout shift {shift:.3f} (good is below 0.1)"
+        blocking = frame.evaluate("""() => Array.from(document.querySelectorAll('script[src]'))
+            .filter(s => !s.defer && !s.async && s.type !== 'module').map(s => s.src)""")
+        assert not blocking, f"{path}: scripts that block the first paint {blocking}"
+        total = sum(sizes.values())
+        assert total < BUDGET_BYTES, f"{path}: {total} bytes to download {sorted(sizes.items(), key=lambda i: -i[1])[:5]}"
