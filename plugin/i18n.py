@@ -14,8 +14,6 @@ from flask_babel import Babel, format_date, format_datetime, format_decimal, for
 LOCALES = ("en", "tr")
 DEFAULT_LOCALE = "en"
 
-babel = Babel()
-
 
 def supported(tag: str | None) -> str | None:
     """The supported language a BCP 47 / POSIX tag asks for ("tr-TR", "tr_TR", "TR" -> "tr"), or None."""
@@ -84,9 +82,11 @@ def current_locale() -> str:
 
 
 def register_i18n(app: Flask) -> None:
-    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone,
-                   default_locale=DEFAULT_LOCALE,
-                   default_translation_directories="translations", default_domain="messages")
+    # A Babel per app: Flask-Babel caches loaded catalogs on the instance's domain, so one module-level instance
+    # would serve the first app's catalog to every app in the process (a pseudo-locale site next to the real one).
+    Babel().init_app(app, locale_selector=select_locale, timezone_selector=select_timezone,
+                     default_locale=DEFAULT_LOCALE,
+                     default_translation_directories="translations", default_domain="messages")
     app.jinja_env.filters.update(date=_date, datetime=_datetime, number=_number, percent=_percent)
     app.jinja_env.globals.update(LOCALES=LOCALES, language_name=language_name, current_locale=current_locale,
                                  role_name=role_name)

@@ -42,7 +42,8 @@ def _local(moment: datetime, tz: ZoneInfo) -> datetime:
 def _clock(actor: Actor):
     """Show stored UTC times in the organisation's zone."""
     tz = challenges.zone(actor.organisation_id)
-    return lambda moment: format_datetime(_local(moment, tz), "d MMM y, HH:mm z", locale=current_locale())
+    # No zone abbreviation per time ("UTC", "TSİ", "+0100" depend on zone and language): pages name the zone once.
+    return lambda moment: format_datetime(_local(moment, tz), "d MMM y, HH:mm", locale=current_locale())
 
 
 def _badges(actor: Actor) -> dict:
@@ -61,7 +62,8 @@ def index(actor: Actor):
     return render_template("challenges/challenge_list.html", actor=actor, cards=queries.cards(actor, now),
                            when=_clock(actor), teams=queries.team_names(actor.course_id),
                            reviewer=actor.can_manage or missions.champions_missions(actor),
-                           waiting=len(missions.review_queue(actor)), badges=_badges(actor))
+                           waiting=len(missions.review_queue(actor)), badges=_badges(actor),
+                           zone=challenges.zone(actor.organisation_id).key)
 
 
 def _show(actor: Actor, challenge_id: int, errors: dict | None = None, values: dict | None = None,
@@ -84,7 +86,7 @@ def _show(actor: Actor, challenge_id: int, errors: dict | None = None, values: d
         tools=tools, approved=[tools[t] for t in queries.approved_tools(challenge) if t in tools],
         trail=trail, can_submit=can_submit, reviewer=missions.can_review(actor, challenge),
         badge=_badges(actor).get(challenge.badge_id) if challenge.badge_id else None,
-        errors=errors or {}, values=values or {}), status
+        zone=challenges.zone(actor.organisation_id).key, errors=errors or {}, values=values or {}), status
 
 
 @bp.get("/<int:challenge_id>")
@@ -205,7 +207,8 @@ def _queue(actor: Actor, errors: dict | None = None, failed: int | None = None, 
     if not (actor.can_manage or missions.champions_missions(actor)):
         raise Forbidden(_("Only the course's managers and AI champions review evidence."))
     return render_template("challenges/review_queue.html", actor=actor, queue=missions.review_queue(actor),
-                           names=_names(actor), when=_clock(actor), errors=errors or {}, failed=failed,
+                           names=_names(actor), when=_clock(actor), zone=challenges.zone(actor.organisation_id).key,
+                           errors=errors or {}, failed=failed,
                            values=request.form.to_dict() if failed else {}, notice=notice), status
 
 
