@@ -5,6 +5,7 @@ from plugin.catalog.models import AiTool, TaskCategory, ValueTag  # noqa: F401
 from plugin.challenges.models import Challenge, ChallengeContribution, ChallengeTool, MissionEvidence  # noqa: F401
 from plugin.community.models import Reaction, Report, Reuse  # noqa: F401
 from plugin.experiments.models import Experiment  # noqa: F401
+from plugin.identity.models import IdentityLink, LinkAttempt, LinkCode, Person  # noqa: F401
 from plugin.insights.models import InsightSetting  # noqa: F401
 from plugin.leaderboards.models import BoardOptOut, BoardRank, BoardScore, BoardSetting, MemberStat, TeamStat  # noqa: F401
 from plugin.ledger.models import LedgerEntry, PointsTotal  # noqa: F401

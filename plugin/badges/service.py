@@ -13,7 +13,9 @@ from plugin.badges.models import BadgeAward, BadgeClass
 from plugin.core.db import insert_ignore
 from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
+from plugin.identity.people import identities
 from plugin.leaderboards import aggregates
+from plugin.tenancy.models import Course, Platform
 from plugin.xapi import service as xapi
 
 
@@ -50,6 +52,20 @@ def badges_of(course_id: int, user_id: int) -> list[tuple[BadgeAward, BadgeClass
             BadgeAward.course_id == course_id, BadgeAward.user_id == user_id, BadgeAward.revoked_at.is_(None),
         ).order_by(BadgeAward.awarded_at.desc())
     ))
+
+
+def linked_badges(organisation_id: int, user_id: int) -> list[tuple[BadgeAward, BadgeClass, str]]:
+    """Badges of the identities linked to this one in the organisation's other LMSs, with where each was earned
+    ("<LMS> · <course>"). Empty for an identity linked to nobody."""
+    others = [u for u in identities(user_id) if u != user_id]
+    if not others:
+        return []
+    return [(award, badge, f"{platform or issuer} · {title}") for award, badge, title, platform, issuer in db.session.execute(
+        select(BadgeAward, BadgeClass, Course.title, Platform.name, Platform.issuer)
+        .join(BadgeClass, BadgeClass.id == BadgeAward.badge_id).join(Course, Course.id == BadgeAward.course_id)
+        .join(Platform, Platform.id == Course.platform_id)
+        .where(BadgeAward.user_id.in_(others), BadgeAward.organisation_id == organisation_id,
+               BadgeAward.revoked_at.is_(None)).order_by(BadgeAward.awarded_at.desc()))]
 
 
 def get_or_create_badge(organisation_id: int, slug: str, now: datetime, **fields) -> BadgeClass:

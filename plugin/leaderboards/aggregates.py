@@ -28,6 +28,7 @@ from plugin.core import memo
 from plugin.core.actor import Role
 from plugin.core.db import _insert_for
 from plugin.extensions import db
+from plugin.identity.people import board_holder, identities
 from plugin.leaderboards.models import BoardRank, BoardScore, MemberStat, TeamStat
 from plugin.leaderboards.periods import ALL, keys_for
 from plugin.ledger.models import TOTAL, LedgerEntry
@@ -178,9 +179,10 @@ def _move_ranks(changes: dict[tuple[str, int], int]) -> None:
                        [{"board": b, "points": p, "members": n} for (b, p), n in sorted(changes.items())])
 
 
-def bump_boards(user_id: int, deltas: dict[str, int]) -> None:
-    """Add points to one person's rows on several boards, keeping the rank buckets in step."""
-    deltas = {b: d for b, d in deltas.items() if d}
+def bump_boards(user_id: int, deltas: dict[str, int], keep_zero: bool = False) -> None:
+    """Add points to one person's rows on several boards, keeping the rank buckets in step (`keep_zero`: a
+    zero delta still puts them on that board, as a rebuild does for entries that cancel out)."""
+    deltas = {b: d for b, d in deltas.items() if d or keep_zero}
     if not deltas:
         return
     table = BoardScore.__table__
@@ -234,11 +236,53 @@ def apply_points(organisation_id: int, course_id: int, user_id: int, dimension: 
     deltas: dict[str, int] = {}
     _point_boards(organisation_id, course_id, _challenges_at(course_id, team_ids, earned_at), dimension,
                   earned_at, tz, amount, deltas)
-    bump_boards(user_id, deltas)
+    bump_person(organisation_id, user_id, deltas)
     if team_ids:
         rows = {(t, p, f"points:{d}"): amount for t in team_ids for p in keys_for(earned_at, tz)
                 for d in {dimension, TOTAL}}
         _add_values(TeamStat.__table__, ["team_id", "period", "metric"], rows)
+
+
+def _is_organisation_board(board: str) -> bool:
+    return board[:1] == "o"
+
+
+def bump_person(organisation_id: int, user_id: int, deltas: dict[str, int]) -> None:
+    """bump_boards for one identity, its organisation boards going to the row of the person it belongs to
+    (identities linked across LMSs count once there; course and challenge boards stay per identity)."""
+    holder = board_holder(user_id)
+    if holder != user_id:
+        bump_boards(holder, {b: d for b, d in deltas.items() if _is_organisation_board(b)})
+        deltas = {b: d for b, d in deltas.items() if not _is_organisation_board(b)}
+    bump_boards(user_id, deltas)
+
+
+def relink_boards(organisation_id: int, user_ids: Iterable[int]) -> None:
+    """Recompute, from the ledger, the organisation boards of the people these identities belong to now
+    (after a link, an unlink or an erasure): the rows they held go, each person's holder gets the sum of the
+    counted points of all its identities."""
+    prefix = organisation_scope(organisation_id) + ":"
+    everyone = sorted({u for user_id in user_ids for u in identities(user_id)} | set(user_ids))
+    for user_id in everyone:
+        drop_from_boards(user_id, db.session.scalars(select(BoardScore.board).where(
+            BoardScore.user_id == user_id, BoardScore.board.startswith(prefix, autoescape=True))))
+    tz = _tz(organisation_id)
+    original, earned_at = _ledger_with_earned_at()
+    counted_courses = select(Membership.course_id).join(Course, Course.id == Membership.course_id).where(
+        Membership.user_id == bindparam("user_id"), Course.organisation_id == organisation_id, _eligible_clause())
+    per_holder: dict[int, dict[str, int]] = defaultdict(dict)
+    for user_id in everyone:
+        deltas = per_holder[board_holder(user_id)]
+        rows = db.session.execute(select(LedgerEntry.dimension, LedgerEntry.amount, earned_at).outerjoin(
+            original, original.id == LedgerEntry.reverses_id).where(
+            LedgerEntry.user_id == user_id, LedgerEntry.course_id.in_(counted_courses)), {"user_id": user_id})
+        for dimension, amount, at in rows:
+            for period in keys_for(at, tz):
+                for dim in {dimension, TOTAL}:
+                    key = board_key(organisation_scope(organisation_id), period, dim)
+                    deltas[key] = deltas.get(key, 0) + amount
+    for holder, deltas in sorted(per_holder.items()):
+        bump_boards(holder, deltas, keep_zero=True)
 
 
 # --- activity (experiments, confirmed helps, badges) ---------------------------------------------
@@ -336,11 +380,13 @@ def reconcile_member(course_id: int, user_id: int) -> bool:
         deltas = _person_boards(course, user_id)
         if not deltas:
             return False
-        bump_boards(user_id, deltas)
+        bump_person(course.organisation_id, user_id, deltas)
     elif not want and have_rows:
         held = drop_from_boards(user_id, have_rows)
         organisation = organisation_scope(course.organisation_id)
-        if _counts_elsewhere(course, user_id):
+        if len(identities(user_id)) > 1:  # linked across LMSs: their other identities may still count
+            relink_boards(course.organisation_id, [user_id])
+        elif _counts_elsewhere(course, user_id):
             bump_boards(user_id, {board_key(organisation, p, d): -points for board, points in held.items()
                                   for scope, p, d in [split_key(board)] if scope == course_scope(course_id)})
         else:  # nothing left for them on the organisation's boards either

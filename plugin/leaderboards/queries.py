@@ -10,7 +10,9 @@ people are above. A board page is two statements whatever the board's size (see 
 Who is on a board: the people `aggregates.eligible` admits (active learners; staff only when a course
 includes them; never people who left or the LMS's test student). People who opted out keep their place and
 rank; everyone but themselves sees "Anonymous participant" and no id, on pages, in the API and in exports.
-Hiding one's name holds across the organisation (every course's board and the organisation's).
+Hiding one's name holds across the organisation (every course's board and the organisation's), and across
+the identities of a person linked across LMSs. On organisation boards a linked person is one row, held by
+their lowest account id (identity.people.board_holder).
 """
 from __future__ import annotations
 
@@ -91,12 +93,22 @@ def _hidden_sql(scope: Scope) -> str:
                                  "WHERE x.id = :scope_id)"}[scope.kind]
     # Scalar lookups (LIMIT 1) rather than EXISTS: PostgreSQL may turn a correlated EXISTS into a hashed
     # subplan over every membership of the database, once per page; a scalar lookup stays per shown row.
-    hidden = ("(SELECT 1 FROM board_opt_out o JOIN course oc ON oc.id = o.course_id "
-              f"WHERE o.user_id = s.user_id AND oc.organisation_id = {organisation} LIMIT 1) IS NOT NULL")
+    # A person linked across LMSs (identity_link) is one person here too: hiding their name in either LMS hides
+    # it everywhere, and any of their courses that shows individual boards lets the organisation's board name them.
+    # Each lookup comes twice: for the row's own account, and through its links (no rows when it has none).
+    whose = {"own": "{0} WHERE {1}.user_id = s.user_id",
+             "linked": "identity_link li JOIN identity_link lk ON lk.person_id = li.person_id "
+                       "JOIN {0} ON {1}.user_id = lk.user_id WHERE li.user_id = s.user_id"}
+    opted_out = ("(SELECT 1 FROM {} JOIN course oc ON oc.id = o.course_id WHERE {} "
+                 f"AND oc.organisation_id = {organisation} LIMIT 1) IS NOT NULL")
+    hidden = " OR ".join(opted_out.format(*form.format("board_opt_out o", "o").split(" WHERE ", 1))
+                         for form in whose.values())
     if scope.kind == "organisation":
-        hidden += (" OR (SELECT 1 FROM membership m JOIN course mc ON mc.id = m.course_id "
-                   "LEFT JOIN board_setting bs ON bs.course_id = m.course_id WHERE m.user_id = s.user_id "
-                   f"AND mc.organisation_id = {organisation} AND COALESCE(bs.mode, '{ON}') = '{ON}' LIMIT 1) IS NULL")
+        mode_on = ("(SELECT 1 FROM {} JOIN course mc ON mc.id = m.course_id LEFT JOIN board_setting bs "
+                   f"ON bs.course_id = m.course_id WHERE {{}} AND mc.organisation_id = {organisation} "
+                   f"AND COALESCE(bs.mode, '{ON}') = '{ON}' LIMIT 1) IS NULL")
+        hidden += " OR (" + " AND ".join(mode_on.format(*form.format("membership m", "m").split(" WHERE ", 1))
+                                         for form in whose.values()) + ")"
     return f"CASE WHEN {hidden} THEN 1 ELSE 0 END"
 
 

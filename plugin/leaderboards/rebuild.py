@@ -16,6 +16,7 @@ from plugin.badges.models import BadgeAward
 from plugin.challenges.models import Challenge
 from plugin.experiments.models import Experiment
 from plugin.extensions import db
+from plugin.identity.people import holders
 from plugin.leaderboards import aggregates as agg
 from plugin.leaderboards.models import BoardRank, BoardScore, MemberStat, TeamStat
 from plugin.leaderboards.periods import keys_for
@@ -118,11 +119,22 @@ def _boards(scope: _Scope) -> int:
         .where(scope.where_course(LedgerEntry.course_id)).order_by(LedgerEntry.user_id),
         execution_options={"yield_per": 10_000})
     writer = _Writer()
+    # A person linked across LMSs holds one row per organisation board (under their holder's id), summed
+    # over their identities; those are written last, the rest as each identity's rows stream by.
+    linked, linked_boards = holders(scope.organisation_id), defaultdict(lambda: defaultdict(int))
+
+    def person(user_id: int, deltas: dict[str, int]) -> None:
+        holder = linked.get(user_id)
+        if holder is not None:
+            for board in [b for b in deltas if b[:1] == "o"]:
+                linked_boards[holder][board] += deltas.pop(board)
+        writer.person(user_id, deltas)
+
     current, deltas = None, {}
     for user_id, course_id, dimension, amount, at in rows:
         if user_id != current:
             if current is not None:
-                writer.person(current, deltas)
+                person(current, deltas)
             current, deltas = user_id, {}
         if (course_id, user_id) not in eligible:
             continue
@@ -132,7 +144,9 @@ def _boards(scope: _Scope) -> int:
         agg._point_boards(scope.courses[course_id], course_id, challenges, dimension, at,
                           zones[scope.courses[course_id]], amount, deltas)
     if current is not None:
-        writer.person(current, deltas)
+        person(current, deltas)
+    for holder, boards in sorted(linked_boards.items()):
+        writer.person(holder, dict(boards))
     writer.close()
     return writer.written
 

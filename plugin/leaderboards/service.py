@@ -12,7 +12,7 @@ from datetime import datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from marshmallow import fields, validate
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, or_, select
 
 from plugin.audit.service import record
 from plugin.core.actor import Actor
@@ -21,6 +21,8 @@ from plugin.core.memo import memoised, store
 from plugin.core.schema import Schema
 from plugin.errors import Forbidden, InvalidInput
 from plugin.extensions import db
+from plugin.identity.models import IdentityLink
+from plugin.identity.people import board_holder, identities
 from plugin.leaderboards import rebuild
 from plugin.leaderboards.models import MODES, OFF, ON, TEAM_ONLY, BoardOptOut, BoardSetting
 from plugin.leaderboards.periods import KINDS, WEEK, current_key, is_valid_key
@@ -59,8 +61,11 @@ def _opted_out_key(actor: Actor) -> tuple:
 
 # Built once: these run on every page (the nav asks), and building a statement costs more than running it.
 _SETTINGS = select(BoardSetting.mode, BoardSetting.relative).where(BoardSetting.course_id == bindparam("course"))
+_LINK, _OTHER = IdentityLink.__table__, IdentityLink.__table__.alias("other_link")
 _OPTED_OUT = select(BoardOptOut.user_id).where(
-    BoardOptOut.user_id == bindparam("user"),
+    or_(BoardOptOut.user_id == bindparam("user"), BoardOptOut.user_id.in_(  # or any identity linked to them
+        select(_OTHER.c.user_id).join(_LINK, _LINK.c.person_id == _OTHER.c.person_id).where(
+            _LINK.c.user_id == bindparam("user")))),
     BoardOptOut.course_id.in_(select(Course.id).where(Course.organisation_id == bindparam("organisation")))).limit(1)
 
 
@@ -103,7 +108,7 @@ def set_opt_out(actor: Actor, opted_out: bool, now: datetime) -> bool:
                                                           "created_at": now}, ["course_id", "user_id"], returning=False)
     else:
         db.session.execute(delete(BoardOptOut).where(
-            BoardOptOut.user_id == actor.user_id,
+            BoardOptOut.user_id.in_(identities(actor.user_id)),
             BoardOptOut.course_id.in_(_organisation_courses(actor.organisation_id))))
     return opted_out
 
@@ -154,7 +159,9 @@ def individual_board(actor: Actor, scope_kind: str, period: str, dimension: str,
     if scope_kind not in SCOPES:
         raise InvalidInput(_("Unknown board."), errors={"scope": [_("Use course or organisation.")]})
     scope = Scope.course(actor.course_id) if scope_kind == "course" else Scope.organisation(actor.organisation_id)
-    return board(scope, period_key(actor, period, now), dimension or TOTAL, actor.user_id, limit=limit,
+    # On the organisation's board a person linked across LMSs is the row of their board holder.
+    viewer = actor.user_id if scope_kind == "course" else board_holder(actor.user_id)
+    return board(scope, period_key(actor, period, now), dimension or TOTAL, viewer, limit=limit,
                  around=around, relative=view.relative)
 
 

@@ -37,9 +37,12 @@ def _fail(err: DomainError):
 @click.option("--name", default="")
 @click.option("--accept-new-deployments/--fixed-deployments", default=None,
               help="Record unknown deployment ids of this registration on first launch (e.g. Canvas sub-accounts).")
+@click.option("--email-authoritative/--email-not-authoritative", default=None,
+              help="This LMS's e-mail addresses are verified: link a person's identities of two such registrations "
+                   "of the organisation by e-mail at launch (off by default; see docs/lms-setup.md).")
 @click.option("--frame-origin", "frame_origins", multiple=True, help="An origin allowed to frame Tinker.")
 def add_platform(issuer, client_id, deployment_ids, auth_url, token_url, jwks_url, organisation, name,
-                 accept_new_deployments, frame_origins):
+                 accept_new_deployments, email_authoritative, frame_origins):
     """Register an LMS, or update its registration (idempotent)."""
     now = utcnow()
     with writing():
@@ -47,7 +50,7 @@ def add_platform(issuer, client_id, deployment_ids, auth_url, token_url, jwks_ur
             platform = tenancy.register_platform(tenancy.PlatformSpec(
                 issuer=issuer, client_id=client_id, auth_login_url=auth_url, auth_token_url=token_url,
                 key_set_url=jwks_url, deployment_ids=tuple(deployment_ids), organisation=organisation, name=name,
-                accept_new_deployments=accept_new_deployments), now)
+                accept_new_deployments=accept_new_deployments, email_authoritative=email_authoritative), now)
             for origin in frame_origins:
                 tenancy.add_frame_origin(platform, origin, now)
             ensure_defaults(platform.organisation_id, now)
@@ -57,6 +60,30 @@ def add_platform(issuer, client_id, deployment_ids, auth_url, token_url, jwks_ur
         db.session.commit()
     deployments = ", ".join(d.deployment_id for d in platform.deployments) or "(none)"
     click.echo(f"Registered {issuer} / {client_id} for {platform.organisation.name!r}; deployments: {deployments}")
+
+
+@lti_cli.command("email-authoritative")
+@click.argument("state", type=click.Choice(["on", "off"]))
+@click.option("--issuer", required=True)
+@click.option("--client-id", default=None, help="Needed when several registrations share the issuer (hosted Canvas).")
+def email_authoritative(state, issuer, client_id):
+    """Mark a registration's e-mail addresses as verified (on) or not (off, the default).
+
+    When two registrations of one organisation are both on, a launch whose e-mail matches an identity of the
+    other LMS links the two identities into one person. Never turn it on for an LMS where people can set
+    their own address without verification."""
+    with writing():
+        try:
+            platform = tenancy.find_platform(issuer, client_id)
+        except DomainError as err:
+            _fail(err)
+        platform.email_authoritative = state == "on"
+        db.session.commit()
+    others = [p.name or p.issuer for p in db.session.scalars(db.select(Platform).where(
+        Platform.organisation_id == platform.organisation_id, Platform.email_authoritative.is_(True),
+        Platform.id != platform.id))]
+    click.echo(f"E-mail authoritative {state} for {issuer} / {platform.client_id}. Other e-mail authoritative "
+               f"registrations of {platform.organisation.name!r}: {', '.join(others) or '(none)'}")
 
 
 @lti_cli.command("registration-token")

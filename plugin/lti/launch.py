@@ -38,6 +38,8 @@ class ValidatedLaunch:
     services: dict = field(default_factory=dict)
     view: str | None = None  # the placed view a deep-linked resource link asks for (custom tinker_view)
     context_history: tuple[str, ...] = ()  # earlier context ids of a copied course, most recent first
+    # The e-mail may link identities across LMSs (plugin/identity) unless the platform said it is unverified.
+    email_verified: bool = True
 
 
 def _reject(message: str, hint: str | None = None) -> LaunchRejected:
@@ -239,5 +241,6 @@ def validate_launch(form: dict, browser_state: str | None, now: datetime, config
         view = claims[C.CUSTOM][CUSTOM_VIEW]
     return ValidatedLaunch(platform=platform, identity=identity, message_type=claims[C.MESSAGE_TYPE],
                            return_url=presentation.get("return_url"), services=services, view=view,
-                           context_history=_context_history(claims.get(C.CUSTOM)))
+                           context_history=_context_history(claims.get(C.CUSTOM)),
+                           email_verified=claims.get("email_verified") is not False)
 

@@ -1,6 +1,8 @@
 """LTI endpoints: /lti/login (OIDC initiation), /lti/launch, /lti/jwks, and the deep-linking picker."""
 from __future__ import annotations
 
+import re
+
 from flask import (
     Blueprint,
     current_app,
@@ -19,6 +21,7 @@ from plugin.core.clock import utcnow
 from plugin.course_copy import service as course_copy
 from plugin.errors import InvalidInput
 from plugin.extensions import db
+from plugin.identity import service as linking
 from plugin.leaderboards import aggregates
 from plugin.lti import claims as C
 from plugin.lti import deep_linking, install, keys, placements, roster_jobs
@@ -47,8 +50,17 @@ def _secure() -> bool:
 NOT_REPEATED = {"lti_storage_target"}
 
 
+# Safari before 16.4 sends no Fetch Metadata, so its frames look like windows (and it drops cookies in frames).
+_SAFARI_WITHOUT_FETCH_METADATA = re.compile(r"Version/(?:1[0-5]|16\.[0-3])(?:\.\d+)*(?: Mobile/\S+)? Safari/")
+
+
 def _framed() -> bool:
-    return request.headers.get("Sec-Fetch-Dest") in ("iframe", "frame")
+    """Whether the login may be running in a frame: said by Sec-Fetch-Dest, or unknowable (old Safari), in which
+    case the login page finds out itself: it checks its cookie came back, then carries on or offers a new window."""
+    dest = request.headers.get("Sec-Fetch-Dest")
+    if dest is not None:
+        return dest in ("iframe", "frame")
+    return bool(_SAFARI_WITHOUT_FETCH_METADATA.search(request.headers.get("User-Agent", "")))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -108,6 +120,8 @@ def launch():
         deep_linking.authorise_deep_linking(validated.identity.role)
     course, user, _membership = tenancy.provision(validated.identity, now)
     aggregates.reconcile_member(course.id, user.id)  # a role or status the launch changed moves them on boards
+    if validated.email_verified:  # one person in two e-mail authoritative LMSs of the organisation
+        linking.link_by_email(validated.platform, user.id, validated.identity.email, now)
     roster_jobs.after_launch(course.id, validated.services, now)  # remembers the roster; syncs after the response
     ensure_current(course.organisation_id, now)  # lists, levels and rule pack on the organisation's first use
     return_origin = tenancy.origin_of(validated.return_url)

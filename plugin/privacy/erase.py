@@ -23,6 +23,7 @@ from plugin.core.db import insert_ignore
 from plugin.errors import Forbidden, NotFound
 from plugin.experiments.models import Experiment
 from plugin.extensions import db
+from plugin.identity import service as linking
 from plugin.leaderboards.models import BoardOptOut
 from plugin.lti.models import LaunchSession
 from plugin.outbox.models import PENDING, OutboxItem
@@ -66,6 +67,9 @@ POLICY = {
     "audit_event.actor_user_id": "kept; reasons written about the person's records erased",
     "api_token.created_by_user_id": KEEP_IDS,  # issued by an admin, and staff are never erased here
     "api_token.service_user_id": KEEP_IDS,  # a token's own service account, never a learner
+    "identity_link.user_id": "deleted: the account leaves its person (the others stay linked); boards recounted",
+    "link_code.user_id": "deleted",
+    "link_attempt.user_id": "deleted",
 }
 
 
@@ -141,6 +145,7 @@ def erase_person(actor: Actor, user_id: int, now: datetime) -> Erasure:
                                                  "badge_award": award_ids, "mission_evidence": evidence_ids})
     run("badge_recipient", delete(Recipient).where(Recipient.user_id == uid))
     run("launch_sessions", delete(LaunchSession).where(LaunchSession.user_id == uid))
+    counts["identity_links"] = linking.forget(org, uid)  # unlinked: the person's boards count them apart again
     # Grade pushes name the person to the LMS by their (now removed) LMS id: nothing more is sent.
     run("pending_grade_pushes", delete(OutboxItem).where(
         OutboxItem.status == PENDING, OutboxItem.dedupe_key.like(f"ags:score:%:{uid}"),

@@ -18,6 +18,7 @@ from plugin.challenges.models import Challenge, ChallengeContribution, MissionEv
 from plugin.community.models import Reaction, Report, Reuse
 from plugin.experiments.models import Experiment
 from plugin.extensions import db
+from plugin.identity.models import IdentityLink, LinkAttempt, LinkCode
 from plugin.leaderboards.models import BoardOptOut, BoardScore, MemberStat
 from plugin.ledger.models import LedgerEntry, PointsTotal
 from plugin.lti.models import LaunchSession
@@ -65,6 +66,9 @@ COVERED = {
     "audit_event.actor_user_id": "audit_events",
     "api_token.created_by_user_id": "api_tokens",
     "api_token.service_user_id": "api_tokens",
+    "identity_link.user_id": "linked_accounts",
+    "link_code.user_id": "link_codes",
+    "link_attempt.user_id": "link_attempts",
 }
 
 
@@ -235,6 +239,18 @@ def export_person(organisation_id: int, user_id: int) -> dict[str, list[dict]]:
         select(RuleVersion.rule_id, RuleVersion.version, RuleVersion.name, RuleVersion.created_at)
         .where(RuleVersion.created_by_user_id == uid, RuleVersion.rule_id.in_(_org_rules(org)))
         .order_by(RuleVersion.id)))
+    # The person's accounts in the organisation's other LMSs (the same person: names included).
+    other = aliased(IdentityLink)
+    out["linked_accounts"] = _rows(s.execute(
+        select(User.id.label("user_id"), User.name, Platform.name.label("lms"), other.method, other.linked_at,
+               other.unlinked_at).join(Platform, Platform.id == User.platform_id).join(other, other.user_id == User.id)
+        .where(Platform.organisation_id == org, or_(User.id == uid, other.person_id.in_(
+            select(IdentityLink.person_id).where(IdentityLink.user_id == uid)))).order_by(User.id)))
+    out["link_codes"] = _rows(s.execute(  # never the code or its hash
+        select(LinkCode.created_at, LinkCode.expires_at, LinkCode.used_at)
+        .where(LinkCode.user_id == uid, LinkCode.organisation_id == org).order_by(LinkCode.id)))
+    out["link_attempts"] = _rows(s.execute(
+        select(LinkAttempt.attempted_at).where(LinkAttempt.user_id == uid).order_by(LinkAttempt.id)))
     out["launch_sessions"] = _rows(s.execute(
         select(LaunchSession.course_id, LaunchSession.role, LaunchSession.locale, LaunchSession.created_at,
                LaunchSession.expires_at).where(LaunchSession.user_id == uid, LaunchSession.organisation_id == org)

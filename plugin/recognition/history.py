@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import aliased
 
 from plugin.badges.models import BadgeAward, BadgeClass
@@ -14,12 +14,13 @@ from plugin.community.models import Reaction, Reuse
 from plugin.core.actor import Actor
 from plugin.experiments.models import Experiment
 from plugin.extensions import db
+from plugin.identity.people import identities
 from plugin.ledger.models import LedgerEntry
 from plugin.levels.service import dimension_names
 from plugin.peer_help.models import PeerHelp
 from plugin.recognition.models import Kudos
 from plugin.rules.models import RuleVersion
-from plugin.tenancy.models import User
+from plugin.tenancy.models import Course, Platform, User
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class Explanation:
     experiment_id: int | None = None
     badge: BadgeClass | None = None
     revoked: str | None = None  # reason, for a badge that was revoked
+    origin: str | None = None   # "<LMS> · <course>" for a row of another identity of the same person
 
 
 class _Sources:
@@ -77,22 +79,39 @@ class _Sources:
         return _("Awarded by a manager"), None
 
 
-def explanations(actor: Actor, limit: int = 200) -> list[Explanation]:
+def _origins(organisation_id: int, course_ids: set[int]) -> dict[int, str]:
+    """course id -> "<LMS> · <course>", for rows of a person's other identities."""
+    if not course_ids:
+        return {}
+    return {cid: f"{platform or issuer} · {title}" for cid, title, platform, issuer in db.session.execute(
+        select(Course.id, Course.title, Platform.name, Platform.issuer).join(Platform, Platform.id == Course.platform_id)
+        .where(Course.id.in_(course_ids), Course.organisation_id == organisation_id))}
+
+
+def explanations(actor: Actor, limit: int = 200, linked: bool = False) -> list[Explanation]:
+    """The actor's points and badges in this course, newest first; with `linked`, also those of the identities
+    linked to theirs in the organisation's other LMSs (each row says where it comes from)."""
     names = dimension_names(actor.organisation_id)
     version = aliased(RuleVersion)
     out: list[Explanation] = []
+    others = [u for u in identities(actor.user_id) if u != actor.user_id] if linked else []
+
+    def mine(model):
+        here = (model.course_id == actor.course_id) & (model.user_id == actor.user_id)
+        return or_(here, (model.user_id.in_(others)) & (model.organisation_id == actor.organisation_id)) if others else here
+
     entries = db.session.execute(
         select(LedgerEntry, version.name, version.version).outerjoin(
             version, (version.rule_id == LedgerEntry.rule_id) & (version.version == LedgerEntry.rule_version))
-        .where(LedgerEntry.course_id == actor.course_id, LedgerEntry.user_id == actor.user_id)
-        .order_by(LedgerEntry.id.desc()).limit(limit))
+        .where(mine(LedgerEntry)).order_by(LedgerEntry.id.desc()).limit(limit))
     entries = list(entries)
     awards = list(db.session.execute(
         select(BadgeAward, BadgeClass, version.name, version.version)
         .join(BadgeClass, BadgeClass.id == BadgeAward.badge_id)
         .outerjoin(version, (version.rule_id == BadgeAward.rule_id) & (version.version == BadgeAward.rule_version))
-        .where(BadgeAward.course_id == actor.course_id, BadgeAward.user_id == actor.user_id)
-        .order_by(BadgeAward.id.desc()).limit(limit)))
+        .where(mine(BadgeAward)).order_by(BadgeAward.id.desc()).limit(limit)))
+    origins = _origins(actor.organisation_id, {e.course_id for e, _, _ in entries if e.user_id != actor.user_id}
+                       | {a.course_id for a, _, _, _ in awards if a.user_id != actor.user_id})
     sources = _Sources([(e.source_type, e.source_id) for e, _, _ in entries]
                        + [(a.source_type or "manual", a.source_id) for a, _, _, _ in awards])
     for entry, rule_name, rule_version in entries:
@@ -102,7 +121,8 @@ def explanations(actor: Actor, limit: int = 200) -> list[Explanation]:
             why = _("Reversed: %(why)s", why=why)
         source, experiment_id = sources.describe(entry.source_type, entry.source_id)
         out.append(Explanation(entry.created_at, entry.amount, names.get(entry.dimension, entry.dimension), why,
-                               source, experiment_id))
+                               source, experiment_id, origin=origins.get(entry.course_id)
+                               if entry.user_id != actor.user_id else None))
     givers = dict(db.session.execute(select(User.id, User.name).where(
         User.id.in_({a.awarded_by_id for a, _, _, _ in awards if a.awarded_by_id}))).all())
     for award, badge, rule_name, rule_version in awards:
@@ -117,6 +137,7 @@ def explanations(actor: Actor, limit: int = 200) -> list[Explanation]:
             else:
                 why = _("Awarded by a manager: %(comment)s", comment=award.comment)
         source, experiment_id = sources.describe(award.source_type or "manual", award.source_id)
-        out.append(Explanation(award.awarded_at, 0, "", why, source, experiment_id, badge, award.revoked_reason))
+        out.append(Explanation(award.awarded_at, 0, "", why, source, experiment_id, badge, award.revoked_reason,
+                               origins.get(award.course_id) if award.user_id != actor.user_id else None))
     out.sort(key=lambda e: e.at, reverse=True)
     return out[:limit]

@@ -35,6 +35,9 @@ class Platform(db.Model):
     key_set_url: Mapped[str] = mapped_column(String(1000))
     name: Mapped[str] = mapped_column(String(200), default="")
     accept_new_deployments: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The operator vouches that this LMS's e-mail addresses are verified: identities of two such platforms of
+    # one organisation with the same address are linked at launch (plugin/identity). Off by default.
+    email_authoritative: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     organisation: Mapped[Organisation] = relationship(lazy="joined")

@@ -72,6 +72,7 @@ class PlatformSpec:
     organisation: str | None = None  # None: "Default organisation" for a new registration, unchanged otherwise
     name: str = ""
     accept_new_deployments: bool | None = None
+    email_authoritative: bool | None = None  # None: off for a new registration, unchanged otherwise
 
 
 def register_platform(spec: PlatformSpec, now: datetime) -> Platform:
@@ -87,7 +88,8 @@ def register_platform(spec: PlatformSpec, now: datetime) -> Platform:
     if platform is None:
         org = get_or_create_organisation(spec.organisation or DEFAULT_ORGANISATION, now)
         platform = Platform(issuer=spec.issuer, client_id=spec.client_id, created_at=now, organisation_id=org.id,
-                            accept_new_deployments=bool(spec.accept_new_deployments))
+                            accept_new_deployments=bool(spec.accept_new_deployments),
+                            email_authoritative=bool(spec.email_authoritative))
         db.session.add(platform)
     else:
         # A registration's courses, people and points belong to its organisation: never split them.
@@ -97,6 +99,8 @@ def register_platform(spec: PlatformSpec, now: datetime) -> Platform:
                 f"{spec.organisation!r}. Register a new client id for the other organisation instead.")
         if spec.accept_new_deployments is not None:
             platform.accept_new_deployments = spec.accept_new_deployments
+        if spec.email_authoritative is not None:
+            platform.email_authoritative = spec.email_authoritative
     platform.auth_login_url = spec.auth_login_url
     platform.auth_token_url = spec.auth_token_url
     platform.key_set_url = spec.key_set_url

@@ -8,6 +8,7 @@ from plugin.web.security import frame_origins
 
 
 def register_web(app: Flask) -> None:
+    from plugin.web.accounts import bp as accounts
     from plugin.web.admin import bp as admin
     from plugin.web.admin_rules import bp as admin_rules
     from plugin.web.admin_tokens import bp as admin_tokens
@@ -34,6 +35,7 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(openbadges)
     app.register_blueprint(admin_xapi)
     app.register_blueprint(xapi_vocabulary)
+    app.register_blueprint(accounts)
 
     @app.get("/")
     def index():

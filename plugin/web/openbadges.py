@@ -10,7 +10,7 @@ from markupsafe import escape
 from plugin.badges import baking, credentials, recipients
 from plugin.badges import openbadges as ob
 from plugin.badges.models import BadgeClass
-from plugin.badges.service import badges_of
+from plugin.badges.service import badges_of, linked_badges
 from plugin.core.actor import Actor
 from plugin.core.clock import utcnow
 from plugin.errors import InvalidInput
@@ -266,6 +266,7 @@ def mine(actor: Actor, errors: dict | None = None, status: int = 200):
     urls = _urls()
     person = recipients.user(actor.user_id)
     return render_template("badges/mine.html", actor=actor, urls=urls, badges=badges_of(actor.course_id, actor.user_id),
+                           linked_badges=linked_badges(actor.organisation_id, actor.user_id),
                            identity=recipients.recipient_of(person, urls.base),
                            settings=recipients.settings_of(actor.user_id), errors=errors or {},
                            sent=request.args.get("sent"), saved=request.args.get("saved")), status

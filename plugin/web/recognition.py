@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request
 
-from plugin.badges.service import badges_of
+from plugin.badges.service import badges_of, linked_badges
 from plugin.core.actor import Actor, Role
 from plugin.core.clock import utcnow
 from plugin.errors import InvalidInput
@@ -26,7 +26,8 @@ def mine(actor: Actor):
     return render_template("learner/recognition.html", actor=actor, points=points,
                            progress=progress_of(actor.organisation_id, points.get("total", 0)),
                            dimensions=dimensions(actor.organisation_id),
-                           badges=badges_of(actor.course_id, actor.user_id), why=explanations(actor))
+                           badges=badges_of(actor.course_id, actor.user_id), why=explanations(actor, linked=True),
+                           linked_badges=linked_badges(actor.organisation_id, actor.user_id))
 
 
 def _help_page(actor: Actor, errors: dict | None = None, values: dict | None = None, status: int = 200):

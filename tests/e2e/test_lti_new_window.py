@@ -6,6 +6,7 @@ Chromium is told to block the tool's cookies when embedded in the LMS site by a 
 profile (the same thing as the user's "Sites not allowed to use third-party cookies" list); the test first
 shows the cookie the tool sets inside the frame really is dropped."""
 import json
+import re
 import socket
 import threading
 
@@ -104,5 +105,44 @@ def test_partitioned_state_cookie_keeps_the_launch_in_the_frame(browser, https_t
         frame = page.frame_locator("iframe[name=tool-frame]")
         expect(frame.get_by_role("heading", name="My dashboard")).to_be_visible()
         assert len(context.pages) == 1
+    finally:
+        context.close()
+
+
+def test_with_every_tool_cookie_blocked_the_learner_journey_works_in_the_frame(browser, https_tool, lms, tmp_path,
+                                                                               artifacts):
+    """Cookies blocked for the tool inside the LMS (partitioned ones too), and an LMS that offers platform
+    storage: the launch keeps its state in the LMS page, and everything after it (links, forms) travels with
+    the launch token, so the learner's whole first visit works inside the frame."""
+    context = _context_blocking_the_tool_in(browser, lms, https_tool.base_url, tmp_path)
+    try:
+        page = context.new_page()
+        set_cookies = []
+        page.on("response", lambda r: set_cookies.append(r.header_value("set-cookie"))
+                if r.url.startswith(https_tool.base_url) and r.header_value("set-cookie") else None)
+        page.goto(lms.course_url("learner-9", storage=True))
+        frame = page.frame_locator("iframe[name=tool-frame]")
+        expect(frame.get_by_role("heading", name="My dashboard")).to_be_visible(timeout=20_000)  # a busy CI machine
+        assert set_cookies, "the tool set no cookie at all: the blocking would prove nothing"
+        assert [c for c in context.cookies() if c["domain"] == "127.0.0.1"] == []  # every one of them was dropped
+        assert [p.url for p in context.pages if p.url != "about:blank"] == [page.url]  # no new window was needed
+
+        frame.get_by_role("link", name="Log an AI experiment").first.click()
+        frame.get_by_label("Title").fill("Asked an AI to summarise a policy")
+        frame.get_by_label("AI tool").select_option(index=1)
+        frame.get_by_label("Task category").select_option(index=1)
+        frame.get_by_label("What I tried").fill("Pasted the public policy text and asked for five bullet points.")
+        frame.get_by_label("It did not work", exact=True).check()
+        frame.get_by_role("textbox", name=re.compile("What I learned")).fill("It missed the exceptions; I now ask for them.")
+        frame.get_by_label("Estimated minutes saved").fill("0")
+        frame.get_by_role("group", name="confidential").get_by_label("No", exact=True).check()
+        frame.get_by_label("My course").check()
+        frame.get_by_role("button", name="Save experiment").click()
+        expect(frame.get_by_role("status")).to_contain_text("points for trying")
+
+        frame.locator("header nav").get_by_role("link", name="Leaderboard", exact=True).click()
+        expect(frame.locator('header nav a[aria-current="page"]')).to_have_text("Leaderboard")
+        expect(frame.locator("main")).to_contain_text("Ada Learner")
+        page.screenshot(path=str(artifacts / "lti-cookies-blocked-journey.png"), full_page=True)
     finally:
         context.close()

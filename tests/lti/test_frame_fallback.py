@@ -73,3 +73,26 @@ def test_storage_that_answers_nothing_is_not_a_proof(client, platform):
                                                  "platform_state": ""})
     assert response.status_code == 400
     assert "could not confirm that this launch was started in this browser" in html.unescape(response.get_data(as_text=True))
+
+
+SAFARI_15 = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+             "Version/15.6.1 Safari/605.1.15")
+SAFARI_16_3_IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 16_3 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+                      "Version/16.3 Mobile/15E148 Safari/604.1")
+SAFARI_17 = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+             "Version/17.4 Safari/605.1.15")
+CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
+
+
+def test_safari_before_16_4_cannot_say_it_is_framed_so_the_login_page_checks(client, platform):
+    """Old Safari sends no Sec-Fetch-Dest and drops cookies in frames: the login page checks its cookie (and
+    offers a new window when it is gone) instead of redirecting into a launch that would be refused."""
+    for agent in (SAFARI_15, SAFARI_16_3_IPHONE):
+        response = _login(client, platform, headers={"User-Agent": agent})
+        page = response.get_data(as_text=True)
+        assert response.status_code == 200 and _attr(page, "mode") == "check", agent
+        assert "Open Tinker in a new window" in page
+    for agent in (SAFARI_17, CHROME):  # these say where they are (or are too new to need the check)
+        assert _login(client, platform, headers={"User-Agent": agent}).status_code == 302, agent
+    top_level = _login(client, platform, headers={"User-Agent": SAFARI_15, "Sec-Fetch-Dest": "document"})
+    assert top_level.status_code == 302  # a Fetch Metadata header, when there is one, decides

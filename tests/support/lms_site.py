@@ -1,7 +1,10 @@
 """An LMS on a site of its own (https://localhost:<port>) that frames the tool (https://127.0.0.1:<port>)
-and offers no LTI platform storage, as Moodle 4.4 does:
+and offers no LTI platform storage, as Moodle 4.4 does (or, with storage=1, offers it as Canvas does):
 
-- GET  /course?sub=...   a course page: the login initiation is auto-posted into the iframe named tool-frame
+- GET  /course?sub=...   a course page: the login initiation is auto-posted into the iframe named tool-frame;
+                         with &storage=1 it also sends lti_storage_target=_parent and answers the frame's
+                         lti.capabilities / lti.put_data / lti.get_data postMessages (1EdTech Client Side
+                         postMessages), keeping the values in the page
 - GET  /auth             the OIDC authorisation endpoint: signs an id_token (a FakePlatform's key) and
                          auto-posts it with the state to the tool's redirect_uri
 
@@ -25,7 +28,23 @@ AUTOPOST = """<!doctype html><title>{title}</title>
 COURSE = """<!doctype html><title>Course 101: Tinker</title>
 <h1>Course 101</h1>
 <iframe name="tool-frame" title="Tinker" src="about:blank" width="900" height="600"></iframe>
-""" + AUTOPOST
+{storage}""" + AUTOPOST
+STORAGE = """<script>
+var stored = {}, frame = document.querySelector("iframe[name=tool-frame]");
+window.addEventListener("message", function (event) {
+  var data = event.data || {};
+  if (event.source !== frame.contentWindow) { return; }
+  if (data.subject === "lti.capabilities") {
+    event.source.postMessage({subject: "lti.capabilities.response", message_id: data.message_id,
+      supported_messages: [{subject: "lti.put_data"}, {subject: "lti.get_data"}]}, event.origin);
+  } else if (data.subject === "lti.put_data" || data.subject === "lti.get_data") {
+    var key = event.origin + " " + String(data.key);
+    if (data.subject === "lti.put_data") { stored[key] = String(data.value); }
+    event.source.postMessage({subject: data.subject + ".response", message_id: data.message_id,
+      key: data.key, value: stored[key]}, event.origin);
+  }
+});
+</script>"""
 
 
 def _fields(values: dict) -> str:
@@ -44,8 +63,8 @@ class CrossSiteLms:
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
         self.thread.start()
 
-    def course_url(self, sub: str) -> str:
-        return f"{self.base}/course?sub={sub}"
+    def course_url(self, sub: str, *, storage: bool = False) -> str:
+        return f"{self.base}/course?sub={sub}" + ("&storage=1" if storage else "")
 
     @Request.application
     def _app(self, request: Request) -> Response:
@@ -54,8 +73,12 @@ class CrossSiteLms:
             fields = {"iss": self.platform.issuer, "login_hint": sub, "target_link_uri": f"{self.tool_base}/lti/launch",
                       "lti_message_hint": json.dumps({"cmid": 2, "sub": sub}), "client_id": self.platform.client_id,
                       "lti_deployment_id": self.platform.deployment_id}
+            storage = request.args.get("storage") == "1"
+            if storage:
+                fields["lti_storage_target"] = "_parent"
             return Response(COURSE.format(title="Course 101", action=f"{self.tool_base}/lti/login",
-                                          target="tool-frame", fields=_fields(fields)), mimetype="text/html")
+                                          target="tool-frame", fields=_fields(fields),
+                                          storage=STORAGE if storage else ""), mimetype="text/html")
         if request.path == "/auth":
             args = request.args.to_dict()
             self.auth_requests.append(args)
