@@ -9,6 +9,7 @@ import json
 import re
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
 from werkzeug.utils import secure_filename
 
 from plugin.errors import InvalidInput
@@ -34,24 +35,24 @@ def _refuse(message: str, field: str = "dataset") -> InvalidInput:
 def check_dataset(filename: str, content: bytes, field: str = "dataset") -> Dataset:
     """The file as Tinker will keep it, or InvalidInput (422) saying what to change."""
     if len(content) > MAX_BYTES:
-        raise _refuse(f"The data set is too large ({len(content) // 1024} KB): attach at most "
-                      f"{MAX_BYTES // 1024} KB.", field)
+        raise _refuse(_("The data set is too large (%(size)s KB): attach at most %(limit)s KB.",
+                        size=len(content) // 1024, limit=MAX_BYTES // 1024), field)
     if not content.strip():
-        raise _refuse("The data set is empty.", field)
+        raise _refuse(_("The data set is empty."), field)
     name = secure_filename(filename or "") or PASTED_NAME
     extension = ("." + name.rsplit(".", 1)[1].lower()) if "." in name else ""
     if extension not in TYPES:
-        raise _refuse("Attach a CSV, TXT, JSON or Markdown file (.csv, .txt, .json, .md); "
-                      "HTML and other formats are not accepted.", field)
+        raise _refuse(_("Attach a CSV, TXT, JSON or Markdown file (.csv, .txt, .json, .md); "
+                        "HTML and other formats are not accepted."), field)
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise _refuse("The data set must be a text file saved as UTF-8.", field) from None
+        raise _refuse(_("The data set must be a text file saved as UTF-8."), field) from None
     if _MARKUP.search(content):
-        raise _refuse("The data set looks like a web page (HTML or script): attach plain data instead.", field)
+        raise _refuse(_("The data set looks like a web page (HTML or script): attach plain data instead."), field)
     if extension == ".json":
         try:
             json.loads(text)
         except ValueError:
-            raise _refuse("The JSON file could not be read: check that it is valid JSON.", field) from None
+            raise _refuse(_("The JSON file could not be read: check that it is valid JSON."), field) from None
     return Dataset(name[:200], TYPES[extension], content)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import select, update
 
 from plugin.audit.service import record
@@ -26,7 +27,7 @@ from plugin.extensions import db
 def _mission(actor: Actor, challenge_id: int) -> Challenge:
     challenge = get_challenge(actor, challenge_id)
     if not challenge.is_mission:
-        raise NotFound("This challenge is not a sandbox mission.")
+        raise NotFound(_("This challenge is not a sandbox mission."))
     return challenge
 
 
@@ -35,7 +36,7 @@ def history(actor: Actor, challenge_id: int, user_id: int | None = None) -> list
     challenge = _mission(actor, challenge_id)
     user_id = actor.user_id if user_id is None else user_id
     if user_id != actor.user_id and not can_review(actor, challenge):
-        raise Forbidden("Only reviewers see other people's evidence.")
+        raise Forbidden(_("Only reviewers see other people's evidence."))
     return list(db.session.scalars(select(MissionEvidence).where(
         MissionEvidence.challenge_id == challenge.id, MissionEvidence.user_id == user_id)
         .order_by(MissionEvidence.attempt)))
@@ -46,27 +47,27 @@ def submit_evidence(actor: Actor, challenge_id: int, data: dict, now: datetime) 
     return is taken afterwards too, so a late review never locks anyone out."""
     challenge = _mission(actor, challenge_id)
     if actor.role is not Role.LEARNER:
-        raise Forbidden("Evidence is submitted by learners.")
+        raise Forbidden(_("Evidence is submitted by learners."))
     if challenge.cancelled_at is not None:
-        raise Conflict("This mission was cancelled.")
+        raise Conflict(_("This mission was cancelled."))
     if not progress.counts(challenge, actor.user_id):
-        raise Forbidden("This mission is for another team." if challenge.team_id else "Your membership is inactive.")
+        raise Forbidden(_("This mission is for another team.") if challenge.team_id else _("Your membership is inactive."))
     previous = db.session.scalar(select(MissionEvidence).where(
         MissionEvidence.challenge_id == challenge.id, MissionEvidence.user_id == actor.user_id)
         .order_by(MissionEvidence.attempt.desc()).limit(1))
     if previous is None and not challenge.starts_at <= now < challenge.ends_at:
-        raise Conflict("This mission is not open for evidence now.")
+        raise Conflict(_("This mission is not open for evidence now."))
     if previous is not None and previous.status == SUBMITTED:
-        raise Conflict("Your evidence is waiting for review.")
+        raise Conflict(_("Your evidence is waiting for review."))
     if previous is not None and previous.status == ACCEPTED:
-        raise Conflict("Your evidence was already accepted.")
+        raise Conflict(_("Your evidence was already accepted."))
     new_id = insert_ignore(db.session, MissionEvidence.__table__, {
         "challenge_id": challenge.id, "course_id": challenge.course_id, "user_id": actor.user_id,
         "attempt": (previous.attempt + 1) if previous else 1, "text": data["text"].strip(),
         "link": data.get("link") or None, "status": SUBMITTED, "submitted_at": now,
     }, ["challenge_id", "user_id", "attempt"])
     if new_id is None:  # the same attempt racing in from a double click or another instance
-        raise Conflict("Your evidence is waiting for review.")
+        raise Conflict(_("Your evidence is waiting for review."))
     return db.session.get(MissionEvidence, new_id)
 
 
@@ -79,25 +80,25 @@ def review_evidence(actor: Actor, evidence_id: int, data: dict, now: datetime) -
     """`data` is ReviewIn-loaded: accept, or return for revision with a comment."""
     evidence = db.session.get(MissionEvidence, evidence_id)
     if evidence is None or evidence.course_id != actor.course_id:
-        raise NotFound("No such evidence in this course.")
+        raise NotFound(_("No such evidence in this course."))
     challenge = db.session.get(Challenge, evidence.challenge_id)
     if not can_review(actor, challenge):
-        raise Forbidden("Only the course's managers and this mission's AI champion review its evidence.")
+        raise Forbidden(_("Only the course's managers and this mission's AI champion review its evidence."))
     if evidence.user_id == actor.user_id:
-        raise Forbidden("You cannot review your own evidence.")
+        raise Forbidden(_("You cannot review your own evidence."))
     comment = (data.get("comment") or "").strip()
     if data["decision"] == RETURN and len(comment) < 3:
-        message = "Say what to revise: a returned submission needs a comment (at least a few words)."
+        message = _("Say what to revise: a returned submission needs a comment (at least a few words).")
         raise InvalidInput(message, errors={"comment": [message]})
     if challenge.cancelled_at is not None:
-        raise Conflict("This mission was cancelled.")
+        raise Conflict(_("This mission was cancelled."))
     status = ACCEPTED if data["decision"] == ACCEPT else RETURNED
     moved = db.session.execute(update(MissionEvidence).where(
         MissionEvidence.id == evidence.id, MissionEvidence.status == SUBMITTED).values(
         status=status, reviewer_id=actor.user_id, reviewed_at=now, review_comment=comment or None)
         .execution_options(synchronize_session=False))
     if moved.rowcount != 1:
-        raise Conflict("This evidence was already reviewed.")
+        raise Conflict(_("This evidence was already reviewed."))
     db.session.refresh(evidence)
     record(actor, "evidence.reviewed", "mission_evidence", evidence.id, {"status": status}, now)
     if status == ACCEPTED and progress.counts(challenge, evidence.user_id):
@@ -126,5 +127,5 @@ def champions_missions(actor: Actor) -> bool:
 def dataset_for(actor: Actor, challenge_id: int) -> Dataset:
     challenge = _mission(actor, challenge_id)
     if not challenge.dataset_name:
-        raise NotFound("This mission has no data set.")
+        raise NotFound(_("This mission has no data set."))
     return Dataset(challenge.dataset_name, challenge.dataset_type or "text/plain", challenge.dataset or b"")

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import format_decimal, format_percent
+from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 
 from plugin.challenges.models import COUNT, Challenge, ChallengeContribution, ChallengeTool, MissionEvidence
@@ -48,21 +50,25 @@ def status_of(challenge: Challenge, now: datetime) -> str:
 def progress_of(challenge: Challenge, learners: int | None = None) -> Progress:
     """Progress from the counters kept at write time (plus, for participation, how many learners count now)."""
     done = challenge.completed_at is not None
-    unit = "learners accepted" if challenge.is_mission else "experiments"
     if challenge.goal_kind == COUNT:
-        return Progress(challenge.progress_count, challenge.goal_value,
-                        f"{challenge.progress_count} of {challenge.goal_value} {unit}", done)
+        count, goal = format_decimal(challenge.progress_count), format_decimal(challenge.goal_value)
+        text = (_("%(count)s of %(goal)s learners accepted", count=count, goal=goal) if challenge.is_mission
+                else _("%(count)s of %(goal)s experiments", count=count, goal=goal))
+        return Progress(challenge.progress_count, challenge.goal_value, text, done)
     learners = learner_count(challenge.course_id, challenge.team_id) if learners is None else learners
     who = challenge.contributor_count
     share = min(100, percent(who, learners))
-    verb = "accepted" if challenge.is_mission else "took part"
     # The bar is the share of the goal reached, so the text says that share too, not just the learners' share.
     of_goal = min(100, percent(min(who, learners) * 100, learners * challenge.goal_value)) if learners else 0
     if of_goal == 100 and who * 100 < challenge.goal_value * learners:
         of_goal = 99  # rounding never claims the goal before it is reached
-    return Progress(share, challenge.goal_value,
-                    f"{share}% of learners {verb} ({who} of {learners}) — {of_goal}% of the way to the "
-                    f"{challenge.goal_value}% goal", done)
+    words = dict(share=format_percent(share / 100), who=format_decimal(who), learners=format_decimal(learners),
+                 of_goal=format_percent(of_goal / 100), goal=format_percent(challenge.goal_value / 100))
+    text = (_("%(share)s of learners accepted (%(who)s of %(learners)s) — %(of_goal)s of the way to the %(goal)s goal",
+              **words) if challenge.is_mission else
+            _("%(share)s of learners took part (%(who)s of %(learners)s) — %(of_goal)s of the way to the %(goal)s goal",
+              **words))
+    return Progress(share, challenge.goal_value, text, done)
 
 
 def visible(actor: Actor):

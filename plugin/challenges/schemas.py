@@ -3,9 +3,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from plugin.challenges.models import COUNT, PARTICIPATION
+from plugin.core.schema import Schema
 
 ACCEPT, RETURN = "accept", "return"
 _BOOL = {"truthy": {"on", "1", "true", True}, "falsy": {"", "0", "false", False}}
@@ -15,30 +18,30 @@ FIRST_YEAR, LAST_YEAR = 2000, 2100
 
 def _in_range(moment: datetime) -> None:
     if not FIRST_YEAR <= moment.year <= LAST_YEAR:
-        raise ValidationError(f"Choose a date between the years {FIRST_YEAR} and {LAST_YEAR}.")
+        raise ValidationError(_("Choose a date between the years %(first)s and %(last)s.", first=FIRST_YEAR, last=LAST_YEAR))
 
 
-def _moment(missing: str) -> fields.NaiveDateTime:
+def _moment(missing) -> fields.NaiveDateTime:
     return fields.NaiveDateTime(required=True, validate=_in_range, error_messages={
-        "required": missing, "invalid": "Enter a date and time (for example 2026-03-01 09:00)."})
+        "required": missing, "invalid": _l("Enter a date and time (for example 2026-03-01 09:00).")})
 
 
 class ChallengeIn(Schema):
     """Times are the organisation's local wall-clock times (datetime-local inputs); the service makes them UTC."""
 
     title = fields.String(required=True, validate=validate.Length(
-        min=3, max=200, error="Give the challenge a title of 3 to 200 characters."),
-        error_messages={"required": "Give the challenge a title."})
+        min=3, max=200, error=_l("Give the challenge a title of 3 to 200 characters.")),
+        error_messages={"required": _l("Give the challenge a title.")})
     description = fields.String(load_default="", validate=validate.Length(max=5000))
     goal_kind = fields.String(required=True, validate=validate.OneOf(
-        [COUNT, PARTICIPATION], error="Choose how the goal is measured: count or participation."),
-        error_messages={"required": "Choose how the goal is measured: count or participation."})
+        [COUNT, PARTICIPATION], error=_l("Choose how the goal is measured: count or participation.")),
+        error_messages={"required": _l("Choose how the goal is measured: count or participation.")})
     goal_value = fields.Integer(required=True, strict=False, validate=validate.Range(
-        min=1, max=100_000, error="The goal is a whole number from 1 to 100000."),
-        error_messages={"required": "Set a goal: a number, or a percentage for participation.",
-                        "invalid": "The goal is a whole number from 1 to 100000."})
-    starts_at = _moment("Choose when the challenge starts.")
-    ends_at = _moment("Choose when the challenge ends.")
+        min=1, max=100_000, error=_l("The goal is a whole number from 1 to 100000.")),
+        error_messages={"required": _l("Set a goal: a number, or a percentage for participation."),
+                        "invalid": _l("The goal is a whole number from 1 to 100000.")})
+    starts_at = _moment(_l("Choose when the challenge starts."))
+    ends_at = _moment(_l("Choose when the challenge ends."))
     team = fields.Integer(load_default=None, allow_none=True, strict=False)
     task_category = fields.Integer(load_default=None, allow_none=True, strict=False)
     ai_tool = fields.Integer(load_default=None, allow_none=True, strict=False)
@@ -58,9 +61,9 @@ class ChallengeIn(Schema):
         errors: dict[str, list[str]] = {}
         starts, ends = data.get("starts_at"), data.get("ends_at")
         if starts is not None and ends is not None and ends <= starts:
-            errors["ends_at"] = ["The end must come after the start."]
+            errors["ends_at"] = [_("The end must come after the start.")]
         if data.get("goal_kind") == PARTICIPATION and data.get("goal_value", 0) > 100:
-            errors["goal_value"] = ["A participation goal is a percentage from 1 to 100."]
+            errors["goal_value"] = [_("A participation goal is a percentage from 1 to 100.")]
         if errors:
             raise ValidationError(errors)
 
@@ -73,11 +76,12 @@ class ChallengeIn(Schema):
 
 class EvidenceIn(Schema):
     text = fields.String(required=True, validate=validate.Length(
-        min=3, max=5000, error="Describe what you did in 3 to 5000 characters."),
-        error_messages={"required": "Describe what you did and what you learned."})
-    link = fields.Url(load_default=None, allow_none=True, schemes={"http", "https"},
-                      validate=validate.Length(max=1000),
-                      error_messages={"invalid": "Enter a web address starting with http:// or https://."})
+        min=3, max=5000, error=_l("Describe what you did in 3 to 5000 characters.")),
+        error_messages={"required": _l("Describe what you did and what you learned.")})
+    # A String with the URL check (what fields.Url does), so its message can be translated lazily.
+    link = fields.String(load_default=None, allow_none=True, validate=[
+        validate.URL(schemes={"http", "https"}, error=_l("Enter a web address starting with http:// or https://.")),
+        validate.Length(max=1000)])
 
     def load_form(self, form) -> dict:
         return self.load({k: v for k, v in form.items() if k in self.fields and v != ""})
@@ -85,8 +89,8 @@ class EvidenceIn(Schema):
 
 class ReviewIn(Schema):
     decision = fields.String(required=True, validate=validate.OneOf(
-        [ACCEPT, RETURN], error="Choose Accept or Return for revision."),
-        error_messages={"required": "Choose Accept or Return for revision."})
+        [ACCEPT, RETURN], error=_l("Choose Accept or Return for revision.")),
+        error_messages={"required": _l("Choose Accept or Return for revision.")})
     comment = fields.String(load_default="", validate=validate.Length(max=2000))
 
     def load_form(self, form) -> dict:
@@ -97,8 +101,8 @@ class CancelIn(Schema):
     """Cancelling can't be undone, so the form asks for an explicit tick."""
 
     confirm = fields.Boolean(required=True, validate=validate.Equal(
-        True, error="Tick the box to confirm: cancelling can't be undone."), **_BOOL,
-        error_messages={"required": "Tick the box to confirm: cancelling can't be undone."})
+        True, error=_l("Tick the box to confirm: cancelling can't be undone.")), **_BOOL,
+        error_messages={"required": _l("Tick the box to confirm: cancelling can't be undone.")})
 
     def load_form(self, form) -> dict:
         return self.load({k: v for k, v in form.items() if k in self.fields and v != ""})

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
+from flask_babel import gettext as _
 from sqlalchemy import delete, select
 
 from plugin.audit.service import record
@@ -49,16 +50,16 @@ def get_challenge(actor: Actor, challenge_id: int) -> Challenge:
     """A challenge of the actor's course that they may see: team challenges show to the team and to staff."""
     challenge = db.session.get(Challenge, challenge_id)
     if challenge is None or challenge.course_id != actor.course_id:
-        raise NotFound("No such challenge in this course.")
+        raise NotFound(_("No such challenge in this course."))
     if challenge.team_id is not None and not actor.can_manage and db.session.get(
             TeamMember, (challenge.team_id, actor.user_id)) is None:
-        raise NotFound("No such challenge in this course.")
+        raise NotFound(_("No such challenge in this course."))
     return challenge
 
 
 def _managed(actor: Actor, challenge_id: int) -> Challenge:
     if not actor.can_manage:
-        raise Forbidden("Only the course's managers manage challenges.")
+        raise Forbidden(_("Only the course's managers manage challenges."))
     return get_challenge(actor, challenge_id)
 
 
@@ -66,7 +67,7 @@ def _managed(actor: Actor, challenge_id: int) -> Challenge:
 def create_challenge(actor: Actor, data: dict, now: datetime, upload: tuple[str, bytes] | None = None) -> Challenge:
     """`data` is ChallengeIn-loaded; `upload` an attached data set (file name, bytes) for a mission."""
     if not actor.can_manage:
-        raise Forbidden("Only the course's managers create challenges.")
+        raise Forbidden(_("Only the course's managers create challenges."))
     fields, tools, dataset = _checked(actor, data, upload, None)
     challenge = Challenge(organisation_id=actor.organisation_id, course_id=actor.course_id,
                           is_mission=bool(data.get("is_mission")), created_by_id=actor.user_id, created_at=now,
@@ -87,15 +88,15 @@ def update_challenge(actor: Actor, challenge_id: int, data: dict, now: datetime,
                      upload: tuple[str, bytes] | None = None) -> Challenge:
     challenge = _managed(actor, challenge_id)
     if challenge.cancelled_at is not None:
-        raise Conflict("This challenge was cancelled; it can no longer be changed.")
+        raise Conflict(_("This challenge was cancelled; it can no longer be changed."))
     fields, tools, dataset = _checked(actor, data, upload, challenge)
     changed = sorted(name for name, value in fields.items() if getattr(challenge, name) != value)
     if challenge.completed_at is not None:
         locked = [name for name in changed if name in LOCKED_WHEN_COMPLETE]
         if locked:
-            raise InvalidInput("This challenge is complete: its goal, window, team, filters and badge stay as "
-                               "they were. You can still edit its texts.",
-                               errors={_FORM_NAME.get(n, n): ["Locked: the challenge is complete."] for n in locked})
+            raise InvalidInput(_("This challenge is complete: its goal, window, team, filters and badge stay as "
+                                 "they were. You can still edit its texts."),
+                               errors={_FORM_NAME.get(n, n): [_("Locked: the challenge is complete.")] for n in locked})
     for name, value in fields.items():
         setattr(challenge, name, value)
     if dataset is not None:
@@ -150,17 +151,17 @@ def _checked(actor: Actor, data: dict, upload, current: Challenge | None) -> tup
     team_id = data.get("team")
     if team_id is not None and db.session.scalar(select(Team.id).where(
             Team.id == team_id, Team.course_id == actor.course_id)) is None:
-        errors["team"] = ["Choose one of this course's teams."]
+        errors["team"] = [_("Choose one of this course's teams.")]
     fields = {
         "title": data["title"].strip(), "description": (data.get("description") or "").strip(),
         "goal_kind": data["goal_kind"], "goal_value": data["goal_value"],
         "starts_at": to_utc(data["starts_at"], tz), "ends_at": to_utc(data["ends_at"], tz), "team_id": team_id,
-        "task_category_id": owned(TaskCategory, "task_category", "Choose a task category from the list."),
-        "ai_tool_id": owned(AiTool, "ai_tool", "Choose an AI tool from the list."),
-        "badge_id": owned(BadgeClass, "badge", "Choose one of the organisation's active badges."),
+        "task_category_id": owned(TaskCategory, "task_category", _("Choose a task category from the list.")),
+        "ai_tool_id": owned(AiTool, "ai_tool", _("Choose an AI tool from the list.")),
+        "badge_id": owned(BadgeClass, "badge", _("Choose one of the organisation's active badges.")),
     }
     if fields["ends_at"] <= fields["starts_at"]:  # e.g. both inside the hour a clock change repeats
-        errors["ends_at"] = ["The end must come after the start."]
+        errors["ends_at"] = [_("The end must come after the start.")]
     tools: list[int] = []
     dataset = None
     if mission:
@@ -168,12 +169,12 @@ def _checked(actor: Actor, data: dict, upload, current: Challenge | None) -> tup
         fields["reflection_prompt"] = (data.get("reflection_prompt") or "").strip()
         champion = data.get("champion")
         if champion is not None and role_in(actor.course_id, champion) is not Role.LEARNER:
-            errors["champion"] = ["The AI champion must be a learner of this course."]
+            errors["champion"] = [_("The AI champion must be a learner of this course.")]
         fields["champion_id"] = champion
         tools = sorted(set(data.get("tools") or []))
         known = set(db.session.scalars(select(AiTool.id).where(AiTool.organisation_id == org, AiTool.id.in_(tools))))
         if set(tools) - known:
-            errors["tools"] = ["Choose approved tools from the organisation's list."]
+            errors["tools"] = [_("Choose approved tools from the organisation's list.")]
         try:
             if upload is not None and upload[1]:
                 dataset = check_dataset(upload[0], upload[1])
@@ -182,25 +183,31 @@ def _checked(actor: Actor, data: dict, upload, current: Challenge | None) -> tup
         except InvalidInput as err:
             errors.update(err.errors)
         if not (fields["scenario"] or dataset or (current is not None and current.dataset_name)):
-            errors["scenario"] = ["Describe a practice scenario or attach a synthetic data set."]
+            errors["scenario"] = [_("Describe a practice scenario or attach a synthetic data set.")]
     else:
         errors.update(_mission_only(data, upload))
     if errors:
-        raise InvalidInput("The challenge needs some changes.", errors=errors)
+        raise InvalidInput(_("The challenge needs some changes."), errors=errors)
     return fields, tools, dataset
 
 
-_MISSION_ONLY = {"scenario": "a practice scenario", "reflection_prompt": "a reflection prompt",
-                 "tools": "approved tools", "champion": "an AI champion", "dataset_text": "a data set"}
+def _mission_only_messages() -> dict[str, str]:
+    return {
+        "scenario": _("Only sandbox missions have a practice scenario: make it a sandbox mission, or leave this empty."),
+        "reflection_prompt": _("Only sandbox missions have a reflection prompt: make it a sandbox mission, or leave "
+                               "this empty."),
+        "tools": _("Only sandbox missions have approved tools: make it a sandbox mission, or leave this empty."),
+        "champion": _("Only sandbox missions have an AI champion: make it a sandbox mission, or leave this empty."),
+        "dataset_text": _("Only sandbox missions have a data set: make it a sandbox mission, or leave this empty."),
+    }
 
 
 def _mission_only(data: dict, upload) -> dict[str, list[str]]:
     """Mission details sent for a challenge that is no mission: refused, never silently dropped."""
-    errors = {key: [f"Only sandbox missions have {words}: make it a sandbox mission, or leave this empty."]
-              for key, words in _MISSION_ONLY.items()
+    errors = {key: [message] for key, message in _mission_only_messages().items()
               if (data.get(key).strip() if isinstance(data.get(key), str) else data.get(key))}
     if upload is not None and upload[1]:
-        errors["dataset"] = ["Only sandbox missions carry a data set."]
+        errors["dataset"] = [_("Only sandbox missions carry a data set.")]
     return errors
 
 

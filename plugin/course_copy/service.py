@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import exists, select
 
 from plugin.audit.service import record
@@ -64,7 +65,7 @@ def _claim(actor: Actor, source: Course | None, decision: str, now: datetime) ->
 
 def decline(actor: Actor, history: Sequence[str], now: datetime) -> None:
     if not actor.can_manage:
-        raise Forbidden("Only the course's managers decide what this course carries over.")
+        raise Forbidden(_("Only the course's managers decide what this course carries over."))
     source = offer_for(actor, history)
     if source is not None and _claim(actor, source, DECLINED, now):
         record(actor, "course.copy_declined", "course", actor.course_id, {"source_course_id": source.id}, now)
@@ -74,13 +75,13 @@ def carry_over(actor: Actor, history: Sequence[str], lineitems_url: str | None, 
     """Copy the source course's configuration into the actor's course, once. `lineitems_url` is the grade
     service of the manager's launch in the new course (grade sync needs the new course's own line items)."""
     if not actor.can_manage:
-        raise Forbidden("Only the course's managers decide what this course carries over.")
+        raise Forbidden(_("Only the course's managers decide what this course carries over."))
     answered = db.session.get(CourseCopy, actor.course_id)
     if answered is not None:
         return answered  # a second click, or another manager: the first answer stands
     source = offer_for(actor, history)
     if source is None:
-        raise Conflict("There is nothing to carry over into this course.")
+        raise Conflict(_("There is nothing to carry over into this course."))
     if not _claim(actor, source, COPIED, now):
         return db.session.get(CourseCopy, actor.course_id)
     details = {"boards": _boards(actor, source, now), "grade_sync": _grade_sync(actor, source, lineitems_url, now),

@@ -9,6 +9,7 @@ import io
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from plugin.core.actor import Actor
@@ -103,11 +104,11 @@ def ledger_rows(actor: Actor, course_id: int | None, since: datetime | None, unt
     """The organisation's ledger (ids and amounts only), oldest first, optionally one course and [since, until).
     Checks run now; the rows are read as the CSV streams."""
     if not actor.can_administer:
-        raise Forbidden("Only administrators export the ledger.")
+        raise Forbidden(_("Only administrators export the ledger."))
     courses = dict(db.session.execute(select(Course.id, Course.title).where(
         Course.organisation_id == actor.organisation_id)).all())
     if course_id and course_id not in courses:
-        raise NotFound("That course is not in your organisation.")
+        raise NotFound(_("That course is not in your organisation."))
     query = select(LedgerEntry).where(LedgerEntry.organisation_id == actor.organisation_id)
     if course_id:
         query = query.where(LedgerEntry.course_id == course_id)

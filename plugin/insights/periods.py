@@ -6,6 +6,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from flask_babel import format_date
+from flask_babel import gettext as _
+
 from plugin.leaderboards import periods as board_periods
 from plugin.leaderboards.periods import MONTH, WEEK, Window, local_day
 
@@ -60,7 +63,7 @@ def previous_keys(kind: str, now: datetime, tz: ZoneInfo, count: int) -> list[st
         return board_periods.previous_keys(kind, now, tz, count)
     year, q = _quarter_parts(current_key(QUARTER, now, tz))
     keys = []
-    for _ in range(count):
+    for _step in range(count):
         keys.append(f"{year}-Q{q}")
         year, q = (year - 1, 4) if q == 1 else (year, q - 1)
     return list(reversed(keys))
@@ -77,21 +80,23 @@ def is_valid(kind: str, key: str) -> bool:
 
 
 def label(key: str) -> str:
+    """ "Q4 2026", "Week 12, 2026 (from 16 Mar)", "March 2026", in the request's language."""
     kind = kind_of(key)
     if kind == QUARTER:
         year, q = _quarter_parts(key)
-        return f"Q{q} {year}"
+        return _("Q%(quarter)s %(year)s", quarter=q, year=year)
     start = board_periods.first_day(key)
     if kind == WEEK:
-        return f"Week {key.split('-W')[1]}, {start.isocalendar()[0]} (from {start.strftime('%d %b')})"
-    return start.strftime("%B %Y")
+        return _("Week %(week)s, %(year)s (from %(date)s)", week=key.split("-W")[1], year=start.isocalendar()[0],
+                 date=format_date(start, "dd MMM"))
+    return format_date(start, "LLLL y")
 
 
 def short_label(key: str) -> str:
     kind = kind_of(key)
     if kind == QUARTER:
         year, q = _quarter_parts(key)
-        return f"Q{q} {str(year)[2:]}"
+        return _("Q%(quarter)s %(year)s", quarter=q, year=str(year)[2:])
     if kind == WEEK:
-        return "W" + key.split("-W")[1]
-    return board_periods.first_day(key).strftime("%b %y")
+        return _("W%(week)s", week=key.split("-W")[1])
+    return format_date(board_periods.first_day(key), "LLL yy")

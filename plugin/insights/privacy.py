@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from flask_babel import gettext as _
 from marshmallow import Schema, fields, validate
 
 from plugin.audit.service import record
@@ -32,7 +33,7 @@ def min_group_size(organisation_id: int) -> int:
 
 def set_min_group_size(actor: Actor, data: dict, now) -> int:
     if not actor.can_administer:
-        raise Forbidden("Only the organisation's administrators change the minimum group size.")
+        raise Forbidden(_("Only the organisation's administrators change the minimum group size."))
     insert_ignore(db.session, InsightSetting.__table__, {"organisation_id": actor.organisation_id,
                                                          "min_group_size": DEFAULT_MIN_GROUP},
                   ["organisation_id"], returning=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import case, func, select
 
 from plugin.core.actor import Actor, Role
@@ -26,7 +27,7 @@ class Participant:
 
 def participation(actor: Actor) -> list[Participant]:
     if not actor.can_manage:
-        raise Forbidden("Only managers see the course's participation.")
+        raise Forbidden(_("Only managers see the course's participation."))
     counts = select(Experiment.user_id, func.count().label("n"), func.max(Experiment.created_at).label("last")) \
         .where(Experiment.course_id == actor.course_id).group_by(Experiment.user_id).subquery()
     rows = db.session.execute(

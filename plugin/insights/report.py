@@ -16,6 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from statistics import median
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from plugin.catalog.models import AiTool, TaskCategory
@@ -32,7 +33,7 @@ from plugin.peer_help.models import CONFIRMED, PeerHelp
 from plugin.vision.models import ExperimentPillar, Pillar
 from plugin.vision.service import pillars as active_pillars
 
-OTHER_TOOL_LABEL = "Other (not on the list)"
+OTHER_TOOL_LABEL = _l("Other (not on the list)")
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,7 @@ def _grouped(scope: Scope, facts, key, names: dict) -> list[Row]:
     groups = defaultdict(list)
     for f in facts:
         groups[key(f)].append(f)
-    rows = [Row(k, names.get(k, OTHER_TOOL_LABEL if not k else f"#{k}"), _people(fs), _minutes(fs))
+    rows = [Row(k, names.get(k, str(OTHER_TOOL_LABEL) if not k else f"#{k}"), _people(fs), _minutes(fs))
             for k, fs in groups.items()]
     rows.sort(key=lambda r: (-r.figures["minutes"], r.label))
     return protect(rows, scope.k)
@@ -161,7 +162,7 @@ def _category_names(scope: Scope) -> dict:
 
 
 def _tool_names(scope: Scope) -> dict:
-    return {0: OTHER_TOOL_LABEL, **dict(db.session.execute(select(AiTool.id, AiTool.name).where(
+    return {0: str(OTHER_TOOL_LABEL), **dict(db.session.execute(select(AiTool.id, AiTool.name).where(
         AiTool.organisation_id == scope.organisation_id)).all())}
 
 

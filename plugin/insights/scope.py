@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from plugin.core.actor import Actor, Role
@@ -61,27 +62,27 @@ class Scope:
 
 def resolve(actor: Actor, filters: Filters, now: datetime) -> Scope:
     if not actor.can_manage:
-        raise Forbidden("Insights are for managers and administrators.")
+        raise Forbidden(_("Insights are for managers and administrators."))
     if filters.kind not in periods.KINDS:
-        raise InvalidInput("Choose week, month or quarter.", errors={"kind": ["Choose week, month or quarter."]})
+        raise InvalidInput(_("Choose week, month or quarter."), errors={"kind": [_("Choose week, month or quarter.")]})
     tz = time_zone(actor.organisation_id)
     key = filters.key
     if key and not periods.is_valid(filters.kind, key) and any(periods.is_valid(k, key) for k in periods.KINDS):
         key = None  # the period type was just changed: show the new type's current period
     key = key or periods.current_key(filters.kind, now, tz)
     if not periods.is_valid(filters.kind, key):
-        raise InvalidInput("That period does not exist.", errors={"key": ["Choose a period from the list."]})
+        raise InvalidInput(_("That period does not exist."), errors={"key": [_("Choose a period from the list.")]})
     if actor.can_administer:
         query = select(Course).where(Course.organisation_id == actor.organisation_id)
         if filters.course_id:
             query = query.where(Course.id == filters.course_id)
         courses = list(db.session.scalars(query.order_by(Course.title, Course.id)))
         if filters.course_id and not courses:
-            raise NotFound("That course is not in your organisation.")
+            raise NotFound(_("That course is not in your organisation."))
         level = "organisation"
     else:
         if filters.course_id and filters.course_id != actor.course_id:
-            raise NotFound("That course is not yours.")
+            raise NotFound(_("That course is not yours."))
         courses, level = [db.session.get(Course, actor.course_id)], "course"
     course_ids = [c.id for c in courses]
     teams = list(db.session.scalars(select(Team).where(Team.course_id.in_(course_ids)).order_by(Team.name, Team.id)))
@@ -89,7 +90,7 @@ def resolve(actor: Actor, filters: Filters, now: datetime) -> Scope:
     if filters.team_id:
         team = next((t for t in teams if t.id == filters.team_id), None)
         if team is None:
-            raise NotFound("That team is not in this course.")
+            raise NotFound(_("That team is not in this course."))
     learners = _members(course_ids, Role.LEARNER)
     team_members = _team_members([t.id for t in teams], learners)
     return Scope(

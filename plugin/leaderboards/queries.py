@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from flask_babel import gettext as _
 from sqlalchemy import select, text
 
 from plugin.extensions import db
@@ -152,10 +153,10 @@ def _board_sql(scope: Scope):
 
 def _row(rank: int, user_id: int, name: str | None, points: int, hidden: int, viewer_user_id: int | None) -> Row:
     if user_id == viewer_user_id:
-        return Row(rank, user_id, name or f"Participant {user_id}", points, is_viewer=True)
+        return Row(rank, user_id, name or _("Participant %(id)s", id=user_id), points, is_viewer=True)
     if hidden:
-        return Row(rank, None, ANONYMOUS, points, anonymous=True)
-    return Row(rank, user_id, name or f"Participant {user_id}", points)
+        return Row(rank, None, _("Anonymous participant"), points, anonymous=True)  # ANONYMOUS, in the reader's language
+    return Row(rank, user_id, name or _("Participant %(id)s", id=user_id), points)
 
 
 def _around(found: list, viewer_user_id: int, above: int, around: int, shown: set[int]) -> list[Row]:

@@ -9,13 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from marshmallow import Schema, fields, validate
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from marshmallow import fields, validate
 from sqlalchemy import bindparam, delete, or_, select
 
 from plugin.audit.service import record
 from plugin.core.actor import Actor
 from plugin.core.db import insert_ignore
 from plugin.core.memo import memoised, store
+from plugin.core.schema import Schema
 from plugin.errors import Forbidden, InvalidInput
 from plugin.extensions import db
 from plugin.identity.models import IdentityLink
@@ -38,8 +41,8 @@ class Settings:
 
 
 class SettingsIn(Schema):
-    mode = fields.String(required=True, validate=validate.OneOf(MODES, error="Choose how learners see boards."),
-                         error_messages={"required": "Choose how learners see boards."})
+    mode = fields.String(required=True, validate=validate.OneOf(MODES, error=_l("Choose how learners see boards.")),
+                         error_messages={"required": _l("Choose how learners see boards.")})
     relative = fields.Boolean(load_default=False)
 
 
@@ -74,7 +77,7 @@ def _read_settings(course_id: int) -> Settings:
 def update_settings(actor: Actor, data: dict, now: datetime) -> Settings:
     """Managers change how their course shows boards."""
     if not actor.can_manage:
-        raise Forbidden("Only the course's managers change how boards are shown.")
+        raise Forbidden(_("Only the course's managers change how boards are shown."))
     before = settings_of(actor.course_id)
     insert_ignore(db.session, BoardSetting.__table__, {"course_id": actor.course_id}, ["course_id"], returning=False)
     row = db.session.get(BoardSetting, actor.course_id)
@@ -142,7 +145,7 @@ def period_key(actor: Actor, period: str, now: datetime) -> str:
     if period in KINDS:
         return current_key(period, now, org_settings.time_zone(actor.organisation_id))
     if not is_valid_key(period):
-        raise InvalidInput("Unknown period.", errors={"period": ["Use all, week, month or a key like 2026-W48."]})
+        raise InvalidInput(_("Unknown period."), errors={"period": [_("Use all, week, month or a key like 2026-W48.")]})
     return period
 
 
@@ -150,11 +153,11 @@ def individual_board(actor: Actor, scope_kind: str, period: str, dimension: str,
                      limit: int = 20, around: int = 2) -> Board:
     view = view_of(actor)
     if view.settings.mode == OFF and not actor.can_manage:
-        raise Forbidden("Leaderboards are turned off in this course.")
+        raise Forbidden(_("Leaderboards are turned off in this course."))
     if not view.individual:
-        raise Forbidden("This course shows team boards only.")
+        raise Forbidden(_("This course shows team boards only."))
     if scope_kind not in SCOPES:
-        raise InvalidInput("Unknown board.", errors={"scope": ["Use course or organisation."]})
+        raise InvalidInput(_("Unknown board."), errors={"scope": [_("Use course or organisation.")]})
     scope = Scope.course(actor.course_id) if scope_kind == "course" else Scope.organisation(actor.organisation_id)
     # On the organisation's board a person linked across LMSs is the row of their board holder.
     viewer = actor.user_id if scope_kind == "course" else board_holder(actor.user_id)
@@ -187,7 +190,7 @@ def teams_board(actor: Actor, period: str, measure: str, now: datetime, *, limit
     for every team (`full`)."""
     view = view_of(actor)
     if not view.teams:
-        raise Forbidden("Leaderboards are turned off in this course.")
+        raise Forbidden(_("Leaderboards are turned off in this course."))
     mine = set(db.session.scalars(_MY_TEAMS, {"course": actor.course_id, "user": actor.user_id}))
     ranked = team_board(actor.course_id, period_key(actor, period, now), measure, my_team_ids=mine,
                         min_members=1 if actor.can_manage else MIN_TEAM_SIZE)
@@ -239,7 +242,7 @@ def board_page(actor: Actor, now: datetime, *, tab: str | None = None, scope: st
     tab = tab or (PEOPLE if view.individual else TEAMS)
     names = dimension_names(actor.organisation_id)
     if dimension != TOTAL and dimension not in names:
-        raise InvalidInput("Unknown dimension.", errors={"dimension": ["Choose total or one of the dimensions."]})
+        raise InvalidInput(_("Unknown dimension."), errors={"dimension": [_("Choose total or one of the dimensions.")]})
     shown, teams, closed = None, None, None
     try:
         if tab == PEOPLE:

@@ -74,9 +74,10 @@ def select_items(chosen: list[str], settings: dict, launch_url: str) -> list[dic
     """The content items for the views the manager ticked, as the platform allows (one or several)."""
     wanted = list(dict.fromkeys(chosen))
     if not wanted or any(key not in PLACEABLE for key in wanted):
-        raise InvalidInput("nothing valid was chosen", errors={"view": [_("Choose what to add to the course.")]})
+        raise InvalidInput(_("Choose what to add to the course."), errors={"view": [_("Choose what to add to the course.")]})
     if len(wanted) > 1 and not settings["accept_multiple"]:
-        raise InvalidInput("one item only", errors={"view": [_("This place in the LMS takes one item: choose one.")]})
+        raise InvalidInput(_("This place in the LMS takes one item: choose one."),
+                           errors={"view": [_("This place in the LMS takes one item: choose one.")]})
     return [content_item(PLACEABLE[key], launch_url) for key in wanted]
 
 

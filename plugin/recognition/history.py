@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import or_, select
 from sqlalchemy.orm import aliased
 
@@ -60,17 +61,22 @@ class _Sources:
 
     def describe(self, kind: str, source_id: int | None) -> tuple[str, int | None]:
         if kind == "experiment":
-            return f"Experiment: {self.titles.get(source_id, '')}", source_id
+            return _("Experiment: %(title)s", title=self.titles.get(source_id, "")), source_id
         if kind == "peer_help":
-            return f"Help confirmed by {self.helps.get(source_id) or 'a colleague'}", None
+            helped = self.helps.get(source_id)
+            return (_("Help confirmed by %(name)s", name=helped) if helped else _("Help confirmed by a colleague")), None
         if kind == "kudos" and source_id in self.kudos:
             kudos, giver = self.kudos[source_id]
-            return f"Kudos from {giver or 'a manager'}: “{kudos.message}”", None
+            if giver:
+                return _("Kudos from %(name)s: “%(message)s”", name=giver, message=kudos.message), None
+            return _("Kudos from a manager: “%(message)s”", message=kudos.message), None
         if kind in ("reaction", "reuse"):
             experiment_id = self.via.get((kind, source_id))
-            verb = "found helpful" if kind == "reaction" else "reused by a colleague"
-            return f"Your experiment “{self.titles.get(experiment_id, '')}” was {verb}", experiment_id
-        return "Awarded by a manager", None
+            title = self.titles.get(experiment_id, "")
+            if kind == "reaction":
+                return _("Your experiment “%(title)s” was found helpful", title=title), experiment_id
+            return _("Your experiment “%(title)s” was reused by a colleague", title=title), experiment_id
+        return _("Awarded by a manager"), None
 
 
 def _origins(organisation_id: int, course_ids: set[int]) -> dict[int, str]:
@@ -109,10 +115,10 @@ def explanations(actor: Actor, limit: int = 200, linked: bool = False) -> list[E
     sources = _Sources([(e.source_type, e.source_id) for e, _, _ in entries]
                        + [(a.source_type or "manual", a.source_id) for a, _, _, _ in awards])
     for entry, rule_name, rule_version in entries:
-        why = f"{rule_name} (rule version {rule_version})" if rule_name else (
-            "Kudos points" if entry.source_type == "kudos" else "Manual entry")
+        why = _("%(rule)s (rule version %(version)s)", rule=rule_name, version=rule_version) if rule_name else (
+            _("Kudos points") if entry.source_type == "kudos" else _("Manual entry"))
         if entry.reverses_id:
-            why = "Reversed: " + why
+            why = _("Reversed: %(why)s", why=why)
         source, experiment_id = sources.describe(entry.source_type, entry.source_id)
         out.append(Explanation(entry.created_at, entry.amount, names.get(entry.dimension, entry.dimension), why,
                                source, experiment_id, origin=origins.get(entry.course_id)
@@ -121,10 +127,15 @@ def explanations(actor: Actor, limit: int = 200, linked: bool = False) -> list[E
         User.id.in_({a.awarded_by_id for a, _, _, _ in awards if a.awarded_by_id}))).all())
     for award, badge, rule_name, rule_version in awards:
         if rule_name:
-            why = f"{rule_name} (rule version {rule_version})"
+            why = _("%(rule)s (rule version %(version)s)", rule=rule_name, version=rule_version)
         else:
             giver = givers.get(award.awarded_by_id)
-            why = f"Awarded by {giver or 'a manager'}: {award.comment}" if award.awarded_by_id else "Awarded by a manager"
+            if not award.awarded_by_id:
+                why = _("Awarded by a manager")
+            elif giver:
+                why = _("Awarded by %(name)s: %(comment)s", name=giver, comment=award.comment)
+            else:
+                why = _("Awarded by a manager: %(comment)s", comment=award.comment)
         source, experiment_id = sources.describe(award.source_type or "manual", award.source_id)
         out.append(Explanation(award.awarded_at, 0, "", why, source, experiment_id, badge, award.revoked_reason,
                                origins.get(award.course_id) if award.user_id != actor.user_id else None))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import select, update
 
 from plugin.audit.service import record
@@ -53,12 +54,12 @@ def _month(organisation_id: int, moment: datetime) -> str:
 
 def _require_manager_for(actor: Actor, receiver_id: int) -> Role:
     if not actor.can_manage:
-        raise Forbidden("Only managers give recognition.")
+        raise Forbidden(_("Only managers give recognition."))
     if receiver_id == actor.user_id:
-        raise Forbidden("Recognition is for others: you cannot give it to yourself.")
+        raise Forbidden(_("Recognition is for others: you cannot give it to yourself."))
     role = role_in(actor.course_id, receiver_id)
     if role is None:
-        raise InvalidInput("Choose someone in this course.", errors={"receiver": ["Not in this course."]})
+        raise InvalidInput(_("Choose someone in this course."), errors={"receiver": [_("Not in this course.")]})
     return role
 
 
@@ -78,8 +79,8 @@ def _spend(actor: Actor, points: int, now: datetime) -> None:
         .values(spent=KudosBudget.spent + points))
     if spent.rowcount != 1:
         left = budget(actor, now).left
-        raise Conflict(f"That is beyond your kudos budget for this month: {left} points left.",
-                       errors={"points": [f"At most {left} this month."]})
+        raise Conflict(_("That is beyond your kudos budget for this month: %(left)s points left.", left=left),
+                       errors={"points": [_("At most %(left)s this month.", left=left)]})
 
 
 def give_kudos(actor: Actor, *, receiver_id: int, message: str, now: datetime, submission_key: str,
@@ -88,21 +89,21 @@ def give_kudos(actor: Actor, *, receiver_id: int, message: str, now: datetime, s
     existing = db.session.scalar(select(Kudos).where(Kudos.submission_key == submission_key))
     if existing is not None:
         if existing.giver_id != actor.user_id:
-            raise Conflict("That form was already used.")
+            raise Conflict(_("That form was already used."))
         return existing
     message = (message or "").strip()
     if not 3 <= len(message) <= 2000:
-        raise InvalidInput("Write a short message: what did they do well?", errors={"message": ["3 to 2000 characters."]})
+        raise InvalidInput(_("Write a short message: what did they do well?"), errors={"message": [_("%(min)s to %(max)s characters.", min=3, max=2000)]})
     if points < 0:
-        raise InvalidInput("Points cannot be negative.", errors={"points": ["0 or more."]})
+        raise InvalidInput(_("Points cannot be negative."), errors={"points": [_("0 or more.")]})
     if value_tag_id is not None and find_active(actor.organisation_id, "values", value_tag_id) is None:
-        raise InvalidInput("Choose one of the organisation's values.", errors={"value_tag": ["Unknown value."]})
+        raise InvalidInput(_("Choose one of the organisation's values."), errors={"value_tag": [_("Unknown value.")]})
     if db.session.scalar(select(Dimension.id).where(Dimension.organisation_id == actor.organisation_id,
                                                     Dimension.key == dimension)) is None:
-        raise InvalidInput("Choose a dimension.", errors={"dimension": ["Unknown dimension."]})
+        raise InvalidInput(_("Choose a dimension."), errors={"dimension": [_("Unknown dimension.")]})
     if points and receiver_role is not Role.LEARNER:
-        raise InvalidInput("Points go to learners; staff can receive kudos without points.",
-                           errors={"points": ["0 for staff."]})
+        raise InvalidInput(_("Points go to learners; staff can receive kudos without points."),
+                           errors={"points": [_("0 for staff.")]})
     if points:
         _spend(actor, points, now)
     kudos = Kudos(organisation_id=actor.organisation_id, course_id=actor.course_id, giver_id=actor.user_id,
@@ -128,9 +129,9 @@ def give_kudos(actor: Actor, *, receiver_id: int, message: str, now: datetime, s
 def revoke_kudos(actor: Actor, kudos_id: int, reason: str, now: datetime) -> Kudos:
     kudos = db.session.get(Kudos, kudos_id)
     if kudos is None or kudos.course_id != actor.course_id:
-        raise NotFound("No such kudos in this course.")
+        raise NotFound(_("No such kudos in this course."))
     if not (actor.can_administer or (actor.can_manage and kudos.giver_id == actor.user_id)):
-        raise Forbidden("Only the manager who gave it, or an admin, can revoke kudos.")
+        raise Forbidden(_("Only the manager who gave it, or an admin, can revoke kudos."))
     reason = _reason(reason)
     if kudos.revoked_at is not None:
         return kudos
@@ -152,21 +153,21 @@ def award_badge_manually(actor: Actor, *, receiver_id: int, badge_id: int, comme
                          evidence_url: str | None = None) -> int:
     receiver_role = _require_manager_for(actor, receiver_id)
     if receiver_role is not Role.LEARNER:
-        raise InvalidInput("Badges go to learners.", errors={"receiver": ["Choose a learner."]})
+        raise InvalidInput(_("Badges go to learners."), errors={"receiver": [_("Choose a learner.")]})
     badge = db.session.get(BadgeClass, badge_id)
     if badge is None or badge.organisation_id != actor.organisation_id or not badge.manual or not badge.active:
-        raise InvalidInput("Choose a badge managers may award.", errors={"badge": ["Not awardable by hand."]})
+        raise InvalidInput(_("Choose a badge managers may award."), errors={"badge": [_("Not awardable by hand.")]})
     comment = (comment or "").strip()
     if not 3 <= len(comment) <= 2000:
-        raise InvalidInput("Say why they earned it.", errors={"comment": ["3 to 2000 characters."]})
+        raise InvalidInput(_("Say why they earned it."), errors={"comment": [_("%(min)s to %(max)s characters.", min=3, max=2000)]})
     if evidence_url and not evidence_url.startswith(("https://", "http://")):
-        raise InvalidInput("Evidence must be a web address.", errors={"evidence_url": ["An http(s) URL."]})
+        raise InvalidInput(_("Evidence must be a web address."), errors={"evidence_url": [_("An http(s) URL.")]})
     award_id = award_badge(BadgeGrant(badge_id=badge.id, organisation_id=actor.organisation_id,
                                       course_id=actor.course_id, user_id=receiver_id,
                                       key=f"manual:badge:{badge.id}:user:{receiver_id}:course:{actor.course_id}",
                                       source_type="manual", source_id=None), now)
     if award_id is None:
-        raise Conflict(f"They already hold {badge.name}.")
+        raise Conflict(_("They already hold %(badge)s.", badge=badge.name))
     award = db.session.get(BadgeAward, award_id)
     award.awarded_by_id, award.comment, award.evidence_url = actor.user_id, comment, evidence_url or None
     db.session.flush()
@@ -177,10 +178,10 @@ def award_badge_manually(actor: Actor, *, receiver_id: int, badge_id: int, comme
 def revoke_badge(actor: Actor, award_id: int, reason: str, now: datetime) -> BadgeAward:
     """Mark the award revoked with a reason, and reverse the points the same rule firing posted."""
     if not actor.can_manage:
-        raise Forbidden("Only managers revoke badges.")
+        raise Forbidden(_("Only managers revoke badges."))
     award = db.session.get(BadgeAward, award_id)
     if award is None or award.course_id != actor.course_id:
-        raise NotFound("No such badge award in this course.")
+        raise NotFound(_("No such badge award in this course."))
     reason = _reason(reason)
     if award.revoked_at is not None:
         return award
@@ -204,14 +205,14 @@ def revoke_badge(actor: Actor, award_id: int, reason: str, now: datetime) -> Bad
 def _reason(reason: str) -> str:
     reason = (reason or "").strip()
     if not 3 <= len(reason) <= 1000:
-        raise InvalidInput("Give a reason (it is kept in the audit log).", errors={"reason": ["3 to 1000 characters."]})
+        raise InvalidInput(_("Give a reason (it is kept in the audit log)."), errors={"reason": [_("%(min)s to %(max)s characters.", min=3, max=1000)]})
     return reason
 
 
 def unrecognised(actor: Actor, now: datetime, days: int = 30) -> list[int]:
     """Equity nudge: learners who logged experiments in the window but got no kudos or manual badge in it."""
     if not actor.can_manage:
-        raise Forbidden("Only managers see this.")
+        raise Forbidden(_("Only managers see this."))
     since = now - timedelta(days=days)
     active = set(db.session.scalars(select(Experiment.user_id).where(
         Experiment.course_id == actor.course_id, Experiment.created_at >= since).distinct()))

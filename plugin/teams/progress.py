@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from flask_babel import format_date
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from plugin.catalog.service import items
@@ -43,7 +45,7 @@ class Week:
 
     @property
     def short(self) -> str:
-        return "W" + self.key.split("-W")[1]
+        return _("W%(week)s", week=self.key.split("-W")[1])
 
 
 @dataclass(frozen=True)
@@ -88,14 +90,14 @@ class TeamProgress:
 
     @property
     def source_label(self) -> str:
-        return SOURCE_LABELS[self.source]
+        return str(SOURCE_LABELS[self.source])
 
     @property
-    def hours_month(self) -> str:
+    def hours_month(self) -> float:
         return hours(self.minutes.month)
 
     @property
-    def hours_all_time(self) -> str:
+    def hours_all_time(self) -> float:
         return hours(self.minutes.all_time)
 
     @property
@@ -103,8 +105,9 @@ class TeamProgress:
         return round(self.points_month / self.members, 1) if self.members else 0.0
 
 
-def hours(minutes: int) -> str:
-    return f"{minutes / 60:.1f}"
+def hours(minutes: int) -> float:
+    """Minutes as hours, to one decimal (the page formats it for the locale)."""
+    return round(minutes / 60, 1)
 
 
 def _tally(figures: dict, month: str, metric: str, key: str = "", label: str = "") -> Tally:
@@ -114,7 +117,7 @@ def _tally(figures: dict, month: str, metric: str, key: str = "", label: str = "
 def _categories(organisation_id: int, figures: dict, month: str) -> list[Tally]:
     used = {int(m.split(":", 1)[1]) for m, v in figures[ALL].items() if m.startswith("cat:") and v}
     named = [(c.id, c.name) for c in items(organisation_id, "categories", include_inactive=True) if c.id in used]
-    named += [(i, f"Category {i}") for i in sorted(used - {i for i, _ in named})]
+    named += [(i, _("Category %(id)s", id=i)) for i in sorted(used - {i for i, _ in named})]
     return [_tally(figures, month, f"cat:{i}", str(i), name) for i, name in named]
 
 
@@ -136,7 +139,7 @@ def team_progress(actor: Actor, team_id: int, now: datetime) -> TeamProgress:
     outcomes = [_tally(figures, month, f"out:{o}", o, label) for o, label in OUTCOME_LABELS.items()]
     return TeamProgress(
         team=team, source=source_of(team), members=members, month_key=month,
-        month_label=first_day(month).strftime("%B %Y"), weeks=weeks,
+        month_label=format_date(first_day(month), "LLLL y"), weeks=weeks,
         categories=_categories(actor.organisation_id, figures, month), outcomes=outcomes,
         experiments=_tally(figures, month, "experiments"), minutes=_tally(figures, month, "minutes"),
         badges=_tally(figures, month, "badges"), points_month=figures[month].get(f"points:{TOTAL}", 0),

@@ -1,15 +1,18 @@
 """Shapes at the edge: what a manager's team forms may send."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields, pre_load, validate
+from flask_babel import lazy_gettext as _l
+from marshmallow import fields, pre_load, validate
+
+from plugin.core.schema import Schema
 
 NAME_MAX = 190  # the column holds 200; roster sync keeps LMS names to 190 as well
 
 
 class TeamIn(Schema):
-    name = fields.String(required=True, error_messages={"required": "Give the team a name."},
-                         validate=[validate.Length(min=1, error="Give the team a name."),
-                                   validate.Length(max=NAME_MAX, error=f"Keep the name to {NAME_MAX} characters.")])
+    name = fields.String(required=True, error_messages={"required": _l("Give the team a name.")},
+                         validate=[validate.Length(min=1, error=_l("Give the team a name.")),
+                                   validate.Length(max=NAME_MAX, error=_l("Keep the name to %(max)s characters.", max=NAME_MAX))])
 
     @pre_load
     def _tidy(self, data, **kwargs):
@@ -24,8 +27,8 @@ class TeamIn(Schema):
 
 class MembersIn(Schema):
     user_ids = fields.List(fields.Integer(strict=False), required=True,
-                           validate=[validate.Length(min=1, error="Choose at least one learner."),
-                                     validate.Length(max=500, error="Add at most 500 learners at a time.")])
+                           validate=[validate.Length(min=1, error=_l("Choose at least one learner.")),
+                                     validate.Length(max=500, error=_l("Add at most %(max)s learners at a time.", max=500))])
 
     def load_form(self, form) -> dict:
         return self.load({"user_ids": form.getlist("user_id")})

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select
 from sqlalchemy import text as sa_text
 from sqlalchemy.exc import IntegrityError
@@ -101,7 +103,7 @@ def sync_lms_teams(course_id: int, groups: dict[str, str], members: dict[str, se
 
 # --- reading teams ----------------------------------------------------------------------------------------
 LMS, LOCAL = "lms", "local"
-SOURCE_LABELS = {LMS: "LMS group", LOCAL: "Created here"}
+SOURCE_LABELS = {LMS: _l("LMS group"), LOCAL: _l("Created here")}
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,7 @@ class TeamSummary:
 
     @property
     def source_label(self) -> str:
-        return SOURCE_LABELS[self.source]
+        return str(SOURCE_LABELS[self.source])
 
     @property
     def from_lms(self) -> bool:
@@ -141,14 +143,14 @@ def summary_of(team: Team) -> TeamSummary:
 
 def _require_manager(actor: Actor) -> None:
     if not actor.can_manage:
-        raise Forbidden("Only the course's managers manage its teams.")
+        raise Forbidden(_("Only the course's managers manage its teams."))
 
 
 def get_team(actor: Actor, team_id: int) -> Team:
     """A team of the actor's course; another course's team does not exist from here."""
     team = db.session.get(Team, team_id)
     if team is None or team.course_id != actor.course_id:
-        raise NotFound("There is no such team in this course.")
+        raise NotFound(_("There is no such team in this course."))
     return team
 
 
@@ -160,7 +162,7 @@ def viewable_team(actor: Actor, team_id: int) -> Team:
     """Team pages are for the team's members and the course's managers, not the whole course."""
     team = get_team(actor, team_id)
     if not actor.can_manage and not is_member(team.id, actor.user_id):
-        raise Forbidden("Only this team's members and the course's managers see its page.")
+        raise Forbidden(_("Only this team's members and the course's managers see its page."))
     return team
 
 
@@ -190,7 +192,7 @@ def members_of(actor: Actor, team_id: int) -> list[Member]:
         .join(TeamMember, TeamMember.user_id == User.id)
         .outerjoin(Membership, (Membership.user_id == User.id) & (Membership.course_id == team.course_id))
         .where(TeamMember.team_id == team.id).order_by(User.name, User.id)).all()
-    return [Member(uid, name or f"Participant {uid}", role, role is not None and status == ACTIVE and not test)
+    return [Member(uid, name or _("Participant %(id)s", id=uid), role, role is not None and status == ACTIVE and not test)
             for uid, name, role, status, test in rows]
 
 
@@ -233,10 +235,10 @@ def _managed(actor: Actor, team_id: int, lock: bool = False) -> Team:
         query = query.with_for_update().execution_options(populate_existing=True)
     team = db.session.scalar(query)
     if team is None:
-        raise NotFound("There is no such team in this course.")
+        raise NotFound(_("There is no such team in this course."))
     if team.external_id is not None:
-        raise Forbidden("This team mirrors a group in your LMS: its name and members come from the LMS.",
-                        hint="Change the group in the LMS; the next roster sync brings the change here.")
+        raise Forbidden(_("This team mirrors a group in your LMS: its name and members come from the LMS."),
+                        hint=_("Change the group in the LMS; the next roster sync brings the change here."))
     return team
 
 
@@ -249,8 +251,8 @@ def _check_name_free(course_id: int, name: str, team_id: int | None = None) -> N
         query = query.where(Team.id != team_id)
     taken = db.session.scalar(query)
     if taken is not None:
-        raise Conflict(f"This course already has a team called “{taken}”.",
-                       errors={"name": ["Choose a name no other team of this course has."]})
+        raise Conflict(_("This course already has a team called “%(name)s”.", name=taken),
+                       errors={"name": [_("Choose a name no other team of this course has.")]})
 
 
 def create_team(actor: Actor, data: dict, now: datetime) -> Team:
@@ -260,8 +262,8 @@ def create_team(actor: Actor, data: dict, now: datetime) -> Team:
     team_id = insert_ignore(db.session, Team.__table__, {"course_id": actor.course_id, "name": name,
                                                          "created_at": now}, ["course_id", "name"])
     if team_id is None:  # a concurrent request took the name between the check and the insert
-        raise Conflict(f"This course already has a team called “{name}”.",
-                       errors={"name": ["Choose a name no other team of this course has."]})
+        raise Conflict(_("This course already has a team called “%(name)s”.", name=name),
+                       errors={"name": [_("Choose a name no other team of this course has.")]})
     record(actor, "team.created", "team", team_id, {"name": name}, now)
     return db.session.get(Team, team_id)
 
@@ -278,8 +280,8 @@ def rename_team(actor: Actor, team_id: int, data: dict, now: datetime) -> Team:
             db.session.flush()
     except IntegrityError:
         db.session.expire(team)
-        raise Conflict("Another team took this name a moment ago.",
-                       errors={"name": ["Choose a name no other team of this course has."]}) from None
+        raise Conflict(_("Another team took this name a moment ago."),
+                       errors={"name": [_("Choose a name no other team of this course has.")]}) from None
     record(actor, "team.renamed", "team", team.id, {"name": [before, name]}, now)
     return team
 
@@ -299,8 +301,8 @@ def add_members(actor: Actor, team_id: int, user_ids: list[int], now: datetime) 
     wanted = sorted(set(user_ids))
     learners = set(db.session.scalars(_learners(team.course_id, User.id).where(User.id.in_(wanted)))) if wanted else set()
     if not wanted or learners != set(wanted):
-        raise InvalidInput("Only learners of this course can join its teams.",
-                           errors={"user_id": ["Choose learners from the list."]})
+        raise InvalidInput(_("Only learners of this course can join its teams."),
+                           errors={"user_id": [_("Choose learners from the list.")]})
     present = set(db.session.scalars(select(TeamMember.user_id).where(TeamMember.team_id == team.id,
                                                                       TeamMember.user_id.in_(wanted))))
     added = [u for u in wanted if u not in present]
@@ -342,7 +344,7 @@ def delete_team(actor: Actor, team_id: int, now: datetime) -> bool:
     # it into a course-wide challenge.
     if db.session.execute(select(Challenge.id).where(Challenge.team_id == team.id,
                                                      Challenge.cancelled_at.is_(None)).limit(1)).first():
-        raise Conflict("This team has challenges. Cancel them first, then delete the team.")
+        raise Conflict(_("This team has challenges. Cancel them first, then delete the team."))
     name = team.name
     listed = db.session.execute(delete(TeamMember).where(TeamMember.team_id == team.id)).rowcount
     db.session.delete(team)

@@ -11,11 +11,15 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, redirect, render_template, request
+from flask_babel import format_date
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from plugin.core.actor import Actor, Role
 from plugin.core.clock import utcnow
 from plugin.extensions import db
+from plugin.i18n import current_locale
 from plugin.leaderboards import service as boards
 from plugin.leaderboards.models import MODES
 from plugin.leaderboards.periods import ALL, MONTH, WEEK, current_key, first_day, kind_of, local_day, previous_keys
@@ -27,10 +31,10 @@ from plugin.web.auth import launch_url, requires_actor
 bp = Blueprint("boards", __name__, url_prefix="/app")
 
 PEOPLE, TEAMS = boards.PEOPLE, boards.TEAMS
-SCOPE_LABELS = {"course": "This course", "organisation": "Whole organisation"}
-MEASURE_LABELS = {POINTS_PER_MEMBER: "Points per member", "experimenters": "Share who experimented",
-                  "helpers": "Share who helped"}
-CURRENT_LABELS = {WEEK: "This week", MONTH: "This month", ALL: "All time"}
+SCOPE_LABELS = {"course": _l("This course"), "organisation": _l("Whole organisation")}
+MEASURE_LABELS = {POINTS_PER_MEMBER: _l("Points per member"), "experimenters": _l("Share who experimented"),
+                  "helpers": _l("Share who helped")}
+CURRENT_LABELS = {WEEK: _l("This week"), MONTH: _l("This month"), ALL: _l("All time")}
 EARLIER = 5  # earlier weeks and months offered in the period list
 EXPORT_LIMIT = 5000
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -49,44 +53,48 @@ class BoardQueryIn(Schema):
 
 
 def period_label(key: str, short: bool = False) -> str:
-    """ "All time", "November 2026" or "Week 48, 23–29 Nov 2026"; short: "November", "23–29 Nov"."""
+    """ "All time", "November 2026" or "Week 48, 23–29 Nov 2026"; short: "November", "23–29 Nov". Month names
+    and the words come from the request's language (Babel and the catalog)."""
     start = first_day(key)
     if start is None:
-        return CURRENT_LABELS[ALL]
+        return str(CURRENT_LABELS[ALL])
     if kind_of(key) == MONTH:
-        return start.strftime("%B" if short else "%B %Y")
+        return format_date(start, "LLLL" if short else "LLLL y")
     end = start + timedelta(days=6)
     if short:
-        return f"{start.day}–{end.day} {end:%b}" if start.month == end.month else f"{start.day} {start:%b} – {end.day} {end:%b}"
+        return (f"{start.day}–{end.day} {format_date(end, 'MMM')}" if start.month == end.month
+                else f"{format_date(start, 'd MMM')} – {format_date(end, 'd MMM')}")
     if start.year != end.year:
-        span = f"{start.day} {start:%b %Y} – {end.day} {end:%b %Y}"
+        span = f"{format_date(start, 'd MMM y')} – {format_date(end, 'd MMM y')}"
     elif start.month != end.month:
-        span = f"{start.day} {start:%b} – {end.day} {end:%b %Y}"
+        span = f"{format_date(start, 'd MMM')} – {format_date(end, 'd MMM y')}"
     else:
-        span = f"{start.day}–{end.day} {end:%b %Y}"
-    return f"Week {int(key.split('-W')[1])}, {span}"
+        span = f"{start.day}–{end.day} {format_date(end, 'MMM y')}"
+    return _("Week %(week)s, %(span)s", week=int(key.split("-W")[1]), span=span)
 
 
 def period_options(organisation_id: int, chosen: str, now: datetime) -> tuple:
     """(group label, [(value, label)]) for the period select: the current periods, then earlier ones."""
-    return _period_options(local_day(now, time_zone(organisation_id)), chosen)
+    return _period_options(local_day(now, time_zone(organisation_id)), chosen, current_locale())
 
 
 _UTC = ZoneInfo("UTC")
 
 
 @lru_cache(maxsize=64)
-def _period_options(day: date, chosen: str) -> tuple:
-    """Calendar arithmetic on the organisation's local day alone, so it is worked out once a day, not per page."""
+def _period_options(day: date, chosen: str, locale: str) -> tuple:
+    """Calendar arithmetic on the organisation's local day alone, so it is worked out once a day (and language),
+    not per page. `locale` is part of the cache key: the labels are in the request's language."""
     now, tz = datetime.combine(day, time(12), tzinfo=timezone.utc), _UTC  # noon on that day, read in UTC
-    current = [(kind, f"{CURRENT_LABELS[kind]} ({period_label(current_key(kind, now, tz), short=True)})"
-                if kind != ALL else CURRENT_LABELS[ALL]) for kind in (WEEK, MONTH, ALL)]
+    current = [(kind, _("%(period)s (%(dates)s)", period=CURRENT_LABELS[kind],
+                        dates=period_label(current_key(kind, now, tz), short=True))
+                if kind != ALL else str(CURRENT_LABELS[ALL])) for kind in (WEEK, MONTH, ALL)]
     weeks = [(k, period_label(k)) for k in reversed(previous_keys(WEEK, now, tz, EARLIER + 1)[:-1])]
     months = [(k, period_label(k)) for k in reversed(previous_keys(MONTH, now, tz, EARLIER + 1)[:-1])]
     offered = {v for v, _ in current + weeks + months}
     if chosen not in offered:  # an older period reached by its key stays selectable
         (weeks if kind_of(chosen) == WEEK else months).insert(0, (chosen, period_label(chosen)))
-    return (("Current", tuple(current)), ("Earlier weeks", tuple(weeks)), ("Earlier months", tuple(months)))
+    return ((_("Current"), tuple(current)), (_("Earlier weeks"), tuple(weeks)), (_("Earlier months"), tuple(months)))
 
 
 @dataclass(frozen=True)

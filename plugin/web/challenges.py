@@ -6,7 +6,9 @@ from datetime import datetime, timezone
 from io import BytesIO
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_datetime
 from flask import Blueprint, redirect, render_template, request, send_file
+from flask_babel import gettext as _
 from marshmallow import ValidationError
 
 from plugin.badges.service import active_badges, all_badges
@@ -19,6 +21,7 @@ from plugin.core.actor import Actor, Role
 from plugin.core.clock import utcnow
 from plugin.errors import Conflict, Forbidden, InvalidInput
 from plugin.extensions import db
+from plugin.i18n import current_locale
 from plugin.tenancy.service import members
 from plugin.web.auth import launch_url, requires_actor
 
@@ -39,7 +42,8 @@ def _local(moment: datetime, tz: ZoneInfo) -> datetime:
 def _clock(actor: Actor):
     """Show stored UTC times in the organisation's zone."""
     tz = challenges.zone(actor.organisation_id)
-    return lambda moment: _local(moment, tz).strftime("%d %b %Y, %H:%M %Z")
+    # No zone abbreviation per time ("UTC", "TSİ", "+0100" depend on zone and language): pages name the zone once.
+    return lambda moment: format_datetime(_local(moment, tz), "d MMM y, HH:mm", locale=current_locale())
 
 
 def _badges(actor: Actor) -> dict:
@@ -58,7 +62,8 @@ def index(actor: Actor):
     return render_template("challenges/challenge_list.html", actor=actor, cards=queries.cards(actor, now),
                            when=_clock(actor), teams=queries.team_names(actor.course_id),
                            reviewer=actor.can_manage or missions.champions_missions(actor),
-                           waiting=len(missions.review_queue(actor)), badges=_badges(actor))
+                           waiting=len(missions.review_queue(actor)), badges=_badges(actor),
+                           zone=challenges.zone(actor.organisation_id).key)
 
 
 def _show(actor: Actor, challenge_id: int, errors: dict | None = None, values: dict | None = None,
@@ -81,7 +86,7 @@ def _show(actor: Actor, challenge_id: int, errors: dict | None = None, values: d
         tools=tools, approved=[tools[t] for t in queries.approved_tools(challenge) if t in tools],
         trail=trail, can_submit=can_submit, reviewer=missions.can_review(actor, challenge),
         badge=_badges(actor).get(challenge.badge_id) if challenge.badge_id else None,
-        errors=errors or {}, values=values or {}), status
+        zone=challenges.zone(actor.organisation_id).key, errors=errors or {}, values=values or {}), status
 
 
 @bp.get("/<int:challenge_id>")
@@ -200,9 +205,10 @@ def evidence(actor: Actor, challenge_id: int):
 def _queue(actor: Actor, errors: dict | None = None, failed: int | None = None, status: int = 200,
            notice: str | None = None):
     if not (actor.can_manage or missions.champions_missions(actor)):
-        raise Forbidden("Only the course's managers and AI champions review evidence.")
+        raise Forbidden(_("Only the course's managers and AI champions review evidence."))
     return render_template("challenges/review_queue.html", actor=actor, queue=missions.review_queue(actor),
-                           names=_names(actor), when=_clock(actor), errors=errors or {}, failed=failed,
+                           names=_names(actor), when=_clock(actor), zone=challenges.zone(actor.organisation_id).key,
+                           errors=errors or {}, failed=failed,
                            values=request.form.to_dict() if failed else {}, notice=notice), status
 
 
@@ -224,6 +230,6 @@ def review(actor: Actor, evidence_id: int):
         return _queue(actor, err.form_errors(), evidence_id, 422)
     except Conflict as err:  # reviewed meanwhile (another tab, another reviewer) or the mission was cancelled
         db.session.rollback()
-        return _queue(actor, status=409, notice=f"{err.message} Nothing was changed; here is what still waits.")
+        return _queue(actor, status=409, notice=_("%(problem)s Nothing was changed; here is what still waits.", problem=err.message))
     db.session.commit()
     return redirect(launch_url("challenges.reviews", done=request.form.get("decision")), 303)

@@ -16,6 +16,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from flask_babel import format_decimal, format_percent
+from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
 BACKGROUNDS = ("#ffffff", "#f5f7fa")  # card and page (static/css/tinker.css --card, --bg)
@@ -37,11 +39,18 @@ class Series:
 
 
 def default_text(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
+    """A count, or a value to one decimal, in the request's language ("1,234" / "1.234"; "2.5" / "2,5")."""
+    return format_decimal(value, "#,##0.#")
+
+
+def decimal_text(value: float) -> str:
+    """Always one decimal (hours): "9.0" / "9,0"."""
+    return format_decimal(value, "#,##0.0")
 
 
 def percent_text(value: float) -> str:
-    return f"{default_text(value)}%"
+    """A value already in percent (42 -> "42%" / "%42")."""
+    return format_percent(float(value) / 100, "#,##0.#%")
 
 
 def nice_ceiling(value: float) -> float:
@@ -142,9 +151,10 @@ def _legend(chart_id: str, series: Sequence[Series], y: float) -> tuple[str, flo
 def bar_chart(chart_id: str, title: str, labels: Sequence[str], values: Sequence[float], *,
               description: str = "", max_value: float | None = None,
               value_text: Callable[[float], str] = default_text, colour: str = PALETTE[0],
-              empty_text: str = "Nothing recorded yet") -> Markup:
+              empty_text: str | None = None) -> Markup:
     """Vertical bars, one per label, each with its value written above it."""
     _check_id(chart_id)
+    empty_text = empty_text or _("Nothing recorded yet")
     numbers = [_num(v) for v in values][:len(labels)]
     top_value = nice_ceiling(max_value if max_value is not None else max(numbers, default=0))
     height, left, right, top, bottom = 240.0, 48.0, 8.0, 26.0, 34.0
@@ -177,12 +187,13 @@ def bar_chart(chart_id: str, title: str, labels: Sequence[str], values: Sequence
 def hbar_chart(chart_id: str, title: str, labels: Sequence[str], series: Sequence[Series], *,
                stacked: bool = False, description: str = "", max_value: float | None = None,
                value_text: Callable[[float], str] = default_text, label_width: float = 200,
-               empty_text: str = "Nothing recorded yet") -> Markup:
+               empty_text: str | None = None) -> Markup:
     """Horizontal bars: one row per label; the series side by side (grouped) or end to end (stacked).
 
     Grouped bars carry their value at their end; stacked segments carry theirs inside when it fits, and
     each row its total at the end. Series differ by pattern as well as colour, named in a legend."""
     _check_id(chart_id)
+    empty_text = empty_text or _("Nothing recorded yet")
     rows = [[_num(s.values[i]) if i < len(s.values) else 0.0 for s in series] for i in range(len(labels))]
     largest = max((sum(r) if stacked else max(r, default=0) for r in rows), default=0)
     top_value = nice_ceiling(max_value if max_value is not None else largest)

@@ -5,16 +5,17 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta, timezone
 
 from flask import Blueprint, Response, redirect, render_template, request, stream_with_context
+from flask_babel import gettext as _
 from marshmallow import Schema, ValidationError, fields, validate
 
 from plugin.core.actor import Actor, Role
 from plugin.core.clock import utcnow
 from plugin.errors import InvalidInput, NotFound
 from plugin.extensions import db
-from plugin.insights import export, privacy, report, scope
+from plugin.insights import export, periods, privacy, report, scope
 from plugin.insights.periods import KINDS, QUARTER
 from plugin.web.auth import launch_url, requires_actor
-from plugin.web.charts import Series, bar_chart, hbar_chart, percent_text
+from plugin.web.charts import Series, bar_chart, decimal_text, hbar_chart, percent_text
 from plugin.web.insights_charts import network_svg
 
 bp = Blueprint("insights", __name__, url_prefix="/app/insights")
@@ -32,7 +33,7 @@ def _scope(actor: Actor) -> scope.Scope:
     try:
         data = FiltersIn().load(raw)
     except ValidationError as err:
-        raise InvalidInput("Some filters need attention.", errors=err.messages) from err
+        raise InvalidInput(_("Some filters need attention."), errors=err.messages) from err
     return scope.resolve(actor, scope.Filters(data["kind"], data["key"], data["team"], data["course"]), utcnow())
 
 
@@ -42,7 +43,8 @@ def overview(actor: Actor):
     s = _scope(actor)
     r = report.build(s)
     return render_template("insights/overview.html", actor=actor, s=s, r=r, charts=_charts(r),
-                           periods=scope.period_choices(s, utcnow()), not_enough=privacy.NOT_ENOUGH,
+                           periods=[(k, periods.label(k)) for k in scope.period_choices(s, utcnow())],
+                           not_enough=_("not enough people to report without identifying them"),
                            all_courses=scope.organisation_courses(actor),
                            saved=request.args.get("saved"))
 
@@ -52,17 +54,18 @@ def _charts(r: report.Report) -> dict:
     categories = [row for row in r.hours_by_category if not row.suppressed]
     tools = [row for row in r.hours_by_tool if not row.suppressed]
     return {
-        "trend": bar_chart("adoption-trend", "Share of members with at least one experiment",
+        "trend": bar_chart("adoption-trend", _("Share of members with at least one experiment"),
                            [row.label for row in trend], [row.figures["share"] for row in trend], max_value=100,
-                           value_text=percent_text, description="Adoption by period; the table below has the numbers.",
-                           empty_text="Nothing to show for this group"),
-        "categories": hbar_chart("hours-categories", "Hours saved by task category (self-reported)",
+                           value_text=percent_text,
+                           description=_("Adoption by period; the table below has the numbers."),
+                           empty_text=_("Nothing to show for this group")),
+        "categories": hbar_chart("hours-categories", _("Hours saved by task category (self-reported)"),
                                  [row.label for row in categories],
-                                 [Series("Hours", [row.figures["hours"] for row in categories])],
-                                 empty_text="Nothing to show for this group"),
-        "tools": hbar_chart("hours-tools", "Hours saved by AI tool (self-reported)", [row.label for row in tools],
-                            [Series("Hours", [row.figures["hours"] for row in tools])],
-                            empty_text="Nothing to show for this group"),
+                                 [Series(_("Hours"), [row.figures["hours"] for row in categories])],
+                                 value_text=decimal_text, empty_text=_("Nothing to show for this group")),
+        "tools": hbar_chart("hours-tools", _("Hours saved by AI tool (self-reported)"), [row.label for row in tools],
+                            [Series(_("Hours"), [row.figures["hours"] for row in tools])],
+                            value_text=decimal_text, empty_text=_("Nothing to show for this group")),
         "network": network_svg(r.network),
     }
 
@@ -73,7 +76,7 @@ def export_csv(actor: Actor, name: str):
     s = _scope(actor)
     tables = export.tables(report.build(s))
     if name not in tables:
-        raise NotFound(f"There is no insight table called {name!r}.")
+        raise NotFound(_("There is no insight table called “%(name)s”.", name=name))
     headers, rows = tables[name]
     suffix = f"-team{s.team.id}" if s.team else ""
     return _csv(export.to_csv(headers, rows), f"tinker-{name}-{s.key}{suffix}.csv")
@@ -90,7 +93,7 @@ def _csv(chunks, filename: str) -> Response:
 def summary(actor: Actor):
     s = _scope(actor)
     return render_template("insights/summary.html", actor=actor, s=s, r=report.build(s),
-                           not_enough=privacy.NOT_ENOUGH, printed_at=utcnow())
+                           not_enough=_("not enough people to report without identifying them"), printed_at=utcnow())
 
 
 @bp.post("/settings")
@@ -101,7 +104,8 @@ def settings_save(actor: Actor):
             {"min_group_size": request.form.get("min_group_size", "")}), utcnow())
     except ValidationError as err:
         db.session.rollback()
-        raise InvalidInput("The minimum group size is a whole number from 2 to 100.", errors=err.messages) from err
+        raise InvalidInput(_("The minimum group size is a whole number from %(min)s to %(max)s.", min=2, max=100),
+                           errors=err.messages) from err
     db.session.commit()
     return redirect(launch_url("insights.overview", saved=1), 303)
 
@@ -118,7 +122,7 @@ def ledger_csv(actor: Actor):
     try:
         data = LedgerFiltersIn().load({k: v for k, v in request.args.items() if k in LedgerFiltersIn().fields and v})
     except ValidationError as err:
-        raise InvalidInput("Some filters need attention.", errors=err.messages) from err
+        raise InvalidInput(_("Some filters need attention."), errors=err.messages) from err
 
     def at(day):
         return datetime.combine(day, time(0), tzinfo=timezone.utc) if day else None

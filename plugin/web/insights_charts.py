@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from markupsafe import Markup, escape
 
 from plugin.insights.network import HelpNetwork
@@ -14,10 +16,10 @@ SIZE = 520
 
 
 def network_svg(net: HelpNetwork, chart_id: str = "help-network") -> Markup:
-    title = "Help network: teams and the confirmed help between them"
+    title = _("Help network: teams and the confirmed help between them")
     ids = list(net.nodes)
     if not ids:
-        desc = "No team is large enough to show."
+        desc = _("No team is large enough to show.")
         body = (f'<text x="{SIZE / 2}" y="{SIZE / 4}" text-anchor="middle" fill="{MUTED}" font-size="13">'
                 f'{escape(desc)}</text>')
         return _svg(chart_id, title, desc, SIZE / 2, body)
@@ -42,8 +44,9 @@ def network_svg(net: HelpNetwork, chart_id: str = "help-network") -> Markup:
         below = y + 44 if y >= centre else y - 34
         parts.append(f'<text x="{x:.1f}" y="{below:.1f}" text-anchor="middle" fill="{INK}" font-size="13">'
                      f'{escape(t_name(net, t))}</text>')
-    desc = "; ".join(f"{e.a_name} and {e.b_name}: {e.helps} helps" for e in net.edges) or \
-        "No help between teams large enough to show."
+    desc = "; ".join(ngettext("%(a)s and %(b)s: %(num)s help", "%(a)s and %(b)s: %(num)s helps", e.helps,
+                              a=e.a_name, b=e.b_name) for e in net.edges) or \
+        _("No help between teams large enough to show.")
     return _svg(chart_id, title, desc, SIZE, "".join(parts))
 
 

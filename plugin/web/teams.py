@@ -5,6 +5,9 @@ Endpoints other pages link to: teams.show (team_id), teams.mine, teams.manage.
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from markupsafe import Markup
 from marshmallow import ValidationError
 
@@ -21,7 +24,7 @@ from plugin.web.auth import launch_url, requires_actor
 bp = Blueprint("teams", __name__, url_prefix="/app/teams")
 MANAGERS = (Role.MANAGER, Role.ADMIN)
 OUTCOME_COLOURS = {"worked": "#276738", "partly": "#8a5a00", "failed": "#9b2c2c"}
-TABLE_NOTE = "The same numbers are in the table after the chart (Show as table)."
+TABLE_NOTE = _l("The same numbers are in the table after the chart (Show as table).")
 
 
 @bp.get("/")
@@ -38,20 +41,22 @@ def show(actor: Actor, team_id: int):
 
 
 def _charts(p: TeamProgress) -> dict[str, Markup]:
-    month = f"This month ({p.month_label})"
+    month, all_time, note = _("This month (%(month)s)", month=p.month_label), _("All time"), str(TABLE_NOTE)
     return {
         "participation": charts.bar_chart(
-            "participation", f"Share of members who logged an experiment, week by week, last {len(p.weeks)} weeks",
+            "participation", ngettext("Share of members who logged an experiment, week by week, last %(num)s week",
+                                      "Share of members who logged an experiment, week by week, last %(num)s weeks",
+                                      len(p.weeks)),
             [w.short for w in p.weeks], [w.percent for w in p.weeks], max_value=100,
-            value_text=charts.percent_text, description=TABLE_NOTE),
+            value_text=charts.percent_text, description=note),
         "categories": charts.hbar_chart(
-            "categories", "Experiments by category, this month and all time", [c.label for c in p.categories],
+            "categories", _("Experiments by category, this month and all time"), [c.label for c in p.categories],
             [charts.Series(month, [c.month for c in p.categories]),
-             charts.Series("All time", [c.all_time for c in p.categories])], description=TABLE_NOTE),
+             charts.Series(all_time, [c.all_time for c in p.categories])], description=note),
         "outcomes": charts.hbar_chart(
-            "outcomes", "Experiments by outcome, this month and all time", [month, "All time"],
-            [charts.Series(o.label, [o.month, o.all_time], OUTCOME_COLOURS.get(o.key)) for o in p.outcomes],
-            stacked=True, description=TABLE_NOTE),
+            "outcomes", _("Experiments by outcome, this month and all time"), [month, all_time],
+            [charts.Series(str(o.label), [o.month, o.all_time], OUTCOME_COLOURS.get(o.key)) for o in p.outcomes],
+            stacked=True, description=note),
     }
 
 
@@ -118,7 +123,7 @@ def members_add(actor: Actor, team_id: int):
     try:
         added = teams.add_members(actor, team_id, MembersIn().load_form(request.form)["user_ids"], utcnow())
     except ValidationError as err:
-        return _edit_page(actor, team_id, {"user_id": err.messages.get("user_ids", ["Choose learners."])}, None, 422)
+        return _edit_page(actor, team_id, {"user_id": err.messages.get("user_ids", [_("Choose learners.")])}, None, 422)
     except InvalidInput as err:
         db.session.rollback()
         return _edit_page(actor, team_id, err.form_errors(), None, err.status)

@@ -65,11 +65,11 @@ def test_a_learner_who_hides_their_name_is_anonymous_to_a_colleague(live_server,
 
 def test_team_only_mode_shows_learners_no_individuals(live_server, page, artifacts):
     seeded(live_server)
-    frame = launch_from_dev_lms(page, live_server.base_url, "Fatma Korkmaz", course=COURSE)
-    frame.get_by_role("link", name="Leaderboard settings").click()
-    frame.get_by_label("Team boards only").check()
-    frame.get_by_role("button", name="Save").click()
-    expect(frame.get_by_role("status")).to_have_text("Leaderboard settings saved.")
+    frame = launch_from_dev_lms(page, live_server.base_url, "Fatma Korkmaz", course=COURSE)  # her LMS speaks Turkish
+    frame.get_by_role("link", name="Lider tablosu ayarları").click()
+    frame.get_by_label("Yalnızca ekip tabloları").check()
+    frame.get_by_role("button", name="Kaydedin").click()
+    expect(frame.get_by_role("status")).to_have_text("Lider tablosu ayarları kaydedildi.")
     page.screenshot(path=str(artifacts / "board-settings.png"), full_page=True)
 
     frame = launch_from_dev_lms(page, live_server.base_url, "James Carter", course=COURSE)

@@ -285,7 +285,7 @@ def test_team_progress_reads_weeks_categories_outcomes_hours_and_goals(course):
         ("2025-W09", 1, 50), ("2025-W10", 1, 50)]
     assert len(progress.weeks) == 12 and progress.weeks[0].key == "2024-W51"
     assert (progress.experiments.month, progress.experiments.all_time) == (1, 2)
-    assert (progress.hours_month, progress.hours_all_time) == ("0.8", "1.2")
+    assert (progress.hours_month, progress.hours_all_time) == (0.8, 1.2)  # the page formats them per locale
     assert [(c.label, c.month, c.all_time) for c in progress.categories] == [
         (categories[0].name, 1, 1), (categories[1].name, 0, 1)]
     assert [(o.key, o.month, o.all_time) for o in progress.outcomes] == [
