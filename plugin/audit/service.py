@@ -56,6 +56,11 @@ ACTION_LABELS = {
     "vision.saved": _l("AI vision saved"),
     "xapi.failed_requeued": _l("Failed xAPI statements queued again"),
     "xapi.settings_changed": _l("xAPI settings changed"),
+    "webhook.created": _l("Webhook endpoint added"),
+    "webhook.deleted": _l("Webhook endpoint removed"),
+    "webhook.resent": _l("Webhook deliveries sent again"),
+    "webhook.turned_off": _l("Webhook endpoint turned off"),
+    "webhook.turned_on": _l("Webhook endpoint turned on"),
     "xapi.test_sent": _l("xAPI test statement sent"),
 }
 

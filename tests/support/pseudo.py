@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import zoneinfo
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -102,6 +103,7 @@ def visible_pieces(html: str) -> list[str]:
     return parser.pieces
 
 
+ZONES = zoneinfo.available_timezones()
 TIME_ZONE = re.compile(r"\b(?:Africa|America|Antarctica|Asia|Atlantic|Australia|Europe|Indian|Pacific|Etc)/[\w/+-]+|\bUTC\b")
 MARKED = re.compile(re.escape(OPEN) + r".*?" + re.escape(CLOSE), re.S)
 WORD = re.compile(r"[A-Za-z]{2,}")
@@ -112,12 +114,17 @@ def unmarked(html: str, data: "DataText", allowed: set[str]) -> list[str]:
     """The pieces of a page's visible text that carry words nobody marked: data, URLs and allowed words removed."""
     problems = []
     for piece in visible_pieces(html):
-        rest = data.strip(URLISH.sub(" ", MARKED.sub(" ", piece)))  # URLs first: stored text must not split them
-        rest = TIME_ZONE.sub(" ", rest)
+        if piece.strip() in ZONES:  # a time-zone picker's options: IANA identifiers
+            continue
+        rest = TIME_ZONE.sub(" ", URLISH.sub(" ", MARKED.sub(" ", piece)))  # before stored text can split them
+        rest = data.strip(rest)
         words = [w for w in WORD.findall(rest) if w not in allowed]
         if words:
             problems.append(" ".join(piece.split())[:160])
     return problems
+
+
+LIST_MARK = re.compile(r"^\s*(?:[#>*+-]+|\d+\.)\s*")
 
 
 class DataText:
@@ -130,12 +137,16 @@ class DataText:
             if len(value) < 2 or not WORD.search(value):
                 continue
             variants.add(value)
-            for line in value.splitlines():  # Markdown (the vision page) renders line by line, markers gone
-                line = re.sub(r"^\s*(?:[#>*+-]+|\d+\.)\s*", "", line)
+            for raw_line in value.splitlines():  # Markdown (the vision page) renders line by line, markers gone
+                line = re.sub(LIST_MARK, "", raw_line)
                 line = re.sub(r"[*_`]+", "", line).strip()
                 line = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", line)
                 if len(line) >= 2:
                     variants.add(line)
+                    # inline emphasis, code and links render as elements of their own: their pieces too
+                    pieces = (re.sub(LIST_MARK, "", p).strip()
+                              for p in re.split(r"\*\*|\*|__|`|\[|\]\([^)]*\)", raw_line))
+                    variants.update(p for p in pieces if len(p) >= 2)
                     variants.update(p.strip() for p in re.split(r"(?<=[.!?:])\s+", line) if len(p.strip()) >= 2)
         ordered = sorted(variants, key=len, reverse=True)
         self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
