@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from babel import Locale
 from flask import Flask, g, has_request_context, request
-from flask_babel import Babel, format_date, format_datetime, format_decimal, format_percent, get_locale
+from flask_babel import Babel, format_date, format_datetime, format_decimal, format_percent, get_locale, lazy_gettext
 
 LOCALES = ("en", "tr")
 DEFAULT_LOCALE = "en"

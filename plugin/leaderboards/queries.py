@@ -1,4 +1,5 @@
-"""Boards read from the maintained aggregates (board_score, board_rank, team_stat), never from the ledger.
+"""Boards read from the maintained aggregates (board_score, board_rank, team_standing, team_stat), never from the
+ledger.
 
 Tie rule: standard competition ranking ("1224"): equal points share a rank and the next rank skips. Within
 a tie, rows are listed by user id (earliest account first), so the order never flickers.
@@ -17,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 
 from plugin.extensions import db
 from plugin.leaderboards import aggregates as agg
@@ -223,37 +224,76 @@ _MEASURE_FIELDS = {POINTS_PER_MEMBER: "points_per_member", EXPERIMENTERS: "exper
 MIN_TEAM_SIZE = 3  # on learners' team boards: a smaller team's figures would single people out
 
 
-_TEAMS = text(  # four primary-key lookups per team (cheaper than grouping its figures)
-    "SELECT t.id, t.name, "
-    "(SELECT value FROM team_stat WHERE team_id = t.id AND period = 'all' AND metric = 'members'), "
-    "(SELECT value FROM team_stat WHERE team_id = t.id AND period = :period AND metric = :points), "
-    f"(SELECT value FROM team_stat WHERE team_id = t.id AND period = :period AND metric = '{EXPERIMENTERS}'), "
-    f"(SELECT value FROM team_stat WHERE team_id = t.id AND period = :period AND metric = '{HELPERS}') "
-    "FROM team t WHERE t.course_id = :course")
+@dataclass(frozen=True)
+class TeamBoard:
+    rows: list[TeamRow]  # the top of the board, in board order
+    mine: list[TeamRow]  # the viewer's teams ranked below those, at their true ranks, in board order
+    total: int           # teams ranked on this board (at least min_members counted members)
 
 
-def team_board(course_id: int, period: str = ALL, measure: str = POINTS_PER_MEMBER, dimension: str = TOTAL,
-               my_team_ids: set[int] | frozenset[int] = frozenset(), min_members: int = 1) -> list[TeamRow]:
-    """Every team of the course with at least `min_members` counted members, fair to teams of any size:
-    points per counted member, or the share of members who experimented / helped in the period. One
-    statement: each team's four figures."""
-    index = {POINTS_PER_MEMBER: 4, EXPERIMENTERS: 5, HELPERS: 6}[measure]  # of the measure in `found`
-    found = []
-    for team_id, name, members, points, experimenters, helpers in db.session.execute(_TEAMS, {
-            "course": course_id, "period": period, "points": f"points:{dimension}"}):
-        members = int(members or 0)
-        if members and members >= min_members:
-            points = int(points or 0)
-            found.append((team_id, name, members, points, round(points / members, 1),
-                          int(experimenters or 0) / members, int(helpers or 0) / members))
-    found.sort(key=lambda f: (-f[index], f[1], f[0]))
-    rows: list[TeamRow] = []
-    rank, previous = 0, None
-    for position, f in enumerate(found, start=1):
-        if f[index] != previous:
-            rank, previous = position, f[index]
-        rows.append(TeamRow(rank, *f, f[0] in my_team_ids))
-    return rows
+_KEYS = {POINTS_PER_MEMBER: "points_key", EXPERIMENTERS: "experimenters_key", HELPERS: "helpers_key"}
+_FIGURES = "team_id, name, members, points, experimenters, helpers"
+_TEAM_BOARDS: dict[str, object] = {}
+NO_LIMIT = 2 ** 31 - 1
+
+
+def _team_board_sql(measure: str):
+    """One statement per measure, read off that measure's index (see models.TeamStanding): the top `limit`
+    rows (part 0), the viewer's teams with how many ranked teams stand above each (part 1), and how many teams
+    are ranked (part 2, from the roster: the "all" rows)."""
+    if measure not in _TEAM_BOARDS:
+        key = _KEYS[measure]
+        ranked = "course_id = :course AND period = {} AND members >= :min_members"
+        _TEAM_BOARDS[measure] = text(
+            f"SELECT * FROM (SELECT 0 AS part, {_FIGURES}, {key} AS order_key, 0 AS above FROM team_standing "
+            f"WHERE {ranked.format(':period')} ORDER BY {key}, name, team_id LIMIT :limit) AS top_rows "
+            f"UNION ALL SELECT 1, {_FIGURES}, {key}, (SELECT COUNT(*) FROM team_standing o WHERE "
+            f"o.course_id = :course AND o.period = :period AND o.members >= :min_members AND o.{key} < s.{key}) "
+            f"FROM team_standing s WHERE s.team_id IN :mine AND s.{ranked.format(':period')} "
+            f"UNION ALL SELECT 2, NULL, NULL, COUNT(*), 0, 0, 0, 0.0, 0 FROM team_standing "
+            f"WHERE {ranked.format(repr(ALL))}").bindparams(bindparam("mine", expanding=True))
+    return _TEAM_BOARDS[measure]
+
+
+_ROSTER = text("SELECT team_id, name, members FROM team_standing WHERE course_id = :course AND period = 'all' "
+               "AND members >= :min_members ORDER BY name, team_id")
+
+
+def _team_row(rank: int, row, mine) -> TeamRow:
+    team_id, name, members, points, experimenters, helpers = row
+    return TeamRow(rank, team_id, name, members, int(points), round(points / members, 1), experimenters / members,
+                   helpers / members, team_id in mine)
+
+
+def team_board(course_id: int, period: str = ALL, measure: str = POINTS_PER_MEMBER, *, limit: int | None = None,
+               my_team_ids: set[int] | frozenset[int] = frozenset(), min_members: int = 1) -> TeamBoard:
+    """The course's teams with at least `min_members` counted members, fair to teams of any size: ranked by
+    points per counted member, or the share of members who experimented / helped in the period (ties share a
+    rank, "1224"; listed by name). The top `limit` (every team when None) and the viewer's teams below them.
+    One statement off the team_standing index whatever the number of teams; a second, over the roster, only
+    for a period in which nobody's figures moved (every team stands at zero, all ranked first)."""
+    mine = frozenset(my_team_ids)
+    top: list[TeamRow] = []
+    below: list[TeamRow] = []
+    total, previous = 0, None
+    for part, *figures, order_key, above in db.session.execute(_team_board_sql(measure), {
+            "course": course_id, "period": period, "min_members": min_members, "mine": sorted(mine),
+            "limit": NO_LIMIT if limit is None else limit}):
+        if part == 0:
+            rank = top[-1].rank if top and order_key == previous else len(top) + 1
+            top.append(_team_row(rank, figures, mine))
+            previous = order_key
+        elif part == 1:
+            below.append((order_key, figures[1], figures[0], _team_row(int(above) + 1, figures, mine)))
+        else:
+            total = int(figures[2])
+    if total and not top:  # no row in this period: every ranked team at zero
+        roster = db.session.execute(_ROSTER, {"course": course_id, "min_members": min_members}).all()
+        zero = [_team_row(1, (t, name, members, 0, 0, 0), mine) for t, name, members in roster]
+        shown = zero if limit is None else zero[:limit]
+        return TeamBoard(shown, [r for r in zero[len(shown):] if r.is_mine], total)
+    shown = {r.team_id for r in top}
+    return TeamBoard(top, [r for *_order, r in sorted(below) if r.team_id not in shown], total)
 
 
 def team_figures(team_id: int, periods: list[str]) -> dict[str, dict[str, int]]:

@@ -182,11 +182,10 @@ def teams_board(actor: Actor, period: str, measure: str, now: datetime, *, limit
     if not view.teams:
         raise Forbidden("Leaderboards are turned off in this course.")
     mine = set(db.session.scalars(_MY_TEAMS, {"course": actor.course_id, "user": actor.user_id}))
-    ranked = team_board(actor.course_id, period_key(actor, period, now), measure, my_team_ids=mine,
-                        min_members=1 if actor.can_manage else MIN_TEAM_SIZE)
-    if full and actor.can_manage:
-        return TeamStanding(ranked, [], len(ranked), limit)
-    return TeamStanding(ranked[:limit], [r for r in ranked[limit:] if r.is_mine], len(ranked), limit)
+    everything = full and actor.can_manage
+    ranked = team_board(actor.course_id, period_key(actor, period, now), measure, limit=None if everything else limit,
+                        my_team_ids=mine, min_members=1 if actor.can_manage else MIN_TEAM_SIZE)
+    return TeamStanding(ranked.rows, ranked.mine, ranked.total, limit)
 
 
 # --- the leaderboard page -------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from plugin.core.actor import Actor, Role
 from plugin.core.db import insert_ignore
 from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
-from plugin.leaderboards import aggregates
+from plugin.leaderboards import aggregates, standings
 from plugin.leaderboards.models import TeamStat
 from plugin.leaderboards.periods import ALL
 from plugin.teams.models import Team, TeamMember
@@ -84,6 +84,7 @@ def sync_lms_teams(course_id: int, groups: dict[str, str], members: dict[str, se
         elif team.name != wanted and wanted not in taken:
             taken.discard(team.name)
             team.name = wanted
+            standings.renamed(team.id, wanted)
         taken.add(team.name)
     for external_id, team in lms_teams.items():
         wanted_ids = members.get(external_id, set()) if external_id in groups else set()
@@ -280,6 +281,7 @@ def rename_team(actor: Actor, team_id: int, data: dict, now: datetime) -> Team:
         db.session.expire(team)
         raise Conflict("Another team took this name a moment ago.",
                        errors={"name": ["Choose a name no other team of this course has."]}) from None
+    standings.renamed(team.id, name)  # team boards order ties by name
     record(actor, "team.renamed", "team", team.id, {"name": [before, name]}, now)
     return team
 

@@ -246,13 +246,13 @@ def test_team_boards_compare_points_per_member_and_breadth_not_size(platform):
     log(people[0])  # one experiment in Small (1 of 2), none yet in Big
     log(people[2])
     log(people[3])  # two experimenters in Big (2 of 10)
-    rows = team_board(people[0].course_id, ALL)
+    rows = team_board(people[0].course_id, ALL).rows
     by_name = {r.name: r for r in rows}
     assert [r.name for r in rows] == ["Small", "Big"]
     assert by_name["Big"].points > by_name["Small"].points  # more points in total, yet second per member
     assert by_name["Small"].members == 2 and by_name["Big"].members == 10
     assert by_name["Small"].experimenters_share == 0.5 and by_name["Big"].experimenters_share == 0.2
-    by_breadth = team_board(people[0].course_id, ALL, "experimenters")
+    by_breadth = team_board(people[0].course_id, ALL, "experimenters").rows
     assert [r.name for r in by_breadth] == ["Small", "Big"]
 
 
