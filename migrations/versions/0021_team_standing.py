@@ -42,8 +42,9 @@ def upgrade():
         sa.PrimaryKeyConstraint('team_id', 'period', name=op.f('pk_team_standing')),
     )
     for measure in MEASURES:
+        figures = ['points', 'experimenters', 'helpers'] if measure == 'points' else []
         op.create_index(f'ix_team_standing_{measure}', 'team_standing',
-                        ['course_id', 'period', f'{measure}_key', 'name', 'team_id'], unique=False)
+                        ['course_id', 'period', f'{measure}_key', 'name', 'team_id', 'members', *figures], unique=False)
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f"ALTER TABLE team_standing SET ({STORAGE})")
     figure = "COALESCE((SELECT value FROM team_stat f WHERE f.team_id = r.team_id AND f.period = b.period " \

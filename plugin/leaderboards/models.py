@@ -71,11 +71,14 @@ class TeamStat(db.Model):
 
 class TeamStanding(db.Model):
     __tablename__ = "team_standing"
-    # A team board walks one of these forwards: best first, ties by name (then id, for a stable order).
-    __table_args__ = (Index("ix_team_standing_points", "course_id", "period", "points_key", "name", "team_id"),
-                      Index("ix_team_standing_experimenters", "course_id", "period", "experimenters_key", "name",
-                            "team_id"),
-                      Index("ix_team_standing_helpers", "course_id", "period", "helpers_key", "name", "team_id"))
+    # A team board walks one of these forwards: best first, ties by name (then id, for a stable order). Members
+    # ride along so counting the teams ranked above one (a team board leaves out teams under a size) reads the
+    # index alone; the default board's (points per member) carries every figure, so its top reads no table rows.
+    __table_args__ = (
+        Index("ix_team_standing_points", "course_id", "period", "points_key", "name", "team_id", "members", "points",
+              "experimenters", "helpers"),
+        *[Index(f"ix_team_standing_{m}", "course_id", "period", f"{m}_key", "name", "team_id", "members")
+          for m in ("experimenters", "helpers")])
     team_id: Mapped[int] = mapped_column(ForeignKey("team.id", ondelete="CASCADE"), primary_key=True)
     period: Mapped[str] = mapped_column(String(10), primary_key=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"))

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import select, text
 
 from plugin.extensions import db
 from plugin.leaderboards import aggregates as agg
@@ -202,16 +202,27 @@ POINTS_PER_MEMBER, EXPERIMENTERS, HELPERS = "points_per_member", "experimenters"
 TEAM_MEASURES = (POINTS_PER_MEMBER, EXPERIMENTERS, HELPERS)
 
 
-class TeamRow(NamedTuple):
+class TeamRow(NamedTuple):  # a tuple, its shares worked out when read: a board builds one per team shown
     rank: int
     team_id: int
     name: str
     members: int
     points: int
-    points_per_member: float
-    experimenters_share: float  # 0..1: members with at least one experiment in the period
-    helpers_share: float        # 0..1: members with at least one confirmed help in the period
+    experimenters: int  # members with at least one experiment in the period
+    helpers: int        # members with at least one confirmed help in the period
     is_mine: bool = False
+
+    @property
+    def points_per_member(self) -> float:
+        return round(self.points / self.members, 1)
+
+    @property
+    def experimenters_share(self) -> float:  # 0..1
+        return self.experimenters / self.members
+
+    @property
+    def helpers_share(self) -> float:  # 0..1
+        return self.helpers / self.members
 
     def measure(self, name: str) -> float:
         return getattr(self, _MEASURE_FIELDS[name])
@@ -232,68 +243,68 @@ class TeamBoard:
 
 
 _KEYS = {POINTS_PER_MEMBER: "points_key", EXPERIMENTERS: "experimenters_key", HELPERS: "helpers_key"}
-_FIGURES = "team_id, name, members, points, experimenters, helpers"
+_FIGURES = "s.team_id, s.name, s.members, s.points, s.experimenters, s.helpers"
+_RANKED = "s.course_id = :course AND s.period = {} AND s.members >= :min_members"
 _TEAM_BOARDS: dict[str, object] = {}
 NO_LIMIT = 2 ** 31 - 1
 
 
 def _team_board_sql(measure: str):
-    """One statement per measure, read off that measure's index (see models.TeamStanding): the top `limit`
-    rows (part 0), the viewer's teams with how many ranked teams stand above each (part 1), and how many teams
-    are ranked (part 2, from the roster: the "all" rows)."""
+    """One statement per measure, read off that measure's index (see models.TeamStanding): how many teams are
+    ranked (part 2, counted on the roster: the "all" rows), the viewer's ranked teams with how many ranked teams
+    stand above each (part 1), and the top `limit` rows (part 0; last: SQLite ran the whole statement several
+    times slower with this part, an ORDER BY ... LIMIT subquery, first)."""
     if measure not in _TEAM_BOARDS:
         key = _KEYS[measure]
-        ranked = "course_id = :course AND period = {} AND members >= :min_members"
         _TEAM_BOARDS[measure] = text(
-            f"SELECT * FROM (SELECT 0 AS part, {_FIGURES}, {key} AS order_key, 0 AS above FROM team_standing "
-            f"WHERE {ranked.format(':period')} ORDER BY {key}, name, team_id LIMIT :limit) AS top_rows "
-            f"UNION ALL SELECT 1, {_FIGURES}, {key}, (SELECT COUNT(*) FROM team_standing o WHERE "
-            f"o.course_id = :course AND o.period = :period AND o.members >= :min_members AND o.{key} < s.{key}) "
-            f"FROM team_standing s WHERE s.team_id IN :mine AND s.{ranked.format(':period')} "
-            f"UNION ALL SELECT 2, NULL, NULL, COUNT(*), 0, 0, 0, 0.0, 0 FROM team_standing "
-            f"WHERE {ranked.format(repr(ALL))}").bindparams(bindparam("mine", expanding=True))
+            f"SELECT 2 AS part, NULL AS team_id, NULL AS name, COUNT(*) AS members, 0 AS points, 0 AS experimenters, "
+            f"0 AS helpers, 0.0 AS order_key, 0 AS above FROM team_standing s WHERE {_RANKED.format(repr(ALL))} "
+            f"UNION ALL SELECT 1, {_FIGURES}, s.{key}, (SELECT COUNT(*) FROM team_standing o WHERE "
+            f"o.course_id = :course AND o.period = :period AND o.{key} < s.{key} AND o.members >= :min_members) "
+            # CROSS JOIN: SQLite starts from the viewer's memberships (PostgreSQL plans it as any inner join)
+            f"FROM team_member m CROSS JOIN team_standing s "
+            f"WHERE m.user_id = :viewer AND s.team_id = m.team_id AND {_RANKED.format(':period')} "
+            f"UNION ALL SELECT * FROM (SELECT 0, {_FIGURES}, s.{key}, 0 FROM team_standing s "
+            f"WHERE {_RANKED.format(':period')} ORDER BY s.{key}, s.name, s.team_id LIMIT :limit) AS top_rows")
     return _TEAM_BOARDS[measure]
 
 
-_ROSTER = text("SELECT team_id, name, members FROM team_standing WHERE course_id = :course AND period = 'all' "
-               "AND members >= :min_members ORDER BY name, team_id")
-
-
-def _team_row(rank: int, row, mine) -> TeamRow:
-    team_id, name, members, points, experimenters, helpers = row
-    return TeamRow(rank, team_id, name, members, int(points), round(points / members, 1), experimenters / members,
-                   helpers / members, team_id in mine)
+# A period nobody's figures moved in has no rows: every ranked team stands at zero (the roster, by name).
+_ROSTER = text("SELECT s.team_id, s.name, s.members, (SELECT COUNT(*) FROM team_member m WHERE m.team_id = s.team_id "
+               f"AND m.user_id = :viewer) FROM team_standing s WHERE {_RANKED.format(repr(ALL))} "
+               "ORDER BY s.name, s.team_id")
 
 
 def team_board(course_id: int, period: str = ALL, measure: str = POINTS_PER_MEMBER, *, limit: int | None = None,
-               my_team_ids: set[int] | frozenset[int] = frozenset(), min_members: int = 1) -> TeamBoard:
+               viewer_user_id: int | None = None, min_members: int = 1) -> TeamBoard:
     """The course's teams with at least `min_members` counted members, fair to teams of any size: ranked by
     points per counted member, or the share of members who experimented / helped in the period (ties share a
     rank, "1224"; listed by name). The top `limit` (every team when None) and the viewer's teams below them.
-    One statement off the team_standing index whatever the number of teams; a second, over the roster, only
-    for a period in which nobody's figures moved (every team stands at zero, all ranked first)."""
-    mine = frozenset(my_team_ids)
+    One statement off the team_standing index whatever the number of teams (a second, over the roster, for a
+    period in which nobody's figures moved)."""
+    found = db.session.execute(_team_board_sql(measure), {
+        "course": course_id, "period": period, "min_members": min_members, "viewer": viewer_user_id,
+        "limit": NO_LIMIT if limit is None else limit}).all()
+    mine = {row[1]: row for row in found if row[0] == 1}
+    total = next(int(row[3]) for row in found if row[0] == 2)
     top: list[TeamRow] = []
-    below: list[TeamRow] = []
-    total, previous = 0, None
-    for part, *figures, order_key, above in db.session.execute(_team_board_sql(measure), {
-            "course": course_id, "period": period, "min_members": min_members, "mine": sorted(mine),
-            "limit": NO_LIMIT if limit is None else limit}):
-        if part == 0:
-            rank = top[-1].rank if top and order_key == previous else len(top) + 1
-            top.append(_team_row(rank, figures, mine))
-            previous = order_key
-        elif part == 1:
-            below.append((order_key, figures[1], figures[0], _team_row(int(above) + 1, figures, mine)))
-        else:
-            total = int(figures[2])
-    if total and not top:  # no row in this period: every ranked team at zero
-        roster = db.session.execute(_ROSTER, {"course": course_id, "min_members": min_members}).all()
-        zero = [_team_row(1, (t, name, members, 0, 0, 0), mine) for t, name, members in roster]
-        shown = zero if limit is None else zero[:limit]
-        return TeamBoard(shown, [r for r in zero[len(shown):] if r.is_mine], total)
+    previous = None
+    for _part, team_id, name, members, points, experimenters, helpers, order_key, _above in found:
+        if _part:
+            continue
+        rank = top[-1].rank if top and order_key == previous else len(top) + 1
+        top.append(TeamRow(rank, team_id, name, members, points, experimenters, helpers, team_id in mine))
+        previous = order_key
+    if total and not top:
+        roster = [TeamRow(1, team_id, name, members, 0, 0, 0, bool(is_mine)) for team_id, name, members, is_mine in
+                  db.session.execute(_ROSTER, {"course": course_id, "min_members": min_members,
+                                               "viewer": viewer_user_id})]
+        top = roster if limit is None else roster[:limit]
+        return TeamBoard(top, [r for r in roster[len(top):] if r.is_mine], total)
     shown = {r.team_id for r in top}
-    return TeamBoard(top, [r for *_order, r in sorted(below) if r.team_id not in shown], total)
+    below = sorted((row[7], row[2], row[1], TeamRow(int(row[8]) + 1, *row[1:7], True))
+                   for team_id, row in mine.items() if team_id not in shown)
+    return TeamBoard(top, [r for *_order, r in below], total)
 
 
 def team_figures(team_id: int, periods: list[str]) -> dict[str, dict[str, int]]:

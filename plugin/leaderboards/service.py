@@ -25,7 +25,6 @@ from plugin.leaderboards.queries import MIN_TEAM_SIZE, POINTS_PER_MEMBER, Board,
 from plugin.ledger.models import TOTAL
 from plugin.levels.service import dimension_names
 from plugin.settings import service as org_settings
-from plugin.teams.models import Team, TeamMember
 from plugin.tenancy.models import Course
 
 
@@ -156,11 +155,6 @@ def individual_board(actor: Actor, scope_kind: str, period: str, dimension: str,
 
 
 TEAM_TOP = 20  # teams a team board shows before the viewer's own
-# The viewer's teams in the course (teams.service.teams_of, ids only: no entities to build on a page).
-_MY_TEAMS = select(TeamMember.team_id).join(Team, Team.id == TeamMember.team_id).where(
-    Team.course_id == bindparam("course"), TeamMember.user_id == bindparam("user"))
-
-
 @dataclass(frozen=True)
 class TeamStanding:
     rows: list[TeamRow]  # the top `limit` teams (every ranked team when no limit)
@@ -181,10 +175,9 @@ def teams_board(actor: Actor, period: str, measure: str, now: datetime, *, limit
     view = view_of(actor)
     if not view.teams:
         raise Forbidden("Leaderboards are turned off in this course.")
-    mine = set(db.session.scalars(_MY_TEAMS, {"course": actor.course_id, "user": actor.user_id}))
     everything = full and actor.can_manage
     ranked = team_board(actor.course_id, period_key(actor, period, now), measure, limit=None if everything else limit,
-                        my_team_ids=mine, min_members=1 if actor.can_manage else MIN_TEAM_SIZE)
+                        viewer_user_id=actor.user_id, min_members=1 if actor.can_manage else MIN_TEAM_SIZE)
     return TeamStanding(ranked.rows, ranked.mine, ranked.total, limit)
 
 
