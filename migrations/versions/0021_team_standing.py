@@ -20,6 +20,24 @@ MEASURES = ("points", "experimenters", "helpers")
 STORAGE = ("fillfactor = 80, autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_threshold = 1000, "
            "autovacuum_analyze_scale_factor = 0.02, autovacuum_vacuum_cost_delay = 0")  # as 0008's hot tables
 
+# Every team with counted members gets its "all" row, and a row in each period where some team of its course
+# has points, experimenters or helpers (tests/services/test_team_standings.py runs this against the writers).
+_FIGURE = "COALESCE((SELECT value FROM team_stat f WHERE f.team_id = r.team_id AND f.period = b.period " \
+          "AND f.metric = '{}'), 0)"
+_FIGURES = {"points": _FIGURE.format("points:total"), "experimenters": _FIGURE.format("experimenters"),
+            "helpers": _FIGURE.format("helpers")}
+_KEYS = [f"CASE WHEN {_FIGURES[m]} = 0 THEN 0.0 ELSE -(CAST({_FIGURES[m]} AS FLOAT) / r.members) END" for m in MEASURES]
+FILL = (
+    "WITH roster AS (SELECT t.id AS team_id, t.course_id, t.name, m.value AS members FROM team t "
+    "JOIN team_stat m ON m.team_id = t.id AND m.period = 'all' AND m.metric = 'members' WHERE m.value > 0), "
+    "boards AS (SELECT DISTINCT r.course_id, s.period FROM team_stat s JOIN roster r ON r.team_id = s.team_id "
+    "WHERE s.metric IN ('points:total', 'experimenters', 'helpers') AND s.value <> 0 "
+    "UNION SELECT course_id, 'all' FROM roster) "
+    "INSERT INTO team_standing (team_id, period, course_id, name, members, points, experimenters, helpers, "
+    "points_key, experimenters_key, helpers_key) "
+    f"SELECT r.team_id, b.period, r.course_id, r.name, r.members, {', '.join(_FIGURES.values())}, {', '.join(_KEYS)} "
+    "FROM roster r JOIN boards b ON b.course_id = r.course_id")
+
 
 def upgrade():
     op.create_table(
@@ -47,22 +65,7 @@ def upgrade():
                         ['course_id', 'period', f'{measure}_key', 'name', 'team_id', 'members', *figures], unique=False)
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f"ALTER TABLE team_standing SET ({STORAGE})")
-    figure = "COALESCE((SELECT value FROM team_stat f WHERE f.team_id = r.team_id AND f.period = b.period " \
-             "AND f.metric = '{}'), 0)"
-    figures = {"points": figure.format("points:total"), "experimenters": figure.format("experimenters"),
-               "helpers": figure.format("helpers")}
-    keys = [f"CASE WHEN {figures[m]} = 0 THEN 0.0 ELSE -(CAST({figures[m]} AS FLOAT) / r.members) END"
-            for m in MEASURES]
-    op.execute(
-        "WITH roster AS (SELECT t.id AS team_id, t.course_id, t.name, m.value AS members FROM team t "
-        "JOIN team_stat m ON m.team_id = t.id AND m.period = 'all' AND m.metric = 'members' WHERE m.value > 0), "
-        "boards AS (SELECT DISTINCT r.course_id, s.period FROM team_stat s JOIN roster r ON r.team_id = s.team_id "
-        "WHERE s.metric IN ('points:total', 'experimenters', 'helpers') AND s.value <> 0 "
-        "UNION SELECT course_id, 'all' FROM roster) "
-        "INSERT INTO team_standing (team_id, period, course_id, name, members, points, experimenters, helpers, "
-        "points_key, experimenters_key, helpers_key) "
-        f"SELECT r.team_id, b.period, r.course_id, r.name, r.members, {', '.join(figures.values())}, {', '.join(keys)} "
-        "FROM roster r JOIN boards b ON b.course_id = r.course_id")
+    op.execute(FILL)
 
 
 def downgrade():
