@@ -12,7 +12,7 @@ from plugin.core.actor import Actor, Role
 from plugin.extensions import db
 from plugin.leaderboards import aggregates, rebuild
 from plugin.leaderboards import service as boards
-from plugin.leaderboards.models import BoardScore
+from plugin.leaderboards.models import BoardScore, TeamStanding
 from plugin.leaderboards.periods import ALL
 from plugin.leaderboards.queries import ANONYMOUS, Scope, board, team_board, team_figures
 from plugin.ledger.service import Posting, post_entry, reverse_entry
@@ -298,8 +298,14 @@ def test_rebuilding_from_the_ledger_and_facts_gives_exactly_what_the_writers_mai
         revoke_badge(boss, award_id, "Awarded by mistake", MONDAY_ISTANBUL + timedelta(days=4))
     add_member(team, people[3].user_id)
     aggregates.team_members_changed(team.id)
+    award(people[3], 5, MONDAY_ISTANBUL + timedelta(days=1))  # the team's boards move after the change too
+    standing_weeks = set(db.session.scalars(select(TeamStanding.period).where(TeamStanding.team_id == team.id)))
+    assert standing_weeks >= {ALL, "2026-W48", "2026-W49"}  # the team board's rows, on both sides of midnight
     assert rebuild.verify() == {}
     # Guard for the guard: a tampered aggregate row is noticed.
+    db.session.execute(update(TeamStanding).where(TeamStanding.team_id == team.id).values(
+        points=TeamStanding.points + 1))
+    assert set(rebuild.verify()) == {"team_standing"}
     db.session.execute(update(BoardScore).where(BoardScore.user_id == people[0].user_id).values(
         points=BoardScore.points + 1))
     differences = rebuild.verify()

@@ -252,6 +252,8 @@ def test_standings_the_writers_keep_equal_a_rebuild_through_joins_leaves_renames
     entry = award(crowd[3], 70, MONDAY_ISTANBUL)
     reverse_entry(entry, "posted twice", MONDAY_ISTANBUL + timedelta(days=8))  # its week ends at zero
     award(others[0], 10, MONDAY_ISTANBUL)
+    award(crowd[5], 25, MONDAY_ISTANBUL + timedelta(days=14))  # after the last change: a week of its own
+    log(crowd[4], MONDAY_ISTANBUL + timedelta(days=15))
     rows = db.session.execute(select(TeamStanding.name, TeamStanding.period)).all()
     assert {name for name, _ in rows} == {"Crimson", "Blue"}
     assert {period for _, period in rows} >= {ALL, "2026-W48", "2026-W49"}
