@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 
 from plugin.extensions import db
 from plugin.leaderboards import aggregates as agg
@@ -307,11 +307,14 @@ def team_board(course_id: int, period: str = ALL, measure: str = POINTS_PER_MEMB
     return TeamBoard(top, [r for *_order, r in below], total)
 
 
+_TEAM_FIGURES = select(TeamStat.period, TeamStat.metric, TeamStat.value).where(  # built once: a team page's read
+    TeamStat.team_id == bindparam("team"), TeamStat.period.in_(bindparam("periods", expanding=True)))
+
+
 def team_figures(team_id: int, periods: list[str]) -> dict[str, dict[str, int]]:
     """period -> metric -> value for one team (members, points:<dimension>, experiments, minutes,
     experimenters, helpers, helps, badges, cat:<id>, out:<outcome>)."""
     out: dict[str, dict[str, int]] = {p: {} for p in periods}
-    for period, metric, value in db.session.execute(select(TeamStat.period, TeamStat.metric, TeamStat.value).where(
-            TeamStat.team_id == team_id, TeamStat.period.in_(periods))):
+    for period, metric, value in db.session.execute(_TEAM_FIGURES, {"team": team_id, "periods": list(periods)}):
         out[period][metric] = int(value)
     return out

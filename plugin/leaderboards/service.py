@@ -60,6 +60,16 @@ _OPTED_OUT = select(BoardOptOut.user_id).where(
     BoardOptOut.course_id.in_(select(Course.id).where(Course.organisation_id == bindparam("organisation")))).limit(1)
 
 
+def remember_settings(course_id: int, mode: str | None, relative: bool | None) -> None:
+    """The course's board settings as read by a caller's own statement (a page's one read of what it shows):
+    settings_of asks no more in this transaction. None: the course never saved any."""
+    store(db.session, _settings_key(course_id), Settings() if mode is None else Settings(mode, bool(relative)))
+
+
+MODE_OF = select(BoardSetting.mode).where(BoardSetting.course_id == bindparam("course"))  # for such statements
+RELATIVE_OF = select(BoardSetting.relative).where(BoardSetting.course_id == bindparam("course"))
+
+
 def _read_settings(course_id: int) -> Settings:
     row = db.session.execute(_SETTINGS, {"course": course_id}).first()
     return Settings(row.mode, row.relative) if row else Settings()
@@ -187,8 +197,8 @@ PEOPLE, TEAMS = "people", "teams"
 # What a board page asks of its settings, in one statement: the course's board settings, whether the viewer
 # hid their name, the organisation's time zone (bind params course, user, organisation).
 _VIEWER = select(
-    select(BoardSetting.mode).where(BoardSetting.course_id == bindparam("course")).scalar_subquery(),
-    select(BoardSetting.relative).where(BoardSetting.course_id == bindparam("course")).scalar_subquery(),
+    MODE_OF.scalar_subquery(),
+    RELATIVE_OF.scalar_subquery(),
     _OPTED_OUT.exists(),
     org_settings.TIME_ZONE_OF.scalar_subquery())
 
@@ -197,7 +207,7 @@ def _read_viewer(actor: Actor) -> None:
     """Read the page's settings at once; settings_of, is_opted_out and time_zone_name then answer from memory."""
     mode, relative, hidden, zone = db.session.execute(_VIEWER, {
         "course": actor.course_id, "user": actor.user_id, "organisation": actor.organisation_id}).one()
-    store(db.session, _settings_key(actor.course_id), Settings() if mode is None else Settings(mode, relative))
+    remember_settings(actor.course_id, mode, relative)
     store(db.session, _opted_out_key(actor), bool(hidden))
     org_settings.remember_time_zone(actor.organisation_id, zone)
 

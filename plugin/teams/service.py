@@ -159,8 +159,15 @@ def is_member(team_id: int, user_id: int) -> bool:
 
 def viewable_team(actor: Actor, team_id: int) -> Team:
     """Team pages are for the team's members and the course's managers, not the whole course."""
-    team = get_team(actor, team_id)
-    if not actor.can_manage and not is_member(team.id, actor.user_id):
+    team = db.session.get(Team, team_id)
+    return may_view(actor, team, team is not None and is_member(team.id, actor.user_id))
+
+
+def may_view(actor: Actor, team: Team | None, member: bool) -> Team:
+    """viewable_team's decision, for a caller that read the team and the viewer's membership itself."""
+    if team is None or team.course_id != actor.course_id:
+        raise NotFound("There is no such team in this course.")
+    if not actor.can_manage and not member:
         raise Forbidden("Only this team's members and the course's managers see its page.")
     return team
 
