@@ -133,26 +133,27 @@ def _goals(team: Team, now: datetime) -> list[Goal]:
     return [Goal(c.id, c.title, status_of(c, now), progress_of(c), c.ends_at) for c in challenges]
 
 
-# What the page needs before its figures, in one statement: the team, whether the viewer is in it, the
-# organisation's time zone and the course's board settings (the nav asks for those).
+# What the page needs before its figures, in one statement: the team, whether the viewer is in it, whether it
+# has goals, the organisation's time zone and the course's board settings (the nav asks for those).
 _PAGE = select(Team, select(TeamMember.user_id).where(
     TeamMember.team_id == Team.id, TeamMember.user_id == bindparam("user")).exists(),
+    select(Challenge.id).where(Challenge.team_id == Team.id, Challenge.cancelled_at.is_(None)).exists(),
     TIME_ZONE_OF.scalar_subquery(), boards.MODE_OF.scalar_subquery(), boards.RELATIVE_OF.scalar_subquery(),
 ).where(Team.id == bindparam("team"))
 
 
-def _viewable(actor: Actor, team_id: int) -> Team:
-    team, member, zone, mode, relative = db.session.execute(_PAGE, {
+def _viewable(actor: Actor, team_id: int) -> tuple[Team, bool]:
+    team, member, goals, zone, mode, relative = db.session.execute(_PAGE, {
         "team": team_id, "user": actor.user_id, "organisation": actor.organisation_id, "course": actor.course_id,
-    }).first() or (None, False, None, None, None)
+    }).first() or (None, False, False, None, None, None)
     team = may_view(actor, team, bool(member))
     remember_time_zone(actor.organisation_id, zone)
     boards.remember_settings(actor.course_id, mode, relative)
-    return team
+    return team, bool(goals)
 
 
 def team_progress(actor: Actor, team_id: int, now: datetime) -> TeamProgress:
-    team = _viewable(actor, team_id)
+    team, has_goals = _viewable(actor, team_id)
     tz = time_zone(actor.organisation_id)
     week_keys = previous_keys(WEEK, now, tz, WEEKS)
     month = current_key(MONTH, now, tz)
@@ -166,4 +167,4 @@ def team_progress(actor: Actor, team_id: int, now: datetime) -> TeamProgress:
         categories=_categories(actor.organisation_id, figures, month), outcomes=outcomes,
         experiments=_tally(figures, month, "experiments"), minutes=_tally(figures, month, "minutes"),
         badges=_tally(figures, month, "badges"), points_month=figures[month].get(f"points:{TOTAL}", 0),
-        experimenters_month=figures[month].get("experimenters", 0), goals=_goals(team, now))
+        experimenters_month=figures[month].get("experimenters", 0), goals=_goals(team, now) if has_goals else [])
