@@ -7,7 +7,15 @@ from plugin.community.models import Reaction, Report, Reuse  # noqa: F401
 from plugin.experiments.models import Experiment  # noqa: F401
 from plugin.identity.models import IdentityLink, LinkAttempt, LinkCode, Person  # noqa: F401
 from plugin.insights.models import InsightSetting  # noqa: F401
-from plugin.leaderboards.models import BoardOptOut, BoardRank, BoardScore, BoardSetting, MemberStat, TeamStat  # noqa: F401
+from plugin.leaderboards.models import (  # noqa: F401
+    BoardOptOut,
+    BoardRank,
+    BoardScore,
+    BoardSetting,
+    MemberStat,
+    TeamStanding,
+    TeamStat,
+)
 from plugin.ledger.models import LedgerEntry, PointsTotal  # noqa: F401
 from plugin.levels.models import Dimension, Level  # noqa: F401
 from plugin.lti.models import LaunchSession, OidcState, ToolKey  # noqa: F401

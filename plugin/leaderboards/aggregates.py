@@ -4,6 +4,7 @@
   the entry's dimension and the total) and their teams' points.
 - experiments, peer help, badges -> record_activity: per-person and per-team figures by period.
 - a membership or team change -> reconcile_member / reconcile_course / team_members_changed.
+- team boards' rows (team_standing) move with the team figures: see standings.py.
 
 Who counts on boards ("eligible"): an active, non-test member of the course whose role is learner (staff
 earn no points and are never on learner boards). Everyone's activity is kept in member_stat;
@@ -29,6 +30,7 @@ from plugin.core.actor import Role
 from plugin.core.db import _insert_for
 from plugin.extensions import db
 from plugin.identity.people import board_holder, identities
+from plugin.leaderboards import standings
 from plugin.leaderboards.models import BoardRank, BoardScore, MemberStat, TeamStat
 from plugin.leaderboards.periods import ALL, keys_for
 from plugin.ledger.models import TOTAL, LedgerEntry
@@ -246,9 +248,10 @@ def apply_points(organisation_id: int, course_id: int, user_id: int, dimension: 
                   dimension, earned_at, tz, amount, deltas)
     bump_person(organisation_id, user_id, deltas)
     if team_ids:
-        rows = {(t, p, f"points:{d}"): amount for t in team_ids for p in keys_for(earned_at, tz)
-                for d in {dimension, TOTAL}}
+        periods = keys_for(earned_at, tz)
+        rows = {(t, p, f"points:{d}"): amount for t in team_ids for p in periods for d in {dimension, TOTAL}}
         _add_values(TeamStat.__table__, ["team_id", "period", "metric"], rows)
+        standings.bump(course_id, {(t, p): (amount, 0, 0) for t in team_ids for p in periods})
 
 
 def _is_organisation_board(board: str) -> bool:
@@ -309,17 +312,22 @@ def record_activity(organisation_id: int, course_id: int, user_id: int, at: date
     if not team_ids:
         return
     team_rows: dict[tuple, int] = {}
+    doers: dict[tuple[int, str], tuple[int, int, int]] = {}
     for _c, _u, period, metric, value in stored:
         marker = FIRST_MARKERS.get(metric)
         delta = metrics[metric]
         if marker and delta and (value > 0) != (value - delta > 0):  # crossed zero: joined or left the doers
+            step = 1 if value > 0 else -1
             for t in team_ids:
-                team_rows[(t, period, marker)] = 1 if value > 0 else -1
+                team_rows[(t, period, marker)] = step
+                _p, e, h = doers.get((t, period), (0, 0, 0))
+                doers[(t, period)] = (0, e + step, h) if marker == "experimenters" else (0, e, h + step)
     for t in team_ids:
         for p in periods:
             for m, v in metrics.items():
                 team_rows[(t, p, m)] = v
     _add_values(TeamStat.__table__, ["team_id", "period", "metric"], team_rows)
+    standings.bump(course_id, doers)
 
 
 def experiment_metrics(minutes_saved: int | None, category_id: int | None, outcome: str) -> dict[str, int]:
@@ -432,6 +440,7 @@ def team_members_changed(team_id: int) -> None:
     team = db.session.get(Team, team_id)
     db.session.execute(delete(TeamStat).where(TeamStat.team_id == team_id))
     if team is None:
+        standings.team_changed(team_id, None, None, 0, {})
         return
     members = select(TeamMember.user_id).join(Membership, and_(
         Membership.user_id == TeamMember.user_id, Membership.course_id == team.course_id)).where(
@@ -456,6 +465,17 @@ def team_members_changed(team_id: int) -> None:
     values = [{"team_id": t, "period": p, "metric": m, "value": v} for (t, p, m), v in sorted(rows.items()) if v]
     if values:
         db.session.execute(TeamStat.__table__.insert(), values)
+    figures: dict[str, tuple[int, int, int]] = defaultdict(lambda: (0, 0, 0))
+    for (_t, period, metric), value in rows.items():
+        if metric in _STANDING_FIGURES:
+            values_now = list(figures[period])
+            values_now[_STANDING_FIGURES[metric]] = value
+            figures[period] = tuple(values_now)
+    standings.team_changed(team_id, team.course_id, team.name, len(member_ids), dict(figures))
+
+
+# team_stat metric -> its place in a standing's (points, experimenters, helpers)
+_STANDING_FIGURES = {f"points:{TOTAL}": 0, "experimenters": 1, "helpers": 2}
 
 
 def rebuild_challenge(challenge_id: int) -> None:

@@ -13,6 +13,11 @@ confirmed helps and badge awards (the truth), and a test proves rebuilt equals m
   badges. Everyone's, whether or not they count on boards.
 - team_stat: per team and period: the same figures summed over the team's counted members, plus points per
   dimension, how many members experimented / helped, and the member count.
+- team_standing: per team and period, the team's board row: its counted members, points, experimenters and
+  helpers, and one order key per measure (the measure negated, so ascending is board order), so a team board
+  is an index range read (top 20 + the viewer's teams) rather than figures gathered per team. A course's
+  period board is dense or absent: every team with counted members has a row in it, or none has (nobody's
+  figures moved in that period: every team stands at zero). The "all" rows always exist: they are the roster.
 - board_setting / board_opt_out: how a course shows its boards, and who asked to be left unnamed.
 
 Boards rank learners only: staff earn no points (Actor.can_earn), so they are never on learner boards.
@@ -21,7 +26,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, String
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -62,6 +67,30 @@ class TeamStat(db.Model):
     period: Mapped[str] = mapped_column(String(10), primary_key=True)
     metric: Mapped[str] = mapped_column(String(60), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class TeamStanding(db.Model):
+    __tablename__ = "team_standing"
+    # A team board walks one of these forwards: best first, ties by name (then id, for a stable order). Members
+    # ride along so counting the teams ranked above one (a team board leaves out teams under a size) reads the
+    # index alone; the default board's (points per member) carries every figure, so its top reads no table rows.
+    __table_args__ = (
+        Index("ix_team_standing_points", "course_id", "period", "points_key", "name", "team_id", "members", "points",
+              "experimenters", "helpers"),
+        *[Index(f"ix_team_standing_{m}", "course_id", "period", f"{m}_key", "name", "team_id", "members")
+          for m in ("experimenters", "helpers")])
+    team_id: Mapped[int] = mapped_column(ForeignKey("team.id", ondelete="CASCADE"), primary_key=True)
+    period: Mapped[str] = mapped_column(String(10), primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))  # the team's, kept here so ties order off the index
+    members: Mapped[int] = mapped_column(default=0)  # counted members now (the same in every period)
+    points: Mapped[int] = mapped_column(BigInteger, default=0)  # total points earned in the period
+    experimenters: Mapped[int] = mapped_column(default=0)  # members with >= 1 experiment in the period
+    helpers: Mapped[int] = mapped_column(default=0)  # members with >= 1 confirmed help in the period
+    # -(figure / members), as the database divides doubles: ascending is board order
+    points_key: Mapped[float] = mapped_column(Float, default=0.0)
+    experimenters_key: Mapped[float] = mapped_column(Float, default=0.0)
+    helpers_key: Mapped[float] = mapped_column(Float, default=0.0)
 
 
 # Board modes a course's managers choose.

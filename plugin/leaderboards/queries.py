@@ -1,4 +1,5 @@
-"""Boards read from the maintained aggregates (board_score, board_rank, team_stat), never from the ledger.
+"""Boards read from the maintained aggregates (board_score, board_rank, team_standing, team_stat), never from the
+ledger.
 
 Tie rule: standard competition ranking ("1224"): equal points share a rank and the next rank skips. Within
 a tie, rows are listed by user id (earliest account first), so the order never flickers.
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from flask_babel import gettext as _
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, select, text
 
 from plugin.extensions import db
 from plugin.leaderboards import aggregates as agg
@@ -214,16 +215,27 @@ POINTS_PER_MEMBER, EXPERIMENTERS, HELPERS = "points_per_member", "experimenters"
 TEAM_MEASURES = (POINTS_PER_MEMBER, EXPERIMENTERS, HELPERS)
 
 
-class TeamRow(NamedTuple):
+class TeamRow(NamedTuple):  # a tuple, its shares worked out when read: a board builds one per team shown
     rank: int
     team_id: int
     name: str
     members: int
     points: int
-    points_per_member: float
-    experimenters_share: float  # 0..1: members with at least one experiment in the period
-    helpers_share: float        # 0..1: members with at least one confirmed help in the period
+    experimenters: int  # members with at least one experiment in the period
+    helpers: int        # members with at least one confirmed help in the period
     is_mine: bool = False
+
+    @property
+    def points_per_member(self) -> float:
+        return round(self.points / self.members, 1)
+
+    @property
+    def experimenters_share(self) -> float:  # 0..1
+        return self.experimenters / self.members
+
+    @property
+    def helpers_share(self) -> float:  # 0..1
+        return self.helpers / self.members
 
     def measure(self, name: str) -> float:
         return getattr(self, _MEASURE_FIELDS[name])
@@ -236,44 +248,86 @@ _MEASURE_FIELDS = {POINTS_PER_MEMBER: "points_per_member", EXPERIMENTERS: "exper
 MIN_TEAM_SIZE = 3  # on learners' team boards: a smaller team's figures would single people out
 
 
-_TEAMS = text(  # four primary-key lookups per team (cheaper than grouping its figures)
-    "SELECT t.id, t.name, "
-    "(SELECT value FROM team_stat WHERE team_id = t.id AND period = 'all' AND metric = 'members'), "
-    "(SELECT value FROM team_stat WHERE team_id = t.id AND period = :period AND metric = :points), "
-    f"(SELECT value FROM team_stat WHERE team_id = t.id AND period = :period AND metric = '{EXPERIMENTERS}'), "
-    f"(SELECT value FROM team_stat WHERE team_id = t.id AND period = :period AND metric = '{HELPERS}') "
-    "FROM team t WHERE t.course_id = :course")
+@dataclass(frozen=True)
+class TeamBoard:
+    rows: list[TeamRow]  # the top of the board, in board order
+    mine: list[TeamRow]  # the viewer's teams ranked below those, at their true ranks, in board order
+    total: int           # teams ranked on this board (at least min_members counted members)
 
 
-def team_board(course_id: int, period: str = ALL, measure: str = POINTS_PER_MEMBER, dimension: str = TOTAL,
-               my_team_ids: set[int] | frozenset[int] = frozenset(), min_members: int = 1) -> list[TeamRow]:
-    """Every team of the course with at least `min_members` counted members, fair to teams of any size:
-    points per counted member, or the share of members who experimented / helped in the period. One
-    statement: each team's four figures."""
-    index = {POINTS_PER_MEMBER: 4, EXPERIMENTERS: 5, HELPERS: 6}[measure]  # of the measure in `found`
-    found = []
-    for team_id, name, members, points, experimenters, helpers in db.session.execute(_TEAMS, {
-            "course": course_id, "period": period, "points": f"points:{dimension}"}):
-        members = int(members or 0)
-        if members and members >= min_members:
-            points = int(points or 0)
-            found.append((team_id, name, members, points, round(points / members, 1),
-                          int(experimenters or 0) / members, int(helpers or 0) / members))
-    found.sort(key=lambda f: (-f[index], f[1], f[0]))
-    rows: list[TeamRow] = []
-    rank, previous = 0, None
-    for position, f in enumerate(found, start=1):
-        if f[index] != previous:
-            rank, previous = position, f[index]
-        rows.append(TeamRow(rank, *f, f[0] in my_team_ids))
-    return rows
+_KEYS = {POINTS_PER_MEMBER: "points_key", EXPERIMENTERS: "experimenters_key", HELPERS: "helpers_key"}
+_FIGURES = "s.team_id, s.name, s.members, s.points, s.experimenters, s.helpers"
+_RANKED = "s.course_id = :course AND s.period = {} AND s.members >= :min_members"
+_TEAM_BOARDS: dict[str, object] = {}
+NO_LIMIT = 2 ** 31 - 1
+
+
+def _team_board_sql(measure: str):
+    """One statement per measure, read off that measure's index (see models.TeamStanding): how many teams are
+    ranked (part 2, counted on the roster: the "all" rows), the viewer's ranked teams with how many ranked teams
+    stand above each (part 1), and the top `limit` rows (part 0; last: SQLite ran the whole statement several
+    times slower with this part, an ORDER BY ... LIMIT subquery, first)."""
+    if measure not in _TEAM_BOARDS:
+        key = _KEYS[measure]
+        _TEAM_BOARDS[measure] = text(
+            f"SELECT 2 AS part, NULL AS team_id, NULL AS name, COUNT(*) AS members, 0 AS points, 0 AS experimenters, "
+            f"0 AS helpers, 0.0 AS order_key, 0 AS above FROM team_standing s WHERE {_RANKED.format(repr(ALL))} "
+            f"UNION ALL SELECT 1, {_FIGURES}, s.{key}, (SELECT COUNT(*) FROM team_standing o WHERE "
+            f"o.course_id = :course AND o.period = :period AND o.{key} < s.{key} AND o.members >= :min_members) "
+            # CROSS JOIN: SQLite starts from the viewer's memberships (PostgreSQL plans it as any inner join)
+            f"FROM team_member m CROSS JOIN team_standing s "
+            f"WHERE m.user_id = :viewer AND s.team_id = m.team_id AND {_RANKED.format(':period')} "
+            f"UNION ALL SELECT * FROM (SELECT 0, {_FIGURES}, s.{key}, 0 FROM team_standing s "
+            f"WHERE {_RANKED.format(':period')} ORDER BY s.{key}, s.name, s.team_id LIMIT :limit) AS top_rows")
+    return _TEAM_BOARDS[measure]
+
+
+# A period nobody's figures moved in has no rows: every ranked team stands at zero (the roster, by name).
+_ROSTER = text("SELECT s.team_id, s.name, s.members, (SELECT COUNT(*) FROM team_member m WHERE m.team_id = s.team_id "
+               f"AND m.user_id = :viewer) FROM team_standing s WHERE {_RANKED.format(repr(ALL))} "
+               "ORDER BY s.name, s.team_id")
+
+
+def team_board(course_id: int, period: str = ALL, measure: str = POINTS_PER_MEMBER, *, limit: int | None = None,
+               viewer_user_id: int | None = None, min_members: int = 1) -> TeamBoard:
+    """The course's teams with at least `min_members` counted members, fair to teams of any size: ranked by
+    points per counted member, or the share of members who experimented / helped in the period (ties share a
+    rank, "1224"; listed by name). The top `limit` (every team when None) and the viewer's teams below them.
+    One statement off the team_standing index whatever the number of teams (a second, over the roster, for a
+    period in which nobody's figures moved)."""
+    found = db.session.execute(_team_board_sql(measure), {
+        "course": course_id, "period": period, "min_members": min_members, "viewer": viewer_user_id,
+        "limit": NO_LIMIT if limit is None else limit}).all()
+    mine = {row[1]: row for row in found if row[0] == 1}
+    total = next(int(row[3]) for row in found if row[0] == 2)
+    top: list[TeamRow] = []
+    previous = None
+    for _part, team_id, name, members, points, experimenters, helpers, order_key, _above in found:
+        if _part:
+            continue
+        rank = top[-1].rank if top and order_key == previous else len(top) + 1
+        top.append(TeamRow(rank, team_id, name, members, points, experimenters, helpers, team_id in mine))
+        previous = order_key
+    if total and not top:
+        roster = [TeamRow(1, team_id, name, members, 0, 0, 0, bool(is_mine)) for team_id, name, members, is_mine in
+                  db.session.execute(_ROSTER, {"course": course_id, "min_members": min_members,
+                                               "viewer": viewer_user_id})]
+        top = roster if limit is None else roster[:limit]
+        return TeamBoard(top, [r for r in roster[len(top):] if r.is_mine], total)
+    shown = {r.team_id for r in top}
+    below = sorted((row[7], row[2], row[1], TeamRow(int(row[8]) + 1, *row[1:7], True))
+                   for team_id, row in mine.items() if team_id not in shown)
+    return TeamBoard(top, [r for *_order, r in below], total)
+
+
+_TEAM_FIGURES = select(TeamStat.period, TeamStat.metric, TeamStat.value).where(  # built once: a team page's read
+    TeamStat.team_id == bindparam("team"), TeamStat.period.in_(bindparam("periods", expanding=True)))
 
 
 def team_figures(team_id: int, periods: list[str]) -> dict[str, dict[str, int]]:
     """period -> metric -> value for one team (members, points:<dimension>, experiments, minutes,
     experimenters, helpers, helps, badges, cat:<id>, out:<outcome>)."""
     out: dict[str, dict[str, int]] = {p: {} for p in periods}
-    for period, metric, value in db.session.execute(select(TeamStat.period, TeamStat.metric, TeamStat.value).where(
-            TeamStat.team_id == team_id, TeamStat.period.in_(periods))):
+    for period, metric, value in db.session.execute(_TEAM_FIGURES, {"team": team_id, "periods": list(periods)}):
         out[period][metric] = int(value)
     return out

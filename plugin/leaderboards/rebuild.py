@@ -1,4 +1,4 @@
-"""Recompute every board and team aggregate from the truth: the ledger, experiments, confirmed helps and
+"""Recompute every board and team aggregate (team standings included) from the truth: the ledger, experiments, confirmed helps and
 badge awards. `flask ledger rebuild-aggregates` runs it; `verify()` rebuilds inside a savepoint, compares
 with what the writers maintained and rolls back, so it can run on a live database.
 
@@ -18,8 +18,8 @@ from plugin.experiments.models import Experiment
 from plugin.extensions import db
 from plugin.identity.people import holders
 from plugin.leaderboards import aggregates as agg
-from plugin.leaderboards.models import BoardRank, BoardScore, MemberStat, TeamStat
-from plugin.leaderboards.periods import keys_for
+from plugin.leaderboards.models import BoardRank, BoardScore, MemberStat, TeamStanding, TeamStat
+from plugin.leaderboards.periods import ALL, keys_for
 from plugin.ledger.models import LedgerEntry
 from plugin.peer_help.models import PeerHelp
 from plugin.settings.service import time_zone
@@ -27,7 +27,7 @@ from plugin.teams.models import Team, TeamMember
 from plugin.tenancy.models import Course
 
 BATCH = 20_000
-TABLES = (BoardScore, BoardRank, MemberStat, TeamStat)
+TABLES = (BoardScore, BoardRank, MemberStat, TeamStat, TeamStanding)
 
 
 @dataclass
@@ -66,6 +66,7 @@ def _wipe(scope: _Scope) -> None:
         db.session.execute(delete(model).where(or_(model.board.in_(challenge_boards + [agg.blocks_key(b) for b in challenge_boards]),
                                                    *[model.board.startswith(p, autoescape=True) for p in prefixes])))
     db.session.execute(delete(MemberStat).where(MemberStat.course_id.in_(list(scope.courses))))
+    db.session.execute(delete(TeamStanding).where(TeamStanding.course_id.in_(list(scope.courses))))
     db.session.execute(delete(TeamStat).where(TeamStat.team_id.in_(
         select(Team.id).where(Team.course_id.in_(list(scope.courses))))))
 
@@ -200,9 +201,12 @@ def snapshot(organisation_id: int | None = None) -> dict[str, set[tuple]]:
     if organisation_id is not None:
         prefixes.append(agg.organisation_scope(organisation_id) + ":")
     out: dict[str, set[tuple]] = {}
-    for model, value in ((BoardScore, "points"), (BoardRank, "members"), (MemberStat, "value"), (TeamStat, "value")):
+    for model, value in ((BoardScore, "points"), (BoardRank, "members"), (MemberStat, "value"), (TeamStat, "value"),
+                         (TeamStanding, "members")):
         query = select(*model.__table__.columns).where(model.__table__.c[value] != 0)
-        if organisation_id is not None and model in (BoardScore, BoardRank):
+        if organisation_id is not None and model is TeamStanding:
+            query = query.where(TeamStanding.course_id.in_(courses))
+        elif organisation_id is not None and model in (BoardScore, BoardRank):
             challenge_boards = [agg.board_key(agg.challenge_scope(c), "all", "total") for c in db.session.scalars(
                 select(Challenge.id).where(Challenge.course_id.in_(courses)))]
             query = query.where(or_(model.board.in_(challenge_boards + [agg.blocks_key(b) for b in challenge_boards]),
@@ -212,7 +216,19 @@ def snapshot(organisation_id: int | None = None) -> dict[str, set[tuple]]:
         elif organisation_id is not None:
             query = query.where(TeamStat.team_id.in_(select(Team.id).where(Team.course_id.in_(courses))))
         out[model.__tablename__] = {tuple(row) for row in db.session.execute(query)}
+    out[TeamStanding.__tablename__] = _without_zero_boards(out[TeamStanding.__tablename__])
     return out
+
+
+def _without_zero_boards(rows: set[tuple]) -> set[tuple]:
+    """Team standings minus period boards where every team stands at zero: such a board reads the same as
+    none (the readers list every team at zero), and writers may leave one behind where a rebuild makes none
+    (the figures that created it were reversed, or the team that had them lost its members)."""
+    columns = [c.name for c in TeamStanding.__table__.columns]
+    course, period = columns.index("course_id"), columns.index("period")
+    figures = [columns.index(f) for f in ("points", "experimenters", "helpers")]
+    moved = {(row[course], row[period]) for row in rows if any(row[i] for i in figures)}
+    return {row for row in rows if row[period] == ALL or (row[course], row[period]) in moved}
 
 
 def verify(organisation_id: int | None = None) -> dict[str, tuple[set, set]]:

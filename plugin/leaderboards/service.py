@@ -30,7 +30,6 @@ from plugin.leaderboards.queries import MIN_TEAM_SIZE, POINTS_PER_MEMBER, Board,
 from plugin.ledger.models import TOTAL
 from plugin.levels.service import dimension_names
 from plugin.settings import service as org_settings
-from plugin.teams.models import Team, TeamMember
 from plugin.tenancy.models import Course
 
 
@@ -67,6 +66,16 @@ _OPTED_OUT = select(BoardOptOut.user_id).where(
         select(_OTHER.c.user_id).join(_LINK, _LINK.c.person_id == _OTHER.c.person_id).where(
             _LINK.c.user_id == bindparam("user")))),
     BoardOptOut.course_id.in_(select(Course.id).where(Course.organisation_id == bindparam("organisation")))).limit(1)
+
+
+def remember_settings(course_id: int, mode: str | None, relative: bool | None) -> None:
+    """The course's board settings as read by a caller's own statement (a page's one read of what it shows):
+    settings_of asks no more in this transaction. None: the course never saved any."""
+    store(db.session, _settings_key(course_id), Settings() if mode is None else Settings(mode, bool(relative)))
+
+
+MODE_OF = select(BoardSetting.mode).where(BoardSetting.course_id == bindparam("course"))  # for such statements
+RELATIVE_OF = select(BoardSetting.relative).where(BoardSetting.course_id == bindparam("course"))
 
 
 def _read_settings(course_id: int) -> Settings:
@@ -166,11 +175,6 @@ def individual_board(actor: Actor, scope_kind: str, period: str, dimension: str,
 
 
 TEAM_TOP = 20  # teams a team board shows before the viewer's own
-# The viewer's teams in the course (teams.service.teams_of, ids only: no entities to build on a page).
-_MY_TEAMS = select(TeamMember.team_id).join(Team, Team.id == TeamMember.team_id).where(
-    Team.course_id == bindparam("course"), TeamMember.user_id == bindparam("user"))
-
-
 @dataclass(frozen=True)
 class TeamStanding:
     rows: list[TeamRow]  # the top `limit` teams (every ranked team when no limit)
@@ -191,12 +195,10 @@ def teams_board(actor: Actor, period: str, measure: str, now: datetime, *, limit
     view = view_of(actor)
     if not view.teams:
         raise Forbidden(_("Leaderboards are turned off in this course."))
-    mine = set(db.session.scalars(_MY_TEAMS, {"course": actor.course_id, "user": actor.user_id}))
-    ranked = team_board(actor.course_id, period_key(actor, period, now), measure, my_team_ids=mine,
-                        min_members=1 if actor.can_manage else MIN_TEAM_SIZE)
-    if full and actor.can_manage:
-        return TeamStanding(ranked, [], len(ranked), limit)
-    return TeamStanding(ranked[:limit], [r for r in ranked[limit:] if r.is_mine], len(ranked), limit)
+    everything = full and actor.can_manage
+    ranked = team_board(actor.course_id, period_key(actor, period, now), measure, limit=None if everything else limit,
+                        viewer_user_id=actor.user_id, min_members=1 if actor.can_manage else MIN_TEAM_SIZE)
+    return TeamStanding(ranked.rows, ranked.mine, ranked.total, limit)
 
 
 # --- the leaderboard page -------------------------------------------------------------------------------
@@ -205,8 +207,8 @@ PEOPLE, TEAMS = "people", "teams"
 # What a board page asks of its settings, in one statement: the course's board settings, whether the viewer
 # hid their name, the organisation's time zone (bind params course, user, organisation).
 _VIEWER = select(
-    select(BoardSetting.mode).where(BoardSetting.course_id == bindparam("course")).scalar_subquery(),
-    select(BoardSetting.relative).where(BoardSetting.course_id == bindparam("course")).scalar_subquery(),
+    MODE_OF.scalar_subquery(),
+    RELATIVE_OF.scalar_subquery(),
     _OPTED_OUT.exists(),
     org_settings.TIME_ZONE_OF.scalar_subquery())
 
@@ -215,7 +217,7 @@ def _read_viewer(actor: Actor) -> None:
     """Read the page's settings at once; settings_of, is_opted_out and time_zone_name then answer from memory."""
     mode, relative, hidden, zone = db.session.execute(_VIEWER, {
         "course": actor.course_id, "user": actor.user_id, "organisation": actor.organisation_id}).one()
-    store(db.session, _settings_key(actor.course_id), Settings() if mode is None else Settings(mode, relative))
+    remember_settings(actor.course_id, mode, relative)
     store(db.session, _opted_out_key(actor), bool(hidden))
     org_settings.remember_time_zone(actor.organisation_id, zone)
 

@@ -13,20 +13,21 @@ from datetime import date, datetime
 
 from flask_babel import format_date
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
-from plugin.catalog.service import items
+from plugin.catalog.models import TaskCategory
 from plugin.challenges.models import Challenge
 from plugin.challenges.queries import Progress, progress_of, status_of
 from plugin.core.actor import Actor
 from plugin.experiments.service import OUTCOME_LABELS
 from plugin.extensions import db
+from plugin.leaderboards import service as boards
 from plugin.leaderboards.periods import ALL, MONTH, WEEK, current_key, first_day, previous_keys
 from plugin.leaderboards.queries import team_figures
 from plugin.ledger.models import TOTAL
-from plugin.settings.service import time_zone
-from plugin.teams.models import Team
-from plugin.teams.service import SOURCE_LABELS, source_of, viewable_team
+from plugin.settings.service import TIME_ZONE_OF, remember_time_zone, time_zone
+from plugin.teams.models import Team, TeamMember
+from plugin.teams.service import SOURCE_LABELS, may_view, source_of
 
 WEEKS = 12
 GOALS_SHOWN = 10
@@ -114,9 +115,16 @@ def _tally(figures: dict, month: str, metric: str, key: str = "", label: str = "
     return Tally(key or metric, label, figures[month].get(metric, 0), figures[ALL].get(metric, 0))
 
 
+_CATEGORY_NAMES = select(TaskCategory.id, TaskCategory.name).where(
+    TaskCategory.organisation_id == bindparam("organisation"), TaskCategory.id.in_(bindparam("ids", expanding=True))
+).order_by(TaskCategory.position, TaskCategory.name)
+
+
 def _categories(organisation_id: int, figures: dict, month: str) -> list[Tally]:
+    """The categories the team used, in the catalogue's order (inactive ones included: history names them)."""
     used = {int(m.split(":", 1)[1]) for m, v in figures[ALL].items() if m.startswith("cat:") and v}
-    named = [(c.id, c.name) for c in items(organisation_id, "categories", include_inactive=True) if c.id in used]
+    named = list(db.session.execute(_CATEGORY_NAMES, {"organisation": organisation_id, "ids": sorted(used)})) \
+        if used else []
     named += [(i, _("Category %(id)s", id=i)) for i in sorted(used - {i for i, _ in named})]
     return [_tally(figures, month, f"cat:{i}", str(i), name) for i, name in named]
 
@@ -128,8 +136,27 @@ def _goals(team: Team, now: datetime) -> list[Goal]:
     return [Goal(c.id, c.title, status_of(c, now), progress_of(c), c.ends_at) for c in challenges]
 
 
+# What the page needs before its figures, in one statement: the team, whether the viewer is in it, whether it
+# has goals, the organisation's time zone and the course's board settings (the nav asks for those).
+_PAGE = select(Team, select(TeamMember.user_id).where(
+    TeamMember.team_id == Team.id, TeamMember.user_id == bindparam("user")).exists(),
+    select(Challenge.id).where(Challenge.team_id == Team.id, Challenge.cancelled_at.is_(None)).exists(),
+    TIME_ZONE_OF.scalar_subquery(), boards.MODE_OF.scalar_subquery(), boards.RELATIVE_OF.scalar_subquery(),
+).where(Team.id == bindparam("team"))
+
+
+def _viewable(actor: Actor, team_id: int) -> tuple[Team, bool]:
+    team, member, goals, zone, mode, relative = db.session.execute(_PAGE, {
+        "team": team_id, "user": actor.user_id, "organisation": actor.organisation_id, "course": actor.course_id,
+    }).first() or (None, False, False, None, None, None)
+    team = may_view(actor, team, bool(member))
+    remember_time_zone(actor.organisation_id, zone)
+    boards.remember_settings(actor.course_id, mode, relative)
+    return team, bool(goals)
+
+
 def team_progress(actor: Actor, team_id: int, now: datetime) -> TeamProgress:
-    team = viewable_team(actor, team_id)
+    team, has_goals = _viewable(actor, team_id)
     tz = time_zone(actor.organisation_id)
     week_keys = previous_keys(WEEK, now, tz, WEEKS)
     month = current_key(MONTH, now, tz)
@@ -143,4 +170,4 @@ def team_progress(actor: Actor, team_id: int, now: datetime) -> TeamProgress:
         categories=_categories(actor.organisation_id, figures, month), outcomes=outcomes,
         experiments=_tally(figures, month, "experiments"), minutes=_tally(figures, month, "minutes"),
         badges=_tally(figures, month, "badges"), points_month=figures[month].get(f"points:{TOTAL}", 0),
-        experimenters_month=figures[month].get("experimenters", 0), goals=_goals(team, now))
+        experimenters_month=figures[month].get("experimenters", 0), goals=_goals(team, now) if has_goals else [])

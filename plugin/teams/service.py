@@ -23,7 +23,7 @@ from plugin.core.actor import Actor, Role
 from plugin.core.db import insert_ignore
 from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
-from plugin.leaderboards import aggregates
+from plugin.leaderboards import aggregates, standings
 from plugin.leaderboards.models import TeamStat
 from plugin.leaderboards.periods import ALL
 from plugin.teams.models import Team, TeamMember
@@ -86,6 +86,7 @@ def sync_lms_teams(course_id: int, groups: dict[str, str], members: dict[str, se
         elif team.name != wanted and wanted not in taken:
             taken.discard(team.name)
             team.name = wanted
+            standings.renamed(team.id, wanted)
         taken.add(team.name)
     for external_id, team in lms_teams.items():
         wanted_ids = members.get(external_id, set()) if external_id in groups else set()
@@ -160,8 +161,15 @@ def is_member(team_id: int, user_id: int) -> bool:
 
 def viewable_team(actor: Actor, team_id: int) -> Team:
     """Team pages are for the team's members and the course's managers, not the whole course."""
-    team = get_team(actor, team_id)
-    if not actor.can_manage and not is_member(team.id, actor.user_id):
+    team = db.session.get(Team, team_id)
+    return may_view(actor, team, team is not None and is_member(team.id, actor.user_id))
+
+
+def may_view(actor: Actor, team: Team | None, member: bool) -> Team:
+    """viewable_team's decision, for a caller that read the team and the viewer's membership itself."""
+    if team is None or team.course_id != actor.course_id:
+        raise NotFound(_("There is no such team in this course."))
+    if not actor.can_manage and not member:
         raise Forbidden(_("Only this team's members and the course's managers see its page."))
     return team
 
@@ -282,6 +290,7 @@ def rename_team(actor: Actor, team_id: int, data: dict, now: datetime) -> Team:
         db.session.expire(team)
         raise Conflict(_("Another team took this name a moment ago."),
                        errors={"name": [_("Choose a name no other team of this course has.")]}) from None
+    standings.renamed(team.id, name)  # team boards order ties by name
     record(actor, "team.renamed", "team", team.id, {"name": [before, name]}, now)
     return team
 

@@ -12,7 +12,7 @@ from plugin.core.actor import Actor, Role
 from plugin.extensions import db
 from plugin.leaderboards import aggregates, rebuild
 from plugin.leaderboards import service as boards
-from plugin.leaderboards.models import BoardScore
+from plugin.leaderboards.models import BoardScore, TeamStanding
 from plugin.leaderboards.periods import ALL
 from plugin.leaderboards.queries import ANONYMOUS, Scope, board, team_board, team_figures
 from plugin.ledger.service import Posting, post_entry, reverse_entry
@@ -246,13 +246,13 @@ def test_team_boards_compare_points_per_member_and_breadth_not_size(platform):
     log(people[0])  # one experiment in Small (1 of 2), none yet in Big
     log(people[2])
     log(people[3])  # two experimenters in Big (2 of 10)
-    rows = team_board(people[0].course_id, ALL)
+    rows = team_board(people[0].course_id, ALL).rows
     by_name = {r.name: r for r in rows}
     assert [r.name for r in rows] == ["Small", "Big"]
     assert by_name["Big"].points > by_name["Small"].points  # more points in total, yet second per member
     assert by_name["Small"].members == 2 and by_name["Big"].members == 10
     assert by_name["Small"].experimenters_share == 0.5 and by_name["Big"].experimenters_share == 0.2
-    by_breadth = team_board(people[0].course_id, ALL, "experimenters")
+    by_breadth = team_board(people[0].course_id, ALL, "experimenters").rows
     assert [r.name for r in by_breadth] == ["Small", "Big"]
 
 
@@ -298,8 +298,14 @@ def test_rebuilding_from_the_ledger_and_facts_gives_exactly_what_the_writers_mai
         revoke_badge(boss, award_id, "Awarded by mistake", MONDAY_ISTANBUL + timedelta(days=4))
     add_member(team, people[3].user_id)
     aggregates.team_members_changed(team.id)
+    award(people[3], 5, MONDAY_ISTANBUL + timedelta(days=1))  # the team's boards move after the change too
+    standing_weeks = set(db.session.scalars(select(TeamStanding.period).where(TeamStanding.team_id == team.id)))
+    assert standing_weeks >= {ALL, "2026-W48", "2026-W49"}  # the team board's rows, on both sides of midnight
     assert rebuild.verify() == {}
     # Guard for the guard: a tampered aggregate row is noticed.
+    db.session.execute(update(TeamStanding).where(TeamStanding.team_id == team.id).values(
+        points=TeamStanding.points + 1))
+    assert set(rebuild.verify()) == {"team_standing"}
     db.session.execute(update(BoardScore).where(BoardScore.user_id == people[0].user_id).values(
         points=BoardScore.points + 1))
     differences = rebuild.verify()
