@@ -19,7 +19,7 @@ def test_learner_shares_a_badge_and_a_stranger_verifies_it(live_server, page, br
             .order_by(BadgeAward.id)).first()
         badge_name, slug, person, public_id = badge.name, badge.slug, user.name, award.public_id
 
-    frame = launch_from_dev_lms(page, live_server.base_url, person)
+    frame = launch_from_dev_lms(page, live_server.base_url, person, language="en")
     frame.get_by_role("link", name="My badges").click()
     expect(frame.get_by_role("heading", name="My badges")).to_be_visible()
     card = frame.get_by_test_id(f"badge-{slug}")

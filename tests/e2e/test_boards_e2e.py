@@ -39,7 +39,7 @@ def test_a_learner_who_hides_their_name_is_anonymous_to_a_colleague(live_server,
     seeded(live_server)
     give_points(live_server, "Ayşe Yılmaz", 500)
 
-    frame = launch_from_dev_lms(page, live_server.base_url, "Ayşe Yılmaz", course=COURSE)
+    frame = launch_from_dev_lms(page, live_server.base_url, "Ayşe Yılmaz", course=COURSE, language="en")
     frame.get_by_role("link", name="Leaderboard", exact=True).click()
     expect(frame.get_by_role("heading", name="Leaderboard", exact=True)).to_be_visible()
     frame.get_by_label("Hide my name on leaderboards").check()
@@ -50,7 +50,7 @@ def test_a_learner_who_hides_their_name_is_anonymous_to_a_colleague(live_server,
     expect(mine.locator("td").first).to_have_text("1")
     page.screenshot(path=str(artifacts / "board-opted-out-own-view.png"), full_page=True)
 
-    frame = launch_from_dev_lms(page, live_server.base_url, "James Carter", course=COURSE)
+    frame = launch_from_dev_lms(page, live_server.base_url, "James Carter", course=COURSE, language="en")
     frame.get_by_role("link", name="Leaderboard", exact=True).click()
     board = frame.get_by_role("table", name=re.compile("Top 20"))
     expect(board).to_be_visible()
@@ -72,7 +72,7 @@ def test_team_only_mode_shows_learners_no_individuals(live_server, page, artifac
     expect(frame.get_by_role("status")).to_have_text("Lider tablosu ayarları kaydedildi.")
     page.screenshot(path=str(artifacts / "board-settings.png"), full_page=True)
 
-    frame = launch_from_dev_lms(page, live_server.base_url, "James Carter", course=COURSE)
+    frame = launch_from_dev_lms(page, live_server.base_url, "James Carter", course=COURSE, language="en")
     frame.get_by_role("link", name="Leaderboard", exact=True).click()
     expect(frame.get_by_role("heading", name=re.compile(r"^Teams ·"))).to_be_visible()
     teams = frame.get_by_role("table", name=re.compile("Teams ranked by"))
@@ -98,7 +98,7 @@ def test_team_only_mode_shows_learners_no_individuals(live_server, page, artifac
 
 def test_the_board_controls_work_from_the_keyboard(live_server, page, artifacts):
     seeded(live_server)
-    frame = launch_from_dev_lms(page, live_server.base_url, "James Carter", course=COURSE)
+    frame = launch_from_dev_lms(page, live_server.base_url, "James Carter", course=COURSE, language="en")
     frame.get_by_role("link", name="Leaderboard", exact=True).click()
     expect(frame.get_by_role("heading", name=re.compile(r"^This course · Week"))).to_be_visible()
 
@@ -127,7 +127,7 @@ def test_a_learner_below_the_top_sees_a_gap_and_their_neighbours_in_a_narrow_fra
     for i, person in enumerate(others[:24]):  # 24 colleagues of the organisation well ahead of the viewer
         give_points(live_server, person.name, 1000 - 30 * i, course=next(iter(person.courses)))
     give_points(live_server, viewer, 5)
-    frame = launch_from_dev_lms(page, live_server.base_url, viewer, course=COURSE)
+    frame = launch_from_dev_lms(page, live_server.base_url, viewer, course=COURSE, language="en")
     frame.get_by_role("link", name="Leaderboard", exact=True).click()
     expect(frame.get_by_role("heading", name=re.compile(r"^This course · Week"))).to_be_visible()
     assert "?lt=" in tool_frame(page).url

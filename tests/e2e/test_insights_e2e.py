@@ -10,7 +10,7 @@ from tests.e2e.test_learner_journey import launch_from_dev_lms
 
 def test_manager_reads_team_insights_in_the_frame(live_server, page, artifacts):
     assert live_server.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
-    frame = launch_from_dev_lms(page, live_server.base_url, "Fatma Korkmaz")
+    frame = launch_from_dev_lms(page, live_server.base_url, "Fatma Korkmaz", language="en")
     frame.get_by_role("link", name="Insights", exact=True).click()
     expect(frame.get_by_role("heading", name=re.compile("^Insights: "))).to_be_visible()
     frame.get_by_label("Team", exact=True).select_option(label="Sales Enablement")

@@ -7,12 +7,20 @@ from playwright.sync_api import expect
 from plugin.devlms.roster import PEOPLE
 
 
-def launch_from_dev_lms(page, base: str, person: str, course: str = "dev-course-101"):
+def launch_from_dev_lms(page, base: str, person: str, course: str = "dev-course-101", language: str | None = None):
+    """Launch as a person of the dev LMS; with `language`, Tinker is then shown in it (the header's switch,
+    used as a person whose LMS speaks another language would)."""
     page.goto(f"{base}/dev/lms/?course={course}")
     sub = next(p.sub for p in PEOPLE if p.name == person)
     page.get_by_label("Person").select_option(value=sub)
     page.get_by_test_id("launch").click()
     frame = page.frame_locator("iframe[name=tool-frame]")
+    if language:
+        expect(frame.locator("main h1").first).to_be_visible()
+        switch = frame.locator(f'form.lang-switch button[value="{language}"]')
+        if switch.count():
+            switch.click()
+        expect(frame.locator(f'html[lang="{language}"]')).to_have_count(1)
     return frame
 
 
