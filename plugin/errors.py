@@ -180,6 +180,7 @@ def register_error_handlers(app: Flask) -> None:
             db.session.rollback()
         except Exception:  # noqa: BLE001 - the connection is already gone
             pass
+        g.pop("launch", None)  # an expired row after the rollback: reading it would go back to the database
         actor = g.pop("actor", None)  # the page must not ask the database for the navigation
         if actor is not None:  # ...but stays frameable by the actor's LMS (plugin.web.security.frame_origins)
             g.outage_platform_id = actor.platform_id

@@ -38,9 +38,10 @@ def select_locale() -> str:
     chosen = g.get("locale_choice")  # set by the language switch / the account's stored choice
     if supported(chosen):
         return supported(chosen)
-    launch = g.get("launch")
-    if launch is not None and supported(getattr(launch, "locale", None)):
-        return supported(launch.locale)
+    # A plain value read at launch-token time, not the LaunchSession row: a page rendered after a rollback (the
+    # database-outage page) must not send the ORM back to the database for an expired attribute.
+    if supported(g.get("launch_locale")):
+        return supported(g.launch_locale)
     return request.accept_languages.best_match(LOCALES) or DEFAULT_LOCALE
 
 

@@ -49,6 +49,7 @@ def resolve_actor() -> Actor:
     actor, launch = load_actor(session_id, utcnow())
     g.actor = actor
     g.launch = launch
+    g.launch_locale = launch.locale  # the page's language, kept as a value (plugin.i18n.select_locale)
     g.launch_token = issue_token(cfg["SECRET_KEY"], session_id)  # sliding: every page hands out a fresh one
     return actor
 
