@@ -12,16 +12,14 @@ import base64
 import hashlib
 import hmac
 from datetime import datetime
-from urllib.parse import urlsplit
 
-import requests
 from flask import current_app
 
 from plugin.extensions import db
+from plugin.outbox.http import answer_text, send
 from plugin.outbox.registry import GiveUp, Retry, handler
 from plugin.webhooks.models import WebhookEndpoint
 from plugin.webhooks.service import KIND, SECRET_PREFIX, private_host, signing_secret
-from plugin.xapi.delivery import _message
 
 RETRY_STATUSES = {408, 429}
 
@@ -53,18 +51,11 @@ def deliver(payload: dict, now: datetime) -> str:
                "webhook-signature": sign(secret, payload["message_id"], timestamp, body)}
     timeout = current_app.config.get("WEBHOOKS_HTTP_TIMEOUT", 10)
     url = endpoint.url
-    try:
-        response = requests.post(url, data=body.encode(), headers=headers, allow_redirects=False, timeout=timeout)
-    except requests.Timeout:
-        raise Retry(f"the receiver did not answer within {timeout:g} s") from None
-    except requests.ConnectionError:
-        raise Retry(f"could not connect to {urlsplit(url).netloc}") from None
-    except requests.RequestException as exc:
-        raise Retry(f"sending failed: {type(exc).__name__}: {str(exc)[:200]}") from None
+    response = send("POST", url, who="the receiver", timeout=timeout, data=body.encode(), headers=headers)
     status = response.status_code
     if 200 <= status < 300:
         return f"accepted (HTTP {status})"
-    detail = _message(response)
+    detail = answer_text(response)
     if status >= 500 or status in RETRY_STATUSES:
         raise Retry(f"the receiver answered HTTP {status}: {detail}")
     if 300 <= status < 400:

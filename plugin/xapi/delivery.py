@@ -17,10 +17,10 @@ import socket
 from datetime import datetime
 from urllib.parse import urlsplit
 
-import requests
 from flask import current_app
 
 from plugin.extensions import db
+from plugin.outbox.http import answer_text, send
 from plugin.outbox.registry import GiveUp, Retry, handler
 from plugin.xapi.models import XapiSetting
 from plugin.xapi.service import KIND, lrs_secret
@@ -49,22 +49,6 @@ def private_address(url: str) -> str | None:
     return None
 
 
-def _message(response: requests.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return (response.text or "").strip()[:300]
-    if isinstance(body, dict):
-        for field in ("detail", "message", "error", "errorMessage"):
-            found = body.get(field)
-            if isinstance(found, list):  # FastAPI-style validation errors: where and what, first few
-                found = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', []))}: {e.get('msg', '')}"
-                                  if isinstance(e, dict) else str(e) for e in found[:3])
-            if found:
-                return str(found)[:300]
-    return str(body)[:300]
-
-
 @handler(KIND)
 def deliver(payload: dict, now: datetime) -> str:
     row = db.session.get(XapiSetting, payload["organisation_id"])
@@ -81,21 +65,14 @@ def deliver(payload: dict, now: datetime) -> str:
             raise GiveUp(f"the LRS endpoint's host resolves to a private address ({address}), which this "
                          "Tinker does not send to")
     timeout = current_app.config.get("XAPI_HTTP_TIMEOUT", 10)
-    try:
-        response = requests.put(url, params={"statementId": statement["id"]}, json=statement,
-                                auth=(row.key, secret), headers=HEADERS, allow_redirects=False, timeout=timeout)
-    except requests.Timeout:
-        raise Retry(f"the LRS did not answer within {timeout:g} s") from None
-    except requests.ConnectionError:
-        raise Retry(f"could not connect to the LRS at {urlsplit(url).netloc}") from None
-    except requests.RequestException as exc:
-        raise Retry(f"sending to the LRS failed: {type(exc).__name__}: {str(exc)[:200]}") from None
+    response = send("PUT", url, who="the LRS", timeout=timeout, params={"statementId": statement["id"]},
+                    json=statement, auth=(row.key, secret), headers=HEADERS)
     status = response.status_code
     if 200 <= status < 300:
         return f"stored by the LRS (HTTP {status})"
     if status == 409:
-        return f"the LRS already holds a statement with this id (HTTP 409: {_message(response)})"[:500]
-    detail = _message(response)
+        return f"the LRS already holds a statement with this id (HTTP 409: {answer_text(response)})"[:500]
+    detail = answer_text(response)
     if status >= 500 or status in RETRY_STATUSES:
         raise Retry(f"the LRS answered HTTP {status}: {detail}")
     if status in (401, 403):
