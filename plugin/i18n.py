@@ -35,11 +35,9 @@ def supported(tag: str | None) -> str | None:
 def select_locale() -> str:
     if not has_request_context():
         return DEFAULT_LOCALE
-    chosen = g.get("locale_choice")  # set by the language switch / the account's stored choice
-    if supported(chosen):
-        return supported(chosen)
-    # A plain value read at launch-token time, not the LaunchSession row: a page rendered after a rollback (the
-    # database-outage page) must not send the ORM back to the database for an expired attribute.
+    # The launch session's language: the person's choice with the header's switch (which also starts their later
+    # launches), else what the LMS said. A plain value read at launch-token time, not the LaunchSession row: a
+    # page rendered after a rollback (the database-outage page) must not send the ORM back to the database.
     if supported(g.get("launch_locale")):
         return supported(g.launch_locale)
     return request.accept_languages.best_match(LOCALES) or DEFAULT_LOCALE
