@@ -33,3 +33,9 @@ def describe(values: list[float]) -> str:
 
 def ratio(values: list[float], floor: list[float]) -> float:
     return statistics.median(values) / statistics.median(floor)
+
+
+def percentile(values: list[float], p: float) -> float:
+    """The p-th percentile (nearest rank) of latencies; 0 for none."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] if ordered else 0.0

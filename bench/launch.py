@@ -39,6 +39,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench._timing import percentile  # noqa: E402 (after the path above, as a script)
+
 
 def parse(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -142,10 +144,6 @@ def run_round(launcher: Launcher, side: Side, pick, clients: int, seconds: float
         t.join()
     side.rates.append(sum(done) / (time.perf_counter() - start))
 
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 def main(argv=None) -> int:

@@ -32,6 +32,8 @@ from urllib.parse import parse_qs, urlsplit
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench._timing import percentile  # noqa: E402 (after the path above, as a script)
+
 LTI = "https://purl.imsglobal.org/spec/lti/claim/"
 LEARNER = ["http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"]
 ACTIONS = (("dashboard", 25), ("leaderboard", 30), ("feed", 10), ("log", 20), ("react", 10), ("launch", 5))
@@ -208,10 +210,6 @@ class Person(threading.Thread):
                 self.launch()
 
 
-def _percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
-
 
 def main(argv=None) -> int:
     args = parse(argv)
@@ -284,13 +282,13 @@ def _report(stats: Stats, elapsed: float, load: float, server) -> int:
         values = stats.latencies.get(action, [])
         if values:
             print(f"{action:12s} {len(values):9,d} {statistics.median(values) * 1000:8.1f} "
-                  f"{_percentile(values, 95) * 1000:8.1f} {_percentile(values, 99) * 1000:8.1f} "
+                  f"{percentile(values, 95) * 1000:8.1f} {percentile(values, 99) * 1000:8.1f} "
                   f"{max(values) * 1000:8.1f}")
     if not everything:
         print("no request completed")
         print("RESULT rps=0 p50_ms=0 p95_ms=0 p99_ms=0 errors=1")
         return 1
-    p50, p95, p99 = (_percentile(everything, p) * 1000 for p in (50, 95, 99))
+    p50, p95, p99 = (percentile(everything, p) * 1000 for p in (50, 95, 99))
     print(f"{'all':12s} {len(everything):9,d} {p50:8.1f} {p95:8.1f} {p99:8.1f} {max(everything) * 1000:8.1f}")
     print(f"{len(everything) / elapsed:,.0f} requests/s over {elapsed:.0f}s; load average {load:.1f}")
     for kind, n in sorted(stats.errors.items()):
