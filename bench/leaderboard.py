@@ -51,6 +51,7 @@ B5_TARGET, GROWTH_TARGET, B6_TARGET, B10_TARGET, B12_TARGET = 3.0, 1.5, 3.0, 0.7
 BARE = "bare top-20 (/bench/bare)"
 MEDIAN_PAGE = "B5 page all-time, median learner (around-me)"
 TEAM_TAB = "B5 team board tab (all teams, all-time)"
+TEAM_PAGE = "B5 team page"
 CONTROL = "control: same shape on user_account (/bench/control)"
 CONTROL_IN_PROCESS = "control: same shape on user_account (in process)"
 
@@ -68,7 +69,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--burst", type=int, help="B10 awards through post_entry (PostgreSQL)")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--skip-b12", action="store_true")
-    parser.add_argument("--profile", action="store_true", help="cProfile the median learner's page in process")
+    parser.add_argument("--profile", action="store_true", help="cProfile the median learner's page and the team page in process")
     parser.add_argument("--explain", action="store_true", help="print the plan of every statement the page runs")
     parser.add_argument("--keep", action="store_true", help="keep the temporary database")
     args = parser.parse_args(argv)
@@ -287,7 +288,7 @@ def _run(args, database, report: Report) -> None:
                         say(f"SKIP page {period}: nobody on board {keys[period]}")
                 pages[TEAM_TAB] = (
                     f"/app/leaderboard?tab=teams&period=all&lt={tokens['median']}", "teams")
-                pages["B5 team page"] = (f"/app/teams/{team_id}?lt={tokens['median']}", "team")
+                pages[TEAM_PAGE] = (f"/app/teams/{team_id}?lt={tokens['median']}", "team")
 
                 server.wait(pages[BARE][0])
                 timed = {}
@@ -360,7 +361,9 @@ def _run(args, database, report: Report) -> None:
                     _b10(args, world, rng, db, text, client, pages, board, course, all_key, median_user, report,
                          post_entry, Posting, utcnow, writing)
                 if last and args.profile:
-                    _profile(app, pages[MEDIAN_PAGE][0])
+                    for name in (MEDIAN_PAGE, TEAM_PAGE):
+                        say(f"== profile: {name}")
+                        _profile(app, pages[name][0])
         finally:
             server.stop()
 
@@ -564,8 +567,13 @@ def _profile(app, path: str) -> None:
     worker.start()
     worker.join()
     out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(35)
+    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(45)
     say("cProfile, 200 renders of the median learner's page in process (cumulative):")
+    say(out.getvalue())
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(30)
+    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats("/plugin/", 40)
+    say("the same, by own time:")
     say(out.getvalue())
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, g, jsonify, render_template, request
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError as SchemaValidationError
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
 from plugin.field_messages import HTTP_TEXTS, localise_field_errors
+from plugin.i18n import gettext as _
+from plugin.i18n import lazy_gettext as _l
 
 log = logging.getLogger(__name__)
 

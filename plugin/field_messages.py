@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from flask_babel import format_decimal
-from flask_babel import lazy_gettext as _l
+from plugin.i18n import format_decimal
+from plugin.i18n import lazy_gettext as _l
 
 EXACT = {
     "Missing data for required field.": _l("Missing data for required field."),

@@ -4,14 +4,14 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from plugin.audit.models import AuditEvent
 from plugin.core.actor import Actor
 from plugin.errors import Forbidden
 from plugin.extensions import db
+from plugin.i18n import gettext as _
+from plugin.i18n import lazy_gettext as _l
 
 # What each recorded action means, as the audit page names it (lazy: in the admin's language). The code
 # itself stays in the row and in exports; an action missing here is shown by its code.

@@ -17,7 +17,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
-from flask_babel import gettext as _
 from jwt.algorithms import RSAAlgorithm
 from sqlalchemy import select
 
@@ -26,6 +25,7 @@ from plugin.badges.openbadges import Hosted, Urls, iso, issuer_of
 from plugin.badges.recipients import recipient_of
 from plugin.errors import NotFound
 from plugin.extensions import db
+from plugin.i18n import gettext as _
 from plugin.tenancy.models import Organisation
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"

@@ -7,7 +7,6 @@ import csv
 import io
 from typing import Iterator
 
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 from plugin.badges.models import BadgeAward, BadgeClass
@@ -16,6 +15,7 @@ from plugin.badges.recipients import recipient_of
 from plugin.core.actor import Actor
 from plugin.errors import Forbidden
 from plugin.extensions import db
+from plugin.i18n import gettext as _
 from plugin.tenancy.models import Course, User
 
 COLUMNS = ["award_id", "recipient_name", "recipient_identity", "identity_type", "identity_source", "badge",

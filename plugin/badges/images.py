@@ -6,9 +6,8 @@ import html
 import re
 import xml.etree.ElementTree as ET
 
-from flask_babel import gettext as _
-
 from plugin.errors import InvalidInput
+from plugin.i18n import gettext as _
 
 MAX_BYTES = 256 * 1024
 RASTER = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}

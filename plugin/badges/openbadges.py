@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 from plugin.badges.images import check_upload
@@ -17,6 +16,7 @@ from plugin.badges.recipients import recipient_of
 from plugin.core.actor import Actor
 from plugin.errors import Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
+from plugin.i18n import gettext as _
 from plugin.tenancy.models import Organisation, User
 from plugin.vision.models import Pillar
 

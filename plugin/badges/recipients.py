@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 from plugin.badges.models import Recipient
 from plugin.core.actor import Actor
 from plugin.errors import InvalidInput, NotFound
 from plugin.extensions import db
+from plugin.i18n import gettext as _
 from plugin.outbox import email as outgoing
 from plugin.tenancy.models import User
 

@@ -6,7 +6,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 from plugin.badges.images import check_upload, default_svg
@@ -14,6 +13,7 @@ from plugin.badges.models import BadgeAward, BadgeClass
 from plugin.core.db import insert_ignore
 from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
+from plugin.i18n import gettext as _
 from plugin.identity.people import identities
 from plugin.leaderboards import aggregates
 from plugin.tenancy.models import Course, Platform

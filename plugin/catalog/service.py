@@ -1,13 +1,13 @@
 """AI tools and task categories: admins edit them; everyone picks from them."""
 from __future__ import annotations
 
-from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from plugin.catalog.models import AiTool, TaskCategory, ValueTag
 from plugin.core.actor import Actor
 from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
+from plugin.i18n import gettext as _
 
 KINDS = {"tools": AiTool, "categories": TaskCategory, "values": ValueTag}
 

@@ -9,10 +9,10 @@ import json
 import re
 from dataclasses import dataclass
 
-from flask_babel import gettext as _
 from werkzeug.utils import secure_filename
 
 from plugin.errors import InvalidInput
+from plugin.i18n import gettext as _
 
 MAX_BYTES = 200 * 1024
 TYPES = {".csv": "text/csv", ".txt": "text/plain", ".json": "application/json", ".md": "text/markdown",

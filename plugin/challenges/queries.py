@@ -4,14 +4,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask_babel import format_decimal, format_percent
-from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 
 from plugin.challenges.models import COUNT, Challenge, ChallengeContribution, ChallengeTool, MissionEvidence
 from plugin.challenges.progress import learner_count
 from plugin.core.actor import Actor
 from plugin.extensions import db
+from plugin.i18n import format_decimal, format_percent
+from plugin.i18n import gettext as _
 from plugin.leaderboards.periods import ALL
 from plugin.leaderboards.queries import Board, Scope
 from plugin.leaderboards.queries import board as engine_board

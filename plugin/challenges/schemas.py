@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from plugin.challenges.models import COUNT, PARTICIPATION
 from plugin.core.schema import Schema
+from plugin.i18n import gettext as _
+from plugin.i18n import lazy_gettext as _l
 
 ACCEPT, RETURN = "accept", "return"
 _BOOL = {"truthy": {"on", "1", "true", True}, "falsy": {"", "0", "false", False}}

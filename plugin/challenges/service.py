@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-from flask_babel import gettext as _
 from sqlalchemy import delete, select
 
 from plugin.audit.service import record
@@ -21,6 +20,7 @@ from plugin.challenges.models import Challenge, ChallengeTool
 from plugin.core.actor import Actor, Role
 from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
+from plugin.i18n import gettext as _
 from plugin.leaderboards import aggregates
 from plugin.settings.service import time_zone
 from plugin.teams.models import Team, TeamMember

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from plugin.core.db import UTCDateTime
 from plugin.extensions import db
+from plugin.i18n import lazy_gettext as _l
 
 REACTIONS = {"helpful": _l("Helpful"), "saved_mistake": _l("This saved me a mistake")}  # key -> label (lazy)
 

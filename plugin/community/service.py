@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from plugin.audit.service import record
@@ -16,6 +15,7 @@ from plugin.experiments.models import Experiment
 from plugin.experiments.queries import get_visible
 from plugin.extensions import db
 from plugin.facts.db import DbFacts
+from plugin.i18n import gettext as _
 from plugin.outbox import grades
 from plugin.rules import events as E
 from plugin.rules import service as rules

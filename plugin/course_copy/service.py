@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from flask_babel import gettext as _
 from sqlalchemy import exists, select
 
 from plugin.audit.service import record
@@ -22,6 +21,7 @@ from plugin.core.actor import Actor
 from plugin.core.db import insert_ignore
 from plugin.errors import Conflict, Forbidden
 from plugin.extensions import db
+from plugin.i18n import gettext as _
 from plugin.leaderboards import service as boards
 from plugin.leaderboards.models import BoardSetting
 from plugin.outbox import grades

@@ -1,8 +1,6 @@
 """Reading experiments: always scoped to the actor's course and what the actor may see."""
 from __future__ import annotations
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 
 from plugin.catalog.models import AiTool, TaskCategory
@@ -10,6 +8,8 @@ from plugin.core.actor import Actor
 from plugin.errors import NotFound
 from plugin.experiments.models import Experiment, Visibility
 from plugin.extensions import db
+from plugin.i18n import gettext as _
+from plugin.i18n import lazy_gettext as _l
 from plugin.teams.service import teammate_ids_subquery
 from plugin.tenancy.models import User
 from plugin.vision import service as vision_service

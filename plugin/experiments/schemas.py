@@ -1,10 +1,10 @@
 """Shapes at the edge: what a form or API call may send when logging an experiment."""
 from __future__ import annotations
 
-from flask_babel import gettext as _
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from plugin.experiments.models import Outcome, SensitiveData, Visibility
+from plugin.i18n import gettext as _
 
 OTHER_TOOL = "other"
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import make_transient_to_detached
 
@@ -19,6 +17,8 @@ from plugin.experiments.schemas import OTHER_TOOL
 from plugin.experiments.similarity import most_similar
 from plugin.extensions import db
 from plugin.facts.db import DbFacts
+from plugin.i18n import gettext as _
+from plugin.i18n import lazy_gettext as _l
 from plugin.leaderboards import aggregates
 from plugin.outbox import grades
 from plugin.rules import events as E

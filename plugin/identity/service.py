@@ -14,13 +14,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask_babel import gettext as _
 from sqlalchemy import delete, func, select, update
 
 from plugin.audit.service import record, record_system
 from plugin.core.actor import Actor
 from plugin.errors import Conflict, DomainError, InvalidInput, NotFound, RateLimited
 from plugin.extensions import db
+from plugin.i18n import gettext as _
 from plugin.identity.models import CODE, EMAIL, IdentityLink, LinkAttempt, LinkCode, Person
 from plugin.identity.people import identities
 from plugin.leaderboards.aggregates import relink_boards

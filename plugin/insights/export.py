@@ -9,12 +9,12 @@ import io
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 from plugin.core.actor import Actor
 from plugin.errors import Forbidden, NotFound
 from plugin.extensions import db
+from plugin.i18n import gettext as _
 from plugin.insights.privacy import NOT_ENOUGH
 from plugin.insights.report import Report
 from plugin.ledger.models import LedgerEntry

@@ -6,9 +6,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from flask_babel import format_date
-from flask_babel import gettext as _
-
+from plugin.i18n import format_date
+from plugin.i18n import gettext as _
 from plugin.leaderboards import periods as board_periods
 from plugin.leaderboards.periods import MONTH, WEEK, Window, local_day
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from flask_babel import gettext as _
 from marshmallow import Schema, fields, validate
 
 from plugin.audit.service import record
@@ -17,6 +16,7 @@ from plugin.core.actor import Actor
 from plugin.core.db import insert_ignore
 from plugin.errors import Forbidden
 from plugin.extensions import db
+from plugin.i18n import gettext as _
 from plugin.insights.models import DEFAULT_MIN_GROUP, InsightSetting
 
 NOT_ENOUGH = "not enough people to report without identifying them"

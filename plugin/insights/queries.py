@@ -4,13 +4,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask_babel import gettext as _
 from sqlalchemy import case, func, select
 
 from plugin.core.actor import Actor, Role
 from plugin.errors import Forbidden
 from plugin.experiments.models import Experiment
 from plugin.extensions import db
+from plugin.i18n import gettext as _
 from plugin.ledger.models import TOTAL, PointsTotal
 from plugin.tenancy.models import Membership, User, counted_membership
 

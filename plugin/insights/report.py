@@ -16,13 +16,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 from statistics import median
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from plugin.catalog.models import AiTool, TaskCategory
 from plugin.community.models import Reuse
 from plugin.experiments.models import Experiment, Outcome, Visibility
 from plugin.extensions import db
+from plugin.i18n import lazy_gettext as _l
 from plugin.insights import periods
 from plugin.insights.network import HelpNetwork, help_network
 from plugin.insights.privacy import Row, enough, protect

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 from plugin.core.actor import Actor, Role
 from plugin.errors import Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
+from plugin.i18n import gettext as _
 from plugin.insights import periods
 from plugin.insights.privacy import min_group_size
 from plugin.leaderboards.periods import Window

@@ -20,10 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from flask_babel import gettext as _
 from sqlalchemy import bindparam, select, text
 
 from plugin.extensions import db
+from plugin.i18n import gettext as _
 from plugin.leaderboards import aggregates as agg
 from plugin.leaderboards.models import ON, TeamStat
 from plugin.leaderboards.periods import ALL

@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from marshmallow import fields, validate
 from sqlalchemy import bindparam, delete, or_, select
 
@@ -21,6 +19,8 @@ from plugin.core.memo import memoised, store
 from plugin.core.schema import Schema
 from plugin.errors import Forbidden, InvalidInput
 from plugin.extensions import db
+from plugin.i18n import gettext as _
+from plugin.i18n import lazy_gettext as _l
 from plugin.identity.models import IdentityLink
 from plugin.identity.people import board_holder, identities
 from plugin.leaderboards import rebuild

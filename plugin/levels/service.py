@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import re
 
-from flask_babel import gettext as _
 from sqlalchemy import bindparam, select
 
 from plugin.core.actor import Actor
 from plugin.core.memo import memoised
 from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
+from plugin.i18n import gettext as _
 from plugin.levels.ladder import Progress, Step, progress
 from plugin.levels.models import Dimension, Level
 

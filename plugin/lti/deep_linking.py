@@ -5,10 +5,9 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from flask_babel import gettext as _
-
 from plugin.core.actor import Role
 from plugin.errors import Forbidden, InvalidInput, LaunchRejected
+from plugin.i18n import gettext as _
 from plugin.lti import claims as C
 from plugin.lti import keys
 from plugin.lti.placements import CUSTOM_VIEW, PLACEABLE, Placeable

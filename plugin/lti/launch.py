@@ -8,14 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from pylti1p3.exception import LtiException
 from pylti1p3.message_validators import get_validators
 from sqlalchemy import select, update
 
 from plugin.errors import Forbidden, LaunchRejected
 from plugin.extensions import db
+from plugin.i18n import gettext as _
+from plugin.i18n import lazy_gettext as _l
 from plugin.lti import claims as C
 from plugin.lti import deep_linking, jws, platform_keys
 from plugin.lti.install import CUSTOM_HISTORY

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
-from flask_babel import gettext as _
 from sqlalchemy import delete, select
 
 from plugin.errors import LaunchRejected
 from plugin.extensions import db
+from plugin.i18n import gettext as _
 from plugin.lti.models import OidcState
 from plugin.tenancy.models import Platform
 from plugin.tenancy.service import origin_of

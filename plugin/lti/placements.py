@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from flask import url_for
-from flask_babel import lazy_gettext as _l
 
 from plugin.core.actor import Role
+from plugin.i18n import lazy_gettext as _l
 
 CUSTOM_VIEW = "tinker_view"
 EVERYONE = frozenset(Role)

@@ -12,10 +12,10 @@ import time
 from dataclasses import dataclass, field
 
 import requests
-from flask_babel import gettext as _
 from jwt.algorithms import RSAAlgorithm
 
 from plugin.errors import LaunchRejected
+from plugin.i18n import gettext as _
 
 MIN_REFETCH = 10.0
 ALLOWED_ALGS = {"RS256", "RS384", "RS512"}

@@ -13,11 +13,11 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 import requests
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from plugin.errors import DomainError
 from plugin.extensions import db
+from plugin.i18n import gettext as _
+from plugin.i18n import lazy_gettext as _l
 from plugin.lti import claims as C
 from plugin.lti import install, keys
 from plugin.lti.platform_keys import ALLOWED_ALGS

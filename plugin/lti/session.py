@@ -9,13 +9,13 @@ import secrets
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import delete
 
 from plugin.core.actor import Actor, Role
 from plugin.errors import Unauthenticated
 from plugin.extensions import db
+from plugin.i18n import gettext as _
 from plugin.lti.models import LaunchSession
 
 SESSION_LIFETIME = timedelta(hours=8)

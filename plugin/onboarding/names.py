@@ -7,7 +7,7 @@ their words are shown as they wrote them, in every language. AI tool names are b
 """
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
+from plugin.i18n import lazy_gettext as _l
 
 SEEDED = {
     "Writing and editing": _l("Writing and editing"),

@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, fields, validate
 from sqlalchemy import bindparam, select
 
@@ -17,6 +15,8 @@ from plugin.audit.service import record
 from plugin.core.actor import Actor, Role
 from plugin.errors import Forbidden, InvalidInput
 from plugin.extensions import db
+from plugin.i18n import gettext as _
+from plugin.i18n import lazy_gettext as _l
 from plugin.ledger.service import balance
 from plugin.levels.service import ladder
 from plugin.outbox.models import GradeSync, OutboxItem

@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 
 from plugin.core.actor import Actor, Role
@@ -16,6 +15,7 @@ from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.experiments.queries import get_visible
 from plugin.extensions import db
 from plugin.facts.db import DbFacts
+from plugin.i18n import gettext as _
 from plugin.leaderboards import aggregates
 from plugin.outbox import grades
 from plugin.peer_help.models import CONFIRMED, DECLINED, PENDING, PeerHelp

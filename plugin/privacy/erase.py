@@ -11,8 +11,6 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, or_, select, update
 
 from plugin.audit.models import AuditEvent
@@ -25,6 +23,8 @@ from plugin.core.db import insert_ignore
 from plugin.errors import Forbidden, NotFound
 from plugin.experiments.models import Experiment
 from plugin.extensions import db
+from plugin.i18n import gettext as _
+from plugin.i18n import lazy_gettext as _l
 from plugin.identity import service as linking
 from plugin.leaderboards.models import BoardOptOut
 from plugin.lti.models import LaunchSession

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from marshmallow import Schema
 from sqlalchemy import select, update
 
@@ -19,6 +17,8 @@ from plugin.core.actor import Actor
 from plugin.errors import Forbidden
 from plugin.experiments.models import Experiment
 from plugin.extensions import db
+from plugin.i18n import gettext as _
+from plugin.i18n import lazy_gettext as _l
 from plugin.settings.fields import whole
 from plugin.settings.models import OrganisationSettings
 from plugin.settings.service import limits_row

@@ -8,7 +8,6 @@ import zipfile
 from datetime import datetime
 
 from flask_babel import format_datetime
-from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 
 from plugin.audit.service import record
@@ -17,6 +16,7 @@ from plugin.core.actor import Actor
 from plugin.errors import Forbidden, InvalidInput
 from plugin.experiments.models import Experiment
 from plugin.extensions import db
+from plugin.i18n import gettext as _
 from plugin.peer_help.models import PeerHelp
 from plugin.privacy.erase import Erasure, erasable, erase_person
 from plugin.privacy.export import export_person

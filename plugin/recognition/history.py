@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask_babel import gettext as _
 from sqlalchemy import or_, select
 from sqlalchemy.orm import aliased
 
@@ -14,6 +13,7 @@ from plugin.community.models import Reaction, Reuse
 from plugin.core.actor import Actor
 from plugin.experiments.models import Experiment
 from plugin.extensions import db
+from plugin.i18n import gettext as _
 from plugin.identity.people import identities
 from plugin.ledger.models import LedgerEntry
 from plugin.levels.service import dimension_names

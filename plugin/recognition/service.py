@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask_babel import gettext as _
 from sqlalchemy import select, update
 
 from plugin.audit.service import record
@@ -21,6 +20,7 @@ from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.experiments.models import Experiment
 from plugin.extensions import db
 from plugin.facts.db import DbFacts
+from plugin.i18n import gettext as _
 from plugin.leaderboards import aggregates
 from plugin.leaderboards.periods import local_day, month_key
 from plugin.ledger.models import LedgerEntry

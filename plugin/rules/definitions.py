@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask_babel import gettext as _
 from marshmallow import ValidationError
 from sqlalchemy import select
 
@@ -13,6 +12,7 @@ from plugin.badges.models import BadgeClass
 from plugin.core.actor import Actor
 from plugin.errors import Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
+from plugin.i18n import gettext as _
 from plugin.levels.models import Dimension
 from plugin.rules.models import VERSIONED_FIELDS, Rule, RuleVersion
 from plugin.rules.registry import REGISTRY, load_params

@@ -5,8 +5,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Callable
 
-from flask_babel import lazy_gettext as _l
-
+from plugin.i18n import lazy_gettext as _l
 from plugin.rules import events as E
 from plugin.rules.facts import Facts
 from plugin.rules.registry import REGISTRY, load_params

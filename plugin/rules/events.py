@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping
 
-from flask_babel import lazy_gettext as _l
+from plugin.i18n import lazy_gettext as _l
 
 EXPERIMENT_LOGGED = "experiment_logged"   # the author may earn
 HELP_CONFIRMED = "help_confirmed"         # the helper may earn

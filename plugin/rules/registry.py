@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 from typing import Callable
 
-from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, fields, validate
 
+from plugin.i18n import lazy_gettext as _l
 from plugin.rules import events as E
 from plugin.rules.facts import Facts, streak, week_start
 from plugin.settings.fields import whole as _whole

@@ -3,8 +3,9 @@ params, retention). Marshmallow keeps a lazy message as the error itself rather 
 these fields resolve it to text when the error is raised."""
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError, fields, validate
+
+from plugin.i18n import lazy_gettext as _l
 
 
 class Whole(fields.Integer):

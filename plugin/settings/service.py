@@ -5,7 +5,6 @@ from dataclasses import dataclass, fields
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from flask_babel import gettext as _
 from marshmallow import Schema
 from sqlalchemy import bindparam, select
 
@@ -16,6 +15,7 @@ from plugin.core.db import insert_ignore
 from plugin.core.memo import store
 from plugin.errors import Forbidden, InvalidInput
 from plugin.extensions import db
+from plugin.i18n import gettext as _
 from plugin.settings.fields import whole
 from plugin.settings.models import OrganisationSettings
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from flask_babel import format_date
-from flask_babel import gettext as _
 from sqlalchemy import bindparam, select
 
 from plugin.catalog.models import TaskCategory
@@ -21,6 +19,8 @@ from plugin.challenges.queries import Progress, progress_of, status_of
 from plugin.core.actor import Actor
 from plugin.experiments.service import OUTCOME_LABELS
 from plugin.extensions import db
+from plugin.i18n import format_date
+from plugin.i18n import gettext as _
 from plugin.leaderboards import service as boards
 from plugin.leaderboards.periods import ALL, MONTH, WEEK, current_key, first_day, previous_keys
 from plugin.leaderboards.queries import team_figures

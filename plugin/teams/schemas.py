@@ -1,10 +1,10 @@
 """Shapes at the edge: what a manager's team forms may send."""
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from marshmallow import fields, pre_load, validate
 
 from plugin.core.schema import Schema
+from plugin.i18n import lazy_gettext as _l
 
 NAME_MAX = 190  # the column holds 200; roster sync keeps LMS names to 190 as well
 

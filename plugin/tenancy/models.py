@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask_babel import gettext as _
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from plugin.core.db import UTCDateTime
 from plugin.extensions import db
+from plugin.i18n import gettext as _
 
 
 class Organisation(db.Model):

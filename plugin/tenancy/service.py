@@ -6,7 +6,6 @@ from dataclasses import field as dataclass_field
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from flask_babel import gettext as _
 from sqlalchemy import bindparam, or_, select, update
 
 from plugin.core import memo
@@ -14,6 +13,7 @@ from plugin.core.actor import Actor, Role
 from plugin.core.db import insert_ignore
 from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
+from plugin.i18n import gettext as _
 from plugin.tenancy.models import (
     ACTIVE,
     INACTIVE,

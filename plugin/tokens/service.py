@@ -7,8 +7,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select
 
 from plugin.audit.service import record
@@ -16,6 +14,8 @@ from plugin.core.actor import Actor
 from plugin.core.db import upsert_increment
 from plugin.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from plugin.extensions import db
+from plugin.i18n import gettext as _
+from plugin.i18n import lazy_gettext as _l
 from plugin.tenancy.models import Platform, User
 from plugin.tokens.models import ApiRateWindow, ApiToken
 

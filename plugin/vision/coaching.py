@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask_babel import gettext as _
+from plugin.i18n import gettext as _
 
 UNAPPROVED_TOOL, SENSITIVE_DATA = "unapproved_tool", "sensitive_data"
 

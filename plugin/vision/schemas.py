@@ -1,8 +1,9 @@
 """Shapes at the edge: the admin's vision form."""
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, fields, validate
+
+from plugin.i18n import lazy_gettext as _l
 
 MIN_PILLARS, MAX_PILLARS = 3, 6
 

@@ -7,7 +7,6 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask_babel import gettext as _
 from sqlalchemy import bindparam, select
 
 from plugin.audit.service import record
@@ -17,6 +16,7 @@ from plugin.core.actor import Actor
 from plugin.core.db import insert_ignore
 from plugin.errors import Conflict, Forbidden, InvalidInput
 from plugin.extensions import db
+from plugin.i18n import gettext as _
 from plugin.vision.models import Pillar, ToolPolicy, Vision, VisionAck
 
 

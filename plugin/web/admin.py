@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request
-from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
 
 from plugin.audit.service import action_label, details_text, entries, record
@@ -13,6 +12,7 @@ from plugin.core.actor import Actor, Role
 from plugin.core.clock import utcnow
 from plugin.errors import Conflict, InvalidInput
 from plugin.extensions import db
+from plugin.i18n import lazy_gettext as _l
 from plugin.leaderboards import service as boards
 from plugin.levels import service as levels
 from plugin.settings import service as settings

@@ -9,11 +9,11 @@ from functools import wraps
 from urllib.parse import quote
 
 from flask import current_app, g, request, session, url_for
-from flask_babel import gettext as _
 
 from plugin.core.actor import Actor, Role
 from plugin.core.clock import utcnow
 from plugin.errors import Forbidden, Unauthenticated
+from plugin.i18n import gettext as _
 from plugin.lti.session import issue_token, load_actor, session_id_from_token
 
 TOKEN_FIELD = "lt"

@@ -11,15 +11,14 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, redirect, render_template, request
-from flask_babel import format_date
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from plugin.core.actor import Actor, Role
 from plugin.core.clock import utcnow
 from plugin.extensions import db
-from plugin.i18n import current_locale
+from plugin.i18n import current_locale, format_date
+from plugin.i18n import gettext as _
+from plugin.i18n import lazy_gettext as _l
 from plugin.leaderboards import service as boards
 from plugin.leaderboards.models import MODES
 from plugin.leaderboards.periods import ALL, MONTH, WEEK, current_key, first_day, kind_of, local_day, previous_keys

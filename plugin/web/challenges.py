@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 from flask import Blueprint, redirect, render_template, request, send_file
-from flask_babel import gettext as _
 from marshmallow import ValidationError
 
 from plugin.badges.service import active_badges, all_badges
@@ -22,6 +21,7 @@ from plugin.core.clock import utcnow
 from plugin.errors import Conflict, Forbidden, InvalidInput
 from plugin.extensions import db
 from plugin.i18n import current_locale
+from plugin.i18n import gettext as _
 from plugin.tenancy.service import members
 from plugin.web.auth import launch_url, requires_actor
 

@@ -16,9 +16,10 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from flask_babel import format_decimal, format_percent
-from flask_babel import gettext as _
 from markupsafe import Markup, escape
+
+from plugin.i18n import format_decimal, format_percent
+from plugin.i18n import gettext as _
 
 BACKGROUNDS = ("#ffffff", "#f5f7fa")  # card and page (static/css/tinker.css --card, --bg)
 INK, MUTED, GRID, HALO = "#1f2933", "#52606d", "#d9e2ec", "#ffffff"

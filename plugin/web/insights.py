@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta, timezone
 
 from flask import Blueprint, Response, redirect, render_template, request, stream_with_context
-from flask_babel import gettext as _
 from marshmallow import Schema, ValidationError, fields, validate
 
 from plugin.core.actor import Actor, Role
 from plugin.core.clock import utcnow
 from plugin.errors import InvalidInput, NotFound
 from plugin.extensions import db
+from plugin.i18n import gettext as _
 from plugin.insights import export, periods, privacy, report, scope
 from plugin.insights.periods import KINDS, QUARTER
 from plugin.web.auth import launch_url, requires_actor

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import math
 
-from flask_babel import gettext as _
-from flask_babel import ngettext
 from markupsafe import Markup, escape
 
+from plugin.i18n import gettext as _
+from plugin.i18n import ngettext
 from plugin.insights.network import HelpNetwork
 from plugin.web.charts import INK, MUTED, PALETTE
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from markupsafe import escape
 
 from plugin.badges import baking, credentials, recipients
@@ -17,6 +16,7 @@ from plugin.core.clock import utcnow
 from plugin.errors import InvalidInput
 from plugin.extensions import db
 from plugin.i18n import current_locale
+from plugin.i18n import gettext as _
 from plugin.web.auth import launch_url, requires_actor
 
 bp = Blueprint("openbadges", __name__)

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask_babel import format_decimal
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from marshmallow import fields as mf
 
 from plugin.catalog.service import items
+from plugin.i18n import format_decimal
+from plugin.i18n import gettext as _
+from plugin.i18n import lazy_gettext as _l
 from plugin.levels.service import dimensions, ladder
 from plugin.rules.registry import OUTCOMES, REGISTRY
 

@@ -5,9 +5,6 @@ Endpoints other pages link to: teams.show (team_id), teams.mine, teams.manage.
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 from markupsafe import Markup
 from marshmallow import ValidationError
 
@@ -15,6 +12,9 @@ from plugin.core.actor import Actor, Role
 from plugin.core.clock import utcnow
 from plugin.errors import Conflict, InvalidInput
 from plugin.extensions import db
+from plugin.i18n import gettext as _
+from plugin.i18n import lazy_gettext as _l
+from plugin.i18n import ngettext
 from plugin.teams import service as teams
 from plugin.teams.progress import TeamProgress, team_progress
 from plugin.teams.schemas import MembersIn, TeamIn

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request
-from flask_babel import gettext as _
 from marshmallow import ValidationError
 
 from plugin.catalog.service import items
@@ -10,6 +9,7 @@ from plugin.core.actor import Actor, Role
 from plugin.core.clock import utcnow
 from plugin.errors import Conflict, InvalidInput
 from plugin.extensions import db
+from plugin.i18n import gettext as _
 from plugin.vision import service as vision
 from plugin.vision.render import render_markdown
 from plugin.vision.schemas import MAX_PILLARS, VisionIn

@@ -15,8 +15,6 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate, validates
 from sqlalchemy import func, select, update
 
@@ -24,6 +22,8 @@ from plugin.audit.service import record
 from plugin.core.actor import Actor
 from plugin.errors import Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
+from plugin.i18n import gettext as _
+from plugin.i18n import lazy_gettext as _l
 from plugin.outbox.models import FAILED, PENDING, OutboxItem
 from plugin.outbox.registry import Retry
 from plugin.outbox.service import ENQUEUED_FLAG
