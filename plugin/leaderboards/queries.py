@@ -118,8 +118,8 @@ def _hidden_sql(scope: Scope) -> str:
 # - the viewer's neighbourhood: up to `around` people each side of them (part _NEAR), with the size of each
 #   shown value's bucket, so ranks follow from the viewer's;
 # - the board's size (the sum of its blocks) and the number of people above the viewer (the blocks above the
-#   viewer's block plus the buckets above them inside it), parts _SIZE and _ABOVE.
-_TOP, _NEAR, _SIZE, _ABOVE = 0, 1, 2, 3
+#   viewer's block plus the buckets above them inside it), part _SIZE.
+_TOP, _NEAR, _SIZE = 0, 1, 2
 _BOARD: dict[str, object] = {}
 _MINE = "(SELECT points FROM mine)"
 _MY_BLOCK = (f"(CASE WHEN {_MINE} >= 0 THEN {_MINE} / {agg.BLOCK} "
@@ -144,11 +144,12 @@ def _board_sql(scope: Scope):
             f"UNION ALL SELECT {_NEAR}, s.user_id, s.points, u.name, {hidden}, r.members "
             f"FROM ({near}) AS s JOIN user_account u ON u.id = s.user_id "
             "JOIN board_rank r ON r.board = :board AND r.points = s.points "
-            f"UNION ALL SELECT {_SIZE}, NULL, COALESCE(SUM(members), 0), NULL, 0, 0 FROM board_rank WHERE board = :blocks "
-            f"UNION ALL SELECT {_ABOVE}, NULL, "
-            f"(SELECT COALESCE(SUM(members), 0) FROM board_rank WHERE board = :blocks AND points > {_MY_BLOCK}) "
+            # The board's size and the people above the viewer from one pass over the blocks: the blocks above
+            # the viewer's, plus the buckets above them inside it (NULL without a viewer on this board).
+            f"UNION ALL SELECT {_SIZE}, NULL, COALESCE(SUM(members), 0), NULL, CASE WHEN {_MINE} IS NOT NULL THEN "
+            f"COALESCE(SUM(CASE WHEN points > {_MY_BLOCK} THEN members END), 0) "
             f"+ (SELECT COALESCE(SUM(members), 0) FROM board_rank WHERE board = :board AND points > {_MINE} "
-            f"AND points < ({_MY_BLOCK} + 1) * {agg.BLOCK}), NULL, 0, 0 FROM mine")
+            f"AND points < ({_MY_BLOCK} + 1) * {agg.BLOCK}) END, 0 FROM board_rank WHERE board = :blocks")
     return _BOARD[scope.kind]
 
 
@@ -198,10 +199,9 @@ def board(scope: Scope, period: str = ALL, dimension: str = TOTAL, viewer_user_i
             top_ids.add(user_id)
         elif part == _NEAR:
             near.append(row)
-        elif part == _SIZE:
+        else:  # _SIZE
             participants = int(points)
-        else:
-            above = int(points)
+            above = None if row[4] is None else int(row[4])
     viewer = next((r for r in rows if r.is_viewer), None)
     neighbours: list[Row] = []
     if viewer is None and above is not None:
