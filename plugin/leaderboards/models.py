@@ -36,13 +36,17 @@ from plugin.extensions import db
 
 class BoardScore(db.Model):
     __tablename__ = "board_score"
-    # Board order (points high to low, then earliest account) walks this index backwards; only people tied
-    # on the same points are sorted by id.
-    __table_args__ = (Index("ix_board_score_rank", "board", "points", "user_id"),)
+    # The rank index (below) is in board order: points high to low, then earliest account. Read forwards it
+    # gives the top and the people below someone, backwards the people above them, and never sorts: with the
+    # points ascending instead, every read that crossed a tie sorted the whole tie (on a 100,000-learner
+    # board, thousands of people share the median's points).
     board: Mapped[str] = mapped_column(String(80), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True,
                                          index=True)
     points: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+Index("ix_board_score_rank", BoardScore.board, BoardScore.points.desc(), BoardScore.user_id)
 
 
 class BoardRank(db.Model):

@@ -10,7 +10,7 @@ from sqlalchemy import event, select, update
 
 from plugin.core.actor import Actor, Role
 from plugin.extensions import db
-from plugin.leaderboards import aggregates, rebuild
+from plugin.leaderboards import aggregates, queries, rebuild
 from plugin.leaderboards import service as boards
 from plugin.leaderboards.models import BoardScore, TeamStanding
 from plugin.leaderboards.periods import ALL
@@ -348,6 +348,18 @@ def test_on_sqlite_the_top_of_a_board_is_read_off_its_index(platform):
         "EXPLAIN QUERY PLAN SELECT user_id, points FROM board_score WHERE board = 'c1:all:total' "
         "ORDER BY points DESC, user_id LIMIT 20")))
     assert "ix_board_score_rank" in plan and "SCAN board_score" not in plan.replace("USING INDEX", "")
+
+
+def test_on_sqlite_a_board_around_someone_in_a_tie_is_read_in_index_order_without_sorting(platform):
+    """Thousands share the median's points on a big board: a read that sorted the tie grew with it."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("EXPLAIN QUERY PLAN is SQLite's")
+    people = learners(platform, 10, 10, 10, 20, 20, 5)
+    sql = queries._board_sql(Scope.course(people[0].course_id))
+    params = {"board": f"c{people[0].course_id}:all:total", "blocks": f"c{people[0].course_id}:all:total#",
+              "limit": 20, "around": 2, "viewer": people[1].user_id, "scope_id": people[0].course_id}
+    plan = " | ".join(row[-1] for row in db.session.execute(db.text("EXPLAIN QUERY PLAN " + str(sql.text)), params))
+    assert "ix_board_score_rank" in plan and "TEMP B-TREE" not in plan, plan
 
 
 def test_hiding_your_name_in_one_course_hides_it_on_every_board_of_the_organisation(platform):
