@@ -56,7 +56,7 @@ class Window:
         return None if self.starts_at is None else self.starts_at.date()
 
 
-def _midnight(day: date, tz: ZoneInfo) -> datetime:
+def midnight(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=tz).astimezone(timezone.utc)
 
 
@@ -80,7 +80,7 @@ def window(key: str, tz: ZoneInfo) -> Window:
         end = start + timedelta(days=7)
     else:
         end = date(start.year + (start.month == 12), start.month % 12 + 1, 1)
-    return Window(key, _midnight(start, tz), _midnight(end, tz))
+    return Window(key, midnight(start, tz), midnight(end, tz))
 
 
 def previous_keys(kind: str, now: datetime, tz: ZoneInfo, count: int) -> list[str]:
@@ -107,3 +107,35 @@ def is_valid_key(key: str) -> bool:
     except (ValueError, TypeError):
         return False
     return key == ALL or (day is not None and FIRST_YEAR <= day.year <= LAST_YEAR)
+
+
+def local_days(first: datetime, last: datetime, tz: ZoneInfo) -> list[tuple[datetime, date]]:
+    """The stretches of time in which the local date (local_day) stays the same, from the day before `first`
+    to the day after `last`: (UTC start, local date) in time order; a stretch runs until the next one starts.
+    A date changes at a local midnight, or at a clock change that jumps over one (then the change is the
+    moment the clocks moved), and a clock turned back over midnight gives one date two stretches, as
+    local_day does. Rebuilds look entries up here instead of converting each one (leaderboards/rebuild.py)."""
+    day, end = local_day(first, tz) - timedelta(days=1), local_day(last, tz) + timedelta(days=2)
+    moments: set[datetime] = set()
+    while day <= end:
+        for fold in (0, 1):  # both readings of an ambiguous midnight
+            moments.add(datetime.combine(day, time(0), tzinfo=tz).replace(fold=fold).astimezone(timezone.utc))
+        day += timedelta(days=1)
+    ordered = sorted(moments)
+    for earlier, later in zip(ordered, ordered[1:]):  # a clock change in between: find its second
+        if earlier.astimezone(tz).utcoffset() != later.astimezone(tz).utcoffset():
+            before, after = int(earlier.timestamp()), int(later.timestamp())
+            offset = earlier.astimezone(tz).utcoffset()
+            while after - before > 1:
+                middle = (before + after) // 2
+                if datetime.fromtimestamp(middle, tz).utcoffset() == offset:
+                    before = middle
+                else:
+                    after = middle
+            moments.add(datetime.fromtimestamp(after, timezone.utc))
+    stretches: list[tuple[datetime, date]] = []
+    for moment in sorted(moments):
+        day = local_day(moment, tz)
+        if not stretches or stretches[-1][1] != day:
+            stretches.append((moment, day))
+    return stretches

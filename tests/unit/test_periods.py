@@ -1,5 +1,6 @@
 """Board periods: ISO weeks and calendar months in the organisation's time zone."""
-from datetime import datetime, timezone
+from bisect import bisect_right
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,6 +12,8 @@ from plugin.leaderboards.periods import (
     current_key,
     is_valid_key,
     keys_for,
+    local_day,
+    local_days,
     previous_keys,
     window,
 )
@@ -69,3 +72,29 @@ def test_current_and_previous_keys():
                                        ("2026-13", False), ("week", False), ("", False), ("2026-W4x", False)])
 def test_period_keys_from_the_outside_are_checked(key, valid):
     assert is_valid_key(key) is valid
+
+
+@pytest.mark.parametrize("zone, year", [
+    ("Europe/Istanbul", 2012), ("America/Santiago", 2012), ("America/Havana", 2012), ("Asia/Kolkata", 2012),
+    ("Australia/Lord_Howe", 2012), ("Pacific/Apia", 2011), ("America/New_York", 2012), ("UTC", 2012),
+    ("America/St_Johns", 2010)])
+def test_the_rebuilds_calendar_gives_every_moment_the_local_date_it_has(zone, year):
+    """Santiago and Havana move their clocks at midnight (a midnight that never comes), Kolkata is half an
+    hour off UTC, Lord Howe moves by half an hour, Apia skipped 30 December 2011, and St John's moved at 00:01
+    until 2011: turning back from 00:01 to 23:01 gave 7 November 2010 a minute, then 6 November another hour."""
+    tz = ZoneInfo(zone)
+    first, last = datetime(year, 1, 1, tzinfo=timezone.utc), datetime(year + 1, 1, 10, tzinfo=timezone.utc)
+    stretches = local_days(first, last, tz)
+    starts = [start for start, _ in stretches]
+    assert starts == sorted(starts) and starts[0] <= first and stretches[-1][0] > last
+    moment, checked = first, 0
+    while moment <= last:
+        start, day = stretches[bisect_right(starts, moment) - 1]
+        assert day == local_day(moment, tz), (zone, moment, start)
+        moment += timedelta(minutes=13, seconds=7)
+        checked += 1
+    for start, day in stretches[1:-1]:  # and at each change, to the second
+        for moment in (start, start - timedelta(seconds=1)):
+            found = stretches[bisect_right(starts, moment) - 1][1]
+            assert found == local_day(moment, tz), (zone, moment)
+    assert checked > 38_000
