@@ -6,6 +6,10 @@ launch by e-mail when both registrations are marked e-mail authoritative by the 
 A person holds at most one identity per registration. Every link and unlink is audited, and the
 organisation's boards are recomputed for the people concerned in the same transaction (ledger rows are
 never touched: they keep naming the identity that earned them).
+
+Links and unlinks of one organisation take turns (see _take_turns): two of them at once (two tabs, a code
+typed while a launch links by e-mail, both sides unlinking) would otherwise both read the people as they
+were and write over each other.
 """
 from __future__ import annotations
 
@@ -18,13 +22,14 @@ from flask_babel import gettext as _
 from sqlalchemy import delete, func, select, update
 
 from plugin.audit.service import record, record_system
+from plugin.core import memo
 from plugin.core.actor import Actor
 from plugin.errors import Conflict, DomainError, InvalidInput, NotFound, RateLimited
 from plugin.extensions import db
 from plugin.identity.models import CODE, EMAIL, IdentityLink, LinkAttempt, LinkCode, Person
 from plugin.identity.people import identities
 from plugin.leaderboards.aggregates import relink_boards
-from plugin.tenancy.models import Platform, User
+from plugin.tenancy.models import Organisation, Platform, User
 
 CODE_TTL = timedelta(minutes=15)
 WRONG_TRIES = 5                       # wrong codes an identity may type per window
@@ -65,6 +70,22 @@ def normalise(raw: str) -> str:
 
 def _hash(code: str) -> str:
     return hashlib.sha256(normalise(code).encode()).hexdigest()
+
+
+# --- taking turns ---------------------------------------------------------------------------------------
+def _take_turns(organisation_id: int) -> None:
+    """Hold the organisation's row until commit before reading who is linked with whom, so concurrent links
+    and unlinks of the organisation apply one after the other and each decides on what the one before it
+    committed (PostgreSQL reads committed data afresh per statement). Without it two requests both insert an
+    account's link row (a unique violation), deadlock on each other's rows, or both add an account of one LMS
+    to a person. NO KEY UPDATE: rows referring to the organisation (courses, codes...) can still be written
+    meanwhile. SQLite serialises writers anyway (writes begin IMMEDIATE). Linking is rare; its lock is short."""
+    db.session.execute(select(Organisation.id).where(Organisation.id == organisation_id)
+                       .with_for_update(key_share=True))
+    memo.forget(db.session, IdentityLink.__tablename__)  # read before the turn: maybe stale
+    for obj in list(db.session.identity_map.values()):
+        if isinstance(obj, IdentityLink):
+            db.session.expire(obj)
 
 
 # --- reading ---------------------------------------------------------------------------------------------
@@ -157,6 +178,7 @@ def redeem_code(actor: Actor, raw: str, now: datetime) -> list[LinkedAccount]:
 def link(organisation_id: int, first: int, second: int, method: str, now: datetime) -> int:
     """Make the two identities (and whoever they are already linked with) one person; returns its id.
     Refuses identities of another organisation, two identities of one registration, or erased accounts."""
+    _take_turns(organisation_id)
     mine, theirs = identities(first), identities(second)
     if set(mine) & set(theirs):
         raise Conflict(_("These accounts are already linked."))
@@ -196,6 +218,7 @@ def link(organisation_id: int, first: int, second: int, method: str, now: dateti
 def unlink(actor: Actor, user_id: int, now: datetime) -> None:
     """Take one identity (the actor's own, or another of their person's) out of the person. The identity then
     counts on its own again, and e-mail auto-link leaves it alone until it is linked again with a code."""
+    _take_turns(actor.organisation_id)
     ids = identities(actor.user_id)
     if len(ids) < 2 or user_id not in ids:
         raise NotFound(_("That account is not linked to you."))
@@ -233,13 +256,16 @@ def link_by_email(platform: Platform, user_id: int, email: str | None, now: date
     address = (email or "").strip().lower()
     if not platform.email_authoritative or not address or "@" not in address:
         return []
-    me = db.session.get(IdentityLink, user_id)
-    if me is not None and me.person_id is None:
-        return []
     candidates = db.session.execute(select(User.id, User.platform_id).join(
         Platform, Platform.id == User.platform_id).where(
         Platform.organisation_id == platform.organisation_id, Platform.email_authoritative.is_(True),
         Platform.id != platform.id, func.lower(User.email) == address, User.erased_at.is_(None))).all()
+    if not candidates:  # the common launch: nobody to link, no turn taken
+        return []
+    _take_turns(platform.organisation_id)
+    me = db.session.get(IdentityLink, user_id)
+    if me is not None and me.person_id is None:
+        return []
     per_platform: dict[int, list[int]] = {}
     for uid, platform_id in candidates:
         per_platform.setdefault(platform_id, []).append(uid)
@@ -265,6 +291,7 @@ def link_by_email(platform: Platform, user_id: int, email: str | None, now: date
 def forget(organisation_id: int, user_id: int) -> int:
     """An identity being erased leaves its person (the others stay linked when two or more remain) and its
     codes and tries go. Returns how many rows went."""
+    _take_turns(organisation_id)
     ids = identities(user_id)
     gone = db.session.execute(delete(LinkCode).where(LinkCode.user_id == user_id)).rowcount or 0
     gone += db.session.execute(delete(LinkAttempt).where(LinkAttempt.user_id == user_id)).rowcount or 0
