@@ -2,7 +2,8 @@
 
 The cache holds derived data only (any instance can refetch it), so it may live in process memory.
 An unknown kid triggers one refetch (at most every MIN_REFETCH seconds per key set, so junk kids
-cannot turn the tool into a request amplifier).
+cannot turn the tool into a request amplifier). Fetches of one key set take turns; other platforms'
+launches never wait for them (a slow or hanging LMS holds up only its own launches).
 """
 from __future__ import annotations
 
@@ -28,7 +29,13 @@ class _KeySet:
 
 
 _cache: dict[str, _KeySet] = {}
-_lock = threading.Lock()
+_lock = threading.Lock()  # guards _locks and forget(); never held during a fetch
+_locks: dict[str, threading.Lock] = {}  # one per key set URL: its fetches take turns
+
+
+def _lock_for(key_set_url: str) -> threading.Lock:
+    with _lock:
+        return _locks.setdefault(key_set_url, threading.Lock())
 
 
 def _fetch(url: str, timeout: float) -> dict[str, tuple[object, str]]:
@@ -59,7 +66,7 @@ def key_for(key_set_url: str, kid: str, ttl: float, timeout: float) -> tuple[obj
     entry = _cache.get(key_set_url)
     if entry is not None and time.monotonic() - entry.fetched_at < ttl and kid in entry.keys:
         return entry.keys[kid]
-    with _lock:
+    with _lock_for(key_set_url):
         entry = _cache.get(key_set_url)
         age = None if entry is None else time.monotonic() - entry.fetched_at
         if age is None or age >= ttl or (kid not in entry.keys and age >= MIN_REFETCH):
