@@ -32,6 +32,7 @@ from plugin.leaderboards.aggregates import relink_boards
 from plugin.tenancy.models import Organisation, Platform, User
 
 CODE_TTL = timedelta(minutes=15)
+KEEP_EXPIRED = timedelta(days=1)      # an expired or used code still says "expired"/"already used" for a day
 WRONG_TRIES = 5                       # wrong codes an identity may type per window
 WRONG_WINDOW = timedelta(minutes=15)
 # Crockford's base 32: no I, L, O or U, so what is read aloud or copied by hand is what was shown.
@@ -113,8 +114,11 @@ def _platforms(user_ids: list[int]) -> dict[int, int]:
 
 # --- codes -----------------------------------------------------------------------------------------------
 def issue_code(actor: Actor, now: datetime) -> IssuedCode:
-    """A fresh code for this identity; any earlier unused one stops working."""
-    db.session.execute(delete(LinkCode).where(LinkCode.user_id == actor.user_id))
+    """A fresh code for this identity; any earlier unused one stops working. Codes and wrong tries of
+    everyone that no longer matter go as well, so the tables stay small."""
+    db.session.execute(delete(LinkCode).where((LinkCode.user_id == actor.user_id)
+                                              | (LinkCode.expires_at < now - KEEP_EXPIRED)))
+    db.session.execute(delete(LinkAttempt).where(LinkAttempt.attempted_at <= now - WRONG_WINDOW))
     raw = "".join(secrets.choice(ALPHABET) for _i in range(CODE_LENGTH))
     code = f"{raw[:4]}-{raw[4:]}"
     expires = now + CODE_TTL
