@@ -75,14 +75,17 @@ def _hash(code: str) -> str:
 
 # --- taking turns ---------------------------------------------------------------------------------------
 def _take_turns(organisation_id: int) -> None:
-    """Hold the organisation's row until commit before reading who is linked with whom, so concurrent links
-    and unlinks of the organisation apply one after the other and each decides on what the one before it
-    committed (PostgreSQL reads committed data afresh per statement). Without it two requests both insert an
-    account's link row (a unique violation), deadlock on each other's rows, or both add an account of one LMS
-    to a person. NO KEY UPDATE: rows referring to the organisation (courses, codes...) can still be written
-    meanwhile. SQLite serialises writers anyway (writes begin IMMEDIATE). Linking is rare; its lock is short."""
-    db.session.execute(select(Organisation.id).where(Organisation.id == organisation_id)
-                       .with_for_update(key_share=True))
+    """Hold the organisation's row FOR UPDATE until commit before reading who is linked with whom.
+
+    Concurrent links and unlinks of the organisation then apply one after the other, each deciding on what the
+    one before it committed (PostgreSQL reads committed data afresh per statement). Without it two requests
+    both insert an account's link row (a unique violation), deadlock on each other's rows, or both add an
+    account of one LMS to a person. FOR UPDATE, not NO KEY UPDATE, on purpose: a ledger entry's foreign key
+    takes a KEY SHARE lock on the same row, so points posted meanwhile wait for the link and then go to the
+    person's row, and a link waits for points being posted and then counts them (both orders are tested).
+    Other writes of the organisation (courses, codes...) wait too, for as long as the link takes: linking is
+    rare and short. SQLite serialises writers anyway (writes begin IMMEDIATE)."""
+    db.session.execute(select(Organisation.id).where(Organisation.id == organisation_id).with_for_update())
     memo.forget(db.session, IdentityLink.__tablename__)  # read before the turn: maybe stale
     for obj in list(db.session.identity_map.values()):
         if isinstance(obj, IdentityLink):

@@ -173,3 +173,83 @@ def test_both_sides_unlinking_at_once(appctx, lmss, round_):
     assert linking.linked_accounts(m) == linking.linked_accounts(c) == []
     assert sorted(r.points for r in board(Scope.organisation(m.organisation_id)).rows) == [20, 30]
     assert_consistent(m.organisation_id)
+
+
+@pytest.mark.parametrize("round_", range(ROUNDS))
+def test_points_earned_while_the_accounts_are_being_linked(appctx, lmss, round_):
+    """The ledger writer moves the person's organisation row; the link recomputes it from the ledger. Whichever
+    commits first, the points end up counted once, on the person's row."""
+    moodle, canvas, _sakai = lmss
+    m, c = make_actor(moodle, "3"), make_actor(canvas, "c", context_id="k")
+    award(m, 30, "m")
+    award(c, 20, "c")
+    code = linking.issue_code(m, NOW).code
+
+    def work(i):
+        if i == 0:
+            return attempt(lambda: linking.redeem_code(c, code, later(1)))
+        return attempt(lambda: award(c, 5, "c-during-link"))
+
+    linked, _awarded = race(appctx, work, 2)
+
+    assert isinstance(linked, list)
+    assert [r.points for r in board(Scope.organisation(m.organisation_id)).rows] == [55]
+    assert_consistent(m.organisation_id)
+
+
+def test_points_posted_while_a_link_waits_to_commit_land_on_the_person(appctx, lmss):
+    """The other order, forced: the link has recomputed the person's row but not committed yet when points
+    for the Canvas account are posted. They must wait for the link and then count on the person's row (on
+    SQLite the second writer waits at BEGIN IMMEDIATE anyway)."""
+    import threading
+
+    from sqlalchemy import text
+
+    from plugin.core.db import writing
+
+    moodle, canvas, _sakai = lmss
+    m, c = make_actor(moodle, "3"), make_actor(canvas, "c", context_id="k")
+    award(m, 30, "m")
+    award(c, 20, "c")
+    code = linking.issue_code(m, NOW).code
+    db.session.commit()
+    linked, go, errors = threading.Event(), threading.Event(), []
+
+    def link():
+        try:
+            with appctx.app_context(), writing():
+                linking.redeem_code(c, code, later(1))
+                db.session.flush()
+                linked.set()
+                go.wait(30)
+                db.session.commit()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+            linked.set()
+
+    def post():
+        try:
+            with appctx.app_context(), writing():
+                award(c, 5, "c-while-linking")
+                db.session.commit()
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    first = threading.Thread(target=link, daemon=True)
+    first.start()
+    assert linked.wait(30)
+    second = threading.Thread(target=post, daemon=True)
+    second.start()
+    if db.engine.dialect.name == "postgresql":  # let the post reach the lock it waits on before the link commits
+        for _try in range(3000):
+            waiting = db.session.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"))
+            db.session.rollback()
+            if waiting or not second.is_alive():
+                break
+            threading.Event().wait(0.01)
+    go.set()
+    first.join(30)
+    second.join(30)
+    assert errors == [] and not first.is_alive() and not second.is_alive()
+    assert [r.points for r in board(Scope.organisation(m.organisation_id)).rows] == [55]
+    assert_consistent(m.organisation_id)
