@@ -267,31 +267,41 @@ def link_by_email(platform: Platform, user_id: int, email: str | None, now: date
         Platform, Platform.id == User.platform_id).where(
         Platform.organisation_id == platform.organisation_id, Platform.email_authoritative.is_(True),
         Platform.id != platform.id, func.lower(User.email) == address, User.erased_at.is_(None))).all()
-    if not candidates:  # the common launch: nobody to link, no turn taken
+    if not candidates or not _to_link(user_id, candidates):  # the common launches: no turn taken
         return []
     _take_turns(platform.organisation_id)
+    linked = []
+    for other in _to_link(user_id, candidates):  # again, in turn: another request may have linked meanwhile
+        try:
+            with db.session.begin_nested():
+                person_id = link(platform.organisation_id, user_id, other, EMAIL, now)
+        except (LinkRefused, Conflict):
+            continue
+        linked.append(other)
+        record_system(platform.organisation_id, "identity.linked", "person", person_id,
+                      {"method": EMAIL, "users": identities(user_id)}, now)
+    return linked
+
+
+def _to_link(user_id: int, candidates) -> list[int]:
+    """The accounts an e-mail link would add: one per registration (an address naming several accounts of one
+    registration links none), none that was unlinked, none of a registration the person already has."""
     me = db.session.get(IdentityLink, user_id)
     if me is not None and me.person_id is None:
         return []
     per_platform: dict[int, list[int]] = {}
     for uid, platform_id in candidates:
         per_platform.setdefault(platform_id, []).append(uid)
-    linked = []
+    mine = identities(user_id)
+    held = set(_platforms(mine).values())
+    out = []
     for platform_id, uids in sorted(per_platform.items()):
-        if len(uids) != 1 or uids[0] in identities(user_id):
+        if len(uids) != 1 or uids[0] in mine or platform_id in held:
             continue
         other = db.session.get(IdentityLink, uids[0])
-        if other is not None and other.person_id is None:
-            continue
-        try:
-            with db.session.begin_nested():
-                person_id = link(platform.organisation_id, user_id, uids[0], EMAIL, now)
-        except (LinkRefused, Conflict):
-            continue
-        linked.append(uids[0])
-        record_system(platform.organisation_id, "identity.linked", "person", person_id,
-                      {"method": EMAIL, "users": identities(user_id)}, now)
-    return linked
+        if other is None or other.person_id is not None:
+            out.append(uids[0])
+    return out
 
 
 # --- erasure ---------------------------------------------------------------------------------------------

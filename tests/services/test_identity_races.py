@@ -253,3 +253,43 @@ def test_points_posted_while_a_link_waits_to_commit_land_on_the_person(appctx, l
     assert errors == [] and not first.is_alive() and not second.is_alive()
     assert [r.points for r in board(Scope.organisation(m.organisation_id)).rows] == [55]
     assert_consistent(m.organisation_id)
+
+
+def test_launches_of_people_already_linked_by_e_mail_never_wait_for_a_link(appctx, lmss):
+    """Every launch from an e-mail authoritative LMS looks for accounts to link. Once the person is linked
+    there is nothing to do, and the launch must not queue behind links or points of the whole organisation."""
+    import threading
+
+    from sqlalchemy import text
+
+    from plugin.core.db import writing
+    from plugin.tenancy.models import Organisation
+
+    moodle, canvas, _sakai = lmss
+    for platform in (moodle, canvas):
+        platform.email_authoritative = True
+    m = make_actor(moodle, "3", email="ada@example.org")
+    c = make_actor(canvas, "c", context_id="k", email="ada@example.org")
+    assert linking.link_by_email(canvas, c.user_id, "ada@example.org", NOW) == [m.user_id]
+    db.session.commit()
+    held, release = threading.Event(), threading.Event()
+
+    def hold_the_organisation():  # a link (or a ledger entry) of the organisation in progress elsewhere
+        with appctx.app_context(), writing():
+            db.session.execute(select(Organisation.id).where(Organisation.id == m.organisation_id).with_for_update())
+            held.set()
+            release.wait(30)
+            db.session.rollback()
+
+    holder = threading.Thread(target=hold_the_organisation, daemon=True)
+    holder.start()
+    try:
+        assert held.wait(30)
+        if db.engine.dialect.name == "postgresql":  # SQLite: the holder's write transaction blocks every writer
+            db.session.execute(text("SET LOCAL lock_timeout = '3s'"))
+            launched_from = db.session.get(Platform, canvas.id)
+            assert linking.link_by_email(launched_from, c.user_id, "ada@example.org", later(5)) == []
+            db.session.rollback()
+    finally:
+        release.set()
+        holder.join(30)
