@@ -82,3 +82,34 @@ def test_a_hanging_key_set_holds_up_only_its_own_platform(clock, lms):
         slow.server.hold.set()
         stuck.join(10)
         slow.close()
+
+
+def test_an_unreachable_key_set_is_tried_at_most_once_per_interval_and_known_keys_keep_working(clock, lms):
+    url = lms.server.url
+    platform_keys.key_for(url, "platform-key-1", TTL, TIMEOUT)
+    lms.server.failing = True
+    clock.now += TTL  # the cached set is due for a refresh, and the LMS's key set is down
+    for _launch in range(5):
+        platform_keys.key_for(url, "platform-key-1", TTL, TIMEOUT)  # the last good set still verifies
+    assert lms.server.fetches == 2  # one try for the five
+    for _launch in range(5):
+        with pytest.raises(LaunchRejected, match="could not be fetched"):
+            platform_keys.key_for(url, "rotated-meanwhile", TTL, TIMEOUT)
+    assert lms.server.fetches == 2
+    clock.now += platform_keys.MIN_REFETCH
+    lms.server.failing = False
+    lms.rotate("rotated-meanwhile")
+    platform_keys.key_for(url, "rotated-meanwhile", TTL, TIMEOUT)
+    assert lms.server.fetches == 3
+
+
+def test_a_key_set_never_fetched_refuses_clearly_without_hammering(clock):
+    down = FakePlatform(issuer="https://down-lms.example", client_id="down")
+    down.server.failing = True
+    try:
+        for _launch in range(5):
+            with pytest.raises(LaunchRejected, match="could not be fetched"):
+                platform_keys.key_for(down.server.url, "platform-key-1", TTL, TIMEOUT)
+        assert down.server.fetches == 1
+    finally:
+        down.close()
