@@ -6,6 +6,10 @@ launch by e-mail when both registrations are marked e-mail authoritative by the 
 A person holds at most one identity per registration. Every link and unlink is audited, and the
 organisation's boards are recomputed for the people concerned in the same transaction (ledger rows are
 never touched: they keep naming the identity that earned them).
+
+Links and unlinks of one organisation take turns (see _take_turns): two of them at once (two tabs, a code
+typed while a launch links by e-mail, both sides unlinking) would otherwise both read the people as they
+were and write over each other.
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select, update
 
 from plugin.audit.service import record, record_system
+from plugin.core import memo
 from plugin.core.actor import Actor
 from plugin.errors import Conflict, DomainError, InvalidInput, NotFound, RateLimited
 from plugin.extensions import db
@@ -24,9 +29,10 @@ from plugin.i18n import gettext as _
 from plugin.identity.models import CODE, EMAIL, IdentityLink, LinkAttempt, LinkCode, Person
 from plugin.identity.people import identities
 from plugin.leaderboards.aggregates import relink_boards
-from plugin.tenancy.models import Platform, User
+from plugin.tenancy.models import Organisation, Platform, User
 
 CODE_TTL = timedelta(minutes=15)
+KEEP_EXPIRED = timedelta(days=1)      # an expired or used code still says "expired"/"already used" for a day
 WRONG_TRIES = 5                       # wrong codes an identity may type per window
 WRONG_WINDOW = timedelta(minutes=15)
 # Crockford's base 32: no I, L, O or U, so what is read aloud or copied by hand is what was shown.
@@ -67,6 +73,25 @@ def _hash(code: str) -> str:
     return hashlib.sha256(normalise(code).encode()).hexdigest()
 
 
+# --- taking turns ---------------------------------------------------------------------------------------
+def _take_turns(organisation_id: int) -> None:
+    """Hold the organisation's row FOR UPDATE until commit before reading who is linked with whom.
+
+    Concurrent links and unlinks of the organisation then apply one after the other, each deciding on what the
+    one before it committed (PostgreSQL reads committed data afresh per statement). Without it two requests
+    both insert an account's link row (a unique violation), deadlock on each other's rows, or both add an
+    account of one LMS to a person. FOR UPDATE, not NO KEY UPDATE, on purpose: a ledger entry's foreign key
+    takes a KEY SHARE lock on the same row, so points posted meanwhile wait for the link and then go to the
+    person's row, and a link waits for points being posted and then counts them (both orders are tested).
+    Other writes of the organisation (courses, codes...) wait too, for as long as the link takes: linking is
+    rare and short. SQLite serialises writers anyway (writes begin IMMEDIATE)."""
+    db.session.execute(select(Organisation.id).where(Organisation.id == organisation_id).with_for_update())
+    memo.forget(db.session, IdentityLink.__tablename__)  # read before the turn: maybe stale
+    for obj in list(db.session.identity_map.values()):
+        if isinstance(obj, IdentityLink):
+            db.session.expire(obj)
+
+
 # --- reading ---------------------------------------------------------------------------------------------
 def linked_accounts(actor: Actor) -> list[LinkedAccount]:
     """The identities of the actor's person (empty when this identity is linked to nobody)."""
@@ -92,8 +117,11 @@ def _platforms(user_ids: list[int]) -> dict[int, int]:
 
 # --- codes -----------------------------------------------------------------------------------------------
 def issue_code(actor: Actor, now: datetime) -> IssuedCode:
-    """A fresh code for this identity; any earlier unused one stops working."""
-    db.session.execute(delete(LinkCode).where(LinkCode.user_id == actor.user_id))
+    """A fresh code for this identity; any earlier unused one stops working. Codes and wrong tries of
+    everyone that no longer matter go as well, so the tables stay small."""
+    db.session.execute(delete(LinkCode).where((LinkCode.user_id == actor.user_id)
+                                              | (LinkCode.expires_at < now - KEEP_EXPIRED)))
+    db.session.execute(delete(LinkAttempt).where(LinkAttempt.attempted_at <= now - WRONG_WINDOW))
     raw = "".join(secrets.choice(ALPHABET) for _i in range(CODE_LENGTH))
     code = f"{raw[:4]}-{raw[4:]}"
     expires = now + CODE_TTL
@@ -157,6 +185,7 @@ def redeem_code(actor: Actor, raw: str, now: datetime) -> list[LinkedAccount]:
 def link(organisation_id: int, first: int, second: int, method: str, now: datetime) -> int:
     """Make the two identities (and whoever they are already linked with) one person; returns its id.
     Refuses identities of another organisation, two identities of one registration, or erased accounts."""
+    _take_turns(organisation_id)
     mine, theirs = identities(first), identities(second)
     if set(mine) & set(theirs):
         raise Conflict(_("These accounts are already linked."))
@@ -196,6 +225,7 @@ def link(organisation_id: int, first: int, second: int, method: str, now: dateti
 def unlink(actor: Actor, user_id: int, now: datetime) -> None:
     """Take one identity (the actor's own, or another of their person's) out of the person. The identity then
     counts on its own again, and e-mail auto-link leaves it alone until it is linked again with a code."""
+    _take_turns(actor.organisation_id)
     ids = identities(actor.user_id)
     if len(ids) < 2 or user_id not in ids:
         raise NotFound(_("That account is not linked to you."))
@@ -233,38 +263,52 @@ def link_by_email(platform: Platform, user_id: int, email: str | None, now: date
     address = (email or "").strip().lower()
     if not platform.email_authoritative or not address or "@" not in address:
         return []
-    me = db.session.get(IdentityLink, user_id)
-    if me is not None and me.person_id is None:
-        return []
     candidates = db.session.execute(select(User.id, User.platform_id).join(
         Platform, Platform.id == User.platform_id).where(
         Platform.organisation_id == platform.organisation_id, Platform.email_authoritative.is_(True),
         Platform.id != platform.id, func.lower(User.email) == address, User.erased_at.is_(None))).all()
-    per_platform: dict[int, list[int]] = {}
-    for uid, platform_id in candidates:
-        per_platform.setdefault(platform_id, []).append(uid)
+    if not candidates or not _to_link(user_id, candidates):  # the common launches: no turn taken
+        return []
+    _take_turns(platform.organisation_id)
     linked = []
-    for platform_id, uids in sorted(per_platform.items()):
-        if len(uids) != 1 or uids[0] in identities(user_id):
-            continue
-        other = db.session.get(IdentityLink, uids[0])
-        if other is not None and other.person_id is None:
-            continue
+    for other in _to_link(user_id, candidates):  # again, in turn: another request may have linked meanwhile
         try:
             with db.session.begin_nested():
-                person_id = link(platform.organisation_id, user_id, uids[0], EMAIL, now)
+                person_id = link(platform.organisation_id, user_id, other, EMAIL, now)
         except (LinkRefused, Conflict):
             continue
-        linked.append(uids[0])
+        linked.append(other)
         record_system(platform.organisation_id, "identity.linked", "person", person_id,
                       {"method": EMAIL, "users": identities(user_id)}, now)
     return linked
+
+
+def _to_link(user_id: int, candidates) -> list[int]:
+    """The accounts an e-mail link would add: one per registration (an address naming several accounts of one
+    registration links none), none that was unlinked, none of a registration the person already has."""
+    me = db.session.get(IdentityLink, user_id)
+    if me is not None and me.person_id is None:
+        return []
+    per_platform: dict[int, list[int]] = {}
+    for uid, platform_id in candidates:
+        per_platform.setdefault(platform_id, []).append(uid)
+    mine = identities(user_id)
+    held = set(_platforms(mine).values())
+    out = []
+    for platform_id, uids in sorted(per_platform.items()):
+        if len(uids) != 1 or uids[0] in mine or platform_id in held:
+            continue
+        other = db.session.get(IdentityLink, uids[0])
+        if other is None or other.person_id is not None:
+            out.append(uids[0])
+    return out
 
 
 # --- erasure ---------------------------------------------------------------------------------------------
 def forget(organisation_id: int, user_id: int) -> int:
     """An identity being erased leaves its person (the others stay linked when two or more remain) and its
     codes and tries go. Returns how many rows went."""
+    _take_turns(organisation_id)
     ids = identities(user_id)
     gone = db.session.execute(delete(LinkCode).where(LinkCode.user_id == user_id)).rowcount or 0
     gone += db.session.execute(delete(LinkAttempt).where(LinkAttempt.user_id == user_id)).rowcount or 0

@@ -21,6 +21,12 @@ CLAIMS = ("iss", "sub", "name", "given_name", "family_name", "email", "locale")
 # its predecessor's settings.
 CUSTOM_HISTORY = "context_id_history"
 CUSTOM_PARAMETERS = {CUSTOM_HISTORY: "$Context.id.history"}
+# Canvas only: the ids of the course's active groups, whose rosters Canvas serves at
+# /api/lti/groups/:group_id/names_and_roles (plugin/lti/roster.py). Documented at
+# https://developerdocs.instructure.com/services/canvas/external-tools/lti/file.tools_variable_substitutions
+# ("com.instructure.Course.groupIds: returns the Canvas ids of all active groups in the current course").
+CUSTOM_COURSE_GROUPS = "canvas_course_group_ids"
+CANVAS_CUSTOM_PARAMETERS = {**CUSTOM_PARAMETERS, CUSTOM_COURSE_GROUPS: "$com.instructure.Course.groupIds"}
 
 
 def urls(base_url: str) -> dict[str, str]:
@@ -61,5 +67,5 @@ def canvas_config(base_url: str) -> dict:
                 ],
             },
         }],
-        "custom_fields": dict(CUSTOM_PARAMETERS),
+        "custom_fields": dict(CANVAS_CUSTOM_PARAMETERS),
     }

@@ -5,6 +5,7 @@ required, unknown issuer as a clear 4xx, HTTP timeouts, state kept in the databa
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -18,7 +19,7 @@ from plugin.i18n import gettext as _
 from plugin.i18n import lazy_gettext as _l
 from plugin.lti import claims as C
 from plugin.lti import deep_linking, jws, platform_keys
-from plugin.lti.install import CUSTOM_HISTORY
+from plugin.lti.install import CUSTOM_COURSE_GROUPS, CUSTOM_HISTORY
 from plugin.lti.models import OidcState
 from plugin.lti.placements import CUSTOM_VIEW
 from plugin.lti.roles import map_roles
@@ -40,6 +41,7 @@ class ValidatedLaunch:
     services: dict = field(default_factory=dict)
     view: str | None = None  # the placed view a deep-linked resource link asks for (custom tinker_view)
     context_history: tuple[str, ...] = ()  # earlier context ids of a copied course, most recent first
+    course_group_ids: tuple[str, ...] | None = None  # Canvas: the course's group ids; None when not announced
     # The e-mail may link identities across LMSs (plugin/identity) unless the platform said it is unverified.
     email_verified: bool = True
 
@@ -121,6 +123,22 @@ def _context_history(custom) -> tuple[str, ...]:
     if not isinstance(raw, str) or raw.startswith("$"):
         return ()
     return tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))[:20]
+
+
+_GROUP_ID = re.compile(r"\d{1,20}")
+MAX_GROUPS = 500  # group rosters read per sync; a course with more keeps the first ones Canvas lists
+
+
+def _course_group_ids(custom) -> tuple[str, ...] | None:
+    """Canvas substitutes $com.instructure.Course.groupIds with "23,24,..." (empty when the course has no
+    groups). None when the LMS did not substitute it: then it says nothing about groups."""
+    raw = custom.get(CUSTOM_COURSE_GROUPS) if isinstance(custom, dict) else None
+    if not isinstance(raw, str) or raw.startswith("$"):
+        return None
+    ids = [part.strip() for part in raw.split(",") if part.strip()]
+    if not all(_GROUP_ID.fullmatch(i) for i in ids):
+        return None
+    return tuple(dict.fromkeys(ids))[:MAX_GROUPS]
 
 
 def _check_message(claims: dict) -> None:
@@ -245,5 +263,6 @@ def validate_launch(form: dict, browser_state: str | None, now: datetime, config
     return ValidatedLaunch(platform=platform, identity=identity, message_type=claims[C.MESSAGE_TYPE],
                            return_url=presentation.get("return_url"), services=services, view=view,
                            context_history=_context_history(claims.get(C.CUSTOM)),
+                           course_group_ids=_course_group_ids(claims.get(C.CUSTOM)),
                            email_verified=claims.get("email_verified") is not False)
 

@@ -2,7 +2,10 @@
 
 The cache holds derived data only (any instance can refetch it), so it may live in process memory.
 An unknown kid triggers one refetch (at most every MIN_REFETCH seconds per key set, so junk kids
-cannot turn the tool into a request amplifier).
+cannot turn the tool into a request amplifier). Failed fetches count too: while a key set cannot be
+fetched, it is tried again at most every MIN_REFETCH seconds, the keys of its last good fetch keep working
+and other launches get the same refusal at once. Fetches of one key set take turns; other platforms'
+launches never wait for them (a slow or hanging LMS holds up only its own launches).
 """
 from __future__ import annotations
 
@@ -24,11 +27,19 @@ ALLOWED_ALGS = {"RS256", "RS384", "RS512"}
 @dataclass
 class _KeySet:
     keys: dict[str, tuple[object, str]] = field(default_factory=dict)
-    fetched_at: float = 0.0
+    fetched_at: float = float("-inf")  # the last good fetch
+    tried_at: float = float("-inf")  # the last fetch, good or not
+    failure: LaunchRejected | None = None  # why the last fetch failed
 
 
 _cache: dict[str, _KeySet] = {}
-_lock = threading.Lock()
+_lock = threading.Lock()  # guards _locks and forget(); never held during a fetch
+_locks: dict[str, threading.Lock] = {}  # one per key set URL: its fetches take turns
+
+
+def _lock_for(key_set_url: str) -> threading.Lock:
+    with _lock:
+        return _locks.setdefault(key_set_url, threading.Lock())
 
 
 def _fetch(url: str, timeout: float) -> dict[str, tuple[object, str]]:
@@ -59,14 +70,20 @@ def key_for(key_set_url: str, kid: str, ttl: float, timeout: float) -> tuple[obj
     entry = _cache.get(key_set_url)
     if entry is not None and time.monotonic() - entry.fetched_at < ttl and kid in entry.keys:
         return entry.keys[kid]
-    with _lock:
-        entry = _cache.get(key_set_url)
-        age = None if entry is None else time.monotonic() - entry.fetched_at
-        if age is None or age >= ttl or (kid not in entry.keys and age >= MIN_REFETCH):
-            entry = _KeySet(keys=_fetch(key_set_url, timeout), fetched_at=time.monotonic())
-            _cache[key_set_url] = entry
+    with _lock_for(key_set_url):
+        entry = _cache.setdefault(key_set_url, _KeySet())
+        now = time.monotonic()
+        wanted = now - entry.fetched_at >= ttl or kid not in entry.keys
+        if wanted and now - entry.tried_at >= MIN_REFETCH:
+            entry.tried_at = now
+            try:
+                entry.keys, entry.fetched_at, entry.failure = _fetch(key_set_url, timeout), now, None
+            except LaunchRejected as exc:
+                entry.failure = exc
     if kid in entry.keys:
         return entry.keys[kid]
+    if entry.failure is not None:  # a fresh error each time: an exception object is not shared across requests
+        raise LaunchRejected(entry.failure.message, hint=entry.failure.hint)
     raise LaunchRejected(
         _("The launch was signed with a key the platform does not publish."),
         hint=_("No key with kid %(kid)s in %(url)s. Check the registration's key set URL.", kid=repr(kid),

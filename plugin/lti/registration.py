@@ -173,6 +173,12 @@ def _placements(offered: tuple[str, ...], advertised: tuple[str, ...]) -> dict:
     return {"placements": chosen} if chosen else {}
 
 
+def _is_canvas(platform: PlatformConfiguration) -> bool:
+    """Canvas names itself "canvas" in the product_family_code of its OpenID configuration; other LMSs would
+    send its group-ids variable back unsubstituted, so only Canvas is asked for it."""
+    return platform.product.split(" ")[0].lower() == "canvas"
+
+
 def client_registration(base_url: str, platform: PlatformConfiguration) -> dict:
     """The client registration Tinker posts (OpenID Connect registration + the LTI tool configuration)."""
     u = install.urls(base_url)
@@ -195,7 +201,8 @@ def client_registration(base_url: str, platform: PlatformConfiguration) -> dict:
             "domain": install.domain(base_url),
             "description": install.DESCRIPTION,
             "target_link_uri": u["launch"],
-            "custom_parameters": dict(install.CUSTOM_PARAMETERS),
+            "custom_parameters": dict(install.CANVAS_CUSTOM_PARAMETERS if _is_canvas(platform)
+                                      else install.CUSTOM_PARAMETERS),
             "claims": list(install.CLAIMS),
             "messages": messages,
         },

@@ -1,5 +1,16 @@
 """Names and Role Provisioning: read a course's LMS roster (and its groups) and hand it to tenancy and teams.
 
+LMS groups come one of three ways, whichever the platform offers:
+- the NRPS group extension: `group_enrollments` on each member of the course roster;
+- the 1EdTech LTI Course Groups Service (claim `.../lti-gs/claim/groupsservice`): the groups' names;
+- Canvas, which offers neither: the launch lists the course's group ids in the custom parameter
+  `canvas_course_group_ids` = `$com.instructure.Course.groupIds` ("the Canvas ids of all active groups in
+  the current course", https://developerdocs.instructure.com/services/canvas/external-tools/lti/file.tools_variable_substitutions),
+  and each group's roster is an NRPS membership container at `/api/lti/groups/:group_id/names_and_roles`
+  on the host of the course's `/api/lti/courses/:course_id/names_and_roles`, with the same NRPS scope,
+  `context.title` = the group's name, and Link rel="next" paging
+  (https://developerdocs.instructure.com/services/canvas/resources/names_and_role).
+
 Paging follows `Link: <...>; rel="next"` parsed here with the URL kept exactly as sent: pylti1p3 lower-cases
 the whole header, which breaks case-sensitive page tokens. The bearer token only ever goes to the roster
 service's own origin, whatever a Link header says.
@@ -40,6 +51,10 @@ _LINK = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,]*)*)")
 
 class RosterError(Exception):
     """The platform's roster or groups service failed; the message says which and how."""
+
+
+class Gone(RosterError):
+    """The service answered 404: for one Canvas group, the group was deleted since the launch listed it."""
 
 
 def next_link(header: str | None, base: str) -> str | None:
@@ -127,6 +142,8 @@ class _Client:
             if response.status_code == 401 and attempt == 1:
                 service_token.drop(self.client, self.scopes)
                 continue
+            if response.status_code == 404:
+                raise Gone(f"{url} answered HTTP 404")
             if response.status_code != 200:
                 raise RosterError(f"{url} answered HTTP {response.status_code}")
             return response
@@ -157,7 +174,41 @@ def fetch(course_id: int, now: datetime) -> Fetched:
         for group_ids in fetched.enrollments.values():
             for group_id in group_ids:
                 fetched.groups.setdefault(group_id, f"Group {group_id}")
+    elif course.lms_group_ids is not None and canvas_group_url(course.roster_url, "0"):
+        _canvas_groups(platform, course, fetched, now)
     return fetched
+
+
+_CANVAS_COURSE_ROSTER = re.compile(r"^(https?://[^/?#]+(?:/[^?#]*)?)/api/lti/courses/[^/?#]+/names_and_roles(?:\?.*)?$")
+
+
+def canvas_group_url(course_roster_url: str | None, group_id: str) -> str | None:
+    """Canvas's roster URL of one group, beside the course's (None when the course roster is not Canvas's)."""
+    match = _CANVAS_COURSE_ROSTER.match(course_roster_url or "")
+    return f"{match.group(1)}/api/lti/groups/{group_id}/names_and_roles" if match else None
+
+
+def _canvas_groups(platform: Platform, course: Course, fetched: Fetched, now: datetime) -> None:
+    """Read each listed Canvas group's roster: its name (context.title) and which course members are in it.
+    A group deleted since the launch listed it (404) is left out; any other failure fails the sync, so teams
+    are never emptied by an LMS hiccup."""
+    known = {entry.sub for entry in fetched.entries}
+    client = _Client(platform, NRPS_SCOPE, now)
+    fetched.groups = {}
+    for group_id in [g for g in course.lms_group_ids.split(",") if g]:
+        name, subs = None, []
+        try:
+            for page in client.pages(canvas_group_url(course.roster_url, group_id), MEMBERS_TYPE):
+                fetched.pages += 1
+                context = page.get("context") if isinstance(page.get("context"), dict) else {}
+                name = name or (str(context["title"])[:190] if context.get("title") else None)
+                subs += [m["user_id"] for m in page.get("members") or [] if isinstance(m, dict)
+                         and isinstance(m.get("user_id"), str) and m["user_id"] in known and str(m.get("status") or "Active").lower() == "active"]
+        except Gone:
+            continue
+        fetched.groups[group_id] = name or f"Group {group_id}"
+        for sub in subs:
+            fetched.enrollments.setdefault(sub, []).append(group_id)
 
 
 def _group_names(platform: Platform, url: str | None, now: datetime) -> dict[str, str]:

@@ -59,12 +59,13 @@ def run_all(now: datetime) -> list[tuple[int, str, str | None, str | None]]:
     return results
 
 
-def after_launch(course_id: int, services: dict, now: datetime) -> None:
-    """Remember the course's roster service from a launch and, when due, sync it after the response."""
+def after_launch(course_id: int, services: dict, now: datetime, group_ids: tuple[str, ...] | None = None) -> None:
+    """Remember the course's roster service (and Canvas's group ids) from a launch and, when due, sync it
+    after the response."""
     urls = roster.service_urls(services)
     if urls is None:
         return
-    tenancy.set_roster_service(course_id, *urls)
+    tenancy.set_roster_service(course_id, *urls, group_ids=group_ids)
     config = current_app.config
     if not config.get("LTI_ROSTER_SYNC_ON_LAUNCH", True):
         return

@@ -122,7 +122,7 @@ def launch():
     aggregates.reconcile_member(course.id, user.id)  # a role or status the launch changed moves them on boards
     if validated.email_verified:  # one person in two e-mail authoritative LMSs of the organisation
         linking.link_by_email(validated.platform, user.id, validated.identity.email, now)
-    roster_jobs.after_launch(course.id, validated.services, now)  # remembers the roster; syncs after the response
+    roster_jobs.after_launch(course.id, validated.services, now, validated.course_group_ids)  # remembers the roster; syncs after the response
     ensure_current(course.organisation_id, now)  # lists, levels and rule pack on the organisation's first use
     return_origin = tenancy.origin_of(validated.return_url)
     if return_origin:

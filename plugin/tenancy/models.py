@@ -85,6 +85,9 @@ class Course(db.Model):
     # Names and Role Provisioning, as the latest launch announced it (None: the LMS offers no roster).
     roster_url: Mapped[str | None] = mapped_column(String(1000))
     groups_url: Mapped[str | None] = mapped_column(String(1000))
+    # Canvas: the course's group ids as its latest launch listed them ($com.instructure.Course.groupIds),
+    # comma-separated, read one group roster each (plugin/lti/roster.py). "" no groups; None never announced.
+    lms_group_ids: Mapped[str | None] = mapped_column(Text)
     # When an instance last claimed the background sync (one per course per interval across instances).
     roster_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     roster_status: Mapped[str] = mapped_column(String(400), default="", server_default="")

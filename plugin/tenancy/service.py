@@ -293,10 +293,15 @@ class RosterCounts:
     user_ids: dict[str, int] = dataclass_field(default_factory=dict)  # sub -> user id of everyone on the roster
 
 
-def set_roster_service(course_id: int, roster_url: str, groups_url: str | None) -> None:
+def set_roster_service(course_id: int, roster_url: str, groups_url: str | None,
+                       group_ids: tuple[str, ...] | None = None) -> None:
+    """Remember the roster service a launch announced; group_ids: the LMS's group ids when it listed them."""
     groups = groups_url or Course.groups_url  # no write at all when nothing changed
-    changed = Course.roster_url.is_distinct_from(roster_url) | Course.groups_url.is_distinct_from(groups)
-    db.session.execute(update(Course).where(Course.id == course_id, changed).values(roster_url=roster_url, groups_url=groups))
+    listed = Course.lms_group_ids if group_ids is None else ",".join(group_ids)
+    changed = (Course.roster_url.is_distinct_from(roster_url) | Course.groups_url.is_distinct_from(groups)
+               | Course.lms_group_ids.is_distinct_from(listed))
+    db.session.execute(update(Course).where(Course.id == course_id, changed).values(
+        roster_url=roster_url, groups_url=groups, lms_group_ids=listed))
 
 
 def claim_roster_sync(course_id: int, now: datetime, interval: timedelta) -> bool:

@@ -5,7 +5,7 @@ from flask import Blueprint, make_response, redirect, render_template, request
 
 from plugin.core.actor import Actor
 from plugin.core.clock import utcnow
-from plugin.errors import InvalidInput, RateLimited
+from plugin.errors import Conflict, InvalidInput, RateLimited
 from plugin.extensions import db
 from plugin.identity import service as linking
 from plugin.web.auth import launch_url, requires_actor
@@ -44,7 +44,7 @@ def link(actor: Actor):
     except linking.LinkRefused as err:
         db.session.commit()  # a wrong code counts against this account's tries
         return _page(actor, errors=err.form_errors(), hint=err.hint, status=err.status)
-    except (InvalidInput, RateLimited) as err:
+    except (InvalidInput, RateLimited, Conflict) as err:  # Conflict: already linked (by another tab, say)
         db.session.rollback()
         return _page(actor, errors=err.form_errors(), status=err.status)
     db.session.commit()

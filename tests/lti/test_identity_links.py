@@ -191,3 +191,15 @@ def test_nobody_unlinks_or_sees_someone_elses_accounts(app, client, platform, ca
     assert client.post(f"/app/linked-accounts/unlink/{ada_moodle_id}").status_code == 401  # no launch token
     assert client.post("/app/linked-accounts/code").status_code == 401
     assert linked_rows(app) == 2
+
+
+def test_a_code_between_accounts_already_linked_says_so_on_the_page(app, client, platform, canvas):
+    """Two tabs typing each other's code: the second finds the accounts linked by the first."""
+    in_moodle = launch_from(platform, client, "3", "onboarding", "Ada Lovelace")
+    in_canvas = launch_from(canvas, client, "a1b2", "academy", "Ada L.")
+    from_moodle, from_canvas = show_code(client, in_moodle), show_code(client, in_canvas)
+    assert enter_code(client, in_canvas, from_moodle).status_code == 303
+    late = enter_code(client, in_moodle, from_canvas)
+    assert late.status_code == 409 and "These accounts are already linked." in visible(late)
+    assert 'name="code"' in text(late)  # still the Linked accounts page, not an error page
+    assert linked_rows(app) == 2

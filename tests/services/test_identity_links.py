@@ -13,7 +13,7 @@ from plugin.core.actor import Actor, Role
 from plugin.errors import Conflict, NotFound, RateLimited
 from plugin.extensions import db
 from plugin.identity import service as linking
-from plugin.identity.models import IdentityLink, LinkCode, Person
+from plugin.identity.models import IdentityLink, LinkAttempt, LinkCode, Person
 from plugin.leaderboards import aggregates, rebuild
 from plugin.leaderboards import service as boards
 from plugin.leaderboards.queries import ANONYMOUS, Scope, board
@@ -299,3 +299,17 @@ def test_erasing_one_linked_account_unlinks_it(moodle, canvas):
     assert db.session.get(IdentityLink, ada_c.user_id) is None
     assert sorted(r.points for r in org_board(ada_m).rows) == [20, 30]
     assert rebuild.verify() == {}
+
+
+def test_codes_and_wrong_tries_that_no_longer_matter_are_cleared(moodle, canvas):
+    ada_m, bo_m = make_actor(moodle, "3"), make_actor(moodle, "4")
+    ada_c = make_actor(canvas, "ada", context_id="academy-1")
+    linking.issue_code(ada_m, NOW)  # never used
+    with pytest.raises(linking.LinkRefused):
+        linking.redeem_code(ada_c, "ZZZZ-ZZZZ", later(1))
+    assert db.session.scalar(select(func.count()).select_from(LinkAttempt)) == 1
+    # The next day someone else shows a code: Ada's stale code and wrong try are gone, Bo's new code stays.
+    fresh = linking.issue_code(bo_m, NOW + timedelta(days=1, minutes=30))
+    assert db.session.scalar(select(func.count()).select_from(LinkAttempt)) == 0
+    assert list(db.session.scalars(select(LinkCode.user_id))) == [bo_m.user_id]
+    assert linking.redeem_code(ada_c, fresh.code, NOW + timedelta(days=1, minutes=31))

@@ -4,6 +4,12 @@ real HTTP, shaped like Moodle and Canvas answers.
 The token endpoint checks the tool's client assertion against the tool's public keys, fetched from the tool's
 own /lti/jwks, with aud exactly this token URL. Rosters are served in pages whose next-page tokens are
 case-sensitive (`page=AbC`): a lower-cased URL gets a 404, as a strict platform would answer.
+
+Canvas group rosters are served as Canvas documents them
+(https://developerdocs.instructure.com/services/canvas/resources/names_and_role): GET
+/api/lti/groups/:group_id/names_and_roles with the NRPS scope, a membership container whose context is the
+group (opaque id, title = the group's name, no label), members with group roles, paged by Link rel="next";
+an unknown group is a 404 ("Context not found").
 """
 from __future__ import annotations
 
@@ -48,6 +54,7 @@ class FakeNrps:
         self.page_size = page_size
         self.rosters: dict[str, list[dict]] = {}
         self.groups: dict[str, list[dict]] = {}
+        self.canvas_groups: dict[str, tuple[str, list[dict] | None]] = {}  # group id -> (name, members; None: 500)
         self.tokens: dict[str, str] = {}  # issued token -> scope
         self.token_requests = 0
         self.token_errors: list[str] = []
@@ -79,6 +86,8 @@ class FakeNrps:
         request = Request(environ)
         if request.path == "/login/oauth2/token" and request.method == "POST":
             response = self._token(request)
+        elif request.path.startswith("/api/lti/groups/") and request.path.endswith("/names_and_roles"):
+            response = self._canvas_group(request)
         elif request.path.endswith("/names_and_roles"):
             response = self._paged(request, "members", self.rosters, "/names_and_roles", NRPS_SCOPE)
         elif request.path.endswith("/groups"):
@@ -116,24 +125,42 @@ class FakeNrps:
                                     "scope": self.tokens[token]}), mimetype="application/json")
 
     def _paged(self, request: Request, key: str, store: dict, suffix: str, scope: str) -> Response:
+        context_id = request.path.split("/")[-2]
+        if context_id not in store:
+            self.requests.append(request.url)
+            return Response("no such course", status=404)
+        return self._page(request, key, store[context_id], f"/api/lti/courses/{context_id}{suffix}", scope,
+                          {"id": context_id, "title": f"Course {context_id}"} if key == "members" else None)
+
+    def _canvas_group(self, request: Request) -> Response:
+        group_id = request.path.split("/")[-2]
+        if group_id not in self.canvas_groups:
+            self.requests.append(request.url)
+            return Response(json.dumps({"errors": [{"message": "Context not found"}]}), status=404,
+                            mimetype="application/json")
+        name, members = self.canvas_groups[group_id]
+        if members is None:  # a group whose roster the LMS fails to serve
+            self.requests.append(request.url)
+            return Response("internal error", status=500)
+        context = {"id": f"opaque-{group_id}", "label": None, "title": name}
+        return self._page(request, "members", members, f"/api/lti/groups/{group_id}/names_and_roles", NRPS_SCOPE,
+                          context)
+
+    def _page(self, request: Request, key: str, items: list, path: str, scope: str, context: dict | None) -> Response:
         self.requests.append(request.url)
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
         if scope not in self.tokens.get(token, ""):
             return Response("unauthorised", status=401)
-        context_id = request.path.split("/")[-2]
-        if context_id not in store:
-            return Response("no such course", status=404)
         page_token = parse_qs(request.query_string.decode()).get("page", [""])[0]
         if page_token not in PAGE_TOKENS:  # case matters: 'abc' is not 'AbC'
             return Response("unknown page", status=404)
         index = PAGE_TOKENS.index(page_token)
-        items = store[context_id]
         chunk = items[index * self.page_size:(index + 1) * self.page_size]
         body = {"id": request.base_url, key: chunk}
-        if key == "members":
-            body["context"] = {"id": context_id, "title": f"Course {context_id}"}
+        if context is not None:
+            body["context"] = context
         response = Response(json.dumps(body), mimetype=f"application/vnd.ims.lti-nrps.v2.{key}+json")
-        url = f"{self.next_base or self.base}/api/lti/courses/{context_id}{suffix}"
+        url = f"{self.next_base or self.base}{path}"
         links = [f'<{url}?page={PAGE_TOKENS[index]}>; rel="current"', f'<{url}>; rel="first"']
         if (index + 1) * self.page_size < len(items):
             links.insert(1, f'<{url}?page={PAGE_TOKENS[index + 1]}>; rel="next"')

@@ -78,6 +78,8 @@ class JwksServer:
     def __init__(self, platform: "FakePlatform"):
         self.platform = platform
         self.fetches = 0
+        self.hold: threading.Event | None = None  # set: each fetch waits for it (a slow or hanging LMS)
+        self.failing = False  # True: answer 503, as an LMS down for maintenance
         self.server = make_server("127.0.0.1", 0, self._app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}/jwks"
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
@@ -85,6 +87,10 @@ class JwksServer:
 
     def _app(self, environ, start_response):
         self.fetches += 1
+        if self.hold is not None:
+            self.hold.wait(30)
+        if self.failing:
+            return Response("down for maintenance", status=503)(environ, start_response)
         body = json.dumps(self.platform.jwks())
         return Response(body, mimetype="application/json")(environ, start_response)
 

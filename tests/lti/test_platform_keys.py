@@ -1,0 +1,115 @@
+"""Platform key sets: an unknown kid refetches the set, but at most once per MIN_REFETCH per key set whatever
+arrives (junk kids cannot make Tinker hammer an LMS), and one LMS's slow key set holds up only its own
+launches. The clock is injected; the key sets are served over real HTTP."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from plugin.errors import LaunchRejected
+from plugin.lti import platform_keys
+from tests.support.platform import FakePlatform
+
+TTL, TIMEOUT = 300.0, 5.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    fake = Clock()
+    monkeypatch.setattr(platform_keys, "time", fake)
+    platform_keys.forget()
+    yield fake
+    platform_keys.forget()
+
+
+@pytest.fixture
+def lms():
+    platform = FakePlatform()
+    yield platform
+    platform.close()
+
+
+def junk(url: str, n: int) -> None:
+    for i in range(n):
+        with pytest.raises(LaunchRejected, match="does not publish"):
+            platform_keys.key_for(url, f"junk-{i}", TTL, TIMEOUT)
+
+
+def test_unknown_kids_refetch_at_most_once_per_interval(clock, lms):
+    url = lms.server.url
+    platform_keys.key_for(url, "platform-key-1", TTL, TIMEOUT)
+    assert lms.server.fetches == 1
+    junk(url, 5)  # right after a fetch: nothing new to learn
+    assert lms.server.fetches == 1
+    clock.now += platform_keys.MIN_REFETCH
+    junk(url, 5)  # one refetch for the five
+    assert lms.server.fetches == 2
+    # The LMS rotates its key: the first launch signed with it after the interval finds it.
+    lms.rotate("platform-key-2")
+    clock.now += platform_keys.MIN_REFETCH
+    platform_keys.key_for(url, "platform-key-2", TTL, TIMEOUT)
+    platform_keys.key_for(url, "platform-key-1", TTL, TIMEOUT)  # the old key stays usable while published
+    assert lms.server.fetches == 3
+    clock.now += TTL  # and the whole set is refreshed once its time to live is over
+    platform_keys.key_for(url, "platform-key-2", TTL, TIMEOUT)
+    assert lms.server.fetches == 4
+
+
+def test_a_hanging_key_set_holds_up_only_its_own_platform(clock, lms):
+    slow = FakePlatform(issuer="https://slow-lms.example", client_id="slow")
+    slow.server.hold = threading.Event()
+    try:
+        stuck = threading.Thread(target=lambda: platform_keys.key_for(slow.server.url, "platform-key-1", TTL,
+                                                                      TIMEOUT), daemon=True)
+        stuck.start()
+        while slow.server.fetches == 0 and stuck.is_alive():  # the slow LMS has the request and sits on it
+            threading.Event().wait(0.01)
+        done = threading.Event()
+        threading.Thread(target=lambda: (platform_keys.key_for(lms.server.url, "platform-key-1", TTL, TIMEOUT),
+                                         done.set()), daemon=True).start()
+        assert done.wait(20), "another platform's key lookup waited for the hanging key set"
+        assert stuck.is_alive()  # still waiting for its own LMS
+    finally:
+        slow.server.hold.set()
+        stuck.join(10)
+        slow.close()
+
+
+def test_an_unreachable_key_set_is_tried_at_most_once_per_interval_and_known_keys_keep_working(clock, lms):
+    url = lms.server.url
+    platform_keys.key_for(url, "platform-key-1", TTL, TIMEOUT)
+    lms.server.failing = True
+    clock.now += TTL  # the cached set is due for a refresh, and the LMS's key set is down
+    for _launch in range(5):
+        platform_keys.key_for(url, "platform-key-1", TTL, TIMEOUT)  # the last good set still verifies
+    assert lms.server.fetches == 2  # one try for the five
+    for _launch in range(5):
+        with pytest.raises(LaunchRejected, match="could not be fetched"):
+            platform_keys.key_for(url, "rotated-meanwhile", TTL, TIMEOUT)
+    assert lms.server.fetches == 2
+    clock.now += platform_keys.MIN_REFETCH
+    lms.server.failing = False
+    lms.rotate("rotated-meanwhile")
+    platform_keys.key_for(url, "rotated-meanwhile", TTL, TIMEOUT)
+    assert lms.server.fetches == 3
+
+
+def test_a_key_set_never_fetched_refuses_clearly_without_hammering(clock):
+    down = FakePlatform(issuer="https://down-lms.example", client_id="down")
+    down.server.failing = True
+    try:
+        for _launch in range(5):
+            with pytest.raises(LaunchRejected, match="could not be fetched"):
+                platform_keys.key_for(down.server.url, "platform-key-1", TTL, TIMEOUT)
+        assert down.server.fetches == 1
+    finally:
+        down.close()
