@@ -2,13 +2,13 @@
 no longer sort the whole tie
 
 Revision ID: 0025
-Revises: 0021
+Revises: 0024
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0025'
-down_revision = '0021'
+down_revision = '0024'
 branch_labels = None
 depends_on = None
 
