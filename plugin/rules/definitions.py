@@ -6,13 +6,14 @@ from datetime import datetime
 
 from flask_babel import gettext as _
 from marshmallow import ValidationError
-from sqlalchemy import select
+from sqlalchemy import delete, exists, or_, select
 
 from plugin.audit.service import record
-from plugin.badges.models import BadgeClass
+from plugin.badges.models import BadgeAward, BadgeClass
 from plugin.core.actor import Actor
 from plugin.errors import Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
+from plugin.ledger.models import LedgerEntry
 from plugin.levels.models import Dimension
 from plugin.rules.models import VERSIONED_FIELDS, Rule, RuleVersion
 from plugin.rules.registry import REGISTRY, load_params
@@ -97,17 +98,52 @@ def update_rule(actor: Actor, rule_id: int, fields: dict, now: datetime) -> Rule
     return rule
 
 
+DELETED, ARCHIVED = "deleted", "archived"
+
+
+def delete_rule(actor: Actor, rule_id: int, now: datetime) -> str:
+    """Take a rule away; returns what happened: DELETED or ARCHIVED.
+
+    A rule that never awarded anything (no ledger row, no badge award names it) is deleted with its versions.
+    One that did must go on explaining those rows and badges, so it is archived instead: inactive, gone from
+    lists, editing, evaluation and recalculation, its versions kept. A default-pack rule is always archived:
+    deleting it would let the next default-pack upgrade bring it back."""
+    rule = get_rule(actor, rule_id)
+    awarded = db.session.scalar(select(or_(exists().where(LedgerEntry.rule_id == rule.id),
+                                           exists().where(BadgeAward.rule_id == rule.id))))
+    details = {"name": rule.name, "version": rule.version}
+    if awarded or rule.key is not None:
+        if rule.active:  # inactive is part of the definition: a new version says so
+            rule.active = False
+            rule.version += 1
+            db.session.flush()
+            _snapshot(rule, now, actor.user_id)
+        rule.archived_at = now
+        outcome = ARCHIVED
+        details["awarded"] = bool(awarded)
+    else:
+        db.session.execute(delete(RuleVersion).where(RuleVersion.rule_id == rule.id))
+        db.session.delete(rule)
+        outcome = DELETED
+    db.session.flush()
+    record(actor, f"rule.{outcome}", "rule", rule_id, details, now, course_scoped=False)
+    return outcome
+
+
 def get_rule(actor: Actor, rule_id: int) -> Rule:
+    """A rule of the actor's organisation that is not archived (an archived rule is NotFound here)."""
     if not actor.can_administer:
         raise Forbidden(_("Only the organisation's administrators manage rules."))
     rule = db.session.get(Rule, rule_id)
-    if rule is None or rule.organisation_id != actor.organisation_id:
+    if rule is None or rule.organisation_id != actor.organisation_id or rule.archived_at is not None:
         raise NotFound(_("No such rule."))
     return rule
 
 
 def rules_of(organisation_id: int) -> list[Rule]:
-    return list(db.session.scalars(select(Rule).where(Rule.organisation_id == organisation_id).order_by(Rule.id)))
+    """The organisation's rules, archived ones left out."""
+    return list(db.session.scalars(select(Rule).where(Rule.organisation_id == organisation_id,
+                                                      Rule.archived_at.is_(None)).order_by(Rule.id)))
 
 
 def version_of(rule_id: int, version: int) -> RuleVersion | None:

@@ -71,6 +71,7 @@ EXPECTED: dict[str, dict[str, int]] = {
     "POST /rules": row(**{**ADMIN, "admin": 201}),
     "GET /rules/<id:rule_id>": row(**ADMIN),
     "PATCH /rules/<id:rule_id>": row(**ADMIN),
+    "DELETE /rules/<id:rule_id>": row(**ADMIN),
     "POST /rules/preview": row(**ADMIN),
     "GET /rules/<id:rule_id>/recalculation": row(**ADMIN),
     "POST /rules/<id:rule_id>/recalculation": row(**ADMIN),
