@@ -110,13 +110,13 @@ def _table(obj) -> str | None:
     return mapper.local_table.name if mapper is not None else None
 
 
-_WRITES = re.compile(r"\b(insert|update|delete|replace|merge)\b", re.IGNORECASE)
+_WRITES = re.compile(r"\s*(insert|update|delete|replace|merge)\b", re.IGNORECASE)  # a statement that writes
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _on_execute(state) -> None:
     if isinstance(state.statement, TextClause):  # a textual write: its tables are unknown, so it counts
-        if _WRITES.search(state.statement.text):
+        if _WRITES.match(state.statement.text):
             _mark(state.session, "sql")
         return
     if not (state.is_insert or state.is_update or state.is_delete):
