@@ -7,6 +7,7 @@ from datetime import datetime
 from flask_babel import gettext as _
 from marshmallow import ValidationError
 from sqlalchemy import delete, exists, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from plugin.audit.service import record
 from plugin.badges.models import BadgeAward, BadgeClass
@@ -112,20 +113,25 @@ def delete_rule(actor: Actor, rule_id: int, now: datetime) -> str:
     awarded = db.session.scalar(select(or_(exists().where(LedgerEntry.rule_id == rule.id),
                                            exists().where(BadgeAward.rule_id == rule.id))))
     details = {"name": rule.name, "version": rule.version}
-    if awarded or rule.key is not None:
+    outcome = ARCHIVED
+    if not awarded and rule.key is None:
+        try:
+            with db.session.begin_nested():  # an award committing meanwhile makes the delete fail: archive then
+                db.session.execute(delete(RuleVersion).where(RuleVersion.rule_id == rule.id))
+                db.session.execute(delete(Rule).where(Rule.id == rule.id))
+            db.session.expunge(rule)
+            outcome = DELETED
+        except IntegrityError:
+            awarded = True
+    if outcome == ARCHIVED:
         if rule.active:  # inactive is part of the definition: a new version says so
             rule.active = False
             rule.version += 1
             db.session.flush()
             _snapshot(rule, now, actor.user_id)
         rule.archived_at = now
-        outcome = ARCHIVED
         details["awarded"] = bool(awarded)
-    else:
-        db.session.execute(delete(RuleVersion).where(RuleVersion.rule_id == rule.id))
-        db.session.delete(rule)
-        outcome = DELETED
-    db.session.flush()
+        db.session.flush()
     record(actor, f"rule.{outcome}", "rule", rule_id, details, now, course_scoped=False)
     return outcome
 
