@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import event, inspect
+from sqlalchemy import delete, event, func, inspect, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import TextClause
 
@@ -61,6 +62,18 @@ UNRELATED = {"api_rate_window", "api_token", "badge_recipient", "badge_signing_k
              "kudos_budget", "data_change"}
 
 _KEY = "tinker_data_changed"
+KEEP = timedelta(days=1)
+
+
+def prune(now: datetime) -> int:
+    """Drop data_change rows older than KEEP, always keeping the newest (the version reads only max(id), and
+    keeping it means no id is ever handed out twice). Run by `flask outbox run`, the every-minute cron."""
+    from plugin.extensions import db
+    from plugin.insights.models import DataChange
+
+    newest = select(func.max(DataChange.id)).scalar_subquery()
+    return db.session.execute(delete(DataChange).where(DataChange.changed_at < now - KEEP,
+                                                       DataChange.id < newest)).rowcount or 0
 
 
 def _counts(table: str, kind: str, columns: set[str] | None) -> bool:

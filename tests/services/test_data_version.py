@@ -12,6 +12,7 @@ from sqlalchemy import func, select, text
 from plugin.challenges.schemas import ChallengeIn
 from plugin.challenges.service import create_challenge
 from plugin.core.actor import Role
+from plugin.core.clock import utcnow
 from plugin.experiments.service import update_experiment
 from plugin.extensions import db
 from plugin.insights import changes
@@ -177,3 +178,19 @@ def test_the_version_is_read_off_indexes_without_scanning_big_tables(course):
     assert "Seq Scan" not in plan and not [line for line in plan.splitlines()
                                            if line.startswith("SCAN") and line != "SCAN CONSTANT ROW"], plan
     assert unbounded == [] and bounded == 2, plan
+
+
+def test_the_change_log_is_pruned_to_a_day_and_the_version_stays(course, cli):
+    _edit_experiment(course)
+    db.session.commit()
+    update_experiment(course.ada, course.experiment.id, {"title": "Second edit"}, later(11))
+    db.session.commit()
+    assert changes_logged() >= 2
+    version = data_version(course.ada.course_id, later(20))
+    assert changes.prune(utcnow()) == 0  # nothing a day old yet
+    logged = changes_logged()
+    assert changes.prune(utcnow() + timedelta(days=2)) == logged - 1
+    db.session.commit()
+    assert changes_logged() == 1 and data_version(course.ada.course_id, later(20)) == version
+    result = cli("outbox", "run")  # the every-minute cron prunes too
+    assert result.exit_code == 0, result.output
