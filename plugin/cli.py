@@ -166,6 +166,11 @@ def outbox_run(batch):
     purged = sum(purge_now().values())
     if purged:
         click.echo(f"Privacy: text removed from {purged} experiments past the retention period.")
+    from plugin.insights.changes import prune
+
+    with writing():
+        prune(utcnow())  # the ETags' change log keeps a day (only its newest row matters)
+        db.session.commit()
 
 
 def register_cli(app: Flask) -> None:

@@ -6,7 +6,8 @@ from plugin.challenges.models import Challenge, ChallengeContribution, Challenge
 from plugin.community.models import Reaction, Report, Reuse  # noqa: F401
 from plugin.experiments.models import Experiment  # noqa: F401
 from plugin.identity.models import IdentityLink, LinkAttempt, LinkCode, Person  # noqa: F401
-from plugin.insights.models import InsightSetting  # noqa: F401
+from plugin.insights import changes  # noqa: F401  (the hook that records edits for the data version)
+from plugin.insights.models import DataChange, InsightSetting  # noqa: F401
 from plugin.leaderboards.models import (  # noqa: F401
     BoardOptOut,
     BoardRank,

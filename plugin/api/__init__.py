@@ -8,6 +8,7 @@ PREFIX = "/api/v1"
 
 def register_api(app: Flask) -> None:
     from plugin.api import (
+        accounts,
         awards,
         challenges,
         community,
@@ -27,7 +28,7 @@ def register_api(app: Flask) -> None:
 
     api = TinkerApi(app)
     for module in (courses, teams, experiments, community, leaderboards, progress, challenges, awards, insights, ledger,
-                   rules, webhooks):
+                   rules, webhooks, accounts):
         api.register_blueprint(module.blp, url_prefix=PREFIX + module.blp.url_prefix)
     app.register_blueprint(docs.bp, url_prefix=PREFIX)
     app.cli.add_command(api_cli)

@@ -1,4 +1,5 @@
-"""Rules for administrators (launch tokens): list, read, create (awarded at once), change (a new version), preview."""
+"""Rules for administrators (launch tokens): list, read, create (awarded at once), change (a new version), preview,
+delete (or archive, when the rule already awarded something)."""
 from __future__ import annotations
 
 from flask_smorest import Blueprint
@@ -97,7 +98,7 @@ class QualifierOut(Schema):
 @blp.etag
 @blp.response(200, RuleOut(many=True))
 def list_rules(actor):
-    """Every rule of the organisation, active or not."""
+    """Every rule of the organisation, active or not (archived ones left out)."""
     return definitions.rules_for(actor)
 
 
@@ -130,6 +131,26 @@ def update_rule(actor, data, rule_id):
     rule = definitions.update_rule(actor, rule_id, data, utcnow())
     db.session.commit()
     return rule
+
+
+class RuleDeletedOut(Schema):
+    id = fields.Integer(required=True)
+    outcome = fields.String(required=True, validate=validate.OneOf([definitions.DELETED, definitions.ARCHIVED]),
+                            metadata={"description": "deleted: it had never awarded anything and is gone; archived: "
+                                                     "it had (or is a default-pack rule), so it stays only to "
+                                                     "explain the ledger and badges, out of lists, editing and "
+                                                     "evaluation"})
+
+
+@blp.route("/<id:rule_id>", methods=["DELETE"])
+@guard(blp)
+@blp.response(200, RuleDeletedOut)
+def delete_rule(actor, rule_id):
+    """Delete a rule, or archive it when it already awarded points or badges (nothing awarded is taken back).
+    Either way it stops being evaluated and a second call answers 404."""
+    outcome = definitions.delete_rule(actor, rule_id, utcnow())
+    db.session.commit()
+    return {"id": rule_id, "outcome": outcome}
 
 
 @blp.route("/preview", methods=["POST"])

@@ -58,6 +58,9 @@ LINKS = {
     "create_team": {"201": {
         "RenameTeam": _link("rename_team", team_id="$response.body#/id"),
         "AddTeamMembers": _link("add_team_members", team_id="$response.body#/id")}},
+    "create_rule": {"201": {
+        "ReadRule": {"operationId": "read_rule", "parameters": {"rule_id": "$response.body#/id"}},
+        "DeleteRule": {"operationId": "delete_rule", "parameters": {"rule_id": "$response.body#/id"}}}},
     "create_webhook": {"201": {
         "SetWebhookState": {"operationId": "set_webhook_state", "parameters": {"webhook_id": "$response.body#/id"}},
         "DeleteWebhook": {"operationId": "delete_webhook", "parameters": {"webhook_id": "$response.body#/id"}}}},

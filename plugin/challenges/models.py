@@ -20,7 +20,8 @@ SUBMITTED, RETURNED, ACCEPTED = "submitted", "returned", "accepted"
 
 class Challenge(db.Model):
     __tablename__ = "challenge"
-    __table_args__ = (Index("ix_challenge_course_window", "course_id", "ends_at"),)
+    __table_args__ = (Index("ix_challenge_course_window", "course_id", "ends_at"),
+                      Index("ix_challenge_course_start", "course_id", "starts_at"))
     id: Mapped[int] = mapped_column(primary_key=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
     course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"))

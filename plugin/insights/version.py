@@ -1,12 +1,17 @@
 """A cheap data version: what the ETags of boards, team progress and insights derive from, so a client's
 unchanged copy is confirmed without building the report (and without reading the ledger: BENCH B6).
 
-One statement of O(1) lookups: the newest ledger entry, badge award, experiment, audit event (team, challenge,
-board-setting, revocation and privacy changes are audited) and membership of the whole installation, read off
-their primary keys; the course's last roster sync; how many people hid their names. Installation-wide ids
-change more often than the course's data (a 200 where a 304 could have been), never less often. A change that
-writes none of these (an experiment's later edit) shows within the hour: the current hour is part of the
-version, which also rolls week and month periods over.
+One statement of O(1) index lookups:
+- the newest ledger entry, badge award, experiment, audit event and membership of the whole installation,
+  read off their primary keys (new facts);
+- the newest `data_change` row (plugin/insights/changes.py): one per transaction that edited something these
+  answers show without adding such a row (an experiment's edit, a membership's status, a name, an opt-out,
+  a setting, a team, a challenge...);
+- the course's next challenge start or end after now (a challenge opening or closing changes progress);
+- the day in the organisation's time zone (weeks and months roll over at local midnight).
+
+Installation-wide ids change more often than the course's data (a 200 where a 304 could have been), never
+less often. No hour: nothing these answers show changes with the clock except the last two items.
 """
 from __future__ import annotations
 
@@ -16,25 +21,37 @@ from sqlalchemy import func, select
 
 from plugin.audit.models import AuditEvent
 from plugin.badges.models import BadgeAward
+from plugin.challenges.models import Challenge
 from plugin.experiments.models import Experiment
 from plugin.extensions import db
-from plugin.leaderboards.models import BoardOptOut
+from plugin.insights.models import DataChange
 from plugin.ledger.models import LedgerEntry
+from plugin.settings.models import OrganisationSettings
+from plugin.settings.service import remember_time_zone, time_zone
 from plugin.tenancy.models import Course, Membership
 
 
 def data_version(course_id: int, now: datetime) -> tuple:
     """Changes whenever a board, a team's progress or an insights table of the course (or of its
-    organisation) may have changed, and at least every hour."""
-    return (*db.session.execute(version_query(course_id)).one(), now.strftime("%Y-%m-%dT%H"))
+    organisation) may have changed."""
+    *version, organisation_id, zone = db.session.execute(version_query(course_id, now)).one()
+    remember_time_zone(organisation_id, zone)  # the report, when one is built, asks no more
+    return (*version, now.astimezone(time_zone(organisation_id)).date().isoformat())
 
 
-def version_query(course_id: int):
+def version_query(course_id: int, now: datetime):
+    organisation = select(Course.organisation_id).where(Course.id == course_id).scalar_subquery()
     return select(
         select(func.max(LedgerEntry.id)).scalar_subquery(),
         select(func.max(BadgeAward.id)).scalar_subquery(),
         select(func.max(Experiment.id)).scalar_subquery(),
         select(func.max(AuditEvent.id)).scalar_subquery(),
         select(func.max(Membership.id)).scalar_subquery(),
-        select(Course.roster_sync_at).where(Course.id == course_id).scalar_subquery(),
-        select(func.count()).select_from(BoardOptOut).scalar_subquery())
+        select(func.max(DataChange.id)).scalar_subquery(),
+        select(func.min(Challenge.starts_at)).where(Challenge.course_id == course_id,
+                                                    Challenge.starts_at > now).scalar_subquery(),
+        select(func.min(Challenge.ends_at)).where(Challenge.course_id == course_id,
+                                                  Challenge.ends_at > now).scalar_subquery(),
+        organisation,
+        select(OrganisationSettings.time_zone).where(
+            OrganisationSettings.organisation_id == organisation).scalar_subquery())

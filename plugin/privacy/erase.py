@@ -30,6 +30,7 @@ from plugin.leaderboards.models import BoardOptOut
 from plugin.lti.models import LaunchSession
 from plugin.outbox.models import PENDING, OutboxItem
 from plugin.peer_help.models import PeerHelp
+from plugin.privacy.outbound import scrub_deliveries
 from plugin.recognition.models import Kudos
 from plugin.tenancy.models import Course, Membership, Platform, User
 
@@ -158,6 +159,9 @@ def erase_person(actor: Actor, user_id: int, now: datetime) -> Erasure:
         OutboxItem.course_id.in_(_org_courses(org))))
     # Badge address confirmations hold the address (and a link) in their payload, sent or not.
     run("emails", delete(OutboxItem).where(OutboxItem.dedupe_key.like(f"badges:confirm:{uid}:%")))
+    # Webhook bodies and xAPI statements name the person by LMS id, name or address, queued or sent.
+    issuer = s.scalar(select(Platform.issuer).where(Platform.id == user.platform_id))
+    counts.update(scrub_deliveries(org, uid, issuer, user.sub, user.email))
     for course_id in s.scalars(select(Membership.course_id).join(Course, Course.id == Membership.course_id)
                                .where(Membership.user_id == uid, Course.organisation_id == org)):
         insert_ignore(s, BoardOptOut.__table__, {"course_id": course_id, "user_id": uid, "created_at": now},

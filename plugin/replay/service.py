@@ -67,7 +67,7 @@ def replay(organisation_id: int, now: datetime, *, apply: bool = False, rule_ids
            candidate: RuleSpec | None = None) -> ReplayReport:
     """Compare (and with apply=True, reconcile) the ledger with what the rules would award.
 
-    `rule_ids` limits the reconciliation to those rules (all rules of the organisation by default); the
+    `rule_ids` limits the reconciliation to those rules (all unarchived rules of the organisation by default); the
     simulation always runs every active rule, since caps and thresholds are shared. A `candidate` spec (an
     unsaved rule) is simulated for a preview and can never be applied.
     """
@@ -77,7 +77,9 @@ def replay(organisation_id: int, now: datetime, *, apply: bool = False, rule_ids
     if candidate is not None:
         active.append(candidate)
         apply = False
-    scope = {candidate.id} if candidate is not None else set(rule_ids or specs)
+    # Archived rules (deleted after awarding) are out of a default replay: what they gave stays as given.
+    scope = {candidate.id} if candidate is not None else set(
+        rule_ids or [r.id for r in rules if r.archived_at is None])
     desired = {k: a for k, a in simulate(organisation_id, active, limits(organisation_id)).items() if k[0] in scope}
     net, live, revoked = _current(organisation_id, {i: s for i, s in specs.items() if i in scope})
     report = ReplayReport()

@@ -5,14 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 
 from marshmallow import ValidationError
-from sqlalchemy import select
+from sqlalchemy import delete, exists, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from plugin.audit.service import record
-from plugin.badges.models import BadgeClass
+from plugin.badges.models import BadgeAward, BadgeClass
 from plugin.core.actor import Actor
 from plugin.errors import Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
 from plugin.i18n import gettext as _
+from plugin.ledger.models import LedgerEntry
 from plugin.levels.models import Dimension
 from plugin.rules.models import VERSIONED_FIELDS, Rule, RuleVersion
 from plugin.rules.registry import REGISTRY, load_params
@@ -97,17 +99,57 @@ def update_rule(actor: Actor, rule_id: int, fields: dict, now: datetime) -> Rule
     return rule
 
 
+DELETED, ARCHIVED = "deleted", "archived"
+
+
+def delete_rule(actor: Actor, rule_id: int, now: datetime) -> str:
+    """Take a rule away; returns what happened: DELETED or ARCHIVED.
+
+    A rule that never awarded anything (no ledger row, no badge award names it) is deleted with its versions.
+    One that did must go on explaining those rows and badges, so it is archived instead: inactive, gone from
+    lists, editing, evaluation and recalculation, its versions kept. A default-pack rule is always archived:
+    deleting it would let the next default-pack upgrade bring it back."""
+    rule = get_rule(actor, rule_id)
+    awarded = db.session.scalar(select(or_(exists().where(LedgerEntry.rule_id == rule.id),
+                                           exists().where(BadgeAward.rule_id == rule.id))))
+    details = {"name": rule.name, "version": rule.version}
+    outcome = ARCHIVED
+    if not awarded and rule.key is None:
+        try:
+            with db.session.begin_nested():  # an award committing meanwhile makes the delete fail: archive then
+                db.session.execute(delete(RuleVersion).where(RuleVersion.rule_id == rule.id))
+                db.session.execute(delete(Rule).where(Rule.id == rule.id))
+            db.session.expunge(rule)
+            outcome = DELETED
+        except IntegrityError:
+            awarded = True
+    if outcome == ARCHIVED:
+        if rule.active:  # inactive is part of the definition: a new version says so
+            rule.active = False
+            rule.version += 1
+            db.session.flush()
+            _snapshot(rule, now, actor.user_id)
+        rule.archived_at = now
+        details["awarded"] = bool(awarded)
+        db.session.flush()
+    record(actor, f"rule.{outcome}", "rule", rule_id, details, now, course_scoped=False)
+    return outcome
+
+
 def get_rule(actor: Actor, rule_id: int) -> Rule:
+    """A rule of the actor's organisation that is not archived (an archived rule is NotFound here)."""
     if not actor.can_administer:
         raise Forbidden(_("Only the organisation's administrators manage rules."))
     rule = db.session.get(Rule, rule_id)
-    if rule is None or rule.organisation_id != actor.organisation_id:
+    if rule is None or rule.organisation_id != actor.organisation_id or rule.archived_at is not None:
         raise NotFound(_("No such rule."))
     return rule
 
 
 def rules_of(organisation_id: int) -> list[Rule]:
-    return list(db.session.scalars(select(Rule).where(Rule.organisation_id == organisation_id).order_by(Rule.id)))
+    """The organisation's rules, archived ones left out."""
+    return list(db.session.scalars(select(Rule).where(Rule.organisation_id == organisation_id,
+                                                      Rule.archived_at.is_(None)).order_by(Rule.id)))
 
 
 def version_of(rule_id: int, version: int) -> RuleVersion | None:

@@ -32,6 +32,9 @@ class Rule(db.Model):
     version: Mapped[int] = mapped_column(default=1)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Set when an administrator deleted a rule that had already awarded: it leaves lists, editing and
+    # evaluation, and stays only to explain the ledger rows and badges it produced (see definitions.delete_rule).
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class RuleVersion(db.Model):

@@ -1,4 +1,4 @@
-"""Admin rule editor: list, create, edit (each save a new version), preview who qualifies, recalculate."""
+"""Admin rule editor: list, create, edit (each save a new version), preview who qualifies, recalculate, delete."""
 from __future__ import annotations
 
 from babel.lists import format_list
@@ -89,6 +89,14 @@ def save(actor: Actor):
     except InvalidInput as err:
         db.session.rollback()
         return _editor(actor, values, rule, err.errors, status=422)
+
+
+@bp.post("/<int:rule_id>/delete")
+@requires_actor(Role.ADMIN)
+def delete(actor: Actor, rule_id: int):
+    outcome = definitions.delete_rule(actor, rule_id, utcnow())
+    db.session.commit()
+    return redirect(launch_url("admin_rules.index", **{outcome: rule_id}), 303)
 
 
 @bp.get("/<int:rule_id>/recalculate")

@@ -316,3 +316,18 @@ def test_boards_progress_and_insights_answer_304_until_a_new_award_changes_their
     for url, headers in urls:
         changed = client.get(url, headers={**headers, "If-None-Match": tags[url]})
         assert changed.status_code == 200 and changed.headers["ETag"] != tags[url], url
+
+
+def test_an_edit_that_adds_no_row_still_changes_the_weak_etags(client, world):
+    """An experiment's later edit writes no ledger row, award or audit event: the data version still moves,
+    so no stale board, progress or insights table is confirmed with a 304."""
+    manager, learner = bearer(world.callers["manager"]), bearer(world.callers["learner"])
+    course = f"/api/v1/courses/{world.course_id}"
+    urls = [f"{course}/leaderboards/individual", f"{course}/teams/{world.team_id}/progress", f"{course}/insights"]
+    tags = {url: client.get(url, headers=manager).headers["ETag"] for url in urls}
+    assert all(client.get(url, headers={**manager, "If-None-Match": tags[url]}).status_code == 304 for url in urls)
+    edited = client.patch(f"{course}/experiments/{world.experiment_id}", headers=learner, json={"title": "Renamed"})
+    assert edited.status_code == 200
+    for url in urls:
+        again = client.get(url, headers={**manager, "If-None-Match": tags[url]})
+        assert again.status_code == 200 and again.headers["ETag"] != tags[url], url

@@ -34,6 +34,14 @@ EXPECTED: dict[str, dict[str, int]] = {
     "GET /docs/assets/<name>": everyone(200),
     "GET /me": {**everyone(200), "anonymous": 401},
     "GET /courses": {**everyone(200), "anonymous": 401},
+    # the caller's own linked accounts: any launched person (of any course), never an API token
+    "GET /me/linked-accounts": row(**PEOPLE, other_course=200, other_manager=200),
+    "POST /me/linked-accounts/codes": row(learner=201, observer=201, manager=201, admin=201, other_course=201,
+                                          other_manager=201),
+    "POST /me/linked-accounts/link": row(learner=422, observer=422, manager=422, admin=422, other_course=422,
+                                         other_manager=422),  # a code nobody showed
+    "DELETE /me/linked-accounts/<id:user_id>": row(learner=404, observer=404, manager=404, admin=404,
+                                                   other_course=404, other_manager=404),  # nobody is linked
     f"GET {C}/members": row(**STAFF, token_insights=200, token_awards=200),
     f"GET {C}/teams": row(**STAFF, token_insights=200, token_awards=200),
     f"POST {C}/teams": row(learner=403, observer=403, manager=201, admin=201),
@@ -71,6 +79,7 @@ EXPECTED: dict[str, dict[str, int]] = {
     "POST /rules": row(**{**ADMIN, "admin": 201}),
     "GET /rules/<id:rule_id>": row(**ADMIN),
     "PATCH /rules/<id:rule_id>": row(**ADMIN),
+    "DELETE /rules/<id:rule_id>": row(**ADMIN),
     "POST /rules/preview": row(**ADMIN),
     "GET /rules/<id:rule_id>/recalculation": row(**ADMIN),
     "POST /rules/<id:rule_id>/recalculation": row(**ADMIN),
@@ -124,6 +133,8 @@ def _body(client, world, endpoint: str, caller: str):
         return experiment_body(client, world.callers["learner"])
     if endpoint == f"PATCH {C}/experiments/<id:experiment_id>":
         return {"title": f"Edited by {caller}"}
+    if endpoint == "POST /me/linked-accounts/link":
+        return {"code": "ZZZZ-ZZZZ"}
     if endpoint == f"POST {C}/experiments/<id:experiment_id>/share":
         return {"visibility": "course"}
     if endpoint == f"POST {C}/experiments/<id:experiment_id>/reactions":

@@ -101,6 +101,8 @@ def test_an_admin_finds_a_learner_confirms_by_typing_and_erases_them(client, lau
     assert "Staff" in staff
     confirm = visible(client.get(f"/app/admin/privacy/erase/{ada_id}", query_string={"lt": admin}))
     assert "The text of 1 experiment (also taken out of the shared library)" in confirm and "Type ERASE" in confirm
+    assert "webhooks still to be sent go without them, xAPI statements still to be sent that name them are " \
+           "cancelled" in confirm
 
     wrong = client.post(f"/app/admin/privacy/erase/{ada_id}", data={"lt": admin, "confirm": "erase please"})
     assert wrong.status_code == 422 and "Type ERASE to confirm" in visible(wrong)

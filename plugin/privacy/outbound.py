@@ -1,0 +1,103 @@
+"""Erasure and the deliveries Tinker sends out (webhooks, xAPI statements): their outbox rows hold the bodies
+whole, so a queued or failed delivery would still name the erased person when it goes (or is sent again), and a
+delivered one keeps their name in Tinker's copy.
+
+- Webhooks: every body that names the person (sent or not) is rewritten as events about an erased person are
+  built (`"name": null, "lms_user_id": null`; the id stays, as on every other row). Undelivered ones still go,
+  with the same webhook-id: the receiver learns the fact, not the person.
+- xAPI: a statement's Agent *is* the person's identifier (LMS account or mailbox), so an undelivered statement
+  naming the person (as actor, helped person, giver...) is cancelled (deleted). A delivered one is kept for the
+  status page and for voiding, with the person's Agent replaced by an anonymous one (account `[erased]`).
+
+What receivers and the LRS already hold is theirs to erase (docs/privacy.md says so).
+"""
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import Text, cast, delete, or_, select, update
+
+from plugin.extensions import db
+from plugin.outbox.models import DONE, OutboxItem
+from plugin.tenancy.models import Course
+from plugin.webhooks.service import KIND as WEBHOOK
+from plugin.xapi.service import KIND as XAPI
+
+ERASED = "[erased]"
+
+
+def _webhook_body(body: str, user_id: int) -> str | None:
+    """The body with the person's entries anonymised, or None when it does not name them."""
+    data, found = json.loads(body), []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("id") == user_id and {"name", "lms_user_id"} <= node.keys() and (
+                    node["name"] is not None or node["lms_user_id"] is not None):
+                node["name"], node["lms_user_id"] = None, None
+                found.append(node)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(data)
+    return json.dumps(data, separators=(",", ":"), sort_keys=True) if found else None  # as events.py writes it
+
+
+def _statement(statement: dict, issuer: str, sub: str, email: str | None) -> dict | None:
+    """The statement with the person's Agents made anonymous, or None when it does not name them."""
+    mbox = f"mailto:{email}" if email else None
+    found = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            account = node.get("account")
+            if (isinstance(account, dict) and account.get("homePage") == issuer and account.get("name") == sub) or (
+                    mbox is not None and node.get("mbox") == mbox):
+                found.append(True)
+                return {"objectType": "Agent", "account": {"homePage": issuer, "name": ERASED}}
+            return {key: walk(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [walk(value) for value in node]
+        return node
+
+    scrubbed = walk(statement)
+    return scrubbed if found else None
+
+
+def scrub_deliveries(organisation_id: int, user_id: int, issuer: str, sub: str, email: str | None) -> dict[str, int]:
+    """Run inside the erasure, before the person's LMS id and e-mail are dropped (they are how the bodies
+    name them). Returns counts for the audit entry."""
+    s = db.session
+    text = cast(OutboxItem.payload, Text)
+    named = [text.contains(sub, autoescape=True)] if '"' not in sub and "\\" not in sub else [OutboxItem.id > 0]
+    if email:
+        named.append(text.contains(email, autoescape=True))
+    candidates = s.execute(select(OutboxItem.id, OutboxItem.kind, OutboxItem.status, OutboxItem.payload).where(
+        OutboxItem.kind.in_([WEBHOOK, XAPI]), or_(*named),
+        OutboxItem.course_id.in_(select(Course.id).where(Course.organisation_id == organisation_id)))).all()
+    counts = {"webhooks_rewritten": 0, "xapi_cancelled": 0, "xapi_scrubbed": 0}
+    for item_id, kind, status, payload in candidates:
+        if kind == WEBHOOK:
+            body = _webhook_body(payload.get("body") or "{}", user_id)
+            if body is None:
+                continue
+            values = {"payload": {**payload, "body": body}}
+            if status != DONE:  # a send in flight finishes as superseded and goes again, without the name
+                values["version"] = OutboxItem.version + 1
+            s.execute(update(OutboxItem).where(OutboxItem.id == item_id).values(**values))
+            counts["webhooks_rewritten"] += 1
+            continue
+        statement = _statement(payload.get("statement") or {}, issuer, sub, email)
+        if statement is None:
+            continue
+        if status == DONE:
+            s.execute(update(OutboxItem).where(OutboxItem.id == item_id).values(
+                payload={**payload, "statement": statement}))
+            counts["xapi_scrubbed"] += 1
+        else:
+            s.execute(delete(OutboxItem).where(OutboxItem.id == item_id))
+            counts["xapi_cancelled"] += 1
+    return counts

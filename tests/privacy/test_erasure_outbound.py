@@ -1,0 +1,98 @@
+"""Erasure reaches what Tinker sends out: webhook bodies and xAPI statements queued, failed or delivered before
+the erasure no longer name the person (real services, a real HTTP receiver standing in for the webhook
+receiver and the LRS)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+from plugin.experiments.models import Visibility
+from plugin.extensions import db
+from plugin.outbox import service as outbox
+from plugin.outbox.models import DONE, PENDING, OutboxItem
+from plugin.peer_help.service import I_HELPED, confirm_help, record_help
+from plugin.privacy import service as privacy
+from plugin.recognition.service import give_kudos
+from plugin.webhooks import service as webhooks
+from plugin.xapi import service as xapi
+from tests.privacy.world import ADA_EMAIL, build
+from tests.services.factories import later, log
+from tests.webhooks.conftest import receiver, verify  # noqa: F401  (the fixture)
+
+ADA = "Ada Lovelace"
+
+
+@pytest.fixture
+def world(appctx, receiver):  # noqa: F811
+    w = build()
+    # The LRS and the webhook receiver are the same scripted server here: both answer 204 (stored / accepted).
+    xapi.update_settings(w.admin, xapi.XIn().load({"enabled": True, "endpoint": receiver.url.rsplit("/", 1)[0],
+                                                   "key": "tinker", "secret": "s3cret", "send_email": True}), later(0))
+    _endpoint, w.secret = webhooks.create_endpoint(w.admin, webhooks.WebhookIn().load(
+        {"url": receiver.url, "events": sorted(webhooks.EVENTS)}), later(0))
+    w.receiver = receiver
+    db.session.commit()
+    return w
+
+
+def rows(kind: str) -> list[OutboxItem]:
+    db.session.expire_all()
+    return list(db.session.scalars(select(OutboxItem).where(OutboxItem.kind == kind).order_by(OutboxItem.id)))
+
+
+def names_ada(payload: dict, ada) -> bool:
+    text = json.dumps(payload)
+    return ADA in text or ADA_EMAIL in text or '"name": "ada"' in text or '\\"lms_user_id\\":\\"ada\\"' in text
+
+
+def test_queued_and_delivered_deliveries_lose_the_name_and_undelivered_statements_are_cancelled(world):
+    ada, bo = world.ada, world.bo
+    # Delivered before the erasure: Ada's experiment and kudos to her.
+    log(ada, later(1), visibility=Visibility.COURSE.value)
+    give_kudos(world.boss, receiver_id=ada.user_id, message="Thanks", submission_key="k-out", now=later(2), points=5)
+    db.session.commit()
+    assert outbox.process_due(later(3)).processed >= 4
+    delivered = {i.id for i in rows(webhooks.KIND) + rows(xapi.KIND)}
+    assert delivered and all(i.status == DONE for i in rows(webhooks.KIND) + rows(xapi.KIND))
+    assert any(ADA in r.body.decode() for r in world.receiver.received)  # what went out did name her
+    # Still queued at the erasure: Bo confirms the help he gave Ada (a statement about Bo naming Ada), and a
+    # log of Bo's own that names nobody else.
+    helped = record_help(bo, other_user_id=ada.user_id, direction=I_HELPED, description="Showed Ada the checks",
+                         now=later(4))
+    confirm_help(ada, helped.help.id, later(4))
+    log(bo, later(5), visibility=Visibility.COURSE.value)
+    give_kudos(world.boss, receiver_id=ada.user_id, message="Again", submission_key="k-queued", now=later(5), points=5)
+    db.session.commit()
+    queued = [i for i in rows(webhooks.KIND) + rows(xapi.KIND) if i.id not in delivered]
+    assert any(names_ada(i.payload, ada) for i in queued)
+    bo_only = {i.id: i.payload for i in queued if not names_ada(i.payload, ada)}
+    assert bo_only
+
+    result = privacy.erase(world.admin, ada.user_id, "ERASE", later(6))
+    db.session.commit()
+
+    everything = rows(webhooks.KIND) + rows(xapi.KIND)
+    assert [i.id for i in everything if names_ada(i.payload, ada)] == []
+    assert {i.id: i.payload for i in everything if i.id in bo_only} == bo_only  # others' deliveries untouched
+    statements = rows(xapi.KIND)
+    assert {i.id for i in statements if i.status == DONE} == {i for i in delivered if i in {s.id for s in statements}}
+    assert [i.payload["event"] for i in statements if i.status == PENDING] == ["experiment_logged"]  # Bo's own (help naming Ada and kudos to her: cancelled)
+    assert result.counts["xapi_cancelled"] == 2 and result.counts["xapi_scrubbed"] >= 2
+    erased_agents = [i.payload["statement"]["actor"] for i in statements
+                     if i.status == DONE and i.payload["user_id"] == ada.user_id]
+    assert erased_agents and all(a["account"]["name"] == "[erased]" for a in erased_agents)
+    hooks = rows(webhooks.KIND)
+    assert result.counts["webhooks_rewritten"] == 3  # her delivered experiment and kudos, the queued kudos
+    for kudos in (i for i in hooks if i.payload["event"] == "kudos.received"):
+        assert json.loads(kudos.payload["body"])["data"]["receiver"] == {"id": ada.user_id, "name": None,
+                                                                         "lms_user_id": None}
+    # The queued one still goes (the fact, not the person), signed, with the webhook-id it was given.
+    queued_kudos = next(i for i in hooks if i.payload["event"] == "kudos.received" and i.status == PENDING)
+    world.receiver.received.clear()
+    outbox.process_due(later(8))
+    [sent] = [r for r in world.receiver.received if r.headers.get("webhook-id") == queued_kudos.payload["message_id"]]
+    assert verify(world.secret, sent)
+    assert ADA not in sent.body.decode() and sent.json["data"]["receiver"]["name"] is None
+    assert all(ADA not in r.body.decode() and ADA_EMAIL not in r.body.decode() for r in world.receiver.received)
