@@ -20,6 +20,8 @@ from sqlalchemy import (
     bindparam,
     column,
     delete,
+    exists,
+    func,
     or_,
     select,
     text,
@@ -70,17 +72,23 @@ def _scope(organisation_id: int | None) -> _Scope:
     return _Scope(organisation_id, dict(db.session.execute(query).all()))
 
 
-def _wipe(scope: _Scope) -> None:
+def _boards_in(model, scope: _Scope):
+    """The rows of board_score / board_rank a rebuild of this scope owns."""
     if scope.organisation_id is None:
-        for model in TABLES:
-            db.session.execute(delete(model))
-        return
+        return true()
     prefixes = [agg.organisation_scope(scope.organisation_id) + ":"] + [agg.course_scope(c) + ":" for c in scope.courses]
     challenge_boards = [agg.board_key(agg.challenge_scope(c), "all", "total") for c in db.session.scalars(
         select(Challenge.id).where(Challenge.course_id.in_(list(scope.courses))))]
-    for model in (BoardScore, BoardRank):
-        db.session.execute(delete(model).where(or_(model.board.in_(challenge_boards + [agg.blocks_key(b) for b in challenge_boards]),
-                                                   *[model.board.startswith(p, autoescape=True) for p in prefixes])))
+    return or_(model.board.in_(challenge_boards + [agg.blocks_key(b) for b in challenge_boards]),
+               *[model.board.startswith(p, autoescape=True) for p in prefixes])
+
+
+def _wipe(scope: _Scope) -> None:
+    """Member and team figures are written afresh; boards are brought in line with the rebuilt rows (_boards)."""
+    if scope.organisation_id is None:
+        for model in (MemberStat, TeamStat, TeamStanding):
+            db.session.execute(delete(model))
+        return
     db.session.execute(delete(MemberStat).where(MemberStat.course_id.in_(list(scope.courses))))
     db.session.execute(delete(TeamStanding).where(TeamStanding.course_id.in_(list(scope.courses))))
     db.session.execute(delete(TeamStat).where(TeamStat.team_id.in_(
@@ -90,12 +98,12 @@ def _wipe(scope: _Scope) -> None:
 # --- boards, in the database ------------------------------------------------------------------------------
 # The ledger is summed by the database in three passes, not walked row by row in Python (which cost ten times
 # a bulk fill of the same tables):
-# 1. every counted entry, summed per course, person, dimension and local day of the organisation (the day
-#    found by an index seek into a small calendar of the organisations' local midnights, built here);
+# 1. every counted entry, summed per course, person, dimension, week and month of the organisation (its local
+#    day found by an index seek into a small calendar of the organisations' local days, built here);
 # 2. those sums spread over the boards they feed (course and organisation, all time / ISO week / month, the
 #    entry's dimension and the total; a linked person's organisation rows under their holder), summed per
 #    board and person; challenge boards straight from the ledger, as their windows are not whole days;
-# 3. board_score from that, and board_rank's buckets and blocks counted from it.
+# 3. board_rank's buckets and blocks counted from those rows, and board_score and board_rank brought in line.
 # (A colon before a word is escaped, '\\:total': text() would read it as a parameter.)
 # Working tables are temporary and dropped at the end (or with the transaction / verify()'s savepoint).
 _TEMP = MetaData()
@@ -106,10 +114,14 @@ _HOLDER = Table("rebuild_holder", _TEMP, Column("user_id", Integer, primary_key=
                 prefixes=["TEMPORARY"])
 _FINE = Table("rebuild_fine", _TEMP, Column("course_id", Integer), Column("organisation_id", Integer),
               Column("user_id", Integer), Column("holder_id", Integer), Column("dimension", String(40)),
-              Column("day_id", Integer), Column("amount", BigInteger), prefixes=["TEMPORARY"])
-_BOARD = Table("rebuild_board", _TEMP, Column("board", String(80)), Column("user_id", Integer),
-               Column("points", BigInteger), prefixes=["TEMPORARY"])
-_WORK = (_DAY, _HOLDER, _FINE, _BOARD)
+              Column("week", String(10)), Column("month", String(10)), Column("amount", BigInteger),
+              prefixes=["TEMPORARY"])
+_BOARD = Table("rebuild_board", _TEMP, Column("board", String(80), primary_key=True),
+               Column("user_id", Integer, primary_key=True), Column("points", BigInteger), prefixes=["TEMPORARY"])
+_RANK = Table("rebuild_rank", _TEMP, Column("board", String(80), primary_key=True),
+              Column("points", BigInteger, primary_key=True, autoincrement=False), Column("members", Integer),
+              prefixes=["TEMPORARY"])
+_WORK = (_DAY, _HOLDER, _FINE, _BOARD, _RANK)
 
 _EARNED_AT = "COALESCE(o.created_at, l.created_at)"  # a reversal counts when the entry it cancels was earned
 _COUNTED = ("FROM ledger_entry l JOIN course c ON c.id = l.course_id "
@@ -122,22 +134,23 @@ def _spread() -> str:
     """Step 2's SELECT: each day's sums onto every board they feed."""
     parts = []
     for prefix, scope, person in (("c", "f.course_id", "f.user_id"), ("o", "f.organisation_id", "f.holder_id")):
-        for period in ("'all'", "d.week", "d.month"):
+        for period in ("'all'", "f.week", "f.month"):
             parts.append(f"SELECT '{prefix}' || {scope} || ':' || {period} || ':' || f.dimension AS board, {person} AS user_id, f.amount AS amount "
-                         f"FROM rebuild_fine f JOIN rebuild_day d ON d.id = f.day_id WHERE f.dimension <> '{TOTAL}'")
+                         f"FROM rebuild_fine f WHERE f.dimension <> '{TOTAL}'")
             parts.append(f"SELECT '{prefix}' || {scope} || ':' || {period} || '\\:{TOTAL}' AS board, {person} AS user_id, f.amount AS amount "
-                         f"FROM rebuild_fine f JOIN rebuild_day d ON d.id = f.day_id")
+                         "FROM rebuild_fine f")
     return " UNION ALL ".join(parts)
 
 
 def _days(scope: _Scope) -> list[dict]:
     """The calendar: each organisation's local days (periods.local_days) from its first entry's to its last,
     with the UTC moment each starts and its week and month keys."""
-    where = "WHERE l.course_id IN :courses" if scope.organisation_id is not None else ""
+    # The span of the entries' own times: it holds every moment an entry counts at (a reversal counts at its
+    # original's, which is an entry too), and needs no join.
+    where = "WHERE course_id IN :courses" if scope.organisation_id is not None else ""
     spans = db.session.execute(text(
-        f"SELECT c.organisation_id, MIN({_EARNED_AT}), MAX({_EARNED_AT}) FROM ledger_entry l "
-        f"JOIN course c ON c.id = l.course_id LEFT JOIN ledger_entry o ON o.id = l.reverses_id {where} "
-        "GROUP BY c.organisation_id").bindparams(*_courses_param(scope)).columns(
+        f"SELECT organisation_id, MIN(created_at), MAX(created_at) FROM ledger_entry {where} GROUP BY organisation_id"
+    ).bindparams(*_courses_param(scope)).columns(
         column("organisation_id", Integer), column("first", UTCDateTime), column("last", UTCDateTime)), _courses(scope))
     rows = []
     for organisation_id, first, last in spans:
@@ -172,10 +185,11 @@ def _boards(scope: _Scope) -> int:
         day_of = (f"(SELECT d.id FROM rebuild_day d WHERE d.organisation_id = c.organisation_id "
                   f"AND d.starts_at <= {_EARNED_AT} ORDER BY d.starts_at DESC LIMIT 1)")
         connection.execute(text(
-            "INSERT INTO rebuild_fine (course_id, organisation_id, user_id, holder_id, dimension, day_id, amount) "
+            "INSERT INTO rebuild_fine (course_id, organisation_id, user_id, holder_id, dimension, week, month, amount) "
             f"SELECT l.course_id, c.organisation_id, l.user_id, COALESCE(h.holder_id, l.user_id), l.dimension, "
-            f"{day_of}, SUM(l.amount) {_COUNTED} LEFT JOIN rebuild_holder h ON h.user_id = l.user_id "
-            f"WHERE 1 = 1 {in_scope} GROUP BY 1, 2, 3, 4, 5, 6").bindparams(*_courses_param(scope)), counted)
+            f"d.week, d.month, SUM(l.amount) {_COUNTED} JOIN rebuild_day d ON d.id = {day_of} "
+            f"LEFT JOIN rebuild_holder h ON h.user_id = l.user_id "
+            f"WHERE 1 = 1 {in_scope} GROUP BY 1, 2, 3, 4, 5, 6, 7").bindparams(*_courses_param(scope)), counted)
         challenge_boards = (
             f"SELECT 'x' || x.id || '\\:{ALL}\\:{TOTAL}', l.user_id, l.amount {_COUNTED} "
             f"JOIN challenge x ON x.course_id = l.course_id AND x.cancelled_at IS NULL "
@@ -186,13 +200,23 @@ def _boards(scope: _Scope) -> int:
             f"INSERT INTO rebuild_board (board, user_id, points) SELECT board, user_id, SUM(amount) FROM "
             f"({_spread()} UNION ALL {challenge_boards}) AS spread GROUP BY board, user_id"
         ).bindparams(*_courses_param(scope)), counted)
-        written = connection.execute(text(
-            "INSERT INTO board_score (board, user_id, points) SELECT board, user_id, points FROM rebuild_board")).rowcount
         connection.execute(text(
-            "INSERT INTO board_rank (board, points, members) SELECT board, points, COUNT(*) FROM rebuild_board "
+            "INSERT INTO rebuild_rank (board, points, members) SELECT board, points, COUNT(*) FROM rebuild_board "
             f"GROUP BY board, points UNION ALL SELECT board || '{agg.BLOCKS}', "
             f"CASE WHEN points >= 0 THEN points / {agg.BLOCK} ELSE -((-points + {agg.BLOCK - 1}) / {agg.BLOCK}) END, "
             "COUNT(*) FROM rebuild_board GROUP BY 1, 2"))
+        # Brought in line rather than wiped and written again: when the writers kept them right (the usual case)
+        # nothing is written, and a row that moved is one update instead of a delete and an insert.
+        for model, rebuilt, key, value in ((BoardScore, _BOARD, "user_id", "points"),
+                                           (BoardRank, _RANK, "points", "members")):
+            table = model.__table__
+            connection.execute(text(
+                f"INSERT INTO {table.name} (board, {key}, {value}) SELECT board, {key}, {value} FROM {rebuilt.name} "
+                f"WHERE 1 = 1 ON CONFLICT (board, {key}) DO UPDATE SET {value} = excluded.{value} "
+                f"WHERE {table.name}.{value} <> excluded.{value}"))
+            connection.execute(delete(table).where(_boards_in(model, scope), ~exists().where(
+                rebuilt.c.board == table.c.board, rebuilt.c[key] == table.c[key])))
+        written = connection.execute(select(func.count()).select_from(_BOARD)).scalar_one()
         return written
     finally:
         for table in reversed(_WORK):

@@ -312,6 +312,25 @@ def test_rebuilding_from_the_ledger_and_facts_gives_exactly_what_the_writers_mai
     assert "board_score" in differences
 
 
+def test_rebuilding_one_organisation_repairs_its_boards_and_leaves_another_organisations_alone(platform):
+    ours = learners(platform, 30, 10)
+    theirs = learners(make_platform("https://other.example.edu", "client-9", "Org B"), 40, 20)
+    # Damage both organisations' boards: a changed total, a row nobody earned, a rank bucket that is off.
+    for actor in (ours[0], theirs[0]):
+        db.session.execute(update(BoardScore).where(BoardScore.user_id == actor.user_id,
+                                                    BoardScore.board == f"c{actor.course_id}:all:total")
+                           .values(points=BoardScore.points + 7))
+        db.session.add(BoardScore(board=f"c{actor.course_id}:all:sharing", user_id=actor.user_id, points=99))
+    db.session.flush()
+    assert rebuild.verify(ours[0].organisation_id) and rebuild.verify(theirs[0].organisation_id)
+    rebuild.rebuild(ours[0].organisation_id)
+    assert rebuild.verify(ours[0].organisation_id) == {}
+    assert [(r.name, r.points, r.rank) for r in board(Scope.course(ours[0].course_id)).rows] == [
+        ("course-1 L0", 30, 1), ("course-1 L1", 10, 2)]
+    assert board(Scope.course(theirs[0].course_id)).rows[0].points == 47  # still damaged: not this rebuild's
+    assert "board_score" in rebuild.verify(theirs[0].organisation_id)
+
+
 # --- the read path never touches the ledger --------------------------------------------------------------------
 def test_no_board_or_team_read_touches_the_ledger(platform):
     people = learners(platform, 30, 20, 10)
