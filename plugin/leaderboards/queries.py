@@ -237,6 +237,14 @@ class TeamRow(NamedTuple):  # a tuple, its shares worked out when read: a board 
     def helpers_share(self) -> float:  # 0..1
         return self.helpers / self.members
 
+    @property
+    def experimenters_percent(self) -> int:  # rounded half up, like the challenges
+        return int(self.experimenters_share * 100 + 0.5)
+
+    @property
+    def helpers_percent(self) -> int:
+        return int(self.helpers_share * 100 + 0.5)
+
     def measure(self, name: str) -> float:
         return getattr(self, _MEASURE_FIELDS[name])
 
