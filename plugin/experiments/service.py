@@ -24,6 +24,7 @@ from plugin.outbox import grades
 from plugin.rules import events as E
 from plugin.rules import service as rules
 from plugin.settings.service import limits
+from plugin.tenancy import config_cache
 from plugin.tenancy import service as tenancy
 from plugin.vision import service as vision
 from plugin.vision.coaching import SENSITIVE_DATA, UNAPPROVED_TOOL
@@ -48,12 +49,13 @@ def log_experiment(actor: Actor, data: dict, now: datetime) -> Logged:
     if not actor.can_contribute:
         raise Forbidden(_("Observers can read Tinker but not log experiments."))
     other_tool = data["ai_tool"] == OTHER_TOOL
-    existing_id, category_id, tool_id, role, status, test_user, any_approved, this_approved = db.session.execute(
+    existing_id, category_id, tool_id, role, status, test_user, any_approved, this_approved, version = db.session.execute(
         _PREFLIGHT, {
         "course_id": actor.course_id, "user_id": actor.user_id, "key": data["submission_key"],
         "organisation_id": actor.organisation_id, "task_category_id": data["task_category"],
         "ai_tool_id": None if other_tool else int(data["ai_tool"])}).one()
     tenancy.remember_standing(actor.course_id, actor.user_id, role, status, test_user)
+    config_cache.remember_version(actor.organisation_id, version)
     if existing_id is not None:
         return Logged(db.session.get(Experiment, existing_id), [], created=False, forced_private=False)
 
@@ -168,10 +170,11 @@ def _active_item(table):
 
 # One round trip before anything is written: the submission key already used?, the chosen category and
 # tool (ids when they are the organisation's active ones, as catalog.service.find_active decides), the
-# author's membership (the award path asks for it several times) and the vision's approval of the tool.
+# author's membership (the award path asks for it several times), the vision's approval of the tool and the
+# organisation's configuration version (its limits, rules, xAPI and webhook settings then come from memory).
 _PREFLIGHT = select(_BY_KEY.scalar_subquery(), _active_item(TaskCategory.__table__).label("category"),
                     _active_item(AiTool.__table__).label("tool"), *tenancy.STANDING_OF, vision.ANY_APPROVED,
-                    vision.THIS_APPROVED)
+                    vision.THIS_APPROVED, config_cache.VERSION_OF)
 
 
 def _recent_texts(actor: Actor, now: datetime) -> list[tuple[int, str]]:
