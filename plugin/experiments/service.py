@@ -19,6 +19,7 @@ from plugin.experiments.schemas import OTHER_TOOL
 from plugin.experiments.similarity import most_similar
 from plugin.extensions import db
 from plugin.facts.db import DbFacts
+from plugin.identity import people
 from plugin.leaderboards import aggregates
 from plugin.outbox import grades
 from plugin.rules import events as E
@@ -49,13 +50,16 @@ def log_experiment(actor: Actor, data: dict, now: datetime) -> Logged:
     if not actor.can_contribute:
         raise Forbidden(_("Observers can read Tinker but not log experiments."))
     other_tool = data["ai_tool"] == OTHER_TOOL
-    existing_id, category_id, tool_id, role, status, test_user, any_approved, this_approved, version = db.session.execute(
-        _PREFLIGHT, {
+    (existing_id, category_id, tool_id, role, status, test_user, any_approved, this_approved, version, grade_sync,
+     linked, teams, first_team, any_challenge) = db.session.execute(_PREFLIGHT, {
         "course_id": actor.course_id, "user_id": actor.user_id, "key": data["submission_key"],
         "organisation_id": actor.organisation_id, "task_category_id": data["task_category"],
-        "ai_tool_id": None if other_tool else int(data["ai_tool"])}).one()
+        "ai_tool_id": None if other_tool else int(data["ai_tool"]), "now": now}).one()
     tenancy.remember_standing(actor.course_id, actor.user_id, role, status, test_user)
     config_cache.remember_version(actor.organisation_id, version)
+    grades.remember_enabled(actor.course_id, grade_sync)
+    people.remember_identities(actor.user_id, linked)
+    aggregates.remember_teams_and_challenges(actor.course_id, actor.user_id, now, teams, first_team, any_challenge)
     if existing_id is not None:
         return Logged(db.session.get(Experiment, existing_id), [], created=False, forced_private=False)
 
@@ -171,10 +175,12 @@ def _active_item(table):
 # One round trip before anything is written: the submission key already used?, the chosen category and
 # tool (ids when they are the organisation's active ones, as catalog.service.find_active decides), the
 # author's membership (the award path asks for it several times), the vision's approval of the tool and the
-# organisation's configuration version (its limits, rules, xAPI and webhook settings then come from memory).
+# organisation's configuration version (its limits, rules, xAPI and webhook settings then come from memory),
+# and what the award's writers would each ask again: grade sync on?, linked accounts, teams, open challenges.
 _PREFLIGHT = select(_BY_KEY.scalar_subquery(), _active_item(TaskCategory.__table__).label("category"),
                     _active_item(AiTool.__table__).label("tool"), *tenancy.STANDING_OF, vision.ANY_APPROVED,
-                    vision.THIS_APPROVED, config_cache.VERSION_OF)
+                    vision.THIS_APPROVED, config_cache.VERSION_OF, grades.ENABLED, people.LINKED_COUNT,
+                    *aggregates.TEAMS_AND_CHALLENGES)
 
 
 def _recent_texts(actor: Actor, now: datetime) -> list[tuple[int, str]]:

@@ -90,6 +90,29 @@ _OPEN_AT = select(_CHALLENGE.c.id, _CHALLENGE.c.team_id, _CHALLENGE.c.is_mission
     _CHALLENGE.c.starts_at <= _AT, _CHALLENGE.c.ends_at > _AT).order_by(_CHALLENGE.c.id)
 
 
+# For a caller's own statement (binds "course_id", "user_id", "now"): the person's teams (how many, the lowest
+# id) and whether any challenge of the course is open, for remember_teams_and_challenges.
+_MY_TEAMS = select(_TEAM_MEMBER.c.team_id).join(_TEAM, _TEAM.c.id == _TEAM_MEMBER.c.team_id).where(
+    _TEAM.c.course_id == bindparam("course_id"), _TEAM_MEMBER.c.user_id == bindparam("user_id")).subquery()
+TEAMS_AND_CHALLENGES = (
+    select(func.count()).select_from(_MY_TEAMS).scalar_subquery(),
+    select(func.min(_MY_TEAMS.c.team_id)).scalar_subquery(),
+    select(_CHALLENGE.c.id).where(_CHALLENGE.c.course_id == bindparam("course_id"), _CHALLENGE.c.cancelled_at.is_(None),
+                                  _CHALLENGE.c.starts_at <= bindparam("now", type_=_CHALLENGE.c.starts_at.type),
+                                  _CHALLENGE.c.ends_at > bindparam("now", type_=_CHALLENGE.c.starts_at.type)).exists())
+
+
+def remember_teams_and_challenges(course_id: int, user_id: int, now: datetime, teams: int, first_team: int | None,
+                                  any_open: bool) -> None:
+    """TEAMS_AND_CHALLENGES as read by a caller's statement: _teams_of and open_challenges at `now` ask no more
+    in this transaction when the answer is whole (no team or one; no open challenge)."""
+    if teams <= 1:
+        memo.store(db.session, ("teams_of", course_id, user_id), [] if not teams else [first_team],
+                   (_TEAM.name, _TEAM_MEMBER.name))
+    if not any_open:
+        memo.store(db.session, ("open_challenges", course_id, now), [], (_CHALLENGE.name,))
+
+
 def _teams_of(course_id: int, user_id: int) -> list[int]:
     """The person's teams in the course, read once per transaction (forgotten when teams change)."""
     return memo.remember(db.session, ("teams_of", course_id, user_id), (_TEAM.name, _TEAM_MEMBER.name),
