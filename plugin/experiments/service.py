@@ -46,7 +46,13 @@ def log_experiment(actor: Actor, data: dict, now: datetime) -> Logged:
     """Record an experiment and award what it earns. `data` is ExperimentIn-loaded.
 
     A repeated submission_key (double click, browser retry) returns the first experiment unchanged.
+    The shared rank rows of the boards are written last (aggregates.ranks_last), just before the caller commits.
     """
+    with aggregates.ranks_last():
+        return _log(actor, data, now)
+
+
+def _log(actor: Actor, data: dict, now: datetime) -> Logged:
     if not actor.can_contribute:
         raise Forbidden(_("Observers can read Tinker but not log experiments."))
     other_tool = data["ai_tool"] == OTHER_TOOL

@@ -17,7 +17,8 @@ the same order); nothing here reads the ledger except the per-person and rebuild
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -197,9 +198,44 @@ def with_blocks(buckets: dict[tuple[str, int], int]) -> dict[tuple[str, int], in
     return out
 
 
+_LATE_RANKS = "tinker_late_ranks"
+
+
+@contextmanager
+def ranks_last() -> Iterator[None]:
+    """Inside, rank bucket changes are gathered and written when the block ends, in one statement, keys sorted.
+
+    Rank buckets and blocks are the rows every writer of a board shares (everyone's points fall in a few blocks):
+    an award that locks them early holds them through its remaining statements, and concurrent awards queue
+    there. A service wraps its whole award in this and returns right after, so the caller's commit follows
+    the rank write at once. Nothing inside may read board_rank (no award path does)."""
+    session = db.session()
+    if _LATE_RANKS in session.info:  # already gathering: the outer block writes them
+        yield
+        return
+    pending: dict[tuple[str, int], int] = defaultdict(int)
+    session.info[_LATE_RANKS] = pending
+    try:
+        yield
+    finally:
+        session.info.pop(_LATE_RANKS, None)
+    _write_ranks(pending)
+
+
 def _move_ranks(changes: dict[tuple[str, int], int]) -> None:
-    """Apply +/- counts to board_rank buckets (board, points) and to their blocks."""
-    changes = {k: v for k, v in with_blocks(changes).items() if v}
+    """Apply +/- counts to board_rank buckets (board, points) and to their blocks (gathered for the end of
+    the block when inside ranks_last)."""
+    changes = with_blocks(changes)
+    pending = db.session().info.get(_LATE_RANKS)
+    if pending is not None:
+        for key, n in changes.items():
+            pending[key] += n
+        return
+    _write_ranks(changes)
+
+
+def _write_ranks(changes: dict[tuple[str, int], int]) -> None:
+    changes = {k: v for k, v in changes.items() if v}
     if not changes:
         return
     table = BoardRank.__table__
