@@ -118,8 +118,11 @@ def _log(actor: Actor, data: dict, now: datetime) -> Logged:
         experiment.minutes_saved, experiment.task_category_id, experiment.outcome))
     recognitions: list[rules.Recognition] = []
     if actor.can_earn:
-        recognitions = rules.process(experiment_event(experiment), DbFacts(actor.course_id, actor.user_id, actor.organisation_id),
-                                     org_limits, now)
+        event = experiment_event(experiment)
+        facts = DbFacts(actor.course_id, actor.user_id, actor.organisation_id)
+        if not event.attrs["near_duplicate"]:  # a near-duplicate earns nothing: its rules ask no facts
+            facts.prefetch_experiment(event, org_limits.min_reflection_chars)
+        recognitions = rules.process(event, facts, org_limits, now)
         grades.points_changed(actor.course_id, actor.user_id, now)
     challenges.on_experiment_logged(experiment, now)
     xapi.experiment_logged(experiment, now)

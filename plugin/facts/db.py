@@ -86,6 +86,33 @@ class DbFacts:
         self._awards: dict[int, dict[str, tuple[int, datetime]]] | None = None
         self._summaries: dict[int, tuple] = {}
         self._tz = None
+        self._same: dict[tuple, int] = {}  # same_tool_and_category answers read ahead, by their arguments
+        self._day_points: dict[tuple, int] = {}  # points_on_day answers read ahead (forgotten by changed())
+
+    def prefetch_experiment(self, event, min_reflection_chars: int) -> None:
+        """Read in one statement what an experiment's rules ask first, with the arguments they will ask it
+        with: the repeats of its tool and category (the diminishing-returns window), the points its day already
+        holds from experiments (the daily cap) and the all-time summary (fail-forward's reflection length).
+        Questions asked with other arguments are read as before."""
+        from plugin.rules.engine import DIMINISHING_WINDOW
+
+        tool_key, category_id = event.attrs["tool_key"], event.attrs["category_id"]
+        other = tool_key == "other"
+        since = event.occurred_at - DIMINISHING_WINDOW
+        day = self.day_of(event.occurred_at)
+        start, end = self._bounds(day)
+        min_reflection = max(1, min_reflection_chars)
+        summary = _SUMMARY.subquery()
+        stmt = _statement(("prefetch", other), lambda: select(
+            self._same_statement(other).scalar_subquery(), _DAY_POINTS.scalar_subquery(), *summary.c))
+        params = {**self._params, "category_id": category_id, "since": since, "before_id": event.source_id,
+                  "source_type": "experiment", "start": start, "end": end, "min_reflection": min_reflection}
+        if not other:
+            params["tool_id"] = int(tool_key.split(":", 1)[1])
+        row = db.session.execute(stmt, params).one()
+        self._same[(tool_key, category_id, since, event.source_id)] = int(row[0] or 0)
+        self._day_points[(day, "experiment")] = int(row[1] or 0)
+        self._summaries[min_reflection] = tuple(int(v or 0) for v in row[2:])
 
     def _count(self, stmt, **params) -> int:
         return db.session.execute(stmt, {**self._params, **params}).scalar() or 0
@@ -144,19 +171,24 @@ class DbFacts:
                           .where(*_MINE, X.c.created_at >= _SINCE))
         return self._count(stmt, since=since)
 
-    def same_tool_and_category(self, tool_key, category_id, since, before_id) -> int:
-        other = tool_key == "other"
-
+    @staticmethod
+    def _same_statement(other: bool):
         def build():
             tool_clause = X.c.ai_tool_id.is_(None) if other else X.c.ai_tool_id == bindparam("tool_id")
             return select(func.count()).select_from(X).where(
                 *_MINE, tool_clause, X.c.task_category_id == bindparam("category_id"), X.c.created_at >= _SINCE,
                 X.c.id < bindparam("before_id"))
+        return _statement(("same_tool", other), build)
 
+    def same_tool_and_category(self, tool_key, category_id, since, before_id) -> int:
+        known = self._same.get((tool_key, category_id, since, before_id))
+        if known is not None:
+            return known
+        other = tool_key == "other"
         params = {"category_id": category_id, "since": since, "before_id": before_id}
         if not other:
             params["tool_id"] = int(tool_key.split(":", 1)[1])
-        return self._count(_statement(("same_tool", other), build), **params)
+        return self._count(self._same_statement(other), **params)
 
     def helps_given(self, since=None, across_teams=False) -> int:
         shape = (since is not None, bool(across_teams))
@@ -233,10 +265,16 @@ class DbFacts:
 
     def points_on_day(self, day, source_type) -> int:
         """Points of a source type earned on a day of the organisation's calendar (local midnight to midnight)."""
-        tz = self._zone()
-        start = datetime.combine(day, time(0), tzinfo=tz).astimezone(timezone.utc)
-        end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(timezone.utc)
+        known = self._day_points.get((day, source_type))
+        if known is not None:
+            return known
+        start, end = self._bounds(day)
         return self._count(_DAY_POINTS, source_type=source_type, start=start, end=end)
+
+    def _bounds(self, day) -> tuple[datetime, datetime]:
+        tz = self._zone()
+        return (datetime.combine(day, time(0), tzinfo=tz).astimezone(timezone.utc),
+                datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(timezone.utc))
 
     def _award_summary(self) -> dict[int, dict[str, tuple[int, datetime]]]:
         """How often and when last each rule recognised this person (ledger rows and badge awards), read
@@ -250,6 +288,7 @@ class DbFacts:
 
     def changed(self) -> None:
         self._awards = None
+        self._day_points.clear()
 
     def rule_awards(self, rule_id, since=None) -> int:
         """Times the rule recognised this person: a firing that gave points and a badge counts once."""
