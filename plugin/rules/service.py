@@ -117,7 +117,7 @@ def _process(event: E.Event, facts: Facts, limits: Limits, now: datetime, active
             continue
         entry_id, award_id = apply(spec, rule.name, event, decision.points, now)
         if entry_id or award_id:
-            facts.changed()
+            facts.changed(spec.id, now, ledger=bool(entry_id), badge=bool(award_id))
             results.append(Recognition(spec.id, rule.name, decision.points if entry_id else 0, spec.dimension,
                                        spec.badge_id if award_id else None, entry_id, award_id, decision.note))
     if event.name != E.POINTS_CHANGED and any(r.ledger_entry_id for r in results):
