@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, case, delete, func, or_, select
+from sqlalchemy import and_, bindparam, case, delete, func, literal_column, or_, select
 from sqlalchemy.orm import aliased
 
 from plugin.challenges.models import Challenge
@@ -151,7 +151,8 @@ def _statement(name: str, build):
 
 
 _TABLES = {"member_stat": MemberStat.__table__, "team_stat": TeamStat.__table__,
-           "board_rank": BoardRank.__table__, "board_score": BoardScore.__table__, "board_score_new": BoardScore.__table__}
+           "board_rank": BoardRank.__table__, "board_score": BoardScore.__table__, "board_score_new": BoardScore.__table__,
+           "board_score_pg": BoardScore.__table__}
 _KEYS = {"member_stat": ["course_id", "user_id", "period", "metric"], "team_stat": ["team_id", "period", "metric"]}
 
 
@@ -257,6 +258,19 @@ def bump_boards(user_id: int, deltas: dict[str, int], keep_zero: bool = False) -
     table = BoardScore.__table__
     boards = sorted(deltas)
     ranks: dict[tuple[str, int], int] = defaultdict(int)
+    if db.session.get_bind().dialect.name == "postgresql":
+        # One statement: PostgreSQL tells an inserted row from an updated one (a freshly inserted row's xmax is
+        # 0; the version an ON CONFLICT update writes carries the id of the transaction that locked the row).
+        add_new = _statement("board_score_pg", lambda ins: ins.on_conflict_do_update(
+            index_elements=["board", "user_id"], set_={"points": table.c.points + ins.excluded.points},
+        ).returning(table.c.board, table.c.points, literal_column("(xmax = 0)")))
+        for board, points, inserted in db.session.execute(
+                add_new, [{"board": b, "user_id": user_id, "points": deltas[b]} for b in boards]):
+            if not inserted:
+                ranks[(board, points - deltas[board])] -= 1
+            ranks[(board, points)] += 1
+        _move_ranks(ranks)
+        return
     fresh = _statement("board_score_new", lambda ins: ins.on_conflict_do_nothing(
         index_elements=["board", "user_id"]).returning(table.c.board))
     for (board,) in db.session.execute(fresh, [{"board": b, "user_id": user_id, "points": 0} for b in boards]):
