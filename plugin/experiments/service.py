@@ -194,8 +194,8 @@ _PREFLIGHT = select(_BY_KEY.scalar_subquery(), _active_item(TaskCategory.__table
 
 def _recent_texts(actor: Actor, now: datetime) -> list[tuple[int, str]]:
     rows = db.session.execute(_RECENT, {"course_id": actor.course_id, "user_id": actor.user_id,
-                                        "since": now - DUPLICATE_WINDOW})
-    return [(row.id, " ".join([row.title, row.tried, row.learned or ""])) for row in rows]
+                                        "since": now - DUPLICATE_WINDOW}).all()
+    return [(id_, f"{title} {tried} {learned or ''}") for id_, title, tried, learned in rows]
 
 
 def _by_key(actor: Actor, submission_key: str) -> Experiment | None:
