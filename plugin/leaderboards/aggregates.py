@@ -242,8 +242,10 @@ def _write_ranks(changes: dict[tuple[str, int], int]) -> None:
     table = BoardRank.__table__
 
     def build(ins):
+        # RETURNING (unread) makes SQLAlchemy send the rows as one multi-row VALUES statement ("insertmanyvalues"),
+        # in the sorted order given, rather than one execution per row.
         return ins.on_conflict_do_update(index_elements=["board", "points"],
-                                         set_={"members": table.c.members + ins.excluded.members})
+                                         set_={"members": table.c.members + ins.excluded.members}).returning(table.c.board)
 
     db.session.execute(_statement("board_rank", build),
                        [{"board": b, "points": p, "members": n} for (b, p), n in sorted(changes.items())])
