@@ -1,9 +1,10 @@
-"""B7 and B11 of ../shared/BENCH.md on SQLite (or PostgreSQL with --database-url):
+"""B7 and B11 of ../shared/BENCH.md on SQLite (or PostgreSQL: --db postgresql starts a throwaway server,
+--database-url uses a database you give):
 B7  award through the project's services with the default rules (log_experiment: insert, rules, ledger,
     totals, badges) against a floor of raw inserts of one ledger row plus one totals upsert per award;
 B11 the same award key submitted 1,000 times -> exactly one ledger row.
 
-    .venv/bin/python bench/ledger.py [--quick] [--database-url URL]
+    .venv/bin/python bench/ledger.py [--quick] [--db sqlite|postgresql] [--database-url URL]
 
 Targets: B7 >= 0.3x the raw floor on SQLite (0.5x on PostgreSQL); B11 exactly one row.
 """
@@ -25,10 +26,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite",
+                        help="postgresql: a throwaway cluster (tests/support/pg.py), unless --database-url is given")
     parser.add_argument("--awards", type=int, default=None, help="awards per timed round (smoke tests: a few)")
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--same-key", type=int, default=1000, help="B11: how many times the same key is posted")
     args = parser.parse_args(argv)
+    if args.db == "postgresql" and not args.database_url:
+        from bench._database import TempDatabase
+
+        with TempDatabase("postgresql") as database:
+            return main([*(argv if argv is not None else sys.argv[1:]), "--database-url", database.url])
     n, rounds = (150, 3) if args.quick else (600, 5)
     n, rounds = args.awards or n, args.rounds or rounds
 

@@ -2,13 +2,13 @@
 ($com.instructure.Course.groupIds), each group's roster read from /api/lti/groups/:id/names_and_roles
 
 Revision ID: 0024
-Revises: 0022
+Revises: 0023
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0024'
-down_revision = '0022'
+down_revision = '0023'
 branch_labels = None
 depends_on = None
 

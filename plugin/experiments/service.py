@@ -19,11 +19,13 @@ from plugin.extensions import db
 from plugin.facts.db import DbFacts
 from plugin.i18n import gettext as _
 from plugin.i18n import lazy_gettext as _l
+from plugin.identity import people
 from plugin.leaderboards import aggregates
 from plugin.outbox import grades
 from plugin.rules import events as E
 from plugin.rules import service as rules
 from plugin.settings.service import limits
+from plugin.tenancy import config_cache
 from plugin.tenancy import service as tenancy
 from plugin.vision import service as vision
 from plugin.vision.coaching import SENSITIVE_DATA, UNAPPROVED_TOOL
@@ -44,16 +46,26 @@ def log_experiment(actor: Actor, data: dict, now: datetime) -> Logged:
     """Record an experiment and award what it earns. `data` is ExperimentIn-loaded.
 
     A repeated submission_key (double click, browser retry) returns the first experiment unchanged.
+    The shared rank rows of the boards are written last (aggregates.ranks_last), just before the caller commits.
     """
+    with aggregates.ranks_last():
+        return _log(actor, data, now)
+
+
+def _log(actor: Actor, data: dict, now: datetime) -> Logged:
     if not actor.can_contribute:
         raise Forbidden(_("Observers can read Tinker but not log experiments."))
     other_tool = data["ai_tool"] == OTHER_TOOL
-    existing_id, category_id, tool_id, role, status, test_user, any_approved, this_approved = db.session.execute(
-        _PREFLIGHT, {
+    (existing_id, category_id, tool_id, role, status, test_user, any_approved, this_approved, version, grade_sync,
+     linked, teams, first_team, any_challenge) = db.session.execute(_PREFLIGHT, {
         "course_id": actor.course_id, "user_id": actor.user_id, "key": data["submission_key"],
         "organisation_id": actor.organisation_id, "task_category_id": data["task_category"],
-        "ai_tool_id": None if other_tool else int(data["ai_tool"])}).one()
+        "ai_tool_id": None if other_tool else int(data["ai_tool"]), "now": now}).one()
     tenancy.remember_standing(actor.course_id, actor.user_id, role, status, test_user)
+    config_cache.remember_version(actor.organisation_id, version)
+    grades.remember_enabled(actor.course_id, grade_sync)
+    people.remember_identities(actor.user_id, linked)
+    aggregates.remember_teams_and_challenges(actor.course_id, actor.user_id, now, teams, first_team, any_challenge)
     if existing_id is not None:
         return Logged(db.session.get(Experiment, existing_id), [], created=False, forced_private=False)
 
@@ -106,8 +118,11 @@ def log_experiment(actor: Actor, data: dict, now: datetime) -> Logged:
         experiment.minutes_saved, experiment.task_category_id, experiment.outcome))
     recognitions: list[rules.Recognition] = []
     if actor.can_earn:
-        recognitions = rules.process(experiment_event(experiment), DbFacts(actor.course_id, actor.user_id, actor.organisation_id),
-                                     org_limits, now)
+        event = experiment_event(experiment)
+        facts = DbFacts(actor.course_id, actor.user_id, actor.organisation_id)
+        if not event.attrs["near_duplicate"]:  # a near-duplicate earns nothing: its rules ask no facts
+            facts.prefetch_experiment(event, org_limits.min_reflection_chars)
+        recognitions = rules.process(event, facts, org_limits, now)
         grades.points_changed(actor.course_id, actor.user_id, now)
     challenges.on_experiment_logged(experiment, now)
     xapi.experiment_logged(experiment, now)
@@ -168,16 +183,19 @@ def _active_item(table):
 
 # One round trip before anything is written: the submission key already used?, the chosen category and
 # tool (ids when they are the organisation's active ones, as catalog.service.find_active decides), the
-# author's membership (the award path asks for it several times) and the vision's approval of the tool.
+# author's membership (the award path asks for it several times), the vision's approval of the tool and the
+# organisation's configuration version (its limits, rules, xAPI and webhook settings then come from memory),
+# and what the award's writers would each ask again: grade sync on?, linked accounts, teams, open challenges.
 _PREFLIGHT = select(_BY_KEY.scalar_subquery(), _active_item(TaskCategory.__table__).label("category"),
                     _active_item(AiTool.__table__).label("tool"), *tenancy.STANDING_OF, vision.ANY_APPROVED,
-                    vision.THIS_APPROVED)
+                    vision.THIS_APPROVED, config_cache.VERSION_OF, grades.ENABLED, people.LINKED_COUNT,
+                    *aggregates.TEAMS_AND_CHALLENGES)
 
 
 def _recent_texts(actor: Actor, now: datetime) -> list[tuple[int, str]]:
     rows = db.session.execute(_RECENT, {"course_id": actor.course_id, "user_id": actor.user_id,
-                                        "since": now - DUPLICATE_WINDOW})
-    return [(row.id, " ".join([row.title, row.tried, row.learned or ""])) for row in rows]
+                                        "since": now - DUPLICATE_WINDOW}).all()
+    return [(id_, f"{title} {tried} {learned or ''}") for id_, title, tried, learned in rows]
 
 
 def _by_key(actor: Actor, submission_key: str) -> Experiment | None:

@@ -86,6 +86,46 @@ class DbFacts:
         self._awards: dict[int, dict[str, tuple[int, datetime]]] | None = None
         self._summaries: dict[int, tuple] = {}
         self._tz = None
+        self._same: dict[tuple, int] = {}  # same_tool_and_category answers read ahead, by their arguments
+        self._day_points: dict[tuple, int] = {}  # points_on_day answers read ahead (forgotten by changed())
+        self._days: tuple[datetime, set[date]] | None = None  # days with experiments since, read ahead
+
+    def prefetch_experiment(self, event, min_reflection_chars: int) -> None:
+        """Read in one statement what an experiment's rules ask, with the arguments they will ask it with:
+        the repeats of its tool and category (the diminishing-returns window), the points its day already holds
+        from experiments (the daily cap), the all-time summary (fail-forward's reflection length), every rule's
+        past awards (kept up to date by changed()) and the days with experiments of the last PREFETCH_WEEKS
+        weeks (streaks). Questions asked with other arguments are read as before."""
+        from plugin.rules.engine import DIMINISHING_WINDOW
+
+        tool_key, category_id = event.attrs["tool_key"], event.attrs["category_id"]
+        other = tool_key == "other"
+        since = event.occurred_at - DIMINISHING_WINDOW
+        day = self.day_of(event.occurred_at)
+        start, end = self._bounds(day)
+        min_reflection = max(1, min_reflection_chars)
+        days_since = datetime.combine(week_start(event.occurred_at) - timedelta(weeks=PREFETCH_WEEKS), time(0),
+                                      tzinfo=timezone.utc)
+        dialect = db.session.get_bind().dialect.name
+        stmt = _statement(("prefetch", other, dialect), lambda: _prefetch_statement(self._same_statement(other)))
+        params = {**self._params, "category_id": category_id, "since": since, "before_id": event.source_id,
+                  "source_type": "experiment", "start": start, "end": end, "min_reflection": min_reflection,
+                  "days_since": days_since}
+        if not other:
+            params["tool_id"] = int(tool_key.split(":", 1)[1])
+        awards: dict[int, dict[str, tuple[int, datetime]]] = {}
+        days = set()
+        for kind, a, b, c, d, e, f, g, latest, on in db.session.execute(stmt, params):
+            if kind == "facts":
+                self._same[(tool_key, category_id, since, event.source_id)] = int(a or 0)
+                self._day_points[(day, "experiment")] = int(b or 0)
+                self._summaries[min_reflection] = tuple(int(v or 0) for v in (c, d, e, f, g))
+            elif kind == "day":
+                days.add(_day(on))
+            else:
+                awards.setdefault(a, {})[kind] = (int(b), _aware(latest))
+        self._awards = awards
+        self._days = (days_since, days)
 
     def _count(self, stmt, **params) -> int:
         return db.session.execute(stmt, {**self._params, **params}).scalar() or 0
@@ -144,19 +184,24 @@ class DbFacts:
                           .where(*_MINE, X.c.created_at >= _SINCE))
         return self._count(stmt, since=since)
 
-    def same_tool_and_category(self, tool_key, category_id, since, before_id) -> int:
-        other = tool_key == "other"
-
+    @staticmethod
+    def _same_statement(other: bool):
         def build():
             tool_clause = X.c.ai_tool_id.is_(None) if other else X.c.ai_tool_id == bindparam("tool_id")
             return select(func.count()).select_from(X).where(
                 *_MINE, tool_clause, X.c.task_category_id == bindparam("category_id"), X.c.created_at >= _SINCE,
                 X.c.id < bindparam("before_id"))
+        return _statement(("same_tool", other), build)
 
+    def same_tool_and_category(self, tool_key, category_id, since, before_id) -> int:
+        known = self._same.get((tool_key, category_id, since, before_id))
+        if known is not None:
+            return known
+        other = tool_key == "other"
         params = {"category_id": category_id, "since": since, "before_id": before_id}
         if not other:
             params["tool_id"] = int(tool_key.split(":", 1)[1])
-        return self._count(_statement(("same_tool", other), build), **params)
+        return self._count(self._same_statement(other), **params)
 
     def helps_given(self, since=None, across_teams=False) -> int:
         shape = (since is not None, bool(across_teams))
@@ -215,6 +260,10 @@ class DbFacts:
                            **({"since": since} if since is not None else {}))
 
     def active_weeks(self, since=None) -> set[date]:
+        if (self._days is not None and since is not None and since >= self._days[0]
+                and since.astimezone(timezone.utc).time() == time(0)):  # a UTC midnight: whole days compare
+            first = since.astimezone(timezone.utc).date()
+            return {week_start(d) for d in self._days[1] if d >= first}
         stmt = _WEEKS if since is None else _WEEKS_SINCE
         return {week_start(_day(value)) for value in db.session.scalars(stmt, {**self._params, "since": since})}
 
@@ -233,10 +282,16 @@ class DbFacts:
 
     def points_on_day(self, day, source_type) -> int:
         """Points of a source type earned on a day of the organisation's calendar (local midnight to midnight)."""
-        tz = self._zone()
-        start = datetime.combine(day, time(0), tzinfo=tz).astimezone(timezone.utc)
-        end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(timezone.utc)
+        known = self._day_points.get((day, source_type))
+        if known is not None:
+            return known
+        start, end = self._bounds(day)
         return self._count(_DAY_POINTS, source_type=source_type, start=start, end=end)
+
+    def _bounds(self, day) -> tuple[datetime, datetime]:
+        tz = self._zone()
+        return (datetime.combine(day, time(0), tzinfo=tz).astimezone(timezone.utc),
+                datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(timezone.utc))
 
     def _award_summary(self) -> dict[int, dict[str, tuple[int, datetime]]]:
         """How often and when last each rule recognised this person (ledger rows and badge awards), read
@@ -248,8 +303,21 @@ class DbFacts:
             self._awards = awards
         return self._awards
 
-    def changed(self) -> None:
-        self._awards = None
+    def changed(self, rule_id: int | None = None, at: datetime | None = None, ledger: bool = False,
+                badge: bool = False) -> None:
+        """Awards were just posted. Told which (the rule, when, a ledger row and/or a badge award), the past
+        awards read are brought up to date as a new read would give them; else they are read again."""
+        self._day_points.clear()
+        if self._awards is None:
+            return
+        if rule_id is None or at is None:
+            self._awards = None
+            return
+        mine = self._awards.setdefault(rule_id, {})
+        for source, posted in (("ledger", ledger), ("badge", badge)):
+            if posted:
+                times, latest = mine.get(source, (0, at))
+                mine[source] = (times + 1, max(latest, at))
 
     def rule_awards(self, rule_id, since=None) -> int:
         """Times the rule recognised this person: a firing that gave points and a badge counts once."""
@@ -281,6 +349,30 @@ class DbFacts:
 
         return self._count(_statement(("challenges", since is not None), build),
                            **({"since": since} if since is not None else {}))
+
+
+# How far back prefetch_experiment reads the days with experiments: enough for the default streak (4 weeks).
+PREFETCH_WEEKS = 8
+
+
+def _prefetch_statement(same):
+    """One row of scalar facts ("facts"), every rule's past awards ("ledger"/"badge" rows) and the days with
+    experiments since :days_since ("day" rows), as one UNION ALL of alike columns."""
+    from sqlalchemy import Date, Integer, null, type_coerce, union_all
+
+    def none(type_):
+        return cast(null(), type_)
+
+    summary = _SUMMARY.subquery()
+    awards = _AWARDS.subquery()
+    days = select(func.date(X.c.created_at).label("on")).where(
+        *_MINE, X.c.created_at >= bindparam("days_since", type_=X.c.created_at.type)).distinct().subquery()
+    at_type = L.c.created_at.type
+    return union_all(
+        select(literal("facts").label("kind"), same.scalar_subquery().label("a"), _DAY_POINTS.scalar_subquery(),
+               *[cast(column, Integer) for column in summary.c], none(at_type), none(Date)).select_from(summary),
+        select(awards.c[0], awards.c[1], awards.c[2], *[none(Integer)] * 5, awards.c[3], none(Date)),
+        select(literal("day"), *[none(Integer)] * 7, none(at_type), type_coerce(days.c.on, Date)))
 
 
 def _day(value) -> date:

@@ -18,6 +18,18 @@ _PERSON_OF = select(_OTHER.c.user_id).select_from(_LINK.join(_OTHER, _OTHER.c.pe
     _LINK.c.user_id == bindparam("user_id")).order_by(_OTHER.c.user_id)
 
 
+# For a caller's own statement (bind "user_id"): how many accounts the person has, for remember_identities.
+LINKED_COUNT = select(func.count()).select_from(_LINK.join(_OTHER, _OTHER.c.person_id == _LINK.c.person_id)).where(
+    _LINK.c.user_id == bindparam("user_id")).scalar_subquery()
+
+
+def remember_identities(user_id: int, linked: int) -> None:
+    """LINKED_COUNT as read by a caller's statement: an account linked to no other one is its own person, and
+    identities() asks no more in this transaction."""
+    if linked <= 1:
+        memo.store(db.session, ("identities", user_id), [user_id], (_LINK.name,))
+
+
 def identities(user_id: int) -> list[int]:
     """Every account of the person this account belongs to, lowest id first (just itself when unlinked).
     Read once per transaction, forgotten when identity_link is written."""

@@ -17,11 +17,12 @@ the same order); nothing here reads the ledger except the per-person and rebuild
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, case, delete, func, or_, select
+from sqlalchemy import and_, bindparam, case, delete, func, literal_column, or_, select
 from sqlalchemy.orm import aliased
 
 from plugin.challenges.models import Challenge
@@ -90,6 +91,29 @@ _OPEN_AT = select(_CHALLENGE.c.id, _CHALLENGE.c.team_id, _CHALLENGE.c.is_mission
     _CHALLENGE.c.starts_at <= _AT, _CHALLENGE.c.ends_at > _AT).order_by(_CHALLENGE.c.id)
 
 
+# For a caller's own statement (binds "course_id", "user_id", "now"): the person's teams (how many, the lowest
+# id) and whether any challenge of the course is open, for remember_teams_and_challenges.
+_MY_TEAMS = select(_TEAM_MEMBER.c.team_id).join(_TEAM, _TEAM.c.id == _TEAM_MEMBER.c.team_id).where(
+    _TEAM.c.course_id == bindparam("course_id"), _TEAM_MEMBER.c.user_id == bindparam("user_id")).subquery()
+TEAMS_AND_CHALLENGES = (
+    select(func.count()).select_from(_MY_TEAMS).scalar_subquery(),
+    select(func.min(_MY_TEAMS.c.team_id)).scalar_subquery(),
+    select(_CHALLENGE.c.id).where(_CHALLENGE.c.course_id == bindparam("course_id"), _CHALLENGE.c.cancelled_at.is_(None),
+                                  _CHALLENGE.c.starts_at <= bindparam("now", type_=_CHALLENGE.c.starts_at.type),
+                                  _CHALLENGE.c.ends_at > bindparam("now", type_=_CHALLENGE.c.starts_at.type)).exists())
+
+
+def remember_teams_and_challenges(course_id: int, user_id: int, now: datetime, teams: int, first_team: int | None,
+                                  any_open: bool) -> None:
+    """TEAMS_AND_CHALLENGES as read by a caller's statement: _teams_of and open_challenges at `now` ask no more
+    in this transaction when the answer is whole (no team or one; no open challenge)."""
+    if teams <= 1:
+        memo.store(db.session, ("teams_of", course_id, user_id), [] if not teams else [first_team],
+                   (_TEAM.name, _TEAM_MEMBER.name))
+    if not any_open:
+        memo.store(db.session, ("open_challenges", course_id, now), [], (_CHALLENGE.name,))
+
+
 def _teams_of(course_id: int, user_id: int) -> list[int]:
     """The person's teams in the course, read once per transaction (forgotten when teams change)."""
     return memo.remember(db.session, ("teams_of", course_id, user_id), (_TEAM.name, _TEAM_MEMBER.name),
@@ -127,7 +151,8 @@ def _statement(name: str, build):
 
 
 _TABLES = {"member_stat": MemberStat.__table__, "team_stat": TeamStat.__table__,
-           "board_rank": BoardRank.__table__, "board_score": BoardScore.__table__, "board_score_new": BoardScore.__table__}
+           "board_rank": BoardRank.__table__, "board_score": BoardScore.__table__, "board_score_new": BoardScore.__table__,
+           "board_score_pg": BoardScore.__table__}
 _KEYS = {"member_stat": ["course_id", "user_id", "period", "metric"], "team_stat": ["team_id", "period", "metric"]}
 
 
@@ -174,16 +199,53 @@ def with_blocks(buckets: dict[tuple[str, int], int]) -> dict[tuple[str, int], in
     return out
 
 
+_LATE_RANKS = "tinker_late_ranks"
+
+
+@contextmanager
+def ranks_last() -> Iterator[None]:
+    """Inside, rank bucket changes are gathered and written when the block ends, in one statement, keys sorted.
+
+    Rank buckets and blocks are the rows every writer of a board shares (everyone's points fall in a few blocks):
+    an award that locks them early holds them through its remaining statements, and concurrent awards queue
+    there. A service wraps its whole award in this and returns right after, so the caller's commit follows
+    the rank write at once. Nothing inside may read board_rank (no award path does)."""
+    session = db.session()
+    if _LATE_RANKS in session.info:  # already gathering: the outer block writes them
+        yield
+        return
+    pending: dict[tuple[str, int], int] = defaultdict(int)
+    session.info[_LATE_RANKS] = pending
+    try:
+        yield
+    finally:
+        session.info.pop(_LATE_RANKS, None)
+    _write_ranks(pending)
+
+
 def _move_ranks(changes: dict[tuple[str, int], int]) -> None:
-    """Apply +/- counts to board_rank buckets (board, points) and to their blocks."""
-    changes = {k: v for k, v in with_blocks(changes).items() if v}
+    """Apply +/- counts to board_rank buckets (board, points) and to their blocks (gathered for the end of
+    the block when inside ranks_last)."""
+    changes = with_blocks(changes)
+    pending = db.session().info.get(_LATE_RANKS)
+    if pending is not None:
+        for key, n in changes.items():
+            pending[key] += n
+        return
+    _write_ranks(changes)
+
+
+def _write_ranks(changes: dict[tuple[str, int], int]) -> None:
+    changes = {k: v for k, v in changes.items() if v}
     if not changes:
         return
     table = BoardRank.__table__
 
     def build(ins):
+        # RETURNING (unread) makes SQLAlchemy send the rows as one multi-row VALUES statement ("insertmanyvalues"),
+        # in the sorted order given, rather than one execution per row.
         return ins.on_conflict_do_update(index_elements=["board", "points"],
-                                         set_={"members": table.c.members + ins.excluded.members})
+                                         set_={"members": table.c.members + ins.excluded.members}).returning(table.c.board)
 
     db.session.execute(_statement("board_rank", build),
                        [{"board": b, "points": p, "members": n} for (b, p), n in sorted(changes.items())])
@@ -198,6 +260,19 @@ def bump_boards(user_id: int, deltas: dict[str, int], keep_zero: bool = False) -
     table = BoardScore.__table__
     boards = sorted(deltas)
     ranks: dict[tuple[str, int], int] = defaultdict(int)
+    if db.session.get_bind().dialect.name == "postgresql":
+        # One statement: PostgreSQL tells an inserted row from an updated one (a freshly inserted row's xmax is
+        # 0; the version an ON CONFLICT update writes carries the id of the transaction that locked the row).
+        add_new = _statement("board_score_pg", lambda ins: ins.on_conflict_do_update(
+            index_elements=["board", "user_id"], set_={"points": table.c.points + ins.excluded.points},
+        ).returning(table.c.board, table.c.points, literal_column("(xmax = 0)")))
+        for board, points, inserted in db.session.execute(
+                add_new, [{"board": b, "user_id": user_id, "points": deltas[b]} for b in boards]):
+            if not inserted:
+                ranks[(board, points - deltas[board])] -= 1
+            ranks[(board, points)] += 1
+        _move_ranks(ranks)
+        return
     fresh = _statement("board_score_new", lambda ins: ins.on_conflict_do_nothing(
         index_elements=["board", "user_id"]).returning(table.c.board))
     for (board,) in db.session.execute(fresh, [{"board": b, "user_id": user_id, "points": 0} for b in boards]):

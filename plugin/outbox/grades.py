@@ -12,6 +12,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import bindparam, select
 
 from plugin.audit.service import record
+from plugin.core import memo
 from plugin.core.actor import Actor, Role
 from plugin.errors import Forbidden, InvalidInput
 from plugin.extensions import db
@@ -87,11 +88,24 @@ def configure(actor: Actor, data: dict, lineitems_url: str | None, now: datetime
 _ENABLED = select(GradeSync.__table__.c.enabled).where(GradeSync.__table__.c.course_id == bindparam("course_id"))
 
 
+# For a caller's own statement (bind "course_id"): whether the course syncs grades, for remember_enabled.
+ENABLED = _ENABLED.scalar_subquery()
+
+
+def remember_enabled(course_id: int, enabled) -> None:
+    memo.store(db.session, ("grade_sync", course_id), bool(enabled), (GradeSync.__tablename__,))
+
+
+def _enabled(course_id: int) -> bool:
+    return memo.remember(db.session, ("grade_sync", course_id), (GradeSync.__tablename__,),
+                         lambda: bool(db.session.scalar(_ENABLED, {"course_id": course_id})))
+
+
 def points_changed(course_id: int, user_id: int, now: datetime) -> None:
     """Call where points are posted for someone (anywhere in that transaction): enqueues a score delivery
     if the course syncs grades. One delivery per (course, user), and the score is read when it is sent, so
     rapid changes coalesce to the newest. Never for staff."""
-    if not db.session.scalar(_ENABLED, {"course_id": course_id}):
+    if not _enabled(course_id):
         return
     member = standing(course_id, user_id)
     if member is None or member.role != Role.LEARNER.value:

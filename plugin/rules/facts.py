@@ -28,7 +28,10 @@ class Facts(Protocol):
     def rule_awards(self, rule_id: int, since: datetime | None = None) -> int: ...
     def last_rule_award(self, rule_id: int) -> datetime | None: ...
     def challenges_completed(self, since: datetime | None = None) -> int: ...
-    def changed(self) -> None: ...  # awards were just posted: forget anything remembered about them
+    # Awards were just posted (this rule's, at `at`: a ledger row and/or a badge award): forget, or bring up to
+    # date, anything remembered about them.
+    def changed(self, rule_id: int | None = None, at: datetime | None = None, ledger: bool = False,
+                badge: bool = False) -> None: ...
 
 
 def week_start(moment: datetime | date) -> date:
@@ -133,5 +136,5 @@ class MemoryFacts:
     def challenges_completed(self, since=None) -> int:
         return len(_since(self.challenge_rows, since))
 
-    def changed(self) -> None:
+    def changed(self, rule_id=None, at=None, ledger=False, badge=False) -> None:
         pass

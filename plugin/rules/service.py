@@ -8,7 +8,6 @@ from datetime import datetime
 from sqlalchemy import bindparam, select
 
 from plugin.badges.service import BadgeGrant, award_badge
-from plugin.core import memo
 from plugin.extensions import db
 from plugin.ledger.service import Posting, post_entry
 from plugin.rules import events as E
@@ -17,6 +16,7 @@ from plugin.rules.facts import Facts
 from plugin.rules.models import Rule
 from plugin.rules.registry import load_params
 from plugin.settings.service import Limits
+from plugin.tenancy import config_cache
 
 
 @dataclass(frozen=True)
@@ -66,11 +66,13 @@ _ACTIVE = select(_R.c.id, _R.c.version, _R.c.condition, _R.c.params, _R.c.points
 
 
 def _active(organisation_id: int) -> list[_Active]:
-    """The organisation's active rules, read once per transaction (forgotten when a rule is written)."""
+    """The organisation's active rules, read once per transaction (forgotten when a rule is written), or
+    kept in memory under the organisation's configuration version (config_cache: the list is shared, never
+    changed by its readers)."""
     def read():
         return [_Active(RuleSpec(*row[:3], row[3] or {}, *row[4:11]), row[11])
                 for row in db.session.execute(_ACTIVE, {"organisation_id": organisation_id})]
-    return memo.remember(db.session, ("active_rules", organisation_id), (_R.name,), read)
+    return config_cache.cached(organisation_id, "active_rules", (_R.name,), read)
 
 
 def apply(rule: Rule | RuleSpec, name: str, event: E.Event, points: int, now: datetime,
@@ -115,7 +117,7 @@ def _process(event: E.Event, facts: Facts, limits: Limits, now: datetime, active
             continue
         entry_id, award_id = apply(spec, rule.name, event, decision.points, now)
         if entry_id or award_id:
-            facts.changed()
+            facts.changed(spec.id, now, ledger=bool(entry_id), badge=bool(award_id))
             results.append(Recognition(spec.id, rule.name, decision.points if entry_id else 0, spec.dimension,
                                        spec.badge_id if award_id else None, entry_id, award_id, decision.note))
     if event.name != E.POINTS_CHANGED and any(r.ledger_entry_id for r in results):

@@ -18,6 +18,7 @@ from plugin.extensions import db
 from plugin.i18n import gettext as _
 from plugin.settings.fields import whole
 from plugin.settings.models import OrganisationSettings
+from plugin.tenancy import config_cache
 
 
 @dataclass(frozen=True)
@@ -68,13 +69,14 @@ _SNAPSHOT = select(*[_SETTINGS.c[name] for name in LIMIT_FIELDS], _SETTINGS.c.ti
 
 
 def _snapshot(organisation_id: int) -> tuple[Limits, str | None]:
-    """The organisation's limits and zone name, read once per transaction (forgotten when the row changes)."""
+    """The organisation's limits and zone name, read once per transaction (forgotten when the row changes),
+    or kept in memory across transactions under the organisation's configuration version (config_cache)."""
     def read():
         row = db.session.execute(_SNAPSHOT, {"organisation_id": organisation_id}).first()
         if row is None:
             return Limits(), None
         return Limits(*row[:-1]), row[-1]
-    return memo.remember(db.session, ("settings", organisation_id), (_SETTINGS.name,), read)
+    return config_cache.cached(organisation_id, "settings", (_SETTINGS.name,), read)
 
 
 def limits(organisation_id: int) -> Limits:
@@ -113,7 +115,7 @@ def time_zone_name(organisation_id: int) -> str:
     an award several times between its writes (which touch other tables: only a settings write forgets it).
     When this transaction already read the organisation's limits, their row gave the zone too."""
     def read() -> str:
-        snapshot = memo.peek(db.session, ("settings", organisation_id))
+        snapshot = memo.peek(db.session, ("settings", organisation_id)) or config_cache.peek(organisation_id, "settings")
         if snapshot is not None:
             return snapshot[1] or UTC_NAME
         return db.session.scalar(TIME_ZONE_OF, {"organisation": organisation_id}) or UTC_NAME

@@ -3,13 +3,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from plugin.core.db import UTCDateTime
 from plugin.extensions import db
 from plugin.i18n import gettext as _
+
+
+def fresh_config_version() -> int:
+    """A new organisation's configuration version: random, so a process that cached another database's
+    organisation of the same id (a recreated test or bench database) never takes it for this one."""
+    import secrets
+
+    return 1 + secrets.randbelow(2**52)
 
 
 class Organisation(db.Model):
@@ -19,6 +27,9 @@ class Organisation(db.Model):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     # Which release of the default lists, levels and rule pack this organisation has received.
     defaults_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Moved on by database triggers (migration 0023) in the transaction of every write to the configuration
+    # the award path caches in process (plugin/tenancy/config_cache.py); 0 = never cached.
+    config_version: Mapped[int] = mapped_column(BigInteger, default=fresh_config_version, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -12,19 +12,25 @@ import json
 import secrets
 from datetime import datetime, timezone
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from plugin.extensions import db
 from plugin.outbox.service import enqueue
+from plugin.tenancy import config_cache
 from plugin.tenancy.models import Course, User
 from plugin.webhooks.models import WebhookEndpoint
 from plugin.webhooks.service import KIND
 
+_ACTIVE = select(WebhookEndpoint.id, WebhookEndpoint.events).where(
+    WebhookEndpoint.organisation_id == bindparam("organisation_id"), WebhookEndpoint.active.is_(True))
+
 
 def _subscribed(organisation_id: int, event: str) -> list[int]:
-    rows = db.session.execute(select(WebhookEndpoint.id, WebhookEndpoint.events).where(
-        WebhookEndpoint.organisation_id == organisation_id, WebhookEndpoint.active.is_(True))).all()
-    return [endpoint_id for endpoint_id, events in rows if event in (events or [])]
+    # The active endpoints are kept across transactions under the configuration version (config_cache).
+    rows = config_cache.cached(organisation_id, "webhook_endpoints", ("webhook_endpoint",), lambda: tuple(
+        (endpoint_id, tuple(events or ())) for endpoint_id, events in db.session.execute(
+            _ACTIVE, {"organisation_id": organisation_id})))
+    return [endpoint_id for endpoint_id, events in rows if event in events]
 
 
 def _iso(moment: datetime) -> str:

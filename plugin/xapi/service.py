@@ -27,6 +27,7 @@ from plugin.i18n import gettext as _
 from plugin.i18n import lazy_gettext as _l
 from plugin.outbox.models import FAILED, PENDING, OutboxItem
 from plugin.outbox.service import enqueue
+from plugin.tenancy import config_cache
 from plugin.tenancy.models import Course, Deployment, Organisation, Platform, User
 from plugin.xapi import statements as S
 from plugin.xapi.models import XapiSetting
@@ -144,6 +145,13 @@ def _course(course_id: int) -> S.Course:
 
 
 def _ready(organisation_id: int) -> XapiSetting | None:
+    # Whether the connection is ready is kept across transactions (config_cache); the row only when it is.
+    if not config_cache.cached(organisation_id, "xapi_ready", ("xapi_setting",), lambda: _ready_row(organisation_id) is not None):
+        return None
+    return _ready_row(organisation_id)
+
+
+def _ready_row(organisation_id: int) -> XapiSetting | None:
     row = settings(organisation_id)
     return row if row is not None and row.ready else None
 

@@ -1,0 +1,70 @@
+"""DbFacts.prefetch_experiment: what an experiment's rules ask first, read in one statement, answers exactly as
+the questions asked one by one do, and the day's points are read again once awards were posted."""
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta, timezone
+
+import sqlalchemy as sa
+from sqlalchemy import select
+
+from plugin.experiments.models import Experiment
+from plugin.experiments.service import experiment_event
+from plugin.extensions import db
+from plugin.facts.db import DbFacts
+from plugin.ledger.service import Posting, post_entry
+from plugin.rules import service as rules
+from plugin.rules.engine import DIMINISHING_WINDOW
+from plugin.rules.facts import week_start
+from tests.services.factories import later, log, make_actor, make_platform
+
+
+def _questions(facts: DbFacts, event, rule_ids=()) -> tuple:
+    streak_since = datetime.combine(week_start(event.occurred_at) - timedelta(weeks=5), time(0), tzinfo=timezone.utc)
+    return (facts.active_weeks(streak_since), [facts.rule_awards(r) for r in rule_ids],
+            [facts.last_rule_award(r) for r in rule_ids],
+            facts.same_tool_and_category(event.attrs["tool_key"], event.attrs["category_id"],
+                                         event.occurred_at - DIMINISHING_WINDOW, event.source_id),
+            facts.points_on_day(facts.day_of(event.occurred_at), "experiment"),
+            facts.experiments(failed_with_reflection=True, min_reflection=20), facts.experiments(),
+            facts.experiments(shared_only=True), facts.distinct_tools(), facts.distinct_categories())
+
+
+def test_prefetched_facts_answer_as_the_questions_asked_one_by_one(appctx):
+    platform = make_platform()
+    learner = make_actor(platform, "learner-a")
+    db.session.commit()
+    log(learner, later(1) - timedelta(days=8))
+    log(learner, later(2), outcome="failed", learned="Always check the figures it gives against the source.")
+    log(learner, later(3), visibility="private")
+    db.session.commit()
+    newest = db.session.scalar(select(Experiment).order_by(Experiment.id.desc()).limit(1))
+    event = experiment_event(newest)
+
+    rule_ids = [r.spec.id for r in rules._active(learner.organisation_id)]
+    ahead = DbFacts(learner.course_id, learner.user_id, learner.organisation_id)
+    ahead.prefetch_experiment(event, 20)
+    sent = []
+
+    def listen(_conn, _cursor, statement, *_args):
+        sent.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        answers = _questions(ahead, event, rule_ids)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", listen)
+    assert sent == []  # all answered by the one statement read ahead
+    assert answers == _questions(DbFacts(learner.course_id, learner.user_id, learner.organisation_id), event, rule_ids)
+    assert len(answers[0]) == 2 and sum(answers[1]) > 0  # two weeks with experiments; some rules awarded
+    assert answers[3] == 2 and answers[4] > 0  # two earlier experiments with this tool and category; points today
+
+    rule_id = rule_ids[0]
+    post_entry(Posting(organisation_id=learner.organisation_id, course_id=learner.course_id,
+                       user_id=learner.user_id, amount=7, dimension="experimenting", source_type="experiment",
+                       source_id=newest.id, key="test:prefetch:extra", rule_id=rule_id, rule_version=1),
+               event.occurred_at + timedelta(minutes=1))
+    ahead.changed(rule_id, event.occurred_at + timedelta(minutes=1), ledger=True)  # as rules.process tells it
+    fresh = DbFacts(learner.course_id, learner.user_id, learner.organisation_id)
+    assert _questions(ahead, event, rule_ids) == _questions(fresh, event, rule_ids)
+    assert ahead.points_on_day(ahead.day_of(event.occurred_at), "experiment") == answers[4] + 7
+    db.session.rollback()
