@@ -272,15 +272,16 @@ def test_table_scrollers_keep_hidden_text_inside_and_are_labelled_keyboard_regio
 def test_the_small_team_summary_keeps_rank_and_points_only(app):
     from types import SimpleNamespace
 
-    row = SimpleNamespace(rank=1, team_id=1, name="Red", is_mine=False, members=3, points_per_member=12,
-                          experimenters_share=2 / 3, helpers_share=1 / 3)
+    from plugin.leaderboards.queries import TeamRow
+
+    row = TeamRow(rank=1, team_id=1, name="Red", members=3, points=36, experimenters=2, helpers=1)
     with app.test_request_context():
         macros = app.jinja_env.get_template("macros/boards.html").module
         small = str(macros.board_summary(SimpleNamespace(board=None, teams=[row]), SimpleNamespace(can_manage=False),
                                          "Top"))
         full = str(macros.team_table([row], "points_per_member", "Teams", {"points_per_member": "Points per member"}))
     assert "Rank" in small and "Points per member" in small and "Experimented" not in small
-    assert "Experimented" in full and "67%" in full
+    assert "Experimented" in full and "67%" in full and "(2 of 3)" in full and "33%" in full
     assert 'tabindex="0" role="region" aria-label="Teams by points per member, all time"' in small
 
 
