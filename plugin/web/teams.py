@@ -12,9 +12,9 @@ from plugin.core.actor import Actor, Role
 from plugin.core.clock import utcnow
 from plugin.errors import Conflict, InvalidInput
 from plugin.extensions import db
+from plugin.i18n import format_date, format_decimal, format_percent, ngettext
 from plugin.i18n import gettext as _
 from plugin.i18n import lazy_gettext as _l
-from plugin.i18n import ngettext
 from plugin.teams import service as teams
 from plugin.teams.progress import TeamProgress, team_progress
 from plugin.teams.schemas import MembersIn, TeamIn
@@ -37,7 +37,20 @@ def mine(actor: Actor):
 @requires_actor()
 def show(actor: Actor, team_id: int):
     progress = team_progress(actor, team_id, utcnow())
-    return render_template("teams/team_show.html", actor=actor, p=progress, charts=_charts(progress))
+    return render_template("teams/team_show.html", actor=actor, p=progress, charts=_charts(progress),
+                           tables=_tables(progress))
+
+
+def _tables(p: TeamProgress) -> dict[str, list[list[str]]]:
+    """The rows of each chart's table alternative, formatted for the reader's language (built here rather than
+    in the template: a dozen weeks of formatted cells cost the page more in Jinja than anything else)."""
+    return {
+        "participation": [[w.key, format_date(w.starts_on, "d MMM y"),
+                           _("%(count)s of %(total)s", count=format_decimal(w.experimenters),
+                             total=format_decimal(w.members)), format_percent(w.percent / 100)] for w in p.weeks],
+        "categories": [[c.label, format_decimal(c.month), format_decimal(c.all_time)] for c in p.categories],
+        "outcomes": [[o.label, format_decimal(o.month), format_decimal(o.all_time)] for o in p.outcomes],
+    }
 
 
 def _charts(p: TeamProgress) -> dict[str, Markup]:
