@@ -51,8 +51,11 @@ def db_url(db_kind, tmp_path_factory):
 def redis_url():
     """A throwaway redis-server (per test session and xdist worker), or TINKER_TEST_REDIS_URL."""
     given = os.environ.get("TINKER_TEST_REDIS_URL")
-    if given:
-        yield given
+    if given:  # one database number per xdist worker: each test empties its own (FLUSHDB)
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "gw-1")
+        base = given.rstrip("/")
+        base = base.rsplit("/", 1)[0] if base.count("/") > 2 else base  # without its database number
+        yield f"{base}/{int(worker[2:]) + 1}"
         return
     from tests.support.redis_server import ThrowawayRedis
 
