@@ -158,3 +158,38 @@ def test_redis_going_away_gives_503_pages_and_not_ready(app, platform):
             from plugin.extensions import db
 
             db.engine.dispose()
+
+
+def test_a_service_token_fetched_by_one_instance_serves_the_other_until_dropped(app, cli, redis_pair):
+    from plugin.core.clock import utcnow
+    from plugin.extensions import db
+    from plugin.lti import keys, service_token
+    from plugin.tenancy.models import Platform
+    from tests.support.ags import FakeAgs
+    from tests.support.platform import FakePlatform
+
+    def tool_jwks():
+        with app.app_context():
+            return keys.public_jwks()
+
+    a, b = redis_pair
+    ags, lms = FakeAgs("client-123", tool_jwks), FakePlatform()
+    scopes = ("https://purl.imsglobal.org/spec/lti-ags/scope/score",)
+    try:
+        assert cli(*lms.register_args(token_url=ags.token_url)).exit_code == 0
+
+        def token_on(instance) -> str:
+            service_token.forget()  # nothing in this process's memory: each call plays a fresh instance
+            with instance.app_context():
+                client = service_token.ServiceClient.of(db.session.scalar(select(Platform)))
+                return service_token.access_token(client, scopes, utcnow())
+
+        first = token_on(a)
+        assert token_on(b) == first and len(ags.token_requests) == 1
+        with b.app_context():  # the platform refused it (401): forgotten for every instance
+            service_token.drop(service_token.ServiceClient.of(db.session.scalar(select(Platform))), scopes)
+        token_on(a)
+        assert len(ags.token_requests) == 2
+    finally:
+        ags.close(), lms.close()
+        service_token.forget()
