@@ -9,7 +9,7 @@ export FLASK_APP := plugin
 # The suite runs on every core (tests are independent: each worker has its own databases and servers).
 PYTEST_ARGS ?= -n auto
 
-.PHONY: run test test-sqlite test-postgresql install postgres-binaries clean translations screenshots
+.PHONY: run test test-sqlite test-postgresql test-redis install postgres-binaries redis-binaries clean translations screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,15 +29,29 @@ run: $(STAMP)
 	$(BIN)/flask run --host $(HOST) --port $(PORT) --with-threads
 
 ## make test: the whole suite on SQLite, then on PostgreSQL (a throwaway server when none is configured).
-test: $(STAMP) postgres-binaries
+test: $(STAMP) postgres-binaries redis-binaries
 	$(BIN)/python -m pytest -p no:cacheprovider --db sqlite $(PYTEST_ARGS)
 	$(BIN)/python -m pytest -p no:cacheprovider --db postgresql $(PYTEST_ARGS)
 
-test-sqlite: $(STAMP)
+test-sqlite: $(STAMP) redis-binaries
 	$(BIN)/python -m pytest --db sqlite $(PYTEST_ARGS)
 
-test-postgresql: $(STAMP) postgres-binaries
+test-postgresql: $(STAMP) postgres-binaries redis-binaries
 	$(BIN)/python -m pytest --db postgresql $(PYTEST_ARGS)
+
+## make test-redis: the suite on SQLite with the app's shared cache in a throwaway redis-server (TINKER_REDIS_URL).
+test-redis: $(STAMP) redis-binaries
+	$(BIN)/python -m pytest -p no:cacheprovider --db sqlite --redis $(PYTEST_ARGS)
+
+# Debian's redis-server for the shared-cache tests (a throwaway server per test session), installed when missing.
+redis-binaries:
+	@if [ -z "$$TINKER_TEST_REDIS_URL" ] && ! command -v redis-server >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+	  else \
+	    echo "redis-server missing: apt-get install redis-server, or set TINKER_TEST_REDIS_URL"; exit 1; \
+	  fi; \
+	fi
 
 # Debian's server binaries for the throwaway test cluster, installed when missing and we may.
 postgres-binaries:

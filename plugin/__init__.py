@@ -42,6 +42,9 @@ def register_extensions(app: Flask) -> None:
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    from plugin.lti import shared_store
+
+    shared_store.init_app(app)
 
     @app.teardown_appcontext  # runs before Flask-SQLAlchemy's own (teardowns run in reverse order)
     def _end_session(_exc):

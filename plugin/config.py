@@ -53,6 +53,10 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "LTI_STATE_TTL": int(os.environ.get("TINKER_LTI_STATE_TTL", "600")),
         "LTI_HTTP_TIMEOUT": float(os.environ.get("TINKER_LTI_HTTP_TIMEOUT", "5")),
         "LTI_JWKS_TTL": int(os.environ.get("TINKER_LTI_JWKS_TTL", "3600")),
+        # Optional shared cache for OIDC state and nonces, key sets, service tokens and API rate limits
+        # (docs/deploy.md); unset: all of it in the database and process memory.
+        "REDIS_URL": os.environ.get("TINKER_REDIS_URL") or None,
+        "REDIS_TIMEOUT": float(os.environ.get("TINKER_REDIS_TIMEOUT", "2")),
         "TRUST_PROXY_HEADERS": _env_bool("TINKER_TRUST_PROXY", production),
         # Roster sync (NRPS) after launches: at most once per course per interval, in the background.
         "LTI_ROSTER_SYNC_ON_LAUNCH": _env_bool("TINKER_ROSTER_SYNC_ON_LAUNCH", True),

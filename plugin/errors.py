@@ -61,6 +61,10 @@ class RateLimited(DomainError):
         self.headers = {"Retry-After": str(retry_after)}
 
 
+class SharedStoreUnavailable(Exception):
+    """The shared cache (Redis, when TINKER_REDIS_URL is set) cannot be reached: a 503, like a database outage."""
+
+
 class LaunchRejected(DomainError):
     """An LTI message that fails validation; the hint tells the LMS admin what to check."""
 
@@ -189,6 +193,15 @@ def register_error_handlers(app: Flask) -> None:
             _("Tinker cannot reach its database right now. Please try again in a minute: if what you sent was "
               "already saved, sending it again will not save it twice."))
         response = app.make_response(response)
+        response.headers["Retry-After"] = "30"
+        return response
+
+    @app.errorhandler(SharedStoreUnavailable)
+    def _shared_store_unavailable(err: SharedStoreUnavailable):
+        log.warning("shared cache unavailable on %s %s: %s", request.method, request.path, str(err).splitlines()[0])
+        response = app.make_response(render_error(
+            503, "shared_store_unavailable", _("Tinker is briefly unavailable"),
+            _("Tinker cannot reach its shared cache right now. Please try again in a minute.")))
         response.headers["Retry-After"] = "30"
         return response
 

@@ -13,10 +13,13 @@ from tests.support.platform import FakePlatform, token_from
 def pytest_addoption(parser):
     parser.addoption("--db", default=os.environ.get("TINKER_TEST_DB", "sqlite"), choices=["sqlite", "postgresql"],
                      help="database the suite runs on")
+    parser.addoption("--redis", action="store_true", default=bool(os.environ.get("TINKER_TEST_REDIS")),
+                     help="run the app fixtures with the shared cache in a throwaway redis-server")
 
 
 def pytest_report_header(config):
-    return f"tinker database: {config.getoption('--db')}"
+    return (f"tinker database: {config.getoption('--db')}, shared cache: "
+            f"{'redis' if config.getoption('--redis') else 'database'}")
 
 
 @pytest.fixture(scope="session")
@@ -45,12 +48,38 @@ def db_url(db_kind, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def app(db_url, tmp_path_factory):
+def redis_url():
+    """A throwaway redis-server (per test session and xdist worker), or TINKER_TEST_REDIS_URL."""
+    given = os.environ.get("TINKER_TEST_REDIS_URL")
+    if given:  # one database number per xdist worker: each test empties its own (FLUSHDB)
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "gw-1")
+        base = given.rstrip("/")
+        base = base.rsplit("/", 1)[0] if base.count("/") > 2 else base  # without its database number
+        yield f"{base}/{int(worker[2:]) + 1}"
+        return
+    from tests.support.redis_server import ThrowawayRedis
+
+    server = ThrowawayRedis()
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def shared_cache(request) -> dict:
+    """The app fixtures' shared-cache settings: none by default, Redis with --redis."""
+    return {"REDIS_URL": request.getfixturevalue("redis_url")} if request.config.getoption("--redis") else {}
+
+
+@pytest.fixture(scope="session")
+def app(db_url, tmp_path_factory, shared_cache):
     import flask_migrate
 
     from plugin import create_app
 
     app = create_app({
+        **shared_cache,
         "TESTING": True,
         "SQLALCHEMY_DATABASE_URI": db_url,
         "TINKER_BASE_URL": "http://localhost",
@@ -67,7 +96,7 @@ def app(db_url, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def live_server(app, db_url, tmp_path_factory):
+def live_server(app, db_url, tmp_path_factory, shared_cache):
     """The tool served over real HTTP on 127.0.0.1 (threaded, as `make run` serves it), sharing the test DB.
 
     Its dev LMS fetches its own JWKS over HTTP, so the whole launch path is real.
@@ -84,6 +113,7 @@ def live_server(app, db_url, tmp_path_factory):
         port = s.getsockname()[1]
     base = f"http://127.0.0.1:{port}"
     live = create_app({
+        **shared_cache,
         "TESTING": True, "SQLALCHEMY_DATABASE_URI": db_url, "TINKER_BASE_URL": base, "DEV_LMS_ENABLED": True,
         "DEV_LMS_KEY_PATH": str(tmp_path_factory.mktemp("live-devlms") / "key.pem"),
         "RAISE_UNEXPECTED": False,
@@ -102,6 +132,8 @@ def _clean_tables(app) -> None:
 
     platform_keys.forget()
     keys._current.clear()  # the remembered newest tool key is gone with the wiped table
+    if app.config.get("REDIS_URL"):
+        app.extensions["shared_store"].client.flushdb()
     with app.app_context():
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]
         with db.engine.begin() as conn:
@@ -117,6 +149,11 @@ def _clean_database(request):
     yield
     if "app" in request.fixturenames:
         _clean_tables(request.getfixturevalue("app"))
+    if "redis_url" in request.fixturenames:  # a test that used the throwaway Redis leaves it empty
+        import redis
+
+        with redis.Redis.from_url(request.getfixturevalue("redis_url")) as client:
+            client.flushdb()
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from plugin.core.clock import utcnow
 from plugin.core.db import set_write_intent
 from plugin.errors import Forbidden, NotFound, RateLimited, Unauthenticated
 from plugin.extensions import db
+from plugin.lti import shared_store
 from plugin.lti.session import load_actor, session_id_from_token
 from plugin.tenancy.models import Course
 from plugin.tokens import service as tokens
@@ -37,7 +38,7 @@ def _api_token(secret: str) -> ApiToken:
         g._write_token = set_write_intent(True)
     now = utcnow()
     token = tokens.authenticate(secret, now)
-    count = tokens.count_request(token, now)
+    count = shared_store.current().count_request(token, now)
     db.session.commit()  # the request counts even when the call itself fails
     limit = current_app.config["API_RATE_LIMIT"]
     if count > limit:

@@ -1,7 +1,8 @@
 """Validate an LTI 1.3 launch completely and turn it into a claim-free LaunchIdentity.
 
 Closes pylti1p3 2.0.0's gaps: iat leeway, single-use nonce, every aud entry and azp checked, exp
-required, unknown issuer as a clear 4xx, HTTP timeouts, state kept in the database.
+required, unknown issuer as a clear 4xx, HTTP timeouts, state kept where every instance sees it
+(the database, or Redis when configured: plugin/lti/shared_store.py).
 """
 from __future__ import annotations
 
@@ -11,16 +12,15 @@ from datetime import datetime
 
 from pylti1p3.exception import LtiException
 from pylti1p3.message_validators import get_validators
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from plugin.errors import Forbidden, LaunchRejected
 from plugin.extensions import db
 from plugin.i18n import gettext as _
 from plugin.i18n import lazy_gettext as _l
 from plugin.lti import claims as C
-from plugin.lti import deep_linking, jws, platform_keys
+from plugin.lti import deep_linking, jws, platform_keys, shared_store
 from plugin.lti.install import CUSTOM_COURSE_GROUPS, CUSTOM_HISTORY
-from plugin.lti.models import OidcState
 from plugin.lti.placements import CUSTOM_VIEW
 from plugin.lti.roles import map_roles
 from plugin.lti.roster import GROUPS_CLAIM
@@ -168,7 +168,8 @@ def _consume_state(state: str, browser_state: str | None, platform: Platform, no
     state obtained by someone else could otherwise be posted from a victim's browser (login CSRF)."""
     if browser_state and browser_state != state:
         raise _reject(_("The launch does not belong to the login this browser started (state)."))
-    row = db.session.get(OidcState, state)
+    store = shared_store.current()
+    row = store.find_login(state)
     if row is None or row.expires_at < now:
         raise _reject(_("The launch's state is unknown or has expired."), _("Launch again from the LMS."))
     if row.platform_id != platform.id:
@@ -182,10 +183,7 @@ def _consume_state(state: str, browser_state: str | None, platform: Platform, no
                       _("Your browser blocked Tinker's cookie inside the course page. Open Tinker again from your "
                       "course and choose \"Open Tinker in a new window\" if it is offered, or set the link to open "
                       "in a new window in the LMS."))
-    used = db.session.execute(
-        update(OidcState).where(OidcState.state == state, OidcState.consumed_at.is_(None)).values(consumed_at=now)
-    )
-    if used.rowcount != 1:
+    if not store.consume_login(state, now):
         raise _reject(*ALREADY_USED)
 
 

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from plugin.errors import LaunchRejected
 from plugin.extensions import db
 from plugin.i18n import gettext as _
-from plugin.lti.models import OidcState
+from plugin.lti import shared_store
 from plugin.tenancy.models import Platform
 from plugin.tenancy.service import origin_of
 
@@ -60,16 +60,14 @@ def begin_login(params: dict[str, str], base_url: str, now: datetime, ttl_second
     # that names the tool by another host name (localhost vs 127.0.0.1) still launches.
     platform = _platform_for(issuer, params.get("client_id") or None)
 
-    # Expired states are useless; clear them as we go so the table stays small.
-    db.session.execute(delete(OidcState).where(OidcState.expires_at < now))
     state = secrets.token_urlsafe(32)
     nonce = secrets.token_urlsafe(32)
     storage_target = params.get("lti_storage_target") or None
     if storage_target is not None and not STORAGE_TARGET.fullmatch(storage_target):
         storage_target = None  # not a frame name we can address: fall back to the cookie
-    db.session.add(OidcState(state=state, nonce=nonce, platform_id=platform.id, created_at=now,
-                             expires_at=now + timedelta(seconds=ttl_seconds), storage_target=storage_target))
-    db.session.flush()
+    shared_store.current().put_login(shared_store.LoginState(
+        state=state, nonce=nonce, platform_id=platform.id, created_at=now,
+        expires_at=now + timedelta(seconds=ttl_seconds), storage_target=storage_target))
 
     query = {
         "scope": "openid",

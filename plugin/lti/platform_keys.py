@@ -1,6 +1,7 @@
 """Platform public keys: JWKS fetched over HTTP with a timeout, parsed once, cached per (issuer, kid).
 
-The cache holds derived data only (any instance can refetch it), so it may live in process memory.
+The cache holds derived data only (any instance can refetch it), so it may live in process memory; with a
+shared cache configured (TINKER_REDIS_URL) the fetched documents are shared too, so N instances fetch once.
 An unknown kid triggers one refetch (at most every MIN_REFETCH seconds per key set, so junk kids
 cannot turn the tool into a request amplifier). Failed fetches count too: while a key set cannot be
 fetched, it is tried again at most every MIN_REFETCH seconds, the keys of its last good fetch keep working
@@ -15,10 +16,12 @@ import time
 from dataclasses import dataclass, field
 
 import requests
+from flask import has_app_context
 from jwt.algorithms import RSAAlgorithm
 
-from plugin.errors import LaunchRejected
+from plugin.errors import LaunchRejected, SharedStoreUnavailable
 from plugin.i18n import gettext as _
+from plugin.lti import shared_store
 
 MIN_REFETCH = 10.0
 ALLOWED_ALGS = {"RS256", "RS384", "RS512"}
@@ -42,16 +45,35 @@ def _lock_for(key_set_url: str) -> threading.Lock:
         return _locks.setdefault(key_set_url, threading.Lock())
 
 
-def _fetch(url: str, timeout: float) -> dict[str, tuple[object, str]]:
+def _download(url: str, timeout: float):
     try:
         resp = requests.get(url, timeout=timeout, headers={"Accept": "application/json"})
         resp.raise_for_status()
-        document = resp.json()
+        return resp.json()
     except (requests.RequestException, ValueError) as exc:
         raise LaunchRejected(
             _("The platform's public keys could not be fetched."),
             hint=_("Check that the key set URL registered for this LMS (%(url)s) is reachable from Tinker.", url=url),
         ) from exc
+
+
+def _fetch(url: str, kid: str, ttl: float, timeout: float) -> dict[str, tuple[object, str]]:
+    """The key set another instance fetched (shared cache, when configured) if it holds kid, else from the LMS."""
+    store = shared_store.current() if has_app_context() else None
+    cache_key = f"jwks:{url}"
+    if store is not None:
+        shared = store.cache_get(cache_key)
+        if shared:
+            parsed = _parse(json.loads(shared))
+            if kid in parsed:
+                return parsed
+    document = _download(url, timeout)
+    if store is not None:
+        store.cache_set(cache_key, json.dumps(document), ttl)
+    return _parse(document)
+
+
+def _parse(document) -> dict[str, tuple[object, str]]:
     parsed: dict[str, tuple[object, str]] = {}
     for jwk in document.get("keys", []) if isinstance(document, dict) else []:
         if not isinstance(jwk, dict) or jwk.get("kty") != "RSA" or not jwk.get("kid"):
@@ -77,9 +99,12 @@ def key_for(key_set_url: str, kid: str, ttl: float, timeout: float) -> tuple[obj
         if wanted and now - entry.tried_at >= MIN_REFETCH:
             entry.tried_at = now
             try:
-                entry.keys, entry.fetched_at, entry.failure = _fetch(key_set_url, timeout), now, None
+                entry.keys, entry.fetched_at, entry.failure = _fetch(key_set_url, kid, ttl, timeout), now, None
             except LaunchRejected as exc:
                 entry.failure = exc
+            except SharedStoreUnavailable:  # not the LMS's fault: the next launch tries again at once
+                entry.tried_at = float("-inf")
+                raise
     if kid in entry.keys:
         return entry.keys[kid]
     if entry.failure is not None:  # a fresh error each time: an exception object is not shared across requests

@@ -2,10 +2,13 @@
 
 The client assertion is signed with the tool's cached key (keys.sign, no PEM load per signature), its
 aud is exactly the platform's token URL (Canvas rejects anything else), and tokens are kept in process
-memory until shortly before they expire: losing them only costs one more token request.
+memory (and in the shared cache, when TINKER_REDIS_URL is set) until shortly before they expire: losing them
+only costs one more token request.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 import time
 import uuid
@@ -15,7 +18,8 @@ from datetime import datetime, timedelta
 import requests
 from flask import current_app
 
-from plugin.lti import keys
+from plugin.errors import SharedStoreUnavailable
+from plugin.lti import keys, shared_store
 from plugin.outbox.registry import Retry
 from plugin.tenancy.models import Platform
 
@@ -49,10 +53,16 @@ def _cache_key(client: ServiceClient, scopes: tuple[str, ...]) -> tuple:
     return client.platform_id, client.client_id, client.token_url, scopes
 
 
+def _shared_key(key: tuple) -> str:
+    return "service-token:" + hashlib.sha256(json.dumps(key).encode()).hexdigest()
+
+
 def drop(client: ServiceClient, scopes: tuple[str, ...]) -> None:
     """Forget a token the platform no longer accepts (401)."""
+    key = _cache_key(client, tuple(sorted(scopes)))
     with _lock:
-        _cache.pop(_cache_key(client, tuple(sorted(scopes))), None)
+        _cache.pop(key, None)
+    shared_store.current().cache_delete(_shared_key(key))
 
 
 def client_assertion(client: ServiceClient) -> str:
@@ -62,12 +72,28 @@ def client_assertion(client: ServiceClient) -> str:
 
 
 def access_token(client: ServiceClient, scopes: tuple[str, ...], now: datetime) -> str:
+    try:
+        return _access_token(client, scopes, now)
+    except SharedStoreUnavailable as exc:  # the outbox tries again later, as for an unreachable LMS
+        raise Retry(f"shared cache unreachable: {exc}") from None
+
+
+def _access_token(client: ServiceClient, scopes: tuple[str, ...], now: datetime) -> str:
     scopes = tuple(sorted(scopes))
     key = _cache_key(client, scopes)
     with _lock:
         cached = _cache.get(key)
     if cached and cached[1] > now:
         return cached[0]
+    store = shared_store.current()
+    shared = store.cache_get(_shared_key(key))  # another instance's token (shared cache configured)
+    if shared:
+        token, expires = json.loads(shared)
+        expires_at = datetime.fromisoformat(expires)
+        if expires_at > now:
+            with _lock:
+                _cache[key] = (token, expires_at)
+            return token
     try:
         response = requests.post(client.token_url, data={
             "grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE,
@@ -86,4 +112,6 @@ def access_token(client: ServiceClient, scopes: tuple[str, ...], now: datetime) 
     expires_at = now + max(timedelta(seconds=lifetime) - EARLY, timedelta(seconds=lifetime // 2))
     with _lock:
         _cache[key] = (token, expires_at)
+    store.cache_set(_shared_key(key), json.dumps([token, expires_at.isoformat()]),
+                    (expires_at - now).total_seconds())
     return token

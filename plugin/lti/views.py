@@ -24,11 +24,10 @@ from plugin.extensions import db
 from plugin.identity import service as linking
 from plugin.leaderboards import aggregates
 from plugin.lti import claims as C
-from plugin.lti import deep_linking, install, keys, placements, roster_jobs
+from plugin.lti import deep_linking, install, keys, placements, roster_jobs, shared_store
 from plugin.lti.ags import lineitems_url
 from plugin.lti.launch import validate_launch
 from plugin.lti.login import begin_login
-from plugin.lti.models import OidcState
 from plugin.lti.session import issue_token, load_actor, start_session
 from plugin.onboarding.service import ensure_current
 from plugin.tenancy import service as tenancy
@@ -92,12 +91,12 @@ def login_probe():
     return jsonify(cookie=bool(state) and request.cookies.get(STATE_COOKIE) == state)
 
 
-def _storage_lookup(form) -> OidcState | None:
+def _storage_lookup(form) -> shared_store.LoginState | None:
     """A launch whose login kept its state in platform storage and whose browser sent no state cookie:
     the page must first read the state back from the platform (once: the re-post carries platform_state)."""
     if request.cookies.get(STATE_COOKIE) or "platform_state" in form or not form.get("state"):
         return None
-    row = db.session.get(OidcState, form["state"])
+    row = shared_store.current().find_login(form["state"])
     if row is None or not row.storage_target or row.consumed_at is not None:
         return None
     return row

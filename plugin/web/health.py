@@ -1,5 +1,6 @@
 """/healthz (the process answers) and /readyz (the database answers and its schema is at the newest
-migration), for load balancers and orchestrators. JSON, no authentication, nothing sensitive."""
+migration; the shared cache answers, when one is configured), for load balancers and orchestrators. JSON, no
+authentication, nothing sensitive."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,6 +10,7 @@ from alembic.script import ScriptDirectory
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
+from plugin.errors import SharedStoreUnavailable
 from plugin.extensions import db
 
 bp = Blueprint("health", __name__)
@@ -37,6 +39,10 @@ def readyz():
     except Exception:  # unreachable, or never migrated
         db.session.rollback()
         return jsonify(status="unavailable", database="unreachable or not migrated"), 503
+    try:
+        current_app.extensions["shared_store"].ping()
+    except SharedStoreUnavailable:
+        return jsonify(status="unavailable", shared_cache="unreachable"), 503
     heads = _migration_heads()
     if current != heads:
         return jsonify(status="unavailable", database="migrations pending",

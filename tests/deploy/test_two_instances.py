@@ -1,6 +1,7 @@
 """Two app instances (separate gunicorn processes, as behind a load balancer) share one database and nothing
 else: a login started on instance A completes its launch on instance B, a launch token from one works on the
-other, a replayed launch is refused by both, and an experiment logged on A is on B's leaderboard at once."""
+other, a replayed launch is refused by both, and an experiment logged on A is on B's leaderboard at once.
+The same with login state and nonces in a Redis both instances are configured with."""
 from __future__ import annotations
 
 import html
@@ -15,17 +16,19 @@ from tests.support.instances import Instance, experiment_fields, form_of, free_p
 from tests.web.helpers import autopost, next_url
 
 
-@pytest.fixture
-def instances(app, db_url, tmp_path):
+@pytest.fixture(params=["database", "redis"])
+def instances(request, app, db_url, tmp_path):
     """A and B behind one public URL (A's: the LMS registration names one URL; which instance answers is the
-    load balancer's choice, played here by the test)."""
+    load balancer's choice, played here by the test). Login state in the database, or both configured with
+    one Redis (TINKER_REDIS_URL)."""
     from plugin.core.clock import utcnow
     from plugin.devlms.seed import seed
     from plugin.extensions import db
 
     port_a = free_port()
     public = f"http://127.0.0.1:{port_a}"  # A serves the public URL
-    env = instance_env(db_url, public, tmp_path)
+    extra = {"TINKER_REDIS_URL": request.getfixturevalue("redis_url")} if request.param == "redis" else {}
+    env = instance_env(db_url, public, tmp_path, **extra)
     a = Instance(env, tmp_path / "a.log", port_a)
     b = Instance(env, tmp_path / "b.log")
     with app.app_context():
@@ -33,6 +36,7 @@ def instances(app, db_url, tmp_path):
         db.session.commit()
     try:
         a.wait(), b.wait()
+        a.shared = request.param
         yield a, b
     finally:
         a.stop(), b.stop()
@@ -43,12 +47,20 @@ def _on(instance: Instance, url: str) -> str:
     return instance.base + url[len(url.split("/", 3)[0] + "//" + url.split("/", 3)[2]):]
 
 
-def test_a_login_on_one_instance_launches_on_the_other_and_their_data_is_one(instances):
+def test_a_login_on_one_instance_launches_on_the_other_and_their_data_is_one(app, instances):
     a, b = instances
     browser = requests.Session()
     login = autopost(browser, browser.post(f"{a.base}/dev/lms/launch",
                                            data={"sub": "dev-learner-30", "course": "dev-course-202"}))
     assert login.status_code in (200, 302)  # A stored state and nonce and sent the browser to the platform
+    if a.shared == "redis":  # ...in Redis, where B finds them; not in the database
+        from sqlalchemy import func, select
+
+        from plugin.extensions import db
+        from plugin.lti.models import OidcState
+
+        with app.app_context():
+            assert db.session.scalar(select(func.count()).select_from(OidcState)) == 0
     id_token_post = browser.get(next_url(login))
     action, fields = form_of(id_token_post)
     assert action == f"{a.base}/lti/launch"
