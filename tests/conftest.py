@@ -189,6 +189,15 @@ def platform(app, cli):
 
 
 @pytest.fixture
+def canvas_of_same_organisation(app, cli, platform):
+    """A second registration (Canvas-shaped) of the same organisation as `platform` (the Moodle-like one)."""
+    other = FakePlatform(issuer="https://canvas.instructure.com", client_id="10000000000042", deployment_id="12:abcdef")
+    assert cli(*other.register_args()).exit_code == 0
+    yield other
+    other.close()
+
+
+@pytest.fixture
 def launch(client, platform):
     """launch(role=..., sub=..., context_id=...) -> launch token for a fresh, fully validated launch."""
 

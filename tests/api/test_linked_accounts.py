@@ -7,17 +7,13 @@ import pytest
 
 from tests.api.conftest import SCOPES, bearer, issue_token
 from tests.lti.test_identity_links import launch_from
-from tests.support.platform import FakePlatform
 
 URL = "/api/v1/me/linked-accounts"
 
 
 @pytest.fixture
-def canvas(app, cli, platform):
-    other = FakePlatform(issuer="https://canvas.instructure.com", client_id="10000000000042", deployment_id="12:abcdef")
-    assert cli(*other.register_args()).exit_code == 0
-    yield other
-    other.close()
+def canvas(canvas_of_same_organisation):
+    return canvas_of_same_organisation
 
 
 def code_of(client, token: str) -> str:

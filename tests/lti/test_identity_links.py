@@ -21,12 +21,8 @@ CODE = re.compile(r'data-testid="link-code-shown"><strong>([0-9A-Z]{4}-[0-9A-Z]{
 
 
 @pytest.fixture
-def canvas(app, cli, platform):
-    """A second registration of the same organisation as `platform` (the Moodle-like one)."""
-    other = FakePlatform(issuer="https://canvas.instructure.com", client_id="10000000000042", deployment_id="12:abcdef")
-    assert cli(*other.register_args()).exit_code == 0
-    yield other
-    other.close()
+def canvas(canvas_of_same_organisation):
+    return canvas_of_same_organisation
 
 
 def launch_from(lms, client, sub: str, context_id: str, name: str, **claims) -> str:
