@@ -13,6 +13,7 @@ from functools import cache, lru_cache
 import flask_babel
 from babel import Locale, dates, numbers
 from flask import Flask, g, has_request_context, request
+from flask.globals import _cv_app
 from flask_babel import Babel, get_locale, get_translations
 from flask_babel import _get_current_context as _babel_context
 from flask_babel.speaklater import LazyString
@@ -52,10 +53,11 @@ def language_name(code: str) -> str:
 # The values are kept where Flask-Babel keeps them, so its refresh() and force_locale() reset them as before.
 
 def _context():
-    try:
-        return g._flask_babel  # one lookup through the proxy on the hot path
-    except (AttributeError, RuntimeError):  # not made yet this request / no request
-        return _babel_context()
+    app_context = _cv_app.get(None)  # the app context itself, not through the `g` proxy: read per string
+    if app_context is None:
+        return None
+    found = app_context.g.__dict__.get("_flask_babel")
+    return found if found is not None else _babel_context()
 
 
 def translations():

@@ -79,6 +79,16 @@ def launch_url(endpoint: str, **values) -> str:
         values.setdefault(TOKEN_FIELD, token)
         return url_for(endpoint, **values)
     # The URL url_for builds with the token as its last argument, at a third of the cost: a page's nav alone
-    # carries a dozen of these.
-    url = url_for(endpoint, **values)
-    return f"{url}{'&' if '?' in url else '?'}{TOKEN_FIELD}={quote(token, safe='')}"
+    # carries a dozen of these. A link without arguments is the same path on every request (per mount point).
+    if values or endpoint[:1] == ".":
+        url = url_for(endpoint, **values)
+    else:
+        key = (request.script_root, endpoint)
+        url = _PLAIN_PATHS.get(key) or _PLAIN_PATHS.setdefault(key, url_for(endpoint))
+    quoted = g.get("launch_token_quoted")
+    if quoted is None or quoted[0] != token:
+        quoted = g.launch_token_quoted = (token, quote(token, safe=""))
+    return f"{url}{'&' if '?' in url else '?'}{TOKEN_FIELD}={quoted[1]}"
+
+
+_PLAIN_PATHS: dict[tuple[str, str], str] = {}  # (mount point, endpoint) -> path, for links without arguments
