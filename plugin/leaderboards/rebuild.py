@@ -30,7 +30,6 @@ from sqlalchemy import (
 
 from plugin.badges.models import BadgeAward
 from plugin.challenges.models import Challenge
-from plugin.core.actor import Role
 from plugin.core.db import UTCDateTime
 from plugin.experiments.models import Experiment
 from plugin.extensions import db
@@ -42,7 +41,7 @@ from plugin.ledger.models import TOTAL
 from plugin.peer_help.models import PeerHelp
 from plugin.settings.service import time_zone
 from plugin.teams.models import Team
-from plugin.tenancy.models import ACTIVE, Course
+from plugin.tenancy.models import Course
 
 BATCH = 20_000
 TABLES = (BoardScore, BoardRank, MemberStat, TeamStat, TeamStanding)
@@ -124,14 +123,18 @@ _RANK = Table("rebuild_rank", _TEMP, Column("board", String(80), primary_key=Tru
 _WORK = (_DAY, _HOLDER, _FINE, _BOARD, _RANK)
 
 _EARNED_AT = "COALESCE(o.created_at, l.created_at)"  # a reversal counts when the entry it cancels was earned
-_COUNTED = ("FROM ledger_entry l JOIN course c ON c.id = l.course_id "
-            "JOIN membership m ON m.course_id = l.course_id AND m.user_id = l.user_id "
-            "AND m.status = :active AND m.test_user = :no AND m.role = :learner "
-            "LEFT JOIN ledger_entry o ON o.id = l.reverses_id")
+
+
+def _counted() -> str:
+    """The entries that count on boards: the writers' own test (aggregates._eligible_members), inlined."""
+    eligible = agg._eligible_members().compile(dialect=db.session.get_bind().dialect,
+                                               compile_kwargs={"literal_binds": True})
+    return (f"FROM ledger_entry l JOIN course c ON c.id = l.course_id JOIN ({eligible}) m "
+            "ON m.course_id = l.course_id AND m.user_id = l.user_id LEFT JOIN ledger_entry o ON o.id = l.reverses_id")
 
 
 def _spread() -> str:
-    """Step 2's SELECT: each day's sums onto every board they feed."""
+    """Step 2's SELECT: each week's and month's sums onto every board they feed."""
     parts = []
     for prefix, scope, person in (("c", "f.course_id", "f.user_id"), ("o", "f.organisation_id", "f.holder_id")):
         for period in ("'all'", "f.week", "f.month"):
@@ -180,18 +183,18 @@ def _boards(scope: _Scope) -> int:
         linked = holders(scope.organisation_id)
         if linked:
             connection.execute(_HOLDER.insert(), [{"user_id": u, "holder_id": h} for u, h in linked.items()])
-        counted = {"active": ACTIVE, "no": False, "learner": Role.LEARNER.value, **_courses(scope)}
+        counted, scoped = _counted(), _courses(scope)
         in_scope = "AND l.course_id IN :courses" if scope.organisation_id is not None else ""
         day_of = (f"(SELECT d.id FROM rebuild_day d WHERE d.organisation_id = c.organisation_id "
                   f"AND d.starts_at <= {_EARNED_AT} ORDER BY d.starts_at DESC LIMIT 1)")
         connection.execute(text(
             "INSERT INTO rebuild_fine (course_id, organisation_id, user_id, holder_id, dimension, week, month, amount) "
             f"SELECT l.course_id, c.organisation_id, l.user_id, COALESCE(h.holder_id, l.user_id), l.dimension, "
-            f"d.week, d.month, SUM(l.amount) {_COUNTED} JOIN rebuild_day d ON d.id = {day_of} "
+            f"d.week, d.month, SUM(l.amount) {counted} JOIN rebuild_day d ON d.id = {day_of} "
             f"LEFT JOIN rebuild_holder h ON h.user_id = l.user_id "
-            f"WHERE 1 = 1 {in_scope} GROUP BY 1, 2, 3, 4, 5, 6, 7").bindparams(*_courses_param(scope)), counted)
+            f"WHERE 1 = 1 {in_scope} GROUP BY 1, 2, 3, 4, 5, 6, 7").bindparams(*_courses_param(scope)), scoped)
         challenge_boards = (
-            f"SELECT 'x' || x.id || '\\:{ALL}\\:{TOTAL}', l.user_id, l.amount {_COUNTED} "
+            f"SELECT 'x' || x.id || '\\:{ALL}\\:{TOTAL}', l.user_id, l.amount {counted} "
             f"JOIN challenge x ON x.course_id = l.course_id AND x.cancelled_at IS NULL "
             f"AND x.starts_at <= {_EARNED_AT} AND x.ends_at > {_EARNED_AT} "
             "WHERE (x.team_id IS NULL OR EXISTS (SELECT 1 FROM team_member t WHERE t.team_id = x.team_id "
@@ -199,7 +202,7 @@ def _boards(scope: _Scope) -> int:
         connection.execute(text(
             f"INSERT INTO rebuild_board (board, user_id, points) SELECT board, user_id, SUM(amount) FROM "
             f"({_spread()} UNION ALL {challenge_boards}) AS spread GROUP BY board, user_id"
-        ).bindparams(*_courses_param(scope)), counted)
+        ).bindparams(*_courses_param(scope)), scoped)
         connection.execute(text(
             "INSERT INTO rebuild_rank (board, points, members) SELECT board, points, COUNT(*) FROM rebuild_board "
             f"GROUP BY board, points UNION ALL SELECT board || '{agg.BLOCKS}', "

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from babel.lists import format_list
 from flask import Blueprint, redirect, render_template, request
-from flask_babel import get_locale
 
 from plugin.badges.service import active_badges
 from plugin.core.actor import Actor, Role
 from plugin.core.clock import utcnow
 from plugin.errors import InvalidInput
 from plugin.extensions import db
+from plugin.i18n import locale
 from plugin.levels.service import dimensions
 from plugin.replay.service import introduce_rule, preview_rule, replay
 from plugin.rules import definitions
@@ -29,7 +29,7 @@ def _names(user_ids) -> dict[int, str]:
 def _checked_when(condition: str) -> str:
     """The events that trigger a condition as one phrase in the page's language ("a or b" / "a veya b")."""
     labels = [str(EVENT_LABELS[e]) for e in sorted(REGISTRY[condition].events)] if condition in REGISTRY else []
-    return format_list(labels, style="or", locale=get_locale()) if labels else ""
+    return format_list(labels, style="or", locale=locale()) if labels else ""
 
 
 def _editor(actor: Actor, values: dict, rule=None, errors=None, qualifiers=None, status=200):
