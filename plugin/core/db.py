@@ -10,6 +10,7 @@ from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -147,3 +148,31 @@ def upsert_increment(
     sets = sets or {}
     stmt = upsert_statement(session, table, list(keys), list(increments), list(sets))
     session.execute(stmt, {**keys, **increments, **sets})
+
+
+
+
+_READS: dict[tuple, tuple[str, tuple[str, ...] | None] | None] = {}
+
+
+def read(session, statement, params: dict[str, Any]):
+    """Run a read-only statement on the session's connection, in its transaction, past the ORM's execute path
+    (its events and bind lookup). A textual statement (sqlalchemy.text) without expanding parameters goes as
+    the driver's own SQL, compiled once per dialect, past the compile-cache lookup and parameter processing
+    too (its columns come back as the driver gives them). 20-40 µs less per statement than session.execute,
+    which the pages' reads, a few dozen rows each, notice. Engine events still see it. Never for writes (the
+    memo, core.memo, and the data-change notes, insights.changes, watch the ORM's executes), nor for selects
+    of ORM entities."""
+    connection = session.connection()
+    if not isinstance(statement, TextClause):
+        return connection.execute(statement, params)
+    key = (statement, connection.dialect.name)
+    compiled = _READS.get(key, False)
+    if compiled is False:
+        built = statement.compile(dialect=connection.dialect)
+        compiled = _READS[key] = None if any(b.expanding for b in built.binds.values()) else (
+            built.string, tuple(built.positiontup) if built.positional else None)
+    if compiled is None:
+        return connection.execute(statement, params)
+    sql, positions = compiled
+    return connection.exec_driver_sql(sql, tuple(params[name] for name in positions) if positions else params)

@@ -22,6 +22,7 @@ from typing import NamedTuple
 
 from sqlalchemy import bindparam, select, text
 
+from plugin.core.db import read
 from plugin.extensions import db
 from plugin.i18n import gettext as _
 from plugin.leaderboards import aggregates as agg
@@ -144,10 +145,17 @@ def _board_sql(scope: Scope):
             f"UNION ALL SELECT {_NEAR}, s.user_id, s.points, u.name, {hidden}, r.members "
             f"FROM ({near}) AS s JOIN user_account u ON u.id = s.user_id "
             "JOIN board_rank r ON r.board = :board AND r.points = s.points "
-            # The board's size and the people above the viewer from one pass over the blocks: the blocks above
-            # the viewer's, plus the buckets above them inside it (NULL without a viewer on this board).
-            f"UNION ALL SELECT {_SIZE}, NULL, COALESCE(SUM(members), 0), NULL, CASE WHEN {_MINE} IS NOT NULL THEN "
-            f"COALESCE(SUM(CASE WHEN points > {_MY_BLOCK} THEN members END), 0) "
+            # The board's size and the people above the viewer from one pass over the blocks, plus the buckets
+            # of the viewer's own block on whichever side of them is shorter (at most half a block): in the lower
+            # half, the blocks from theirs up less the buckets from the block's start to their points; in the
+            # upper half, the blocks above theirs plus the buckets above them to the block's end. NULL without a
+            # viewer on this board.
+            f"UNION ALL SELECT {_SIZE}, NULL, COALESCE(SUM(members), 0), NULL, CASE WHEN {_MINE} IS NULL THEN NULL "
+            f"WHEN {_MINE} - {_MY_BLOCK} * {agg.BLOCK} < {agg.BLOCK // 2} THEN "
+            f"COALESCE(SUM(CASE WHEN points >= {_MY_BLOCK} THEN members END), 0) "
+            f"- (SELECT COALESCE(SUM(members), 0) FROM board_rank WHERE board = :board "
+            f"AND points >= {_MY_BLOCK} * {agg.BLOCK} AND points <= {_MINE}) "
+            f"ELSE COALESCE(SUM(CASE WHEN points > {_MY_BLOCK} THEN members END), 0) "
             f"+ (SELECT COALESCE(SUM(members), 0) FROM board_rank WHERE board = :board AND points > {_MINE} "
             f"AND points < ({_MY_BLOCK} + 1) * {agg.BLOCK}) END, 0 FROM board_rank WHERE board = :blocks")
     return _BOARD[scope.kind]
@@ -185,27 +193,31 @@ def board(scope: Scope, period: str = ALL, dimension: str = TOTAL, viewer_user_i
     neighbours each side. One statement whatever the board's size."""
     key = _key(scope, period, dimension)
     rows: list[Row] = []
-    top_ids: set[int] = set()
+    top_ids: list[int] = []
     near: list = []
     above: int | None = None
     participants = 0
-    for row in db.session.execute(_board_sql(scope), {
+    rank = previous = None
+    for row in read(db.session, _board_sql(scope), {
             "board": key, "blocks": agg.blocks_key(key), "limit": 0 if relative else limit, "around": around,
-            "viewer": viewer_user_id, "scope_id": scope.id}):
-        part, user_id, points = row[0], row[1], row[2]
+            "viewer": viewer_user_id, "scope_id": scope.id}).all():
+        part, user_id, points, name, hidden = row[:5]
         if part == _TOP:  # board order; ties share the rank of the first of them ("1224")
-            rank = rows[-1].rank if rows and rows[-1].points == points else len(rows) + 1
-            rows.append(_row(rank, user_id, row[3], int(points), row[4], viewer_user_id))
-            top_ids.add(user_id)
+            if points != previous:
+                rank, previous = len(rows) + 1, points
+            top_ids.append(user_id)
+            rows.append(Row(rank, user_id, name, points, user_id == viewer_user_id)
+                        if name is not None and (not hidden or user_id == viewer_user_id)
+                        else _row(rank, user_id, name, points, hidden, viewer_user_id))
         elif part == _NEAR:
             near.append(row)
         else:  # _SIZE
             participants = int(points)
-            above = None if row[4] is None else int(row[4])
+            above = None if hidden is None else int(hidden)
     viewer = next((r for r in rows if r.is_viewer), None)
     neighbours: list[Row] = []
     if viewer is None and above is not None:
-        neighbours = _around(near, viewer_user_id, above, around, top_ids)
+        neighbours = _around(near, viewer_user_id, above, around, set(top_ids))
         viewer = next((r for r in neighbours if r.is_viewer), None)
     return Board(scope, period, dimension, rows, neighbours, viewer, participants)
 
@@ -303,7 +315,7 @@ def team_board(course_id: int, period: str = ALL, measure: str = POINTS_PER_MEMB
     rank, "1224"; listed by name). The top `limit` (every team when None) and the viewer's teams below them.
     One statement off the team_standing index whatever the number of teams (a second, over the roster, for a
     period in which nobody's figures moved)."""
-    found = db.session.execute(_team_board_sql(measure), {
+    found = read(db.session, _team_board_sql(measure), {
         "course": course_id, "period": period, "min_members": min_members, "viewer": viewer_user_id,
         "limit": NO_LIMIT if limit is None else limit}).all()
     mine = {row[1]: row for row in found if row[0] == 1}
@@ -318,7 +330,7 @@ def team_board(course_id: int, period: str = ALL, measure: str = POINTS_PER_MEMB
         previous = order_key
     if total and not top:
         roster = [TeamRow(1, team_id, name, members, 0, 0, 0, bool(is_mine)) for team_id, name, members, is_mine in
-                  db.session.execute(_ROSTER, {"course": course_id, "min_members": min_members,
+                  read(db.session, _ROSTER, {"course": course_id, "min_members": min_members,
                                                "viewer": viewer_user_id})]
         top = roster if limit is None else roster[:limit]
         return TeamBoard(top, [r for r in roster[len(top):] if r.is_mine], total)
@@ -336,6 +348,6 @@ def team_figures(team_id: int, periods: list[str]) -> dict[str, dict[str, int]]:
     """period -> metric -> value for one team (members, points:<dimension>, experiments, minutes,
     experimenters, helpers, helps, badges, cat:<id>, out:<outcome>)."""
     out: dict[str, dict[str, int]] = {p: {} for p in periods}
-    for period, metric, value in db.session.execute(_TEAM_FIGURES, {"team": team_id, "periods": list(periods)}):
+    for period, metric, value in read(db.session, _TEAM_FIGURES, {"team": team_id, "periods": list(periods)}):
         out[period][metric] = int(value)
     return out

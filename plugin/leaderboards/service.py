@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, delete, or_, select
 
 from plugin.audit.service import record
 from plugin.core.actor import Actor
-from plugin.core.db import insert_ignore
+from plugin.core.db import insert_ignore, read
 from plugin.core.memo import memoised, store
 from plugin.core.schema import Schema
 from plugin.errors import Forbidden, InvalidInput
@@ -79,7 +79,7 @@ RELATIVE_OF = select(BoardSetting.relative).where(BoardSetting.course_id == bind
 
 
 def _read_settings(course_id: int) -> Settings:
-    row = db.session.execute(_SETTINGS, {"course": course_id}).first()
+    row = read(db.session, _SETTINGS, {"course": course_id}).first()
     return Settings(row.mode, row.relative) if row else Settings()
 
 
@@ -215,7 +215,7 @@ _VIEWER = select(
 
 def _read_viewer(actor: Actor) -> None:
     """Read the page's settings at once; settings_of, is_opted_out and time_zone_name then answer from memory."""
-    mode, relative, hidden, zone = db.session.execute(_VIEWER, {
+    mode, relative, hidden, zone = read(db.session, _VIEWER, {
         "course": actor.course_id, "user": actor.user_id, "organisation": actor.organisation_id}).one()
     remember_settings(actor.course_id, mode, relative)
     store(db.session, _opted_out_key(actor), bool(hidden))

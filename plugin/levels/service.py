@@ -6,6 +6,7 @@ import re
 from sqlalchemy import bindparam, select
 
 from plugin.core.actor import Actor
+from plugin.core.db import read
 from plugin.core.memo import memoised
 from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
@@ -44,7 +45,7 @@ _NAMES = (select(Dimension.key, Dimension.name).where(Dimension.organisation_id 
 def dimension_names(organisation_id: int) -> dict[str, str]:
     """key -> name in the organisation's order; read once per transaction, a fresh dict for every caller."""
     return dict(memoised(db.session, ("dimension_names", organisation_id), lambda: tuple(
-        db.session.execute(_NAMES, {"organisation": organisation_id}).all())))
+        read(db.session, _NAMES, {"organisation": organisation_id}).all())))
 
 
 def ladder(organisation_id: int) -> list[Step]:

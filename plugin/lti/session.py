@@ -10,9 +10,10 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import delete
+from sqlalchemy import Row, bindparam, delete, select
 
 from plugin.core.actor import Actor, Role
+from plugin.core.db import read
 from plugin.errors import Unauthenticated
 from plugin.extensions import db
 from plugin.i18n import gettext as _
@@ -54,8 +55,13 @@ def session_id_from_token(secret: str, token: str, max_age: int) -> str:
         raise Unauthenticated(_("Your Tinker session is not valid."), hint=_("Open Tinker again from your course.")) from None
 
 
-def load_actor(session_id: str, now: datetime) -> tuple[Actor, LaunchSession]:
-    row = db.session.get(LaunchSession, session_id)
+# Read on every request: a plain row (id, services, locale... by name), not an ORM object in the identity map.
+_SESSION = select(LaunchSession.__table__).where(LaunchSession.id == bindparam("id"))
+
+
+def load_actor(session_id: str, now: datetime) -> tuple[Actor, Row]:
+    """The actor a launch session names, and the session's row (its columns by name)."""
+    row = read(db.session, _SESSION, {"id": session_id}).first()
     if row is None or row.expires_at < now:
         raise Unauthenticated(_("Your Tinker session has ended."), hint=_("Open Tinker again from your course."))
     actor = Actor(user_id=row.user_id, course_id=row.course_id, organisation_id=row.organisation_id,

@@ -17,6 +17,7 @@ from plugin.catalog.models import TaskCategory
 from plugin.challenges.models import Challenge
 from plugin.challenges.queries import Progress, progress_of, status_of
 from plugin.core.actor import Actor
+from plugin.core.db import read
 from plugin.experiments.service import OUTCOME_LABELS
 from plugin.extensions import db
 from plugin.i18n import format_date
@@ -123,7 +124,7 @@ _CATEGORY_NAMES = select(TaskCategory.id, TaskCategory.name).where(
 def _categories(organisation_id: int, figures: dict, month: str) -> list[Tally]:
     """The categories the team used, in the catalogue's order (inactive ones included: history names them)."""
     used = {int(m.split(":", 1)[1]) for m, v in figures[ALL].items() if m.startswith("cat:") and v}
-    named = list(db.session.execute(_CATEGORY_NAMES, {"organisation": organisation_id, "ids": sorted(used)})) \
+    named = list(read(db.session, _CATEGORY_NAMES, {"organisation": organisation_id, "ids": sorted(used)})) \
         if used else []
     named += [(i, _("Category %(id)s", id=i)) for i in sorted(used - {i for i, _ in named})]
     return [_tally(figures, month, f"cat:{i}", str(i), name) for i, name in named]

@@ -5,7 +5,7 @@ from flask import Flask, g, request
 from sqlalchemy import bindparam, select
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from plugin.core.db import reset_write_intent, set_write_intent
+from plugin.core.db import read, reset_write_intent, set_write_intent
 from plugin.extensions import db
 from plugin.tenancy.models import FrameOrigin
 
@@ -41,8 +41,8 @@ def frame_origins() -> list[str]:
         actor = g.get("actor")
         key = actor.platform_id if actor is not None else g.get("outage_platform_id")
         try:
-            rows = (db.session.scalars(_PLATFORM_ORIGINS, {"platform": actor.platform_id}) if actor is not None
-                    else db.session.scalars(_ALL_ORIGINS))
+            rows = (read(db.session, _PLATFORM_ORIGINS, {"platform": actor.platform_id}) if actor is not None
+                    else read(db.session, _ALL_ORIGINS, {})).scalars()
             g.frame_origins = _last_known[key] = sorted(rows)
         except Exception:  # the header must never turn an error page into a 500
             # While the database is unreachable, the origins last read by this process keep the "briefly
