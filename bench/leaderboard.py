@@ -13,7 +13,9 @@ B5  pages over HTTP (gunicorn, 2 sync workers, loopback, one keep-alive client),
     board = 'c<id>:all:total' ORDER BY points DESC LIMIT 20): the leaderboard page for the top learner and
     for the median learner (around-me), its week / month / organisation variants (median learner of that
     board), the team page. Median, p95, min-max, ratio of medians (and p95s) to the bare endpoint.
-B6  in process: top-20 of each scope, a team board (top 20 + the viewer's team), around-me for a bottom-1% viewer, against the top-20 query.
+B6  in process: top-20 of each scope, a team board (top 20 + the viewer's team), around-me for a bottom-1% viewer
+    (with the top 20, as the page reads it in one statement, and on its own, as relative mode reads it) and for
+    the median viewer, against the top-20 query.
 B10 PostgreSQL only: a burst of awards through ledger.service.post_entry (no manual VACUUM), page/query rate
     then, against the rate after VACUUM ANALYZE.
 B12 rebuild() of all aggregates against a bulk fill of the same tables (INSERT ... SELECT into empty copies
@@ -336,6 +338,8 @@ def _run(args, database, report: Report) -> None:
                     "B6 team board (top 20 + viewer's team, per member)": lambda: team_board(
                         c1, ALL, limit=20, viewer_user_id=median_user, min_members=3),
                     "B6 around-me, bottom-1% learner (+ top-20)": lambda: board(course, ALL, TOTAL, bottom_user),
+                    "B6 around-me only, bottom-1% learner (relative)": lambda: board(course, ALL, TOTAL, bottom_user,
+                                                                                     relative=True),
                     "B6 around-me only, median learner (relative)": lambda: board(course, ALL, TOTAL, median_user,
                                                                                   relative=True),
                     "naive rank by COUNT(*), median (reference)": lambda: count_rank(all_key, median_points),

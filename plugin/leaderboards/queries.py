@@ -20,13 +20,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import text
 
 from plugin.core.db import read
 from plugin.extensions import db
 from plugin.i18n import gettext as _
 from plugin.leaderboards import aggregates as agg
-from plugin.leaderboards.models import ON, TeamStat
+from plugin.leaderboards.models import ON
 from plugin.leaderboards.periods import ALL
 from plugin.ledger.models import TOTAL
 
@@ -340,14 +340,19 @@ def team_board(course_id: int, period: str = ALL, measure: str = POINTS_PER_MEMB
     return TeamBoard(top, [r for *_order, r in below], total)
 
 
-_TEAM_FIGURES = select(TeamStat.period, TeamStat.metric, TeamStat.value).where(  # built once: a team page's read
-    TeamStat.team_id == bindparam("team"), TeamStat.period.in_(bindparam("periods", expanding=True)))
+_TEAM_FIGURES: dict[int, object] = {}  # one statement per number of periods (a page asks for a fixed set)
 
 
 def team_figures(team_id: int, periods: list[str]) -> dict[str, dict[str, int]]:
     """period -> metric -> value for one team (members, points:<dimension>, experiments, minutes,
     experimenters, helpers, helps, badges, cat:<id>, out:<outcome>)."""
+    statement = _TEAM_FIGURES.get(len(periods))
+    if statement is None:
+        statement = _TEAM_FIGURES[len(periods)] = text(
+            "SELECT period, metric, value FROM team_stat WHERE team_id = :team AND period IN ("
+            + ", ".join(f":p{i}" for i in range(len(periods))) + ")")
     out: dict[str, dict[str, int]] = {p: {} for p in periods}
-    for period, metric, value in read(db.session, _TEAM_FIGURES, {"team": team_id, "periods": list(periods)}):
+    for period, metric, value in read(db.session, statement, {
+            "team": team_id, **{f"p{i}": p for i, p in enumerate(periods)}}).all():
         out[period][metric] = int(value)
     return out

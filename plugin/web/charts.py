@@ -15,6 +15,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from markupsafe import Markup, escape
 
@@ -74,6 +75,7 @@ def _num(value) -> float:
     return 0.0 if math.isnan(number) or number < 0 else number
 
 
+@lru_cache(maxsize=4096)  # a team page writes some 250 coordinates, most of them the same few values
 def _fmt(number: float) -> str:
     return f"{number:.1f}".rstrip("0").rstrip(".")
 

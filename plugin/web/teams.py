@@ -5,7 +5,7 @@ Endpoints other pages link to: teams.show (team_id), teams.mine, teams.manage.
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from marshmallow import ValidationError
 
 from plugin.core.actor import Actor, Role
@@ -41,9 +41,21 @@ def show(actor: Actor, team_id: int):
                            tables=_tables(progress))
 
 
-def _tables(p: TeamProgress) -> dict[str, list[list[str]]]:
-    """The rows of each chart's table alternative, formatted for the reader's language (built here rather than
-    in the template: a dozen weeks of formatted cells cost the page more in Jinja than anything else)."""
+def _tables(p: TeamProgress) -> dict[str, Markup]:
+    """The body rows of each chart's table alternative, formatted for the reader's language (built here rather
+    than in the template: a dozen weeks of formatted cells cost the page more in Jinja than anything else).
+    Empty when there is nothing to show."""
+    return {name: _body(rows) for name, rows in _cells(p).items()}
+
+
+def _body(rows: list[list[str]]) -> Markup:
+    """<tr> rows: the first cell heads its row, the others are numbers."""
+    return Markup("".join(
+        f'<tr><th scope="row">{escape(row[0])}</th>' + "".join(f'<td class="num">{escape(c)}</td>' for c in row[1:])
+        + "</tr>" for row in rows))
+
+
+def _cells(p: TeamProgress) -> dict[str, list[list[str]]]:
     return {
         "participation": [[w.key, format_date(w.starts_on, "d MMM y"),
                            _("%(count)s of %(total)s", count=format_decimal(w.experimenters),
