@@ -121,27 +121,31 @@ def _hidden_sql(scope: Scope) -> str:
 # - the board's size (the sum of its blocks) and the number of people above the viewer (the blocks above the
 #   viewer's block plus the buckets above them inside it), part _SIZE.
 _TOP, _NEAR, _SIZE = 0, 1, 2
-_BOARD: dict[str, object] = {}
+_BOARD: dict[tuple[str, int, int], object] = {}
 _MINE = "(SELECT points FROM mine)"
 _MY_BLOCK = (f"(CASE WHEN {_MINE} >= 0 THEN {_MINE} / {agg.BLOCK} "
              f"ELSE -((-{_MINE} + {agg.BLOCK - 1}) / {agg.BLOCK}) END)")  # floored, as aggregates.block_of
 
 
-def _board_sql(scope: Scope):
-    if scope.kind not in _BOARD:
+def _board_sql(scope: Scope, limit: int, around: int):
+    """Built once per (scope kind, limit, around). The limits are written into the statement rather than bound:
+    with LIMIT as a parameter, PostgreSQL's generic plan (see config.py) guesses a tenth of the board and
+    can no longer count on stopping early; boards use a handful of limits."""
+    key = (scope.kind, int(limit), int(around))
+    if key not in _BOARD:
         hidden = _hidden_sql(scope)
         branch = ("SELECT * FROM (SELECT user_id, points FROM board_score WHERE board = :board AND {} "
                   "ORDER BY {} LIMIT {}) AS {}")
         near = " UNION ALL ".join(branch.format(*parts) for parts in (
-            (f"points = {_MINE} AND user_id < :viewer", "user_id DESC", ":around", "same_above"),
-            (f"points > {_MINE}", "points, user_id DESC", ":around", "above"),
-            (f"points = {_MINE} AND user_id >= :viewer", "user_id", ":around + 1", "same_below"),
-            (f"points < {_MINE}", "points DESC, user_id", ":around", "below")))
-        _BOARD[scope.kind] = text(
+            (f"points = {_MINE} AND user_id < :viewer", "user_id DESC", around, "same_above"),
+            (f"points > {_MINE}", "points, user_id DESC", around, "above"),
+            (f"points = {_MINE} AND user_id >= :viewer", "user_id", around + 1, "same_below"),
+            (f"points < {_MINE}", "points DESC, user_id", around, "below")))
+        _BOARD[key] = text(
             "WITH mine AS (SELECT points FROM board_score WHERE board = :board AND user_id = :viewer) "
             f"SELECT * FROM (SELECT {_TOP} AS part, s.user_id, s.points, u.name, {hidden} AS hidden, 0 AS members "
             "FROM board_score s JOIN user_account u ON u.id = s.user_id WHERE s.board = :board "
-            "ORDER BY s.points DESC, s.user_id LIMIT :limit) AS top_rows "
+            f"ORDER BY s.points DESC, s.user_id LIMIT {int(limit)}) AS top_rows "
             f"UNION ALL SELECT {_NEAR}, s.user_id, s.points, u.name, {hidden}, r.members "
             f"FROM ({near}) AS s JOIN user_account u ON u.id = s.user_id "
             "JOIN board_rank r ON r.board = :board AND r.points = s.points "
@@ -158,7 +162,7 @@ def _board_sql(scope: Scope):
             f"ELSE COALESCE(SUM(CASE WHEN points > {_MY_BLOCK} THEN members END), 0) "
             f"+ (SELECT COALESCE(SUM(members), 0) FROM board_rank WHERE board = :board AND points > {_MINE} "
             f"AND points < ({_MY_BLOCK} + 1) * {agg.BLOCK}) END, 0 FROM board_rank WHERE board = :blocks")
-    return _BOARD[scope.kind]
+    return _BOARD[key]
 
 
 def _row(rank: int, user_id: int, name: str | None, points: int, hidden: int, viewer_user_id: int | None) -> Row:
@@ -198,8 +202,8 @@ def board(scope: Scope, period: str = ALL, dimension: str = TOTAL, viewer_user_i
     above: int | None = None
     participants = 0
     rank = previous = None
-    for row in read(db.session, _board_sql(scope), {
-            "board": key, "blocks": agg.blocks_key(key), "limit": 0 if relative else limit, "around": around,
+    for row in read(db.session, _board_sql(scope, 0 if relative else limit, around), {
+            "board": key, "blocks": agg.blocks_key(key),
             "viewer": viewer_user_id, "scope_id": scope.id}).all():
         part, user_id, points, name, hidden = row[:5]
         if part == _TOP:  # board order; ties share the rank of the first of them ("1224")
@@ -278,18 +282,18 @@ class TeamBoard:
 _KEYS = {POINTS_PER_MEMBER: "points_key", EXPERIMENTERS: "experimenters_key", HELPERS: "helpers_key"}
 _FIGURES = "s.team_id, s.name, s.members, s.points, s.experimenters, s.helpers"
 _RANKED = "s.course_id = :course AND s.period = {} AND s.members >= :min_members"
-_TEAM_BOARDS: dict[str, object] = {}
+_TEAM_BOARDS: dict[tuple[str, int], object] = {}  # per (measure, limit): see _board_sql
 NO_LIMIT = 2 ** 31 - 1
 
 
-def _team_board_sql(measure: str):
+def _team_board_sql(measure: str, limit: int):
     """One statement per measure, read off that measure's index (see models.TeamStanding): how many teams are
     ranked (part 2, counted on the roster: the "all" rows), the viewer's ranked teams with how many ranked teams
     stand above each (part 1), and the top `limit` rows (part 0; last: SQLite ran the whole statement several
     times slower with this part, an ORDER BY ... LIMIT subquery, first)."""
-    if measure not in _TEAM_BOARDS:
+    if (measure, limit) not in _TEAM_BOARDS:
         key = _KEYS[measure]
-        _TEAM_BOARDS[measure] = text(
+        _TEAM_BOARDS[measure, limit] = text(
             f"SELECT 2 AS part, NULL AS team_id, NULL AS name, COUNT(*) AS members, 0 AS points, 0 AS experimenters, "
             f"0 AS helpers, 0.0 AS order_key, 0 AS above FROM team_standing s WHERE {_RANKED.format(repr(ALL))} "
             f"UNION ALL SELECT 1, {_FIGURES}, s.{key}, (SELECT COUNT(*) FROM team_standing o WHERE "
@@ -298,8 +302,8 @@ def _team_board_sql(measure: str):
             f"FROM team_member m CROSS JOIN team_standing s "
             f"WHERE m.user_id = :viewer AND s.team_id = m.team_id AND {_RANKED.format(':period')} "
             f"UNION ALL SELECT * FROM (SELECT 0, {_FIGURES}, s.{key}, 0 FROM team_standing s "
-            f"WHERE {_RANKED.format(':period')} ORDER BY s.{key}, s.name, s.team_id LIMIT :limit) AS top_rows")
-    return _TEAM_BOARDS[measure]
+            f"WHERE {_RANKED.format(':period')} ORDER BY s.{key}, s.name, s.team_id LIMIT {int(limit)}) AS top_rows")
+    return _TEAM_BOARDS[measure, limit]
 
 
 # A period nobody's figures moved in has no rows: every ranked team stands at zero (the roster, by name).
@@ -315,9 +319,8 @@ def team_board(course_id: int, period: str = ALL, measure: str = POINTS_PER_MEMB
     rank, "1224"; listed by name). The top `limit` (every team when None) and the viewer's teams below them.
     One statement off the team_standing index whatever the number of teams (a second, over the roster, for a
     period in which nobody's figures moved)."""
-    found = read(db.session, _team_board_sql(measure), {
-        "course": course_id, "period": period, "min_members": min_members, "viewer": viewer_user_id,
-        "limit": NO_LIMIT if limit is None else limit}).all()
+    found = read(db.session, _team_board_sql(measure, NO_LIMIT if limit is None else int(limit)), {
+        "course": course_id, "period": period, "min_members": min_members, "viewer": viewer_user_id}).all()
     mine = {row[1]: row for row in found if row[0] == 1}
     total = next(int(row[3]) for row in found if row[0] == 2)
     top: list[TeamRow] = []

@@ -374,9 +374,9 @@ def test_on_sqlite_a_board_around_someone_in_a_tie_is_read_in_index_order_withou
     if db.engine.dialect.name != "sqlite":
         pytest.skip("EXPLAIN QUERY PLAN is SQLite's")
     people = learners(platform, 10, 10, 10, 20, 20, 5)
-    sql = queries._board_sql(Scope.course(people[0].course_id))
+    sql = queries._board_sql(Scope.course(people[0].course_id), 20, 2)
     params = {"board": f"c{people[0].course_id}:all:total", "blocks": f"c{people[0].course_id}:all:total#",
-              "limit": 20, "around": 2, "viewer": people[1].user_id, "scope_id": people[0].course_id}
+              "viewer": people[1].user_id, "scope_id": people[0].course_id}
     plan = " | ".join(row[-1] for row in db.session.execute(db.text("EXPLAIN QUERY PLAN " + str(sql.text)), params))
     assert "ix_board_score_rank" in plan and "TEMP B-TREE" not in plan, plan
 
@@ -495,3 +495,10 @@ def test_the_board_page_reads_its_settings_in_one_go_as_the_single_readers_do(pl
     assert elsewhere.board.rows == [] and elsewhere.dimensions["helping"] == "Helping"
     with pytest.raises(Exception, match="Unknown dimension"):
         boards.board_page(other, NOW, dimension="charisma")
+
+
+def test_on_postgresql_the_apps_connections_use_generic_plans(platform):
+    """What config.py asks of every connection: a prepared board statement is planned once, not per page."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("plan_cache_mode is PostgreSQL's")
+    assert db.session.execute(db.text("SHOW plan_cache_mode")).scalar() == "force_generic_plan"

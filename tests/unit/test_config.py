@@ -6,7 +6,7 @@ import pytest
 from plugin.config import ConfigError, load_config
 
 ENV = ["TINKER_ENV", "TINKER_SECRET_KEY", "TINKER_DATABASE_URL", "TINKER_BASE_URL", "TINKER_DEV_LMS",
-       "TINKER_TRUST_PROXY", "TINKER_LAUNCH_TOKEN_TTL"]
+       "TINKER_TRUST_PROXY", "TINKER_LAUNCH_TOKEN_TTL", "TINKER_PG_GENERIC_PLANS"]
 
 
 @pytest.fixture(autouse=True)
@@ -124,3 +124,17 @@ def test_database_url_from_overrides_is_rewritten_too(tmp_path):
 def test_numeric_settings_come_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("TINKER_LAUNCH_TOKEN_TTL", "120")
     assert load_config(tmp_path)["LAUNCH_TOKEN_TTL"] == 120
+
+
+def test_postgresql_connections_plan_prepared_statements_once_unless_the_operator_says_otherwise(
+        production, monkeypatch, tmp_path):
+    """A board is one statement with a dozen subqueries: re-planned for every execution it cost three times its
+    run (see config.py), so PostgreSQL connections ask for generic plans; TINKER_PG_GENERIC_PLANS=0 undoes it."""
+    options = load_config(tmp_path)["SQLALCHEMY_ENGINE_OPTIONS"]
+    assert options["connect_args"]["options"] == "-c plan_cache_mode=force_generic_plan"
+    assert options["pool_pre_ping"] is True
+    monkeypatch.setenv("TINKER_PG_GENERIC_PLANS", "0")
+    assert "connect_args" not in load_config(tmp_path)["SQLALCHEMY_ENGINE_OPTIONS"]
+    monkeypatch.delenv("TINKER_PG_GENERIC_PLANS")
+    monkeypatch.setenv("TINKER_DATABASE_URL", "sqlite:////tmp/x.db")
+    assert "connect_args" not in load_config(tmp_path)["SQLALCHEMY_ENGINE_OPTIONS"]
