@@ -135,6 +135,7 @@ def main(argv=None) -> int:
     cluster = ThrowawayPostgres(durable=True)
     platform = Platform()
     server = None
+    log_tail = ""
     failures: list[str] = []
     try:
         url = create_database(cluster.start(), "tinker_fault")
@@ -185,6 +186,7 @@ def main(argv=None) -> int:
     finally:
         if server is not None:
             server.stop()
+            log_tail = server.tail()  # before its directory goes
         platform.close()
         cluster.stop()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -230,8 +232,8 @@ def main(argv=None) -> int:
         failures.append("the ledger differs from what the rules award, or totals/boards from the ledger")
     for failure in failures:
         print(f"FAILED {failure}")
-    if failures and server is not None:
-        print(f"server log tail:\n{server.tail()}")
+    if failures:
+        print(f"server log tail:\n{log_tail}")
     ok = not failures
     print(f"RESULT ok={int(ok)} requests={everything} outage_503={book.outage_503} errors={errors} "
           f"receipts={len(book.receipts)} resent={resent} missing={len(missing)} doubled={len(doubled)} "
