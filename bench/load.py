@@ -18,6 +18,8 @@ is `RESULT rps=<n> p50_ms=<n> p95_ms=<n> p99_ms=<n> errors=<n>` (target: errors=
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import random
 import re
@@ -121,6 +123,7 @@ class Person(threading.Thread):
         self.seen: list[int] = []
         self.mine: set[int] = set()  # own experiments: nobody reacts to their own (the app answers 422)
         self.n = 0
+        self.status: int | None = None  # of the last answer
 
     def _timed(self, action: str, call, expect: int | tuple[int, ...]):
         started = time.perf_counter()
@@ -129,9 +132,16 @@ class Person(threading.Thread):
         except Exception as err:  # noqa: BLE001 - a transport failure is an error to count, not to raise
             self.stats.record(action, time.perf_counter() - started, type(err).__name__)
             return None
-        ok = response.status_code in (expect if isinstance(expect, tuple) else (expect,))
-        self.stats.record(action, time.perf_counter() - started, None if ok else f"HTTP {response.status_code}")
+        self.status = response.status_code
+        ok, error = self.judge(response, expect)
+        self.stats.record(action, time.perf_counter() - started, error)
         return response if ok else None
+
+    def judge(self, response, expect: int | tuple[int, ...]) -> tuple[bool, str | None]:
+        """Whether the answer is the one the action expects, and the error to count (bench/fault.py counts a
+        clean 503 during its outage as no error)."""
+        ok = response.status_code in (expect if isinstance(expect, tuple) else (expect,))
+        return ok, None if ok else f"HTTP {response.status_code}"
 
     def launch(self) -> None:
         target = f"{self.base}/lti/launch"
@@ -163,15 +173,22 @@ class Person(threading.Thread):
                                           form.text, re.S).group(1)
             self.form = {"ai_tool": pick("ai_tool"), "task_category": pick("task_category")}
         self.n += 1
-        logged = self._timed("log", lambda: self.http.post(f"{self.base}/app/experiments", allow_redirects=False, data={
-            "lt": self.token, "submission_key": f"{self.sub}-{self.n}-{secrets.token_hex(4)}",
-            "title": f"Tried a prompt for task {self.n}", "tried": "Asked the assistant to draft it first.",
-            "outcome": self.rng.choice(("worked", "partly", "failed")), "learned": "Check the facts it gives.",
-            "minutes_saved": str(self.rng.choice((0, 5, 10, 15, 30))), "sensitive_data": "no",
-            "visibility": "course", **self.form}), 303)
+        data = {"lt": self.token, "submission_key": f"{self.sub}-{self.n}-{secrets.token_hex(4)}",
+                "title": f"Tried a prompt for task {self.n}", "tried": "Asked the assistant to draft it first.",
+                "outcome": self.rng.choice(("worked", "partly", "failed")), "learned": "Check the facts it gives.",
+                "minutes_saved": str(self.rng.choice((0, 5, 10, 15, 30))), "sensitive_data": "no",
+                "visibility": "course", **self.form}
+        self.status = None
+        logged = self._timed("log", lambda: self.http.post(f"{self.base}/app/experiments", allow_redirects=False,
+                                                           data=data), 303)
+        self.submitted(data, self.status)
         found = re.search(r"/app/experiments/(\d+)", logged.headers.get("Location", "")) if logged is not None else None
         if found:
             self.mine.add(int(found.group(1)))
+
+    def submitted(self, data: dict[str, str], status: int | None) -> None:
+        """An experiment was sent: its form and the answer's status (None: no answer). bench/fault.py keeps
+        receipts here."""
 
     def feed(self) -> None:
         page = self.page("feed", "/app/experiments")
@@ -208,7 +225,6 @@ class Person(threading.Thread):
                 self.react()
             else:
                 self.launch()
-
 
 
 def main(argv=None) -> int:
@@ -264,7 +280,8 @@ def _prepare(url: str, secret: str, base: str, platform: Platform) -> None:
 
     app = build(url, secret, base)
     with app.app_context():
-        flask_migrate.upgrade()
+        with contextlib.redirect_stderr(io.StringIO()):  # alembic's INFO lines (its env.py configures logging)
+            flask_migrate.upgrade()
         registered = tenancy.register_platform(tenancy.PlatformSpec(
             issuer=platform.issuer, client_id=platform.client_id, auth_login_url=f"{platform.issuer}/auth",
             auth_token_url=f"{platform.issuer}/token", key_set_url=platform.jwks_url,

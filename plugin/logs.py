@@ -35,6 +35,9 @@ def register_logging(app: Flask) -> None:
         root = logging.getLogger()
         root.handlers[:] = [handler]
         root.setLevel(app.config.get("LOG_LEVEL", "INFO"))
+        # alembic >= 1.16 announces each of its built-in plugins at INFO whenever it loads (every flask command
+        # and every gunicorn worker): noise in an operator's journal.
+        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     access = logging.getLogger("tinker.access")
 
     @app.before_request

@@ -81,3 +81,17 @@ def test_the_writers_bench_sees_no_error_and_the_books_agree(bench_database, cap
     assert int(result["b9_awards"]) > 0
     assert result["b9_experiments"] == result["b9_awards"]  # every award a caller saw succeed is there, once
     assert result["b9_books"] == "ok"  # totals and board/team aggregates equal a rebuild from the ledger
+
+
+def test_the_fault_bench_sees_clean_503s_a_recovery_and_every_receipt_stored_once(db_kind, capsys):
+    if db_kind != "postgresql":
+        pytest.skip("the fault bench crashes a PostgreSQL cluster of its own")
+    from bench import fault
+
+    code = fault.main(["--users", "4", "--seconds", "10", "--crash-at", "4", "--down", "2", "--workers", "1",
+                       "--courses", "1"])
+    out = capsys.readouterr().out
+    result = _result(out)
+    assert result["ok"] == "1" and code == 0, out[-3000:]
+    assert int(result["outage_503"]) > 0 and int(result["receipts"]) > 0
+    assert result["missing"] == result["doubled"] == result["strays"] == "0" and result["ledger"] == "ok"
