@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import Row, bindparam, delete, select
+from sqlalchemy import Row, bindparam, delete, func, select
 
 from plugin.core.actor import Actor, Role
 from plugin.core.db import read
@@ -18,6 +18,7 @@ from plugin.errors import Unauthenticated
 from plugin.extensions import db
 from plugin.i18n import gettext as _
 from plugin.lti.models import LaunchSession
+from plugin.tenancy.models import FrameOrigin
 
 SESSION_LIFETIME = timedelta(hours=8)
 _SALT = "tinker-launch-token"
@@ -55,12 +56,16 @@ def session_id_from_token(secret: str, token: str, max_age: int) -> str:
         raise Unauthenticated(_("Your Tinker session is not valid."), hint=_("Open Tinker again from your course.")) from None
 
 
-# Read on every request: a plain row (id, services, locale... by name), not an ORM object in the identity map.
-_SESSION = select(LaunchSession.__table__).where(LaunchSession.id == bindparam("id"))
+# Read on every request: a plain row (id, services, locale... by name), not an ORM object in the identity map,
+# with the origins allowed to frame the platform's pages (every HTML response names them: web.security).
+_SESSION = select(LaunchSession.__table__, select(func.aggregate_strings(FrameOrigin.origin, " ")).where(
+    FrameOrigin.platform_id == LaunchSession.platform_id).scalar_subquery().label("frame_origins")).where(
+    LaunchSession.id == bindparam("id"))
 
 
 def load_actor(session_id: str, now: datetime) -> tuple[Actor, Row]:
-    """The actor a launch session names, and the session's row (its columns by name)."""
+    """The actor a launch session names, and the session's row (its columns by name, and `frame_origins`: the
+    platform's, space-separated, or None)."""
     row = read(db.session, _SESSION, {"id": session_id}).first()
     if row is None or row.expires_at < now:
         raise Unauthenticated(_("Your Tinker session has ended."), hint=_("Open Tinker again from your course."))

@@ -15,6 +15,7 @@ from plugin.core.clock import utcnow
 from plugin.errors import Forbidden, Unauthenticated
 from plugin.i18n import gettext as _
 from plugin.lti.session import issue_token, load_actor, session_id_from_token
+from plugin.web.security import note_frame_origins
 
 TOKEN_FIELD = "lt"
 TOKEN_HEADER = "X-Launch-Token"
@@ -47,6 +48,7 @@ def resolve_actor() -> Actor:
         raise Unauthenticated(_("Open Tinker from your course to continue."),
                               hint=_("Tinker is reached through your learning platform."))
     actor, launch = load_actor(session_id, utcnow())
+    note_frame_origins(actor.platform_id, launch.frame_origins)
     g.actor = actor
     g.launch = launch
     g.launch_locale = launch.locale  # the page's language, kept as a value (plugin.i18n.select_locale)

@@ -51,6 +51,12 @@ def frame_origins() -> list[str]:
     return g.frame_origins
 
 
+def note_frame_origins(platform_id: int, origins: str | None) -> None:
+    """The actor's platform's origins, read with their launch session (lti.session.load_actor): frame_origins
+    asks no more in this request."""
+    g.frame_origins = _last_known[platform_id] = sorted(set((origins or "").split()))
+
+
 _last_known: dict[int | None, list[str]] = {}
 # Built once: every HTML response asks.
 _ALL_ORIGINS = select(FrameOrigin.origin).distinct()
