@@ -53,15 +53,19 @@ _SUMMARY = select(func.count(), func.count(func.distinct(_TOOL)), func.count(fun
                   func.coalesce(func.sum(case((_FAILED_REFLECTED, 1), else_=0)), 0),
                   func.coalesce(func.sum(case((_SHARED, 1), else_=0)), 0)).where(*_MINE)
 
+# Not a reversal. Written so that no index on reverses_id can serve it: SQLite took "reverses_id IS NULL" as a
+# lookup in that unique index and walked every original entry of the installation instead of the person's.
+_ORIGINAL = func.coalesce(L.c.reverses_id, 0) == 0
+
 # Every rule's past recognitions of this person: (source, rule, times, latest).
 _AWARDS = select(literal("ledger"), L.c.rule_id, func.count(), func.max(L.c.created_at)).where(
-    L.c.course_id == _COURSE, L.c.user_id == _USER, L.c.rule_id.is_not(None), L.c.reverses_id.is_(None)).group_by(
+    L.c.course_id == _COURSE, L.c.user_id == _USER, L.c.rule_id.is_not(None), _ORIGINAL).group_by(
     L.c.rule_id).union_all(select(literal("badge"), B.c.rule_id, func.count(), func.max(B.c.awarded_at)).where(
         B.c.course_id == _COURSE, B.c.user_id == _USER, B.c.rule_id.is_not(None)).group_by(B.c.rule_id))
 
 _RULE_TIMES = select(literal("ledger"), L.c.created_at).where(
     L.c.course_id == _COURSE, L.c.user_id == _USER, L.c.rule_id == bindparam("rule_id"),
-    L.c.reverses_id.is_(None)).union_all(select(literal("badge"), B.c.awarded_at).where(
+    _ORIGINAL).union_all(select(literal("badge"), B.c.awarded_at).where(
         B.c.course_id == _COURSE, B.c.user_id == _USER, B.c.rule_id == bindparam("rule_id")))
 
 # The (UTC) days with experiments, not every experiment: a streak asks for weeks.
