@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Integer, Text, bindparam, cast, func, literal, null, select, union_all
 from sqlalchemy.orm import make_transient_to_detached
 
 from plugin.catalog.models import AiTool, TaskCategory
@@ -56,11 +56,17 @@ def _log(actor: Actor, data: dict, now: datetime) -> Logged:
     if not actor.can_contribute:
         raise Forbidden(_("Observers can read Tinker but not log experiments."))
     other_tool = data["ai_tool"] == OTHER_TOOL
+    head, recent = None, []
+    for kind, *values in db.session.execute(_PREFLIGHT, {
+            "course_id": actor.course_id, "user_id": actor.user_id, "key": data["submission_key"],
+            "organisation_id": actor.organisation_id, "task_category_id": data["task_category"],
+            "ai_tool_id": None if other_tool else int(data["ai_tool"]), "now": now, "since": now - DUPLICATE_WINDOW}):
+        if kind == _HEAD:
+            head = values[:-2]
+        else:
+            recent.append((values[-2], values[-1]))
     (existing_id, category_id, tool_id, role, status, test_user, any_approved, this_approved, version, grade_sync,
-     linked, teams, first_team, any_challenge) = db.session.execute(_PREFLIGHT, {
-        "course_id": actor.course_id, "user_id": actor.user_id, "key": data["submission_key"],
-        "organisation_id": actor.organisation_id, "task_category_id": data["task_category"],
-        "ai_tool_id": None if other_tool else int(data["ai_tool"]), "now": now}).one()
+     linked, teams, first_team, any_challenge) = head
     tenancy.remember_standing(actor.course_id, actor.user_id, role, status, test_user)
     config_cache.remember_version(actor.organisation_id, version)
     grades.remember_enabled(actor.course_id, grade_sync)
@@ -85,7 +91,7 @@ def _log(actor: Actor, data: dict, now: datetime) -> Logged:
     visibility = Visibility.PRIVATE.value if forced_private else data["visibility"]
     org_limits = limits(actor.organisation_id)
     text = " ".join([data["title"], data["tried"], data.get("learned", "")])
-    duplicate_of, score = most_similar(text, _recent_texts(actor, now))
+    duplicate_of, score = most_similar(text, recent)
     learned = data.get("learned", "").strip()
 
     experiment = Experiment(
@@ -168,10 +174,6 @@ DUPLICATE_WINDOW = timedelta(days=90)
 
 
 _X = Experiment.__table__
-# Built once: both run for every experiment logged.
-_RECENT = select(_X.c.id, _X.c.title, _X.c.tried, _X.c.learned).where(
-    _X.c.course_id == bindparam("course_id"), _X.c.user_id == bindparam("user_id"),
-    _X.c.created_at >= bindparam("since", type_=_X.c.created_at.type))
 _BY_KEY = select(_X.c.id).where(_X.c.course_id == bindparam("course_id"), _X.c.user_id == bindparam("user_id"),
                                 _X.c.submission_key == bindparam("key"))
 
@@ -186,16 +188,19 @@ def _active_item(table):
 # author's membership (the award path asks for it several times), the vision's approval of the tool and the
 # organisation's configuration version (its limits, rules, xAPI and webhook settings then come from memory),
 # and what the award's writers would each ask again: grade sync on?, linked accounts, teams, open challenges.
-_PREFLIGHT = select(_BY_KEY.scalar_subquery(), _active_item(TaskCategory.__table__).label("category"),
-                    _active_item(AiTool.__table__).label("tool"), *tenancy.STANDING_OF, vision.ANY_APPROVED,
-                    vision.THIS_APPROVED, config_cache.VERSION_OF, grades.ENABLED, people.LINKED_COUNT,
-                    *aggregates.TEAMS_AND_CHALLENGES)
-
-
-def _recent_texts(actor: Actor, now: datetime) -> list[tuple[int, str]]:
-    rows = db.session.execute(_RECENT, {"course_id": actor.course_id, "user_id": actor.user_id,
-                                        "since": now - DUPLICATE_WINDOW}).all()
-    return [(id_, f"{title} {tried} {learned or ''}") for id_, title, tried, learned in rows]
+# Below that row ("head"), one row per entry the author logged in the course since :since (the near-duplicate
+# check's window): its id and its text as most_similar compares it.
+_HEAD, _RECENT = 0, 1
+_FIRST = (_BY_KEY.scalar_subquery(), _active_item(TaskCategory.__table__).label("category"),
+          _active_item(AiTool.__table__).label("tool"), *tenancy.STANDING_OF, vision.ANY_APPROVED,
+          vision.THIS_APPROVED, config_cache.VERSION_OF, grades.ENABLED, people.LINKED_COUNT,
+          *aggregates.TEAMS_AND_CHALLENGES)
+_TEXT = _X.c.title + " " + _X.c.tried + " " + func.coalesce(_X.c.learned, "")
+_PREFLIGHT = union_all(
+    select(literal(_HEAD).label("kind"), *_FIRST, cast(null(), Integer).label("id"), cast(null(), Text).label("text")),
+    select(literal(_RECENT), *[cast(null(), column.type) for column in _FIRST], _X.c.id, _TEXT).where(
+        _X.c.course_id == bindparam("course_id"), _X.c.user_id == bindparam("user_id"),
+        _X.c.created_at >= bindparam("since", type_=_X.c.created_at.type)))
 
 
 def _by_key(actor: Actor, submission_key: str) -> Experiment | None:

@@ -16,13 +16,14 @@ the same order); nothing here reads the ledger except the per-person and rebuild
 """
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, case, delete, func, literal_column, or_, select
+from sqlalchemy import and_, bindparam, case, delete, func, literal_column, or_, select, update
 from sqlalchemy.orm import aliased
 
 from plugin.challenges.models import Challenge
@@ -242,13 +243,27 @@ def _write_ranks(changes: dict[tuple[str, int], int]) -> None:
     table = BoardRank.__table__
 
     def build(ins):
-        # RETURNING (unread) makes SQLAlchemy send the rows as one multi-row VALUES statement ("insertmanyvalues"),
-        # in the sorted order given, rather than one execution per row.
-        return ins.on_conflict_do_update(index_elements=["board", "points"],
-                                         set_={"members": table.c.members + ins.excluded.members}).returning(table.c.board)
+        # PostgreSQL: RETURNING (unread) makes SQLAlchemy send the rows as one multi-row VALUES statement
+        # ("insertmanyvalues"), in the sorted order given, rather than one execution per row. SQLite runs an
+        # executemany in C, which costs less than building that statement.
+        stmt = ins.on_conflict_do_update(index_elements=["board", "points"],
+                                         set_={"members": table.c.members + ins.excluded.members})
+        return stmt.returning(table.c.board) if db.session.get_bind().dialect.name == "postgresql" else stmt
 
     db.session.execute(_statement("board_rank", build),
                        [{"board": b, "points": p, "members": n} for (b, p), n in sorted(changes.items())])
+
+
+def _sqlite_move():
+    table = BoardScore.__table__
+    given, listed = (func.json_each(bindparam("deltas")).table_valued("key", "value").alias(name) for name in "dl")
+    return update(table).values(points=table.c.points + select(given.c.value).where(
+        given.c.key == table.c.board).scalar_subquery()).where(
+        table.c.user_id == bindparam("holder"), table.c.board.in_(select(listed.c.key))).returning(
+        table.c.board, table.c.points)
+
+
+_SQLITE_MOVE = _sqlite_move()
 
 
 def bump_boards(user_id: int, deltas: dict[str, int], keep_zero: bool = False) -> None:
@@ -273,16 +288,19 @@ def bump_boards(user_id: int, deltas: dict[str, int], keep_zero: bool = False) -
             ranks[(board, points)] += 1
         _move_ranks(ranks)
         return
-    fresh = _statement("board_score_new", lambda ins: ins.on_conflict_do_nothing(
-        index_elements=["board", "user_id"]).returning(table.c.board))
-    for (board,) in db.session.execute(fresh, [{"board": b, "user_id": user_id, "points": 0} for b in boards]):
-        ranks[(board, 0)] += 1  # a newcomer to a board joins it at zero, then moves like everyone else
-    add = _statement("board_score", lambda ins: ins.on_conflict_do_update(
-        index_elements=["board", "user_id"], set_={"points": table.c.points + ins.excluded.points},
-    ).returning(table.c.board, table.c.points))
-    for board, points in db.session.execute(add, [{"board": b, "user_id": user_id, "points": deltas[b]} for b in boards]):
+    # SQLite: the rows the person holds move in one UPDATE (the deltas passed as one JSON object, board -> delta);
+    # boards they are new to (their first points there, a new week or month) are then inserted. The transaction
+    # holds the database's write lock (BEGIN IMMEDIATE), so no other writer adds one of those rows in between.
+    moved = set()
+    for board, points in db.session.execute(_SQLITE_MOVE, {"deltas": json.dumps(deltas), "holder": user_id}):
+        moved.add(board)
         ranks[(board, points - deltas[board])] -= 1
         ranks[(board, points)] += 1
+    new = [b for b in boards if b not in moved]
+    if new:
+        db.session.execute(table.insert(), [{"board": b, "user_id": user_id, "points": deltas[b]} for b in new])
+        for board in new:
+            ranks[(board, deltas[board])] += 1  # a newcomer joins at zero, then moves like everyone else
     _move_ranks(ranks)
 
 
