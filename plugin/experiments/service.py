@@ -56,17 +56,14 @@ def _log(actor: Actor, data: dict, now: datetime) -> Logged:
     if not actor.can_contribute:
         raise Forbidden(_("Observers can read Tinker but not log experiments."))
     other_tool = data["ai_tool"] == OTHER_TOOL
-    head, recent = None, []
-    for kind, *values in db.session.execute(_PREFLIGHT, {
-            "course_id": actor.course_id, "user_id": actor.user_id, "key": data["submission_key"],
-            "organisation_id": actor.organisation_id, "task_category_id": data["task_category"],
-            "ai_tool_id": None if other_tool else int(data["ai_tool"]), "now": now, "since": now - DUPLICATE_WINDOW}):
-        if kind == _HEAD:
-            head = values[:-2]
-        else:
-            recent.append((values[-2], values[-1]))
+    rows = db.session.execute(_PREFLIGHT, {
+        "course_id": actor.course_id, "user_id": actor.user_id, "key": data["submission_key"],
+        "organisation_id": actor.organisation_id, "task_category_id": data["task_category"],
+        "ai_tool_id": None if other_tool else int(data["ai_tool"]), "now": now, "since": now - DUPLICATE_WINDOW}).all()
+    head = next(row for row in rows if row[0] == _HEAD)
+    recent = [(row[-2], row[-1]) for row in rows if row[0] == _RECENT]
     (existing_id, category_id, tool_id, role, status, test_user, any_approved, this_approved, version, grade_sync,
-     linked, teams, first_team, any_challenge) = head
+     linked, teams, first_team, any_challenge) = head[1:-2]
     tenancy.remember_standing(actor.course_id, actor.user_id, role, status, test_user)
     config_cache.remember_version(actor.organisation_id, version)
     grades.remember_enabled(actor.course_id, grade_sync)
@@ -94,8 +91,8 @@ def _log(actor: Actor, data: dict, now: datetime) -> Logged:
     duplicate_of, score = most_similar(text, recent)
     learned = data.get("learned", "").strip()
 
-    experiment = Experiment(
-        organisation_id=actor.organisation_id, course_id=actor.course_id, user_id=actor.user_id,
+    row = dict(
+        _UNSET, organisation_id=actor.organisation_id, course_id=actor.course_id, user_id=actor.user_id,
         submission_key=data["submission_key"], title=data["title"].strip(), ai_tool_id=tool_id,
         ai_tool_other=tool_other, task_category_id=category_id, tried=data["tried"].strip(),
         outcome=data["outcome"], learned=learned, minutes_saved=data.get("minutes_saved", 0),
@@ -107,13 +104,10 @@ def _log(actor: Actor, data: dict, now: datetime) -> Logged:
     )
     # INSERT ... ON CONFLICT DO NOTHING on the submission key: the same submission racing in from another
     # request or instance finds the winner, with no savepoint around the insert (two statements fewer).
-    row = {column.key: getattr(experiment, column.key) for column in _X.columns if column.key != "id"}
     experiment_id = insert_ignore(db.session, _X, row, ["course_id", "user_id", "submission_key"])
     if experiment_id is None:
         return Logged(_by_key(actor, data["submission_key"]), [], created=False, forced_private=False)
-    for name, value in row.items():  # every column loaded: nothing reads the row back
-        setattr(experiment, name, value)
-    experiment.id = experiment_id
+    experiment = Experiment(id=experiment_id, **row)  # every column given: nothing reads the row back
     make_transient_to_detached(experiment)
     db.session.add(experiment)
     if chosen_pillars:
@@ -174,6 +168,7 @@ DUPLICATE_WINDOW = timedelta(days=90)
 
 
 _X = Experiment.__table__
+_UNSET = {column.key: None for column in _X.columns if column.key != "id"}  # what an insert leaves empty
 _BY_KEY = select(_X.c.id).where(_X.c.course_id == bindparam("course_id"), _X.c.user_id == bindparam("user_id"),
                                 _X.c.submission_key == bindparam("key"))
 

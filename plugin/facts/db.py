@@ -119,7 +119,7 @@ class DbFacts:
             params["tool_id"] = int(tool_key.split(":", 1)[1])
         awards: dict[int, dict[str, tuple[int, datetime]]] = {}
         days = set()
-        for kind, a, b, c, d, e, f, g, latest, on in db.session.execute(stmt, params):
+        for kind, a, b, c, d, e, f, g, latest, on in db.session.execute(stmt, params).all():
             if kind == "facts":
                 self._same[(tool_key, category_id, since, event.source_id)] = int(a or 0)
                 self._day_points[(day, "experiment")] = int(b or 0)

@@ -152,6 +152,7 @@ def _statement(name: str, build):
 
 
 _TABLES = {"member_stat": MemberStat.__table__, "team_stat": TeamStat.__table__,
+           "member_stat:quiet": MemberStat.__table__, "team_stat:quiet": TeamStat.__table__,
            "board_rank": BoardRank.__table__, "board_score": BoardScore.__table__, "board_score_new": BoardScore.__table__,
            "board_score_pg": BoardScore.__table__}
 _KEYS = {"member_stat": ["course_id", "user_id", "period", "metric"], "team_stat": ["team_id", "period", "metric"]}
@@ -168,10 +169,10 @@ def _add_values(table, key_columns: list[str], rows: dict[tuple, int], returning
 
     def build(ins):
         stmt = ins.on_conflict_do_update(index_elements=key_columns, set_={"value": table.c.value + ins.excluded.value})
-        return stmt.returning(*[table.c[c] for c in key_columns], table.c.value)
+        return stmt.returning(*[table.c[c] for c in key_columns], table.c.value) if returning else stmt
 
     params = [dict(zip(key_columns, key), value=delta) for key, delta in sorted(rows.items())]
-    result = db.session.execute(_statement(name, build), params)
+    result = db.session.execute(_statement(name if returning else f"{name}:quiet", build), params)
     return result.all() if returning else []
 
 
@@ -398,10 +399,10 @@ def record_activity(organisation_id: int, course_id: int, user_id: int, at: date
     """Count a person's activity in every period `at` falls in, and in their teams when they count there."""
     periods = keys_for(at, _tz(organisation_id))
     rows = {(course_id, user_id, p, m): v for p in periods for m, v in metrics.items()}
-    stored = _add_values(MemberStat.__table__, ["course_id", "user_id", "period", "metric"], rows, returning=True)
-    if not eligible(course_id, user_id):
-        return
-    team_ids = _teams_of(course_id, user_id)
+    team_ids = _teams_of(course_id, user_id) if eligible(course_id, user_id) else []
+    # The stored values are read back only for the teams' "members who did" counts.
+    stored = _add_values(MemberStat.__table__, ["course_id", "user_id", "period", "metric"], rows,
+                         returning=bool(team_ids))
     if not team_ids:
         return
     team_rows: dict[tuple, int] = {}
