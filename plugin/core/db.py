@@ -101,6 +101,15 @@ def _insert_for(session, table):
     raise NotImplementedError(f"no upsert for {dialect}")
 
 
+def insert_for_dialect(name: str, table):
+    """INSERT with ON CONFLICT for a dialect named (Hot statements are built per dialect name)."""
+    if name == "postgresql":
+        return postgresql.insert(table)
+    if name == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"no upsert for {name}")
+
+
 # Built once per (dialect, table, shape) and executed with the row as parameters: building and compiling a
 # fresh INSERT ... ON CONFLICT per call cost more than running it (see bench/ledger.py).
 _prepared: dict[tuple, Any] = {}
@@ -147,3 +156,80 @@ def upsert_increment(
     sets = sets or {}
     stmt = upsert_statement(session, table, list(keys), list(increments), list(sets))
     session.execute(stmt, {**keys, **increments, **sets})
+
+
+# --- Hot statements --------------------------------------------------------------------------------
+class Hot:
+    """A Core statement the award path runs on every award, compiled once per dialect and sent straight to
+    the session's DBAPI cursor: no per-execution compile-cache lookup, parameter construction or result
+    machinery (SQLAlchemy's part was half of an award's time, well above what the database spent).
+
+    What stays as with session.execute: the transaction (the session's connection; BEGIN IMMEDIATE on SQLite),
+    bind types (UTCDateTime and the like convert as usual), before/after_cursor_execute listeners, and errors
+    (wrapped as SQLAlchemy's, a lost connection invalidated). What the caller takes on: rows come back as the
+    driver gives them (SQLite: dates and timestamps as text, booleans as 0/1), and the session's execute
+    hooks do not see the statement: `writes` names the tables it writes, forgotten in the transaction's memo
+    (core.memo). Use it only for tables whose writes the data version does not watch (see
+    insights/changes.py; tests/services/test_data_version.py checks every Hot statement)."""
+
+    registry: list[Hot] = []
+
+    def __init__(self, build, writes: tuple[str, ...] = ()) -> None:
+        self._build = build  # dialect name -> statement (or the statement itself)
+        self.writes = writes
+        self._compiled: dict[str, tuple] = {}
+        Hot.registry.append(self)
+
+    def _prepare(self, dialect) -> tuple:
+        stmt = self._build(dialect.name) if callable(self._build) else self._build
+        compiled = stmt.compile(dialect=dialect)
+        processors = compiled._bind_processors
+        values = {name: bind.value for bind, name in compiled.bind_names.items()
+                  if bind.value is not None and not bind.required}
+        names = list(compiled.positiontup) if compiled.positional else list(dict.fromkeys(compiled.bind_names.values()))
+        plan = tuple((name, values.get(name), processors.get(name)) for name in names)
+        prepared = (compiled.string, plan, compiled.positional)
+        self._compiled[dialect.name] = prepared
+        return prepared
+
+    def _args(self, plan, positional: bool, params: dict):
+        out = []
+        for name, default, process in plan:
+            value = params[name] if name in params else default
+            out.append(process(value) if process is not None and value is not None else value)
+        return tuple(out) if positional else dict(zip((name for name, _d, _p in plan), out))
+
+    def execute(self, session, params: dict | None = None, many: list[dict] | None = None):
+        """Run with `params` (or once per dict of `many`, as one executemany); returns the DBAPI cursor."""
+        conn = session.connection()
+        dialect = conn.dialect
+        sql, plan, positional = self._compiled.get(dialect.name) or self._prepare(dialect)
+        args = [self._args(plan, positional, p) for p in many] if many is not None else self._args(
+            plan, positional, params or {})
+        cursor = conn.connection.dbapi_connection.cursor()
+        events = conn._has_events or conn.engine._has_events
+        if events:
+            for fn in conn.dispatch.before_cursor_execute:
+                fn(conn, cursor, sql, args, None, many is not None)
+        try:
+            if many is not None:
+                cursor.executemany(sql, args)
+            else:
+                cursor.execute(sql, args)
+        except dialect.loaded_dbapi.Error as err:
+            conn._handle_dbapi_exception(err, sql, args, cursor, None)
+        if events:
+            for fn in conn.dispatch.after_cursor_execute:
+                fn(conn, cursor, sql, args, None, many is not None)
+        if self.writes:
+            from plugin.core import memo
+
+            memo.forget(session, *self.writes)
+        return cursor
+
+    def all(self, session, params: dict | None = None) -> list[tuple]:
+        return self.execute(session, params).fetchall()
+
+    def scalar(self, session, params: dict | None = None):
+        row = self.execute(session, params).fetchone()
+        return None if row is None else row[0]

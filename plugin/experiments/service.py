@@ -10,7 +10,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from plugin.catalog.models import AiTool, TaskCategory
 from plugin.challenges import progress as challenges
 from plugin.core.actor import Actor
-from plugin.core.db import insert_ignore
+from plugin.core.db import Hot, insert_for_dialect
 from plugin.errors import Forbidden, InvalidInput, NotFound
 from plugin.experiments.models import Experiment, Outcome, SensitiveData, Visibility
 from plugin.experiments.schemas import OTHER_TOOL
@@ -56,10 +56,10 @@ def _log(actor: Actor, data: dict, now: datetime) -> Logged:
     if not actor.can_contribute:
         raise Forbidden(_("Observers can read Tinker but not log experiments."))
     other_tool = data["ai_tool"] == OTHER_TOOL
-    rows = db.session.execute(_PREFLIGHT, {
+    rows = _PREFLIGHT.all(db.session, {
         "course_id": actor.course_id, "user_id": actor.user_id, "key": data["submission_key"],
         "organisation_id": actor.organisation_id, "task_category_id": data["task_category"],
-        "ai_tool_id": None if other_tool else int(data["ai_tool"]), "now": now, "since": now - DUPLICATE_WINDOW}).all()
+        "ai_tool_id": None if other_tool else int(data["ai_tool"]), "now": now, "since": now - DUPLICATE_WINDOW})
     head = next(row for row in rows if row[0] == _HEAD)
     recent = [(row[-2], row[-1]) for row in rows if row[0] == _RECENT]
     (existing_id, category_id, tool_id, role, status, test_user, any_approved, this_approved, version, grade_sync,
@@ -104,7 +104,7 @@ def _log(actor: Actor, data: dict, now: datetime) -> Logged:
     )
     # INSERT ... ON CONFLICT DO NOTHING on the submission key: the same submission racing in from another
     # request or instance finds the winner, with no savepoint around the insert (two statements fewer).
-    experiment_id = insert_ignore(db.session, _X, row, ["course_id", "user_id", "submission_key"])
+    experiment_id = _INSERT.scalar(db.session, row)
     if experiment_id is None:
         return Logged(_by_key(actor, data["submission_key"]), [], created=False, forced_private=False)
     experiment = Experiment(id=experiment_id, **row)  # every column given: nothing reads the row back
@@ -191,11 +191,14 @@ _FIRST = (_BY_KEY.scalar_subquery(), _active_item(TaskCategory.__table__).label(
           vision.THIS_APPROVED, config_cache.VERSION_OF, grades.ENABLED, people.LINKED_COUNT,
           *aggregates.TEAMS_AND_CHALLENGES)
 _TEXT = _X.c.title + " " + _X.c.tried + " " + func.coalesce(_X.c.learned, "")
-_PREFLIGHT = union_all(
+_PREFLIGHT = Hot(union_all(
     select(literal(_HEAD).label("kind"), *_FIRST, cast(null(), Integer).label("id"), cast(null(), Text).label("text")),
     select(literal(_RECENT), *[cast(null(), column.type) for column in _FIRST], _X.c.id, _TEXT).where(
         _X.c.course_id == bindparam("course_id"), _X.c.user_id == bindparam("user_id"),
-        _X.c.created_at >= bindparam("since", type_=_X.c.created_at.type)))
+        _X.c.created_at >= bindparam("since", type_=_X.c.created_at.type))))
+_INSERT = Hot(lambda dialect: insert_for_dialect(dialect, _X).values(
+    {key: bindparam(key, type_=_X.c[key].type) for key in _UNSET}).on_conflict_do_nothing(
+    index_elements=["course_id", "user_id", "submission_key"]).returning(_X.c.id), writes=(_X.name,))
 
 
 def _by_key(actor: Actor, submission_key: str) -> Experiment | None:

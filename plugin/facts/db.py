@@ -17,6 +17,7 @@ from sqlalchemy import String, and_, bindparam, case, cast, func, literal, selec
 from plugin.badges.models import BadgeAward
 from plugin.challenges.models import ChallengeContribution
 from plugin.community.models import Reaction, Reuse
+from plugin.core.db import Hot
 from plugin.experiments.models import Experiment, Outcome, Visibility
 from plugin.extensions import db
 from plugin.ledger.models import LedgerEntry, PointsTotal
@@ -110,8 +111,8 @@ class DbFacts:
         min_reflection = max(1, min_reflection_chars)
         days_since = datetime.combine(week_start(event.occurred_at) - timedelta(weeks=PREFETCH_WEEKS), time(0),
                                       tzinfo=timezone.utc)
-        dialect = db.session.get_bind().dialect.name
-        stmt = _statement(("prefetch", other, dialect), lambda: _prefetch_statement(self._same_statement(other)))
+        stmt = _statement(("prefetch", other), lambda: Hot(lambda _dialect: _prefetch_statement(
+            self._same_statement(other))))
         params = {**self._params, "category_id": category_id, "since": since, "before_id": event.source_id,
                   "source_type": "experiment", "start": start, "end": end, "min_reflection": min_reflection,
                   "days_since": days_since}
@@ -119,7 +120,7 @@ class DbFacts:
             params["tool_id"] = int(tool_key.split(":", 1)[1])
         awards: dict[int, dict[str, tuple[int, datetime]]] = {}
         days = set()
-        for kind, a, b, c, d, e, f, g, latest, on in db.session.execute(stmt, params).all():
+        for kind, a, b, c, d, e, f, g, latest, on in stmt.all(db.session, params):
             if kind == "facts":
                 self._same[(tool_key, category_id, since, event.source_id)] = int(a or 0)
                 self._day_points[(day, "experiment")] = int(b or 0)
