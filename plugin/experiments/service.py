@@ -121,7 +121,8 @@ def _log(actor: Actor, data: dict, now: datetime) -> Logged:
         event = experiment_event(experiment)
         facts = DbFacts(actor.course_id, actor.user_id, actor.organisation_id)
         if not event.attrs["near_duplicate"]:  # a near-duplicate earns nothing: its rules ask no facts
-            facts.prefetch_experiment(event, org_limits.min_reflection_chars)
+            facts.prefetch_experiment(event, org_limits.min_reflection_chars,
+                                      unread_awards=rules.quiet_rules(actor.organisation_id))
         recognitions = rules.process(event, facts, org_limits, now)
         grades.points_changed(actor.course_id, actor.user_id, now)
     challenges.on_experiment_logged(experiment, now)
