@@ -9,7 +9,7 @@ from typing import Any, Iterator
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, scoped_session
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -201,7 +201,7 @@ class Hot:
 
     def execute(self, session, params: dict | None = None, many: list[dict] | None = None):
         """Run with `params` (or once per dict of `many`, as one executemany); returns the DBAPI cursor."""
-        conn = session.connection()
+        conn = connection(session)
         dialect = conn.dialect
         sql, plan, positional = self._compiled.get(dialect.name) or self._prepare(dialect)
         args = [self._args(plan, positional, p) for p in many] if many is not None else self._args(
@@ -233,3 +233,31 @@ class Hot:
     def scalar(self, session, params: dict | None = None):
         row = self.execute(session, params).fetchone()
         return None if row is None else row[0]
+
+
+_CONNECTION = "tinker_connection"
+
+
+def connection(session):
+    """session.connection(), kept for the transaction (asking the scoped session, then Flask-SQLAlchemy, for
+    the bind on every statement of an award cost more than some of the statements)."""
+    if isinstance(session, scoped_session):
+        session = session()
+    transaction = session.get_transaction()
+    kept = session.info.get(_CONNECTION)
+    if kept is not None and transaction is not None and kept[0] is transaction and not kept[1].closed \
+            and not kept[1].invalidated:
+        return kept[1]
+    conn = session.connection()
+    session.info[_CONNECTION] = (session.get_transaction(), conn)
+    return conn
+
+
+def dialect_name(session) -> str:
+    """The session's database dialect ("sqlite", "postgresql"), without asking for its bind each time."""
+    if isinstance(session, scoped_session):
+        session = session()
+    name = session.info.get("tinker_dialect")
+    if name is None:
+        name = session.info["tinker_dialect"] = session.get_bind().dialect.name
+    return name

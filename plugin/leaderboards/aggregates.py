@@ -44,7 +44,7 @@ from sqlalchemy.orm import aliased
 from plugin.challenges.models import Challenge
 from plugin.core import memo
 from plugin.core.actor import Role
-from plugin.core.db import Hot, _insert_for, insert_for_dialect
+from plugin.core.db import Hot, _insert_for, dialect_name, insert_for_dialect
 from plugin.extensions import db
 from plugin.identity.people import board_holder, identities
 from plugin.leaderboards import standings
@@ -159,7 +159,7 @@ _statements: dict[tuple[str, str], object] = {}
 
 
 def _statement(name: str, build):
-    dialect = db.session.get_bind().dialect.name
+    dialect = dialect_name(db.session)
     key = (dialect, name)
     if key not in _statements:
         _statements[key] = build(_insert_for(db.session, _TABLES[name]))
@@ -269,7 +269,7 @@ def _write_ranks(changes: dict[tuple[str, int], int]) -> None:
     if not changes:
         return
     rows = sorted(changes.items())
-    if db.session.get_bind().dialect.name == "postgresql":
+    if dialect_name(db.session) == "postgresql":
         _PG_RANKS.execute(db.session, {"boards": [b for (b, _p), _n in rows], "points": [p for (_b, p), _n in rows],
                                        "members": [n for _k, n in rows]})
         return
@@ -335,7 +335,7 @@ def bump_boards(user_id: int, deltas: dict[str, int], keep_zero: bool = False) -
     table = BoardScore.__table__
     boards = sorted(deltas)
     ranks: dict[tuple[str, int], int] = defaultdict(int)
-    if db.session.get_bind().dialect.name == "postgresql":
+    if dialect_name(db.session) == "postgresql":
         for board, points, inserted in _PG_BOARD_ADD.all(db.session, {
                 "boards": boards, "deltas": [deltas[b] for b in boards], "holder": user_id}):
             if not inserted:

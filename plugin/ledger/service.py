@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, delete, func, select
 
-from plugin.core.db import Hot, insert_for_dialect
+from plugin.core.db import Hot, dialect_name, insert_for_dialect
 from plugin.errors import Conflict, NotFound
 from plugin.extensions import db
 from plugin.leaderboards import aggregates
@@ -37,7 +37,7 @@ def post_entry(posting: Posting, now: datetime, reverses_id: int | None = None,
 
     Totals and board aggregates move in the same transaction; `earned_at` (a reversal: when the cancelled
     entry was earned) decides the week and month boards it counts in."""
-    if db.session.get_bind().dialect.name == "postgresql":
+    if dialect_name(db.session) == "postgresql":
         return _post_in_one(posting, now, reverses_id, earned_at or now)
     entry_id = _INSERT.scalar(db.session, {
         "idempotency_key": posting.key, "organisation_id": posting.organisation_id,
