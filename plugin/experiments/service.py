@@ -10,7 +10,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from plugin.catalog.models import AiTool, TaskCategory
 from plugin.challenges import progress as challenges
 from plugin.core.actor import Actor
-from plugin.core.db import Hot, insert_for_dialect
+from plugin.core.db import Hot, dialect_name, insert_for_dialect
 from plugin.errors import Forbidden, InvalidInput, NotFound
 from plugin.experiments.models import Experiment, Outcome, SensitiveData, Visibility
 from plugin.experiments.schemas import OTHER_TOOL
@@ -104,7 +104,17 @@ def _log(actor: Actor, data: dict, now: datetime) -> Logged:
     )
     # INSERT ... ON CONFLICT DO NOTHING on the submission key: the same submission racing in from another
     # request or instance finds the winner, with no savepoint around the insert (two statements fewer).
-    experiment_id = _INSERT.scalar(db.session, row)
+    metrics = aggregates.experiment_metrics(row["minutes_saved"], category_id, row["outcome"])
+    # PostgreSQL: the person's activity rows go in the same statement as the experiment when nothing needs them
+    # read back (one round trip fewer).
+    activity = aggregates.quiet_activity(actor.organisation_id, actor.course_id, actor.user_id, now, metrics) \
+        if dialect_name(db.session) == "postgresql" else None
+    if activity is None:
+        experiment_id = _INSERT.scalar(db.session, row)
+    else:
+        experiment_id = _INSERT_WITH_ACTIVITY.scalar(db.session, {
+            **row, "periods": [p for p, _m, _v in activity], "metrics": [m for _p, m, _v in activity],
+            "values": [v for _p, _m, v in activity]})
     if experiment_id is None:
         return Logged(_by_key(actor, data["submission_key"]), [], created=False, forced_private=False)
     experiment = Experiment(id=experiment_id, **row)  # every column given: nothing reads the row back
@@ -114,8 +124,8 @@ def _log(actor: Actor, data: dict, now: datetime) -> Logged:
         db.session.add_all([ExperimentPillar(experiment_id=experiment.id, pillar_id=p) for p in chosen_pillars])
         db.session.flush()
 
-    aggregates.record_activity(actor.organisation_id, actor.course_id, actor.user_id, now, aggregates.experiment_metrics(
-        experiment.minutes_saved, experiment.task_category_id, experiment.outcome))
+    if activity is None:
+        aggregates.record_activity(actor.organisation_id, actor.course_id, actor.user_id, now, metrics)
     recognitions: list[rules.Recognition] = []
     if actor.can_earn:
         event = experiment_event(experiment)
@@ -200,6 +210,31 @@ _PREFLIGHT = Hot(union_all(
 _INSERT = Hot(lambda dialect: insert_for_dialect(dialect, _X).values(
     {key: bindparam(key, type_=_X.c[key].type) for key in _UNSET}).on_conflict_do_nothing(
     index_elements=["course_id", "user_id", "submission_key"]).returning(_X.c.id), writes=(_X.name,))
+
+
+def _insert_with_activity():
+    """PostgreSQL: _INSERT, and from the inserted row (none when the key was used) the person's member_stat rows
+    (aggregates.quiet_activity: period, metric, value as three arrays) added in the same statement."""
+    from sqlalchemy import ARRAY, BigInteger, String, true
+    from sqlalchemy.dialects.postgresql import insert
+
+    from plugin.leaderboards.models import MemberStat
+
+    entry = insert(_X).values({key: bindparam(key, type_=_X.c[key].type) for key in _UNSET}).on_conflict_do_nothing(
+        index_elements=["course_id", "user_id", "submission_key"]).returning(_X.c.id).cte("entry")
+    stat = MemberStat.__table__
+    given = func.unnest(bindparam("periods", type_=ARRAY(String)), bindparam("metrics", type_=ARRAY(String)),
+                        bindparam("values", type_=ARRAY(BigInteger))).table_valued(
+        "period", "metric", "value").render_derived()
+    add = insert(stat).from_select(["course_id", "user_id", "period", "metric", "value"], select(
+        bindparam("course_id", type_=Integer), bindparam("user_id", type_=Integer), given.c.period, given.c.metric,
+        given.c.value).select_from(entry).join(given, true()))
+    add = add.on_conflict_do_update(index_elements=["course_id", "user_id", "period", "metric"],
+                                    set_={"value": stat.c.value + add.excluded.value}).cte("activity")
+    return select(entry.c.id).add_cte(add)
+
+
+_INSERT_WITH_ACTIVITY = Hot(lambda _dialect: _insert_with_activity(), writes=(_X.name, "member_stat"))
 
 
 def _by_key(actor: Actor, submission_key: str) -> Experiment | None:

@@ -478,6 +478,17 @@ def record_activity(organisation_id: int, course_id: int, user_id: int, at: date
     standings.bump(course_id, doers)
 
 
+def quiet_activity(organisation_id: int, course_id: int, user_id: int, at: datetime,
+                   metrics: dict[str, int]) -> list[tuple[str, str, int]] | None:
+    """record_activity's rows as (period, metric, value), sorted, for a writer that adds them to member_stat in
+    a statement of its own; None when record_activity must run instead (the person counts in a team: the team's
+    figures follow from the stored values read back)."""
+    if eligible(course_id, user_id) and _teams_of(course_id, user_id):
+        return None
+    periods = keys_for(at, _tz(organisation_id))
+    return sorted((p, m, v) for p in periods for m, v in metrics.items() if v)
+
+
 def experiment_metrics(minutes_saved: int | None, category_id: int | None, outcome: str) -> dict[str, int]:
     metrics = {"experiments": 1, "minutes": int(minutes_saved or 0), f"out:{outcome}": 1}
     if category_id is not None:
