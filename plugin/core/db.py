@@ -9,7 +9,7 @@ from typing import Any, Iterator
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, scoped_session
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.types import TypeDecorator
 
@@ -102,6 +102,15 @@ def _insert_for(session, table):
     raise NotImplementedError(f"no upsert for {dialect}")
 
 
+def insert_for_dialect(name: str, table):
+    """INSERT with ON CONFLICT for a dialect named (Hot statements are built per dialect name)."""
+    if name == "postgresql":
+        return postgresql.insert(table)
+    if name == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"no upsert for {name}")
+
+
 # Built once per (dialect, table, shape) and executed with the row as parameters: building and compiling a
 # fresh INSERT ... ON CONFLICT per call cost more than running it (see bench/ledger.py).
 _prepared: dict[tuple, Any] = {}
@@ -150,29 +159,132 @@ def upsert_increment(
     session.execute(stmt, {**keys, **increments, **sets})
 
 
+# --- Hot statements --------------------------------------------------------------------------------
+class Hot:
+    """A Core statement the award path runs on every award, compiled once per dialect and sent straight to
+    the session's DBAPI cursor: no per-execution compile-cache lookup, parameter construction or result
+    machinery (SQLAlchemy's part was half of an award's time, well above what the database spent).
+
+    What stays as with session.execute: the transaction (the session's connection; BEGIN IMMEDIATE on SQLite),
+    bind types (UTCDateTime and the like convert as usual), before/after_cursor_execute listeners, and errors
+    (wrapped as SQLAlchemy's, a lost connection invalidated). What the caller takes on: rows come back as the
+    driver gives them (SQLite: dates and timestamps as text, booleans as 0/1), and the session's execute
+    hooks do not see the statement: `writes` names the tables it writes, forgotten in the transaction's memo
+    (core.memo). Use it only for tables whose writes the data version does not watch (see
+    insights/changes.py; tests/services/test_data_version.py checks every Hot statement)."""
+
+    registry: list[Hot] = []
+
+    def __init__(self, build, writes: tuple[str, ...] = ()) -> None:
+        self._build = build  # dialect name -> statement (or the statement itself)
+        self.writes = writes
+        self._compiled: dict[str, tuple] = {}
+        Hot.registry.append(self)
+
+    def _prepare(self, dialect) -> tuple:
+        stmt = self._build(dialect.name) if callable(self._build) else self._build
+        compiled = stmt.compile(dialect=dialect)
+        processors = compiled._bind_processors
+        values = {name: bind.value for bind, name in compiled.bind_names.items()
+                  if bind.value is not None and not bind.required}
+        names = list(compiled.positiontup) if compiled.positional else list(dict.fromkeys(compiled.bind_names.values()))
+        plan = tuple((name, values.get(name), processors.get(name)) for name in names)
+        prepared = (compiled.string, plan, compiled.positional)
+        self._compiled[dialect.name] = prepared
+        return prepared
+
+    def _args(self, plan, positional: bool, params: dict):
+        out = []
+        for name, default, process in plan:
+            value = params[name] if name in params else default
+            out.append(process(value) if process is not None and value is not None else value)
+        return tuple(out) if positional else dict(zip((name for name, _d, _p in plan), out))
+
+    def execute(self, session, params: dict | None = None, many: list[dict] | None = None):
+        """Run with `params` (or once per dict of `many`, as one executemany); returns the DBAPI cursor."""
+        conn = connection(session)
+        dialect = conn.dialect
+        sql, plan, positional = self._compiled.get(dialect.name) or self._prepare(dialect)
+        args = [self._args(plan, positional, p) for p in many] if many is not None else self._args(
+            plan, positional, params or {})
+        cursor = conn.connection.dbapi_connection.cursor()
+        events = conn._has_events or conn.engine._has_events
+        if events:
+            for fn in conn.dispatch.before_cursor_execute:
+                fn(conn, cursor, sql, args, None, many is not None)
+        try:
+            if many is not None:
+                cursor.executemany(sql, args)
+            else:
+                cursor.execute(sql, args)
+        except dialect.loaded_dbapi.Error as err:
+            conn._handle_dbapi_exception(err, sql, args, cursor, None)
+        if events:
+            for fn in conn.dispatch.after_cursor_execute:
+                fn(conn, cursor, sql, args, None, many is not None)
+        if self.writes:
+            from plugin.core import memo
+
+            memo.forget(session, *self.writes)
+        return cursor
+
+    def all(self, session, params: dict | None = None) -> list[tuple]:
+        return self.execute(session, params).fetchall()
+
+    def scalar(self, session, params: dict | None = None):
+        row = self.execute(session, params).fetchone()
+        return None if row is None else row[0]
 
 
-_READS: dict[tuple, tuple[str, tuple[str, ...] | None] | None] = {}
+_CONNECTION = "tinker_connection"
+
+
+def connection(session):
+    """session.connection(), kept for the transaction (asking the scoped session, then Flask-SQLAlchemy, for
+    the bind on every statement of an award cost more than some of the statements)."""
+    if isinstance(session, scoped_session):
+        session = session()
+    transaction = session.get_transaction()
+    kept = session.info.get(_CONNECTION)
+    if kept is not None and transaction is not None and kept[0] is transaction and not kept[1].closed \
+            and not kept[1].invalidated:
+        return kept[1]
+    conn = session.connection()
+    session.info[_CONNECTION] = (session.get_transaction(), conn)
+    return conn
+
+
+def dialect_name(session) -> str:
+    """The session's database dialect ("sqlite", "postgresql"), without asking for its bind each time."""
+    if isinstance(session, scoped_session):
+        session = session()
+    name = session.info.get("tinker_dialect")
+    if name is None:
+        name = session.info["tinker_dialect"] = session.get_bind().dialect.name
+    return name
+
+
+_READS: dict[tuple, tuple[str, tuple[str, ...] | None]] = {}
 
 
 def read(session, statement, params: dict[str, Any]):
     """Run a read-only statement on the session's connection, in its transaction, past the ORM's execute path
-    (its events and bind lookup). A textual statement (sqlalchemy.text) without expanding parameters goes as
+    (its events and bind lookup); unlike Hot, any statement, and a Result back. A textual statement (no
+    expanding parameters) goes as
     the driver's own SQL, compiled once per dialect, past the compile-cache lookup and parameter processing
     too (its columns come back as the driver gives them). 20-40 µs less per statement than session.execute,
     which the pages' reads, a few dozen rows each, notice. Engine events still see it. Never for writes (the
     memo, core.memo, and the data-change notes, insights.changes, watch the ORM's executes), nor for selects
     of ORM entities."""
-    connection = session.connection()
+    conn = connection(session)  # the transaction's connection, kept
     if not isinstance(statement, TextClause):
-        return connection.execute(statement, params)
-    key = (statement, connection.dialect.name)
-    compiled = _READS.get(key, False)
-    if compiled is False:
-        built = statement.compile(dialect=connection.dialect)
-        compiled = _READS[key] = None if any(b.expanding for b in built.binds.values()) else (
-            built.string, tuple(built.positiontup) if built.positional else None)
+        return conn.execute(statement, params)
+    key = (statement, conn.dialect.name)
+    compiled = _READS.get(key)
     if compiled is None:
-        return connection.execute(statement, params)
+        built = statement.compile(dialect=conn.dialect)
+        if any(bind.expanding for bind in built.binds.values()):
+            raise ValueError("read(): a textual statement with an expanding (IN) parameter needs session.execute")
+        compiled = _READS[key] = (built.string, tuple(built.positiontup) if built.positional else None)
     sql, positions = compiled
-    return connection.exec_driver_sql(sql, tuple(params[name] for name in positions) if positions else params)
+    return conn.exec_driver_sql(sql, tuple(params[name] for name in positions) if positions else params)

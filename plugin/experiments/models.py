@@ -34,7 +34,9 @@ class Experiment(db.Model):
     __table_args__ = (
         UniqueConstraint("course_id", "user_id", "submission_key"),
         Index("ix_experiment_course_created", "course_id", "created_at"),
-        Index("ix_experiment_user_course", "user_id", "course_id"),
+        # An author's entries in a course, by date: the award path reads their recent ones (near-duplicates,
+        # repeats, streaks); without the date here SQLite walked the whole course's last 90 days instead.
+        Index("ix_experiment_author_created", "user_id", "course_id", "created_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))

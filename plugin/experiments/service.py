@@ -4,13 +4,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Integer, Text, bindparam, cast, func, literal, null, select, union_all
 from sqlalchemy.orm import make_transient_to_detached
 
 from plugin.catalog.models import AiTool, TaskCategory
 from plugin.challenges import progress as challenges
 from plugin.core.actor import Actor
-from plugin.core.db import insert_ignore
+from plugin.core.db import Hot, dialect_name, insert_for_dialect
 from plugin.errors import Forbidden, InvalidInput, NotFound
 from plugin.experiments.models import Experiment, Outcome, SensitiveData, Visibility
 from plugin.experiments.schemas import OTHER_TOOL
@@ -56,11 +56,14 @@ def _log(actor: Actor, data: dict, now: datetime) -> Logged:
     if not actor.can_contribute:
         raise Forbidden(_("Observers can read Tinker but not log experiments."))
     other_tool = data["ai_tool"] == OTHER_TOOL
-    (existing_id, category_id, tool_id, role, status, test_user, any_approved, this_approved, version, grade_sync,
-     linked, teams, first_team, any_challenge) = db.session.execute(_PREFLIGHT, {
+    rows = _PREFLIGHT.all(db.session, {
         "course_id": actor.course_id, "user_id": actor.user_id, "key": data["submission_key"],
         "organisation_id": actor.organisation_id, "task_category_id": data["task_category"],
-        "ai_tool_id": None if other_tool else int(data["ai_tool"]), "now": now}).one()
+        "ai_tool_id": None if other_tool else int(data["ai_tool"]), "now": now, "since": now - DUPLICATE_WINDOW})
+    head = next(row for row in rows if row[0] == _HEAD)
+    recent = [(row[-2], row[-1]) for row in rows if row[0] == _RECENT]
+    (existing_id, category_id, tool_id, role, status, test_user, any_approved, this_approved, version, grade_sync,
+     linked, teams, first_team, any_challenge) = head[1:-2]
     tenancy.remember_standing(actor.course_id, actor.user_id, role, status, test_user)
     config_cache.remember_version(actor.organisation_id, version)
     grades.remember_enabled(actor.course_id, grade_sync)
@@ -85,11 +88,11 @@ def _log(actor: Actor, data: dict, now: datetime) -> Logged:
     visibility = Visibility.PRIVATE.value if forced_private else data["visibility"]
     org_limits = limits(actor.organisation_id)
     text = " ".join([data["title"], data["tried"], data.get("learned", "")])
-    duplicate_of, score = most_similar(text, _recent_texts(actor, now))
+    duplicate_of, score = most_similar(text, recent)
     learned = data.get("learned", "").strip()
 
-    experiment = Experiment(
-        organisation_id=actor.organisation_id, course_id=actor.course_id, user_id=actor.user_id,
+    row = dict(
+        _UNSET, organisation_id=actor.organisation_id, course_id=actor.course_id, user_id=actor.user_id,
         submission_key=data["submission_key"], title=data["title"].strip(), ai_tool_id=tool_id,
         ai_tool_other=tool_other, task_category_id=category_id, tried=data["tried"].strip(),
         outcome=data["outcome"], learned=learned, minutes_saved=data.get("minutes_saved", 0),
@@ -101,27 +104,35 @@ def _log(actor: Actor, data: dict, now: datetime) -> Logged:
     )
     # INSERT ... ON CONFLICT DO NOTHING on the submission key: the same submission racing in from another
     # request or instance finds the winner, with no savepoint around the insert (two statements fewer).
-    row = {column.key: getattr(experiment, column.key) for column in _X.columns if column.key != "id"}
-    experiment_id = insert_ignore(db.session, _X, row, ["course_id", "user_id", "submission_key"])
+    metrics = aggregates.experiment_metrics(row["minutes_saved"], category_id, row["outcome"])
+    # PostgreSQL: the person's activity rows go in the same statement as the experiment when nothing needs them
+    # read back (one round trip fewer).
+    activity = aggregates.quiet_activity(actor.organisation_id, actor.course_id, actor.user_id, now, metrics) \
+        if dialect_name(db.session) == "postgresql" else None
+    if activity is None:
+        experiment_id = _INSERT.scalar(db.session, row)
+    else:
+        experiment_id = _INSERT_WITH_ACTIVITY.scalar(db.session, {
+            **row, "periods": [p for p, _m, _v in activity], "metrics": [m for _p, m, _v in activity],
+            "values": [v for _p, _m, v in activity]})
     if experiment_id is None:
         return Logged(_by_key(actor, data["submission_key"]), [], created=False, forced_private=False)
-    for name, value in row.items():  # every column loaded: nothing reads the row back
-        setattr(experiment, name, value)
-    experiment.id = experiment_id
+    experiment = Experiment(id=experiment_id, **row)  # every column given: nothing reads the row back
     make_transient_to_detached(experiment)
     db.session.add(experiment)
     if chosen_pillars:
         db.session.add_all([ExperimentPillar(experiment_id=experiment.id, pillar_id=p) for p in chosen_pillars])
         db.session.flush()
 
-    aggregates.record_activity(actor.organisation_id, actor.course_id, actor.user_id, now, aggregates.experiment_metrics(
-        experiment.minutes_saved, experiment.task_category_id, experiment.outcome))
+    if activity is None:
+        aggregates.record_activity(actor.organisation_id, actor.course_id, actor.user_id, now, metrics)
     recognitions: list[rules.Recognition] = []
     if actor.can_earn:
         event = experiment_event(experiment)
         facts = DbFacts(actor.course_id, actor.user_id, actor.organisation_id)
         if not event.attrs["near_duplicate"]:  # a near-duplicate earns nothing: its rules ask no facts
-            facts.prefetch_experiment(event, org_limits.min_reflection_chars)
+            facts.prefetch_experiment(event, org_limits.min_reflection_chars,
+                                      unread_awards=rules.quiet_rules(actor.organisation_id))
         recognitions = rules.process(event, facts, org_limits, now)
         grades.points_changed(actor.course_id, actor.user_id, now)
     challenges.on_experiment_logged(experiment, now)
@@ -168,10 +179,7 @@ DUPLICATE_WINDOW = timedelta(days=90)
 
 
 _X = Experiment.__table__
-# Built once: both run for every experiment logged.
-_RECENT = select(_X.c.id, _X.c.title, _X.c.tried, _X.c.learned).where(
-    _X.c.course_id == bindparam("course_id"), _X.c.user_id == bindparam("user_id"),
-    _X.c.created_at >= bindparam("since", type_=_X.c.created_at.type))
+_UNSET = {column.key: None for column in _X.columns if column.key != "id"}  # what an insert leaves empty
 _BY_KEY = select(_X.c.id).where(_X.c.course_id == bindparam("course_id"), _X.c.user_id == bindparam("user_id"),
                                 _X.c.submission_key == bindparam("key"))
 
@@ -186,16 +194,47 @@ def _active_item(table):
 # author's membership (the award path asks for it several times), the vision's approval of the tool and the
 # organisation's configuration version (its limits, rules, xAPI and webhook settings then come from memory),
 # and what the award's writers would each ask again: grade sync on?, linked accounts, teams, open challenges.
-_PREFLIGHT = select(_BY_KEY.scalar_subquery(), _active_item(TaskCategory.__table__).label("category"),
-                    _active_item(AiTool.__table__).label("tool"), *tenancy.STANDING_OF, vision.ANY_APPROVED,
-                    vision.THIS_APPROVED, config_cache.VERSION_OF, grades.ENABLED, people.LINKED_COUNT,
-                    *aggregates.TEAMS_AND_CHALLENGES)
+# Below that row ("head"), one row per entry the author logged in the course since :since (the near-duplicate
+# check's window): its id and its text as most_similar compares it.
+_HEAD, _RECENT = 0, 1
+_FIRST = (_BY_KEY.scalar_subquery(), _active_item(TaskCategory.__table__).label("category"),
+          _active_item(AiTool.__table__).label("tool"), *tenancy.STANDING_OF, vision.ANY_APPROVED,
+          vision.THIS_APPROVED, config_cache.VERSION_OF, grades.ENABLED, people.LINKED_COUNT,
+          *aggregates.TEAMS_AND_CHALLENGES)
+_TEXT = _X.c.title + " " + _X.c.tried + " " + func.coalesce(_X.c.learned, "")
+_PREFLIGHT = Hot(union_all(
+    select(literal(_HEAD).label("kind"), *_FIRST, cast(null(), Integer).label("id"), cast(null(), Text).label("text")),
+    select(literal(_RECENT), *[cast(null(), column.type) for column in _FIRST], _X.c.id, _TEXT).where(
+        _X.c.course_id == bindparam("course_id"), _X.c.user_id == bindparam("user_id"),
+        _X.c.created_at >= bindparam("since", type_=_X.c.created_at.type))))
+_INSERT = Hot(lambda dialect: insert_for_dialect(dialect, _X).values(
+    {key: bindparam(key, type_=_X.c[key].type) for key in _UNSET}).on_conflict_do_nothing(
+    index_elements=["course_id", "user_id", "submission_key"]).returning(_X.c.id), writes=(_X.name,))
 
 
-def _recent_texts(actor: Actor, now: datetime) -> list[tuple[int, str]]:
-    rows = db.session.execute(_RECENT, {"course_id": actor.course_id, "user_id": actor.user_id,
-                                        "since": now - DUPLICATE_WINDOW}).all()
-    return [(id_, f"{title} {tried} {learned or ''}") for id_, title, tried, learned in rows]
+def _insert_with_activity():
+    """PostgreSQL: _INSERT, and from the inserted row (none when the key was used) the person's member_stat rows
+    (aggregates.quiet_activity: period, metric, value as three arrays) added in the same statement."""
+    from sqlalchemy import ARRAY, BigInteger, String, true
+    from sqlalchemy.dialects.postgresql import insert
+
+    from plugin.leaderboards.models import MemberStat
+
+    entry = insert(_X).values({key: bindparam(key, type_=_X.c[key].type) for key in _UNSET}).on_conflict_do_nothing(
+        index_elements=["course_id", "user_id", "submission_key"]).returning(_X.c.id).cte("entry")
+    stat = MemberStat.__table__
+    given = func.unnest(bindparam("periods", type_=ARRAY(String)), bindparam("metrics", type_=ARRAY(String)),
+                        bindparam("values", type_=ARRAY(BigInteger))).table_valued(
+        "period", "metric", "value").render_derived()
+    add = insert(stat).from_select(["course_id", "user_id", "period", "metric", "value"], select(
+        bindparam("course_id", type_=Integer), bindparam("user_id", type_=Integer), given.c.period, given.c.metric,
+        given.c.value).select_from(entry).join(given, true()))
+    add = add.on_conflict_do_update(index_elements=["course_id", "user_id", "period", "metric"],
+                                    set_={"value": stat.c.value + add.excluded.value}).cte("activity")
+    return select(entry.c.id).add_cte(add)
+
+
+_INSERT_WITH_ACTIVITY = Hot(lambda _dialect: _insert_with_activity(), writes=(_X.name, "member_stat"))
 
 
 def _by_key(actor: Actor, submission_key: str) -> Experiment | None:

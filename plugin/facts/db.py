@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import String, and_, bindparam, case, cast, func, literal, select
+from sqlalchemy import String, and_, bindparam, case, cast, func, literal, literal_column, select
 
 from plugin.badges.models import BadgeAward
 from plugin.challenges.models import ChallengeContribution
 from plugin.community.models import Reaction, Reuse
+from plugin.core.db import Hot
 from plugin.experiments.models import Experiment, Outcome, Visibility
 from plugin.extensions import db
 from plugin.ledger.models import LedgerEntry, PointsTotal
@@ -53,15 +54,19 @@ _SUMMARY = select(func.count(), func.count(func.distinct(_TOOL)), func.count(fun
                   func.coalesce(func.sum(case((_FAILED_REFLECTED, 1), else_=0)), 0),
                   func.coalesce(func.sum(case((_SHARED, 1), else_=0)), 0)).where(*_MINE)
 
+# Not a reversal. Written so that no index on reverses_id can serve it: SQLite took "reverses_id IS NULL" as a
+# lookup in that unique index and walked every original entry of the installation instead of the person's.
+_ORIGINAL = func.coalesce(L.c.reverses_id, 0) == 0
+
 # Every rule's past recognitions of this person: (source, rule, times, latest).
 _AWARDS = select(literal("ledger"), L.c.rule_id, func.count(), func.max(L.c.created_at)).where(
-    L.c.course_id == _COURSE, L.c.user_id == _USER, L.c.rule_id.is_not(None), L.c.reverses_id.is_(None)).group_by(
+    L.c.course_id == _COURSE, L.c.user_id == _USER, L.c.rule_id.is_not(None), _ORIGINAL).group_by(
     L.c.rule_id).union_all(select(literal("badge"), B.c.rule_id, func.count(), func.max(B.c.awarded_at)).where(
         B.c.course_id == _COURSE, B.c.user_id == _USER, B.c.rule_id.is_not(None)).group_by(B.c.rule_id))
 
 _RULE_TIMES = select(literal("ledger"), L.c.created_at).where(
     L.c.course_id == _COURSE, L.c.user_id == _USER, L.c.rule_id == bindparam("rule_id"),
-    L.c.reverses_id.is_(None)).union_all(select(literal("badge"), B.c.awarded_at).where(
+    _ORIGINAL).union_all(select(literal("badge"), B.c.awarded_at).where(
         B.c.course_id == _COURSE, B.c.user_id == _USER, B.c.rule_id == bindparam("rule_id")))
 
 # The (UTC) days with experiments, not every experiment: a streak asks for weeks.
@@ -89,13 +94,17 @@ class DbFacts:
         self._same: dict[tuple, int] = {}  # same_tool_and_category answers read ahead, by their arguments
         self._day_points: dict[tuple, int] = {}  # points_on_day answers read ahead (forgotten by changed())
         self._days: tuple[datetime, set[date]] | None = None  # days with experiments since, read ahead
+        self._unread_awards: frozenset[int] = frozenset()  # rules left out of the past awards read ahead
 
-    def prefetch_experiment(self, event, min_reflection_chars: int) -> None:
+    def prefetch_experiment(self, event, min_reflection_chars: int, unread_awards: frozenset[int] = frozenset()) -> None:
         """Read in one statement what an experiment's rules ask, with the arguments they will ask it with:
         the repeats of its tool and category (the diminishing-returns window), the points its day already holds
         from experiments (the daily cap), the all-time summary (fail-forward's reflection length), every rule's
         past awards (kept up to date by changed()) and the days with experiments of the last PREFETCH_WEEKS
-        weeks (streaks). Questions asked with other arguments are read as before."""
+        weeks (streaks). Questions asked with other arguments are read as before.
+
+        `unread_awards`: rules whose past awards the read leaves out (rules.quiet_rules: their evaluation never
+        asks); asked all the same, they are read then."""
         from plugin.rules.engine import DIMINISHING_WINDOW
 
         tool_key, category_id = event.attrs["tool_key"], event.attrs["category_id"]
@@ -106,8 +115,12 @@ class DbFacts:
         min_reflection = max(1, min_reflection_chars)
         days_since = datetime.combine(week_start(event.occurred_at) - timedelta(weeks=PREFETCH_WEEKS), time(0),
                                       tzinfo=timezone.utc)
-        dialect = db.session.get_bind().dialect.name
-        stmt = _statement(("prefetch", other, dialect), lambda: _prefetch_statement(self._same_statement(other)))
+        skip = tuple(sorted(unread_awards))
+        if len(_built) > 512:  # one statement per set of skipped rules: a handful per organisation
+            _built.clear()
+        stmt = _statement(("prefetch", other, skip), lambda: Hot(lambda _dialect: _prefetch_statement(
+            self._same_statement(other), skip)))
+        self._unread_awards = frozenset(skip)
         params = {**self._params, "category_id": category_id, "since": since, "before_id": event.source_id,
                   "source_type": "experiment", "start": start, "end": end, "min_reflection": min_reflection,
                   "days_since": days_since}
@@ -115,7 +128,7 @@ class DbFacts:
             params["tool_id"] = int(tool_key.split(":", 1)[1])
         awards: dict[int, dict[str, tuple[int, datetime]]] = {}
         days = set()
-        for kind, a, b, c, d, e, f, g, latest, on in db.session.execute(stmt, params):
+        for kind, a, b, c, d, e, f, g, latest, on in stmt.all(db.session, params):
             if kind == "facts":
                 self._same[(tool_key, category_id, since, event.source_id)] = int(a or 0)
                 self._day_points[(day, "experiment")] = int(b or 0)
@@ -321,6 +334,10 @@ class DbFacts:
 
     def rule_awards(self, rule_id, since=None) -> int:
         """Times the rule recognised this person: a firing that gave points and a badge counts once."""
+        if rule_id in self._unread_awards:
+            ledger_times, badge_times = self._split(rule_id)
+            return max(sum(1 for t in ledger_times if since is None or t >= since),
+                       sum(1 for t in badge_times if since is None or t >= since))
         if since is None:
             return max((times for times, _ in self._award_summary().get(rule_id, {}).values()), default=0)
         if rule_id not in self._award_summary():
@@ -335,6 +352,9 @@ class DbFacts:
         return ledger_times, badge_times
 
     def last_rule_award(self, rule_id):
+        if rule_id in self._unread_awards:
+            ledger_times, badge_times = self._split(rule_id)
+            return max([*ledger_times, *badge_times], default=None)
         return max((latest for _, latest in self._award_summary().get(rule_id, {}).values()), default=None)
 
     def challenges_completed(self, since=None) -> int:
@@ -355,7 +375,20 @@ class DbFacts:
 PREFETCH_WEEKS = 8
 
 
-def _prefetch_statement(same):
+def _awards_except(skip: tuple[int, ...]):
+    """_AWARDS without the rules in `skip` (their ids written into the statement: a Hot statement binds no lists)."""
+    if not skip:
+        return _AWARDS
+    ids = [literal_column(str(int(rule_id))) for rule_id in skip]
+    return select(literal("ledger"), L.c.rule_id, func.count(), func.max(L.c.created_at)).where(
+        L.c.course_id == _COURSE, L.c.user_id == _USER, L.c.rule_id.is_not(None), _ORIGINAL,
+        L.c.rule_id.not_in(ids)).group_by(L.c.rule_id).union_all(
+        select(literal("badge"), B.c.rule_id, func.count(), func.max(B.c.awarded_at)).where(
+            B.c.course_id == _COURSE, B.c.user_id == _USER, B.c.rule_id.is_not(None), B.c.rule_id.not_in(ids)
+        ).group_by(B.c.rule_id))
+
+
+def _prefetch_statement(same, skip: tuple[int, ...] = ()):
     """One row of scalar facts ("facts"), every rule's past awards ("ledger"/"badge" rows) and the days with
     experiments since :days_since ("day" rows), as one UNION ALL of alike columns."""
     from sqlalchemy import Date, Integer, null, type_coerce, union_all
@@ -364,7 +397,7 @@ def _prefetch_statement(same):
         return cast(null(), type_)
 
     summary = _SUMMARY.subquery()
-    awards = _AWARDS.subquery()
+    awards = _awards_except(skip).subquery()
     days = select(func.date(X.c.created_at).label("on")).where(
         *_MINE, X.c.created_at >= bindparam("days_since", type_=X.c.created_at.type)).distinct().subquery()
     at_type = L.c.created_at.type

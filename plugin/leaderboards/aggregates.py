@@ -16,19 +16,35 @@ the same order); nothing here reads the ledger except the per-person and rebuild
 """
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, case, delete, func, literal_column, or_, select
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    literal_column,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import aliased
 
 from plugin.challenges.models import Challenge
 from plugin.core import memo
 from plugin.core.actor import Role
-from plugin.core.db import _insert_for
+from plugin.core.db import Hot, _insert_for, dialect_name, insert_for_dialect
 from plugin.extensions import db
 from plugin.identity.people import board_holder, identities
 from plugin.leaderboards import standings
@@ -143,7 +159,7 @@ _statements: dict[tuple[str, str], object] = {}
 
 
 def _statement(name: str, build):
-    dialect = db.session.get_bind().dialect.name
+    dialect = dialect_name(db.session)
     key = (dialect, name)
     if key not in _statements:
         _statements[key] = build(_insert_for(db.session, _TABLES[name]))
@@ -151,8 +167,7 @@ def _statement(name: str, build):
 
 
 _TABLES = {"member_stat": MemberStat.__table__, "team_stat": TeamStat.__table__,
-           "board_rank": BoardRank.__table__, "board_score": BoardScore.__table__, "board_score_new": BoardScore.__table__,
-           "board_score_pg": BoardScore.__table__}
+           "board_rank": BoardRank.__table__}
 _KEYS = {"member_stat": ["course_id", "user_id", "period", "metric"], "team_stat": ["team_id", "period", "metric"]}
 
 
@@ -167,11 +182,25 @@ def _add_values(table, key_columns: list[str], rows: dict[tuple, int], returning
 
     def build(ins):
         stmt = ins.on_conflict_do_update(index_elements=key_columns, set_={"value": table.c.value + ins.excluded.value})
-        return stmt.returning(*[table.c[c] for c in key_columns], table.c.value)
+        return stmt.returning(*[table.c[c] for c in key_columns], table.c.value) if returning else stmt
 
     params = [dict(zip(key_columns, key), value=delta) for key, delta in sorted(rows.items())]
-    result = db.session.execute(_statement(name, build), params)
-    return result.all() if returning else []
+    if not returning:
+        _quiet(name, build).execute(db.session, many=params)
+        return []
+    return db.session.execute(_statement(name, build), params).all()
+
+
+_hot: dict[str, Hot] = {}
+
+
+def _quiet(name: str, build) -> Hot:
+    """A statement of _add_values or _write_ranks that reads nothing back, as a Hot statement (one executemany)."""
+    hot = _hot.get(name)
+    if hot is None:
+        hot = _hot[name] = Hot(lambda dialect: build(insert_for_dialect(dialect, _TABLES[name])),
+                               writes=(_TABLES[name].name,))
+    return hot
 
 
 # Rank blocks: beside its buckets (people per points value) a board keeps, under the key "<board>#", how many
@@ -239,16 +268,62 @@ def _write_ranks(changes: dict[tuple[str, int], int]) -> None:
     changes = {k: v for k, v in changes.items() if v}
     if not changes:
         return
-    table = BoardRank.__table__
+    rows = sorted(changes.items())
+    if dialect_name(db.session) == "postgresql":
+        _PG_RANKS.execute(db.session, {"boards": [b for (b, _p), _n in rows], "points": [p for (_b, p), _n in rows],
+                                       "members": [n for _k, n in rows]})
+        return
+    _SQLITE_RANKS.execute(db.session, many=[{"board": b, "points": p, "members": n} for (b, p), n in rows])
 
-    def build(ins):
-        # RETURNING (unread) makes SQLAlchemy send the rows as one multi-row VALUES statement ("insertmanyvalues"),
-        # in the sorted order given, rather than one execution per row.
-        return ins.on_conflict_do_update(index_elements=["board", "points"],
-                                         set_={"members": table.c.members + ins.excluded.members}).returning(table.c.board)
 
-    db.session.execute(_statement("board_rank", build),
-                       [{"board": b, "points": p, "members": n} for (b, p), n in sorted(changes.items())])
+def _ranks_upsert(ins):
+    return ins.on_conflict_do_update(index_elements=["board", "points"],
+                                     set_={"members": BoardRank.__table__.c.members + ins.excluded.members})
+
+
+def _pg_ranks():
+    # One statement of fixed text whatever the number of rows: the rows as three arrays, upserted in the sorted
+    # order given (concurrent writers lock shared buckets in the same order).
+    given = func.unnest(bindparam("boards", type_=ARRAY(String)), bindparam("points", type_=ARRAY(BigInteger)),
+                        bindparam("members", type_=ARRAY(Integer))).table_valued(
+        "board", "points", "members").render_derived()
+    return _ranks_upsert(pg_insert(BoardRank.__table__).from_select(
+        ["board", "points", "members"], select(given.c.board, given.c.points, given.c.members)))
+
+
+_PG_RANKS = Hot(lambda _dialect: _pg_ranks(), writes=(BoardRank.__tablename__,))
+# SQLite: one executemany (in C).
+_SQLITE_RANKS = Hot(lambda dialect: _ranks_upsert(insert_for_dialect(dialect, BoardRank.__table__)),
+                    writes=(BoardRank.__tablename__,))
+
+
+def _pg_board_add():
+    # As _pg_ranks: the person's rows as two arrays. A freshly inserted row's xmax is 0; the version an ON
+    # CONFLICT update writes carries the id of the transaction that locked the row: so one statement tells a
+    # newcomer to a board from a mover.
+    table = BoardScore.__table__
+    given = func.unnest(bindparam("boards", type_=ARRAY(String)), bindparam("deltas", type_=ARRAY(BigInteger))
+                        ).table_valued("board", "points").render_derived()
+    ins = pg_insert(table).from_select(["board", "user_id", "points"], select(
+        given.c.board, bindparam("holder", type_=Integer), given.c.points))
+    return ins.on_conflict_do_update(index_elements=["board", "user_id"],
+                                     set_={"points": table.c.points + ins.excluded.points}).returning(
+        table.c.board, table.c.points, literal_column("(xmax = 0)"))
+
+
+_PG_BOARD_ADD = Hot(lambda _dialect: _pg_board_add(), writes=(BoardScore.__tablename__,))
+
+
+def _sqlite_move():
+    table = BoardScore.__table__
+    given, listed = (func.json_each(bindparam("deltas")).table_valued("key", "value").alias(name) for name in "dl")
+    return update(table).values(points=table.c.points + select(given.c.value).where(
+        given.c.key == table.c.board).scalar_subquery()).where(
+        table.c.user_id == bindparam("holder"), table.c.board.in_(select(listed.c.key))).returning(
+        table.c.board, table.c.points)
+
+
+_SQLITE_MOVE = Hot(lambda _dialect: _sqlite_move(), writes=(BoardScore.__tablename__,))
 
 
 def bump_boards(user_id: int, deltas: dict[str, int], keep_zero: bool = False) -> None:
@@ -260,29 +335,27 @@ def bump_boards(user_id: int, deltas: dict[str, int], keep_zero: bool = False) -
     table = BoardScore.__table__
     boards = sorted(deltas)
     ranks: dict[tuple[str, int], int] = defaultdict(int)
-    if db.session.get_bind().dialect.name == "postgresql":
-        # One statement: PostgreSQL tells an inserted row from an updated one (a freshly inserted row's xmax is
-        # 0; the version an ON CONFLICT update writes carries the id of the transaction that locked the row).
-        add_new = _statement("board_score_pg", lambda ins: ins.on_conflict_do_update(
-            index_elements=["board", "user_id"], set_={"points": table.c.points + ins.excluded.points},
-        ).returning(table.c.board, table.c.points, literal_column("(xmax = 0)")))
-        for board, points, inserted in db.session.execute(
-                add_new, [{"board": b, "user_id": user_id, "points": deltas[b]} for b in boards]):
+    if dialect_name(db.session) == "postgresql":
+        for board, points, inserted in _PG_BOARD_ADD.all(db.session, {
+                "boards": boards, "deltas": [deltas[b] for b in boards], "holder": user_id}):
             if not inserted:
                 ranks[(board, points - deltas[board])] -= 1
             ranks[(board, points)] += 1
         _move_ranks(ranks)
         return
-    fresh = _statement("board_score_new", lambda ins: ins.on_conflict_do_nothing(
-        index_elements=["board", "user_id"]).returning(table.c.board))
-    for (board,) in db.session.execute(fresh, [{"board": b, "user_id": user_id, "points": 0} for b in boards]):
-        ranks[(board, 0)] += 1  # a newcomer to a board joins it at zero, then moves like everyone else
-    add = _statement("board_score", lambda ins: ins.on_conflict_do_update(
-        index_elements=["board", "user_id"], set_={"points": table.c.points + ins.excluded.points},
-    ).returning(table.c.board, table.c.points))
-    for board, points in db.session.execute(add, [{"board": b, "user_id": user_id, "points": deltas[b]} for b in boards]):
+    # SQLite: the rows the person holds move in one UPDATE (the deltas passed as one JSON object, board -> delta);
+    # boards they are new to (their first points there, a new week or month) are then inserted. The transaction
+    # holds the database's write lock (BEGIN IMMEDIATE), so no other writer adds one of those rows in between.
+    moved = set()
+    for board, points in _SQLITE_MOVE.all(db.session, {"deltas": json.dumps(deltas), "holder": user_id}):
+        moved.add(board)
         ranks[(board, points - deltas[board])] -= 1
         ranks[(board, points)] += 1
+    new = [b for b in boards if b not in moved]
+    if new:
+        db.session.execute(table.insert(), [{"board": b, "user_id": user_id, "points": deltas[b]} for b in new])
+        for board in new:
+            ranks[(board, deltas[board])] += 1  # a newcomer joins at zero, then moves like everyone else
     _move_ranks(ranks)
 
 
@@ -380,10 +453,10 @@ def record_activity(organisation_id: int, course_id: int, user_id: int, at: date
     """Count a person's activity in every period `at` falls in, and in their teams when they count there."""
     periods = keys_for(at, _tz(organisation_id))
     rows = {(course_id, user_id, p, m): v for p in periods for m, v in metrics.items()}
-    stored = _add_values(MemberStat.__table__, ["course_id", "user_id", "period", "metric"], rows, returning=True)
-    if not eligible(course_id, user_id):
-        return
-    team_ids = _teams_of(course_id, user_id)
+    team_ids = _teams_of(course_id, user_id) if eligible(course_id, user_id) else []
+    # The stored values are read back only for the teams' "members who did" counts.
+    stored = _add_values(MemberStat.__table__, ["course_id", "user_id", "period", "metric"], rows,
+                         returning=bool(team_ids))
     if not team_ids:
         return
     team_rows: dict[tuple, int] = {}
@@ -403,6 +476,17 @@ def record_activity(organisation_id: int, course_id: int, user_id: int, at: date
                 team_rows[(t, p, m)] = v
     _add_values(TeamStat.__table__, ["team_id", "period", "metric"], team_rows)
     standings.bump(course_id, doers)
+
+
+def quiet_activity(organisation_id: int, course_id: int, user_id: int, at: datetime,
+                   metrics: dict[str, int]) -> list[tuple[str, str, int]] | None:
+    """record_activity's rows as (period, metric, value), sorted, for a writer that adds them to member_stat in
+    a statement of its own; None when record_activity must run instead (the person counts in a team: the team's
+    figures follow from the stored values read back)."""
+    if eligible(course_id, user_id) and _teams_of(course_id, user_id):
+        return None
+    periods = keys_for(at, _tz(organisation_id))
+    return sorted((p, m, v) for p in periods for m, v in metrics.items() if v)
 
 
 def experiment_metrics(minutes_saved: int | None, category_id: int | None, outcome: str) -> dict[str, int]:

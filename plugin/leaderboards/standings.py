@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from sqlalchemy import Float, bindparam, cast, delete, exists, literal, select, update
 
-from plugin.core.db import _insert_for
+from plugin.core.db import _insert_for, dialect_name
 from plugin.extensions import db
 from plugin.leaderboards.models import TeamStanding
 from plugin.leaderboards.periods import ALL
@@ -50,7 +50,7 @@ _statements: dict[tuple[str, str], object] = {}
 def _fill(name: str):
     """INSERT ... SELECT: every roster team of course :c at zero in period :p (rows already there stay).
     "ensure" does it only when team :t has no row in :p yet (the period board is new to this course)."""
-    dialect = db.session.get_bind().dialect.name
+    dialect = dialect_name(db.session)
     if (dialect, name) not in _statements:
         roster = _TS.alias("roster")
         zero = literal(0)

@@ -16,7 +16,9 @@ class LedgerEntry(db.Model):
     """Written only by ledger.service.post_entry / reverse_entry. Never updated, never deleted."""
 
     __tablename__ = "ledger_entry"
-    __table_args__ = (Index("ix_ledger_course_user", "course_id", "user_id"),)
+    # A person's entries in a course, by rule: an award reads their past awards per rule (the every-experiment
+    # rule's, as many as their experiments, left out from the index alone).
+    __table_args__ = (Index("ix_ledger_course_user_rule", "course_id", "user_id", "rule_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))

@@ -55,6 +55,14 @@ def triggered_by(rule: RuleSpec, event_name: str) -> bool:
     return condition is not None and event_name in condition.events
 
 
+def asks_past_awards(rule: RuleSpec) -> bool:
+    """Whether evaluate() may ask the facts how often or when the rule recognised the person before: every rule
+    but a repeatable per-fact one without cooldown or cap (that pays each fact, whatever it paid before)."""
+    condition = REGISTRY.get(rule.condition)
+    return not (rule.repeatable and condition is not None and condition.per_fact and not rule.cooldown_days
+                and not rule.cap_count)
+
+
 def evaluate(rule: RuleSpec, event: E.Event, facts: Facts, limits: Limits,
              params: Callable[[], dict] | None = None) -> Decision:
     """`params`, when given, hands over the rule's params already loaded (a caller evaluating many events)."""

@@ -11,7 +11,7 @@ from plugin.badges.service import BadgeGrant, award_badge
 from plugin.extensions import db
 from plugin.ledger.service import Posting, post_entry
 from plugin.rules import events as E
-from plugin.rules.engine import RuleSpec, award_key, evaluate, triggered_by
+from plugin.rules.engine import RuleSpec, asks_past_awards, award_key, evaluate, triggered_by
 from plugin.rules.facts import Facts
 from plugin.rules.models import Rule
 from plugin.rules.registry import load_params
@@ -73,6 +73,13 @@ def _active(organisation_id: int) -> list[_Active]:
         return [_Active(RuleSpec(*row[:3], row[3] or {}, *row[4:11]), row[11])
                 for row in db.session.execute(_ACTIVE, {"organisation_id": organisation_id})]
     return config_cache.cached(organisation_id, "active_rules", (_R.name,), read)
+
+
+def quiet_rules(organisation_id: int) -> frozenset[int]:
+    """The organisation's active rules that never ask about their own past awards (engine.asks_past_awards): an
+    experiment's facts need not read those (the every-experiment rule's are as many as the person's experiments)."""
+    return config_cache.cached(organisation_id, "quiet_rules", (_R.name,), lambda: frozenset(
+        rule.spec.id for rule in _active(organisation_id) if not asks_past_awards(rule.spec)))
 
 
 def apply(rule: Rule | RuleSpec, name: str, event: E.Event, points: int, now: datetime,

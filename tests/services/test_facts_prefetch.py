@@ -68,3 +68,37 @@ def test_prefetched_facts_answer_as_the_questions_asked_one_by_one(appctx):
     assert _questions(ahead, event, rule_ids) == _questions(fresh, event, rule_ids)
     assert ahead.points_on_day(ahead.day_of(event.occurred_at), "experiment") == answers[4] + 7
     db.session.rollback()
+
+
+def test_rules_left_out_of_the_read_ahead_are_still_answered_exactly(appctx):
+    """An experiment's facts leave out the past awards of rules that never ask (rules.quiet_rules: the
+    every-experiment rule, whose awards are as many as the person's experiments); asked all the same, those
+    are read then and answer as a fresh read does, before and after a new award is posted."""
+    platform = make_platform()
+    learner = make_actor(platform, "learner-q")
+    for minute in (1, 2, 3):
+        log(learner, later(minute))
+    newest = db.session.scalar(select(Experiment).order_by(Experiment.id.desc()).limit(1))
+    event = experiment_event(newest)
+    quiet = rules.quiet_rules(learner.organisation_id)
+    every = {r.spec.id for r in rules._active(learner.organisation_id) if r.spec.condition == "each_experiment"}
+    assert every and every <= quiet  # the default every-experiment rule is one of them
+    rule_ids = [r.spec.id for r in rules._active(learner.organisation_id)]
+
+    ahead = DbFacts(learner.course_id, learner.user_id, learner.organisation_id)
+    ahead.prefetch_experiment(event, 20, unread_awards=quiet)
+    fresh = DbFacts(learner.course_id, learner.user_id, learner.organisation_id)
+    assert _questions(ahead, event, rule_ids) == _questions(fresh, event, rule_ids)
+    assert all(ahead.rule_awards(r) == 3 for r in every)  # read when asked: three experiments paid
+
+    rule_id = next(iter(every))
+    post_entry(Posting(organisation_id=learner.organisation_id, course_id=learner.course_id,
+                       user_id=learner.user_id, amount=7, dimension="experimenting", source_type="experiment",
+                       source_id=newest.id, key="test:prefetch:quiet", rule_id=rule_id, rule_version=1),
+               event.occurred_at + timedelta(minutes=1))
+    ahead.changed(rule_id, event.occurred_at + timedelta(minutes=1), ledger=True)
+    fresh = DbFacts(learner.course_id, learner.user_id, learner.organisation_id)
+    assert _questions(ahead, event, rule_ids) == _questions(fresh, event, rule_ids)
+    assert ahead.rule_awards(rule_id) == 4
+    assert ahead.last_rule_award(rule_id) == event.occurred_at + timedelta(minutes=1)
+    db.session.rollback()

@@ -1,0 +1,161 @@
+"""The award path's merged statements (ledger entry and totals in one statement on PostgreSQL, a person's board
+rows moved in one UPDATE on SQLite, the preflight carrying the author's recent texts) and the Hot statements
+they run as: boards, buckets and totals stay what a rebuild from the ledger gives, at their edges; cursor
+listeners still see every statement; errors reach callers as SQLAlchemy's; the data version misses nothing."""
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import select
+
+from plugin.core.actor import Role
+from plugin.core.db import Hot
+from plugin.experiments.models import Experiment
+from plugin.extensions import db
+from plugin.insights import changes
+from plugin.leaderboards import rebuild
+from plugin.leaderboards.models import BoardRank, BoardScore
+from plugin.ledger.models import LedgerEntry, PointsTotal
+from plugin.ledger.service import Posting, post_entry, reverse_entry
+from plugin.settings.service import limits, update_limits
+from tests.services.factories import NOW, log, make_actor, make_platform
+
+
+@pytest.fixture
+def ada(appctx):
+    platform = make_platform()
+    admin = make_actor(platform, "admin", role=Role.ADMIN)
+    learner = make_actor(platform, "ada")
+    return admin, learner
+
+
+def _post(actor, key: str, amount: int, at=NOW) -> int | None:
+    return post_entry(Posting(organisation_id=actor.organisation_id, course_id=actor.course_id,
+                              user_id=actor.user_id, amount=amount, dimension="experimenting", source_type="manual",
+                              source_id=None, key=key), at)
+
+
+def _aggregates(user_id: int) -> tuple[dict, dict, dict]:
+    boards = {b: p for b, p in db.session.execute(select(BoardScore.board, BoardScore.points).where(
+        BoardScore.user_id == user_id))}
+    buckets = {(b, p): n for b, p, n in db.session.execute(select(BoardRank.board, BoardRank.points,
+                                                                  BoardRank.members))}
+    totals = {d: p for d, p in db.session.execute(select(PointsTotal.dimension, PointsTotal.points).where(
+        PointsTotal.user_id == user_id))}
+    return boards, buckets, totals
+
+
+def test_a_board_row_at_zero_moves_out_of_the_zero_bucket(ada):
+    """A reversal leaves the person's rows at 0 points (still on the boards, in the 0 bucket); the next award
+    moves them out of it, as a rebuild from the ledger says."""
+    _admin, learner = ada
+    first = _post(learner, "zero:1", 10)
+    reverse_entry(first, "zero:1:reversed", NOW + timedelta(minutes=1))
+    boards, buckets, _ = _aggregates(learner.user_id)
+    assert boards and set(boards.values()) == {0}
+    _post(learner, "zero:2", 5, NOW + timedelta(minutes=2))
+    boards, buckets, totals = _aggregates(learner.user_id)
+    assert set(boards.values()) == {5}
+    assert all(buckets.get((board, 0), 0) == 0 for board in boards)
+    assert totals == {"experimenting": 5, "total": 5}
+    assert rebuild.verify(learner.organisation_id) == {}
+
+
+def test_a_new_week_and_month_put_the_person_on_those_boards_and_move_the_rest(ada):
+    _admin, learner = ada
+    _post(learner, "week:1", 10)
+    before, _, _ = _aggregates(learner.user_id)
+    _post(learner, "week:2", 7, NOW + timedelta(days=31))  # another ISO week and another month
+    after, _, _ = _aggregates(learner.user_id)
+    assert set(after) > set(before)  # newcomer rows for the new week and month
+    assert all(after[b] == 7 for b in set(after) - set(before))
+    assert all(after[b] == before[b] + 7 for b in before if ":all:" in b)
+    assert rebuild.verify(learner.organisation_id) == {}
+
+
+def test_the_same_key_again_moves_no_total_board_or_bucket(ada):
+    _admin, learner = ada
+    assert _post(learner, "again:1", 10) is not None
+    once = _aggregates(learner.user_id)
+    assert _post(learner, "again:1", 10) is None
+    assert _post(learner, "again:1", 99) is None
+    assert _aggregates(learner.user_id) == once
+    assert db.session.scalar(select(sa.func.count()).select_from(LedgerEntry).where(
+        LedgerEntry.idempotency_key == "again:1")) == 1
+
+
+def test_the_daily_cap_reached_exactly_pays_the_rest_and_then_nothing(ada):
+    """The cap's edge through the whole path (preflight, facts, the ledger's one-statement posting): 25 of a cap
+    of 25 is paid in full, the next experiment that day is logged without points, the books agree."""
+    admin, learner = ada
+    update_limits(admin, {**limits(admin.organisation_id).__dict__, "daily_points_cap": 25}, NOW)
+    paid = [sum(r.points for r in log(learner, NOW + timedelta(minutes=i)).recognitions
+                if r.dimension == "experimenting" and r.ledger_entry_id) for i in range(4)]
+    assert paid[:2] == [10, 10] and paid[2] == 5 and paid[3] == 0
+    _, _, totals = _aggregates(learner.user_id)
+    assert totals["experimenting"] == db.session.scalar(select(sa.func.sum(LedgerEntry.amount)).where(
+        LedgerEntry.user_id == learner.user_id, LedgerEntry.dimension == "experimenting"))
+    assert rebuild.verify(learner.organisation_id) == {}
+
+
+def test_cursor_listeners_see_every_statement_of_an_award(ada):
+    """Hot statements go to the DBAPI cursor directly, yet listeners (the bench's statement count, tracing) still
+    see them, with their parameters."""
+    _admin, learner = ada
+    log(learner)  # the first award of a period inserts rows the next ones only move
+    seen: list[str] = []
+
+    def listen(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        log(learner, NOW + timedelta(minutes=5), title="A second, different experiment")
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", listen)
+    text = "\n".join(seen)
+    for table in ("experiment", "member_stat", "ledger_entry", "points_total", "board_score", "board_rank"):
+        assert table in text, f"no statement on {table} seen"
+    assert sum("ledger_entry" in s and s.lstrip().upper().startswith(("INSERT", "WITH")) for s in seen) == 1
+
+
+def test_an_error_in_a_hot_statement_reaches_the_caller_as_sqlalchemys(ada):
+    from plugin.experiments.service import _INSERT
+
+    _admin, learner = ada
+    row = {column.key: None for column in Experiment.__table__.columns if column.key != "id"}
+    row.update(organisation_id=learner.organisation_id, course_id=learner.course_id, user_id=learner.user_id,
+               submission_key="k", title="t", task_category_id=None, tried="x", outcome="worked",
+               sensitive_data="no", visibility="course", created_at=NOW)  # task_category_id may not be NULL
+    with pytest.raises(sa.exc.IntegrityError):
+        _INSERT.scalar(db.session, row)
+    db.session.rollback()
+    assert db.session.scalar(select(sa.func.count()).select_from(Experiment)) == 0  # the session goes on
+
+
+def test_hot_statements_write_nothing_the_data_version_watches(app):
+    """The session hook that adds a data_change row does not see Hot statements: each may only write tables
+    whose writes the data version leaves to ids it reads anyway (insert-only tables, read models)."""
+    import re
+
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    import plugin.experiments.service  # noqa: F401 - their Hot statements are built at import
+    import plugin.leaderboards.aggregates  # noqa: F401
+    import plugin.ledger.service  # noqa: F401
+
+    assert Hot.registry
+    for hot in Hot.registry:
+        texts = []
+        for dialect in (sqlite.dialect(), postgresql.dialect()):
+            try:
+                statement = hot._build(dialect.name) if callable(hot._build) else hot._build
+                texts.append(str(statement.compile(dialect=dialect)))
+            except sa.exc.CompileError:
+                continue  # a statement written for the other database
+        assert texts
+        for text in texts:
+            written = set(re.findall(r"(?:INSERT INTO|(?<!DO )UPDATE|DELETE FROM) (\w+)", text))
+            assert written <= set(hot.writes), (written, hot.writes)  # the memo forgets what is written
+            for table in written - (changes.COVERED | changes.DERIVED):
+                assert not changes.WATCHED[table].inserts and not re.search(rf"((?<!DO )UPDATE|DELETE FROM) {table}\b", text)
