@@ -37,6 +37,7 @@ from plugin.identity.people import holders
 from plugin.leaderboards import aggregates as agg
 from plugin.leaderboards.models import BoardRank, BoardScore, MemberStat, TeamStanding, TeamStat
 from plugin.leaderboards.periods import ALL, keys_for, local_days, month_key, week_key
+from plugin.leaderboards.rebuild_teams import rebuild_teams, team_points
 from plugin.ledger.models import TOTAL
 from plugin.peer_help.models import PeerHelp
 from plugin.settings.service import time_zone
@@ -171,7 +172,8 @@ def _courses_param(scope: _Scope) -> list:
     return [bindparam("courses", expanding=True)] if scope.organisation_id is not None else []
 
 
-def _boards(scope: _Scope) -> int:
+def _boards(scope: _Scope) -> tuple[int, list[tuple]]:
+    """Boards and rank buckets; returns how many board rows, and the teams' points (rebuild_teams.team_points)."""
     connection = db.session.connection()
     for table in _WORK:
         table.drop(connection, checkfirst=True)
@@ -193,6 +195,7 @@ def _boards(scope: _Scope) -> int:
             f"d.week, d.month, SUM(l.amount) {counted} JOIN rebuild_day d ON d.id = {day_of} "
             f"LEFT JOIN rebuild_holder h ON h.user_id = l.user_id "
             f"WHERE 1 = 1 {in_scope} GROUP BY 1, 2, 3, 4, 5, 6, 7").bindparams(*_courses_param(scope)), scoped)
+        _analyze(connection, _FINE)
         challenge_boards = (
             f"SELECT 'x' || x.id || '\\:{ALL}\\:{TOTAL}', l.user_id, l.amount {counted} "
             f"JOIN challenge x ON x.course_id = l.course_id AND x.cancelled_at IS NULL "
@@ -203,27 +206,46 @@ def _boards(scope: _Scope) -> int:
             f"INSERT INTO rebuild_board (board, user_id, points) SELECT board, user_id, SUM(amount) FROM "
             f"({_spread()} UNION ALL {challenge_boards}) AS spread GROUP BY board, user_id"
         ).bindparams(*_courses_param(scope)), scoped)
+        _analyze(connection, _BOARD)
         connection.execute(text(
             "INSERT INTO rebuild_rank (board, points, members) SELECT board, points, COUNT(*) FROM rebuild_board "
             f"GROUP BY board, points UNION ALL SELECT board || '{agg.BLOCKS}', "
             f"CASE WHEN points >= 0 THEN points / {agg.BLOCK} ELSE -((-points + {agg.BLOCK - 1}) / {agg.BLOCK}) END, "
             "COUNT(*) FROM rebuild_board GROUP BY 1, 2"))
-        # Brought in line rather than wiped and written again: when the writers kept them right (the usual case)
-        # nothing is written, and a row that moved is one update instead of a delete and an insert.
+        points = team_points()
         for model, rebuilt, key, value in ((BoardScore, _BOARD, "user_id", "points"),
                                            (BoardRank, _RANK, "points", "members")):
-            table = model.__table__
-            connection.execute(text(
-                f"INSERT INTO {table.name} (board, {key}, {value}) SELECT board, {key}, {value} FROM {rebuilt.name} "
-                f"WHERE 1 = 1 ON CONFLICT (board, {key}) DO UPDATE SET {value} = excluded.{value} "
-                f"WHERE {table.name}.{value} <> excluded.{value}"))
-            connection.execute(delete(table).where(_boards_in(model, scope), ~exists().where(
-                rebuilt.c.board == table.c.board, rebuilt.c[key] == table.c[key])))
+            _write(connection, scope, model, rebuilt, key, value)
         written = connection.execute(select(func.count()).select_from(_BOARD)).scalar_one()
-        return written
+        return written, points
     finally:
         for table in reversed(_WORK):
             table.drop(connection, checkfirst=True)
+
+
+def _analyze(connection, table: Table) -> None:
+    """PostgreSQL plans temporary tables without statistics (autovacuum never sees them) unless told."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text(f"ANALYZE {table.name}"))
+
+
+def _write(connection, scope: _Scope, model, rebuilt: Table, key: str, value: str) -> None:
+    """Bring board_score / board_rank in line with the rebuilt rows. Into an empty table (a first rebuild, or
+    after a wipe) they go straight in, in key order; otherwise changed rows are upserted and stale ones deleted:
+    when the writers kept them right (the usual case) nothing is written, and a row that moved is one update
+    instead of a delete and an insert."""
+    table = model.__table__
+    columns = f"board, {key}, {value}"
+    if connection.execute(select(table.c.board).where(_boards_in(model, scope)).limit(1)).first() is not None:
+        connection.execute(text(
+            f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {rebuilt.name} "
+            f"WHERE 1 = 1 ON CONFLICT (board, {key}) DO UPDATE SET {value} = excluded.{value} "
+            f"WHERE {table.name}.{value} <> excluded.{value}"))
+        connection.execute(delete(table).where(_boards_in(model, scope), ~exists().where(
+            rebuilt.c.board == table.c.board, rebuilt.c[key] == table.c[key])))
+    else:
+        connection.execute(text(
+            f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {rebuilt.name} ORDER BY board, {key}"))
 
 
 def _member_stats(scope: _Scope) -> int:
@@ -256,11 +278,10 @@ def rebuild(organisation_id: int | None = None) -> Rebuilt:
     """Recompute boards, rank buckets, member and team figures (one organisation, or all)."""
     scope = _scope(organisation_id)
     _wipe(scope)
-    result = Rebuilt(board_rows=_boards(scope), member_rows=_member_stats(scope))
-    # Challenge boards came with the ledger pass; team figures are sums of the rows just written.
-    for team_id in db.session.scalars(select(Team.id).where(scope.where_course(Team.course_id))):
-        agg.team_members_changed(team_id)
-        result.teams += 1
+    board_rows, points = _boards(scope)
+    result = Rebuilt(board_rows=board_rows, member_rows=_member_stats(scope))
+    # Challenge boards came with the ledger pass; team figures are sums of its rows and the member rows just written.
+    result.teams = rebuild_teams(scope.where_course, points)
     result.challenges = db.session.scalar(select(db.func.count()).select_from(Challenge).where(
         Challenge.cancelled_at.is_(None), scope.where_course(Challenge.course_id))) or 0
     db.session.flush()
