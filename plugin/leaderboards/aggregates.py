@@ -419,12 +419,22 @@ def _ledger_with_earned_at():
     return original, earned_at
 
 
+def _person_ledger():
+    original, earned_at = _ledger_with_earned_at()
+    return select(LedgerEntry.dimension, LedgerEntry.amount, earned_at).outerjoin(
+        original, original.id == LedgerEntry.reverses_id).where(
+        LedgerEntry.course_id == bindparam("course_id"), LedgerEntry.user_id == bindparam("user_id"))
+
+
+# Built once: every launch of a learner without points asks it (building the aliased join cost more than running it).
+_PERSON_LEDGER = _person_ledger()
+
+
 def _person_boards(course: Course, user_id: int) -> dict[str, int]:
     """The board deltas one person's whole ledger in a course adds up to (course, organisation, challenges)."""
-    original, earned_at = _ledger_with_earned_at()
-    rows = db.session.execute(select(LedgerEntry.dimension, LedgerEntry.amount, earned_at).outerjoin(
-        original, original.id == LedgerEntry.reverses_id).where(
-        LedgerEntry.course_id == course.id, LedgerEntry.user_id == user_id)).all()
+    rows = db.session.execute(_PERSON_LEDGER, {"course_id": course.id, "user_id": user_id}).all()
+    if not rows:  # nobody's boards move: no time zone, teams or challenges to look up
+        return {}
     tz = _tz(course.organisation_id)
     team_ids = _teams_of(course.id, user_id)
     windows = _challenge_windows(course.id)
