@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, case, delete, func, literal_column, or_, select
+from sqlalchemy import String, and_, bindparam, case, cast, delete, func, literal, literal_column, or_, select
 from sqlalchemy.orm import aliased
 
 from plugin.challenges.models import Challenge
@@ -451,13 +451,23 @@ def _challenge_windows(course_id: int) -> list[tuple[int, int | None, datetime, 
                                    .where(Challenge.course_id == course_id, Challenge.cancelled_at.is_(None))))
 
 
+def _course_board_rows_statement():
+    # The course's boards by key prefix (ids and digits only: nothing to escape in the LIKE pattern); its
+    # challenges' boards named in the same statement rather than read first.
+    scope, rest = challenge_scope(0)[:-1], board_key("", ALL, TOTAL)  # "x" and ":all:total"
+    challenge_board = literal(scope) + cast(_CHALLENGE.c.id, String) + literal(rest)
+    return select(BoardScore.board).where(BoardScore.user_id == bindparam("user_id"), or_(
+        BoardScore.board.like(bindparam("prefix")), BoardScore.board.in_(select(challenge_board).where(
+            _CHALLENGE.c.course_id == bindparam("course_id"), _CHALLENGE.c.cancelled_at.is_(None)))))
+
+
+# Built once: every launch asks it (reconcile_member).
+_COURSE_BOARD_ROWS = _course_board_rows_statement()
+
+
 def _course_board_rows(course_id: int, user_id: int) -> list[str]:
-    prefix = course_scope(course_id) + ":"
-    challenge_ids = [c for c, *_ in _challenge_windows(course_id)]
-    challenge_boards = [board_key(challenge_scope(c), ALL, TOTAL) for c in challenge_ids]
-    return list(db.session.scalars(select(BoardScore.board).where(
-        BoardScore.user_id == user_id,
-        or_(BoardScore.board.startswith(prefix, autoescape=True), BoardScore.board.in_(challenge_boards)))))
+    return list(db.session.scalars(_COURSE_BOARD_ROWS, {"user_id": user_id, "course_id": course_id,
+                                                        "prefix": course_scope(course_id) + ":%"}))
 
 
 def _counts_elsewhere(course: Course, user_id: int) -> bool:
