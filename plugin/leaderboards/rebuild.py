@@ -208,9 +208,11 @@ def _boards(scope: _Scope) -> tuple[int, list[tuple]]:
             f"AND x.starts_at <= {_EARNED_AT} AND x.ends_at > {_EARNED_AT} "
             "WHERE (x.team_id IS NULL OR EXISTS (SELECT 1 FROM team_member t WHERE t.team_id = x.team_id "
             f"AND t.user_id = l.user_id)) {in_scope}")
-        # A first rebuild (or one after a wipe) writes the boards straight into the empty table, in key order;
-        # otherwise into rebuild_board, from which _write brings board_score in line.
-        empty = not _any(connection, BoardScore, scope) and not _any(connection, BoardRank, scope)
+        # On SQLite a first rebuild (or one after a wipe) writes the boards straight into the empty table, in key
+        # order; otherwise into rebuild_board, from which _write brings board_score in line. (PostgreSQL took
+        # 2.5x longer to write the grouped rows straight into board_score than into the working table and copy.)
+        empty = (connection.dialect.name == "sqlite" and not _any(connection, BoardScore, scope)
+                 and not _any(connection, BoardRank, scope))
         boards, where = (BoardScore.__table__, _boards_in(BoardScore, scope)) if empty else (_BOARD, true())
         written = connection.execute(text(
             f"INSERT INTO {boards.name} (board, user_id, points) SELECT board, user_id, SUM(amount) FROM "
@@ -247,7 +249,7 @@ def _any(connection, model, scope: _Scope) -> bool:
 
 def _write(connection, scope: _Scope, model, rebuilt: Table, key: str, value: str) -> None:
     """Bring board_score / board_rank in line with the rebuilt rows. Into an empty table (a first rebuild, or
-    after a wipe) they go straight in, in key order; otherwise changed rows are upserted and stale ones deleted:
+    after a wipe) they go straight in; otherwise changed rows are upserted and stale ones deleted:
     when the writers kept them right (the usual case) nothing is written, and a row that moved is one update
     instead of a delete and an insert."""
     table = model.__table__
@@ -259,9 +261,9 @@ def _write(connection, scope: _Scope, model, rebuilt: Table, key: str, value: st
             f"WHERE {table.name}.{value} <> excluded.{value}"))
         connection.execute(delete(table).where(_boards_in(model, scope), ~exists().where(
             rebuilt.c.board == table.c.board, rebuilt.c[key] == table.c[key])))
-    else:
-        connection.execute(text(
-            f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {rebuilt.name} ORDER BY board, {key}"))
+    else:  # in key order on SQLite (it reads them off the working table's key); PostgreSQL sorted text slowly
+        order = f" ORDER BY board, {key}" if connection.dialect.name == "sqlite" else ""
+        connection.execute(text(f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {rebuilt.name}{order}"))
 
 
 def _member_stats(scope: _Scope) -> int:
@@ -287,6 +289,7 @@ def _member_stats(scope: _Scope) -> int:
             for (c, u, p, m), v in totals.items() if v]
     for start in range(0, len(rows), BATCH):
         db.session.execute(MemberStat.__table__.insert(), rows[start:start + BATCH])
+    _analyze(db.session.connection(), MemberStat.__table__)  # the team figures read it next, grouped by team
     return len(rows)
 
 
