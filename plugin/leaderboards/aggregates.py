@@ -31,8 +31,10 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    cast,
     delete,
     func,
+    literal,
     literal_column,
     or_,
     select,
@@ -503,12 +505,22 @@ def _ledger_with_earned_at():
     return original, earned_at
 
 
+def _person_ledger():
+    original, earned_at = _ledger_with_earned_at()
+    return select(LedgerEntry.dimension, LedgerEntry.amount, earned_at).outerjoin(
+        original, original.id == LedgerEntry.reverses_id).where(
+        LedgerEntry.course_id == bindparam("course_id"), LedgerEntry.user_id == bindparam("user_id"))
+
+
+# Built once: every launch of a learner without points asks it (building the aliased join cost more than running it).
+_PERSON_LEDGER = _person_ledger()
+
+
 def _person_boards(course: Course, user_id: int) -> dict[str, int]:
     """The board deltas one person's whole ledger in a course adds up to (course, organisation, challenges)."""
-    original, earned_at = _ledger_with_earned_at()
-    rows = db.session.execute(select(LedgerEntry.dimension, LedgerEntry.amount, earned_at).outerjoin(
-        original, original.id == LedgerEntry.reverses_id).where(
-        LedgerEntry.course_id == course.id, LedgerEntry.user_id == user_id)).all()
+    rows = db.session.execute(_PERSON_LEDGER, {"course_id": course.id, "user_id": user_id}).all()
+    if not rows:  # nobody's boards move: no time zone, teams or challenges to look up
+        return {}
     tz = _tz(course.organisation_id)
     team_ids = _teams_of(course.id, user_id)
     windows = _challenge_windows(course.id)
@@ -525,13 +537,23 @@ def _challenge_windows(course_id: int) -> list[tuple[int, int | None, datetime, 
                                    .where(Challenge.course_id == course_id, Challenge.cancelled_at.is_(None))))
 
 
+def _course_board_rows_statement():
+    # The course's boards by key prefix (ids and digits only: nothing to escape in the LIKE pattern); its
+    # challenges' boards named in the same statement rather than read first.
+    scope, rest = challenge_scope(0)[:-1], board_key("", ALL, TOTAL)  # "x" and ":all:total"
+    challenge_board = literal(scope) + cast(_CHALLENGE.c.id, String) + literal(rest)
+    return select(BoardScore.board).where(BoardScore.user_id == bindparam("user_id"), or_(
+        BoardScore.board.like(bindparam("prefix")), BoardScore.board.in_(select(challenge_board).where(
+            _CHALLENGE.c.course_id == bindparam("course_id"), _CHALLENGE.c.cancelled_at.is_(None)))))
+
+
+# Built once: every launch asks it (reconcile_member).
+_COURSE_BOARD_ROWS = _course_board_rows_statement()
+
+
 def _course_board_rows(course_id: int, user_id: int) -> list[str]:
-    prefix = course_scope(course_id) + ":"
-    challenge_ids = [c for c, *_ in _challenge_windows(course_id)]
-    challenge_boards = [board_key(challenge_scope(c), ALL, TOTAL) for c in challenge_ids]
-    return list(db.session.scalars(select(BoardScore.board).where(
-        BoardScore.user_id == user_id,
-        or_(BoardScore.board.startswith(prefix, autoescape=True), BoardScore.board.in_(challenge_boards)))))
+    return list(db.session.scalars(_COURSE_BOARD_ROWS, {"user_id": user_id, "course_id": course_id,
+                                                        "prefix": course_scope(course_id) + ":%"}))
 
 
 def _counts_elsewhere(course: Course, user_id: int) -> bool:

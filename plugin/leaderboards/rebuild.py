@@ -7,6 +7,7 @@ Boards are summed by the database (see _boards); member figures are gathered in 
 from __future__ import annotations
 
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy import (
@@ -37,6 +38,7 @@ from plugin.identity.people import holders
 from plugin.leaderboards import aggregates as agg
 from plugin.leaderboards.models import BoardRank, BoardScore, MemberStat, TeamStanding, TeamStat
 from plugin.leaderboards.periods import ALL, keys_for, local_days, month_key, week_key
+from plugin.leaderboards.rebuild_teams import rebuild_teams, team_points
 from plugin.ledger.models import TOTAL
 from plugin.peer_help.models import PeerHelp
 from plugin.settings.service import time_zone
@@ -102,7 +104,8 @@ def _wipe(scope: _Scope) -> None:
 # 2. those sums spread over the boards they feed (course and organisation, all time / ISO week / month, the
 #    entry's dimension and the total; a linked person's organisation rows under their holder), summed per
 #    board and person; challenge boards straight from the ledger, as their windows are not whole days;
-# 3. board_rank's buckets and blocks counted from those rows, and board_score and board_rank brought in line.
+# 3. board_rank's buckets counted from those rows (its blocks from the buckets), the teams' points from step 1's
+#    sums (rebuild_teams), and board_score and board_rank brought in line (_write).
 # (A colon before a word is escaped, '\\:total': text() would read it as a parameter.)
 # Working tables are temporary and dropped at the end (or with the transaction / verify()'s savepoint).
 _TEMP = MetaData()
@@ -125,11 +128,14 @@ _WORK = (_DAY, _HOLDER, _FINE, _BOARD, _RANK)
 _EARNED_AT = "COALESCE(o.created_at, l.created_at)"  # a reversal counts when the entry it cancels was earned
 
 
-def _counted() -> str:
-    """The entries that count on boards: the writers' own test (aggregates._eligible_members), inlined."""
-    eligible = agg._eligible_members().compile(dialect=db.session.get_bind().dialect,
-                                               compile_kwargs={"literal_binds": True})
-    return (f"FROM ledger_entry l JOIN course c ON c.id = l.course_id JOIN ({eligible}) m "
+def _counted(whole_ledger: bool = False) -> str:
+    """The entries that count on boards: the writers' own test (aggregates._eligible_members), inlined.
+    `whole_ledger`: the statement reads every entry; SQLite then walks the table in storage order rather than
+    through ix_ledger_course_user, which fetched each row at random (~20% of the pass at 200k rows)."""
+    dialect = db.session.get_bind().dialect
+    eligible = agg._eligible_members().compile(dialect=dialect, compile_kwargs={"literal_binds": True})
+    scan = " NOT INDEXED" if whole_ledger and dialect.name == "sqlite" else ""
+    return (f"FROM ledger_entry l{scan} JOIN course c ON c.id = l.course_id JOIN ({eligible}) m "
             "ON m.course_id = l.course_id AND m.user_id = l.user_id LEFT JOIN ledger_entry o ON o.id = l.reverses_id")
 
 
@@ -171,7 +177,8 @@ def _courses_param(scope: _Scope) -> list:
     return [bindparam("courses", expanding=True)] if scope.organisation_id is not None else []
 
 
-def _boards(scope: _Scope) -> int:
+def _boards(scope: _Scope) -> tuple[int, list[tuple]]:
+    """Boards and rank buckets; returns how many board rows, and the teams' points (rebuild_teams.team_points)."""
     connection = db.session.connection()
     for table in _WORK:
         table.drop(connection, checkfirst=True)
@@ -184,46 +191,79 @@ def _boards(scope: _Scope) -> int:
         if linked:
             connection.execute(_HOLDER.insert(), [{"user_id": u, "holder_id": h} for u, h in linked.items()])
         counted, scoped = _counted(), _courses(scope)
+        whole = _counted(whole_ledger=scope.organisation_id is None)
         in_scope = "AND l.course_id IN :courses" if scope.organisation_id is not None else ""
         day_of = (f"(SELECT d.id FROM rebuild_day d WHERE d.organisation_id = c.organisation_id "
                   f"AND d.starts_at <= {_EARNED_AT} ORDER BY d.starts_at DESC LIMIT 1)")
         connection.execute(text(
             "INSERT INTO rebuild_fine (course_id, organisation_id, user_id, holder_id, dimension, week, month, amount) "
             f"SELECT l.course_id, c.organisation_id, l.user_id, COALESCE(h.holder_id, l.user_id), l.dimension, "
-            f"d.week, d.month, SUM(l.amount) {counted} JOIN rebuild_day d ON d.id = {day_of} "
+            f"d.week, d.month, SUM(l.amount) {whole} JOIN rebuild_day d ON d.id = {day_of} "
             f"LEFT JOIN rebuild_holder h ON h.user_id = l.user_id "
             f"WHERE 1 = 1 {in_scope} GROUP BY 1, 2, 3, 4, 5, 6, 7").bindparams(*_courses_param(scope)), scoped)
+        _analyze(connection, _FINE)
         challenge_boards = (
             f"SELECT 'x' || x.id || '\\:{ALL}\\:{TOTAL}', l.user_id, l.amount {counted} "
             f"JOIN challenge x ON x.course_id = l.course_id AND x.cancelled_at IS NULL "
             f"AND x.starts_at <= {_EARNED_AT} AND x.ends_at > {_EARNED_AT} "
             "WHERE (x.team_id IS NULL OR EXISTS (SELECT 1 FROM team_member t WHERE t.team_id = x.team_id "
             f"AND t.user_id = l.user_id)) {in_scope}")
+        # On SQLite a first rebuild (or one after a wipe) writes the boards straight into the empty table, in key
+        # order; otherwise into rebuild_board, from which _write brings board_score in line. (PostgreSQL took
+        # 2.5x longer to write the grouped rows straight into board_score than into the working table and copy.)
+        empty = (connection.dialect.name == "sqlite" and not _any(connection, BoardScore, scope)
+                 and not _any(connection, BoardRank, scope))
+        boards, where = (BoardScore.__table__, _boards_in(BoardScore, scope)) if empty else (_BOARD, true())
+        written = connection.execute(text(
+            f"INSERT INTO {boards.name} (board, user_id, points) SELECT board, user_id, SUM(amount) FROM "
+            f"({_spread()} UNION ALL {challenge_boards}) AS spread GROUP BY board, user_id ORDER BY board, user_id"
+        ).bindparams(*_courses_param(scope)), scoped).rowcount
+        _analyze(connection, boards)
+        # Rank buckets per value, then the blocks summed from those (far fewer rows than the board's).
+        connection.execute(_RANK.insert().from_select(["board", "points", "members"], select(
+            boards.c.board, boards.c.points, func.count()).where(where).group_by(boards.c.board, boards.c.points)))
         connection.execute(text(
-            f"INSERT INTO rebuild_board (board, user_id, points) SELECT board, user_id, SUM(amount) FROM "
-            f"({_spread()} UNION ALL {challenge_boards}) AS spread GROUP BY board, user_id"
-        ).bindparams(*_courses_param(scope)), scoped)
-        connection.execute(text(
-            "INSERT INTO rebuild_rank (board, points, members) SELECT board, points, COUNT(*) FROM rebuild_board "
-            f"GROUP BY board, points UNION ALL SELECT board || '{agg.BLOCKS}', "
+            f"INSERT INTO rebuild_rank (board, points, members) SELECT board || '{agg.BLOCKS}', "
             f"CASE WHEN points >= 0 THEN points / {agg.BLOCK} ELSE -((-points + {agg.BLOCK - 1}) / {agg.BLOCK}) END, "
-            "COUNT(*) FROM rebuild_board GROUP BY 1, 2"))
-        # Brought in line rather than wiped and written again: when the writers kept them right (the usual case)
-        # nothing is written, and a row that moved is one update instead of a delete and an insert.
-        for model, rebuilt, key, value in ((BoardScore, _BOARD, "user_id", "points"),
-                                           (BoardRank, _RANK, "points", "members")):
-            table = model.__table__
-            connection.execute(text(
-                f"INSERT INTO {table.name} (board, {key}, {value}) SELECT board, {key}, {value} FROM {rebuilt.name} "
-                f"WHERE 1 = 1 ON CONFLICT (board, {key}) DO UPDATE SET {value} = excluded.{value} "
-                f"WHERE {table.name}.{value} <> excluded.{value}"))
-            connection.execute(delete(table).where(_boards_in(model, scope), ~exists().where(
-                rebuilt.c.board == table.c.board, rebuilt.c[key] == table.c[key])))
-        written = connection.execute(select(func.count()).select_from(_BOARD)).scalar_one()
-        return written
+            "SUM(members) FROM rebuild_rank GROUP BY 1, 2"))
+        points = team_points()
+        if not empty:
+            _write(connection, scope, BoardScore, _BOARD, "user_id", "points")
+        _write(connection, scope, BoardRank, _RANK, "points", "members")
+        return written, points
     finally:
         for table in reversed(_WORK):
             table.drop(connection, checkfirst=True)
+
+
+def _analyze(connection, table: Table) -> None:
+    """PostgreSQL plans temporary tables without statistics (autovacuum never sees them) unless told."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text(f"ANALYZE {table.name}"))
+
+
+def _any(connection, model, scope: _Scope) -> bool:
+    table = model.__table__
+    return connection.execute(select(table.c.board).where(_boards_in(model, scope)).limit(1)).first() is not None
+
+
+def _write(connection, scope: _Scope, model, rebuilt: Table, key: str, value: str) -> None:
+    """Bring board_score / board_rank in line with the rebuilt rows. Into an empty table (a first rebuild, or
+    after a wipe) they go straight in, in key order; otherwise changed rows are upserted and stale ones deleted:
+    when the writers kept them right (the usual case) nothing is written, and a row that moved is one update
+    instead of a delete and an insert."""
+    table = model.__table__
+    columns = f"board, {key}, {value}"
+    if _any(connection, model, scope):
+        connection.execute(text(
+            f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {rebuilt.name} "
+            f"WHERE 1 = 1 ON CONFLICT (board, {key}) DO UPDATE SET {value} = excluded.{value} "
+            f"WHERE {table.name}.{value} <> excluded.{value}"))
+        connection.execute(delete(table).where(_boards_in(model, scope), ~exists().where(
+            rebuilt.c.board == table.c.board, rebuilt.c[key] == table.c[key])))
+    else:  # in key order: on PostgreSQL unsorted rows took twice as long to go in (index pages touched at random)
+        connection.execute(text(
+            f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {rebuilt.name} ORDER BY board, {key}"))
 
 
 def _member_stats(scope: _Scope) -> int:
@@ -249,22 +289,48 @@ def _member_stats(scope: _Scope) -> int:
             for (c, u, p, m), v in totals.items() if v]
     for start in range(0, len(rows), BATCH):
         db.session.execute(MemberStat.__table__.insert(), rows[start:start + BATCH])
+    _analyze(db.session.connection(), MemberStat.__table__)  # the team figures read it next, grouped by team
     return len(rows)
 
 
 def rebuild(organisation_id: int | None = None) -> Rebuilt:
     """Recompute boards, rank buckets, member and team figures (one organisation, or all)."""
     scope = _scope(organisation_id)
-    _wipe(scope)
-    result = Rebuilt(board_rows=_boards(scope), member_rows=_member_stats(scope))
-    # Challenge boards came with the ledger pass; team figures are sums of the rows just written.
-    for team_id in db.session.scalars(select(Team.id).where(scope.where_course(Team.course_id))):
-        agg.team_members_changed(team_id)
-        result.teams += 1
-    result.challenges = db.session.scalar(select(db.func.count()).select_from(Challenge).where(
-        Challenge.cancelled_at.is_(None), scope.where_course(Challenge.course_id))) or 0
-    db.session.flush()
+    with _batch_memory():
+        _wipe(scope)
+        board_rows, points = _boards(scope)
+        result = Rebuilt(board_rows=board_rows, member_rows=_member_stats(scope))
+        # Challenge boards came with the ledger pass; team figures are sums of its rows and the member rows just written.
+        result.teams = rebuild_teams(scope.where_course, points)
+        result.challenges = db.session.scalar(select(db.func.count()).select_from(Challenge).where(
+            Challenge.cancelled_at.is_(None), scope.where_course(Challenge.course_id))) or 0
+        db.session.flush()
     return result
+
+
+SQLITE_CACHE_KIB = 131_072
+
+
+@contextmanager
+def _batch_memory():
+    """A batch job over the whole ledger gets the memory of one: on SQLite a 128 MiB page cache for the
+    rebuild's connection (the default 2 MiB made it re-read pages it had just written: ~10% of a rebuild at
+    200k rows), restored afterwards as the connection goes back to the pool; on PostgreSQL work_mem for this
+    transaction (SET LOCAL), so its sorts and hash aggregates stay in memory."""
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL work_mem = '256MB'")
+        yield
+        return
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    before = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+    connection.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql(f"PRAGMA cache_size = {int(before)}")
 
 
 def snapshot(organisation_id: int | None = None) -> dict[str, set[tuple]]:

@@ -134,9 +134,10 @@ def launch():
     if validated.context_history and not deep_link:
         launch_session.services = {**launch_session.services, HISTORY_KEY: list(validated.context_history)}
         copied_from = course_copy.offer_for(load_actor(launch_session.id, now)[0], validated.context_history)
+    session_id = launch_session.id  # read before the commit expires the row (reading it after cost a transaction)
     db.session.commit()
-    session[SESSION_KEY] = launch_session.id
-    token = issue_token(current_app.config["SECRET_KEY"], launch_session.id)
+    session[SESSION_KEY] = session_id
+    token = issue_token(current_app.config["SECRET_KEY"], session_id)
     if deep_link:
         target = url_for("lti.deep_link_picker", **{TOKEN_FIELD: token})
     elif copied_from is not None:  # a manager's first launch in a copied course: ask before anything else

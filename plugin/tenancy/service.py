@@ -187,33 +187,52 @@ def provision(identity: LaunchIdentity, now: datetime) -> tuple[Course, User, Me
     platform = db.session.get(Platform, identity.platform_id)
     course_key = {"platform_id": platform.id, "deployment_id": identity.deployment_pk,
                   "context_id": identity.context_id}
-    insert_ignore(db.session, Course.__table__,
-                  {**course_key, "organisation_id": platform.organisation_id, "created_at": now,
-                   "title": identity.context_title or identity.context_id, "label": identity.context_label},
-                  list(course_key))
-    course = db.session.scalar(select(Course).filter_by(**course_key))
+    # A returning member (the usual launch): course, person and membership in one read.
+    known = db.session.execute(select(Course, User, Membership).join(Membership, Membership.course_id == Course.id)
+                               .join(User, User.id == Membership.user_id)
+                               .where(*[Course.__table__.c[k] == v for k, v in course_key.items()],
+                                      User.platform_id == platform.id, User.sub == identity.sub)).first()
+    course, user, membership = known if known is not None else (None, None, None)
+    if course is None:
+        course = _found_or_inserted(select(Course).filter_by(**course_key), Course.__table__, {
+            **course_key, "organisation_id": platform.organisation_id, "created_at": now,
+            "title": identity.context_title or identity.context_id, "label": identity.context_label},
+            list(course_key))
     course.title = identity.context_title or course.title
     course.label = identity.context_label or course.label
 
-    insert_ignore(db.session, User.__table__,
-                  {"platform_id": platform.id, "sub": identity.sub, "created_at": now}, ["platform_id", "sub"])
-    user = db.session.scalar(select(User).where(User.platform_id == platform.id, User.sub == identity.sub))
+    if user is None:
+        user = _found_or_inserted(select(User).where(User.platform_id == platform.id, User.sub == identity.sub),
+                                  User.__table__, {"platform_id": platform.id, "sub": identity.sub,
+                                                   "created_at": now}, ["platform_id", "sub"])
     # Only overwrite with what the LMS chose to share this time; never erase with a blank.
     user.name = identity.name or user.name
     user.email = identity.email or user.email
     user.locale = identity.locale or user.locale
 
-    insert_ignore(db.session, Membership.__table__,
-                  {"course_id": course.id, "user_id": user.id, "role": identity.role.value, "created_at": now},
-                  ["course_id", "user_id"])
-    membership = db.session.scalar(select(Membership).where(
-        Membership.course_id == course.id, Membership.user_id == user.id))
+    if membership is None:
+        membership = _found_or_inserted(
+            select(Membership).where(Membership.course_id == course.id, Membership.user_id == user.id),
+            Membership.__table__, {"course_id": course.id, "user_id": user.id, "role": identity.role.value,
+                                   "created_at": now}, ["course_id", "user_id"])
     membership.role = identity.role.value
     membership.lti_roles = " ".join(identity.lti_roles)
     membership.last_launch_at = now
     membership.status = ACTIVE  # a launch proves the LMS lets them in; the next roster sync has the last word
     db.session.flush()
+    # What the launch just wrote is the person's standing: the board check after a launch need not read it back.
+    remember_standing(course.id, user.id, membership.role, membership.status, membership.test_user)
     return course, user, membership
+
+
+def _found_or_inserted(query, table, values: dict, conflict: list[str]):
+    """The row `query` finds, inserting it first when missing (a returning learner, the usual launch, costs one
+    read). The insert tolerates a conflict, so two first launches racing on PostgreSQL both succeed."""
+    row = db.session.scalar(query)
+    if row is None:
+        insert_ignore(db.session, table, values, conflict)
+        row = db.session.scalar(query)
+    return row
 
 
 def role_in(course_id: int, user_id: int) -> Role | None:

@@ -331,6 +331,79 @@ def test_rebuilding_one_organisation_repairs_its_boards_and_leaves_another_organ
     assert "board_score" in rebuild.verify(theirs[0].organisation_id)
 
 
+def _busy_organisation(platform) -> list[Actor]:
+    """Two courses, weeks on both sides of a local midnight, teams (one of them empty, one holding a manager and a
+    person in two teams), experiments, a confirmed help and kudos: every aggregate table gets rows."""
+    set_zone(platform.organisation_id, "Europe/Istanbul")
+    people = learners(platform, 0, 0, 0)
+    others = learners(platform, 0, 0, context_id="course-2")
+    boss = manager(platform)
+    blue, green = ensure_team(people[0].course_id, "Blue", NOW), ensure_team(people[0].course_id, "Green", NOW)
+    empty = ensure_team(people[0].course_id, "Empty", NOW)
+    for team, members in ((blue, people[:2]), (green, [people[1], people[2], boss])):
+        for person in members:
+            add_member(team, person.user_id)
+        aggregates.team_members_changed(team.id)
+    aggregates.team_members_changed(empty.id)
+    for i, person in enumerate(people + others):
+        for j, moment in enumerate((SUNDAY_LATE_ISTANBUL, MONDAY_ISTANBUL + timedelta(days=9))):
+            log(person, moment + timedelta(minutes=i), outcome=["worked", "failed"][j],
+                learned="What I learned from trying this out with the tool." if j else "")
+    record_help(people[1], other_user_id=people[0].user_id, direction=HELPED_ME, description="Showed me how",
+                now=MONDAY_ISTANBUL)
+    give_kudos(boss, receiver_id=people[2].user_id, message="Great share", now=MONDAY_ISTANBUL,
+               submission_key="k-busy", points=20)
+    award(people[0], -5, MONDAY_ISTANBUL)  # a board value below zero: its rank block counts down
+    return people
+
+
+def _wipe_aggregates(course_ids: list[int] | None = None, organisation_id: int | None = None) -> None:
+    from sqlalchemy import or_
+
+    from plugin.leaderboards.models import BoardRank, MemberStat, TeamStat
+    from plugin.teams.models import Team
+
+    for model in (BoardScore, BoardRank, MemberStat, TeamStat, TeamStanding):
+        query = db.session.query(model)
+        if course_ids is not None and model in (BoardScore, BoardRank):  # test data: no challenge boards
+            query = query.filter(or_(model.board.startswith(f"o{organisation_id}:"),
+                                     *[model.board.startswith(f"c{c}:") for c in course_ids]))
+        elif course_ids is not None and model is TeamStat:
+            query = query.filter(TeamStat.team_id.in_(select(Team.id).where(Team.course_id.in_(course_ids))))
+        elif course_ids is not None:
+            query = query.filter(model.course_id.in_(course_ids))
+        query.delete(synchronize_session=False)
+    db.session.flush()
+
+
+def test_a_rebuild_into_empty_tables_writes_what_a_rebuild_over_existing_rows_does(platform):
+    people = _busy_organisation(platform)
+    maintained = rebuild.snapshot()
+    assert all(maintained.values())  # every table has rows to compare
+    _wipe_aggregates()
+    assert board(Scope.course(people[0].course_id)).rows == []
+    rebuild.rebuild()  # straight into the empty tables
+    assert rebuild.snapshot() == maintained
+    db.session.execute(update(BoardScore).where(BoardScore.user_id == people[1].user_id).values(
+        points=BoardScore.points + 3))
+    rebuild.rebuild()  # over rows that are there, some of them wrong
+    assert rebuild.snapshot() == maintained and rebuild.verify() == {}
+
+
+def test_a_first_rebuild_of_one_organisation_leaves_another_organisations_rows_alone(platform):
+    ours = _busy_organisation(platform)
+    theirs = learners(make_platform("https://other.example.edu", "client-9", "Org B"), 40, 20)
+    organisation = ours[0].organisation_id
+    maintained, other = rebuild.snapshot(organisation), rebuild.snapshot(theirs[0].organisation_id)
+    courses = list(db.session.scalars(select(Membership.course_id).where(
+        Membership.user_id.in_([p.user_id for p in ours])).distinct()))
+    _wipe_aggregates(courses, organisation)
+    assert rebuild.snapshot(theirs[0].organisation_id) == other  # the wipe kept to our courses
+    rebuild.rebuild(organisation)
+    assert rebuild.snapshot(organisation) == maintained
+    assert rebuild.snapshot(theirs[0].organisation_id) == other
+
+
 # --- the read path never touches the ledger --------------------------------------------------------------------
 def test_no_board_or_team_read_touches_the_ledger(platform):
     people = learners(platform, 30, 20, 10)

@@ -205,6 +205,29 @@ def test_course_title_is_refreshed_but_never_blanked(platform):
     assert course.title == "New title"
 
 
+def test_a_relaunch_writes_no_new_rows_and_a_new_course_adds_only_a_membership(platform):
+    from sqlalchemy import event
+
+    first_course, ada, first = tenancy.provision(identity(platform, "ada"), NOW)
+    inserts: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args):
+        if statement.lstrip().upper().startswith("INSERT"):
+            inserts.append(statement.split("(")[0])
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        course, again, membership = tenancy.provision(identity(platform, "ada", name="Ada L."), later(1))
+        assert inserts == []  # found in one read: no insert tried (on PostgreSQL that would burn ids too)
+        assert (course.id, again.id, membership.id, again.name) == (first_course.id, ada.id, first.id, "Ada L.")
+        other, same, second = tenancy.provision(identity(platform, "ada", context_id="course-2"), later(2))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert same.id == ada.id and other.id != first_course.id and second.id != first.id
+    assert [i.split()[-1] for i in inserts] == ["course", "membership"]
+    assert count(User, User.sub == "ada") == 1 and count(Membership, Membership.user_id == ada.id) == 2
+
+
 def test_the_role_follows_the_latest_launch(platform):
     tenancy.provision(identity(platform, "ada", Role.LEARNER), NOW)
     _, _, membership = tenancy.provision(identity(platform, "ada", Role.MANAGER), later(1))
