@@ -94,12 +94,7 @@ def _sqlite_on_begin(conn) -> None:
 
 # --- Portable INSERT ... ON CONFLICT --------------------------------------------------------------
 def _insert_for(session, table):
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(table)
-    if dialect == "sqlite":
-        return sqlite.insert(table)
-    raise NotImplementedError(f"no upsert for {dialect}")
+    return insert_for_dialect(dialect_name(session), table)
 
 
 def insert_for_dialect(name: str, table):
