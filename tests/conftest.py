@@ -128,8 +128,11 @@ def live_server(app, db_url, tmp_path_factory, shared_cache):
 
 def _clean_tables(app) -> None:
     from plugin.extensions import db
-    from plugin.lti import keys, platform_keys
+    from plugin.lti import keys, platform_keys, roster_jobs
 
+    # A launch may have started a roster sync in the background; wiping the tables under it deadlocked the
+    # TRUNCATE against its writes (seen once on PostgreSQL in CI).
+    roster_jobs.wait_for_background()
     platform_keys.forget()
     keys._current.clear()  # the remembered newest tool key is gone with the wiped table
     if app.config.get("REDIS_URL"):
