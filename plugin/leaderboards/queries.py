@@ -115,25 +115,25 @@ def _hidden_sql(scope: Scope) -> str:
 
 
 # A board is one statement, built once per scope kind, whatever the board's size:
-# - the top `limit` rows in board order, names and anonymity included (part _TOP);
+# - the top `limit` rows in board order (part _TOP);
 # - the viewer's neighbourhood: up to `around` people each side of them (part _NEAR), with the size of each
 #   shown value's bucket, so ranks follow from the viewer's;
+# - names and anonymity, looked up once for the rows of both parts;
 # - the board's size (the sum of its blocks) and the number of people above the viewer (the blocks above the
 #   viewer's block plus the buckets above them inside it), part _SIZE.
+# Rows come in no particular order: board() sorts the few it gets.
 _TOP, _NEAR, _SIZE = 0, 1, 2
 _BOARD: dict[tuple[str, int, int], object] = {}
-_MINE = "(SELECT points FROM mine)"
-_MY_BLOCK = (f"(CASE WHEN {_MINE} >= 0 THEN {_MINE} / {agg.BLOCK} "
-             f"ELSE -((-{_MINE} + {agg.BLOCK - 1}) / {agg.BLOCK}) END)")  # floored, as aggregates.block_of
+_MINE, _MY_BLOCK = "(SELECT points FROM mine)", "(SELECT block FROM mine)"
 
 
 def _board_sql(scope: Scope, limit: int, around: int):
     """Built once per (scope kind, limit, around). The limits are written into the statement rather than bound:
     with LIMIT as a parameter, PostgreSQL's generic plan (see config.py) guesses a tenth of the board and
-    can no longer count on stopping early; boards use a handful of limits."""
+    can no longer count on stopping early; boards use a handful of limits. The statement stays under psycopg's
+    4 KB limit for caching its parsing of a query."""
     key = (scope.kind, int(limit), int(around))
     if key not in _BOARD:
-        hidden = _hidden_sql(scope)
         branch = ("SELECT * FROM (SELECT user_id, points FROM board_score WHERE board = :board AND {} "
                   "ORDER BY {} LIMIT {}) AS {}")
         near = " UNION ALL ".join(branch.format(*parts) for parts in (
@@ -142,13 +142,17 @@ def _board_sql(scope: Scope, limit: int, around: int):
             (f"points = {_MINE} AND user_id >= :viewer", "user_id", around + 1, "same_below"),
             (f"points < {_MINE}", "points DESC, user_id", around, "below")))
         _BOARD[key] = text(
-            "WITH mine AS (SELECT points FROM board_score WHERE board = :board AND user_id = :viewer) "
-            f"SELECT * FROM (SELECT {_TOP} AS part, s.user_id, s.points, u.name, {hidden} AS hidden, 0 AS members "
-            "FROM board_score s JOIN user_account u ON u.id = s.user_id WHERE s.board = :board "
-            f"ORDER BY s.points DESC, s.user_id LIMIT {int(limit)}) AS top_rows "
-            f"UNION ALL SELECT {_NEAR}, s.user_id, s.points, u.name, {hidden}, r.members "
-            f"FROM ({near}) AS s JOIN user_account u ON u.id = s.user_id "
-            "JOIN board_rank r ON r.board = :board AND r.points = s.points "
+            # The viewer's points and their block (floored, as aggregates.block_of).
+            f"WITH mine AS (SELECT points, CASE WHEN points >= 0 THEN points / {agg.BLOCK} "
+            f"ELSE -((-points + {agg.BLOCK - 1}) / {agg.BLOCK}) END AS block "
+            "FROM board_score WHERE board = :board AND user_id = :viewer) "
+            # Names by a lookup per row, not a join: a join may be planned as a hash over every account.
+            "SELECT s.part, s.user_id, s.points, (SELECT name FROM user_account WHERE id = s.user_id), "
+            f"{_hidden_sql(scope)}, s.members FROM ("
+            f"SELECT * FROM (SELECT {_TOP} AS part, user_id, points, 0 AS members FROM board_score "
+            f"WHERE board = :board ORDER BY points DESC, user_id LIMIT {int(limit)}) AS top_rows "
+            f"UNION ALL SELECT {_NEAR}, n.user_id, n.points, r.members FROM ({near}) AS n "
+            "JOIN board_rank r ON r.board = :board AND r.points = n.points) AS s "
             # The board's size and the people above the viewer from one pass over the blocks, plus the buckets
             # of the viewer's own block on whichever side of them is shorter (at most half a block): in the lower
             # half, the blocks from theirs up less the buckets from the block's start to their points; in the
@@ -202,9 +206,10 @@ def board(scope: Scope, period: str = ALL, dimension: str = TOTAL, viewer_user_i
     above: int | None = None
     participants = 0
     rank = previous = None
-    for row in read(db.session, _board_sql(scope, 0 if relative else limit, around), {
-            "board": key, "blocks": agg.blocks_key(key),
-            "viewer": viewer_user_id, "scope_id": scope.id}).all():
+    found = read(db.session, _board_sql(scope, 0 if relative else limit, around), {
+        "board": key, "blocks": agg.blocks_key(key), "viewer": viewer_user_id, "scope_id": scope.id}).all()
+    found.sort(key=lambda r: (r[0], -(r[2] or 0), r[1] or 0))  # parts in turn, each in board order
+    for row in found:
         part, user_id, points, name, hidden = row[:5]
         if part == _TOP:  # board order; ties share the rank of the first of them ("1224")
             if points != previous:

@@ -21,6 +21,7 @@ from plugin.errors import Forbidden, InvalidInput
 from plugin.extensions import db
 from plugin.i18n import gettext as _
 from plugin.i18n import lazy_gettext as _l
+from plugin.identity import people
 from plugin.identity.models import IdentityLink
 from plugin.identity.people import board_holder, identities
 from plugin.leaderboards import rebuild
@@ -205,21 +206,26 @@ def teams_board(actor: Actor, period: str, measure: str, now: datetime, *, limit
 PEOPLE, TEAMS = "people", "teams"
 
 # What a board page asks of its settings, in one statement: the course's board settings, whether the viewer
-# hid their name, the organisation's time zone (bind params course, user, organisation).
+# hid their name, the organisation's time zone, how many accounts the viewer's person has (bind params course,
+# user, organisation, user_id).
 _VIEWER = select(
     MODE_OF.scalar_subquery(),
     RELATIVE_OF.scalar_subquery(),
     _OPTED_OUT.exists(),
-    org_settings.TIME_ZONE_OF.scalar_subquery())
+    org_settings.TIME_ZONE_OF.scalar_subquery(),
+    people.LINKED_COUNT)
 
 
 def _read_viewer(actor: Actor) -> None:
-    """Read the page's settings at once; settings_of, is_opted_out and time_zone_name then answer from memory."""
-    mode, relative, hidden, zone = read(db.session, _VIEWER, {
-        "course": actor.course_id, "user": actor.user_id, "organisation": actor.organisation_id}).one()
+    """Read the page's settings at once; settings_of, is_opted_out, time_zone_name and (for a person linked to
+    no other account) board_holder then answer from memory."""
+    mode, relative, hidden, zone, linked = read(db.session, _VIEWER, {
+        "course": actor.course_id, "user": actor.user_id, "organisation": actor.organisation_id,
+        "user_id": actor.user_id}).one()
     remember_settings(actor.course_id, mode, relative)
     store(db.session, _opted_out_key(actor), bool(hidden))
     org_settings.remember_time_zone(actor.organisation_id, zone)
+    people.remember_identities(actor.user_id, linked)
 
 
 @dataclass(frozen=True)
