@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 from sqlalchemy import text
 
-from plugin.core.db import read
+from plugin.core.db import Hot, read
 from plugin.extensions import db
 from plugin.i18n import gettext as _
 from plugin.leaderboards import aggregates as agg
@@ -123,15 +123,15 @@ def _hidden_sql(scope: Scope) -> str:
 #   viewer's block plus the buckets above them inside it), part _SIZE.
 # Rows come in no particular order: board() sorts the few it gets.
 _TOP, _NEAR, _SIZE = 0, 1, 2
-_BOARD: dict[tuple[str, int, int], object] = {}
+_BOARD: dict[tuple[str, int, int], Hot] = {}
 _MINE, _MY_BLOCK = "(SELECT points FROM mine)", "(SELECT block FROM mine)"
 
 
 def _board_sql(scope: Scope, limit: int, around: int):
     """Built once per (scope kind, limit, around). The limits are written into the statement rather than bound:
     with LIMIT as a parameter, PostgreSQL's generic plan (see config.py) guesses a tenth of the board and
-    can no longer count on stopping early; boards use a handful of limits. The statement stays under psycopg's
-    4 KB limit for caching its parsing of a query."""
+    can no longer count on stopping early; boards use a handful of limits. Sent as a Hot statement (straight
+    to the driver: every page asks for one), kept under psycopg's 4 KB limit for caching its parsing of a query."""
     key = (scope.kind, int(limit), int(around))
     if key not in _BOARD:
         branch = ("SELECT * FROM (SELECT user_id, points FROM board_score WHERE board = :board AND {} "
@@ -141,7 +141,7 @@ def _board_sql(scope: Scope, limit: int, around: int):
             (f"points > {_MINE}", "points, user_id DESC", around, "above"),
             (f"points = {_MINE} AND user_id >= :viewer", "user_id", around + 1, "same_below"),
             (f"points < {_MINE}", "points DESC, user_id", around, "below")))
-        _BOARD[key] = text(
+        _BOARD[key] = Hot(text(
             # The viewer's points and their block (floored, as aggregates.block_of).
             f"WITH mine AS (SELECT points, CASE WHEN points >= 0 THEN points / {agg.BLOCK} "
             f"ELSE -((-points + {agg.BLOCK - 1}) / {agg.BLOCK}) END AS block "
@@ -165,7 +165,7 @@ def _board_sql(scope: Scope, limit: int, around: int):
             f"AND points >= {_MY_BLOCK} * {agg.BLOCK} AND points <= {_MINE}) "
             f"ELSE COALESCE(SUM(CASE WHEN points > {_MY_BLOCK} THEN members END), 0) "
             f"+ (SELECT COALESCE(SUM(members), 0) FROM board_rank WHERE board = :board AND points > {_MINE} "
-            f"AND points < ({_MY_BLOCK} + 1) * {agg.BLOCK}) END, 0 FROM board_rank WHERE board = :blocks")
+            f"AND points < ({_MY_BLOCK} + 1) * {agg.BLOCK}) END, 0 FROM board_rank WHERE board = :blocks"))
     return _BOARD[key]
 
 
@@ -206,8 +206,8 @@ def board(scope: Scope, period: str = ALL, dimension: str = TOTAL, viewer_user_i
     above: int | None = None
     participants = 0
     rank = previous = None
-    found = read(db.session, _board_sql(scope, 0 if relative else limit, around), {
-        "board": key, "blocks": agg.blocks_key(key), "viewer": viewer_user_id, "scope_id": scope.id}).all()
+    found = _board_sql(scope, 0 if relative else limit, around).all(db.session, {
+        "board": key, "blocks": agg.blocks_key(key), "viewer": viewer_user_id, "scope_id": scope.id})
     found.sort(key=lambda r: (r[0], -(r[2] or 0), r[1] or 0))  # parts in turn, each in board order
     for row in found:
         part, user_id, points, name, hidden = row[:5]

@@ -450,7 +450,7 @@ def test_on_sqlite_a_board_around_someone_in_a_tie_is_read_in_index_order_withou
     sql = queries._board_sql(Scope.course(people[0].course_id), 20, 2)
     params = {"board": f"c{people[0].course_id}:all:total", "blocks": f"c{people[0].course_id}:all:total#",
               "viewer": people[1].user_id, "scope_id": people[0].course_id}
-    plan = " | ".join(row[-1] for row in db.session.execute(db.text("EXPLAIN QUERY PLAN " + str(sql.text)), params))
+    plan = " | ".join(row[-1] for row in db.session.execute(db.text("EXPLAIN QUERY PLAN " + sql._build.text), params))
     assert "ix_board_score_rank" in plan and "TEMP B-TREE" not in plan, plan
 
 
