@@ -17,6 +17,8 @@ from flask.globals import _cv_app
 from flask_babel import Babel, get_locale, get_translations
 from flask_babel import _get_current_context as _babel_context
 from flask_babel.speaklater import LazyString
+from jinja2 import pass_context
+from markupsafe import Markup
 
 LOCALES = ("en", "tr")
 DEFAULT_LOCALE = "en"
@@ -175,6 +177,25 @@ def role_name(role) -> str:
     return str(ROLE_NAMES.get(value, value))
 
 
+# Positional names Jinja's way (dunder), so a template may pass any keyword, `num` and `string` included.
+@pass_context
+def _template_gettext(__context, __string: str, **variables) -> str:
+    """Jinja's newstyle gettext: the translation, marked safe under autoescape, always %-formatted."""
+    found = translations().ugettext(__string)
+    if __context.eval_ctx.autoescape:
+        found = Markup(found)
+    return found % variables
+
+
+@pass_context
+def _template_ngettext(__context, __singular: str, __plural: str, __num: int, **variables) -> str:
+    variables.setdefault("num", __num)
+    found = translations().ungettext(__singular, __plural, __num)
+    if __context.eval_ctx.autoescape:
+        found = Markup(found)
+    return found % variables
+
+
 def current_locale() -> str:
     return locale().language
 
@@ -192,6 +213,10 @@ def register_i18n(app: Flask) -> None:
         gettext=lambda s: translations().ugettext(s), ngettext=lambda s, p, n: translations().ungettext(s, p, n),
         pgettext=lambda c, s: translations().upgettext(c, s),
         npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n), newstyle=True)
+    # `_`, gettext and ngettext called straight (newstyle, as installed above): Jinja's `_` resolves gettext in
+    # the context and calls it, which calls the catalog through one more context call; a page asks for dozens of
+    # strings, a board's rows for two each.
+    app.jinja_env.globals.update(_=_template_gettext, gettext=_template_gettext, ngettext=_template_ngettext)
     app.jinja_env.filters.update(date=_date, datetime=_datetime, number=_number, percent=_percent,
                                  field_messages=localise_field_errors, seeded=seeded)
     app.jinja_env.globals.update(LOCALES=LOCALES, language_name=language_name, current_locale=current_locale,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, select
 
@@ -73,9 +74,17 @@ class Goal:
         return min(100, self.progress.value * 100 // goal) if goal else 0
 
 
+class TeamHead(NamedTuple):
+    """What the page shows of the team itself (Team's columns, read as plain values)."""
+    id: int
+    course_id: int
+    name: str
+    external_id: str | None
+
+
 @dataclass(frozen=True)
 class TeamProgress:
-    team: Team
+    team: TeamHead
     source: str
     members: int
     month_key: str
@@ -130,7 +139,7 @@ def _categories(organisation_id: int, figures: dict, month: str) -> list[Tally]:
     return [_tally(figures, month, f"cat:{i}", str(i), name) for i, name in named]
 
 
-def _goals(team: Team, now: datetime) -> list[Goal]:
+def _goals(team: TeamHead, now: datetime) -> list[Goal]:
     challenges = db.session.scalars(select(Challenge).where(
         Challenge.course_id == team.course_id, Challenge.team_id == team.id, Challenge.cancelled_at.is_(None))
         .order_by(Challenge.ends_at.desc(), Challenge.id.desc()).limit(GOALS_SHOWN))
@@ -139,18 +148,21 @@ def _goals(team: Team, now: datetime) -> list[Goal]:
 
 # What the page needs before its figures, in one statement: the team, whether the viewer is in it, whether it
 # has goals, the organisation's time zone and the course's board settings (the nav asks for those).
-_PAGE = select(Team, select(TeamMember.user_id).where(
+# Plain columns, not the ORM entity: the page only shows the team (no unit of work to attach it to).
+_TEAM = Team.__table__.c
+_PAGE = select(_TEAM.id, _TEAM.course_id, _TEAM.name, _TEAM.external_id, select(TeamMember.user_id).where(
     TeamMember.team_id == Team.id, TeamMember.user_id == bindparam("user")).exists(),
     select(Challenge.id).where(Challenge.team_id == Team.id, Challenge.cancelled_at.is_(None)).exists(),
     TIME_ZONE_OF.scalar_subquery(), boards.MODE_OF.scalar_subquery(), boards.RELATIVE_OF.scalar_subquery(),
 ).where(Team.id == bindparam("team"))
 
 
-def _viewable(actor: Actor, team_id: int) -> tuple[Team, bool]:
-    team, member, goals, zone, mode, relative = db.session.execute(_PAGE, {
+def _viewable(actor: Actor, team_id: int) -> tuple[TeamHead, bool]:
+    row = read(db.session, _PAGE, {
         "team": team_id, "user": actor.user_id, "organisation": actor.organisation_id, "course": actor.course_id,
-    }).first() or (None, False, False, None, None, None)
-    team = may_view(actor, team, bool(member))
+    }).first()
+    member, goals, zone, mode, relative = row[4:] if row else (False, False, None, None, None)
+    team = may_view(actor, TeamHead(*row[:4]) if row else None, bool(member))
     remember_time_zone(actor.organisation_id, zone)
     boards.remember_settings(actor.course_id, mode, relative)
     return team, bool(goals)
