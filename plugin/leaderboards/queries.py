@@ -6,7 +6,7 @@ a tie, rows are listed by user id (earliest account first), so the order never f
 
 A rank is 1 + the number of people above, read from the rank buckets (people per points value) and their
 blocks (aggregates.BLOCK): its cost is bounded by the block width plus the number of blocks, never by how many
-people are above. A board page is two statements whatever the board's size (see board()).
+people are above. A board is one statement whatever its size (see board()).
 
 Who is on a board: the people `aggregates.eligible` admits (active learners; staff only when a course
 includes them; never people who left or the LMS's test student). People who opted out keep their place and
