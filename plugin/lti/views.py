@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 
 from flask import (
     Blueprint,
@@ -19,7 +18,7 @@ from flask import (
 
 from plugin.core.actor import Actor, Role
 from plugin.core.clock import utcnow
-from plugin.core.db import dialect_name, reset_write_intent, set_write_intent
+from plugin.core.db import reads_then_writes
 from plugin.course_copy import service as course_copy
 from plugin.errors import InvalidInput
 from plugin.extensions import db
@@ -107,25 +106,13 @@ def _storage_lookup(form) -> shared_store.LoginState | None:
     return row
 
 
-@contextmanager
-def _checks_before_writes():
-    """On SQLite the launch's checks (token, registration, state: reads and a signature) run in a deferred
-    transaction, ended before the writes, which take the write lock in a short transaction of their own: other
-    requests no longer wait behind a whole launch. Other databases keep one transaction."""
-    token = set_write_intent(False)
-    try:
-        yield
-    finally:
-        reset_write_intent(token)
-    if dialect_name(db.session) == "sqlite":
-        db.session.rollback()  # nothing was written
-
-
 @bp.post("/launch")
 def launch():
     now = utcnow()
     form = request.form.to_dict()
-    with _checks_before_writes():
+    # The checks only read: on SQLite they hold no write lock (other requests no longer wait behind a whole
+    # launch); the writes that follow take it for a short transaction.
+    with reads_then_writes(db.session):
         stored = _storage_lookup(form)
         if stored is not None:
             platform = db.session.get(Platform, stored.platform_id)
