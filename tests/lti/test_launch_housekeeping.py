@@ -180,3 +180,38 @@ def test_a_learner_who_comes_back_as_instructor_leaves_the_board_and_a_returning
     token_from(platform.launch(client, sub="ada", role="instructor", name="Ada")[0])
     with app.app_context():
         assert [row.name for row in course_board(Scope.course(course_id)).rows] == ["Bo"]
+
+
+# --- one launch, posted several times at once ------------------------------------------------------
+
+def test_the_same_launch_posted_four_times_at_once_starts_exactly_one_session(platform, live_server, app):
+    """The checks run before the state is spent (in its own short write transaction): of simultaneous posts
+    of one id_token exactly one wins, the others are refused as already used, none fails otherwise."""
+    import threading
+    from urllib.parse import parse_qs, urlsplit
+
+    import requests
+
+    base = live_server.base_url
+    login = requests.post(f"{base}/lti/login", allow_redirects=False, timeout=30, data={
+        "iss": platform.issuer, "login_hint": "racer", "target_link_uri": f"{base}/lti/launch",
+        "client_id": platform.client_id, "lti_deployment_id": platform.deployment_id})
+    assert login.status_code == 302, login.text[:500]
+    query = parse_qs(urlsplit(login.headers["Location"]).query)
+    form = {"id_token": platform.sign(platform.claims(query["nonce"][0], sub="racer")), "state": query["state"][0]}
+    barrier, answers = threading.Barrier(4), []
+
+    def post() -> None:
+        barrier.wait()
+        answer = requests.post(f"{base}/lti/launch", data=form, cookies=login.cookies, allow_redirects=False,
+                               timeout=30)
+        answers.append((answer.status_code, "already used" in answer.text))
+
+    threads = [threading.Thread(target=post) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(answers) == [(303, False), (400, True), (400, True), (400, True)]
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(LaunchSession)) == 1
