@@ -131,7 +131,8 @@ def launch():
         aggregates.reconcile_member(member.course_id, member.user_id)
     if validated.email_verified:  # one person in two e-mail authoritative LMSs of the organisation
         linking.link_by_email(platform, member.user_id, validated.identity.email, now)
-    roster_jobs.after_launch(member.course_id, validated.services, now, validated.course_group_ids)  # remembers the roster; syncs after the response
+    # remembers the roster; syncs after the response
+    roster_jobs.after_launch(member.course_id, validated.services, now, validated.course_group_ids, member.roster)
     # lists, levels and rule pack on the organisation's first use
     ensure_current(member.organisation_id, now, known_version=platform.defaults_version
                    if member.organisation_id == platform.organisation_id else None)

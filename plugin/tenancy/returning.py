@@ -16,6 +16,24 @@ from plugin.tenancy.service import LaunchIdentity, provision, remember_standing
 
 
 @dataclass(frozen=True)
+class RosterService:
+    """The course's roster service as Tinker holds it (service.set_roster_service, claim_roster_sync)."""
+
+    roster_url: str | None
+    groups_url: str | None
+    lms_group_ids: str | None
+    roster_sync_at: datetime | None
+
+    def unchanged_by(self, roster_url: str, groups_url: str | None, group_ids: tuple[str, ...] | None) -> bool:
+        """Whether set_roster_service would write nothing (a launch without groups keeps the ones held)."""
+        return (roster_url == self.roster_url and (groups_url or self.groups_url) == self.groups_url
+                and (self.lms_group_ids if group_ids is None else ",".join(group_ids)) == self.lms_group_ids)
+
+    def synced_since(self, moment: datetime) -> bool:
+        return self.roster_sync_at is not None and self.roster_sync_at > moment
+
+
+@dataclass(frozen=True)
 class Launched:
     course_id: int
     organisation_id: int
@@ -23,11 +41,13 @@ class Launched:
     preferred_locale: str | None
     # The membership is new or its role, status or roles changed: the person's place on boards may have moved.
     standing_changed: bool
+    roster: RosterService | None = None  # as read before this launch (None: not read)
 
 
 _C, _U, _M = Course.__table__, User.__table__, Membership.__table__
 # Built once: every launch asks.
-_KNOWN = (select(_C.c.id.label("course_id"), _C.c.organisation_id, _C.c.title, _C.c.label,
+_KNOWN = (select(_C.c.id.label("course_id"), _C.c.organisation_id, _C.c.title, _C.c.label, _C.c.roster_url,
+                 _C.c.groups_url, _C.c.lms_group_ids, _C.c.roster_sync_at,
                  _U.c.id.label("user_id"), _U.c.name, _U.c.email, _U.c.locale, _U.c.preferred_locale,
                  _M.c.id.label("membership_id"), _M.c.role, _M.c.lti_roles, _M.c.status, _M.c.test_user)
           .join(_M, _M.c.course_id == _C.c.id).join(_U, _U.c.id == _M.c.user_id)
@@ -59,7 +79,8 @@ def provision_for_launch(identity: LaunchIdentity, now: datetime) -> Launched:
         db.session.execute(_TOUCH, {"membership_id": row.membership_id, "now": now})
         remember_standing(row.course_id, row.user_id, row.role, row.status, row.test_user)
         return Launched(course_id=row.course_id, organisation_id=row.organisation_id, user_id=row.user_id,
-                        preferred_locale=row.preferred_locale, standing_changed=False)
+                        preferred_locale=row.preferred_locale, standing_changed=False,
+                        roster=RosterService(row.roster_url, row.groups_url, row.lms_group_ids, row.roster_sync_at))
     course, user, _membership = provision(identity, now)
     return Launched(course_id=course.id, organisation_id=course.organisation_id, user_id=user.id,
                     preferred_locale=user.preferred_locale, standing_changed=True)
