@@ -3,6 +3,9 @@
 Closes pylti1p3 2.0.0's gaps: iat leeway, single-use nonce, every aud entry and azp checked, exp
 required, unknown issuer as a clear 4xx, HTTP timeouts, state kept where every instance sees it
 (the database, or Redis when configured: plugin/lti/shared_store.py).
+
+Two steps: check_launch reads and checks everything; consume_launch then spends the state (single use) in the
+transaction that records the launch, so on SQLite the checks run without holding the write lock.
 """
 from __future__ import annotations
 
@@ -222,11 +225,6 @@ def _deployment(platform: Row, claims: dict) -> str:
                       _("Ask the Tinker operator to add deployment id %(deployment)s with "
                         "`flask lti add-platform ... --deployment-id`.", deployment=repr(deployment_id)))
     return deployment_id
-
-
-def validate_launch(form: dict, browser_state: str | None, now: datetime, config: dict) -> ValidatedLaunch:
-    """check_launch, then consume_launch: a launch validated completely, its state spent."""
-    return consume_launch(check_launch(form, browser_state, now, config), now)
 
 
 def check_launch(form: dict, browser_state: str | None, now: datetime, config: dict) -> ValidatedLaunch:

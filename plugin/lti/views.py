@@ -22,25 +22,20 @@ from plugin.core.db import reads_then_writes
 from plugin.course_copy import service as course_copy
 from plugin.errors import InvalidInput
 from plugin.extensions import db
-from plugin.identity import service as linking
-from plugin.leaderboards import aggregates
 from plugin.lti import claims as C
-from plugin.lti import deep_linking, install, keys, placements, roster_jobs, shared_store
+from plugin.lti import deep_linking, install, keys, placements, shared_store
 from plugin.lti.ags import lineitems_url
-from plugin.lti.launch import check_launch, consume_launch
+from plugin.lti.establish import HISTORY_KEY, establish_launch
+from plugin.lti.launch import check_launch
 from plugin.lti.login import begin_login
-from plugin.lti.session import issue_token, start_session
-from plugin.onboarding.service import ensure_current
-from plugin.tenancy import service as tenancy
+from plugin.lti.session import issue_token
 from plugin.tenancy.models import Platform
-from plugin.tenancy.returning import provision_for_launch
 from plugin.tenancy.service import origin_of
 from plugin.web.auth import SESSION_KEY, TOKEN_FIELD, requires_actor
 from plugin.web.security import allow_origin, note_frame_origins, writes
 
 bp = Blueprint("lti", __name__, url_prefix="/lti")
 STATE_COOKIE = "tinker_lti_state"
-HISTORY_KEY = "context_history"  # in the launch session's services: the copied course's earlier context ids
 
 
 def _secure() -> bool:
@@ -124,48 +119,20 @@ def launch():
         deep_link = checked.message_type == C.DEEP_LINKING_REQUEST
         if deep_link:
             deep_linking.authorise_deep_linking(checked.identity.role)
-    validated = consume_launch(checked, now)  # the state is spent in the transaction that records the launch
-    platform = validated.platform
-    member = provision_for_launch(validated.identity, now)
-    if member.standing_changed:  # a role or status the launch changed moves them on boards
-        aggregates.reconcile_member(member.course_id, member.user_id)
-    if validated.email_verified:  # one person in two e-mail authoritative LMSs of the organisation
-        linking.link_by_email(platform, member.user_id, validated.identity.email, now)
-    # remembers the roster; syncs after the response
-    roster_jobs.after_launch(member.course_id, validated.services, now, validated.course_group_ids, member.roster)
-    # lists, levels and rule pack on the organisation's first use
-    ensure_current(member.organisation_id, now, known_version=platform.defaults_version
-                   if member.organisation_id == platform.organisation_id else None)
-    origins = set((platform.frame_origins or "").split())
-    return_origin = tenancy.origin_of(validated.return_url)
-    if return_origin and return_origin not in origins:
-        tenancy.add_frame_origin(platform, return_origin, now, source="launch")
-        origins.add(return_origin)
-    services = validated.services
-    if validated.context_history and not deep_link:
-        services = {**services, HISTORY_KEY: list(validated.context_history)}
-    launch_session = start_session(
-        user_id=member.user_id, course_id=member.course_id, organisation_id=member.organisation_id,
-        platform_id=platform.id, role=validated.identity.role, message_type=validated.message_type,
-        locale=member.preferred_locale or validated.identity.locale, services=services, now=now)
-    copied_from = None
-    if validated.context_history and not deep_link:
-        copied_from = course_copy.offer_for(Actor(
-            user_id=member.user_id, course_id=member.course_id, organisation_id=member.organisation_id,
-            platform_id=platform.id, role=validated.identity.role), validated.context_history)
+    established = establish_launch(checked, now)
     db.session.commit()
-    session[SESSION_KEY] = launch_session.id
-    token = issue_token(current_app.config["SECRET_KEY"], launch_session.id)
+    session[SESSION_KEY] = established.session_id
+    token = issue_token(current_app.config["SECRET_KEY"], established.session_id)
     if deep_link:
         target = url_for("lti.deep_link_picker", **{TOKEN_FIELD: token})
-    elif copied_from is not None:  # a manager's first launch in a copied course: ask before anything else
-        target = url_for("lti.course_copy_offer", view=validated.view, **{TOKEN_FIELD: token})
+    elif established.copied_from is not None:  # a manager's first launch in a copied course: ask first
+        target = url_for("lti.course_copy_offer", view=checked.view, **{TOKEN_FIELD: token})
     else:
-        target = placements.landing_url(validated.view, validated.identity.role, **{TOKEN_FIELD: token})
+        target = placements.landing_url(checked.view, checked.identity.role, **{TOKEN_FIELD: token})
     response = redirect(target, 303)
     response.delete_cookie(STATE_COOKIE)
     # Read with the registration: the response's CSP needs no query (nor, on SQLite, another transaction).
-    note_frame_origins(platform.id, " ".join(origins))
+    note_frame_origins(established.platform_id, established.frame_origins)
     return response
 
 
