@@ -177,6 +177,7 @@ def main(argv=None) -> int:
                 with lock:
                     return next(cycle)
 
+            load = [_load()]
             print(f"B3 launch on {database.kind}: gunicorn {args.workers} sync workers on {server.base}, "
                   f"{args.clients} clients, {args.rounds} rounds x {args.seconds:.0f}s per side, "
                   f"{args.learners} learners; {os.cpu_count()} cores shared with this client", flush=True)
@@ -186,10 +187,11 @@ def main(argv=None) -> int:
                     run_round(project if name == "project" else floor, sides[name], pick, args.clients,
                               args.seconds)
             sessions = _sessions(database.url, secret, server.base)
+            load.append(_load())
         finally:
             server.stop()
             platform.close()
-    return _report(sides, warm, warm["project"].ok + sides["project"].ok, sessions, server)
+    return _report(sides, warm, warm["project"].ok + sides["project"].ok, sessions, server, load)
 
 
 def _prepare(url: str, secret: str, base: str, platform) -> None:
@@ -231,7 +233,16 @@ def _sessions(url: str, secret: str, base: str) -> int:
     return count
 
 
-def _report(sides: dict[str, Side], warm: dict[str, Side], launches: int, sessions: int, server) -> int:
+def _load() -> str:
+    """The machine's 1-minute load average: the ratio is only as steady as the load on the 2 cores."""
+    try:
+        return f"{os.getloadavg()[0]:.2f}"
+    except OSError:
+        return "?"
+
+
+def _report(sides: dict[str, Side], warm: dict[str, Side], launches: int, sessions: int, server,
+            load: list[str]) -> int:
     floor, project = sides["floor"], sides["project"]
     for name, side in (("floor", floor), ("project", project)):
         if not side.latencies:
@@ -254,6 +265,7 @@ def _report(sides: dict[str, Side], warm: dict[str, Side], launches: int, sessio
     ratio = statistics.median(project.rates) / statistics.median(floor.rates)
     p99_ratio = percentile(project.latencies, 99) / percentile(floor.latencies, 99)
     print(f"launch sessions in the database: {sessions:,d} (successful project launches: {launches:,d})")
+    print(f"machine load average (1 min): {load[0]} at the start, {load[-1]} at the end")
     ok = ratio >= 0.6 and p99_ratio <= 2 and errors == 0
     print(f"SUMMARY launch: B3 {ratio:.2f}x the floor (target >= 0.6), p99 {p99_ratio:.2f}x (target <= 2), "
           f"{errors} errors -> {'PASS' if ok else 'MISS'}")

@@ -67,6 +67,25 @@ def writing() -> Iterator[None]:
         _write_intent.reset(token)
 
 
+@contextmanager
+def reads_then_writes(session) -> Iterator[None]:
+    """A writer whose block only reads: on SQLite the block runs in a deferred transaction (no write lock
+    held while it checks things), then, on the same connection and still in the session's transaction, that
+    read transaction is committed and BEGIN IMMEDIATE taken (waiting its turn), so what follows writes as
+    usual. Nothing in the block may write. Other databases: one transaction, nothing changes."""
+    token = _write_intent.set(False)
+    try:
+        yield
+    finally:
+        _write_intent.reset(token)
+    if isinstance(session, scoped_session):
+        session = session()
+    if dialect_name(session) == "sqlite" and session.in_transaction():
+        conn = connection(session)
+        conn.exec_driver_sql("COMMIT")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 @event.listens_for(Engine, "connect")
 def _sqlite_on_connect(dbapi_connection, _record) -> None:
     if type(dbapi_connection).__module__.split(".")[0] != "sqlite3":

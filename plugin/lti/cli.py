@@ -12,7 +12,8 @@ from plugin.core.clock import utcnow
 from plugin.core.db import writing
 from plugin.errors import DomainError
 from plugin.extensions import db
-from plugin.lti import keys
+from plugin.lti import housekeeping, keys
+from plugin.lti.models import LaunchSession, OidcState
 from plugin.lti.registration_tokens import TOKEN_PARAM, issue_registration_token
 from plugin.onboarding.service import ensure_defaults
 from plugin.tenancy import service as tenancy
@@ -157,6 +158,23 @@ def sync_roster():
         click.echo("No course has a roster service yet (a launch with the Names and Roles claim records it).")
     if any(error for *_, error in results):
         raise SystemExit(1)
+
+
+@lti_cli.command("purge-expired")
+def purge_expired():
+    """Delete expired OIDC login states and ended launch sessions now (launches do it too, at most once a minute
+    per app instance; a cron entry is only worth it after long quiet spells)."""
+    now = utcnow()
+    counts = []
+    with writing():
+        for table in (OidcState.__table__, LaunchSession.__table__):
+            total, removed = 0, housekeeping.BATCH
+            while removed >= housekeeping.BATCH:  # short transactions: logins and launches go on meanwhile
+                removed = housekeeping.purge(table, now)
+                db.session.commit()
+                total += removed
+            counts.append(total)
+    click.echo(f"Deleted {counts[0]} expired login states and {counts[1]} ended launch sessions.")
 
 
 @lti_cli.command("jwks")

@@ -3,17 +3,21 @@
 Closes pylti1p3 2.0.0's gaps: iat leeway, single-use nonce, every aud entry and azp checked, exp
 required, unknown issuer as a clear 4xx, HTTP timeouts, state kept where every instance sees it
 (the database, or Redis when configured: plugin/lti/shared_store.py).
+
+Two steps: check_launch reads and checks everything; consume_launch then spends the state (single use) in the
+transaction that records the launch, so on SQLite the checks run without holding the write lock.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from pylti1p3.exception import LtiException
 from pylti1p3.message_validators import get_validators
-from sqlalchemy import select
+from sqlalchemy import Row, and_, bindparam, func, select
 
+from plugin.core.db import read
 from plugin.errors import Forbidden, LaunchRejected
 from plugin.extensions import db
 from plugin.i18n import gettext as _
@@ -25,7 +29,7 @@ from plugin.lti.placements import CUSTOM_VIEW
 from plugin.lti.roles import map_roles
 from plugin.lti.roster import GROUPS_CLAIM
 from plugin.tenancy import service as tenancy
-from plugin.tenancy.models import Platform
+from plugin.tenancy.models import Deployment, FrameOrigin, Organisation, Platform
 
 MAX_TOKEN_BYTES = 64 * 1024
 REQUIRED = ["exp", "iat", "iss", "aud", "nonce"]
@@ -34,7 +38,7 @@ ALREADY_USED = (_l("This launch was already used."), _l("Each launch can be used
 
 @dataclass(frozen=True)
 class ValidatedLaunch:
-    platform: Platform
+    platform: Row  # the registration's columns by name, and defaults_version, deployment_pk, frame_origins
     identity: tenancy.LaunchIdentity
     message_type: str
     return_url: str | None
@@ -44,6 +48,8 @@ class ValidatedLaunch:
     course_group_ids: tuple[str, ...] | None = None  # Canvas: the course's group ids; None when not announced
     # The e-mail may link identities across LMSs (plugin/identity) unless the platform said it is unverified.
     email_verified: bool = True
+    state: str = ""
+    deployment_id: str = ""
 
 
 def _reject(message: str, hint: str | None = None) -> LaunchRejected:
@@ -58,11 +64,34 @@ def _audiences(aud) -> list[str]:
     raise _reject(_("The launch token has no valid audience (aud)."))
 
 
-def _pick_platform(unverified: dict) -> Platform:
+def _registrations_statement():
+    origins = select(func.aggregate_strings(FrameOrigin.origin, " ")).where(
+        FrameOrigin.platform_id == Platform.id).scalar_subquery()
+    # The deployment the (not yet verified) token names comes along; it counts only once the signature holds.
+    return (select(Platform.id, Platform.organisation_id, Platform.issuer, Platform.client_id, Platform.key_set_url,
+                   Platform.accept_new_deployments, Platform.email_authoritative,
+                   Organisation.defaults_version, Deployment.id.label("deployment_pk"),
+                   origins.label("frame_origins"))
+            .join(Organisation, Organisation.id == Platform.organisation_id)
+            .outerjoin(Deployment, and_(Deployment.platform_id == Platform.id,
+                                        Deployment.deployment_id == bindparam("deployment_id")))
+            .where(Platform.issuer == bindparam("issuer")))
+
+
+# Built once: every launch asks (plain rows, not ORM objects: the registration, its organisation's defaults
+# version, the named deployment and the frame origins, in one statement).
+_REGISTRATIONS = _registrations_statement()
+
+
+def _pick_platform(unverified: dict) -> Row:
+    """The registration (issuer, client id) the token is meant for: a row with the platform's columns by name,
+    plus defaults_version, deployment_pk (None: unknown deployment) and frame_origins (space-separated)."""
     issuer = unverified.get("iss")
     if not isinstance(issuer, str) or not issuer:
         raise _reject(_("The launch token names no issuer (iss)."))
-    registered = list(db.session.scalars(select(Platform).where(Platform.issuer == issuer)))
+    deployment_id = unverified.get(C.DEPLOYMENT_ID)
+    registered = read(db.session, _REGISTRATIONS, {
+        "issuer": issuer, "deployment_id": deployment_id if isinstance(deployment_id, str) else ""}).all()
     if not registered:
         raise _reject(_("This LMS is not registered with Tinker."),
                       _("Issuer %(issuer)s is unknown; the operator registers it with `flask lti add-platform`.", issuer=repr(issuer)))
@@ -88,7 +117,7 @@ def _pick_platform(unverified: dict) -> Platform:
     return matches[0]
 
 
-def _verify(token: jws.ParsedToken, platform: Platform, leeway: int, ttl: int, timeout: float,
+def _verify(token: jws.ParsedToken, platform: Row, leeway: int, ttl: int, timeout: float,
             now: datetime) -> dict:
     """Signature first (against the platform's published key), then the time and issuer claims."""
     key, key_alg = platform_keys.key_for(platform.key_set_url, str(token.header["kid"]), ttl, timeout)
@@ -162,7 +191,7 @@ def _check_message(claims: dict) -> None:
         deep_linking.check_request(claims)
 
 
-def _consume_state(state: str, browser_state: str | None, platform: Platform, nonce: str, now: datetime) -> None:
+def _check_state(state: str, browser_state: str | None, platform: Row, nonce: str, now: datetime) -> None:
     """browser_state is what this browser kept from its login (the state cookie, or the state read back from
     platform storage). Without it a launch is refused even though its state row exists: an id_token and
     state obtained by someone else could otherwise be posted from a victim's browser (login CSRF)."""
@@ -183,25 +212,25 @@ def _consume_state(state: str, browser_state: str | None, platform: Platform, no
                       _("Your browser blocked Tinker's cookie inside the course page. Open Tinker again from your "
                       "course and choose \"Open Tinker in a new window\" if it is offered, or set the link to open "
                       "in a new window in the LMS."))
-    if not store.consume_login(state, now):
-        raise _reject(*ALREADY_USED)
 
 
-def _deployment(platform: Platform, claims: dict, now: datetime):
+def _deployment(platform: Row, claims: dict) -> str:
+    """The deployment id the launch names: registered (platform.deployment_pk), or one the registration accepts
+    as new (consume_launch records it)."""
     deployment_id = claims.get(C.DEPLOYMENT_ID)
     if not isinstance(deployment_id, str) or not deployment_id:
         raise _reject(_("The launch names no deployment (deployment_id)."))
-    deployment = tenancy.find_deployment(platform.id, deployment_id)
-    if deployment is None:
-        if not platform.accept_new_deployments:
-            raise _reject(_("This deployment of Tinker is not registered."),
-                          _("Ask the Tinker operator to add deployment id %(deployment)s with "
-                            "`flask lti add-platform ... --deployment-id`.", deployment=repr(deployment_id)))
-        deployment = tenancy.add_deployment(platform, deployment_id, now)
-    return deployment
+    if platform.deployment_pk is None and not platform.accept_new_deployments:
+        raise _reject(_("This deployment of Tinker is not registered."),
+                      _("Ask the Tinker operator to add deployment id %(deployment)s with "
+                        "`flask lti add-platform ... --deployment-id`.", deployment=repr(deployment_id)))
+    return deployment_id
 
 
-def validate_launch(form: dict, browser_state: str | None, now: datetime, config: dict) -> ValidatedLaunch:
+def check_launch(form: dict, browser_state: str | None, now: datetime, config: dict) -> ValidatedLaunch:
+    """Every check of the launch, reading only (signature, claims, registration, deployment, state and nonce);
+    the state is not spent yet. Nothing may act on the result before consume_launch, which must run in the
+    transaction that writes what the launch establishes (on SQLite the checks then hold no write lock)."""
     if form.get("error"):
         raise _reject(_("The LMS reported an error: %(error)s.", error=str(form.get('error'))[:200]),
                       str(form.get("error_description") or _("Launch again from the LMS."))[:500])
@@ -226,7 +255,7 @@ def validate_launch(form: dict, browser_state: str | None, now: datetime, config
     claims = _verify(parsed, platform, config["LTI_CLOCK_LEEWAY"], config["LTI_JWKS_TTL"],
                      config["LTI_HTTP_TIMEOUT"], now)
     _check_message(claims)
-    deployment = _deployment(platform, claims, now)
+    deployment_id = _deployment(platform, claims)
     context = claims.get(C.CONTEXT)
     if not isinstance(context, dict) or not context.get("id"):
         raise _reject(_("The launch comes from outside a course (no context)."),
@@ -235,12 +264,12 @@ def validate_launch(form: dict, browser_state: str | None, now: datetime, config
     if role is None:
         raise Forbidden(_("Your role in this course does not give access to Tinker."),
                         hint=_("Tinker serves learners, instructors, teaching assistants, mentors and administrators."))
-    _consume_state(state, browser_state, platform, claims["nonce"], now)
+    _check_state(state, browser_state, platform, claims["nonce"], now)
 
     presentation = claims.get(C.LAUNCH_PRESENTATION) or {}
     identity = tenancy.LaunchIdentity(
         platform_id=platform.id,
-        deployment_pk=deployment.id,
+        deployment_pk=platform.deployment_pk,  # None: a new deployment, recorded by consume_launch
         context_id=str(context["id"]),
         context_title=str(context.get("title") or ""),
         context_label=str(context.get("label") or ""),
@@ -262,5 +291,17 @@ def validate_launch(form: dict, browser_state: str | None, now: datetime, config
                            return_url=presentation.get("return_url"), services=services, view=view,
                            context_history=_context_history(claims.get(C.CUSTOM)),
                            course_group_ids=_course_group_ids(claims.get(C.CUSTOM)),
-                           email_verified=claims.get("email_verified") is not False)
+                           email_verified=claims.get("email_verified") is not False, state=state,
+                           deployment_id=deployment_id)
+
+
+def consume_launch(checked: ValidatedLaunch, now: datetime) -> ValidatedLaunch:
+    """Spend the state of a launch check_launch passed (single use: of two racing launches exactly one wins,
+    the other is refused as already used) and record a new deployment its registration accepts."""
+    if not shared_store.current().consume_login(checked.state, now):
+        raise _reject(*ALREADY_USED)
+    if checked.identity.deployment_pk is not None:
+        return checked
+    deployment = tenancy.add_deployment(checked.platform, checked.deployment_id, now)
+    return replace(checked, identity=replace(checked.identity, deployment_pk=deployment.id))
 

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
-from sqlalchemy import select
+from sqlalchemy import Row, bindparam, func, select
 
+from plugin.core.db import read
 from plugin.errors import LaunchRejected
 from plugin.extensions import db
 from plugin.i18n import gettext as _
 from plugin.lti import shared_store
-from plugin.tenancy.models import Platform
+from plugin.tenancy.models import FrameOrigin, Platform
 from plugin.tenancy.service import origin_of
 
 STORAGE_TARGET = re.compile(r"_parent|[A-Za-z0-9_-]{1,100}")
@@ -26,13 +27,26 @@ class LoginRedirect:
     nonce: str = ""
     storage_target: str | None = None  # LTI platform storage offered: keep state and nonce there too
     platform_origin: str | None = None  # where the storage messages go (the platform's OIDC auth origin)
+    platform_id: int | None = None
+    frame_origins: str | None = None  # the registration's, space-separated (read with it)
 
 
-def _platform_for(issuer: str, client_id: str | None) -> Platform:
-    query = select(Platform).where(Platform.issuer == issuer)
-    if client_id:
-        query = query.where(Platform.client_id == client_id)
-    candidates = list(db.session.scalars(query.limit(2)))
+def _registration_statement(with_client: bool):
+    origins = select(func.aggregate_strings(FrameOrigin.origin, " ")).where(
+        FrameOrigin.platform_id == Platform.id).scalar_subquery()
+    query = select(Platform.id, Platform.client_id, Platform.auth_login_url, origins.label("frame_origins")).where(
+        Platform.issuer == bindparam("issuer"))
+    if with_client:
+        query = query.where(Platform.client_id == bindparam("client_id"))
+    return query.limit(2)
+
+
+# Built once: every login asks (a plain row with the platform's frame origins, not an ORM object).
+_REGISTRATION = {with_client: _registration_statement(with_client) for with_client in (False, True)}
+
+
+def _platform_for(issuer: str, client_id: str | None) -> Row:
+    candidates = read(db.session, _REGISTRATION[bool(client_id)], {"issuer": issuer, "client_id": client_id}).all()
     if not candidates:
         raise LaunchRejected(
             _("This LMS is not registered with Tinker."),
@@ -84,4 +98,5 @@ def begin_login(params: dict[str, str], base_url: str, now: datetime, ttl_second
         query["lti_message_hint"] = params["lti_message_hint"]
     separator = "&" if "?" in platform.auth_login_url else "?"
     return LoginRedirect(url=platform.auth_login_url + separator + urlencode(query), state=state, nonce=nonce,
-                         storage_target=storage_target, platform_origin=origin_of(platform.auth_login_url))
+                         storage_target=storage_target, platform_origin=origin_of(platform.auth_login_url),
+                         platform_id=platform.id, frame_origins=platform.frame_origins)

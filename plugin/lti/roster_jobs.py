@@ -18,6 +18,7 @@ from plugin.errors import DomainError
 from plugin.extensions import db
 from plugin.lti import roster
 from plugin.tenancy import service as tenancy
+from plugin.tenancy.returning import RosterService
 
 log = logging.getLogger(__name__)
 DEFAULT_INTERVAL = 15 * 60
@@ -59,17 +60,23 @@ def run_all(now: datetime) -> list[tuple[int, str, str | None, str | None]]:
     return results
 
 
-def after_launch(course_id: int, services: dict, now: datetime, group_ids: tuple[str, ...] | None = None) -> None:
+def after_launch(course_id: int, services: dict, now: datetime, group_ids: tuple[str, ...] | None = None,
+                 held: RosterService | None = None) -> None:
     """Remember the course's roster service (and Canvas's group ids) from a launch and, when due, sync it
-    after the response."""
+    after the response. held: the course's roster service as read earlier in this launch; with it, a launch
+    that changes nothing and comes before the next sync is due writes nothing (the claim would also have
+    noted a data change, moving every page's data version, on every launch)."""
     urls = roster.service_urls(services)
     if urls is None:
         return
-    tenancy.set_roster_service(course_id, *urls, group_ids=group_ids)
+    if held is None or not held.unchanged_by(*urls, group_ids):
+        tenancy.set_roster_service(course_id, *urls, group_ids=group_ids)
     config = current_app.config
     if not config.get("LTI_ROSTER_SYNC_ON_LAUNCH", True):
         return
     interval = timedelta(seconds=config.get("LTI_ROSTER_SYNC_INTERVAL", DEFAULT_INTERVAL))
+    if held is not None and held.synced_since(now - interval):
+        return  # not due (claim_roster_sync, the check that counts across instances, would say no too)
     if not tenancy.claim_roster_sync(course_id, now, interval):
         return
     app = current_app._get_current_object()

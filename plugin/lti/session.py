@@ -6,17 +6,19 @@ Because a cross-site page cannot read it, requiring it on every POST is also the
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import Row, bindparam, delete, func, select
+from sqlalchemy import Row, bindparam, func, select
 
 from plugin.core.actor import Actor, Role
-from plugin.core.db import read
+from plugin.core.db import Hot, read
 from plugin.errors import Unauthenticated
 from plugin.extensions import db
 from plugin.i18n import gettext as _
+from plugin.lti import housekeeping
 from plugin.lti.models import LaunchSession
 from plugin.tenancy.models import FrameOrigin
 
@@ -24,18 +26,26 @@ SESSION_LIFETIME = timedelta(hours=8)
 _SALT = "tinker-launch-token"
 
 
+@dataclass(frozen=True)
+class StartedSession:
+    id: str
+    services: dict
+
+
+# Built once: every launch inserts one (launch_session is nothing boards watch: no ORM flush needed).
+_INSERT = Hot(LaunchSession.__table__.insert(), writes=(LaunchSession.__tablename__,))
+
+
 def start_session(*, user_id: int, course_id: int, organisation_id: int, platform_id: int, role: Role,
-                  message_type: str, locale: str | None, services: dict, now: datetime) -> LaunchSession:
-    # Ended sessions are useless; clear them as new ones start so the table stays small.
-    db.session.execute(delete(LaunchSession).where(LaunchSession.expires_at < now))
-    row = LaunchSession(
-        id=secrets.token_urlsafe(24), user_id=user_id, course_id=course_id, organisation_id=organisation_id,
-        platform_id=platform_id, role=role.value, message_type=message_type, locale=locale, services=services,
-        created_at=now, expires_at=now + SESSION_LIFETIME,
-    )
-    db.session.add(row)
-    db.session.flush()
-    return row
+                  message_type: str, locale: str | None, services: dict, now: datetime) -> StartedSession:
+    started = StartedSession(id=secrets.token_urlsafe(24), services=services)
+    _INSERT.execute(db.session, {
+        "id": started.id, "user_id": user_id, "course_id": course_id, "organisation_id": organisation_id,
+        "platform_id": platform_id, "role": role.value, "message_type": message_type, "locale": locale,
+        "services": services, "created_at": now, "expires_at": now + SESSION_LIFETIME})
+    # Ended sessions are useless; cleared now and then as new ones start so the table stays small.
+    housekeeping.purge_if_due(LaunchSession.__table__, now)
+    return started
 
 
 @lru_cache(maxsize=8)  # every request verifies one token and issues the next: build the signer once per secret

@@ -3,8 +3,9 @@
 One interface, two backends; callers ask `shared_store.current()` and never branch on which it is.
 
 - OIDC login state and nonce: single use, expiring. Database: the oidc_state table (expired rows cleared
-  at the next login). Redis: one hash per state with a TTL equal to the state's lifetime; consumed by an
-  atomic script, so exactly one launch wins even across instances.
+  as logins go, at most once a minute per instance: plugin/lti/housekeeping.py). Redis: one hash per state
+  with a TTL equal to the state's lifetime; consumed by an atomic script, so exactly one launch wins even
+  across instances.
 - Caches of derived data (platform key sets, LTI service access tokens): the database backend keeps
   nothing here (each process keeps its own copy in memory, as before); Redis shares them with a TTL.
 - API rate-limit windows: database upsert per token and minute, or Redis INCR + EXPIRE.
@@ -39,37 +40,31 @@ class DatabaseStore:
     name = "database"
 
     def put_login(self, login: LoginState) -> None:
-        from sqlalchemy import delete
-
         from plugin.extensions import db
+        from plugin.lti import housekeeping
         from plugin.lti.models import OidcState
 
-        # Expired states are useless; clear them as we go so the table stays small.
-        db.session.execute(delete(OidcState).where(OidcState.expires_at < login.created_at))
         # A plain insert: nothing reads the row back in this request (an ORM add and flush cost more).
-        db.session.execute(OidcState.__table__.insert(), {
+        _db_statements().insert.execute(db.session, {
             "state": login.state, "nonce": login.nonce, "platform_id": login.platform_id,
             "created_at": login.created_at, "expires_at": login.expires_at, "storage_target": login.storage_target})
+        # Expired states are useless; cleared now and then so the table stays small.
+        housekeeping.purge_if_due(OidcState.__table__, login.created_at)
 
     def find_login(self, state: str) -> LoginState | None:
+        from plugin.core.db import read
         from plugin.extensions import db
-        from plugin.lti.models import OidcState
 
-        row = db.session.get(OidcState, state)
+        row = read(db.session, _db_statements().find, {"state": state}).first()
         if row is None:
             return None
         return LoginState(state=row.state, nonce=row.nonce, platform_id=row.platform_id, created_at=row.created_at,
                           expires_at=row.expires_at, consumed_at=row.consumed_at, storage_target=row.storage_target)
 
     def consume_login(self, state: str, now: datetime) -> bool:
-        from sqlalchemy import update
-
         from plugin.extensions import db
-        from plugin.lti.models import OidcState
 
-        used = db.session.execute(
-            update(OidcState).where(OidcState.state == state, OidcState.consumed_at.is_(None)).values(consumed_at=now))
-        return used.rowcount == 1
+        return _db_statements().consume.execute(db.session, {"state": state, "now": now}).rowcount == 1
 
     def cache_get(self, key: str) -> str | None:
         return None  # per-process caches only (derived data any instance can fetch again)
@@ -87,6 +82,32 @@ class DatabaseStore:
 
     def ping(self) -> None:
         return None  # the database's own readiness is checked by /readyz
+
+
+class _Statements:
+    """The database backend's statements, built once: a login costs one insert, a launch one read and one
+    conditional update, past the ORM's per-statement work (the oidc_state table is nothing boards watch)."""
+
+    def __init__(self) -> None:
+        from sqlalchemy import bindparam, select
+
+        from plugin.core.db import Hot, UTCDateTime
+        from plugin.lti.models import OidcState
+
+        table = OidcState.__table__
+        self.insert = Hot(table.insert(), writes=(table.name,))
+        self.find = select(table).where(table.c.state == bindparam("state"))
+        self.consume = Hot(table.update().where(table.c.state == bindparam("state"), table.c.consumed_at.is_(None))
+                           .values(consumed_at=bindparam("now", type_=UTCDateTime())), writes=(table.name,))
+
+
+_built: list[_Statements] = []
+
+
+def _db_statements() -> _Statements:
+    if not _built:
+        _built.append(_Statements())
+    return _built[0]
 
 
 # Marks the state consumed only if it still exists (an expired key is not brought back without a TTL) and

@@ -18,27 +18,24 @@ from flask import (
 
 from plugin.core.actor import Actor, Role
 from plugin.core.clock import utcnow
+from plugin.core.db import reads_then_writes
 from plugin.course_copy import service as course_copy
 from plugin.errors import InvalidInput
 from plugin.extensions import db
-from plugin.identity import service as linking
-from plugin.leaderboards import aggregates
 from plugin.lti import claims as C
-from plugin.lti import deep_linking, install, keys, placements, roster_jobs, shared_store
+from plugin.lti import deep_linking, install, keys, placements, shared_store
 from plugin.lti.ags import lineitems_url
-from plugin.lti.launch import validate_launch
+from plugin.lti.establish import HISTORY_KEY, establish_launch
+from plugin.lti.launch import check_launch
 from plugin.lti.login import begin_login
-from plugin.lti.session import issue_token, load_actor, start_session
-from plugin.onboarding.service import ensure_current
-from plugin.tenancy import service as tenancy
+from plugin.lti.session import issue_token
 from plugin.tenancy.models import Platform
 from plugin.tenancy.service import origin_of
 from plugin.web.auth import SESSION_KEY, TOKEN_FIELD, requires_actor
-from plugin.web.security import allow_origin, writes
+from plugin.web.security import allow_origin, note_frame_origins, writes
 
 bp = Blueprint("lti", __name__, url_prefix="/lti")
 STATE_COOKIE = "tinker_lti_state"
-HISTORY_KEY = "context_history"  # in the launch session's services: the copied course's earlier context ids
 
 
 def _secure() -> bool:
@@ -77,6 +74,8 @@ def login():
         response = make_response(render_template("lti/login_frame.html", target=target, login_params=repeat))
     else:
         response = redirect(target.url, 302)
+        # Read with the registration: the response's CSP needs no query (nor, on SQLite, a second transaction).
+        note_frame_origins(target.platform_id, target.frame_origins)
     # Binds the launch to this browser; a launch must show this cookie or the state from platform storage.
     secure = _secure()
     response.set_cookie(STATE_COOKIE, target.state, max_age=cfg["LTI_STATE_TTL"], httponly=True, secure=secure,
@@ -106,46 +105,34 @@ def _storage_lookup(form) -> shared_store.LoginState | None:
 def launch():
     now = utcnow()
     form = request.form.to_dict()
-    stored = _storage_lookup(form)
-    if stored is not None:
-        platform = db.session.get(Platform, stored.platform_id)
-        return render_template("lti/storage_get.html", state=form["state"], id_token=form.get("id_token", ""),
-                               target=stored.storage_target, platform_origin=origin_of(platform.auth_login_url))
-    # No cookie and nothing read back from platform storage: validate_launch refuses (state unbound).
-    browser_state = request.cookies.get(STATE_COOKIE) or form.pop("platform_state", None) or None
-    validated = validate_launch(form, browser_state, now, current_app.config)
-    deep_link = validated.message_type == C.DEEP_LINKING_REQUEST
-    if deep_link:
-        deep_linking.authorise_deep_linking(validated.identity.role)
-    course, user, _membership = tenancy.provision(validated.identity, now)
-    aggregates.reconcile_member(course.id, user.id)  # a role or status the launch changed moves them on boards
-    if validated.email_verified:  # one person in two e-mail authoritative LMSs of the organisation
-        linking.link_by_email(validated.platform, user.id, validated.identity.email, now)
-    roster_jobs.after_launch(course.id, validated.services, now, validated.course_group_ids)  # remembers the roster; syncs after the response
-    ensure_current(course.organisation_id, now)  # lists, levels and rule pack on the organisation's first use
-    return_origin = tenancy.origin_of(validated.return_url)
-    if return_origin:
-        tenancy.add_frame_origin(validated.platform, return_origin, now, source="launch")
-    launch_session = start_session(
-        user_id=user.id, course_id=course.id, organisation_id=course.organisation_id,
-        platform_id=validated.platform.id, role=validated.identity.role, message_type=validated.message_type,
-        locale=user.preferred_locale or validated.identity.locale, services=validated.services, now=now)
-    copied_from = None
-    if validated.context_history and not deep_link:
-        launch_session.services = {**launch_session.services, HISTORY_KEY: list(validated.context_history)}
-        copied_from = course_copy.offer_for(load_actor(launch_session.id, now)[0], validated.context_history)
-    session_id = launch_session.id  # read before the commit expires the row (reading it after cost a transaction)
+    # The checks only read: on SQLite they hold no write lock (other requests no longer wait behind a whole
+    # launch); the writes that follow take it for a short transaction.
+    with reads_then_writes(db.session):
+        stored = _storage_lookup(form)
+        if stored is not None:
+            platform = db.session.get(Platform, stored.platform_id)
+            return render_template("lti/storage_get.html", state=form["state"], id_token=form.get("id_token", ""),
+                                   target=stored.storage_target, platform_origin=origin_of(platform.auth_login_url))
+        # No cookie and nothing read back from platform storage: check_launch refuses (state unbound).
+        browser_state = request.cookies.get(STATE_COOKIE) or form.pop("platform_state", None) or None
+        checked = check_launch(form, browser_state, now, current_app.config)
+        deep_link = checked.message_type == C.DEEP_LINKING_REQUEST
+        if deep_link:
+            deep_linking.authorise_deep_linking(checked.identity.role)
+    established = establish_launch(checked, now)
     db.session.commit()
-    session[SESSION_KEY] = session_id
-    token = issue_token(current_app.config["SECRET_KEY"], session_id)
+    session[SESSION_KEY] = established.session_id
+    token = issue_token(current_app.config["SECRET_KEY"], established.session_id)
     if deep_link:
         target = url_for("lti.deep_link_picker", **{TOKEN_FIELD: token})
-    elif copied_from is not None:  # a manager's first launch in a copied course: ask before anything else
-        target = url_for("lti.course_copy_offer", view=validated.view, **{TOKEN_FIELD: token})
+    elif established.copied_from is not None:  # a manager's first launch in a copied course: ask first
+        target = url_for("lti.course_copy_offer", view=checked.view, **{TOKEN_FIELD: token})
     else:
-        target = placements.landing_url(validated.view, validated.identity.role, **{TOKEN_FIELD: token})
+        target = placements.landing_url(checked.view, checked.identity.role, **{TOKEN_FIELD: token})
     response = redirect(target, 303)
     response.delete_cookie(STATE_COOKIE)
+    # Read with the registration: the response's CSP needs no query (nor, on SQLite, another transaction).
+    note_frame_origins(established.platform_id, established.frame_origins)
     return response
 
 

@@ -66,8 +66,11 @@ RULE_PACK = [
 DEFAULTS_VERSION = 1
 
 
-def ensure_current(organisation_id: int, now: datetime) -> None:
-    """Cheap check on every launch: load the defaults the first time an organisation is used."""
+def ensure_current(organisation_id: int, now: datetime, known_version: int | None = None) -> None:
+    """Cheap check on every launch: load the defaults the first time an organisation is used. known_version:
+    the organisation's defaults_version as the caller just read it (the launch does, with the registration)."""
+    if known_version is not None and known_version >= DEFAULTS_VERSION:
+        return
     org = db.session.get(Organisation, organisation_id)
     if org.defaults_version < DEFAULTS_VERSION:
         ensure_defaults(organisation_id, now)

@@ -11,7 +11,7 @@ import re
 import pytest
 
 from bench import launch as launch_bench
-from bench import ledger, lti_crypto, writers
+from bench import launch_profile, ledger, lti_crypto, writers
 from bench import load as load_bench
 
 
@@ -68,6 +68,15 @@ def test_the_launch_bench_launches_without_error_and_every_launch_leaves_a_sessi
     assert int(result["launches"]) > 3  # the three warm-up launches and the timed ones
     assert result["sessions"] == result["launches"]  # each launch really started a launch session
     assert float(result["floor_per_s"]) > 0
+
+
+def test_the_launch_profile_runs_returning_launches_and_counts_their_statements(db_kind, request, capsys):
+    database = "sqlite" if db_kind == "sqlite" else request.getfixturevalue("db_url").rsplit("/", 1)[0] + "/postgres"
+    launch_profile.main(["--launches", "3", "--learners", "2", "--db", database])
+    out = capsys.readouterr().out
+    result = _result(out)
+    assert int(result["login_statements"]) > 0 and int(result["launch_statements"]) > 0, out[-2000:]
+    assert float(result["project_ms"]) > 0 and float(result["floor_ms"]) > 0
 
 
 def test_the_writers_bench_sees_no_error_and_the_books_agree(bench_database, capsys):

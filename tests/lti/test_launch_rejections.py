@@ -242,23 +242,6 @@ def test_expired_state(client, platform, app):
     assert_rejected(response, "state is unknown or has expired")
 
 
-def test_expired_states_are_cleared_at_the_next_login(client, platform, app):
-    _database_backend_only(app)
-    from datetime import datetime, timezone
-
-    from plugin.extensions import db
-    from plugin.lti.models import OidcState
-
-    stale, live = platform.login(client), platform.login(client)
-    with app.app_context():
-        db.session.execute(update(OidcState).where(OidcState.state == stale.state)
-                           .values(expires_at=datetime(2000, 1, 1, tzinfo=timezone.utc)))
-        db.session.commit()
-    fresh = platform.login(client)
-    with app.app_context():
-        assert set(db.session.scalars(select(OidcState.state))) == {live.state, fresh.state}
-
-
 def test_state_issued_for_another_platform(client, platform, cli):
     other = FakePlatform(issuer="https://other-lms.example", client_id="other", deployment_id="d")
     try:

@@ -120,6 +120,25 @@ def test_launch_records_the_roster_and_syncs_it_in_the_background(client, platfo
     assert len(lms.requests) == seen
 
 
+def test_a_returning_launch_before_the_next_sync_leaves_pages_data_version_as_it_was(client, platform, lms,
+                                                                                   appctx):
+    """Boards' and insights' ETags hold across launches that change nothing: neither remembering the same
+    roster service nor the (not yet due) sync claim notes a data change."""
+    from plugin.insights.version import data_version
+
+    launch_with_roster(client, platform, lms)
+    roster_jobs.wait_for_background()
+    for sub in ("3", "teacher-1"):  # the names the roster gave them go back to what their launches say
+        launch_with_roster(client, platform, lms, sub=sub)
+    course_id = db.session.scalar(select(Course.id).where(Course.context_id == "course-1"))
+    now = datetime.now(timezone.utc)
+    before = data_version(course_id, now)
+    db.session.rollback()
+    launch_with_roster(client, platform, lms, sub="3")
+    launch_with_roster(client, platform, lms)
+    assert data_version(course_id, now) == before
+
+
 def test_inactive_members_and_test_student_are_left_off_board_and_adoption(client, platform, lms, cli,
                                                                            no_launch_sync, appctx):
     from plugin.insights.queries import participation
