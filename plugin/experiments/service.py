@@ -1,10 +1,11 @@
 """log_experiment: the one path by which an experiment enters Tinker (pages, API, CLI and seeder alike)."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, Text, bindparam, cast, func, literal, null, select, union_all
+from sqlalchemy import Integer, bindparam, func, select
 from sqlalchemy.orm import make_transient_to_detached
 
 from plugin.catalog.models import AiTool, TaskCategory
@@ -60,10 +61,8 @@ def _log(actor: Actor, data: dict, now: datetime) -> Logged:
         "course_id": actor.course_id, "user_id": actor.user_id, "key": data["submission_key"],
         "organisation_id": actor.organisation_id, "task_category_id": data["task_category"],
         "ai_tool_id": None if other_tool else int(data["ai_tool"]), "now": now, "since": now - DUPLICATE_WINDOW})
-    head = next(row for row in rows if row[0] == _HEAD)
-    recent = [(row[-2], row[-1]) for row in rows if row[0] == _RECENT]
     (existing_id, category_id, tool_id, role, status, test_user, any_approved, this_approved, version, grade_sync,
-     linked, teams, first_team, any_challenge) = head[1:-2]
+     linked, teams, first_team, any_challenge, recent) = rows[0]
     tenancy.remember_standing(actor.course_id, actor.user_id, role, status, test_user)
     config_cache.remember_version(actor.organisation_id, version)
     grades.remember_enabled(actor.course_id, grade_sync)
@@ -88,7 +87,7 @@ def _log(actor: Actor, data: dict, now: datetime) -> Logged:
     visibility = Visibility.PRIVATE.value if forced_private else data["visibility"]
     org_limits = limits(actor.organisation_id)
     text = " ".join([data["title"], data["tried"], data.get("learned", "")])
-    duplicate_of, score = most_similar(text, recent)
+    duplicate_of, score = most_similar(text, _pairs(recent))
     learned = data.get("learned", "").strip()
 
     row = dict(
@@ -194,19 +193,40 @@ def _active_item(table):
 # author's membership (the award path asks for it several times), the vision's approval of the tool and the
 # organisation's configuration version (its limits, rules, xAPI and webhook settings then come from memory),
 # and what the award's writers would each ask again: grade sync on?, linked accounts, teams, open challenges.
-# Below that row ("head"), one row per entry the author logged in the course since :since (the near-duplicate
-# check's window): its id and its text as most_similar compares it.
-_HEAD, _RECENT = 0, 1
+# Last, every entry the author logged in the course since :since (the near-duplicate check's window), oldest
+# first, as one JSON array of [id, text as most_similar compares it]: one value, not a row per entry (a row
+# each cost the driver and Python more than the database spent finding them, and grew with the author's entries).
 _FIRST = (_BY_KEY.scalar_subquery(), _active_item(TaskCategory.__table__).label("category"),
           _active_item(AiTool.__table__).label("tool"), *tenancy.STANDING_OF, vision.ANY_APPROVED,
           vision.THIS_APPROVED, config_cache.VERSION_OF, grades.ENABLED, people.LINKED_COUNT,
           *aggregates.TEAMS_AND_CHALLENGES)
 _TEXT = _X.c.title + " " + _X.c.tried + " " + func.coalesce(_X.c.learned, "")
-_PREFLIGHT = Hot(union_all(
-    select(literal(_HEAD).label("kind"), *_FIRST, cast(null(), Integer).label("id"), cast(null(), Text).label("text")),
-    select(literal(_RECENT), *[cast(null(), column.type) for column in _FIRST], _X.c.id, _TEXT).where(
-        _X.c.course_id == bindparam("course_id"), _X.c.user_id == bindparam("user_id"),
-        _X.c.created_at >= bindparam("since", type_=_X.c.created_at.type))))
+
+
+def _recent_texts(dialect: str):
+    mine = (_X.c.course_id == bindparam("course_id"), _X.c.user_id == bindparam("user_id"),
+            _X.c.created_at >= bindparam("since", type_=_X.c.created_at.type))
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import aggregate_order_by
+
+        return select(func.json_agg(aggregate_order_by(func.json_build_array(_X.c.id, _TEXT), _X.c.created_at,
+                                                       _X.c.id))).where(*mine).scalar_subquery()
+    # SQLite (3.40: no ORDER BY inside an aggregate) aggregates in the order its FROM subquery gives.
+    ordered = select(_X.c.id, _TEXT.label("text")).where(*mine).order_by(_X.c.created_at, _X.c.id).subquery()
+    return select(func.json_group_array(func.json_array(ordered.c.id, ordered.c.text))).scalar_subquery()
+
+
+_PREFLIGHT = Hot(lambda dialect: select(*_FIRST, _recent_texts(dialect).label("recent")))
+
+
+def _pairs(recent) -> list:
+    """The preflight's recent entries: PostgreSQL's driver hands the JSON back decoded (None: no entries), SQLite's
+    as text."""
+    if recent is None:
+        return []
+    return json.loads(recent) if isinstance(recent, str) else recent
+
+
 _INSERT = Hot(lambda dialect: insert_for_dialect(dialect, _X).values(
     {key: bindparam(key, type_=_X.c[key].type) for key in _UNSET}).on_conflict_do_nothing(
     index_elements=["course_id", "user_id", "submission_key"]).returning(_X.c.id), writes=(_X.name,))
