@@ -98,6 +98,42 @@ def test_the_daily_cap_reached_exactly_pays_the_rest_and_then_nothing(ada):
     assert rebuild.verify(learner.organisation_id) == {}
 
 
+def test_an_award_below_zero_moves_within_the_negative_block_as_a_rebuild_says(ada):
+    """Board rows and the buckets and blocks they move are written together at the end of an award (on PostgreSQL
+    in one statement): a person far below zero (block -2) stays in their block, counted as a rebuild counts."""
+    _admin, learner = ada
+    _post(learner, "deep:1", -2000)
+    log(learner, NOW + timedelta(minutes=1))
+    boards, buckets, _ = _aggregates(learner.user_id)
+    course_all = next(b for b in boards if b.startswith("c") and ":all:total" in b)
+    assert boards[course_all] == -1990
+    assert buckets[(course_all, -1990)] == 1 and buckets.get((course_all, -2000), 0) == 0
+    assert buckets[(course_all + "#", -2)] == 1
+    assert rebuild.verify(learner.organisation_id) == {}
+
+
+def test_an_award_to_a_linked_identity_moves_the_persons_organisation_boards(appctx):
+    """The organisation boards of linked identities belong to one person (board_holder): an experiment logged by
+    the second identity moves the holder's organisation rows and its own course rows, in the award's one write."""
+    from plugin.identity import service as linking
+    from plugin.identity.people import board_holder
+
+    moodle = make_platform(issuer="https://moodle.example.org", client_id="moodle-1", organisation="Org A")
+    canvas = make_platform(issuer="https://canvas.instructure.com", client_id="1000042", organisation="Org A")
+    first, second = make_actor(moodle, "ada"), make_actor(canvas, "ada-c")
+    log(first)
+    issued = linking.issue_code(first, NOW)
+    linking.redeem_code(second, issued.code, NOW + timedelta(minutes=1))
+    holder = board_holder(second.user_id)
+    assert holder == first.user_id != second.user_id  # the first identity holds the person's organisation rows
+    before = _aggregates(holder)[0]
+    log(second, NOW + timedelta(minutes=2), title="Another experiment entirely", tried="Asked for a quiz")
+    after = _aggregates(holder)[0]
+    organisation_all = f"o{second.organisation_id}:all:total"
+    assert after[organisation_all] == before[organisation_all] + 10
+    assert rebuild.verify(second.organisation_id) == {}
+
+
 def test_cursor_listeners_see_every_statement_of_an_award(ada):
     """Hot statements go to the DBAPI cursor directly, yet listeners (the bench's statement count, tracing) still
     see them, with their parameters."""
