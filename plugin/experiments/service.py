@@ -5,7 +5,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, bindparam, func, select
+from sqlalchemy import Integer, bindparam, func, select, union_all
 from sqlalchemy.orm import make_transient_to_detached
 
 from plugin.catalog.models import AiTool, TaskCategory
@@ -108,12 +108,28 @@ def _log(actor: Actor, data: dict, now: datetime) -> Logged:
     # read back (one round trip fewer).
     activity = aggregates.quiet_activity(actor.organisation_id, actor.course_id, actor.user_id, now, metrics) \
         if dialect_name(db.session) == "postgresql" else None
+    facts = DbFacts(actor.course_id, actor.user_id, actor.organisation_id) if actor.can_earn else None
+    # What the rules will ask (a near-duplicate earns nothing: its rules ask no facts). PostgreSQL: read in the
+    # statement that inserts the experiment, as the rows were before it, the new one counted in (one round trip).
+    facts_read = None
+    if activity is not None and facts is not None and row["duplicate_of_id"] is None:
+        facts_read = facts.experiment_read(
+            E.Event(name=E.EXPERIMENT_LOGGED, organisation_id=actor.organisation_id, course_id=actor.course_id,
+                    user_id=actor.user_id, source_type="experiment", source_id=0, occurred_at=now,
+                    attrs={"tool_key": f"tool:{tool_id}" if tool_id else "other", "category_id": category_id}),
+            org_limits.min_reflection_chars, rules.quiet_rules(actor.organisation_id), new=row)
+    facts_rows = ()
     if activity is None:
         experiment_id = _INSERT.scalar(db.session, row)
     else:
-        experiment_id = _INSERT_WITH_ACTIVITY.scalar(db.session, {
-            **row, "periods": [p for p, _m, _v in activity], "metrics": [m for _p, m, _v in activity],
-            "values": [v for _p, _m, v in activity]})
+        params = {**row, "periods": [p for p, _m, _v in activity], "metrics": [m for _p, m, _v in activity],
+                  "values": [v for _p, _m, v in activity]}
+        if facts_read is None:
+            experiment_id = _INSERT_WITH_ACTIVITY.scalar(db.session, params)
+        else:
+            rows = _insert_with_activity_and_facts(facts_read).all(db.session, {**params, **facts_read.params})
+            experiment_id = next((r[1] for r in rows if r[0] == _INSERTED), None)
+            facts_rows = [r for r in rows if r[0] != _INSERTED]
     if experiment_id is None:
         return Logged(_by_key(actor, data["submission_key"]), [], created=False, forced_private=False)
     experiment = Experiment(id=experiment_id, **row)  # every column given: nothing reads the row back
@@ -126,10 +142,12 @@ def _log(actor: Actor, data: dict, now: datetime) -> Logged:
     if activity is None:
         aggregates.record_activity(actor.organisation_id, actor.course_id, actor.user_id, now, metrics)
     recognitions: list[rules.Recognition] = []
-    if actor.can_earn:
+    if facts is not None:
         event = experiment_event(experiment)
-        facts = DbFacts(actor.course_id, actor.user_id, actor.organisation_id)
-        if not event.attrs["near_duplicate"]:  # a near-duplicate earns nothing: its rules ask no facts
+        if facts_read is not None:
+            facts_read.event = event
+            facts.take_experiment_read(facts_read, facts_rows)
+        elif not event.attrs["near_duplicate"]:
             facts.prefetch_experiment(event, org_limits.min_reflection_chars,
                                       unread_awards=rules.quiet_rules(actor.organisation_id))
         recognitions = rules.process(event, facts, org_limits, now)
@@ -232,9 +250,9 @@ _INSERT = Hot(lambda dialect: insert_for_dialect(dialect, _X).values(
     index_elements=["course_id", "user_id", "submission_key"]).returning(_X.c.id), writes=(_X.name,))
 
 
-def _insert_with_activity():
+def _insert_with_activity_ctes():
     """PostgreSQL: _INSERT, and from the inserted row (none when the key was used) the person's member_stat rows
-    (aggregates.quiet_activity: period, metric, value as three arrays) added in the same statement."""
+    (aggregates.quiet_activity: period, metric, value as three arrays) added in the same statement: its two CTEs."""
     from sqlalchemy import ARRAY, BigInteger, String, true
     from sqlalchemy.dialects.postgresql import insert
 
@@ -251,10 +269,38 @@ def _insert_with_activity():
         given.c.value).select_from(entry).join(given, true()))
     add = add.on_conflict_do_update(index_elements=["course_id", "user_id", "period", "metric"],
                                     set_={"value": stat.c.value + add.excluded.value}).cte("activity")
+    return entry, add
+
+
+def _insert_with_activity():
+    entry, add = _insert_with_activity_ctes()
     return select(entry.c.id).add_cte(add)
 
 
 _INSERT_WITH_ACTIVITY = Hot(lambda _dialect: _insert_with_activity(), writes=(_X.name, "member_stat"))
+_INSERTED = "inserted"
+_WITH_FACTS: dict[tuple, Hot] = {}
+
+
+def _insert_with_activity_and_facts(read) -> Hot:
+    """PostgreSQL: _INSERT_WITH_ACTIVITY whose result is a row ("inserted", the new id; none when the key was used)
+    followed by the rows of the author's facts read (DbFacts.experiment_read with `new`: the statement's reads see
+    the tables as they were before it)."""
+    key = (read.other, read.skip)
+    hot = _WITH_FACTS.get(key)
+    if hot is None:
+        def build(_dialect):
+            from sqlalchemy import Date, cast, literal, null
+
+            from plugin.ledger.models import LedgerEntry
+
+            entry, add = _insert_with_activity_ctes()
+            facts = read.select()
+            head = select(literal(_INSERTED), entry.c.id, *[cast(null(), Integer)] * 8,
+                          cast(null(), LedgerEntry.__table__.c.created_at.type), cast(null(), Date))
+            return union_all(head, *facts.selects).add_cte(add)
+        hot = _WITH_FACTS[key] = Hot(build, writes=(_X.name, "member_stat"))
+    return hot
 
 
 def _by_key(actor: Actor, submission_key: str) -> Experiment | None:
