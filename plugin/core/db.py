@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextvars
+import operator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any, Iterator
@@ -183,17 +184,28 @@ class Hot:
         values = {name: bind.value for bind, name in compiled.bind_names.items()
                   if bind.value is not None and not bind.required}
         names = list(compiled.positiontup) if compiled.positional else list(dict.fromkeys(compiled.bind_names.values()))
-        plan = tuple((name, values.get(name), processors.get(name)) for name in names)
+        # What _args needs, worked out once: a value for every name (a literal's own, else None), then the params
+        # given picked in order by one itemgetter, and the bind processors (UTCDateTime...) of the few that have one.
+        defaults = {name: values.get(name) for name in names}
+        pick = operator.itemgetter(*names) if len(names) > 1 else (
+            (lambda params, _name=names[0]: (params[_name],)) if names else (lambda params: ()))
+        process = tuple((i, processors[name]) for i, name in enumerate(names) if processors.get(name) is not None)
+        plan = (tuple(names), defaults, pick, process)
         prepared = (compiled.string, plan, compiled.positional)
         self._compiled[dialect.name] = prepared
         return prepared
 
-    def _args(self, plan, positional: bool, params: dict):
-        out = []
-        for name, default, process in plan:
-            value = params[name] if name in params else default
-            out.append(process(value) if process is not None and value is not None else value)
-        return tuple(out) if positional else dict(zip((name for name, _d, _p in plan), out))
+    @staticmethod
+    def _args(plan, positional: bool, params: dict):
+        names, defaults, pick, process = plan
+        values = pick({**defaults, **params})
+        if process:
+            values = list(values)
+            for i, processor in process:
+                if values[i] is not None:
+                    values[i] = processor(values[i])
+            values = tuple(values)
+        return values if positional else dict(zip(names, values))
 
     def execute(self, session, params: dict | None = None, many: list[dict] | None = None):
         """Run with `params` (or once per dict of `many`, as one executemany); returns the DBAPI cursor."""
