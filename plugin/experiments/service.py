@@ -132,8 +132,7 @@ def _log(actor: Actor, data: dict, now: datetime) -> Logged:
             facts_rows = [r for r in rows if r[0] != _INSERTED]
     if experiment_id is None:
         return Logged(_by_key(actor, data["submission_key"]), [], created=False, forced_private=False)
-    experiment = Experiment(id=experiment_id, **row)  # every column given: nothing reads the row back
-    make_transient_to_detached(experiment)
+    experiment = _as_loaded(experiment_id, row)
     db.session.add(experiment)
     if chosen_pillars:
         db.session.add_all([ExperimentPillar(experiment_id=experiment.id, pillar_id=p) for p in chosen_pillars])
@@ -156,6 +155,19 @@ def _log(actor: Actor, data: dict, now: datetime) -> Logged:
     xapi.experiment_logged(experiment, now)
     webhooks.experiment_logged(experiment, now)
     return Logged(experiment, recognitions, created=True, forced_private=forced_private)
+
+
+def _as_loaded(experiment_id: int, row: dict) -> Experiment:
+    """The row just inserted as an Experiment the session takes as persistent and unchanged, as if loaded: every
+    column given (nothing reads it back), set as loading sets them, past the per-attribute change events
+    Experiment(**row) fires (a quarter of the ORM's part of an award)."""
+    experiment = _NEW_EXPERIMENT()
+    experiment.__dict__.update(row, id=experiment_id)
+    make_transient_to_detached(experiment)
+    return experiment
+
+
+_NEW_EXPERIMENT = Experiment.__mapper__.class_manager.new_instance
 
 
 def _pillars(actor: Actor, ids: list[int]) -> list[int]:
