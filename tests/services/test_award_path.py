@@ -2,7 +2,7 @@
 rows moved in one UPDATE on SQLite, the preflight carrying the author's recent texts) and the Hot statements
 they run as: boards, buckets and totals stay what a rebuild from the ledger gives, at their edges; cursor
 listeners still see every statement; errors reach callers as SQLAlchemy's; the data version misses nothing."""
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -195,3 +195,20 @@ def test_hot_statements_write_nothing_the_data_version_watches(app):
             assert written <= set(hot.writes), (written, hot.writes)  # the memo forgets what is written
             for table in written - (changes.COVERED | changes.DERIVED):
                 assert not changes.WATCHED[table].inserts and not re.search(rf"((?<!DO )UPDATE|DELETE FROM) {table}\b", text)
+
+
+@pytest.mark.parametrize("moment", [
+    NOW, NOW.replace(microsecond=0), NOW.replace(microsecond=7), NOW.astimezone(timezone(timedelta(hours=-5))),
+    NOW.astimezone(timezone(timedelta(hours=14))).replace(year=999), datetime(2026, 3, 29, 1, 30, tzinfo=timezone.utc)])
+def test_hot_statements_write_sqlite_timestamps_exactly_as_sqlalchemy_does(moment):
+    """Hot statements on SQLite write UTC timestamps with their own one-call formatter: the text must be the one
+    SQLAlchemy's UTCDateTime and DATETIME write (range reads compare these strings)."""
+    from sqlalchemy.dialects import sqlite
+
+    from plugin.core.db import UTCDateTime, sqlite_utc_text
+
+    dialect = sqlite.dialect()
+    reference = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert sqlite_utc_text(moment) == reference(moment)
+    with pytest.raises(ValueError):
+        sqlite_utc_text(moment.replace(tzinfo=None))
