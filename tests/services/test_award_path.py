@@ -212,3 +212,24 @@ def test_hot_statements_write_sqlite_timestamps_exactly_as_sqlalchemy_does(momen
     assert sqlite_utc_text(moment) == reference(moment)
     with pytest.raises(ValueError):
         sqlite_utc_text(moment.replace(tzinfo=None))
+
+
+def test_every_statement_of_an_award_is_converted_once_by_psycopg(ada, db_kind, monkeypatch):
+    """psycopg parses a statement's placeholders once per text only up to 4 KB and 50 parameters unless told
+    otherwise (core.db): no statement of an award goes down its parse-every-time path."""
+    if db_kind != "postgresql":
+        pytest.skip("psycopg is PostgreSQL's driver")
+    from psycopg import _queries
+
+    _admin, learner = ada
+    log(learner, NOW, title="A first experiment")  # the first award of a period inserts rows the next only move
+    parsed_again = []
+    uncached = _queries._query2pg_nocache
+
+    def counting(query, *args, **kwargs):
+        parsed_again.append(bytes(query)[:60])
+        return uncached(query, *args, **kwargs)
+
+    monkeypatch.setattr(_queries, "_query2pg_nocache", counting)
+    log(learner, NOW + timedelta(minutes=5), title="Yet another experiment")
+    assert parsed_again == []
