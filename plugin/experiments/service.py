@@ -1,10 +1,11 @@
 """log_experiment: the one path by which an experiment enters Tinker (pages, API, CLI and seeder alike)."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, Text, bindparam, cast, func, literal, null, select, union_all
+from sqlalchemy import Integer, bindparam, func, select, union_all
 from sqlalchemy.orm import make_transient_to_detached
 
 from plugin.catalog.models import AiTool, TaskCategory
@@ -60,10 +61,8 @@ def _log(actor: Actor, data: dict, now: datetime) -> Logged:
         "course_id": actor.course_id, "user_id": actor.user_id, "key": data["submission_key"],
         "organisation_id": actor.organisation_id, "task_category_id": data["task_category"],
         "ai_tool_id": None if other_tool else int(data["ai_tool"]), "now": now, "since": now - DUPLICATE_WINDOW})
-    head = next(row for row in rows if row[0] == _HEAD)
-    recent = [(row[-2], row[-1]) for row in rows if row[0] == _RECENT]
     (existing_id, category_id, tool_id, role, status, test_user, any_approved, this_approved, version, grade_sync,
-     linked, teams, first_team, any_challenge) = head[1:-2]
+     linked, teams, first_team, any_challenge, recent) = rows[0]
     tenancy.remember_standing(actor.course_id, actor.user_id, role, status, test_user)
     config_cache.remember_version(actor.organisation_id, version)
     grades.remember_enabled(actor.course_id, grade_sync)
@@ -88,7 +87,7 @@ def _log(actor: Actor, data: dict, now: datetime) -> Logged:
     visibility = Visibility.PRIVATE.value if forced_private else data["visibility"]
     org_limits = limits(actor.organisation_id)
     text = " ".join([data["title"], data["tried"], data.get("learned", "")])
-    duplicate_of, score = most_similar(text, recent)
+    duplicate_of, score = most_similar(text, _pairs(recent))
     learned = data.get("learned", "").strip()
 
     row = dict(
@@ -109,16 +108,31 @@ def _log(actor: Actor, data: dict, now: datetime) -> Logged:
     # read back (one round trip fewer).
     activity = aggregates.quiet_activity(actor.organisation_id, actor.course_id, actor.user_id, now, metrics) \
         if dialect_name(db.session) == "postgresql" else None
+    facts = DbFacts(actor.course_id, actor.user_id, actor.organisation_id) if actor.can_earn else None
+    # What the rules will ask (a near-duplicate earns nothing: its rules ask no facts). PostgreSQL: read in the
+    # statement that inserts the experiment, as the rows were before it, the new one counted in (one round trip).
+    facts_read = None
+    if activity is not None and facts is not None and row["duplicate_of_id"] is None:
+        facts_read = facts.experiment_read(
+            E.Event(name=E.EXPERIMENT_LOGGED, organisation_id=actor.organisation_id, course_id=actor.course_id,
+                    user_id=actor.user_id, source_type="experiment", source_id=0, occurred_at=now,
+                    attrs={"tool_key": f"tool:{tool_id}" if tool_id else "other", "category_id": category_id}),
+            org_limits.min_reflection_chars, rules.quiet_rules(actor.organisation_id), new=row)
+    facts_rows = ()
     if activity is None:
         experiment_id = _INSERT.scalar(db.session, row)
     else:
-        experiment_id = _INSERT_WITH_ACTIVITY.scalar(db.session, {
-            **row, "periods": [p for p, _m, _v in activity], "metrics": [m for _p, m, _v in activity],
-            "values": [v for _p, _m, v in activity]})
+        params = {**row, "periods": [p for p, _m, _v in activity], "metrics": [m for _p, m, _v in activity],
+                  "values": [v for _p, _m, v in activity]}
+        if facts_read is None:
+            experiment_id = _INSERT_WITH_ACTIVITY.scalar(db.session, params)
+        else:
+            rows = _insert_with_activity_and_facts(facts_read).all(db.session, {**params, **facts_read.params})
+            experiment_id = next((r[1] for r in rows if r[0] == _INSERTED), None)
+            facts_rows = [r for r in rows if r[0] != _INSERTED]
     if experiment_id is None:
         return Logged(_by_key(actor, data["submission_key"]), [], created=False, forced_private=False)
-    experiment = Experiment(id=experiment_id, **row)  # every column given: nothing reads the row back
-    make_transient_to_detached(experiment)
+    experiment = _as_loaded(experiment_id, row)
     db.session.add(experiment)
     if chosen_pillars:
         db.session.add_all([ExperimentPillar(experiment_id=experiment.id, pillar_id=p) for p in chosen_pillars])
@@ -127,10 +141,12 @@ def _log(actor: Actor, data: dict, now: datetime) -> Logged:
     if activity is None:
         aggregates.record_activity(actor.organisation_id, actor.course_id, actor.user_id, now, metrics)
     recognitions: list[rules.Recognition] = []
-    if actor.can_earn:
+    if facts is not None:
         event = experiment_event(experiment)
-        facts = DbFacts(actor.course_id, actor.user_id, actor.organisation_id)
-        if not event.attrs["near_duplicate"]:  # a near-duplicate earns nothing: its rules ask no facts
+        if facts_read is not None:
+            facts_read.event = event
+            facts.take_experiment_read(facts_read, facts_rows)
+        elif not event.attrs["near_duplicate"]:
             facts.prefetch_experiment(event, org_limits.min_reflection_chars,
                                       unread_awards=rules.quiet_rules(actor.organisation_id))
         recognitions = rules.process(event, facts, org_limits, now)
@@ -139,6 +155,19 @@ def _log(actor: Actor, data: dict, now: datetime) -> Logged:
     xapi.experiment_logged(experiment, now)
     webhooks.experiment_logged(experiment, now)
     return Logged(experiment, recognitions, created=True, forced_private=forced_private)
+
+
+def _as_loaded(experiment_id: int, row: dict) -> Experiment:
+    """The row just inserted as an Experiment the session takes as persistent and unchanged, as if loaded: every
+    column given (nothing reads it back), set as loading sets them, past the per-attribute change events
+    Experiment(**row) fires (a quarter of the ORM's part of an award)."""
+    experiment = _NEW_EXPERIMENT()
+    experiment.__dict__.update(row, id=experiment_id)
+    make_transient_to_detached(experiment)
+    return experiment
+
+
+_NEW_EXPERIMENT = Experiment.__mapper__.class_manager.new_instance
 
 
 def _pillars(actor: Actor, ids: list[int]) -> list[int]:
@@ -194,27 +223,48 @@ def _active_item(table):
 # author's membership (the award path asks for it several times), the vision's approval of the tool and the
 # organisation's configuration version (its limits, rules, xAPI and webhook settings then come from memory),
 # and what the award's writers would each ask again: grade sync on?, linked accounts, teams, open challenges.
-# Below that row ("head"), one row per entry the author logged in the course since :since (the near-duplicate
-# check's window): its id and its text as most_similar compares it.
-_HEAD, _RECENT = 0, 1
+# Last, every entry the author logged in the course since :since (the near-duplicate check's window), oldest
+# first, as one JSON array of [id, text as most_similar compares it]: one value, not a row per entry (a row
+# each cost the driver and Python more than the database spent finding them, and grew with the author's entries).
 _FIRST = (_BY_KEY.scalar_subquery(), _active_item(TaskCategory.__table__).label("category"),
           _active_item(AiTool.__table__).label("tool"), *tenancy.STANDING_OF, vision.ANY_APPROVED,
           vision.THIS_APPROVED, config_cache.VERSION_OF, grades.ENABLED, people.LINKED_COUNT,
           *aggregates.TEAMS_AND_CHALLENGES)
 _TEXT = _X.c.title + " " + _X.c.tried + " " + func.coalesce(_X.c.learned, "")
-_PREFLIGHT = Hot(union_all(
-    select(literal(_HEAD).label("kind"), *_FIRST, cast(null(), Integer).label("id"), cast(null(), Text).label("text")),
-    select(literal(_RECENT), *[cast(null(), column.type) for column in _FIRST], _X.c.id, _TEXT).where(
-        _X.c.course_id == bindparam("course_id"), _X.c.user_id == bindparam("user_id"),
-        _X.c.created_at >= bindparam("since", type_=_X.c.created_at.type))))
+
+
+def _recent_texts(dialect: str):
+    mine = (_X.c.course_id == bindparam("course_id"), _X.c.user_id == bindparam("user_id"),
+            _X.c.created_at >= bindparam("since", type_=_X.c.created_at.type))
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import aggregate_order_by
+
+        return select(func.json_agg(aggregate_order_by(func.json_build_array(_X.c.id, _TEXT), _X.c.created_at,
+                                                       _X.c.id))).where(*mine).scalar_subquery()
+    # SQLite (3.40: no ORDER BY inside an aggregate) aggregates in the order its FROM subquery gives.
+    ordered = select(_X.c.id, _TEXT.label("text")).where(*mine).order_by(_X.c.created_at, _X.c.id).subquery()
+    return select(func.json_group_array(func.json_array(ordered.c.id, ordered.c.text))).scalar_subquery()
+
+
+_PREFLIGHT = Hot(lambda dialect: select(*_FIRST, _recent_texts(dialect).label("recent")))
+
+
+def _pairs(recent) -> list:
+    """The preflight's recent entries: PostgreSQL's driver hands the JSON back decoded (None: no entries), SQLite's
+    as text."""
+    if recent is None:
+        return []
+    return json.loads(recent) if isinstance(recent, str) else recent
+
+
 _INSERT = Hot(lambda dialect: insert_for_dialect(dialect, _X).values(
     {key: bindparam(key, type_=_X.c[key].type) for key in _UNSET}).on_conflict_do_nothing(
     index_elements=["course_id", "user_id", "submission_key"]).returning(_X.c.id), writes=(_X.name,))
 
 
-def _insert_with_activity():
+def _insert_with_activity_ctes():
     """PostgreSQL: _INSERT, and from the inserted row (none when the key was used) the person's member_stat rows
-    (aggregates.quiet_activity: period, metric, value as three arrays) added in the same statement."""
+    (aggregates.quiet_activity: period, metric, value as three arrays) added in the same statement: its two CTEs."""
     from sqlalchemy import ARRAY, BigInteger, String, true
     from sqlalchemy.dialects.postgresql import insert
 
@@ -231,10 +281,38 @@ def _insert_with_activity():
         given.c.value).select_from(entry).join(given, true()))
     add = add.on_conflict_do_update(index_elements=["course_id", "user_id", "period", "metric"],
                                     set_={"value": stat.c.value + add.excluded.value}).cte("activity")
+    return entry, add
+
+
+def _insert_with_activity():
+    entry, add = _insert_with_activity_ctes()
     return select(entry.c.id).add_cte(add)
 
 
 _INSERT_WITH_ACTIVITY = Hot(lambda _dialect: _insert_with_activity(), writes=(_X.name, "member_stat"))
+_INSERTED = "inserted"
+_WITH_FACTS: dict[tuple, Hot] = {}
+
+
+def _insert_with_activity_and_facts(read) -> Hot:
+    """PostgreSQL: _INSERT_WITH_ACTIVITY whose result is a row ("inserted", the new id; none when the key was used)
+    followed by the rows of the author's facts read (DbFacts.experiment_read with `new`: the statement's reads see
+    the tables as they were before it)."""
+    key = (read.other, read.skip)
+    hot = _WITH_FACTS.get(key)
+    if hot is None:
+        def build(_dialect):
+            from sqlalchemy import Date, cast, literal, null
+
+            from plugin.ledger.models import LedgerEntry
+
+            entry, add = _insert_with_activity_ctes()
+            facts = read.select()
+            head = select(literal(_INSERTED), entry.c.id, *[cast(null(), Integer)] * 8,
+                          cast(null(), LedgerEntry.__table__.c.created_at.type), cast(null(), Date))
+            return union_all(head, *facts.selects).add_cte(add)
+        hot = _WITH_FACTS[key] = Hot(build, writes=(_X.name, "member_stat"))
+    return hot
 
 
 def _by_key(actor: Actor, submission_key: str) -> Experiment | None:

@@ -42,6 +42,8 @@ def most_similar(text: str, others: list[tuple[int, str]]) -> tuple[int | None, 
     best_id, best = None, 0.0
     for other_id, other in others:  # jaccard() inlined: an author's recent entries can be hundreds
         theirs = _shingles_of(other)
+        if mine.isdisjoint(theirs):  # scores 0, never above best: most entries, and no set built to say so
+            continue
         common = len(mine & theirs)
         union = size + len(theirs) - common
         score = common / union if union else 0.0

@@ -82,6 +82,28 @@ _DAY_POINTS = select(func.coalesce(func.sum(L.c.amount), 0)).where(
 _COURSE_ORGANISATION = select(Course.__table__.c.organisation_id).where(Course.__table__.c.id == _COURSE)
 
 
+# before_id for a read that runs before the experiment is inserted: every row it sees was logged before it.
+_NOT_YET_INSERTED = 2**31 - 1  # the largest id an INTEGER column holds
+
+
+class ExperimentRead:
+    """An experiment's facts read (DbFacts.experiment_read): its statement (select() for embedding in a caller's
+    statement, hot() to run on its own) and parameters."""
+
+    def __init__(self, event, other, skip, params, day, since, min_reflection, days_since, new):
+        self.event, self.other, self.skip, self.params = event, other, skip, params
+        self.day, self.since, self.min_reflection, self.days_since, self.new = day, since, min_reflection, days_since, new
+
+    def select(self):
+        presence = self.new is not None
+        return _statement(("prefetch select", self.other, self.skip, presence), lambda: _prefetch_statement(
+            DbFacts._same_statement(self.other), self.skip, presence))
+
+    def hot(self) -> Hot:
+        return _statement(("prefetch", self.other, self.skip, self.new is not None),
+                          lambda: Hot(lambda _dialect: self.select()))
+
+
 class DbFacts:
     def __init__(self, course_id: int, user_id: int, organisation_id: int | None = None):
         self.course_id = course_id
@@ -105,6 +127,15 @@ class DbFacts:
 
         `unread_awards`: rules whose past awards the read leaves out (rules.quiet_rules: their evaluation never
         asks); asked all the same, they are read then."""
+        read = self.experiment_read(event, min_reflection_chars, unread_awards)
+        self.take_experiment_read(read, read.hot().all(db.session, read.params))
+
+    def experiment_read(self, event, min_reflection_chars: int, unread_awards: frozenset[int] = frozenset(),
+                        new: dict | None = None) -> ExperimentRead:
+        """prefetch_experiment's statement and parameters, for a caller that runs it itself. `new`: the experiment
+        is not in the database yet (a statement that inserts it runs this read in the same round trip, and sees
+        the rows as they were before it): its columns (ai_tool_id, created_at, outcome, visibility,
+        reflection_chars; never a near-duplicate) are counted in as the read after the insert would count them."""
         from plugin.rules.engine import DIMINISHING_WINDOW
 
         tool_key, category_id = event.attrs["tool_key"], event.attrs["category_id"]
@@ -118,27 +149,43 @@ class DbFacts:
         skip = tuple(sorted(unread_awards))
         if len(_built) > 512:  # one statement per set of skipped rules: a handful per organisation
             _built.clear()
-        stmt = _statement(("prefetch", other, skip), lambda: Hot(lambda _dialect: _prefetch_statement(
-            self._same_statement(other), skip)))
-        self._unread_awards = frozenset(skip)
-        params = {**self._params, "category_id": category_id, "since": since, "before_id": event.source_id,
+        params = {**self._params, "category_id": category_id, "since": since,
+                  "before_id": _NOT_YET_INSERTED if new is not None else event.source_id,
                   "source_type": "experiment", "start": start, "end": end, "min_reflection": min_reflection,
-                  "days_since": days_since}
+                  "days_since": days_since, "tool_text": "other" if other else tool_key.split(":", 1)[1]}
         if not other:
             params["tool_id"] = int(tool_key.split(":", 1)[1])
+        return ExperimentRead(event, other, skip, params, day, since, min_reflection, days_since, new)
+
+    def take_experiment_read(self, read: ExperimentRead, rows) -> None:
+        """Keep the answers of an experiment_read's rows (kind, a, ..., i, latest, on) on this object."""
+        event, new = read.event, read.new
+        tool_key, category_id = event.attrs["tool_key"], event.attrs["category_id"]
+        self._unread_awards = frozenset(read.skip)
         awards: dict[int, dict[str, tuple[int, datetime]]] = {}
         days = set()
-        for kind, a, b, c, d, e, f, g, latest, on in stmt.all(db.session, params):
+        for kind, a, b, c, d, e, f, g, has_tool, has_category, latest, on in rows:
             if kind == "facts":
-                self._same[(tool_key, category_id, since, event.source_id)] = int(a or 0)
-                self._day_points[(day, "experiment")] = int(b or 0)
-                self._summaries[min_reflection] = tuple(int(v or 0) for v in (c, d, e, f, g))
+                self._same[(tool_key, category_id, read.since, event.source_id)] = int(a or 0)
+                self._day_points[(read.day, "experiment")] = int(b or 0)
+                summary = [int(v or 0) for v in (c, d, e, f, g)]
+                if new is not None:  # counted in as the read after its insert would
+                    shared = new["visibility"] != Visibility.PRIVATE.value
+                    summary[0] += 1
+                    summary[1] += 0 if has_tool else 1
+                    summary[2] += 0 if has_category else 1
+                    summary[3] += int(shared and new["outcome"] == Outcome.FAILED.value
+                                      and (new["reflection_chars"] or 0) >= read.min_reflection)
+                    summary[4] += int(shared)
+                self._summaries[read.min_reflection] = tuple(summary)
             elif kind == "day":
                 days.add(_day(on))
-            else:
+            elif kind in ("ledger", "badge"):
                 awards.setdefault(a, {})[kind] = (int(b), _aware(latest))
+        if new is not None and new["created_at"] >= read.days_since:
+            days.add(new["created_at"].astimezone(timezone.utc).date())
         self._awards = awards
-        self._days = (days_since, days)
+        self._days = (read.days_since, days)
 
     def _count(self, stmt, **params) -> int:
         return db.session.execute(stmt, {**self._params, **params}).scalar() or 0
@@ -388,8 +435,9 @@ def _awards_except(skip: tuple[int, ...]):
         ).group_by(B.c.rule_id))
 
 
-def _prefetch_statement(same, skip: tuple[int, ...] = ()):
-    """One row of scalar facts ("facts"), every rule's past awards ("ledger"/"badge" rows) and the days with
+def _prefetch_statement(same, skip: tuple[int, ...] = (), presence: bool = False):
+    """One row of scalar facts ("facts": a to g, then whether the person has experiments with :tool_text and with
+    :category_id, when `presence` asks), every rule's past awards ("ledger"/"badge" rows) and the days with
     experiments since :days_since ("day" rows), as one UNION ALL of alike columns."""
     from sqlalchemy import Date, Integer, null, type_coerce, union_all
 
@@ -401,11 +449,16 @@ def _prefetch_statement(same, skip: tuple[int, ...] = ()):
     days = select(func.date(X.c.created_at).label("on")).where(
         *_MINE, X.c.created_at >= bindparam("days_since", type_=X.c.created_at.type)).distinct().subquery()
     at_type = L.c.created_at.type
+    mine = select(X.c.id).where(*_MINE)
+    has_tool = cast(mine.where(_TOOL == bindparam("tool_text")).exists(), Integer) if presence else none(Integer)
+    has_category = cast(mine.where(X.c.task_category_id == bindparam("category_id")).exists(), Integer) \
+        if presence else none(Integer)
     return union_all(
         select(literal("facts").label("kind"), same.scalar_subquery().label("a"), _DAY_POINTS.scalar_subquery(),
-               *[cast(column, Integer) for column in summary.c], none(at_type), none(Date)).select_from(summary),
-        select(awards.c[0], awards.c[1], awards.c[2], *[none(Integer)] * 5, awards.c[3], none(Date)),
-        select(literal("day"), *[none(Integer)] * 7, none(at_type), type_coerce(days.c.on, Date)))
+               *[cast(column, Integer) for column in summary.c], has_tool, has_category,
+               none(at_type), none(Date)).select_from(summary),
+        select(awards.c[0], awards.c[1], awards.c[2], *[none(Integer)] * 7, awards.c[3], none(Date)),
+        select(literal("day"), *[none(Integer)] * 9, none(at_type), type_coerce(days.c.on, Date)))
 
 
 def _day(value) -> date:

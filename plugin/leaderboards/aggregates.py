@@ -224,13 +224,14 @@ def block_of(points: int) -> int:
 def with_blocks(buckets: dict[tuple[str, int], int]) -> dict[tuple[str, int], int]:
     """Bucket counts (board, points) -> the same plus the block counts they imply."""
     out: dict[tuple[str, int], int] = defaultdict(int)
-    for (board, points), n in buckets.items():
+    for (board, points), n in buckets.items():  # blocks_key() and block_of() inlined: every award moves ~24
         out[(board, points)] += n
-        out[(blocks_key(board), block_of(points))] += n
+        out[(board + BLOCKS, points // BLOCK)] += n
     return out
 
 
 _LATE_RANKS = "tinker_late_ranks"
+_LATE_BOARDS = "tinker_late_boards"
 
 
 @contextmanager
@@ -247,11 +248,20 @@ def ranks_last() -> Iterator[None]:
         return
     pending: dict[tuple[str, int], int] = defaultdict(int)
     session.info[_LATE_RANKS] = pending
+    # PostgreSQL: the person's board rows wait too, and go in the rank write's statement (one round trip fewer
+    # per award; the board rows, which only this person's writers share, are locked for less time as well).
+    boards: dict[tuple[str, int], int] | None = {} if dialect_name(db.session) == "postgresql" else None
+    if boards is not None:
+        session.info[_LATE_BOARDS] = boards
     try:
         yield
     finally:
         session.info.pop(_LATE_RANKS, None)
-    _write_ranks(pending)
+        session.info.pop(_LATE_BOARDS, None)
+    if boards:
+        _write_boards_and_ranks(boards, pending)
+    else:
+        _write_ranks(pending)
 
 
 def _move_ranks(changes: dict[tuple[str, int], int]) -> None:
@@ -316,6 +326,59 @@ def _pg_board_add():
 _PG_BOARD_ADD = Hot(lambda _dialect: _pg_board_add(), writes=(BoardScore.__tablename__,))
 
 
+def _write_boards_and_ranks(boards: dict[tuple[str, int], int], ranks: dict[tuple[str, int], int]) -> None:
+    """PostgreSQL, at the end of ranks_last: the board rows gathered ((board, holder) -> points to add) and the rank
+    buckets and blocks they move, with any other rank changes gathered (`ranks`), in one statement."""
+    rows = sorted(boards.items())
+    extra = sorted((key, n) for key, n in ranks.items() if n)  # blocks included (_move_ranks added them)
+    _PG_BOARDS_AND_RANKS.execute(db.session, {
+        "boards": [b for (b, _u), _d in rows], "holders": [u for (_b, u), _d in rows],
+        "deltas": [d for _k, d in rows], "rank_boards": [b for (b, _p), _n in extra],
+        "rank_points": [p for (_b, p), _n in extra], "rank_members": [n for _k, n in extra]})
+
+
+def _pg_boards_and_ranks():
+    """_pg_board_add for several holders, its RETURNING turned into bucket and block changes (as bump_boards and
+    with_blocks make them), added to the given ones and upserted into board_rank, keys in the order Python sorts
+    them (the C collation), as _pg_ranks does: concurrent writers lock shared buckets in the same order."""
+    from sqlalchemy import Numeric, union_all
+    from sqlalchemy import cast as cast_
+    from sqlalchemy import false as false_
+
+    scores, ranks = BoardScore.__table__, BoardRank.__table__
+    given = select(func.unnest(bindparam("boards", type_=ARRAY(String)), bindparam("holders", type_=ARRAY(Integer)),
+                               bindparam("deltas", type_=ARRAY(BigInteger))).table_valued(
+        "board", "user_id", "points").render_derived()).cte("given")
+    ins = pg_insert(scores).from_select(["board", "user_id", "points"], select(
+        given.c.board, given.c.user_id, given.c.points))
+    moved = ins.on_conflict_do_update(index_elements=["board", "user_id"],
+                                      set_={"points": scores.c.points + ins.excluded.points}).returning(
+        scores.c.board, scores.c.user_id, scores.c.points, literal_column("(xmax = 0)").label("inserted")).cte("moved")
+    extra = func.unnest(bindparam("rank_boards", type_=ARRAY(String)), bindparam("rank_points", type_=ARRAY(BigInteger)),
+                        bindparam("rank_members", type_=ARRAY(Integer))).table_valued(
+        "board", "points", "members").render_derived()
+    buckets = union_all(
+        select(moved.c.board, moved.c.points, literal(1).label("members")),
+        select(moved.c.board, moved.c.points - given.c.points, literal(-1)).join(
+            given, and_(given.c.board == moved.c.board, given.c.user_id == moved.c.user_id)).where(
+            moved.c.inserted == false_()),
+    ).cte("buckets")
+    block = cast_(func.floor(cast_(buckets.c.points, Numeric) / BLOCK), BigInteger)
+    changes = union_all(
+        select(buckets.c.board, buckets.c.points, buckets.c.members),
+        select(buckets.c.board + BLOCKS, block, buckets.c.members),
+        select(extra.c.board, extra.c.points, extra.c.members)).subquery("changes")
+    total = func.sum(changes.c.members)
+    summed = select(changes.c.board, changes.c.points, cast_(total, Integer)).group_by(
+        changes.c.board, changes.c.points).having(total != 0).order_by(
+        changes.c.board.collate("C"), changes.c.points)
+    return _ranks_upsert(pg_insert(ranks).from_select(["board", "points", "members"], summed))
+
+
+_PG_BOARDS_AND_RANKS = Hot(lambda _dialect: _pg_boards_and_ranks(),
+                           writes=(BoardScore.__tablename__, BoardRank.__tablename__))
+
+
 def _sqlite_move():
     table = BoardScore.__table__
     given, listed = (func.json_each(bindparam("deltas")).table_valued("key", "value").alias(name) for name in "dl")
@@ -338,6 +401,11 @@ def bump_boards(user_id: int, deltas: dict[str, int], keep_zero: bool = False) -
     boards = sorted(deltas)
     ranks: dict[tuple[str, int], int] = defaultdict(int)
     if dialect_name(db.session) == "postgresql":
+        late = db.session().info.get(_LATE_BOARDS)
+        if late is not None:  # inside ranks_last: written at its end, with the ranks they move
+            for board in boards:
+                late[(board, user_id)] = late.get((board, user_id), 0) + deltas[board]
+            return
         for board, points, inserted in _PG_BOARD_ADD.all(db.session, {
                 "boards": boards, "deltas": [deltas[b] for b in boards], "holder": user_id}):
             if not inserted:

@@ -168,6 +168,15 @@ def test_an_admin_set_duplicate_threshold_is_honoured(org):
     assert identical.experiment.duplicate_of_id == first.experiment.id and paid(org, identical) == 0
 
 
+def test_of_equally_similar_earlier_entries_the_one_logged_first_is_named(org):
+    """Ties go to the earliest logged entry by its time, not by its id: here the later row was backdated."""
+    later_row = log(org.ada, later(5), title=TITLE, tried=NOTES_TEXT)
+    earlier_row = log(org.ada, later(1), title=TITLE, tried=NOTES_TEXT)
+    assert earlier_row.experiment.id > later_row.experiment.id
+    again = log(org.ada, later(10), title=TITLE, tried=NOTES_TEXT)
+    assert again.experiment.duplicate_of_id == earlier_row.experiment.id and paid(org, again) == 0
+
+
 def test_admin_set_diminishing_returns_are_honoured(org):
     set_limits(org, repeat_free_count=1, repeat_factor_percent=0)
     same = [log(org.ada, day(d), ai_tool=org.tools[0], task_category=org.cats[0]) for d in range(2)]

@@ -2,7 +2,7 @@
 rows moved in one UPDATE on SQLite, the preflight carrying the author's recent texts) and the Hot statements
 they run as: boards, buckets and totals stay what a rebuild from the ledger gives, at their edges; cursor
 listeners still see every statement; errors reach callers as SQLAlchemy's; the data version misses nothing."""
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -98,6 +98,42 @@ def test_the_daily_cap_reached_exactly_pays_the_rest_and_then_nothing(ada):
     assert rebuild.verify(learner.organisation_id) == {}
 
 
+def test_an_award_below_zero_moves_within_the_negative_block_as_a_rebuild_says(ada):
+    """Board rows and the buckets and blocks they move are written together at the end of an award (on PostgreSQL
+    in one statement): a person far below zero (block -2) stays in their block, counted as a rebuild counts."""
+    _admin, learner = ada
+    _post(learner, "deep:1", -2000)
+    log(learner, NOW + timedelta(minutes=1))
+    boards, buckets, _ = _aggregates(learner.user_id)
+    course_all = next(b for b in boards if b.startswith("c") and ":all:total" in b)
+    assert boards[course_all] == -1990
+    assert buckets[(course_all, -1990)] == 1 and buckets.get((course_all, -2000), 0) == 0
+    assert buckets[(course_all + "#", -2)] == 1
+    assert rebuild.verify(learner.organisation_id) == {}
+
+
+def test_an_award_to_a_linked_identity_moves_the_persons_organisation_boards(appctx):
+    """The organisation boards of linked identities belong to one person (board_holder): an experiment logged by
+    the second identity moves the holder's organisation rows and its own course rows, in the award's one write."""
+    from plugin.identity import service as linking
+    from plugin.identity.people import board_holder
+
+    moodle = make_platform(issuer="https://moodle.example.org", client_id="moodle-1", organisation="Org A")
+    canvas = make_platform(issuer="https://canvas.instructure.com", client_id="1000042", organisation="Org A")
+    first, second = make_actor(moodle, "ada"), make_actor(canvas, "ada-c")
+    log(first)
+    issued = linking.issue_code(first, NOW)
+    linking.redeem_code(second, issued.code, NOW + timedelta(minutes=1))
+    holder = board_holder(second.user_id)
+    assert holder == first.user_id != second.user_id  # the first identity holds the person's organisation rows
+    before = _aggregates(holder)[0]
+    log(second, NOW + timedelta(minutes=2), title="Another experiment entirely", tried="Asked for a quiz")
+    after = _aggregates(holder)[0]
+    organisation_all = f"o{second.organisation_id}:all:total"
+    assert after[organisation_all] == before[organisation_all] + 10
+    assert rebuild.verify(second.organisation_id) == {}
+
+
 def test_cursor_listeners_see_every_statement_of_an_award(ada):
     """Hot statements go to the DBAPI cursor directly, yet listeners (the bench's statement count, tracing) still
     see them, with their parameters."""
@@ -116,7 +152,7 @@ def test_cursor_listeners_see_every_statement_of_an_award(ada):
     text = "\n".join(seen)
     for table in ("experiment", "member_stat", "ledger_entry", "points_total", "board_score", "board_rank"):
         assert table in text, f"no statement on {table} seen"
-    assert sum("ledger_entry" in s and s.lstrip().upper().startswith(("INSERT", "WITH")) for s in seen) == 1
+    assert sum("INSERT INTO ledger_entry" in s for s in seen) == 1
 
 
 def test_an_error_in_a_hot_statement_reaches_the_caller_as_sqlalchemys(ada):
@@ -164,3 +200,41 @@ def test_hot_statements_write_nothing_the_data_version_watches(app):
             assert written <= set(hot.writes), (written, hot.writes)  # the memo forgets what is written
             for table in written - (changes.COVERED | changes.DERIVED | changes.UNRELATED):
                 assert not changes.WATCHED[table].inserts and not re.search(rf"((?<!DO )UPDATE|DELETE FROM) {table}\b", text)
+
+
+@pytest.mark.parametrize("moment", [
+    NOW, NOW.replace(microsecond=0), NOW.replace(microsecond=7), NOW.astimezone(timezone(timedelta(hours=-5))),
+    NOW.astimezone(timezone(timedelta(hours=14))).replace(year=999), datetime(2026, 3, 29, 1, 30, tzinfo=timezone.utc)])
+def test_hot_statements_write_sqlite_timestamps_exactly_as_sqlalchemy_does(moment):
+    """Hot statements on SQLite write UTC timestamps with their own one-call formatter: the text must be the one
+    SQLAlchemy's UTCDateTime and DATETIME write (range reads compare these strings)."""
+    from sqlalchemy.dialects import sqlite
+
+    from plugin.core.db import UTCDateTime, sqlite_utc_text
+
+    dialect = sqlite.dialect()
+    reference = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert sqlite_utc_text(moment) == reference(moment)
+    with pytest.raises(ValueError):
+        sqlite_utc_text(moment.replace(tzinfo=None))
+
+
+def test_every_statement_of_an_award_is_converted_once_by_psycopg(ada, db_kind, monkeypatch):
+    """psycopg parses a statement's placeholders once per text only up to 4 KB and 50 parameters unless told
+    otherwise (core.db): no statement of an award goes down its parse-every-time path."""
+    if db_kind != "postgresql":
+        pytest.skip("psycopg is PostgreSQL's driver")
+    from psycopg import _queries
+
+    _admin, learner = ada
+    log(learner, NOW, title="A first experiment")  # the first award of a period inserts rows the next only move
+    parsed_again = []
+    uncached = _queries._query2pg_nocache
+
+    def counting(query, *args, **kwargs):
+        parsed_again.append(bytes(query)[:60])
+        return uncached(query, *args, **kwargs)
+
+    monkeypatch.setattr(_queries, "_query2pg_nocache", counting)
+    log(learner, NOW + timedelta(minutes=5), title="Yet another experiment")
+    assert parsed_again == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta, timezone
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy import select
 
@@ -101,4 +102,70 @@ def test_rules_left_out_of_the_read_ahead_are_still_answered_exactly(appctx):
     assert _questions(ahead, event, rule_ids) == _questions(fresh, event, rule_ids)
     assert ahead.rule_awards(rule_id) == 4
     assert ahead.last_rule_award(rule_id) == event.occurred_at + timedelta(minutes=1)
+    db.session.rollback()
+
+
+def _experiment_questions(facts: DbFacts, event) -> tuple:
+    streak_since = datetime.combine(week_start(event.occurred_at) - timedelta(weeks=5), time(0), tzinfo=timezone.utc)
+    return (facts.active_weeks(streak_since),
+            facts.same_tool_and_category(event.attrs["tool_key"], event.attrs["category_id"],
+                                         event.occurred_at - DIMINISHING_WINDOW, event.source_id),
+            facts.experiments(failed_with_reflection=True, min_reflection=20), facts.experiments(),
+            facts.experiments(shared_only=True), facts.distinct_tools(), facts.distinct_categories())
+
+
+@pytest.mark.parametrize("change", [
+    {}, {"tool": 1}, {"category": 1}, {"tool": 1, "category": 1, "days": 9}, {"visibility": "private"},
+    {"outcome": "failed", "learned": "It made up a figure; I now check every number it gives."},
+    {"outcome": "failed", "learned": "Too short."}, {"tool": "other"},
+])
+def test_facts_read_before_the_experiment_is_inserted_answer_as_the_read_after_it(appctx, change):
+    """PostgreSQL reads an experiment's facts in the statement that inserts it, as the rows were before it, and
+    counts the new one in (experiment_read with `new`): every answer equals the read after the insert, whether the
+    experiment brings a new tool, category or day, is private, or failed with a long or short reflection."""
+    from plugin.catalog.service import items
+    from plugin.rules import events as E
+
+    platform = make_platform()
+    learner = make_actor(platform, "learner-n")
+    tools = [str(t.id) for t in items(learner.organisation_id, "tools")[:2]]
+    categories = [c.id for c in items(learner.organisation_id, "categories")[:2]]
+    log(learner, later(1) - timedelta(days=8))
+    log(learner, later(2), outcome="failed", learned="Always check the figures it gives against the source.")
+    log(learner, later(3), visibility="private")
+    tool = "other" if change.get("tool") == "other" else tools[change.get("tool", 0)]
+    category = categories[change.get("category", 0)]
+    now = later(4) + timedelta(days=change.get("days", 0))
+    overrides = {"ai_tool": tool, "task_category": category, "ai_tool_other": "A local model",
+                 **{k: v for k, v in change.items() if k in ("visibility", "outcome", "learned")}}
+    learned = overrides.get("learned", "")
+    row = {"ai_tool_id": None if tool == "other" else int(tool), "created_at": now,
+           "outcome": overrides.get("outcome", "worked"), "visibility": overrides.get("visibility", "course"),
+           "reflection_chars": len(learned.strip())}
+    before = DbFacts(learner.course_id, learner.user_id, learner.organisation_id)
+    read = before.experiment_read(E.Event(
+        name=E.EXPERIMENT_LOGGED, organisation_id=learner.organisation_id, course_id=learner.course_id,
+        user_id=learner.user_id, source_type="experiment", source_id=0, occurred_at=now,
+        attrs={"tool_key": "other" if tool == "other" else f"tool:{tool}", "category_id": category}), 20, new=row)
+    rows = read.hot().all(db.session, read.params)
+
+    logged = log(learner, now, **overrides).experiment
+    event = experiment_event(logged)
+    assert event.attrs["near_duplicate"] is False
+    read.event = event
+    before.take_experiment_read(read, rows)
+    after = DbFacts(learner.course_id, learner.user_id, learner.organisation_id)
+    after.prefetch_experiment(event, 20)
+    sent = []
+
+    def listen(_conn, _cursor, statement, *_args):
+        sent.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        answers = _experiment_questions(before, event)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", listen)
+    assert sent == []  # all answered by the read before the insert
+    assert answers == _experiment_questions(after, event)
     db.session.rollback()
