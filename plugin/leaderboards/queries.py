@@ -131,7 +131,7 @@ def _board_sql(scope: Scope, limit: int, around: int):
     """Built once per (scope kind, limit, around). The limits are written into the statement rather than bound:
     with LIMIT as a parameter, PostgreSQL's generic plan (see config.py) guesses a tenth of the board and
     can no longer count on stopping early; boards use a handful of limits. Sent as a Hot statement (straight
-    to the driver: every page asks for one), kept under psycopg's 4 KB limit for caching its parsing of a query."""
+    to the driver: every page asks for one)."""
     key = (scope.kind, int(limit), int(around))
     if key not in _BOARD:
         branch = ("SELECT * FROM (SELECT user_id, points FROM board_score WHERE board = :board AND {} "
