@@ -38,6 +38,7 @@ def register_logging(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     from plugin import models  # noqa: F401  (every table known to the metadata and to Alembic)
+    from plugin.core.request_end import end_read_only
     from plugin.extensions import db, migrate
 
     db.init_app(app)
@@ -47,11 +48,12 @@ def register_extensions(app: Flask) -> None:
     shared_store.init_app(app)
 
     @app.teardown_appcontext  # runs before Flask-SQLAlchemy's own (teardowns run in reverse order)
-    def _end_session(_exc):
-        """Close the request's session; when the database went away mid-request, the rollback this implies
-        fails: drop the session (its connection is already invalidated) rather than turn a finished response
-        into a 500."""
+    def _end_session(exc):
+        """Close the request's session (a read-only PostgreSQL transaction is committed first: see
+        core.request_end); when the database went away mid-request, the rollback this implies fails: drop the
+        session (its connection is already invalidated) rather than turn a finished response into a 500."""
         try:
+            end_read_only(db.session, exc)
             db.session.remove()
         except Exception as err:  # noqa: BLE001 - the connection is gone; the next request reconnects
             app.logger.warning("closing the database session failed: %s", str(err).splitlines()[0])

@@ -1,0 +1,52 @@
+"""How a request's transaction ends (core.request_end): on PostgreSQL a transaction that wrote nothing is
+committed, so the connection keeps the statements psycopg prepared (a rollback makes it forget them all and the
+next request plans everything again); anything written and not committed is still rolled back, and a failed
+request still rolls back."""
+import pytest
+from sqlalchemy import text
+
+from plugin.core.request_end import end_read_only
+from plugin.extensions import db
+from tests.services.factories import make_platform
+
+_READ = text("SELECT count(*) FROM platform WHERE id > :id")
+
+
+@pytest.fixture
+def postgres(appctx):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("psycopg's prepared statements are PostgreSQL's")
+
+
+def _read_until_prepared():
+    for _ in range(8):  # psycopg prepares a statement on its 6th run (prepare_threshold 5)
+        db.session.execute(_READ, {"id": 0}).scalar()
+    connection = db.session.connection().connection.dbapi_connection
+    assert connection._prepared._names, "the read was never prepared"
+    return connection
+
+
+def test_a_read_only_request_keeps_the_prepared_statements_of_its_connection(postgres):
+    connection = _read_until_prepared()
+    end_read_only(db.session, None)
+    db.session.remove()
+    assert connection._prepared._names  # a rollback would have emptied it
+    assert db.session.execute(_READ, {"id": 0}).scalar() == 0  # and the connection still answers
+
+
+def test_a_failed_request_is_rolled_back(postgres):
+    connection = _read_until_prepared()
+    end_read_only(db.session, RuntimeError("the view failed"))
+    db.session.remove()
+    assert not connection._prepared._names
+
+
+def test_what_a_request_wrote_without_committing_is_rolled_back(appctx):
+    platform_id = make_platform().id
+    db.session.commit()
+    db.session.execute(text("UPDATE platform SET name = 'changed, never committed' WHERE id = :id"),
+                       {"id": platform_id})
+    end_read_only(db.session, None)
+    db.session.remove()
+    assert db.session.execute(text("SELECT name FROM platform WHERE id = :id"), {"id": platform_id}).scalar() \
+        != "changed, never committed"
