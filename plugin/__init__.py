@@ -54,6 +54,9 @@ def register_extensions(app: Flask) -> None:
         session (its connection is already invalidated) rather than turn a finished response into a 500."""
         try:
             end_read_only(db.session, exc)
+        except Exception:  # noqa: BLE001 - the database went away: the close below rolls back, or logs that it can't
+            pass
+        try:
             db.session.remove()
         except Exception as err:  # noqa: BLE001 - the connection is gone; the next request reconnects
             app.logger.warning("closing the database session failed: %s", str(err).splitlines()[0])
