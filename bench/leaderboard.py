@@ -484,12 +484,13 @@ def _in_process_page(app, label: str, path: str, args, db) -> None:
                 spent[part] += time.perf_counter() - started
         return wrapper
 
-    def before(_conn, _cursor, statement, parameters, context, _many):
+    # Started times kept on the connection: statements sent straight to the driver (core.db.Hot) have no context.
+    def before(conn, _cursor, statement, parameters, _context, _many):
         statements.append((statement, parameters))
-        context._bench_started = time.perf_counter()
+        conn.info["bench_started"] = time.perf_counter()
 
-    def after(_conn, _cursor, _statement, _parameters, context, _many):
-        spent["db"] += time.perf_counter() - context._bench_started
+    def after(conn, _cursor, _statement, _parameters, _context, _many):
+        spent["db"] += time.perf_counter() - conn.info.pop("bench_started")
         spent["sql"] += 1
         spent["board_sql"] += inside.get("board", False)
 
@@ -530,6 +531,8 @@ def _in_process_page(app, label: str, path: str, args, db) -> None:
     ledger = [s for s, _ in first if "ledger_entry" in s]
     say(f"{label} in process: HTTP {response.status_code}, {len(first)} SQL statements, "
         f"ledger read: {'YES: ' + ledger[0][:80] if ledger else 'no'}")
+    if response.status_code != 200:  # its breakdown would describe an error page
+        raise SystemExit(f"GUARD FAILED: {label} in process: HTTP {response.status_code}")
 
     def med(key: str) -> float:
         return statistics.median(s[key] for s in samples) * 1e3
