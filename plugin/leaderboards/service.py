@@ -21,9 +21,8 @@ from plugin.errors import Forbidden, InvalidInput
 from plugin.extensions import db
 from plugin.i18n import gettext as _
 from plugin.i18n import lazy_gettext as _l
-from plugin.identity import people
 from plugin.identity.models import IdentityLink
-from plugin.identity.people import board_holder, identities
+from plugin.identity.people import LINKED_COUNT, board_holder, identities, remember_identities
 from plugin.leaderboards import rebuild
 from plugin.leaderboards.models import MODES, OFF, ON, TEAM_ONLY, BoardOptOut, BoardSetting
 from plugin.leaderboards.periods import KINDS, WEEK, current_key, is_valid_key
@@ -213,7 +212,7 @@ _VIEWER = select(
     RELATIVE_OF.scalar_subquery(),
     _OPTED_OUT.exists(),
     org_settings.TIME_ZONE_OF.scalar_subquery(),
-    people.LINKED_COUNT)
+    LINKED_COUNT)
 
 
 def _read_viewer(actor: Actor) -> None:
@@ -225,7 +224,7 @@ def _read_viewer(actor: Actor) -> None:
     remember_settings(actor.course_id, mode, relative)
     store(db.session, _opted_out_key(actor), bool(hidden))
     org_settings.remember_time_zone(actor.organisation_id, zone)
-    people.remember_identities(actor.user_id, linked)
+    remember_identities(actor.user_id, linked)
 
 
 @dataclass(frozen=True)
