@@ -417,7 +417,7 @@ def _verify_after_real_awards(world, rng, db, post_entry, Posting, rebuild, writ
 def _team_of(world, user_id: int, db, writing) -> int:
     from sqlalchemy import select
 
-    from plugin.leaderboards.aggregates import team_members_changed
+    from plugin.leaderboards.reconcile import team_members_changed
     from plugin.teams.models import Team, TeamMember
     from plugin.teams.service import add_member
 

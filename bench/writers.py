@@ -186,7 +186,7 @@ class World:
         from plugin.core.clock import utcnow
         from plugin.core.db import writing
         from plugin.extensions import db
-        from plugin.leaderboards.aggregates import team_members_changed
+        from plugin.leaderboards.reconcile import team_members_changed
         from plugin.teams.service import add_member, ensure_team
 
         with self.app.app_context(), writing():

@@ -21,7 +21,7 @@ from plugin.core.actor import Actor, Role
 from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
 from plugin.i18n import gettext as _
-from plugin.leaderboards import aggregates
+from plugin.leaderboards import reconcile
 from plugin.settings.service import time_zone
 from plugin.teams.models import Team, TeamMember
 from plugin.tenancy.service import role_in
@@ -78,7 +78,7 @@ def create_challenge(actor: Actor, data: dict, now: datetime, upload: tuple[str,
     db.session.flush()
     _set_tools(challenge, tools)
     progress.recount(challenge, now)  # experiments already logged inside a window that began earlier count
-    aggregates.rebuild_challenge(challenge.id)
+    reconcile.rebuild_challenge(challenge.id)
     record(actor, "challenge.created", "challenge", challenge.id,
            {"title": challenge.title, "mission": challenge.is_mission}, now)
     return challenge
@@ -111,7 +111,7 @@ def update_challenge(actor: Actor, challenge_id: int, data: dict, now: datetime,
     if any(name in COUNTED_FIELDS for name in changed):
         progress.recount(challenge, now)
     if any(name in BOARD_FIELDS for name in changed):
-        aggregates.rebuild_challenge(challenge.id)
+        reconcile.rebuild_challenge(challenge.id)
     record(actor, "challenge.changed", "challenge", challenge.id, {"changed": changed}, now)
     return challenge
 
@@ -122,7 +122,7 @@ def cancel_challenge(actor: Actor, challenge_id: int, now: datetime) -> Challeng
     if challenge.cancelled_at is None:
         challenge.cancelled_at = challenge.updated_at = now
         db.session.flush()
-        aggregates.rebuild_challenge(challenge.id)
+        reconcile.rebuild_challenge(challenge.id)
         record(actor, "challenge.cancelled", "challenge", challenge.id, {}, now)
     return challenge
 

@@ -23,7 +23,7 @@ from plugin.devlms.roster import (
 from plugin.experiments.models import Experiment
 from plugin.experiments.service import log_experiment
 from plugin.extensions import db
-from plugin.leaderboards import aggregates
+from plugin.leaderboards import reconcile
 from plugin.lti.roles import map_roles
 from plugin.onboarding.service import ensure_defaults
 from plugin.teams import service as teams
@@ -96,7 +96,7 @@ def seed(base_url: str, now: datetime, rng_seed: int = 7) -> dict[str, int]:
             if person.team and context_id == COURSES[0].context_id:
                 team = teams.ensure_team(course.id, person.team, start)
                 teams.add_member(team, user.id)
-                aggregates.team_members_changed(team.id)
+                reconcile.team_members_changed(team.id)
             if not (role.value == "learner" or person.sub == "dev-manager-1"):
                 continue
             actor = Actor(user_id=user.id, course_id=course.id, organisation_id=course.organisation_id,
@@ -313,6 +313,6 @@ def _vision_and_insights(platform: Platform, now: datetime, rng: random.Random) 
     pilot = teams.ensure_team(course.id, "Data Protection Pilot", now)
     for person in learners[:3]:
         teams.add_member(pilot, users[person.sub].id)
-    aggregates.team_members_changed(pilot.id)
+    reconcile.team_members_changed(pilot.id)
     db.session.flush()
     return counts

@@ -21,7 +21,7 @@ from plugin.facts.db import DbFacts
 from plugin.i18n import gettext as _
 from plugin.i18n import lazy_gettext as _l
 from plugin.identity import people
-from plugin.leaderboards import aggregates
+from plugin.leaderboards import aggregates, board_rows
 from plugin.outbox import grades
 from plugin.rules import events as E
 from plugin.rules import service as rules
@@ -47,9 +47,9 @@ def log_experiment(actor: Actor, data: dict, now: datetime) -> Logged:
     """Record an experiment and award what it earns. `data` is ExperimentIn-loaded.
 
     A repeated submission_key (double click, browser retry) returns the first experiment unchanged.
-    The shared rank rows of the boards are written last (aggregates.ranks_last), just before the caller commits.
+    The shared rank rows of the boards are written last (board_rows.ranks_last), just before the caller commits.
     """
-    with aggregates.ranks_last():
+    with board_rows.ranks_last():
         return _log(actor, data, now)
 
 

@@ -28,7 +28,7 @@ from plugin.extensions import db
 from plugin.i18n import gettext as _
 from plugin.identity.models import CODE, EMAIL, IdentityLink, LinkAttempt, LinkCode, Person
 from plugin.identity.people import identities
-from plugin.leaderboards.aggregates import relink_boards
+from plugin.leaderboards.reconcile import relink_boards
 from plugin.tenancy.models import Organisation, Platform, User
 
 CODE_TTL = timedelta(minutes=15)

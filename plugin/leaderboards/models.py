@@ -6,7 +6,7 @@ confirmed helps and badge awards (the truth), and a test proves rebuilt equals m
 - board_score: one row per board and person. A board is "<scope>:<period>:<dimension>", scope c<course>,
   o<organisation> or x<challenge>; only people who count on boards (see aggregates.eligible) have rows.
 - board_rank: how many people of a board hold each points value, and under "<board>#" how many hold a
-  value in each block of aggregates.BLOCK values, so a rank is a sum over the blocks above a person plus the
+  value in each block of keys.BLOCK values, so a rank is a sum over the blocks above a person plus the
   values above them in their block (bounded by the block width and block count, not by how far down the
   person is); the sum of a board's blocks is its size.
 - member_stat: per course, person and period: experiments, minutes saved, per category/outcome, helps,

@@ -5,7 +5,7 @@ Tie rule: standard competition ranking ("1224"): equal points share a rank and t
 a tie, rows are listed by user id (earliest account first), so the order never flickers.
 
 A rank is 1 + the number of people above, read from the rank buckets (people per points value) and their
-blocks (aggregates.BLOCK): its cost is bounded by the block width plus the number of blocks, never by how many
+blocks (keys.BLOCK): its cost is bounded by the block width plus the number of blocks, never by how many
 people are above. A board is one statement whatever its size (see board()).
 
 Who is on a board: the people `aggregates.eligible` admits (active learners; staff only when a course
@@ -25,7 +25,7 @@ from sqlalchemy import text
 from plugin.core.db import Hot, read
 from plugin.extensions import db
 from plugin.i18n import gettext as _
-from plugin.leaderboards import aggregates as agg
+from plugin.leaderboards import keys
 from plugin.leaderboards.models import ON
 from plugin.leaderboards.periods import ALL
 from plugin.ledger.models import TOTAL
@@ -52,8 +52,8 @@ class Scope:
 
     @property
     def key(self) -> str:
-        return {"course": agg.course_scope, "organisation": agg.organisation_scope,
-                "challenge": agg.challenge_scope}[self.kind](self.id)
+        return {"course": keys.course_scope, "organisation": keys.organisation_scope,
+                "challenge": keys.challenge_scope}[self.kind](self.id)
 
 
 class Row(NamedTuple):  # a tuple: boards build hundreds per page
@@ -81,7 +81,7 @@ class Board:
 
 
 def _key(scope: Scope, period: str, dimension: str) -> str:
-    return agg.board_key(scope.key, period, dimension if scope.kind != "challenge" else TOTAL)
+    return keys.board_key(scope.key, period, dimension if scope.kind != "challenge" else TOTAL)
 
 
 def _hidden_sql(scope: Scope) -> str:
@@ -142,9 +142,9 @@ def _board_sql(scope: Scope, limit: int, around: int):
             (f"points = {_MINE} AND user_id >= :viewer", "user_id", around + 1, "same_below"),
             (f"points < {_MINE}", "points DESC, user_id", around, "below")))
         _BOARD[key] = Hot(text(
-            # The viewer's points and their block (floored, as aggregates.block_of).
-            f"WITH mine AS (SELECT points, CASE WHEN points >= 0 THEN points / {agg.BLOCK} "
-            f"ELSE -((-points + {agg.BLOCK - 1}) / {agg.BLOCK}) END AS block "
+            # The viewer's points and their block (floored, as keys.block_of).
+            f"WITH mine AS (SELECT points, CASE WHEN points >= 0 THEN points / {keys.BLOCK} "
+            f"ELSE -((-points + {keys.BLOCK - 1}) / {keys.BLOCK}) END AS block "
             "FROM board_score WHERE board = :board AND user_id = :viewer) "
             # Names by a lookup per row, not a join: a join may be planned as a hash over every account.
             "SELECT s.part, s.user_id, s.points, (SELECT name FROM user_account WHERE id = s.user_id), "
@@ -159,13 +159,13 @@ def _board_sql(scope: Scope, limit: int, around: int):
             # upper half, the blocks above theirs plus the buckets above them to the block's end. NULL without a
             # viewer on this board.
             f"UNION ALL SELECT {_SIZE}, NULL, COALESCE(SUM(members), 0), NULL, CASE WHEN {_MINE} IS NULL THEN NULL "
-            f"WHEN {_MINE} - {_MY_BLOCK} * {agg.BLOCK} < {agg.BLOCK // 2} THEN "
+            f"WHEN {_MINE} - {_MY_BLOCK} * {keys.BLOCK} < {keys.BLOCK // 2} THEN "
             f"COALESCE(SUM(CASE WHEN points >= {_MY_BLOCK} THEN members END), 0) "
             f"- (SELECT COALESCE(SUM(members), 0) FROM board_rank WHERE board = :board "
-            f"AND points >= {_MY_BLOCK} * {agg.BLOCK} AND points <= {_MINE}) "
+            f"AND points >= {_MY_BLOCK} * {keys.BLOCK} AND points <= {_MINE}) "
             f"ELSE COALESCE(SUM(CASE WHEN points > {_MY_BLOCK} THEN members END), 0) "
             f"+ (SELECT COALESCE(SUM(members), 0) FROM board_rank WHERE board = :board AND points > {_MINE} "
-            f"AND points < ({_MY_BLOCK} + 1) * {agg.BLOCK}) END, 0 FROM board_rank WHERE board = :blocks"))
+            f"AND points < ({_MY_BLOCK} + 1) * {keys.BLOCK}) END, 0 FROM board_rank WHERE board = :blocks"))
     return _BOARD[key]
 
 
@@ -207,7 +207,7 @@ def board(scope: Scope, period: str = ALL, dimension: str = TOTAL, viewer_user_i
     participants = 0
     rank = previous = None
     found = _board_sql(scope, 0 if relative else limit, around).all(db.session, {
-        "board": key, "blocks": agg.blocks_key(key), "viewer": viewer_user_id, "scope_id": scope.id})
+        "board": key, "blocks": keys.blocks_key(key), "viewer": viewer_user_id, "scope_id": scope.id})
     found.sort(key=lambda r: (r[0], -(r[2] or 0), r[1] or 0))  # parts in turn, each in board order
     for row in found:
         part, user_id, points, name, hidden = row[:5]

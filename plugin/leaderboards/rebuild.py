@@ -36,6 +36,7 @@ from plugin.experiments.models import Experiment
 from plugin.extensions import db
 from plugin.identity.people import holders
 from plugin.leaderboards import aggregates as agg
+from plugin.leaderboards import keys
 from plugin.leaderboards.models import BoardRank, BoardScore, MemberStat, TeamStanding, TeamStat
 from plugin.leaderboards.periods import ALL, keys_for, local_days, month_key, week_key
 from plugin.leaderboards.rebuild_teams import rebuild_teams, team_points
@@ -77,10 +78,10 @@ def _boards_in(model, scope: _Scope):
     """The rows of board_score / board_rank a rebuild of this scope owns."""
     if scope.organisation_id is None:
         return true()
-    prefixes = [agg.organisation_scope(scope.organisation_id) + ":"] + [agg.course_scope(c) + ":" for c in scope.courses]
-    challenge_boards = [agg.board_key(agg.challenge_scope(c), "all", "total") for c in db.session.scalars(
+    prefixes = [keys.organisation_scope(scope.organisation_id) + ":"] + [keys.course_scope(c) + ":" for c in scope.courses]
+    challenge_boards = [keys.board_key(keys.challenge_scope(c), "all", "total") for c in db.session.scalars(
         select(Challenge.id).where(Challenge.course_id.in_(list(scope.courses))))]
-    return or_(model.board.in_(challenge_boards + [agg.blocks_key(b) for b in challenge_boards]),
+    return or_(model.board.in_(challenge_boards + [keys.blocks_key(b) for b in challenge_boards]),
                *[model.board.startswith(p, autoescape=True) for p in prefixes])
 
 
@@ -129,11 +130,11 @@ _EARNED_AT = "COALESCE(o.created_at, l.created_at)"  # a reversal counts when th
 
 
 def _counted(whole_ledger: bool = False) -> str:
-    """The entries that count on boards: the writers' own test (aggregates._eligible_members), inlined.
+    """The entries that count on boards: the writers' own test (aggregates.eligible_members), inlined.
     `whole_ledger`: the statement reads every entry; SQLite then walks the table in storage order rather than
     through ix_ledger_course_user, which fetched each row at random (~20% of the pass at 200k rows)."""
     dialect = db.session.get_bind().dialect
-    eligible = agg._eligible_members().compile(dialect=dialect, compile_kwargs={"literal_binds": True})
+    eligible = agg.eligible_members().compile(dialect=dialect, compile_kwargs={"literal_binds": True})
     scan = " NOT INDEXED" if whole_ledger and dialect.name == "sqlite" else ""
     return (f"FROM ledger_entry l{scan} JOIN course c ON c.id = l.course_id JOIN ({eligible}) m "
             "ON m.course_id = l.course_id AND m.user_id = l.user_id LEFT JOIN ledger_entry o ON o.id = l.reverses_id")
@@ -223,8 +224,8 @@ def _boards(scope: _Scope) -> tuple[int, list[tuple]]:
         connection.execute(_RANK.insert().from_select(["board", "points", "members"], select(
             boards.c.board, boards.c.points, func.count()).where(where).group_by(boards.c.board, boards.c.points)))
         connection.execute(text(
-            f"INSERT INTO rebuild_rank (board, points, members) SELECT board || '{agg.BLOCKS}', "
-            f"CASE WHEN points >= 0 THEN points / {agg.BLOCK} ELSE -((-points + {agg.BLOCK - 1}) / {agg.BLOCK}) END, "
+            f"INSERT INTO rebuild_rank (board, points, members) SELECT board || '{keys.BLOCKS}', "
+            f"CASE WHEN points >= 0 THEN points / {keys.BLOCK} ELSE -((-points + {keys.BLOCK - 1}) / {keys.BLOCK}) END, "
             "SUM(members) FROM rebuild_rank GROUP BY 1, 2"))
         points = team_points()
         if not empty:
@@ -337,9 +338,9 @@ def snapshot(organisation_id: int | None = None) -> dict[str, set[tuple]]:
     """Every aggregate row (zero values dropped: a zero and a missing row mean the same)."""
     scope = _scope(organisation_id)
     courses = list(scope.courses)
-    prefixes = [agg.course_scope(c) + ":" for c in courses]
+    prefixes = [keys.course_scope(c) + ":" for c in courses]
     if organisation_id is not None:
-        prefixes.append(agg.organisation_scope(organisation_id) + ":")
+        prefixes.append(keys.organisation_scope(organisation_id) + ":")
     out: dict[str, set[tuple]] = {}
     for model, value in ((BoardScore, "points"), (BoardRank, "members"), (MemberStat, "value"), (TeamStat, "value"),
                          (TeamStanding, "members")):
@@ -347,9 +348,9 @@ def snapshot(organisation_id: int | None = None) -> dict[str, set[tuple]]:
         if organisation_id is not None and model is TeamStanding:
             query = query.where(TeamStanding.course_id.in_(courses))
         elif organisation_id is not None and model in (BoardScore, BoardRank):
-            challenge_boards = [agg.board_key(agg.challenge_scope(c), "all", "total") for c in db.session.scalars(
+            challenge_boards = [keys.board_key(keys.challenge_scope(c), "all", "total") for c in db.session.scalars(
                 select(Challenge.id).where(Challenge.course_id.in_(courses)))]
-            query = query.where(or_(model.board.in_(challenge_boards + [agg.blocks_key(b) for b in challenge_boards]),
+            query = query.where(or_(model.board.in_(challenge_boards + [keys.blocks_key(b) for b in challenge_boards]),
                                     *[model.board.startswith(p, autoescape=True) for p in prefixes]))
         elif organisation_id is not None and model is MemberStat:
             query = query.where(MemberStat.course_id.in_(courses))

@@ -1,6 +1,6 @@
 """The rebuild's team figures (team_stat, team_standing) for every team of a scope at once.
 
-The writers recompute one team at a time (aggregates.team_members_changed: its members' board rows and member
+The writers recompute one team at a time (reconcile.team_members_changed: its members' board rows and member
 figures, then standings.team_changed); a rebuild doing that per team read every member's board rows again,
 team by team, and cost about as much as summing the whole ledger. Here the same figures come from three
 grouped statements: counted members per team, points per team from the rebuild's own ledger sums
@@ -16,14 +16,14 @@ from sqlalchemy import and_, case, func, select, text
 
 from plugin.extensions import db
 from plugin.leaderboards import aggregates as agg
-from plugin.leaderboards import standings
+from plugin.leaderboards import reconcile, standings
 from plugin.leaderboards.models import MemberStat, TeamStanding, TeamStat
 from plugin.leaderboards.periods import ALL
 from plugin.ledger.models import TOTAL
 from plugin.teams.models import Team, TeamMember
 from plugin.tenancy.models import Membership
 
-_FIGURE_OF = agg._STANDING_FIGURES  # team_stat metric -> its place in a standing's (points, experimenters, helpers)
+_FIGURE_OF = reconcile._STANDING_FIGURES  # team_stat metric -> its place in a standing's (points, experimenters, helpers)
 
 
 def team_points() -> list[tuple]:
@@ -41,7 +41,7 @@ def rebuild_teams(where_course, points: list[tuple]) -> int:
     teams = {t.id: t for t in db.session.execute(select(Team.id, Team.course_id, Team.name).where(
         where_course(Team.course_id)).order_by(Team.id))}
     counted = and_(Membership.user_id == TeamMember.user_id, Membership.course_id == Team.course_id,
-                   agg._eligible_clause())
+                   agg.eligible_clause())
     members = dict(db.session.execute(
         select(TeamMember.team_id, func.count()).join(Team, Team.id == TeamMember.team_id).join(Membership, counted)
         .where(where_course(Team.course_id)).group_by(TeamMember.team_id)).all())

@@ -4,7 +4,7 @@ The same writers that keep team_stat keep these rows, in the same transaction:
 - ledger.post_entry -> aggregates.apply_points -> bump(): the team's points in each period of the entry;
 - experiments and confirmed helps -> aggregates.record_activity -> bump(): a member joining or leaving the
   period's experimenters / helpers;
-- a membership or team change -> aggregates.team_members_changed -> team_changed(): the team's rows again,
+- a membership or team change -> reconcile.team_members_changed -> team_changed(): the team's rows again,
   from its recomputed figures (its counted members divide every measure);
 - a rename -> renamed().
 

@@ -10,7 +10,7 @@ from datetime import datetime
 from plugin.core.actor import Actor
 from plugin.course_copy import service as course_copy
 from plugin.identity import service as linking
-from plugin.leaderboards import aggregates
+from plugin.leaderboards import reconcile
 from plugin.lti import claims as C
 from plugin.lti import roster_jobs
 from plugin.lti.launch import ValidatedLaunch, consume_launch
@@ -36,7 +36,7 @@ def establish_launch(checked: ValidatedLaunch, now: datetime) -> Established:
     platform, identity = validated.platform, validated.identity
     member = provision_for_launch(identity, now)
     if member.standing_changed:  # a role or status the launch changed moves them on boards
-        aggregates.reconcile_member(member.course_id, member.user_id)
+        reconcile.reconcile_member(member.course_id, member.user_id)
     if validated.email_verified:  # one person in two e-mail authoritative LMSs of the organisation
         linking.link_by_email(platform, member.user_id, identity.email, now)
     # Remembers the roster service; syncs after the response when due.

@@ -28,7 +28,7 @@ from flask import current_app
 
 from plugin.errors import DomainError
 from plugin.extensions import db
-from plugin.leaderboards import aggregates
+from plugin.leaderboards import reconcile
 from plugin.lti import service_token
 from plugin.lti.roles import map_roles
 from plugin.outbox.registry import Retry
@@ -235,6 +235,6 @@ def apply(course_id: int, fetched: Fetched, now: datetime) -> str:
         team_counts = teams.sync_lms_teams(course_id, fetched.groups, members, now)
         summary += (f"; {team_counts.teams} LMS teams ({team_counts.created} new), "
                     f"{team_counts.joined} joined, {team_counts.left} left")
-    aggregates.reconcile_course(course_id)  # who counts on boards and in team figures follows the roster
+    reconcile.reconcile_course(course_id)  # who counts on boards and in team figures follows the roster
     tenancy.record_roster_status(course_id, summary, now)
     return summary

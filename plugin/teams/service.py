@@ -1,7 +1,7 @@
 """Teams in a course: made by its managers here, or mirrored from LMS groups by roster sync.
 
 A learner may be in several teams. Every change of a team's members (or the team itself) recomputes the
-team's figures in the same transaction (aggregates.team_members_changed), and the boards of the team's
+team's figures in the same transaction (reconcile.team_members_changed), and the boards of the team's
 challenges, whose rebuilt form depends on who is in the team now. Teams mirrored from the LMS are read-only
 here: roster sync owns their names and members.
 """
@@ -23,7 +23,7 @@ from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
 from plugin.i18n import gettext as _
 from plugin.i18n import lazy_gettext as _l
-from plugin.leaderboards import aggregates, standings
+from plugin.leaderboards import reconcile, standings
 from plugin.leaderboards.models import TeamStat
 from plugin.leaderboards.periods import ALL
 from plugin.teams.models import Team, TeamMember
@@ -298,10 +298,10 @@ def rename_team(actor: Actor, team_id: int, data: dict, now: datetime) -> Team:
 def _members_changed(team: Team) -> None:
     """Recompute what depends on who is in the team: its figures, and its challenges' boards."""
     db.session.flush()
-    aggregates.team_members_changed(team.id)
+    reconcile.team_members_changed(team.id)
     for challenge_id in db.session.scalars(select(Challenge.id).where(
             Challenge.team_id == team.id, Challenge.cancelled_at.is_(None)).order_by(Challenge.id)):
-        aggregates.rebuild_challenge(challenge_id)
+        reconcile.rebuild_challenge(challenge_id)
 
 
 def add_members(actor: Actor, team_id: int, user_ids: list[int], now: datetime) -> list[int]:
@@ -358,6 +358,6 @@ def delete_team(actor: Actor, team_id: int, now: datetime) -> bool:
     listed = db.session.execute(delete(TeamMember).where(TeamMember.team_id == team.id)).rowcount
     db.session.delete(team)
     db.session.flush()
-    aggregates.team_members_changed(team_id)  # the team is gone: this drops its figures
+    reconcile.team_members_changed(team_id)  # the team is gone: this drops its figures
     record(actor, "team.deleted", "team", team_id, {"name": name, "members": listed}, now)
     return True

@@ -1,12 +1,12 @@
 """Ranks, order and neighbours read from the rank buckets and blocks agree with a plain ranking of everyone's
-points, for every viewer, with many ties and values spread over several rank blocks (aggregates.BLOCK), on a
+points, for every viewer, with many ties and values spread over several rank blocks (keys.BLOCK), on a
 course board and on the organisation's board; someone who hid their name stays unnamed in the top and around."""
 import itertools
 import random
 
 import pytest
 
-from plugin.leaderboards import aggregates as agg
+from plugin.leaderboards import keys
 from plugin.leaderboards.periods import ALL
 from plugin.leaderboards.queries import ANONYMOUS, Scope, board
 from plugin.leaderboards.service import set_opt_out
@@ -55,7 +55,7 @@ def test_every_viewer_sees_the_true_order_ranks_and_neighbours(spread, scope_kin
     people, points = spread
     expected = _expected(points)
     scope = Scope.course(people[0].course_id) if scope_kind == "course" else Scope.organisation(people[0].organisation_id)
-    assert len({agg.block_of(p) for p in points.values()}) >= 4  # the data really spans several blocks
+    assert len({keys.block_of(p) for p in points.values()}) >= 4  # the data really spans several blocks
     for position, (rank, user_id, p) in enumerate(expected):
         result = board(scope, ALL, TOTAL, user_id, limit=5, around=2)
         assert [(r.rank, r.user_id, r.points) for r in result.rows] == expected[:5]

@@ -10,7 +10,7 @@ from sqlalchemy import event, select, update
 
 from plugin.core.actor import Actor, Role
 from plugin.extensions import db
-from plugin.leaderboards import aggregates, queries, rebuild
+from plugin.leaderboards import queries, rebuild, reconcile
 from plugin.leaderboards import service as boards
 from plugin.leaderboards.models import BoardScore, TeamStanding
 from plugin.leaderboards.periods import ALL
@@ -212,12 +212,12 @@ def test_people_the_roster_drops_leave_the_boards_and_return_with_their_points(p
     # The roster no longer lists a: inactive.
     tenancy.sync_members(a.course_id, [tenancy.RosterEntry(sub="course-1-l1", role=Role.LEARNER, lti_roles=(),
                                                            active=True, name="course-1 L1")], NOW)
-    aggregates.reconcile_course(a.course_id)
+    reconcile.reconcile_course(a.course_id)
     assert [r.user_id for r in board(Scope.course(a.course_id)).rows] == [b.user_id]
     assert [r.user_id for r in board(Scope.organisation(a.organisation_id)).rows] == [b.user_id]
     # A launch brings them back, with everything they had earned.
     tenancy.provision(identity(platform, "course-1-l0", name="course-1 L0"), NOW)
-    assert aggregates.reconcile_member(a.course_id, a.user_id)
+    assert reconcile.reconcile_member(a.course_id, a.user_id)
     assert [(r.user_id, r.points) for r in board(Scope.course(a.course_id)).rows] == [(a.user_id, 30), (b.user_id, 20)]
     assert rebuild.verify() == {}
 
@@ -238,7 +238,7 @@ def test_team_boards_compare_points_per_member_and_breadth_not_size(platform):
     for p in people[2:]:
         add_member(big, p.user_id)
     for team in (small, big):
-        aggregates.team_members_changed(team.id)
+        reconcile.team_members_changed(team.id)
     for p in people[:2]:
         award(p, 40)
     for p in people[2:]:
@@ -261,10 +261,10 @@ def test_a_member_joining_brings_their_figures_and_leaving_takes_them(platform):
     log(a)
     team = ensure_team(a.course_id, "Red", NOW)
     add_member(team, b.user_id)
-    aggregates.team_members_changed(team.id)
+    reconcile.team_members_changed(team.id)
     assert team_figures(team.id, [ALL])[ALL].get("experiments", 0) == 0
     add_member(team, a.user_id)
-    aggregates.team_members_changed(team.id)
+    reconcile.team_members_changed(team.id)
     figures = team_figures(team.id, [ALL])[ALL]
     assert figures["experiments"] == 1 and figures["experimenters"] == 1 and figures["members"] == 2
     assert figures["points:total"] > 0
@@ -280,7 +280,7 @@ def test_rebuilding_from_the_ledger_and_facts_gives_exactly_what_the_writers_mai
     team = ensure_team(people[0].course_id, "Blue", NOW)
     add_member(team, people[0].user_id)
     add_member(team, people[1].user_id)
-    aggregates.team_members_changed(team.id)
+    reconcile.team_members_changed(team.id)
     moments = [SUNDAY_LATE_ISTANBUL, MONDAY_ISTANBUL, MONDAY_ISTANBUL + timedelta(days=3)]
     for i, person in enumerate(people + others):
         for j, moment in enumerate(moments):
@@ -297,7 +297,7 @@ def test_rebuilding_from_the_ledger_and_facts_gives_exactly_what_the_writers_mai
     if award_id:
         revoke_badge(boss, award_id, "Awarded by mistake", MONDAY_ISTANBUL + timedelta(days=4))
     add_member(team, people[3].user_id)
-    aggregates.team_members_changed(team.id)
+    reconcile.team_members_changed(team.id)
     award(people[3], 5, MONDAY_ISTANBUL + timedelta(days=1))  # the team's boards move after the change too
     standing_weeks = set(db.session.scalars(select(TeamStanding.period).where(TeamStanding.team_id == team.id)))
     assert standing_weeks >= {ALL, "2026-W48", "2026-W49"}  # the team board's rows, on both sides of midnight
@@ -343,8 +343,8 @@ def _busy_organisation(platform) -> list[Actor]:
     for team, members in ((blue, people[:2]), (green, [people[1], people[2], boss])):
         for person in members:
             add_member(team, person.user_id)
-        aggregates.team_members_changed(team.id)
-    aggregates.team_members_changed(empty.id)
+        reconcile.team_members_changed(team.id)
+    reconcile.team_members_changed(empty.id)
     for i, person in enumerate(people + others):
         for j, moment in enumerate((SUNDAY_LATE_ISTANBUL, MONDAY_ISTANBUL + timedelta(days=9))):
             log(person, moment + timedelta(minutes=i), outcome=["worked", "failed"][j],
@@ -409,7 +409,7 @@ def test_no_board_or_team_read_touches_the_ledger(platform):
     people = learners(platform, 30, 20, 10)
     team = ensure_team(people[0].course_id, "Green", NOW)
     add_member(team, people[0].user_id)
-    aggregates.team_members_changed(team.id)
+    reconcile.team_members_changed(team.id)
     boards.set_opt_out(people[1], True, NOW)
     statements: list[str] = []
 
@@ -488,7 +488,7 @@ def test_learners_team_boards_leave_out_teams_too_small_to_stay_anonymous(platfo
         add_member(trio, p.user_id)
     add_member(solo, people[3].user_id)
     for team in (trio, solo):
-        aggregates.team_members_changed(team.id)
+        reconcile.team_members_changed(team.id)
     assert [r.name for r in boards.teams_board(people[0], "all", "points_per_member", NOW).rows] == ["Trio"]
     assert [r.name for r in boards.teams_board(boss, "all", "points_per_member", NOW).rows] == ["Solo", "Trio"]
 
@@ -534,7 +534,7 @@ def test_a_team_board_shows_its_top_then_the_viewers_own_teams_at_their_true_ran
         team = ensure_team(people[0].course_id, name, NOW)
         for p in members:
             add_member(team, p.user_id)
-        aggregates.team_members_changed(team.id)
+        reconcile.team_members_changed(team.id)
 
     def shown(viewer, **kw):
         standing = boards.teams_board(viewer, "all", "points_per_member", NOW, limit=2, **kw)

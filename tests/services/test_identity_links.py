@@ -14,7 +14,7 @@ from plugin.errors import Conflict, NotFound, RateLimited
 from plugin.extensions import db
 from plugin.identity import service as linking
 from plugin.identity.models import IdentityLink, LinkAttempt, LinkCode, Person
-from plugin.leaderboards import aggregates, rebuild
+from plugin.leaderboards import rebuild, reconcile
 from plugin.leaderboards import service as boards
 from plugin.leaderboards.queries import ANONYMOUS, Scope, board
 from plugin.ledger.models import LedgerEntry
@@ -202,13 +202,13 @@ def test_a_linked_account_leaving_its_course_takes_only_its_points_off_the_perso
     award(ada_c, 20)
     link_by_code(ada_m, ada_c)
     tenancy.sync_members(ada_c.course_id, [], NOW)  # the Canvas roster no longer lists her
-    aggregates.reconcile_course(ada_c.course_id)
+    reconcile.reconcile_course(ada_c.course_id)
     assert [r.points for r in org_board(ada_m).rows] == [30]
     assert rebuild.verify() == {}
     tenancy.provision(tenancy.LaunchIdentity(
         platform_id=canvas.id, deployment_pk=canvas.deployments[0].id, context_id="academy-1", context_title="",
         context_label="", sub="ada", role=Role.LEARNER, lti_roles=()), later(1))
-    aggregates.reconcile_member(ada_c.course_id, ada_c.user_id)
+    reconcile.reconcile_member(ada_c.course_id, ada_c.user_id)
     assert [r.points for r in org_board(ada_m).rows] == [50]
     assert rebuild.verify() == {}
 

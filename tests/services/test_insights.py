@@ -37,9 +37,9 @@ def team_of(manager, name, members):
     team = teams.ensure_team(manager.course_id, name, NOW)
     for m in members:
         teams.add_member(team, m.user_id)
-    from plugin.leaderboards import aggregates
+    from plugin.leaderboards import reconcile
 
-    aggregates.team_members_changed(team.id)
+    reconcile.team_members_changed(team.id)
     return team
 
 

@@ -6,10 +6,10 @@ from types import SimpleNamespace
 import pytest
 
 from plugin.core.actor import Role
-from plugin.leaderboards.aggregates import reconcile_member
 from plugin.leaderboards.periods import ALL
 from plugin.leaderboards.queries import Scope
 from plugin.leaderboards.queries import board as course_board
+from plugin.leaderboards.reconcile import reconcile_member
 from plugin.ledger.models import TOTAL
 from plugin.ledger.service import Posting, post_entry, reverse_entry
 from plugin.tenancy import service as tenancy

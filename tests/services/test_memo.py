@@ -6,7 +6,7 @@ from sqlalchemy import select, update
 
 from plugin.core import memo
 from plugin.extensions import db
-from plugin.leaderboards.aggregates import _teams_of, eligible
+from plugin.leaderboards.aggregates import eligible, team_ids_of
 from plugin.ledger.service import balance
 from plugin.rules import service as rules
 from plugin.rules.models import Rule
@@ -76,7 +76,7 @@ def test_a_membership_or_team_change_in_the_transaction_is_seen(appctx):
     learner = make_actor(platform, "learner-a")
     db.session.commit()
     assert eligible(learner.course_id, learner.user_id)
-    assert _teams_of(learner.course_id, learner.user_id) == []
+    assert team_ids_of(learner.course_id, learner.user_id) == []
     membership = db.session.scalar(select(Membership).where(Membership.course_id == learner.course_id,
                                                             Membership.user_id == learner.user_id))
     membership.test_user = True
@@ -86,7 +86,7 @@ def test_a_membership_or_team_change_in_the_transaction_is_seen(appctx):
     db.session.add(team)
     db.session.flush()
     db.session.add(TeamMember(team_id=team.id, user_id=learner.user_id))
-    assert _teams_of(learner.course_id, learner.user_id) == [team.id]
+    assert team_ids_of(learner.course_id, learner.user_id) == [team.id]
     db.session.rollback()
 
 

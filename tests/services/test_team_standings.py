@@ -14,7 +14,7 @@ from sqlalchemy import delete, select, text, update
 
 from plugin.core.actor import Actor, Role
 from plugin.extensions import db
-from plugin.leaderboards import aggregates, rebuild
+from plugin.leaderboards import rebuild, reconcile
 from plugin.leaderboards import service as boards
 from plugin.leaderboards.models import TeamStanding
 from plugin.leaderboards.periods import ALL
@@ -200,7 +200,7 @@ def test_staff_and_people_who_left_never_count_and_learners_who_hid_their_name_s
     boards.set_opt_out(crowd[0], True, NOW)
     award(crowd[0], 90)  # hid their name: still counts for the team
     teams.add_member(db.session.get(teams.Team, shy_team), boss.user_id)  # staff on the list (seed data, LMS group)
-    aggregates.team_members_changed(shy_team)
+    reconcile.team_members_changed(shy_team)
     award(boss, 500)  # staff earn nothing on boards, and are not a team's member there
     for p in crowd[3:7]:
         award(p, 40)
@@ -210,7 +210,7 @@ def test_staff_and_people_who_left_never_count_and_learners_who_hid_their_name_s
     stay = [tenancy.RosterEntry(sub=f"course-1-p{i}", role=Role.LEARNER, lti_roles=(), active=True, name=f"P{i:02d}")
             for i in range(6)]
     tenancy.sync_members(crowd[0].course_id, stay, NOW)
-    aggregates.reconcile_course(crowd[0].course_id)
+    reconcile.reconcile_course(crowd[0].course_id)
     after = [(r.rank, r.name, r.members, r.points) for r in boards.teams_board(boss, "all", POINTS_PER_MEMBER, NOW).rows]
     assert after == [(1, "Leavers", 3, 120), (2, "Shy", 3, 90)]
     assert left_team and rebuild.verify() == {}

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from plugin.core.actor import Actor, Role
 from plugin.extensions import db
-from plugin.leaderboards import aggregates
+from plugin.leaderboards import reconcile
 from plugin.ledger.service import Posting, post_entry
 from plugin.teams.service import add_member, ensure_team
 from plugin.tenancy.models import Course, Membership, User
@@ -157,7 +157,7 @@ def test_team_only_mode_shows_learners_teams_and_no_individuals(app, client, lau
         for token, person in people[3:]:
             add_member(blue, person.user_id)
         for team in (red, blue):
-            aggregates.team_members_changed(team.id)
+            reconcile.team_members_changed(team.id)
         db.session.commit()
     for _token, person in people:
         award(app, person, 40)
@@ -368,7 +368,7 @@ def test_the_team_tab_shows_the_top_twenty_teams_then_the_viewers_own_at_its_tru
                 post_entry(Posting(organisation_id=me.organisation_id, course_id=me.course_id, user_id=person.user_id,
                                    amount=100 - 2 * (19 if i == 22 else i), dimension="experimenting", source_type="manual",
                                    source_id=None, key=f"web-board-test:{next(_keys)}"), NOW)
-            aggregates.team_members_changed(team.id)
+            reconcile.team_members_changed(team.id)
         db.session.commit()
 
     response = page(client, viewer, tab="teams", period="all")

@@ -16,7 +16,7 @@ def _team(client, name, subs):
     from datetime import datetime, timezone
 
     from plugin.extensions import db
-    from plugin.leaderboards import aggregates
+    from plugin.leaderboards import reconcile
     from plugin.teams import service as teams
     from plugin.tenancy.models import Course, User
 
@@ -25,7 +25,7 @@ def _team(client, name, subs):
         team = teams.ensure_team(course.id, name, datetime.now(timezone.utc))
         for sub in subs:
             teams.add_member(team, db.session.scalar(db.select(User.id).where(User.sub == sub)))
-        aggregates.team_members_changed(team.id)
+        reconcile.team_members_changed(team.id)
         db.session.commit()
         return team.id
 

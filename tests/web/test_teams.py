@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from plugin.core.actor import Actor, Role
 from plugin.extensions import db
-from plugin.leaderboards import aggregates, rebuild
+from plugin.leaderboards import rebuild, reconcile
 from plugin.settings.models import OrganisationSettings
 from plugin.teams import service as teams
 from plugin.teams.models import Team
@@ -142,7 +142,7 @@ def test_an_lms_team_is_read_only_here(app, client, people):
     with app.app_context():
         ada = actor_for(app, "ada")
         teams.sync_lms_teams(ada.course_id, {"g1": "Canvas group 1"}, {"g1": {ada.user_id}}, PAGE_NOW)
-        aggregates.reconcile_course(ada.course_id)  # as roster sync does after writing the groups
+        reconcile.reconcile_course(ada.course_id)  # as roster sync does after writing the groups
         db.session.commit()
         team_id = db.session.scalar(select(Team.id).where(Team.external_id == "g1"))
     boss = people["boss"]

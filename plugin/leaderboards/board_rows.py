@@ -1,0 +1,256 @@
+"""Board rows and rank rows: one person's points on a board (board_score) and how many people hold each points
+value and block (board_rank), moved together so a rank is always a sum over rank rows.
+
+Every writer of points ends here (aggregates.bump_person -> bump_boards); ranks_last gathers the rank rows an
+award moves and writes them last, in one statement, keys sorted."""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    delete,
+    func,
+    literal,
+    literal_column,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from plugin.core.db import Hot, dialect_name, insert_for_dialect
+from plugin.extensions import db
+from plugin.leaderboards.keys import BLOCK, BLOCKS, with_blocks
+from plugin.leaderboards.models import BoardRank, BoardScore
+
+_LATE_RANKS = "tinker_late_ranks"
+_LATE_BOARDS = "tinker_late_boards"
+
+
+@contextmanager
+def ranks_last() -> Iterator[None]:
+    """Inside, rank bucket changes are gathered and written when the block ends, in one statement, keys sorted.
+
+    Rank buckets and blocks are the rows every writer of a board shares (everyone's points fall in a few blocks):
+    an award that locks them early holds them through its remaining statements, and concurrent awards queue
+    there. A service wraps its whole award in this and returns right after, so the caller's commit follows
+    the rank write at once. Nothing inside may read board_rank (no award path does)."""
+    session = db.session()
+    if _LATE_RANKS in session.info:  # already gathering: the outer block writes them
+        yield
+        return
+    pending: dict[tuple[str, int], int] = defaultdict(int)
+    session.info[_LATE_RANKS] = pending
+    # PostgreSQL: the person's board rows wait too, and go in the rank write's statement (one round trip fewer
+    # per award; the board rows, which only this person's writers share, are locked for less time as well).
+    boards: dict[tuple[str, int], int] | None = {} if dialect_name(db.session) == "postgresql" else None
+    if boards is not None:
+        session.info[_LATE_BOARDS] = boards
+    try:
+        yield
+    finally:
+        session.info.pop(_LATE_RANKS, None)
+        session.info.pop(_LATE_BOARDS, None)
+    if boards:
+        _write_boards_and_ranks(boards, pending)
+    else:
+        _write_ranks(pending)
+
+
+def _move_ranks(changes: dict[tuple[str, int], int]) -> None:
+    """Apply +/- counts to board_rank buckets (board, points) and to their blocks (gathered for the end of
+    the block when inside ranks_last)."""
+    changes = with_blocks(changes)
+    pending = db.session().info.get(_LATE_RANKS)
+    if pending is not None:
+        for key, n in changes.items():
+            pending[key] += n
+        return
+    _write_ranks(changes)
+
+
+def _write_ranks(changes: dict[tuple[str, int], int]) -> None:
+    changes = {k: v for k, v in changes.items() if v}
+    if not changes:
+        return
+    rows = sorted(changes.items())
+    if dialect_name(db.session) == "postgresql":
+        _PG_RANKS.execute(db.session, {"boards": [b for (b, _p), _n in rows], "points": [p for (_b, p), _n in rows],
+                                       "members": [n for _k, n in rows]})
+        return
+    _SQLITE_RANKS.execute(db.session, many=[{"board": b, "points": p, "members": n} for (b, p), n in rows])
+
+
+def _ranks_upsert(ins):
+    return ins.on_conflict_do_update(index_elements=["board", "points"],
+                                     set_={"members": BoardRank.__table__.c.members + ins.excluded.members})
+
+
+def _pg_ranks():
+    # One statement of fixed text whatever the number of rows: the rows as three arrays, upserted in the sorted
+    # order given (concurrent writers lock shared buckets in the same order).
+    given = func.unnest(bindparam("boards", type_=ARRAY(String)), bindparam("points", type_=ARRAY(BigInteger)),
+                        bindparam("members", type_=ARRAY(Integer))).table_valued(
+        "board", "points", "members").render_derived()
+    return _ranks_upsert(pg_insert(BoardRank.__table__).from_select(
+        ["board", "points", "members"], select(given.c.board, given.c.points, given.c.members)))
+
+
+_PG_RANKS = Hot(lambda _dialect: _pg_ranks(), writes=(BoardRank.__tablename__,))
+# SQLite: one executemany (in C).
+_SQLITE_RANKS = Hot(lambda dialect: _ranks_upsert(insert_for_dialect(dialect, BoardRank.__table__)),
+                    writes=(BoardRank.__tablename__,))
+
+
+def _pg_board_add():
+    # As _pg_ranks: the person's rows as two arrays. A freshly inserted row's xmax is 0; the version an ON
+    # CONFLICT update writes carries the id of the transaction that locked the row: so one statement tells a
+    # newcomer to a board from a mover.
+    table = BoardScore.__table__
+    given = func.unnest(bindparam("boards", type_=ARRAY(String)), bindparam("deltas", type_=ARRAY(BigInteger))
+                        ).table_valued("board", "points").render_derived()
+    ins = pg_insert(table).from_select(["board", "user_id", "points"], select(
+        given.c.board, bindparam("holder", type_=Integer), given.c.points))
+    return ins.on_conflict_do_update(index_elements=["board", "user_id"],
+                                     set_={"points": table.c.points + ins.excluded.points}).returning(
+        table.c.board, table.c.points, literal_column("(xmax = 0)"))
+
+
+_PG_BOARD_ADD = Hot(lambda _dialect: _pg_board_add(), writes=(BoardScore.__tablename__,))
+
+
+def _write_boards_and_ranks(boards: dict[tuple[str, int], int], ranks: dict[tuple[str, int], int]) -> None:
+    """PostgreSQL, at the end of ranks_last: the board rows gathered ((board, holder) -> points to add) and the rank
+    buckets and blocks they move, with any other rank changes gathered (`ranks`), in one statement."""
+    rows = sorted(boards.items())
+    extra = sorted((key, n) for key, n in ranks.items() if n)  # blocks included (_move_ranks added them)
+    _PG_BOARDS_AND_RANKS.execute(db.session, {
+        "boards": [b for (b, _u), _d in rows], "holders": [u for (_b, u), _d in rows],
+        "deltas": [d for _k, d in rows], "rank_boards": [b for (b, _p), _n in extra],
+        "rank_points": [p for (_b, p), _n in extra], "rank_members": [n for _k, n in extra]})
+
+
+def _pg_boards_and_ranks():
+    """_pg_board_add for several holders, its RETURNING turned into bucket and block changes (as bump_boards and
+    with_blocks make them), added to the given ones and upserted into board_rank, keys in the order Python sorts
+    them (the C collation), as _pg_ranks does: concurrent writers lock shared buckets in the same order."""
+    from sqlalchemy import Numeric, union_all
+    from sqlalchemy import cast as cast_
+    from sqlalchemy import false as false_
+
+    scores, ranks = BoardScore.__table__, BoardRank.__table__
+    given = select(func.unnest(bindparam("boards", type_=ARRAY(String)), bindparam("holders", type_=ARRAY(Integer)),
+                               bindparam("deltas", type_=ARRAY(BigInteger))).table_valued(
+        "board", "user_id", "points").render_derived()).cte("given")
+    ins = pg_insert(scores).from_select(["board", "user_id", "points"], select(
+        given.c.board, given.c.user_id, given.c.points))
+    moved = ins.on_conflict_do_update(index_elements=["board", "user_id"],
+                                      set_={"points": scores.c.points + ins.excluded.points}).returning(
+        scores.c.board, scores.c.user_id, scores.c.points, literal_column("(xmax = 0)").label("inserted")).cte("moved")
+    extra = func.unnest(bindparam("rank_boards", type_=ARRAY(String)), bindparam("rank_points", type_=ARRAY(BigInteger)),
+                        bindparam("rank_members", type_=ARRAY(Integer))).table_valued(
+        "board", "points", "members").render_derived()
+    buckets = union_all(
+        select(moved.c.board, moved.c.points, literal(1).label("members")),
+        select(moved.c.board, moved.c.points - given.c.points, literal(-1)).join(
+            given, and_(given.c.board == moved.c.board, given.c.user_id == moved.c.user_id)).where(
+            moved.c.inserted == false_()),
+    ).cte("buckets")
+    block = cast_(func.floor(cast_(buckets.c.points, Numeric) / BLOCK), BigInteger)
+    changes = union_all(
+        select(buckets.c.board, buckets.c.points, buckets.c.members),
+        select(buckets.c.board + BLOCKS, block, buckets.c.members),
+        select(extra.c.board, extra.c.points, extra.c.members)).subquery("changes")
+    total = func.sum(changes.c.members)
+    summed = select(changes.c.board, changes.c.points, cast_(total, Integer)).group_by(
+        changes.c.board, changes.c.points).having(total != 0).order_by(
+        changes.c.board.collate("C"), changes.c.points)
+    return _ranks_upsert(pg_insert(ranks).from_select(["board", "points", "members"], summed))
+
+
+_PG_BOARDS_AND_RANKS = Hot(lambda _dialect: _pg_boards_and_ranks(),
+                           writes=(BoardScore.__tablename__, BoardRank.__tablename__))
+
+
+def _sqlite_move():
+    table = BoardScore.__table__
+    given, listed = (func.json_each(bindparam("deltas")).table_valued("key", "value").alias(name) for name in "dl")
+    return update(table).values(points=table.c.points + select(given.c.value).where(
+        given.c.key == table.c.board).scalar_subquery()).where(
+        table.c.user_id == bindparam("holder"), table.c.board.in_(select(listed.c.key))).returning(
+        table.c.board, table.c.points)
+
+
+_SQLITE_MOVE = Hot(lambda _dialect: _sqlite_move(), writes=(BoardScore.__tablename__,))
+
+
+def bump_boards(user_id: int, deltas: dict[str, int], keep_zero: bool = False) -> None:
+    """Add points to one person's rows on several boards, keeping the rank buckets in step (`keep_zero`: a
+    zero delta still puts them on that board, as a rebuild does for entries that cancel out)."""
+    deltas = {b: d for b, d in deltas.items() if d or keep_zero}
+    if not deltas:
+        return
+    table = BoardScore.__table__
+    boards = sorted(deltas)
+    ranks: dict[tuple[str, int], int] = defaultdict(int)
+    if dialect_name(db.session) == "postgresql":
+        late = db.session().info.get(_LATE_BOARDS)
+        if late is not None:  # inside ranks_last: written at its end, with the ranks they move
+            for board in boards:
+                late[(board, user_id)] = late.get((board, user_id), 0) + deltas[board]
+            return
+        for board, points, inserted in _PG_BOARD_ADD.all(db.session, {
+                "boards": boards, "deltas": [deltas[b] for b in boards], "holder": user_id}):
+            if not inserted:
+                ranks[(board, points - deltas[board])] -= 1
+            ranks[(board, points)] += 1
+        _move_ranks(ranks)
+        return
+    # SQLite: the rows the person holds move in one UPDATE (the deltas passed as one JSON object, board -> delta);
+    # boards they are new to (their first points there, a new week or month) are then inserted. The transaction
+    # holds the database's write lock (BEGIN IMMEDIATE), so no other writer adds one of those rows in between.
+    moved = set()
+    for board, points in _SQLITE_MOVE.all(db.session, {"deltas": json.dumps(deltas), "holder": user_id}):
+        moved.add(board)
+        ranks[(board, points - deltas[board])] -= 1
+        ranks[(board, points)] += 1
+    new = [b for b in boards if b not in moved]
+    if new:
+        db.session.execute(table.insert(), [{"board": b, "user_id": user_id, "points": deltas[b]} for b in new])
+        for board in new:
+            ranks[(board, deltas[board])] += 1  # a newcomer joins at zero, then moves like everyone else
+    _move_ranks(ranks)
+
+
+def drop_from_boards(user_id: int, boards: Iterable[str]) -> dict[str, int]:
+    """Take a person off boards entirely; returns what they held there."""
+    boards = sorted(set(boards))
+    if not boards:
+        return {}
+    held = dict(db.session.execute(select(BoardScore.board, BoardScore.points).where(
+        BoardScore.user_id == user_id, BoardScore.board.in_(boards))).all())
+    if held:
+        db.session.execute(delete(BoardScore).where(BoardScore.user_id == user_id, BoardScore.board.in_(list(held))))
+        _move_ranks({(b, p): -1 for b, p in held.items()})
+    return held
+
+
+
+def write_board(board: str, scores: dict[int, int]) -> None:
+    if not scores:
+        return
+    db.session.execute(BoardScore.__table__.insert(), [
+        {"board": board, "user_id": u, "points": p} for u, p in sorted(scores.items())])
+    buckets: dict[tuple[str, int], int] = defaultdict(int)
+    for points in scores.values():
+        buckets[(board, points)] += 1
+    db.session.execute(BoardRank.__table__.insert(), [
+        {"board": b, "points": p, "members": n} for (b, p), n in sorted(with_blocks(buckets).items())])
