@@ -183,6 +183,33 @@ def upsert_increment(
     session.execute(stmt, {**keys, **increments, **sets})
 
 
+BULK_BATCH = 20_000
+
+
+def bulk_insert(session, table, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows (all with the same keys), BULK_BATCH at a time. On PostgreSQL each batch is one
+    INSERT ... SELECT FROM unnest(one array per column), executed once: psycopg's executemany executes the INSERT
+    once per row, which cost ~8x as much per row in a rebuild. On SQLite an executemany (a loop in C)."""
+    if not rows:
+        return
+    if dialect_name(session) != "postgresql":
+        for start in range(0, len(rows), BULK_BATCH):
+            session.execute(table.insert(), rows[start:start + BULK_BATCH])
+        return
+    from sqlalchemy import ARRAY, bindparam, func, select
+
+    columns = list(rows[0])
+    stmt = _prepared.get(("bulk", table, tuple(columns)))
+    if stmt is None:
+        given = func.unnest(*[bindparam(f"bulk_{c}", type_=ARRAY(table.c[c].type)) for c in columns]).table_valued(
+            *columns).render_derived()
+        stmt = _prepared[("bulk", table, tuple(columns))] = postgresql.insert(table).from_select(
+            columns, select(*[given.c[c] for c in columns]))
+    for start in range(0, len(rows), BULK_BATCH):
+        batch = rows[start:start + BULK_BATCH]
+        session.execute(stmt, {f"bulk_{c}": [row[c] for row in batch] for c in columns})
+
+
 # --- psycopg: long statements converted once ------------------------------------------------------
 def _psycopg_converts_long_statements_once() -> None:
     """psycopg turns a statement's %(name)s placeholders into $n once per statement text, but only for texts of

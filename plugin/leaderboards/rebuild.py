@@ -31,7 +31,7 @@ from sqlalchemy import (
 
 from plugin.badges.models import BadgeAward
 from plugin.challenges.models import Challenge
-from plugin.core.db import UTCDateTime
+from plugin.core.db import UTCDateTime, bulk_insert
 from plugin.experiments.models import Experiment
 from plugin.extensions import db
 from plugin.identity.people import holders
@@ -46,7 +46,6 @@ from plugin.settings.service import time_zone
 from plugin.teams.models import Team
 from plugin.tenancy.models import Course
 
-BATCH = 20_000
 TABLES = (BoardScore, BoardRank, MemberStat, TeamStat, TeamStanding)
 
 
@@ -248,13 +247,44 @@ def _any(connection, model, scope: _Scope) -> bool:
     return connection.execute(select(table.c.board).where(_boards_in(model, scope)).limit(1)).first() is not None
 
 
+# A rebuild replaces a table's rows outright (delete, then insert in key order) when at least this share of them
+# would change: after a bulk import, a restore or a change of time zone nearly every row moves, and upserting
+# each cost ~1.5x deleting them all and inserting afresh. Below it (a repair run: few rows wrong) only the rows
+# that differ are written.
+REPLACE_SHARE = 0.5
+SAMPLE_ROWS = 20_000
+
+
+def _changed_share(connection, model, rebuilt: Table, key: str, value: str) -> float:
+    """The share of rebuilt rows that differ from (or are missing in) the table, estimated from a random sample
+    of about SAMPLE_ROWS of them (every row when there are fewer)."""
+    table = model.__table__.name
+    rows = connection.execute(select(func.count()).select_from(rebuilt)).scalar() or 0
+    if not rows:
+        return 0.0
+    share = min(1.0, SAMPLE_ROWS / rows)
+    if share >= 1.0:
+        sample = f"{rebuilt.name} AS r"
+    elif connection.dialect.name == "postgresql":
+        sample = f"{rebuilt.name} AS r TABLESAMPLE BERNOULLI ({share * 100:.6f})"
+    else:  # SQLite's random() is a 64-bit integer
+        sample = f"(SELECT * FROM {rebuilt.name} WHERE abs(random() % {round(1 / share)}) = 0) AS r"
+    taken, same = connection.execute(text(
+        f"SELECT count(*), count(t.board) FROM {sample} LEFT JOIN {table} t "
+        f"ON t.board = r.board AND t.{key} = r.{key} AND t.{value} = r.{value}")).one()
+    return 1.0 - same / taken if taken else 0.0
+
+
 def _write(connection, scope: _Scope, model, rebuilt: Table, key: str, value: str) -> None:
     """Bring board_score / board_rank in line with the rebuilt rows. Into an empty table (a first rebuild, or
-    after a wipe) they go straight in, in key order; otherwise changed rows are upserted and stale ones deleted:
-    when the writers kept them right (the usual case) nothing is written, and a row that moved is one update
-    instead of a delete and an insert."""
+    after a wipe) they go straight in, in key order, and so they do, after the scope's rows are deleted, when most
+    rows would change (REPLACE_SHARE); otherwise changed rows are upserted and stale ones deleted: when the writers
+    kept them right (the usual case) nothing is written, and a row that moved is one update instead of a delete
+    and an insert."""
     table = model.__table__
     columns = f"board, {key}, {value}"
+    if _any(connection, model, scope) and _changed_share(connection, model, rebuilt, key, value) >= REPLACE_SHARE:
+        connection.execute(delete(table).where(_boards_in(model, scope)))
     if _any(connection, model, scope):
         connection.execute(text(
             f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {rebuilt.name} "
@@ -288,8 +318,7 @@ def _member_stats(scope: _Scope) -> int:
         add(b.course_id, b.user_id, b.awarded_at, {"badges": 1})
     rows = [{"course_id": c, "user_id": u, "period": p, "metric": m, "value": v}
             for (c, u, p, m), v in totals.items() if v]
-    for start in range(0, len(rows), BATCH):
-        db.session.execute(MemberStat.__table__.insert(), rows[start:start + BATCH])
+    bulk_insert(db.session, MemberStat.__table__, rows)
     _analyze(db.session.connection(), MemberStat.__table__)  # the team figures read it next, grouped by team
     return len(rows)
 

@@ -14,6 +14,7 @@ from collections import defaultdict
 
 from sqlalchemy import and_, case, func, select, text
 
+from plugin.core.db import bulk_insert
 from plugin.extensions import db
 from plugin.leaderboards import aggregates as agg
 from plugin.leaderboards import reconcile, standings
@@ -64,7 +65,7 @@ def rebuild_teams(where_course, points: list[tuple]) -> int:
 
     values = [{"team_id": t, "period": p, "metric": m, "value": v} for (t, p, m), v in sorted(rows.items()) if v]
     if values:
-        db.session.execute(TeamStat.__table__.insert(), values)
+        bulk_insert(db.session, TeamStat.__table__, values)
     _standings(teams, members, rows)
     return len(teams)
 
@@ -90,4 +91,4 @@ def _standings(teams: dict, members: dict[int, int], rows: dict[tuple, int]) -> 
             out.append(dict(zip(standings._COLUMNS, (team_id, period, team.course_id, team.name, count, *values,
                                                      *[standings.key_of(v, count) for v in values]))))
     if out:
-        db.session.execute(TeamStanding.__table__.insert(), out)
+        bulk_insert(db.session, TeamStanding.__table__, out)

@@ -390,6 +390,41 @@ def test_a_rebuild_into_empty_tables_writes_what_a_rebuild_over_existing_rows_do
     assert rebuild.snapshot() == maintained and rebuild.verify() == {}
 
 
+def _board_writes_during(action) -> list[str]:
+    """The statements that delete from or write into board_score while `action` runs."""
+    seen: list[str] = []
+
+    def remember(conn, cursor, statement, parameters, context, executemany):
+        text = " ".join(statement.lower().split())
+        if text.startswith(("delete from board_score", "insert into board_score")):
+            seen.append(text)
+
+    event.listen(db.engine, "before_cursor_execute", remember)
+    try:
+        action()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", remember)
+    return seen
+
+
+def test_a_rebuild_where_most_rows_are_wrong_replaces_them_and_a_repair_writes_only_the_wrong_ones(platform):
+    people = _busy_organisation(platform)
+    maintained = rebuild.snapshot()
+    # Every board row off (as after a bulk import or a restore of the ledger alone): the rows are replaced outright.
+    db.session.execute(update(BoardScore).values(points=BoardScore.points + 11))
+    writes = _board_writes_during(rebuild.rebuild)
+    assert rebuild.snapshot() == maintained and rebuild.verify() == {}
+    assert any(w.startswith("delete from board_score") and "exists" not in w for w in writes)  # all of them
+    assert not any("on conflict" in w for w in writes)
+    # One person's rows off (a repair): only theirs are written, nothing is deleted wholesale.
+    db.session.execute(update(BoardScore).where(BoardScore.user_id == people[1].user_id).values(
+        points=BoardScore.points + 3))
+    writes = _board_writes_during(rebuild.rebuild)
+    assert rebuild.snapshot() == maintained and rebuild.verify() == {}
+    assert any("on conflict" in w for w in writes)
+    assert not any(w.startswith("delete from board_score") and "exists" not in w for w in writes)
+
+
 def test_a_first_rebuild_of_one_organisation_leaves_another_organisations_rows_alone(platform):
     ours = _busy_organisation(platform)
     theirs = learners(make_platform("https://other.example.edu", "client-9", "Org B"), 40, 20)
