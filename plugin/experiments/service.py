@@ -60,7 +60,8 @@ def _log(actor: Actor, data: dict, now: datetime) -> Logged:
     rows = _PREFLIGHT.all(db.session, {
         "course_id": actor.course_id, "user_id": actor.user_id, "key": data["submission_key"],
         "organisation_id": actor.organisation_id, "task_category_id": data["task_category"],
-        "ai_tool_id": None if other_tool else int(data["ai_tool"]), "now": now, "since": now - DUPLICATE_WINDOW})
+        "ai_tool_id": None if other_tool else int(data["ai_tool"]), "now": now, "since": now - DUPLICATE_WINDOW,
+        "recent_limit": DUPLICATE_RECENT})
     (existing_id, category_id, tool_id, role, status, test_user, any_approved, this_approved, version, grade_sync,
      linked, teams, first_team, any_challenge, recent) = rows[0]
     tenancy.remember_standing(actor.course_id, actor.user_id, role, status, test_user)
@@ -205,6 +206,10 @@ def experiment_event(experiment: Experiment) -> E.Event:
 
 
 DUPLICATE_WINDOW = timedelta(days=90)
+# A new entry is compared with at most this many of its author's most recent ones in the window: what one award
+# reads and compares stays the same however many entries a prolific author has logged (re-posting an old text
+# after this many other entries is farming nothing: the daily cap and diminishing returns still apply).
+DUPLICATE_RECENT = 50
 
 
 _X = Experiment.__table__
@@ -223,9 +228,9 @@ def _active_item(table):
 # author's membership (the award path asks for it several times), the vision's approval of the tool and the
 # organisation's configuration version (its limits, rules, xAPI and webhook settings then come from memory),
 # and what the award's writers would each ask again: grade sync on?, linked accounts, teams, open challenges.
-# Last, every entry the author logged in the course since :since (the near-duplicate check's window), oldest
-# first, as one JSON array of [id, text as most_similar compares it]: one value, not a row per entry (a row
-# each cost the driver and Python more than the database spent finding them, and grew with the author's entries).
+# Last, the author's :recent_limit most recent entries in the course since :since (the near-duplicate check's
+# window), oldest first, as one JSON array of [id, text as most_similar compares it]: one value, not a row per
+# entry (a row each cost the driver and Python more than the database spent finding them).
 _FIRST = (_BY_KEY.scalar_subquery(), _active_item(TaskCategory.__table__).label("category"),
           _active_item(AiTool.__table__).label("tool"), *tenancy.STANDING_OF, vision.ANY_APPROVED,
           vision.THIS_APPROVED, config_cache.VERSION_OF, grades.ENABLED, people.LINKED_COUNT,
@@ -236,13 +241,16 @@ _TEXT = _X.c.title + " " + _X.c.tried + " " + func.coalesce(_X.c.learned, "")
 def _recent_texts(dialect: str):
     mine = (_X.c.course_id == bindparam("course_id"), _X.c.user_id == bindparam("user_id"),
             _X.c.created_at >= bindparam("since", type_=_X.c.created_at.type))
+    # The newest :recent_limit, read backwards off the author's (course, user, created_at) index.
+    latest = select(_X.c.id, _X.c.created_at, _TEXT.label("text")).where(*mine).order_by(
+        _X.c.created_at.desc(), _X.c.id.desc()).limit(bindparam("recent_limit", type_=Integer)).subquery()
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import aggregate_order_by
 
-        return select(func.json_agg(aggregate_order_by(func.json_build_array(_X.c.id, _TEXT), _X.c.created_at,
-                                                       _X.c.id))).where(*mine).scalar_subquery()
+        return select(func.json_agg(aggregate_order_by(func.json_build_array(latest.c.id, latest.c.text),
+                                                       latest.c.created_at, latest.c.id))).scalar_subquery()
     # SQLite (3.40: no ORDER BY inside an aggregate) aggregates in the order its FROM subquery gives.
-    ordered = select(_X.c.id, _TEXT.label("text")).where(*mine).order_by(_X.c.created_at, _X.c.id).subquery()
+    ordered = select(latest.c.id, latest.c.text).order_by(latest.c.created_at, latest.c.id).subquery()
     return select(func.json_group_array(func.json_array(ordered.c.id, ordered.c.text))).scalar_subquery()
 
 

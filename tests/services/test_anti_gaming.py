@@ -102,6 +102,21 @@ def test_only_the_last_90_days_are_compared(org, days_before, duplicate):
     assert paid(org, new) == (0 if duplicate else 10)
 
 
+def test_a_new_entry_is_compared_with_the_authors_most_recent_entries_only(org, monkeypatch):
+    from plugin.experiments import service
+
+    monkeypatch.setattr(service, "DUPLICATE_RECENT", 3)
+    old = log(org.ada, day(-10), title=TITLE, tried=NOTES_TEXT)
+    for i in range(2):
+        log(org.ada, day(-9 + i), title=f"Other {i}", tried=f"Something else entirely, number {i}, with the tool.")
+    within = log(org.ada, day(0), title=TITLE, tried=NOTES_TEXT)  # the old entry is one of the 3 most recent
+    assert within.experiment.duplicate_of_id == old.experiment.id
+    for i in range(3):
+        log(org.ada, day(1, i), title=f"More {i}", tried=f"Yet another different attempt, number {i}, today.")
+    beyond = log(org.ada, day(2), title=TITLE, tried=NOTES_TEXT)  # both earlier copies are 3+ entries back
+    assert beyond.experiment.duplicate_of_id is None and note(beyond) != "duplicate" and paid(org, beyond) > 0
+
+
 def test_a_colleagues_identical_text_is_not_my_duplicate(org):
     log(org.bo, title=TITLE, tried=NOTES_TEXT)
     mine = log(org.ada, later(1), title=TITLE, tried=NOTES_TEXT)
