@@ -146,18 +146,24 @@ def run_round(launcher: Launcher, side: Side, pick, clients: int, seconds: float
 
 
 
+def b3_platform(prefix: str):
+    """The LMS both B3 benches launch from: a fake platform (its own JWKS server) with a fresh issuer."""
+    from tests.support.platform import FakePlatform
+
+    return FakePlatform(issuer=f"https://{prefix}-{secrets.token_hex(3)}.lms.example", client_id="b3-client",
+                        deployment_id="b3-deployment")
+
+
 def main(argv=None) -> int:
     args = parse(argv)
     from bench._database import TempDatabase
     from bench._http import Server
     from bench.load import logging_quiet
-    from tests.support.platform import FakePlatform
 
     logging_quiet()
     with TempDatabase(args.db) as database:
         secret = secrets.token_hex(32)
-        platform = FakePlatform(issuer=f"https://b3-{secrets.token_hex(3)}.lms.example", client_id="b3-client",
-                                deployment_id="b3-deployment")
+        platform = b3_platform("b3")
         server = Server(database.url, secret, database.tmp, workers=args.workers, env={
             "TINKER_BENCH_FLOOR_JWKS": platform.server.url, "TINKER_BENCH_FLOOR_AUD": platform.client_id})
         try:

@@ -67,17 +67,15 @@ def main(argv=None) -> int:
 
     from bench._app import build
     from bench._database import TempDatabase
-    from bench.launch import _prepare
+    from bench.launch import _prepare, b3_platform
     from bench.load import logging_quiet
     from plugin.extensions import db
     from plugin.lti import roster_jobs
-    from tests.support.platform import FakePlatform
 
     logging_quiet()
     with TempDatabase(args.db) as database:
         secret = secrets.token_hex(32)
-        platform = FakePlatform(issuer=f"https://b3p-{secrets.token_hex(3)}.lms.example", client_id="b3-client",
-                                deployment_id="b3-deployment")
+        platform = b3_platform("b3p")
         os.environ["TINKER_BENCH_FLOOR_JWKS"], os.environ["TINKER_BENCH_FLOOR_AUD"] = platform.server.url, "b3-client"
         try:
             _prepare(database.url, secret, "http://127.0.0.1", platform)
