@@ -89,7 +89,8 @@ def ledger_rebuild_aggregates(organisation):
         totals = rebuild_totals() if organisation_id is None else 0
         result = rebuild(organisation_id)
         db.session.commit()
-    click.echo(f"Rebuilt {result.board_rows} board rows, {result.member_rows} member figures, {result.teams} teams, "
+    click.echo(f"Rebuilt {result.board_rows} board rows, {result.member_rows} member figures, "
+               f"{result.tally_rows} experiment tallies, {result.teams} teams, "
                f"{result.challenges} challenge boards" + (f", {totals} totals" if totals else "")
                + f" in {time.perf_counter() - started:.1f} s.")
 

@@ -5,6 +5,7 @@ from plugin.catalog.models import AiTool, TaskCategory, ValueTag  # noqa: F401
 from plugin.challenges.models import Challenge, ChallengeContribution, ChallengeTool, MissionEvidence  # noqa: F401
 from plugin.community.models import Reaction, Report, Reuse  # noqa: F401
 from plugin.experiments.models import Experiment  # noqa: F401
+from plugin.facts.models import ExperimentTally  # noqa: F401
 from plugin.identity.models import IdentityLink, LinkAttempt, LinkCode, Person  # noqa: F401
 from plugin.insights import changes  # noqa: F401  (the hook that records edits for the data version)
 from plugin.insights.models import DataChange, InsightSetting  # noqa: F401

@@ -17,6 +17,7 @@ from plugin.experiments.models import Experiment, Outcome, SensitiveData, Visibi
 from plugin.experiments.schemas import OTHER_TOOL
 from plugin.experiments.similarity import most_similar
 from plugin.extensions import db
+from plugin.facts import tallies
 from plugin.facts.db import DbFacts
 from plugin.i18n import gettext as _
 from plugin.i18n import lazy_gettext as _l
@@ -118,13 +119,14 @@ def _log(actor: Actor, data: dict, now: datetime) -> Logged:
             E.Event(name=E.EXPERIMENT_LOGGED, organisation_id=actor.organisation_id, course_id=actor.course_id,
                     user_id=actor.user_id, source_type="experiment", source_id=0, occurred_at=now,
                     attrs={"tool_key": f"tool:{tool_id}" if tool_id else "other", "category_id": category_id}),
-            org_limits.min_reflection_chars, rules.quiet_rules(actor.organisation_id), new=row)
+            org_limits.min_reflection_chars, rules.asking_rules(actor.organisation_id), new=row)
     facts_rows = ()
+    counted = tallies.of_row(row)
     if activity is None:
         experiment_id = _INSERT.scalar(db.session, row)
     else:
         params = {**row, "periods": [p for p, _m, _v in activity], "metrics": [m for _p, m, _v in activity],
-                  "values": [v for _p, _m, v in activity]}
+                  "values": [v for _p, _m, v in activity], **tallies.as_arrays(counted)}
         if facts_read is None:
             experiment_id = _INSERT_WITH_ACTIVITY.scalar(db.session, params)
         else:
@@ -141,6 +143,7 @@ def _log(actor: Actor, data: dict, now: datetime) -> Logged:
 
     if activity is None:
         aggregates.record_activity(actor.organisation_id, actor.course_id, actor.user_id, now, metrics)
+        tallies.add(actor.course_id, actor.user_id, counted)
     recognitions: list[rules.Recognition] = []
     if facts is not None:
         event = experiment_event(experiment)
@@ -149,7 +152,7 @@ def _log(actor: Actor, data: dict, now: datetime) -> Logged:
             facts.take_experiment_read(facts_read, facts_rows)
         elif not event.attrs["near_duplicate"]:
             facts.prefetch_experiment(event, org_limits.min_reflection_chars,
-                                      unread_awards=rules.quiet_rules(actor.organisation_id))
+                                      awards_of=rules.asking_rules(actor.organisation_id))
         recognitions = rules.process(event, facts, org_limits, now)
         grades.points_changed(actor.course_id, actor.user_id, now)
     challenges.on_experiment_logged(experiment, now)
@@ -272,7 +275,8 @@ _INSERT = Hot(lambda dialect: insert_for_dialect(dialect, _X).values(
 
 def _insert_with_activity_ctes():
     """PostgreSQL: _INSERT, and from the inserted row (none when the key was used) the person's member_stat rows
-    (aggregates.quiet_activity: period, metric, value as three arrays) added in the same statement: its two CTEs."""
+    (aggregates.quiet_activity: period, metric, value as three arrays) and experiment tallies (tallies.as_arrays)
+    added in the same statement: its three CTEs."""
     from sqlalchemy import ARRAY, BigInteger, String, true
     from sqlalchemy.dialects.postgresql import insert
 
@@ -289,15 +293,25 @@ def _insert_with_activity_ctes():
         given.c.value).select_from(entry).join(given, true()))
     add = add.on_conflict_do_update(index_elements=["course_id", "user_id", "period", "metric"],
                                     set_={"value": stat.c.value + add.excluded.value}).cte("activity")
-    return entry, add
+    tally = tallies.T
+    counted = func.unnest(bindparam("tally_buckets", type_=ARRAY(String)),
+                          bindparam("tally_values", type_=ARRAY(BigInteger))).table_valued(
+        "bucket", "value").render_derived()
+    count = insert(tally).from_select(["course_id", "user_id", "bucket", "value"], select(
+        bindparam("course_id", type_=Integer), bindparam("user_id", type_=Integer), counted.c.bucket,
+        counted.c.value).select_from(entry).join(counted, true()))
+    count = count.on_conflict_do_update(index_elements=["course_id", "user_id", "bucket"],
+                                        set_={"value": tally.c.value + count.excluded.value}).cte("tally")
+    return entry, (add, count)
 
 
 def _insert_with_activity():
-    entry, add = _insert_with_activity_ctes()
-    return select(entry.c.id).add_cte(add)
+    entry, writes = _insert_with_activity_ctes()
+    return select(entry.c.id).add_cte(*writes)
 
 
-_INSERT_WITH_ACTIVITY = Hot(lambda _dialect: _insert_with_activity(), writes=(_X.name, "member_stat"))
+_WRITES = (_X.name, "member_stat", tallies.T.name)
+_INSERT_WITH_ACTIVITY = Hot(lambda _dialect: _insert_with_activity(), writes=_WRITES)
 _INSERTED = "inserted"
 _WITH_FACTS: dict[tuple, Hot] = {}
 
@@ -306,20 +320,20 @@ def _insert_with_activity_and_facts(read) -> Hot:
     """PostgreSQL: _INSERT_WITH_ACTIVITY whose result is a row ("inserted", the new id; none when the key was used)
     followed by the rows of the author's facts read (DbFacts.experiment_read with `new`: the statement's reads see
     the tables as they were before it)."""
-    key = (read.other, read.skip)
+    key = (read.other, read.awards_of)
     hot = _WITH_FACTS.get(key)
     if hot is None:
         def build(_dialect):
-            from sqlalchemy import Date, cast, literal, null
+            from sqlalchemy import String, cast, literal, null
 
             from plugin.ledger.models import LedgerEntry
 
-            entry, add = _insert_with_activity_ctes()
+            entry, writes = _insert_with_activity_ctes()
             facts = read.select()
             head = select(literal(_INSERTED), entry.c.id, *[cast(null(), Integer)] * 8,
-                          cast(null(), LedgerEntry.__table__.c.created_at.type), cast(null(), Date))
-            return union_all(head, *facts.selects).add_cte(add)
-        hot = _WITH_FACTS[key] = Hot(build, writes=(_X.name, "member_stat"))
+                          cast(null(), LedgerEntry.__table__.c.created_at.type), cast(null(), String))
+            return union_all(head, *facts.selects).add_cte(*writes)
+        hot = _WITH_FACTS[key] = Hot(build, writes=_WRITES)
     return hot
 
 
@@ -374,6 +388,8 @@ def share_experiment(actor: Actor, experiment_id: int, visibility: str, now: dat
     was_shared = experiment.shared
     experiment.visibility = visibility
     db.session.flush()
+    if experiment.shared != was_shared:
+        tallies.shared_changed(experiment, experiment.shared)
     if experiment.shared and not was_shared and actor.can_earn:
         rules.process(experiment_event(experiment), DbFacts(actor.course_id, actor.user_id),
                       limits(actor.organisation_id), now)

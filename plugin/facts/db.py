@@ -7,12 +7,17 @@ Every rule of an event asks here, so each question is a statement built once (pe
 with bind parameters) and what several rules ask about the same rows is read together: one grouped query
 for every rule's past awards, one summary row for the all-time experiment figures. Answers live on this
 object, which lives for one event; awards just posted are forgotten through `changed()`.
+
+The figures an experiment's rules ask on every award (all-time counts, distinct tools and categories, failed
+and shared entries, days with experiments, repeats of a tool on a kind of task) come from the person's
+experiment tallies (facts.tallies), so what an award reads does not grow with how many experiments the person
+logged; questions with other filters still count experiments.
 """
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import String, and_, bindparam, case, cast, func, literal, literal_column, select
+from sqlalchemy import Integer, String, bindparam, cast, func, literal, literal_column, select
 
 from plugin.badges.models import BadgeAward
 from plugin.challenges.models import ChallengeContribution
@@ -20,6 +25,8 @@ from plugin.community.models import Reaction, Reuse
 from plugin.core.db import Hot
 from plugin.experiments.models import Experiment, Outcome, Visibility
 from plugin.extensions import db
+from plugin.facts import tallies
+from plugin.facts.models import ExperimentTally
 from plugin.ledger.models import LedgerEntry, PointsTotal
 from plugin.peer_help.models import CONFIRMED, PeerHelp
 from plugin.recognition.models import Kudos
@@ -35,8 +42,6 @@ _SINCE = bindparam("since", type_=X.c.created_at.type)
 _MINE = (X.c.course_id == _COURSE, X.c.user_id == _USER, X.c.duplicate_of_id.is_(None))
 _TOOL = func.coalesce(cast(X.c.ai_tool_id, String), "other")
 _SHARED = X.c.visibility != Visibility.PRIVATE.value
-_FAILED_REFLECTED = and_(_SHARED, X.c.outcome == Outcome.FAILED.value,
-                         X.c.reflection_chars >= bindparam("min_reflection"))
 
 # Built on first use for each shape of filters (which optional filters are set), then reused.
 _built: dict[tuple, object] = {}
@@ -49,10 +54,32 @@ def _statement(key: tuple, build):
     return stmt
 
 
-# All-time experiment figures several rules ask about, in one row.
-_SUMMARY = select(func.count(), func.count(func.distinct(_TOOL)), func.count(func.distinct(X.c.task_category_id)),
-                  func.coalesce(func.sum(case((_FAILED_REFLECTED, 1), else_=0)), 0),
-                  func.coalesce(func.sum(case((_SHARED, 1), else_=0)), 0)).where(*_MINE)
+T = ExperimentTally.__table__
+_TALLIES = (T.c.course_id == _COURSE, T.c.user_id == _USER)
+
+
+def _tally(bucket):
+    """The person's count in one bucket (0 when they have none)."""
+    return func.coalesce(select(T.c.value).where(*_TALLIES, T.c.bucket == bucket).scalar_subquery(), 0)
+
+
+def _tally_sum(low, high):
+    """Their counts summed over the buckets from `low` up to (not including) `high`: a range of the primary key."""
+    return select(func.coalesce(func.sum(T.c.value), 0)).where(
+        *_TALLIES, T.c.bucket >= low, T.c.bucket < high).scalar_subquery()
+
+
+def _tally_kinds(prefix: str):
+    """How many buckets of a kind ("tool:", "cat:") hold any of their experiments."""
+    return select(func.count()).select_from(T).where(
+        *_TALLIES, T.c.bucket > prefix, T.c.bucket < prefix + tallies.END, T.c.value > 0).scalar_subquery()
+
+
+# All-time experiment figures several rules ask about, in one row, from the tallies: experiments, distinct tools,
+# distinct categories, failed and shared with a reflection of at least :fsr_from's length, shared.
+_SUMMARY = select(_tally("n").label("n"), _tally_kinds("tool:").label("tools"), _tally_kinds("cat:").label("cats"),
+                  _tally_sum(bindparam("fsr_from"), "fsr:" + tallies.END).label("fsr"),
+                  _tally("shared").label("shared"))
 
 # Not a reversal. Written so that no index on reverses_id can serve it: SQLite took "reverses_id IS NULL" as a
 # lookup in that unique index and walked every original entry of the installation instead of the person's.
@@ -82,25 +109,21 @@ _DAY_POINTS = select(func.coalesce(func.sum(L.c.amount), 0)).where(
 _COURSE_ORGANISATION = select(Course.__table__.c.organisation_id).where(Course.__table__.c.id == _COURSE)
 
 
-# before_id for a read that runs before the experiment is inserted: every row it sees was logged before it.
-_NOT_YET_INSERTED = 2**31 - 1  # the largest id an INTEGER column holds
-
-
 class ExperimentRead:
     """An experiment's facts read (DbFacts.experiment_read): its statement (select() for embedding in a caller's
     statement, hot() to run on its own) and parameters."""
 
-    def __init__(self, event, other, skip, params, day, since, min_reflection, days_since, new):
-        self.event, self.other, self.skip, self.params = event, other, skip, params
+    def __init__(self, event, other, awards_of, params, day, since, min_reflection, days_since, new):
+        self.event, self.other, self.awards_of, self.params = event, other, awards_of, params
         self.day, self.since, self.min_reflection, self.days_since, self.new = day, since, min_reflection, days_since, new
 
     def select(self):
         presence = self.new is not None
-        return _statement(("prefetch select", self.other, self.skip, presence), lambda: _prefetch_statement(
-            DbFacts._same_statement(self.other), self.skip, presence))
+        return _statement(("prefetch select", self.other, self.awards_of, presence), lambda: _prefetch_statement(
+            _repeats(self.other), self.awards_of, presence))
 
     def hot(self) -> Hot:
-        return _statement(("prefetch", self.other, self.skip, self.new is not None),
+        return _statement(("prefetch", self.other, self.awards_of, self.new is not None),
                           lambda: Hot(lambda _dialect: self.select()))
 
 
@@ -116,23 +139,25 @@ class DbFacts:
         self._same: dict[tuple, int] = {}  # same_tool_and_category answers read ahead, by their arguments
         self._day_points: dict[tuple, int] = {}  # points_on_day answers read ahead (forgotten by changed())
         self._days: tuple[datetime, set[date]] | None = None  # days with experiments since, read ahead
-        self._unread_awards: frozenset[int] = frozenset()  # rules left out of the past awards read ahead
+        self._awards_of: frozenset[int] | None = None  # the rules whose past awards were read ahead (None: all)
 
-    def prefetch_experiment(self, event, min_reflection_chars: int, unread_awards: frozenset[int] = frozenset()) -> None:
+    def prefetch_experiment(self, event, min_reflection_chars: int, awards_of: frozenset[int] | None = None) -> None:
         """Read in one statement what an experiment's rules ask, with the arguments they will ask it with:
         the repeats of its tool and category (the diminishing-returns window), the points its day already holds
-        from experiments (the daily cap), the all-time summary (fail-forward's reflection length), every rule's
-        past awards (kept up to date by changed()) and the days with experiments of the last PREFETCH_WEEKS
-        weeks (streaks). Questions asked with other arguments are read as before.
+        from experiments (the daily cap), the all-time summary (fail-forward's reflection length), the past awards
+        of the rules in `awards_of` (kept up to date by changed()) and the days with experiments of the last
+        PREFETCH_WEEKS weeks (streaks). Questions asked with other arguments are read as before.
 
-        `unread_awards`: rules whose past awards the read leaves out (rules.quiet_rules: their evaluation never
-        asks); asked all the same, they are read then."""
-        read = self.experiment_read(event, min_reflection_chars, unread_awards)
+        `awards_of`: the rules whose past awards the read covers (rules.asking_rules: the active rules whose
+        evaluation asks; None: every rule); any other rule's, asked all the same, are read then."""
+        read = self.experiment_read(event, min_reflection_chars, awards_of)
         self.take_experiment_read(read, read.hot().all(db.session, read.params))
 
-    def experiment_read(self, event, min_reflection_chars: int, unread_awards: frozenset[int] = frozenset(),
+    def experiment_read(self, event, min_reflection_chars: int, awards_of: frozenset[int] | None = None,
                         new: dict | None = None) -> ExperimentRead:
-        """prefetch_experiment's statement and parameters, for a caller that runs it itself. `new`: the experiment
+        """prefetch_experiment's statement and parameters, for a caller that runs it itself. For the experiment
+        just logged: its repeats are every other entry of the window (a replay of an older one asks
+        same_tool_and_category, which counts those logged before it). `new`: the experiment
         is not in the database yet (a statement that inserts it runs this read in the same round trip, and sees
         the rows as they were before it): its columns (ai_tool_id, created_at, outcome, visibility,
         reflection_chars; never a near-duplicate) are counted in as the read after the insert would count them."""
@@ -146,22 +171,32 @@ class DbFacts:
         min_reflection = max(1, min_reflection_chars)
         days_since = datetime.combine(week_start(event.occurred_at) - timedelta(weeks=PREFETCH_WEEKS), time(0),
                                       tzinfo=timezone.utc)
-        skip = tuple(sorted(unread_awards))
-        if len(_built) > 512:  # one statement per set of skipped rules: a handful per organisation
+        rule_ids = None if awards_of is None else tuple(sorted(awards_of))
+        if len(_built) > 512:  # one statement per set of rules read: a handful per organisation
             _built.clear()
+        tool = "other" if other else tool_key.split(":", 1)[1]
+        since_day = since.astimezone(timezone.utc).date()
+        repeats = tallies.tool_category_prefix(tool, category_id)
         params = {**self._params, "category_id": category_id, "since": since,
-                  "before_id": _NOT_YET_INSERTED if new is not None else event.source_id,
-                  "source_type": "experiment", "start": start, "end": end, "min_reflection": min_reflection,
-                  "days_since": days_since, "tool_text": "other" if other else tool_key.split(":", 1)[1]}
+                  # The repeats: whole UTC days after the window's first from the tallies, that first day's entries
+                  # counted from :since; less this experiment once it is in (a read after its insert).
+                  "repeats_from": repeats + (since_day + timedelta(days=1)).isoformat(),
+                  "repeats_to": repeats + tallies.END,
+                  "first_day_end": datetime.combine(since_day + timedelta(days=1), time(0), tzinfo=timezone.utc),
+                  "itself": 1 if new is None and category_id is not None else 0,
+                  "source_type": "experiment", "start": start, "end": end,
+                  "fsr_from": tallies.reflection_bucket(min_reflection),
+                  "days_from": tallies.day_bucket(days_since.date()), "days_to": "day:" + tallies.END,
+                  "tool_bucket": f"tool:{tool}", "category_bucket": f"cat:{category_id}"}
         if not other:
-            params["tool_id"] = int(tool_key.split(":", 1)[1])
-        return ExperimentRead(event, other, skip, params, day, since, min_reflection, days_since, new)
+            params["tool_id"] = int(tool)
+        return ExperimentRead(event, other, rule_ids, params, day, since, min_reflection, days_since, new)
 
     def take_experiment_read(self, read: ExperimentRead, rows) -> None:
         """Keep the answers of an experiment_read's rows (kind, a, ..., i, latest, on) on this object."""
         event, new = read.event, read.new
         tool_key, category_id = event.attrs["tool_key"], event.attrs["category_id"]
-        self._unread_awards = frozenset(read.skip)
+        self._awards_of = None if read.awards_of is None else frozenset(read.awards_of)
         awards: dict[int, dict[str, tuple[int, datetime]]] = {}
         days = set()
         for kind, a, b, c, d, e, f, g, has_tool, has_category, latest, on in rows:
@@ -196,7 +231,8 @@ class DbFacts:
             return next(iter(self._summaries.values()))
         min_reflection = 1 if min_reflection is None else min_reflection
         if min_reflection not in self._summaries:
-            row = db.session.execute(_SUMMARY, {**self._params, "min_reflection": min_reflection}).one()
+            row = db.session.execute(_SUMMARY, {**self._params,
+                                                "fsr_from": tallies.reflection_bucket(min_reflection)}).one()
             self._summaries[min_reflection] = tuple(int(v or 0) for v in row)
         return self._summaries[min_reflection]
 
@@ -381,7 +417,7 @@ class DbFacts:
 
     def rule_awards(self, rule_id, since=None) -> int:
         """Times the rule recognised this person: a firing that gave points and a badge counts once."""
-        if rule_id in self._unread_awards:
+        if self._awards_of is not None and rule_id not in self._awards_of:
             ledger_times, badge_times = self._split(rule_id)
             return max(sum(1 for t in ledger_times if since is None or t >= since),
                        sum(1 for t in badge_times if since is None or t >= since))
@@ -399,7 +435,7 @@ class DbFacts:
         return ledger_times, badge_times
 
     def last_rule_award(self, rule_id):
-        if rule_id in self._unread_awards:
+        if self._awards_of is not None and rule_id not in self._awards_of:
             ledger_times, badge_times = self._split(rule_id)
             return max([*ledger_times, *badge_times], default=None)
         return max((latest for _, latest in self._award_summary().get(rule_id, {}).values()), default=None)
@@ -422,43 +458,57 @@ class DbFacts:
 PREFETCH_WEEKS = 8
 
 
-def _awards_except(skip: tuple[int, ...]):
-    """_AWARDS without the rules in `skip` (their ids written into the statement: a Hot statement binds no lists)."""
-    if not skip:
+def _awards_of(rule_ids: tuple[int, ...] | None):
+    """_AWARDS (None), or of the rules in `rule_ids` only (written into the statement: a Hot statement binds no
+    lists). Looked up rule by rule in the ledger's (course, user, rule) index: the every-experiment rule's entries,
+    as many as the person's experiments, are not walked past."""
+    if rule_ids is None:
         return _AWARDS
-    ids = [literal_column(str(int(rule_id))) for rule_id in skip]
+    ids = [literal_column(str(int(rule_id))) for rule_id in rule_ids] or [literal_column("NULL")]  # NULL: none
     return select(literal("ledger"), L.c.rule_id, func.count(), func.max(L.c.created_at)).where(
-        L.c.course_id == _COURSE, L.c.user_id == _USER, L.c.rule_id.is_not(None), _ORIGINAL,
-        L.c.rule_id.not_in(ids)).group_by(L.c.rule_id).union_all(
-        select(literal("badge"), B.c.rule_id, func.count(), func.max(B.c.awarded_at)).where(
-            B.c.course_id == _COURSE, B.c.user_id == _USER, B.c.rule_id.is_not(None), B.c.rule_id.not_in(ids)
-        ).group_by(B.c.rule_id))
+        L.c.course_id == _COURSE, L.c.user_id == _USER, L.c.rule_id.in_(ids), _ORIGINAL).group_by(
+        L.c.rule_id).union_all(select(literal("badge"), B.c.rule_id, func.count(), func.max(B.c.awarded_at)).where(
+            B.c.course_id == _COURSE, B.c.user_id == _USER, B.c.rule_id.in_(ids)).group_by(B.c.rule_id))
 
 
-def _prefetch_statement(same, skip: tuple[int, ...] = (), presence: bool = False):
-    """One row of scalar facts ("facts": a to g, then whether the person has experiments with :tool_text and with
-    :category_id, when `presence` asks), every rule's past awards ("ledger"/"badge" rows) and the days with
-    experiments since :days_since ("day" rows), as one UNION ALL of alike columns."""
-    from sqlalchemy import Date, Integer, null, type_coerce, union_all
+def _repeats(other: bool):
+    """The prefetch's repeats of a tool on a kind of task since :since (same_tool_and_category): the tallies of
+    the whole UTC days after :since's, plus the entries of its own day from :since on, less :itself."""
+    def build():
+        tool_clause = X.c.ai_tool_id.is_(None) if other else X.c.ai_tool_id == bindparam("tool_id")
+        first_day = select(func.count()).select_from(X).where(
+            *_MINE, tool_clause, X.c.task_category_id == bindparam("category_id"), X.c.created_at >= _SINCE,
+            X.c.created_at < bindparam("first_day_end", type_=X.c.created_at.type)).scalar_subquery()
+        # As an integer: PostgreSQL sums a BIGINT column as NUMERIC, which would make the UNION's column (the new
+        # experiment's id, in the statement that inserts it) NUMERIC too.
+        return cast(_tally_sum(bindparam("repeats_from"), bindparam("repeats_to")) + first_day - bindparam(
+            "itself", type_=Integer), Integer)
+    return _statement(("repeats", other), build)
+
+
+def _prefetch_statement(repeats, awards_of: tuple[int, ...] | None = None, presence: bool = False):
+    """One row of scalar facts ("facts": a to g, then whether the person has experiments with :tool_bucket and
+    :category_bucket, when `presence` asks), every rule's past awards ("ledger"/"badge" rows) and the UTC days with
+    experiments from :days_from ("day" rows, the day as text), as one UNION ALL of alike columns. Past awards are
+    those of the rules in `awards_of`."""
+    from sqlalchemy import null, union_all
 
     def none(type_):
         return cast(null(), type_)
 
     summary = _SUMMARY.subquery()
-    awards = _awards_except(skip).subquery()
-    days = select(func.date(X.c.created_at).label("on")).where(
-        *_MINE, X.c.created_at >= bindparam("days_since", type_=X.c.created_at.type)).distinct().subquery()
+    awards = _awards_of(awards_of).subquery()
+    days = select(func.substr(T.c.bucket, 5).label("on")).where(
+        *_TALLIES, T.c.bucket >= bindparam("days_from"), T.c.bucket < bindparam("days_to"), T.c.value > 0).subquery()
     at_type = L.c.created_at.type
-    mine = select(X.c.id).where(*_MINE)
-    has_tool = cast(mine.where(_TOOL == bindparam("tool_text")).exists(), Integer) if presence else none(Integer)
-    has_category = cast(mine.where(X.c.task_category_id == bindparam("category_id")).exists(), Integer) \
-        if presence else none(Integer)
+    has_tool = cast(_tally(bindparam("tool_bucket")) > 0, Integer) if presence else none(Integer)
+    has_category = cast(_tally(bindparam("category_bucket")) > 0, Integer) if presence else none(Integer)
     return union_all(
-        select(literal("facts").label("kind"), same.scalar_subquery().label("a"), _DAY_POINTS.scalar_subquery(),
+        select(literal("facts").label("kind"), repeats.label("a"), _DAY_POINTS.scalar_subquery(),
                *[cast(column, Integer) for column in summary.c], has_tool, has_category,
-               none(at_type), none(Date)).select_from(summary),
-        select(awards.c[0], awards.c[1], awards.c[2], *[none(Integer)] * 7, awards.c[3], none(Date)),
-        select(literal("day"), *[none(Integer)] * 9, none(at_type), type_coerce(days.c.on, Date)))
+               none(at_type), none(String)).select_from(summary),
+        select(awards.c[0], awards.c[1], awards.c[2], *[none(Integer)] * 7, awards.c[3], none(String)),
+        select(literal("day"), *[none(Integer)] * 9, none(at_type), cast(days.c.on, String)))
 
 
 def _day(value) -> date:

@@ -1,5 +1,5 @@
-"""Recompute every board and team aggregate (team standings included) from the truth: the ledger, experiments, confirmed helps and
-badge awards. `flask ledger rebuild-aggregates` runs it; `verify()` rebuilds inside a savepoint, compares
+"""Recompute every board and team aggregate (team standings included), and the experiment tallies the rules read
+(facts.tallies), from the truth: the ledger, experiments, confirmed helps and badge awards. `flask ledger rebuild-aggregates` runs it; `verify()` rebuilds inside a savepoint, compares
 with what the writers maintained and rolls back, so it can run on a live database.
 
 Boards are summed by the database (see _boards); member figures are gathered in Python and written in batches.
@@ -34,6 +34,8 @@ from plugin.challenges.models import Challenge
 from plugin.core.db import UTCDateTime, bulk_insert
 from plugin.experiments.models import Experiment
 from plugin.extensions import db
+from plugin.facts import tallies
+from plugin.facts.models import ExperimentTally
 from plugin.identity.people import holders
 from plugin.leaderboards import aggregates as agg
 from plugin.leaderboards import keys
@@ -46,13 +48,14 @@ from plugin.settings.service import time_zone
 from plugin.teams.models import Team
 from plugin.tenancy.models import Course
 
-TABLES = (BoardScore, BoardRank, MemberStat, TeamStat, TeamStanding)
+TABLES = (BoardScore, BoardRank, MemberStat, TeamStat, TeamStanding, ExperimentTally)
 
 
 @dataclass
 class Rebuilt:
     board_rows: int = 0
     member_rows: int = 0
+    tally_rows: int = 0
     teams: int = 0
     challenges: int = 0
 
@@ -87,10 +90,11 @@ def _boards_in(model, scope: _Scope):
 def _wipe(scope: _Scope) -> None:
     """Member and team figures are written afresh; boards are brought in line with the rebuilt rows (_boards)."""
     if scope.organisation_id is None:
-        for model in (MemberStat, TeamStat, TeamStanding):
+        for model in (MemberStat, TeamStat, TeamStanding, ExperimentTally):
             db.session.execute(delete(model))
         return
     db.session.execute(delete(MemberStat).where(MemberStat.course_id.in_(list(scope.courses))))
+    db.session.execute(delete(ExperimentTally).where(ExperimentTally.course_id.in_(list(scope.courses))))
     db.session.execute(delete(TeamStanding).where(TeamStanding.course_id.in_(list(scope.courses))))
     db.session.execute(delete(TeamStat).where(TeamStat.team_id.in_(
         select(Team.id).where(Team.course_id.in_(list(scope.courses))))))
@@ -323,13 +327,23 @@ def _member_stats(scope: _Scope) -> int:
     return len(rows)
 
 
+def _tallies(scope: _Scope) -> int:
+    counted = tallies.rebuilt(db.session.execute(select(
+        Experiment.course_id, Experiment.user_id, Experiment.ai_tool_id, Experiment.task_category_id,
+        Experiment.created_at, Experiment.outcome, Experiment.visibility, Experiment.reflection_chars,
+        Experiment.duplicate_of_id).where(scope.where_course(Experiment.course_id))))
+    bulk_insert(db.session, ExperimentTally.__table__, [
+        {"course_id": c, "user_id": u, "bucket": b, "value": v} for (c, u, b), v in sorted(counted.items()) if v])
+    return len(counted)
+
+
 def rebuild(organisation_id: int | None = None) -> Rebuilt:
     """Recompute boards, rank buckets, member and team figures (one organisation, or all)."""
     scope = _scope(organisation_id)
     with _batch_memory():
         _wipe(scope)
         board_rows, points = _boards(scope)
-        result = Rebuilt(board_rows=board_rows, member_rows=_member_stats(scope))
+        result = Rebuilt(board_rows=board_rows, member_rows=_member_stats(scope), tally_rows=_tallies(scope))
         # Challenge boards came with the ledger pass; team figures are sums of its rows and the member rows just written.
         result.teams = rebuild_teams(scope.where_course, points)
         result.challenges = db.session.scalar(select(db.func.count()).select_from(Challenge).where(
@@ -372,7 +386,7 @@ def snapshot(organisation_id: int | None = None) -> dict[str, set[tuple]]:
         prefixes.append(keys.organisation_scope(organisation_id) + ":")
     out: dict[str, set[tuple]] = {}
     for model, value in ((BoardScore, "points"), (BoardRank, "members"), (MemberStat, "value"), (TeamStat, "value"),
-                         (TeamStanding, "members")):
+                         (TeamStanding, "members"), (ExperimentTally, "value")):
         query = select(*model.__table__.columns).where(model.__table__.c[value] != 0)
         if organisation_id is not None and model is TeamStanding:
             query = query.where(TeamStanding.course_id.in_(courses))
@@ -381,8 +395,8 @@ def snapshot(organisation_id: int | None = None) -> dict[str, set[tuple]]:
                 select(Challenge.id).where(Challenge.course_id.in_(courses)))]
             query = query.where(or_(model.board.in_(challenge_boards + [keys.blocks_key(b) for b in challenge_boards]),
                                     *[model.board.startswith(p, autoescape=True) for p in prefixes]))
-        elif organisation_id is not None and model is MemberStat:
-            query = query.where(MemberStat.course_id.in_(courses))
+        elif organisation_id is not None and model in (MemberStat, ExperimentTally):
+            query = query.where(model.course_id.in_(courses))
         elif organisation_id is not None:
             query = query.where(TeamStat.team_id.in_(select(Team.id).where(Team.course_id.in_(courses))))
         out[model.__tablename__] = {tuple(row) for row in db.session.execute(query)}

@@ -59,6 +59,7 @@ POLICY = {
     "points_total.user_id": KEEP_IDS,
     "board_score.user_id": KEEP_IDS,
     "member_stat.user_id": KEEP_IDS,
+    "experiment_tally.user_id": KEEP_IDS,
     "board_opt_out.user_id": _l("added for every course: never named on a board"),
     "team_member.user_id": KEEP_IDS,
     "challenge_contribution.user_id": KEEP_IDS,

@@ -18,6 +18,7 @@ from plugin.challenges.models import Challenge, ChallengeContribution, MissionEv
 from plugin.community.models import Reaction, Report, Reuse
 from plugin.experiments.models import Experiment
 from plugin.extensions import db
+from plugin.facts.models import ExperimentTally
 from plugin.identity.models import IdentityLink, LinkAttempt, LinkCode
 from plugin.leaderboards.models import BoardOptOut, BoardScore, MemberStat
 from plugin.ledger.models import LedgerEntry, PointsTotal
@@ -53,6 +54,7 @@ COVERED = {
     "points_total.user_id": "points",
     "board_score.user_id": "board_scores",
     "member_stat.user_id": "activity_figures",
+    "experiment_tally.user_id": "experiment_tallies",
     "board_opt_out.user_id": "board_opt_outs",
     "team_member.user_id": "teams",
     "challenge_contribution.user_id": "challenge_contributions",
@@ -206,6 +208,10 @@ def export_person(organisation_id: int, user_id: int) -> dict[str, list[dict]]:
         select(MemberStat.course_id, MemberStat.period, MemberStat.metric, MemberStat.value)
         .where(MemberStat.user_id == uid, MemberStat.course_id.in_(org_courses))
         .order_by(MemberStat.course_id, MemberStat.period, MemberStat.metric)))
+    out["experiment_tallies"] = _rows(s.execute(
+        select(ExperimentTally.course_id, ExperimentTally.bucket, ExperimentTally.value)
+        .where(ExperimentTally.user_id == uid, ExperimentTally.course_id.in_(org_courses))
+        .order_by(ExperimentTally.course_id, ExperimentTally.bucket)))
     out["board_opt_outs"] = _rows(s.execute(
         select(BoardOptOut.course_id, BoardOptOut.created_at)
         .where(BoardOptOut.user_id == uid, BoardOptOut.course_id.in_(org_courses))))

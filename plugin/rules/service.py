@@ -75,11 +75,12 @@ def _active(organisation_id: int) -> list[_Active]:
     return config_cache.cached(organisation_id, "active_rules", (_R.name,), read)
 
 
-def quiet_rules(organisation_id: int) -> frozenset[int]:
-    """The organisation's active rules that never ask about their own past awards (engine.asks_past_awards): an
-    experiment's facts need not read those (the every-experiment rule's are as many as the person's experiments)."""
-    return config_cache.cached(organisation_id, "quiet_rules", (_R.name,), lambda: frozenset(
-        rule.spec.id for rule in _active(organisation_id) if not asks_past_awards(rule.spec)))
+def asking_rules(organisation_id: int) -> frozenset[int]:
+    """The organisation's active rules that ask about their own past awards (engine.asks_past_awards): the only
+    ones whose past awards an experiment's facts read (the every-experiment rule never asks, and its awards are as
+    many as the person's experiments)."""
+    return config_cache.cached(organisation_id, "asking_rules", (_R.name,), lambda: frozenset(
+        rule.spec.id for rule in _active(organisation_id) if asks_past_awards(rule.spec)))
 
 
 def apply(rule: Rule | RuleSpec, name: str, event: E.Event, points: int, now: datetime,

@@ -72,22 +72,22 @@ def test_prefetched_facts_answer_as_the_questions_asked_one_by_one(appctx):
 
 
 def test_rules_left_out_of_the_read_ahead_are_still_answered_exactly(appctx):
-    """An experiment's facts leave out the past awards of rules that never ask (rules.quiet_rules: the
-    every-experiment rule, whose awards are as many as the person's experiments); asked all the same, those
-    are read then and answer as a fresh read does, before and after a new award is posted."""
+    """An experiment's facts read the past awards of the rules that ask (rules.asking_rules) and leave out the
+    others' (the every-experiment rule's, as many as the person's experiments); asked all the same, those are read
+    then and answer as a fresh read does, before and after a new award is posted."""
     platform = make_platform()
     learner = make_actor(platform, "learner-q")
     for minute in (1, 2, 3):
         log(learner, later(minute))
     newest = db.session.scalar(select(Experiment).order_by(Experiment.id.desc()).limit(1))
     event = experiment_event(newest)
-    quiet = rules.quiet_rules(learner.organisation_id)
+    asking = rules.asking_rules(learner.organisation_id)
     every = {r.spec.id for r in rules._active(learner.organisation_id) if r.spec.condition == "each_experiment"}
-    assert every and every <= quiet  # the default every-experiment rule is one of them
+    assert every and not every & asking and asking  # the default every-experiment rule is not one of them
     rule_ids = [r.spec.id for r in rules._active(learner.organisation_id)]
 
     ahead = DbFacts(learner.course_id, learner.user_id, learner.organisation_id)
-    ahead.prefetch_experiment(event, 20, unread_awards=quiet)
+    ahead.prefetch_experiment(event, 20, awards_of=asking)
     fresh = DbFacts(learner.course_id, learner.user_id, learner.organisation_id)
     assert _questions(ahead, event, rule_ids) == _questions(fresh, event, rule_ids)
     assert all(ahead.rule_awards(r) == 3 for r in every)  # read when asked: three experiments paid

@@ -1,0 +1,61 @@
+"""Experiment tallies: per course, person and bucket, how many of their experiments count there (facts.tallies),
+filled from the experiments already logged
+
+Revision ID: 0027
+Revises: 0026
+"""
+from datetime import timezone
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0027'
+down_revision = '0026'
+branch_labels = None
+depends_on = None
+
+BATCH = 20_000
+
+
+def _buckets(tool_id, category_id, created_at, outcome, visibility, reflection_chars):
+    # facts.tallies.buckets as it stood at this revision (a migration never imports code that may change later).
+    tool = "other" if tool_id is None else str(tool_id)
+    if isinstance(created_at, str):  # SQLite hands the stored text back
+        from datetime import datetime
+        created_at = datetime.fromisoformat(created_at)
+    day = (created_at if created_at.tzinfo is None else created_at.astimezone(timezone.utc)).date().isoformat()
+    counted = {"n": 1, f"tool:{tool}": 1, f"day:{day}": 1}
+    if category_id is not None:
+        counted[f"cat:{category_id}"] = 1
+        counted[f"tc:{tool}:{category_id}:{day}"] = 1
+    if visibility != "private":
+        counted["shared"] = 1
+        if outcome == "failed":
+            counted[f"fsr:{min(max(int(reflection_chars or 0), 0), 99999):05d}"] = 1
+    return counted
+
+
+def upgrade():
+    tally = op.create_table(
+        "experiment_tally",
+        sa.Column("course_id", sa.Integer(), sa.ForeignKey("course.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("user_id", sa.Integer(), sa.ForeignKey("user_account.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("bucket", sa.String(length=80), nullable=False),
+        sa.Column("value", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("course_id", "user_id", "bucket"),
+    )
+    bind = op.get_bind()
+    totals: dict[tuple, int] = {}
+    for row in bind.execute(sa.text(
+            "SELECT course_id, user_id, ai_tool_id, task_category_id, created_at, outcome, visibility, "
+            "reflection_chars FROM experiment WHERE duplicate_of_id IS NULL")):
+        for bucket, value in _buckets(*row[2:]).items():
+            key = (row[0], row[1], bucket)
+            totals[key] = totals.get(key, 0) + value
+    rows = [{"course_id": c, "user_id": u, "bucket": b, "value": v} for (c, u, b), v in sorted(totals.items())]
+    for start in range(0, len(rows), BATCH):
+        op.bulk_insert(tally, rows[start:start + BATCH])
+
+
+def downgrade():
+    op.drop_table("experiment_tally")
