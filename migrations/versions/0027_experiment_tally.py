@@ -1,5 +1,5 @@
 """Experiment tallies: per course, person and bucket, how many of their experiments count there (facts.tallies),
-filled from the experiments already logged
+filled from the experiments already logged; a person's ledger entries by source and time (the daily cap's read)
 
 Revision ID: 0027
 Revises: 0026
@@ -55,7 +55,10 @@ def upgrade():
     rows = [{"course_id": c, "user_id": u, "bucket": b, "value": v} for (c, u, b), v in sorted(totals.items())]
     for start in range(0, len(rows), BATCH):
         op.bulk_insert(tally, rows[start:start + BATCH])
+    op.create_index("ix_ledger_course_user_source_day", "ledger_entry",
+                    ["course_id", "user_id", "source_type", "created_at", "amount"])
 
 
 def downgrade():
+    op.drop_index("ix_ledger_course_user_source_day", table_name="ledger_entry")
     op.drop_table("experiment_tally")

@@ -109,3 +109,40 @@ def test_the_migration_that_adds_the_tallies_fills_them_from_the_experiments_alr
         assert rebuild.verify() == {}
         db.session.remove()
         db.engine.dispose()
+
+
+def test_on_sqlite_an_awards_read_ahead_looks_up_rows_and_never_walks_the_authors_history(appctx):
+    """What an award reads stays the same however many experiments and awards its author has: tally buckets, one
+    day of their entries, that day's ledger entries and the past awards of the rules that ask, each an index lookup
+    or range (the every-experiment rule's entries, one per experiment, are not walked past)."""
+    import pytest
+    import sqlalchemy as sa
+
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("EXPLAIN QUERY PLAN is SQLite's")
+    platform = make_platform()
+    ada = make_actor(platform, "ada")
+    for hour in range(3):
+        log(ada, NOW + timedelta(hours=hour))
+    db.session.commit()
+    sent = []
+
+    def listen(_conn, _cursor, statement, parameters, *_args):
+        if statement.startswith("SELECT ? AS kind"):
+            sent.append((statement, parameters))
+
+    sa.event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        log(ada, NOW + timedelta(hours=4))
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", listen)
+    (statement, parameters), = sent  # the read ahead is one statement
+    plan = [row[-1] for row in db.session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + statement,
+                                                                        parameters)]
+    reads = [line for line in plan if any(f" {t} " in f"{line} " for t in (
+        "experiment", "experiment_tally", "ledger_entry", "badge_award"))]
+    assert reads and all(line.startswith("SEARCH") for line in reads), plan
+    assert any("ix_experiment_author_created" in line and "created_at>? AND created_at<?" in line for line in reads)
+    assert any("ix_ledger_course_user_source_day" in line and "created_at>? AND created_at<?" in line
+               for line in reads)
+    assert any("ix_ledger_course_user_rule (course_id=? AND user_id=? AND rule_id=?)" in line for line in reads)
