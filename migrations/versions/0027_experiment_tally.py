@@ -45,16 +45,32 @@ def upgrade():
         sa.PrimaryKeyConstraint("course_id", "user_id", "bucket"),
     )
     bind = op.get_bind()
-    totals: dict[tuple, int] = {}
+    batch: list[dict] = []
+    person, counted = None, {}
+
+    def flush_person():
+        for bucket, value in sorted(counted.items()):
+            batch.append({"course_id": person[0], "user_id": person[1], "bucket": bucket, "value": value})
+
+    # Person by person (the author index gives the order), the rows streamed: one person's buckets in memory at a
+    # time, however many experiments an installation holds.
     for row in bind.execute(sa.text(
             "SELECT course_id, user_id, ai_tool_id, task_category_id, created_at, outcome, visibility, "
-            "reflection_chars FROM experiment WHERE duplicate_of_id IS NULL")):
+            "reflection_chars FROM experiment WHERE duplicate_of_id IS NULL ORDER BY user_id, course_id")
+            .execution_options(stream_results=True, max_row_buffer=BATCH)):  # PostgreSQL: a server-side cursor
+        if (row[0], row[1]) != person:
+            if person is not None:
+                flush_person()
+            person, counted = (row[0], row[1]), {}
+            if len(batch) >= BATCH:
+                op.bulk_insert(tally, batch)
+                batch.clear()
         for bucket, value in _buckets(*row[2:]).items():
-            key = (row[0], row[1], bucket)
-            totals[key] = totals.get(key, 0) + value
-    rows = [{"course_id": c, "user_id": u, "bucket": b, "value": v} for (c, u, b), v in sorted(totals.items())]
-    for start in range(0, len(rows), BATCH):
-        op.bulk_insert(tally, rows[start:start + BATCH])
+            counted[bucket] = counted.get(bucket, 0) + value
+    if person is not None:
+        flush_person()
+    if batch:
+        op.bulk_insert(tally, batch)
     op.create_index("ix_ledger_course_user_source_day", "ledger_entry",
                     ["course_id", "user_id", "source_type", "created_at", "amount"])
 

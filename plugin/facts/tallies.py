@@ -7,7 +7,7 @@ rules leave them out.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timezone
 
 from plugin.core.db import Hot, insert_for_dialect
@@ -100,15 +100,23 @@ def shared_changed(experiment, now_shared: bool) -> None:
         {b: step for b in _shared_part(experiment.outcome, experiment.reflection_chars)})
 
 
-def rebuilt(experiments: Iterable) -> dict[tuple[int, int, str], int]:
-    """Every bucket from experiment rows (course_id, user_id, ai_tool_id, task_category_id, created_at, outcome,
-    visibility, reflection_chars, duplicate_of_id)."""
-    totals: dict[tuple[int, int, str], int] = {}
+def rebuilt(experiments: Iterable) -> Iterator[dict]:
+    """Every tally row from experiment rows (course_id, user_id, ai_tool_id, task_category_id, created_at, outcome,
+    visibility, reflection_chars, duplicate_of_id) given person by person (ordered by user and course): one
+    person's buckets are held at a time, however many experiments there are."""
+    person, counted = None, {}
     for e in experiments:
+        if (e.course_id, e.user_id) != person:
+            yield from _rows(person, counted)
+            person, counted = (e.course_id, e.user_id), {}
         if e.duplicate_of_id is not None:
             continue
         for bucket, value in buckets(e.ai_tool_id, e.task_category_id, e.created_at, e.outcome, e.visibility,
                                      e.reflection_chars).items():
-            key = (e.course_id, e.user_id, bucket)
-            totals[key] = totals.get(key, 0) + value
-    return totals
+            counted[bucket] = counted.get(bucket, 0) + value
+    yield from _rows(person, counted)
+
+
+def _rows(person, counted: dict[str, int]) -> Iterator[dict]:
+    for bucket, value in sorted(counted.items()):
+        yield {"course_id": person[0], "user_id": person[1], "bucket": bucket, "value": value}

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import islice
 
 from sqlalchemy import (
     BigInteger,
@@ -31,7 +32,7 @@ from sqlalchemy import (
 
 from plugin.badges.models import BadgeAward
 from plugin.challenges.models import Challenge
-from plugin.core.db import UTCDateTime, bulk_insert
+from plugin.core.db import BULK_BATCH, UTCDateTime, bulk_insert
 from plugin.experiments.models import Experiment
 from plugin.extensions import db
 from plugin.facts import tallies
@@ -328,13 +329,18 @@ def _member_stats(scope: _Scope) -> int:
 
 
 def _tallies(scope: _Scope) -> int:
-    counted = tallies.rebuilt(db.session.execute(select(
+    """The experiment tallies, person by person (the author index gives the order), written BULK_BATCH at a time."""
+    experiments = db.session.execute(select(
         Experiment.course_id, Experiment.user_id, Experiment.ai_tool_id, Experiment.task_category_id,
         Experiment.created_at, Experiment.outcome, Experiment.visibility, Experiment.reflection_chars,
-        Experiment.duplicate_of_id).where(scope.where_course(Experiment.course_id))))
-    bulk_insert(db.session, ExperimentTally.__table__, [
-        {"course_id": c, "user_id": u, "bucket": b, "value": v} for (c, u, b), v in sorted(counted.items()) if v])
-    return len(counted)
+        Experiment.duplicate_of_id).where(scope.where_course(Experiment.course_id)).order_by(
+        Experiment.user_id, Experiment.course_id))
+    rows = tallies.rebuilt(experiments)
+    written = 0
+    while batch := list(islice(rows, BULK_BATCH)):
+        bulk_insert(db.session, ExperimentTally.__table__, batch)
+        written += len(batch)
+    return written
 
 
 def rebuild(organisation_id: int | None = None) -> Rebuilt:
