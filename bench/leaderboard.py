@@ -594,7 +594,8 @@ def _profile(app, path: str) -> None:
 
 def _b12(db, text, stage_s: float, rounds: int, report: Report) -> None:
     """Floor: one GROUP BY pass over the ledger + INSERT ... SELECT of every aggregate row into empty copies
-    of the five tables with the same keys, indexes and foreign keys. Timed in rounds, interleaved with rebuild() into empty
+    of the aggregate tables (rebuild.TABLES: boards, ranks, member and team figures, standings, experiment
+    tallies) with the same keys, indexes and foreign keys. Timed in rounds, interleaved with rebuild() into empty
     aggregate tables (like for like: what the floor fills; they are emptied first, untimed) and rebuild() over
     the rows it wrote (nothing to change: a repair run on healthy data); each commits, as the floor does. The stage's own rebuild (over the previous stage's rows, nearly all stale) is timed once, so
     its ratio is to the median floor. B12's figure is the worse of the two rebuilds that write everything."""
@@ -658,7 +659,8 @@ def _b12(db, text, stage_s: float, rounds: int, report: Report) -> None:
     def described(key: str) -> str:
         return f"median {med[key]:.2f}s (min {min(times[key]):.2f}, max {max(times[key]):.2f})"
 
-    say(f"B12 bulk-fill floor (ledger GROUP BY + INSERT ... SELECT of the 5 tables), {rounds} rounds: {described('floor')}")
+    say(f"B12 bulk-fill floor (ledger GROUP BY + INSERT ... SELECT of the {len(TABLES)} tables), {rounds} rounds: "
+        f"{described('floor')}")
     say(f"B12 rebuild() into empty tables: {described('empty')} = {med['empty'] / med['floor']:.2f}x the floor")
     say(f"B12 rebuild() over the previous stage's rows (stage timing, once): {stage_s:.2f}s = "
         f"{stage_s / med['floor']:.2f}x the median floor")
