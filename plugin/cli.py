@@ -113,7 +113,7 @@ def ledger_verify_aggregates(organisation):
             click.echo(f"  rebuilt    {row}")
     if diffs:
         raise SystemExit(1)
-    click.echo("Boards and team figures match the ledger and the facts.")
+    click.echo("Boards, team figures and experiment tallies match the ledger and the facts.")
 
 
 @ledger_cli.command("replay")
