@@ -77,7 +77,8 @@ def _tally_kinds(prefix: str):
 
 # All-time experiment figures several rules ask about, in one row, from the tallies: experiments, distinct tools,
 # distinct categories, failed and shared with a reflection of at least :fsr_from's length, shared.
-_SUMMARY = select(_tally("n").label("n"), _tally_kinds("tool:").label("tools"), _tally_kinds("cat:").label("cats"),
+_SUMMARY = select(_tally("n").label("n"), _tally_kinds(tallies.TOOL).label("tools"),
+                  _tally_kinds(tallies.CATEGORY).label("cats"),
                   _tally_sum(bindparam("fsr_from"), "fsr:" + tallies.END).label("fsr"),
                   _tally("shared").label("shared"))
 
@@ -187,7 +188,7 @@ class DbFacts:
                   "source_type": "experiment", "start": start, "end": end,
                   "fsr_from": tallies.reflection_bucket(min_reflection),
                   "days_from": tallies.day_bucket(days_since.date()), "days_to": "day:" + tallies.END,
-                  "tool_bucket": f"tool:{tool}", "category_bucket": f"cat:{category_id}"}
+                  "tool_bucket": tallies.tool_bucket(tool), "category_bucket": tallies.category_bucket(category_id)}
         if not other:
             params["tool_id"] = int(tool)
         return ExperimentRead(event, other, rule_ids, params, day, since, min_reflection, days_since, new)

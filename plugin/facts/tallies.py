@@ -25,6 +25,17 @@ def tool_text(tool_id: int | None) -> str:
     return "other" if tool_id is None else str(tool_id)
 
 
+TOOL, CATEGORY = "tool:", "cat:"  # the prefixes of the per-tool and per-category buckets
+
+
+def tool_bucket(tool: str) -> str:
+    return f"{TOOL}{tool}"
+
+
+def category_bucket(category_id: int | None) -> str:
+    return f"{CATEGORY}{category_id}"
+
+
 def day_bucket(day: date) -> str:
     return f"day:{day.isoformat()}"
 
@@ -52,9 +63,9 @@ def buckets(tool_id: int | None, category_id: int | None, created_at: datetime, 
             reflection_chars: int | None) -> dict[str, int]:
     """The buckets one (not near-duplicate) experiment adds 1 to."""
     tool, day = tool_text(tool_id), _utc_day(created_at)
-    counted = {"n": 1, f"tool:{tool}": 1, day_bucket(day): 1}
+    counted = {"n": 1, tool_bucket(tool): 1, day_bucket(day): 1}
     if category_id is not None:  # as the rules count: an entry without a category is of no kind of task
-        counted[f"cat:{category_id}"] = 1
+        counted[category_bucket(category_id)] = 1
         counted[tool_category_prefix(tool, category_id) + day.isoformat()] = 1
     if visibility != Visibility.PRIVATE.value:
         counted.update(_shared_part(outcome, reflection_chars))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
+import sqlalchemy as sa
 from sqlalchemy import select, update
 
 from plugin.catalog.service import items
@@ -115,9 +117,6 @@ def test_on_sqlite_an_awards_read_ahead_looks_up_rows_and_never_walks_the_author
     """What an award reads stays the same however many experiments and awards its author has: tally buckets, one
     day of their entries, that day's ledger entries and the past awards of the rules that ask, each an index lookup
     or range (the every-experiment rule's entries, one per experiment, are not walked past)."""
-    import pytest
-    import sqlalchemy as sa
-
     if db.engine.dialect.name != "sqlite":
         pytest.skip("EXPLAIN QUERY PLAN is SQLite's")
     platform = make_platform()
