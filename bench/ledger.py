@@ -2,13 +2,15 @@
 --database-url uses a database you give):
 B7  award through the project's services with the default rules (log_experiment: insert, rules, ledger,
     totals, badges) against a floor of the same inserts without rules: the experiment row, one ledger row and one
-    totals upsert per award (also reported: the ledger-only floor, without the experiment row, that sessions
-    before 2026-11-29 measured against);
+    totals upsert per award (bench/_award_floor.py; also reported: the ledger-only floor, without the experiment
+    row, that sessions before 2026-11-29 measured against). One client in this process, then --clients (4)
+    writer processes against the floor in the same processes;
 B11 the same award key submitted 1,000 times -> exactly one ledger row.
 
-    .venv/bin/python bench/ledger.py [--quick] [--db sqlite|postgresql] [--database-url URL]
+    .venv/bin/python bench/ledger.py [--quick] [--db sqlite|postgresql] [--database-url URL] [--clients 4]
 
-Targets: B7 >= 0.3x the raw floor on SQLite (0.5x on PostgreSQL); B11 exactly one row.
+Targets: B7 >= 0.3x the raw floor on SQLite (0.5x on PostgreSQL), with 1 and with 4 clients, no error reaching
+a client; B11 exactly one row.
 """
 from __future__ import annotations
 
@@ -33,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--awards", type=int, default=None, help="awards per timed round (smoke tests: a few)")
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--same-key", type=int, default=1000, help="B11: how many times the same key is posted")
+    parser.add_argument("--clients", type=int, default=4,
+                        help="B7 again with this many writer processes, each its own learner (1: skip)")
+    parser.add_argument("--client-seconds", type=float, default=None, help="per side and round with --clients")
     args = parser.parse_args(argv)
     if args.db == "postgresql" and not args.database_url:
         from bench._database import TempDatabase
@@ -41,16 +46,17 @@ def main(argv: list[str] | None = None) -> int:
             return main([*(argv if argv is not None else sys.argv[1:]), "--database-url", database.url])
     n, rounds = (150, 3) if args.quick else (600, 5)
     n, rounds = args.awards or n, args.rounds or rounds
+    client_seconds = args.client_seconds or (2.0 if args.quick else 5.0)
 
     import flask_migrate
     import sqlalchemy as sa
 
+    from bench._award_floor import floor_writer
     from plugin import create_app
     from plugin.catalog.service import items
     from plugin.core.actor import Actor, Role
     from plugin.core.clock import utcnow
-    from plugin.core.db import upsert_increment, writing
-    from plugin.experiments.models import Experiment
+    from plugin.core.db import writing
     from plugin.experiments.schemas import ExperimentIn
     from plugin.experiments.service import log_experiment
     from plugin.extensions import db
@@ -112,31 +118,15 @@ def main(argv: list[str] | None = None) -> int:
             cpu_per["awards"].append((time.process_time() - cpu) / count)
             return count / elapsed
 
-        # The floor's statements are built once and executed with parameters, as a careful hand-written writer would.
-        insert_experiment = sa.insert(Experiment.__table__)
-        insert_entry = sa.insert(LedgerEntry.__table__)
-
         def raw_floor(count: int, experiment: bool) -> float:
-            """The same inserts without rules: the experiment (`experiment`), its ledger entry and the total, one
-            transaction each; without the experiment, the ledger-only floor earlier sessions measured against."""
+            """The same inserts without rules (bench/_award_floor.py), one transaction each."""
             actor = person(f"raw-{next(counter)}")
             db.session.commit()
+            insert = floor_writer(actor.organisation_id, actor.course_id, actor.user_id, int(tool), category,
+                                  experiment=experiment)
             start, cpu = time.perf_counter(), time.process_time()
             for i in range(count):
-                if experiment:
-                    db.session.execute(insert_experiment, {
-                        "organisation_id": actor.organisation_id, "course_id": actor.course_id,
-                        "user_id": actor.user_id, "submission_key": secrets.token_hex(8), "title": f"Experiment {i}",
-                        "ai_tool_id": int(tool), "task_category_id": category,
-                        "tried": " ".join(secrets.token_hex(3) for _ in range(8)), "outcome": "worked", "learned": "",
-                        "minutes_saved": 0, "sensitive_data": "no", "visibility": "course", "created_at": utcnow(),
-                        "anonymous": False, "reflection_chars": 0, "coaching": ""})
-                db.session.execute(insert_entry, {
-                    "idempotency_key": f"raw:{actor.user_id}:{i}", "organisation_id": actor.organisation_id,
-                    "course_id": actor.course_id, "user_id": actor.user_id, "amount": 10,
-                    "dimension": "experimenting", "source_type": "bench", "source_id": i, "created_at": utcnow()})
-                upsert_increment(db.session, PointsTotal.__table__, {"course_id": actor.course_id,
-                                 "user_id": actor.user_id, "dimension": "total"}, {"points": 10})
+                insert(i)
                 db.session.commit()
             elapsed = time.perf_counter() - start
             cpu_per["floor" if experiment else "ledger floor"].append((time.process_time() - cpu) / count)
@@ -151,6 +141,29 @@ def main(argv: list[str] | None = None) -> int:
             projects.append(project_awards(n))
             ledger_floors.append(raw_floor(n, experiment=False))
         project_awards(min(n, 50), counted=True)
+
+        # B7 with several clients: writer processes (bench/writers.py's, each its own app and engine, as gunicorn's
+        # sync workers are), each its own learner, all starting together; the floor's side runs the same inserts
+        # in the same processes. Sides alternate round by round.
+        many: dict[str, list[float]] = {"award": [], "floor": []}
+        many_errors: dict[str, int] = {}
+        if args.clients > 1:
+            from bench.writers import Pool
+
+            pool = Pool(args.clients, url, tmp)
+            try:
+                for r in range(rounds):
+                    for kind in (("floor", "award") if r % 2 == 0 else ("award", "floor")):
+                        people = [person(f"{kind}-{args.clients}-{next(counter)}") for _ in range(args.clients)]
+                        db.session.commit()
+                        rate, _latencies, errors = pool.run(
+                            [(a.user_id, a.course_id, a.organisation_id, a.platform_id) for a in people],
+                            tool, category, client_seconds, kind=kind)
+                        many[kind].append(rate)
+                        for error, count in errors.items():
+                            many_errors[f"{kind}: {error}"] = many_errors.get(f"{kind}: {error}", 0) + count
+            finally:
+                pool.close()
 
         target = person("b11")
         db.session.commit()
@@ -182,10 +195,25 @@ def main(argv: list[str] | None = None) -> int:
     ratio = project_m / floor_m
     target_ratio = 0.5 if backend.startswith("postgresql") else 0.3
     ok = ratio >= target_ratio and b11_rows == 1 and b11_total == 10
-    print(f"SUMMARY ledger: B7 {ratio:.2f}x (target >= {target_ratio}) B11 {b11_rows} row -> {'PASS' if ok else 'MISS'}")
+    summary, result = f"B7 {ratio:.2f}x", ""
+    if many["award"]:
+        award_c, floor_c = statistics.median(many["award"]), statistics.median(many["floor"])
+        ratio_c, errors_c = award_c / floor_c, sum(many_errors.values())
+        print(f"raw insert floor, {args.clients} clients ({backend}) {floor_c:,.0f}/s (min {min(many['floor']):,.0f}, "
+              f"max {max(many['floor']):,.0f})")
+        print(f"B7 award, {args.clients} clients ({backend})        {award_c:,.0f}/s (min {min(many['award']):,.0f}, "
+              f"max {max(many['award']):,.0f}): {ratio_c:.2f}x its floor; {award_c / project_m:.2f}x one client")
+        for error, count in sorted(many_errors.items()):
+            print(f"error reaching a client ({error}): {count}")
+        ok = ok and ratio_c >= target_ratio and errors_c == 0
+        summary += f", {args.clients} clients {ratio_c:.2f}x with {errors_c} errors"
+        result = (f" b7_clients={args.clients} b7_clients_ratio={ratio_c:.2f} clients_awards_per_s={award_c:.0f} "
+                  f"clients_floor_per_s={floor_c:.0f} clients_errors={errors_c}")
+    print(f"SUMMARY ledger: {summary} (target >= {target_ratio}) B11 {b11_rows} row -> {'PASS' if ok else 'MISS'}")
     print(f"RESULT b7_ratio={ratio:.2f} b7_ledger_only_ratio={project_m / ledger_m:.2f} awards_per_s={project_m:.0f} "
           f"floor_per_s={floor_m:.0f} ledger_floor_per_s={ledger_m:.0f} b11_rows={b11_rows} "
-          f"statements_per_award={per_award:.1f} cpu_us_per_award={cpu_award:.0f} cpu_us_per_floor={cpu_floor:.0f}")
+          f"statements_per_award={per_award:.1f} cpu_us_per_award={cpu_award:.0f} cpu_us_per_floor={cpu_floor:.0f}"
+          + result)
     return 0 if ok else 1
 
 

@@ -61,8 +61,10 @@ def _error_kind(err: Exception) -> str:
 
 
 def writer(url: str, tmp: str, commands, results) -> None:
-    """A writer process: awaits ("run", actor, tool, category, start_at, seconds), awards until the deadline,
-    answers (awards, latencies, errors by kind); None ends it."""
+    """A writer process: awaits ("run", actor, tool, category, start_at, seconds, kind), awards until the deadline
+    (kind "award": through the services; "floor": B7's floor, bench/_award_floor.py), answers (awards, latencies,
+    errors by kind); None ends it."""
+    from bench._award_floor import floor_writer
     from plugin.core.actor import Actor, Role
     from plugin.core.clock import utcnow
     from plugin.core.db import writing
@@ -75,21 +77,25 @@ def writer(url: str, tmp: str, commands, results) -> None:
     with app.app_context():
         results.put("ready")
         while (command := commands.get()) is not None:
-            _, (user_id, course_id, organisation_id, platform_id), tool, category, start_at, seconds = command
+            _, (user_id, course_id, organisation_id, platform_id), tool, category, start_at, seconds, kind = command
             actor = Actor(user_id, course_id, organisation_id, platform_id, Role.LEARNER)
+            floor = floor_writer(organisation_id, course_id, user_id, int(tool), category) if kind == "floor" else None
             latencies: list[float] = []
             errors: dict[str, int] = {}
             time.sleep(max(0.0, start_at - time.time()))
             deadline = start_at + seconds
             while time.time() < deadline:
-                data = schema.load({
+                data = None if floor is not None else schema.load({
                     "submission_key": secrets.token_hex(8), "title": f"Experiment {secrets.token_hex(3)}",
                     "ai_tool": tool, "task_category": category, "outcome": "worked", "sensitive_data": "no",
                     "tried": " ".join(secrets.token_hex(3) for _ in range(8)), "visibility": "course"})
                 started = time.perf_counter()
                 try:
                     with writing():
-                        log_experiment(actor, data, utcnow())
+                        if floor is not None:
+                            floor(len(latencies))
+                        else:
+                            log_experiment(actor, data, utcnow())
                         db.session.commit()
                 except Exception as err:  # noqa: BLE001 - an error reaching the caller is what B8/B9 count
                     db.session.rollback()
@@ -115,11 +121,13 @@ class Pool:
             if self.results.get(timeout=180) != "ready":
                 raise RuntimeError("a writer failed to start")
 
-    def run(self, actors: list[tuple], tool: str, category: int, seconds: float) -> tuple[float, list, dict]:
-        """One writer per actor (the same actor may appear more than once), all starting together."""
+    def run(self, actors: list[tuple], tool: str, category: int, seconds: float,
+            kind: str = "award") -> tuple[float, list, dict]:
+        """One writer per actor (the same actor may appear more than once), all starting together; `kind`
+        "floor": B7's floor instead of awards through the services."""
         start_at = time.time() + 0.3
         for queue, actor in zip(self.commands, actors):
-            queue.put(("run", actor, tool, category, start_at, seconds))
+            queue.put(("run", actor, tool, category, start_at, seconds, kind))
         awards, latencies, errors = 0, [], {}
         for _ in actors:
             count, values, errs = self.results.get(timeout=seconds + 300)

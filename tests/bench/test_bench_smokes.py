@@ -39,13 +39,17 @@ def test_the_crypto_bench_runs_and_reports(capsys):
 
 
 def test_the_award_bench_runs_and_the_same_key_leaves_one_row(bench_database, capsys):
-    args = ["--awards", "5", "--rounds", "1", "--same-key", "50"]
+    args = ["--awards", "5", "--rounds", "1", "--same-key", "50", "--clients", "2", "--client-seconds", "0.5"]
     if bench_database != "sqlite":
         args += ["--database-url", bench_database]
     ledger.main(args)
-    result = _result(capsys.readouterr().out)
+    out = capsys.readouterr().out
+    result = _result(out)
     assert result["b11_rows"] == "1"
     assert float(result["awards_per_s"]) > 0 and float(result["floor_per_s"]) > 0
+    # Two writer processes awarded through the services, and ran the floor, with no error reaching them.
+    assert result["b7_clients"] == "2" and result["clients_errors"] == "0", out[-2000:]
+    assert float(result["clients_awards_per_s"]) > 0 and float(result["clients_floor_per_s"]) > 0
 
 
 def test_the_load_bench_launches_everyone_and_sees_no_error(db_kind, request, capsys):
