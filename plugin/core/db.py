@@ -7,12 +7,14 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any, Iterator
 
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, MetaData, bindparam, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, scoped_session
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.types import TypeDecorator
+
+from plugin.core import memo
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -48,9 +50,19 @@ def sqlite_utc_text(value: datetime) -> str:
     """What UTCDateTime then SQLite's DATETIME make of an aware timestamp (naive UTC, microseconds always
     written: "2026-11-29 16:49:16.000000"), for Hot statements: one isoformat call instead of a format string
     filled from seven attributes, on every timestamp of every award."""
+    global _last_utc_text
+    last = _last_utc_text  # one read of one tuple: consistent whatever another thread writes meanwhile
+    if value is last[0]:  # an award passes the same moment to several statements (datetimes are immutable)
+        return last[1]
     if value.tzinfo is None:
         raise ValueError("naive datetime given to a UTC column")
-    return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
+    text = (value if value.tzinfo is timezone.utc else value.astimezone(timezone.utc)).replace(
+        tzinfo=None).isoformat(" ", "microseconds")
+    _last_utc_text = (value, text)
+    return text
+
+
+_last_utc_text: tuple = (None, None)  # the last timestamp sqlite_utc_text wrote, and its text (held: its id stays its own)
 
 
 # --- SQLite: WAL, busy timeout, foreign keys, and BEGIN IMMEDIATE for writers ---------------------
@@ -248,6 +260,7 @@ class Hot:
     def __init__(self, build, writes: tuple[str, ...] = ()) -> None:
         self._build = build  # dialect name -> statement (or the statement itself)
         self.writes = writes
+        self._touched = frozenset(writes) | {memo.ANY} if writes else None  # what a write forgets (memo.forget)
         self._compiled: dict[str, tuple] = {}
         Hot.registry.append(self)
 
@@ -262,21 +275,28 @@ class Hot:
         values = {name: bind.value for bind, name in compiled.bind_names.items()
                   if bind.value is not None and not bind.required}
         names = list(compiled.positiontup) if compiled.positional else list(dict.fromkeys(compiled.bind_names.values()))
-        # What _args needs, worked out once: a value for every name (a literal's own, else None), then the params
-        # given picked in order by one itemgetter, and the bind processors (UTCDateTime...) of the few that have one.
+        # What _args needs, worked out once: a value for every name (a literal's own, else None; kept only when the
+        # statement has literals, else a name not given is NULL), then the params given picked in order by one
+        # itemgetter, and the bind processors (UTCDateTime...) of the few that have one.
         defaults = {name: values.get(name) for name in names}
         pick = operator.itemgetter(*names) if len(names) > 1 else (
             (lambda params, _name=names[0]: (params[_name],)) if names else (lambda params: ()))
         process = tuple((i, processors[name]) for i, name in enumerate(names) if processors.get(name) is not None)
-        plan = (tuple(names), defaults, pick, process)
+        plan = (tuple(names), defaults if values else None, pick, process)
         prepared = (compiled.string, plan, compiled.positional)
         self._compiled[dialect.name] = prepared
         return prepared
 
     @staticmethod
     def _args(plan, positional: bool, params: dict):
-        names, defaults, pick, process = plan
-        values = pick({**defaults, **params})
+        names, literals, pick, process = plan
+        if literals is not None:  # the statement's own literal values, under what the caller gives
+            values = pick({**literals, **params})
+        else:
+            try:  # every name given (an executemany's rows, most awards' statements): no merged dict to build
+                values = pick(params)
+            except KeyError:  # a name not given is NULL
+                values = pick(dict.fromkeys(names) | params)
         if process:
             values = list(values)
             for i, processor in process:
@@ -309,10 +329,8 @@ class Hot:
         if events:
             for fn in conn.dispatch.after_cursor_execute:
                 fn(conn, cursor, sql, args, None, many is not None)
-        if self.writes:
-            from plugin.core import memo
-
-            memo.forget(session, *self.writes)
+        if self._touched is not None:
+            memo.forget_touched(session, self._touched)
         return cursor
 
     def all(self, session, params: dict | None = None) -> list[tuple]:
@@ -321,6 +339,39 @@ class Hot:
     def scalar(self, session, params: dict | None = None):
         row = self.execute(session, params).fetchone()
         return None if row is None else row[0]
+
+
+class HotRows:
+    """An INSERT (an upsert, as `finish` makes it) of any number of rows of `columns` into `table`, for SQLite: one
+    statement of VALUES (...), (...) per row count, up to CHUNK rows each, every one a Hot statement. SQLite's
+    executemany of as many rows cost half as much again, in the database and in the parameters built per row.
+    (PostgreSQL writers send theirs as arrays or as an executemany, which psycopg pipelines.)"""
+
+    CHUNK = 64
+
+    def __init__(self, table, columns: tuple[str, ...], finish, writes: tuple[str, ...]) -> None:
+        self.table, self.columns, self.finish, self.writes = table, columns, finish, writes
+        self._by_count: dict[int, tuple[Hot, list[str]]] = {}
+
+    def _variant(self, count: int) -> tuple[Hot, list[str]]:
+        found = self._by_count.get(count)
+        if found is None:
+            table, columns, finish = self.table, self.columns, self.finish
+
+            def build(dialect: str):
+                return finish(insert_for_dialect(dialect, table).values([
+                    {c: bindparam(f"{c}_{i}", type_=table.c[c].type) for c in columns} for i in range(count)]))
+
+            found = self._by_count[count] = (Hot(build, writes=self.writes),
+                                             [f"{c}_{i}" for i in range(count) for c in columns])
+        return found
+
+    def execute(self, session, rows: list[tuple]) -> None:
+        """Insert `rows`, each a tuple of values in the order of `columns`, in the order given."""
+        for start in range(0, len(rows), self.CHUNK):
+            chunk = rows[start:start + self.CHUNK]
+            hot, names = self._variant(len(chunk))
+            hot.execute(session, dict(zip(names, [value for row in chunk for value in row])))
 
 
 _CONNECTION = "tinker_connection"

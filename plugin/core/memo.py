@@ -79,9 +79,15 @@ def forget(session: Session, *tables: str) -> None:
     if not tables:
         store.clear()
         return
-    touched = set(tables) | {ANY}
-    for key in [k for k, (_value, deps) in store.items() if deps & touched]:
-        del store[key]
+    forget_touched(session, frozenset(tables) | {ANY})
+
+
+def forget_touched(session: Session, touched: frozenset[str]) -> None:
+    """forget() for a plain session and tables already gathered with ANY (what core.db.Hot keeps per statement)."""
+    store = session.info.get(_KEY)
+    if store:
+        for key in [k for k, (_value, deps) in store.items() if not deps.isdisjoint(touched)]:
+            del store[key]
 
 
 @event.listens_for(Session, "after_transaction_end")

@@ -232,7 +232,7 @@ def _active_item(table):
 # organisation's configuration version (its limits, rules, xAPI and webhook settings then come from memory),
 # and what the award's writers would each ask again: grade sync on?, linked accounts, teams, open challenges.
 # Last, the author's :recent_limit most recent entries in the course since :since (the near-duplicate check's
-# window), oldest first, as one JSON array of [id, text as most_similar compares it]: one value, not a row per
+# window), as one JSON array of [id, text as most_similar compares it]: one value, not a row per
 # entry (a row each cost the driver and Python more than the database spent finding them).
 _FIRST = (_BY_KEY.scalar_subquery(), _active_item(TaskCategory.__table__).label("category"),
           _active_item(AiTool.__table__).label("tool"), *tenancy.STANDING_OF, vision.ANY_APPROVED,
@@ -252,20 +252,20 @@ def _recent_texts(dialect: str):
 
         return select(func.json_agg(aggregate_order_by(func.json_build_array(latest.c.id, latest.c.text),
                                                        latest.c.created_at, latest.c.id))).scalar_subquery()
-    # SQLite (3.40: no ORDER BY inside an aggregate) aggregates in the order its FROM subquery gives.
-    ordered = select(latest.c.id, latest.c.text).order_by(latest.c.created_at, latest.c.id).subquery()
-    return select(func.json_group_array(func.json_array(ordered.c.id, ordered.c.text))).scalar_subquery()
+    # SQLite (3.40: no ORDER BY inside an aggregate) aggregates in the order its FROM subquery gives: the index's,
+    # newest first (sorting them back to oldest first here cost a temporary B-tree per award; _pairs reverses).
+    return select(func.json_group_array(func.json_array(latest.c.id, latest.c.text))).scalar_subquery()
 
 
 _PREFLIGHT = Hot(lambda dialect: select(*_FIRST, _recent_texts(dialect).label("recent")))
 
 
 def _pairs(recent) -> list:
-    """The preflight's recent entries: PostgreSQL's driver hands the JSON back decoded (None: no entries), SQLite's
-    as text."""
+    """The preflight's recent entries, oldest first: PostgreSQL's driver hands the JSON back decoded (None: no
+    entries), SQLite's as text, newest first."""
     if recent is None:
         return []
-    return json.loads(recent) if isinstance(recent, str) else recent
+    return json.loads(recent)[::-1] if isinstance(recent, str) else recent
 
 
 _INSERT = Hot(lambda dialect: insert_for_dialect(dialect, _X).values(

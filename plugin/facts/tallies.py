@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timezone
 
-from plugin.core.db import Hot, insert_for_dialect
+from plugin.core.db import Hot, HotRows, dialect_name, insert_for_dialect
 from plugin.experiments.models import Outcome, Visibility
 from plugin.extensions import db
 from plugin.facts.models import ExperimentTally
@@ -86,16 +86,22 @@ def as_arrays(counted: dict[str, int]) -> dict[str, list]:
     return {"tally_buckets": [b for b, _ in ordered], "tally_values": [v for _, v in ordered]}
 
 
-_ADD = Hot(lambda dialect: _upsert(insert_for_dialect(dialect, T)), writes=(T.name,))
-
-
 def _upsert(ins):
     return ins.on_conflict_do_update(index_elements=["course_id", "user_id", "bucket"],
                                      set_={"value": T.c.value + ins.excluded.value})
 
 
+_ADD = Hot(lambda dialect: _upsert(insert_for_dialect(dialect, T)), writes=(T.name,))  # PostgreSQL: an executemany
+_ADD_ROWS = HotRows(T, ("course_id", "user_id", "bucket", "value"), _upsert, writes=(T.name,))  # SQLite
+
+
 def add(course_id: int, user_id: int, counted: dict[str, int]) -> None:
     """Add to the person's buckets (one statement), keys sorted so concurrent writers lock in the same order."""
+    if dialect_name(db.session) == "sqlite":
+        rows = [(course_id, user_id, b, v) for b, v in sorted(counted.items()) if v]
+        if rows:
+            _ADD_ROWS.execute(db.session, rows)
+        return
     rows = [{"course_id": course_id, "user_id": user_id, "bucket": b, "value": v}
             for b, v in sorted(counted.items()) if v]
     if rows:

@@ -27,7 +27,7 @@ from sqlalchemy import bindparam, func, select
 from plugin.challenges.models import Challenge
 from plugin.core import memo
 from plugin.core.actor import Role
-from plugin.core.db import Hot, _insert_for, dialect_name, insert_for_dialect
+from plugin.core.db import Hot, HotRows, _insert_for, dialect_name, insert_for_dialect
 from plugin.extensions import db
 from plugin.identity.people import board_holder
 from plugin.leaderboards import standings
@@ -146,6 +146,9 @@ def _add_values(table, key_columns: list[str], rows: dict[tuple, int], returning
         stmt = ins.on_conflict_do_update(index_elements=key_columns, set_={"value": table.c.value + ins.excluded.value})
         return stmt.returning(*[table.c[c] for c in key_columns], table.c.value) if returning else stmt
 
+    if not returning and dialect_name(db.session) == "sqlite":
+        _quiet_rows(name, build).execute(db.session, [(*key, delta) for key, delta in sorted(rows.items())])
+        return []
     params = [dict(zip(key_columns, key), value=delta) for key, delta in sorted(rows.items())]
     if not returning:
         _quiet(name, build).execute(db.session, many=params)
@@ -154,14 +157,23 @@ def _add_values(table, key_columns: list[str], rows: dict[tuple, int], returning
 
 
 _hot: dict[str, Hot] = {}
+_hot_rows: dict[str, HotRows] = {}
 
 
 def _quiet(name: str, build) -> Hot:
-    """A statement of _add_values that reads nothing back, as a Hot statement (one executemany)."""
+    """A statement of _add_values that reads nothing back, as a Hot statement (one executemany: PostgreSQL)."""
     hot = _hot.get(name)
     if hot is None:
         hot = _hot[name] = Hot(lambda dialect: build(insert_for_dialect(dialect, _TABLES[name])),
                                writes=(_TABLES[name].name,))
+    return hot
+
+
+def _quiet_rows(name: str, build) -> HotRows:
+    """SQLite: a statement of _add_values that reads nothing back, all its rows in one statement (core.db.HotRows)."""
+    hot = _hot_rows.get(name)
+    if hot is None:
+        hot = _hot_rows[name] = HotRows(_TABLES[name], (*_KEYS[name], "value"), build, writes=(_TABLES[name].name,))
     return hot
 
 

@@ -78,6 +78,16 @@ def test_identical_text_is_logged_but_not_paid_again_and_the_author_is_told_why(
     assert balance(org.ada.course_id, org.ada.user_id) == 10
 
 
+def test_a_text_logged_three_times_points_to_the_first_entry_not_the_copy_between(org):
+    """Equally similar earlier entries: the near-duplicate names the oldest, the original."""
+    first = log(org.ada, title=TITLE, tried=NOTES_TEXT)
+    log(org.ada, later(30), title="Meeting minutes", tried="Drafted the minutes of the weekly team meeting with it")
+    second = log(org.ada, later(60), title=TITLE, tried=NOTES_TEXT)
+    third = log(org.ada, later(90), title=TITLE, tried=NOTES_TEXT)
+    assert second.experiment.duplicate_of_id == first.experiment.id
+    assert third.experiment.duplicate_of_id == first.experiment.id
+
+
 def test_the_same_words_slightly_reordered_are_a_near_duplicate(org):
     assert jaccard(shingles(TITLE + " " + NOTES_TEXT), shingles(TITLE + " " + REORDERED)) >= 0.8
     first = log(org.ada, title=TITLE, tried=NOTES_TEXT)

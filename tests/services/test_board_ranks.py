@@ -95,3 +95,33 @@ def test_a_hidden_name_stays_hidden_in_the_top_and_around_but_not_to_themselves(
     assert all(r.name.startswith("Learner ") for r in result.rows + result.around if not r.anonymous)
     mine = board(Scope.course(people[0].course_id), ALL, TOTAL, near_person.user_id, limit=5, around=2)
     assert mine.viewer.name == near_person.display_name and not mine.viewer.anonymous
+
+
+def test_rank_rows_follow_people_moving_on_more_boards_than_one_statement_writes(appctx):
+    """A writer moving a person on many boards at once (more rank rows than core.db.HotRows puts in one
+    statement on SQLite) leaves every rank bucket and block counting exactly the people there."""
+    from collections import Counter
+
+    from sqlalchemy import select
+
+    from plugin.core.db import HotRows
+    from plugin.extensions import db
+    from plugin.leaderboards.board_rows import bump_boards, ranks_last
+    from plugin.leaderboards.models import BoardRank, BoardScore
+
+    platform = make_platform()
+    ada, bo = make_actor(platform, "ada"), make_actor(platform, "bo")
+    boards = [f"c{ada.course_id}:many-{i:03d}:total" for i in range(HotRows.CHUNK + 7)]
+    for user_id, deltas in ((bo.user_id, {b: 5 for b in boards}), (ada.user_id, {b: 5 for b in boards}),
+                            (ada.user_id, {b: i * 300 for i, b in enumerate(boards)})):  # ada ties bo, then moves
+        with ranks_last():
+            bump_boards(user_id, deltas)
+    db.session.commit()
+
+    scores = db.session.execute(select(BoardScore.board, BoardScore.points).where(BoardScore.board.in_(boards))).all()
+    assert len(scores) == 2 * len(boards)
+    expected = Counter((b, p) for b, p in scores) + Counter((b + keys.BLOCKS, p // keys.BLOCK) for b, p in scores)
+    stored = {(b, p): n for b, p, n in db.session.execute(select(BoardRank.board, BoardRank.points, BoardRank.members).where(
+        BoardRank.board.in_(boards + [b + keys.BLOCKS for b in boards]))) if n}
+    assert stored == dict(expected)
+    assert stored[(boards[-1], 5)] == 1 and stored[(boards[0], 5)] == 2  # moved off the tie, or still in it
