@@ -136,7 +136,6 @@ def _log(actor: Actor, data: dict, now: datetime) -> Logged:
     if experiment_id is None:
         return Logged(_by_key(actor, data["submission_key"]), [], created=False, forced_private=False)
     experiment = _as_loaded(experiment_id, row)
-    db.session.add(experiment)
     if chosen_pillars:
         db.session.add_all([ExperimentPillar(experiment_id=experiment.id, pillar_id=p) for p in chosen_pillars])
         db.session.flush()
@@ -162,9 +161,11 @@ def _log(actor: Actor, data: dict, now: datetime) -> Logged:
 
 
 def _as_loaded(experiment_id: int, row: dict) -> Experiment:
-    """The row just inserted as an Experiment the session takes as persistent and unchanged, as if loaded: every
-    column given (nothing reads it back), set as loading sets them, past the per-attribute change events
-    Experiment(**row) fires (a quarter of the ORM's part of an award)."""
+    """The row just inserted as a detached Experiment, as if loaded: every column given (nothing reads it back), set
+    as loading sets them, past the per-attribute change events Experiment(**row) fires (a quarter of the ORM's part
+    of an award). It stays out of the session (it has no relationships to load): the commit has nothing to expire,
+    and a caller reading it after committing (its id, for the page it redirects to) sends no SELECT to reload it.
+    session.merge() takes it back in where a caller wants to change it."""
     experiment = _NEW_EXPERIMENT()
     experiment.__dict__.update(row, id=experiment_id)
     make_transient_to_detached(experiment)

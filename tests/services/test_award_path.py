@@ -155,6 +155,31 @@ def test_cursor_listeners_see_every_statement_of_an_award(ada):
     assert sum("INSERT INTO ledger_entry" in s for s in seen) == 1
 
 
+def test_the_logged_experiment_reads_after_the_commit_without_a_query_and_merges_back_to_change(ada):
+    """What log_experiment returns stays readable once committed (the page it redirects to is built from its id)
+    without reloading it; merged back into the session it is the row, and changes persist."""
+    _admin, learner = ada
+    logged = log(learner, title="Drafted the rota with it")
+    db.session.commit()
+    seen: list[str] = []
+
+    def listen(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        assert (logged.experiment.title, logged.experiment.user_id) == ("Drafted the rota with it", learner.user_id)
+        assert logged.experiment.id > 0 and logged.experiment.created_at is not None
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", listen)
+    assert seen == []
+    row = db.session.merge(logged.experiment)
+    row.title = "Drafted the holiday rota with it"
+    db.session.commit()
+    assert db.session.scalar(select(Experiment.title).where(Experiment.id == logged.experiment.id)) == \
+        "Drafted the holiday rota with it"
+
+
 def test_an_error_in_a_hot_statement_reaches_the_caller_as_sqlalchemys(ada):
     from plugin.experiments.service import _INSERT
 
