@@ -229,20 +229,30 @@ def bump_boards(user_id: int, deltas: dict[str, int], keep_zero: bool = False) -
     # SQLite: the rows the person holds move in one UPDATE (_sqlite_move);
     # boards they are new to (their first points there, a new week or month) are then inserted. The transaction
     # holds the database's write lock (BEGIN IMMEDIATE), so no other writer adds one of those rows in between.
+    # The buckets and blocks they move go straight into ranks_last's gathering when there is one (what _move_ranks
+    # does, without building the changes twice; blocks only where a move crosses one).
+    pending = db.session().info.get(_LATE_RANKS)
+    changes = ranks if pending is None else pending
     moved = set()
     move, board_names, delta_names = _sqlite_moves(len(boards))
     params = dict(zip(board_names, boards))
     params.update(zip(delta_names, [deltas[b] for b in boards]), holder=user_id)
     for board, points in move.all(db.session, params):
         moved.add(board)
-        ranks[(board, points - deltas[board])] -= 1
-        ranks[(board, points)] += 1
+        before = points - deltas[board]
+        changes[(board, before)] -= 1
+        changes[(board, points)] += 1
+        if before // BLOCK != points // BLOCK:
+            changes[(board + BLOCKS, before // BLOCK)] -= 1
+            changes[(board + BLOCKS, points // BLOCK)] += 1
     new = [b for b in boards if b not in moved]
     if new:
         db.session.execute(table.insert(), [{"board": b, "user_id": user_id, "points": deltas[b]} for b in new])
-        for board in new:
-            ranks[(board, deltas[board])] += 1  # a newcomer joins at zero, then moves like everyone else
-    _move_ranks(ranks)
+        for board in new:  # a newcomer joins at zero, then moves like everyone else
+            changes[(board, deltas[board])] += 1
+            changes[(board + BLOCKS, deltas[board] // BLOCK)] += 1
+    if pending is None:
+        _write_ranks(changes)
 
 
 def drop_from_boards(user_id: int, boards: Iterable[str]) -> dict[str, int]:
