@@ -50,19 +50,19 @@ def sqlite_utc_text(value: datetime) -> str:
     """What UTCDateTime then SQLite's DATETIME make of an aware timestamp (naive UTC, microseconds always
     written: "2026-11-29 16:49:16.000000"), for Hot statements: one isoformat call instead of a format string
     filled from seven attributes, on every timestamp of every award."""
-    global _last_utc_text
-    last = _last_utc_text  # one read of one tuple: consistent whatever another thread writes meanwhile
-    if value is last[0]:  # an award passes the same moment to several statements (datetimes are immutable)
-        return last[1]
-    if value.tzinfo is None:
-        raise ValueError("naive datetime given to a UTC column")
-    text = (value if value.tzinfo is timezone.utc else value.astimezone(timezone.utc)).replace(
-        tzinfo=None).isoformat(" ", "microseconds")
-    _last_utc_text = (value, text)
+    text = _utc_texts.get(value)  # an award passes the same moments (now, a day's bounds) to several statements
+    if text is None:
+        if value.tzinfo is None:  # (a naive datetime never equals an aware one, so never finds one's text)
+            raise ValueError("naive datetime given to a UTC column")
+        text = (value if value.tzinfo is timezone.utc else value.astimezone(timezone.utc)).replace(
+            tzinfo=None).isoformat(" ", "microseconds")
+        if len(_utc_texts) >= 256:
+            _utc_texts.clear()
+        _utc_texts[value] = text
     return text
 
 
-_last_utc_text: tuple = (None, None)  # the last timestamp sqlite_utc_text wrote, and its text (held: its id stays its own)
+_utc_texts: dict[datetime, str] = {}  # recent timestamps' texts (equal aware datetimes are the same instant)
 
 
 # --- SQLite: WAL, busy timeout, foreign keys, and BEGIN IMMEDIATE for writers ---------------------
@@ -315,9 +315,11 @@ class Hot:
         args = [self._args(plan, positional, p) for p in many] if many is not None else self._args(
             plan, positional, params or {})
         cursor = conn.connection.dbapi_connection.cursor()
-        events = conn._has_events or conn.engine._has_events
-        if events:
-            for fn in conn.dispatch.before_cursor_execute:
+        # Cursor listeners, when there are any (the engine's "begin" listener makes every connection have events,
+        # so ask the two lists themselves: an empty one costs a test, not an iteration).
+        dispatch = conn.dispatch if conn._has_events or conn.engine._has_events else None
+        if dispatch is not None and dispatch.before_cursor_execute:
+            for fn in dispatch.before_cursor_execute:
                 fn(conn, cursor, sql, args, None, many is not None)
         try:
             if many is not None:
@@ -326,8 +328,8 @@ class Hot:
                 cursor.execute(sql, args)
         except dialect.loaded_dbapi.Error as err:
             conn._handle_dbapi_exception(err, sql, args, cursor, None)
-        if events:
-            for fn in conn.dispatch.after_cursor_execute:
+        if dispatch is not None and dispatch.after_cursor_execute:
+            for fn in dispatch.after_cursor_execute:
                 fn(conn, cursor, sql, args, None, many is not None)
         if self._touched is not None:
             memo.forget_touched(session, self._touched)
