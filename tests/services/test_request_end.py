@@ -50,3 +50,18 @@ def test_what_a_request_wrote_without_committing_is_rolled_back(appctx):
     db.session.remove()
     assert db.session.execute(text("SELECT name FROM platform WHERE id = :id"), {"id": platform_id}).scalar() \
         != "changed, never committed"
+
+
+def test_each_app_context_has_its_own_session_and_none_is_used_outside_one(app):
+    """The session's scope (plugin.extensions reads Flask's app context itself): a second request handled in the
+    same thread, inside the first one's context (a test client call, an internal request), gets a session of its
+    own; the first one's comes back unchanged; outside any app context db.session refuses to work."""
+    with app.app_context():
+        outer = db.session()
+        with app.app_context():
+            inner = db.session()
+            assert inner is not outer
+            assert db.session() is inner
+        assert db.session() is outer
+    with pytest.raises(RuntimeError, match="application context"):
+        db.session()
