@@ -343,36 +343,45 @@ class Hot:
         return None if row is None else row[0]
 
 
+class HotByCount:
+    """Hot statements of one shape for any number of items (rows, boards), each built on first use:
+    `build(dialect, count)` makes the statement and `names(count)` what its callers need to fill it in (its
+    parameter names, in their order)."""
+
+    def __init__(self, build, names, writes: tuple[str, ...] = ()) -> None:
+        self._build, self._names, self.writes = build, names, writes
+        self._by_count: dict[int, tuple] = {}
+
+    def __call__(self, count: int) -> tuple:
+        """(the Hot statement for `count` items, names(count))."""
+        found = self._by_count.get(count)
+        if found is None:
+            found = self._by_count[count] = (
+                Hot(lambda dialect: self._build(dialect, count), writes=self.writes), self._names(count))
+        return found
+
+
 class HotRows:
     """An INSERT (an upsert, as `finish` makes it) of any number of rows of `columns` into `table`, for SQLite: one
-    statement of VALUES (...), (...) per row count, up to CHUNK rows each, every one a Hot statement. SQLite's
-    executemany of as many rows cost half as much again, in the database and in the parameters built per row.
-    (PostgreSQL writers send theirs as arrays or as an executemany, which psycopg pipelines.)"""
+    statement of VALUES (...), (...) per row count, up to CHUNK rows each (HotByCount). SQLite's executemany of as
+    many rows cost half as much again, in the database and in the parameters built per row. (PostgreSQL writers
+    send theirs as arrays or as an executemany, which psycopg pipelines.)"""
 
     CHUNK = 64
 
     def __init__(self, table, columns: tuple[str, ...], finish, writes: tuple[str, ...]) -> None:
-        self.table, self.columns, self.finish, self.writes = table, columns, finish, writes
-        self._by_count: dict[int, tuple[Hot, list[str]]] = {}
+        def build(dialect: str, count: int):
+            return finish(insert_for_dialect(dialect, table).values([
+                {c: bindparam(f"{c}_{i}", type_=table.c[c].type) for c in columns} for i in range(count)]))
 
-    def _variant(self, count: int) -> tuple[Hot, list[str]]:
-        found = self._by_count.get(count)
-        if found is None:
-            table, columns, finish = self.table, self.columns, self.finish
-
-            def build(dialect: str):
-                return finish(insert_for_dialect(dialect, table).values([
-                    {c: bindparam(f"{c}_{i}", type_=table.c[c].type) for c in columns} for i in range(count)]))
-
-            found = self._by_count[count] = (Hot(build, writes=self.writes),
-                                             [f"{c}_{i}" for i in range(count) for c in columns])
-        return found
+        self._statements = HotByCount(build, lambda count: [f"{c}_{i}" for i in range(count) for c in columns],
+                                      writes)
 
     def execute(self, session, rows: list[tuple]) -> None:
         """Insert `rows`, each a tuple of values in the order of `columns`, in the order given."""
         for start in range(0, len(rows), self.CHUNK):
             chunk = rows[start:start + self.CHUNK]
-            hot, names = self._variant(len(chunk))
+            hot, names = self._statements(len(chunk))
             hot.execute(session, dict(zip(names, [value for row in chunk for value in row])))
 
 

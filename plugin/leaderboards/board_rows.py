@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from plugin.core.db import Hot, HotRows, dialect_name
+from plugin.core.db import Hot, HotByCount, HotRows, dialect_name
 from plugin.extensions import db
 from plugin.leaderboards.keys import BLOCK, BLOCKS, with_blocks
 from plugin.leaderboards.models import BoardRank, BoardScore
@@ -192,16 +192,10 @@ def _sqlite_move(count: int):
         table.c.board, table.c.points)
 
 
-_SQLITE_MOVES: dict[int, tuple[Hot, list[str], list[str]]] = {}  # by the number of boards: statement, names
-
-
-def _sqlite_moves(count: int) -> tuple[Hot, list[str], list[str]]:
-    found = _SQLITE_MOVES.get(count)
-    if found is None:
-        found = _SQLITE_MOVES[count] = (
-            Hot(lambda _dialect: _sqlite_move(count), writes=(BoardScore.__tablename__,)),
-            [f"b{i}" for i in range(count)], [f"d{i}" for i in range(count)])
-    return found
+# By the number of boards: the statement, and its board and delta parameter names.
+_SQLITE_MOVES = HotByCount(lambda _dialect, count: _sqlite_move(count),
+                           lambda count: ([f"b{i}" for i in range(count)], [f"d{i}" for i in range(count)]),
+                           writes=(BoardScore.__tablename__,))
 
 
 def bump_boards(user_id: int, deltas: dict[str, int], keep_zero: bool = False) -> None:
@@ -234,7 +228,7 @@ def bump_boards(user_id: int, deltas: dict[str, int], keep_zero: bool = False) -
     pending = db.session().info.get(_LATE_RANKS)
     changes = ranks if pending is None else pending
     moved = set()
-    move, board_names, delta_names = _sqlite_moves(len(boards))
+    move, (board_names, delta_names) = _SQLITE_MOVES(len(boards))
     params = dict(zip(board_names, boards))
     params.update(zip(delta_names, [deltas[b] for b in boards]), holder=user_id)
     for board, points in move.all(db.session, params):
