@@ -36,6 +36,12 @@ class Explanation:
     origin: str | None = None   # "<LMS> · <course>" for a row of another identity of the same person
 
 
+# Built once: an alias made per call costs more than the query (SQLAlchemy adapts every column anew).
+_VERSION = aliased(RuleVersion, name="rule_version_of")
+_HELPED = aliased(User, name="helped")
+_GIVER = aliased(User, name="giver")
+
+
 class _Sources:
     """Describes facts in words, loading each kind in one query (no query per row)."""
 
@@ -52,12 +58,12 @@ class _Sources:
         experiment_ids = ids.get("experiment", set()) | set(self.via.values())
         self.titles = dict(db.session.execute(select(Experiment.id, Experiment.title)
                                               .where(Experiment.id.in_(experiment_ids))).all()) if experiment_ids else {}
-        helped = aliased(User)
+        helped, giver = _HELPED, _GIVER
         self.helps = dict(db.session.execute(select(PeerHelp.id, helped.name).join(helped, helped.id == PeerHelp.helped_id)
-                                             .where(PeerHelp.id.in_(ids.get("peer_help", set())))).all())
-        giver = aliased(User)
+                                             .where(PeerHelp.id.in_(ids["peer_help"]))).all()) if ids.get("peer_help") else {}
         self.kudos = {k.id: (k, name) for k, name in db.session.execute(
-            select(Kudos, giver.name).join(giver, giver.id == Kudos.giver_id).where(Kudos.id.in_(ids.get("kudos", set()))))}
+            select(Kudos, giver.name).join(giver, giver.id == Kudos.giver_id).where(Kudos.id.in_(ids["kudos"])))
+        } if ids.get("kudos") else {}
 
     def describe(self, kind: str, source_id: int | None) -> tuple[str, int | None]:
         if kind == "experiment":
@@ -92,7 +98,7 @@ def explanations(actor: Actor, limit: int = 200, linked: bool = False) -> list[E
     """The actor's points and badges in this course, newest first; with `linked`, also those of the identities
     linked to theirs in the organisation's other LMSs (each row says where it comes from)."""
     names = dimension_names(actor.organisation_id)
-    version = aliased(RuleVersion)
+    version = _VERSION
     out: list[Explanation] = []
     others = [u for u in identities(actor.user_id) if u != actor.user_id] if linked else []
 
@@ -123,8 +129,8 @@ def explanations(actor: Actor, limit: int = 200, linked: bool = False) -> list[E
         out.append(Explanation(entry.created_at, entry.amount, names.get(entry.dimension, entry.dimension), why,
                                source, experiment_id, origin=origins.get(entry.course_id)
                                if entry.user_id != actor.user_id else None))
-    givers = dict(db.session.execute(select(User.id, User.name).where(
-        User.id.in_({a.awarded_by_id for a, _, _, _ in awards if a.awarded_by_id}))).all())
+    giver_ids = {a.awarded_by_id for a, _, _, _ in awards if a.awarded_by_id}
+    givers = dict(db.session.execute(select(User.id, User.name).where(User.id.in_(giver_ids))).all()) if giver_ids else {}
     for award, badge, rule_name, rule_version in awards:
         if rule_name:
             why = _("%(rule)s (rule version %(version)s)", rule=rule_name, version=rule_version)

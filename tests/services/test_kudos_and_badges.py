@@ -17,6 +17,7 @@ from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
 from plugin.ledger.models import LedgerEntry
 from plugin.ledger.service import balance, balances, verify_totals
+from plugin.recognition.history import explanations
 from plugin.recognition.models import Kudos
 from plugin.recognition.service import (
     award_badge_manually,
@@ -211,6 +212,8 @@ def test_a_manager_awards_champion_once_with_comment_and_evidence(course):
     assert (award.awarded_by_id, award.comment, award.evidence_url) == (
         course.boss.user_id, "Ran the prompt clinic for the team", "https://intranet.example.edu/clinic")
     assert badge_names(course.ada) == ["Champion"]
+    assert [(e.badge.name, e.why) for e in explanations(course.ada) if e.badge] == [
+        ("Champion", "Awarded by Person boss: Ran the prompt clinic for the team")]  # what the learner reads
     assert [e.details for e in audit("badge.awarded")] == [{"badge": champion.id, "receiver": course.ada.user_id}]
     with pytest.raises(Conflict) as err:
         award_badge_manually(course.boss, receiver_id=course.ada.user_id, badge_id=champion.id,
