@@ -4,6 +4,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from plugin.catalog.models import AiTool, TaskCategory, ValueTag
+from plugin.core import memo
 from plugin.core.actor import Actor
 from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
@@ -19,11 +20,17 @@ def _model(kind: str):
 
 
 def items(organisation_id: int, kind: str, include_inactive: bool = False) -> list:
+    """The organisation's list, in its order; read once per transaction (a page asks for the tools more than once:
+    the form and the vision beside it)."""
     model = _model(kind)
-    query = select(model).where(model.organisation_id == organisation_id)
-    if not include_inactive:
-        query = query.where(model.active.is_(True))
-    return list(db.session.scalars(query.order_by(model.position, model.name)))
+
+    def read() -> list:
+        query = select(model).where(model.organisation_id == organisation_id)
+        if not include_inactive:
+            query = query.where(model.active.is_(True))
+        return list(db.session.scalars(query.order_by(model.position, model.name)))
+    return list(memo.remember(db.session, ("catalog", organisation_id, kind, include_inactive),
+                              (model.__tablename__,), read))
 
 
 def find_active(organisation_id: int, kind: str, item_id: int):

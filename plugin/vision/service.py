@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, select
 from plugin.audit.service import record
 from plugin.catalog.models import AiTool
 from plugin.catalog.service import items
+from plugin.core import memo
 from plugin.core.actor import Actor
 from plugin.core.db import insert_ignore
 from plugin.errors import Conflict, Forbidden, InvalidInput
@@ -43,10 +44,14 @@ class VisionView:
 
 
 def pillars(organisation_id: int, include_inactive: bool = False) -> list[Pillar]:
-    query = select(Pillar).where(Pillar.organisation_id == organisation_id)
-    if not include_inactive:
-        query = query.where(Pillar.active.is_(True))
-    return list(db.session.scalars(query.order_by(Pillar.position, Pillar.id)))
+    """Read once per transaction, as catalog items are (the form and the vision beside it both list them)."""
+    def read() -> list[Pillar]:
+        query = select(Pillar).where(Pillar.organisation_id == organisation_id)
+        if not include_inactive:
+            query = query.where(Pillar.active.is_(True))
+        return list(db.session.scalars(query.order_by(Pillar.position, Pillar.id)))
+    return list(memo.remember(db.session, ("pillars", organisation_id, include_inactive), (Pillar.__tablename__,),
+                              read))
 
 
 def tool_policies(organisation_id: int) -> dict[int, ToolPolicy]:
