@@ -38,10 +38,13 @@ def register_logging(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     from plugin import models  # noqa: F401  (every table known to the metadata and to Alembic)
-    from plugin.core.request_end import end_read_only
+    from plugin.core.request_end import end_read_only, watch_statements
     from plugin.extensions import db, migrate
 
     db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():
+            watch_statements(engine)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     from plugin.lti import shared_store
 

@@ -65,3 +65,57 @@ def test_each_app_context_has_its_own_session_and_none_is_used_outside_one(app):
         assert db.session() is outer
     with pytest.raises(RuntimeError, match="application context"):
         db.session()
+
+
+def _sent_while(fn) -> list[str]:
+    import sqlalchemy as sa
+    sent: list[str] = []
+
+    def listen(_conn, _cursor, statement, *_args):
+        sent.append(" ".join(statement.split()))
+
+    sa.event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        fn()
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", listen)
+    return sent
+
+
+def test_a_request_of_plain_reads_commits_without_asking_the_server(postgres):
+    platform_id = make_platform().id
+    db.session.commit()
+    db.session.execute(_READ, {"id": 0}).scalar()
+    db.session.execute(text("WITH p AS (SELECT id FROM platform) SELECT count(*) FROM p")).scalar()
+    connection = db.session.connection().connection.dbapi_connection
+    sent = _sent_while(lambda: end_read_only(db.session, None))
+    assert not [s for s in sent if "pg_current_xact_id_if_assigned" in s]  # no round trip to ask
+    assert connection.info.transaction_status == 0  # idle: the transaction ended (committed, not left open)
+    db.session.remove()
+    assert db.session.get(type(make_platform()), platform_id) is not None
+
+
+@pytest.mark.parametrize("how", ["locked a row", "wrote through a raw cursor", "wrote in a WITH"])
+def test_a_request_that_sent_anything_else_asks_the_server_and_rolls_back_a_write(postgres, how):
+    from sqlalchemy import bindparam, update
+
+    from plugin.core.db import Hot
+    from plugin.tenancy.models import Platform
+
+    platform_id = make_platform().id
+    db.session.commit()
+    if how == "locked a row":
+        db.session.execute(text("SELECT id FROM platform WHERE id = :id FOR UPDATE"), {"id": platform_id})
+    elif how == "wrote through a raw cursor":
+        hot = Hot(update(Platform.__table__).where(Platform.__table__.c.id == bindparam("id"))
+                  .values(name=bindparam("name")), writes=("platform",))
+        Hot.registry.remove(hot)  # a test's own statement, not one of the award path's
+        hot.execute(db.session, {"id": platform_id, "name": "changed, never committed"})
+    else:
+        db.session.execute(text("WITH c AS (UPDATE platform SET name = 'changed, never committed' WHERE id = :id "
+                                "RETURNING id) SELECT count(*) FROM c"), {"id": platform_id})
+    sent = _sent_while(lambda: end_read_only(db.session, None))
+    assert [s for s in sent if "pg_current_xact_id_if_assigned" in s]
+    db.session.remove()
+    assert db.session.execute(text("SELECT name FROM platform WHERE id = :id"), {"id": platform_id}).scalar() \
+        != "changed, never committed"
