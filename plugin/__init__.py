@@ -38,6 +38,7 @@ def register_logging(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     from plugin import models  # noqa: F401  (every table known to the metadata and to Alembic)
+    from plugin.core.db import watch_connections
     from plugin.core.request_end import end_read_only, watch_statements
     from plugin.extensions import db, migrate
 
@@ -45,6 +46,7 @@ def register_extensions(app: Flask) -> None:
     with app.app_context():
         for engine in db.engines.values():
             watch_statements(engine)
+            watch_connections(engine)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     from plugin.lti import shared_store
 

@@ -99,6 +99,11 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
     for prefix in ("postgresql://", "postgres://"):  # hosting providers hand out both
         if cfg["SQLALCHEMY_DATABASE_URI"].startswith(prefix):
             cfg["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + cfg["SQLALCHEMY_DATABASE_URI"][len(prefix):]
+    if cfg["SQLALCHEMY_DATABASE_URI"].startswith("postgresql+psycopg"):
+        # No "SELECT 1" round trip before every transaction: a pooled connection the server closed while it sat
+        # idle (a restart, a failover, a timeout) is found at checkout by reading what the server sent, without
+        # asking it anything (plugin.core.db.watch_connections, installed by create_app), and replaced.
+        cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {**cfg["SQLALCHEMY_ENGINE_OPTIONS"], "pool_pre_ping": False}
     if cfg["SQLALCHEMY_DATABASE_URI"].startswith("postgresql") and _env_bool("TINKER_PG_GENERIC_PLANS", True):
         # psycopg prepares a statement on the server once a connection has run it 5 times; PostgreSQL then
         # keeps planning it afresh for every execution whenever a plan for the actual values looks cheaper

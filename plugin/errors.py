@@ -174,7 +174,8 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(sa_exc.DisconnectionError)
     def _database_unavailable(err: Exception):
         """The database is unreachable, restarting, out of connections or (SQLite) locked for too long: a
-        503 the LMS frame can show, and the app reconnects by itself (pool_pre_ping) once it is back."""
+        503 the LMS frame can show, and the app reconnects by itself once it is back (a pooled connection the
+        server closed is replaced at checkout: core.db.watch_connections)."""
         if app.config.get("RAISE_UNEXPECTED") and not app.config.get("DATABASE_OUTAGE_PAGES"):
             raise err
         log.warning("database unavailable on %s %s: %s", request.method, request.path, str(err).splitlines()[0])

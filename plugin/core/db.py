@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextvars
 import operator
+import select
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any, Iterator
@@ -10,6 +11,7 @@ from typing import Any, Iterator
 from sqlalchemy import DateTime, MetaData, bindparam, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, scoped_session
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.types import TypeDecorator
@@ -125,6 +127,27 @@ def _sqlite_on_connect(dbapi_connection, _record) -> None:
 
 def _casefold(value):
     return value.casefold() if isinstance(value, str) else value
+
+
+def _closed_by_the_server(dbapi_connection, _record, _proxy) -> None:
+    """Pool checkout of a psycopg connection: a connection idle in the pool hears nothing from the server unless
+    the server is closing it (restart, failover, idle timeout, pg_terminate_backend: its goodbye, then the end of
+    the stream). Anything waiting on the socket, seen without a round trip, makes the pool drop this connection
+    and hand out another, as pool_pre_ping would, without a SELECT 1 before every transaction."""
+    pgconn = dbapi_connection.pgconn
+    if pgconn.status != 0 or pgconn.transaction_status != 0:  # ConnStatus.OK, TransactionStatus.IDLE
+        raise DisconnectionError("the connection is not usable")
+    waiting = select.poll()  # poll, not select: a worker may hold descriptors past select's 1024
+    waiting.register(pgconn.socket, select.POLLIN)
+    if waiting.poll(0):
+        raise DisconnectionError("the server closed the connection")
+
+
+def watch_connections(engine: Engine) -> None:
+    """A psycopg engine's pooled connections are checked at checkout by _closed_by_the_server (config.py turns
+    the engine's pre-ping off for psycopg URLs)."""
+    if engine.dialect.driver == "psycopg" and not event.contains(engine, "checkout", _closed_by_the_server):
+        event.listen(engine, "checkout", _closed_by_the_server)
 
 
 @event.listens_for(Engine, "begin")

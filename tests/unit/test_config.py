@@ -132,7 +132,7 @@ def test_postgresql_connections_plan_prepared_statements_once_unless_the_operato
     run (see config.py), so PostgreSQL connections ask for generic plans; TINKER_PG_GENERIC_PLANS=0 undoes it."""
     options = load_config(tmp_path)["SQLALCHEMY_ENGINE_OPTIONS"]
     assert options["connect_args"]["options"] == "-c plan_cache_mode=force_generic_plan"
-    assert options["pool_pre_ping"] is True
+    assert options["pool_pre_ping"] is False  # a closed connection is found at checkout without a round trip
     monkeypatch.setenv("TINKER_PG_GENERIC_PLANS", "0")
     assert "connect_args" not in load_config(tmp_path)["SQLALCHEMY_ENGINE_OPTIONS"]
     monkeypatch.delenv("TINKER_PG_GENERIC_PLANS")
