@@ -58,11 +58,11 @@ class _Sources:
         experiment_ids = ids.get("experiment", set()) | set(self.via.values())
         self.titles = dict(db.session.execute(select(Experiment.id, Experiment.title)
                                               .where(Experiment.id.in_(experiment_ids))).all()) if experiment_ids else {}
-        helped, giver = _HELPED, _GIVER
-        self.helps = dict(db.session.execute(select(PeerHelp.id, helped.name).join(helped, helped.id == PeerHelp.helped_id)
-                                             .where(PeerHelp.id.in_(ids["peer_help"]))).all()) if ids.get("peer_help") else {}
+        self.helps = dict(db.session.execute(
+            select(PeerHelp.id, _HELPED.name).join(_HELPED, _HELPED.id == PeerHelp.helped_id)
+            .where(PeerHelp.id.in_(ids["peer_help"]))).all()) if ids.get("peer_help") else {}
         self.kudos = {k.id: (k, name) for k, name in db.session.execute(
-            select(Kudos, giver.name).join(giver, giver.id == Kudos.giver_id).where(Kudos.id.in_(ids["kudos"])))
+            select(Kudos, _GIVER.name).join(_GIVER, _GIVER.id == Kudos.giver_id).where(Kudos.id.in_(ids["kudos"])))
         } if ids.get("kudos") else {}
 
     def describe(self, kind: str, source_id: int | None) -> tuple[str, int | None]:
@@ -98,7 +98,6 @@ def explanations(actor: Actor, limit: int = 200, linked: bool = False) -> list[E
     """The actor's points and badges in this course, newest first; with `linked`, also those of the identities
     linked to theirs in the organisation's other LMSs (each row says where it comes from)."""
     names = dimension_names(actor.organisation_id)
-    version = _VERSION
     out: list[Explanation] = []
     others = [u for u in identities(actor.user_id) if u != actor.user_id] if linked else []
 
@@ -107,14 +106,14 @@ def explanations(actor: Actor, limit: int = 200, linked: bool = False) -> list[E
         return or_(here, (model.user_id.in_(others)) & (model.organisation_id == actor.organisation_id)) if others else here
 
     entries = db.session.execute(
-        select(LedgerEntry, version.name, version.version).outerjoin(
-            version, (version.rule_id == LedgerEntry.rule_id) & (version.version == LedgerEntry.rule_version))
+        select(LedgerEntry, _VERSION.name, _VERSION.version).outerjoin(
+            _VERSION, (_VERSION.rule_id == LedgerEntry.rule_id) & (_VERSION.version == LedgerEntry.rule_version))
         .where(mine(LedgerEntry)).order_by(LedgerEntry.id.desc()).limit(limit))
     entries = list(entries)
     awards = list(db.session.execute(
-        select(BadgeAward, BadgeClass, version.name, version.version)
+        select(BadgeAward, BadgeClass, _VERSION.name, _VERSION.version)
         .join(BadgeClass, BadgeClass.id == BadgeAward.badge_id)
-        .outerjoin(version, (version.rule_id == BadgeAward.rule_id) & (version.version == BadgeAward.rule_version))
+        .outerjoin(_VERSION, (_VERSION.rule_id == BadgeAward.rule_id) & (_VERSION.version == BadgeAward.rule_version))
         .where(mine(BadgeAward)).order_by(BadgeAward.id.desc()).limit(limit)))
     origins = _origins(actor.organisation_id, {e.course_id for e, _, _ in entries if e.user_id != actor.user_id}
                        | {a.course_id for a, _, _, _ in awards if a.user_id != actor.user_id})
