@@ -6,6 +6,8 @@ B7  award through the project's services with the default rules (log_experiment:
     row, that sessions before 2026-11-29 measured against). One client in this process, then --clients (4)
     writer processes against the floor in the same processes;
 B11 the same award key submitted 1,000 times -> exactly one ledger row.
+With PostgreSQL on this machine it also prints what the server process spent per award and per floor iteration
+(bench/_server_cpu.py): the client's CPU is only half the cost there.
 
     .venv/bin/python bench/ledger.py [--quick] [--db sqlite|postgresql] [--database-url URL] [--clients 4]
 
@@ -52,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     import sqlalchemy as sa
 
     from bench._award_floor import floor_writer
+    from bench._server_cpu import cpu_seconds, server_pid
     from plugin import create_app
     from plugin.catalog.service import items
     from plugin.core.actor import Actor, Role
@@ -103,7 +106,9 @@ def main(argv: list[str] | None = None) -> int:
             if counted:  # a round of its own, untimed: a listener on every statement costs the timed rounds
                 sa.event.listen(db.engine, "before_cursor_execute", _count)
                 statements[1] += count
-            start, cpu = time.perf_counter(), time.process_time()
+            pid = server_pid(db.session)
+            db.session.commit()
+            start, cpu, server = time.perf_counter(), time.process_time(), cpu_seconds(pid)
             for i in range(count):
                 data = ExperimentIn().load({
                     "submission_key": secrets.token_hex(8), "title": f"Experiment {i}", "ai_tool": tool,
@@ -116,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
                 sa.event.remove(db.engine, "before_cursor_execute", _count)
                 return 0.0
             cpu_per["awards"].append((time.process_time() - cpu) / count)
+            server_per["awards"].append(_server_share(pid, server, count))
             return count / elapsed
 
         def raw_floor(count: int, experiment: bool) -> float:
@@ -124,17 +130,28 @@ def main(argv: list[str] | None = None) -> int:
             db.session.commit()
             insert = floor_writer(actor.organisation_id, actor.course_id, actor.user_id, int(tool), category,
                                   experiment=experiment)
-            start, cpu = time.perf_counter(), time.process_time()
+            pid = server_pid(db.session)
+            db.session.commit()
+            start, cpu, server = time.perf_counter(), time.process_time(), cpu_seconds(pid)
             for i in range(count):
                 insert(i)
                 db.session.commit()
             elapsed = time.perf_counter() - start
             cpu_per["floor" if experiment else "ledger floor"].append((time.process_time() - cpu) / count)
+            server_per["floor" if experiment else "ledger floor"].append(_server_share(pid, server, count))
             return count / elapsed
 
         # This process's CPU per iteration beside the wall-clock rates: steadier than they are on a loaded machine
         # (on SQLite it is all the work; on PostgreSQL the client's part only).
         cpu_per: dict[str, list[float]] = {"awards": [], "floor": [], "ledger floor": []}
+        # PostgreSQL on this machine: its server process's CPU per iteration too (None: not readable).
+        server_per: dict[str, list[float | None]] = {"awards": [], "floor": [], "ledger floor": []}
+
+        def _server_share(pid: int | None, before: float | None, count: int) -> float | None:
+            same = server_pid(db.session) == pid  # else the pool replaced the connection in the round
+            after = cpu_seconds(pid)
+            db.session.commit()
+            return (after - before) / count if same and before is not None and after is not None else None
         floors, ledger_floors, projects = [], [], []
         for _ in range(rounds):
             floors.append(raw_floor(n, experiment=True))
@@ -191,6 +208,14 @@ def main(argv: list[str] | None = None) -> int:
     cpu_award, cpu_floor = (statistics.median(cpu_per[k]) * 1e6 for k in ("awards", "floor"))
     print(f"CPU of this process per iteration (median of rounds): award {cpu_award:,.0f} us, floor {cpu_floor:,.0f} us "
           f"({cpu_floor / cpu_award:.2f}x{'' if backend.startswith('sqlite') else ', client side only'})")
+    server_award, server_floor = (None if None in server_per[k] else statistics.median(server_per[k]) * 1e6
+                                  for k in ("awards", "floor"))
+    cpu_ratio = None
+    if server_award is not None and server_floor is not None:
+        cpu_ratio = (cpu_floor + server_floor) / (cpu_award + server_award)
+        print(f"CPU of its server process per iteration: award {server_award:,.0f} us, floor {server_floor:,.0f} us; "
+              f"both sides: award {cpu_award + server_award:,.0f} us, floor {cpu_floor + server_floor:,.0f} us "
+              f"({cpu_ratio:.2f}x: one client keeps about a core busy, so this is close to B7's ratio)")
     print(f"B11 same key x{args.same_key}: {b11_rows} ledger row(s), total {b11_total}")
     # The ratio: the median of each round's awards against the floor measured just before them. The machine's speed
     # drifts over seconds (shared cores), which a ratio of two medians taken over the whole run would carry.
@@ -216,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"RESULT b7_ratio={ratio:.2f} b7_ledger_only_ratio={project_m / ledger_m:.2f} awards_per_s={project_m:.0f} "
           f"floor_per_s={floor_m:.0f} ledger_floor_per_s={ledger_m:.0f} b11_rows={b11_rows} "
           f"statements_per_award={per_award:.1f} cpu_us_per_award={cpu_award:.0f} cpu_us_per_floor={cpu_floor:.0f}"
+          + (f" server_cpu_us_per_award={server_award:.0f} server_cpu_us_per_floor={server_floor:.0f} "
+             f"b7_cpu_ratio={cpu_ratio:.2f}" if cpu_ratio is not None else "")
           + result)
     return 0 if ok else 1
 

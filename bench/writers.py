@@ -2,7 +2,10 @@
 default rules: experiment, rules, ledger, totals, board aggregates, badges; one transaction each, committed).
 
 B8  4 writer processes, each its own learner, against the 1-writer rate in the same run (rounds alternate);
-    reports the ratio, max and p99 latency, and every error that reached a caller.
+    reports the ratio, max and p99 latency, and every error that reached a caller. Beside it, for scale: the
+    same ratio for B7's floor (the same inserts without rules, bench/_award_floor.py), and on a PostgreSQL server
+    on this machine the CPU an award costs the writer and its server process (bench/_server_cpu.py), with the
+    ratio that cost allows here at best (cores / the share of a core one writer keeps busy).
 B9  4 writers awarding the same learner, then 4 learners of the same team: errors reaching a caller
     (deadlock, serialization failure, "database is locked") are counted, and afterwards the books must agree:
     one experiment per successful award, maintained totals == the ledger, maintained board and team
@@ -16,7 +19,7 @@ SQLite). Without --database-url: a SQLite file in a temp dir; `postgresql`: a th
 (tests/support/pg.py); a URL: that (empty or Tinker) database.
 Targets: B8 SQLite >= 1.0x with 0 errors, PostgreSQL >= 2.5x; B9 0 errors.
 Last line: `RESULT b8_ratio=<x> one_writer_per_s=<n> writers_per_s=<n> max_ms=<n> b8_errors=<n> b9_errors=<n>
-b9_awards=<n> b9_experiments=<n> b9_books=<ok|differ>`.
+b9_awards=<n> b9_experiments=<n> b9_books=<ok|differ> b8_floor_ratio=<x> [b8_cpu_ceiling=<x>]`.
 """
 from __future__ import annotations
 
@@ -63,8 +66,10 @@ def _error_kind(err: Exception) -> str:
 def writer(url: str, tmp: str, commands, results) -> None:
     """A writer process: awaits ("run", actor, tool, category, start_at, seconds, kind), awards until the deadline
     (kind "award": through the services; "floor": B7's floor, bench/_award_floor.py), answers (awards, latencies,
-    errors by kind); None ends it."""
+    errors by kind, CPU seconds of this process and of its server process or None, see bench/_server_cpu.py);
+    None ends it."""
     from bench._award_floor import floor_writer
+    from bench._server_cpu import cpu_seconds, server_pid
     from plugin.core.actor import Actor, Role
     from plugin.core.clock import utcnow
     from plugin.core.db import writing
@@ -82,8 +87,11 @@ def writer(url: str, tmp: str, commands, results) -> None:
             floor = floor_writer(organisation_id, course_id, user_id, int(tool), category) if kind == "floor" else None
             latencies: list[float] = []
             errors: dict[str, int] = {}
+            pid = server_pid(db.session)  # the pool's one connection: a single-threaded writer gets it back each time
+            db.session.remove()
             time.sleep(max(0.0, start_at - time.time()))
             deadline = start_at + seconds
+            client_cpu, server_cpu = time.process_time(), cpu_seconds(pid)
             while time.time() < deadline:
                 data = None if floor is not None else schema.load({
                     "submission_key": secrets.token_hex(8), "title": f"Experiment {secrets.token_hex(3)}",
@@ -104,7 +112,13 @@ def writer(url: str, tmp: str, commands, results) -> None:
                 finally:
                     db.session.remove()
                 latencies.append(time.perf_counter() - started)
-            results.put((len(latencies), latencies, errors))
+            client_cpu = time.process_time() - client_cpu
+            if server_cpu is not None:
+                same = server_pid(db.session) == pid  # else the pool replaced the connection: its CPU is unknown
+                db.session.remove()
+                end = cpu_seconds(pid)
+                server_cpu = end - server_cpu if same and end is not None else None
+            results.put((len(latencies), latencies, errors, client_cpu, server_cpu))
         db.engine.dispose()
 
 
@@ -124,18 +138,23 @@ class Pool:
     def run(self, actors: list[tuple], tool: str, category: int, seconds: float,
             kind: str = "award") -> tuple[float, list, dict]:
         """One writer per actor (the same actor may appear more than once), all starting together; `kind`
-        "floor": B7's floor instead of awards through the services."""
+        "floor": B7's floor instead of awards through the services. Afterwards `cpu` holds the writers' CPU seconds
+        in the round: (their own, their server processes' or None where one was not readable)."""
         start_at = time.time() + 0.3
         for queue, actor in zip(self.commands, actors):
             queue.put(("run", actor, tool, category, start_at, seconds, kind))
         awards, latencies, errors = 0, [], {}
+        client_cpu, server_cpu = 0.0, 0.0
         for _ in actors:
-            count, values, errs = self.results.get(timeout=seconds + 300)
+            count, values, errs, client, server = self.results.get(timeout=seconds + 300)
+            client_cpu += client
+            server_cpu = None if server is None or server_cpu is None else server_cpu + server
             awards += count
             latencies += values
             for kind, n in errs.items():
                 errors[kind] = errors.get(kind, 0) + n
         elapsed = max(seconds, time.time() - start_at)
+        self.cpu = (client_cpu, server_cpu)
         return awards / elapsed, latencies, errors
 
     def close(self) -> None:
@@ -146,7 +165,9 @@ class Pool:
 
 
 class World:
-    """The organisation with its default rules, limits lifted (B8/B9 measure writing, not the daily cap)."""
+    """The organisation with its default rules, limits lifted (B8/B9 measure writing, not the daily cap); B7's
+    floor writes for people of an organisation of its own (its rows are not the project's: no per-dimension
+    totals or aggregates, so B9's books, which check the bench's organisation, leave them out)."""
 
     def __init__(self, url: str, tmp: str) -> None:
         import flask_migrate
@@ -165,32 +186,36 @@ class World:
         with self.app.app_context(), writing():
             flask_migrate.upgrade()
             now = utcnow()
-            platform = tenancy.register_platform(tenancy.PlatformSpec(
-                issuer=f"https://writers-{secrets.token_hex(3)}.example", client_id="c",
-                auth_login_url="https://b/a", auth_token_url="https://b/t", key_set_url="https://b/j",
-                deployment_ids=("d",), organisation="Writers bench"), now)
-            ensure_defaults(platform.organisation_id, now)
-            self.platform_id, self.organisation_id = platform.id, platform.organisation_id
-            self.deployment_id = tenancy.find_deployment(platform.id, "d").id
+            orgs = []
+            for name in ("Writers bench", "Writers bench floor"):
+                platform = tenancy.register_platform(tenancy.PlatformSpec(
+                    issuer=f"https://writers-{secrets.token_hex(3)}.example", client_id="c",
+                    auth_login_url="https://b/a", auth_token_url="https://b/t", key_set_url="https://b/j",
+                    deployment_ids=("d",), organisation=name), now)
+                ensure_defaults(platform.organisation_id, now)
+                orgs.append((platform.id, platform.organisation_id, tenancy.find_deployment(platform.id, "d").id,
+                             str(items(platform.organisation_id, "tools")[0].id),
+                             items(platform.organisation_id, "categories")[0].id))
+            (self.platform_id, self.organisation_id, self.deployment_id, self.tool, self.category), self.floor = orgs
             admin = self.person("admin", Role.ADMIN)
             update_limits(_actor(admin, Role.ADMIN), {**limits(self.organisation_id).__dict__,
                                                       "daily_points_cap": 10**9, "repeat_free_count": 10**6}, now)
-            self.tool = str(items(self.organisation_id, "tools")[0].id)
-            self.category = items(self.organisation_id, "categories")[0].id
             db.session.commit()
             db.engine.dispose()
 
-    def person(self, sub: str, role=None) -> tuple[int, int, int, int]:
+    def person(self, sub: str, role=None, floor: bool = False) -> tuple[int, int, int, int]:
         from plugin.core.actor import Role
         from plugin.core.clock import utcnow
         from plugin.tenancy import service as tenancy
 
+        platform_id, _org, deployment_id, _tool, _category = self.floor if floor else (
+            self.platform_id, None, self.deployment_id, None, None)
         course, user, _ = tenancy.provision(tenancy.LaunchIdentity(
-            self.platform_id, self.deployment_id, "writers-course", "Writers", "W", sub, role or Role.LEARNER, ()),
+            platform_id, deployment_id, "writers-course", "Writers", "W", sub, role or Role.LEARNER, ()),
             utcnow())
-        return user.id, course.id, course.organisation_id, self.platform_id
+        return user.id, course.id, course.organisation_id, platform_id
 
-    def learners(self, count: int, team: str | None = None) -> list[tuple]:
+    def learners(self, count: int, team: str | None = None, floor: bool = False) -> list[tuple]:
         from plugin.core.clock import utcnow
         from plugin.core.db import writing
         from plugin.extensions import db
@@ -201,7 +226,7 @@ class World:
             people = []
             for _ in range(count):
                 self.n += 1
-                people.append(self.person(f"writer-{self.n}"))
+                people.append(self.person(f"writer-{self.n}", floor=floor))
             if team:
                 row = ensure_team(people[0][1], team, utcnow())
                 for person in people:
@@ -262,17 +287,24 @@ def main(argv=None) -> int:
         world = World(url, tmp)
         pool = Pool(args.writers, url, tmp)
         try:
-            one, many, max_latency = [], [], 0.0
+            max_latency = 0.0
+            rates: dict[str, list[float]] = {scenario: [] for scenario in SCENARIOS}
+            one, many = rates["one"], rates["many"]
             b8_latencies: list[float] = []
             b8_errors: dict[str, int] = {}
+            cpu: dict[str, list[tuple]] = {scenario: [] for scenario in SCENARIOS}  # (client s, server s|None, n, wall s)
             print(f"B8/B9 on {backend}: {args.writers} writer processes, {args.rounds} rounds x {args.seconds:g}s "
                   f"per scenario; {os.cpu_count()} cores shared", flush=True)
-            for r in range(args.rounds):
-                order = ("one", "many") if r % 2 == 0 else ("many", "one")
-                for scenario in order:
-                    people = world.learners(1 if scenario == "one" else args.writers)
-                    rate, latencies, errors = pool.run(people, world.tool, world.category, args.seconds)
-                    (one if scenario == "one" else many).append(rate)
+            # B8's rounds first, as before the floor was measured here too; then the floor's (its writes between
+            # B8's rounds moved SQLite's B8, the WAL checkpoints falling elsewhere).
+            for r, pair in enumerate([SCENARIOS[:2]] * args.rounds + [SCENARIOS[2:]] * args.rounds):
+                for scenario in (pair if r % 2 == 0 else pair[::-1]):
+                    kind = "floor" if scenario.startswith("floor") else "award"
+                    people = world.learners(args.writers if scenario.endswith("many") else 1, floor=kind == "floor")
+                    tool, category = (world.floor[3:] if kind == "floor" else (world.tool, world.category))
+                    rate, latencies, errors = pool.run(people, tool, category, args.seconds, kind=kind)
+                    rates[scenario].append(rate)
+                    cpu[scenario].append((*pool.cpu, len(latencies), len(latencies) / rate if rate else 0.0))
                     if scenario == "many":
                         b8_latencies += latencies
                         max_latency = max(max_latency, max(latencies, default=0.0))
@@ -302,6 +334,11 @@ def main(argv=None) -> int:
     print(f"1 writer               {statistics.median(one):8,.0f} awards/s (min {min(one):,.0f}, max {max(one):,.0f})")
     print(f"{args.writers} writers              {statistics.median(many):8,.0f} awards/s (min {min(many):,.0f}, "
           f"max {max(many):,.0f})  p99 {percentile(b8_latencies, 99) * 1e3:.0f} ms  max {max_latency * 1e3:.0f} ms")
+    floor_ratio = statistics.median(rates["floor many"]) / statistics.median(rates["floor one"])
+    print(f"floor, 1 writer        {statistics.median(rates['floor one']):8,.0f} inserts/s; {args.writers} writers "
+          f"{statistics.median(rates['floor many']):,.0f}/s: {floor_ratio:.2f}x (B7's floor, bench/_award_floor.py: "
+          "the same inserts without rules, how far plain writes scale here)")
+    ceiling = _cpu_report(cpu, args.writers)
     for kind, n in sorted({**b8_errors, **b9_errors}.items()):
         print(f"error {kind}: {n}")
     print(f"B9 books: {b9_experiments} experiments for {b9_awards} successful awards; totals and aggregates "
@@ -314,8 +351,47 @@ def main(argv=None) -> int:
     print(f"RESULT b8_ratio={ratio:.2f} one_writer_per_s={statistics.median(one):.0f} "
           f"writers_per_s={statistics.median(many):.0f} max_ms={max_latency * 1e3:.0f} b8_errors={b8e} "
           f"b9_errors={b9e} b9_awards={b9_awards} b9_experiments={b9_experiments} "
-          f"b9_books={'ok' if agree else 'differ'}")
+          f"b9_books={'ok' if agree else 'differ'} b8_floor_ratio={floor_ratio:.2f}"
+          + (f" b8_cpu_ceiling={ceiling:.2f}" if ceiling is not None else ""))
     return 0 if ok else 1
+
+
+def _busy(rows: list[tuple]) -> float:
+    """How many cores the writers and their server processes kept busy, on average over their rounds."""
+    wall = sum(w for *_x, w in rows)
+    return sum(c + s for c, s, _n, _w in rows) / wall if wall else 0.0
+
+
+# Awards by 1 writer and by --writers writers, then B7's floor the same way: a round runs a pair in its order or
+# the reverse.
+SCENARIOS = ("one", "many", "floor one", "floor many")
+
+
+def _cpu_report(cpu: dict[str, list[tuple]], writers: int) -> float | None:
+    """Print what an award costs in CPU, the writer's and its server process's, and return the B8 ratio this
+    machine allows at that cost: its cores divided by the share of a core one writer keeps busy (or the number
+    of writers, if fewer). One writer is a ping-pong between two processes that wait for each other, so when their
+    CPU time adds up to its wall time, more writers can only add what the other cores have to give. An estimate,
+    not a bound: CPU per award moves between rounds on shared cores. None when the server's CPU was not readable
+    (not on this machine)."""
+    rows = {k: v for k, v in cpu.items() if v and all(server is not None for _c, server, _n, _w in v)}
+    if "one" not in rows:
+        return None
+    cores = os.cpu_count() or 1
+    for scenario, label in (("one", "1 writer"), ("many", f"{writers} writers"), ("floor one", "floor, 1"),
+                            ("floor many", f"floor, {writers}")):
+        if scenario not in rows:
+            continue
+        awards = sum(n for *_x, n, _w in rows[scenario]) or 1
+        client = sum(c for c, *_x in rows[scenario]) / awards
+        server = sum(s for _c, s, *_x in rows[scenario]) / awards
+        print(f"CPU per award, {label:10s} client {client * 1e6:6,.0f} us + server {server * 1e6:6,.0f} us "
+              f"= {(client + server) * 1e6:6,.0f} us; {_busy(rows[scenario]):.2f} cores busy")
+    busy = _busy(rows["one"])
+    ceiling = min(float(writers), cores / busy) if busy else float(writers)
+    print(f"1 writer keeps {busy:.2f} of a core busy ({cores} cores here): at that CPU per award {writers} writers "
+          f"can reach about {ceiling:.2f}x its rate on this machine (cores / busy share)")
+    return ceiling
 
 
 if __name__ == "__main__":

@@ -94,6 +94,10 @@ def test_the_writers_bench_sees_no_error_and_the_books_agree(bench_database, cap
     assert int(result["b9_awards"]) > 0
     assert result["b9_experiments"] == result["b9_awards"]  # every award a caller saw succeed is there, once
     assert result["b9_books"] == "ok"  # totals and board/team aggregates equal a rebuild from the ledger
+    assert float(result["b8_floor_ratio"]) > 0  # the floor's writers ran beside the awards' (no error: b8_errors)
+    if bench_database != "sqlite":  # the suite's server runs here: what an award costs both processes is read
+        assert re.search(r"CPU per award, 1 writer +client +[\d,]+ us \+ server +[\d,]+ us", out), out[-2000:]
+        assert 0 < float(result["b8_cpu_ceiling"]) <= 2  # never more than the writers there are
 
 
 def test_the_fault_bench_sees_clean_503s_a_recovery_and_every_receipt_stored_once(db_kind, capsys):
