@@ -26,6 +26,18 @@ def _fail(err: DomainError):
     raise click.ClickException(err.message + (f" {err.hint}" if err.hint else ""))
 
 
+# What docs/deploy.md's example has where the LMS's own values go: pasted as it is, it would register nonsense.
+_PLACEHOLDERS = {"CLIENT_ID", "DEPLOYMENT_ID"}
+
+
+def _refuse_placeholders(**given) -> None:
+    for option, values in given.items():
+        for value in (values,) if isinstance(values, str) else values:
+            if value.strip().upper() in _PLACEHOLDERS or "..." in value:
+                raise click.BadParameter(f"{value!r} is a placeholder: use the value your LMS shows.",
+                                         param_hint=f"--{option.replace('_', '-')}")
+
+
 @lti_cli.command("add-platform")
 @click.option("--issuer", required=True)
 @click.option("--client-id", required=True)
@@ -45,6 +57,7 @@ def _fail(err: DomainError):
 def add_platform(issuer, client_id, deployment_ids, auth_url, token_url, jwks_url, organisation, name,
                  accept_new_deployments, email_authoritative, frame_origins):
     """Register an LMS, or update its registration (idempotent)."""
+    _refuse_placeholders(client_id=client_id, deployment_id=deployment_ids)
     now = utcnow()
     with writing():
         try:
@@ -61,6 +74,24 @@ def add_platform(issuer, client_id, deployment_ids, auth_url, token_url, jwks_ur
         db.session.commit()
     deployments = ", ".join(d.deployment_id for d in platform.deployments) or "(none)"
     click.echo(f"Registered {issuer} / {client_id} for {platform.organisation.name!r}; deployments: {deployments}")
+
+
+@lti_cli.command("remove-platform")
+@click.option("--issuer", required=True)
+@click.option("--client-id", default=None, help="Needed when several registrations share the issuer (hosted Canvas).")
+def remove_platform(issuer, client_id):
+    """Remove a registration nobody has launched through (one entered by mistake).
+
+    A registration with courses or people stays: their records belong to it."""
+    with writing():
+        try:
+            platform = tenancy.find_platform(issuer, client_id)
+            organisation, client = platform.organisation.name, platform.client_id
+            tenancy.remove_platform(platform)
+        except DomainError as err:
+            _fail(err)
+        db.session.commit()
+    click.echo(f"Removed the registration {issuer} / {client} of {organisation!r}.")
 
 
 @lti_cli.command("email-authoritative")

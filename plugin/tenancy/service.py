@@ -6,7 +6,7 @@ from dataclasses import field as dataclass_field
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 
 from plugin.core import memo
 from plugin.core.actor import Actor, Role
@@ -150,6 +150,25 @@ def remove_frame_origin(platform: Platform, origin: str) -> bool:
 def frame_origins(platform_id: int) -> list[str]:
     return list(db.session.scalars(
         select(FrameOrigin.origin).where(FrameOrigin.platform_id == platform_id).order_by(FrameOrigin.origin)))
+
+
+def remove_platform(platform: Platform) -> None:
+    """Delete a registration nobody has launched through (an operator's mistake, a paste of an example): its
+    deployments, frame origins and pending logins go with it (their foreign keys cascade). One with courses or
+    people is refused: their memberships, experiments, points and badges hang off it.
+
+    The registration's row is locked first: a first launch through it, racing in, waits (its course or person
+    names the registration) and then fails, or it was first and the removal is refused."""
+    db.session.execute(select(Platform.id).where(Platform.id == platform.id).with_for_update())
+    courses = db.session.scalar(select(func.count()).select_from(Course).where(Course.platform_id == platform.id))
+    people = db.session.scalar(select(func.count()).select_from(User).where(User.platform_id == platform.id))
+    if courses or people:
+        raise Conflict(_(
+            "People have launched Tinker through this registration (courses: %(courses)s, people: %(people)s): "
+            "their records belong to it, so it cannot be removed. Update it with add-platform instead.",
+            courses=courses, people=people))
+    db.session.execute(delete(Platform).where(Platform.id == platform.id))
+    db.session.expunge(platform)
 
 
 def find_platform(issuer: str, client_id: str | None = None) -> Platform:

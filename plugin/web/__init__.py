@@ -5,6 +5,7 @@ from flask import Flask, g, redirect, render_template, url_for
 
 from plugin.web.auth import TOKEN_FIELD, launch_url
 from plugin.web.security import frame_origins
+from plugin.web.static_urls import register_static_versions
 
 
 def register_web(app: Flask) -> None:
@@ -38,6 +39,7 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(admin_webhooks)
     app.register_blueprint(xapi_vocabulary)
     app.register_blueprint(accounts)
+    register_static_versions(app)
 
     @app.get("/")
     def index():

@@ -79,7 +79,9 @@ def behind_nginx(app, db_url, tmp_path, monkeypatch):
     cert, key = _certificate(tmp_path)
     site = _substitute(_guide_site(), {
         "listen 80;": f"listen 127.0.0.1:{http_port};",
+        "listen [::]:80;": "",  # IPv6: a test machine may have none
         "listen 443 ssl http2;": f"listen 127.0.0.1:{https_port} ssl http2;",
+        "listen [::]:443 ssl http2;": "",
         "server_name tinker.example.org;": "server_name localhost;",
         "/etc/letsencrypt/live/tinker.example.org/fullchain.pem": str(cert),
         "/etc/letsencrypt/live/tinker.example.org/privkey.pem": str(key),
@@ -164,6 +166,12 @@ def test_the_guides_nginx_site_serves_tinker_over_https_to_an_lms_launch(behind_
     assert served.status_code == 200 and served.content == sheet.read_bytes()
     assert served.headers["Cache-Control"] == "max-age=604800"  # nginx's `expires 7d`, not the app's answer
     assert "X-Request-ID" not in served.headers  # nginx served it: the app never saw the request
+    # The pages name it by version (a release that changes it names a new URL: the week's caching cannot keep an
+    # old copy in use), and nginx serves that URL too.
+    linked = html.unescape(re.search(r'href="(/static/css/tinker\.css\?v=[0-9a-f]{12})"', page.text).group(1))
+    versioned = requests.get(f"{public}{linked}")
+    assert versioned.status_code == 200 and versioned.content == (ROOT / "static/css/tinker.css").read_bytes()
+    assert "X-Request-ID" not in versioned.headers
 
     # Over the site's 3 MB: nginx refuses it (the app, which refuses more than 2 MB itself, never sees it).
     too_big = requests.post(f"{public}/app/experiments", data=b"x" * (4 * 1024 * 1024),

@@ -89,3 +89,53 @@ def test_add_platform_never_moves_a_registration_to_another_organisation(app, cl
     args = args[:args.index("--org")]  # re-running without --org keeps the organisation
     result = cli(*args)
     assert result.exit_code == 0 and "for 'Test Org'" in result.output
+
+
+def test_a_registration_nobody_launched_through_can_be_removed_with_what_hangs_off_it(app, cli, client, platform):
+    from plugin.lti.models import OidcState
+    from plugin.tenancy.models import Deployment, FrameOrigin, Organisation, Platform
+
+    platform.login(client)  # a login begun, never finished: its state goes with the registration
+    assert count(app, OidcState) == 1 and count(app, FrameOrigin) >= 1
+    result = cli("lti", "remove-platform", "--issuer", platform.issuer, "--client-id", platform.client_id)
+    assert result.exit_code == 0, result.output
+    assert f"Removed the registration {platform.issuer} / {platform.client_id} of 'Test Org'" in result.output
+    assert count(app, Platform) == count(app, Deployment) == count(app, FrameOrigin) == count(app, OidcState) == 0
+    assert count(app, Organisation) == 1  # the organisation and its settings stay (other LMSs may join it)
+    shown = cli("lti", "show-config").output
+    assert platform.issuer not in shown
+    # Launching through it is refused like any unknown registration, and it can be registered again.
+    refused = client.post("/lti/login", data={
+        "iss": platform.issuer, "login_hint": "user-1", "target_link_uri": "http://localhost/lti/launch",
+        "client_id": platform.client_id, "lti_deployment_id": platform.deployment_id})
+    assert refused.status_code == 400
+    assert cli(*platform.register_args()).exit_code == 0 and count(app, Platform) == 1
+
+
+def test_a_registration_people_launched_through_stays(app, cli, client, platform):
+    from plugin.tenancy.models import Course, Platform, User
+
+    response, _ = platform.launch(client, sub="learner-1")
+    assert response.status_code in (302, 303)
+    result = cli("lti", "remove-platform", "--issuer", platform.issuer)
+    assert result.exit_code != 0
+    assert "People have launched Tinker through this registration (courses: 1, people: 1)" in result.output
+    assert count(app, Platform) == count(app, Course) == count(app, User) == 1
+    assert cli("lti", "remove-platform", "--issuer", "https://nowhere.example").exit_code != 0
+
+
+def test_the_guides_placeholders_are_refused(app, cli):
+    from plugin.tenancy.models import Platform
+
+    fake = FakePlatform()
+    fake.close()
+    for option, value in (("--client-id", "CLIENT_ID"), ("--client-id", "1000..."),
+                          ("--deployment-id", "DEPLOYMENT_ID"), ("--deployment-id", "12:abc...")):
+        args = fake.register_args()
+        if option in args:
+            args[args.index(option) + 1] = value
+        else:
+            args += [option, value]
+        result = cli(*args)
+        assert result.exit_code != 0 and f"{value!r} is a placeholder" in result.output, (value, result.output)
+    assert count(app, Platform) == 0

@@ -1,0 +1,49 @@
+"""Static file URLs carry the file's version (plugin/web/static_urls.py): browsers may keep /static/ for a week
+(the deployment guide's nginx), and an upgrade that changes a script or a stylesheet must still reach them."""
+from __future__ import annotations
+
+import hashlib
+import html
+import os
+import re
+
+from flask import url_for
+
+from tests.support.instances import ROOT
+
+
+def _version(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()[:12]
+
+
+def test_pages_name_their_scripts_and_styles_by_version_and_those_urls_serve_the_files(client):
+    page = client.get("/", follow_redirects=True)  # the development LMS's home: a stylesheet and a script
+    assert page.status_code == 200
+    links = {m.split("?")[0]: html.unescape(m) for m in re.findall(r'(?:href|src)="(/static/[^"]+)"', page.text)}
+    for path in ("/static/css/devlms.css", "/static/js/tinker.js"):
+        content = (ROOT / path.lstrip("/")).read_bytes()
+        assert links[path] == f"{path}?v={_version(content)}"
+        served = client.get(links[path])
+        assert served.status_code == 200 and served.data == content
+        served.close()
+
+
+def test_a_changed_file_gets_a_new_url_and_a_missing_one_keeps_its_plain_url(app, tmp_path, monkeypatch):
+    monkeypatch.setattr(app, "static_folder", str(tmp_path))
+    sheet = tmp_path / "css" / "site.css"
+    sheet.parent.mkdir()
+    sheet.write_bytes(b"body { color: #111; }\n")
+    with app.test_request_context():
+        first = url_for("static", filename="css/site.css")
+        assert first == f"/static/css/site.css?v={_version(sheet.read_bytes())}"
+        assert url_for("static", filename="css/site.css") == first  # unchanged file, same URL
+
+        sheet.write_bytes(b"body { color: #222; }\n")  # a release changed it (same size: the time tells)
+        stat = sheet.stat()
+        os.utime(sheet, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+        second = url_for("static", filename="css/site.css")
+        assert second != first and second == f"/static/css/site.css?v={_version(sheet.read_bytes())}"
+
+        assert url_for("static", filename="css/gone.css") == "/static/css/gone.css"
+        assert url_for("static", filename="../secret.txt").startswith("/static/") and "v=" not in url_for(
+            "static", filename="../secret.txt")
