@@ -5,7 +5,7 @@ B8  4 writer processes, each its own learner, against the 1-writer rate in the s
     reports the ratio, max and p99 latency, and every error that reached a caller. Beside it, for scale: the
     same ratio for B7's floor (the same inserts without rules, bench/_award_floor.py), and on a PostgreSQL server
     on this machine the CPU an award costs the writer and its server process (bench/_server_cpu.py), with the
-    ratio that cost allows here at best (cores / the share of a core one writer keeps busy).
+    ratio that cost allows here, about (cores / the share of a core one writer keeps busy).
 B9  4 writers awarding the same learner, then 4 learners of the same team: errors reaching a caller
     (deadlock, serialization failure, "database is locked") are counted, and afterwards the books must agree:
     one experiment per successful award, maintained totals == the ledger, maintained board and team
