@@ -26,14 +26,18 @@ def _fail(err: DomainError):
     raise click.ClickException(err.message + (f" {err.hint}" if err.hint else ""))
 
 
-# What docs/deploy.md's example has where the LMS's own values go: pasted as it is, it would register nonsense.
+# What docs/deploy.md's example has where the LMS's own values go: pasted as it is, it would register nonsense
+# (or let https://school.instructure.com, a real host name, frame Tinker instead of the school's own Canvas).
 _PLACEHOLDERS = {"CLIENT_ID", "DEPLOYMENT_ID"}
+_PLACEHOLDER_WORDS = ("SCHOOL",)
 
 
 def _refuse_placeholders(**given) -> None:
     for option, values in given.items():
         for value in (values,) if isinstance(values, str) else values:
-            if value.strip().upper() in _PLACEHOLDERS or "..." in value:
+            origin = "origin" in option  # a host name in capitals is the guide's, never an LMS's
+            if value.strip().upper() in _PLACEHOLDERS or "..." in value or (
+                    origin and any(word in value for word in _PLACEHOLDER_WORDS)):
                 raise click.BadParameter(f"{value!r} is a placeholder: use the value your LMS shows.",
                                          param_hint=f"--{option.replace('_', '-')}")
 
@@ -57,7 +61,7 @@ def _refuse_placeholders(**given) -> None:
 def add_platform(issuer, client_id, deployment_ids, auth_url, token_url, jwks_url, organisation, name,
                  accept_new_deployments, email_authoritative, frame_origins):
     """Register an LMS, or update its registration (idempotent)."""
-    _refuse_placeholders(client_id=client_id, deployment_id=deployment_ids)
+    _refuse_placeholders(client_id=client_id, deployment_id=deployment_ids, frame_origin=frame_origins)
     now = utcnow()
     with writing():
         try:
@@ -220,6 +224,8 @@ def print_jwks():
 @click.argument("origin")
 def frame_origin(action, issuer, client_id, origin):
     """Allow (or stop allowing) an origin to frame Tinker for one registration."""
+    if action == "add":
+        _refuse_placeholders(origin=origin)
     with writing():
         try:
             platform = tenancy.find_platform(issuer, client_id)

@@ -130,7 +130,8 @@ def test_the_guides_placeholders_are_refused(app, cli):
     fake = FakePlatform()
     fake.close()
     for option, value in (("--client-id", "CLIENT_ID"), ("--client-id", "1000..."),
-                          ("--deployment-id", "DEPLOYMENT_ID"), ("--deployment-id", "12:abc...")):
+                          ("--deployment-id", "DEPLOYMENT_ID"), ("--deployment-id", "12:abc..."),
+                          ("--frame-origin", "https://SCHOOL.instructure.com")):
         args = fake.register_args()
         if option in args:
             args[args.index(option) + 1] = value
@@ -139,3 +140,7 @@ def test_the_guides_placeholders_are_refused(app, cli):
         result = cli(*args)
         assert result.exit_code != 0 and f"{value!r} is a placeholder" in result.output, (value, result.output)
     assert count(app, Platform) == 0
+    assert cli(*fake.register_args()).exit_code == 0
+    refused = cli("lti", "frame-origin", "add", "--issuer", fake.issuer, "https://SCHOOL.instructure.com")
+    assert refused.exit_code != 0 and "is a placeholder" in refused.output
+    assert "school.instructure.com" not in cli("lti", "show-config").output
