@@ -92,9 +92,9 @@ def analyze(url: str) -> bool:
     """PostgreSQL: ANALYZE the database, as autovacuum keeps a running deployment's statistics current (True if
     done). A bench starts on a database it just created: the plans its connections make in the first minute come
     from tables with no statistics, and autovacuum needs a minute or more to catch up. Such a plan read a course's
-    recent experiments through the course's index and kept it for the rest of a run (bench/writers.py's single
-    writer fell from 200 to 70 awards/s between its first and its later rounds, its server CPU per award from 2.6
-    to 7.3 ms). An ANALYZE after an untimed warm-up replans every prepared statement (its invalidation reaches
+    recent experiments through the course's index, and kept doing so until autovacuum's first ANALYZE of the
+    table, most of a short run (bench/writers.py's single writer fell from 200 to 70-100 awards/s between its first
+    and its later rounds, its server CPU per award from 2.6 to 7.3 ms). An ANALYZE after an untimed warm-up replans every prepared statement (its invalidation reaches
     the other connections). SQLite: nothing (a deployment's SQLite file is never analyzed either)."""
     if not url.startswith(("postgresql", "postgres:")):
         return False

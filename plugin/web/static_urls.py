@@ -20,7 +20,7 @@ _HEX_DIGITS = 12
 
 
 def register_static_versions(app: Flask) -> None:
-    known: dict[str, tuple[int, int, str]] = {}  # filename -> (mtime_ns, size, version)
+    known: dict[str, tuple[int, int, str]] = {}  # path -> (mtime_ns, size, version)
 
     def version_of(filename: str) -> str | None:
         path = safe_join(app.static_folder or "", filename)
@@ -30,7 +30,7 @@ def register_static_versions(app: Flask) -> None:
             stat = os.stat(path)
         except OSError:  # a missing file keeps its plain URL (and gets its 404)
             return None
-        seen = known.get(filename)
+        seen = known.get(path)
         if seen is not None and seen[:2] == (stat.st_mtime_ns, stat.st_size):
             return seen[2]
         digest = hashlib.sha256()
@@ -38,7 +38,7 @@ def register_static_versions(app: Flask) -> None:
             for chunk in iter(lambda: f.read(1 << 16), b""):
                 digest.update(chunk)
         version = digest.hexdigest()[:_HEX_DIGITS]
-        known[filename] = (stat.st_mtime_ns, stat.st_size, version)
+        known[path] = (stat.st_mtime_ns, stat.st_size, version)
         return version
 
     @app.url_defaults
