@@ -2,7 +2,7 @@
 colleagues' experiments and viewing dashboards and leaderboards, against gunicorn + PostgreSQL on loopback.
 
     .venv/bin/python bench/load.py [--quick] [--users 200] [--seconds 60] [--db postgresql|sqlite|URL]
-                                   [--workers 4]
+                                   [--workers 4] [--warmup 10]
 
 Each simulated person is a thread with its own cookie jar. It first launches (the full LTI 1.3 flow: login
 initiation, a real RS256 id_token signed by this script's own platform, whose key set is served over HTTP),
@@ -13,7 +13,9 @@ action's expected one (200 for pages, 303 for form posts, a redirect for each st
 
 Prints requests/s, p50/p95/p99 per action and overall, errors by kind, and the machine's load; the last line
 is `RESULT rps=<n> p50_ms=<n> p95_ms=<n> p99_ms=<n> errors=<n>` (target: errors=0).
---quick: 20 people for 15 s.
+--quick: 20 people for 15 s. On PostgreSQL the timed run follows a warm-up, as many other people doing the same
+(--warmup seconds, their errors counted, their times not), and an ANALYZE, as autovacuum keeps a running
+deployment's statistics.
 """
 from __future__ import annotations
 
@@ -49,9 +51,13 @@ def parse(argv=None) -> argparse.Namespace:
     parser.add_argument("--db", default="postgresql", help="postgresql (throwaway cluster, default), sqlite or a URL")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
     parser.add_argument("--courses", type=int, default=4)
+    parser.add_argument("--warmup", type=float, default=None,
+                        help="PostgreSQL: seconds of the same load, not counted, then ANALYZE (10; --quick 3; 0: none)")
     args = parser.parse_args(argv)
     if args.quick:
         args.users, args.seconds = 20, 15
+    if args.warmup is None:
+        args.warmup = 3.0 if args.quick else 10.0
     return args
 
 
@@ -230,7 +236,7 @@ class Person(threading.Thread):
 def main(argv=None) -> int:
     args = parse(argv)
     logging_quiet()
-    from bench._database import TempDatabase
+    from bench._database import TempDatabase, analyze
     from bench._http import Server
 
     with TempDatabase(args.db) as database:
@@ -241,24 +247,46 @@ def main(argv=None) -> int:
             _prepare(database.url, secret, server.base, platform)
             server.wait("/readyz")
             courses = [f"load-course-{i}" for i in range(args.courses)]
-            stats = Stats()
             rng = random.Random(11)
+            stats = Stats()
+            if database.kind == "postgresql" and args.warmup > 0:
+                # As many other people for a few seconds (colleagues whose experiments the timed run's people see;
+                # the same people would react to their own), their times not counted (their errors are), then the
+                # statistics a running deployment has (bench/_database.py: analyze): the timed run is not spent on
+                # plans made from empty tables.
+                warm = Stats()
+                _crowd(args.users, server.base, platform, courses, warm, args.warmup, rng)
+                stats.errors.update({f"warm-up {kind}": n for kind, n in warm.errors.items()})
+                analyze(database.url)
+                print(f"warm-up: {args.users} other people for {args.warmup:g}s "
+                      f"({sum(map(len, warm.latencies.values())):,d} requests, not timed), then ANALYZE", flush=True)
             deadline = time.monotonic() + args.seconds
             people = [Person(i, server.base, platform, courses, stats, deadline, rng) for i in range(args.users)]
             print(f"load on {database.kind}: {args.users} people in {args.courses} courses for {args.seconds:.0f}s "
                   f"against gunicorn ({args.workers} sync workers) on {server.base}; {os.cpu_count()} cores shared "
                   "with this client", flush=True)
             started = time.perf_counter()
-            for person in people:
-                person.start()
-            for person in people:
-                person.join(args.seconds + 120)
+            _run(people, args.seconds)
             elapsed = time.perf_counter() - started
             load = os.getloadavg()[0]
         finally:
             server.stop()
             platform.close()
         return _report(stats, elapsed, load, server)
+
+
+def _run(people: list[Person], seconds: float) -> None:
+    for person in people:
+        person.start()
+    for person in people:
+        person.join(seconds + 120)
+
+
+def _crowd(users: int, base: str, platform: Platform, courses: list[str], stats: Stats, seconds: float,
+           rng: random.Random) -> None:
+    """`users` people other than the timed run's (indexes after theirs) doing what they do, for `seconds`."""
+    deadline = time.monotonic() + seconds
+    _run([Person(i, base, platform, courses, stats, deadline, rng) for i in range(users, 2 * users)], seconds)
 
 
 def logging_quiet() -> None:
