@@ -13,6 +13,12 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-dev-shm-usage"]
 
 
+# What the page shows after a click may take seconds on a loaded 2-core CI machine (the suite's other worker, its
+# database, chromium and the tool's server share the cores): an assertion waits up to 15 s for it, not Playwright's
+# default 5 s. A passing assertion returns as soon as it holds; only a failing one waits longer.
+EXPECT_TIMEOUT_MS = 15_000
+
+
 def chromium_path() -> str | None:
     return os.environ.get("TINKER_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -24,8 +30,9 @@ def browser():
         if os.environ.get("CI"):
             pytest.fail("chromium is required in CI (.ci/run installs Debian's chromium)")
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     with sync_playwright() as pw:
         instance = pw.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
         yield instance
