@@ -44,3 +44,20 @@ def cpu_seconds(pid: int | None) -> float | None:
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / _TICK  # utime and stime, after the state field
+
+
+class ServerCpu:
+    """The CPU seconds the server process behind `session`'s connection spends from now on. The caller ends the
+    transaction the reading began, as it ends its own."""
+
+    def __init__(self, session) -> None:
+        self.pid = server_pid(session)
+        self.start = cpu_seconds(self.pid)
+
+    def spent(self, session) -> float | None:
+        """None: not readable (no local server), or the pool gave the session another connection meanwhile."""
+        if self.start is None:
+            return None
+        same = server_pid(session) == self.pid
+        end = cpu_seconds(self.pid)
+        return end - self.start if same and end is not None else None

@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from bench._award_floor import floor_writer
     from bench._database import analyze
-    from bench._server_cpu import cpu_seconds, server_pid
+    from bench._server_cpu import ServerCpu
     from plugin import create_app
     from plugin.catalog.service import items
     from plugin.core.actor import Actor, Role
@@ -107,9 +107,9 @@ def main(argv: list[str] | None = None) -> int:
             if counted:  # a round of its own, untimed: a listener on every statement costs the timed rounds
                 sa.event.listen(db.engine, "before_cursor_execute", _count)
                 statements[1] += count
-            pid = server_pid(db.session)
+            server = ServerCpu(db.session)
             db.session.commit()
-            start, cpu, server = time.perf_counter(), time.process_time(), cpu_seconds(pid)
+            start, cpu = time.perf_counter(), time.process_time()
             for i in range(count):
                 data = ExperimentIn().load({
                     "submission_key": secrets.token_hex(8), "title": f"Experiment {i}", "ai_tool": tool,
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
                 sa.event.remove(db.engine, "before_cursor_execute", _count)
                 return 0.0
             cpu_per["awards"].append((time.process_time() - cpu) / count)
-            server_per["awards"].append(_server_share(pid, server, count))
+            server_per["awards"].append(_per(server, count))
             return count / elapsed
 
         def raw_floor(count: int, experiment: bool) -> float:
@@ -131,15 +131,15 @@ def main(argv: list[str] | None = None) -> int:
             db.session.commit()
             insert = floor_writer(actor.organisation_id, actor.course_id, actor.user_id, int(tool), category,
                                   experiment=experiment)
-            pid = server_pid(db.session)
+            server = ServerCpu(db.session)
             db.session.commit()
-            start, cpu, server = time.perf_counter(), time.process_time(), cpu_seconds(pid)
+            start, cpu = time.perf_counter(), time.process_time()
             for i in range(count):
                 insert(i)
                 db.session.commit()
             elapsed = time.perf_counter() - start
             cpu_per["floor" if experiment else "ledger floor"].append((time.process_time() - cpu) / count)
-            server_per["floor" if experiment else "ledger floor"].append(_server_share(pid, server, count))
+            server_per["floor" if experiment else "ledger floor"].append(_per(server, count))
             return count / elapsed
 
         # This process's CPU per iteration beside the wall-clock rates: steadier than they are on a loaded machine
@@ -148,11 +148,10 @@ def main(argv: list[str] | None = None) -> int:
         # PostgreSQL on this machine: its server process's CPU per iteration too (None: not readable).
         server_per: dict[str, list[float | None]] = {"awards": [], "floor": [], "ledger floor": []}
 
-        def _server_share(pid: int | None, before: float | None, count: int) -> float | None:
-            same = server_pid(db.session) == pid  # else the pool replaced the connection in the round
-            after = cpu_seconds(pid)
+        def _per(server: ServerCpu, count: int) -> float | None:
+            spent = server.spent(db.session)
             db.session.commit()
-            return (after - before) / count if same and before is not None and after is not None else None
+            return None if spent is None else spent / count
 
         # PostgreSQL: a warm-up, untimed, then the statistics a running deployment has (bench/_database.py).
         if not url.startswith("sqlite"):

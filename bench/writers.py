@@ -69,7 +69,7 @@ def writer(url: str, tmp: str, commands, results) -> None:
     errors by kind, CPU seconds of this process and of its server process or None, see bench/_server_cpu.py);
     None ends it."""
     from bench._award_floor import floor_writer
-    from bench._server_cpu import cpu_seconds, server_pid
+    from bench._server_cpu import ServerCpu
     from plugin.core.actor import Actor, Role
     from plugin.core.clock import utcnow
     from plugin.core.db import writing
@@ -87,11 +87,11 @@ def writer(url: str, tmp: str, commands, results) -> None:
             floor = floor_writer(organisation_id, course_id, user_id, int(tool), category) if kind == "floor" else None
             latencies: list[float] = []
             errors: dict[str, int] = {}
-            pid = server_pid(db.session)  # the pool's one connection: a single-threaded writer gets it back each time
-            db.session.remove()
             time.sleep(max(0.0, start_at - time.time()))
             deadline = start_at + seconds
-            client_cpu, server_cpu = time.process_time(), cpu_seconds(pid)
+            # The pool's one connection: a single-threaded writer gets it back for every award.
+            client_cpu, server = time.process_time(), ServerCpu(db.session)
+            db.session.remove()
             while time.time() < deadline:
                 data = None if floor is not None else schema.load({
                     "submission_key": secrets.token_hex(8), "title": f"Experiment {secrets.token_hex(3)}",
@@ -113,11 +113,8 @@ def writer(url: str, tmp: str, commands, results) -> None:
                     db.session.remove()
                 latencies.append(time.perf_counter() - started)
             client_cpu = time.process_time() - client_cpu
-            if server_cpu is not None:
-                same = server_pid(db.session) == pid  # else the pool replaced the connection: its CPU is unknown
-                db.session.remove()
-                end = cpu_seconds(pid)
-                server_cpu = end - server_cpu if same and end is not None else None
+            server_cpu = server.spent(db.session)
+            db.session.remove()
             results.put((len(latencies), latencies, errors, client_cpu, server_cpu))
         db.engine.dispose()
 
