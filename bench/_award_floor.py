@@ -1,7 +1,10 @@
 """B7's floor: what an award writes at the least, without rules or any of the project's aggregates: the
 experiment row, one ledger entry and the person's total, with statements built once and executed with parameters,
 as a careful hand-written writer would. bench/ledger.py times it in process (1 client) and bench/writers.py's
-writer processes (4 clients); the caller commits, one transaction per award as the project's path has."""
+writer processes (4 clients); the caller commits, one transaction per award as the project's path has.
+
+Beside it, same_writes_writer: a diagnostic that writes every row the award writes (its aggregates included),
+still without rules or reads, which tells the cost of what an award writes from the cost of the code writing it."""
 from __future__ import annotations
 
 import secrets
@@ -45,3 +48,88 @@ def floor_writer(organisation_id: int, course_id: int, user_id: int, tool_id: in
                                                              "dimension": "total"}, {"points": 10})
 
     return insert
+
+
+def same_writes_writer(organisation_id: int, course_id: int, user_id: int, tool_id: int, category_id: int
+                       ) -> Callable[[int], None]:
+    """A diagnostic floor beside B7's: every row an award of 10 points for an experiment writes (bench/ledger.py
+    counts them for the project's path), written without rules, reads or the project's code: the experiment, the
+    ledger entry, the person's two totals (dimension and all), their activity rows (period x metric), the facts
+    tallies, their 12 board rows (course and organisation, 3 periods, dimension and total) and the rank buckets
+    and blocks those move. One statement per table, rows as arrays on PostgreSQL (unnest) and an executemany on
+    SQLite, keys sorted, rank rows last (as the project locks them). The person's points are known here (this
+    writer is their only one), so nothing is read back. The caller commits."""
+    from collections import defaultdict
+
+    from plugin.core.clock import utcnow
+    from plugin.facts import tallies
+    from plugin.facts.models import ExperimentTally
+    from plugin.leaderboards.aggregates import experiment_metrics
+    from plugin.leaderboards.keys import board_key, course_scope, organisation_scope, with_blocks
+    from plugin.leaderboards.models import BoardRank, BoardScore, MemberStat
+    from plugin.leaderboards.periods import keys_for
+    from plugin.ledger.models import TOTAL, PointsTotal
+    from plugin.settings.service import time_zone
+
+    minimal = floor_writer(organisation_id, course_id, user_id, tool_id, category_id)
+    upsert, tz = _RowsUpsert(), time_zone(organisation_id)  # periods in the organisation's zone, as awards
+    amount, dimension = 10, "experimenting"
+
+    def insert(i: int) -> None:
+        minimal(i)  # the experiment, the ledger entry and the total
+        now = utcnow()
+        periods = keys_for(now, tz)
+        upsert(PointsTotal.__table__, ("course_id", "user_id", "dimension"), "points",
+               [(course_id, user_id, dimension, amount)])  # the floor's total is the second of the two
+        upsert(MemberStat.__table__, ("course_id", "user_id", "period", "metric"), "value", sorted(
+            (course_id, user_id, p, m, v) for p in periods for m, v in experiment_metrics(0, category_id, "worked").items()
+            if v))
+        upsert(ExperimentTally.__table__, ("course_id", "user_id", "bucket"), "value", sorted(
+            (course_id, user_id, b, v) for b, v in tallies.buckets(tool_id, category_id, now, "worked", "course", 0).items()))
+        boards = sorted(board_key(scope, p, d) for scope in (course_scope(course_id), organisation_scope(organisation_id))
+                        for p in periods for d in (dimension, TOTAL))
+        upsert(BoardScore.__table__, ("board", "user_id"), "points", [(b, user_id, amount) for b in boards])
+        before, after = amount * i, amount * (i + 1)  # i awards of 10 before this one
+        buckets: dict[tuple[str, int], int] = defaultdict(int)
+        for board in boards:
+            if i:
+                buckets[(board, before)] -= 1
+            buckets[(board, after)] += 1
+        upsert(BoardRank.__table__, ("board", "points"), "members",
+               sorted((b, p, n) for (b, p), n in with_blocks(buckets).items() if n))
+
+    return insert
+
+
+class _RowsUpsert:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE SET counter = counter + excluded.counter for many rows in one statement,
+    each statement built once per table."""
+
+    def __init__(self) -> None:
+        self.statements: dict[str, object] = {}
+
+    def __call__(self, table, keys: tuple[str, ...], counter: str, rows: list[tuple]) -> None:
+        import sqlalchemy as sa
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        from plugin.core.db import dialect_name
+        from plugin.extensions import db
+
+        if not rows:
+            return
+        columns = (*keys, counter)
+        pg = dialect_name(db.session) == "postgresql"
+        stmt = self.statements.get(table.name)
+        if stmt is None:
+            if pg:
+                given = sa.func.unnest(*[sa.bindparam(c, type_=sa.ARRAY(table.c[c].type)) for c in columns]
+                                       ).table_valued(*columns).render_derived()
+                ins = postgresql.insert(table).from_select(list(columns), sa.select(*[given.c[c] for c in columns]))
+            else:
+                ins = sqlite.insert(table)
+            stmt = self.statements[table.name] = ins.on_conflict_do_update(
+                index_elements=list(keys), set_={counter: table.c[counter] + ins.excluded[counter]})
+        if pg:
+            db.session.execute(stmt, {c: [row[n] for row in rows] for n, c in enumerate(columns)})
+        else:
+            db.session.execute(stmt, [dict(zip(columns, row)) for row in rows])

@@ -4,7 +4,10 @@ B7  award through the project's services with the default rules (log_experiment:
     totals, badges) against a floor of the same inserts without rules: the experiment row, one ledger row and one
     totals upsert per award (bench/_award_floor.py; also reported: the ledger-only floor, without the experiment
     row, that sessions before 2026-11-29 measured against). One client in this process, then --clients (4)
-    writer processes against the floor in the same processes;
+    writer processes against the floor in the same processes. Also a diagnostic, not B7's floor: the
+    same-writes floor, every row the award writes (aggregates included) written raw, one statement per table;
+    the award against it is what the project's code costs beyond the rows it writes, and the rows both leave
+    for one person are compared (same_rows=1);
 B11 the same award key submitted 1,000 times -> exactly one ledger row.
 With PostgreSQL on this machine it also prints what the server process spent per award and per floor iteration
 (bench/_server_cpu.py): the client's CPU is only half the cost there.
@@ -53,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     import flask_migrate
     import sqlalchemy as sa
 
-    from bench._award_floor import floor_writer
+    from bench._award_floor import floor_writer, same_writes_writer
     from bench._database import analyze
     from bench._server_cpu import ServerCpu
     from plugin import create_app
@@ -61,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     from plugin.core.actor import Actor, Role
     from plugin.core.clock import utcnow
     from plugin.core.db import writing
+    from plugin.experiments.models import Experiment
     from plugin.experiments.schemas import ExperimentIn
     from plugin.experiments.service import log_experiment
     from plugin.extensions import db
@@ -102,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             statements[0] += 1
 
         def project_awards(count: int, counted: bool = False) -> float:
-            actor = person(f"learner-{next(counter)}")
+            actor = last_person["awards"] = person(f"learner-{next(counter)}")
             db.session.commit()
             if counted:  # a round of its own, untimed: a listener on every statement costs the timed rounds
                 sa.event.listen(db.engine, "before_cursor_execute", _count)
@@ -125,12 +129,14 @@ def main(argv: list[str] | None = None) -> int:
             server_per["awards"].append(_per(server, count))
             return count / elapsed
 
-        def raw_floor(count: int, experiment: bool) -> float:
-            """The same inserts without rules (bench/_award_floor.py), one transaction each."""
-            actor = person(f"raw-{next(counter)}")
+        def raw_floor(count: int, kind: str = "floor") -> float:
+            """The same inserts without rules (bench/_award_floor.py), one transaction each. `kind`: "floor" (B7's),
+            "ledger floor" (no experiment row) or "same writes" (every row the award writes, the diagnostic)."""
+            actor = last_person[kind] = person(f"raw-{next(counter)}")
             db.session.commit()
-            insert = floor_writer(actor.organisation_id, actor.course_id, actor.user_id, int(tool), category,
-                                  experiment=experiment)
+            ids = (actor.organisation_id, actor.course_id, actor.user_id, int(tool), category)
+            insert = same_writes_writer(*ids) if kind == "same writes" else floor_writer(
+                *ids, experiment=kind == "floor")
             server = ServerCpu(db.session)
             db.session.commit()
             start, cpu = time.perf_counter(), time.process_time()
@@ -138,15 +144,36 @@ def main(argv: list[str] | None = None) -> int:
                 insert(i)
                 db.session.commit()
             elapsed = time.perf_counter() - start
-            cpu_per["floor" if experiment else "ledger floor"].append((time.process_time() - cpu) / count)
-            server_per["floor" if experiment else "ledger floor"].append(_per(server, count))
+            cpu_per[kind].append((time.process_time() - cpu) / count)
+            server_per[kind].append(_per(server, count))
             return count / elapsed
+
+        last_person: dict[str, Actor] = {}  # kind -> the person its last round awarded
+
+        def rows_of(actor: Actor) -> dict[str, int]:
+            """How many rows of each table the person's awards left (rank rows: the buckets at their points)."""
+            from plugin.facts.models import ExperimentTally
+            from plugin.leaderboards.models import BoardRank, BoardScore, MemberStat
+
+            def count(model, *where) -> int:
+                return db.session.scalar(sa.select(sa.func.count()).select_from(model).where(*where))
+
+            boards = sa.select(BoardScore.board, BoardScore.points).where(BoardScore.user_id == actor.user_id)
+            return {"experiment": count(Experiment, Experiment.user_id == actor.user_id),
+                    "ledger_entry": count(LedgerEntry, LedgerEntry.user_id == actor.user_id),
+                    "points_total": count(PointsTotal, PointsTotal.user_id == actor.user_id),
+                    # less the badge count the first experiment's badge adds, once per person
+                    "member_stat": count(MemberStat, MemberStat.user_id == actor.user_id, MemberStat.metric != "badges"),
+                    "experiment_tally": count(ExperimentTally, ExperimentTally.user_id == actor.user_id),
+                    "board_score": count(BoardScore, BoardScore.user_id == actor.user_id),
+                    "board_rank": count(BoardRank, sa.tuple_(BoardRank.board, BoardRank.points).in_(boards))}
 
         # This process's CPU per iteration beside the wall-clock rates: steadier than they are on a loaded machine
         # (on SQLite it is all the work; on PostgreSQL the client's part only).
-        cpu_per: dict[str, list[float]] = {"awards": [], "floor": [], "ledger floor": []}
+        cpu_per: dict[str, list[float]] = {"awards": [], "floor": [], "ledger floor": [], "same writes": []}
         # PostgreSQL on this machine: its server process's CPU per iteration too (None: not readable).
-        server_per: dict[str, list[float | None]] = {"awards": [], "floor": [], "ledger floor": []}
+        server_per: dict[str, list[float | None]] = {"awards": [], "floor": [], "ledger floor": [],
+                                                     "same writes": []}
 
         def _per(server: ServerCpu, count: int) -> float | None:
             spent = server.spent(db.session)
@@ -155,18 +182,22 @@ def main(argv: list[str] | None = None) -> int:
 
         # PostgreSQL: a warm-up, untimed, then the statistics a running deployment has (bench/_database.py).
         if not url.startswith("sqlite"):
-            raw_floor(min(n, 100), experiment=True)
+            raw_floor(min(n, 100))
             project_awards(min(n, 100))
-            raw_floor(min(n, 100), experiment=False)
+            raw_floor(min(n, 100), "ledger floor")
+            raw_floor(min(n, 100), "same writes")
             for figures in (*cpu_per.values(), *server_per.values()):
                 figures.clear()
             analyze(url)
             print("warm-up awards, then ANALYZE (a running deployment's statistics)", flush=True)
-        floors, ledger_floors, projects = [], [], []
+        floors, ledger_floors, projects, same_writes = [], [], [], []
         for _ in range(rounds):
-            floors.append(raw_floor(n, experiment=True))
+            floors.append(raw_floor(n))
             projects.append(project_awards(n))
-            ledger_floors.append(raw_floor(n, experiment=False))
+            ledger_floors.append(raw_floor(n, "ledger floor"))
+            same_writes.append(raw_floor(n, "same writes"))
+        written = {kind: rows_of(last_person[kind]) for kind in ("awards", "same writes")}
+        db.session.commit()
         project_awards(min(n, 50), counted=True)
 
         # B7 with several clients: writer processes (bench/writers.py's, each its own app and engine, as gunicorn's
@@ -213,11 +244,20 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ledger-only floor ({backend})         {ledger_m:,.0f}/s (min {min(ledger_floors):,.0f}, "
           f"max {max(ledger_floors):,.0f}): ledger entry + total, no experiment")
     print(f"B7 award through services ({backend}) {project_m:,.0f}/s (min {min(projects):,.0f}, max {max(projects):,.0f})")
+    same_m = statistics.median(same_writes)
+    same_ratio = statistics.median(p / f for p, f in zip(projects, same_writes))
+    print(f"same-writes floor ({backend})         {same_m:,.0f}/s (min {min(same_writes):,.0f}, max {max(same_writes):,.0f}): "
+          f"every row the award writes, without rules or reads (a diagnostic, not B7's floor): award {same_ratio:.2f}x")
+    same_rows = written["awards"] == written["same writes"]
+    print(f"rows left by {n} awards for one person: award {_rows(written['awards'])}; same-writes floor "
+          f"{_rows(written['same writes'])} ({'the same' if same_rows else 'DIFFERENT'})")
     per_award = statements[0] / statements[1]
     print(f"SQL statements per award: {per_award:.1f} (sent to the driver, BEGIN included, COMMIT not)")
     cpu_award, cpu_floor = (statistics.median(cpu_per[k]) * 1e6 for k in ("awards", "floor"))
+    cpu_same = statistics.median(cpu_per["same writes"]) * 1e6
     print(f"CPU of this process per iteration (median of rounds): award {cpu_award:,.0f} us, floor {cpu_floor:,.0f} us "
-          f"({cpu_floor / cpu_award:.2f}x{'' if backend.startswith('sqlite') else ', client side only'})")
+          f"({cpu_floor / cpu_award:.2f}x{'' if backend.startswith('sqlite') else ', client side only'}), "
+          f"same-writes floor {cpu_same:,.0f} us")
     server_award, server_floor = (None if None in server_per[k] else statistics.median(server_per[k]) * 1e6
                                   for k in ("awards", "floor"))
     cpu_ratio = None
@@ -225,7 +265,8 @@ def main(argv: list[str] | None = None) -> int:
         cpu_ratio = (cpu_floor + server_floor) / (cpu_award + server_award)
         print(f"CPU of its server process per iteration: award {server_award:,.0f} us, floor {server_floor:,.0f} us; "
               f"both sides: award {cpu_award + server_award:,.0f} us, floor {cpu_floor + server_floor:,.0f} us "
-              f"({cpu_ratio:.2f}x: one client keeps about a core busy, so this is close to B7's ratio)")
+              f"({cpu_ratio:.2f}x: one client keeps about a core busy, so this is close to B7's ratio); "
+              f"same-writes floor {statistics.median(server_per['same writes']) * 1e6:,.0f} us")
     print(f"B11 same key x{args.same_key}: {b11_rows} ledger row(s), total {b11_total}")
     # The ratio: the median of each round's awards against the floor measured just before them. The machine's speed
     # drifts over seconds (shared cores), which a ratio of two medians taken over the whole run would carry.
@@ -248,13 +289,18 @@ def main(argv: list[str] | None = None) -> int:
         result = (f" b7_clients={args.clients} b7_clients_ratio={ratio_c:.2f} clients_awards_per_s={award_c:.0f} "
                   f"clients_floor_per_s={floor_c:.0f} clients_errors={errors_c}")
     print(f"SUMMARY ledger: {summary} (target >= {target_ratio}) B11 {b11_rows} row -> {'PASS' if ok else 'MISS'}")
-    print(f"RESULT b7_ratio={ratio:.2f} b7_ledger_only_ratio={project_m / ledger_m:.2f} awards_per_s={project_m:.0f} "
-          f"floor_per_s={floor_m:.0f} ledger_floor_per_s={ledger_m:.0f} b11_rows={b11_rows} "
+    print(f"RESULT b7_ratio={ratio:.2f} b7_ledger_only_ratio={project_m / ledger_m:.2f} "
+          f"b7_same_writes_ratio={same_ratio:.2f} same_rows={int(same_rows)} awards_per_s={project_m:.0f} "
+          f"floor_per_s={floor_m:.0f} ledger_floor_per_s={ledger_m:.0f} same_writes_per_s={same_m:.0f} b11_rows={b11_rows} "
           f"statements_per_award={per_award:.1f} cpu_us_per_award={cpu_award:.0f} cpu_us_per_floor={cpu_floor:.0f}"
           + (f" server_cpu_us_per_award={server_award:.0f} server_cpu_us_per_floor={server_floor:.0f} "
              f"b7_cpu_ratio={cpu_ratio:.2f}" if cpu_ratio is not None else "")
           + result)
     return 0 if ok else 1
+
+
+def _rows(counts: dict[str, int]) -> str:
+    return ", ".join(f"{table} {n}" for table, n in counts.items())
 
 
 if __name__ == "__main__":
