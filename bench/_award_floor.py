@@ -56,8 +56,8 @@ def same_writes_writer(organisation_id: int, course_id: int, user_id: int, tool_
     counts them for the project's path), written without rules, reads or the project's code: the experiment, the
     ledger entry, the person's two totals (dimension and all), their activity rows (period x metric), the facts
     tallies, their 12 board rows (course and organisation, 3 periods, dimension and total) and the rank buckets
-    and blocks those move. One statement per table, rows as arrays on PostgreSQL (unnest) and an executemany on
-    SQLite, keys sorted, rank rows last (as the project locks them). The person's points are known here (this
+    and blocks those move. The first three as floor_writer writes them; the others one hand-written statement per
+    table through the driver's cursor (_RowsUpsert), keys sorted, rank rows last (as the project locks them). The person's points are known here (this
     writer is their only one), so nothing is read back. The caller commits."""
     from collections import defaultdict
 
@@ -103,33 +103,35 @@ def same_writes_writer(organisation_id: int, course_id: int, user_id: int, tool_
 
 class _RowsUpsert:
     """INSERT ... ON CONFLICT (keys) DO UPDATE SET counter = counter + excluded.counter for many rows in one statement,
-    each statement built once per table."""
+    written by hand and sent through the session connection's DBAPI cursor (no SQLAlchemy per execution): the rows as
+    one array per column on PostgreSQL (unnest), an executemany on SQLite."""
 
     def __init__(self) -> None:
-        self.statements: dict[str, object] = {}
+        self.sql: dict[str, str] = {}
 
     def __call__(self, table, keys: tuple[str, ...], counter: str, rows: list[tuple]) -> None:
-        import sqlalchemy as sa
-        from sqlalchemy.dialects import postgresql, sqlite
-
-        from plugin.core.db import dialect_name
         from plugin.extensions import db
 
         if not rows:
             return
-        columns = (*keys, counter)
-        pg = dialect_name(db.session) == "postgresql"
-        stmt = self.statements.get(table.name)
-        if stmt is None:
-            if pg:
-                given = sa.func.unnest(*[sa.bindparam(c, type_=sa.ARRAY(table.c[c].type)) for c in columns]
-                                       ).table_valued(*columns).render_derived()
-                ins = postgresql.insert(table).from_select(list(columns), sa.select(*[given.c[c] for c in columns]))
+        connection = db.session.connection()
+        dialect = connection.dialect
+        sql = self.sql.get(table.name)
+        if sql is None:
+            columns = (*keys, counter)
+            if dialect.name == "postgresql":
+                arrays = ", ".join(f"%s::{table.c[c].type.compile(dialect=dialect)}[]" for c in columns)
+                given = f"SELECT * FROM unnest({arrays})"
             else:
-                ins = sqlite.insert(table)
-            stmt = self.statements[table.name] = ins.on_conflict_do_update(
-                index_elements=list(keys), set_={counter: table.c[counter] + ins.excluded[counter]})
-        if pg:
-            db.session.execute(stmt, {c: [row[n] for row in rows] for n, c in enumerate(columns)})
-        else:
-            db.session.execute(stmt, [dict(zip(columns, row)) for row in rows])
+                given = f"VALUES ({', '.join('?' for _ in columns)})"
+            sql = self.sql[table.name] = (
+                f"INSERT INTO {table.name} ({', '.join(columns)}) {given} ON CONFLICT ({', '.join(keys)}) "
+                f"DO UPDATE SET {counter} = {table.name}.{counter} + excluded.{counter}")
+        cursor = connection.connection.driver_connection.cursor()
+        try:
+            if dialect.name == "postgresql":
+                cursor.execute(sql, [list(column) for column in zip(*rows)])
+            else:
+                cursor.executemany(sql, rows)
+        finally:
+            cursor.close()
