@@ -265,6 +265,48 @@ _psycopg_converts_long_statements_once()
 
 
 # --- Hot statements --------------------------------------------------------------------------------
+def pg_text_array(values) -> str:
+    """A sequence of str (None for NULL) as PostgreSQL's array text, every element quoted: '{"a","b"}'. psycopg
+    dumps a list element by element in Python (about as much client time as the rest of an award's statement
+    for the ~100 elements an award sends); this is a join, and the server's array input does the rest."""
+    values = list(values)
+    if not values:
+        return "{}"
+    try:
+        joined = "\x00".join(values)  # NUL never occurs in PostgreSQL text, so it cannot hide a quote here
+    except TypeError:  # a None (NULL), or not a str
+        joined = None
+    if joined is not None and '"' not in joined and "\\" not in joined:
+        return '{"' + '","'.join(values) + '"}'
+    return "{" + ",".join("NULL" if v is None else '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+                          for v in values) + "}"
+
+
+def pg_int_array(values) -> str:
+    """A sequence of int (None for NULL) as PostgreSQL's array text: '{1,2,NULL}' (see pg_text_array)."""
+    values = list(values)
+    if None in values:
+        return "{" + ",".join("NULL" if v is None else str(int(v)) for v in values) + "}"
+    return "{" + ",".join(map(str, map(int, values))) + "}"
+
+
+def _array_text_for(type_, dialect):
+    """Hot's processor for a bind of type ARRAY(String) or ARRAY(Integer) (one dimension, items passed as they
+    are), in place of SQLAlchemy's (a list() of the value, then psycopg's per-element dump); else None."""
+    from sqlalchemy import ARRAY, Integer, String
+
+    if not isinstance(type_, ARRAY) or (type_.dimensions or 1) != 1:
+        return None
+    item = type_.item_type
+    if item.dialect_impl(dialect).bind_processor(dialect) is not None:
+        return None
+    if isinstance(item, String):
+        return pg_text_array
+    if isinstance(item, Integer):
+        return pg_int_array
+    return None
+
+
 class Hot:
     """A Core statement the award path runs on every award, compiled once per dialect and sent straight to
     the session's DBAPI cursor: no per-execution compile-cache lookup, parameter construction or result
@@ -295,6 +337,11 @@ class Hot:
             for bind, name in compiled.bind_names.items():
                 if isinstance(bind.type, UTCDateTime) and name in processors:
                     processors[name] = sqlite_utc_text
+        elif dialect.name == "postgresql":  # arrays of text or integers as array text, where the statement casts them
+            for bind, name in compiled.bind_names.items():
+                text = _array_text_for(bind.type, dialect)
+                if text is not None and f"%({name})s::" in compiled.string:
+                    processors[name] = text
         values = {name: bind.value for bind, name in compiled.bind_names.items()
                   if bind.value is not None and not bind.required}
         names = list(compiled.positiontup) if compiled.positional else list(dict.fromkeys(compiled.bind_names.values()))

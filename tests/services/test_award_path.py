@@ -263,3 +263,42 @@ def test_every_statement_of_an_award_is_converted_once_by_psycopg(ada, db_kind, 
     monkeypatch.setattr(_queries, "_query2pg_nocache", counting)
     log(learner, NOW + timedelta(minutes=5), title="Yet another experiment")
     assert parsed_again == []
+
+
+@pytest.mark.parametrize("values", [
+    [], ["c12:all:total", "o3:2026-W48:experimenting#"], ['a "quote"', "back\\slash", "com,ma", "{brace}", " spaces ", "NULL",
+                                                          "", "çığ Ö", None]])
+def test_hot_statements_send_text_arrays_that_postgresql_reads_back_exactly(appctx, db_kind, values):
+    """PostgreSQL: Hot statements send ARRAY(String) parameters as array text (core.db.pg_text_array): quotes,
+    backslashes, commas, braces, spaces, the word NULL, empty and non-ASCII strings and NULLs arrive as given."""
+    if db_kind != "postgresql":
+        pytest.skip("arrays are PostgreSQL's")
+    hot = Hot(select(sa.bindparam("xs", type_=sa.ARRAY(sa.String))))
+    assert hot.scalar(db.session, {"xs": values}) == values
+
+
+def test_hot_statements_send_integer_arrays_that_postgresql_reads_back_exactly(appctx, db_kind):
+    if db_kind != "postgresql":
+        pytest.skip("arrays are PostgreSQL's")
+    hot = Hot(select(sa.bindparam("xs", type_=sa.ARRAY(sa.BigInteger))))
+    values = [0, -5, 2**40, None, 7]
+    assert hot.scalar(db.session, {"xs": values}) == values
+    assert hot.scalar(db.session, {"xs": []}) == []
+
+
+def test_an_awards_arrays_go_as_text_not_through_psycopgs_list_dumper(ada, db_kind, monkeypatch):
+    """An award's statements pass ~100 array elements; psycopg's list dumper handles them one by one in Python
+    (about as much client time as the rest of those statements). None of an award's arrays takes that path."""
+    if db_kind != "postgresql":
+        pytest.skip("arrays are PostgreSQL's")
+    from psycopg.types import array
+
+    _admin, learner = ada
+    log(learner, NOW, title="A first experiment")
+    dumped = []
+    for dumper in (array.ListDumper, array.ListBinaryDumper):
+        original = dumper.dump
+        monkeypatch.setattr(dumper, "dump", lambda self, obj, _original=original: dumped.append(obj) or _original(self, obj))
+    log(learner, NOW + timedelta(minutes=5), title="Yet another experiment")
+    boards, _buckets, totals = _aggregates(learner.user_id)
+    assert dumped == [] and totals["total"] > 0 and boards
