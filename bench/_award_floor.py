@@ -53,12 +53,12 @@ def floor_writer(organisation_id: int, course_id: int, user_id: int, tool_id: in
 def same_writes_writer(organisation_id: int, course_id: int, user_id: int, tool_id: int, category_id: int
                        ) -> Callable[[int], None]:
     """A diagnostic floor beside B7's: every row an award of 10 points for an experiment writes (bench/ledger.py
-    counts them for the project's path), written without rules, reads or the project's code: the experiment, the
-    ledger entry, the person's two totals (dimension and all), their activity rows (period x metric), the facts
-    tallies, their 12 board rows (course and organisation, 3 periods, dimension and total) and the rank buckets
-    and blocks those move. The first three as floor_writer writes them; the others one hand-written statement per
-    table through the driver's cursor (_RowsUpsert), keys sorted, rank rows last (as the project locks them). The person's points are known here (this
-    writer is their only one), so nothing is read back. The caller commits."""
+    compares the rows both leave), written without rules, reads or the project's code: the experiment, the ledger
+    entry, the person's two totals (dimension and all), their activity rows (period x metric), the facts tallies,
+    their 12 board rows (course and organisation, 3 periods, dimension and total) and the rank buckets and blocks
+    those move. The first three as floor_writer writes them; the others one hand-written statement per table
+    through the driver's cursor (_RowsUpsert), keys sorted, rank rows last (as the project locks them). The
+    person's points are known here (this writer is their only one), so nothing is read back. The caller commits."""
     from collections import defaultdict
 
     from plugin.core.clock import utcnow
