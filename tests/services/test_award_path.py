@@ -302,3 +302,19 @@ def test_an_awards_arrays_go_as_text_not_through_psycopgs_list_dumper(ada, db_ki
     log(learner, NOW + timedelta(minutes=5), title="Yet another experiment")
     boards, _buckets, totals = _aggregates(learner.user_id)
     assert dumped == [] and totals["total"] > 0 and boards
+
+
+def test_bulk_insert_writes_text_and_numbers_exactly(ada):
+    """bulk_insert (the rebuilds' writer: arrays per column on PostgreSQL, an executemany on SQLite): quotes,
+    backslashes, commas, braces, the word NULL, empty and non-ASCII keys and any integer arrive as given."""
+    from plugin.core.db import bulk_insert
+    from plugin.leaderboards.models import MemberStat
+
+    _admin, learner = ada
+    metrics = ['a "quote"', "back\\slash", "com,ma", "{brace}", " spaces ", "NULL", "", "çığ Ö"]
+    rows = [{"course_id": learner.course_id, "user_id": learner.user_id, "period": "all", "metric": m,
+             "value": v} for m, v in zip(metrics, [0, -5, 2**40, 7, 1, 2, 3, 4])]
+    bulk_insert(db.session, MemberStat.__table__, rows)
+    stored = dict(db.session.execute(select(MemberStat.metric, MemberStat.value).where(
+        MemberStat.user_id == learner.user_id, MemberStat.period == "all")).all())
+    assert stored == {r["metric"]: r["value"] for r in rows}
