@@ -81,13 +81,14 @@ def same_writes_writer(organisation_id: int, course_id: int, user_id: int, tool_
         periods = keys_for(now, tz)
         upsert(PointsTotal.__table__, ("course_id", "user_id", "dimension"), "points",
                [(course_id, user_id, dimension, amount)])  # the floor's total is the second of the two
+        metrics = experiment_metrics(0, category_id, "worked")
         upsert(MemberStat.__table__, ("course_id", "user_id", "period", "metric"), "value", sorted(
-            (course_id, user_id, p, m, v) for p in periods for m, v in experiment_metrics(0, category_id, "worked").items()
-            if v))
+            (course_id, user_id, p, m, v) for p in periods for m, v in metrics.items() if v))
+        counted = tallies.buckets(tool_id, category_id, now, "worked", "course", 0)
         upsert(ExperimentTally.__table__, ("course_id", "user_id", "bucket"), "value", sorted(
-            (course_id, user_id, b, v) for b, v in tallies.buckets(tool_id, category_id, now, "worked", "course", 0).items()))
-        boards = sorted(board_key(scope, p, d) for scope in (course_scope(course_id), organisation_scope(organisation_id))
-                        for p in periods for d in (dimension, TOTAL))
+            (course_id, user_id, b, v) for b, v in counted.items()))
+        scopes = (course_scope(course_id), organisation_scope(organisation_id))
+        boards = sorted(board_key(scope, p, d) for scope in scopes for p in periods for d in (dimension, TOTAL))
         upsert(BoardScore.__table__, ("board", "user_id"), "points", [(b, user_id, amount) for b in boards])
         before, after = amount * i, amount * (i + 1)  # i awards of 10 before this one
         buckets: dict[tuple[str, int], int] = defaultdict(int)

@@ -163,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
                     "ledger_entry": count(LedgerEntry, LedgerEntry.user_id == actor.user_id),
                     "points_total": count(PointsTotal, PointsTotal.user_id == actor.user_id),
                     # less the badge count the first experiment's badge adds, once per person
-                    "member_stat": count(MemberStat, MemberStat.user_id == actor.user_id, MemberStat.metric != "badges"),
+                    "member_stat": count(MemberStat, MemberStat.user_id == actor.user_id,
+                                         MemberStat.metric != "badges"),
                     "experiment_tally": count(ExperimentTally, ExperimentTally.user_id == actor.user_id),
                     "board_score": count(BoardScore, BoardScore.user_id == actor.user_id),
                     "board_rank": count(BoardRank, sa.tuple_(BoardRank.board, BoardRank.points).in_(boards))}
@@ -247,9 +248,9 @@ def main(argv: list[str] | None = None) -> int:
     same_m = statistics.median(same_writes)
     same_ratio = statistics.median(p / f for p, f in zip(projects, same_writes))
     rows_ratio = statistics.median(s / f for s, f in zip(same_writes, floors))
-    print(f"same-writes floor ({backend})         {same_m:,.0f}/s (min {min(same_writes):,.0f}, max {max(same_writes):,.0f}): "
-          f"every row the award writes, without rules or reads (a diagnostic, not B7's floor): the award {same_ratio:.2f}x "
-          f"it; it {rows_ratio:.2f}x B7's floor (what the rows alone allow B7)")
+    print(f"same-writes floor ({backend})         {same_m:,.0f}/s (min {min(same_writes):,.0f}, "
+          f"max {max(same_writes):,.0f}): every row the award writes, without rules or reads (a diagnostic, not B7's "
+          f"floor): the award {same_ratio:.2f}x it; it {rows_ratio:.2f}x B7's floor (what the rows alone allow B7)")
     same_rows = written["awards"] == written["same writes"]
     print(f"rows left by {n} awards for one person: award {_rows(written['awards'])}; same-writes floor "
           f"{_rows(written['same writes'])} ({'the same' if same_rows else 'DIFFERENT'})")
@@ -292,8 +293,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"clients_floor_per_s={floor_c:.0f} clients_errors={errors_c}")
     print(f"SUMMARY ledger: {summary} (target >= {target_ratio}) B11 {b11_rows} row -> {'PASS' if ok else 'MISS'}")
     print(f"RESULT b7_ratio={ratio:.2f} b7_ledger_only_ratio={project_m / ledger_m:.2f} "
-          f"b7_same_writes_ratio={same_ratio:.2f} same_writes_floor_ratio={rows_ratio:.2f} same_rows={int(same_rows)} awards_per_s={project_m:.0f} "
-          f"floor_per_s={floor_m:.0f} ledger_floor_per_s={ledger_m:.0f} same_writes_per_s={same_m:.0f} b11_rows={b11_rows} "
+          f"b7_same_writes_ratio={same_ratio:.2f} same_writes_floor_ratio={rows_ratio:.2f} same_rows={int(same_rows)} "
+          f"awards_per_s={project_m:.0f} floor_per_s={floor_m:.0f} ledger_floor_per_s={ledger_m:.0f} "
+          f"same_writes_per_s={same_m:.0f} b11_rows={b11_rows} "
           f"statements_per_award={per_award:.1f} cpu_us_per_award={cpu_award:.0f} cpu_us_per_floor={cpu_floor:.0f}"
           + (f" server_cpu_us_per_award={server_award:.0f} server_cpu_us_per_floor={server_floor:.0f} "
              f"b7_cpu_ratio={cpu_ratio:.2f}" if cpu_ratio is not None else "")

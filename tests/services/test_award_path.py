@@ -266,8 +266,8 @@ def test_every_statement_of_an_award_is_converted_once_by_psycopg(ada, db_kind, 
 
 
 @pytest.mark.parametrize("values", [
-    [], ["c12:all:total", "o3:2026-W48:experimenting#"], ['a "quote"', "back\\slash", "com,ma", "{brace}", " spaces ", "NULL",
-                                                          "", "çığ Ö", None]])
+    [], ["c12:all:total", "o3:2026-W48:experimenting#"],
+    ['a "quote"', "back\\slash", "com,ma", "{brace}", " spaces ", "NULL", "", "çığ Ö", None]])
 def test_hot_statements_send_text_arrays_that_postgresql_reads_back_exactly(appctx, db_kind, values):
     """PostgreSQL: Hot statements send ARRAY(String) parameters as array text (core.db.pg_text_array): quotes,
     backslashes, commas, braces, spaces, the word NULL, empty and non-ASCII strings and NULLs arrive as given."""
@@ -298,7 +298,8 @@ def test_an_awards_arrays_go_as_text_not_through_psycopgs_list_dumper(ada, db_ki
     dumped = []
     for dumper in (array.ListDumper, array.ListBinaryDumper):
         original = dumper.dump
-        monkeypatch.setattr(dumper, "dump", lambda self, obj, _original=original: dumped.append(obj) or _original(self, obj))
+        monkeypatch.setattr(dumper, "dump",
+                            lambda self, obj, _original=original: dumped.append(obj) or _original(self, obj))
     log(learner, NOW + timedelta(minutes=5), title="Yet another experiment")
     boards, _buckets, totals = _aggregates(learner.user_id)
     assert dumped == [] and totals["total"] > 0 and boards
