@@ -50,7 +50,18 @@ def make_certificates(folder: Path) -> tuple[Path, Path, Path]:
     return paths
 
 
+class _HandshakeInHandler(ssl.SSLContext):
+    """Sockets whose TLS handshake waits for their first read, in the server's handler thread. Werkzeug wraps its
+    listening socket, and the default does each accepted connection's handshake inside accept(), in the one thread
+    that serves every connection: a browser's speculative connection that never sent its hello held up every
+    request behind it (one such idle socket made the next request time out after 5 s)."""
+
+    def wrap_socket(self, sock, *args, **kwargs):
+        kwargs["do_handshake_on_connect"] = False
+        return super().wrap_socket(sock, *args, **kwargs)
+
+
 def server_context(cert: Path, key: Path) -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context = _HandshakeInHandler(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     return context
