@@ -62,6 +62,9 @@ def test_screenshots_of_the_main_pages(live_server, browser, language):
                 switch = frame.locator(f'form.lang-switch button[value="{language}"]')
                 if switch.count():  # the launch's locale was the other language: the header's switch
                     switch.click()
+                    # its page first: a link clicked while the switch still loads is lost when its page replaces
+                    # the frame's (the next shot's link waited 30 s for a navigation that never came)
+                    expect(frame.locator(f'html[lang="{language}"]')).to_have_count(1)
                 person = who
             if path:
                 _follow(page, frame, path)
