@@ -1,14 +1,17 @@
-"""B7's floor: what an award writes at the least, without rules or any of the project's aggregates: the
-experiment row, one ledger entry and the person's total, with statements built once and executed with parameters,
-as a careful hand-written writer would. bench/ledger.py times it in process (1 client) and bench/writers.py's
-writer processes (4 clients); the caller commits, one transaction per award as the project's path has.
+"""B7's floors, each a function writing one award's rows without rules: bench/ledger.py times them in process
+(1 client) and bench/writers.py's writer processes (4 clients); the caller commits, one transaction per award as
+the project's path has.
 
-Beside it, same_writes_writer: a diagnostic that writes every row the award writes (its aggregates included),
-still without rules or reads, which tells the cost of what an award writes from the cost of the code writing it."""
+- same_writes_writer: the same inserts without rules, B7's verdict floor: every row the award writes (its
+  aggregates included), still without rules or reads, which tells the cost of the code from the cost of the rows.
+- floor_writer: what an award writes at the least, without rules or any of the project's aggregates: the
+  experiment row, one ledger entry and the person's total, with statements built once and executed with
+  parameters, as a careful hand-written writer would (printed beside the verdict)."""
 from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from datetime import timezone
 
 _STATEMENTS: dict[str, object] = {}
 
@@ -52,16 +55,18 @@ def floor_writer(organisation_id: int, course_id: int, user_id: int, tool_id: in
 
 def same_writes_writer(organisation_id: int, course_id: int, user_id: int, tool_id: int, category_id: int
                        ) -> Callable[[int], None]:
-    """A diagnostic floor beside B7's: every row an award of 10 points for an experiment writes (bench/ledger.py
-    compares the rows both leave), written without rules, reads or the project's code: the experiment, the ledger
-    entry, the person's two totals (dimension and all), their activity rows (period x metric), the facts tallies,
+    """B7's floor of the same inserts without rules: every row an award of 10 points for an experiment writes
+    (bench/ledger.py compares the rows both leave), written without rules, reads or the project's code: the
+    experiment, the ledger entry, the person's two totals (dimension and all), their activity rows (period x metric), the facts tallies,
     their 12 board rows (course and organisation, 3 periods, dimension and total) and the rank buckets and blocks
-    those move. The first three as floor_writer writes them; the others one hand-written statement per table
-    through the driver's cursor (_RowsUpsert), keys sorted, rank rows last (as the project locks them). The
-    person's points are known here (this writer is their only one), so nothing is read back. The caller commits."""
+    those move. PostgreSQL: all in one hand-written statement (_PgSameWrites); SQLite: the first three as
+    floor_writer writes them, the others one executemany per table (_RowsUpsert), keys sorted, rank rows last (as
+    the project locks them). The person's points are known here (this writer is their only one), so nothing is read
+    back. The caller commits."""
     from collections import defaultdict
 
     from plugin.core.clock import utcnow
+    from plugin.extensions import db
     from plugin.facts import tallies
     from plugin.facts.models import ExperimentTally
     from plugin.leaderboards.aggregates import experiment_metrics
@@ -71,41 +76,119 @@ def same_writes_writer(organisation_id: int, course_id: int, user_id: int, tool_
     from plugin.ledger.models import TOTAL, PointsTotal
     from plugin.settings.service import time_zone
 
-    minimal = floor_writer(organisation_id, course_id, user_id, tool_id, category_id)
-    upsert, tz = _RowsUpsert(), time_zone(organisation_id)  # periods in the organisation's zone, as awards
+    tz = time_zone(organisation_id)  # periods in the organisation's zone, as awards
     amount, dimension = 10, "experimenting"
+    postgresql = db.session.connection().dialect.name == "postgresql"
+    # SQLite: the floor's three rows as floor_writer writes them, then one executemany per table (in process: no
+    # round trips to save). PostgreSQL: every row in one statement (_PgSameWrites), as the award path gathers its
+    # own into few statements: one statement a table would cost a floor of 9 round trips, slower than the award.
+    minimal = None if postgresql else floor_writer(organisation_id, course_id, user_id, tool_id, category_id)
+    upsert = _PgSameWrites() if postgresql else _RowsUpsert()
+    run = secrets.token_hex(4)
 
     def insert(i: int) -> None:
-        minimal(i)  # the experiment, the ledger entry and the total
+        if minimal is not None:
+            minimal(i)  # the experiment, the ledger entry and the total
         now = utcnow()
         periods = keys_for(now, tz)
-        upsert(PointsTotal.__table__, ("course_id", "user_id", "dimension"), "points",
-               [(course_id, user_id, dimension, amount)])  # the floor's total is the second of the two
+        totals = [(course_id, user_id, dimension, amount)]  # the floor's total is the second of the two
         metrics = experiment_metrics(0, category_id, "worked")
-        upsert(MemberStat.__table__, ("course_id", "user_id", "period", "metric"), "value", sorted(
-            (course_id, user_id, p, m, v) for p in periods for m, v in metrics.items() if v))
+        activity = sorted((course_id, user_id, p, m, v) for p in periods for m, v in metrics.items() if v)
         counted = tallies.buckets(tool_id, category_id, now, "worked", "course", 0)
-        upsert(ExperimentTally.__table__, ("course_id", "user_id", "bucket"), "value", sorted(
-            (course_id, user_id, b, v) for b, v in counted.items()))
+        tally = sorted((course_id, user_id, b, v) for b, v in counted.items())
         scopes = (course_scope(course_id), organisation_scope(organisation_id))
         boards = sorted(board_key(scope, p, d) for scope in scopes for p in periods for d in (dimension, TOTAL))
-        upsert(BoardScore.__table__, ("board", "user_id"), "points", [(b, user_id, amount) for b in boards])
         before, after = amount * i, amount * (i + 1)  # i awards of 10 before this one
         buckets: dict[tuple[str, int], int] = defaultdict(int)
         for board in boards:
             if i:
                 buckets[(board, before)] -= 1
             buckets[(board, after)] += 1
-        upsert(BoardRank.__table__, ("board", "points"), "members",
-               sorted((b, p, n) for (b, p), n in with_blocks(buckets).items() if n))
+        ranks = sorted((b, p, n) for (b, p), n in with_blocks(buckets).items() if n)
+        if minimal is None:
+            upsert.write(_experiment_row(organisation_id, course_id, user_id, tool_id, category_id, i, now),
+                         _entry_row(organisation_id, course_id, user_id, f"same:{user_id}:{run}:{i}", i, now),
+                         [(course_id, user_id, TOTAL, amount), *totals], activity, tally,
+                         [(b, user_id, amount) for b in boards], ranks)
+            return
+        upsert(PointsTotal.__table__, ("course_id", "user_id", "dimension"), "points", totals)
+        upsert(MemberStat.__table__, ("course_id", "user_id", "period", "metric"), "value", activity)
+        upsert(ExperimentTally.__table__, ("course_id", "user_id", "bucket"), "value", tally)
+        upsert(BoardScore.__table__, ("board", "user_id"), "points", [(b, user_id, amount) for b in boards])
+        upsert(BoardRank.__table__, ("board", "points"), "members", ranks)
 
     return insert
 
 
+def _experiment_row(organisation_id, course_id, user_id, tool_id, category_id, i, now) -> dict:
+    return {"organisation_id": organisation_id, "course_id": course_id, "user_id": user_id,
+            "submission_key": secrets.token_hex(8), "title": f"Experiment {i}", "ai_tool_id": tool_id,
+            "task_category_id": category_id, "tried": " ".join(secrets.token_hex(3) for _ in range(8)),
+            "outcome": "worked", "learned": "", "minutes_saved": 0, "sensitive_data": "no", "visibility": "course",
+            "created_at": now, "anonymous": False, "reflection_chars": 0, "coaching": ""}
+
+
+def _entry_row(organisation_id, course_id, user_id, key, i, now) -> dict:
+    return {"idempotency_key": key, "organisation_id": organisation_id, "course_id": course_id, "user_id": user_id,
+            "amount": 10, "dimension": "experimenting", "source_type": "bench", "source_id": i, "created_at": now}
+
+
+class _PgSameWrites:
+    """PostgreSQL: one award's rows in one hand-written statement sent through the session connection's DBAPI cursor:
+    the experiment and the ledger entry inserted, the totals, activity, tallies, board and rank rows upserted
+    (counter = counter + excluded) from arrays, each in its own data-modifying WITH clause. Arrays go as PostgreSQL
+    array text (core.db.pg_text_array: what the award path sends too)."""
+
+    _UPSERTS = (  # table, keys, counter, SQL types of keys + counter
+        ("points_total", ("course_id", "user_id", "dimension"), "points", ("integer", "integer", "varchar", "bigint")),
+        ("member_stat", ("course_id", "user_id", "period", "metric"), "value",
+         ("integer", "integer", "varchar", "varchar", "bigint")),
+        ("experiment_tally", ("course_id", "user_id", "bucket"), "value", ("integer", "integer", "varchar", "bigint")),
+        ("board_score", ("board", "user_id"), "points", ("varchar", "integer", "bigint")),
+        ("board_rank", ("board", "points"), "members", ("varchar", "bigint", "integer")),
+    )
+
+    def __init__(self) -> None:
+        from plugin.experiments.models import Experiment
+        from plugin.ledger.models import LedgerEntry
+
+        def insert(name, table, prefix):
+            sample = (_experiment_row(0, 0, 0, 0, 0, 0, None) if prefix == "e_"
+                      else _entry_row(0, 0, 0, "", 0, None))  # its columns
+            return (f"{name} AS (INSERT INTO {table.name} ({', '.join(sample)}) VALUES "
+                    f"({', '.join(f'%({prefix}{c})s' for c in sample)}))")
+
+        clauses = [insert("e", Experiment.__table__, "e_"), insert("l", LedgerEntry.__table__, "l_")]
+        for n, (table, keys, counter, types) in enumerate(self._UPSERTS):
+            columns = (*keys, counter)
+            arrays = ", ".join(f"%(u{n}_{c})s::{t}[]" for c, t in zip(columns, types))
+            clauses.append(f"u{n} AS (INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) "
+                           f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {counter} = {table}.{counter} + "
+                           f"excluded.{counter})")
+        self.sql = "WITH " + ", ".join(clauses) + " SELECT 1"
+
+    def write(self, experiment: dict, entry: dict, *rows: list[tuple]) -> None:
+        from plugin.core.db import pg_int_array, pg_text_array
+        from plugin.extensions import db
+
+        params = {f"e_{c}": v for c, v in experiment.items()}
+        params.update((f"l_{c}", v) for c, v in entry.items())
+        for key in ("e_created_at", "l_created_at"):  # the columns keep UTC without a zone
+            params[key] = params[key].astimezone(timezone.utc).replace(tzinfo=None)
+        for n, ((_table, keys, counter, types), given) in enumerate(zip(self._UPSERTS, rows)):
+            for column, sql_type, values in zip((*keys, counter), types, zip(*given) if given else [()] * len(types)):
+                params[f"u{n}_{column}"] = (pg_text_array if sql_type == "varchar" else pg_int_array)(values)
+        cursor = db.session.connection().connection.driver_connection.cursor()
+        try:
+            cursor.execute(self.sql, params)
+        finally:
+            cursor.close()
+
+
 class _RowsUpsert:
-    """INSERT ... ON CONFLICT (keys) DO UPDATE SET counter = counter + excluded.counter for many rows in one statement,
-    written by hand and sent through the session connection's DBAPI cursor (no SQLAlchemy per execution): the rows as
-    one array per column on PostgreSQL (unnest), an executemany on SQLite."""
+    """SQLite: INSERT ... ON CONFLICT (keys) DO UPDATE SET counter = counter + excluded.counter for many rows, one
+    executemany written by hand and sent through the session connection's DBAPI cursor (no SQLAlchemy per
+    execution)."""
 
     def __init__(self) -> None:
         self.sql: dict[str, str] = {}
@@ -115,24 +198,14 @@ class _RowsUpsert:
 
         if not rows:
             return
-        connection = db.session.connection()
-        dialect = connection.dialect
         sql = self.sql.get(table.name)
         if sql is None:
             columns = (*keys, counter)
-            if dialect.name == "postgresql":
-                arrays = ", ".join(f"%s::{table.c[c].type.compile(dialect=dialect)}[]" for c in columns)
-                given = f"SELECT * FROM unnest({arrays})"
-            else:
-                given = f"VALUES ({', '.join('?' for _ in columns)})"
             sql = self.sql[table.name] = (
-                f"INSERT INTO {table.name} ({', '.join(columns)}) {given} ON CONFLICT ({', '.join(keys)}) "
-                f"DO UPDATE SET {counter} = {table.name}.{counter} + excluded.{counter}")
-        cursor = connection.connection.driver_connection.cursor()
+                f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)}) "
+                f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {counter} = {table.name}.{counter} + excluded.{counter}")
+        cursor = db.session.connection().connection.driver_connection.cursor()
         try:
-            if dialect.name == "postgresql":
-                cursor.execute(sql, [list(column) for column in zip(*rows)])
-            else:
-                cursor.executemany(sql, rows)
+            cursor.executemany(sql, rows)
         finally:
             cursor.close()

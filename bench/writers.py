@@ -65,10 +65,11 @@ def _error_kind(err: Exception) -> str:
 
 def writer(url: str, tmp: str, commands, results) -> None:
     """A writer process: awaits ("run", actor, tool, category, start_at, seconds, kind), awards until the deadline
-    (kind "award": through the services; "floor": B7's floor, bench/_award_floor.py), answers (awards, latencies,
+    (kind "award": through the services; "floor": B7's minimal floor, "same writes": every row the award writes,
+    both bench/_award_floor.py), answers (awards, latencies,
     errors by kind, CPU seconds of this process and of its server process or None, see bench/_server_cpu.py);
     None ends it."""
-    from bench._award_floor import floor_writer
+    from bench._award_floor import floor_writer, same_writes_writer
     from bench._server_cpu import ServerCpu
     from plugin.core.actor import Actor, Role
     from plugin.core.clock import utcnow
@@ -84,7 +85,9 @@ def writer(url: str, tmp: str, commands, results) -> None:
         while (command := commands.get()) is not None:
             _, (user_id, course_id, organisation_id, platform_id), tool, category, start_at, seconds, kind = command
             actor = Actor(user_id, course_id, organisation_id, platform_id, Role.LEARNER)
-            floor = floor_writer(organisation_id, course_id, user_id, int(tool), category) if kind == "floor" else None
+            floor = {"floor": floor_writer, "same writes": same_writes_writer}.get(kind)
+            if floor is not None:
+                floor = floor(organisation_id, course_id, user_id, int(tool), category)
             latencies: list[float] = []
             errors: dict[str, int] = {}
             time.sleep(max(0.0, start_at - time.time()))
@@ -135,7 +138,7 @@ class Pool:
     def run(self, actors: list[tuple], tool: str, category: int, seconds: float,
             kind: str = "award") -> tuple[float, list, dict]:
         """One writer per actor (the same actor may appear more than once), all starting together; `kind`
-        "floor": B7's floor instead of awards through the services. Afterwards `cpu` holds the writers' CPU seconds
+        "floor" or "same writes": one of B7's floors instead of awards through the services. Afterwards `cpu` holds the writers' CPU seconds
         in the round: (their own, their server processes' or None where one was not readable)."""
         start_at = time.time() + 0.3
         for queue, actor in zip(self.commands, actors):

@@ -47,11 +47,12 @@ def test_the_award_bench_runs_and_the_same_key_leaves_one_row(bench_database, ca
     result = _result(out)
     assert result["b11_rows"] == "1"
     assert float(result["awards_per_s"]) > 0 and float(result["floor_per_s"]) > 0
-    # The diagnostic floor writes what the award path writes: the same rows in every table it touches.
+    # B7's floor of the same inserts writes what the award path writes: the same rows in every table it touches.
     assert result["same_rows"] == "1" and float(result["same_writes_per_s"]) > 0, out[-3000:]
-    # Two writer processes awarded through the services, and ran the floor, with no error reaching them.
+    # Two writer processes awarded through the services, and ran both floors, with no error reaching them.
     assert result["b7_clients"] == "2" and result["clients_errors"] == "0", out[-2000:]
     assert float(result["clients_awards_per_s"]) > 0 and float(result["clients_floor_per_s"]) > 0
+    assert float(result["clients_same_writes_per_s"]) > 0
 
 
 def test_the_load_bench_launches_everyone_and_sees_no_error(db_kind, request, capsys):
