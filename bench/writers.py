@@ -3,9 +3,10 @@ default rules: experiment, rules, ledger, totals, board aggregates, badges; one 
 
 B8  4 writer processes, each its own learner, against the 1-writer rate in the same run (rounds alternate);
     reports the ratio, max and p99 latency, and every error that reached a caller. Beside it, for scale: the
-    same ratio for B7's floor (the same inserts without rules, bench/_award_floor.py), and on a PostgreSQL server
-    on this machine the CPU an award costs the writer and its server process (bench/_server_cpu.py), with the
-    ratio that cost allows here, about (cores / the share of a core one writer keeps busy).
+    same ratio for B7's minimal floor (the experiment, its ledger entry and the total, bench/_award_floor.py),
+    and on a PostgreSQL server on this machine the CPU an award costs the writer and its server process
+    (bench/_server_cpu.py), with the ratio that cost allows here, about (cores / the share of a core one writer
+    keeps busy).
 B9  4 writers awarding the same learner, then 4 learners of the same team: errors reaching a caller
     (deadlock, serialization failure, "database is locked") are counted, and afterwards the books must agree:
     one experiment per successful award, maintained totals == the ledger, maintained board and team
@@ -138,8 +139,8 @@ class Pool:
     def run(self, actors: list[tuple], tool: str, category: int, seconds: float,
             kind: str = "award") -> tuple[float, list, dict]:
         """One writer per actor (the same actor may appear more than once), all starting together; `kind`
-        "floor" or "same writes": one of B7's floors instead of awards through the services. Afterwards `cpu` holds the writers' CPU seconds
-        in the round: (their own, their server processes' or None where one was not readable)."""
+        "floor" or "same writes": one of B7's floors instead of awards through the services. Afterwards `cpu`
+        holds the writers' CPU seconds in the round: (their own, their server processes' or None where one was not readable)."""
         start_at = time.time() + 0.3
         for queue, actor in zip(self.commands, actors):
             queue.put(("run", actor, tool, category, start_at, seconds, kind))
@@ -341,8 +342,8 @@ def main(argv=None) -> int:
           f"max {max(many):,.0f})  p99 {percentile(b8_latencies, 99) * 1e3:.0f} ms  max {max_latency * 1e3:.0f} ms")
     floor_ratio = statistics.median(rates["floor many"]) / statistics.median(rates["floor one"])
     print(f"floor, 1 writer        {statistics.median(rates['floor one']):8,.0f} inserts/s; {args.writers} writers "
-          f"{statistics.median(rates['floor many']):,.0f}/s: {floor_ratio:.2f}x (B7's floor, bench/_award_floor.py: "
-          "the same inserts without rules, how far plain writes scale here)")
+          f"{statistics.median(rates['floor many']):,.0f}/s: {floor_ratio:.2f}x (B7's minimal floor, "
+          "bench/_award_floor.py: how far plain writes scale here)")
     ceiling = _cpu_report(cpu, args.writers)
     for kind, n in sorted({**b8_errors, **b9_errors}.items()):
         print(f"error {kind}: {n}")
@@ -367,7 +368,7 @@ def _busy(rows: list[tuple]) -> float:
     return sum(c + s for c, s, _n, _w in rows) / wall if wall else 0.0
 
 
-# Awards by 1 writer and by --writers writers, then B7's floor the same way: a round runs a pair in its order or
+# Awards by 1 writer and by --writers writers, then B7's minimal floor the same way: a round runs a pair in its order or
 # the reverse.
 SCENARIOS = ("one", "many", "floor one", "floor many")
 
