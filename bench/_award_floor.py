@@ -57,12 +57,12 @@ def same_writes_writer(organisation_id: int, course_id: int, user_id: int, tool_
                        ) -> Callable[[int], None]:
     """B7's floor of the same inserts without rules: every row an award of 10 points for an experiment writes
     (bench/ledger.py compares the rows both leave), written without rules, reads or the project's code: the
-    experiment, the ledger entry, the person's two totals (dimension and all), their activity rows (period x metric), the facts tallies,
-    their 12 board rows (course and organisation, 3 periods, dimension and total) and the rank buckets and blocks
-    those move. PostgreSQL: all in one hand-written statement (_PgSameWrites); SQLite: the first three as
-    floor_writer writes them, the others one executemany per table (_RowsUpsert), keys sorted, rank rows last (as
-    the project locks them). The person's points are known here (this writer is their only one), so nothing is read
-    back. The caller commits."""
+    experiment, the ledger entry, the person's two totals (dimension and all), their activity rows (period x
+    metric), the facts tallies, their 12 board rows (course and organisation, 3 periods, dimension and total) and
+    the rank buckets and blocks those move. PostgreSQL: all in one hand-written statement (_PgSameWrites).
+    SQLite: the first three as floor_writer writes them, the others one executemany per table (_RowsUpsert), keys
+    sorted, rank rows last (as the project locks them). The person's points are known here (this writer is their
+    only one), so nothing is read back. The caller commits."""
     from collections import defaultdict
 
     from plugin.core.clock import utcnow
@@ -203,7 +203,8 @@ class _RowsUpsert:
             columns = (*keys, counter)
             sql = self.sql[table.name] = (
                 f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)}) "
-                f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {counter} = {table.name}.{counter} + excluded.{counter}")
+                f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {counter} = {table.name}.{counter} + "
+                f"excluded.{counter}")
         cursor = db.session.connection().connection.driver_connection.cursor()
         try:
             cursor.executemany(sql, rows)

@@ -132,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
 
         def raw_floor(count: int, kind: str = "floor") -> float:
             """The same inserts without rules (bench/_award_floor.py), one transaction each. `kind`: "floor" (the
-            minimal one), "ledger floor" (no experiment row) or "same writes" (every row the award writes: B7's verdict)."""
+            minimal one), "ledger floor" (no experiment row) or "same writes" (every row the award writes: B7's
+            verdict)."""
             actor = last_person[kind] = person(f"raw-{next(counter)}")
             db.session.commit()
             ids = (actor.organisation_id, actor.course_id, actor.user_id, int(tool), category)

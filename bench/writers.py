@@ -140,7 +140,8 @@ class Pool:
             kind: str = "award") -> tuple[float, list, dict]:
         """One writer per actor (the same actor may appear more than once), all starting together; `kind`
         "floor" or "same writes": one of B7's floors instead of awards through the services. Afterwards `cpu`
-        holds the writers' CPU seconds in the round: (their own, their server processes' or None where one was not readable)."""
+        holds the writers' CPU seconds in the round: (their own, their server processes' or None where one was
+        not readable)."""
         start_at = time.time() + 0.3
         for queue, actor in zip(self.commands, actors):
             queue.put(("run", actor, tool, category, start_at, seconds, kind))
@@ -368,8 +369,8 @@ def _busy(rows: list[tuple]) -> float:
     return sum(c + s for c, s, _n, _w in rows) / wall if wall else 0.0
 
 
-# Awards by 1 writer and by --writers writers, then B7's minimal floor the same way: a round runs a pair in its order or
-# the reverse.
+# Awards by 1 writer and by --writers writers, then B7's minimal floor the same way: a round runs a pair in its
+# order or the reverse.
 SCENARIOS = ("one", "many", "floor one", "floor many")
 
 
