@@ -35,18 +35,12 @@ def floor_writer(organisation_id: int, course_id: int, user_id: int, tool_id: in
     run = secrets.token_hex(4)  # keys stay unique across rounds and processes writing for the same person
 
     def insert(i: int) -> None:
+        now = utcnow()
         if experiment:
-            db.session.execute(insert_experiment, {
-                "organisation_id": organisation_id, "course_id": course_id, "user_id": user_id,
-                "submission_key": secrets.token_hex(8), "title": f"Experiment {i}", "ai_tool_id": tool_id,
-                "task_category_id": category_id, "tried": " ".join(secrets.token_hex(3) for _ in range(8)),
-                "outcome": "worked", "learned": "", "minutes_saved": 0, "sensitive_data": "no",
-                "visibility": "course", "created_at": utcnow(), "anonymous": False, "reflection_chars": 0,
-                "coaching": ""})
-        db.session.execute(insert_entry, {
-            "idempotency_key": f"raw:{user_id}:{run}:{i}", "organisation_id": organisation_id,
-            "course_id": course_id, "user_id": user_id, "amount": 10, "dimension": "experimenting",
-            "source_type": "bench", "source_id": i, "created_at": utcnow()})
+            db.session.execute(insert_experiment,
+                               _experiment_row(organisation_id, course_id, user_id, tool_id, category_id, i, now))
+        db.session.execute(insert_entry, _entry_row(organisation_id, course_id, user_id, f"raw:{user_id}:{run}:{i}",
+                                                    i, now))
         upsert_increment(db.session, PointsTotal.__table__, {"course_id": course_id, "user_id": user_id,
                                                              "dimension": "total"}, {"points": 10})
 
@@ -152,13 +146,13 @@ class _PgSameWrites:
         from plugin.experiments.models import Experiment
         from plugin.ledger.models import LedgerEntry
 
-        def insert(name, table, prefix):
-            sample = (_experiment_row(0, 0, 0, 0, 0, 0, None) if prefix == "e_"
-                      else _entry_row(0, 0, 0, "", 0, None))  # its columns
-            return (f"{name} AS (INSERT INTO {table.name} ({', '.join(sample)}) VALUES "
-                    f"({', '.join(f'%({prefix}{c})s' for c in sample)}))")
+        def insert(name, table, columns):
+            return (f"{name} AS (INSERT INTO {table.name} ({', '.join(columns)}) VALUES "
+                    f"({', '.join(f'%({name}_{c})s' for c in columns)}))")
 
-        clauses = [insert("e", Experiment.__table__, "e_"), insert("l", LedgerEntry.__table__, "l_")]
+        # The columns the row builders fill (their keys), as floor_writer inserts them.
+        clauses = [insert("e", Experiment.__table__, _experiment_row(0, 0, 0, 0, 0, 0, None)),
+                   insert("l", LedgerEntry.__table__, _entry_row(0, 0, 0, "", 0, None))]
         for n, (table, keys, counter, types) in enumerate(self._UPSERTS):
             columns = (*keys, counter)
             arrays = ", ".join(f"%(u{n}_{c})s::{t}[]" for c, t in zip(columns, types))
