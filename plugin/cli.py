@@ -86,7 +86,7 @@ def ledger_rebuild_aggregates(organisation):
     started = time.perf_counter()
     with writing():
         organisation_id = _organisation_id(organisation)
-        totals = rebuild_totals() if organisation_id is None else 0
+        totals = rebuild_totals(organisation_id=organisation_id)
         result = rebuild(organisation_id)
         db.session.commit()
     click.echo(f"Rebuilt {result.board_rows} board rows, {result.member_rows} member figures, "

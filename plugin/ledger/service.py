@@ -151,12 +151,22 @@ def entries(course_id: int, user_id: int, limit: int = 50) -> list[LedgerEntry]:
     ).order_by(LedgerEntry.id.desc()).limit(limit)))
 
 
-def _sums_from_ledger(course_id: int | None):
-    query = select(LedgerEntry.course_id, LedgerEntry.user_id, LedgerEntry.dimension,
-                   func.sum(LedgerEntry.amount)).group_by(LedgerEntry.course_id, LedgerEntry.user_id,
-                                                           LedgerEntry.dimension)
+def _scope(query, course_id: int | None, organisation_id: int | None, course_column):
+    """`query` limited to one course or to one organisation's courses (None, None: everything)."""
+    from plugin.tenancy.models import Course
+
     if course_id is not None:
-        query = query.where(LedgerEntry.course_id == course_id)
+        query = query.where(course_column == course_id)
+    if organisation_id is not None:
+        query = query.where(course_column.in_(select(Course.id).where(Course.organisation_id == organisation_id)))
+    return query
+
+
+def _sums_from_ledger(course_id: int | None, organisation_id: int | None = None):
+    query = _scope(select(LedgerEntry.course_id, LedgerEntry.user_id, LedgerEntry.dimension,
+                          func.sum(LedgerEntry.amount)).group_by(LedgerEntry.course_id, LedgerEntry.user_id,
+                                                                 LedgerEntry.dimension),
+                   course_id, organisation_id, LedgerEntry.course_id)
     sums: dict[tuple[int, int, str], int] = {}
     for c, u, d, amount in db.session.execute(query):
         sums[(c, u, d)] = int(amount)
@@ -164,24 +174,23 @@ def _sums_from_ledger(course_id: int | None):
     return sums
 
 
-def rebuild_totals(course_id: int | None = None) -> int:
-    """Recompute every total from the ledger (the ledger is the truth). Returns rows written."""
-    stmt = delete(PointsTotal)
-    if course_id is not None:
-        stmt = stmt.where(PointsTotal.course_id == course_id)
-    db.session.execute(stmt)
-    rows = [{"course_id": c, "user_id": u, "dimension": d, "points": p} for (c, u, d), p in _sums_from_ledger(course_id).items()]
+def rebuild_totals(course_id: int | None = None, organisation_id: int | None = None) -> int:
+    """Recompute every total (of one course, or of one organisation's courses) from the ledger (the ledger is the
+    truth). Returns rows written."""
+    db.session.execute(_scope(delete(PointsTotal), course_id, organisation_id, PointsTotal.course_id))
+    rows = [{"course_id": c, "user_id": u, "dimension": d, "points": p}
+            for (c, u, d), p in _sums_from_ledger(course_id, organisation_id).items()]
     if rows:
         db.session.execute(PointsTotal.__table__.insert(), rows)
     return len(rows)
 
 
-def verify_totals(course_id: int | None = None) -> list[tuple[int, int, str, int, int]]:
+def verify_totals(course_id: int | None = None, organisation_id: int | None = None
+                  ) -> list[tuple[int, int, str, int, int]]:
     """Differences between maintained totals and the ledger: (course, user, dimension, stored, ledger)."""
-    expected = _sums_from_ledger(course_id)
-    query = select(PointsTotal.course_id, PointsTotal.user_id, PointsTotal.dimension, PointsTotal.points)
-    if course_id is not None:
-        query = query.where(PointsTotal.course_id == course_id)
+    expected = _sums_from_ledger(course_id, organisation_id)
+    query = _scope(select(PointsTotal.course_id, PointsTotal.user_id, PointsTotal.dimension, PointsTotal.points),
+                   course_id, organisation_id, PointsTotal.course_id)
     stored = {(c, u, d): p for c, u, d, p in db.session.execute(query)}
     diffs = []
     for key in sorted(set(expected) | set(stored)):

@@ -194,3 +194,24 @@ def test_verify_reports_a_missing_total_row(people):
     rebuild_totals()
     assert verify_totals() == []
     assert balances(ada.course_id, ada.user_id) == {"helping": 5, TOTAL: 5}
+
+
+def test_rebuild_aggregates_for_one_organisation_repairs_its_totals_and_leaves_others_alone(app, cli):
+    from plugin.tenancy.models import Organisation
+
+    with app.app_context():
+        mine, theirs = make_actor(make_platform(), "ada"), make_actor(make_platform("https://other.example", organisation="Org B"), "bo")
+        for actor in (mine, theirs):
+            post_entry(posting(actor, f"k-{actor.organisation_id}"), NOW)
+        db.session.execute(update(PointsTotal).values(points=PointsTotal.points + 5))  # both organisations drift
+        db.session.commit()
+        name = db.session.get(Organisation, mine.organisation_id).name
+    result = cli("ledger", "rebuild-aggregates", "--org", name)
+    assert result.exit_code == 0, result.output
+    assert "2 totals" in result.output
+    with app.app_context():
+        assert verify_totals(organisation_id=mine.organisation_id) == []
+        assert verify_totals(mine.course_id) == []
+        # the other organisation's drift is still there: only the named one was rebuilt
+        assert verify_totals(organisation_id=theirs.organisation_id) == [
+            (theirs.course_id, theirs.user_id, "experimenting", 15, 10), (theirs.course_id, theirs.user_id, TOTAL, 15, 10)]
