@@ -103,10 +103,13 @@ _WEEKS_SINCE = select(func.date(X.c.created_at)).where(*_MINE, X.c.created_at >=
 _POINTS = select(PointsTotal.__table__.c.points).where(
     PointsTotal.__table__.c.course_id == _COURSE, PointsTotal.__table__.c.user_id == _USER,
     PointsTotal.__table__.c.dimension == bindparam("dimension"))
+# The points a day's awards of a source type gave (the daily cap's room): original entries only. A reversal posted
+# that day cancels an award that may have been earned on another day; counted in, revoking yesterday's award would
+# widen today's cap (replay's simulation counts awards only, as here).
 _DAY_POINTS = select(func.coalesce(func.sum(L.c.amount), 0)).where(
     L.c.course_id == _COURSE, L.c.user_id == _USER, L.c.source_type == bindparam("source_type"),
     L.c.created_at >= bindparam("start", type_=L.c.created_at.type),
-    L.c.created_at < bindparam("end", type_=L.c.created_at.type))
+    L.c.created_at < bindparam("end", type_=L.c.created_at.type), _ORIGINAL)
 _COURSE_ORGANISATION = select(Course.__table__.c.organisation_id).where(Course.__table__.c.id == _COURSE)
 
 

@@ -16,7 +16,7 @@ from plugin.experiments.models import Experiment
 from plugin.experiments.similarity import jaccard, shingles
 from plugin.extensions import db
 from plugin.ledger.models import LedgerEntry
-from plugin.ledger.service import balance
+from plugin.ledger.service import balance, reverse_entry
 from plugin.peer_help.service import HELPED_ME, record_help
 from plugin.recognition.service import give_kudos
 from plugin.rules.engine import NOTES
@@ -162,6 +162,16 @@ def test_an_admin_set_daily_cap_is_honoured(org):
     tomorrow = log(org.ada, day(1))
     assert paid(org, tomorrow) == 10
     assert balance(org.ada.course_id, org.ada.user_id) == 35
+
+
+def test_revoking_yesterdays_award_today_does_not_widen_todays_daily_cap(org):
+    set_limits(org, daily_points_cap=30, repeat_free_count=100)
+    yesterday = log(org.ada, NOW)
+    entry_id = db.session.scalar(select(LedgerEntry.id).where(LedgerEntry.source_id == yesterday.experiment.id))
+    reverse_entry(entry_id, "revoked-yesterdays", day(1))  # today: a manager takes yesterday's award back
+    today = [log(org.ada, day(1, n + 1)) for n in range(4)]
+    assert [paid(org, r) for r in today] == [10, 10, 10, 0]
+    assert note(today[-1]) == "daily_cap"
 
 
 def test_a_failure_with_a_too_short_reflection_earns_no_trying_points(org):
