@@ -351,8 +351,11 @@ OUTCOME_LABELS = {Outcome.WORKED.value: _l("Worked"), Outcome.PARTLY.value: _l("
 EDITABLE = ("title", "tried", "confidence_after")
 
 
-def _own(actor: Actor, experiment_id: int) -> Experiment:
-    experiment = db.session.get(Experiment, experiment_id)
+def _own(actor: Actor, experiment_id: int, lock: bool = False) -> Experiment:
+    """The actor's own experiment; `lock`: its row locked for the transaction and read afresh (PostgreSQL: a
+    concurrent change of it waits, and what this one reads is what the other committed)."""
+    experiment = db.session.get(Experiment, experiment_id, with_for_update=True, populate_existing=True) if lock \
+        else db.session.get(Experiment, experiment_id)
     if experiment is None or experiment.course_id != actor.course_id:
         raise NotFound(_("No such experiment in this course."))
     if experiment.user_id != actor.user_id:
@@ -379,8 +382,9 @@ def share_experiment(actor: Actor, experiment_id: int, visibility: str, now: dat
 
     An entry that may hold confidential or personal data stays private. Becoming shared counts for the
     sharing rules at once, as if it had been shared when logged (the ledger's keys keep that to one award);
-    making it private again takes nothing back, as with every correction: a replay does that."""
-    experiment = _own(actor, experiment_id)
+    making it private again takes nothing back, as with every correction: a replay does that. The row is locked
+    first: two requests sharing it at once would each see it private and count it shared twice."""
+    experiment = _own(actor, experiment_id, lock=True)
     if visibility not in {v.value for v in Visibility}:
         raise InvalidInput(_("Choose private, team or course."), errors={"visibility": [_("Choose private, team or course.")]})
     if visibility != Visibility.PRIVATE.value and experiment.sensitive_data != SensitiveData.NO.value:

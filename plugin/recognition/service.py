@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from plugin.audit.service import record
 from plugin.badges.models import BadgeAward, BadgeClass
@@ -104,13 +105,25 @@ def give_kudos(actor: Actor, *, receiver_id: int, message: str, now: datetime, s
     if points and receiver_role is not Role.LEARNER:
         raise InvalidInput(_("Points go to learners; staff can receive kudos without points."),
                            errors={"points": [_("0 for staff.")]})
-    if points:
-        _spend(actor, points, now)
     kudos = Kudos(organisation_id=actor.organisation_id, course_id=actor.course_id, giver_id=actor.user_id,
                   receiver_id=receiver_id, message=message, value_tag_id=value_tag_id, points=points,
                   submission_key=submission_key, created_at=now)
-    db.session.add(kudos)
-    db.session.flush()
+    try:
+        # The same form sent again while the first request is still running (a retry, a double click) waits at
+        # the submission key's unique index and loses there: its budget spend goes back with the savepoint, and
+        # it answers with the kudos that won, as a later retry would.
+        with db.session.begin_nested():
+            if points:
+                _spend(actor, points, now)
+            db.session.add(kudos)
+            db.session.flush()
+    except IntegrityError:
+        winner = db.session.scalar(select(Kudos).where(Kudos.submission_key == submission_key))
+        if winner is None:
+            raise
+        if winner.giver_id != actor.user_id:
+            raise Conflict(_("That form was already used.")) from None
+        return winner
     if points:
         post_entry(Posting(organisation_id=actor.organisation_id, course_id=actor.course_id, user_id=receiver_id,
                            amount=points, dimension=dimension, source_type="kudos", source_id=kudos.id,
@@ -126,6 +139,18 @@ def give_kudos(actor: Actor, *, receiver_id: int, message: str, now: datetime, s
     return kudos
 
 
+def _claim_revocation(model, row, now: datetime, reason: str) -> bool:
+    """Mark `row` revoked unless it already is, in one guarded UPDATE; True when this call revoked it. Two managers
+    (or one double click) revoking at once both read it unrevoked: the second UPDATE waits for the first's row lock,
+    then finds it revoked and changes nothing, so what a revocation takes back is taken back once. The loser's `row`
+    is reloaded with the winner's revocation."""
+    claimed = db.session.execute(
+        update(model).where(model.id == row.id, model.revoked_at.is_(None)).values(revoked_at=now, revoked_reason=reason)
+        .execution_options(synchronize_session=False)).rowcount
+    db.session.refresh(row)
+    return claimed == 1
+
+
 def revoke_kudos(actor: Actor, kudos_id: int, reason: str, now: datetime) -> Kudos:
     kudos = db.session.get(Kudos, kudos_id)
     if kudos is None or kudos.course_id != actor.course_id:
@@ -133,9 +158,8 @@ def revoke_kudos(actor: Actor, kudos_id: int, reason: str, now: datetime) -> Kud
     if not (actor.can_administer or (actor.can_manage and kudos.giver_id == actor.user_id)):
         raise Forbidden(_("Only the manager who gave it, or an admin, can revoke kudos."))
     reason = _reason(reason)
-    if kudos.revoked_at is not None:
+    if not _claim_revocation(Kudos, kudos, now, reason):
         return kudos
-    kudos.revoked_at, kudos.revoked_reason = now, reason
     entry = db.session.scalar(select(LedgerEntry.id).where(LedgerEntry.idempotency_key == f"kudos:{kudos.id}"))
     if entry is not None:
         reverse_entry(entry, f"revoke:kudos:{kudos.id}", now)
@@ -183,9 +207,8 @@ def revoke_badge(actor: Actor, award_id: int, reason: str, now: datetime) -> Bad
     if award is None or award.course_id != actor.course_id:
         raise NotFound(_("No such badge award in this course."))
     reason = _reason(reason)
-    if award.revoked_at is not None:
+    if not _claim_revocation(BadgeAward, award, now, reason):
         return award
-    award.revoked_at, award.revoked_reason = now, reason
     aggregates.record_activity(award.organisation_id, award.course_id, award.user_id, award.awarded_at, {"badges": -1})
     if award.rule_id is not None:  # the points the same rule firing posted, whether live or by a replay
         reversed_ids = select(LedgerEntry.reverses_id).where(LedgerEntry.reverses_id.is_not(None))

@@ -4,15 +4,18 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from plugin.badges.models import BadgeAward
 from plugin.core.actor import Role
 from plugin.errors import Conflict
+from plugin.experiments.service import share_experiment
 from plugin.extensions import db
+from plugin.leaderboards import rebuild
 from plugin.ledger.models import LedgerEntry
 from plugin.ledger.service import balance, verify_totals
 from plugin.peer_help.service import I_HELPED, confirm_help, record_help
 from plugin.recognition.models import Kudos, KudosBudget
-from plugin.recognition.service import give_kudos
-from tests.services.factories import NOW, make_actor, make_platform
+from plugin.recognition.service import give_kudos, revoke_badge, revoke_kudos
+from tests.services.factories import NOW, later, log, make_actor, make_platform
 from tests.services.test_concurrency import THREADS, race
 
 
@@ -64,3 +67,60 @@ def test_racing_confirmations_of_one_help_pay_once(appctx, people):
     assert db.session.scalar(select(func.count()).select_from(LedgerEntry).where(
         LedgerEntry.user_id == helper.user_id, LedgerEntry.source_type == "peer_help")) == 1
     assert balance(helper.course_id, helper.user_id) == 10
+
+
+def test_one_kudos_form_sent_several_times_at_once_gives_one_kudos(appctx, people):
+    manager, learner, _ = people
+
+    def work(i):
+        kudos = give_kudos(manager, receiver_id=learner.user_id, message="Great share", points=10, now=NOW,
+                           submission_key="one-form")
+        db.session.commit()
+        return kudos.id
+
+    ids = race(appctx, work)
+    assert len(set(ids)) == 1  # every sender got the one kudos back, none an error
+    assert db.session.scalar(select(func.count()).select_from(Kudos)) == 1
+    assert db.session.scalar(select(KudosBudget.spent)) == 10
+    assert balance(learner.course_id, learner.user_id) == 10
+
+
+def test_racing_revocations_of_one_kudos_take_it_back_once(appctx, people):
+    manager, learner, _ = people
+    kudos_id = give_kudos(manager, receiver_id=learner.user_id, message="Great share", now=NOW,
+                          submission_key="to-revoke", points=30).id
+
+    def work(i):
+        revoke_kudos(manager, kudos_id, "Given by mistake", later(1))
+        db.session.commit()
+
+    race(appctx, work)
+    assert balance(learner.course_id, learner.user_id) == 0
+    assert db.session.scalar(select(KudosBudget.spent)) == 0  # refunded once, not once per request
+    assert db.session.scalar(select(func.count()).select_from(LedgerEntry).where(LedgerEntry.amount < 0)) == 1
+
+
+def test_racing_revocations_of_one_badge_count_it_out_once(appctx, people):
+    manager, learner, _ = people
+    log(learner)  # First Try: a badge
+    award_id = db.session.scalar(select(BadgeAward.id).where(BadgeAward.user_id == learner.user_id))
+    assert award_id is not None
+
+    def work(i):
+        revoke_badge(manager, award_id, "Awarded by mistake", later(1))
+        db.session.commit()
+
+    race(appctx, work)
+    assert rebuild.verify() == {}  # the person's badge count went down by one, not once per request
+
+
+def test_racing_shares_of_one_experiment_count_it_shared_once(appctx, people):
+    _, learner, _ = people
+    experiment_id = log(learner, visibility="private").experiment.id
+
+    def work(i):
+        share_experiment(learner, experiment_id, "course", later(1))
+        db.session.commit()
+
+    race(appctx, work)
+    assert rebuild.verify() == {}  # the "shared" tally is 1, not once per request
