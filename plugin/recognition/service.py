@@ -166,7 +166,15 @@ def revoke_kudos(actor: Actor, kudos_id: int, reason: str, now: datetime) -> Kud
         db.session.execute(update(KudosBudget).where(
             KudosBudget.course_id == kudos.course_id, KudosBudget.giver_id == kudos.giver_id,
             KudosBudget.month == _month(kudos.organisation_id, kudos.created_at)).values(spent=KudosBudget.spent - kudos.points))
-        grades.points_changed(kudos.course_id, kudos.receiver_id, now)
+    # What the kudos rules gave the receiver for this kudos (each kudos, kudos received...): taken back with it, as
+    # revoking a badge takes back its rule firing's points. Their badges first (each reverses its firing's points).
+    for award in db.session.scalars(select(BadgeAward).where(
+            BadgeAward.course_id == kudos.course_id, BadgeAward.user_id == kudos.receiver_id,
+            BadgeAward.source_type == "kudos", BadgeAward.source_id == kudos.id,
+            BadgeAward.revoked_at.is_(None))).all():
+        _revoke_award(award, now, reason)
+    _reverse_source(kudos.course_id, kudos.receiver_id, "kudos", kudos.id, now, LedgerEntry.rule_id.is_not(None))
+    grades.points_changed(kudos.course_id, kudos.receiver_id, now)
     db.session.flush()
     record(actor, "kudos.revoked", "kudos", kudos.id, {"reason": reason}, now)
     xapi.revoked(actor, f"xapi:kudos:{kudos.id}", now)
@@ -207,22 +215,39 @@ def revoke_badge(actor: Actor, award_id: int, reason: str, now: datetime) -> Bad
     if award is None or award.course_id != actor.course_id:
         raise NotFound(_("No such badge award in this course."))
     reason = _reason(reason)
-    if not _claim_revocation(BadgeAward, award, now, reason):
+    if not _revoke_award(award, now, reason):
         return award
-    aggregates.record_activity(award.organisation_id, award.course_id, award.user_id, award.awarded_at, {"badges": -1})
-    if award.rule_id is not None:  # the points the same rule firing posted, whether live or by a replay
-        reversed_ids = select(LedgerEntry.reverses_id).where(LedgerEntry.reverses_id.is_not(None))
-        for entry_id in db.session.scalars(select(LedgerEntry.id).where(
-                LedgerEntry.rule_id == award.rule_id, LedgerEntry.course_id == award.course_id,
-                LedgerEntry.user_id == award.user_id, LedgerEntry.source_type == award.source_type,
-                LedgerEntry.source_id == award.source_id, LedgerEntry.reverses_id.is_(None),
-                LedgerEntry.id.not_in(reversed_ids))).all():
-            reverse_entry(entry_id, f"revoke:{entry_id}", now)
-        grades.points_changed(award.course_id, award.user_id, now)
+    grades.points_changed(award.course_id, award.user_id, now)
     db.session.flush()
     record(actor, "badge.revoked", "badge_award", award.id, {"reason": reason}, now)
     xapi.revoked(actor, f"xapi:badge:{award.id}", now)
     return award
+
+
+def _revoke_award(award: BadgeAward, now: datetime, reason: str) -> bool:
+    """Revoke a badge award (unless it already is: False) and reverse the points its rule firing posted, whether
+    live or by a replay."""
+    if not _claim_revocation(BadgeAward, award, now, reason):
+        return False
+    aggregates.record_activity(award.organisation_id, award.course_id, award.user_id, award.awarded_at, {"badges": -1})
+    if award.rule_id is not None:
+        _reverse_source(award.course_id, award.user_id, award.source_type, award.source_id, now,
+                        LedgerEntry.rule_id == award.rule_id)
+    return True
+
+
+def _reverse_source(course_id: int, user_id: int, source_type: str, source_id: int | None, now: datetime,
+                    *where) -> int:
+    """Reverse the person's entries for a source (those of `where`) that are neither reversals nor reversed yet, each
+    under the key revoke:<entry id> (a replay leaves what a revocation took back alone). Returns how many."""
+    reversed_ids = select(LedgerEntry.reverses_id).where(LedgerEntry.reverses_id.is_not(None))
+    entry_ids = db.session.scalars(select(LedgerEntry.id).where(
+        LedgerEntry.course_id == course_id, LedgerEntry.user_id == user_id, LedgerEntry.source_type == source_type,
+        LedgerEntry.source_id == source_id, LedgerEntry.reverses_id.is_(None), LedgerEntry.id.not_in(reversed_ids),
+        *where).order_by(LedgerEntry.id)).all()
+    for entry_id in entry_ids:
+        reverse_entry(entry_id, f"revoke:{entry_id}", now)
+    return len(entry_ids)
 
 
 def _reason(reason: str) -> str:

@@ -314,3 +314,17 @@ def test_the_kudos_month_turns_at_midnight_in_the_organisations_time_zone(course
     kudos(course.boss, course.ada, points=100, now=march_31_late_utc)  # April's budget, not March's
     assert budget(course.boss, march_31_late_utc).month == "2025-04"
     assert budget(course.boss, march_31_late_utc).left == 0
+
+
+def test_revoking_kudos_takes_back_what_the_kudos_rules_gave_for_it(course):
+    from plugin.replay.service import replay
+    from plugin.rules.definitions import create_rule
+
+    create_rule(course.ada.organisation_id, {"name": "Kudos received", "condition": "each_kudos", "points": 5,
+                                             "dimension": "experimenting"}, NOW)
+    given = kudos(course.boss, course.ada, points=20)
+    assert balance(course.ada.course_id, course.ada.user_id) == 25
+    revoke_kudos(course.boss, given.id, "Given to the wrong person", later(60))
+    assert balance(course.ada.course_id, course.ada.user_id) == 0
+    assert replay(course.ada.organisation_id, later(61), apply=False).empty  # nothing left for a replay to correct
+    assert verify_totals() == []
