@@ -44,11 +44,12 @@ class ReplayReport:
 
 
 def _current(organisation_id: int, specs: dict[int, RuleSpec]):
-    """Net points per award identity, the unreversed entries behind each, and the identities a manager
-    revoked (their reversal is a human decision a replay must respect)."""
+    """Net points per award identity, the unreversed entries behind each, the identities a manager
+    revoked (their reversal is a human decision a replay must respect) and the newest entry of each identity."""
     net: dict[tuple, int] = {}
     live: dict[tuple, list[LedgerEntry]] = {}
     revoked: set[tuple] = set()
+    newest: dict[tuple, int] = {}
     entries = db.session.scalars(select(LedgerEntry).where(
         LedgerEntry.organisation_id == organisation_id, LedgerEntry.rule_id.in_(list(specs))).order_by(LedgerEntry.id))
     rows = list(entries)
@@ -56,11 +57,12 @@ def _current(organisation_id: int, specs: dict[int, RuleSpec]):
     for entry in rows:
         identity = identity_of(specs[entry.rule_id], entry.user_id, entry.course_id, entry.source_type, entry.source_id)
         net[identity] = net.get(identity, 0) + entry.amount
+        newest[identity] = entry.id  # rows come in id order
         if entry.reverses_id and entry.idempotency_key.startswith("revoke:"):
             revoked.add(identity)
         if not entry.reverses_id and entry.id not in reversed_ids:
             live.setdefault(identity, []).append(entry)
-    return net, live, revoked
+    return net, live, revoked, newest
 
 
 def replay(organisation_id: int, now: datetime, *, apply: bool = False, rule_ids: list[int] | None = None,
@@ -81,7 +83,7 @@ def replay(organisation_id: int, now: datetime, *, apply: bool = False, rule_ids
     scope = {candidate.id} if candidate is not None else set(
         rule_ids or [r.id for r in rules if r.archived_at is None])
     desired = {k: a for k, a in simulate(organisation_id, active, limits(organisation_id)).items() if k[0] in scope}
-    net, live, revoked = _current(organisation_id, {i: s for i, s in specs.items() if i in scope})
+    net, live, revoked, newest = _current(organisation_id, {i: s for i, s in specs.items() if i in scope})
     report = ReplayReport()
     for identity in sorted(set(desired) | set(net), key=str):
         if identity in revoked:
@@ -107,13 +109,16 @@ def replay(organisation_id: int, now: datetime, *, apply: bool = False, rule_ids
     report.lost_badges = sorted(tuple(k) for k in rule_awarded
                                 if tuple(k) not in wanted_badges and k[2] in scoped_badges)
     if apply and not report.empty:
-        _apply(organisation_id, report, desired, live, specs, now)
+        _apply(organisation_id, report, desired, live, newest, specs, now)
         report.applied = True
     return report
 
 
 def _apply(organisation_id: int, report: ReplayReport, desired: dict[tuple, Award], live: dict[tuple, list[LedgerEntry]],
-           specs: dict[int, RuleSpec], now: datetime) -> None:
+           newest: dict[tuple, int], specs: dict[int, RuleSpec], now: datetime) -> None:
+    """Reverse the live entries of each changed award and post what it should be. The new entry's key names the
+    identity's newest entry so far: a retry, or a second replay applied at once, computes the same key and posts
+    nothing twice, while a later replay that changes the same award again posts under a key of its own."""
     for change in report.points:
         grades.points_changed(change.course_id, change.user_id, now)
         for entry in live.get(change.identity, []):
@@ -124,7 +129,8 @@ def _apply(organisation_id: int, report: ReplayReport, desired: dict[tuple, Awar
             post_entry(Posting(
                 organisation_id=organisation_id, course_id=award.course_id, user_id=award.user_id, amount=award.points,
                 dimension=rule.dimension, source_type=award.source_type, source_id=award.source_id,
-                key=f"replay:{rule.id}:v{rule.version}:" + ":".join(map(str, change.identity[1:])),
+                key=f"replay:{rule.id}:v{rule.version}:" + ":".join(map(str, change.identity[1:]))
+                + f":after:{newest.get(change.identity, 0)}",
                 rule_id=rule.id, rule_version=rule.version), now)
     for award in report.new_badges:
         rule = specs[award.rule.id]

@@ -25,6 +25,7 @@ from plugin.replay.service import Qualifier, preview, replay
 from plugin.rules.definitions import create_rule, update_rule, validate_fields
 from plugin.rules.engine import RuleSpec
 from plugin.rules.models import Rule, RuleVersion
+from plugin.settings.service import LimitsIn, limits, update_limits
 from tests.services.factories import NOW, log, make_actor, make_platform
 
 REFLECTION = "It invented a figure; I now check every number."
@@ -153,6 +154,28 @@ def test_applying_a_points_change_appends_reversing_and_new_entries(course):
     db.session.commit()
     assert again.empty and again.applied is False
     assert ledger_snapshot() == after
+
+
+def test_a_second_replay_changing_the_same_award_again_posts_it(course):
+    """A cap lowered and a replay applied, then the cap put back and a replay applied again: the second replay's
+    entries must not collide with the first's keys (they did, and the points were lost for good)."""
+    def set_cap(cap):
+        form = {name: str(value) for name, value in {**limits(course.org).__dict__, "daily_points_cap": cap,
+                                                      "repeat_free_count": 100}.items()}
+        update_limits(course.admin, LimitsIn().load(form), NOW)
+
+    set_cap(100)
+    for n in range(3):
+        log(course.ada, day(0, n))
+    assert balance(course.ada.course_id, course.ada.user_id, "experimenting") == 30
+    set_cap(15)
+    assert replay(course.org, day(1), apply=True).applied
+    assert balance(course.ada.course_id, course.ada.user_id, "experimenting") == 15
+    set_cap(100)
+    assert replay(course.org, day(2), apply=True).applied
+    assert balance(course.ada.course_id, course.ada.user_id, "experimenting") == 30
+    assert replay(course.org, day(3)).empty
+    assert verify_totals() == []
 
 
 def test_a_new_rule_applied_by_replay_recognises_past_qualifiers(course):
