@@ -37,6 +37,8 @@ class HelpIn(Schema):
                               metadata={"description": "helped_me counts at once; i_helped waits for their confirmation"})
     description = Text(required=True, validate=validate.Length(min=3, max=2000))
     experiment_id = Id(load_default=None, allow_none=True)
+    submission_key = fields.String(load_default=None, validate=validate.Length(min=8, max=64), metadata={
+        "description": "Send the same key again (a retry) and the help first recorded with it comes back, 200"})
 
 
 class HelpOut(Schema):
@@ -116,13 +118,15 @@ def my_peer_help(actor):
 @guard(blp)
 @blp.arguments(HelpIn)
 @blp.response(201, HelpOut)
+@blp.alt_response(200, schema=HelpOut, description="The same submission_key was sent before: the help first recorded")
 def record_help(actor, data):
-    """Record help: `helped_me` counts at once, `i_helped` once the colleague confirms."""
+    """Record help: `helped_me` counts at once, `i_helped` once the colleague confirms. `submission_key` makes
+    retries safe."""
     result = peer_help.record_help(actor, other_user_id=data["other_user_id"], direction=data["direction"],
                                    description=data["description"], experiment_id=data["experiment_id"],
-                                   now=utcnow())
+                                   now=utcnow(), submission_key=data["submission_key"])
     db.session.commit()
-    return result.help
+    return result.help, 201 if result.created else 200
 
 
 @blp.route("/peer-help/<id:help_id>/confirm", methods=["POST"])

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from plugin.core.actor import Actor, Role
 from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -34,12 +35,25 @@ LOOP_THRESHOLD = 2  # confirmed helps each way within the window
 class HelpResult:
     help: PeerHelp
     recognitions: list
+    created: bool = True
+
+
+def _by_key(actor: Actor, submission_key: str) -> PeerHelp | None:
+    return db.session.scalar(select(PeerHelp).where(PeerHelp.course_id == actor.course_id,
+                                                    PeerHelp.recorded_by_id == actor.user_id,
+                                                    PeerHelp.submission_key == submission_key))
 
 
 def record_help(actor: Actor, *, other_user_id: int, direction: str, description: str, now: datetime,
-                experiment_id: int | None = None) -> HelpResult:
+                experiment_id: int | None = None, submission_key: str | None = None) -> HelpResult:
+    """Record help given or received. A repeated `submission_key` (a double click, a retried request, one sent
+    while the first is still running) returns the help first recorded with it, unchanged, and awards nothing."""
     if not actor.can_contribute:
         raise Forbidden(_("Observers cannot record peer help."))
+    if submission_key is not None:
+        first = _by_key(actor, submission_key)
+        if first is not None:
+            return HelpResult(first, [], created=False)
     if other_user_id == actor.user_id:
         raise InvalidInput(_("Helping yourself does not count: choose a colleague."), errors={"other": [_("Not yourself.")]})
     if role_in(actor.course_id, other_user_id) in (None, Role.OBSERVER):
@@ -54,9 +68,16 @@ def record_help(actor: Actor, *, other_user_id: int, direction: str, description
     helper, helped = (other_user_id, actor.user_id) if direction == HELPED_ME else (actor.user_id, other_user_id)
     record = PeerHelp(organisation_id=actor.organisation_id, course_id=actor.course_id, helper_id=helper,
                       helped_id=helped, recorded_by_id=actor.user_id, description=description,
-                      experiment_id=experiment_id, status=PENDING, created_at=now)
-    db.session.add(record)
-    db.session.flush()
+                      experiment_id=experiment_id, status=PENDING, created_at=now, submission_key=submission_key)
+    try:
+        with db.session.begin_nested():  # a racing copy of the form waits at the key's unique index, and loses
+            db.session.add(record)
+            db.session.flush()
+    except IntegrityError:
+        first = _by_key(actor, submission_key) if submission_key is not None else None
+        if first is None:
+            raise
+        return HelpResult(first, [], created=False)
     if direction == HELPED_ME:  # the helped person says so: that is the confirmation
         return HelpResult(record, _confirm(record, now))
     return HelpResult(record, [])

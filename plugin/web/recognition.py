@@ -1,6 +1,8 @@
 """Learner pages for recognition: my points, level and the why behind each; peer help."""
 from __future__ import annotations
 
+import secrets
+
 from flask import Blueprint, redirect, render_template, request
 
 from plugin.badges.service import badges_of, linked_badges
@@ -31,11 +33,13 @@ def mine(actor: Actor):
 
 
 def _help_page(actor: Actor, errors: dict | None = None, values: dict | None = None, status: int = 200):
+    values = dict(values or {})
+    values.setdefault("submission_key", secrets.token_urlsafe(16))  # kept when the form comes back with errors
     people = [u for u in members(actor.course_id, (Role.LEARNER, Role.MANAGER, Role.ADMIN)) if u.id != actor.user_id]
     names = {u.id: u.display_name for u in members(actor.course_id)}
     return render_template("learner/help.html", actor=actor, people=people, names=names,
                            experiments=feed(actor, limit=50), awaiting=peer_help.awaiting_me(actor),
-                           history=peer_help.mine(actor), errors=errors or {}, values=values or {}), status
+                           history=peer_help.mine(actor), errors=errors or {}, values=values), status
 
 
 @bp.get("/help")
@@ -51,7 +55,8 @@ def help_record(actor: Actor):
         peer_help.record_help(actor, other_user_id=request.form.get("other", type=int) or 0,
                               direction=request.form.get("direction", ""),
                               description=request.form.get("description", ""), now=utcnow(),
-                              experiment_id=request.form.get("experiment", type=int))
+                              experiment_id=request.form.get("experiment", type=int),
+                              submission_key=request.form.get("submission_key", "")[:64] or None)
     except InvalidInput as err:
         return _help_page(actor, err.form_errors(), request.form.to_dict(), 422)
     db.session.commit()

@@ -253,3 +253,23 @@ def test_help_can_point_at_an_experiment_the_person_can_see(course):
     with pytest.raises(NotFound):
         record_help(course.ada, other_user_id=course.cy.user_id, direction=I_HELPED,
                     description="Helped with a private one", now=later(3), experiment_id=private.id)
+
+
+def test_the_same_help_form_sent_twice_records_and_pays_once(course):
+    first = record_help(course.bo, other_user_id=course.ada.user_id, direction=HELPED_ME, now=later(1),
+                        description="Showed me prompt chaining", submission_key="help-form-1")
+    again = record_help(course.bo, other_user_id=course.ada.user_id, direction=HELPED_ME, now=later(2),
+                        description="Showed me prompt chaining", submission_key="help-form-1")
+    assert (first.created, again.created) == (True, False)
+    assert again.help.id == first.help.id and again.recognitions == []
+    assert helping_points(course.ada) == 10
+    # another form (a new key) is another help; the same key from someone else is their own form
+    other_form = record_help(course.bo, other_user_id=course.ada.user_id, direction=HELPED_ME, now=later(3),
+                             description="Showed me how to ask for sources", submission_key="help-form-2")
+    someone_else = record_help(course.cy, other_user_id=course.ada.user_id, direction=HELPED_ME, now=later(4),
+                               description="Reviewed my prompt", submission_key="help-form-1")
+    assert other_form.created and someone_else.created
+    # three helps recorded, three paid (the third also earns the Helper badge's 15)
+    assert [paid_for(course.ada, h.help) for h in (first, other_form, someone_else)] == [10, 10, 25]
+    assert "Helper" in badge_names(course.ada)
+    assert verify_totals() == []

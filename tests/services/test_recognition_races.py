@@ -12,7 +12,7 @@ from plugin.extensions import db
 from plugin.leaderboards import rebuild
 from plugin.ledger.models import LedgerEntry
 from plugin.ledger.service import balance, verify_totals
-from plugin.peer_help.service import I_HELPED, confirm_help, record_help
+from plugin.peer_help.service import HELPED_ME, I_HELPED, confirm_help, record_help
 from plugin.recognition.models import Kudos, KudosBudget
 from plugin.recognition.service import give_kudos, revoke_badge, revoke_kudos
 from tests.services.factories import NOW, later, log, make_actor, make_platform
@@ -124,3 +124,17 @@ def test_racing_shares_of_one_experiment_count_it_shared_once(appctx, people):
 
     race(appctx, work)
     assert rebuild.verify() == {}  # the "shared" tally is 1, not once per request
+
+
+def test_one_help_form_sent_several_times_at_once_records_and_pays_once(appctx, people):
+    _, learner, helper = people
+
+    def work(i):
+        result = record_help(learner, other_user_id=helper.user_id, direction=HELPED_ME, now=NOW,
+                             description="Showed me prompt chaining", submission_key="one-help-form")
+        db.session.commit()
+        return result.help.id
+
+    assert len(set(race(appctx, work))) == 1
+    assert balance(helper.course_id, helper.user_id, "helping") == 10
+    assert verify_totals() == []

@@ -135,6 +135,21 @@ def test_peer_help_counts_only_after_confirmation(client, launch):
     assert again.status_code in (404, 409)
 
 
+def test_the_help_form_sent_twice_records_the_help_once(client, launch):
+    helper = launch(sub="helper", name="Helga Helper")
+    helped = launch(sub="helped", name="Hal Helped")
+    page = text(client.get("/app/help", query_string={"lt": helped}))
+    key = re.search(r'name="submission_key" value="([^"]+)"', page).group(1)
+    form = {"lt": helped, "other": options(page, "other")["Helga Helper"], "direction": "helped_me",
+            "description": "Showed me prompt chaining", "submission_key": key}
+    for _ in range(2):  # a double click, or the browser sending the form again
+        assert client.post("/app/help", data=form).status_code == 303
+    mine = text(client.get("/app/recognition", query_string={"lt": helper}))
+    assert re.search(r'data-testid="dim-helping">10<', mine)
+    fresh = text(client.get("/app/help", query_string={"lt": helped}))
+    assert re.search(r'name="submission_key" value="([^"]+)"', fresh).group(1) != key  # the next form is new
+
+
 def test_no_self_help(client, launch):
     me = launch(sub="me", name="Solo")
     launch(sub="other", name="Other")
