@@ -212,14 +212,14 @@ def _is_organisation_board(board: str) -> bool:
     return board[:1] == "o"
 
 
-def bump_person(organisation_id: int, user_id: int, deltas: dict[str, int]) -> None:
+def bump_person(organisation_id: int, user_id: int, deltas: dict[str, int], keep_zero: bool = False) -> None:
     """bump_boards for one identity, its organisation boards going to the row of the person it belongs to
     (identities linked across LMSs count once there; course and challenge boards stay per identity)."""
     holder = board_holder(user_id)
     if holder != user_id:
-        bump_boards(holder, {b: d for b, d in deltas.items() if _is_organisation_board(b)})
+        bump_boards(holder, {b: d for b, d in deltas.items() if _is_organisation_board(b)}, keep_zero)
         deltas = {b: d for b, d in deltas.items() if not _is_organisation_board(b)}
-    bump_boards(user_id, deltas)
+    bump_boards(user_id, deltas, keep_zero)
 
 
 

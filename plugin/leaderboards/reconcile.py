@@ -124,18 +124,19 @@ def reconcile_member(course_id: int, user_id: int) -> bool:
         deltas = _person_boards(course, user_id)
         if not deltas:
             return False
-        bump_person(course.organisation_id, user_id, deltas)
+        # Boards their points net to zero on keep a row at 0, as the writers and a rebuild keep one.
+        bump_person(course.organisation_id, user_id, deltas, keep_zero=True)
     elif not want and have_rows:
-        held = drop_from_boards(user_id, have_rows)
-        organisation = organisation_scope(course.organisation_id)
-        if len(identities(user_id)) > 1:  # linked across LMSs: their other identities may still count
+        drop_from_boards(user_id, have_rows)
+        if len(identities(user_id)) > 1 or _counts_elsewhere(course, user_id):
+            # Their organisation rows, recomputed from the courses (and linked identities) that still count: a
+            # period only this course fed leaves the board, as a rebuild leaves it (subtracting this course's
+            # points left such a period on the board at 0).
             relink_boards(course.organisation_id, [user_id])
-        elif _counts_elsewhere(course, user_id):
-            bump_boards(user_id, {board_key(organisation, p, d): -points for board, points in held.items()
-                                  for scope, p, d in [split_key(board)] if scope == course_scope(course_id)})
         else:  # nothing left for them on the organisation's boards either
             drop_from_boards(user_id, db.session.scalars(select(BoardScore.board).where(
-                BoardScore.user_id == user_id, BoardScore.board.startswith(organisation + ":", autoescape=True))))
+                BoardScore.user_id == user_id,
+                BoardScore.board.startswith(organisation_scope(course.organisation_id) + ":", autoescape=True))))
     else:
         return False
     for team_id in team_ids_of(course_id, user_id):

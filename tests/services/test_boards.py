@@ -13,12 +13,13 @@ from plugin.extensions import db
 from plugin.leaderboards import queries, rebuild, reconcile
 from plugin.leaderboards import service as boards
 from plugin.leaderboards.models import BoardScore, TeamStanding
-from plugin.leaderboards.periods import ALL
+from plugin.leaderboards.periods import ALL, WEEK, current_key
 from plugin.leaderboards.queries import ANONYMOUS, Scope, board, team_board, team_figures
 from plugin.ledger.service import Posting, post_entry, reverse_entry
 from plugin.peer_help.service import HELPED_ME, record_help
 from plugin.recognition.service import give_kudos, revoke_badge
 from plugin.settings.models import OrganisationSettings
+from plugin.settings.service import time_zone
 from plugin.teams.service import add_member, ensure_team
 from plugin.tenancy import service as tenancy
 from plugin.tenancy.models import Membership
@@ -219,6 +220,40 @@ def test_people_the_roster_drops_leave_the_boards_and_return_with_their_points(p
     tenancy.provision(identity(platform, "course-1-l0", name="course-1 L0"), NOW)
     assert reconcile.reconcile_member(a.course_id, a.user_id)
     assert [(r.user_id, r.points) for r in board(Scope.course(a.course_id)).rows] == [(a.user_id, 30), (b.user_id, 20)]
+    assert rebuild.verify() == {}
+
+
+def drop_all_but(course_id: int, sub: str) -> None:
+    """The roster now lists only `sub` in the course."""
+    tenancy.sync_members(course_id, [tenancy.RosterEntry(sub=sub, role=Role.LEARNER, lti_roles=(), active=True,
+                                                         name=sub)], NOW)
+
+
+def test_someone_returning_keeps_a_row_on_a_week_their_points_net_to_zero_on(platform):
+    a, _b = learners(platform, 0, 7)
+    reverse_entry(award(a, 10, NOW), "undo", NOW + timedelta(minutes=1))  # the week nets to 0
+    award(a, 5, NOW + timedelta(days=10))
+    drop_all_but(a.course_id, "course-1-l1")
+    reconcile.reconcile_course(a.course_id)
+    tenancy.provision(identity(platform, "course-1-l0", name="course-1 L0"), NOW)
+    assert reconcile.reconcile_member(a.course_id, a.user_id)
+    week = current_key(WEEK, NOW, time_zone(a.organisation_id))
+    assert a.user_id in [r.user_id for r in board(Scope.course(a.course_id), period=week).rows]  # there, with 0
+    assert rebuild.verify() == {}
+
+
+def test_leaving_one_course_takes_only_that_courses_weeks_off_the_organisation_board(platform):
+    here = make_actor(platform, "p", context_id="course-1", name="P")
+    there = make_actor(platform, "p", context_id="course-2", name="P")
+    learners(platform, 3)  # someone else in course-1, who stays
+    award(here, 10, NOW)  # a week only course-1 fed
+    award(there, 4, NOW + timedelta(days=10))  # a later week, from course-2
+    drop_all_but(here.course_id, "course-1-l0")
+    reconcile.reconcile_course(here.course_id)
+    week = current_key(WEEK, NOW, time_zone(here.organisation_id))
+    assert here.user_id not in [r.user_id for r in board(Scope.organisation(here.organisation_id), period=week).rows]
+    assert [(r.user_id, r.points) for r in board(Scope.organisation(here.organisation_id)).rows
+            if r.user_id == here.user_id] == [(here.user_id, 4)]
     assert rebuild.verify() == {}
 
 
