@@ -21,6 +21,8 @@ class Kudos(db.Model):
     message: Mapped[str] = mapped_column(Text)
     value_tag_id: Mapped[int | None] = mapped_column(ForeignKey("value_tag.id"))
     points: Mapped[int] = mapped_column(default=0)
+    # The budget month its points were spent in (YYYY-MM, the organisation's time zone then): refunded there.
+    budget_month: Mapped[str | None] = mapped_column(String(7))
     submission_key: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

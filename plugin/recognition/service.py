@@ -71,8 +71,8 @@ def budget(actor: Actor, now: datetime) -> Budget:
     return Budget(_month(actor.organisation_id, now), limits(actor.organisation_id).kudos_monthly_budget, spent)
 
 
-def _spend(actor: Actor, points: int, now: datetime) -> None:
-    key = {"course_id": actor.course_id, "giver_id": actor.user_id, "month": _month(actor.organisation_id, now)}
+def _spend(actor: Actor, points: int, month: str, now: datetime) -> None:
+    key = {"course_id": actor.course_id, "giver_id": actor.user_id, "month": month}
     insert_ignore(db.session, KudosBudget.__table__, {**key, "spent": 0}, list(key), returning=False)
     cap = limits(actor.organisation_id).kudos_monthly_budget
     spent = db.session.execute(update(KudosBudget).where(
@@ -105,8 +105,10 @@ def give_kudos(actor: Actor, *, receiver_id: int, message: str, now: datetime, s
     if points and receiver_role is not Role.LEARNER:
         raise InvalidInput(_("Points go to learners; staff can receive kudos without points."),
                            errors={"points": [_("0 for staff.")]})
+    month = _month(actor.organisation_id, now) if points else None  # the budget the points come out of
     kudos = Kudos(organisation_id=actor.organisation_id, course_id=actor.course_id, giver_id=actor.user_id,
                   receiver_id=receiver_id, message=message, value_tag_id=value_tag_id, points=points,
+                  budget_month=month,
                   submission_key=submission_key, created_at=now)
     try:
         # The same form sent again while the first request is still running (a retry, a double click) waits at
@@ -114,7 +116,7 @@ def give_kudos(actor: Actor, *, receiver_id: int, message: str, now: datetime, s
         # it answers with the kudos that won, as a later retry would.
         with db.session.begin_nested():
             if points:
-                _spend(actor, points, now)
+                _spend(actor, points, month, now)
             db.session.add(kudos)
             db.session.flush()
     except IntegrityError:
@@ -165,7 +167,8 @@ def revoke_kudos(actor: Actor, kudos_id: int, reason: str, now: datetime) -> Kud
         reverse_entry(entry, f"revoke:kudos:{kudos.id}", now)
         db.session.execute(update(KudosBudget).where(
             KudosBudget.course_id == kudos.course_id, KudosBudget.giver_id == kudos.giver_id,
-            KudosBudget.month == _month(kudos.organisation_id, kudos.created_at)).values(spent=KudosBudget.spent - kudos.points))
+            KudosBudget.month == (kudos.budget_month or _month(kudos.organisation_id, kudos.created_at))).values(
+            spent=KudosBudget.spent - kudos.points))
     # What the kudos rules gave the receiver for this kudos (each kudos, kudos received...): taken back with it, as
     # revoking a badge takes back its rule firing's points. Their badges first (each reverses its firing's points).
     for award in db.session.scalars(select(BadgeAward).where(

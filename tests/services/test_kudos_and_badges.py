@@ -328,3 +328,40 @@ def test_revoking_kudos_takes_back_what_the_kudos_rules_gave_for_it(course):
     assert balance(course.ada.course_id, course.ada.user_id) == 0
     assert replay(course.ada.organisation_id, later(61), apply=False).empty  # nothing left for a replay to correct
     assert verify_totals() == []
+
+
+def test_revoking_kudos_refunds_the_month_it_was_spent_in_after_a_time_zone_change(course):
+    from plugin.leaderboards import service as boards
+    from plugin.recognition.models import KudosBudget
+
+    late_march = datetime(2025, 3, 31, 22, 30, tzinfo=timezone.utc)  # March in UTC, already April in Istanbul
+    given = kudos(course.boss, course.ada, points=30, now=late_march)
+    boards.change_time_zone(course.admin, "Europe/Istanbul", late_march)
+    revoke_kudos(course.boss, given.id, "Given to the wrong person", late_march + timedelta(minutes=5))
+    assert dict(db.session.execute(select(KudosBudget.month, KudosBudget.spent)).all()) == {"2025-03": 0}
+
+
+def test_the_migration_gives_kudos_given_before_it_their_budget_month(tmp_path):
+    import flask_migrate
+
+    from plugin import create_app
+    from plugin.settings.models import OrganisationSettings
+
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/k.db",
+                      "TINKER_BASE_URL": "http://localhost", "DEV_LMS_KEY_PATH": str(tmp_path / "key.pem")})
+    with app.app_context():
+        flask_migrate.upgrade()
+        platform = make_platform()
+        boss, ada = make_actor(platform, "boss", Role.MANAGER), make_actor(platform, "ada")
+        db.session.get(OrganisationSettings, platform.organisation_id).time_zone = "Europe/Istanbul"
+        late_march = datetime(2025, 3, 31, 22, 30, tzinfo=timezone.utc)  # April in Istanbul
+        with_points = kudos(boss, ada, points=30, now=late_march).id
+        without = kudos(boss, ada, points=0, now=late_march).id
+        db.session.commit()
+        db.session.remove()
+        flask_migrate.downgrade(revision="0028")
+        flask_migrate.upgrade()
+        assert db.session.get(Kudos, with_points).budget_month == "2025-04"
+        assert db.session.get(Kudos, without).budget_month is None
+        db.session.remove()
+        db.engine.dispose()
