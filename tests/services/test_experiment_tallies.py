@@ -17,6 +17,7 @@ from plugin.facts.models import ExperimentTally
 from plugin.leaderboards import rebuild
 from plugin.rules.engine import DIMINISHING_WINDOW
 from tests.services.factories import NOW, log, make_actor, make_platform
+from tests.support.migrating import migrated_app, step_back_and_upgrade
 
 REFLECTION = "Check every figure it gives against the source before it goes out."
 
@@ -88,14 +89,7 @@ def test_the_repeats_read_ahead_count_a_window_that_starts_within_a_day_as_count
 
 
 def test_the_migration_that_adds_the_tallies_fills_them_from_the_experiments_already_logged(tmp_path):
-    import flask_migrate
-
-    from plugin import create_app
-
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/t.db",
-                      "TINKER_BASE_URL": "http://localhost", "DEV_LMS_KEY_PATH": str(tmp_path / "key.pem")})
-    with app.app_context():
-        flask_migrate.upgrade()
+    with migrated_app(tmp_path):
         platform = make_platform()
         ada, bo = make_actor(platform, "ada"), make_actor(platform, "bo")
         log(ada, NOW)
@@ -103,14 +97,10 @@ def test_the_migration_that_adds_the_tallies_fills_them_from_the_experiments_alr
         log(bo, NOW, visibility="private", ai_tool="other", ai_tool_other="Something else")
         db.session.commit()
         kept = {(a.user_id, b): v for a in (ada, bo) for b, v in _tallies(a).items()}
-        db.session.remove()
-        flask_migrate.downgrade(revision="0026")
-        flask_migrate.upgrade()
+        step_back_and_upgrade("0026")
         assert {(a.user_id, b): v for a in (ada, bo) for b, v in _tallies(a).items()} == kept
         assert kept[(ada.user_id, "n")] == 2 and kept[(bo.user_id, "tool:other")] == 1
         assert rebuild.verify() == {}
-        db.session.remove()
-        db.engine.dispose()
 
 
 def test_on_sqlite_an_awards_read_ahead_looks_up_rows_and_never_walks_the_authors_history(appctx):

@@ -28,6 +28,7 @@ from plugin.recognition.service import (
     unrecognised,
 )
 from tests.services.factories import NOW, later, log, make_actor, make_platform
+from tests.support.migrating import migrated_app, step_back_and_upgrade
 
 APRIL = datetime(2025, 4, 1, 8, 0, tzinfo=timezone.utc)
 REFLECTION = "It invented a figure; I now check every number."
@@ -342,26 +343,15 @@ def test_revoking_kudos_refunds_the_month_it_was_spent_in_after_a_time_zone_chan
 
 
 def test_the_migration_gives_kudos_given_before_it_their_budget_month(tmp_path):
-    import flask_migrate
-
-    from plugin import create_app
     from plugin.settings.models import OrganisationSettings
 
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/k.db",
-                      "TINKER_BASE_URL": "http://localhost", "DEV_LMS_KEY_PATH": str(tmp_path / "key.pem")})
-    with app.app_context():
-        flask_migrate.upgrade()
+    with migrated_app(tmp_path):
         platform = make_platform()
         boss, ada = make_actor(platform, "boss", Role.MANAGER), make_actor(platform, "ada")
         db.session.get(OrganisationSettings, platform.organisation_id).time_zone = "Europe/Istanbul"
         late_march = datetime(2025, 3, 31, 22, 30, tzinfo=timezone.utc)  # April in Istanbul
         with_points = kudos(boss, ada, points=30, now=late_march).id
         without = kudos(boss, ada, points=0, now=late_march).id
-        db.session.commit()
-        db.session.remove()
-        flask_migrate.downgrade(revision="0028")
-        flask_migrate.upgrade()
+        step_back_and_upgrade("0028")
         assert db.session.get(Kudos, with_points).budget_month == "2025-04"
         assert db.session.get(Kudos, without).budget_month is None
-        db.session.remove()
-        db.engine.dispose()
