@@ -19,10 +19,10 @@ class LedgerEntry(db.Model):
     # A person's entries in a course, by rule: an award reads their past awards per rule (the every-experiment
     # rule's, as many as their experiments, left out from the index alone).
     # A person's past awards per rule (rules' facts), and the points a source earned them in a day (the daily cap:
-    # an index-only range over that day's entries, whatever came before).
+    # an index-only range over that day's entries, whatever came before; reversals told apart in the index too).
     __table_args__ = (Index("ix_ledger_course_user_rule", "course_id", "user_id", "rule_id"),
                       Index("ix_ledger_course_user_source_day", "course_id", "user_id", "source_type", "created_at",
-                            "amount"))
+                            "amount", "reverses_id"))
     id: Mapped[int] = mapped_column(primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
