@@ -111,7 +111,7 @@ def _pick_platform(unverified: dict) -> Row:
             raise _reject(_("The launch token is also meant for parties Tinker does not trust."),
                           _("Untrusted audiences: %(audiences)s.", audiences=repr(untrusted)))
     if azp is not None:
-        if azp not in known or azp not in audiences:
+        if not isinstance(azp, str) or azp not in known or azp not in audiences:
             raise _reject(_("The launch token's authorised party (azp) is not this tool's client id."))
         return known[azp]
     return matches[0]
@@ -246,9 +246,10 @@ def check_launch(form: dict, browser_state: str | None, now: datetime, config: d
     except jws.MalformedToken:
         raise _reject(_("The launch token is malformed.")) from None
     header, unverified = parsed.header, parsed.claims
-    if header.get("alg") not in platform_keys.ALLOWED_ALGS:
-        raise _reject(_("The launch token uses an algorithm Tinker refuses (%(alg)s).", alg=repr(header.get('alg'))))
-    if not header.get("kid"):
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg not in platform_keys.ALLOWED_ALGS:
+        raise _reject(_("The launch token uses an algorithm Tinker refuses (%(alg)s).", alg=repr(alg)[:40]))
+    if not isinstance(header.get("kid"), str) or not header["kid"]:
         raise _reject(_("The launch token names no key (kid)."))
 
     platform = _pick_platform(unverified)

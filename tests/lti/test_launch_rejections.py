@@ -330,6 +330,37 @@ def test_one_mebibyte_junk_token(client, platform):
     assert_rejected(client.post("/lti/launch", data={"id_token": junk, "state": flow.state}), "far too large")
 
 
+# Read before the signature is checked, so anyone can send them: each is a 400 page, never a server error.
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize("header, fragment", [
+    ({"alg": ["RS256"], "kid": "platform-key-1"}, "algorithm Tinker refuses"),
+    ({"alg": {"RS256": True}, "kid": "platform-key-1"}, "algorithm Tinker refuses"),
+    ({"alg": "RS256", "kid": ["platform-key-1"]}, "names no key (kid)"),
+], ids=["alg-list", "alg-object", "kid-list"])
+def test_a_header_of_the_wrong_shape(client, platform, header, fragment):
+    response, _ = platform.launch(client, sign=lambda c: _unsigned(c, header) + "AAAA")
+    assert_rejected(response, fragment)
+
+
+@pytest.mark.parametrize("azp", [["client-123"], {"client-123": True}], ids=["list", "object"])
+def test_an_azp_of_the_wrong_shape(client, platform, azp):
+    response, _ = platform.launch(client, sign=lambda c: _unsigned({**c, "azp": azp}, {"alg": "RS256", "kid": "k"}))
+    assert_rejected(response, "authorised party (azp)")
+
+
+@pytest.mark.parametrize("segment", ["header", "claims"])
+def test_json_nested_thousands_deep(client, platform, segment):
+    flow = platform.login(client)
+    nested = _b64(b'{"a":' + b"[" * 20000 + b"]" * 20000 + b"}")
+    plain = _b64(json.dumps({"alg": "RS256", "kid": "k"}).encode())
+    token = f"{nested}.{plain}.AAAA" if segment == "header" else f"{plain}.{nested}.AAAA"
+    assert len(token) < 64 * 1024  # under the size limit: it reaches the JSON parser
+    assert_rejected(client.post("/lti/launch", data={"id_token": token, "state": flow.state}), "malformed")
+
+
 def test_empty_body(client, platform):
     assert_rejected(client.post("/lti/launch"), "has no id_token")
 
