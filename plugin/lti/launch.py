@@ -9,7 +9,6 @@ transaction that records the launch, so on SQLite the checks run without holding
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -22,9 +21,8 @@ from plugin.errors import Forbidden, LaunchRejected
 from plugin.extensions import db
 from plugin.i18n import gettext as _
 from plugin.i18n import lazy_gettext as _l
+from plugin.lti import claim_values, deep_linking, jws, platform_keys, shared_store
 from plugin.lti import claims as C
-from plugin.lti import deep_linking, jws, platform_keys, shared_store
-from plugin.lti.install import CUSTOM_COURSE_GROUPS, CUSTOM_HISTORY
 from plugin.lti.placements import CUSTOM_VIEW
 from plugin.lti.roles import map_roles
 from plugin.lti.roster import GROUPS_CLAIM
@@ -32,6 +30,7 @@ from plugin.tenancy import service as tenancy
 from plugin.tenancy.models import Deployment, FrameOrigin, Organisation, Platform
 
 MAX_TOKEN_BYTES = 64 * 1024
+MAX_ID_CHARS = 400  # sub, context id and deployment id: what Tinker's columns hold (LTI allows 255)
 REQUIRED = ["exp", "iat", "iss", "aud", "nonce"]
 ALREADY_USED = (_l("This launch was already used."), _l("Each launch can be used once; launch again from the LMS."))
 
@@ -54,6 +53,12 @@ class ValidatedLaunch:
 
 def _reject(message: str, hint: str | None = None) -> LaunchRejected:
     return LaunchRejected(str(message), hint=None if hint is None else str(hint))
+
+
+def _malformed(claim: str) -> LaunchRejected:
+    return _reject(_("The launch token's %(claim)s claim is malformed.", claim=claim),
+                   _("The LMS sent a value of the wrong type or length; its administrator can check the tool's "
+                     "launch data."))
 
 
 def _audiences(aud) -> list[str]:
@@ -145,42 +150,23 @@ def _verify(token: jws.ParsedToken, platform: Row, leeway: int, ttl: int, timeou
     return claims
 
 
-def _context_history(custom) -> tuple[str, ...]:
-    """Canvas substitutes $Context.id.history with a comma-separated list, most recent first; an LMS that
-    does not know the variable sends it back unsubstituted (or leaves it out)."""
-    raw = custom.get(CUSTOM_HISTORY) if isinstance(custom, dict) else None
-    if not isinstance(raw, str) or raw.startswith("$"):
-        return ()
-    return tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))[:20]
-
-
-_GROUP_ID = re.compile(r"\d{1,20}")
-MAX_GROUPS = 500  # group rosters read per sync; a course with more keeps the first ones Canvas lists
-
-
-def _course_group_ids(custom) -> tuple[str, ...] | None:
-    """Canvas substitutes $com.instructure.Course.groupIds with "23,24,..." (empty when the course has no
-    groups). None when the LMS did not substitute it: then it says nothing about groups."""
-    raw = custom.get(CUSTOM_COURSE_GROUPS) if isinstance(custom, dict) else None
-    if not isinstance(raw, str) or raw.startswith("$"):
-        return None
-    ids = [part.strip() for part in raw.split(",") if part.strip()]
-    if not all(_GROUP_ID.fullmatch(i) for i in ids):
-        return None
-    return tuple(dict.fromkeys(ids))[:MAX_GROUPS]
-
-
 def _check_message(claims: dict) -> None:
     if claims.get(C.VERSION) != "1.3.0":
         raise _reject(_("Only LTI 1.3.0 launches are supported (version claim)."))
     message_type = claims.get(C.MESSAGE_TYPE)
-    if message_type not in C.SUPPORTED_MESSAGES:
-        raise _reject(_("Tinker does not handle the message type %(type)s.", type=repr(message_type)))
+    if not isinstance(message_type, str) or message_type not in C.SUPPORTED_MESSAGES:
+        raise _reject(_("Tinker does not handle the message type %(type)s.", type=repr(message_type)[:80]))
     roles = claims.get(C.ROLES)
     if not isinstance(roles, list):
         raise _reject(_("The launch has no roles claim."), _("The LMS must send the user's roles."))
     if not isinstance(claims.get("sub"), str) or not claims["sub"]:
         raise _reject(_("The launch names no user (sub)."), _("Anonymous launches are not supported."))
+    if len(claims["sub"]) > MAX_ID_CHARS:
+        raise _malformed("sub")
+    # pylti1p3's validators read the message's own claim as an object (a string there raised AttributeError).
+    own = C.DEEP_LINKING if message_type == C.DEEP_LINKING_REQUEST else C.RESOURCE_LINK
+    if claims.get(own) is not None and not isinstance(claims[own], dict):
+        raise _malformed(own.rsplit("/", 1)[-1])
     for validator in get_validators():
         if validator.can_validate(claims):
             try:
@@ -220,6 +206,8 @@ def _deployment(platform: Row, claims: dict) -> str:
     deployment_id = claims.get(C.DEPLOYMENT_ID)
     if not isinstance(deployment_id, str) or not deployment_id:
         raise _reject(_("The launch names no deployment (deployment_id)."))
+    if len(deployment_id) > MAX_ID_CHARS:
+        raise _malformed("deployment_id")
     if platform.deployment_pk is None and not platform.accept_new_deployments:
         raise _reject(_("This deployment of Tinker is not registered."),
                       _("Ask the Tinker operator to add deployment id %(deployment)s with "
@@ -261,25 +249,25 @@ def check_launch(form: dict, browser_state: str | None, now: datetime, config: d
     if not isinstance(context, dict) or not context.get("id"):
         raise _reject(_("The launch comes from outside a course (no context)."),
                       _("Add Tinker to a course and launch it from there."))
+    context_id = context["id"]  # a string; some LMSs send a number
+    if isinstance(context_id, bool) or not isinstance(context_id, (str, int)) or len(str(context_id)) > MAX_ID_CHARS:
+        raise _malformed("context.id")
     role = map_roles(claims[C.ROLES])
     if role is None:
         raise Forbidden(_("Your role in this course does not give access to Tinker."),
                         hint=_("Tinker serves learners, instructors, teaching assistants, mentors and administrators."))
     _check_state(state, browser_state, platform, claims["nonce"], now)
 
-    presentation = claims.get(C.LAUNCH_PRESENTATION) or {}
     identity = tenancy.LaunchIdentity(
         platform_id=platform.id,
         deployment_pk=platform.deployment_pk,  # None: a new deployment, recorded by consume_launch
-        context_id=str(context["id"]),
-        context_title=str(context.get("title") or ""),
-        context_label=str(context.get("label") or ""),
+        context_id=str(context_id),
+        context_title=claim_values.text(context.get("title"), 400) or "",
+        context_label=claim_values.text(context.get("label"), 200) or "",
         sub=claims["sub"],
         role=role,
         lti_roles=tuple(r for r in claims[C.ROLES] if isinstance(r, str)),
-        name=claims.get("name") or " ".join(filter(None, [claims.get("given_name"), claims.get("family_name")])) or None,
-        email=claims.get("email") or None,
-        locale=presentation.get("locale") or claims.get("locale") or None,
+        **claim_values.person(claims),
     )
     services = {k: claims[v] for k, v in (("nrps", C.NRPS), ("ags", C.AGS), ("groups", GROUPS_CLAIM))
                 if isinstance(claims.get(v), dict)}
@@ -289,9 +277,9 @@ def check_launch(form: dict, browser_state: str | None, now: datetime, config: d
     elif isinstance(claims.get(C.CUSTOM), dict) and isinstance(claims[C.CUSTOM].get(CUSTOM_VIEW), str):
         view = claims[C.CUSTOM][CUSTOM_VIEW]
     return ValidatedLaunch(platform=platform, identity=identity, message_type=claims[C.MESSAGE_TYPE],
-                           return_url=presentation.get("return_url"), services=services, view=view,
-                           context_history=_context_history(claims.get(C.CUSTOM)),
-                           course_group_ids=_course_group_ids(claims.get(C.CUSTOM)),
+                           return_url=claim_values.return_url(claims), services=services, view=view,
+                           context_history=claim_values.context_history(claims.get(C.CUSTOM)),
+                           course_group_ids=claim_values.course_group_ids(claims.get(C.CUSTOM)),
                            email_verified=claims.get("email_verified") is not False, state=state,
                            deployment_id=deployment_id)
 
