@@ -180,8 +180,9 @@ def test_replay_of_the_same_id_token(client, platform, app):
 
 
 def test_wrong_state_with_state_cookie(client, platform):
+    """The browser holds the cookie of its own login, which says nothing about another state."""
     response, _ = platform.launch(client, state="state-that-was-never-issued")
-    assert_rejected(response, "does not belong to the login this browser started")
+    assert_rejected(response, "state is unknown")
 
 
 def test_wrong_state_when_cookies_are_blocked(client, platform):
@@ -211,13 +212,13 @@ def test_missing_state(client, platform):
 
 
 def test_state_from_another_browser_login(client, platform, app):
-    """The browser's state cookie names a different login than the posted state."""
-    first = platform.login(client)
-    second = platform.login(client)  # the cookie now holds the second state
-    claims = platform.claims(first.nonce)
-    response = client.post("/lti/launch", data={"id_token": platform.sign(claims), "state": first.state})
-    assert_rejected(response, "does not belong to the login this browser started")
-    assert second.state != first.state
+    """The posted state is another browser's login: this browser's cookie is for its own login only."""
+    mine = platform.login(client)
+    theirs = platform.login(app.test_client())
+    response = client.post("/lti/launch", data={"id_token": platform.sign(platform.claims(theirs.nonce)),
+                                                "state": theirs.state})
+    assert_rejected(response, "could not confirm that this launch was started in this browser")
+    assert sessions(app) == 0 and mine.state != theirs.state
 
 
 def _database_backend_only(app):

@@ -5,6 +5,7 @@ import html
 import re
 from urllib.parse import parse_qs, urlsplit
 
+from plugin.lti.views import state_cookie
 from tests.support.platform import token_from
 
 
@@ -24,7 +25,7 @@ def test_login_with_storage_target_stores_state_and_nonce_in_the_platform_frame(
     assert _attr(page, "target") == "_parent" and _attr(page, "origin") == "https://lms.example.edu"
     query = parse_qs(urlsplit(_attr(page, "next")).query)
     assert _attr(page, "state") == query["state"][0] and _attr(page, "nonce") == query["nonce"][0]
-    assert "tinker_lti_state=" in response.headers["Set-Cookie"]  # the cookie is still offered
+    assert f"{state_cookie(_attr(page, 'state'))}=" in response.headers["Set-Cookie"]  # the cookie is still offered
 
 
 def test_a_cookieless_launch_reads_the_state_back_then_completes(client, platform):
