@@ -177,10 +177,12 @@ def _check_message(claims: dict) -> None:
         deep_linking.check_request(claims)
 
 
-def _check_state(state: str, browser_state: str | None, platform: Row, nonce: str, now: datetime) -> None:
-    """browser_state is what this browser kept from its login (the state cookie, or the state read back from
-    platform storage). Without it a launch is refused even though its state row exists: an id_token and
-    state obtained by someone else could otherwise be posted from a victim's browser (login CSRF)."""
+def _check_state(state: str, browser_state: str | None, platform: Row, nonce: str, now: datetime,
+                 from_storage: bool) -> None:
+    """browser_state is what this browser kept from its login (the state cookie, or, from_storage, the state
+    read back from platform storage). Without it a launch is refused even though its state row exists: an
+    id_token and state obtained by someone else could otherwise be posted from a victim's browser (login CSRF).
+    A state read back from platform storage counts only for a login that kept it there."""
     if browser_state and browser_state != state:
         raise _reject(_("The launch does not belong to the login this browser started (state)."))
     store = shared_store.current()
@@ -193,7 +195,7 @@ def _check_state(state: str, browser_state: str | None, platform: Row, nonce: st
         raise _reject(_("The launch's nonce was not issued by Tinker for this login."))
     if row.consumed_at is not None:
         raise _reject(*ALREADY_USED)
-    if not browser_state:
+    if not browser_state or (from_storage and not row.storage_target):
         raise _reject(_("Tinker could not confirm that this launch was started in this browser."),
                       _("Your browser blocked Tinker's cookie inside the course page. Open Tinker again from your "
                       "course and choose \"Open Tinker in a new window\" if it is offered, or set the link to open "
@@ -215,7 +217,8 @@ def _deployment(platform: Row, claims: dict) -> str:
     return deployment_id
 
 
-def check_launch(form: dict, browser_state: str | None, now: datetime, config: dict) -> ValidatedLaunch:
+def check_launch(form: dict, browser_state: str | None, now: datetime, config: dict,
+                 from_storage: bool = False) -> ValidatedLaunch:
     """Every check of the launch, reading only (signature, claims, registration, deployment, state and nonce);
     the state is not spent yet. Nothing may act on the result before consume_launch, which must run in the
     transaction that writes what the launch establishes (on SQLite the checks then hold no write lock)."""
@@ -256,7 +259,7 @@ def check_launch(form: dict, browser_state: str | None, now: datetime, config: d
     if role is None:
         raise Forbidden(_("Your role in this course does not give access to Tinker."),
                         hint=_("Tinker serves learners, instructors, teaching assistants, mentors and administrators."))
-    _check_state(state, browser_state, platform, claims["nonce"], now)
+    _check_state(state, browser_state, platform, claims["nonce"], now, from_storage)
 
     identity = tenancy.LaunchIdentity(
         platform_id=platform.id,

@@ -108,6 +108,27 @@ def _storage_lookup(form) -> shared_store.LoginState | None:
     return row
 
 
+def _from_tinker_page() -> bool:
+    """Whether the browser says this POST comes from one of Tinker's own pages: its Origin, or its Fetch
+    Metadata (a browser's privacy settings may send "Origin: null" even for a page's own origin)."""
+    return (request.headers.get("Origin") == origin_of(current_app.config["TINKER_BASE_URL"])
+            or request.headers.get("Sec-Fetch-Site") == "same-origin")
+
+
+def _browser_state(form: dict) -> tuple[str | None, bool]:
+    """What shows that this browser started the login the posted state names, and whether it came from platform
+    storage: the login's state cookie; else the state lti/storage_get.html read back from platform storage, but
+    only when that page of Tinker's posted it. Another site's page could post an attacker's own id_token, state
+    and platform_state from a victim's browser and sign the victim in as the attacker (login CSRF)."""
+    posted = form.pop("platform_state", None)
+    cookie = request.cookies.get(state_cookie(form["state"])) if form.get("state") else None
+    if cookie:
+        return cookie, False
+    if posted and _from_tinker_page():
+        return posted, True
+    return None, False
+
+
 @bp.post("/launch")
 def launch():
     now = utcnow()
@@ -121,9 +142,8 @@ def launch():
             return render_template("lti/storage_get.html", state=form["state"], id_token=form.get("id_token", ""),
                                    target=stored.storage_target, platform_origin=origin_of(platform.auth_login_url))
         # No cookie and nothing read back from platform storage: check_launch refuses (state unbound).
-        cookie = request.cookies.get(state_cookie(form["state"])) if form.get("state") else None
-        browser_state = cookie or form.pop("platform_state", None) or None
-        checked = check_launch(form, browser_state, now, current_app.config)
+        browser_state, from_storage = _browser_state(form)
+        checked = check_launch(form, browser_state, now, current_app.config, from_storage)
         deep_link = checked.message_type == C.DEEP_LINKING_REQUEST
         if deep_link:
             deep_linking.authorise_deep_linking(checked.identity.role)
