@@ -46,6 +46,18 @@ def test_nul_characters_are_refused_not_stored(client, world):
     assert response.status_code == 422 and "title" in _error(response)["errors"]
 
 
+@pytest.mark.parametrize("tool", ["\u00b2", "99999999999999999999", "3000000000", "0"])
+def test_a_tool_that_is_no_id_is_a_field_error(client, world, tool):
+    body = experiment_body(client, world.callers["learner"], ai_tool=tool, title="Tool named oddly")
+    url = f"/api/v1/courses/{world.course_id}/experiments"
+    response = client.post(url, json=body, headers=bearer(world.callers["learner"]))
+    error = _error(response)
+    assert response.status_code == 422 and error["code"] == "invalid"
+    assert error["errors"] == {"ai_tool": ["Choose a tool from the list, or Other."]}
+    listed = client.get(url, headers=bearer(world.callers["learner"])).get_json()["items"]
+    assert "Tool named oddly" not in [item["title"] for item in listed]
+
+
 def test_forged_and_expired_launch_tokens_are_401(client, app, launch):
     token = launch()
     assert client.get("/api/v1/me", headers=bearer("forged.value")).status_code == 401
