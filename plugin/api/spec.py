@@ -11,16 +11,8 @@ from flask import Response, current_app, g, request
 from flask_smorest import Api
 from flask_smorest.exceptions import NotModified
 from marshmallow import Schema, fields
-from werkzeug.routing import IntegerConverter
 
-MAX_ID = 2**31 - 1
-
-
-class IdConverter(IntegerConverter):
-    """A row id in a URL: 1..2**31-1, so no out-of-range integer ever reaches the database."""
-
-    def __init__(self, url_map):
-        super().__init__(url_map, min=1, max=MAX_ID)
+from plugin.core.ids import MAX_ID, IdConverter
 
 SECURITY_SCHEMES = {
     "launchToken": {"type": "http", "scheme": "bearer", "bearerFormat": "Tinker launch token",

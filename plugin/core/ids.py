@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from werkzeug.routing import IntegerConverter
+
 MAX_ID = 2**31 - 1
 # ASCII digits only: str.isdigit() also takes "²", and int() takes "٣" and " 3 ".
 _WHOLE = re.compile(r"-?[0-9]{1,10}")
@@ -24,3 +26,11 @@ def bounded_int(value, low: int = 1, high: int = MAX_ID) -> int | None:
 def parse_id(value) -> int | None:
     """A row id from 1 to MAX_ID, or None."""
     return bounded_int(value)
+
+
+class IdConverter(IntegerConverter):
+    """<id:name> in a route: a row id from 1 to MAX_ID, else the route does not match (404). Flask's <int:...>
+    takes any length of digits, which the database then refuses with a server error."""
+
+    def __init__(self, url_map):
+        super().__init__(url_map, min=1, max=MAX_ID)
