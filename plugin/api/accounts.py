@@ -3,11 +3,11 @@ show a one-time code, type in a code shown in another LMS, unlink. The Linked ac
 refusals as the API's envelope."""
 from __future__ import annotations
 
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from plugin.api.auth import guard
 from plugin.api.schemas import Text
+from plugin.api.spec import Blueprint
 from plugin.core.clock import utcnow
 from plugin.extensions import db
 from plugin.identity import service as linking

@@ -1,11 +1,11 @@
 """Badges and awards: the organisation's badges, the course's awards, awarding and revoking by hand."""
 from __future__ import annotations
 
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from plugin.api.auth import guard
 from plugin.api.schemas import Id, PageIn, Text, decode_cursor, page
+from plugin.api.spec import Blueprint
 from plugin.badges import service as badges
 from plugin.badges.models import BadgeAward
 from plugin.core.clock import utcnow

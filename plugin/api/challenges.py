@@ -2,11 +2,11 @@
 the same checks) as the challenge form. Reading them: GET /courses/{id}/challenges."""
 from __future__ import annotations
 
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from plugin.api.auth import guard
 from plugin.api.schemas import Id, JsonBoolean, Text
+from plugin.api.spec import Blueprint
 from plugin.challenges import service as challenges
 from plugin.challenges.models import COUNT, PARTICIPATION
 from plugin.challenges.schemas import ChallengeIn, _in_range

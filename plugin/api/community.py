@@ -1,11 +1,11 @@
 """The library's social side and peer help: reactions, "I reused this", recording and confirming help, kudos."""
 from __future__ import annotations
 
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from plugin.api.auth import guard
 from plugin.api.schemas import Id, Text
+from plugin.api.spec import Blueprint
 from plugin.community import service as community
 from plugin.community.models import REACTIONS
 from plugin.core.clock import utcnow

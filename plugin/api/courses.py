@@ -1,10 +1,10 @@
 """Who am I, which courses can I reach, and who is in them (to pick a receiver or a team)."""
 from __future__ import annotations
 
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from plugin.api.auth import ANY, caller, guard
+from plugin.api.spec import Blueprint
 from plugin.extensions import db
 from plugin.insights.scope import organisation_courses
 from plugin.teams import service as teams

@@ -1,11 +1,11 @@
 """Experiments: the course's library (filters, cursor pages), logging one, reading one, the author's edits."""
 from __future__ import annotations
 
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from plugin.api.auth import guard
 from plugin.api.schemas import Id, JsonBoolean, PageIn, PatchIn, Text, decode_cursor, page
+from plugin.api.spec import Blueprint
 from plugin.core.clock import utcnow
 from plugin.experiments import queries, service
 from plugin.experiments.models import Outcome, Visibility

@@ -1,11 +1,11 @@
 """The points ledger: the caller's own entries with the reason for each, and the organisation's export."""
 from __future__ import annotations
 
-from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from plugin.api.auth import guard
 from plugin.api.schemas import Id, decode_cursor, encode_cursor
+from plugin.api.spec import Blueprint
 from plugin.insights import export
 from plugin.recognition.history import explanations
 

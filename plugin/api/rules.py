@@ -2,11 +2,11 @@
 delete (or archive, when the rule already awarded something)."""
 from __future__ import annotations
 
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from plugin.api.auth import guard
 from plugin.api.schemas import Id, JsonBoolean, PatchIn, Text
+from plugin.api.spec import Blueprint
 from plugin.core.clock import utcnow
 from plugin.extensions import db
 from plugin.replay import service as replay

@@ -5,7 +5,7 @@ import base64
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from plugin.api.spec import MAX_ID
+from plugin.core.ids import MAX_ID
 
 
 class Text(fields.String):

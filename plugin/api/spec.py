@@ -11,16 +11,9 @@ from flask import Response, current_app, g, request
 from flask_smorest import Api
 from flask_smorest.exceptions import NotModified
 from marshmallow import Schema, fields
-from werkzeug.routing import IntegerConverter
+from webargs.flaskparser import FlaskParser
 
-MAX_ID = 2**31 - 1
-
-
-class IdConverter(IntegerConverter):
-    """A row id in a URL: 1..2**31-1, so no out-of-range integer ever reaches the database."""
-
-    def __init__(self, url_map):
-        super().__init__(url_map, min=1, max=MAX_ID)
+from plugin.core.ids import MAX_ID, IdConverter
 
 SECURITY_SCHEMES = {
     "launchToken": {"type": "http", "scheme": "bearer", "bearerFormat": "Tinker launch token",
@@ -103,9 +96,22 @@ def _tag(name: str) -> str:
     return name.removeprefix("api_").replace("_", " ").capitalize()
 
 
+class Parser(FlaskParser):
+    """webargs' parser, where JSON nested deeper than Python's parser goes (RecursionError) is an invalid body,
+    400 in the envelope, like any other; it was a 500."""
+
+    def _raw_load_json(self, req):
+        try:
+            return super()._raw_load_json(req)
+        except RecursionError:
+            return self._handle_invalid_json_error(json.JSONDecodeError("nested too deeply", "", 0), req)
+
+
 class Blueprint(flask_smorest.Blueprint):
-    """flask-smorest's blueprint with weak ETags from a data version (under `@blp.etag`, which documents
-    If-None-Match, 304 and the ETag header)."""
+    """flask-smorest's blueprint with Tinker's argument parser, and weak ETags from a data version (under
+    `@blp.etag`, which documents If-None-Match, 304 and the ETag header). Every API blueprint is one."""
+
+    ARGUMENTS_PARSER = Parser()
 
     def weak_etag(self, *version) -> None:
         """Call first thing in a GET: answers 304 at once when the client's tag is current (nothing else is

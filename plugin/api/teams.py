@@ -2,12 +2,12 @@
 Teams mirrored from the LMS are changed in the LMS (403 here, as on the page)."""
 from __future__ import annotations
 
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from plugin.api.auth import guard
 from plugin.api.courses import TeamOut
 from plugin.api.schemas import Id, Text
+from plugin.api.spec import Blueprint
 from plugin.core.clock import utcnow
 from plugin.extensions import db
 from plugin.teams import service as teams

@@ -2,11 +2,11 @@
 answer once), list, turn off or on, remove; the deliveries' status, and sending failed ones again."""
 from __future__ import annotations
 
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from plugin.api.auth import guard
 from plugin.api.schemas import Id, JsonBoolean, Text
+from plugin.api.spec import Blueprint
 from plugin.core.clock import utcnow
 from plugin.extensions import db
 from plugin.webhooks import service as webhooks

@@ -5,6 +5,7 @@ import copy
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from plugin.core.ids import MAX_ID, parse_id
 from plugin.experiments.models import Outcome, SensitiveData, Visibility
 from plugin.i18n import gettext as _
 
@@ -37,7 +38,7 @@ class ExperimentIn(Prebuilt):
     title = fields.String(required=True, validate=validate.Length(min=3, max=200))
     ai_tool = fields.String(required=True, validate=validate.Length(min=1, max=20))  # an id, or "other"
     ai_tool_other = fields.String(load_default="", validate=validate.Length(max=100))
-    task_category = fields.Integer(required=True, strict=False)
+    task_category = fields.Integer(required=True, strict=False, validate=validate.Range(min=1, max=MAX_ID))
     tried = fields.String(required=True, validate=validate.Length(min=3, max=5000))
     outcome = fields.String(required=True, validate=validate.OneOf([o.value for o in Outcome]))
     learned = fields.String(load_default="", validate=validate.Length(max=5000))
@@ -45,7 +46,8 @@ class ExperimentIn(Prebuilt):
     sensitive_data = fields.String(required=True, validate=validate.OneOf([s.value for s in SensitiveData]))
     visibility = fields.String(required=True, validate=validate.OneOf([v.value for v in Visibility]))
     anonymous = fields.Boolean(load_default=False, truthy={"on", "1", "true", True}, falsy={"", "0", "false", False})
-    pillars = fields.List(fields.Integer(strict=False), load_default=list, validate=validate.Length(max=6))
+    pillars = fields.List(fields.Integer(strict=False, validate=validate.Range(min=1, max=MAX_ID)), load_default=list,
+                          validate=validate.Length(max=6))
     confidence_before = fields.Integer(load_default=None, allow_none=True, strict=False,
                                        validate=validate.Range(min=1, max=5))
     confidence_after = fields.Integer(load_default=None, allow_none=True, strict=False,
@@ -58,7 +60,7 @@ class ExperimentIn(Prebuilt):
                 raise ValidationError(_("Text may not contain NUL characters."), name)
         if data.get("ai_tool") == OTHER_TOOL and not data.get("ai_tool_other", "").strip():
             raise ValidationError(_("Name the tool you used."), "ai_tool_other")
-        if data.get("ai_tool") != OTHER_TOOL and not str(data.get("ai_tool", "")).isdigit():
+        if data.get("ai_tool") != OTHER_TOOL and parse_id(data.get("ai_tool")) is None:  # a tool's id, or "other"
             raise ValidationError(_("Choose a tool from the list, or Other."), "ai_tool")
         if data.get("anonymous") and data.get("outcome") != Outcome.FAILED.value:
             raise ValidationError(_("Only experiments that did not work can be shared anonymously."), "anonymous")

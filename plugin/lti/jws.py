@@ -42,6 +42,8 @@ def parse(token: str) -> ParsedToken:
         signature = _b64(parts[2])
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise MalformedToken("undecodable segment") from None
+    except RecursionError:  # JSON nested thousands deep: no genuine token is
+        raise MalformedToken("nested too deeply") from None
     if not isinstance(header, dict) or not isinstance(claims, dict):
         raise MalformedToken("header and claims must be JSON objects")
     return ParsedToken(header, claims, f"{parts[0]}.{parts[1]}".encode("ascii"), signature)

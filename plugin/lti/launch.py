@@ -9,7 +9,6 @@ transaction that records the launch, so on SQLite the checks run without holding
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -22,9 +21,8 @@ from plugin.errors import Forbidden, LaunchRejected
 from plugin.extensions import db
 from plugin.i18n import gettext as _
 from plugin.i18n import lazy_gettext as _l
+from plugin.lti import claim_values, deep_linking, jws, platform_keys, shared_store
 from plugin.lti import claims as C
-from plugin.lti import deep_linking, jws, platform_keys, shared_store
-from plugin.lti.install import CUSTOM_COURSE_GROUPS, CUSTOM_HISTORY
 from plugin.lti.placements import CUSTOM_VIEW
 from plugin.lti.roles import map_roles
 from plugin.lti.roster import GROUPS_CLAIM
@@ -32,6 +30,7 @@ from plugin.tenancy import service as tenancy
 from plugin.tenancy.models import Deployment, FrameOrigin, Organisation, Platform
 
 MAX_TOKEN_BYTES = 64 * 1024
+MAX_ID_CHARS = 400  # sub, context id and deployment id: what Tinker's columns hold (LTI allows 255)
 REQUIRED = ["exp", "iat", "iss", "aud", "nonce"]
 ALREADY_USED = (_l("This launch was already used."), _l("Each launch can be used once; launch again from the LMS."))
 
@@ -54,6 +53,12 @@ class ValidatedLaunch:
 
 def _reject(message: str, hint: str | None = None) -> LaunchRejected:
     return LaunchRejected(str(message), hint=None if hint is None else str(hint))
+
+
+def _malformed(claim: str) -> LaunchRejected:
+    return _reject(_("The launch token's %(claim)s claim is malformed.", claim=claim),
+                   _("The LMS sent a value of the wrong type or length; its administrator can check the tool's "
+                     "launch data."))
 
 
 def _audiences(aud) -> list[str]:
@@ -111,7 +116,7 @@ def _pick_platform(unverified: dict) -> Row:
             raise _reject(_("The launch token is also meant for parties Tinker does not trust."),
                           _("Untrusted audiences: %(audiences)s.", audiences=repr(untrusted)))
     if azp is not None:
-        if azp not in known or azp not in audiences:
+        if not isinstance(azp, str) or azp not in known or azp not in audiences:
             raise _reject(_("The launch token's authorised party (azp) is not this tool's client id."))
         return known[azp]
     return matches[0]
@@ -145,42 +150,23 @@ def _verify(token: jws.ParsedToken, platform: Row, leeway: int, ttl: int, timeou
     return claims
 
 
-def _context_history(custom) -> tuple[str, ...]:
-    """Canvas substitutes $Context.id.history with a comma-separated list, most recent first; an LMS that
-    does not know the variable sends it back unsubstituted (or leaves it out)."""
-    raw = custom.get(CUSTOM_HISTORY) if isinstance(custom, dict) else None
-    if not isinstance(raw, str) or raw.startswith("$"):
-        return ()
-    return tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))[:20]
-
-
-_GROUP_ID = re.compile(r"\d{1,20}")
-MAX_GROUPS = 500  # group rosters read per sync; a course with more keeps the first ones Canvas lists
-
-
-def _course_group_ids(custom) -> tuple[str, ...] | None:
-    """Canvas substitutes $com.instructure.Course.groupIds with "23,24,..." (empty when the course has no
-    groups). None when the LMS did not substitute it: then it says nothing about groups."""
-    raw = custom.get(CUSTOM_COURSE_GROUPS) if isinstance(custom, dict) else None
-    if not isinstance(raw, str) or raw.startswith("$"):
-        return None
-    ids = [part.strip() for part in raw.split(",") if part.strip()]
-    if not all(_GROUP_ID.fullmatch(i) for i in ids):
-        return None
-    return tuple(dict.fromkeys(ids))[:MAX_GROUPS]
-
-
 def _check_message(claims: dict) -> None:
     if claims.get(C.VERSION) != "1.3.0":
         raise _reject(_("Only LTI 1.3.0 launches are supported (version claim)."))
     message_type = claims.get(C.MESSAGE_TYPE)
-    if message_type not in C.SUPPORTED_MESSAGES:
-        raise _reject(_("Tinker does not handle the message type %(type)s.", type=repr(message_type)))
+    if not isinstance(message_type, str) or message_type not in C.SUPPORTED_MESSAGES:
+        raise _reject(_("Tinker does not handle the message type %(type)s.", type=repr(message_type)[:80]))
     roles = claims.get(C.ROLES)
     if not isinstance(roles, list):
         raise _reject(_("The launch has no roles claim."), _("The LMS must send the user's roles."))
     if not isinstance(claims.get("sub"), str) or not claims["sub"]:
         raise _reject(_("The launch names no user (sub)."), _("Anonymous launches are not supported."))
+    if len(claims["sub"]) > MAX_ID_CHARS:
+        raise _malformed("sub")
+    # pylti1p3's validators read the message's own claim as an object (a string there raised AttributeError).
+    own = C.DEEP_LINKING if message_type == C.DEEP_LINKING_REQUEST else C.RESOURCE_LINK
+    if claims.get(own) is not None and not isinstance(claims[own], dict):
+        raise _malformed(own.rsplit("/", 1)[-1])
     for validator in get_validators():
         if validator.can_validate(claims):
             try:
@@ -191,10 +177,12 @@ def _check_message(claims: dict) -> None:
         deep_linking.check_request(claims)
 
 
-def _check_state(state: str, browser_state: str | None, platform: Row, nonce: str, now: datetime) -> None:
-    """browser_state is what this browser kept from its login (the state cookie, or the state read back from
-    platform storage). Without it a launch is refused even though its state row exists: an id_token and
-    state obtained by someone else could otherwise be posted from a victim's browser (login CSRF)."""
+def _check_state(state: str, browser_state: str | None, platform: Row, nonce: str, now: datetime,
+                 from_storage: bool) -> None:
+    """browser_state is what this browser kept from its login (the state cookie, or, from_storage, the state
+    read back from platform storage). Without it a launch is refused even though its state row exists: an
+    id_token and state obtained by someone else could otherwise be posted from a victim's browser (login CSRF).
+    A state read back from platform storage counts only for a login that kept it there."""
     if browser_state and browser_state != state:
         raise _reject(_("The launch does not belong to the login this browser started (state)."))
     store = shared_store.current()
@@ -207,7 +195,7 @@ def _check_state(state: str, browser_state: str | None, platform: Row, nonce: st
         raise _reject(_("The launch's nonce was not issued by Tinker for this login."))
     if row.consumed_at is not None:
         raise _reject(*ALREADY_USED)
-    if not browser_state:
+    if not browser_state or (from_storage and not row.storage_target):
         raise _reject(_("Tinker could not confirm that this launch was started in this browser."),
                       _("Your browser blocked Tinker's cookie inside the course page. Open Tinker again from your "
                       "course and choose \"Open Tinker in a new window\" if it is offered, or set the link to open "
@@ -220,6 +208,8 @@ def _deployment(platform: Row, claims: dict) -> str:
     deployment_id = claims.get(C.DEPLOYMENT_ID)
     if not isinstance(deployment_id, str) or not deployment_id:
         raise _reject(_("The launch names no deployment (deployment_id)."))
+    if len(deployment_id) > MAX_ID_CHARS:
+        raise _malformed("deployment_id")
     if platform.deployment_pk is None and not platform.accept_new_deployments:
         raise _reject(_("This deployment of Tinker is not registered."),
                       _("Ask the Tinker operator to add deployment id %(deployment)s with "
@@ -227,7 +217,8 @@ def _deployment(platform: Row, claims: dict) -> str:
     return deployment_id
 
 
-def check_launch(form: dict, browser_state: str | None, now: datetime, config: dict) -> ValidatedLaunch:
+def check_launch(form: dict, browser_state: str | None, now: datetime, config: dict,
+                 from_storage: bool = False) -> ValidatedLaunch:
     """Every check of the launch, reading only (signature, claims, registration, deployment, state and nonce);
     the state is not spent yet. Nothing may act on the result before consume_launch, which must run in the
     transaction that writes what the launch establishes (on SQLite the checks then hold no write lock)."""
@@ -246,9 +237,10 @@ def check_launch(form: dict, browser_state: str | None, now: datetime, config: d
     except jws.MalformedToken:
         raise _reject(_("The launch token is malformed.")) from None
     header, unverified = parsed.header, parsed.claims
-    if header.get("alg") not in platform_keys.ALLOWED_ALGS:
-        raise _reject(_("The launch token uses an algorithm Tinker refuses (%(alg)s).", alg=repr(header.get('alg'))))
-    if not header.get("kid"):
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg not in platform_keys.ALLOWED_ALGS:
+        raise _reject(_("The launch token uses an algorithm Tinker refuses (%(alg)s).", alg=repr(alg)[:40]))
+    if not isinstance(header.get("kid"), str) or not header["kid"]:
         raise _reject(_("The launch token names no key (kid)."))
 
     platform = _pick_platform(unverified)
@@ -260,25 +252,25 @@ def check_launch(form: dict, browser_state: str | None, now: datetime, config: d
     if not isinstance(context, dict) or not context.get("id"):
         raise _reject(_("The launch comes from outside a course (no context)."),
                       _("Add Tinker to a course and launch it from there."))
+    context_id = context["id"]  # a string; some LMSs send a number
+    if isinstance(context_id, bool) or not isinstance(context_id, (str, int)) or len(str(context_id)) > MAX_ID_CHARS:
+        raise _malformed("context.id")
     role = map_roles(claims[C.ROLES])
     if role is None:
         raise Forbidden(_("Your role in this course does not give access to Tinker."),
                         hint=_("Tinker serves learners, instructors, teaching assistants, mentors and administrators."))
-    _check_state(state, browser_state, platform, claims["nonce"], now)
+    _check_state(state, browser_state, platform, claims["nonce"], now, from_storage)
 
-    presentation = claims.get(C.LAUNCH_PRESENTATION) or {}
     identity = tenancy.LaunchIdentity(
         platform_id=platform.id,
         deployment_pk=platform.deployment_pk,  # None: a new deployment, recorded by consume_launch
-        context_id=str(context["id"]),
-        context_title=str(context.get("title") or ""),
-        context_label=str(context.get("label") or ""),
+        context_id=str(context_id),
+        context_title=claim_values.text(context.get("title"), 400) or "",
+        context_label=claim_values.text(context.get("label"), 200) or "",
         sub=claims["sub"],
         role=role,
         lti_roles=tuple(r for r in claims[C.ROLES] if isinstance(r, str)),
-        name=claims.get("name") or " ".join(filter(None, [claims.get("given_name"), claims.get("family_name")])) or None,
-        email=claims.get("email") or None,
-        locale=presentation.get("locale") or claims.get("locale") or None,
+        **claim_values.person(claims),
     )
     services = {k: claims[v] for k, v in (("nrps", C.NRPS), ("ags", C.AGS), ("groups", GROUPS_CLAIM))
                 if isinstance(claims.get(v), dict)}
@@ -288,9 +280,9 @@ def check_launch(form: dict, browser_state: str | None, now: datetime, config: d
     elif isinstance(claims.get(C.CUSTOM), dict) and isinstance(claims[C.CUSTOM].get(CUSTOM_VIEW), str):
         view = claims[C.CUSTOM][CUSTOM_VIEW]
     return ValidatedLaunch(platform=platform, identity=identity, message_type=claims[C.MESSAGE_TYPE],
-                           return_url=presentation.get("return_url"), services=services, view=view,
-                           context_history=_context_history(claims.get(C.CUSTOM)),
-                           course_group_ids=_course_group_ids(claims.get(C.CUSTOM)),
+                           return_url=claim_values.return_url(claims), services=services, view=view,
+                           context_history=claim_values.context_history(claims.get(C.CUSTOM)),
+                           course_group_ids=claim_values.course_group_ids(claims.get(C.CUSTOM)),
                            email_verified=claims.get("email_verified") is not False, state=state,
                            deployment_id=deployment_id)
 

@@ -1,6 +1,7 @@
 """LTI endpoints: /lti/login (OIDC initiation), /lti/launch, /lti/jwks, and the deep-linking picker."""
 from __future__ import annotations
 
+import hashlib
 import re
 
 from flask import (
@@ -38,8 +39,16 @@ bp = Blueprint("lti", __name__, url_prefix="/lti")
 STATE_COOKIE = "tinker_lti_state"
 
 
-def _secure() -> bool:
-    return request.is_secure or current_app.config["TINKER_BASE_URL"].startswith("https://")
+def state_cookie(state: str) -> str:
+    """The name of the cookie binding one login's state to this browser: one cookie per login, so two launches
+    at once (two tabs, or two Tinker frames in one course page) do not overwrite each other's."""
+    return f"{STATE_COOKIE}_{hashlib.sha256(state.encode()).hexdigest()[:16]}"
+
+
+def _cookie_options() -> dict:
+    # Inside the LMS frame the cookie is third-party: SameSite=None and partitioned (CHIPS), where it can be.
+    secure = request.is_secure or current_app.config["TINKER_BASE_URL"].startswith("https://")
+    return {"httponly": True, "secure": secure, "samesite": "None" if secure else "Lax", "partitioned": secure}
 
 
 # Login parameters a new top-level window repeats; the storage target names a frame that window will not have.
@@ -77,9 +86,7 @@ def login():
         # Read with the registration: the response's CSP needs no query (nor, on SQLite, a second transaction).
         note_frame_origins(target.platform_id, target.frame_origins)
     # Binds the launch to this browser; a launch must show this cookie or the state from platform storage.
-    secure = _secure()
-    response.set_cookie(STATE_COOKIE, target.state, max_age=cfg["LTI_STATE_TTL"], httponly=True, secure=secure,
-                        samesite="None" if secure else "Lax", partitioned=secure)
+    response.set_cookie(state_cookie(target.state), target.state, max_age=cfg["LTI_STATE_TTL"], **_cookie_options())
     return response
 
 
@@ -87,18 +94,39 @@ def login():
 def login_probe():
     """Did the state cookie set by the login page come back to this frame? (Only the caller's own cookie.)"""
     state = request.args.get("state", "")
-    return jsonify(cookie=bool(state) and request.cookies.get(STATE_COOKIE) == state)
+    return jsonify(cookie=bool(state) and request.cookies.get(state_cookie(state)) == state)
 
 
 def _storage_lookup(form) -> shared_store.LoginState | None:
     """A launch whose login kept its state in platform storage and whose browser sent no state cookie:
     the page must first read the state back from the platform (once: the re-post carries platform_state)."""
-    if request.cookies.get(STATE_COOKIE) or "platform_state" in form or not form.get("state"):
+    if "platform_state" in form or not form.get("state") or request.cookies.get(state_cookie(form["state"])):
         return None
     row = shared_store.current().find_login(form["state"])
     if row is None or not row.storage_target or row.consumed_at is not None:
         return None
     return row
+
+
+def _from_tinker_page() -> bool:
+    """Whether the browser says this POST comes from one of Tinker's own pages: its Origin, or its Fetch
+    Metadata (a browser's privacy settings may send "Origin: null" even for a page's own origin)."""
+    return (request.headers.get("Origin") == origin_of(current_app.config["TINKER_BASE_URL"])
+            or request.headers.get("Sec-Fetch-Site") == "same-origin")
+
+
+def _browser_state(form: dict) -> tuple[str | None, bool]:
+    """What shows that this browser started the login the posted state names, and whether it came from platform
+    storage: the login's state cookie; else the state lti/storage_get.html read back from platform storage, but
+    only when that page of Tinker's posted it. Another site's page could post an attacker's own id_token, state
+    and platform_state from a victim's browser and sign the victim in as the attacker (login CSRF)."""
+    posted = form.pop("platform_state", None)
+    cookie = request.cookies.get(state_cookie(form["state"])) if form.get("state") else None
+    if cookie:
+        return cookie, False
+    if posted and _from_tinker_page():
+        return posted, True
+    return None, False
 
 
 @bp.post("/launch")
@@ -114,8 +142,8 @@ def launch():
             return render_template("lti/storage_get.html", state=form["state"], id_token=form.get("id_token", ""),
                                    target=stored.storage_target, platform_origin=origin_of(platform.auth_login_url))
         # No cookie and nothing read back from platform storage: check_launch refuses (state unbound).
-        browser_state = request.cookies.get(STATE_COOKIE) or form.pop("platform_state", None) or None
-        checked = check_launch(form, browser_state, now, current_app.config)
+        browser_state, from_storage = _browser_state(form)
+        checked = check_launch(form, browser_state, now, current_app.config, from_storage)
         deep_link = checked.message_type == C.DEEP_LINKING_REQUEST
         if deep_link:
             deep_linking.authorise_deep_linking(checked.identity.role)
@@ -130,7 +158,7 @@ def launch():
     else:
         target = placements.landing_url(checked.view, checked.identity.role, **{TOKEN_FIELD: token})
     response = redirect(target, 303)
-    response.delete_cookie(STATE_COOKIE)
+    response.delete_cookie(state_cookie(checked.state), **_cookie_options())  # the same attributes, or it stays
     # Read with the registration: the response's CSP needs no query (nor, on SQLite, another transaction).
     note_frame_origins(established.platform_id, established.frame_origins)
     return response

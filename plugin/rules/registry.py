@@ -13,6 +13,7 @@ from typing import Callable
 
 from marshmallow import Schema, fields, validate
 
+from plugin.core.ids import MAX_ID
 from plugin.i18n import lazy_gettext as _l
 from plugin.rules import events as E
 from plugin.rules.facts import Facts, streak, week_start
@@ -74,8 +75,10 @@ class NoParams(Schema):
 # --- thresholds -------------------------------------------------------------------------------
 class ExperimentCountParams(_Count):
     outcome = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(OUTCOMES))
-    category_id = fields.Integer(load_default=None, allow_none=True, strict=False)
-    tool_id = fields.Integer(load_default=None, allow_none=True, strict=False)
+    # Ids in range: a stored rule is evaluated on every experiment logged, and an id beyond the database's
+    # INTEGER made each of those a server error.
+    category_id = _whole(1, MAX_ID, load_default=None, allow_none=True)
+    tool_id = _whole(1, MAX_ID, load_default=None, allow_none=True)
     shared_only = fields.Boolean(load_default=False)
 
 

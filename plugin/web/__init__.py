@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Flask, g, redirect, render_template, url_for
 
+from plugin.core.ids import IdConverter
 from plugin.web.auth import TOKEN_FIELD, launch_url
 from plugin.web.security import frame_origins
 from plugin.web.static_urls import register_static_versions
@@ -31,6 +32,7 @@ def register_web(app: Flask) -> None:
     from plugin.web.xapi import bp as admin_xapi
     from plugin.web.xapi import vocabulary as xapi_vocabulary
 
+    app.url_map.converters["id"] = IdConverter  # <id:...>: a row id in range, else 404 (never a database error)
     for bp in (learner, boards, recognition, community, manage, admin, admin_rules, public, health, challenges, teams,
                vision, insights, privacy, admin_tokens, language):
         app.register_blueprint(bp)

@@ -51,7 +51,7 @@ def link(actor: Actor):
     return redirect(launch_url("accounts.page", linked=1), 303)
 
 
-@bp.post("/unlink/<int:user_id>")
+@bp.post("/unlink/<id:user_id>")
 @requires_actor()
 def unlink(actor: Actor, user_id: int):
     linking.unlink(actor, user_id, utcnow())

@@ -18,6 +18,7 @@ from plugin.levels import service as levels
 from plugin.settings import service as settings
 from plugin.tenancy.models import User
 from plugin.web.auth import launch_url, requires_actor
+from plugin.web.inputs import form_id, form_ids, form_whole
 
 bp = Blueprint("admin", __name__, url_prefix="/app/admin")
 # Each list's heading and its add field's label, whole (Turkish cannot lower-case a heading into a phrase).
@@ -41,7 +42,7 @@ def list_add(actor: Actor, kind: str):
     return redirect(launch_url("admin.lists"), 303)
 
 
-@bp.post("/lists/<kind>/<int:item_id>")
+@bp.post("/lists/<kind>/<id:item_id>")
 @requires_actor(Role.ADMIN)
 def list_update(actor: Actor, kind: str, item_id: int):
     action = request.form.get("action")
@@ -88,7 +89,10 @@ def scoring_save(actor: Actor, part: str):
                 {k: v for k, v in request.form.items() if k in settings.LIMIT_FIELDS}), now)
         elif part == "levels":
             names, thresholds = request.form.getlist("level_name"), request.form.getlist("level_threshold")
-            steps = [(n, int(t)) for n, t in zip(names, thresholds) if n.strip() and t.strip().lstrip("-").isdigit()]
+            # A named level without a threshold is left out, as before; one that is no whole number from 0 to
+            # 2**31-1 ("²", 99999999999) is refused with the form shown again.
+            steps = [(n, form_whole({"levels": t}, "levels")) for n, t in zip(names, thresholds)
+                     if n.strip() and t.strip()]
             levels.set_levels(actor, steps)
             record(actor, "levels.changed", "organisation", actor.organisation_id, {"levels": steps}, now,
                    course_scoped=False)
@@ -156,12 +160,12 @@ def badge_export(actor: Actor):
 @requires_actor(Role.ADMIN)
 def badge_save(actor: Actor):
     try:
-        badges.save_badge(actor, request.form.get("badge_id", type=int), name=request.form.get("name", ""),
+        badges.save_badge(actor, form_id(request.form, "badge_id"), name=request.form.get("name", ""),
                           description=request.form.get("description", ""), criteria=request.form.get("criteria", ""),
                           colour=request.form.get("colour", "#3b5bdb"), manual=request.form.get("manual") == "on",
                           active=request.form.get("active") == "on", now=utcnow(),
                           image=_upload(), remove_image=request.form.get("remove_image") == "on",
-                          pillar_ids=request.form.getlist("pillar", type=int))
+                          pillar_ids=form_ids(request.form, "pillar"))
     except (InvalidInput, Conflict) as err:
         db.session.rollback()
         return _badges_page(actor, err.form_errors(), err.status)

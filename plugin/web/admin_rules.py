@@ -17,6 +17,7 @@ from plugin.rules.events import EVENT_LABELS
 from plugin.rules.registry import REGISTRY
 from plugin.tenancy.models import User
 from plugin.web.auth import launch_url, requires_actor
+from plugin.web.inputs import form_id
 from plugin.web.rule_forms import param_fields, rule_fields
 
 bp = Blueprint("admin_rules", __name__, url_prefix="/app/admin/rules")
@@ -56,7 +57,7 @@ def new(actor: Actor):
                            "active": True, "dimension": "experimenting", "params": {}})
 
 
-@bp.get("/<int:rule_id>")
+@bp.get("/<id:rule_id>")
 @requires_actor(Role.ADMIN)
 def edit(actor: Actor, rule_id: int):
     rule = definitions.get_rule(actor, rule_id)
@@ -71,7 +72,7 @@ def edit(actor: Actor, rule_id: int):
 @bp.post("/save")
 @requires_actor(Role.ADMIN)
 def save(actor: Actor):
-    rule_id = request.form.get("rule_id", type=int)
+    rule_id = form_id(request.form, "rule_id")
     rule = definitions.get_rule(actor, rule_id) if rule_id else None
     fields = rule_fields(request.form, actor.organisation_id)
     values = {**fields, "params": fields["params"]}
@@ -91,7 +92,7 @@ def save(actor: Actor):
         return _editor(actor, values, rule, err.errors, status=422)
 
 
-@bp.post("/<int:rule_id>/delete")
+@bp.post("/<id:rule_id>/delete")
 @requires_actor(Role.ADMIN)
 def delete(actor: Actor, rule_id: int):
     outcome = definitions.delete_rule(actor, rule_id, utcnow())
@@ -99,7 +100,7 @@ def delete(actor: Actor, rule_id: int):
     return redirect(launch_url("admin_rules.index", **{outcome: rule_id}), 303)
 
 
-@bp.get("/<int:rule_id>/recalculate")
+@bp.get("/<id:rule_id>/recalculate")
 @requires_actor(Role.ADMIN)
 def recalculate(actor: Actor, rule_id: int):
     rule = definitions.get_rule(actor, rule_id)
@@ -108,7 +109,7 @@ def recalculate(actor: Actor, rule_id: int):
     return render_template("admin/rule_replay.html", actor=actor, rule=rule, report=report, names=_names(user_ids))
 
 
-@bp.post("/<int:rule_id>/recalculate")
+@bp.post("/<id:rule_id>/recalculate")
 @requires_actor(Role.ADMIN)
 def recalculate_apply(actor: Actor, rule_id: int):
     rule = definitions.get_rule(actor, rule_id)

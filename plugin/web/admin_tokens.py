@@ -37,7 +37,7 @@ def issue(actor: Actor):
     return _page(actor, secret=issued.secret, status=201)
 
 
-@bp.post("/<int:token_id>/revoke")
+@bp.post("/<id:token_id>/revoke")
 @requires_actor(Role.ADMIN)
 def revoke(actor: Actor, token_id: int):
     tokens.revoke(actor.organisation_id, token_id, utcnow(), actor=actor)

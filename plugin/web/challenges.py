@@ -89,7 +89,7 @@ def _show(actor: Actor, challenge_id: int, errors: dict | None = None, values: d
         zone=challenges.zone(actor.organisation_id).key, errors=errors or {}, values=values or {}), status
 
 
-@bp.get("/<int:challenge_id>")
+@bp.get("/<id:challenge_id>")
 @requires_actor()
 def show(actor: Actor, challenge_id: int):
     return _show(actor, challenge_id)
@@ -145,13 +145,13 @@ def create(actor: Actor):
     return redirect(launch_url("challenges.show", challenge_id=challenge.id, saved=1), 303)
 
 
-@bp.get("/<int:challenge_id>/edit")
+@bp.get("/<id:challenge_id>/edit")
 @requires_actor(*STAFF)
 def edit(actor: Actor, challenge_id: int):
     return _form(actor, challenges.get_challenge(actor, challenge_id))
 
 
-@bp.post("/<int:challenge_id>")
+@bp.post("/<id:challenge_id>")
 @requires_actor(*STAFF)
 def save(actor: Actor, challenge_id: int):
     challenge = challenges.get_challenge(actor, challenge_id)
@@ -166,7 +166,7 @@ def save(actor: Actor, challenge_id: int):
     return redirect(launch_url("challenges.show", challenge_id=challenge_id, saved=1), 303)
 
 
-@bp.post("/<int:challenge_id>/cancel")
+@bp.post("/<id:challenge_id>/cancel")
 @requires_actor(*STAFF)
 def cancel(actor: Actor, challenge_id: int):
     challenges.get_challenge(actor, challenge_id)  # another course's challenge is a 404 before any form check
@@ -179,7 +179,7 @@ def cancel(actor: Actor, challenge_id: int):
     return redirect(launch_url("challenges.show", challenge_id=challenge_id), 303)
 
 
-@bp.get("/<int:challenge_id>/dataset")
+@bp.get("/<id:challenge_id>/dataset")
 @requires_actor()
 def dataset(actor: Actor, challenge_id: int):
     data = missions.dataset_for(actor, challenge_id)
@@ -191,7 +191,7 @@ def dataset(actor: Actor, challenge_id: int):
     return response
 
 
-@bp.post("/<int:challenge_id>/evidence")
+@bp.post("/<id:challenge_id>/evidence")
 @requires_actor(Role.LEARNER)
 def evidence(actor: Actor, challenge_id: int):
     try:
@@ -218,7 +218,7 @@ def reviews(actor: Actor):
     return _queue(actor)
 
 
-@bp.post("/evidence/<int:evidence_id>/review")
+@bp.post("/evidence/<id:evidence_id>/review")
 @requires_actor()
 def review(actor: Actor, evidence_id: int):
     try:

@@ -9,7 +9,7 @@ from plugin.core.clock import utcnow
 from plugin.extensions import db
 from plugin.web.auth import launch_url, requires_actor
 
-bp = Blueprint("community", __name__, url_prefix="/app/experiments/<int:experiment_id>")
+bp = Blueprint("community", __name__, url_prefix="/app/experiments/<id:experiment_id>")
 ACTIONS = {
     "react": lambda actor, eid, form, now: community.react(actor, eid, form.get("kind", ""), now),
     "reuse": lambda actor, eid, form, now: community.mark_reused(actor, eid, now),

@@ -9,6 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from plugin.core.actor import Actor, Role
 from plugin.core.clock import utcnow
+from plugin.core.ids import MAX_ID
 from plugin.errors import InvalidInput, NotFound
 from plugin.extensions import db
 from plugin.i18n import gettext as _
@@ -19,13 +20,14 @@ from plugin.web.charts import Series, bar_chart, decimal_text, hbar_chart, perce
 from plugin.web.insights_charts import network_svg
 
 bp = Blueprint("insights", __name__, url_prefix="/app/insights")
+ID_RANGE = validate.Range(min=1, max=MAX_ID)
 
 
 class FiltersIn(Schema):
     kind = fields.String(load_default=QUARTER, validate=validate.OneOf(KINDS))
     key = fields.String(load_default=None, validate=validate.Length(max=10))
-    team = fields.Integer(load_default=None, strict=False)
-    course = fields.Integer(load_default=None, strict=False)
+    team = fields.Integer(load_default=None, strict=False, validate=ID_RANGE)
+    course = fields.Integer(load_default=None, strict=False, validate=ID_RANGE)
 
 
 def _scope(actor: Actor) -> scope.Scope:
@@ -111,7 +113,7 @@ def settings_save(actor: Actor):
 
 
 class LedgerFiltersIn(Schema):
-    course = fields.Integer(load_default=None, strict=False)
+    course = fields.Integer(load_default=None, strict=False, validate=ID_RANGE)
     since = fields.Date(load_default=None)
     until = fields.Date(load_default=None)
 

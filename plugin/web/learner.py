@@ -25,6 +25,7 @@ from plugin.rules.engine import NOTES
 from plugin.vision import service as vision
 from plugin.web.auth import launch_url, requires_actor
 from plugin.web.boards import summary
+from plugin.web.inputs import query_id
 
 bp = Blueprint("learner", __name__, url_prefix="/app")
 
@@ -87,7 +88,7 @@ def _typed() -> dict:
     return {**request.form.to_dict(), "pillars": request.form.getlist("pillars")}
 
 
-@bp.get("/experiments/<int:experiment_id>/logged")
+@bp.get("/experiments/<id:experiment_id>/logged")
 @requires_actor()
 def experiment_logged(actor: Actor, experiment_id: int):
     row = experiment_queries.get_visible(actor, experiment_id)
@@ -104,15 +105,15 @@ def experiment_logged(actor: Actor, experiment_id: int):
 @bp.get("/experiments")
 @requires_actor()
 def experiment_feed(actor: Actor):
-    filters = {"q": request.args.get("q", "").strip()[:200], "category_id": request.args.get("category", type=int),
-               "tool_id": request.args.get("tool", type=int), "outcome": request.args.get("outcome") or None}
-    rows = experiment_queries.feed(actor, limit=30, before_id=request.args.get("before", type=int), **filters)
+    filters = {"q": request.args.get("q", "").strip()[:200], "category_id": query_id("category"),
+               "tool_id": query_id("tool"), "outcome": request.args.get("outcome") or None}
+    rows = experiment_queries.feed(actor, limit=30, before_id=query_id("before"), **filters)
     return render_template("learner/experiment_feed.html", actor=actor, rows=rows, outcome_labels=OUTCOME_LABELS,
                            filters=filters, tools=items(actor.organisation_id, "tools"),
                            categories=items(actor.organisation_id, "categories"))
 
 
-@bp.get("/experiments/<int:experiment_id>")
+@bp.get("/experiments/<id:experiment_id>")
 @requires_actor()
 def experiment_show(actor: Actor, experiment_id: int):
     row = experiment_queries.get_visible(actor, experiment_id)

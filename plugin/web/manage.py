@@ -26,6 +26,7 @@ from plugin.tenancy.models import Course
 from plugin.tenancy.service import members
 from plugin.web.auth import launch_url, requires_actor
 from plugin.web.boards import summary
+from plugin.web.inputs import form_id, form_whole
 
 bp = Blueprint("manage", __name__, url_prefix="/app/manage")
 
@@ -69,8 +70,8 @@ def recognise(actor: Actor):
 def kudos_give(actor: Actor):
     form = request.form
     try:
-        recognition.give_kudos(actor, receiver_id=form.get("receiver", type=int) or 0, message=form.get("message", ""),
-                               points=form.get("points", type=int) or 0, value_tag_id=form.get("value_tag", type=int),
+        recognition.give_kudos(actor, receiver_id=form_id(form, "receiver") or 0, message=form.get("message", ""),
+                               points=form_whole(form, "points") or 0, value_tag_id=form_id(form, "value_tag"),
                                dimension=form.get("dimension", "experimenting"),
                                submission_key=form.get("submission_key", ""), now=utcnow())
     except (InvalidInput, Conflict) as err:
@@ -81,7 +82,7 @@ def kudos_give(actor: Actor):
     return redirect(launch_url("manage.recognise", sent="kudos"), 303)
 
 
-@bp.post("/kudos/<int:kudos_id>/revoke")
+@bp.post("/kudos/<id:kudos_id>/revoke")
 @requires_actor(Role.MANAGER, Role.ADMIN)
 def kudos_revoke(actor: Actor, kudos_id: int):
     recognition.revoke_kudos(actor, kudos_id, request.form.get("reason", ""), utcnow())
@@ -94,8 +95,8 @@ def kudos_revoke(actor: Actor, kudos_id: int):
 def badge_award(actor: Actor):
     form = request.form
     try:
-        recognition.award_badge_manually(actor, receiver_id=form.get("receiver", type=int) or 0,
-                                         badge_id=form.get("badge", type=int) or 0, comment=form.get("comment", ""),
+        recognition.award_badge_manually(actor, receiver_id=form_id(form, "receiver") or 0,
+                                         badge_id=form_id(form, "badge") or 0, comment=form.get("comment", ""),
                                          evidence_url=form.get("evidence_url") or None, now=utcnow())
     except (InvalidInput, Conflict) as err:
         db.session.rollback()
@@ -104,7 +105,7 @@ def badge_award(actor: Actor):
     return redirect(launch_url("manage.recognise", sent="badge"), 303)
 
 
-@bp.post("/badges/<int:award_id>/revoke")
+@bp.post("/badges/<id:award_id>/revoke")
 @requires_actor(Role.MANAGER, Role.ADMIN)
 def badge_revoke(actor: Actor, award_id: int):
     recognition.revoke_badge(actor, award_id, request.form.get("reason", ""), utcnow())

@@ -39,12 +39,12 @@ def _wants_html() -> bool:
     return best == "text/html"
 
 
-@bp.get("/ob/v2/issuers/<int:organisation_id>")
+@bp.get("/ob/v2/issuers/<id:organisation_id>")
 def issuer(organisation_id: int):
     return _json(ob.issuer_document(organisation_id, _urls()))
 
 
-@bp.get("/ob/v2/issuers/<int:organisation_id>/image")
+@bp.get("/ob/v2/issuers/<id:organisation_id>/image")
 def issuer_image(organisation_id: int):
     found = ob.issuer_image(organisation_id)
     if found is None:
@@ -58,7 +58,7 @@ def issuer_image(organisation_id: int):
     return response
 
 
-@bp.get("/ob/v2/issuers/<int:organisation_id>/pillars/<int:pillar_id>")
+@bp.get("/ob/v2/issuers/<id:organisation_id>/pillars/<id:pillar_id>")
 def pillar(organisation_id: int, pillar_id: int):
     """The public target of a badge's alignment: just the vision pillar's name and description."""
     found = ob.public_pillar(organisation_id, pillar_id)
@@ -75,12 +75,12 @@ def pillar(organisation_id: int, pillar_id: int):
     return response
 
 
-@bp.get("/ob/v2/issuers/<int:organisation_id>/revocations")
+@bp.get("/ob/v2/issuers/<id:organisation_id>/revocations")
 def revocations(organisation_id: int):
     return _json(ob.revocation_list(organisation_id, _urls()))
 
 
-@bp.get("/ob/v2/badges/<int:badge_id>")
+@bp.get("/ob/v2/badges/<id:badge_id>")
 def badge(badge_id: int):
     found = ob.badge_class(badge_id)
     urls = _urls()
@@ -91,7 +91,7 @@ def badge(badge_id: int):
     return _json(doc)
 
 
-@bp.get("/ob/v2/badges/<int:badge_id>/image.png")
+@bp.get("/ob/v2/badges/<id:badge_id>/image.png")
 def badge_png(badge_id: int):
     """A PNG rendition of a JPEG/WebP upload (Open Badges verifiers take PNG or SVG only)."""
     found = ob.badge_class(badge_id)
@@ -175,24 +175,24 @@ def _writes(view):
     return view
 
 
-@bp.get("/ob/v3/issuers/<int:organisation_id>")
+@bp.get("/ob/v3/issuers/<id:organisation_id>")
 def v3_issuer(organisation_id: int):
     doc = {"@context": [credentials.VC_CONTEXT, credentials.OB3_CONTEXT],
            **credentials.issuer_profile(organisation_id, _urls())}
     return _json(doc)
 
 
-@bp.get("/ob/v3/issuers/<int:organisation_id>/jwks")
+@bp.get("/ob/v3/issuers/<id:organisation_id>/jwks")
 def v3_jwks(organisation_id: int):
     return _text(json.dumps(credentials.jwks(organisation_id)), "application/jwk-set+json")
 
 
-@bp.get("/ob/v3/issuers/<int:organisation_id>/did.json")
+@bp.get("/ob/v3/issuers/<id:organisation_id>/did.json")
 def v3_did(organisation_id: int):
     return _text(json.dumps(credentials.did_document(organisation_id, _urls())), "application/did+json")
 
 
-@bp.get("/ob/v3/issuers/<int:organisation_id>/status/revocation")
+@bp.get("/ob/v3/issuers/<id:organisation_id>/status/revocation")
 @_writes
 def v3_status_list(organisation_id: int):
     token = credentials.status_list_jwt(organisation_id, _urls(), utcnow())

@@ -63,7 +63,7 @@ def retention_save(actor: Actor):
     return redirect(launch_url("privacy.admin", saved="retention"), 303)
 
 
-@bp.get("/admin/privacy/erase/<int:user_id>")
+@bp.get("/admin/privacy/erase/<id:user_id>")
 @requires_actor(Role.ADMIN)
 def erase_confirm(actor: Actor, user_id: int):
     return _confirm_page(actor, user_id)
@@ -75,7 +75,7 @@ def _confirm_page(actor: Actor, user_id: int, errors: dict | None = None, status
                            confirm_word=privacy.CONFIRM_WORD, errors=errors or {}), status
 
 
-@bp.post("/admin/privacy/erase/<int:user_id>")
+@bp.post("/admin/privacy/erase/<id:user_id>")
 @requires_actor(Role.ADMIN)
 def erase(actor: Actor, user_id: int):
     try:

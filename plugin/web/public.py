@@ -8,7 +8,7 @@ from plugin.badges.service import badge_image
 bp = Blueprint("public", __name__)
 
 
-@bp.get("/badges/<int:badge_id>/image")
+@bp.get("/badges/<id:badge_id>/image")
 def badge_image_view(badge_id: int):
     found = badge_image(badge_id)
     if found is None:

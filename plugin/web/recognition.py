@@ -17,6 +17,7 @@ from plugin.peer_help import service as peer_help
 from plugin.recognition.history import explanations
 from plugin.tenancy.service import members
 from plugin.web.auth import launch_url, requires_actor
+from plugin.web.inputs import form_id
 
 bp = Blueprint("recognition", __name__, url_prefix="/app")
 
@@ -52,10 +53,10 @@ def help_page(actor: Actor):
 @requires_actor(Role.LEARNER, Role.MANAGER, Role.ADMIN)
 def help_record(actor: Actor):
     try:
-        peer_help.record_help(actor, other_user_id=request.form.get("other", type=int) or 0,
+        peer_help.record_help(actor, other_user_id=form_id(request.form, "other") or 0,
                               direction=request.form.get("direction", ""),
                               description=request.form.get("description", ""), now=utcnow(),
-                              experiment_id=request.form.get("experiment", type=int),
+                              experiment_id=form_id(request.form, "experiment"),
                               submission_key=request.form.get("submission_key", "")[:64] or None)
     except InvalidInput as err:
         return _help_page(actor, err.form_errors(), request.form.to_dict(), 422)
@@ -63,7 +64,7 @@ def help_record(actor: Actor):
     return redirect(launch_url("recognition.help_page", saved=1), 303)
 
 
-@bp.post("/help/<int:help_id>/<answer>")
+@bp.post("/help/<id:help_id>/<answer>")
 @requires_actor(Role.LEARNER, Role.MANAGER, Role.ADMIN)
 def help_answer(actor: Actor, help_id: int, answer: str):
     if answer == "confirm":

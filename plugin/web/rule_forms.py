@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from marshmallow import fields as mf
 
 from plugin.catalog.service import items
+from plugin.core.ids import MAX_ID, bounded_int
 from plugin.i18n import format_decimal
 from plugin.i18n import gettext as _
 from plugin.i18n import lazy_gettext as _l
@@ -94,7 +95,5 @@ def rule_fields(form, organisation_id: int) -> dict:
 
 
 def _int(value) -> int:
-    try:
-        return int(value or 0)
-    except (TypeError, ValueError):
-        return -1  # the service refuses it with a field message
+    number = bounded_int((value or "0").strip(), -MAX_ID)
+    return -1 if number is None else number  # the service refuses -1 with a field message

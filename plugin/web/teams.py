@@ -33,7 +33,7 @@ def mine(actor: Actor):
     return render_template("teams/mine.html", actor=actor, teams=teams.my_teams(actor))
 
 
-@bp.get("/<int:team_id>")
+@bp.get("/<id:team_id>")
 @requires_actor()
 def show(actor: Actor, team_id: int):
     progress = team_progress(actor, team_id, utcnow())
@@ -122,13 +122,13 @@ def _edit_page(actor: Actor, team_id: int, errors: dict | None = None, values: d
                            errors=errors or {}, values=values or {"name": team.name}), status
 
 
-@bp.get("/<int:team_id>/edit")
+@bp.get("/<id:team_id>/edit")
 @requires_actor(*MANAGERS)
 def edit(actor: Actor, team_id: int):
     return _edit_page(actor, team_id)
 
 
-@bp.post("/<int:team_id>/rename")
+@bp.post("/<id:team_id>/rename")
 @requires_actor(*MANAGERS)
 def rename(actor: Actor, team_id: int):
     try:
@@ -142,7 +142,7 @@ def rename(actor: Actor, team_id: int):
     return redirect(launch_url("teams.edit", team_id=team_id, done="renamed"), 303)
 
 
-@bp.post("/<int:team_id>/members")
+@bp.post("/<id:team_id>/members")
 @requires_actor(*MANAGERS)
 def members_add(actor: Actor, team_id: int):
     try:
@@ -156,7 +156,7 @@ def members_add(actor: Actor, team_id: int):
     return redirect(launch_url("teams.edit", team_id=team_id, done="added", n=len(added)), 303)
 
 
-@bp.post("/<int:team_id>/members/<int:user_id>/remove")
+@bp.post("/<id:team_id>/members/<id:user_id>/remove")
 @requires_actor(*MANAGERS)
 def member_remove(actor: Actor, team_id: int, user_id: int):
     removed = teams.remove_member(actor, team_id, user_id, utcnow())
@@ -164,7 +164,7 @@ def member_remove(actor: Actor, team_id: int, user_id: int):
     return redirect(launch_url("teams.edit", team_id=team_id, done="removed" if removed else "unchanged"), 303)
 
 
-@bp.post("/<int:team_id>/delete")
+@bp.post("/<id:team_id>/delete")
 @requires_actor(*MANAGERS)
 def delete(actor: Actor, team_id: int):
     teams.delete_team(actor, team_id, utcnow())

@@ -9,6 +9,7 @@ from plugin.core.clock import utcnow
 from plugin.errors import InvalidInput
 from plugin.extensions import db
 from plugin.web.auth import launch_url, requires_actor
+from plugin.web.inputs import form_id
 from plugin.webhooks import service as webhooks
 
 bp = Blueprint("admin_webhooks", __name__, url_prefix="/app/admin/webhooks")
@@ -47,7 +48,7 @@ def create(actor: Actor):
     return _page(actor, secret=secret, status=201)
 
 
-@bp.post("/<int:endpoint_id>/active")
+@bp.post("/<id:endpoint_id>/active")
 @requires_actor(Role.ADMIN)
 def set_active(actor: Actor, endpoint_id: int):
     webhooks.set_active(actor, endpoint_id, request.form.get("active") == "on", utcnow())
@@ -55,7 +56,7 @@ def set_active(actor: Actor, endpoint_id: int):
     return redirect(launch_url("admin_webhooks.page", saved=1), 303)
 
 
-@bp.post("/<int:endpoint_id>/delete")
+@bp.post("/<id:endpoint_id>/delete")
 @requires_actor(Role.ADMIN)
 def delete(actor: Actor, endpoint_id: int):
     webhooks.delete_endpoint(actor, endpoint_id, utcnow())
@@ -66,6 +67,6 @@ def delete(actor: Actor, endpoint_id: int):
 @bp.post("/resend")
 @requires_actor(Role.ADMIN)
 def resend(actor: Actor):
-    count = webhooks.resend(actor, utcnow(), request.form.get("delivery", type=int))
+    count = webhooks.resend(actor, utcnow(), form_id(request.form, "delivery"))
     db.session.commit()
     return redirect(launch_url("admin_webhooks.page", requeued=count), 303)

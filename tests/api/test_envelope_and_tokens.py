@@ -39,11 +39,47 @@ def test_invalid_input_is_422_with_field_errors(client, world):
     assert bad_cursor.status_code == 422 and "cursor" in _error(bad_cursor)["errors"]
 
 
+@pytest.mark.parametrize("body", ["[" * 100_000 + "]" * 100_000, '{"a":' * 50_000 + "1" + "}" * 50_000])
+def test_json_nested_beyond_the_parser_is_a_400_in_the_envelope(client, world, body):
+    url = f"/api/v1/courses/{world.course_id}/experiments"
+    learner = bearer(world.callers["learner"])
+    before = len(client.get(url, headers=learner).get_json()["items"])
+    response = client.post(url, data=body, headers={**learner, "Content-Type": "application/json"})
+    error = _error(response)
+    assert response.status_code == 400 and error["code"] == "invalid"
+    assert error["errors"] == {"json": ["Invalid JSON body."]}
+    assert len(client.get(url, headers=learner).get_json()["items"]) == before
+    patched = client.patch(f"/api/v1/rules/{world.rule_id}", data=body,
+                           headers={**bearer(world.callers["admin"]), "Content-Type": "application/json"})
+    assert patched.status_code == 400 and _error(patched)["code"] == "invalid"
+
+
+def test_every_api_blueprint_parses_with_tinkers_parser(app):
+    import flask_smorest
+
+    from plugin.api.spec import Blueprint
+
+    smorest = [bp for bp in app.blueprints.values() if isinstance(bp, flask_smorest.Blueprint)]
+    assert smorest and all(isinstance(bp, Blueprint) for bp in smorest), "use plugin.api.spec.Blueprint"
+
+
 def test_nul_characters_are_refused_not_stored(client, world):
     body = experiment_body(client, world.callers["learner"], title="bad\x00title")
     response = client.post(f"/api/v1/courses/{world.course_id}/experiments", json=body,
                            headers=bearer(world.callers["learner"]))
     assert response.status_code == 422 and "title" in _error(response)["errors"]
+
+
+@pytest.mark.parametrize("tool", ["\u00b2", "99999999999999999999", "3000000000", "0"])
+def test_a_tool_that_is_no_id_is_a_field_error(client, world, tool):
+    body = experiment_body(client, world.callers["learner"], ai_tool=tool, title="Tool named oddly")
+    url = f"/api/v1/courses/{world.course_id}/experiments"
+    response = client.post(url, json=body, headers=bearer(world.callers["learner"]))
+    error = _error(response)
+    assert response.status_code == 422 and error["code"] == "invalid"
+    assert error["errors"] == {"ai_tool": ["Choose a tool from the list, or Other."]}
+    listed = client.get(url, headers=bearer(world.callers["learner"])).get_json()["items"]
+    assert "Tool named oddly" not in [item["title"] for item in listed]
 
 
 def test_forged_and_expired_launch_tokens_are_401(client, app, launch):

@@ -3,7 +3,7 @@ team names unique per course and LMS teams untouched, kudos revoked only by thei
 in the budget), and a rule's recalculation previewed then applied."""
 from __future__ import annotations
 
-from tests.api.conftest import bearer, challenge_body
+from tests.api.conftest import bearer, challenge_body, experiment_body
 
 
 def test_a_challenge_is_checked_as_the_form_checks_it_and_changed_whole(client, world):
@@ -73,3 +73,20 @@ def test_a_changed_rule_is_previewed_then_applied_to_the_ledger(client, world):
     assert applied["applied"] is True and applied["points"] == preview["points"]
     after = client.get(f"/api/v1/rules/{rule['id']}/recalculation", headers=admin).get_json()
     assert after == {"applied": False, "points": [], "new_badges": [], "lost_badges": []}
+
+
+def test_a_rule_naming_an_id_out_of_range_is_refused_and_logging_goes_on(client, world):
+    """A stored rule is evaluated on every experiment the organisation logs: a category or tool id beyond the
+    database's INTEGER would have made each of those a server error."""
+    admin, learner = bearer(world.callers["admin"]), world.callers["learner"]
+    before = len(client.get("/api/v1/rules", headers=admin).get_json())
+    for params in ({"count": 1, "category_id": 99999999999999999999}, {"count": 1, "tool_id": 2**31}):
+        refused = client.post("/api/v1/rules", headers=admin, json={
+            "name": "Big", "condition": "experiment_count", "params": params, "points": 5, "active": True})
+        assert refused.status_code == 422, refused.get_json()
+        [field] = [f"params.{name}" for name in params if name != "count"]
+        assert refused.get_json()["error"]["errors"] == {field: ["A whole number from 1 to 2147483647."]}
+    assert len(client.get("/api/v1/rules", headers=admin).get_json()) == before
+    logged = client.post(f"/api/v1/courses/{world.course_id}/experiments", headers=bearer(learner),
+                         json=experiment_body(client, learner))
+    assert logged.status_code == 201

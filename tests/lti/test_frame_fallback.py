@@ -5,6 +5,7 @@ import html
 import re
 from urllib.parse import parse_qs, urlsplit
 
+from plugin.lti.views import state_cookie
 from tests.support.platform import token_from
 
 FRAMED = {"Sec-Fetch-Dest": "iframe"}
@@ -30,7 +31,7 @@ def test_a_framed_login_checks_its_cookie_and_can_offer_a_new_window(client, pla
     response = _login(client, platform, headers=FRAMED, lti_storage_target="_parent")
     page = response.get_data(as_text=True)
     assert response.status_code == 200 and "Open Tinker in a new window" in page
-    assert "tinker_lti_state=" in response.headers["Set-Cookie"]
+    assert f"{state_cookie(_attr(page, 'state'))}=" in response.headers["Set-Cookie"]
     assert _new_window_fields(page) == {  # the same login again, minus the frame the new window will not have
         "iss": platform.issuer, "client_id": platform.client_id, "login_hint": "user-1",
         "lti_message_hint": "hint-42", "lti_deployment_id": platform.deployment_id,
@@ -50,7 +51,8 @@ def test_without_storage_a_framed_login_checks_its_cookie_before_going_on(client
 
 def test_a_top_level_login_redirects_straight_to_the_platform(client, platform):
     response = _login(client, platform, headers={"Sec-Fetch-Dest": "document"})
-    assert response.status_code == 302 and "tinker_lti_state=" in response.headers["Set-Cookie"]
+    state = parse_qs(urlsplit(response.headers["Location"]).query)["state"][0]
+    assert response.status_code == 302 and f"{state_cookie(state)}=" in response.headers["Set-Cookie"]
 
 
 def test_the_new_window_launch_completes_first_party(client, platform):

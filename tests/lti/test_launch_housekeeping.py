@@ -64,7 +64,7 @@ def test_between_purges_an_expired_state_is_refused_and_the_next_purge_deletes_i
     _expire_states(app, stale.state)
     platform.login(client)
     assert stale.state in _states(app)  # not yet deleted, but it no longer launches:
-    client.set_cookie(lti_views.STATE_COOKIE, stale.state)  # as the browser that started it
+    client.set_cookie(lti_views.state_cookie(stale.state), stale.state)  # as the browser that started it
     response = client.post("/lti/launch", data={"id_token": platform.sign(platform.claims(stale.nonce)),
                                                 "state": stale.state})
     assert response.status_code == 400 and b"unknown or has expired" in response.data

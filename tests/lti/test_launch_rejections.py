@@ -180,8 +180,9 @@ def test_replay_of_the_same_id_token(client, platform, app):
 
 
 def test_wrong_state_with_state_cookie(client, platform):
+    """The browser holds the cookie of its own login, which says nothing about another state."""
     response, _ = platform.launch(client, state="state-that-was-never-issued")
-    assert_rejected(response, "does not belong to the login this browser started")
+    assert_rejected(response, "state is unknown")
 
 
 def test_wrong_state_when_cookies_are_blocked(client, platform):
@@ -211,13 +212,13 @@ def test_missing_state(client, platform):
 
 
 def test_state_from_another_browser_login(client, platform, app):
-    """The browser's state cookie names a different login than the posted state."""
-    first = platform.login(client)
-    second = platform.login(client)  # the cookie now holds the second state
-    claims = platform.claims(first.nonce)
-    response = client.post("/lti/launch", data={"id_token": platform.sign(claims), "state": first.state})
-    assert_rejected(response, "does not belong to the login this browser started")
-    assert second.state != first.state
+    """The posted state is another browser's login: this browser's cookie is for its own login only."""
+    mine = platform.login(client)
+    theirs = platform.login(app.test_client())
+    response = client.post("/lti/launch", data={"id_token": platform.sign(platform.claims(theirs.nonce)),
+                                                "state": theirs.state})
+    assert_rejected(response, "could not confirm that this launch was started in this browser")
+    assert sessions(app) == 0 and mine.state != theirs.state
 
 
 def _database_backend_only(app):
@@ -328,6 +329,37 @@ def test_one_mebibyte_junk_token(client, platform):
     flow = platform.login(client)
     junk = "A" * (1024 * 1024)
     assert_rejected(client.post("/lti/launch", data={"id_token": junk, "state": flow.state}), "far too large")
+
+
+# Read before the signature is checked, so anyone can send them: each is a 400 page, never a server error.
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize("header, fragment", [
+    ({"alg": ["RS256"], "kid": "platform-key-1"}, "algorithm Tinker refuses"),
+    ({"alg": {"RS256": True}, "kid": "platform-key-1"}, "algorithm Tinker refuses"),
+    ({"alg": "RS256", "kid": ["platform-key-1"]}, "names no key (kid)"),
+], ids=["alg-list", "alg-object", "kid-list"])
+def test_a_header_of_the_wrong_shape(client, platform, header, fragment):
+    response, _ = platform.launch(client, sign=lambda c: _unsigned(c, header) + "AAAA")
+    assert_rejected(response, fragment)
+
+
+@pytest.mark.parametrize("azp", [["client-123"], {"client-123": True}], ids=["list", "object"])
+def test_an_azp_of_the_wrong_shape(client, platform, azp):
+    response, _ = platform.launch(client, sign=lambda c: _unsigned({**c, "azp": azp}, {"alg": "RS256", "kid": "k"}))
+    assert_rejected(response, "authorised party (azp)")
+
+
+@pytest.mark.parametrize("segment", ["header", "claims"])
+def test_json_nested_thousands_deep(client, platform, segment):
+    flow = platform.login(client)
+    nested = _b64(b'{"a":' + b"[" * 20000 + b"]" * 20000 + b"}")
+    plain = _b64(json.dumps({"alg": "RS256", "kid": "k"}).encode())
+    token = f"{nested}.{plain}.AAAA" if segment == "header" else f"{plain}.{nested}.AAAA"
+    assert len(token) < 64 * 1024  # under the size limit: it reaches the JSON parser
+    assert_rejected(client.post("/lti/launch", data={"id_token": token, "state": flow.state}), "malformed")
 
 
 def test_empty_body(client, platform):

@@ -10,10 +10,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from plugin.lti.views import state_cookie
 from tests.lti.test_launch_rejections import assert_rejected
 from tests.support.redis_server import ThrowawayRedis
-
-STATE_COOKIE = "tinker_lti_state"
 
 
 def _instance(app, **config):
@@ -38,7 +37,7 @@ def redis_pair(app, redis_url):
 
 def _launch_on(client, platform, flow, **claims):
     """Post the platform's id_token for flow to client, which carries the browser's state cookie."""
-    client.set_cookie(STATE_COOKIE, flow.state, domain="localhost")
+    client.set_cookie(state_cookie(flow.state), flow.state, domain="localhost")
     token = platform.sign({**platform.claims(flow.nonce), **claims})
     return client.post("/lti/launch", data={"id_token": token, "state": flow.state})
 
@@ -93,7 +92,7 @@ def test_the_nonce_must_be_the_one_issued_with_the_state(app, platform, redis_pa
     a, b = redis_pair
     first, second = platform.login(a.test_client()), platform.login(a.test_client())
     client = b.test_client()
-    client.set_cookie(STATE_COOKIE, first.state, domain="localhost")
+    client.set_cookie(state_cookie(first.state), first.state, domain="localhost")
     token = platform.sign(platform.claims(second.nonce))  # a real nonce, but another login's
     assert_rejected(client.post("/lti/launch", data={"id_token": token, "state": first.state}),
                     "nonce was not issued by Tinker for this login")

@@ -45,3 +45,25 @@ def test_instances_keep_their_own_options_and_containers():
     tampered.exclude.add("tried")
     assert "title" in ExperimentIn().fields and not ExperimentIn().exclude
     assert _errors(ExperimentIn(), {**GOOD, "title": ""}) == _errors(ExperimentIn(partial=False), {**GOOD, "title": ""})
+
+
+@pytest.mark.parametrize("tool", ["\u00b2", "\u0663", " 3", "3 ", "+3", "-3", "0", "3000000000", "2147483648",
+                                  "99999999999999999999", "3.0", "0x3"])
+def test_a_tool_is_an_id_in_range_written_in_ascii_digits(tool):
+    """"²".isdigit() is true and "٣" is a digit to int(): neither names a row, and no id beyond 2**31-1 exists."""
+    assert _errors(ExperimentIn(), {**GOOD, "ai_tool": tool}) == {"ai_tool": ["Choose a tool from the list, or Other."]}
+
+
+@pytest.mark.parametrize("tool", ["1", "2147483647", "007"])
+def test_tool_ids_in_range_load(tool):
+    assert ExperimentIn().load({**GOOD, "ai_tool": tool})["ai_tool"] == tool
+
+
+def test_other_still_needs_a_name_and_then_loads():
+    assert ExperimentIn().load({**GOOD, "ai_tool": "other", "ai_tool_other": "Copilot"})["ai_tool"] == "other"
+
+
+@pytest.mark.parametrize("field, value", [("task_category", "3000000000"), ("task_category", "0"),
+                                          ("pillars", ["2", "99999999999999999999"])])
+def test_category_and_pillar_ids_are_in_range(field, value):
+    assert field in _errors(ExperimentIn(), {**GOOD, field: value})

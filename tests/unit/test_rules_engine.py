@@ -621,6 +621,10 @@ def test_a_new_rule_version_keeps_the_key_so_nothing_is_awarded_twice():
     ("experiment_count", {"count": 1, "outcome": "maybe"}),
     ("experiment_count", {"count": 1, "window_days": -1}),
     ("experiment_count", {"count": 1, "tool_id": "chatgpt"}),
+    ("experiment_count", {"count": 1, "category_id": 2**31}),
+    ("experiment_count", {"count": 1, "category_id": "99999999999999999999"}),
+    ("experiment_count", {"count": 1, "tool_id": 0}),
+    ("experiment_count", {"count": 1, "tool_id": 3_000_000_000}),
     ("distinct_tools", {"count": 10_001}),
     ("active_week_streak", {"weeks": 1}),
     ("active_week_streak", {}),
@@ -644,6 +648,8 @@ def test_evaluating_a_rule_with_bad_params_raises_rather_than_guessing():
 def test_params_are_loaded_with_defaults_and_types():
     assert load_params("experiment_count", {"count": "3"}) == {
         "count": 3, "window_days": 0, "outcome": None, "category_id": None, "tool_id": None, "shared_only": False}
+    assert load_params("experiment_count", {"count": 1, "category_id": "2147483647", "tool_id": 1}) == {
+        "count": 1, "window_days": 0, "outcome": None, "category_id": 2**31 - 1, "tool_id": 1, "shared_only": False}
     assert load_params("each_experiment", {}) == {"outcomes": [], "require_reflection_on_failure": True}
 
 

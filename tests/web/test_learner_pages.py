@@ -1,6 +1,8 @@
 """A learner, launched for real, logs a failed experiment with a reflection and sees the recognition."""
 import re
 
+import pytest
+
 from tests.web.helpers import experiment_form, log_experiment, text, visible
 
 
@@ -31,6 +33,18 @@ def test_failed_without_reflection_is_refused_with_field_message_and_keeps_input
     assert 'aria-invalid="true"' in body
     dashboard = text(client.get("/app/", query_string={"lt": token}))
     assert 'data-testid="points-total">0<' in dashboard
+
+
+@pytest.mark.parametrize("tool", ["\u00b2", "99999999999999999999", "3000000000", "0"])
+def test_a_tool_that_is_no_id_is_refused_with_field_message_and_keeps_input(client, launch, tool):
+    token = launch()
+    response = client.post("/app/experiments", data=experiment_form(client, token, ai_tool=tool,
+                                                                    title="My unique title"))
+    body = text(response)
+    assert response.status_code == 422
+    assert "Choose a tool from the list, or Other." in body and 'value="My unique title"' in body
+    assert re.search(r'<select[^>]*name="ai_tool"[^>]*aria-invalid="true"', body)
+    assert "My unique title" not in text(client.get("/app/experiments", query_string={"lt": token}))
 
 
 def test_double_submit_creates_one_experiment_and_one_award(client, launch):

@@ -60,6 +60,16 @@ def test_rule_editor_refuses_bad_input_with_field_messages(client, launch):
     assert "Give the rule a name." in body and "A rule must give points, a badge, or both." in body
 
 
+def test_rule_editor_refuses_a_category_beyond_any_id(client, launch):
+    admin = launch(role="admin", sub="boss")
+    response = client.post("/app/admin/rules/save", data={
+        "lt": admin, "condition": "experiment_count", "name": "Big", "param_count": "1",
+        "param_category_id": "99999999999999999999", "points": "5", "dimension": "experimenting", "action": "save"})
+    assert response.status_code == 422
+    assert "A whole number from 1 to 2147483647." in visible(response)
+    assert "Big" not in visible(client.get("/app/admin/rules/", query_string={"lt": admin}))
+
+
 def test_learners_and_managers_cannot_edit_rules(client, launch):
     for role, sub in (("learner", "l"), ("instructor", "m")):
         token = launch(role=role, sub=sub)

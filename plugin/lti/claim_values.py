@@ -1,0 +1,64 @@
+"""The values of a verified launch's optional claims. A claim of the wrong type is ignored, as if the LMS had
+left it out (a mature tool launches anyway); text is cut to what Tinker keeps, and a value that is useless cut
+short (an e-mail address, a locale, a URL) is ignored when it does not fit."""
+from __future__ import annotations
+
+import re
+
+from plugin.lti import claims as C
+from plugin.lti.install import CUSTOM_COURSE_GROUPS, CUSTOM_HISTORY
+from plugin.tenancy.service import MAX_URL
+
+
+def text(value, limit: int) -> str | None:
+    """An optional text claim, cut to `limit` characters; None when it is empty or not text."""
+    return (value[:limit] or None) if isinstance(value, str) else None
+
+
+def whole_text(value, limit: int) -> str | None:
+    """An optional text claim that is useless cut short (an e-mail address, a locale, a URL): None when it is
+    empty, not text, or longer than `limit`."""
+    return (value or None) if isinstance(value, str) and len(value) <= limit else None
+
+
+def _presentation(claims: dict) -> dict:
+    value = claims.get(C.LAUNCH_PRESENTATION)
+    return value if isinstance(value, dict) else {}
+
+
+def person(claims: dict) -> dict:
+    """name, email and locale, as tenancy.LaunchIdentity takes them (None: not said, or not usable)."""
+    given = " ".join(part for part in (claims.get("given_name"), claims.get("family_name"))
+                     if isinstance(part, str) and part)
+    return {"name": text(claims.get("name"), 400) or text(given, 400),
+            "email": whole_text(claims.get("email"), 400),
+            "locale": whole_text(_presentation(claims).get("locale"), 20) or whole_text(claims.get("locale"), 20)}
+
+
+def return_url(claims: dict) -> str | None:
+    return whole_text(_presentation(claims).get("return_url"), MAX_URL)
+
+
+def context_history(custom) -> tuple[str, ...]:
+    """Canvas substitutes $Context.id.history with a comma-separated list, most recent first; an LMS that
+    does not know the variable sends it back unsubstituted (or leaves it out)."""
+    raw = custom.get(CUSTOM_HISTORY) if isinstance(custom, dict) else None
+    if not isinstance(raw, str) or raw.startswith("$"):
+        return ()
+    return tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))[:20]
+
+
+_GROUP_ID = re.compile(r"\d{1,20}")
+MAX_GROUPS = 500  # group rosters read per sync; a course with more keeps the first ones Canvas lists
+
+
+def course_group_ids(custom) -> tuple[str, ...] | None:
+    """Canvas substitutes $com.instructure.Course.groupIds with "23,24,..." (empty when the course has no
+    groups). None when the LMS did not substitute it: then it says nothing about groups."""
+    raw = custom.get(CUSTOM_COURSE_GROUPS) if isinstance(custom, dict) else None
+    if not isinstance(raw, str) or raw.startswith("$"):
+        return None
+    ids = [part.strip() for part in raw.split(",") if part.strip()]
+    if not all(_GROUP_ID.fullmatch(i) for i in ids):
+        return None
+    return tuple(dict.fromkeys(ids))[:MAX_GROUPS]
