@@ -17,7 +17,7 @@ from plugin.badges.models import BadgeClass
 from plugin.catalog.models import AiTool, TaskCategory
 from plugin.challenges import service as challenges
 from plugin.challenges.models import Challenge, ChallengeTool
-from plugin.core.actor import Actor
+from plugin.core.actor import Actor, Role
 from plugin.core.db import insert_ignore
 from plugin.errors import Conflict, Forbidden
 from plugin.extensions import db
@@ -26,7 +26,7 @@ from plugin.leaderboards import service as boards
 from plugin.leaderboards.models import BoardSetting
 from plugin.outbox import grades
 from plugin.outbox.models import GradeSync
-from plugin.tenancy.models import COPIED, DECLINED, Course, CourseCopy
+from plugin.tenancy.models import COPIED, DECLINED, Course, CourseCopy, Membership
 
 WEEK = timedelta(days=7)
 
@@ -39,7 +39,8 @@ def _has_configuration(course_id: int) -> bool:
 def offer_for(actor: Actor, history: Sequence[str]) -> Course | None:
     """The course this one was copied from, when its managers should be asked to carry settings over:
     the actor manages it, nobody has answered yet, it has no configuration of its own, and the most recent
-    course in its history that Tinker knows (same platform and organisation) has some."""
+    course in its history that Tinker knows (same platform and organisation) has some and the actor manages it
+    too (or administers the organisation)."""
     if not actor.can_manage or db.session.get(CourseCopy, actor.course_id) is not None:
         return None
     if _has_configuration(actor.course_id):
@@ -51,9 +52,21 @@ def offer_for(actor: Actor, history: Sequence[str]) -> Course | None:
         source = db.session.scalar(select(Course).where(
             Course.platform_id == course.platform_id, Course.organisation_id == course.organisation_id,
             Course.context_id == context_id, Course.id != course.id).order_by(Course.id).limit(1))
-        if source is not None and _has_configuration(source.id):
+        if source is not None and _has_configuration(source.id) and _manages(actor, source.id):
             return source
     return None
+
+
+def _manages(actor: Actor, course_id: int) -> bool:
+    """Whether the actor may carry a course's configuration over: an organisation admin, or a manager (or admin)
+    there. Course copy is how an instructor takes their own course into a new term; the history it names is a
+    custom parameter, which some LMSs let an instructor edit, so naming another instructor's course copies nothing
+    (its challenges and mission data sets stay with it)."""
+    if actor.can_administer:
+        return True
+    return db.session.scalar(select(exists().where(
+        Membership.course_id == course_id, Membership.user_id == actor.user_id,
+        Membership.role.in_((Role.MANAGER.value, Role.ADMIN.value))))) or False
 
 
 def _claim(actor: Actor, source: Course | None, decision: str, now: datetime) -> bool:

@@ -198,3 +198,13 @@ def test_a_course_of_another_organisation_is_never_a_source(app, client, launch,
     finally:
         other.close()
 
+
+
+def test_naming_a_course_one_never_managed_copies_nothing_from_it(app, client, launch, old_course):
+    """The history is a custom parameter an instructor may be able to edit: another instructor's course named
+    there is not offered, and its challenges (a mission's data set among them) stay with it."""
+    stranger = launch("instructor", "teacher-2", NEW, history=f"{OLD}")
+    assert "/lti/course-copy" not in stranger.headers["Location"]
+    refused = client.post("/lti/course-copy", data={"lt": token(stranger), "decision": "copy", "view": ""})
+    assert refused.status_code == 409
+    assert _count(app, Challenge, course_id=_course_id(app, NEW)) == 0
