@@ -53,6 +53,6 @@ def check_dataset(filename: str, content: bytes, field: str = "dataset") -> Data
     if extension == ".json":
         try:
             json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
             raise _refuse(_("The JSON file could not be read: check that it is valid JSON."), field) from None
     return Dataset(name[:200], TYPES[extension], content)

@@ -103,7 +103,7 @@ def _send(method: str, url: str, what: str, timeout: float, **kwargs) -> _Answer
 def _json_object(answer: _Answer, what: str) -> dict:
     try:
         document = json.loads(answer.body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         document = None
     if not isinstance(document, dict):
         raise RegistrationFailed(_("The platform's %(what)s did not answer with a JSON object.", what=what),

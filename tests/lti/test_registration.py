@@ -294,3 +294,11 @@ def test_two_concurrent_uses_of_one_token_register_once(app, moodle, registratio
     assert sorted(statuses) == [200, 403]
     assert count(app, Platform) == 1
     assert len(moodle.registrations) == 1
+
+
+def test_an_answer_nested_beyond_the_json_parser_is_a_failed_registration_not_a_crash(app):
+    from plugin.lti.registration import RegistrationFailed, _Answer, _json_object
+
+    nested = _Answer(status=200, body=b"[" * 100_000 + b"]" * 100_000, url="https://moodle.example/config")
+    with app.test_request_context(), pytest.raises(RegistrationFailed, match="did not answer with a JSON object"):
+        _json_object(nested, "OpenID configuration")
