@@ -78,6 +78,8 @@ def _parse(document) -> dict[str, tuple[object, str]]:
     for jwk in document.get("keys", []) if isinstance(document, dict) else []:
         if not isinstance(jwk, dict) or jwk.get("kty") != "RSA" or not jwk.get("kid"):
             continue
+        if jwk.get("use", "sig") != "sig":  # a key the platform publishes for encryption never signs a launch
+            continue
         alg = jwk.get("alg", "RS256")
         if alg not in ALLOWED_ALGS:
             continue

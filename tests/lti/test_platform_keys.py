@@ -113,3 +113,17 @@ def test_a_key_set_never_fetched_refuses_clearly_without_hammering(clock):
         assert down.server.fetches == 1
     finally:
         down.close()
+
+
+def test_only_signing_keys_of_a_key_set_are_kept():
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from jwt.algorithms import RSAAlgorithm
+
+    from plugin.lti.platform_keys import _parse
+
+    def jwk(kid, **extra):
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+        return {**RSAAlgorithm.to_jwk(key, as_dict=True), "kid": kid, **extra}
+
+    parsed = _parse({"keys": [jwk("signing", use="sig"), jwk("unmarked"), jwk("encryption", use="enc")]})
+    assert sorted(parsed) == ["signing", "unmarked"]
