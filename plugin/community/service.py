@@ -12,7 +12,7 @@ from plugin.core.actor import Actor, Role
 from plugin.core.db import insert_ignore
 from plugin.errors import Forbidden, InvalidInput, NotFound
 from plugin.experiments.models import Experiment
-from plugin.experiments.queries import get_visible
+from plugin.experiments.queries import get_visible, visible_clause
 from plugin.extensions import db
 from plugin.facts.db import DbFacts
 from plugin.i18n import gettext as _
@@ -123,8 +123,11 @@ def my_reactions(actor: Actor, experiment_id: int) -> set[str]:
 
 
 def open_reports(actor: Actor) -> list[tuple[Report, Experiment]]:
+    """Unresolved reports of entries the manager can see: an entry its author made private after it was reported
+    drops off the list (its title and the report with it); shared again, it comes back."""
     if not actor.can_manage:
         raise Forbidden(_("Only managers see reports."))
     return list(db.session.execute(select(Report, Experiment).join(Experiment, Experiment.id == Report.experiment_id)
-                                   .where(Experiment.course_id == actor.course_id, Report.resolved_at.is_(None))
+                                   .where(Experiment.course_id == actor.course_id, Report.resolved_at.is_(None),
+                                          visible_clause(actor))
                                    .order_by(Report.id)))

@@ -19,7 +19,7 @@ from plugin.vision.models import ExperimentPillar, Pillar
 ANONYMOUS = _l("Anonymous colleague")
 
 
-def _visible_clause(actor: Actor):
+def visible_clause(actor: Actor):
     """Own entries always; course entries for everyone in the course; team entries for teammates and staff.
     Entries a manager hid stay visible to their author and to managers only."""
     clauses = [Experiment.visibility == Visibility.COURSE.value]
@@ -50,7 +50,7 @@ def _rows(actor: Actor, query):
 def feed(actor: Actor, limit: int = 30, before_id: int | None = None, *, q: str = "", category_id: int | None = None,
          tool_id: int | None = None, outcome: str | None = None) -> list[dict]:
     """The community library: what this person may see in the course, newest first, filtered."""
-    query = select(Experiment).where(Experiment.course_id == actor.course_id, _visible_clause(actor))
+    query = select(Experiment).where(Experiment.course_id == actor.course_id, visible_clause(actor))
     if before_id:
         query = query.where(Experiment.id < before_id)
     if category_id:
@@ -73,7 +73,7 @@ def mine(actor: Actor, limit: int = 20) -> list[dict]:
 
 def get_visible(actor: Actor, experiment_id: int) -> dict:
     rows = _rows(actor, select(Experiment).where(
-        Experiment.id == experiment_id, Experiment.course_id == actor.course_id, _visible_clause(actor)))
+        Experiment.id == experiment_id, Experiment.course_id == actor.course_id, visible_clause(actor)))
     if not rows:
         raise NotFound(_("That experiment does not exist or is not shared with you."))
     return rows[0]

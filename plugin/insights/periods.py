@@ -3,6 +3,7 @@ the organisation's time zone. A quarter is named "2026-Q4" and is the union of i
 maintained per-month aggregates answer quarter questions exactly."""
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -19,12 +20,16 @@ def quarter_key(day: date) -> str:
     return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
 
 
+_QUARTER_KEY = re.compile(r"(\d{4})-Q([1-4])")
+
+
 def _quarter_parts(key: str) -> tuple[int, int]:
-    year, quarter = key.split("-Q")
-    q = int(quarter)
-    if not 1 <= q <= 4:
+    """(year, quarter) of a key like "2026-Q4"; ValueError for anything else, or a year outside the periods anyone
+    can ask for (beyond them dates overflow)."""
+    found = _QUARTER_KEY.fullmatch(key) if isinstance(key, str) else None
+    if found is None or not board_periods.FIRST_YEAR <= int(found[1]) <= board_periods.LAST_YEAR:
         raise ValueError(key)
-    return int(year), q
+    return int(found[1]), int(found[2])
 
 
 def quarter_months(key: str) -> list[str]:

@@ -2,7 +2,7 @@
 a printable team summary, the minimum group size setting and the ledger export."""
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
 from flask import Blueprint, Response, redirect, render_template, request, stream_with_context
 from marshmallow import Schema, ValidationError, fields, validate
@@ -13,8 +13,10 @@ from plugin.core.ids import MAX_ID
 from plugin.errors import InvalidInput, NotFound
 from plugin.extensions import db
 from plugin.i18n import gettext as _
+from plugin.i18n import lazy_gettext as _l
 from plugin.insights import export, periods, privacy, report, scope
 from plugin.insights.periods import KINDS, QUARTER
+from plugin.leaderboards.periods import FIRST_YEAR, LAST_YEAR
 from plugin.web.auth import launch_url, requires_actor
 from plugin.web.charts import Series, bar_chart, decimal_text, hbar_chart, percent_text
 from plugin.web.insights_charts import network_svg
@@ -112,10 +114,14 @@ def settings_save(actor: Actor):
     return redirect(launch_url("insights.overview", saved=1), 303)
 
 
+_DAYS = validate.Range(min=date(FIRST_YEAR, 1, 1), max=date(LAST_YEAR, 12, 31),
+                       error=_l("Choose a date between %(first)s and %(last)s.", first=FIRST_YEAR, last=LAST_YEAR))
+
+
 class LedgerFiltersIn(Schema):
     course = fields.Integer(load_default=None, strict=False, validate=ID_RANGE)
-    since = fields.Date(load_default=None)
-    until = fields.Date(load_default=None)
+    since = fields.Date(load_default=None, validate=_DAYS)
+    until = fields.Date(load_default=None, validate=_DAYS)  # the day after it ends the export: no overflow
 
 
 @bp.get("/ledger.csv")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Flask, g, request
 from sqlalchemy import bindparam, select
+from werkzeug.exceptions import BadRequest
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from plugin.core.db import read, reset_write_intent, set_write_intent
@@ -76,6 +77,13 @@ def register_security(app: Flask) -> None:
         SESSION_COOKIE_SAMESITE="None" if secure else "Lax",
         SESSION_COOKIE_PARTITIONED=secure,
     )
+
+    @app.before_request
+    def _refuse_nul_characters():
+        # No page or API field takes a NUL character, and PostgreSQL refuses one in any text it is asked to compare:
+        # a query string or form value holding one (%00) is a bad request here, not a server error in a query.
+        if any("\x00" in value for values in (request.args, request.form) for _key, value in values.items(multi=True)):
+            raise BadRequest("A form field or the address holds a NUL character, which no field takes.")
 
     @app.before_request
     def _write_intent():

@@ -170,6 +170,18 @@ def test_only_managers_hide_and_restore_and_with_a_reason(course):
     assert course.post.hidden_at is None and rows(AuditEvent) == 0
 
 
+def test_a_reported_entry_its_author_makes_private_leaves_the_managers_report_list(course):
+    from plugin.experiments.service import share_experiment
+
+    report(course.bo, course.post.id, "Names a colleague", later(1))
+    share_experiment(course.ada, course.post.id, "private", later(2))  # the author takes it back
+    with pytest.raises(NotFound):
+        get_visible(course.boss, course.post.id)
+    assert open_reports(course.boss) == []  # neither its title nor the report shows
+    share_experiment(course.ada, course.post.id, "course", later(3))  # shared again: the report is back
+    assert [e.id for _r, e in open_reports(course.boss)] == [course.post.id]
+
+
 def test_reports_are_listed_for_managers_and_resolved_when_hidden(course):
     other = log(course.bo, later(1), title="Grading rubric drafted by AI").experiment
     report(course.bo, course.post.id, "Looks like it has personal data", later(2))

@@ -109,6 +109,22 @@ def test_bad_filters_are_a_422(client, course):
     assert switched.status_code == 200  # a quarter key left over after switching to months: the current month
 
 
+@pytest.mark.parametrize("key", ["9999-Q4", "0-Q1", "-1-Q1", "1999-Q1", "2026-Q4x"])
+def test_a_quarter_outside_the_calendar_is_a_422_on_the_page_and_in_the_api(client, course, key):
+    page = client.get("/app/insights/", query_string={"lt": course["manager"], "kind": "quarter", "key": key})
+    assert page.status_code == 422
+    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {course['manager']}"}).get_json()
+    api = client.get(f"/api/v1/courses/{me['course_id']}/insights", query_string={"kind": "quarter", "key": key},
+                     headers={"Authorization": f"Bearer {course['manager']}"})
+    assert api.status_code == 422 and api.get_json()["error"]["code"] == "invalid"
+
+
+def test_the_ledger_export_refuses_dates_beyond_the_calendar_it_handles(client, launch, course):
+    admin = launch(role="admin", sub="boss")
+    response = client.get("/app/insights/ledger.csv", query_string={"lt": admin, "until": "9999-12-31"})
+    assert response.status_code == 422 and "Choose a date between 2000 and 2100" in visible(response)
+
+
 def test_admin_sets_the_group_size_and_exports_the_ledger_with_formulas_escaped(client, launch, course):
     admin = launch(role="admin", sub="boss", context_id="=HYPERLINK(1)")
     page = client.get("/app/insights/", query_string={"lt": admin})
