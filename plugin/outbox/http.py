@@ -2,17 +2,74 @@
 redirects, where a transport failure means "try again later" and the receiver's own words are kept."""
 from __future__ import annotations
 
+import ipaddress
 from urllib.parse import urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from plugin.outbox.registry import Retry
+from plugin.outbox.registry import GiveUp, Retry
 
 
-def send(method: str, url: str, *, who: str, timeout: float, **kwargs) -> requests.Response:
-    """The receiver's response; raises Retry (with a message naming `who`) when it could not be reached."""
+class _NotPublic(Exception):
+    """The connection reached a non-public address (raised past urllib3, which retries only OSErrors)."""
+
+
+def _public_only(connection_class):
+    class Checked(connection_class):
+        def _new_conn(self):
+            sock = super()._new_conn()
+            address = ipaddress.ip_address(sock.getpeername()[0].split("%")[0])
+            if not address.is_global:
+                sock.close()
+                raise _NotPublic(str(address))
+            return sock
+    return Checked
+
+
+class _PublicHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _public_only(HTTPConnection)
+
+
+class _PublicHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _public_only(HTTPSConnection)
+
+
+class _PublicOnlyAdapter(HTTPAdapter):
+    """Connects only to public addresses, checked on the socket itself once connected (before a byte is sent): a
+    host name that resolved to a public address for the check before sending and to a private one for the
+    connection (DNS rebinding) is refused all the same."""
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _PublicHTTPPool, "https": _PublicHTTPSPool}
+
+
+def valid_port(url: str) -> bool:
+    """Whether the URL's port, if it names one, is a port (1 to 65535)."""
     try:
-        return requests.request(method, url, allow_redirects=False, timeout=timeout, **kwargs)
+        port = urlsplit(url).port
+    except ValueError:
+        return False
+    return port is None or port > 0
+
+
+def send(method: str, url: str, *, who: str, timeout: float, public_only: bool = False,
+         **kwargs) -> requests.Response:
+    """The receiver's response; raises Retry (with a message naming `who`) when it could not be reached.
+    `public_only`: refuse (GiveUp) a connection that lands on a loopback, private or link-local address."""
+    try:
+        if not public_only:
+            return requests.request(method, url, allow_redirects=False, timeout=timeout, **kwargs)
+        with requests.Session() as session:
+            session.mount("http://", _PublicOnlyAdapter())
+            session.mount("https://", _PublicOnlyAdapter())
+            return session.request(method, url, allow_redirects=False, timeout=timeout, **kwargs)
+    except _NotPublic as exc:
+        raise GiveUp(f"{who} at {urlsplit(url).netloc} answered from a private address ({exc}), which this Tinker "
+                     "does not send to") from None
     except requests.Timeout:
         raise Retry(f"{who} did not answer within {timeout:g} s") from None
     except requests.ConnectionError:

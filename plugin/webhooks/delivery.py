@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 from datetime import datetime
 
 from flask import current_app
@@ -30,10 +31,22 @@ def sign(secret: str, message_id: str, timestamp: int, body: str) -> str:
     return "v1," + base64.b64encode(digest).decode()
 
 
+def _organisation_of(payload: dict) -> int | None:
+    """The organisation an event came from: named in the payload (queued before it was: in its body)."""
+    if "organisation_id" in payload:
+        return payload["organisation_id"]
+    try:
+        return json.loads(payload["body"])["data"]["organisation_id"]
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 @handler(KIND)
 def deliver(payload: dict, now: datetime) -> str:
     endpoint = db.session.get(WebhookEndpoint, payload["endpoint_id"])
-    if endpoint is None:
+    if endpoint is None or endpoint.organisation_id != _organisation_of(payload):
+        # Removed (SQLite may give its id to the next endpoint added, in any organisation: an event is only ever
+        # sent to an endpoint of the organisation it came from).
         raise GiveUp("the endpoint was removed")
     if not endpoint.active:
         raise GiveUp("the endpoint is turned off")
@@ -51,7 +64,8 @@ def deliver(payload: dict, now: datetime) -> str:
                "webhook-signature": sign(secret, payload["message_id"], timestamp, body)}
     timeout = current_app.config.get("WEBHOOKS_HTTP_TIMEOUT", 10)
     url = endpoint.url
-    response = send("POST", url, who="the receiver", timeout=timeout, data=body.encode(), headers=headers)
+    response = send("POST", url, who="the receiver", timeout=timeout, data=body.encode(), headers=headers,
+                    public_only=not current_app.config.get("WEBHOOKS_ALLOW_PRIVATE_ENDPOINTS", False))
     status = response.status_code
     if 200 <= status < 300:
         return f"accepted (HTTP {status})"

@@ -65,6 +65,7 @@ def _emit(organisation_id: int, course_id: int, event: str, fact_key: str, at: d
                       separators=(",", ":"), sort_keys=True)
     for endpoint_id in targets:
         enqueue(KIND, f"webhook:{endpoint_id}:{fact_key}", {"endpoint_id": endpoint_id, "event": event,
+                                                             "organisation_id": organisation_id,
                                                              "message_id": message_id, "body": body},
                 now, course_id=course_id)
 

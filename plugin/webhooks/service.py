@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 from marshmallow import Schema, ValidationError, fields, validate, validates
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from plugin.audit.service import record
 from plugin.core.actor import Actor
@@ -24,6 +24,7 @@ from plugin.errors import Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
 from plugin.i18n import gettext as _
 from plugin.i18n import lazy_gettext as _l
+from plugin.outbox.http import valid_port
 from plugin.outbox.models import FAILED, PENDING, OutboxItem
 from plugin.outbox.registry import Retry
 from plugin.outbox.service import ENQUEUED_FLAG
@@ -53,6 +54,8 @@ class WebhookIn(Schema):
                      error=_("Give a full http:// or https:// address."))(value.strip())
         if "#" in value:
             raise ValidationError(_("The address may not contain #."))
+        if not valid_port(value.strip()):
+            raise ValidationError(_("The port must be a number from 1 to 65535."))
 
 
 # -- the signing secret ----------------------------------------------------------------------------------------
@@ -150,10 +153,13 @@ def set_active(actor: Actor, endpoint_id: int, active: bool, now: datetime) -> W
 
 
 def delete_endpoint(actor: Actor, endpoint_id: int, now: datetime) -> None:
-    """Remove an endpoint; what was queued for it fails with a note when its turn comes."""
+    """Remove an endpoint and its deliveries, queued, failed or done: nothing more goes to it, and nothing is left
+    under its id (SQLite may give the id to the next endpoint added, in another organisation)."""
     endpoint = get_endpoint(actor, endpoint_id)
     record(actor, "webhook.deleted", "webhook_endpoint", endpoint.id, {"url": endpoint.url}, now,
            course_scoped=False)
+    db.session.execute(delete(OutboxItem).where(OutboxItem.kind == KIND,
+                                                OutboxItem.dedupe_key.startswith(f"webhook:{endpoint.id}:")))
     db.session.delete(endpoint)
     db.session.flush()
 

@@ -40,7 +40,7 @@ def private_address(url: str) -> str | None:
     try:
         found = socket.getaddrinfo(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80),
                                    proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError) as exc:
+    except (socket.gaierror, UnicodeError, ValueError) as exc:  # ValueError: a port out of range
         raise Retry(f"cannot resolve the LRS host {parts.hostname!r}: {exc}") from None
     for *_rest, sockaddr in found:
         address = ipaddress.ip_address(sockaddr[0].split("%")[0])
@@ -66,7 +66,8 @@ def deliver(payload: dict, now: datetime) -> str:
                          "Tinker does not send to")
     timeout = current_app.config.get("XAPI_HTTP_TIMEOUT", 10)
     response = send("PUT", url, who="the LRS", timeout=timeout, params={"statementId": statement["id"]},
-                    json=statement, auth=(row.key, secret), headers=HEADERS)
+                    json=statement, auth=(row.key, secret), headers=HEADERS,
+                    public_only=not current_app.config.get("XAPI_ALLOW_PRIVATE_ENDPOINTS", False))
     status = response.status_code
     if 200 <= status < 300:
         return f"stored by the LRS (HTTP {status})"

@@ -11,6 +11,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
@@ -25,6 +26,7 @@ from plugin.errors import Forbidden, InvalidInput
 from plugin.extensions import db
 from plugin.i18n import gettext as _
 from plugin.i18n import lazy_gettext as _l
+from plugin.outbox.http import valid_port
 from plugin.outbox.models import FAILED, PENDING, OutboxItem
 from plugin.outbox.service import enqueue
 from plugin.tenancy import config_cache
@@ -63,6 +65,17 @@ class XIn(Schema):
             url(value)
             if "?" in value or "#" in value:
                 raise ValidationError(_("The endpoint is the LRS's base address, without ? or #."))
+            if not valid_port(value):
+                raise ValidationError(_("The port must be a number from 1 to 65535."))
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port
 
 
 def _fernet() -> Fernet:
@@ -97,6 +110,10 @@ def update_settings(actor: Actor, data: dict, now: datetime) -> XapiSetting:
                           secret_encrypted="", send_email=False, updated_at=now)
         db.session.add(row)
     endpoint, key, secret = data["endpoint"].strip(), data["key"].strip(), data["secret"]
+    if row.secret_encrypted and not secret and endpoint and row.endpoint and _origin(endpoint) != _origin(row.endpoint):
+        # The saved secret belongs to the LRS it was given for: another host gets it only when typed again.
+        raise InvalidInput(_("The LRS connection needs some details."), errors={"secret": [
+            _("The endpoint moved to another host: give the secret again (the saved one stays with the old host).")]})
     if data["enabled"]:
         errors = {}
         if not endpoint:

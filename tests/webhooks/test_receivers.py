@@ -1,0 +1,129 @@
+"""Where webhooks and xAPI statements may go: only to the organisation's own endpoints, only to public addresses
+(checked on the connection itself, so a host name that changes its answer between the check and the connection
+is refused), with a port that exists, and the LRS secret only to the host it was given for."""
+from __future__ import annotations
+
+import inspect
+import socket
+
+import pytest
+
+from plugin.core.actor import Role
+from plugin.errors import InvalidInput
+from plugin.extensions import db
+from plugin.outbox import service as outbox
+from plugin.outbox.models import OutboxItem
+from plugin.recognition.service import give_kudos
+from plugin.webhooks import service as webhooks
+from plugin.xapi import service as xapi
+from tests.services.factories import NOW, later, log, make_actor, make_platform
+from tests.webhooks.conftest import receiver, verify  # noqa: F401
+
+PUBLIC = "93.184.216.34"
+
+
+def add(admin, url, events=("kudos.received",)):
+    return webhooks.create_endpoint(admin, webhooks.WebhookIn().load({"url": url, "events": list(events)}), NOW)
+
+
+def test_a_removed_endpoints_deliveries_never_reach_an_endpoint_given_its_id_later(appctx, receiver):  # noqa: F811
+    a = make_platform()
+    admin_a, boss_a = make_actor(a, "admin", Role.ADMIN), make_actor(a, "boss", Role.MANAGER)
+    ada = make_actor(a, "ada", name="Ada Lovelace")
+    admin_b = make_actor(make_platform(issuer="https://other.example", organisation="Org B"), "admin-b", Role.ADMIN)
+    endpoint_a, _ = add(admin_a, "https://hooks.org-a.example/in")
+    give_kudos(boss_a, receiver_id=ada.user_id, message="Thanks", submission_key="kudos-1", now=later(1), points=5)
+    db.session.commit()
+    webhooks.delete_endpoint(admin_a, endpoint_a.id, later(2))  # before the queued delivery went out
+    db.session.commit()
+    assert db.session.query(OutboxItem).filter(OutboxItem.kind == webhooks.KIND).count() == 0  # gone with it
+    add(admin_b, receiver.url)  # SQLite may give it the removed endpoint's id
+    db.session.commit()
+    outbox.process_due(later(3))
+    assert [r.json["data"]["organisation_id"] for r in receiver.received] == []
+
+
+def test_a_delivery_queued_for_another_organisations_endpoint_is_given_up(appctx, receiver):  # noqa: F811
+    """An item whose endpoint id now belongs elsewhere (queued before removals cleared their items) is not sent."""
+    a, b = make_platform(), make_platform(issuer="https://other.example", organisation="Org B")
+    ada, admin_b = make_actor(a, "ada"), make_actor(b, "admin-b", Role.ADMIN)
+    endpoint_b, _ = add(admin_b, receiver.url)
+    outbox.enqueue(webhooks.KIND, "webhook:stale", {"endpoint_id": endpoint_b.id, "event": "kudos.received",
+                                                    "message_id": "msg_1", "body": '{"data": {"organisation_id": %d}}'
+                                                    % ada.organisation_id}, NOW, course_id=ada.course_id)
+    db.session.commit()
+    outbox.process_due(later(1))
+    assert receiver.received == []
+    assert db.session.query(OutboxItem).filter_by(dedupe_key="webhook:stale").one().last_error == \
+        "the endpoint was removed"
+
+
+@pytest.fixture
+def rebinding(monkeypatch):
+    """rebind.attacker.example answers a public address to the private-address check and 127.0.0.1 after."""
+    real = socket.getaddrinfo
+
+    def answer(host, port, *args, **kwargs):
+        if host != "rebind.attacker.example":
+            return real(host, port, *args, **kwargs)
+        checking = any(frame.function == "private_address" for frame in inspect.stack()[1:6])
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (PUBLIC if checking else "127.0.0.1",
+                                                                               port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", answer)
+
+
+def _rebinding_url(receiver, path):  # noqa: F811
+    return f"http://rebind.attacker.example:{receiver.url.split(':')[2].split('/')[0]}{path}"
+
+
+def test_a_webhook_host_that_rebinds_to_loopback_gets_nothing(app, appctx, receiver, rebinding, monkeypatch):  # noqa: F811
+    monkeypatch.setitem(app.config, "WEBHOOKS_ALLOW_PRIVATE_ENDPOINTS", False)
+    platform = make_platform()
+    admin, ada = make_actor(platform, "admin", Role.ADMIN), make_actor(platform, "ada")
+    add(admin, _rebinding_url(receiver, "/internal-admin"), events=("experiment.logged",))
+    log(ada, later(1))
+    db.session.commit()
+    outbox.process_due(later(2))
+    assert receiver.received == []
+    item = db.session.query(OutboxItem).filter(OutboxItem.kind == webhooks.KIND).one()
+    assert "private address (127.0.0.1)" in item.last_error
+
+
+def test_an_lrs_host_that_rebinds_to_loopback_gets_nothing(app, appctx, receiver, rebinding, monkeypatch):  # noqa: F811
+    monkeypatch.setitem(app.config, "XAPI_ALLOW_PRIVATE_ENDPOINTS", False)
+    platform = make_platform()
+    admin, ada = make_actor(platform, "admin", Role.ADMIN), make_actor(platform, "ada")
+    xapi.update_settings(admin, xapi.XIn().load({"enabled": True, "endpoint": _rebinding_url(receiver, "/x"),
+                                                 "key": "k", "secret": "s"}), NOW)
+    log(ada, later(1))
+    db.session.commit()
+    outbox.process_due(later(2))
+    assert receiver.received == []  # neither the statement nor the LRS credentials
+
+
+@pytest.mark.parametrize("url", ["https://hooks.example.org:99999/in", "https://hooks.example.org:0/in"])
+def test_an_address_with_a_port_that_cannot_exist_is_refused_at_the_form(appctx, url):
+    admin = make_actor(make_platform(), "admin", Role.ADMIN)
+    with pytest.raises(Exception) as webhook:
+        add(admin, url)
+    assert "The port must be a number from 1 to 65535." in str(getattr(webhook.value, "messages", webhook.value))
+    with pytest.raises(Exception) as lrs:
+        xapi.XIn().load({"enabled": True, "endpoint": url, "key": "k", "secret": "s"})
+    assert "The port must be a number from 1 to 65535." in str(getattr(lrs.value, "messages", lrs.value))
+
+
+def test_the_saved_lrs_secret_goes_to_a_new_host_only_when_typed_again(appctx, receiver):  # noqa: F811
+    admin = make_actor(make_platform(), "admin", Role.ADMIN)
+    xapi.update_settings(admin, xapi.XIn().load({"enabled": True, "endpoint": "https://lrs.vendor.example/xapi",
+                                                 "key": "tinker", "secret": "the-real-lrs-password"}), NOW)
+    db.session.commit()
+    with pytest.raises(InvalidInput) as refused:  # only the address changed, the secret left blank
+        xapi.update_settings(admin, xapi.XIn().load({"enabled": True, "endpoint": receiver.url, "key": "tinker",
+                                                     "secret": ""}), later(1))
+    assert "give the secret again" in refused.value.errors["secret"][0]
+    db.session.rollback()
+    # the same host, another path: the saved secret stays in use, nothing to type again
+    kept = xapi.update_settings(admin, xapi.XIn().load({"enabled": True, "key": "tinker", "secret": "",
+                                                        "endpoint": "https://lrs.vendor.example/v2/xapi"}), later(2))
+    assert kept.endpoint == "https://lrs.vendor.example/v2/xapi" and xapi.lrs_secret(kept) == "the-real-lrs-password"
