@@ -8,6 +8,7 @@ import json
 import pytest
 from sqlalchemy import select
 
+from plugin.core.actor import Role
 from plugin.experiments.models import Visibility
 from plugin.extensions import db
 from plugin.outbox import service as outbox
@@ -15,10 +16,11 @@ from plugin.outbox.models import DONE, PENDING, OutboxItem
 from plugin.peer_help.service import I_HELPED, confirm_help, record_help
 from plugin.privacy import service as privacy
 from plugin.recognition.service import give_kudos
+from plugin.tenancy import service as tenancy
 from plugin.webhooks import service as webhooks
 from plugin.xapi import service as xapi
 from tests.privacy.world import ADA_EMAIL, build
-from tests.services.factories import later, log
+from tests.services.factories import NOW, identity, later, log, make_actor, make_platform
 from tests.webhooks.conftest import receiver, verify  # noqa: F401  (the fixture)
 
 ADA = "Ada Lovelace"
@@ -96,3 +98,20 @@ def test_queued_and_delivered_deliveries_lose_the_name_and_undelivered_statement
     assert verify(world.secret, sent)
     assert ADA not in sent.body.decode() and sent.json["data"]["receiver"]["name"] is None
     assert all(ADA not in r.body.decode() and ADA_EMAIL not in r.body.decode() for r in world.receiver.received)
+
+
+def test_a_statement_queued_under_the_persons_previous_email_does_not_outlive_the_erasure(appctx):
+    """The xAPI statement named them by the e-mail their LMS gave then; the LMS has sent a new one since."""
+    platform = make_platform()
+    admin = make_actor(platform, "admin", Role.ADMIN)
+    ada = make_actor(platform, "ada", name="Ada Lovelace", email="ada@old.example")
+    xapi.update_settings(admin, xapi.XIn().load({"enabled": True, "endpoint": "https://lrs.example.org/xapi",
+                                                 "key": "k", "secret": "s", "send_email": True}), NOW)
+    log(ada, later(1), visibility=Visibility.COURSE.value)  # queued (the LRS is down, say), as mailto:ada@old
+    db.session.commit()
+    tenancy.provision(identity(platform, "ada", name="Ada Lovelace", email="ada@new.example"), later(2))
+    db.session.commit()
+    privacy.erase(admin, ada.user_id, "ERASE", later(3))
+    db.session.commit()
+    left = [json.dumps(i.payload) for i in db.session.scalars(select(OutboxItem).where(OutboxItem.kind == xapi.KIND))]
+    assert not [p for p in left if "Ada Lovelace" in p or "ada@old.example" in p]
