@@ -62,6 +62,9 @@ class TeamProgressOut(Schema):
     points_per_member_month = fields.Float(required=True)
     experimenters_month = fields.Integer(required=True)
     goals = fields.List(fields.Nested(GoalOut), required=True)
+    withheld = fields.Boolean(required=True, metadata={
+        "description": "true for a learner looking at a team of fewer than 3 counted members: its activity figures "
+                       "are zero, since they would show what each member logged"})
 
 
 class ChallengeOut(Schema):

@@ -25,7 +25,7 @@ from plugin.i18n import format_date
 from plugin.i18n import gettext as _
 from plugin.leaderboards import service as boards
 from plugin.leaderboards.periods import ALL, MONTH, WEEK, current_key, first_day, previous_keys
-from plugin.leaderboards.queries import team_figures
+from plugin.leaderboards.queries import MIN_TEAM_SIZE, team_figures
 from plugin.ledger.models import TOTAL
 from plugin.settings.service import TIME_ZONE_OF, remember_time_zone, time_zone
 from plugin.teams.models import Team, TeamMember
@@ -98,6 +98,8 @@ class TeamProgress:
     points_month: int
     experimenters_month: int
     goals: list[Goal]
+    # A learner's view of a team too small to name nobody (MIN_TEAM_SIZE): its activity figures stay at zero.
+    withheld: bool = False
 
     @property
     def source_label(self) -> str:
@@ -175,6 +177,11 @@ def team_progress(actor: Actor, team_id: int, now: datetime) -> TeamProgress:
     month = current_key(MONTH, now, tz)
     figures = team_figures(team.id, [ALL, month, *week_keys])
     members = figures[ALL].get("members", 0)
+    # In a team of two, a learner's team page would show their teammate's entries, private ones included, as the
+    # team's figures: learners see them from MIN_TEAM_SIZE members on, as on the team boards; managers always.
+    withheld = not actor.can_manage and members < MIN_TEAM_SIZE
+    if withheld:
+        figures = {key: {"members": members} for key in figures}
     weeks = [Week(k, first_day(k), figures[k].get("experimenters", 0), members) for k in week_keys]
     outcomes = [_tally(figures, month, f"out:{o}", o, label) for o, label in OUTCOME_LABELS.items()]
     return TeamProgress(
@@ -183,4 +190,5 @@ def team_progress(actor: Actor, team_id: int, now: datetime) -> TeamProgress:
         categories=_categories(actor.organisation_id, figures, month), outcomes=outcomes,
         experiments=_tally(figures, month, "experiments"), minutes=_tally(figures, month, "minutes"),
         badges=_tally(figures, month, "badges"), points_month=figures[month].get(f"points:{TOTAL}", 0),
-        experimenters_month=figures[month].get("experimenters", 0), goals=_goals(team, now) if has_goals else [])
+        experimenters_month=figures[month].get("experimenters", 0), goals=_goals(team, now) if has_goals else [],
+        withheld=withheld)

@@ -115,7 +115,8 @@ def settings_save(actor: Actor):
 
 
 _DAYS = validate.Range(min=date(FIRST_YEAR, 1, 1), max=date(LAST_YEAR, 12, 31),
-                       error=_l("Choose a date between %(first)s and %(last)s.", first=FIRST_YEAR, last=LAST_YEAR))
+                       error=_l("Choose a date between the years %(first)s and %(last)s.", first=FIRST_YEAR,
+                          last=LAST_YEAR))
 
 
 class LedgerFiltersIn(Schema):

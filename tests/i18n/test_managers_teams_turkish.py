@@ -68,7 +68,7 @@ def test_a_turkish_launch_shows_the_team_page_with_turkish_months_numbers_and_sh
         log(_actor(app, "bo"), now=datetime(2026, 12, 1, 10, 0, tzinfo=timezone.utc), minutes_saved=30)
         db.session.commit()
 
-    turkish = client.get(f"/app/teams/{team}", query_string={"lt": people["ada-tr"]})
+    turkish = client.get(f"/app/teams/{team}", query_string={"lt": people["boss-tr"]})  # a manager: the figures
     page, html = visible(turkish), text(turkish)
     assert '<html lang="tr">' in html
     assert "2 sayılan üye · Burada oluşturuldu" in page
@@ -79,9 +79,12 @@ def test_a_turkish_launch_shows_the_team_page_with_turkish_months_numbers_and_sh
     assert "30 Kas 2026" in week and "2 kişiden 2" in week and "%100" in week
     assert "Aralık 2026" in html and "December" not in page and "counted member" not in page
 
-    english = visible(client.get(f"/app/teams/{team}", query_string={"lt": people["ada"]}))
+    english = visible(client.get(f"/app/teams/{team}", query_string={"lt": people["boss"]}))
     assert "2 counted members · Created here" in english and "in December 2026" in english
     assert "sayılan" not in english
+    # A learner of a team of two sees why there are no figures, in Turkish too.
+    member = visible(client.get(f"/app/teams/{team}", query_string={"lt": people["ada-tr"]}))
+    assert "Ekibin rakamları 3 sayılan üyesi olunca görünür" in member and "Aralık 2026 içinde" not in member
 
 
 def test_the_teams_refusals_arrive_in_turkish(client, people):

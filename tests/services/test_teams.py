@@ -278,7 +278,7 @@ def test_team_progress_reads_weeks_categories_outcomes_hours_and_goals(course):
         outcome="partly")                                       # the week before, in February
     log(course.cy, minutes_saved=600)                           # not in the team
     challenge_for(course, team, goal_value="4")
-    progress = team_progress(course.ada, team.id, NOW + timedelta(days=1))
+    progress = team_progress(course.boss, team.id, NOW + timedelta(days=1))  # a manager: a team of two's figures
 
     assert progress.members == 2 and progress.month_key == "2025-03" and progress.month_label == "March 2025"
     assert [(w.key, w.experimenters, w.percent) for w in progress.weeks[-2:]] == [
@@ -334,3 +334,19 @@ def test_racing_creates_of_one_name_make_one_team(appctx, course):
 
     results = race(appctx, create)
     assert results.count("created") == 1 and team_ids(course.boss) in (["Red"], ["red"])
+
+
+def test_a_learner_sees_a_teams_figures_only_from_three_counted_members_on(course):
+    """In a team of two, the figures are the teammate's own entries, private ones included."""
+    team = teams.create_team(course.boss, name("Pair"), NOW)
+    teams.add_members(course.boss, team.id, [course.ada.user_id, course.bo.user_id], NOW)
+    log(course.bo, visibility="private", outcome="failed", minutes_saved=45,
+        learned="It made up the figures; I will paste the source next time.")
+    pair = team_progress(course.ada, team.id, NOW + timedelta(minutes=1))
+    assert pair.withheld and (pair.experiments.all_time, pair.minutes.all_time) == (0, 0)
+    assert [o.all_time for o in pair.outcomes] == [0, 0, 0] and pair.members == 2
+    manager = team_progress(course.boss, team.id, NOW + timedelta(minutes=1))
+    assert not manager.withheld and (manager.experiments.all_time, manager.minutes.all_time) == (1, 45)
+    teams.add_members(course.boss, team.id, [course.cy.user_id], NOW + timedelta(minutes=2))
+    three = team_progress(course.ada, team.id, NOW + timedelta(minutes=3))
+    assert not three.withheld and (three.experiments.all_time, three.minutes.all_time) == (1, 45)

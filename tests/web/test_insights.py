@@ -122,7 +122,7 @@ def test_a_quarter_outside_the_calendar_is_a_422_on_the_page_and_in_the_api(clie
 def test_the_ledger_export_refuses_dates_beyond_the_calendar_it_handles(client, launch, course):
     admin = launch(role="admin", sub="boss")
     response = client.get("/app/insights/ledger.csv", query_string={"lt": admin, "until": "9999-12-31"})
-    assert response.status_code == 422 and "Choose a date between 2000 and 2100" in visible(response)
+    assert response.status_code == 422 and "Choose a date between the years 2000 and 2100" in visible(response)
 
 
 def test_admin_sets_the_group_size_and_exports_the_ledger_with_formulas_escaped(client, launch, course):

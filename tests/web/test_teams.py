@@ -184,7 +184,12 @@ def test_a_member_sees_the_team_page_with_its_figures_and_others_are_kept_out(ap
             learned="It needs the source text pasted in.")
         log(cy, now=datetime(2026, 12, 1, 11, 0, tzinfo=timezone.utc), minutes_saved=600)  # not in the team
         db.session.commit()
-    response = get(client, f"/app/teams/{red}", people["ada"])
+    member = get(client, f"/app/teams/{red}", people["ada"])
+    assert member.status_code == 200 and "2 counted members · Created here" in visible(member)
+    # A team of two: its figures would be each member's own (private entries included), so a learner sees none.
+    assert 'data-testid="figures-withheld"' in text(member) and 'data-testid="experiments-month"' not in text(member)
+    assert "The team's figures appear once it has 3 counted members" in visible(member)
+    response = get(client, f"/app/teams/{red}", people["boss"])  # the course's managers see them
     assert response.status_code == 200
     page, html = visible(response), text(response)
     assert "2 counted members · Created here" in page
@@ -194,8 +199,6 @@ def test_a_member_sees_the_team_page_with_its_figures_and_others_are_kept_out(ap
     outcomes = table(html, "outcomes")
     assert outcomes == [["Worked", "1", "1"], ["Partly worked", "1", "1"], ["Did not work", "0", "1"]]
     assert "Only the team's members and the course's managers can open this page" in page
-
-    assert get(client, f"/app/teams/{red}", people["boss"]).status_code == 200
     outsider = get(client, f"/app/teams/{red}", people["cy"])
     assert outsider.status_code == 403 and "Only this team's members" in visible(outsider)
 
@@ -230,7 +233,7 @@ def test_participation_weeks_follow_the_organisations_time_zone_across_monday_mi
         log(bo, now=MONDAY_ISTANBUL)        # Monday in Istanbul (still Sunday in UTC): week 49
         rebuild.rebuild()
         db.session.commit()
-    html = text(get(client, f"/app/teams/{red}", people["bo"]))
+    html = text(get(client, f"/app/teams/{red}", people["boss"]))  # a manager: a team of two shows its figures
     rows = table(html, "participation")
     assert len(rows) == 12 and rows[0][0] == "2026-W38"
     assert rows[-2:] == [["2026-W48", "23 Nov 2026", "1 of 2", "50%"], ["2026-W49", "30 Nov 2026", "1 of 2", "50%"]]
@@ -246,7 +249,7 @@ def test_every_chart_has_an_accessible_name_and_a_captioned_table(app, client, p
     with app.app_context():
         log(actor_for(app, "ada"), now=datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc))
         db.session.commit()
-    html = text(get(client, f"/app/teams/{red}", people["ada"]))
+    html = text(get(client, f"/app/teams/{red}", people["boss"]))
     for chart_id, caption in (("participation", "Members who logged an experiment, by week"),
                               ("categories", "Experiments by category"), ("outcomes", "Experiments by outcome")):
         markup = svg(html, chart_id)
