@@ -3,6 +3,8 @@ redirects, where a transport failure means "try again later" and the receiver's 
 from __future__ import annotations
 
 import ipaddress
+import socket
+import threading
 from urllib.parse import urlsplit
 
 import requests
@@ -12,39 +14,80 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from plugin.outbox.registry import GiveUp, Retry
 
+MAX_ANSWER = 4096  # bytes of a receiver's answer kept (answer_text shows at most 300 characters of it)
+
 
 class _NotPublic(Exception):
     """The connection reached a non-public address (raised past urllib3, which retries only OSErrors)."""
 
 
-def _public_only(connection_class):
-    class Checked(connection_class):
-        def _new_conn(self):
-            sock = super()._new_conn()
+class _Guard:
+    """What one request's connections must respect: public addresses only (when asked), and a deadline for the
+    whole exchange, after which the socket is shut down (a receiver answering a byte at a time would otherwise hold
+    the delivery worker, which every organisation shares, for as long as it liked: the timeout bounds each read)."""
+
+    def __init__(self, public_only: bool, seconds: float) -> None:
+        self.public_only, self.seconds = public_only, seconds
+        self.timers: list[threading.Timer] = []
+        self.expired = False
+
+    def watch(self, sock: socket.socket) -> None:
+        if self.public_only:
             address = ipaddress.ip_address(sock.getpeername()[0].split("%")[0])
             if not address.is_global:
                 sock.close()
                 raise _NotPublic(str(address))
-            return sock
-    return Checked
+        timer = threading.Timer(self.seconds, self._expire, (sock,))
+        timer.daemon = True
+        timer.start()
+        self.timers.append(timer)
+
+    def _expire(self, sock: socket.socket) -> None:
+        self.expired = True
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def stop(self) -> None:
+        for timer in self.timers:
+            timer.cancel()
 
 
-class _PublicHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _public_only(HTTPConnection)
+class _GuardedAdapter(HTTPAdapter):
+    """Connections checked by `guard` once connected, before a byte is sent: a host name that resolved to a public
+    address for the check before sending and to a private one for the connection (DNS rebinding) is refused."""
 
-
-class _PublicHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _public_only(HTTPSConnection)
-
-
-class _PublicOnlyAdapter(HTTPAdapter):
-    """Connects only to public addresses, checked on the socket itself once connected (before a byte is sent): a
-    host name that resolved to a public address for the check before sending and to a private one for the
-    connection (DNS rebinding) is refused all the same."""
+    def __init__(self, guard: _Guard) -> None:
+        self.guard = guard
+        super().__init__()
 
     def init_poolmanager(self, *args, **kwargs):
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _PublicHTTPPool, "https": _PublicHTTPSPool}
+        guard = self.guard
+
+        def guarded(connection_class):
+            class Guarded(connection_class):
+                def _new_conn(self):
+                    sock = super()._new_conn()
+                    guard.watch(sock)
+                    return sock
+            return Guarded
+
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": type("GuardedHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": guarded(HTTPConnection)}),
+            "https": type("GuardedHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": guarded(HTTPSConnection)})}
+
+
+def _read_capped(response: requests.Response) -> None:
+    """Read at most MAX_ANSWER bytes of the answer into the response, then let the connection go."""
+    kept = bytearray()
+    for chunk in response.iter_content(1024):
+        kept += chunk
+        if len(kept) >= MAX_ANSWER:
+            break
+    response._content = bytes(kept[:MAX_ANSWER])  # what .text and .json() read
+    response.close()
 
 
 def valid_port(url: str) -> bool:
@@ -58,24 +101,32 @@ def valid_port(url: str) -> bool:
 
 def send(method: str, url: str, *, who: str, timeout: float, public_only: bool = False,
          **kwargs) -> requests.Response:
-    """The receiver's response; raises Retry (with a message naming `who`) when it could not be reached.
-    `public_only`: refuse (GiveUp) a connection that lands on a loopback, private or link-local address."""
+    """The receiver's response (its first MAX_ANSWER bytes); raises Retry (with a message naming `who`) when it could
+    not be reached or did not finish answering within twice `timeout`. `public_only`: refuse (GiveUp) a connection
+    that lands on a loopback, private or link-local address."""
+    guard = _Guard(public_only, 2 * timeout)
     try:
-        if not public_only:
-            return requests.request(method, url, allow_redirects=False, timeout=timeout, **kwargs)
         with requests.Session() as session:
-            session.mount("http://", _PublicOnlyAdapter())
-            session.mount("https://", _PublicOnlyAdapter())
-            return session.request(method, url, allow_redirects=False, timeout=timeout, **kwargs)
+            session.mount("http://", _GuardedAdapter(guard))
+            session.mount("https://", _GuardedAdapter(guard))
+            response = session.request(method, url, allow_redirects=False, timeout=timeout, stream=True, **kwargs)
+            _read_capped(response)
+        if guard.expired:  # cut off mid-answer (what arrived may look whole): not known to be received, so again
+            raise Retry(f"{who} did not finish answering within {2 * timeout:g} s")
+        return response
     except _NotPublic as exc:
         raise GiveUp(f"{who} at {urlsplit(url).netloc} answered from a private address ({exc}), which this Tinker "
                      "does not send to") from None
     except requests.Timeout:
         raise Retry(f"{who} did not answer within {timeout:g} s") from None
-    except requests.ConnectionError:
-        raise Retry(f"could not connect to {who} at {urlsplit(url).netloc}") from None
     except requests.RequestException as exc:
+        if guard.expired:
+            raise Retry(f"{who} did not finish answering within {2 * timeout:g} s") from None
+        if isinstance(exc, requests.ConnectionError):
+            raise Retry(f"could not connect to {who} at {urlsplit(url).netloc}") from None
         raise Retry(f"sending to {who} failed: {type(exc).__name__}: {str(exc)[:200]}") from None
+    finally:
+        guard.stop()
 
 
 def answer_text(response: requests.Response) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import inspect
 import socket
+import threading
+import time
 
 import pytest
 
@@ -127,3 +129,42 @@ def test_the_saved_lrs_secret_goes_to_a_new_host_only_when_typed_again(appctx, r
     kept = xapi.update_settings(admin, xapi.XIn().load({"enabled": True, "key": "tinker", "secret": "",
                                                         "endpoint": "https://lrs.vendor.example/v2/xapi"}), later(2))
     assert kept.endpoint == "https://lrs.vendor.example/v2/xapi" and xapi.lrs_secret(kept) == "the-real-lrs-password"
+
+
+def _dripping_receiver(pause: float, lines: int):
+    """A receiver that answers its status line at once, then one header line every `pause` seconds."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(5)
+
+    def serve():
+        conn, _ = server.accept()
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 204 No Content\r\n")
+        for _ in range(lines):
+            time.sleep(pause)
+            try:
+                conn.sendall(b"X-Drip: a\r\n")
+            except OSError:
+                return
+        conn.sendall(b"Content-Length: 0\r\n\r\n")
+        conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return server
+
+
+def test_a_receiver_answering_a_byte_at_a_time_holds_the_delivery_worker_no_longer_than_twice_its_timeout(
+        app, appctx, monkeypatch):
+    monkeypatch.setitem(app.config, "WEBHOOKS_HTTP_TIMEOUT", 1)
+    server = _dripping_receiver(pause=0.5, lines=16)  # 8 s in all, never 1 s without a byte
+    platform = make_platform()
+    admin, ada = make_actor(platform, "admin", Role.ADMIN), make_actor(platform, "ada")
+    add(admin, f"http://127.0.0.1:{server.getsockname()[1]}/in", events=("experiment.logged",))
+    log(ada, later(1))
+    db.session.commit()
+    outbox.process_due(later(2))
+    server.close()
+    item = db.session.query(OutboxItem).filter(OutboxItem.kind == webhooks.KIND).one()
+    # cut off at twice the timeout (not the receiver's 8 s), and tried again later
+    assert (item.status, item.last_error) == ("pending", "Retry: the receiver did not finish answering within 2 s")
