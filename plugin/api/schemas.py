@@ -5,7 +5,7 @@ import base64
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from plugin.core.ids import MAX_ID
+from plugin.core.ids import ID_RANGE, MAX_ID
 
 
 class Text(fields.String):
@@ -30,7 +30,7 @@ class JsonBoolean(fields.Boolean):
 class Id(fields.Integer):
     def __init__(self, **kwargs):
         kwargs.setdefault("strict", True)
-        kwargs.setdefault("validate", validate.Range(min=1, max=MAX_ID))
+        kwargs.setdefault("validate", ID_RANGE)
         super().__init__(**kwargs)
 
 

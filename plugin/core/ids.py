@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import re
 
+from marshmallow import validate
 from werkzeug.routing import IntegerConverter
 
 MAX_ID = 2**31 - 1
+ID_RANGE = validate.Range(min=1, max=MAX_ID)  # a schema field's: an id the database can hold
 # ASCII digits only: str.isdigit() also takes "²", and int() takes "٣" and " 3 ".
 _WHOLE = re.compile(r"-?[0-9]{1,10}")
 

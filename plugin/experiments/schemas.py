@@ -5,7 +5,7 @@ import copy
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from plugin.core.ids import MAX_ID, parse_id
+from plugin.core.ids import ID_RANGE, parse_id
 from plugin.experiments.models import Outcome, SensitiveData, Visibility
 from plugin.i18n import gettext as _
 
@@ -38,7 +38,7 @@ class ExperimentIn(Prebuilt):
     title = fields.String(required=True, validate=validate.Length(min=3, max=200))
     ai_tool = fields.String(required=True, validate=validate.Length(min=1, max=20))  # an id, or "other"
     ai_tool_other = fields.String(load_default="", validate=validate.Length(max=100))
-    task_category = fields.Integer(required=True, strict=False, validate=validate.Range(min=1, max=MAX_ID))
+    task_category = fields.Integer(required=True, strict=False, validate=ID_RANGE)
     tried = fields.String(required=True, validate=validate.Length(min=3, max=5000))
     outcome = fields.String(required=True, validate=validate.OneOf([o.value for o in Outcome]))
     learned = fields.String(load_default="", validate=validate.Length(max=5000))
@@ -46,7 +46,7 @@ class ExperimentIn(Prebuilt):
     sensitive_data = fields.String(required=True, validate=validate.OneOf([s.value for s in SensitiveData]))
     visibility = fields.String(required=True, validate=validate.OneOf([v.value for v in Visibility]))
     anonymous = fields.Boolean(load_default=False, truthy={"on", "1", "true", True}, falsy={"", "0", "false", False})
-    pillars = fields.List(fields.Integer(strict=False, validate=validate.Range(min=1, max=MAX_ID)), load_default=list,
+    pillars = fields.List(fields.Integer(strict=False, validate=ID_RANGE), load_default=list,
                           validate=validate.Length(max=6))
     confidence_before = fields.Integer(load_default=None, allow_none=True, strict=False,
                                        validate=validate.Range(min=1, max=5))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import fields, pre_load, validate
 
-from plugin.core.ids import MAX_ID
+from plugin.core.ids import ID_RANGE
 from plugin.core.schema import Schema
 from plugin.i18n import lazy_gettext as _l
 
@@ -27,7 +27,7 @@ class TeamIn(Schema):
 
 
 class MembersIn(Schema):
-    user_ids = fields.List(fields.Integer(strict=False, validate=validate.Range(min=1, max=MAX_ID)), required=True,
+    user_ids = fields.List(fields.Integer(strict=False, validate=ID_RANGE), required=True,
                            validate=[validate.Length(min=1, error=_l("Choose at least one learner.")),
                                      validate.Length(max=500, error=_l("Add at most %(max)s learners at a time.", max=500))])
 

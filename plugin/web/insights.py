@@ -9,7 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from plugin.core.actor import Actor, Role
 from plugin.core.clock import utcnow
-from plugin.core.ids import MAX_ID
+from plugin.core.ids import ID_RANGE
 from plugin.errors import InvalidInput, NotFound
 from plugin.extensions import db
 from plugin.i18n import gettext as _
@@ -22,7 +22,6 @@ from plugin.web.charts import Series, bar_chart, decimal_text, hbar_chart, perce
 from plugin.web.insights_charts import network_svg
 
 bp = Blueprint("insights", __name__, url_prefix="/app/insights")
-ID_RANGE = validate.Range(min=1, max=MAX_ID)
 
 
 class FiltersIn(Schema):
