@@ -17,6 +17,25 @@ from plugin.outbox.registry import GiveUp, Retry
 MAX_ANSWER = 4096  # bytes of a receiver's answer kept (answer_text shows at most 300 characters of it)
 
 
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether a connection to `address` reaches the public internet: the address is global, and so is any IPv4
+    address carried inside an IPv6 one (IPv4-mapped, 6to4, Teredo, NAT64 and the old IPv4-compatible form), which a
+    gateway on the way turns back into that IPv4 address: 2002:7f00:1:: is 127.0.0.1 by 6to4, 64:ff9b::a00:1 is
+    10.0.0.1 by NAT64, though Python calls both global."""
+    if not address.is_global:
+        return False
+    if address.version == 4:
+        return True
+    inner = [address.ipv4_mapped, address.sixtofour, address.teredo[1] if address.teredo else None]
+    if any(address in network for network in _NAT64) or address in _IPV4_COMPATIBLE:
+        inner.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return all(embedded is None or embedded.is_global for embedded in inner)
+
+
 class _NotPublic(Exception):
     """The connection reached a non-public address (raised past urllib3, which retries only OSErrors)."""
 
@@ -34,7 +53,7 @@ class _Guard:
     def watch(self, sock: socket.socket) -> None:
         if self.public_only:
             address = ipaddress.ip_address(sock.getpeername()[0].split("%")[0])
-            if not address.is_global:
+            if not is_public(address):
                 sock.close()
                 raise _NotPublic(str(address))
         timer = threading.Timer(self.seconds, self._expire, (sock,))

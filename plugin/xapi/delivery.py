@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from flask import current_app
 
 from plugin.extensions import db
-from plugin.outbox.http import answer_text, send
+from plugin.outbox.http import answer_text, is_public, send
 from plugin.outbox.registry import GiveUp, Retry, handler
 from plugin.xapi.models import XapiSetting
 from plugin.xapi.service import KIND, lrs_secret
@@ -44,7 +44,7 @@ def private_address(url: str) -> str | None:
         raise Retry(f"cannot resolve the LRS host {parts.hostname!r}: {exc}") from None
     for *_rest, sockaddr in found:
         address = ipaddress.ip_address(sockaddr[0].split("%")[0])
-        if not address.is_global:
+        if not is_public(address):
             return str(address)
     return None
 

@@ -109,6 +109,24 @@ def test_only_admins_manage_endpoints(org):
         webhooks.recent(org["manager"])
 
 
+@pytest.mark.parametrize("host", [
+    "[2002:7f00:1::]",         # 6to4: 127.0.0.1
+    "[64:ff9b::a00:1]",        # NAT64 well-known prefix: 10.0.0.1
+    "[64:ff9b:1::c0a8:101]",   # NAT64 local-use prefix: 192.168.1.1
+])
+def test_an_ipv6_address_carrying_a_private_ipv4_one_is_refused_like_it(org, app, monkeypatch, host):
+    monkeypatch.setitem(app.config, "WEBHOOKS_ALLOW_PRIVATE_ENDPOINTS", False)
+    with pytest.raises(InvalidInput) as err:
+        add(org["admin"], f"http://{host}:8080/in")
+    assert "private address" in " ".join(err.value.errors["url"])
+
+
+def test_a_public_ipv6_address_and_one_carrying_a_public_ipv4_are_accepted(org, app, monkeypatch):
+    monkeypatch.setitem(app.config, "WEBHOOKS_ALLOW_PRIVATE_ENDPOINTS", False)
+    for host in ("[2606:4700:4700::1111]", "[2002:808:808::]"):  # a public address; 6to4 of 8.8.8.8
+        assert add(org["admin"], f"http://{host}:8080/in").url == f"http://{host}:8080/in"
+
+
 def test_private_receivers_are_refused_when_the_operator_does_not_allow_them(org, app, monkeypatch):
     endpoint = add(org["admin"], "http://127.0.0.1:9/in", events=("experiment.logged",))  # allowed in tests
     log(org["ada"], later(1))
