@@ -14,6 +14,7 @@ from marshmallow import Schema, fields
 from webargs.flaskparser import FlaskParser
 
 from plugin.core.ids import MAX_ID, IdConverter
+from plugin.i18n import locale
 
 SECURITY_SCHEMES = {
     "launchToken": {"type": "http", "scheme": "bearer", "bearerFormat": "Tinker launch token",
@@ -115,9 +116,10 @@ class Blueprint(flask_smorest.Blueprint):
 
     def weak_etag(self, *version) -> None:
         """Call first thing in a GET: answers 304 at once when the client's tag is current (nothing else is
-        computed), else tags the response. The tag covers the path, the query and `version` (who asks and the
-        data version); it names the content's version, not its bytes: weak."""
-        parts = [request.path, sorted(request.args.items(multi=True)), *version]
+        computed), else tags the response. The tag covers the path, the query, the language the answer is in
+        (labels and texts follow Accept-Language) and `version` (who asks and the data version); it names the
+        content's version, not its bytes: weak."""
+        parts = [request.path, sorted(request.args.items(multi=True)), str(locale()), *version]
         # Keyed: a tag cannot be guessed, so only someone who received it in a 200 can get a 304 with it.
         tag = hmac.new(current_app.config["SECRET_KEY"].encode(), json.dumps(parts, default=str).encode(),
                        hashlib.sha256).hexdigest()[:32]

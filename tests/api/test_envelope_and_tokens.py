@@ -371,3 +371,17 @@ def test_an_edit_that_adds_no_row_still_changes_the_weak_etags(client, world):
     for url in urls:
         again = client.get(url, headers={**manager, "If-None-Match": tags[url]})
         assert again.status_code == 200 and again.headers["ETag"] != tags[url], url
+
+
+def test_a_weak_etag_is_not_confirmed_for_a_client_asking_in_another_language(client, world):
+    """The insights label, table texts and progress texts follow Accept-Language: a copy tagged in English is
+    not confirmed with a 304 to a client that now asks in Turkish (it would keep showing English)."""
+    token = bearer(world.callers["token_insights"])
+    url = f"/api/v1/courses/{world.course_id}/insights?kind=quarter&key=2026-Q4"
+    english = client.get(url, headers={**token, "Accept-Language": "en"})
+    assert english.status_code == 200 and english.get_json()["label"] == "Q4 2026"
+    turkish = client.get(url, headers={**token, "Accept-Language": "tr", "If-None-Match": english.headers["ETag"]})
+    assert turkish.status_code == 200 and turkish.get_json()["label"] == "2026 Ç4"
+    assert turkish.headers["ETag"] != english.headers["ETag"]
+    again = client.get(url, headers={**token, "Accept-Language": "tr", "If-None-Match": turkish.headers["ETag"]})
+    assert again.status_code == 304
