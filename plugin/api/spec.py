@@ -11,9 +11,11 @@ from flask import Response, current_app, g, request
 from flask_smorest import Api
 from flask_smorest.exceptions import NotModified
 from marshmallow import Schema, fields
-from webargs.flaskparser import FlaskParser
+from webargs.flaskparser import FlaskParser, is_json_request
+from werkzeug.exceptions import UnsupportedMediaType
 
 from plugin.core.ids import MAX_ID, IdConverter
+from plugin.i18n import gettext as _
 from plugin.i18n import locale
 
 SECURITY_SCHEMES = {
@@ -99,9 +101,13 @@ def _tag(name: str) -> str:
 
 class Parser(FlaskParser):
     """webargs' parser, where JSON nested deeper than Python's parser goes (RecursionError) is an invalid body,
-    400 in the envelope, like any other; it was a 500."""
+    400 in the envelope, like any other; it was a 500. A body that is not JSON (a form, text/plain, no
+    Content-Type) is 415: webargs would ignore it, so `required` fields were reported missing and an optional
+    body read as empty (a resend of one delivery sent every failed one again)."""
 
     def _raw_load_json(self, req):
+        if not is_json_request(req) and (req.content_length or req.get_data(cache=True)):
+            raise UnsupportedMediaType(_("Send the body as JSON, with the header Content-Type: application/json."))
         try:
             return super()._raw_load_json(req)
         except RecursionError:
