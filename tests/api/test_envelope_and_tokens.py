@@ -70,6 +70,16 @@ def test_nul_characters_are_refused_not_stored(client, world):
     assert response.status_code == 422 and "title" in _error(response)["errors"]
 
 
+def test_a_nul_in_a_help_submission_key_is_a_field_error_not_a_500(client, world):
+    """PostgreSQL refuses NUL in text: the retry key of recorded help is refused as the other texts are."""
+    response = client.post(f"/api/v1/courses/{world.course_id}/peer-help", headers=bearer(world.callers["learner"]),
+                           json={"other_user_id": world.learners["l3"], "direction": "helped_me",
+                                 "description": "Showed me how to check sources", "submission_key": "retry-key\x00"})
+    assert response.status_code == 422 and "submission_key" in _error(response)["errors"], response.get_json()
+    mine = client.get(f"/api/v1/courses/{world.course_id}/peer-help", headers=bearer(world.callers["learner"]))
+    assert all(h["helper_id"] != world.learners["l3"] for h in mine.get_json())
+
+
 @pytest.mark.parametrize("tool", ["\u00b2", "99999999999999999999", "3000000000", "0"])
 def test_a_tool_that_is_no_id_is_a_field_error(client, world, tool):
     body = experiment_body(client, world.callers["learner"], ai_tool=tool, title="Tool named oddly")
