@@ -37,7 +37,7 @@ class HelpIn(Schema):
                               metadata={"description": "helped_me counts at once; i_helped waits for their confirmation"})
     description = Text(required=True, validate=validate.Length(min=3, max=2000))
     experiment_id = Id(load_default=None, allow_none=True)
-    submission_key = fields.String(load_default=None, validate=validate.Length(min=8, max=64), metadata={
+    submission_key = Text(load_default=None, validate=validate.Length(min=8, max=64), metadata={
         "description": "Send the same key again (a retry) and the help first recorded with it comes back, 200"})
 
 

@@ -11,9 +11,12 @@ from flask import Response, current_app, g, request
 from flask_smorest import Api
 from flask_smorest.exceptions import NotModified
 from marshmallow import Schema, fields
-from webargs.flaskparser import FlaskParser
+from webargs.flaskparser import FlaskParser, is_json_request
+from werkzeug.exceptions import UnsupportedMediaType
 
 from plugin.core.ids import MAX_ID, IdConverter
+from plugin.i18n import gettext as _
+from plugin.i18n import locale
 
 SECURITY_SCHEMES = {
     "launchToken": {"type": "http", "scheme": "bearer", "bearerFormat": "Tinker launch token",
@@ -98,9 +101,13 @@ def _tag(name: str) -> str:
 
 class Parser(FlaskParser):
     """webargs' parser, where JSON nested deeper than Python's parser goes (RecursionError) is an invalid body,
-    400 in the envelope, like any other; it was a 500."""
+    400 in the envelope, like any other; it was a 500. A body that is not JSON (a form, text/plain, no
+    Content-Type) is 415: webargs would ignore it, so `required` fields were reported missing and an optional
+    body read as empty (a resend of one delivery sent every failed one again)."""
 
     def _raw_load_json(self, req):
+        if not is_json_request(req) and (req.content_length or req.get_data(cache=True)):
+            raise UnsupportedMediaType(_("Send the body as JSON, with the header Content-Type: application/json."))
         try:
             return super()._raw_load_json(req)
         except RecursionError:
@@ -115,9 +122,10 @@ class Blueprint(flask_smorest.Blueprint):
 
     def weak_etag(self, *version) -> None:
         """Call first thing in a GET: answers 304 at once when the client's tag is current (nothing else is
-        computed), else tags the response. The tag covers the path, the query and `version` (who asks and the
-        data version); it names the content's version, not its bytes: weak."""
-        parts = [request.path, sorted(request.args.items(multi=True)), *version]
+        computed), else tags the response. The tag covers the path, the query, the language the answer is in
+        (labels and texts follow Accept-Language) and `version` (who asks and the data version); it names the
+        content's version, not its bytes: weak."""
+        parts = [request.path, sorted(request.args.items(multi=True)), str(locale()), *version]
         # Keyed: a tag cannot be guessed, so only someone who received it in a 200 can get a 304 with it.
         tag = hmac.new(current_app.config["SECRET_KEY"].encode(), json.dumps(parts, default=str).encode(),
                        hashlib.sha256).hexdigest()[:32]

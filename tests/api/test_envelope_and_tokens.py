@@ -70,6 +70,16 @@ def test_nul_characters_are_refused_not_stored(client, world):
     assert response.status_code == 422 and "title" in _error(response)["errors"]
 
 
+def test_a_nul_in_a_help_submission_key_is_a_field_error_not_a_500(client, world):
+    """PostgreSQL refuses NUL in text: the retry key of recorded help is refused as the other texts are."""
+    response = client.post(f"/api/v1/courses/{world.course_id}/peer-help", headers=bearer(world.callers["learner"]),
+                           json={"other_user_id": world.learners["l3"], "direction": "helped_me",
+                                 "description": "Showed me how to check sources", "submission_key": "retry-key\x00"})
+    assert response.status_code == 422 and "submission_key" in _error(response)["errors"], response.get_json()
+    mine = client.get(f"/api/v1/courses/{world.course_id}/peer-help", headers=bearer(world.callers["learner"]))
+    assert all(h["helper_id"] != world.learners["l3"] for h in mine.get_json())
+
+
 @pytest.mark.parametrize("tool", ["\u00b2", "99999999999999999999", "3000000000", "0"])
 def test_a_tool_that_is_no_id_is_a_field_error(client, world, tool):
     body = experiment_body(client, world.callers["learner"], ai_tool=tool, title="Tool named oddly")
@@ -371,3 +381,17 @@ def test_an_edit_that_adds_no_row_still_changes_the_weak_etags(client, world):
     for url in urls:
         again = client.get(url, headers={**manager, "If-None-Match": tags[url]})
         assert again.status_code == 200 and again.headers["ETag"] != tags[url], url
+
+
+def test_a_weak_etag_is_not_confirmed_for_a_client_asking_in_another_language(client, world):
+    """The insights label, table texts and progress texts follow Accept-Language: a copy tagged in English is
+    not confirmed with a 304 to a client that now asks in Turkish (it would keep showing English)."""
+    token = bearer(world.callers["token_insights"])
+    url = f"/api/v1/courses/{world.course_id}/insights?kind=quarter&key=2026-Q4"
+    english = client.get(url, headers={**token, "Accept-Language": "en"})
+    assert english.status_code == 200 and english.get_json()["label"] == "Q4 2026"
+    turkish = client.get(url, headers={**token, "Accept-Language": "tr", "If-None-Match": english.headers["ETag"]})
+    assert turkish.status_code == 200 and turkish.get_json()["label"] == "2026 Ç4"
+    assert turkish.headers["ETag"] != english.headers["ETag"]
+    again = client.get(url, headers={**token, "Accept-Language": "tr", "If-None-Match": turkish.headers["ETag"]})
+    assert again.status_code == 304

@@ -166,6 +166,30 @@ def test_admins_manage_endpoints_through_the_api_too(app, client, launch, receiv
     assert client.get("/api/v1/webhooks", headers=admin).get_json() == []
 
 
+def test_a_resend_of_one_delivery_sent_as_a_form_resends_nothing_and_says_to_send_json(app, client, launch, receiver):
+    """`curl -d delivery_id=5` (a form body, not JSON) must not be read as "no delivery named": that would send
+    every failed delivery of the organisation again. The API answers 415 and queues nothing."""
+    admin, manager = bearer(launch(role="admin", sub="boss")), launch(role="instructor", sub="teach")
+    created = client.post("/api/v1/webhooks", headers=admin, json={"url": receiver.url, "events": ["badge.earned"]})
+    assert created.status_code == 201
+    receiver.script = [(400, '{"message": "not yet"}'), (400, '{"message": "not yet"}')]
+    award(client, manager, launch(sub="ada"))
+    award(client, manager, launch(sub="bob"))
+    assert deliver(app).failed == 2
+    one = client.get("/api/v1/webhooks/deliveries", headers=admin).get_json()[0]["id"]
+
+    for body, content_type in ((f"delivery_id={one}", "application/x-www-form-urlencoded"),
+                               (f'{{"delivery_id": {one}}}', "text/plain"), (f'{{"delivery_id": {one}}}', None)):
+        resent = client.post("/api/v1/webhooks/deliveries/resend", headers=admin, data=body, content_type=content_type)
+        assert resent.status_code == 415, resent.get_json()
+        assert resent.get_json()["error"]["code"] == "unsupported_media_type"
+        assert "Content-Type: application/json" in resent.get_json()["error"]["message"]
+    assert [d["status"] for d in client.get("/api/v1/webhooks/deliveries", headers=admin).get_json()] == ["failed"] * 2
+
+    assert client.post("/api/v1/webhooks/deliveries/resend", headers=admin,
+                       json={"delivery_id": one}).get_json() == {"queued": 1}
+
+
 def test_the_receiver_snippet_in_the_docs_verifies_what_tinker_sends(app, client, launch, receiver):
     source = (Path(__file__).resolve().parents[2] / "docs" / "webhooks.md").read_text()
     snippet = re.search(r"## Verifying a request.*?```python\n(.*?)```", source, re.S).group(1)
