@@ -76,7 +76,8 @@ def create_webhook(actor, data):
     """Add an endpoint; the answer holds its signing secret, which is never shown again."""
     endpoint, secret = webhooks.create_endpoint(actor, data, utcnow())
     db.session.commit()
-    return {**{name: getattr(endpoint, name) for name in WebhookOut().fields}, "secret": secret}
+    return ({**{name: getattr(endpoint, name) for name in WebhookOut().fields}, "secret": secret}, 201,
+            {"Cache-Control": "no-store"})
 
 
 @blp.route("/<id:webhook_id>", methods=["PATCH"])

@@ -143,6 +143,7 @@ def test_admins_manage_endpoints_through_the_api_too(app, client, launch, receiv
     admin, manager = bearer(launch(role="admin", sub="boss")), launch(role="instructor", sub="teach")
     created = client.post("/api/v1/webhooks", headers=admin, json={"url": receiver.url, "events": ["badge.earned"]})
     assert created.status_code == 201
+    assert created.headers["Cache-Control"] == "no-store"  # the secret, shown once, is kept by no cache
     secret = created.get_json()["secret"]
     listed = client.get("/api/v1/webhooks", headers=admin)
     assert [w["url"] for w in listed.get_json()] == [receiver.url] and secret not in listed.get_data(as_text=True)
