@@ -22,7 +22,7 @@ from plugin.ledger.service import balance
 from plugin.levels.service import ladder
 from plugin.outbox.models import GradeSync, OutboxItem
 from plugin.outbox.service import enqueue, recent, retry_failed
-from plugin.tenancy.models import Course, Membership
+from plugin.tenancy.models import Course, Membership, User
 from plugin.tenancy.service import standing
 
 LINEITEM_KIND = "ags.lineitem"
@@ -128,9 +128,11 @@ class Score:
 
 def score_now(course_id: int, user_id: int) -> Score | None:
     """The learner's current score under the course's setting; None when nothing should be sent
-    (sync off, or the person is not a learner of the course)."""
+    (sync off, the person is not a learner of the course, or was erased: their LMS id is gone)."""
     row = settings(course_id)
     if row is None or not row.enabled or _role(course_id, user_id) != Role.LEARNER.value:
+        return None
+    if db.session.scalar(select(User.erased_at).where(User.id == user_id)) is not None:
         return None
     organisation_id = db.session.scalar(select(Course.organisation_id).where(Course.id == course_id))
     given, maximum = MODES[row.mode][1](organisation_id, balance(course_id, user_id))

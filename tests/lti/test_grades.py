@@ -297,3 +297,49 @@ def test_a_manager_retries_failed_deliveries_from_the_status_page(app, client, e
         from plugin.audit.models import AuditEvent
         assert db.session.scalar(select(AuditEvent.details).where(AuditEvent.action == "grades.retried")) == {
             "deliveries": 1}
+
+
+def _erase(client, enter, app, sub: str = "learner-1") -> int:
+    with app.app_context():
+        user_id = db.session.scalar(select(User.id).where(User.sub == sub))
+    admin = enter("admin", "admin-1")
+    response = client.post(f"/app/admin/privacy/erase/{user_id}", data={"lt": admin, "confirm": "ERASE"})
+    assert response.status_code == 303, text(response)[:800]
+    return user_id
+
+
+def test_a_failed_push_retried_after_the_persons_erasure_sends_nothing(app, client, enter, ags):
+    """Erasure removes the person's LMS id: a push that had failed before, retried by a manager afterwards, must
+    not post a score for the pseudonymous id to the LMS."""
+    teacher = enter("instructor", "teacher-1")
+    enable(client, teacher)
+    learner = enter()
+    run(app)  # the line item
+    log_experiment(client, learner)
+    ags.score_answers = [500] * 8
+    moment = utcnow() + timedelta(seconds=1)
+    for _ in range(8):
+        run(app, moment)
+        moment += timedelta(hours=2)
+    [row] = score_rows(app)
+    assert row.status == FAILED and len(ags.scores) == 8
+    _erase(client, enter, app)
+
+    client.post("/app/manage/grades/retry", data={"lt": teacher})
+    run(app, moment)
+    assert len(ags.scores) == 8, [s["body"]["userId"] for s in ags.scores[8:]]
+
+
+def test_points_changing_after_the_persons_erasure_send_no_score(app, client, enter, ags):
+    teacher = enter("instructor", "teacher-1")
+    enable(client, teacher)
+    log_experiment(client, enter())
+    run(app)
+    assert len(ags.accepted()) == 1
+    user_id = _erase(client, enter, app)
+    with app.app_context():  # e.g. a manager's kudos or a confirmed peer help changes their points later
+        from plugin.outbox.grades import points_changed
+        points_changed(1, user_id, utcnow())
+        db.session.commit()
+    run(app, utcnow() + timedelta(minutes=1))
+    assert [s["body"]["userId"] for s in ags.scores] == ["learner-1"]
