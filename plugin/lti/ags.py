@@ -15,10 +15,12 @@ from sqlalchemy import select, update
 from plugin.core.db import writing
 from plugin.extensions import db
 from plugin.lti import service_token
+from plugin.lti.roster import MAX_PAGES, next_link
 from plugin.outbox import grades
 from plugin.outbox.models import GradeSync
 from plugin.outbox.registry import GiveUp, Retry, handler
 from plugin.tenancy.models import Course, Platform, User
+from plugin.tenancy.service import origin_of
 
 SCOPE_LINEITEM = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
 SCOPE_SCORE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
@@ -69,16 +71,22 @@ def _lineitem_body(row: GradeSync) -> dict:
 
 
 def _find_existing(lineitems: str, token: str) -> str | None:
-    response = _call("GET", lineitems, token, headers={"Accept": CONTAINER_TYPE})
-    if response.status_code != 200:
-        return None
-    try:
-        items = response.json()
-    except ValueError:
-        return None
-    for item in items if isinstance(items, list) else []:
-        if isinstance(item, dict) and grades.TAG in (item.get("tag"), item.get("resourceId")) and item.get("id"):
-            return str(item["id"])
+    """Tinker's line item in the container, looking through every page (Link rel="next", on the container's
+    own site only: the bearer token goes nowhere else)."""
+    url, origin, seen = lineitems, origin_of(lineitems), set()
+    while url and url not in seen and len(seen) < MAX_PAGES and origin_of(url) == origin:
+        seen.add(url)
+        response = _call("GET", url, token, headers={"Accept": CONTAINER_TYPE})
+        if response.status_code != 200:
+            return None
+        try:
+            items = response.json()
+        except ValueError:
+            return None
+        for item in items if isinstance(items, list) else []:
+            if isinstance(item, dict) and grades.TAG in (item.get("tag"), item.get("resourceId")) and item.get("id"):
+                return str(item["id"])
+        url = next_link(response.headers.get("Link"), url)
     return None
 
 

@@ -98,6 +98,23 @@ def test_opt_in_creates_exactly_one_lineitem(app, client, enter, ags):
     assert not ags.token_errors
 
 
+def test_opt_in_finds_the_tools_line_item_on_a_later_page_instead_of_making_a_second(app, client, enter, ags):
+    """The line items container is paged (Link rel="next"): Tinker's item (a course copy brings it along, or it
+    was made before the course's sync row was lost) may be past the first page; a second "AI experimentation"
+    column in the gradebook is what the learners would see otherwise."""
+    for number in range(1, 13):  # the course's other gradable activities of this tool
+        ags.lineitems[number] = {"id": f"{ags.base}/mod/lti/services.php/2/lineitems/{number}/lineitem?type_id=1",
+                                 "label": f"Week {number}", "scoreMaximum": 10, "resourceId": f"week-{number}"}
+    ags.lineitems[13] = {"id": f"{ags.base}/mod/lti/services.php/2/lineitems/13/lineitem?type_id=1",
+                         "label": "AI experimentation", "scoreMaximum": 600, "resourceId": "tinker", "tag": "tinker"}
+    ags.page_size = 5
+    enable(client, enter("instructor", "teacher-1"))
+    assert run(app).done == 1
+    assert ags.lineitem_posts == 0 and len(ags.lineitems) == 13
+    with app.app_context():
+        assert db.session.get(GradeSync, 1).lineitem_url == ags.lineitems[13]["id"]
+
+
 def test_opt_in_needs_a_grade_service(client, enter, ags):
     manager = enter("instructor", "teacher-1", with_ags=False)
     response = client.post("/app/manage/grades", data={"lt": manager, "enabled": "on", "mode": "points"})

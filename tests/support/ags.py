@@ -33,6 +33,7 @@ class FakeAgs:
         self.lineitem_posts = 0
         self.scores: list[dict] = []  # every score POST, with the status answered
         self.score_answers: list[int] = []  # statuses to answer next (then 200)
+        self.page_size: int | None = None  # page the line items container (Link rel="next"), as Moodle and Canvas do
         self.server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
         self.base = f"http://127.0.0.1:{self.server.server_port}"
         self.token_url = f"{self.base}/mod/lti/token.php"
@@ -62,7 +63,7 @@ class FakeAgs:
             if request.args.get("type_id") != "1":
                 return Response("type_id missing", 400)
             if request.method == "GET":
-                return self._json(list(self.lineitems.values()), 200)
+                return self._lineitems_page(request)
             if request.method == "POST":
                 return self._create_lineitem(request)
         parts = path.split("/")
@@ -78,6 +79,17 @@ class FakeAgs:
             if path.endswith("/lineitem") and request.method == "GET":
                 return self._json(item, 200)
         return Response("not found", 404)
+
+    def _lineitems_page(self, request: Request) -> Response:
+        items = list(self.lineitems.values())
+        if self.page_size is None:
+            return self._json(items, 200)
+        start = int(request.args.get("from", "0"))
+        response = self._json(items[start:start + self.page_size], 200)
+        if start + self.page_size < len(items):
+            response.headers["Link"] = (f'<{self.lineitems_url}&from={start + self.page_size}>; rel="next", '
+                                        f'<{self.lineitems_url}>; rel="first"')
+        return response
 
     def _json(self, body, status: int) -> Response:
         return Response(json.dumps(body), status, mimetype="application/json")
