@@ -72,13 +72,17 @@ def _lineitem_body(row: GradeSync) -> dict:
 
 def _find_existing(lineitems: str, token: str) -> str | None:
     """Tinker's line item in the container, looking through every page (Link rel="next", on the container's
-    own site only: the bearer token goes nowhere else)."""
+    own site only: the bearer token goes nowhere else). A refused lookup (401, 403 as Canvas throttles, 429)
+    proves nothing is there: retried, so no second line item is made; a platform without the lookup (404, 405)
+    gets a new one."""
     url, origin, seen = lineitems, origin_of(lineitems), set()
     while url and url not in seen and len(seen) < MAX_PAGES and origin_of(url) == origin:
         seen.add(url)
         response = _call("GET", url, token, headers={"Accept": CONTAINER_TYPE})
-        if response.status_code != 200:
+        if response.status_code in (404, 405):
             return None
+        if response.status_code != 200:
+            raise Retry(f"looking for the line item: HTTP {response.status_code} {response.text[:300]}")
         try:
             items = response.json()
         except ValueError:

@@ -115,6 +115,22 @@ def test_opt_in_finds_the_tools_line_item_on_a_later_page_instead_of_making_a_se
         assert db.session.get(GradeSync, 1).lineitem_url == ags.lineitems[13]["id"]
 
 
+@pytest.mark.parametrize("status", [429, 403])
+def test_a_refused_line_item_lookup_is_retried_not_answered_with_a_second_item(app, client, enter, ags, status):
+    """The course already has Tinker's line item (a course copy brought it along); the platform refuses the
+    lookup for a moment (429, or Canvas's 403 "Rate Limit Exceeded"): that is no proof the item is missing."""
+    ags.lineitems[1] = {"id": f"{ags.base}/mod/lti/services.php/2/lineitems/1/lineitem?type_id=1",
+                        "label": "AI experimentation", "scoreMaximum": 600, "resourceId": "tinker", "tag": "tinker"}
+    ags.lineitems_answers = [status]
+    enable(client, enter("instructor", "teacher-1"))
+    assert run(app).retried == 1
+    assert ags.lineitem_posts == 0
+    assert run(app, utcnow() + timedelta(minutes=1)).done == 1
+    assert ags.lineitem_posts == 0 and len(ags.lineitems) == 1
+    with app.app_context():
+        assert db.session.get(GradeSync, 1).lineitem_url == ags.lineitems[1]["id"]
+
+
 def test_opt_in_needs_a_grade_service(client, enter, ags):
     manager = enter("instructor", "teacher-1", with_ags=False)
     response = client.post("/app/manage/grades", data={"lt": manager, "enabled": "on", "mode": "points"})

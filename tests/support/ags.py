@@ -33,6 +33,7 @@ class FakeAgs:
         self.lineitem_posts = 0
         self.scores: list[dict] = []  # every score POST, with the status answered
         self.score_answers: list[int] = []  # statuses to answer next (then 200)
+        self.lineitems_answers: list[int] = []  # statuses the line items container answers next (then 200)
         self.page_size: int | None = None  # page the line items container (Link rel="next"), as Moodle and Canvas do
         self.server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
         self.base = f"http://127.0.0.1:{self.server.server_port}"
@@ -63,6 +64,8 @@ class FakeAgs:
             if request.args.get("type_id") != "1":
                 return Response("type_id missing", 400)
             if request.method == "GET":
+                if self.lineitems_answers:  # e.g. 429, or Canvas's 403 "Rate Limit Exceeded"
+                    return Response("refused", self.lineitems_answers.pop(0))
                 return self._lineitems_page(request)
             if request.method == "POST":
                 return self._create_lineitem(request)
