@@ -27,6 +27,7 @@ SCOPE_SCORE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 LINEITEM_TYPE = "application/vnd.ims.lis.v2.lineitem+json"
 CONTAINER_TYPE = "application/vnd.ims.lis.v2.lineitemcontainer+json"
 SCORE_TYPE = "application/vnd.ims.lis.v1.score+json"
+SCOPES = (SCOPE_LINEITEM, SCOPE_SCORE)  # one token serves line items and scores
 
 
 def lineitems_url(services: dict | None) -> str | None:
@@ -46,7 +47,9 @@ def _timeout() -> float:
     return current_app.config["LTI_HTTP_TIMEOUT"]
 
 
-def _call(method: str, url: str, token: str, **kwargs) -> requests.Response:
+def _call(method: str, url: str, token: str, client: service_token.ServiceClient | None = None,
+          **kwargs) -> requests.Response:
+    """One AGS request; with client, a 401 forgets the refused token so the next try asks for a new one."""
     headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
     try:
         response = requests.request(method, url, headers=headers, timeout=_timeout(), **kwargs)
@@ -54,6 +57,9 @@ def _call(method: str, url: str, token: str, **kwargs) -> requests.Response:
         raise Retry(f"{method} {url} failed: {exc}") from None
     if response.status_code >= 500:
         raise Retry(f"{method} {url}: HTTP {response.status_code}")
+    if response.status_code == 401 and client is not None:
+        service_token.drop(client, SCOPES)
+        raise Retry(f"{method} {url}: the platform refused the access token (401)")
     return response
 
 
@@ -70,7 +76,7 @@ def _lineitem_body(row: GradeSync) -> dict:
     return {"label": grades.LABEL, "scoreMaximum": row.score_maximum, "resourceId": grades.TAG, "tag": grades.TAG}
 
 
-def _find_existing(lineitems: str, token: str) -> str | None:
+def _find_existing(lineitems: str, token: str, client: service_token.ServiceClient) -> str | None:
     """Tinker's line item in the container, looking through every page (Link rel="next", on the container's
     own site only: the bearer token goes nowhere else). A refused lookup (401, 403 as Canvas throttles, 429)
     proves nothing is there: retried, so no second line item is made; a platform without the lookup (404, 405)
@@ -78,7 +84,7 @@ def _find_existing(lineitems: str, token: str) -> str | None:
     url, origin, seen = lineitems, origin_of(lineitems), set()
     while url and url not in seen and len(seen) < MAX_PAGES and origin_of(url) == origin:
         seen.add(url)
-        response = _call("GET", url, token, headers={"Accept": CONTAINER_TYPE})
+        response = _call("GET", url, token, client, headers={"Accept": CONTAINER_TYPE})
         if response.status_code in (404, 405):
             return None
         if response.status_code != 200:
@@ -101,16 +107,16 @@ def ensure_lineitem(course_id: int, now: datetime) -> str:
         raise GiveUp("grade sync has no line items endpoint for this course")
     body, known, lineitems = _lineitem_body(row), row.lineitem_url, row.lineitems_url
     db.session.commit()  # no transaction held open across HTTP
-    token = service_token.access_token(client, (SCOPE_LINEITEM, SCOPE_SCORE), now)
+    token = service_token.access_token(client, SCOPES, now)
     if known:
-        response = _call("PUT", known, token, json=body, headers={"Content-Type": LINEITEM_TYPE})
+        response = _call("PUT", known, token, client, json=body, headers={"Content-Type": LINEITEM_TYPE})
         if response.status_code in (200, 201):
             return known
         if response.status_code != 404:
             raise Retry(f"updating the line item: HTTP {response.status_code} {response.text[:300]}")
-    url = _find_existing(lineitems, token)
+    url = _find_existing(lineitems, token, client)
     if url is None:
-        response = _call("POST", lineitems, token, json=body,
+        response = _call("POST", lineitems, token, client, json=body,
                          headers={"Content-Type": LINEITEM_TYPE, "Accept": LINEITEM_TYPE})
         if response.status_code not in (200, 201):
             raise Retry(f"creating the line item: HTTP {response.status_code} {response.text[:300]}")
@@ -146,7 +152,7 @@ def push_score(payload: dict, now: datetime) -> str | None:
     sub = db.session.scalar(select(User.sub).where(User.id == user_id))
     lineitem = row.lineitem_url or ensure_lineitem(course_id, now)
     db.session.commit()
-    scopes = (SCOPE_LINEITEM, SCOPE_SCORE)
+    scopes = SCOPES
     token = service_token.access_token(client, scopes, now)
     body = {"userId": sub, "scoreGiven": score.given, "scoreMaximum": score.maximum,
             "activityProgress": "Completed", "gradingProgress": "FullyGraded", "timestamp": _timestamp(now)}

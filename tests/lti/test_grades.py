@@ -131,6 +131,20 @@ def test_a_refused_line_item_lookup_is_retried_not_answered_with_a_second_item(a
         assert db.session.get(GradeSync, 1).lineitem_url == ags.lineitems[1]["id"]
 
 
+def test_a_line_item_update_refused_with_401_gets_a_new_token_on_the_next_try(app, client, enter, ags):
+    """The platform stops accepting the cached access token (revoked, or its key store was reset): the next
+    try asks for a new token instead of sending the refused one again until it would have expired (an hour)."""
+    manager = enter("instructor", "teacher-1")
+    enable(client, manager)
+    assert run(app).done == 1 and len(ags.token_requests) == 1
+    ags.tokens.clear()
+    enable(client, manager, mode="progress")
+    moment = utcnow() + timedelta(seconds=1)
+    assert run(app, moment).retried == 1
+    assert run(app, moment + timedelta(seconds=30)).done == 1
+    assert len(ags.token_requests) == 2 and next(iter(ags.lineitems.values()))["scoreMaximum"] == 100
+
+
 def test_opt_in_needs_a_grade_service(client, enter, ags):
     manager = enter("instructor", "teacher-1", with_ags=False)
     response = client.post("/app/manage/grades", data={"lt": manager, "enabled": "on", "mode": "points"})
