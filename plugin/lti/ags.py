@@ -138,6 +138,14 @@ def sync_lineitem(payload: dict, now: datetime) -> str | None:
     return f"line item {ensure_lineitem(payload['course_id'], now)}"
 
 
+def _await_lineitem(course_id: int, now: datetime, why: str = "the course's line item is not made yet") -> None:
+    db.session.rollback()
+    with writing():
+        grades.request_lineitem(course_id, now)
+        db.session.commit()
+    raise Retry(why)
+
+
 def _timestamp(now: datetime) -> str:
     return now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -149,8 +157,10 @@ def push_score(payload: dict, now: datetime) -> str | None:
     score = grades.score_now(course_id, user_id)  # read now: the newest score wins, staff never get one
     if row is None or score is None:
         return "not sent: grade sync is off or the person is not a learner here"
+    if row.lineitem_url is None:  # only the line item delivery makes it (two score pushes would make two)
+        _await_lineitem(course_id, now)
     sub = db.session.scalar(select(User.sub).where(User.id == user_id))
-    lineitem = row.lineitem_url or ensure_lineitem(course_id, now)
+    lineitem = row.lineitem_url
     db.session.commit()
     scopes = SCOPES
     token = service_token.access_token(client, scopes, now)
@@ -167,9 +177,9 @@ def push_score(payload: dict, now: datetime) -> str | None:
     if response.status_code == 401:
         service_token.drop(client, scopes)
         raise Retry("the platform refused the access token (401)")
-    if response.status_code == 404:
-        with writing():  # the line item was deleted in the LMS: make a new one on the next try
+    if response.status_code == 404:  # the line item was deleted in the LMS: a new one is made, then this is sent
+        with writing():
             db.session.execute(update(GradeSync).where(GradeSync.course_id == course_id).values(lineitem_url=None))
             db.session.commit()
-        raise Retry("the line item is gone (404)")
+        _await_lineitem(course_id, now, "the line item is gone (404)")
     raise Retry(f"posting the score: HTTP {response.status_code} {response.text[:300]}")

@@ -77,12 +77,18 @@ def configure(actor: Actor, data: dict, lineitems_url: str | None, now: datetime
     row.score_maximum = MODES[row.mode][1](actor.organisation_id, 0)[1]
     db.session.flush()
     if row.enabled:
-        enqueue(LINEITEM_KIND, f"ags:lineitem:{actor.course_id}", {"course_id": actor.course_id}, now,
-                course_id=actor.course_id, replace=True)
+        request_lineitem(actor.course_id, now)
         for user_id in db.session.scalars(select(Membership.user_id).where(
                 Membership.course_id == actor.course_id, Membership.role == Role.LEARNER.value)):
             points_changed(actor.course_id, user_id, now)
     return row
+
+
+def request_lineitem(course_id: int, now: datetime) -> None:
+    """Make (or update) the course's line item through its one delivery: claimed by one worker at a time, so two
+    workers never both find no line item and both create one."""
+    enqueue(LINEITEM_KIND, f"ags:lineitem:{course_id}", {"course_id": course_id}, now, course_id=course_id,
+            replace=True)
 
 
 _ENABLED = select(GradeSync.__table__.c.enabled).where(GradeSync.__table__.c.course_id == bindparam("course_id"))

@@ -145,6 +145,62 @@ def test_a_line_item_update_refused_with_401_gets_a_new_token_on_the_next_try(ap
     assert len(ags.token_requests) == 2 and next(iter(ags.lineitems.values()))["scoreMaximum"] == 100
 
 
+def test_two_workers_at_once_make_one_line_item(app, client, enter, ags):
+    """The after-request worker and the cron (or two app instances) deliver at the same time: one has claimed
+    the course's line item delivery, the other the learners' scores. Only one line item may come of it."""
+    import threading
+
+    from plugin.outbox.service import Counts as OutboxCounts
+    from plugin.outbox.service import claim_due, deliver
+
+    enable(client, enter("instructor", "teacher-1"))
+    log_experiment(client, enter())
+    now = utcnow() + timedelta(seconds=1)
+    listed, go_on = threading.Event(), threading.Event()
+
+    def first_listing_waits():
+        if not listed.is_set():
+            listed.set()
+            go_on.wait(10)
+
+    ags.after_lineitems_get = first_listing_waits
+
+    def worker_a():
+        with app.app_context():
+            [item] = claim_due(now, 1)  # the line item delivery (enqueued first)
+            assert item[3] == "ags.lineitem"
+            deliver(item, now, OutboxCounts())
+            db.session.remove()
+
+    a = threading.Thread(target=worker_a)
+    a.start()
+    assert listed.wait(10)  # worker A has seen an empty container and is about to create the item
+    try:
+        run(app, now)  # worker B: the scores
+    finally:
+        go_on.set()
+        a.join(10)
+    run(app, now + timedelta(hours=1))
+    assert ags.lineitem_posts == 1 and len(ags.lineitems) == 1
+    assert [s["status"] for s in ags.scores] == [200] and ags.scores[0]["lineitem"] == ags.lineitems[1]["id"]
+
+
+def test_a_line_item_deleted_in_the_lms_is_made_again_and_the_score_follows(app, client, enter, ags):
+    enable(client, enter("instructor", "teacher-1"))
+    run(app)
+    ags.lineitems.clear()  # an instructor deleted the grade column
+    log_experiment(client, enter())
+    moment = utcnow() + timedelta(seconds=1)
+    assert run(app, moment).retried == 1
+    for _ in range(3):
+        moment += timedelta(minutes=5)
+        run(app, moment)
+    assert ags.lineitem_posts == 2 and len(ags.lineitems) == 1
+    [item] = ags.lineitems.values()
+    assert ags.scores[-1]["status"] == 200 and ags.scores[-1]["lineitem"] == item["id"]
+    assert [r.status for r in score_rows(app)] == [DONE]
+
+
 def test_opt_in_needs_a_grade_service(client, enter, ags):
     manager = enter("instructor", "teacher-1", with_ags=False)
     response = client.post("/app/manage/grades", data={"lt": manager, "enabled": "on", "mode": "points"})

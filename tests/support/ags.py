@@ -34,7 +34,8 @@ class FakeAgs:
         self.scores: list[dict] = []  # every score POST, with the status answered
         self.score_answers: list[int] = []  # statuses to answer next (then 200)
         self.lineitems_answers: list[int] = []  # statuses the line items container answers next (then 200)
-        self.page_size: int | None = None  # page the line items container (Link rel="next"), as Moodle and Canvas do
+        self.page_size: int | None = None
+        self.after_lineitems_get = None  # called (outside the lock) before a line items listing is sent  # page the line items container (Link rel="next"), as Moodle and Canvas do
         self.server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
         self.base = f"http://127.0.0.1:{self.server.server_port}"
         self.token_url = f"{self.base}/mod/lti/token.php"
@@ -52,6 +53,9 @@ class FakeAgs:
         request = Request(environ)
         with self.lock:
             response = self._route(request)
+        hook = self.after_lineitems_get
+        if hook is not None and request.method == "GET" and request.path == "/mod/lti/services.php/2/lineitems":
+            hook()  # answered, not yet sent: another caller can act meanwhile (the lock is free)
         return response(environ, start_response)
 
     def _route(self, request: Request) -> Response:
