@@ -108,6 +108,7 @@ def ensure_lineitem(course_id: int, now: datetime) -> str:
     body, known, lineitems = _lineitem_body(row), row.lineitem_url, row.lineitems_url
     db.session.commit()  # no transaction held open across HTTP
     token = service_token.access_token(client, SCOPES, now)
+    db.session.commit()  # signing the token request read the tool key: end that read before the platform calls
     if known:
         response = _call("PUT", known, token, client, json=body, headers={"Content-Type": LINEITEM_TYPE})
         if response.status_code in (200, 201):
@@ -164,6 +165,7 @@ def push_score(payload: dict, now: datetime) -> str | None:
     db.session.commit()
     scopes = SCOPES
     token = service_token.access_token(client, scopes, now)
+    db.session.commit()  # nor the tool key read of the token request (on SQLite a later write would be refused)
     body = {"userId": sub, "scoreGiven": score.given, "scoreMaximum": score.maximum,
             "activityProgress": "Completed", "gradingProgress": "FullyGraded", "timestamp": _timestamp(now)}
     response = _call("POST", with_suffix(lineitem, "/scores"), token, json=body,

@@ -180,6 +180,8 @@ def test_two_workers_at_once_make_one_line_item(app, client, enter, ags):
     finally:
         go_on.set()
         a.join(10)
+    with app.app_context():  # worker A stored what it made (no transaction of its left open across the HTTP calls)
+        assert db.session.get(GradeSync, 1).lineitem_url == ags.lineitems[1]["id"]
     run(app, now + timedelta(hours=1))
     assert ags.lineitem_posts == 1 and len(ags.lineitems) == 1
     assert [s["status"] for s in ags.scores] == [200] and ags.scores[0]["lineitem"] == ags.lineitems[1]["id"]
