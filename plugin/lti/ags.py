@@ -31,10 +31,12 @@ SCOPES = (SCOPE_LINEITEM, SCOPE_SCORE)  # one token serves line items and scores
 
 
 def lineitems_url(services: dict | None) -> str | None:
-    """The line items endpoint a launch's AGS claim offers, if it lets the tool manage line items."""
+    """The line items endpoint a launch's AGS claim offers, if it lets the tool manage line items and post scores
+    (a platform granting one without the other refuses every token request grade sync makes)."""
     ags = (services or {}).get("ags") or {}
     url, scopes = ags.get("lineitems"), ags.get("scope") or []
-    return url if isinstance(url, str) and url and SCOPE_LINEITEM in scopes else None
+    granted = isinstance(scopes, list) and all(scope in scopes for scope in SCOPES)
+    return url if isinstance(url, str) and url and granted else None
 
 
 def with_suffix(url: str, suffix: str) -> str:

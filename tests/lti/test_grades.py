@@ -209,6 +209,19 @@ def test_opt_in_needs_a_grade_service(client, enter, ags):
     assert response.status_code == 422 and "offers no grade service" in text(response)
 
 
+def test_opt_in_needs_the_score_scope_too(app, client, lms, ags):
+    """Canvas grants only the scopes ticked on the developer key: without `score`, every token request for grade
+    sync is refused (invalid_scope) and each delivery fails after hours of retries; the manager is told at once."""
+    claim = {**ags.claim(), "scope": ["https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
+                                      "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly"]}
+    response, _ = lms.launch(client, role="instructor", sub="teacher-1", overrides={AGS: claim})
+    manager = token_from(response)
+    response = client.post("/app/manage/grades", data={"lt": manager, "enabled": "on", "mode": "points"})
+    assert response.status_code == 422 and "offers no grade service" in text(response)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(OutboxItem)) == 0
+
+
 def test_learners_cannot_configure_or_see_grade_sync(client, enter):
     learner = enter()
     assert client.get("/app/manage/grades", query_string={"lt": learner}).status_code == 403
