@@ -1,7 +1,8 @@
 """Assignment and Grade Services: the outbox handlers that create the course's line item and post scores.
 
 Moodle's answers are handled as it gives them: 400 for a user who cannot be graded (a teacher) and 409 for a
-timestamp not newer than the stored one both finish the delivery with a note; 5xx and timeouts retry.
+timestamp not newer than the stored one both finish the delivery with a note, as does Canvas's 422 for a user it
+does not grade; another 422 (a concluded course) fails at once with the platform's reason; 5xx and timeouts retry.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ SCOPE_SCORE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 LINEITEM_TYPE = "application/vnd.ims.lis.v2.lineitem+json"
 CONTAINER_TYPE = "application/vnd.ims.lis.v2.lineitemcontainer+json"
 SCORE_TYPE = "application/vnd.ims.lis.v1.score+json"
+NOT_GRADED = "not a student"  # Canvas's 422 for a Test Student or an enrolment that ended
 SCOPES = (SCOPE_LINEITEM, SCOPE_SCORE)  # one token serves line items and scores
 
 
@@ -176,6 +178,10 @@ def push_score(payload: dict, now: datetime) -> str | None:
         return None
     if response.status_code == 400:
         return "the platform does not grade this user (400): not retried"
+    if response.status_code == 422:  # Canvas: the user it does not grade, a concluded course, ...
+        if NOT_GRADED in response.text:
+            return "the platform does not grade this user (422): not retried"
+        raise GiveUp(f"the platform refused the score: HTTP 422 {response.text[:300]}")
     if response.status_code == 409:
         return "the platform holds a newer score (409)"
     if response.status_code == 401:

@@ -281,6 +281,37 @@ def test_moodle_refusals_finish_without_retrying(app, client, enter, ags, status
     assert len(ags.scores) == 1
 
 
+def test_canvas_refusing_a_user_it_does_not_grade_finishes_without_retrying(app, client, enter, ags):
+    """Canvas's counterpart of Moodle's 400: 422 "User not found in course or is not a student"."""
+    enable(client, enter("instructor", "teacher-1"))
+    learner = enter()
+    ags.score_answers = [422]
+    log_experiment(client, learner)
+    counts = run(app)
+    assert counts.retried == 0 and counts.failed == 0
+    [row] = score_rows(app)
+    assert row.status == DONE and "does not grade this user" in row.note and row.attempts == 1
+    run(app, utcnow() + timedelta(days=1))
+    assert len(ags.scores) == 1
+
+
+def test_a_permanent_refusal_fails_at_once_with_the_platforms_reason(app, client, enter, ags):
+    """A concluded Canvas course (422) will not take scores in an hour either: the delivery fails at once with the
+    platform's words on the status page, where a manager can send it again, instead of eight tries over hours."""
+    teacher = enter("instructor", "teacher-1")
+    enable(client, teacher)
+    learner = enter()
+    ags.score_answers = [4221]
+    log_experiment(client, learner)
+    counts = run(app)
+    assert counts.failed == 1 and counts.retried == 0
+    [row] = score_rows(app)
+    assert row.status == FAILED and row.attempts == 1 and "This course has concluded" in row.last_error
+    run(app, utcnow() + timedelta(days=1))
+    assert len(ags.scores) == 1
+    assert "This course has concluded" in text(client.get("/app/manage/grades", query_string={"lt": teacher}))
+
+
 def test_server_errors_are_retried_with_backoff_then_succeed(app, client, enter, ags):
     enable(client, enter("instructor", "teacher-1"))
     learner = enter()

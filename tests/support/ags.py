@@ -153,6 +153,12 @@ class FakeAgs:
             return self._json([], 400)  # Moodle: a user who cannot be graded (teacher)
         if status == 409:
             return Response("Refusing score with an earlier timestamp", 409)
+        if status == 422:  # Canvas: a user it does not grade here (Test Student, a dropped enrolment)
+            return self._json({"errors": {"type": "unprocessable_entity",
+                                          "message": "User not found in course or is not a student"}}, 422)
+        if status == 4221:  # Canvas: the course is over
+            return self._json({"errors": {"type": "unprocessable_entity", "message": "This course has concluded. "
+                                          "AGS requests will no longer be accepted for this course."}}, 422)
         if status >= 500:
             return Response("server error", status)
         return Response("", 200)
