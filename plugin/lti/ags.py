@@ -1,7 +1,8 @@
 """Assignment and Grade Services: the outbox handlers that create the course's line item and post scores.
 
 Moodle's answers are handled as it gives them: 400 for a user who cannot be graded (a teacher) and 409 for a
-timestamp not newer than the stored one both finish the delivery with a note; 5xx and timeouts retry.
+timestamp not newer than the stored one both finish the delivery with a note, as does Canvas's 422 for a user it
+does not grade; another 422 (a concluded course) fails at once with the platform's reason; 5xx and timeouts retry.
 """
 from __future__ import annotations
 
@@ -15,23 +16,29 @@ from sqlalchemy import select, update
 from plugin.core.db import writing
 from plugin.extensions import db
 from plugin.lti import service_token
+from plugin.lti.roster import MAX_PAGES, next_link
 from plugin.outbox import grades
 from plugin.outbox.models import GradeSync
 from plugin.outbox.registry import GiveUp, Retry, handler
 from plugin.tenancy.models import Course, Platform, User
+from plugin.tenancy.service import origin_of
 
 SCOPE_LINEITEM = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
 SCOPE_SCORE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 LINEITEM_TYPE = "application/vnd.ims.lis.v2.lineitem+json"
 CONTAINER_TYPE = "application/vnd.ims.lis.v2.lineitemcontainer+json"
 SCORE_TYPE = "application/vnd.ims.lis.v1.score+json"
+NOT_GRADED = "not a student"  # Canvas's 422 for a Test Student or an enrolment that ended
+SCOPES = (SCOPE_LINEITEM, SCOPE_SCORE)  # one token serves line items and scores
 
 
 def lineitems_url(services: dict | None) -> str | None:
-    """The line items endpoint a launch's AGS claim offers, if it lets the tool manage line items."""
+    """The line items endpoint a launch's AGS claim offers, if it lets the tool manage line items and post scores
+    (a platform granting one without the other refuses every token request grade sync makes)."""
     ags = (services or {}).get("ags") or {}
     url, scopes = ags.get("lineitems"), ags.get("scope") or []
-    return url if isinstance(url, str) and url and SCOPE_LINEITEM in scopes else None
+    granted = isinstance(scopes, list) and all(scope in scopes for scope in SCOPES)
+    return url if isinstance(url, str) and url and granted else None
 
 
 def with_suffix(url: str, suffix: str) -> str:
@@ -44,7 +51,9 @@ def _timeout() -> float:
     return current_app.config["LTI_HTTP_TIMEOUT"]
 
 
-def _call(method: str, url: str, token: str, **kwargs) -> requests.Response:
+def _call(method: str, url: str, token: str, client: service_token.ServiceClient | None = None,
+          **kwargs) -> requests.Response:
+    """One AGS request; with client, a 401 forgets the refused token so the next try asks for a new one."""
     headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
     try:
         response = requests.request(method, url, headers=headers, timeout=_timeout(), **kwargs)
@@ -52,6 +61,9 @@ def _call(method: str, url: str, token: str, **kwargs) -> requests.Response:
         raise Retry(f"{method} {url} failed: {exc}") from None
     if response.status_code >= 500:
         raise Retry(f"{method} {url}: HTTP {response.status_code}")
+    if response.status_code == 401 and client is not None:
+        service_token.drop(client, SCOPES)
+        raise Retry(f"{method} {url}: the platform refused the access token (401)")
     return response
 
 
@@ -68,17 +80,27 @@ def _lineitem_body(row: GradeSync) -> dict:
     return {"label": grades.LABEL, "scoreMaximum": row.score_maximum, "resourceId": grades.TAG, "tag": grades.TAG}
 
 
-def _find_existing(lineitems: str, token: str) -> str | None:
-    response = _call("GET", lineitems, token, headers={"Accept": CONTAINER_TYPE})
-    if response.status_code != 200:
-        return None
-    try:
-        items = response.json()
-    except ValueError:
-        return None
-    for item in items if isinstance(items, list) else []:
-        if isinstance(item, dict) and grades.TAG in (item.get("tag"), item.get("resourceId")) and item.get("id"):
-            return str(item["id"])
+def _find_existing(lineitems: str, token: str, client: service_token.ServiceClient) -> str | None:
+    """Tinker's line item in the container, looking through every page (Link rel="next", on the container's
+    own site only: the bearer token goes nowhere else). A refused lookup (401, 403 as Canvas throttles, 429)
+    proves nothing is there: retried, so no second line item is made; a platform without the lookup (404, 405)
+    gets a new one."""
+    url, origin, seen = lineitems, origin_of(lineitems), set()
+    while url and url not in seen and len(seen) < MAX_PAGES and origin_of(url) == origin:
+        seen.add(url)
+        response = _call("GET", url, token, client, headers={"Accept": CONTAINER_TYPE})
+        if response.status_code in (404, 405):
+            return None
+        if response.status_code != 200:
+            raise Retry(f"looking for the line item: HTTP {response.status_code} {response.text[:300]}")
+        try:
+            items = response.json()
+        except ValueError:
+            return None
+        for item in items if isinstance(items, list) else []:
+            if isinstance(item, dict) and grades.TAG in (item.get("tag"), item.get("resourceId")) and item.get("id"):
+                return str(item["id"])
+        url = next_link(response.headers.get("Link"), url)
     return None
 
 
@@ -89,16 +111,17 @@ def ensure_lineitem(course_id: int, now: datetime) -> str:
         raise GiveUp("grade sync has no line items endpoint for this course")
     body, known, lineitems = _lineitem_body(row), row.lineitem_url, row.lineitems_url
     db.session.commit()  # no transaction held open across HTTP
-    token = service_token.access_token(client, (SCOPE_LINEITEM, SCOPE_SCORE), now)
+    token = service_token.access_token(client, SCOPES, now)
+    db.session.commit()  # signing the token request read the tool key: end that read before the platform calls
     if known:
-        response = _call("PUT", known, token, json=body, headers={"Content-Type": LINEITEM_TYPE})
+        response = _call("PUT", known, token, client, json=body, headers={"Content-Type": LINEITEM_TYPE})
         if response.status_code in (200, 201):
             return known
         if response.status_code != 404:
             raise Retry(f"updating the line item: HTTP {response.status_code} {response.text[:300]}")
-    url = _find_existing(lineitems, token)
+    url = _find_existing(lineitems, token, client)
     if url is None:
-        response = _call("POST", lineitems, token, json=body,
+        response = _call("POST", lineitems, token, client, json=body,
                          headers={"Content-Type": LINEITEM_TYPE, "Accept": LINEITEM_TYPE})
         if response.status_code not in (200, 201):
             raise Retry(f"creating the line item: HTTP {response.status_code} {response.text[:300]}")
@@ -120,6 +143,14 @@ def sync_lineitem(payload: dict, now: datetime) -> str | None:
     return f"line item {ensure_lineitem(payload['course_id'], now)}"
 
 
+def _await_lineitem(course_id: int, now: datetime, why: str = "the course's line item is not made yet") -> None:
+    db.session.rollback()
+    with writing():
+        grades.request_lineitem(course_id, now)
+        db.session.commit()
+    raise Retry(why)
+
+
 def _timestamp(now: datetime) -> str:
     return now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -131,11 +162,14 @@ def push_score(payload: dict, now: datetime) -> str | None:
     score = grades.score_now(course_id, user_id)  # read now: the newest score wins, staff never get one
     if row is None or score is None:
         return "not sent: grade sync is off or the person is not a learner here"
+    if row.lineitem_url is None:  # only the line item delivery makes it (two score pushes would make two)
+        _await_lineitem(course_id, now)
     sub = db.session.scalar(select(User.sub).where(User.id == user_id))
-    lineitem = row.lineitem_url or ensure_lineitem(course_id, now)
+    lineitem = row.lineitem_url
     db.session.commit()
-    scopes = (SCOPE_LINEITEM, SCOPE_SCORE)
+    scopes = SCOPES
     token = service_token.access_token(client, scopes, now)
+    db.session.commit()  # nor the tool key read of the token request (on SQLite a later write would be refused)
     body = {"userId": sub, "scoreGiven": score.given, "scoreMaximum": score.maximum,
             "activityProgress": "Completed", "gradingProgress": "FullyGraded", "timestamp": _timestamp(now)}
     response = _call("POST", with_suffix(lineitem, "/scores"), token, json=body,
@@ -144,14 +178,18 @@ def push_score(payload: dict, now: datetime) -> str | None:
         return None
     if response.status_code == 400:
         return "the platform does not grade this user (400): not retried"
+    if response.status_code == 422:  # Canvas: the user it does not grade, a concluded course, ...
+        if NOT_GRADED in response.text:
+            return "the platform does not grade this user (422): not retried"
+        raise GiveUp(f"the platform refused the score: HTTP 422 {response.text[:300]}")
     if response.status_code == 409:
         return "the platform holds a newer score (409)"
     if response.status_code == 401:
         service_token.drop(client, scopes)
         raise Retry("the platform refused the access token (401)")
-    if response.status_code == 404:
-        with writing():  # the line item was deleted in the LMS: make a new one on the next try
+    if response.status_code == 404:  # the line item was deleted in the LMS: a new one is made, then this is sent
+        with writing():
             db.session.execute(update(GradeSync).where(GradeSync.course_id == course_id).values(lineitem_url=None))
             db.session.commit()
-        raise Retry("the line item is gone (404)")
+        _await_lineitem(course_id, now, "the line item is gone (404)")
     raise Retry(f"posting the score: HTTP {response.status_code} {response.text[:300]}")

@@ -22,7 +22,7 @@ from plugin.ledger.service import balance
 from plugin.levels.service import ladder
 from plugin.outbox.models import GradeSync, OutboxItem
 from plugin.outbox.service import enqueue, recent, retry_failed
-from plugin.tenancy.models import Course, Membership
+from plugin.tenancy.models import Course, Membership, User
 from plugin.tenancy.service import standing
 
 LINEITEM_KIND = "ags.lineitem"
@@ -77,12 +77,18 @@ def configure(actor: Actor, data: dict, lineitems_url: str | None, now: datetime
     row.score_maximum = MODES[row.mode][1](actor.organisation_id, 0)[1]
     db.session.flush()
     if row.enabled:
-        enqueue(LINEITEM_KIND, f"ags:lineitem:{actor.course_id}", {"course_id": actor.course_id}, now,
-                course_id=actor.course_id, replace=True)
+        request_lineitem(actor.course_id, now)
         for user_id in db.session.scalars(select(Membership.user_id).where(
                 Membership.course_id == actor.course_id, Membership.role == Role.LEARNER.value)):
             points_changed(actor.course_id, user_id, now)
     return row
+
+
+def request_lineitem(course_id: int, now: datetime) -> None:
+    """Make (or update) the course's line item through its one delivery: claimed by one worker at a time, so two
+    workers never both find no line item and both create one."""
+    enqueue(LINEITEM_KIND, f"ags:lineitem:{course_id}", {"course_id": course_id}, now, course_id=course_id,
+            replace=True)
 
 
 _ENABLED = select(GradeSync.__table__.c.enabled).where(GradeSync.__table__.c.course_id == bindparam("course_id"))
@@ -128,9 +134,11 @@ class Score:
 
 def score_now(course_id: int, user_id: int) -> Score | None:
     """The learner's current score under the course's setting; None when nothing should be sent
-    (sync off, or the person is not a learner of the course)."""
+    (sync off, the person is not a learner of the course, or was erased: their LMS id is gone)."""
     row = settings(course_id)
     if row is None or not row.enabled or _role(course_id, user_id) != Role.LEARNER.value:
+        return None
+    if db.session.scalar(select(User.erased_at).where(User.id == user_id)) is not None:
         return None
     organisation_id = db.session.scalar(select(Course.organisation_id).where(Course.id == course_id))
     given, maximum = MODES[row.mode][1](organisation_id, balance(course_id, user_id))

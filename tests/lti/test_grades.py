@@ -98,10 +98,128 @@ def test_opt_in_creates_exactly_one_lineitem(app, client, enter, ags):
     assert not ags.token_errors
 
 
+def test_opt_in_finds_the_tools_line_item_on_a_later_page_instead_of_making_a_second(app, client, enter, ags):
+    """The line items container is paged (Link rel="next"): Tinker's item (a course copy brings it along, or it
+    was made before the course's sync row was lost) may be past the first page; a second "AI experimentation"
+    column in the gradebook is what the learners would see otherwise."""
+    for number in range(1, 13):  # the course's other gradable activities of this tool
+        ags.lineitems[number] = {"id": f"{ags.base}/mod/lti/services.php/2/lineitems/{number}/lineitem?type_id=1",
+                                 "label": f"Week {number}", "scoreMaximum": 10, "resourceId": f"week-{number}"}
+    ags.lineitems[13] = {"id": f"{ags.base}/mod/lti/services.php/2/lineitems/13/lineitem?type_id=1",
+                         "label": "AI experimentation", "scoreMaximum": 600, "resourceId": "tinker", "tag": "tinker"}
+    ags.page_size = 5
+    enable(client, enter("instructor", "teacher-1"))
+    assert run(app).done == 1
+    assert ags.lineitem_posts == 0 and len(ags.lineitems) == 13
+    with app.app_context():
+        assert db.session.get(GradeSync, 1).lineitem_url == ags.lineitems[13]["id"]
+
+
+@pytest.mark.parametrize("status", [429, 403])
+def test_a_refused_line_item_lookup_is_retried_not_answered_with_a_second_item(app, client, enter, ags, status):
+    """The course already has Tinker's line item (a course copy brought it along); the platform refuses the
+    lookup for a moment (429, or Canvas's 403 "Rate Limit Exceeded"): that is no proof the item is missing."""
+    ags.lineitems[1] = {"id": f"{ags.base}/mod/lti/services.php/2/lineitems/1/lineitem?type_id=1",
+                        "label": "AI experimentation", "scoreMaximum": 600, "resourceId": "tinker", "tag": "tinker"}
+    ags.lineitems_answers = [status]
+    enable(client, enter("instructor", "teacher-1"))
+    assert run(app).retried == 1
+    assert ags.lineitem_posts == 0
+    assert run(app, utcnow() + timedelta(minutes=1)).done == 1
+    assert ags.lineitem_posts == 0 and len(ags.lineitems) == 1
+    with app.app_context():
+        assert db.session.get(GradeSync, 1).lineitem_url == ags.lineitems[1]["id"]
+
+
+def test_a_line_item_update_refused_with_401_gets_a_new_token_on_the_next_try(app, client, enter, ags):
+    """The platform stops accepting the cached access token (revoked, or its key store was reset): the next
+    try asks for a new token instead of sending the refused one again until it would have expired (an hour)."""
+    manager = enter("instructor", "teacher-1")
+    enable(client, manager)
+    assert run(app).done == 1 and len(ags.token_requests) == 1
+    ags.tokens.clear()
+    enable(client, manager, mode="progress")
+    moment = utcnow() + timedelta(seconds=1)
+    assert run(app, moment).retried == 1
+    assert run(app, moment + timedelta(seconds=30)).done == 1
+    assert len(ags.token_requests) == 2 and next(iter(ags.lineitems.values()))["scoreMaximum"] == 100
+
+
+def test_two_workers_at_once_make_one_line_item(app, client, enter, ags):
+    """The after-request worker and the cron (or two app instances) deliver at the same time: one has claimed
+    the course's line item delivery, the other the learners' scores. Only one line item may come of it."""
+    import threading
+
+    from plugin.outbox.service import Counts as OutboxCounts
+    from plugin.outbox.service import claim_due, deliver
+
+    enable(client, enter("instructor", "teacher-1"))
+    log_experiment(client, enter())
+    now = utcnow() + timedelta(seconds=1)
+    listed, go_on = threading.Event(), threading.Event()
+
+    def first_listing_waits():
+        if not listed.is_set():
+            listed.set()
+            go_on.wait(10)
+
+    ags.after_lineitems_get = first_listing_waits
+
+    def worker_a():
+        with app.app_context():
+            [item] = claim_due(now, 1)  # the line item delivery (enqueued first)
+            assert item[3] == "ags.lineitem"
+            deliver(item, now, OutboxCounts())
+            db.session.remove()
+
+    a = threading.Thread(target=worker_a)
+    a.start()
+    assert listed.wait(10)  # worker A has seen an empty container and is about to create the item
+    try:
+        run(app, now)  # worker B: the scores
+    finally:
+        go_on.set()
+        a.join(10)
+    with app.app_context():  # worker A stored what it made (no transaction of its left open across the HTTP calls)
+        assert db.session.get(GradeSync, 1).lineitem_url == ags.lineitems[1]["id"]
+    run(app, now + timedelta(hours=1))
+    assert ags.lineitem_posts == 1 and len(ags.lineitems) == 1
+    assert [s["status"] for s in ags.scores] == [200] and ags.scores[0]["lineitem"] == ags.lineitems[1]["id"]
+
+
+def test_a_line_item_deleted_in_the_lms_is_made_again_and_the_score_follows(app, client, enter, ags):
+    enable(client, enter("instructor", "teacher-1"))
+    run(app)
+    ags.lineitems.clear()  # an instructor deleted the grade column
+    log_experiment(client, enter())
+    moment = utcnow() + timedelta(seconds=1)
+    assert run(app, moment).retried == 1
+    for _ in range(3):
+        moment += timedelta(minutes=5)
+        run(app, moment)
+    assert ags.lineitem_posts == 2 and len(ags.lineitems) == 1
+    [item] = ags.lineitems.values()
+    assert ags.scores[-1]["status"] == 200 and ags.scores[-1]["lineitem"] == item["id"]
+    assert [r.status for r in score_rows(app)] == [DONE]
+
+
 def test_opt_in_needs_a_grade_service(client, enter, ags):
     manager = enter("instructor", "teacher-1", with_ags=False)
     response = client.post("/app/manage/grades", data={"lt": manager, "enabled": "on", "mode": "points"})
     assert response.status_code == 422 and "offers no grade service" in text(response)
+
+
+def test_opt_in_needs_the_score_scope_too(app, client, lms, ags):
+    """Canvas grants only the scopes ticked on the developer key: without `score`, every token request for grade
+    sync is refused (invalid_scope) and each delivery fails after hours of retries; the manager is told at once."""
+    claim = {**ags.claim(), "scope": ["https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
+                                      "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly"]}
+    response, _ = lms.launch(client, role="instructor", sub="teacher-1", overrides={AGS: claim})
+    manager = token_from(response)
+    response = client.post("/app/manage/grades", data={"lt": manager, "enabled": "on", "mode": "points"})
+    assert response.status_code == 422 and "offers no grade service" in text(response)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(OutboxItem)) == 0
 
 
 def test_learners_cannot_configure_or_see_grade_sync(client, enter):
@@ -161,6 +279,37 @@ def test_moodle_refusals_finish_without_retrying(app, client, enter, ags, status
     assert row.status == DONE and note in row.note and row.attempts == 1
     run(app, utcnow() + timedelta(days=1))
     assert len(ags.scores) == 1
+
+
+def test_canvas_refusing_a_user_it_does_not_grade_finishes_without_retrying(app, client, enter, ags):
+    """Canvas's counterpart of Moodle's 400: 422 "User not found in course or is not a student"."""
+    enable(client, enter("instructor", "teacher-1"))
+    learner = enter()
+    ags.score_answers = [422]
+    log_experiment(client, learner)
+    counts = run(app)
+    assert counts.retried == 0 and counts.failed == 0
+    [row] = score_rows(app)
+    assert row.status == DONE and "does not grade this user" in row.note and row.attempts == 1
+    run(app, utcnow() + timedelta(days=1))
+    assert len(ags.scores) == 1
+
+
+def test_a_permanent_refusal_fails_at_once_with_the_platforms_reason(app, client, enter, ags):
+    """A concluded Canvas course (422) will not take scores in an hour either: the delivery fails at once with the
+    platform's words on the status page, where a manager can send it again, instead of eight tries over hours."""
+    teacher = enter("instructor", "teacher-1")
+    enable(client, teacher)
+    learner = enter()
+    ags.score_answers = [4221]
+    log_experiment(client, learner)
+    counts = run(app)
+    assert counts.failed == 1 and counts.retried == 0
+    [row] = score_rows(app)
+    assert row.status == FAILED and row.attempts == 1 and "This course has concluded" in row.last_error
+    run(app, utcnow() + timedelta(days=1))
+    assert len(ags.scores) == 1
+    assert "This course has concluded" in text(client.get("/app/manage/grades", query_string={"lt": teacher}))
 
 
 def test_server_errors_are_retried_with_backoff_then_succeed(app, client, enter, ags):
@@ -297,3 +446,49 @@ def test_a_manager_retries_failed_deliveries_from_the_status_page(app, client, e
         from plugin.audit.models import AuditEvent
         assert db.session.scalar(select(AuditEvent.details).where(AuditEvent.action == "grades.retried")) == {
             "deliveries": 1}
+
+
+def _erase(client, enter, app, sub: str = "learner-1") -> int:
+    with app.app_context():
+        user_id = db.session.scalar(select(User.id).where(User.sub == sub))
+    admin = enter("admin", "admin-1")
+    response = client.post(f"/app/admin/privacy/erase/{user_id}", data={"lt": admin, "confirm": "ERASE"})
+    assert response.status_code == 303, text(response)[:800]
+    return user_id
+
+
+def test_a_failed_push_retried_after_the_persons_erasure_sends_nothing(app, client, enter, ags):
+    """Erasure removes the person's LMS id: a push that had failed before, retried by a manager afterwards, must
+    not post a score for the pseudonymous id to the LMS."""
+    teacher = enter("instructor", "teacher-1")
+    enable(client, teacher)
+    learner = enter()
+    run(app)  # the line item
+    log_experiment(client, learner)
+    ags.score_answers = [500] * 8
+    moment = utcnow() + timedelta(seconds=1)
+    for _ in range(8):
+        run(app, moment)
+        moment += timedelta(hours=2)
+    [row] = score_rows(app)
+    assert row.status == FAILED and len(ags.scores) == 8
+    _erase(client, enter, app)
+
+    client.post("/app/manage/grades/retry", data={"lt": teacher})
+    run(app, moment)
+    assert len(ags.scores) == 8, [s["body"]["userId"] for s in ags.scores[8:]]
+
+
+def test_points_changing_after_the_persons_erasure_send_no_score(app, client, enter, ags):
+    teacher = enter("instructor", "teacher-1")
+    enable(client, teacher)
+    log_experiment(client, enter())
+    run(app)
+    assert len(ags.accepted()) == 1
+    user_id = _erase(client, enter, app)
+    with app.app_context():  # e.g. a manager's kudos or a confirmed peer help changes their points later
+        from plugin.outbox.grades import points_changed
+        points_changed(1, user_id, utcnow())
+        db.session.commit()
+    run(app, utcnow() + timedelta(minutes=1))
+    assert [s["body"]["userId"] for s in ags.scores] == ["learner-1"]

@@ -33,6 +33,9 @@ class FakeAgs:
         self.lineitem_posts = 0
         self.scores: list[dict] = []  # every score POST, with the status answered
         self.score_answers: list[int] = []  # statuses to answer next (then 200)
+        self.lineitems_answers: list[int] = []  # statuses the line items container answers next (then 200)
+        self.page_size: int | None = None
+        self.after_lineitems_get = None  # called (outside the lock) before a line items listing is sent  # page the line items container (Link rel="next"), as Moodle and Canvas do
         self.server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
         self.base = f"http://127.0.0.1:{self.server.server_port}"
         self.token_url = f"{self.base}/mod/lti/token.php"
@@ -50,6 +53,9 @@ class FakeAgs:
         request = Request(environ)
         with self.lock:
             response = self._route(request)
+        hook = self.after_lineitems_get
+        if hook is not None and request.method == "GET" and request.path == "/mod/lti/services.php/2/lineitems":
+            hook()  # answered, not yet sent: another caller can act meanwhile (the lock is free)
         return response(environ, start_response)
 
     def _route(self, request: Request) -> Response:
@@ -62,7 +68,9 @@ class FakeAgs:
             if request.args.get("type_id") != "1":
                 return Response("type_id missing", 400)
             if request.method == "GET":
-                return self._json(list(self.lineitems.values()), 200)
+                if self.lineitems_answers:  # e.g. 429, or Canvas's 403 "Rate Limit Exceeded"
+                    return Response("refused", self.lineitems_answers.pop(0))
+                return self._lineitems_page(request)
             if request.method == "POST":
                 return self._create_lineitem(request)
         parts = path.split("/")
@@ -78,6 +86,17 @@ class FakeAgs:
             if path.endswith("/lineitem") and request.method == "GET":
                 return self._json(item, 200)
         return Response("not found", 404)
+
+    def _lineitems_page(self, request: Request) -> Response:
+        items = list(self.lineitems.values())
+        if self.page_size is None:
+            return self._json(items, 200)
+        start = int(request.args.get("from", "0"))
+        response = self._json(items[start:start + self.page_size], 200)
+        if start + self.page_size < len(items):
+            response.headers["Link"] = (f'<{self.lineitems_url}&from={start + self.page_size}>; rel="next", '
+                                        f'<{self.lineitems_url}>; rel="first"')
+        return response
 
     def _json(self, body, status: int) -> Response:
         return Response(json.dumps(body), status, mimetype="application/json")
@@ -134,6 +153,12 @@ class FakeAgs:
             return self._json([], 400)  # Moodle: a user who cannot be graded (teacher)
         if status == 409:
             return Response("Refusing score with an earlier timestamp", 409)
+        if status == 422:  # Canvas: a user it does not grade here (Test Student, a dropped enrolment)
+            return self._json({"errors": {"type": "unprocessable_entity",
+                                          "message": "User not found in course or is not a student"}}, 422)
+        if status == 4221:  # Canvas: the course is over
+            return self._json({"errors": {"type": "unprocessable_entity", "message": "This course has concluded. "
+                                          "AGS requests will no longer be accepted for this course."}}, 422)
         if status >= 500:
             return Response("server error", status)
         return Response("", 200)
