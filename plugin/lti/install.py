@@ -15,6 +15,11 @@ SCOPES = (
     "https://purl.imsglobal.org/spec/lti-ags/scope/score",
     "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly",
 )
+# LTI Course Groups (the groups service beside NRPS): asked for at dynamic registration only from a platform whose
+# configuration lists it (Canvas's developer-key JSON refuses scopes it does not know; Canvas serves group rosters
+# through NRPS instead, plugin/lti/roster.py). A platform that sends a groups service claim without having granted
+# this scope refuses the token, and the roster sync fails.
+GROUPS_SCOPE = "https://purl.imsglobal.org/spec/lti-gs/scope/contextgroup.readonly"
 # Tinker works without name and e-mail, but shows people by name where the LMS shares it.
 CLAIMS = ("iss", "sub", "name", "given_name", "family_name", "email", "locale")
 # Substitution variables every launch carries: the course-copy history lets a copied course find

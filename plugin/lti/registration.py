@@ -54,6 +54,7 @@ class PlatformConfiguration:
     product: str
     messages: frozenset[str]
     placements: tuple[str, ...]
+    scopes: frozenset[str] = frozenset()  # scopes_supported
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,8 @@ def parse_platform_configuration(document: dict, url: str) -> PlatformConfigurat
     product = " ".join(str(lti.get(k)) for k in ("product_family_code", "version") if lti.get(k))
     return PlatformConfiguration(
         issuer=issuer, **{name: document[name] for name in ENDPOINTS}, product=product[:200],
-        messages=frozenset(m for m in messages if isinstance(m, str)), placements=tuple(dict.fromkeys(placements)))
+        messages=frozenset(m for m in messages if isinstance(m, str)), placements=tuple(dict.fromkeys(placements)),
+        scopes=frozenset(_strings(document.get("scopes_supported"))))
 
 
 def _placements(offered: tuple[str, ...], advertised: tuple[str, ...]) -> dict:
@@ -196,7 +198,7 @@ def client_registration(base_url: str, platform: PlatformConfiguration) -> dict:
         "client_name": install.TITLE,
         "jwks_uri": u["jwks"],
         "token_endpoint_auth_method": "private_key_jwt",
-        "scope": " ".join(install.SCOPES),
+        "scope": " ".join(install.SCOPES + ((install.GROUPS_SCOPE,) if install.GROUPS_SCOPE in platform.scopes else ())),
         TOOL_CONFIGURATION: {
             "domain": install.domain(base_url),
             "description": install.DESCRIPTION,

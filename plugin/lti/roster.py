@@ -29,7 +29,7 @@ from flask import current_app
 from plugin.errors import DomainError
 from plugin.extensions import db
 from plugin.leaderboards import reconcile
-from plugin.lti import service_token
+from plugin.lti import install, service_token
 from plugin.lti.roles import map_roles
 from plugin.outbox.registry import Retry
 from plugin.teams import service as teams
@@ -38,7 +38,7 @@ from plugin.tenancy.models import Course, Platform
 from plugin.tenancy.service import origin_of
 
 NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
-GROUPS_SCOPE = "https://purl.imsglobal.org/spec/lti-gs/scope/contextgroup.readonly"
+GROUPS_SCOPE = install.GROUPS_SCOPE
 GROUPS_CLAIM = "https://purl.imsglobal.org/spec/lti-gs/claim/groupsservice"
 MEMBERS_TYPE = "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
 GROUPS_TYPE = "application/vnd.ims.lti-gs.v1.contextgroupcontainer+json"

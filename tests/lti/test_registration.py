@@ -302,3 +302,23 @@ def test_an_answer_nested_beyond_the_json_parser_is_a_failed_registration_not_a_
     nested = _Answer(status=200, body=b"[" * 100_000 + b"]" * 100_000, url="https://moodle.example/config")
     with app.test_request_context(), pytest.raises(RegistrationFailed, match="did not answer with a JSON object"):
         _json_object(nested, "OpenID configuration")
+
+
+GROUPS_SCOPE = "https://purl.imsglobal.org/spec/lti-gs/scope/contextgroup.readonly"
+
+
+@pytest.mark.parametrize("advertised", [True, False])
+def test_the_groups_scope_is_asked_for_exactly_when_the_platform_lists_it(client, registration_url, app, advertised):
+    """A platform offering LTI Course Groups sends a groups service claim at launch, and the roster sync asks a
+    token for its scope: that scope must have been granted at registration, or every sync fails on the token."""
+    server = MoodleRegistrationServer()
+    if advertised:
+        server.config_overrides = {"scopes_supported": server.configuration()["scopes_supported"] + [GROUPS_SCOPE]}
+    try:
+        assert client.get(relative(server.register_url(registration_url()))).status_code == 200
+        [registration] = server.registrations
+        sent = registration["payload"]
+        assert (GROUPS_SCOPE in sent["scope"].split()) is advertised
+        assert "https://purl.imsglobal.org/spec/lti-ags/scope/score" in sent["scope"].split()
+    finally:
+        server.close()
