@@ -154,3 +154,32 @@ def test_admin_sets_the_group_size_and_exports_the_ledger_with_formulas_escaped(
 def test_manager_overview_links_to_insights(client, course):
     html = text(client.get("/app/manage/", query_string={"lt": course["manager"]}))
     assert re.search(r'<a class="button" href="/app/insights/\?lt=[^"]+">Insights', html)
+
+
+def test_the_ledger_exports_days_are_the_organisations_days(client, launch):
+    """The From and To days are dates in the organisation's time zone, as every period of the reports is: an
+    entry earned at 00:30 on 30 November in Istanbul belongs to that day, one at 00:30 on 1 December does not."""
+    from datetime import datetime, timezone
+
+    from plugin.extensions import db
+    from plugin.ledger.service import Posting, post_entry
+    from plugin.tenancy.models import Course, User
+
+    admin = launch(role="admin", sub="root")
+    assert client.post("/app/admin/time-zone", data={"lt": admin, "time_zone": "Europe/Istanbul"}).status_code == 303
+    launch(sub="mia")
+    with client.application.app_context():
+        course = db.session.scalar(db.select(Course).where(Course.context_id == "course-1"))
+        mia = db.session.scalar(db.select(User.id).where(User.sub == "mia"))
+        ids = {}
+        for name, moment in [("monday", datetime(2026, 11, 29, 21, 30, tzinfo=timezone.utc)),  # Mon 30 Nov 00:30
+                             ("tuesday", datetime(2026, 11, 30, 21, 30, tzinfo=timezone.utc))]:  # Tue 1 Dec 00:30
+            ids[name] = post_entry(Posting(organisation_id=course.organisation_id, course_id=course.id, user_id=mia,
+                                           amount=5, dimension="experimenting", source_type="manual", source_id=None,
+                                           key=f"ledger-days:{name}"), moment)
+        db.session.commit()
+    ledger = client.get("/app/insights/ledger.csv", query_string={"lt": admin, "since": "2026-11-30",
+                                                                  "until": "2026-11-30"})
+    assert ledger.status_code == 200
+    exported = [int(r[0]) for r in list(csv.reader(io.StringIO(ledger.get_data(as_text=True))))[1:]]
+    assert exported == [ids["monday"]]
