@@ -17,7 +17,7 @@ from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
 from plugin.leaderboards import rebuild
 from plugin.leaderboards.periods import ALL
-from plugin.leaderboards.queries import team_figures
+from plugin.leaderboards.queries import EXPERIMENTERS, TeamRow, team_board, team_figures
 from plugin.ledger.service import balances
 from plugin.teams import service as teams
 from plugin.teams.models import Team, TeamMember
@@ -296,6 +296,21 @@ def test_team_progress_reads_weeks_categories_outcomes_hours_and_goals(course):
     assert (goal.title, goal.progress.text, goal.percent, goal.status) == ("Ten together", "1 of 4 experiments", 25,
                                                                           "open")
 
+
+
+def test_a_weeks_participation_rounds_half_up_as_the_team_board_shows_it(course):
+    """1 of 8 members is 12.5%: the team board says 13%, and so does the team page (it said 12%)."""
+    people = [course.ada, course.bo, course.cy] + [make_actor(course.platform, f"m{i}") for i in range(5)]
+    team = teams.create_team(course.boss, name("Eight"), NOW)
+    teams.add_members(course.boss, team.id, [p.user_id for p in people], NOW)
+    log(course.ada)
+    week = team_progress(course.boss, team.id, NOW + timedelta(minutes=1)).weeks[-1]
+    [row] = team_board(course.boss.course_id, week.key, EXPERIMENTERS).rows
+    assert (week.key, week.experimenters, week.members) == ("2025-W10", 1, 8)
+    assert row.experimenters_percent == 13
+    assert week.percent == 13
+    forty = TeamRow(1, team.id, "Forty", 40, 0, 23, 23)  # 57.5%: the board's float arithmetic showed 57%
+    assert (forty.experimenters_percent, forty.helpers_percent) == (58, 58)
 
 # --- double submits, for real: requests racing on the database -------------------------------------------------
 def test_racing_submits_of_the_same_add_and_remove_apply_once(appctx, course):
