@@ -10,6 +10,8 @@ from sqlalchemy import select
 
 from plugin.audit.models import AuditEvent
 from plugin.catalog.service import items
+from plugin.challenges.models import Challenge
+from plugin.challenges.queries import progress_of
 from plugin.challenges.schemas import ChallengeIn
 from plugin.challenges.service import cancel_challenge, create_challenge
 from plugin.core.actor import Role
@@ -242,6 +244,11 @@ def test_figures_keep_counting_after_joining_and_deleting_a_team_drops_them(cour
     assert rebuild.verify() == {}
 
 
+def fresh(challenge: Challenge) -> Challenge:
+    db.session.expire(challenge)
+    return db.session.get(Challenge, challenge.id)
+
+
 def challenge_for(course, team, **overrides):
     raw = {"title": "Ten together", "goal_kind": "count", "goal_value": "10", "team": str(team.id),
            "starts_at": "2025-03-01T00:00", "ends_at": "2025-04-01T00:00", **overrides}
@@ -258,6 +265,23 @@ def test_membership_changes_keep_the_team_challenge_board_equal_to_its_rebuild(c
     teams.remove_member(course.boss, team.id, course.ada.user_id, NOW + timedelta(minutes=20))
     assert rebuild.verify() == {}
 
+
+
+def test_a_team_challenges_progress_follows_who_is_in_the_team(course):
+    """Someone who leaves the team leaves its open challenges' progress (as they leave its board); someone who
+    joins brings their experiments inside the window, as they bring their points to its board."""
+    team = teams.create_team(course.boss, name("Red"), NOW)
+    teams.add_members(course.boss, team.id, [course.ada.user_id, course.bo.user_id, course.cy.user_id], NOW)
+    everyone = challenge_for(course, team, goal_kind="participation", goal_value="100", title="All of Red")
+    log(course.ada, now=NOW + timedelta(minutes=1))
+    assert progress_of(fresh(everyone)).text.startswith("33% of learners took part (1 of 3)")
+    teams.remove_member(course.boss, team.id, course.ada.user_id, NOW + timedelta(minutes=2))
+    left = fresh(everyone)
+    assert (left.progress_count, left.contributor_count) == (0, 0)
+    assert progress_of(left).text.startswith("0% of learners took part (0 of 2)")  # it said 50%, 1 of 2
+    teams.add_members(course.boss, team.id, [course.ada.user_id], NOW + timedelta(minutes=3))
+    assert (fresh(everyone).progress_count, fresh(everyone).contributor_count) == (1, 1)
+    assert fresh(everyone).completed_at is None
 
 def test_a_team_with_challenges_is_not_deleted_until_they_are_cancelled(course):
     team = teams.create_team(course.boss, name("Red"), NOW)
