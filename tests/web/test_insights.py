@@ -91,6 +91,20 @@ def test_csv_carries_the_same_filters_and_figures(client, course):
     assert client.get("/app/insights/export/nope.csv", query_string=args).status_code == 404
 
 
+
+def test_a_team_filter_reports_no_other_teams_figures_cut_down_to_that_team(client, course):
+    """With one team chosen, the hours-by-team table (CSV, API) has that team only: another team's row held just
+    the members it shares with the chosen one, under the other team's name (Mixed: 5 people, not its 6)."""
+    mixed = _team(client, "Mixed", ["l0", "l3", "l4", "l5", "l6", "l7"])
+    args = {"lt": course["manager"], "team": course["big"], "kind": "month"}
+    rows = list(csv.reader(io.StringIO(client.get("/app/insights/export/hours-by-team.csv",
+                                                  query_string=args).get_data(as_text=True))))
+    assert [r[:2] for r in rows[1:]] == [["Big", "5"]]
+    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {course['manager']}"}).get_json()
+    api = client.get(f"/api/v1/courses/{me['course_id']}/insights", query_string={"kind": "month", "team_id": mixed},
+                     headers={"Authorization": f"Bearer {course['manager']}"}).get_json()
+    assert [r[:2] for r in api["tables"]["hours-by-team"]["rows"]] == [["Mixed", 6]]
+
 def test_another_course_cannot_see_or_filter_this_course(client, launch, course):
     other = launch(role="instructor", sub="other-teacher", context_id="course-2")
     page = visible(client.get("/app/insights/", query_string={"lt": other}))
