@@ -293,6 +293,20 @@ def test_dimension_boards_count_only_that_dimension(app, client, launch):
     assert page(client, token, dimension="charisma").status_code == 422
 
 
+def test_an_unknown_dimension_is_a_422_in_the_export_and_the_api_too(app, client, launch):
+    """As on the page: a mistyped dimension is said so, not answered with an empty board."""
+    learner(app, launch, "a", "Ada", 10, dimension="helping")
+    manager = launch(role="instructor", sub="boss", name="Mona Manager")
+    assert client.get("/app/leaderboard.csv", query_string={"lt": manager, "period": "all",
+                                                             "dimension": "helpnig"}).status_code == 422
+    headers = {"Authorization": f"Bearer {manager}"}
+    course_id = client.get("/api/v1/me", headers=headers).get_json()["course_id"]
+    url = f"/api/v1/courses/{course_id}/leaderboards/individual"
+    assert client.get(url, query_string={"period": "all", "dimension": "helping"}, headers=headers).status_code == 200
+    refused = client.get(url, query_string={"period": "all", "dimension": "helpnig"}, headers=headers)
+    assert refused.status_code == 422 and "dimension" in str(refused.get_json()["error"])
+
+
 # --- manager settings and export ----------------------------------------------------------------------
 def test_board_settings_are_for_managers_and_validated(app, client, launch):
     learner_token, _ = learner(app, launch, "a", "Ada")
