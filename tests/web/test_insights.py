@@ -123,7 +123,8 @@ def test_bad_filters_are_a_422(client, course):
     assert switched.status_code == 200  # a quarter key left over after switching to months: the current month
 
 
-@pytest.mark.parametrize("key", ["9999-Q4", "0-Q1", "-1-Q1", "1999-Q1", "2026-Q4x"])
+@pytest.mark.parametrize("key", ["9999-Q4", "0-Q1", "-1-Q1", "1999-Q1", "2026-Q4x",
+                                 "\u0662\u0660\u0662\u0666-Q4", "\uff12\uff10\uff12\uff16-Q4"])  # other digits
 def test_a_quarter_outside_the_calendar_is_a_422_on_the_page_and_in_the_api(client, course, key):
     page = client.get("/app/insights/", query_string={"lt": course["manager"], "kind": "quarter", "key": key})
     assert page.status_code == 422
