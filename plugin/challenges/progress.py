@@ -198,6 +198,15 @@ def recount(challenge: Challenge, now: datetime) -> None:
         complete(challenge, now)
 
 
+def recount_open(course_id: int, now: datetime) -> None:
+    """After who counts in the course changed (a roster sync): recount its open challenges, as their boards are
+    rebuilt (an ended challenge's result stands)."""
+    for challenge in db.session.scalars(select(Challenge).where(
+            Challenge.course_id == course_id, Challenge.cancelled_at.is_(None), Challenge.completed_at.is_(None),
+            Challenge.ends_at > now).order_by(Challenge.id)).all():
+        recount(challenge, now)
+
+
 # --- for replays ------------------------------------------------------------------------------------------
 def completion_events(organisation_id: int) -> list[tuple[E.Event, dict]]:
     """Every challenge completion of the organisation as the rules saw it live (the same event, and the

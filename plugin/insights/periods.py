@@ -20,7 +20,7 @@ def quarter_key(day: date) -> str:
     return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
 
 
-_QUARTER_KEY = re.compile(r"(\d{4})-Q([1-4])")
+_QUARTER_KEY = re.compile(r"([0-9]{4})-Q([1-4])")  # ASCII digits only: \d matches any script's digits
 
 
 def _quarter_parts(key: str) -> tuple[int, int]:

@@ -64,12 +64,17 @@ def build(scope: Scope) -> Report:
         hours_total=_guard(Row("all", "All", _people(facts), _minutes(facts)), scope.k),
         hours_by_category=_grouped(scope, facts, lambda f: f.task_category_id, _category_names(scope)),
         hours_by_tool=_grouped(scope, facts, lambda f: f.ai_tool_id or 0, _tool_names(scope)),
-        hours_by_team=protect([Row(t.id, t.name, _people(fs), _minutes(fs)) for t in scope.teams
+        # With a team chosen, only its row: the facts are its members', so another team's row would be cut down.
+        hours_by_team=protect([Row(t.id, t.name, _people(fs), _minutes(fs)) for t in _teams_shown(scope)
                                if (fs := [f for f in facts if f.user_id in scope.team_members[t.id]])], scope.k,
                                secondary=False),
         safe_to_fail=_safe_to_fail(scope, facts), confidence=_confidence(scope, facts), pillars=pillar_list,
         pillar_coverage=_pillar_coverage(scope, facts, pillar_list), leaders=_leaders(scope),
         silo=_silo(scope, helps), network=help_network(scope, helps), reused=_reused(scope))
+
+
+def _teams_shown(scope: Scope) -> list:
+    return [scope.team] if scope.team else scope.teams
 
 
 def _guard(row: Row, k: int) -> Row:
@@ -198,7 +203,7 @@ def _pillar_coverage(scope: Scope, facts, pillar_list: list[Pillar]) -> list[Row
                    Experiment.created_at < w.ends_at)):
         tags[experiment_id].add(pillar_id)
     rows = []
-    for team in ([scope.team] if scope.team else scope.teams):
+    for team in _teams_shown(scope):
         members = scope.team_members[team.id]
         ids = [e for u in members for e in by_user.get(u, [])]
         figures = {p.id: sum(1 for e in ids if p.id in tags[e]) for p in pillar_list}

@@ -102,11 +102,16 @@ FIRST_YEAR, LAST_YEAR = 2000, 2100  # periods anyone can ask for; beyond them da
 
 
 def is_valid_key(key: str) -> bool:
+    """A key as the aggregates name periods: "2026-011" or "2026-W5" parse, but no row is kept under them."""
     try:
         day = first_day(key)
     except (ValueError, TypeError):
         return False
-    return key == ALL or (day is not None and FIRST_YEAR <= day.year <= LAST_YEAR)
+    if key == ALL:
+        return True
+    if day is None or not FIRST_YEAR <= day.year <= LAST_YEAR:
+        return False
+    return key == (week_key(day) if kind_of(key) == WEEK else month_key(day))
 
 
 def local_days(first: datetime, last: datetime, tz: ZoneInfo) -> list[tuple[datetime, date]]:

@@ -236,6 +236,11 @@ POINTS_PER_MEMBER, EXPERIMENTERS, HELPERS = "points_per_member", "experimenters"
 TEAM_MEASURES = (POINTS_PER_MEMBER, EXPERIMENTERS, HELPERS)
 
 
+def _percent(part: int, whole: int) -> int:
+    """part/whole as a whole percentage rounded half up, in integers (23 of 40 is 58%: in floats 57.49999...)."""
+    return (part * 200 + whole) // (whole * 2) if whole else 0
+
+
 class TeamRow(NamedTuple):  # a tuple, its shares worked out when read: a board builds one per team shown
     rank: int
     team_id: int
@@ -260,11 +265,11 @@ class TeamRow(NamedTuple):  # a tuple, its shares worked out when read: a board 
 
     @property
     def experimenters_percent(self) -> int:  # rounded half up, like the challenges
-        return int(self.experimenters_share * 100 + 0.5)
+        return _percent(self.experimenters, self.members)
 
     @property
     def helpers_percent(self) -> int:
-        return int(self.helpers_share * 100 + 0.5)
+        return _percent(self.helpers, self.members)
 
     def measure(self, name: str) -> float:
         return getattr(self, _MEASURE_FIELDS[name])

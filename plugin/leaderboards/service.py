@@ -167,11 +167,18 @@ def individual_board(actor: Actor, scope_kind: str, period: str, dimension: str,
         raise Forbidden(_("This course shows team boards only."))
     if scope_kind not in SCOPES:
         raise InvalidInput(_("Unknown board."), errors={"scope": [_("Use course or organisation.")]})
+    check_dimension(dimension, dimension_names(actor.organisation_id))
     scope = Scope.course(actor.course_id) if scope_kind == "course" else Scope.organisation(actor.organisation_id)
     # On the organisation's board a person linked across LMSs is the row of their board holder.
     viewer = actor.user_id if scope_kind == "course" else board_holder(actor.user_id)
     return board(scope, period_key(actor, period, now), dimension or TOTAL, viewer, limit=limit,
                  around=around, relative=view.relative)
+
+
+def check_dimension(dimension: str, names: dict[str, str]) -> None:
+    """An unknown dimension is said so (422), wherever a board is asked for: never an empty board."""
+    if dimension and dimension != TOTAL and dimension not in names:
+        raise InvalidInput(_("Unknown dimension."), errors={"dimension": [_("Choose total or one of the dimensions.")]})
 
 
 TEAM_TOP = 20  # teams a team board shows before the viewer's own
@@ -248,8 +255,7 @@ def board_page(actor: Actor, now: datetime, *, tab: str | None = None, scope: st
     view, key = view_of(actor), period_key(actor, period, now)
     tab = tab or (PEOPLE if view.individual else TEAMS)
     names = dimension_names(actor.organisation_id)
-    if dimension != TOTAL and dimension not in names:
-        raise InvalidInput(_("Unknown dimension."), errors={"dimension": [_("Choose total or one of the dimensions.")]})
+    check_dimension(dimension, names)
     shown, teams, closed = None, None, None
     try:
         if tab == PEOPLE:

@@ -26,6 +26,7 @@ from urllib.parse import urljoin
 import requests
 from flask import current_app
 
+from plugin.challenges import progress as challenge_progress
 from plugin.errors import DomainError
 from plugin.extensions import db
 from plugin.leaderboards import reconcile
@@ -236,5 +237,6 @@ def apply(course_id: int, fetched: Fetched, now: datetime) -> str:
         summary += (f"; {team_counts.teams} LMS teams ({team_counts.created} new), "
                     f"{team_counts.joined} joined, {team_counts.left} left")
     reconcile.reconcile_course(course_id)  # who counts on boards and in team figures follows the roster
+    challenge_progress.recount_open(course_id, now)  # and in the open challenges' progress
     tenancy.record_roster_status(course_id, summary, now)
     return summary

@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, select
 
 from plugin.catalog.models import TaskCategory
 from plugin.challenges.models import Challenge
-from plugin.challenges.queries import Progress, progress_of, status_of
+from plugin.challenges.queries import Progress, percent, progress_of, status_of
 from plugin.core.actor import Actor
 from plugin.core.db import read
 from plugin.experiments.service import OUTCOME_LABELS
@@ -44,7 +44,7 @@ class Week:
 
     @property
     def percent(self) -> int:
-        return min(100, round(100 * self.experimenters / self.members)) if self.members else 0
+        return min(100, percent(self.experimenters, self.members))  # half up, as the team board rounds
 
     @property
     def short(self) -> str:

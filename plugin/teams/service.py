@@ -1,8 +1,8 @@
 """Teams in a course: made by its managers here, or mirrored from LMS groups by roster sync.
 
 A learner may be in several teams. Every change of a team's members (or the team itself) recomputes the
-team's figures in the same transaction (reconcile.team_members_changed), and the boards of the team's
-challenges, whose rebuilt form depends on who is in the team now. Teams mirrored from the LMS are read-only
+team's figures in the same transaction (reconcile.team_members_changed), and the boards and progress of the
+team's challenges, whose rebuilt form depends on who is in the team now. Teams mirrored from the LMS are read-only
 here: roster sync owns their names and members.
 """
 from __future__ import annotations
@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from plugin.audit.models import AuditEvent
 from plugin.audit.service import record
+from plugin.challenges import progress as challenge_progress
 from plugin.challenges.models import Challenge
 from plugin.core.actor import Actor, Role
 from plugin.core.db import insert_ignore
@@ -295,13 +296,16 @@ def rename_team(actor: Actor, team_id: int, data: dict, now: datetime) -> Team:
     return team
 
 
-def _members_changed(team: Team) -> None:
-    """Recompute what depends on who is in the team: its figures, and its challenges' boards."""
+def _members_changed(team: Team, now: datetime) -> None:
+    """Recompute what depends on who is in the team: its figures, and its challenges' boards and progress (who
+    counts is who is in the team now, as the board's rebuild has it; an ended challenge's result stands)."""
     db.session.flush()
     reconcile.team_members_changed(team.id)
-    for challenge_id in db.session.scalars(select(Challenge.id).where(
-            Challenge.team_id == team.id, Challenge.cancelled_at.is_(None)).order_by(Challenge.id)):
-        reconcile.rebuild_challenge(challenge_id)
+    for challenge in db.session.scalars(select(Challenge).where(
+            Challenge.team_id == team.id, Challenge.cancelled_at.is_(None)).order_by(Challenge.id)).all():
+        reconcile.rebuild_challenge(challenge.id)
+        if now < challenge.ends_at:
+            challenge_progress.recount(challenge, now)
 
 
 def add_members(actor: Actor, team_id: int, user_ids: list[int], now: datetime) -> list[int]:
@@ -319,7 +323,7 @@ def add_members(actor: Actor, team_id: int, user_ids: list[int], now: datetime) 
         insert_ignore(db.session, TeamMember.__table__, {"team_id": team.id, "user_id": user_id},
                       ["team_id", "user_id"], returning=False)
     if added:
-        _members_changed(team)
+        _members_changed(team, now)
         record(actor, "team.members_added", "team", team.id, {"user_ids": added}, now)
     return added
 
@@ -331,7 +335,7 @@ def remove_member(actor: Actor, team_id: int, user_id: int, now: datetime) -> bo
                                                        TeamMember.user_id == user_id)).rowcount
     if not gone:
         return False
-    _members_changed(team)
+    _members_changed(team, now)
     record(actor, "team.member_removed", "team", team.id, {"user_id": user_id}, now)
     return True
 

@@ -2,7 +2,7 @@
 a printable team summary, the minimum group size setting and the ledger export."""
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, timedelta
 
 from flask import Blueprint, Response, redirect, render_template, request, stream_with_context
 from marshmallow import Schema, ValidationError, fields, validate
@@ -16,7 +16,8 @@ from plugin.i18n import gettext as _
 from plugin.i18n import lazy_gettext as _l
 from plugin.insights import export, periods, privacy, report, scope
 from plugin.insights.periods import KINDS, QUARTER
-from plugin.leaderboards.periods import FIRST_YEAR, LAST_YEAR
+from plugin.leaderboards.periods import FIRST_YEAR, LAST_YEAR, midnight
+from plugin.settings.service import time_zone
 from plugin.web.auth import launch_url, requires_actor
 from plugin.web.charts import Series, bar_chart, decimal_text, hbar_chart, percent_text
 from plugin.web.insights_charts import network_svg
@@ -132,8 +133,10 @@ def ledger_csv(actor: Actor):
     except ValidationError as err:
         raise InvalidInput(_("Some filters need attention."), errors=err.messages) from err
 
+    tz = time_zone(actor.organisation_id)  # days are the organisation's, as every period of the reports
+
     def at(day):
-        return datetime.combine(day, time(0), tzinfo=timezone.utc) if day else None
+        return midnight(day, tz) if day else None
 
     until = at(data["until"] + timedelta(days=1)) if data["until"] else None  # the "to" day is included
     rows = export.ledger_rows(actor, data["course"], at(data["since"]), until)

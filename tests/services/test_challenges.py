@@ -149,6 +149,23 @@ def test_a_team_challenge_counts_only_its_members_and_a_learner_in_two_teams_cou
     assert fresh(for_blue).progress_count == 2
 
 
+
+def test_a_roster_sync_that_takes_a_learner_out_takes_them_out_of_open_challenges_progress(course):
+    """Who counts is the course's active learners now, for the denominator and the board alike: a learner the LMS
+    no longer lists left the progress too (it read '33% of learners took part (1 of 3)' with nobody left who did)."""
+    from plugin.lti import roster
+    from plugin.tenancy.service import RosterEntry
+
+    challenge = make(course, goal_kind="participation", goal_value=100)
+    log(course.ada)
+    assert queries.progress_of(fresh(challenge)).text.startswith("25% of learners took part (1 of 4)")
+    staying = [RosterEntry("boss", Role.MANAGER, (), True)] + [
+        RosterEntry(sub, Role.LEARNER, (), True) for sub in ("bo", "cy", "dee")]  # Ada is no longer listed
+    roster.apply(course.ada.course_id, roster.Fetched(entries=staying), NOW + timedelta(hours=1))
+    challenge = fresh(challenge)
+    assert (challenge.progress_count, challenge.contributor_count) == (0, 0)
+    assert queries.progress_of(challenge).text.startswith("0% of learners took part (0 of 3)")
+
 def test_experiments_logged_before_the_challenge_was_created_count_when_inside_its_window(course):
     log(course.ada, now=NOW - timedelta(hours=2))
     log(course.bo, now=NOW - timedelta(days=3))          # before the window

@@ -10,6 +10,8 @@ from sqlalchemy import select
 
 from plugin.audit.models import AuditEvent
 from plugin.catalog.service import items
+from plugin.challenges.models import Challenge
+from plugin.challenges.queries import progress_of
 from plugin.challenges.schemas import ChallengeIn
 from plugin.challenges.service import cancel_challenge, create_challenge
 from plugin.core.actor import Role
@@ -17,7 +19,7 @@ from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
 from plugin.leaderboards import rebuild
 from plugin.leaderboards.periods import ALL
-from plugin.leaderboards.queries import team_figures
+from plugin.leaderboards.queries import EXPERIMENTERS, TeamRow, team_board, team_figures
 from plugin.ledger.service import balances
 from plugin.teams import service as teams
 from plugin.teams.models import Team, TeamMember
@@ -242,6 +244,11 @@ def test_figures_keep_counting_after_joining_and_deleting_a_team_drops_them(cour
     assert rebuild.verify() == {}
 
 
+def fresh(challenge: Challenge) -> Challenge:
+    db.session.expire(challenge)
+    return db.session.get(Challenge, challenge.id)
+
+
 def challenge_for(course, team, **overrides):
     raw = {"title": "Ten together", "goal_kind": "count", "goal_value": "10", "team": str(team.id),
            "starts_at": "2025-03-01T00:00", "ends_at": "2025-04-01T00:00", **overrides}
@@ -258,6 +265,23 @@ def test_membership_changes_keep_the_team_challenge_board_equal_to_its_rebuild(c
     teams.remove_member(course.boss, team.id, course.ada.user_id, NOW + timedelta(minutes=20))
     assert rebuild.verify() == {}
 
+
+
+def test_a_team_challenges_progress_follows_who_is_in_the_team(course):
+    """Someone who leaves the team leaves its open challenges' progress (as they leave its board); someone who
+    joins brings their experiments inside the window, as they bring their points to its board."""
+    team = teams.create_team(course.boss, name("Red"), NOW)
+    teams.add_members(course.boss, team.id, [course.ada.user_id, course.bo.user_id, course.cy.user_id], NOW)
+    everyone = challenge_for(course, team, goal_kind="participation", goal_value="100", title="All of Red")
+    log(course.ada, now=NOW + timedelta(minutes=1))
+    assert progress_of(fresh(everyone)).text.startswith("33% of learners took part (1 of 3)")
+    teams.remove_member(course.boss, team.id, course.ada.user_id, NOW + timedelta(minutes=2))
+    left = fresh(everyone)
+    assert (left.progress_count, left.contributor_count) == (0, 0)
+    assert progress_of(left).text.startswith("0% of learners took part (0 of 2)")  # it said 50%, 1 of 2
+    teams.add_members(course.boss, team.id, [course.ada.user_id], NOW + timedelta(minutes=3))
+    assert (fresh(everyone).progress_count, fresh(everyone).contributor_count) == (1, 1)
+    assert fresh(everyone).completed_at is None
 
 def test_a_team_with_challenges_is_not_deleted_until_they_are_cancelled(course):
     team = teams.create_team(course.boss, name("Red"), NOW)
@@ -296,6 +320,21 @@ def test_team_progress_reads_weeks_categories_outcomes_hours_and_goals(course):
     assert (goal.title, goal.progress.text, goal.percent, goal.status) == ("Ten together", "1 of 4 experiments", 25,
                                                                           "open")
 
+
+
+def test_a_weeks_participation_rounds_half_up_as_the_team_board_shows_it(course):
+    """1 of 8 members is 12.5%: the team board says 13%, and so does the team page (it said 12%)."""
+    people = [course.ada, course.bo, course.cy] + [make_actor(course.platform, f"m{i}") for i in range(5)]
+    team = teams.create_team(course.boss, name("Eight"), NOW)
+    teams.add_members(course.boss, team.id, [p.user_id for p in people], NOW)
+    log(course.ada)
+    week = team_progress(course.boss, team.id, NOW + timedelta(minutes=1)).weeks[-1]
+    [row] = team_board(course.boss.course_id, week.key, EXPERIMENTERS).rows
+    assert (week.key, week.experimenters, week.members) == ("2025-W10", 1, 8)
+    assert row.experimenters_percent == 13
+    assert week.percent == 13
+    forty = TeamRow(1, team.id, "Forty", 40, 0, 23, 23)  # 57.5%: the board's float arithmetic showed 57%
+    assert (forty.experimenters_percent, forty.helpers_percent) == (58, 58)
 
 # --- double submits, for real: requests racing on the database -------------------------------------------------
 def test_racing_submits_of_the_same_add_and_remove_apply_once(appctx, course):

@@ -69,7 +69,9 @@ def test_current_and_previous_keys():
 
 
 @pytest.mark.parametrize("key,valid", [("all", True), ("2026-W48", True), ("2026-11", True), ("2026-W54", False),
-                                       ("2026-13", False), ("week", False), ("", False), ("2026-W4x", False)])
+                                       ("2026-13", False), ("week", False), ("", False), ("2026-W4x", False),
+                                       ("2026-011", False), ("2026-W5", False), ("2026- 11", False),
+                                       ("2026-W05", True), ("2026-W53", True), ("2025-W53", False)])
 def test_period_keys_from_the_outside_are_checked(key, valid):
     assert is_valid_key(key) is valid
 

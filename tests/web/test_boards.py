@@ -293,6 +293,38 @@ def test_dimension_boards_count_only_that_dimension(app, client, launch):
     assert page(client, token, dimension="charisma").status_code == 422
 
 
+def test_a_period_key_written_otherwise_than_the_boards_write_it_is_a_422_not_an_empty_board(app, client, launch):
+    """"2026-011" or "2026-W047" named November and week 47 but read boards no points are kept under: an empty
+    board that looked like nobody earned anything that month."""
+    token, _ = learner(app, launch, "a", "Ada", 10)  # NOW: 18 November 2026, ISO week 47
+    assert rows(page(client, token, period="2026-11"))[0] == [(1, "Ada (you)", 10, True)]
+    assert rows(page(client, token, period="2026-W47"))[0] == [(1, "Ada (you)", 10, True)]
+    headers = {"Authorization": f"Bearer {token}"}
+    course_id = client.get("/api/v1/me", headers=headers).get_json()["course_id"]
+    for key in ("2026-011", "2026-W047", "2026- 11"):
+        assert page(client, token, period=key).status_code == 422, key
+        api = client.get(f"/api/v1/courses/{course_id}/leaderboards/individual", query_string={"period": key},
+                         headers=headers)
+        assert api.status_code == 422, key
+    manager = launch(role="instructor", sub="boss", name="Mona Manager")
+    assert client.get("/app/insights/", query_string={"lt": manager, "kind": "month", "key": "2026-011"}
+                      ).status_code == 422
+
+
+def test_an_unknown_dimension_is_a_422_in_the_export_and_the_api_too(app, client, launch):
+    """As on the page: a mistyped dimension is said so, not answered with an empty board."""
+    learner(app, launch, "a", "Ada", 10, dimension="helping")
+    manager = launch(role="instructor", sub="boss", name="Mona Manager")
+    assert client.get("/app/leaderboard.csv", query_string={"lt": manager, "period": "all",
+                                                             "dimension": "helpnig"}).status_code == 422
+    headers = {"Authorization": f"Bearer {manager}"}
+    course_id = client.get("/api/v1/me", headers=headers).get_json()["course_id"]
+    url = f"/api/v1/courses/{course_id}/leaderboards/individual"
+    assert client.get(url, query_string={"period": "all", "dimension": "helping"}, headers=headers).status_code == 200
+    refused = client.get(url, query_string={"period": "all", "dimension": "helpnig"}, headers=headers)
+    assert refused.status_code == 422 and "dimension" in str(refused.get_json()["error"])
+
+
 # --- manager settings and export ----------------------------------------------------------------------
 def test_board_settings_are_for_managers_and_validated(app, client, launch):
     learner_token, _ = learner(app, launch, "a", "Ada")

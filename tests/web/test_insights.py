@@ -91,6 +91,20 @@ def test_csv_carries_the_same_filters_and_figures(client, course):
     assert client.get("/app/insights/export/nope.csv", query_string=args).status_code == 404
 
 
+
+def test_a_team_filter_reports_no_other_teams_figures_cut_down_to_that_team(client, course):
+    """With one team chosen, the hours-by-team table (CSV, API) has that team only: another team's row held just
+    the members it shares with the chosen one, under the other team's name (Mixed: 5 people, not its 6)."""
+    mixed = _team(client, "Mixed", ["l0", "l3", "l4", "l5", "l6", "l7"])
+    args = {"lt": course["manager"], "team": course["big"], "kind": "month"}
+    rows = list(csv.reader(io.StringIO(client.get("/app/insights/export/hours-by-team.csv",
+                                                  query_string=args).get_data(as_text=True))))
+    assert [r[:2] for r in rows[1:]] == [["Big", "5"]]
+    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {course['manager']}"}).get_json()
+    api = client.get(f"/api/v1/courses/{me['course_id']}/insights", query_string={"kind": "month", "team_id": mixed},
+                     headers={"Authorization": f"Bearer {course['manager']}"}).get_json()
+    assert [r[:2] for r in api["tables"]["hours-by-team"]["rows"]] == [["Mixed", 6]]
+
 def test_another_course_cannot_see_or_filter_this_course(client, launch, course):
     other = launch(role="instructor", sub="other-teacher", context_id="course-2")
     page = visible(client.get("/app/insights/", query_string={"lt": other}))
@@ -109,7 +123,8 @@ def test_bad_filters_are_a_422(client, course):
     assert switched.status_code == 200  # a quarter key left over after switching to months: the current month
 
 
-@pytest.mark.parametrize("key", ["9999-Q4", "0-Q1", "-1-Q1", "1999-Q1", "2026-Q4x"])
+@pytest.mark.parametrize("key", ["9999-Q4", "0-Q1", "-1-Q1", "1999-Q1", "2026-Q4x",
+                                 "\u0662\u0660\u0662\u0666-Q4", "\uff12\uff10\uff12\uff16-Q4"])  # other digits
 def test_a_quarter_outside_the_calendar_is_a_422_on_the_page_and_in_the_api(client, course, key):
     page = client.get("/app/insights/", query_string={"lt": course["manager"], "kind": "quarter", "key": key})
     assert page.status_code == 422
@@ -154,3 +169,32 @@ def test_admin_sets_the_group_size_and_exports_the_ledger_with_formulas_escaped(
 def test_manager_overview_links_to_insights(client, course):
     html = text(client.get("/app/manage/", query_string={"lt": course["manager"]}))
     assert re.search(r'<a class="button" href="/app/insights/\?lt=[^"]+">Insights', html)
+
+
+def test_the_ledger_exports_days_are_the_organisations_days(client, launch):
+    """The From and To days are dates in the organisation's time zone, as every period of the reports is: an
+    entry earned at 00:30 on 30 November in Istanbul belongs to that day, one at 00:30 on 1 December does not."""
+    from datetime import datetime, timezone
+
+    from plugin.extensions import db
+    from plugin.ledger.service import Posting, post_entry
+    from plugin.tenancy.models import Course, User
+
+    admin = launch(role="admin", sub="root")
+    assert client.post("/app/admin/time-zone", data={"lt": admin, "time_zone": "Europe/Istanbul"}).status_code == 303
+    launch(sub="mia")
+    with client.application.app_context():
+        course = db.session.scalar(db.select(Course).where(Course.context_id == "course-1"))
+        mia = db.session.scalar(db.select(User.id).where(User.sub == "mia"))
+        ids = {}
+        for name, moment in [("monday", datetime(2026, 11, 29, 21, 30, tzinfo=timezone.utc)),  # Mon 30 Nov 00:30
+                             ("tuesday", datetime(2026, 11, 30, 21, 30, tzinfo=timezone.utc))]:  # Tue 1 Dec 00:30
+            ids[name] = post_entry(Posting(organisation_id=course.organisation_id, course_id=course.id, user_id=mia,
+                                           amount=5, dimension="experimenting", source_type="manual", source_id=None,
+                                           key=f"ledger-days:{name}"), moment)
+        db.session.commit()
+    ledger = client.get("/app/insights/ledger.csv", query_string={"lt": admin, "since": "2026-11-30",
+                                                                  "until": "2026-11-30"})
+    assert ledger.status_code == 200
+    exported = [int(r[0]) for r in list(csv.reader(io.StringIO(ledger.get_data(as_text=True))))[1:]]
+    assert exported == [ids["monday"]]
