@@ -163,7 +163,7 @@ def leaderboard_csv(actor: Actor):
     writer.writerows([r.rank, _cell(r.name), r.points] for r in board.rows)
     filename = f"leaderboard-{query['scope']}-{board.period}-{board.dimension}.csv"
     return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
 
 
 def _settings_page(actor: Actor, values: dict | None = None, errors: dict | None = None, status: int = 200):

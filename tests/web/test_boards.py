@@ -358,6 +358,7 @@ def test_csv_export_is_for_managers_attached_and_safe_from_formulas(app, client,
     response = client.get("/app/leaderboard.csv", query_string={"lt": manager, "period": "all", "scope": "course"})
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert response.headers["Content-Disposition"].startswith("attachment; filename=\"leaderboard-course-all-total")
+    assert response.headers["Cache-Control"] == "no-store"  # names and points, like every other export
     table = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
     assert table == [["rank", "name", "points"], ["1", "'=HYPERLINK(\"http://evil\")", "30"],
                      ["2", "'@SUM(1+1)", "20"], ["3", "'-2+3 Zed", "10"]]
