@@ -32,6 +32,8 @@ VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 OB3_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
 OB3_SCHEMA = "https://purl.imsglobal.org/spec/ob/v3p0/schema/json/ob_v3p0_achievementcredential_schema.json"
 ALG = "RS256"
+# OB 2.0 recipient types as OB 3.0 IdentifierTypeEnum terms: the schema has no "url", so a URL is a generic "identifier".
+IDENTITY_TYPES = {"email": "emailAddress", "url": "identifier"}
 MIN_LIST_BITS = 131072  # Bitstring Status List: at least 16 KiB, so an index reveals little
 
 
@@ -145,7 +147,7 @@ def credential(found: Hosted, urls: Urls) -> dict:
             "type": ["AchievementSubject"],
             "identifier": [{"type": "IdentityObject", "hashed": True, "salt": identity.salt,
                             "identityHash": identity.hashed(),
-                            "identityType": "emailAddress" if identity.kind == "email" else "url"}],
+                            "identityType": IDENTITY_TYPES[identity.kind]}],
             "achievement": {
                 "id": f"{urls.base}/ob/v3/achievements/{badge.id}", "type": ["Achievement"], "name": badge.name,
                 "description": badge.description or badge.name,
