@@ -197,9 +197,16 @@ def award_badge_manually(actor: Actor, *, receiver_id: int, badge_id: int, comme
         raise InvalidInput(_("Say why they earned it."), errors={"comment": [_("%(min)s to %(max)s characters.", min=3, max=2000)]})
     if evidence_url and not evidence_url.startswith(("https://", "http://")):
         raise InvalidInput(_("Evidence must be a web address."), errors={"evidence_url": [_("An http(s) URL.")]})
+    # Once per person while held; after a revocation (say, by mistake) it may be awarded again, under a key naming
+    # the revoked award, so two managers re-awarding at once still make one award.
+    key = f"manual:badge:{badge.id}:user:{receiver_id}:course:{actor.course_id}"
+    latest = db.session.execute(select(BadgeAward.id, BadgeAward.revoked_at).where(
+        BadgeAward.badge_id == badge.id, BadgeAward.user_id == receiver_id, BadgeAward.course_id == actor.course_id,
+        BadgeAward.source_type == "manual").order_by(BadgeAward.id.desc()).limit(1)).first()
+    if latest is not None and latest.revoked_at is not None:
+        key = f"{key}:after:{latest.id}"
     award_id = award_badge(BadgeGrant(badge_id=badge.id, organisation_id=actor.organisation_id,
-                                      course_id=actor.course_id, user_id=receiver_id,
-                                      key=f"manual:badge:{badge.id}:user:{receiver_id}:course:{actor.course_id}",
+                                      course_id=actor.course_id, user_id=receiver_id, key=key,
                                       source_type="manual", source_id=None), now)
     if award_id is None:
         raise Conflict(_("They already hold %(badge)s.", badge=badge.name))

@@ -272,6 +272,28 @@ def test_revoking_a_manual_badge_marks_it_revoked(course):
     assert badge_names(course.ada) == [] and rows(LedgerEntry) == 0
 
 
+def test_a_manual_badge_revoked_by_mistake_can_be_awarded_again(course):
+    """Revoked, the learner no longer holds it: awarding it again must work (not "They already hold Champion"),
+    while the revoked assertion stays revoked for verifiers."""
+    champion = badge(course.ada, "champion").id
+    first = award_badge_manually(course.boss, receiver_id=course.ada.user_id, badge_id=champion,
+                                 comment="Ran the clinic", now=NOW)
+    revoke_badge(course.boss, first, "Revoked the wrong learner's badge", later(1))
+    again = award_badge_manually(course.boss, receiver_id=course.ada.user_id, badge_id=champion,
+                                 comment="Ran the clinic (restored)", now=later(2))
+    db.session.commit()
+    assert again != first and badge_names(course.ada) == ["Champion"]
+    assert db.session.get(BadgeAward, first).revoked_at == later(1)
+    assert db.session.get(BadgeAward, again).public_id != db.session.get(BadgeAward, first).public_id
+    with pytest.raises(Conflict):  # held again: a second award is still refused
+        award_badge_manually(course.boss, receiver_id=course.ada.user_id, badge_id=champion, comment="Twice",
+                             now=later(3))
+    revoke_badge(course.boss, again, "Revoked once more", later(4))
+    third = award_badge_manually(course.boss, receiver_id=course.ada.user_id, badge_id=champion,
+                                 comment="Third time", now=later(5))
+    assert badge_names(course.ada) == ["Champion"] and third not in (first, again)
+
+
 def test_unrecognised_lists_active_learners_without_recognition_in_30_days(course):
     cy, dee, eve = (make_actor(course.platform, sub) for sub in ("cy", "dee", "eve"))
     log(course.ada, later(1))                              # active, never recognised
