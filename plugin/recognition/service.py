@@ -126,14 +126,17 @@ def give_kudos(actor: Actor, *, receiver_id: int, message: str, now: datetime, s
         if winner.giver_id != actor.user_id:
             raise Conflict(_("That form was already used.")) from None
         return winner
+    entry_id = None
     if points:
-        post_entry(Posting(organisation_id=actor.organisation_id, course_id=actor.course_id, user_id=receiver_id,
-                           amount=points, dimension=dimension, source_type="kudos", source_id=kudos.id,
-                           key=f"kudos:{kudos.id}"), now)
+        entry_id = post_entry(Posting(organisation_id=actor.organisation_id, course_id=actor.course_id,
+                                      user_id=receiver_id, amount=points, dimension=dimension, source_type="kudos",
+                                      source_id=kudos.id, key=f"kudos:{kudos.id}"), now)
     if receiver_role is Role.LEARNER:
         event = E.Event(name=E.KUDOS_RECEIVED, organisation_id=actor.organisation_id, course_id=actor.course_id,
                         user_id=receiver_id, source_type="kudos", source_id=kudos.id, occurred_at=now)
-        rules.process(event, DbFacts(actor.course_id, receiver_id), limits(actor.organisation_id), now)
+        # The kudos' own points move the totals: level and points rules look at them now, as after any points.
+        rules.process(event, DbFacts(actor.course_id, receiver_id), limits(actor.organisation_id), now,
+                      points_moved=entry_id is not None)
     grades.points_changed(actor.course_id, receiver_id, now)
     record(actor, "kudos.given", "kudos", kudos.id, {"receiver": receiver_id, "points": points}, now)
     xapi.kudos_received(kudos, now)

@@ -121,7 +121,7 @@ def simulate(organisation_id: int, rules: list[RuleSpec], limits: Limits) -> dic
         facts = people.setdefault((event.course_id, event.user_id), _Person(MemoryFacts(time_zone=zone))).facts
         _remember(facts, row)
         moved = _evaluate(event, facts, rules, limits, awards)
-        if moved:
+        if moved or (row is not None and row["kind"] == "kudos" and row["points"]):  # kudos points move totals too
             _evaluate(replace(event, name=E.POINTS_CHANGED), facts, rules, limits, awards)
     return awards
 

@@ -294,6 +294,25 @@ def test_a_manual_badge_revoked_by_mistake_can_be_awarded_again(course):
     assert badge_names(course.ada) == ["Champion"] and third not in (first, again)
 
 
+def test_kudos_points_that_reach_a_level_award_the_level_rule_at_once(course):
+    """A manager's kudos points move the learner's totals like any points: a "level reached" rule fires then, not
+    only after some later activity happens to post points, and a recalculation finds nothing to change."""
+    from plugin.badges.service import get_or_create_badge
+    from plugin.replay.service import replay
+    from plugin.rules.definitions import create_rule
+
+    level_badge = get_or_create_badge(course.ada.organisation_id, "explorer-level", NOW, name="Explorer level")
+    create_rule(course.ada.organisation_id, {"name": "Reached Explorer", "condition": "level_reached",
+                                             "params": {"level": "Explorer", "threshold": 40},
+                                             "badge_id": level_badge.id, "repeatable": False}, NOW)
+    log(course.ada)  # 10 points: still Curious
+    assert "Explorer level" not in badge_names(course.ada)
+    kudos(course.boss, course.ada, points=30, now=later(5))  # 40: Explorer
+    assert balance(course.ada.course_id, course.ada.user_id) == 40
+    assert "Explorer level" in badge_names(course.ada)
+    assert replay(course.ada.organisation_id, later(10)).empty
+
+
 def test_unrecognised_lists_active_learners_without_recognition_in_30_days(course):
     cy, dee, eve = (make_actor(course.platform, sub) for sub in ("cy", "dee", "eve"))
     log(course.ada, later(1))                              # active, never recognised
