@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from sqlalchemy import bindparam, select
 
@@ -79,8 +80,9 @@ def add_dimension(actor: Actor, name: str, description: str = "") -> Dimension:
     return dimension
 
 
-def set_levels(actor: Actor, steps: list[tuple[str, int]]) -> list[Level]:
-    """Replace the ladder. Levels are computed from points, so nothing awarded changes."""
+def set_levels(actor: Actor, steps: list[tuple[str, int]], now: datetime | None = None) -> list[Level]:
+    """Replace the ladder. Levels are computed from points, so nothing awarded changes. Given `now`, the "a level
+    is reached" rules naming a level whose threshold moved follow it (a new version of each)."""
     _require_admin(actor)
     clean = [((name or "").strip()[:100], int(threshold)) for name, threshold in steps if (name or "").strip()]
     if not clean:
@@ -95,6 +97,10 @@ def set_levels(actor: Actor, steps: list[tuple[str, int]]) -> list[Level]:
     rows = [Level(organisation_id=actor.organisation_id, name=n, threshold=t) for n, t in sorted(clean, key=lambda x: x[1])]
     db.session.add_all(rows)
     db.session.flush()
+    if now is not None:
+        from plugin.rules.definitions import follow_ladder
+
+        follow_ladder(actor, {row.name: row.threshold for row in rows}, now)
     return rows
 
 

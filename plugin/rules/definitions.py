@@ -99,6 +99,18 @@ def update_rule(actor: Actor, rule_id: int, fields: dict, now: datetime) -> Rule
     return rule
 
 
+def follow_ladder(actor: Actor, thresholds: dict[str, int], now: datetime) -> list[Rule]:
+    """The ladder changed: each "a level is reached" rule names its level, so it takes that level's new threshold
+    (a new version; what it awarded stays until a recalculation). A rule whose level is gone is left as it was."""
+    changed = []
+    for rule in rules_of(actor.organisation_id):
+        params = rule.params or {}
+        threshold = thresholds.get(params.get("level")) if rule.condition == "level_reached" else None
+        if threshold is not None and params.get("threshold") != threshold:
+            changed.append(update_rule(actor, rule.id, {"params": {**params, "threshold": threshold}}, now))
+    return changed
+
+
 DELETED, ARCHIVED = "deleted", "archived"
 
 
