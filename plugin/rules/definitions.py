@@ -15,7 +15,7 @@ from plugin.errors import Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
 from plugin.i18n import gettext as _
 from plugin.ledger.models import LedgerEntry
-from plugin.levels.models import Dimension
+from plugin.levels.models import Dimension, Level
 from plugin.rules.models import VERSIONED_FIELDS, Rule, RuleVersion
 from plugin.rules.registry import REGISTRY, load_params
 
@@ -38,6 +38,8 @@ def _validate(organisation_id: int, fields: dict) -> dict:
             fields["params"] = load_params(condition, fields.get("params") or {})
         except ValidationError as err:
             errors.update({f"params.{k}": v for k, v in err.messages.items()})
+        else:
+            errors.update(_check_names(organisation_id, condition, fields["params"]))
     if not (fields.get("name") or "").strip():
         errors["name"] = [_("Give the rule a name.")]
     if fields.get("points", 0) < 0:
@@ -58,6 +60,21 @@ def _validate(organisation_id: int, fields: dict) -> dict:
         raise InvalidInput(_("The rule needs some changes."), errors=errors)
     fields["name"] = fields["name"].strip()[:200]
     return fields
+
+
+def _check_names(organisation_id: int, condition: str, params: dict) -> dict[str, list[str]]:
+    """A threshold rule names a dimension (by key) or a level of the organisation; naming anything else, it would
+    never fire. A level rule takes its level's threshold from the ladder (as the editor does)."""
+    if condition == "points_in_dimension" and db.session.scalar(select(Dimension.id).where(
+            Dimension.organisation_id == organisation_id, Dimension.key == params["dimension"])) is None:
+        return {"params.dimension": [_("Choose a dimension from the list.")]}
+    if condition == "level_reached":
+        threshold = db.session.scalar(select(Level.threshold).where(Level.organisation_id == organisation_id,
+                                                                    Level.name == params["level"]).limit(1))
+        if threshold is None:
+            return {"params.level": [_("Choose a level.")]}
+        params["threshold"] = threshold
+    return {}
 
 
 def _snapshot(rule: Rule, now: datetime, user_id: int | None) -> None:
