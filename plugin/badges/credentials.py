@@ -20,7 +20,7 @@ from flask import current_app
 from jwt.algorithms import RSAAlgorithm
 from sqlalchemy import select
 
-from plugin.badges.models import BadgeAward, SigningKey
+from plugin.badges.models import BadgeAward, BadgeClass, SigningKey
 from plugin.badges.openbadges import Hosted, Urls, iso, issuer_of
 from plugin.badges.recipients import recipient_of
 from plugin.errors import NotFound
@@ -133,6 +133,18 @@ def issuer_profile(organisation_id: int, urls: Urls) -> dict:
     return doc
 
 
+def achievement(badge: BadgeClass, urls: Urls) -> dict:
+    """The badge class as an OB 3.0 Achievement; its id is served (GET it for this document)."""
+    return {
+        "id": f"{urls.base}/ob/v3/achievements/{badge.id}", "type": ["Achievement"], "name": badge.name,
+        "description": badge.description or badge.name,
+        "criteria": {"id": f"{urls.badge(badge.id)}#criteria",
+                     "narrative": badge.criteria or f"Awarded in Tinker for {badge.name}."},
+        "image": {"id": urls.image(badge.id, badge.image_type), "type": "Image"},
+        "tag": [t.strip() for t in (badge.tags or "").split(",") if t.strip()],
+    }
+
+
 def credential(found: Hosted, urls: Urls) -> dict:
     award, badge = found.award, found.badge
     identity = recipient_of(found.user, urls.base)
@@ -148,14 +160,7 @@ def credential(found: Hosted, urls: Urls) -> dict:
             "identifier": [{"type": "IdentityObject", "hashed": True, "salt": identity.salt,
                             "identityHash": identity.hashed(),
                             "identityType": IDENTITY_TYPES[identity.kind]}],
-            "achievement": {
-                "id": f"{urls.base}/ob/v3/achievements/{badge.id}", "type": ["Achievement"], "name": badge.name,
-                "description": badge.description or badge.name,
-                "criteria": {"id": f"{urls.badge(badge.id)}#criteria",
-                             "narrative": badge.criteria or f"Awarded in Tinker for {badge.name}."},
-                "image": {"id": urls.image(badge.id, badge.image_type), "type": "Image"},
-                "tag": [t.strip() for t in (badge.tags or "").split(",") if t.strip()],
-            },
+            "achievement": achievement(badge, urls),
         },
         "evidence": [{"id": urls.evidence(award.public_id), "type": ["Evidence"]}],
         "credentialStatus": {"id": f"{status_list_id(urls, award.organisation_id)}#{award.id}",

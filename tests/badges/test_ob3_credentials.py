@@ -150,3 +150,20 @@ def test_credential_of_a_learner_named_by_url_uses_an_ob3_identifier_type(appctx
     assert ident["type"] == "IdentityObject" and ident["hashed"] is True
     ob2 = client.get(f"/ob/v2/assertions/{pid}", headers={"Accept": "application/ld+json"}).get_json(force=True)
     assert ident["identityHash"] == ob2["recipient"]["identity"]  # the same person in both formats
+
+
+def test_the_credentials_achievement_id_resolves_to_the_achievement(appctx, client):
+    """Every id in the credential is a URL under the tool: the achievement's too, answering with the Achievement a
+    wallet or verifier displays (as the OB 2.0 BadgeClass URL does)."""
+    world = make_world(email="ada@example.org")
+    pid = award(world)
+    db.session.commit()
+    achievement = client.get(f"/ob/v3/credentials/{pid}.json").get_json(force=True)["credentialSubject"]["achievement"]
+
+    response = client.get(achievement["id"].removeprefix("http://localhost"), headers={"Accept": "application/ld+json"})
+    assert response.status_code == 200 and response.mimetype == "application/ld+json"
+    doc = response.get_json(force=True)
+    assert doc["@context"] == ["https://www.w3.org/ns/credentials/v2",
+                               "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"]
+    assert {k: v for k, v in doc.items() if k != "@context"} == achievement
+    assert client.get("/ob/v3/achievements/999999").status_code == 404
