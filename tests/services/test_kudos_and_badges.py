@@ -313,6 +313,24 @@ def test_kudos_points_that_reach_a_level_award_the_level_rule_at_once(course):
     assert replay(course.ada.organisation_id, later(10)).empty
 
 
+def test_kudos_points_count_in_their_dimension_for_a_recalculation_as_they_do_live(course):
+    """Kudos points go to a dimension (here Helping): a "points in a dimension" rule counts them live, so a
+    recalculation must count them too, not report the badge as no longer earned."""
+    from plugin.badges.service import get_or_create_badge
+    from plugin.replay.service import replay
+    from plugin.rules.definitions import create_rule
+
+    helpful = get_or_create_badge(course.ada.organisation_id, "helpful", NOW, name="Helpful")
+    create_rule(course.ada.organisation_id, {"name": "Helpful", "condition": "points_in_dimension",
+                                             "params": {"dimension": "helping", "points": 30},
+                                             "badge_id": helpful.id, "repeatable": False}, NOW)
+    kudos(course.boss, course.ada, points=30, dimension="helping")
+    assert balances(course.ada.course_id, course.ada.user_id)["helping"] == 30
+    assert "Helpful" in badge_names(course.ada)
+    report = replay(course.ada.organisation_id, later(10))
+    assert report.lost_badges == [] and report.empty
+
+
 def test_unrecognised_lists_active_learners_without_recognition_in_30_days(course):
     cy, dee, eve = (make_actor(course.platform, sub) for sub in ("cy", "dee", "eve"))
     log(course.ada, later(1))                              # active, never recognised
