@@ -91,6 +91,9 @@ def set_levels(actor: Actor, steps: list[tuple[str, int]], now: datetime | None 
     if len(set(thresholds)) != len(thresholds) or min(thresholds) != 0 or any(t < 0 for t in thresholds):
         raise InvalidInput(_("Thresholds must be distinct, not negative, and the first level must start at 0."),
                            errors={"levels": [_("Distinct thresholds starting at 0.")]})
+    names = [n.casefold() for n, _ in clean]
+    if len(set(names)) != len(names):  # "level reached" rules name their level
+        raise InvalidInput(_("Give each level a name of its own."), errors={"levels": [_("Names must differ.")]})
     for level in db.session.scalars(select(Level).where(Level.organisation_id == actor.organisation_id)):
         db.session.delete(level)
     db.session.flush()

@@ -84,6 +84,7 @@ def test_an_admin_replaces_the_ladder(org):
     [("A", 0), ("B", -10)],             # negative
     [],                                  # no level at all
     [("  ", 0)],                        # no name
+    [("Explorer", 0), ("Explorer ", 40)],  # two levels of one name: a "level reached" rule could not say which
 ])
 def test_an_invalid_ladder_is_refused_and_the_old_one_kept(org, steps):
     with pytest.raises(InvalidInput) as err:
