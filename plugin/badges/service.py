@@ -85,7 +85,8 @@ def awards_for_source(course_id: int, user_id: int, source_type: str, source_id:
     return list(db.session.scalars(
         select(BadgeClass).join(BadgeAward, BadgeAward.badge_id == BadgeClass.id).where(
             BadgeAward.course_id == course_id, BadgeAward.user_id == user_id,
-            BadgeAward.source_type == source_type, BadgeAward.source_id == source_id)))
+            BadgeAward.source_type == source_type, BadgeAward.source_id == source_id,
+            BadgeAward.revoked_at.is_(None))))
 
 
 def active_badges(organisation_id: int) -> list[BadgeClass]:

@@ -331,6 +331,19 @@ def test_kudos_points_count_in_their_dimension_for_a_recalculation_as_they_do_li
     assert report.lost_badges == [] and report.empty
 
 
+def test_a_revoked_badge_is_no_longer_announced_on_the_experiments_saved_page(course):
+    """The "Experiment saved" page (reloaded, or opened again from history) lists the badges the experiment
+    earned: one revoked since is no longer the learner's, so it is not announced as a new badge."""
+    from plugin.badges.service import awards_for_source
+
+    logged = log(course.ada)
+    assert [b.name for b in awards_for_source(course.ada.course_id, course.ada.user_id, "experiment",
+                                              logged.experiment.id)] == ["First experiment"]
+    award = db.session.scalar(select(BadgeAward).where(BadgeAward.user_id == course.ada.user_id))
+    revoke_badge(course.boss, award.id, "Logged by mistake", later(1))
+    assert awards_for_source(course.ada.course_id, course.ada.user_id, "experiment", logged.experiment.id) == []
+
+
 def test_unrecognised_lists_active_learners_without_recognition_in_30_days(course):
     cy, dee, eve = (make_actor(course.platform, sub) for sub in ("cy", "dee", "eve"))
     log(course.ada, later(1))                              # active, never recognised
