@@ -20,7 +20,7 @@ from flask import current_app
 from jwt.algorithms import RSAAlgorithm
 from sqlalchemy import select
 
-from plugin.badges.models import BadgeAward, SigningKey
+from plugin.badges.models import BadgeAward, BadgeClass, SigningKey
 from plugin.badges.openbadges import Hosted, Urls, iso, issuer_of
 from plugin.badges.recipients import recipient_of
 from plugin.errors import NotFound
@@ -32,6 +32,8 @@ VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 OB3_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
 OB3_SCHEMA = "https://purl.imsglobal.org/spec/ob/v3p0/schema/json/ob_v3p0_achievementcredential_schema.json"
 ALG = "RS256"
+# OB 2.0 recipient types as OB 3.0 IdentifierTypeEnum terms: the schema has no "url", so a URL is a generic "identifier".
+IDENTITY_TYPES = {"email": "emailAddress", "url": "identifier"}
 MIN_LIST_BITS = 131072  # Bitstring Status List: at least 16 KiB, so an index reveals little
 
 
@@ -131,6 +133,18 @@ def issuer_profile(organisation_id: int, urls: Urls) -> dict:
     return doc
 
 
+def achievement(badge: BadgeClass, urls: Urls) -> dict:
+    """The badge class as an OB 3.0 Achievement; its id is served (GET it for this document)."""
+    return {
+        "id": f"{urls.base}/ob/v3/achievements/{badge.id}", "type": ["Achievement"], "name": badge.name,
+        "description": badge.description or badge.name,
+        "criteria": {"id": f"{urls.badge(badge.id)}#criteria",
+                     "narrative": badge.criteria or f"Awarded in Tinker for {badge.name}."},
+        "image": {"id": urls.image(badge.id, badge.image_type), "type": "Image"},
+        "tag": [t.strip() for t in (badge.tags or "").split(",") if t.strip()],
+    }
+
+
 def credential(found: Hosted, urls: Urls) -> dict:
     award, badge = found.award, found.badge
     identity = recipient_of(found.user, urls.base)
@@ -145,15 +159,8 @@ def credential(found: Hosted, urls: Urls) -> dict:
             "type": ["AchievementSubject"],
             "identifier": [{"type": "IdentityObject", "hashed": True, "salt": identity.salt,
                             "identityHash": identity.hashed(),
-                            "identityType": "emailAddress" if identity.kind == "email" else "url"}],
-            "achievement": {
-                "id": f"{urls.base}/ob/v3/achievements/{badge.id}", "type": ["Achievement"], "name": badge.name,
-                "description": badge.description or badge.name,
-                "criteria": {"id": f"{urls.badge(badge.id)}#criteria",
-                             "narrative": badge.criteria or f"Awarded in Tinker for {badge.name}."},
-                "image": {"id": urls.image(badge.id, badge.image_type), "type": "Image"},
-                "tag": [t.strip() for t in (badge.tags or "").split(",") if t.strip()],
-            },
+                            "identityType": IDENTITY_TYPES[identity.kind]}],
+            "achievement": achievement(badge, urls),
         },
         "evidence": [{"id": urls.evidence(award.public_id), "type": ["Evidence"]}],
         "credentialStatus": {"id": f"{status_list_id(urls, award.organisation_id)}#{award.id}",

@@ -85,7 +85,8 @@ def awards_for_source(course_id: int, user_id: int, source_type: str, source_id:
     return list(db.session.scalars(
         select(BadgeClass).join(BadgeAward, BadgeAward.badge_id == BadgeClass.id).where(
             BadgeAward.course_id == course_id, BadgeAward.user_id == user_id,
-            BadgeAward.source_type == source_type, BadgeAward.source_id == source_id)))
+            BadgeAward.source_type == source_type, BadgeAward.source_id == source_id,
+            BadgeAward.revoked_at.is_(None))))
 
 
 def active_badges(organisation_id: int) -> list[BadgeClass]:
@@ -113,9 +114,9 @@ def save_badge(actor, badge_id: int | None, *, name: str, description: str, crit
     name = (name or "").strip()
     errors = {}
     if not 2 <= len(name) <= 200:
-        errors["name"] = ["2 to 200 characters."]
+        errors["name"] = [_("%(min)s to %(max)s characters.", min=2, max=200)]
     if not COLOUR.match(colour or ""):
-        errors["colour"] = ["A colour like #2b8a3e."]
+        errors["colour"] = [_("A colour like %(example)s.", example="#2b8a3e")]
     if errors:
         raise InvalidInput(_("The badge needs some changes."), errors=errors)
     if badge_id:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from sqlalchemy import bindparam, select
 
@@ -79,8 +80,9 @@ def add_dimension(actor: Actor, name: str, description: str = "") -> Dimension:
     return dimension
 
 
-def set_levels(actor: Actor, steps: list[tuple[str, int]]) -> list[Level]:
-    """Replace the ladder. Levels are computed from points, so nothing awarded changes."""
+def set_levels(actor: Actor, steps: list[tuple[str, int]], now: datetime | None = None) -> list[Level]:
+    """Replace the ladder. Levels are computed from points, so nothing awarded changes. Given `now`, the "a level
+    is reached" rules naming a level whose threshold moved follow it (a new version of each)."""
     _require_admin(actor)
     clean = [((name or "").strip()[:100], int(threshold)) for name, threshold in steps if (name or "").strip()]
     if not clean:
@@ -89,12 +91,19 @@ def set_levels(actor: Actor, steps: list[tuple[str, int]]) -> list[Level]:
     if len(set(thresholds)) != len(thresholds) or min(thresholds) != 0 or any(t < 0 for t in thresholds):
         raise InvalidInput(_("Thresholds must be distinct, not negative, and the first level must start at 0."),
                            errors={"levels": [_("Distinct thresholds starting at 0.")]})
+    names = [n.casefold() for n, _ in clean]
+    if len(set(names)) != len(names):  # "level reached" rules name their level
+        raise InvalidInput(_("Give each level a name of its own."), errors={"levels": [_("Names must differ.")]})
     for level in db.session.scalars(select(Level).where(Level.organisation_id == actor.organisation_id)):
         db.session.delete(level)
     db.session.flush()
     rows = [Level(organisation_id=actor.organisation_id, name=n, threshold=t) for n, t in sorted(clean, key=lambda x: x[1])]
     db.session.add_all(rows)
     db.session.flush()
+    if now is not None:
+        from plugin.rules.definitions import follow_ladder
+
+        follow_ladder(actor, {row.name: row.threshold for row in rows}, now)
     return rows
 
 

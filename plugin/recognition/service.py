@@ -126,14 +126,17 @@ def give_kudos(actor: Actor, *, receiver_id: int, message: str, now: datetime, s
         if winner.giver_id != actor.user_id:
             raise Conflict(_("That form was already used.")) from None
         return winner
+    entry_id = None
     if points:
-        post_entry(Posting(organisation_id=actor.organisation_id, course_id=actor.course_id, user_id=receiver_id,
-                           amount=points, dimension=dimension, source_type="kudos", source_id=kudos.id,
-                           key=f"kudos:{kudos.id}"), now)
+        entry_id = post_entry(Posting(organisation_id=actor.organisation_id, course_id=actor.course_id,
+                                      user_id=receiver_id, amount=points, dimension=dimension, source_type="kudos",
+                                      source_id=kudos.id, key=f"kudos:{kudos.id}"), now)
     if receiver_role is Role.LEARNER:
         event = E.Event(name=E.KUDOS_RECEIVED, organisation_id=actor.organisation_id, course_id=actor.course_id,
                         user_id=receiver_id, source_type="kudos", source_id=kudos.id, occurred_at=now)
-        rules.process(event, DbFacts(actor.course_id, receiver_id), limits(actor.organisation_id), now)
+        # The kudos' own points move the totals: level and points rules look at them now, as after any points.
+        rules.process(event, DbFacts(actor.course_id, receiver_id), limits(actor.organisation_id), now,
+                      points_moved=entry_id is not None)
     grades.points_changed(actor.course_id, receiver_id, now)
     record(actor, "kudos.given", "kudos", kudos.id, {"receiver": receiver_id, "points": points}, now)
     xapi.kudos_received(kudos, now)
@@ -197,9 +200,16 @@ def award_badge_manually(actor: Actor, *, receiver_id: int, badge_id: int, comme
         raise InvalidInput(_("Say why they earned it."), errors={"comment": [_("%(min)s to %(max)s characters.", min=3, max=2000)]})
     if evidence_url and not evidence_url.startswith(("https://", "http://")):
         raise InvalidInput(_("Evidence must be a web address."), errors={"evidence_url": [_("An http(s) URL.")]})
+    # Once per person while held; after a revocation (say, by mistake) it may be awarded again, under a key naming
+    # the revoked award, so two managers re-awarding at once still make one award.
+    key = f"manual:badge:{badge.id}:user:{receiver_id}:course:{actor.course_id}"
+    latest = db.session.execute(select(BadgeAward.id, BadgeAward.revoked_at).where(
+        BadgeAward.badge_id == badge.id, BadgeAward.user_id == receiver_id, BadgeAward.course_id == actor.course_id,
+        BadgeAward.source_type == "manual").order_by(BadgeAward.id.desc()).limit(1)).first()
+    if latest is not None and latest.revoked_at is not None:
+        key = f"{key}:after:{latest.id}"
     award_id = award_badge(BadgeGrant(badge_id=badge.id, organisation_id=actor.organisation_id,
-                                      course_id=actor.course_id, user_id=receiver_id,
-                                      key=f"manual:badge:{badge.id}:user:{receiver_id}:course:{actor.course_id}",
+                                      course_id=actor.course_id, user_id=receiver_id, key=key,
                                       source_type="manual", source_id=None), now)
     if award_id is None:
         raise Conflict(_("They already hold %(badge)s.", badge=badge.name))

@@ -17,6 +17,7 @@ from plugin.core.actor import Role
 from plugin.experiments.models import Experiment
 from plugin.experiments.service import experiment_event
 from plugin.extensions import db
+from plugin.ledger.models import LedgerEntry
 from plugin.peer_help.models import CONFIRMED, PeerHelp
 from plugin.recognition.models import Kudos
 from plugin.rules import events as E
@@ -73,10 +74,16 @@ def _events(organisation_id: int) -> list[tuple[E.Event, dict | None]]:
         out.append((E.Event(E.HELP_CONFIRMED, organisation_id, h.course_id, h.helper_id, "peer_help", h.id,
                             h.resolved_at, {"across_teams": h.across_teams, "over_pair_cap": h.over_pair_cap}),
                     None if h.over_pair_cap else {"kind": "help", "at": h.resolved_at, "across_teams": h.across_teams}))
-    for k in db.session.scalars(select(Kudos).where(Kudos.organisation_id == organisation_id,
-                                                    Kudos.revoked_at.is_(None))):
+    # A kudos' points went to the dimension its ledger entry names (the kudos row keeps no dimension).
+    for k, dimension in db.session.execute(
+            select(Kudos, LedgerEntry.dimension).outerjoin(LedgerEntry, (LedgerEntry.source_type == "kudos")
+                                                           & (LedgerEntry.source_id == Kudos.id)
+                                                           & LedgerEntry.reverses_id.is_(None)
+                                                           & LedgerEntry.rule_id.is_(None))
+            .where(Kudos.organisation_id == organisation_id, Kudos.revoked_at.is_(None))):
         out.append((E.Event(E.KUDOS_RECEIVED, organisation_id, k.course_id, k.receiver_id, "kudos", k.id,
-                            k.created_at), {"kind": "kudos", "at": k.created_at, "points": k.points}))
+                            k.created_at), {"kind": "kudos", "at": k.created_at, "points": k.points,
+                                            "dimension": dimension}))
     for model, name, kind in ((Reaction, E.REACTION_RECEIVED, "reaction"), (Reuse, E.REUSE_RECEIVED, "reuse")):
         rows = db.session.execute(select(model, Experiment.course_id, Experiment.user_id).join(
             Experiment, Experiment.id == model.experiment_id).where(Experiment.organisation_id == organisation_id,
@@ -100,7 +107,8 @@ def _remember(facts: MemoryFacts, row: dict | None) -> None:
     elif kind == "kudos":
         facts.kudos_rows.append(row)
         if row["points"]:
-            facts.point_totals["total"] = facts.point_totals.get("total", 0) + row["points"]
+            for dimension in {row["dimension"] or "total", "total"}:
+                facts.point_totals[dimension] = facts.point_totals.get(dimension, 0) + row["points"]
     elif kind == "reaction":
         facts.reaction_rows.append(row)
     elif kind == "reuse":
@@ -121,7 +129,7 @@ def simulate(organisation_id: int, rules: list[RuleSpec], limits: Limits) -> dic
         facts = people.setdefault((event.course_id, event.user_id), _Person(MemoryFacts(time_zone=zone))).facts
         _remember(facts, row)
         moved = _evaluate(event, facts, rules, limits, awards)
-        if moved:
+        if moved or (row is not None and row["kind"] == "kudos" and row["points"]):  # kudos points move totals too
             _evaluate(replace(event, name=E.POINTS_CHANGED), facts, rules, limits, awards)
     return awards
 

@@ -15,7 +15,7 @@ from plugin.errors import Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
 from plugin.i18n import gettext as _
 from plugin.ledger.models import LedgerEntry
-from plugin.levels.models import Dimension
+from plugin.levels.models import Dimension, Level
 from plugin.rules.models import VERSIONED_FIELDS, Rule, RuleVersion
 from plugin.rules.registry import REGISTRY, load_params
 
@@ -38,6 +38,8 @@ def _validate(organisation_id: int, fields: dict) -> dict:
             fields["params"] = load_params(condition, fields.get("params") or {})
         except ValidationError as err:
             errors.update({f"params.{k}": v for k, v in err.messages.items()})
+        else:
+            errors.update(_check_names(organisation_id, condition, fields["params"]))
     if not (fields.get("name") or "").strip():
         errors["name"] = [_("Give the rule a name.")]
     if fields.get("points", 0) < 0:
@@ -58,6 +60,21 @@ def _validate(organisation_id: int, fields: dict) -> dict:
         raise InvalidInput(_("The rule needs some changes."), errors=errors)
     fields["name"] = fields["name"].strip()[:200]
     return fields
+
+
+def _check_names(organisation_id: int, condition: str, params: dict) -> dict[str, list[str]]:
+    """A threshold rule names a dimension (by key) or a level of the organisation; naming anything else, it would
+    never fire. A level rule takes its level's threshold from the ladder (as the editor does)."""
+    if condition == "points_in_dimension" and db.session.scalar(select(Dimension.id).where(
+            Dimension.organisation_id == organisation_id, Dimension.key == params["dimension"])) is None:
+        return {"params.dimension": [_("Choose a dimension from the list.")]}
+    if condition == "level_reached":
+        threshold = db.session.scalar(select(Level.threshold).where(Level.organisation_id == organisation_id,
+                                                                    Level.name == params["level"]).limit(1))
+        if threshold is None:
+            return {"params.level": [_("Choose a level.")]}
+        params["threshold"] = threshold
+    return {}
 
 
 def _snapshot(rule: Rule, now: datetime, user_id: int | None) -> None:
@@ -97,6 +114,18 @@ def update_rule(actor: Actor, rule_id: int, fields: dict, now: datetime) -> Rule
     record(actor, "rule.changed", "rule", rule.id, {"version": rule.version, "changed": sorted(changed)}, now,
            course_scoped=False)
     return rule
+
+
+def follow_ladder(actor: Actor, thresholds: dict[str, int], now: datetime) -> list[Rule]:
+    """The ladder changed: each "a level is reached" rule names its level, so it takes that level's new threshold
+    (a new version; what it awarded stays until a recalculation). A rule whose level is gone is left as it was."""
+    changed = []
+    for rule in rules_of(actor.organisation_id):
+        params = rule.params or {}
+        threshold = thresholds.get(params.get("level")) if rule.condition == "level_reached" else None
+        if threshold is not None and params.get("threshold") != threshold:
+            changed.append(update_rule(actor, rule.id, {"params": {**params, "threshold": threshold}}, now))
+    return changed
 
 
 DELETED, ARCHIVED = "deleted", "archived"

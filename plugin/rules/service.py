@@ -103,16 +103,18 @@ def apply(rule: Rule | RuleSpec, name: str, event: E.Event, points: int, now: da
 
 
 def process(event: E.Event, facts: Facts, limits: Limits, now: datetime,
-            rules: list[Rule] | None = None) -> list[Recognition]:
+            rules: list[Rule] | None = None, points_moved: bool = False) -> list[Recognition]:
     """Award what the event earns; then, if points moved, what the new totals earn (levels, thresholds).
 
-    The caller gathers the facts (it owns the tables they summarise) and passes the organisation's limits.
+    The caller gathers the facts (it owns the tables they summarise) and passes the organisation's limits;
+    `points_moved`: the fact itself posted points (kudos), so the new totals are looked at even if no rule pays.
     """
     active = _active(event.organisation_id) if rules is None else [_Active(spec_of(r), r.name) for r in rules]
-    return _process(event, facts, limits, now, active)
+    return _process(event, facts, limits, now, active, points_moved)
 
 
-def _process(event: E.Event, facts: Facts, limits: Limits, now: datetime, active: list[_Active]) -> list[Recognition]:
+def _process(event: E.Event, facts: Facts, limits: Limits, now: datetime, active: list[_Active],
+             points_moved: bool = False) -> list[Recognition]:
     results: list[Recognition] = []
     for rule in active:
         spec = rule.spec
@@ -128,6 +130,6 @@ def _process(event: E.Event, facts: Facts, limits: Limits, now: datetime, active
             facts.changed(spec.id, now, ledger=bool(entry_id), badge=bool(award_id))
             results.append(Recognition(spec.id, rule.name, decision.points if entry_id else 0, spec.dimension,
                                        spec.badge_id if award_id else None, entry_id, award_id, decision.note))
-    if event.name != E.POINTS_CHANGED and any(r.ledger_entry_id for r in results):
+    if event.name != E.POINTS_CHANGED and (points_moved or any(r.ledger_entry_id for r in results)):
         results += _process(replace(event, name=E.POINTS_CHANGED), facts, limits, now, active)
     return results

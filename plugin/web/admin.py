@@ -93,7 +93,7 @@ def scoring_save(actor: Actor, part: str):
             # 2**31-1 ("²", 99999999999) is refused with the form shown again.
             steps = [(n, form_whole({"levels": t}, "levels")) for n, t in zip(names, thresholds)
                      if n.strip() and t.strip()]
-            levels.set_levels(actor, steps)
+            levels.set_levels(actor, steps, now)
             record(actor, "levels.changed", "organisation", actor.organisation_id, {"levels": steps}, now,
                    course_scoped=False)
         elif part == "dimensions":

@@ -4,7 +4,7 @@ from __future__ import annotations
 from babel.lists import format_list
 from flask import Blueprint, redirect, render_template, request
 
-from plugin.badges.service import active_badges
+from plugin.badges.service import all_badges
 from plugin.core.actor import Actor, Role
 from plugin.core.clock import utcnow
 from plugin.errors import InvalidInput
@@ -33,12 +33,18 @@ def _checked_when(condition: str) -> str:
     return format_list(labels, style="or", locale=locale()) if labels else ""
 
 
+def _badge_choices(organisation_id: int, current) -> list:
+    """The active badges, and the one the rule gives even when it was switched off since (else saving the rule for
+    another change would silently drop it)."""
+    return [b for b in all_badges(organisation_id) if b.active or b.id == current]
+
+
 def _editor(actor: Actor, values: dict, rule=None, errors=None, qualifiers=None, status=200):
     condition = values.get("condition") or "experiment_count"
     return render_template(
         "admin/rule_edit.html", actor=actor, rule=rule, values=values, errors=errors or {}, conditions=REGISTRY,
         checked_when=_checked_when(condition), params=param_fields(condition, actor.organisation_id), condition=condition,
-        dimensions=dimensions(actor.organisation_id), badges=active_badges(actor.organisation_id),
+        dimensions=dimensions(actor.organisation_id), badges=_badge_choices(actor.organisation_id, values.get("badge_id")),
         qualifiers=qualifiers, names=_names(q.user_id for q in qualifiers or [])), status
 
 
@@ -46,7 +52,7 @@ def _editor(actor: Actor, values: dict, rule=None, errors=None, qualifiers=None,
 @requires_actor(Role.ADMIN)
 def index(actor: Actor):
     return render_template("admin/rules.html", actor=actor, rules=definitions.rules_of(actor.organisation_id),
-                           conditions=REGISTRY, badges={b.id: b for b in active_badges(actor.organisation_id)},
+                           conditions=REGISTRY, badges={b.id: b for b in all_badges(actor.organisation_id)},
                            dimension_names={d.key: d.name for d in dimensions(actor.organisation_id)})
 
 

@@ -182,6 +182,13 @@ def v3_issuer(organisation_id: int):
     return _json(doc)
 
 
+@bp.get("/ob/v3/achievements/<id:badge_id>")
+def v3_achievement(badge_id: int):
+    doc = {"@context": [credentials.VC_CONTEXT, credentials.OB3_CONTEXT],
+           **credentials.achievement(ob.badge_class(badge_id), _urls())}
+    return _json(doc)
+
+
 @bp.get("/ob/v3/issuers/<id:organisation_id>/jwks")
 def v3_jwks(organisation_id: int):
     return _text(json.dumps(credentials.jwks(organisation_id)), "application/jwk-set+json")

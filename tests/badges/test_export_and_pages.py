@@ -7,7 +7,7 @@ import re
 
 from plugin.extensions import db
 from tests.badges.conftest import award, make_world
-from tests.web.helpers import visible
+from tests.web.helpers import text, visible
 
 
 def test_cli_export_lists_awards_with_status_and_hosted_url_and_defuses_formulas(app, appctx, cli):
@@ -57,6 +57,19 @@ def test_admin_downloads_the_export_and_edits_the_issuer_others_cannot(client, l
     assert client.get("/app/admin/badges/export.csv", query_string={"lt": learner}).status_code == 403
     assert client.post("/app/admin/badges/issuer", data={"lt": learner, "name": "Hacked", "url": "https://x.example"}
                        ).status_code == 403
+
+
+def test_the_issuer_email_is_optional_and_can_be_removed(client, launch):
+    """The form's contact e-mail is optional (the issuer document leaves it out when empty), and the browser sends
+    the empty field: saving without one, or clearing it, must work."""
+    admin = launch(role="admin", sub="admin-1")
+    form = {"lt": admin, "name": "Acme Academy", "url": "https://acme.example", "description": ""}
+    assert client.post("/app/admin/badges/issuer", data={**form, "email": ""}).status_code == 303
+    assert client.post("/app/admin/badges/issuer", data={**form, "email": "ob@acme.example"}).status_code == 303
+    assert client.post("/app/admin/badges/issuer", data={**form, "email": ""}).status_code == 303
+    org = re.search(r"/ob/v2/issuers/(\d+)", text(client.get("/app/admin/badges", query_string={"lt": admin})))
+    doc = client.get(f"/ob/v2/issuers/{org.group(1)}").get_json(force=True)
+    assert doc["name"] == "Acme Academy" and "email" not in doc
 
 
 def test_learner_badge_page_offers_share_link_downloads_and_backpack_hint(app, client, launch):

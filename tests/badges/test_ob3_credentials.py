@@ -122,3 +122,48 @@ def test_public_ob3_verification_page_shows_a_verified_signature(app, live_serve
     json_doc = requests.get(f"{live_server.base_url}/ob/v3/credentials/{pid}.json", timeout=10)
     assert json_doc.headers["Content-Type"].startswith("application/ld+json")
     assert json_doc.json()["type"] == ["VerifiableCredential", "OpenBadgeCredential"]
+
+
+# OB 3.0 IdentifierTypeEnum (1EdTech ob_v3p0_achievementcredential_schema.json, IdentityObject.identityType): these
+# terms, or an extension term "ext:...". Anything else makes the credential fail the schema it names.
+IDENTIFIER_TYPES = {"name", "sourcedId", "systemId", "productId", "userName", "accountId", "emailAddress",
+                    "nationalIdentityNumber", "isbn", "issn", "lisSourcedId", "oneRosterSourcedId", "sisSourcedId",
+                    "ltiContextId", "ltiDeploymentId", "ltiToolId", "ltiPlatformId", "ltiUserId", "identifier"}
+
+
+@pytest.mark.parametrize("claim", ["unclaimed", "identity_url"])
+def test_credential_of_a_learner_named_by_url_uses_an_ob3_identifier_type(appctx, client, claim):
+    """An LMS that shares no e-mail leaves learners named by a URL (a placeholder, or the profile page they gave):
+    their credentials must still carry an identityType the OB 3.0 schema accepts, and the hash must stay the same."""
+    from plugin.badges.recipients import set_identity_url
+    from tests.services.factories import NOW
+
+    world = make_world(email=None)
+    if claim == "identity_url":
+        set_identity_url(world.learner, "https://people.example.org/ada", NOW)
+    pid = award(world)
+    db.session.commit()
+
+    doc = client.get(f"/ob/v3/credentials/{pid}.json").get_json(force=True)
+    [ident] = doc["credentialSubject"]["identifier"]
+    assert ident["identityType"] in IDENTIFIER_TYPES or ident["identityType"].startswith("ext:")
+    assert ident["type"] == "IdentityObject" and ident["hashed"] is True
+    ob2 = client.get(f"/ob/v2/assertions/{pid}", headers={"Accept": "application/ld+json"}).get_json(force=True)
+    assert ident["identityHash"] == ob2["recipient"]["identity"]  # the same person in both formats
+
+
+def test_the_credentials_achievement_id_resolves_to_the_achievement(appctx, client):
+    """Every id in the credential is a URL under the tool: the achievement's too, answering with the Achievement a
+    wallet or verifier displays (as the OB 2.0 BadgeClass URL does)."""
+    world = make_world(email="ada@example.org")
+    pid = award(world)
+    db.session.commit()
+    achievement = client.get(f"/ob/v3/credentials/{pid}.json").get_json(force=True)["credentialSubject"]["achievement"]
+
+    response = client.get(achievement["id"].removeprefix("http://localhost"), headers={"Accept": "application/ld+json"})
+    assert response.status_code == 200 and response.mimetype == "application/ld+json"
+    doc = response.get_json(force=True)
+    assert doc["@context"] == ["https://www.w3.org/ns/credentials/v2",
+                               "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"]
+    assert {k: v for k, v in doc.items() if k != "@context"} == achievement
+    assert client.get("/ob/v3/achievements/999999").status_code == 404

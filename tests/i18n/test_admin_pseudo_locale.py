@@ -87,6 +87,9 @@ def test_admin_pages_off_the_crawl_show_only_marked_text(app, client, launch):
                                                                         "scopes": "ledger:read"})
     pages["xapi refused"] = client.post("/app/admin/xapi/settings", data={"lt": admin, "enabled": "on"})
     pages["xapi test refused"] = client.post("/app/admin/xapi/test", data={"lt": admin})
+    pages["badge refused"] = client.post("/app/admin/badges", data={"lt": admin, "name": "X", "colour": "red"})
+    pages["issuer refused"] = client.post("/app/admin/badges/issuer", data={"lt": admin, "name": "A", "url": "ftp://x",
+                                                                          "email": "no"})
 
     assert all(r.status_code < 500 for r in pages.values())
     found = {name: problems for name, r in pages.items() if (problems := check(app, r))}

@@ -272,6 +272,78 @@ def test_revoking_a_manual_badge_marks_it_revoked(course):
     assert badge_names(course.ada) == [] and rows(LedgerEntry) == 0
 
 
+def test_a_manual_badge_revoked_by_mistake_can_be_awarded_again(course):
+    """Revoked, the learner no longer holds it: awarding it again must work (not "They already hold Champion"),
+    while the revoked assertion stays revoked for verifiers."""
+    champion = badge(course.ada, "champion").id
+    first = award_badge_manually(course.boss, receiver_id=course.ada.user_id, badge_id=champion,
+                                 comment="Ran the clinic", now=NOW)
+    revoke_badge(course.boss, first, "Revoked the wrong learner's badge", later(1))
+    again = award_badge_manually(course.boss, receiver_id=course.ada.user_id, badge_id=champion,
+                                 comment="Ran the clinic (restored)", now=later(2))
+    db.session.commit()
+    assert again != first and badge_names(course.ada) == ["Champion"]
+    assert db.session.get(BadgeAward, first).revoked_at == later(1)
+    assert db.session.get(BadgeAward, again).public_id != db.session.get(BadgeAward, first).public_id
+    with pytest.raises(Conflict):  # held again: a second award is still refused
+        award_badge_manually(course.boss, receiver_id=course.ada.user_id, badge_id=champion, comment="Twice",
+                             now=later(3))
+    revoke_badge(course.boss, again, "Revoked once more", later(4))
+    third = award_badge_manually(course.boss, receiver_id=course.ada.user_id, badge_id=champion,
+                                 comment="Third time", now=later(5))
+    assert badge_names(course.ada) == ["Champion"] and third not in (first, again)
+
+
+def test_kudos_points_that_reach_a_level_award_the_level_rule_at_once(course):
+    """A manager's kudos points move the learner's totals like any points: a "level reached" rule fires then, not
+    only after some later activity happens to post points, and a recalculation finds nothing to change."""
+    from plugin.badges.service import get_or_create_badge
+    from plugin.replay.service import replay
+    from plugin.rules.definitions import create_rule
+
+    level_badge = get_or_create_badge(course.ada.organisation_id, "explorer-level", NOW, name="Explorer level")
+    create_rule(course.ada.organisation_id, {"name": "Reached Explorer", "condition": "level_reached",
+                                             "params": {"level": "Explorer", "threshold": 40},
+                                             "badge_id": level_badge.id, "repeatable": False}, NOW)
+    log(course.ada)  # 10 points: still Curious
+    assert "Explorer level" not in badge_names(course.ada)
+    kudos(course.boss, course.ada, points=30, now=later(5))  # 40: Explorer
+    assert balance(course.ada.course_id, course.ada.user_id) == 40
+    assert "Explorer level" in badge_names(course.ada)
+    assert replay(course.ada.organisation_id, later(10)).empty
+
+
+def test_kudos_points_count_in_their_dimension_for_a_recalculation_as_they_do_live(course):
+    """Kudos points go to a dimension (here Helping): a "points in a dimension" rule counts them live, so a
+    recalculation must count them too, not report the badge as no longer earned."""
+    from plugin.badges.service import get_or_create_badge
+    from plugin.replay.service import replay
+    from plugin.rules.definitions import create_rule
+
+    helpful = get_or_create_badge(course.ada.organisation_id, "helpful", NOW, name="Helpful")
+    create_rule(course.ada.organisation_id, {"name": "Helpful", "condition": "points_in_dimension",
+                                             "params": {"dimension": "helping", "points": 30},
+                                             "badge_id": helpful.id, "repeatable": False}, NOW)
+    kudos(course.boss, course.ada, points=30, dimension="helping")
+    assert balances(course.ada.course_id, course.ada.user_id)["helping"] == 30
+    assert "Helpful" in badge_names(course.ada)
+    report = replay(course.ada.organisation_id, later(10))
+    assert report.lost_badges == [] and report.empty
+
+
+def test_a_revoked_badge_is_no_longer_announced_on_the_experiments_saved_page(course):
+    """The "Experiment saved" page (reloaded, or opened again from history) lists the badges the experiment
+    earned: one revoked since is no longer the learner's, so it is not announced as a new badge."""
+    from plugin.badges.service import awards_for_source
+
+    logged = log(course.ada)
+    assert [b.name for b in awards_for_source(course.ada.course_id, course.ada.user_id, "experiment",
+                                              logged.experiment.id)] == ["First experiment"]
+    award = db.session.scalar(select(BadgeAward).where(BadgeAward.user_id == course.ada.user_id))
+    revoke_badge(course.boss, award.id, "Logged by mistake", later(1))
+    assert awards_for_source(course.ada.course_id, course.ada.user_id, "experiment", logged.experiment.id) == []
+
+
 def test_unrecognised_lists_active_learners_without_recognition_in_30_days(course):
     cy, dee, eve = (make_actor(course.platform, sub) for sub in ("cy", "dee", "eve"))
     log(course.ada, later(1))                              # active, never recognised

@@ -84,6 +84,7 @@ def test_an_admin_replaces_the_ladder(org):
     [("A", 0), ("B", -10)],             # negative
     [],                                  # no level at all
     [("  ", 0)],                        # no name
+    [("Explorer", 0), ("Explorer ", 40)],  # two levels of one name: a "level reached" rule could not say which
 ])
 def test_an_invalid_ladder_is_refused_and_the_old_one_kept(org, steps):
     with pytest.raises(InvalidInput) as err:
@@ -175,3 +176,28 @@ def test_every_limit_is_required(org):
         LimitsIn().load(form)
     assert "help_pair_cap" in err.value.messages
     assert set(LimitsIn().fields) == set(LIMIT_FIELDS)
+
+
+def test_a_level_reached_rule_follows_its_level_when_the_ladder_moves(org):
+    """The rule editor names a level ("Explorer"); when the admin moves that level's threshold, the rule moves with
+    it (a new version), so its badge comes when the learner's page says they reached the level, not before."""
+    from plugin.badges.service import badges_of, get_or_create_badge
+    from plugin.rules.definitions import create_rule
+    from plugin.rules.models import Rule
+    from tests.services.factories import later
+
+    badge = get_or_create_badge(org.id, "explorer-level", NOW, name="Explorer level")
+    rule = create_rule(org.id, {"name": "Reached Explorer", "condition": "level_reached", "badge_id": badge.id,
+                                "params": {"level": "Explorer", "threshold": 40}, "repeatable": False}, NOW)
+    set_levels(org.admin, [("Curious", 0), ("Explorer", 100), ("Catalyst", 600)], now=later(1))
+    db.session.commit()
+    assert (db.session.get(Rule, rule.id).params["threshold"], db.session.get(Rule, rule.id).version) == (100, 2)
+
+    def held():
+        return [b.name for _, b in badges_of(org.ada.course_id, org.ada.user_id)]
+
+    give_kudos(org.boss, receiver_id=org.ada.user_id, message="Well done", now=later(2), submission_key="k-1",
+               points=50)
+    assert progress_of(org.id, 50).level.name == "Curious" and held() == []
+    give_kudos(org.boss, receiver_id=org.ada.user_id, message="Again", now=later(3), submission_key="k-2", points=50)
+    assert progress_of(org.id, 100).level.name == "Explorer" and held() == ["Explorer level"]

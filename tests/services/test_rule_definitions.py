@@ -183,3 +183,17 @@ def test_ledger_rows_carry_the_rule_version_that_produced_them(org):
     first_try = default_rule(org, "first-try")
     award = db.session.scalar(select(BadgeAward).where(BadgeAward.rule_id == first_try.id))
     assert (award.rule_version, award.source_id) == (1, first.id)
+
+
+@pytest.mark.parametrize("condition, params, field", [
+    # "Experimenting" is the dimension's name; rules name dimensions by key: no total would ever match it.
+    ("points_in_dimension", {"dimension": "Experimenting", "points": 50}, "params.dimension"),
+    ("level_reached", {"level": "Expert", "threshold": 300}, "params.level"),  # no such level on the ladder
+])
+def test_a_threshold_rule_naming_nothing_the_organisation_has_is_refused(org, condition, params, field):
+    """Saved, such a rule would silently never fire (or fire at a level nobody sees): refuse it, naming the field."""
+    with pytest.raises(InvalidInput) as err:
+        create_rule(org.id, {"name": "Never fires", "condition": condition, "params": params, "points": 5}, NOW,
+                    actor=org.admin)
+    assert field in err.value.errors
+    assert rows(Rule, Rule.name == "Never fires") == 0

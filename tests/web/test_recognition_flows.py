@@ -171,3 +171,25 @@ def test_no_self_help(client, launch):
                                               "description": "I helped myself"})
     assert response.status_code == 422
     assert "Helping yourself does not count" in visible(response)
+
+
+def test_editing_a_rule_whose_badge_was_switched_off_keeps_its_badge(client, launch):
+    """A badge switched off on the badges page still names the rules that give it: the rules list says so, and the
+    rule editor keeps it chosen, so saving the rule for another change does not silently drop its badge."""
+    admin = launch(role="admin", sub="boss")
+    badges_page = text(client.get("/app/admin/badges", query_string={"lt": admin}))
+    badge_id = re.search(r'name="badge_id" value="(\d+)"[^>]*>(?:(?!</form>).)*?value="Fail Forward"', badges_page,
+                         re.S).group(1)
+    off = client.post("/app/admin/badges", data={"lt": admin, "badge_id": badge_id, "name": "Fail Forward",
+                                                 "colour": "#e8590c", "description": "Shared a failure."})
+    assert off.status_code == 303
+
+    rules = text(client.get("/app/admin/rules/", query_string={"lt": admin}))
+    row = re.search(r'href="/app/admin/rules/(\d+)\?lt=[^"]+">Fail Forward<.*?</tr>', rules, re.S)
+    assert "Fail Forward (off)" in row.group(0)  # the list shows the badge the rule gives
+    editor = text(client.get(f"/app/admin/rules/{row.group(1)}", query_string={"lt": admin}))
+    select = re.search(r'<select id="r-badge" name="badge_id">(.*?)</select>', editor, re.S).group(1)
+    assert re.findall(r'<option value="(\d*)" selected>', select) == [badge_id]
+    # An inactive badge is not offered to rules that do not give it already.
+    new = text(client.get("/app/admin/rules/new", query_string={"lt": admin}))
+    assert f'value="{badge_id}"' not in re.search(r'name="badge_id">(.*?)</select>', new, re.S).group(1)
