@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import gzip
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import quote, urlsplit
 
 import jwt
@@ -34,6 +34,7 @@ OB3_SCHEMA = "https://purl.imsglobal.org/spec/ob/v3p0/schema/json/ob_v3p0_achiev
 ALG = "RS256"
 # OB 2.0 recipient types as OB 3.0 IdentifierTypeEnum terms: the schema has no "url", so a URL is a generic "identifier".
 IDENTITY_TYPES = {"email": "emailAddress", "url": "identifier"}
+STATUS_LIST_SKEW = timedelta(minutes=5)  # how far behind Tinker's clock a verifier's may run and accept the list
 MIN_LIST_BITS = 131072  # Bitstring Status List: at least 16 KiB, so an index reveals little
 
 
@@ -182,8 +183,12 @@ def credential_jwt(found: Hosted, urls: Urls, now: datetime) -> str:
 
 def status_list_jwt(organisation_id: int, urls: Urls, now: datetime) -> str:
     """The organisation's revocation list: bit N set = award N revoked (MSB first, gzip, multibase 'u')."""
-    revoked = list(db.session.scalars(select(BadgeAward.id).where(BadgeAward.organisation_id == organisation_id,
-                                                                  BadgeAward.revoked_at.is_not(None))))
+    revoked_rows = db.session.execute(select(BadgeAward.id, BadgeAward.revoked_at).where(
+        BadgeAward.organisation_id == organisation_id, BadgeAward.revoked_at.is_not(None))).all()
+    revoked = [row.id for row in revoked_rows]
+    # Valid from a few minutes back (a verifier whose clock runs behind Tinker's would otherwise find the list "not
+    # yet valid"), but never from before its newest revocation: the list has said what it says since then.
+    valid_from = max([now - STATUS_LIST_SKEW, *(min(row.revoked_at, now) for row in revoked_rows)])
     highest = db.session.scalar(select(db.func.max(BadgeAward.id))) or 0
     bits = bytearray((max(MIN_LIST_BITS, highest + 1) + 7) // 8)
     for index in revoked:
@@ -191,11 +196,11 @@ def status_list_jwt(organisation_id: int, urls: Urls, now: datetime) -> str:
     encoded = "u" + base64.urlsafe_b64encode(gzip.compress(bytes(bits), mtime=0)).decode().rstrip("=")
     list_id = status_list_id(urls, organisation_id)
     doc = {"@context": [VC_CONTEXT], "id": list_id, "type": ["VerifiableCredential", "BitstringStatusListCredential"],
-           "issuer": issuer_id(urls, organisation_id), "validFrom": iso(now),
+           "issuer": issuer_id(urls, organisation_id), "validFrom": iso(valid_from),
            "credentialSubject": {"id": f"{list_id}#list", "type": "BitstringStatusList",
                                  "statusPurpose": "revocation", "encodedList": encoded}}
     key = ensure_key(organisation_id, now)
-    return _sign(key, {**doc, "iss": doc["issuer"], "jti": list_id, "nbf": int(now.timestamp())}, "vc+jwt")
+    return _sign(key, {**doc, "iss": doc["issuer"], "jti": list_id, "nbf": int(valid_from.timestamp())}, "vc+jwt")
 
 
 def verify_jwt(token: str, organisation_id: int, urls: Urls) -> dict:

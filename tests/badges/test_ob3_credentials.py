@@ -167,3 +167,34 @@ def test_the_credentials_achievement_id_resolves_to_the_achievement(appctx, clie
                                "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"]
     assert {k: v for k, v in doc.items() if k != "@context"} == achievement
     assert client.get("/ob/v3/achievements/999999").status_code == 404
+
+
+def test_the_status_list_is_valid_for_a_verifier_whose_clock_runs_behind_and_never_before_its_newest_revocation(
+        appctx):
+    """A verifier whose clock runs a minute behind Tinker's must not find the revocation list "not yet valid" (it
+    would then reject every credential it checks); and the list never claims to hold from before what it says."""
+    from datetime import timedelta
+
+    import jwt
+
+    from plugin.badges.credentials import status_list_jwt
+    from plugin.badges.openbadges import Urls
+    from plugin.recognition.service import revoke_badge
+    from tests.services.factories import NOW
+
+    world = make_world(email="ada@example.org")
+    pid = award(world)
+    urls = Urls("http://localhost")
+    fetched = NOW + timedelta(hours=1)
+
+    def claims(at):
+        return jwt.decode(status_list_jwt(world.org_id, urls, at), options={"verify_signature": False})
+
+    quiet = claims(fetched)
+    assert quiet["nbf"] <= (fetched - timedelta(minutes=1)).timestamp()
+    assert quiet["validFrom"] <= (fetched - timedelta(minutes=1)).isoformat().replace("+00:00", "Z")
+
+    award_id = db.session.scalar(db.select(BadgeAward.id).where(BadgeAward.public_id == pid))
+    revoke_badge(world.manager, award_id, "Awarded by mistake", fetched - timedelta(seconds=30))
+    after = claims(fetched)
+    assert after["nbf"] == int((fetched - timedelta(seconds=30)).timestamp())  # not before the revocation it lists
