@@ -259,14 +259,16 @@ def link_by_email(platform: Platform, user_id: int, email: str | None, now: date
     """At launch: link this identity with identities of the organisation's other e-mail authoritative
     registrations that carry the same address. Nothing happens unless this registration is e-mail
     authoritative too; an identity that was unlinked is left alone; an address that names several accounts
-    of one registration links none of them. Returns the identities linked now."""
+    of one registration (this one included) links none of them. Returns the identities linked now."""
     address = (email or "").strip().lower()
     if not platform.email_authoritative or not address or "@" not in address:
         return []
     candidates = db.session.execute(select(User.id, User.platform_id).join(
         Platform, Platform.id == User.platform_id).where(
         Platform.organisation_id == platform.organisation_id, Platform.email_authoritative.is_(True),
-        Platform.id != platform.id, func.lower(User.email) == address, User.erased_at.is_(None))).all()
+        User.id != user_id, func.lower(User.email) == address, User.erased_at.is_(None))).all()
+    if any(platform_id == platform.id for _uid, platform_id in candidates):
+        return []  # another account of this LMS has the address too: which of the two is the person?
     if not candidates or not _to_link(user_id, candidates):  # the common launches: no turn taken
         return []
     _take_turns(platform.organisation_id)

@@ -313,3 +313,16 @@ def test_codes_and_wrong_tries_that_no_longer_matter_are_cleared(moodle, canvas)
     assert db.session.scalar(select(func.count()).select_from(LinkAttempt)) == 0
     assert list(db.session.scalars(select(LinkCode.user_id))) == [bo_m.user_id]
     assert linking.redeem_code(ada_c, fresh.code, NOW + timedelta(days=1, minutes=31))
+
+
+def test_an_address_two_accounts_of_the_launching_lms_share_links_neither(moodle, canvas):
+    """A shared address (a team mailbox, a re-used test address) on two Moodle accounts: whichever of them
+    launches first must not be taken for the Canvas person with that address."""
+    _mark(moodle, True)
+    _mark(canvas, True)
+    ada_c = make_actor(canvas, "ada", context_id="academy-1", email="ada@example.org")
+    ada_m = make_actor(moodle, "3", email="ada@example.org")
+    make_actor(moodle, "33", email="Ada@Example.org")  # another Moodle account with the same address
+    assert linking.link_by_email(moodle, ada_m.user_id, "ada@example.org", NOW) == []
+    assert linking.linked_accounts(ada_c) == []
+    assert linking.linked_accounts(ada_m) == []
