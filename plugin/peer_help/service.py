@@ -96,8 +96,12 @@ def confirm_help(actor: Actor, help_id: int, now: datetime) -> HelpResult:
 
 def decline_help(actor: Actor, help_id: int, now: datetime) -> PeerHelp:
     record = _pending_for(actor, help_id)
-    record.status, record.resolved_at = DECLINED, now
-    db.session.flush()
+    # Guarded as confirm_help is: a "no" racing a "yes" must not turn a paid help into a declined one.
+    moved = db.session.execute(update(PeerHelp).where(PeerHelp.id == record.id, PeerHelp.status == PENDING)
+                               .values(status=DECLINED, resolved_at=now))
+    if moved.rowcount != 1:
+        raise Conflict(_("This help was already answered."))
+    db.session.refresh(record)
     return record
 
 
