@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from plugin.audit.service import record
 from plugin.community.models import REACTIONS, Reaction, Report, Reuse
@@ -74,9 +74,15 @@ def report(actor: Actor, experiment_id: int, reason: str, now: datetime) -> None
     reason = (reason or "").strip()
     if not 3 <= len(reason) <= 1000:
         raise InvalidInput(_("Say briefly what is wrong."), errors={"reason": [_("3 to 1000 characters.")]})
-    insert_ignore(db.session, Report.__table__, {"experiment_id": experiment.id, "reporter_id": actor.user_id,
-                                                 "reason": reason, "created_at": now},
-                  ["experiment_id", "reporter_id"])
+    # One report per colleague and post: a resolved one (the post was hidden, then restored) opens again with
+    # the new reason; an open one stays as first written (a double click).
+    reopened = db.session.execute(update(Report).where(
+        Report.experiment_id == experiment.id, Report.reporter_id == actor.user_id, Report.resolved_at.is_not(None))
+        .values(reason=reason, created_at=now, resolved_at=None)).rowcount
+    if not reopened:
+        insert_ignore(db.session, Report.__table__, {"experiment_id": experiment.id, "reporter_id": actor.user_id,
+                                                     "reason": reason, "created_at": now},
+                      ["experiment_id", "reporter_id"])
 
 
 def hide(actor: Actor, experiment_id: int, reason: str, now: datetime) -> Experiment:
