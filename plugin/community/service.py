@@ -10,7 +10,7 @@ from plugin.audit.service import record
 from plugin.community.models import REACTIONS, Reaction, Report, Reuse
 from plugin.core.actor import Actor, Role
 from plugin.core.db import insert_ignore
-from plugin.errors import Forbidden, InvalidInput, NotFound
+from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.experiments.models import Experiment
 from plugin.experiments.queries import get_visible, visible_clause
 from plugin.extensions import db
@@ -20,6 +20,7 @@ from plugin.outbox import grades
 from plugin.rules import events as E
 from plugin.rules import service as rules
 from plugin.settings.service import limits
+from plugin.tenancy.models import User
 from plugin.tenancy.service import role_in
 
 
@@ -105,6 +106,9 @@ def unhide(actor: Actor, experiment_id: int, now: datetime) -> Experiment:
     if not actor.can_manage:
         raise Forbidden(_("Only managers restore posts."))
     experiment = get_visible(actor, experiment_id)["experiment"]
+    author = db.session.get(User, experiment.user_id)
+    if experiment.hidden_at is not None and author.erased_at is not None:
+        raise Conflict(_("Its author was erased: this post stays out of the library."))
     experiment.hidden_at, experiment.hidden_reason = None, None
     db.session.flush()
     record(actor, "experiment.restored", "experiment", experiment.id, {}, now)
