@@ -90,3 +90,16 @@ def test_only_failures_can_be_anonymous(client, launch):
     response = log_experiment(client, author, outcome="worked", learned="", anonymous="on")
     assert response.status_code == 422
     assert "Only experiments that did not work can be shared anonymously" in visible(response)
+
+
+def test_a_colleague_who_reports_a_post_is_told_it_was_sent(client, launch):
+    author = launch(sub="author")
+    path = _experiment_path(log_experiment(client, author, title="Pasted a client contract", outcome="worked",
+                                           learned=""))
+    reader = launch(sub="reader")
+    before = visible(client.get(path, query_string={"lt": reader}))
+    response = client.post(f"{path}/report", data={"lt": reader, "reason": "Looks like client data"})
+    assert response.status_code == 303
+    after = visible(client.get(response.headers["Location"]))
+    assert "report was sent" not in before
+    assert "Thank you: your report was sent to the course's managers." in after
