@@ -326,3 +326,18 @@ def test_an_address_two_accounts_of_the_launching_lms_share_links_neither(moodle
     assert linking.link_by_email(moodle, ada_m.user_id, "ada@example.org", NOW) == []
     assert linking.linked_accounts(ada_c) == []
     assert linking.linked_accounts(ada_m) == []
+
+
+def test_a_code_refused_for_another_account_of_the_same_lms_still_works_after_the_advised_unlink(moodle, canvas):
+    """Refused with "unlink the other account of this LMS first", the person does so and types the same code again
+    (still within its 15 minutes): it links, instead of saying the code was already used."""
+    old_m, new_m = make_actor(moodle, "3"), make_actor(moodle, "33")
+    ada_c = make_actor(canvas, "ada", context_id="academy-1")
+    link_by_code(old_m, ada_c)
+    issued = linking.issue_code(new_m, later(2))
+    with pytest.raises(linking.LinkRefused, match="same LMS"):
+        linking.redeem_code(ada_c, issued.code, later(3))
+    db.session.commit()  # as the page does: a refused code is kept refused
+    linking.unlink(ada_c, old_m.user_id, later(4))
+    linking.redeem_code(ada_c, issued.code, later(5))
+    assert {a.user_id for a in linking.linked_accounts(ada_c)} == {ada_c.user_id, new_m.user_id}
