@@ -102,12 +102,17 @@ def hide(actor: Actor, experiment_id: int, reason: str, now: datetime) -> Experi
     return experiment
 
 
+def restorable(experiment: Experiment) -> bool:
+    """Whether a manager may put a hidden post back in the library: not when its author was erased (erasure took
+    their posts out for good)."""
+    return experiment.hidden_at is not None and db.session.get(User, experiment.user_id).erased_at is None
+
+
 def unhide(actor: Actor, experiment_id: int, now: datetime) -> Experiment:
     if not actor.can_manage:
         raise Forbidden(_("Only managers restore posts."))
     experiment = get_visible(actor, experiment_id)["experiment"]
-    author = db.session.get(User, experiment.user_id)
-    if experiment.hidden_at is not None and author.erased_at is not None:
+    if experiment.hidden_at is not None and not restorable(experiment):
         raise Conflict(_("Its author was erased: this post stays out of the library."))
     experiment.hidden_at, experiment.hidden_reason = None, None
     db.session.flush()
