@@ -171,3 +171,18 @@ def test_no_self_help(client, launch):
                                               "description": "I helped myself"})
     assert response.status_code == 422
     assert "Helping yourself does not count" in visible(response)
+
+
+def test_an_erased_learner_is_not_offered_as_a_colleague_on_the_help_form(client, launch):
+    me = launch(sub="me", name="Mia Me")
+    launch(sub="gone", name="Gone Person")
+    launch(sub="still", name="Still Here")
+    admin = launch(role="admin", sub="admin")
+    from plugin.extensions import db
+    from plugin.tenancy.models import User
+    with client.application.app_context():
+        gone_id = db.session.scalar(db.select(User.id).where(User.sub == "gone"))
+    assert client.post(f"/app/admin/privacy/erase/{gone_id}", data={"lt": admin, "confirm": "ERASE"}).status_code == 303
+    colleagues = options(text(client.get("/app/help", query_string={"lt": me})), "other")
+    assert "Still Here" in colleagues
+    assert str(gone_id) not in colleagues.values() and not any(n.startswith("Erased learner") for n in colleagues)
