@@ -83,11 +83,14 @@ def record(actor: Actor, action: str, target_type: str, target_id: int | None, d
     db.session.flush()
 
 
-def entries(actor: Actor, limit: int = 100) -> list[AuditEvent]:
+def entries(actor: Actor, limit: int = 100, before_id: int | None = None) -> list[AuditEvent]:
+    """The organisation's entries, newest first, `limit` at a time: the next page starts before the last id."""
     if not actor.can_administer:
         raise Forbidden(_("Only administrators read the audit log."))
-    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.organisation_id == actor.organisation_id)
-                                   .order_by(AuditEvent.id.desc()).limit(limit)))
+    query = select(AuditEvent).where(AuditEvent.organisation_id == actor.organisation_id)
+    if before_id:
+        query = query.where(AuditEvent.id < before_id)
+    return list(db.session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit)))
 
 
 def record_system(organisation_id: int, action: str, target_type: str, target_id: int | None, details: dict,

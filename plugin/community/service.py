@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from plugin.audit.service import record
 from plugin.community.models import REACTIONS, Reaction, Report, Reuse
 from plugin.core.actor import Actor, Role
 from plugin.core.db import insert_ignore
-from plugin.errors import Forbidden, InvalidInput, NotFound
+from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.experiments.models import Experiment
 from plugin.experiments.queries import get_visible, visible_clause
 from plugin.extensions import db
@@ -20,6 +20,7 @@ from plugin.outbox import grades
 from plugin.rules import events as E
 from plugin.rules import service as rules
 from plugin.settings.service import limits
+from plugin.tenancy.models import User
 from plugin.tenancy.service import role_in
 
 
@@ -74,9 +75,15 @@ def report(actor: Actor, experiment_id: int, reason: str, now: datetime) -> None
     reason = (reason or "").strip()
     if not 3 <= len(reason) <= 1000:
         raise InvalidInput(_("Say briefly what is wrong."), errors={"reason": [_("3 to 1000 characters.")]})
-    insert_ignore(db.session, Report.__table__, {"experiment_id": experiment.id, "reporter_id": actor.user_id,
-                                                 "reason": reason, "created_at": now},
-                  ["experiment_id", "reporter_id"])
+    # One report per colleague and post: a resolved one (the post was hidden, then restored) opens again with
+    # the new reason; an open one stays as first written (a double click).
+    reopened = db.session.execute(update(Report).where(
+        Report.experiment_id == experiment.id, Report.reporter_id == actor.user_id, Report.resolved_at.is_not(None))
+        .values(reason=reason, created_at=now, resolved_at=None)).rowcount
+    if not reopened:
+        insert_ignore(db.session, Report.__table__, {"experiment_id": experiment.id, "reporter_id": actor.user_id,
+                                                     "reason": reason, "created_at": now},
+                      ["experiment_id", "reporter_id"])
 
 
 def hide(actor: Actor, experiment_id: int, reason: str, now: datetime) -> Experiment:
@@ -95,10 +102,18 @@ def hide(actor: Actor, experiment_id: int, reason: str, now: datetime) -> Experi
     return experiment
 
 
+def restorable(experiment: Experiment) -> bool:
+    """Whether a manager may put a hidden post back in the library: not when its author was erased (erasure took
+    their posts out for good)."""
+    return experiment.hidden_at is not None and db.session.get(User, experiment.user_id).erased_at is None
+
+
 def unhide(actor: Actor, experiment_id: int, now: datetime) -> Experiment:
     if not actor.can_manage:
         raise Forbidden(_("Only managers restore posts."))
     experiment = get_visible(actor, experiment_id)["experiment"]
+    if experiment.hidden_at is not None and not restorable(experiment):
+        raise Conflict(_("Its author was erased: this post stays out of the library."))
     experiment.hidden_at, experiment.hidden_reason = None, None
     db.session.flush()
     record(actor, "experiment.restored", "experiment", experiment.id, {}, now)

@@ -171,6 +171,9 @@ def redeem_code(actor: Actor, raw: str, now: datetime) -> list[LinkedAccount]:
         raise _wrong(actor, now, _("This code was already used."), show_new)
     if code.expires_at <= now:
         raise _wrong(actor, now, _("This code has expired (codes work for 15 minutes)."), show_new)
+    # Before the code is spent: refused for what the accounts are (the same LMS, say), it still works once the
+    # person has done what the refusal asks. link() checks again, in turn.
+    _linkable(actor.organisation_id, code.user_id, actor.user_id)
     used = db.session.execute(update(LinkCode).where(LinkCode.id == code.id, LinkCode.used_at.is_(None))
                               .values(used_at=now))
     if used.rowcount != 1:  # another request used it a moment ago
@@ -182,10 +185,8 @@ def redeem_code(actor: Actor, raw: str, now: datetime) -> list[LinkedAccount]:
 
 
 # --- linking ---------------------------------------------------------------------------------------------
-def link(organisation_id: int, first: int, second: int, method: str, now: datetime) -> int:
-    """Make the two identities (and whoever they are already linked with) one person; returns its id.
-    Refuses identities of another organisation, two identities of one registration, or erased accounts."""
-    _take_turns(organisation_id)
+def _linkable(organisation_id: int, first: int, second: int) -> tuple[list[int], list[int]]:
+    """The identities of the two people to join, or why they cannot be joined (raises)."""
     mine, theirs = identities(first), identities(second)
     if set(mine) & set(theirs):
         raise Conflict(_("These accounts are already linked."))
@@ -201,6 +202,15 @@ def link(organisation_id: int, first: int, second: int, method: str, now: dateti
     if set(platforms[u] for u in mine) & set(platforms[u] for u in theirs):
         raise LinkRefused(_("Both accounts come from the same LMS. Tinker links one account per LMS: unlink the "
                             "other account of this LMS first."))
+    return mine, theirs
+
+
+def link(organisation_id: int, first: int, second: int, method: str, now: datetime) -> int:
+    """Make the two identities (and whoever they are already linked with) one person; returns its id.
+    Refuses identities of another organisation, two identities of one registration, or erased accounts."""
+    _take_turns(organisation_id)
+    mine, theirs = _linkable(organisation_id, first, second)
+    everyone = mine + theirs
     people = [_person_of(group[0]) for group in (mine, theirs) if len(group) > 1]
     if people:
         person_id = min(people)
@@ -259,14 +269,16 @@ def link_by_email(platform: Platform, user_id: int, email: str | None, now: date
     """At launch: link this identity with identities of the organisation's other e-mail authoritative
     registrations that carry the same address. Nothing happens unless this registration is e-mail
     authoritative too; an identity that was unlinked is left alone; an address that names several accounts
-    of one registration links none of them. Returns the identities linked now."""
+    of one registration (this one included) links none of them. Returns the identities linked now."""
     address = (email or "").strip().lower()
     if not platform.email_authoritative or not address or "@" not in address:
         return []
     candidates = db.session.execute(select(User.id, User.platform_id).join(
         Platform, Platform.id == User.platform_id).where(
         Platform.organisation_id == platform.organisation_id, Platform.email_authoritative.is_(True),
-        Platform.id != platform.id, func.lower(User.email) == address, User.erased_at.is_(None))).all()
+        User.id != user_id, func.lower(User.email) == address, User.erased_at.is_(None))).all()
+    if any(platform_id == platform.id for _uid, platform_id in candidates):
+        return []  # another account of this LMS has the address too: which of the two is the person?
     if not candidates or not _to_link(user_id, candidates):  # the common launches: no turn taken
         return []
     _take_turns(platform.organisation_id)

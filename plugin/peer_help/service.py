@@ -24,6 +24,7 @@ from plugin.rules import events as E
 from plugin.rules import service as rules
 from plugin.settings.service import limits
 from plugin.teams.service import teams_of
+from plugin.tenancy.models import User
 from plugin.tenancy.service import role_in
 from plugin.xapi import service as xapi
 
@@ -44,6 +45,11 @@ def _by_key(actor: Actor, submission_key: str) -> PeerHelp | None:
                                                     PeerHelp.submission_key == submission_key))
 
 
+def _erased(user_id: int) -> bool:
+    """An erased account stays for its ids and points but names nobody: no help is recorded with it."""
+    return db.session.scalar(select(User.erased_at).where(User.id == user_id)) is not None
+
+
 def record_help(actor: Actor, *, other_user_id: int, direction: str, description: str, now: datetime,
                 experiment_id: int | None = None, submission_key: str | None = None) -> HelpResult:
     """Record help given or received. A repeated `submission_key` (a double click, a retried request, one sent
@@ -56,7 +62,7 @@ def record_help(actor: Actor, *, other_user_id: int, direction: str, description
             return HelpResult(first, [], created=False)
     if other_user_id == actor.user_id:
         raise InvalidInput(_("Helping yourself does not count: choose a colleague."), errors={"other": [_("Not yourself.")]})
-    if role_in(actor.course_id, other_user_id) in (None, Role.OBSERVER):
+    if role_in(actor.course_id, other_user_id) in (None, Role.OBSERVER) or _erased(other_user_id):
         raise InvalidInput(_("Choose someone in this course."), errors={"other": [_("Not in this course.")]})
     if direction not in (HELPED_ME, I_HELPED):
         raise InvalidInput(_("Say who helped whom."), errors={"direction": [_("Choose one.")]})
@@ -96,8 +102,12 @@ def confirm_help(actor: Actor, help_id: int, now: datetime) -> HelpResult:
 
 def decline_help(actor: Actor, help_id: int, now: datetime) -> PeerHelp:
     record = _pending_for(actor, help_id)
-    record.status, record.resolved_at = DECLINED, now
-    db.session.flush()
+    # Guarded as confirm_help is: a "no" racing a "yes" must not turn a paid help into a declined one.
+    moved = db.session.execute(update(PeerHelp).where(PeerHelp.id == record.id, PeerHelp.status == PENDING)
+                               .values(status=DECLINED, resolved_at=now))
+    if moved.rowcount != 1:
+        raise Conflict(_("This help was already answered."))
+    db.session.refresh(record)
     return record
 
 

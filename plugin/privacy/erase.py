@@ -29,7 +29,8 @@ from plugin.identity import service as linking
 from plugin.leaderboards.models import BoardOptOut
 from plugin.lti.models import LaunchSession
 from plugin.outbox.models import FAILED, PENDING, OutboxItem
-from plugin.peer_help.models import PeerHelp
+from plugin.peer_help.models import DECLINED, PeerHelp
+from plugin.peer_help.models import PENDING as HELP_PENDING
 from plugin.privacy.outbound import scrub_deliveries
 from plugin.recognition.models import Kudos
 from plugin.tenancy.models import Course, Membership, Platform, User
@@ -37,7 +38,7 @@ from plugin.tenancy.models import Course, Membership, Platform, User
 ERASED = "[erased]"
 # What the admin's confirmation page says about each column (lazy: in the admin's language).
 KEEP_IDS = _l("kept: ids and amounts only")
-DESCRIPTION_ERASED = _l("description erased")
+DESCRIPTION_ERASED = _l("description erased; help still waiting for an answer is declined")
 KUDOS_ERASED = _l("message and revocation reason erased")
 POLICY = {
     "user_account.id": _l("pseudonymised: name replaced, e-mail, locales and LMS id removed"),
@@ -131,6 +132,10 @@ def erase_person(actor: Actor, user_id: int, now: datetime) -> Erasure:
         .values(reason=ERASED))
     run("peer_help", update(PeerHelp).where(PeerHelp.organisation_id == org, or_(
         PeerHelp.helper_id == uid, PeerHelp.helped_id == uid, PeerHelp.recorded_by_id == uid)).values(description=ERASED))
+    # Nobody is asked any more to confirm help from them (a yes would pay the erased account), nor waits for theirs.
+    run("peer_help_declined", update(PeerHelp).where(PeerHelp.organisation_id == org, PeerHelp.status == HELP_PENDING,
+                                                     or_(PeerHelp.helper_id == uid, PeerHelp.helped_id == uid))
+        .values(status=DECLINED, resolved_at=now))
     kudos = (Kudos.organisation_id == org) & or_(Kudos.giver_id == uid, Kudos.receiver_id == uid)
     kudos_ids = list(s.scalars(select(Kudos.id).where(kudos)))
     run("kudos", update(Kudos).where(Kudos.id.in_(kudos_ids)).values(message=ERASED))

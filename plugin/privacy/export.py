@@ -25,6 +25,7 @@ from plugin.ledger.models import LedgerEntry, PointsTotal
 from plugin.lti.models import LaunchSession
 from plugin.outbox.models import OutboxItem
 from plugin.peer_help.models import PeerHelp
+from plugin.privacy.outbound import deliveries_naming
 from plugin.recognition.models import Kudos, KudosBudget
 from plugin.rules.models import RuleVersion
 from plugin.teams.models import Team, TeamMember
@@ -266,6 +267,11 @@ def export_person(organisation_id: int, user_id: int) -> dict[str, list[dict]]:
     out["emails"] = [{"to": item.payload.get("to"), "subject": item.payload.get("subject"), "status": item.status,
                       "created_at": _iso(item.created_at)} for item in s.scalars(
         select(OutboxItem).where(OutboxItem.dedupe_key.like(f"badges:confirm:{uid}:%")).order_by(OutboxItem.id))]
+    # Statements sent to the organisation's LRS and webhook notifications that name the person (erasure rewrites
+    # these): which event, when, delivered or not.
+    platform = s.get(Platform, user.platform_id)
+    out["deliveries"] = [{k: _iso(v) for k, v in row.items()} for row in deliveries_naming(
+        org, uid, platform.issuer if platform else "", user.sub, user.email)]
     out["api_tokens"] = _rows(s.execute(  # tokens the person issued (admins), never their secret or hash
         select(ApiToken.name, ApiToken.prefix, ApiToken.scopes, ApiToken.created_at, ApiToken.expires_at,
                ApiToken.revoked_at, ApiToken.last_used_at)

@@ -67,10 +67,9 @@ def _statement(statement: dict, issuer: str, sub: str, email: str | None) -> dic
     return scrubbed if found else None
 
 
-def scrub_deliveries(organisation_id: int, user_id: int, issuer: str, sub: str, email: str | None) -> dict[str, int]:
-    """Run inside the erasure, before the person's LMS id and e-mail are dropped (they are how the bodies
-    name them). Returns counts for the audit entry."""
-    s = db.session
+def _candidates(organisation_id: int, user_id: int, sub: str, email: str | None, *columns):
+    """Webhook and xAPI deliveries of the organisation whose payload may name the person (told apart by the
+    caller): (id, kind, status, payload, *columns) rows."""
     text = cast(OutboxItem.payload, Text)
     named = [text.contains(sub, autoescape=True)] if '"' not in sub and "\\" not in sub else [OutboxItem.id > 0]
     if email:
@@ -78,9 +77,34 @@ def scrub_deliveries(organisation_id: int, user_id: int, issuer: str, sub: str, 
     # A statement queued about them names them by the e-mail they had then, which may not be today's: the payload's
     # user_id says whom it is about (either JSON spacing; a longer id that starts the same is told apart below).
     named += [text.contains(f'"user_id": {user_id}'), text.contains(f'"user_id":{user_id}')]
-    candidates = s.execute(select(OutboxItem.id, OutboxItem.kind, OutboxItem.status, OutboxItem.payload).where(
-        OutboxItem.kind.in_([WEBHOOK, XAPI]), or_(*named),
-        OutboxItem.course_id.in_(select(Course.id).where(Course.organisation_id == organisation_id)))).all()
+    return db.session.execute(select(OutboxItem.id, OutboxItem.kind, OutboxItem.status, OutboxItem.payload, *columns)
+                              .where(OutboxItem.kind.in_([WEBHOOK, XAPI]), or_(*named), OutboxItem.course_id.in_(
+                                  select(Course.id).where(Course.organisation_id == organisation_id)))
+                              .order_by(OutboxItem.id)).all()
+
+
+def deliveries_naming(organisation_id: int, user_id: int, issuer: str, sub: str, email: str | None) -> list[dict]:
+    """For the person's own export: the webhook notifications and xAPI statements Tinker holds (queued or sent)
+    that name them, what and when only (the bodies also name other people)."""
+    out = []
+    for _id, kind, status, payload, course_id, created_at in _candidates(
+            organisation_id, user_id, sub, email, OutboxItem.course_id, OutboxItem.created_at):
+        if kind == WEBHOOK:
+            named = _webhook_body(payload.get("body") or "{}", user_id) is not None
+        else:
+            named = payload.get("user_id") == user_id or _statement(
+                payload.get("statement") or {}, issuer, sub, email) is not None
+        if named:
+            out.append({"kind": "webhook" if kind == WEBHOOK else "xapi_statement", "event": payload.get("event"),
+                        "course_id": course_id, "status": status, "created_at": created_at})
+    return out
+
+
+def scrub_deliveries(organisation_id: int, user_id: int, issuer: str, sub: str, email: str | None) -> dict[str, int]:
+    """Run inside the erasure, before the person's LMS id and e-mail are dropped (they are how the bodies
+    name them). Returns counts for the audit entry."""
+    s = db.session
+    candidates = _candidates(organisation_id, user_id, sub, email)
     counts = {"webhooks_rewritten": 0, "xapi_cancelled": 0, "xapi_scrubbed": 0}
     for item_id, kind, status, payload in candidates:
         if kind == WEBHOOK:

@@ -18,7 +18,7 @@ from plugin.levels import service as levels
 from plugin.settings import service as settings
 from plugin.tenancy.models import User
 from plugin.web.auth import launch_url, requires_actor
-from plugin.web.inputs import form_id, form_ids, form_whole
+from plugin.web.inputs import form_id, form_ids, form_whole, query_id
 
 bp = Blueprint("admin", __name__, url_prefix="/app/admin")
 # Each list's heading and its add field's label, whole (Turkish cannot lower-case a heading into a phrase).
@@ -180,11 +180,16 @@ def _upload() -> tuple[bytes, str] | None:
     return upload.read(MAX_IMAGE_BYTES + 1), upload.filename
 
 
+AUDIT_PAGE = 100
+
+
 @bp.get("/audit")
 @requires_actor(Role.ADMIN)
 def audit_log(actor: Actor):
-    events = entries(actor)
+    events = entries(actor, AUDIT_PAGE + 1, before_id=query_id("before"))
+    older = len(events) > AUDIT_PAGE
+    events = events[:AUDIT_PAGE]
     names = {u.id: u.display_name for u in db.session.scalars(
         db.select(User).where(User.id.in_({e.actor_user_id for e in events if e.actor_user_id})))}
     return render_template("admin/audit.html", actor=actor, events=events, names=names, action_label=action_label,
-                           details_text=details_text)
+                           details_text=details_text, older=older)

@@ -120,6 +120,7 @@ def experiment_show(actor: Actor, experiment_id: int):
     return render_template("learner/experiment_show.html", actor=actor, row=row, outcome_labels=OUTCOME_LABELS,
                            reactions=community.reactions_summary(experiment_id), reaction_labels=REACTIONS,
                            mine=community.my_reactions(actor, experiment_id),
+                           restorable=actor.can_manage and community.restorable(row["experiment"]),
                            pillar_tags=experiment_queries.pillar_names(actor, experiment_id),
                            coaching=experiment_queries.coaching_notes(actor, row))
 

@@ -36,7 +36,8 @@ def mine(actor: Actor):
 def _help_page(actor: Actor, errors: dict | None = None, values: dict | None = None, status: int = 200):
     values = dict(values or {})
     values.setdefault("submission_key", secrets.token_urlsafe(16))  # kept when the form comes back with errors
-    people = [u for u in members(actor.course_id, (Role.LEARNER, Role.MANAGER, Role.ADMIN)) if u.id != actor.user_id]
+    people = [u for u in members(actor.course_id, (Role.LEARNER, Role.MANAGER, Role.ADMIN))
+              if u.id != actor.user_id and u.erased_at is None]
     names = {u.id: u.display_name for u in members(actor.course_id)}
     return render_template("learner/help.html", actor=actor, people=people, names=names,
                            experiments=feed(actor, limit=50), awaiting=peer_help.awaiting_me(actor),

@@ -115,3 +115,29 @@ def test_a_statement_queued_under_the_persons_previous_email_does_not_outlive_th
     db.session.commit()
     left = [json.dumps(i.payload) for i in db.session.scalars(select(OutboxItem).where(OutboxItem.kind == xapi.KIND))]
     assert not [p for p in left if "Ada Lovelace" in p or "ada@old.example" in p]
+
+
+def test_the_persons_own_export_lists_the_deliveries_that_name_them(world):
+    """Erasure rewrites the statements and notifications that name the person, so "everything Tinker holds
+    about you" lists them too: which event, when, sent or not; never the bodies (they name other people)."""
+    ada, bo = world.ada, world.bo
+    log(ada, later(1), visibility=Visibility.COURSE.value)
+    give_kudos(world.boss, receiver_id=ada.user_id, message="Thanks", submission_key="k-export", now=later(2), points=5)
+    db.session.commit()
+    outbox.process_due(later(3))
+    helped = record_help(bo, other_user_id=ada.user_id, direction=I_HELPED, description="Showed Ada the checks",
+                         now=later(4))
+    confirm_help(ada, helped.help.id, later(4))  # a statement about Bo that names Ada, still queued
+    log(bo, later(5), visibility=Visibility.COURSE.value)  # Bo's own: nothing of Ada's
+    db.session.commit()
+
+    sent = privacy.export_person(ada.organisation_id, ada.user_id)["deliveries"]
+    assert sorted((d["kind"], d["event"], d["status"]) for d in sent) == sorted([
+        ("xapi_statement", "experiment_logged", DONE), ("xapi_statement", "kudos_received", DONE),
+        ("xapi_statement", "help_confirmed", PENDING), ("webhook", "experiment.logged", DONE),
+        ("webhook", "kudos.received", DONE)])
+    assert all(set(d) == {"kind", "event", "course_id", "status", "created_at"} for d in sent)
+    assert "Bo Diddley" not in json.dumps(sent)
+    bo_sent = privacy.export_person(bo.organisation_id, bo.user_id)["deliveries"]
+    assert ("xapi_statement", "help_confirmed") in {(d["kind"], d["event"]) for d in bo_sent}
+    assert ("webhook", "kudos.received") not in {(d["kind"], d["event"]) for d in bo_sent}

@@ -216,3 +216,18 @@ def test_the_outbox_cron_purges_too_and_says_so(world, cli):
     assert "Privacy: text removed from 3 experiments" in result.output
     again = cli("privacy", "purge")
     assert again.exit_code == 0 and "Privacy: 0 experiments purged." in again.output
+
+
+def test_help_waiting_for_an_answer_when_a_learner_is_erased_is_no_longer_asked_about(world):
+    """Ada said she helped Bo and Bo had not answered yet: after her erasure Bo is not asked to confirm help from an
+    "Erased learner" (a yes would pay the erased account); help Ada was asked about goes the same way."""
+    from plugin.peer_help.service import I_HELPED, awaiting_me, record_help
+
+    record_help(world.ada, other_user_id=world.bo.user_id, direction=I_HELPED, description="Showed Bo the checks",
+                now=later(1))
+    record_help(world.bo, other_user_id=world.ada.user_id, direction=I_HELPED, description="Showed Ada the rubric",
+                now=later(1))
+    assert len(awaiting_me(world.bo)) == 1
+    privacy.erase(world.admin, world.ada.user_id, "ERASE", later(5))
+    assert awaiting_me(world.bo) == []
+    assert awaiting_me(world.ada) == []

@@ -213,3 +213,30 @@ def test_a_report_needs_a_reason_and_a_post_the_reporter_can_see(course):
     with pytest.raises(NotFound):
         report(course.bo, private.id, "Cannot even see it", later(2))
     assert rows(Report) == 0
+
+
+def test_reporting_a_restored_post_again_reaches_the_managers(course):
+    """A post hidden on a report and later restored can be reported again by the same colleague: the new report
+    is listed (with its reason), not swallowed by the first, resolved one."""
+    report(course.bo, course.post.id, "Names a client", later(1))
+    hide(course.boss, course.post.id, "Client named", later(2))
+    unhide(course.boss, course.post.id, later(3))
+    assert open_reports(course.boss) == []
+    report(course.bo, course.post.id, "The client is still named in the edit", later(4))
+    assert [(r.reporter_id, r.reason, r.resolved_at) for r, _e in open_reports(course.boss)] == [
+        (course.bo.user_id, "The client is still named in the edit", None)]
+    report(course.bo, course.post.id, "Clicked twice", later(5))  # an open report is not reopened or rewritten
+    assert [r.reason for r, _e in open_reports(course.boss)] == ["The client is still named in the edit"]
+
+
+def test_an_erased_learners_post_cannot_be_restored_to_the_library(course):
+    """Erasure takes the person's posts out of the library; a manager's "Restore post" must not bring an
+    "[erased]" card under the pseudonym back for everyone."""
+    from plugin.errors import Conflict
+    from plugin.privacy.erase import erase_person
+
+    admin = make_actor(course.platform, "admin", Role.ADMIN)
+    erase_person(admin, course.ada.user_id, later(1))
+    with pytest.raises(Conflict):
+        unhide(course.boss, course.post.id, later(2))
+    assert course.post.id not in feed_ids(course.bo)

@@ -313,3 +313,31 @@ def test_codes_and_wrong_tries_that_no_longer_matter_are_cleared(moodle, canvas)
     assert db.session.scalar(select(func.count()).select_from(LinkAttempt)) == 0
     assert list(db.session.scalars(select(LinkCode.user_id))) == [bo_m.user_id]
     assert linking.redeem_code(ada_c, fresh.code, NOW + timedelta(days=1, minutes=31))
+
+
+def test_an_address_two_accounts_of_the_launching_lms_share_links_neither(moodle, canvas):
+    """A shared address (a team mailbox, a re-used test address) on two Moodle accounts: whichever of them
+    launches first must not be taken for the Canvas person with that address."""
+    _mark(moodle, True)
+    _mark(canvas, True)
+    ada_c = make_actor(canvas, "ada", context_id="academy-1", email="ada@example.org")
+    ada_m = make_actor(moodle, "3", email="ada@example.org")
+    make_actor(moodle, "33", email="Ada@Example.org")  # another Moodle account with the same address
+    assert linking.link_by_email(moodle, ada_m.user_id, "ada@example.org", NOW) == []
+    assert linking.linked_accounts(ada_c) == []
+    assert linking.linked_accounts(ada_m) == []
+
+
+def test_a_code_refused_for_another_account_of_the_same_lms_still_works_after_the_advised_unlink(moodle, canvas):
+    """Refused with "unlink the other account of this LMS first", the person does so and types the same code again
+    (still within its 15 minutes): it links, instead of saying the code was already used."""
+    old_m, new_m = make_actor(moodle, "3"), make_actor(moodle, "33")
+    ada_c = make_actor(canvas, "ada", context_id="academy-1")
+    link_by_code(old_m, ada_c)
+    issued = linking.issue_code(new_m, later(2))
+    with pytest.raises(linking.LinkRefused, match="same LMS"):
+        linking.redeem_code(ada_c, issued.code, later(3))
+    db.session.commit()  # as the page does: a refused code is kept refused
+    linking.unlink(ada_c, old_m.user_id, later(4))
+    linking.redeem_code(ada_c, issued.code, later(5))
+    assert {a.user_id for a in linking.linked_accounts(ada_c)} == {ada_c.user_id, new_m.user_id}

@@ -273,3 +273,17 @@ def test_the_same_help_form_sent_twice_records_and_pays_once(course):
     assert [paid_for(course.ada, h.help) for h in (first, other_form, someone_else)] == [10, 10, 25]
     assert "Helper" in badge_names(course.ada)
     assert verify_totals() == []
+
+
+@pytest.mark.parametrize("direction", [HELPED_ME, I_HELPED])
+def test_an_erased_learner_is_not_someone_to_record_help_with(course, direction):
+    """After erasure the account stays (ids and points) but names nobody: help "from" it would pay an erased
+    account, help "to" it would wait for a confirmation that can never come."""
+    from plugin.privacy.erase import erase_person
+
+    admin = make_actor(course.platform, "admin", Role.ADMIN)
+    erase_person(admin, course.bo.user_id, NOW)
+    with pytest.raises(InvalidInput):
+        record_help(course.ada, other_user_id=course.bo.user_id, direction=direction,
+                    description="Showed me prompt chaining", now=later(1))
+    assert mine(course.ada) == []

@@ -12,7 +12,8 @@ from plugin.extensions import db
 from plugin.leaderboards import rebuild
 from plugin.ledger.models import LedgerEntry
 from plugin.ledger.service import balance, verify_totals
-from plugin.peer_help.service import HELPED_ME, I_HELPED, confirm_help, record_help
+from plugin.peer_help.models import PeerHelp
+from plugin.peer_help.service import HELPED_ME, I_HELPED, confirm_help, decline_help, record_help
 from plugin.recognition.models import Kudos, KudosBudget
 from plugin.recognition.service import give_kudos, revoke_badge, revoke_kudos
 from tests.services.factories import NOW, later, log, make_actor, make_platform
@@ -138,3 +139,30 @@ def test_one_help_form_sent_several_times_at_once_records_and_pays_once(appctx, 
     assert len(set(race(appctx, work))) == 1
     assert balance(helper.course_id, helper.user_id, "helping") == 10
     assert verify_totals() == []
+
+
+def test_a_yes_and_a_no_to_one_help_at_once_answer_it_once(appctx, people):
+    """Two tabs (or a double click on both buttons): one answer wins, the other is told it was answered; the
+    help is never left declined with its points paid."""
+    _, learner, helper = people
+    recorded = record_help(helper, other_user_id=learner.user_id, direction=I_HELPED,
+                           description="Showed how to write a system prompt", now=NOW)
+    help_id = recorded.help.id
+
+    def work(i):
+        try:
+            if i % 2:
+                decline_help(learner, help_id, NOW)
+            else:
+                confirm_help(learner, help_id, NOW)
+            db.session.commit()
+            return "answered"
+        except Conflict:
+            db.session.rollback()
+            return "already"
+
+    results = race(appctx, work)
+    assert results.count("answered") == 1
+    status = db.session.scalar(select(PeerHelp.status).where(PeerHelp.id == help_id))
+    paid = balance(helper.course_id, helper.user_id)
+    assert (status, paid) in (("confirmed", 10), ("declined", 0))

@@ -90,3 +90,36 @@ def test_only_failures_can_be_anonymous(client, launch):
     response = log_experiment(client, author, outcome="worked", learned="", anonymous="on")
     assert response.status_code == 422
     assert "Only experiments that did not work can be shared anonymously" in visible(response)
+
+
+def test_a_colleague_who_reports_a_post_is_told_it_was_sent(client, launch):
+    author = launch(sub="author")
+    path = _experiment_path(log_experiment(client, author, title="Pasted a client contract", outcome="worked",
+                                           learned=""))
+    reader = launch(sub="reader")
+    before = visible(client.get(path, query_string={"lt": reader}))
+    response = client.post(f"{path}/report", data={"lt": reader, "reason": "Looks like client data"})
+    assert response.status_code == 303
+    after = visible(client.get(response.headers["Location"]))
+    assert "report was sent" not in before
+    assert "Thank you: your report was sent to the course's managers." in after
+
+
+def test_a_manager_is_not_offered_to_restore_an_erased_learners_post(client, launch, app):
+    from plugin.extensions import db
+    from plugin.tenancy.models import User
+
+    author = launch(sub="author", name="Ann Author")
+    path = _experiment_path(log_experiment(client, author, title="Prompt for rubric feedback", outcome="worked",
+                                           learned=""))
+    manager = launch(role="instructor", sub="boss")
+    admin = launch(role="admin", sub="admin")
+    with app.app_context():
+        author_id = db.session.scalar(db.select(User.id).where(User.sub == "author"))
+    assert client.post(f"/app/admin/privacy/erase/{author_id}",
+                       data={"lt": admin, "confirm": "ERASE"}).status_code == 303
+    page = visible(client.get(path, query_string={"lt": manager}))
+    assert "[erased]" in page and "Restore post" not in page and "Hide post" not in page
+    assert client.post(f"{path}/unhide", data={"lt": manager}).status_code == 409
+    reader = launch(sub="reader")
+    assert client.get(path, query_string={"lt": reader}).status_code == 404

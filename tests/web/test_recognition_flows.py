@@ -193,3 +193,18 @@ def test_editing_a_rule_whose_badge_was_switched_off_keeps_its_badge(client, lau
     # An inactive badge is not offered to rules that do not give it already.
     new = text(client.get("/app/admin/rules/new", query_string={"lt": admin}))
     assert f'value="{badge_id}"' not in re.search(r'name="badge_id">(.*?)</select>', new, re.S).group(1)
+
+
+def test_an_erased_learner_is_not_offered_as_a_colleague_on_the_help_form(client, launch):
+    me = launch(sub="me", name="Mia Me")
+    launch(sub="gone", name="Gone Person")
+    launch(sub="still", name="Still Here")
+    admin = launch(role="admin", sub="admin")
+    from plugin.extensions import db
+    from plugin.tenancy.models import User
+    with client.application.app_context():
+        gone_id = db.session.scalar(db.select(User.id).where(User.sub == "gone"))
+    assert client.post(f"/app/admin/privacy/erase/{gone_id}", data={"lt": admin, "confirm": "ERASE"}).status_code == 303
+    colleagues = options(text(client.get("/app/help", query_string={"lt": me})), "other")
+    assert "Still Here" in colleagues
+    assert str(gone_id) not in colleagues.values() and not any(n.startswith("Erased learner") for n in colleagues)
