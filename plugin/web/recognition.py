@@ -65,7 +65,7 @@ def help_record(actor: Actor):
     return redirect(launch_url("recognition.help_page", saved=1), 303)
 
 
-@bp.post("/help/<id:help_id>/<answer>")
+@bp.post("/help/<id:help_id>/<any(confirm, decline):answer>")
 @requires_actor(Role.LEARNER, Role.MANAGER, Role.ADMIN)
 def help_answer(actor: Actor, help_id: int, answer: str):
     if answer == "confirm":

@@ -145,6 +145,20 @@ def test_peer_help_counts_only_after_confirmation(client, launch):
     assert again.status_code in (404, 409)
 
 
+def test_an_answer_to_a_help_other_than_yes_or_no_changes_nothing(client, launch):
+    """Only the page's two buttons answer: a mangled address (a proxy, a bookmarklet) is a 404, not a "No"."""
+    helper = launch(sub="helper", name="Helga Helper")
+    helped = launch(sub="helped", name="Hal Helped")
+    colleague = options(text(client.get("/app/help", query_string={"lt": helper})), "other")["Hal Helped"]
+    client.post("/app/help", data={"lt": helper, "other": colleague, "direction": "i_helped",
+                                   "description": "Showed how to ground answers in our policy PDF"})
+    help_id = re.search(r'/app/help/(\d+)/confirm', text(client.get("/app/help", query_string={"lt": helped}))).group(1)
+    assert client.post(f"/app/help/{help_id}/confirmed", data={"lt": helped}).status_code == 404
+    assert "says they helped you" in text(client.get("/app/help", query_string={"lt": helped}))  # still asked
+    client.post(f"/app/help/{help_id}/confirm", data={"lt": helped})
+    assert re.search(r'data-testid="dim-helping">10<', text(client.get("/app/recognition", query_string={"lt": helper})))
+
+
 def test_the_help_form_sent_twice_records_the_help_once(client, launch):
     helper = launch(sub="helper", name="Helga Helper")
     helped = launch(sub="helped", name="Hal Helped")
