@@ -115,17 +115,20 @@ def save_vision(actor: Actor, data: dict, now: datetime) -> Vision:
     names = [p["name"].strip().lower() for p in data["pillars"]]
     if len(set(names)) != len(names):
         raise InvalidInput(_("Each pillar needs its own name."), errors={"pillars": [_("Each pillar needs its own name.")]})
+    # One save at a time per organisation: the vision row is locked before anything is read, so a second admin's
+    # save waits, then reads the pillars and the version this one leaves (unlocked, two first saves collided on the
+    # pillar names, and two later ones could both take the same version number, one text never acknowledged).
+    insert_ignore(db.session, Vision.__table__, {"organisation_id": org, "statement": "", "guidance": "",
+                                                 "version": 0, "content_hash": "", "updated_at": now},
+                  ["organisation_id"], returning=False)
+    vision = db.session.scalars(select(Vision).where(Vision.organisation_id == org).with_for_update()
+                                .execution_options(populate_existing=True)).one()
     _save_pillars(org, data["pillars"])
     _save_tools(org, data["tools"])
     view = current(org)
     content = {"statement": data["statement"].strip(), "guidance": data["guidance"].strip(),
                "pillars": [[p.name, p.description] for p in view.pillars],
                "tools": [[t.tool.id, t.approved, t.data_note] for t in view.tools]}
-    insert_ignore(db.session, Vision.__table__, {"organisation_id": org, "statement": "", "guidance": "",
-                                                 "version": 0, "content_hash": "", "updated_at": now},
-                  ["organisation_id"], returning=False)
-    vision = db.session.get(Vision, org)
-    db.session.refresh(vision)
     digest = _hash(content)
     if digest != vision.content_hash:
         vision.version += 1

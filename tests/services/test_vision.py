@@ -139,3 +139,22 @@ def test_markdown_is_sanitised():
     assert "<script" not in html and "onerror" not in html and "javascript:" not in html and "<img" not in html
     assert "<h2>Title</h2>" in html and "<strong>bold</strong>" in html
     assert 'href="https://example.com"' in html and "noopener" in html
+
+
+def test_admins_saving_different_texts_at_once_each_make_a_version(appctx, admin):
+    """Two admins (or two tabs) saving the vision at once: each text learners read is a version of its own, so
+    whichever text stands, learners are asked to acknowledge it; none is lost under the other's number (PG race)."""
+    from plugin.vision.models import Vision
+    from tests.services.test_concurrency import THREADS, race
+
+    org = admin.organisation_id
+    texts = [vision_data(org, statement=f"Version {i}: we try AI to give people time back for their work.")
+             for i in range(THREADS)]
+
+    def work(i):
+        vision.save_vision(admin, texts[i], NOW)
+        db.session.commit()
+
+    race(appctx, work)
+    saved = db.session.get(Vision, org)
+    assert saved.version == THREADS
