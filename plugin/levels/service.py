@@ -12,6 +12,7 @@ from plugin.core.memo import memoised
 from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
 from plugin.i18n import gettext as _
+from plugin.ledger.models import TOTAL
 from plugin.levels.ladder import Progress, Step, progress
 from plugin.levels.models import Dimension, Level
 
@@ -69,6 +70,8 @@ def add_dimension(actor: Actor, name: str, description: str = "") -> Dimension:
     key = re.sub(r"[\W_]+", "-", name.casefold()).strip("-")[:40]
     if not key:
         raise InvalidInput(_("Give the dimension a name."), errors={"name": [_("Required.")]})
+    if key == TOTAL:  # every dimension's points also go to the total: one keyed "total" would count them twice
+        raise Conflict(_("“%(name)s” is the sum of all dimensions already: give this one another name.", name=name))
     if db.session.scalar(select(Dimension).where(Dimension.organisation_id == actor.organisation_id,
                                                  Dimension.key == key)):
         raise Conflict(_("There is already a dimension called “%(name)s”.", name=name))

@@ -109,6 +109,14 @@ def test_an_admin_adds_a_dimension(org):
     assert "prompt-craft" not in dimension_names(other.organisation_id)
 
 
+@pytest.mark.parametrize("name", ["Total", "TOTAL", " total "])
+def test_a_dimension_cannot_take_the_name_of_the_total_every_dimension_adds_up_to(org, name):
+    """Points in a dimension also go to the total: a dimension keyed "total" would have counted them twice there."""
+    with pytest.raises(Conflict):
+        add_dimension(org.admin, name)
+    assert "total" not in [d.key for d in dimensions(org.id)]
+
+
 def test_a_dimension_named_with_turkish_letters_keeps_its_name(org):
     dimension = add_dimension(org.admin, "Yardımlaşma")
     assert dimension.name == "Yardımlaşma" and dimension.key
