@@ -60,9 +60,12 @@ def scoring(actor: Actor):
     return _scoring_page(actor)
 
 
-def _scoring_page(actor: Actor, errors: dict | None = None, status: int = 200):
+def _scoring_page(actor: Actor, errors: dict | None = None, status: int = 200, sent_limits: dict | None = None):
+    """The page; sent back with errors, the limits form shows what the admin typed, not the stored values."""
+    stored = settings.limits(actor.organisation_id)
+    limits = {name: getattr(stored, name) for name in settings.LIMIT_FIELDS} | (sent_limits or {})
     return render_template("admin/scoring.html", actor=actor, dimensions=levels.dimensions(actor.organisation_id),
-                           ladder=levels.ladder(actor.organisation_id), limits=settings.limits(actor.organisation_id),
+                           ladder=levels.ladder(actor.organisation_id), limits=limits,
                            time_zones=settings.time_zone_choices(), time_zone=settings.time_zone_name(actor.organisation_id),
                            errors=errors or {}), status
 
@@ -102,7 +105,8 @@ def scoring_save(actor: Actor, part: str):
                    course_scoped=False)
     except ValidationError as err:
         db.session.rollback()
-        return _scoring_page(actor, err.messages, 422)
+        sent = {k: v for k, v in request.form.items() if k in settings.LIMIT_FIELDS} if part == "limits" else None
+        return _scoring_page(actor, err.messages, 422, sent)
     except (InvalidInput, Conflict) as err:
         db.session.rollback()
         return _scoring_page(actor, err.form_errors(), err.status)
