@@ -67,6 +67,25 @@ def test_report_then_manager_hides_and_learners_no_longer_see_it(client, launch,
     assert "experiment.hidden" in audit and "Possible client data" in audit
 
 
+def test_reporting_reacting_and_reusing_each_say_they_were_done(client, launch):
+    """The page a report comes back to looked exactly as before it (the form folds away), so nobody could tell the
+    report had reached the managers; a screen reader announced nothing after any of the three buttons."""
+    author = launch(sub="author")
+    path = _experiment_path(log_experiment(client, author, title="Pasted a client contract", outcome="worked",
+                                           learned=""))
+    reader = launch(sub="reader")
+    for action, data, said in (
+            ("report", {"reason": "Looks like client data"}, "Thank you: the managers of this course will look at it."),
+            ("react", {"kind": "helpful"}, "Your reaction was added."),
+            ("reuse", {}, "Marked as reused: its author is credited.")):
+        sent = client.post(f"{path}/{action}", data={"lt": reader, **data})
+        assert sent.status_code == 303
+        page = text(client.get(sent.headers["Location"]))
+        status = re.search(r'<p class="toast" role="status">([^<]*)</p>', page)
+        assert status and status.group(1) == said, (action, status)
+    assert 'role="status"' not in text(client.get(path, query_string={"lt": reader}))  # only right after the action
+
+
 def test_learner_cannot_hide(client, launch):
     author = launch(sub="author")
     path = _experiment_path(log_experiment(client, author, outcome="worked", learned=""))
