@@ -113,9 +113,9 @@ def save_badge(actor, badge_id: int | None, *, name: str, description: str, crit
     name = (name or "").strip()
     errors = {}
     if not 2 <= len(name) <= 200:
-        errors["name"] = ["2 to 200 characters."]
+        errors["name"] = [_("2 to 200 characters.")]
     if not COLOUR.match(colour or ""):
-        errors["colour"] = ["A colour like #2b8a3e."]
+        errors["colour"] = [_("A colour like #2b8a3e.")]
     if errors:
         raise InvalidInput(_("The badge needs some changes."), errors=errors)
     if badge_id:
