@@ -86,6 +86,26 @@ def test_reporting_reacting_and_reusing_each_say_they_were_done(client, launch):
     assert 'role="status"' not in text(client.get(path, query_string={"lt": reader}))  # only right after the action
 
 
+def test_a_report_too_short_comes_back_on_the_post_with_the_typed_reason_and_its_message(client, launch):
+    """A two-letter reason passes the browser's `required` and was refused with the generic error page: away
+    from the post, the reason gone, only a link to the dashboard. It comes back on the post instead, the report
+    form open with what was typed, the field marked invalid and described by its message."""
+    author = launch(sub="author")
+    path = _experiment_path(log_experiment(client, author, title="Pasted a client contract", outcome="worked",
+                                           learned=""))
+    reader = launch(sub="reader")
+    refused = client.post(f"{path}/report", data={"lt": reader, "reason": "no"})
+    page = text(refused)
+    assert refused.status_code == 422
+    assert "<h1>Pasted a client contract</h1>" in page
+    field = re.search(r'<input id="report-reason"[^>]*>', page).group(0)
+    assert 'value="no"' in field and 'aria-invalid="true"' in field
+    described_by = re.search(r'aria-describedby="([^"]+)"', field).group(1)
+    assert re.search(rf'<p class="field-error" id="{described_by}">3 to 1000 characters.</p>', page)
+    assert re.search(r'<details open>\s*<summary>Report this post</summary>', page)
+    assert "Say briefly what is wrong." in visible(refused)
+
+
 def test_learner_cannot_hide(client, launch):
     author = launch(sub="author")
     path = _experiment_path(log_experiment(client, author, outcome="worked", learned=""))
