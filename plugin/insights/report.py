@@ -29,6 +29,7 @@ from plugin.insights.privacy import Row, enough, protect
 from plugin.insights.scope import Scope
 from plugin.leaderboards.models import MemberStat
 from plugin.leaderboards.periods import ALL
+from plugin.onboarding.names import seeded
 from plugin.peer_help.models import CONFIRMED, PeerHelp
 from plugin.vision.models import ExperimentPillar, Pillar
 from plugin.vision.service import pillars as active_pillars
@@ -162,8 +163,8 @@ def _grouped(scope: Scope, facts, key, names: dict) -> list[Row]:
 
 
 def _category_names(scope: Scope) -> dict:
-    return dict(db.session.execute(select(TaskCategory.id, TaskCategory.name).where(
-        TaskCategory.organisation_id == scope.organisation_id)).all())
+    return {i: seeded(name) for i, name in db.session.execute(select(TaskCategory.id, TaskCategory.name).where(
+        TaskCategory.organisation_id == scope.organisation_id))}
 
 
 def _tool_names(scope: Scope) -> dict:
@@ -260,5 +261,5 @@ def _reused(scope: Scope, limit: int = 10) -> list[Row]:
     for experiment_id, title, author_id, category, reuses in rows:
         if scope.team and author_id not in scope.learners:
             continue
-        out.append(Row(experiment_id, title, frozenset(), {"category": category, "reuses": reuses}))
+        out.append(Row(experiment_id, title, frozenset(), {"category": seeded(category), "reuses": reuses}))
     return out[:limit]

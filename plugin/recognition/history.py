@@ -17,6 +17,7 @@ from plugin.i18n import gettext as _
 from plugin.identity.people import identities
 from plugin.ledger.models import LedgerEntry
 from plugin.levels.service import dimension_names
+from plugin.onboarding.names import seeded
 from plugin.peer_help.models import PeerHelp
 from plugin.recognition.models import Kudos
 from plugin.rules.models import RuleVersion
@@ -120,7 +121,7 @@ def explanations(actor: Actor, limit: int = 200, linked: bool = False) -> list[E
     sources = _Sources([(e.source_type, e.source_id) for e, _, _ in entries]
                        + [(a.source_type or "manual", a.source_id) for a, _, _, _ in awards])
     for entry, rule_name, rule_version in entries:
-        why = _("%(rule)s (rule version %(version)s)", rule=rule_name, version=rule_version) if rule_name else (
+        why = _("%(rule)s (rule version %(version)s)", rule=seeded(rule_name), version=rule_version) if rule_name else (
             _("Kudos points") if entry.source_type == "kudos" else _("Manual entry"))
         if entry.reverses_id:
             why = _("Reversed: %(why)s", why=why)
@@ -132,7 +133,7 @@ def explanations(actor: Actor, limit: int = 200, linked: bool = False) -> list[E
     givers = dict(db.session.execute(select(User.id, User.name).where(User.id.in_(giver_ids))).all()) if giver_ids else {}
     for award, badge, rule_name, rule_version in awards:
         if rule_name:
-            why = _("%(rule)s (rule version %(version)s)", rule=rule_name, version=rule_version)
+            why = _("%(rule)s (rule version %(version)s)", rule=seeded(rule_name), version=rule_version)
         else:
             giver = givers.get(award.awarded_by_id)
             if not award.awarded_by_id:

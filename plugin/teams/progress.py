@@ -27,6 +27,7 @@ from plugin.leaderboards import service as boards
 from plugin.leaderboards.periods import ALL, MONTH, WEEK, current_key, first_day, previous_keys
 from plugin.leaderboards.queries import MIN_TEAM_SIZE, team_figures
 from plugin.ledger.models import TOTAL
+from plugin.onboarding.names import seeded
 from plugin.settings.service import TIME_ZONE_OF, remember_time_zone, time_zone
 from plugin.teams.models import Team, TeamMember
 from plugin.teams.service import SOURCE_LABELS, may_view, source_of
@@ -138,7 +139,7 @@ def _categories(organisation_id: int, figures: dict, month: str) -> list[Tally]:
     named = list(read(db.session, _CATEGORY_NAMES, {"organisation": organisation_id, "ids": sorted(used)})) \
         if used else []
     named += [(i, _("Category %(id)s", id=i)) for i in sorted(used - {i for i, _ in named})]
-    return [_tally(figures, month, f"cat:{i}", str(i), name) for i, name in named]
+    return [_tally(figures, month, f"cat:{i}", str(i), seeded(name)) for i, name in named]
 
 
 def _goals(team: TeamHead, now: datetime) -> list[Goal]:

@@ -60,9 +60,12 @@ def scoring(actor: Actor):
     return _scoring_page(actor)
 
 
-def _scoring_page(actor: Actor, errors: dict | None = None, status: int = 200):
+def _scoring_page(actor: Actor, errors: dict | None = None, status: int = 200, sent_limits: dict | None = None):
+    """The page; sent back with errors, the limits form shows what the admin typed, not the stored values."""
+    stored = settings.limits(actor.organisation_id)
+    limits = {name: getattr(stored, name) for name in settings.LIMIT_FIELDS} | (sent_limits or {})
     return render_template("admin/scoring.html", actor=actor, dimensions=levels.dimensions(actor.organisation_id),
-                           ladder=levels.ladder(actor.organisation_id), limits=settings.limits(actor.organisation_id),
+                           ladder=levels.ladder(actor.organisation_id), limits=limits,
                            time_zones=settings.time_zone_choices(), time_zone=settings.time_zone_name(actor.organisation_id),
                            errors=errors or {}), status
 
@@ -102,7 +105,8 @@ def scoring_save(actor: Actor, part: str):
                    course_scoped=False)
     except ValidationError as err:
         db.session.rollback()
-        return _scoring_page(actor, err.messages, 422)
+        sent = {k: v for k, v in request.form.items() if k in settings.LIMIT_FIELDS} if part == "limits" else None
+        return _scoring_page(actor, err.messages, 422, sent)
     except (InvalidInput, Conflict) as err:
         db.session.rollback()
         return _scoring_page(actor, err.form_errors(), err.status)
@@ -116,14 +120,16 @@ def badge_list(actor: Actor):
     return _badges_page(actor)
 
 
-def _badges_page(actor: Actor, errors: dict | None = None, status: int = 200):
+def _badges_page(actor: Actor, errors: dict | None = None, status: int = 200, sent_for: str | None = None):
+    """The page; sent back with errors, `sent_for` names the form sent ("issuer", "b<id>", "bnew"): it keeps what
+    the admin typed, opened, with each message by its field."""
     from plugin.badges.openbadges import aligned_ids, issuer_of
     from plugin.vision.service import pillars
 
     return render_template("admin/badges.html", actor=actor, badges=badges.all_badges(actor.organisation_id),
                            issuer=issuer_of(actor.organisation_id, current_app.config["TINKER_BASE_URL"]),
                            pillars=pillars(actor.organisation_id, include_inactive=True),
-                           aligned=aligned_ids(actor.organisation_id), errors=errors or {}), status
+                           aligned=aligned_ids(actor.organisation_id), errors=errors or {}, sent_for=sent_for), status
 
 
 @bp.post("/badges/issuer")
@@ -137,10 +143,10 @@ def badge_issuer_save(actor: Actor):
                     remove_image=request.form.get("remove_image") == "on")
     except ValidationError as err:
         db.session.rollback()
-        return _badges_page(actor, err.messages, 422)
+        return _badges_page(actor, err.messages, 422, "issuer")
     except InvalidInput as err:
         db.session.rollback()
-        return _badges_page(actor, err.form_errors(), err.status)
+        return _badges_page(actor, err.form_errors(), err.status, "issuer")
     db.session.commit()
     return redirect(launch_url("admin.badge_list", saved=1), 303)
 
@@ -168,7 +174,7 @@ def badge_save(actor: Actor):
                           pillar_ids=form_ids(request.form, "pillar"))
     except (InvalidInput, Conflict) as err:
         db.session.rollback()
-        return _badges_page(actor, err.form_errors(), err.status)
+        return _badges_page(actor, err.form_errors(), err.status, f"b{form_id(request.form, 'badge_id') or 'new'}")
     db.session.commit()
     return redirect(launch_url("admin.badge_list", saved=1), 303)
 

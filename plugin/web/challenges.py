@@ -22,6 +22,7 @@ from plugin.errors import Conflict, Forbidden, InvalidInput
 from plugin.extensions import db
 from plugin.i18n import current_locale
 from plugin.i18n import gettext as _
+from plugin.onboarding.names import seeded
 from plugin.tenancy.service import members
 from plugin.web.auth import launch_url, requires_actor
 
@@ -82,7 +83,7 @@ def _show(actor: Actor, challenge_id: int, errors: dict | None = None, values: d
         "challenges/challenge_show.html", actor=actor, c=challenge, status=queries.status_of(challenge, now),
         progress=queries.progress_of(challenge), board=queries.board(actor, challenge),
         when=_clock(actor), names=_names(actor), teams=queries.team_names(actor.course_id),
-        categories={x.id: x.name for x in items(actor.organisation_id, "categories", include_inactive=True)},
+        categories={x.id: seeded(x.name) for x in items(actor.organisation_id, "categories", include_inactive=True)},
         tools=tools, approved=[tools[t] for t in queries.approved_tools(challenge) if t in tools],
         trail=trail, can_submit=can_submit, reviewer=missions.can_review(actor, challenge),
         badge=_badges(actor).get(challenge.badge_id) if challenge.badge_id else None,

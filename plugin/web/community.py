@@ -6,6 +6,7 @@ from flask import Blueprint, redirect, request
 from plugin.community import service as community
 from plugin.core.actor import Actor, Role
 from plugin.core.clock import utcnow
+from plugin.errors import InvalidInput
 from plugin.extensions import db
 from plugin.web.auth import launch_url, requires_actor
 
@@ -25,6 +26,14 @@ def act(actor: Actor, experiment_id: int, action: str):
     handler = ACTIONS.get(action)
     if handler is None:
         return redirect(launch_url("learner.experiment_show", experiment_id=experiment_id), 303)
-    handler(actor, experiment_id, request.form, utcnow())
+    try:
+        handler(actor, experiment_id, request.form, utcnow())
+    except InvalidInput as err:
+        db.session.rollback()
+        if action not in ("report", "hide"):
+            raise
+        from plugin.web.learner import experiment_page
+
+        return experiment_page(actor, experiment_id, action, err.form_errors(), err.status)
     db.session.commit()
     return redirect(launch_url("learner.experiment_show", experiment_id=experiment_id, done=action), 303)

@@ -116,11 +116,18 @@ def experiment_feed(actor: Actor):
 @bp.get("/experiments/<id:experiment_id>")
 @requires_actor()
 def experiment_show(actor: Actor, experiment_id: int):
+    return experiment_page(actor, experiment_id)
+
+
+def experiment_page(actor: Actor, experiment_id: int, refused: str | None = None, errors: dict | None = None,
+                    status: int = 200):
+    """The post; `refused` names the form sent back with `errors` (report, hide), which keeps what was typed."""
     row = experiment_queries.get_visible(actor, experiment_id)
     return render_template("learner/experiment_show.html", actor=actor, row=row, outcome_labels=OUTCOME_LABELS,
                            reactions=community.reactions_summary(experiment_id), reaction_labels=REACTIONS,
                            mine=community.my_reactions(actor, experiment_id),
                            restorable=actor.can_manage and community.restorable(row["experiment"]),
                            pillar_tags=experiment_queries.pillar_names(actor, experiment_id),
-                           coaching=experiment_queries.coaching_notes(actor, row))
+                           coaching=experiment_queries.coaching_notes(actor, row), refused=refused,
+                           errors=errors or {}), status
 

@@ -11,6 +11,7 @@ from plugin.i18n import format_decimal
 from plugin.i18n import gettext as _
 from plugin.i18n import lazy_gettext as _l
 from plugin.levels.service import dimensions, ladder
+from plugin.onboarding.names import seeded
 from plugin.rules.registry import OUTCOMES, REGISTRY
 
 LABELS = {
@@ -48,15 +49,15 @@ def param_fields(condition: str, organisation_id: int) -> list[ParamField]:
         elif isinstance(field, mf.List):
             out.append(ParamField(name, label, "checkboxes", list(OUTCOME_LABELS.items()), False))
         elif name == "category_id":
-            out.append(ParamField(name, label, "select", [("", _("Any"))] + [(str(c.id), c.name) for c in items(organisation_id, "categories")], False))
+            out.append(ParamField(name, label, "select", [("", _("Any"))] + [(str(c.id), seeded(c.name)) for c in items(organisation_id, "categories")], False))
         elif name == "tool_id":
             out.append(ParamField(name, label, "select", [("", _("Any"))] + [(str(t.id), t.name) for t in items(organisation_id, "tools")], False))
         elif name == "outcome":
             out.append(ParamField(name, label, "select", [("", _("Any"))] + list(OUTCOME_LABELS.items()), False))
         elif name == "dimension":
-            out.append(ParamField(name, label, "select", [(d.key, d.name) for d in dimensions(organisation_id)], True))
+            out.append(ParamField(name, label, "select", [(d.key, seeded(d.name)) for d in dimensions(organisation_id)], True))
         elif name == "level":
-            out.append(ParamField(name, label, "select", [(s.name, _("%(level)s (%(points)s points)", level=s.name, points=format_decimal(s.threshold)))
+            out.append(ParamField(name, label, "select", [(s.name, _("%(level)s (%(points)s points)", level=seeded(s.name), points=format_decimal(s.threshold)))
                                                             for s in ladder(organisation_id)], True))
         else:
             out.append(ParamField(name, label, "number", [], field.required))

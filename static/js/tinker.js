@@ -5,7 +5,8 @@
   // Auto-submitted platform forms (development LMS login initiation and id_token post).
   document.querySelectorAll("form[data-autopost]").forEach(function (form) { form.submit(); });
 
-  // Selects that reload their form on change (development LMS course picker).
+  // Selects that reload their form on change: the development LMS course picker only. Not for the tool's own pages,
+  // where an arrow key on a closed list fires change (WCAG 3.2.2): they have a button instead.
   document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
     select.addEventListener("change", function () { select.form.submit(); });
   });

@@ -32,6 +32,22 @@ def test_invalid_issue_shows_the_errors(client, launch):
     assert "Choose scopes" in body and "1 to 366 days" in body
 
 
+def test_a_refused_token_keeps_what_was_typed_with_the_message_by_its_field(client, launch):
+    """Refused for its 999 days, the form came back with the name and scopes cleared and the days reset to 90,
+    beside a message about the days: the admin had to start over and could not see what was wrong."""
+    admin = launch(role="admin", sub="boss")
+    page = text(client.post("/app/admin/api-tokens/", data={
+        "lt": admin, "name": "Power BI", "scopes": ["insights:read"], "days": "999"}))
+    name = re.search(r'<input id="token-name"[^>]*>', page).group(0)
+    days = re.search(r'<input id="token-days"[^>]*>', page).group(0)
+    assert 'value="Power BI"' in name and "aria-invalid" not in name
+    assert 'value="999"' in days and 'aria-invalid="true"' in days
+    described_by = re.search(r'aria-describedby="([^"]+)"', days).group(1)
+    assert re.search(rf'<p class="field-error" id="{described_by}">[^<]*1 to 366 days', page)
+    checked = re.findall(r'<input type="checkbox" id="scope-\d+" name="scopes" value="([^"]+)" checked', page)
+    assert checked == ["insights:read"]
+
+
 def test_only_admins_and_only_with_the_launch_token(client, launch):
     manager = launch(role="instructor", sub="t")
     assert client.get("/app/admin/api-tokens/", query_string={"lt": manager}).status_code == 403

@@ -72,6 +72,39 @@ def test_the_issuer_email_is_optional_and_can_be_removed(client, launch):
     assert doc["name"] == "Acme Academy" and "email" not in doc
 
 
+def _input(page: str, field_id: str) -> str:
+    return re.search(rf'<input id="{field_id}"[^>]*>', page).group(0)
+
+
+def test_badge_forms_sent_back_in_turkish_keep_the_typed_text_with_messages_by_their_fields(client, launch):
+    """A new badge refused (a one-letter name) came back with the form emptied (description and criteria typed for
+    nothing), its messages in English on a Turkish page ("2 to 200 characters.", "Not a valid URL.") and no field
+    marked or linked; the issuer form likewise."""
+    lms = "https://purl.imsglobal.org/spec/lti/claim/launch_presentation"
+    admin = launch(role="admin", sub="admin-1", overrides={lms: {"return_url": "https://lms.example/x", "locale": "tr"}})
+    refused = client.post("/app/admin/badges", data={
+        "lt": admin, "name": "Q", "description": "Sınav sorularını yapay zekâyla hazırladı", "criteria": "Üç deneme",
+        "colour": "#2b8a3e", "manual": "on"})
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    name = _input(page, "bnew-name")
+    assert 'value="Q"' in name and 'aria-invalid="true"' in name
+    assert 'value="Sınav sorularını yapay zekâyla hazırladı"' in _input(page, "bnew-desc")
+    assert ">Üç deneme</textarea>" in page
+    message = re.search(r'aria-describedby="([^"]+)"', name).group(1)
+    assert re.search(rf'<p class="field-error" id="{message}">2 ile 200 karakter arası.</p>', page)
+    assert '<a href="#bnew-name">2 ile 200 karakter arası.</a>' in page
+    assert "characters" not in visible(refused)
+
+    issuer = client.post("/app/admin/badges/issuer", data={"lt": admin, "name": "Acme", "url": "acme", "email": "no"})
+    page = issuer.get_data(as_text=True)
+    assert issuer.status_code == 422
+    url = _input(page, "issuer-url")
+    assert 'value="acme"' in url and 'aria-invalid="true"' in url
+    assert "Not a valid" not in visible(issuer) and "Geçerli bir web adresi değil." in visible(issuer)
+    assert "aria-invalid" not in _input(page, "bnew-name")  # the badge form was not the one sent
+
+
 def test_learner_badge_page_offers_share_link_downloads_and_backpack_hint(app, client, launch):
     from plugin.badges.service import get_or_create_badge
     from plugin.core.actor import Actor, Role

@@ -285,3 +285,30 @@ def test_keyboard_skip_link_and_visible_focus(live_server, browser):
         assert {"a", "input", "select", "textarea", "button"} <= kinds, seen
     finally:
         context.close()
+
+
+def test_choosing_a_rule_condition_with_the_keyboard_does_not_reload_on_each_arrow(live_server, browser):
+    """WCAG 3.2.2 On Input: arrowing through the "What earns it" list (16 conditions) only changes the selection;
+    the page changes when the admin presses the Choose button. A list that submitted on `change` reloaded the
+    page at the first arrow, with the focus back at the top, so the later conditions were out of keyboard reach."""
+    assert live_server.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
+    context, page, start = launched(browser, live_server, "admin")
+    try:
+        page.goto(with_path(start, "/app/admin/rules/new"))
+        picker = page.get_by_label("What earns it")
+        first = picker.input_value()
+        picker.focus()
+        page.keyboard.press("ArrowDown")
+        page.keyboard.press("ArrowDown")
+        page.wait_for_timeout(1000)  # a submit on change would have navigated by now
+        expect(picker).to_be_focused()
+        chosen = picker.input_value()
+        assert chosen != first
+        assert "condition=" not in page.url
+        page.keyboard.press("Tab")
+        expect(page.get_by_role("button", name="Choose")).to_be_focused()
+        page.keyboard.press("Enter")
+        page.wait_for_url(re.compile(rf"condition={chosen}"))
+        expect(page.get_by_label("What earns it")).to_have_value(chosen)
+    finally:
+        context.close()

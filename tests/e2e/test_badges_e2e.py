@@ -39,3 +39,34 @@ def test_learner_shares_a_badge_and_a_stranger_verifies_it(live_server, page, br
     expect(stranger.get_by_test_id("issuer")).to_contain_text("Tinker Demo Academy")
     stranger.screenshot(path=str(artifacts / "badges-verify.png"))
     stranger.context.close()
+
+
+def test_the_public_verification_page_reflows_on_a_320px_phone(live_server, browser, artifacts):
+    """WCAG 1.4.10: at 320 CSS px nothing scrolls sideways, with an issuer's real-world e-mail address (one long
+    word) on the page the recipient's employer opens from the share link."""
+    from plugin.badges.models import Issuer
+    from plugin.core.clock import utcnow
+    from plugin.tenancy.models import Organisation
+
+    assert live_server.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
+    with live_server.app_context():
+        public_id, organisation_id = db.session.execute(
+            select(BadgeAward.public_id, BadgeAward.organisation_id)
+            .where(BadgeAward.idempotency_key.like("demo:badge:%")).order_by(BadgeAward.id)).first()
+        issuer = db.session.get(Issuer, organisation_id) or Issuer(
+            organisation_id=organisation_id, name=db.session.get(Organisation, organisation_id).name,
+            url=live_server.base_url, description="")
+        issuer.email, issuer.updated_at = "rozetler@uzaktanegitim.universite.edu.tr", utcnow()
+        db.session.add(issuer)
+        db.session.commit()
+
+    context = browser.new_context(viewport={"width": 320, "height": 640}, locale="tr-TR")
+    try:
+        phone = context.new_page()
+        phone.goto(f"{live_server.base_url}/ob/v2/assertions/{public_id}")
+        expect(phone.get_by_test_id("issuer")).to_contain_text("rozetler@")
+        phone.screenshot(path=str(artifacts / "badges-verify-320.png"), full_page=True)
+        wider = phone.evaluate("() => document.scrollingElement.scrollWidth - document.scrollingElement.clientWidth")
+        assert wider == 0, f"the verification page scrolls {wider} CSS px sideways at 320 px"
+    finally:
+        context.close()

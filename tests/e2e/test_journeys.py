@@ -125,7 +125,8 @@ def test_admin_builds_a_rule_in_the_editor_and_sees_it_apply(live_server, page, 
     _nav(frame, "Admin")
     frame.locator("main").get_by_role("link", name=re.compile("New rule")).first.click()
     expect(frame.get_by_role("heading", name="New rule", level=1)).to_be_visible()
-    frame.get_by_label("What earns it").select_option(label="Different AI tools tried")  # the page reloads for it
+    frame.get_by_label("What earns it").select_option(label="Different AI tools tried")
+    frame.get_by_role("button", name="Choose").click()  # the page reloads for it (on the button, not on change)
     expect(frame.locator('form.form input[name="condition"]')).to_have_value("distinct_tools")
     frame.get_by_label("Name", exact=True).fill("Tool explorer")
     frame.get_by_label("Description").fill("Tried two different AI tools.")

@@ -36,7 +36,7 @@ def test_a_turkish_launch_shows_the_rules_in_turkish_with_turkish_numbers(client
 
     editor = visible(client.get("/app/admin/rules/new", query_string={"lt": admin, "condition": "level_reached"}))
     assert "Ne zaman denetlenir: puanlar değiştiğinde." in editor
-    assert "Curious (0 puan)" in editor  # level options: the admin's level name, the words around it translated
+    assert "Meraklı (0 puan)" in editor  # level options: the seeded level name in Turkish, as learners read it
 
 
 def test_the_same_pages_in_english_are_unchanged(client, launch):

@@ -104,6 +104,24 @@ def test_badges_and_history_of_the_other_lms_show_on_my_pages(app, client, platf
     assert "Earned in https://canvas.instructure.com · Course academy" in visible(badges)
 
 
+def test_badges_of_the_other_lms_read_in_the_readers_language(app, client, platform, canvas):
+    """In Turkish, a linked account's badge showed its date as "18 Nov 2026" and a seeded badge by its English name."""
+    presentation = {"https://purl.imsglobal.org/spec/lti/claim/launch_presentation": {"locale": "tr"}}
+    in_moodle = launch_from(platform, client, "3", "onboarding", "Ada Lovelace", **presentation)
+    in_canvas = launch_from(canvas, client, "a1b2", "academy", "Ada L.")
+    ada_canvas = actor_of(app, "a1b2", "academy")
+    with app.app_context():
+        badge = get_or_create_badge(ada_canvas.organisation_id, "champion", NOW, name="Champion")
+        award_badge(BadgeGrant(badge_id=badge.id, organisation_id=ada_canvas.organisation_id,
+                               course_id=ada_canvas.course_id, user_id=ada_canvas.user_id, key="champion:ada"), NOW)
+        db.session.commit()
+    assert enter_code(client, in_moodle, show_code(client, in_canvas)).status_code == 303
+    linked = re.search(r'<article class="badge-card" data-testid="linked-badge-[^"]*">(.*?)</article>',
+                       text(client.get("/app/badges", query_string={"lt": in_moodle})), re.S).group(1)
+    assert "Şampiyon" in linked and "Champion" not in linked
+    assert "18 Kas 2026" in linked and "Nov" not in linked
+
+
 def test_wrong_codes_are_refused_clearly_and_then_limited(app, client, platform, canvas):
     in_moodle = launch_from(platform, client, "3", "onboarding", "Ada")
     in_canvas = launch_from(canvas, client, "a1b2", "academy", "Ada")

@@ -67,6 +67,45 @@ def test_report_then_manager_hides_and_learners_no_longer_see_it(client, launch,
     assert "experiment.hidden" in audit and "Possible client data" in audit
 
 
+def test_reporting_reacting_and_reusing_each_say_they_were_done(client, launch):
+    """The page a report comes back to looked exactly as before it (the form folds away), so nobody could tell the
+    report had reached the managers; a screen reader announced nothing after any of the three buttons."""
+    author = launch(sub="author")
+    path = _experiment_path(log_experiment(client, author, title="Pasted a client contract", outcome="worked",
+                                           learned=""))
+    reader = launch(sub="reader")
+    for action, data, said in (
+            ("report", {"reason": "Looks like client data"}, "Thank you: the managers of this course will look at it."),
+            ("react", {"kind": "helpful"}, "Your reaction was added."),
+            ("reuse", {}, "Marked as reused: its author is credited.")):
+        sent = client.post(f"{path}/{action}", data={"lt": reader, **data})
+        assert sent.status_code == 303
+        page = text(client.get(sent.headers["Location"]))
+        status = re.search(r'<p class="toast" role="status">([^<]*)</p>', page)
+        assert status and status.group(1) == said, (action, status)
+    assert 'role="status"' not in text(client.get(path, query_string={"lt": reader}))  # only right after the action
+
+
+def test_a_report_too_short_comes_back_on_the_post_with_the_typed_reason_and_its_message(client, launch):
+    """A two-letter reason passes the browser's `required` and was refused with the generic error page: away
+    from the post, the reason gone, only a link to the dashboard. It comes back on the post instead, the report
+    form open with what was typed, the field marked invalid and described by its message."""
+    author = launch(sub="author")
+    path = _experiment_path(log_experiment(client, author, title="Pasted a client contract", outcome="worked",
+                                           learned=""))
+    reader = launch(sub="reader")
+    refused = client.post(f"{path}/report", data={"lt": reader, "reason": "no"})
+    page = text(refused)
+    assert refused.status_code == 422
+    assert "<h1>Pasted a client contract</h1>" in page
+    field = re.search(r'<input id="report-reason"[^>]*>', page).group(0)
+    assert 'value="no"' in field and 'aria-invalid="true"' in field
+    described_by = re.search(r'aria-describedby="([^"]+)"', field).group(1)
+    assert re.search(rf'<p class="field-error" id="{described_by}">3 to 1000 characters.</p>', page)
+    assert re.search(r'<details open>\s*<summary>Report this post</summary>', page)
+    assert "Say briefly what is wrong." in visible(refused)
+
+
 def test_learner_cannot_hide(client, launch):
     author = launch(sub="author")
     path = _experiment_path(log_experiment(client, author, outcome="worked", learned=""))
@@ -102,7 +141,7 @@ def test_a_colleague_who_reports_a_post_is_told_it_was_sent(client, launch):
     assert response.status_code == 303
     after = visible(client.get(response.headers["Location"]))
     assert "report was sent" not in before
-    assert "Thank you: your report was sent to the course's managers." in after
+    assert "Thank you: the managers of this course will look at it." in after
 
 
 def test_a_manager_is_not_offered_to_restore_an_erased_learners_post(client, launch, app):

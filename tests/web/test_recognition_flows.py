@@ -60,6 +60,28 @@ def test_rule_editor_refuses_bad_input_with_field_messages(client, launch):
     assert "Give the rule a name." in body and "A rule must give points, a badge, or both." in body
 
 
+def test_rule_editor_ties_each_message_to_its_field(client, launch):
+    """Three guards share one message ("A whole number from 0 to 3650."): sent back, each message stands by its
+    field, the field is marked invalid and describes itself with it, and the summary links to the field."""
+    admin = launch(role="admin", sub="boss")
+    response = client.post("/app/admin/rules/save", data={
+        "lt": admin, "condition": "experiment_count", "name": "", "param_count": "0", "points": "5",
+        "dimension": "experimenting", "cooldown_days": "4000", "cap_count": "1", "cap_window_days": "7",
+        "action": "save"})
+    page = text(response)
+    assert response.status_code == 422
+    for field_id, message in (("r-name", "Give the rule a name."), ("r-cooldown", "A whole number from 0 to 3650."),
+                              ("param_count", None)):
+        field = re.search(rf'<input id="{field_id}"[^>]*>', page).group(0)
+        assert 'aria-invalid="true"' in field, field
+        described_by = re.search(r'aria-describedby="([^"]+)"', field).group(1)
+        said = re.search(rf'<p class="field-error" id="{re.escape(described_by)}">([^<]+)</p>', page).group(1)
+        assert message is None or said == message
+        assert f'<a href="#{field_id}">' in page  # the summary takes the reader to the field
+    for untouched in ("r-cap", "r-capwin", "r-points"):
+        assert "aria-invalid" not in re.search(rf'<input id="{untouched}"[^>]*>', page).group(0)
+
+
 def test_rule_editor_refuses_a_category_beyond_any_id(client, launch):
     admin = launch(role="admin", sub="boss")
     response = client.post("/app/admin/rules/save", data={

@@ -1,0 +1,33 @@
+"""The admin's scoring page (dimensions, levels, time zone, fairness limits) sent back with errors."""
+from __future__ import annotations
+
+import re
+
+from tests.web.helpers import text
+
+
+def _field(page: str, field_id: str) -> str:
+    return re.search(rf'<input id="{field_id}"[^>]*>', page).group(0)
+
+
+def test_limits_sent_back_keep_what_the_admin_typed_with_each_message_by_its_field(client, launch):
+    admin = launch(role="admin", sub="boss")
+    stored = text(client.get("/app/admin/scoring", query_string={"lt": admin}))
+    assert 'value="60"' in _field(stored, "l-daily_points_cap") and 'value="3"' in _field(stored, "l-repeat_free_count")
+    response = client.post("/app/admin/scoring/limits", data={
+        "lt": admin, "daily_points_cap": "-1", "repeat_free_count": "7", "repeat_factor_percent": "50",
+        "duplicate_threshold_percent": "80", "min_reflection_chars": "20", "kudos_monthly_budget": "100",
+        "help_pair_cap": "3", "help_pair_window_days": "30"})
+    page = text(response)
+    assert response.status_code == 422
+    # What was typed stays, the wrong value to correct and the changed one alike (not the stored 60 and 3, which
+    # put "a whole number from 0 to 10000" beside a valid-looking 60 and silently dropped the 7).
+    wrong = _field(page, "l-daily_points_cap")
+    assert 'value="-1"' in wrong and 'value="7"' in _field(page, "l-repeat_free_count")
+    assert 'aria-invalid="true"' in wrong
+    described_by = re.search(r'aria-describedby="([^"]+)"', wrong).group(1)
+    assert re.search(rf'<p class="field-error" id="{described_by}">[^<]*10000', page)
+    assert '<a href="#l-daily_points_cap">' in page
+    assert "aria-invalid" not in _field(page, "l-repeat_free_count")
+    assert 'value="60"' in _field(text(client.get("/app/admin/scoring", query_string={"lt": admin})),
+                                  "l-daily_points_cap")  # nothing was saved
