@@ -208,6 +208,7 @@ def register_i18n(app: Flask) -> None:
                      default_translation_directories="translations", default_domain="messages")
     from plugin.field_messages import localise_field_errors
     from plugin.onboarding.names import seeded
+    from plugin.privacy.stored_text import shown
 
     app.jinja_env.install_gettext_callables(
         gettext=lambda s: translations().ugettext(s), ngettext=lambda s, p, n: translations().ungettext(s, p, n),
@@ -217,6 +218,9 @@ def register_i18n(app: Flask) -> None:
     # the context and calls it, which calls the catalog through one more context call; a page asks for dozens of
     # strings, a board's rows for two each.
     app.jinja_env.globals.update(_=_template_gettext, gettext=_template_gettext, ngettext=_template_ngettext)
+    # Every value a template writes: what Tinker stored in English about an erased person or a purged entry is
+    # shown in the reader's language (plugin/privacy/stored_text.py).
+    app.jinja_env.finalize = shown
     app.jinja_env.filters.update(date=_date, datetime=_datetime, number=_number, percent=_percent,
                                  field_messages=localise_field_errors, seeded=seeded)
     app.jinja_env.globals.update(LOCALES=LOCALES, language_name=language_name, current_locale=current_locale,

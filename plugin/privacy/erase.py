@@ -36,6 +36,7 @@ from plugin.recognition.models import Kudos
 from plugin.tenancy.models import Course, Membership, Platform, User
 
 ERASED = "[erased]"
+PSEUDONYM_PREFIX = "Erased learner "  # + 4 hex digits: the erased account's name (pages translate it: stored_text)
 # What the admin's confirmation page says about each column (lazy: in the admin's language).
 KEEP_IDS = _l("kept: ids and amounts only")
 DESCRIPTION_ERASED = _l("description erased; help still waiting for an answer is declined")
@@ -174,7 +175,7 @@ def erase_person(actor: Actor, user_id: int, now: datetime) -> Erasure:
         insert_ignore(s, BoardOptOut.__table__, {"course_id": course_id, "user_id": uid, "created_at": now},
                       ["course_id", "user_id"], returning=False)
 
-    pseudonym = f"Erased learner {secrets.token_hex(2)}"
+    pseudonym = f"{PSEUDONYM_PREFIX}{secrets.token_hex(2)}"
     user.name, user.email, user.locale, user.preferred_locale, user.erased_at = pseudonym, None, None, None, now
     # A new launch from the LMS finds no account with the old LMS id, so it starts a fresh, empty one.
     user.sub = f"erased:{uid}:{secrets.token_hex(8)}"

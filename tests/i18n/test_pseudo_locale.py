@@ -60,12 +60,18 @@ def pseudo_site(app, db_url, tmp_path_factory):
         "DEV_LMS_KEY_PATH": str(tmp_path_factory.mktemp("pseudo-devlms") / "key.pem"), "RAISE_UNEXPECTED": False,
         "BABEL_TRANSLATION_DIRECTORIES": str(build_catalog(tmp_path_factory.mktemp("pseudo-catalog"))),
     })
+    # Labels cached per language code would carry real Turkish into the pseudo "tr" (a page of another app in this
+    # process made them), and pseudo text out to later tests: the pseudo site starts and leaves them empty.
+    from plugin.web import boards as board_views
+
+    board_views._period_options.cache_clear()
     server = make_server("127.0.0.1", port, site, threaded=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     site.base_url = base
     yield site
     server.shutdown()
+    board_views._period_options.cache_clear()
 
 
 def launch_in_pseudo(site, sub: str) -> tuple[requests.Session, str]:
