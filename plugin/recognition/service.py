@@ -178,7 +178,8 @@ def revoke_kudos(actor: Actor, kudos_id: int, reason: str, now: datetime) -> Kud
             BadgeAward.course_id == kudos.course_id, BadgeAward.user_id == kudos.receiver_id,
             BadgeAward.source_type == "kudos", BadgeAward.source_id == kudos.id,
             BadgeAward.revoked_at.is_(None))).all():
-        _revoke_award(award, now, reason)
+        if _revoke_award(award, now, reason):
+            xapi.revoked(actor, f"xapi:badge:{award.id}", now)  # the LRS must not keep it as earned either
     _reverse_source(kudos.course_id, kudos.receiver_id, "kudos", kudos.id, now, LedgerEntry.rule_id.is_not(None))
     grades.points_changed(kudos.course_id, kudos.receiver_id, now)
     db.session.flush()

@@ -207,6 +207,30 @@ def test_revoking_kudos_or_a_badge_voids_the_statement_that_was_queued(appctx):
     assert len([k for k in found if k.startswith("xapi:void:")]) == 1
 
 
+def test_revoking_kudos_voids_the_badges_it_earned_too(appctx):
+    """A rule's badge earned by kudos is revoked with the kudos: the LRS must not keep it as earned."""
+    from plugin.badges.models import BadgeAward
+    from plugin.recognition.service import revoke_kudos
+    from plugin.rules.definitions import create_rule
+
+    world = make_world()
+    create_rule(world.learner.organisation_id, {"name": "Recognised", "condition": "each_kudos", "points": 0,
+                                                "badge_id": world.badge_id}, later(0))
+    xapi.update_settings(world.admin, settings_input(), later(0))
+    kudos = give_kudos(world.manager, receiver_id=world.learner.user_id, message="Thanks for the demo.",
+                       submission_key="k-10", now=later(1))
+    [award] = db.session.scalars(select(BadgeAward).where(BadgeAward.source_type == "kudos",
+                                                          BadgeAward.source_id == kudos.id)).all()
+    revoke_kudos(world.manager, kudos.id, "Given by mistake", later(2))
+    db.session.commit()
+    assert db.session.get(BadgeAward, award.id).revoked_at is not None
+    found = {r.dedupe_key: r for r in rows()}
+    earned = found[f"xapi:badge:{award.id}"].payload["statement"]["id"]
+    void = found[f"xapi:void:xapi:badge:{award.id}"].payload["statement"]
+    assert void["object"] == {"objectType": "StatementRef", "id": earned}
+    assert f"xapi:void:xapi:kudos:{kudos.id}" in found
+
+
 def test_statements_of_two_organisations_never_mix(appctx):
     world = make_world()
     other = make_platform(issuer="https://other-lms.example", client_id="c2", organisation="Org B")
