@@ -395,6 +395,8 @@ def share_experiment(actor: Actor, experiment_id: int, visibility: str, now: dat
     db.session.flush()
     if experiment.shared != was_shared:
         tallies.shared_changed(experiment, experiment.shared)
+    if experiment.shared and not was_shared:
+        xapi.experiment_logged(experiment, now)  # withheld while private; once per experiment (its key)
     if experiment.shared and not was_shared and actor.can_earn:
         rules.process(experiment_event(experiment), DbFacts(actor.course_id, actor.user_id),
                       limits(actor.organisation_id), now)

@@ -190,6 +190,10 @@ def _send(row: XapiSetting, event: str, key: str, *, course_id: int, user_id: in
 # -- the four events (called by the domain services, inside their transactions) ----------------------------
 
 def experiment_logged(experiment, now: datetime) -> None:
+    """Also called when a private entry is shared later. A private entry or an anonymous failure is not
+    reported: its statement would name the author staff pages (and webhooks) never name."""
+    if experiment.anonymous or not experiment.shared:
+        return
     row = _ready(experiment.organisation_id)
     if row is None:
         return

@@ -182,6 +182,28 @@ def test_nothing_people_typed_leaves_tinker(appctx):
         assert text not in sent
 
 
+def test_private_and_anonymous_experiments_do_not_name_their_author_in_the_lrs(appctx):
+    """Staff never see who logged a private entry or an anonymous failure; the LRS (read by staff) must not
+    either. A private entry shared later is reported then, as of when it was logged."""
+    from plugin.experiments.service import share_experiment
+
+    world = make_world()
+    xapi.update_settings(world.admin, settings_input(), later(0))
+    private = log(world.learner, later(1), visibility="private").experiment
+    anonymous = log(world.learner, later(2), outcome="failed", anonymous=True,
+                    learned="Check the sources it cites before trusting them.").experiment
+    db.session.commit()
+    keys = {r.dedupe_key for r in rows()}
+    assert f"xapi:experiment:{private.id}" not in keys
+    assert f"xapi:experiment:{anonymous.id}" not in keys
+
+    share_experiment(world.learner, private.id, "course", later(3))
+    db.session.commit()
+    [sent] = [r for r in rows() if r.dedupe_key == f"xapi:experiment:{private.id}"]
+    assert sent.payload["statement"]["actor"]["account"]["name"] == "learner-1"
+    assert sent.payload["statement"]["timestamp"] == "2025-03-03T09:01:00.000Z"
+
+
 def test_revoking_kudos_or_a_badge_voids_the_statement_that_was_queued(appctx):
     from plugin.recognition.service import award_badge_manually, revoke_badge, revoke_kudos
 
