@@ -2,7 +2,8 @@
 
 PUT {endpoint}/statements?statementId={id} (xAPI 1.0.3, Communication 2.1.1) with HTTP Basic auth and the
 version header. The id travels with the statement, so sending it twice stores it once:
-2xx = stored; 409 = the LRS already holds a statement with this id (an earlier try got through);
+A voiding statement waits until the statement it voids has reached the LRS (sent after it, the LRS would
+keep that statement standing). 2xx = stored; 409 = the LRS already holds a statement with this id (an earlier try got through);
 5xx, 408, 429 and network failures = try again later; any other answer (401/403 wrong key or secret,
 404 wrong endpoint, 400 a statement the LRS refuses) = give up, with the LRS's own message.
 
@@ -18,9 +19,11 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from flask import current_app
+from sqlalchemy import select
 
 from plugin.extensions import db
 from plugin.outbox.http import answer_text, is_public, send
+from plugin.outbox.models import FAILED, PENDING, OutboxItem
 from plugin.outbox.registry import GiveUp, Retry, handler
 from plugin.xapi.models import XapiSetting
 from plugin.xapi.service import KIND, lrs_secret
@@ -58,6 +61,15 @@ def deliver(payload: dict, now: datetime) -> str:
     if secret is None:
         raise GiveUp("the saved LRS secret can no longer be read (the app's secret key changed): save it again")
     statement = payload["statement"]
+    if payload.get("voids"):
+        # A void stored before the statement it voids leaves that statement standing once it arrives.
+        voided = db.session.scalar(select(OutboxItem.status).where(OutboxItem.kind == KIND,
+                                                                   OutboxItem.dedupe_key == payload["voids"]))
+        if voided == PENDING:
+            raise Retry("waiting for the statement it voids to reach the LRS first")
+        if voided == FAILED:
+            raise GiveUp("the statement it voids has not reached the LRS (it failed): both go again with "
+                         "'Send the failed statements again'")
     url = statements_url(row.endpoint)
     if not current_app.config.get("XAPI_ALLOW_PRIVATE_ENDPOINTS", False):
         address = private_address(url)

@@ -179,12 +179,12 @@ def _scope(base: str, organisation_id: int) -> str:
 
 
 def _send(row: XapiSetting, event: str, key: str, *, course_id: int, user_id: int, now: datetime,
-          build: Callable[..., dict]) -> None:
+          build: Callable[..., dict], **extra) -> None:
     base = _base()
     statement = build(base=base, statement_uuid=S.statement_id(_scope(base, row.organisation_id), key),
                       send_email=row.send_email)
     enqueue(KIND, key, {"organisation_id": row.organisation_id, "event": event, "user_id": user_id,
-                        "statement": statement}, now, course_id=course_id)
+                        "statement": statement, **extra}, now, course_id=course_id)
 
 
 # -- the four events (called by the domain services, inside their transactions) ----------------------------
@@ -270,9 +270,10 @@ def revoked(actor: Actor, original_key: str, now: datetime) -> None:
     if original is None or not (original.payload.get("statement") or {}).get("id"):
         return
     key = f"xapi:void:{original_key}"
+    # `voids`: the delivery waits until the statement it voids reached the LRS (plugin/xapi/delivery.py).
     _send(row, "voided", key, course_id=original.course_id, user_id=original.payload.get("user_id"), now=now,
           build=lambda *, base, **kw: S.voided(voided_id=original.payload["statement"]["id"],
-                                               by=_person(actor.user_id), at=now, **kw))
+                                               by=_person(actor.user_id), at=now, **kw), voids=original_key)
 
 
 def send_test(actor: Actor, now: datetime) -> str:

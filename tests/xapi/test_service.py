@@ -394,3 +394,28 @@ def test_a_secret_that_can_no_longer_be_read_is_reported(app, appctx, scripted, 
 def test_statements_url_appends_to_the_endpoint():
     assert statements_url("https://lrs.example.org/xAPI/") == "https://lrs.example.org/xAPI/statements"
     assert statements_url("https://lrs.example.org/data/xAPI") == "https://lrs.example.org/data/xAPI/statements"
+
+
+def test_a_void_never_reaches_the_lrs_before_the_statement_it_voids(appctx, scripted):
+    """The badge's statement waits for a retry (the LRS was down) when the badge is revoked: the voiding statement
+    waits for it, else the LRS stores the void first and then the badge as earned, never voided."""
+    from plugin.recognition.service import award_badge_manually, revoke_badge
+
+    world = make_world()
+    xapi.update_settings(world.admin, settings_input(endpoint=scripted.endpoint), later(0))
+    award_id = award_badge_manually(world.manager, receiver_id=world.learner.user_id, badge_id=world.badge_id,
+                                    comment="Ran a clinic.", now=later(1))
+    db.session.commit()
+    earned = next(r for r in rows() if r.dedupe_key == f"xapi:badge:{award_id}")
+    db.session.execute(OutboxItem.__table__.update().where(OutboxItem.id != earned.id).values(status=DONE))
+    db.session.execute(OutboxItem.__table__.update().where(OutboxItem.id == earned.id).values(
+        attempts=2, next_attempt_at=later(30), last_error="Retry: the LRS answered HTTP 503"))  # in its backoff
+    revoke_badge(world.manager, award_id, "Wrong person", later(2))
+    db.session.commit()
+    outbox.process_due(later(3))
+    outbox.process_due(later(31))
+    outbox.process_due(later(40))
+    verbs = [r["json"]["verb"]["id"] for r in scripted.requests if r["json"]]
+    assert verbs[:1] == ["http://id.tincanapi.com/verb/earned"]
+    assert verbs.count("http://adlnet.gov/expapi/verbs/voided") == 1 and verbs[-1].endswith("/voided")
+    assert {r.status for r in rows()} == {DONE}
