@@ -110,8 +110,9 @@ def update_settings(actor: Actor, data: dict, now: datetime) -> XapiSetting:
                           secret_encrypted="", send_email=False, updated_at=now)
         db.session.add(row)
     endpoint, key, secret = data["endpoint"].strip(), data["key"].strip(), data["secret"]
-    if row.secret_encrypted and not secret and endpoint and row.endpoint and _origin(endpoint) != _origin(row.endpoint):
-        # The saved secret belongs to the LRS it was given for: another host gets it only when typed again.
+    if row.secret_encrypted and not secret and endpoint and _origin(endpoint) != _origin(row.endpoint):
+        # The saved secret belongs to the LRS it was given for: another host gets it only when typed again. A
+        # blank saved endpoint counts as another host (else clearing it first would hand the secret to any host).
         raise InvalidInput(_("The LRS connection needs some details."), errors={"secret": [
             _("The endpoint moved to another host: give the secret again (the saved one stays with the old host).")]})
     if data["enabled"]:

@@ -72,6 +72,23 @@ def test_settings_are_saved_audited_and_the_secret_is_kept_when_left_blank(appct
     assert all("s3cret" not in json.dumps(a.details) for a in audit)
 
 
+@pytest.mark.parametrize("via_blank", [False, True])
+def test_the_saved_secret_goes_to_another_host_only_when_typed_again(appctx, via_blank):
+    """An admin who does not know the LRS secret cannot have Tinker send it to a host of theirs, directly or by
+    clearing the endpoint first."""
+    world = make_world()
+    xapi.update_settings(world.admin, settings_input(), later(0))
+    if via_blank:
+        xapi.update_settings(world.admin, settings_input(enabled=False, endpoint="", secret=""), later(1))
+    with pytest.raises(InvalidInput) as err:
+        xapi.update_settings(world.admin, settings_input(endpoint="https://collector.example.net/xAPI/", secret=""),
+                             later(2))
+    assert "secret" in err.value.errors
+    xapi.update_settings(world.admin, settings_input(endpoint="https://collector.example.net/xAPI/",
+                                                     secret="their-own"), later(3))
+    assert xapi.lrs_secret(xapi.settings(world.admin.organisation_id)) == "their-own"
+
+
 @pytest.mark.parametrize("endpoint", ["ftp://lrs.example.org/xAPI", "lrs.example.org", "https://lrs/x?a=1", "javascript:alert(1)"])
 def test_endpoint_must_be_an_http_address(endpoint):
     with pytest.raises(ValidationError) as err:
