@@ -5,6 +5,8 @@ import os
 import secrets
 from pathlib import Path
 
+ENVIRONMENTS = ("development", "production")
+
 
 class ConfigError(RuntimeError):
     """Raised at start-up when a required setting is missing."""
@@ -29,7 +31,9 @@ def _dev_secret(instance_path: Path) -> str:
 
 def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
     overrides = dict(overrides or {})
-    env = overrides.get("TINKER_ENV") or os.environ.get("TINKER_ENV", "development")
+    env = (overrides.get("TINKER_ENV") or os.environ.get("TINKER_ENV") or "development").strip().lower()
+    if env not in ENVIRONMENTS:  # a misspelt "production" must not run as development (its LMS, a made-up secret)
+        raise ConfigError(f"TINKER_ENV must be one of {', '.join(ENVIRONMENTS)}, not {env!r}")
     testing = bool(overrides.get("TESTING"))
     production = env == "production"
 

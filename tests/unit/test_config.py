@@ -138,3 +138,21 @@ def test_postgresql_connections_plan_prepared_statements_once_unless_the_operato
     monkeypatch.delenv("TINKER_PG_GENERIC_PLANS")
     monkeypatch.setenv("TINKER_DATABASE_URL", "sqlite:////tmp/x.db")
     assert "connect_args" not in load_config(tmp_path)["SQLALCHEMY_ENGINE_OPTIONS"]
+
+
+@pytest.mark.parametrize("value", ["prod", "staging", "live"])
+def test_an_unknown_environment_name_refuses_to_start(production, monkeypatch, tmp_path, value):
+    """A misspelt TINKER_ENV must not quietly run as development (development LMS on, a generated secret)."""
+    monkeypatch.setenv("TINKER_ENV", value)
+    with pytest.raises(ConfigError, match="TINKER_ENV"):
+        load_config(tmp_path)
+
+
+@pytest.mark.parametrize("value", ["Production", " production", "PRODUCTION\n"])
+def test_production_spelt_in_capitals_or_with_spaces_is_production(production, monkeypatch, tmp_path, value):
+    monkeypatch.setenv("TINKER_ENV", value)
+    cfg = load_config(tmp_path)
+    assert cfg["TINKER_ENV"] == "production" and cfg["DEV_LMS_ENABLED"] is False and cfg["TRUST_PROXY_HEADERS"]
+    monkeypatch.delenv("TINKER_SECRET_KEY")
+    with pytest.raises(ConfigError, match="TINKER_SECRET_KEY"):
+        load_config(tmp_path)
