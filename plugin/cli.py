@@ -127,9 +127,9 @@ def ledger_replay(organisation, rule_ids, dry_run):
     from plugin.tenancy.models import Organisation
 
     query = db.select(Organisation).order_by(Organisation.id)
-    if organisation:
-        query = query.where(Organisation.name == organisation)
     with writing():
+        if organisation:
+            query = query.where(Organisation.id == _organisation_id(organisation))
         for org in db.session.scalars(query).all():
             report = replay(org.id, utcnow(), apply=not dry_run, rule_ids=list(rule_ids) or None)
             click.echo(f"{org.name}: {len(report.points)} point changes, {len(report.new_badges)} new badges, "
