@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ENVIRONMENTS = ("development", "production")
 
@@ -100,6 +101,10 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         raise ConfigError("the development LMS cannot be enabled when TINKER_ENV=production")
     if production and not os.environ.get("TINKER_BASE_URL") and "TINKER_BASE_URL" not in overrides:
         raise ConfigError("TINKER_BASE_URL must be set when TINKER_ENV=production")
+    base = urlsplit(cfg["TINKER_BASE_URL"])
+    if base.scheme not in ("http", "https") or not base.hostname:  # every launch would be refused
+        raise ConfigError(f"TINKER_BASE_URL must be the tool's public http(s) URL, e.g. https://tinker.example.org, "
+                          f"not {cfg['TINKER_BASE_URL']!r}")
     for prefix in ("postgresql://", "postgres://"):  # hosting providers hand out both
         if cfg["SQLALCHEMY_DATABASE_URI"].startswith(prefix):
             cfg["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://" + cfg["SQLALCHEMY_DATABASE_URI"][len(prefix):]

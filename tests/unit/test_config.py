@@ -156,3 +156,14 @@ def test_production_spelt_in_capitals_or_with_spaces_is_production(production, m
     monkeypatch.delenv("TINKER_SECRET_KEY")
     with pytest.raises(ConfigError, match="TINKER_SECRET_KEY"):
         load_config(tmp_path)
+
+
+@pytest.mark.parametrize("value", ["tinker.example.org", "tinker.example.org:443", "https://", "ftp://tinker.example.org"])
+def test_a_base_url_that_is_not_an_http_url_refuses_to_start(production, monkeypatch, tmp_path, value):
+    """Without a scheme every launch would be refused and every URL shown to LMS admins broken."""
+    monkeypatch.setenv("TINKER_BASE_URL", value)
+    with pytest.raises(ConfigError, match="TINKER_BASE_URL"):
+        load_config(tmp_path)
+    monkeypatch.delenv("TINKER_ENV")
+    with pytest.raises(ConfigError, match="TINKER_BASE_URL"):
+        load_config(tmp_path)
