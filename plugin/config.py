@@ -7,6 +7,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 ENVIRONMENTS = ("development", "production")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class ConfigError(RuntimeError):
@@ -67,7 +68,7 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "LTI_ROSTER_SYNC_ON_LAUNCH": _env_bool("TINKER_ROSTER_SYNC_ON_LAUNCH", True),
         "LTI_ROSTER_SYNC_INTERVAL": int(os.environ.get("TINKER_ROSTER_SYNC_INTERVAL", "900")),
         "LOG_JSON": _env_bool("TINKER_LOG_JSON", production),
-        "LOG_LEVEL": os.environ.get("TINKER_LOG_LEVEL", "INFO"),
+        "LOG_LEVEL": os.environ.get("TINKER_LOG_LEVEL", "INFO").strip().upper(),
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
         "SESSION_COOKIE_NAME": "tinker_session",
         "SESSION_COOKIE_HTTPONLY": True,
@@ -101,6 +102,8 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         raise ConfigError("the development LMS cannot be enabled when TINKER_ENV=production")
     if production and not os.environ.get("TINKER_BASE_URL") and "TINKER_BASE_URL" not in overrides:
         raise ConfigError("TINKER_BASE_URL must be set when TINKER_ENV=production")
+    if cfg["LOG_LEVEL"] not in LOG_LEVELS:  # logging.setLevel would stop the app with a bare "Unknown level"
+        raise ConfigError(f"TINKER_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {cfg['LOG_LEVEL']!r}")
     base = urlsplit(cfg["TINKER_BASE_URL"])
     if base.scheme not in ("http", "https") or not base.hostname:  # every launch would be refused
         raise ConfigError(f"TINKER_BASE_URL must be the tool's public http(s) URL, e.g. https://tinker.example.org, "

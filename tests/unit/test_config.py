@@ -167,3 +167,12 @@ def test_a_base_url_that_is_not_an_http_url_refuses_to_start(production, monkeyp
     monkeypatch.delenv("TINKER_ENV")
     with pytest.raises(ConfigError, match="TINKER_BASE_URL"):
         load_config(tmp_path)
+
+
+def test_log_level_is_read_whatever_its_case_and_a_level_that_does_not_exist_refuses_to_start(
+        production, monkeypatch, tmp_path):
+    monkeypatch.setenv("TINKER_LOG_LEVEL", "debug")
+    assert load_config(tmp_path)["LOG_LEVEL"] == "DEBUG"
+    monkeypatch.setenv("TINKER_LOG_LEVEL", "verbose")
+    with pytest.raises(ConfigError, match="TINKER_LOG_LEVEL"):
+        load_config(tmp_path)
