@@ -176,3 +176,17 @@ def test_log_level_is_read_whatever_its_case_and_a_level_that_does_not_exist_ref
     monkeypatch.setenv("TINKER_LOG_LEVEL", "verbose")
     with pytest.raises(ConfigError, match="TINKER_LOG_LEVEL"):
         load_config(tmp_path)
+
+
+def test_every_setting_read_from_the_environment_is_in_the_readme_table():
+    """docs/deploy.md sends operators to the README's table "for all of them": a setting missing there is one
+    nobody can find; one listed there but never read is a setting that silently does nothing."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    read = set(re.findall(r"\bTINKER_[A-Z_]+\b", (root / "plugin" / "config.py").read_text()))
+    readme = (root / "README.md").read_text()
+    table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"`(TINKER_[A-Z_]+)`", table))
+    assert sorted(read - documented) == [] and sorted(documented - read) == []
