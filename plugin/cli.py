@@ -22,6 +22,9 @@ def seed(force):
     from plugin.devlms.seed import already_seeded
     from plugin.devlms.seed import seed as run_seed
 
+    if not current_app.config["DEV_LMS_ENABLED"]:  # production: no made-up people in the real database
+        raise click.ClickException("the development LMS is off here (TINKER_ENV=production or TINKER_DEV_LMS=0); "
+                                   "demo data is only for trying Tinker with it.")
     base = current_app.config["TINKER_BASE_URL"]
     with writing():
         now = utcnow()
