@@ -190,3 +190,23 @@ def test_every_setting_read_from_the_environment_is_in_the_readme_table():
     table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
     documented = set(re.findall(r"`(TINKER_[A-Z_]+)`", table))
     assert sorted(read - documented) == [] and sorted(documented - read) == []
+
+
+@pytest.mark.parametrize("name,value", [
+    ("TINKER_LAUNCH_TOKEN_TTL", "0"), ("TINKER_LAUNCH_TOKEN_TTL", "1h"), ("TINKER_LTI_STATE_TTL", "-600"),
+    ("TINKER_API_RATE_LIMIT", "0"), ("TINKER_LTI_HTTP_TIMEOUT", "0"), ("TINKER_SMTP_PORT", "smtp"),
+    ("TINKER_LTI_CLOCK_LEEWAY", "-1"), ("TINKER_XAPI_HTTP_TIMEOUT", "ten")])
+def test_a_number_setting_out_of_range_or_unreadable_refuses_to_start_naming_it(production, monkeypatch, tmp_path,
+                                                                              name, value):
+    """A zero token lifetime or rate limit would start an app whose every page or API call is refused."""
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=name):
+        load_config(tmp_path)
+
+
+def test_a_zero_clock_leeway_or_roster_interval_is_allowed(production, monkeypatch, tmp_path):
+    monkeypatch.setenv("TINKER_LTI_CLOCK_LEEWAY", "0")
+    monkeypatch.setenv("TINKER_ROSTER_SYNC_INTERVAL", "0")
+    monkeypatch.setenv("TINKER_LTI_HTTP_TIMEOUT", "2.5")
+    cfg = load_config(tmp_path)
+    assert (cfg["LTI_CLOCK_LEEWAY"], cfg["LTI_ROSTER_SYNC_INTERVAL"], cfg["LTI_HTTP_TIMEOUT"]) == (0, 0, 2.5)
