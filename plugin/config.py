@@ -19,7 +19,11 @@ def _env_bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
     if raw is None:
         return default
-    return raw.strip().lower() in {"1", "true", "yes", "on"}
+    value = raw.strip().lower()
+    if value not in {"1", "true", "yes", "on", "0", "false", "no", "off", ""}:
+        # read as off, a misspelt "on" would start an instance that, e.g., ignores its proxy and refuses launches
+        raise ConfigError(f"{name} must be on or off (1/0, true/false, yes/no), not {raw!r}")
+    return value in {"1", "true", "yes", "on"}
 
 
 def _env_number(name: str, default: str, kind: type = int, minimum: float = 1, maximum: float | None = None):

@@ -210,3 +210,18 @@ def test_a_zero_clock_leeway_or_roster_interval_is_allowed(production, monkeypat
     monkeypatch.setenv("TINKER_LTI_HTTP_TIMEOUT", "2.5")
     cfg = load_config(tmp_path)
     assert (cfg["LTI_CLOCK_LEEWAY"], cfg["LTI_ROSTER_SYNC_INTERVAL"], cfg["LTI_HTTP_TIMEOUT"]) == (0, 0, 2.5)
+
+
+@pytest.mark.parametrize("value", ["enabled", "ture", "2"])
+def test_an_on_off_setting_with_an_unreadable_value_refuses_to_start(production, monkeypatch, tmp_path, value):
+    """TINKER_TRUST_PROXY=enabled read as off would start an instance behind nginx that refuses every launch."""
+    monkeypatch.setenv("TINKER_TRUST_PROXY", value)
+    with pytest.raises(ConfigError, match="TINKER_TRUST_PROXY"):
+        load_config(tmp_path)
+
+
+@pytest.mark.parametrize("value,expected", [("On", True), (" yes ", True), ("1", True), ("off", False),
+                                            ("No", False), ("0", False), ("", False)])
+def test_on_off_settings_read_the_usual_spellings(production, monkeypatch, tmp_path, value, expected):
+    monkeypatch.setenv("TINKER_TRUST_PROXY", value)
+    assert load_config(tmp_path)["TRUST_PROXY_HEADERS"] is expected
