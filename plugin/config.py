@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 ENVIRONMENTS = ("development", "production")
+MIN_SECRET_LENGTH = 16  # it signs launch tokens: a short or guessable one lets anyone forge a launch
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -117,6 +118,9 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         if production:
             raise ConfigError("TINKER_SECRET_KEY must be set when TINKER_ENV=production")
         cfg["SECRET_KEY"] = "test-secret" if testing else _dev_secret(instance_path)
+    if production and len(cfg["SECRET_KEY"]) < MIN_SECRET_LENGTH:  # e.g. the README's "..." pasted as it is
+        raise ConfigError(f"TINKER_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters when TINKER_ENV=production "
+                          "(python3 -c 'import secrets; print(secrets.token_urlsafe(48))' makes one)")
     if production and cfg["DEV_LMS_ENABLED"]:
         raise ConfigError("the development LMS cannot be enabled when TINKER_ENV=production")
     if production and not os.environ.get("TINKER_BASE_URL") and "TINKER_BASE_URL" not in overrides:

@@ -225,3 +225,12 @@ def test_an_on_off_setting_with_an_unreadable_value_refuses_to_start(production,
 def test_on_off_settings_read_the_usual_spellings(production, monkeypatch, tmp_path, value, expected):
     monkeypatch.setenv("TINKER_TRUST_PROXY", value)
     assert load_config(tmp_path)["TRUST_PROXY_HEADERS"] is expected
+
+
+@pytest.mark.parametrize("value", ["...", "changeme", "secret"])
+def test_production_refuses_a_secret_key_anyone_could_guess(production, monkeypatch, tmp_path, value):
+    """The README's `TINKER_SECRET_KEY=...` pasted as it is would sign every launch token with '...': anyone could
+    forge one for any person, the organisation admin included."""
+    monkeypatch.setenv("TINKER_SECRET_KEY", value)
+    with pytest.raises(ConfigError, match="TINKER_SECRET_KEY"):
+        load_config(tmp_path)
