@@ -147,7 +147,8 @@ def ledger_replay(organisation, rule_ids, dry_run):
 
 
 @outbox_cli.command("run")
-@click.option("--batch", default=100, show_default=True, help="Deliveries claimed at a time.")
+@click.option("--batch", type=click.IntRange(1, 10_000), default=100, show_default=True,
+              help="Deliveries claimed at a time.")
 def outbox_run(batch):
     """Deliver everything due now (cron this: retries wait for it); reports done, retried and failed."""
     from plugin.outbox.service import Counts, process_due

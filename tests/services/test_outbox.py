@@ -197,3 +197,15 @@ def test_a_worker_whose_lease_ran_out_does_not_send_what_another_worker_took_ove
     assert calls == Counter({1: 1, 2: 1}) and counts.processed == 0
     assert [r.status for r in rows()] == [DONE, DONE]
 
+
+
+@pytest.mark.parametrize("batch", ["0", "-5"])
+def test_cli_refuses_a_batch_size_that_would_deliver_nothing(app, cli, batch):
+    with app.app_context():
+        from plugin.core.clock import utcnow
+
+        outbox.enqueue("test.echo", "k1", {"n": 1}, utcnow() - timedelta(seconds=5))
+        db.session.commit()
+    result = cli("outbox", "run", "--batch", batch)
+    assert result.exit_code == 2 and "--batch" in result.output
+    assert not calls
