@@ -22,6 +22,9 @@ def seed(force):
     from plugin.devlms.seed import already_seeded
     from plugin.devlms.seed import seed as run_seed
 
+    if not current_app.config["DEV_LMS_ENABLED"]:  # production: no made-up people in the real database
+        raise click.ClickException("the development LMS is off here (TINKER_ENV=production or TINKER_DEV_LMS=0); "
+                                   "demo data is only for trying Tinker with it.")
     base = current_app.config["TINKER_BASE_URL"]
     with writing():
         now = utcnow()
@@ -127,9 +130,9 @@ def ledger_replay(organisation, rule_ids, dry_run):
     from plugin.tenancy.models import Organisation
 
     query = db.select(Organisation).order_by(Organisation.id)
-    if organisation:
-        query = query.where(Organisation.name == organisation)
     with writing():
+        if organisation:
+            query = query.where(Organisation.id == _organisation_id(organisation))
         for org in db.session.scalars(query).all():
             report = replay(org.id, utcnow(), apply=not dry_run, rule_ids=list(rule_ids) or None)
             click.echo(f"{org.name}: {len(report.points)} point changes, {len(report.new_badges)} new badges, "
@@ -144,7 +147,8 @@ def ledger_replay(organisation, rule_ids, dry_run):
 
 
 @outbox_cli.command("run")
-@click.option("--batch", default=100, show_default=True, help="Deliveries claimed at a time.")
+@click.option("--batch", type=click.IntRange(1, 10_000), default=100, show_default=True,
+              help="Deliveries claimed at a time.")
 def outbox_run(batch):
     """Deliver everything due now (cron this: retries wait for it); reports done, retried and failed."""
     from plugin.outbox.service import Counts, process_due

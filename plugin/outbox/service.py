@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -115,8 +116,23 @@ def _finish(item_id: int, token: str, version: int, outcome) -> None:
         db.session.commit()
 
 
-def deliver(item: tuple[int, str, int, str, dict], now: datetime, counts: Counts) -> None:
+def _still_mine(item_id: int, token: str, now: datetime) -> bool:
+    """Renew the claim's lease from now, if the claim is still ours: a batch's later items may come up after
+    the lease taken at claim time ran out, and another worker may have taken them over (and sent them)."""
+    db.session.commit()
+    with writing():
+        renewed = db.session.execute(update(OutboxItem).where(
+            OutboxItem.id == item_id, OutboxItem.claim_token == token, OutboxItem.status == PENDING).values(
+            locked_until=now + LEASE).execution_options(synchronize_session=False))
+        db.session.commit()
+    return renewed.rowcount == 1
+
+
+def deliver(item: tuple[int, str, int, str, dict], now: datetime, counts: Counts, *,
+            lease_from: datetime | None = None) -> None:
     item_id, token, version, kind, payload = item
+    if not _still_mine(item_id, token, lease_from or now):
+        return
     fn = handler_for(kind)
     try:
         if fn is None:
@@ -156,8 +172,10 @@ def deliver(item: tuple[int, str, int, str, dict], now: datetime, counts: Counts
 def process_due(now: datetime, limit: int = 100) -> Counts:
     """Deliver what is due (at most `limit`); commits its own transactions."""
     counts = Counts()
+    started = time.monotonic()
     for item in claim_due(now, limit):
-        deliver(item, now, counts)
+        # each delivery's lease runs from when it starts, not from when the batch was claimed
+        deliver(item, now, counts, lease_from=now + timedelta(seconds=time.monotonic() - started))
     return counts
 
 

@@ -77,7 +77,8 @@ class PlatformSpec:
 
 def register_platform(spec: PlatformSpec, now: datetime) -> Platform:
     """Create or update the registration for (issuer, client_id); never duplicates."""
-    for field in ("auth_login_url", "auth_token_url", "key_set_url"):
+    # the issuer too: a platform's iss is a URL, and one typed without its scheme would match no launch ever
+    for field in ("issuer", "auth_login_url", "auth_token_url", "key_set_url"):
         if not origin_of(getattr(spec, field)):
             raise InvalidInput(_("%(field)s must be an http(s) URL", field=field), errors={field: [_("Not an http(s) URL.")]})
     if not spec.issuer or not spec.client_id:

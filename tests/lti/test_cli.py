@@ -52,6 +52,20 @@ def test_add_platform_rejects_non_http_urls(app, cli):
     assert "key_set_url must be an http(s) URL" in result.output
 
 
+def test_add_platform_refuses_an_issuer_that_is_not_a_url(app, cli):
+    """LTI issuers are URLs: one typed without its scheme would be registered and match no launch ever."""
+    from plugin.tenancy.models import Platform
+
+    fake = FakePlatform()
+    fake.close()
+    args = fake.register_args()
+    args[args.index("--issuer") + 1] = "moodle.example.edu"
+    result = cli(*args)
+    assert result.exit_code == 1
+    assert "issuer must be an http(s) URL" in result.output
+    assert count(app, Platform) == 0
+
+
 def test_show_config_prints_the_urls_an_lms_admin_needs(app, cli, platform):
     result = cli("lti", "show-config")
     assert result.exit_code == 0

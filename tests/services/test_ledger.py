@@ -215,3 +215,12 @@ def test_rebuild_aggregates_for_one_organisation_repairs_its_totals_and_leaves_o
         # the other organisation's drift is still there: only the named one was rebuilt
         assert verify_totals(organisation_id=theirs.organisation_id) == [
             (theirs.course_id, theirs.user_id, "experimenting", 15, 10), (theirs.course_id, theirs.user_id, TOTAL, 15, 10)]
+
+
+@pytest.mark.parametrize("command", [("replay",), ("replay", "--apply"), ("rebuild-aggregates",),
+                                     ("verify-aggregates",)])
+def test_ledger_commands_refuse_an_organisation_name_that_does_not_exist(app, cli, platform, command):
+    """A misspelt --org must say so and exit non-zero, not report an empty replay (or rebuild) as done."""
+    result = cli("ledger", *command, "--org", "Acme Lerning")
+    assert result.exit_code == 1, result.output
+    assert "no organisation named 'Acme Lerning'" in result.output

@@ -181,3 +181,31 @@ def test_cli_runs_everything_due_and_reports(app, cli):
     result = cli("outbox", "run")
     assert result.exit_code == 0, result.output
     assert "1 delivered, 1 to retry later, 0 failed" in result.output
+
+
+def test_a_worker_whose_lease_ran_out_does_not_send_what_another_worker_took_over(appctx):
+    # Worker A claims a batch, then spends longer than the lease on its first items (a platform timing out);
+    # worker B (another instance's timer) takes over the rest and delivers them. A must not send them again.
+    for n in (1, 2):
+        outbox.enqueue("test.echo", f"k{n}", {"n": n}, NOW)
+    db.session.commit()
+    first, second = outbox.claim_due(NOW, 10)
+    later = NOW + outbox.LEASE + timedelta(seconds=1)
+    assert outbox.process_due(later).done == 2  # worker B
+    counts = outbox.Counts()
+    outbox.deliver(second, later + timedelta(seconds=5), counts)  # worker A reaches its second item
+    assert calls == Counter({1: 1, 2: 1}) and counts.processed == 0
+    assert [r.status for r in rows()] == [DONE, DONE]
+
+
+
+@pytest.mark.parametrize("batch", ["0", "-5"])
+def test_cli_refuses_a_batch_size_that_would_deliver_nothing(app, cli, batch):
+    with app.app_context():
+        from plugin.core.clock import utcnow
+
+        outbox.enqueue("test.echo", "k1", {"n": 1}, utcnow() - timedelta(seconds=5))
+        db.session.commit()
+    result = cli("outbox", "run", "--batch", batch)
+    assert result.exit_code == 2 and "--batch" in result.output
+    assert not calls

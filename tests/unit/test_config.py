@@ -138,3 +138,99 @@ def test_postgresql_connections_plan_prepared_statements_once_unless_the_operato
     monkeypatch.delenv("TINKER_PG_GENERIC_PLANS")
     monkeypatch.setenv("TINKER_DATABASE_URL", "sqlite:////tmp/x.db")
     assert "connect_args" not in load_config(tmp_path)["SQLALCHEMY_ENGINE_OPTIONS"]
+
+
+@pytest.mark.parametrize("value", ["prod", "staging", "live"])
+def test_an_unknown_environment_name_refuses_to_start(production, monkeypatch, tmp_path, value):
+    """A misspelt TINKER_ENV must not quietly run as development (development LMS on, a generated secret)."""
+    monkeypatch.setenv("TINKER_ENV", value)
+    with pytest.raises(ConfigError, match="TINKER_ENV"):
+        load_config(tmp_path)
+
+
+@pytest.mark.parametrize("value", ["Production", " production", "PRODUCTION\n"])
+def test_production_spelt_in_capitals_or_with_spaces_is_production(production, monkeypatch, tmp_path, value):
+    monkeypatch.setenv("TINKER_ENV", value)
+    cfg = load_config(tmp_path)
+    assert cfg["TINKER_ENV"] == "production" and cfg["DEV_LMS_ENABLED"] is False and cfg["TRUST_PROXY_HEADERS"]
+    monkeypatch.delenv("TINKER_SECRET_KEY")
+    with pytest.raises(ConfigError, match="TINKER_SECRET_KEY"):
+        load_config(tmp_path)
+
+
+@pytest.mark.parametrize("value", ["tinker.example.org", "tinker.example.org:443", "https://", "ftp://tinker.example.org"])
+def test_a_base_url_that_is_not_an_http_url_refuses_to_start(production, monkeypatch, tmp_path, value):
+    """Without a scheme every launch would be refused and every URL shown to LMS admins broken."""
+    monkeypatch.setenv("TINKER_BASE_URL", value)
+    with pytest.raises(ConfigError, match="TINKER_BASE_URL"):
+        load_config(tmp_path)
+    monkeypatch.delenv("TINKER_ENV")
+    with pytest.raises(ConfigError, match="TINKER_BASE_URL"):
+        load_config(tmp_path)
+
+
+def test_log_level_is_read_whatever_its_case_and_a_level_that_does_not_exist_refuses_to_start(
+        production, monkeypatch, tmp_path):
+    monkeypatch.setenv("TINKER_LOG_LEVEL", "debug")
+    assert load_config(tmp_path)["LOG_LEVEL"] == "DEBUG"
+    monkeypatch.setenv("TINKER_LOG_LEVEL", "verbose")
+    with pytest.raises(ConfigError, match="TINKER_LOG_LEVEL"):
+        load_config(tmp_path)
+
+
+def test_every_setting_read_from_the_environment_is_in_the_readme_table():
+    """docs/deploy.md sends operators to the README's table "for all of them": a setting missing there is one
+    nobody can find; one listed there but never read is a setting that silently does nothing."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    read = set(re.findall(r"\bTINKER_[A-Z_]+\b", (root / "plugin" / "config.py").read_text()))
+    readme = (root / "README.md").read_text()
+    table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"`(TINKER_[A-Z_]+)`", table))
+    assert sorted(read - documented) == [] and sorted(documented - read) == []
+
+
+@pytest.mark.parametrize("name,value", [
+    ("TINKER_LAUNCH_TOKEN_TTL", "0"), ("TINKER_LAUNCH_TOKEN_TTL", "1h"), ("TINKER_LTI_STATE_TTL", "-600"),
+    ("TINKER_API_RATE_LIMIT", "0"), ("TINKER_LTI_HTTP_TIMEOUT", "0"), ("TINKER_SMTP_PORT", "smtp"),
+    ("TINKER_LTI_CLOCK_LEEWAY", "-1"), ("TINKER_XAPI_HTTP_TIMEOUT", "ten")])
+def test_a_number_setting_out_of_range_or_unreadable_refuses_to_start_naming_it(production, monkeypatch, tmp_path,
+                                                                              name, value):
+    """A zero token lifetime or rate limit would start an app whose every page or API call is refused."""
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=name):
+        load_config(tmp_path)
+
+
+def test_a_zero_clock_leeway_or_roster_interval_is_allowed(production, monkeypatch, tmp_path):
+    monkeypatch.setenv("TINKER_LTI_CLOCK_LEEWAY", "0")
+    monkeypatch.setenv("TINKER_ROSTER_SYNC_INTERVAL", "0")
+    monkeypatch.setenv("TINKER_LTI_HTTP_TIMEOUT", "2.5")
+    cfg = load_config(tmp_path)
+    assert (cfg["LTI_CLOCK_LEEWAY"], cfg["LTI_ROSTER_SYNC_INTERVAL"], cfg["LTI_HTTP_TIMEOUT"]) == (0, 0, 2.5)
+
+
+@pytest.mark.parametrize("value", ["enabled", "ture", "2"])
+def test_an_on_off_setting_with_an_unreadable_value_refuses_to_start(production, monkeypatch, tmp_path, value):
+    """TINKER_TRUST_PROXY=enabled read as off would start an instance behind nginx that refuses every launch."""
+    monkeypatch.setenv("TINKER_TRUST_PROXY", value)
+    with pytest.raises(ConfigError, match="TINKER_TRUST_PROXY"):
+        load_config(tmp_path)
+
+
+@pytest.mark.parametrize("value,expected", [("On", True), (" yes ", True), ("1", True), ("off", False),
+                                            ("No", False), ("0", False), ("", False)])
+def test_on_off_settings_read_the_usual_spellings(production, monkeypatch, tmp_path, value, expected):
+    monkeypatch.setenv("TINKER_TRUST_PROXY", value)
+    assert load_config(tmp_path)["TRUST_PROXY_HEADERS"] is expected
+
+
+@pytest.mark.parametrize("value", ["...", "changeme", "secret"])
+def test_production_refuses_a_secret_key_anyone_could_guess(production, monkeypatch, tmp_path, value):
+    """The README's `TINKER_SECRET_KEY=...` pasted as it is would sign every launch token with '...': anyone could
+    forge one for any person, the organisation admin included."""
+    monkeypatch.setenv("TINKER_SECRET_KEY", value)
+    with pytest.raises(ConfigError, match="TINKER_SECRET_KEY"):
+        load_config(tmp_path)

@@ -69,6 +69,28 @@ def test_dev_lms_is_off_in_production(tmp_path, monkeypatch):
     assert prod.debug is False
 
 
+def test_demo_seed_refuses_where_the_development_lms_is_off(tmp_path, monkeypatch):
+    """Production: demo people and experiments must not land in the real database (under a registration of a
+    development LMS that is not even served)."""
+    import flask_migrate
+    from sqlalchemy import func, select
+
+    from plugin.extensions import db
+    from plugin.tenancy.models import Organisation, Platform
+
+    monkeypatch.setenv("TINKER_SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("TINKER_BASE_URL", "https://tinker.example.org")
+    prod = create_app({"TINKER_ENV": "production", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/p.db"})
+    with prod.app_context():
+        flask_migrate.upgrade()
+    result = prod.test_cli_runner().invoke(args=["demo", "seed"])
+    assert result.exit_code == 1 and "development LMS" in result.output
+    with prod.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Platform)) == 0
+        assert db.session.scalar(select(func.count()).select_from(Organisation)) == 0
+        db.engine.dispose()
+
+
 def test_dev_lms_deep_linking_places_a_view_that_later_launches_open(live_server):
     import re
 
