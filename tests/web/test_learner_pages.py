@@ -89,3 +89,17 @@ def test_leaderboard_page_lists_learners_with_shared_ranks(client, launch):
         log_experiment(client, launch(sub=sub), outcome="worked", learned="")
     board = text(client.get("/app/leaderboard", query_string={"lt": launch(sub="c")}))
     assert board.count("<td>1</td>") == 2
+
+
+def test_older_experiments_link_keeps_the_feed_filters(client, launch):
+    """A learner filtering the library by outcome pages on to older entries of that outcome, not of any."""
+    token = launch(sub="author")
+    log_experiment(client, token, title="An older one that partly worked", outcome="partly", learned="")
+    for i in range(31):
+        assert log_experiment(client, token, title=f"Worked number {i}", outcome="worked", learned="",
+                              tried=f"Entry {i} with words of its own {i * 7}").status_code == 303
+    first = text(client.get("/app/experiments", query_string={"lt": token, "outcome": "worked"}))
+    older = re.search(r'href="([^"]*before=\d+[^"]*)"', first).group(1)
+    second = text(client.get(older))
+    assert "Worked number 0" in second
+    assert "An older one that partly worked" not in second
