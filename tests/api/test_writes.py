@@ -90,3 +90,16 @@ def test_a_rule_naming_an_id_out_of_range_is_refused_and_logging_goes_on(client,
     logged = client.post(f"/api/v1/courses/{world.course_id}/experiments", headers=bearer(learner),
                          json=experiment_body(client, learner))
     assert logged.status_code == 201
+
+
+def test_an_experiment_title_or_text_of_spaces_only_is_refused_on_create_and_edit(client, world):
+    """The API stored "   " as an empty title (the length was checked before the service stripped it)."""
+    learner = bearer(world.callers["learner"])
+    url = f"/api/v1/courses/{world.course_id}/experiments"
+    created = client.post(url, headers=learner, json=experiment_body(client, world.callers["learner"], title="    "))
+    assert created.status_code == 422 and "title" in created.get_json()["error"]["errors"], created.get_json()
+    for field in ("title", "tried"):
+        edited = client.patch(f"{url}/{world.experiment_id}", headers=learner, json={field: "  \n  "})
+        assert edited.status_code == 422 and field in edited.get_json()["error"]["errors"], edited.get_json()
+    kept = client.get(f"{url}/{world.experiment_id}", headers=learner).get_json()
+    assert kept["title"].strip() and kept["tried"].strip()

@@ -103,3 +103,14 @@ def test_older_experiments_link_keeps_the_feed_filters(client, launch):
     second = text(client.get(older))
     assert "Worked number 0" in second
     assert "An older one that partly worked" not in second
+
+
+def test_a_title_of_spaces_only_is_refused_and_keeps_input(client, launch):
+    """Three spaces passed the length check and were stored as an empty title: a card with no link to open it."""
+    token = launch()
+    response = client.post("/app/experiments", data=experiment_form(client, token, title="   ",
+                                                                    tried="My own unique words"))
+    body = text(response)
+    assert response.status_code == 422
+    assert "Length must be between 3 and 200." in body and "My own unique words" in body
+    assert "My own unique words" not in text(client.get("/app/experiments", query_string={"lt": token}))
