@@ -103,3 +103,19 @@ def test_an_experiment_title_or_text_of_spaces_only_is_refused_on_create_and_edi
         assert edited.status_code == 422 and field in edited.get_json()["error"]["errors"], edited.get_json()
     kept = client.get(f"{url}/{world.experiment_id}", headers=learner).get_json()
     assert kept["title"].strip() and kept["tried"].strip()
+
+
+def test_an_observer_cannot_edit_or_share_the_entries_they_logged_as_a_learner(client, launch, world):
+    """Observers read only: someone whose course role became observer keeps their entries but changes none."""
+    url = f"/api/v1/courses/{world.course_id}/experiments"
+    as_learner = launch(sub="changed-role")
+    created = client.post(url, headers=bearer(as_learner),
+                          json=experiment_body(client, as_learner, visibility="private", title="Kept as it was"))
+    assert created.status_code == 201
+    experiment = created.get_json()["id"]
+    observer = bearer(launch(role="mentor", sub="changed-role"))
+    assert client.get("/api/v1/me", headers=observer).get_json()["role"] == "observer"
+    assert client.patch(f"{url}/{experiment}", headers=observer, json={"title": "Changed"}).status_code == 403
+    assert client.post(f"{url}/{experiment}/share", headers=observer, json={"visibility": "course"}).status_code == 403
+    kept = client.get(f"{url}/{experiment}", headers=observer).get_json()
+    assert (kept["title"], kept["visibility"]) == ("Kept as it was", "private")
