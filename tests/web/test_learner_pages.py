@@ -114,3 +114,14 @@ def test_a_title_of_spaces_only_is_refused_and_keeps_input(client, launch):
     assert response.status_code == 422
     assert "Length must be between 3 and 200." in body and "My own unique words" in body
     assert "My own unique words" not in text(client.get("/app/experiments", query_string={"lt": token}))
+
+
+def test_no_older_experiments_link_when_the_page_holds_the_last_thirty(client, launch):
+    """Exactly thirty entries: the link led to an empty page saying nothing was shared yet."""
+    token = launch(sub="author")
+    for i in range(30):
+        assert log_experiment(client, token, title=f"Entry number {i}", outcome="worked", learned="",
+                              tried=f"Entry {i} with words of its own {i * 7}").status_code == 303
+    page = text(client.get("/app/experiments", query_string={"lt": token}))
+    assert "Entry number 0" in page and "Entry number 29" in page
+    assert "Older experiments" not in page
