@@ -125,3 +125,13 @@ def test_no_older_experiments_link_when_the_page_holds_the_last_thirty(client, l
     page = text(client.get("/app/experiments", query_string={"lt": token}))
     assert "Entry number 0" in page and "Entry number 29" in page
     assert "Older experiments" not in page
+
+
+def test_a_search_that_finds_nothing_says_so_not_that_nothing_was_shared(client, launch):
+    token = launch(sub="author")
+    log_experiment(client, token, title="Shared with course")
+    found = visible(client.get("/app/experiments", query_string={"lt": token, "q": "zebra"}))
+    assert "No experiment matches these filters." in found and "Nothing shared yet" not in found
+    assert "Nothing shared yet" not in visible(client.get("/app/experiments", query_string={"lt": token}))
+    other = launch(sub="newcomer", context_id="course-2")
+    assert "Nothing shared yet" in visible(client.get("/app/experiments", query_string={"lt": other}))
