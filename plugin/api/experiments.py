@@ -1,7 +1,7 @@
 """Experiments: the course's library (filters, cursor pages), logging one, reading one, the author's edits."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, pre_load, validate
 
 from plugin.api.auth import guard
 from plugin.api.schemas import Id, JsonBoolean, PageIn, PatchIn, Text, decode_cursor, page
@@ -9,7 +9,7 @@ from plugin.api.spec import Blueprint
 from plugin.core.clock import utcnow
 from plugin.experiments import queries, service
 from plugin.experiments.models import Outcome, Visibility
-from plugin.experiments.schemas import ExperimentIn
+from plugin.experiments.schemas import ExperimentIn, trim
 from plugin.extensions import db
 
 blp = Blueprint("api_experiments", __name__, url_prefix="/courses/<id:course_id>/experiments",
@@ -69,6 +69,10 @@ class ExperimentPatchIn(PatchIn):
     title = Text(validate=validate.Length(min=3, max=200))
     tried = Text(validate=validate.Length(min=3, max=5000))
     confidence_after = fields.Integer(allow_none=True, strict=True, validate=validate.Range(min=1, max=5))
+
+    @pre_load
+    def _trim(self, data, **kwargs):
+        return trim(data)
 
 
 def _out(actor, row: dict) -> dict:

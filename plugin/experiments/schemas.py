@@ -3,13 +3,22 @@ from __future__ import annotations
 
 import copy
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from plugin.core.ids import ID_RANGE, parse_id
 from plugin.experiments.models import Outcome, SensitiveData, Visibility
 from plugin.i18n import gettext as _
 
 OTHER_TOOL = "other"
+TRIMMED = ("title", "tried", "learned", "ai_tool_other")
+
+
+def trim(data, names=TRIMMED):
+    """The free texts without surrounding white space, before their lengths are checked: "   " is no title
+    (the service stores them stripped, so three spaces passed as three characters and were stored empty)."""
+    if not isinstance(data, dict):  # a JSON body may be any value: the schema refuses it
+        return data
+    return {**data, **{name: data[name].strip() for name in names if isinstance(data.get(name), str)}}
 
 
 class Prebuilt(Schema):
@@ -52,6 +61,10 @@ class ExperimentIn(Prebuilt):
                                        validate=validate.Range(min=1, max=5))
     confidence_after = fields.Integer(load_default=None, allow_none=True, strict=False,
                                       validate=validate.Range(min=1, max=5))
+
+    @pre_load
+    def _trim(self, data, **kwargs):
+        return trim(data)
 
     @validates_schema
     def _shape(self, data, **kwargs):

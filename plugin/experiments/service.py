@@ -354,6 +354,8 @@ EDITABLE = ("title", "tried", "confidence_after")
 def _own(actor: Actor, experiment_id: int, lock: bool = False) -> Experiment:
     """The actor's own experiment; `lock`: its row locked for the transaction and read afresh (PostgreSQL: a
     concurrent change of it waits, and what this one reads is what the other committed)."""
+    if not actor.can_contribute:  # an author whose role became observer keeps their entries as they are
+        raise Forbidden(_("Observers can read Tinker but not change experiments."))
     experiment = db.session.get(Experiment, experiment_id, with_for_update=True, populate_existing=True) if lock \
         else db.session.get(Experiment, experiment_id)
     if experiment is None or experiment.course_id != actor.course_id:

@@ -102,13 +102,17 @@ def experiment_logged(actor: Actor, experiment_id: int):
         notes=[NOTES[c] for c in request.args.get("n", "").split(",") if c in NOTES and c != "duplicate"])
 
 
+FEED_PAGE = 30  # entries per page of the library; one more is read to know whether an older page exists
+
+
 @bp.get("/experiments")
 @requires_actor()
 def experiment_feed(actor: Actor):
     filters = {"q": request.args.get("q", "").strip()[:200], "category_id": query_id("category"),
                "tool_id": query_id("tool"), "outcome": request.args.get("outcome") or None}
-    rows = experiment_queries.feed(actor, limit=30, before_id=query_id("before"), **filters)
-    return render_template("learner/experiment_feed.html", actor=actor, rows=rows, outcome_labels=OUTCOME_LABELS,
+    rows = experiment_queries.feed(actor, limit=FEED_PAGE + 1, before_id=query_id("before"), **filters)
+    return render_template("learner/experiment_feed.html", actor=actor, rows=rows[:FEED_PAGE],
+                           more=len(rows) > FEED_PAGE, outcome_labels=OUTCOME_LABELS,
                            filters=filters, tools=items(actor.organisation_id, "tools"),
                            categories=items(actor.organisation_id, "categories"))
 

@@ -90,3 +90,32 @@ def test_a_rule_naming_an_id_out_of_range_is_refused_and_logging_goes_on(client,
     logged = client.post(f"/api/v1/courses/{world.course_id}/experiments", headers=bearer(learner),
                          json=experiment_body(client, learner))
     assert logged.status_code == 201
+
+
+def test_an_experiment_title_or_text_of_spaces_only_is_refused_on_create_and_edit(client, world):
+    """The API stored "   " as an empty title (the length was checked before the service stripped it)."""
+    learner = bearer(world.callers["learner"])
+    url = f"/api/v1/courses/{world.course_id}/experiments"
+    created = client.post(url, headers=learner, json=experiment_body(client, world.callers["learner"], title="    "))
+    assert created.status_code == 422 and "title" in created.get_json()["error"]["errors"], created.get_json()
+    for field in ("title", "tried"):
+        edited = client.patch(f"{url}/{world.experiment_id}", headers=learner, json={field: "  \n  "})
+        assert edited.status_code == 422 and field in edited.get_json()["error"]["errors"], edited.get_json()
+    kept = client.get(f"{url}/{world.experiment_id}", headers=learner).get_json()
+    assert kept["title"].strip() and kept["tried"].strip()
+
+
+def test_an_observer_cannot_edit_or_share_the_entries_they_logged_as_a_learner(client, launch, world):
+    """Observers read only: someone whose course role became observer keeps their entries but changes none."""
+    url = f"/api/v1/courses/{world.course_id}/experiments"
+    as_learner = launch(sub="changed-role")
+    created = client.post(url, headers=bearer(as_learner),
+                          json=experiment_body(client, as_learner, visibility="private", title="Kept as it was"))
+    assert created.status_code == 201
+    experiment = created.get_json()["id"]
+    observer = bearer(launch(role="mentor", sub="changed-role"))
+    assert client.get("/api/v1/me", headers=observer).get_json()["role"] == "observer"
+    assert client.patch(f"{url}/{experiment}", headers=observer, json={"title": "Changed"}).status_code == 403
+    assert client.post(f"{url}/{experiment}/share", headers=observer, json={"visibility": "course"}).status_code == 403
+    kept = client.get(f"{url}/{experiment}", headers=observer).get_json()
+    assert (kept["title"], kept["visibility"]) == ("Kept as it was", "private")

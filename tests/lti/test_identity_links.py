@@ -217,3 +217,23 @@ def test_a_code_between_accounts_already_linked_says_so_on_the_page(app, client,
     assert late.status_code == 409 and "These accounts are already linked." in visible(late)
     assert 'name="code"' in text(late)  # still the Linked accounts page, not an error page
     assert linked_rows(app) == 2
+
+
+def test_the_linked_date_is_the_organisations_day_in_the_readers_language(app, client, platform, canvas, launch):
+    """Linked late on 30 November UTC is 1 December in Istanbul; a Turkish reader reads 'Ara', not 'Dec'/'Nov'."""
+    from datetime import datetime, timezone
+
+    from tests.support.platform import LTI
+    from tests.web.test_boards import set_time_zone
+
+    assert set_time_zone(client, launch(role="admin", sub="root"), "Europe/Istanbul").status_code == 303
+    turkish = {LTI + "launch_presentation": {"return_url": "https://lms.example.edu/x", "locale": "tr-TR"}}
+    in_moodle = launch_from(platform, client, "3", "onboarding", "Ada Lovelace", **turkish)
+    in_canvas = launch_from(canvas, client, "a1b2", "academy", "Ada L.")
+    assert enter_code(client, in_canvas, show_code(client, in_moodle)).status_code == 303
+    with app.app_context():
+        for link in db.session.scalars(select(IdentityLink)):
+            link.linked_at = datetime(2026, 11, 30, 22, 30, tzinfo=timezone.utc)
+        db.session.commit()
+    table = visible(client.get("/app/linked-accounts/", query_string={"lt": in_moodle}))
+    assert "01 Ara 2026" in table and "30 Nov 2026" not in table

@@ -208,3 +208,14 @@ def test_a_key_reused_in_another_course_never_returns_the_other_courses_experime
     except DomainError:  # refusing the reused key would be honest too
         return
     assert result.experiment.course_id == same_person_elsewhere.course_id
+
+
+@pytest.mark.parametrize("search, found", [
+    ("şablon", "Şablon"), ("ÖĞRETMEN", "öğretmen"), ("çizelge", "ÇİZELGE"), ("100%", None), ("a_b", None)])
+def test_the_library_search_folds_every_letter_and_takes_wildcards_literally(learner, search, found):
+    """A search matches whatever the case of Turkish letters (SQLite's lower() folds ASCII only, as PostgreSQL's
+    does under the C locale), and '%' or '_' are the characters themselves, not 'anything'."""
+    titles = {"Şablon": "Şablon ile rapor yazdım", "öğretmen": "Bir öğretmen notu denedim",
+              "ÇİZELGE": "ÇİZELGE hazırladım", None: "Nothing 1000 here, axb"}
+    ids = {key: log(learner, title=title).experiment.id for key, title in titles.items()}
+    assert [row["experiment"].id for row in queries.feed(learner, q=search)] == ([ids[found]] if found else [])

@@ -89,3 +89,49 @@ def test_leaderboard_page_lists_learners_with_shared_ranks(client, launch):
         log_experiment(client, launch(sub=sub), outcome="worked", learned="")
     board = text(client.get("/app/leaderboard", query_string={"lt": launch(sub="c")}))
     assert board.count("<td>1</td>") == 2
+
+
+def test_older_experiments_link_keeps_the_feed_filters(client, launch):
+    """A learner filtering the library by outcome pages on to older entries of that outcome, not of any."""
+    token = launch(sub="author")
+    log_experiment(client, token, title="An older one that partly worked", outcome="partly", learned="")
+    for i in range(31):
+        assert log_experiment(client, token, title=f"Worked number {i}", outcome="worked", learned="",
+                              tried=f"Entry {i} with words of its own {i * 7}").status_code == 303
+    first = text(client.get("/app/experiments", query_string={"lt": token, "outcome": "worked"}))
+    older = re.search(r'href="([^"]*before=\d+[^"]*)"', first).group(1)
+    second = text(client.get(older))
+    assert "Worked number 0" in second
+    assert "An older one that partly worked" not in second
+
+
+def test_a_title_of_spaces_only_is_refused_and_keeps_input(client, launch):
+    """Three spaces passed the length check and were stored as an empty title: a card with no link to open it."""
+    token = launch()
+    response = client.post("/app/experiments", data=experiment_form(client, token, title="   ",
+                                                                    tried="My own unique words"))
+    body = text(response)
+    assert response.status_code == 422
+    assert "Length must be between 3 and 200." in body and "My own unique words" in body
+    assert "My own unique words" not in text(client.get("/app/experiments", query_string={"lt": token}))
+
+
+def test_no_older_experiments_link_when_the_page_holds_the_last_thirty(client, launch):
+    """Exactly thirty entries: the link led to an empty page saying nothing was shared yet."""
+    token = launch(sub="author")
+    for i in range(30):
+        assert log_experiment(client, token, title=f"Entry number {i}", outcome="worked", learned="",
+                              tried=f"Entry {i} with words of its own {i * 7}").status_code == 303
+    page = text(client.get("/app/experiments", query_string={"lt": token}))
+    assert "Entry number 0" in page and "Entry number 29" in page
+    assert "Older experiments" not in page
+
+
+def test_a_search_that_finds_nothing_says_so_not_that_nothing_was_shared(client, launch):
+    token = launch(sub="author")
+    log_experiment(client, token, title="Shared with course")
+    found = visible(client.get("/app/experiments", query_string={"lt": token, "q": "zebra"}))
+    assert "No experiment matches these filters." in found and "Nothing shared yet" not in found
+    assert "Nothing shared yet" not in visible(client.get("/app/experiments", query_string={"lt": token}))
+    other = launch(sub="newcomer", context_id="course-2")
+    assert "Nothing shared yet" in visible(client.get("/app/experiments", query_string={"lt": other}))
