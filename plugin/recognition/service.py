@@ -32,6 +32,7 @@ from plugin.recognition.models import Kudos, KudosBudget
 from plugin.rules import events as E
 from plugin.rules import service as rules
 from plugin.settings.service import limits, time_zone
+from plugin.tenancy.models import User
 from plugin.tenancy.service import role_in
 from plugin.webhooks import events as webhooks
 from plugin.xapi import service as xapi
@@ -59,9 +60,15 @@ def _require_manager_for(actor: Actor, receiver_id: int) -> Role:
     if receiver_id == actor.user_id:
         raise Forbidden(_("Recognition is for others: you cannot give it to yourself."))
     role = role_in(actor.course_id, receiver_id)
-    if role is None:
+    # An erased account stays for its ids and points but names nobody: recognising it would store new text about
+    # the person (and spend budget on an account nobody uses).
+    if role is None or _erased(receiver_id):
         raise InvalidInput(_("Choose someone in this course."), errors={"receiver": [_("Not in this course.")]})
     return role
+
+
+def _erased(user_id: int) -> bool:
+    return db.session.scalar(select(User.erased_at).where(User.id == user_id)) is not None
 
 
 def budget(actor: Actor, now: datetime) -> Budget:
@@ -282,4 +289,5 @@ def unrecognised(actor: Actor, now: datetime, days: int = 30) -> list[int]:
     recognised |= set(db.session.scalars(select(BadgeAward.user_id).where(
         BadgeAward.course_id == actor.course_id, BadgeAward.awarded_by_id.is_not(None),
         BadgeAward.awarded_at >= since, BadgeAward.revoked_at.is_(None))))
-    return sorted(uid for uid in active - recognised if role_in(actor.course_id, uid) is Role.LEARNER)
+    return sorted(uid for uid in active - recognised
+                  if role_in(actor.course_id, uid) is Role.LEARNER and not _erased(uid))

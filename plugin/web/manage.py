@@ -46,7 +46,7 @@ def overview(actor: Actor):
 
 def _recognise_page(actor: Actor, errors: dict | None = None, values: dict | None = None, status: int = 200):
     now = utcnow()
-    people = [u for u in members(actor.course_id, (Role.LEARNER,)) if u.id != actor.user_id]
+    people = [u for u in members(actor.course_id, (Role.LEARNER,)) if u.id != actor.user_id and u.erased_at is None]
     names = {u.id: u.display_name for u in members(actor.course_id)}
     recent = db.session.scalars(select(Kudos).where(Kudos.course_id == actor.course_id)
                                 .order_by(Kudos.id.desc()).limit(20)).all()

@@ -427,3 +427,21 @@ def test_the_migration_gives_kudos_given_before_it_their_budget_month(tmp_path):
         step_back_and_upgrade("0028")
         assert db.session.get(Kudos, with_points).budget_month == "2025-04"
         assert db.session.get(Kudos, without).budget_month is None
+
+
+def test_an_erased_learner_receives_no_kudos_badge_or_nudge(course):
+    """After erasure the account stays for its ids and points but names nobody: kudos would store a new message
+    about the person and spend budget points on an account nobody uses; a badge would re-attach a record to it."""
+    from plugin.privacy.erase import erase_person
+
+    log(course.bo, later(1))
+    erase_person(course.admin, course.bo.user_id, later(2))
+    assert unrecognised(course.boss, later(3)) == []
+    with pytest.raises(InvalidInput):
+        kudos(course.boss, course.bo, points=10, now=later(3))
+    with pytest.raises(InvalidInput):
+        award_badge_manually(course.boss, receiver_id=course.bo.user_id, badge_id=badge(course.bo, "champion").id,
+                             comment="Ran the clinic", now=later(4))
+    assert rows(Kudos, Kudos.receiver_id == course.bo.user_id) == 0
+    assert rows(BadgeAward, BadgeAward.user_id == course.bo.user_id, BadgeAward.awarded_by_id.is_not(None)) == 0
+    assert budget(course.boss, later(5)).spent == 0

@@ -244,3 +244,22 @@ def test_an_erased_learner_is_not_offered_as_a_colleague_on_the_help_form(client
     colleagues = options(text(client.get("/app/help", query_string={"lt": me})), "other")
     assert "Still Here" in colleagues
     assert str(gone_id) not in colleagues.values() and not any(n.startswith("Erased learner") for n in colleagues)
+
+
+def test_an_erased_learner_is_not_offered_on_the_recognise_page(client, launch):
+    launch(sub="gone", name="Gone Person")
+    launch(sub="still", name="Still Here")
+    manager = launch(role="instructor", sub="boss")
+    admin = launch(role="admin", sub="admin")
+    from plugin.extensions import db
+    from plugin.tenancy.models import User
+    with client.application.app_context():
+        gone_id = db.session.scalar(db.select(User.id).where(User.sub == "gone"))
+    assert client.post(f"/app/admin/privacy/erase/{gone_id}", data={"lt": admin, "confirm": "ERASE"}).status_code == 303
+    page = text(client.get("/app/manage/recognise", query_string={"lt": manager}))
+    people = options(page, "receiver")
+    assert "Still Here" in people
+    assert str(gone_id) not in people.values() and not any(n.startswith("Erased learner") for n in people)
+    refused = client.post("/app/manage/kudos", data={"lt": manager, "receiver": gone_id, "message": "Thanks a lot",
+                                                     "submission_key": "erased-key-123"})
+    assert refused.status_code == 422
