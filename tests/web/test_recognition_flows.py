@@ -263,3 +263,35 @@ def test_an_erased_learner_is_not_offered_on_the_recognise_page(client, launch):
     refused = client.post("/app/manage/kudos", data={"lt": manager, "receiver": gone_id, "message": "Thanks a lot",
                                                      "submission_key": "erased-key-123"})
     assert refused.status_code == 422
+
+
+def _badge_form(page: str) -> str:
+    return re.search(r'<form[^>]*action="[^"]*/app/manage/badges"[^>]*>(.*?)</form>', page, re.S).group(1)
+
+
+def _kudos_form(page: str) -> str:
+    return re.search(r'<form[^>]*action="[^"]*/app/manage/kudos"[^>]*>(.*?)</form>', page, re.S).group(1)
+
+
+def test_a_refused_badge_award_keeps_what_the_manager_chose_and_typed_under_the_badge_form(client, launch):
+    launch(sub="ada", name="Ada Lovelace")
+    launch(sub="bo", name="Bo Brown")
+    manager = launch(role="instructor", sub="boss")
+    page = text(client.get("/app/manage/recognise", query_string={"lt": manager}))
+    receiver = options(_badge_form(page), "receiver")["Bo Brown"]
+    badges = options(_badge_form(page), "badge")
+    badge_id = list(badges.values())[-1]
+    refused = client.post("/app/manage/badges", data={
+        "lt": manager, "receiver": receiver, "badge": badge_id, "comment": "ok",
+        "evidence_url": "ftp://files.example/prompt-library"})
+    assert refused.status_code == 422
+    form = _badge_form(text(refused))
+    assert re.search(rf'<option value="{receiver}"\s+selected', form)
+    assert re.search(rf'<option value="{badge_id}"\s+selected', form)
+    assert ">ok</textarea>" in form
+    assert 'value="ftp://files.example/prompt-library"' in form
+    assert "3 to 2000 characters." in form
+    no_one = text(client.post("/app/manage/badges", data={"lt": manager, "receiver": "", "badge": badge_id,
+                                                          "comment": "Ran the clinic"}))
+    assert "Not in this course." in _badge_form(no_one)
+    assert 'class="field-error"' not in _kudos_form(no_one)  # the kudos form was not the one refused
