@@ -295,3 +295,20 @@ def test_a_refused_badge_award_keeps_what_the_manager_chose_and_typed_under_the_
                                                           "comment": "Ran the clinic"}))
     assert "Not in this course." in _badge_form(no_one)
     assert 'class="field-error"' not in _kudos_form(no_one)  # the kudos form was not the one refused
+
+
+def test_refused_kudos_keep_the_chosen_value_and_dimension(client, launch):
+    """Sent again after lowering the points, kudos whose dimension had silently gone back to the first one would
+    put the points in the wrong dimension."""
+    launch(sub="ada")
+    manager = launch(role="instructor", sub="boss")
+    page = text(client.get("/app/manage/recognise", query_string={"lt": manager}))
+    value_id = list(options(_kudos_form(page), "value_tag").values())[-1]
+    dimension = list(options(_kudos_form(page), "dimension").values())[-1]
+    refused = client.post("/app/manage/kudos", data={
+        "lt": manager, "receiver": _person(client, manager), "message": "Great prompt library", "points": "5000",
+        "value_tag": value_id, "dimension": dimension, "submission_key": "too-many-points-1"})
+    assert refused.status_code == 409
+    form = _kudos_form(text(refused))
+    assert re.search(rf'<option value="{value_id}"\s+selected', form)
+    assert re.search(rf'<option value="{dimension}"\s+selected', form)
