@@ -82,8 +82,9 @@ def _spend(actor: Actor, points: int, month: str, now: datetime) -> None:
     key = {"course_id": actor.course_id, "giver_id": actor.user_id, "month": month}
     insert_ignore(db.session, KudosBudget.__table__, {**key, "spent": 0}, list(key), returning=False)
     cap = limits(actor.organisation_id).kudos_monthly_budget
+    # cap - points is worked out here: spent + points in SQL overflows PostgreSQL's integer for points near its top.
     spent = db.session.execute(update(KudosBudget).where(
-        *(getattr(KudosBudget, k) == v for k, v in key.items()), KudosBudget.spent + points <= cap)
+        *(getattr(KudosBudget, k) == v for k, v in key.items()), KudosBudget.spent <= cap - points)
         .values(spent=KudosBudget.spent + points))
     if spent.rowcount != 1:
         left = budget(actor, now).left

@@ -92,6 +92,16 @@ def test_kudos_beyond_the_budget_are_refused_naming_what_is_left(course):
     assert rows(Kudos) == 3
 
 
+def test_kudos_points_far_beyond_the_budget_are_refused_like_any_others(course):
+    """The largest whole number a form takes, on top of points already spent: refused naming what is left (it
+    overflowed the database's integer sum on PostgreSQL, a server error)."""
+    kudos(course.boss, course.ada, points=10)
+    with pytest.raises(Conflict) as err:
+        kudos(course.boss, course.bo, points=2**31 - 1)
+    assert "90 points left" in err.value.message
+    assert budget(course.boss, NOW).spent == 10 and balance(course.bo.course_id, course.bo.user_id) == 0
+
+
 def test_the_budget_is_per_manager_per_course_per_month(course):
     kudos(course.boss, course.ada, points=100)
     with pytest.raises(Conflict):
