@@ -95,6 +95,8 @@ def _spend(actor: Actor, points: int, month: str, now: datetime) -> None:
 def give_kudos(actor: Actor, *, receiver_id: int, message: str, now: datetime, submission_key: str,
                points: int = 0, value_tag_id: int | None = None, dimension: str = "experimenting") -> Kudos:
     receiver_role = _require_manager_for(actor, receiver_id)
+    if not 1 <= len(submission_key or "") <= 64:  # what a kudos keeps; an empty key would match every empty one
+        raise InvalidInput(_("This form had expired: send it again."))
     existing = db.session.scalar(select(Kudos).where(Kudos.submission_key == submission_key))
     if existing is not None:
         if existing.giver_id != actor.user_id:

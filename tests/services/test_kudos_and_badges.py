@@ -158,6 +158,16 @@ def test_staff_receive_kudos_without_points(course):
     assert balances(colleague.course_id, colleague.user_id) == {}
 
 
+@pytest.mark.parametrize("key", ["", "k" * 65])
+def test_kudos_from_a_form_without_a_usable_submission_key_are_refused(course, key):
+    """A key longer than the kudos keep was a server error on PostgreSQL; an empty one made every later empty-key
+    kudos of the manager answer "sent" with the first one, sending nothing."""
+    with pytest.raises(InvalidInput):
+        give_kudos(course.boss, receiver_id=course.ada.user_id, message="Great prompt library", now=NOW,
+                   submission_key=key, points=5)
+    assert rows(Kudos) == 0 and budget(course.boss, NOW).spent == 0
+
+
 def test_the_same_submission_twice_gives_one_kudos(course):
     first = kudos(course.boss, course.ada, points=20, key="kudos-form-0001")
     again = kudos(course.boss, course.ada, points=20, key="kudos-form-0001")
