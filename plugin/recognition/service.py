@@ -210,6 +210,9 @@ def award_badge_manually(actor: Actor, *, receiver_id: int, badge_id: int, comme
         raise InvalidInput(_("Say why they earned it."), errors={"comment": [_("%(min)s to %(max)s characters.", min=3, max=2000)]})
     if evidence_url and not evidence_url.startswith(("https://", "http://")):
         raise InvalidInput(_("Evidence must be a web address."), errors={"evidence_url": [_("An http(s) URL.")]})
+    if evidence_url and len(evidence_url) > 1000:  # what an award keeps
+        raise InvalidInput(_("Keep the evidence link to %(max)s characters.", max=1000),
+                           errors={"evidence_url": [_("At most %(a)s characters.", a=1000)]})
     # Once per person while held; after a revocation (say, by mistake) it may be awarded again, under a key naming
     # the revoked award, so two managers re-awarding at once still make one award.
     key = f"manual:badge:{badge.id}:user:{receiver_id}:course:{actor.course_id}"
