@@ -58,7 +58,7 @@ def _recognise_page(actor: Actor, errors: dict | None = None, values: dict | Non
     return render_template(
         "manager/recognise.html", actor=actor, people=people, names=names, budget=recognition.budget(actor, now),
         values_list=items(actor.organisation_id, "values"), dimensions=dimensions(actor.organisation_id),
-        manual_badges=manual, recent=recent, unrecognised=[names[u] for u in recognition.unrecognised(actor, now)],
+        manual_badges=manual, recent=recent, awards=badges.course_awards(actor, limit=20), unrecognised=[names[u] for u in recognition.unrecognised(actor, now)],
         loops=peer_help.flagged_loops(actor), reports=community.open_reports(actor), errors=errors or {},
         kudos_errors=(errors or {}) if refused == "kudos" else {}, badge_errors=(errors or {}) if refused == "badge" else {},
         values=kudos_values, badge_values=badge_values), status

@@ -312,3 +312,20 @@ def test_refused_kudos_keep_the_chosen_value_and_dimension(client, launch):
     form = _kudos_form(text(refused))
     assert re.search(rf'<option value="{value_id}"\s+selected', form)
     assert re.search(rf'<option value="{dimension}"\s+selected', form)
+
+
+def test_a_manager_revokes_a_badge_from_the_recognise_page(client, launch):
+    """The rule replay page tells managers to revoke lost badges by hand, with a reason; the page offers it."""
+    learner = launch(sub="ada", name="Ada Lovelace")
+    manager = launch(role="instructor", sub="boss")
+    page = text(client.get("/app/manage/recognise", query_string={"lt": manager}))
+    badge_id = list(options(_badge_form(page), "badge").values())[-1]
+    assert client.post("/app/manage/badges", data={"lt": manager, "receiver": options(page, "receiver")["Ada Lovelace"],
+                                                   "badge": badge_id, "comment": "Ran the clinic"}).status_code == 303
+    page = text(client.get("/app/manage/recognise", query_string={"lt": manager}))
+    revoke = re.search(r'<form method="post" action="([^"]*/app/manage/badges/\d+/revoke)"', page)
+    assert revoke, "no way to revoke the award on the page"
+    assert client.post(revoke.group(1), data={"lt": manager, "reason": "Awarded to the wrong person"}).status_code == 303
+    page = visible(client.get("/app/manage/recognise", query_string={"lt": manager}))
+    assert "revoked: Awarded to the wrong person" in page
+    assert "revoked: Awarded to the wrong person" in visible(client.get("/app/recognition", query_string={"lt": learner}))
