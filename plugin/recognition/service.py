@@ -33,7 +33,7 @@ from plugin.rules import events as E
 from plugin.rules import service as rules
 from plugin.settings.service import limits, time_zone
 from plugin.tenancy.models import User
-from plugin.tenancy.service import role_in
+from plugin.tenancy.service import role_in, standing
 from plugin.webhooks import events as webhooks
 from plugin.xapi import service as xapi
 
@@ -284,7 +284,7 @@ def _reason(reason: str) -> str:
 
 
 def unrecognised(actor: Actor, now: datetime, days: int = 30) -> list[int]:
-    """Equity nudge: learners who logged experiments in the window but got no kudos or manual badge in it."""
+    """Equity nudge: counted learners who logged experiments in the window but got no kudos or manual badge in it."""
     if not actor.can_manage:
         raise Forbidden(_("Only managers see this."))
     since = now - timedelta(days=days)
@@ -295,5 +295,7 @@ def unrecognised(actor: Actor, now: datetime, days: int = 30) -> list[int]:
     recognised |= set(db.session.scalars(select(BadgeAward.user_id).where(
         BadgeAward.course_id == actor.course_id, BadgeAward.awarded_by_id.is_not(None),
         BadgeAward.awarded_at >= since, BadgeAward.revoked_at.is_(None))))
+    # Learners who count (active, not the LMS's test student), as everywhere else figures are shown.
     return sorted(uid for uid in active - recognised
-                  if role_in(actor.course_id, uid) is Role.LEARNER and not _erased(uid))
+                  if (member := standing(actor.course_id, uid)) is not None and member.counted_learner
+                  and not _erased(uid))

@@ -467,3 +467,18 @@ def test_an_erased_learner_receives_no_kudos_badge_or_nudge(course):
     assert rows(Kudos, Kudos.receiver_id == course.bo.user_id) == 0
     assert rows(BadgeAward, BadgeAward.user_id == course.bo.user_id, BadgeAward.awarded_by_id.is_not(None)) == 0
     assert budget(course.boss, later(5)).spent == 0
+
+
+def test_the_nudge_leaves_out_learners_who_left_and_the_lms_test_student(course):
+    """Learners who left the course, and the LMS's test student (a teacher trying the student view), count nowhere
+    else: the "not yet recognised" nudge does not ask managers to recognise them either."""
+    from sqlalchemy import update
+
+    from plugin.tenancy.models import INACTIVE, Membership
+
+    fake = make_actor(course.platform, "test-student")
+    for learner in (course.ada, course.bo, fake):
+        log(learner, later(1))
+    db.session.execute(update(Membership).where(Membership.user_id == course.bo.user_id).values(status=INACTIVE))
+    db.session.execute(update(Membership).where(Membership.user_id == fake.user_id).values(test_user=True))
+    assert unrecognised(course.boss, later(2)) == [course.ada.user_id]
