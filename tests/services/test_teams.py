@@ -186,6 +186,14 @@ def test_lms_groups_that_swapped_names_are_renamed_at_the_next_sync(course):
     assert mine.name == "Yellow"
 
 
+def test_an_lms_group_named_like_a_managers_team_but_for_case_gets_a_name_of_its_own(course):
+    """Team names are unique in a course whatever their case (a manager cannot make "red" beside "Red"): two teams
+    called "Red" and "red" on the team board could not be told apart."""
+    teams.create_team(course.boss, name("Red"), NOW)
+    teams.sync_lms_teams(course.boss.course_id, {"g-1": "red"}, {}, NOW)
+    assert sorted(t.name for t in teams.course_teams(course.boss)) == ["Red", "red (LMS g-1)"]
+
+
 # --- scope and roles ---------------------------------------------------------------------------------------
 def test_another_course_cannot_see_or_change_a_team(course):
     team = teams.create_team(course.boss, name("Red"), NOW)
