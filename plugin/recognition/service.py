@@ -32,7 +32,8 @@ from plugin.recognition.models import Kudos, KudosBudget
 from plugin.rules import events as E
 from plugin.rules import service as rules
 from plugin.settings.service import limits, time_zone
-from plugin.tenancy.service import role_in
+from plugin.tenancy.models import User
+from plugin.tenancy.service import role_in, standing
 from plugin.webhooks import events as webhooks
 from plugin.xapi import service as xapi
 
@@ -59,9 +60,15 @@ def _require_manager_for(actor: Actor, receiver_id: int) -> Role:
     if receiver_id == actor.user_id:
         raise Forbidden(_("Recognition is for others: you cannot give it to yourself."))
     role = role_in(actor.course_id, receiver_id)
-    if role is None:
+    # An erased account stays for its ids and points but names nobody: recognising it would store new text about
+    # the person (and spend budget on an account nobody uses).
+    if role is None or _erased(receiver_id):
         raise InvalidInput(_("Choose someone in this course."), errors={"receiver": [_("Not in this course.")]})
     return role
+
+
+def _erased(user_id: int) -> bool:
+    return db.session.scalar(select(User.erased_at).where(User.id == user_id)) is not None
 
 
 def budget(actor: Actor, now: datetime) -> Budget:
@@ -75,8 +82,9 @@ def _spend(actor: Actor, points: int, month: str, now: datetime) -> None:
     key = {"course_id": actor.course_id, "giver_id": actor.user_id, "month": month}
     insert_ignore(db.session, KudosBudget.__table__, {**key, "spent": 0}, list(key), returning=False)
     cap = limits(actor.organisation_id).kudos_monthly_budget
+    # cap - points is worked out here: spent + points in SQL overflows PostgreSQL's integer for points near its top.
     spent = db.session.execute(update(KudosBudget).where(
-        *(getattr(KudosBudget, k) == v for k, v in key.items()), KudosBudget.spent + points <= cap)
+        *(getattr(KudosBudget, k) == v for k, v in key.items()), KudosBudget.spent <= cap - points)
         .values(spent=KudosBudget.spent + points))
     if spent.rowcount != 1:
         left = budget(actor, now).left
@@ -87,6 +95,8 @@ def _spend(actor: Actor, points: int, month: str, now: datetime) -> None:
 def give_kudos(actor: Actor, *, receiver_id: int, message: str, now: datetime, submission_key: str,
                points: int = 0, value_tag_id: int | None = None, dimension: str = "experimenting") -> Kudos:
     receiver_role = _require_manager_for(actor, receiver_id)
+    if not 1 <= len(submission_key or "") <= 64:  # what a kudos keeps; an empty key would match every empty one
+        raise InvalidInput(_("This form had expired: send it again."))
     existing = db.session.scalar(select(Kudos).where(Kudos.submission_key == submission_key))
     if existing is not None:
         if existing.giver_id != actor.user_id:
@@ -201,6 +211,9 @@ def award_badge_manually(actor: Actor, *, receiver_id: int, badge_id: int, comme
         raise InvalidInput(_("Say why they earned it."), errors={"comment": [_("%(min)s to %(max)s characters.", min=3, max=2000)]})
     if evidence_url and not evidence_url.startswith(("https://", "http://")):
         raise InvalidInput(_("Evidence must be a web address."), errors={"evidence_url": [_("An http(s) URL.")]})
+    if evidence_url and len(evidence_url) > 1000:  # what an award keeps
+        raise InvalidInput(_("Keep the evidence link to %(max)s characters.", max=1000),
+                           errors={"evidence_url": [_("At most %(a)s characters.", a=1000)]})
     # Once per person while held; after a revocation (say, by mistake) it may be awarded again, under a key naming
     # the revoked award, so two managers re-awarding at once still make one award.
     key = f"manual:badge:{badge.id}:user:{receiver_id}:course:{actor.course_id}"
@@ -272,7 +285,7 @@ def _reason(reason: str) -> str:
 
 
 def unrecognised(actor: Actor, now: datetime, days: int = 30) -> list[int]:
-    """Equity nudge: learners who logged experiments in the window but got no kudos or manual badge in it."""
+    """Equity nudge: counted learners who logged experiments in the window but got no kudos or manual badge in it."""
     if not actor.can_manage:
         raise Forbidden(_("Only managers see this."))
     since = now - timedelta(days=days)
@@ -283,4 +296,7 @@ def unrecognised(actor: Actor, now: datetime, days: int = 30) -> list[int]:
     recognised |= set(db.session.scalars(select(BadgeAward.user_id).where(
         BadgeAward.course_id == actor.course_id, BadgeAward.awarded_by_id.is_not(None),
         BadgeAward.awarded_at >= since, BadgeAward.revoked_at.is_(None))))
-    return sorted(uid for uid in active - recognised if role_in(actor.course_id, uid) is Role.LEARNER)
+    # Learners who count (active, not the LMS's test student), as everywhere else figures are shown.
+    return sorted(uid for uid in active - recognised
+                  if (member := standing(actor.course_id, uid)) is not None and member.counted_learner
+                  and not _erased(uid))

@@ -7,6 +7,7 @@ here: roster sync owns their names and members.
 """
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -73,22 +74,38 @@ def sync_lms_teams(course_id: int, groups: dict[str, str], members: dict[str, se
     counts = TeamCounts(teams=len(groups))
     lms_teams = {t.external_id: t for t in db.session.scalars(
         select(Team).where(Team.course_id == course_id, Team.external_id.is_not(None)))}
-    taken = set(db.session.scalars(select(Team.name).where(Team.course_id == course_id)))
-    for external_id, name in groups.items():
+
+    def wanted_name(external_id: str) -> str:
+        return (groups[external_id] or f"Group {external_id}")[:190]
+
+    # Teams whose group the LMS renamed give up their names first (under a placeholder, as names are unique), so
+    # groups that swapped names, or passed one along, take theirs; each otherwise kept its name.
+    before = {t.id: t.name for eid, t in lms_teams.items() if eid in groups and t.name != wanted_name(eid)}
+    if before:
+        for team in lms_teams.values():
+            if team.id in before:
+                team.name = f"~renaming {team.id} {secrets.token_hex(6)}"
+        db.session.flush()
+    # Names are unique whatever their case, as managers' names are (_check_name_free).
+    taken = {n.lower() for n in db.session.scalars(select(Team.name).where(Team.course_id == course_id))} - {
+        t.name.lower() for t in lms_teams.values() if t.id in before}
+    for external_id in groups:
         team = lms_teams.get(external_id)
-        wanted = (name or f"Group {external_id}")[:190]
+        wanted = wanted_name(external_id)
         if team is None:
-            unique = wanted if wanted not in taken else f"{wanted} (LMS {external_id})"[:200]
+            unique = wanted if wanted.lower() not in taken else f"{wanted} (LMS {external_id})"[:200]
             team = Team(course_id=course_id, name=unique, external_id=external_id, created_at=now)
             db.session.add(team)
             db.session.flush()
             lms_teams[external_id] = team
             counts.created += 1
-        elif team.name != wanted and wanted not in taken:
-            taken.discard(team.name)
-            team.name = wanted
-            standings.renamed(team.id, wanted)
-        taken.add(team.name)
+        elif team.id in before:
+            old = before[team.id]
+            team.name = next(n for n in (wanted, old, f"{wanted} (LMS {external_id})"[:200],
+                                         f"{wanted[:150]} (LMS {team.id})") if n.lower() not in taken)
+            if team.name != old:
+                standings.renamed(team.id, team.name)
+        taken.add(team.name.lower())
     for external_id, team in lms_teams.items():
         wanted_ids = members.get(external_id, set()) if external_id in groups else set()
         current = set(db.session.scalars(select(TeamMember.user_id).where(TeamMember.team_id == team.id)))

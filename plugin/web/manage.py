@@ -44,9 +44,13 @@ def overview(actor: Actor):
     )
 
 
-def _recognise_page(actor: Actor, errors: dict | None = None, values: dict | None = None, status: int = 200):
+def _recognise_page(actor: Actor, errors: dict | None = None, values: dict | None = None, status: int = 200,
+                    refused: str = "kudos"):
+    """refused: which of the page's two forms (kudos, badge) came back with errors and keeps what was sent."""
     now = utcnow()
-    people = [u for u in members(actor.course_id, (Role.LEARNER,)) if u.id != actor.user_id]
+    fresh = {"submission_key": secrets.token_urlsafe(16)}
+    kudos_values, badge_values = (values or fresh, {}) if refused == "kudos" else (fresh, values or {})
+    people = [u for u in members(actor.course_id, (Role.LEARNER,)) if u.id != actor.user_id and u.erased_at is None]
     names = {u.id: u.display_name for u in members(actor.course_id)}
     recent = db.session.scalars(select(Kudos).where(Kudos.course_id == actor.course_id)
                                 .order_by(Kudos.id.desc()).limit(20)).all()
@@ -54,9 +58,10 @@ def _recognise_page(actor: Actor, errors: dict | None = None, values: dict | Non
     return render_template(
         "manager/recognise.html", actor=actor, people=people, names=names, budget=recognition.budget(actor, now),
         values_list=items(actor.organisation_id, "values"), dimensions=dimensions(actor.organisation_id),
-        manual_badges=manual, recent=recent, unrecognised=[names[u] for u in recognition.unrecognised(actor, now)],
+        manual_badges=manual, recent=recent, awards=badges.course_awards(actor, limit=20), unrecognised=[names[u] for u in recognition.unrecognised(actor, now)],
         loops=peer_help.flagged_loops(actor), reports=community.open_reports(actor), errors=errors or {},
-        values=values or {"submission_key": secrets.token_urlsafe(16)}), status
+        kudos_errors=(errors or {}) if refused == "kudos" else {}, badge_errors=(errors or {}) if refused == "badge" else {},
+        values=kudos_values, badge_values=badge_values), status
 
 
 @bp.get("/recognise")
@@ -100,7 +105,7 @@ def badge_award(actor: Actor):
                                          evidence_url=form.get("evidence_url") or None, now=utcnow())
     except (InvalidInput, Conflict) as err:
         db.session.rollback()
-        return _recognise_page(actor, err.form_errors(), None, err.status)
+        return _recognise_page(actor, err.form_errors(), form.to_dict(), err.status, refused="badge")
     db.session.commit()
     return redirect(launch_url("manage.recognise", sent="badge"), 303)
 

@@ -120,7 +120,7 @@ def _edit_page(actor: Actor, team_id: int, errors: dict | None = None, values: d
     people, more = ([], False) if summary.from_lms else teams.candidates(actor, team.id, search)
     return render_template("teams/team_edit.html", actor=actor, team=team, summary=summary,
                            members=teams.members_of(actor, team.id), people=people, more=more, search=search,
-                           errors=errors or {}, values=values or {"name": team.name}), status
+                           errors=errors or {}, values={"name": team.name, **(values or {})}), status
 
 
 @bp.get("/<id:team_id>/edit")
@@ -151,8 +151,8 @@ def members_add(actor: Actor, team_id: int):
     except ValidationError as err:
         return _edit_page(actor, team_id, {"user_id": err.messages.get("user_ids", [_("Choose learners.")])}, None, 422)
     except InvalidInput as err:
-        db.session.rollback()
-        return _edit_page(actor, team_id, err.form_errors(), None, err.status)
+        db.session.rollback()  # the learners ticked stay ticked
+        return _edit_page(actor, team_id, err.form_errors(), {"user_id": request.form.getlist("user_id")}, err.status)
     db.session.commit()
     return redirect(launch_url("teams.edit", team_id=team_id, done="added", n=len(added)), 303)
 

@@ -92,6 +92,16 @@ def test_kudos_beyond_the_budget_are_refused_naming_what_is_left(course):
     assert rows(Kudos) == 3
 
 
+def test_kudos_points_far_beyond_the_budget_are_refused_like_any_others(course):
+    """The largest whole number a form takes, on top of points already spent: refused naming what is left (it
+    overflowed the database's integer sum on PostgreSQL, a server error)."""
+    kudos(course.boss, course.ada, points=10)
+    with pytest.raises(Conflict) as err:
+        kudos(course.boss, course.bo, points=2**31 - 1)
+    assert "90 points left" in err.value.message
+    assert budget(course.boss, NOW).spent == 10 and balance(course.bo.course_id, course.bo.user_id) == 0
+
+
 def test_the_budget_is_per_manager_per_course_per_month(course):
     kudos(course.boss, course.ada, points=100)
     with pytest.raises(Conflict):
@@ -146,6 +156,16 @@ def test_staff_receive_kudos_without_points(course):
     assert "points" in err.value.errors
     assert budget(course.boss, NOW).spent == 0
     assert balances(colleague.course_id, colleague.user_id) == {}
+
+
+@pytest.mark.parametrize("key", ["", "k" * 65])
+def test_kudos_from_a_form_without_a_usable_submission_key_are_refused(course, key):
+    """A key longer than the kudos keep was a server error on PostgreSQL; an empty one made every later empty-key
+    kudos of the manager answer "sent" with the first one, sending nothing."""
+    with pytest.raises(InvalidInput):
+        give_kudos(course.boss, receiver_id=course.ada.user_id, message="Great prompt library", now=NOW,
+                   submission_key=key, points=5)
+    assert rows(Kudos) == 0 and budget(course.boss, NOW).spent == 0
 
 
 def test_the_same_submission_twice_gives_one_kudos(course):
@@ -223,13 +243,15 @@ def test_a_manager_awards_champion_once_with_comment_and_evidence(course):
     assert rows(BadgeAward) == 1
 
 
-@pytest.mark.parametrize("case", ["rule badge", "bad evidence", "staff receiver", "no comment"])
+@pytest.mark.parametrize("case", ["rule badge", "bad evidence", "long evidence", "staff receiver", "no comment"])
 def test_manual_awards_are_refused_when_they_make_no_sense(course, case):
     receiver, slug, comment, evidence = course.ada, "champion", "Ran the prompt clinic", None
     if case == "rule badge":
         slug = "explorer"
     elif case == "bad evidence":
         evidence = "javascript:alert(1)"
+    elif case == "long evidence":  # longer than the award keeps (a server error on PostgreSQL)
+        evidence = "https://files.example/" + "a" * 1000
     elif case == "staff receiver":
         receiver = make_actor(course.platform, "boss-2", Role.MANAGER)
     else:
@@ -427,3 +449,36 @@ def test_the_migration_gives_kudos_given_before_it_their_budget_month(tmp_path):
         step_back_and_upgrade("0028")
         assert db.session.get(Kudos, with_points).budget_month == "2025-04"
         assert db.session.get(Kudos, without).budget_month is None
+
+
+def test_an_erased_learner_receives_no_kudos_badge_or_nudge(course):
+    """After erasure the account stays for its ids and points but names nobody: kudos would store a new message
+    about the person and spend budget points on an account nobody uses; a badge would re-attach a record to it."""
+    from plugin.privacy.erase import erase_person
+
+    log(course.bo, later(1))
+    erase_person(course.admin, course.bo.user_id, later(2))
+    assert unrecognised(course.boss, later(3)) == []
+    with pytest.raises(InvalidInput):
+        kudos(course.boss, course.bo, points=10, now=later(3))
+    with pytest.raises(InvalidInput):
+        award_badge_manually(course.boss, receiver_id=course.bo.user_id, badge_id=badge(course.bo, "champion").id,
+                             comment="Ran the clinic", now=later(4))
+    assert rows(Kudos, Kudos.receiver_id == course.bo.user_id) == 0
+    assert rows(BadgeAward, BadgeAward.user_id == course.bo.user_id, BadgeAward.awarded_by_id.is_not(None)) == 0
+    assert budget(course.boss, later(5)).spent == 0
+
+
+def test_the_nudge_leaves_out_learners_who_left_and_the_lms_test_student(course):
+    """Learners who left the course, and the LMS's test student (a teacher trying the student view), count nowhere
+    else: the "not yet recognised" nudge does not ask managers to recognise them either."""
+    from sqlalchemy import update
+
+    from plugin.tenancy.models import INACTIVE, Membership
+
+    fake = make_actor(course.platform, "test-student")
+    for learner in (course.ada, course.bo, fake):
+        log(learner, later(1))
+    db.session.execute(update(Membership).where(Membership.user_id == course.bo.user_id).values(status=INACTIVE))
+    db.session.execute(update(Membership).where(Membership.user_id == fake.user_id).values(test_user=True))
+    assert unrecognised(course.boss, later(2)) == [course.ada.user_id]

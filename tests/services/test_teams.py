@@ -175,6 +175,25 @@ def test_roster_sync_still_leaves_teams_made_here_alone(course):
     assert members(mine.id) == {course.bo.user_id}
 
 
+def test_lms_groups_that_swapped_names_are_renamed_at_the_next_sync(course):
+    """Each wanted name was held by the other group's team, so neither took it, at this sync or any later one."""
+    course_id = course.boss.course_id
+    teams.sync_lms_teams(course_id, {"g-1": "Red", "g-2": "Blue", "g-3": "Green"}, {}, NOW)
+    mine = teams.create_team(course.boss, name("Yellow"), NOW)
+    teams.sync_lms_teams(course_id, {"g-1": "Blue", "g-2": "Red", "g-3": "Yellow"}, {}, NOW + timedelta(hours=1))
+    by_group = dict(db.session.execute(select(Team.external_id, Team.name).where(Team.course_id == course_id)).all())
+    assert by_group == {"g-1": "Blue", "g-2": "Red", "g-3": "Green", None: "Yellow"}  # a manager's name stays theirs
+    assert mine.name == "Yellow"
+
+
+def test_an_lms_group_named_like_a_managers_team_but_for_case_gets_a_name_of_its_own(course):
+    """Team names are unique in a course whatever their case (a manager cannot make "red" beside "Red"): two teams
+    called "Red" and "red" on the team board could not be told apart."""
+    teams.create_team(course.boss, name("Red"), NOW)
+    teams.sync_lms_teams(course.boss.course_id, {"g-1": "red"}, {}, NOW)
+    assert sorted(t.name for t in teams.course_teams(course.boss)) == ["Red", "red (LMS g-1)"]
+
+
 # --- scope and roles ---------------------------------------------------------------------------------------
 def test_another_course_cannot_see_or_change_a_team(course):
     team = teams.create_team(course.boss, name("Red"), NOW)

@@ -244,3 +244,88 @@ def test_an_erased_learner_is_not_offered_as_a_colleague_on_the_help_form(client
     colleagues = options(text(client.get("/app/help", query_string={"lt": me})), "other")
     assert "Still Here" in colleagues
     assert str(gone_id) not in colleagues.values() and not any(n.startswith("Erased learner") for n in colleagues)
+
+
+def test_an_erased_learner_is_not_offered_on_the_recognise_page(client, launch):
+    launch(sub="gone", name="Gone Person")
+    launch(sub="still", name="Still Here")
+    manager = launch(role="instructor", sub="boss")
+    admin = launch(role="admin", sub="admin")
+    from plugin.extensions import db
+    from plugin.tenancy.models import User
+    with client.application.app_context():
+        gone_id = db.session.scalar(db.select(User.id).where(User.sub == "gone"))
+    assert client.post(f"/app/admin/privacy/erase/{gone_id}", data={"lt": admin, "confirm": "ERASE"}).status_code == 303
+    page = text(client.get("/app/manage/recognise", query_string={"lt": manager}))
+    people = options(page, "receiver")
+    assert "Still Here" in people
+    assert str(gone_id) not in people.values() and not any(n.startswith("Erased learner") for n in people)
+    refused = client.post("/app/manage/kudos", data={"lt": manager, "receiver": gone_id, "message": "Thanks a lot",
+                                                     "submission_key": "erased-key-123"})
+    assert refused.status_code == 422
+
+
+def _badge_form(page: str) -> str:
+    return re.search(r'<form[^>]*action="[^"]*/app/manage/badges"[^>]*>(.*?)</form>', page, re.S).group(1)
+
+
+def _kudos_form(page: str) -> str:
+    return re.search(r'<form[^>]*action="[^"]*/app/manage/kudos"[^>]*>(.*?)</form>', page, re.S).group(1)
+
+
+def test_a_refused_badge_award_keeps_what_the_manager_chose_and_typed_under_the_badge_form(client, launch):
+    launch(sub="ada", name="Ada Lovelace")
+    launch(sub="bo", name="Bo Brown")
+    manager = launch(role="instructor", sub="boss")
+    page = text(client.get("/app/manage/recognise", query_string={"lt": manager}))
+    receiver = options(_badge_form(page), "receiver")["Bo Brown"]
+    badges = options(_badge_form(page), "badge")
+    badge_id = list(badges.values())[-1]
+    refused = client.post("/app/manage/badges", data={
+        "lt": manager, "receiver": receiver, "badge": badge_id, "comment": "ok",
+        "evidence_url": "ftp://files.example/prompt-library"})
+    assert refused.status_code == 422
+    form = _badge_form(text(refused))
+    assert re.search(rf'<option value="{receiver}"\s+selected', form)
+    assert re.search(rf'<option value="{badge_id}"\s+selected', form)
+    assert ">ok</textarea>" in form
+    assert 'value="ftp://files.example/prompt-library"' in form
+    assert "3 to 2000 characters." in form
+    no_one = text(client.post("/app/manage/badges", data={"lt": manager, "receiver": "", "badge": badge_id,
+                                                          "comment": "Ran the clinic"}))
+    assert "Not in this course." in _badge_form(no_one)
+    assert 'class="field-error"' not in _kudos_form(no_one)  # the kudos form was not the one refused
+
+
+def test_refused_kudos_keep_the_chosen_value_and_dimension(client, launch):
+    """Sent again after lowering the points, kudos whose dimension had silently gone back to the first one would
+    put the points in the wrong dimension."""
+    launch(sub="ada")
+    manager = launch(role="instructor", sub="boss")
+    page = text(client.get("/app/manage/recognise", query_string={"lt": manager}))
+    value_id = list(options(_kudos_form(page), "value_tag").values())[-1]
+    dimension = list(options(_kudos_form(page), "dimension").values())[-1]
+    refused = client.post("/app/manage/kudos", data={
+        "lt": manager, "receiver": _person(client, manager), "message": "Great prompt library", "points": "5000",
+        "value_tag": value_id, "dimension": dimension, "submission_key": "too-many-points-1"})
+    assert refused.status_code == 409
+    form = _kudos_form(text(refused))
+    assert re.search(rf'<option value="{value_id}"\s+selected', form)
+    assert re.search(rf'<option value="{dimension}"\s+selected', form)
+
+
+def test_a_manager_revokes_a_badge_from_the_recognise_page(client, launch):
+    """The rule replay page tells managers to revoke lost badges by hand, with a reason; the page offers it."""
+    learner = launch(sub="ada", name="Ada Lovelace")
+    manager = launch(role="instructor", sub="boss")
+    page = text(client.get("/app/manage/recognise", query_string={"lt": manager}))
+    badge_id = list(options(_badge_form(page), "badge").values())[-1]
+    assert client.post("/app/manage/badges", data={"lt": manager, "receiver": options(page, "receiver")["Ada Lovelace"],
+                                                   "badge": badge_id, "comment": "Ran the clinic"}).status_code == 303
+    page = text(client.get("/app/manage/recognise", query_string={"lt": manager}))
+    revoke = re.search(r'<form method="post" action="([^"]*/app/manage/badges/\d+/revoke)"', page)
+    assert revoke, "no way to revoke the award on the page"
+    assert client.post(revoke.group(1), data={"lt": manager, "reason": "Awarded to the wrong person"}).status_code == 303
+    page = visible(client.get("/app/manage/recognise", query_string={"lt": manager}))
+    assert "revoked: Awarded to the wrong person" in page
+    assert "revoked: Awarded to the wrong person" in visible(client.get("/app/recognition", query_string={"lt": learner}))

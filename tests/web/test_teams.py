@@ -276,3 +276,18 @@ def test_the_team_board_links_members_to_their_own_team_page_and_managers_to_eve
     assert f"/app/teams/{red}?" in as_ada and f"/app/teams/{blue}?" not in as_ada
     as_boss = text(get(client, "/app/leaderboard", people["boss"], tab="teams", period="all"))
     assert f"/app/teams/{red}?" in as_boss and f"/app/teams/{blue}?" in as_boss
+
+
+def test_a_refused_addition_keeps_the_learners_ticked(client, people):
+    """One of the ticked people can no longer join (they are not a learner of the course, say): the page says so
+    and keeps the others ticked, rather than making the manager find and tick them all again."""
+    boss = people["boss"]
+    team_id = create_team(client, boss, "Blue")
+    offered = checkboxes(text(get(client, f"/app/teams/{team_id}/edit", boss)))
+    with client.application.app_context():
+        staff = db.session.scalar(select(User.id).where(User.sub == "boss"))
+    refused = client.post(f"/app/teams/{team_id}/members", data={
+        "lt": boss, "user_id": [offered["Ada Lovelace"], offered["Cy Twombly"], str(staff)]})
+    assert refused.status_code == 422 and "Only learners of this course can join its teams." in visible(refused)
+    ticked = set(re.findall(r'<input type="checkbox" name="user_id" value="(\d+)" checked>', text(refused)))
+    assert ticked == {offered["Ada Lovelace"], offered["Cy Twombly"]}
