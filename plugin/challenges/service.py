@@ -47,13 +47,14 @@ def to_utc(moment: datetime, tz: ZoneInfo) -> datetime:
 
 # --- reading one ------------------------------------------------------------------------------------------
 def get_challenge(actor: Actor, challenge_id: int) -> Challenge:
-    """A challenge of the actor's course that they may see: team challenges show to the team and to staff."""
+    """A challenge of the actor's course that they may see: team challenges show to the team and to staff, cancelled
+    ones to staff only."""
     challenge = db.session.get(Challenge, challenge_id)
     if challenge is None or challenge.course_id != actor.course_id:
         raise NotFound(_("No such challenge in this course."))
-    if challenge.team_id is not None and not actor.can_manage and db.session.get(
-            TeamMember, (challenge.team_id, actor.user_id)) is None:
-        raise NotFound(_("No such challenge in this course."))
+    if not actor.can_manage and (challenge.cancelled_at is not None or challenge.team_id is not None and
+                                 db.session.get(TeamMember, (challenge.team_id, actor.user_id)) is None):
+        raise NotFound(_("No such challenge in this course."))  # as queries.visible lists them
     return challenge
 
 

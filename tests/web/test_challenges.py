@@ -216,6 +216,7 @@ def test_cancelling_stops_the_challenge(client, launch):
     assert "Cancelled" in visible(show(client, manager, cid))
     assert "0 of 2 experiments" in visible(show(client, manager, cid))
     assert "Short lived" not in visible(client.get("/app/challenges/", query_string={"lt": ada}))
+    assert show(client, ada, cid).status_code == 404  # nor by its address: learners see what the list shows
 
 
 # --- sandbox missions ----------------------------------------------------------------------------------------
