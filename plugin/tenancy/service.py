@@ -311,6 +311,15 @@ def members(course_id: int, roles: tuple[Role, ...] | None = None) -> list[User]
     return list(db.session.scalars(query.order_by(User.name, User.id)))
 
 
+def colleagues(course_id: int, user_id: int, roles: tuple[Role, ...]) -> list[User]:
+    """Members of the course in those roles that a person may name in kudos, awards or help: anyone but themself
+    and erased accounts (the services refuse those too)."""
+    query = select(User).join(Membership, Membership.user_id == User.id).where(
+        Membership.course_id == course_id, Membership.role.in_([r.value for r in roles]), User.id != user_id,
+        User.erased_at.is_(None))
+    return list(db.session.scalars(query.order_by(User.name, User.id)))
+
+
 # --- Roster (Names and Role Provisioning, read by plugin/lti/roster.py) ----------------------------
 @dataclass(frozen=True)
 class RosterEntry:

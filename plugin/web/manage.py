@@ -23,7 +23,7 @@ from plugin.peer_help import service as peer_help
 from plugin.recognition import service as recognition
 from plugin.recognition.models import Kudos
 from plugin.tenancy.models import Course
-from plugin.tenancy.service import members
+from plugin.tenancy.service import colleagues, members
 from plugin.web.auth import launch_url, requires_actor
 from plugin.web.boards import summary
 from plugin.web.inputs import form_id, form_whole
@@ -50,7 +50,7 @@ def _recognise_page(actor: Actor, errors: dict | None = None, values: dict | Non
     now = utcnow()
     fresh = {"submission_key": secrets.token_urlsafe(16)}
     kudos_values, badge_values = (values or fresh, {}) if refused == "kudos" else (fresh, values or {})
-    people = [u for u in members(actor.course_id, (Role.LEARNER,)) if u.id != actor.user_id and u.erased_at is None]
+    people = colleagues(actor.course_id, actor.user_id, (Role.LEARNER,))
     names = {u.id: u.display_name for u in members(actor.course_id)}
     recent = db.session.scalars(select(Kudos).where(Kudos.course_id == actor.course_id)
                                 .order_by(Kudos.id.desc()).limit(20)).all()

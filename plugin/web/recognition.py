@@ -15,7 +15,7 @@ from plugin.ledger.service import balances
 from plugin.levels.service import dimensions, progress_of
 from plugin.peer_help import service as peer_help
 from plugin.recognition.history import explanations
-from plugin.tenancy.service import members
+from plugin.tenancy.service import colleagues, members
 from plugin.web.auth import launch_url, requires_actor
 from plugin.web.inputs import form_id
 
@@ -36,8 +36,7 @@ def mine(actor: Actor):
 def _help_page(actor: Actor, errors: dict | None = None, values: dict | None = None, status: int = 200):
     values = dict(values or {})
     values.setdefault("submission_key", secrets.token_urlsafe(16))  # kept when the form comes back with errors
-    people = [u for u in members(actor.course_id, (Role.LEARNER, Role.MANAGER, Role.ADMIN))
-              if u.id != actor.user_id and u.erased_at is None]
+    people = colleagues(actor.course_id, actor.user_id, (Role.LEARNER, Role.MANAGER, Role.ADMIN))
     names = {u.id: u.display_name for u in members(actor.course_id)}
     return render_template("learner/help.html", actor=actor, people=people, names=names,
                            experiments=feed(actor, limit=50), awaiting=peer_help.awaiting_me(actor),

@@ -413,9 +413,9 @@ def test_another_course_sees_nothing_of_this_courses_sync(app, client, lms, ags)
     assert next(iter(ags.lineitems.values()))["id"] not in page
 
 
-def test_a_manager_retries_failed_deliveries_from_the_status_page(app, client, enter, ags):
-    """A score that gave up after every automatic retry is sent again when a manager asks, with a fresh
-    count of attempts and the learner's current score; learners cannot ask."""
+def _score_failing_every_retry(app, client, enter, ags):
+    """A teacher with grade sync on and a learner whose score push failed all 8 tries: (teacher, learner, the
+    moment after the last try)."""
     teacher = enter("instructor", "teacher-1")
     enable(client, teacher)
     learner = enter()
@@ -426,6 +426,13 @@ def test_a_manager_retries_failed_deliveries_from_the_status_page(app, client, e
     for _ in range(8):
         run(app, moment)
         moment += timedelta(hours=2)
+    return teacher, learner, moment
+
+
+def test_a_manager_retries_failed_deliveries_from_the_status_page(app, client, enter, ags):
+    """A score that gave up after every automatic retry is sent again when a manager asks, with a fresh
+    count of attempts and the learner's current score; learners cannot ask."""
+    teacher, learner, moment = _score_failing_every_retry(app, client, enter, ags)
     [row] = score_rows(app)
     assert row.status == FAILED and row.attempts == 8
     page = text(client.get("/app/manage/grades", query_string={"lt": teacher}))
@@ -460,16 +467,7 @@ def _erase(client, enter, app, sub: str = "learner-1") -> int:
 def test_a_failed_push_retried_after_the_persons_erasure_sends_nothing(app, client, enter, ags):
     """Erasure removes the person's LMS id: a push that had failed before, retried by a manager afterwards, must
     not post a score for the pseudonymous id to the LMS."""
-    teacher = enter("instructor", "teacher-1")
-    enable(client, teacher)
-    learner = enter()
-    run(app)  # the line item
-    log_experiment(client, learner)
-    ags.score_answers = [500] * 8
-    moment = utcnow() + timedelta(seconds=1)
-    for _ in range(8):
-        run(app, moment)
-        moment += timedelta(hours=2)
+    teacher, learner, moment = _score_failing_every_retry(app, client, enter, ags)
     [row] = score_rows(app)
     assert row.status == FAILED and len(ags.scores) == 8
     _erase(client, enter, app)
