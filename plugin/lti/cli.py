@@ -123,15 +123,19 @@ def email_authoritative(state, issuer, client_id):
 
 
 @lti_cli.command("registration-token")
-@click.option("--org", "organisation", required=True, help="Organisation the registered platform will belong to.")
+@click.option("--org", "organisation", required=True,
+              help="Organisation the registered platform will belong to (an existing one, unless --create-org).")
+@click.option("--create-org", "create_organisation", is_flag=True, default=False,
+              help="Start a new organisation of that name when there is none.")
 @click.option("--expires-in", type=click.IntRange(60, 30 * 24 * 3600), default=24 * 3600, show_default=True,
               help="Seconds until the link expires.")
-def registration_token(organisation, expires_in):
+def registration_token(organisation, create_organisation, expires_in):
     """Print a single-use LTI Dynamic Registration link for one LMS (only its hash is stored)."""
     now = utcnow()
     with writing():
         try:
-            issued = issue_registration_token(organisation, now, timedelta(seconds=expires_in))
+            issued = issue_registration_token(organisation, now, timedelta(seconds=expires_in),
+                                              create_organisation=create_organisation)
         except DomainError as err:
             _fail(err)
         db.session.commit()

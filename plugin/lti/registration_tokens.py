@@ -13,11 +13,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
-from plugin.errors import Forbidden, InvalidInput
+from plugin.errors import Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
 from plugin.i18n import gettext as _
 from plugin.i18n import lazy_gettext as _l
 from plugin.lti.models import RegistrationToken
+from plugin.tenancy.models import Organisation
 from plugin.tenancy.service import get_or_create_organisation
 
 MAX_TTL = timedelta(days=30)
@@ -50,14 +51,23 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_registration_token(organisation: str, now: datetime, ttl: timedelta) -> IssuedToken:
+def issue_registration_token(organisation: str, now: datetime, ttl: timedelta,
+                             create_organisation: bool = False) -> IssuedToken:
+    """A token for an existing organisation; a new one is started only when asked (a typo must not start one)."""
     organisation = organisation.strip()
     if not organisation:
         raise InvalidInput("an organisation name is required", errors={"org": [_("Required.")]})
     if not timedelta(0) < ttl <= MAX_TTL:
         raise InvalidInput(f"the token must expire within {MAX_TTL.days} days",
                            errors={"expires_in": [_("Out of range.")]})
-    org = get_or_create_organisation(organisation, now)
+    if create_organisation:
+        org = get_or_create_organisation(organisation, now)
+    else:
+        org = db.session.scalar(select(Organisation).where(Organisation.name == organisation))
+        if org is None:
+            raise NotFound(f"no organisation named {organisation!r}.",
+                           hint="Check the name (`flask lti show-config` lists each registration's organisation), "
+                                "or add --create-org to start a new organisation.")
     token = secrets.token_urlsafe(32)
     db.session.add(RegistrationToken(token_hash=_hash(token), organisation_id=org.id, created_at=now,
                                      expires_at=now + ttl))

@@ -13,7 +13,8 @@ DL = "https://purl.imsglobal.org/spec/lti-dl/claim/"
 
 
 def registration_link(live_server, moodle) -> str:
-    result = live_server.test_cli_runner().invoke(args=["lti", "registration-token", "--org", "Browser Org"])
+    result = live_server.test_cli_runner().invoke(
+        args=["lti", "registration-token", "--org", "Browser Org", "--create-org"])
     assert result.exit_code == 0, result.output
     return moodle.register_url(result.stdout.strip())
 

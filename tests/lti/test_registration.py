@@ -23,10 +23,11 @@ def moodle():
 
 @pytest.fixture
 def registration_url(cli):
-    """registration_url(org=...) -> the link `flask lti registration-token` prints (stdout only)."""
+    """registration_url(org=...) -> the link `flask lti registration-token` prints (stdout only), the
+    organisation started by it when there is none yet."""
 
     def make(org: str = "Moodle University", *extra: str) -> str:
-        result = cli("lti", "registration-token", "--org", org, *extra)
+        result = cli("lti", "registration-token", "--org", org, "--create-org", *extra)
         assert result.exit_code == 0, result.output
         url = result.stdout.strip()
         assert url.startswith(f"{TOOL}/lti/register?tinker_token=") and "\n" not in url
@@ -93,6 +94,40 @@ def test_token_is_stored_only_as_a_hash(registration_url, app):
         assert token not in row.token_hash and len(row.token_hash) == 64
         assert db.session.get(Organisation, row.organisation_id).name == "Hash Org"
         assert (row.expires_at - row.created_at) == timedelta(hours=24) and row.used_at is None
+
+
+def test_a_mistyped_organisation_is_refused_not_created(cli, app):
+    """A typo in --org must not start a second organisation that the LMS's people would silently land in."""
+    from plugin.core.clock import utcnow
+    from plugin.extensions import db
+    from plugin.lti.models import RegistrationToken
+    from plugin.tenancy.models import Organisation
+    from plugin.tenancy.service import get_or_create_organisation
+
+    with app.app_context():
+        get_or_create_organisation("Example University", utcnow())
+        db.session.commit()
+    result = cli("lti", "registration-token", "--org", "Example Universty")
+    assert result.exit_code != 0
+    assert "no organisation named 'Example Universty'" in result.output and "--create-org" in result.output
+    assert count(app, RegistrationToken) == 0
+    with app.app_context():
+        assert db.session.scalars(select(Organisation.name)).all() == ["Example University"]
+
+    existing = cli("lti", "registration-token", "--org", "Example University")
+    assert existing.exit_code == 0, existing.output
+    assert count(app, Organisation) == 1 and count(app, RegistrationToken) == 1
+
+
+def test_a_new_organisation_only_with_create_org(cli, app):
+    from plugin.tenancy.models import Organisation
+
+    result = cli("lti", "registration-token", "--org", "New University", "--create-org")
+    assert result.exit_code == 0, result.output
+    assert "'New University'" in result.stderr
+    again = cli("lti", "registration-token", "--org", "New University", "--create-org")  # exists now: kept
+    assert again.exit_code == 0, again.output
+    assert count(app, Organisation) == 1
 
 
 def test_cli_refuses_silly_lifetimes(cli):
