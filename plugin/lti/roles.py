@@ -2,14 +2,18 @@
 
 | LTI role (context/membership, full URI or short form)          | Tinker role |
 |-----------------------------------------------------------------|-------------|
-| any Administrator (membership, institution or system scope)     | admin       |
+| institution or system Administrator                             | admin       |
+| Administrator of this context (membership, short or LTI 1.1 form) | manager     |
 | Instructor and its sub-roles (TeachingAssistant, ...)           | manager     |
 | ContentDeveloper                                                | manager     |
 | Learner and its sub-roles                                       | learner     |
 | Mentor (Canvas observer)                                        | observer    |
 
-Institution and system roles other than Administrator are ignored: a Canvas user who is faculty at the
-institution but a learner in this course is a learner here. No roles claim, or no role above: refused.
+Tinker's admin sets organisation-wide rules, points and vision, so only an administrator of the institution or
+the system (Moodle's site admin, Canvas's account admin) is one; an Administrator of one course is that
+course's staff. Institution and system roles other than Administrator are ignored: a Canvas user who is
+faculty at the institution but a learner in this course is a learner here. No roles claim, or no role above:
+refused.
 """
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ LIS = "http://purl.imsglobal.org/vocab/lis/v2/"
 
 # Context role name -> Tinker role. Sub-roles ("membership/Instructor#TeachingAssistant") map by parent.
 CONTEXT_ROLES: dict[str, Role] = {
-    "Administrator": Role.ADMIN,
+    "Administrator": Role.MANAGER,  # of this context only: course staff (the organisation's admin: below)
     "Instructor": Role.MANAGER,
     "TeachingAssistant": Role.MANAGER,
     "ContentDeveloper": Role.MANAGER,
@@ -59,7 +63,7 @@ def map_roles(roles: list[str] | tuple[str, ...]) -> Role | None:
         if not isinstance(raw, str):
             continue
         scope, name = _parse(raw)
-        if name == "Administrator":
+        if name == "Administrator" and scope in ("institution", "system"):
             found.add(Role.ADMIN)
         elif scope in ("membership", "") and name in CONTEXT_ROLES:
             found.add(CONTEXT_ROLES[name])

@@ -28,6 +28,30 @@ def test_launch_per_role(client, platform, app, lms_role, tinker_role, landing):
         assert membership.role == tinker_role
 
 
+LIS = "http://purl.imsglobal.org/vocab/lis/v2/"
+
+
+@pytest.mark.parametrize("roles, tinker_role, admin_pages", [
+    # An Administrator of this one course (a context role): its staff, not the organisation's admin who
+    # sets org-wide rules, points and vision and erases people.
+    ([LIS + "membership#Administrator"], "manager", 403),
+    # Canvas account admin as Canvas sends it; Moodle site admin as Moodle sends it (docs: LMS-NOTES section 4).
+    ([LIS + "institution/person#Administrator", LIS + "system/person#SysAdmin", LIS + "system/person#User"],
+     "admin", 200),
+    ([LIS + "institution/person#Administrator", LIS + "membership#Instructor", LIS + "system/person#Administrator"],
+     "admin", 200),
+], ids=["course-administrator", "canvas-account-admin", "moodle-site-admin"])
+def test_only_an_institution_or_system_administrator_is_the_organisations_admin(client, platform, app, roles,
+                                                                               tinker_role, admin_pages):
+    response, _ = platform.launch(client, sub="u-adm", overrides={
+        "https://purl.imsglobal.org/spec/lti/claim/roles": roles})
+    token = token_from(response)
+    page = client.get("/app/", query_string={"lt": token}, follow_redirects=True)
+    assert f'<span class="role-chip">{tinker_role.capitalize()}</span>' in page.get_data(as_text=True)
+    assert client.get("/app/admin/scoring", query_string={"lt": token}).status_code == admin_pages
+    assert client.get("/app/manage/", query_string={"lt": token}).status_code == 200
+
+
 def test_launch_provisions_course_user_without_name_or_email(client, platform, app):
     response, _ = platform.launch(client, sub="anon-ish", name=None)
     token_from(response)

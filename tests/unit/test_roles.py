@@ -47,6 +47,16 @@ def test_canvas_admin_not_enrolled_in_the_course_is_an_admin():
     assert map_roles([INST_ADMIN]) is Role.ADMIN
 
 
+def test_canvas_account_admin_as_canvas_sends_it_is_an_admin():
+    assert map_roles([INST_ADMIN, LIS + "system/person#SysAdmin", SYS_USER]) is Role.ADMIN
+
+
+def test_an_administrator_of_one_course_is_its_staff_not_the_organisations_admin():
+    assert map_roles([LIS + "membership#Administrator"]) is Role.MANAGER
+    assert map_roles([LIS + "membership/Administrator#Support", LEARNER]) is Role.MANAGER
+    assert map_roles([LIS + "membership#Administrator", INST_ADMIN]) is Role.ADMIN
+
+
 def test_faculty_at_the_institution_who_is_a_learner_in_this_course_is_a_learner():
     assert map_roles([INST_INSTRUCTOR, INST_FACULTY, LEARNER]) is Role.LEARNER
 
@@ -59,7 +69,7 @@ def test_faculty_at_the_institution_who_is_a_learner_in_this_course_is_a_learner
     (["TeachingAssistant"], Role.MANAGER),
     (["ContentDeveloper"], Role.MANAGER),
     (["Mentor"], Role.OBSERVER),
-    (["Administrator"], Role.ADMIN),
+    (["Administrator"], Role.MANAGER),  # a context role: this course's administrator
     ([" Learner "], Role.LEARNER),
 ])
 def test_short_forms(roles, expected):
@@ -72,6 +82,7 @@ def test_short_forms(roles, expected):
     (["urn:lti:role:ims/lis/Instructor/TeachingAssistant"], Role.MANAGER),
     (["urn:lti:role:ims/lis/Learner/NonCreditLearner"], Role.LEARNER),
     (["urn:lti:role:ims/lis/Mentor"], Role.OBSERVER),
+    (["urn:lti:role:ims/lis/Administrator"], Role.MANAGER),
     (["urn:lti:instrole:ims/lis/Administrator"], Role.ADMIN),
     (["urn:lti:sysrole:ims/lis/Administrator"], Role.ADMIN),
 ])
