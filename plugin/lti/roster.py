@@ -11,7 +11,9 @@ LMS groups come one of three ways, whichever the platform offers:
   `context.title` = the group's name, and Link rel="next" paging
   (https://developerdocs.instructure.com/services/canvas/resources/names_and_role).
 
-Paging follows `Link: <...>; rel="next"` parsed here with the URL kept exactly as sent: pylti1p3 lower-cases
+Each roster is asked for in large pages (`limit`, as NRPS defines it; Canvas otherwise serves 10 members a page).
+A roster longer than MAX_PAGES pages fails the sync rather than being cut short. Paging follows
+`Link: <...>; rel="next"` parsed here with the URL kept exactly as sent: pylti1p3 lower-cases
 the whole header, which breaks case-sensitive page tokens. The bearer token only ever goes to the roster
 service's own origin, whatever a Link header says.
 """
@@ -21,7 +23,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from urllib.parse import urljoin
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 from flask import current_app
@@ -46,6 +48,10 @@ GROUPS_TYPE = "application/vnd.ims.lti-gs.v1.contextgroupcontainer+json"
 TEST_USER_ROLE = "http://purl.imsglobal.org/vocab/lti/system/person#TestUser"
 CANVAS_TEST_STUDENT = "Test Student"
 MAX_PAGES = 500
+# Members asked for per page (NRPS `limit`). Without it Canvas serves 10 a page (at most 50 when asked), and a
+# course of more than MAX_PAGES x 10 members could never be read; platforms give at most their own maximum.
+# Large, because Moodle, which answers a request without limit in one page, pages by it when it is given.
+PAGE_SIZE = 1000
 
 _LINK = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,]*)*)")
 
@@ -66,6 +72,15 @@ def next_link(header: str | None, base: str) -> str | None:
             if name.strip().lower() == "rel" and "next" in value.strip().strip('"').lower().split():
                 return urljoin(base, match.group(1).strip())
     return None
+
+
+def with_page_size(url: str) -> str:
+    """The roster URL asking for PAGE_SIZE members a page, its own query kept (a limit it names stays)."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if any(name == "limit" for name, _ in query):
+        return url
+    return urlunsplit(parts._replace(query=urlencode([*query, ("limit", str(PAGE_SIZE))])))
 
 
 def service_urls(services: dict) -> tuple[str, str | None] | None:
@@ -120,8 +135,10 @@ class _Client:
     def pages(self, url: str, accept: str):
         origin, seen = origin_of(url), set()
         while url:
-            if url in seen or len(seen) >= MAX_PAGES:
-                raise RosterError(f"paging does not end ({len(seen)} pages, next {url})")
+            if url in seen:
+                raise RosterError(f"paging does not end ({len(seen)} pages, then {url} again)")
+            if len(seen) >= MAX_PAGES:  # never a roster cut short: its missing members would count as gone
+                raise RosterError(f"stopped after {MAX_PAGES} pages (next {url}); the roster was left as it was")
             if origin_of(url) != origin:
                 raise RosterError(f"the next page is on another site ({origin_of(url)}); not following it")
             seen.add(url)
@@ -159,7 +176,7 @@ def fetch(course_id: int, now: datetime) -> Fetched:
     platform = db.session.get(Platform, course.platform_id)
     fetched = Fetched()
     offered = course.groups_url is not None
-    for page in _Client(platform, NRPS_SCOPE, now).pages(course.roster_url, MEMBERS_TYPE):
+    for page in _Client(platform, NRPS_SCOPE, now).pages(with_page_size(course.roster_url), MEMBERS_TYPE):
         fetched.pages += 1
         for member in page.get("members") or []:
             entry = _entry(member)
@@ -199,7 +216,7 @@ def _canvas_groups(platform: Platform, course: Course, fetched: Fetched, now: da
     for group_id in [g for g in course.lms_group_ids.split(",") if g]:
         name, subs = None, []
         try:
-            for page in client.pages(canvas_group_url(course.roster_url, group_id), MEMBERS_TYPE):
+            for page in client.pages(with_page_size(canvas_group_url(course.roster_url, group_id)), MEMBERS_TYPE):
                 fetched.pages += 1
                 context = page.get("context") if isinstance(page.get("context"), dict) else {}
                 name = name or (str(context["title"])[:190] if context.get("title") else None)

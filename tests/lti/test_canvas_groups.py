@@ -74,8 +74,10 @@ def test_canvas_groups_listed_at_launch_become_teams_with_their_rosters(client, 
     assert teams() == {"Red team": {"s1", "s2", "s3", "s4"}, "Blue team": {"s5"}}
     group_pages = [u.removeprefix(canvas.base) for u in canvas.requests if "/api/lti/groups/" in u]
     # Group 23 has four members in pages of three: the case-sensitive next link was followed as sent.
-    assert group_pages == ["/api/lti/groups/23/names_and_roles", "/api/lti/groups/23/names_and_roles?page=AbC",
-                           "/api/lti/groups/24/names_and_roles"]
+    # Each asks for large pages (limit); the fake LMS gives at most three.
+    assert group_pages == ["/api/lti/groups/23/names_and_roles?limit=1000",
+                           "/api/lti/groups/23/names_and_roles?page=AbC&limit=1000",
+                           "/api/lti/groups/24/names_and_roles?limit=1000"]
     assert canvas.token_requests == 1  # one NRPS token reads the course and its groups
 
 
@@ -110,7 +112,7 @@ def test_a_failing_group_roster_fails_the_sync_and_leaves_teams_alone(client, pl
     assert cli("lti", "sync-roster").exit_code == 0
     canvas.canvas_groups["24"] = ("Blue team", None)  # Canvas fails to serve this group's roster
     result = cli("lti", "sync-roster")
-    assert result.exit_code == 1 and "groups/24/names_and_roles answered HTTP 500" in result.output
+    assert result.exit_code == 1 and "groups/24/names_and_roles?limit=1000 answered HTTP 500" in result.output
     db.session.expire_all()
     assert teams() == {"Red team": {"s1", "s2", "s3", "s4"}, "Blue team": {"s5"}}
 

@@ -90,6 +90,15 @@ def test_next_link_keeps_case_and_picks_next_among_several_relations():
     assert next_link(None, base) is None
 
 
+def test_large_pages_are_asked_for_keeping_the_services_own_query():
+    from plugin.lti.roster import PAGE_SIZE, with_page_size
+
+    moodle = "https://moodle.example.edu/mod/lti/services.php/CourseSection/2/bindings/1/memberships"
+    assert with_page_size(moodle) == f"{moodle}?limit={PAGE_SIZE}"
+    assert with_page_size(f"{moodle}?rlid=Ab%2FC&role=Learner") == f"{moodle}?rlid=Ab%2FC&role=Learner&limit={PAGE_SIZE}"
+    assert with_page_size(f"{moodle}?limit=25") == f"{moodle}?limit=25"  # the platform's own choice stays
+
+
 def test_launch_records_the_roster_and_syncs_it_in_the_background(client, platform, lms, appctx):
     launch_with_roster(client, platform, lms)
     roster_jobs.wait_for_background()
@@ -98,9 +107,10 @@ def test_launch_records_the_roster_and_syncs_it_in_the_background(client, platfo
     assert course.roster_url == lms.memberships_url("course-1")
     assert course.groups_url == lms.groups_url("course-1")
     assert course.roster_status.startswith("6 added, 0 updated, 0 deactivated"), course.roster_status
-    # Three pages of members, the next URLs followed exactly as sent (a lower-cased token would 404).
+    # Three pages of members (large pages asked for, three given), the next URLs followed exactly as sent
+    # (a lower-cased token would 404).
     member_pages = [u for u in lms.requests if "names_and_roles" in u]
-    assert [u.partition("?")[2] for u in member_pages] == ["", "page=AbC", "page=dEf"]
+    assert [u.partition("?")[2] for u in member_pages] == ["limit=1000", "page=AbC&limit=1000", "page=dEf&limit=1000"]
     assert lms.token_errors == []
     assert lms.token_requests == 2  # one NRPS token for all three pages, one groups token
 
@@ -237,3 +247,49 @@ def test_bearer_token_never_follows_a_next_link_to_another_site(client, platform
     assert result.exit_code == 1
     assert "error: the next page is on another site (http://127.0.0.2:9)" in result.output
     assert memberships().keys() == {"teacher-1"}  # nothing half-applied
+
+
+def canvas_course(size: int) -> list[dict]:
+    return [moodle_member("teacher-1", "Instructor", "Tess Teacher")] + [
+        canvas_member(f"learner-{i}", f"Learner {i}") for i in range(1, size)]
+
+
+def test_a_course_larger_than_the_page_cap_at_the_platforms_default_page_size_syncs_whole(
+        client, platform, lms, cli, no_launch_sync, appctx, monkeypatch):
+    """Canvas serves 10 members a page unless the request asks for more (at most 50): without a `limit`, a
+    course of more than 500 x 10 members never synced. Here 5 pages stand for the 500."""
+    from plugin.lti import roster
+
+    monkeypatch.setattr(roster, "MAX_PAGES", 5)
+    lms.page_size, lms.max_page_size = 10, 50
+    lms.rosters["course-1"] = canvas_course(60)
+    launch_with_roster(client, platform, lms, groups=False)
+    result = cli("lti", "sync-roster")
+    assert result.exit_code == 0, result.output
+    people = memberships()
+    assert len(people) == 60 and {m.status for m in people.values()} == {"active"}
+    member_pages = [u for u in lms.requests if "names_and_roles" in u]
+    assert len(member_pages) == 2  # 50 + 10
+
+
+def test_a_roster_past_the_page_cap_fails_the_sync_and_nobody_is_taken_for_gone(
+        client, platform, lms, cli, no_launch_sync, appctx, monkeypatch):
+    """The page cap never cuts a roster short: the members on the pages not read would count as having
+    left the course. The sync stops, says so on the course, and changes nobody."""
+    from plugin.lti import roster
+
+    monkeypatch.setattr(roster, "MAX_PAGES", 2)
+    lms.page_size, lms.max_page_size = 10, 50
+    lms.rosters["course-1"] = canvas_course(100)
+    launch_with_roster(client, platform, lms, groups=False)
+    assert cli("lti", "sync-roster").exit_code == 0
+    lms.rosters["course-1"] = canvas_course(101)  # one more: a third page
+
+    result = cli("lti", "sync-roster")
+    assert result.exit_code == 1
+    assert "stopped after 2 pages" in result.output, result.output
+    db.session.expire_all()
+    course = db.session.scalar(select(Course).where(Course.context_id == "course-1"))
+    assert course.roster_status.startswith("error: ") and "stopped after 2 pages" in course.roster_status
+    people = memberships()
+    assert len(people) == 100 and {m.status for m in people.values()} == {"active"}

@@ -28,7 +28,7 @@ NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
 GROUPS_CLAIM = "https://purl.imsglobal.org/spec/lti-gs/claim/groupsservice"
 NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
 LIS = "http://purl.imsglobal.org/vocab/lis/v2/"
-PAGE_TOKENS = ["", "AbC", "dEf", "GhI", "jKl"]
+PAGE_TOKENS = ["", "AbC", "dEf", "GhI", "jKl"] + [f"mN{i}oP" for i in range(5, 200)]
 
 
 def moodle_member(user_id: str, role: str = "Learner", name: str | None = None, **extra) -> dict:
@@ -48,10 +48,13 @@ def canvas_member(user_id: str, name: str, roles: list[str] | None = None, **ext
 
 
 class FakeNrps:
-    def __init__(self, client_id: str, tool_jwks_url: str, page_size: int = 3):
+    def __init__(self, client_id: str, tool_jwks_url: str, page_size: int = 3, max_page_size: int | None = None):
         self.client_id = client_id
         self.tool_jwks_url = tool_jwks_url
+        # Members per page when the request names no `limit` (Canvas: 10), and the most a `limit` gets
+        # (Canvas: 50; a larger limit is cut to it, as Canvas's pagination does).
         self.page_size = page_size
+        self.max_page_size = max_page_size or page_size
         self.rosters: dict[str, list[dict]] = {}
         self.groups: dict[str, list[dict]] = {}
         self.canvas_groups: dict[str, tuple[str, list[dict] | None]] = {}  # group id -> (name, members; None: 500)
@@ -151,19 +154,23 @@ class FakeNrps:
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
         if scope not in self.tokens.get(token, ""):
             return Response("unauthorised", status=401)
-        page_token = parse_qs(request.query_string.decode()).get("page", [""])[0]
+        query = parse_qs(request.query_string.decode())
+        page_token = query.get("page", [""])[0]
         if page_token not in PAGE_TOKENS:  # case matters: 'abc' is not 'AbC'
             return Response("unknown page", status=404)
+        limit = query.get("limit", [""])[0]
+        size = min(int(limit), self.max_page_size) if limit.isdigit() and int(limit) > 0 else self.page_size
         index = PAGE_TOKENS.index(page_token)
-        chunk = items[index * self.page_size:(index + 1) * self.page_size]
+        chunk = items[index * size:(index + 1) * size]
         body = {"id": request.base_url, key: chunk}
         if context is not None:
             body["context"] = context
         response = Response(json.dumps(body), mimetype=f"application/vnd.ims.lti-nrps.v2.{key}+json")
         url = f"{self.next_base or self.base}{path}"
-        links = [f'<{url}?page={PAGE_TOKENS[index]}>; rel="current"', f'<{url}>; rel="first"']
-        if (index + 1) * self.page_size < len(items):
-            links.insert(1, f'<{url}?page={PAGE_TOKENS[index + 1]}>; rel="next"')
+        kept = f"&limit={limit}" if limit else ""  # the next page keeps the page size asked for, as Canvas's do
+        links = [f'<{url}?page={PAGE_TOKENS[index]}{kept}>; rel="current"', f'<{url}>; rel="first"']
+        if (index + 1) * size < len(items):
+            links.insert(1, f'<{url}?page={PAGE_TOKENS[index + 1]}{kept}>; rel="next"')
         response.headers["Link"] = ",".join(links)  # Canvas-style: several relations in one header
         return response
 
