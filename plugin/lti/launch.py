@@ -23,6 +23,7 @@ from plugin.i18n import gettext as _
 from plugin.i18n import lazy_gettext as _l
 from plugin.lti import claim_values, deep_linking, jws, platform_keys, shared_store
 from plugin.lti import claims as C
+from plugin.lti.login import issuer_mismatch_hint
 from plugin.lti.placements import CUSTOM_VIEW
 from plugin.lti.roles import map_roles
 from plugin.lti.roster import GROUPS_CLAIM
@@ -98,7 +99,7 @@ def _pick_platform(unverified: dict) -> Row:
     registered = read(db.session, _REGISTRATIONS, {
         "issuer": issuer, "deployment_id": deployment_id if isinstance(deployment_id, str) else ""}).all()
     if not registered:
-        raise _reject(_("This LMS is not registered with Tinker."),
+        raise _reject(_("This LMS is not registered with Tinker."), issuer_mismatch_hint(issuer) or
                       _("Issuer %(issuer)s is unknown; the operator registers it with `flask lti add-platform`.", issuer=repr(issuer)))
     audiences = _audiences(unverified.get("aud"))
     azp = unverified.get("azp")

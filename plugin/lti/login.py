@@ -15,7 +15,7 @@ from plugin.extensions import db
 from plugin.i18n import gettext as _
 from plugin.lti import shared_store
 from plugin.tenancy.models import FrameOrigin, Platform
-from plugin.tenancy.service import origin_of
+from plugin.tenancy.service import issuer_spelled_otherwise, origin_of
 
 STORAGE_TARGET = re.compile(r"_parent|[A-Za-z0-9_-]{1,100}")
 
@@ -45,12 +45,22 @@ def _registration_statement(with_client: bool):
 _REGISTRATION = {with_client: _registration_statement(with_client) for with_client in (False, True)}
 
 
+def issuer_mismatch_hint(issuer: str) -> str | None:
+    """For an issuer registered with or without a trailing slash the other way: both spellings, for the operator."""
+    registered = issuer_spelled_otherwise(issuer)
+    if registered is None:
+        return None
+    return _("The LMS sends issuer %(issuer)s, but Tinker has %(registered)s registered: issuers must match "
+             "exactly. The operator registers the issuer the LMS sends (`flask lti add-platform --issuer ...`) "
+             "and removes the other (`flask lti remove-platform`).", issuer=repr(issuer), registered=repr(registered))
+
+
 def _platform_for(issuer: str, client_id: str | None) -> Row:
     candidates = read(db.session, _REGISTRATION[bool(client_id)], {"issuer": issuer, "client_id": client_id}).all()
     if not candidates:
         raise LaunchRejected(
             _("This LMS is not registered with Tinker."),
-            hint=(_("Issuer %(issuer)s with client id %(client)s is unknown. The Tinker operator registers it with "
+            hint=issuer_mismatch_hint(issuer) or (_("Issuer %(issuer)s with client id %(client)s is unknown. The Tinker operator registers it with "
                     "`flask lti add-platform`.", issuer=repr(issuer), client=repr(client_id)) if client_id else
                   _("Issuer %(issuer)s is unknown. The Tinker operator registers it with `flask lti add-platform`.",
                     issuer=repr(issuer))),

@@ -182,6 +182,14 @@ def find_platform(issuer: str, client_id: str | None = None) -> Platform:
     return platforms[0]
 
 
+def issuer_spelled_otherwise(issuer: str) -> str | None:
+    """A registered issuer that differs from `issuer` only by a trailing slash (never matched: the LTI spec
+    wants iss exactly as registered), for the refusal to name; None when there is none."""
+    bare = issuer.rstrip("/")
+    return db.session.scalar(select(Platform.issuer).where(
+        Platform.issuer.in_([bare, bare + "/"]), Platform.issuer != issuer).order_by(Platform.id).limit(1))
+
+
 @dataclass(frozen=True)
 class LaunchIdentity:
     """What a validated launch says about who and where, already free of LTI claim names."""

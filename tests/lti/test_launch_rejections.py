@@ -151,6 +151,26 @@ def test_unknown_issuer_at_login(client, platform):
     assert_rejected(response, "not registered with Tinker")
 
 
+@pytest.mark.parametrize("registered, sent", [("https://lms.example.org/", "https://lms.example.org"),
+                                              ("https://lms.example.org", "https://lms.example.org/")],
+                         ids=["registered-with-slash", "sent-with-slash"])
+def test_an_issuer_differing_by_a_trailing_slash_is_refused_naming_both(client, cli, registered, sent):
+    """The spec wants iss matched exactly; the operator must see both spellings to correct the registration."""
+    other = FakePlatform(issuer=registered, client_id="client-slash")
+    assert cli(*other.register_args()).exit_code == 0
+    try:
+        response = client.post("/lti/login", data={"iss": sent, "login_hint": "x", "client_id": "client-slash",
+                                                   "target_link_uri": "http://localhost/lti/launch"})
+        body = assert_rejected(response, "not registered with Tinker")
+        assert repr(sent) in body and repr(registered) in body and "exactly" in body
+        # A launch token naming the other spelling (whatever the login said) is refused the same way.
+        response, _ = other.launch(client, overrides={"iss": sent})
+        body = assert_rejected(response, "not registered with Tinker")
+        assert repr(sent) in body and repr(registered) in body and "exactly" in body
+    finally:
+        other.close()
+
+
 def test_login_without_login_hint(client, platform):
     response = client.post("/lti/login", data={"iss": platform.issuer, "client_id": platform.client_id})
     assert_rejected(response, "login_hint")
