@@ -159,8 +159,8 @@ def preview(organisation_id: int, candidate: RuleSpec, replacing: int | None = N
     for award in simulate(organisation_id, specs, limits(organisation_id)).values():
         if award.rule.id == candidate.id:
             per_person.setdefault((award.course_id, award.user_id), []).append(award)
-    return [Qualifier(c, u, sum(a.points for a in awards), bool(candidate.badge_id))
-            for (c, u), awards in sorted(per_person.items())]
+    badge = bool(candidate.badge_id) and candidate.badge_id in active_badge_ids(organisation_id)  # off: not issued
+    return [Qualifier(c, u, sum(a.points for a in awards), badge) for (c, u), awards in sorted(per_person.items())]
 
 
 def preview_rule(actor, fields: dict, replacing: int | None = None) -> list[Qualifier]:

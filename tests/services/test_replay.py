@@ -287,3 +287,17 @@ def test_a_replay_neither_issues_a_switched_off_badge_nor_takes_it_from_its_hold
     db.session.commit()
     assert rows(BadgeAward, BadgeAward.badge_id == medal.id, BadgeAward.revoked_at.is_(None)) == 1  # Ada's, kept
     assert "Steady hand" not in [b.name for _a, b in badges_of(course.bo.course_id, course.bo.user_id)]
+
+
+def test_a_preview_does_not_promise_a_switched_off_badge(course):
+    history(course)
+    explorer = rule(course, "explorer")
+    badge = db.session.get(BadgeClass, explorer.badge_id)
+    save_badge(course.admin, badge.id, name=badge.name, description=badge.description, criteria=badge.criteria,
+               colour=badge.colour, manual=False, active=False, now=day(30))
+    checked = validate_fields(course.org, {"name": "Explorer", "condition": "distinct_tools", "params": {"count": 2},
+                                           "points": 15, "badge_id": badge.id, "repeatable": False})
+    candidate = RuleSpec(-1, 1, checked["condition"], checked["params"], 15, checked["dimension"], badge.id,
+                         repeatable=False)
+    assert preview(course.org, candidate, replacing=explorer.id) == [
+        Qualifier(course.ada.course_id, course.ada.user_id, 15, False)]
