@@ -11,18 +11,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from plugin.badges.models import Recipient
 from plugin.core.actor import Actor
-from plugin.errors import InvalidInput, NotFound
+from plugin.errors import InvalidInput, NotFound, RateLimited
 from plugin.extensions import db
 from plugin.i18n import gettext as _
 from plugin.outbox import email as outgoing
+from plugin.outbox.models import OutboxItem
 from plugin.tenancy.models import User
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 CONFIRM_TTL = timedelta(days=3)
+# Confirmation e-mails go to whatever address was typed: a few a day per person (a typo corrected, a mail lost),
+# counted from the outbox, which keeps every one queued (shared by all instances, like the rest of the database).
+CONFIRM_LIMIT, CONFIRM_WINDOW = 5, timedelta(days=1)
 
 
 def _secret(purpose: str, value: str) -> str:
@@ -75,6 +79,7 @@ def request_email(actor: Actor, address: str, confirm_url_for, now: datetime) ->
     address = (address or "").strip().lower()
     if not EMAIL.match(address) or len(address) > 400:
         raise InvalidInput(_("Enter an e-mail address."), errors={"email": [_("Like name@example.org.")]})
+    _check_confirmations(actor.user_id, now)
     token = secrets.token_urlsafe(24)
     row = _row(actor.user_id, now)
     row.pending_email, row.token_hash = address, hashlib.sha256(token.encode()).hexdigest()
@@ -88,6 +93,17 @@ def request_email(actor: Actor, address: str, confirm_url_for, now: datetime) ->
                          "If it was not you, ignore this message.", link=link),
                   key=f"badges:confirm:{actor.user_id}:{row.token_hash[:16]}", now=now)
     return row
+
+
+def _check_confirmations(user_id: int, now: datetime) -> None:
+    since = now - CONFIRM_WINDOW
+    sent, first = db.session.execute(select(func.count(), func.min(OutboxItem.created_at)).where(
+        OutboxItem.dedupe_key.like(f"badges:confirm:{user_id}:%"), OutboxItem.created_at > since)).one()
+    if sent >= CONFIRM_LIMIT:
+        wait = max(60, int((first + CONFIRM_WINDOW - now).total_seconds()))
+        message = _("You asked for %(num)s confirmation e-mails in the last 24 hours. Use the link in the latest one, "
+                    "or ask again in %(hours)s hours.", num=CONFIRM_LIMIT, hours=(wait + 3599) // 3600)
+        raise RateLimited(message, retry_after=wait)
 
 
 def confirm_email(token: str, now: datetime) -> Recipient:

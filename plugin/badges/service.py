@@ -35,7 +35,10 @@ class BadgeGrant:
 
 
 def award_badge(grant: BadgeGrant, now: datetime) -> int | None:
-    """Award once per key; return the new award id, or None when it was already awarded."""
+    """Award once per key; return the new award id, or None when it was already awarded or the badge is switched
+    off (an admin's "off" stops every way of issuing it, rules and replays alike; holders keep theirs)."""
+    if not db.session.scalar(select(BadgeClass.active).where(BadgeClass.id == grant.badge_id)):
+        return None
     award_id = insert_ignore(db.session, BadgeAward.__table__, {
         "idempotency_key": grant.key, "public_id": secrets.token_hex(16), "badge_id": grant.badge_id, "organisation_id": grant.organisation_id,
         "course_id": grant.course_id, "user_id": grant.user_id, "rule_id": grant.rule_id,
@@ -87,6 +90,11 @@ def awards_for_source(course_id: int, user_id: int, source_type: str, source_id:
             BadgeAward.course_id == course_id, BadgeAward.user_id == user_id,
             BadgeAward.source_type == source_type, BadgeAward.source_id == source_id,
             BadgeAward.revoked_at.is_(None))))
+
+
+def active_badge_ids(organisation_id: int) -> set[int]:
+    return set(db.session.scalars(select(BadgeClass.id).where(
+        BadgeClass.organisation_id == organisation_id, BadgeClass.active.is_(True))))
 
 
 def active_badges(organisation_id: int) -> list[BadgeClass]:

@@ -97,6 +97,7 @@ def set_levels(actor: Actor, steps: list[tuple[str, int]], now: datetime | None 
     names = [n.casefold() for n, _ in clean]
     if len(set(names)) != len(names):  # "level reached" rules name their level
         raise InvalidInput(_("Give each level a name of its own."), errors={"levels": [_("Names must differ.")]})
+    _keep_named_levels(actor.organisation_id, {n for n, _ in clean})
     for level in db.session.scalars(select(Level).where(Level.organisation_id == actor.organisation_id)):
         db.session.delete(level)
     db.session.flush()
@@ -108,6 +109,20 @@ def set_levels(actor: Actor, steps: list[tuple[str, int]], now: datetime | None 
 
         follow_ladder(actor, {row.name: row.threshold for row in rows}, now)
     return rows
+
+
+def _keep_named_levels(organisation_id: int, names: set[str]) -> None:
+    """An active "a level is reached" rule names its level: taking that level off the ladder would leave the rule
+    firing at the old threshold for a level nobody sees any more, so it is refused, naming the rule."""
+    from plugin.rules.models import Rule
+
+    for rule in db.session.scalars(select(Rule).where(Rule.organisation_id == organisation_id, Rule.active.is_(True),
+                                                      Rule.condition == "level_reached").order_by(Rule.id)):
+        level = (rule.params or {}).get("level")
+        if level not in names:
+            message = _("The rule “%(rule)s” recognises reaching “%(level)s”: keep that level, or change or switch off "
+                        "the rule first.", rule=rule.name, level=level)
+            raise InvalidInput(message, errors={"levels": [message]})
 
 
 def require_dimension(organisation_id: int, key: str) -> Dimension:

@@ -243,11 +243,15 @@ def apply(course_id: int, fetched: Fetched, now: datetime) -> str:
     """Write a fetched roster: memberships through tenancy, LMS groups through teams. Flushes; returns a summary."""
     counts = tenancy.sync_members(course_id, fetched.entries, now)
     summary = f"{counts.added} added, {counts.updated} updated, {counts.deactivated} deactivated"
+    if counts.erased:
+        summary += f", {counts.erased} erased left out"
     if fetched.groups is None:
         summary += "; no LMS groups"
     else:
         members: dict[str, set[int]] = defaultdict(set)
         for sub, group_ids in fetched.enrollments.items():
+            if sub not in counts.user_ids:  # erased: left out of the course, so of its teams too
+                continue
             for group_id in group_ids:
                 members[group_id].add(counts.user_ids[sub])
         team_counts = teams.sync_lms_teams(course_id, fetched.groups, members, now)

@@ -33,6 +33,7 @@ from plugin.peer_help.models import DECLINED, PeerHelp
 from plugin.peer_help.models import PENDING as HELP_PENDING
 from plugin.privacy.outbound import scrub_deliveries
 from plugin.recognition.models import Kudos
+from plugin.tenancy import service as tenancy
 from plugin.tenancy.models import Course, Membership, Platform, User
 
 ERASED = "[erased]"
@@ -177,8 +178,9 @@ def erase_person(actor: Actor, user_id: int, now: datetime) -> Erasure:
 
     pseudonym = f"{PSEUDONYM_PREFIX}{secrets.token_hex(2)}"
     user.name, user.email, user.locale, user.preferred_locale, user.erased_at = pseudonym, None, None, None, now
-    # A new launch from the LMS finds no account with the old LMS id, so it starts a fresh, empty one.
-    user.sub = f"erased:{uid}:{secrets.token_hex(8)}"
+    # A new launch from the LMS finds no account with the old LMS id, so it starts a fresh, empty one; a roster sync
+    # recognises the old id by its keyed digest and does not re-create the person.
+    user.sub = tenancy.erased_sub(uid, user.platform_id, user.sub)
     s.flush()
     s.expire_all()
     record(actor, "privacy.erased", "user", uid, {"pseudonym": pseudonym, "counts": counts}, now, course_scoped=False)

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from plugin.badges.models import BadgeAward
-from plugin.badges.service import BadgeGrant, award_badge
+from plugin.badges.service import BadgeGrant, active_badge_ids, award_badge
 from plugin.extensions import db
 from plugin.ledger.models import LedgerEntry
 from plugin.ledger.service import Posting, post_entry, reverse_entry
@@ -101,7 +101,8 @@ def replay(organisation_id: int, now: datetime, *, apply: bool = False, rule_ids
     for award in desired.values():
         if award.rule.badge_id:
             wanted_badges.setdefault((award.course_id, award.user_id, award.rule.badge_id), award)
-    report.new_badges = [a for key, a in sorted(wanted_badges.items()) if key not in held]
+    issuable = active_badge_ids(organisation_id)  # a switched-off badge is not issued (nor taken from its holders)
+    report.new_badges = [a for key, a in sorted(wanted_badges.items()) if key not in held and key[2] in issuable]
     scoped_badges = {specs[i].badge_id for i in scope if i in specs and specs[i].badge_id}
     rule_awarded = set(db.session.execute(select(BadgeAward.course_id, BadgeAward.user_id, BadgeAward.badge_id).where(
         BadgeAward.organisation_id == organisation_id, BadgeAward.rule_id.in_(list(scope)),
@@ -158,8 +159,8 @@ def preview(organisation_id: int, candidate: RuleSpec, replacing: int | None = N
     for award in simulate(organisation_id, specs, limits(organisation_id)).values():
         if award.rule.id == candidate.id:
             per_person.setdefault((award.course_id, award.user_id), []).append(award)
-    return [Qualifier(c, u, sum(a.points for a in awards), bool(candidate.badge_id))
-            for (c, u), awards in sorted(per_person.items())]
+    badge = bool(candidate.badge_id) and candidate.badge_id in active_badge_ids(organisation_id)  # off: not issued
+    return [Qualifier(c, u, sum(a.points for a in awards), badge) for (c, u), awards in sorted(per_person.items())]
 
 
 def preview_rule(actor, fields: dict, replacing: int | None = None) -> list[Qualifier]:

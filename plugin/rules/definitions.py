@@ -118,7 +118,8 @@ def update_rule(actor: Actor, rule_id: int, fields: dict, now: datetime) -> Rule
 
 def follow_ladder(actor: Actor, thresholds: dict[str, int], now: datetime) -> list[Rule]:
     """The ladder changed: each "a level is reached" rule names its level, so it takes that level's new threshold
-    (a new version; what it awarded stays until a recalculation). A rule whose level is gone is left as it was."""
+    (a new version; what it awarded stays until a recalculation). Only a switched-off rule can have lost its level
+    (set_levels refuses to take away an active rule's): it is left as it was, and needs a level to be switched on."""
     changed = []
     for rule in rules_of(actor.organisation_id):
         params = rule.params or {}

@@ -1,11 +1,14 @@
 """Tenancy services: organisations, registrations (operator only), and provisioning from a launch."""
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+from flask import current_app
 from sqlalchemy import bindparam, delete, func, or_, select, update
 
 from plugin.core import memo
@@ -346,6 +349,7 @@ class RosterCounts:
     added: int = 0
     updated: int = 0
     deactivated: int = 0
+    erased: int = 0  # people the roster lists whose account was erased (left out)
     user_ids: dict[str, int] = dataclass_field(default_factory=dict)  # sub -> user id of everyone on the roster
 
 
@@ -377,15 +381,37 @@ def roster_courses() -> list[Course]:
     return list(db.session.scalars(select(Course).where(Course.roster_url.is_not(None)).order_by(Course.id)))
 
 
+ERASED_SUB = "erased:"
+
+
+def _erased_mark(platform_id: int, sub: str) -> str:
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, f"erased-sub:{platform_id}:{sub}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def erased_sub(user_id: int, platform_id: int, sub: str) -> str:
+    """The LMS id an erased account keeps: not the person's (their next launch starts a fresh, empty account), but a
+    keyed digest of it, by which a roster sync knows the LMS still lists someone who was erased and leaves them out."""
+    return f"{ERASED_SUB}{user_id}:{_erased_mark(platform_id, sub)}"
+
+
 def sync_members(course_id: int, entries: list[RosterEntry], now: datetime) -> RosterCounts:
-    """Make memberships match the roster; nobody is deleted: missing, Inactive or Deleted people become inactive."""
+    """Make memberships match the roster; nobody is deleted: missing, Inactive or Deleted people become inactive.
+    Someone erased is not brought back by the roster (only by launching Tinker again themselves)."""
     course = db.session.get(Course, course_id)
     counts = RosterCounts()
     existing = {m.user.sub: m for m in db.session.scalars(select(Membership).where(Membership.course_id == course_id))}
+    erased = {sub.rsplit(":", 1)[-1] for sub in db.session.scalars(select(User.sub).where(
+        User.platform_id == course.platform_id, User.sub.startswith(ERASED_SUB)))}
     for entry in {e.sub: e for e in entries}.values():
-        insert_ignore(db.session, User.__table__, {"platform_id": course.platform_id, "sub": entry.sub,
-                                                   "created_at": now}, ["platform_id", "sub"])
         user = db.session.scalar(select(User).where(User.platform_id == course.platform_id, User.sub == entry.sub))
+        if user is None:
+            if erased and _erased_mark(course.platform_id, entry.sub) in erased:
+                counts.erased += 1
+                continue
+            insert_ignore(db.session, User.__table__, {"platform_id": course.platform_id, "sub": entry.sub,
+                                                       "created_at": now}, ["platform_id", "sub"])
+            user = db.session.scalar(select(User).where(User.platform_id == course.platform_id, User.sub == entry.sub))
         user.name = entry.name or user.name
         user.email = entry.email or user.email
         counts.user_ids[entry.sub] = user.id

@@ -13,7 +13,7 @@ from plugin.badges.models import BadgeClass
 from plugin.badges.service import badges_of, linked_badges
 from plugin.core.actor import Actor
 from plugin.core.clock import utcnow
-from plugin.errors import InvalidInput
+from plugin.errors import InvalidInput, RateLimited
 from plugin.extensions import db
 from plugin.i18n import current_locale
 from plugin.i18n import gettext as _
@@ -294,7 +294,7 @@ def claim(actor: Actor):
             recipients.request_email(actor, form.get("email", ""), lambda token: _urls().base + url_for(
                 "openbadges.confirm_form", token=token), now)
             done = {"sent": 1}
-    except InvalidInput as err:
+    except (InvalidInput, RateLimited) as err:
         db.session.rollback()
         return mine.__wrapped__(actor, err.form_errors(), err.status)
     db.session.commit()

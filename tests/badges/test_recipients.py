@@ -131,3 +131,40 @@ def test_no_smtp_configured_gives_up_with_a_clear_error(appctx):
 def test_service_level_award_without_email_is_not_blocked(appctx):
     world = make_world(email=None)
     assert award(world)
+
+
+def test_a_learner_cannot_make_tinker_send_unlimited_confirmation_mails(app, client, launch):
+    """Each request e-mails a link to whatever address was typed: a few a day per person (to correct a typo),
+    then a clear refusal on the page, and nothing more is queued."""
+    from plugin.badges.recipients import CONFIRM_LIMIT
+    from plugin.outbox.models import OutboxItem
+
+    token, _pid = _award_to_launched_learner(app, client, launch)
+    for n in range(CONFIRM_LIMIT):
+        sent = client.post("/app/badges/identity", data={"lt": token, "kind": "email", "email": f"v{n}@else.example"})
+        assert sent.status_code == 303
+    refused = client.post("/app/badges/identity", data={"lt": token, "kind": "email", "email": "victim@else.example"})
+    assert refused.status_code == 429
+    assert "You asked for 5 confirmation e-mails in the last 24 hours" in visible(refused)
+    with app.app_context():
+        queued = db.session.scalars(db.select(OutboxItem.payload).where(OutboxItem.kind == "email")).all()
+    assert len(queued) == CONFIRM_LIMIT and "victim@else.example" not in [p["to"] for p in queued]
+
+
+def test_confirmation_mails_can_be_asked_for_again_a_day_later(appctx):
+    from datetime import timedelta
+
+    from plugin.badges import recipients
+    from plugin.errors import RateLimited
+    from tests.services.factories import NOW
+
+    world = make_world(email=None)
+
+    def ask(at):
+        return recipients.request_email(world.learner, "ada@home.example", lambda t: f"http://localhost/c/{t}", at)
+
+    for n in range(recipients.CONFIRM_LIMIT):
+        ask(NOW + timedelta(minutes=n))
+    with pytest.raises(RateLimited):
+        ask(NOW + timedelta(hours=23))
+    assert ask(NOW + timedelta(hours=24, minutes=1)).pending_email == "ada@home.example"

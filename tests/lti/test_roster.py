@@ -293,3 +293,36 @@ def test_a_roster_past_the_page_cap_fails_the_sync_and_nobody_is_taken_for_gone(
     assert course.roster_status.startswith("error: ") and "stopped after 2 pages" in course.roster_status
     people = memberships()
     assert len(people) == 100 and {m.status for m in people.values()} == {"active"}
+
+
+def test_a_roster_sync_does_not_bring_back_an_erased_learner_but_their_own_launch_does(client, platform, lms, cli,
+                                                                                     no_launch_sync, appctx):
+    """After an erasure, the LMS still lists the person: a background sync must not re-create them with the name
+    and e-mail just erased; launching Tinker again is the person coming back, and starts a fresh account."""
+    from plugin.core.clock import utcnow
+    from plugin.privacy.erase import erase_person
+
+    lms.rosters["course-1"][1]["email"] = "ada@uni.example"
+    launch_with_roster(client, platform, lms)
+    assert cli("lti", "sync-roster").exit_code == 0
+    ada, teacher = memberships()["3"], memberships()["teacher-1"]
+    admin = Actor(user_id=teacher.user_id, course_id=teacher.course_id, organisation_id=db.session.get(Course, teacher.course_id).organisation_id,
+                  platform_id=teacher.user.platform_id, role=Role.ADMIN, display_name="Tess Teacher")
+    erase_person(admin, ada.user_id, utcnow())
+    db.session.commit()
+
+    result = cli("lti", "sync-roster")
+    assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    assert db.session.scalar(select(User).where(User.sub == "3")) is None
+    assert db.session.scalar(select(User).where((User.name == "Ada Lovelace") | (User.email == "ada@uni.example"))) is None
+    assert team_members()["Red team"] == {"c0ffee42"}
+
+    response, _ = platform.launch(client, role="learner", sub="3", name="Ada Lovelace")
+    assert response.status_code == 303
+    db.session.rollback()
+    assert cli("lti", "sync-roster").exit_code == 0
+    db.session.expire_all()
+    back = memberships()["3"]
+    assert back.user_id != ada.user_id and back.status == "active" and back.user.name == "Ada Lovelace"
+    assert team_members()["Red team"] == {"c0ffee42", "3"}

@@ -482,3 +482,29 @@ def test_the_nudge_leaves_out_learners_who_left_and_the_lms_test_student(course)
     db.session.execute(update(Membership).where(Membership.user_id == course.bo.user_id).values(status=INACTIVE))
     db.session.execute(update(Membership).where(Membership.user_id == fake.user_id).values(test_user=True))
     assert unrecognised(course.boss, later(2)) == [course.ada.user_id]
+
+
+def _switch(admin, slug: str, active: bool) -> BadgeClass:
+    from plugin.badges.service import save_badge
+
+    b = badge(admin, slug)
+    return save_badge(admin, b.id, name=b.name, description=b.description, criteria=b.criteria, colour=b.colour,
+                      manual=b.manual, active=active, now=later(1))
+
+
+def test_a_badge_switched_off_is_no_longer_awarded_by_rules_and_holders_keep_it(course):
+    """An admin switches a badge off: rules stop issuing it (their points still come), as a manager can no longer
+    award a switched-off badge by hand; whoever earned it before keeps it; switched on again, it is earned again."""
+    tools = [str(t.id) for t in items(course.ada.organisation_id, "tools")[:3]]
+    log(course.bo, later(0))  # Bo's first experiment: "First experiment" while it is on
+    assert "First experiment" in badge_names(course.bo)
+    _switch(course.admin, "first-experiment", False)
+    _switch(course.admin, "explorer", False)
+    for n, tool in enumerate(tools):
+        log(course.ada, later(10 + n), ai_tool=tool)
+    assert badge_names(course.ada) == []
+    assert balance(course.ada.course_id, course.ada.user_id) == 3 * 10 + 15  # the Explorer rule's points still come
+    assert "First experiment" in badge_names(course.bo)  # held before it was switched off: kept
+    _switch(course.admin, "first-experiment", True)
+    log(course.ada, later(20), ai_tool=tools[0], task_category=items(course.ada.organisation_id, "categories")[1].id)
+    assert badge_names(course.ada) == ["First experiment"]

@@ -209,3 +209,31 @@ def test_a_level_reached_rule_follows_its_level_when_the_ladder_moves(org):
     assert progress_of(org.id, 50).level.name == "Curious" and held() == []
     give_kudos(org.boss, receiver_id=org.ada.user_id, message="Again", now=later(3), submission_key="k-2", points=50)
     assert progress_of(org.id, 100).level.name == "Explorer" and held() == ["Explorer level"]
+
+
+def test_a_level_a_reached_rule_names_cannot_be_taken_off_the_ladder(org):
+    """Deleting (or renaming) the level an active "level reached" rule names would leave the rule firing at the
+    old threshold for a level nobody can see: it is refused, naming the rule; once that rule is switched off the
+    level can go, and the rule cannot be switched on again without choosing a level that exists."""
+    from plugin.badges.service import badges_of, get_or_create_badge
+    from plugin.rules.definitions import create_rule, update_rule
+    from tests.services.factories import later
+
+    badge = get_or_create_badge(org.id, "explorer-level", NOW, name="Explorer level")
+    rule = create_rule(org.id, {"name": "Reached Explorer", "condition": "level_reached", "badge_id": badge.id,
+                                "params": {"level": "Explorer", "threshold": 40}, "repeatable": False}, NOW)
+    without_explorer = [("Curious", 0), ("Practitioner", 120), ("Catalyst", 600)]
+    db.session.commit()
+    with pytest.raises(InvalidInput) as refused:
+        set_levels(org.admin, without_explorer, now=later(1))
+    assert "Reached Explorer" in refused.value.message and "Explorer" in refused.value.errors["levels"][0]
+    db.session.rollback()
+    assert [s.name for s in ladder(org.id)] == [name for name, _t in DEFAULT_LADDER]  # nothing changed
+    update_rule(org.admin, rule.id, {"active": False}, later(2))
+    set_levels(org.admin, without_explorer, now=later(3))
+    give_kudos(org.boss, receiver_id=org.ada.user_id, message="Well done", now=later(4), submission_key="k-1",
+               points=50)
+    assert [b.name for _a, b in badges_of(org.ada.course_id, org.ada.user_id)] == []
+    with pytest.raises(InvalidInput) as invalid:
+        update_rule(org.admin, rule.id, {"active": True}, later(5))
+    assert "params.level" in invalid.value.errors

@@ -264,3 +264,40 @@ def test_revoking_a_badge_a_replay_awarded_reverses_its_points(course):
                                                        BadgeAward.badge_id == medal.id))
     revoke_badge(course.boss, award.id, "Counted test entries", day(32))
     assert balance(course.ada.course_id, course.ada.user_id) == before
+
+
+def test_a_replay_neither_issues_a_switched_off_badge_nor_takes_it_from_its_holders(course):
+    """The recalculation agrees with the live rules: a switched-off badge is not issued to those who qualify
+    without holding it, and those holding it keep it (not even reported as lost)."""
+    history(course)
+    medal = save_badge(course.admin, None, name="Steady hand", description="Five experiments", criteria="Log 5",
+                       colour="#2b8a3e", manual=False, active=True, now=day(30))
+    new = create_rule(course.org, {"name": "Five experiments", "condition": "experiment_count",
+                                   "params": {"count": 5}, "points": 20, "badge_id": medal.id, "repeatable": False},
+                      day(30), actor=course.admin)
+    log(course.ada, day(30, 1))  # Ada earns it live
+    assert "Steady hand" in [b.name for _a, b in badges_of(course.ada.course_id, course.ada.user_id)]
+    save_badge(course.admin, medal.id, name="Steady hand", description="Five experiments", criteria="Log 5",
+               colour="#2b8a3e", manual=False, active=False, now=day(31))
+    db.session.commit()
+    report = replay(course.org, day(32), rule_ids=[new.id])
+    assert [(c.user_id, c.desired) for c in report.points] == [(course.bo.user_id, 20)]  # Bo's points still come
+    assert (report.new_badges, report.lost_badges) == ([], [])
+    replay(course.org, day(32), apply=True, rule_ids=[new.id])
+    db.session.commit()
+    assert rows(BadgeAward, BadgeAward.badge_id == medal.id, BadgeAward.revoked_at.is_(None)) == 1  # Ada's, kept
+    assert "Steady hand" not in [b.name for _a, b in badges_of(course.bo.course_id, course.bo.user_id)]
+
+
+def test_a_preview_does_not_promise_a_switched_off_badge(course):
+    history(course)
+    explorer = rule(course, "explorer")
+    badge = db.session.get(BadgeClass, explorer.badge_id)
+    save_badge(course.admin, badge.id, name=badge.name, description=badge.description, criteria=badge.criteria,
+               colour=badge.colour, manual=False, active=False, now=day(30))
+    checked = validate_fields(course.org, {"name": "Explorer", "condition": "distinct_tools", "params": {"count": 2},
+                                           "points": 15, "badge_id": badge.id, "repeatable": False})
+    candidate = RuleSpec(-1, 1, checked["condition"], checked["params"], 15, checked["dimension"], badge.id,
+                         repeatable=False)
+    assert preview(course.org, candidate, replacing=explorer.id) == [
+        Qualifier(course.ada.course_id, course.ada.user_id, 15, False)]

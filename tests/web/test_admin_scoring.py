@@ -31,3 +31,17 @@ def test_limits_sent_back_keep_what_the_admin_typed_with_each_message_by_its_fie
     assert "aria-invalid" not in _field(page, "l-repeat_free_count")
     assert 'value="60"' in _field(text(client.get("/app/admin/scoring", query_string={"lt": admin})),
                                   "l-daily_points_cap")  # nothing was saved
+
+
+def test_taking_off_a_level_a_rule_names_is_refused_on_the_page_saying_which_rule(client, launch):
+    admin = launch(role="admin", sub="boss")
+    saved = client.post("/app/admin/rules/save", data={
+        "lt": admin, "condition": "level_reached", "name": "Reached Explorer", "param_level": "Explorer",
+        "points": "5", "dimension": "experimenting", "active": "on", "action": "save"})
+    assert saved.status_code == 303
+    response = client.post("/app/admin/scoring/levels", data={
+        "lt": admin, "level_name": ["Curious", "Pioneer", "Catalyst"], "level_threshold": ["0", "40", "600"]})
+    assert response.status_code == 422
+    assert "Reached Explorer" in text(response) and "Explorer" in text(response)
+    ladder = text(client.get("/app/admin/scoring", query_string={"lt": admin}))
+    assert 'value="Explorer"' in ladder and 'value="Pioneer"' not in ladder  # nothing was saved
