@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 from marshmallow import Schema, ValidationError, fields, validate, validates
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from plugin.audit.service import record
 from plugin.core.actor import Actor
@@ -202,12 +202,39 @@ def experiment_logged(experiment, now: datetime) -> None:
 
     tool = db.session.get(AiTool, experiment.ai_tool_id).name if experiment.ai_tool_id else "Other"
     category = db.session.get(TaskCategory, experiment.task_category_id)
-    _send(row, "experiment_logged", f"xapi:experiment:{experiment.id}", course_id=experiment.course_id,
+    latest, was_voided = _experiment_statement(experiment.id)
+    if latest is not None and was_voided:  # shared again after being made private: a voided id cannot stand again
+        base = f"xapi:experiment:{experiment.id}"
+        key = f"{base}:{int(latest.rpartition(':')[2]) + 1 if latest != base else 2}"
+    else:
+        key = latest or f"xapi:experiment:{experiment.id}"
+    _send(row, "experiment_logged", key, course_id=experiment.course_id,
           user_id=experiment.user_id, now=now, build=lambda **kw: S.experiment_logged(
               person=_person(experiment.user_id), course=_course(experiment.course_id),
               experiment_id=experiment.id, tool=tool, category=category.name if category else "",
               outcome=experiment.outcome, minutes_saved=experiment.minutes_saved or 0,
               at=experiment.created_at, **kw))
+
+
+def _experiment_statement(experiment_id: int) -> tuple[str | None, bool]:
+    """The key of the latest statement queued for the experiment (each sharing after a void has its own) and
+    whether it was voided since."""
+    base = f"xapi:experiment:{experiment_id}"
+    keys = db.session.scalars(select(OutboxItem.dedupe_key).where(OutboxItem.kind == KIND, or_(
+        OutboxItem.dedupe_key == base, OutboxItem.dedupe_key.like(f"{base}:%")))).all()
+    if not keys:
+        return None, False
+    latest = max(keys, key=lambda k: 1 if k == base else int(k.rpartition(":")[2]))
+    voided = db.session.scalar(select(OutboxItem.id).where(OutboxItem.kind == KIND,
+                                                           OutboxItem.dedupe_key == f"xapi:void:{latest}"))
+    return latest, voided is not None
+
+
+def experiment_unshared(actor: Actor, experiment, now: datetime) -> None:
+    """The author made a shared entry private again: the LRS (read by staff) must stop showing it as theirs."""
+    latest, was_voided = _experiment_statement(experiment.id)
+    if latest is not None and not was_voided:
+        revoked(actor, latest, now)
 
 
 def help_confirmed(help_record, now: datetime) -> None:
@@ -262,7 +289,8 @@ def kudos_received(kudos, now: datetime) -> None:
 
 
 def revoked(actor: Actor, original_key: str, now: datetime) -> None:
-    """Kudos or a badge were revoked: void the statement that reported them, if one was queued."""
+    """Kudos or a badge were revoked, or an experiment made private again: void the statement that reported
+    them, if one was queued."""
     row = _ready(actor.organisation_id)
     if row is None:
         return

@@ -221,6 +221,36 @@ def test_private_and_anonymous_experiments_do_not_name_their_author_in_the_lrs(a
     assert sent.payload["statement"]["timestamp"] == "2025-03-03T09:01:00.000Z"
 
 
+def test_an_experiment_made_private_again_is_voided_in_the_lrs_and_reported_anew_when_shared_again(appctx):
+    """The LRS (read by staff) must not keep showing an entry its author made private again; shared once more,
+    it is reported with a statement of its own (a voided statement id cannot stand again)."""
+    from plugin.experiments.service import share_experiment
+
+    world = make_world()
+    xapi.update_settings(world.admin, settings_input(), later(0))
+    experiment = log(world.learner, later(1), visibility="course").experiment
+    db.session.commit()
+    share_experiment(world.learner, experiment.id, "private", later(2))
+    share_experiment(world.learner, experiment.id, "private", later(3))  # already private: nothing more
+    db.session.commit()
+    found = {r.dedupe_key: r for r in rows()}
+    first = found[f"xapi:experiment:{experiment.id}"].payload["statement"]
+    void = found[f"xapi:void:xapi:experiment:{experiment.id}"].payload
+    assert void["statement"]["object"] == {"objectType": "StatementRef", "id": first["id"]}
+    assert void["voids"] == f"xapi:experiment:{experiment.id}" and problems(void["statement"]) == []
+    assert len([k for k in found if k.startswith("xapi:void:")]) == 1
+
+    share_experiment(world.learner, experiment.id, "team", later(4))
+    db.session.commit()
+    attempts = [r.payload["statement"] for r in rows() if r.payload["event"] == "experiment_logged"]
+    assert len(attempts) == 2 and attempts[1]["id"] != first["id"]
+    assert attempts[1]["object"]["id"] == first["object"]["id"]
+    share_experiment(world.learner, experiment.id, "private", later(5))
+    db.session.commit()
+    voided = [r.payload["statement"]["object"]["id"] for r in rows() if r.payload["event"] == "voided"]
+    assert voided == [first["id"], attempts[1]["id"]]
+
+
 def test_revoking_kudos_or_a_badge_voids_the_statement_that_was_queued(appctx):
     from plugin.recognition.service import award_badge_manually, revoke_badge, revoke_kudos
 
