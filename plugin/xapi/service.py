@@ -162,6 +162,14 @@ def _course(course_id: int) -> S.Course:
                     context_id=course.context_id)
 
 
+def _written(text: str | None) -> str:
+    """The language tag of a name the organisation sees: English while it is a seeded default never renamed
+    (plugin/onboarding/names.py), else undetermined (Tinker does not know the language its admins write in)."""
+    from plugin.onboarding.names import SEEDED
+
+    return S.LANG if text in SEEDED else S.UND
+
+
 def _ready(organisation_id: int) -> XapiSetting | None:
     # Whether the connection is ready is kept across transactions (config_cache); the row only when it is.
     if not config_cache.cached(organisation_id, "xapi_ready", ("xapi_setting",), lambda: _ready_row(organisation_id) is not None):
@@ -213,7 +221,7 @@ def experiment_logged(experiment, now: datetime) -> None:
               person=_person(experiment.user_id), course=_course(experiment.course_id),
               experiment_id=experiment.id, tool=tool, category=category.name if category else "",
               outcome=experiment.outcome, minutes_saved=experiment.minutes_saved or 0,
-              at=experiment.created_at, **kw))
+              at=experiment.created_at, category_lang=_written(category.name if category else None), **kw))
 
 
 def _experiment_statement(experiment_id: int) -> tuple[str | None, bool]:
@@ -268,7 +276,9 @@ def badge_earned(award_id: int, organisation_id: int, now: datetime) -> None:
                               badge=S.Badge(url=urls.badge(badge.id), name=badge.name, description=badge.description,
                                             image_url=urls.image(badge.id, badge.image_type),
                                             issuer_url=urls.issuer(badge.organisation_id),
-                                            assertion_url=urls.assertion(award.public_id) if award.public_id else None),
+                                            assertion_url=urls.assertion(award.public_id) if award.public_id else None,
+                                            lang=S.LANG if _written(badge.name) == _written(badge.description) == S.LANG
+                                            else S.UND),
                               at=award.awarded_at, **kw)
 
     _send(row, "badge_earned", f"xapi:badge:{award.id}", course_id=award.course_id, user_id=award.user_id, now=now,
@@ -285,7 +295,8 @@ def kudos_received(kudos, now: datetime) -> None:
     _send(row, "kudos_received", f"xapi:kudos:{kudos.id}", course_id=kudos.course_id, user_id=kudos.receiver_id,
           now=now, build=lambda **kw: S.kudos_received(
               receiver=_person(kudos.receiver_id), giver=_person(kudos.giver_id), course=_course(kudos.course_id),
-              kudos_id=kudos.id, points=kudos.points, value=value, at=kudos.created_at, **kw))
+              kudos_id=kudos.id, points=kudos.points, value=value, at=kudos.created_at, value_lang=_written(value),
+              **kw))
 
 
 def revoked(actor: Actor, original_key: str, now: datetime) -> None:
