@@ -384,7 +384,8 @@ def share_experiment(actor: Actor, experiment_id: int, visibility: str, now: dat
 
     An entry that may hold confidential or personal data stays private. Becoming shared counts for the
     sharing rules at once, as if it had been shared when logged (the ledger's keys keep that to one award);
-    making it private again takes nothing back, as with every correction: a replay does that. The row is locked
+    making it private again takes no points back, as with every correction: a replay does that (its xAPI
+    statement is voided at once, though: staff read the LRS). The row is locked
     first: two requests sharing it at once would each see it private and count it shared twice."""
     experiment = _own(actor, experiment_id, lock=True)
     if visibility not in {v.value for v in Visibility}:
@@ -398,7 +399,9 @@ def share_experiment(actor: Actor, experiment_id: int, visibility: str, now: dat
     if experiment.shared != was_shared:
         tallies.shared_changed(experiment, experiment.shared)
     if experiment.shared and not was_shared:
-        xapi.experiment_logged(experiment, now)  # withheld while private; once per experiment (its key)
+        xapi.experiment_logged(experiment, now)  # withheld while private; once per sharing (its key)
+    if was_shared and not experiment.shared:
+        xapi.experiment_unshared(actor, experiment, now)
     if experiment.shared and not was_shared and actor.can_earn:
         rules.process(experiment_event(experiment), DbFacts(actor.course_id, actor.user_id),
                       limits(actor.organisation_id), now)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -265,18 +266,43 @@ def _drop_empty_people(organisation_id: int) -> None:
 
 
 # --- e-mail, at launch -------------------------------------------------------------------------------------
+def email_key(email: str | None) -> str:
+    """How two addresses are compared: Unicode case-folded in Python, so both databases agree (SQLite's lower()
+    folds ASCII only, PostgreSQL's follows the server's locale)."""
+    return unicodedata.normalize("NFC", (email or "").strip()).casefold()
+
+
+# ASCII characters that NFC and case folding also make of some other character (K of the Kelvin sign, i of İ, s of
+# ſ, ss of ß, ff of ﬀ...): where the key has one, the stored address may hold that other character instead.
+_FOLDED_FROM_OTHERS = frozenset(";`afhijklnstwy")
+
+
+def _email_pattern(key: str) -> str:
+    """A LIKE pattern that every address whose email_key() is `key` matches once lower()ed by either database: the
+    key's other ASCII characters in order (`%`, `_` and the escape taken literally), a wildcard for the rest."""
+    out: list[str] = []
+    for char in key:
+        if char.isascii() and char not in _FOLDED_FROM_OTHERS:
+            out.append("\\" + char if char in "%_\\" else char)
+        elif not out or out[-1] != "%":
+            out.append("%")
+    return "".join(out)
+
+
 def link_by_email(platform: Platform, user_id: int, email: str | None, now: datetime) -> list[int]:
     """At launch: link this identity with identities of the organisation's other e-mail authoritative
     registrations that carry the same address. Nothing happens unless this registration is e-mail
     authoritative too; an identity that was unlinked is left alone; an address that names several accounts
     of one registration (this one included) links none of them. Returns the identities linked now."""
-    address = (email or "").strip().lower()
+    address = email_key(email)
     if not platform.email_authoritative or not address or "@" not in address:
         return []
-    candidates = db.session.execute(select(User.id, User.platform_id).join(
-        Platform, Platform.id == User.platform_id).where(
-        Platform.organisation_id == platform.organisation_id, Platform.email_authoritative.is_(True),
-        User.id != user_id, func.lower(User.email) == address, User.erased_at.is_(None))).all()
+    candidates = [(uid, platform_id) for uid, platform_id, other in db.session.execute(
+        select(User.id, User.platform_id, User.email).join(Platform, Platform.id == User.platform_id).where(
+            Platform.organisation_id == platform.organisation_id, Platform.email_authoritative.is_(True),
+            User.id != user_id, func.lower(User.email).like(_email_pattern(address), escape="\\"),
+            User.erased_at.is_(None)))
+        if email_key(other) == address]
     if any(platform_id == platform.id for _uid, platform_id in candidates):
         return []  # another account of this LMS has the address too: which of the two is the person?
     if not candidates or not _to_link(user_id, candidates):  # the common launches: no turn taken

@@ -17,6 +17,7 @@ their lowest account id (identity.people.board_holder).
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -229,6 +230,39 @@ def board(scope: Scope, period: str = ALL, dimension: str = TOTAL, viewer_user_i
         neighbours = _around(near, viewer_user_id, above, around, set(top_ids))
         viewer = next((r for r in neighbours if r.is_viewer), None)
     return Board(scope, period, dimension, rows, neighbours, viewer, participants)
+
+
+_ALL_ROWS: dict[str, object] = {}
+
+
+def _all_rows_sql(scope: Scope):
+    """One page of the board after a given (points, user id), in board order, with names and anonymity."""
+    if scope.kind not in _ALL_ROWS:
+        _ALL_ROWS[scope.kind] = text(
+            "SELECT s.user_id, s.points, (SELECT name FROM user_account WHERE id = s.user_id), "
+            f"{_hidden_sql(scope)} FROM (SELECT user_id, points FROM board_score WHERE board = :board "
+            "AND (:first = 1 OR points < :points OR (points = :points AND user_id > :user_id)) "
+            "ORDER BY points DESC, user_id LIMIT :page) AS s ORDER BY s.points DESC, s.user_id")
+    return _ALL_ROWS[scope.kind]
+
+
+def all_rows(scope: Scope, period: str = ALL, dimension: str = TOTAL, viewer_user_id: int | None = None, *,
+             page: int = 1000) -> Iterator[Row]:
+    """Every row of the board in board order, ranked as board() ranks them, read a page at a time (for the
+    export: a board may hold far more people than one page shows, and the file must hold them all)."""
+    params = {"board": _key(scope, period, dimension), "scope_id": scope.id, "first": 1, "points": 0, "user_id": 0,
+              "page": page}
+    count, rank, previous = 0, None, None
+    while True:
+        found = db.session.execute(_all_rows_sql(scope), params).all()
+        for user_id, points, name, hidden in found:
+            count += 1
+            if points != previous:
+                rank, previous = count, points
+            yield _row(rank, user_id, name, int(points), hidden, viewer_user_id)
+        if len(found) < page:
+            return
+        params.update(first=0, points=found[-1][1], user_id=found[-1][0])
 
 
 # --- teams ---------------------------------------------------------------------------------------------

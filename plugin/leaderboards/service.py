@@ -6,6 +6,7 @@ always see the full boards of their course (opted-out people stay anonymous to t
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,7 +27,17 @@ from plugin.identity.people import LINKED_COUNT, board_holder, identities, remem
 from plugin.leaderboards import rebuild
 from plugin.leaderboards.models import MODES, OFF, ON, TEAM_ONLY, BoardOptOut, BoardSetting
 from plugin.leaderboards.periods import KINDS, WEEK, current_key, is_valid_key
-from plugin.leaderboards.queries import MIN_TEAM_SIZE, POINTS_PER_MEMBER, Board, Scope, TeamRow, board, team_board
+from plugin.leaderboards.queries import (
+    MIN_TEAM_SIZE,
+    POINTS_PER_MEMBER,
+    Board,
+    Row,
+    Scope,
+    TeamRow,
+    all_rows,
+    board,
+    team_board,
+)
 from plugin.ledger.models import TOTAL
 from plugin.levels.service import dimension_names
 from plugin.settings import service as org_settings
@@ -160,6 +171,19 @@ def period_key(actor: Actor, period: str, now: datetime) -> str:
 
 def individual_board(actor: Actor, scope_kind: str, period: str, dimension: str, now: datetime, *,
                      limit: int = 20, around: int = 2) -> Board:
+    scope, key, dimension, viewer, relative = _individual(actor, scope_kind, period, dimension, now)
+    return board(scope, key, dimension, viewer, limit=limit, around=around, relative=relative)
+
+
+def individual_export(actor: Actor, scope_kind: str, period: str, dimension: str,
+                      now: datetime) -> tuple[str, str, Iterator[Row]]:
+    """(period key, dimension, every row of the board in order) for the managers' CSV: the whole board, read a
+    page at a time, with names hidden as on the page."""
+    scope, key, dimension, viewer, _relative = _individual(actor, scope_kind, period, dimension, now)
+    return key, dimension, all_rows(scope, key, dimension, viewer)
+
+
+def _individual(actor: Actor, scope_kind: str, period: str, dimension: str, now: datetime):
     view = view_of(actor)
     if view.settings.mode == OFF and not actor.can_manage:
         raise Forbidden(_("Leaderboards are turned off in this course."))
@@ -171,8 +195,7 @@ def individual_board(actor: Actor, scope_kind: str, period: str, dimension: str,
     scope = Scope.course(actor.course_id) if scope_kind == "course" else Scope.organisation(actor.organisation_id)
     # On the organisation's board a person linked across LMSs is the row of their board holder.
     viewer = actor.user_id if scope_kind == "course" else board_holder(actor.user_id)
-    return board(scope, period_key(actor, period, now), dimension or TOTAL, viewer, limit=limit,
-                 around=around, relative=view.relative)
+    return scope, period_key(actor, period, now), dimension or TOTAL, viewer, view.relative
 
 
 def check_dimension(dimension: str, names: dict[str, str]) -> None:

@@ -7,7 +7,8 @@ delivered one keeps their name in Tinker's copy.
   with the same webhook-id: the receiver learns the fact, not the person.
 - xAPI: a statement's Agent *is* the person's identifier (LMS account or mailbox), so an undelivered statement
   naming the person (as actor, helped person, giver...) is cancelled (deleted). A delivered one is kept for the
-  status page and for voiding, with the person's Agent replaced by an anonymous one (account `[erased]`).
+  status page and for voiding, with the person's Agent replaced by an anonymous one (account `[erased]`). A
+  queued void of a delivered statement still goes (it names the statement by id only).
 
 What receivers and the LRS already hold is theirs to erase (docs/privacy.md says so).
 """
@@ -118,6 +119,20 @@ def scrub_deliveries(organisation_id: int, user_id: int, issuer: str, sub: str, 
             counts["webhooks_rewritten"] += 1
             continue
         statement = _statement(payload.get("statement") or {}, issuer, sub, email)
+        if payload.get("voids"):
+            # A void names only the statement it voids (by id) and whoever voided it. Once that statement reached
+            # the LRS the void must still go, else the LRS keeps it standing, naming the person, for good.
+            original = s.scalar(select(OutboxItem.status).where(OutboxItem.kind == XAPI,
+                                                                OutboxItem.dedupe_key == payload["voids"]))
+            if original == DONE:
+                if statement is not None:
+                    s.execute(update(OutboxItem).where(OutboxItem.id == item_id).values(
+                        payload={**payload, "statement": statement}, version=OutboxItem.version + 1))
+                    counts["xapi_scrubbed"] += 1
+                continue
+            s.execute(delete(OutboxItem).where(OutboxItem.id == item_id))  # what it voids never went: cancelled too
+            counts["xapi_cancelled"] += 1
+            continue
         if payload.get("user_id") == user_id:  # about them: their actor goes, whatever address it gives
             statement = {**(statement or payload.get("statement") or {}),
                          "actor": {"objectType": "Agent", "account": {"homePage": issuer, "name": ERASED}}}

@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, redirect, render_template, request
+from flask import Blueprint, Response, redirect, render_template, request, stream_with_context
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from plugin.core.actor import Actor, Role
@@ -35,7 +35,6 @@ MEASURE_LABELS = {POINTS_PER_MEMBER: _l("Points per member"), "experimenters": _
                   "helpers": _l("Share who helped")}
 CURRENT_LABELS = {WEEK: _l("This week"), MONTH: _l("This month"), ALL: _l("All time")}
 EARLIER = 5  # earlier weeks and months offered in the period list
-EXPORT_LIMIT = 5000
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -155,14 +154,24 @@ def _cell(value):
 @requires_actor(Role.MANAGER, Role.ADMIN)
 def leaderboard_csv(actor: Actor):
     query = _QUERY.load(request.args)
-    board = boards.individual_board(actor, query["scope"], query["period"], query["dimension"], utcnow(),
-                                    limit=EXPORT_LIMIT, around=0)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["rank", "name", "points"])
-    writer.writerows([r.rank, _cell(r.name), r.points] for r in board.rows)
-    filename = f"leaderboard-{query['scope']}-{board.period}-{board.dimension}.csv"
-    return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
+    period, dimension, found = boards.individual_export(actor, query["scope"], query["period"], query["dimension"],
+                                                        utcnow())
+
+    def lines():  # the whole board, written as it is read: a large course's file is never built in memory
+        out = io.StringIO()
+        writer = csv.writer(out)
+        out.write("\ufeff")
+        writer.writerow(["rank", "name", "points"])
+        for r in found:
+            writer.writerow([r.rank, _cell(r.name), r.points])
+            if out.tell() > 65536:
+                yield out.getvalue()
+                out.seek(0)
+                out.truncate()
+        yield out.getvalue()
+
+    filename = f"leaderboard-{query['scope']}-{period}-{dimension}.csv"
+    return Response(stream_with_context(lines()), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
 
 

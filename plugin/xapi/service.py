@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 from marshmallow import Schema, ValidationError, fields, validate, validates
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from plugin.audit.service import record
 from plugin.core.actor import Actor
@@ -162,6 +162,14 @@ def _course(course_id: int) -> S.Course:
                     context_id=course.context_id)
 
 
+def _written(text: str | None) -> str:
+    """The language tag of a name the organisation sees: English while it is a seeded default never renamed
+    (plugin/onboarding/names.py), else undetermined (Tinker does not know the language its admins write in)."""
+    from plugin.onboarding.names import SEEDED
+
+    return S.LANG if text in SEEDED else S.UND
+
+
 def _ready(organisation_id: int) -> XapiSetting | None:
     # Whether the connection is ready is kept across transactions (config_cache); the row only when it is.
     if not config_cache.cached(organisation_id, "xapi_ready", ("xapi_setting",), lambda: _ready_row(organisation_id) is not None):
@@ -202,12 +210,39 @@ def experiment_logged(experiment, now: datetime) -> None:
 
     tool = db.session.get(AiTool, experiment.ai_tool_id).name if experiment.ai_tool_id else "Other"
     category = db.session.get(TaskCategory, experiment.task_category_id)
-    _send(row, "experiment_logged", f"xapi:experiment:{experiment.id}", course_id=experiment.course_id,
+    latest, was_voided = _experiment_statement(experiment.id)
+    if latest is not None and was_voided:  # shared again after being made private: a voided id cannot stand again
+        base = f"xapi:experiment:{experiment.id}"
+        key = f"{base}:{int(latest.rpartition(':')[2]) + 1 if latest != base else 2}"
+    else:
+        key = latest or f"xapi:experiment:{experiment.id}"
+    _send(row, "experiment_logged", key, course_id=experiment.course_id,
           user_id=experiment.user_id, now=now, build=lambda **kw: S.experiment_logged(
               person=_person(experiment.user_id), course=_course(experiment.course_id),
               experiment_id=experiment.id, tool=tool, category=category.name if category else "",
               outcome=experiment.outcome, minutes_saved=experiment.minutes_saved or 0,
-              at=experiment.created_at, **kw))
+              at=experiment.created_at, category_lang=_written(category.name if category else None), **kw))
+
+
+def _experiment_statement(experiment_id: int) -> tuple[str | None, bool]:
+    """The key of the latest statement queued for the experiment (each sharing after a void has its own) and
+    whether it was voided since."""
+    base = f"xapi:experiment:{experiment_id}"
+    keys = db.session.scalars(select(OutboxItem.dedupe_key).where(OutboxItem.kind == KIND, or_(
+        OutboxItem.dedupe_key == base, OutboxItem.dedupe_key.like(f"{base}:%")))).all()
+    if not keys:
+        return None, False
+    latest = max(keys, key=lambda k: 1 if k == base else int(k.rpartition(":")[2]))
+    voided = db.session.scalar(select(OutboxItem.id).where(OutboxItem.kind == KIND,
+                                                           OutboxItem.dedupe_key == f"xapi:void:{latest}"))
+    return latest, voided is not None
+
+
+def experiment_unshared(actor: Actor, experiment, now: datetime) -> None:
+    """The author made a shared entry private again: the LRS (read by staff) must stop showing it as theirs."""
+    latest, was_voided = _experiment_statement(experiment.id)
+    if latest is not None and not was_voided:
+        revoked(actor, latest, now)
 
 
 def help_confirmed(help_record, now: datetime) -> None:
@@ -241,7 +276,9 @@ def badge_earned(award_id: int, organisation_id: int, now: datetime) -> None:
                               badge=S.Badge(url=urls.badge(badge.id), name=badge.name, description=badge.description,
                                             image_url=urls.image(badge.id, badge.image_type),
                                             issuer_url=urls.issuer(badge.organisation_id),
-                                            assertion_url=urls.assertion(award.public_id) if award.public_id else None),
+                                            assertion_url=urls.assertion(award.public_id) if award.public_id else None,
+                                            lang=S.LANG if _written(badge.name) == _written(badge.description) == S.LANG
+                                            else S.UND),
                               at=award.awarded_at, **kw)
 
     _send(row, "badge_earned", f"xapi:badge:{award.id}", course_id=award.course_id, user_id=award.user_id, now=now,
@@ -258,11 +295,13 @@ def kudos_received(kudos, now: datetime) -> None:
     _send(row, "kudos_received", f"xapi:kudos:{kudos.id}", course_id=kudos.course_id, user_id=kudos.receiver_id,
           now=now, build=lambda **kw: S.kudos_received(
               receiver=_person(kudos.receiver_id), giver=_person(kudos.giver_id), course=_course(kudos.course_id),
-              kudos_id=kudos.id, points=kudos.points, value=value, at=kudos.created_at, **kw))
+              kudos_id=kudos.id, points=kudos.points, value=value, at=kudos.created_at, value_lang=_written(value),
+              **kw))
 
 
 def revoked(actor: Actor, original_key: str, now: datetime) -> None:
-    """Kudos or a badge were revoked: void the statement that reported them, if one was queued."""
+    """Kudos or a badge were revoked, or an experiment made private again: void the statement that reported
+    them, if one was queued."""
     row = _ready(actor.organisation_id)
     if row is None:
         return

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 VERSION = "1.0.3"
-LANG = "en"
+LANG = "en"  # Tinker's own words (verbs, activity names it writes): English, never translated
+UND = "und"  # RFC 5646 "undetermined": text the LMS or the organisation wrote, in a language Tinker does not know
 PLATFORM = "Tinker"
 
 # Published vocabularies
@@ -86,7 +87,7 @@ class Person:
 @dataclass(frozen=True)
 class Course:
     id: int
-    title: str
+    title: str  # as the LMS names the course: its language is not known (UND)
     issuer: str
     deployment_id: str
     context_id: str
@@ -103,25 +104,26 @@ def agent(person: Person, send_email: bool = False) -> dict:
     return {"objectType": "Agent", "account": {"homePage": person.issuer, "name": person.sub}}
 
 
-def _lang(text: str | None) -> dict | None:
+def _lang(text: str | None, tag: str = LANG) -> dict | None:
+    """A language map: its key must be the language the text is in (xAPI Data 5.2.1: an RFC 5646 tag)."""
     text = (text or "").strip()
-    return {LANG: text} if text else None
+    return {tag: text} if text else None
 
 
 def _activity(activity_id: str, type_: str, name: str | None = None, description: str | None = None,
-              extensions: dict | None = None) -> dict:
+              extensions: dict | None = None, tag: str = LANG) -> dict:
     definition: dict = {"type": type_}
     if _lang(name):
-        definition["name"] = _lang(name)
+        definition["name"] = _lang(name, tag)
     if _lang(description):
-        definition["description"] = _lang(description)
+        definition["description"] = _lang(description, tag)
     if extensions:
         definition["extensions"] = extensions
     return {"objectType": "Activity", "id": activity_id, "definition": definition}
 
 
 def course_activity(base: str, course: Course) -> dict:
-    return _activity(f"{base.rstrip('/')}/xapi/activities/courses/{course.id}", ADL_COURSE, course.title,
+    return _activity(f"{base.rstrip('/')}/xapi/activities/courses/{course.id}", ADL_COURSE, course.title, tag=UND,
                      extensions={iri(base, "extensions/lti-context"): {
                          "issuer": course.issuer, "deployment_id": course.deployment_id,
                          "context_id": course.context_id}})
@@ -152,8 +154,9 @@ OUTCOME_SUCCESS = {"worked": True, "failed": False}  # "partly": neither
 
 def experiment_logged(*, base: str, statement_uuid: str, person: Person, course: Course, experiment_id: int, tool: str,
                       category: str, outcome: str, minutes_saved: int, at: datetime,
-                      send_email: bool = False) -> dict:
-    """<person> attempted <an AI experiment> — ADL `attempted`, with the outcome as the result."""
+                      send_email: bool = False, category_lang: str = UND) -> dict:
+    """<person> attempted <an AI experiment> — ADL `attempted`, with the outcome as the result. The name is
+    English only while the category's name is (`category_lang`: a seeded name, not renamed); tools are brands."""
     name = f"AI experiment: {tool} for {category}" if tool and category else "AI experiment"
     result: dict = {"extensions": {iri(base, "extensions/outcome"): outcome,
                                    iri(base, "extensions/minutes-saved"): int(minutes_saved or 0)}}
@@ -163,7 +166,8 @@ def experiment_logged(*, base: str, statement_uuid: str, person: Person, course:
     if category:
         extensions[iri(base, "extensions/task-category")] = category
     obj = _activity(f"{base.rstrip('/')}/xapi/activities/experiments/{experiment_id}",
-                    iri(base, "activity-types/ai-experiment"), name, extensions=extensions or None)
+                    iri(base, "activity-types/ai-experiment"), name, extensions=extensions or None,
+                    tag=category_lang if category else LANG)
     return _statement(base=base, statement_uuid=statement_uuid, at=at, actor=agent(person, send_email),
                       verb=_verb(ADL_ATTEMPTED, "attempted"), obj=obj, course=course, result=result)
 
@@ -188,6 +192,7 @@ class Badge:
     image_url: str
     issuer_url: str
     assertion_url: str | None  # the hosted Assertion, when the award has one
+    lang: str = UND  # of name and description: the organisation's words (LANG for a seeded badge never renamed)
 
 
 def badge_earned(*, base: str, statement_uuid: str, person: Person, course: Course, badge: Badge, at: datetime,
@@ -195,20 +200,21 @@ def badge_earned(*, base: str, statement_uuid: str, person: Person, course: Cour
     """<person> earned <badge> — the registry's `earned`, the Activity Streams badge type and the Open
     Badges xAPI extensions linking to the hosted BadgeClass and Assertion."""
     obj = _activity(badge.url, BADGE_TYPE, badge.name, badge.description, extensions={OB_BADGE_CLASS: {
-        "@id": badge.url, "image": badge.image_url, "issuer": badge.issuer_url}})
+        "@id": badge.url, "image": badge.image_url, "issuer": badge.issuer_url}}, tag=badge.lang)
     result = {"extensions": {OB_ASSERTION: {"@id": badge.assertion_url}}} if badge.assertion_url else None
     return _statement(base=base, statement_uuid=statement_uuid, at=at, actor=agent(person, send_email), verb=_verb(EARNED, "earned"),
                       obj=obj, course=course, result=result)
 
 
 def kudos_received(*, base: str, statement_uuid: str, receiver: Person, giver: Person, course: Course, kudos_id: int,
-                   points: int, value: str | None, at: datetime, send_email: bool = False) -> dict:
+                   points: int, value: str | None, at: datetime, send_email: bool = False,
+                   value_lang: str = UND) -> dict:
     """<receiver> received <kudos> — Activity Streams `receive`; the manager who gave it is the instructor."""
     extensions = {iri(base, "extensions/points"): int(points or 0)}
     if value:
         extensions[iri(base, "extensions/value")] = value
     obj = _activity(f"{base.rstrip('/')}/xapi/activities/kudos/{kudos_id}", iri(base, "activity-types/kudos"),
-                    f"Kudos for {value}" if value else "Kudos")
+                    f"Kudos for {value}" if value else "Kudos", tag=value_lang if value else LANG)
     return _statement(base=base, statement_uuid=statement_uuid, at=at, actor=agent(receiver, send_email), verb=_verb(RECEIVED, "received"),
                       obj=obj, course=course, result={"extensions": extensions},
                       context={"instructor": agent(giver, send_email)})

@@ -37,12 +37,18 @@
 
   // Inside a frame that keeps no cookie and has no platform storage, the launch could not be tied to this
   // browser: offer the same login in a window of its own, where the OIDC flow runs first-party.
+  // Said to screen readers too: the "Opening Tinker…" line goes silently, so the offer is written into the alert
+  // region and focus moves to its heading; the status region then tells that the window opened.
   function offerNewWindow() {
     el.hidden = true;
     var section = document.getElementById("lti-new-window");
+    var heading = document.getElementById("new-window-h");
     section.hidden = false;
+    document.getElementById("new-window-alert").textContent = heading.textContent;
+    heading.focus();
     document.getElementById("new-window-form").addEventListener("submit", function () {
-      document.getElementById("new-window-opened").hidden = false;
+      var opened = document.getElementById("new-window-opened");
+      opened.textContent = opened.getAttribute("data-text");
     });
   }
 

@@ -75,6 +75,9 @@ def test_blocked_cookies_and_no_storage_open_tinker_in_a_new_window(browser, htt
         page.goto(lms.course_url("learner-7"))
         frame = page.frame_locator("iframe[name=tool-frame]")
         expect(frame.get_by_role("heading", name="Open Tinker in a new window")).to_be_visible()
+        # A screen reader hears the offer (the "Opening Tinker…" line it replaces went silently) and starts on it.
+        expect(frame.get_by_role("alert")).to_have_text("Open Tinker in a new window")
+        assert frame.locator("#new-window-h").evaluate("h => h.ownerDocument.activeElement === h")
 
         # The tool did set its state cookie inside the frame, and the browser kept nothing of it.
         assert len(logins) == 1 and "tinker_lti_state_" in (logins[0].header_value("set-cookie") or "")

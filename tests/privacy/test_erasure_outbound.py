@@ -141,3 +141,31 @@ def test_the_persons_own_export_lists_the_deliveries_that_name_them(world):
     bo_sent = privacy.export_person(bo.organisation_id, bo.user_id)["deliveries"]
     assert ("xapi_statement", "help_confirmed") in {(d["kind"], d["event"]) for d in bo_sent}
     assert ("webhook", "kudos.received") not in {(d["kind"], d["event"]) for d in bo_sent}
+
+
+def test_the_void_of_a_delivered_statement_outlives_the_erasure_and_is_sent(world):
+    """Kudos to Ada reached the LRS; the boss revoked them, and the voiding statement was still queued when Ada
+    was erased. The void names nobody but the manager who voided it: it must still go, else the LRS
+    keeps the revoked kudos standing, naming Ada, for good."""
+    from plugin.recognition.service import revoke_kudos
+
+    ada = world.ada
+    kudos = give_kudos(world.boss, receiver_id=ada.user_id, message="Thanks", submission_key="k-void", now=later(1),
+                       points=5)
+    db.session.commit()
+    outbox.process_due(later(2))
+    original = next(i for i in rows(xapi.KIND) if i.dedupe_key == f"xapi:kudos:{kudos.id}")
+    assert original.status == DONE
+    revoke_kudos(world.boss, kudos.id, "Given by mistake", later(3))
+    db.session.commit()
+    [void] = [i for i in rows(xapi.KIND) if i.dedupe_key == f"xapi:void:xapi:kudos:{kudos.id}"]
+    assert void.status == PENDING
+
+    privacy.erase(world.admin, ada.user_id, "ERASE", later(4))
+    db.session.commit()
+    world.receiver.received.clear()
+    outbox.process_due(later(5))
+
+    voids = [r.json for r in world.receiver.received if r.json.get("verb", {}).get("id", "").endswith("/voided")]
+    assert [v["object"] for v in voids] == [{"objectType": "StatementRef", "id": original.payload["statement"]["id"]}]
+    assert not names_ada(voids[0], ada)

@@ -268,6 +268,21 @@ def test_e_mail_links_at_launch_only_when_both_registrations_are_e_mail_authorit
         assert db.session.scalar(select(AuditEvent.actor_role).where(AuditEvent.action == "identity.linked")) == "system"
 
 
+@pytest.mark.parametrize("stored, given", [("Şebnem.Öztürk@Example.org", "şebnem.öztürk@example.org"),
+                                            ("JOSÉ.ÇELİK@example.org", "josé.çeli\u0307k@example.org"),
+                                            ("ada_o%x@Example.org", "ADA_O%X@example.org")])
+def test_e_mail_links_addresses_that_differ_only_in_non_ascii_capitals(moodle, canvas, stored, given):
+    """One LMS sends the address as the person typed it, the other lower-cased: the same person on either
+    database (SQLite's lower() folds ASCII only, PostgreSQL's depends on the server's locale). `_` and `%` in an
+    address are letters, never wildcards."""
+    _mark(moodle, True)
+    _mark(canvas, True)
+    ada_m = make_actor(moodle, "3", email=stored)
+    make_actor(moodle, "4", email=stored.replace("@", "x@"))  # another person whose address only starts the same
+    ada_c = make_actor(canvas, "ada", context_id="academy-1", email=given)
+    assert linking.link_by_email(canvas, ada_c.user_id, given, NOW) == [ada_m.user_id]
+
+
 def test_e_mail_link_never_guesses_and_respects_an_unlink(moodle, canvas):
     _mark(moodle, True)
     _mark(canvas, True)

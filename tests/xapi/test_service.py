@@ -221,6 +221,77 @@ def test_private_and_anonymous_experiments_do_not_name_their_author_in_the_lrs(a
     assert sent.payload["statement"]["timestamp"] == "2025-03-03T09:01:00.000Z"
 
 
+def test_an_experiment_made_private_again_is_voided_in_the_lrs_and_reported_anew_when_shared_again(appctx):
+    """The LRS (read by staff) must not keep showing an entry its author made private again; shared once more,
+    it is reported with a statement of its own (a voided statement id cannot stand again)."""
+    from plugin.experiments.service import share_experiment
+
+    world = make_world()
+    xapi.update_settings(world.admin, settings_input(), later(0))
+    experiment = log(world.learner, later(1), visibility="course").experiment
+    db.session.commit()
+    share_experiment(world.learner, experiment.id, "private", later(2))
+    share_experiment(world.learner, experiment.id, "private", later(3))  # already private: nothing more
+    db.session.commit()
+    found = {r.dedupe_key: r for r in rows()}
+    first = found[f"xapi:experiment:{experiment.id}"].payload["statement"]
+    void = found[f"xapi:void:xapi:experiment:{experiment.id}"].payload
+    assert void["statement"]["object"] == {"objectType": "StatementRef", "id": first["id"]}
+    assert void["voids"] == f"xapi:experiment:{experiment.id}" and problems(void["statement"]) == []
+    assert len([k for k in found if k.startswith("xapi:void:")]) == 1
+
+    share_experiment(world.learner, experiment.id, "team", later(4))
+    db.session.commit()
+    attempts = [r.payload["statement"] for r in rows() if r.payload["event"] == "experiment_logged"]
+    assert len(attempts) == 2 and attempts[1]["id"] != first["id"]
+    assert attempts[1]["object"]["id"] == first["object"]["id"]
+    share_experiment(world.learner, experiment.id, "private", later(5))
+    db.session.commit()
+    voided = [r.payload["statement"]["object"]["id"] for r in rows() if r.payload["event"] == "voided"]
+    assert voided == [first["id"], attempts[1]["id"]]
+
+
+def test_text_an_organisation_wrote_in_turkish_is_not_tagged_as_english(appctx):
+    """A language map's key says the language of its text (xAPI 1.0.3 Data 5.2.1, RFC 5646). Tinker's own words are
+    English; course titles, badge, category and value names are the LMS's and the organisation's, in a language
+    Tinker does not know: `und` (undetermined), never `en`. Seeded names still in their English text stay `en`."""
+    from plugin.badges.service import get_or_create_badge
+    from plugin.catalog.models import TaskCategory, ValueTag
+    from plugin.tenancy.models import Course
+    from tests.services.factories import items
+
+    world = make_world()
+    xapi.update_settings(world.admin, settings_input(), later(0))
+    db.session.get(Course, world.learner.course_id).title = "Yapay Zekâ ile Çalışmak"
+    category = items(world.learner.organisation_id, "categories")[0]
+    db.session.get(TaskCategory, category.id).name = "Sınav hazırlığı"
+    value = db.session.get(ValueTag, items(world.learner.organisation_id, "values")[0].id)
+    value.name = "Cesaret"
+    turkish = get_or_create_badge(world.learner.organisation_id, "oncu", later(0), name="Yapay Zekâ Öncüsü",
+                                  description="Ekibine yapay zekâyı öğretti.", manual=True)
+    seeded = get_or_create_badge(world.learner.organisation_id, "champion", later(0), name="Champion",
+                                 description="Recognised by a manager as an AI champion.", manual=True)
+    db.session.flush()
+    log(world.learner, later(1), task_category=category.id)
+    for badge in (turkish, seeded):
+        award_badge(BadgeGrant(badge_id=badge.id, organisation_id=world.learner.organisation_id,
+                               course_id=world.learner.course_id, user_id=world.learner.user_id,
+                               key=f"grant-{badge.id}"), later(2))
+    give_kudos(world.manager, receiver_id=world.learner.user_id, message="Teşekkürler", value_tag_id=value.id,
+               submission_key="k-tr", now=later(3))
+    db.session.commit()
+    sent = {r.payload["event"] + ("-seeded" if "Champion" in json.dumps(r.payload) else ""): r.payload["statement"]
+            for r in rows()}
+    course = sent["experiment_logged"]["context"]["contextActivities"]["grouping"][0]["definition"]["name"]
+    assert course == {"und": "Yapay Zekâ ile Çalışmak"}
+    assert list(sent["experiment_logged"]["object"]["definition"]["name"]) == ["und"]
+    assert sent["badge_earned"]["object"]["definition"]["name"] == {"und": "Yapay Zekâ Öncüsü"}
+    assert sent["badge_earned"]["object"]["definition"]["description"] == {"und": "Ekibine yapay zekâyı öğretti."}
+    assert sent["kudos_received"]["object"]["definition"]["name"] == {"und": "Kudos for Cesaret"}
+    assert sent["badge_earned-seeded"]["object"]["definition"]["name"] == {"en": "Champion"}
+    assert all(s["verb"]["display"].keys() == {"en"} and problems(s) == [] for s in sent.values())
+
+
 def test_revoking_kudos_or_a_badge_voids_the_statement_that_was_queued(appctx):
     from plugin.recognition.service import award_badge_manually, revoke_badge, revoke_kudos
 

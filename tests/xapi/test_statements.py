@@ -102,7 +102,7 @@ def test_context_groups_statements_under_the_course_as_an_activity():
         [course] = statement["context"]["contextActivities"]["grouping"]
         assert course["id"] == f"{BASE}/xapi/activities/courses/4"
         assert course["definition"]["type"] == "http://adlnet.gov/expapi/activities/course"
-        assert course["definition"]["name"] == {"en": "AI at work"}
+        assert course["definition"]["name"] == {"und": "AI at work"}  # the LMS's title: its language is unknown
         assert course["definition"]["extensions"][f"{BASE}/xapi/extensions/lti-context"] == {
             "issuer": "https://lms.example.edu", "deployment_id": "dep-1", "context_id": "ctx-42"}
         assert statement["object"]["objectType"] == "Activity", kind
@@ -136,7 +136,7 @@ def test_help_is_an_activity_and_names_the_helped_person_in_context():
 def test_badge_links_the_hosted_open_badges_class_and_assertion():
     badge = every_kind()["badge"]
     assert badge["object"]["id"] == BADGE.url
-    assert badge["object"]["definition"]["name"] == {"en": "AI Champion"}
+    assert badge["object"]["definition"]["name"] == {"und": "AI Champion"}  # the organisation's words
     assert badge["object"]["definition"]["extensions"][S.OB_BADGE_CLASS]["@id"] == BADGE.url
     assert badge["result"]["extensions"][S.OB_ASSERTION] == {"@id": BADGE.assertion_url}
     without = S.badge_earned(base=BASE, statement_uuid=SID, person=ANN, course=COURSE, at=AT,
