@@ -246,10 +246,13 @@ def _all_rows_sql(scope: Scope):
     return _ALL_ROWS[scope.kind]
 
 
-def all_rows(scope: Scope, period: str = ALL, dimension: str = TOTAL, viewer_user_id: int | None = None, *,
-             page: int = 1000) -> Iterator[Row]:
-    """Every row of the board in board order, ranked as board() ranks them, read a page at a time (for the
-    export: a board may hold far more people than one page shows, and the file must hold them all)."""
+EXPORT_PAGE = 1000  # rows read per query by all_rows
+
+
+def all_rows(scope: Scope, period: str = ALL, dimension: str = TOTAL, viewer_user_id: int | None = None) -> Iterator[Row]:
+    """Every row of the board in board order, ranked as board() ranks them, read EXPORT_PAGE rows at a time (for
+    the export: a board may hold far more people than one page shows, and the file must hold them all)."""
+    page = EXPORT_PAGE
     params = {"board": _key(scope, period, dimension), "scope_id": scope.id, "first": 1, "points": 0, "user_id": 0,
               "page": page}
     count, rank, previous = 0, None, None
