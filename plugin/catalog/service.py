@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from plugin.catalog.models import AiTool, TaskCategory, ValueTag
-from plugin.core import memo
+from plugin.core import memo, text_fold
 from plugin.core.actor import Actor
 from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
@@ -69,8 +69,9 @@ def add_item(actor: Actor, kind: str, name: str):
 def ensure_item(organisation_id: int, kind: str, name: str):
     model = _model(kind)
     name = _clean_name(name)
+    folded, fold_word = text_fold.folder()  # "öneri" is "Öneri" too
     existing = db.session.scalar(select(model).where(model.organisation_id == organisation_id,
-                                                     func.lower(model.name) == name.lower()))
+                                                     folded(model.name) == fold_word(name)))
     if existing is not None:
         existing.active = True
         return existing
@@ -95,8 +96,9 @@ def rename_item(actor: Actor, kind: str, item_id: int, name: str):
     item = _owned(actor, kind, item_id)
     model = _model(kind)
     name = _clean_name(name)
+    folded, fold_word = text_fold.folder()
     clash = db.session.scalar(select(model).where(model.organisation_id == actor.organisation_id,
-                                                  func.lower(model.name) == name.lower(), model.id != item.id))
+                                                  folded(model.name) == fold_word(name), model.id != item.id))
     if clash is not None:
         raise Conflict(_("“%(name)s” is already in the list.", name=name))
     item.name = name

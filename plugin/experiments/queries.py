@@ -1,10 +1,10 @@
 """Reading experiments: always scoped to the actor's course and what the actor may see."""
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select
-from sqlalchemy import text as sa_text
+from sqlalchemy import or_, select
 
 from plugin.catalog.models import AiTool, TaskCategory
+from plugin.core import text_fold
 from plugin.core.actor import Actor
 from plugin.errors import NotFound
 from plugin.experiments.models import Experiment, Visibility
@@ -62,34 +62,12 @@ def feed(actor: Actor, limit: int = 30, before_id: int | None = None, *, q: str 
         query = query.where(Experiment.outcome == outcome)
     words = (q or "").split()[:8]
     if words:
-        folded, fold_word = _folder()
+        folded, fold_word = text_fold.folder()
         for word in words:  # '%' and '_' are searched for as themselves
             term = fold_word(word[:50])
             query = query.where(or_(*(folded(column).contains(term, autoescape=True)
                                       for column in (Experiment.title, Experiment.tried, Experiment.learned))))
     return _rows(actor, query.order_by(Experiment.id.desc()).limit(limit))
-
-
-def _folder():
-    """(SQL folding a column, Python folding a search word) alike, so "şablon" finds "Şablon" and "çizelge"
-    "ÇİZELGE". SQLite's lower() folds ASCII only, so it gets casefold() (registered per connection); PostgreSQL's
-    lower() does too under the C locale, so it folds with the ICU root collation where the server has one
-    (as teams.service.candidates does). Both then fold the Turkish i's: İ, I, ı and i all become i."""
-    if db.session.get_bind().dialect.name == "sqlite":
-        lower, lower_word = func.casefold, str.casefold
-    else:
-        icu = db.session.scalar(select(sa_text("1")).select_from(sa_text("pg_collation")).where(
-            sa_text("collname = 'und-x-icu'")).limit(1)) is not None
-        lower = (lambda column: func.lower(column.collate("und-x-icu"))) if icu else func.lower
-        lower_word = str.lower
-
-    def column(value):
-        return func.replace(func.replace(lower(value), "\u0307", ""), "\u0131", "i")
-
-    def word(value: str) -> str:
-        return lower_word(value.replace("İ", "i").replace("I", "i")).replace("\u0307", "").replace("\u0131", "i")
-
-    return column, word
 
 
 def mine(actor: Actor, limit: int = 20) -> list[dict]:

@@ -12,6 +12,7 @@ from sqlalchemy import func, or_, select
 
 from plugin.audit.service import record
 from plugin.challenges.models import MissionEvidence
+from plugin.core import text_fold
 from plugin.core.actor import Actor
 from plugin.errors import Forbidden, InvalidInput
 from plugin.experiments.models import Experiment
@@ -78,11 +79,13 @@ def find_people(actor: Actor, query: str, limit: int = 50) -> list[tuple[User, l
     query = (query or "").strip()
     if not query:
         return []
-    pattern = f"%{query.lower()}%"
+    folded, fold_word = text_fold.folder()  # "şahin" finds "Şahin" on both databases
+    term = fold_word(query)
     users = list(db.session.scalars(
         select(User).join(Platform, Platform.id == User.platform_id)
         .where(Platform.organisation_id == actor.organisation_id, User.erased_at.is_(None),
-               or_(func.lower(User.name).like(pattern), func.lower(User.email).like(pattern)))
+               or_(folded(User.name).contains(term, autoescape=True),
+                   folded(User.email).contains(term, autoescape=True)))
         .order_by(User.name, User.id).limit(limit)))
     roles: dict[int, set[str]] = {}
     for user_id, role in db.session.execute(

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, func, select
-from sqlalchemy import text as sa_text
 from sqlalchemy.exc import IntegrityError
 
 from plugin.audit.models import AuditEvent
 from plugin.audit.service import record
 from plugin.challenges import progress as challenge_progress
 from plugin.challenges.models import Challenge
+from plugin.core import text_fold
 from plugin.core.actor import Actor, Role
 from plugin.core.db import insert_ignore
 from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -235,16 +235,8 @@ def candidates(actor: Actor, team_id: int, search: str = "", limit: int = 100) -
     query = _learners(team.course_id).where(User.id.not_in(select(TeamMember.user_id).where(
         TeamMember.team_id == team.id)))
     if search.strip():
-        # Unicode case-insensitive on both databases ("öztürk" finds "Can Öztürk"). SQLite's lower() is ASCII-only,
-        # so it gets casefold() (registered per connection); PostgreSQL's lower() is too under the C locale, so it
-        # folds with the ICU root collation where the server has one.
-        if db.session.get_bind().dialect.name == "sqlite":
-            folded, term = func.casefold(User.name), search.strip().casefold()
-        else:
-            icu = db.session.scalar(select(sa_text("1")).select_from(sa_text("pg_collation")).where(
-                sa_text("collname = 'und-x-icu'")).limit(1)) is not None
-            folded, term = func.lower(User.name.collate("und-x-icu") if icu else User.name), search.strip().lower()
-        query = query.where(folded.contains(term, autoescape=True))
+        folded, fold_word = text_fold.folder()  # "öztürk" finds "Can Öztürk" on both databases
+        query = query.where(folded(User.name).contains(fold_word(search.strip()), autoescape=True))
     found = list(db.session.scalars(query.order_by(User.name, User.id).limit(limit + 1)))
     return found[:limit], len(found) > limit
 
@@ -272,7 +264,8 @@ def _check_name_free(course_id: int, name: str, team_id: int | None = None) -> N
     """Names are unique per course whatever their case. The database's constraint is case-sensitive, so
     name changes in a course take turns on the course's row (SQLite serialises writers anyway)."""
     db.session.execute(select(Course.id).where(Course.id == course_id).with_for_update())
-    query = select(Team.name).where(Team.course_id == course_id, func.lower(Team.name) == name.lower())
+    folded, fold_word = text_fold.folder()  # "ölçme" is "Ölçme" too
+    query = select(Team.name).where(Team.course_id == course_id, folded(Team.name) == fold_word(name))
     if team_id is not None:
         query = query.where(Team.id != team_id)
     taken = db.session.scalar(query)

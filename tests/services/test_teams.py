@@ -408,3 +408,13 @@ def test_a_learner_sees_a_teams_figures_only_from_three_counted_members_on(cours
     teams.add_members(course.boss, team.id, [course.cy.user_id], NOW + timedelta(minutes=2))
     three = team_progress(course.ada, team.id, NOW + timedelta(minutes=3))
     assert not three.withheld and (three.experiments.all_time, three.minutes.all_time) == (1, 45)
+
+
+def test_names_differing_only_in_turkish_or_accented_capitals_are_the_same_team(course):
+    """"ölçme" beside "Ölçme" is refused on both databases, as "red" beside "Red" is (SQLite's lower() folds
+    ASCII only)."""
+    teams.create_team(course.boss, name("Ölçme Ekibi"), NOW)
+    with pytest.raises(Conflict, match="already has a team called “Ölçme Ekibi”"):
+        teams.create_team(course.boss, name("ÖLÇME EKİBİ"), NOW)
+    with pytest.raises(Conflict):
+        teams.create_team(course.boss, name("ölçme ekibi"), NOW)

@@ -63,3 +63,18 @@ def test_admin_uploads_a_badge_image_and_anyone_can_fetch_it_safely(client, laun
         "lt": admin, "badge_id": badge_id, "name": "Explorer", "colour": "#1971c2", "active": "on",
         "image": (io.BytesIO(b"%PDF-1.4 not an image"), "x.pdf")})
     assert refused.status_code == 422 and "Use a PNG, JPEG, WebP or SVG image." in text(refused)
+
+
+def test_a_name_differing_only_in_turkish_or_accented_capitals_is_the_same_name(client, launch):
+    """"öneri yazımı" beside "Öneri Yazımı" is the same category on both databases (SQLite's lower() folds ASCII
+    only): adding it again turns the existing one back on, renaming another to it is refused."""
+    admin = launch(role="admin", sub="boss")
+    assert client.post("/app/admin/lists/categories", data={"lt": admin, "name": "Öneri Yazımı"}).status_code == 303
+    assert client.post("/app/admin/lists/categories", data={"lt": admin, "name": "ÖNERİ YAZIMI"}).status_code == 303
+    learner = launch(sub="learner")
+    categories = options(text(client.get("/app/experiments/new", query_string={"lt": learner})), "task_category")
+    assert [name for name in categories if name.casefold().startswith("öneri")] == ["Öneri Yazımı"]
+    other = next(item_id for name, item_id in categories.items() if name != "Öneri Yazımı")
+    response = client.post(f"/app/admin/lists/categories/{other}",
+                           data={"lt": admin, "action": "rename", "name": "öneri yazımı"})
+    assert response.status_code == 409 and "already in the list" in text(response)

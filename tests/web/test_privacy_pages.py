@@ -130,3 +130,15 @@ def test_the_retention_period_is_validated_saved_and_audited(client, launch, app
     assert ok.status_code == 303
     assert "removed after 365 days" in visible(client.get(ok.headers["Location"]))
     assert audit_actions(app).count("privacy.retention_changed") == 1
+
+
+def test_an_admin_finds_a_person_by_a_name_written_in_other_capitals(client, launch):
+    """"şahin" finds "Şahin Yılmaz" and "ÖZTÜRK" finds "Can Öztürk" on both databases (SQLite's lower() folds
+    ASCII only)."""
+    launch(sub="sahin", name="Şahin Yılmaz")
+    launch(sub="can", name="Can Öztürk")
+    admin = launch(role="admin", sub="the-admin", name="The Admin")
+    found = visible(client.get("/app/admin/privacy", query_string={"lt": admin, "q": "şahin"}))
+    assert "Şahin Yılmaz" in found and "Can Öztürk" not in found
+    found = visible(client.get("/app/admin/privacy", query_string={"lt": admin, "q": "ÖZTÜRK"}))
+    assert "Can Öztürk" in found and "Şahin Yılmaz" not in found

@@ -1,0 +1,33 @@
+"""Case-insensitive comparison of names and search words that both databases make alike.
+
+SQLite's lower() folds ASCII only, so it gets casefold() (registered per connection, core.db); PostgreSQL's
+lower() does too under the C locale, so it folds with the ICU root collation where the server has one. Both
+then fold the Turkish i's: İ, I, ı and i all become i. So "şablon" finds "Şablon", "ÇİZELGE" equals
+"çizelge" and "öztürk" finds "Can Öztürk" whichever database runs."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import func, select
+from sqlalchemy import text as sa_text
+
+from plugin.extensions import db
+
+
+def folder() -> tuple[Callable, Callable[[str], str]]:
+    """(SQL folding a column, Python folding a value) alike, for this session's database."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        lower, lower_word = func.casefold, str.casefold
+    else:
+        icu = db.session.scalar(select(sa_text("1")).select_from(sa_text("pg_collation")).where(
+            sa_text("collname = 'und-x-icu'")).limit(1)) is not None
+        lower = (lambda column: func.lower(column.collate("und-x-icu"))) if icu else func.lower
+        lower_word = str.lower
+
+    def column(value):
+        return func.replace(func.replace(lower(value), "\u0307", ""), "\u0131", "i")
+
+    def word(value: str) -> str:
+        return lower_word(value.replace("İ", "i").replace("I", "i")).replace("\u0307", "").replace("\u0131", "i")
+
+    return column, word
