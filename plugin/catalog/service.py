@@ -7,6 +7,7 @@ from plugin.catalog.models import AiTool, TaskCategory, ValueTag
 from plugin.core import memo
 from plugin.core.actor import Actor
 from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
+from plugin.experiments.similarity import fold
 from plugin.extensions import db
 from plugin.i18n import gettext as _
 
@@ -61,6 +62,15 @@ def _owned(actor: Actor, kind: str, item_id: int):
     return item
 
 
+def _same_name(organisation_id: int, model, name: str, other_than: int | None = None):
+    """The item already called `name` in any case, Turkish included ("ÇEVİRİ" is "Çeviri"): SQL's lower() folds
+    ASCII only on SQLite and İ/ı differently from Python on PostgreSQL, so the (short) list is compared here."""
+    wanted = fold(name)
+    return next((item for item in db.session.scalars(select(model).where(
+        model.organisation_id == organisation_id).order_by(model.id))
+        if item.id != other_than and fold(item.name) == wanted), None)
+
+
 def add_item(actor: Actor, kind: str, name: str):
     _require_admin(actor)
     return ensure_item(actor.organisation_id, kind, name)
@@ -69,8 +79,7 @@ def add_item(actor: Actor, kind: str, name: str):
 def ensure_item(organisation_id: int, kind: str, name: str):
     model = _model(kind)
     name = _clean_name(name)
-    existing = db.session.scalar(select(model).where(model.organisation_id == organisation_id,
-                                                     func.lower(model.name) == name.lower()))
+    existing = _same_name(organisation_id, model, name)
     if existing is not None:
         existing.active = True
         return existing
@@ -95,8 +104,7 @@ def rename_item(actor: Actor, kind: str, item_id: int, name: str):
     item = _owned(actor, kind, item_id)
     model = _model(kind)
     name = _clean_name(name)
-    clash = db.session.scalar(select(model).where(model.organisation_id == actor.organisation_id,
-                                                  func.lower(model.name) == name.lower(), model.id != item.id))
+    clash = _same_name(actor.organisation_id, model, name, other_than=item.id)
     if clash is not None:
         raise Conflict(_("“%(name)s” is already in the list.", name=name))
     item.name = name
