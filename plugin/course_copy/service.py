@@ -133,19 +133,27 @@ def _active(model, item_id: int | None) -> int | None:
 
 def _challenges(actor: Actor, source: Course, now: datetime) -> int:
     """Course-wide challenges that were not cancelled, as new challenges of this course: same texts, goal and
-    filters, windows moved forward by whole weeks (same weekdays, times and lengths) so none starts in the
+    filters, windows moved forward by whole weeks (same weekdays, local times and lengths) so none starts in the
     past. Team challenges, champions, progress and evidence stay behind (they are about people)."""
     rows = list(db.session.scalars(select(Challenge).where(
         Challenge.course_id == source.id, Challenge.team_id.is_(None), Challenge.cancelled_at.is_(None))
         .order_by(Challenge.starts_at, Challenge.id)))
     if not rows:
         return 0
-    earliest = rows[0].starts_at
-    weeks = 0 if earliest >= now else -(-(now - earliest) // WEEK)
+    # Moved on the organisation's wall clock (create_challenge reads naive times as such): in UTC, a challenge from
+    # winter copied into summer would start an hour off its local time wherever clocks change.
+    tz = challenges.zone(actor.organisation_id)
+
+    def local(moment: datetime) -> datetime:
+        return moment.astimezone(tz).replace(tzinfo=None)
+
+    earliest, today = local(rows[0].starts_at), local(now)
+    weeks = 0 if earliest >= today else -(-(today - earliest) // WEEK)
     shift = weeks * WEEK
     for old in rows:
         data = {"title": old.title, "description": old.description, "goal_kind": old.goal_kind,
-                "goal_value": old.goal_value, "starts_at": old.starts_at + shift, "ends_at": old.ends_at + shift,
+                "goal_value": old.goal_value, "starts_at": local(old.starts_at) + shift,
+                "ends_at": local(old.ends_at) + shift,
                 "team": None, "task_category": _active(TaskCategory, old.task_category_id),
                 "ai_tool": _active(AiTool, old.ai_tool_id), "badge": _active(BadgeClass, old.badge_id),
                 "is_mission": old.is_mission, "scenario": old.scenario, "reflection_prompt": old.reflection_prompt,

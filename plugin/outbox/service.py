@@ -137,7 +137,9 @@ def deliver(item: tuple[int, str, int, str, dict], now: datetime, counts: Counts
     try:
         if fn is None:
             raise GiveUp(f"no handler registered for {kind!r}")
-        note = fn(payload, now)
+        # The handler stamps what it sends (a webhook's timestamp, checked by receivers against their clock): the
+        # moment this delivery starts, not the batch's, which slow receivers earlier in it may have made minutes old.
+        note = fn(payload, lease_from or now)
     except GiveUp as exc:
         db.session.rollback()
         reason = str(exc)[:2000]

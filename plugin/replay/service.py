@@ -14,7 +14,7 @@ from plugin.extensions import db
 from plugin.ledger.models import LedgerEntry
 from plugin.ledger.service import Posting, post_entry, reverse_entry
 from plugin.outbox import grades
-from plugin.replay.simulate import Award, identity_of, simulate
+from plugin.replay.simulate import Award, identity_of, learners_of, simulate
 from plugin.rules.engine import RuleSpec
 from plugin.rules.models import Rule
 from plugin.rules.service import spec_of
@@ -84,6 +84,9 @@ def replay(organisation_id: int, now: datetime, *, apply: bool = False, rule_ids
         rule_ids or [r.id for r in rules if r.archived_at is None])
     desired = {k: a for k, a in simulate(organisation_id, active, limits(organisation_id)).items() if k[0] in scope}
     net, live, revoked, newest = _current(organisation_id, {i: s for i, s in specs.items() if i in scope})
+    # Only the course's learners now are simulated: someone who has since become staff there (a student made TA)
+    # keeps what they earned as a learner, as given, rather than having a replay take it all back.
+    learners = learners_of(organisation_id)
     report = ReplayReport()
     for identity in sorted(set(desired) | set(net), key=str):
         if identity in revoked:
@@ -93,6 +96,8 @@ def replay(organisation_id: int, now: datetime, *, apply: bool = False, rule_ids
         have = net.get(identity, 0)
         if want != have:
             who = award if award is not None else live[identity][0]
+            if (who.course_id, who.user_id) not in learners:
+                continue
             report.points.append(PointChange(who.course_id, who.user_id, identity[0], identity, have, want))
     held = set(db.session.execute(select(BadgeAward.course_id, BadgeAward.user_id, BadgeAward.badge_id).where(
         BadgeAward.organisation_id == organisation_id)).all())
@@ -108,7 +113,7 @@ def replay(organisation_id: int, now: datetime, *, apply: bool = False, rule_ids
         BadgeAward.organisation_id == organisation_id, BadgeAward.rule_id.in_(list(scope)),
         BadgeAward.revoked_at.is_(None))).all())
     report.lost_badges = sorted(tuple(k) for k in rule_awarded
-                                if tuple(k) not in wanted_badges and k[2] in scoped_badges)
+                                if tuple(k) not in wanted_badges and k[2] in scoped_badges and (k[0], k[1]) in learners)
     if apply and not report.empty:
         _apply(organisation_id, report, desired, live, newest, specs, now)
         report.applied = True

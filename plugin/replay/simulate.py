@@ -55,7 +55,8 @@ class _Person:
     facts: MemoryFacts = field(default_factory=MemoryFacts)
 
 
-def _learners(organisation_id: int) -> set[tuple[int, int]]:
+def learners_of(organisation_id: int) -> set[tuple[int, int]]:
+    """(course, user) of the organisation's learners now: the people whose facts a simulation replays."""
     return set(tuple(row) for row in db.session.execute(select(Membership.course_id, Membership.user_id).join(
         Course, Course.id == Membership.course_id).where(Course.organisation_id == organisation_id,
                                                         Membership.role == Role.LEARNER.value)))
@@ -119,7 +120,7 @@ def _remember(facts: MemoryFacts, row: dict | None) -> None:
 
 def simulate(organisation_id: int, rules: list[RuleSpec], limits: Limits) -> dict[tuple, Award]:
     """The awards the given rules would have made, keyed by award identity."""
-    learners = _learners(organisation_id)
+    learners = learners_of(organisation_id)
     people: dict[tuple[int, int], _Person] = {}
     awards: dict[tuple, Award] = {}
     zone = time_zone(organisation_id)

@@ -61,8 +61,11 @@ def tool_policies(organisation_id: int) -> dict[int, ToolPolicy]:
 
 def current(organisation_id: int) -> VisionView:
     policies = tool_policies(organisation_id)
-    tools = [ToolEntry(t, _approved(policies, t.id), policies[t.id].data_note if t.id in policies else "")
-             for t in items(organisation_id, "tools")]
+    listed = items(organisation_id, "tools")
+    # Only listed tools make an approved list: a tool approved, then taken off the list, approves nothing.
+    approvals = {t.id: policies[t.id] for t in listed if t.id in policies}
+    tools = [ToolEntry(t, _approved(approvals, t.id), policies[t.id].data_note if t.id in policies else "")
+             for t in listed]
     return VisionView(db.session.get(Vision, organisation_id), pillars(organisation_id), tools)
 
 
@@ -74,13 +77,16 @@ def _approved(policies: dict[int, ToolPolicy], tool_id: int) -> bool:
 
 
 _P = ToolPolicy.__table__
-_APPROVALS = select(_P.c.ai_tool_id, _P.c.approved).where(_P.c.organisation_id == bindparam("organisation_id"))
+_T = AiTool.__table__
+# Policies of the tools still on the organisation's list (the approved list is made of those).
+_APPROVALS = select(_P.c.ai_tool_id, _P.c.approved).join(_T, _T.c.id == _P.c.ai_tool_id).where(
+    _P.c.organisation_id == bindparam("organisation_id"), _T.c.active.is_(True))
 
 
 # The same rule as scalar subqueries an award's combined read embeds (bind organisation_id, ai_tool_id):
-# whether the organisation approved any tool, and whether it approved this one; approved_from decides.
-ANY_APPROVED = select(_P.c.ai_tool_id).where(_P.c.organisation_id == bindparam("organisation_id"),
-                                             _P.c.approved.is_(True)).exists()
+# whether the organisation approved any listed tool, and whether it approved this one; approved_from decides.
+ANY_APPROVED = select(_P.c.ai_tool_id).join(_T, _T.c.id == _P.c.ai_tool_id).where(
+    _P.c.organisation_id == bindparam("organisation_id"), _P.c.approved.is_(True), _T.c.active.is_(True)).exists()
 THIS_APPROVED = select(_P.c.approved).where(_P.c.organisation_id == bindparam("organisation_id"),
                                             _P.c.ai_tool_id == bindparam("ai_tool_id")).scalar_subquery()
 

@@ -208,3 +208,36 @@ def test_naming_a_course_one_never_managed_copies_nothing_from_it(app, client, l
     refused = client.post("/lti/course-copy", data={"lt": token(stranger), "decision": "copy", "view": ""})
     assert refused.status_code == 409
     assert _count(app, Challenge, course_id=_course_id(app, NEW)) == 0
+
+
+def test_copied_challenges_keep_their_local_times_across_a_clock_change(appctx):
+    """An organisation on Amsterdam time: a challenge that ran Monday 09:00 to Monday 09:00 in January (CET) is
+    carried into a course copied in May (CEST) as Monday 09:00 to Monday 09:00 local, not 10:00."""
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    from plugin.challenges.schemas import ChallengeIn
+    from plugin.challenges.service import create_challenge
+    from plugin.core.actor import Role
+    from plugin.course_copy.service import carry_over
+    from plugin.settings.service import set_time_zone
+    from tests.services.factories import make_actor, make_platform
+
+    amsterdam = ZoneInfo("Europe/Amsterdam")
+    january, may = datetime(2025, 1, 2, 12, tzinfo=timezone.utc), datetime(2025, 5, 7, 12, tzinfo=timezone.utc)
+    platform = make_platform()
+    admin = make_actor(platform, "admin", Role.ADMIN, context_id=OLD)
+    set_time_zone(admin, "Europe/Amsterdam", january)
+    teacher_old = make_actor(platform, "teacher-1", Role.MANAGER, context_id=OLD)
+    create_challenge(teacher_old, ChallengeIn().load({
+        "title": "Five experiments in week one", "goal_kind": "count", "goal_value": "5",
+        "starts_at": "2025-01-06T09:00", "ends_at": "2025-01-13T09:00"}), january)
+    db.session.commit()
+    teacher_new = make_actor(platform, "teacher-1", Role.MANAGER, context_id=NEW)
+    carry_over(teacher_new, [OLD], None, may)
+    db.session.commit()
+    copy = db.session.scalar(select(Challenge).where(Challenge.course_id == teacher_new.course_id))
+    starts, ends = copy.starts_at.astimezone(amsterdam), copy.ends_at.astimezone(amsterdam)
+    assert (starts.weekday(), starts.hour, starts.minute) == (0, 9, 0)
+    assert (ends.weekday(), ends.hour, ends.minute) == (0, 9, 0) and (ends - starts).days == 7
+    assert copy.starts_at >= may

@@ -301,3 +301,17 @@ def test_a_preview_does_not_promise_a_switched_off_badge(course):
                          repeatable=False)
     assert preview(course.org, candidate, replacing=explorer.id) == [
         Qualifier(course.ada.course_id, course.ada.user_id, 15, False)]
+
+
+def test_a_learner_who_became_staff_keeps_what_they_earned_as_a_learner(course):
+    """Canvas promotes a student to TA (the next launch makes them a manager of the course): a replay, such as an
+    admin's recalculation of another rule, neither lists nor takes back the points and badges they earned before."""
+    history(course)
+    before = balances(course.ada.course_id, course.ada.user_id)
+    make_actor(course.platform, "ada", Role.MANAGER)
+    db.session.commit()
+    report = replay(course.org, day(30))
+    assert [c for c in report.points if c.user_id == course.ada.user_id] == []
+    assert [b for b in report.lost_badges if b[1] == course.ada.user_id] == []
+    replay(course.org, day(30), apply=True)
+    assert balances(course.ada.course_id, course.ada.user_id) == before

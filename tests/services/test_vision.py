@@ -158,3 +158,22 @@ def test_admins_saving_different_texts_at_once_each_make_a_version(appctx, admin
     race(appctx, work)
     saved = db.session.get(Vision, org)
     assert saved.version == THREADS
+
+
+def test_when_every_approved_tool_is_taken_off_the_list_the_listed_tools_count_as_approved_again(admin, learner):
+    """The edit page lists the catalogue's tools and says "until you approve any, all listed tools count as
+    approved": once the only approved tool is turned off in Lists, no listed tool is ticked there, and learners
+    are not told that every tool they can pick is unapproved."""
+    from plugin.catalog.service import set_active
+
+    vision.save_vision(admin, vision_data(admin.organisation_id, approve=("ChatGPT",)), NOW)
+    tools = {t.name: t.id for t in items(admin.organisation_id, "tools")}
+    set_active(admin, "tools", tools["ChatGPT"], False)
+    db.session.commit()
+    assert log(learner, ai_tool=str(tools["Gemini"])).experiment.coaching_reasons == []
+    assert vision.tool_approved(admin.organisation_id, tools["Gemini"])
+    shown = {entry.tool.name for entry in vision.current(admin.organisation_id).approved_tools}
+    assert "Gemini" in shown and "ChatGPT" not in shown
+    # Approving a listed tool makes the list an approved list again.
+    vision.save_vision(admin, vision_data(admin.organisation_id, approve=("Claude",)), later(1))
+    assert log(learner, later(5), ai_tool=str(tools["Gemini"])).experiment.coaching_reasons == ["unapproved_tool"]

@@ -78,3 +78,27 @@ def test_a_name_differing_only_in_turkish_or_accented_capitals_is_the_same_name(
     response = client.post(f"/app/admin/lists/categories/{other}",
                            data={"lt": admin, "action": "rename", "name": "öneri yazımı"})
     assert response.status_code == 409 and "already in the list" in text(response)
+
+
+def test_adding_a_turkish_name_again_turns_the_item_back_on(client, launch):
+    """"Çeviri" added, turned off and added again (or typed "ÇEVİRİ"): the one item comes back, no error page."""
+    admin = launch(role="admin", sub="boss")
+    assert client.post("/app/admin/lists/tools", data={"lt": admin, "name": "Çeviri aracı"}).status_code == 303
+    tools = options(text(client.get("/app/experiments/new", query_string={"lt": admin})), "ai_tool")
+    client.post(f"/app/admin/lists/tools/{tools['Çeviri aracı']}", data={"lt": admin, "action": "disable"})
+    again = client.post("/app/admin/lists/tools", data={"lt": admin, "name": "Çeviri aracı"})
+    assert again.status_code == 303
+    shouted = client.post("/app/admin/lists/tools", data={"lt": admin, "name": "ÇEVİRİ ARACI"})
+    assert shouted.status_code == 303
+    tools = options(text(client.get("/app/experiments/new", query_string={"lt": admin})), "ai_tool")
+    assert [name for name in tools if name.casefold().replace("\u0307", "") == "çeviri aracı"] == ["Çeviri aracı"]
+
+
+def test_renaming_to_a_turkish_name_in_other_case_is_a_clear_conflict(client, launch):
+    admin = launch(role="admin", sub="boss")
+    client.post("/app/admin/lists/tools", data={"lt": admin, "name": "Özetleyici"})
+    tools = options(text(client.get("/app/experiments/new", query_string={"lt": admin})), "ai_tool")
+    response = client.post(f"/app/admin/lists/tools/{tools['Claude']}",
+                           data={"lt": admin, "action": "rename", "name": "ÖZETLEYİCİ"})
+    assert response.status_code == 409
+    assert "already in the list" in text(response)

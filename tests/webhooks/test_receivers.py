@@ -168,3 +168,24 @@ def test_a_receiver_answering_a_byte_at_a_time_holds_the_delivery_worker_no_long
     item = db.session.query(OutboxItem).filter(OutboxItem.kind == webhooks.KIND).one()
     # cut off at twice the timeout (not the receiver's 8 s), and tried again later
     assert (item.status, item.last_error) == ("pending", "Retry: the receiver did not finish answering within 2 s")
+
+
+def test_a_delivery_sent_after_a_slow_receiver_carries_the_time_it_is_sent(app, appctx, monkeypatch, receiver):  # noqa: F811
+    """webhook-timestamp is what receivers check against their clock (5 minutes, Standard Webhooks): a batch's later
+    deliveries, held up by another organisation's slow receiver, must not go out stamped with the batch's start."""
+    monkeypatch.setitem(app.config, "WEBHOOKS_HTTP_TIMEOUT", 1)
+    server = _dripping_receiver(pause=0.5, lines=16)  # cut off after 2 s
+    a, b = make_platform(), make_platform(issuer="https://other.example", organisation="Org B")
+    admin_a, ada = make_actor(a, "admin", Role.ADMIN), make_actor(a, "ada")
+    admin_b, bob = make_actor(b, "admin-b", Role.ADMIN), make_actor(b, "bob")
+    add(admin_a, f"http://127.0.0.1:{server.getsockname()[1]}/in", events=("experiment.logged",))
+    _, secret_b = add(admin_b, receiver.url, events=("experiment.logged",))
+    log(ada, later(1))
+    log(bob, later(1))
+    db.session.commit()
+    started = later(2)
+    outbox.process_due(started)
+    server.close()
+    [got] = receiver.received
+    assert verify(secret_b, got)
+    assert int(got.headers["webhook-timestamp"]) >= int(started.timestamp()) + 2
