@@ -14,6 +14,15 @@ from sqlalchemy import text as sa_text
 from plugin.extensions import db
 
 
+def key(value: str) -> str:
+    """`value` folded in Python alone, as folder() folds on either database (for names compared in Python)."""
+    return _turkish_i(value).casefold().replace("\u0307", "").replace("\u0131", "i")
+
+
+def _turkish_i(value: str) -> str:
+    return value.replace("İ", "i").replace("I", "i")
+
+
 def folder() -> tuple[Callable, Callable[[str], str]]:
     """(SQL folding a column, Python folding a value) alike, for this session's database."""
     if db.session.get_bind().dialect.name == "sqlite":
@@ -28,6 +37,6 @@ def folder() -> tuple[Callable, Callable[[str], str]]:
         return func.replace(func.replace(lower(value), "\u0307", ""), "\u0131", "i")
 
     def word(value: str) -> str:
-        return lower_word(value.replace("İ", "i").replace("I", "i")).replace("\u0307", "").replace("\u0131", "i")
+        return lower_word(_turkish_i(value)).replace("\u0307", "").replace("\u0131", "i")
 
     return column, word

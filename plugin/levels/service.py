@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, select
 
+from plugin.core import text_fold
 from plugin.core.actor import Actor
 from plugin.core.db import read
 from plugin.core.memo import memoised
@@ -94,7 +95,7 @@ def set_levels(actor: Actor, steps: list[tuple[str, int]], now: datetime | None 
     if len(set(thresholds)) != len(thresholds) or min(thresholds) != 0 or any(t < 0 for t in thresholds):
         raise InvalidInput(_("Thresholds must be distinct, not negative, and the first level must start at 0."),
                            errors={"levels": [_("Distinct thresholds starting at 0.")]})
-    names = [n.casefold() for n, _ in clean]
+    names = [text_fold.key(n) for n, _ in clean]
     if len(set(names)) != len(names):  # "level reached" rules name their level
         raise InvalidInput(_("Give each level a name of its own."), errors={"levels": [_("Names must differ.")]})
     _keep_named_levels(actor.organisation_id, {n for n, _ in clean})

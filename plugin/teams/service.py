@@ -87,13 +87,13 @@ def sync_lms_teams(course_id: int, groups: dict[str, str], members: dict[str, se
                 team.name = f"~renaming {team.id} {secrets.token_hex(6)}"
         db.session.flush()
     # Names are unique whatever their case, as managers' names are (_check_name_free).
-    taken = {n.lower() for n in db.session.scalars(select(Team.name).where(Team.course_id == course_id))} - {
-        t.name.lower() for t in lms_teams.values() if t.id in before}
+    taken = {text_fold.key(n) for n in db.session.scalars(select(Team.name).where(Team.course_id == course_id))} - {
+        text_fold.key(t.name) for t in lms_teams.values() if t.id in before}
     for external_id in groups:
         team = lms_teams.get(external_id)
         wanted = wanted_name(external_id)
         if team is None:
-            unique = wanted if wanted.lower() not in taken else f"{wanted} (LMS {external_id})"[:200]
+            unique = wanted if text_fold.key(wanted) not in taken else f"{wanted} (LMS {external_id})"[:200]
             team = Team(course_id=course_id, name=unique, external_id=external_id, created_at=now)
             db.session.add(team)
             db.session.flush()
@@ -102,10 +102,10 @@ def sync_lms_teams(course_id: int, groups: dict[str, str], members: dict[str, se
         elif team.id in before:
             old = before[team.id]
             team.name = next(n for n in (wanted, old, f"{wanted} (LMS {external_id})"[:200],
-                                         f"{wanted[:150]} (LMS {team.id})") if n.lower() not in taken)
+                                         f"{wanted[:150]} (LMS {team.id})") if text_fold.key(n) not in taken)
             if team.name != old:
                 standings.renamed(team.id, team.name)
-        taken.add(team.name.lower())
+        taken.add(text_fold.key(team.name))
     for external_id, team in lms_teams.items():
         wanted_ids = members.get(external_id, set()) if external_id in groups else set()
         current = set(db.session.scalars(select(TeamMember.user_id).where(TeamMember.team_id == team.id)))

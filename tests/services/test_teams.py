@@ -194,6 +194,15 @@ def test_an_lms_group_named_like_a_managers_team_but_for_case_gets_a_name_of_its
     assert sorted(t.name for t in teams.course_teams(course.boss)) == ["Red", "red (LMS g-1)"]
 
 
+def test_an_lms_group_named_like_a_managers_team_but_for_turkish_capitals_gets_a_name_of_its_own(course):
+    teams.create_team(course.boss, name("İletişim"), NOW)
+    teams.sync_lms_teams(course.boss.course_id, {"g-1": "iletişim", "g-2": "IŞIK"}, {}, NOW)
+    teams.create_team(course.boss, name("Ölçme"), NOW)
+    with pytest.raises(Conflict):
+        teams.create_team(course.boss, name("Işık"), NOW)
+    assert sorted(t.name for t in teams.course_teams(course.boss)) == ["IŞIK", "iletişim (LMS g-1)", "Ölçme", "İletişim"]
+
+
 # --- scope and roles ---------------------------------------------------------------------------------------
 def test_another_course_cannot_see_or_change_a_team(course):
     team = teams.create_team(course.boss, name("Red"), NOW)

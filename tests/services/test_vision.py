@@ -57,6 +57,13 @@ def test_three_to_six_distinct_pillars(admin):
         vision.save_vision(admin, vision_data(admin.organisation_id, pillars=("A", "a", "B")), NOW)
 
 
+@pytest.mark.parametrize("pair", [("İletişim", "iletişim"), ("ÖZEN", "özen"), ("Işık", "IŞIK")])
+def test_pillars_named_alike_but_for_turkish_capitals_are_one_name(admin, pair):
+    """Learners could not tell "İletişim" from "iletişim" apart in the pillar list: refused as "A" and "a" are."""
+    with pytest.raises(InvalidInput, match="Each pillar needs its own name"):
+        vision.save_vision(admin, vision_data(admin.organisation_id, pillars=(*pair, "Güven")), NOW)
+
+
 def test_version_goes_up_only_when_the_text_changes_and_learners_are_asked_again(admin, learner):
     assert not vision.needs_acknowledgement(learner)  # nothing to read yet
     vision.save_vision(admin, vision_data(admin.organisation_id), NOW)
