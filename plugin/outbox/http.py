@@ -118,6 +118,15 @@ def valid_port(url: str) -> bool:
     return port is None or port > 0
 
 
+def in_the_clear(url: str, allow_private_setting: str) -> bool:
+    """Whether `url` is plain http where the operator keeps receivers to the public internet (`allow_private_setting`
+    off, as in production): what goes there names people, so it goes over https. An operator who allows private
+    receivers (an internal network) may use http there."""
+    from flask import current_app
+
+    return urlsplit(url.strip()).scheme.lower() == "http" and not current_app.config.get(allow_private_setting, False)
+
+
 def send(method: str, url: str, *, who: str, timeout: float, public_only: bool = False,
          **kwargs) -> requests.Response:
     """The receiver's response (its first MAX_ANSWER bytes); raises Retry (with a message naming `who`) when it could

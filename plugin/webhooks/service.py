@@ -24,7 +24,7 @@ from plugin.errors import Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
 from plugin.i18n import gettext as _
 from plugin.i18n import lazy_gettext as _l
-from plugin.outbox.http import valid_port
+from plugin.outbox.http import in_the_clear, valid_port
 from plugin.outbox.models import FAILED, PENDING, OutboxItem
 from plugin.outbox.registry import Retry
 from plugin.outbox.service import ENQUEUED_FLAG
@@ -56,6 +56,8 @@ class WebhookIn(Schema):
             raise ValidationError(_("The address may not contain #."))
         if not valid_port(value.strip()):
             raise ValidationError(_("The port must be a number from 1 to 65535."))
+        if in_the_clear(value, "WEBHOOKS_ALLOW_PRIVATE_ENDPOINTS"):
+            raise ValidationError(_("Give an https:// address: webhooks name people and carry their signature."))
 
 
 # -- the signing secret ----------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from plugin.errors import Forbidden, InvalidInput
 from plugin.extensions import db
 from plugin.i18n import gettext as _
 from plugin.i18n import lazy_gettext as _l
-from plugin.outbox.http import valid_port
+from plugin.outbox.http import in_the_clear, valid_port
 from plugin.outbox.models import FAILED, PENDING, OutboxItem
 from plugin.outbox.service import enqueue
 from plugin.tenancy import config_cache
@@ -67,6 +67,9 @@ class XIn(Schema):
                 raise ValidationError(_("The endpoint is the LRS's base address, without ? or #."))
             if not valid_port(value):
                 raise ValidationError(_("The port must be a number from 1 to 65535."))
+            if in_the_clear(value, "XAPI_ALLOW_PRIVATE_ENDPOINTS"):
+                raise ValidationError(_("Give an https:// address: statements name people, and the LRS key and "
+                                        "secret go with each."))
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:

@@ -117,14 +117,28 @@ def test_only_admins_manage_endpoints(org):
 def test_an_ipv6_address_carrying_a_private_ipv4_one_is_refused_like_it(org, app, monkeypatch, host):
     monkeypatch.setitem(app.config, "WEBHOOKS_ALLOW_PRIVATE_ENDPOINTS", False)
     with pytest.raises(InvalidInput) as err:
-        add(org["admin"], f"http://{host}:8080/in")
+        add(org["admin"], f"https://{host}:8080/in")
     assert "private address" in " ".join(err.value.errors["url"])
 
 
 def test_a_public_ipv6_address_and_one_carrying_a_public_ipv4_are_accepted(org, app, monkeypatch):
     monkeypatch.setitem(app.config, "WEBHOOKS_ALLOW_PRIVATE_ENDPOINTS", False)
     for host in ("[2606:4700:4700::1111]", "[2002:808:808::]"):  # a public address; 6to4 of 8.8.8.8
-        assert add(org["admin"], f"http://{host}:8080/in").url == f"http://{host}:8080/in"
+        assert add(org["admin"], f"https://{host}:8080/in").url == f"https://{host}:8080/in"
+
+
+def test_plain_http_receivers_are_refused_where_private_ones_are(org, app, monkeypatch):
+    """A webhook carries people's names and its signature: in production (private receivers not allowed) it
+    goes over https only. Where the operator allows private receivers (an internal network), http is fine."""
+    from marshmallow import ValidationError
+
+    monkeypatch.setitem(app.config, "WEBHOOKS_ALLOW_PRIVATE_ENDPOINTS", False)
+    with pytest.raises(ValidationError) as err:
+        add(org["admin"], "http://8.8.8.8/in")
+    assert "https://" in " ".join(err.value.messages["url"])
+    assert add(org["admin"], "https://8.8.8.8/in").url == "https://8.8.8.8/in"
+    monkeypatch.setitem(app.config, "WEBHOOKS_ALLOW_PRIVATE_ENDPOINTS", True)
+    assert add(org["admin"], "http://10.0.0.7/in").url == "http://10.0.0.7/in"
 
 
 def test_private_receivers_are_refused_when_the_operator_does_not_allow_them(org, app, monkeypatch):
@@ -133,7 +147,7 @@ def test_private_receivers_are_refused_when_the_operator_does_not_allow_them(org
     db.session.commit()
     monkeypatch.setitem(app.config, "WEBHOOKS_ALLOW_PRIVATE_ENDPOINTS", False)
     with pytest.raises(InvalidInput) as err:
-        add(org["admin"], "http://localhost:8080/in")
+        add(org["admin"], "https://localhost:8080/in")
     assert "private address" in " ".join(err.value.errors["url"])
     counts = outbox.process_due(later(2))
     assert counts.failed == 1

@@ -80,10 +80,10 @@ def _rebinding_url(receiver, path):  # noqa: F811
 
 
 def test_a_webhook_host_that_rebinds_to_loopback_gets_nothing(app, appctx, receiver, rebinding, monkeypatch):  # noqa: F811
-    monkeypatch.setitem(app.config, "WEBHOOKS_ALLOW_PRIVATE_ENDPOINTS", False)
     platform = make_platform()
     admin, ada = make_actor(platform, "admin", Role.ADMIN), make_actor(platform, "ada")
-    add(admin, _rebinding_url(receiver, "/internal-admin"), events=("experiment.logged",))
+    add(admin, _rebinding_url(receiver, "/internal-admin"), events=("experiment.logged",))  # plain http: saved
+    monkeypatch.setitem(app.config, "WEBHOOKS_ALLOW_PRIVATE_ENDPOINTS", False)  # while private receivers were allowed
     log(ada, later(1))
     db.session.commit()
     outbox.process_due(later(2))
@@ -93,15 +93,17 @@ def test_a_webhook_host_that_rebinds_to_loopback_gets_nothing(app, appctx, recei
 
 
 def test_an_lrs_host_that_rebinds_to_loopback_gets_nothing(app, appctx, receiver, rebinding, monkeypatch):  # noqa: F811
-    monkeypatch.setitem(app.config, "XAPI_ALLOW_PRIVATE_ENDPOINTS", False)
     platform = make_platform()
     admin, ada = make_actor(platform, "admin", Role.ADMIN), make_actor(platform, "ada")
     xapi.update_settings(admin, xapi.XIn().load({"enabled": True, "endpoint": _rebinding_url(receiver, "/x"),
-                                                 "key": "k", "secret": "s"}), NOW)
+                                                 "key": "k", "secret": "s"}), NOW)  # plain http: saved while
+    monkeypatch.setitem(app.config, "XAPI_ALLOW_PRIVATE_ENDPOINTS", False)  # private endpoints were allowed
     log(ada, later(1))
     db.session.commit()
     outbox.process_due(later(2))
     assert receiver.received == []  # neither the statement nor the LRS credentials
+    item = db.session.query(OutboxItem).filter(OutboxItem.kind == xapi.KIND).first()
+    assert "private address (127.0.0.1)" in item.last_error
 
 
 @pytest.mark.parametrize("url", ["https://hooks.example.org:99999/in", "https://hooks.example.org:0/in"])

@@ -463,6 +463,20 @@ def test_statements_waiting_when_xapi_is_turned_off_are_not_sent(appctx, scripte
     assert scripted.requests == []
 
 
+def test_a_plain_http_lrs_is_refused_where_private_endpoints_are(app, appctx, monkeypatch):
+    """Statements name people and the LRS key and secret go with each: in production (private endpoints not
+    allowed) the LRS is reached over https only; an LRS on the operator's own network may use http."""
+    from marshmallow import ValidationError
+
+    monkeypatch.setitem(app.config, "XAPI_ALLOW_PRIVATE_ENDPOINTS", False)
+    with pytest.raises(ValidationError) as err:
+        settings_input(endpoint="http://lrs.example.org/xAPI/")
+    assert "https://" in " ".join(err.value.messages["endpoint"])
+    assert settings_input(endpoint="https://lrs.example.org/xAPI/")["endpoint"] == "https://lrs.example.org/xAPI/"
+    monkeypatch.setitem(app.config, "XAPI_ALLOW_PRIVATE_ENDPOINTS", True)
+    assert settings_input(endpoint="http://lrs.internal:8100/xAPI/")["endpoint"] == "http://lrs.internal:8100/xAPI/"
+
+
 def test_private_endpoints_are_refused_where_the_operator_forbids_them(app, appctx, scripted, monkeypatch):
     row = one_statement(make_world(), scripted.endpoint)
     monkeypatch.setitem(app.config, "XAPI_ALLOW_PRIVATE_ENDPOINTS", False)
