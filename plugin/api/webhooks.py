@@ -95,7 +95,7 @@ def set_webhook_state(actor, data, webhook_id):
 @guard(blp)
 @blp.response(204)
 def delete_webhook(actor, webhook_id):
-    """Remove an endpoint; what was still queued for it fails with a note."""
+    """Remove an endpoint with its deliveries, queued, failed or done: nothing more is sent to it."""
     webhooks.delete_endpoint(actor, webhook_id, utcnow())
     db.session.commit()
 
