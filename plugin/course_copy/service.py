@@ -2,7 +2,9 @@
 id and names the old ones in Context.id.history) may carry over the old course's configuration.
 
 Offered to the new course's managers, never forced, decided once. Carried over: how boards are shown, the
-grade sync opt-in and its mode, and the course-wide challenges (as new challenges, windows moved forward).
+grade sync opt-in and its mode, and the course-wide challenges (as new challenges, windows moved forward),
+but for those that count only a tool or task category no longer on the organisation's list (left_out: copied
+without it, they would count every experiment).
 Never people's data: experiments, points, badges, kudos, memberships, teams, opt-outs, evidence.
 """
 from __future__ import annotations
@@ -97,8 +99,9 @@ def carry_over(actor: Actor, history: Sequence[str], lineitems_url: str | None, 
         raise Conflict(_("There is nothing to carry over into this course."))
     if not _claim(actor, source, COPIED, now):
         return db.session.get(CourseCopy, actor.course_id)
+    copied, skipped = _challenges(actor, source, now)
     details = {"boards": _boards(actor, source, now), "grade_sync": _grade_sync(actor, source, lineitems_url, now),
-               "challenges": _challenges(actor, source, now)}
+               "challenges": copied, "challenges_left_out": skipped}
     row = db.session.get(CourseCopy, actor.course_id)
     row.details = details
     db.session.flush()
@@ -131,15 +134,33 @@ def _active(model, item_id: int | None) -> int | None:
     return item_id if item is not None and item.active else None
 
 
-def _challenges(actor: Actor, source: Course, now: datetime) -> int:
-    """Course-wide challenges that were not cancelled, as new challenges of this course: same texts, goal and
-    filters, windows moved forward by whole weeks (same weekdays, local times and lengths) so none starts in the
-    past. Team challenges, champions, progress and evidence stay behind (they are about people)."""
-    rows = list(db.session.scalars(select(Challenge).where(
+def _course_wide(source: Course) -> list[Challenge]:
+    return list(db.session.scalars(select(Challenge).where(
         Challenge.course_id == source.id, Challenge.team_id.is_(None), Challenge.cancelled_at.is_(None))
         .order_by(Challenge.starts_at, Challenge.id)))
+
+
+def _filter_gone(challenge: Challenge) -> bool:
+    return any(item_id is not None and _active(model, item_id) is None for model, item_id in (
+        (TaskCategory, challenge.task_category_id), (AiTool, challenge.ai_tool_id)))
+
+
+def left_out(source: Course) -> list[str]:
+    """Titles of the source's course-wide challenges that a carry-over leaves out: each counts only a tool or task
+    category the organisation has since taken off its list (copied without it, it would count every experiment)."""
+    return [c.title for c in _course_wide(source) if _filter_gone(c)]
+
+
+def _challenges(actor: Actor, source: Course, now: datetime) -> tuple[int, list[str]]:
+    """Course-wide challenges that were not cancelled, as new challenges of this course: same texts, goal and
+    filters, windows moved forward by whole weeks (same weekdays, local times and lengths) so none starts in the
+    past. Team challenges, champions, progress and evidence stay behind (they are about people). Returns how many
+    were copied and the titles left out (left_out)."""
+    rows = _course_wide(source)
+    skipped = [c.title for c in rows if _filter_gone(c)]
+    rows = [c for c in rows if not _filter_gone(c)]
     if not rows:
-        return 0
+        return 0, skipped
     # Moved on the organisation's wall clock (create_challenge reads naive times as such): in UTC, a challenge from
     # winter copied into summer would start an hour off its local time wherever clocks change.
     tz = challenges.zone(actor.organisation_id)
@@ -154,8 +175,8 @@ def _challenges(actor: Actor, source: Course, now: datetime) -> int:
         data = {"title": old.title, "description": old.description, "goal_kind": old.goal_kind,
                 "goal_value": old.goal_value, "starts_at": local(old.starts_at) + shift,
                 "ends_at": local(old.ends_at) + shift,
-                "team": None, "task_category": _active(TaskCategory, old.task_category_id),
-                "ai_tool": _active(AiTool, old.ai_tool_id), "badge": _active(BadgeClass, old.badge_id),
+                "team": None, "task_category": old.task_category_id, "ai_tool": old.ai_tool_id,
+                "badge": _active(BadgeClass, old.badge_id),
                 "is_mission": old.is_mission, "scenario": old.scenario, "reflection_prompt": old.reflection_prompt,
                 "champion": None, "dataset_text": ""}
         if old.is_mission:
@@ -163,4 +184,4 @@ def _challenges(actor: Actor, source: Course, now: datetime) -> int:
                 ChallengeTool.challenge_id == old.id)))
         upload = (old.dataset_name, old.dataset) if old.is_mission and old.dataset_name else None
         challenges.create_challenge(actor, data, now, upload)
-    return len(rows)
+    return len(rows), skipped

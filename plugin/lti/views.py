@@ -178,7 +178,8 @@ def course_copy_offer(actor: Actor):
     source = course_copy.offer_for(actor, _history())
     if source is None:
         return redirect(placements.landing_url(request.args.get("view"), actor.role, **{TOKEN_FIELD: g.launch_token}))
-    return render_template("lti/course_copy.html", actor=actor, source=source, view=request.args.get("view") or "")
+    return render_template("lti/course_copy.html", actor=actor, source=source, left_out=course_copy.left_out(source),
+                           view=request.args.get("view") or "")
 
 
 @bp.post("/course-copy")

@@ -241,3 +241,33 @@ def test_copied_challenges_keep_their_local_times_across_a_clock_change(appctx):
     assert (starts.weekday(), starts.hour, starts.minute) == (0, 9, 0)
     assert (ends.weekday(), ends.hour, ends.minute) == (0, 9, 0) and (ends - starts).days == 7
     assert copy.starts_at >= may
+
+
+def test_a_challenge_on_a_tool_taken_off_the_list_is_left_out_and_the_offer_says_so(app, client, launch, old_course):
+    """Copied without its filter, "Three experiments with Gemini" would count every tool: it is left out, and
+    the manager reads so before deciding."""
+    from tests.web.helpers import options
+
+    teacher = old_course
+    tools = options(text(client.get("/app/experiments/new", query_string={"lt": teacher})), "ai_tool")
+    created = client.post("/app/challenges/", data={
+        "lt": teacher, "title": "Three experiments with Gemini", "goal_kind": "count", "goal_value": "3",
+        "ai_tool": tools["Gemini"], "starts_at": "2026-03-02T09:00", "ends_at": "2026-03-09T09:00"})
+    assert created.status_code == 303, text(created)[:1500]
+    with app.app_context():
+        from plugin.catalog.models import AiTool
+
+        db.session.get(AiTool, int(tools["Gemini"])).active = False
+        db.session.commit()
+
+    first = launch("instructor", "teacher-1", NEW, history=OLD)
+    offer = visible(client.get(first.headers["Location"]))
+    assert "Left out: Three experiments with Gemini" in offer, offer
+    teacher = token(first)
+    assert client.post("/lti/course-copy", data={"lt": teacher, "decision": "copy", "view": ""}).status_code == 303
+    challenges = visible(client.get(f"/app/challenges/?lt={teacher}"))
+    assert "Five experiments in week one" in challenges and "Three experiments with Gemini" not in challenges
+    with app.app_context():
+        audit = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "course.copy_carried_over"))
+        assert audit.details["challenges"] == 2
+        assert audit.details["challenges_left_out"] == ["Three experiments with Gemini"]
