@@ -170,7 +170,7 @@ def _challenges(platform: Platform, tools, categories, now: datetime) -> int:
 def _open_badges(platform: Platform, now: datetime) -> int:
     """An issuer profile with an e-mail, and hand-awarded badges to learners whose identities are claimed
     (LMS e-mail; one learner confirmed another address and shows their name), so the export verifies."""
-    from plugin.badges.models import BadgeClass, Issuer, Recipient
+    from plugin.badges.models import BadgeAward, BadgeClass, Issuer, Recipient
     from plugin.badges.service import BadgeGrant, award_badge
     from plugin.tenancy.models import Course, Membership, User
 
@@ -186,10 +186,17 @@ def _open_badges(platform: Platform, now: datetime) -> int:
         return 0
     learners = list(db.session.scalars(select(User).join(Membership, Membership.user_id == User.id).where(
         Membership.course_id == course.id, Membership.role == Role.LEARNER.value).order_by(User.id).limit(3)))
+    # Given by the course's instructor with a reason, as a manager's award is: the learner's page names who gave it,
+    # and the manager's "not yet recognised" nudge counts it.
+    manager_id = db.session.scalar(select(User.id).where(User.platform_id == platform.id, User.sub == "dev-manager-1"))
     awarded = 0
     for user in learners:
-        if award_badge(BadgeGrant(badge_id=badge.id, organisation_id=org_id, course_id=course.id, user_id=user.id,
-                                  key=f"demo:badge:{badge.id}:user:{user.id}", source_type="manual"), now):
+        award_id = award_badge(BadgeGrant(badge_id=badge.id, organisation_id=org_id, course_id=course.id,
+                                          user_id=user.id, key=f"demo:badge:{badge.id}:user:{user.id}",
+                                          source_type="manual"), now)
+        if award_id:
+            award = db.session.get(BadgeAward, award_id)
+            award.awarded_by_id, award.comment = manager_id, "Ran a prompt clinic for the team."
             awarded += 1
     if learners and db.session.get(Recipient, learners[0].id) is None:
         db.session.add(Recipient(user_id=learners[0].id, kind="email", identity="learner.one@home.example",

@@ -9,6 +9,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import aliased
 
 from plugin.badges.models import BadgeAward, BadgeClass
+from plugin.challenges.models import Challenge, ChallengeContribution
 from plugin.community.models import Reaction, Reuse
 from plugin.core.actor import Actor
 from plugin.experiments.models import Experiment
@@ -62,6 +63,12 @@ class _Sources:
         self.helps = dict(db.session.execute(
             select(PeerHelp.id, _HELPED.name).join(_HELPED, _HELPED.id == PeerHelp.helped_id)
             .where(PeerHelp.id.in_(ids["peer_help"]))).all()) if ids.get("peer_help") else {}
+        self.contributions = dict(db.session.execute(
+            select(ChallengeContribution.id, ChallengeContribution.challenge_id)
+            .where(ChallengeContribution.id.in_(ids["challenge_contribution"]))).all()) if ids.get("challenge_contribution") else {}
+        challenge_ids = ids.get("challenge", set()) | set(self.contributions.values())
+        self.challenges = dict(db.session.execute(select(Challenge.id, Challenge.title)
+                                                  .where(Challenge.id.in_(challenge_ids))).all()) if challenge_ids else {}
         self.kudos = {k.id: (k, name) for k, name in db.session.execute(
             select(Kudos, _GIVER.name).join(_GIVER, _GIVER.id == Kudos.giver_id).where(Kudos.id.in_(ids["kudos"])))
         } if ids.get("kudos") else {}
@@ -83,6 +90,11 @@ class _Sources:
             if kind == "reaction":
                 return _("Your experiment “%(title)s” was found helpful", title=title), experiment_id
             return _("Your experiment “%(title)s” was reused by a colleague", title=title), experiment_id
+        if kind in ("challenge", "challenge_contribution"):
+            challenge_id = source_id if kind == "challenge" else self.contributions.get(source_id)
+            return _("Challenge: %(title)s", title=self.challenges.get(challenge_id, "")), None
+        if kind == "manual":  # the award's own line already says who gave it and why
+            return "", None
         return _("Awarded by a manager"), None
 
 
@@ -136,7 +148,9 @@ def explanations(actor: Actor, limit: int = 200, linked: bool = False) -> list[E
             why = _("%(rule)s (rule version %(version)s)", rule=seeded(rule_name), version=rule_version)
         else:
             giver = givers.get(award.awarded_by_id)
-            if not award.awarded_by_id:
+            if award.source_type == "challenge":
+                why = _("Challenge completed")
+            elif not award.awarded_by_id:
                 why = _("Awarded by a manager")
             elif giver:
                 why = _("Awarded by %(name)s: %(comment)s", name=giver, comment=award.comment)

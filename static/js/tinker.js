@@ -22,6 +22,16 @@
   var summary = document.querySelector(".error-summary");
   if (summary) { summary.focus(); }
 
+  // After a save the page comes back with its confirmation at the top. The LMS sizes the frame to the page, so it is
+  // the LMS page that scrolls: left where the form was (say, at the foot of a long page), the confirmation would be
+  // out of sight and the save would seem to do nothing. Bring it into view and give it the focus.
+  var toast = summary ? null : document.querySelector("main .toast[role=status]");
+  if (toast) {
+    toast.setAttribute("tabindex", "-1");
+    toast.focus({ preventScroll: true });
+    toast.scrollIntoView({ block: "nearest" });
+  }
+
   // lti.frameResize (Canvas and others): tell the LMS how tall the page is, so the frame fits without a
   // second scrollbar. Sent only to the registration's origins (never "*"); other origins drop it.
   var origins = document.querySelector('meta[name="tinker-platform-origins"]');

@@ -74,3 +74,19 @@ def test_pages_do_not_jump_while_loading_and_stay_light(live_server, page):
         assert not blocking, f"{path}: scripts that block the first paint {blocking}"
         total = sum(sizes.values())
         assert total < BUDGET_BYTES, f"{path}: {total} bytes to download {sorted(sizes.items(), key=lambda i: -i[1])[:5]}"
+
+
+def test_a_form_saved_low_on_a_long_page_shows_its_confirmation_and_takes_the_focus(live_server, page):
+    """The frame is as tall as the page, so the LMS page scrolls, not the frame: after "Save limits" at the foot of
+    the admin's scoring page the reloaded page kept the LMS scrolled down to the form, the "Saved." at the top of
+    the frame out of sight (nothing seemed to happen) and the focus on the page's start."""
+    assert live_server.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
+    frame = launch_from_dev_lms(page, live_server.base_url, "Alex Morgan")
+    frame.get_by_role("link", name="Admin", exact=True).click()
+    frame.get_by_role("link", name="Dimensions, levels and limits").click()
+    expect(frame.get_by_role("button", name="Save limits")).to_be_visible()
+    frame.get_by_role("button", name="Save limits").click()  # Playwright scrolls the LMS page down to it, as a person does
+    saved = frame.get_by_role("status").filter(has_text="Saved.")
+    expect(saved).to_be_visible()
+    expect(saved).to_be_in_viewport()
+    expect(saved).to_be_focused()

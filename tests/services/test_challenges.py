@@ -566,3 +566,16 @@ def test_a_returned_submission_without_a_comment_has_one_message(course):
     with pytest.raises(InvalidInput) as refused:
         missions.review_evidence(course.manager, evidence.id, ReviewIn().load({"decision": "return"}), NOW)
     assert refused.value.errors == {"comment": [refused.value.message]}
+
+
+def test_the_learner_reads_that_a_challenges_badge_and_points_came_from_the_challenge_not_from_a_manager(course):
+    from plugin.recognition.history import explanations
+    create_rule(course.ada.organisation_id, {"name": "Challenger", "condition": "challenge_completed",
+                                             "params": {"count": 1}, "points": 15, "dimension": "experimenting"},
+                NOW)
+    make(course, goal_value=1, badge=course.badge.id)
+    log(course.ada)
+    rows = [e for e in explanations(course.ada) if (e.badge and e.badge.id == course.badge.id) or e.why.startswith("Challenger")]
+    assert sorted((e.badge.name if e.badge else f"+{e.points}", e.why, e.source) for e in rows) == [
+        ("+15", "Challenger (rule version 1)", "Challenge: Twenty on assessment"),
+        ("Team player", "Challenge completed", "Challenge: Twenty on assessment")]

@@ -235,6 +235,8 @@ def test_a_manager_awards_champion_once_with_comment_and_evidence(course):
     assert badge_names(course.ada) == ["Champion"]
     assert [(e.badge.name, e.why) for e in explanations(course.ada) if e.badge] == [
         ("Champion", "Awarded by Person boss: Ran the prompt clinic for the team")]  # what the learner reads
+    # ... once: no second "Awarded by a manager" after the giver's own words
+    assert [e.source for e in explanations(course.ada) if e.badge] == [""]
     assert [e.details for e in audit("badge.awarded")] == [{"badge": champion.id, "receiver": course.ada.user_id}]
     with pytest.raises(Conflict) as err:
         award_badge_manually(course.boss, receiver_id=course.ada.user_id, badge_id=champion.id,

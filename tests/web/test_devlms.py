@@ -115,3 +115,28 @@ def test_dev_lms_deep_linking_places_a_view_that_later_launches_open(live_server
         "sub": "dev-learner-1", "course": "dev-course-101", "view": "leaderboard"}))
     learner = autopost(browser, browser.get(next_url(learner_login)))
     assert learner.headers["Location"].startswith("/app/leaderboard")
+
+
+def test_the_demos_hand_awarded_badges_name_their_manager_and_count_as_recognition(app, cli):
+    """The demo's Champion badges read "Awarded by a manager: Awarded by a manager" on the learner's page, while the
+    manager's "Experimenting, not yet recognised" list still named their holders as never recognised by a manager."""
+    assert "Demo data loaded" in cli("demo", "seed").output
+    with app.app_context():
+        from sqlalchemy import select
+
+        from plugin.badges.models import BadgeAward
+        from plugin.core.actor import Actor, Role
+        from plugin.core.clock import utcnow
+        from plugin.extensions import db
+        from plugin.recognition.service import unrecognised
+        from plugin.tenancy.models import Course, Membership, User
+
+        awards = db.session.scalars(select(BadgeAward).where(BadgeAward.idempotency_key.like("demo:badge:%"))).all()
+        assert awards
+        course = db.session.get(Course, awards[0].course_id)
+        manager = db.session.scalar(select(User).join(Membership, Membership.user_id == User.id).where(
+            Membership.course_id == course.id, User.sub == "dev-manager-1"))
+        assert {(a.awarded_by_id, bool(a.comment)) for a in awards} == {(manager.id, True)}
+        actor = Actor(user_id=manager.id, course_id=course.id, organisation_id=course.organisation_id,
+                      platform_id=course.platform_id, role=Role.MANAGER)
+        assert not {a.user_id for a in awards} & set(unrecognised(actor, utcnow()))
