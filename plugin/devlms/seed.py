@@ -83,6 +83,18 @@ def seed(base_url: str, now: datetime, rng_seed: int = 7) -> dict[str, int]:
     categories = items(platform.organisation_id, "categories")
     counts = {"people": 0, "experiments": 0}
     start = now - timedelta(weeks=8)
+    # Each person's ideas in a course come in a shuffled order, none twice (a repeat would be a near-duplicate).
+    ideas: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
+
+    def idea(sub: str, context_id: str) -> tuple[str, str, str]:
+        queue = ideas.setdefault((sub, context_id), [])
+        if not queue:
+            queue.extend(rng.sample(IDEAS, len(IDEAS)))
+        return queue.pop()
+
+    # Logged in date order afterwards, as people would have: badges and "first" awards follow the calendar, and
+    # the lists (newest first) read in date order.
+    planned: list[tuple[datetime, Actor, dict]] = []
     for person in PEOPLE:
         for context_id, lms_role in person.courses.items():
             course_info = next(c for c in COURSES if c.context_id == context_id)
@@ -102,12 +114,12 @@ def seed(base_url: str, now: datetime, rng_seed: int = 7) -> dict[str, int]:
             actor = Actor(user_id=user.id, course_id=course.id, organisation_id=course.organisation_id,
                           platform_id=platform.id, role=role)
             for _ in range(rng.randint(0, 6)):
-                title, tried, learned = rng.choice(IDEAS)
+                title, tried, learned = idea(person.sub, context_id)
                 outcome = rng.choices(["worked", "partly", "failed"], weights=[5, 3, 2])[0]
                 sensitive = rng.choices(["no", "unsure"], weights=[12, 1])[0]
                 when = start + timedelta(minutes=rng.randint(0, 8 * 7 * 24 * 60 - 60))
                 use_other = rng.random() < 0.1
-                log_experiment(actor, {
+                planned.append((when, actor, {
                     "submission_key": secrets.token_hex(8), "title": title,
                     "ai_tool": "other" if use_other else str(rng.choice(tools).id),
                     "ai_tool_other": "An internal chatbot" if use_other else "",
@@ -115,11 +127,11 @@ def seed(base_url: str, now: datetime, rng_seed: int = 7) -> dict[str, int]:
                     "learned": learned if outcome != "worked" or rng.random() < 0.7 else "",
                     "minutes_saved": rng.choice([0, 10, 15, 30, 45, 60, 90]) if outcome != "failed" else 0,
                     "sensitive_data": sensitive, "visibility": rng.choice(["course", "course", "team", "private"]),
-                }, when)
+                }))
                 counts["experiments"] += 1
     db.session.flush()
+    counts.update(_vision_and_insights(platform, now, rng, idea, planned))
     counts["challenges"] = _challenges(platform, tools, categories, now)
-    counts.update(_vision_and_insights(platform, now, rng))
     counts["badge_awards"] = _open_badges(platform, now)
     return counts
 
@@ -223,10 +235,12 @@ DEMO_PILLARS = [("Time back for people", "Hand repetitive drafting and summarisi
                 ("Safe by default", "Responsible use: data, accuracy, transparency.")]
 
 
-def _vision_and_insights(platform: Platform, now: datetime, rng: random.Random) -> dict[str, int]:
+def _vision_and_insights(platform: Platform, now: datetime, rng: random.Random, idea,
+                         planned: list[tuple[datetime, Actor, dict]]) -> dict[str, int]:
     """The AI vision, then a quarter's worth of tagged, confidence-rated experiments, cross-team help and reuses
     in the first course, so the insights pages answer "how many hours did my team save this quarter, in which
-    tasks, and is it still only the same two people?". A pilot team of three shows the minimum group size."""
+    tasks, and is it still only the same two people?". A pilot team of three shows the minimum group size.
+    The experiments `planned` before are logged with these, all in date order."""
     from plugin.community.service import mark_reused
     from plugin.insights.periods import QUARTER
     from plugin.insights.periods import current_key as period_key
@@ -271,7 +285,7 @@ def _vision_and_insights(platform: Platform, now: datetime, rng: random.Random) 
     quarter = period_window(period_key(QUARTER, now, tz), tz)
     span = max(60, int((now - quarter.starts_at).total_seconds() // 60) - 5)
     counts = {"tagged_experiments": 0, "helps": 0, "reuses": 0}
-    logged = []
+    tagged: list[tuple[datetime, Actor, dict]] = []
     for person in learners:
         actor = actor_for(person.sub)
         team_index = TEAMS.index(person.team)
@@ -280,25 +294,30 @@ def _vision_and_insights(platform: Platform, now: datetime, rng: random.Random) 
             # Each team has its favourite task and tool, so team-level breakdowns have groups large enough to show.
             category = main[0] if n == 0 else (main[1] if rng.random() < 0.7 else rng.choice(categories[:4]))
             tool = tools[team_index] if n == 0 else rng.choice(tools)
-            title, tried, learned = rng.choice(IDEAS)
+            title, tried, learned = idea(person.sub, COURSES[0].context_id)
             outcome = rng.choices(["worked", "partly", "failed"], weights=[5, 3, 3])[0]
             # Sales Enablement has not tried anything for "Safe by default" yet: a gap the pillar table shows.
             choices = pillar_ids if person.team != TEAMS[1] else pillar_ids[:3]
             rated = rng.random() < 0.75
             before = rng.randint(1, 3)
-            result = log_experiment(actor, {
+            tagged.append((quarter.starts_at + timedelta(minutes=rng.randint(0, span)), actor, {
                 "submission_key": secrets.token_hex(8), "title": title, "ai_tool": str(tool.id),
-                "ai_tool_other": "", "task_category": category.id,
-                "tried": f"{tried} ({secrets.token_hex(2)})", "outcome": outcome,
+                "ai_tool_other": "", "task_category": category.id, "tried": tried, "outcome": outcome,
                 "learned": learned if outcome != "worked" else "",
                 "minutes_saved": rng.choice([15, 20, 30, 45, 60, 90, 120]) if outcome != "failed" else 0,
                 "sensitive_data": "no", "visibility": rng.choice(["course", "course", "team"]),
                 "pillars": rng.sample(choices, rng.randint(1, 2)),
                 "confidence_before": before if rated else None,
                 "confidence_after": min(5, before + rng.choice([0, 1, 1, 2])) if rated else None,
-            }, quarter.starts_at + timedelta(minutes=rng.randint(0, span)))
-            logged.append(result.experiment)
+            }))
             counts["tagged_experiments"] += 1
+    logged = []  # the tagged ones, in date order
+    quarterly = {id(entry) for entry in tagged}
+    for entry in sorted(planned + tagged, key=lambda e: e[0]):
+        when, actor, data = entry
+        result = log_experiment(actor, data, when)
+        if id(entry) in quarterly:
+            logged.append(result.experiment)
 
     # Confirmed help, most of it across teams.
     people = [p.sub for p in learners]

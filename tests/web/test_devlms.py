@@ -60,6 +60,32 @@ def test_demo_seed_is_idempotent_and_consistent(app, cli):
         assert running[0].contributor_count > 0  # experiments already logged in its window count
 
 
+def test_the_demos_experiments_read_in_date_order_each_in_its_own_words(app, cli):
+    """Lists show the newest first by id: the demo's entries were logged person by person with random dates, so
+    "Shared experiments" read out of order, a "First experiment" badge pointed at someone's latest entry, and
+    every entry ended in a random code (kept apart from near-duplicates of the same idea)."""
+    assert "Demo data loaded" in cli("demo", "seed").output
+    with app.app_context():
+        import re
+
+        from sqlalchemy import select
+
+        from plugin.badges.models import BadgeAward, BadgeClass
+        from plugin.experiments.models import Experiment
+        from plugin.extensions import db
+
+        rows = db.session.execute(select(Experiment.id, Experiment.created_at, Experiment.course_id,
+                                         Experiment.user_id, Experiment.tried).order_by(Experiment.id)).all()
+        assert [r.created_at for r in rows] == sorted(r.created_at for r in rows)
+        assert not [r.tried for r in rows if re.search(r"\([0-9a-f]{4}\)$", r.tried)]
+        first = {}
+        for row in rows:
+            first.setdefault((row.course_id, row.user_id), row.id)
+        awards = db.session.execute(select(BadgeAward.course_id, BadgeAward.user_id, BadgeAward.source_id).join(
+            BadgeClass, BadgeClass.id == BadgeAward.badge_id).where(BadgeClass.name == "First experiment")).all()
+        assert awards and [a for a in awards if a.source_id != first[(a.course_id, a.user_id)]] == []
+
+
 def test_dev_lms_is_off_in_production(tmp_path, monkeypatch):
     monkeypatch.setenv("TINKER_SECRET_KEY", "x" * 40)
     monkeypatch.setenv("TINKER_BASE_URL", "https://tinker.example.org")
