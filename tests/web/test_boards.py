@@ -454,3 +454,14 @@ def test_the_team_tab_shows_the_top_twenty_teams_then_the_viewers_own_at_its_tru
     assert "Showing all 24 teams." in visible(everything) and "Show the top 20" in visible(everything)
     assert [r for r, _, _ in team_rows(everything)[0]][19:] == [20, 20, 22, 23, 24]  # 1, 2, 2, 4 across the cut
     assert len(team_rows(page(client, viewer, tab="teams", period="all", full=1))[0]) == 20  # for managers only
+
+
+def test_only_learners_are_offered_to_hide_their_name_from_the_boards_staff_are_not_on(app, client, launch):
+    """Staff are not on the boards: a "Hide my name on leaderboards" choice on their page would change nothing
+    they could see."""
+    viewer, _me = learner(app, launch, "me", "Mia Member", 10)
+    assert "Hide my name on leaderboards" in visible(page(client, viewer))
+    for role in ("instructor", "admin"):
+        staff = launch(role=role, sub=f"staff-{role}", name="Sam Staff")
+        assert page(client, staff).status_code == 200
+        assert "Hide my name on leaderboards" not in visible(page(client, staff))
