@@ -144,7 +144,8 @@ def deliver(item: tuple[int, str, int, str, dict], now: datetime, counts: Counts
     except GiveUp as exc:
         db.session.rollback()
         reason = str(exc)[:2000]
-        _finish(item_id, token, version, lambda attempts: {"status": FAILED, "last_error": reason, "updated_at": now})
+        _finish(item_id, token, version, lambda attempts: {"status": FAILED, "last_error": reason, "note": None,
+                                                          "updated_at": now})
         counts.failed += 1
         return
     except Exception as exc:  # Retry, or anything unexpected: both are worth another try
@@ -156,8 +157,9 @@ def deliver(item: tuple[int, str, int, str, dict], now: datetime, counts: Counts
 
         def retry_or_fail(attempts: int) -> dict:
             outcome["failed"] = attempts >= MAX_ATTEMPTS
-            return {"status": FAILED if outcome["failed"] else PENDING, "last_error": error, "updated_at": now,
-                    "next_attempt_at": now + backoff(attempts)}
+            # a note ("Retry requested") described the wait this attempt ended: the error is what counts now
+            return {"status": FAILED if outcome["failed"] else PENDING, "last_error": error, "note": None,
+                    "updated_at": now, "next_attempt_at": now + backoff(attempts)}
 
         _finish(item_id, token, version, retry_or_fail)
         if outcome.get("failed"):

@@ -234,3 +234,23 @@ def test_a_turkish_admin_reads_tinkers_words_about_a_delivery_in_turkish_and_the
     assert client.post(f"{PAGE}/resend", data={"lt": admin, "delivery": item_id}).status_code == 303
     page = visible(client.get(PAGE, query_string={"lt": admin}))
     assert "İstek üzerine yeniden gönderildi" in page and "Sent again on request" not in page
+
+
+def test_a_resent_delivery_that_fails_again_shows_the_new_refusal_not_the_resend_note(app, client, launch, receiver):
+    """After "Send again", the delivery's note says so while it waits; once the receiver refuses it again, the page
+    and the API give the receiver's new answer (the note used to stay and hide it for good)."""
+    admin, manager = launch(role="admin", sub="boss"), launch(role="instructor", sub="teach")
+    add_endpoint(client, admin, receiver.url)
+    receiver.script = [(400, '{"message": "unknown course 7"}'), (422, '{"message": "course 7 is archived"}')]
+    award(client, manager, launch(sub="ada"))
+    assert deliver(app).failed == 1
+    item_id = re.search(r'name="delivery" value="(\d+)"', text(client.get(PAGE, query_string={"lt": admin}))).group(1)
+    assert client.post(f"{PAGE}/resend", data={"lt": admin, "delivery": item_id}).status_code == 303
+    assert "Sent again on request" in visible(client.get(PAGE, query_string={"lt": admin}))
+
+    assert deliver(app).failed == 1
+    page = visible(client.get(PAGE, query_string={"lt": admin}))
+    assert "the receiver refused it (HTTP 422): course 7 is archived" in page
+    assert "Sent again on request" not in page
+    [delivery] = client.get("/api/v1/webhooks/deliveries", headers=bearer(admin)).get_json()
+    assert delivery["answer"] == "the receiver refused it (HTTP 422): course 7 is archived"
