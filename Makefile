@@ -70,7 +70,7 @@ clean:
 # The compiled .mo files are committed (the app reads them); a test fails when one is older than its .po.
 I18N := plugin/translations
 translations: $(STAMP)
-	$(BIN)/pybabel extract -F $(I18N)/babel.cfg -k lazy_gettext -k _l --no-location --sort-output \
+	$(BIN)/pybabel extract -F $(I18N)/babel.cfg -k lazy_gettext -k _l -k N_ --no-location --sort-output \
 		--project Tinker --copyright-holder "Tinker contributors" -o $(I18N)/messages.pot plugin templates
 	$(BIN)/pybabel update -i $(I18N)/messages.pot -d $(I18N) --no-fuzzy-matching --ignore-obsolete
 	$(BIN)/pybabel compile -d $(I18N) --statistics

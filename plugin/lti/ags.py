@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 
 from plugin.core.db import writing
 from plugin.extensions import db
+from plugin.lti import messages as said
 from plugin.lti import service_token
 from plugin.lti.roster import MAX_PAGES, next_link
 from plugin.outbox import grades
@@ -58,12 +59,12 @@ def _call(method: str, url: str, token: str, client: service_token.ServiceClient
     try:
         response = requests.request(method, url, headers=headers, timeout=_timeout(), **kwargs)
     except requests.RequestException as exc:
-        raise Retry(f"{method} {url} failed: {exc}") from None
+        raise Retry(said.REQUEST_FAILED(method=method, url=url, error=exc)) from None
     if response.status_code >= 500:
-        raise Retry(f"{method} {url}: HTTP {response.status_code}")
+        raise Retry(said.SERVER_ERROR(method=method, url=url, status=response.status_code))
     if response.status_code == 401 and client is not None:
         service_token.drop(client, SCOPES)
-        raise Retry(f"{method} {url}: the platform refused the access token (401)")
+        raise Retry(said.TOKEN_REFUSED_AT(method=method, url=url))
     return response
 
 
@@ -72,7 +73,7 @@ def _context(course_id: int) -> tuple[GradeSync | None, service_token.ServiceCli
     platform = db.session.scalar(select(Platform).join(Course, Course.platform_id == Platform.id)
                                  .where(Course.id == course_id))
     if platform is None:
-        raise GiveUp(f"course {course_id} no longer exists")
+        raise GiveUp(said.COURSE_GONE(course=course_id))
     return row, service_token.ServiceClient.of(platform)
 
 
@@ -92,7 +93,7 @@ def _find_existing(lineitems: str, token: str, client: service_token.ServiceClie
         if response.status_code in (404, 405):
             return None
         if response.status_code != 200:
-            raise Retry(f"looking for the line item: HTTP {response.status_code} {response.text[:300]}")
+            raise Retry(said.LOOKUP_REFUSED(status=response.status_code, detail=response.text[:300]))
         try:
             items = response.json()
         except ValueError:
@@ -108,7 +109,7 @@ def ensure_lineitem(course_id: int, now: datetime) -> str:
     """The course's line item URL: the stored one (kept up to date), one found by its tag, or a new one."""
     row, client = _context(course_id)
     if row is None or not row.lineitems_url:
-        raise GiveUp("grade sync has no line items endpoint for this course")
+        raise GiveUp(said.NO_LINEITEMS())
     body, known, lineitems = _lineitem_body(row), row.lineitem_url, row.lineitems_url
     db.session.commit()  # no transaction held open across HTTP
     token = service_token.access_token(client, SCOPES, now)
@@ -118,17 +119,17 @@ def ensure_lineitem(course_id: int, now: datetime) -> str:
         if response.status_code in (200, 201):
             return known
         if response.status_code != 404:
-            raise Retry(f"updating the line item: HTTP {response.status_code} {response.text[:300]}")
+            raise Retry(said.UPDATE_REFUSED(status=response.status_code, detail=response.text[:300]))
     url = _find_existing(lineitems, token, client)
     if url is None:
         response = _call("POST", lineitems, token, client, json=body,
                          headers={"Content-Type": LINEITEM_TYPE, "Accept": LINEITEM_TYPE})
         if response.status_code not in (200, 201):
-            raise Retry(f"creating the line item: HTTP {response.status_code} {response.text[:300]}")
+            raise Retry(said.CREATE_REFUSED(status=response.status_code, detail=response.text[:300]))
         try:
             url = str(response.json()["id"])
         except (ValueError, KeyError, TypeError):
-            raise Retry("the platform's line item answer has no id") from None
+            raise Retry(said.NO_ID()) from None
     with writing():
         db.session.execute(update(GradeSync).where(GradeSync.course_id == course_id).values(lineitem_url=url))
         db.session.commit()
@@ -139,16 +140,16 @@ def ensure_lineitem(course_id: int, now: datetime) -> str:
 def sync_lineitem(payload: dict, now: datetime) -> str | None:
     row = db.session.get(GradeSync, payload["course_id"])
     if row is None or not row.enabled:
-        return "grade sync is off"
-    return f"line item {ensure_lineitem(payload['course_id'], now)}"
+        return said.SYNC_OFF()
+    return said.LINEITEM(url=ensure_lineitem(payload["course_id"], now))
 
 
-def _await_lineitem(course_id: int, now: datetime, why: str = "the course's line item is not made yet") -> None:
+def _await_lineitem(course_id: int, now: datetime, why: str | None = None) -> None:
     db.session.rollback()
     with writing():
         grades.request_lineitem(course_id, now)
         db.session.commit()
-    raise Retry(why)
+    raise Retry(why or said.LINEITEM_PENDING())
 
 
 def _timestamp(now: datetime) -> str:
@@ -161,7 +162,7 @@ def push_score(payload: dict, now: datetime) -> str | None:
     row, client = _context(course_id)
     score = grades.score_now(course_id, user_id)  # read now: the newest score wins, staff never get one
     if row is None or score is None:
-        return "not sent: grade sync is off or the person is not a learner here"
+        return said.NOT_SENT()
     if row.lineitem_url is None:  # only the line item delivery makes it (two score pushes would make two)
         _await_lineitem(course_id, now)
     sub = db.session.scalar(select(User.sub).where(User.id == user_id))
@@ -177,19 +178,19 @@ def push_score(payload: dict, now: datetime) -> str | None:
     if response.status_code in (200, 201, 202, 204):
         return None
     if response.status_code == 400:
-        return "the platform does not grade this user (400): not retried"
+        return said.NOT_GRADED_400()
     if response.status_code == 422:  # Canvas: the user it does not grade, a concluded course, ...
         if NOT_GRADED in response.text:
-            return "the platform does not grade this user (422): not retried"
-        raise GiveUp(f"the platform refused the score: HTTP 422 {response.text[:300]}")
+            return said.NOT_GRADED_422()
+        raise GiveUp(said.SCORE_REFUSED(detail=response.text[:300]))
     if response.status_code == 409:
-        return "the platform holds a newer score (409)"
+        return said.NEWER_SCORE()
     if response.status_code == 401:
         service_token.drop(client, scopes)
-        raise Retry("the platform refused the access token (401)")
+        raise Retry(said.TOKEN_REFUSED_401())
     if response.status_code == 404:  # the line item was deleted in the LMS: a new one is made, then this is sent
         with writing():
             db.session.execute(update(GradeSync).where(GradeSync.course_id == course_id).values(lineitem_url=None))
             db.session.commit()
-        _await_lineitem(course_id, now, "the line item is gone (404)")
-    raise Retry(f"posting the score: HTTP {response.status_code} {response.text[:300]}")
+        _await_lineitem(course_id, now, said.LINEITEM_GONE())
+    raise Retry(said.POST_REFUSED(status=response.status_code, detail=response.text[:300]))

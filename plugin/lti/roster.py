@@ -33,6 +33,7 @@ from plugin.errors import DomainError
 from plugin.extensions import db
 from plugin.leaderboards import reconcile
 from plugin.lti import install, service_token
+from plugin.lti import messages as said
 from plugin.lti.roles import map_roles
 from plugin.outbox.registry import Retry
 from plugin.teams import service as teams
@@ -130,23 +131,23 @@ class _Client:
         try:
             return service_token.access_token(self.client, self.scopes, self.now)
         except (Retry, DomainError) as exc:
-            raise RosterError(f"no access token: {getattr(exc, 'message', exc)}") from None
+            raise RosterError(said.NO_TOKEN(message=getattr(exc, "message", exc))) from None
 
     def pages(self, url: str, accept: str):
         origin, seen = origin_of(url), set()
         while url:
             if url in seen:
-                raise RosterError(f"paging does not end ({len(seen)} pages, then {url} again)")
+                raise RosterError(said.ENDLESS(pages=len(seen), url=url))
             if len(seen) >= MAX_PAGES:  # never a roster cut short: its missing members would count as gone
-                raise RosterError(f"stopped after {MAX_PAGES} pages (next {url}); the roster was left as it was")
+                raise RosterError(said.TOO_MANY_PAGES(pages=MAX_PAGES, url=url))
             if origin_of(url) != origin:
-                raise RosterError(f"the next page is on another site ({origin_of(url)}); not following it")
+                raise RosterError(said.OTHER_SITE(origin=origin_of(url)))
             seen.add(url)
             response = self._get(url, accept)
             try:
                 body = response.json()
             except ValueError:
-                raise RosterError(f"{url} did not answer JSON") from None
+                raise RosterError(said.NOT_JSON(url=url)) from None
             yield body if isinstance(body, dict) else {}
             url = next_link(response.headers.get("Link"), url)
 
@@ -156,14 +157,14 @@ class _Client:
             try:
                 response = requests.get(url, headers=headers, timeout=self.timeout)
             except requests.RequestException as exc:
-                raise RosterError(f"{url} unreachable ({exc.__class__.__name__})") from None
+                raise RosterError(said.UNREACHABLE(url=url, error=exc.__class__.__name__)) from None
             if response.status_code == 401 and attempt == 1:
                 service_token.drop(self.client, self.scopes)
                 continue
             if response.status_code == 404:
-                raise Gone(f"{url} answered HTTP 404")
+                raise Gone(said.ANSWERED(url=url, status=404))
             if response.status_code != 200:
-                raise RosterError(f"{url} answered HTTP {response.status_code}")
+                raise RosterError(said.ANSWERED(url=url, status=response.status_code))
             return response
         raise AssertionError("unreachable")
 
@@ -172,7 +173,7 @@ def fetch(course_id: int, now: datetime) -> Fetched:
     """Read the whole roster (and group names) of a course; no database writes."""
     course = db.session.get(Course, course_id)
     if course is None or not course.roster_url:
-        raise RosterError("the course has no roster service")
+        raise RosterError(said.NO_ROSTER())
     platform = db.session.get(Platform, course.platform_id)
     fetched = Fetched()
     offered = course.groups_url is not None
@@ -242,11 +243,10 @@ def _group_names(platform: Platform, url: str | None, now: datetime) -> dict[str
 def apply(course_id: int, fetched: Fetched, now: datetime) -> str:
     """Write a fetched roster: memberships through tenancy, LMS groups through teams. Flushes; returns a summary."""
     counts = tenancy.sync_members(course_id, fetched.entries, now)
-    summary = f"{counts.added} added, {counts.updated} updated, {counts.deactivated} deactivated"
-    if counts.erased:
-        summary += f", {counts.erased} erased left out"
+    done = {"added": counts.added, "updated": counts.updated, "deactivated": counts.deactivated,
+            "erased": counts.erased}
     if fetched.groups is None:
-        summary += "; no LMS groups"
+        summary = (said.SYNCED_ERASED if counts.erased else said.SYNCED)(**done)
     else:
         members: dict[str, set[int]] = defaultdict(set)
         for sub, group_ids in fetched.enrollments.items():
@@ -255,8 +255,9 @@ def apply(course_id: int, fetched: Fetched, now: datetime) -> str:
             for group_id in group_ids:
                 members[group_id].add(counts.user_ids[sub])
         team_counts = teams.sync_lms_teams(course_id, fetched.groups, members, now)
-        summary += (f"; {team_counts.teams} LMS teams ({team_counts.created} new), "
-                    f"{team_counts.joined} joined, {team_counts.left} left")
+        summary = (said.SYNCED_ERASED_TEAMS if counts.erased else said.SYNCED_TEAMS)(
+            **done, teams=team_counts.teams, created=team_counts.created, joined=team_counts.joined,
+            left=team_counts.left)
     reconcile.reconcile_course(course_id)  # who counts on boards and in team figures follows the roster
     challenge_progress.recount_open(course_id, now)  # and in the open challenges' progress
     tenancy.record_roster_status(course_id, summary, now)

@@ -16,6 +16,7 @@ from plugin.core.clock import utcnow
 from plugin.core.db import writing
 from plugin.errors import DomainError
 from plugin.extensions import db
+from plugin.lti import messages as said
 from plugin.lti import roster
 from plugin.tenancy import service as tenancy
 from plugin.tenancy.returning import RosterService
@@ -38,7 +39,7 @@ def run(course_id: int, now: datetime) -> str:
         db.session.rollback()
         message = getattr(exc, "message", None) or str(exc)
         with writing():
-            tenancy.record_roster_status(course_id, f"error: {message}", now)
+            tenancy.record_roster_status(course_id, said.ROSTER_ERROR(message=message), now)
             db.session.commit()
         raise roster.RosterError(message) from None
 

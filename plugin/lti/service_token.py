@@ -20,6 +20,7 @@ from flask import current_app
 
 from plugin.errors import SharedStoreUnavailable
 from plugin.lti import keys, shared_store
+from plugin.lti import messages as said
 from plugin.outbox.registry import Retry
 from plugin.tenancy.models import Platform
 
@@ -75,7 +76,7 @@ def access_token(client: ServiceClient, scopes: tuple[str, ...], now: datetime) 
     try:
         return _access_token(client, scopes, now)
     except SharedStoreUnavailable as exc:  # the outbox tries again later, as for an unreachable LMS
-        raise Retry(f"shared cache unreachable: {exc}") from None
+        raise Retry(said.CACHE_UNREACHABLE(error=exc)) from None
 
 
 def _access_token(client: ServiceClient, scopes: tuple[str, ...], now: datetime) -> str:
@@ -100,15 +101,15 @@ def _access_token(client: ServiceClient, scopes: tuple[str, ...], now: datetime)
             "client_assertion": client_assertion(client), "scope": " ".join(scopes),
         }, headers={"Accept": "application/json"}, timeout=current_app.config["LTI_HTTP_TIMEOUT"])
     except requests.RequestException as exc:
-        raise Retry(f"token request to {client.token_url} failed: {exc}") from None
+        raise Retry(said.TOKEN_REQUEST_FAILED(url=client.token_url, error=exc)) from None
     if response.status_code != 200:
-        raise Retry(f"token request refused: HTTP {response.status_code} {response.text[:300]}")
+        raise Retry(said.TOKEN_REFUSED(status=response.status_code, detail=response.text[:300]))
     try:
         body = response.json()
         token = str(body["access_token"])
         lifetime = int(body.get("expires_in", 3600))
     except (ValueError, KeyError, TypeError):
-        raise Retry(f"token response is not an OAuth2 token: {response.text[:300]}") from None
+        raise Retry(said.NOT_A_TOKEN(detail=response.text[:300])) from None
     expires_at = now + max(timedelta(seconds=lifetime) - EARLY, timedelta(seconds=lifetime // 2))
     with _lock:
         _cache[key] = (token, expires_at)

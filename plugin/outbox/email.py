@@ -8,6 +8,7 @@ from email.message import EmailMessage
 
 from flask import current_app
 
+from plugin.outbox import messages as said
 from plugin.outbox.registry import GiveUp, Retry, handler
 from plugin.outbox.service import enqueue
 
@@ -23,7 +24,7 @@ def deliver(payload: dict, now: datetime) -> str:
     cfg = current_app.config
     host = cfg.get("SMTP_HOST")
     if not host:
-        raise GiveUp("no SMTP server configured (TINKER_SMTP_HOST)")
+        raise GiveUp(said.NO_SMTP())
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = cfg["SMTP_FROM"], payload["to"], payload["subject"]
     message.set_content(payload["body"])
@@ -35,7 +36,7 @@ def deliver(payload: dict, now: datetime) -> str:
                 smtp.login(cfg["SMTP_USERNAME"], cfg.get("SMTP_PASSWORD") or "")
             smtp.send_message(message)
     except smtplib.SMTPRecipientsRefused as exc:
-        raise GiveUp(f"recipient refused: {exc}") from exc
+        raise GiveUp(said.RECIPIENT_REFUSED(error=exc)) from exc
     except (OSError, socket.timeout, smtplib.SMTPException) as exc:
-        raise Retry(f"SMTP: {exc}") from exc
-    return f"sent to {payload['to']}"
+        raise Retry(said.SMTP_FAILED(error=exc)) from exc
+    return said.EMAIL_SENT(to=payload["to"])

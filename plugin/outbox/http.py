@@ -12,6 +12,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from plugin.outbox.messages import Peer
 from plugin.outbox.registry import GiveUp, Retry
 
 MAX_ANSWER = 4096  # bytes of a receiver's answer kept (answer_text shows at most 300 characters of it)
@@ -127,7 +128,7 @@ def in_the_clear(url: str, allow_private_setting: str) -> bool:
     return urlsplit(url.strip()).scheme.lower() == "http" and not current_app.config.get(allow_private_setting, False)
 
 
-def send(method: str, url: str, *, who: str, timeout: float, public_only: bool = False,
+def send(method: str, url: str, *, who: Peer, timeout: float, public_only: bool = False,
          **kwargs) -> requests.Response:
     """The receiver's response (its first MAX_ANSWER bytes); raises Retry (with a message naming `who`) when it could
     not be reached or did not finish answering within twice `timeout`. `public_only`: refuse (GiveUp) a connection
@@ -140,19 +141,18 @@ def send(method: str, url: str, *, who: str, timeout: float, public_only: bool =
             response = session.request(method, url, allow_redirects=False, timeout=timeout, stream=True, **kwargs)
             _read_capped(response)
         if guard.expired:  # cut off mid-answer (what arrived may look whole): not known to be received, so again
-            raise Retry(f"{who} did not finish answering within {2 * timeout:g} s")
+            raise Retry(who.unfinished(seconds=f"{2 * timeout:g}"))
         return response
     except _NotPublic as exc:
-        raise GiveUp(f"{who} at {urlsplit(url).netloc} answered from a private address ({exc}), which this Tinker "
-                     "does not send to") from None
+        raise GiveUp(who.private(host=urlsplit(url).netloc, address=exc)) from None
     except requests.Timeout:
-        raise Retry(f"{who} did not answer within {timeout:g} s") from None
+        raise Retry(who.slow(seconds=f"{timeout:g}")) from None
     except requests.RequestException as exc:
         if guard.expired:
-            raise Retry(f"{who} did not finish answering within {2 * timeout:g} s") from None
+            raise Retry(who.unfinished(seconds=f"{2 * timeout:g}")) from None
         if isinstance(exc, requests.ConnectionError):
-            raise Retry(f"could not connect to {who} at {urlsplit(url).netloc}") from None
-        raise Retry(f"sending to {who} failed: {type(exc).__name__}: {str(exc)[:200]}") from None
+            raise Retry(who.unreachable(host=urlsplit(url).netloc)) from None
+        raise Retry(who.failed(error=f"{type(exc).__name__}: {str(exc)[:200]}")) from None
     finally:
         guard.stop()
 

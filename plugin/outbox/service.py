@@ -16,6 +16,7 @@ from sqlalchemy import or_, select, update
 
 from plugin.core.db import insert_ignore, writing
 from plugin.extensions import db
+from plugin.outbox import messages as said
 from plugin.outbox.models import DONE, FAILED, PENDING, OutboxItem
 from plugin.outbox.registry import GiveUp, Retry, handler_for
 
@@ -136,27 +137,29 @@ def deliver(item: tuple[int, str, int, str, dict], now: datetime, counts: Counts
     fn = handler_for(kind)
     try:
         if fn is None:
-            raise GiveUp(f"no handler registered for {kind!r}")
+            raise GiveUp(said.NO_HANDLER(kind=repr(kind)))
         # The handler stamps what it sends (a webhook's timestamp, checked by receivers against their clock): the
         # moment this delivery starts, not the batch's, which slow receivers earlier in it may have made minutes old.
         note = fn(payload, lease_from or now)
     except GiveUp as exc:
         db.session.rollback()
         reason = str(exc)[:2000]
-        _finish(item_id, token, version, lambda attempts: {"status": FAILED, "last_error": reason, "updated_at": now})
+        _finish(item_id, token, version, lambda attempts: {"status": FAILED, "last_error": reason, "note": None,
+                                                          "updated_at": now})
         counts.failed += 1
         return
     except Exception as exc:  # Retry, or anything unexpected: both are worth another try
         db.session.rollback()
         if not isinstance(exc, Retry):
             log.exception("outbox delivery %s (%s) raised", item_id, kind)
-        error = f"{type(exc).__name__}: {exc}"[:2000]
+        error = (said.RETRY(message=exc) if isinstance(exc, Retry) else f"{type(exc).__name__}: {exc}")[:2000]
         outcome: dict = {}
 
         def retry_or_fail(attempts: int) -> dict:
             outcome["failed"] = attempts >= MAX_ATTEMPTS
-            return {"status": FAILED if outcome["failed"] else PENDING, "last_error": error, "updated_at": now,
-                    "next_attempt_at": now + backoff(attempts)}
+            # a note ("Retry requested") described the wait this attempt ended: the error is what counts now
+            return {"status": FAILED if outcome["failed"] else PENDING, "last_error": error, "note": None,
+                    "updated_at": now, "next_attempt_at": now + backoff(attempts)}
 
         _finish(item_id, token, version, retry_or_fail)
         if outcome.get("failed"):
@@ -187,7 +190,7 @@ def retry_failed(course_id: int, kinds: tuple[str, ...], now: datetime) -> int:
     result = db.session.execute(update(OutboxItem).where(
         OutboxItem.course_id == course_id, OutboxItem.kind.in_(kinds), OutboxItem.status == FAILED).values(
         status=PENDING, attempts=0, version=OutboxItem.version + 1, next_attempt_at=now, claim_token=None,
-        locked_until=None, note="Retry requested", updated_at=now).execution_options(synchronize_session=False))
+        locked_until=None, note=said.RETRY_REQUESTED(), updated_at=now).execution_options(synchronize_session=False))
     if result.rowcount:
         db.session.info[ENQUEUED_FLAG] = True
     return result.rowcount

@@ -19,6 +19,7 @@ from flask import current_app
 from plugin.extensions import db
 from plugin.outbox.http import answer_text, send
 from plugin.outbox.registry import GiveUp, Retry, handler
+from plugin.webhooks import messages as said
 from plugin.webhooks.models import WebhookEndpoint
 from plugin.webhooks.service import KIND, SECRET_PREFIX, private_host, signing_secret
 
@@ -47,16 +48,15 @@ def deliver(payload: dict, now: datetime) -> str:
     if endpoint is None or endpoint.organisation_id != _organisation_of(payload):
         # Removed (SQLite may give its id to the next endpoint added, in any organisation: an event is only ever
         # sent to an endpoint of the organisation it came from).
-        raise GiveUp("the endpoint was removed")
+        raise GiveUp(said.REMOVED())
     if not endpoint.active:
-        raise GiveUp("the endpoint is turned off")
+        raise GiveUp(said.TURNED_OFF())
     secret = signing_secret(endpoint)
     if secret is None:
-        raise GiveUp("the signing secret can no longer be read (the app's secret key changed): add the endpoint again")
+        raise GiveUp(said.SECRET_UNREADABLE())
     address = private_host(endpoint.url)
     if address:
-        raise GiveUp(f"the receiver's host resolves to a private address ({address}), which this Tinker does not "
-                     "send to")
+        raise GiveUp(said.PRIVATE_HOST(address=address))
     timestamp = int(now.timestamp())
     body = payload["body"]
     headers = {"Content-Type": "application/json", "User-Agent": "Tinker-Webhooks/1",
@@ -64,15 +64,14 @@ def deliver(payload: dict, now: datetime) -> str:
                "webhook-signature": sign(secret, payload["message_id"], timestamp, body)}
     timeout = current_app.config.get("WEBHOOKS_HTTP_TIMEOUT", 10)
     url = endpoint.url
-    response = send("POST", url, who="the receiver", timeout=timeout, data=body.encode(), headers=headers,
+    response = send("POST", url, who=said.RECEIVER, timeout=timeout, data=body.encode(), headers=headers,
                     public_only=not current_app.config.get("WEBHOOKS_ALLOW_PRIVATE_ENDPOINTS", False))
     status = response.status_code
     if 200 <= status < 300:
-        return f"accepted (HTTP {status})"
+        return said.ACCEPTED(status=status)
     detail = answer_text(response)
     if status >= 500 or status in RETRY_STATUSES:
-        raise Retry(f"the receiver answered HTTP {status}: {detail}")
+        raise Retry(said.ANSWERED(status=status, detail=detail))
     if 300 <= status < 400:
-        raise GiveUp(f"the receiver redirects (HTTP {status} to {response.headers.get('Location', '?')}): "
-                     "save the address it redirects to")
-    raise GiveUp(f"the receiver refused it (HTTP {status}): {detail}")
+        raise GiveUp(said.REDIRECTS(status=status, location=response.headers.get("Location", "?")))
+    raise GiveUp(said.REFUSED(status=status, detail=detail))

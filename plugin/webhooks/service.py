@@ -29,6 +29,7 @@ from plugin.outbox.models import FAILED, PENDING, OutboxItem
 from plugin.outbox.registry import Retry
 from plugin.outbox.service import ENQUEUED_FLAG
 from plugin.tenancy.models import Course
+from plugin.webhooks import messages as said
 from plugin.webhooks.models import WebhookEndpoint
 
 KIND = "webhook"
@@ -208,7 +209,7 @@ def resend(actor: Actor, now: datetime, item_id: int | None = None) -> int:
         query = query.where(OutboxItem.id == item_id)
     done = db.session.execute(query.values(
         status=PENDING, attempts=0, version=OutboxItem.version + 1, next_attempt_at=now, claim_token=None,
-        locked_until=None, last_error=None, note="Sent again on request", updated_at=now)
+        locked_until=None, last_error=None, note=said.SENT_AGAIN(), updated_at=now)
         .execution_options(synchronize_session=False))
     if done.rowcount:
         db.session.info[ENQUEUED_FLAG] = True  # deliver after this request, as new events are

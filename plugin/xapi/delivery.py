@@ -25,6 +25,7 @@ from plugin.extensions import db
 from plugin.outbox.http import answer_text, is_public, send
 from plugin.outbox.models import FAILED, PENDING, OutboxItem
 from plugin.outbox.registry import GiveUp, Retry, handler
+from plugin.xapi import messages as said
 from plugin.xapi.models import XapiSetting
 from plugin.xapi.service import KIND, lrs_secret
 from plugin.xapi.statements import VERSION
@@ -44,7 +45,7 @@ def private_address(url: str) -> str | None:
         found = socket.getaddrinfo(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80),
                                    proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError, ValueError) as exc:  # ValueError: a port out of range
-        raise Retry(f"cannot resolve the LRS host {parts.hostname!r}: {exc}") from None
+        raise Retry(said.UNRESOLVED(host=repr(parts.hostname), error=exc)) from None
     for *_rest, sockaddr in found:
         address = ipaddress.ip_address(sockaddr[0].split("%")[0])
         if not is_public(address):
@@ -56,41 +57,38 @@ def private_address(url: str) -> str | None:
 def deliver(payload: dict, now: datetime) -> str:
     row = db.session.get(XapiSetting, payload["organisation_id"])
     if row is None or not row.ready:
-        raise GiveUp("xAPI is off for this organisation, or its LRS details are incomplete")
+        raise GiveUp(said.OFF())
     secret = lrs_secret(row)
     if secret is None:
-        raise GiveUp("the saved LRS secret can no longer be read (the app's secret key changed): save it again")
+        raise GiveUp(said.SECRET_UNREADABLE())
     statement = payload["statement"]
     if payload.get("voids"):
         # A void stored before the statement it voids leaves that statement standing once it arrives.
         voided = db.session.scalar(select(OutboxItem.status).where(OutboxItem.kind == KIND,
                                                                    OutboxItem.dedupe_key == payload["voids"]))
         if voided == PENDING:
-            raise Retry("waiting for the statement it voids to reach the LRS first")
+            raise Retry(said.VOIDED_PENDING())
         if voided == FAILED:
-            raise GiveUp("the statement it voids has not reached the LRS (it failed): both go again with "
-                         "'Send the failed statements again'")
+            raise GiveUp(said.VOIDED_FAILED())
     url = statements_url(row.endpoint)
     if not current_app.config.get("XAPI_ALLOW_PRIVATE_ENDPOINTS", False):
         address = private_address(url)
         if address:
-            raise GiveUp(f"the LRS endpoint's host resolves to a private address ({address}), which this "
-                         "Tinker does not send to")
+            raise GiveUp(said.PRIVATE_HOST(address=address))
     timeout = current_app.config.get("XAPI_HTTP_TIMEOUT", 10)
-    response = send("PUT", url, who="the LRS", timeout=timeout, params={"statementId": statement["id"]},
+    response = send("PUT", url, who=said.LRS, timeout=timeout, params={"statementId": statement["id"]},
                     json=statement, auth=(row.key, secret), headers=HEADERS,
                     public_only=not current_app.config.get("XAPI_ALLOW_PRIVATE_ENDPOINTS", False))
     status = response.status_code
     if 200 <= status < 300:
-        return f"stored by the LRS (HTTP {status})"
+        return said.STORED(status=status)
     if status == 409:
-        return f"the LRS already holds a statement with this id (HTTP 409: {answer_text(response)})"[:500]
+        return said.ALREADY_HELD(detail=answer_text(response))[:500]
     detail = answer_text(response)
     if status >= 500 or status in RETRY_STATUSES:
-        raise Retry(f"the LRS answered HTTP {status}: {detail}")
+        raise Retry(said.ANSWERED(status=status, detail=detail))
     if status in (401, 403):
-        raise GiveUp(f"the LRS refused Tinker's key and secret (HTTP {status}): {detail}")
+        raise GiveUp(said.KEY_REFUSED(status=status, detail=detail))
     if 300 <= status < 400:
-        raise GiveUp(f"the LRS endpoint redirects (HTTP {status} to {response.headers.get('Location', '?')}): "
-                     "save the address it redirects to")
-    raise GiveUp(f"the LRS refused the statement (HTTP {status}): {detail}")
+        raise GiveUp(said.REDIRECTS(status=status, location=response.headers.get("Location", "?")))
+    raise GiveUp(said.REFUSED(status=status, detail=detail))

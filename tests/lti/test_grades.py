@@ -16,7 +16,7 @@ from plugin.outbox.service import process_due
 from plugin.tenancy.models import User
 from tests.support.ags import FakeAgs
 from tests.support.platform import FakePlatform, token_from
-from tests.web.helpers import log_experiment, text
+from tests.web.helpers import log_experiment, text, visible
 
 AGS = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 SCORE_TYPE = "application/vnd.ims.lis.v1.score+json"
@@ -490,3 +490,34 @@ def test_points_changing_after_the_persons_erasure_send_no_score(app, client, en
         db.session.commit()
     run(app, utcnow() + timedelta(minutes=1))
     assert [s["body"]["userId"] for s in ags.scores] == ["learner-1"]
+
+
+
+TURKISH = {"https://purl.imsglobal.org/spec/lti/claim/launch_presentation": {
+    "return_url": "https://lms.example.edu/course/view.php?id=1", "locale": "tr"}}
+
+
+def test_a_turkish_manager_reads_tinkers_words_in_turkish_and_the_platforms_as_it_said(app, client, lms, enter, ags):
+    """Stored in English; the status page puts Tinker's words in Turkish around the platform's answer."""
+    teacher = enter("instructor", "teacher-1")
+    enable(client, teacher)
+
+    def turkish_page() -> str:
+        response, _ = lms.launch(client, role="instructor", sub="teacher-1", overrides={**TURKISH, AGS: ags.claim()})
+        return visible(client.get("/app/manage/grades", query_string={"lt": token_from(response)}))
+
+    ags.score_answers = [503, 4221]
+    log_experiment(client, enter())
+    assert run(app).retried == 1
+    page = turkish_page()
+    assert "Yeniden denenecek: POST http" in page and "/scores?type_id=1: HTTP 503 yanıtı" in page
+    assert "Retry: POST" not in page
+
+    assert run(app, utcnow() + timedelta(minutes=1)).failed == 1
+    [row] = score_rows(app)
+    assert row.last_error.startswith("the platform refused the score: HTTP 422 ")  # stored as written
+    page = turkish_page()
+    assert "platform puanı reddetti: HTTP 422" in page and "This course has concluded" in page
+    assert "the platform refused the score" not in page
+    english = visible(client.get("/app/manage/grades", query_string={"lt": teacher}))
+    assert "the platform refused the score: HTTP 422" in english and "This course has concluded" in english

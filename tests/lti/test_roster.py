@@ -13,6 +13,8 @@ from plugin.lti import roster_jobs
 from plugin.lti.roster import next_link
 from plugin.tenancy.models import Course, Membership, User
 from tests.support.nrps import LIS, NRPS_CLAIM, FakeNrps, canvas_member, moodle_member
+from tests.support.platform import token_from
+from tests.web.helpers import visible
 
 TEST_USER = "http://purl.imsglobal.org/vocab/lti/system/person#TestUser"
 
@@ -326,3 +328,32 @@ def test_a_roster_sync_does_not_bring_back_an_erased_learner_but_their_own_launc
     back = memberships()["3"]
     assert back.user_id != ada.user_id and back.status == "active" and back.user.name == "Ada Lovelace"
     assert team_members()["Red team"] == {"c0ffee42", "3"}
+
+
+def test_a_turkish_manager_reads_the_roster_status_in_turkish_with_its_figures_and_addresses(
+        client, platform, lms, cli, no_launch_sync, appctx):
+    """The status is stored in English (the CLI prints it so); the overview gives it in the reader's language."""
+    turkish = {"https://purl.imsglobal.org/spec/lti/claim/launch_presentation": {
+        "return_url": "https://lms.example.edu/course/view.php?id=1", "locale": "tr"}}
+
+    def overview() -> str:
+        response, _ = platform.launch(client, role="instructor", sub="teacher-1",
+                                      overrides={**lms.claims("course-1", True), **turkish})
+        db.session.rollback()
+        return visible(client.get("/app/manage/", query_string={"lt": token_from(response)}))
+
+    launch_with_roster(client, platform, lms)
+    result = cli("lti", "sync-roster")
+    assert result.exit_code == 0 and "6 added, 0 updated, 0 deactivated; 2 LMS teams (2 new)" in result.output
+    page = overview()
+    assert "6 eklendi, 0 güncellendi, 0 devre dışı bırakıldı; 2 LMS ekibi (2 yeni)" in page
+    assert "6 added" not in page
+
+    lms.next_base = "http://127.0.0.2:9"
+    assert cli("lti", "sync-roster").exit_code == 1
+    db.session.expire_all()
+    course = db.session.scalar(select(Course).where(Course.context_id == "course-1"))
+    assert course.roster_status == "error: the next page is on another site (http://127.0.0.2:9); not following it"
+    page = overview()
+    assert "hata: sonraki sayfa başka bir sitede (http://127.0.0.2:9); izlenmiyor" in page
+    assert "another site" not in page

@@ -40,7 +40,7 @@ def pseudo(text: str) -> str:
 def extract_messages() -> list[tuple[str | tuple[str, ...], str | None]]:
     """Every (msgid, context) marked in plugin/ and templates/, read with the same mapping `make translations` uses."""
     method_map, options_map = parse_mapping_cfg(open(ROOT / "plugin/translations/babel.cfg"))
-    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None,
+    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None, "N_": None,
                 "pgettext": ((1, "c"), 2), "npgettext": ((1, "c"), 2, 3), "lazy_ngettext": (1, 2)}
     found = []
     for directory in ("plugin", "templates"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tests.support.platform import FakePlatform, token_from
 from tests.web.helpers import text, visible
+from tests.webhooks.conftest import receiver  # noqa: F401 - a real HTTP server standing in for the LRS
 
 PAGE = "/app/admin/xapi"
 SETTINGS = {"enabled": "on", "endpoint": "https://lrs.example.org/xAPI/", "key": "tinker", "secret": "s3cret-value"}
@@ -104,3 +105,31 @@ def test_tinker_iris_resolve_to_their_metadata(client):
     listing = client.get("/xapi/").json["terms"]
     assert "http://localhost/xapi/extensions/lti-context" in {t["id"] for t in listing}
     assert client.get("/xapi/verbs/invented").status_code == 404
+
+
+def test_a_turkish_admin_reads_tinkers_words_about_a_statement_in_turkish_and_the_lrss_as_it_said(
+        app, client, launch, receiver):  # noqa: F811 - the fixture imported above
+    """The error is stored in English; the page puts Tinker's words in Turkish around the LRS's own answer."""
+    from sqlalchemy import select
+
+    from plugin.core.clock import utcnow
+    from plugin.extensions import db
+    from plugin.outbox.models import OutboxItem
+    from plugin.outbox.service import process_due
+
+    turkish = {"overrides": {"https://purl.imsglobal.org/spec/lti/claim/launch_presentation": {
+        "return_url": "https://lms.example.edu/course/view.php?id=1", "locale": "tr"}}}
+    admin = launch(role="admin", sub="boss", **turkish)
+    assert save(client, admin, endpoint=receiver.url).status_code == 303
+    receiver.script = [(401, '{"message": "Invalid authentication credentials"}')]
+    assert client.post(f"{PAGE}/test", data={"lt": admin}).status_code == 303
+    with app.app_context():
+        assert process_due(utcnow()).failed == 1
+        stored = db.session.scalar(select(OutboxItem.last_error).where(OutboxItem.kind == "xapi.statement"))
+        db.session.remove()
+    assert stored == "the LRS refused Tinker's key and secret (HTTP 401): Invalid authentication credentials"
+    page = visible(client.get(PAGE, query_string={"lt": admin}))
+    assert ("LRS, Tinker'ın anahtarını ve gizli anahtarını reddetti (HTTP 401): Invalid authentication credentials"
+            in page) and "refused Tinker's key" not in page
+    english = visible(client.get(PAGE, query_string={"lt": launch(role="admin", sub="other-admin")}))
+    assert stored in english

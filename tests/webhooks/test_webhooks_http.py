@@ -202,3 +202,55 @@ def test_the_receiver_snippet_in_the_docs_verifies_what_tinker_sends(app, client
     [got] = receiver.received
     assert namespace["verify"](secret, got.headers, got.body)
     assert not namespace["verify"](secret, got.headers, got.body.replace(b"badge.earned", b"badge.revoked"))
+
+
+TURKISH = {"overrides": {"https://purl.imsglobal.org/spec/lti/claim/launch_presentation": {
+    "return_url": "https://lms.example.edu/course/view.php?id=1", "locale": "tr-TR"}}}
+
+
+def test_a_turkish_admin_reads_tinkers_words_about_a_delivery_in_turkish_and_the_receivers_as_it_said(
+        app, client, launch, receiver):
+    """The error is stored in English (the API gives it so); the status page puts Tinker's words in the reader's
+    language around the receiver's own answer and the HTTP status."""
+    admin, manager = launch(role="admin", sub="boss", **TURKISH), launch(role="instructor", sub="teach")
+    add_endpoint(client, admin, receiver.url)
+    receiver.script = [(503, '{"message": "database busy: try later"}'),
+                       (400, '{"message": "unknown course 7, map it first"}')]
+    award(client, manager, launch(sub="ada"))
+    assert deliver(app).retried == 1
+    page = visible(client.get(PAGE, query_string={"lt": admin}))
+    assert "Yeniden denenecek: alıcı HTTP 503 ile yanıt verdi: database busy: try later" in page
+    assert "the receiver answered" not in page
+    english = visible(client.get(PAGE, query_string={"lt": launch(role="admin", sub="other-admin")}))
+    assert "Retry: the receiver answered HTTP 503: database busy: try later" in english
+
+    assert deliver(app, minutes=2).failed == 1
+    page = visible(client.get(PAGE, query_string={"lt": admin}))
+    assert "alıcı reddetti (HTTP 400): unknown course 7, map it first" in page and "refused it" not in page
+    [delivery] = client.get("/api/v1/webhooks/deliveries", headers=bearer(admin)).get_json()
+    assert delivery["answer"] == "the receiver refused it (HTTP 400): unknown course 7, map it first"
+
+    item_id = re.search(r'name="delivery" value="(\d+)"', text(client.get(PAGE, query_string={"lt": admin}))).group(1)
+    assert client.post(f"{PAGE}/resend", data={"lt": admin, "delivery": item_id}).status_code == 303
+    page = visible(client.get(PAGE, query_string={"lt": admin}))
+    assert "İstek üzerine yeniden gönderildi" in page and "Sent again on request" not in page
+
+
+def test_a_resent_delivery_that_fails_again_shows_the_new_refusal_not_the_resend_note(app, client, launch, receiver):
+    """After "Send again", the delivery's note says so while it waits; once the receiver refuses it again, the page
+    and the API give the receiver's new answer (the note used to stay and hide it for good)."""
+    admin, manager = launch(role="admin", sub="boss"), launch(role="instructor", sub="teach")
+    add_endpoint(client, admin, receiver.url)
+    receiver.script = [(400, '{"message": "unknown course 7"}'), (422, '{"message": "course 7 is archived"}')]
+    award(client, manager, launch(sub="ada"))
+    assert deliver(app).failed == 1
+    item_id = re.search(r'name="delivery" value="(\d+)"', text(client.get(PAGE, query_string={"lt": admin}))).group(1)
+    assert client.post(f"{PAGE}/resend", data={"lt": admin, "delivery": item_id}).status_code == 303
+    assert "Sent again on request" in visible(client.get(PAGE, query_string={"lt": admin}))
+
+    assert deliver(app).failed == 1
+    page = visible(client.get(PAGE, query_string={"lt": admin}))
+    assert "the receiver refused it (HTTP 422): course 7 is archived" in page
+    assert "Sent again on request" not in page
+    [delivery] = client.get("/api/v1/webhooks/deliveries", headers=bearer(admin)).get_json()
+    assert delivery["answer"] == "the receiver refused it (HTTP 422): course 7 is archived"
