@@ -5,6 +5,7 @@ from babel.lists import format_list
 from flask import Blueprint, redirect, render_template, request
 
 from plugin.badges.service import all_badges
+from plugin.catalog.service import items
 from plugin.core.actor import Actor, Role
 from plugin.core.clock import utcnow
 from plugin.errors import InvalidInput
@@ -16,6 +17,7 @@ from plugin.rules import definitions
 from plugin.rules.events import EVENT_LABELS
 from plugin.rules.registry import REGISTRY
 from plugin.tenancy.models import User
+from plugin.web import rule_forms
 from plugin.web.auth import launch_url, requires_actor
 from plugin.web.inputs import form_id
 from plugin.web.rule_forms import param_fields, rule_fields
@@ -51,9 +53,15 @@ def _editor(actor: Actor, values: dict, rule=None, errors=None, qualifiers=None,
 @bp.get("/")
 @requires_actor(Role.ADMIN)
 def index(actor: Actor):
-    return render_template("admin/rules.html", actor=actor, rules=definitions.rules_of(actor.organisation_id),
-                           conditions=REGISTRY, badges={b.id: b for b in all_badges(actor.organisation_id)},
-                           dimension_names={d.key: d.name for d in dimensions(actor.organisation_id)})
+    org = actor.organisation_id
+    dimension_names = {d.key: d.name for d in dimensions(org)}
+    names = {"dimensions": dimension_names,
+             "categories": {c.id: c.name for c in items(org, "categories", include_inactive=True)},
+             "tools": {t.id: t.name for t in items(org, "tools", include_inactive=True)}}
+    rules = definitions.rules_of(org)
+    return render_template("admin/rules.html", actor=actor, rules=rules,
+                           asks={r.id: rule_forms.what_it_asks(r.condition, r.params, names) for r in rules},
+                           badges={b.id: b for b in all_badges(org)}, dimension_names=dimension_names)
 
 
 @bp.get("/new")

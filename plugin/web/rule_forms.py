@@ -27,6 +27,43 @@ LABELS = {
 OUTCOME_LABELS = {"worked": _l("Worked"), "partly": _l("Partly worked"), "failed": _l("Did not work")}
 
 
+def what_it_asks(condition: str, params: dict, names: dict[str, dict]) -> str:
+    """The condition's label and the params that set it apart, for the rules list: "Confirmed helps given: 1,
+    across teams only". `names`: {"categories"|"tools"|"dimensions": {id or key: name}}."""
+    spec = REGISTRY.get(condition)
+    if spec is None:
+        return condition
+    parts: list[str] = []
+    p = params or {}
+    if p.get("count") is not None:
+        parts.append(format_decimal(p["count"]))
+    if p.get("weeks"):
+        parts.append(format_decimal(p["weeks"]))
+    if p.get("points") and p.get("dimension"):
+        dimension = names.get("dimensions", {}).get(p["dimension"], p["dimension"])
+        parts.append(_("%(points)s points in %(dimension)s", points=format_decimal(p["points"]),
+                       dimension=seeded(dimension)))
+    if p.get("level"):
+        parts.append(seeded(p["level"]))
+    if p.get("window_days"):
+        parts.append(_("in the last %(num)s days", num=format_decimal(p["window_days"])))
+    outcomes = [p["outcome"]] if p.get("outcome") else list(p.get("outcomes") or [])
+    if outcomes:
+        parts.append(" / ".join(str(OUTCOME_LABELS[o]) for o in outcomes if o in OUTCOME_LABELS))
+    if p.get("category_id"):
+        parts.append(seeded(names.get("categories", {}).get(p["category_id"], "?")))
+    if p.get("tool_id"):
+        parts.append(names.get("tools", {}).get(p["tool_id"], "?"))
+    if p.get("shared_only"):
+        parts.append(_("shared ones only"))
+    if p.get("across_teams") or p.get("across_teams_only"):
+        parts.append(_("across teams only"))
+    if p.get("require_reflection_on_failure") is False:
+        parts.append(_("a failure counts without a reflection"))
+    label = str(spec.label)
+    return f"{label}: {', '.join(parts)}" if parts else label  # the same punctuation in English and Turkish
+
+
 @dataclass(frozen=True)
 class ParamField:
     name: str
