@@ -20,7 +20,7 @@ from sqlalchemy import delete, func, select, update
 
 from plugin.audit.service import record
 from plugin.core.actor import Actor
-from plugin.errors import Forbidden, InvalidInput, NotFound
+from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
 from plugin.i18n import gettext as _
 from plugin.i18n import lazy_gettext as _l
@@ -205,6 +205,13 @@ def resend(actor: Actor, now: datetime, item_id: int | None = None) -> int:
     _require_admin(actor)
     query = update(OutboxItem).where(OutboxItem.id.in_(_organisation_items(actor.organisation_id)),
                                      OutboxItem.status == FAILED)
+    # Deliveries of an endpoint turned off wait for it (sent again now, each would fail at once for being off).
+    for endpoint_id in db.session.scalars(select(WebhookEndpoint.id).where(
+            WebhookEndpoint.organisation_id == actor.organisation_id, WebhookEndpoint.active.is_(False))):
+        off = OutboxItem.dedupe_key.startswith(f"webhook:{endpoint_id}:", autoescape=True)
+        if item_id is not None and db.session.scalar(select(OutboxItem.id).where(OutboxItem.id == item_id, off)):
+            raise Conflict(_("Turn its endpoint on first: nothing is sent to an endpoint that is off."))
+        query = query.where(~off)
     if item_id is not None:
         query = query.where(OutboxItem.id == item_id)
     done = db.session.execute(query.values(

@@ -254,3 +254,28 @@ def test_a_resent_delivery_that_fails_again_shows_the_new_refusal_not_the_resend
     assert "Sent again on request" not in page
     [delivery] = client.get("/api/v1/webhooks/deliveries", headers=bearer(admin)).get_json()
     assert delivery["answer"] == "the receiver refused it (HTTP 422): course 7 is archived"
+
+
+def test_failed_deliveries_of_a_turned_off_endpoint_wait_until_it_is_on_again(app, client, launch, receiver):
+    """"Send all failed deliveries again" put back deliveries of an endpoint the admin had turned off: each failed
+    again at once ("the endpoint is turned off"). They now wait for the endpoint; one alone is refused, saying so."""
+    admin, manager = launch(role="admin", sub="boss"), launch(role="instructor", sub="teach")
+    add_endpoint(client, admin, receiver.url)
+    receiver.script = [(400, '{"message": "not yet"}')]
+    award(client, manager, launch(sub="ada"))
+    assert deliver(app).failed == 1
+    page = text(client.get(PAGE, query_string={"lt": admin}))
+    endpoint_id = re.search(r"/app/admin/webhooks/(\d+)/active", page).group(1)
+    item_id = re.search(r'name="delivery" value="(\d+)"', page).group(1)
+    assert client.post(f"{PAGE}/{endpoint_id}/active", data={"lt": admin}).status_code == 303  # off
+
+    every = client.post(f"{PAGE}/resend", data={"lt": admin})
+    assert "0 failed delivery(ies) queued again." in visible(client.get(every.headers["Location"]))
+    one = client.post(f"{PAGE}/resend", data={"lt": admin, "delivery": item_id})
+    assert one.status_code == 409 and "Turn its endpoint on first" in visible(one)
+    assert deliver(app).processed == 0 and len(receiver.received) == 1
+
+    assert client.post(f"{PAGE}/{endpoint_id}/active", data={"lt": admin, "active": "on"}).status_code == 303
+    every = client.post(f"{PAGE}/resend", data={"lt": admin})
+    assert "1 failed delivery(ies) queued again." in visible(client.get(every.headers["Location"]))
+    assert deliver(app).done == 1
