@@ -229,14 +229,15 @@ def _active_item(table):
 
 # One round trip before anything is written: the submission key already used?, the chosen category and
 # tool (ids when they are the organisation's active ones, as catalog.service.find_active decides), the
-# author's membership (the award path asks for it several times), the vision's approval of the tool and the
+# author's membership (the award path asks for it several times; its row locked, so the author's awards racing in
+# from two tabs or instances take turns and the second's facts read sees what the first paid), the vision's approval of the tool and the
 # organisation's configuration version (its limits, rules, xAPI and webhook settings then come from memory),
 # and what the award's writers would each ask again: grade sync on?, linked accounts, teams, open challenges.
 # Last, the author's :recent_limit most recent entries in the course since :since (the near-duplicate check's
 # window), as one JSON array of [id, text as most_similar compares it]: one value, not a row per
 # entry (a row each cost the driver and Python more than the database spent finding them).
 _FIRST = (_BY_KEY.scalar_subquery(), _active_item(TaskCategory.__table__).label("category"),
-          _active_item(AiTool.__table__).label("tool"), *tenancy.STANDING_OF, vision.ANY_APPROVED,
+          _active_item(AiTool.__table__).label("tool"), *tenancy.STANDING_OF_LOCKED, vision.ANY_APPROVED,
           vision.THIS_APPROVED, config_cache.VERSION_OF, grades.ENABLED, people.LINKED_COUNT,
           *aggregates.TEAMS_AND_CHALLENGES)
 _TEXT = _X.c.title + " " + _X.c.tried + " " + func.coalesce(_X.c.learned, "")

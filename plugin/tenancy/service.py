@@ -300,6 +300,12 @@ _STANDING = select(_MEMBERSHIP.c.role, _MEMBERSHIP.c.status, _MEMBERSHIP.c.test_
 STANDING_OF = tuple(select(column).where(_MEMBERSHIP.c.course_id == bindparam("course_id"),
                                          _MEMBERSHIP.c.user_id == bindparam("user_id")).scalar_subquery()
                     for column in (_MEMBERSHIP.c.role, _MEMBERSHIP.c.status, _MEMBERSHIP.c.test_user))
+# The same, the membership row locked for the transaction (PostgreSQL; SQLite's writers are serialised already):
+# what awards a person in a course reads their past awards after taking it, so two of their awards at once (two
+# tabs, two instances) take turns, and the second sees what the first paid (the daily cap, repeats, thresholds).
+STANDING_OF_LOCKED = (select(_MEMBERSHIP.c.role).where(
+    _MEMBERSHIP.c.course_id == bindparam("course_id"), _MEMBERSHIP.c.user_id == bindparam("user_id"))
+    .with_for_update(key_share=True).scalar_subquery(), *STANDING_OF[1:])
 
 
 def remember_standing(course_id: int, user_id: int, role: str | None, status: str | None, test_user) -> None:

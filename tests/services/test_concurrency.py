@@ -17,6 +17,7 @@ from plugin.extensions import db
 from plugin.ledger.models import LedgerEntry
 from plugin.ledger.service import Posting, balance, post_entry, verify_totals
 from plugin.settings.service import limits, update_limits
+from plugin.tenancy.models import Platform
 from tests.services.factories import NOW, experiment_data, later, make_actor, make_platform
 
 THREADS = 8
@@ -169,3 +170,25 @@ def test_racing_awards_to_many_learners_keep_boards_and_rank_buckets_exact(app, 
     assert verify() == {}
     result = board(Scope.course(people[0].course_id), limit=THREADS + 1)
     assert sum(r.points for r in result.rows if r.user_id in {p.user_id for p in people}) == THREADS * (5 + 10 + 15) * 2
+
+
+def test_experiments_racing_in_from_one_learner_stay_within_the_daily_cap_and_repeat_limit(appctx, learner):
+    """Eight tabs (or instances) logging for one learner at once: each award must see what the others paid, or
+    every one finds the whole day's cap (and the free repeats) still unused and pays in full."""
+    admin = make_actor(db.session.get(Platform, learner.platform_id), "cap-admin", role=Role.ADMIN)
+    update_limits(admin, {**limits(learner.organisation_id).__dict__, "daily_points_cap": 35,
+                          "repeat_free_count": 2, "repeat_factor_percent": 50}, NOW)
+    data = [experiment_data(learner.organisation_id) for _ in range(THREADS)]  # one tool, one category
+
+    def work(i):
+        log_experiment(learner, data[i], later(i))
+        db.session.commit()
+
+    race(appctx, work)
+    paid = sorted(db.session.scalars(select(LedgerEntry.amount).where(
+        LedgerEntry.user_id == learner.user_id, LedgerEntry.source_type == "experiment",
+        LedgerEntry.rule_id.is_not(None))), reverse=True)
+    assert sum(paid) == 35  # 10 + 10 (the free repeats), then 5 + 5 + 5 (halved), then the cap: nothing
+    assert paid[:5] == [10, 10, 5, 5, 5]
+    assert balance(learner.course_id, learner.user_id) == ledger_sum(learner)
+    assert verify_totals() == []
