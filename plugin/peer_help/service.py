@@ -25,7 +25,7 @@ from plugin.rules import service as rules
 from plugin.settings.service import limits
 from plugin.teams.service import teams_of
 from plugin.tenancy.models import User
-from plugin.tenancy.service import role_in
+from plugin.tenancy.service import lock_standing, role_in
 from plugin.xapi import service as xapi
 
 HELPED_ME, I_HELPED = "helped_me", "i_helped"
@@ -132,6 +132,9 @@ def _confirm(record: PeerHelp, now: datetime, already_moved: bool = False) -> li
     if not already_moved:
         record.status, record.resolved_at = CONFIRMED, now
         db.session.flush()
+    # The pair's confirmed helps are counted (the cap, loops) and the helper's past awards read after both people's
+    # rows are locked: helps between them recorded or confirmed at once take turns, each counting the others.
+    lock_standing(record.course_id, record.helper_id, record.helped_id)
     helper_teams = {t.id for t in teams_of(record.course_id, record.helper_id)}
     helped_teams = {t.id for t in teams_of(record.course_id, record.helped_id)}
     record.across_teams = bool(helper_teams and helped_teams and not helper_teams & helped_teams)

@@ -308,6 +308,15 @@ STANDING_OF_LOCKED = (select(_MEMBERSHIP.c.role).where(
     .with_for_update(key_share=True).scalar_subquery(), *STANDING_OF[1:])
 
 
+def lock_standing(course_id: int, *user_ids: int) -> None:
+    """Take these people's membership row locks (see STANDING_OF_LOCKED) where no combined read takes them, in
+    user id order (PostgreSQL locks the rows as it returns them), so two callers locking the same pair take turns
+    instead of deadlocking."""
+    db.session.execute(select(_MEMBERSHIP.c.id).where(_MEMBERSHIP.c.course_id == course_id,
+                                                      _MEMBERSHIP.c.user_id.in_(user_ids))
+                       .order_by(_MEMBERSHIP.c.user_id).with_for_update(key_share=True)).all()
+
+
 def remember_standing(course_id: int, user_id: int, role: str | None, status: str | None, test_user) -> None:
     memo.store(db.session, ("standing", course_id, user_id),
                None if role is None else Standing(role, status, bool(test_user)), (_MEMBERSHIP.name,))

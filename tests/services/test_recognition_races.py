@@ -166,3 +166,20 @@ def test_a_yes_and_a_no_to_one_help_at_once_answer_it_once(appctx, people):
     status = db.session.scalar(select(PeerHelp.status).where(PeerHelp.id == help_id))
     paid = balance(helper.course_id, helper.user_id)
     assert (status, paid) in (("confirmed", 10), ("declined", 0))
+
+
+def test_helps_between_one_pair_recorded_at_once_stay_within_the_pair_cap(appctx, people):
+    """Default cap: 3 paid helps between the same two people per 30 days. Eight recorded at once (tabs, the API)
+    must each count the others, or every one finds the pair under its cap and pays."""
+    _, learner, helper = people
+
+    def work(i):
+        record_help(learner, other_user_id=helper.user_id, direction=HELPED_ME, submission_key=f"pair-{i}",
+                    description=f"Showed me prompt trick number {i}", now=later(i))
+        db.session.commit()
+
+    race(appctx, work)
+    assert db.session.scalar(select(func.count()).select_from(PeerHelp).where(
+        PeerHelp.over_pair_cap.is_(False))) == 3
+    assert balance(helper.course_id, helper.user_id) == 3 * 10 + 15  # three helps, and the Helper badge's 15
+    assert verify_totals() == []
