@@ -9,6 +9,7 @@ from plugin.core.actor import Actor
 from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
 from plugin.i18n import gettext as _
+from plugin.tenancy.models import Organisation
 
 KINDS = {"tools": AiTool, "categories": TaskCategory, "values": ValueTag}
 
@@ -85,6 +86,13 @@ def ensure_item(organisation_id: int, kind: str, name: str):
 
 def set_active(actor: Actor, kind: str, item_id: int, active: bool):
     item = _owned(actor, kind, item_id)
+    if not active and item.active:
+        # Two admins turning off the last two at once would each count two on (PostgreSQL): the organisation's row
+        # lock makes the second wait, and count afresh, what the first left on. NO KEY UPDATE: awards (their
+        # foreign keys' KEY SHARE locks on the row) need not wait for it.
+        db.session.execute(select(Organisation.id).where(Organisation.id == actor.organisation_id)
+                           .with_for_update(key_share=True))
+        memo.forget(db.session, _model(kind).__tablename__)  # read before the turn: maybe stale
     if not active and item.active and len(items(actor.organisation_id, kind)) <= 1:
         raise Conflict(_("Keep at least one active item in the list."))
     item.active = active

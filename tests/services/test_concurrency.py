@@ -6,11 +6,12 @@ from __future__ import annotations
 import threading
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from plugin.badges.service import badges_of
 from plugin.core.actor import Role
 from plugin.core.db import writing
+from plugin.errors import Conflict
 from plugin.experiments.models import Experiment
 from plugin.experiments.service import log_experiment
 from plugin.extensions import db
@@ -50,6 +51,49 @@ def race(app, work, threads: int = THREADS) -> list:
         worker.join(timeout=120)
     assert not any(worker.is_alive() for worker in workers), "a writer hung"
     assert errors == [], f"errors reached the callers: {errors!r}"
+    return results
+
+
+def while_the_first_waits_to_commit(app, first, second) -> list:
+    """Run first() up to its flush, then second() in another transaction, and commit the first only once the
+    second has finished or is waiting for a lock (the order a barrier only makes likely). Returns both results."""
+    db.session.commit()
+    results, errors, flushed, go = [None, None], [], threading.Event(), threading.Event()
+
+    def run(i, work, hold):
+        try:
+            with app.app_context(), writing():
+                results[i] = work()
+                if hold:
+                    flushed.set()
+                    go.wait(30)
+                db.session.commit()
+        except Conflict:
+            results[i] = "refused"
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            flushed.set()
+
+    one = threading.Thread(target=run, args=(0, first, True), daemon=True)
+    one.start()
+    assert flushed.wait(30)
+    two = threading.Thread(target=run, args=(1, second, False), daemon=True)
+    two.start()
+    postgresql = db.engine.dialect.name == "postgresql"
+    for _try in range(300 if postgresql else 20):  # SQLite: the second waits at BEGIN IMMEDIATE, unseen here
+        if not two.is_alive():
+            break
+        if postgresql:
+            waiting = db.session.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"))
+            db.session.rollback()
+            if waiting:
+                break
+        threading.Event().wait(0.01)
+    go.set()
+    one.join(30)
+    two.join(30)
+    assert errors == [] and not one.is_alive() and not two.is_alive()
     return results
 
 

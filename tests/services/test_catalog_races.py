@@ -1,0 +1,26 @@
+"""Admins editing the organisation's lists at once (two tabs, two admins, two instances)."""
+from __future__ import annotations
+
+import pytest
+
+from plugin.catalog.service import items, set_active
+from plugin.core.actor import Role
+from tests.services.factories import make_actor, make_platform
+from tests.services.test_concurrency import while_the_first_waits_to_commit
+
+
+@pytest.mark.parametrize("kind", ["tools", "categories", "values"])
+def test_two_admins_turning_off_the_last_two_items_at_once_leave_one_on(appctx, kind):
+    platform = make_platform()
+    admins = [make_actor(platform, f"admin-{i}", role=Role.ADMIN) for i in range(2)]
+    listed = items(platform.organisation_id, kind)
+    for item in listed[2:]:
+        set_active(admins[0], kind, item.id, False)
+    last_two = [item.id for item in listed[:2]]
+
+    def turn_off(i):
+        return lambda: set_active(admins[i], kind, last_two[i], False) and "off"
+
+    results = while_the_first_waits_to_commit(appctx, turn_off(0), turn_off(1))
+    assert results == ["off", "refused"]
+    assert len(items(platform.organisation_id, kind)) == 1  # learners can still log: one tool, one category left
