@@ -33,7 +33,7 @@ from plugin.rules import events as E
 from plugin.rules import service as rules
 from plugin.settings.service import limits, time_zone
 from plugin.tenancy.models import User
-from plugin.tenancy.service import role_in, standing
+from plugin.tenancy.service import lock_standing, role_in, standing
 from plugin.webhooks import events as webhooks
 from plugin.xapi import service as xapi
 
@@ -94,6 +94,10 @@ def _spend(actor: Actor, points: int, month: str, now: datetime) -> None:
 
 def give_kudos(actor: Actor, *, receiver_id: int, message: str, now: datetime, submission_key: str,
                points: int = 0, value_tag_id: int | None = None, dimension: str = "experimenting") -> Kudos:
+    # The receiver's membership row first, as their other awards and an erasure of them take it (PostgreSQL): an
+    # erasure running meanwhile finishes first and the receiver is refused as erased, or waits and erases this too;
+    # kudos racing their experiments see each other's points (thresholds, caps).
+    lock_standing(actor.course_id, receiver_id)
     receiver_role = _require_manager_for(actor, receiver_id)
     if not 1 <= len(submission_key or "") <= 64:  # what a kudos keeps; an empty key would match every empty one
         raise InvalidInput(_("This form had expired: send it again."))

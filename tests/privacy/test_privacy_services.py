@@ -25,7 +25,7 @@ from plugin.privacy.retention import PURGED_TITLE, purge_expired
 from plugin.tenancy import service as tenancy
 from plugin.tenancy.models import User
 from tests.privacy.world import ADA_EMAIL, ADA_TEXT, PRIVATE_EMAIL, build
-from tests.services.factories import NOW, identity, later, make_actor
+from tests.services.factories import NOW, identity, later, log, make_actor
 
 
 @pytest.fixture
@@ -231,3 +231,39 @@ def test_help_waiting_for_an_answer_when_a_learner_is_erased_is_no_longer_asked_
     privacy.erase(world.admin, world.ada.user_id, "ERASE", later(5))
     assert awaiting_me(world.bo) == []
     assert awaiting_me(world.ada) == []
+
+
+@pytest.mark.parametrize("saving", ["experiment", "kudos"])
+def test_what_is_being_saved_about_a_person_while_they_are_erased_is_erased_too(world, app, saving):
+    """The learner presses Save (or their manager sends kudos) as the admin erases them: the erasure must wait for
+    it and erase it, not miss it and leave its text (and the statements naming the person) behind."""
+    from plugin.outbox.models import PENDING
+    from plugin.recognition.models import Kudos
+    from plugin.recognition.service import give_kudos
+    from plugin.xapi import service as xapi
+    from tests.services.test_concurrency import while_the_first_waits_to_commit
+
+    xapi.update_settings(world.admin, xapi.XIn().load({"enabled": True, "endpoint": "https://lrs.example/xapi",
+                                                       "key": "tinker", "secret": "s3cret", "send_email": True}),
+                         later(0))
+    ada, boss, admin = world.ada, world.boss, world.admin
+
+    def save():
+        if saving == "kudos":
+            return give_kudos(boss, receiver_id=ada.user_id, message="Ms Grey loved Ada's prompt clinic", now=later(4),
+                              submission_key="kudos-in-flight", points=5).id
+        return log(ada, later(4), tried="Asked it to rewrite Ms Grey's appraisal notes").experiment.id
+
+    def erase():
+        return privacy.erase(admin, ada.user_id, "ERASE", later(5)).pseudonym
+
+    saved, _pseudonym = while_the_first_waits_to_commit(app, save, erase)
+    db.session.expire_all()
+    if saving == "kudos":
+        assert db.session.get(Kudos, saved).message == ERASED
+    else:
+        assert db.session.get(Experiment, saved).tried == ERASED
+    dump = json.dumps(export_person(ada.organisation_id, ada.user_id))
+    assert "Ms Grey" not in dump and "Ada Lovelace" not in dump
+    waiting = [i.payload for i in db.session.scalars(select(OutboxItem).where(OutboxItem.status == PENDING))]
+    assert not any("Ms Grey" in json.dumps(p) or ADA_EMAIL in json.dumps(p) for p in waiting)
