@@ -30,6 +30,7 @@ from plugin.leaderboards.models import TeamStat
 from plugin.leaderboards.periods import ALL
 from plugin.teams.models import Team, TeamMember
 from plugin.tenancy.models import ACTIVE, Course, Membership, User, counted_membership
+from plugin.tenancy.service import lock_standing
 
 
 def ensure_team(course_id: int, name: str, now: datetime) -> Team:
@@ -318,10 +319,21 @@ def _members_changed(team: Team, now: datetime) -> None:
             challenge_progress.recount(challenge, now)
 
 
+def _wait_for_awards(actor: Actor, user_ids: list[int]) -> None:
+    """The people's membership rows, locked as their awards lock them (tenancy.STANDING_OF_LOCKED), before the
+    team's row (the order an award takes them in): the team's figures are then recomputed from their points with
+    any award of theirs in progress committed first. (Removing needs no such wait: the award's own team rows make
+    the recount wait for it.)"""
+    _require_manager(actor)
+    if user_ids:
+        lock_standing(actor.course_id, *user_ids)
+
+
 def add_members(actor: Actor, team_id: int, user_ids: list[int], now: datetime) -> list[int]:
     """Add learners of the course; those already in the team are skipped. Returns who was added."""
-    team = _managed(actor, team_id, lock=True)
     wanted = sorted(set(user_ids))
+    _wait_for_awards(actor, wanted)
+    team = _managed(actor, team_id, lock=True)
     learners = set(db.session.scalars(_learners(team.course_id, User.id).where(User.id.in_(wanted)))) if wanted else set()
     if not wanted or learners != set(wanted):
         raise InvalidInput(_("Only learners of this course can join its teams."),

@@ -26,7 +26,7 @@ from plugin.teams.models import Team, TeamMember
 from plugin.teams.progress import team_progress
 from plugin.teams.schemas import TeamIn
 from tests.services.factories import NOW, log, make_actor, make_platform
-from tests.services.test_concurrency import THREADS, race
+from tests.services.test_concurrency import THREADS, race, while_the_first_waits_to_commit
 
 
 @pytest.fixture
@@ -387,6 +387,18 @@ def test_racing_submits_of_the_same_add_and_remove_apply_once(appctx, course):
     assert sorted(race(appctx, remove)) == [False] * (THREADS - 1) + [True]
     assert members(team_id) == set() and team_figures(team_id, [ALL])[ALL] == {}
     assert rebuild.verify() == {}
+
+
+def test_adding_a_member_while_their_award_is_being_saved_keeps_the_teams_figures_exact(appctx, course):
+    """The manager adds Ada while her experiment is being saved: the team's figures, recomputed from her points, must
+    include the award once it commits, not be recomputed without it and stay one award short."""
+    log(course.ada)
+    team_id, ada, boss = teams.create_team(course.boss, name("Red"), NOW).id, course.ada, course.boss
+    while_the_first_waits_to_commit(appctx, lambda: log(ada, NOW + timedelta(minutes=2)).experiment.id,
+                                    lambda: teams.add_members(boss, team_id, [ada.user_id], NOW))
+    db.session.expire_all()
+    assert rebuild.verify() == {}
+    assert team_figures(team_id, [ALL])[ALL]["points:experimenting"] == 20
 
 
 def test_racing_creates_of_one_name_make_one_team(appctx, course):
