@@ -387,7 +387,10 @@ def share_experiment(actor: Actor, experiment_id: int, visibility: str, now: dat
     sharing rules at once, as if it had been shared when logged (the ledger's keys keep that to one award);
     making it private again takes no points back, as with every correction: a replay does that (its xAPI
     statement is voided at once, though: staff read the LRS). The row is locked
-    first: two requests sharing it at once would each see it private and count it shared twice."""
+    first: two requests sharing it at once would each see it private and count it shared twice. Before it, the
+    author's membership row, as logging takes it: the sharing rules' points fall under the same daily cap, and an
+    entry logged meanwhile must see them (and they it)."""
+    tenancy.lock_standing(actor.course_id, actor.user_id)
     experiment = _own(actor, experiment_id, lock=True)
     if visibility not in {v.value for v in Visibility}:
         raise InvalidInput(_("Choose private, team or course."), errors={"visibility": [_("Choose private, team or course.")]})

@@ -236,3 +236,20 @@ def test_experiments_racing_in_from_one_learner_stay_within_the_daily_cap_and_re
     assert paid[:5] == [10, 10, 5, 5, 5]
     assert balance(learner.course_id, learner.user_id) == ledger_sum(learner)
     assert verify_totals() == []
+
+
+def test_sharing_an_experiment_while_logging_another_stays_within_the_daily_cap(appctx, learner):
+    """Sharing a failure earns Fail Forward's points under the same daily cap as logging: a share and a new entry at
+    once must not each find the day's cap still open."""
+    from plugin.experiments.service import share_experiment
+
+    admin = make_actor(db.session.get(Platform, learner.platform_id), "cap-admin", role=Role.ADMIN)
+    update_limits(admin, {**limits(learner.organisation_id).__dict__, "daily_points_cap": 20}, NOW)
+    failed = log_experiment(learner, experiment_data(learner.organisation_id, outcome="failed", visibility="private",
+                                                     learned="What I learned: it invents sources."), NOW).experiment
+    failed_id, data = failed.id, experiment_data(learner.organisation_id)
+
+    while_the_first_waits_to_commit(appctx, lambda: share_experiment(learner, failed_id, "course", later(1)).id,
+                                    lambda: log_experiment(learner, data, later(2)).experiment.id)
+    assert balance(learner.course_id, learner.user_id) == 20 == ledger_sum(learner)
+    assert verify_totals() == []
