@@ -18,6 +18,7 @@ from plugin.ledger.models import LedgerEntry
 from plugin.levels.models import Dimension, Level
 from plugin.rules.models import VERSIONED_FIELDS, Rule, RuleVersion
 from plugin.rules.registry import REGISTRY, load_params
+from plugin.tenancy.models import Organisation
 
 DEFAULTS = {"description": "", "params": {}, "points": 0, "dimension": "experimenting", "badge_id": None,
             "repeatable": True, "cooldown_days": 0, "cap_count": 0, "cap_window_days": 0, "active": True}
@@ -99,7 +100,7 @@ def create_rule(organisation_id: int, fields: dict, now: datetime, actor: Actor 
 
 
 def update_rule(actor: Actor, rule_id: int, fields: dict, now: datetime) -> Rule:
-    rule = get_rule(actor, rule_id)
+    rule = get_rule(actor, rule_id, lock=True)
     merged = {f: getattr(rule, f) for f in VERSIONED_FIELDS}
     merged.update(fields)
     merged = _validate(actor.organisation_id, merged)
@@ -139,7 +140,7 @@ def delete_rule(actor: Actor, rule_id: int, now: datetime) -> str:
     One that did must go on explaining those rows and badges, so it is archived instead: inactive, gone from
     lists, editing, evaluation and recalculation, its versions kept. A default-pack rule is always archived:
     deleting it would let the next default-pack upgrade bring it back."""
-    rule = get_rule(actor, rule_id)
+    rule = get_rule(actor, rule_id, lock=True)
     awarded = db.session.scalar(select(or_(exists().where(LedgerEntry.rule_id == rule.id),
                                            exists().where(BadgeAward.rule_id == rule.id))))
     details = {"name": rule.name, "version": rule.version}
@@ -166,11 +167,19 @@ def delete_rule(actor: Actor, rule_id: int, now: datetime) -> str:
     return outcome
 
 
-def get_rule(actor: Actor, rule_id: int) -> Rule:
-    """A rule of the actor's organisation that is not archived (an archived rule is NotFound here)."""
+def get_rule(actor: Actor, rule_id: int, lock: bool = False) -> Rule:
+    """A rule of the actor's organisation that is not archived (an archived rule is NotFound here). `lock`: for a
+    change that makes a new version, the organisation's row is locked first and the rule read afresh (PostgreSQL: a
+    second save at once waits, then builds the next version on what the first saved, instead of taking the same
+    number). The organisation's row, not the rule's: every rule write moves its configuration version (migration
+    0023's triggers) after the rule's row, and a ladder change (set_levels, then follow_ladder) holds it before its
+    rules, so locking the rule first could deadlock with either. NO KEY UPDATE: awards need not wait."""
     if not actor.can_administer:
         raise Forbidden(_("Only the organisation's administrators manage rules."))
-    rule = db.session.get(Rule, rule_id)
+    if lock:
+        db.session.execute(select(Organisation.id).where(Organisation.id == actor.organisation_id)
+                           .with_for_update(key_share=True))
+    rule = db.session.get(Rule, rule_id, populate_existing=True) if lock else db.session.get(Rule, rule_id)
     if rule is None or rule.organisation_id != actor.organisation_id or rule.archived_at is not None:
         raise NotFound(_("No such rule."))
     return rule

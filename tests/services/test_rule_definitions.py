@@ -197,3 +197,17 @@ def test_a_threshold_rule_naming_nothing_the_organisation_has_is_refused(org, co
                     actor=org.admin)
     assert field in err.value.errors
     assert rows(Rule, Rule.name == "Never fires") == 0
+
+
+def test_two_admins_saving_the_same_rule_at_once_both_get_a_version(org, app):
+    """Two tabs (or two admins) save one rule at once: the second must build on what the first saved, as its own
+    next version, not collide with it on the version number (a server error, the save lost)."""
+    from tests.services.test_concurrency import while_the_first_waits_to_commit
+
+    rule_id, admin = create_rule(org.id, EXPLORER_PLUS, NOW, actor=org.admin).id, org.admin
+    while_the_first_waits_to_commit(app, lambda: update_rule(admin, rule_id, {"points": 30}, later(1)).version,
+                                    lambda: update_rule(admin, rule_id, {"name": "Tool collector"}, later(2)).version)
+    db.session.expire_all()
+    rule = db.session.get(Rule, rule_id)
+    assert [v.version for v in versions(rule_id)] == [1, 2, 3] and rule.version == 3
+    assert (rule.points, rule.name) == (30, "Tool collector")
