@@ -16,6 +16,7 @@ from plugin.i18n import gettext as _
 from plugin.ledger.models import TOTAL
 from plugin.levels.ladder import Progress, Step, progress
 from plugin.levels.models import Dimension, Level
+from plugin.tenancy.models import Organisation
 
 DEFAULT_DIMENSIONS = [
     ("experimenting", "Experimenting", "Trying AI on real work, whatever the outcome."),
@@ -98,6 +99,10 @@ def set_levels(actor: Actor, steps: list[tuple[str, int]], now: datetime | None 
     names = [text_fold.key(n) for n, _ in clean]
     if len(set(names)) != len(names):  # "level reached" rules name their level
         raise InvalidInput(_("Give each level a name of its own."), errors={"levels": [_("Names must differ.")]})
+    # Two saves at once (two tabs, two admins) take turns on the organisation's row (PostgreSQL; NO KEY UPDATE: awards
+    # need not wait): the second replaces the ladder the first saved, instead of adding its levels beside it.
+    db.session.execute(select(Organisation.id).where(Organisation.id == actor.organisation_id)
+                       .with_for_update(key_share=True))
     _keep_named_levels(actor.organisation_id, {n for n, _ in clean})
     for level in db.session.scalars(select(Level).where(Level.organisation_id == actor.organisation_id)):
         db.session.delete(level)

@@ -237,3 +237,16 @@ def test_a_level_a_reached_rule_names_cannot_be_taken_off_the_ladder(org):
     with pytest.raises(InvalidInput) as invalid:
         update_rule(org.admin, rule.id, {"active": True}, later(5))
     assert "params.level" in invalid.value.errors
+
+
+def test_two_admins_saving_the_ladder_at_once_leave_one_of_their_ladders(org, app):
+    """The second save waits for the first and replaces its ladder whole: no server error, no mixed ladder."""
+    from tests.services.test_concurrency import while_the_first_waits_to_commit
+
+    admin = org.admin
+    first = [("Beginner", 0), ("Adept", 25), ("Sage", 100)]
+    second = [("Novice", 0), ("Practitioner", 50), ("Expert", 200)]
+    while_the_first_waits_to_commit(app, lambda: len(set_levels(admin, first, NOW)),
+                                    lambda: len(set_levels(admin, second, NOW)))
+    db.session.expire_all()
+    assert ladder(org.id) == [Step(name, threshold) for name, threshold in second]
