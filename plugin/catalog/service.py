@@ -67,9 +67,20 @@ def add_item(actor: Actor, kind: str, name: str):
     return ensure_item(actor.organisation_id, kind, name)
 
 
+def _take_turns(organisation_id: int, kind: str) -> None:
+    """Changes of an organisation's lists that check the list first take turns on the organisation's row
+    (PostgreSQL; SQLite serialises writers already): the second reads what the first committed. NO KEY UPDATE:
+    awards (their foreign keys' KEY SHARE locks on the row) need not wait for it."""
+    db.session.execute(select(Organisation.id).where(Organisation.id == organisation_id).with_for_update(key_share=True))
+    memo.forget(db.session, _model(kind).__tablename__)  # read before the turn: maybe stale
+
+
 def ensure_item(organisation_id: int, kind: str, name: str):
     model = _model(kind)
     name = _clean_name(name)
+    # The same name added twice at once (a double click, two admins, "ÖNERİ" beside "Öneri"): the second finds the
+    # first's item instead of adding another, or failing on the names' unique constraint.
+    _take_turns(organisation_id, kind)
     folded, fold_word = text_fold.folder()  # "öneri" is "Öneri" too
     existing = db.session.scalar(select(model).where(model.organisation_id == organisation_id,
                                                      folded(model.name) == fold_word(name)))
@@ -87,12 +98,8 @@ def ensure_item(organisation_id: int, kind: str, name: str):
 def set_active(actor: Actor, kind: str, item_id: int, active: bool):
     item = _owned(actor, kind, item_id)
     if not active and item.active:
-        # Two admins turning off the last two at once would each count two on (PostgreSQL): the organisation's row
-        # lock makes the second wait, and count afresh, what the first left on. NO KEY UPDATE: awards (their
-        # foreign keys' KEY SHARE locks on the row) need not wait for it.
-        db.session.execute(select(Organisation.id).where(Organisation.id == actor.organisation_id)
-                           .with_for_update(key_share=True))
-        memo.forget(db.session, _model(kind).__tablename__)  # read before the turn: maybe stale
+        # Two admins turning off the last two at once would each count two on: the second counts what the first left.
+        _take_turns(actor.organisation_id, kind)
     if not active and item.active and len(items(actor.organisation_id, kind)) <= 1:
         raise Conflict(_("Keep at least one active item in the list."))
     item.active = active

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from plugin.catalog.service import items, set_active
+from plugin.catalog.service import add_item, items, set_active
 from plugin.core.actor import Role
 from tests.services.factories import make_actor, make_platform
 from tests.services.test_concurrency import while_the_first_waits_to_commit
@@ -24,3 +24,18 @@ def test_two_admins_turning_off_the_last_two_items_at_once_leave_one_on(appctx, 
     results = while_the_first_waits_to_commit(appctx, turn_off(0), turn_off(1))
     assert results == ["off", "refused"]
     assert len(items(platform.organisation_id, kind)) == 1  # learners can still log: one tool, one category left
+
+
+@pytest.mark.parametrize("spellings", [("Tabnine", "Tabnine"), ("Öneri Aracı", "ÖNERİ ARACI")])
+def test_the_same_item_added_twice_at_once_is_one_item(appctx, spellings):
+    """A double click on Add (or two admins adding the same tool): one item, and no server error for the second."""
+    platform = make_platform()
+    admin = make_actor(platform, "admin", role=Role.ADMIN)
+    before = len(items(platform.organisation_id, "tools"))
+
+    def add(i):
+        return lambda: add_item(admin, "tools", spellings[i]).id
+
+    first, second = while_the_first_waits_to_commit(appctx, add(0), add(1))
+    assert first == second
+    assert len(items(platform.organisation_id, "tools")) == before + 1
