@@ -111,6 +111,7 @@ def rename_item(actor: Actor, kind: str, item_id: int, name: str):
     item = _owned(actor, kind, item_id)
     model = _model(kind)
     name = _clean_name(name)
+    _take_turns(actor.organisation_id, kind)  # two items renamed alike at once: the second sees the first's name
     folded, fold_word = text_fold.folder()
     clash = db.session.scalar(select(model).where(model.organisation_id == actor.organisation_id,
                                                   folded(model.name) == fold_word(name), model.id != item.id))

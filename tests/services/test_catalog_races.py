@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from plugin.catalog.service import add_item, items, set_active
+from plugin.catalog.service import add_item, items, rename_item, set_active
 from plugin.core.actor import Role
 from tests.services.factories import make_actor, make_platform
 from tests.services.test_concurrency import while_the_first_waits_to_commit
@@ -39,3 +39,13 @@ def test_the_same_item_added_twice_at_once_is_one_item(appctx, spellings):
     first, second = while_the_first_waits_to_commit(appctx, add(0), add(1))
     assert first == second
     assert len(items(platform.organisation_id, "tools")) == before + 1
+
+
+def test_two_items_renamed_to_one_name_at_once_the_second_is_told_it_is_taken(appctx):
+    platform = make_platform()
+    admin = make_actor(platform, "admin", role=Role.ADMIN)
+    a, b = (item.id for item in items(platform.organisation_id, "tools")[:2])
+    results = while_the_first_waits_to_commit(appctx, lambda: rename_item(admin, "tools", a, "Tabnine").name,
+                                              lambda: rename_item(admin, "tools", b, "TABNINE").name)
+    assert results == ["Tabnine", "refused"]
+    assert [item.name for item in items(platform.organisation_id, "tools")].count("Tabnine") == 1
