@@ -66,6 +66,13 @@ def _require_admin(actor: Actor) -> None:
         raise Forbidden(_("Only the organisation's administrators can change dimensions and levels."))
 
 
+def _take_turns(organisation_id: int) -> None:
+    """Changes of the organisation's dimensions or ladder that check what is there first take turns on the
+    organisation's row (PostgreSQL; SQLite serialises writers already), so the second (two tabs, two admins, a double
+    click) reads what the first committed. NO KEY UPDATE: awards need not wait for it."""
+    db.session.execute(select(Organisation.id).where(Organisation.id == organisation_id).with_for_update(key_share=True))
+
+
 def add_dimension(actor: Actor, name: str, description: str = "") -> Dimension:
     _require_admin(actor)
     name = (name or "").strip()
@@ -74,6 +81,7 @@ def add_dimension(actor: Actor, name: str, description: str = "") -> Dimension:
         raise InvalidInput(_("Give the dimension a name."), errors={"name": [_("Required.")]})
     if key == TOTAL:  # every dimension's points also go to the total: one keyed "total" would count them twice
         raise Conflict(_("“%(name)s” is the sum of all dimensions already: give this one another name.", name=name))
+    _take_turns(actor.organisation_id)  # the same name added twice at once: the second is told it exists
     if db.session.scalar(select(Dimension).where(Dimension.organisation_id == actor.organisation_id,
                                                  Dimension.key == key)):
         raise Conflict(_("There is already a dimension called “%(name)s”.", name=name))
@@ -99,10 +107,7 @@ def set_levels(actor: Actor, steps: list[tuple[str, int]], now: datetime | None 
     names = [text_fold.key(n) for n, _ in clean]
     if len(set(names)) != len(names):  # "level reached" rules name their level
         raise InvalidInput(_("Give each level a name of its own."), errors={"levels": [_("Names must differ.")]})
-    # Two saves at once (two tabs, two admins) take turns on the organisation's row (PostgreSQL; NO KEY UPDATE: awards
-    # need not wait): the second replaces the ladder the first saved, instead of adding its levels beside it.
-    db.session.execute(select(Organisation.id).where(Organisation.id == actor.organisation_id)
-                       .with_for_update(key_share=True))
+    _take_turns(actor.organisation_id)  # two saves at once: the second replaces the first's ladder whole
     _keep_named_levels(actor.organisation_id, {n for n, _ in clean})
     for level in db.session.scalars(select(Level).where(Level.organisation_id == actor.organisation_id)):
         db.session.delete(level)

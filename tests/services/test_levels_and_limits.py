@@ -250,3 +250,14 @@ def test_two_admins_saving_the_ladder_at_once_leave_one_of_their_ladders(org, ap
                                     lambda: len(set_levels(admin, second, NOW)))
     db.session.expire_all()
     assert ladder(org.id) == [Step(name, threshold) for name, threshold in second]
+
+
+def test_the_same_dimension_added_twice_at_once_is_one_dimension(org, app):
+    """A double click on Add: the second request is told the dimension exists, not shown a server error."""
+    from tests.services.test_concurrency import while_the_first_waits_to_commit
+
+    admin = org.admin
+    results = while_the_first_waits_to_commit(app, lambda: add_dimension(admin, "Coaching").key,
+                                              lambda: add_dimension(admin, "Coaching").key)
+    assert results == ["coaching", "refused"]
+    assert [d.key for d in dimensions(org.id)].count("coaching") == 1
