@@ -77,7 +77,10 @@ def ensure_current(organisation_id: int, now: datetime, known_version: int | Non
 
 
 def ensure_defaults(organisation_id: int, now: datetime) -> None:
-    """Idempotent: fills only what is missing."""
+    """Idempotent: fills only what is missing. Two first launches of a new organisation at once take turns on its row
+    (PostgreSQL; NO KEY UPDATE: nothing else waits): the second finds the first's defaults in place instead of
+    failing on their unique names."""
+    db.session.execute(select(Organisation.id).where(Organisation.id == organisation_id).with_for_update(key_share=True))
     for kind, names in (("tools", DEFAULT_TOOLS), ("categories", DEFAULT_CATEGORIES), ("values", DEFAULT_VALUES)):
         if not items(organisation_id, kind, include_inactive=True):
             for name in names:

@@ -239,3 +239,22 @@ def test_the_same_sub_on_two_platforms_is_two_people(platform):
     _, here, _ = tenancy.provision(identity(platform, "ada"), NOW)
     _, there, _ = tenancy.provision(identity(other, "ada"), NOW)
     assert here.id != there.id
+
+
+def test_two_first_launches_of_a_new_organisation_at_once_set_it_up_once(app, appctx):
+    """Two people open Tinker at the same moment right after it was installed: both launches load the organisation's
+    defaults; neither may fail, and the organisation gets one set of them."""
+    from sqlalchemy import func, select
+
+    from plugin.badges.models import BadgeClass
+    from plugin.extensions import db
+    from plugin.onboarding.service import ensure_defaults
+    from plugin.rules.models import Rule
+    from tests.services.factories import NOW, platform_spec
+    from tests.services.test_concurrency import while_the_first_waits_to_commit
+
+    org = tenancy.register_platform(platform_spec("https://new.example", "c-new", "Org New"), NOW).organisation_id
+    while_the_first_waits_to_commit(app, lambda: ensure_defaults(org, NOW), lambda: ensure_defaults(org, NOW))
+    rules = db.session.scalar(select(func.count()).select_from(Rule).where(Rule.organisation_id == org))
+    badges = db.session.scalar(select(func.count()).select_from(BadgeClass).where(BadgeClass.organisation_id == org))
+    assert (rules, badges) == (11, 9)
