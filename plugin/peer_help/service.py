@@ -62,6 +62,9 @@ def record_help(actor: Actor, *, other_user_id: int, direction: str, description
             return HelpResult(first, [], created=False)
     if other_user_id == actor.user_id:
         raise InvalidInput(_("Helping yourself does not count: choose a colleague."), errors={"other": [_("Not yourself.")]})
+    # Both people's membership rows before anything is read or written (see _confirm): an erasure of either running
+    # meanwhile finishes first, and the check below then finds them erased.
+    lock_standing(actor.course_id, actor.user_id, other_user_id)
     if role_in(actor.course_id, other_user_id) in (None, Role.OBSERVER) or _erased(other_user_id):
         raise InvalidInput(_("Choose someone in this course."), errors={"other": [_("Not in this course.")]})
     if direction not in (HELPED_ME, I_HELPED):
@@ -91,6 +94,8 @@ def record_help(actor: Actor, *, other_user_id: int, direction: str, description
 
 def confirm_help(actor: Actor, help_id: int, now: datetime) -> HelpResult:
     record = _pending_for(actor, help_id)
+    # Both people's rows before the help's (see _confirm): an erasure takes them in that order too.
+    lock_standing(record.course_id, record.helper_id, record.helped_id)
     # Guarded transition: two clicks or two instances cannot both confirm.
     moved = db.session.execute(update(PeerHelp).where(PeerHelp.id == record.id, PeerHelp.status == PENDING)
                                .values(status=CONFIRMED, resolved_at=now))
@@ -133,8 +138,8 @@ def _confirm(record: PeerHelp, now: datetime, already_moved: bool = False) -> li
         record.status, record.resolved_at = CONFIRMED, now
         db.session.flush()
     # The pair's confirmed helps are counted (the cap, loops) and the helper's past awards read after both people's
-    # rows are locked: helps between them recorded or confirmed at once take turns, each counting the others.
-    lock_standing(record.course_id, record.helper_id, record.helped_id)
+    # membership rows were locked (record_help and confirm_help take them first, before the help's own row, the order
+    # an erasure takes them in): helps between them recorded or confirmed at once take turns, each counting the others.
     helper_teams = {t.id for t in teams_of(record.course_id, record.helper_id)}
     helped_teams = {t.id for t in teams_of(record.course_id, record.helped_id)}
     record.across_teams = bool(helper_teams and helped_teams and not helper_teams & helped_teams)

@@ -233,11 +233,13 @@ def test_help_waiting_for_an_answer_when_a_learner_is_erased_is_no_longer_asked_
     assert awaiting_me(world.ada) == []
 
 
-@pytest.mark.parametrize("saving", ["experiment", "kudos"])
+@pytest.mark.parametrize("saving", ["experiment", "kudos", "help"])
 def test_what_is_being_saved_about_a_person_while_they_are_erased_is_erased_too(world, app, saving):
     """The learner presses Save (or their manager sends kudos) as the admin erases them: the erasure must wait for
     it and erase it, not miss it and leave its text (and the statements naming the person) behind."""
     from plugin.outbox.models import PENDING
+    from plugin.peer_help.models import PeerHelp
+    from plugin.peer_help.service import HELPED_ME, record_help
     from plugin.recognition.models import Kudos
     from plugin.recognition.service import give_kudos
     from plugin.xapi import service as xapi
@@ -249,6 +251,9 @@ def test_what_is_being_saved_about_a_person_while_they_are_erased_is_erased_too(
     ada, boss, admin = world.ada, world.boss, world.admin
 
     def save():
+        if saving == "help":
+            return record_help(world.bo, other_user_id=ada.user_id, direction=HELPED_ME, now=later(4),
+                               description="Ada showed me how Ms Grey's team drafts prompts").help.id
         if saving == "kudos":
             return give_kudos(boss, receiver_id=ada.user_id, message="Ms Grey loved Ada's prompt clinic", now=later(4),
                               submission_key="kudos-in-flight", points=5).id
@@ -259,7 +264,9 @@ def test_what_is_being_saved_about_a_person_while_they_are_erased_is_erased_too(
 
     saved, _pseudonym = while_the_first_waits_to_commit(app, save, erase)
     db.session.expire_all()
-    if saving == "kudos":
+    if saving == "help":
+        assert db.session.get(PeerHelp, saved).description == ERASED
+    elif saving == "kudos":
         assert db.session.get(Kudos, saved).message == ERASED
     else:
         assert db.session.get(Experiment, saved).tried == ERASED
