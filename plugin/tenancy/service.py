@@ -310,11 +310,11 @@ STANDING_OF_LOCKED = (select(_MEMBERSHIP.c.role).where(
 
 def lock_standing(course_id: int, *user_ids: int) -> None:
     """Take these people's membership row locks (see STANDING_OF_LOCKED) where no combined read takes them, in
-    user id order (PostgreSQL locks the rows as it returns them), so two callers locking the same pair take turns
-    instead of deadlocking."""
+    membership id order (PostgreSQL locks the rows as it returns them; the ORM's flush, a roster sync's, updates them
+    in that order too), so two callers locking the same people take turns instead of deadlocking."""
     db.session.execute(select(_MEMBERSHIP.c.id).where(_MEMBERSHIP.c.course_id == course_id,
                                                       _MEMBERSHIP.c.user_id.in_(user_ids))
-                       .order_by(_MEMBERSHIP.c.user_id).with_for_update(key_share=True)).all()
+                       .order_by(_MEMBERSHIP.c.id).with_for_update(key_share=True)).all()
 
 
 def remember_standing(course_id: int, user_id: int, role: str | None, status: str | None, test_user) -> None:
