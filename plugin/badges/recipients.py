@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from plugin.badges.models import Recipient
 from plugin.core.actor import Actor
+from plugin.core.db import insert_ignore
 from plugin.errors import InvalidInput, NotFound, RateLimited
 from plugin.extensions import db
 from plugin.i18n import gettext as _
@@ -67,11 +68,11 @@ def settings_of(user_id: int) -> Recipient | None:
 
 
 def _row(user_id: int, now: datetime) -> Recipient:
-    row = db.session.get(Recipient, user_id)
-    if row is None:
-        row = Recipient(user_id=user_id, show_name=False, updated_at=now)
-        db.session.add(row)
-    return row
+    """The person's row, made if missing, locked for the change and read afresh: a second request at once (a double
+    click the first time) waits at the key and changes the first's row, instead of failing on it."""
+    insert_ignore(db.session, Recipient.__table__, {"user_id": user_id, "show_name": False, "updated_at": now},
+                  ["user_id"], returning=False)
+    return db.session.get(Recipient, user_id, with_for_update=True, populate_existing=True)
 
 
 def request_email(actor: Actor, address: str, confirm_url_for, now: datetime) -> Recipient:

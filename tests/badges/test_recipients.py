@@ -168,3 +168,20 @@ def test_confirmation_mails_can_be_asked_for_again_a_day_later(appctx):
     with pytest.raises(RateLimited):
         ask(NOW + timedelta(hours=23))
     assert ask(NOW + timedelta(hours=24, minutes=1)).pending_email == "ada@home.example"
+
+
+def test_asking_twice_at_once_for_the_confirmation_mail_is_no_server_error(app, appctx):
+    """A double click on Send the first time a learner gives an address: both requests create the learner's row;
+    the second must wait for the first and update it, not fail on its primary key."""
+    from plugin.badges import recipients
+    from plugin.badges.models import Recipient
+    from tests.services.factories import NOW, make_actor, make_platform
+    from tests.services.test_concurrency import while_the_first_waits_to_commit
+
+    ada = make_actor(make_platform(), "ada")
+
+    def ask():
+        return recipients.request_email(ada, "ada@example.org", lambda token: f"http://localhost/c/{token}", NOW).user_id
+
+    assert while_the_first_waits_to_commit(app, ask, ask) == [ada.user_id, ada.user_id]
+    assert db.session.get(Recipient, ada.user_id).pending_email == "ada@example.org"
