@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, select
 from plugin.audit.service import record
 from plugin.core import memo
 from plugin.core.actor import Actor, Role
+from plugin.core.db import insert_ignore
 from plugin.errors import Forbidden, InvalidInput
 from plugin.extensions import db
 from plugin.i18n import gettext as _
@@ -65,10 +66,11 @@ def configure(actor: Actor, data: dict, lineitems_url: str | None, now: datetime
     endpoint from the manager's launch (None when the platform granted no grade service)."""
     if not actor.can_manage:
         raise Forbidden(_("Only the course's managers can change grade sync."))
-    row = settings(actor.course_id)
-    if row is None:
-        row = GradeSync(course_id=actor.course_id, enabled=False, mode="points", updated_at=now)
-        db.session.add(row)
+    # Made if missing and read locked: a second submit at once (a double click the first time) waits and updates the
+    # first's row, instead of failing on its key.
+    insert_ignore(db.session, GradeSync.__table__, {"course_id": actor.course_id, "enabled": False, "mode": "points",
+                                                    "updated_at": now}, ["course_id"], returning=False)
+    row = db.session.get(GradeSync, actor.course_id, with_for_update=True, populate_existing=True)
     if data["enabled"] and not (lineitems_url or row.lineitems_url):
         raise InvalidInput(_("This launch offers no grade service."),
                            errors={"enabled": [_("Launch Tinker from the course with grades enabled for the tool.")]})

@@ -22,6 +22,7 @@ from sqlalchemy import or_, select, update
 
 from plugin.audit.service import record
 from plugin.core.actor import Actor
+from plugin.core.db import insert_ignore
 from plugin.errors import Forbidden, InvalidInput
 from plugin.extensions import db
 from plugin.i18n import gettext as _
@@ -107,11 +108,12 @@ def _require_admin(actor: Actor) -> None:
 def update_settings(actor: Actor, data: dict, now: datetime) -> XapiSetting:
     """Save the organisation's LRS settings (`data` is XIn-loaded) and record the change in the audit log."""
     _require_admin(actor)
-    row = settings(actor.organisation_id)
-    if row is None:
-        row = XapiSetting(organisation_id=actor.organisation_id, enabled=False, endpoint="", key="",
-                          secret_encrypted="", send_email=False, updated_at=now)
-        db.session.add(row)
+    # Made if missing and read locked: a second save at once (a double click the first time) waits and updates the
+    # first's row, instead of failing on its key.
+    insert_ignore(db.session, XapiSetting.__table__, {
+        "organisation_id": actor.organisation_id, "enabled": False, "endpoint": "", "key": "", "secret_encrypted": "",
+        "send_email": False, "updated_at": now}, ["organisation_id"], returning=False)
+    row = db.session.get(XapiSetting, actor.organisation_id, with_for_update=True, populate_existing=True)
     endpoint, key, secret = data["endpoint"].strip(), data["key"].strip(), data["secret"]
     if row.secret_encrypted and not secret and endpoint and _origin(endpoint) != _origin(row.endpoint):
         # The saved secret belongs to the LRS it was given for: another host gets it only when typed again. A

@@ -209,3 +209,21 @@ def test_cli_refuses_a_batch_size_that_would_deliver_nothing(app, cli, batch):
     result = cli("outbox", "run", "--batch", batch)
     assert result.exit_code == 2 and "--batch" in result.output
     assert not calls
+
+
+def test_turning_grade_sync_on_twice_at_once_the_first_time_is_no_server_error(app, appctx):
+    """A double click on Save the first time grade sync is set up: both requests make the course's row; the second
+    must wait for the first and update it, not fail on its primary key."""
+    from plugin.core.actor import Role
+    from plugin.outbox import grades
+    from tests.services.factories import NOW, make_actor, make_platform
+    from tests.services.test_concurrency import while_the_first_waits_to_commit
+
+    manager = make_actor(make_platform(), "manager", role=Role.MANAGER)
+
+    def save():
+        return grades.configure(manager, {"enabled": True, "mode": "points"}, "https://lms.example.edu/lineitems",
+                                NOW).course_id
+
+    assert while_the_first_waits_to_commit(app, save, save) == [manager.course_id] * 2
+    assert grades.settings(manager.course_id).enabled is True

@@ -72,6 +72,20 @@ def test_settings_are_saved_audited_and_the_secret_is_kept_when_left_blank(appct
     assert all("s3cret" not in json.dumps(a.details) for a in audit)
 
 
+def test_the_first_save_sent_twice_at_once_is_saved_once_without_a_server_error(app, appctx):
+    """A double click on Save the first time: both requests make the organisation's settings row; the second must
+    wait for the first and update it, not fail on its primary key."""
+    from tests.services.test_concurrency import while_the_first_waits_to_commit
+
+    admin = make_world().admin
+
+    def save():
+        return xapi.update_settings(admin, settings_input(), later(0)).organisation_id
+
+    assert while_the_first_waits_to_commit(app, save, save) == [admin.organisation_id] * 2
+    assert xapi.settings(admin.organisation_id).enabled is True
+
+
 @pytest.mark.parametrize("via_blank", [False, True])
 def test_the_saved_secret_goes_to_another_host_only_when_typed_again(appctx, via_blank):
     """An admin who does not know the LRS secret cannot have Tinker send it to a host of theirs, directly or by
