@@ -14,6 +14,7 @@ from plugin.badges.images import check_upload
 from plugin.badges.models import BadgeAward, BadgeClass, BadgePillar, Issuer
 from plugin.badges.recipients import recipient_of
 from plugin.core.actor import Actor
+from plugin.core.db import insert_ignore
 from plugin.errors import Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
 from plugin.i18n import gettext as _
@@ -85,10 +86,11 @@ def save_issuer(actor: Actor, data: dict, now: datetime, image: tuple[bytes, str
         raise Forbidden(_("Only the organisation's administrators edit the issuer profile."))
     if not data["url"].startswith(("https://", "http://")):
         raise InvalidInput(_("The issuer's web site must be an http(s) address."), errors={"url": [_("An http(s) URL.")]})
-    issuer = db.session.get(Issuer, actor.organisation_id)
-    if issuer is None:
-        issuer = Issuer(organisation_id=actor.organisation_id)
-        db.session.add(issuer)
+    # Made if missing and read locked: a second save at once (a double click the first time) waits and updates the
+    # first's row, instead of failing on its key.
+    insert_ignore(db.session, Issuer.__table__, {"organisation_id": actor.organisation_id, "name": data["name"].strip(),
+                                                 "updated_at": now}, ["organisation_id"], returning=False)
+    issuer = db.session.get(Issuer, actor.organisation_id, with_for_update=True, populate_existing=True)
     issuer.name, issuer.url, issuer.email = data["name"].strip(), data["url"].strip(), data["email"].strip()
     issuer.description, issuer.updated_at = data.get("description", "").strip(), now
     if image is not None:

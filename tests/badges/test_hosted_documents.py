@@ -101,6 +101,25 @@ def test_admin_edited_issuer_profile_is_published_with_its_email(appctx, client)
     assert doc["url"] == "https://acme.example" and doc["id"] == f"{BASE}/ob/v2/issuers/{world.org_id}"
 
 
+def test_the_issuer_profile_saved_twice_at_once_the_first_time_is_no_server_error(app, appctx):
+    """A double click on Save the first time: both requests make the organisation's issuer row; the second must wait
+    for the first and update it, not fail on its primary key."""
+    from plugin.badges.models import Issuer
+    from plugin.badges.openbadges import save_issuer
+    from plugin.core.actor import Role
+    from tests.services.factories import make_actor, make_platform
+    from tests.services.test_concurrency import while_the_first_waits_to_commit
+
+    admin = make_actor(make_platform(), "admin-1", role=Role.ADMIN)
+
+    def save():
+        return save_issuer(admin, {"name": "Acme Learning", "url": "https://acme.example", "email": "",
+                                   "description": ""}, NOW).organisation_id
+
+    assert while_the_first_waits_to_commit(app, save, save) == [admin.organisation_id] * 2
+    assert db.session.get(Issuer, admin.organisation_id).name == "Acme Learning"
+
+
 def test_verification_page_is_public_human_readable_and_private_by_default(appctx, client):
     from plugin.badges.recipients import set_show_name
 
