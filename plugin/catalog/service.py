@@ -9,7 +9,7 @@ from plugin.core.actor import Actor
 from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
 from plugin.i18n import gettext as _
-from plugin.tenancy.models import Organisation
+from plugin.tenancy import service as tenancy
 
 KINDS = {"tools": AiTool, "categories": TaskCategory, "values": ValueTag}
 
@@ -68,10 +68,8 @@ def add_item(actor: Actor, kind: str, name: str):
 
 
 def _take_turns(organisation_id: int, kind: str) -> None:
-    """Changes of an organisation's lists that check the list first take turns on the organisation's row
-    (PostgreSQL; SQLite serialises writers already): the second reads what the first committed. NO KEY UPDATE:
-    awards (their foreign keys' KEY SHARE locks on the row) need not wait for it."""
-    db.session.execute(select(Organisation.id).where(Organisation.id == organisation_id).with_for_update(key_share=True))
+    """Changes of an organisation's lists that check the list first take turns (tenancy.lock_organisation)."""
+    tenancy.lock_organisation(organisation_id)
     memo.forget(db.session, _model(kind).__tablename__)  # read before the turn: maybe stale
 
 

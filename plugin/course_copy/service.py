@@ -156,9 +156,12 @@ def _challenges(actor: Actor, source: Course, now: datetime) -> tuple[int, list[
     filters, windows moved forward by whole weeks (same weekdays, local times and lengths) so none starts in the
     past. Team challenges, champions, progress and evidence stay behind (they are about people). Returns how many
     were copied and the titles left out (left_out)."""
-    rows = _course_wide(source)
-    skipped = [c.title for c in rows if _filter_gone(c)]
-    rows = [c for c in rows if not _filter_gone(c)]
+    rows, skipped = [], []
+    for challenge in _course_wide(source):
+        if _filter_gone(challenge):
+            skipped.append(challenge.title)
+        else:
+            rows.append(challenge)
     if not rows:
         return 0, skipped
     # Moved on the organisation's wall clock (create_challenge reads naive times as such): in UTC, a challenge from

@@ -16,7 +16,7 @@ from plugin.i18n import gettext as _
 from plugin.ledger.models import TOTAL
 from plugin.levels.ladder import Progress, Step, progress
 from plugin.levels.models import Dimension, Level
-from plugin.tenancy.models import Organisation
+from plugin.tenancy import service as tenancy
 
 DEFAULT_DIMENSIONS = [
     ("experimenting", "Experimenting", "Trying AI on real work, whatever the outcome."),
@@ -67,10 +67,9 @@ def _require_admin(actor: Actor) -> None:
 
 
 def _take_turns(organisation_id: int) -> None:
-    """Changes of the organisation's dimensions or ladder that check what is there first take turns on the
-    organisation's row (PostgreSQL; SQLite serialises writers already), so the second (two tabs, two admins, a double
-    click) reads what the first committed. NO KEY UPDATE: awards need not wait for it."""
-    db.session.execute(select(Organisation.id).where(Organisation.id == organisation_id).with_for_update(key_share=True))
+    """Changes of the organisation's dimensions or ladder that check what is there first take turns
+    (tenancy.lock_organisation): the second (two tabs, two admins, a double click) reads what the first committed."""
+    tenancy.lock_organisation(organisation_id)
 
 
 def add_dimension(actor: Actor, name: str, description: str = "") -> Dimension:

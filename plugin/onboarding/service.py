@@ -14,6 +14,7 @@ from plugin.levels import service as levels
 from plugin.rules.definitions import create_rule
 from plugin.rules.models import Rule
 from plugin.settings.service import limits_row
+from plugin.tenancy import service as tenancy
 from plugin.tenancy.models import Organisation
 
 DEFAULT_TOOLS = ["ChatGPT", "Microsoft Copilot", "Claude", "Gemini", "GitHub Copilot", "Perplexity"]
@@ -80,7 +81,7 @@ def ensure_defaults(organisation_id: int, now: datetime) -> None:
     """Idempotent: fills only what is missing. Two first launches of a new organisation at once take turns on its row
     (PostgreSQL; NO KEY UPDATE: nothing else waits): the second finds the first's defaults in place instead of
     failing on their unique names."""
-    db.session.execute(select(Organisation.id).where(Organisation.id == organisation_id).with_for_update(key_share=True))
+    tenancy.lock_organisation(organisation_id)
     for kind, names in (("tools", DEFAULT_TOOLS), ("categories", DEFAULT_CATEGORIES), ("values", DEFAULT_VALUES)):
         if not items(organisation_id, kind, include_inactive=True):
             for name in names:

@@ -18,7 +18,7 @@ from plugin.ledger.models import LedgerEntry
 from plugin.levels.models import Dimension, Level
 from plugin.rules.models import VERSIONED_FIELDS, Rule, RuleVersion
 from plugin.rules.registry import REGISTRY, load_params
-from plugin.tenancy.models import Organisation
+from plugin.tenancy import service as tenancy
 
 DEFAULTS = {"description": "", "params": {}, "points": 0, "dimension": "experimenting", "badge_id": None,
             "repeatable": True, "cooldown_days": 0, "cap_count": 0, "cap_window_days": 0, "active": True}
@@ -177,8 +177,7 @@ def get_rule(actor: Actor, rule_id: int, lock: bool = False) -> Rule:
     if not actor.can_administer:
         raise Forbidden(_("Only the organisation's administrators manage rules."))
     if lock:
-        db.session.execute(select(Organisation.id).where(Organisation.id == actor.organisation_id)
-                           .with_for_update(key_share=True))
+        tenancy.lock_organisation(actor.organisation_id)
     rule = db.session.get(Rule, rule_id, populate_existing=True) if lock else db.session.get(Rule, rule_id)
     if rule is None or rule.organisation_id != actor.organisation_id or rule.archived_at is not None:
         raise NotFound(_("No such rule."))

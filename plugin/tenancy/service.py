@@ -308,6 +308,14 @@ STANDING_OF_LOCKED = (select(_MEMBERSHIP.c.role).where(
     .with_for_update(key_share=True).scalar_subquery(), *STANDING_OF[1:])
 
 
+def lock_organisation(organisation_id: int) -> None:
+    """Take turns on the organisation's row (PostgreSQL; SQLite serialises writers already): changes of its
+    configuration that check what is there first (lists, levels, rules, its defaults) run one after another, the
+    second reading what the first committed. NO KEY UPDATE: awards (the KEY SHARE locks of their foreign keys on the
+    row) need not wait for it."""
+    db.session.execute(select(Organisation.id).where(Organisation.id == organisation_id).with_for_update(key_share=True))
+
+
 def lock_standing(course_id: int, *user_ids: int) -> None:
     """Take these people's membership row locks (see STANDING_OF_LOCKED) where no combined read takes them, in
     membership id order (PostgreSQL locks the rows as it returns them; the ORM's flush, a roster sync's, updates them

@@ -178,13 +178,19 @@ def test_a_second_replay_changing_the_same_award_again_posts_it(course):
     assert verify_totals() == []
 
 
-def test_a_new_rule_applied_by_replay_recognises_past_qualifiers(course):
-    history(course)
+def _five_experiments_with_a_badge(course):
+    """A new badge, "Steady hand", and a once-only rule giving it with 20 points for five experiments (day 30)."""
     medal = save_badge(course.admin, None, name="Steady hand", description="Five experiments", criteria="Log 5",
                        colour="#2b8a3e", manual=False, active=True, now=day(30))
     new = create_rule(course.org, {"name": "Five experiments", "condition": "experiment_count",
                                    "params": {"count": 5}, "points": 20, "badge_id": medal.id, "repeatable": False},
                       day(30), actor=course.admin)
+    return medal, new
+
+
+def test_a_new_rule_applied_by_replay_recognises_past_qualifiers(course):
+    history(course)
+    medal, new = _five_experiments_with_a_badge(course)
     db.session.commit()
     assert rows(LedgerEntry, LedgerEntry.rule_id == new.id) == 0  # creating a rule awards nothing by itself
     dry = replay(course.org, day(31), rule_ids=[new.id])
@@ -252,11 +258,7 @@ def test_a_replay_respects_a_managers_revocation(course):
 
 def test_revoking_a_badge_a_replay_awarded_reverses_its_points(course):
     history(course)
-    medal = save_badge(course.admin, None, name="Steady hand", description="Five experiments", criteria="Log 5",
-                       colour="#2b8a3e", manual=False, active=True, now=day(30))
-    new = create_rule(course.org, {"name": "Five experiments", "condition": "experiment_count",
-                                   "params": {"count": 5}, "points": 20, "badge_id": medal.id, "repeatable": False},
-                      day(30), actor=course.admin)
+    medal, new = _five_experiments_with_a_badge(course)
     before = balance(course.ada.course_id, course.ada.user_id)
     replay(course.org, day(31), apply=True, rule_ids=[new.id])
     assert balance(course.ada.course_id, course.ada.user_id) == before + 20
@@ -270,11 +272,7 @@ def test_a_replay_neither_issues_a_switched_off_badge_nor_takes_it_from_its_hold
     """The recalculation agrees with the live rules: a switched-off badge is not issued to those who qualify
     without holding it, and those holding it keep it (not even reported as lost)."""
     history(course)
-    medal = save_badge(course.admin, None, name="Steady hand", description="Five experiments", criteria="Log 5",
-                       colour="#2b8a3e", manual=False, active=True, now=day(30))
-    new = create_rule(course.org, {"name": "Five experiments", "condition": "experiment_count",
-                                   "params": {"count": 5}, "points": 20, "badge_id": medal.id, "repeatable": False},
-                      day(30), actor=course.admin)
+    medal, new = _five_experiments_with_a_badge(course)
     log(course.ada, day(30, 1))  # Ada earns it live
     assert "Steady hand" in [b.name for _a, b in badges_of(course.ada.course_id, course.ada.user_id)]
     save_badge(course.admin, medal.id, name="Steady hand", description="Five experiments", criteria="Log 5",
