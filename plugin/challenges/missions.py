@@ -22,6 +22,7 @@ from plugin.core.db import insert_ignore
 from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
 from plugin.i18n import gettext as _
+from plugin.tenancy.service import lock_own_account
 
 
 def _mission(actor: Actor, challenge_id: int) -> Challenge:
@@ -48,6 +49,7 @@ def submit_evidence(actor: Actor, challenge_id: int, data: dict, now: datetime) 
     challenge = _mission(actor, challenge_id)
     if actor.role is not Role.LEARNER:
         raise Forbidden(_("Evidence is submitted by learners."))
+    lock_own_account(actor)
     if challenge.cancelled_at is not None:
         raise Conflict(_("This mission was cancelled."))
     if not progress.counts(challenge, actor.user_id):

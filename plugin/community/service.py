@@ -21,7 +21,7 @@ from plugin.rules import events as E
 from plugin.rules import service as rules
 from plugin.settings.service import limits
 from plugin.tenancy.models import User
-from plugin.tenancy.service import role_in
+from plugin.tenancy.service import lock_own_account, role_in
 
 
 def _others_experiment(actor: Actor, experiment_id: int) -> Experiment:
@@ -75,6 +75,7 @@ def report(actor: Actor, experiment_id: int, reason: str, now: datetime) -> None
     reason = (reason or "").strip()
     if not 3 <= len(reason) <= 1000:
         raise InvalidInput(_("Say briefly what is wrong."), errors={"reason": [_("3 to 1000 characters.")]})
+    lock_own_account(actor)
     # One report per colleague and post: a resolved one (the post was hidden, then restored) opens again with
     # the new reason; an open one stays as first written (a double click).
     reopened = db.session.execute(update(Report).where(

@@ -5,7 +5,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, bindparam, func, select, union_all
+from sqlalchemy import Integer, bindparam, exists, func, select, union_all
 from sqlalchemy.orm import make_transient_to_detached
 
 from plugin.catalog.models import AiTool, TaskCategory
@@ -29,6 +29,7 @@ from plugin.rules import service as rules
 from plugin.settings.service import limits
 from plugin.tenancy import config_cache
 from plugin.tenancy import service as tenancy
+from plugin.tenancy.models import User
 from plugin.vision import service as vision
 from plugin.vision.coaching import SENSITIVE_DATA, UNAPPROVED_TOOL
 from plugin.vision.models import ExperimentPillar
@@ -134,7 +135,10 @@ def _log(actor: Actor, data: dict, now: datetime) -> Logged:
             experiment_id = next((r[1] for r in rows if r[0] == _INSERTED), None)
             facts_rows = [r for r in rows if r[0] != _INSERTED]
     if experiment_id is None:
-        return Logged(_by_key(actor, data["submission_key"]), [], created=False, forced_private=False)
+        first = _by_key(actor, data["submission_key"])
+        if first is None:  # not the key used before: the author was erased while this waited (see _NEW_ROW)
+            raise tenancy.account_erased()
+        return Logged(first, [], created=False, forced_private=False)
     experiment = _as_loaded(experiment_id, row)
     if chosen_pillars:
         db.session.add_all([ExperimentPillar(experiment_id=experiment.id, pillar_id=p) for p in chosen_pillars])
@@ -270,8 +274,13 @@ def _pairs(recent) -> list:
     return json.loads(recent)[::-1] if isinstance(recent, str) else recent
 
 
-_INSERT = Hot(lambda dialect: insert_for_dialect(dialect, _X).values(
-    {key: bindparam(key, type_=_X.c[key].type) for key in _UNSET}).on_conflict_do_nothing(
+# The new row, written only while its author's account is not erased: an erasure that took the author's membership
+# row first has this award wait in the preflight, and this statement (read after that wait) then finds the account
+# erased and writes nothing, rather than keep the entry's text under the erased account.
+_NEW_ROW = select(*(bindparam(key, type_=_X.c[key].type) for key in _UNSET)).where(
+    ~exists().where(User.id == bindparam("user_id"), User.erased_at.is_not(None)))
+
+_INSERT = Hot(lambda dialect: insert_for_dialect(dialect, _X).from_select(list(_UNSET), _NEW_ROW).on_conflict_do_nothing(
     index_elements=["course_id", "user_id", "submission_key"]).returning(_X.c.id), writes=(_X.name,))
 
 
@@ -284,7 +293,7 @@ def _insert_with_activity_ctes():
 
     from plugin.leaderboards.models import MemberStat
 
-    entry = insert(_X).values({key: bindparam(key, type_=_X.c[key].type) for key in _UNSET}).on_conflict_do_nothing(
+    entry = insert(_X).from_select(list(_UNSET), _NEW_ROW).on_conflict_do_nothing(
         index_elements=["course_id", "user_id", "submission_key"]).returning(_X.c.id).cte("entry")
     stat = MemberStat.__table__
     given = func.unnest(bindparam("periods", type_=ARRAY(String)), bindparam("metrics", type_=ARRAY(String)),

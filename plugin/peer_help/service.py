@@ -25,7 +25,7 @@ from plugin.rules import service as rules
 from plugin.settings.service import limits
 from plugin.teams.service import teams_of
 from plugin.tenancy.models import User
-from plugin.tenancy.service import lock_standing, role_in
+from plugin.tenancy.service import account_erased, lock_standing, role_in
 from plugin.xapi import service as xapi
 
 HELPED_ME, I_HELPED = "helped_me", "i_helped"
@@ -45,11 +45,6 @@ def _by_key(actor: Actor, submission_key: str) -> PeerHelp | None:
                                                     PeerHelp.submission_key == submission_key))
 
 
-def _erased(user_id: int) -> bool:
-    """An erased account stays for its ids and points but names nobody: no help is recorded with it."""
-    return db.session.scalar(select(User.erased_at).where(User.id == user_id)) is not None
-
-
 def record_help(actor: Actor, *, other_user_id: int, direction: str, description: str, now: datetime,
                 experiment_id: int | None = None, submission_key: str | None = None) -> HelpResult:
     """Record help given or received. A repeated `submission_key` (a double click, a retried request, one sent
@@ -65,7 +60,11 @@ def record_help(actor: Actor, *, other_user_id: int, direction: str, description
     # Both people's membership rows before anything is read or written (see _confirm): an erasure of either running
     # meanwhile finishes first, and the check below then finds them erased.
     lock_standing(actor.course_id, actor.user_id, other_user_id)
-    if role_in(actor.course_id, other_user_id) in (None, Role.OBSERVER) or _erased(other_user_id):
+    erased = set(db.session.scalars(select(User.id).where(User.id.in_((actor.user_id, other_user_id)),
+                                                          User.erased_at.is_not(None))))
+    if actor.user_id in erased:
+        raise account_erased()
+    if role_in(actor.course_id, other_user_id) in (None, Role.OBSERVER) or other_user_id in erased:
         raise InvalidInput(_("Choose someone in this course."), errors={"other": [_("Not in this course.")]})
     if direction not in (HELPED_ME, I_HELPED):
         raise InvalidInput(_("Say who helped whom."), errors={"direction": [_("Choose one.")]})

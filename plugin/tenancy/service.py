@@ -325,6 +325,22 @@ def lock_standing(course_id: int, *user_ids: int) -> None:
                        .order_by(_MEMBERSHIP.c.id).with_for_update(key_share=True)).all()
 
 
+def account_erased() -> Forbidden:
+    """What a person is told when their account was erased while their request waited for their membership row (see
+    lock_standing): nothing they sent is kept under the erased account."""
+    return Forbidden(_("Your account here was erased at your organisation's request: nothing more is saved for it."))
+
+
+def lock_own_account(actor: Actor) -> None:
+    """Before a person's own write that keeps their words (mission evidence, a report): their membership row, as an
+    erasure of them takes it (PostgreSQL), then whether they are erased. An erasure that began first has finished by
+    then, and what they sent is refused rather than kept under the erased account; one that begins later waits for
+    this write to commit, then erases it with the rest."""
+    lock_standing(actor.course_id, actor.user_id)
+    if db.session.scalar(select(User.erased_at).where(User.id == actor.user_id)) is not None:
+        raise account_erased()
+
+
 def remember_standing(course_id: int, user_id: int, role: str | None, status: str | None, test_user) -> None:
     memo.store(db.session, ("standing", course_id, user_id),
                None if role is None else Standing(role, status, bool(test_user)), (_MEMBERSHIP.name,))

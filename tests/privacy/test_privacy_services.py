@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from plugin.audit.models import AuditEvent
+from plugin.catalog.service import items
 from plugin.core.actor import Role
 from plugin.errors import Forbidden, InvalidInput, NotFound
 from plugin.experiments.models import Experiment
@@ -233,44 +234,90 @@ def test_help_waiting_for_an_answer_when_a_learner_is_erased_is_no_longer_asked_
     assert awaiting_me(world.ada) == []
 
 
-@pytest.mark.parametrize("saving", ["experiment", "kudos", "help"])
+def _saving(world, kind: str, text: str, now):
+    """What the test saves while Ada is erased: returns (save(), where its text is kept: (model, column))."""
+    from plugin.challenges import missions
+    from plugin.challenges.models import MissionEvidence
+    from plugin.challenges.schemas import ChallengeIn, EvidenceIn
+    from plugin.challenges.service import create_challenge
+    from plugin.community.models import Report
+    from plugin.community.service import report
+    from plugin.peer_help.models import PeerHelp
+    from plugin.peer_help.service import HELPED_ME, I_HELPED, record_help
+    from plugin.recognition.models import Kudos
+    from plugin.recognition.service import give_kudos
+
+    ada, bos_id = world.ada, world.bos.id
+    if kind == "evidence":
+        tool = items(ada.organisation_id, "tools")[0].id
+        mission = create_challenge(world.boss, ChallengeIn().load({
+            "title": "Second mission", "goal_kind": "count", "goal_value": "2", "starts_at": "2025-03-01T00:00",
+            "ends_at": "2025-04-01T00:00", "is_mission": "on", "scenario": "Draft a memo.",
+            "reflection_prompt": "What would you check?", "tools": [str(tool)]}), NOW)
+        mission_id = mission.id  # read here: the thread saving it must not reload it through this session
+        return (lambda: missions.submit_evidence(ada, mission_id, EvidenceIn().load({"text": text}), now).id,
+                MissionEvidence.text)
+    saves = {
+        "experiment": (lambda: log(ada, now, tried=text).experiment.id, Experiment.tried),
+        "kudos": (lambda: give_kudos(world.boss, receiver_id=ada.user_id, message=text, now=now,
+                                     submission_key="kudos-in-flight", points=5).id, Kudos.message),
+        "help": (lambda: record_help(world.bo, other_user_id=ada.user_id, direction=HELPED_ME, now=now,
+                                     description=text).help.id, PeerHelp.description),
+        "own help": (lambda: record_help(ada, other_user_id=world.bo.user_id, direction=I_HELPED, now=now,
+                                         description=text).help.id, PeerHelp.description),
+        "report": (lambda: report(ada, bos_id, text, now) or db.session.scalar(
+            select(Report.id).where(Report.reporter_id == ada.user_id)), Report.reason),
+    }
+    return saves[kind]
+
+
+@pytest.mark.parametrize("saving", ["experiment", "kudos", "help", "evidence", "report"])
 def test_what_is_being_saved_about_a_person_while_they_are_erased_is_erased_too(world, app, saving):
     """The learner presses Save (or their manager sends kudos) as the admin erases them: the erasure must wait for
     it and erase it, not miss it and leave its text (and the statements naming the person) behind."""
     from plugin.outbox.models import PENDING
-    from plugin.peer_help.models import PeerHelp
-    from plugin.peer_help.service import HELPED_ME, record_help
-    from plugin.recognition.models import Kudos
-    from plugin.recognition.service import give_kudos
     from plugin.xapi import service as xapi
     from tests.services.test_concurrency import while_the_first_waits_to_commit
 
     xapi.update_settings(world.admin, xapi.XIn().load({"enabled": True, "endpoint": "https://lrs.example/xapi",
                                                        "key": "tinker", "secret": "s3cret", "send_email": True}),
                          later(0))
-    ada, boss, admin = world.ada, world.boss, world.admin
-
-    def save():
-        if saving == "help":
-            return record_help(world.bo, other_user_id=ada.user_id, direction=HELPED_ME, now=later(4),
-                               description="Ada showed me how Ms Grey's team drafts prompts").help.id
-        if saving == "kudos":
-            return give_kudos(boss, receiver_id=ada.user_id, message="Ms Grey loved Ada's prompt clinic", now=later(4),
-                              submission_key="kudos-in-flight", points=5).id
-        return log(ada, later(4), tried="Asked it to rewrite Ms Grey's appraisal notes").experiment.id
+    ada, admin = world.ada, world.admin
+    save, kept_in = _saving(world, saving, "Ms Grey loved Ada's prompt clinic", later(4))
 
     def erase():
         return privacy.erase(admin, ada.user_id, "ERASE", later(5)).pseudonym
 
     saved, _pseudonym = while_the_first_waits_to_commit(app, save, erase)
     db.session.expire_all()
-    if saving == "help":
-        assert db.session.get(PeerHelp, saved).description == ERASED
-    elif saving == "kudos":
-        assert db.session.get(Kudos, saved).message == ERASED
-    else:
-        assert db.session.get(Experiment, saved).tried == ERASED
+    assert db.session.scalar(select(kept_in).where(kept_in.class_.id == saved)) == ERASED
     dump = json.dumps(export_person(ada.organisation_id, ada.user_id))
     assert "Ms Grey" not in dump and "Ada Lovelace" not in dump
     waiting = [i.payload for i in db.session.scalars(select(OutboxItem).where(OutboxItem.status == PENDING))]
     assert not any("Ms Grey" in json.dumps(p) or ADA_EMAIL in json.dumps(p) for p in waiting)
+
+
+@pytest.mark.parametrize("saving", ["experiment", "own help", "evidence", "report"])
+def test_what_a_person_saves_while_their_erasure_runs_is_refused_not_kept(world, app, saving):
+    """The other order: the admin's erasure has begun when Ada (her request already past its session check) presses
+    Save. Her entry must not be kept with its text under the erased account, where the library and the staff's
+    pages would show it: she is told her account was erased, and nothing of it is stored."""
+    from tests.services.test_concurrency import while_the_first_waits_to_commit
+
+    text = "Asked it to rewrite Ms Grey's appraisal notes"
+    save, kept_in = _saving(world, saving, text, later(6))
+
+    def erase():
+        return privacy.erase(world.admin, world.ada.user_id, "ERASE", later(5)).pseudonym
+
+    def refused_or_saved():
+        try:
+            return save()
+        except Forbidden as refused:
+            return str(refused)
+
+    _pseudonym, saved = while_the_first_waits_to_commit(app, erase, refused_or_saved)
+    db.session.expire_all()
+    assert "erased" in saved
+    assert db.session.scalar(select(func.count()).select_from(kept_in.class_).where(kept_in == text)) == 0
+    assert verify(world.ada.organisation_id) == {}  # nothing half-written: the boards agree with the ledger
