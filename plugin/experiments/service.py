@@ -64,13 +64,15 @@ def _log(actor: Actor, data: dict, now: datetime) -> Logged:
         "organisation_id": actor.organisation_id, "task_category_id": data["task_category"],
         "ai_tool_id": None if other_tool else int(data["ai_tool"]), "now": now, "since": now - DUPLICATE_WINDOW,
         "recent_limit": DUPLICATE_RECENT})
-    (existing_id, category_id, tool_id, role, status, test_user, any_approved, this_approved, version, grade_sync,
-     linked, teams, first_team, any_challenge, recent) = rows[0]
-    tenancy.remember_standing(actor.course_id, actor.user_id, role, status, test_user)
+    (existing_id, category_id, tool_id, role, status, test_user, unchanged, any_approved, this_approved, version,
+     grade_sync, linked, teams, first_team, any_challenge, recent) = rows[0]
+    if unchanged:  # else the read waited for a change of the author's standing or teams: both are read again
+        tenancy.remember_standing(actor.course_id, actor.user_id, role, status, test_user)
+        aggregates.remember_teams_and_challenges(actor.course_id, actor.user_id, now, teams, first_team,
+                                                 any_challenge)
     config_cache.remember_version(actor.organisation_id, version)
     grades.remember_enabled(actor.course_id, grade_sync)
     people.remember_identities(actor.user_id, linked)
-    aggregates.remember_teams_and_challenges(actor.course_id, actor.user_id, now, teams, first_team, any_challenge)
     if existing_id is not None:
         return Logged(db.session.get(Experiment, existing_id), [], created=False, forced_private=False)
 
@@ -240,10 +242,11 @@ def _active_item(table):
 # Last, the author's :recent_limit most recent entries in the course since :since (the near-duplicate check's
 # window), as one JSON array of [id, text as most_similar compares it]: one value, not a row per
 # entry (a row each cost the driver and Python more than the database spent finding them).
-_FIRST = (_BY_KEY.scalar_subquery(), _active_item(TaskCategory.__table__).label("category"),
-          _active_item(AiTool.__table__).label("tool"), *tenancy.STANDING_OF_LOCKED, vision.ANY_APPROVED,
-          vision.THIS_APPROVED, config_cache.VERSION_OF, grades.ENABLED, people.LINKED_COUNT,
-          *aggregates.TEAMS_AND_CHALLENGES)
+def _first(dialect: str) -> tuple:
+    return (_BY_KEY.scalar_subquery(), _active_item(TaskCategory.__table__).label("category"),
+            _active_item(AiTool.__table__).label("tool"), *tenancy.standing_of_locked(dialect), vision.ANY_APPROVED,
+            vision.THIS_APPROVED, config_cache.VERSION_OF, grades.ENABLED, people.LINKED_COUNT,
+            *aggregates.TEAMS_AND_CHALLENGES)
 _TEXT = _X.c.title + " " + _X.c.tried + " " + func.coalesce(_X.c.learned, "")
 
 
@@ -263,7 +266,7 @@ def _recent_texts(dialect: str):
     return select(func.json_group_array(func.json_array(latest.c.id, latest.c.text))).scalar_subquery()
 
 
-_PREFLIGHT = Hot(lambda dialect: select(*_FIRST, _recent_texts(dialect).label("recent")))
+_PREFLIGHT = Hot(lambda dialect: select(*_first(dialect), _recent_texts(dialect).label("recent")))
 
 
 def _pairs(recent) -> list:

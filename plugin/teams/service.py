@@ -30,7 +30,7 @@ from plugin.leaderboards.models import TeamStat
 from plugin.leaderboards.periods import ALL
 from plugin.teams.models import Team, TeamMember
 from plugin.tenancy.models import ACTIVE, Course, Membership, User, counted_membership
-from plugin.tenancy.service import lock_standing
+from plugin.tenancy.service import change_standing
 
 
 def ensure_team(course_id: int, name: str, now: datetime) -> Team:
@@ -320,13 +320,13 @@ def _members_changed(team: Team, now: datetime) -> None:
 
 
 def _wait_for_awards(actor: Actor, user_ids: list[int]) -> None:
-    """The people's membership rows, locked as their awards lock them (tenancy.STANDING_OF_LOCKED), before the
-    team's row (the order an award takes them in): the team's figures are then recomputed from their points with
-    any award of theirs in progress committed first. (Removing needs no such wait: the award's own team rows make
-    the recount wait for it.)"""
+    """The people's membership rows, locked as their awards lock them (tenancy.change_standing), before the team's
+    row (the order an award takes them in): the team's figures are then recomputed from their points with any award
+    of theirs in progress committed first, and an award of theirs that starts meanwhile waits for this change and
+    then counts for their teams as they now are."""
     _require_manager(actor)
     if user_ids:
-        lock_standing(actor.course_id, *user_ids)
+        change_standing(actor.course_id, *user_ids)
 
 
 def add_members(actor: Actor, team_id: int, user_ids: list[int], now: datetime) -> list[int]:
@@ -352,6 +352,7 @@ def add_members(actor: Actor, team_id: int, user_ids: list[int], now: datetime) 
 
 def remove_member(actor: Actor, team_id: int, user_id: int, now: datetime) -> bool:
     """Take someone off the team; False when they were not on it (a second click)."""
+    _wait_for_awards(actor, [user_id])
     team = _managed(actor, team_id, lock=True)
     gone = db.session.execute(delete(TeamMember).where(TeamMember.team_id == team.id,
                                                        TeamMember.user_id == user_id)).rowcount
@@ -381,6 +382,7 @@ def delete_team(actor: Actor, team_id: int, now: datetime) -> bool:
                                                      Challenge.cancelled_at.is_(None)).limit(1)).first():
         raise Conflict(_("This team has challenges. Cancel them first, then delete the team."))
     name = team.name
+    _wait_for_awards(actor, list(db.session.scalars(select(TeamMember.user_id).where(TeamMember.team_id == team.id))))
     listed = db.session.execute(delete(TeamMember).where(TeamMember.team_id == team.id)).rowcount
     db.session.delete(team)
     db.session.flush()

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from flask import current_app
-from sqlalchemy import bindparam, delete, func, or_, select, update
+from sqlalchemy import bindparam, delete, func, literal, literal_column, or_, select, update
 
 from plugin.core import memo
 from plugin.core.actor import Actor, Role
@@ -300,12 +300,20 @@ _STANDING = select(_MEMBERSHIP.c.role, _MEMBERSHIP.c.status, _MEMBERSHIP.c.test_
 STANDING_OF = tuple(select(column).where(_MEMBERSHIP.c.course_id == bindparam("course_id"),
                                          _MEMBERSHIP.c.user_id == bindparam("user_id")).scalar_subquery()
                     for column in (_MEMBERSHIP.c.role, _MEMBERSHIP.c.status, _MEMBERSHIP.c.test_user))
-# The same, the membership row locked for the transaction (PostgreSQL; SQLite's writers are serialised already):
-# what awards a person in a course reads their past awards after taking it, so two of their awards at once (two
-# tabs, two instances) take turns, and the second sees what the first paid (the daily cap, repeats, thresholds).
-STANDING_OF_LOCKED = (select(_MEMBERSHIP.c.role).where(
-    _MEMBERSHIP.c.course_id == bindparam("course_id"), _MEMBERSHIP.c.user_id == bindparam("user_id"))
-    .with_for_update(key_share=True).scalar_subquery(), *STANDING_OF[1:])
+def standing_of_locked(dialect: str) -> tuple:
+    """STANDING_OF and a fourth column, `unchanged`, for a combined read that takes the person's membership row lock
+    for the transaction (PostgreSQL; SQLite serialises writers already): what awards a person in a course takes before
+    reading their past awards, so two of their awards at once (two tabs, two instances) take turns and the second sees
+    what the first paid (the daily cap, repeats, thresholds). The statement reads the rest of what it reads as it was
+    when it began; `unchanged` is false when it waited for the row and the holder rewrote it meanwhile (a role or
+    status changed by a launch, the person's teams changed: change_standing). The caller then keeps nothing it read
+    about the person (their standing, their teams) and reads it again after the wait."""
+    if dialect != "postgresql":
+        return (*STANDING_OF, literal(True))
+    version = select(literal_column("xmin")).select_from(_MEMBERSHIP).where(
+        _MEMBERSHIP.c.course_id == bindparam("course_id"), _MEMBERSHIP.c.user_id == bindparam("user_id"))
+    locked = version.with_for_update(key_share=True).scalar_subquery()  # the row's newest version, once locked
+    return (*STANDING_OF, (locked == version.scalar_subquery()).label("unchanged"))
 
 
 def lock_organisation(organisation_id: int) -> None:
@@ -317,7 +325,7 @@ def lock_organisation(organisation_id: int) -> None:
 
 
 def lock_standing(course_id: int, *user_ids: int) -> None:
-    """Take these people's membership row locks (see STANDING_OF_LOCKED) where no combined read takes them, in
+    """Take these people's membership row locks (see standing_of_locked) where no combined read takes them, in
     membership id order (PostgreSQL locks the rows as it returns them; the ORM's flush, a roster sync's, updates them
     in that order too), so two callers locking the same people take turns instead of deadlocking."""
     db.session.execute(select(_MEMBERSHIP.c.id).where(_MEMBERSHIP.c.course_id == course_id,
@@ -339,6 +347,17 @@ def lock_own_account(actor: Actor) -> None:
     lock_standing(actor.course_id, actor.user_id)
     if db.session.scalar(select(User.erased_at).where(User.id == actor.user_id)) is not None:
         raise account_erased()
+
+
+def change_standing(course_id: int, *user_ids: int) -> None:
+    """Take these people's membership row locks (lock_standing) for a change of what their awards read with their
+    standing (their teams), and rewrite the rows as they are (PostgreSQL): an award that waited for them then finds
+    its read out of date (standing_of_locked's `unchanged`) and reads the person's teams again, as they now are."""
+    lock_standing(course_id, *user_ids)
+    if user_ids and db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(update(_MEMBERSHIP).where(_MEMBERSHIP.c.course_id == course_id,
+                                                     _MEMBERSHIP.c.user_id.in_(user_ids))
+                           .values(status=_MEMBERSHIP.c.status))
 
 
 def remember_standing(course_id: int, user_id: int, role: str | None, status: str | None, test_user) -> None:

@@ -401,6 +401,28 @@ def test_adding_a_member_while_their_award_is_being_saved_keeps_the_teams_figure
     assert team_figures(team_id, [ALL])[ALL]["points:experimenting"] == 20
 
 
+@pytest.mark.parametrize("change", ["added", "removed", "deleted"])
+def test_an_award_waiting_on_a_team_change_counts_for_the_team_as_it_now_is(appctx, course, change):
+    """The other order: the manager's change of Red is being saved when Ada presses Save. Her award waits for it and
+    must then count for Red if she was just added (not leave Red one award short), and not if she was just removed."""
+    log(course.ada)
+    team_id, ada, boss = teams.create_team(course.boss, name("Red"), NOW).id, course.ada, course.boss
+    if change != "added":
+        teams.add_members(boss, team_id, [ada.user_id], NOW)
+
+    def change_team():
+        if change == "added":
+            return teams.add_members(boss, team_id, [ada.user_id], NOW)
+        if change == "removed":
+            return teams.remove_member(boss, team_id, ada.user_id, NOW)
+        return teams.delete_team(boss, team_id, NOW)
+
+    while_the_first_waits_to_commit(appctx, change_team, lambda: log(ada, NOW + timedelta(minutes=2)).experiment.id)
+    db.session.expire_all()
+    assert rebuild.verify() == {}
+    assert team_figures(team_id, [ALL]).get(ALL, {}).get("points:experimenting", 0) == (20 if change == "added" else 0)
+
+
 def test_racing_creates_of_one_name_make_one_team(appctx, course):
     def create(i):
         try:
