@@ -476,6 +476,10 @@ def sync_members(course_id: int, entries: list[RosterEntry], now: datetime) -> R
         wanted = {"role": entry.role.value, "lti_roles": " ".join(entry.lti_roles),
                   "status": ACTIVE if entry.active else INACTIVE, "test_user": entry.test_user}
         membership = existing.pop(entry.sub, None)
+        if membership is not None and membership.role == Role.ADMIN.value:
+            # An institution or system role comes with the person's launch; a course roster lists course roles
+            # (a site admin teaching the course is its Instructor there): only a launch takes the admin role away.
+            wanted["role"] = Role.ADMIN.value
         if membership is None:  # conflict-tolerant: the person may be launching for the first time right now
             if insert_ignore(db.session, Membership.__table__, {"course_id": course_id, "user_id": user.id,
                                                                 "created_at": now, **wanted}, ["course_id", "user_id"]):

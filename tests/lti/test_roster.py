@@ -210,6 +210,21 @@ def test_cli_sync_is_idempotent_and_a_member_who_left_becomes_inactive(client, p
     assert lms.token_requests == 2  # tokens cached across pages and across syncs until they expire
 
 
+def test_a_site_administrator_teaching_the_course_stays_its_organisations_admin_after_a_sync(
+        client, platform, lms, cli, no_launch_sync, appctx):
+    """A Moodle site admin teaches the course: their launch carries the institution Administrator role, but the
+    course roster lists only their course role (Instructor). A sync must not make them a plain manager until their
+    next launch: the roster cannot see institution roles, so it never takes the admin role away."""
+    response, _ = platform.launch(client, role="admin", sub="teacher-1", overrides=lms.claims("course-1", True))
+    assert response.status_code == 303
+    db.session.rollback()
+    assert memberships()["teacher-1"].role == "admin"
+    assert cli("lti", "sync-roster").exit_code == 0
+    db.session.expire_all()
+    people = memberships()
+    assert people["teacher-1"].role == "admin" and people["ta-7"].role == "manager" and people["3"].role == "learner"
+
+
 def test_unreachable_roster_service_fails_only_its_course(client, platform, lms, cli, no_launch_sync, appctx):
     import socket
 
