@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 
 from plugin.core.db import insert_ignore, writing
+from plugin.diagnostics import fit
 from plugin.extensions import db
 from plugin.outbox import messages as said
 from plugin.outbox.models import DONE, FAILED, PENDING, OutboxItem
@@ -147,7 +148,7 @@ def deliver(item: tuple[int, str, int, str, dict], now: datetime, counts: Counts
     except GiveUp as exc:
         now = clock() if clock else now  # the outcome is as of when this attempt ended
         db.session.rollback()
-        reason = str(exc)[:2000]
+        reason = fit(str(exc), 2000)
         _finish(item_id, token, version, lambda attempts: {"status": FAILED, "last_error": reason, "note": None,
                                                           "updated_at": now})
         counts.failed += 1
@@ -159,7 +160,7 @@ def deliver(item: tuple[int, str, int, str, dict], now: datetime, counts: Counts
         db.session.rollback()
         if not isinstance(exc, Retry):
             log.exception("outbox delivery %s (%s) raised", item_id, kind)
-        error = (said.RETRY(message=exc) if isinstance(exc, Retry) else f"{type(exc).__name__}: {exc}")[:2000]
+        error = fit(said.RETRY(message=exc) if isinstance(exc, Retry) else f"{type(exc).__name__}: {exc}", 2000)
         outcome: dict = {}
 
         def retry_or_fail(attempts: int) -> dict:
@@ -176,7 +177,7 @@ def deliver(item: tuple[int, str, int, str, dict], now: datetime, counts: Counts
         return
     now = clock() if clock else now
     _finish(item_id, token, version, lambda attempts: {
-        "status": DONE, "last_error": None, "note": str(note)[:500] if note else None, "updated_at": now})
+        "status": DONE, "last_error": None, "note": fit(str(note), 500) if note else None, "updated_at": now})
     counts.done += 1
     if note:
         counts.notes.append(f"{kind} #{item_id}: {note}")

@@ -357,3 +357,29 @@ def test_a_turkish_manager_reads_the_roster_status_in_turkish_with_its_figures_a
     page = overview()
     assert "hata: sonraki sayfa başka bir sitede (http://127.0.0.2:9); izlenmiyor" in page
     assert "another site" not in page
+
+
+def test_a_roster_status_too_long_for_its_column_still_reads_in_turkish(client, platform, lms, cli, no_launch_sync,
+                                                                        appctx, monkeypatch):
+    """Roster page addresses can be long (a 255-character context id, a university's long host name, Canvas's
+    bookmark page tokens): the status naming one is cut to fit its column, yet a Turkish manager still reads it in
+    Turkish, not as cut English. (The fake LMS's host is short: a longer context id makes up for it.)"""
+    from plugin.lti import roster
+
+    context_id = "c" * 300
+    turkish = {"https://purl.imsglobal.org/spec/lti/claim/launch_presentation": {
+        "return_url": "https://lms.example.edu/course/view.php?id=1", "locale": "tr"}}
+    monkeypatch.setattr(roster, "MAX_PAGES", 1)
+    lms.page_size, lms.max_page_size = 10, 10
+    lms.rosters[context_id] = canvas_course(20)
+    launch_with_roster(client, platform, lms, context_id=context_id, groups=False)
+    assert cli("lti", "sync-roster").exit_code == 1
+    db.session.expire_all()
+    course = db.session.scalar(select(Course).where(Course.context_id == context_id))
+    assert len(course.roster_status) <= 400 and course.roster_status.startswith("error: stopped after 1 pages")
+    response, _ = platform.launch(client, role="instructor", sub="teacher-1", context_id=context_id,
+                                  overrides={**lms.claims(context_id, False), **turkish})
+    db.session.rollback()
+    page = visible(client.get("/app/manage/", query_string={"lt": token_from(response)}))
+    assert "hata: 1 sayfadan sonra durduruldu (sıradaki http" in page
+    assert "stopped after" not in page
