@@ -383,3 +383,25 @@ def test_a_roster_status_too_long_for_its_column_still_reads_in_turkish(client, 
     page = visible(client.get("/app/manage/", query_string={"lt": token_from(response)}))
     assert "hata: 1 sayfadan sonra durduruldu (sıradaki http" in page
     assert "stopped after" not in page
+
+
+def test_an_lms_group_without_a_name_is_named_in_the_readers_language(client, platform, lms, cli, no_launch_sync,
+                                                                    appctx):
+    """The groups service lists a group with no name: its team is stored as "Group g2" (the API and exports keep
+    it), and Turkish managers and learners read "Grup g2" on the team pages and the team board."""
+    from plugin.teams.models import Team
+
+    lms.groups["course-1"] = [{"id": "g1", "name": "Red team"}, {"id": "g2"}]
+    launch_with_roster(client, platform, lms)
+    assert cli("lti", "sync-roster").exit_code == 0
+    assert set(db.session.scalars(select(Team.name))) == {"Red team", "Group g2"}
+    turkish = {"https://purl.imsglobal.org/spec/lti/claim/launch_presentation": {
+        "return_url": "https://lms.example.edu/course/view.php?id=1", "locale": "tr"}}
+    response, _ = platform.launch(client, role="instructor", sub="teacher-1",
+                                  overrides={**lms.claims("course-1", True), **turkish})
+    db.session.rollback()
+    manager = token_from(response)
+    team_id = db.session.scalar(select(Team.id).where(Team.name == "Group g2"))
+    for path, query in (("/app/teams/manage", {}), (f"/app/teams/{team_id}", {}), ("/app/leaderboard", {"tab": "teams"})):
+        page = visible(client.get(path, query_string={"lt": manager, **query}))
+        assert "Grup g2" in page and "Group g2" not in page, path
