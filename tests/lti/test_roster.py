@@ -405,3 +405,28 @@ def test_an_lms_group_without_a_name_is_named_in_the_readers_language(client, pl
     for path, query in (("/app/teams/manage", {}), (f"/app/teams/{team_id}", {}), ("/app/leaderboard", {"tab": "teams"})):
         page = visible(client.get(path, query_string={"lt": manager, **query}))
         assert "Grup g2" in page and "Group g2" not in page, path
+
+
+def test_a_sync_that_cannot_sign_its_token_request_says_so_on_the_course_in_the_readers_language(
+        app, client, platform, lms, cli, no_launch_sync, appctx, monkeypatch):
+    """After the operator changed TINKER_SECRET_KEY the tool's key cannot be decrypted: the sync fails, and the
+    course says why (it kept showing the last good sync as if this one had gone well), in Turkish for Turkish
+    managers."""
+    from plugin.lti import service_token
+
+    launch_with_roster(client, platform, lms)
+    assert cli("lti", "sync-roster").exit_code == 0
+    monkeypatch.setitem(app.config, "SECRET_KEY", "another-secret-key-entirely-0123456789")
+    service_token.forget()
+    assert cli("lti", "sync-roster").exit_code == 1
+    db.session.expire_all()
+    course = db.session.scalar(select(Course).where(Course.context_id == "course-1"))
+    assert course.roster_status == ("error: no access token: the tool key cannot be decrypted: was TINKER_SECRET_KEY "
+                                    "changed?")
+    turkish = {"https://purl.imsglobal.org/spec/lti/claim/launch_presentation": {
+        "return_url": "https://lms.example.edu/course/view.php?id=1", "locale": "tr"}}
+    response, _ = platform.launch(client, role="instructor", sub="teacher-1",
+                                  overrides={**lms.claims("course-1", True), **turkish})
+    db.session.rollback()
+    page = visible(client.get("/app/manage/", query_string={"lt": token_from(response)}))
+    assert "hata: erişim belirteci alınamadı: aracın anahtarı çözülemiyor" in page and "cannot be decrypted" not in page
