@@ -88,6 +88,35 @@ def find(text: str) -> tuple[Message, dict[str, str]] | None:
     return None
 
 
+def fit(text: str, limit: int) -> str:
+    """The stored text shortened to at most `limit` characters (a column's length) so that it still reads as the
+    message it was written from: its free text (`%(name)s`, a nested message the same way) is cut, marked with an
+    ellipsis, and the message's own words are kept, so readers get it in their language. Other text is cut."""
+    if len(text) <= limit:
+        return text
+    found = find(text)
+    if found is None:
+        return text[:limit]
+    message, params = found
+    kinds = dict(_PLACEHOLDER.findall(message.english))
+    free = {name: value for name, value in params.items() if kinds[name] == "s"}
+    budget = limit - (len(text) - sum(len(value) for value in free.values()))
+    if budget < 0:
+        return text[:limit]
+    shares, left = {}, budget  # the shortest keep their length; the longer share what is left equally
+    ordered = sorted(free, key=lambda name: len(free[name]))
+    for index, name in enumerate(ordered):
+        share = left // (len(ordered) - index)
+        shares[name] = min(len(free[name]), share)
+        left -= shares[name]
+    shortened = {name: value if len(value) <= shares[name]
+                 else fit(value, shares[name]) if name in message.nested and find(value) is not None
+                 else value[:max(shares[name] - 1, 0)] + "…" * (shares[name] > 0)
+                 for name, value in free.items()}
+    shown = message(**{**{name: int(value) for name, value in params.items() if kinds[name] == "d"}, **shortened})
+    return shown if len(shown) <= limit and find(shown) is not None and find(shown)[0] is message else text[:limit]
+
+
 def shown_diagnostic(value):
     """A stored diagnostic in the reader's language (anything else, and None, unchanged)."""
     if not isinstance(value, str) or not value:

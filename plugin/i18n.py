@@ -210,6 +210,7 @@ def register_i18n(app: Flask) -> None:
     from plugin.field_messages import localise_field_errors
     from plugin.onboarding.names import seeded
     from plugin.privacy.stored_text import shown
+    from plugin.teams.names import team_name
 
     app.jinja_env.install_gettext_callables(
         gettext=lambda s: translations().ugettext(s), ngettext=lambda s, p, n: translations().ungettext(s, p, n),
@@ -224,6 +225,6 @@ def register_i18n(app: Flask) -> None:
     app.jinja_env.finalize = shown
     app.jinja_env.filters.update(date=_date, datetime=_datetime, number=_number, percent=_percent,
                                  field_messages=localise_field_errors, seeded=seeded,
-                                 diagnostic=shown_diagnostic)
+                                 diagnostic=shown_diagnostic, team_name=team_name)
     app.jinja_env.globals.update(LOCALES=LOCALES, language_name=language_name, current_locale=current_locale,
                                  role_name=role_name)

@@ -4,7 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import swagger_ui_bundle
-from flask import Blueprint, abort, current_app, jsonify, render_template, send_from_directory
+from flask import Blueprint, abort, current_app, jsonify, render_template, request, send_from_directory
+from flask_babel import force_locale
+
+from plugin.i18n import supported
 
 bp = Blueprint("api_docs", __name__)
 ASSETS = Path(swagger_ui_bundle.swagger_ui_path)
@@ -20,7 +23,13 @@ def openapi_json():
 
 @bp.get("/docs")
 def docs_page():
-    return render_template("api/docs.html")
+    # Opened from an admin page, whose language (the person's choice or the LMS's) comes along as ?lang=: the docs
+    # page carries no launch token, and the browser's Accept-Language may name another language.
+    chosen = supported(request.args.get("lang"))
+    if chosen is None:
+        return render_template("api/docs.html")
+    with force_locale(chosen):
+        return render_template("api/docs.html")
 
 
 @bp.get("/docs/assets/<name>")

@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 
 from plugin.errors import Conflict, NotFound
 from plugin.extensions import db
+from plugin.lti import messages as said
 from plugin.lti.models import ToolKey
 
 _loaded: dict[tuple[str, str], object] = {}
@@ -29,6 +30,10 @@ _lock = threading.Lock()
 # and the previous key stays published until an operator removes it, so nothing signed meanwhile fails.
 CURRENT_TTL = 60.0
 _current: dict[str, tuple[float, str, str]] = {}
+
+
+class ToolKeyUnreadable(RuntimeError):
+    """The tool's private key cannot be decrypted with the app's secret key (it was changed)."""
 
 
 def _fernet(secret: str) -> Fernet:
@@ -93,7 +98,7 @@ def current_signing_key():
         row = db.session.execute(select(ToolKey.kid, ToolKey.private_pem_encrypted)
                                  .order_by(ToolKey.created_at.desc(), ToolKey.id.desc()).limit(1)).first()
         if row is None:
-            raise NotFound("the tool has no key yet: run `flask lti rotate-key`")
+            raise NotFound(said.NO_TOOL_KEY())
         kid, encrypted = row.kid, row.private_pem_encrypted
         _current[database] = (time.monotonic() + CURRENT_TTL, kid, encrypted)
     cache_key = (kid, secret)
@@ -103,7 +108,7 @@ def current_signing_key():
             try:
                 pem = _fernet(secret).decrypt(encrypted.encode())
             except InvalidToken as exc:
-                raise RuntimeError("the tool key cannot be decrypted: was TINKER_SECRET_KEY changed?") from exc
+                raise ToolKeyUnreadable(said.TOOL_KEY_UNREADABLE()) from exc
             key = serialization.load_pem_private_key(pem, password=None)
             _loaded[cache_key] = key
     return kid, key

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from plugin.diagnostics import N_, Message
 
+# plugin/lti/keys.py (signing a token request: a grade delivery's Retry, a roster sync's "no access token")
+NO_TOOL_KEY = Message(N_("the tool has no key yet: run `flask lti rotate-key`"))
+TOOL_KEY_UNREADABLE = Message(N_("the tool key cannot be decrypted: was TINKER_SECRET_KEY changed?"))
+
 # plugin/lti/service_token.py (a grade delivery's Retry, a roster sync's "no access token")
 CACHE_UNREACHABLE = Message(N_("shared cache unreachable: %(error)s"))
 TOKEN_REQUEST_FAILED = Message(N_("token request to %(url)s failed: %(error)s"))

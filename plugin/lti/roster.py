@@ -37,6 +37,7 @@ from plugin.lti import messages as said
 from plugin.lti.roles import map_roles
 from plugin.outbox.registry import Retry
 from plugin.teams import service as teams
+from plugin.teams.names import lms_group_name
 from plugin.tenancy import service as tenancy
 from plugin.tenancy.models import Course, Platform
 from plugin.tenancy.service import origin_of
@@ -192,7 +193,7 @@ def fetch(course_id: int, now: datetime) -> Fetched:
         fetched.groups = _group_names(platform, course.groups_url, now)
         for group_ids in fetched.enrollments.values():
             for group_id in group_ids:
-                fetched.groups.setdefault(group_id, f"Group {group_id}")
+                fetched.groups.setdefault(group_id, lms_group_name(group_id))
     elif course.lms_group_ids is not None and canvas_group_url(course.roster_url, "0"):
         _canvas_groups(platform, course, fetched, now)
     return fetched
@@ -225,7 +226,7 @@ def _canvas_groups(platform: Platform, course: Course, fetched: Fetched, now: da
                          and isinstance(m.get("user_id"), str) and m["user_id"] in known and str(m.get("status") or "Active").lower() == "active"]
         except Gone:
             continue
-        fetched.groups[group_id] = name or f"Group {group_id}"
+        fetched.groups[group_id] = name or lms_group_name(group_id)
         for sub in subs:
             fetched.enrollments.setdefault(sub, []).append(group_id)
 
@@ -236,7 +237,7 @@ def _group_names(platform: Platform, url: str | None, now: datetime) -> dict[str
         for page in _Client(platform, GROUPS_SCOPE, now).pages(url, GROUPS_TYPE):
             for group in page.get("groups") or []:
                 if isinstance(group, dict) and group.get("id") is not None:
-                    names[str(group["id"])] = str(group.get("name") or f"Group {group['id']}")[:190]
+                    names[str(group["id"])] = str(group.get("name") or lms_group_name(str(group["id"])))[:190]
     return names
 
 

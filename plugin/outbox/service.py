@@ -9,12 +9,14 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
 
 from plugin.core.db import insert_ignore, writing
+from plugin.diagnostics import fit
 from plugin.extensions import db
 from plugin.outbox import messages as said
 from plugin.outbox.models import DONE, FAILED, PENDING, OutboxItem
@@ -130,9 +132,11 @@ def _still_mine(item_id: int, token: str, now: datetime) -> bool:
 
 
 def deliver(item: tuple[int, str, int, str, dict], now: datetime, counts: Counts, *,
-            lease_from: datetime | None = None) -> None:
+            clock: Callable[[], datetime] | None = None) -> None:
+    """Deliver one claimed item. clock: the time as the batch goes on (default: `now` throughout)."""
     item_id, token, version, kind, payload = item
-    if not _still_mine(item_id, token, lease_from or now):
+    started = clock() if clock else now
+    if not _still_mine(item_id, token, started):
         return
     fn = handler_for(kind)
     try:
@@ -140,19 +144,23 @@ def deliver(item: tuple[int, str, int, str, dict], now: datetime, counts: Counts
             raise GiveUp(said.NO_HANDLER(kind=repr(kind)))
         # The handler stamps what it sends (a webhook's timestamp, checked by receivers against their clock): the
         # moment this delivery starts, not the batch's, which slow receivers earlier in it may have made minutes old.
-        note = fn(payload, lease_from or now)
+        note = fn(payload, started)
     except GiveUp as exc:
+        now = clock() if clock else now  # the outcome is as of when this attempt ended
         db.session.rollback()
-        reason = str(exc)[:2000]
+        reason = fit(str(exc), 2000)
         _finish(item_id, token, version, lambda attempts: {"status": FAILED, "last_error": reason, "note": None,
                                                           "updated_at": now})
         counts.failed += 1
         return
     except Exception as exc:  # Retry, or anything unexpected: both are worth another try
+        # the backoff counts from when this attempt ended (a slow receiver's timeout, slow items before it in the
+        # batch), not from the batch's start, which would make the retry due early or at once
+        now = clock() if clock else now
         db.session.rollback()
         if not isinstance(exc, Retry):
             log.exception("outbox delivery %s (%s) raised", item_id, kind)
-        error = (said.RETRY(message=exc) if isinstance(exc, Retry) else f"{type(exc).__name__}: {exc}")[:2000]
+        error = fit(said.RETRY(message=exc) if isinstance(exc, Retry) else f"{type(exc).__name__}: {exc}", 2000)
         outcome: dict = {}
 
         def retry_or_fail(attempts: int) -> dict:
@@ -167,20 +175,26 @@ def deliver(item: tuple[int, str, int, str, dict], now: datetime, counts: Counts
         else:
             counts.retried += 1
         return
+    now = clock() if clock else now
     _finish(item_id, token, version, lambda attempts: {
-        "status": DONE, "last_error": None, "note": str(note)[:500] if note else None, "updated_at": now})
+        "status": DONE, "last_error": None, "note": fit(str(note), 500) if note else None, "updated_at": now})
     counts.done += 1
     if note:
         counts.notes.append(f"{kind} #{item_id}: {note}")
 
 
-def process_due(now: datetime, limit: int = 100) -> Counts:
-    """Deliver what is due (at most `limit`); commits its own transactions."""
+def process_due(now: datetime, limit: int = 100, *, monotonic: Callable[[], float] = time.monotonic) -> Counts:
+    """Deliver what is due (at most `limit`); commits its own transactions. `now` is the batch's start; the
+    time each delivery starts and ends is `now` plus what `monotonic` says has passed since."""
     counts = Counts()
-    started = time.monotonic()
+    started = monotonic()
+
+    def clock() -> datetime:
+        return now + timedelta(seconds=monotonic() - started)
+
     for item in claim_due(now, limit):
         # each delivery's lease runs from when it starts, not from when the batch was claimed
-        deliver(item, now, counts, lease_from=now + timedelta(seconds=time.monotonic() - started))
+        deliver(item, now, counts, clock=clock)
     return counts
 
 

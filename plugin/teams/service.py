@@ -29,6 +29,7 @@ from plugin.leaderboards import reconcile, standings
 from plugin.leaderboards.models import TeamStat
 from plugin.leaderboards.periods import ALL
 from plugin.teams.models import Team, TeamMember
+from plugin.teams.names import lms_group_name
 from plugin.tenancy.models import ACTIVE, Course, Membership, User, counted_membership
 from plugin.tenancy.service import change_standing
 
@@ -77,7 +78,7 @@ def sync_lms_teams(course_id: int, groups: dict[str, str], members: dict[str, se
         select(Team).where(Team.course_id == course_id, Team.external_id.is_not(None)))}
 
     def wanted_name(external_id: str) -> str:
-        return (groups[external_id] or f"Group {external_id}")[:190]
+        return (groups[external_id] or lms_group_name(external_id))[:190]
 
     # Teams whose group the LMS renamed give up their names first (under a placeholder, as names are unique), so
     # groups that swapped names, or passed one along, take theirs; each otherwise kept its name.

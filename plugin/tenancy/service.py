@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, delete, func, literal, literal_column, or_, se
 from plugin.core import memo
 from plugin.core.actor import Actor, Role
 from plugin.core.db import insert_ignore
+from plugin.diagnostics import fit
 from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
 from plugin.i18n import gettext as _
@@ -431,7 +432,7 @@ def claim_roster_sync(course_id: int, now: datetime, interval: timedelta) -> boo
 
 
 def record_roster_status(course_id: int, status: str, now: datetime) -> None:
-    db.session.execute(update(Course).where(Course.id == course_id).values(roster_status=status[:400],
+    db.session.execute(update(Course).where(Course.id == course_id).values(roster_status=fit(status, 400),
                                                                          roster_sync_at=now))
 
 

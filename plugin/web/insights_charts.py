@@ -10,6 +10,7 @@ from markupsafe import Markup, escape
 from plugin.i18n import gettext as _
 from plugin.i18n import ngettext
 from plugin.insights.network import HelpNetwork
+from plugin.teams.names import team_name
 from plugin.web.charts import INK, MUTED, PALETTE
 
 SIZE = 520
@@ -45,13 +46,13 @@ def network_svg(net: HelpNetwork, chart_id: str = "help-network") -> Markup:
         parts.append(f'<text x="{x:.1f}" y="{below:.1f}" text-anchor="middle" fill="{INK}" font-size="13">'
                      f'{escape(t_name(net, t))}</text>')
     desc = "; ".join(ngettext("%(a)s and %(b)s: %(num)s help", "%(a)s and %(b)s: %(num)s helps", e.helps,
-                              a=e.a_name, b=e.b_name) for e in net.edges) or \
+                              a=team_name(e.a_name), b=team_name(e.b_name)) for e in net.edges) or \
         _("No help between teams large enough to show.")
     return _svg(chart_id, title, desc, SIZE, "".join(parts))
 
 
 def t_name(net: HelpNetwork, team_id: int) -> str:
-    name = net.nodes[team_id]
+    name = team_name(net.nodes[team_id])
     return name if len(name) <= 28 else name[:27] + "…"
 
 

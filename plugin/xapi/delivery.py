@@ -83,7 +83,7 @@ def deliver(payload: dict, now: datetime) -> str:
     if 200 <= status < 300:
         return said.STORED(status=status)
     if status == 409:
-        return said.ALREADY_HELD(detail=answer_text(response))[:500]
+        return said.ALREADY_HELD(detail=answer_text(response))  # the outbox fits it to the note column
     detail = answer_text(response)
     if status >= 500 or status in RETRY_STATUSES:
         raise Retry(said.ANSWERED(status=status, detail=detail))

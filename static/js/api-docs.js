@@ -14,7 +14,7 @@ window.addEventListener("load", function () {
   // Swagger UI draws its server picker inside an empty label: name it.
   var name = function () {
     root.querySelectorAll(".servers select:not([aria-label])").forEach(function (select) {
-      select.setAttribute("aria-label", "Server");
+      select.setAttribute("aria-label", root.getAttribute("data-msg-server") || "Server");
     });
   };
   new MutationObserver(name).observe(root, { childList: true, subtree: true });

@@ -41,3 +41,19 @@ def test_links_name_operations_that_exist(client):
              for response in op["responses"].values() if isinstance(response, dict)
              for link in response.get("links", {}).values()]
     assert len(links) >= 4 and {link["operationId"] for link in links} <= ops
+
+
+def test_the_docs_page_follows_the_language_of_the_admin_page_that_links_to_it(client, launch):
+    """A Turkish admin (the LMS's language, or their choice) whose browser asks for English: the link carries the
+    language, and the page's own words (title, heading, the server picker's label) are Turkish."""
+    admin = launch(role="admin", sub="boss", overrides={"https://purl.imsglobal.org/spec/lti/claim/launch_presentation": {
+        "return_url": "https://lms.example.edu/course/view.php?id=1", "locale": "tr"}})
+    english = {"Accept-Language": "en"}
+    for path in ("/app/admin/webhooks", "/app/admin/api-tokens/"):
+        page = client.get(path, query_string={"lt": admin}, headers=english)
+        assert page.status_code == 200, path
+        link = re.search(r'href="(/api/v1/docs[^"]*)"', page.get_data(as_text=True)).group(1).replace("&amp;", "&")
+        docs = client.get(link, headers=english).get_data(as_text=True)
+        assert '<html lang="tr">' in docs and "Tinker API başvuru belgesi" in docs, path
+        assert 'data-msg-server="Sunucu"' in docs
+    assert '<html lang="en">' in client.get("/api/v1/docs", headers=english).get_data(as_text=True)

@@ -2,6 +2,7 @@
 Moodle's 400/409 answers, retries with backoff, staff never pushed, one token for several scores."""
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -54,8 +55,9 @@ def enter(client, lms, ags):
 
 
 def run(app, now=None):
+    # time is simulated by `now`: no time passes during a batch (a retry is due exactly a backoff after `now`)
     with app.app_context():
-        return process_due(now or utcnow() + timedelta(seconds=1))
+        return process_due(now or utcnow() + timedelta(seconds=1), monotonic=lambda: 0.0)
 
 
 def enable(client, token: str, mode: str = "points"):
@@ -521,3 +523,13 @@ def test_a_turkish_manager_reads_tinkers_words_in_turkish_and_the_platforms_as_i
     assert "the platform refused the score" not in page
     english = visible(client.get("/app/manage/grades", query_string={"lt": teacher}))
     assert "the platform refused the score: HTTP 422" in english and "This course has concluded" in english
+
+
+def test_the_grade_settings_error_summary_links_its_message_to_the_checkbox(client, enter, ags):
+    """After a refused opt-in, a keyboard or screen reader user jumps from the summary to the field it is about."""
+    manager = enter("instructor", "teacher-1", with_ags=False)
+    page = text(client.post("/app/manage/grades", data={"lt": manager, "enabled": "on", "mode": "points"}))
+    summary = re.search(r'<div class="card error-summary".*?</div>', page, re.S).group(0)
+    link = re.search(r'<a href="#([^"]+)">Launch Tinker from the course with grades enabled for the tool.</a>', summary)
+    assert link is not None and f'id="{link.group(1)}"' in page and 'name="enabled"' in page.split(
+        f'id="{link.group(1)}"')[1][:200]

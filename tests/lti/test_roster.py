@@ -372,3 +372,76 @@ def test_a_turkish_manager_reads_the_roster_status_in_turkish_with_its_figures_a
     page = overview()
     assert "hata: sonraki sayfa başka bir sitede (http://127.0.0.2:9); izlenmiyor" in page
     assert "another site" not in page
+
+
+def test_a_roster_status_too_long_for_its_column_still_reads_in_turkish(client, platform, lms, cli, no_launch_sync,
+                                                                        appctx, monkeypatch):
+    """Roster page addresses can be long (a 255-character context id, a university's long host name, Canvas's
+    bookmark page tokens): the status naming one is cut to fit its column, yet a Turkish manager still reads it in
+    Turkish, not as cut English. (The fake LMS's host is short: a longer context id makes up for it.)"""
+    from plugin.lti import roster
+
+    context_id = "c" * 300
+    turkish = {"https://purl.imsglobal.org/spec/lti/claim/launch_presentation": {
+        "return_url": "https://lms.example.edu/course/view.php?id=1", "locale": "tr"}}
+    monkeypatch.setattr(roster, "MAX_PAGES", 1)
+    lms.page_size, lms.max_page_size = 10, 10
+    lms.rosters[context_id] = canvas_course(20)
+    launch_with_roster(client, platform, lms, context_id=context_id, groups=False)
+    assert cli("lti", "sync-roster").exit_code == 1
+    db.session.expire_all()
+    course = db.session.scalar(select(Course).where(Course.context_id == context_id))
+    assert len(course.roster_status) <= 400 and course.roster_status.startswith("error: stopped after 1 pages")
+    response, _ = platform.launch(client, role="instructor", sub="teacher-1", context_id=context_id,
+                                  overrides={**lms.claims(context_id, False), **turkish})
+    db.session.rollback()
+    page = visible(client.get("/app/manage/", query_string={"lt": token_from(response)}))
+    assert "hata: 1 sayfadan sonra durduruldu (sıradaki http" in page
+    assert "stopped after" not in page
+
+
+def test_an_lms_group_without_a_name_is_named_in_the_readers_language(client, platform, lms, cli, no_launch_sync,
+                                                                    appctx):
+    """The groups service lists a group with no name: its team is stored as "Group g2" (the API and exports keep
+    it), and Turkish managers and learners read "Grup g2" on the team pages and the team board."""
+    from plugin.teams.models import Team
+
+    lms.groups["course-1"] = [{"id": "g1", "name": "Red team"}, {"id": "g2"}]
+    launch_with_roster(client, platform, lms)
+    assert cli("lti", "sync-roster").exit_code == 0
+    assert set(db.session.scalars(select(Team.name))) == {"Red team", "Group g2"}
+    turkish = {"https://purl.imsglobal.org/spec/lti/claim/launch_presentation": {
+        "return_url": "https://lms.example.edu/course/view.php?id=1", "locale": "tr"}}
+    response, _ = platform.launch(client, role="instructor", sub="teacher-1",
+                                  overrides={**lms.claims("course-1", True), **turkish})
+    db.session.rollback()
+    manager = token_from(response)
+    team_id = db.session.scalar(select(Team.id).where(Team.name == "Group g2"))
+    for path, query in (("/app/teams/manage", {}), (f"/app/teams/{team_id}", {}), ("/app/leaderboard", {"tab": "teams"})):
+        page = visible(client.get(path, query_string={"lt": manager, **query}))
+        assert "Grup g2" in page and "Group g2" not in page, path
+
+
+def test_a_sync_that_cannot_sign_its_token_request_says_so_on_the_course_in_the_readers_language(
+        app, client, platform, lms, cli, no_launch_sync, appctx, monkeypatch):
+    """After the operator changed TINKER_SECRET_KEY the tool's key cannot be decrypted: the sync fails, and the
+    course says why (it kept showing the last good sync as if this one had gone well), in Turkish for Turkish
+    managers."""
+    from plugin.lti import service_token
+
+    launch_with_roster(client, platform, lms)
+    assert cli("lti", "sync-roster").exit_code == 0
+    monkeypatch.setitem(app.config, "SECRET_KEY", "another-secret-key-entirely-0123456789")
+    service_token.forget()
+    assert cli("lti", "sync-roster").exit_code == 1
+    db.session.expire_all()
+    course = db.session.scalar(select(Course).where(Course.context_id == "course-1"))
+    assert course.roster_status == ("error: no access token: the tool key cannot be decrypted: was TINKER_SECRET_KEY "
+                                    "changed?")
+    turkish = {"https://purl.imsglobal.org/spec/lti/claim/launch_presentation": {
+        "return_url": "https://lms.example.edu/course/view.php?id=1", "locale": "tr"}}
+    response, _ = platform.launch(client, role="instructor", sub="teacher-1",
+                                  overrides={**lms.claims("course-1", True), **turkish})
+    db.session.rollback()
+    page = visible(client.get("/app/manage/", query_string={"lt": token_from(response)}))
+    assert "hata: erişim belirteci alınamadı: aracın anahtarı çözülemiyor" in page and "cannot be decrypted" not in page

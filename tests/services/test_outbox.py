@@ -104,6 +104,30 @@ def test_retries_back_off_then_fail_after_the_cap(appctx):
     assert outbox.process_due(now + timedelta(days=30)).processed == 0
 
 
+elapsed = [0.0]  # the batch's monotonic clock, moved on by the slow handler instead of sleeping
+
+
+@handler("test.slow")
+def _slow(payload: dict, now) -> None:
+    elapsed[0] += payload["takes"]  # a receiver that takes this long (to answer, or to time out)
+    if payload.get("retry"):
+        raise Retry("platform busy")
+
+
+def test_a_retry_is_due_a_backoff_after_its_attempt_ended_not_after_the_batch_began(appctx):
+    # A slow receiver first in the batch (200 s), then one that times out after 20 s: the second's retry is
+    # due 30 s after its attempt ended (NOW + 250 s), not 30 s after the batch began (long past when it ended).
+    elapsed[0] = 0.0
+    outbox.enqueue("test.slow", "k1", {"takes": 200}, NOW)
+    outbox.enqueue("test.slow", "k2", {"takes": 20, "retry": True}, NOW)
+    db.session.commit()
+    assert outbox.process_due(NOW, monotonic=lambda: elapsed[0]).retried == 1
+    retried = rows()[1]
+    assert retried.status == PENDING and retried.attempts == 1
+    assert retried.next_attempt_at == NOW + timedelta(seconds=220) + outbox.backoff(1)
+    assert outbox.process_due(NOW + timedelta(seconds=240), monotonic=lambda: elapsed[0]).processed == 0
+
+
 @pytest.mark.parametrize("what,status", [("giveup", FAILED), ("boom", PENDING)])
 def test_permanent_and_unexpected_failures(appctx, what, status):
     behaviour["1"] = what

@@ -77,3 +77,28 @@ def test_every_module_defining_messages_is_loaded_before_text_is_shown():
     for module in MODULES:
         importlib.import_module(module)
     assert len(known_messages()) == len(diagnostics._messages)
+
+
+@pytest.mark.parametrize("message", [m for m in known_messages() if re.search(r"%\(\w+\)s", m.english)],
+                         ids=lambda m: m.english[:60])
+def test_a_message_too_long_for_its_column_is_cut_in_its_free_text_and_still_reads_as_itself(message):
+    """Stored text is cut to fit its column (a note's 500, a roster status's 400): cut anywhere, the message's
+    own words after the cut would be lost and readers would get the stored English instead of their language."""
+    long = {name: ("x" * 900 if isinstance(value, str) else value) for name, value in sample(message).items()}
+    for wrapper in [None, *[m for m in known_messages() if m.nested]]:
+        stored = message(**long) if wrapper is None else wrapper(**{**sample(wrapper), **{
+            name: message(**long) for name in wrapper.nested}})
+        fitted = diagnostics.fit(stored, 400)
+        assert len(fitted) <= 400
+        found = find(fitted)
+        expected = message if wrapper is None else wrapper
+        assert found is not None and found[0] is expected, fitted
+        if wrapper is not None:
+            assert all(find(found[1][name])[0] is message for name in wrapper.nested), fitted
+
+
+def test_text_that_fits_or_is_no_message_is_kept_or_cut_as_before():
+    from plugin.outbox import messages as outbox
+
+    assert diagnostics.fit(outbox.RETRY(message="busy"), 400) == "Retry: busy"
+    assert diagnostics.fit("ValueError: " + "x" * 600, 500) == ("ValueError: " + "x" * 600)[:500]

@@ -329,3 +329,24 @@ def test_a_manager_revokes_a_badge_from_the_recognise_page(client, launch):
     page = visible(client.get("/app/manage/recognise", query_string={"lt": manager}))
     assert "revoked: Awarded to the wrong person" in page
     assert "revoked: Awarded to the wrong person" in visible(client.get("/app/recognition", query_string={"lt": learner}))
+
+
+def _summary_link(page: str, message: str) -> str | None:
+    """Where the error summary's entry with this message leads (None: no link to an element of the page). WCAG
+    3.3.1: a keyboard or screen reader user jumps from the summary to the field."""
+    summary = re.search(r'<div class="card error-summary".*?</div>', page, re.S).group(0)
+    found = re.search(r'<li>\s*<a href="#([^"]+)">' + re.escape(message) + r"</a>\s*</li>", summary)
+    return found.group(1) if found and f'id="{found.group(1)}"' in page else None
+
+
+def test_the_recognise_forms_error_summary_links_each_field_message_to_its_field(client, launch):
+    launch(sub="ada")
+    manager = launch(role="instructor", sub="boss")
+    receiver = _person(client, manager)
+    kudos = client.post("/app/manage/kudos", data={"lt": manager, "receiver": receiver, "message": "Thanks",
+                                                   "points": "-5", "dimension": "sharing", "submission_key": "k-1234"})
+    assert kudos.status_code == 422
+    assert _summary_link(text(kudos), "A whole number from 0 to 2147483647.") == "k-points"
+    badge = client.post("/app/manage/badges", data={"lt": manager, "receiver": "999999", "badge": "1"})
+    assert badge.status_code == 422
+    assert _summary_link(text(badge), "Not in this course.") == "b-receiver"
