@@ -11,6 +11,8 @@ from plugin.diagnostics import N_, Message
 RETRY = Message(N_("Retry: %(message)s"), nested=("message",))  # a Retry's message, as the outbox stores it
 NO_HANDLER = Message(N_("no handler registered for %(kind)s"))
 RETRY_REQUESTED = Message(N_("Retry requested"))
+WORKER_ENDED = Message(N_("%(attempts)s tries ended before the delivery finished (its worker stopped each time): "
+                          "not tried again"))
 
 
 @dataclass(frozen=True)

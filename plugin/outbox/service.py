@@ -109,9 +109,9 @@ def _finish(item_id: int, token: str, version: int, outcome) -> None:
     released = {"claim_token": None, "locked_until": None}
     db.session.commit()  # whatever the handler read is finished; the outcome is a short write of its own
     with writing():
-        attempts = (db.session.scalar(select(OutboxItem.attempts).where(*mine)) or 0) + 1
+        attempts = db.session.scalar(select(OutboxItem.attempts).where(*mine)) or 0  # this one counted (_start)
         done = db.session.execute(update(OutboxItem).where(*mine, OutboxItem.version == version)
-                                  .values(**outcome(attempts), attempts=attempts, **released)
+                                  .values(**{"attempts": attempts, **outcome(attempts)}, **released)
                                   .execution_options(synchronize_session=False))
         if done.rowcount == 0:
             db.session.execute(update(OutboxItem).where(*mine).values(**released)
@@ -119,16 +119,20 @@ def _finish(item_id: int, token: str, version: int, outcome) -> None:
         db.session.commit()
 
 
-def _still_mine(item_id: int, token: str, now: datetime) -> bool:
-    """Renew the claim's lease from now, if the claim is still ours: a batch's later items may come up after
-    the lease taken at claim time ran out, and another worker may have taken them over (and sent them)."""
+def _start(item_id: int, token: str, now: datetime) -> int | None:
+    """Renew the claim's lease from now, if the claim is still ours (None if not: a batch's later items may come up
+    after the lease taken at claim time ran out, and another worker may have taken them over and sent them), and
+    count this try before it runs: a try that ends its worker (killed, out of memory) writes no outcome, so a
+    delivery doing that every time still reaches MAX_ATTEMPTS instead of being taken again for ever. Returns the
+    number of this try."""
     db.session.commit()
     with writing():
-        renewed = db.session.execute(update(OutboxItem).where(
+        attempt = db.session.scalar(update(OutboxItem).where(
             OutboxItem.id == item_id, OutboxItem.claim_token == token, OutboxItem.status == PENDING).values(
-            locked_until=now + LEASE).execution_options(synchronize_session=False))
+            locked_until=now + LEASE, attempts=OutboxItem.attempts + 1).returning(OutboxItem.attempts)
+            .execution_options(synchronize_session=False))
         db.session.commit()
-    return renewed.rowcount == 1
+    return attempt
 
 
 def deliver(item: tuple[int, str, int, str, dict], now: datetime, counts: Counts, *,
@@ -136,7 +140,14 @@ def deliver(item: tuple[int, str, int, str, dict], now: datetime, counts: Counts
     """Deliver one claimed item. clock: the time as the batch goes on (default: `now` throughout)."""
     item_id, token, version, kind, payload = item
     started = clock() if clock else now
-    if not _still_mine(item_id, token, started):
+    attempt = _start(item_id, token, started)
+    if attempt is None:
+        return
+    if attempt > MAX_ATTEMPTS:  # its last tries each ended their worker before they could say how they went
+        _finish(item_id, token, version, lambda _attempts: {
+            "status": FAILED, "attempts": MAX_ATTEMPTS, "note": None, "updated_at": started,
+            "last_error": str(said.WORKER_ENDED(attempts=MAX_ATTEMPTS))})
+        counts.failed += 1
         return
     fn = handler_for(kind)
     try:

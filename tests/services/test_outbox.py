@@ -104,6 +104,37 @@ def test_retries_back_off_then_fail_after_the_cap(appctx):
     assert outbox.process_due(now + timedelta(days=30)).processed == 0
 
 
+class _WorkerKilled(BaseException):
+    """What the worker's process dying mid-delivery looks like from inside it (an out-of-memory kill, a timer's
+    timeout, a handler that crashes the interpreter): nothing after the handler runs."""
+
+
+@handler("test.crash")
+def _crash(payload: dict, now) -> None:
+    calls[payload["n"]] += 1
+    raise _WorkerKilled
+
+
+def test_a_delivery_that_kills_its_worker_every_time_fails_after_the_cap_instead_of_forever(appctx):
+    """Each try of it ends its worker before any outcome is written: its claim's lease runs out and the next run takes
+    it again. Counted at each start, the tries stop at the cap and it shows as failed with why, instead of being
+    tried every few minutes for ever (and holding up nothing else meanwhile)."""
+    outbox.enqueue("test.crash", "k1", {"n": 1}, NOW)
+    outbox.enqueue("test.echo", "k2", {"n": 2}, NOW)
+    db.session.commit()
+    now = NOW
+    for _run in range(outbox.MAX_ATTEMPTS + 3):
+        try:
+            outbox.process_due(now)
+        except _WorkerKilled:
+            db.session.rollback()
+        now += outbox.LEASE + outbox.MAX_DELAY
+    assert calls[1] == outbox.MAX_ATTEMPTS and calls[2] == 1
+    crashed = rows()[0]
+    assert crashed.status == FAILED and crashed.attempts == outbox.MAX_ATTEMPTS
+    assert "8" in crashed.last_error and "ended before" in crashed.last_error
+
+
 elapsed = [0.0]  # the batch's monotonic clock, moved on by the slow handler instead of sleeping
 
 
