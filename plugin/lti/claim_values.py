@@ -9,6 +9,33 @@ from plugin.lti import claims as C
 from plugin.lti.install import CUSTOM_COURSE_GROUPS, CUSTOM_HISTORY
 from plugin.tenancy.service import MAX_URL
 
+# The claims that name something (a registration, a deployment, a person, a course, a login): one holding a NUL
+# character names nothing Tinker knows, and is refused; in any other text the character is left out (PostgreSQL
+# refuses it in text it stores or compares).
+IDS = ("iss", C.DEPLOYMENT_ID, "sub", "nonce")
+
+
+def nul_in_ids(claims: dict) -> str | None:
+    """The first id claim (IDS, then context.id) holding a NUL character, by name; None when none does."""
+    for name in IDS:
+        if isinstance(claims.get(name), str) and "\x00" in claims[name]:
+            return name.rsplit("/", 1)[-1]
+    context = claims.get(C.CONTEXT)
+    if isinstance(context, dict) and isinstance(context.get("id"), str) and "\x00" in context["id"]:
+        return "context.id"
+    return None
+
+
+def without_nul(value):
+    """The value with NUL characters left out of all its text, keys included."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    return value
+
 
 def text(value, limit: int) -> str | None:
     """An optional text claim, cut to `limit` characters; None when it is empty or not text."""

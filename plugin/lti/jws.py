@@ -27,6 +27,7 @@ class ParsedToken:
     claims: dict
     signing_input: bytes
     signature: bytes
+    holds_nul: bool = False  # some text in the claims holds a NUL character (JSON writes it \u0000)
 
 
 def _b64(segment: str) -> bytes:
@@ -38,7 +39,8 @@ def parse(token: str) -> ParsedToken:
     if len(parts) != 3 or not all(SEGMENT.fullmatch(part) for part in parts):
         raise MalformedToken("not a compact JWS")
     try:
-        header, claims = json.loads(_b64(parts[0])), json.loads(_b64(parts[1]))
+        payload = _b64(parts[1])
+        header, claims = json.loads(_b64(parts[0])), json.loads(payload)
         signature = _b64(parts[2])
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise MalformedToken("undecodable segment") from None
@@ -46,7 +48,8 @@ def parse(token: str) -> ParsedToken:
         raise MalformedToken("nested too deeply") from None
     if not isinstance(header, dict) or not isinstance(claims, dict):
         raise MalformedToken("header and claims must be JSON objects")
-    return ParsedToken(header, claims, f"{parts[0]}.{parts[1]}".encode("ascii"), signature)
+    return ParsedToken(header, claims, f"{parts[0]}.{parts[1]}".encode("ascii"), signature,
+                       holds_nul=b"\\u0000" in payload)
 
 
 def signature_valid(token: ParsedToken, key, alg: str) -> bool:

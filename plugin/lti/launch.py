@@ -238,6 +238,11 @@ def check_launch(form: dict, browser_state: str | None, now: datetime, config: d
     except jws.MalformedToken:
         raise _reject(_("The launch token is malformed.")) from None
     header, unverified = parsed.header, parsed.claims
+    if parsed.holds_nul:  # see claim_values.IDS (the signature covers the token as sent, not these values)
+        if (named := claim_values.nul_in_ids(unverified)) is not None:
+            raise _malformed(named)
+        parsed = replace(parsed, claims=claim_values.without_nul(unverified))
+        unverified = parsed.claims
     alg = header.get("alg")
     if not isinstance(alg, str) or alg not in platform_keys.ALLOWED_ALGS:
         raise _reject(_("The launch token uses an algorithm Tinker refuses (%(alg)s).", alg=repr(alg)[:40]))

@@ -32,7 +32,7 @@ from plugin.challenges import progress as challenge_progress
 from plugin.errors import DomainError
 from plugin.extensions import db
 from plugin.leaderboards import reconcile
-from plugin.lti import install, service_token
+from plugin.lti import claim_values, install, service_token
 from plugin.lti import messages as said
 from plugin.lti.roles import map_roles
 from plugin.outbox.registry import Retry
@@ -121,6 +121,16 @@ def _entry(member) -> tenancy.RosterEntry | None:
         test_user=name == CANVAS_TEST_STUDENT or TEST_USER_ROLE in lti_roles)
 
 
+def _without_nul(page: dict) -> dict:
+    """A page with NUL characters left out of its text, as a launch's (claim_values.without_nul); a member whose LMS
+    id holds one is left out: no launch carries that id (it is refused), so nobody could ever be them."""
+    members = page.get("members")
+    if isinstance(members, list):
+        page = {**page, "members": [m for m in members if not (
+            isinstance(m, dict) and isinstance(m.get("user_id"), str) and "\x00" in m["user_id"])]}
+    return claim_values.without_nul(page)
+
+
 class _Client:
     """GETs pages from one platform's service with a cached bearer token (one refresh on 401)."""
 
@@ -149,6 +159,8 @@ class _Client:
                 body = response.json()
             except ValueError:
                 raise RosterError(said.NOT_JSON(url=url)) from None
+            if isinstance(body, dict) and b"\\u0000" in response.content:
+                body = _without_nul(body)
             yield body if isinstance(body, dict) else {}
             url = next_link(response.headers.get("Link"), url)
 

@@ -65,6 +65,21 @@ def test_over_long_text_is_cut_to_fit_and_unusable_values_are_left_out(client, p
     assert course == {"title": "T" * 400, "label": "L" * 200}
 
 
+def test_nul_characters_in_names_and_titles_are_dropped_not_a_server_error(client, platform, app):
+    """PostgreSQL refuses a NUL character in any text column: a name or course title holding one (a legacy import in
+    the LMS) must still launch, with the character left out."""
+    response, _ = platform.launch(client, overrides={
+        "name": "Ada\x00 Lovelace", "given_name": "Ada\x00", "email": "ada\x00@example.edu",
+        LTI + "context": {"id": "course-1", "title": "AI\x00 at Work", "label": "AI\x00W"}})
+    token_from(response)
+    person, course, _locale = _person_and_course(app)
+    assert person["name"] == "Ada Lovelace" and person["email"] in (None, "ada@example.edu")
+    assert course == {"title": "AI at Work", "label": "AIW"}
+    for needle in ("sub", LTI + "deployment_id"):
+        response, _ = platform.launch(client, overrides={needle: "x\x00y"})
+        assert response.status_code == 400 and sessions(app) == 1, needle  # an id with NUL is refused, cleanly
+
+
 @pytest.mark.parametrize("overrides, fragment", [
     ({LTI + "context": {"id": {"id": "course-1"}}}, "context.id claim is malformed"),
     ({LTI + "context": {"id": ["course-1"]}}, "context.id claim is malformed"),

@@ -225,6 +225,24 @@ def test_a_site_administrator_teaching_the_course_stays_its_organisations_admin_
     assert people["teacher-1"].role == "admin" and people["ta-7"].role == "manager" and people["3"].role == "learner"
 
 
+def test_nul_characters_from_the_lms_are_left_out_of_names_not_a_failed_sync(client, platform, lms, cli,
+                                                                             no_launch_sync, appctx):
+    """PostgreSQL refuses a NUL character in text: a roster naming someone (or a group) with one must still sync, the
+    character left out; a member whose LMS id holds one is left out (no launch could ever carry that id)."""
+    lms.rosters["course-1"] = roster()[:2] + [
+        moodle_member("5", "Learner", "Nul\x00 Person", group_enrollments=[{"group_id": "g\x003"}]),
+        moodle_member("6\x00", "Learner", "Ghost Person")]
+    lms.groups["course-1"] = [{"id": "g1", "name": "Red team"}, {"id": "g\x003", "name": "Gr\x00een team"}]
+    launch_with_roster(client, platform, lms)
+    result = cli("lti", "sync-roster")
+    assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    people = memberships()
+    assert people["5"].user.name == "Nul Person" and people["5"].user.email == "nul@moodle.example"
+    assert not any("Ghost" in (m.user.name or "") for m in people.values())
+    assert team_members()["Green team"] == {"5"}
+
+
 def test_unreachable_roster_service_fails_only_its_course(client, platform, lms, cli, no_launch_sync, appctx):
     import socket
 
