@@ -401,6 +401,28 @@ def test_adding_a_member_while_their_award_is_being_saved_keeps_the_teams_figure
     assert team_figures(team_id, [ALL])[ALL]["points:experimenting"] == 20
 
 
+def test_an_lms_group_sync_adding_a_member_while_their_award_is_being_saved_keeps_the_teams_figures_exact(appctx, course):
+    """The roster sync puts Ada in her Canvas group's team while her experiment is being saved: the team's figures,
+    recomputed from her points, must include the award once it commits (as a manager's add_members does)."""
+    from plugin.lti import roster
+    from plugin.tenancy.service import RosterEntry
+
+    log(course.ada)
+    course_id, ada = course.ada.course_id, course.ada
+    lms_team(course)  # the group exists, empty, from an earlier sync
+    everyone = [RosterEntry("boss", Role.MANAGER, ("role:manager",), True, name="Boss")] + [  # as they launched
+        RosterEntry(sub, Role.LEARNER, ("role:learner",), True, name=who) for sub, who in (("ada", "Ada"), ("bo", "Bo"),
+                                                                                          ("cy", "Cy"))]
+    fetched = roster.Fetched(entries=everyone, enrollments={"ada": ["g-1"]}, groups={"g-1": "Canvas group"})
+    while_the_first_waits_to_commit(appctx, lambda: log(ada, NOW + timedelta(minutes=2)).experiment.id,
+                                    lambda: roster.apply(course_id, fetched, NOW + timedelta(minutes=3)))
+    db.session.expire_all()
+    team_id = db.session.scalar(select(Team.id).where(Team.external_id == "g-1"))
+    assert members(team_id) == {ada.user_id}
+    assert rebuild.verify() == {}
+    assert team_figures(team_id, [ALL])[ALL]["points:experimenting"] == 20
+
+
 def test_racing_creates_of_one_name_make_one_team(appctx, course):
     def create(i):
         try:
