@@ -141,6 +141,9 @@ def _wrong(actor: Actor, now: datetime, message: str, hint: str | None = None) -
 
 
 def _check_tries(actor: Actor, now: datetime) -> None:
+    # Guesses of one identity take turns on its account row (NO KEY UPDATE: points' foreign keys do not wait), so
+    # each counts the wrong tries the others recorded; at once, all counted too few (SQLite serialises writers).
+    db.session.execute(select(User.id).where(User.id == actor.user_id).with_for_update(key_share=True))
     since = now - WRONG_WINDOW
     db.session.execute(delete(LinkAttempt).where(LinkAttempt.user_id == actor.user_id,
                                                  LinkAttempt.attempted_at <= since))  # only the window matters
