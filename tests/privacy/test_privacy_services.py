@@ -274,3 +274,14 @@ def test_what_is_being_saved_about_a_person_while_they_are_erased_is_erased_too(
     assert "Ms Grey" not in dump and "Ada Lovelace" not in dump
     waiting = [i.payload for i in db.session.scalars(select(OutboxItem).where(OutboxItem.status == PENDING))]
     assert not any("Ms Grey" in json.dumps(p) or ADA_EMAIL in json.dumps(p) for p in waiting)
+
+
+def test_a_retention_period_saved_twice_at_once_is_audited_once(world, appctx):
+    """A double click on Save: the second request finds the period set and records no second change."""
+    from tests.services.test_concurrency import while_the_first_waits_to_commit
+
+    admin = world.admin
+    while_the_first_waits_to_commit(appctx, lambda: privacy.change_retention(admin, {"days": "30"}, NOW),
+                                    lambda: privacy.change_retention(admin, {"days": "30"}, NOW))
+    db.session.expire_all()
+    assert [e.details for e in audit("privacy.retention_changed")] == [{"experiment_text_retention_days": [None, 30]}]
