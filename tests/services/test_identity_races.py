@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from plugin.errors import DomainError
 from plugin.extensions import db
 from plugin.identity import service as linking
-from plugin.identity.models import IdentityLink, LinkAttempt, Person
+from plugin.identity.models import IdentityLink, LinkAttempt, LinkCode, Person
 from plugin.leaderboards import rebuild
 from plugin.leaderboards.queries import Scope, board
 from plugin.ledger.service import Posting, post_entry
@@ -306,3 +306,17 @@ def test_guesses_typed_at_once_get_no_more_than_the_wrong_tries_allowed(appctx, 
     judged = [r for r in results if isinstance(r, linking.LinkRefused)]
     assert len(judged) == linking.WRONG_TRIES
     assert db.session.scalar(select(func.count()).select_from(LinkAttempt)) == linking.WRONG_TRIES
+
+
+def test_of_two_codes_shown_at_once_only_one_stays_usable(appctx, lmss):
+    """'Show a code' clicked twice (two tabs): each new code must retire the earlier one, as one at a time does, not
+    leave two codes that link the account for a quarter of an hour."""
+    moodle, canvas, _sakai = lmss
+    ada_m = make_actor(moodle, "ada")
+    from tests.services.test_concurrency import while_the_first_waits_to_commit
+
+    results = while_the_first_waits_to_commit(appctx, lambda: linking.issue_code(ada_m, later(1)).code,
+                                              lambda: linking.issue_code(ada_m, later(1)).code)
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(LinkCode).where(LinkCode.user_id == ada_m.user_id)) == 1
+    assert len(set(results)) == 2
