@@ -22,7 +22,7 @@ from plugin.core.db import insert_ignore
 from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
 from plugin.i18n import gettext as _
-from plugin.tenancy.service import lock_own_account
+from plugin.tenancy.service import lock_own_account, lock_standing
 
 
 def _mission(actor: Actor, challenge_id: int) -> Challenge:
@@ -95,6 +95,9 @@ def review_evidence(actor: Actor, evidence_id: int, data: dict, now: datetime) -
     if challenge.cancelled_at is not None:
         raise Conflict(_("This mission was cancelled."))
     status = ACCEPTED if data["decision"] == ACCEPT else RETURNED
+    # The learner's membership row, as their awards take it (tenancy.STANDING_OF_LOCKED): two of their missions
+    # accepted at once take turns, so the later one's rules count the other completion (SQLite serialises writers).
+    lock_standing(evidence.course_id, evidence.user_id)
     moved = db.session.execute(update(MissionEvidence).where(
         MissionEvidence.id == evidence.id, MissionEvidence.status == SUBMITTED).values(
         status=status, reviewer_id=actor.user_id, reviewed_at=now, review_comment=comment or None)

@@ -21,7 +21,7 @@ from plugin.rules import events as E
 from plugin.rules import service as rules
 from plugin.settings.service import limits
 from plugin.tenancy.models import User
-from plugin.tenancy.service import lock_own_account, role_in
+from plugin.tenancy.service import lock_own_account, lock_standing, role_in
 
 
 def _others_experiment(actor: Actor, experiment_id: int) -> Experiment:
@@ -32,6 +32,10 @@ def _others_experiment(actor: Actor, experiment_id: int) -> Experiment:
         raise InvalidInput(_("That one is yours: reactions and reuses are for colleagues' experiments."))
     if experiment.hidden_at is not None:
         raise NotFound(_("That experiment was hidden by a manager."))
+    # The author's membership row, as their awards take it (tenancy.STANDING_OF_LOCKED), before the reaction or reuse
+    # row: colleagues' reactions at once, or one while the author logs, take turns, so each counts what the
+    # others added ("3 reactions received") instead of all counting too few (SQLite serialises writers already).
+    lock_standing(experiment.course_id, experiment.user_id)
     return experiment
 
 

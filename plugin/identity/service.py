@@ -120,6 +120,7 @@ def _platforms(user_ids: list[int]) -> dict[int, int]:
 def issue_code(actor: Actor, now: datetime) -> IssuedCode:
     """A fresh code for this identity; any earlier unused one stops working. Codes and wrong tries of
     everyone that no longer matter go as well, so the tables stay small."""
+    _turn_of(actor.user_id)  # two at once (two tabs): the second retires the first's code too
     db.session.execute(delete(LinkCode).where((LinkCode.user_id == actor.user_id)
                                               | (LinkCode.expires_at < now - KEEP_EXPIRED)))
     db.session.execute(delete(LinkAttempt).where(LinkAttempt.attempted_at <= now - WRONG_WINDOW))
@@ -140,7 +141,14 @@ def _wrong(actor: Actor, now: datetime, message: str, hint: str | None = None) -
     return LinkRefused(message, hint=hint, errors={"code": [message]})
 
 
+def _turn_of(user_id: int) -> None:
+    """Codes and guesses of one identity take turns on its account row (NO KEY UPDATE: points' foreign keys do not
+    wait), each seeing what the one before it committed (SQLite serialises writers already)."""
+    db.session.execute(select(User.id).where(User.id == user_id).with_for_update(key_share=True))
+
+
 def _check_tries(actor: Actor, now: datetime) -> None:
+    _turn_of(actor.user_id)  # guesses at once each count the wrong tries the others recorded
     since = now - WRONG_WINDOW
     db.session.execute(delete(LinkAttempt).where(LinkAttempt.user_id == actor.user_id,
                                                  LinkAttempt.attempted_at <= since))  # only the window matters

@@ -98,9 +98,11 @@ def update_settings(actor: Actor, data: dict, now: datetime) -> Settings:
     """Managers change how their course shows boards."""
     if not actor.can_manage:
         raise Forbidden(_("Only the course's managers change how boards are shown."))
-    before = settings_of(actor.course_id)
     insert_ignore(db.session, BoardSetting.__table__, {"course_id": actor.course_id}, ["course_id"], returning=False)
-    row = db.session.get(BoardSetting, actor.course_id)
+    # Locked and read afresh: a second save at once (a double click, two managers) waits, then compares with what the
+    # first saved, so the audit log records each change once (SQLite serialises writers already).
+    row = db.session.get(BoardSetting, actor.course_id, with_for_update={"key_share": True}, populate_existing=True)
+    before = Settings(row.mode, row.relative)
     row.mode, row.relative, row.updated_at = data["mode"], bool(data["relative"]), now
     db.session.flush()
     after = settings_of(actor.course_id)

@@ -40,7 +40,7 @@ def retention_days(organisation_id: int) -> int | None:
 def set_retention(actor: Actor, days: int | None, now: datetime) -> int | None:
     if not actor.can_administer:
         raise Forbidden(_("Only the organisation's administrators set the retention period."))
-    row = limits_row(actor.organisation_id)
+    row = limits_row(actor.organisation_id, lock=True)
     before = row.experiment_text_retention_days
     if before != days:
         row.experiment_text_retention_days = days

@@ -177,6 +177,9 @@ def revoke_kudos(actor: Actor, kudos_id: int, reason: str, now: datetime) -> Kud
     if not (actor.can_administer or (actor.can_manage and kudos.giver_id == actor.user_id)):
         raise Forbidden(_("Only the manager who gave it, or an admin, can revoke kudos."))
     reason = _reason(reason)
+    # The receiver's membership row first, as their awards and a team change take it (PostgreSQL): a team change
+    # meanwhile then recounts the team with the points taken back, not before (see _revoke_award).
+    lock_standing(kudos.course_id, kudos.receiver_id)
     if not _claim_revocation(Kudos, kudos, now, reason):
         return kudos
     entry = db.session.scalar(select(LedgerEntry.id).where(LedgerEntry.idempotency_key == f"kudos:{kudos.id}"))
@@ -246,6 +249,7 @@ def revoke_badge(actor: Actor, award_id: int, reason: str, now: datetime) -> Bad
     if award is None or award.course_id != actor.course_id:
         raise NotFound(_("No such badge award in this course."))
     reason = _reason(reason)
+    lock_standing(award.course_id, award.user_id)  # as revoke_kudos takes the receiver's
     if not _revoke_award(award, now, reason):
         return award
     grades.points_changed(award.course_id, award.user_id, now)

@@ -53,13 +53,17 @@ class LimitsIn(Schema):
     help_pair_window_days = _limit(1, 366)
 
 
-def limits_row(organisation_id: int) -> OrganisationSettings:
-    row = db.session.get(OrganisationSettings, organisation_id)
+def limits_row(organisation_id: int, lock: bool = False) -> OrganisationSettings:
+    """The organisation's settings row, made if missing. lock (an admin's change): held until commit and read afresh,
+    so a second save at once (two admins, a double click) waits and compares with what the first saved (its audit
+    event says what it changed; a time zone set twice is changed, and the boards rebuilt, once)."""
+    row = None if lock else db.session.get(OrganisationSettings, organisation_id)
     if row is None:
         insert_ignore(db.session, OrganisationSettings.__table__,
                       {"organisation_id": organisation_id, **Limits().__dict__}, ["organisation_id"],
                       returning=False)
-        row = db.session.get(OrganisationSettings, organisation_id)
+        row = db.session.get(OrganisationSettings, organisation_id, with_for_update={"key_share": True} if lock else None,
+                             populate_existing=lock)
     return row
 
 
@@ -86,7 +90,7 @@ def limits(organisation_id: int) -> Limits:
 def update_limits(actor: Actor, data: dict, now) -> Limits:
     if not actor.can_administer:
         raise Forbidden(_("Only the organisation's administrators can change these limits."))
-    row = limits_row(actor.organisation_id)
+    row = limits_row(actor.organisation_id, lock=True)
     before = {name: getattr(row, name) for name in LIMIT_FIELDS}
     for name in LIMIT_FIELDS:
         setattr(row, name, data[name])
@@ -152,7 +156,7 @@ def set_time_zone(actor: Actor, name: str, now) -> bool:
     if name not in _all_zones():
         message = _("Choose a time zone from the list.")
         raise InvalidInput(message, errors={"time_zone": [message]})
-    row = limits_row(actor.organisation_id)
+    row = limits_row(actor.organisation_id, lock=True)
     before = row.time_zone or UTC_NAME
     if before == name:
         return False

@@ -108,9 +108,17 @@ def sync_lms_teams(course_id: int, groups: dict[str, str], members: dict[str, se
             if team.name != old:
                 standings.renamed(team.id, team.name)
         taken.add(text_fold.key(team.name))
+    changes = []
     for external_id, team in lms_teams.items():
         wanted_ids = members.get(external_id, set()) if external_id in groups else set()
         current = set(db.session.scalars(select(TeamMember.user_id).where(TeamMember.team_id == team.id)))
+        changes.append((team, wanted_ids, current))
+    # As a manager's change does (_wait_for_awards): an award of theirs in progress commits first and the recount
+    # sees it; one starting meanwhile waits, then counts for their teams as they now are.
+    moving = set().union(*(wanted_ids ^ current for _team, wanted_ids, current in changes))
+    if moving:
+        change_standing(course_id, *sorted(moving))
+    for team, wanted_ids, current in changes:
         for user_id in wanted_ids - current:
             db.session.add(TeamMember(team_id=team.id, user_id=user_id))
         if current - wanted_ids:

@@ -95,7 +95,10 @@ def tokens(actor: Actor) -> list[ApiToken]:
 def revoke(organisation_id: int, token_id: int, now: datetime, actor: Actor | None = None) -> ApiToken:
     if actor is not None and (not actor.can_administer or actor.organisation_id != organisation_id):
         raise Forbidden(_("Only administrators revoke API tokens."))
-    token = db.session.get(ApiToken, token_id)
+    # Locked and read afresh: a revocation at the same moment commits first, and this one finds it done (one audit
+    # event, the first time kept; SQLite serialises writers already).
+    token = db.session.scalar(select(ApiToken).where(ApiToken.id == token_id).with_for_update(key_share=True)
+                              .execution_options(populate_existing=True))
     if token is None or token.organisation_id != organisation_id:
         raise NotFound(_("No such API token."))
     if token.revoked_at is None:

@@ -29,6 +29,7 @@ from plugin.outbox.models import FAILED, PENDING, OutboxItem
 from plugin.outbox.registry import Retry
 from plugin.outbox.service import ENQUEUED_FLAG
 from plugin.tenancy.models import Course
+from plugin.tenancy.service import lock_organisation
 from plugin.webhooks import messages as said
 from plugin.webhooks.models import WebhookEndpoint
 
@@ -95,9 +96,13 @@ def endpoints(actor: Actor) -> list[WebhookEndpoint]:
         WebhookEndpoint.organisation_id == actor.organisation_id).order_by(WebhookEndpoint.id)))
 
 
-def get_endpoint(actor: Actor, endpoint_id: int) -> WebhookEndpoint:
+def get_endpoint(actor: Actor, endpoint_id: int, lock: bool = False) -> WebhookEndpoint:
+    """lock: for a change, take turns on the organisation's row first (as adding does) and read the endpoint afresh,
+    so a second change at once (a double click, two admins) sees the first's: one audit event, a deleted one gone."""
     _require_admin(actor)
-    endpoint = db.session.get(WebhookEndpoint, endpoint_id)
+    if lock:
+        lock_organisation(actor.organisation_id)
+    endpoint = db.session.get(WebhookEndpoint, endpoint_id, populate_existing=lock)
     if endpoint is None or endpoint.organisation_id != actor.organisation_id:
         raise NotFound(_("No such webhook endpoint in your organisation."))
     return endpoint
@@ -129,6 +134,7 @@ def create_endpoint(actor: Actor, data: dict, now: datetime) -> tuple[WebhookEnd
         raise InvalidInput(_("Check the address."), errors={"url": [
             _("It leads to a private address (%(address)s); Tinker sends webhooks only to public addresses.",
               address=address)]})
+    lock_organisation(actor.organisation_id)  # two adds at once: the second counts the first's endpoint
     count = db.session.scalar(select(func.count()).where(WebhookEndpoint.organisation_id == actor.organisation_id))
     if count >= MAX_ENDPOINTS:
         raise InvalidInput(_("Too many endpoints."), errors={"url": [
@@ -146,7 +152,7 @@ def create_endpoint(actor: Actor, data: dict, now: datetime) -> tuple[WebhookEnd
 
 
 def set_active(actor: Actor, endpoint_id: int, active: bool, now: datetime) -> WebhookEndpoint:
-    endpoint = get_endpoint(actor, endpoint_id)
+    endpoint = get_endpoint(actor, endpoint_id, lock=True)
     if endpoint.active != active:
         endpoint.active, endpoint.updated_at = active, now
         db.session.flush()
@@ -158,7 +164,7 @@ def set_active(actor: Actor, endpoint_id: int, active: bool, now: datetime) -> W
 def delete_endpoint(actor: Actor, endpoint_id: int, now: datetime) -> None:
     """Remove an endpoint and its deliveries, queued, failed or done: nothing more goes to it, and nothing is left
     under its id (SQLite may give the id to the next endpoint added, in another organisation)."""
-    endpoint = get_endpoint(actor, endpoint_id)
+    endpoint = get_endpoint(actor, endpoint_id, lock=True)
     record(actor, "webhook.deleted", "webhook_endpoint", endpoint.id, {"url": endpoint.url}, now,
            course_scoped=False)
     db.session.execute(delete(OutboxItem).where(OutboxItem.kind == KIND,

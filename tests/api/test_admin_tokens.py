@@ -82,3 +82,30 @@ def test_an_admin_cannot_revoke_another_organisations_token(client, app, world):
     assert client.post("/app/admin/api-tokens/999999/revoke", data={"lt": admin}).status_code == 404
     listing = text(client.get("/app/admin/api-tokens/", query_string={"lt": admin}))
     assert "theirs" not in listing
+
+
+def test_two_revocations_of_one_token_at_once_revoke_it_once(appctx):
+    """Two admins (or a double click on two instances) revoke the same token at the same moment: the audit log
+    must say it was revoked once, at the first revocation's time, not twice with the later time overwriting it."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from plugin.audit.models import AuditEvent
+    from plugin.core.actor import Role
+    from plugin.extensions import db
+    from plugin.tokens import service as tokens
+    from plugin.tokens.models import ApiToken
+    from tests.services.factories import NOW, make_actor, make_platform
+    from tests.services.test_concurrency import while_the_first_waits_to_commit
+
+    platform = make_platform()
+    ada, bo = make_actor(platform, "ada", Role.ADMIN), make_actor(platform, "bo", Role.ADMIN)
+    token_id = tokens.issue(ada.organisation_id, "Power BI", ["insights:read"], 30, NOW, actor=ada).token.id
+    org = ada.organisation_id
+    while_the_first_waits_to_commit(appctx, lambda: tokens.revoke(org, token_id, NOW + timedelta(minutes=1), ada).id,
+                                    lambda: tokens.revoke(org, token_id, NOW + timedelta(minutes=2), bo).id)
+    db.session.expire_all()
+    revoked = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "api_token.revoked")).all()
+    assert [event.actor_user_id for event in revoked] == [ada.user_id]
+    assert db.session.get(ApiToken, token_id).revoked_at == NOW + timedelta(minutes=1)

@@ -185,3 +185,32 @@ def test_asking_twice_at_once_for_the_confirmation_mail_is_no_server_error(app, 
 
     assert while_the_first_waits_to_commit(app, ask, ask) == [ada.user_id, ada.user_id]
     assert db.session.get(Recipient, ada.user_id).pending_email == "ada@example.org"
+
+
+def test_two_requests_at_once_at_the_confirmation_limit_send_no_more_than_the_limit(app, appctx):
+    """Four confirmation mails asked for today, then two requests at the same moment (two tabs, a script): only one
+    more may be sent, the other refused, or the 5-a-day limit on mails to typed addresses is exceeded."""
+    from datetime import timedelta
+
+    from plugin.badges import recipients
+    from plugin.errors import RateLimited
+    from plugin.outbox.models import OutboxItem
+    from tests.services.factories import NOW, make_actor, make_platform
+    from tests.services.test_concurrency import while_the_first_waits_to_commit
+
+    ada = make_actor(make_platform(), "ada")
+
+    def ask(n):
+        try:
+            return recipients.request_email(ada, f"v{n}@else.example", lambda t: f"http://localhost/c/{t}",
+                                            NOW + timedelta(minutes=n)).user_id
+        except RateLimited:
+            db.session.rollback()
+            return "refused"
+
+    for n in range(recipients.CONFIRM_LIMIT - 1):
+        ask(n)
+    results = while_the_first_waits_to_commit(app, lambda: ask(10), lambda: ask(11))
+    assert sorted(map(str, results)) == sorted([str(ada.user_id), "refused"])
+    sent = db.session.scalars(db.select(OutboxItem.payload).where(OutboxItem.kind == "email")).all()
+    assert len(sent) == recipients.CONFIRM_LIMIT

@@ -321,3 +321,14 @@ def test_what_a_person_saves_while_their_erasure_runs_is_refused_not_kept(world,
     assert "erased" in saved
     assert db.session.scalar(select(func.count()).select_from(kept_in.class_).where(kept_in == text)) == 0
     assert verify(world.ada.organisation_id) == {}  # nothing half-written: the boards agree with the ledger
+
+
+def test_a_retention_period_saved_twice_at_once_is_audited_once(world, appctx):
+    """A double click on Save: the second request finds the period set and records no second change."""
+    from tests.services.test_concurrency import while_the_first_waits_to_commit
+
+    admin = world.admin
+    while_the_first_waits_to_commit(appctx, lambda: privacy.change_retention(admin, {"days": "30"}, NOW),
+                                    lambda: privacy.change_retention(admin, {"days": "30"}, NOW))
+    db.session.expire_all()
+    assert [e.details for e in audit("privacy.retention_changed")] == [{"experiment_text_retention_days": [None, 30]}]

@@ -194,6 +194,21 @@ def test_staff_are_never_on_learner_boards(platform):
     assert rebuild.verify() == {}
 
 
+def test_board_settings_saved_twice_at_once_are_audited_once(appctx, platform):
+    """A double click on Save (or two managers choosing the same): the second finds the mode set and records no
+    second change in the audit log."""
+    from plugin.audit.models import AuditEvent
+    from tests.services.test_concurrency import while_the_first_waits_to_commit
+
+    boss = manager(platform)
+    off = {"mode": "off", "relative": False}
+    while_the_first_waits_to_commit(appctx, lambda: boards.update_settings(boss, off, NOW).mode,
+                                    lambda: boards.update_settings(boss, off, NOW).mode)
+    db.session.expire_all()
+    changes = db.session.scalars(select(AuditEvent.details).where(AuditEvent.action == "boards.settings_changed")).all()
+    assert changes == [{"mode": ["on", "off"]}]
+
+
 def test_learners_cannot_change_board_settings_and_modes_limit_what_learners_see(platform):
     a, = learners(platform, 10)
     boss = manager(platform)

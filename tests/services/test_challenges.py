@@ -345,6 +345,27 @@ def test_a_mission_acceptance_counts_for_the_challenge_completed_rule_at_once(co
     assert balances(course.ada.course_id, course.ada.user_id).get("total", 0) == 20
 
 
+def test_two_missions_accepted_at_once_both_count_for_the_challenge_completed_rule(appctx, course):
+    """Two reviewers accept Ada's evidence for two missions at the same moment: the rule pays for her second
+    completed challenge, so the later acceptance must count the other, not both count one and pay nothing."""
+    from plugin.ledger.models import LedgerEntry
+    from tests.services.test_concurrency import while_the_first_waits_to_commit
+
+    rule = create_rule(course.ada.organisation_id, {"name": "Two missions", "condition": "challenge_completed",
+                                                    "params": {"count": 2}, "points": 20,
+                                                    "dimension": "experimenting", "repeatable": False}, NOW)
+    other_manager = make_actor(course.platform, "boss-2", Role.MANAGER)
+    first, second = (submit(course.ada, mission(course, goal_value=3, title=f"Mission {n}")) for n in (1, 2))
+    first_id, second_id, boss = first.id, second.id, course.manager
+    accept = ReviewIn().load({"decision": "accept", "comment": ""})
+    while_the_first_waits_to_commit(appctx, lambda: missions.review_evidence(boss, first_id, accept, NOW).id,
+                                    lambda: missions.review_evidence(other_manager, second_id, accept, NOW).id)
+    db.session.expire_all()
+    paid = db.session.scalars(select(LedgerEntry.amount).where(LedgerEntry.rule_id == rule.id,
+                                                              LedgerEntry.user_id == course.ada.user_id)).all()
+    assert paid == [20]
+
+
 def test_return_with_comment_then_resubmit_then_accept_keeps_the_history(course):
     m = mission(course)
     first = submit(course.ada, m)

@@ -26,6 +26,7 @@ from plugin.extensions import db
 from plugin.ledger.models import LedgerEntry
 from plugin.ledger.service import balances, verify_totals
 from tests.services.factories import NOW, later, log, make_actor, make_platform
+from tests.services.test_concurrency import while_the_first_waits_to_commit
 
 
 @pytest.fixture
@@ -87,6 +88,46 @@ def test_three_colleagues_reusing_earns_the_reused_badge(course):
     assert "Reused" in badge_names(course.ada)
     assert sharing(course.ada) == 3 * 5 + 15
     assert reactions_summary(course.post.id)["reused"] == 3
+    assert verify_totals() == []
+
+
+def test_the_third_colleague_reusing_while_the_second_reuse_is_being_saved_still_earns_the_reused_badge(app, course):
+    """Two colleagues click 'I reused this' at the same moment, the author's second and third reuses: the later
+    one must count the other, or neither sees three colleagues and the badge never comes (here the organisation pays
+    nothing per reuse, so no points row of the author's makes the second wait by chance)."""
+    from plugin.rules.definitions import update_rule
+    from plugin.rules.models import Rule
+
+    admin = make_actor(course.platform, "admin", Role.ADMIN)
+    per_reuse = db.session.scalar(select(Rule).where(Rule.organisation_id == admin.organisation_id,
+                                                     Rule.condition == "each_reuse"))
+    update_rule(admin, per_reuse.id, {"active": False}, NOW)
+    mark_reused(course.bo, course.post.id, NOW)
+    post_id, cy, dee = course.post.id, course.cy, course.dee
+    while_the_first_waits_to_commit(app, lambda: mark_reused(cy, post_id, later(1)),
+                                    lambda: mark_reused(dee, post_id, later(2)))
+    db.session.expire_all()
+    assert reactions_summary(post_id)["reused"] == 3
+    assert "Reused" in badge_names(course.ada)
+    assert sharing(course.ada) == 15
+    assert verify_totals() == []
+
+
+def test_the_third_reaction_arriving_while_the_second_is_being_saved_still_meets_a_reactions_rule(app, course):
+    """An organisation pays once for three reactions received: two colleagues reacting at the same moment must not
+    each count two and leave the author unpaid."""
+    from plugin.rules.definitions import create_rule
+
+    create_rule(course.ada.organisation_id, {"name": "Well received", "condition": "reactions_received",
+                                             "params": {"count": 3}, "points": 10, "dimension": "sharing",
+                                             "repeatable": False}, NOW)
+    react(course.bo, course.post.id, "helpful", NOW)
+    post_id, cy, dee = course.post.id, course.cy, course.dee
+    while_the_first_waits_to_commit(app, lambda: react(cy, post_id, "helpful", later(1)),
+                                    lambda: react(dee, post_id, "saved_mistake", later(2)))
+    db.session.expire_all()
+    assert rows(Reaction) == 3
+    assert sharing(course.ada) == 10
     assert verify_totals() == []
 
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from plugin.errors import DomainError
 from plugin.extensions import db
 from plugin.identity import service as linking
-from plugin.identity.models import IdentityLink, Person
+from plugin.identity.models import IdentityLink, LinkAttempt, LinkCode, Person
 from plugin.leaderboards import rebuild
 from plugin.leaderboards.queries import Scope, board
 from plugin.ledger.service import Posting, post_entry
@@ -293,3 +293,30 @@ def test_launches_of_people_already_linked_by_e_mail_never_wait_for_a_link(appct
     finally:
         release.set()
         holder.join(30)
+
+
+def test_guesses_typed_at_once_get_no_more_than_the_wrong_tries_allowed(appctx, lmss):
+    """A script sending eight guesses at once: the limit of wrong codes per quarter of an hour must hold, or each
+    guess counts the tries before it without the others and every one of them is judged (more guesses per window)."""
+    moodle, canvas, _sakai = lmss
+    guesser = make_actor(canvas, "mallory", context_id="academy-1")
+    linking.issue_code(make_actor(moodle, "ada"), NOW)
+
+    results = race(appctx, lambda i: attempt(lambda: linking.redeem_code(guesser, f"AAAA-AA{i:02d}", later(1))))
+    judged = [r for r in results if isinstance(r, linking.LinkRefused)]
+    assert len(judged) == linking.WRONG_TRIES
+    assert db.session.scalar(select(func.count()).select_from(LinkAttempt)) == linking.WRONG_TRIES
+
+
+def test_of_two_codes_shown_at_once_only_one_stays_usable(appctx, lmss):
+    """'Show a code' clicked twice (two tabs): each new code must retire the earlier one, as one at a time does, not
+    leave two codes that link the account for a quarter of an hour."""
+    moodle, canvas, _sakai = lmss
+    ada_m = make_actor(moodle, "ada")
+    from tests.services.test_concurrency import while_the_first_waits_to_commit
+
+    results = while_the_first_waits_to_commit(appctx, lambda: linking.issue_code(ada_m, later(1)).code,
+                                              lambda: linking.issue_code(ada_m, later(1)).code)
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(LinkCode).where(LinkCode.user_id == ada_m.user_id)) == 1
+    assert len(set(results)) == 2

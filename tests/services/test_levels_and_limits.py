@@ -160,6 +160,35 @@ def test_an_admin_changes_limits_and_the_change_is_audited(org):
     assert limits(other.organisation_id) == Limits()
 
 
+def test_two_admins_changing_limits_at_once_are_audited_as_they_happened(appctx, org):
+    """Two admins save the limits at the same moment (cap 60 -> 40, then 60 -> 50): the audit log must say the second
+    changed 40 to 50, not that both changed 60, which no longer reads as the history of the cap."""
+    from tests.services.test_concurrency import while_the_first_waits_to_commit
+
+    admin, other = org.admin, make_actor(org.platform, "admin-2", Role.ADMIN)
+    forty, fifty = (LimitsIn().load(limits_form(org, daily_points_cap=cap)) for cap in (40, 50))
+    while_the_first_waits_to_commit(appctx, lambda: update_limits(admin, forty, NOW).daily_points_cap,
+                                    lambda: update_limits(other, fifty, NOW).daily_points_cap)
+    db.session.expire_all()
+    assert [e.details for e in audit("settings.limits_changed")] == [{"daily_points_cap": [60, 40]},
+                                                                     {"daily_points_cap": [40, 50]}]
+    assert limits(org.id).daily_points_cap == 50
+
+
+def test_a_time_zone_saved_twice_at_once_is_changed_and_rebuilt_once(appctx, org):
+    """A double click on Save time zone: the second request finds it set and neither audits the change again nor
+    rebuilds the organisation's boards a second time."""
+    from plugin.leaderboards.service import change_time_zone
+    from tests.services.test_concurrency import while_the_first_waits_to_commit
+
+    admin = org.admin
+    results = while_the_first_waits_to_commit(appctx, lambda: change_time_zone(admin, "Europe/Istanbul", NOW),
+                                              lambda: change_time_zone(admin, "Europe/Istanbul", NOW))
+    db.session.expire_all()
+    assert sorted(results) == [False, True]
+    assert len(audit("settings.time_zone_changed")) == 1
+
+
 def test_saving_unchanged_limits_records_nothing(org):
     update_limits(org.admin, LimitsIn().load(limits_form(org)), NOW)
     assert audit("settings.limits_changed") == []

@@ -423,6 +423,70 @@ def test_an_award_waiting_on_a_team_change_counts_for_the_team_as_it_now_is(appc
     assert team_figures(team_id, [ALL]).get(ALL, {}).get("points:experimenting", 0) == (20 if change == "added" else 0)
 
 
+def test_adding_a_member_while_their_kudos_is_being_revoked_keeps_the_teams_figures_exact(appctx, course):
+    """The manager adds Ada to a team while an admin revokes kudos she received: the team's figures, recomputed from
+    her points, must leave out the kudos once the revocation commits, not keep it and stay 15 points too high."""
+    from plugin.recognition.service import give_kudos, revoke_kudos
+
+    admin = make_actor(course.platform, "admin", Role.ADMIN)
+    kudos_id = give_kudos(course.boss, receiver_id=course.ada.user_id, message="Great prompt library, thank you",
+                          now=NOW, submission_key="k-1", points=15).id
+    log(course.ada)
+    team_id, ada, boss = teams.create_team(course.boss, name("Red"), NOW).id, course.ada, course.boss
+    while_the_first_waits_to_commit(appctx, lambda: revoke_kudos(admin, kudos_id, "Given by mistake",
+                                                                 NOW + timedelta(minutes=2)).id,
+                                    lambda: teams.add_members(boss, team_id, [ada.user_id], NOW))
+    db.session.expire_all()
+    assert rebuild.verify() == {}
+    assert team_figures(team_id, [ALL])[ALL]["points:total"] == balances(ada.course_id, ada.user_id)["total"]
+
+
+def test_adding_a_member_while_their_badge_is_being_revoked_keeps_the_teams_figures_exact(appctx, course):
+    """As with kudos: a badge revoked (its rule firing's points taken back) while the manager adds its holder."""
+    from plugin.badges.models import BadgeAward
+    from plugin.badges.service import get_or_create_badge
+    from plugin.recognition.service import revoke_badge
+    from plugin.rules.definitions import create_rule
+
+    badge = get_or_create_badge(course.ada.organisation_id, "starter", NOW, name="Starter")
+    rule = create_rule(course.ada.organisation_id, {"name": "Starter", "condition": "experiment_count",
+                                                    "params": {"count": 1}, "points": 15, "badge_id": badge.id,
+                                                    "repeatable": False}, NOW)
+    log(course.ada)
+    award_id = db.session.scalar(select(BadgeAward.id).where(BadgeAward.rule_id == rule.id))
+    team_id, ada, boss = teams.create_team(course.boss, name("Red"), NOW).id, course.ada, course.boss
+    before = balances(ada.course_id, ada.user_id)["total"]
+    while_the_first_waits_to_commit(appctx, lambda: revoke_badge(boss, award_id, "Given by mistake",
+                                                                 NOW + timedelta(minutes=2)).id,
+                                    lambda: teams.add_members(boss, team_id, [ada.user_id], NOW))
+    db.session.expire_all()
+    assert balances(ada.course_id, ada.user_id)["total"] < before
+    assert rebuild.verify() == {}
+    assert team_figures(team_id, [ALL])[ALL]["points:total"] == balances(ada.course_id, ada.user_id)["total"]
+
+
+def test_an_lms_group_sync_adding_a_member_while_their_award_is_being_saved_keeps_the_teams_figures_exact(appctx, course):
+    """The roster sync puts Ada in her Canvas group's team while her experiment is being saved: the team's figures,
+    recomputed from her points, must include the award once it commits (as a manager's add_members does)."""
+    from plugin.lti import roster
+    from plugin.tenancy.service import RosterEntry
+
+    log(course.ada)
+    course_id, ada = course.ada.course_id, course.ada
+    lms_team(course)  # the group exists, empty, from an earlier sync
+    everyone = [RosterEntry("boss", Role.MANAGER, ("role:manager",), True, name="Boss")] + [  # as they launched
+        RosterEntry(sub, Role.LEARNER, ("role:learner",), True, name=who) for sub, who in (("ada", "Ada"), ("bo", "Bo"),
+                                                                                          ("cy", "Cy"))]
+    fetched = roster.Fetched(entries=everyone, enrollments={"ada": ["g-1"]}, groups={"g-1": "Canvas group"})
+    while_the_first_waits_to_commit(appctx, lambda: log(ada, NOW + timedelta(minutes=2)).experiment.id,
+                                    lambda: roster.apply(course_id, fetched, NOW + timedelta(minutes=3)))
+    db.session.expire_all()
+    team_id = db.session.scalar(select(Team.id).where(Team.external_id == "g-1"))
+    assert members(team_id) == {ada.user_id}
+    assert rebuild.verify() == {}
+    assert team_figures(team_id, [ALL])[ALL]["points:experimenting"] == 20
+
+
 def test_racing_creates_of_one_name_make_one_team(appctx, course):
     def create(i):
         try:

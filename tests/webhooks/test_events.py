@@ -154,3 +154,46 @@ def test_private_receivers_are_refused_when_the_operator_does_not_allow_them(org
     [item] = items()
     assert item.status == FAILED and "private address (127.0.0.1)" in item.last_error
     assert endpoint.id == item.payload["endpoint_id"]
+
+
+def test_an_endpoint_deleted_twice_at_once_is_deleted_once_without_an_error(org, appctx):
+    """A double click on Delete (or two admins): the second request must find it gone, not fail with a 500 on
+    deleting a row no longer there, and the audit log says it was deleted once."""
+    from plugin.audit.models import AuditEvent
+    from plugin.errors import NotFound
+    from tests.services.test_concurrency import while_the_first_waits_to_commit
+
+    endpoint_id, admin = add(org["admin"]).id, org["admin"]
+
+    def delete():
+        try:
+            webhooks.delete_endpoint(admin, endpoint_id, NOW)
+            return "deleted"
+        except NotFound:
+            db.session.rollback()
+            return "gone"
+
+    assert sorted(while_the_first_waits_to_commit(appctx, delete, delete)) == ["deleted", "gone"]
+    assert db.session.scalars(select(AuditEvent.action).where(AuditEvent.action == "webhook.deleted")).all() == [
+        "webhook.deleted"]
+
+
+def test_endpoints_added_at_once_stay_within_the_limit(org, appctx):
+    """Two admins adding the organisation's last allowed endpoint at the same moment: one is refused."""
+    from plugin.webhooks.models import WebhookEndpoint
+    from tests.services.test_concurrency import while_the_first_waits_to_commit
+
+    admin = org["admin"]
+    for n in range(webhooks.MAX_ENDPOINTS - 1):
+        add(admin, url=f"https://hooks.example.org/in/{n}")
+
+    def add_last(n):
+        try:
+            return add(admin, url=f"https://hooks.example.org/last/{n}").id
+        except InvalidInput:
+            db.session.rollback()
+            return "refused"
+
+    results = while_the_first_waits_to_commit(appctx, lambda: add_last(1), lambda: add_last(2))
+    assert results.count("refused") == 1
+    assert db.session.scalar(select(db.func.count()).select_from(WebhookEndpoint)) == webhooks.MAX_ENDPOINTS
