@@ -5,7 +5,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, bindparam, exists, func, select, union_all
+from sqlalchemy import Integer, bindparam, exists, func, select, union_all, update
 from sqlalchemy.orm import make_transient_to_detached
 
 from plugin.catalog.models import AiTool, TaskCategory
@@ -59,17 +59,20 @@ def _log(actor: Actor, data: dict, now: datetime) -> Logged:
     if not actor.can_contribute:
         raise Forbidden(_("Observers can read Tinker but not log experiments."))
     other_tool = data["ai_tool"] == OTHER_TOOL
-    rows = _PREFLIGHT.all(db.session, {
-        "course_id": actor.course_id, "user_id": actor.user_id, "key": data["submission_key"],
-        "organisation_id": actor.organisation_id, "task_category_id": data["task_category"],
-        "ai_tool_id": None if other_tool else int(data["ai_tool"]), "now": now, "since": now - DUPLICATE_WINDOW,
-        "recent_limit": DUPLICATE_RECENT})
-    (existing_id, category_id, tool_id, role, status, test_user, unchanged, any_approved, this_approved, version,
-     grade_sync, linked, teams, first_team, any_challenge, recent) = rows[0]
-    if unchanged:  # else the read waited for a change of the author's standing or teams: both are read again
-        tenancy.remember_standing(actor.course_id, actor.user_id, role, status, test_user)
-        aggregates.remember_teams_and_challenges(actor.course_id, actor.user_id, now, teams, first_team,
-                                                 any_challenge)
+    params = {"course_id": actor.course_id, "user_id": actor.user_id, "key": data["submission_key"],
+              "organisation_id": actor.organisation_id, "task_category_id": data["task_category"],
+              "ai_tool_id": None if other_tool else int(data["ai_tool"]), "now": now, "since": now - DUPLICATE_WINDOW,
+              "recent_limit": DUPLICATE_RECENT}
+    first = _PREFLIGHT.all(db.session, params)[0]
+    if not first[_UNCHANGED]:
+        # It waited for the author's row while another of their awards (or a change of their teams or standing) was
+        # being saved, and read the rest as it was before: their recent entries without that one, their teams as
+        # they were. Read again, in turn now (PostgreSQL).
+        first = _PREFLIGHT.all(db.session, params)[0]
+    (existing_id, category_id, tool_id, role, status, test_user, _unchanged, any_approved, this_approved, version,
+     grade_sync, linked, teams, first_team, any_challenge, recent) = first
+    tenancy.remember_standing(actor.course_id, actor.user_id, role, status, test_user)
+    aggregates.remember_teams_and_challenges(actor.course_id, actor.user_id, now, teams, first_team, any_challenge)
     config_cache.remember_version(actor.organisation_id, version)
     grades.remember_enabled(actor.course_id, grade_sync)
     people.remember_identities(actor.user_id, linked)
@@ -242,6 +245,11 @@ def _active_item(table):
 # Last, the author's :recent_limit most recent entries in the course since :since (the near-duplicate check's
 # window), as one JSON array of [id, text as most_similar compares it]: one value, not a row per
 # entry (a row each cost the driver and Python more than the database spent finding them).
+# The preflight's `unchanged` column: after the key, the category and the tool, standing_of_locked's columns (the
+# author's role, status and test-user mark, then `unchanged`).
+_UNCHANGED = 3 + len(tenancy.STANDING_OF)
+
+
 def _first(dialect: str) -> tuple:
     return (_BY_KEY.scalar_subquery(), _active_item(TaskCategory.__table__).label("category"),
             _active_item(AiTool.__table__).label("tool"), *tenancy.standing_of_locked(dialect), vision.ANY_APPROVED,
@@ -316,7 +324,14 @@ def _insert_with_activity_ctes():
         counted.c.value).select_from(entry).join(counted, true()))
     count = count.on_conflict_do_update(index_elements=["course_id", "user_id", "bucket"],
                                         set_={"value": tally.c.value + count.excluded.value}).cte("tally")
-    return entry, (add, count)
+    # The author's membership row, locked since the preflight, written back as it is: an award of theirs that waited
+    # for it meanwhile finds it rewritten (tenancy.standing_of_locked's `unchanged`) and reads again what it read
+    # before the wait, this entry among their recent ones (the near-duplicate check).
+    member = tenancy.MEMBERSHIP
+    turn = update(member).where(member.c.course_id == bindparam("course_id", type_=Integer),
+                                member.c.user_id == bindparam("user_id", type_=Integer)).values(
+        status=member.c.status).cte("turn")
+    return entry, (add, count, turn)
 
 
 def _insert_with_activity():

@@ -291,7 +291,7 @@ class Standing:
         return self.counted and self.role == Role.LEARNER.value
 
 
-_MEMBERSHIP = Membership.__table__
+_MEMBERSHIP = MEMBERSHIP = Membership.__table__
 _STANDING = select(_MEMBERSHIP.c.role, _MEMBERSHIP.c.status, _MEMBERSHIP.c.test_user).where(
     _MEMBERSHIP.c.course_id == bindparam("course_id"), _MEMBERSHIP.c.user_id == bindparam("user_id"))
 

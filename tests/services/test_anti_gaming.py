@@ -88,6 +88,21 @@ def test_a_text_logged_three_times_points_to_the_first_entry_not_the_copy_betwee
     assert third.experiment.duplicate_of_id == first.experiment.id
 
 
+def test_the_same_entry_sent_from_two_tabs_at_once_is_paid_once(org, app):
+    """Two tabs, one text, each its own form (so not one submission sent twice): the second save waits for the
+    first's turn and must then see it, be marked its near-duplicate and earn nothing, not be paid again because it
+    looked for earlier entries before the first was committed (PostgreSQL)."""
+    from tests.services.test_concurrency import while_the_first_waits_to_commit
+
+    ada = org.ada
+    first, again = while_the_first_waits_to_commit(
+        app, lambda: log(ada, later(1), title=TITLE, tried=NOTES_TEXT).experiment.id,
+        lambda: log(ada, later(1), title=TITLE, tried=NOTES_TEXT).experiment.id)
+    db.session.expire_all()
+    assert db.session.get(Experiment, again).duplicate_of_id == first
+    assert balance(ada.course_id, ada.user_id) == 10
+
+
 def test_the_same_words_slightly_reordered_are_a_near_duplicate(org):
     assert jaccard(shingles(TITLE + " " + NOTES_TEXT), shingles(TITLE + " " + REORDERED)) >= 0.8
     first = log(org.ada, title=TITLE, tried=NOTES_TEXT)

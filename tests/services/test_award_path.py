@@ -197,7 +197,7 @@ def test_an_error_in_a_hot_statement_reaches_the_caller_as_sqlalchemys(ada):
 def test_hot_statements_write_nothing_the_data_version_watches(app):
     """The session hook that adds a data_change row does not see Hot statements: each may only write tables
     whose writes the data version leaves to ids it reads anyway (insert-only tables, read models), or tables
-    nothing it covers shows (changes.UNRELATED: OIDC states, launch sessions)."""
+    nothing it covers shows (changes.UNRELATED: OIDC states, launch sessions), or write a row back unchanged."""
     import re
 
     from sqlalchemy.dialects import postgresql, sqlite
@@ -221,6 +221,9 @@ def test_hot_statements_write_nothing_the_data_version_watches(app):
                 continue  # a statement written for the other database
         assert texts
         for text in texts:
+            # A row written back as it is (experiments.service's turn on the author's membership row) changes
+            # nothing a memo holds or a page shows.
+            text = re.sub(r"UPDATE (\w+) SET (\w+)=\1\.\2 WHERE", "", text)
             written = set(re.findall(r"(?:INSERT INTO|(?<!DO )UPDATE|DELETE FROM) (\w+)", text))
             assert written <= set(hot.writes), (written, hot.writes)  # the memo forgets what is written
             for table in written - (changes.COVERED | changes.DERIVED | changes.UNRELATED):
