@@ -14,6 +14,7 @@ from plugin.audit.models import AuditEvent
 from plugin.core.clock import utcnow
 from plugin.extensions import db
 from plugin.outbox import service as outbox
+from plugin.outbox.models import OutboxItem
 from tests.api.conftest import bearer
 from tests.support.platform import FakePlatform, token_from
 from tests.web.helpers import text, visible
@@ -95,7 +96,7 @@ def test_a_4xx_fails_with_the_receivers_message_and_is_sent_again_with_the_same_
     item_id = re.search(r'name="delivery" value="(\d+)"', text(client.get(PAGE, query_string={"lt": admin}))).group(1)
     resent = client.post(f"{PAGE}/resend", data={"lt": admin, "delivery": item_id})
     assert resent.status_code == 303
-    assert "1 failed delivery(ies) queued again." in visible(client.get(resent.headers["Location"]))
+    assert "1 failed delivery queued again." in visible(client.get(resent.headers["Location"]))
     assert deliver(app).done == 1
     refused, accepted = receiver.received
     assert refused.headers["webhook-id"] == accepted.headers["webhook-id"] and verify(secret, accepted)
@@ -270,12 +271,41 @@ def test_failed_deliveries_of_a_turned_off_endpoint_wait_until_it_is_on_again(ap
     assert client.post(f"{PAGE}/{endpoint_id}/active", data={"lt": admin}).status_code == 303  # off
 
     every = client.post(f"{PAGE}/resend", data={"lt": admin})
-    assert "0 failed delivery(ies) queued again." in visible(client.get(every.headers["Location"]))
+    assert "0 failed deliveries queued again." in visible(client.get(every.headers["Location"]))
     one = client.post(f"{PAGE}/resend", data={"lt": admin, "delivery": item_id})
     assert one.status_code == 409 and "Turn its endpoint on first" in visible(one)
     assert deliver(app).processed == 0 and len(receiver.received) == 1
 
     assert client.post(f"{PAGE}/{endpoint_id}/active", data={"lt": admin, "active": "on"}).status_code == 303
     every = client.post(f"{PAGE}/resend", data={"lt": admin})
-    assert "1 failed delivery(ies) queued again." in visible(client.get(every.headers["Location"]))
+    assert "1 failed delivery queued again." in visible(client.get(every.headers["Location"]))
     assert deliver(app).done == 1
+
+
+def test_delivery_counts_and_the_resend_toast_read_as_numbers_and_plurals_in_the_readers_language(
+        app, client, launch, receiver):
+    """The counts above the deliveries are grouped as the reader writes numbers (1.500 in Turkish, 1,500 in
+    English), and "queued again" says one delivery or several deliveries, not "delivery(ies)"."""
+    from plugin.tenancy.models import Course
+    from plugin.webhooks import service as webhooks
+
+    admin = launch(role="admin", sub="boss", **TURKISH)
+    english = launch(role="admin", sub="other-admin")
+    now = utcnow()
+    with app.app_context():
+        course_id = db.session.scalar(select(Course.id))
+        db.session.execute(OutboxItem.__table__.insert(), [
+            {"kind": webhooks.KIND, "dedupe_key": f"webhook:test:{n}", "course_id": course_id, "payload": {},
+             "status": "done", "attempts": 1, "version": 1, "next_attempt_at": now, "created_at": now,
+             "updated_at": now} for n in range(1500)])
+        db.session.commit()
+    page = visible(client.get(PAGE, query_string={"lt": admin}))
+    assert "1.500 teslim edildi, 0 bekliyor, 0 başarısız." in page
+    assert "1,500 delivered, 0 waiting, 0 failed." in visible(client.get(PAGE, query_string={"lt": english}))
+
+    one = visible(client.get(PAGE, query_string={"lt": english, "requeued": "1"}))
+    assert "1 failed delivery queued again." in one
+    several = visible(client.get(PAGE, query_string={"lt": english, "requeued": "1500"}))
+    assert "1,500 failed deliveries queued again." in several and "(ies)" not in several
+    turkish = visible(client.get(PAGE, query_string={"lt": admin, "requeued": "1500"}))
+    assert "1.500 başarısız gönderim yeniden sıraya alındı." in turkish
