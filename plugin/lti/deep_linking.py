@@ -6,8 +6,9 @@ import secrets
 from datetime import datetime
 
 from plugin.core.actor import Role
-from plugin.errors import Forbidden, InvalidInput, LaunchRejected
+from plugin.errors import DomainError, Forbidden, InvalidInput, LaunchRejected
 from plugin.i18n import gettext as _
+from plugin.i18n import lazy_gettext as _l
 from plugin.lti import claims as C
 from plugin.lti import keys
 from plugin.lti.placements import CUSTOM_VIEW, PLACEABLE, Placeable
@@ -18,6 +19,12 @@ SESSION_KEY = "deep_linking"
 DL = "https://purl.imsglobal.org/spec/lti-dl/claim/"
 RESPONSE = "LtiDeepLinkingResponse"
 RESPONSE_TTL = 300
+
+
+class CannotSign(DomainError):
+    """The tool's signing key cannot be used (the server's secret key changed): a server setting, not the user's doing."""
+
+    status, code, title = 503, "tool_key_unreadable", _l("Tinker cannot sign its answer to the LMS")
 
 
 def _true(value) -> bool:
@@ -98,4 +105,11 @@ def response_jwt(platform: Platform, settings: dict, items: list[dict], now: dat
         message[DL + "data"] = settings["data"]
     if not items:
         message[DL + "msg"] = _("Nothing was added.")
-    return keys.sign(message, headers={"typ": "JWT"})
+    try:
+        return keys.sign(message, headers={"typ": "JWT"})
+    except keys.ToolKeyUnreadable:
+        raise CannotSign(
+            _("Tinker's signing key cannot be decrypted: the server's secret key (TINKER_SECRET_KEY) was changed after "
+              "the key was made. Nothing was added to the course."),
+            hint=_("Ask the administrator of the Tinker server to restore the previous TINKER_SECRET_KEY, or to run "
+                   "`flask lti rotate-key` to make a new signing key; then try again.")) from None

@@ -196,3 +196,19 @@ def test_round_trip_from_picker_to_placed_launch(client, platform):
     response, _ = platform.launch(client, role="learner", sub="pupil", overrides={LTI + "custom": item["custom"]})
     page = client.get(response.headers["Location"])
     assert response.headers["Location"].startswith("/app/leaderboard") and page.status_code == 200
+
+
+def test_a_tool_key_the_secret_key_no_longer_opens_gives_a_page_telling_the_operator_what_to_do(
+        client, platform, app, monkeypatch):
+    """The operator changed TINKER_SECRET_KEY after the tool key was made: the key cannot be decrypted, so Tinker
+    cannot sign its answer. The manager who picked the links gets an error page in the LMS frame saying why and
+    what the server's administrator can do (it was a 500 "something went wrong on our side"), and nothing is posted
+    back to the LMS."""
+    picker_token(client, platform)  # the tool key exists, encrypted with the first secret key
+    monkeypatch.setitem(app.config, "SECRET_KEY", "another-secret-key-entirely-0123456789")
+    token = picker_token(client, platform)  # the launch after the change (its token signed with the new key)
+    response = client.post("/lti/deep-link", data={"lt": token, "view": "leaderboard"})
+    page = text(response)
+    assert response.status_code == 503, page[:2000]
+    assert "TINKER_SECRET_KEY" in page and "rotate-key" in page
+    assert "Something went wrong on our side" not in page and 'name="JWT"' not in page
