@@ -39,6 +39,8 @@ POST_REFUSED = Message(N_("posting the score: HTTP %(status)d %(detail)s"))
 # plugin/lti/roster.py and roster_jobs.py: a course's roster status
 ROSTER_ERROR = Message(N_("error: %(message)s"), nested=("message",))
 NO_TOKEN = Message(N_("no access token: %(message)s"), nested=("message",))
+UNEXPECTED = Message(N_("the sync failed unexpectedly (%(error)s); the roster was left as it was, and the server log "
+                        "has the details"))
 ENDLESS = Message(N_("paging does not end (%(pages)d pages, then %(url)s again)"))
 TOO_MANY_PAGES = Message(N_("stopped after %(pages)d pages (next %(url)s); the roster was left as it was"))
 OTHER_SITE = Message(N_("the next page is on another site (%(origin)s); not following it"))

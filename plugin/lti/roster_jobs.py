@@ -27,7 +27,8 @@ _threads: list[threading.Thread] = []
 
 
 def run(course_id: int, now: datetime) -> str:
-    """Sync one course and commit; on failure record the error on the course and raise RosterError."""
+    """Sync one course and commit; on failure record the error on the course and raise RosterError (anything
+    unexpected is recorded too, and raised as it was)."""
     try:
         fetched = roster.fetch(course_id, now)
         db.session.rollback()  # end the read transaction before writing
@@ -42,6 +43,17 @@ def run(course_id: int, now: datetime) -> str:
             tenancy.record_roster_status(course_id, said.ROSTER_ERROR(message=message), now)
             db.session.commit()
         raise roster.RosterError(message) from None
+    except Exception as exc:  # a bug, or a race: the course must not go on showing the last good sync as this one's
+        db.session.rollback()
+        try:
+            with writing():
+                tenancy.record_roster_status(
+                    course_id, said.ROSTER_ERROR(message=said.UNEXPECTED(error=type(exc).__name__)), now)
+                db.session.commit()
+        except Exception:  # e.g. the database is gone: the original error is the one to report
+            db.session.rollback()
+            log.warning("could not record the failed roster sync of course %s", course_id, exc_info=True)
+        raise  # the caller logs it with its traceback (the type alone is what managers see)
 
 
 def run_all(now: datetime) -> list[tuple[int, str, str | None, str | None]]:

@@ -463,3 +463,44 @@ def test_a_sync_that_cannot_sign_its_token_request_says_so_on_the_course_in_the_
     db.session.rollback()
     page = visible(client.get("/app/manage/", query_string={"lt": token_from(response)}))
     assert "hata: erişim belirteci alınamadı: aracın anahtarı çözülemiyor" in page and "cannot be decrypted" not in page
+
+
+def test_a_sync_that_fails_unexpectedly_says_so_on_the_course_instead_of_the_last_good_result(
+        app, client, platform, lms, appctx, monkeypatch, caplog):
+    """A background sync that raises something other than a roster error (a bug, an IntegrityError from a race with
+    a launch) used to leave the course showing the previous sync's "6 added, ..." beside the new sync time, so
+    managers read a failed sync as a good one. Now the course says the sync failed (in the reader's language) and
+    the log has the traceback. No real input makes the sync raise like this: the test makes writing the members
+    raise (monkeypatched), as a race or a bug would."""
+    from sqlalchemy.exc import IntegrityError
+
+    from plugin.tenancy import service as tenancy
+
+    launch_with_roster(client, platform, lms)
+    roster_jobs.wait_for_background()
+    course = db.session.scalar(select(Course).where(Course.context_id == "course-1"))
+    assert course.roster_status.startswith("6 added"), course.roster_status
+    synced_at = course.roster_sync_at
+    db.session.rollback()
+
+    def clash(*args, **kwargs):
+        raise IntegrityError("INSERT INTO membership ...", {}, Exception("duplicate key value"))
+
+    monkeypatch.setattr(tenancy, "sync_members", clash)
+    monkeypatch.setitem(app.config, "LTI_ROSTER_SYNC_INTERVAL", 0)  # due again at the next launch
+    turkish = {"https://purl.imsglobal.org/spec/lti/claim/launch_presentation": {
+        "return_url": "https://lms.example.edu/course/view.php?id=1", "locale": "tr"}}
+    response, _ = platform.launch(client, role="instructor", sub="teacher-1",
+                                  overrides={**lms.claims("course-1", True), **turkish})
+    assert response.status_code == 303
+    db.session.rollback()
+    roster_jobs.wait_for_background()
+
+    db.session.expire_all()
+    course = db.session.scalar(select(Course).where(Course.context_id == "course-1"))
+    assert course.roster_sync_at > synced_at
+    assert course.roster_status == ("error: the sync failed unexpectedly (IntegrityError); the roster was left as it "
+                                    "was, and the server log has the details")
+    assert "roster sync of course" in caplog.text and "IntegrityError" in caplog.text
+    page = visible(client.get("/app/manage/", query_string={"lt": token_from(response)}))
+    assert "hata: eşitleme beklenmedik biçimde başarısız oldu (IntegrityError)" in page and "6 eklendi" not in page
