@@ -157,6 +157,23 @@ def _datetime(value, format: str = "medium"):  # noqa: A002
     return "" if value is None else flask_babel.format_datetime(value, format)
 
 
+def _next_try(value) -> str:
+    """When a waiting delivery is tried next, for its status cell: the time alone when that is later today in the
+    organisation's zone, with the day otherwise (a try due tomorrow read as due soon), and overdue once it is past
+    (the worker that sends them is not running, or is behind)."""
+    if value is None:
+        return ""
+    from plugin.core.clock import utcnow
+
+    now = utcnow()
+    day, today = flask_babel.to_user_timezone(value).date(), flask_babel.to_user_timezone(now).date()
+    shown = flask_babel.format_datetime(value, "HH:mm" if day == today else "d MMM HH:mm" if day.year == today.year
+                                        else "d MMM y HH:mm")
+    if value <= now:
+        return gettext("(next try overdue: it was due %(time)s)", time=shown)
+    return gettext("(next try %(time)s)", time=shown)
+
+
 def select_timezone() -> str | None:
     """Times in the organisation's zone (an admin setting) once someone has launched; UTC before."""
     actor = g.get("actor") if has_request_context() else None
@@ -223,7 +240,7 @@ def register_i18n(app: Flask) -> None:
     # Every value a template writes: what Tinker stored in English about an erased person or a purged entry is
     # shown in the reader's language (plugin/privacy/stored_text.py).
     app.jinja_env.finalize = shown
-    app.jinja_env.filters.update(date=_date, datetime=_datetime, number=_number, percent=_percent,
+    app.jinja_env.filters.update(date=_date, datetime=_datetime, number=_number, percent=_percent, next_try=_next_try,
                                  field_messages=localise_field_errors, seeded=seeded,
                                  diagnostic=shown_diagnostic, team_name=team_name)
     app.jinja_env.globals.update(LOCALES=LOCALES, language_name=language_name, current_locale=current_locale,

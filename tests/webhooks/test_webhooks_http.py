@@ -309,3 +309,38 @@ def test_delivery_counts_and_the_resend_toast_read_as_numbers_and_plurals_in_the
     assert "1,500 failed deliveries queued again." in several and "(ies)" not in several
     turkish = visible(client.get(PAGE, query_string={"lt": admin, "requeued": "1500"}))
     assert "1.500 başarısız gönderim yeniden sıraya alındı." in turkish
+
+
+def test_a_waiting_deliverys_next_try_names_its_day_when_not_today_and_says_when_it_is_overdue(
+        app, client, launch, receiver):
+    """"(next try 09:00)" read as today's 09:00 whether the try was due tomorrow or two days ago (the worker not
+    running): a try on another day names the day, one that is past says it is overdue; in the reader's language."""
+    from babel.dates import format_date
+
+    from plugin.tenancy.models import Course
+    from plugin.webhooks import service as webhooks
+
+    admin = launch(role="admin", sub="boss")
+    turkish = launch(role="admin", sub="other-admin", **TURKISH)
+    now = utcnow()
+    tomorrow, overdue = now + timedelta(days=1), now - timedelta(days=2)
+    with app.app_context():
+        course_id = db.session.scalar(select(Course.id))
+        db.session.execute(OutboxItem.__table__.insert(), [
+            {"kind": webhooks.KIND, "dedupe_key": f"webhook:test:{name}", "course_id": course_id, "payload": {},
+             "status": "pending", "attempts": 2, "version": 1, "next_attempt_at": due, "last_error": name,
+             "created_at": now, "updated_at": now} for name, due in (("tomorrow", tomorrow), ("overdue", overdue))])
+        db.session.commit()
+
+    page = visible(client.get(PAGE, query_string={"lt": admin}))
+    later = re.search(r"tomorrow \(([^)]*)\)", page).group(1)
+    assert later.startswith("next try ") and format_date(tomorrow, "d MMM", locale="en") in later
+    assert tomorrow.strftime("%H:%M") in later
+    past = re.search(r"overdue \(([^)]*)\)", page).group(1)
+    assert "overdue" in past and format_date(overdue, "d MMM", locale="en") in past
+
+    page = visible(client.get(PAGE, query_string={"lt": turkish}))
+    later = re.search(r"tomorrow \(([^)]*)\)", page).group(1)
+    assert later.startswith("sonraki girişim ") and format_date(tomorrow, "d MMM", locale="tr") in later
+    past = re.search(r"overdue \(([^)]*)\)", page).group(1)
+    assert "gecikti" in past and format_date(overdue, "d MMM", locale="tr") in past
