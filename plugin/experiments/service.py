@@ -291,8 +291,30 @@ def _pairs(recent) -> list:
 _NEW_ROW = select(*(bindparam(key, type_=_X.c[key].type) for key in _UNSET)).where(
     ~exists().where(User.id == bindparam("user_id"), User.erased_at.is_not(None)))
 
-_INSERT = Hot(lambda dialect: insert_for_dialect(dialect, _X).from_select(list(_UNSET), _NEW_ROW).on_conflict_do_nothing(
-    index_elements=["course_id", "user_id", "submission_key"]).returning(_X.c.id), writes=(_X.name,))
+
+
+def _turn():
+    """The author's membership row, locked since the preflight, written back as it is (PostgreSQL, a CTE of the
+    insert): an award of theirs that waited for it meanwhile finds it rewritten (tenancy.standing_of_locked's
+    `unchanged`) and reads again what it read before the wait, this entry among their recent ones (the near-duplicate
+    check)."""
+    member = tenancy.MEMBERSHIP
+    return update(member).where(member.c.course_id == bindparam("course_id", type_=Integer),
+                                member.c.user_id == bindparam("user_id", type_=Integer)).values(
+        status=member.c.status).cte("turn")
+
+
+def _insert(dialect: str):
+    statement = insert_for_dialect(dialect, _X).from_select(list(_UNSET), _NEW_ROW).on_conflict_do_nothing(
+        index_elements=["course_id", "user_id", "submission_key"]).returning(_X.c.id)
+    if dialect != "postgresql":
+        return statement
+    # an author counting in a team (their activity written apart, read back) takes the same turn as the others
+    entry = statement.cte("entry")
+    return select(entry.c.id).add_cte(_turn())
+
+
+_INSERT = Hot(_insert, writes=(_X.name,))
 
 
 def _insert_with_activity_ctes():
@@ -324,14 +346,7 @@ def _insert_with_activity_ctes():
         counted.c.value).select_from(entry).join(counted, true()))
     count = count.on_conflict_do_update(index_elements=["course_id", "user_id", "bucket"],
                                         set_={"value": tally.c.value + count.excluded.value}).cte("tally")
-    # The author's membership row, locked since the preflight, written back as it is: an award of theirs that waited
-    # for it meanwhile finds it rewritten (tenancy.standing_of_locked's `unchanged`) and reads again what it read
-    # before the wait, this entry among their recent ones (the near-duplicate check).
-    member = tenancy.MEMBERSHIP
-    turn = update(member).where(member.c.course_id == bindparam("course_id", type_=Integer),
-                                member.c.user_id == bindparam("user_id", type_=Integer)).values(
-        status=member.c.status).cte("turn")
-    return entry, (add, count, turn)
+    return entry, (add, count, _turn())
 
 
 def _insert_with_activity():

@@ -18,8 +18,8 @@ from plugin.errors import DomainError
 from plugin.extensions import db
 from plugin.i18n import gettext as _
 from plugin.i18n import lazy_gettext as _l
+from plugin.lti import claim_values, install, keys
 from plugin.lti import claims as C
-from plugin.lti import install, keys
 from plugin.lti.platform_keys import ALLOWED_ALGS
 from plugin.lti.registration_tokens import Claim, spend_registration_token
 from plugin.onboarding.service import ensure_defaults
@@ -103,7 +103,9 @@ def _send(method: str, url: str, what: str, timeout: float, **kwargs) -> _Answer
 
 def _json_object(answer: _Answer, what: str) -> dict:
     try:
-        document = json.loads(answer.body)
+        # NUL characters left out of its text, as out of a launch's (claim_values.without_nul): PostgreSQL refuses
+        # them in the platform's name, endpoints and ids it stores
+        document = claim_values.without_nul(json.loads(answer.body))
     except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         document = None
     if not isinstance(document, dict):

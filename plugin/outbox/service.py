@@ -135,6 +135,12 @@ def _start(item_id: int, token: str, now: datetime) -> int | None:
     return attempt
 
 
+def _kept(text: str, limit: int) -> str:
+    """An outcome's error or note as stored: a receiver's answer it quotes may hold NUL characters, which PostgreSQL
+    refuses in text (the outcome then went unwritten and the batch ended there); they are left out."""
+    return fit(text.replace("\x00", ""), limit)
+
+
 def deliver(item: tuple[int, str, int, str, dict], now: datetime, counts: Counts, *,
             clock: Callable[[], datetime] | None = None) -> None:
     """Deliver one claimed item. clock: the time as the batch goes on (default: `now` throughout)."""
@@ -159,7 +165,7 @@ def deliver(item: tuple[int, str, int, str, dict], now: datetime, counts: Counts
     except GiveUp as exc:
         now = clock() if clock else now  # the outcome is as of when this attempt ended
         db.session.rollback()
-        reason = fit(str(exc), 2000)
+        reason = _kept(str(exc), 2000)
         _finish(item_id, token, version, lambda attempts: {"status": FAILED, "last_error": reason, "note": None,
                                                           "updated_at": now})
         counts.failed += 1
@@ -171,7 +177,7 @@ def deliver(item: tuple[int, str, int, str, dict], now: datetime, counts: Counts
         db.session.rollback()
         if not isinstance(exc, Retry):
             log.exception("outbox delivery %s (%s) raised", item_id, kind)
-        error = fit(said.RETRY(message=exc) if isinstance(exc, Retry) else f"{type(exc).__name__}: {exc}", 2000)
+        error = _kept(said.RETRY(message=exc) if isinstance(exc, Retry) else f"{type(exc).__name__}: {exc}", 2000)
         outcome: dict = {}
 
         def retry_or_fail(attempts: int) -> dict:
@@ -188,7 +194,7 @@ def deliver(item: tuple[int, str, int, str, dict], now: datetime, counts: Counts
         return
     now = clock() if clock else now
     _finish(item_id, token, version, lambda attempts: {
-        "status": DONE, "last_error": None, "note": fit(str(note), 500) if note else None, "updated_at": now})
+        "status": DONE, "last_error": None, "note": _kept(str(note), 500) if note else None, "updated_at": now})
     counts.done += 1
     if note:
         counts.notes.append(f"{kind} #{item_id}: {note}")

@@ -459,7 +459,11 @@ def sync_members(course_id: int, entries: list[RosterEntry], now: datetime) -> R
     Someone erased is not brought back by the roster (only by launching Tinker again themselves)."""
     course = db.session.get(Course, course_id)
     counts = RosterCounts()
-    existing = {m.user.sub: m for m in db.session.scalars(select(Membership).where(Membership.course_id == course_id))}
+    # Every membership row of the course, locked in id order (lock_standing's order) before any is written: the flush
+    # below writes some, and the teams' sync after it (change_standing) locks others; taken piecemeal, a person's own
+    # write locking two of them in id order (peer help) held one the sync wanted while waiting for one it held.
+    existing = {m.user.sub: m for m in db.session.scalars(select(Membership).where(Membership.course_id == course_id)
+                                                          .order_by(Membership.id).with_for_update(key_share=True, of=Membership))}
     erased = {sub.rsplit(":", 1)[-1] for sub in db.session.scalars(select(User.sub).where(
         User.platform_id == course.platform_id, User.sub.startswith(ERASED_SUB)))}
     for entry in {e.sub: e for e in entries}.values():

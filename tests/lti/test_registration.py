@@ -357,3 +357,29 @@ def test_the_groups_scope_is_asked_for_exactly_when_the_platform_lists_it(client
         assert "https://purl.imsglobal.org/spec/lti-ags/scope/score" in sent["scope"].split()
     finally:
         server.close()
+
+
+@pytest.mark.parametrize("field", ["product", "authorization_endpoint"])
+def test_a_nul_character_in_the_platforms_configuration_is_not_a_server_error(client, registration_url, app, field):
+    """A platform's OpenID configuration whose product name or an endpoint holds a NUL character (JSON \\u0000): on
+    PostgreSQL storing it was a server error in the middle of the registration. The character is left out, as in a
+    launch's text, and the platform is registered."""
+    from plugin.extensions import db
+    from plugin.lti.registration import PLATFORM_CONFIGURATION
+    from plugin.tenancy.models import Platform
+
+    server = MoodleRegistrationServer()
+    if field == "product":
+        server.config_overrides = {PLATFORM_CONFIGURATION: {
+            "product_family_code": "moo\x00dle", "version": "4.4",
+            "messages_supported": ["LtiResourceLinkRequest", "LtiDeepLinkingRequest"], "placements": [], "variables": []}}
+    else:
+        server.config_overrides = {"authorization_endpoint": f"{server.base}/mod/lti/auth.php\x00"}
+    try:
+        response = client.get(relative(server.register_url(registration_url())))
+        assert response.status_code == 200, body(response)[:300]
+        with app.app_context():
+            platform = db.session.scalar(select(Platform))
+            assert "\x00" not in platform.name + platform.auth_login_url
+    finally:
+        server.close()

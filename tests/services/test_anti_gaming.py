@@ -88,13 +88,20 @@ def test_a_text_logged_three_times_points_to_the_first_entry_not_the_copy_betwee
     assert third.experiment.duplicate_of_id == first.experiment.id
 
 
-def test_the_same_entry_sent_from_two_tabs_at_once_is_paid_once(org, app):
+@pytest.mark.parametrize("in_a_team", [False, True])
+def test_the_same_entry_sent_from_two_tabs_at_once_is_paid_once(org, app, in_a_team):
     """Two tabs, one text, each its own form (so not one submission sent twice): the second save waits for the
     first's turn and must then see it, be marked its near-duplicate and earn nothing, not be paid again because it
-    looked for earlier entries before the first was committed (PostgreSQL)."""
+    looked for earlier entries before the first was committed (PostgreSQL). The same for a learner in a team (whose
+    award writes their activity apart from the insert)."""
+    from plugin.teams import service as teams
+    from plugin.teams.schemas import TeamIn
     from tests.services.test_concurrency import while_the_first_waits_to_commit
 
     ada = org.ada
+    if in_a_team:
+        team = teams.create_team(org.boss, TeamIn().load({"name": "Red"}), NOW)
+        teams.add_members(org.boss, team.id, [ada.user_id], NOW)
     first, again = while_the_first_waits_to_commit(
         app, lambda: log(ada, later(1), title=TITLE, tried=NOTES_TEXT).experiment.id,
         lambda: log(ada, later(1), title=TITLE, tried=NOTES_TEXT).experiment.id)

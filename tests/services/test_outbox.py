@@ -29,6 +29,10 @@ def _echo(payload: dict, now) -> str | None:
         raise GiveUp("nothing to send to")
     if what == "boom":
         raise RuntimeError("unexpected")
+    if what == "nul":  # a receiver's answer quoted as it came, holding a NUL character (JSON \\u0000)
+        raise Retry("answered 400: bad\x00request")
+    if what == "nul-note":
+        return "stored, said the LRS: al\x00ready"
     return "noted" if what == "note" else None
 
 
@@ -167,6 +171,23 @@ def test_permanent_and_unexpected_failures(appctx, what, status):
     outbox.process_due(NOW)
     [row] = rows()
     assert row.status == status and row.attempts == 1
+
+
+@pytest.mark.parametrize("what", ["nul", "nul-note"])
+def test_a_receivers_answer_holding_a_nul_character_is_recorded_and_the_batch_goes_on(appctx, what):
+    """An LMS, LRS or webhook receiver answering with a NUL character in the text the outbox keeps (its error, its
+    note): on PostgreSQL writing the outcome failed, ending the worker's batch there, the deliveries claimed behind it
+    held up for the lease and this one tried again and again (each try counted) until given up as a lost worker."""
+    behaviour["1"] = what
+    outbox.enqueue("test.echo", "k1", {"n": 1}, NOW)
+    outbox.enqueue("test.echo", "k2", {"n": 2}, NOW)
+    db.session.commit()
+    counts = outbox.process_due(NOW)
+    first, second = rows()
+    assert (counts.done, counts.retried) == ((2, 0) if what == "nul-note" else (1, 1))
+    assert second.status == DONE
+    assert first.attempts == 1 and "\x00" not in (first.last_error or "") + (first.note or "")
+    assert "request" in first.last_error if what == "nul" else "ready" in first.note
 
 
 def test_unknown_kind_fails_without_a_handler(appctx):

@@ -525,3 +525,67 @@ def test_names_differing_only_in_turkish_or_accented_capitals_are_the_same_team(
         teams.create_team(course.boss, name("ÖLÇME EKİBİ"), NOW)
     with pytest.raises(Conflict):
         teams.create_team(course.boss, name("ölçme ekibi"), NOW)
+
+
+def test_a_roster_sync_and_a_peer_help_between_two_of_its_people_do_not_deadlock(appctx, course):
+    """A roster sync changes Bo's roles (its flush writes his membership row) and puts Ada in her LMS group (her row
+    next), while Ada records help from Bo (both rows, in id order: Ada's, then Bo's). On PostgreSQL each held the row
+    the other wanted: a deadlock, and one of them a server error. Both must go through, one after the other."""
+    import threading
+
+    from sqlalchemy import text
+
+    from plugin.core.db import writing
+    from plugin.lti import roster
+    from plugin.peer_help.service import I_HELPED, record_help
+    from plugin.tenancy.service import RosterEntry
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("row locks: PostgreSQL")
+    team_id = lms_team(course).id
+    course_id, ada, bo = course.ada.course_id, course.ada, course.bo
+    everyone = [RosterEntry("boss", Role.MANAGER, ("role:manager",), True, name="Boss"),
+                RosterEntry("ada", Role.LEARNER, ("role:learner",), True, name="Ada"),
+                RosterEntry("bo", Role.LEARNER, ("role:learner", "role:mentor"), True, name="Bo"),
+                RosterEntry("cy", Role.LEARNER, ("role:learner",), True, name="Cy")]
+    # the LMS renamed the group: the sync writes the team's row between its members' flush and Ada's move
+    fetched = roster.Fetched(entries=everyone, enrollments={"ada": ["g-1"]}, groups={"g-1": "Canvas group, renamed"})
+    db.session.commit()
+    errors: list[BaseException] = []
+
+    def run(work):
+        try:
+            with appctx.app_context(), writing():
+                work()
+                db.session.commit()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    def waiting(count: int) -> None:
+        for _try in range(500):
+            if db.session.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")) >= count:
+                db.session.rollback()
+                return
+            db.session.rollback()
+            threading.Event().wait(0.01)
+        raise AssertionError(f"nobody waited: {count} {errors!r}")
+
+    gate = db.engine.connect()  # someone holding the team's row: the sync stops there, after its flush
+    try:
+        gate.execute(text(f"SELECT 1 FROM {Team.__tablename__} WHERE id = :id FOR UPDATE"), {"id": team_id})
+        sync = threading.Thread(target=run, args=(lambda: roster.apply(course_id, fetched, NOW),), daemon=True)
+        sync.start()
+        waiting(1)
+        helped = threading.Thread(target=run, args=(lambda: record_help(
+            ada, other_user_id=bo.user_id, direction=I_HELPED, description="Showed me how to prompt for tests",
+            now=NOW),), daemon=True)
+        helped.start()
+        waiting(2)
+    finally:
+        gate.rollback()
+        gate.close()
+    sync.join(30)
+    helped.join(30)
+    assert errors == [] and not sync.is_alive() and not helped.is_alive()
+    db.session.expire_all()
+    assert members(team_id) == {ada.user_id}
