@@ -384,6 +384,8 @@ def delete_team(actor: Actor, team_id: int, now: datetime) -> bool:
     _require_manager(actor)
     if db.session.get(Team, team_id) is None and _deleted_here(actor, team_id):
         return False
+    # The members' rows before the team's, the order an award and the other team changes take them in.
+    _wait_for_awards(actor, list(db.session.scalars(select(TeamMember.user_id).where(TeamMember.team_id == team_id))))
     team = _managed(actor, team_id, lock=True)
     # A challenge's team is part of its meaning (who counts, its board); dropping the team would quietly turn
     # it into a course-wide challenge.
@@ -391,7 +393,6 @@ def delete_team(actor: Actor, team_id: int, now: datetime) -> bool:
                                                      Challenge.cancelled_at.is_(None)).limit(1)).first():
         raise Conflict(_("This team has challenges. Cancel them first, then delete the team."))
     name = team.name
-    _wait_for_awards(actor, list(db.session.scalars(select(TeamMember.user_id).where(TeamMember.team_id == team.id))))
     listed = db.session.execute(delete(TeamMember).where(TeamMember.team_id == team.id)).rowcount
     db.session.delete(team)
     db.session.flush()

@@ -467,7 +467,11 @@ def sync_members(course_id: int, entries: list[RosterEntry], now: datetime) -> R
     erased = {sub.rsplit(":", 1)[-1] for sub in db.session.scalars(select(User.sub).where(
         User.platform_id == course.platform_id, User.sub.startswith(ERASED_SUB)))}
     for entry in {e.sub: e for e in entries}.values():
-        user = db.session.scalar(select(User).where(User.platform_id == course.platform_id, User.sub == entry.sub))
+        # A member's account came with their membership row; only someone new is looked up (the locks above are held
+        # until commit: one query per member would keep the course's awards waiting that much longer).
+        known = existing.get(entry.sub)
+        user = known.user if known is not None else db.session.scalar(
+            select(User).where(User.platform_id == course.platform_id, User.sub == entry.sub))
         if user is None:
             if erased and _erased_mark(course.platform_id, entry.sub) in erased:
                 counts.erased += 1
