@@ -140,10 +140,10 @@ def _log(actor: Actor, data: dict, now: datetime) -> Logged:
             experiment_id = next((r[1] for r in rows if r[0] == _INSERTED), None)
             facts_rows = [r for r in rows if r[0] != _INSERTED]
     if experiment_id is None:
-        first = _by_key(actor, data["submission_key"])
-        if first is None:  # not the key used before: the author was erased while this waited (see _NEW_ROW)
+        earlier = _by_key(actor, data["submission_key"])
+        if earlier is None:  # not the key used before: the author was erased while this waited (see _NEW_ROW)
             raise tenancy.account_erased()
-        return Logged(first, [], created=False, forced_private=False)
+        return Logged(earlier, [], created=False, forced_private=False)
     experiment = _as_loaded(experiment_id, row)
     if chosen_pillars:
         db.session.add_all([ExperimentPillar(experiment_id=experiment.id, pillar_id=p) for p in chosen_pillars])
@@ -292,6 +292,12 @@ _NEW_ROW = select(*(bindparam(key, type_=_X.c[key].type) for key in _UNSET)).whe
     ~exists().where(User.id == bindparam("user_id"), User.erased_at.is_not(None)))
 
 
+def _new_entry(dialect: str):
+    """INSERT ... ON CONFLICT DO NOTHING on the submission key (_NEW_ROW), returning the new id (none when the key
+    was used)."""
+    return insert_for_dialect(dialect, _X).from_select(list(_UNSET), _NEW_ROW).on_conflict_do_nothing(
+        index_elements=["course_id", "user_id", "submission_key"]).returning(_X.c.id)
+
 
 def _turn():
     """The author's membership row, locked since the preflight, written back as it is (PostgreSQL, a CTE of the
@@ -305,12 +311,10 @@ def _turn():
 
 
 def _insert(dialect: str):
-    statement = insert_for_dialect(dialect, _X).from_select(list(_UNSET), _NEW_ROW).on_conflict_do_nothing(
-        index_elements=["course_id", "user_id", "submission_key"]).returning(_X.c.id)
     if dialect != "postgresql":
-        return statement
+        return _new_entry(dialect)
     # an author counting in a team (their activity written apart, read back) takes the same turn as the others
-    entry = statement.cte("entry")
+    entry = _new_entry(dialect).cte("entry")
     return select(entry.c.id).add_cte(_turn())
 
 
@@ -326,8 +330,7 @@ def _insert_with_activity_ctes():
 
     from plugin.leaderboards.models import MemberStat
 
-    entry = insert(_X).from_select(list(_UNSET), _NEW_ROW).on_conflict_do_nothing(
-        index_elements=["course_id", "user_id", "submission_key"]).returning(_X.c.id).cte("entry")
+    entry = _new_entry("postgresql").cte("entry")
     stat = MemberStat.__table__
     given = func.unnest(bindparam("periods", type_=ARRAY(String)), bindparam("metrics", type_=ARRAY(String)),
                         bindparam("values", type_=ARRAY(BigInteger))).table_valued(
