@@ -301,14 +301,16 @@ _STANDING = select(_MEMBERSHIP.c.role, _MEMBERSHIP.c.status, _MEMBERSHIP.c.test_
 STANDING_OF = tuple(select(column).where(_MEMBERSHIP.c.course_id == bindparam("course_id"),
                                          _MEMBERSHIP.c.user_id == bindparam("user_id")).scalar_subquery()
                     for column in (_MEMBERSHIP.c.role, _MEMBERSHIP.c.status, _MEMBERSHIP.c.test_user))
+
+
 def standing_of_locked(dialect: str) -> tuple:
     """STANDING_OF and a fourth column, `unchanged`, for a combined read that takes the person's membership row lock
     for the transaction (PostgreSQL; SQLite serialises writers already): what awards a person in a course takes before
     reading their past awards, so two of their awards at once (two tabs, two instances) take turns and the second sees
     what the first paid (the daily cap, repeats, thresholds). The statement reads the rest of what it reads as it was
-    when it began; `unchanged` is false when it waited for the row and the holder rewrote it meanwhile (a role or
-    status changed by a launch, the person's teams changed: change_standing). The caller then keeps nothing it read
-    about the person (their standing, their teams) and reads it again after the wait."""
+    when it began; `unchanged` is false when it waited for the row and the holder rewrote it meanwhile (another award
+    of theirs, a role or status changed by a launch, their teams changed: change_standing). The caller then runs its
+    read again: it holds the lock now, so that read waits for nobody and sees what the holder wrote."""
     if dialect != "postgresql":
         return (*STANDING_OF, literal(True))
     version = select(literal_column("xmin")).select_from(_MEMBERSHIP).where(
