@@ -114,7 +114,8 @@ def fit(text: str, limit: int) -> str:
                  else value[:max(shares[name] - 1, 0)] + "…" * (shares[name] > 0)
                  for name, value in free.items()}
     shown = message(**{**{name: int(value) for name, value in params.items() if kinds[name] == "d"}, **shortened})
-    return shown if len(shown) <= limit and find(shown) is not None and find(shown)[0] is message else text[:limit]
+    again = find(shown)
+    return shown if len(shown) <= limit and again is not None and again[0] is message else text[:limit]
 
 
 def shown_diagnostic(value):

@@ -145,7 +145,8 @@ def deliver(item: tuple[int, str, int, str, dict], now: datetime, counts: Counts
             clock: Callable[[], datetime] | None = None) -> None:
     """Deliver one claimed item. clock: the time as the batch goes on (default: `now` throughout)."""
     item_id, token, version, kind, payload = item
-    started = clock() if clock else now
+    clock = clock or (lambda: now)
+    started = clock()
     attempt = _start(item_id, token, started)
     if attempt is None:
         return
@@ -163,7 +164,7 @@ def deliver(item: tuple[int, str, int, str, dict], now: datetime, counts: Counts
         # moment this delivery starts, not the batch's, which slow receivers earlier in it may have made minutes old.
         note = fn(payload, started)
     except GiveUp as exc:
-        now = clock() if clock else now  # the outcome is as of when this attempt ended
+        now = clock()  # the outcome is as of when this attempt ended
         db.session.rollback()
         reason = _kept(str(exc), 2000)
         _finish(item_id, token, version, lambda attempts: {"status": FAILED, "last_error": reason, "note": None,
@@ -173,7 +174,7 @@ def deliver(item: tuple[int, str, int, str, dict], now: datetime, counts: Counts
     except Exception as exc:  # Retry, or anything unexpected: both are worth another try
         # the backoff counts from when this attempt ended (a slow receiver's timeout, slow items before it in the
         # batch), not from the batch's start, which would make the retry due early or at once
-        now = clock() if clock else now
+        now = clock()
         db.session.rollback()
         if not isinstance(exc, Retry):
             log.exception("outbox delivery %s (%s) raised", item_id, kind)
@@ -192,7 +193,7 @@ def deliver(item: tuple[int, str, int, str, dict], now: datetime, counts: Counts
         else:
             counts.retried += 1
         return
-    now = clock() if clock else now
+    now = clock()
     _finish(item_id, token, version, lambda attempts: {
         "status": DONE, "last_error": None, "note": _kept(str(note), 500) if note else None, "updated_at": now})
     counts.done += 1
