@@ -7,6 +7,7 @@ time). Dates and numbers go through the filters below so they follow the locale 
 """
 from __future__ import annotations
 
+import copy
 from datetime import date
 from functools import cache, lru_cache
 
@@ -117,7 +118,16 @@ def _decimal(language: str, number, format: str | None) -> str:  # noqa: A002
 
 @lru_cache(maxsize=8192, typed=True)
 def _percentage(language: str, number, format: str | None) -> str:  # noqa: A002
-    return numbers.format_percent(number, format and _pattern(format), locale=_parsed(language))
+    return numbers.format_percent(number, format and _percent_pattern(language, format), locale=_parsed(language))
+
+
+@cache
+def _percent_pattern(language: str, format: str):  # noqa: A002
+    """The language's own percent pattern with the digits `format` asks for: "#,##0.#%" is "%#,##0.#" in
+    Turkish ("%12,5") and "#,##0.# %" in German. Babel would take `format` as it is, sign and all ("12,5%")."""
+    given, own = _pattern(format), copy.copy(_parsed(language).percent_formats[None])
+    own.int_prec, own.frac_prec = given.int_prec, given.frac_prec
+    return own
 
 
 @lru_cache(maxsize=4096)

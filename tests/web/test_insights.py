@@ -198,3 +198,16 @@ def test_the_ledger_exports_days_are_the_organisations_days(client, launch):
     assert ledger.status_code == 200
     exported = [int(r[0]) for r in list(csv.reader(io.StringIO(ledger.get_data(as_text=True))))[1:]]
     assert exported == [ids["monday"]]
+
+
+def test_shares_are_written_in_the_readers_style_with_the_sign_first_in_turkish(client, launch, course):
+    """Turkish puts the percent sign first (%100, %12,5): the insights page's shares, its cards and its charts
+    alike, as the team pages already write them; English keeps 100%."""
+    from tests.support.platform import LTI
+
+    turkish = launch(role="instructor", sub="teacher", overrides={
+        LTI + "launch_presentation": {"return_url": "https://lms.example.edu/x", "locale": "tr-TR"}})
+    page = visible(client.get("/app/insights/", query_string={"lt": turkish, "kind": "quarter"}))
+    assert "%100" in page and not re.search(r"\d%", page)
+    english = visible(client.get("/app/insights/", query_string={"lt": course["manager"], "kind": "quarter"}))
+    assert "100%" in english and "%100" not in english
