@@ -153,3 +153,15 @@ def test_board_period_choices_are_cached_per_language(client, people, monkeypatc
     english = text(client.get("/app/leaderboard", query_string={"lt": people["ada"], "period": "week"}))
     assert ">This week (30 Nov – 6 Dec)</option>" in english and "Earlier months" in english
     assert "Bu hafta" not in english
+
+
+def test_a_team_a_manager_named_group_7_reads_as_typed_in_english_and_turkish(client, people):
+    """Only the name Tinker gave a nameless LMS group ("Group <its LMS id>") is shown in the reader's language; a
+    team a manager typed as "Group 7" keeps its name on every page, as the manager wrote it."""
+    team_id = _team_with(client, people["boss"], "Group 7", "Ada Lovelace", "Bo Diddley")
+    pages = [("/app/teams/manage", {}), (f"/app/teams/{team_id}", {}), (f"/app/teams/{team_id}/edit", {}),
+             ("/app/leaderboard", {"tab": "teams"}), ("/app/challenges/new", {})]
+    for token in ("boss", "boss-tr"):
+        for path, query in pages:
+            page = visible(client.get(path, query_string={"lt": people[token], **query}))
+            assert "Group 7" in page and "Grup 7" not in page, (token, path)
