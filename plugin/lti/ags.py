@@ -81,6 +81,18 @@ def _lineitem_body(row: GradeSync) -> dict:
     return {"label": grades.LABEL, "scoreMaximum": row.score_maximum, "resourceId": grades.TAG, "tag": grades.TAG}
 
 
+def _storable(lineitem_id: str) -> str:
+    """The platform's line item id as kept in grade_sync.lineitem_url. One holding a NUL character (PostgreSQL
+    refuses it in text) or longer than the column would fail every try on the database's error: it fails at once,
+    saying why."""
+    limit = GradeSync.lineitem_url.type.length
+    if "\x00" in lineitem_id:
+        raise GiveUp(said.ID_HOLDS_NUL(url=lineitem_id.replace("\x00", "\\u0000")[:300]))
+    if len(lineitem_id) > limit:
+        raise GiveUp(said.ID_TOO_LONG(limit=limit, url=lineitem_id[:300]))
+    return lineitem_id
+
+
 def _find_existing(lineitems: str, token: str, client: service_token.ServiceClient) -> str | None:
     """Tinker's line item in the container, looking through every page (Link rel="next", on the container's
     own site only: the bearer token goes nowhere else). A refused lookup (401, 403 as Canvas throttles, 429)
@@ -100,7 +112,7 @@ def _find_existing(lineitems: str, token: str, client: service_token.ServiceClie
             return None
         for item in items if isinstance(items, list) else []:
             if isinstance(item, dict) and grades.TAG in (item.get("tag"), item.get("resourceId")) and item.get("id"):
-                return str(item["id"])
+                return _storable(str(item["id"]))
         url = next_link(response.headers.get("Link"), url)
     return None
 
@@ -130,6 +142,7 @@ def ensure_lineitem(course_id: int, now: datetime) -> str:
             url = str(response.json()["id"])
         except (ValueError, KeyError, TypeError):
             raise Retry(said.NO_ID()) from None
+        url = _storable(url)
     with writing():
         db.session.execute(update(GradeSync).where(GradeSync.course_id == course_id).values(lineitem_url=url))
         db.session.commit()

@@ -24,6 +24,9 @@ NO_LINEITEMS = Message(N_("grade sync has no line items endpoint for this course
 UPDATE_REFUSED = Message(N_("updating the line item: HTTP %(status)d %(detail)s"))
 CREATE_REFUSED = Message(N_("creating the line item: HTTP %(status)d %(detail)s"))
 NO_ID = Message(N_("the platform's line item answer has no id"))
+ID_HOLDS_NUL = Message(N_("the platform's line item id holds a NUL character, which Tinker cannot store: %(url)s"))
+ID_TOO_LONG = Message(N_("the platform's line item id is longer than %(limit)d characters, which Tinker cannot "
+                         "store: %(url)s"))
 SYNC_OFF = Message(N_("grade sync is off"))
 LINEITEM = Message(N_("line item %(url)s"))
 LINEITEM_PENDING = Message(N_("the course's line item is not made yet"))

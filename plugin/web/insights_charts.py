@@ -46,13 +46,13 @@ def network_svg(net: HelpNetwork, chart_id: str = "help-network") -> Markup:
         parts.append(f'<text x="{x:.1f}" y="{below:.1f}" text-anchor="middle" fill="{INK}" font-size="13">'
                      f'{escape(t_name(net, t))}</text>')
     desc = "; ".join(ngettext("%(a)s and %(b)s: %(num)s help", "%(a)s and %(b)s: %(num)s helps", e.helps,
-                              a=team_name(e.a_name), b=team_name(e.b_name)) for e in net.edges) or \
+                              a=team_name(e.a_name, e.a), b=team_name(e.b_name, e.b)) for e in net.edges) or \
         _("No help between teams large enough to show.")
     return _svg(chart_id, title, desc, SIZE, "".join(parts))
 
 
 def t_name(net: HelpNetwork, team_id: int) -> str:
-    name = team_name(net.nodes[team_id])
+    name = team_name(net.nodes[team_id], team_id)
     return name if len(name) <= 28 else name[:27] + "…"
 
 

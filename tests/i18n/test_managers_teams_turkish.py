@@ -153,3 +153,32 @@ def test_board_period_choices_are_cached_per_language(client, people, monkeypatc
     english = text(client.get("/app/leaderboard", query_string={"lt": people["ada"], "period": "week"}))
     assert ">This week (30 Nov – 6 Dec)</option>" in english and "Earlier months" in english
     assert "Bu hafta" not in english
+
+
+def test_a_team_a_manager_named_group_7_reads_as_typed_in_english_and_turkish(client, people):
+    """Only the name Tinker gave a nameless LMS group ("Group <its LMS id>") is shown in the reader's language; a
+    team a manager typed as "Group 7" keeps its name on every page, as the manager wrote it."""
+    team_id = _team_with(client, people["boss"], "Group 7", "Ada Lovelace", "Bo Diddley")
+    pages = [("/app/teams/manage", {}), (f"/app/teams/{team_id}", {}), (f"/app/teams/{team_id}/edit", {}),
+             ("/app/leaderboard", {"tab": "teams"}), ("/app/challenges/new", {})]
+    for token in ("boss", "boss-tr"):
+        for path, query in pages:
+            page = visible(client.get(path, query_string={"lt": people[token], **query}))
+            assert "Group 7" in page and "Grup 7" not in page, (token, path)
+
+
+def test_a_nameless_lms_groups_team_reads_in_turkish_in_the_insights_tables_too(app, client, people):
+    """The insights page named the team "Grup g2" in its team picker and its chart, but "Group g2" (the stored
+    English) in the hours-by-team table under them."""
+    from plugin.teams.service import sync_lms_teams
+
+    with app.app_context():
+        ada = _actor(app, "ada")
+        sync_lms_teams(ada.course_id, {"g2": ""}, {"g2": {ada.user_id}}, PAGE_NOW)
+        log(ada, now=PAGE_NOW - timedelta(days=1), minutes_saved=45)
+        db.session.commit()
+    query = {"kind": "month", "key": "2026-12"}
+    turkish = visible(client.get("/app/insights/", query_string={"lt": people["boss-tr"], **query}))
+    assert "Grup g2" in turkish and "Group g2" not in turkish
+    english = visible(client.get("/app/insights/", query_string={"lt": people["boss"], **query}))
+    assert "Group g2" in english and "Grup g2" not in english

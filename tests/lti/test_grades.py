@@ -533,3 +533,34 @@ def test_the_grade_settings_error_summary_links_its_message_to_the_checkbox(clie
     link = re.search(r'<a href="#([^"]+)">Launch Tinker from the course with grades enabled for the tool.</a>', summary)
     assert link is not None and f'id="{link.group(1)}"' in page and 'name="enabled"' in page.split(
         f'id="{link.group(1)}"')[1][:200]
+
+
+@pytest.mark.parametrize("how", ["found", "made"])
+@pytest.mark.parametrize("bad, why, turkish", [
+    ("/lineitems/1/lineitem\x00?type_id=1", "holds a NUL character", "NUL karakteri içeriyor"),
+    ("/lineitems/1/lineitem?type_id=1&pad=" + "x" * 1000, "is longer than 1000 characters",
+     "1000 karakterden uzun"),
+])
+def test_a_line_item_id_tinker_cannot_keep_fails_at_once_with_a_clear_reason(app, client, lms, enter, ags, how, bad,
+                                                                              why, turkish):
+    """The platform answers a line item id Tinker cannot store (PostgreSQL refuses a NUL character in text; the
+    column holds 1000 characters): the delivery fails at once, saying so in the manager's language, instead of
+    eight tries over hours each ending in the database's raw error."""
+    url = f"{ags.base}/mod/lti/services.php/2{bad}"
+    if how == "found":
+        ags.lineitems[1] = {"id": url, "label": "AI experimentation", "scoreMaximum": 600, "resourceId": "tinker",
+                            "tag": "tinker"}
+    else:
+        ags.new_lineitem_id = url
+    enable(client, enter("instructor", "teacher-1"))
+    counts = run(app)
+    assert counts.failed == 1 and counts.retried == 0
+    with app.app_context():
+        [row] = db.session.scalars(select(OutboxItem).where(OutboxItem.kind == "ags.lineitem")).all()
+        assert row.status == FAILED and row.attempts == 1
+        assert row.last_error.startswith(f"the platform's line item id {why}")
+        assert "Error" not in row.last_error
+        assert db.session.get(GradeSync, 1).lineitem_url is None
+    response, _ = lms.launch(client, role="instructor", sub="teacher-1", overrides={**TURKISH, AGS: ags.claim()})
+    page = visible(client.get("/app/manage/grades", query_string={"lt": token_from(response)}))
+    assert turkish in page and "the platform's line item id" not in page

@@ -35,6 +35,7 @@ class FakeAgs:
         self.score_answers: list[int] = []  # statuses to answer next (then 200)
         self.lineitems_answers: list[int] = []  # statuses the line items container answers next (then 200)
         self.page_size: int | None = None
+        self.new_lineitem_id = None  # the id the next line item made gets (None: Moodle's shape)
         self.after_lineitems_get = None  # called (outside the lock) before a line items listing is sent  # page the line items container (Link rel="next"), as Moodle and Canvas do
         self.server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
         self.base = f"http://127.0.0.1:{self.server.server_port}"
@@ -140,7 +141,8 @@ class FakeAgs:
         if not body.get("label") or not body.get("scoreMaximum"):
             return Response("label and scoreMaximum required", 400)
         number = len(self.lineitems) + 1
-        item = {**body, "id": f"{self.base}/mod/lti/services.php/2/lineitems/{number}/lineitem?type_id=1"}
+        item = {**body, "id": self.new_lineitem_id or
+                f"{self.base}/mod/lti/services.php/2/lineitems/{number}/lineitem?type_id=1"}
         self.lineitems[number] = item
         self.lineitem_posts += 1
         return self._json(item, 201)
