@@ -90,3 +90,37 @@ def test_a_form_saved_low_on_a_long_page_shows_its_confirmation_and_takes_the_fo
     expect(saved).to_be_visible()
     expect(saved).to_be_in_viewport()
     expect(saved).to_be_focused()
+
+
+BESIDE_ITS_WORDS_JS = """() => Array.from(document.querySelectorAll('main input[type=checkbox], main input[type=radio]'))
+  .filter(i => i.offsetParent !== null).map(i => {
+    const label = i.labels && i.labels[0];
+    if (!label) return [i.id || i.name, 'no label'];
+    const walker = document.createTreeWalker(label, NodeFilter.SHOW_TEXT,
+      {acceptNode: n => n.textContent.trim() ? NodeFilter.FILTER_ACCEPT : NodeFilter.FILTER_SKIP});
+    const words = walker.nextNode();
+    if (!words) return [i.id || i.name, 'no words'];
+    const range = document.createRange();
+    range.selectNodeContents(words);
+    const line = range.getClientRects()[0], box = i.getBoundingClientRect(), middle = (box.top + box.bottom) / 2;
+    return [i.id || i.name, middle >= line.top - 2 && middle <= line.bottom + 2 ? 'beside' : 'apart'];
+  })"""
+ADMIN_PAGES = ["/app/admin/webhooks", "/app/admin/api-tokens", "/app/admin/xapi", "/app/admin/scoring",
+               "/app/admin/lists", "/app/admin/privacy", "/app/experiments/new", "/app/manage/grades"]
+
+
+def test_every_checkbox_and_radio_sits_beside_the_words_that_name_it(live_server, page):
+    """A box on a line of its own, its words on the next, reads as two things to a sighted user (the webhook
+    events and API key scopes did); each box sits on the first line of its label's words."""
+    assert live_server.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
+    expect(launch_from_dev_lms(page, live_server.base_url, "Alex Morgan").locator("main h1").first).to_be_visible()
+    frame = tool_frame(page)
+    token = frame.url.split("lt=")[1].split("&")[0]
+    seen = 0
+    for path in ADMIN_PAGES:
+        frame.goto(f"{live_server.base_url}{path}?lt={token}")
+        expect(frame.locator("main h1").first).to_be_visible()
+        boxes = frame.evaluate(BESIDE_ITS_WORDS_JS)
+        seen += len(boxes)
+        assert all(where == "beside" for _name, where in boxes), f"{path}: {boxes}"
+    assert seen >= 10  # the pages' boxes were there to be measured
