@@ -119,20 +119,23 @@ def _finish(item_id: int, token: str, version: int, outcome) -> None:
         db.session.commit()
 
 
-def _start(item_id: int, token: str, now: datetime) -> int | None:
+def _start(item_id: int, token: str, now: datetime) -> tuple[int, int, dict] | None:
     """Renew the claim's lease from now, if the claim is still ours (None if not: a batch's later items may come up
     after the lease taken at claim time ran out, and another worker may have taken them over and sent them), and
     count this try before it runs: a try that ends its worker (killed, out of memory) writes no outcome, so a
     delivery doing that every time still reaches MAX_ATTEMPTS instead of being taken again for ever. Returns the
-    number of this try."""
+    number of this try, and the delivery's version and payload as they are now: a newer payload queued since the
+    claim (enqueue's replace, which starts its count afresh) is the one this try sends and is counted to, instead of
+    the claim's stale one being sent and charged to the newer."""
     db.session.commit()
     with writing():
-        attempt = db.session.scalar(update(OutboxItem).where(
+        row = db.session.execute(update(OutboxItem).where(
             OutboxItem.id == item_id, OutboxItem.claim_token == token, OutboxItem.status == PENDING).values(
-            locked_until=now + LEASE, attempts=OutboxItem.attempts + 1).returning(OutboxItem.attempts)
-            .execution_options(synchronize_session=False))
+            locked_until=now + LEASE, attempts=OutboxItem.attempts + 1).returning(
+            OutboxItem.attempts, OutboxItem.version, OutboxItem.payload)
+            .execution_options(synchronize_session=False)).first()
         db.session.commit()
-    return attempt
+    return None if row is None else (row[0], row[1], row[2])
 
 
 def _kept(text: str, limit: int) -> str:
@@ -144,12 +147,13 @@ def _kept(text: str, limit: int) -> str:
 def deliver(item: tuple[int, str, int, str, dict], now: datetime, counts: Counts, *,
             clock: Callable[[], datetime] | None = None) -> None:
     """Deliver one claimed item. clock: the time as the batch goes on (default: `now` throughout)."""
-    item_id, token, version, kind, payload = item
+    item_id, token, _claimed_version, kind, _claimed_payload = item
     clock = clock or (lambda: now)
     started = clock()
-    attempt = _start(item_id, token, started)
-    if attempt is None:
+    started_as = _start(item_id, token, started)
+    if started_as is None:
         return
+    attempt, version, payload = started_as
     if attempt > MAX_ATTEMPTS:  # its last tries each ended their worker before they could say how they went
         _finish(item_id, token, version, lambda _attempts: {
             "status": FAILED, "attempts": MAX_ATTEMPTS, "note": None, "updated_at": started,

@@ -197,17 +197,37 @@ def test_unknown_kind_fails_without_a_handler(appctx):
     assert "no handler" in rows()[0].last_error
 
 
-def test_a_newer_payload_during_delivery_is_sent_next(appctx):
+def test_a_newer_payload_queued_between_the_claim_and_the_start_is_the_one_sent_on_its_own_first_try(appctx):
+    # A newer score is queued after the worker claimed the delivery but before it started it: the LMS must get the
+    # newer score, not the stale one, and the newer must not be charged a try that sent the stale one.
     outbox.enqueue("test.echo", "k1", {"n": 1}, NOW)
     db.session.commit()
     [item] = outbox.claim_due(NOW, 10)
-    outbox.enqueue("test.echo", "k1", {"n": 2}, NOW, replace=True)  # arrives while n=1 is in flight
+    outbox.enqueue("test.echo", "k1", {"n": 2}, NOW, replace=True)
     db.session.commit()
-    outbox.deliver(item, NOW, outbox.Counts())
+    counts = outbox.Counts()
+    outbox.deliver(item, NOW, counts)
     [row] = rows()
-    assert row.status == PENDING and row.claim_token is None
+    assert calls == Counter({2: 1}) and counts.done == 1
+    assert (row.status, row.attempts, row.version, row.claim_token) == (DONE, 1, 2, None)
+
+
+@handler("test.replaced")
+def _replaced_while_sending(payload: dict, now) -> None:
+    calls[payload["n"]] += 1
+    if payload["n"] == 1:  # the newer payload arrives while this one is in flight
+        outbox.enqueue("test.replaced", "k1", {"n": 2}, NOW, replace=True)
+        db.session.commit()
+
+
+def test_a_newer_payload_during_delivery_is_sent_next(appctx):
+    outbox.enqueue("test.replaced", "k1", {"n": 1}, NOW)
+    db.session.commit()
+    outbox.process_due(NOW)
+    [row] = rows()
+    assert row.status == PENDING and row.claim_token is None and row.attempts == 0
     assert outbox.process_due(NOW).done == 1 and calls == Counter({1: 1, 2: 1})
-    assert rows()[0].status == DONE
+    assert (rows()[0].status, rows()[0].attempts) == (DONE, 1)
 
 
 def test_a_claimed_row_is_not_claimed_again_until_its_lease_ends(appctx):
