@@ -42,6 +42,7 @@ from plugin.ledger.models import TOTAL
 from plugin.levels.service import dimension_names
 from plugin.settings import service as org_settings
 from plugin.tenancy.models import Course
+from plugin.tenancy.service import change_standing_in_organisation
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,14 @@ def set_opt_out(actor: Actor, opted_out: bool, now: datetime) -> bool:
 
 
 def change_time_zone(actor: Actor, name: str, now: datetime) -> bool:
-    """Admins set the organisation's time zone; its week and month boards are then recomputed."""
+    """Admins set the organisation's time zone; its week and month boards are then recomputed. Awards take turns with
+    the change on their people's membership rows (PostgreSQL): one in progress is in the ledger the rebuild reads, one
+    that waited reads the new zone, so neither leaves its points in the old zone's week or month. The rows are taken
+    before the settings row, and the organisation's row its write moves (the configuration version): an award holding
+    its author's row takes a share of the organisation's row when it posts, so waiting for it while holding that row
+    could deadlock behind an identity link queued for it."""
+    if actor.can_administer:  # set_time_zone refuses anyone else
+        change_standing_in_organisation(actor.organisation_id)
     changed = org_settings.set_time_zone(actor, name, now)
     if changed:
         rebuild.rebuild(actor.organisation_id)

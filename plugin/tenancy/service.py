@@ -363,6 +363,19 @@ def change_standing(course_id: int, *user_ids: int) -> None:
                            .values(status=_MEMBERSHIP.c.status))
 
 
+def change_standing_in_organisation(organisation_id: int) -> None:
+    """change_standing for every member of the organisation's courses (membership id order, as lock_standing), for a
+    change of what every award there reads (its time zone, which decides the week and month an award counts in): an
+    award in progress finishes first (the caller's rebuild from the ledger then counts it), and one that begins later
+    waits for the change and reads the organisation's configuration again, as it now is."""
+    courses = select(Course.id).where(Course.organisation_id == organisation_id)
+    db.session.execute(select(_MEMBERSHIP.c.id).where(_MEMBERSHIP.c.course_id.in_(courses))
+                       .order_by(_MEMBERSHIP.c.id).with_for_update(key_share=True)).all()
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(update(_MEMBERSHIP).where(_MEMBERSHIP.c.course_id.in_(courses))
+                           .values(status=_MEMBERSHIP.c.status))
+
+
 def remember_standing(course_id: int, user_id: int, role: str | None, status: str | None, test_user) -> None:
     memo.store(db.session, ("standing", course_id, user_id),
                None if role is None else Standing(role, status, bool(test_user)), (_MEMBERSHIP.name,))

@@ -157,6 +157,29 @@ def test_changing_the_time_zone_moves_points_to_their_local_week(platform):
     assert rebuild.verify() == {}
 
 
+@pytest.mark.parametrize("first", ["award", "time zone"])
+def test_an_experiment_logged_while_the_time_zone_changes_lands_in_its_local_week(appctx, platform, first):
+    """An admin changes the time zone (the week and month boards are rebuilt) while a learner logs an experiment
+    late on a Sunday: whichever commits first, the entry's points count in the week of the new zone, as a rebuild
+    from the ledger says, not in the old zone's week the award read before the change was saved."""
+    from plugin.experiments.service import log_experiment
+    from tests.services.factories import experiment_data
+    from tests.services.test_concurrency import while_the_first_waits_to_commit
+
+    a, = learners(platform, 0)
+    admin = make_actor(platform, "admin-1", Role.ADMIN, name="Admin")
+    data = experiment_data(a.organisation_id)
+    work = {"award": lambda: log_experiment(a, data, MONDAY_ISTANBUL).experiment.id,
+            "time zone": lambda: boards.change_time_zone(admin, "Europe/Istanbul", MONDAY_ISTANBUL)}
+    second = "time zone" if first == "award" else "award"
+    while_the_first_waits_to_commit(appctx, work[first], work[second])
+    db.session.expire_all()
+    scope = Scope.course(a.course_id)
+    assert board(scope, "2026-W48").rows == []
+    assert [r.points for r in board(scope, "2026-W49").rows] == [10]
+    assert rebuild.verify() == {}
+
+
 # --- scopes, privacy, who counts ------------------------------------------------------------------------
 def test_the_organisation_board_sums_its_courses_and_never_another_organisation(platform):
     here = make_actor(platform, "shared-person", context_id="course-1", name="Both Courses")
