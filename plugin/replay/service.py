@@ -19,6 +19,7 @@ from plugin.rules.engine import RuleSpec
 from plugin.rules.models import Rule
 from plugin.rules.service import spec_of
 from plugin.settings.service import limits
+from plugin.tenancy.service import lock_people
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,12 @@ def _apply(organisation_id: int, report: ReplayReport, desired: dict[tuple, Awar
            newest: dict[tuple, int], specs: dict[int, RuleSpec], now: datetime) -> None:
     """Reverse the live entries of each changed award and post what it should be. The new entry's key names the
     identity's newest entry so far: a retry, or a second replay applied at once, computes the same key and posts
-    nothing twice, while a later replay that changes the same award again posts under a key of its own."""
+    nothing twice, while a later replay that changes the same award again posts under a key of its own.
+
+    The people's membership rows first (PostgreSQL), as their own awards and changes of their teams take them: what
+    is posted for them counts for their teams as they are when it commits, and a team change recomputing their
+    team's figures from the ledger waits for it."""
+    lock_people([(c.course_id, c.user_id) for c in report.points] + [(a.course_id, a.user_id) for a in report.new_badges])
     for change in report.points:
         grades.points_changed(change.course_id, change.user_id, now)
         for entry in live.get(change.identity, []):

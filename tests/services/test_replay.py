@@ -313,3 +313,25 @@ def test_a_learner_who_became_staff_keeps_what_they_earned_as_a_learner(course):
     assert [b for b in report.lost_badges if b[1] == course.ada.user_id] == []
     replay(course.org, day(30), apply=True)
     assert balances(course.ada.course_id, course.ada.user_id) == before
+
+
+@pytest.mark.parametrize("first", ["replay", "team change"])
+def test_a_replay_applied_while_a_manager_adds_the_learner_to_a_team_leaves_the_teams_figures_on_the_ledger(
+        appctx, course, first):
+    """An admin applies a replay that re-pays Ada's experiment while her manager adds her to a team: whichever
+    commits first, the team's points are her points as the ledger has them, not those before the replay."""
+    from plugin.leaderboards.rebuild import verify
+    from plugin.teams.service import add_members, ensure_team
+    from tests.services.test_concurrency import while_the_first_waits_to_commit
+
+    log(course.ada, day(0))
+    update_rule(course.admin, rule(course, "logged").id, {"points": 12}, day(1))
+    team_id, org, boss, ada = ensure_team(course.ada.course_id, "Pioneers", NOW).id, course.org, course.boss, course.ada
+    work = {"replay": lambda: replay(org, day(2), apply=True).applied,
+            "team change": lambda: add_members(boss, team_id, [ada.user_id], day(2))}
+    second = "team change" if first == "replay" else "replay"
+    results = while_the_first_waits_to_commit(appctx, work[first], work[second])
+    db.session.expire_all()
+    assert True in results and [ada.user_id] in results
+    assert balance(ada.course_id, ada.user_id) == 12
+    assert verify(org) == {}
