@@ -15,21 +15,25 @@ from sqlalchemy import delete, func, select, update
 from plugin.badges.service import BadgeGrant, award_badge
 from plugin.challenges.models import COUNT, Challenge, ChallengeContribution
 from plugin.core.actor import Role
-from plugin.core.db import insert_ignore
+from plugin.core.db import insert_ignore, writing
 from plugin.experiments.models import Experiment
 from plugin.extensions import db
 from plugin.facts.db import DbFacts
 from plugin.leaderboards.aggregates import open_challenges
 from plugin.outbox import grades
+from plugin.outbox import service as outbox
+from plugin.outbox.registry import handler
 from plugin.rules import events as E
 from plugin.rules import service as rules
 from plugin.settings.service import limits
 from plugin.teams.models import TeamMember
-from plugin.tenancy.models import Membership, counted_membership
-from plugin.tenancy.service import standing
+from plugin.tenancy.models import Membership, User, counted_membership
+from plugin.tenancy.service import lock_standing, standing
 from plugin.webhooks import events as webhooks
 
 _NO_SYNC = {"synchronize_session": False}
+_MEMBERSHIP = Membership.__table__
+RECOGNISE = "challenge.completed"  # outbox kind: a completion's badge and rule for a contributor who was busy
 
 
 # --- who counts ---------------------------------------------------------------------------------------
@@ -122,10 +126,54 @@ def complete(challenge: Challenge, now: datetime, newcomers: list[tuple[int, int
     completing = list(newcomers or []) + _mark_completed(challenge, now)
     contributors = db.session.scalars(select(ChallengeContribution.user_id).where(
         ChallengeContribution.challenge_id == challenge.id).order_by(ChallengeContribution.user_id)).all()
-    _award(challenge, contributors, now)
-    _recognise(challenge, completing, now, badge=False)
+    busy = _busy(challenge.course_id, contributors)
+    _award(challenge, [u for u in contributors if u not in busy], now)
+    _recognise(challenge, [(c, u) for c, u in completing if u not in busy], now, badge=False)
+    _recognise_later(challenge, busy, dict((u, c) for c, u in completing), now)
     webhooks.challenge_completed(challenge, list(contributors), now)
     return True
+
+
+def _busy(course_id: int, user_ids) -> set[int]:
+    """Take the contributors' membership rows, as awards to them take them (PostgreSQL; SQLite serialises writers
+    already), so what is paid to them counts for their teams as they now are and their own awards wait for it. Those
+    whose row another transaction holds are returned instead of waited for: that may be their own award, waiting for
+    this challenge's row this transaction holds (a deadlock). They are paid after this commits (_recognise_later)."""
+    if not user_ids or db.session.get_bind().dialect.name != "postgresql":
+        return set()
+    rows = select(_MEMBERSHIP.c.id, _MEMBERSHIP.c.user_id).where(_MEMBERSHIP.c.course_id == course_id,
+                                                                  _MEMBERSHIP.c.user_id.in_(list(user_ids)))
+    taken = db.session.execute(rows.order_by(_MEMBERSHIP.c.id).with_for_update(key_share=True, skip_locked=True)).all()
+    if taken:  # rewritten as they are: an award of theirs that waited for it reads again (standing_of_locked)
+        db.session.execute(update(_MEMBERSHIP).where(_MEMBERSHIP.c.id.in_([r.id for r in taken]))
+                           .values(status=_MEMBERSHIP.c.status))
+    return set(db.session.scalars(select(rows.subquery().c.user_id))) - {r.user_id for r in taken}
+
+
+def _recognise_later(challenge: Challenge, user_ids: set[int], contribution_of: dict[int, int], now: datetime) -> None:
+    """The badge and CHALLENGE_COMPLETED of contributors who were busy at the completion, from the outbox once it
+    commits (RECOGNISE), as of the completion's moment; both are idempotent by key, so a retry pays nothing twice."""
+    for user_id in sorted(user_ids):
+        outbox.enqueue(RECOGNISE, f"challenge:{challenge.id}:completed:user:{user_id}", {
+            "challenge_id": challenge.id, "user_id": user_id, "contribution_id": contribution_of.get(user_id),
+            "at": now.isoformat()}, now, course_id=challenge.course_id)
+
+
+@handler(RECOGNISE)
+def _recognise_now(payload: dict, _now: datetime) -> None:
+    db.session.commit()
+    with writing():
+        challenge = db.session.get(Challenge, payload["challenge_id"])
+        if challenge is not None:
+            user_id, at = payload["user_id"], datetime.fromisoformat(payload["at"])
+            lock_standing(challenge.course_id, user_id)
+            if db.session.scalar(select(User.erased_at).where(User.id == user_id)) is not None:
+                db.session.commit()
+                return  # erased meanwhile: nothing more is saved for the account
+            _award(challenge, [user_id], at)
+            if payload["contribution_id"] is not None:
+                _recognise(challenge, [(payload["contribution_id"], user_id)], at, badge=False)
+        db.session.commit()
 
 
 def _mark_completed(challenge: Challenge, now: datetime, only_user: int | None = None) -> list[tuple[int, int]]:

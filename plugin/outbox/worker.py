@@ -46,6 +46,7 @@ def kick(app: Flask) -> None:
 
 
 def register_outbox(app: Flask) -> None:
+    import plugin.challenges.progress  # noqa: F401  (registers the deferred challenge completion handler)
     import plugin.lti.ags  # noqa: F401  (registers the grade sync handlers)
     import plugin.webhooks.delivery  # noqa: F401  (registers the webhook handler)
     import plugin.xapi.delivery  # noqa: F401  (registers the xAPI statement handler)

@@ -600,3 +600,112 @@ def test_the_learner_reads_that_a_challenges_badge_and_points_came_from_the_chal
     assert sorted((e.badge.name if e.badge else f"+{e.points}", e.why, e.source) for e in rows) == [
         ("+15", "Challenger (rule version 1)", "Challenge: Twenty on assessment"),
         ("Team player", "Challenge completed", "Challenge: Twenty on assessment")]
+
+
+def _challenger_rule(course, points: int = 15):
+    return create_rule(course.ada.organisation_id, {"name": "Challenger", "condition": "challenge_completed",
+                                                    "params": {"count": 1}, "points": points,
+                                                    "dimension": "experimenting"}, NOW)
+
+
+def _deliver_deferred():
+    """What the completion left to the outbox (people who were busy when it committed), as the worker sends it."""
+    from plugin.outbox.service import process_due
+
+    process_due(NOW + timedelta(minutes=5))
+    db.session.expire_all()
+
+
+@pytest.mark.parametrize("first", ["completion", "team change"])
+def test_a_challenge_completing_while_a_manager_adds_a_contributor_to_a_team_keeps_the_teams_figures_exact(
+        appctx, course, first):
+    """Ada's experiment completes a challenge Bo contributed to (the rule pays him 15) while his manager adds him to a
+    team: whichever commits first, the team's figures are his points as the ledger has them."""
+    from plugin.experiments.service import log_experiment
+    from plugin.leaderboards.rebuild import verify
+    from plugin.teams.service import add_members
+    from tests.services.factories import experiment_data
+    from tests.services.test_concurrency import while_the_first_waits_to_commit
+
+    _challenger_rule(course)
+    make(course, goal_value=2)
+    log(course.bo)
+    team_id, boss, ada, bo = ensure_team(course.bo.course_id, "Pioneers", NOW).id, course.manager, course.ada, course.bo
+    data = experiment_data(ada.organisation_id)
+    work = {"completion": lambda: log_experiment(ada, data, NOW + timedelta(minutes=1)).experiment.id,
+            "team change": lambda: add_members(boss, team_id, [bo.user_id], NOW)}
+    second = "team change" if first == "completion" else "completion"
+    while_the_first_waits_to_commit(appctx, work[first], work[second])
+    _deliver_deferred()
+    assert balances(bo.course_id, bo.user_id)["experimenting"] == 10 + 15
+    assert verify(bo.organisation_id) == {}
+
+
+def test_a_contributor_logging_while_another_completes_the_challenge_is_no_deadlock(appctx, course):
+    """Bo logs a second experiment for a challenge while Ada's completes it: his award is saved (his points row
+    taken) when her completion pays him, then his experiment counts toward the challenge she holds. Neither may end
+    in a deadlock (a server error for one of them); Bo is paid for the completion once, and the figures agree."""
+    import threading
+
+    from sqlalchemy import text
+
+    from plugin.core.db import writing
+    from plugin.experiments.service import log_experiment
+    from plugin.leaderboards.rebuild import verify
+    from tests.services.factories import experiment_data
+
+    _challenger_rule(course)
+    challenge = make(course, goal_value=2, badge=course.badge.id)
+    log(course.bo)
+    ada, bo = course.ada, course.bo
+    data = {n: experiment_data(ada.organisation_id) for n in ("ada", "bo")}
+    db.session.commit()
+    bo_paid, go, errors = threading.Event(), threading.Event(), []
+    counted = progress.on_experiment_logged
+
+    def counting_after_a_pause(experiment, now):
+        if experiment.user_id == bo.user_id:  # Bo's award is saved; his count toward the challenge comes next
+            bo_paid.set()
+            go.wait(30)
+        return counted(experiment, now)
+
+    def run(who, actor, at):
+        try:
+            with appctx.app_context(), writing():
+                log_experiment(actor, data[who], at)
+                db.session.commit()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            bo_paid.set()
+
+    progress.on_experiment_logged = counting_after_a_pause
+    try:
+        bo_thread = threading.Thread(target=run, args=("bo", bo, NOW + timedelta(minutes=1)), daemon=True)
+        bo_thread.start()
+        assert bo_paid.wait(30)
+        ada_thread = threading.Thread(target=run, args=("ada", ada, NOW + timedelta(minutes=2)), daemon=True)
+        ada_thread.start()
+        for _try in range(300):  # until Ada's completion waits for a lock or is done (SQLite: waits to begin)
+            if not ada_thread.is_alive():
+                break
+            if db.engine.dialect.name == "postgresql":
+                waiting = db.session.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"))
+                db.session.rollback()
+                if waiting:
+                    break
+            else:
+                threading.Event().wait(0.01)
+        go.set()
+        bo_thread.join(60)
+        ada_thread.join(60)
+    finally:
+        progress.on_experiment_logged = counted
+    assert errors == [] and not bo_thread.is_alive() and not ada_thread.is_alive()
+    _deliver_deferred()
+    challenge = fresh(challenge)
+    assert (challenge.progress_count, challenge.contributor_count) == (3, 2) and challenge.completed_at is not None
+    assert badge_holders(course) == sorted([ada.user_id, bo.user_id])
+    assert balances(bo.course_id, bo.user_id)["experimenting"] == 10 + 10 + 15
+    assert balances(ada.course_id, ada.user_id)["experimenting"] == 10 + 15
+    assert verify(ada.organisation_id) == {}
