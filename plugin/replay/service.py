@@ -19,7 +19,7 @@ from plugin.rules.engine import RuleSpec
 from plugin.rules.models import Rule
 from plugin.rules.service import spec_of
 from plugin.settings.service import limits
-from plugin.tenancy.service import lock_people
+from plugin.tenancy.service import change_standing_in_organisation
 
 
 @dataclass(frozen=True)
@@ -74,12 +74,19 @@ def replay(organisation_id: int, now: datetime, *, apply: bool = False, rule_ids
     simulation always runs every active rule, since caps and thresholds are shared. A `candidate` spec (an
     unsaved rule) is simulated for a preview and can never be applied.
     """
+    if candidate is not None:
+        apply = False
+    if apply:
+        # Every member's row of the organisation (PostgreSQL), as their awards and team changes take them, before the
+        # simulation reads anything: an award in progress is committed first and simulated (its day's cap, its
+        # thresholds), not left beside a plan made without it; one starting meanwhile waits and then reads what the
+        # replay changed; what is posted counts for people's teams as they are.
+        change_standing_in_organisation(organisation_id)
     rules = list(db.session.scalars(select(Rule).where(Rule.organisation_id == organisation_id).order_by(Rule.id)))
     specs = {r.id: spec_of(r) for r in rules}
     active = [specs[r.id] for r in rules if r.active]
     if candidate is not None:
         active.append(candidate)
-        apply = False
     # Archived rules (deleted after awarding) are out of a default replay: what they gave stays as given.
     scope = {candidate.id} if candidate is not None else set(
         rule_ids or [r.id for r in rules if r.archived_at is None])
@@ -125,12 +132,7 @@ def _apply(organisation_id: int, report: ReplayReport, desired: dict[tuple, Awar
            newest: dict[tuple, int], specs: dict[int, RuleSpec], now: datetime) -> None:
     """Reverse the live entries of each changed award and post what it should be. The new entry's key names the
     identity's newest entry so far: a retry, or a second replay applied at once, computes the same key and posts
-    nothing twice, while a later replay that changes the same award again posts under a key of its own.
-
-    The people's membership rows first (PostgreSQL), as their own awards and changes of their teams take them: what
-    is posted for them counts for their teams as they are when it commits, and a team change recomputing their
-    team's figures from the ledger waits for it."""
-    lock_people([(c.course_id, c.user_id) for c in report.points] + [(a.course_id, a.user_id) for a in report.new_badges])
+    nothing twice, while a later replay that changes the same award again posts under a key of its own."""
     for change in report.points:
         grades.points_changed(change.course_id, change.user_id, now)
         for entry in live.get(change.identity, []):

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from flask import current_app
-from sqlalchemy import bindparam, delete, func, literal, literal_column, or_, select, tuple_, update
+from sqlalchemy import bindparam, delete, func, literal, literal_column, or_, select, update
 
 from plugin.core import memo
 from plugin.core.actor import Actor, Role
@@ -334,16 +334,6 @@ def lock_standing(course_id: int, *user_ids: int) -> None:
     db.session.execute(select(_MEMBERSHIP.c.id).where(_MEMBERSHIP.c.course_id == course_id,
                                                       _MEMBERSHIP.c.user_id.in_(user_ids))
                        .order_by(_MEMBERSHIP.c.id).with_for_update(key_share=True)).all()
-
-
-def lock_people(people) -> None:
-    """lock_standing for people of several courses at once, (course id, user id) pairs: in membership id order across
-    the courses, the order every other taker of several people's rows follows."""
-    pairs = sorted(set(people))
-    if pairs:
-        db.session.execute(select(_MEMBERSHIP.c.id).where(tuple_(_MEMBERSHIP.c.course_id, _MEMBERSHIP.c.user_id)
-                                                          .in_(pairs)).order_by(_MEMBERSHIP.c.id)
-                           .with_for_update(key_share=True)).all()
 
 
 def account_erased() -> Forbidden:

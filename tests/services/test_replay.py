@@ -335,3 +335,25 @@ def test_a_replay_applied_while_a_manager_adds_the_learner_to_a_team_leaves_the_
     assert True in results and [ada.user_id] in results
     assert balance(ada.course_id, ada.user_id) == 12
     assert verify(org) == {}
+
+
+def test_an_experiment_logged_while_a_replay_is_applied_keeps_the_day_within_the_points_cap(appctx, course):
+    """Ada's second experiment of the day is being saved when an admin applies a replay raising the experiment rule:
+    the replay must count it (under the daily cap), not apply a plan made without it, paying the day over the cap."""
+    from tests.services.factories import experiment_data
+    from tests.services.test_concurrency import while_the_first_waits_to_commit
+
+    form = {name: str(value) for name, value in {**limits(course.org).__dict__, "daily_points_cap": 20,
+                                                  "repeat_free_count": 100}.items()}
+    update_limits(course.admin, LimitsIn().load(form), NOW)
+    log(course.ada, day(0))
+    update_rule(course.admin, rule(course, "logged").id, {"points": 12}, day(0, 1))
+    from plugin.experiments.service import log_experiment
+
+    ada, org, data = course.ada, course.org, experiment_data(course.org)
+    while_the_first_waits_to_commit(appctx, lambda: log_experiment(ada, data, day(0, 2)).experiment.id,
+                                    lambda: replay(org, day(0, 3), apply=True).applied)
+    db.session.expire_all()
+    assert balance(ada.course_id, ada.user_id, "experimenting") == 20
+    assert replay(org, day(0, 4)).empty
+    assert verify_totals() == []
