@@ -24,7 +24,7 @@ from plugin.i18n import gettext as _
 from plugin.leaderboards import reconcile
 from plugin.settings.service import time_zone
 from plugin.teams.models import Team, TeamMember
-from plugin.tenancy.service import role_in
+from plugin.tenancy.service import change_standing_in_course, role_in
 
 # What a completed challenge keeps: its badges and completions were given against these.
 LOCKED_WHEN_COMPLETE = ("goal_kind", "goal_value", "starts_at", "ends_at", "team_id", "task_category_id",
@@ -92,6 +92,14 @@ def update_challenge(actor: Actor, challenge_id: int, data: dict, now: datetime,
         raise Conflict(_("This challenge was cancelled; it can no longer be changed."))
     fields, tools, dataset = _checked(actor, data, upload, challenge)
     changed = sorted(name for name, value in fields.items() if getattr(challenge, name) != value)
+    if any(name in COUNTED_FIELDS for name in changed):
+        # The course's people's rows before the challenge's row (the order an award takes them in: its author's row,
+        # then the challenge's): an experiment counting toward it meanwhile commits first and is recounted, instead of
+        # holding its contribution while it waits for the challenge's row this holds (a deadlock); one starting later
+        # waits, then counts toward the challenge as it now is.
+        change_standing_in_course(challenge.course_id)
+        db.session.refresh(challenge)  # as it is once they have committed (completed by one of them, maybe)
+        changed = sorted(name for name, value in fields.items() if getattr(challenge, name) != value)
     if challenge.completed_at is not None:
         locked = [name for name in changed if name in LOCKED_WHEN_COMPLETE]
         if locked:

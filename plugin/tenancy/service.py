@@ -368,12 +368,20 @@ def change_standing_in_organisation(organisation_id: int) -> None:
     change of what every award there reads (its time zone, which decides the week and month an award counts in): an
     award in progress finishes first (the caller's rebuild from the ledger then counts it), and one that begins later
     waits for the change and reads the organisation's configuration again, as it now is."""
-    courses = select(Course.id).where(Course.organisation_id == organisation_id)
-    db.session.execute(select(_MEMBERSHIP.c.id).where(_MEMBERSHIP.c.course_id.in_(courses))
-                       .order_by(_MEMBERSHIP.c.id).with_for_update(key_share=True)).all()
+    _change_standing_where(_MEMBERSHIP.c.course_id.in_(select(Course.id).where(Course.organisation_id == organisation_id)))
+
+
+def change_standing_in_course(course_id: int) -> None:
+    """change_standing for every member of the course, for a change of what all their awards count toward (a
+    challenge's window, filters or goal: its recount reads everyone's experiments)."""
+    _change_standing_where(_MEMBERSHIP.c.course_id == course_id)
+
+
+def _change_standing_where(clause) -> None:
+    db.session.execute(select(_MEMBERSHIP.c.id).where(clause).order_by(_MEMBERSHIP.c.id)
+                       .with_for_update(key_share=True)).all()
     if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(update(_MEMBERSHIP).where(_MEMBERSHIP.c.course_id.in_(courses))
-                           .values(status=_MEMBERSHIP.c.status))
+        db.session.execute(update(_MEMBERSHIP).where(clause).values(status=_MEMBERSHIP.c.status))
 
 
 def remember_standing(course_id: int, user_id: int, role: str | None, status: str | None, test_user) -> None:

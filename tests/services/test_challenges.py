@@ -709,3 +709,69 @@ def test_a_contributor_logging_while_another_completes_the_challenge_is_no_deadl
     assert balances(bo.course_id, bo.user_id)["experimenting"] == 10 + 10 + 15
     assert balances(ada.course_id, ada.user_id)["experimenting"] == 10 + 15
     assert verify(ada.organisation_id) == {}
+
+
+@pytest.mark.skipif("config.getoption('--db') != 'postgresql'", reason="row locks taken in turn are PostgreSQL's")
+def test_a_manager_moving_the_goal_while_a_learner_logs_for_the_challenge_is_no_deadlock(appctx, course):
+    """Ada's experiment has counted toward a challenge (her contribution row written) and waits for the challenge's
+    row while her manager's edit of the goal holds it and recounts her contribution: neither may end in a deadlock
+    (a server error for one of them), and the challenge counts her experiments exactly."""
+    import threading
+
+    from sqlalchemy import text
+
+    from plugin.core.db import writing
+    from plugin.experiments.service import log_experiment
+    from tests.services.factories import experiment_data
+
+    log(course.ada)
+    challenge_id = make(course, goal_value=5).id
+    ada, boss, data = course.ada, course.manager, experiment_data(course.ada.organisation_id)
+    db.session.commit()
+    holding, release, errors = threading.Event(), threading.Event(), []
+
+    def hold_the_challenge():  # a third writer holding the challenge's row lines the two up behind it
+        with appctx.app_context(), writing():
+            db.session.execute(select(Challenge.id).where(Challenge.id == challenge_id).with_for_update())
+            holding.set()
+            release.wait(30)
+            db.session.rollback()
+
+    def run(work):
+        try:
+            with appctx.app_context(), writing():
+                work()
+                db.session.commit()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    def waiting() -> int:
+        count = db.session.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"))
+        db.session.rollback()
+        return count
+
+    def wait_for(n: int) -> None:
+        for _try in range(300):
+            if waiting() >= n:
+                return
+            threading.Event().wait(0.01)
+
+    holder = threading.Thread(target=hold_the_challenge, daemon=True)
+    holder.start()
+    assert holding.wait(30)
+    edit = threading.Thread(target=run, args=(lambda: update_challenge(
+        boss, challenge_id, challenge_in(goal_value=4), NOW + timedelta(minutes=1)),), daemon=True)
+    edit.start()
+    wait_for(1)
+    experiment = threading.Thread(target=run, args=(lambda: log_experiment(ada, data, NOW + timedelta(minutes=2)),),
+                                  daemon=True)
+    experiment.start()
+    wait_for(2)
+    release.set()
+    for thread in (holder, edit, experiment):
+        thread.join(60)
+    assert errors == [] and not edit.is_alive() and not experiment.is_alive()
+    challenge = fresh(db.session.get(Challenge, challenge_id))
+    assert (challenge.goal_value, challenge.progress_count, challenge.contributor_count) == (4, 2, 1)
+    assert db.session.scalar(select(ChallengeContribution.experiments).where(
+        ChallengeContribution.challenge_id == challenge_id)) == 2
