@@ -70,6 +70,9 @@ def create_challenge(actor: Actor, data: dict, now: datetime, upload: tuple[str,
     if not actor.can_manage:
         raise Forbidden(_("Only the course's managers create challenges."))
     fields, tools, dataset = _checked(actor, data, upload, None)
+    # The course's people's rows first (as update_challenge): an experiment being saved commits first and the recount
+    # below counts it; one starting meanwhile waits, then finds the challenge open and counts toward it itself.
+    change_standing_in_course(actor.course_id)
     challenge = Challenge(organisation_id=actor.organisation_id, course_id=actor.course_id,
                           is_mission=bool(data.get("is_mission")), created_by_id=actor.user_id, created_at=now,
                           updated_at=now, progress_count=0, contributor_count=0, **fields)

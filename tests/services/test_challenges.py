@@ -775,3 +775,21 @@ def test_a_manager_moving_the_goal_while_a_learner_logs_for_the_challenge_is_no_
     assert (challenge.goal_value, challenge.progress_count, challenge.contributor_count) == (4, 2, 1)
     assert db.session.scalar(select(ChallengeContribution.experiments).where(
         ChallengeContribution.challenge_id == challenge_id)) == 2
+
+
+@pytest.mark.parametrize("first", ["experiment", "challenge"])
+def test_a_challenge_created_while_a_learner_logs_counts_the_experiment(appctx, course, first):
+    """A manager creates a challenge whose window holds Ada's experiment being saved at that moment: whichever commits
+    first, the challenge counts it (the creation's recount, or her experiment's own count), not neither."""
+    from plugin.experiments.service import log_experiment
+    from tests.services.factories import experiment_data
+    from tests.services.test_concurrency import while_the_first_waits_to_commit
+
+    log(course.ada)
+    ada, boss, data = course.ada, course.manager, experiment_data(course.ada.organisation_id)
+    work = {"experiment": lambda: log_experiment(ada, data, NOW + timedelta(minutes=1)).experiment.id,
+            "challenge": lambda: create_challenge(boss, challenge_in(goal_value=5), NOW).id}
+    second = "challenge" if first == "experiment" else "experiment"
+    results = while_the_first_waits_to_commit(appctx, work[first], work[second])
+    challenge = fresh(db.session.get(Challenge, results[[first, second].index("challenge")]))
+    assert (challenge.progress_count, challenge.contributor_count) == (2, 1)
