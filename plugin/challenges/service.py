@@ -132,6 +132,12 @@ def cancel_challenge(actor: Actor, challenge_id: int, now: datetime) -> Challeng
     """Cancelled challenges stop counting and leave the boards; what was already awarded stays."""
     challenge = _managed(actor, challenge_id)
     if challenge.cancelled_at is None:
+        # The course's people's rows before the challenge's row, as create and update take them: an experiment being
+        # saved commits first and the rebuild below clears its row too; one starting meanwhile waits, then reads the
+        # open challenges again and finds this one gone (it put its points on the cancelled board).
+        change_standing_in_course(challenge.course_id)
+        db.session.refresh(challenge)
+    if challenge.cancelled_at is None:
         challenge.cancelled_at = challenge.updated_at = now
         db.session.flush()
         reconcile.rebuild_challenge(challenge.id)

@@ -793,3 +793,31 @@ def test_a_challenge_created_while_a_learner_logs_counts_the_experiment(appctx, 
     results = while_the_first_waits_to_commit(appctx, work[first], work[second])
     challenge = fresh(db.session.get(Challenge, results[[first, second].index("challenge")]))
     assert (challenge.progress_count, challenge.contributor_count) == (2, 1)
+
+
+@pytest.mark.parametrize("first", ["experiment", "cancel"])
+def test_a_challenge_cancelled_while_a_learner_logs_keeps_nothing_on_its_board(appctx, course, first):
+    """A manager cancels a challenge while Ada's experiment counting toward it is being saved: whichever commits
+    first, the cancelled challenge has left the boards (no row of hers stays on its board) and its progress is
+    what it was at the cancellation."""
+    from plugin.experiments.service import log_experiment
+    from plugin.leaderboards.keys import board_key, challenge_scope
+    from plugin.leaderboards.models import BoardScore
+    from plugin.leaderboards.periods import ALL
+    from plugin.ledger.models import TOTAL
+    from tests.services.factories import experiment_data
+    from tests.services.test_concurrency import while_the_first_waits_to_commit
+
+    challenge_id = make(course, goal_value=5).id
+    log(course.ada)
+    db.session.commit()
+    ada, boss, data = course.ada, course.manager, experiment_data(course.ada.organisation_id)
+    work = {"experiment": lambda: log_experiment(ada, data, NOW + timedelta(minutes=1)).experiment.id,
+            "cancel": lambda: cancel_challenge(boss, challenge_id, NOW + timedelta(minutes=1)).id}
+    second = "cancel" if first == "experiment" else "experiment"
+    while_the_first_waits_to_commit(appctx, work[first], work[second])
+    board = board_key(challenge_scope(challenge_id), ALL, TOTAL)
+    assert db.session.scalars(select(BoardScore.user_id).where(BoardScore.board == board)).all() == []
+    cancelled = fresh(db.session.get(Challenge, challenge_id))
+    assert cancelled.cancelled_at is not None
+    assert cancelled.progress_count == (2 if first == "experiment" else 1)  # as it was when it was cancelled
