@@ -124,3 +124,27 @@ def test_every_checkbox_and_radio_sits_beside_the_words_that_name_it(live_server
         seen += len(boxes)
         assert all(where == "beside" for _name, where in boxes), f"{path}: {boxes}"
     assert seen >= 10  # the pages' boxes were there to be measured
+
+
+GLUED_JS = """() => { const blocks = Array.from(document.querySelector('main').children)
+    .filter(e => e.offsetParent !== null && e.matches('.card, .table-wrap, section, form, details'));
+  const glued = [];
+  for (let i = 1; i < blocks.length; i++) {
+    const above = blocks[i - 1].getBoundingClientRect(), below = blocks[i].getBoundingClientRect();
+    if (below.top >= above.bottom - 1 && below.top - above.bottom < 6)
+      glued.push([blocks[i - 1].className || blocks[i - 1].tagName, blocks[i].className || blocks[i].tagName,
+                  Math.round(below.top - above.bottom)]); }
+  return glued; }"""
+
+
+def test_the_blocks_of_the_admin_pages_stand_apart(live_server, page):
+    """On the webhooks page the endpoints table ran straight into the "Recent deliveries" card (no gap: the
+    table's last rule and the card's edge one line), so the two read as one block; each block stands apart."""
+    assert live_server.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
+    expect(launch_from_dev_lms(page, live_server.base_url, "Alex Morgan").locator("main h1").first).to_be_visible()
+    frame = tool_frame(page)
+    token = frame.url.split("lt=")[1].split("&")[0]
+    for path in ADMIN_PAGES + ["/app/admin/badges", "/app/admin/audit", "/app/admin/rules/1"]:
+        frame.goto(f"{live_server.base_url}{path}?lt={token}")
+        expect(frame.locator("main h1").first).to_be_visible()
+        assert frame.evaluate(GLUED_JS) == [], path
