@@ -39,7 +39,7 @@ def lists(actor: Actor):
 def list_add(actor: Actor, kind: str):
     catalog.add_item(actor, kind, request.form.get("name", ""))
     db.session.commit()
-    return redirect(launch_url("admin.lists"), 303)
+    return redirect(launch_url("admin.lists", saved=1), 303)
 
 
 @bp.post("/lists/<kind>/<id:item_id>")
@@ -51,7 +51,7 @@ def list_update(actor: Actor, kind: str, item_id: int):
     elif action in ("enable", "disable"):
         catalog.set_active(actor, kind, item_id, action == "enable")
     db.session.commit()
-    return redirect(launch_url("admin.lists"), 303)
+    return redirect(launch_url("admin.lists", saved=1), 303)
 
 
 @bp.get("/scoring")

@@ -148,3 +148,20 @@ def test_the_blocks_of_the_admin_pages_stand_apart(live_server, page):
         frame.goto(f"{live_server.base_url}{path}?lt={token}")
         expect(frame.locator("main h1").first).to_be_visible()
         assert frame.evaluate(GLUED_JS) == [], path
+
+
+def test_adding_to_a_list_says_it_was_saved_and_takes_the_focus(live_server, page):
+    """Adding "Mistral" to the AI tools (or renaming or turning off an item) reloaded the Lists page with no word
+    that anything happened and the focus back at the page's start: every other admin form says "Saved."."""
+    assert live_server.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
+    frame = launch_from_dev_lms(page, live_server.base_url, "Alex Morgan")
+    frame.get_by_role("link", name="Admin", exact=True).click()
+    frame.get_by_role("link", name="Lists", exact=True).click()
+    frame.get_by_label("Add an AI tool").fill("Mistral")
+    frame.get_by_label("Add an AI tool").press("Enter")
+    saved = frame.get_by_role("status").filter(has_text="Saved.")
+    expect(saved).to_be_focused()
+    expect(saved).to_be_in_viewport()
+    frame.get_by_role("button", name="Turn off Mistral").click()
+    expect(frame.get_by_role("status").filter(has_text="Saved.")).to_be_focused()
+    expect(frame.get_by_role("button", name="Turn on Mistral")).to_be_visible()
