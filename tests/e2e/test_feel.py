@@ -165,3 +165,19 @@ def test_adding_to_a_list_says_it_was_saved_and_takes_the_focus(live_server, pag
     frame.get_by_role("button", name="Turn off Mistral").click()
     expect(frame.get_by_role("status").filter(has_text="Saved.")).to_be_focused()
     expect(frame.get_by_role("button", name="Turn on Mistral")).to_be_visible()
+
+
+def test_a_token_shown_once_takes_the_focus(live_server, page):
+    """Issuing an API token reloaded the page with the token (shown this once only) at its top but the focus at
+    the page's start, and the status region was already there when the page loaded, so nothing announced it: a
+    screen-reader user had to find the one chance to copy it."""
+    assert live_server.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
+    frame = launch_from_dev_lms(page, live_server.base_url, "Alex Morgan")
+    frame.get_by_role("link", name="Admin", exact=True).click()
+    frame.get_by_role("link", name="API tokens", exact=True).click()
+    frame.get_by_label("Name (who uses it)").fill("Power BI")
+    frame.get_by_label("insights:read").check()
+    frame.get_by_role("button", name="Issue token").click()
+    shown = frame.get_by_role("status").filter(has_text="Copy the new token now")
+    expect(shown).to_be_focused()
+    expect(shown).to_be_in_viewport()
