@@ -39,7 +39,7 @@ def lists(actor: Actor):
 def list_add(actor: Actor, kind: str):
     catalog.add_item(actor, kind, request.form.get("name", ""))
     db.session.commit()
-    return redirect(launch_url("admin.lists"), 303)
+    return redirect(launch_url("admin.lists", saved=1), 303)
 
 
 @bp.post("/lists/<kind>/<id:item_id>")
@@ -51,7 +51,7 @@ def list_update(actor: Actor, kind: str, item_id: int):
     elif action in ("enable", "disable"):
         catalog.set_active(actor, kind, item_id, action == "enable")
     db.session.commit()
-    return redirect(launch_url("admin.lists"), 303)
+    return redirect(launch_url("admin.lists", saved=1), 303)
 
 
 @bp.get("/scoring")
@@ -60,12 +60,19 @@ def scoring(actor: Actor):
     return _scoring_page(actor)
 
 
-def _scoring_page(actor: Actor, errors: dict | None = None, status: int = 200, sent_limits: dict | None = None):
-    """The page; sent back with errors, the limits form shows what the admin typed, not the stored values."""
+def _scoring_page(actor: Actor, errors: dict | None = None, status: int = 200, sent_limits: dict | None = None,
+                  sent: str | None = None):
+    """The page; sent back with errors, the form sent (`sent`: limits, levels or dimensions) shows what the admin
+    typed, not the stored values."""
     stored = settings.limits(actor.organisation_id)
     limits = {name: getattr(stored, name) for name in settings.LIMIT_FIELDS} | (sent_limits or {})
+    ladder = levels.ladder(actor.organisation_id)
+    if sent == "levels":
+        ladder = [{"name": n, "threshold": t} for n, t in zip(request.form.getlist("level_name"),
+                                                                request.form.getlist("level_threshold"))
+                  if n.strip() or t.strip()]
     return render_template("admin/scoring.html", actor=actor, dimensions=levels.dimensions(actor.organisation_id),
-                           ladder=levels.ladder(actor.organisation_id), limits=limits,
+                           ladder=ladder, limits=limits, sent=sent, typed=request.form if sent else {},
                            time_zones=settings.time_zone_choices(), time_zone=settings.time_zone_name(actor.organisation_id),
                            errors=errors or {}), status
 
@@ -106,10 +113,10 @@ def scoring_save(actor: Actor, part: str):
     except ValidationError as err:
         db.session.rollback()
         sent = {k: v for k, v in request.form.items() if k in settings.LIMIT_FIELDS} if part == "limits" else None
-        return _scoring_page(actor, err.messages, 422, sent)
+        return _scoring_page(actor, err.messages, 422, sent, part)
     except (InvalidInput, Conflict) as err:
         db.session.rollback()
-        return _scoring_page(actor, err.form_errors(), err.status)
+        return _scoring_page(actor, err.form_errors(), err.status, sent=part)
     db.session.commit()
     return redirect(launch_url("admin.scoring", saved=part), 303)
 

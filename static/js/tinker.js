@@ -25,7 +25,8 @@
   // After a save the page comes back with its confirmation at the top. The LMS sizes the frame to the page, so it is
   // the LMS page that scrolls: left where the form was (say, at the foot of a long page), the confirmation would be
   // out of sight and the save would seem to do nothing. Bring it into view and give it the focus.
-  var toast = summary ? null : document.querySelector("main .toast[role=status]");
+  // A secret shown only once (a new API token, a webhook's signing secret) is such a confirmation too.
+  var toast = summary ? null : document.querySelector("main .toast[role=status], main section[role=status]");
   if (toast) {
     toast.setAttribute("tabindex", "-1");
     toast.focus({ preventScroll: true });

@@ -109,3 +109,15 @@ def test_two_revocations_of_one_token_at_once_revoke_it_once(appctx):
     revoked = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "api_token.revoked")).all()
     assert [event.actor_user_id for event in revoked] == [ada.user_id]
     assert db.session.get(ApiToken, token_id).revoked_at == NOW + timedelta(minutes=1)
+
+
+def test_each_revoke_button_names_the_token_it_revokes(client, launch):
+    """Two live tokens gave two buttons named "Revoke": tabbing to them, a screen-reader user heard "Revoke,
+    button" twice and could not tell the Power BI token's from the HR system's."""
+    admin = launch(role="admin", sub="boss")
+    for name in ("Power BI", "HR system"):
+        assert client.post("/app/admin/api-tokens/", data={"lt": admin, "name": name, "days": "30",
+                                                           "scopes": ["insights:read"]}).status_code == 201
+    listing = text(client.get("/app/admin/api-tokens/", query_string={"lt": admin}))
+    buttons = [re.sub(r"<[^>]+>", "", b).strip() for b in re.findall(r"<button>(.*?)</button>", listing, re.S)]
+    assert sorted(buttons) == ["Revoke HR system", "Revoke Power BI"]

@@ -312,3 +312,25 @@ def test_choosing_a_rule_condition_with_the_keyboard_does_not_reload_on_each_arr
         expect(page.get_by_label("What earns it")).to_have_value(chosen)
     finally:
         context.close()
+
+
+def test_a_refused_peer_help_record_takes_the_focus_to_what_to_correct(live_server, browser):
+    """Saving "Record help" with no colleague chosen came back with the focus on the page's start and the messages
+    only by the fields (not announced, no summary to start from, as every other form has): a screen-reader user
+    heard the page title again and did not know the help was not saved."""
+    assert live_server.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
+    context, page, start = launched(browser, live_server, "manager")
+    try:
+        page.goto(with_path(start, "/app/help"))
+        page.locator('form.lang-switch button[value="en"]').click()  # her LMS speaks Turkish to Tinker
+        expect(page.locator('html[lang="en"]')).to_have_count(1)
+        page.get_by_label("What was the help?").fill("Showed her how to ask for a table")
+        page.get_by_role("button", name="Save", exact=True).click()
+        summary = page.get_by_role("alert").filter(has_text="Please check")
+        expect(summary).to_be_focused()
+        link = summary.get_by_role("link").first
+        expect(link).to_have_attribute("href", "#f-other")
+        expect(page.get_by_label("Colleague")).to_have_attribute("aria-invalid", "true")
+        expect(page.get_by_label("What was the help?")).to_have_value("Showed her how to ask for a table")
+    finally:
+        context.close()

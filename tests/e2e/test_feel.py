@@ -124,3 +124,60 @@ def test_every_checkbox_and_radio_sits_beside_the_words_that_name_it(live_server
         seen += len(boxes)
         assert all(where == "beside" for _name, where in boxes), f"{path}: {boxes}"
     assert seen >= 10  # the pages' boxes were there to be measured
+
+
+GLUED_JS = """() => { const blocks = Array.from(document.querySelector('main').children)
+    .filter(e => e.offsetParent !== null && e.matches('.card, .table-wrap, section, form, details'));
+  const glued = [];
+  for (let i = 1; i < blocks.length; i++) {
+    const above = blocks[i - 1].getBoundingClientRect(), below = blocks[i].getBoundingClientRect();
+    if (below.top >= above.bottom - 1 && below.top - above.bottom < 6)
+      glued.push([blocks[i - 1].className || blocks[i - 1].tagName, blocks[i].className || blocks[i].tagName,
+                  Math.round(below.top - above.bottom)]); }
+  return glued; }"""
+
+
+def test_the_blocks_of_the_admin_pages_stand_apart(live_server, page):
+    """On the webhooks page the endpoints table ran straight into the "Recent deliveries" card (no gap: the
+    table's last rule and the card's edge one line), so the two read as one block; each block stands apart."""
+    assert live_server.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
+    expect(launch_from_dev_lms(page, live_server.base_url, "Alex Morgan").locator("main h1").first).to_be_visible()
+    frame = tool_frame(page)
+    token = frame.url.split("lt=")[1].split("&")[0]
+    for path in ADMIN_PAGES + ["/app/admin/badges", "/app/admin/audit", "/app/admin/rules/1"]:
+        frame.goto(f"{live_server.base_url}{path}?lt={token}")
+        expect(frame.locator("main h1").first).to_be_visible()
+        assert frame.evaluate(GLUED_JS) == [], path
+
+
+def test_adding_to_a_list_says_it_was_saved_and_takes_the_focus(live_server, page):
+    """Adding "Mistral" to the AI tools (or renaming or turning off an item) reloaded the Lists page with no word
+    that anything happened and the focus back at the page's start: every other admin form says "Saved."."""
+    assert live_server.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
+    frame = launch_from_dev_lms(page, live_server.base_url, "Alex Morgan")
+    frame.get_by_role("link", name="Admin", exact=True).click()
+    frame.get_by_role("link", name="Lists", exact=True).click()
+    frame.get_by_label("Add an AI tool").fill("Mistral")
+    frame.get_by_label("Add an AI tool").press("Enter")
+    saved = frame.get_by_role("status").filter(has_text="Saved.")
+    expect(saved).to_be_focused()
+    expect(saved).to_be_in_viewport()
+    frame.get_by_role("button", name="Turn off Mistral").click()
+    expect(frame.get_by_role("status").filter(has_text="Saved.")).to_be_focused()
+    expect(frame.get_by_role("button", name="Turn on Mistral")).to_be_visible()
+
+
+def test_a_token_shown_once_takes_the_focus(live_server, page):
+    """Issuing an API token reloaded the page with the token (shown this once only) at its top but the focus at
+    the page's start, and the status region was already there when the page loaded, so nothing announced it: a
+    screen-reader user had to find the one chance to copy it."""
+    assert live_server.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
+    frame = launch_from_dev_lms(page, live_server.base_url, "Alex Morgan")
+    frame.get_by_role("link", name="Admin", exact=True).click()
+    frame.get_by_role("link", name="API tokens", exact=True).click()
+    frame.get_by_label("Name (who uses it)").fill("Power BI")
+    frame.get_by_label("insights:read").check()
+    frame.get_by_role("button", name="Issue token").click()
+    shown = frame.get_by_role("status").filter(has_text="Copy the new token now")
+    expect(shown).to_be_focused()
+    expect(shown).to_be_in_viewport()

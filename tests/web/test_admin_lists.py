@@ -1,4 +1,6 @@
 """Admins edit the AI tool and task category lists; learners pick from what is active."""
+import re
+
 from tests.web.helpers import options, text
 
 
@@ -102,3 +104,14 @@ def test_renaming_to_a_turkish_name_in_other_case_is_a_clear_conflict(client, la
                            data={"lt": admin, "action": "rename", "name": "ÖZETLEYİCİ"})
     assert response.status_code == 409
     assert "already in the list" in text(response)
+
+
+def test_each_items_buttons_name_the_item(client, launch):
+    """Every tool, category and value had buttons named only "Rename" and "Turn off" (nineteen of each), so a
+    screen-reader user moving by buttons could not tell which item each acted on."""
+    admin = launch(role="admin", sub="boss")
+    page = text(client.get("/app/admin/lists", query_string={"lt": admin}))
+    buttons = [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", b)).strip()
+               for b in re.findall(r'<button name="action"[^>]*>(.*?)</button>', page, re.S)]
+    assert "Rename Claude" in buttons and "Turn off Claude" in buttons, buttons
+    assert len(set(buttons)) == len(buttons)

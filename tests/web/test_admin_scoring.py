@@ -45,3 +45,32 @@ def test_taking_off_a_level_a_rule_names_is_refused_on_the_page_saying_which_rul
     assert "Reached Explorer" in text(response) and "Explorer" in text(response)
     ladder = text(client.get("/app/admin/scoring", query_string={"lt": admin}))
     assert 'value="Explorer"' in ladder and 'value="Pioneer"' not in ladder  # nothing was saved
+
+
+def test_a_refused_dimension_keeps_what_was_typed_and_its_message_leads_to_the_name(client, launch):
+    """"There is already a dimension called Helping" came back with both boxes empty, the message in the summary
+    linked to nothing and the name box not marked: the admin retyped the description to try another name."""
+    admin = launch(role="admin", sub="boss")
+    response = client.post("/app/admin/scoring/dimensions", data={
+        "lt": admin, "name": "Helping", "description": "Helping colleagues, in person"})
+    page = text(response)
+    assert response.status_code == 409
+    name = _field(page, "d-name")
+    assert 'value="Helping"' in name and 'aria-invalid="true"' in name
+    assert 'value="Helping colleagues, in person"' in _field(page, "d-desc")
+    assert '<a href="#d-name">' in page
+
+
+def test_refused_levels_keep_the_ladder_the_admin_typed_with_the_message_leading_to_it(client, launch):
+    """Two levels from 40 points: the page came back with the stored ladder (every edit gone) and a message
+    linked to no field."""
+    admin = launch(role="admin", sub="boss")
+    response = client.post("/app/admin/scoring/levels", data={
+        "lt": admin, "level_name": ["Curious", "Explorer", "Practitioner", "Pathfinder", "Catalyst", "Legend"],
+        "level_threshold": ["0", "40", "40", "300", "600", "1000"]})
+    page = text(response)
+    assert response.status_code == 422
+    assert 'value="Legend"' in page and 'value="1000"' in page
+    assert re.search(r'<input id="lt-3"[^>]*value="40"', page)  # the third level's threshold as typed (stored: 120)
+    assert '<a href="#ln-1">' in page
+    assert 'aria-invalid="true"' in _field(page, "ln-1")

@@ -350,3 +350,26 @@ def test_the_recognise_forms_error_summary_links_each_field_message_to_its_field
     badge = client.post("/app/manage/badges", data={"lt": manager, "receiver": "999999", "badge": "1"})
     assert badge.status_code == 422
     assert _summary_link(text(badge), "Not in this course.") == "b-receiver"
+
+
+def test_each_revoke_on_the_recognise_page_names_the_kudos_or_award_it_takes_back(client, launch):
+    """The recent kudos and badges each had a disclosure named only "Revoke": tabbing down the list, a
+    screen-reader user heard "Revoke, collapsed" twenty times without knowing which award each would take back."""
+    launch(sub="ada", name="Ada Lovelace")
+    launch(sub="bo", name="Bo Brown")
+    manager = launch(role="instructor", sub="boss")
+    page = text(client.get("/app/manage/recognise", query_string={"lt": manager}))
+    badge_id = list(options(_badge_form(page), "badge").values())[-1]
+    for name in ("Ada Lovelace", "Bo Brown"):
+        person = options(_badge_form(page), "receiver")[name]
+        assert client.post("/app/manage/badges", data={"lt": manager, "receiver": person, "badge": badge_id,
+                                                       "comment": "Ran the clinic"}).status_code == 303
+        kudos_to = options(_kudos_form(page), "receiver")[name]
+        assert client.post("/app/manage/kudos", data={"lt": manager, "receiver": kudos_to, "message": "Thanks a lot",
+                                                      "points": "0", "dimension": "sharing",
+                                                      "submission_key": f"key-{person}-kudos"}).status_code == 303
+    page = text(client.get("/app/manage/recognise", query_string={"lt": manager}))
+    names = [re.sub(r"<[^>]+>", "", s).strip() for s in re.findall(r"<summary>(.*?)</summary>", page, re.S)]
+    assert len(names) == 4
+    assert len(set(names)) == 4, names  # four different names, not "Revoke" four times
+    assert all(n.startswith("Revoke") for n in names) and any("Bo Brown" in n for n in names), names

@@ -344,3 +344,16 @@ def test_a_waiting_deliverys_next_try_names_its_day_when_not_today_and_says_when
     assert later.startswith("sonraki girişim ") and format_date(tomorrow, "d MMM", locale="tr") in later
     past = re.search(r"overdue \(([^)]*)\)", page).group(1)
     assert "gecikti" in past and format_date(overdue, "d MMM", locale="tr") in past
+
+
+def test_each_endpoints_buttons_name_the_endpoint_they_act_on(client, launch, receiver):
+    """With two endpoints the table had two "Turn off" and two "Remove" buttons: a screen-reader user tabbing
+    through them could not tell which endpoint each would switch off or delete."""
+    admin = launch(role="admin", sub="boss")
+    add_endpoint(client, admin, f"{receiver.url}/chat")
+    add_endpoint(client, admin, f"{receiver.url}/hr")
+    page = text(client.get(PAGE, query_string={"lt": admin}))
+    table = re.search(r"<caption[^>]*>Endpoints</caption>(.*?)</table>", page, re.S).group(1)
+    buttons = [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", b)).strip() for b in re.findall(r"<button>(.*?)</button>", table, re.S)]
+    assert sorted(buttons) == sorted([f"Turn off {receiver.url}/chat", f"Remove {receiver.url}/chat",
+                                      f"Turn off {receiver.url}/hr", f"Remove {receiver.url}/hr"]), buttons
