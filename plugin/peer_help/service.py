@@ -55,6 +55,8 @@ def record_help(actor: Actor, *, other_user_id: int, direction: str, description
         first = _by_key(actor, submission_key)
         if first is not None:
             return HelpResult(first, [], created=False)
+    if not other_user_id:  # nobody chosen in the list
+        raise InvalidInput(_("Choose someone in this course."), errors={"other": [_("Choose one.")]})
     if other_user_id == actor.user_id:
         raise InvalidInput(_("Helping yourself does not count: choose a colleague."), errors={"other": [_("Not yourself.")]})
     # Both people's membership rows before anything is read or written (see _confirm): an erasure of either running

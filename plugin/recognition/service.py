@@ -57,6 +57,8 @@ def _month(organisation_id: int, moment: datetime) -> str:
 def _require_manager_for(actor: Actor, receiver_id: int) -> Role:
     if not actor.can_manage:
         raise Forbidden(_("Only managers give recognition."))
+    if not receiver_id:  # nobody chosen in the list
+        raise InvalidInput(_("Choose someone in this course."), errors={"receiver": [_("Choose one.")]})
     if receiver_id == actor.user_id:
         raise Forbidden(_("Recognition is for others: you cannot give it to yourself."))
     role = role_in(actor.course_id, receiver_id)

@@ -293,7 +293,7 @@ def test_a_refused_badge_award_keeps_what_the_manager_chose_and_typed_under_the_
     assert "3 to 2000 characters." in form
     no_one = text(client.post("/app/manage/badges", data={"lt": manager, "receiver": "", "badge": badge_id,
                                                           "comment": "Ran the clinic"}))
-    assert "Not in this course." in _badge_form(no_one)
+    assert "Choose one." in _badge_form(no_one)  # nobody chosen: asked to choose
     assert 'class="field-error"' not in _kudos_form(no_one)  # the kudos form was not the one refused
 
 
@@ -373,3 +373,20 @@ def test_each_revoke_on_the_recognise_page_names_the_kudos_or_award_it_takes_bac
     assert len(names) == 4
     assert len(set(names)) == 4, names  # four different names, not "Revoke" four times
     assert all(n.startswith("Revoke") for n in names) and any("Bo Brown" in n for n in names), names
+
+
+def test_a_help_or_recognition_sent_with_nobody_chosen_asks_to_choose_instead_of_saying_not_in_this_course(
+        client, launch):
+    """Nobody chosen in the colleague or receiver list: the message under it asks to choose one; "Not in this
+    course" (said of someone who left) would send the person looking for a colleague who is there."""
+    learner = launch(sub="me", name="Solo")
+    manager = launch(role="instructor", sub="boss", name="The Boss")
+    sent = {"help": client.post("/app/help", data={"lt": learner, "other": "", "direction": "helped_me",
+                                                   "description": "Showed me prompt chaining"}),
+            "kudos": client.post("/app/manage/kudos", data={"lt": manager, "receiver": "", "message": "Well done",
+                                                            "points": "0"}),
+            "badge": client.post("/app/manage/badges", data={"lt": manager, "receiver": "", "reason": "Great"})}
+    for form, response in sent.items():
+        assert response.status_code == 422, form
+        page = visible(response)
+        assert "Choose one." in page and "Not in this course" not in page, form
