@@ -357,3 +357,19 @@ def test_each_endpoints_buttons_name_the_endpoint_they_act_on(client, launch, re
     buttons = [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", b)).strip() for b in re.findall(r"<button>(.*?)</button>", table, re.S)]
     assert sorted(buttons) == sorted([f"Turn off {receiver.url}/chat", f"Remove {receiver.url}/chat",
                                       f"Turn off {receiver.url}/hr", f"Remove {receiver.url}/hr"]), buttons
+
+
+def test_each_send_again_button_names_the_delivery_it_sends(app, client, launch, receiver):
+    """Two failed deliveries had two "Send again" buttons alike: each names its delivery's message id, shown in
+    its row, so a screen-reader user tabbing through them knows which one each sends."""
+    admin, manager = launch(role="admin", sub="boss"), launch(role="instructor", sub="teach")
+    add_endpoint(client, admin, receiver.url)
+    receiver.script = [(400, '{"message": "no"}'), (400, '{"message": "no"}')]
+    award(client, manager, launch(sub="ada"))
+    award(client, manager, launch(sub="bo"))
+    assert deliver(app).failed == 2
+    page = text(client.get(PAGE, query_string={"lt": admin}))
+    ids = re.findall(r'<td><code>(msg_[^<]+|[0-9a-f-]{20,})</code></td>', page)
+    buttons = [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", b)).strip()
+               for b in re.findall(r'name="delivery" value="\d+"><button>(.*?)</button>', page, re.S)]
+    assert len(buttons) == 2 and sorted(buttons) == sorted(f"Send again {i}" for i in ids), (buttons, ids)
