@@ -287,6 +287,31 @@ def test_keyboard_skip_link_and_visible_focus(live_server, browser):
         context.close()
 
 
+def test_a_date_and_time_box_shows_where_the_focus_is_when_tabbed_into(live_server, browser):
+    """A challenge's start and end boxes (date and time): tabbed into, the focus sits on a part inside the box (the
+    month, then each part in turn); the box itself shows the page's focus ring all the while."""
+    assert live_server.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
+    context, page, start = launched(browser, live_server, "manager")
+    try:
+        page.goto(with_path(start, "/app/challenges/new"))
+        page.locator("#f-goal_value").focus()
+        reached = []
+        for _ in range(30):  # a date and time box takes a Tab for each of its parts
+            page.keyboard.press("Tab")
+            if page.evaluate("() => document.activeElement.type") != "datetime-local":
+                continue
+            name = page.evaluate("() => document.activeElement.name")
+            if name in reached:
+                continue
+            style = page.evaluate(f"() => ({FOCUS_STYLE_JS.replace(':focus-visible', ':focus')})"
+                                  "(document.activeElement)")
+            assert style["outline"] or style["shadow"], f"{name}: no visible focus"
+            reached.append(name)
+        assert reached == ["starts_at", "ends_at"]
+    finally:
+        context.close()
+
+
 def test_choosing_a_rule_condition_with_the_keyboard_does_not_reload_on_each_arrow(live_server, browser):
     """WCAG 3.2.2 On Input: arrowing through the "What earns it" list (16 conditions) only changes the selection;
     the page changes when the admin presses the Choose button. A list that submitted on `change` reloaded the
