@@ -893,3 +893,22 @@ def test_a_contributor_counting_while_another_completes_the_challenge_is_no_dead
     assert badge_holders(course) == sorted([ada.user_id, bo.user_id])
     assert balances(bo.course_id, bo.user_id)["experimenting"] == 10 + 15
     assert verify(ada.organisation_id) == {}
+
+
+def test_a_challenge_edited_while_another_manager_cancels_it_is_refused(appctx, course):
+    """One manager cancels a challenge while another saves a new goal for it: the edit, waiting for the course's
+    people's rows the cancellation holds, is refused once the cancellation commits (as an edit of a cancelled
+    challenge is), not saved onto the cancelled challenge."""
+    from tests.services.test_concurrency import while_the_first_waits_to_commit
+
+    challenge_id = make(course, goal_value=5).id
+    log(course.ada)
+    other = make_actor(course.platform, "boss-2", Role.MANAGER)
+    db.session.commit()
+    boss = course.manager
+    results = while_the_first_waits_to_commit(
+        appctx, lambda: cancel_challenge(boss, challenge_id, NOW + timedelta(minutes=1)).id,
+        lambda: update_challenge(other, challenge_id, challenge_in(goal_value=4), NOW + timedelta(minutes=1)).id)
+    assert results == [challenge_id, "refused"]
+    cancelled = fresh(db.session.get(Challenge, challenge_id))
+    assert (cancelled.cancelled_at is not None, cancelled.goal_value) == (True, 5)
