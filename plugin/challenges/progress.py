@@ -88,19 +88,22 @@ def contribute(challenge: Challenge, user_id: int, at: datetime, now: datetime, 
         "challenge_id": challenge.id, "course_id": challenge.course_id, "user_id": user_id,
         "experiments": experiments, "first_at": at, "completed_at": now if mission else None,
     }, ["challenge_id", "user_id"])
-    if new_id is None:
-        if mission or not experiments:
-            return  # already credited: a mission counts each learner once
-        db.session.execute(update(ChallengeContribution).where(
-            ChallengeContribution.challenge_id == challenge.id, ChallengeContribution.user_id == user_id)
-            .values(experiments=ChallengeContribution.experiments + experiments).execution_options(**_NO_SYNC))
+    if new_id is None and (mission or not experiments):
+        return  # already credited: a mission counts each learner once
     step = (1 if new_id else 0) if mission else experiments
+    # The challenge's row before the person's existing contribution row: a completion holding the challenge's row
+    # marks every contribution complete, so updating one's own contribution first and then waiting for the challenge's
+    # row is a deadlock with it.
     progress, contributors, completed_at = db.session.execute(
         update(Challenge).where(Challenge.id == challenge.id)
         .values(progress_count=Challenge.progress_count + step,
                 contributor_count=Challenge.contributor_count + (1 if new_id else 0))
         .returning(Challenge.progress_count, Challenge.contributor_count, Challenge.completed_at)
         .execution_options(**_NO_SYNC)).one()
+    if new_id is None:
+        db.session.execute(update(ChallengeContribution).where(
+            ChallengeContribution.challenge_id == challenge.id, ChallengeContribution.user_id == user_id)
+            .values(experiments=ChallengeContribution.experiments + experiments).execution_options(**_NO_SYNC))
     db.session.refresh(challenge, ["progress_count", "contributor_count", "completed_at"])
     newcomers: list[tuple[int, int]] = [(new_id, user_id)] if (new_id and mission) else []
     if completed_at is None:

@@ -102,6 +102,8 @@ def update_challenge(actor: Actor, challenge_id: int, data: dict, now: datetime,
         # waits, then counts toward the challenge as it now is.
         change_standing_in_course(challenge.course_id)
         db.session.refresh(challenge)  # as it is once they have committed (completed by one of them, maybe)
+        if challenge.cancelled_at is not None:  # cancelled by another manager meanwhile
+            raise Conflict(_("This challenge was cancelled; it can no longer be changed."))
         changed = sorted(name for name, value in fields.items() if getattr(challenge, name) != value)
     if challenge.completed_at is not None:
         locked = [name for name in changed if name in LOCKED_WHEN_COMPLETE]

@@ -196,6 +196,10 @@ def introduce_rule(actor, fields: dict, now: datetime) -> tuple[Rule, int]:
     how many people it recognised."""
     from plugin.rules import definitions
 
+    if actor.can_administer and fields.get("active", True):
+        # The members' rows before the rule's insert moves the organisation's configuration version (its row): the
+        # replay below takes them, and a time zone change (or a launch) takes them before that row (a deadlock).
+        change_standing_in_organisation(actor.organisation_id)
     rule = definitions.create_rule(actor.organisation_id, fields, now, actor=actor)
     if not rule.active:
         return rule, 0

@@ -821,3 +821,94 @@ def test_a_challenge_cancelled_while_a_learner_logs_keeps_nothing_on_its_board(a
     cancelled = fresh(db.session.get(Challenge, challenge_id))
     assert cancelled.cancelled_at is not None
     assert cancelled.progress_count == (2 if first == "experiment" else 1)  # as it was when it was cancelled
+
+
+@pytest.mark.skipif("config.getoption('--db') != 'postgresql'", reason="row locks taken in turn are PostgreSQL's")
+def test_a_contributor_counting_while_another_completes_the_challenge_is_no_deadlock(appctx, course):
+    """Bo's second experiment has added itself to his contribution and waits for the challenge's row while Ada's
+    experiment, holding that row, completes the challenge (marking every contribution complete, his too): neither
+    may end in a deadlock (a server error for one of them), and Bo is paid for the completion once."""
+    import threading
+
+    from sqlalchemy import text
+
+    from plugin.core.db import writing
+    from plugin.experiments.service import log_experiment
+    from plugin.leaderboards.rebuild import verify
+    from plugin.settings.service import limits, update_limits
+    from tests.services.factories import experiment_data
+
+    admin = make_actor(course.platform, "admin", Role.ADMIN)
+    # Ten points a day: Bo's second experiment of the day earns nothing, so it writes no board row Ada's holds.
+    update_limits(admin, {**limits(admin.organisation_id).__dict__, "daily_points_cap": 10}, NOW)
+    _challenger_rule(course)
+    challenge = make(course, goal_value=2, badge=course.badge.id)
+    log(course.bo)
+    ada, bo = course.ada, course.bo
+    data = {n: experiment_data(ada.organisation_id) for n in ("ada", "bo")}
+    db.session.commit()
+    holding, go, errors = threading.Event(), threading.Event(), []
+    completing = progress.complete
+
+    def complete_after_a_pause(challenge, now, newcomers=None):
+        if threading.current_thread().name == "ada":  # she holds the challenge's row; its completion comes next
+            holding.set()
+            go.wait(30)
+        return completing(challenge, now, newcomers)
+
+    def run(who, actor, at):
+        try:
+            with appctx.app_context(), writing():
+                log_experiment(actor, data[who], at)
+                db.session.commit()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            holding.set()
+
+    progress.complete = complete_after_a_pause
+    try:
+        ada_thread = threading.Thread(target=run, args=("ada", ada, NOW + timedelta(minutes=1)), name="ada", daemon=True)
+        ada_thread.start()
+        assert holding.wait(30)
+        bo_thread = threading.Thread(target=run, args=("bo", bo, NOW + timedelta(minutes=2)), name="bo", daemon=True)
+        bo_thread.start()
+        for _try in range(300):  # until Bo's experiment waits for the challenge's row
+            if not bo_thread.is_alive():
+                break
+            waiting = db.session.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"))
+            db.session.rollback()
+            if waiting:
+                break
+            threading.Event().wait(0.01)
+        go.set()
+        ada_thread.join(60)
+        bo_thread.join(60)
+    finally:
+        progress.complete = completing
+    assert errors == [] and not bo_thread.is_alive() and not ada_thread.is_alive()
+    _deliver_deferred()
+    challenge = fresh(challenge)
+    assert (challenge.progress_count, challenge.contributor_count) == (3, 2) and challenge.completed_at is not None
+    assert badge_holders(course) == sorted([ada.user_id, bo.user_id])
+    assert balances(bo.course_id, bo.user_id)["experimenting"] == 10 + 15
+    assert verify(ada.organisation_id) == {}
+
+
+def test_a_challenge_edited_while_another_manager_cancels_it_is_refused(appctx, course):
+    """One manager cancels a challenge while another saves a new goal for it: the edit, waiting for the course's
+    people's rows the cancellation holds, is refused once the cancellation commits (as an edit of a cancelled
+    challenge is), not saved onto the cancelled challenge."""
+    from tests.services.test_concurrency import while_the_first_waits_to_commit
+
+    challenge_id = make(course, goal_value=5).id
+    log(course.ada)
+    other = make_actor(course.platform, "boss-2", Role.MANAGER)
+    db.session.commit()
+    boss = course.manager
+    results = while_the_first_waits_to_commit(
+        appctx, lambda: cancel_challenge(boss, challenge_id, NOW + timedelta(minutes=1)).id,
+        lambda: update_challenge(other, challenge_id, challenge_in(goal_value=4), NOW + timedelta(minutes=1)).id)
+    assert results == [challenge_id, "refused"]
+    cancelled = fresh(db.session.get(Challenge, challenge_id))
+    assert (cancelled.cancelled_at is not None, cancelled.goal_value) == (True, 5)

@@ -357,3 +357,72 @@ def test_an_experiment_logged_while_a_replay_is_applied_keeps_the_day_within_the
     assert balance(ada.course_id, ada.user_id, "experimenting") == 20
     assert replay(org, day(0, 4)).empty
     assert verify_totals() == []
+
+
+@pytest.mark.skipif("config.getoption('--db') != 'postgresql'", reason="row locks taken in turn are PostgreSQL's")
+def test_a_rule_introduced_while_another_admin_changes_the_time_zone_is_no_deadlock(appctx, course):
+    """An admin saves a new rule (it is applied to the past at once) while another admin changes the organisation's
+    time zone: neither may end in a deadlock (a server error for one of them). The rule's save moves the
+    organisation's configuration version before its replay takes the members' rows; the time zone's change takes
+    the members' rows before its save moves that version."""
+    import threading
+
+    from sqlalchemy import text
+
+    from plugin.core.db import writing
+    from plugin.leaderboards.rebuild import verify
+    from plugin.leaderboards.service import change_time_zone
+    from plugin.replay import service as replay_service
+
+    log(course.ada, day(0))
+    log(course.bo, day(0))
+    admin, other = course.admin, make_actor(course.platform, "admin-2", Role.ADMIN)
+    db.session.commit()
+    fields = {"name": "First experiment", "condition": "experiment_count", "params": {"count": 1}, "points": 20,
+              "repeatable": False}
+    paused, go, errors, results = threading.Event(), threading.Event(), [], {}
+    taking = replay_service.change_standing_in_organisation
+
+    def taking_after_a_pause(organisation_id):
+        if threading.current_thread().name == "rule" and not paused.is_set():
+            paused.set()
+            go.wait(30)
+        return taking(organisation_id)
+
+    def run(name, work):
+        try:
+            with appctx.app_context(), writing():
+                results[name] = work()
+                db.session.commit()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            paused.set()
+
+    replay_service.change_standing_in_organisation = taking_after_a_pause
+    try:
+        saving = threading.Thread(target=run, name="rule", daemon=True, args=(
+            "rule", lambda: replay_service.introduce_rule(admin, fields, day(1))[1]))
+        saving.start()
+        assert paused.wait(30)
+        zone = threading.Thread(target=run, name="zone", daemon=True, args=(
+            "zone", lambda: change_time_zone(other, "Europe/Istanbul", day(1))))
+        zone.start()
+        for _try in range(300):  # until the time zone's change waits for a lock, or is done
+            if not zone.is_alive():
+                break
+            waiting = db.session.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"))
+            db.session.rollback()
+            if waiting:
+                break
+            threading.Event().wait(0.01)
+        go.set()
+        saving.join(60)
+        zone.join(60)
+    finally:
+        replay_service.change_standing_in_organisation = taking
+    assert errors == [] and not saving.is_alive() and not zone.is_alive()
+    assert results == {"rule": 2, "zone": True}
+    db.session.expire_all()
+    assert balance(course.ada.course_id, course.ada.user_id) == 10 + 20
+    assert verify(course.org) == {}
