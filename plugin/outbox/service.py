@@ -20,7 +20,7 @@ from plugin.diagnostics import fit
 from plugin.extensions import db
 from plugin.outbox import messages as said
 from plugin.outbox.models import DONE, FAILED, PENDING, OutboxItem
-from plugin.outbox.registry import GiveUp, Retry, handler_for
+from plugin.outbox.registry import GiveUp, Retry, handler_for, kinds
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,10 @@ def claim_due(now: datetime, limit: int) -> list[tuple[int, str, int, str, dict]
 def _claim(session, now: datetime, limit: int) -> list[tuple[int, str, int, str, dict]]:
     token = secrets.token_hex(16)
     lease = {"claim_token": token, "locked_until": now + LEASE, "updated_at": now}
-    query = select(OutboxItem.id).where(*_due(now)).order_by(OutboxItem.next_attempt_at, OutboxItem.id).limit(limit)
+    # Only kinds this instance handles: during a rolling upgrade a newer instance may queue a kind the older ones do
+    # not know yet, which waits for a worker that does instead of being failed for good by one that does not.
+    query = select(OutboxItem.id).where(*_due(now), OutboxItem.kind.in_(kinds())).order_by(
+        OutboxItem.next_attempt_at, OutboxItem.id).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         ids = list(session.scalars(query.with_for_update(skip_locked=True)))
         if ids:

@@ -190,11 +190,20 @@ def test_a_receivers_answer_holding_a_nul_character_is_recorded_and_the_batch_go
     assert "request" in first.last_error if what == "nul" else "ready" in first.note
 
 
-def test_unknown_kind_fails_without_a_handler(appctx):
-    outbox.enqueue("test.nobody-handles-this", "k1", {}, NOW)
+def test_a_kind_this_instance_does_not_handle_waits_for_an_instance_that_does(appctx, monkeypatch):
+    """A rolling upgrade: a newer instance queues a kind of delivery the older ones do not know yet (a deferred
+    challenge payment). An older instance's worker leaves it waiting, untried, instead of failing it for good; a
+    worker that handles it sends it."""
+    from plugin.outbox import registry
+
+    outbox.enqueue("test.newer-kind", "k1", {"n": 1}, NOW)
     db.session.commit()
-    assert outbox.process_due(NOW).failed == 1
-    assert "no handler" in rows()[0].last_error
+    counts = outbox.process_due(NOW)
+    assert (counts.processed, counts.failed) == (0, 0)
+    assert (rows()[0].status, rows()[0].attempts, rows()[0].last_error) == (PENDING, 0, None)
+    monkeypatch.setitem(registry._handlers, "test.newer-kind", lambda payload, now: f"sent {payload['n']}")
+    assert outbox.process_due(NOW).done == 1
+    assert (rows()[0].status, rows()[0].note) == (DONE, "sent 1")
 
 
 def test_a_newer_payload_queued_between_the_claim_and_the_start_is_the_one_sent_on_its_own_first_try(appctx):
