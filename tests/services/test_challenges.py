@@ -647,12 +647,11 @@ def test_a_contributor_logging_while_another_completes_the_challenge_is_no_deadl
     in a deadlock (a server error for one of them); Bo is paid for the completion once, and the figures agree."""
     import threading
 
-    from sqlalchemy import text
-
     from plugin.core.db import writing
     from plugin.experiments.service import log_experiment
     from plugin.leaderboards.rebuild import verify
     from tests.services.factories import experiment_data
+    from tests.services.test_concurrency import until_it_waits_for_a_lock
 
     _challenger_rule(course)
     challenge = make(course, goal_value=2, badge=course.badge.id)
@@ -686,16 +685,7 @@ def test_a_contributor_logging_while_another_completes_the_challenge_is_no_deadl
         assert bo_paid.wait(30)
         ada_thread = threading.Thread(target=run, args=("ada", ada, NOW + timedelta(minutes=2)), daemon=True)
         ada_thread.start()
-        for _try in range(300):  # until Ada's completion waits for a lock or is done (SQLite: waits to begin)
-            if not ada_thread.is_alive():
-                break
-            if db.engine.dialect.name == "postgresql":
-                waiting = db.session.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"))
-                db.session.rollback()
-                if waiting:
-                    break
-            else:
-                threading.Event().wait(0.01)
+        until_it_waits_for_a_lock(ada_thread)  # Ada's completion (SQLite: waiting to begin)
         go.set()
         bo_thread.join(60)
         ada_thread.join(60)
@@ -830,13 +820,12 @@ def test_a_contributor_counting_while_another_completes_the_challenge_is_no_dead
     may end in a deadlock (a server error for one of them), and Bo is paid for the completion once."""
     import threading
 
-    from sqlalchemy import text
-
     from plugin.core.db import writing
     from plugin.experiments.service import log_experiment
     from plugin.leaderboards.rebuild import verify
     from plugin.settings.service import limits, update_limits
     from tests.services.factories import experiment_data
+    from tests.services.test_concurrency import until_it_waits_for_a_lock
 
     admin = make_actor(course.platform, "admin", Role.ADMIN)
     # Ten points a day: Bo's second experiment of the day earns nothing, so it writes no board row Ada's holds.
@@ -873,14 +862,7 @@ def test_a_contributor_counting_while_another_completes_the_challenge_is_no_dead
         assert holding.wait(30)
         bo_thread = threading.Thread(target=run, args=("bo", bo, NOW + timedelta(minutes=2)), name="bo", daemon=True)
         bo_thread.start()
-        for _try in range(300):  # until Bo's experiment waits for the challenge's row
-            if not bo_thread.is_alive():
-                break
-            waiting = db.session.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"))
-            db.session.rollback()
-            if waiting:
-                break
-            threading.Event().wait(0.01)
+        until_it_waits_for_a_lock(bo_thread)  # Bo's experiment, for the challenge's row
         go.set()
         ada_thread.join(60)
         bo_thread.join(60)

@@ -54,6 +54,21 @@ def race(app, work, threads: int = THREADS) -> list:
     return results
 
 
+def until_it_waits_for_a_lock(thread: threading.Thread) -> None:
+    """Return once `thread` has ended or (PostgreSQL) a session waits for a lock; SQLite, where a second writer
+    waits at BEGIN IMMEDIATE unseen from here: after a short while."""
+    postgresql = db.engine.dialect.name == "postgresql"
+    for _try in range(300 if postgresql else 20):
+        if not thread.is_alive():
+            return
+        if postgresql:
+            waiting = db.session.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"))
+            db.session.rollback()
+            if waiting:
+                return
+        threading.Event().wait(0.01)
+
+
 def while_the_first_waits_to_commit(app, first, second) -> list:
     """Run first() up to its flush, then second() in another transaction, and commit the first only once the
     second has finished or is waiting for a lock (the order a barrier only makes likely). Returns both results."""
@@ -80,16 +95,7 @@ def while_the_first_waits_to_commit(app, first, second) -> list:
     assert flushed.wait(30)
     two = threading.Thread(target=run, args=(1, second, False), daemon=True)
     two.start()
-    postgresql = db.engine.dialect.name == "postgresql"
-    for _try in range(300 if postgresql else 20):  # SQLite: the second waits at BEGIN IMMEDIATE, unseen here
-        if not two.is_alive():
-            break
-        if postgresql:
-            waiting = db.session.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"))
-            db.session.rollback()
-            if waiting:
-                break
-        threading.Event().wait(0.01)
+    until_it_waits_for_a_lock(two)
     go.set()
     one.join(30)
     two.join(30)

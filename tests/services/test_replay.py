@@ -367,12 +367,11 @@ def test_a_rule_introduced_while_another_admin_changes_the_time_zone_is_no_deadl
     the members' rows before its save moves that version."""
     import threading
 
-    from sqlalchemy import text
-
     from plugin.core.db import writing
     from plugin.leaderboards.rebuild import verify
     from plugin.leaderboards.service import change_time_zone
     from plugin.replay import service as replay_service
+    from tests.services.test_concurrency import until_it_waits_for_a_lock
 
     log(course.ada, day(0))
     log(course.bo, day(0))
@@ -408,14 +407,7 @@ def test_a_rule_introduced_while_another_admin_changes_the_time_zone_is_no_deadl
         zone = threading.Thread(target=run, name="zone", daemon=True, args=(
             "zone", lambda: change_time_zone(other, "Europe/Istanbul", day(1))))
         zone.start()
-        for _try in range(300):  # until the time zone's change waits for a lock, or is done
-            if not zone.is_alive():
-                break
-            waiting = db.session.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"))
-            db.session.rollback()
-            if waiting:
-                break
-            threading.Event().wait(0.01)
+        until_it_waits_for_a_lock(zone)  # the time zone's change
         go.set()
         saving.join(60)
         zone.join(60)
