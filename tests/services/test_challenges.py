@@ -647,11 +647,10 @@ def test_a_contributor_logging_while_another_completes_the_challenge_is_no_deadl
     in a deadlock (a server error for one of them); Bo is paid for the completion once, and the figures agree."""
     import threading
 
-    from plugin.core.db import writing
     from plugin.experiments.service import log_experiment
     from plugin.leaderboards.rebuild import verify
     from tests.services.factories import experiment_data
-    from tests.services.test_concurrency import until_it_waits_for_a_lock
+    from tests.services.test_concurrency import committing_thread, until_it_waits_for_a_lock
 
     _challenger_rule(course)
     challenge = make(course, goal_value=2, badge=course.badge.id)
@@ -668,23 +667,15 @@ def test_a_contributor_logging_while_another_completes_the_challenge_is_no_deadl
             go.wait(30)
         return counted(experiment, now)
 
-    def run(who, actor, at):
-        try:
-            with appctx.app_context(), writing():
-                log_experiment(actor, data[who], at)
-                db.session.commit()
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            bo_paid.set()
+    def logging(who, actor, at) -> threading.Thread:
+        return committing_thread(appctx, who, lambda: log_experiment(actor, data[who], at).experiment.id, errors, {},
+                                 bo_paid)
 
     progress.on_experiment_logged = counting_after_a_pause
     try:
-        bo_thread = threading.Thread(target=run, args=("bo", bo, NOW + timedelta(minutes=1)), daemon=True)
-        bo_thread.start()
+        bo_thread = logging("bo", bo, NOW + timedelta(minutes=1))
         assert bo_paid.wait(30)
-        ada_thread = threading.Thread(target=run, args=("ada", ada, NOW + timedelta(minutes=2)), daemon=True)
-        ada_thread.start()
+        ada_thread = logging("ada", ada, NOW + timedelta(minutes=2))
         until_it_waits_for_a_lock(ada_thread)  # Ada's completion (SQLite: waiting to begin)
         go.set()
         bo_thread.join(60)
@@ -820,12 +811,11 @@ def test_a_contributor_counting_while_another_completes_the_challenge_is_no_dead
     may end in a deadlock (a server error for one of them), and Bo is paid for the completion once."""
     import threading
 
-    from plugin.core.db import writing
     from plugin.experiments.service import log_experiment
     from plugin.leaderboards.rebuild import verify
     from plugin.settings.service import limits, update_limits
     from tests.services.factories import experiment_data
-    from tests.services.test_concurrency import until_it_waits_for_a_lock
+    from tests.services.test_concurrency import committing_thread, until_it_waits_for_a_lock
 
     admin = make_actor(course.platform, "admin", Role.ADMIN)
     # Ten points a day: Bo's second experiment of the day earns nothing, so it writes no board row Ada's holds.
@@ -845,23 +835,15 @@ def test_a_contributor_counting_while_another_completes_the_challenge_is_no_dead
             go.wait(30)
         return completing(challenge, now, newcomers)
 
-    def run(who, actor, at):
-        try:
-            with appctx.app_context(), writing():
-                log_experiment(actor, data[who], at)
-                db.session.commit()
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            holding.set()
+    def logging(who, actor, at) -> threading.Thread:
+        return committing_thread(appctx, who, lambda: log_experiment(actor, data[who], at).experiment.id, errors, {},
+                                 holding)
 
     progress.complete = complete_after_a_pause
     try:
-        ada_thread = threading.Thread(target=run, args=("ada", ada, NOW + timedelta(minutes=1)), name="ada", daemon=True)
-        ada_thread.start()
+        ada_thread = logging("ada", ada, NOW + timedelta(minutes=1))
         assert holding.wait(30)
-        bo_thread = threading.Thread(target=run, args=("bo", bo, NOW + timedelta(minutes=2)), name="bo", daemon=True)
-        bo_thread.start()
+        bo_thread = logging("bo", bo, NOW + timedelta(minutes=2))
         until_it_waits_for_a_lock(bo_thread)  # Bo's experiment, for the challenge's row
         go.set()
         ada_thread.join(60)

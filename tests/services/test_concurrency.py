@@ -54,6 +54,25 @@ def race(app, work, threads: int = THREADS) -> list:
     return results
 
 
+def committing_thread(app, name: str, work, errors: list, results: dict, ended: threading.Event) -> threading.Thread:
+    """A started thread, named `name`, running work() in a transaction of its own and committing it: the result in
+    results[name], an exception in errors; `ended` is set when it ends, however it ends (no test waits for ever)."""
+
+    def run():
+        try:
+            with app.app_context(), writing():
+                results[name] = work()
+                db.session.commit()
+        except BaseException as exc:  # noqa: BLE001 - reported by the caller
+            errors.append(exc)
+        finally:
+            ended.set()
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
 def until_it_waits_for_a_lock(thread: threading.Thread) -> None:
     """Return once `thread` has ended or (PostgreSQL) a session waits for a lock; SQLite, where a second writer
     waits at BEGIN IMMEDIATE unseen from here: after a short while."""

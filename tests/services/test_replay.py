@@ -367,11 +367,10 @@ def test_a_rule_introduced_while_another_admin_changes_the_time_zone_is_no_deadl
     the members' rows before its save moves that version."""
     import threading
 
-    from plugin.core.db import writing
     from plugin.leaderboards.rebuild import verify
     from plugin.leaderboards.service import change_time_zone
     from plugin.replay import service as replay_service
-    from tests.services.test_concurrency import until_it_waits_for_a_lock
+    from tests.services.test_concurrency import committing_thread, until_it_waits_for_a_lock
 
     log(course.ada, day(0))
     log(course.bo, day(0))
@@ -388,25 +387,13 @@ def test_a_rule_introduced_while_another_admin_changes_the_time_zone_is_no_deadl
             go.wait(30)
         return taking(organisation_id)
 
-    def run(name, work):
-        try:
-            with appctx.app_context(), writing():
-                results[name] = work()
-                db.session.commit()
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            paused.set()
-
     replay_service.change_standing_in_organisation = taking_after_a_pause
     try:
-        saving = threading.Thread(target=run, name="rule", daemon=True, args=(
-            "rule", lambda: replay_service.introduce_rule(admin, fields, day(1))[1]))
-        saving.start()
+        saving = committing_thread(appctx, "rule", lambda: replay_service.introduce_rule(admin, fields, day(1))[1],
+                                   errors, results, paused)
         assert paused.wait(30)
-        zone = threading.Thread(target=run, name="zone", daemon=True, args=(
-            "zone", lambda: change_time_zone(other, "Europe/Istanbul", day(1))))
-        zone.start()
+        zone = committing_thread(appctx, "zone", lambda: change_time_zone(other, "Europe/Istanbul", day(1)),
+                                 errors, results, paused)
         until_it_waits_for_a_lock(zone)  # the time zone's change
         go.set()
         saving.join(60)
