@@ -1,7 +1,6 @@
 """record(): append an audit event in the caller's transaction; entries(): read them for admins."""
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 from sqlalchemy import select
@@ -67,11 +66,6 @@ ACTION_LABELS = {
 
 def action_label(action: str) -> str:
     return str(ACTION_LABELS.get(action, action))
-
-
-def details_text(details) -> str:
-    """An entry's details as stored, readable: names with ı, ş, ğ shown as letters, not \\u escapes."""
-    return json.dumps(details, ensure_ascii=False, sort_keys=True, default=str)
 
 
 def record(actor: Actor, action: str, target_type: str, target_id: int | None, details: dict, now: datetime,

@@ -4,7 +4,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, redirect, render_template, request
 from marshmallow import ValidationError
 
-from plugin.audit.service import action_label, details_text, entries, record
+from plugin.audit.details import details_view
+from plugin.audit.service import action_label, entries, record
 from plugin.badges import service as badges
 from plugin.badges.images import MAX_BYTES as MAX_IMAGE_BYTES
 from plugin.catalog import service as catalog
@@ -205,4 +206,4 @@ def audit_log(actor: Actor):
     names = {u.id: u.display_name for u in db.session.scalars(
         db.select(User).where(User.id.in_({e.actor_user_id for e in events if e.actor_user_id})))}
     return render_template("admin/audit.html", actor=actor, events=events, names=names, action_label=action_label,
-                           details_text=details_text, older=older)
+                           details_view=details_view, older=older)

@@ -178,3 +178,31 @@ def test_the_xapi_status_table_in_turkish(client, launch):
     assert "Sınama ifadesi sıraya alındı." in page
     assert "Sınama ifadesi (tested the connection to)" in page and "Bekliyor" in page  # the verb: statement content
     assert "0 gönderildi, 1 bekliyor, 0 başarısız." in page
+
+
+def _buttons(page_html: str) -> list[str]:
+    """Each button's and button-like link's words as read, without the hidden text naming what it acts on."""
+    page_html = re.sub(r'<button[^>]*name="language".*?</button>', "", page_html, flags=re.S)  # a language's name
+    found = re.findall(r'<button\b[^>]*>(.*?)</button>|<a\b[^>]*class="button[^"]*"[^>]*>(.*?)</a>', page_html, re.S)
+    words = [re.sub(r'<span class="visually-hidden">.*?</span>|<[^>]+>', " ", a or b) for a, b in found]
+    return [" ".join(html.unescape(w).split()) for w in words if w.strip()]
+
+
+def _polite(label: str) -> bool:
+    """The polite imperative of the Turkish copy ("Kaydedin", "Ekleyin"), not the curt one ("Kaydet", "Ekle"):
+    the phrase's verb, its last word before a parenthesis, ends in -(y)in/-ın/-un/-ün."""
+    verb = re.split(r"[(:]", label)[0].split()[-1]
+    return re.search(r"[iıuü]n$", verb) is not None
+
+
+def test_the_webhooks_and_vision_pages_buttons_address_the_admin_politely(client, launch):
+    admin = launch(role="admin", sub="boss", **in_locale("tr"))
+    added = client.post("/app/admin/webhooks", data={"lt": admin, "url": "https://hooks.example.org/tinker",
+                                                     "events": "badge.earned"})
+    assert added.status_code == 201
+    webhooks = _buttons(text(client.get("/app/admin/webhooks", query_string={"lt": admin})))
+    vision = _buttons(text(client.get("/app/vision/edit", query_string={"lt": admin})))
+    assert "Uç nokta ekleyin" in webhooks and "Kaldırın" in webhooks
+    assert "Yapay zekâ vizyonunu kaydedin" in vision
+    curt = [label for label in webhooks + vision if not _polite(label)]
+    assert curt == []

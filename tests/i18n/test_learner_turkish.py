@@ -82,7 +82,7 @@ def test_refusals_and_field_messages_are_in_turkish(client, platform):
     body = visible(own)
     assert "Lütfen formu kontrol edin" in body
     assert "Bu sizin denemeniz: tepkiler ve yeniden kullanımlar meslektaşlarınızın denemeleri içindir." in body
-    assert "Hata 422" in body and "Panoma dön" in body
+    assert "Hata 422" in body and "Panoma dönün" in body
 
     # An address that does not exist, for someone launched in Turkish (no view ran: found from the session).
     missing = client.get("/app/no-such-page")

@@ -3,7 +3,7 @@ import re
 from datetime import timedelta
 
 from tests.services.factories import NOW
-from tests.web.helpers import text
+from tests.web.helpers import text, visible
 
 
 def test_entries_older_than_the_first_page_are_reachable(client, launch, app):
@@ -28,3 +28,39 @@ def test_entries_older_than_the_first_page_are_reachable(client, launch, app):
         page, pages = text(client.get(older.group(1).replace("&amp;", "&"))), pages + 1
     assert seen == {f"n{n:03d}" for n in range(130)}
     assert pages == 2
+
+
+def _audited(app, action: str, details: dict) -> None:
+    from plugin.audit.models import AuditEvent
+    from plugin.extensions import db
+    from plugin.tenancy.models import Course
+
+    with app.app_context():
+        course = db.session.scalar(db.select(Course))
+        db.session.add(AuditEvent(organisation_id=course.organisation_id, course_id=course.id, actor_role="admin",
+                                  action=action, target_type="challenge", target_id=None, details=details,
+                                  created_at=NOW))
+        db.session.commit()
+
+
+TURKISH = {"overrides": {"https://purl.imsglobal.org/spec/lti/claim/launch_presentation": {
+    "return_url": "https://lms.example.edu/course/view.php?id=1", "locale": "tr"}}}
+
+
+def test_details_read_as_labelled_values_in_the_readers_language(client, launch, app):
+    english = launch(role="admin", sub="admin")
+    _audited(app, "challenge.created", {"title": "Prompt kütüphanesi", "mission": True})
+    _audited(app, "settings.limits_changed", {"kudos_monthly_budget": [100, 1500]})
+    _audited(app, "privacy.export", {"made_up_key": "x"})
+
+    page = visible(client.get("/app/admin/audit", query_string={"lt": english}))
+    assert "Title: Prompt kütüphanesi" in page and "Sandbox mission: Yes" in page
+    assert "Kudos points per manager per month: 100 → 1,500" in page
+    assert "made_up_key: x" in page  # a key without a label shows as itself
+    assert '"mission"' not in text(client.get("/app/admin/audit", query_string={"lt": english}))  # no raw JSON
+
+    turkish = launch(role="admin", sub="admin", **TURKISH)
+    page = visible(client.get("/app/admin/audit", query_string={"lt": turkish}))
+    assert "Başlık: Prompt kütüphanesi" in page and "Deneme alanı görevi: Evet" in page  # the title as typed
+    assert "Yönetici başına aylık tebrik puanı: 100 → 1.500" in page
+    assert "mission" not in page and "Title" not in page

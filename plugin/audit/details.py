@@ -1,0 +1,143 @@
+"""An audit entry's details as the audit page shows them: "label: value" lines in the reader's language.
+
+The row keeps the JSON as recorded (English keys, stored values) for exports and machines; only the page
+reads it this way. Labels name the keys Tinker records (grep `record(` across plugin/); an unknown key is
+shown as itself. Values stay as stored (a title someone typed stays as typed), except that yes/no, numbers
+and dates read in the reader's language, and a change recorded as [before, after] reads "before → after".
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_babel import format_datetime
+
+from plugin.i18n import format_decimal
+from plugin.i18n import gettext as _
+from plugin.i18n import lazy_gettext as _l
+
+DETAIL_LABELS = {
+    # identity links
+    "expires_at": _l("Expires"),
+    "method": _l("Method"),
+    "users": _l("Accounts"),
+    "users_before": _l("Accounts before"),
+    "code_of": _l("Code issued to account"),
+    "user": _l("Account"),
+    "user_id": _l("Account"),
+    "user_ids": _l("Accounts"),
+    # texts, names, versions
+    "name": _l("Name"),
+    "title": _l("Title"),
+    "mission": _l("Sandbox mission"),
+    "reason": _l("Reason"),
+    "status": _l("Status"),
+    "version": _l("Version"),
+    "changed": _l("Changed"),
+    "awarded": _l("Already awarded"),
+    "members": _l("Members"),
+    "levels": _l("Levels"),
+    # recognition
+    "receiver": _l("Receiver"),
+    "points": _l("Points"),
+    "badge": _l("Badge"),
+    # counts
+    "count": _l("Count"),
+    "deliveries": _l("Deliveries"),
+    "delivery": _l("Delivery"),
+    "rows": _l("Rows"),
+    "experiments": _l("Experiments"),
+    "older_than_days": _l("Older than (days)"),
+    "counts": _l("Records changed"),
+    "pseudonym": _l("Pseudonym"),
+    "format": _l("Format"),
+    # settings
+    "time_zone": _l("Time zone"),
+    "min_group_size": _l("Minimum group size"),
+    "experiment_text_retention_days": _l("Experiment text kept (days)"),
+    "daily_points_cap": _l("Experiment points per person per day, at most"),
+    "repeat_free_count": _l("Same tool on the same task: full points this many times in 30 days"),
+    "repeat_factor_percent": _l("Points for a repeat beyond those (percent)"),
+    "duplicate_threshold_percent": _l("Near-duplicate text threshold (percent)"),
+    "min_reflection_chars": _l("Minimum reflection length for a failed experiment"),
+    "kudos_monthly_budget": _l("Kudos points per manager per month"),
+    "help_pair_cap": _l("Confirmed helps between the same two people that earn points"),
+    "help_pair_window_days": _l("Days over which confirmed helps are counted"),
+    "mode": _l("Boards"),
+    "relative": _l("Relative mode"),
+    # integrations
+    "enabled": _l("On"),
+    "endpoint": _l("LRS endpoint"),
+    "key": _l("Key"),
+    "send_email": _l("Send e-mail addresses"),
+    "secret": _l("Secret (password)"),
+    "url": _l("Address"),
+    "events": _l("Events"),
+    "scopes": _l("Scopes"),
+    "days": _l("Valid for (days)"),
+    "by": _l("By"),
+    # a learner's erasure: what was erased or removed, per kind of record
+    "reports": _l("Reports"),
+    "peer_help": _l("Peer help"),
+    "peer_help_declined": _l("Peer help declined"),
+    "kudos": _l("Kudos"),
+    "badge_awards": _l("Badge awards"),
+    "mission_evidence": _l("Mission evidence"),
+    "badge_recipient": _l("Badge recipient profile"),
+    "launch_sessions": _l("Sign-ins"),
+    "pending_grade_pushes": _l("Grade syncs waiting"),
+    "emails": _l("E-mails waiting"),
+    "audit_reasons": _l("Audit log reasons"),
+    "identity_links": _l("Account links"),
+    "webhooks_rewritten": _l("Webhook deliveries rewritten"),
+    "xapi_cancelled": _l("xAPI statements cancelled"),
+    "xapi_scrubbed": _l("xAPI statements scrubbed"),
+    # course copy
+    "source_course_id": _l("Copied from course"),
+    "boards": _l("Boards"),
+    "grade_sync": _l("Grade sync"),
+    "challenges": _l("Challenges copied"),
+    "challenges_left_out": _l("Challenges left out"),
+}
+
+# Actions whose details hold each changed setting as [before, after].
+CHANGES = {"team.renamed", "settings.time_zone_changed", "settings.limits_changed", "insights.min_group_changed",
+           "privacy.retention_changed", "xapi.settings_changed", "boards.settings_changed"}
+DATES = {"expires_at"}
+
+
+def detail_label(key: str) -> str:
+    return str(DETAIL_LABELS.get(key, key))
+
+
+def _value(value, key: str = "") -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    if isinstance(value, (int, float)):
+        return format_decimal(value)
+    if isinstance(value, dict):
+        return ", ".join(f"{detail_label(k)}: {_value(v, k)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(f"{_value(v[0])} ({_value(v[1])})" if isinstance(v, (list, tuple)) and len(v) == 2
+                         else _value(v) for v in value)
+    if key in DATES:
+        try:
+            return format_datetime(datetime.fromisoformat(value), "dd MMM y HH:mm")
+        except (TypeError, ValueError):
+            pass
+    return str(value)
+
+
+def details_view(action: str, details) -> list[tuple[str, str]]:
+    """(label, value) per recorded key, in the order recorded."""
+    if not isinstance(details, dict):
+        return [] if details in (None, "") else [("", _value(details))]
+    lines = []
+    for key, value in details.items():
+        if action in CHANGES and isinstance(value, list) and len(value) == 2:
+            shown = f"{_value(value[0], key)} → {_value(value[1], key)}"
+        else:
+            shown = _value(value, key)
+        lines.append((detail_label(key), shown))
+    return lines
