@@ -50,3 +50,31 @@ def test_seeded_level_names_say_what_turkish_learners_read_and_stay_seeded_when_
     assert saved.status_code == 303
     again = html.unescape(visible(client.get("/app/admin/scoring", query_string={"lt": admin})))
     assert "Türkçe sayfalarda “Meraklı” olarak görünür" in again  # still seeded: not turned into a custom name
+
+
+def test_a_seeded_badge_says_what_turkish_learners_read_beside_its_name_and_description(client, launch):
+    """The badges page's boxes hold a seeded badge's stored English name and description, as the lists and levels
+    do; a Turkish admin is told beside each what Turkish learners read, and the box is described by it."""
+    english = launch(role="admin", sub="boss")
+    assert "Shown on" not in text(client.get("/app/admin/badges", query_string={"lt": english}))
+    admin = launch(role="admin", sub="boss", **TURKISH)
+    page = text(client.get("/app/admin/badges", query_string={"lt": admin}))
+    shown = html.unescape(visible(client.get("/app/admin/badges", query_string={"lt": admin})))
+    assert "Türkçe sayfalarda “İlk deneme” olarak görünür (yeniden adlandırılana kadar)." in shown
+    name_box = re.search(r'<input id="(b\d+)-name" name="name" value="First experiment"[^>]*>', page)
+    hint = re.search(r'aria-describedby="([^"]+)"', name_box.group(0)).group(1)
+    assert f'id="{hint}"' in page and "İlk deneme" in re.search(rf'id="{hint}">([^<]+)<', page).group(1)
+    description = re.search(rf'<input id="{name_box.group(1)}-desc" name="description" value="Logged a first AI '
+                            r'experiment[^"]*"[^>]*aria-describedby="([^"]+)"', page)
+    assert description and f'id="{description.group(1)}"' in page
+
+
+def test_a_seeded_rules_edit_page_says_what_turkish_learners_read_beside_its_name(client, launch):
+    admin = launch(role="admin", sub="boss", **TURKISH)
+    rules = text(client.get("/app/admin/rules/", query_string={"lt": admin}))
+    rule_id = re.search(r"/app/admin/rules/(\d+)[^>]*>İlk Adım</a>", rules).group(1)
+    page = text(client.get(f"/app/admin/rules/{rule_id}", query_string={"lt": admin}))
+    box = re.search(r'<input id="r-name" name="name" value="First Try"[^>]*>', page).group(0)
+    hint = re.search(r'aria-describedby="([^"]+)"', box).group(1)
+    assert "Türkçe sayfalarda “İlk Adım” olarak görünür" in html.unescape(
+        re.search(rf'id="{hint}">([^<]+)<', page).group(1))
