@@ -103,6 +103,10 @@ DETAIL_LABELS = {
 CHANGES = {"team.renamed", "settings.time_zone_changed", "settings.limits_changed", "insights.min_group_changed",
            "privacy.retention_changed", "xapi.settings_changed", "boards.settings_changed"}
 DATES = {"expires_at"}
+# Keys whose values are ids (of accounts, courses, badges, deliveries): names, not amounts, so never grouped
+# ("12345", not "12,345", which a Turkish reader would take for twelve and a bit as "12.345").
+IDS = {"user", "user_id", "user_ids", "users", "users_before", "code_of", "receiver", "badge", "delivery",
+       "source_course_id"}
 
 
 def detail_label(key: str) -> str:
@@ -112,6 +116,8 @@ def detail_label(key: str) -> str:
 def _value(value, key: str = "") -> str:
     if value is None:
         return "–"
+    if key in IDS and isinstance(value, (int, list, tuple)) and not isinstance(value, bool):
+        return ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
     if isinstance(value, bool):
         return _("Yes") if value else _("No")
     if isinstance(value, (int, float)):

@@ -64,3 +64,14 @@ def test_details_read_as_labelled_values_in_the_readers_language(client, launch,
     assert "Başlık: Prompt kütüphanesi" in page and "Deneme alanı görevi: Evet" in page  # the title as typed
     assert "Yönetici başına aylık tebrik puanı: 100 → 1.500" in page
     assert "mission" not in page and "Title" not in page
+
+
+def test_ids_in_details_read_as_ids_not_as_grouped_numbers(client, launch, app):
+    """An account or course id is a name, not an amount: "Account: 12345", never "12,345" (or "12.345", which a
+    Turkish reader takes for twelve and a bit); amounts keep their grouping."""
+    english = launch(role="admin", sub="admin")
+    _audited(app, "identity.linked", {"users": [12345, 23456], "user_id": 34567})
+    _audited(app, "course.copied", {"source_course_id": 45678, "challenges": 1200})
+    page = visible(client.get("/app/admin/audit", query_string={"lt": english}))
+    assert "Accounts: 12345, 23456" in page and "Account: 34567" in page
+    assert "Copied from course: 45678" in page and "Challenges copied: 1,200" in page
