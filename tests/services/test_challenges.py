@@ -699,11 +699,10 @@ def test_a_manager_moving_the_goal_while_a_learner_logs_for_the_challenge_is_no_
     (a server error for one of them), and the challenge counts her experiments exactly."""
     import threading
 
-    from sqlalchemy import text
-
     from plugin.core.db import writing
     from plugin.experiments.service import log_experiment
     from tests.services.factories import experiment_data
+    from tests.services.test_concurrency import committing_thread, until_sessions_wait_for_locks
 
     log(course.ada)
     challenge_id = make(course, goal_value=5).id
@@ -718,36 +717,15 @@ def test_a_manager_moving_the_goal_while_a_learner_logs_for_the_challenge_is_no_
             release.wait(30)
             db.session.rollback()
 
-    def run(work):
-        try:
-            with appctx.app_context(), writing():
-                work()
-                db.session.commit()
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    def waiting() -> int:
-        count = db.session.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"))
-        db.session.rollback()
-        return count
-
-    def wait_for(n: int) -> None:
-        for _try in range(300):
-            if waiting() >= n:
-                return
-            threading.Event().wait(0.01)
-
     holder = threading.Thread(target=hold_the_challenge, daemon=True)
     holder.start()
     assert holding.wait(30)
-    edit = threading.Thread(target=run, args=(lambda: update_challenge(
-        boss, challenge_id, challenge_in(goal_value=4), NOW + timedelta(minutes=1)),), daemon=True)
-    edit.start()
-    wait_for(1)
-    experiment = threading.Thread(target=run, args=(lambda: log_experiment(ada, data, NOW + timedelta(minutes=2)),),
-                                  daemon=True)
-    experiment.start()
-    wait_for(2)
+    edit = committing_thread(appctx, "edit", lambda: update_challenge(
+        boss, challenge_id, challenge_in(goal_value=4), NOW + timedelta(minutes=1)), errors)
+    until_sessions_wait_for_locks(1)
+    experiment = committing_thread(appctx, "experiment", lambda: log_experiment(ada, data, NOW + timedelta(minutes=2)),
+                                   errors)
+    until_sessions_wait_for_locks(2)
     release.set()
     for thread in (holder, edit, experiment):
         thread.join(60)

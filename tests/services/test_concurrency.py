@@ -54,23 +54,38 @@ def race(app, work, threads: int = THREADS) -> list:
     return results
 
 
-def committing_thread(app, name: str, work, errors: list, results: dict, ended: threading.Event) -> threading.Thread:
+def committing_thread(app, name: str, work, errors: list, results: dict | None = None,
+                      ended: threading.Event | None = None) -> threading.Thread:
     """A started thread, named `name`, running work() in a transaction of its own and committing it: the result in
     results[name], an exception in errors; `ended` is set when it ends, however it ends (no test waits for ever)."""
 
     def run():
         try:
             with app.app_context(), writing():
-                results[name] = work()
+                result = work()
+                if results is not None:
+                    results[name] = result
                 db.session.commit()
         except BaseException as exc:  # noqa: BLE001 - reported by the caller
             errors.append(exc)
         finally:
-            ended.set()
+            if ended is not None:
+                ended.set()
 
     thread = threading.Thread(target=run, name=name, daemon=True)
     thread.start()
     return thread
+
+
+def until_sessions_wait_for_locks(count: int, tries: int = 500) -> bool:
+    """PostgreSQL: True once `count` sessions wait for a lock, False if they never do within `tries` looks."""
+    for _try in range(tries):
+        waiting = db.session.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"))
+        db.session.rollback()
+        if waiting >= count:
+            return True
+        threading.Event().wait(0.01)
+    return False
 
 
 def until_it_waits_for_a_lock(thread: threading.Thread) -> None:

@@ -531,14 +531,13 @@ def test_a_roster_sync_and_a_peer_help_between_two_of_its_people_do_not_deadlock
     """A roster sync changes Bo's roles (its flush writes his membership row) and puts Ada in her LMS group (her row
     next), while Ada records help from Bo (both rows, in id order: Ada's, then Bo's). On PostgreSQL each held the row
     the other wanted: a deadlock, and one of them a server error. Both must go through, one after the other."""
-    import threading
 
     from sqlalchemy import text
 
-    from plugin.core.db import writing
     from plugin.lti import roster
     from plugin.peer_help.service import I_HELPED, record_help
     from plugin.tenancy.service import RosterEntry
+    from tests.services.test_concurrency import committing_thread, until_sessions_wait_for_locks
 
     if db.engine.dialect.name != "postgresql":
         pytest.skip("row locks: PostgreSQL")
@@ -553,33 +552,17 @@ def test_a_roster_sync_and_a_peer_help_between_two_of_its_people_do_not_deadlock
     db.session.commit()
     errors: list[BaseException] = []
 
-    def run(work):
-        try:
-            with appctx.app_context(), writing():
-                work()
-                db.session.commit()
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
     def waiting(count: int) -> None:
-        for _try in range(500):
-            if db.session.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")) >= count:
-                db.session.rollback()
-                return
-            db.session.rollback()
-            threading.Event().wait(0.01)
-        raise AssertionError(f"nobody waited: {count} {errors!r}")
+        assert until_sessions_wait_for_locks(count), f"nobody waited: {count} {errors!r}"
 
     gate = db.engine.connect()  # someone holding the team's row: the sync stops there, after its flush
     try:
         gate.execute(text(f"SELECT 1 FROM {Team.__tablename__} WHERE id = :id FOR UPDATE"), {"id": team_id})
-        sync = threading.Thread(target=run, args=(lambda: roster.apply(course_id, fetched, NOW),), daemon=True)
-        sync.start()
+        sync = committing_thread(appctx, "sync", lambda: roster.apply(course_id, fetched, NOW), errors)
         waiting(1)
-        helped = threading.Thread(target=run, args=(lambda: record_help(
+        helped = committing_thread(appctx, "help", lambda: record_help(
             ada, other_user_id=bo.user_id, direction=I_HELPED, description="Showed me how to prompt for tests",
-            now=NOW),), daemon=True)
-        helped.start()
+            now=NOW), errors)
         waiting(2)
     finally:
         gate.rollback()
