@@ -219,7 +219,12 @@ def recount(challenge: Challenge, now: datetime) -> None:
     """Bring the counters in line after the window, team, filters or goal changed (not yet complete).
 
     Experiments are counted afresh from the table (one grouped query); a mission's accepted learners stand.
+    The challenge's row is taken first (PostgreSQL), as contribute() and complete() take it, before any contribution
+    row: one order everywhere, and its state as it is now (completed or cancelled by a transaction that committed
+    while this one waited), not as this session last read it.
     """
+    db.session.refresh(challenge, ["completed_at", "cancelled_at", "progress_count", "contributor_count"],
+                       with_for_update=True)
     if challenge.completed_at is not None or challenge.cancelled_at is not None:
         return
     if not challenge.is_mission:
