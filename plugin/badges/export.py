@@ -1,10 +1,8 @@
 """Awards as CSV for audits and re-issuing elsewhere: recipient, badge, date, status, hosted assertion URL.
-
-Cells that a spreadsheet would read as a formula are prefixed with a quote (CSV injection)."""
+Written by plugin/core/spreadsheet.py: formula-like cells quoted (CSV injection); the download starts with a
+byte-order mark for spreadsheet programs, the command line's output (`flask badges export`) does not."""
 from __future__ import annotations
 
-import csv
-import io
 from typing import Iterator
 
 from sqlalchemy import select
@@ -13,6 +11,7 @@ from plugin.badges.models import BadgeAward, BadgeClass
 from plugin.badges.openbadges import Urls, iso
 from plugin.badges.recipients import recipient_of
 from plugin.core.actor import Actor
+from plugin.core.spreadsheet import csv_text
 from plugin.errors import Forbidden
 from plugin.extensions import db
 from plugin.i18n import gettext as _
@@ -20,12 +19,6 @@ from plugin.tenancy.models import Course, User
 
 COLUMNS = ["award_id", "recipient_name", "recipient_identity", "identity_type", "identity_source", "badge",
            "course", "awarded_on", "status", "revoked_on", "revocation_reason", "assertion_url"]
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
-
-
-def safe_cell(value) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 def award_rows(organisation_id: int, urls: Urls) -> Iterator[list[str]]:
@@ -41,16 +34,11 @@ def award_rows(organisation_id: int, urls: Urls) -> Iterator[list[str]]:
                award.revoked_reason or "", urls.assertion(award.public_id)]
 
 
-def export_csv(organisation_id: int, urls: Urls) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    for row in award_rows(organisation_id, urls):
-        writer.writerow([safe_cell(cell) for cell in row])
-    return out.getvalue()
+def export_csv(organisation_id: int, urls: Urls, *, bom: bool = False) -> str:
+    return csv_text(COLUMNS, award_rows(organisation_id, urls), bom=bom)
 
 
 def export_for(actor: Actor, urls: Urls) -> str:
     if not actor.can_administer:
         raise Forbidden(_("Only the organisation's administrators export badge awards."))
-    return export_csv(actor.organisation_id, urls)
+    return export_csv(actor.organisation_id, urls, bom=True)

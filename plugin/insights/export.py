@@ -1,12 +1,8 @@
-"""CSV for every insight table (read from the same protected report as the pages) and the ledger for admins.
-
-A cell a spreadsheet would read as a formula (starting with = + - @, a tab or a carriage return) is written
-with a leading apostrophe; numbers are written as numbers."""
+"""Every insight table (read from the same protected report as the pages) and the ledger for admins, as rows
+for a CSV (plugin/core/spreadsheet.py writes them: formula-like text quoted, numbers as numbers)."""
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 
 from sqlalchemy import select
@@ -19,31 +15,6 @@ from plugin.insights.privacy import NOT_ENOUGH
 from plugin.insights.report import Report
 from plugin.ledger.models import LedgerEntry
 from plugin.tenancy.models import Course
-
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value) -> str | int | float:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, (int, float)):
-        return value
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
-
-
-def to_csv(headers: list[str], rows: Iterable[list]) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow([safe_cell(h) for h in headers])
-    yield buffer.getvalue()
-    for row in rows:
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerow([safe_cell(c) for c in row])
-        yield buffer.getvalue()
 
 
 def _cells(row, names: list[str]) -> list:

@@ -1,7 +1,6 @@
 """Entry points for the web pages and the CLI: a person's own export, the admin's erasure and retention."""
 from __future__ import annotations
 
-import csv
 import io
 import json
 import zipfile
@@ -14,6 +13,7 @@ from plugin.audit.service import record
 from plugin.challenges.models import MissionEvidence
 from plugin.core import text_fold
 from plugin.core.actor import Actor
+from plugin.core.spreadsheet import csv_text
 from plugin.errors import Forbidden, InvalidInput
 from plugin.experiments.models import Experiment
 from plugin.extensions import db
@@ -26,7 +26,6 @@ from plugin.recognition.models import Kudos
 from plugin.tenancy.models import Course, Membership, Platform, User
 
 CONFIRM_WORD = "ERASE"
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
 def my_data(actor: Actor, fmt: str, now: datetime) -> dict[str, list[dict]]:
@@ -42,29 +41,13 @@ def as_json(data: dict[str, list[dict]], now: datetime) -> bytes:
                       default=str).encode()
 
 
-def _cell(value):
-    """Spreadsheets run cells that start like a formula: quote them (CSV injection). Numbers stay numbers."""
-    if value is None:
-        return ""
-    if isinstance(value, (dict, list)):
-        value = json.dumps(value, ensure_ascii=False, default=str)
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
 def as_csv_zip(data: dict[str, list[dict]], now: datetime) -> bytes:
     """One CSV per section in a zip (UTF-8 with a BOM, so spreadsheet programs read accents right)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for section, rows in data.items():
-            text = io.StringIO()
             columns = list(dict.fromkeys(k for row in rows for k in row)) or ["(nothing held)"]
-            writer = csv.writer(text)
-            writer.writerow(columns)
-            for row in rows:
-                writer.writerow([_cell(row.get(c)) for c in columns])
-            archive.writestr(f"{section}.csv", "\ufeff" + text.getvalue())
+            archive.writestr(f"{section}.csv", csv_text(columns, ([row.get(c) for c in columns] for row in rows)))
         # The file and column names are data for programs (English); the note is for the person.
         archive.writestr("README.txt", _("Everything Tinker held about you on %(when)s, one file per kind of record. "
                                          "The same data as the JSON download.", when=format_datetime(now, "long")) + "\n")

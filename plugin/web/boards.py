@@ -3,8 +3,6 @@ and the CSV export. What a viewer may see is decided by plugin.leaderboards.serv
 call it and render."""
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
@@ -15,6 +13,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from plugin.core.actor import Actor, Role
 from plugin.core.clock import utcnow
+from plugin.core.spreadsheet import csv_chunks
 from plugin.extensions import db
 from plugin.i18n import current_locale, format_date
 from plugin.i18n import gettext as _
@@ -35,7 +34,6 @@ MEASURE_LABELS = {POINTS_PER_MEMBER: _l("Points per member"), "experimenters": _
                   "helpers": _l("Share who helped")}
 CURRENT_LABELS = {WEEK: _l("This week"), MONTH: _l("This month"), ALL: _l("All time")}
 EARLIER = 5  # earlier weeks and months offered in the period list
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class BoardQueryIn(Schema):
@@ -145,11 +143,6 @@ def privacy(actor: Actor):
     return redirect(launch_url("boards.leaderboard", privacy="hidden" if hidden else "shown"), 303)
 
 
-def _cell(value):
-    """Spreadsheets run cells that start like a formula: quote them (CSV injection)."""
-    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
-
-
 @bp.get("/leaderboard.csv")
 @requires_actor(Role.MANAGER, Role.ADMIN)
 def leaderboard_csv(actor: Actor):
@@ -157,21 +150,10 @@ def leaderboard_csv(actor: Actor):
     period, dimension, found = boards.individual_export(actor, query["scope"], query["period"], query["dimension"],
                                                         utcnow())
 
-    def lines():  # the whole board, written as it is read: a large course's file is never built in memory
-        out = io.StringIO()
-        writer = csv.writer(out)
-        out.write("\ufeff")
-        writer.writerow(["rank", "name", "points"])
-        for r in found:
-            writer.writerow([r.rank, _cell(r.name), r.points])
-            if out.tell() > 65536:
-                yield out.getvalue()
-                out.seek(0)
-                out.truncate()
-        yield out.getvalue()
-
+    # the whole board, written as it is read: a large course's file is never built in memory
+    body = csv_chunks(["rank", "name", "points"], ([r.rank, r.name, r.points] for r in found))
     filename = f"leaderboard-{query['scope']}-{period}-{dimension}.csv"
-    return Response(stream_with_context(lines()), mimetype="text/csv",
+    return Response(stream_with_context(body), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
 
 

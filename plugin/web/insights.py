@@ -10,6 +10,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from plugin.core.actor import Actor, Role
 from plugin.core.clock import utcnow
 from plugin.core.ids import ID_RANGE
+from plugin.core.spreadsheet import csv_chunks
 from plugin.errors import InvalidInput, NotFound
 from plugin.extensions import db
 from plugin.i18n import gettext as _
@@ -83,7 +84,7 @@ def export_csv(actor: Actor, name: str):
         raise NotFound(_("There is no insight table called “%(name)s”.", name=name))
     headers, rows = tables[name]
     suffix = f"-team{s.team.id}" if s.team else ""
-    return _csv(export.to_csv(headers, rows), f"tinker-{name}-{s.key}{suffix}.csv")
+    return _csv(csv_chunks(headers, rows), f"tinker-{name}-{s.key}{suffix}.csv")
 
 
 def _csv(chunks, filename: str) -> Response:
@@ -140,4 +141,4 @@ def ledger_csv(actor: Actor):
 
     until = at(data["until"] + timedelta(days=1)) if data["until"] else None  # the "to" day is included
     rows = export.ledger_rows(actor, data["course"], at(data["since"]), until)
-    return _csv(export.to_csv(export.LEDGER_HEAD, rows), "tinker-ledger.csv")
+    return _csv(csv_chunks(export.LEDGER_HEAD, rows), "tinker-ledger.csv")

@@ -193,11 +193,6 @@ def test_a_manager_sees_only_their_course_and_an_admin_their_organisation(platfo
         resolve(manager, Filters(kind="month", team_id=foreign_team.id), NOW)
 
 
-def test_csv_cells_that_look_like_formulas_are_escaped():
-    out = "".join(export.to_csv(["h"], [["=SUM(A1)", "+1", "-x", "@cmd", "\tx", "plain", -3, 2.5]]))
-    assert out.splitlines()[1] == "'=SUM(A1),'+1,'-x,'@cmd,'\tx,plain,-3,2.5"
-
-
 def test_help_with_a_small_team_reports_nothing_about_it(platform, manager):
     learners = people(platform, 9)
     small = team_of(manager, "Small", learners[:3])
