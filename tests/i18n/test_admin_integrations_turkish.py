@@ -97,6 +97,7 @@ def test_api_tokens_page_and_its_refusals_in_turkish(client, launch):
     audit = visible(client.get("/app/admin/audit", query_string={"lt": admin}))
     assert "API anahtarı oluşturuldu" in audit and "api_token.issued" in audit  # label, and the code for lookups
     assert "(Yönetim)" in audit  # the role, as people read it
+    assert "Kapsamlar: Kurumun puan defterini dışa aktarma" in audit  # the scope, worded as on the tokens page
 
 
 def test_xapi_settings_refusals_and_counts_in_turkish(client, launch):
