@@ -164,6 +164,9 @@ def test_every_recorded_audit_action_has_a_label():
                 recorded |= {a.value for a in call.args if isinstance(a, ast.Constant) and isinstance(a.value, str)
                              and re.fullmatch(r"[a-z_]+\.[a-z_]+", a.value)}
     assert "rule.created" in recorded and "privacy.text_purged" in recorded  # the scan finds calls
+    from plugin.rules.definitions import ARCHIVED, DELETED
+
+    recorded |= {f"rule.{outcome}" for outcome in (ARCHIVED, DELETED)}  # record(actor, f"rule.{outcome}", ...)
     assert recorded - set(ACTION_LABELS) == set()
 
 
