@@ -3,7 +3,8 @@
 The row keeps the JSON as recorded (English keys, stored values) for exports and machines; only the page
 reads it this way. Labels name the keys Tinker records (grep `record(` across plugin/); an unknown key is
 shown as itself. Values stay as stored (a title someone typed stays as typed), except that yes/no, numbers
-and dates read in the reader's language, and a change recorded as [before, after] reads "before → after".
+and dates read in the reader's language, Tinker's own codes (CODES) read in the words of the page where they
+were chosen, and a change recorded as [before, after] reads "before → after".
 """
 from __future__ import annotations
 
@@ -11,9 +12,16 @@ from datetime import datetime
 
 from flask_babel import format_datetime
 
+from plugin.challenges.models import ACCEPTED, RETURNED, SUBMITTED
+from plugin.course_copy.service import GRADE_SYNC_LABELS
 from plugin.i18n import format_decimal
 from plugin.i18n import gettext as _
 from plugin.i18n import lazy_gettext as _l
+from plugin.identity.models import CODE, EMAIL
+from plugin.leaderboards.models import OFF, ON, TEAM_ONLY
+from plugin.tokens.service import BY_OPERATOR, SCOPES
+from plugin.webhooks.service import EVENTS
+from plugin.xapi.service import SECRET_CHANGED
 
 DETAIL_LABELS = {
     # identity links
@@ -108,14 +116,61 @@ DATES = {"expires_at"}
 IDS = {"user", "user_id", "user_ids", "users", "users_before", "code_of", "receiver", "badge", "delivery",
        "source_course_id"}
 
+# What a rule's or a challenge's "changed" lists: the fields, named as their edit forms name them.
+FIELDS = {
+    # a rule (rules.models.VERSIONED_FIELDS)
+    "name": _l("Name"), "description": _l("Description"), "condition": _l("What earns it"),
+    "params": _l("Condition details"), "points": _l("Points"), "dimension": _l("Dimension"), "badge_id": _l("Badge"),
+    "repeatable": _l("Can be earned again (otherwise once per person and course)"),
+    "cooldown_days": _l("Cooldown (days)"), "cap_count": _l("At most (times)"),
+    "cap_window_days": _l("…per (days, 0 = ever)"), "active": _l("Active"),
+    # a challenge (challenges.service._checked, and its data set)
+    "title": _l("Title"), "goal_kind": _l("Goal measured by"), "goal_value": _l("Goal"), "starts_at": _l("Starts"),
+    "ends_at": _l("Ends (not included)"), "team_id": _l("Team"), "task_category_id": _l("Task category"),
+    "ai_tool_id": _l("AI tool"), "scenario": _l("Practice scenario"), "reflection_prompt": _l("Reflection prompt"),
+    "champion_id": _l("AI champion"), "dataset": _l("Synthetic data set"),
+}
+# Keys whose values are Tinker's own codes from a fixed set, never text someone typed: code -> the words the page where
+# it was chosen shows (the same message, so the same translation). Only these keys are looked up, so a title that
+# happens to be a code word ("accepted") stays as typed; a code missing here (recorded by another version) shows as
+# stored. A list of codes, or a string of them separated by spaces (an API token's scopes), reads code by code,
+# joined by semicolons (a scope's words hold commas).
+CODES = {
+    "method": {CODE: _l("with a code"), EMAIL: _l("by e-mail")},  # the Linked accounts page
+    "mode": {ON: _l("On"), TEAM_ONLY: _l("Team boards only"), OFF: _l("Off")},  # the Leaderboard settings page
+    "status": {SUBMITTED: _l("Waiting for review"), RETURNED: _l("Returned for revision"),  # a mission's evidence
+               ACCEPTED: _l("Accepted")},
+    "changed": FIELDS,
+    "events": EVENTS,  # a webhook's
+    "scopes": SCOPES,  # an API token's
+    "grade_sync": GRADE_SYNC_LABELS,  # a course copy's
+    "format": {"json": "JSON", "csv": "CSV"},  # a download of one's own data
+    "by": {BY_OPERATOR: _l("The Tinker operator, at the command line")},
+    "secret": {SECRET_CHANGED: _l("changed (never shown)")},  # the xAPI connection's
+}
+
 
 def detail_label(key: str) -> str:
     return str(DETAIL_LABELS.get(key, key))
 
 
+def _coded(codes: dict, value) -> str | None:
+    """A code's words, a list's or a space-separated string's code by code; None when the value is no code here."""
+    if isinstance(value, list):
+        return "; ".join(str(codes.get(item, item)) if isinstance(item, str) else _value(item) for item in value)
+    if not isinstance(value, str):
+        return None
+    if value in codes:
+        return str(codes[value])
+    parts = value.split()
+    return "; ".join(str(codes[p]) for p in parts) if len(parts) > 1 and all(p in codes for p in parts) else None
+
+
 def _value(value, key: str = "") -> str:
     if value is None:
         return "–"
+    if key in CODES and (shown := _coded(CODES[key], value)) is not None:
+        return shown
     if key in IDS and isinstance(value, (int, list, tuple)) and not isinstance(value, bool):
         return ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
     if isinstance(value, bool):

@@ -24,6 +24,7 @@ from plugin.core.db import insert_ignore
 from plugin.errors import Conflict, Forbidden
 from plugin.extensions import db
 from plugin.i18n import gettext as _
+from plugin.i18n import lazy_gettext as _l
 from plugin.leaderboards import service as boards
 from plugin.leaderboards.models import BoardSetting
 from plugin.outbox import grades
@@ -118,6 +119,22 @@ def _boards(actor: Actor, source: Course, now: datetime) -> dict | None:
     return {"mode": row.mode, "relative": row.relative}
 
 
+# What a carry-over records about grade sync: a code (in English, as exports give it), one of GRADE_SYNC_LABELS.
+NO_GRADE_SERVICE = "off: this launch offers no grade service"
+
+
+def _grade_sync_code(enabled: bool, mode: str) -> str:
+    return f"{'on' if enabled else 'off'} ({mode})"
+
+
+# Each code as the audit page reads it, the score in the grades page's words.
+GRADE_SYNC_LABELS = {
+    NO_GRADE_SERVICE: _l("Off: this launch offers no grade service"),
+    **{_grade_sync_code(on, mode): _l("On; score: %(mode)s", mode=label) if on else
+       _l("Off; score: %(mode)s", mode=label) for mode, (label, _scorer) in grades.MODES.items() for on in (True, False)},
+}
+
+
 def _grade_sync(actor: Actor, source: Course, lineitems_url: str | None, now: datetime) -> str | None:
     row = db.session.get(GradeSync, source.id)
     if row is None:
@@ -125,8 +142,8 @@ def _grade_sync(actor: Actor, source: Course, lineitems_url: str | None, now: da
     enabled = row.enabled and lineitems_url is not None  # the old course's line item is not the new one's
     grades.configure(actor, {"enabled": enabled, "mode": row.mode}, lineitems_url, now)
     if row.enabled and not enabled:
-        return "off: this launch offers no grade service"
-    return f"{'on' if enabled else 'off'} ({row.mode})"
+        return NO_GRADE_SERVICE
+    return _grade_sync_code(enabled, row.mode)
 
 
 def _active(model, item_id: int | None) -> int | None:

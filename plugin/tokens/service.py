@@ -25,6 +25,7 @@ SCOPES = {  # scope -> what it allows, as the admin page describes it (lazy: in 
     "awards:write": _l("List badges, award and revoke manual badges"),
 }
 TOKEN_PREFIX = "tkn_"
+BY_OPERATOR = "operator"  # the audit details' "by" of a token issued or revoked at the command line
 PREFIX_CHARS = 12
 MAX_DAYS = 366
 
@@ -81,7 +82,7 @@ def issue(organisation_id: int, name: str, scopes: list[str], days: int, now: da
 def _audit(actor: Actor | None, token: ApiToken, action: str, details: dict, now: datetime) -> None:
     if actor is None:  # the operator at the command line: recorded as the token's own account
         actor = token_actor(token, course_id=None)
-        details = {**details, "by": "operator"}
+        details = {**details, "by": BY_OPERATOR}
     record(actor, action, "api_token", token.id, details, now, course_scoped=False)
 
 

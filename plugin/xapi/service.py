@@ -44,6 +44,7 @@ EVENTS = {  # what a statement reports, as the status page names it (lazy: in th
     "connection_test": _l("Test statement"),
     "voided": _l("Revoked (voided)"),
 }
+SECRET_CHANGED = "changed"  # what the audit details say of a new secret: never the value
 
 
 # -- settings ---------------------------------------------------------------------------------------------
@@ -139,7 +140,7 @@ def update_settings(actor: Actor, data: dict, now: datetime) -> XapiSetting:
     db.session.flush()
     changed = {name: [old, getattr(row, name)] for name, old in before.items() if old != getattr(row, name)}
     if secret_changed:
-        changed["secret"] = "changed"  # never the value
+        changed["secret"] = SECRET_CHANGED  # never the value
     if changed:
         record(actor, "xapi.settings_changed", "organisation", actor.organisation_id, changed, now,
                course_scoped=False)

@@ -97,6 +97,7 @@ def test_api_tokens_page_and_its_refusals_in_turkish(client, launch):
     audit = visible(client.get("/app/admin/audit", query_string={"lt": admin}))
     assert "API anahtarı oluşturuldu" in audit and "api_token.issued" in audit  # label, and the code for lookups
     assert "(Yönetim)" in audit  # the role, as people read it
+    assert "Kapsamlar: Kurumun puan defterini dışa aktarma" in audit  # the scope, worded as on the tokens page
 
 
 def test_xapi_settings_refusals_and_counts_in_turkish(client, launch):
@@ -163,6 +164,9 @@ def test_every_recorded_audit_action_has_a_label():
                 recorded |= {a.value for a in call.args if isinstance(a, ast.Constant) and isinstance(a.value, str)
                              and re.fullmatch(r"[a-z_]+\.[a-z_]+", a.value)}
     assert "rule.created" in recorded and "privacy.text_purged" in recorded  # the scan finds calls
+    from plugin.rules.definitions import ARCHIVED, DELETED
+
+    recorded |= {f"rule.{outcome}" for outcome in (ARCHIVED, DELETED)}  # record(actor, f"rule.{outcome}", ...)
     assert recorded - set(ACTION_LABELS) == set()
 
 

@@ -94,3 +94,39 @@ def test_admin_pages_off_the_crawl_show_only_marked_text(app, client, launch):
     assert all(r.status_code < 500 for r in pages.values())
     found = {name: problems for name, r in pages.items() if (problems := check(app, r))}
     assert not found, "\n".join(f"{name}: {problems}" for name, problems in found.items())
+
+
+def test_the_audit_log_shows_tinkers_codes_as_marked_words(app, client, launch):
+    """Actions that record Tinker's own codes (a token's scopes, a webhook's events, a board mode, a rule's changed
+    fields, a new xAPI secret, a download's format), then the audit page: every word on it is marked but people's
+    names and what this test typed. Checked against those alone, not the whole database, whose tables hold the same
+    codes (an API token's scopes, a board's mode) and would pass them as data."""
+    from plugin.extensions import db
+    from plugin.tenancy.models import User
+
+    admin = launch(role="admin", sub="boss", overrides=PSEUDO)
+    typed = {"BI", "Early adopter", "tinker"}
+    done = [
+        client.post("/app/admin/api-tokens/", data={"lt": admin, "name": "BI", "days": "30",
+                                                    "scopes": ["ledger:read", "awards:write"]}),
+        client.post("/app/admin/webhooks", data={"lt": admin, "url": "https://hooks.example.org/tinker",
+                                                 "events": ["badge.earned", "kudos.received"]}),
+        client.post("/app/manage/boards", data={"lt": admin, "mode": "team_only"}),
+        client.post("/app/admin/xapi/settings", data={"lt": admin, "enabled": "on", "key": "tinker", "secret": "s",
+                                                      "endpoint": "https://lrs.example.org/xAPI/"}),
+        client.get("/app/my-data/tinker-data.json", query_string={"lt": admin}),
+    ]
+    rule = {"lt": admin, "condition": "experiment_count", "name": "Early adopter", "param_count": "1",
+            "points": "25", "dimension": "experimenting", "active": "on", "action": "save"}
+    saved = client.post("/app/admin/rules/save", data=rule)
+    rule_id = re.search(r"created=(\d+)", saved.headers["Location"]).group(1)
+    done.append(client.post("/app/admin/rules/save", data={**rule, "rule_id": rule_id, "points": "30"}))
+    assert all(r.status_code < 400 for r in done), [r.status_code for r in done]
+
+    audit = client.get("/app/admin/audit", query_string={"lt": admin})
+    with app.app_context():
+        names = {user.display_name for user in db.session.scalars(db.select(User))}
+    page = audit.get_data(as_text=True)
+    assert "api_token.issued" in page and "webhook.created" in page and "boards.settings_changed" in page
+    assert "rule.changed" in page and "xapi.settings_changed" in page and "privacy.export" in page
+    assert unmarked(page, DataText(typed | names), ALLOWED) == []

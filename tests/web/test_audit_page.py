@@ -75,3 +75,56 @@ def test_ids_in_details_read_as_ids_not_as_grouped_numbers(client, launch, app):
     page = visible(client.get("/app/admin/audit", query_string={"lt": english}))
     assert "Accounts: 12345, 23456" in page and "Account: 34567" in page
     assert "Copied from course: 45678" in page and "Challenges copied: 1,200" in page
+
+
+def test_codes_read_in_the_words_of_the_page_where_they_were_chosen(client, launch, app):
+    """Values that are Tinker's own codes (an evidence status, a board mode, a webhook's events, a token's scopes...)
+    read in the admin's language, worded as on the page where they were chosen; what someone typed stays as typed,
+    even a code word, and a code this version does not know (recorded by another) shows as stored."""
+    turkish, english = launch(role="admin", sub="admin", **TURKISH), launch(role="admin", sub="admin")
+    _audited(app, "evidence.reviewed", {"status": "accepted"})
+    _audited(app, "badge.saved", {"name": "accepted"})  # a badge someone named "accepted"
+    _audited(app, "team.created", {"name": "team_only"})
+    _audited(app, "webhook.created", {"url": "https://hooks.example.org/t", "events": ["badge.earned", "kudos.received"]})
+    _audited(app, "api_token.issued", {"name": "BI", "scopes": "awards:write ledger:read", "days": 30, "by": "operator"})
+    _audited(app, "boards.settings_changed", {"mode": ["on", "team_only"]})
+    _audited(app, "identity.linked", {"method": "code"})
+    _audited(app, "rule.changed", {"version": 2, "changed": ["active", "points"]})
+    _audited(app, "course.copy_carried_over", {"boards": {"mode": "off", "relative": False}, "grade_sync": "on (points)"})
+    _audited(app, "xapi.settings_changed", {"secret": "changed"})
+    _audited(app, "privacy.export", {"format": "json", "rows": 3})
+    _audited(app, "evidence.reviewed", {"status": "escalated"})
+    _audited(app, "webhook.created", {"events": ["badge.polished", "badge.earned"]})
+
+    page = visible(client.get("/app/admin/audit", query_string={"lt": turkish}))
+    assert "Durum: Kabul edildi" in page and "Ad: accepted" in page  # the status translated, the badge's name not
+    assert "Ad: team_only" in page and "Tablolar: Açık → Yalnızca ekip tabloları" in page
+    assert "Olaylar: Bir rozet kazanıldı; Tebrik alındı" in page  # each event, as the webhooks page words it
+    assert ("Kapsamlar: Rozetleri listeleme, elle verilen rozetleri verme ve geri alma; "
+            "Kurumun puan defterini dışa aktarma") in page  # a scope's words hold commas: scopes part with semicolons
+    assert "Yapan: Tinker işletmecisi, komut satırından" in page
+    assert "Yöntem: kod ile" in page and "Değişenler: Etkin; Puan" in page
+    assert "Tablolar: Kapalı, Göreli mod: Hayır" in page
+    assert "Not aktarımı: Açık; not: Puan (en üst seviyenin eşiği üzerinden)" in page
+    assert "Gizli anahtar (parola): değiştirildi (hiç gösterilmez)" in page and "Biçim: JSON" in page
+    assert "Durum: escalated" in page and "Olaylar: badge.polished; Bir rozet kazanıldı" in page  # unknown: as stored
+    for code in ("Durum: accepted", "kudos.received", "ledger:read", "operator", "on (points)", "Yöntem: code",
+                 "Değişenler: active"):
+        assert code not in page
+
+    page = visible(client.get("/app/admin/audit", query_string={"lt": english}))
+    assert "Status: Accepted" in page and "Name: accepted" in page
+    assert "Events: A badge was earned; Kudos were received" in page and "Boards: On → Team boards only" in page
+    assert "Grade sync: On; score: Points (out of the top level's threshold)" in page
+
+
+def test_every_field_a_rule_or_challenge_change_lists_has_words():
+    """rule.changed and challenge.changed list the fields they changed; a field without words would show its code."""
+    from plugin.audit.details import CODES
+    from plugin.challenges.service import COUNTED_FIELDS, LOCKED_WHEN_COMPLETE
+    from plugin.rules.models import VERSIONED_FIELDS
+
+    challenge_fields = {"title", "description", "scenario", "reflection_prompt", "champion_id", "dataset"}
+    missing = (set(VERSIONED_FIELDS) | set(LOCKED_WHEN_COMPLETE) | set(COUNTED_FIELDS) | challenge_fields) - set(
+        CODES["changed"])
+    assert missing == set()
