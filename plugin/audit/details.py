@@ -101,7 +101,7 @@ DETAIL_LABELS = {
     "xapi_scrubbed": _l("xAPI statements scrubbed"),
     # course copy
     "source_course_id": _l("Copied from course"),
-    "boards": _l("Boards"),
+    "boards": _l("Leaderboard settings"),  # its "mode" reads "Boards"
     "grade_sync": _l("Grade sync"),
     "challenges": _l("Challenges copied"),
     "challenges_left_out": _l("Challenges left out"),

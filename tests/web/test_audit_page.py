@@ -104,7 +104,7 @@ def test_codes_read_in_the_words_of_the_page_where_they_were_chosen(client, laun
             "Kurumun puan defterini dışa aktarma") in page  # a scope's words hold commas: scopes part with semicolons
     assert "Yapan: Tinker işletmecisi, komut satırından" in page
     assert "Yöntem: kod ile" in page and "Değişenler: Etkin; Puan" in page
-    assert "Tablolar: Kapalı, Göreli mod: Hayır" in page
+    assert "Lider tablosu ayarları: Tablolar: Kapalı, Göreli mod: Hayır" in page  # not "Tablolar: Tablolar: ..."
     assert "Not aktarımı: Açık; not: Puan (en üst seviyenin eşiği üzerinden)" in page
     assert "Gizli anahtar (parola): değiştirildi (hiç gösterilmez)" in page and "Biçim: JSON" in page
     assert "Durum: escalated" in page and "Olaylar: badge.polished; Bir rozet kazanıldı" in page  # unknown: as stored
