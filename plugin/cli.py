@@ -178,6 +178,103 @@ def outbox_run(batch):
         db.session.commit()
 
 
+def _age(seconds: float) -> str:
+    seconds = max(int(seconds), 0)
+    days, hours, minutes = seconds // 86400, seconds // 3600 % 24, seconds // 60 % 60
+    return (f"{days}d {hours}h" if days else f"{hours}h {minutes}m" if hours else
+            f"{minutes}m {seconds % 60}s" if minutes else f"{seconds}s")
+
+
+def _utc(moment) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _one_line(text: str | None, width: int = 100) -> str:
+    line = " ".join((text or "").split())
+    return line if len(line) <= width else line[:width - 1] + "…"
+
+
+@outbox_cli.command("status")
+@click.option("--limit", type=click.IntRange(0, 1000), default=20, show_default=True,
+              help="Most recent failed deliveries listed.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (for monitoring scripts).")
+@click.option("--fail-on-failed", is_flag=True, help="Exit 1 when any delivery has failed (for a monitoring cron).")
+def outbox_status(limit, as_json, fail_on_failed):
+    """Deliveries per kind: pending (due now, the oldest due since when), in flight, failed, delivered in the last
+    24 h; then the most recent failed ones."""
+    import json
+
+    from plugin.outbox.status import outbox_status as read_status
+
+    status = read_status(utcnow(), limit)
+    total = status.total
+    if as_json:
+        def counts(row):
+            return {"pending": row.pending, "due": row.due,
+                    "oldest_due_at": row.oldest_due.isoformat() if row.oldest_due else None,
+                    "oldest_due_seconds": int((status.now - row.oldest_due).total_seconds()) if row.oldest_due
+                    else None, "in_flight": row.in_flight, "failed": row.failed, "done_24h": row.done_recently}
+
+        click.echo(json.dumps({
+            "now": status.now.isoformat(), "total": counts(total),
+            "kinds": {row.kind: {**counts(row), "handled": row.handled} for row in status.kinds},
+            "recent_failures": [{"id": f.id, "kind": f.kind, "course_id": f.course_id, "attempts": f.attempts,
+                                 "updated_at": f.updated_at.isoformat(), "last_error": f.last_error}
+                                for f in status.failures]}, indent=2))
+    else:
+        width = max(len(row.kind) + 1 for row in [*status.kinds, total])
+        click.echo(f"Outbox at {_utc(status.now)}")
+        click.echo(f"{'kind':<{width}} {'pending':>8} {'due':>6} {'oldest due':>11} {'in flight':>10} {'failed':>7} "
+                   f"{'done 24h':>9}")
+        for row in [*status.kinds, total]:
+            oldest = _age((status.now - row.oldest_due).total_seconds()) if row.oldest_due else "-"
+            name = row.kind + ("" if row.handled else "*")
+            click.echo(f"{name:<{width}} {row.pending:>8} {row.due:>6} {oldest:>11} {row.in_flight:>10} "
+                       f"{row.failed:>7} {row.done_recently:>9}")
+        if not all(row.handled for row in status.kinds):
+            click.echo("* no handler here: these wait for an instance that has one (an upgrade under way?).")
+        if status.failures:
+            click.echo(f"\nMost recent failed deliveries ({len(status.failures)} of {total.failed}); "
+                       f"`flask outbox retry` queues them again:")
+            for f in status.failures:
+                click.echo(f"  #{f.id} {f.kind}, course {f.course_id if f.course_id is not None else '-'}, "
+                           f"attempts {f.attempts}, {_utc(f.updated_at)}: {_one_line(f.last_error)}")
+        elif total.failed:
+            click.echo(f"\n{total.failed} failed deliveries.")
+        else:
+            click.echo("\nNo failed deliveries.")
+    if fail_on_failed and total.failed:
+        raise SystemExit(1)
+
+
+def _known_kinds(_ctx, _param, value: tuple[str, ...]) -> tuple[str, ...]:
+    from plugin.outbox.registry import kinds
+
+    unknown = sorted(set(value) - set(kinds()))
+    if unknown:
+        raise click.BadParameter(f"unknown kind {', '.join(unknown)}; the kinds are: {', '.join(kinds())}")
+    return value
+
+
+@outbox_cli.command("retry")
+@click.option("--kind", "kinds", multiple=True, callback=_known_kinds, help="Only this kind (repeatable).")
+@click.option("--course", "course_id", type=int, default=None, help="Only this course's (its id).")
+@click.option("--id", "ids", type=int, multiple=True, help="Only this delivery (its id; repeatable).")
+@click.option("--all", "everything", is_flag=True, help="Every failed delivery (needed when no filter is given).")
+def outbox_retry(kinds, course_id, ids, everything):
+    """Make failed deliveries due again with a fresh count of attempts (after fixing what made them fail); the
+    next `flask outbox run` sends them."""
+    from plugin.outbox.status import retry_failed_deliveries
+
+    if not (kinds or course_id is not None or ids or everything):
+        raise click.UsageError("name what to retry (--kind, --course, --id), or --all for every failed delivery.")
+    with writing():
+        count = retry_failed_deliveries(utcnow(), kinds=kinds, course_id=course_id, ids=ids)
+        db.session.commit()
+    click.echo(f"Outbox: {count} failed {'delivery' if count == 1 else 'deliveries'} queued again"
+               + ("; the next `flask outbox run` sends them." if count else "."))
+
+
 def register_cli(app: Flask) -> None:
     from plugin.lti.cli import lti_cli
 

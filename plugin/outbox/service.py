@@ -226,8 +226,13 @@ def process_due(now: datetime, limit: int = 100, *, monotonic: Callable[[], floa
 def retry_failed(course_id: int, kinds: tuple[str, ...], now: datetime) -> int:
     """Make a course's failed deliveries of these kinds due again with a fresh count of attempts (a person
     asked: the platform was fixed, or a token restored). Returns how many; the worker runs after commit."""
-    result = db.session.execute(update(OutboxItem).where(
-        OutboxItem.course_id == course_id, OutboxItem.kind.in_(kinds), OutboxItem.status == FAILED).values(
+    return retry_failed_where(now, OutboxItem.course_id == course_id, OutboxItem.kind.in_(kinds))
+
+
+def retry_failed_where(now: datetime, *conditions) -> int:
+    """Make the failed deliveries matching every condition due again with a fresh count of attempts (no condition:
+    every failed delivery; the operator's `flask outbox retry` asks for that explicitly). Returns how many."""
+    result = db.session.execute(update(OutboxItem).where(OutboxItem.status == FAILED, *conditions).values(
         status=PENDING, attempts=0, version=OutboxItem.version + 1, next_attempt_at=now, claim_token=None,
         locked_until=None, note=said.RETRY_REQUESTED(), updated_at=now).execution_options(synchronize_session=False))
     if result.rowcount:

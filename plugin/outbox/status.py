@@ -1,0 +1,104 @@
+"""The operator's view of the whole outbox (`flask outbox status`) and its repair (`flask outbox retry`): every kind,
+every course, including the kinds no page shows (a deferred challenge completion, e-mail)."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, case, func, or_, select
+
+from plugin.extensions import db
+from plugin.outbox.models import DONE, FAILED, PENDING, OutboxItem
+from plugin.outbox.registry import kinds as handled_kinds
+from plugin.outbox.service import _due, retry_failed_where
+
+RECENT = timedelta(hours=24)  # how far back delivered ones are counted
+
+
+@dataclass
+class KindStatus:
+    """One kind's deliveries: waiting (of which due now, the oldest due since when), being sent, given up, and
+    delivered within RECENT. `handled`: this instance has a handler for it (else its deliveries wait for one that
+    does)."""
+    kind: str
+    handled: bool = True
+    pending: int = 0
+    due: int = 0
+    oldest_due: datetime | None = None
+    in_flight: int = 0
+    failed: int = 0
+    done_recently: int = 0
+
+    def add(self, other: KindStatus) -> None:
+        for name in ("pending", "due", "in_flight", "failed", "done_recently"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        if other.oldest_due is not None and (self.oldest_due is None or other.oldest_due < self.oldest_due):
+            self.oldest_due = other.oldest_due
+
+
+@dataclass(frozen=True)
+class Failure:
+    id: int
+    kind: str
+    course_id: int | None
+    attempts: int
+    updated_at: datetime
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class Status:
+    now: datetime
+    kinds: list[KindStatus]  # by name: every kind this instance handles, and any other the table holds
+    failures: list[Failure]  # the most recently failed first
+
+    @property
+    def total(self) -> KindStatus:
+        total = KindStatus("total")
+        for row in self.kinds:
+            total.add(row)
+        return total
+
+
+def _count(condition):
+    return func.count(case((condition, 1)))
+
+
+def outbox_status(now: datetime, limit: int = 20) -> Status:
+    """Counts per kind in one grouped pass over the table (delivered rows older than RECENT, the bulk of it, are
+    left out by the WHERE), and the `limit` most recently failed deliveries."""
+    due = and_(*_due(now))
+    unclaimed = or_(OutboxItem.locked_until.is_(None), OutboxItem.locked_until < now)  # or its worker's lease ran out
+    in_flight = and_(OutboxItem.status == PENDING, OutboxItem.locked_until >= now)
+    since = now - RECENT
+    counted = ("pending", "due", "oldest_due", "in_flight", "failed", "done_recently")
+    rows = db.session.execute(select(
+        OutboxItem.kind, _count(and_(OutboxItem.status == PENDING, unclaimed)), _count(due),
+        func.min(case((due, OutboxItem.next_attempt_at))), _count(in_flight), _count(OutboxItem.status == FAILED),
+        _count(OutboxItem.status == DONE)).where(or_(OutboxItem.status != DONE, OutboxItem.updated_at >= since))
+        .group_by(OutboxItem.kind)).all()
+    handled = set(handled_kinds())
+    by_kind = {kind: KindStatus(kind) for kind in handled}
+    for kind, *values in rows:
+        by_kind[kind] = KindStatus(kind, kind in handled, **dict(zip(counted, values)))
+    failures = db.session.execute(select(
+        OutboxItem.id, OutboxItem.kind, OutboxItem.course_id, OutboxItem.attempts, OutboxItem.updated_at,
+        OutboxItem.last_error).where(OutboxItem.status == FAILED)
+        .order_by(OutboxItem.updated_at.desc(), OutboxItem.id.desc()).limit(limit)).all() if limit else []
+    return Status(now, [by_kind[kind] for kind in sorted(by_kind)], [Failure(*row) for row in failures])
+
+
+def retry_failed_deliveries(now: datetime, *, kinds: Iterable[str] = (), course_id: int | None = None,
+                            ids: Iterable[int] = ()) -> int:
+    """Make the failed deliveries of these kinds, of this course and with these ids (each filter given) due again
+    with a fresh count of attempts, as a course's own retry does; none given: every failed delivery. Returns how
+    many; the caller commits."""
+    kinds, ids, conditions = list(kinds), list(ids), []
+    if kinds:
+        conditions.append(OutboxItem.kind.in_(kinds))
+    if course_id is not None:
+        conditions.append(OutboxItem.course_id == course_id)
+    if ids:
+        conditions.append(OutboxItem.id.in_(ids))
+    return retry_failed_where(now, *conditions)
