@@ -176,6 +176,31 @@ def outbox_run(batch):
     with writing():
         prune(utcnow())  # the ETags' change log keeps a day (only its newest row matters)
         db.session.commit()
+    from plugin.outbox.retention import trim
+
+    # Bodies of deliveries finished more than TINKER_OUTBOX_KEEP_DAYS ago: a few batches a minute, so the first run
+    # after an upgrade that finds years of them stays short (`flask outbox trim` does them all at once).
+    trimmed = trim(utcnow(), batches=TRIM_BATCHES_PER_RUN)
+    if trimmed:
+        click.echo(f"Outbox: {trimmed} finished deliveries trimmed to what is still read.")
+
+
+TRIM_BATCHES_PER_RUN = 4
+
+
+@outbox_cli.command("trim")
+def outbox_trim():
+    """Trim every delivery finished (delivered or dismissed) more than TINKER_OUTBOX_KEEP_DAYS ago to what pages
+    and later deliveries still read: webhook bodies, xAPI statements' actor and object, e-mail addresses and text go;
+    the rows, their keys and their outcomes stay. `flask outbox run` does this a few batches at a time."""
+    from flask import current_app
+
+    from plugin.outbox.retention import trim
+
+    count = trim(utcnow())
+    days = current_app.config["OUTBOX_KEEP_DAYS"]
+    click.echo(f"Outbox: {count} finished {'delivery' if count == 1 else 'deliveries'} trimmed "
+               f"(older than {days} {'day' if days == 1 else 'days'}).")
 
 
 def _age(seconds: float) -> str:
@@ -273,6 +298,26 @@ def outbox_retry(kinds, course_id, ids, everything):
         db.session.commit()
     click.echo(f"Outbox: {count} failed {'delivery' if count == 1 else 'deliveries'} queued again"
                + ("; the next `flask outbox run` sends them." if count else "."))
+
+
+@outbox_cli.command("dismiss")
+@click.option("--kind", "kinds", multiple=True, callback=_known_kinds, help="Only this kind (repeatable).")
+@click.option("--course", "course_id", type=int, default=None, help="Only this course's (its id).")
+@click.option("--id", "ids", type=int, multiple=True, help="Only this delivery (its id; repeatable).")
+@click.option("--all", "everything", is_flag=True, help="Every failed delivery (needed when no filter is given).")
+def outbox_dismiss(kinds, course_id, ids, everything):
+    """Give up on failed deliveries for good (an address that no longer exists, a course removed from the LMS): they
+    keep their error, are never sent, leave the failed counts (and `status --fail-on-failed`) and no page offers
+    to send them again."""
+    from plugin.outbox.status import dismiss_failed_deliveries
+
+    if not (kinds or course_id is not None or ids or everything):
+        raise click.UsageError("name what to dismiss (--kind, --course, --id), or --all for every failed delivery.")
+    with writing():
+        count = dismiss_failed_deliveries(utcnow(), kinds=kinds, course_id=course_id, ids=ids)
+        db.session.commit()
+    click.echo(f"Outbox: {count} failed {'delivery' if count == 1 else 'deliveries'} dismissed"
+               + ("; they will not be sent." if count else "."))
 
 
 def register_cli(app: Flask) -> None:

@@ -101,6 +101,9 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "SMTP_STARTTLS": _env_bool("TINKER_SMTP_STARTTLS", False),
         "SMTP_FROM": os.environ.get("TINKER_SMTP_FROM", "Tinker <tinker@localhost>"),
         "SMTP_TIMEOUT": _env_number("TINKER_SMTP_TIMEOUT", "10", float, minimum=0.1),
+        # Days a delivered (or dismissed) outbox delivery keeps its body: webhook JSON, xAPI statement details, an
+        # e-mail's address and text (plugin/outbox/retention.py); the row, its key and its outcome stay.
+        "OUTBOX_KEEP_DAYS": _env_number("TINKER_OUTBOX_KEEP_DAYS", "30", maximum=36500),
         # JSON API: requests per API token per minute (counted in the database, across instances).
         "API_RATE_LIMIT": _env_number("TINKER_API_RATE_LIMIT", "120"),
         # xAPI statements to each organisation's LRS (admin-configured): request timeout, and whether an

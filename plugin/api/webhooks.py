@@ -45,7 +45,7 @@ class DeliveryOut(Schema):
     url = fields.String(required=True, metadata={"description": "empty once the endpoint was removed"})
     message_id = fields.Function(lambda d: d.item.payload.get("message_id"), required=True,
                                  metadata={"description": "the webhook-id header, the same on every try"})
-    status = fields.Function(lambda d: d.item.status, required=True, metadata={"description": "pending, done or failed"})
+    status = fields.Function(lambda d: d.item.status, required=True, metadata={"description": "pending, done, failed or dismissed (failed, and the operator decided it is not to be sent)"})
     attempts = fields.Function(lambda d: d.item.attempts, required=True)
     answer = fields.Function(lambda d: d.item.note or d.item.last_error, required=True, allow_none=True,
                              metadata={"description": "the receiver's answer, or what went wrong"})

@@ -9,7 +9,7 @@ from email.message import EmailMessage
 from flask import current_app
 
 from plugin.outbox import messages as said
-from plugin.outbox.registry import GiveUp, Retry, handler
+from plugin.outbox.registry import GiveUp, Retry, handler, trimmer
 from plugin.outbox.service import enqueue
 
 KIND = "email"
@@ -17,6 +17,15 @@ KIND = "email"
 
 def send(*, to: str, subject: str, body: str, key: str, now: datetime) -> None:
     enqueue(KIND, key, {"to": to, "subject": subject, "body": body}, now)
+
+
+@trimmer(KIND)
+def trimmed(payload: dict, note: str | None, error: str | None) -> dict:
+    """Long sent (or dismissed): the address and the text go, and so do the note and error that quote the address;
+    the subject stays."""
+    return {"payload": {"subject": payload.get("subject", "")},
+            "note": said.EMAIL_SENT_TRIMMED() if note and said.EMAIL_SENT.match(note) is not None else note,
+            "last_error": None}
 
 
 @handler(KIND)

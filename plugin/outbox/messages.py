@@ -11,6 +11,7 @@ from plugin.diagnostics import N_, Message
 RETRY = Message(N_("Retry: %(message)s"), nested=("message",))  # a Retry's message, as the outbox stores it
 NO_HANDLER = Message(N_("no handler registered for %(kind)s"))
 RETRY_REQUESTED = Message(N_("Retry requested"))
+DISMISSED = Message(N_("Dismissed by the operator: not sent"))
 WORKER_ENDED = Message(N_("%(attempts)s tries ended before the delivery finished (its worker stopped each time): "
                           "not tried again"))
 
@@ -30,3 +31,4 @@ NO_SMTP = Message(N_("no SMTP server configured (TINKER_SMTP_HOST)"))
 RECIPIENT_REFUSED = Message(N_("recipient refused: %(error)s"))
 SMTP_FAILED = Message(N_("SMTP: %(error)s"))
 EMAIL_SENT = Message(N_("sent to %(to)s"))
+EMAIL_SENT_TRIMMED = Message(N_("sent (the address is no longer kept)"))

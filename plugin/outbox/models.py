@@ -10,14 +10,20 @@ from plugin.core.db import UTCDateTime
 from plugin.extensions import db
 
 PENDING, DONE, FAILED = "pending", "done", "failed"
+# Failed, and the operator decided it is not to be sent (`flask outbox dismiss`): no page offers to send it again.
+DISMISSED = "dismissed"
 
 
 class OutboxItem(db.Model):
     """One delivery. The dedupe key is unique: the same delivery is enqueued once (or coalesced to the
-    latest payload when the caller asks for replacement). A claim (token + lease) marks it in flight."""
+    latest payload when the caller asks for replacement). A claim (token + lease) marks it in flight. Once delivered
+    (or dismissed) for longer than the outbox keeps bodies, its payload is trimmed to what pages and later deliveries
+    still read (plugin/outbox/retention.py) and `trimmed_at` says when; the row and its key stay."""
 
     __tablename__ = "outbox_item"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),
+                      # the trim's batches (finished, untrimmed, oldest first) and the status report's "done in 24 h"
+                      Index("ix_outbox_finished", "status", "trimmed_at", "updated_at"))
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(60))
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
@@ -33,6 +39,7 @@ class OutboxItem(db.Model):
     note: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    trimmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class GradeSync(db.Model):

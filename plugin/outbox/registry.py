@@ -6,8 +6,12 @@ from datetime import datetime
 from typing import Callable
 
 Handler = Callable[[dict, datetime], "str | None"]
+# What a finished delivery of a kind keeps once its body is no longer kept (plugin/outbox/retention.py): given the
+# row's payload, note and last error, the values to store instead (only the columns it changes).
+Trimmer = Callable[[dict, "str | None", "str | None"], dict]
 
 _handlers: dict[str, Handler] = {}
+_trimmers: dict[str, Trimmer] = {}
 
 
 class Retry(Exception):
@@ -34,3 +38,19 @@ def handler_for(kind: str) -> Handler | None:
 
 def kinds() -> list[str]:
     return sorted(_handlers)
+
+
+def trimmer(kind: str) -> Callable[[Trimmer], Trimmer]:
+    """Register what a finished delivery of `kind` keeps when its body is trimmed; a kind without one keeps its
+    payload as it is (small, and naming nobody: a grade push's course and person ids, a challenge's id)."""
+    def register(fn: Trimmer) -> Trimmer:
+        if _trimmers.get(kind, fn) is not fn:
+            raise RuntimeError(f"a trimmer for {kind!r} is already registered")
+        _trimmers[kind] = fn
+        return fn
+
+    return register
+
+
+def trimmer_for(kind: str) -> Trimmer | None:
+    return _trimmers.get(kind)

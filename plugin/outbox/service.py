@@ -19,7 +19,7 @@ from plugin.core.db import insert_ignore, writing
 from plugin.diagnostics import fit
 from plugin.extensions import db
 from plugin.outbox import messages as said
-from plugin.outbox.models import DONE, FAILED, PENDING, OutboxItem
+from plugin.outbox.models import DISMISSED, DONE, FAILED, PENDING, OutboxItem
 from plugin.outbox.registry import GiveUp, Retry, handler_for, kinds
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ def enqueue(kind: str, key: str, payload: dict, now: datetime, *, course_id: int
     if new_id is None and replace:
         db.session.execute(update(OutboxItem).where(OutboxItem.dedupe_key == key).values(
             payload=payload, status=PENDING, attempts=0, version=OutboxItem.version + 1, next_attempt_at=now,
-            last_error=None, note=None, updated_at=now).execution_options(synchronize_session=False))
+            last_error=None, note=None, updated_at=now, trimmed_at=None).execution_options(synchronize_session=False))
     db.session.info[ENQUEUED_FLAG] = True
 
 
@@ -238,6 +238,15 @@ def retry_failed_where(now: datetime, *conditions) -> int:
     if result.rowcount:
         db.session.info[ENQUEUED_FLAG] = True
     return result.rowcount
+
+
+def dismiss_failed_where(now: datetime, *conditions) -> int:
+    """Mark the failed deliveries matching every condition as not to be sent (the operator decided: an address that
+    no longer exists, a course gone from the LMS); they keep their error, leave the failed counts and are trimmed
+    like delivered ones. Returns how many; the caller commits."""
+    return db.session.execute(update(OutboxItem).where(OutboxItem.status == FAILED, *conditions).values(
+        status=DISMISSED, note=said.DISMISSED(), claim_token=None, locked_until=None, updated_at=now)
+        .execution_options(synchronize_session=False)).rowcount
 
 
 def recent(course_id: int, kinds: tuple[str, ...], limit: int = 50) -> list[OutboxItem]:

@@ -11,7 +11,7 @@ from sqlalchemy import and_, case, func, or_, select
 from plugin.extensions import db
 from plugin.outbox.models import DONE, FAILED, PENDING, OutboxItem
 from plugin.outbox.registry import kinds as handled_kinds
-from plugin.outbox.service import _due, retry_failed_where
+from plugin.outbox.service import _due, dismiss_failed_where, retry_failed_where
 
 RECENT = timedelta(hours=24)  # how far back delivered ones are counted
 
@@ -67,7 +67,7 @@ def _count(condition):
 
 def outbox_status(now: datetime, limit: int = 20) -> Status:
     """Counts per kind in one grouped pass over the table (delivered rows older than RECENT, the bulk of it, are
-    left out by the WHERE), and the `limit` most recently failed deliveries."""
+    left out by the WHERE, and so are dismissed ones), and the `limit` most recently failed deliveries."""
     due = and_(*_due(now))
     unclaimed = or_(OutboxItem.locked_until.is_(None), OutboxItem.locked_until < now)  # or its worker's lease ran out
     in_flight = and_(OutboxItem.status == PENDING, OutboxItem.locked_until >= now)
@@ -76,7 +76,9 @@ def outbox_status(now: datetime, limit: int = 20) -> Status:
     rows = db.session.execute(select(
         OutboxItem.kind, _count(and_(OutboxItem.status == PENDING, unclaimed)), _count(due),
         func.min(case((due, OutboxItem.next_attempt_at))), _count(in_flight), _count(OutboxItem.status == FAILED),
-        _count(OutboxItem.status == DONE)).where(or_(OutboxItem.status != DONE, OutboxItem.updated_at >= since))
+        _count(OutboxItem.status == DONE)).where(or_(OutboxItem.status.in_((PENDING, FAILED)), and_(
+            # delivered within RECENT: none of those is trimmed yet (ix_outbox_finished ranges over exactly these)
+            OutboxItem.status == DONE, OutboxItem.trimmed_at.is_(None), OutboxItem.updated_at >= since)))
         .group_by(OutboxItem.kind)).all()
     handled = set(handled_kinds())
     by_kind = {kind: KindStatus(kind) for kind in handled}
@@ -89,11 +91,7 @@ def outbox_status(now: datetime, limit: int = 20) -> Status:
     return Status(now, [by_kind[kind] for kind in sorted(by_kind)], [Failure(*row) for row in failures])
 
 
-def retry_failed_deliveries(now: datetime, *, kinds: Iterable[str] = (), course_id: int | None = None,
-                            ids: Iterable[int] = ()) -> int:
-    """Make the failed deliveries of these kinds, of this course and with these ids (each filter given) due again
-    with a fresh count of attempts, as a course's own retry does; none given: every failed delivery. Returns how
-    many; the caller commits."""
+def _chosen(kinds: Iterable[str], course_id: int | None, ids: Iterable[int]) -> list:
     kinds, ids, conditions = list(kinds), list(ids), []
     if kinds:
         conditions.append(OutboxItem.kind.in_(kinds))
@@ -101,4 +99,19 @@ def retry_failed_deliveries(now: datetime, *, kinds: Iterable[str] = (), course_
         conditions.append(OutboxItem.course_id == course_id)
     if ids:
         conditions.append(OutboxItem.id.in_(ids))
-    return retry_failed_where(now, *conditions)
+    return conditions
+
+
+def retry_failed_deliveries(now: datetime, *, kinds: Iterable[str] = (), course_id: int | None = None,
+                            ids: Iterable[int] = ()) -> int:
+    """Make the failed deliveries of these kinds, of this course and with these ids (each filter given) due again
+    with a fresh count of attempts, as a course's own retry does; none given: every failed delivery. Returns how
+    many; the caller commits."""
+    return retry_failed_where(now, *_chosen(kinds, course_id, ids))
+
+
+def dismiss_failed_deliveries(now: datetime, *, kinds: Iterable[str] = (), course_id: int | None = None,
+                              ids: Iterable[int] = ()) -> int:
+    """Mark the failed deliveries these filters choose (as for retry) as not to be sent. Returns how many; the caller
+    commits."""
+    return dismiss_failed_where(now, *_chosen(kinds, course_id, ids))

@@ -28,7 +28,7 @@ from plugin.i18n import lazy_gettext as _l
 from plugin.identity import service as linking
 from plugin.leaderboards.models import BoardOptOut
 from plugin.lti.models import LaunchSession
-from plugin.outbox.models import FAILED, PENDING, OutboxItem
+from plugin.outbox.models import DISMISSED, FAILED, PENDING, OutboxItem
 from plugin.peer_help.models import DECLINED, PeerHelp
 from plugin.peer_help.models import PENDING as HELP_PENDING
 from plugin.privacy.outbound import scrub_deliveries
@@ -170,9 +170,9 @@ def erase_person(actor: Actor, user_id: int, now: datetime) -> Erasure:
     run("launch_sessions", delete(LaunchSession).where(LaunchSession.user_id == uid))
     counts["identity_links"] = linking.forget(org, uid)  # unlinked: the person's boards count them apart again
     # Grade pushes name the person to the LMS by their (now removed) LMS id: nothing more is sent, and a failed
-    # one is not left for a manager's retry.
+    # one is not left for a manager's retry (nor a dismissed one kept).
     run("pending_grade_pushes", delete(OutboxItem).where(
-        OutboxItem.status.in_((PENDING, FAILED)), OutboxItem.dedupe_key.like(f"ags:score:%:{uid}"),
+        OutboxItem.status.in_((PENDING, FAILED, DISMISSED)), OutboxItem.dedupe_key.like(f"ags:score:%:{uid}"),
         OutboxItem.course_id.in_(_org_courses(org))))
     # Badge address confirmations hold the address (and a link) in their payload, sent or not.
     run("emails", delete(OutboxItem).where(OutboxItem.dedupe_key.like(f"badges:confirm:{uid}:%")))

@@ -18,7 +18,7 @@ from flask import current_app
 
 from plugin.extensions import db
 from plugin.outbox.http import answer_text, send
-from plugin.outbox.registry import GiveUp, Retry, handler
+from plugin.outbox.registry import GiveUp, Retry, handler, trimmer
 from plugin.webhooks import messages as said
 from plugin.webhooks.models import WebhookEndpoint
 from plugin.webhooks.service import KIND, SECRET_PREFIX, private_host, signing_secret
@@ -40,6 +40,14 @@ def _organisation_of(payload: dict) -> int | None:
         return json.loads(payload["body"])["data"]["organisation_id"]
     except (ValueError, KeyError, TypeError):
         return None
+
+
+@trimmer(KIND)
+def trimmed(payload: dict, _note: str | None, _error: str | None) -> dict:
+    """Long delivered: the body goes (it names people and what they did); the endpoint, event and message id stay
+    for the deliveries list and the API. The receiver's answer stays as the note."""
+    payload.pop("body", None)
+    return {"payload": payload}
 
 
 @handler(KIND)

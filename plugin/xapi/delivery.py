@@ -23,8 +23,8 @@ from sqlalchemy import select
 
 from plugin.extensions import db
 from plugin.outbox.http import answer_text, is_public, send
-from plugin.outbox.models import FAILED, PENDING, OutboxItem
-from plugin.outbox.registry import GiveUp, Retry, handler
+from plugin.outbox.models import DISMISSED, FAILED, PENDING, OutboxItem
+from plugin.outbox.registry import GiveUp, Retry, handler, trimmer
 from plugin.xapi import messages as said
 from plugin.xapi.models import XapiSetting
 from plugin.xapi.service import KIND, lrs_secret
@@ -53,6 +53,18 @@ def private_address(url: str) -> str | None:
     return None
 
 
+# What a statement keeps once long sent: its id (a later void names it), verb and time (the admin's list of statements).
+# Its actor, object and context (a person's account, name or address, what they did) go.
+KEPT_STATEMENT_FIELDS = ("id", "verb", "timestamp")
+
+
+@trimmer(KIND)
+def trimmed(payload: dict, _note: str | None, _error: str | None) -> dict:
+    statement = payload.get("statement") or {}
+    payload["statement"] = {name: statement[name] for name in KEPT_STATEMENT_FIELDS if name in statement}
+    return {"payload": payload}
+
+
 @handler(KIND)
 def deliver(payload: dict, now: datetime) -> str:
     row = db.session.get(XapiSetting, payload["organisation_id"])
@@ -68,7 +80,7 @@ def deliver(payload: dict, now: datetime) -> str:
                                                                    OutboxItem.dedupe_key == payload["voids"]))
         if voided == PENDING:
             raise Retry(said.VOIDED_PENDING())
-        if voided == FAILED:
+        if voided in (FAILED, DISMISSED):
             raise GiveUp(said.VOIDED_FAILED())
     url = statements_url(row.endpoint)
     if not current_app.config.get("XAPI_ALLOW_PRIVATE_ENDPOINTS", False):

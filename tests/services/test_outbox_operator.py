@@ -1,6 +1,6 @@
 """The operator's view of the outbox from the command line, on a real database: `flask outbox status` counts every
 kind (those no page shows too) and lists the latest failures, `flask outbox retry` makes the failed deliveries it is
-pointed at due again for the next `flask outbox run`. Rows get their state through the real enqueue and delivery."""
+pointed at due again for the next `flask outbox run`, `flask outbox dismiss` gives up on the ones it is pointed at. Rows get their state through the real enqueue and delivery."""
 from __future__ import annotations
 
 import json
@@ -13,7 +13,7 @@ from plugin.core.clock import utcnow
 from plugin.extensions import db
 from plugin.outbox import service as outbox
 from plugin.outbox.email import send
-from plugin.outbox.models import DONE, FAILED, PENDING, OutboxItem
+from plugin.outbox.models import DISMISSED, DONE, FAILED, PENDING, OutboxItem
 from plugin.outbox.registry import GiveUp, handler
 from plugin.outbox.status import outbox_status
 from tests.services.factories import make_actor, make_platform
@@ -202,6 +202,41 @@ def test_retrying_an_unknown_kind_names_the_kinds(app, cli):
     for kind in ("ags.score", "challenge.completed", "email", "webhook", "xapi.statement"):
         assert kind in result.output
     assert {status for status, _attempts in _rows(app).values()} == {FAILED}
+
+
+def test_dismiss_gives_up_on_exactly_the_chosen_failures_which_are_never_sent_and_leave_the_failed_count(app, cli):
+    world = _failed_world(app)
+    result = cli("outbox", "dismiss")
+    assert result.exit_code == 2 and "--all" in result.output  # a bare dismiss refuses, as retry does
+    result = cli("outbox", "dismiss", "--id", str(world["ops:mail"]), "--kind", "email")
+    assert result.exit_code == 0, result.output
+    assert "Outbox: 1 failed delivery dismissed; they will not be sent." in result.output
+    assert _rows(app) == {"ops:3": (FAILED, 1), "ops:4": (FAILED, 1), "ops:5": (FAILED, 1), "ops:mail": (DISMISSED, 1)}
+    with app.app_context():
+        mail = db.session.get(OutboxItem, world["ops:mail"])
+        assert mail.last_error == "no SMTP server configured (TINKER_SMTP_HOST)"  # why it failed is kept
+        assert mail.note == "Dismissed by the operator: not sent"
+
+    status = json.loads(cli("outbox", "status", "--json").output)
+    assert status["kinds"]["email"]["failed"] == 0 and status["total"]["failed"] == 3
+    assert [f["id"] for f in status["recent_failures"]] == [world[k] for k in ("ops:5", "ops:4", "ops:3")]
+
+    # a retry of everything leaves it alone, and no run sends it
+    refusing.clear()
+    assert "3 failed deliveries queued again" in cli("outbox", "retry", "--all").output
+    saved = app.config["SMTP_HOST"], app.config["SMTP_PORT"]
+    app.config["SMTP_HOST"], app.config["SMTP_PORT"] = "127.0.0.1", 9
+    try:
+        assert "3 delivered, 0 to retry later, 0 failed" in cli("outbox", "run").output
+    finally:
+        app.config["SMTP_HOST"], app.config["SMTP_PORT"] = saved
+    assert _rows(app)["ops:mail"] == (DISMISSED, 1)
+    result = cli("outbox", "status", "--fail-on-failed")
+    assert result.exit_code == 0 and "No failed deliveries." in result.output
+
+    # only failed ones are dismissed: a delivered or waiting one is not
+    assert cli("outbox", "dismiss", "--all").output.startswith("Outbox: 0 failed deliveries dismissed.")
+    assert {status for status, _ in _rows(app).values()} == {DONE, DISMISSED}
 
 
 def test_the_counts_are_one_grouped_query_however_many_deliveries(appctx):

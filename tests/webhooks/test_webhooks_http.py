@@ -373,3 +373,25 @@ def test_each_send_again_button_names_the_delivery_it_sends(app, client, launch,
     buttons = [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", b)).strip()
                for b in re.findall(r'name="delivery" value="\d+"><button>(.*?)</button>', page, re.S)]
     assert len(buttons) == 2 and sorted(buttons) == sorted(f"Send again {i}" for i in ids), (buttons, ids)
+
+
+def test_a_delivery_the_operator_dismissed_reads_as_dismissed_with_nothing_to_send_again(app, client, cli, launch,
+                                                                                          receiver):
+    admin, manager = launch(role="admin", sub="boss"), launch(role="instructor", sub="teach")
+    add_endpoint(client, admin, receiver.url)
+    receiver.script = [(410, '{"message": "this hook is gone"}')]
+    award(client, manager, launch(sub="ada"))
+    assert deliver(app).failed == 1
+    assert "Send again" in visible(client.get(PAGE, query_string={"lt": admin}))
+
+    result = cli("outbox", "dismiss", "--kind", "webhook")
+    assert result.exit_code == 0 and "1 failed delivery dismissed" in result.output
+    page = visible(client.get(PAGE, query_string={"lt": admin}))
+    assert "Dismissed" in page and "Dismissed by the operator: not sent" in page and "Send again" not in page
+    assert "0 delivered, 0 waiting, 0 failed." in page
+    [delivery] = client.get("/api/v1/webhooks/deliveries", headers=bearer(admin)).get_json()
+    assert delivery["status"] == "dismissed"
+    assert client.post("/api/v1/webhooks/deliveries/resend", headers=bearer(admin), json={}).get_json() == {"queued": 0}
+    turkish = visible(client.get(PAGE, query_string={"lt": launch(role="admin", sub="boss", **TURKISH)}))
+    assert "Dismissed" not in turkish and "Dismissed by the operator" not in turkish
+    assert deliver(app, minutes=60).processed == 0 and len(receiver.received) == 1  # never sent again

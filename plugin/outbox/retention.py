@@ -1,0 +1,73 @@
+"""Finished deliveries do not keep their bodies for ever.
+
+A delivery's row outlives its sending: its dedupe key is what makes the same delivery go out once (a webhook's fact,
+an xAPI statement that a later void needs by key and id), and pages list recent deliveries with their outcome. Its
+body is needed only to send it: a webhook's JSON, a whole xAPI statement naming its actor, an e-mail's address and
+text. Once a delivery has been delivered (or dismissed) for longer than TINKER_OUTBOX_KEEP_DAYS (default 30), each
+kind's trimmer (plugin/outbox/registry.py `trimmer`) keeps only what is still read, and `trimmed_at` says when. The
+row and its key stay. A failed or waiting delivery is never trimmed: it may still be sent.
+
+`flask outbox run` (the operator's every-minute timer) trims a few batches each time, `flask outbox trim` all at once.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from plugin.core.db import dialect_name, writing
+from plugin.extensions import db
+from plugin.outbox.models import DISMISSED, DONE, OutboxItem
+from plugin.outbox.registry import trimmer_for
+
+BATCH = 500
+FINISHED = (DONE, DISMISSED)
+
+
+def kept_for() -> timedelta:
+    return timedelta(days=current_app.config["OUTBOX_KEEP_DAYS"])
+
+
+def trim_batch(now: datetime, limit: int = BATCH) -> int:
+    """Trim up to `limit` deliveries finished before `now` less the keeping time, oldest first, in a transaction of
+    its own. Returns how many (fewer than `limit`: none is left for now)."""
+    session = db.session
+    session.commit()
+    with writing():
+        query = select(OutboxItem.id, OutboxItem.kind, OutboxItem.version, OutboxItem.payload, OutboxItem.note,
+                       OutboxItem.last_error).where(
+            OutboxItem.status.in_(FINISHED), OutboxItem.trimmed_at.is_(None),
+            OutboxItem.updated_at < now - kept_for()).order_by(OutboxItem.updated_at, OutboxItem.id).limit(limit)
+        if dialect_name(session) == "postgresql":
+            # another instance's trim takes the next rows; an erasure rewriting one of these is waited for by no one
+            query = query.with_for_update(skip_locked=True)
+        rows = session.execute(query).all()
+        untouched = []
+        for item_id, kind, version, payload, note, last_error in rows:
+            trim = trimmer_for(kind)
+            if trim is None:
+                untouched.append(item_id)
+                continue
+            # unless a newer payload was queued for the key meanwhile (a grade's replacement): that one is to be sent
+            session.execute(update(OutboxItem).where(
+                OutboxItem.id == item_id, OutboxItem.version == version, OutboxItem.status.in_(FINISHED)).values(
+                trimmed_at=now, **trim(dict(payload or {}), note, last_error))
+                .execution_options(synchronize_session=False))
+        if untouched:
+            session.execute(update(OutboxItem).where(OutboxItem.id.in_(untouched), OutboxItem.status.in_(FINISHED))
+                            .values(trimmed_at=now).execution_options(synchronize_session=False))
+        session.commit()
+    return len(rows)
+
+
+def trim(now: datetime, *, batches: int | None = None, limit: int = BATCH) -> int:
+    """Trim batch after batch until none is left (or `batches` were done: the every-minute timer's share, so one run
+    on the day of an upgrade that finds years of deliveries stays short). Returns how many."""
+    total, done = 0, 0
+    while batches is None or done < batches:
+        count = trim_batch(now, limit)
+        total, done = total + count, done + 1
+        if count < limit:
+            break
+    return total
