@@ -19,6 +19,7 @@ from plugin.i18n import gettext as _
 from plugin.i18n import lazy_gettext as _l
 from plugin.identity.models import CODE, EMAIL
 from plugin.leaderboards.models import OFF, ON, TEAM_ONLY
+from plugin.onboarding.names import seeded
 from plugin.tokens.service import BY_OPERATOR, SCOPES
 from plugin.webhooks.service import EVENTS
 from plugin.xapi.service import SECRET_CHANGED
@@ -150,6 +151,10 @@ CODES = {
 }
 
 
+# Keys whose values pair a name with a number, the name one Tinker may have seeded (plugin/onboarding/names.py).
+SEEDED_NAMES = {"levels"}
+
+
 def detail_label(key: str) -> str:
     return str(DETAIL_LABELS.get(key, key))
 
@@ -180,7 +185,9 @@ def _value(value, key: str = "") -> str:
     if isinstance(value, dict):
         return ", ".join(f"{detail_label(k)}: {_value(v, k)}" for k, v in value.items())
     if isinstance(value, (list, tuple)):
-        return ", ".join(f"{_value(v[0])} ({_value(v[1])})" if isinstance(v, (list, tuple)) and len(v) == 2
+        # (name, threshold) pairs; a level still named as seeded reads in the reader's language, as on the Scoring page
+        name = seeded if key in SEEDED_NAMES else _value
+        return ", ".join(f"{name(v[0])} ({_value(v[1])})" if isinstance(v, (list, tuple)) and len(v) == 2
                          else _value(v) for v in value)
     if key in DATES:
         try:

@@ -66,6 +66,19 @@ def test_details_read_as_labelled_values_in_the_readers_language(client, launch,
     assert "mission" not in page and "Title" not in page
 
 
+def test_seeded_level_names_read_in_the_readers_language_and_renamed_ones_as_typed(client, launch, app):
+    """A levels change records the names as submitted: those still as Tinker seeded them read as the Scoring page
+    shows them (Turkish on a Turkish page), a renamed one as its admin typed it."""
+    english, turkish = launch(role="admin", sub="admin"), launch(role="admin", sub="admin", **TURKISH)
+    assert client.post("/app/admin/scoring/levels", data={
+        "lt": english, "level_name": ["Curious", "Explorer", "Kaşif Plus"],
+        "level_threshold": ["0", "100", "900"]}).status_code in (200, 303)
+    page = visible(client.get("/app/admin/audit", query_string={"lt": turkish}))
+    assert "Seviyeler: Meraklı (0), Kâşif (100), Kaşif Plus (900)" in page, page
+    page = visible(client.get("/app/admin/audit", query_string={"lt": english}))
+    assert "Levels: Curious (0), Explorer (100), Kaşif Plus (900)" in page
+
+
 def test_ids_in_details_read_as_ids_not_as_grouped_numbers(client, launch, app):
     """An account or course id is a name, not an amount: "Account: 12345", never "12,345" (or "12.345", which a
     Turkish reader takes for twelve and a bit); amounts keep their grouping."""
