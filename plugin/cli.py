@@ -306,9 +306,9 @@ def outbox_retry(kinds, course_id, ids, everything):
 @click.option("--id", "ids", type=int, multiple=True, help="Only this delivery (its id; repeatable).")
 @click.option("--all", "everything", is_flag=True, help="Every failed delivery (needed when no filter is given).")
 def outbox_dismiss(kinds, course_id, ids, everything):
-    """Give up on failed deliveries for good (an address that no longer exists, a course removed from the LMS): they
-    keep their error, are never sent, leave the failed counts (and `status --fail-on-failed`) and no page offers
-    to send them again."""
+    """Give up on failed deliveries (an address that no longer exists, a course removed from the LMS): they are not
+    sent, leave the failed counts (and `status --fail-on-failed`), and their pages show them as dismissed with nothing
+    to send again. Only a newer payload queued under the same key brings one back (a learner's next grade)."""
     from plugin.outbox.status import dismiss_failed_deliveries
 
     if not (kinds or course_id is not None or ids or everything):
@@ -317,7 +317,7 @@ def outbox_dismiss(kinds, course_id, ids, everything):
         count = dismiss_failed_deliveries(utcnow(), kinds=kinds, course_id=course_id, ids=ids)
         db.session.commit()
     click.echo(f"Outbox: {count} failed {'delivery' if count == 1 else 'deliveries'} dismissed"
-               + ("; they will not be sent." if count else "."))
+               + ("." if not count else "; it will not be sent." if count == 1 else "; they will not be sent."))
 
 
 def register_cli(app: Flask) -> None:

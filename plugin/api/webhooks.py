@@ -9,6 +9,7 @@ from plugin.api.schemas import Id, JsonBoolean, Text
 from plugin.api.spec import Blueprint
 from plugin.core.clock import utcnow
 from plugin.extensions import db
+from plugin.outbox.models import DISMISSED
 from plugin.webhooks import service as webhooks
 
 blp = Blueprint("api_webhooks", __name__, url_prefix="/webhooks",
@@ -47,8 +48,10 @@ class DeliveryOut(Schema):
                                  metadata={"description": "the webhook-id header, the same on every try"})
     status = fields.Function(lambda d: d.item.status, required=True, metadata={"description": "pending, done, failed or dismissed (failed, and the operator decided it is not to be sent)"})
     attempts = fields.Function(lambda d: d.item.attempts, required=True)
-    answer = fields.Function(lambda d: d.item.note or d.item.last_error, required=True, allow_none=True,
-                             metadata={"description": "the receiver's answer, or what went wrong"})
+    answer = fields.Function(lambda d: d.item.last_error if d.item.status == DISMISSED else
+                             d.item.note or d.item.last_error, required=True, allow_none=True,
+                             metadata={"description": "the receiver's answer, or what went wrong (dismissed: what "
+                                                      "made it fail, until it is trimmed)"})
     updated_at = fields.Function(lambda d: d.item.updated_at.isoformat(), required=True)
 
 

@@ -32,32 +32,47 @@ def kept_for() -> timedelta:
 def trim_batch(now: datetime, limit: int = BATCH) -> int:
     """Trim up to `limit` deliveries finished before `now` less the keeping time, oldest first, in a transaction of
     its own. Returns how many (fewer than `limit`: none is left for now)."""
-    session = db.session
-    session.commit()
+    db.session.commit()
     with writing():
+        count = trim_rows(now, limit)
+        db.session.commit()
+    return count
+
+
+def trim_rows(now: datetime, limit: int) -> int:
+    """trim_batch's work, in the caller's transaction (the caller commits)."""
+    session = db.session
+    cutoff = now - kept_for()
+    rows = []
+    for status in FINISHED:
+        # One status at a time, ordered as ix_outbox_finished (status, trimmed_at, updated_at) is: the database
+        # reads the index from its oldest untrimmed row and stops at the limit. Both statuses at once, or
+        # ordered by updated_at alone, make it read and sort the whole backlog for every batch.
         query = select(OutboxItem.id, OutboxItem.kind, OutboxItem.version, OutboxItem.payload, OutboxItem.note,
                        OutboxItem.last_error).where(
-            OutboxItem.status.in_(FINISHED), OutboxItem.trimmed_at.is_(None),
-            OutboxItem.updated_at < now - kept_for()).order_by(OutboxItem.updated_at, OutboxItem.id).limit(limit)
+            OutboxItem.status == status, OutboxItem.trimmed_at.is_(None), OutboxItem.updated_at < cutoff
+        ).order_by(OutboxItem.status, OutboxItem.trimmed_at, OutboxItem.updated_at).limit(limit - len(rows))
         if dialect_name(session) == "postgresql":
-            # another instance's trim takes the next rows; an erasure rewriting one of these is waited for by no one
+            # another instance's trim takes the next rows; an erasure holding one (it rewrites the body) is
+            # left to finish, and its row is trimmed by a later batch
             query = query.with_for_update(skip_locked=True)
-        rows = session.execute(query).all()
-        untouched = []
-        for item_id, kind, version, payload, note, last_error in rows:
-            trim = trimmer_for(kind)
-            if trim is None:
-                untouched.append(item_id)
-                continue
-            # unless a newer payload was queued for the key meanwhile (a grade's replacement): that one is to be sent
-            session.execute(update(OutboxItem).where(
-                OutboxItem.id == item_id, OutboxItem.version == version, OutboxItem.status.in_(FINISHED)).values(
-                trimmed_at=now, **trim(dict(payload or {}), note, last_error))
-                .execution_options(synchronize_session=False))
-        if untouched:
-            session.execute(update(OutboxItem).where(OutboxItem.id.in_(untouched), OutboxItem.status.in_(FINISHED))
-                            .values(trimmed_at=now).execution_options(synchronize_session=False))
-        session.commit()
+        rows += session.execute(query).all()
+        if len(rows) >= limit:
+            break
+    untouched = []
+    for item_id, kind, version, payload, note, last_error in rows:
+        trim = trimmer_for(kind)
+        if trim is None:
+            untouched.append(item_id)
+            continue
+        # unless a newer payload was queued for the key meanwhile (a grade's replacement): that one is to be sent
+        session.execute(update(OutboxItem).where(
+            OutboxItem.id == item_id, OutboxItem.version == version, OutboxItem.status.in_(FINISHED)).values(
+            trimmed_at=now, **trim(dict(payload or {}), note, last_error))
+            .execution_options(synchronize_session=False))
+    if untouched:
+        session.execute(update(OutboxItem).where(OutboxItem.id.in_(untouched), OutboxItem.status.in_(FINISHED))
+                        .values(trimmed_at=now).execution_options(synchronize_session=False))
     return len(rows)
 
 

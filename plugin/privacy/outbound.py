@@ -18,6 +18,7 @@ import json
 
 from sqlalchemy import Text, cast, delete, or_, select, update
 
+from plugin.core.db import dialect_name
 from plugin.extensions import db
 from plugin.outbox.models import DONE, OutboxItem
 from plugin.tenancy.models import Course
@@ -68,9 +69,11 @@ def _statement(statement: dict, issuer: str, sub: str, email: str | None) -> dic
     return scrubbed if found else None
 
 
-def _candidates(organisation_id: int, user_id: int, sub: str, email: str | None, *columns):
+def _candidates(organisation_id: int, user_id: int, sub: str, email: str | None, *columns, lock: bool = False):
     """Webhook and xAPI deliveries of the organisation whose payload may name the person (told apart by the
-    caller): (id, kind, status, payload, *columns) rows."""
+    caller): (id, kind, status, payload, *columns) rows. `lock` (the erasure, which writes them back): on PostgreSQL
+    the rows are taken FOR UPDATE, so a trim committed meanwhile by another instance is read as it left the row
+    (then no longer naming them), not overwritten with a rewritten copy of the full body."""
     text = cast(OutboxItem.payload, Text)
     named = [text.contains(sub, autoescape=True)] if '"' not in sub and "\\" not in sub else [OutboxItem.id > 0]
     if email:
@@ -78,10 +81,12 @@ def _candidates(organisation_id: int, user_id: int, sub: str, email: str | None,
     # A statement queued about them names them by the e-mail they had then, which may not be today's: the payload's
     # user_id says whom it is about (either JSON spacing; a longer id that starts the same is told apart below).
     named += [text.contains(f'"user_id": {user_id}'), text.contains(f'"user_id":{user_id}')]
-    return db.session.execute(select(OutboxItem.id, OutboxItem.kind, OutboxItem.status, OutboxItem.payload, *columns)
-                              .where(OutboxItem.kind.in_([WEBHOOK, XAPI]), or_(*named), OutboxItem.course_id.in_(
-                                  select(Course.id).where(Course.organisation_id == organisation_id)))
-                              .order_by(OutboxItem.id)).all()
+    query = select(OutboxItem.id, OutboxItem.kind, OutboxItem.status, OutboxItem.payload, *columns).where(
+        OutboxItem.kind.in_([WEBHOOK, XAPI]), or_(*named), OutboxItem.course_id.in_(
+            select(Course.id).where(Course.organisation_id == organisation_id))).order_by(OutboxItem.id)
+    if lock and dialect_name(db.session) == "postgresql":
+        query = query.with_for_update(of=OutboxItem)
+    return db.session.execute(query).all()
 
 
 def deliveries_naming(organisation_id: int, user_id: int, issuer: str, sub: str, email: str | None) -> list[dict]:
@@ -105,9 +110,11 @@ def scrub_deliveries(organisation_id: int, user_id: int, issuer: str, sub: str, 
     """Run inside the erasure, before the person's LMS id and e-mail are dropped (they are how the bodies
     name them). Returns counts for the audit entry."""
     s = db.session
-    candidates = _candidates(organisation_id, user_id, sub, email)
+    candidates = _candidates(organisation_id, user_id, sub, email, OutboxItem.trimmed_at, lock=True)
     counts = {"webhooks_rewritten": 0, "xapi_cancelled": 0, "xapi_scrubbed": 0}
-    for item_id, kind, status, payload in candidates:
+    for item_id, kind, status, payload, trimmed_at in candidates:
+        if trimmed_at is not None:
+            continue  # what is left of a trimmed delivery names nobody (plugin/outbox/retention.py)
         if kind == WEBHOOK:
             body = _webhook_body(payload.get("body") or "{}", user_id)
             if body is None:

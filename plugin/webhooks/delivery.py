@@ -44,10 +44,11 @@ def _organisation_of(payload: dict) -> int | None:
 
 @trimmer(KIND)
 def trimmed(payload: dict, _note: str | None, _error: str | None) -> dict:
-    """Long delivered: the body goes (it names people and what they did); the endpoint, event and message id stay
-    for the deliveries list and the API. The receiver's answer stays as the note."""
+    """Long finished: the body goes (it names people and what they did), and so does a dismissed delivery's error
+    (the receiver's answer may quote the body); the endpoint, event and message id stay for the deliveries list and
+    the API, and a delivered one's note ("accepted (HTTP 204)")."""
     payload.pop("body", None)
-    return {"payload": payload}
+    return {"payload": payload, "last_error": None}
 
 
 @handler(KIND)

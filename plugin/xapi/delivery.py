@@ -59,10 +59,14 @@ KEPT_STATEMENT_FIELDS = ("id", "verb", "timestamp")
 
 
 @trimmer(KIND)
-def trimmed(payload: dict, _note: str | None, _error: str | None) -> dict:
+def trimmed(payload: dict, note: str | None, _error: str | None) -> dict:
+    """The LRS's own words go too (an answer may quote the statement, its actor's address): a 409's note reads as
+    stored, an error (a dismissed statement's) is dropped."""
     statement = payload.get("statement") or {}
     payload["statement"] = {name: statement[name] for name in KEPT_STATEMENT_FIELDS if name in statement}
-    return {"payload": payload}
+    if note and said.ALREADY_HELD.match(note) is not None:
+        note = said.STORED(status=409)
+    return {"payload": payload, "note": note, "last_error": None}
 
 
 @handler(KIND)
@@ -80,7 +84,9 @@ def deliver(payload: dict, now: datetime) -> str:
                                                                    OutboxItem.dedupe_key == payload["voids"]))
         if voided == PENDING:
             raise Retry(said.VOIDED_PENDING())
-        if voided in (FAILED, DISMISSED):
+        if voided == DISMISSED:  # dismissed after this void was queued: it never reached the LRS
+            return said.NOTHING_TO_VOID()
+        if voided == FAILED:
             raise GiveUp(said.VOIDED_FAILED())
     url = statements_url(row.endpoint)
     if not current_app.config.get("XAPI_ALLOW_PRIVATE_ENDPOINTS", False):

@@ -13,6 +13,7 @@ VOIDED_FAILED = Message(N_("the statement it voids has not reached the LRS (it f
                            "the failed statements again'"))
 PRIVATE_HOST = Message(N_("the LRS endpoint's host resolves to a private address (%(address)s), which this Tinker "
                           "does not send to"))
+NOTHING_TO_VOID = Message(N_("nothing to void: the statement it voids was dismissed and never sent"))
 STORED = Message(N_("stored by the LRS (HTTP %(status)d)"))
 ALREADY_HELD = Message(N_("the LRS already holds a statement with this id (HTTP 409: %(detail)s)"))
 ANSWERED = Message(N_("the LRS answered HTTP %(status)d: %(detail)s"))

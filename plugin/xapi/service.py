@@ -28,7 +28,7 @@ from plugin.extensions import db
 from plugin.i18n import gettext as _
 from plugin.i18n import lazy_gettext as _l
 from plugin.outbox.http import in_the_clear, valid_port
-from plugin.outbox.models import FAILED, PENDING, OutboxItem
+from plugin.outbox.models import DISMISSED, FAILED, PENDING, OutboxItem
 from plugin.outbox.service import enqueue
 from plugin.tenancy import config_cache
 from plugin.tenancy.models import Course, Deployment, Organisation, Platform, User
@@ -313,8 +313,8 @@ def revoked(actor: Actor, original_key: str, now: datetime) -> None:
         return
     original = db.session.scalar(select(OutboxItem).where(OutboxItem.dedupe_key == original_key,
                                                           OutboxItem.kind == KIND))
-    if original is None or not (original.payload.get("statement") or {}).get("id"):
-        return
+    if original is None or original.status == DISMISSED or not (original.payload.get("statement") or {}).get("id"):
+        return  # nothing reached the LRS to void (a dismissed statement is never sent)
     key = f"xapi:void:{original_key}"
     # `voids`: the delivery waits until the statement it voids reached the LRS (plugin/xapi/delivery.py).
     _send(row, "voided", key, course_id=original.course_id, user_id=original.payload.get("user_id"), now=now,

@@ -210,7 +210,7 @@ def test_dismiss_gives_up_on_exactly_the_chosen_failures_which_are_never_sent_an
     assert result.exit_code == 2 and "--all" in result.output  # a bare dismiss refuses, as retry does
     result = cli("outbox", "dismiss", "--id", str(world["ops:mail"]), "--kind", "email")
     assert result.exit_code == 0, result.output
-    assert "Outbox: 1 failed delivery dismissed; they will not be sent." in result.output
+    assert "Outbox: 1 failed delivery dismissed; it will not be sent." in result.output
     assert _rows(app) == {"ops:3": (FAILED, 1), "ops:4": (FAILED, 1), "ops:5": (FAILED, 1), "ops:mail": (DISMISSED, 1)}
     with app.app_context():
         mail = db.session.get(OutboxItem, world["ops:mail"])

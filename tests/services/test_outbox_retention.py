@@ -6,10 +6,11 @@ webhook receiver and the LRS, a real SMTP server."""
 from __future__ import annotations
 
 import json
+import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, insert, select
 
 from plugin.core.clock import utcnow
 from plugin.experiments.models import Experiment, Visibility
@@ -18,7 +19,7 @@ from plugin.outbox import service as outbox
 from plugin.outbox.email import KIND as EMAIL
 from plugin.outbox.models import DISMISSED, DONE, FAILED, PENDING, OutboxItem
 from plugin.outbox.registry import handler, trimmer
-from plugin.outbox.retention import trim
+from plugin.outbox.retention import trim, trim_batch
 from plugin.outbox.status import dismiss_failed_deliveries
 from plugin.recognition.service import give_kudos, revoke_kudos
 from plugin.webhooks import events as webhook_events
@@ -128,32 +129,123 @@ def test_long_delivered_deliveries_keep_only_what_is_still_read_and_newer_ones_k
     assert len(rows(webhooks.KIND)) == before
 
 
-def test_a_dismissed_email_is_trimmed_like_a_delivered_one_and_failed_or_waiting_ones_never_are(app, world):
+def test_dismissed_deliveries_are_trimmed_like_delivered_ones_and_failed_or_waiting_ones_never_are(app, world):
     app.config["SMTP_HOST"] = ""  # no SMTP server: the e-mail fails for good
     outbox.process_due(later(1))
     [mail] = rows(EMAIL)
-    assert mail.status == FAILED and mail.payload["to"] == PRIVATE_EMAIL
-    # A failed webhook (the receiver refuses it), and one still waiting for its turn.
-    world.receiver.script.append((410, "gone"))
+    subject = mail.payload["subject"]
+    assert mail.status == FAILED and mail.payload["to"] == PRIVATE_EMAIL and subject
+    # Ada's entry: the receiver (LRS and webhook alike here) refuses both deliveries for good.
+    world.receiver.script += [(410, '{"message": "gone, like Ada Lovelace\'s hook"}')] * 2
     log(world.ada, later(2), visibility=Visibility.COURSE.value)
     db.session.commit()
     outbox.process_due(later(2))
+    assert {(i.kind, i.status) for i in rows()} == {(EMAIL, FAILED), (webhooks.KIND, FAILED), (xapi.KIND, FAILED)}
+    # Bo's entry, still waiting for its turn.
     log(world.bo, later(3), visibility=Visibility.COURSE.value)
     db.session.commit()
-    statuses = {i.status for i in rows()}
-    assert statuses == {FAILED, DONE, PENDING}
-    unfinished = {k: v for k, v in snapshot().items() if v[0] in (FAILED, PENDING) and k != mail.id}
-    assert unfinished
-
-    assert dismiss_failed_deliveries(later(4), ids=[mail.id]) == 1
+    assert dismiss_failed_deliveries(later(4), kinds=[EMAIL, webhooks.KIND]) == 2
     db.session.commit()
+    kept = {k: v for k, v in snapshot().items() if v[0] in (FAILED, PENDING)}
+    assert {v[0] for v in kept.values()} == {FAILED, PENDING}
+
     now = later(4 + 31 * 24 * 60)
-    assert trim(now) > 0
+    assert trim(now) == 2
     [mail] = rows(EMAIL)
-    assert (mail.status, mail.payload, mail.last_error, mail.trimmed_at) == (
-        DISMISSED, {"subject": mail.payload["subject"]}, None, now)
-    assert mail.payload["subject"] and mail.note == "Dismissed by the operator: not sent"
-    assert {k: v for k, v in snapshot().items() if k in unfinished} == unfinished  # still sendable, as they were
+    assert (mail.status, mail.payload, mail.last_error, mail.trimmed_at) == (DISMISSED, {"subject": subject}, None, now)
+    assert mail.note == "Dismissed by the operator: not sent"
+    [hook] = [i for i in rows(webhooks.KIND) if i.status == DISMISSED]
+    assert "body" not in hook.payload and hook.last_error is None and hook.trimmed_at == now  # it quoted Ada
+    assert not names_ada(mail) and not names_ada(hook)
+    assert {k: v for k, v in snapshot().items() if k in kept} == kept  # still sendable, as they were
+
+
+def test_revoking_what_a_dismissed_statement_reported_queues_no_void_and_raises_no_new_failure(world):
+    """The statement never reached the LRS: there is nothing to void, and the operator's alarm stays quiet."""
+    world.receiver.script += [(400, '{"message": "bad statement"}')] * 10
+    kudos = give_kudos(world.boss, receiver_id=world.ada.user_id, message="Thanks", submission_key="k-d",
+                       now=later(1), points=5)
+    db.session.commit()
+    outbox.process_due(later(2))
+    assert dismiss_failed_deliveries(later(3)) > 0
+    db.session.commit()
+    world.receiver.script.clear()
+    revoke_kudos(world.boss, kudos.id, "Given by mistake", later(4))
+    db.session.commit()
+    outbox.process_due(later(5))
+    assert [i.dedupe_key for i in rows() if i.dedupe_key.startswith("xapi:void:")] == []
+    assert [(i.dedupe_key, i.last_error) for i in rows() if i.status == FAILED] == []
+
+
+def test_a_void_queued_before_its_statement_was_dismissed_finishes_with_nothing_to_void(world):
+    world.receiver.script += [(400, '{"message": "bad statement"}')] * 10
+    kudos = give_kudos(world.boss, receiver_id=world.ada.user_id, message="Thanks", submission_key="k-v",
+                       now=later(1), points=5)
+    db.session.commit()
+    outbox.process_due(later(2))
+    revoke_kudos(world.boss, kudos.id, "Given by mistake", later(3))  # the void is queued; the statement failed
+    db.session.commit()
+    statement = next(i for i in rows(xapi.KIND) if i.dedupe_key == f"xapi:kudos:{kudos.id}")
+    assert statement.status == FAILED
+    assert dismiss_failed_deliveries(later(4), ids=[statement.id]) == 1
+    db.session.commit()
+    world.receiver.script.clear()
+    world.receiver.received.clear()
+    outbox.process_due(later(60))
+    [void] = [i for i in rows(xapi.KIND) if i.dedupe_key == f"xapi:void:xapi:kudos:{kudos.id}"]
+    assert (void.status, void.note) == (DONE, "nothing to void: the statement it voids was dismissed and never sent")
+    assert not any(r.json.get("verb", {}).get("id", "").endswith("/voided") for r in world.receiver.received)
+
+
+@pytest.mark.parametrize("first", ["erasure", "trim"])
+def test_an_erasure_racing_a_trim_never_writes_a_full_body_back_over_a_trimmed_row(app, world, db_kind, first,
+                                                                                  monkeypatch):
+    """Two instances, PostgreSQL (SQLite's writers take turns): one erases Ada while the other trims the deliveries
+    naming her and others (the kudos giver). Whichever takes the rows first, no trimmed row carries a body again,
+    and once both are done every delivery is trimmed and names nobody."""
+    if db_kind != "postgresql":
+        pytest.skip("SQLite's writers take turns (BEGIN IMMEDIATE)")
+    from plugin.outbox.retention import trim_rows
+    from plugin.privacy import outbound
+    from plugin.privacy import service as privacy
+    from tests.services.test_concurrency import while_the_first_waits_to_commit
+
+    give_kudos(world.boss, receiver_id=world.ada.user_id, message="Thanks", submission_key="k-race", now=later(1),
+               points=5)
+    db.session.commit()
+    outbox.process_due(later(2))
+    assert any("The Boss" in (i.payload.get("body") or "") for i in rows(webhooks.KIND))
+    now = later(31 * 24 * 60)
+    if first == "erasure":  # the erasure has taken its rows when the other instance's trim runs
+        read, held = outbound._candidates, []
+
+        def candidates_then_another_instance_trims(*args, **kwargs):
+            found = read(*args, **kwargs)
+            held.extend(row[0] for row in found)
+            thread = threading.Thread(target=_trim_in, args=(app, now))
+            thread.start()
+            thread.join(timeout=60)
+            assert not thread.is_alive()
+            return found
+
+        monkeypatch.setattr(outbound, "_candidates", candidates_then_another_instance_trims)
+        privacy.erase(world.admin, world.ada.user_id, "ERASE", now)
+        db.session.commit()
+        assert held and all(i.trimmed_at is None for i in rows() if i.id in held)  # the trim passed them by
+    else:  # the trim holds its batch, uncommitted, when the erasure reads
+        while_the_first_waits_to_commit(app, lambda: trim_rows(now, 500),
+                                        lambda: privacy.erase(world.admin, world.ada.user_id, "ERASE", now))
+    full = [(i.id, i.kind) for i in rows() if i.trimmed_at is not None and (
+        "body" in i.payload or set((i.payload.get("statement") or {})) - {"id", "verb", "timestamp"})]
+    assert full == []
+    trim(now)
+    assert all(i.trimmed_at is not None for i in rows() if i.status == DONE)
+    assert [i.id for i in rows() if names_ada(i) or "The Boss" in json.dumps(i.payload)] == []
+
+
+def _trim_in(app, now) -> int:
+    with app.app_context():
+        return trim(now)
 
 
 # -- batches, and the operator's commands ---------------------------------------------------------------------
@@ -170,6 +262,11 @@ def _accept(payload: dict, now) -> str:
 def _trim(payload: dict, note, error) -> dict:
     trimmed_kinds.append("test.trim")
     return {"payload": {"n": payload["n"]}}
+
+
+@handler("test.trim.kept")  # a kind with no trimmer (as grade pushes): its payload stays, the row is marked trimmed
+def _accept_kept(payload: dict, now) -> str:
+    return "accepted"
 
 
 def _delivered(count: int, at, start: int = 0) -> None:
@@ -196,10 +293,49 @@ def test_trimming_goes_in_batches_oldest_first_and_the_minutely_run_takes_a_few(
     assert sorted(i.payload["n"] for i in rows() if i.trimmed_at is None) == [8, 9]
 
     _delivered(3, now - timedelta(days=DAYS + 3), start=10)
+    outbox.enqueue("test.trim.kept", "kept:1", {"n": 1, "text": "x" * 100}, now - timedelta(days=DAYS + 3))
+    db.session.commit()
+    outbox.process_due(now - timedelta(days=DAYS + 3))
     result = cli("outbox", "run")
     assert result.exit_code == 0, result.output
-    assert "Outbox: 3 finished deliveries trimmed to what is still read." in result.output
+    assert "Outbox: 4 finished deliveries trimmed to what is still read." in result.output
+    [kept] = rows("test.trim.kept")
+    assert kept.trimmed_at is not None and kept.payload == {"n": 1, "text": "x" * 100}
     assert "trimmed" not in cli("outbox", "run").output  # quiet when nothing is left
+
+
+def test_a_trim_batch_reads_the_oldest_rows_in_index_order_not_the_whole_backlog_sorted(appctx, db_kind):
+    """Every batch (4 a minute, and after an upgrade thousands in a row) must cost about its own size: the database
+    reads ix_outbox_finished from the oldest untrimmed row and stops at the limit, it never sorts the backlog."""
+    old = utcnow() - timedelta(days=400)
+    db.session.execute(insert(OutboxItem.__table__), [
+        {"kind": "webhook", "dedupe_key": f"backlog:{n}", "payload": {"body": "x" * 200},
+         "status": status, "attempts": 1, "version": 1, "next_attempt_at": old, "created_at": old,
+         "updated_at": old + timedelta(seconds=n)}
+        for n, status in enumerate([DONE] * 9000 + [DISMISSED] * 1000)])
+    db.session.commit()
+    if db_kind == "postgresql":
+        db.session.connection().exec_driver_sql("ANALYZE outbox_item")
+        db.session.commit()
+    seen: list[tuple] = []
+
+    def capture(_conn, _cursor, statement, parameters, *_args):
+        if statement.lstrip().upper().startswith("SELECT") and "trimmed_at IS NULL" in statement:
+            seen.append((statement, parameters))
+
+    event.listen(db.engine, "before_cursor_execute", capture)
+    try:
+        assert trim_batch(utcnow(), 500) == 500
+    finally:
+        event.remove(db.engine, "before_cursor_execute", capture)
+    assert len(seen) == 1  # the oldest 500 are all delivered ones: the dismissed are not asked for
+    statement, parameters = seen[0]
+    explain = "EXPLAIN " if db_kind == "postgresql" else "EXPLAIN QUERY PLAN "
+    plan = [row[0] if db_kind == "postgresql" else row[-1]
+            for row in db.session.connection().exec_driver_sql(explain + statement, parameters)]
+    db.session.rollback()
+    assert any("ix_outbox_finished" in line for line in plan), plan
+    assert not any("Sort" in line or "TEMP B-TREE" in line for line in plan), plan
 
 
 def test_the_keeping_time_is_read_from_the_environment_and_refused_out_of_range(monkeypatch, tmp_path):

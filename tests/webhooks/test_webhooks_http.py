@@ -388,9 +388,11 @@ def test_a_delivery_the_operator_dismissed_reads_as_dismissed_with_nothing_to_se
     assert result.exit_code == 0 and "1 failed delivery dismissed" in result.output
     page = visible(client.get(PAGE, query_string={"lt": admin}))
     assert "Dismissed" in page and "Dismissed by the operator: not sent" in page and "Send again" not in page
+    assert "the receiver refused it (HTTP 410): this hook is gone" in page  # what made it fail, still shown
     assert "0 delivered, 0 waiting, 0 failed." in page
     [delivery] = client.get("/api/v1/webhooks/deliveries", headers=bearer(admin)).get_json()
     assert delivery["status"] == "dismissed"
+    assert delivery["answer"] == "the receiver refused it (HTTP 410): this hook is gone"
     assert client.post("/api/v1/webhooks/deliveries/resend", headers=bearer(admin), json={}).get_json() == {"queued": 0}
     turkish = visible(client.get(PAGE, query_string={"lt": launch(role="admin", sub="boss", **TURKISH)}))
     assert "Dismissed" not in turkish and "Dismissed by the operator" not in turkish
