@@ -281,18 +281,36 @@ def _known_kinds(_ctx, _param, value: tuple[str, ...]) -> tuple[str, ...]:
     return value
 
 
+def _failed_deliveries(verb: str):
+    """The filters `retry` and `dismiss` share; neither acts on every failed delivery unless --all says so."""
+    def decorate(command):
+        def chosen(kinds, course_id, ids, everything):
+            if not (kinds or course_id is not None or ids or everything):
+                raise click.UsageError(f"name what to {verb} (--kind, --course, --id), or --all for every failed "
+                                       "delivery.")
+            return command(kinds=kinds, course_id=course_id, ids=ids)
+
+        chosen.__name__, chosen.__doc__ = command.__name__, command.__doc__
+        for option in reversed((
+                click.option("--kind", "kinds", multiple=True, callback=_known_kinds,
+                             help="Only this kind (repeatable)."),
+                click.option("--course", "course_id", type=int, default=None, help="Only this course's (its id)."),
+                click.option("--id", "ids", type=int, multiple=True, help="Only this delivery (its id; repeatable)."),
+                click.option("--all", "everything", is_flag=True,
+                             help="Every failed delivery (needed when no filter is given)."))):
+            chosen = option(chosen)
+        return chosen
+
+    return decorate
+
+
 @outbox_cli.command("retry")
-@click.option("--kind", "kinds", multiple=True, callback=_known_kinds, help="Only this kind (repeatable).")
-@click.option("--course", "course_id", type=int, default=None, help="Only this course's (its id).")
-@click.option("--id", "ids", type=int, multiple=True, help="Only this delivery (its id; repeatable).")
-@click.option("--all", "everything", is_flag=True, help="Every failed delivery (needed when no filter is given).")
-def outbox_retry(kinds, course_id, ids, everything):
+@_failed_deliveries("retry")
+def outbox_retry(kinds, course_id, ids):
     """Make failed deliveries due again with a fresh count of attempts (after fixing what made them fail); the
     next `flask outbox run` sends them."""
     from plugin.outbox.status import retry_failed_deliveries
 
-    if not (kinds or course_id is not None or ids or everything):
-        raise click.UsageError("name what to retry (--kind, --course, --id), or --all for every failed delivery.")
     with writing():
         count = retry_failed_deliveries(utcnow(), kinds=kinds, course_id=course_id, ids=ids)
         db.session.commit()
@@ -301,18 +319,13 @@ def outbox_retry(kinds, course_id, ids, everything):
 
 
 @outbox_cli.command("dismiss")
-@click.option("--kind", "kinds", multiple=True, callback=_known_kinds, help="Only this kind (repeatable).")
-@click.option("--course", "course_id", type=int, default=None, help="Only this course's (its id).")
-@click.option("--id", "ids", type=int, multiple=True, help="Only this delivery (its id; repeatable).")
-@click.option("--all", "everything", is_flag=True, help="Every failed delivery (needed when no filter is given).")
-def outbox_dismiss(kinds, course_id, ids, everything):
+@_failed_deliveries("dismiss")
+def outbox_dismiss(kinds, course_id, ids):
     """Give up on failed deliveries (an address that no longer exists, a course removed from the LMS): they are not
     sent, leave the failed counts (and `status --fail-on-failed`), and their pages show them as dismissed with nothing
     to send again. Only a newer payload queued under the same key brings one back (a learner's next grade)."""
     from plugin.outbox.status import dismiss_failed_deliveries
 
-    if not (kinds or course_id is not None or ids or everything):
-        raise click.UsageError("name what to dismiss (--kind, --course, --id), or --all for every failed delivery.")
     with writing():
         count = dismiss_failed_deliveries(utcnow(), kinds=kinds, course_id=course_id, ids=ids)
         db.session.commit()

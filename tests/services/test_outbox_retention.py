@@ -160,13 +160,19 @@ def test_dismissed_deliveries_are_trimmed_like_delivered_ones_and_failed_or_wait
     assert {k: v for k, v in snapshot().items() if k in kept} == kept  # still sendable, as they were
 
 
-def test_revoking_what_a_dismissed_statement_reported_queues_no_void_and_raises_no_new_failure(world):
-    """The statement never reached the LRS: there is nothing to void, and the operator's alarm stays quiet."""
+def _kudos_whose_deliveries_fail(world):
+    """Kudos to Ada whose statement (and webhook) the receiver refuses for good."""
     world.receiver.script += [(400, '{"message": "bad statement"}')] * 10
-    kudos = give_kudos(world.boss, receiver_id=world.ada.user_id, message="Thanks", submission_key="k-d",
+    kudos = give_kudos(world.boss, receiver_id=world.ada.user_id, message="Thanks", submission_key="k-fail",
                        now=later(1), points=5)
     db.session.commit()
     outbox.process_due(later(2))
+    return kudos
+
+
+def test_revoking_what_a_dismissed_statement_reported_queues_no_void_and_raises_no_new_failure(world):
+    """The statement never reached the LRS: there is nothing to void, and the operator's alarm stays quiet."""
+    kudos = _kudos_whose_deliveries_fail(world)
     assert dismiss_failed_deliveries(later(3)) > 0
     db.session.commit()
     world.receiver.script.clear()
@@ -178,11 +184,7 @@ def test_revoking_what_a_dismissed_statement_reported_queues_no_void_and_raises_
 
 
 def test_a_void_queued_before_its_statement_was_dismissed_finishes_with_nothing_to_void(world):
-    world.receiver.script += [(400, '{"message": "bad statement"}')] * 10
-    kudos = give_kudos(world.boss, receiver_id=world.ada.user_id, message="Thanks", submission_key="k-v",
-                       now=later(1), points=5)
-    db.session.commit()
-    outbox.process_due(later(2))
+    kudos = _kudos_whose_deliveries_fail(world)
     revoke_kudos(world.boss, kudos.id, "Given by mistake", later(3))  # the void is queued; the statement failed
     db.session.commit()
     statement = next(i for i in rows(xapi.KIND) if i.dedupe_key == f"xapi:kudos:{kudos.id}")
