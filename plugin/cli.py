@@ -178,21 +178,21 @@ def outbox_run(batch):
         db.session.commit()
     from plugin.outbox.retention import trim
 
-    # Bodies of deliveries finished more than TINKER_OUTBOX_KEEP_DAYS ago: a few batches a minute, so the first run
+    # Bodies of deliveries finished more than TINKER_OUTBOX_KEEP_DAYS ago: up to 10,000 a minute, so the first run
     # after an upgrade that finds years of them stays short (`flask outbox trim` does them all at once).
     trimmed = trim(utcnow(), batches=TRIM_BATCHES_PER_RUN)
     if trimmed:
         click.echo(f"Outbox: {trimmed} finished deliveries trimmed to what is still read.")
 
 
-TRIM_BATCHES_PER_RUN = 4
+TRIM_BATCHES_PER_RUN = 20  # of 500: about 40 ms each on PostgreSQL here, 10,000 deliveries a minute
 
 
 @outbox_cli.command("trim")
 def outbox_trim():
     """Trim every delivery finished (delivered or dismissed) more than TINKER_OUTBOX_KEEP_DAYS ago to what pages
     and later deliveries still read: webhook bodies, xAPI statements' actor and object, e-mail addresses and text go;
-    the rows, their keys and their outcomes stay. `flask outbox run` does this a few batches at a time."""
+    the rows, their keys and their outcomes stay. `flask outbox run` does up to 10,000 a minute."""
     from flask import current_app
 
     from plugin.outbox.retention import trim

@@ -7,14 +7,14 @@ text. Once a delivery has been delivered (or dismissed) for longer than TINKER_O
 kind's trimmer (plugin/outbox/registry.py `trimmer`) keeps only what is still read, and `trimmed_at` says when. The
 row and its key stay. A failed or waiting delivery is never trimmed: it may still be sent.
 
-`flask outbox run` (the operator's every-minute timer) trims a few batches each time, `flask outbox trim` all at once.
+`flask outbox run` (the operator's every-minute timer) trims up to 20 batches of 500 each time, `flask outbox trim` all at once.
 """
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, or_, select, update
 
 from plugin.core.db import dialect_name, writing
 from plugin.extensions import db
@@ -59,17 +59,24 @@ def trim_rows(now: datetime, limit: int) -> int:
         rows += session.execute(query).all()
         if len(rows) >= limit:
             break
-    untouched = []
+    untouched, trimmed = [], []
     for item_id, kind, version, payload, note, last_error in rows:
         trim = trimmer_for(kind)
         if trim is None:
             untouched.append(item_id)
             continue
-        # unless a newer payload was queued for the key meanwhile (a grade's replacement): that one is to be sent
-        session.execute(update(OutboxItem).where(
-            OutboxItem.id == item_id, OutboxItem.version == version, OutboxItem.status.in_(FINISHED)).values(
-            trimmed_at=now, **trim(dict(payload or {}), note, last_error))
-            .execution_options(synchronize_session=False))
+        kept = {"payload": payload, "note": note, "last_error": last_error}
+        kept.update(trim(dict(payload or {}), note, last_error))
+        trimmed.append({"item_id": item_id, "item_version": version, **{f"kept_{k}": v for k, v in kept.items()}})
+    if trimmed:
+        # one statement for the batch, sent as one (executemany); unless a newer payload was queued for the key
+        # meanwhile (a grade's replacement): that one is to be sent
+        table = OutboxItem.__table__
+        session.execute(table.update().where(
+            table.c.id == bindparam("item_id"), table.c.version == bindparam("item_version"),
+            or_(*(table.c.status == status for status in FINISHED))).values(  # no IN list in an executemany
+            trimmed_at=now, payload=bindparam("kept_payload"), note=bindparam("kept_note"),
+            last_error=bindparam("kept_last_error")), trimmed)
     if untouched:
         session.execute(update(OutboxItem).where(OutboxItem.id.in_(untouched), OutboxItem.status.in_(FINISHED))
                         .values(trimmed_at=now).execution_options(synchronize_session=False))
