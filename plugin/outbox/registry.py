@@ -22,14 +22,19 @@ class GiveUp(Exception):
     """Retrying cannot help (configuration missing, a permanent refusal): mark the delivery failed."""
 
 
-def handler(kind: str) -> Callable[[Handler], Handler]:
-    def register(fn: Handler) -> Handler:
-        if _handlers.get(kind, fn) is not fn:
-            raise RuntimeError(f"a handler for {kind!r} is already registered")
-        _handlers[kind] = fn
+def _registrar(table: dict, what: str, kind: str) -> Callable:
+    """A decorator putting its function in `table` under `kind`; a second, different one for the kind is refused."""
+    def register(fn):
+        if table.get(kind, fn) is not fn:
+            raise RuntimeError(f"a {what} for {kind!r} is already registered")
+        table[kind] = fn
         return fn
 
     return register
+
+
+def handler(kind: str) -> Callable[[Handler], Handler]:
+    return _registrar(_handlers, "handler", kind)
 
 
 def handler_for(kind: str) -> Handler | None:
@@ -43,13 +48,7 @@ def kinds() -> list[str]:
 def trimmer(kind: str) -> Callable[[Trimmer], Trimmer]:
     """Register what a finished delivery of `kind` keeps when its body is trimmed; a kind without one keeps its
     payload as it is (small, and naming nobody: a grade push's course and person ids, a challenge's id)."""
-    def register(fn: Trimmer) -> Trimmer:
-        if _trimmers.get(kind, fn) is not fn:
-            raise RuntimeError(f"a trimmer for {kind!r} is already registered")
-        _trimmers[kind] = fn
-        return fn
-
-    return register
+    return _registrar(_trimmers, "trimmer", kind)
 
 
 def trimmer_for(kind: str) -> Trimmer | None:
