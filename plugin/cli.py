@@ -225,8 +225,8 @@ def _one_line(text: str | None, width: int = 100) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (for monitoring scripts).")
 @click.option("--fail-on-failed", is_flag=True, help="Exit 1 when any delivery has failed (for a monitoring cron).")
 def outbox_status(limit, as_json, fail_on_failed):
-    """Deliveries per kind: pending (due now, the oldest due since when), in flight, failed, delivered in the last
-    24 h; then the most recent failed ones."""
+    """Deliveries per kind: pending (due now, the oldest due since when), in flight, failed, delivered and
+    dismissed in the last 24 h; then the most recent failed ones and the bodies still to be trimmed."""
     import json
 
     from plugin.outbox.status import outbox_status as read_status
@@ -238,24 +238,28 @@ def outbox_status(limit, as_json, fail_on_failed):
             return {"pending": row.pending, "due": row.due,
                     "oldest_due_at": row.oldest_due.isoformat() if row.oldest_due else None,
                     "oldest_due_seconds": int((status.now - row.oldest_due).total_seconds()) if row.oldest_due
-                    else None, "in_flight": row.in_flight, "failed": row.failed, "done_24h": row.done_recently}
+                    else None, "in_flight": row.in_flight, "failed": row.failed, "done_24h": row.done_recently,
+                    "dismissed_24h": row.dismissed_recently}
 
         click.echo(json.dumps({
             "now": status.now.isoformat(), "total": counts(total),
             "kinds": {row.kind: {**counts(row), "handled": row.handled} for row in status.kinds},
             "recent_failures": [{"id": f.id, "kind": f.kind, "course_id": f.course_id, "attempts": f.attempts,
                                  "updated_at": f.updated_at.isoformat(), "last_error": f.last_error}
-                                for f in status.failures]}, indent=2))
+                                for f in status.failures],
+            "trim": {"keep_days": status.trim.keep_days, "untrimmed": status.trim.untrimmed,
+                     "oldest_finished_at": status.trim.oldest.isoformat() if status.trim.oldest else None}},
+            indent=2))
     else:
         width = max(len(row.kind) + 1 for row in [*status.kinds, total])
         click.echo(f"Outbox at {_utc(status.now)}")
         click.echo(f"{'kind':<{width}} {'pending':>8} {'due':>6} {'oldest due':>11} {'in flight':>10} {'failed':>7} "
-                   f"{'done 24h':>9}")
+                   f"{'done 24h':>9} {'dismissed 24h':>14}")
         for row in [*status.kinds, total]:
             oldest = _age((status.now - row.oldest_due).total_seconds()) if row.oldest_due else "-"
             name = row.kind + ("" if row.handled else "*")
             click.echo(f"{name:<{width}} {row.pending:>8} {row.due:>6} {oldest:>11} {row.in_flight:>10} "
-                       f"{row.failed:>7} {row.done_recently:>9}")
+                       f"{row.failed:>7} {row.done_recently:>9} {row.dismissed_recently:>14}")
         if not all(row.handled for row in status.kinds):
             click.echo("* no handler here: these wait for an instance that has one (an upgrade under way?).")
         if status.failures:
@@ -268,6 +272,13 @@ def outbox_status(limit, as_json, fail_on_failed):
             click.echo(f"\n{total.failed} failed deliveries.")
         else:
             click.echo("\nNo failed deliveries.")
+        trim = status.trim
+        if trim.untrimmed:
+            click.echo(f"\n{trim.untrimmed} finished deliveries are past the {trim.keep_days} days their bodies are kept "
+                       f"(the oldest finished {_utc(trim.oldest)}); `flask outbox run` trims them, "
+                       "`flask outbox trim` all at once.")
+        else:
+            click.echo(f"\nNo finished delivery older than {trim.keep_days} days keeps its body.")
     if fail_on_failed and total.failed:
         raise SystemExit(1)
 

@@ -15,6 +15,7 @@ from plugin.outbox import service as outbox
 from plugin.outbox.email import send
 from plugin.outbox.models import DISMISSED, DONE, FAILED, PENDING, OutboxItem
 from plugin.outbox.registry import GiveUp, handler
+from plugin.outbox.service import dismiss_failed_where
 from plugin.outbox.status import outbox_status
 from tests.services.factories import make_actor, make_platform
 
@@ -96,16 +97,17 @@ def test_status_counts_each_kind_and_lists_the_latest_failures_first(app, cli):
         [line] = [line for line in lines if line.split(" ")[0] == name]
         return line.split()
 
-    # kind, pending, due, oldest due (two words), in flight, failed, done in 24 h
+    # kind, pending, due, oldest due (two words), in flight, failed, done in 24 h, dismissed in 24 h
     assert row("test.ops")[:3] == ["test.ops", "2", "1"] and row("test.ops")[3].startswith("10m")
-    assert row("test.ops")[5:] == ["1", "2", "1"]
-    assert row("test.ops.other")[1:] == ["0", "0", "-", "0", "1", "0"]
-    assert row("email")[1:] == ["0", "0", "-", "0", "1", "0"]
-    assert row("challenge.completed")[1:] == ["0", "0", "-", "0", "0", "0"]  # a kind with no page of its own
+    assert row("test.ops")[5:] == ["1", "2", "1", "0"]
+    assert row("test.ops.other")[1:] == ["0", "0", "-", "0", "1", "0", "0"]
+    assert row("email")[1:] == ["0", "0", "-", "0", "1", "0", "0"]
+    assert row("challenge.completed")[1:] == ["0", "0", "-", "0", "0", "0", "0"]  # a kind with no page of its own
     assert row("test.unhandled*")[1:3] == ["1", "1"] and any("no handler here" in line for line in lines)
-    assert row("total")[:3] == ["total", "3", "2"] and row("total")[5:] == ["1", "4", "1"]
-    failures = [line.strip() for line in lines[lines.index(next(
-        line for line in lines if line.startswith("Most recent failed"))) + 1:]]
+    assert row("total")[:3] == ["total", "3", "2"] and row("total")[5:] == ["1", "4", "1", "0"]
+    start = lines.index(next(line for line in lines if line.startswith("Most recent failed"))) + 1
+    failures = [line.strip() for line in lines[start:lines.index("", start)]]
+    assert lines[-1] == "No finished delivery older than 30 days keeps its body."
     assert "(4 of 4)" in result.output
     assert [line.split()[0] for line in failures] == [f"#{world[k]}" for k in ("ops:mail", "ops:5", "ops:4", "ops:3")]
     assert failures[0].startswith(f"#{world['ops:mail']} email, course -, attempts 1, ")
@@ -126,13 +128,16 @@ def test_status_as_json_for_monitoring(app, cli):
     ops = status["kinds"]["test.ops"]
     assert 600 <= ops.pop("oldest_due_seconds") < 660
     assert ops.pop("oldest_due_at") == status["total"]["oldest_due_at"]  # the one claimed earlier is not due
-    assert ops == {"pending": 2, "due": 1, "in_flight": 1, "failed": 2, "done_24h": 1, "handled": True}
+    assert ops == {"pending": 2, "due": 1, "in_flight": 1, "failed": 2, "done_24h": 1, "dismissed_24h": 0,
+                   "handled": True}
     assert status["kinds"]["challenge.completed"] == {
         "pending": 0, "due": 0, "oldest_due_at": None, "oldest_due_seconds": None, "in_flight": 0, "failed": 0,
-        "done_24h": 0, "handled": True}
+        "done_24h": 0, "dismissed_24h": 0, "handled": True}
     assert status["kinds"]["test.unhandled"]["handled"] is False
     assert {k: v for k, v in status["total"].items() if not k.startswith("oldest")} == {
-        "pending": 3, "due": 2, "in_flight": 1, "failed": 4, "done_24h": 1}
+        "pending": 3, "due": 2, "in_flight": 1, "failed": 4, "done_24h": 1, "dismissed_24h": 0}
+    # the one delivered two days ago is within the 30 days its body is kept: nothing waits to be trimmed
+    assert status["trim"] == {"keep_days": 30, "untrimmed": 0, "oldest_finished_at": None}
     mail, other = status["recent_failures"]
     assert (mail["id"], mail["kind"], mail["course_id"], mail["attempts"]) == (world["ops:mail"], "email", None, 1)
     assert mail["last_error"] == "no SMTP server configured (TINKER_SMTP_HOST)" and mail["updated_at"]
@@ -219,6 +224,7 @@ def test_dismiss_gives_up_on_exactly_the_chosen_failures_which_are_never_sent_an
 
     status = json.loads(cli("outbox", "status", "--json").output)
     assert status["kinds"]["email"]["failed"] == 0 and status["total"]["failed"] == 3
+    assert status["kinds"]["email"]["dismissed_24h"] == 1 and status["total"]["dismissed_24h"] == 1
     assert [f["id"] for f in status["recent_failures"]] == [world[k] for k in ("ops:5", "ops:4", "ops:3")]
 
     # a retry of everything leaves it alone, and no run sends it
@@ -254,6 +260,30 @@ def test_the_counts_are_one_grouped_query_however_many_deliveries(appctx):
         status = outbox_status(now, limit=20)
     finally:
         event.remove(db.engine, "before_cursor_execute", seen)
-    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 2  # counts, then failures
+    # the counts, the failures, then the trim's backlog (one index range per finished status)
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 4
     assert (status.total.pending, status.total.due) == (200, 200)
     assert status.total.oldest_due == now - timedelta(seconds=199)
+
+
+def test_status_says_how_many_finished_deliveries_still_keep_their_bodies_past_the_keeping_time(app, cli):
+    """A growing count here means no `flask outbox run` is trimming: the operator sees it before the bodies pile up."""
+    with app.app_context():
+        now = utcnow()
+        _deliver("test.ops", 1, now - timedelta(days=45))  # delivered 45 days ago: past the 30 days
+        _deliver("test.ops", 2, now - timedelta(days=31), refused=True)
+        assert dismiss_failed_where(now - timedelta(days=31), OutboxItem.dedupe_key == "ops:2") == 1
+        _deliver("test.ops", 3, now - timedelta(days=29))  # still within them
+        _deliver("test.ops", 4, now - timedelta(days=60), refused=True)  # failed: never trimmed, not counted
+        db.session.commit()
+        oldest = db.session.scalar(select(OutboxItem.updated_at).where(OutboxItem.dedupe_key == "ops:1"))
+
+    status = json.loads(cli("outbox", "status", "--json").output)
+    assert status["trim"] == {"keep_days": 30, "untrimmed": 2, "oldest_finished_at": oldest.isoformat()}
+    text = cli("outbox", "status").output
+    assert (f"2 finished deliveries are past the 30 days their bodies are kept (the oldest finished "
+            f"{oldest.strftime('%Y-%m-%d %H:%M:%S UTC')})") in text
+
+    assert cli("outbox", "trim").exit_code == 0
+    assert json.loads(cli("outbox", "status", "--json").output)["trim"]["untrimmed"] == 0
+    assert "No finished delivery older than 30 days keeps its body." in cli("outbox", "status").output
