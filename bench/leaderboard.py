@@ -697,8 +697,9 @@ def _b12(db, text, stage_s: float, rounds: int, report: Report) -> None:
     say(f"B12 bulk-fill floor (ledger GROUP BY + INSERT ... SELECT of the {len(TABLES)} tables), {rounds} rounds: "
         f"{described('floor')}")
     say(f"B12 rebuild() into empty tables: {described('empty')} = {med['empty'] / med['floor']:.2f}x the floor")
-    say(f"B12 rebuild() over the previous stage's rows, {rounds} rounds + the stage's own ({stage_s:.2f}s, "
-        f"{stage_s / med['floor']:.2f}x): {described('stale')} = {med['stale'] / med['floor']:.2f}x the floor")
+    say(f"B12 rebuild() over the previous stage's rows, the stage's own ({stage_s:.2f}s, "
+        f"{stage_s / med['floor']:.2f}x) and {rounds} more: {described('stale')} = "
+        f"{med['stale'] / med['floor']:.2f}x the floor")
     say(f"    rebuild() over its own rows (nothing to change): {described('current')} = "
         f"{med['current'] / med['floor']:.2f}x the floor")
     report.b12 = max(med["empty"], med["stale"]) / med["floor"]
