@@ -145,14 +145,19 @@ def _counted(whole_ledger: bool = False) -> str:
 
 
 def _spread() -> str:
-    """Step 2's SELECT: each week's and month's sums onto every board they feed."""
+    """Step 2's SELECT: each week's and month's sums onto every board they feed, summed per board and person within
+    each part. No two parts make the same board, so their rows go in as they come: grouping the parts' rows
+    together, by the long board keys, once cost more than the twelve small groupings by numbers and a short key."""
     parts = []
     for prefix, scope, person in (("c", "f.course_id", "f.user_id"), ("o", "f.organisation_id", "f.holder_id")):
         for period in ("'all'", "f.week", "f.month"):
-            parts.append(f"SELECT '{prefix}' || {scope} || ':' || {period} || ':' || f.dimension AS board, {person} AS user_id, f.amount AS amount "
-                         f"FROM rebuild_fine f WHERE f.dimension <> '{TOTAL}'")
-            parts.append(f"SELECT '{prefix}' || {scope} || ':' || {period} || '\\:{TOTAL}' AS board, {person} AS user_id, f.amount AS amount "
-                         "FROM rebuild_fine f")
+            by_period = "" if period == "'all'" else f", {period}"
+            parts.append(f"SELECT '{prefix}' || {scope} || ':' || {period} || ':' || f.dimension AS board, "
+                         f"{person} AS user_id, SUM(f.amount) AS amount FROM rebuild_fine f "
+                         f"WHERE f.dimension <> '{TOTAL}' GROUP BY {scope}{by_period}, f.dimension, {person}")
+            parts.append(f"SELECT '{prefix}' || {scope} || ':' || {period} || '\\:{TOTAL}' AS board, "
+                         f"{person} AS user_id, SUM(f.amount) AS amount FROM rebuild_fine f "
+                         f"GROUP BY {scope}{by_period}, {person}")
     return " UNION ALL ".join(parts)
 
 
@@ -208,11 +213,11 @@ def _boards(scope: _Scope) -> tuple[int, list[tuple]]:
             f"WHERE 1 = 1 {in_scope} GROUP BY 1, 2, 3, 4, 5, 6, 7").bindparams(*_courses_param(scope)), scoped)
         _analyze(connection, _FINE)
         challenge_boards = (
-            f"SELECT 'x' || x.id || '\\:{ALL}\\:{TOTAL}', l.user_id, l.amount {counted} "
+            f"SELECT 'x' || x.id || '\\:{ALL}\\:{TOTAL}', l.user_id, SUM(l.amount) {counted} "
             f"JOIN challenge x ON x.course_id = l.course_id AND x.cancelled_at IS NULL "
             f"AND x.starts_at <= {_EARNED_AT} AND x.ends_at > {_EARNED_AT} "
             "WHERE (x.team_id IS NULL OR EXISTS (SELECT 1 FROM team_member t WHERE t.team_id = x.team_id "
-            f"AND t.user_id = l.user_id)) {in_scope}")
+            f"AND t.user_id = l.user_id)) {in_scope} GROUP BY x.id, l.user_id")
         # On SQLite a first rebuild (or one after a wipe) writes the boards straight into the empty table, in key
         # order; otherwise into rebuild_board, from which _write brings board_score in line. (PostgreSQL took
         # 2.5x longer to write the grouped rows straight into board_score than into the working table and copy.)
@@ -220,8 +225,8 @@ def _boards(scope: _Scope) -> tuple[int, list[tuple]]:
                  and not _any(connection, BoardRank, scope))
         boards, where = (BoardScore.__table__, _boards_in(BoardScore, scope)) if empty else (_BOARD, true())
         written = connection.execute(text(
-            f"INSERT INTO {boards.name} (board, user_id, points) SELECT board, user_id, SUM(amount) FROM "
-            f"({_spread()} UNION ALL {challenge_boards}) AS spread GROUP BY board, user_id ORDER BY board, user_id"
+            f"INSERT INTO {boards.name} (board, user_id, points) SELECT board, user_id, amount FROM "
+            f"({_spread()} UNION ALL {challenge_boards}) AS spread ORDER BY board, user_id"
         ).bindparams(*_courses_param(scope)), scoped).rowcount
         _analyze(connection, boards)
         # Rank buckets per value, then the blocks summed from those (far fewer rows than the board's).
