@@ -316,7 +316,8 @@ def standing_of_locked(dialect: str) -> tuple:
     version = select(literal_column("xmin")).select_from(_MEMBERSHIP).where(
         _MEMBERSHIP.c.course_id == bindparam("course_id"), _MEMBERSHIP.c.user_id == bindparam("user_id"))
     locked = version.with_for_update(key_share=True).scalar_subquery()  # the row's newest version, once locked
-    return (*STANDING_OF, (locked == version.scalar_subquery()).label("unchanged"))
+    # no row at all (their membership gone, as after an erasure): nothing to wait for, nothing to read again
+    return (*STANDING_OF, locked.is_not_distinct_from(version.scalar_subquery()).label("unchanged"))
 
 
 def lock_organisation(organisation_id: int) -> None:

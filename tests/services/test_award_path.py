@@ -322,3 +322,30 @@ def test_bulk_insert_writes_text_and_numbers_exactly(ada):
     stored = dict(db.session.execute(select(MemberStat.metric, MemberStat.value).where(
         MemberStat.user_id == learner.user_id, MemberStat.period == "all")).all())
     assert stored == {r["metric"]: r["value"] for r in rows}
+
+
+def test_an_author_whose_membership_is_gone_is_refused_after_one_preflight_not_two(ada):
+    """`unchanged` compares the author's membership row version before and after taking its lock; with no row at all
+    there is nothing to wait for, so the refusal comes without reading everything a second time."""
+    from plugin.errors import Forbidden
+    from plugin.tenancy.models import Membership, User
+
+    _admin, learner = ada
+    db.session.execute(sa.delete(Membership).where(Membership.user_id == learner.user_id))
+    db.session.get(User, learner.user_id).erased_at = NOW
+    db.session.commit()
+    preflights: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args):
+        if "json_agg" in statement or "json_group_array" in statement:  # the preflight's recent entries
+            preflights.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        with pytest.raises(Forbidden):
+            log(learner, title="After the erasure")
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", seen)
+    db.session.rollback()
+    assert len(preflights) == 1
+    assert db.session.scalar(select(sa.func.count()).select_from(Experiment)) == 0
