@@ -274,11 +274,11 @@ def outbox_status(limit, as_json, fail_on_failed):
             click.echo("\nNo failed deliveries.")
         trim = status.trim
         if trim.untrimmed:
-            click.echo(f"\n{trim.untrimmed} finished deliveries are past the {trim.keep_days} days their bodies are kept "
-                       f"(the oldest finished {_utc(trim.oldest)}); `flask outbox run` trims them, "
+            click.echo(f"\nFinished deliveries past the keeping time ({trim.keep_days} d) with their bodies still on: "
+                       f"{trim.untrimmed}, the oldest finished {_utc(trim.oldest)}. `flask outbox run` trims them, "
                        "`flask outbox trim` all at once.")
         else:
-            click.echo(f"\nNo finished delivery older than {trim.keep_days} days keeps its body.")
+            click.echo(f"\nNo finished delivery past the keeping time ({trim.keep_days} d) keeps its body.")
     if fail_on_failed and total.failed:
         raise SystemExit(1)
 

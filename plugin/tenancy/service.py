@@ -220,10 +220,13 @@ def provision(identity: LaunchIdentity, now: datetime) -> tuple[Course, User, Me
     course_key = {"platform_id": platform.id, "deployment_id": identity.deployment_pk,
                   "context_id": identity.context_id}
     # A returning member (the usual launch): course, person and membership in one read.
+    # Their membership row is locked first (PostgreSQL), before the flush below writes their account and then it: the
+    # order a roster sync and an erasure take them in (membership, then account), so none of them deadlocks another.
     known = db.session.execute(select(Course, User, Membership).join(Membership, Membership.course_id == Course.id)
                                .join(User, User.id == Membership.user_id)
                                .where(*[Course.__table__.c[k] == v for k, v in course_key.items()],
-                                      User.platform_id == platform.id, User.sub == identity.sub)).first()
+                                      User.platform_id == platform.id, User.sub == identity.sub)
+                               .with_for_update(of=Membership, key_share=True)).first()
     course, user, membership = known if known is not None else (None, None, None)
     if course is None:
         course = _found_or_inserted(select(Course).filter_by(**course_key), Course.__table__, {
@@ -481,7 +484,8 @@ def erased_sub(user_id: int, platform_id: int, sub: str) -> str:
 ROSTER_CHUNK = 1000  # subs per IN list, rows per statement
 
 
-def _chunks(items: list, size: int = ROSTER_CHUNK):
+def _chunks(items: list, size: int | None = None):
+    size = size or ROSTER_CHUNK
     for start in range(0, len(items), size):
         yield items[start:start + size]
 
@@ -512,7 +516,8 @@ def sync_members(course_id: int, entries: list[RosterEntry], now: datetime) -> R
         accounts.update((row.sub, row) for row in db.session.execute(select(
             User.id.label("user_id"), User.sub, User.name, User.email).where(
             User.platform_id == platform_id, User.sub.in_(chunk))))
-    unknown = [sub for sub in newcomers if sub not in accounts]
+    # in key order: two courses' syncs making the same new accounts at once take turns instead of deadlocking
+    unknown = sorted(sub for sub in newcomers if sub not in accounts)
     if unknown:
         erased = {sub.rsplit(":", 1)[-1] for sub in db.session.scalars(select(User.sub).where(
             User.platform_id == platform_id, User.sub.startswith(ERASED_SUB)))}
@@ -564,6 +569,8 @@ def sync_members(course_id: int, entries: list[RosterEntry], now: datetime) -> R
         if membership.status != INACTIVE:
             changed.setdefault(frozenset({"status"}), []).append({"b_id": membership.id, "b_status": INACTIVE})
             counts.deactivated += 1
+    joining.sort(key=lambda row: row["user_id"])  # in key order, as above
+    _lock_accounts([row["b_id"] for rows in renamed.values() for row in rows])
     for rows in _chunks(joining):
         counts.added += len(db.session.execute(insert_for_dialect(dialect_name(db.session), Membership.__table__)
                                                .on_conflict_do_nothing(index_elements=["course_id", "user_id"])
@@ -575,6 +582,17 @@ def sync_members(course_id: int, entries: list[RosterEntry], now: datetime) -> R
         if isinstance(obj, (Membership, User)):
             db.session.expire(obj)
     return counts
+
+
+def _lock_accounts(user_ids: list[int]) -> None:
+    """The accounts about to be renamed, locked in id order (PostgreSQL) after the course's membership rows (the
+    order an erasure and a launch take them in too): accounts are shared between courses, and two courses' syncs
+    writing them in roster order deadlocked."""
+    if dialect_name(db.session) != "postgresql":
+        return
+    for chunk in _chunks(sorted(user_ids)):
+        db.session.execute(select(User.id).where(User.id.in_(chunk)).order_by(User.id)
+                           .with_for_update(key_share=True)).all()
 
 
 def _bound(values: dict) -> dict:

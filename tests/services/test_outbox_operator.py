@@ -107,7 +107,7 @@ def test_status_counts_each_kind_and_lists_the_latest_failures_first(app, cli):
     assert row("total")[:3] == ["total", "3", "2"] and row("total")[5:] == ["1", "4", "1", "0"]
     start = lines.index(next(line for line in lines if line.startswith("Most recent failed"))) + 1
     failures = [line.strip() for line in lines[start:lines.index("", start)]]
-    assert lines[-1] == "No finished delivery older than 30 days keeps its body."
+    assert lines[-1] == "No finished delivery past the keeping time (30 d) keeps its body."
     assert "(4 of 4)" in result.output
     assert [line.split()[0] for line in failures] == [f"#{world[k]}" for k in ("ops:mail", "ops:5", "ops:4", "ops:3")]
     assert failures[0].startswith(f"#{world['ops:mail']} email, course -, attempts 1, ")
@@ -281,9 +281,9 @@ def test_status_says_how_many_finished_deliveries_still_keep_their_bodies_past_t
     status = json.loads(cli("outbox", "status", "--json").output)
     assert status["trim"] == {"keep_days": 30, "untrimmed": 2, "oldest_finished_at": oldest.isoformat()}
     text = cli("outbox", "status").output
-    assert (f"2 finished deliveries are past the 30 days their bodies are kept (the oldest finished "
-            f"{oldest.strftime('%Y-%m-%d %H:%M:%S UTC')})") in text
+    assert ("Finished deliveries past the keeping time (30 d) with their bodies still on: 2, the oldest finished "
+            f"{oldest.strftime('%Y-%m-%d %H:%M:%S UTC')}.") in text
 
     assert cli("outbox", "trim").exit_code == 0
     assert json.loads(cli("outbox", "status", "--json").output)["trim"]["untrimmed"] == 0
-    assert "No finished delivery older than 30 days keeps its body." in cli("outbox", "status").output
+    assert "No finished delivery past the keeping time (30 d) keeps its body." in cli("outbox", "status").output

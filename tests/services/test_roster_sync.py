@@ -5,8 +5,11 @@ member write had: newcomers added, leavers made inactive, names and addresses re
 an administrator kept one."""
 from __future__ import annotations
 
+import threading
+from datetime import timedelta
+
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 
 from plugin.core.actor import Role
 from plugin.core.clock import utcnow
@@ -16,16 +19,23 @@ from plugin.insights.models import DataChange
 from plugin.lti import roster
 from plugin.tenancy import service as tenancy
 from plugin.tenancy.models import Membership, User
-from tests.services.factories import make_actor, make_platform
+from tests.services.factories import NOW, identity, make_actor, make_platform
+from tests.services.test_concurrency import committing_thread, until_it_waits_for_a_lock
 
 LEARNER = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
 SIZE, CHUNK = 250, 40  # several chunks of each kind of statement
 
 
-def entry(i: int, **changes) -> tenancy.RosterEntry:
-    values = {"sub": f"p{i}", "role": Role.LEARNER, "lti_roles": (LEARNER,), "active": True,
-              "name": f"Person {i}", "email": f"p{i}@example.org", **changes}
+def entry(i: int | str, **changes) -> tenancy.RosterEntry:
+    sub = f"p{i}" if isinstance(i, int) else i
+    values = {"sub": sub, "role": Role.LEARNER, "lti_roles": (LEARNER,), "active": True,
+              "name": f"Person {i}", "email": f"{sub}@example.org", **changes}
     return tenancy.RosterEntry(**values)
+
+
+def apply(course_id: int, entries: list[tenancy.RosterEntry]) -> str:
+    """The write half of a sync, in the caller's transaction."""
+    return roster.apply(course_id, roster.Fetched(entries=entries), NOW)
 
 
 def sync(course_id: int, entries: list[tenancy.RosterEntry]) -> tuple[str, list[str]]:
@@ -138,3 +148,141 @@ def test_someone_with_an_account_already_joins_the_course_with_it_and_no_second_
     assert summary.startswith("2 added")
     db.session.remove()
     assert db.session.scalars(select(User.name).where(User.sub == "p1")).all() == ["Person 1"]
+
+
+# --- syncs, launches and each other, at once (PostgreSQL row locks) ---------------------------------------------
+LATER = NOW + timedelta(minutes=5)
+
+
+def _postgresql_only() -> None:
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("row locks: PostgreSQL")
+
+
+def _paused_when(thread: str, starts: str):
+    """A cursor listener pausing `thread` once, after its first statement starting with `starts`: (listener,
+    paused, go)."""
+    paused, go = threading.Event(), threading.Event()
+
+    def pause(_conn, _cursor, statement, *_args):
+        if threading.current_thread().name == thread and statement.lstrip().upper().startswith(starts) \
+                and not paused.is_set():
+            paused.set()
+            go.wait(30)
+
+    return pause, paused, go
+
+
+def _both(appctx, first: tuple, second: tuple, starts: str) -> tuple[list, dict]:
+    """Run `first` (name, work) until its first statement starting with `starts`, then `second` until it waits
+    for a lock, then let both finish; returns (errors, results)."""
+    pause, paused, go = _paused_when(first[0], starts)
+    errors: list[BaseException] = []
+    results: dict = {}
+    event.listen(db.engine, "after_cursor_execute", pause)
+    try:
+        one = committing_thread(appctx, first[0], first[1], errors, results)
+        assert paused.wait(30)
+        two = committing_thread(appctx, second[0], second[1], errors, results)
+        until_it_waits_for_a_lock(two)
+        go.set()
+        one.join(60)
+        two.join(60)
+        assert not one.is_alive() and not two.is_alive()
+    finally:
+        go.set()
+        event.remove(db.engine, "after_cursor_execute", pause)
+    return errors, results
+
+
+def test_two_courses_syncing_at_once_after_the_lms_renamed_shared_people_both_go_through(appctx):
+    """Two courses of one platform share people; the LMS changed X's name and Y's and W's addresses, and both
+    courses' background syncs (one per course after a launch, several app instances) write them at once. Course A
+    lists W, X, Y; course B lists X, Y. Each goes through, one waiting for the other; none fails with a deadlock."""
+    _postgresql_only()
+    platform = make_platform()
+    course_a = make_actor(platform, "boss-a", Role.MANAGER, context_id="a").course_id
+    course_b = make_actor(platform, "boss-b", Role.MANAGER, context_id="b").course_id
+    db.session.commit()
+    with writing():  # accounts made in the order X, Y, W
+        apply(course_b, [entry("x"), entry("y")])
+        apply(course_a, [entry("w"), entry("x"), entry("y")])
+        db.session.commit()
+    later = {"w": entry("w", email="w@new.example.org"), "x": entry("x", name="X Renamed"),
+             "y": entry("y", email="y@new.example.org")}
+
+    errors, results = _both(appctx, ("sync-a", lambda: apply(course_a, [later["w"], later["x"], later["y"]])),
+                            ("sync-b", lambda: apply(course_b, [later["x"], later["y"]])), "UPDATE USER_ACCOUNT")
+    assert errors == [], f"a roster sync failed: {errors!r}"
+    assert results["sync-a"].startswith("0 added, 0 updated, 0 deactivated")
+    db.session.remove()
+    assert dict(db.session.execute(select(User.sub, User.name).where(User.sub.in_(["w", "x", "y"]))).all()) == {
+        "w": "Person w", "x": "X Renamed", "y": "Person y"}
+
+
+def test_two_courses_syncing_the_same_newcomers_listed_in_other_orders_both_go_through(appctx, monkeypatch):
+    """Two courses' rosters list the same two new people, in opposite orders (LMSs order rosters as they like):
+    their accounts are made in one order by both syncs, so one waits for the other instead of each holding the
+    account the other makes next."""
+    _postgresql_only()
+    monkeypatch.setattr(tenancy, "ROSTER_CHUNK", 1)  # a statement per account: the syncs can interleave
+    platform = make_platform()
+    course_a = make_actor(platform, "boss-a", Role.MANAGER, context_id="a").course_id
+    course_b = make_actor(platform, "boss-b", Role.MANAGER, context_id="b").course_id
+    db.session.commit()
+
+    errors, results = _both(appctx, ("sync-a", lambda: apply(course_a, [entry("new-1"), entry("new-2")])),
+                            ("sync-b", lambda: apply(course_b, [entry("new-2"), entry("new-1")])),
+                            "INSERT INTO USER_ACCOUNT")
+    assert errors == [], f"a roster sync failed: {errors!r}"
+    assert results["sync-a"].startswith("2 added") and results["sync-b"].startswith("2 added")
+    db.session.remove()
+    assert db.session.scalar(select(func.count()).select_from(User).where(User.sub.in_(["new-1", "new-2"]))) == 2
+
+
+@pytest.mark.parametrize("first", ["launch", "sync"])
+def test_a_first_launch_racing_the_sync_that_lists_the_person_makes_one_account_and_one_membership(appctx, first):
+    """Nadia launches Tinker for the first time while the course's roster sync, which lists her, writes: whichever
+    makes her account first, both go through, and she has one account and one membership."""
+    platform = make_platform()
+    course_id = make_actor(platform, "boss", Role.MANAGER, context_id="a").course_id
+    db.session.commit()
+    who = identity(platform, "nadia", Role.LEARNER, "a", "Nadia N", email="nadia@example.org")
+    work = {"launch": lambda: tenancy.provision(who, NOW)[1].id,
+            "sync": lambda: apply(course_id, [entry("boss", role=Role.MANAGER), entry("nadia", name="Nadia N")])}
+    second = "sync" if first == "launch" else "launch"
+    if db.engine.dialect.name != "postgresql":  # SQLite: writers take turns whole; one after the other
+        for name in (first, second):
+            with writing():
+                work[name]()
+                db.session.commit()
+            db.session.remove()
+    else:
+        errors, _results = _both(appctx, (first, work[first]), (second, work[second]), "INSERT INTO USER_ACCOUNT")
+        assert errors == [], f"{errors!r}"
+    db.session.remove()
+    assert db.session.scalar(select(func.count()).select_from(User).where(User.sub == "nadia")) == 1
+    assert db.session.execute(select(Membership.role, Membership.status).join(User, User.id == Membership.user_id)
+                              .where(User.sub == "nadia", Membership.course_id == course_id)).all() == [
+        ("learner", "active")]
+    assert db.session.scalar(select(User.name).where(User.sub == "nadia")) == "Nadia N"
+
+
+def test_a_returning_member_launching_while_the_sync_renames_them_both_go_through(appctx):
+    """The LMS renamed Xavier; his course's roster sync (which lists the new name) and his own launch (which brings
+    it too) run at once. Both go through: the launch waits for his membership row, which the sync holds, before
+    writing his account (it wrote the account first, and one of the two failed with a deadlock)."""
+    _postgresql_only()
+    platform = make_platform()
+    course_id = make_actor(platform, "boss", Role.MANAGER, context_id="a").course_id
+    make_actor(platform, "x", Role.LEARNER, context_id="a", name="Person x")
+    renamed = identity(platform, "x", Role.LEARNER, "a", "X New")
+    db.session.commit()
+
+    errors, _results = _both(
+        appctx, ("sync", lambda: apply(course_id, [entry("boss", role=Role.MANAGER, name="Person boss"),
+                                                  entry("x", name="X New")])),
+        ("launch", lambda: tenancy.provision(renamed, LATER)[1].id), "SELECT MEMBERSHIP.ID")
+    assert errors == [], f"{errors!r}"
+    db.session.remove()
+    assert db.session.scalar(select(User.name).where(User.sub == "x")) == "X New"
