@@ -8,9 +8,14 @@ from pathlib import Path
 import pytest
 
 ARTIFACTS = Path(os.environ.get("TINKER_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts"))
+# Frames of another site in the renderer of the page that embeds them (no out-of-process iframes): on a loaded
+# machine Playwright now and then lost an LMS frame that had navigated to the tool's site in another process (its URL
+# stuck at the LMS's page, its document never answering, though the tool had served every request). Cookies, their
+# partitioning and blocking, and storage are decided by the sites involved, not by the process a frame runs in.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
+                 "--disable-dev-shm-usage", "--disable-site-isolation-trials",
+                 "--disable-features=IsolateOrigins,site-per-process"]
 
 
 # What the page shows after a click may take seconds on a loaded 2-core CI machine (the suite's other worker, its
