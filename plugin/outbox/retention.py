@@ -29,6 +29,12 @@ def kept_for() -> timedelta:
     return timedelta(days=current_app.config["OUTBOX_KEEP_DAYS"])
 
 
+def past_keeping(status: str, cutoff: datetime) -> tuple:
+    """The deliveries of a finished `status` done before `cutoff` whose bodies are still on: one range of
+    ix_outbox_finished (status, trimmed_at, updated_at), what the trim and the operator's status report read."""
+    return OutboxItem.status == status, OutboxItem.trimmed_at.is_(None), OutboxItem.updated_at < cutoff
+
+
 def trim_batch(now: datetime, limit: int = BATCH) -> int:
     """Trim up to `limit` deliveries finished before `now` less the keeping time, oldest first, in a transaction of
     its own. Returns how many (fewer than `limit`: none is left for now)."""
@@ -49,9 +55,7 @@ def trim_rows(now: datetime, limit: int) -> int:
         # reads the index from its oldest untrimmed row and stops at the limit. Both statuses at once, or
         # ordered by updated_at alone, make it read and sort the whole backlog for every batch.
         query = select(OutboxItem.id, OutboxItem.kind, OutboxItem.version, OutboxItem.payload, OutboxItem.note,
-                       OutboxItem.last_error).where(
-            OutboxItem.status == status, OutboxItem.trimmed_at.is_(None), OutboxItem.updated_at < cutoff
-        ).order_by(OutboxItem.status, OutboxItem.trimmed_at, OutboxItem.updated_at).limit(limit - len(rows))
+                       OutboxItem.last_error).where(*past_keeping(status, cutoff)).order_by(OutboxItem.status, OutboxItem.trimmed_at, OutboxItem.updated_at).limit(limit - len(rows))
         if dialect_name(session) == "postgresql":
             # another instance's trim takes the next rows; an erasure holding one (it rewrites the body) is
             # left to finish, and its row is trimmed by a later batch

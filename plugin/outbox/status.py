@@ -11,7 +11,7 @@ from sqlalchemy import and_, case, func, or_, select
 from plugin.extensions import db
 from plugin.outbox.models import DISMISSED, DONE, FAILED, PENDING, OutboxItem
 from plugin.outbox.registry import kinds as handled_kinds
-from plugin.outbox.retention import FINISHED, kept_for
+from plugin.outbox.retention import FINISHED, kept_for, past_keeping
 from plugin.outbox.service import _due, dismiss_failed_where, retry_failed_where
 
 RECENT = timedelta(hours=24)  # how far back delivered ones are counted
@@ -108,15 +108,15 @@ def outbox_status(now: datetime, limit: int = 20) -> Status:
 
 
 def _backlog(now: datetime) -> Backlog:
-    cutoff = now - kept_for()
+    kept = kept_for()
     untrimmed, oldest = 0, None
-    for status in FINISHED:  # one index range each (ix_outbox_finished), as the trim reads them
+    for status in FINISHED:  # one index range each, as the trim reads them
         count, first = db.session.execute(select(func.count(), func.min(OutboxItem.updated_at)).where(
-            OutboxItem.status == status, OutboxItem.trimmed_at.is_(None), OutboxItem.updated_at < cutoff)).one()
+            *past_keeping(status, now - kept))).one()
         untrimmed += count
         if first is not None and (oldest is None or first < oldest):
             oldest = first
-    return Backlog(kept_for().days, untrimmed, oldest)
+    return Backlog(kept.days, untrimmed, oldest)
 
 
 def _chosen(kinds: Iterable[str], course_id: int | None, ids: Iterable[int]) -> list:
