@@ -32,6 +32,8 @@ CUSTOM_PARAMETERS = {CUSTOM_HISTORY: "$Context.id.history"}
 # ("com.instructure.Course.groupIds: returns the Canvas ids of all active groups in the current course").
 CUSTOM_COURSE_GROUPS = "canvas_course_group_ids"
 CANVAS_CUSTOM_PARAMETERS = {**CUSTOM_PARAMETERS, CUSTOM_COURSE_GROUPS: "$com.instructure.Course.groupIds"}
+# Canvas sends a person's name and e-mail address only to a tool registered at this privacy level
+CANVAS_PRIVACY_LEVEL = "public"
 
 
 def urls(base_url: str) -> dict[str, str]:
@@ -62,7 +64,7 @@ def canvas_config(base_url: str) -> dict:
             "domain": domain(base_url),
             "tool_id": "tinker",
             "platform": "canvas.instructure.com",
-            "privacy_level": "public",
+            "privacy_level": CANVAS_PRIVACY_LEVEL,
             "settings": {
                 "text": TITLE,
                 "placements": [

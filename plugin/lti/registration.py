@@ -3,16 +3,25 @@ client registration, and record what the platform assigned.
 
 Unlike pylti1p3's fork, the configuration's issuer must be the configuration URL's origin or a path
 prefix of it (a configuration URL cannot speak for another issuer), redirects are not followed,
-responses are size-capped, and every call has a timeout.
+responses are size-capped, and every call has a timeout. One exception, Instructure-hosted Canvas: every school
+shares one issuer per environment (https://canvas.instructure.com), the configuration may come from the school's
+own *.instructure.com host, and it is taken only when that host and every endpoint it names are Instructure's
+(hosted_canvas), so the keys launches are checked against are Instructure's as in a manual Canvas registration.
+
+Canvas's dialect (self-hosted and hosted): placements advertised as https://canvas.instructure.com/lti/<name>
+URIs per message type, the school's host in .../lti/account_domain (the page framing the registration), the
+privacy level asked for with .../lti/privacy_level, and the deployment id at the answer's top level.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit
 
 import requests
+from sqlalchemy import select
 
 from plugin.errors import DomainError
 from plugin.extensions import db
@@ -34,6 +43,16 @@ ENDPOINTS = ("authorization_endpoint", "token_endpoint", "jwks_uri", "registrati
 # Placement names Tinker offers, in the vocabularies platforms advertise (spec examples, Moodle, Canvas).
 DEEP_LINK_PLACEMENTS = ("ContentArea", "AddContentMenu", "link_selection", "assignment_selection")
 LAUNCH_PLACEMENTS = ("course_navigation",)
+CANVAS_EXTENSION = "https://canvas.instructure.com/lti/"  # Canvas's placement URIs and configuration extensions
+CANVAS_ACCOUNT_DOMAIN = CANVAS_EXTENSION + "account_domain"
+CANVAS_PRIVACY_LEVEL = CANVAS_EXTENSION + "privacy_level"
+# Instructure-hosted Canvas: the issuers every school shares (production, beta, test), and the domains its
+# configuration, key set and endpoints are served from.
+CANVAS_CLOUD_ISSUERS = frozenset({"https://canvas.instructure.com", "https://canvas.beta.instructure.com",
+                                  "https://canvas.test.instructure.com"})
+INSTRUCTURE_DOMAINS = ("instructure.com", "canvaslms.com")
+CANVAS_CLOUD_FRAMES = "https://*.instructure.com"  # the schools' hosted Canvas pages that frame the registration
+_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?(?::[0-9]{1,5})?")
 
 
 class RegistrationFailed(DomainError):
@@ -42,6 +61,10 @@ class RegistrationFailed(DomainError):
 
 class PlatformUnreachable(RegistrationFailed):
     status = 502
+
+
+class AlreadyRegistered(RegistrationFailed):
+    status = 409
 
 
 @dataclass(frozen=True)
@@ -55,6 +78,9 @@ class PlatformConfiguration:
     messages: frozenset[str]
     placements: tuple[str, ...]
     scopes: frozenset[str] = frozenset()  # scopes_supported
+    # message type -> the placements advertised for it (Canvas lists them per message type)
+    message_placements: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    frame_origin: str | None = None  # the page framing the registration, when the platform names it (Canvas)
 
 
 @dataclass(frozen=True)
@@ -73,6 +99,33 @@ def issuer_matches(issuer: str, configuration_url: str) -> bool:
         return False
     prefix = issuer_parts.path.rstrip("/")
     return not prefix or url_parts.path == prefix or url_parts.path.startswith(prefix + "/")
+
+
+def on_instructure(url) -> bool:
+    """An https URL on one of Instructure's own domains (a subdomain of instructure.com or canvaslms.com)."""
+    if not isinstance(url, str) or origin_of(url) is None:
+        return False
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    return parts.scheme == "https" and parts.port in (None, 443) and not parts.username and any(
+        host.endswith("." + domain) for domain in INSTRUCTURE_DOMAINS)
+
+
+def hosted_canvas(issuer: str, configuration_url: str, document: dict) -> bool:
+    """Instructure-hosted Canvas's configuration, which names the issuer every school shares: taken only from one of
+    Instructure's hosts, with the key set, the login, token and registration endpoints all on Instructure's hosts
+    too (an issuer it does not belong to otherwise: issuer_matches)."""
+    return issuer in CANVAS_CLOUD_ISSUERS and on_instructure(configuration_url) and all(
+        on_instructure(document.get(name)) for name in ENDPOINTS)
+
+
+def _frame_origin(lti: dict, configuration_url: str) -> str | None:
+    """The school's Canvas host that frames the registration (Canvas's account_domain, a bare host[:port]), as an
+    origin with the configuration URL's scheme; None when absent or not a host."""
+    domain = lti.get(CANVAS_ACCOUNT_DOMAIN)
+    if not isinstance(domain, str) or not _HOST.fullmatch(domain):
+        return None
+    return origin_of(f"{urlsplit(configuration_url).scheme}://{domain}")
 
 
 @dataclass(frozen=True)
@@ -139,7 +192,7 @@ def parse_platform_configuration(document: dict, url: str) -> PlatformConfigurat
     issuer = document.get("issuer")
     if not isinstance(issuer, str) or not issuer:
         raise RegistrationFailed(_("The platform's OpenID configuration names no issuer."))
-    if not issuer_matches(issuer, url):
+    if not issuer_matches(issuer, url) and not hosted_canvas(issuer, url, document):
         raise RegistrationFailed(
             _("The platform's OpenID configuration names an issuer it does not belong to."),
             hint=_("Issuer %(issuer)s must be the origin (or a path prefix) of the configuration URL %(url)s.",
@@ -163,17 +216,25 @@ def parse_platform_configuration(document: dict, url: str) -> PlatformConfigurat
     messages = {m if isinstance(m, str) else m.get("type") for m in supported if isinstance(m, (str, dict))}
     placements = _strings(lti.get("placements")) + [
         p for m in supported if isinstance(m, dict) for p in _strings(m.get("placements"))]
+    by_message = {m["type"]: tuple(dict.fromkeys(_strings(m.get("placements")))) for m in supported
+                  if isinstance(m, dict) and isinstance(m.get("type"), str) and _strings(m.get("placements"))}
     product = " ".join(str(lti.get(k)) for k in ("product_family_code", "version") if lti.get(k))
     return PlatformConfiguration(
         issuer=issuer, **{name: document[name] for name in ENDPOINTS}, product=product[:200],
         messages=frozenset(m for m in messages if isinstance(m, str)), placements=tuple(dict.fromkeys(placements)),
-        scopes=frozenset(_strings(document.get("scopes_supported"))))
+        scopes=frozenset(_strings(document.get("scopes_supported"))), message_placements=by_message,
+        frame_origin=_frame_origin(lti, url))
 
 
 def _placements(offered: tuple[str, ...], advertised: tuple[str, ...]) -> dict:
+    """The offered placements the platform advertises, in its own spelling (Canvas advertises course_navigation as
+    https://canvas.instructure.com/lti/course_navigation); all of them when it advertises none."""
     if not advertised:
         return {"placements": list(offered)}
-    chosen = [p for p in offered if p in advertised]
+    spelled: dict[str, str] = {}
+    for name in advertised:
+        spelled.setdefault(name.removeprefix(CANVAS_EXTENSION), name)
+    chosen = [spelled[p] for p in offered if p in spelled]
     return {"placements": chosen} if chosen else {}
 
 
@@ -186,11 +247,17 @@ def _is_canvas(platform: PlatformConfiguration) -> bool:
 def client_registration(base_url: str, platform: PlatformConfiguration) -> dict:
     """The client registration Tinker posts (OpenID Connect registration + the LTI tool configuration)."""
     u = install.urls(base_url)
+
+    def advertised(message: str) -> tuple[str, ...]:
+        return platform.message_placements.get(message) or platform.placements
+
     messages = [{"type": C.RESOURCE_LINK_REQUEST, "target_link_uri": u["launch"], "label": install.TITLE,
-                 **_placements(LAUNCH_PLACEMENTS, platform.placements)}]
+                 **_placements(LAUNCH_PLACEMENTS, advertised(C.RESOURCE_LINK_REQUEST))}]
     if not platform.messages or C.DEEP_LINKING_REQUEST in platform.messages:
         messages.append({"type": C.DEEP_LINKING_REQUEST, "target_link_uri": u["launch"],
-                         "label": f"Add {install.TITLE}", **_placements(DEEP_LINK_PLACEMENTS, platform.placements)})
+                         "label": f"Add {install.TITLE}",
+                         **_placements(DEEP_LINK_PLACEMENTS, advertised(C.DEEP_LINKING_REQUEST))})
+    canvas = _is_canvas(platform)
     return {
         "application_type": "web",
         "response_types": ["id_token"],
@@ -205,10 +272,11 @@ def client_registration(base_url: str, platform: PlatformConfiguration) -> dict:
             "domain": install.domain(base_url),
             "description": install.DESCRIPTION,
             "target_link_uri": u["launch"],
-            "custom_parameters": dict(install.CANVAS_CUSTOM_PARAMETERS if _is_canvas(platform)
-                                      else install.CUSTOM_PARAMETERS),
+            "custom_parameters": dict(install.CANVAS_CUSTOM_PARAMETERS if canvas else install.CUSTOM_PARAMETERS),
             "claims": list(install.CLAIMS),
             "messages": messages,
+            # Canvas sends names and e-mail addresses only at this level (canvas.json asks for the same)
+            **({CANVAS_PRIVACY_LEVEL: install.CANVAS_PRIVACY_LEVEL} if canvas else {}),
         },
     }
 
@@ -229,7 +297,10 @@ def post_client_registration(platform: PlatformConfiguration, payload: dict, reg
     if not isinstance(client_id, (str, int)) or isinstance(client_id, bool) or not str(client_id).strip():
         raise RegistrationFailed(_("The platform's registration answer has no client_id."))
     tool = document.get(TOOL_CONFIGURATION)
+    # Inside the tool configuration (the specification, Moodle), or at the answer's top level (Canvas)
     deployment_id = tool.get("deployment_id") if isinstance(tool, dict) else None
+    if deployment_id is None:
+        deployment_id = document.get("deployment_id")
     if isinstance(deployment_id, bool) or not isinstance(deployment_id, (str, int)) or not str(deployment_id):
         deployment_id = None
     return AssignedClient(client_id=str(client_id)[:400], deployment_id=None if deployment_id is None
@@ -239,7 +310,15 @@ def post_client_registration(platform: PlatformConfiguration, payload: dict, reg
 def record_registration(claim: Claim, platform: PlatformConfiguration, assigned: AssignedClient,
                         now: datetime) -> Platform:
     """Store the registration for the token's organisation. Without a deployment id from the platform,
-    the registration records deployments as they first launch."""
+    the registration records deployments as they first launch. A client id the platform's issuer is already
+    registered with is refused: a registration link never changes an existing registration's keys or endpoints
+    (only the operator does, `flask lti add-platform`)."""
+    if db.session.scalar(select(Platform.id).where(Platform.issuer == platform.issuer,
+                                                   Platform.client_id == assigned.client_id)) is not None:
+        raise AlreadyRegistered(
+            _("Tinker already has a registration for this platform and client id."),
+            hint=_("Issuer %(issuer)s, client id %(client_id)s. The operator can change it with flask lti add-platform.",
+                   issuer=platform.issuer, client_id=assigned.client_id))
     organisation = db.session.get(Organisation, claim.organisation_id)
     registered = tenancy.register_platform(tenancy.PlatformSpec(
         issuer=platform.issuer, client_id=assigned.client_id, auth_login_url=platform.authorization_endpoint,
@@ -247,6 +326,8 @@ def record_registration(claim: Claim, platform: PlatformConfiguration, assigned:
         deployment_ids=(assigned.deployment_id,) if assigned.deployment_id else (),
         organisation=organisation.name, name=platform.product,
         accept_new_deployments=None if assigned.deployment_id else True), now)
+    if platform.frame_origin:
+        tenancy.add_frame_origin(registered, platform.frame_origin, now, source="registration")
     ensure_defaults(registered.organisation_id, now)
     keys.ensure_key(now)
     spend_registration_token(claim, registered.id)

@@ -20,13 +20,17 @@ def register():
     cfg = current_app.config
     configuration_url = request.args.get("openid_configuration")
     platform_token = request.args.get("registration_token") or None
-    # The platform opens this page in a frame; let it show whatever we answer.
+    # The platform opens this page in a frame; let it show whatever we answer. Hosted Canvas frames it in a school's
+    # own *.instructure.com page while its configuration comes from the issuer's host.
     allow_origin("frame-ancestors", origin_of(configuration_url))
+    if origin_of(configuration_url) in dr.CANVAS_CLOUD_ISSUERS:
+        allow_origin("frame-ancestors", dr.CANVAS_CLOUD_FRAMES)
     now = utcnow()
     claim = claim_registration_token(request.args.get(TOKEN_PARAM), now)
     db.session.commit()  # no transaction stays open while we talk to the platform
     try:
         platform = dr.fetch_platform_configuration(configuration_url, platform_token, cfg["LTI_HTTP_TIMEOUT"])
+        allow_origin("frame-ancestors", platform.frame_origin)  # the page framing this one, when the platform says
         payload = dr.client_registration(cfg["TINKER_BASE_URL"], platform)
         assigned = dr.post_client_registration(platform, payload, platform_token, cfg["LTI_HTTP_TIMEOUT"])
         registered = dr.record_registration(claim, platform, assigned, utcnow())
@@ -37,7 +41,7 @@ def register():
         db.session.commit()
         raise
     return render_template("lti/registration_done.html", platform=registered, assigned=assigned,
-                           platform_origin=origin_of(platform.issuer))
+                           platform_origin=platform.frame_origin or origin_of(platform.issuer))
 
 
 @bp.get("/canvas.json")

@@ -6,7 +6,7 @@ import jwt
 import requests
 from playwright.sync_api import expect
 
-from tests.support.dynreg import RETURN_PATH, MoodleRegistrationServer
+from tests.support.dynreg import RETURN_PATH, CanvasRegistrationServer, MoodleRegistrationServer
 from tests.support.platform import deep_linking_request
 
 DL = "https://purl.imsglobal.org/spec/lti-dl/claim/"
@@ -34,6 +34,24 @@ def test_dynamic_registration_in_the_platform_frame_posts_lti_close(live_server,
         assert len(moodle.registrations) == 1
     finally:
         moodle.close()
+
+
+def test_canvas_registration_framed_by_the_schools_host_shows_and_posts_lti_close_there(live_server, page):
+    """Canvas frames the registration in the school's page (its account_domain), on another origin than its
+    configuration URL: the answer must be allowed in that frame and its close message go to that page."""
+    canvas = CanvasRegistrationServer()
+    school = f"localhost:{canvas.server.server_port}"  # the same server, another origin than 127.0.0.1
+    canvas.account_domain = school
+    try:
+        link = registration_link(live_server, canvas)
+        page.goto(f"http://{school}/admin/frame.php?url={quote(link, safe='')}")
+        frame = page.frame_locator("iframe[name=tool]")
+        expect(frame.get_by_role("heading", name="Tinker is registered")).to_be_visible()
+        tool_origin = "http://" + urlsplit(live_server.base_url).netloc
+        expect(page.locator("#messages li")).to_have_text([f'{tool_origin} {{"subject":"org.imsglobal.lti.close"}}'])
+        assert len(canvas.registrations) == 1
+    finally:
+        canvas.close()
 
 
 def test_deep_linking_answer_is_posted_from_the_frame_to_the_platform(live_server, page):

@@ -8,7 +8,17 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import func, select, update
 
-from tests.support.dynreg import CONFIG_PATH, REGISTER_PATH, TOOL_CONFIGURATION, MoodleRegistrationServer
+from tests.support.dynreg import (
+    CANVAS,
+    CANVAS_CONFIG_PATH,
+    CANVAS_REGISTER_PATH,
+    CONFIG_PATH,
+    PLATFORM_CONFIGURATION,
+    REGISTER_PATH,
+    TOOL_CONFIGURATION,
+    CanvasRegistrationServer,
+    MoodleRegistrationServer,
+)
 from tests.support.platform import token_from
 
 TOOL = "http://localhost"
@@ -383,3 +393,153 @@ def test_a_nul_character_in_the_platforms_configuration_is_not_a_server_error(cl
             assert "\x00" not in platform.name + platform.auth_login_url
     finally:
         server.close()
+
+
+# --- Canvas --------------------------------------------------------------------------------------
+
+@pytest.fixture
+def canvas():
+    server = CanvasRegistrationServer(account_domain="canvas.school.example")
+    yield server
+    server.close()
+
+
+def test_canvas_registration_in_its_own_dialect_then_a_real_launch(client, canvas, registration_url, app):
+    """Canvas advertises placements as https://canvas.instructure.com/lti/<name> URIs per message type, names the
+    school's host that frames the registration, and answers with the deployment id at the top level: Tinker is
+    asked into the course navigation and the module and assignment pickers, at the privacy level that sends names
+    and e-mail addresses, and the deployment Canvas made is recorded."""
+    from plugin.extensions import db
+    from plugin.lti import install
+    from plugin.tenancy.models import Deployment, FrameOrigin, Platform
+
+    response = client.get(relative(canvas.register_url(registration_url("Canvas University"))))
+    page = body(response)
+    assert response.status_code == 200, page[:2000]
+    assert [(r.method, r.path) for r in canvas.requests] == [("GET", CANVAS_CONFIG_PATH),
+                                                             ("POST", CANVAS_REGISTER_PATH)]
+    (sent,) = [r["payload"] for r in canvas.registrations]
+    tool = sent[TOOL_CONFIGURATION]
+    messages = {m["type"]: m["placements"] for m in tool["messages"]}
+    assert messages == {"LtiResourceLinkRequest": [CANVAS + "course_navigation"],
+                        "LtiDeepLinkingRequest": [CANVAS + "link_selection", CANVAS + "assignment_selection"]}
+    assert tool[CANVAS + "privacy_level"] == "public"
+    assert tool["custom_parameters"][install.CUSTOM_COURSE_GROUPS] == "$com.instructure.Course.groupIds"
+
+    answer = canvas.registrations[0]["answer"]
+    with app.app_context():
+        platform = db.session.scalar(select(Platform))
+        assert (platform.issuer, platform.client_id) == (canvas.base, "10000000000043")
+        assert platform.auth_login_url == f"{canvas.base}/api/lti/authorize_redirect"
+        assert platform.key_set_url == f"{canvas.base}/api/lti/security/jwks"
+        assert [d.deployment_id for d in db.session.scalars(select(Deployment))] == [answer["deployment_id"]]
+        assert not platform.accept_new_deployments
+        assert ("http://canvas.school.example", "registration") in {
+            (o.origin, o.source) for o in db.session.scalars(select(FrameOrigin))}
+
+    # The school's page frames the registration: the answer may be framed there and closes it there.
+    assert 'data-lti-close-origin="http://canvas.school.example"' in page
+    assert "http://canvas.school.example" in response.headers["Content-Security-Policy"].split("frame-ancestors", 1)[1]
+
+    launched, _ = canvas.launcher().launch(client, role="learner", sub="canvas-user-1", context_id="course-1")
+    assert launched.headers["Location"].startswith("/app/")
+    assert client.get("/app/", query_string={"lt": token_from(launched)}).status_code == 200
+
+
+def test_canvas_advertising_none_of_tinkers_placements_gets_none_asked(client, registration_url):
+    """A message type whose advertised placements include none Tinker offers is sent without placements (the
+    platform's default), never with names it did not advertise."""
+    server = CanvasRegistrationServer()
+    server.config_overrides = {PLATFORM_CONFIGURATION: {
+        **server.configuration()[PLATFORM_CONFIGURATION],
+        "messages_supported": [{"type": "LtiResourceLinkRequest", "placements": [CANVAS + "user_navigation"]},
+                               {"type": "LtiDeepLinkingRequest", "placements": [CANVAS + "editor_button"]}]}}
+    try:
+        assert client.get(relative(server.register_url(registration_url()))).status_code == 200
+        messages = server.registrations[0]["payload"][TOOL_CONFIGURATION]["messages"]
+        assert [("placements" in m) for m in messages] == [False, False]
+    finally:
+        server.close()
+
+
+HOSTED = {"issuer": "https://canvas.instructure.com",
+          "authorization_endpoint": "https://sso.canvaslms.com/api/lti/authorize_redirect",
+          "token_endpoint": "https://sso.canvaslms.com/login/oauth2/token",
+          "jwks_uri": "https://sso.canvaslms.com/api/lti/security/jwks",
+          "registration_endpoint": "https://school.instructure.com/api/lti/registrations",
+          PLATFORM_CONFIGURATION: {"product_family_code": "canvas", "version": "cloud",
+                                   CANVAS + "account_domain": "school.instructure.com"}}
+SCHOOL_CONFIG = "https://school.instructure.com/api/lti/security/openid-configuration"
+
+
+def test_hosted_canvas_configuration_is_taken_from_instructures_hosts(app):
+    """Instructure-hosted Canvas names the issuer every school shares while its configuration may come from the
+    school's own host; with that host and every endpoint on Instructure's domains the registration's keys are
+    Instructure's, as in a manual Canvas registration."""
+    from plugin.lti.registration import parse_platform_configuration
+
+    with app.test_request_context():
+        for url in (SCHOOL_CONFIG, "https://canvas.instructure.com/api/lti/security/openid-configuration"):
+            platform = parse_platform_configuration(dict(HOSTED), url)
+            assert platform.issuer == "https://canvas.instructure.com"
+            assert platform.jwks_uri == "https://sso.canvaslms.com/api/lti/security/jwks"
+            assert platform.frame_origin == "https://school.instructure.com"
+        beta = {**HOSTED, "issuer": "https://canvas.beta.instructure.com"}
+        assert parse_platform_configuration(beta, SCHOOL_CONFIG).issuer == "https://canvas.beta.instructure.com"
+
+
+@pytest.mark.parametrize("url, overrides", [
+    ("https://canvas.school.example/api/lti/security/openid-configuration", {}),   # a vanity host: not Instructure's
+    ("http://school.instructure.com/api/lti/security/openid-configuration", {}),   # not https
+    ("https://school.instructure.com:8443/api/lti/security/openid-configuration", {}),
+    ("https://evilinstructure.com/api/lti/security/openid-configuration", {}),
+    (SCHOOL_CONFIG, {"jwks_uri": "https://keys.example.com/jwks"}),               # keys Instructure does not hold
+    (SCHOOL_CONFIG, {"authorization_endpoint": "https://sso.canvaslms.com.example.com/auth"}),
+    (SCHOOL_CONFIG, {"registration_endpoint": "https://register.example.com/api/lti/registrations"}),
+    (SCHOOL_CONFIG, {"issuer": "https://canvas.instructure.com/"}),                # not one of the shared issuers
+    (SCHOOL_CONFIG, {"issuer": "https://other.instructure.com"}),
+])
+def test_a_configuration_naming_hosted_canvas_elsewhere_is_refused(app, url, overrides):
+    from plugin.lti.registration import RegistrationFailed, parse_platform_configuration
+
+    with app.test_request_context(), pytest.raises(RegistrationFailed, match="issuer it does not belong to"):
+        parse_platform_configuration({**HOSTED, **overrides}, url)
+
+
+@pytest.mark.parametrize("domain", ["school.example/evil", "a b", "", 42, "école.example", "x" * 300])
+def test_an_account_domain_that_is_not_a_host_frames_nothing(app, domain):
+    from plugin.lti.registration import parse_platform_configuration
+
+    document = {**HOSTED, PLATFORM_CONFIGURATION: {"product_family_code": "canvas", CANVAS + "account_domain": domain}}
+    with app.test_request_context():
+        assert parse_platform_configuration(document, SCHOOL_CONFIG).frame_origin is None
+
+
+def test_a_refusal_before_anything_is_fetched_shows_in_a_hosted_canvas_schools_frame(client):
+    """Hosted Canvas's configuration URL is on the shared issuer's host, the page framing Tinker on the school's:
+    a refused link is still readable in the frame."""
+    configuration = "https://canvas.instructure.com/api/lti/security/openid-configuration?registration_token=x"
+    response = client.get("/lti/register", query_string={"tinker_token": "not-ours", "openid_configuration": configuration})
+    assert response.status_code == 403
+    ancestors = response.headers["Content-Security-Policy"].split("frame-ancestors", 1)[1].split(";", 1)[0].split()
+    assert "https://*.instructure.com" in ancestors and "https://canvas.instructure.com" in ancestors
+
+
+def test_a_registration_link_never_changes_an_existing_registration(client, canvas, cli, registration_url, app):
+    """The client id the platform assigns is already registered (by the operator, with other keys): the link is
+    refused and given back, and the registration keeps its key set and endpoints."""
+    from plugin.extensions import db
+    from plugin.lti.models import RegistrationToken
+    from plugin.tenancy.models import Platform
+
+    link = registration_url("Canvas University")
+    added = cli("lti", "add-platform", "--issuer", canvas.base, "--client-id", "10000000000043",
+                "--auth-url", "https://lms.example/auth", "--token-url", "https://lms.example/token",
+                "--jwks-url", "https://lms.example/jwks", "--org", "Canvas University")
+    assert added.exit_code == 0, added.output
+    response = client.get(relative(canvas.register_url(link)))
+    assert response.status_code == 409 and "already has a registration" in body(response)
+    with app.app_context():
+        (platform,) = db.session.scalars(select(Platform)).all()
+        assert (platform.key_set_url, platform.auth_login_url) == ("https://lms.example/jwks", "https://lms.example/auth")
+        assert db.session.scalar(select(RegistrationToken.used_at)) is None

@@ -51,6 +51,8 @@ class Seen:
 
 
 class MoodleRegistrationServer:
+    config_path, register_path, certs_path = CONFIG_PATH, REGISTER_PATH, "/mod/lti/certs.php"
+
     def __init__(self, *, issuer: str | None = None, registration_token: str = "moodle-reg-jwt",
                  config_overrides: dict | None = None, deployment_id: bool = True):
         self.registration_token = registration_token
@@ -71,7 +73,7 @@ class MoodleRegistrationServer:
 
     @property
     def configuration_url(self) -> str:
-        return self.base + CONFIG_PATH
+        return self.base + self.config_path
 
     def register_url(self, tool_url: str) -> str:
         """What Moodle opens: the tool URL the admin pasted plus its own two parameters."""
@@ -87,9 +89,9 @@ class MoodleRegistrationServer:
             "token_endpoint": f"{self.base}/mod/lti/token.php",
             "token_endpoint_auth_methods_supported": ["private_key_jwt"],
             "token_endpoint_auth_signing_alg_values_supported": ["RS256"],
-            "jwks_uri": f"{self.base}/mod/lti/certs.php",
+            "jwks_uri": self.base + self.certs_path,
             "authorization_endpoint": f"{self.base}/mod/lti/auth.php",
-            "registration_endpoint": self.base + REGISTER_PATH,
+            "registration_endpoint": self.base + self.register_path,
             "scopes_supported": ["https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
                                  "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly",
                                  "https://purl.imsglobal.org/spec/lti-ags/scope/score",
@@ -121,28 +123,34 @@ class MoodleRegistrationServer:
         with self._lock:
             type_id = len(self.registrations) + 1
             client_id = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(15))
-            tool = {"target_link_uri": payload[TOOL_CONFIGURATION].get("target_link_uri"),
-                    "domain": payload[TOOL_CONFIGURATION].get("domain"), "claims": ["sub", "iss", "name", "email"]}
-            if self.return_deployment_id:
-                tool["deployment_id"] = str(type_id)
-            answer = {"client_id": client_id, "response_types": ["id_token"], "jwks_uri": payload["jwks_uri"],
-                      "initiate_login_uri": payload["initiate_login_uri"], "token_endpoint_auth_method": "private_key_jwt",
-                      "redirect_uris": payload["redirect_uris"], "application_type": ["web"],
-                      "client_name": payload["client_name"], "scope": payload.get("scope", ""),
-                      TOOL_CONFIGURATION: tool}
+            answer = self.answer(payload, type_id, client_id)
             self.registrations.append({"payload": payload, "answer": answer})
         return Response(json.dumps(answer), mimetype="application/json")
+
+    def answer(self, payload: dict, type_id: int, client_id: str) -> dict:
+        """Moodle's: the deployment id (the tool type id) inside the tool configuration."""
+        tool = {"target_link_uri": payload[TOOL_CONFIGURATION].get("target_link_uri"),
+                "domain": payload[TOOL_CONFIGURATION].get("domain"), "claims": ["sub", "iss", "name", "email"]}
+        if self.return_deployment_id:
+            tool["deployment_id"] = str(type_id)
+        return {"client_id": client_id, "response_types": ["id_token"], "jwks_uri": payload["jwks_uri"],
+                "initiate_login_uri": payload["initiate_login_uri"], "token_endpoint_auth_method": "private_key_jwt",
+                "redirect_uris": payload["redirect_uris"], "application_type": ["web"],
+                "client_name": payload["client_name"], "scope": payload.get("scope", ""), TOOL_CONFIGURATION: tool}
+
+    def deployment_of(self, answer: dict) -> str | None:
+        return answer[TOOL_CONFIGURATION].get("deployment_id")
 
     def _app(self, environ, start_response):
         request = Request(environ)
         body = request.get_json(silent=True) if request.method == "POST" else None
         with self._lock:
             self.requests.append(Seen(request.method, request.path, request.headers.get("Authorization"), body))
-        if request.method == "GET" and request.path == CONFIG_PATH:
+        if request.method == "GET" and request.path == self.config_path:
             response = Response(json.dumps(self.configuration()), mimetype="application/json")
-        elif request.method == "POST" and request.path == REGISTER_PATH:
+        elif request.method == "POST" and request.path == self.register_path:
             response = self._register(request)
-        elif request.method == "GET" and request.path == "/mod/lti/certs.php":
+        elif request.method == "GET" and request.path == self.certs_path:
             response = Response(json.dumps(self.platform.jwks()), mimetype="application/json")
         elif request.method == "POST" and request.path == RETURN_PATH:
             with self._lock:
@@ -160,8 +168,74 @@ class MoodleRegistrationServer:
         """The platform as the last registration left it, ready to launch the tool for real."""
         answer = self.registrations[-1]["answer"]
         self.platform.client_id = answer["client_id"]
-        self.platform.deployment_id = answer[TOOL_CONFIGURATION].get("deployment_id", "moodle-type-1")
+        self.platform.deployment_id = self.deployment_of(answer) or "moodle-type-1"
         return self.platform
 
     def close(self):
         self.server.shutdown()
+
+
+CANVAS = "https://canvas.instructure.com/lti/"
+CANVAS_CONFIG_PATH = "/api/lti/security/openid-configuration"
+CANVAS_REGISTER_PATH = "/api/lti/registrations"
+
+
+class CanvasRegistrationServer(MoodleRegistrationServer):
+    """A self-hosted Canvas's side, shaped like a 2026 Canvas (OpenSource) answered: its configuration at
+    /api/lti/security/openid-configuration, placements advertised per message type as
+    https://canvas.instructure.com/lti/<name> URIs, the school's host in .../lti/account_domain; the registration
+    answered with a developer-key client id and the deployment id at the answer's top level, not in the tool
+    configuration."""
+
+    config_path, register_path, certs_path = CANVAS_CONFIG_PATH, CANVAS_REGISTER_PATH, "/api/lti/security/jwks"
+
+    def __init__(self, *, account_domain: str | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.account_domain = account_domain or self.base.split("://", 1)[1]
+        self.next_key = 10000000000042
+
+    def register_url(self, tool_url: str) -> str:
+        from urllib.parse import urlencode
+
+        separator = "&" if "?" in tool_url else "?"
+        return tool_url + separator + urlencode({
+            "openid_configuration": f"{self.configuration_url}?registration_token={self.registration_token}",
+            "registration_token": self.registration_token})
+
+    def configuration(self) -> dict:
+        conf = super().configuration()
+        conf.update({
+            "authorization_endpoint": f"{self.base}/api/lti/authorize_redirect",
+            "token_endpoint": f"{self.base}/login/oauth2/token",
+            "authorization_server": self.account_domain,
+            PLATFORM_CONFIGURATION: {
+                "product_family_code": "canvas", "version": "OpenSource",
+                "messages_supported": [
+                    {"type": "LtiResourceLinkRequest",
+                     "placements": [CANVAS + "account_navigation", CANVAS + "assignment_selection",
+                                    CANVAS + "course_navigation", CANVAS + "link_selection", "ContentArea"]},
+                    {"type": "LtiDeepLinkingRequest",
+                     "placements": [CANVAS + "assignment_selection", CANVAS + "editor_button",
+                                    CANVAS + "link_selection", "RichTextEditor"]},
+                    {"type": "LtiEulaRequest"}],
+                "variables": ["Context.id.history", "com.instructure.Course.groupIds"],
+                CANVAS + "account_name": "Canvas University",
+                CANVAS + "account_domain": self.account_domain,
+            },
+        })
+        conf.update(self.config_overrides)
+        return conf
+
+    def answer(self, payload: dict, type_id: int, client_id: str) -> dict:
+        self.next_key += 1
+        tool = {k: payload[TOOL_CONFIGURATION].get(k) for k in ("domain", "messages", "claims", "target_link_uri",
+                                                                   "custom_parameters", "description")}
+        tool[CANVAS + "registration_config_url"] = f"{self.base}/api/lti/registrations/{type_id}/view"
+        return {"client_id": str(self.next_key), "application_type": "web", "grant_types": ["client_credentials", "implicit"],
+                "initiate_login_uri": payload["initiate_login_uri"], "redirect_uris": payload["redirect_uris"],
+                "response_types": ["id_token"], "client_name": payload["client_name"], "jwks_uri": payload["jwks_uri"],
+                "token_endpoint_auth_method": "private_key_jwt", "scope": payload.get("scope", ""),
+                TOOL_CONFIGURATION: tool, "deployment_id": f"{type_id}:8865aa05b4b79b64a91a86042e43af5ea8ae79eb"}
+
+    def deployment_of(self, answer: dict) -> str | None:
+        return answer["deployment_id"]
