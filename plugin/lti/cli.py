@@ -143,7 +143,8 @@ def registration_token(organisation, create_organisation, expires_in):
     click.echo(f"{base}/lti/register?{TOKEN_PARAM}={issued.token}")
     click.echo(f"Single use, for {issued.organisation!r}, expires {issued.expires_at:%Y-%m-%d %H:%M} UTC. "
                "The LMS admin pastes it as the tool URL of the LMS's dynamic registration (Moodle: Site "
-               "administration > Plugins > Activity modules > External tool > Manage tools). See docs/lms-setup.md.",
+               "administration > Plugins > Activity modules > External tool > Manage tools; Canvas: Admin > "
+               "Developer Keys > + Developer Key > + LTI Registration). See docs/lms-setup.md.",
                err=True)
 
 
@@ -160,7 +161,9 @@ def show_config():
         deployments = ", ".join(d.deployment_id for d in platform.deployments) or "(none)"
         origins = ", ".join(o.origin for o in platform.frame_origins) or "(none)"
         click.echo(f"- {platform.organisation.name}: {platform.issuer} client {platform.client_id}; "
-                   f"deployments {deployments}; frame origins {origins}")
+                   f"deployments {deployments}; frame origins {origins}; auth {platform.auth_login_url}, "
+                   f"token {platform.auth_token_url}, key set {platform.key_set_url}"
+                   f"{'; new deployments recorded' if platform.accept_new_deployments else ''}")
 
 
 @lti_cli.command("rotate-key")

@@ -33,7 +33,7 @@ CUSTOM_PARAMETERS = {CUSTOM_HISTORY: "$Context.id.history"}
 CUSTOM_COURSE_GROUPS = "canvas_course_group_ids"
 CANVAS_CUSTOM_PARAMETERS = {**CUSTOM_PARAMETERS, CUSTOM_COURSE_GROUPS: "$com.instructure.Course.groupIds"}
 # Canvas sends a person's name and e-mail address only to a tool registered at this privacy level
-CANVAS_PRIVACY_LEVEL = "public"
+CANVAS_PRIVACY = "public"
 
 
 def urls(base_url: str) -> dict[str, str]:
@@ -64,7 +64,7 @@ def canvas_config(base_url: str) -> dict:
             "domain": domain(base_url),
             "tool_id": "tinker",
             "platform": "canvas.instructure.com",
-            "privacy_level": CANVAS_PRIVACY_LEVEL,
+            "privacy_level": CANVAS_PRIVACY,
             "settings": {
                 "text": TITLE,
                 "placements": [

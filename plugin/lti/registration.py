@@ -3,10 +3,9 @@ client registration, and record what the platform assigned.
 
 Unlike pylti1p3's fork, the configuration's issuer must be the configuration URL's origin or a path
 prefix of it (a configuration URL cannot speak for another issuer), redirects are not followed,
-responses are size-capped, and every call has a timeout. One exception, Instructure-hosted Canvas: every school
-shares one issuer per environment (https://canvas.instructure.com), the configuration may come from the school's
-own *.instructure.com host, and it is taken only when that host and every endpoint it names are Instructure's
-(hosted_canvas), so the keys launches are checked against are Instructure's as in a manual Canvas registration.
+responses are size-capped, and every call has a timeout. Instructure-hosted Canvas passes as it is: its
+configuration URL is on the issuer's host (https://canvas.instructure.com/api/lti/security/openid-configuration),
+while a school's own page frames the registration.
 
 Canvas's dialect (self-hosted and hosted): placements advertised as https://canvas.instructure.com/lti/<name>
 URIs per message type, the school's host in .../lti/account_domain (the page framing the registration), the
@@ -16,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -43,15 +42,17 @@ ENDPOINTS = ("authorization_endpoint", "token_endpoint", "jwks_uri", "registrati
 # Placement names Tinker offers, in the vocabularies platforms advertise (spec examples, Moodle, Canvas).
 DEEP_LINK_PLACEMENTS = ("ContentArea", "AddContentMenu", "link_selection", "assignment_selection")
 LAUNCH_PLACEMENTS = ("course_navigation",)
-CANVAS_EXTENSION = "https://canvas.instructure.com/lti/"  # Canvas's placement URIs and configuration extensions
+# Canvas: its own names for the picker's placements (those of canvas.json; not the IMS ContentArea, which Canvas
+# also lists), its placement URIs and configuration extensions.
+CANVAS_DEEP_LINK_PLACEMENTS = ("link_selection", "assignment_selection")
+CANVAS_EXTENSION = "https://canvas.instructure.com/lti/"
 CANVAS_ACCOUNT_DOMAIN = CANVAS_EXTENSION + "account_domain"
-CANVAS_PRIVACY_LEVEL = CANVAS_EXTENSION + "privacy_level"
-# Instructure-hosted Canvas: the issuers every school shares (production, beta, test), and the domains its
-# configuration, key set and endpoints are served from.
+CANVAS_PRIVACY_LEVEL_KEY = CANVAS_EXTENSION + "privacy_level"
+# Instructure-hosted Canvas: the issuers every school shares (production, beta, test), whose configuration URL is
+# on the issuer's host while a school's page (*.instructure.com) frames the registration.
 CANVAS_CLOUD_ISSUERS = frozenset({"https://canvas.instructure.com", "https://canvas.beta.instructure.com",
                                   "https://canvas.test.instructure.com"})
-INSTRUCTURE_DOMAINS = ("instructure.com", "canvaslms.com")
-CANVAS_CLOUD_FRAMES = "https://*.instructure.com"  # the schools' hosted Canvas pages that frame the registration
+CANVAS_CLOUD_FRAMES = "https://*.instructure.com"
 _HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?(?::[0-9]{1,5})?")
 
 
@@ -78,8 +79,8 @@ class PlatformConfiguration:
     messages: frozenset[str]
     placements: tuple[str, ...]
     scopes: frozenset[str] = frozenset()  # scopes_supported
-    # message type -> the placements advertised for it (Canvas lists them per message type)
-    message_placements: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # (message type, the placements advertised for it): Canvas lists them per message type
+    message_placements: tuple[tuple[str, tuple[str, ...]], ...] = ()
     frame_origin: str | None = None  # the page framing the registration, when the platform names it (Canvas)
 
 
@@ -99,24 +100,6 @@ def issuer_matches(issuer: str, configuration_url: str) -> bool:
         return False
     prefix = issuer_parts.path.rstrip("/")
     return not prefix or url_parts.path == prefix or url_parts.path.startswith(prefix + "/")
-
-
-def on_instructure(url) -> bool:
-    """An https URL on one of Instructure's own domains (a subdomain of instructure.com or canvaslms.com)."""
-    if not isinstance(url, str) or origin_of(url) is None:
-        return False
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    return parts.scheme == "https" and parts.port in (None, 443) and not parts.username and any(
-        host.endswith("." + domain) for domain in INSTRUCTURE_DOMAINS)
-
-
-def hosted_canvas(issuer: str, configuration_url: str, document: dict) -> bool:
-    """Instructure-hosted Canvas's configuration, which names the issuer every school shares: taken only from one of
-    Instructure's hosts, with the key set, the login, token and registration endpoints all on Instructure's hosts
-    too (an issuer it does not belong to otherwise: issuer_matches)."""
-    return issuer in CANVAS_CLOUD_ISSUERS and on_instructure(configuration_url) and all(
-        on_instructure(document.get(name)) for name in ENDPOINTS)
 
 
 def _frame_origin(lti: dict, configuration_url: str) -> str | None:
@@ -192,7 +175,7 @@ def parse_platform_configuration(document: dict, url: str) -> PlatformConfigurat
     issuer = document.get("issuer")
     if not isinstance(issuer, str) or not issuer:
         raise RegistrationFailed(_("The platform's OpenID configuration names no issuer."))
-    if not issuer_matches(issuer, url) and not hosted_canvas(issuer, url, document):
+    if not issuer_matches(issuer, url):
         raise RegistrationFailed(
             _("The platform's OpenID configuration names an issuer it does not belong to."),
             hint=_("Issuer %(issuer)s must be the origin (or a path prefix) of the configuration URL %(url)s.",
@@ -216,8 +199,8 @@ def parse_platform_configuration(document: dict, url: str) -> PlatformConfigurat
     messages = {m if isinstance(m, str) else m.get("type") for m in supported if isinstance(m, (str, dict))}
     placements = _strings(lti.get("placements")) + [
         p for m in supported if isinstance(m, dict) for p in _strings(m.get("placements"))]
-    by_message = {m["type"]: tuple(dict.fromkeys(_strings(m.get("placements")))) for m in supported
-                  if isinstance(m, dict) and isinstance(m.get("type"), str) and _strings(m.get("placements"))}
+    by_message = tuple((m["type"], tuple(dict.fromkeys(_strings(m.get("placements"))))) for m in supported
+                       if isinstance(m, dict) and isinstance(m.get("type"), str) and _strings(m.get("placements")))
     product = " ".join(str(lti.get(k)) for k in ("product_family_code", "version") if lti.get(k))
     return PlatformConfiguration(
         issuer=issuer, **{name: document[name] for name in ENDPOINTS}, product=product[:200],
@@ -249,15 +232,15 @@ def client_registration(base_url: str, platform: PlatformConfiguration) -> dict:
     u = install.urls(base_url)
 
     def advertised(message: str) -> tuple[str, ...]:
-        return platform.message_placements.get(message) or platform.placements
+        return dict(platform.message_placements).get(message) or platform.placements
 
+    canvas = _is_canvas(platform)
     messages = [{"type": C.RESOURCE_LINK_REQUEST, "target_link_uri": u["launch"], "label": install.TITLE,
                  **_placements(LAUNCH_PLACEMENTS, advertised(C.RESOURCE_LINK_REQUEST))}]
     if not platform.messages or C.DEEP_LINKING_REQUEST in platform.messages:
+        offered = CANVAS_DEEP_LINK_PLACEMENTS if canvas else DEEP_LINK_PLACEMENTS
         messages.append({"type": C.DEEP_LINKING_REQUEST, "target_link_uri": u["launch"],
-                         "label": f"Add {install.TITLE}",
-                         **_placements(DEEP_LINK_PLACEMENTS, advertised(C.DEEP_LINKING_REQUEST))})
-    canvas = _is_canvas(platform)
+                         "label": f"Add {install.TITLE}", **_placements(offered, advertised(C.DEEP_LINKING_REQUEST))})
     return {
         "application_type": "web",
         "response_types": ["id_token"],
@@ -276,7 +259,7 @@ def client_registration(base_url: str, platform: PlatformConfiguration) -> dict:
             "claims": list(install.CLAIMS),
             "messages": messages,
             # Canvas sends names and e-mail addresses only at this level (canvas.json asks for the same)
-            **({CANVAS_PRIVACY_LEVEL: install.CANVAS_PRIVACY_LEVEL} if canvas else {}),
+            **({CANVAS_PRIVACY_LEVEL_KEY: install.CANVAS_PRIVACY} if canvas else {}),
         },
     }
 
@@ -311,10 +294,15 @@ def record_registration(claim: Claim, platform: PlatformConfiguration, assigned:
                         now: datetime) -> Platform:
     """Store the registration for the token's organisation. Without a deployment id from the platform,
     the registration records deployments as they first launch. A client id the platform's issuer is already
-    registered with is refused: a registration link never changes an existing registration's keys or endpoints
-    (only the operator does, `flask lti add-platform`)."""
-    if db.session.scalar(select(Platform.id).where(Platform.issuer == platform.issuer,
-                                                   Platform.client_id == assigned.client_id)) is not None:
+    registered with is taken only as the same registration again (a platform retrying with the client id it
+    assigned before: same organisation, same endpoints and key set); otherwise it is refused, as a registration
+    link never changes an existing registration's keys or endpoints (only the operator does, `flask lti
+    add-platform`)."""
+    existing = db.session.scalar(select(Platform).where(Platform.issuer == platform.issuer,
+                                                        Platform.client_id == assigned.client_id))
+    if existing is not None and (existing.organisation_id, existing.auth_login_url, existing.auth_token_url,
+                                 existing.key_set_url) != (claim.organisation_id, platform.authorization_endpoint,
+                                                           platform.token_endpoint, platform.jwks_uri):
         raise AlreadyRegistered(
             _("Tinker already has a registration for this platform and client id."),
             hint=_("Issuer %(issuer)s, client id %(client_id)s. The operator can change it with flask lti add-platform.",

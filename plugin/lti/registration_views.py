@@ -9,7 +9,7 @@ from plugin.lti import install
 from plugin.lti import registration as dr
 from plugin.lti.registration_tokens import TOKEN_PARAM, claim_registration_token, release_registration_token
 from plugin.tenancy.service import origin_of
-from plugin.web.security import allow_origin, writes
+from plugin.web.security import allow_origin, withdraw_origin, writes
 
 bp = Blueprint("lti_install", __name__, url_prefix="/lti")
 
@@ -21,7 +21,8 @@ def register():
     configuration_url = request.args.get("openid_configuration")
     platform_token = request.args.get("registration_token") or None
     # The platform opens this page in a frame; let it show whatever we answer. Hosted Canvas frames it in a school's
-    # own *.instructure.com page while its configuration comes from the issuer's host.
+    # own *.instructure.com page while its configuration comes from the issuer's host: until its configuration names
+    # that page, any of them may frame a refusal.
     allow_origin("frame-ancestors", origin_of(configuration_url))
     if origin_of(configuration_url) in dr.CANVAS_CLOUD_ISSUERS:
         allow_origin("frame-ancestors", dr.CANVAS_CLOUD_FRAMES)
@@ -30,7 +31,9 @@ def register():
     db.session.commit()  # no transaction stays open while we talk to the platform
     try:
         platform = dr.fetch_platform_configuration(configuration_url, platform_token, cfg["LTI_HTTP_TIMEOUT"])
-        allow_origin("frame-ancestors", platform.frame_origin)  # the page framing this one, when the platform says
+        if platform.frame_origin:  # the page framing this one, as the platform names it
+            allow_origin("frame-ancestors", platform.frame_origin)
+            withdraw_origin("frame-ancestors", dr.CANVAS_CLOUD_FRAMES)
         payload = dr.client_registration(cfg["TINKER_BASE_URL"], platform)
         assigned = dr.post_client_registration(platform, payload, platform_token, cfg["LTI_HTTP_TIMEOUT"])
         registered = dr.record_registration(claim, platform, assigned, utcnow())

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import datetime, timedelta
@@ -46,11 +47,29 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 MAX_URL = 1000
+# A host as DNS names it (letters, digits, hyphens, underscores in dot-separated labels; non-ASCII names in their
+# IDNA form) or an IPv6 literal: nothing else reaches an origin, which Content-Security-Policy headers and HTTP
+# clients take as they are (a space, ";", "*" or "\" in a host would add sources or directives to a CSP, and
+# URL parsers disagree where a host with a backslash ends).
+_HOST_NAME = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*")
+_IPV6 = re.compile(r"[0-9a-f:.]{2,45}")
+
+
+def _clean_host(hostname: str) -> str | None:
+    if ":" in hostname:
+        return f"[{hostname}]" if _IPV6.fullmatch(hostname) else None
+    if not hostname.isascii():
+        try:
+            hostname = hostname.encode("idna").decode("ascii")
+        except UnicodeError:
+            return None
+    return hostname if len(hostname) <= 253 and _HOST_NAME.fullmatch(hostname) else None
 
 
 def origin_of(url) -> str | None:
     """scheme://host[:port] of an http(s) URL: no credentials, no default port. None for anything else,
-    including non-strings, overlong or malformed values from outside (it never raises)."""
+    including non-strings, overlong or malformed values from outside and hosts that are not a DNS name or an
+    IP address (it never raises)."""
     if not isinstance(url, str) or not url or len(url) > MAX_URL:
         return None
     try:
@@ -60,7 +79,9 @@ def origin_of(url) -> str | None:
         port = parts.port
     except ValueError:  # e.g. a malformed IPv6 host or port
         return None
-    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    host = _clean_host(parts.hostname)
+    if host is None:
+        return None
     suffix = f":{port}" if port and port != DEFAULT_PORTS[parts.scheme] else ""
     return f"{parts.scheme}://{host}{suffix}"
 

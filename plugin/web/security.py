@@ -31,6 +31,11 @@ def allow_origin(directive: str, origin: str | None) -> None:
         g.setdefault("csp_extra", {}).setdefault(directive, set()).add(origin)
 
 
+def withdraw_origin(directive: str, origin: str) -> None:
+    """Take back an origin allow_origin named for this response (a broad one, once the exact one is known)."""
+    g.get("csp_extra", {}).get(directive, set()).discard(origin)
+
+
 def _extra(directive: str) -> str:
     return "".join(f" {o}" for o in sorted(g.get("csp_extra", {}).get(directive, ())))
 

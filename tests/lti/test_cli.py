@@ -73,6 +73,10 @@ def test_show_config_prints_the_urls_an_lms_admin_needs(app, cli, platform):
     assert "Redirect (launch) URL:       http://localhost/lti/launch" in result.output
     assert "Public keyset (JWKS) URL:    http://localhost/lti/jwks" in result.output
     assert "https://lms.example.edu client client-123; deployments deployment-1" in result.output
+    # what `add-platform` needs again to change the registration (e.g. to accept new deployments)
+    platform_line = next(line for line in result.output.splitlines() if "client client-123" in line)
+    assert f"auth {platform.issuer}/auth, token {platform.issuer}/token, key set {platform.server.url}" \
+        in platform_line and "new deployments recorded" not in platform_line
 
 
 def test_frame_origin_add_and_remove(app, cli, client, launch):

@@ -421,6 +421,7 @@ def test_canvas_registration_in_its_own_dialect_then_a_real_launch(client, canva
     (sent,) = [r["payload"] for r in canvas.registrations]
     tool = sent[TOOL_CONFIGURATION]
     messages = {m["type"]: m["placements"] for m in tool["messages"]}
+    # Canvas's own placements (those of canvas.json), not the IMS ContentArea it also lists
     assert messages == {"LtiResourceLinkRequest": [CANVAS + "course_navigation"],
                         "LtiDeepLinkingRequest": [CANVAS + "link_selection", CANVAS + "assignment_selection"]}
     assert tool[CANVAS + "privacy_level"] == "public"
@@ -466,53 +467,46 @@ HOSTED = {"issuer": "https://canvas.instructure.com",
           "authorization_endpoint": "https://sso.canvaslms.com/api/lti/authorize_redirect",
           "token_endpoint": "https://sso.canvaslms.com/login/oauth2/token",
           "jwks_uri": "https://sso.canvaslms.com/api/lti/security/jwks",
-          "registration_endpoint": "https://school.instructure.com/api/lti/registrations",
+          "registration_endpoint": "https://canvas.instructure.com/api/lti/registrations",
           PLATFORM_CONFIGURATION: {"product_family_code": "canvas", "version": "cloud",
                                    CANVAS + "account_domain": "school.instructure.com"}}
-SCHOOL_CONFIG = "https://school.instructure.com/api/lti/security/openid-configuration"
+HOSTED_CONFIG = "https://canvas.instructure.com/api/lti/security/openid-configuration?registration_token=x"
 
 
-def test_hosted_canvas_configuration_is_taken_from_instructures_hosts(app):
-    """Instructure-hosted Canvas names the issuer every school shares while its configuration may come from the
-    school's own host; with that host and every endpoint on Instructure's domains the registration's keys are
-    Instructure's, as in a manual Canvas registration."""
+def test_hosted_canvas_configuration_on_the_issuers_host_is_taken_framed_by_the_schools_host(app):
+    """Hosted Canvas serves its configuration from the shared issuer's host and names the school's host, which
+    frames the registration."""
     from plugin.lti.registration import parse_platform_configuration
 
     with app.test_request_context():
-        for url in (SCHOOL_CONFIG, "https://canvas.instructure.com/api/lti/security/openid-configuration"):
-            platform = parse_platform_configuration(dict(HOSTED), url)
-            assert platform.issuer == "https://canvas.instructure.com"
-            assert platform.jwks_uri == "https://sso.canvaslms.com/api/lti/security/jwks"
-            assert platform.frame_origin == "https://school.instructure.com"
-        beta = {**HOSTED, "issuer": "https://canvas.beta.instructure.com"}
-        assert parse_platform_configuration(beta, SCHOOL_CONFIG).issuer == "https://canvas.beta.instructure.com"
+        platform = parse_platform_configuration(dict(HOSTED), HOSTED_CONFIG)
+    assert platform.issuer == "https://canvas.instructure.com"
+    assert platform.jwks_uri == "https://sso.canvaslms.com/api/lti/security/jwks"
+    assert platform.frame_origin == "https://school.instructure.com"
 
 
-@pytest.mark.parametrize("url, overrides", [
-    ("https://canvas.school.example/api/lti/security/openid-configuration", {}),   # a vanity host: not Instructure's
-    ("http://school.instructure.com/api/lti/security/openid-configuration", {}),   # not https
-    ("https://school.instructure.com:8443/api/lti/security/openid-configuration", {}),
-    ("https://evilinstructure.com/api/lti/security/openid-configuration", {}),
-    (SCHOOL_CONFIG, {"jwks_uri": "https://keys.example.com/jwks"}),               # keys Instructure does not hold
-    (SCHOOL_CONFIG, {"authorization_endpoint": "https://sso.canvaslms.com.example.com/auth"}),
-    (SCHOOL_CONFIG, {"registration_endpoint": "https://register.example.com/api/lti/registrations"}),
-    (SCHOOL_CONFIG, {"issuer": "https://canvas.instructure.com/"}),                # not one of the shared issuers
-    (SCHOOL_CONFIG, {"issuer": "https://other.instructure.com"}),
+@pytest.mark.parametrize("url", [
+    "https://school.instructure.com/api/lti/security/openid-configuration",   # a school's host: not the issuer's
+    "https://canvas.school.example/api/lti/security/openid-configuration",
+    "https://evil.example\\.canvas.instructure.com/api/lti/security/openid-configuration",  # ends at the backslash
+    "https://canvas.instructure.com.evil.example/api/lti/security/openid-configuration",
 ])
-def test_a_configuration_naming_hosted_canvas_elsewhere_is_refused(app, url, overrides):
+def test_a_configuration_naming_the_hosted_canvas_issuer_elsewhere_is_refused(app, url):
+    """No exception for the issuer every hosted school shares: a configuration served from any other host could
+    name Instructure's issuer with keys of its own."""
     from plugin.lti.registration import RegistrationFailed, parse_platform_configuration
 
     with app.test_request_context(), pytest.raises(RegistrationFailed, match="issuer it does not belong to"):
-        parse_platform_configuration({**HOSTED, **overrides}, url)
+        parse_platform_configuration(dict(HOSTED), url)
 
 
-@pytest.mark.parametrize("domain", ["school.example/evil", "a b", "", 42, "école.example", "x" * 300])
+@pytest.mark.parametrize("domain", ["school.example/evil", "a b", "a;b", "*.example", "", 42, "école.example", "x" * 300])
 def test_an_account_domain_that_is_not_a_host_frames_nothing(app, domain):
     from plugin.lti.registration import parse_platform_configuration
 
     document = {**HOSTED, PLATFORM_CONFIGURATION: {"product_family_code": "canvas", CANVAS + "account_domain": domain}}
     with app.test_request_context():
-        assert parse_platform_configuration(document, SCHOOL_CONFIG).frame_origin is None
+        assert parse_platform_configuration(document, HOSTED_CONFIG).frame_origin is None
 
 
 def test_a_refusal_before_anything_is_fetched_shows_in_a_hosted_canvas_schools_frame(client):
@@ -523,6 +517,19 @@ def test_a_refusal_before_anything_is_fetched_shows_in_a_hosted_canvas_schools_f
     assert response.status_code == 403
     ancestors = response.headers["Content-Security-Policy"].split("frame-ancestors", 1)[1].split(";", 1)[0].split()
     assert "https://*.instructure.com" in ancestors and "https://canvas.instructure.com" in ancestors
+
+
+@pytest.mark.parametrize("configuration", ["https://a *.evil.example/x", "https://a%20*%20b/",
+                                           "https://a;report-uri https:/x", "https://lms.example.edu'"])
+def test_a_configuration_url_cannot_add_sources_or_directives_to_the_csp(client, configuration):
+    """The configuration URL's origin is allowed to frame the answer: a host with spaces, "*" or ";" in it would
+    have let any site frame it, or added directives."""
+    response = client.get("/lti/register", query_string={"tinker_token": "not-ours", "openid_configuration": configuration})
+    assert response.status_code == 403
+    policy = response.headers["Content-Security-Policy"]
+    ancestors = policy.split("frame-ancestors", 1)[1].split(";", 1)[0].split()
+    assert ancestors == ["'self'"]  # no registration yet: nothing else may frame it
+    assert "report-uri" not in policy
 
 
 def test_a_registration_link_never_changes_an_existing_registration(client, canvas, cli, registration_url, app):
@@ -543,3 +550,24 @@ def test_a_registration_link_never_changes_an_existing_registration(client, canv
         (platform,) = db.session.scalars(select(Platform)).all()
         assert (platform.key_set_url, platform.auth_login_url) == ("https://lms.example/jwks", "https://lms.example/auth")
         assert db.session.scalar(select(RegistrationToken.used_at)) is None
+
+
+def test_a_platform_registering_again_with_the_client_id_it_gave_before_is_the_same_registration(
+        client, canvas, registration_url, app):
+    """A platform that answers a second registration (a retry, another link for the same organisation) with the
+    client id it assigned before, its endpoints and key set unchanged, has registered the same thing again: taken,
+    its new deployment recorded, nothing duplicated."""
+    from plugin.extensions import db
+    from plugin.tenancy.models import Deployment, Platform
+
+    assert client.get(relative(canvas.register_url(registration_url("Canvas University")))).status_code == 200
+    canvas.next_key -= 1  # Canvas answers with the same developer key
+    again = client.get(relative(canvas.register_url(registration_url("Canvas University"))))
+    assert again.status_code == 200, body(again)[:500]
+    with app.app_context():
+        assert [p.client_id for p in db.session.scalars(select(Platform))] == ["10000000000043"]
+        assert sorted(d.deployment_id for d in db.session.scalars(select(Deployment))) == [
+            r["answer"]["deployment_id"] for r in canvas.registrations]
+    canvas.next_key -= 1  # and the same key once more, for another organisation: refused
+    other = client.get(relative(canvas.register_url(registration_url("Other University", "--create-org"))))
+    assert other.status_code == 409

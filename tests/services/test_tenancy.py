@@ -125,12 +125,25 @@ def test_frame_origins_are_normalised_and_deduplicated(appctx):
     assert count(FrameOrigin, FrameOrigin.platform_id == platform.id) == 3
 
 
-@pytest.mark.parametrize("bad", ["canvas.example.edu", "ftp://canvas.example.edu", "javascript:alert(1)", "", "https://"])
+@pytest.mark.parametrize("bad", [
+    "canvas.example.edu", "ftp://canvas.example.edu", "javascript:alert(1)", "", "https://",
+    # hosts that are no DNS name: in a CSP header they would add sources or directives ("*", ";"), and HTTP
+    # clients end a host at a backslash where urlsplit does not
+    "https://a *.evil.example/x", "https://a%20*%20b/", "https://a;report-uri/", "https://evil.example\\.lms.example.edu/",
+    "https://exa'mple.edu", "https://example.edu./", "https://-bad.example.edu"])
 def test_a_frame_origin_must_be_an_origin_of(appctx, bad):
     platform = tenancy.register_platform(platform_spec(), NOW)
     with pytest.raises(InvalidInput):
         tenancy.add_frame_origin(platform, bad, NOW)
     assert tenancy.frame_origins(platform.id) == ["https://lms.example.edu"]
+
+
+def test_an_international_host_is_kept_in_its_idna_form_as_browsers_send_it(appctx):
+    platform = tenancy.register_platform(platform_spec(), NOW)
+    tenancy.add_frame_origin(platform, "https://École.example.edu/lms", NOW)
+    tenancy.add_frame_origin(platform, "http://[::1]:8080/x", NOW)
+    assert tenancy.frame_origins(platform.id) == [
+        "http://[::1]:8080", "https://lms.example.edu", "https://xn--cole-9oa.example.edu"]
 
 
 def test_an_explicit_default_port_is_the_same_origin(appctx):

@@ -216,7 +216,7 @@ class CanvasRegistrationServer(MoodleRegistrationServer):
                                     CANVAS + "course_navigation", CANVAS + "link_selection", "ContentArea"]},
                     {"type": "LtiDeepLinkingRequest",
                      "placements": [CANVAS + "assignment_selection", CANVAS + "editor_button",
-                                    CANVAS + "link_selection", "RichTextEditor"]},
+                                    CANVAS + "link_selection", "ContentArea", "RichTextEditor"]},
                     {"type": "LtiEulaRequest"}],
                 "variables": ["Context.id.history", "com.instructure.Course.groupIds"],
                 CANVAS + "account_name": "Canvas University",
