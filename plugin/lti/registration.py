@@ -292,8 +292,8 @@ def post_client_registration(platform: PlatformConfiguration, payload: dict, reg
 
 def record_registration(claim: Claim, platform: PlatformConfiguration, assigned: AssignedClient,
                         now: datetime) -> Platform:
-    """Store the registration for the token's organisation. Without a deployment id from the platform,
-    the registration records deployments as they first launch. A client id the platform's issuer is already
+    """Store the registration for the token's organisation. Without a deployment id from the platform (or from
+    Canvas, which makes more), the registration records deployments as they first launch. A client id the platform's issuer is already
     registered with is taken only as the same registration again (a platform retrying with the client id it
     assigned before: same organisation, same endpoints and key set); otherwise it is refused, as a registration
     link never changes an existing registration's keys or endpoints (only the operator does, `flask lti
@@ -313,7 +313,9 @@ def record_registration(claim: Claim, platform: PlatformConfiguration, assigned:
         auth_token_url=platform.token_endpoint, key_set_url=platform.jwks_uri,
         deployment_ids=(assigned.deployment_id,) if assigned.deployment_id else (),
         organisation=organisation.name, name=platform.product,
-        accept_new_deployments=None if assigned.deployment_id else True), now)
+        # Canvas makes a deployment id for every account, sub-account or course install of the one developer key
+        # (the manual set-up's --accept-new-deployments): they are recorded at their first launch.
+        accept_new_deployments=True if _is_canvas(platform) or not assigned.deployment_id else None), now)
     if platform.frame_origin:
         tenancy.add_frame_origin(registered, platform.frame_origin, now, source="registration")
     ensure_defaults(registered.organisation_id, now)

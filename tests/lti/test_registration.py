@@ -434,7 +434,7 @@ def test_canvas_registration_in_its_own_dialect_then_a_real_launch(client, canva
         assert platform.auth_login_url == f"{canvas.base}/api/lti/authorize_redirect"
         assert platform.key_set_url == f"{canvas.base}/api/lti/security/jwks"
         assert [d.deployment_id for d in db.session.scalars(select(Deployment))] == [answer["deployment_id"]]
-        assert not platform.accept_new_deployments
+        assert platform.accept_new_deployments  # Canvas makes one per account, sub-account or course install
         assert ("http://canvas.school.example", "registration") in {
             (o.origin, o.source) for o in db.session.scalars(select(FrameOrigin))}
 
@@ -442,9 +442,15 @@ def test_canvas_registration_in_its_own_dialect_then_a_real_launch(client, canva
     assert 'data-lti-close-origin="http://canvas.school.example"' in page
     assert "http://canvas.school.example" in response.headers["Content-Security-Policy"].split("frame-ancestors", 1)[1]
 
-    launched, _ = canvas.launcher().launch(client, role="learner", sub="canvas-user-1", context_id="course-1")
+    launcher = canvas.launcher()
+    launched, _ = launcher.launch(client, role="learner", sub="canvas-user-1", context_id="course-1")
     assert launched.headers["Location"].startswith("/app/")
     assert client.get("/app/", query_string={"lt": token_from(launched)}).status_code == 200
+    # Tinker installed in a sub-account too: Canvas launches with that install's deployment id
+    launcher.deployment_id = "2:0123456789abcdef0123456789abcdef01234567"
+    token_from(launcher.launch(client, role="learner", sub="canvas-user-2", context_id="course-2")[0])
+    with app.app_context():
+        assert count(app, Deployment) == 2
 
 
 def test_canvas_advertising_none_of_tinkers_placements_gets_none_asked(client, registration_url):
