@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 from sqlalchemy import bindparam, delete, func, literal, literal_column, or_, select, update
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 from plugin.core import memo
 from plugin.core.actor import Actor, Role
@@ -53,6 +55,7 @@ MAX_URL = 1000
 # URL parsers disagree where a host with a backslash ends).
 _HOST_NAME = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*")
 _IPV6 = re.compile(r"[0-9a-f:.]{2,45}")
+_UNSAFE_IN_URL = re.compile(r"[\\\x00-\x20\x7f]")
 
 
 def _clean_host(hostname: str) -> str | None:
@@ -72,15 +75,22 @@ def origin_of(url) -> str | None:
     IP address (it never raises)."""
     if not isinstance(url, str) or not url or len(url) > MAX_URL:
         return None
+    url = url.strip()
+    # A backslash, whitespace or a control character: URL parsers disagree where such a host ends (urlsplit takes
+    # "https://evil.example\\@lms.example.edu/" for lms.example.edu, requests connects to evil.example), so the
+    # origin checked would not be the one called.
+    if _UNSAFE_IN_URL.search(url):
+        return None
     try:
-        parts = urlsplit(url.strip())
+        parts = urlsplit(url)
         if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
             return None
         port = parts.port
-    except ValueError:  # e.g. a malformed IPv6 host or port
+        called = parse_url(url).host  # the host the HTTP client (urllib3, under requests) connects to
+    except (ValueError, LocationParseError):  # e.g. a malformed IPv6 host or port
         return None
     host = _clean_host(parts.hostname)
-    if host is None:
+    if host is None or (called or "").lower().strip("[]") != host.strip("[]"):
         return None
     suffix = f":{port}" if port and port != DEFAULT_PORTS[parts.scheme] else ""
     return f"{parts.scheme}://{host}{suffix}"

@@ -496,6 +496,8 @@ def test_hosted_canvas_configuration_on_the_issuers_host_is_taken_framed_by_the_
     "https://canvas.school.example/api/lti/security/openid-configuration",
     "https://evil.example\\.canvas.instructure.com/api/lti/security/openid-configuration",  # ends at the backslash
     "https://canvas.instructure.com.evil.example/api/lti/security/openid-configuration",
+    # urlsplit reads canvas.instructure.com, the HTTP client connects to evil.example
+    "https://evil.example\\@canvas.instructure.com/api/lti/security/openid-configuration",
 ])
 def test_a_configuration_naming_the_hosted_canvas_issuer_elsewhere_is_refused(app, url):
     """No exception for the issuer every hosted school shares: a configuration served from any other host could

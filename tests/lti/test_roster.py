@@ -284,6 +284,17 @@ def test_bearer_token_never_follows_a_next_link_to_another_site(client, platform
     assert memberships().keys() == {"teacher-1"}  # nothing half-applied
 
 
+def test_bearer_token_never_follows_a_next_link_whose_host_parsers_read_differently(
+        client, platform, lms, cli, no_launch_sync, appctx):
+    """https://other\\@lms/...: urlsplit reads the LMS's host, the HTTP client connects to the other one."""
+    launch_with_roster(client, platform, lms)
+    lms.next_base = "http://127.0.0.2:9\\@" + lms.base.split("://", 1)[1]
+    result = cli("lti", "sync-roster")
+    assert result.exit_code == 1
+    assert "error: the next page is on another site" in result.output
+    assert memberships().keys() == {"teacher-1"}
+
+
 def canvas_course(size: int) -> list[dict]:
     return [moodle_member("teacher-1", "Instructor", "Tess Teacher")] + [
         canvas_member(f"learner-{i}", f"Learner {i}") for i in range(1, size)]

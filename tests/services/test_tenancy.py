@@ -130,6 +130,7 @@ def test_frame_origins_are_normalised_and_deduplicated(appctx):
     # hosts that are no DNS name: in a CSP header they would add sources or directives ("*", ";"), and HTTP
     # clients end a host at a backslash where urlsplit does not
     "https://a *.evil.example/x", "https://a%20*%20b/", "https://a;report-uri/", "https://evil.example\\.lms.example.edu/",
+    "https://evil.example\\@lms.example.edu/", "https://lms.example.edu/a b",
     "https://exa'mple.edu", "https://example.edu./", "https://-bad.example.edu"])
 def test_a_frame_origin_must_be_an_origin_of(appctx, bad):
     platform = tenancy.register_platform(platform_spec(), NOW)
