@@ -20,7 +20,7 @@ from plugin.extensions import db
 from plugin.i18n import gettext as _
 from plugin.lti import housekeeping
 from plugin.lti.models import LaunchSession
-from plugin.tenancy.models import FrameOrigin
+from plugin.tenancy.models import ACTIVE, FrameOrigin, Membership
 
 SESSION_LIFETIME = timedelta(hours=8)
 _SALT = "tinker-launch-token"
@@ -67,18 +67,37 @@ def session_id_from_token(secret: str, token: str, max_age: int) -> str:
 
 
 # Read on every request: a plain row (id, services, locale... by name), not an ORM object in the identity map,
-# with the origins allowed to frame the platform's pages (every HTML response names them: web.security).
-_SESSION = select(LaunchSession.__table__, select(func.aggregate_strings(FrameOrigin.origin, " ")).where(
-    FrameOrigin.platform_id == LaunchSession.platform_id).scalar_subquery().label("frame_origins")).where(
-    LaunchSession.id == bindparam("id"))
+# with the origins allowed to frame the platform's pages (every HTML response names them: web.security), and the
+# person's membership as it stands now (a later launch or roster sync may have changed it since the session began).
+_MEMBER = (Membership.course_id == LaunchSession.course_id) & (Membership.user_id == LaunchSession.user_id)
+_SESSION = select(
+    LaunchSession.__table__,
+    select(func.aggregate_strings(FrameOrigin.origin, " ")).where(
+        FrameOrigin.platform_id == LaunchSession.platform_id).scalar_subquery().label("frame_origins"),
+    select(Membership.role).where(_MEMBER).scalar_subquery().label("member_role"),
+    select(Membership.status).where(_MEMBER).scalar_subquery().label("member_status"),
+).where(LaunchSession.id == bindparam("id"))
 
 
 def load_actor(session_id: str, now: datetime) -> tuple[Actor, Row]:
     """The actor a launch session names, and the session's row (its columns by name, and `frame_origins`: the
-    platform's, space-separated, or None)."""
+    platform's, space-separated, or None). The membership decides what the session may still do: with it gone (an
+    erasure) or its role changed since (a later launch, a roster sync) the session acts no more, and a manager the
+    roster no longer lists as active only reads (as an observer) for the rest of the session's hours. (Learners and
+    admins the roster leaves out keep their session: an account admin browsing a course is on no roster, and
+    learners who are not active earn nothing anyway.)"""
     row = read(db.session, _SESSION, {"id": session_id}).first()
     if row is None or row.expires_at < now:
         raise Unauthenticated(_("Your Tinker session has ended."), hint=_("Open Tinker again from your course."))
+    if row.member_role is None:
+        raise Unauthenticated(_("You are no longer a member of this course in Tinker."),
+                              hint=_("Open Tinker again from your course."))
+    if row.member_role != row.role:
+        raise Unauthenticated(_("Your role in this course has changed since you opened Tinker."),
+                              hint=_("Open Tinker again from your course."))
+    role = Role(row.role)
+    if role is Role.MANAGER and row.member_status != ACTIVE:
+        role = Role.OBSERVER
     actor = Actor(user_id=row.user_id, course_id=row.course_id, organisation_id=row.organisation_id,
-                  platform_id=row.platform_id, role=Role(row.role))
+                  platform_id=row.platform_id, role=role)
     return actor, row

@@ -152,3 +152,62 @@ def test_manager_overview_says_where_the_roster_comes_from(client, launch, app):
         db.session.commit()
     page = visible(client.get("/app/manage/", query_string={"lt": manager}))
     assert "Roster from the LMS, last synced 28 Nov 2026 09:30 UTC : 6 added, 0 updated, 0 deactivated" in page
+
+
+def _membership(app, sub: str, **values) -> None:
+    from sqlalchemy import update
+
+    from plugin.extensions import db
+    from plugin.tenancy.models import Membership, User
+
+    with app.app_context():
+        user_id = db.session.scalar(db.select(User.id).where(User.sub == sub))
+        db.session.execute(update(Membership).where(Membership.user_id == user_id).values(**values))
+        db.session.commit()
+
+
+def test_a_session_keeps_no_managers_rights_once_the_next_launch_made_them_a_learner(client, launch):
+    """The manager's first session (its token still in an open tab) acts no more once a later launch gave them
+    another role in the course: no manager pages, no manager writes, until they open Tinker again."""
+    as_manager = launch(role="instructor", sub="t1")
+    assert client.get("/app/manage/", query_string={"lt": as_manager}).status_code == 200
+    as_learner = launch(role="learner", sub="t1")
+    old = client.get("/app/manage/", query_string={"lt": as_manager})
+    assert old.status_code == 401 and "role in this course has changed" in text(old)
+    assert client.post("/app/teams/manage", data={"lt": as_manager, "name": "Ghost team"}).status_code == 401
+    assert client.post("/app/teams/manage", data={"lt": launch(role="instructor", sub="t2"),
+                                                  "name": "Real team"}).status_code == 303  # the form itself works
+    assert client.get("/app/", query_string={"lt": as_learner}).status_code == 200  # the new session works
+
+
+def test_a_manager_the_roster_deactivated_only_reads_for_the_rest_of_the_session(client, launch, app):
+    token = launch(role="instructor", sub="t1")
+    _membership(app, "t1", status="inactive")  # as a roster sync leaves a teacher removed from the course
+    assert client.get("/app/manage/", query_string={"lt": token}).status_code == 403
+    assert client.get("/app/leaderboard", query_string={"lt": token}).status_code == 200
+    assert client.post("/app/teams/manage", data={"lt": token, "name": "Ghost team"}).status_code == 403
+
+
+def test_an_admin_or_learner_the_roster_leaves_out_keeps_their_session(client, launch, app):
+    """An account admin browsing a course is on no roster; a learner the roster made inactive earns nothing but
+    still sees the course: neither session ends at the sync."""
+    admin = launch(role="admin", sub="a1")
+    learner = launch(role="learner", sub="l1")
+    _membership(app, "a1", status="inactive")
+    _membership(app, "l1", status="inactive")
+    assert client.get("/app/admin/lists", query_string={"lt": admin}).status_code == 200
+    assert client.get("/app/", query_string={"lt": learner}).status_code == 200
+
+
+def test_a_session_whose_membership_is_gone_is_refused(client, launch, app):
+    from sqlalchemy import delete
+
+    from plugin.extensions import db
+    from plugin.tenancy.models import Membership
+
+    token = launch(role="learner", sub="l1")
+    with app.app_context():
+        db.session.execute(delete(Membership))
+        db.session.commit()
+    gone = client.get("/app/", query_string={"lt": token})
+    assert gone.status_code == 401 and "no longer a member" in text(gone)
