@@ -174,8 +174,9 @@ def add_frame_origin(platform: Platform, origin: str, now: datetime, source: str
 
 
 def remove_frame_origin(platform: Platform, origin: str) -> bool:
+    """Remove the origin (as origin_of writes it, or exactly as stored: a row no longer taken as an origin)."""
     row = db.session.scalar(select(FrameOrigin).where(
-        FrameOrigin.platform_id == platform.id, FrameOrigin.origin == origin_of(origin)))
+        FrameOrigin.platform_id == platform.id, FrameOrigin.origin.in_({origin_of(origin) or origin, origin})))
     if row is None:
         return False
     db.session.delete(row)

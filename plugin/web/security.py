@@ -1,6 +1,8 @@
 """Request hooks: proxy headers, write intent for SQLite, security headers and CSP frame-ancestors."""
 from __future__ import annotations
 
+import re
+
 from flask import Flask, g, request
 from sqlalchemy import bindparam, select
 from werkzeug.exceptions import BadRequest
@@ -49,7 +51,7 @@ def frame_origins() -> list[str]:
         try:
             rows = (read(db.session, _PLATFORM_ORIGINS, {"platform": actor.platform_id}) if actor is not None
                     else read(db.session, _ALL_ORIGINS, {})).scalars()
-            g.frame_origins = _last_known[key] = sorted(rows)
+            g.frame_origins = _last_known[key] = sorted(o for o in rows if is_origin(o))
         except Exception:  # the header must never turn an error page into a 500
             # While the database is unreachable, the origins last read by this process keep the "briefly
             # unavailable" page visible inside the LMS frame (a fallback only: never used when the read works).
@@ -60,7 +62,16 @@ def frame_origins() -> list[str]:
 def note_frame_origins(platform_id: int, origins: str | None) -> None:
     """The actor's platform's origins, read with their launch session (lti.session.load_actor): frame_origins
     asks no more in this request."""
-    g.frame_origins = _last_known[platform_id] = sorted(set((origins or "").split()))
+    g.frame_origins = _last_known[platform_id] = sorted({o for o in (origins or "").split() if is_origin(o)})
+
+
+# What a frame origin row must look like to reach a header: scheme://host[:port] as tenancy.origin_of writes it (a
+# row written before origin_of refused hosts with spaces, "*" or ";" would otherwise add sources or directives).
+_ORIGIN = re.compile(r"https?://(?:[a-z0-9_](?:[a-z0-9_.-]{0,251}[a-z0-9_])?|\[[0-9a-f:.]{2,45}\])(?::[0-9]{1,5})?")
+
+
+def is_origin(value: str) -> bool:
+    return _ORIGIN.fullmatch(value) is not None
 
 
 _last_known: dict[int | None, list[str]] = {}

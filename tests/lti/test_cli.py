@@ -1,6 +1,7 @@
 """Registrations are operator business, done from the command line."""
 from sqlalchemy import func, select
 
+from plugin.core.clock import utcnow
 from tests.support.platform import FakePlatform
 
 
@@ -89,6 +90,29 @@ def test_frame_origin_add_and_remove(app, cli, client, launch):
                "https://school.instructure.com").exit_code == 0
     csp = client.get("/app/", query_string={"lt": token}).headers["Content-Security-Policy"]
     assert "https://school.instructure.com" not in csp
+
+
+def test_a_stored_frame_origin_that_is_no_origin_never_reaches_the_header_and_can_be_removed(app, cli, client, launch):
+    """A row written before hosts were checked (as 0032 deletes them): its pieces would have added "*" and a
+    directive to the CSP."""
+    from plugin.extensions import db
+    from plugin.tenancy.models import FrameOrigin, Platform
+
+    bad = "https://lms.example.edu *; script-src *"
+    token = launch()
+    with app.app_context():
+        platform_id = db.session.scalar(select(Platform.id))
+        db.session.add(FrameOrigin(platform_id=platform_id, origin=bad, source="launch", created_at=utcnow()))
+        db.session.commit()
+    for response in (client.get("/app/", query_string={"lt": launch(sub="another")}),  # read with the session
+                     client.get("/app/", query_string={"lt": "forged"})):             # read for an error page
+        csp = response.headers["Content-Security-Policy"]
+        ancestors = csp.split("frame-ancestors", 1)[1].split(";", 1)[0].split()
+        assert ancestors == ["'self'", "https://lms.example.edu"] and "script-src *" not in csp
+    assert client.get("/app/", query_string={"lt": token}).status_code == 200
+    assert cli("lti", "frame-origin", "remove", "--issuer", "https://lms.example.edu", bad).exit_code == 0
+    with app.app_context():
+        assert bad not in db.session.scalars(select(FrameOrigin.origin)).all()
 
 
 def test_frame_origin_rejects_garbage(app, cli, platform):
