@@ -22,6 +22,9 @@ from plugin.tenancy.models import Organisation, User
 from plugin.vision.models import Pillar
 
 OB2_CONTEXT = "https://w3id.org/openbadges/v2"
+# What anyone reading a revoked assertion or the revocation list learns: the reason a manager typed (or a revoked
+# kudos's, copied to the badges it had earned) stays in the audit log and the course's pages, never public.
+PUBLIC_REVOCATION_REASON = "Revoked by the issuer"
 JSONLD = "application/ld+json"
 
 
@@ -179,13 +182,13 @@ def public_pillar(organisation_id: int, pillar_id: int) -> Pillar:
 
 def revocation_list(organisation_id: int, urls: Urls) -> dict:
     issuer_of(organisation_id, urls.base)  # 404 for an unknown organisation
-    rows = db.session.execute(select(BadgeAward.public_id, BadgeAward.revoked_reason).where(
+    rows = db.session.scalars(select(BadgeAward.public_id).where(
         BadgeAward.organisation_id == organisation_id, BadgeAward.revoked_at.is_not(None))
         .order_by(BadgeAward.revoked_at, BadgeAward.id)).all()
     return {"@context": OB2_CONTEXT, "type": "RevocationList", "id": urls.revocations(organisation_id),
             "issuer": urls.issuer(organisation_id),
-            "revokedAssertions": [{"id": urls.assertion(pid), "revocationReason": reason or "Revoked"}
-                                  for pid, reason in rows]}
+            "revokedAssertions": [{"id": urls.assertion(pid), "revocationReason": PUBLIC_REVOCATION_REASON}
+                                  for pid in rows]}
 
 
 def badge_class(badge_id: int) -> BadgeClass:
@@ -239,7 +242,7 @@ def assertion_document(found: Hosted, urls: Urls) -> dict:
                          "narrative": f"Earned {found.badge.name} in Tinker."}]}
     if award.revoked_at is not None:
         doc["revoked"] = True
-        doc["revocationReason"] = award.revoked_reason or "Revoked"
+        doc["revocationReason"] = PUBLIC_REVOCATION_REASON
     return doc
 
 

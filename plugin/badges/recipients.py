@@ -23,7 +23,9 @@ from plugin.outbox import email as outgoing
 from plugin.outbox.models import OutboxItem
 from plugin.tenancy.models import User
 
-EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+# One plain address (fullmatch): no list separators, comments, quotes or angle brackets, which a mail library
+# would read as several recipients or a display name.
+EMAIL = re.compile(r"[^@\s,;()<>\"\\\[\]:]{1,64}@[^@\s,;()<>\"\\\[\]:]+\.[^@\s,;()<>\"\\\[\]:]{2,}")
 CONFIRM_TTL = timedelta(days=3)
 # Confirmation e-mails go to whatever address was typed: a few a day per person (a typo corrected, a mail lost),
 # counted from the outbox, which keeps every one queued (shared by all instances, like the rest of the database).
@@ -58,7 +60,7 @@ def recipient_of(user: User, base: str) -> Identity:
     row = db.session.get(Recipient, user.id)
     if row is not None and row.kind and row.identity:
         return Identity(row.kind, row.identity, salt, "confirmed" if row.kind == "email" else "url")
-    if user.email and EMAIL.match(user.email):
+    if user.email and EMAIL.fullmatch(user.email):
         return Identity("email", user.email.strip().lower(), salt, "lms")
     return Identity("url", f"{base}/ob/v2/recipients/{_secret('recipient', str(user.id))[:24]}", salt, "unclaimed")
 
@@ -78,7 +80,7 @@ def _row(user_id: int, now: datetime) -> Recipient:
 def request_email(actor: Actor, address: str, confirm_url_for, now: datetime) -> Recipient:
     """Start claiming with an address: store it pending and e-mail a confirmation link (after commit)."""
     address = (address or "").strip().lower()
-    if not EMAIL.match(address) or len(address) > 400:
+    if not EMAIL.fullmatch(address) or len(address) > 400:
         raise InvalidInput(_("Enter an e-mail address."), errors={"email": [_("Like name@example.org.")]})
     # The person's row first: requests at once take turns there, so each counts the mails the others queued (the
     # limit held; SQLite serialises writers already).

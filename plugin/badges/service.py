@@ -107,7 +107,7 @@ def all_badges(organisation_id: int) -> list[BadgeClass]:
                                    .order_by(BadgeClass.name)))
 
 
-COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+COLOUR = re.compile(r"#[0-9a-fA-F]{6}")  # fullmatch: "$" would let a final newline through
 
 
 def save_badge(actor, badge_id: int | None, *, name: str, description: str, criteria: str, colour: str,
@@ -123,7 +123,7 @@ def save_badge(actor, badge_id: int | None, *, name: str, description: str, crit
     errors = {}
     if not 2 <= len(name) <= 200:
         errors["name"] = [_("%(min)s to %(max)s characters.", min=2, max=200)]
-    if not COLOUR.match(colour or ""):
+    if not COLOUR.fullmatch(colour or ""):
         errors["colour"] = [_("A colour like %(example)s.", example="#2b8a3e")]
     if errors:
         raise InvalidInput(_("The badge needs some changes."), errors=errors)

@@ -118,6 +118,8 @@ def decline_help(actor: Actor, help_id: int, now: datetime) -> PeerHelp:
 
 
 def _pending_for(actor: Actor, help_id: int) -> PeerHelp:
+    if not actor.can_contribute:  # an answer pays the helper: observers read, as for recording
+        raise Forbidden(_("Observers cannot answer peer help."))
     record = db.session.get(PeerHelp, help_id)
     if record is None or record.course_id != actor.course_id or record.helped_id != actor.user_id:
         raise NotFound(_("No such help awaiting your answer."))

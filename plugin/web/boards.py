@@ -25,6 +25,7 @@ from plugin.leaderboards.queries import POINTS_PER_MEMBER, TEAM_MEASURES, Board,
 from plugin.ledger.models import TOTAL
 from plugin.settings.service import time_zone
 from plugin.web.auth import launch_url, requires_actor
+from plugin.web.downloads import attachment
 
 bp = Blueprint("boards", __name__, url_prefix="/app")
 
@@ -154,7 +155,7 @@ def leaderboard_csv(actor: Actor):
     body = csv_chunks(["rank", "name", "points"], ([r.rank, r.name, r.points] for r in found))
     filename = f"leaderboard-{query['scope']}-{period}-{dimension}.csv"
     return Response(stream_with_context(body), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
+                    headers={"Content-Disposition": attachment(filename), "Cache-Control": "no-store"})
 
 
 def _settings_page(actor: Actor, values: dict | None = None, errors: dict | None = None, status: int = 200):

@@ -21,6 +21,7 @@ from plugin.leaderboards.periods import FIRST_YEAR, LAST_YEAR, midnight
 from plugin.settings.service import time_zone
 from plugin.web.auth import launch_url, requires_actor
 from plugin.web.charts import Series, bar_chart, decimal_text, hbar_chart, percent_text
+from plugin.web.downloads import attachment
 from plugin.web.insights_charts import network_svg
 
 bp = Blueprint("insights", __name__, url_prefix="/app/insights")
@@ -89,7 +90,7 @@ def export_csv(actor: Actor, name: str):
 
 def _csv(chunks, filename: str) -> Response:
     return Response(stream_with_context(chunks), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"',
+                    headers={"Content-Disposition": attachment(filename),
                              "Cache-Control": "no-store"})
 
 

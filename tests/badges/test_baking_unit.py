@@ -6,6 +6,7 @@ import struct
 import xml.etree.ElementTree as ET
 import zlib
 
+import pytest
 from PIL import Image
 
 from plugin.badges.baking import bake_png, bake_svg, generated_png, png_source, unbake_png
@@ -55,3 +56,20 @@ def test_svg_baking_keeps_xml_well_formed_even_with_cdata_terminators():
     assert element.text == '{"n": "]]>"}'
     rebaked = bake_svg(baked, "https://t.example/b", "{}")
     assert rebaked.count(b"openbadges:assertion verify") == 1
+
+
+@pytest.mark.parametrize("colour", ["#123456\n", "123456", "#12345g", "#1234567", "red"])
+def test_a_badge_colour_is_six_hex_digits_and_nothing_after_them(appctx, colour):
+    """"#123456\\n" passed a "$"-anchored check, then overflowed the 7-character column on PostgreSQL (a 500)."""
+    from plugin.badges.service import save_badge
+    from plugin.core.actor import Role
+    from plugin.errors import InvalidInput
+    from tests.services.factories import NOW, make_actor, make_platform
+
+    admin = make_actor(make_platform(), "root", role=Role.ADMIN)
+    with pytest.raises(InvalidInput) as refused:
+        save_badge(admin, None, name="Pioneer", description="", criteria="", colour=colour, manual=True, active=True,
+                   now=NOW)
+    assert "colour" in refused.value.errors
+    assert save_badge(admin, None, name="Pioneer", description="", criteria="", colour="#2B8A3E", manual=True,
+                      active=True, now=NOW).colour == "#2B8A3E"

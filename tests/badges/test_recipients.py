@@ -214,3 +214,20 @@ def test_two_requests_at_once_at_the_confirmation_limit_send_no_more_than_the_li
     assert sorted(map(str, results)) == sorted([str(ada.user_id), "refused"])
     sent = db.session.scalars(db.select(OutboxItem.payload).where(OutboxItem.kind == "email")).all()
     assert len(sent) == recipients.CONFIRM_LIMIT
+
+
+@pytest.mark.parametrize("address", ["victim@corp.example,bob", "x@evil.example(comment)", "<a@b.example>",
+                                     '"a b"@x.example', "a@b.example;c@d.example"])
+def test_an_address_a_mail_library_would_read_as_several_or_with_a_name_is_refused(appctx, address):
+    """One plain address only: "victim@corp.example,bob" went out as two recipients of the confirmation link."""
+    from plugin.badges import recipients
+    from plugin.errors import InvalidInput
+    from plugin.outbox.models import OutboxItem
+    from tests.services.factories import NOW, make_actor, make_platform
+
+    ada = make_actor(make_platform(), "ada")
+    with pytest.raises(InvalidInput):
+        recipients.request_email(ada, address, lambda t: f"http://localhost/c/{t}", NOW)
+    assert db.session.scalar(db.select(db.func.count()).select_from(OutboxItem)) == 0
+    assert recipients.request_email(ada, "Ada.Lovelace+tinker@sub.example.co.uk", lambda t: f"http://localhost/c/{t}",
+                                    NOW).pending_email == "ada.lovelace+tinker@sub.example.co.uk"

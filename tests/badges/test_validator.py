@@ -62,7 +62,7 @@ def test_revoked_assertion_validates_as_revoked(app, live_server, ob_validator):
     report = ob_validator(url=url, email="ada@example.org", host=urlparse(url).netloc)
     # 1.1.2 does not fail hosted assertions marked revoked (a known gap); what it read must say revoked.
     assertion = next(node for node in report["graph"] if node.get("type") == "Assertion")
-    assert assertion["revoked"] is True and assertion["revocationReason"] == "Awarded in error", report
+    assert assertion["revoked"] is True and assertion["revocationReason"] == "Revoked by the issuer", report
 
 
 def test_baked_png_and_svg_unbake_with_the_validators_baker_and_validate(app, live_server, ob_validator, tmp_path):

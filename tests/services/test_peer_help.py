@@ -140,6 +140,21 @@ def test_only_the_helped_person_can_confirm(course):
     assert helping_points(course.ada) == 0
 
 
+def test_an_observer_cannot_answer_a_help_offered_to_them(course):
+    """Bo, the helped person, now launches as an observer (a Canvas mentor): neither a yes (which pays Ada) nor a no,
+    by page or by API, since both end here."""
+    from dataclasses import replace
+
+    offered = record_help(course.ada, other_user_id=course.bo.user_id, direction=I_HELPED,
+                          description="Walked through prompt chaining", now=NOW).help
+    observer = replace(course.bo, role=Role.OBSERVER)
+    for answer in (confirm_help, decline_help):
+        with pytest.raises(Forbidden):
+            answer(observer, offered.id, later(1))
+    assert offered.status == PENDING and helping_points(course.ada) == 0
+    assert confirm_help(course.bo, offered.id, later(2)).help.status == CONFIRMED
+
+
 def test_the_helped_person_can_decline(course):
     offered = record_help(course.ada, other_user_id=course.bo.user_id, direction=I_HELPED,
                           description="Claimed to have helped", now=NOW).help

@@ -465,3 +465,23 @@ def test_only_learners_are_offered_to_hide_their_name_from_the_boards_staff_are_
         staff = launch(role=role, sub=f"staff-{role}", name="Sam Staff")
         assert page(client, staff).status_code == 200
         assert "Hide my name on leaderboards" not in visible(page(client, staff))
+
+
+def test_the_export_of_a_dimension_named_in_turkish_downloads_under_its_name(app, client, launch):
+    """A dimension's key keeps its letters ("öğrenme"): the file name reaches the header as RFC 6266's filename*
+    (UTF-8) beside an ASCII one, since header values are Latin-1 (the raw name failed the response on a real
+    server)."""
+    from plugin.levels.service import add_dimension
+
+    launch(role="admin", sub="root")
+    with app.app_context():
+        key = add_dimension(actor_of(app, "root"), "Öğrenme").key
+        db.session.commit()
+    learner(app, launch, "a", "Ada", 10, dimension=key)
+    manager = launch(role="instructor", sub="boss", name="Mona Manager")
+    response = client.get("/app/leaderboard.csv", query_string={"lt": manager, "period": "all", "dimension": key})
+    assert response.status_code == 200 and "Ada" in response.get_data(as_text=True)
+    disposition = response.headers["Content-Disposition"]
+    disposition.encode("latin-1")  # what a server must be able to send
+    assert disposition == ("attachment; filename=\"leaderboard-course-all-ogrenme.csv\"; "
+                           "filename*=UTF-8''leaderboard-course-all-%C3%B6%C4%9Frenme.csv")
