@@ -11,6 +11,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.util.connection import create_connection
 
 from plugin.outbox.messages import Peer
 from plugin.outbox.registry import GiveUp, Retry
@@ -51,6 +53,17 @@ class _Guard:
         self.timers: list[threading.Timer] = []
         self.expired = False
 
+    def vetted(self, host: str, port: int) -> str:
+        """The address to connect to for `host`: every address it resolves to must be public, and the connection goes
+        to the one checked (resolving again to connect would let a name rebind to a private address in between,
+        and whether that port answered would show in the delivery's error)."""
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in found]
+        for address in addresses:
+            if not is_public(address):
+                raise _NotPublic(str(address))
+        return str(addresses[0])
+
     def watch(self, sock: socket.socket) -> None:
         if self.public_only:
             address = ipaddress.ip_address(sock.getpeername()[0].split("%")[0])
@@ -89,7 +102,17 @@ class _GuardedAdapter(HTTPAdapter):
         def guarded(connection_class):
             class Guarded(connection_class):
                 def _new_conn(self):
-                    sock = super()._new_conn()
+                    """urllib3's, connecting to the address guard.vetted checked (TLS still names the host)."""
+                    try:
+                        address = guard.vetted(self._dns_host, self.port) if guard.public_only else self._dns_host
+                        sock = create_connection((address, self.port), self.timeout,
+                                                 source_address=self.source_address, socket_options=self.socket_options)
+                    except socket.gaierror as exc:
+                        raise NameResolutionError(self.host, self, exc) from exc
+                    except TimeoutError as exc:
+                        raise ConnectTimeoutError(self, f"Connection to {self.host} timed out.") from exc
+                    except OSError as exc:
+                        raise NewConnectionError(self, f"Failed to establish a new connection: {exc}") from exc
                     guard.watch(sock)
                     return sock
             return Guarded
@@ -136,6 +159,9 @@ def send(method: str, url: str, *, who: Peer, timeout: float, public_only: bool 
     guard = _Guard(public_only, 2 * timeout)
     try:
         with requests.Session() as session:
+            # Through an HTTP(S)_PROXY the connection would be the proxy's, past the address check: receivers kept
+            # to the public internet are called directly.
+            session.trust_env = not public_only
             session.mount("http://", _GuardedAdapter(guard))
             session.mount("https://", _GuardedAdapter(guard))
             response = session.request(method, url, allow_redirects=False, timeout=timeout, stream=True, **kwargs)
@@ -144,17 +170,27 @@ def send(method: str, url: str, *, who: Peer, timeout: float, public_only: bool 
             raise Retry(who.unfinished(seconds=f"{2 * timeout:g}"))
         return response
     except _NotPublic as exc:
-        raise GiveUp(who.private(host=urlsplit(url).netloc, address=exc)) from None
+        raise GiveUp(who.private(host=_host(url), address=exc)) from None
     except requests.Timeout:
         raise Retry(who.slow(seconds=f"{timeout:g}")) from None
     except requests.RequestException as exc:
         if guard.expired:
             raise Retry(who.unfinished(seconds=f"{2 * timeout:g}")) from None
         if isinstance(exc, requests.ConnectionError):
-            raise Retry(who.unreachable(host=urlsplit(url).netloc)) from None
+            raise Retry(who.unreachable(host=_host(url))) from None
         raise Retry(who.failed(error=f"{type(exc).__name__}: {str(exc)[:200]}")) from None
     finally:
         guard.stop()
+
+
+def _host(url: str) -> str:
+    """host[:port] of the URL for a message: never its user name or password."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{parts.hostname or ''}{f':{port}' if port else ''}"
 
 
 def answer_text(response: requests.Response) -> str:

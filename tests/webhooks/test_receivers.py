@@ -191,3 +191,36 @@ def test_a_delivery_sent_after_a_slow_receiver_carries_the_time_it_is_sent(app, 
     [got] = receiver.received
     assert verify(secret_b, got)
     assert int(got.headers["webhook-timestamp"]) >= int(started.timestamp()) + 2
+
+
+def test_a_rebinding_host_on_a_closed_port_reads_the_same_as_on_an_open_one(app, appctx, rebinding, monkeypatch):  # noqa: F811
+    """The connection goes to the address checked, so nothing is tried on the private one: a closed port there is
+    reported as an open one is (before, "could not connect" against "private address" told them apart)."""
+    platform = make_platform()
+    admin, ada = make_actor(platform, "admin", Role.ADMIN), make_actor(platform, "ada")
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    add(admin, f"http://rebind.attacker.example:{closed}/internal", events=("experiment.logged",))
+    monkeypatch.setitem(app.config, "WEBHOOKS_ALLOW_PRIVATE_ENDPOINTS", False)
+    log(ada, later(1))
+    db.session.commit()
+    outbox.process_due(later(2))
+    item = db.session.query(OutboxItem).filter(OutboxItem.kind == webhooks.KIND).one()
+    assert "private address (127.0.0.1)" in item.last_error
+
+
+def test_a_proxy_in_the_environment_does_not_carry_deliveries_past_the_address_check(app, appctx, receiver,  # noqa: F811
+                                                                                       monkeypatch):
+    """Through HTTP_PROXY the connection was the proxy's and nobody checked where it went: a receiver at a private
+    address got the delivery. Deliveries kept to the public internet are sent directly."""
+    from plugin.outbox.http import send
+    from plugin.outbox.registry import GiveUp
+    from plugin.webhooks.messages import RECEIVER
+
+    monkeypatch.setenv("HTTP_PROXY", receiver.url.rsplit("/", 1)[0])  # the receiver stands in for the proxy
+    monkeypatch.setenv("NO_PROXY", "")
+    with pytest.raises(GiveUp) as refused:
+        send("POST", "http://10.1.2.3:8080/internal", who=RECEIVER, timeout=2, public_only=True, json={})
+    assert "private address (10.1.2.3)" in str(refused.value)
+    assert receiver.received == []
