@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from plugin.diagnostics import N_, Message
+from plugin.outbox.messages import Peer
 
 # plugin/lti/keys.py (signing a token request: a grade delivery's Retry, a roster sync's "no access token")
 NO_TOOL_KEY = Message(N_("the tool has no key yet: run `flask lti rotate-key`"))
@@ -59,3 +60,11 @@ SYNCED_TEAMS = Message(N_("%(added)d added, %(updated)d updated, %(deactivated)d
 SYNCED_ERASED_TEAMS = Message(N_("%(added)d added, %(updated)d updated, %(deactivated)d deactivated, %(erased)d "
                                  "erased left out; %(teams)d LMS teams (%(created)d new), %(joined)d joined, "
                                  "%(left)d left"))
+
+# plugin/lti/platform_keys.py (the hint of a launch refused for want of the platform's keys)
+KEY_SET = Peer(
+    unfinished=Message(N_("the key set did not finish arriving within %(seconds)s s")),
+    private=Message(N_("the key set at %(host)s answered from a private address (%(address)s)")),
+    slow=Message(N_("the key set did not answer within %(seconds)s s")),
+    unreachable=Message(N_("could not connect to the key set at %(host)s")),
+    failed=Message(N_("fetching the key set failed: %(error)s")))

@@ -6,7 +6,9 @@ An unknown kid triggers one refetch (at most every MIN_REFETCH seconds per key s
 cannot turn the tool into a request amplifier). Failed fetches count too: while a key set cannot be
 fetched, it is tried again at most every MIN_REFETCH seconds, the keys of its last good fetch keep working
 and other launches get the same refusal at once. Fetches of one key set take turns; other platforms'
-launches never wait for them (a slow or hanging LMS holds up only its own launches).
+launches never wait for them (a slow or hanging LMS holds up only its own launches). A fetch lasts at most twice
+the timeout in all and reads at most MAX_KEY_SET bytes, following no redirect (outbox.http.send); a launch waits
+for another's fetch of its key set no longer than that, then is refused.
 """
 from __future__ import annotations
 
@@ -15,15 +17,18 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-import requests
 from flask import has_app_context
 from jwt.algorithms import RSAAlgorithm
 
 from plugin.errors import LaunchRejected, SharedStoreUnavailable
 from plugin.i18n import gettext as _
+from plugin.lti import messages as said
 from plugin.lti import shared_store
+from plugin.outbox.http import send
+from plugin.outbox.registry import GiveUp, Retry
 
 MIN_REFETCH = 10.0
+MAX_KEY_SET = 256 * 1024  # bytes: a platform's key set holds a few keys (Canvas's, three: about 2 KB)
 ALLOWED_ALGS = {"RS256", "RS384", "RS512"}
 
 
@@ -46,15 +51,24 @@ def _lock_for(key_set_url: str) -> threading.Lock:
 
 
 def _download(url: str, timeout: float):
+    """The key set document, read within twice `timeout` in all (the timeout alone bounds each read: a key set sent a
+    byte at a time would hold this launch, and the launches waiting for it) and at most MAX_KEY_SET bytes, with no
+    redirect followed (outbox.http.send)."""
+    why = None
     try:
-        resp = requests.get(url, timeout=timeout, headers={"Accept": "application/json"})
-        resp.raise_for_status()
-        return resp.json()
-    except (requests.RequestException, ValueError) as exc:
-        raise LaunchRejected(
-            _("The platform's public keys could not be fetched."),
-            hint=_("Check that the key set URL registered for this LMS (%(url)s) is reachable from Tinker.", url=url),
-        ) from exc
+        resp = send("GET", url, who=said.KEY_SET, timeout=timeout, keep=MAX_KEY_SET + 1,
+                    headers={"Accept": "application/json"})
+        if resp.status_code == 200 and len(resp.content) <= MAX_KEY_SET:
+            return resp.json()
+        why = f"HTTP {resp.status_code}" if resp.status_code != 200 else f"more than {MAX_KEY_SET // 1024} KB"
+    except (Retry, GiveUp) as exc:
+        why = str(exc)
+    except ValueError:
+        why = "not JSON"
+    raise LaunchRejected(
+        _("The platform's public keys could not be fetched."),
+        hint=_("Check that the key set URL registered for this LMS (%(url)s) is reachable from Tinker (%(why)s).",
+               url=url, why=why))
 
 
 def _fetch(url: str, kid: str, ttl: float, timeout: float) -> dict[str, tuple[object, str]]:
@@ -94,7 +108,13 @@ def key_for(key_set_url: str, kid: str, ttl: float, timeout: float) -> tuple[obj
     entry = _cache.get(key_set_url)
     if entry is not None and time.monotonic() - entry.fetched_at < ttl and kid in entry.keys:
         return entry.keys[kid]
-    with _lock_for(key_set_url):
+    lock = _lock_for(key_set_url)
+    # Another launch is fetching this key set: wait no longer than a fetch may last (send's deadline), then
+    # refuse, rather than let launches with made-up kids pile up behind a slow platform.
+    if not lock.acquire(timeout=2 * timeout + 1):
+        raise LaunchRejected(_("The platform's public keys are being fetched: try again in a moment."),
+                             hint=_("Tinker is still waiting for %(url)s.", url=key_set_url))
+    try:
         entry = _cache.setdefault(key_set_url, _KeySet())
         now = time.monotonic()
         wanted = now - entry.fetched_at >= ttl or kid not in entry.keys
@@ -107,6 +127,8 @@ def key_for(key_set_url: str, kid: str, ttl: float, timeout: float) -> tuple[obj
             except SharedStoreUnavailable:  # not the LMS's fault: the next launch tries again at once
                 entry.tried_at = float("-inf")
                 raise
+    finally:
+        lock.release()
     if kid in entry.keys:
         return entry.keys[kid]
     if entry.failure is not None:  # a fresh error each time: an exception object is not shared across requests

@@ -122,14 +122,14 @@ class _GuardedAdapter(HTTPAdapter):
             "https": type("GuardedHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": guarded(HTTPSConnection)})}
 
 
-def _read_capped(response: requests.Response) -> None:
-    """Read at most MAX_ANSWER bytes of the answer into the response, then let the connection go."""
+def _read_capped(response: requests.Response, limit: int = MAX_ANSWER) -> None:
+    """Read at most `limit` bytes of the answer into the response, then let the connection go."""
     kept = bytearray()
     for chunk in response.iter_content(1024):
         kept += chunk
-        if len(kept) >= MAX_ANSWER:
+        if len(kept) >= limit:
             break
-    response._content = bytes(kept[:MAX_ANSWER])  # what .text and .json() read
+    response._content = bytes(kept[:limit])  # what .text and .json() read
     response.close()
 
 
@@ -151,9 +151,9 @@ def in_the_clear(url: str, allow_private_setting: str) -> bool:
     return urlsplit(url.strip()).scheme.lower() == "http" and not current_app.config.get(allow_private_setting, False)
 
 
-def send(method: str, url: str, *, who: Peer, timeout: float, public_only: bool = False,
+def send(method: str, url: str, *, who: Peer, timeout: float, public_only: bool = False, keep: int = MAX_ANSWER,
          **kwargs) -> requests.Response:
-    """The receiver's response (its first MAX_ANSWER bytes); raises Retry (with a message naming `who`) when it could
+    """The receiver's response (its first `keep` bytes); raises Retry (with a message naming `who`) when it could
     not be reached or did not finish answering within twice `timeout`. `public_only`: refuse (GiveUp) a connection
     that lands on a loopback, private or link-local address."""
     guard = _Guard(public_only, 2 * timeout)
@@ -165,7 +165,7 @@ def send(method: str, url: str, *, who: Peer, timeout: float, public_only: bool 
             session.mount("http://", _GuardedAdapter(guard))
             session.mount("https://", _GuardedAdapter(guard))
             response = session.request(method, url, allow_redirects=False, timeout=timeout, stream=True, **kwargs)
-            _read_capped(response)
+            _read_capped(response, keep)
         if guard.expired:  # cut off mid-answer (what arrived may look whole): not known to be received, so again
             raise Retry(who.unfinished(seconds=f"{2 * timeout:g}"))
         return response

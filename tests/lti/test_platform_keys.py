@@ -127,3 +127,54 @@ def test_only_signing_keys_of_a_key_set_are_kept():
 
     parsed = _parse({"keys": [jwk("signing", use="sig"), jwk("unmarked"), jwk("encryption", use="enc")]})
     assert sorted(parsed) == ["signing", "unmarked"]
+
+
+def test_a_key_set_sent_a_byte_at_a_time_is_given_up_within_twice_the_timeout(clock, lms):
+    """Each read waits at most the timeout, and a byte every 0.2 s never lets one wait that long: the whole exchange is
+    bounded too, or one platform could hold a launch (and every launch waiting for its keys) as long as it liked."""
+    import time as real
+
+    lms.server.trickle = 0.2
+    started = real.monotonic()
+    with pytest.raises(LaunchRejected, match="could not be fetched") as refused:
+        platform_keys.key_for(lms.server.url, "platform-key-1", TTL, 1.0)
+    assert real.monotonic() - started < 6  # twice the timeout, and a last read; the key set takes ~100 s this way
+    assert "did not finish arriving within 2 s" in refused.value.hint
+
+
+def test_a_huge_key_set_is_refused_not_read_into_memory(clock, lms):
+    lms.server.padding = platform_keys.MAX_KEY_SET
+    with pytest.raises(LaunchRejected, match="could not be fetched") as refused:
+        platform_keys.key_for(lms.server.url, "platform-key-1", TTL, TIMEOUT)
+    assert "more than 256 KB" in refused.value.hint
+    lms.server.padding = 0
+    clock.now += platform_keys.MIN_REFETCH
+    assert platform_keys.key_for(lms.server.url, "platform-key-1", TTL, TIMEOUT)
+
+
+def test_a_launch_waits_for_another_launchs_fetch_of_the_same_key_set_no_longer_than_the_fetch_may_last(
+        clock, lms, monkeypatch):
+    """A fetch stuck where no timeout reaches (a host name the resolver never answers): launches of the same platform
+    wait for it at most as long as a fetch may last, then are refused, rather than pile up behind it."""
+    import time as real
+
+    stuck, release = threading.Event(), threading.Event()
+
+    def hanging(_url, _timeout):
+        stuck.set()
+        release.wait(30)
+        raise LaunchRejected("gave up")
+
+    monkeypatch.setattr(platform_keys, "_download", hanging)
+    first = threading.Thread(target=lambda: pytest.raises(LaunchRejected, platform_keys.key_for, lms.server.url,
+                                                          "platform-key-1", TTL, 0.5), daemon=True)
+    first.start()
+    try:
+        assert stuck.wait(10)
+        started = real.monotonic()
+        with pytest.raises(LaunchRejected, match="being fetched"):
+            platform_keys.key_for(lms.server.url, "junk", TTL, 0.5)
+        assert real.monotonic() - started < 2.5  # 2 x 0.5 s + 1 s
+    finally:
+        release.set()
+        first.join(10)

@@ -80,6 +80,8 @@ class JwksServer:
         self.fetches = 0
         self.hold: threading.Event | None = None  # set: each fetch waits for it (a slow or hanging LMS)
         self.failing = False  # True: answer 503, as an LMS down for maintenance
+        self.trickle: float | None = None  # seconds between the bytes of the key set (a platform stalling on purpose)
+        self.padding = 0  # bytes of white space added to the key set (a huge answer)
         self.server = make_server("127.0.0.1", 0, self._app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}/jwks"
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
@@ -91,7 +93,15 @@ class JwksServer:
             self.hold.wait(30)
         if self.failing:
             return Response("down for maintenance", status=503)(environ, start_response)
-        body = json.dumps(self.platform.jwks())
+        body = json.dumps(self.platform.jwks()) + " " * self.padding
+        if self.trickle is not None:
+            delay = self.trickle
+
+            def slowly():
+                for byte in body.encode():
+                    time.sleep(delay)
+                    yield bytes([byte])
+            return Response(slowly(), mimetype="application/json")(environ, start_response)
         return Response(body, mimetype="application/json")(environ, start_response)
 
     def close(self):
