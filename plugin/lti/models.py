@@ -67,5 +67,7 @@ class RegistrationToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Registrations tried with it that failed (each gives the token back, up to MAX_FAILED_REGISTRATIONS).
+    failures: Mapped[int] = mapped_column(default=0, server_default="0")
     # The registration it produced, for the operator's audit trail.
     platform_id: Mapped[int | None] = mapped_column(ForeignKey("platform.id", ondelete="SET NULL"))

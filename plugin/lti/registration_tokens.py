@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 
 from plugin.errors import Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
@@ -22,6 +22,7 @@ from plugin.tenancy.models import Organisation
 from plugin.tenancy.service import get_or_create_organisation
 
 MAX_TTL = timedelta(days=30)
+MAX_FAILED_REGISTRATIONS = 10  # tries of one link that failed (the platform refused, could not be reached...)
 # The operator's token rides in the initiation URL the LMS admin pastes; the platform adds its own
 # openid_configuration and registration_token parameters next to it, so the name must differ.
 TOKEN_PARAM = "tinker_token"
@@ -88,24 +89,32 @@ def claim_registration_token(token: str | None, now: datetime) -> Claim:
         .values(used_at=now)
     )
     row = db.session.execute(select(RegistrationToken.id, RegistrationToken.organisation_id,
-                                    RegistrationToken.used_at, RegistrationToken.expires_at)
+                                    RegistrationToken.used_at, RegistrationToken.expires_at,
+                                    RegistrationToken.failures)
                              .where(RegistrationToken.token_hash == token_hash)).first()
     if taken.rowcount == 1 and row is not None:
         return Claim(token_id=row.id, organisation_id=row.organisation_id, claimed_at=now)
     if row is None:
         raise RegistrationForbidden(_("This registration link's token is not known to Tinker."), hint=hint)
+    if row.used_at is not None and row.failures >= MAX_FAILED_REGISTRATIONS:
+        raise RegistrationForbidden(_("This registration link failed too many times and no longer works."),
+                                    hint=hint)
     if row.used_at is not None:
         raise RegistrationForbidden(_("This registration link has already been used."), hint=hint)
     raise RegistrationForbidden(_("This registration link has expired."), hint=hint)
 
 
 def release_registration_token(claim: Claim) -> None:
-    """Give the token back after a failed registration (only if it is still ours and unspent)."""
+    """Give the token back after a failed registration (only if it is still ours and unspent), counting the failure:
+    after MAX_FAILED_REGISTRATIONS it stays used. Each try makes Tinker call the URLs the request names and shows
+    what they answered, so one link is not an unlimited probe of whatever Tinker can reach."""
+    failures = RegistrationToken.failures + 1
     db.session.execute(
         update(RegistrationToken)
         .where(RegistrationToken.id == claim.token_id, RegistrationToken.used_at == claim.claimed_at,
                RegistrationToken.platform_id.is_(None))
-        .values(used_at=None)
+        .values(failures=failures,
+                used_at=case((failures >= MAX_FAILED_REGISTRATIONS, RegistrationToken.used_at), else_=None))
     )
 
 

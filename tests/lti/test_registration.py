@@ -306,6 +306,22 @@ def test_platform_refusing_the_registration_is_reported_and_the_token_given_back
     assert client.get(link).status_code == 200 and count(app, Platform) == 1
 
 
+def test_a_link_stops_working_after_ten_failed_registrations(client, moodle, registration_url, app):
+    """Each try calls the URLs the request names and shows what they answered: a failure gives the link back, but not
+    for ever, or one link would probe whatever Tinker can reach as often as its holder liked."""
+    from plugin.lti.registration_tokens import MAX_FAILED_REGISTRATIONS
+
+    link = relative(moodle.register_url(registration_url()))
+    moodle.refuse = (400, "invalid_redirect_uris")
+    for _ in range(MAX_FAILED_REGISTRATIONS):
+        assert client.get(link).status_code == 400
+    tried = len(moodle.requests)
+    moodle.refuse = None
+    refused = client.get(link)
+    assert refused.status_code == 403 and "failed too many times" in body(refused)
+    assert len(moodle.requests) == tried  # nothing more was fetched
+
+
 def test_unreachable_configuration_is_a_clear_error(client, registration_url, app):
     url = registration_url() + "&openid_configuration=http%3A%2F%2F127.0.0.1%3A1%2Fmod%2Flti%2Fopenid-configuration.php"
     response = client.get(relative(url))
