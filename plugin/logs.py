@@ -25,7 +25,11 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = getattr(record, key)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
+        # One record, one line: JSON leaves these line breaks raw outside ASCII, and log readers split at them.
+        return json.dumps(entry, ensure_ascii=False).translate(_LINE_BREAKS)
+
+
+_LINE_BREAKS = {0x2028: "\\u2028", 0x2029: "\\u2029", 0x85: "\\u0085"}
 
 
 def register_logging(app: Flask) -> None:

@@ -188,6 +188,10 @@ def remove_key(kid):
     click.echo(f"Removed key {kid}.")
 
 
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in str(text))
+
+
 @lti_cli.command("sync-roster")
 def sync_roster():
     """Sync the LMS roster and groups of every course whose LMS offers Names and Role Provisioning."""
@@ -195,7 +199,8 @@ def sync_roster():
 
     results = roster_jobs.run_all(utcnow())
     for course_id, title, summary, error in results:
-        click.echo(f"course {course_id} {title!r}: " + (f"error: {error}" if error else summary))
+        # what the LMS answered is quoted in the error: its control characters shown, never sent to the terminal
+        click.echo(f"course {course_id} {title!r}: " + (f"error: {_printable(error)}" if error else summary))
     if not results:
         click.echo("No course has a roster service yet (a launch with the Names and Roles claim records it).")
     if any(error for *_, error in results):

@@ -295,6 +295,17 @@ def test_bearer_token_never_follows_a_next_link_whose_host_parsers_read_differen
     assert memberships().keys() == {"teacher-1"}
 
 
+def test_an_lms_answer_quoted_in_the_sync_error_never_reaches_the_terminal_raw(client, platform, lms, cli,
+                                                                                no_launch_sync, appctx):
+    """What the LMS answered is quoted in the operator's output: its escape sequences and line breaks are shown as
+    text, not played by the terminal."""
+    launch_with_roster(client, platform, lms)
+    lms.token_refusal = "\x1b[2J\x1b[31mall clear\nfake line"
+    result = cli("lti", "sync-roster")
+    assert result.exit_code == 1
+    assert "\x1b" not in result.output and "\\x1b[2J\\x1b[31mall clear\\nfake line" in result.output
+
+
 def canvas_course(size: int) -> list[dict]:
     return [moodle_member("teacher-1", "Instructor", "Tess Teacher")] + [
         canvas_member(f"learner-{i}", f"Learner {i}") for i in range(1, size)]

@@ -63,6 +63,7 @@ class FakeNrps:
         self.token_errors: list[str] = []
         self.requests: list[str] = []  # roster and group URLs as received, query included
         self.next_base: str | None = None  # set to point next-page links at another site
+        self.token_refusal: str | None = None  # set: the token endpoint refuses every request with this text
         self.server = make_server("127.0.0.1", 0, self._app, threaded=True)
         self.base = f"http://127.0.0.1:{self.server.server_port}"
         self.token_url = f"{self.base}/login/oauth2/token"
@@ -106,6 +107,8 @@ class FakeNrps:
 
     def _token(self, request: Request) -> Response:
         self.token_requests += 1
+        if self.token_refusal is not None:
+            return Response(self.token_refusal, status=400, mimetype="text/plain")
         form = request.form
         if form.get("grant_type") != "client_credentials":
             return self._error("grant_type")

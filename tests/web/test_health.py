@@ -42,3 +42,25 @@ def test_json_logs_name_the_request(tmp_path):
         assert access[-1]["path"] == "/healthz"
     finally:
         logging.getLogger().handlers[:] = []
+
+
+def test_a_json_log_record_stays_one_line_whatever_the_path_holds(tmp_path):
+    """U+2028, U+2029 and U+0085 in a request's path: JSON leaves them raw, and a log reader splitting lines made
+    three pieces of one record."""
+    import io
+    import json
+    import logging
+
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db", "LOG_JSON": True,
+                      "DEV_LMS_KEY_PATH": str(tmp_path / "k.pem")})
+    stream = io.StringIO()
+    (handler,) = logging.getLogger().handlers
+    handler.setStream(stream)
+    try:
+        app.test_client().get("/healthz/a\u2028b\u2029c\u0085d")
+        access = [line for line in stream.getvalue().splitlines() if '"tinker.access"' in line]
+        assert access, stream.getvalue()
+        entry = json.loads(access[-1])  # the whole record, on one line
+        assert entry["path"] == "/healthz/a\u2028b\u2029c\u0085d"
+    finally:
+        logging.getLogger().handlers[:] = []
