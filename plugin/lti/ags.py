@@ -57,9 +57,13 @@ def _call(method: str, url: str, token: str, client: service_token.ServiceClient
     """One AGS request; with client, a 401 forgets the refused token so the next try asks for a new one."""
     headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
     try:
-        response = requests.request(method, url, headers=headers, timeout=_timeout(), **kwargs)
+        # no redirect followed: the platform's service answers where its launch said it is
+        response = requests.request(method, url, headers=headers, timeout=_timeout(), allow_redirects=False, **kwargs)
     except requests.RequestException as exc:
-        raise Retry(said.REQUEST_FAILED(method=method, url=url, error=exc)) from None
+        # what teachers see names the kind of failure; its detail (which told a refused port from a silent one at
+        # any address a platform's claim names) goes to the server log only
+        current_app.logger.warning("AGS %s %s failed: %r", method, url, exc)
+        raise Retry(said.REQUEST_FAILED(method=method, url=url, error=type(exc).__name__)) from None
     if response.status_code >= 500:
         raise Retry(said.SERVER_ERROR(method=method, url=url, status=response.status_code))
     if response.status_code == 401 and client is not None:

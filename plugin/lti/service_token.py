@@ -101,9 +101,11 @@ def _access_token(client: ServiceClient, scopes: tuple[str, ...], now: datetime)
         response = requests.post(client.token_url, data={
             "grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE,
             "client_assertion": client_assertion(client), "scope": " ".join(scopes),
-        }, headers={"Accept": "application/json"}, timeout=current_app.config["LTI_HTTP_TIMEOUT"])
+        }, headers={"Accept": "application/json"}, timeout=current_app.config["LTI_HTTP_TIMEOUT"], allow_redirects=False)
     except requests.RequestException as exc:
-        raise Retry(said.TOKEN_REQUEST_FAILED(url=client.token_url, error=exc)) from None
+        # the kind of failure for the pages (as ags._call), its detail for the server log
+        current_app.logger.warning("token request to %s failed: %r", client.token_url, exc)
+        raise Retry(said.TOKEN_REQUEST_FAILED(url=client.token_url, error=type(exc).__name__)) from None
     if response.status_code != 200:
         raise Retry(said.TOKEN_REFUSED(status=response.status_code, detail=response.text[:300]))
     try:
