@@ -118,11 +118,13 @@ def register_security(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         # The launch token travels in URLs; never leak it to other sites.
         response.headers.setdefault("Referrer-Policy", "same-origin")
-        if response.mimetype == "text/html":
+        # a view that set its own, stricter policy (a public page with no script or style at all) keeps it
+        if response.mimetype == "text/html" and "Content-Security-Policy" not in response.headers:
             response.headers["Content-Security-Policy"] = (
                 "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
                 f"object-src 'none'; base-uri 'none'; form-action 'self'{_extra('form-action')}; "
                 f"frame-ancestors {_frame_ancestors()}{_extra('frame-ancestors')}"
             )
+        if response.mimetype == "text/html":
             response.headers.setdefault("Cache-Control", "no-store")
         return response

@@ -132,6 +132,7 @@ def test_badge_aligned_to_vision_pillars_publishes_alignment_objects(app, client
     target = client.get(doc["alignment"][0]["targetUrl"].removeprefix(BASE))
     assert target.status_code == 200 and target.mimetype == "text/html"
     assert "Safe use" in target.get_data(as_text=True) and "Safe use explained." in target.get_data(as_text=True)
+    assert target.headers["Content-Security-Policy"] == "default-src 'none'"  # its own: no script, style or frame
     # Pillars no badge is aligned to stay private; so do unknown ones and other organisations' paths.
     assert client.get(f"/ob/v2/issuers/{org}/pillars/{_unused}").status_code == 404
     assert client.get(f"/ob/v2/issuers/{org + 999}/pillars/{safety}").status_code == 404
