@@ -178,8 +178,14 @@ def _checked(actor: Actor, data: dict, upload, current: Challenge | None) -> tup
         "starts_at": to_utc(data["starts_at"], tz), "ends_at": to_utc(data["ends_at"], tz), "team_id": team_id,
         "task_category_id": owned(TaskCategory, "task_category", _("Choose a task category from the list.")),
         "ai_tool_id": owned(AiTool, "ai_tool", _("Choose an AI tool from the list.")),
-        "badge_id": owned(BadgeClass, "badge", _("Choose one of the organisation's active badges.")),
+        "badge_id": owned(BadgeClass, "badge", _("Choose one of the organisation's badges managers award.")),
     }
+    # A challenge's badge is given by a manager's decision, as a manual award is: only a badge meant for that (a
+    # rule's badge has its own criteria, which the challenge would skip).
+    badge_id = fields["badge_id"]
+    if badge_id is not None and "badge" not in errors and not (
+            (current is not None and current.badge_id == badge_id) or db.session.get(BadgeClass, badge_id).manual):
+        errors["badge"] = [_("Choose one of the organisation's badges managers award.")]
     if fields["ends_at"] <= fields["starts_at"]:  # e.g. both inside the hour a clock change repeats
         errors["ends_at"] = [_("The end must come after the start.")]
     tools: list[int] = []

@@ -58,7 +58,7 @@ EXPECTED: dict[str, dict[str, int]] = {
     f"POST {C}/experiments/<id:experiment_id>/reuses": row(learner=422, observer=403, manager=201, admin=201),
     f"GET {C}/peer-help": row(**PEOPLE),
     f"POST {C}/peer-help": row(learner=201, observer=403, manager=201, admin=201),
-    f"POST {C}/peer-help/<id:help_id>/confirm": row(learner=200, observer=404, manager=404, admin=404),
+    f"POST {C}/peer-help/<id:help_id>/confirm": row(learner=200, observer=403, manager=404, admin=404),
     f"POST {C}/kudos": row(learner=403, observer=403, manager=201, admin=201),
     f"POST {C}/kudos/<id:kudos_id>/revoke": row(**STAFF),
     f"GET {C}/teams/<id:team_id>/progress": row(learner=200, observer=403, manager=200, admin=200,

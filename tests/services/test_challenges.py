@@ -49,7 +49,7 @@ def course(appctx):
     c.tools = {x.name: x.id for x in items(org, "tools")}
     c.design = c.categories["Assessment design"]
     c.other = next(i for n, i in c.categories.items() if n != "Assessment design")
-    c.badge = get_or_create_badge(org, "team-player", NOW, name="Team player")
+    c.badge = get_or_create_badge(org, "team-player", NOW, name="Team player", manual=True)
     return c
 
 
@@ -186,6 +186,21 @@ def test_completion_happens_once_and_the_badge_goes_once_to_every_contributor(co
     log(course.ada, now=NOW + timedelta(hours=4))          # more progress after completion
     assert fresh(challenge).completed_at == first
     assert badge_holders(course) == sorted([course.ada.user_id, course.bo.user_id])
+
+
+def test_a_challenge_gives_only_a_badge_managers_award_not_a_rules(course):
+    """A rule's badge has its own criteria ("a confirmed help to someone outside your teams"): a challenge reached
+    by logging one experiment would hand it out past them, as a manual award of it is refused."""
+    rules_badge = get_or_create_badge(course.ada.organisation_id, "bridge-builder", NOW)
+    with pytest.raises(InvalidInput) as refused:
+        make(course, goal_value=1, badge=rules_badge.id)
+    assert "badge" in refused.value.errors
+    challenge = make(course, goal_value=5, badge=course.badge.id)
+    # a badge made a rule's after the challenge chose it stays on the challenge's edits
+    course.badge.manual = False
+    db.session.flush()
+    update_challenge(course.manager, challenge.id, challenge_in(goal_value=4, badge=course.badge.id), NOW)
+    assert fresh(challenge).badge_id == course.badge.id
 
 
 def test_a_learner_joining_a_complete_challenge_in_its_window_completes_it_too(course):
