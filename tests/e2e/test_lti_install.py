@@ -24,14 +24,19 @@ def open_in_platform_frame(page, moodle, url: str):
     return page.frame_locator("iframe[name=tool]")
 
 
+def registered_and_closed(live_server, page, frame, platform) -> None:
+    """The registration answered in the platform's frame, its close message received by the framing page."""
+    expect(frame.get_by_role("heading", name="Tinker is registered")).to_be_visible()
+    tool_origin = "http://" + urlsplit(live_server.base_url).netloc
+    expect(page.locator("#messages li")).to_have_text([f'{tool_origin} {{"subject":"org.imsglobal.lti.close"}}'])
+    assert len(platform.registrations) == 1
+
+
 def test_dynamic_registration_in_the_platform_frame_posts_lti_close(live_server, page):
     moodle = MoodleRegistrationServer()
     try:
         frame = open_in_platform_frame(page, moodle, registration_link(live_server, moodle))
-        expect(frame.get_by_role("heading", name="Tinker is registered")).to_be_visible()
-        tool_origin = "http://" + urlsplit(live_server.base_url).netloc
-        expect(page.locator("#messages li")).to_have_text([f'{tool_origin} {{"subject":"org.imsglobal.lti.close"}}'])
-        assert len(moodle.registrations) == 1
+        registered_and_closed(live_server, page, frame, moodle)
     finally:
         moodle.close()
 
@@ -45,11 +50,7 @@ def test_canvas_registration_framed_by_the_schools_host_shows_and_posts_lti_clos
     try:
         link = registration_link(live_server, canvas)
         page.goto(f"http://{school}/admin/frame.php?url={quote(link, safe='')}")
-        frame = page.frame_locator("iframe[name=tool]")
-        expect(frame.get_by_role("heading", name="Tinker is registered")).to_be_visible()
-        tool_origin = "http://" + urlsplit(live_server.base_url).netloc
-        expect(page.locator("#messages li")).to_have_text([f'{tool_origin} {{"subject":"org.imsglobal.lti.close"}}'])
-        assert len(canvas.registrations) == 1
+        registered_and_closed(live_server, page, page.frame_locator("iframe[name=tool]"), canvas)
     finally:
         canvas.close()
 

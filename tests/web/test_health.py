@@ -1,4 +1,10 @@
 """Load balancers ask /healthz (process up) and /readyz (database reachable, migrations at head)."""
+import io
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from plugin import create_app
 
 
@@ -24,43 +30,35 @@ def test_every_response_carries_a_request_id_and_keeps_a_sane_one_from_the_proxy
     assert injected != "bad id\\nwith newline" and len(injected) == 16
 
 
-def test_json_logs_name_the_request(tmp_path):
-    import io
-    import json
-    import logging
-
+@contextmanager
+def json_logs(tmp_path) -> Iterator[tuple]:
+    """An app logging JSON, and the stream its log lines go to (the root logger's handler set back after)."""
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db", "LOG_JSON": True,
                       "DEV_LMS_KEY_PATH": str(tmp_path / "k.pem")})
     stream = io.StringIO()
     (handler,) = logging.getLogger().handlers
     handler.setStream(stream)
     try:
+        yield app, stream
+    finally:
+        logging.getLogger().handlers[:] = []
+
+
+def test_json_logs_name_the_request(tmp_path):
+    with json_logs(tmp_path) as (app, stream):
         app.test_client().get("/healthz", headers={"X-Request-ID": "trace-abcdef12"})
         lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
         access = [entry for entry in lines if entry["logger"] == "tinker.access"]
         assert access and access[-1]["request_id"] == "trace-abcdef12" and access[-1]["status"] == 200
         assert access[-1]["path"] == "/healthz"
-    finally:
-        logging.getLogger().handlers[:] = []
 
 
 def test_a_json_log_record_stays_one_line_whatever_the_path_holds(tmp_path):
     """U+2028, U+2029 and U+0085 in a request's path: JSON leaves them raw, and a log reader splitting lines made
     three pieces of one record."""
-    import io
-    import json
-    import logging
-
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db", "LOG_JSON": True,
-                      "DEV_LMS_KEY_PATH": str(tmp_path / "k.pem")})
-    stream = io.StringIO()
-    (handler,) = logging.getLogger().handlers
-    handler.setStream(stream)
-    try:
+    with json_logs(tmp_path) as (app, stream):
         app.test_client().get("/healthz/a\u2028b\u2029c\u0085d")
         access = [line for line in stream.getvalue().splitlines() if '"tinker.access"' in line]
         assert access, stream.getvalue()
         entry = json.loads(access[-1])  # the whole record, on one line
         assert entry["path"] == "/healthz/a\u2028b\u2029c\u0085d"
-    finally:
-        logging.getLogger().handlers[:] = []
