@@ -102,6 +102,12 @@ def active_badges(organisation_id: int) -> list[BadgeClass]:
         BadgeClass.organisation_id == organisation_id, BadgeClass.active.is_(True)).order_by(BadgeClass.name)))
 
 
+def manual_badges(organisation_id: int) -> list[BadgeClass]:
+    """The active badges managers give by their own decision (a manual award, a challenge's completion); a rule's
+    badge has criteria of its own."""
+    return [badge for badge in active_badges(organisation_id) if badge.manual]
+
+
 def all_badges(organisation_id: int) -> list[BadgeClass]:
     return list(db.session.scalars(select(BadgeClass).where(BadgeClass.organisation_id == organisation_id)
                                    .order_by(BadgeClass.name)))

@@ -293,10 +293,10 @@ def post_client_registration(platform: PlatformConfiguration, payload: dict, reg
 def record_registration(claim: Claim, platform: PlatformConfiguration, assigned: AssignedClient,
                         now: datetime) -> Platform:
     """Store the registration for the token's organisation. Without a deployment id from the platform (or from
-    Canvas, which makes more), the registration records deployments as they first launch. A client id the platform's issuer is already
-    registered with is taken only as the same registration again (a platform retrying with the client id it
-    assigned before: same organisation, same endpoints and key set); otherwise it is refused, as a registration
-    link never changes an existing registration's keys or endpoints (only the operator does, `flask lti
+    Canvas, which makes more), the registration records deployments as they first launch. A client id the platform's
+    issuer is already registered with is taken only as the same registration again (a platform retrying with the
+    client id it assigned before: same organisation, same endpoints and key set); otherwise it is refused, as a
+    registration link never changes an existing registration's keys or endpoints (only the operator does, `flask lti
     add-platform`)."""
     existing = db.session.scalar(select(Platform).where(Platform.issuer == platform.issuer,
                                                         Platform.client_id == assigned.client_id))

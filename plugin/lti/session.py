@@ -69,14 +69,13 @@ def session_id_from_token(secret: str, token: str, max_age: int) -> str:
 # Read on every request: a plain row (id, services, locale... by name), not an ORM object in the identity map,
 # with the origins allowed to frame the platform's pages (every HTML response names them: web.security), and the
 # person's membership as it stands now (a later launch or roster sync may have changed it since the session began).
-_MEMBER = (Membership.course_id == LaunchSession.course_id) & (Membership.user_id == LaunchSession.user_id)
 _SESSION = select(
     LaunchSession.__table__,
     select(func.aggregate_strings(FrameOrigin.origin, " ")).where(
         FrameOrigin.platform_id == LaunchSession.platform_id).scalar_subquery().label("frame_origins"),
-    select(Membership.role).where(_MEMBER).scalar_subquery().label("member_role"),
-    select(Membership.status).where(_MEMBER).scalar_subquery().label("member_status"),
-).where(LaunchSession.id == bindparam("id"))
+    Membership.role.label("member_role"), Membership.status.label("member_status"),
+).outerjoin(Membership, (Membership.course_id == LaunchSession.course_id)
+            & (Membership.user_id == LaunchSession.user_id)).where(LaunchSession.id == bindparam("id"))
 
 
 def load_actor(session_id: str, now: datetime) -> tuple[Actor, Row]:

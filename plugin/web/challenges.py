@@ -10,7 +10,7 @@ from babel.dates import format_datetime
 from flask import Blueprint, redirect, render_template, request, send_file
 from marshmallow import ValidationError
 
-from plugin.badges.service import active_badges, all_badges
+from plugin.badges.service import all_badges, manual_badges
 from plugin.catalog.service import items
 from plugin.challenges import missions, queries
 from plugin.challenges import service as challenges
@@ -109,7 +109,7 @@ def _form(actor: Actor, challenge=None, values: dict | None = None, errors: dict
                   "tools": [str(t) for t in queries.approved_tools(challenge)]}
     return render_template(
         "challenges/challenge_form.html", actor=actor, c=challenge, values=values or {"goal_kind": "count"},
-        errors=errors or {}, teams=queries.team_names(actor.course_id), badges=[b for b in active_badges(actor.organisation_id) if b.manual],
+        errors=errors or {}, teams=queries.team_names(actor.course_id), badges=manual_badges(actor.organisation_id),
         tools=items(actor.organisation_id, "tools"), categories=items(actor.organisation_id, "categories"),
         learners=members(actor.course_id, (Role.LEARNER,)),
         zone=challenges.zone(actor.organisation_id).key), status

@@ -54,7 +54,7 @@ def _recognise_page(actor: Actor, errors: dict | None = None, values: dict | Non
     names = {u.id: u.display_name for u in members(actor.course_id)}
     recent = db.session.scalars(select(Kudos).where(Kudos.course_id == actor.course_id)
                                 .order_by(Kudos.id.desc()).limit(20)).all()
-    manual = [b for b in badges.active_badges(actor.organisation_id) if b.manual]
+    manual = badges.manual_badges(actor.organisation_id)
     return render_template(
         "manager/recognise.html", actor=actor, people=people, names=names, budget=recognition.budget(actor, now),
         values_list=items(actor.organisation_id, "values"), dimensions=dimensions(actor.organisation_id),
