@@ -1,8 +1,6 @@
 """Request hooks: proxy headers, write intent for SQLite, security headers and CSP frame-ancestors."""
 from __future__ import annotations
 
-import re
-
 from flask import Flask, g, request
 from sqlalchemy import bindparam, select
 from werkzeug.exceptions import BadRequest
@@ -11,6 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from plugin.core.db import read, reset_write_intent, set_write_intent
 from plugin.extensions import db
 from plugin.tenancy.models import FrameOrigin
+from plugin.tenancy.service import origin_of
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -65,13 +64,10 @@ def note_frame_origins(platform_id: int, origins: str | None) -> None:
     g.frame_origins = _last_known[platform_id] = sorted({o for o in (origins or "").split() if is_origin(o)})
 
 
-# What a frame origin row must look like to reach a header: scheme://host[:port] as tenancy.origin_of writes it (a
-# row written before origin_of refused hosts with spaces, "*" or ";" would otherwise add sources or directives).
-_ORIGIN = re.compile(r"https?://(?:[a-z0-9_](?:[a-z0-9_.-]{0,251}[a-z0-9_])?|\[[0-9a-f:.]{2,45}\])(?::[0-9]{1,5})?")
-
-
 def is_origin(value: str) -> bool:
-    return _ORIGIN.fullmatch(value) is not None
+    """Whether a stored frame origin may reach a header: exactly what tenancy.origin_of writes (a row written before
+    origin_of refused hosts with spaces, "*" or ";" would otherwise add sources or directives)."""
+    return origin_of(value) == value
 
 
 _last_known: dict[int | None, list[str]] = {}
