@@ -26,6 +26,10 @@ class OutboxItem(db.Model):
                       Index("ix_outbox_finished", "status", "trimmed_at", "updated_at"))
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(60))
+    # The receiver it goes to ("webhook:<endpoint>", "xapi:<organisation>", "ags:<course>", "email", ...): the worker
+    # takes lanes in turn, and a failed try holds the rest of its lane for the batch (service.process_due). None
+    # for rows queued before lanes existed: each is its own lane.
+    lane: Mapped[str | None] = mapped_column(String(120))
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
     course_id: Mapped[int | None] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"), index=True)
     payload: Mapped[dict] = mapped_column(JSON, default=dict)
