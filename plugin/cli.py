@@ -153,17 +153,19 @@ def outbox_run(batch):
     """Deliver everything due now (cron this: retries wait for it); reports done, retried and failed."""
     from plugin.outbox.service import Counts, process_due
 
-    total = Counts()
+    total, failing = Counts(), {}  # a receiver that failed is tried once in the run
     while True:
-        counts = process_due(utcnow(), batch)
-        total.done, total.retried, total.failed = (total.done + counts.done, total.retried + counts.retried,
-                                                   total.failed + counts.failed)
+        counts = process_due(utcnow(), batch, failing=failing)
+        total.done, total.retried, total.failed, total.held = (
+            total.done + counts.done, total.retried + counts.retried, total.failed + counts.failed,
+            total.held + counts.held)
         total.notes += counts.notes
-        if counts.processed < batch or counts.retried + counts.failed == counts.processed:
+        if counts.claimed < batch or counts.done == 0:  # all there was, or every receiver in it failing
             break
     for note in total.notes:
         click.echo(f"  {note}")
-    click.echo(f"Outbox: {total.done} delivered, {total.retried} to retry later, {total.failed} failed.")
+    held = f", {total.held} waiting for a receiver that failed just before" if total.held else ""
+    click.echo(f"Outbox: {total.done} delivered, {total.retried} to retry later, {total.failed} failed{held}.")
     # The operator's every-minute cron is the one periodic hook Tinker has: experiment text past its
     # organisation's retention period goes here too (a no-op once the old text is gone).
     from plugin.privacy.cli import purge_now

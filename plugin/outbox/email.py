@@ -16,7 +16,7 @@ KIND = "email"
 
 
 def send(*, to: str, subject: str, body: str, key: str, now: datetime) -> None:
-    enqueue(KIND, key, {"to": to, "subject": subject, "body": body}, now)
+    enqueue(KIND, key, {"to": to, "subject": subject, "body": body}, now, lane=KIND)  # one SMTP server for all
 
 
 @trimmer(KIND)

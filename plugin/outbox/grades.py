@@ -90,7 +90,7 @@ def request_lineitem(course_id: int, now: datetime) -> None:
     """Make (or update) the course's line item through its one delivery: claimed by one worker at a time, so two
     workers never both find no line item and both create one."""
     enqueue(LINEITEM_KIND, f"ags:lineitem:{course_id}", {"course_id": course_id}, now, course_id=course_id,
-            replace=True)
+            replace=True, lane=_lane(course_id))
 
 
 _ENABLED = select(GradeSync.__table__.c.enabled).where(GradeSync.__table__.c.course_id == bindparam("course_id"))
@@ -120,7 +120,12 @@ def points_changed(course_id: int, user_id: int, now: datetime) -> None:
         return
     enqueue(SCORE_KIND, f"ags:score:{course_id}:{user_id}", {"course_id": course_id, "user_id": user_id,
                                                               "changed_at": now.isoformat()},
-            now, course_id=course_id, replace=True)
+            now, course_id=course_id, replace=True, lane=_lane(course_id))
+
+
+def _lane(course_id: int) -> str:
+    """The outbox lane of a course's grade deliveries: its platform's token and line item endpoints."""
+    return f"ags:{course_id}"
 
 
 def _role(course_id: int, user_id: int) -> str | None:

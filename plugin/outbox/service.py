@@ -3,6 +3,12 @@
 Claiming is safe across app instances: PostgreSQL picks due rows with FOR UPDATE SKIP LOCKED, SQLite
 claims each row with a guarded UPDATE; either way a claim is a token plus a lease, and a delivery is
 finished only by the worker holding the claim. Handlers run outside any database transaction.
+
+Every organisation shares the workers, so deliveries are taken lane by lane in turn (a lane is the receiver a
+delivery goes to: a webhook endpoint, an organisation's LRS, a course's platform, the SMTP server): a batch holds the
+first due delivery of every lane before the second of any, and one receiver's backlog never keeps the others
+waiting. A receiver that fails is tried once per batch: the rest of its lane's batch waits, untried and uncounted,
+for that try's retry time, and goes first then.
 """
 from __future__ import annotations
 
@@ -12,8 +18,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import String, cast, func, literal, or_, select, update
 
 from plugin.core.db import insert_ignore, writing
 from plugin.diagnostics import fit
@@ -37,13 +44,15 @@ def backoff(attempts: int) -> timedelta:
 
 
 def enqueue(kind: str, key: str, payload: dict, now: datetime, *, course_id: int | None = None,
-            replace: bool = False) -> None:
+            replace: bool = False, lane: str | None = None) -> None:
     """Add a delivery in the caller's transaction (nothing is sent unless it commits).
 
     The key names the delivery: enqueuing it again does nothing, unless `replace` asks to coalesce
     to the newest payload (a grade: only the latest score matters), which makes it pending again.
+    `lane`: the receiver it goes to, where it has one ("webhook:<endpoint id>"); None: a lane of its own.
     """
-    values = {"kind": kind, "dedupe_key": key, "course_id": course_id, "payload": payload, "status": PENDING,
+    values = {"kind": kind, "dedupe_key": key, "course_id": course_id, "lane": lane, "payload": payload,
+              "status": PENDING,
               "attempts": 0, "version": 1, "next_attempt_at": now, "created_at": now, "updated_at": now}
     new_id = insert_ignore(db.session, OutboxItem.__table__, values, ["dedupe_key"])
     if new_id is None and replace:
@@ -58,6 +67,8 @@ class Counts:
     done: int = 0
     retried: int = 0
     failed: int = 0
+    held: int = 0  # claimed, and left untried behind a failed try to the same receiver
+    claimed: int = 0  # what the batch took: held ones included
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -70,39 +81,60 @@ def _due(now: datetime):
             or_(OutboxItem.locked_until.is_(None), OutboxItem.locked_until < now))
 
 
-def claim_due(now: datetime, limit: int) -> list[tuple[int, str, int, str, dict]]:
-    """Claim up to `limit` due deliveries in a transaction of its own; returns
-    (id, token, version, kind, payload) for each."""
+class Claimed(NamedTuple):
+    id: int
+    token: str
+    version: int
+    kind: str
+    payload: dict
+    lane: str | None
+
+
+def claim_due(now: datetime, limit: int) -> list[Claimed]:
+    """Claim up to `limit` due deliveries in a transaction of its own, lanes in turn (each lane's first due delivery,
+    then each lane's second, ...; in a lane, the earliest due first, and of those due together the least tried), in
+    the order they are to be sent."""
     session = db.session
     session.commit()  # start from a clean transaction: claims must be committed before any sending
     with writing():
         return _claim(session, now, limit)
 
 
-def _claim(session, now: datetime, limit: int) -> list[tuple[int, str, int, str, dict]]:
+def _claim(session, now: datetime, limit: int) -> list[Claimed]:
     token = secrets.token_hex(16)
     lease = {"claim_token": token, "locked_until": now + LEASE, "updated_at": now}
     # Only kinds this instance handles: during a rolling upgrade a newer instance may queue a kind the older ones do
     # not know yet, which waits for a worker that does instead of being failed for good by one that does not.
-    query = select(OutboxItem.id).where(*_due(now), OutboxItem.kind.in_(kinds())).order_by(
-        OutboxItem.next_attempt_at, OutboxItem.id).limit(limit)
+    in_lane = func.row_number().over(
+        partition_by=func.coalesce(OutboxItem.lane, literal("#") + cast(OutboxItem.id, String)),
+        order_by=(OutboxItem.next_attempt_at, OutboxItem.attempts, OutboxItem.id))
+    due = select(OutboxItem.id, OutboxItem.next_attempt_at, in_lane.label("turn")).where(
+        *_due(now), OutboxItem.kind.in_(kinds())).subquery()
+    order = list(session.scalars(select(due.c.id).order_by(due.c.turn, due.c.next_attempt_at, due.c.id).limit(limit)))
+    if not order:
+        session.commit()
+        return []
     if session.get_bind().dialect.name == "postgresql":
-        ids = list(session.scalars(query.with_for_update(skip_locked=True)))
+        # Locked as they are found (a row another worker claimed meanwhile is skipped, or no longer due)
+        locked = set(session.scalars(select(OutboxItem.id).where(OutboxItem.id.in_(order), *_due(now))
+                                     .with_for_update(skip_locked=True)))
+        ids = [i for i in order if i in locked]
         if ids:
             session.execute(update(OutboxItem).where(OutboxItem.id.in_(ids)).values(**lease)
                             .execution_options(synchronize_session=False))
     else:
         ids = []
-        for candidate in list(session.scalars(query)):
+        for candidate in order:
             won = session.execute(update(OutboxItem).where(OutboxItem.id == candidate, *_due(now)).values(**lease)
                                   .execution_options(synchronize_session=False))
             if won.rowcount == 1:
                 ids.append(candidate)
     rows = session.execute(select(OutboxItem.id, OutboxItem.claim_token, OutboxItem.version, OutboxItem.kind,
-                                  OutboxItem.payload).where(OutboxItem.id.in_(ids), OutboxItem.claim_token == token)
-                           .order_by(OutboxItem.id)).all() if ids else []
+                                  OutboxItem.payload, OutboxItem.lane).where(
+        OutboxItem.id.in_(ids), OutboxItem.claim_token == token)).all() if ids else []
     session.commit()
-    return [tuple(r) for r in rows]
+    place = {item_id: n for n, item_id in enumerate(ids)}
+    return sorted((Claimed(*r) for r in rows), key=lambda claimed: place[claimed.id])
 
 
 def _finish(item_id: int, token: str, version: int, outcome) -> None:
@@ -147,22 +179,24 @@ def _kept(text: str, limit: int) -> str:
     return fit(text.replace("\x00", ""), limit)
 
 
-def deliver(item: tuple[int, str, int, str, dict], now: datetime, counts: Counts, *,
-            clock: Callable[[], datetime] | None = None) -> None:
-    """Deliver one claimed item. clock: the time as the batch goes on (default: `now` throughout)."""
-    item_id, token, _claimed_version, kind, _claimed_payload = item
+def deliver(item: Claimed, now: datetime, counts: Counts, *,
+            clock: Callable[[], datetime] | None = None) -> datetime | None:
+    """Deliver one claimed item. clock: the time as the batch goes on (default: `now` throughout). Returns when it
+    is to be tried again if this try failed and may be retried (the receiver failing, as far as anyone can tell);
+    None otherwise."""
+    item_id, token, kind = item.id, item.token, item.kind
     clock = clock or (lambda: now)
     started = clock()
     started_as = _start(item_id, token, started)
     if started_as is None:
-        return
+        return None
     attempt, version, payload = started_as
     if attempt > MAX_ATTEMPTS:  # its last tries each ended their worker before they could say how they went
         _finish(item_id, token, version, lambda _attempts: {
             "status": FAILED, "attempts": MAX_ATTEMPTS, "note": None, "updated_at": started,
             "last_error": str(said.WORKER_ENDED(attempts=MAX_ATTEMPTS))})
         counts.failed += 1
-        return
+        return None
     fn = handler_for(kind)
     try:
         if fn is None:
@@ -177,7 +211,7 @@ def deliver(item: tuple[int, str, int, str, dict], now: datetime, counts: Counts
         _finish(item_id, token, version, lambda attempts: {"status": FAILED, "last_error": reason, "note": None,
                                                           "updated_at": now})
         counts.failed += 1
-        return
+        return None
     except Exception as exc:  # Retry, or anything unexpected: both are worth another try
         # the backoff counts from when this attempt ended (a slow receiver's timeout, slow items before it in the
         # batch), not from the batch's start, which would make the retry due early or at once
@@ -190,36 +224,64 @@ def deliver(item: tuple[int, str, int, str, dict], now: datetime, counts: Counts
 
         def retry_or_fail(attempts: int) -> dict:
             outcome["failed"] = attempts >= MAX_ATTEMPTS
+            outcome["retry_at"] = now + backoff(attempts)
             # a note ("Retry requested") described the wait this attempt ended: the error is what counts now
             return {"status": FAILED if outcome["failed"] else PENDING, "last_error": error, "note": None,
-                    "updated_at": now, "next_attempt_at": now + backoff(attempts)}
+                    "updated_at": now, "next_attempt_at": outcome["retry_at"]}
 
         _finish(item_id, token, version, retry_or_fail)
         if outcome.get("failed"):
             counts.failed += 1
         else:
             counts.retried += 1
-        return
+        return outcome.get("retry_at", now + backoff(1))
     now = clock()
     _finish(item_id, token, version, lambda attempts: {
         "status": DONE, "last_error": None, "note": _kept(str(note), 500) if note else None, "updated_at": now})
     counts.done += 1
     if note:
         counts.notes.append(f"{kind} #{item_id}: {note}")
+    return None
 
 
-def process_due(now: datetime, limit: int = 100, *, monotonic: Callable[[], float] = time.monotonic) -> Counts:
+def _hold(item: Claimed, until: datetime, now: datetime) -> bool:
+    """Give back a claimed delivery untried, due again with the failed try to its receiver (`until`); its count of
+    tries is unchanged. False if the claim was no longer ours."""
+    db.session.commit()
+    with writing():
+        held = db.session.execute(update(OutboxItem).where(
+            OutboxItem.id == item.id, OutboxItem.claim_token == item.token, OutboxItem.status == PENDING).values(
+            claim_token=None, locked_until=None, next_attempt_at=until, note=said.HELD(), updated_at=now)
+            .execution_options(synchronize_session=False)).rowcount
+        db.session.commit()
+    return held == 1
+
+
+def process_due(now: datetime, limit: int = 100, *, monotonic: Callable[[], float] = time.monotonic,
+                failing: dict[str, datetime] | None = None) -> Counts:
     """Deliver what is due (at most `limit`); commits its own transactions. `now` is the batch's start; the
-    time each delivery starts and ends is `now` plus what `monotonic` says has passed since."""
+    time each delivery starts and ends is `now` plus what `monotonic` says has passed since. `failing`: the lanes
+    whose receiver failed earlier in this pass (batch after batch: the same dict), and when they are tried again;
+    this batch's failures are added."""
     counts = Counts()
     started = monotonic()
 
     def clock() -> datetime:
         return now + timedelta(seconds=monotonic() - started)
 
-    for item in claim_due(now, limit):
+    failing = {} if failing is None else failing  # lane -> when its failed try is retried
+    claimed = claim_due(now, limit)
+    counts.claimed = len(claimed)
+    for item in claimed:
+        if item.lane is not None and failing.get(item.lane, now) > clock():
+            # Its receiver just failed (perhaps after a timeout): this one waits for that retry, not for a timeout
+            # of its own, and goes first then (of deliveries due together, the least tried go first).
+            counts.held += _hold(item, failing[item.lane], clock())
+            continue
         # each delivery's lease runs from when it starts, not from when the batch was claimed
-        deliver(item, now, counts, clock=clock)
+        retry_at = deliver(item, now, counts, clock=clock)
+        if retry_at is not None and item.lane is not None:
+            failing[item.lane] = retry_at
     return counts
 
 

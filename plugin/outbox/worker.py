@@ -25,7 +25,8 @@ def _drain(app: Flask) -> None:
                 _wanted.clear()
                 with app.app_context():
                     try:
-                        while process_due(utcnow(), BATCH).processed >= BATCH:
+                        failing: dict = {}  # a receiver that failed is tried once in the pass
+                        while process_due(utcnow(), BATCH, failing=failing).claimed >= BATCH:
                             pass
                     finally:
                         db.session.remove()

@@ -67,7 +67,7 @@ def _emit(organisation_id: int, course_id: int, event: str, fact_key: str, at: d
         enqueue(KIND, f"webhook:{endpoint_id}:{fact_key}", {"endpoint_id": endpoint_id, "event": event,
                                                              "organisation_id": organisation_id,
                                                              "message_id": message_id, "body": body},
-                now, course_id=course_id)
+                now, course_id=course_id, lane=f"webhook:{endpoint_id}")
 
 
 def badge_earned(award_id: int, organisation_id: int, now: datetime) -> None:

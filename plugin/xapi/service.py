@@ -199,7 +199,8 @@ def _send(row: XapiSetting, event: str, key: str, *, course_id: int, user_id: in
     statement = build(base=base, statement_uuid=S.statement_id(_scope(base, row.organisation_id), key),
                       send_email=row.send_email)
     enqueue(KIND, key, {"organisation_id": row.organisation_id, "event": event, "user_id": user_id,
-                        "statement": statement, **extra}, now, course_id=course_id)
+                        "statement": statement, **extra}, now, course_id=course_id,
+            lane=f"xapi:{row.organisation_id}")
 
 
 # -- the four events (called by the domain services, inside their transactions) ----------------------------

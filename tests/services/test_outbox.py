@@ -332,3 +332,90 @@ def test_turning_grade_sync_on_twice_at_once_the_first_time_is_no_server_error(a
 
     assert while_the_first_waits_to_commit(app, save, save) == [manager.course_id] * 2
     assert grades.settings(manager.course_id).enabled is True
+
+
+# -- lanes: one receiver's backlog or failure never holds up another's ---------------------------------------------
+
+sent: list[str] = []
+down: set[str] = set()  # receivers (lanes) that fail every try
+poison: set[str] = set()  # single deliveries their receiver refuses with a 500, every time
+
+
+@handler("test.lane")
+def _to_receiver(payload: dict, now) -> None:
+    if payload["lane"] in down or payload["name"] in poison:
+        raise Retry("receiver unavailable")
+    sent.append(payload["name"])
+
+
+@pytest.fixture
+def _receivers():
+    sent.clear(), down.clear(), poison.clear()
+    yield
+
+
+def queue(lane: str, count: int, start=NOW, step=timedelta(seconds=1)) -> None:
+    for n in range(1, count + 1):
+        outbox.enqueue("test.lane", f"{lane}-{n}", {"lane": lane, "name": f"{lane}{n}"}, start + step * n, lane=lane)
+    db.session.commit()
+
+
+def by_key() -> dict[str, OutboxItem]:
+    return {row.dedupe_key: row for row in rows()}
+
+
+def test_a_batch_takes_every_receiver_in_turn_so_one_receivers_backlog_never_delays_another(appctx, _receivers):
+    queue("busy", 40)  # one organisation's endpoint with a backlog, queued first
+    queue("quiet", 2, start=NOW + timedelta(minutes=1))  # another organisation's, queued after it
+    assert outbox.process_due(NOW + timedelta(minutes=2), limit=6).done == 6
+    assert sent == ["busy1", "quiet1", "busy2", "quiet2", "busy3", "busy4"]
+
+
+def test_a_failing_receiver_is_tried_once_and_its_other_deliveries_wait_for_that_retry_untried(appctx, _receivers):
+    queue("dead", 5)
+    queue("live", 3)
+    down.add("dead")
+    counts = outbox.process_due(NOW + timedelta(minutes=1))
+    assert sorted(sent) == ["live1", "live2", "live3"]
+    assert (counts.done, counts.retried, counts.failed, counts.held, counts.claimed) == (3, 1, 0, 4, 8)
+    items = by_key()
+    first = items["dead-1"]
+    assert (first.status, first.attempts) == (PENDING, 1)  # the one try, counted
+    retry_at = first.next_attempt_at
+    for n in range(2, 6):  # the others: not tried, not counted, due with that retry
+        held = items[f"dead-{n}"]
+        assert (held.status, held.attempts, held.next_attempt_at, held.claim_token) == (PENDING, 0, retry_at, None)
+        assert held.note.startswith("Waiting for the receiver")
+    assert outbox.process_due(retry_at - timedelta(seconds=1)).claimed == 0
+
+    down.clear()  # it answers again: everything goes, and says so
+    assert outbox.process_due(retry_at).done == 5
+    assert sorted(sent[3:]) == ["dead1", "dead2", "dead3", "dead4", "dead5"]
+    assert {(row.status, row.note) for row in rows()} == {(DONE, None)}
+
+
+def test_a_delivery_its_receiver_keeps_refusing_does_not_hold_up_the_rest_of_its_lane(appctx, _receivers):
+    queue("hooks", 4)
+    poison.add("hooks1")  # the receiver fails on this one delivery only
+    outbox.process_due(NOW + timedelta(minutes=1))
+    assert sent == []  # this pass cannot tell a poisoned delivery from a receiver that is down
+    retry_at = by_key()["hooks-1"].next_attempt_at
+    outbox.process_due(retry_at)
+    assert sent == ["hooks2", "hooks3", "hooks4"]  # the untried ones first: the receiver is back to work
+    assert (by_key()["hooks-1"].status, by_key()["hooks-1"].attempts) == (PENDING, 2)
+
+
+def test_a_run_of_several_batches_tries_a_failing_receiver_once_and_sends_everything_else(app, cli, _receivers):
+    with app.app_context():
+        from plugin.core.clock import utcnow
+
+        queue("dead", 4, start=utcnow() - timedelta(minutes=5))
+        queue("live", 4, start=utcnow() - timedelta(minutes=5))
+    down.add("dead")
+    result = cli("outbox", "run", "--batch", "4")
+    assert result.exit_code == 0, result.output
+    assert sorted(sent) == ["live1", "live2", "live3", "live4"]  # the batches after the one that met the failure
+    assert "4 delivered, 1 to retry later, 0 failed, 3 waiting for a receiver that failed just before" \
+        in result.output
+    with app.app_context():
+        assert sorted(row.attempts for row in rows() if row.lane == "dead") == [0, 0, 0, 1]

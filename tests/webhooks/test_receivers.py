@@ -224,3 +224,27 @@ def test_a_proxy_in_the_environment_does_not_carry_deliveries_past_the_address_c
         send("POST", "http://10.1.2.3:8080/internal", who=RECEIVER, timeout=2, public_only=True, json={})
     assert "private address (10.1.2.3)" in str(refused.value)
     assert receiver.received == []
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_an_endpoint_that_is_down_is_tried_once_a_pass_and_never_holds_up_another_organisations(appctx, receiver):  # noqa: F811
+    a, b = make_platform(), make_platform(issuer="https://other.example", organisation="Org B")
+    admin_a, boss_a, ada = make_actor(a, "admin", Role.ADMIN), make_actor(a, "boss", Role.MANAGER), make_actor(a, "ada")
+    admin_b, boss_b, bo = (make_actor(b, "admin-b", Role.ADMIN), make_actor(b, "boss-b", Role.MANAGER),
+                           make_actor(b, "bo"))
+    add(admin_a, f"http://127.0.0.1:{_closed_port()}/in")  # nothing listens there
+    add(admin_b, receiver.url)
+    for n in range(3):
+        give_kudos(boss_a, receiver_id=ada.user_id, message="Thanks", submission_key=f"a-{n}", now=later(1), points=5)
+        give_kudos(boss_b, receiver_id=bo.user_id, message="Thanks", submission_key=f"b-{n}", now=later(1), points=5)
+    db.session.commit()
+    counts = outbox.process_due(later(2))
+    assert [r.json["data"]["organisation_id"] for r in receiver.received] == [bo.organisation_id] * 3
+    tried = sorted(row.attempts for row in db.session.query(OutboxItem).filter(OutboxItem.kind == webhooks.KIND)
+                   if row.status != "done")
+    assert tried == [0, 0, 1] and (counts.retried, counts.held) == (1, 2)
