@@ -459,6 +459,18 @@ def test_unreachable_lrs_is_retried_later(appctx):
     assert f"could not connect to the LRS at 127.0.0.1:{port}" in row.last_error
 
 
+def test_an_lrs_that_is_down_is_tried_once_a_pass_not_once_per_statement(appctx):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    world = make_world()
+    xapi.update_settings(world.admin, settings_input(endpoint=f"http://127.0.0.1:{port}/xAPI"), later(0))
+    events(world)
+    counts = outbox.process_due(later(10))
+    assert sorted(row.attempts for row in rows()) == [0] * (len(rows()) - 1) + [1]
+    assert (counts.retried, counts.held) == (1, len(rows()) - 1) and len(rows()) >= 3
+
+
 def test_a_slow_lrs_is_retried_later(app, appctx, scripted, monkeypatch):
     monkeypatch.setitem(app.config, "XAPI_HTTP_TIMEOUT", 0.2)
     scripted.delay = 1.0
