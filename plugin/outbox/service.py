@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 from sqlalchemy import String, cast, func, literal, or_, select, update
 
-from plugin.core.db import insert_ignore, writing
+from plugin.core.db import dialect_name, insert_ignore, writing
 from plugin.diagnostics import fit
 from plugin.extensions import db
 from plugin.outbox import messages as said
@@ -96,39 +96,60 @@ def claim_due(now: datetime, limit: int) -> list[Claimed]:
     the order they are to be sent."""
     session = db.session
     session.commit()  # start from a clean transaction: claims must be committed before any sending
-    with writing():
-        return _claim(session, now, limit)
-
-
-def _claim(session, now: datetime, limit: int) -> list[Claimed]:
     token = secrets.token_hex(16)
-    lease = {"claim_token": token, "locked_until": now + LEASE, "updated_at": now}
+    if dialect_name(session) == "postgresql":
+        with writing():
+            # One statement: the rows are locked in turn order as it reads them, and a row another worker holds is
+            # skipped for the next in turn (SKIP LOCKED), so workers on several instances share a backlog.
+            turns = _in_turn(now).subquery()
+            ids = list(session.scalars(select(OutboxItem.id).join(turns, turns.c.id == OutboxItem.id).where(
+                *_due(now)).order_by(turns.c.turn, turns.c.next_attempt_at, turns.c.id).limit(limit)
+                .with_for_update(skip_locked=True, of=OutboxItem)))
+            return _lease(session, ids, token, now)
+    # SQLite: the lanes are sorted in a read of its own (no writer waits while a large backlog is sorted); each row
+    # is then claimed by a guarded UPDATE under the write lock. Rows another worker took meanwhile are made up
+    # for by sorting again, under the lock this time.
+    order = _order(session, now, limit)
+    session.commit()
+    if not order:
+        return []
+    with writing():
+        ids = _won(session, order, now, token)
+        if len(ids) < len(order):
+            ids += _won(session, _order(session, now, limit - len(ids)), now, token)
+        return _lease(session, ids, token, now)
+
+
+def _in_turn(now: datetime):
+    """Due deliveries with their turn in their lane (1 = its first)."""
     # Only kinds this instance handles: during a rolling upgrade a newer instance may queue a kind the older ones do
     # not know yet, which waits for a worker that does instead of being failed for good by one that does not.
     in_lane = func.row_number().over(
         partition_by=func.coalesce(OutboxItem.lane, literal("#") + cast(OutboxItem.id, String)),
         order_by=(OutboxItem.next_attempt_at, OutboxItem.attempts, OutboxItem.id))
-    due = select(OutboxItem.id, OutboxItem.next_attempt_at, in_lane.label("turn")).where(
-        *_due(now), OutboxItem.kind.in_(kinds())).subquery()
-    order = list(session.scalars(select(due.c.id).order_by(due.c.turn, due.c.next_attempt_at, due.c.id).limit(limit)))
-    if not order:
-        session.commit()
-        return []
-    if session.get_bind().dialect.name == "postgresql":
-        # Locked as they are found (a row another worker claimed meanwhile is skipped, or no longer due)
-        locked = set(session.scalars(select(OutboxItem.id).where(OutboxItem.id.in_(order), *_due(now))
-                                     .with_for_update(skip_locked=True)))
-        ids = [i for i in order if i in locked]
-        if ids:
-            session.execute(update(OutboxItem).where(OutboxItem.id.in_(ids)).values(**lease)
-                            .execution_options(synchronize_session=False))
-    else:
-        ids = []
-        for candidate in order:
-            won = session.execute(update(OutboxItem).where(OutboxItem.id == candidate, *_due(now)).values(**lease)
-                                  .execution_options(synchronize_session=False))
-            if won.rowcount == 1:
-                ids.append(candidate)
+    return select(OutboxItem.id, OutboxItem.next_attempt_at, in_lane.label("turn")).where(
+        *_due(now), OutboxItem.kind.in_(kinds()))
+
+
+def _order(session, now: datetime, limit: int) -> list[int]:
+    turns = _in_turn(now).subquery()
+    return list(session.scalars(select(turns.c.id).order_by(turns.c.turn, turns.c.next_attempt_at, turns.c.id)
+                                .limit(limit)))
+
+
+def _won(session, order: list[int], now: datetime, token: str) -> list[int]:
+    """SQLite: those of `order` this claim takes (a guarded UPDATE each: still due, so not another worker's)."""
+    lease = {"claim_token": token, "locked_until": now + LEASE, "updated_at": now}
+    return [candidate for candidate in order if session.execute(
+        update(OutboxItem).where(OutboxItem.id == candidate, *_due(now)).values(**lease)
+        .execution_options(synchronize_session=False)).rowcount == 1]
+
+
+def _lease(session, ids: list[int], token: str, now: datetime) -> list[Claimed]:
+    """Write the claim on `ids` (PostgreSQL: locked; SQLite: written already), commit, and return them in order."""
+    if ids and dialect_name(session) == "postgresql":
+        session.execute(update(OutboxItem).where(OutboxItem.id.in_(ids)).values(
+            claim_token=token, locked_until=now + LEASE, updated_at=now).execution_options(synchronize_session=False))
     rows = session.execute(select(OutboxItem.id, OutboxItem.claim_token, OutboxItem.version, OutboxItem.kind,
                                   OutboxItem.payload, OutboxItem.lane).where(
         OutboxItem.id.in_(ids), OutboxItem.claim_token == token)).all() if ids else []

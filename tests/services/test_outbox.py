@@ -405,6 +405,22 @@ def test_a_delivery_its_receiver_keeps_refusing_does_not_hold_up_the_rest_of_its
     assert (by_key()["hooks-1"].status, by_key()["hooks-1"].attempts) == (PENDING, 2)
 
 
+def test_a_worker_on_another_instance_takes_the_next_deliveries_in_turn_past_rows_a_worker_holds(
+        app, appctx, db_kind, _receivers):
+    """PostgreSQL (SQLite's writers take turns): while one instance's worker holds the first deliveries in turn,
+    another's takes the next ones in turn, not nothing (several instances share a backlog)."""
+    if db_kind != "postgresql":
+        pytest.skip("SQLite's writers take turns (BEGIN IMMEDIATE)")
+    queue("a", 4)
+    queue("b", 4)
+    first_in_turn = [by_key()[key].id for key in ("a-1", "b-1", "a-2", "b-2")]
+    with db.engine.connect() as other:  # the other worker, in the middle of claiming
+        other.execute(select(OutboxItem.id).where(OutboxItem.id.in_(first_in_turn)).with_for_update())
+        claimed = outbox.claim_due(NOW + timedelta(minutes=1), 4)
+        other.rollback()
+    assert [item.payload["name"] for item in claimed] == ["a3", "b3", "a4", "b4"]
+
+
 def test_a_run_of_several_batches_tries_a_failing_receiver_once_and_sends_everything_else(app, cli, _receivers):
     with app.app_context():
         from plugin.core.clock import utcnow
