@@ -103,7 +103,7 @@ def claim_due(now: datetime, limit: int) -> list[Claimed]:
             # skipped for the next in turn (SKIP LOCKED), so workers on several instances share a backlog.
             turns = _in_turn(now).subquery()
             ids = list(session.scalars(select(OutboxItem.id).join(turns, turns.c.id == OutboxItem.id).where(
-                *_due(now)).order_by(turns.c.turn, turns.c.next_attempt_at, turns.c.id).limit(limit)
+                turns.c.turn <= limit, *_due(now)).order_by(turns.c.turn, turns.c.next_attempt_at, turns.c.id).limit(limit)
                 .with_for_update(skip_locked=True, of=OutboxItem)))
             return _lease(session, ids, token, now)
     # SQLite: the lanes are sorted in a read of its own (no writer waits while a large backlog is sorted); each row
@@ -121,7 +121,8 @@ def claim_due(now: datetime, limit: int) -> list[Claimed]:
 
 
 def _in_turn(now: datetime):
-    """Due deliveries with their turn in their lane (1 = its first)."""
+    """Due deliveries with their turn in their lane (1 = its first). A claim of N needs turns up to N only: a later
+    turn comes after N deliveries of its own lane."""
     # Only kinds this instance handles: during a rolling upgrade a newer instance may queue a kind the older ones do
     # not know yet, which waits for a worker that does instead of being failed for good by one that does not.
     in_lane = func.row_number().over(
@@ -133,7 +134,7 @@ def _in_turn(now: datetime):
 
 def _order(session, now: datetime, limit: int) -> list[int]:
     turns = _in_turn(now).subquery()
-    return list(session.scalars(select(turns.c.id).order_by(turns.c.turn, turns.c.next_attempt_at, turns.c.id)
+    return list(session.scalars(select(turns.c.id).where(turns.c.turn <= limit).order_by(turns.c.turn, turns.c.next_attempt_at, turns.c.id)
                                 .limit(limit)))
 
 
