@@ -6,7 +6,6 @@ Private keys are encrypted with a key derived from the app secret; every id is u
 from __future__ import annotations
 
 import base64
-import gzip
 import secrets
 from datetime import datetime, timedelta
 from urllib.parse import quote, urlsplit
@@ -20,7 +19,8 @@ from flask import current_app
 from jwt.algorithms import RSAAlgorithm
 from sqlalchemy import select
 
-from plugin.badges.models import BadgeAward, BadgeClass, SigningKey
+from plugin.badges import status
+from plugin.badges.models import BadgeClass, SigningKey
 from plugin.badges.openbadges import Hosted, Urls, iso, issuer_of
 from plugin.badges.recipients import recipient_of
 from plugin.errors import NotFound
@@ -35,7 +35,6 @@ ALG = "RS256"
 # OB 2.0 recipient types as OB 3.0 IdentifierTypeEnum terms: the schema has no "url", so a URL is a generic "identifier".
 IDENTITY_TYPES = {"email": "emailAddress", "url": "identifier"}
 STATUS_LIST_SKEW = timedelta(minutes=5)  # how far behind Tinker's clock a verifier's may run and accept the list
-MIN_LIST_BITS = 131072  # Bitstring Status List: at least 16 KiB, so an index reveals little
 
 
 def _fernet() -> Fernet:
@@ -147,8 +146,11 @@ def achievement(badge: BadgeClass, urls: Urls) -> dict:
 
 
 def credential(found: Hosted, urls: Urls) -> dict:
+    """The award as an OpenBadgeCredential. Its first one draws the award's revocation list index (status.py),
+    so a request making one writes, and commits before the credential leaves."""
     award, badge = found.award, found.badge
     identity = recipient_of(found.user, urls.base)
+    index = status.status_index(award)
     return {
         "@context": [VC_CONTEXT, OB3_CONTEXT],
         "id": credential_id(urls, award.public_id),
@@ -164,9 +166,9 @@ def credential(found: Hosted, urls: Urls) -> dict:
             "achievement": achievement(badge, urls),
         },
         "evidence": [{"id": urls.evidence(award.public_id), "type": ["Evidence"]}],
-        "credentialStatus": {"id": f"{status_list_id(urls, award.organisation_id)}#{award.id}",
+        "credentialStatus": {"id": f"{status_list_id(urls, award.organisation_id)}#{index}",
                              "type": "BitstringStatusListEntry", "statusPurpose": "revocation",
-                             "statusListIndex": str(award.id),
+                             "statusListIndex": str(index),
                              "statusListCredential": status_list_id(urls, award.organisation_id)},
         "credentialSchema": [{"id": OB3_SCHEMA, "type": "1EdTechJsonSchemaValidator2019"}],
     }
@@ -182,18 +184,14 @@ def credential_jwt(found: Hosted, urls: Urls, now: datetime) -> str:
 
 
 def status_list_jwt(organisation_id: int, urls: Urls, now: datetime) -> str:
-    """The organisation's revocation list: bit N set = award N revoked (MSB first, gzip, multibase 'u')."""
-    revoked_rows = db.session.execute(select(BadgeAward.id, BadgeAward.revoked_at).where(
-        BadgeAward.organisation_id == organisation_id, BadgeAward.revoked_at.is_not(None))).all()
-    revoked = [row.id for row in revoked_rows]
+    """The organisation's revocation list: bit N set = the credential with status index N revoked (status.py).
+    Its length and bits come from this organisation's awards alone."""
+    revoked_rows = status.revocations(organisation_id)
     # Valid from a few minutes back (a verifier whose clock runs behind Tinker's would otherwise find the list "not
     # yet valid"), but never from before its newest revocation: the list has said what it says since then.
-    valid_from = max([now - STATUS_LIST_SKEW, *(min(row.revoked_at, now) for row in revoked_rows)])
-    highest = db.session.scalar(select(db.func.max(BadgeAward.id))) or 0
-    bits = bytearray((max(MIN_LIST_BITS, highest + 1) + 7) // 8)
-    for index in revoked:
-        bits[index // 8] |= 0x80 >> (index % 8)
-    encoded = "u" + base64.urlsafe_b64encode(gzip.compress(bytes(bits), mtime=0)).decode().rstrip("=")
+    valid_from = max([now - STATUS_LIST_SKEW, *(min(revoked_at, now) for _index, revoked_at in revoked_rows)])
+    encoded = status.encoded_list(status.list_length(organisation_id),
+                                  [index for index, _revoked_at in revoked_rows if index is not None])
     list_id = status_list_id(urls, organisation_id)
     doc = {"@context": [VC_CONTEXT], "id": list_id, "type": ["VerifiableCredential", "BitstringStatusListCredential"],
            "issuer": issuer_id(urls, organisation_id), "validFrom": iso(valid_from),

@@ -51,6 +51,17 @@ class BadgeAward(db.Model):
     revoked_reason: Mapped[str | None] = mapped_column(Text)
 
 
+class StatusEntry(db.Model):
+    """An award's place in its organisation's revocation list (badges.status): drawn at random when the award's
+    first Open Badges 3.0 credential is made, kept for ever after (credentials carry it), never used twice."""
+
+    __tablename__ = "badge_status_entry"
+    __table_args__ = (UniqueConstraint("organisation_id", "status_index"),)
+    award_id: Mapped[int] = mapped_column(ForeignKey("badge_award.id"), primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    status_index: Mapped[int]
+
+
 class Issuer(db.Model):
     """The organisation's Open Badges issuer profile (admin-edited; defaults from the organisation)."""
 

@@ -59,7 +59,7 @@ UNRELATED = {"api_rate_window", "api_token", "badge_recipient", "badge_signing_k
              "deployment", "frame_origin", "grade_sync", "launch_session", "link_attempt", "link_code", "oidc_state",
              "outbox_item", "registration_token", "report", "rule", "rule_version", "tool_key", "tool_policy",
              "webhook_endpoint", "xapi_setting", "mission_evidence", "vision_ack", "organisation", "reaction",
-             "kudos_budget", "data_change"}
+             "kudos_budget", "data_change", "badge_status_entry"}
 
 _KEY = "tinker_data_changed"
 KEEP = timedelta(days=1)

@@ -171,7 +171,7 @@ def _text(body: str, mimetype: str, status: int = 200, download: str | None = No
 
 
 def _writes(view):
-    view.tinker_writes = True  # may create the organisation's signing key on first use
+    view.tinker_writes = True  # may create the organisation's signing key, or an award's status index, on first use
     return view
 
 
@@ -215,7 +215,9 @@ def v3_credential(public_id: str):
     if best == "text/html":
         return v3_verify_page(public_id)
     if best in JSON_TYPES:
-        return _json(credentials.credential(found, _urls()))
+        doc = credentials.credential(found, _urls())
+        db.session.commit()
+        return _json(doc)
     token = credentials.credential_jwt(found, _urls(), utcnow())
     db.session.commit()
     return _text(token, VC_JWT)
@@ -231,9 +233,12 @@ def v3_credential_jwt(public_id: str):
 
 
 @bp.get("/ob/v3/credentials/<public_id>.json")
+@_writes
 def v3_credential_json(public_id: str):
     found = ob.hosted(public_id)
-    response = _json(credentials.credential(found, _urls()))
+    doc = credentials.credential(found, _urls())
+    db.session.commit()
+    response = _json(doc)
     response.headers["Content-Disposition"] = f'attachment; filename="{found.badge.slug}-{public_id[:8]}.json"'
     return response
 
