@@ -164,7 +164,7 @@ def outbox_run(batch):
             break
     for note in total.notes:
         click.echo(f"  {note}")
-    held = f", {total.held} waiting for a receiver that failed just before" if total.held else ""
+    held = f" ({total.held} of them not sent: their receiver had just failed)" if total.held else ""
     click.echo(f"Outbox: {total.done} delivered, {total.retried} to retry later, {total.failed} failed{held}.")
     # The operator's every-minute cron is the one periodic hook Tinker has: experiment text past its
     # organisation's retention period goes here too (a no-op once the old text is gone).

@@ -166,7 +166,7 @@ def _await_lineitem(course_id: int, now: datetime, why: str | None = None) -> No
     with writing():
         grades.request_lineitem(course_id, now)
         db.session.commit()
-    raise Retry(why or said.LINEITEM_PENDING())
+    raise Retry(why or said.LINEITEM_PENDING(), receiver=False)  # the line item's delivery goes first
 
 
 def _timestamp(now: datetime) -> str:

@@ -76,9 +76,9 @@ def access_token(client: ServiceClient, scopes: tuple[str, ...], now: datetime) 
     try:
         return _access_token(client, scopes, now)
     except SharedStoreUnavailable as exc:  # the outbox tries again later, as for an unreachable LMS
-        raise Retry(said.CACHE_UNREACHABLE(error=exc)) from None
+        raise Retry(said.CACHE_UNREACHABLE(error=exc), receiver=False) from None
     except keys.ToolKeyUnreadable as exc:  # until the operator restores the secret key: said where it shows
-        raise Retry(str(exc)) from None
+        raise Retry(str(exc), receiver=False) from None
 
 
 def _access_token(client: ServiceClient, scopes: tuple[str, ...], now: datetime) -> str:

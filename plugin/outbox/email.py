@@ -46,6 +46,8 @@ def deliver(payload: dict, now: datetime) -> str:
             smtp.send_message(message)
     except smtplib.SMTPRecipientsRefused as exc:
         raise GiveUp(said.RECIPIENT_REFUSED(error=exc)) from exc
+    except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:  # the server answered, about this message
+        raise Retry(said.SMTP_FAILED(error=exc), receiver=False) from exc
     except (OSError, socket.timeout, smtplib.SMTPException) as exc:
         raise Retry(said.SMTP_FAILED(error=exc)) from exc
     return said.EMAIL_SENT(to=payload["to"])

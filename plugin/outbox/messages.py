@@ -12,8 +12,9 @@ RETRY = Message(N_("Retry: %(message)s"), nested=("message",))  # a Retry's mess
 NO_HANDLER = Message(N_("no handler registered for %(kind)s"))
 RETRY_REQUESTED = Message(N_("Retry requested"))
 DISMISSED = Message(N_("Dismissed by the operator: not sent"))
-HELD = Message(N_("Waiting for the receiver: another delivery to it failed just before; this one goes with the next "
-                   "try"))
+# a delivery not sent in a pass whose try of another delivery to the same receiver failed: that try's reason
+RECEIVER_FAILED = Message(N_("not sent: its receiver had just failed on another delivery (%(error)s)"),
+                          nested=("error",))
 WORKER_ENDED = Message(N_("%(attempts)s tries ended before the delivery finished (its worker stopped each time): "
                           "not tried again"))
 

@@ -15,7 +15,13 @@ _trimmers: dict[str, Trimmer] = {}
 
 
 class Retry(Exception):
-    """Try again later (timeouts, 5xx, a platform briefly unreachable)."""
+    """Try again later (timeouts, 5xx, a platform briefly unreachable). `receiver`: whether the receiver failed (as
+    far as anyone can tell), so that the other deliveries to it in the pass are not sent either; False when only
+    this delivery must wait (for another delivery first, for Tinker's own shared cache)."""
+
+    def __init__(self, *args, receiver: bool = True) -> None:
+        super().__init__(*args)
+        self.receiver = receiver
 
 
 class GiveUp(Exception):

@@ -7,8 +7,9 @@ finished only by the worker holding the claim. Handlers run outside any database
 Every organisation shares the workers, so deliveries are taken lane by lane in turn (a lane is the receiver a
 delivery goes to: a webhook endpoint, an organisation's LRS, a course's platform, the SMTP server): a batch holds the
 first due delivery of every lane before the second of any, and one receiver's backlog never keeps the others
-waiting. A receiver that fails is tried once per batch: the rest of its lane's batch waits, untried and uncounted,
-for that try's retry time, and goes first then.
+waiting. A receiver that fails is tried once a pass: its lane's other deliveries in the pass are not sent, each
+counted as a failed try of its own (with the try's reason), so they are retried and given up on the usual schedule,
+without a timeout each.
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ MAX_ATTEMPTS = 8
 BASE_DELAY = timedelta(seconds=30)
 MAX_DELAY = timedelta(hours=1)
 LEASE = timedelta(minutes=5)
+CHARGED_AHEAD = timedelta(milliseconds=1)
 ENQUEUED_FLAG = "outbox_enqueued"
 
 
@@ -67,7 +69,7 @@ class Counts:
     done: int = 0
     retried: int = 0
     failed: int = 0
-    held: int = 0  # claimed, and left untried behind a failed try to the same receiver
+    held: int = 0  # of those retried or failed, how many were not sent: their receiver had just failed
     claimed: int = 0  # what the batch took: held ones included
     notes: list[str] = field(default_factory=list)
 
@@ -201,11 +203,18 @@ def _kept(text: str, limit: int) -> str:
     return fit(text.replace("\x00", ""), limit)
 
 
-def deliver(item: Claimed, now: datetime, counts: Counts, *,
-            clock: Callable[[], datetime] | None = None) -> datetime | None:
-    """Deliver one claimed item. clock: the time as the batch goes on (default: `now` throughout). Returns when it
-    is to be tried again if this try failed and may be retried (the receiver failing, as far as anyone can tell);
-    None otherwise."""
+class ReceiverFailed(NamedTuple):
+    until: datetime  # the failed try's retry time: the pass treats the receiver as failing until then
+    reason: str  # what the try met (the Retry's message)
+
+
+def deliver(item: Claimed, now: datetime, counts: Counts, *, clock: Callable[[], datetime] | None = None,
+            receiver_failed: ReceiverFailed | None = None) -> ReceiverFailed | None:
+    """Deliver one claimed item. clock: the time as the batch goes on (default: `now` throughout). Returns how its
+    receiver failed if this try ended in a Retry that says the receiver failed; None otherwise. `receiver_failed`:
+    its receiver failed on another delivery just before in this pass: this one is not sent, and that counts as a
+    failed try of its own (a receiver that is down gives up each of its deliveries on the usual schedule, at the cost
+    of one try a pass, not one timeout per delivery)."""
     item_id, token, kind = item.id, item.token, item.kind
     clock = clock or (lambda: now)
     started = clock()
@@ -223,6 +232,8 @@ def deliver(item: Claimed, now: datetime, counts: Counts, *,
     try:
         if fn is None:
             raise GiveUp(said.NO_HANDLER(kind=repr(kind)))
+        if receiver_failed is not None:
+            raise Retry(said.RECEIVER_FAILED(error=receiver_failed.reason), receiver=False)
         # The handler stamps what it sends (a webhook's timestamp, checked by receivers against their clock): the
         # moment this delivery starts, not the batch's, which slow receivers earlier in it may have made minutes old.
         note = fn(payload, started)
@@ -247,16 +258,23 @@ def deliver(item: Claimed, now: datetime, counts: Counts, *,
         def retry_or_fail(attempts: int) -> dict:
             outcome["failed"] = attempts >= MAX_ATTEMPTS
             outcome["retry_at"] = now + backoff(attempts)
+            if receiver_failed is not None:
+                # Due just before the try that failed for it, so the next pass tries this one first: a delivery its
+                # receiver refuses alone fails its lane-mates once at most, and a fresh one waits its own backoff.
+                outcome["retry_at"] = min(outcome["retry_at"], receiver_failed.until - CHARGED_AHEAD)
             # a note ("Retry requested") described the wait this attempt ended: the error is what counts now
             return {"status": FAILED if outcome["failed"] else PENDING, "last_error": error, "note": None,
                     "updated_at": now, "next_attempt_at": outcome["retry_at"]}
 
         _finish(item_id, token, version, retry_or_fail)
+        counts.held += receiver_failed is not None
         if outcome.get("failed"):
             counts.failed += 1
         else:
             counts.retried += 1
-        return outcome.get("retry_at", now + backoff(1))
+        if isinstance(exc, Retry) and exc.receiver:
+            return ReceiverFailed(outcome.get("retry_at", now + backoff(1)), str(exc))
+        return None
     now = clock()
     _finish(item_id, token, version, lambda attempts: {
         "status": DONE, "last_error": None, "note": _kept(str(note), 500) if note else None, "updated_at": now})
@@ -266,44 +284,28 @@ def deliver(item: Claimed, now: datetime, counts: Counts, *,
     return None
 
 
-def _hold(item: Claimed, until: datetime, now: datetime) -> bool:
-    """Give back a claimed delivery untried, due again with the failed try to its receiver (`until`); its count of
-    tries is unchanged. False if the claim was no longer ours."""
-    db.session.commit()
-    with writing():
-        held = db.session.execute(update(OutboxItem).where(
-            OutboxItem.id == item.id, OutboxItem.claim_token == item.token, OutboxItem.status == PENDING).values(
-            claim_token=None, locked_until=None, next_attempt_at=until, note=said.HELD(), updated_at=now)
-            .execution_options(synchronize_session=False)).rowcount
-        db.session.commit()
-    return held == 1
-
-
 def process_due(now: datetime, limit: int = 100, *, monotonic: Callable[[], float] = time.monotonic,
-                failing: dict[str, datetime] | None = None) -> Counts:
+                failing: dict[str, ReceiverFailed] | None = None) -> Counts:
     """Deliver what is due (at most `limit`); commits its own transactions. `now` is the batch's start; the
     time each delivery starts and ends is `now` plus what `monotonic` says has passed since. `failing`: the lanes
-    whose receiver failed earlier in this pass (batch after batch: the same dict), and when they are tried again;
-    this batch's failures are added."""
+    whose receiver failed earlier in this pass (batch after batch: the same dict); this batch's failures are added."""
     counts = Counts()
     started = monotonic()
 
     def clock() -> datetime:
         return now + timedelta(seconds=monotonic() - started)
 
-    failing = {} if failing is None else failing  # lane -> when its failed try is retried
+    failing = {} if failing is None else failing
     claimed = claim_due(now, limit)
     counts.claimed = len(claimed)
     for item in claimed:
-        if item.lane is not None and failing.get(item.lane, now) > clock():
-            # Its receiver just failed (perhaps after a timeout): this one waits for that retry, not for a timeout
-            # of its own, and goes first then (of deliveries due together, the least tried go first).
-            counts.held += _hold(item, failing[item.lane], clock())
-            continue
+        known = failing.get(item.lane) if item.lane is not None else None
+        if known is not None and known.until <= clock():
+            known = None  # long enough ago that the receiver is worth another try
         # each delivery's lease runs from when it starts, not from when the batch was claimed
-        retry_at = deliver(item, now, counts, clock=clock)
-        if retry_at is not None and item.lane is not None:
-            failing[item.lane] = retry_at
+        failed = deliver(item, now, counts, clock=clock, receiver_failed=known)
+        if failed is not None and item.lane is not None:
+            failing[item.lane] = failed
     return counts
 
 

@@ -83,7 +83,7 @@ def deliver(payload: dict, now: datetime) -> str:
         voided = db.session.scalar(select(OutboxItem.status).where(OutboxItem.kind == KIND,
                                                                    OutboxItem.dedupe_key == payload["voids"]))
         if voided == PENDING:
-            raise Retry(said.VOIDED_PENDING())
+            raise Retry(said.VOIDED_PENDING(), receiver=False)  # the LRS was not asked
         if voided == DISMISSED:  # dismissed after this void was queued: it never reached the LRS
             return said.NOTHING_TO_VOID()
         if voided == FAILED:
