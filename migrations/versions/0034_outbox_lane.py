@@ -15,11 +15,21 @@ branch_labels = None
 depends_on = None
 
 
+PENDING = sa.text("status = 'pending'")
+OWN_LANE = sa.text("status = 'pending' AND lane IS NULL")
+
+
 def upgrade():
     with op.batch_alter_table("outbox_item") as batch:
         batch.add_column(sa.Column("lane", sa.String(length=120), nullable=True))
+    op.create_index("ix_outbox_lane_pending", "outbox_item", ["lane", "next_attempt_at", "attempts", "id"],
+                    postgresql_where=PENDING, sqlite_where=PENDING)
+    op.create_index("ix_outbox_own_lane_pending", "outbox_item", ["next_attempt_at", "id"],
+                    postgresql_where=OWN_LANE, sqlite_where=OWN_LANE)
 
 
 def downgrade():
+    op.drop_index("ix_outbox_own_lane_pending", table_name="outbox_item")
+    op.drop_index("ix_outbox_lane_pending", table_name="outbox_item")
     with op.batch_alter_table("outbox_item") as batch:
         batch.drop_column("lane")

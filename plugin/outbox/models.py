@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from plugin.core.db import UTCDateTime
@@ -22,6 +22,13 @@ class OutboxItem(db.Model):
 
     __tablename__ = "outbox_item"
     __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),
+                      # a claim's loose scan of the lanes with pending deliveries, and each lane's in turn (PostgreSQL:
+                      # service._PG_CLAIM); the deliveries of no lane by when they are due
+                      Index("ix_outbox_lane_pending", "lane", "next_attempt_at", "attempts", "id",
+                            postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'")),
+                      Index("ix_outbox_own_lane_pending", "next_attempt_at", "id",
+                            postgresql_where=text("status = 'pending' AND lane IS NULL"),
+                            sqlite_where=text("status = 'pending' AND lane IS NULL")),
                       # the trim's batches (finished, untrimmed, oldest first) and the status report's "done in 24 h"
                       Index("ix_outbox_finished", "status", "trimmed_at", "updated_at"))
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import String, cast, func, literal, or_, select, update
+from sqlalchemy import String, bindparam, cast, func, literal, or_, select, text, update
 
 from plugin.core.db import dialect_name, insert_ignore, writing
 from plugin.diagnostics import fit
@@ -103,10 +103,7 @@ def claim_due(now: datetime, limit: int) -> list[Claimed]:
         with writing():
             # One statement: the rows are locked in turn order as it reads them, and a row another worker holds is
             # skipped for the next in turn (SKIP LOCKED), so workers on several instances share a backlog.
-            turns = _in_turn(now).subquery()
-            ids = list(session.scalars(select(OutboxItem.id).join(turns, turns.c.id == OutboxItem.id).where(
-                turns.c.turn <= limit, *_due(now)).order_by(turns.c.turn, turns.c.next_attempt_at, turns.c.id).limit(limit)
-                .with_for_update(skip_locked=True, of=OutboxItem)))
+            ids = list(session.scalars(_PG_CLAIM, {"now": now, "limit": limit, "kinds": list(kinds())}))
             return _lease(session, ids, token, now)
     # SQLite: the lanes are sorted in a read of its own (no writer waits while a large backlog is sorted); each row
     # is then claimed by a guarded UPDATE under the write lock. Rows another worker took meanwhile are made up
@@ -120,6 +117,36 @@ def claim_due(now: datetime, limit: int) -> list[Claimed]:
         if len(ids) < len(order):
             ids += _won(session, _order(session, now, limit - len(ids)), now, token)
         return _lease(session, ids, token, now)
+
+
+_PG_DUE = """o.status = 'pending' AND o.next_attempt_at <= :now AND (o.locked_until IS NULL OR o.locked_until < :now)"""
+# PostgreSQL, one statement: the lanes with pending deliveries found one index probe each (a loose index scan of
+# ix_outbox_lane_pending, whatever their backlogs), each lane's first `limit` due deliveries in turn read from the same
+# index, the deliveries of no lane (each a lane of its own) from ix_outbox_own_lane_pending; then locked in turn order
+# as read, a row another worker holds skipped for the next in turn (SKIP LOCKED), so workers on several instances
+# share a backlog. A claim costs about the number of lanes, not the backlog (a window over every due row cost a
+# 50,000-row backlog 0.2 s a claim).
+_PG_CLAIM = text(f"""
+WITH RECURSIVE lanes(lane) AS (
+    (SELECT o.lane FROM outbox_item o WHERE o.status = 'pending' AND o.lane IS NOT NULL ORDER BY o.lane LIMIT 1)
+    UNION ALL
+    SELECT (SELECT o.lane FROM outbox_item o WHERE o.status = 'pending' AND o.lane > lanes.lane
+            ORDER BY o.lane LIMIT 1)
+    FROM lanes WHERE lanes.lane IS NOT NULL
+), candidates AS (
+    SELECT t.id, t.next_attempt_at, t.turn FROM lanes CROSS JOIN LATERAL (
+        SELECT o.id, o.next_attempt_at, row_number() OVER (ORDER BY o.next_attempt_at, o.attempts, o.id) AS turn
+        FROM outbox_item o WHERE o.lane = lanes.lane AND {_PG_DUE} AND o.kind IN :kinds
+        ORDER BY o.next_attempt_at, o.attempts, o.id LIMIT :limit) t
+    UNION ALL
+    (SELECT o.id, o.next_attempt_at, 1 FROM outbox_item o WHERE o.lane IS NULL AND {_PG_DUE} AND o.kind IN :kinds
+     ORDER BY o.next_attempt_at, o.id LIMIT :limit)
+), first AS (  -- room to skip three other workers' batches (more at once leave this claim short, not wrong)
+    SELECT * FROM candidates ORDER BY turn, next_attempt_at, id LIMIT :limit * 4
+)
+SELECT o.id FROM first c JOIN outbox_item o ON o.id = c.id WHERE {_PG_DUE}
+ORDER BY c.turn, c.next_attempt_at, c.id LIMIT :limit
+FOR UPDATE OF o SKIP LOCKED""").bindparams(bindparam("kinds", expanding=True))
 
 
 def _in_turn(now: datetime):
