@@ -223,12 +223,13 @@ def _one_line(text: str | None, width: int = 100) -> str:
 
 @outbox_cli.command("status")
 @click.option("--limit", type=click.IntRange(0, 1000), default=20, show_default=True,
-              help="Most recent failed deliveries listed.")
+              help="Most recent failed deliveries listed, and receivers failing now.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (for monitoring scripts).")
 @click.option("--fail-on-failed", is_flag=True, help="Exit 1 when any delivery has failed (for a monitoring cron).")
 def outbox_status(limit, as_json, fail_on_failed):
     """Deliveries per kind: pending (due now, the oldest due since when), in flight, failed, delivered and
-    dismissed in the last 24 h; then the most recent failed ones and the bodies still to be trimmed."""
+    dismissed in the last 24 h; then the most recent failed ones, the receivers failing now (webhook endpoints, LRSs,
+    LMS grade services, the SMTP server) and the bodies still to be trimmed."""
     import json
 
     from plugin.outbox.status import outbox_status as read_status
@@ -249,6 +250,10 @@ def outbox_status(limit, as_json, fail_on_failed):
             "recent_failures": [{"id": f.id, "kind": f.kind, "course_id": f.course_id, "attempts": f.attempts,
                                  "updated_at": f.updated_at.isoformat(), "last_error": f.last_error}
                                 for f in status.failures],
+            "failing_receivers": [{"lane": r.lane, "name": r.name, "pending": r.pending, "retrying": r.retrying,
+                                   "attempts": r.attempts, "last_tried_at": r.last_tried.isoformat(),
+                                   "next_try_at": r.next_try.isoformat(), "last_error": r.last_error}
+                                  for r in status.receivers],
             "trim": {"keep_days": status.trim.keep_days, "untrimmed": status.trim.untrimmed,
                      "oldest_finished_at": status.trim.oldest.isoformat() if status.trim.oldest else None}},
             indent=2))
@@ -274,6 +279,17 @@ def outbox_status(limit, as_json, fail_on_failed):
             click.echo(f"\n{total.failed} failed deliveries.")
         else:
             click.echo("\nNo failed deliveries.")
+        if status.receivers:
+            click.echo("\nReceivers failing now (their deliveries wait for a retry; each receiver is tried once a "
+                       "pass):")
+            for r in status.receivers:
+                when = status.now - r.next_try
+                due = "due now" if when.total_seconds() >= 0 else f"next try in {_age(-when.total_seconds())}"
+                name = f", {r.name}" if r.name else ""
+                click.echo(f"  {r.lane}{name}: {r.retrying} of {r.pending} waiting failed a try (up to {r.attempts}), "
+                           f"last tried {_utc(r.last_tried)}, {due}: {_one_line(r.last_error)}")
+        elif limit:
+            click.echo("\nNo receiver is failing now.")
         trim = status.trim
         if trim.untrimmed:
             click.echo(f"\nFinished deliveries past the keeping time ({trim.keep_days} d) with their bodies still on: "

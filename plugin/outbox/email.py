@@ -9,7 +9,7 @@ from email.message import EmailMessage
 from flask import current_app
 
 from plugin.outbox import messages as said
-from plugin.outbox.registry import GiveUp, Retry, handler, trimmer
+from plugin.outbox.registry import GiveUp, Retry, handler, lane_namer, trimmer
 from plugin.outbox.service import enqueue
 
 KIND = "email"
@@ -17,6 +17,12 @@ KIND = "email"
 
 def send(*, to: str, subject: str, body: str, key: str, now: datetime) -> None:
     enqueue(KIND, key, {"to": to, "subject": subject, "body": body}, now, lane=KIND)  # one SMTP server for all
+
+
+@lane_namer(KIND)
+def _lane_name(_ids: list[str]) -> dict[str, str]:
+    host, port = current_app.config.get("SMTP_HOST"), current_app.config.get("SMTP_PORT")
+    return {"": f"the SMTP server {host}:{port}" if host else "the SMTP server (none configured: TINKER_SMTP_HOST)"}
 
 
 @trimmer(KIND)

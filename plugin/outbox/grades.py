@@ -22,8 +22,9 @@ from plugin.i18n import lazy_gettext as _l
 from plugin.ledger.service import balance
 from plugin.levels.service import ladder
 from plugin.outbox.models import GradeSync, OutboxItem
+from plugin.outbox.registry import lane_namer, numbered
 from plugin.outbox.service import enqueue, recent, retry_failed
-from plugin.tenancy.models import Course, Membership, User
+from plugin.tenancy.models import Course, Membership, Organisation, Platform, User
 from plugin.tenancy.service import standing
 
 LINEITEM_KIND = "ags.lineitem"
@@ -124,8 +125,20 @@ def points_changed(course_id: int, user_id: int, now: datetime) -> None:
 
 
 def _lane(course_id: int) -> str:
-    """The outbox lane of a course's grade deliveries: its platform's token and line item endpoints."""
-    return f"ags:{course_id}"
+    """The outbox lane of a course's grade deliveries: its platform (whose token endpoint every course's deliveries
+    call first, and whose LMS serves the line items), so an LMS that is down costs one try a pass, not one per
+    course. A course never changes platform: read once per transaction."""
+    platform_id = memo.remember(db.session, ("course_platform", course_id), (Course.__tablename__,),
+                                lambda: db.session.scalar(select(Course.platform_id).where(Course.id == course_id)))
+    return f"ags:{platform_id}"
+
+
+@lane_namer("ags")
+def _lane_names(ids: list[str]) -> dict[str, str]:
+    rows = db.session.execute(select(Platform.id, Platform.issuer, Platform.client_id, Organisation.name)
+                              .join(Organisation, Organisation.id == Platform.organisation_id)
+                              .where(Platform.id.in_(numbered(ids)))).all()
+    return {str(row.id): f"the grade service of {row.issuer} (client {row.client_id}, {row.name})" for row in rows}
 
 
 def _role(course_id: int, user_id: int) -> str | None:

@@ -170,21 +170,21 @@ def send(method: str, url: str, *, who: Peer, timeout: float, public_only: bool 
             raise Retry(who.unfinished(seconds=f"{2 * timeout:g}"))
         return response
     except _NotPublic as exc:
-        raise GiveUp(who.private(host=_host(url), address=exc)) from None
+        raise GiveUp(who.private(host=host_of(url), address=exc)) from None
     except requests.Timeout:
         raise Retry(who.slow(seconds=f"{timeout:g}")) from None
     except requests.RequestException as exc:
         if guard.expired:
             raise Retry(who.unfinished(seconds=f"{2 * timeout:g}")) from None
         if isinstance(exc, requests.ConnectionError):
-            raise Retry(who.unreachable(host=_host(url))) from None
+            raise Retry(who.unreachable(host=host_of(url))) from None
         raise Retry(who.failed(error=f"{type(exc).__name__}: {str(exc)[:200]}")) from None
     finally:
         guard.stop()
 
 
-def _host(url: str) -> str:
-    """host[:port] of the URL for a message: never its user name or password."""
+def host_of(url: str) -> str:
+    """host[:port] of the URL for a message or a receiver's name: never its user name, password, path or query."""
     parts = urlsplit(url)
     try:
         port = parts.port

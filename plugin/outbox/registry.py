@@ -12,6 +12,8 @@ Trimmer = Callable[[dict, "str | None", "str | None"], dict]
 
 _handlers: dict[str, Handler] = {}
 _trimmers: dict[str, Trimmer] = {}
+LaneNamer = Callable[[list[str]], dict[str, str]]  # the ids after "<prefix>:" -> what the operator knows them by
+_lane_namers: dict[str, LaneNamer] = {}
 
 
 class Retry(Exception):
@@ -59,3 +61,28 @@ def trimmer(kind: str) -> Callable[[Trimmer], Trimmer]:
 
 def trimmer_for(kind: str) -> Trimmer | None:
     return _trimmers.get(kind)
+
+
+def lane_namer(prefix: str) -> Callable[[LaneNamer], LaneNamer]:
+    """Register what the lanes "<prefix>:<id>" are called for the operator (`flask outbox status`): a function given
+    the ids (as text) that returns a name for each it knows."""
+    return _registrar(_lane_namers, "lane namer", prefix)
+
+
+def numbered(ids: list[str]) -> list[int]:
+    """The ids of a lane namer's call that are numbers (row ids)."""
+    return [int(key) for key in ids if key.isdigit()]
+
+
+def lane_names(lanes: list[str]) -> dict[str, str]:
+    """Each lane's name for the operator, where its package names it (one call per prefix)."""
+    ids: dict[str, list[str]] = {}
+    for lane in lanes:
+        prefix, _, rest = lane.partition(":")
+        ids.setdefault(prefix, []).append(rest)
+    names: dict[str, str] = {}
+    for prefix, some in ids.items():
+        namer = _lane_namers.get(prefix)
+        if namer is not None:
+            names.update((f"{prefix}:{key}" if key else prefix, name) for key, name in namer(some).items())
+    return names

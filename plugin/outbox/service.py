@@ -59,7 +59,7 @@ def enqueue(kind: str, key: str, payload: dict, now: datetime, *, course_id: int
     new_id = insert_ignore(db.session, OutboxItem.__table__, values, ["dedupe_key"])
     if new_id is None and replace:
         db.session.execute(update(OutboxItem).where(OutboxItem.dedupe_key == key).values(
-            payload=payload, status=PENDING, attempts=0, version=OutboxItem.version + 1, next_attempt_at=now,
+            payload=payload, lane=lane, status=PENDING, attempts=0, version=OutboxItem.version + 1, next_attempt_at=now,
             last_error=None, note=None, updated_at=now, trimmed_at=None).execution_options(synchronize_session=False))
     db.session.info[ENQUEUED_FLAG] = True
 

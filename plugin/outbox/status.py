@@ -9,12 +9,16 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, case, func, or_, select
 
 from plugin.extensions import db
+from plugin.outbox import messages as said
 from plugin.outbox.models import DISMISSED, DONE, FAILED, PENDING, OutboxItem
 from plugin.outbox.registry import kinds as handled_kinds
+from plugin.outbox.registry import lane_names
 from plugin.outbox.retention import FINISHED, kept_for, past_keeping
 from plugin.outbox.service import _due, dismiss_failed_where, retry_failed_where
 
 RECENT = timedelta(hours=24)  # how far back delivered ones are counted
+# how the error of a delivery left unsent because its receiver had just failed on another one begins, as stored
+_HELD_PREFIX = said.RETRY(message=said.RECEIVER_FAILED(error="\x00")).split("\x00")[0]
 
 
 @dataclass
@@ -50,6 +54,23 @@ class Failure:
 
 
 @dataclass(frozen=True)
+class Receiver:
+    """A receiver (an outbox lane: `webhook:<endpoint id>`, `xapi:<organisation id>`, `ags:<platform id>`, `email`;
+    "(kind)" for deliveries without one) whose deliveries are being retried: how many of its deliveries wait
+    (`pending`), how many of them have failed a try (`retrying`), the most tries any has had, when it was last
+    tried, when the next try is due, the error of its most recent failed try, and its name (an endpoint's host and
+    organisation, an LMS's issuer)."""
+    lane: str
+    pending: int
+    retrying: int
+    attempts: int
+    last_tried: datetime
+    next_try: datetime
+    last_error: str | None
+    name: str | None = None  # what the operator knows the receiver by (its package's lane namer), where known
+
+
+@dataclass(frozen=True)
 class Backlog:
     """Finished deliveries past the keeping time whose bodies are still to be trimmed (plugin/outbox/retention.py):
     how many, and finished since when. A few minutes' worth is normal (the minutely run trims them); a growing
@@ -65,6 +86,7 @@ class Status:
     kinds: list[KindStatus]  # by name: every kind this instance handles, and any other the table holds
     failures: list[Failure]  # the most recently failed first
     trim: Backlog
+    receivers: list[Receiver]  # the receivers failing now, the most deliveries retrying first
 
     @property
     def total(self) -> KindStatus:
@@ -80,7 +102,8 @@ def _count(condition):
 
 def outbox_status(now: datetime, limit: int = 20) -> Status:
     """Counts per kind in one grouped pass over the table (finished rows older than RECENT, the bulk of it, are
-    left out by the WHERE), the `limit` most recently failed deliveries, and the trim's backlog."""
+    left out by the WHERE), the `limit` most recently failed deliveries, the trim's backlog and the receivers failing
+    now (at most `limit`)."""
     due = and_(*_due(now))
     unclaimed = or_(OutboxItem.locked_until.is_(None), OutboxItem.locked_until < now)  # or its worker's lease ran out
     in_flight = and_(OutboxItem.status == PENDING, OutboxItem.locked_until >= now)
@@ -104,7 +127,38 @@ def outbox_status(now: datetime, limit: int = 20) -> Status:
         OutboxItem.last_error).where(OutboxItem.status == FAILED)
         .order_by(OutboxItem.updated_at.desc(), OutboxItem.id.desc()).limit(limit)).all() if limit else []
     return Status(now, [by_kind[kind] for kind in sorted(by_kind)], [Failure(*row) for row in failures],
-                  _backlog(now))
+                  _backlog(now), failing_receivers(limit))
+
+
+def failing_receivers(limit: int = 20) -> list[Receiver]:
+    """The receivers (lanes) with pending deliveries that failed a try, the most such deliveries first, at most
+    `limit`: one pass over the pending rows, ranked per lane by a window (each lane's most recently tried delivery
+    gives the error shown). A delivery without a lane is its own receiver: those are shown together per kind."""
+    if not limit:
+        return []
+    item = OutboxItem.__table__.c
+    lane = func.coalesce(item.lane, "(" + item.kind + ")")
+    tried = item.attempts > 0
+    # the error shown: of the lane's delivery tried last that met the receiver itself, not one left unsent because of
+    # it (whose error quotes the other's, after a prefix that would take the line)
+    held = item.last_error.startswith(_HELD_PREFIX, autoescape=True)
+    per_lane = {"partition_by": lane}
+    ranked = select(
+        lane.label("lane"), func.count().over(**per_lane).label("pending"),
+        func.count(case((tried, 1))).over(**per_lane).label("retrying"),
+        func.max(item.attempts).over(**per_lane).label("attempts"),
+        func.max(case((tried, item.updated_at))).over(**per_lane).label("last_tried"),
+        func.min(item.next_attempt_at).over(**per_lane).label("next_try"), item.last_error,
+        func.row_number().over(partition_by=lane, order_by=(case((and_(tried, ~held), 0), (tried, 1), else_=2),
+                                                            item.updated_at.desc(),
+                                                            item.id.desc())).label("n"),
+    ).where(item.status == PENDING).subquery()
+    rows = db.session.execute(select(
+        ranked.c.lane, ranked.c.pending, ranked.c.retrying, ranked.c.attempts, ranked.c.last_tried,
+        ranked.c.next_try, ranked.c.last_error).where(ranked.c.n == 1, ranked.c.retrying > 0)
+        .order_by(ranked.c.retrying.desc(), ranked.c.last_tried.desc(), ranked.c.lane).limit(limit)).all()
+    names = lane_names([row.lane for row in rows])
+    return [Receiver(*row, name=names.get(row.lane)) for row in rows]
 
 
 def _backlog(now: datetime) -> Backlog:

@@ -15,10 +15,12 @@ import json
 from datetime import datetime
 
 from flask import current_app
+from sqlalchemy import select
 
 from plugin.extensions import db
-from plugin.outbox.http import answer_text, send
-from plugin.outbox.registry import GiveUp, Retry, handler, trimmer
+from plugin.outbox.http import answer_text, host_of, send
+from plugin.outbox.registry import GiveUp, Retry, handler, lane_namer, numbered, trimmer
+from plugin.tenancy.models import Organisation
 from plugin.webhooks import messages as said
 from plugin.webhooks.models import WebhookEndpoint
 from plugin.webhooks.service import KIND, SECRET_PREFIX, private_host, signing_secret
@@ -40,6 +42,15 @@ def _organisation_of(payload: dict) -> int | None:
         return json.loads(payload["body"])["data"]["organisation_id"]
     except (ValueError, KeyError, TypeError):
         return None
+
+
+@lane_namer(KIND)
+def _lane_names(ids: list[str]) -> dict[str, str]:
+    rows = db.session.execute(select(WebhookEndpoint.id, WebhookEndpoint.url, Organisation.name)
+                              .join(Organisation, Organisation.id == WebhookEndpoint.organisation_id)
+                              .where(WebhookEndpoint.id.in_(numbered(ids)))).all()
+    # the host only: a receiver's URL may carry its own secret in the path (the report goes to the operator's mail)
+    return {str(row.id): f"webhook endpoint {row.id} on {host_of(row.url)} ({row.name})" for row in rows}
 
 
 @trimmer(KIND)

@@ -22,9 +22,10 @@ from flask import current_app
 from sqlalchemy import select
 
 from plugin.extensions import db
-from plugin.outbox.http import answer_text, is_public, send
+from plugin.outbox.http import answer_text, host_of, is_public, send
 from plugin.outbox.models import DISMISSED, FAILED, PENDING, OutboxItem
-from plugin.outbox.registry import GiveUp, Retry, handler, trimmer
+from plugin.outbox.registry import GiveUp, Retry, handler, lane_namer, numbered, trimmer
+from plugin.tenancy.models import Organisation
 from plugin.xapi import messages as said
 from plugin.xapi.models import XapiSetting
 from plugin.xapi.service import KIND, lrs_secret
@@ -56,6 +57,15 @@ def private_address(url: str) -> str | None:
 # What a statement keeps once long sent: its id (a later void names it), verb and time (the admin's list of statements).
 # Its actor, object and context (a person's account, name or address, what they did) go.
 KEPT_STATEMENT_FIELDS = ("id", "verb", "timestamp")
+
+
+@lane_namer("xapi")
+def _lane_names(ids: list[str]) -> dict[str, str]:
+    rows = db.session.execute(select(Organisation.id, Organisation.name, XapiSetting.endpoint)
+                              .outerjoin(XapiSetting, XapiSetting.organisation_id == Organisation.id)
+                              .where(Organisation.id.in_(numbered(ids)))).all()
+    return {str(row.id): f"the LRS on {host_of(row.endpoint) if row.endpoint else '(none set)'} ({row.name})"
+            for row in rows}
 
 
 @trimmer(KIND)

@@ -386,6 +386,27 @@ def test_an_unreachable_token_endpoint_is_retried(app, client, enter, ags):
         assert row.last_error.endswith("failed: ConnectionError") and "refused" not in row.last_error
 
 
+def test_an_lms_that_is_down_is_tried_once_a_pass_whichever_course_the_deliveries_are_for(app, client, lms, ags, cli):
+    """Every course of an LMS shares its token endpoint: with it down, one try a pass fails and the other courses'
+    deliveries wait for the next pass (a timeout per course would keep every other receiver waiting that long)."""
+    for n in (1, 2, 3):
+        response, _ = lms.launch(client, role="instructor", sub=f"teacher-{n}", context_id=f"course-{n}",
+                                 overrides={AGS: ags.claim()})
+        enable(client, token_from(response))
+    ags.close()
+    counts = run(app)
+    assert (counts.retried, counts.held) == (3, 2)  # one line item request tried, the other two not sent
+    with app.app_context():
+        lanes = set(db.session.scalars(select(OutboxItem.lane).where(OutboxItem.kind == "ags.lineitem")))
+        platform_id = db.session.scalar(select(User.platform_id).where(User.sub == "teacher-1"))
+    assert lanes == {f"ags:{platform_id}"}
+    status = cli("outbox", "status").output
+    [line] = [line for line in status.splitlines() if line.strip().startswith(f"ags:{platform_id}, ")]
+    # named as the operator registered it, with its organisation
+    assert line.strip().startswith(f"ags:{platform_id}, the grade service of {lms.issuer} (client {lms.client_id}, ")
+    assert "3 of 3 waiting failed a try (up to 1)" in line and "token request" in line
+
+
 def test_deliveries_go_out_after_the_response_without_a_worker(app, client, enter, ags):
     import time
 

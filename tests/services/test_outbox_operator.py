@@ -14,7 +14,7 @@ from plugin.extensions import db
 from plugin.outbox import service as outbox
 from plugin.outbox.email import send
 from plugin.outbox.models import DISMISSED, DONE, FAILED, PENDING, OutboxItem
-from plugin.outbox.registry import GiveUp, handler
+from plugin.outbox.registry import GiveUp, Retry, handler
 from plugin.outbox.service import dismiss_failed_where
 from plugin.outbox.status import outbox_status
 from tests.services.factories import make_actor, make_platform
@@ -29,9 +29,19 @@ def _receiver(payload: dict, now) -> None:
         raise GiveUp(f"receiver refused {payload['n']}:\n  account suspended")
 
 
+outage: set[str] = set()  # "down": the receiver of test.ops.down does not answer
+
+
+@handler("test.ops.down")
+def _down(payload: dict, now) -> None:
+    if "down" in outage:
+        raise Retry("connection refused:\n  port 9")
+
+
 @pytest.fixture(autouse=True)
 def _reset():
     refusing.clear()
+    outage.clear()
 
 
 def _deliver(kind: str, n: int, at, *, course_id=None, refused=False) -> None:
@@ -260,8 +270,8 @@ def test_the_counts_are_one_grouped_query_however_many_deliveries(appctx):
         status = outbox_status(now, limit=20)
     finally:
         event.remove(db.engine, "before_cursor_execute", seen)
-    # the counts, the failures, then the trim's backlog (one index range per finished status)
-    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 4
+    # the counts, the failures, the trim's backlog (one index range per finished status), the failing receivers
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 5
     assert (status.total.pending, status.total.due) == (200, 200)
     assert status.total.oldest_due == now - timedelta(seconds=199)
 
@@ -287,3 +297,56 @@ def test_status_says_how_many_finished_deliveries_still_keep_their_bodies_past_t
     assert cli("outbox", "trim").exit_code == 0
     assert json.loads(cli("outbox", "status", "--json").output)["trim"]["untrimmed"] == 0
     assert "No finished delivery past the keeping time (30 d) keeps its body." in cli("outbox", "status").output
+
+
+def test_status_names_the_receivers_failing_now_with_the_error_their_last_try_met(app, cli):
+    """A receiver that is down shows once, with how many of its deliveries wait and failed a try, and the error the
+    try that reached it met (not the note of a delivery left unsent because of it); a healthy one does not show."""
+    outage.add("down")
+    with app.app_context():
+        now = utcnow() - timedelta(minutes=1)
+        for n in (1, 2, 3):
+            outbox.enqueue("test.ops.down", f"down:{n}", {"n": n}, now, lane="recv:down")
+        outbox.enqueue("test.ops", "up:1", {"n": 10}, now, lane="recv:up")
+        for n in (4, 5):  # no lane: each its own receiver, shown together under their kind
+            outbox.enqueue("test.ops.down", f"own:{n}", {"n": n}, now)
+        db.session.commit()
+        counts = outbox.process_due(now)
+        assert (counts.done, counts.retried, counts.held) == (1, 5, 2)
+        outbox.enqueue("test.ops.down", "down:4", {"n": 4}, now, lane="recv:down")  # not tried yet
+        db.session.commit()
+        [down, own] = outbox_status(utcnow()).receivers
+    assert (down.lane, down.pending, down.retrying, down.attempts) == ("recv:down", 4, 3, 1)
+    assert down.last_error == "Retry: connection refused:\n  port 9"
+    assert (own.lane, own.pending, own.retrying, own.attempts) == ("(test.ops.down)", 2, 2, 1)
+
+    lines = cli("outbox", "status").output.splitlines()
+    start = lines.index("Receivers failing now (their deliveries wait for a retry; each receiver is tried once a "
+                        "pass):") + 1
+    shown = [line.strip() for line in lines[start:lines.index("", start)]]
+    assert shown[0].startswith("recv:down: 3 of 4 waiting failed a try (up to 1), last tried ")
+    assert shown[0].endswith(": Retry: connection refused: port 9") and len(shown) == 2
+    assert shown[1].startswith("(test.ops.down): 2 of 2 waiting failed a try (up to 1)")
+    [receiver, _] = json.loads(cli("outbox", "status", "--json").output)["failing_receivers"]
+    assert {k: receiver[k] for k in ("lane", "pending", "retrying", "attempts", "last_error")} == {
+        "lane": "recv:down", "pending": 4, "retrying": 3, "attempts": 1,
+        "last_error": "Retry: connection refused:\n  port 9"}
+
+    outage.clear()
+    with app.app_context():  # the receiver is back: the next pass sends everything, and nothing shows as failing
+        db.session.execute(OutboxItem.__table__.update().values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+        assert outbox.process_due(utcnow()).done == 6
+    after = cli("outbox", "status")
+    assert "No receiver is failing now." in after.output and "recv:down" not in after.output
+    assert json.loads(cli("outbox", "status", "--json").output)["failing_receivers"] == []
+
+
+def test_the_email_lane_is_named_by_its_smtp_server(app, appctx, monkeypatch):
+    from plugin.outbox.registry import lane_names
+
+    monkeypatch.setitem(app.config, "SMTP_HOST", "")
+    assert lane_names(["email", "recv:down"]) == {"email": "the SMTP server (none configured: TINKER_SMTP_HOST)"}
+    monkeypatch.setitem(app.config, "SMTP_HOST", "mail.example.org")
+    monkeypatch.setitem(app.config, "SMTP_PORT", 587)
+    assert lane_names(["email"]) == {"email": "the SMTP server mail.example.org:587"}

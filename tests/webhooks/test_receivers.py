@@ -9,6 +9,7 @@ import threading
 import time
 
 import pytest
+from sqlalchemy import select
 
 from plugin.core.actor import Role
 from plugin.errors import InvalidInput
@@ -17,6 +18,7 @@ from plugin.outbox import service as outbox
 from plugin.outbox.models import OutboxItem
 from plugin.recognition.service import give_kudos
 from plugin.webhooks import service as webhooks
+from plugin.webhooks.models import WebhookEndpoint
 from plugin.xapi import service as xapi
 from tests.services.factories import NOW, later, log, make_actor, make_platform
 from tests.webhooks.conftest import receiver, verify  # noqa: F401
@@ -237,7 +239,8 @@ def test_an_endpoint_that_is_down_is_tried_once_a_pass_and_never_holds_up_anothe
     admin_a, boss_a, ada = make_actor(a, "admin", Role.ADMIN), make_actor(a, "boss", Role.MANAGER), make_actor(a, "ada")
     admin_b, boss_b, bo = (make_actor(b, "admin-b", Role.ADMIN), make_actor(b, "boss-b", Role.MANAGER),
                            make_actor(b, "bo"))
-    add(admin_a, f"http://127.0.0.1:{_closed_port()}/in")  # nothing listens there
+    port = _closed_port()
+    add(admin_a, f"http://127.0.0.1:{port}/in/T0-secret-path")  # nothing listens there
     add(admin_b, receiver.url)
     for n in range(3):
         give_kudos(boss_a, receiver_id=ada.user_id, message="Thanks", submission_key=f"a-{n}", now=later(1), points=5)
@@ -249,3 +252,11 @@ def test_an_endpoint_that_is_down_is_tried_once_a_pass_and_never_holds_up_anothe
                     if row.status != "done")
     assert len(errors) == 3 and (counts.retried, counts.held) == (3, 2)
     assert sum(error.startswith("Retry: not sent: its receiver had just failed") for error in errors) == 2
+    # the operator sees that endpoint failing, by its id, host and organisation (not its path: it may be a secret)
+    from plugin.outbox.status import failing_receivers
+
+    [failing] = failing_receivers()
+    endpoint = db.session.scalar(select(WebhookEndpoint.id).where(
+        WebhookEndpoint.organisation_id == ada.organisation_id))
+    assert (failing.lane, failing.pending, failing.retrying) == (f"webhook:{endpoint}", 3, 3)
+    assert failing.name == f"webhook endpoint {endpoint} on 127.0.0.1:{port} (Org A)"

@@ -469,6 +469,15 @@ def test_an_lrs_that_is_down_is_tried_once_a_pass_not_once_per_statement(appctx)
     counts = outbox.process_due(later(10))
     not_sent = [row for row in rows() if row.last_error.startswith("Retry: not sent: its receiver had just failed")]
     assert (counts.retried, counts.held) == (len(rows()), len(rows()) - 1) and len(not_sent) == len(rows()) - 1 >= 2
+    # the operator's status names it by its host and organisation, with the error of the try that reached it
+    from plugin.outbox.status import failing_receivers
+    from plugin.tenancy.models import Organisation
+
+    [receiver] = failing_receivers()
+    assert receiver.lane == f"xapi:{world.admin.organisation_id}" and receiver.retrying == len(rows())
+    organisation = db.session.get(Organisation, world.admin.organisation_id).name
+    assert receiver.name == f"the LRS on 127.0.0.1:{port} ({organisation})" and "/xAPI" not in receiver.name
+    assert not receiver.last_error.startswith("Retry: not sent")
 
 
 def test_a_slow_lrs_is_retried_later(app, appctx, scripted, monkeypatch):
