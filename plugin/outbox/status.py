@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, literal_column, or_, select
 
 from plugin.extensions import db
 from plugin.outbox import messages as said
@@ -132,33 +132,33 @@ def outbox_status(now: datetime, limit: int = 20) -> Status:
 
 def failing_receivers(limit: int = 20) -> list[Receiver]:
     """The receivers (lanes) with pending deliveries that failed a try, the most such deliveries first, at most
-    `limit`: one pass over the pending rows, ranked per lane by a window (each lane's most recently tried delivery
-    gives the error shown). A delivery without a lane is its own receiver: those are shown together per kind."""
+    `limit`: one grouped pass over the pending rows, then for each receiver listed the error of its most recently
+    tried delivery (one index range of its lane). A delivery without a lane is its own receiver: those are shown
+    together per kind."""
     if not limit:
         return []
     item = OutboxItem.__table__.c
     lane = func.coalesce(item.lane, "(" + item.kind + ")")
     tried = item.attempts > 0
+    retrying = func.count(case((tried, 1)))
+    last_tried = func.max(case((tried, item.updated_at)))
+    rows = db.session.execute(select(
+        lane.label("lane"), item.lane.label("own"), func.min(item.kind).label("kind"), func.count(), retrying,
+        func.max(item.attempts), last_tried, func.min(item.next_attempt_at))
+        .where(item.status == PENDING).group_by(lane, item.lane).having(retrying > 0)
+        .order_by(retrying.desc(), last_tried.desc(), lane).limit(limit)).all()
     # the error shown: of the lane's delivery tried last that met the receiver itself, not one left unsent because of
     # it (whose error quotes the other's, after a prefix that would take the line)
     held = item.last_error.startswith(_HELD_PREFIX, autoescape=True)
-    per_lane = {"partition_by": lane}
-    ranked = select(
-        lane.label("lane"), func.count().over(**per_lane).label("pending"),
-        func.count(case((tried, 1))).over(**per_lane).label("retrying"),
-        func.max(item.attempts).over(**per_lane).label("attempts"),
-        func.max(case((tried, item.updated_at))).over(**per_lane).label("last_tried"),
-        func.min(item.next_attempt_at).over(**per_lane).label("next_try"), item.last_error,
-        func.row_number().over(partition_by=lane, order_by=(case((and_(tried, ~held), 0), (tried, 1), else_=2),
-                                                            item.updated_at.desc(),
-                                                            item.id.desc())).label("n"),
-    ).where(item.status == PENDING).subquery()
-    rows = db.session.execute(select(
-        ranked.c.lane, ranked.c.pending, ranked.c.retrying, ranked.c.attempts, ranked.c.last_tried,
-        ranked.c.next_try, ranked.c.last_error).where(ranked.c.n == 1, ranked.c.retrying > 0)
-        .order_by(ranked.c.retrying.desc(), ranked.c.last_tried.desc(), ranked.c.lane).limit(limit)).all()
+    # 'pending' written into the statement: a prepared statement's generic plan must see it to use the lane's partial
+    # index (ix_outbox_lane_pending), else each receiver's error reads the whole table
+    latest = (select(item.last_error).where(item.status == literal_column(f"'{PENDING}'"), tried)
+              .order_by(case((held, 1), else_=0), item.updated_at.desc(), item.id.desc()).limit(1))
     names = lane_names([row.lane for row in rows])
-    return [Receiver(*row, name=names.get(row.lane)) for row in rows]
+    return [Receiver(row.lane, *row[3:], last_error=db.session.scalar(
+        latest.where(item.lane == row.own) if row.own is not None else latest.where(item.lane.is_(None),
+                                                                                    item.kind == row.kind)),
+        name=names.get(row.lane)) for row in rows]
 
 
 def _backlog(now: datetime) -> Backlog:
