@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import String, bindparam, cast, func, literal, or_, select, text, update
+from sqlalchemy import bindparam, or_, select, text, update
 
 from plugin.core.db import dialect_name, insert_ignore, writing
 from plugin.diagnostics import fit
@@ -149,22 +149,38 @@ ORDER BY c.turn, c.next_attempt_at, c.id LIMIT :limit
 FOR UPDATE OF o SKIP LOCKED""").bindparams(bindparam("kinds", expanding=True))
 
 
-def _in_turn(now: datetime):
-    """Due deliveries with their turn in their lane (1 = its first). A claim of N needs turns up to N only: a later
-    turn comes after N deliveries of its own lane."""
-    # Only kinds this instance handles: during a rolling upgrade a newer instance may queue a kind the older ones do
-    # not know yet, which waits for a worker that does instead of being failed for good by one that does not.
-    in_lane = func.row_number().over(
-        partition_by=func.coalesce(OutboxItem.lane, literal("#") + cast(OutboxItem.id, String)),
-        order_by=(OutboxItem.next_attempt_at, OutboxItem.attempts, OutboxItem.id))
-    return select(OutboxItem.id, OutboxItem.next_attempt_at, in_lane.label("turn")).where(
-        *_due(now), OutboxItem.kind.in_(kinds()))
+# SQLite, the same walk as _PG_CLAIM without LATERAL or row locks: the lanes by a loose scan of ix_outbox_lane_pending,
+# each lane's first `limit` due deliveries by a correlated subquery on the same index, the deliveries of no lane from
+# ix_outbox_own_lane_pending, then numbered in their lane and put in turn order. A read costs about the number of
+# lanes, not the backlog (the window over every due row it replaced cost 200 ms at 70,000 due).
+_SQLITE_ORDER = text(f"""
+WITH RECURSIVE lanes(lane) AS (
+    SELECT (SELECT o.lane FROM outbox_item o INDEXED BY ix_outbox_lane_pending
+            WHERE o.status = 'pending' AND o.lane IS NOT NULL ORDER BY o.lane LIMIT 1)
+    UNION ALL
+    SELECT (SELECT o.lane FROM outbox_item o INDEXED BY ix_outbox_lane_pending
+            WHERE o.status = 'pending' AND o.lane > lanes.lane ORDER BY o.lane LIMIT 1)
+    FROM lanes WHERE lanes.lane IS NOT NULL
+), firsts AS (
+    SELECT o.id, o.next_attempt_at, row_number() OVER (PARTITION BY o.lane
+                                                       ORDER BY o.next_attempt_at, o.attempts, o.id) AS turn
+    FROM lanes JOIN outbox_item o ON o.id IN (
+        SELECT i.id FROM outbox_item i INDEXED BY ix_outbox_lane_pending WHERE i.lane = lanes.lane AND {_PG_DUE.replace("o.", "i.")}
+        AND i.kind IN :kinds ORDER BY i.next_attempt_at, i.attempts, i.id LIMIT :limit)
+    UNION ALL
+    SELECT * FROM (SELECT o.id, o.next_attempt_at, 1 FROM outbox_item o INDEXED BY ix_outbox_own_lane_pending
+                   WHERE o.lane IS NULL AND {_PG_DUE} AND o.kind IN :kinds ORDER BY o.next_attempt_at, o.id
+                   LIMIT :limit)
+)
+SELECT id FROM firsts ORDER BY turn, next_attempt_at, id LIMIT :limit""").bindparams(
+    bindparam("kinds", expanding=True), bindparam("now", type_=OutboxItem.__table__.c.next_attempt_at.type))
 
 
 def _order(session, now: datetime, limit: int) -> list[int]:
-    turns = _in_turn(now).subquery()
-    return list(session.scalars(select(turns.c.id).where(turns.c.turn <= limit).order_by(turns.c.turn, turns.c.next_attempt_at, turns.c.id)
-                                .limit(limit)))
+    """SQLite: the ids of the first `limit` due deliveries in turn order (only kinds this instance handles: during a
+    rolling upgrade a newer instance may queue a kind the older ones do not know yet, which waits for a worker that
+    does instead of being failed for good by one that does not)."""
+    return list(session.scalars(_SQLITE_ORDER, {"now": now, "limit": limit, "kinds": list(kinds())}))
 
 
 def _won(session, order: list[int], now: datetime, token: str) -> list[int]:
