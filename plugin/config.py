@@ -113,6 +113,10 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         # Webhooks to admin-configured receivers: the same two knobs.
         "WEBHOOKS_HTTP_TIMEOUT": _env_number("TINKER_WEBHOOKS_HTTP_TIMEOUT", "10", float, minimum=0.1),
         "WEBHOOKS_ALLOW_PRIVATE_ENDPOINTS": _env_bool("TINKER_WEBHOOKS_ALLOW_PRIVATE_ENDPOINTS", not production),
+        # Calls to an LMS (dynamic registration, key sets, tokens, grade and roster services; plugin/lti/platform_http.py):
+        # whether they may go to a loopback/private address and through HTTP(S)_PROXY (off in production: an LMS's
+        # URLs come from whoever runs it, and must not make the server probe its own network).
+        "LTI_ALLOW_PRIVATE_PLATFORMS": _env_bool("TINKER_LTI_ALLOW_PRIVATE_PLATFORMS", not production),
     }
     cfg["RAISE_UNEXPECTED"] = testing
     cfg.update(overrides)

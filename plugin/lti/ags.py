@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from plugin.core.db import writing
 from plugin.extensions import db
 from plugin.lti import messages as said
-from plugin.lti import service_token
+from plugin.lti import platform_http, service_token
 from plugin.lti.roster import MAX_PAGES, next_link
 from plugin.outbox import grades
 from plugin.outbox.models import GradeSync
@@ -58,7 +58,9 @@ def _call(method: str, url: str, token: str, client: service_token.ServiceClient
     headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
     try:
         # no redirect followed: the platform's service answers where its launch said it is
-        response = requests.request(method, url, headers=headers, timeout=_timeout(), allow_redirects=False, **kwargs)
+        response = platform_http.call(method, url, headers=headers, timeout=_timeout(), **kwargs)
+    except platform_http.NotPublic as exc:
+        raise GiveUp(said.PRIVATE_ADDRESS(method=method, url=url, address=str(exc))) from None
     except requests.RequestException as exc:
         # what teachers see names the kind of failure; its detail (which told a refused port from a silent one at
         # any address a platform's claim names) goes to the server log only

@@ -17,6 +17,9 @@ NOT_A_TOKEN = Message(N_("token response is not an OAuth2 token: %(detail)s"))
 
 # plugin/lti/ags.py
 REQUEST_FAILED = Message(N_("%(method)s %(url)s failed: %(error)s"))
+# plugin/lti/platform_http.py (grade and roster services): the address refused, never what answers there
+PRIVATE_ADDRESS = Message(N_("%(method)s %(url)s: not called, it is on a private network address (%(address)s); "
+                             "the operator can allow LMSs there (TINKER_LTI_ALLOW_PRIVATE_PLATFORMS)"))
 SERVER_ERROR = Message(N_("%(method)s %(url)s: HTTP %(status)d"))
 TOKEN_REFUSED_AT = Message(N_("%(method)s %(url)s: the platform refused the access token (401)"))
 COURSE_GONE = Message(N_("course %(course)d no longer exists"))

@@ -23,7 +23,7 @@ from jwt.algorithms import RSAAlgorithm
 from plugin.errors import LaunchRejected, SharedStoreUnavailable
 from plugin.i18n import gettext as _
 from plugin.lti import messages as said
-from plugin.lti import shared_store
+from plugin.lti import platform_http, shared_store
 from plugin.outbox.http import send
 from plugin.outbox.registry import GiveUp, Retry
 
@@ -57,7 +57,7 @@ def _download(url: str, timeout: float):
     why = None
     try:
         resp = send("GET", url, who=said.KEY_SET, timeout=timeout, keep=MAX_KEY_SET + 1,
-                    headers={"Accept": "application/json"})
+                    public_only=platform_http.public_only(), headers={"Accept": "application/json"})
         if resp.status_code == 200 and len(resp.content) <= MAX_KEY_SET:
             return resp.json()
         why = f"HTTP {resp.status_code}" if resp.status_code != 200 else f"more than {MAX_KEY_SET // 1024} KB"

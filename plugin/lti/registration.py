@@ -26,7 +26,7 @@ from plugin.errors import DomainError
 from plugin.extensions import db
 from plugin.i18n import gettext as _
 from plugin.i18n import lazy_gettext as _l
-from plugin.lti import claim_values, install, keys
+from plugin.lti import claim_values, install, keys, platform_http
 from plugin.lti import claims as C
 from plugin.lti.platform_keys import ALLOWED_ALGS
 from plugin.lti.registration_tokens import Claim, spend_registration_token
@@ -122,19 +122,22 @@ class _Answer:
 
 
 def _send(method: str, url: str, what: str, timeout: float, **kwargs) -> _Answer:
-    body = b""
     try:
-        with requests.request(method, url, timeout=timeout, allow_redirects=False, stream=True, **kwargs) as resp:
-            for chunk in resp.iter_content(chunk_size=16 * 1024):
-                body += chunk
-                if len(body) > MAX_RESPONSE_BYTES:
-                    raise RegistrationFailed(_("The platform's %(what)s answered with far too much data.", what=what))
-            status = resp.status_code
+        resp = platform_http.call(method, url, timeout=timeout, keep=MAX_RESPONSE_BYTES + 1, **kwargs)
+    except platform_http.NotPublic as exc:
+        # said before a byte is sent: nothing of what answers there is shown to whoever started the registration
+        raise RegistrationFailed(
+            _("The platform's %(what)s is on a private network address (%(address)s), which Tinker does not call "
+              "here.", what=what, address=str(exc)),
+            hint=_("An LMS on the organisation's own network needs the operator to allow it "
+                   "(TINKER_LTI_ALLOW_PRIVATE_PLATFORMS).")) from None
     except requests.RequestException as exc:
         raise PlatformUnreachable(_("The platform's %(what)s could not be reached.", what=what),
                                   hint=_("Tinker called %(url)s and got: %(error)s.", url=url,
                                           error=type(exc).__name__)) from None
-    return _Answer(status=status, body=body, url=url)
+    if len(resp.content) > MAX_RESPONSE_BYTES:
+        raise RegistrationFailed(_("The platform's %(what)s answered with far too much data.", what=what))
+    return _Answer(status=resp.status_code, body=resp.content, url=url)
 
 
 def _json_object(answer: _Answer, what: str) -> dict:

@@ -32,7 +32,7 @@ from plugin.challenges import progress as challenge_progress
 from plugin.errors import DomainError
 from plugin.extensions import db
 from plugin.leaderboards import reconcile
-from plugin.lti import claim_values, install, service_token
+from plugin.lti import claim_values, install, platform_http, service_token
 from plugin.lti import messages as said
 from plugin.lti.roles import map_roles
 from plugin.outbox.registry import Retry
@@ -168,7 +168,11 @@ class _Client:
         for attempt in (1, 2):
             headers = {"Authorization": f"Bearer {self._token()}", "Accept": accept}
             try:
-                response = requests.get(url, headers=headers, timeout=self.timeout)
+                # a page of a large course takes a while: the whole answer within ten times the timeout
+                response = platform_http.call("GET", url, headers=headers, timeout=self.timeout,
+                                              deadline=10 * self.timeout, redirects=True)
+            except platform_http.NotPublic as exc:
+                raise RosterError(said.PRIVATE_ADDRESS(method="GET", url=url, address=str(exc))) from None
             except requests.RequestException as exc:
                 raise RosterError(said.UNREACHABLE(url=url, error=exc.__class__.__name__)) from None
             if response.status_code == 401 and attempt == 1:

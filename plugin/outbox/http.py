@@ -39,8 +39,12 @@ def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return all(embedded is None or embedded.is_global for embedded in inner)
 
 
-class _NotPublic(Exception):
+class NotPublic(Exception):
     """The connection reached a non-public address (raised past urllib3, which retries only OSErrors)."""
+
+
+class Unfinished(requests.RequestException):
+    """The answer did not finish arriving within the exchange's deadline (the socket was shut down)."""
 
 
 class _Guard:
@@ -61,7 +65,7 @@ class _Guard:
         addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in found]
         for address in addresses:
             if not is_public(address):
-                raise _NotPublic(str(address))
+                raise NotPublic(str(address))
         return str(addresses[0])
 
     def watch(self, sock: socket.socket) -> None:
@@ -69,7 +73,7 @@ class _Guard:
             address = ipaddress.ip_address(sock.getpeername()[0].split("%")[0])
             if not is_public(address):
                 sock.close()
-                raise _NotPublic(str(address))
+                raise NotPublic(str(address))
         timer = threading.Timer(self.seconds, self._expire, (sock,))
         timer.daemon = True
         timer.start()
@@ -151,36 +155,53 @@ def in_the_clear(url: str, allow_private_setting: str) -> bool:
     return urlsplit(url.strip()).scheme.lower() == "http" and not current_app.config.get(allow_private_setting, False)
 
 
-def send(method: str, url: str, *, who: Peer, timeout: float, public_only: bool = False, keep: int = MAX_ANSWER,
-         **kwargs) -> requests.Response:
-    """The receiver's response (its first `keep` bytes); raises Retry (with a message naming `who`) when it could
-    not be reached or did not finish answering within twice `timeout`. `public_only`: refuse (GiveUp) a connection
-    that lands on a loopback, private or link-local address."""
-    guard = _Guard(public_only, 2 * timeout)
+def request(method: str, url: str, *, timeout: float, public_only: bool = False, keep: int | None = MAX_ANSWER,
+            deadline: float | None = None, redirects: bool = False, **kwargs) -> requests.Response:
+    """One HTTP request, following no redirect unless `redirects` (each connection checked alike): the response with
+    at most `keep` bytes of its answer read (None: all of it). `timeout` bounds the connection and each read, `deadline` (default twice `timeout`) the whole
+    exchange: past it the socket is shut down and Unfinished raised. `public_only`: a connection that lands on a
+    loopback, private or link-local address raises NotPublic before a byte is sent, and proxies from the environment
+    are not used (the connection would be the proxy's, past the address check). Raises requests' exceptions too."""
+    guard = _Guard(public_only, deadline if deadline is not None else 2 * timeout)
     try:
         with requests.Session() as session:
-            # Through an HTTP(S)_PROXY the connection would be the proxy's, past the address check: receivers kept
-            # to the public internet are called directly.
             session.trust_env = not public_only
             session.mount("http://", _GuardedAdapter(guard))
             session.mount("https://", _GuardedAdapter(guard))
-            response = session.request(method, url, allow_redirects=False, timeout=timeout, stream=True, **kwargs)
-            _read_capped(response, keep)
-        if guard.expired:  # cut off mid-answer (what arrived may look whole): not known to be received, so again
-            raise Retry(who.unfinished(seconds=f"{2 * timeout:g}"))
+            response = session.request(method, url, allow_redirects=redirects, timeout=timeout, stream=True, **kwargs)
+            if keep is None:
+                response.content  # noqa: B018 - read it all now, within the deadline
+                response.close()
+            else:
+                _read_capped(response, keep)
+        if guard.expired:  # cut off mid-answer (what arrived may look whole)
+            raise Unfinished(f"the answer did not finish within {guard.seconds:g} s")
         return response
-    except _NotPublic as exc:
-        raise GiveUp(who.private(host=host_of(url), address=exc)) from None
-    except requests.Timeout:
-        raise Retry(who.slow(seconds=f"{timeout:g}")) from None
-    except requests.RequestException as exc:
+    except requests.RequestException:
         if guard.expired:
-            raise Retry(who.unfinished(seconds=f"{2 * timeout:g}")) from None
-        if isinstance(exc, requests.ConnectionError):
-            raise Retry(who.unreachable(host=host_of(url))) from None
-        raise Retry(who.failed(error=f"{type(exc).__name__}: {str(exc)[:200]}")) from None
+            raise Unfinished(f"the answer did not finish within {guard.seconds:g} s") from None
+        raise
     finally:
         guard.stop()
+
+
+def send(method: str, url: str, *, who: Peer, timeout: float, public_only: bool = False, keep: int = MAX_ANSWER,
+         **kwargs) -> requests.Response:
+    """request() for an outbox handler: the receiver's response (its first `keep` bytes); raises Retry (with a
+    message naming `who`) when it could not be reached or did not finish answering within twice `timeout`, GiveUp
+    when `public_only` and the connection landed on a loopback, private or link-local address."""
+    try:
+        return request(method, url, timeout=timeout, public_only=public_only, keep=keep, **kwargs)
+    except NotPublic as exc:
+        raise GiveUp(who.private(host=host_of(url), address=exc)) from None
+    except Unfinished:  # not known to be received, so again
+        raise Retry(who.unfinished(seconds=f"{2 * timeout:g}")) from None
+    except requests.Timeout:
+        raise Retry(who.slow(seconds=f"{timeout:g}")) from None
+    except requests.ConnectionError:
+        raise Retry(who.unreachable(host=host_of(url))) from None
+    except requests.RequestException as exc:
+        raise Retry(who.failed(error=f"{type(exc).__name__}: {str(exc)[:200]}")) from None
 
 
 def host_of(url: str) -> str:

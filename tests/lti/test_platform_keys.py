@@ -178,3 +178,20 @@ def test_a_launch_waits_for_another_launchs_fetch_of_the_same_key_set_no_longer_
     finally:
         release.set()
         first.join(10)
+
+
+def test_where_lmss_are_kept_to_public_addresses_a_key_set_on_the_servers_own_network_is_never_fetched(
+        app, clock, lms, monkeypatch):
+    """A launch from an LMS whose key set URL is on a private address (here loopback) is refused before Tinker
+    connects, with the address named; allowed (development, or the operator's TINKER_LTI_ALLOW_PRIVATE_PLATFORMS),
+    the same key set is fetched."""
+    with app.app_context():
+        monkeypatch.setitem(app.config, "LTI_ALLOW_PRIVATE_PLATFORMS", False)
+        with pytest.raises(LaunchRejected, match="could not be fetched") as refused:
+            platform_keys.key_for(lms.server.url, "platform-key-1", TTL, TIMEOUT)
+        assert "private address (127.0.0.1)" in str(refused.value.hint)
+        assert lms.server.fetches == 0
+        clock.now += platform_keys.MIN_REFETCH
+        monkeypatch.setitem(app.config, "LTI_ALLOW_PRIVATE_PLATFORMS", True)
+        platform_keys.key_for(lms.server.url, "platform-key-1", TTL, TIMEOUT)
+        assert lms.server.fetches == 1

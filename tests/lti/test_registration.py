@@ -328,6 +328,24 @@ def test_unreachable_configuration_is_a_clear_error(client, registration_url, ap
     assert response.status_code == 502 and "could not be reached" in body(response)
 
 
+def test_where_lmss_are_kept_to_public_addresses_a_private_configuration_url_is_never_called(
+        client, moodle, registration_url, app, monkeypatch):
+    """A registration link's holder names the URL Tinker reads, and sees what answered there: with LMSs kept to public
+    addresses (production's default), one on the server's own network (here loopback) is refused before any request,
+    and nothing it could have answered is shown. The same link works once the operator allows private LMSs."""
+    from plugin.tenancy.models import Platform
+
+    link = relative(moodle.register_url(registration_url()))
+    monkeypatch.setitem(app.config, "LTI_ALLOW_PRIVATE_PLATFORMS", False)
+    response = client.get(link)
+    page = body(response)
+    assert response.status_code == 400 and "is on a private network address (127.0.0.1)" in page
+    assert "TINKER_LTI_ALLOW_PRIVATE_PLATFORMS" in page
+    assert moodle.requests == [] and count(app, Platform) == 0
+    monkeypatch.setitem(app.config, "LTI_ALLOW_PRIVATE_PLATFORMS", True)
+    assert client.get(link).status_code == 200 and count(app, Platform) == 1  # the failure gave the link back
+
+
 def test_missing_openid_configuration_with_a_valid_token(client, registration_url):
     response = client.get(relative(registration_url()))
     assert response.status_code == 400 and "openid_configuration" in body(response)

@@ -6,7 +6,7 @@ import pytest
 from plugin.config import ConfigError, load_config
 
 ENV = ["TINKER_ENV", "TINKER_SECRET_KEY", "TINKER_DATABASE_URL", "TINKER_BASE_URL", "TINKER_DEV_LMS",
-       "TINKER_TRUST_PROXY", "TINKER_LAUNCH_TOKEN_TTL", "TINKER_PG_GENERIC_PLANS"]
+       "TINKER_TRUST_PROXY", "TINKER_LAUNCH_TOKEN_TTL", "TINKER_PG_GENERIC_PLANS", "TINKER_LTI_ALLOW_PRIVATE_PLATFORMS"]
 
 
 @pytest.fixture(autouse=True)
@@ -32,6 +32,15 @@ def test_complete_production_environment_loads(production, tmp_path):
     assert cfg["TRUST_PROXY_HEADERS"] is True
     assert cfg["PREFERRED_URL_SCHEME"] == "https"
     assert not (tmp_path / "secret_key").exists()
+
+
+def test_lms_calls_are_kept_to_public_addresses_in_production_unless_the_operator_allows_private_ones(
+        production, monkeypatch, tmp_path):
+    assert load_config(tmp_path)["LTI_ALLOW_PRIVATE_PLATFORMS"] is False
+    monkeypatch.setenv("TINKER_LTI_ALLOW_PRIVATE_PLATFORMS", "1")
+    assert load_config(tmp_path)["LTI_ALLOW_PRIVATE_PLATFORMS"] is True
+    monkeypatch.delenv("TINKER_ENV")  # development: the built-in LMS runs on this machine
+    assert load_config(tmp_path)["LTI_ALLOW_PRIVATE_PLATFORMS"] is True
 
 
 def test_production_without_secret_key_refuses_to_start(production, monkeypatch, tmp_path):
