@@ -1,7 +1,6 @@
 """`flask lti ...`: registrations, tool keys and frame origins (operator only)."""
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 import click
@@ -12,7 +11,7 @@ from plugin.core.clock import utcnow
 from plugin.core.db import writing
 from plugin.errors import DomainError
 from plugin.extensions import db
-from plugin.lti import housekeeping, keys
+from plugin.lti import housekeeping, key_cli, keys
 from plugin.lti.models import LaunchSession, OidcState
 from plugin.lti.registration_tokens import TOKEN_PARAM, issue_registration_token
 from plugin.onboarding.service import ensure_defaults
@@ -20,6 +19,8 @@ from plugin.tenancy import service as tenancy
 from plugin.tenancy.models import Platform
 
 lti_cli = AppGroup("lti", help="LTI registrations, tool keys, frame origins and roster sync (operator only).")
+for _command in key_cli.COMMANDS:
+    lti_cli.add_command(_command)
 
 
 def _fail(err: DomainError):
@@ -166,28 +167,6 @@ def show_config():
                    f"{'; new deployments recorded' if platform.accept_new_deployments else ''}")
 
 
-@lti_cli.command("rotate-key")
-def rotate_key():
-    """Add a new tool signing key; the old ones stay published until removed."""
-    with writing():
-        key = keys.rotate_key(utcnow())
-        db.session.commit()
-    click.echo(f"New signing key {key.kid}; previous keys stay in the JWKS until `flask lti remove-key KID`.")
-
-
-@lti_cli.command("remove-key")
-@click.argument("kid")
-def remove_key(kid):
-    """Stop publishing an old tool key."""
-    with writing():
-        try:
-            keys.remove_key(kid)
-        except DomainError as err:
-            _fail(err)
-        db.session.commit()
-    click.echo(f"Removed key {kid}.")
-
-
 def _printable(text: str) -> str:
     return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in str(text))
 
@@ -222,11 +201,6 @@ def purge_expired():
                 total += removed
             counts.append(total)
     click.echo(f"Deleted {counts[0]} expired login states and {counts[1]} ended launch sessions.")
-
-
-@lti_cli.command("jwks")
-def print_jwks():
-    click.echo(json.dumps(keys.public_jwks(), indent=2))
 
 
 @lti_cli.command("frame-origin")

@@ -106,7 +106,7 @@ def response_jwt(platform: Platform, settings: dict, items: list[dict], now: dat
     if not items:
         message[DL + "msg"] = _("Nothing was added.")
     try:
-        return keys.sign(message, headers={"typ": "JWT"})
+        return keys.sign(message, headers={"typ": "JWT"}, now=now)
     except keys.ToolKeyUnreadable:
         raise CannotSign(
             _("Tinker's signing key cannot be decrypted: the server's secret key (TINKER_SECRET_KEY) was changed after "

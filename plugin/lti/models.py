@@ -11,7 +11,7 @@ from plugin.extensions import db
 
 
 class ToolKey(db.Model):
-    """The tool's signing keys: all are published in the JWKS, the newest signs."""
+    """The tool's signing keys: all are published in the JWKS; the newest whose signs_from has come signs."""
 
     __tablename__ = "tool_key"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -19,6 +19,9 @@ class ToolKey(db.Model):
     public_jwk: Mapped[dict] = mapped_column(JSON)
     private_pem_encrypted: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # A rotation publishes the new key first and signs with it from this moment, once platforms that cache the
+    # tool's key set have fetched it (plugin/lti/keys.py). NULL: signs from its creation.
+    signs_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class OidcState(db.Model):

@@ -66,10 +66,11 @@ def drop(client: ServiceClient, scopes: tuple[str, ...]) -> None:
     shared_store.current().cache_delete(_shared_key(key))
 
 
-def client_assertion(client: ServiceClient) -> str:
+def client_assertion(client: ServiceClient, now: datetime) -> str:
+    # iat and exp from the real clock: the platform checks them against its own; `now` picks the signing key
     issued = int(time.time())
     return keys.sign({"iss": client.client_id, "sub": client.client_id, "aud": client.token_url,
-                      "iat": issued, "exp": issued + 300, "jti": uuid.uuid4().hex})
+                      "iat": issued, "exp": issued + 300, "jti": uuid.uuid4().hex}, now=now)
 
 
 def access_token(client: ServiceClient, scopes: tuple[str, ...], now: datetime) -> str:
@@ -100,7 +101,7 @@ def _access_token(client: ServiceClient, scopes: tuple[str, ...], now: datetime)
     try:
         response = requests.post(client.token_url, data={
             "grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE,
-            "client_assertion": client_assertion(client), "scope": " ".join(scopes),
+            "client_assertion": client_assertion(client, now), "scope": " ".join(scopes),
         }, headers={"Accept": "application/json"}, timeout=current_app.config["LTI_HTTP_TIMEOUT"], allow_redirects=False)
     except requests.RequestException as exc:
         # the kind of failure for the pages (as ags._call), its detail for the server log

@@ -196,11 +196,12 @@ def course_copy_decide(actor: Actor):
 @bp.get("/jwks")
 @writes
 def jwks():
-    document = keys.public_jwks()
+    now = utcnow()
+    document = keys.public_jwks(now)
     if not document["keys"]:
-        keys.ensure_key(utcnow())
+        keys.ensure_key(now)
         db.session.commit()
-        document = keys.public_jwks()
+        document = keys.public_jwks(now)
     response = jsonify(document)
     response.headers["Cache-Control"] = "public, max-age=300"
     return response

@@ -13,8 +13,9 @@ def test_jwks_is_a_standard_document(client, app):
 
 
 def test_rotate_keeps_old_key_published_until_removed(client, cli):
+    """(A rotation that signs at once; staged ones: test_key_rotation.py.)"""
     first = client.get("/lti/jwks").get_json()["keys"][0]["kid"]
-    result = cli("lti", "rotate-key")
+    result = cli("lti", "rotate-key", "--now")
     assert result.exit_code == 0
     kids = [k["kid"] for k in client.get("/lti/jwks").get_json()["keys"]]
     assert len(kids) == 2 and first in kids and kids[0] != first
