@@ -35,7 +35,7 @@ from plugin.leaderboards import reconcile
 from plugin.lti import claim_values, install, platform_http, service_token
 from plugin.lti import messages as said
 from plugin.lti.roles import map_roles
-from plugin.outbox.registry import Retry
+from plugin.outbox.registry import GiveUp, Retry
 from plugin.teams import service as teams
 from plugin.teams.names import lms_group_name
 from plugin.tenancy import service as tenancy
@@ -141,7 +141,7 @@ class _Client:
     def _token(self) -> str:
         try:
             return service_token.access_token(self.client, self.scopes, self.now)
-        except (Retry, DomainError) as exc:
+        except (Retry, GiveUp, DomainError) as exc:
             raise RosterError(said.NO_TOKEN(message=getattr(exc, "message", exc))) from None
 
     def pages(self, url: str, accept: str):

@@ -19,9 +19,9 @@ import requests
 from flask import current_app
 
 from plugin.errors import SharedStoreUnavailable
-from plugin.lti import keys, shared_store
+from plugin.lti import keys, platform_http, shared_store
 from plugin.lti import messages as said
-from plugin.outbox.registry import Retry
+from plugin.outbox.registry import GiveUp, Retry
 from plugin.tenancy.models import Platform
 
 
@@ -99,10 +99,12 @@ def _access_token(client: ServiceClient, scopes: tuple[str, ...], now: datetime)
                 _cache[key] = (token, expires_at)
             return token
     try:
-        response = requests.post(client.token_url, data={
+        response = platform_http.call("POST", client.token_url, data={
             "grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE,
             "client_assertion": client_assertion(client, now), "scope": " ".join(scopes),
-        }, headers={"Accept": "application/json"}, timeout=current_app.config["LTI_HTTP_TIMEOUT"], allow_redirects=False)
+        }, headers={"Accept": "application/json"}, timeout=current_app.config["LTI_HTTP_TIMEOUT"])
+    except platform_http.NotPublic as exc:
+        raise GiveUp(said.PRIVATE_ADDRESS(method="POST", url=client.token_url, address=str(exc))) from None
     except requests.RequestException as exc:
         # the kind of failure for the pages (as ags._call), its detail for the server log
         current_app.logger.warning("token request to %s failed: %r", client.token_url, exc)

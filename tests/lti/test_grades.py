@@ -407,6 +407,22 @@ def test_an_lms_that_is_down_is_tried_once_a_pass_whichever_course_the_deliverie
     assert "3 of 3 waiting failed a try (up to 1)" in line and "token request" in line
 
 
+def test_where_lmss_are_kept_to_public_addresses_grades_for_one_on_the_servers_own_network_are_never_sent(
+        app, client, enter, ags, monkeypatch):
+    """The token endpoint and the line item URLs come from the LMS: in production, on a private address (here
+    loopback) they are not called, and the delivery fails at once naming the address and the setting."""
+    teacher = enter("instructor", "teacher-1")
+    monkeypatch.setitem(app.config, "LTI_ALLOW_PRIVATE_PLATFORMS", False)
+    enable(client, teacher)
+    counts = run(app)
+    assert (counts.failed, counts.retried) == (1, 0)
+    with app.app_context():
+        status, error = db.session.execute(select(OutboxItem.status, OutboxItem.last_error)
+                                           .where(OutboxItem.kind == "ags.lineitem")).one()
+    assert status == FAILED and "not called, it is on a private network address (127.0.0.1)" in error
+    assert ags.token_requests == [] and ags.lineitem_posts == 0
+
+
 def test_deliveries_go_out_after_the_response_without_a_worker(app, client, enter, ags):
     import time
 

@@ -526,3 +526,18 @@ def test_a_sync_that_fails_unexpectedly_says_so_on_the_course_instead_of_the_las
     assert "roster sync of course" in caplog.text and "IntegrityError" in caplog.text
     page = visible(client.get("/app/manage/", query_string={"lt": token_from(response)}))
     assert "hata: eşitleme beklenmedik biçimde başarısız oldu (IntegrityError)" in page and "6 eklendi" not in page
+
+
+def test_where_lmss_are_kept_to_public_addresses_a_roster_service_on_the_servers_own_network_is_never_called(
+        client, platform, lms, cli, no_launch_sync, appctx, app, monkeypatch):
+    """The roster URL and the token endpoint come from the LMS: in production, one on a private address (here
+    loopback) is not called, and the course's status names the address and the setting, not anything it answered."""
+    launch_with_roster(client, platform, lms)
+    monkeypatch.setitem(app.config, "LTI_ALLOW_PRIVATE_PLATFORMS", False)
+    result = cli("lti", "sync-roster")
+    assert result.exit_code == 1
+    assert "not called, it is on a private network address (127.0.0.1)" in result.output
+    assert "TINKER_LTI_ALLOW_PRIVATE_PLATFORMS" in result.output
+    assert lms.requests == [] and lms.token_requests == 0
+    monkeypatch.setitem(app.config, "LTI_ALLOW_PRIVATE_PLATFORMS", True)
+    assert cli("lti", "sync-roster").exit_code == 0 and lms.token_requests > 0 and lms.requests
