@@ -8,9 +8,10 @@ from __future__ import annotations
 import io
 import re
 import struct
+import unicodedata
 import zlib
 
-from plugin.badges.images import SVG_NS, default_svg
+from plugin.badges.images import SVG_NS, default_svg, initials
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 OB_NS = "http://openbadges.org"
@@ -76,19 +77,36 @@ def bake_svg(svg: bytes, assertion_url: str, assertion_json: str) -> bytes:
     return (text[:root.start()] + open_tag + element + text[root.end():]).encode("utf-8")
 
 
+# A font with the letters of the languages Tinker speaks (Debian's fonts-dejavu-core, docs/deploy.md step 1).
+# Pillow's own font has ASCII only: without this one, "Ş" or "İ" came out as an empty box.
+FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
+
+
+def _lettering(name: str, size: int):
+    """The font and the initials a generated badge shows: the name's own letters in FONT, or, where it is not
+    installed, the same letters without their accents in Pillow's font ("Ş" as "S"; one it cannot show left out)."""
+    from PIL import ImageFont
+
+    letters = initials(name)
+    try:
+        return ImageFont.truetype(FONT, size), letters or "*"
+    except OSError:
+        folded = "".join(c for c in unicodedata.normalize("NFKD", letters) if c.isascii() and c.isalnum())
+        return ImageFont.load_default(size=size), folded or "*"
+
+
 def generated_png(name: str, colour: str, size: int = 256) -> bytes:
     """A round badge in the colour with the name's initials, for when no raster image was uploaded."""
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image, ImageDraw
 
-    initials = "".join(word[0] for word in re.findall(r"\w+", name)[:2]).upper() or "*"
+    font, text = _lettering(name, size // 3)
     image = Image.new("RGBA", (size, size), (0, 0, 0, 0))
     draw = ImageDraw.Draw(image)
     pad = size // 30
     draw.ellipse((pad, pad, size - pad, size - pad), fill=colour)
     ring = size // 12
     draw.ellipse((ring, ring, size - ring, size - ring), outline=(255, 255, 255, 160), width=max(2, size // 40))
-    font = ImageFont.load_default(size=size // 3)
-    draw.text((size / 2, size / 2), initials, fill="white", font=font, anchor="mm")
+    draw.text((size / 2, size / 2), text, fill="white", font=font, anchor="mm")
     out = io.BytesIO()
     image.save(out, format="PNG")
     return out.getvalue()

@@ -71,11 +71,24 @@ def check_upload(data: bytes, filename: str) -> tuple[bytes, str]:
     raise InvalidInput(_("Use a PNG, JPEG, WebP or SVG image."), errors={"image": [_("Unsupported type.")]})
 
 
+# Letters only Turkish (and Azerbaijani) writing has: a name holding one is upper-cased with their dotted and dotless
+# i (Python's upper() makes "i" an "I", which in Turkish is the capital of "ı").
+_TURKISH_ONLY = frozenset("ğĞşŞıİ")
+
+
+def initials(name: str) -> str:
+    """The first letters of the name's first two words, in capitals ("" for a name without a word)."""
+    letters = "".join(word[0] for word in re.findall(r"\w+", name)[:2])
+    if _TURKISH_ONLY.intersection(name):
+        letters = letters.replace("i", "İ").replace("ı", "I")
+    return letters.upper()
+
+
 def default_svg(name: str, colour: str) -> bytes:
-    initials = "".join(word[0] for word in re.findall(r"\w+", name)[:2]).upper() or "★"
+    initials_shown = initials(name) or "★"
     return (f'<svg xmlns="{SVG_NS}" viewBox="0 0 120 120" width="120" height="120" role="img">'
             f"<title>{html.escape(name)}</title>"
             f'<circle cx="60" cy="60" r="56" fill="{html.escape(colour)}"/>'
             f'<circle cx="60" cy="60" r="46" fill="none" stroke="#fff" stroke-width="4" stroke-opacity=".6"/>'
             f'<text x="60" y="62" text-anchor="middle" dominant-baseline="middle" font-family="sans-serif" '
-            f'font-size="40" font-weight="700" fill="#fff">{html.escape(initials)}</text></svg>').encode()
+            f'font-size="40" font-weight="700" fill="#fff">{html.escape(initials_shown)}</text></svg>').encode()

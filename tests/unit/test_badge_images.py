@@ -1,7 +1,10 @@
 """Uploaded badge images are checked; SVG keeps its drawing and loses anything that could run or call out."""
+import os
+
 import pytest
 
-from plugin.badges.images import MAX_BYTES, check_upload, default_svg, sanitise_svg
+from plugin.badges import baking
+from plugin.badges.images import MAX_BYTES, check_upload, default_svg, initials, sanitise_svg
 from plugin.errors import InvalidInput
 
 EVIL = b"""<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" viewBox="0 0 10 10"
@@ -41,3 +44,37 @@ def test_empty_unsupported_or_too_large_uploads_are_refused(data, name):
 def test_generated_default_shows_initials_and_escapes_the_name():
     svg = default_svg('Fail <Forward> & "More"', "#c92a2a").decode()
     assert ">FF<" in svg and "&lt;Forward&gt;" in svg and 'fill="#c92a2a"' in svg
+
+
+@pytest.mark.parametrize(("name", "shown"), [
+    ("ilk şampiyon", "İŞ"),  # a Turkish name: the capital of "i" is "İ"
+    ("ışık ödülü", "IÖ"),  # and of "ı" is "I"
+    ("insight award", "IA"),  # other languages as before
+    ("İlk adım", "İA"),
+    ("  --  ", ""),
+])
+def test_initials_are_capitalised_as_the_names_language_does(name, shown):
+    assert initials(name) == shown
+
+
+def test_a_turkish_badges_generated_image_shows_its_turkish_capitals():
+    assert ">İŞ<" in default_svg("ilk şampiyon", "#1c7ed6").decode()
+
+
+def _glyph_drawn(font, letter: str) -> bool:
+    """Whether the font draws the letter, not the empty box it draws for a letter it lacks."""
+    return bytes(font.getmask(letter)) != bytes(font.getmask("\U0010FFFD"))
+
+
+@pytest.mark.skipif(not os.path.exists(baking.FONT), reason="fonts-dejavu-core is not installed (.ci/run installs it)")
+def test_a_baked_badges_generated_png_draws_turkish_letters_not_empty_boxes():
+    font, text = baking._lettering("Şampiyon Öğrenci", 80)
+    assert text == "ŞÖ" and all(_glyph_drawn(font, letter) for letter in text)
+    assert baking.generated_png("Şampiyon Öğrenci", "#1c7ed6").startswith(b"\x89PNG")
+
+
+def test_without_the_font_the_letters_are_shown_without_their_accents_rather_than_as_boxes(monkeypatch):
+    monkeypatch.setattr(baking, "FONT", "/nonexistent/font.ttf")
+    font, text = baking._lettering("Şampiyon İlk", 80)
+    assert text == "SI" and all(_glyph_drawn(font, letter) for letter in text)
+    assert baking._lettering("日本 賞", 80)[1] == "*"  # nothing it can draw: the plain mark
