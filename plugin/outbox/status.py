@@ -139,7 +139,8 @@ def failing_receivers(limit: int = 20) -> list[Receiver]:
         return []
     item = OutboxItem.__table__.c
     lane = func.coalesce(item.lane, "(" + item.kind + ")")
-    tried = item.attempts > 0
+    # a try that failed: one on its way (counted before it runs, service._start) has no error yet and is no failure
+    tried = and_(item.attempts > 0, item.last_error.is_not(None))
     retrying = func.count(case((tried, 1)))
     last_tried = func.max(case((tried, item.updated_at)))
     rows = db.session.execute(select(
