@@ -74,6 +74,13 @@ def _call(method: str, url: str, token: str, client: service_token.ServiceClient
     return response
 
 
+def _throttled(response: requests.Response) -> bool:
+    """Whether a refusal is the platform's as a whole (429: too many requests), holding its other courses' grades
+    for the pass; any other 4xx is about this course's line item or score (a 403 on one course's items), and holds
+    nothing else (the grade lane is the platform's: plugin/outbox/grades.py)."""
+    return response.status_code == 429
+
+
 def _context(course_id: int) -> tuple[GradeSync | None, service_token.ServiceClient]:
     row = db.session.get(GradeSync, course_id)
     platform = db.session.scalar(select(Platform).join(Course, Course.platform_id == Platform.id)
@@ -111,7 +118,8 @@ def _find_existing(lineitems: str, token: str, client: service_token.ServiceClie
         if response.status_code in (404, 405):
             return None
         if response.status_code != 200:
-            raise Retry(said.LOOKUP_REFUSED(status=response.status_code, detail=response.text[:300]))
+            raise Retry(said.LOOKUP_REFUSED(status=response.status_code, detail=response.text[:300]),
+                        receiver=_throttled(response))
         try:
             items = response.json()
         except ValueError:
@@ -137,13 +145,15 @@ def ensure_lineitem(course_id: int, now: datetime) -> str:
         if response.status_code in (200, 201):
             return known
         if response.status_code != 404:
-            raise Retry(said.UPDATE_REFUSED(status=response.status_code, detail=response.text[:300]))
+            raise Retry(said.UPDATE_REFUSED(status=response.status_code, detail=response.text[:300]),
+                        receiver=_throttled(response))
     url = _find_existing(lineitems, token, client)
     if url is None:
         response = _call("POST", lineitems, token, client, json=body,
                          headers={"Content-Type": LINEITEM_TYPE, "Accept": LINEITEM_TYPE})
         if response.status_code not in (200, 201):
-            raise Retry(said.CREATE_REFUSED(status=response.status_code, detail=response.text[:300]))
+            raise Retry(said.CREATE_REFUSED(status=response.status_code, detail=response.text[:300]),
+                        receiver=_throttled(response))
         try:
             url = str(response.json()["id"])
         except (ValueError, KeyError, TypeError):
@@ -212,4 +222,5 @@ def push_score(payload: dict, now: datetime) -> str | None:
             db.session.execute(update(GradeSync).where(GradeSync.course_id == course_id).values(lineitem_url=None))
             db.session.commit()
         _await_lineitem(course_id, now, said.LINEITEM_GONE())
-    raise Retry(said.POST_REFUSED(status=response.status_code, detail=response.text[:300]))
+    raise Retry(said.POST_REFUSED(status=response.status_code, detail=response.text[:300]),
+                receiver=_throttled(response))

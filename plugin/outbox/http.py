@@ -3,6 +3,7 @@ redirects, where a transport failure means "try again later" and the receiver's 
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 import threading
 from urllib.parse import urlsplit
@@ -11,7 +12,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.exceptions import ConnectTimeoutError, LocationValueError, NameResolutionError, NewConnectionError
 from urllib3.util.connection import create_connection
 
 from plugin.outbox.messages import Peer
@@ -57,16 +58,16 @@ class _Guard:
         self.timers: list[threading.Timer] = []
         self.expired = False
 
-    def vetted(self, host: str, port: int) -> str:
-        """The address to connect to for `host`: every address it resolves to must be public, and the connection goes
-        to the one checked (resolving again to connect would let a name rebind to a private address in between,
-        and whether that port answered would show in the delivery's error)."""
+    def vetted(self, host: str, port: int) -> list[str]:
+        """The addresses to connect to for `host`, in the resolver's order: every address it resolves to must be
+        public, and the connection goes to one of those checked (resolving again to connect would let a name rebind
+        to a private address in between, and whether that port answered would show in the delivery's error)."""
         found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in found]
         for address in addresses:
             if not is_public(address):
                 raise NotPublic(str(address))
-        return str(addresses[0])
+        return list(dict.fromkeys(str(address) for address in addresses))
 
     def watch(self, sock: socket.socket) -> None:
         if self.public_only:
@@ -108,9 +109,9 @@ class _GuardedAdapter(HTTPAdapter):
                 def _new_conn(self):
                     """urllib3's, connecting to the address guard.vetted checked (TLS still names the host)."""
                     try:
-                        address = guard.vetted(self._dns_host, self.port) if guard.public_only else self._dns_host
-                        sock = create_connection((address, self.port), self.timeout,
-                                                 source_address=self.source_address, socket_options=self.socket_options)
+                        addresses = guard.vetted(self._dns_host, self.port) if guard.public_only else [self._dns_host]
+                        sock = _first_answering(addresses, self.port, self.timeout, self.source_address,
+                                                self.socket_options)
                     except socket.gaierror as exc:
                         raise NameResolutionError(self.host, self, exc) from exc
                     except TimeoutError as exc:
@@ -124,6 +125,20 @@ class _GuardedAdapter(HTTPAdapter):
         self.poolmanager.pool_classes_by_scheme = {
             "http": type("GuardedHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": guarded(HTTPConnection)}),
             "https": type("GuardedHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": guarded(HTTPSConnection)})}
+
+
+def _first_answering(addresses: list[str], port: int, timeout, source_address, socket_options) -> socket.socket:
+    """A connection to the first of `addresses` that takes it (as a resolver-driven connect tries each address a
+    name has: an LMS whose IPv6 address does not answer from here is reached on its IPv4 one); the last one's error
+    when none does."""
+    for index, address in enumerate(addresses):
+        try:
+            return create_connection((address, port), timeout, source_address=source_address,
+                                     socket_options=socket_options)
+        except OSError:
+            if index == len(addresses) - 1:
+                raise
+    raise OSError("no address to connect to")
 
 
 def _read_capped(response: requests.Response, limit: int = MAX_ANSWER) -> None:
@@ -166,6 +181,8 @@ def request(method: str, url: str, *, timeout: float, public_only: bool = False,
     try:
         with requests.Session() as session:
             session.trust_env = not public_only
+            if public_only:  # the environment's proxies are left out, not the CA bundle the operator trusts
+                session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
             session.mount("http://", _GuardedAdapter(guard))
             session.mount("https://", _GuardedAdapter(guard))
             response = session.request(method, url, allow_redirects=redirects, timeout=timeout, stream=True, **kwargs)
@@ -177,6 +194,8 @@ def request(method: str, url: str, *, timeout: float, public_only: bool = False,
         if guard.expired:  # cut off mid-answer (what arrived may look whole)
             raise Unfinished(f"the answer did not finish within {guard.seconds:g} s")
         return response
+    except (LocationValueError, UnicodeError) as exc:  # a redirect to a host no resolver takes ("a..example.com")
+        raise requests.exceptions.InvalidURL(f"invalid address: {exc}") from None
     except requests.RequestException:
         if guard.expired:
             raise Unfinished(f"the answer did not finish within {guard.seconds:g} s") from None

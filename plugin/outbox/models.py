@@ -33,7 +33,7 @@ class OutboxItem(db.Model):
                       Index("ix_outbox_finished", "status", "trimmed_at", "updated_at"))
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(60))
-    # The receiver it goes to ("webhook:<endpoint>", "xapi:<organisation>", "ags:<course>", "email", ...): the worker
+    # The receiver it goes to ("webhook:<endpoint>", "xapi:<organisation>", "ags:<platform>", "email", ...): the worker
     # takes lanes in turn, and a failed try holds the rest of its lane for the batch (service.process_due). None
     # for rows queued before lanes existed: each is its own lane.
     lane: Mapped[str | None] = mapped_column(String(120))

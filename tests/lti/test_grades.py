@@ -423,6 +423,21 @@ def test_where_lmss_are_kept_to_public_addresses_grades_for_one_on_the_servers_o
     assert ags.token_requests == [] and ags.lineitem_posts == 0
 
 
+@pytest.mark.parametrize(("status", "held"), [(403, 0), (429, 1)])
+def test_a_refusal_about_one_course_holds_no_other_course_of_the_lms_but_throttling_does(app, client, lms, ags,
+                                                                                          status, held):
+    """Courses of one LMS share its lane: a 403 on one course's line items is about that course, and the other
+    course's line item still goes in the same pass; a 429 is the LMS throttling Tinker, which holds the rest."""
+    for n in (1, 2):
+        response, _ = lms.launch(client, role="instructor", sub=f"teacher-{n}", context_id=f"course-{n}",
+                                 overrides={AGS: ags.claim()})
+        enable(client, token_from(response))
+    ags.lineitems_answers = [status]  # the first course's lookup is refused
+    counts = run(app)
+    assert (counts.retried, counts.held, counts.done) == (1 + held, held, 1 - held)
+    assert ags.lineitem_posts == 1 - held
+
+
 def test_deliveries_go_out_after_the_response_without_a_worker(app, client, enter, ags):
     import time
 

@@ -14,10 +14,11 @@ from plugin.extensions import db
 from plugin.outbox import service as outbox
 from plugin.outbox.email import send
 from plugin.outbox.models import DISMISSED, DONE, FAILED, PENDING, OutboxItem
-from plugin.outbox.registry import GiveUp, Retry, handler
+from plugin.outbox.registry import GiveUp, Retry, handler, lane_names
 from plugin.outbox.service import dismiss_failed_where
-from plugin.outbox.status import outbox_status
-from tests.services.factories import make_actor, make_platform
+from plugin.outbox.status import failing_receivers, outbox_status
+from tests.services.factories import NOW, make_actor, make_platform
+from tests.support.migrating import migrated_app, step_back_and_upgrade
 
 refusing: set[int] = set()  # the payloads the receiver refuses for good
 
@@ -350,3 +351,46 @@ def test_the_email_lane_is_named_by_its_smtp_server(app, appctx, monkeypatch):
     monkeypatch.setitem(app.config, "SMTP_HOST", "mail.example.org")
     monkeypatch.setitem(app.config, "SMTP_PORT", 587)
     assert lane_names(["email"]) == {"email": "the SMTP server mail.example.org:587"}
+
+
+seen_during_try: list = []
+
+
+@handler("test.ops.healthy")
+def _healthy(payload: dict, now) -> None:
+    """A receiver that answers at once; while it does, the operator runs `flask outbox status`."""
+    seen_during_try.append([(r.lane, r.retrying, r.last_error) for r in failing_receivers()])
+
+
+def test_a_delivery_on_its_first_try_to_a_healthy_receiver_is_not_a_failing_receiver(appctx):
+    """A try is counted before it runs (attempts 1, still pending, no error yet): a status read while the worker
+    sends must not list the receiver as failing."""
+    seen_during_try.clear()
+    outbox.enqueue("test.ops.healthy", "healthy:1", {}, NOW, lane="webhook:7")
+    db.session.commit()
+    assert outbox.process_due(NOW).done == 1
+    assert seen_during_try == [[]]
+
+
+def test_grade_deliveries_queued_under_their_courses_lane_move_to_their_platforms(tmp_path):
+    """Grade deliveries queued before their lane was the platform had "ags:<course id>": migration 0037 moves the
+    ones still to be sent or retried, so the operator is never told another LMS is failing (courses and platforms
+    share small ids: here the second LMS's course has the first LMS's id)."""
+    with migrated_app(tmp_path):
+        first = make_platform()
+        second = make_platform(issuer="https://other-lms.example.edu", client_id="client-2", organisation="Org B")
+        course_id = make_actor(second, "teacher-1", context_id="course-x").course_id
+        db.session.commit()
+        assert course_id == first.id  # the collision this test is about
+        second_id, second_issuer, first_issuer = second.id, second.issuer, first.issuer
+        for user_id, status in ((1, PENDING), (2, FAILED), (3, DONE)):  # as the previous release queued them
+            outbox.enqueue("ags.score", f"ags:score:{course_id}:{user_id}", {"course_id": course_id, "user_id": user_id},
+                           NOW, course_id=course_id, lane=f"ags:{course_id}")
+            db.session.execute(OutboxItem.__table__.update().where(
+                OutboxItem.dedupe_key == f"ags:score:{course_id}:{user_id}").values(status=status))
+        step_back_and_upgrade("0036")
+        lanes = dict(db.session.execute(select(OutboxItem.dedupe_key, OutboxItem.lane)).all())
+        assert lanes == {f"ags:score:{course_id}:1": f"ags:{second_id}", f"ags:score:{course_id}:2": f"ags:{second_id}",
+                         f"ags:score:{course_id}:3": f"ags:{course_id}"}  # a delivered one is left as it was
+        name = lane_names([f"ags:{second_id}"])[f"ags:{second_id}"]
+        assert second_issuer in name and first_issuer not in name
