@@ -12,6 +12,7 @@ from plugin.core.db import writing
 from plugin.errors import DomainError
 from plugin.extensions import db
 from plugin.lti import housekeeping, key_cli, keys
+from plugin.lti.key_cli import fail
 from plugin.lti.models import LaunchSession, OidcState
 from plugin.lti.registration_tokens import TOKEN_PARAM, issue_registration_token
 from plugin.onboarding.service import ensure_defaults
@@ -21,10 +22,6 @@ from plugin.tenancy.models import Platform
 lti_cli = AppGroup("lti", help="LTI registrations, tool keys, frame origins and roster sync (operator only).")
 for _command in key_cli.COMMANDS:
     lti_cli.add_command(_command)
-
-
-def _fail(err: DomainError):
-    raise click.ClickException(err.message + (f" {err.hint}" if err.hint else ""))
 
 
 # What docs/deploy.md's example has where the LMS's own values go: pasted as it is, it would register nonsense
@@ -75,7 +72,7 @@ def add_platform(issuer, client_id, deployment_ids, auth_url, token_url, jwks_ur
             ensure_defaults(platform.organisation_id, now)
             keys.ensure_key(now)
         except DomainError as err:
-            _fail(err)
+            fail(err)
         db.session.commit()
     deployments = ", ".join(d.deployment_id for d in platform.deployments) or "(none)"
     click.echo(f"Registered {issuer} / {client_id} for {platform.organisation.name!r}; deployments: {deployments}")
@@ -94,7 +91,7 @@ def remove_platform(issuer, client_id):
             organisation, client = platform.organisation.name, platform.client_id
             tenancy.remove_platform(platform)
         except DomainError as err:
-            _fail(err)
+            fail(err)
         db.session.commit()
     click.echo(f"Removed the registration {issuer} / {client} of {organisation!r}.")
 
@@ -113,7 +110,7 @@ def email_authoritative(state, issuer, client_id):
         try:
             platform = tenancy.find_platform(issuer, client_id)
         except DomainError as err:
-            _fail(err)
+            fail(err)
         platform.email_authoritative = state == "on"
         db.session.commit()
     others = [p.name or p.issuer for p in db.session.scalars(db.select(Platform).where(
@@ -138,7 +135,7 @@ def registration_token(organisation, create_organisation, expires_in):
             issued = issue_registration_token(organisation, now, timedelta(seconds=expires_in),
                                               create_organisation=create_organisation)
         except DomainError as err:
-            _fail(err)
+            fail(err)
         db.session.commit()
     base = current_app.config["TINKER_BASE_URL"]
     click.echo(f"{base}/lti/register?{TOKEN_PARAM}={issued.token}")
@@ -220,6 +217,6 @@ def frame_origin(action, issuer, client_id, origin):
             elif not tenancy.remove_frame_origin(platform, origin):
                 raise click.ClickException(f"{origin} was not allowed for {issuer}")
         except DomainError as err:
-            _fail(err)
+            fail(err)
         db.session.commit()
     click.echo(f"Frame origins for {issuer}: {', '.join(tenancy.frame_origins(platform.id))}")

@@ -16,7 +16,8 @@ from plugin.extensions import db
 from plugin.lti import keys
 
 
-def _fail(err: DomainError):
+def fail(err: DomainError):
+    """Exit the `flask lti` command with the domain's message and hint (plugin/lti/cli.py uses it too)."""
     raise click.ClickException(err.message + (f" {err.hint}" if err.hint else ""))
 
 
@@ -82,7 +83,7 @@ def rotate_key(delay, at_once):
         try:
             rotation = keys.rotate_key(now, now + delay)
         except DomainError as err:
-            _fail(err)
+            fail(err)
         db.session.commit()
     kid, previous, jwks = rotation.key.kid, rotation.previous, f"{current_app.config['TINKER_BASE_URL']}/lti/jwks"
     if previous is None:
@@ -136,7 +137,7 @@ def remove_key(kid):
         try:
             removed = keys.remove_key(kid, utcnow())
         except DomainError as err:
-            _fail(err)
+            fail(err)
         db.session.commit()
     if removed.state == keys.NEXT:
         click.echo(f"Cancelled the rotation: removed key {kid}, which was to sign from {_utc(removed.signs_from)}; "
