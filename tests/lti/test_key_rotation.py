@@ -49,16 +49,21 @@ def states(app, now) -> dict[str, keys.KeyState]:
         return {s.kid: s for s in keys.key_states(now)}
 
 
-@pytest.fixture
-def cli_clock(monkeypatch):
-    """The CLI's clock, moved forward on demand."""
+def _clock_of(module, monkeypatch):
+    """`module`'s clock, moved forward on demand by the function returned."""
     offset = [timedelta(0)]
-    monkeypatch.setattr(key_cli, "utcnow", lambda: utcnow() + offset[0])
+    monkeypatch.setattr(module, "utcnow", lambda: utcnow() + offset[0])
 
     def forward(delta: timedelta) -> None:
         offset[0] += delta
 
     return forward
+
+
+@pytest.fixture
+def cli_clock(monkeypatch):
+    """The CLI's clock, moved forward on demand."""
+    return _clock_of(key_cli, monkeypatch)
 
 
 class Monotonic:
@@ -216,13 +221,7 @@ def test_when_the_signing_key_no_longer_decrypts_the_new_key_signs_at_once(app, 
 @pytest.fixture
 def view_clock(monkeypatch):
     """The LTI views' clock (the deep-linking answer is signed at its `now`)."""
-    offset = [timedelta(0)]
-    monkeypatch.setattr(lti_views, "utcnow", lambda: utcnow() + offset[0])
-
-    def forward(delta: timedelta) -> None:
-        offset[0] += delta
-
-    return forward
+    return _clock_of(lti_views, monkeypatch)
 
 
 def test_deep_linking_answers_carry_the_old_kid_until_the_new_key_signs(app, client, cli, platform, view_clock):
