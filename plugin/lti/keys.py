@@ -22,9 +22,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 from jwt.algorithms import RSAAlgorithm
-from sqlalchemy import func, select
+from sqlalchemy import select, text
 
 from plugin.core.clock import utcnow
+from plugin.core.db import dialect_name
 from plugin.errors import Conflict, NotFound
 from plugin.extensions import db
 from plugin.lti import messages as said
@@ -140,6 +141,7 @@ def rotate_key(now: datetime, signs_from: datetime | None = None) -> Rotation:
     """Add a key, published at once, signing from `signs_from` (None or not later than now: at once). It signs at
     once anyway when nothing could sign meanwhile: no key yet, or the signing key no longer decrypts with the
     app's secret key. A second staged rotation while one waits is refused: cancel that one first (remove_key)."""
+    _take_turn()
     states = key_states(now)
     signing = next((s for s in states if s.state == SIGNING), None)
     waiting = tuple(s for s in states if s.state == NEXT)
@@ -159,6 +161,7 @@ def rotate_key(now: datetime, signs_from: datetime | None = None) -> Rotation:
 def remove_key(kid: str, now: datetime) -> KeyState:
     """Stop publishing a key: an older one, or one still waiting to sign (which cancels that rotation); never the
     one signing now."""
+    _take_turn()
     match = next((s for s in key_states(now) if s.kid == kid), None)
     if match is None:
         raise NotFound(f"no tool key with kid {kid!r}")
@@ -171,8 +174,23 @@ def remove_key(kid: str, now: datetime) -> KeyState:
 
 
 def ensure_key(now: datetime) -> None:
-    if not db.session.scalar(select(func.count()).select_from(ToolKey)):
-        rotate_key(now)
+    if not _any_key():
+        _take_turn()
+        if not _any_key():  # another instance's first key, made while this one waited its turn
+            rotate_key(now)
+
+
+def _any_key() -> bool:
+    return db.session.scalar(select(ToolKey.id).limit(1)) is not None
+
+
+def _take_turn() -> None:
+    """Changes to the key set take turns: two rotations at once (two operators, or two instances making the first
+    key) each read that no key waits, then each add one. PostgreSQL: a lock on tool_key held to the end of the
+    transaction that conflicts with itself, not with reads (the key set and signing go on). SQLite: the write
+    transaction (BEGIN IMMEDIATE) already holds the database's one write lock."""
+    if dialect_name(db.session) == "postgresql":
+        db.session.execute(text(f"LOCK TABLE {ToolKey.__tablename__} IN SHARE ROW EXCLUSIVE MODE"))
 
 
 def public_jwks(now: datetime | None = None) -> dict:

@@ -12,12 +12,14 @@ import pytest
 from sqlalchemy import select
 
 from plugin.core.clock import utcnow
+from plugin.errors import Conflict
 from plugin.extensions import db
 from plugin.lti import key_cli, keys, service_token
 from plugin.lti import views as lti_views
 from plugin.lti.service_token import ServiceClient
 from plugin.tenancy.models import Platform
 from tests.lti.test_deep_linking import picker_token, submitted_jwt
+from tests.services.test_concurrency import race
 from tests.support.ags import SCOPES, FakeAgs
 from tests.support.platform import FakePlatform
 
@@ -295,3 +297,37 @@ def test_another_instance_switches_by_current_ttl_after_the_new_key_starts(app, 
     assert switched is not None and switched - (t0 + delay) <= timedelta(seconds=keys.CURRENT_TTL)
     if delay > timedelta(seconds=keys.CURRENT_TTL):
         assert switched == t0 + delay
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_rotations_at_the_same_moment_stage_one_key(app, client, round_):
+    """Two operators (or a retried deploy script) rotating at once: one new key waits, the others are refused, as
+    they would be one after the other. Without turns both read that no key waits and each add one."""
+    first = first_key(client)
+    now = utcnow()
+
+    def rotate_at_once(_i):
+        try:
+            rotation = keys.rotate_key(now, now + DAY)
+        except Conflict as err:
+            db.session.rollback()
+            return err
+        db.session.commit()
+        return rotation.key.kid
+
+    with app.app_context():
+        results = race(app, rotate_at_once, 3)
+    staged = [r for r in results if isinstance(r, str)]
+    assert len(staged) == 1 and sum(isinstance(r, Conflict) for r in results) == 2, results
+    assert published(client) == [first, staged[0]]
+    assert {kid: s.state for kid, s in states(app, now).items()} == {first: keys.SIGNING, staged[0]: keys.NEXT}
+
+
+def test_two_instances_making_the_first_key_at_once_make_one(app, client):
+    def first(_i):
+        keys.ensure_key(utcnow())
+        db.session.commit()
+
+    with app.app_context():
+        race(app, first, 3)
+    assert len(published(client)) == 1
