@@ -62,7 +62,7 @@ def _utc(moment) -> str:
 @click.command("rotate-key")
 @click.option("--after", "delay", type=Duration(), default=None, metavar="DURATION",
               help=f"How long platforms have to fetch the new key before it signs (default "
-                   f"{_span(keys.STAGE_FOR)}; e.g. 10m, 2h, 1d; 0 is --now).")
+                   f"{_span(keys.STAGE_FOR)}; at least 1m; e.g. 10m, 2h, 1d; 0 is --now).")
 @click.option("--now", "at_once", is_flag=True, default=False,
               help="Sign with the new key at once, for a leaked key: platforms still holding the old key set refuse "
                    "what it signs until they fetch it again. It removes nothing by itself: remove the leaked key "
@@ -78,6 +78,12 @@ def rotate_key(delay, at_once):
     if at_once and delay:
         raise click.UsageError("--now and --after say different things: give one of them.")
     delay = timedelta(0) if at_once else keys.STAGE_FOR if delay is None else delay
+    shortest = timedelta(seconds=keys.CURRENT_TTL)
+    if timedelta(0) < delay < shortest:
+        # An instance reads which key signs once a minute: one that last read it before this rotation would go on
+        # signing with the old key for up to a minute past a shorter wait's end.
+        raise click.UsageError(f"--after {_span(delay)} is shorter than {_span(shortest)}, the time every instance "
+                               "takes to see a new key: wait at least that long, or sign at once with --now.")
     now = utcnow()
     with writing():
         try:

@@ -110,6 +110,16 @@ def test_after_sets_the_delay(app, client, cli):
     assert refused.exit_code == 2 and "'90' is not a duration" in refused.output
 
 
+def test_a_delay_shorter_than_instances_take_to_see_the_key_is_refused(app, client, cli):
+    old = first_key(client)
+    refused = cli("lti", "rotate-key", "--after", "30s")
+    assert refused.exit_code == 2
+    assert "--after 30s is shorter than 1m" in refused.output and "--now" in refused.output
+    assert published(client) == [old]  # nothing added
+    _, new = rotate(cli, "--after", "1m")
+    assert published(client) == [old, new]
+
+
 @pytest.mark.parametrize("args", [["--now"], ["--after", "0"]])
 def test_now_signs_with_the_new_key_at_once_and_removes_nothing(app, client, cli, args):
     old = first_key(client)
