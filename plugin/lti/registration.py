@@ -14,6 +14,7 @@ privacy level asked for with .../lti/privacy_level, and the deployment id at the
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,6 +35,8 @@ from plugin.onboarding.service import ensure_defaults
 from plugin.tenancy import service as tenancy
 from plugin.tenancy.models import Organisation, Platform
 from plugin.tenancy.service import origin_of
+
+log = logging.getLogger(__name__)
 
 TOOL_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-tool-configuration"
 PLATFORM_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-platform-configuration"
@@ -125,10 +128,13 @@ def _send(method: str, url: str, what: str, timeout: float, **kwargs) -> _Answer
     try:
         resp = platform_http.call(method, url, timeout=timeout, keep=MAX_RESPONSE_BYTES + 1, **kwargs)
     except platform_http.NotPublic as exc:
-        # said before a byte is sent: nothing of what answers there is shown to whoever started the registration
+        # Said before a byte is sent: nothing of what answers there is shown to whoever holds the link, nor which
+        # address the name has on the server's network (the operator's log has it).
+        log.warning("registration: not calling the platform's %s at %s, on a private network address (%s)",
+                    what, url, exc)
         raise RegistrationFailed(
-            _("The platform's %(what)s is on a private network address (%(address)s), which Tinker does not call "
-              "here.", what=what, address=str(exc)),
+            _("The platform's %(what)s is on a private network address, which Tinker does not call here.",
+              what=what),
             hint=_("An LMS on the organisation's own network needs the operator to allow it "
                    "(TINKER_LTI_ALLOW_PRIVATE_PLATFORMS).")) from None
     except requests.RequestException as exc:

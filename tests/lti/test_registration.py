@@ -329,17 +329,20 @@ def test_unreachable_configuration_is_a_clear_error(client, registration_url, ap
 
 
 def test_where_lmss_are_kept_to_public_addresses_a_private_configuration_url_is_never_called(
-        client, moodle, registration_url, app, monkeypatch):
+        client, moodle, registration_url, app, monkeypatch, caplog):
     """A registration link's holder names the URL Tinker reads, and sees what answered there: with LMSs kept to public
     addresses (production's default), one on the server's own network (here loopback) is refused before any request,
-    and nothing it could have answered is shown. The same link works once the operator allows private LMSs."""
+    and nothing it could have answered is shown, nor the address the name has here (the operator's log says it). The
+    same link works once the operator allows private LMSs."""
     from plugin.tenancy.models import Platform
 
     link = relative(moodle.register_url(registration_url()))
     monkeypatch.setitem(app.config, "LTI_ALLOW_PRIVATE_PLATFORMS", False)
     response = client.get(link)
     page = body(response)
-    assert response.status_code == 400 and "is on a private network address (127.0.0.1)" in page
+    assert response.status_code == 400 and "is on a private network address, which Tinker does not call" in page
+    assert "127.0.0.1" not in page.replace(link, "")  # the link itself names it
+    assert "private network address (127.0.0.1)" in caplog.text
     assert "TINKER_LTI_ALLOW_PRIVATE_PLATFORMS" in page
     assert moodle.requests == [] and count(app, Platform) == 0
     monkeypatch.setitem(app.config, "LTI_ALLOW_PRIVATE_PLATFORMS", True)
