@@ -21,7 +21,8 @@ SUBMITTED, RETURNED, ACCEPTED = "submitted", "returned", "accepted"
 class Challenge(db.Model):
     __tablename__ = "challenge"
     __table_args__ = (Index("ix_challenge_course_window", "course_id", "ends_at"),
-                      Index("ix_challenge_course_start", "course_id", "starts_at"))
+                      Index("ix_challenge_course_start", "course_id", "starts_at"),
+                      UniqueConstraint("course_id", "created_by_id", "submission_key", name="uq_challenge_submission"))
     id: Mapped[int] = mapped_column(primary_key=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
     course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"))
@@ -51,6 +52,8 @@ class Challenge(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The creating form's key: the same form sent twice (a double click, Back and send again, a retry) creates one.
+    submission_key: Mapped[str | None] = mapped_column(String(64))
 
 
 class ChallengeTool(db.Model):

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from plugin.audit.service import record
 from plugin.badges.models import BadgeClass
@@ -65,21 +66,42 @@ def _managed(actor: Actor, challenge_id: int) -> Challenge:
 
 
 # --- writing -----------------------------------------------------------------------------------------------
-def create_challenge(actor: Actor, data: dict, now: datetime, upload: tuple[str, bytes] | None = None) -> Challenge:
-    """`data` is ChallengeIn-loaded; `upload` an attached data set (file name, bytes) for a mission."""
+def _by_key(actor: Actor, submission_key: str | None) -> Challenge | None:
+    if submission_key is None:
+        return None
+    return db.session.scalar(select(Challenge).where(Challenge.course_id == actor.course_id,
+                                                     Challenge.created_by_id == actor.user_id,
+                                                     Challenge.submission_key == submission_key))
+
+
+def create_challenge(actor: Actor, data: dict, now: datetime, upload: tuple[str, bytes] | None = None,
+                     submission_key: str | None = None) -> Challenge:
+    """`data` is ChallengeIn-loaded; `upload` an attached data set (file name, bytes) for a mission. A repeated
+    `submission_key` (the form sent twice) returns the challenge first created with it, unchanged."""
     if not actor.can_manage:
         raise Forbidden(_("Only the course's managers create challenges."))
+    first = _by_key(actor, submission_key)
+    if first is not None:
+        return first
     fields, tools, dataset = _checked(actor, data, upload, None)
     # The course's people's rows first (as update_challenge): an experiment being saved commits first and the recount
     # below counts it; one starting meanwhile waits, then finds the challenge open and counts toward it itself.
     change_standing_in_course(actor.course_id)
     challenge = Challenge(organisation_id=actor.organisation_id, course_id=actor.course_id,
                           is_mission=bool(data.get("is_mission")), created_by_id=actor.user_id, created_at=now,
-                          updated_at=now, progress_count=0, contributor_count=0, **fields)
+                          updated_at=now, progress_count=0, contributor_count=0, submission_key=submission_key,
+                          **fields)
     if dataset is not None:
         challenge.dataset_name, challenge.dataset_type, challenge.dataset = dataset.name, dataset.content_type, dataset.content
-    db.session.add(challenge)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():  # a copy of the form sent meanwhile waits at the key's unique index, and loses
+            db.session.add(challenge)
+            db.session.flush()
+    except IntegrityError:
+        first = _by_key(actor, submission_key)
+        if first is None:
+            raise
+        return first
     _set_tools(challenge, tools)
     progress.recount(challenge, now)  # experiments already logged inside a window that began earlier count
     reconcile.rebuild_challenge(challenge.id)

@@ -2,6 +2,7 @@
 managers' (and AI champions') review queue."""
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, timezone
 from io import BytesIO
 from zoneinfo import ZoneInfo
@@ -108,7 +109,9 @@ def _form(actor: Actor, challenge=None, values: dict | None = None, errors: dict
                   "reflection_prompt": challenge.reflection_prompt, "champion": str(challenge.champion_id or ""),
                   "tools": [str(t) for t in queries.approved_tools(challenge)]}
     return render_template(
-        "challenges/challenge_form.html", actor=actor, c=challenge, values=values or {"goal_kind": "count"},
+        "challenges/challenge_form.html", actor=actor, c=challenge,
+        # a new challenge's form carries a key, kept when it comes back with errors (a retry then creates one)
+        values=values or {"goal_kind": "count", **({} if challenge else {"submission_key": secrets.token_urlsafe(16)})},
         errors=errors or {}, teams=queries.team_names(actor.course_id), badges=manual_badges(actor.organisation_id),
         tools=items(actor.organisation_id, "tools"), categories=items(actor.organisation_id, "categories"),
         learners=members(actor.course_id, (Role.LEARNER,)),
@@ -136,7 +139,8 @@ def new(actor: Actor):
 @requires_actor(*STAFF)
 def create(actor: Actor):
     try:
-        challenge = challenges.create_challenge(actor, ChallengeIn().load_form(request.form), utcnow(), _upload())
+        challenge = challenges.create_challenge(actor, ChallengeIn().load_form(request.form), utcnow(), _upload(),
+                                                submission_key=request.form.get("submission_key", "")[:64] or None)
     except ValidationError as err:
         return _form(actor, None, _posted_values(), err.messages, 422)
     except InvalidInput as err:

@@ -869,3 +869,21 @@ def test_a_challenge_edited_while_another_manager_cancels_it_is_refused(appctx, 
     assert results == [challenge_id, "refused"]
     cancelled = fresh(db.session.get(Challenge, challenge_id))
     assert (cancelled.cancelled_at is not None, cancelled.goal_value) == (True, 5)
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_the_same_challenge_form_sent_twice_at_once_creates_one(course, appctx, round_):
+    """Two copies of one form (a double click, a retry while the first still runs), each in its own transaction:
+    both get the same challenge, and the course has one."""
+    from tests.services.test_concurrency import race
+
+    def send(_i):
+        challenge = create_challenge(course.manager, challenge_in(title="Prompt clinic"), NOW,
+                                     submission_key=f"form-key-{round_}")
+        db.session.commit()
+        return challenge.id
+
+    ids = race(appctx, send, 2)
+    assert ids[0] == ids[1]
+    assert db.session.scalar(select(func.count()).select_from(Challenge).where(
+        Challenge.submission_key == f"form-key-{round_}")) == 1

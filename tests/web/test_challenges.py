@@ -141,6 +141,26 @@ def test_a_participation_challenge_shows_the_share_of_learners(client, launch):
     assert re.search(r'<progress[^>]+max="100" value="50"', page)
 
 
+def test_the_same_form_sent_twice_creates_one_challenge(client, launch):
+    """Back and send again (or a double click, or a retried request) created a second, identical challenge."""
+    manager = launch(role="instructor", sub="teacher")
+    key = re.search(r'name="submission_key" value="([^"]+)"', _form_options(client, manager)).group(1)
+    first = create(client, manager, submission_key=key, title="Prompt clinic")
+    again = create(client, manager, submission_key=key, title="Prompt clinic")
+    assert challenge_id(first) == challenge_id(again)
+    listing = text(client.get("/app/challenges/", query_string={"lt": manager}))
+    assert set(re.findall(r'href="/app/challenges/(\d+)\?', listing)) == {challenge_id(first)}
+    other = re.search(r'name="submission_key" value="([^"]+)"', _form_options(client, manager)).group(1)
+    assert other != key  # a new form is a new challenge
+    assert challenge_id(create(client, manager, submission_key=other, title="Prompt clinic")) != challenge_id(first)
+
+
+def test_a_refused_challenge_form_keeps_its_key(client, launch):
+    manager = launch(role="instructor", sub="teacher")
+    refused = create(client, manager, expect=422, submission_key="kept-key-123456", title="")
+    assert 'name="submission_key" value="kept-key-123456"' in text(refused)
+
+
 def test_the_form_refuses_bad_input_with_accessible_field_messages(client, launch):
     manager = launch(role="instructor", sub="boss")
     response = create(client, manager, expect=422, starts_at=_local(NOW), ends_at=_local(NOW - timedelta(hours=1)),
