@@ -24,7 +24,7 @@ class RuleIn(Schema):
     description = Text(validate=validate.Length(max=2000))
     condition = fields.String(required=True, validate=validate.OneOf(sorted(REGISTRY)))
     params = fields.Dict(keys=fields.String(), metadata={"description": "the condition's parameters"})
-    points = fields.Integer(strict=True, validate=validate.Range(min=0, max=100_000))
+    points = fields.Integer(strict=True, validate=validate.Range(min=0, max=definitions.MAX_POINTS))
     dimension = Text(validate=validate.Length(min=1, max=40))
     badge_id = Id(allow_none=True)
     repeatable = JsonBoolean()

@@ -204,5 +204,6 @@ def introduce_rule(actor, fields: dict, now: datetime) -> tuple[Rule, int]:
     if not rule.active:
         return rule, 0
     report = replay(actor.organisation_id, now, apply=True, rule_ids=[rule.id])
-    people = {(c.course_id, c.user_id) for c in report.points} | {(a.course_id, a.user_id) for a in report.new_badges}
+    # people, not their rows: a person recognised in two courses is one (rules count per course)
+    people = {c.user_id for c in report.points} | {a.user_id for a in report.new_badges}
     return rule, len(people)

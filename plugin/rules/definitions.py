@@ -20,6 +20,7 @@ from plugin.rules.models import VERSIONED_FIELDS, Rule, RuleVersion
 from plugin.rules.registry import REGISTRY, load_params
 from plugin.tenancy import service as tenancy
 
+MAX_POINTS = 100_000  # a rule's points per award (the JSON API's limit too)
 DEFAULTS = {"description": "", "params": {}, "points": 0, "dimension": "experimenting", "badge_id": None,
             "repeatable": True, "cooldown_days": 0, "cap_count": 0, "cap_window_days": 0, "active": True}
 
@@ -43,7 +44,10 @@ def _validate(organisation_id: int, fields: dict) -> dict:
             errors.update(_check_names(organisation_id, condition, fields["params"]))
     if not (fields.get("name") or "").strip():
         errors["name"] = [_("Give the rule a name.")]
-    if fields.get("points", 0) < 0:
+    points = fields.get("points", 0)
+    if not isinstance(points, int) or points > MAX_POINTS:  # None: not a whole number (the form's "1e3", "2³")
+        errors["points"] = [_("A whole number from 0 to %(most)d.", most=MAX_POINTS)]
+    elif points < 0:
         errors["points"] = [_("Points cannot be negative; revoke awards instead.")]
     for guard in ("cooldown_days", "cap_count", "cap_window_days"):
         if not isinstance(fields.get(guard), int) or not 0 <= fields[guard] <= 3650:
@@ -55,7 +59,7 @@ def _validate(organisation_id: int, fields: dict) -> dict:
     if badge_id and db.session.scalar(select(BadgeClass.id).where(
             BadgeClass.id == badge_id, BadgeClass.organisation_id == organisation_id)) is None:
         errors["badge_id"] = [_("Choose one of this organisation's badges.")]
-    if not fields.get("points") and not badge_id:
+    if not fields.get("points") and not badge_id and "points" not in errors:
         errors["points"] = [_("A rule must give points, a badge, or both.")]
     if errors:
         raise InvalidInput(_("The rule needs some changes."), errors=errors)

@@ -13,6 +13,7 @@ from plugin.core.actor import Actor, Role
 from plugin.core.clock import utcnow
 from plugin.errors import Conflict, InvalidInput
 from plugin.extensions import db
+from plugin.i18n import gettext as _
 from plugin.i18n import lazy_gettext as _l
 from plugin.leaderboards import service as boards
 from plugin.levels import service as levels
@@ -100,10 +101,14 @@ def scoring_save(actor: Actor, part: str):
                 {k: v for k, v in request.form.items() if k in settings.LIMIT_FIELDS}), now)
         elif part == "levels":
             names, thresholds = request.form.getlist("level_name"), request.form.getlist("level_threshold")
-            # A named level without a threshold is left out, as before; one that is no whole number from 0 to
-            # 2**31-1 ("²", 99999999999) is refused with the form shown again.
-            steps = [(n, form_whole({"levels": t}, "levels")) for n, t in zip(names, thresholds)
-                     if n.strip() and t.strip()]
+            # A row with both boxes cleared is a level taken off (the empty row is one to add); a row with one of
+            # them is refused, not dropped (a name cleared by mistake took its level off, its learners down a level,
+            # under "Saved."), as is a threshold that is no whole number from 0 to 2**31-1 ("²", 99999999999).
+            rows = [(n, t) for n, t in zip(names, thresholds) if n.strip() or t.strip()]
+            if any(not (n.strip() and t.strip()) for n, t in rows):
+                raise InvalidInput(_("Give each level a name and a threshold; to take a level off, clear both."),
+                                   errors={"levels": [_("A name and a threshold for each level.")]})
+            steps = [(n, form_whole({"levels": t}, "levels")) for n, t in rows]
             levels.set_levels(actor, steps, now)
             record(actor, "levels.changed", "organisation", actor.organisation_id, {"levels": steps}, now,
                    course_scoped=False)

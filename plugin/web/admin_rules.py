@@ -10,13 +10,14 @@ from plugin.core.actor import Actor, Role
 from plugin.core.clock import utcnow
 from plugin.errors import InvalidInput
 from plugin.extensions import db
+from plugin.i18n import gettext as _
 from plugin.i18n import locale
 from plugin.levels.service import dimensions
 from plugin.replay.service import introduce_rule, preview_rule, replay
 from plugin.rules import definitions
 from plugin.rules.events import EVENT_LABELS
 from plugin.rules.registry import REGISTRY
-from plugin.tenancy.models import User
+from plugin.tenancy.models import Course, User
 from plugin.web import rule_forms
 from plugin.web.auth import launch_url, requires_actor
 from plugin.web.inputs import form_id
@@ -27,6 +28,23 @@ bp = Blueprint("admin_rules", __name__, url_prefix="/app/admin/rules")
 
 def _names(user_ids) -> dict[int, str]:
     return {u.id: u.display_name for u in db.session.scalars(db.select(User).where(User.id.in_(set(user_ids))))}
+
+
+def _who(rows) -> dict[tuple[int, int], str]:
+    """(course id, user id) -> how a row of a preview or a recalculation names its person: their name, and the
+    course's title when the rows span several courses (rules count per course, so one person can have a row in
+    each, which read as the same line twice)."""
+    keys = {(row.course_id, row.user_id) for row in rows}
+    names = _names(user for _course, user in keys)
+    courses = {course for course, _user in keys}
+    titles = {} if len(courses) < 2 else dict(db.session.execute(
+        db.select(Course.id, Course.title).where(Course.id.in_(courses))).all())
+    labelled = {}
+    for course, user in keys:
+        name = names.get(user) or _("Participant %(id)s", id=user)
+        labelled[(course, user)] = _("%(name)s (%(course)s)", name=name, course=titles.get(course) or course) \
+            if titles else name
+    return labelled
 
 
 def _checked_when(condition: str) -> str:
@@ -47,7 +65,7 @@ def _editor(actor: Actor, values: dict, rule=None, errors=None, qualifiers=None,
         "admin/rule_edit.html", actor=actor, rule=rule, values=values, errors=errors or {}, conditions=REGISTRY,
         checked_when=_checked_when(condition), params=param_fields(condition, actor.organisation_id), condition=condition,
         dimensions=dimensions(actor.organisation_id), badges=_badge_choices(actor.organisation_id, values.get("badge_id")),
-        qualifiers=qualifiers, names=_names(q.user_id for q in qualifiers or [])), status
+        qualifiers=qualifiers, who=_who(qualifiers or [])), status
 
 
 @bp.get("/")
@@ -71,13 +89,17 @@ def new(actor: Actor):
                            "active": True, "dimension": "experimenting", "params": {}})
 
 
+def _stored(rule) -> dict:
+    return {f: getattr(rule, f) for f in ("name", "description", "condition", "params", "points", "dimension",
+                                          "badge_id", "repeatable", "cooldown_days", "cap_count", "cap_window_days",
+                                          "active")}
+
+
 @bp.get("/<id:rule_id>")
 @requires_actor(Role.ADMIN)
 def edit(actor: Actor, rule_id: int):
     rule = definitions.get_rule(actor, rule_id)
-    values = {f: getattr(rule, f) for f in ("name", "description", "condition", "params", "points", "dimension",
-                                            "badge_id", "repeatable", "cooldown_days", "cap_count",
-                                            "cap_window_days", "active")}
+    values = _stored(rule)
     if request.args.get("condition") in REGISTRY:
         values["condition"], values["params"] = request.args["condition"], {}
     return _editor(actor, values, rule)
@@ -90,6 +112,8 @@ def save(actor: Actor):
     rule = definitions.get_rule(actor, rule_id) if rule_id else None
     fields = rule_fields(request.form, actor.organisation_id)
     values = {**fields, "params": fields["params"]}
+    if fields["points"] is None:  # not a whole number: shown as typed beside its message
+        values["points"] = request.form.get("points", "")
     now = utcnow()
     try:
         if request.form.get("action") == "preview":
@@ -109,6 +133,11 @@ def save(actor: Actor):
 @bp.post("/<id:rule_id>/delete")
 @requires_actor(Role.ADMIN)
 def delete(actor: Actor, rule_id: int):
+    if request.form.get("confirm") != "on":  # one click on the button deleted (or archived) at once
+        rule = definitions.get_rule(actor, rule_id)
+        return _editor(actor, _stored(rule), rule,
+                       {"confirm": [_("Tick the box to confirm: a rule deleted or archived cannot be restored.")]},
+                       status=422)
     outcome = definitions.delete_rule(actor, rule_id, utcnow())
     db.session.commit()
     return redirect(launch_url("admin_rules.index", **{outcome: rule_id}), 303)
@@ -119,8 +148,8 @@ def delete(actor: Actor, rule_id: int):
 def recalculate(actor: Actor, rule_id: int):
     rule = definitions.get_rule(actor, rule_id)
     report = replay(actor.organisation_id, utcnow(), rule_ids=[rule.id])
-    user_ids = [c.user_id for c in report.points] + [a.user_id for a in report.new_badges]
-    return render_template("admin/rule_replay.html", actor=actor, rule=rule, report=report, names=_names(user_ids))
+    return render_template("admin/rule_replay.html", actor=actor, rule=rule, report=report,
+                           who=_who([*report.points, *report.new_badges]))
 
 
 @bp.post("/<id:rule_id>/recalculate")

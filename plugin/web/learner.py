@@ -17,6 +17,7 @@ from plugin.experiments import queries as experiment_queries
 from plugin.experiments.schemas import ExperimentIn
 from plugin.experiments.service import OUTCOME_LABELS, log_experiment
 from plugin.extensions import db
+from plugin.i18n import gettext as _
 from plugin.ledger.service import balances, points_for_source
 from plugin.levels.service import dimension_names, progress_of
 from plugin.peer_help.service import awaiting_me
@@ -52,6 +53,14 @@ def dashboard(actor: Actor):
     )
 
 
+def _for_the_page(messages: dict) -> dict:
+    """The schema's messages as the form shows them: a list left unchosen says so (marshmallow's words for the
+    empty choice, "Length must be between 1 and 20." and "Not a valid integer.", are the JSON API's)."""
+    choose = {"ai_tool": _("Choose an AI tool from the list, or Other."),
+              "task_category": _("Choose a task category from the list.")}
+    return {name: [choose[name]] if name in choose else said for name, said in messages.items()}
+
+
 def _form(actor: Actor, values: dict | None = None, errors: dict | None = None, status: int = 200):
     values = values or {}
     values.setdefault("submission_key", secrets.token_urlsafe(16))
@@ -75,7 +84,7 @@ def experiment_create(actor: Actor):
     try:
         logged = log_experiment(actor, ExperimentIn().load_form(request.form), utcnow())
     except ValidationError as err:
-        return _form(actor, _typed(), err.messages, 422)
+        return _form(actor, _typed(), _for_the_page(err.messages), 422)
     except InvalidInput as err:  # e.g. a list item an admin turned off meanwhile: keep what was typed
         return _form(actor, _typed(), err.errors or {"_schema": [err.message]}, 422)
     db.session.commit()

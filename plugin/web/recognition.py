@@ -72,4 +72,4 @@ def help_answer(actor: Actor, help_id: int, answer: str):
     else:
         peer_help.decline_help(actor, help_id, utcnow())
     db.session.commit()
-    return redirect(launch_url("recognition.help_page"), 303)
+    return redirect(launch_url("recognition.help_page", answered=answer), 303)

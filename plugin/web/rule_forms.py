@@ -125,7 +125,7 @@ def rule_fields(form, organisation_id: int) -> dict:
     return {
         "name": form.get("name", ""), "description": form.get("description", ""), "condition": condition,
         "params": parse_params(condition, form, organisation_id),
-        "points": _int(form.get("points")), "dimension": form.get("dimension", ""),
+        "points": bounded_int((form.get("points") or "0").strip(), -MAX_ID), "dimension": form.get("dimension", ""),
         "badge_id": _int(form.get("badge_id")) or None, "repeatable": form.get("repeatable") == "on",
         "cooldown_days": _int(form.get("cooldown_days")), "cap_count": _int(form.get("cap_count")),
         "cap_window_days": _int(form.get("cap_window_days")), "active": form.get("active") == "on",

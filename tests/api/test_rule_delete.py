@@ -76,7 +76,12 @@ def test_the_admin_page_deletes_or_archives_from_the_rule_editor(client, world):
     made = client.post("/api/v1/rules", headers=bearer(admin_token), json=TEN).get_json()
     page = client.get(f"/app/admin/rules/{made['id']}", query_string={"lt": admin_token})
     assert page.status_code == 200 and "Delete this rule" in page.get_data(as_text=True)
-    done = client.post(f"/app/admin/rules/{made['id']}/delete", data={"lt": admin_token}, follow_redirects=True)
+    unticked = client.post(f"/app/admin/rules/{made['id']}/delete", data={"lt": admin_token})
+    assert unticked.status_code == 422  # one click on the button deleted at once
+    assert "Tick the box to confirm: a rule deleted or archived cannot be restored." in unticked.get_data(as_text=True)
+    assert client.get(f"/app/admin/rules/{made['id']}", query_string={"lt": admin_token}).status_code == 200
+    done = client.post(f"/app/admin/rules/{made['id']}/delete", data={"lt": admin_token, "confirm": "on"},
+                       follow_redirects=True)
     assert done.status_code == 200
     text = done.get_data(as_text=True)
     assert "Rule deleted: it had never awarded anything." in text and "Ten experiments" not in text

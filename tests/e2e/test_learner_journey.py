@@ -104,3 +104,29 @@ def test_launch_succeeds_when_the_state_cookie_is_dropped_using_platform_storage
     assert not any(c["name"].startswith("tinker_lti_state") for c in page.context.cookies())
     served = int(page.locator("iframe[name=tool-frame]").get_attribute("data-storage-served"))
     assert served >= 3  # state and nonce put at login, state read back at launch
+
+
+def test_a_long_unbroken_reflection_wraps_inside_its_card_in_the_shared_feed(live_server, page):
+    """A pasted URL or a word without spaces in "What I learned" ran past its card's edge in the feed."""
+    assert live_server.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
+    frame = launch_from_dev_lms(page, live_server.base_url, "Naz Kurt", course="dev-course-202", language="en")
+    frame.get_by_role("link", name="Log an AI experiment").click()
+    frame.get_by_label("Title").fill("Summaries of long threads")
+    frame.get_by_label("AI tool").select_option(label="Claude")
+    frame.get_by_label("Task category").select_option(label="Assessment design")
+    frame.get_by_label("What I tried").fill("Pasted a long thread and asked for the decisions taken.")
+    frame.get_by_label("It worked", exact=True).check()
+    learned = "https://intranet.example.org/wiki?page=" + "Summaries" * 16  # no space or hyphen to break at
+    frame.get_by_role("textbox", name=re.compile("What I learned")).fill(learned)
+    frame.get_by_role("group", name="confidential").get_by_label("No", exact=True).check()
+    frame.get_by_label("My course").check()
+    frame.get_by_role("button", name="Save experiment").click()
+    expect(frame.get_by_role("status")).to_be_visible()
+
+    frame.get_by_role("link", name="Shared experiments").click()
+    mine = frame.locator("article.experiment", has_text="Summaries of long threads")
+    expect(mine).to_have_count(1)
+    overflow = mine.evaluate("""card => [...card.querySelectorAll('p')].map(p => p.scrollWidth - p.clientWidth)""")
+    assert max(overflow) <= 0, overflow
+    box, text = mine.bounding_box(), mine.locator("p.learned").bounding_box()
+    assert text["x"] + text["width"] <= box["x"] + box["width"]

@@ -55,7 +55,8 @@ def test_every_turkish_entry_is_a_real_translation(catalog):
         if not all(form and form.strip() for form in forms):
             problems.append(f"empty: {_key(m.id)!r}")
             continue
-        if any(form == ident for form, ident in zip(forms, ids)) and _key(m.id) not in SAME_IN_TURKISH:
+        words = re.search("[A-Za-z]", PLACEHOLDER.sub("", _key(m.id)))  # "%(name)s (%(course)s)" has none to translate
+        if any(form == ident for form, ident in zip(forms, ids)) and _key(m.id) not in SAME_IN_TURKISH and words:
             problems.append(f"English copied: {_key(m.id)!r}")
         for form in forms:
             if sorted(set(PLACEHOLDER.findall(form))) != sorted(set().union(*(PLACEHOLDER.findall(i) for i in ids))):

@@ -74,3 +74,30 @@ def test_refused_levels_keep_the_ladder_the_admin_typed_with_the_message_leading
     assert re.search(r'<input id="lt-3"[^>]*value="40"', page)  # the third level's threshold as typed (stored: 120)
     assert '<a href="#ln-1">' in page
     assert 'aria-invalid="true"' in _field(page, "ln-1")
+
+
+def _ladder(page: str) -> list[tuple[str, str]]:
+    names = re.findall(r'<input id="ln-\d+" name="level_name" value="([^"]*)"', page)
+    thresholds = re.findall(r'<input id="lt-\d+" name="level_threshold" type="number" min="0" value="([^"]*)"', page)
+    return list(zip(names, thresholds))
+
+
+def test_a_level_with_its_name_or_its_points_cleared_is_refused_and_one_with_both_cleared_goes(client, launch):
+    """A name cleared by mistake took its level off under "Saved.", and the learners above it down a level."""
+    admin = launch(role="admin", sub="boss")
+    stored = _ladder(text(client.get("/app/admin/scoring", query_string={"lt": admin})))
+    assert len(stored) >= 3
+    for cleared in ({"name": ""}, {"threshold": ""}):
+        names, thresholds = [n for n, _t in stored], [t for _n, t in stored]
+        names[1], thresholds[1] = cleared.get("name", names[1]), cleared.get("threshold", thresholds[1])
+        response = client.post("/app/admin/scoring/levels", data={
+            "lt": admin, "level_name": [*names, ""], "level_threshold": [*thresholds, ""]})
+        assert response.status_code == 422, cleared
+        assert "Give each level a name and a threshold; to take a level off, clear both." in text(response)
+        assert _ladder(text(client.get("/app/admin/scoring", query_string={"lt": admin}))) == stored
+    names, thresholds = [n for n, _t in stored], [t for _n, t in stored]
+    names[1] = thresholds[1] = ""
+    response = client.post("/app/admin/scoring/levels", data={
+        "lt": admin, "level_name": [*names, ""], "level_threshold": [*thresholds, ""]})
+    assert response.status_code == 303
+    assert _ladder(text(client.get("/app/admin/scoring", query_string={"lt": admin}))) == [stored[0], *stored[2:]]

@@ -42,7 +42,7 @@ def test_a_tool_that_is_no_id_is_refused_with_field_message_and_keeps_input(clie
                                                                     title="My unique title"))
     body = text(response)
     assert response.status_code == 422
-    assert "Choose a tool from the list, or Other." in body and 'value="My unique title"' in body
+    assert "Choose an AI tool from the list, or Other." in body and 'value="My unique title"' in body
     assert re.search(r'<select[^>]*name="ai_tool"[^>]*aria-invalid="true"', body)
     assert "My unique title" not in text(client.get("/app/experiments", query_string={"lt": token}))
 
@@ -58,10 +58,14 @@ def test_double_submit_creates_one_experiment_and_one_award(client, launch):
     assert 'data-testid="points-total">10<' in dashboard
 
 
-def test_not_sure_about_confidential_data_keeps_entry_private(client, launch):
+@pytest.mark.parametrize("answer, why", [
+    ("unsure", "Because you were not sure the data was safe to share"),
+    ("yes", "Because the task involved confidential data")])  # not "you were not sure" to someone who said yes
+def test_confidential_data_or_not_being_sure_keeps_entry_private(client, launch, answer, why):
     author = launch(sub="author")
-    response = log_experiment(client, author, sensitive_data="unsure", visibility="course", title="Sensitive one")
-    assert "stays private to you" in text(client.get(response.headers["Location"]))
+    response = log_experiment(client, author, sensitive_data=answer, visibility="course", title="Sensitive one")
+    logged = visible(client.get(response.headers["Location"]))
+    assert f"{why}, this entry stays private to you." in logged and logged.count("stays private to you") == 1
     colleague = launch(sub="colleague")
     assert "Sensitive one" not in text(client.get("/app/experiments", query_string={"lt": colleague}))
 
@@ -135,3 +139,32 @@ def test_a_search_that_finds_nothing_says_so_not_that_nothing_was_shared(client,
     assert "Nothing shared yet" not in visible(client.get("/app/experiments", query_string={"lt": token}))
     other = launch(sub="newcomer", context_id="course-2")
     assert "Nothing shared yet" in visible(client.get("/app/experiments", query_string={"lt": other}))
+
+
+def test_an_empty_experiment_form_names_each_field_to_correct(client, launch):
+    """Sent empty, the summary read "Length must be between 1 and 20.", "Not a valid integer." and "Missing data for
+    required field." twice, naming no field: each message now starts with its field's label, and a list left
+    unchosen asks for a choice."""
+    author = launch(sub="author")
+    data = experiment_form(client, author, title="", ai_tool="", task_category="", tried="", learned="",
+                           minutes_saved="")
+    for radio in ("outcome", "sensitive_data", "visibility"):  # a browser sends no unchecked radio group
+        del data[radio]
+    response = client.post("/app/experiments", data=data)
+    assert response.status_code == 422
+    summary = re.search(r'<div class="card error-summary".*?</div>', text(response), re.S).group(0)
+    items = [re.sub(r"<[^>]+>", "", item).strip() for item in re.findall(r"<li>(.*?)</li>", summary, re.S)]
+    assert "AI tool: Choose an AI tool from the list, or Other." in items
+    assert "Task category: Choose a task category from the list." in items
+    assert "What happened?: Missing data for required field." in items
+    assert "Who can see it?: Missing data for required field." in items
+    assert all(": " in item for item in items), items
+    assert not any("Length must be between 1 and 20" in item or "Not a valid integer" in item for item in items)
+
+
+def test_the_dashboard_does_not_promise_an_observer_what_they_cannot_do(client, launch):
+    """An observer (who cannot log experiments) read "your experiments still show the way" and "Your first
+    experiment earns one"."""
+    page = visible(client.get("/app/", query_string={"lt": launch(role="mentor", sub="someone")}))
+    assert "as an observer you can read what they share" in page and "your experiments" not in page
+    assert "Badges are earned by learners." in page and "Your first experiment earns one" not in page

@@ -2,6 +2,8 @@
 saves it, and qualifying learners receive it; kudos within budget; peer help counts after confirmation."""
 import re
 
+import pytest
+
 from tests.web.helpers import log_experiment, options, text, visible
 
 
@@ -25,6 +27,24 @@ def test_admin_builds_previews_and_saves_a_rule_and_qualifiers_receive_it(client
     mine = visible(client.get("/app/recognition", query_string={"lt": learner}))
     assert "Early adopter (rule version 1)" in mine
     assert re.search(r'data-testid="points-total">35<', text(client.get("/app/recognition", query_string={"lt": learner})))
+
+
+def test_a_person_qualifying_in_two_courses_is_one_person_with_a_row_per_course(client, launch):
+    """Rules count per course: the preview said "2 people qualify" and listed one name twice, alike."""
+    for course in ("course-1", "course-2"):
+        log_experiment(client, launch(sub="ada", name="Ada Lovelace", context_id=course), outcome="worked",
+                       learned="", title=f"Quiz drafting in {course}")
+    admin = launch(role="admin", sub="boss")
+    preview = client.post("/app/admin/rules/save", data={
+        "lt": admin, "condition": "experiment_count", "name": "Early adopter", "param_count": "1",
+        "param_window_days": "0", "points": "25", "dimension": "experimenting", "active": "on", "action": "preview"})
+    shown = visible(preview)
+    assert "Preview: 1 person qualifies now" in shown
+    assert "Ada Lovelace (Course course-1): 25 points" in shown and "Ada Lovelace (Course course-2): 25 points" in shown
+    saved = client.post("/app/admin/rules/save", data={
+        "lt": admin, "condition": "experiment_count", "name": "Early adopter", "param_count": "1",
+        "param_window_days": "0", "points": "25", "dimension": "experimenting", "active": "on", "action": "save"})
+    assert "awarded=1" in saved.headers["Location"]  # one person, as the preview said
 
 
 def test_editing_a_rule_changes_nothing_until_the_recalculation_is_applied(client, launch):
@@ -58,6 +78,24 @@ def test_rule_editor_refuses_bad_input_with_field_messages(client, launch):
     body = visible(response)
     assert response.status_code == 422
     assert "Give the rule a name." in body and "A rule must give points, a badge, or both." in body
+
+
+@pytest.mark.parametrize("points, message", [
+    ("2147483648", "A whole number from 0 to 100000."), ("100001", "A whole number from 0 to 100000."),
+    ("1e3", "A whole number from 0 to 100000."), ("-5", "Points cannot be negative; revoke awards instead.")])
+def test_rule_points_out_of_range_are_refused_with_what_was_wrong(client, launch, points, message):
+    """A points value too large for the form's whole numbers was told "Points cannot be negative"."""
+    admin = launch(role="admin", sub="boss")
+    response = client.post("/app/admin/rules/save", data={
+        "lt": admin, "condition": "experiment_count", "name": "Big", "param_count": "1", "points": points,
+        "dimension": "experimenting", "action": "save"})
+    page = text(response)
+    assert response.status_code == 422
+    field = re.search(r'<input id="r-points"[^>]*>', page).group(0)
+    assert f'value="{points}"' in field and 'aria-invalid="true"' in field
+    assert message in visible(response)
+    if not points.startswith("-"):
+        assert "cannot be negative" not in visible(response)
 
 
 def test_rule_editor_ties_each_message_to_its_field(client, launch):
@@ -159,7 +197,9 @@ def test_peer_help_counts_only_after_confirmation(client, launch):
     pending = text(client.get("/app/help", query_string={"lt": helped}))
     assert "Helga Helper" in pending and "says they helped you" in pending
     help_id = re.search(r'/app/help/(\d+)/confirm', pending).group(1)
-    client.post(f"/app/help/{help_id}/confirm", data={"lt": helped})
+    confirmed = client.post(f"/app/help/{help_id}/confirm", data={"lt": helped})
+    # the helped person is told their answer was taken (the page came back with the request gone, and no word)
+    assert "Confirmed: thank you for recognising the help you got." in visible(client.get(confirmed.headers["Location"]))
     mine = text(client.get("/app/recognition", query_string={"lt": helper}))
     assert re.search(r'data-testid="dim-helping">10<', mine)
     assert "Help confirmed by Hal Helped" in mine
@@ -349,7 +389,9 @@ def test_the_recognise_forms_error_summary_links_each_field_message_to_its_field
     assert _summary_link(text(kudos), "A whole number from 0 to 2147483647.") == "k-points"
     badge = client.post("/app/manage/badges", data={"lt": manager, "receiver": "999999", "badge": "1"})
     assert badge.status_code == 422
-    assert _summary_link(text(badge), "Not in this course.") == "b-receiver"
+    # the general message stands for the one field it is about (its short words stay beside the field)
+    assert _summary_link(text(badge), "Choose someone in this course.") == "b-receiver"
+    assert _summary_link(text(badge), "Not in this course.") is None and "Not in this course." in text(badge)
 
 
 def test_each_revoke_on_the_recognise_page_names_the_kudos_or_award_it_takes_back(client, launch):
@@ -390,3 +432,17 @@ def test_a_help_or_recognition_sent_with_nobody_chosen_asks_to_choose_instead_of
         assert response.status_code == 422, form
         page = visible(response)
         assert "Choose one." in page and "Not in this course" not in page, form
+
+
+def test_a_help_form_without_a_colleague_says_so_once_in_its_summary(client, launch):
+    """The summary listed "Choose someone in this course." and "Choose one." for the same field."""
+    helper = launch(sub="helper", name="Helga Helper")
+    response = client.post("/app/help", data={"lt": helper, "other": "", "direction": "i_helped",
+                                              "description": "Showed how to ground answers in our policy PDF"})
+    assert response.status_code == 422
+    page = text(response)
+    summary = re.search(r'<div class="card error-summary".*?</div>', page, re.S).group(0)
+    items = [re.sub(r"<[^>]+>", "", item).strip() for item in re.findall(r"<li>(.*?)</li>", summary, re.S)]
+    assert items == ["Choose someone in this course."]
+    assert re.search(r'<li><a href="#[^"]+">Choose someone in this course.</a></li>', summary)
+    assert "Choose one." in page.replace(summary, "")  # the field's own words stay beside it
