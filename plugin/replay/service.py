@@ -180,11 +180,12 @@ def preview_rule(actor, fields: dict, replacing: int | None = None) -> list[Qual
     """Who a rule being written (or rewritten: `replacing`) would recognise, for an administrator."""
     from plugin.rules import definitions
 
+    kept = None
     if replacing is not None:
-        definitions.get_rule(actor, replacing)
+        kept = definitions.get_rule(actor, replacing).points  # accepted as they are, as an edit accepts them
     elif not actor.can_administer:
         definitions.rules_for(actor)  # raises Forbidden
-    checked = definitions.validate_fields(actor.organisation_id, dict(fields))
+    checked = definitions.validate_fields(actor.organisation_id, dict(fields), kept_points=kept)
     candidate = RuleSpec(-1, 1, checked["condition"], checked["params"], checked["points"], checked["dimension"],
                          checked["badge_id"], checked["repeatable"], checked["cooldown_days"], checked["cap_count"],
                          checked["cap_window_days"])

@@ -25,12 +25,14 @@ DEFAULTS = {"description": "", "params": {}, "points": 0, "dimension": "experime
             "repeatable": True, "cooldown_days": 0, "cap_count": 0, "cap_window_days": 0, "active": True}
 
 
-def validate_fields(organisation_id: int, fields: dict) -> dict:
+def validate_fields(organisation_id: int, fields: dict, kept_points: int | None = None) -> dict:
     """Check a rule definition; returns it with params loaded by the condition's schema."""
-    return _validate(organisation_id, {**DEFAULTS, **fields})
+    return _validate(organisation_id, {**DEFAULTS, **fields}, kept_points)
 
 
-def _validate(organisation_id: int, fields: dict) -> dict:
+def _validate(organisation_id: int, fields: dict, kept_points: int | None = None) -> dict:
+    """`kept_points`: the points a rule being edited has now, accepted as they are (a rule saved before MAX_POINTS
+    bounded them stays editable, and can be switched off, without its points changing)."""
     errors: dict[str, list[str]] = {}
     condition = fields.get("condition")
     if condition not in REGISTRY:
@@ -45,7 +47,7 @@ def _validate(organisation_id: int, fields: dict) -> dict:
     if not (fields.get("name") or "").strip():
         errors["name"] = [_("Give the rule a name.")]
     points = fields.get("points", 0)
-    if not isinstance(points, int) or points > MAX_POINTS:  # None: not a whole number (the form's "1e3", "2³")
+    if not isinstance(points, int) or (points > MAX_POINTS and points != kept_points):  # None: not a whole number
         errors["points"] = [_("A whole number from 0 to %(most)d.", most=MAX_POINTS)]
     elif points < 0:
         errors["points"] = [_("Points cannot be negative; revoke awards instead.")]
@@ -107,7 +109,7 @@ def update_rule(actor: Actor, rule_id: int, fields: dict, now: datetime) -> Rule
     rule = get_rule(actor, rule_id, lock=True)
     merged = {f: getattr(rule, f) for f in VERSIONED_FIELDS}
     merged.update(fields)
-    merged = _validate(actor.organisation_id, merged)
+    merged = _validate(actor.organisation_id, merged, kept_points=rule.points)
     changed = {f: [getattr(rule, f), merged[f]] for f in VERSIONED_FIELDS if getattr(rule, f) != merged[f]}
     if not changed:
         return rule

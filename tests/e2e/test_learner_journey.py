@@ -24,6 +24,23 @@ def launch_from_dev_lms(page, base: str, person: str, course: str = "dev-course-
     return frame
 
 
+def log_experiment_in(frame, title: str, *, tried: str, outcome: str, learned: str, minutes: str | None = None):
+    """Open the form from the dashboard, fill it in as a person would (Claude, Assessment design, no confidential
+    data, shared with the course) and save it."""
+    frame.get_by_role("link", name="Log an AI experiment").click()
+    frame.get_by_label("Title").fill(title)
+    frame.get_by_label("AI tool").select_option(label="Claude")
+    frame.get_by_label("Task category").select_option(label="Assessment design")
+    frame.get_by_label("What I tried").fill(tried)
+    frame.get_by_label(outcome, exact=True).check()
+    frame.get_by_role("textbox", name=re.compile("What I learned")).fill(learned)
+    if minutes is not None:
+        frame.get_by_label("Estimated minutes saved").fill(minutes)
+    frame.get_by_role("group", name="confidential").get_by_label("No", exact=True).check()
+    frame.get_by_label("My course").check()
+    frame.get_by_role("button", name="Save experiment").click()
+
+
 def test_learner_logs_a_failed_experiment_and_is_recognised(live_server, page, artifacts):
     assert live_server.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
     base = live_server.base_url
@@ -33,17 +50,9 @@ def test_learner_logs_a_failed_experiment_and_is_recognised(live_server, page, a
     expect(frame.get_by_role("heading", name="My dashboard")).to_be_visible()
     points_before = int(frame.get_by_test_id("points-total").inner_text())
 
-    frame.get_by_role("link", name="Log an AI experiment").click()
-    frame.get_by_label("Title").fill("Asked an AI to mark essays")
-    frame.get_by_label("AI tool").select_option(label="Claude")
-    frame.get_by_label("Task category").select_option(label="Assessment design")
-    frame.get_by_label("What I tried").fill("Gave it the rubric and three anonymised essays.")
-    frame.get_by_label("It did not work", exact=True).check()
-    frame.get_by_role("textbox", name=re.compile("What I learned")).fill("It was too generous; rubrics need worked examples.")
-    frame.get_by_label("Estimated minutes saved").fill("0")
-    frame.get_by_role("group", name="confidential").get_by_label("No", exact=True).check()
-    frame.get_by_label("My course").check()
-    frame.get_by_role("button", name="Save experiment").click()
+    log_experiment_in(frame, "Asked an AI to mark essays", tried="Gave it the rubric and three anonymised essays.",
+                      outcome="It did not work", learned="It was too generous; rubrics need worked examples.",
+                      minutes="0")
 
     status = frame.get_by_role("status")
     expect(status).to_contain_text("points for trying (and for sharing what did not work)")
@@ -110,17 +119,9 @@ def test_a_long_unbroken_reflection_wraps_inside_its_card_in_the_shared_feed(liv
     """A pasted URL or a word without spaces in "What I learned" ran past its card's edge in the feed."""
     assert live_server.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
     frame = launch_from_dev_lms(page, live_server.base_url, "Naz Kurt", course="dev-course-202", language="en")
-    frame.get_by_role("link", name="Log an AI experiment").click()
-    frame.get_by_label("Title").fill("Summaries of long threads")
-    frame.get_by_label("AI tool").select_option(label="Claude")
-    frame.get_by_label("Task category").select_option(label="Assessment design")
-    frame.get_by_label("What I tried").fill("Pasted a long thread and asked for the decisions taken.")
-    frame.get_by_label("It worked", exact=True).check()
     learned = "https://intranet.example.org/wiki?page=" + "Summaries" * 16  # no space or hyphen to break at
-    frame.get_by_role("textbox", name=re.compile("What I learned")).fill(learned)
-    frame.get_by_role("group", name="confidential").get_by_label("No", exact=True).check()
-    frame.get_by_label("My course").check()
-    frame.get_by_role("button", name="Save experiment").click()
+    log_experiment_in(frame, "Summaries of long threads", tried="Pasted a long thread and asked for the decisions taken.",
+                      outcome="It worked", learned=learned)
     expect(frame.get_by_role("status")).to_be_visible()
 
     frame.get_by_role("link", name="Shared experiments").click()

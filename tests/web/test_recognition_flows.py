@@ -98,6 +98,29 @@ def test_rule_points_out_of_range_are_refused_with_what_was_wrong(client, launch
         assert "cannot be negative" not in visible(response)
 
 
+def test_a_rule_saved_with_more_points_than_the_limit_before_it_stays_editable(client, launch):
+    """The form let a rule have up to 2**31-1 points before the 100000 limit: such a rule could no longer be renamed or
+    switched off (every save was refused for points nobody was changing)."""
+    from plugin.extensions import db
+    from plugin.rules.models import Rule
+
+    admin = launch(role="admin", sub="boss")
+    form = {"lt": admin, "condition": "experiment_count", "name": "Big", "param_count": "1", "param_window_days": "0",
+            "points": "25", "dimension": "experimenting", "active": "on", "action": "save"}
+    created = client.post("/app/admin/rules/save", data=form)
+    rule_id = re.search(r"created=(\d+)", created.headers["Location"]).group(1)
+    with client.application.app_context():
+        db.session.get(Rule, int(rule_id)).points = 250_000  # as a save before the limit left it
+        db.session.commit()
+    kept = client.post("/app/admin/rules/save", data={**form, "rule_id": rule_id, "name": "Bigger", "points": "250000"})
+    assert kept.status_code == 303, visible(kept)[:600]
+    switched_off = {k: v for k, v in form.items() if k != "active"}
+    assert client.post("/app/admin/rules/save", data={
+        **switched_off, "rule_id": rule_id, "name": "Bigger", "points": "250000"}).status_code == 303
+    raised = client.post("/app/admin/rules/save", data={**form, "rule_id": rule_id, "points": "250001"})
+    assert raised.status_code == 422 and "A whole number from 0 to 100000." in visible(raised)
+
+
 def test_rule_editor_ties_each_message_to_its_field(client, launch):
     """Three guards share one message ("A whole number from 0 to 3650."): sent back, each message stands by its
     field, the field is marked invalid and describes itself with it, and the summary links to the field."""
