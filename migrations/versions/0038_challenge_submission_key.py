@@ -17,7 +17,7 @@ depends_on = None
 def upgrade():
     with op.batch_alter_table("challenge") as batch:
         batch.add_column(sa.Column("submission_key", sa.String(length=64), nullable=True))
-        batch.create_unique_constraint("uq_challenge_submission", ["course_id", "created_by_id", "submission_key"])
+        batch.create_unique_constraint("uq_challenge_submission", ["created_by_id", "course_id", "submission_key"])
 
 
 def downgrade():

@@ -22,7 +22,9 @@ class Challenge(db.Model):
     __tablename__ = "challenge"
     __table_args__ = (Index("ix_challenge_course_window", "course_id", "ends_at"),
                       Index("ix_challenge_course_start", "course_id", "starts_at"),
-                      UniqueConstraint("course_id", "created_by_id", "submission_key", name="uq_challenge_submission"))
+                      # led by the creator: a course's reads by time keep their own indexes (one led by course_id
+                      # drew the data version's challenge bounds off them on PostgreSQL)
+                      UniqueConstraint("created_by_id", "course_id", "submission_key", name="uq_challenge_submission"))
     id: Mapped[int] = mapped_column(primary_key=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
     course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"))
