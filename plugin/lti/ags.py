@@ -60,7 +60,8 @@ def _call(method: str, url: str, token: str, client: service_token.ServiceClient
         # no redirect followed: the platform's service answers where its launch said it is
         response = platform_http.call(method, url, headers=headers, timeout=_timeout(), **kwargs)
     except platform_http.NotPublic as exc:
-        raise GiveUp(said.PRIVATE_ADDRESS(method=method, url=url, address=str(exc))) from None
+        platform_http.refused_private(url, exc)
+        raise GiveUp(said.PRIVATE_ADDRESS(method=method, url=url)) from None
     except requests.RequestException as exc:
         # what teachers see names the kind of failure; its detail (which told a refused port from a silent one at
         # any address a platform's claim names) goes to the server log only

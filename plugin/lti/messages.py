@@ -17,9 +17,10 @@ NOT_A_TOKEN = Message(N_("token response is not an OAuth2 token: %(detail)s"))
 
 # plugin/lti/ags.py
 REQUEST_FAILED = Message(N_("%(method)s %(url)s failed: %(error)s"))
-# plugin/lti/platform_http.py (grade and roster services): the address refused, never what answers there
-PRIVATE_ADDRESS = Message(N_("%(method)s %(url)s: not called, it is on a private network address (%(address)s); "
-                             "the operator can allow LMSs there (TINKER_LTI_ALLOW_PRIVATE_PLATFORMS)"))
+# plugin/lti/platform_http.py (grade and roster services): the URL refused (its address goes to the log only), never
+# what answers there
+PRIVATE_ADDRESS = Message(N_("%(method)s %(url)s: not called, it is on a private network address; the operator can "
+                             "allow LMSs there (TINKER_LTI_ALLOW_PRIVATE_PLATFORMS)"))
 SERVER_ERROR = Message(N_("%(method)s %(url)s: HTTP %(status)d"))
 TOKEN_REFUSED_AT = Message(N_("%(method)s %(url)s: the platform refused the access token (401)"))
 COURSE_GONE = Message(N_("course %(course)d no longer exists"))
@@ -67,7 +68,7 @@ SYNCED_ERASED_TEAMS = Message(N_("%(added)d added, %(updated)d updated, %(deacti
 # plugin/lti/platform_keys.py (the hint of a launch refused for want of the platform's keys)
 KEY_SET = Peer(
     unfinished=Message(N_("the key set did not finish arriving within %(seconds)s s")),
-    private=Message(N_("the key set at %(host)s answered from a private address (%(address)s)")),
+    private=Message(N_("the key set at %(host)s answered from a private network address")),
     slow=Message(N_("the key set did not answer within %(seconds)s s")),
     unreachable=Message(N_("could not connect to the key set at %(host)s")),
     failed=Message(N_("fetching the key set failed: %(error)s")))

@@ -13,9 +13,9 @@ from __future__ import annotations
 import requests
 from flask import current_app, has_app_context
 
-from plugin.outbox.http import NotPublic, Unfinished, request
+from plugin.outbox.http import NotPublic, Unfinished, refused_private, request
 
-__all__ = ["NotPublic", "Unfinished", "call", "public_only"]
+__all__ = ["NotPublic", "Unfinished", "call", "public_only", "refused_private"]
 
 
 def public_only() -> bool:

@@ -14,7 +14,6 @@ privacy level asked for with .../lti/privacy_level, and the deployment id at the
 from __future__ import annotations
 
 import json
-import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,8 +34,6 @@ from plugin.onboarding.service import ensure_defaults
 from plugin.tenancy import service as tenancy
 from plugin.tenancy.models import Organisation, Platform
 from plugin.tenancy.service import origin_of
-
-log = logging.getLogger(__name__)
 
 TOOL_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-tool-configuration"
 PLATFORM_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-platform-configuration"
@@ -130,8 +127,7 @@ def _send(method: str, url: str, what: str, timeout: float, **kwargs) -> _Answer
     except platform_http.NotPublic as exc:
         # Said before a byte is sent: nothing of what answers there is shown to whoever holds the link, nor which
         # address the name has on the server's network (the operator's log has it).
-        log.warning("registration: not calling the platform's %s at %s, on a private network address (%s)",
-                    what, url, exc)
+        platform_http.refused_private(url, exc)
         raise RegistrationFailed(
             _("The platform's %(what)s is on a private network address, which Tinker does not call here.",
               what=what),

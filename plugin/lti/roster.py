@@ -172,7 +172,8 @@ class _Client:
                 response = platform_http.call("GET", url, headers=headers, timeout=self.timeout,
                                               deadline=10 * self.timeout, redirects=True)
             except platform_http.NotPublic as exc:
-                raise RosterError(said.PRIVATE_ADDRESS(method="GET", url=url, address=str(exc))) from None
+                platform_http.refused_private(url, exc)
+                raise RosterError(said.PRIVATE_ADDRESS(method="GET", url=url)) from None
             except requests.RequestException as exc:
                 raise RosterError(said.UNREACHABLE(url=url, error=exc.__class__.__name__)) from None
             if response.status_code == 401 and attempt == 1:

@@ -104,7 +104,8 @@ def _access_token(client: ServiceClient, scopes: tuple[str, ...], now: datetime)
             "client_assertion": client_assertion(client, now), "scope": " ".join(scopes),
         }, headers={"Accept": "application/json"}, timeout=current_app.config["LTI_HTTP_TIMEOUT"])
     except platform_http.NotPublic as exc:
-        raise GiveUp(said.PRIVATE_ADDRESS(method="POST", url=client.token_url, address=str(exc))) from None
+        platform_http.refused_private(client.token_url, exc)
+        raise GiveUp(said.PRIVATE_ADDRESS(method="POST", url=client.token_url)) from None
     except requests.RequestException as exc:
         # the kind of failure for the pages (as ags._call), its detail for the server log
         current_app.logger.warning("token request to %s failed: %r", client.token_url, exc)

@@ -3,6 +3,7 @@ redirects, where a transport failure means "try again later" and the receiver's 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import socket
 import threading
@@ -17,6 +18,8 @@ from urllib3.util.connection import create_connection
 
 from plugin.outbox.messages import Peer
 from plugin.outbox.registry import GiveUp, Retry
+
+log = logging.getLogger(__name__)
 
 MAX_ANSWER = 4096  # bytes of a receiver's answer kept (answer_text shows at most 300 characters of it)
 
@@ -212,7 +215,8 @@ def send(method: str, url: str, *, who: Peer, timeout: float, public_only: bool 
     try:
         return request(method, url, timeout=timeout, public_only=public_only, keep=keep, **kwargs)
     except NotPublic as exc:
-        raise GiveUp(who.private(host=host_of(url), address=exc)) from None
+        refused_private(url, exc)
+        raise GiveUp(who.private(host=host_of(url))) from None
     except Unfinished:  # not known to be received, so again
         raise Retry(who.unfinished(seconds=f"{2 * timeout:g}")) from None
     except requests.Timeout:
@@ -221,6 +225,13 @@ def send(method: str, url: str, *, who: Peer, timeout: float, public_only: bool 
         raise Retry(who.unreachable(host=host_of(url))) from None
     except requests.RequestException as exc:
         raise Retry(who.failed(error=f"{type(exc).__name__}: {str(exc)[:200]}")) from None
+
+
+def refused_private(url: str, address: object) -> None:
+    """Log the non-public address a refused URL's host led to. Only the operator's log names it: the record or page
+    that says the call was refused names the host (which whoever set the URL typed), never the address, which would
+    tell them how this server's network resolves the names they choose."""
+    log.warning("not calling %s: a private network address (%s)", host_of(url), address)
 
 
 def host_of(url: str) -> str:

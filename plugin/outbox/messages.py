@@ -23,7 +23,7 @@ WORKER_ENDED = Message(N_("%(attempts)s tries ended before the delivery finished
 class Peer:
     """The HTTP failures plugin/outbox/http.py reports for one kind of receiver."""
     unfinished: Message  # %(seconds)s
-    private: Message  # %(host)s, %(address)s
+    private: Message  # %(host)s (the address it led to goes to the log only: http.refused_private)
     slow: Message  # %(seconds)s
     unreachable: Message  # %(host)s
     failed: Message  # %(error)s

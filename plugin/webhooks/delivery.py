@@ -18,7 +18,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from plugin.extensions import db
-from plugin.outbox.http import answer_text, host_of, send
+from plugin.outbox.http import answer_text, host_of, refused_private, send
 from plugin.outbox.registry import GiveUp, Retry, handler, lane_namer, numbered, trimmer
 from plugin.tenancy.models import Organisation
 from plugin.webhooks import messages as said
@@ -76,7 +76,8 @@ def deliver(payload: dict, now: datetime) -> str:
         raise GiveUp(said.SECRET_UNREADABLE())
     address = private_host(endpoint.url)
     if address:
-        raise GiveUp(said.PRIVATE_HOST(address=address))
+        refused_private(endpoint.url, address)
+        raise GiveUp(said.PRIVATE_HOST())
     timestamp = int(now.timestamp())
     body = payload["body"]
     headers = {"Content-Type": "application/json", "User-Agent": "Tinker-Webhooks/1",

@@ -24,7 +24,7 @@ from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
 from plugin.i18n import gettext as _
 from plugin.i18n import lazy_gettext as _l
-from plugin.outbox.http import in_the_clear, valid_port
+from plugin.outbox.http import in_the_clear, refused_private, valid_port
 from plugin.outbox.models import FAILED, PENDING, OutboxItem
 from plugin.outbox.registry import Retry
 from plugin.outbox.service import ENQUEUED_FLAG
@@ -131,9 +131,9 @@ def create_endpoint(actor: Actor, data: dict, now: datetime) -> tuple[WebhookEnd
         raise InvalidInput(_("Check the address."), errors={"url": [
             _("Tinker cannot resolve the receiver's host name.")]}) from None
     if address:
+        refused_private(url, address)
         raise InvalidInput(_("Check the address."), errors={"url": [
-            _("It leads to a private address (%(address)s); Tinker sends webhooks only to public addresses.",
-              address=address)]})
+            _("It leads to a private network address; Tinker sends webhooks only to public addresses.")]})
     lock_organisation(actor.organisation_id)  # two adds at once: the second counts the first's endpoint
     count = db.session.scalar(select(func.count()).where(WebhookEndpoint.organisation_id == actor.organisation_id))
     if count >= MAX_ENDPOINTS:

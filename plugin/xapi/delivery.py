@@ -22,7 +22,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from plugin.extensions import db
-from plugin.outbox.http import answer_text, host_of, is_public, send
+from plugin.outbox.http import answer_text, host_of, is_public, refused_private, send
 from plugin.outbox.models import DISMISSED, FAILED, PENDING, OutboxItem
 from plugin.outbox.registry import GiveUp, Retry, handler, lane_namer, numbered, trimmer
 from plugin.tenancy.models import Organisation
@@ -102,7 +102,8 @@ def deliver(payload: dict, now: datetime) -> str:
     if not current_app.config.get("XAPI_ALLOW_PRIVATE_ENDPOINTS", False):
         address = private_address(url)
         if address:
-            raise GiveUp(said.PRIVATE_HOST(address=address))
+            refused_private(url, address)
+            raise GiveUp(said.PRIVATE_HOST())
     timeout = current_app.config.get("XAPI_HTTP_TIMEOUT", 10)
     response = send("PUT", url, who=said.LRS, timeout=timeout, params={"statementId": statement["id"]},
                     json=statement, auth=(row.key, secret), headers=HEADERS,

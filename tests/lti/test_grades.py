@@ -17,6 +17,7 @@ from plugin.outbox.service import process_due
 from plugin.tenancy.models import User
 from tests.support.ags import FakeAgs
 from tests.support.platform import FakePlatform, token_from
+from tests.support.refusals import assert_refused_privately
 from tests.web.helpers import log_experiment, text, visible
 
 AGS = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
@@ -408,9 +409,10 @@ def test_an_lms_that_is_down_is_tried_once_a_pass_whichever_course_the_deliverie
 
 
 def test_where_lmss_are_kept_to_public_addresses_grades_for_one_on_the_servers_own_network_are_never_sent(
-        app, client, enter, ags, monkeypatch):
+        app, client, enter, ags, monkeypatch, caplog):
     """The token endpoint and the line item URLs come from the LMS: in production, on a private address (here
-    loopback) they are not called, and the delivery fails at once naming the address and the setting."""
+    loopback) they are not called, and the delivery fails at once saying so and naming the setting (the address it
+    resolved to in the operator's log)."""
     teacher = enter("instructor", "teacher-1")
     monkeypatch.setitem(app.config, "LTI_ALLOW_PRIVATE_PLATFORMS", False)
     enable(client, teacher)
@@ -419,7 +421,8 @@ def test_where_lmss_are_kept_to_public_addresses_grades_for_one_on_the_servers_o
     with app.app_context():
         status, error = db.session.execute(select(OutboxItem.status, OutboxItem.last_error)
                                            .where(OutboxItem.kind == "ags.lineitem")).one()
-    assert status == FAILED and "not called, it is on a private network address (127.0.0.1)" in error
+    assert status == FAILED and "not called, it is on a private network address;" in error
+    assert_refused_privately(error, caplog.text)
     assert ags.token_requests == [] and ags.lineitem_posts == 0
 
 

@@ -14,6 +14,7 @@ from plugin.lti.roster import next_link
 from plugin.tenancy.models import Course, Membership, User
 from tests.support.nrps import LIS, NRPS_CLAIM, FakeNrps, canvas_member, moodle_member
 from tests.support.platform import token_from
+from tests.support.refusals import assert_refused_privately
 from tests.web.helpers import visible
 
 TEST_USER = "http://purl.imsglobal.org/vocab/lti/system/person#TestUser"
@@ -529,14 +530,16 @@ def test_a_sync_that_fails_unexpectedly_says_so_on_the_course_instead_of_the_las
 
 
 def test_where_lmss_are_kept_to_public_addresses_a_roster_service_on_the_servers_own_network_is_never_called(
-        client, platform, lms, cli, no_launch_sync, appctx, app, monkeypatch):
+        client, platform, lms, cli, no_launch_sync, appctx, app, monkeypatch, caplog):
     """The roster URL and the token endpoint come from the LMS: in production, one on a private address (here
-    loopback) is not called, and the course's status names the address and the setting, not anything it answered."""
+    loopback) is not called, and the course's status says so and names the setting, not anything it answered (the
+    address it resolved to is in the operator's log)."""
     launch_with_roster(client, platform, lms)
     monkeypatch.setitem(app.config, "LTI_ALLOW_PRIVATE_PLATFORMS", False)
     result = cli("lti", "sync-roster")
     assert result.exit_code == 1
-    assert "not called, it is on a private network address (127.0.0.1)" in result.output
+    assert "not called, it is on a private network address;" in result.output
+    assert_refused_privately(result.output, caplog.text)
     assert "TINKER_LTI_ALLOW_PRIVATE_PLATFORMS" in result.output
     assert lms.requests == [] and lms.token_requests == 0
     monkeypatch.setitem(app.config, "LTI_ALLOW_PRIVATE_PLATFORMS", True)

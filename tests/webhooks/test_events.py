@@ -19,6 +19,7 @@ from plugin.recognition.service import give_kudos
 from plugin.teams.service import add_member, ensure_team
 from plugin.webhooks import service as webhooks
 from tests.services.factories import NOW, later, log, make_actor, make_platform
+from tests.support.refusals import assert_refused_privately
 
 
 def items() -> list[OutboxItem]:
@@ -118,7 +119,7 @@ def test_an_ipv6_address_carrying_a_private_ipv4_one_is_refused_like_it(org, app
     monkeypatch.setitem(app.config, "WEBHOOKS_ALLOW_PRIVATE_ENDPOINTS", False)
     with pytest.raises(InvalidInput) as err:
         add(org["admin"], f"https://{host}:8080/in")
-    assert "private address" in " ".join(err.value.errors["url"])
+    assert "private network address" in " ".join(err.value.errors["url"])
 
 
 def test_a_public_ipv6_address_and_one_carrying_a_public_ipv4_are_accepted(org, app, monkeypatch):
@@ -141,18 +142,20 @@ def test_plain_http_receivers_are_refused_where_private_ones_are(org, app, monke
     assert add(org["admin"], "http://10.0.0.7/in").url == "http://10.0.0.7/in"
 
 
-def test_private_receivers_are_refused_when_the_operator_does_not_allow_them(org, app, monkeypatch):
+def test_private_receivers_are_refused_when_the_operator_does_not_allow_them(org, app, monkeypatch, caplog):
     endpoint = add(org["admin"], "http://127.0.0.1:9/in", events=("experiment.logged",))  # allowed in tests
     log(org["ada"], later(1))
     db.session.commit()
     monkeypatch.setitem(app.config, "WEBHOOKS_ALLOW_PRIVATE_ENDPOINTS", False)
     with pytest.raises(InvalidInput) as err:
         add(org["admin"], "https://localhost:8080/in")
-    assert "private address" in " ".join(err.value.errors["url"])
+    assert_refused_privately(" ".join(err.value.errors["url"]), caplog.text)
+    caplog.clear()
     counts = outbox.process_due(later(2))
     assert counts.failed == 1
     [item] = items()
-    assert item.status == FAILED and "private address (127.0.0.1)" in item.last_error
+    assert item.status == FAILED
+    assert_refused_privately(item.last_error, caplog.text)
     assert endpoint.id == item.payload["endpoint_id"]
 
 

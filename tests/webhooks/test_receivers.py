@@ -21,6 +21,7 @@ from plugin.webhooks import service as webhooks
 from plugin.webhooks.models import WebhookEndpoint
 from plugin.xapi import service as xapi
 from tests.services.factories import NOW, later, log, make_actor, make_platform
+from tests.support.refusals import assert_refused_privately
 from tests.webhooks.conftest import receiver, verify  # noqa: F401
 
 PUBLIC = "93.184.216.34"
@@ -81,7 +82,8 @@ def _rebinding_url(receiver, path):  # noqa: F811
     return f"http://rebind.attacker.example:{receiver.url.split(':')[2].split('/')[0]}{path}"
 
 
-def test_a_webhook_host_that_rebinds_to_loopback_gets_nothing(app, appctx, receiver, rebinding, monkeypatch):  # noqa: F811
+def test_a_webhook_host_that_rebinds_to_loopback_gets_nothing(app, appctx, receiver, rebinding, monkeypatch,  # noqa: F811
+                                                               caplog):
     platform = make_platform()
     admin, ada = make_actor(platform, "admin", Role.ADMIN), make_actor(platform, "ada")
     add(admin, _rebinding_url(receiver, "/internal-admin"), events=("experiment.logged",))  # plain http: saved
@@ -91,10 +93,10 @@ def test_a_webhook_host_that_rebinds_to_loopback_gets_nothing(app, appctx, recei
     outbox.process_due(later(2))
     assert receiver.received == []
     item = db.session.query(OutboxItem).filter(OutboxItem.kind == webhooks.KIND).one()
-    assert "private address (127.0.0.1)" in item.last_error
+    assert_refused_privately(item.last_error, caplog.text)
 
 
-def test_an_lrs_host_that_rebinds_to_loopback_gets_nothing(app, appctx, receiver, rebinding, monkeypatch):  # noqa: F811
+def test_an_lrs_host_that_rebinds_to_loopback_gets_nothing(app, appctx, receiver, rebinding, monkeypatch, caplog):  # noqa: F811
     platform = make_platform()
     admin, ada = make_actor(platform, "admin", Role.ADMIN), make_actor(platform, "ada")
     xapi.update_settings(admin, xapi.XIn().load({"enabled": True, "endpoint": _rebinding_url(receiver, "/x"),
@@ -105,7 +107,7 @@ def test_an_lrs_host_that_rebinds_to_loopback_gets_nothing(app, appctx, receiver
     outbox.process_due(later(2))
     assert receiver.received == []  # neither the statement nor the LRS credentials
     item = db.session.query(OutboxItem).filter(OutboxItem.kind == xapi.KIND).first()
-    assert "private address (127.0.0.1)" in item.last_error
+    assert_refused_privately(item.last_error, caplog.text)
 
 
 @pytest.mark.parametrize("url", ["https://hooks.example.org:99999/in", "https://hooks.example.org:0/in"])
@@ -195,7 +197,8 @@ def test_a_delivery_sent_after_a_slow_receiver_carries_the_time_it_is_sent(app, 
     assert int(got.headers["webhook-timestamp"]) >= int(started.timestamp()) + 2
 
 
-def test_a_rebinding_host_on_a_closed_port_reads_the_same_as_on_an_open_one(app, appctx, rebinding, monkeypatch):  # noqa: F811
+def test_a_rebinding_host_on_a_closed_port_reads_the_same_as_on_an_open_one(app, appctx, rebinding, monkeypatch,  # noqa: F811
+                                                                            caplog):
     """The connection goes to the address checked, so nothing is tried on the private one: a closed port there is
     reported as an open one is (before, "could not connect" against "private address" told them apart)."""
     platform = make_platform()
@@ -209,11 +212,11 @@ def test_a_rebinding_host_on_a_closed_port_reads_the_same_as_on_an_open_one(app,
     db.session.commit()
     outbox.process_due(later(2))
     item = db.session.query(OutboxItem).filter(OutboxItem.kind == webhooks.KIND).one()
-    assert "private address (127.0.0.1)" in item.last_error
+    assert_refused_privately(item.last_error, caplog.text)
 
 
 def test_a_proxy_in_the_environment_does_not_carry_deliveries_past_the_address_check(app, appctx, receiver,  # noqa: F811
-                                                                                       monkeypatch):
+                                                                                       monkeypatch, caplog):
     """Through HTTP_PROXY the connection was the proxy's and nobody checked where it went: a receiver at a private
     address got the delivery. Deliveries kept to the public internet are sent directly."""
     from plugin.outbox.http import send
@@ -224,7 +227,8 @@ def test_a_proxy_in_the_environment_does_not_carry_deliveries_past_the_address_c
     monkeypatch.setenv("NO_PROXY", "")
     with pytest.raises(GiveUp) as refused:
         send("POST", "http://10.1.2.3:8080/internal", who=RECEIVER, timeout=2, public_only=True, json={})
-    assert "private address (10.1.2.3)" in str(refused.value)
+    assert "at 10.1.2.3:8080 answered from a private network address" in str(refused.value)  # the host typed
+    assert "private network address (10.1.2.3)" in caplog.text
     assert receiver.received == []
 
 
