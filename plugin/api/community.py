@@ -27,6 +27,12 @@ class ReactionsOut(Schema):
     mine = fields.List(fields.String(), required=True)
 
 
+class ReactionWithdrawnOut(Schema):
+    withdrawn = fields.Boolean(required=True, metadata={"description": "false: the caller had no such reaction"})
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    mine = fields.List(fields.String(), required=True)
+
+
 class ReuseOut(Schema):
     created = fields.Boolean(required=True)
 
@@ -92,6 +98,18 @@ def react(actor, data, experiment_id):
     created = community.react(actor, experiment_id, data["kind"], utcnow())
     db.session.commit()
     return _reactions(actor, experiment_id, created), 201 if created else 200
+
+
+@blp.route("/experiments/<id:experiment_id>/reactions/<string:kind>", methods=["DELETE"])
+@guard(blp)
+@blp.response(200, ReactionWithdrawnOut)
+def withdraw_reaction(actor, experiment_id, kind):
+    """Take back one's reaction (`helpful` or `saved_mistake`). Its author keeps what it earned them; giving it again
+    (POST) shows it again without crediting them twice."""
+    withdrawn = community.withdraw_reaction(actor, experiment_id, kind, utcnow())
+    db.session.commit()
+    return {"withdrawn": withdrawn, "counts": community.reactions_summary(experiment_id),
+            "mine": sorted(community.my_reactions(actor, experiment_id))}
 
 
 @blp.route("/experiments/<id:experiment_id>/reuses", methods=["POST"])

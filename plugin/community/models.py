@@ -21,6 +21,8 @@ class Reaction(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Taken back by the colleague who gave it: left out of every count until given again (community.withdraw_reaction)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Reuse(db.Model):

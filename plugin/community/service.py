@@ -49,18 +49,44 @@ def _credit_author(experiment: Experiment, name: str, source_type: str, source_i
                          now)
 
 
-def react(actor: Actor, experiment_id: int, kind: str, now: datetime) -> bool:
-    """Add a reaction once; returns False when it was already there."""
+def _reaction_kind(kind: str) -> str:
     if kind not in REACTIONS:
         raise InvalidInput(_("Unknown reaction."), errors={"kind": [_("Choose a reaction.")]})
+    return kind
+
+
+def _mine(actor: Actor, experiment: Experiment, kind: str):
+    return (Reaction.experiment_id == experiment.id, Reaction.user_id == actor.user_id, Reaction.kind == kind)
+
+
+def react(actor: Actor, experiment_id: int, kind: str, now: datetime) -> bool:
+    """Add a reaction once; returns False when it was already there. One taken back and given again is the same
+    reaction (its row, its time) standing again. The rules on reactions count those standing and pay once (or once
+    per window), so taking a reaction back and forth pays its author nothing more."""
+    kind = _reaction_kind(kind)
     experiment = _others_experiment(actor, experiment_id)
     reaction_id = insert_ignore(db.session, Reaction.__table__, {
         "experiment_id": experiment.id, "user_id": actor.user_id, "kind": kind, "created_at": now},
         ["experiment_id", "user_id", "kind"])
     if reaction_id is None:
-        return False
+        reaction_id = db.session.scalar(update(Reaction).where(*_mine(actor, experiment, kind),
+                                                               Reaction.withdrawn_at.is_not(None))
+                                        .values(withdrawn_at=None).returning(Reaction.id))
+        if reaction_id is None:
+            return False
     _credit_author(experiment, E.REACTION_RECEIVED, "reaction", reaction_id, now)
     return True
+
+
+def withdraw_reaction(actor: Actor, experiment_id: int, kind: str, now: datetime) -> bool:
+    """Take one's reaction back (a slip of the finger, a change of mind); returns False when there was none to take.
+    The row stays, marked, and counts leave it out. What its author earned for it stays theirs, as with every
+    correction (a recalculation of the rules, which counts only the reactions standing, settles it)."""
+    kind = _reaction_kind(kind)
+    experiment = _others_experiment(actor, experiment_id)
+    return bool(db.session.execute(update(Reaction).where(*_mine(actor, experiment, kind),
+                                                          Reaction.withdrawn_at.is_(None))
+                                   .values(withdrawn_at=now)).rowcount)
 
 
 def mark_reused(actor: Actor, experiment_id: int, now: datetime) -> bool:
@@ -126,7 +152,8 @@ def unhide(actor: Actor, experiment_id: int, now: datetime) -> Experiment:
 
 
 def reactions_summary(experiment_id: int) -> dict[str, int]:
-    rows = db.session.execute(select(Reaction.kind, func.count()).where(Reaction.experiment_id == experiment_id)
+    rows = db.session.execute(select(Reaction.kind, func.count()).where(Reaction.experiment_id == experiment_id,
+                                                                        Reaction.withdrawn_at.is_(None))
                               .group_by(Reaction.kind))
     counts = {kind: n for kind, n in rows}
     counts["reused"] = db.session.scalar(select(func.count()).select_from(Reuse).where(
@@ -136,7 +163,8 @@ def reactions_summary(experiment_id: int) -> dict[str, int]:
 
 def my_reactions(actor: Actor, experiment_id: int) -> set[str]:
     kinds = set(db.session.scalars(select(Reaction.kind).where(Reaction.experiment_id == experiment_id,
-                                                                Reaction.user_id == actor.user_id)))
+                                                                Reaction.user_id == actor.user_id,
+                                                                Reaction.withdrawn_at.is_(None))))
     if db.session.scalar(select(Reuse.id).where(Reuse.experiment_id == experiment_id, Reuse.user_id == actor.user_id)):
         kinds.add("reused")
     return kinds

@@ -336,6 +336,8 @@ class DbFacts:
             t = model.__table__
             query = select(func.count()).select_from(t).join(X, X.c.id == t.c.experiment_id).where(
                 *_MINE, t.c.user_id != _USER)
+            if "withdrawn_at" in t.c:  # a reaction taken back
+                query = query.where(t.c.withdrawn_at.is_(None))
             if since is not None:
                 query = query.where(t.c.created_at >= bindparam("since", type_=t.c.created_at.type))
             return query

@@ -137,11 +137,12 @@ def export_person(organisation_id: int, user_id: int) -> dict[str, list[dict]]:
 
     in_org = Experiment.organisation_id == org
     out["reactions_given"] = _rows(s.execute(
-        select(Reaction.experiment_id, Reaction.kind, Reaction.created_at).join(Experiment, Experiment.id ==
-                                                                                Reaction.experiment_id)
+        select(Reaction.experiment_id, Reaction.kind, Reaction.created_at, Reaction.withdrawn_at).join(
+            Experiment, Experiment.id == Reaction.experiment_id)
         .where(Reaction.user_id == uid, in_org).order_by(Reaction.id)))
     out["reactions_received"] = _rows(s.execute(
-        select(Reaction.experiment_id, Reaction.kind, Reaction.created_at).where(Reaction.experiment_id.in_(mine))
+        select(Reaction.experiment_id, Reaction.kind, Reaction.created_at).where(Reaction.experiment_id.in_(mine),
+                                                                                 Reaction.withdrawn_at.is_(None))
         .order_by(Reaction.id)))
     out["reuses_given"] = _rows(s.execute(
         select(Reuse.experiment_id, Reuse.created_at).join(Experiment, Experiment.id == Reuse.experiment_id)

@@ -86,9 +86,10 @@ def _events(organisation_id: int) -> list[tuple[E.Event, dict | None]]:
                             k.created_at), {"kind": "kudos", "at": k.created_at, "points": k.points,
                                             "dimension": dimension}))
     for model, name, kind in ((Reaction, E.REACTION_RECEIVED, "reaction"), (Reuse, E.REUSE_RECEIVED, "reuse")):
+        standing = (model.withdrawn_at.is_(None),) if model is Reaction else ()  # a reaction taken back counts not
         rows = db.session.execute(select(model, Experiment.course_id, Experiment.user_id).join(
             Experiment, Experiment.id == model.experiment_id).where(Experiment.organisation_id == organisation_id,
-                                                                     model.user_id != Experiment.user_id))
+                                                                     model.user_id != Experiment.user_id, *standing))
         for row, course_id, author_id in rows:
             out.append((E.Event(name, organisation_id, course_id, author_id, kind, row.id, row.created_at),
                         {"kind": kind, "at": row.created_at, "by": row.user_id}))

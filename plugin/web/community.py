@@ -13,6 +13,7 @@ from plugin.web.auth import launch_url, requires_actor
 bp = Blueprint("community", __name__, url_prefix="/app/experiments/<id:experiment_id>")
 ACTIONS = {
     "react": lambda actor, eid, form, now: community.react(actor, eid, form.get("kind", ""), now),
+    "unreact": lambda actor, eid, form, now: community.withdraw_reaction(actor, eid, form.get("kind", ""), now),
     "reuse": lambda actor, eid, form, now: community.mark_reused(actor, eid, now),
     "report": lambda actor, eid, form, now: community.report(actor, eid, form.get("reason", ""), now),
     "hide": lambda actor, eid, form, now: community.hide(actor, eid, form.get("reason", ""), now),

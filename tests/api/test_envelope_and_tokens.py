@@ -309,6 +309,22 @@ def test_reacting_twice_counts_once(client, world):
     assert second.get_json()["created"] is False and second.get_json()["counts"]["helpful"] == 1
 
 
+def test_a_reaction_is_taken_back_with_delete(client, world):
+    url = f"/api/v1/courses/{world.course_id}/experiments/{world.experiment_id}/reactions"
+    manager = bearer(world.callers["manager"])
+    client.post(url, json={"kind": "helpful"}, headers=manager)
+    taken = client.delete(f"{url}/helpful", headers=manager)
+    assert taken.status_code == 200
+    assert taken.get_json()["withdrawn"] is True and taken.get_json()["counts"].get("helpful", 0) == 0
+    assert taken.get_json()["mine"] == []
+    again = client.delete(f"{url}/helpful", headers=manager)
+    assert again.status_code == 200 and again.get_json()["withdrawn"] is False
+    unknown = client.delete(f"{url}/love", headers=manager)
+    assert unknown.status_code == 422 and unknown.get_json()["error"]["errors"]["kind"]
+    given = client.post(url, json={"kind": "helpful"}, headers=manager)
+    assert given.status_code == 201 and given.get_json()["counts"]["helpful"] == 1
+
+
 def test_json_types_are_strict_in_bodies(client, world):
     body = experiment_body(client, world.callers["learner"], anonymous="on", minutes_saved="5")
     response = client.post(f"/api/v1/courses/{world.course_id}/experiments", json=body,

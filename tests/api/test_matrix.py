@@ -55,6 +55,8 @@ EXPECTED: dict[str, dict[str, int]] = {
     f"PATCH {C}/experiments/<id:experiment_id>": row(learner=200, observer=403, manager=403, admin=403),
     f"POST {C}/experiments/<id:experiment_id>/share": row(learner=200, observer=403, manager=403, admin=403),
     f"POST {C}/experiments/<id:experiment_id>/reactions": row(learner=422, observer=403, manager=201, admin=201),
+    f"DELETE {C}/experiments/<id:experiment_id>/reactions/<string:kind>": row(learner=422, observer=403, manager=200,
+                                                                              admin=200),
     f"POST {C}/experiments/<id:experiment_id>/reuses": row(learner=422, observer=403, manager=201, admin=201),
     f"GET {C}/peer-help": row(**PEOPLE),
     f"POST {C}/peer-help": row(learner=201, observer=403, manager=201, admin=201),
@@ -125,6 +127,7 @@ def _url(path: str, world) -> str:
                         .replace("<id:webhook_id>", str(world.webhook_id))
                         .replace("<id:challenge_id>", str(world.challenge_id))
                         .replace("<id:user_id>", str(world.learners["l2"]))
+                        .replace("<string:kind>", "helpful")
                         .replace("<name>", "swagger-ui.css"))
 
 

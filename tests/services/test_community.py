@@ -18,6 +18,7 @@ from plugin.community.service import (
     reactions_summary,
     report,
     unhide,
+    withdraw_reaction,
 )
 from plugin.core.actor import Role
 from plugin.errors import Forbidden, InvalidInput, NotFound
@@ -65,6 +66,69 @@ def test_each_kind_of_reaction_counts_once_per_person(course):
     assert rows(Reaction) == 3
     with pytest.raises(InvalidInput):
         react(course.bo, course.post.id, "love", later(4))
+
+
+def well_received(course, count: int = 2, points: int = 10) -> None:
+    from plugin.rules.definitions import create_rule
+
+    create_rule(course.ada.organisation_id, {"name": "Well received", "condition": "reactions_received",
+                                             "params": {"count": count}, "points": points, "dimension": "sharing",
+                                             "repeatable": False}, NOW)
+
+
+def test_a_reaction_can_be_taken_back_and_counts_leave_it_out(course):
+    assert react(course.bo, course.post.id, "helpful", NOW) is True
+    react(course.bo, course.post.id, "saved_mistake", NOW)
+    assert withdraw_reaction(course.bo, course.post.id, "helpful", later(1)) is True
+    assert withdraw_reaction(course.bo, course.post.id, "helpful", later(2)) is False  # nothing left to take back
+    assert withdraw_reaction(course.cy, course.post.id, "helpful", later(2)) is False  # never given
+    db.session.commit()
+    assert reactions_summary(course.post.id) == {"saved_mistake": 1, "reused": 0}
+    assert my_reactions(course.bo, course.post.id) == {"saved_mistake"}
+    assert react(course.bo, course.post.id, "helpful", later(3)) is True  # given again
+    assert react(course.bo, course.post.id, "helpful", later(4)) is False
+    db.session.commit()
+    assert reactions_summary(course.post.id)["helpful"] == 1 and rows(Reaction) == 2
+    with pytest.raises(InvalidInput):
+        withdraw_reaction(course.bo, course.post.id, "love", later(5))
+
+
+def test_a_reaction_taken_back_does_not_count_towards_a_reactions_rule_and_back_and_forth_pays_once(course):
+    """The rule pays for two reactions received: one given and taken back does not count, given again it does
+    (and pays, though no new reaction arrived then); taking it back and forth afterwards pays nothing more."""
+    well_received(course)
+    before = sharing(course.ada)
+    react(course.bo, course.post.id, "helpful", NOW)
+    withdraw_reaction(course.bo, course.post.id, "helpful", later(1))
+    react(course.cy, course.post.id, "helpful", later(2))
+    db.session.commit()
+    assert sharing(course.ada) == before  # one reaction stands
+    react(course.bo, course.post.id, "helpful", later(3))
+    db.session.commit()
+    assert sharing(course.ada) == before + 10
+    for minute in range(4, 10):
+        withdraw_reaction(course.bo, course.post.id, "helpful", later(minute))
+        react(course.bo, course.post.id, "helpful", later(minute))
+    db.session.commit()
+    assert sharing(course.ada) == before + 10 and rows(Reaction) == 2
+    assert verify_totals() == []
+
+
+def test_a_recalculation_counts_only_the_reactions_standing(course):
+    """What the author earned for a reaction stays when it is taken back, as with every correction; a recalculation
+    of the rules, which sees only the reactions standing, takes it back."""
+    from plugin.replay.service import replay
+
+    well_received(course, count=1)
+    before = sharing(course.ada)
+    react(course.bo, course.post.id, "helpful", NOW)
+    withdraw_reaction(course.bo, course.post.id, "helpful", later(1))
+    db.session.commit()
+    assert sharing(course.ada) == before + 10  # kept
+    replay(course.ada.organisation_id, later(2), apply=True)
+    db.session.commit()
+    assert sharing(course.ada) == before
+    assert verify_totals() == []
 
 
 def test_a_reuse_credits_the_author_in_sharing(course):

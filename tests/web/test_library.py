@@ -30,6 +30,32 @@ def test_reuse_credits_the_author_once_and_reactions_count(client, launch):
     assert "Your experiment “Prompt for rubric feedback” was reused by a colleague" in why
 
 
+def test_a_pressed_reaction_button_takes_the_reaction_back_and_says_so(client, launch):
+    """A reaction given by mistake stayed for good: its button was disabled once pressed. It is a toggle now, pressed
+    (aria-pressed) while the reaction stands; pressing it again takes it back."""
+    author = launch(sub="author")
+    path = _experiment_path(log_experiment(client, author, title="Prompt for rubric feedback", outcome="worked",
+                                           learned=""))
+    reader = launch(sub="reader")
+
+    def helpful_button(page):
+        return re.search(r'action="([^"]*)"[^>]*>(?:(?!</form>).)*name="kind" value="helpful">'
+                         r'<button aria-pressed="(true|false)"', page, re.S)
+
+    shown = helpful_button(text(client.get(path, query_string={"lt": reader})))
+    assert shown.group(2) == "false" and shown.group(1).endswith("/react")
+    client.post(f"{path}/react", data={"lt": reader, "kind": "helpful"})
+    shown = helpful_button(text(client.get(path, query_string={"lt": reader})))
+    assert shown.group(2) == "true" and shown.group(1).endswith("/unreact")
+    assert "Helpful: 1" in visible(client.get(path, query_string={"lt": reader}))
+    sent = client.post(f"{path}/unreact", data={"lt": reader, "kind": "helpful"})
+    assert sent.status_code == 303
+    page = text(client.get(sent.headers["Location"]))
+    assert '<p class="toast" role="status">Your reaction was taken back.</p>' in page
+    assert helpful_button(page).group(2) == "false" and "Helpful: 0" in visible(client.get(path, query_string={
+        "lt": reader}))
+
+
 def test_authors_cannot_react_to_or_reuse_their_own(client, launch):
     author = launch(sub="author")
     path = _experiment_path(log_experiment(client, author, outcome="worked", learned=""))
