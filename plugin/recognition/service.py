@@ -209,6 +209,10 @@ def revoke_kudos(actor: Actor, kudos_id: int, reason: str, now: datetime) -> Kud
 
 def award_badge_manually(actor: Actor, *, receiver_id: int, badge_id: int, comment: str, now: datetime,
                          evidence_url: str | None = None) -> int:
+    # The receiver's membership row first, as kudos and every award of theirs take it (PostgreSQL): a team change
+    # meanwhile then counts the badge for the team, or waits for it, instead of each missing the other; an erasure
+    # meanwhile finishes first and the receiver is refused as erased.
+    lock_standing(actor.course_id, receiver_id)
     receiver_role = _require_manager_for(actor, receiver_id)
     if receiver_role is not Role.LEARNER:
         raise InvalidInput(_("Badges go to learners."), errors={"receiver": [_("Choose a learner.")]})

@@ -183,3 +183,41 @@ def test_helps_between_one_pair_recorded_at_once_stay_within_the_pair_cap(appctx
         PeerHelp.over_pair_cap.is_(False))) == 3
     assert balance(helper.course_id, helper.user_id) == 3 * 10 + 15  # three helps, and the Helper badge's 15
     assert verify_totals() == []
+
+
+@pytest.mark.parametrize("first", ["team change", "manual badge"])
+def test_a_manual_badge_awarded_while_the_learner_joins_a_team_counts_for_the_team(appctx, first):
+    """A manager adds Ada to Red while another manager awards her the Champion badge (PostgreSQL: two requests at
+    once). Red's figures must count the badge, as a rebuild does: award_badge_manually takes its turn on Ada's
+    membership row, as kudos and every rule award do (without it, each read the other's work as not there, and Red
+    stayed one badge short on PostgreSQL)."""
+    from plugin.badges.models import BadgeClass
+    from plugin.badges.service import badges_of
+    from plugin.leaderboards import rebuild
+    from plugin.leaderboards.periods import ALL
+    from plugin.leaderboards.queries import team_figures
+    from plugin.recognition.service import award_badge_manually
+    from plugin.teams import service as teams
+    from plugin.teams.schemas import TeamIn
+    from tests.services.test_concurrency import while_the_first_waits_to_commit
+
+    platform = make_platform()
+    ada, boss, other_boss = (make_actor(platform, "ada"), make_actor(platform, "boss", Role.MANAGER),
+                             make_actor(platform, "boss-2", Role.MANAGER))
+    org = ada.organisation_id
+    log(ada)
+    team_id = teams.create_team(boss, TeamIn().load({"name": "Red"}), NOW).id
+    champion = db.session.scalar(select(BadgeClass.id).where(BadgeClass.organisation_id == org,
+                                                             BadgeClass.slug == "champion"))
+
+    def join():
+        return teams.add_members(boss, team_id, [ada.user_id], later(2))
+
+    def award():
+        return award_badge_manually(other_boss, receiver_id=ada.user_id, badge_id=champion,
+                                    comment="Ran the prompt clinic", now=later(2))
+
+    while_the_first_waits_to_commit(appctx, *((join, award) if first == "team change" else (award, join)))
+    db.session.expire_all()
+    assert rebuild.verify(org) == {}
+    assert team_figures(team_id, [ALL])[ALL].get("badges", 0) == len(badges_of(ada.course_id, ada.user_id))
