@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import Integer, bindparam, exists, func, select, union_all, update
@@ -452,7 +452,8 @@ def share_experiment(actor: Actor, experiment_id: int, visibility: str, now: dat
     if was_shared and not experiment.shared:
         xapi.experiment_unshared(actor, experiment, now)
     if experiment.shared and not was_shared and actor.can_earn:
-        rules.process(experiment_event(experiment), DbFacts(actor.course_id, actor.user_id),
+        event = experiment_event(experiment)
+        rules.process(replace(event, attrs={**event.attrs, "paid_at": now}), DbFacts(actor.course_id, actor.user_id),
                       limits(actor.organisation_id), now)
         grades.points_changed(actor.course_id, actor.user_id, now)
     return experiment

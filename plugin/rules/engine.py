@@ -114,7 +114,15 @@ def _points(rule: RuleSpec, per_fact: bool, event: E.Event, facts: Facts, limits
         if repeats >= limits.repeat_free_count:
             amount = amount * limits.repeat_factor_percent // 100
             note = "repeat"
-    room = max(0, limits.daily_points_cap - facts.points_on_day(facts.day_of(event.occurred_at), "experiment"))
+    day = facts.day_of(event.occurred_at)
+    room = max(0, limits.daily_points_cap - facts.points_on_day(day, "experiment"))
+    # An entry shared days after it was logged is evaluated as of its logging day, and paid today: the cap of the
+    # day it is paid in holds too (else each older entry shared found its own day's room, which what is paid today
+    # never uses up, and sharing them all paid past today's cap). A replay, which sees it shared when logged, may
+    # then find it owes what today's cap held back.
+    paid_on = event.attrs.get("paid_at")
+    if paid_on is not None and facts.day_of(paid_on) != day:
+        room = min(room, max(0, limits.daily_points_cap - facts.points_on_day(facts.day_of(paid_on), "experiment")))
     if amount > room:
         amount = room
         note = "daily_cap"

@@ -13,6 +13,7 @@ from plugin.catalog.service import items
 from plugin.core.actor import Role
 from plugin.errors import Conflict
 from plugin.experiments.models import Experiment
+from plugin.experiments.service import share_experiment
 from plugin.experiments.similarity import jaccard, shingles
 from plugin.extensions import db
 from plugin.ledger.models import LedgerEntry
@@ -194,6 +195,26 @@ def test_revoking_yesterdays_award_today_does_not_widen_todays_daily_cap(org):
     today = [log(org.ada, day(1, n + 1)) for n in range(4)]
     assert [paid(org, r) for r in today] == [10, 10, 10, 0]
     assert note(today[-1]) == "daily_cap"
+
+
+def test_sharing_an_older_entry_pays_within_the_daily_cap_of_the_day_it_is_paid(org):
+    """Ada reaches today's cap (20 here), then shares yesterday's private failure: Fail Forward was checked against
+    yesterday's room (its entry's day) but paid today, past today's cap; each older entry shared found its own day's
+    room again, which what is paid today never used up. It now fits both days' caps: its badge comes, its points not
+    today. (Found by a ledger review.)"""
+    set_limits(org, daily_points_cap=20, repeat_free_count=100)
+    failed = log(org.ada, NOW, outcome="failed", visibility="private",
+                 learned="What I learned: it invents sources, so I check each one.").experiment
+    today = [log(org.ada, day(1, n)) for n in range(3)]
+    assert [note(r) for r in today] == ["", "", "daily_cap"]
+    share_experiment(org.ada, failed.id, "course", day(1, 5))
+    db.session.commit()
+    start = day(1).replace(hour=0, minute=0, second=0, microsecond=0)  # the organisation's day (UTC)
+    paid_today = db.session.scalar(select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
+        LedgerEntry.user_id == org.ada.user_id, LedgerEntry.source_type == "experiment",
+        LedgerEntry.created_at >= start, LedgerEntry.created_at < start + timedelta(days=1)))
+    assert paid_today == 20
+    assert "Fail Forward" in badge_names(org.ada)
 
 
 def test_a_failure_with_a_too_short_reflection_earns_no_trying_points(org):
