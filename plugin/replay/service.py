@@ -44,6 +44,12 @@ class ReplayReport:
         return not (self.points or self.new_badges or self.lost_badges)
 
 
+def revoked_awards(organisation_id: int, specs: dict[int, RuleSpec]) -> set[tuple]:
+    """The award identities a manager revoked (of these rules): a simulation keeps their points out of the totals
+    that thresholds read, as the live totals lost them."""
+    return _current(organisation_id, specs)[2]
+
+
 def _current(organisation_id: int, specs: dict[int, RuleSpec]):
     """Net points per award identity, the unreversed entries behind each, the identities a manager
     revoked (their reversal is a human decision a replay must respect) and the newest entry of each identity."""
@@ -90,7 +96,8 @@ def replay(organisation_id: int, now: datetime, *, apply: bool = False, rule_ids
     # Archived rules (deleted after awarding) are out of a default replay: what they gave stays as given.
     scope = {candidate.id} if candidate is not None else set(
         rule_ids or [r.id for r in rules if r.archived_at is None])
-    desired = {k: a for k, a in simulate(organisation_id, active, limits(organisation_id)).items() if k[0] in scope}
+    desired = {k: a for k, a in simulate(organisation_id, active, limits(organisation_id),
+                                         revoked=revoked_awards(organisation_id, specs)).items() if k[0] in scope}
     net, live, revoked, newest = _current(organisation_id, {i: s for i, s in specs.items() if i in scope})
     # Only the course's learners now are simulated: someone who has since become staff there (a student made TA)
     # keeps what they earned as a learner, as given, rather than having a replay take it all back.
@@ -169,7 +176,8 @@ def preview(organisation_id: int, candidate: RuleSpec, replacing: int | None = N
                                                        Rule.active.is_(True)).order_by(Rule.id)))
     specs = [spec_of(r) for r in rules if r.id != replacing] + [candidate]
     per_person: dict[tuple[int, int], list[Award]] = {}
-    for award in simulate(organisation_id, specs, limits(organisation_id)).values():
+    revoked = revoked_awards(organisation_id, {r.id: spec_of(r) for r in rules})
+    for award in simulate(organisation_id, specs, limits(organisation_id), revoked=revoked).values():
         if award.rule.id == candidate.id:
             per_person.setdefault((award.course_id, award.user_id), []).append(award)
     badge = bool(candidate.badge_id) and candidate.badge_id in active_badge_ids(organisation_id)  # off: not issued

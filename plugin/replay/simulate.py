@@ -119,8 +119,11 @@ def _remember(facts: MemoryFacts, row: dict | None) -> None:
         facts.challenge_rows.append(row)
 
 
-def simulate(organisation_id: int, rules: list[RuleSpec], limits: Limits) -> dict[tuple, Award]:
-    """The awards the given rules would have made, keyed by award identity."""
+def simulate(organisation_id: int, rules: list[RuleSpec], limits: Limits,
+             revoked: set[tuple] | frozenset = frozenset()) -> dict[tuple, Award]:
+    """The awards the given rules would have made, keyed by award identity. `revoked`: the identities a manager
+    revoked, still made (a once-only rule is not made again, a day's cap counts them) but their points kept out of
+    the running totals: a points or level threshold is not reached with points a manager took back."""
     learners = learners_of(organisation_id)
     people: dict[tuple[int, int], _Person] = {}
     awards: dict[tuple, Award] = {}
@@ -130,13 +133,14 @@ def simulate(organisation_id: int, rules: list[RuleSpec], limits: Limits) -> dic
             continue
         facts = people.setdefault((event.course_id, event.user_id), _Person(MemoryFacts(time_zone=zone))).facts
         _remember(facts, row)
-        moved = _evaluate(event, facts, rules, limits, awards)
+        moved = _evaluate(event, facts, rules, limits, awards, revoked)
         if moved or (row is not None and row["kind"] == "kudos" and row["points"]):  # kudos points move totals too
-            _evaluate(replace(event, name=E.POINTS_CHANGED), facts, rules, limits, awards)
+            _evaluate(replace(event, name=E.POINTS_CHANGED), facts, rules, limits, awards, revoked)
     return awards
 
 
-def _evaluate(event: E.Event, facts: MemoryFacts, rules: list[RuleSpec], limits: Limits, awards: dict) -> bool:
+def _evaluate(event: E.Event, facts: MemoryFacts, rules: list[RuleSpec], limits: Limits, awards: dict,
+              revoked: set[tuple] | frozenset = frozenset()) -> bool:
     moved = False
     for rule in rules:
         if not triggered_by(rule, event.name):
@@ -151,11 +155,13 @@ def _evaluate(event: E.Event, facts: MemoryFacts, rules: list[RuleSpec], limits:
                                  event.source_type, event.source_id, event.occurred_at)
         facts.award_rows.append({"rule_id": rule.id, "at": event.occurred_at})
         if decision.points:
+            day = (facts.day_of(event.occurred_at), event.source_type)
+            facts.day_points[day] = facts.day_points.get(day, 0) + decision.points  # paid that day, whatever came after
+            if identity in revoked:
+                continue
             moved = True
             for dimension in (rule.dimension, "total"):
                 facts.point_totals[dimension] = facts.point_totals.get(dimension, 0) + decision.points
-            day = (facts.day_of(event.occurred_at), event.source_type)
-            facts.day_points[day] = facts.day_points.get(day, 0) + decision.points
     return moved
 
 

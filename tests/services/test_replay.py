@@ -405,3 +405,40 @@ def test_a_rule_introduced_while_another_admin_changes_the_time_zone_is_no_deadl
     db.session.expire_all()
     assert balance(course.ada.course_id, course.ada.user_id) == 10 + 20
     assert verify(course.org) == {}
+
+
+def test_a_new_threshold_rule_does_not_count_points_a_manager_revoked(appctx):
+    """A manager revokes Ada's Explorer badge (and its 15 points). An admin then adds "50 experimenting points":
+    Ada has 40, yet introducing the rule pays her its points and badge, because the replay that awards new rules to
+    past qualifiers added up every award the rules would make, the revoked one included (found by a ledger review).
+    Its points are kept out of the simulation's totals now; the preview says so too."""
+    from plugin.badges.service import get_or_create_badge
+    from plugin.replay.service import introduce_rule
+
+    platform = make_platform()
+    course = SimpleNamespace(ada=make_actor(platform, "ada"), boss=make_actor(platform, "boss", Role.MANAGER),
+                             admin=make_actor(platform, "admin", Role.ADMIN))
+    org = course.ada.organisation_id
+    update_limits(course.admin, {**limits(org).__dict__, "daily_points_cap": 1000}, NOW)
+    tools = [str(t.id) for t in items(org, "tools")[:3]]
+    categories = [c.id for c in items(org, "categories")[:3]]
+    for minute, (tool, category) in enumerate(zip(tools, categories)):
+        log(course.ada, day(0, minute), ai_tool=tool, task_category=category)  # 30, and Explorer's 15
+    explorer = db.session.scalar(select(BadgeAward).join(BadgeClass, BadgeClass.id == BadgeAward.badge_id).where(
+        BadgeClass.slug == "explorer", BadgeAward.user_id == course.ada.user_id))
+    revoke_badge(course.boss, explorer.id, "Logged the same tool under three names", day(0, 5))
+    log(course.ada, day(0, 6), ai_tool=tools[0], task_category=categories[1])
+    db.session.commit()
+    assert balances(course.ada.course_id, course.ada.user_id)["experimenting"] == 40
+    assert replay(org, day(0, 7)).empty  # with no rule changed, nothing to change: true before the new rule
+
+    medal = get_or_create_badge(org, "fifty", NOW, name="Fifty")
+    fifty = {"name": "Fifty experimenting points", "condition": "points_in_dimension",
+             "params": {"dimension": "experimenting", "points": 50}, "points": 5, "badge_id": medal.id,
+             "repeatable": False}
+    assert preview(org, RuleSpec(id=-1, version=1, **{k: v for k, v in fifty.items() if k != "name"})) == []
+    _rule, recognised = introduce_rule(course.admin, fifty, day(0, 8))
+    db.session.commit()
+    assert recognised == 0
+    assert "Fifty" not in [b.name for _award, b in badges_of(course.ada.course_id, course.ada.user_id)]
+    assert balances(course.ada.course_id, course.ada.user_id)["experimenting"] == 40
