@@ -510,3 +510,61 @@ def test_a_badge_switched_off_is_no_longer_awarded_by_rules_and_holders_keep_it(
     _switch(course.admin, "first-experiment", True)
     log(course.ada, later(20), ai_tool=tools[0], task_category=items(course.ada.organisation_id, "categories")[1].id)
     assert badge_names(course.ada) == ["First experiment"]
+
+
+# Known, not fixed yet (a ledger review, 2026-12-02): revoking kudos reverses every rule award that names the kudos
+# as its source, the thresholds its points crossed included, under keys a replay treats as a manager's decision; a
+# once-only award reversed so can never be earned again, and a threshold the kudos only helped reach is missed.
+# Fixing both needs once-only awards reversed as a consequence (not revoked themselves) to be earnable again, live
+# and in replays. Strict: each fails the suite once it passes, so the marker goes with the fix.
+KNOWN = pytest.mark.xfail(strict=True, reason="revoking kudos and the threshold awards it crossed: not fixed yet")
+
+
+@KNOWN
+def test_a_level_reached_after_an_unrelated_kudos_was_revoked_is_still_awarded(course):
+    """Kudos points push Ada over a level; the kudos are revoked (given to the wrong person), which rightly takes the
+    level back. Then Ada earns the same points herself: the level must be hers. It never comes: the once-only rule's
+    reversed award still counts as "already awarded" (facts.rule_awards counts originals, reversed or not) and its
+    key is spent, and a replay skips the award as "revoked by a manager", so nothing ever restores it."""
+    from plugin.badges.service import get_or_create_badge
+    from plugin.rules.definitions import create_rule
+
+    org = course.ada.organisation_id
+    level = get_or_create_badge(org, "explorer-level", NOW, name="Explorer level")
+    create_rule(org, {"name": "Reached Explorer", "condition": "level_reached",
+                      "params": {"level": "Explorer", "threshold": 40}, "points": 5, "badge_id": level.id,
+                      "repeatable": False}, NOW)
+    log(course.ada, NOW)  # 10 points
+    given = kudos(course.boss, course.ada, 30, "kudos-wrong-person", later(1))  # 40: Explorer
+    assert "Explorer level" in badge_names(course.ada)
+    revoke_kudos(course.boss, given.id, "Meant for someone else", later(2))
+    assert balance(course.ada.course_id, course.ada.user_id) == 10 and "Explorer level" not in badge_names(course.ada)
+
+    categories = [c.id for c in items(org, "categories")[1:4]]  # new kinds of task: no diminishing returns
+    for minute, category in enumerate(categories):  # 10 + 3 x 10 = 40 points of her own
+        log(course.ada, later(10 + minute), task_category=category)
+    db.session.commit()
+    assert balance(course.ada.course_id, course.ada.user_id) >= 40
+    assert "Explorer level" in badge_names(course.ada)
+
+
+@KNOWN
+def test_revoking_one_of_the_kudos_that_crossed_a_kudos_threshold_leaves_nothing_for_a_replay(course):
+    """"Two kudos received" pays on the second kudos (its award names that kudos as its source). Revoking the first
+    kudos reverses only what names the first, so Ada keeps a threshold award she no longer meets (one kudos left),
+    and a replay with no rule changed then finds it to take back (revoke_kudos promises a replay finds nothing)."""
+    from plugin.replay.service import replay
+    from plugin.rules.definitions import create_rule
+
+    org = course.ada.organisation_id
+    create_rule(org, {"name": "Two kudos", "condition": "kudos_received", "params": {"count": 2}, "points": 15,
+                      "dimension": "experimenting", "repeatable": False}, NOW)
+    first = kudos(course.boss, course.ada, 0, "kudos-first-0001", later(1))
+    kudos(course.boss, course.ada, 0, "kudos-second-001", later(2))
+    assert balance(course.ada.course_id, course.ada.user_id) == 15
+    revoke_kudos(course.boss, first.id, "Given by mistake", later(3))
+    db.session.commit()
+    assert verify_totals() == []
+    report = replay(org, later(10))
+    assert report.points == [], report.points
+    assert balance(course.ada.course_id, course.ada.user_id) == 0  # one kudos left: "two kudos" is not met
