@@ -24,7 +24,7 @@ class ExperimentOut(Schema):
     outcome = fields.String(required=True)
     tried = fields.String(required=True)
     learned = fields.String(required=True)
-    minutes_saved = fields.Integer(required=True)
+    minutes_saved = fields.Integer(required=True, allow_none=True, metadata={"description": "null: not estimated"})
     visibility = fields.String(required=True)
     anonymous = fields.Boolean(required=True)
     author_id = fields.Integer(required=True, allow_none=True, metadata={"description": "null when anonymous"})
@@ -45,7 +45,8 @@ class ExperimentCreateIn(ExperimentIn):
     """ExperimentIn with JSON's types: numbers and booleans as such, not as the strings a form sends."""
 
     task_category = Id(required=True)
-    minutes_saved = fields.Integer(load_default=0, strict=True, validate=validate.Range(min=0, max=100_000))
+    minutes_saved = fields.Integer(load_default=None, allow_none=True, strict=True,
+                                   validate=validate.Range(min=0, max=100_000))
     anonymous = JsonBoolean(load_default=False)
     pillars = fields.List(Id(), load_default=list, validate=validate.Length(max=6))
     confidence_before = fields.Integer(load_default=None, allow_none=True, strict=True,

@@ -50,7 +50,7 @@ class Experiment(db.Model):
     tried: Mapped[str] = mapped_column(Text)
     outcome: Mapped[str] = mapped_column(String(10))
     learned: Mapped[str] = mapped_column(Text, default="")
-    minutes_saved: Mapped[int] = mapped_column(default=0)
+    minutes_saved: Mapped[int | None] = mapped_column()  # the author's estimate; None: they gave none
     sensitive_data: Mapped[str] = mapped_column(String(10))
     visibility: Mapped[str] = mapped_column(String(10))
     anonymous: Mapped[bool] = mapped_column(default=False)  # a shared failure without the author's name

@@ -51,7 +51,9 @@ class ExperimentIn(Prebuilt):
     tried = fields.String(required=True, validate=validate.Length(min=3, max=5000))
     outcome = fields.String(required=True, validate=validate.OneOf([o.value for o in Outcome]))
     learned = fields.String(load_default="", validate=validate.Length(max=5000))
-    minutes_saved = fields.Integer(load_default=0, strict=False, validate=validate.Range(min=0, max=100_000))
+    # blank: not estimated (None), which figures of time saved leave out; 0: saved no time
+    minutes_saved = fields.Integer(load_default=None, allow_none=True, strict=False,
+                                   validate=validate.Range(min=0, max=100_000))
     sensitive_data = fields.String(required=True, validate=validate.OneOf([s.value for s in SensitiveData]))
     visibility = fields.String(required=True, validate=validate.OneOf([v.value for v in Visibility]))
     anonymous = fields.Boolean(load_default=False, truthy={"on", "1", "true", True}, falsy={"", "0", "false", False})

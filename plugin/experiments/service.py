@@ -102,7 +102,7 @@ def _log(actor: Actor, data: dict, now: datetime) -> Logged:
         _UNSET, organisation_id=actor.organisation_id, course_id=actor.course_id, user_id=actor.user_id,
         submission_key=data["submission_key"], title=data["title"].strip(), ai_tool_id=tool_id,
         ai_tool_other=tool_other, task_category_id=category_id, tried=data["tried"].strip(),
-        outcome=data["outcome"], learned=learned, minutes_saved=data.get("minutes_saved", 0),
+        outcome=data["outcome"], learned=learned, minutes_saved=data.get("minutes_saved"),
         sensitive_data=data["sensitive_data"], visibility=visibility, created_at=now,
         anonymous=bool(data.get("anonymous")) and data["outcome"] == Outcome.FAILED.value,
         reflection_chars=len(learned), confidence_before=data.get("confidence_before"),

@@ -147,8 +147,10 @@ def _pct(part: int, whole: int) -> float:
 
 # --- minutes saved -----------------------------------------------------------------------------------
 def _minutes(facts) -> dict:
-    values = [f.minutes_saved or 0 for f in facts]
-    return {"experiments": len(values), "people": len({f.user_id for f in facts}), "minutes": sum(values),
+    """Over the experiments whose authors estimated the time saved (0 included): one left blank is not a zero."""
+    estimated = [f for f in facts if f.minutes_saved is not None]
+    values = [f.minutes_saved for f in estimated]
+    return {"experiments": len(values), "people": len({f.user_id for f in estimated}), "minutes": sum(values),
             "hours": round(sum(values) / 60, 1), "median": median(values) if values else 0}
 
 

@@ -127,7 +127,7 @@ def experiment_logged(experiment, now: datetime) -> None:
                 else _person(experiment.user_id),
                 "tool": {"id": tool.id, "name": tool.name} if tool else None,
                 "category": {"id": category.id, "name": category.name} if category else None,
-                "outcome": experiment.outcome, "minutes_saved": experiment.minutes_saved or 0,
+                "outcome": experiment.outcome, "minutes_saved": experiment.minutes_saved,
                 "visibility": experiment.visibility}
 
     _emit(experiment.organisation_id, experiment.course_id, "experiment.logged", f"experiment:{experiment.id}",

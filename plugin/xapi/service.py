@@ -227,7 +227,7 @@ def experiment_logged(experiment, now: datetime) -> None:
           user_id=experiment.user_id, now=now, build=lambda **kw: S.experiment_logged(
               person=_person(experiment.user_id), course=_course(experiment.course_id),
               experiment_id=experiment.id, tool=tool, category=category.name if category else "",
-              outcome=experiment.outcome, minutes_saved=experiment.minutes_saved or 0,
+              outcome=experiment.outcome, minutes_saved=experiment.minutes_saved,
               at=experiment.created_at, category_lang=_written(category.name if category else None), **kw))
 
 

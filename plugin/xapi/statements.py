@@ -43,7 +43,8 @@ TINKER_TERMS: dict[str, tuple[str, str]] = {
     "extensions/ai-tool": ("AI tool", "The AI tool tried: a name from the organisation's list, or Other."),
     "extensions/task-category": ("Task category", "The kind of work the AI was tried on (organisation's list)."),
     "extensions/outcome": ("Outcome", "worked, partly or failed."),
-    "extensions/minutes-saved": ("Minutes saved", "The person's estimate of the time the try saved (integer)."),
+    "extensions/minutes-saved": ("Minutes saved", "The person's estimate of the time the try saved (integer); "
+                                 "absent when they gave none."),
     "extensions/points": ("Points", "Points that came with the recognition (integer, 0 for none)."),
     "extensions/value": ("Value", "The organisation value the recognition names."),
     "extensions/helped": ("Helped person", "The Agent who was helped (named as actors are)."),
@@ -153,13 +154,14 @@ OUTCOME_SUCCESS = {"worked": True, "failed": False}  # "partly": neither
 
 
 def experiment_logged(*, base: str, statement_uuid: str, person: Person, course: Course, experiment_id: int, tool: str,
-                      category: str, outcome: str, minutes_saved: int, at: datetime,
+                      category: str, outcome: str, minutes_saved: int | None, at: datetime,
                       send_email: bool = False, category_lang: str = UND) -> dict:
     """<person> attempted <an AI experiment> — ADL `attempted`, with the outcome as the result. The name is
     English only while the category's name is (`category_lang`: a seeded name, not renamed); tools are brands."""
     name = f"AI experiment: {tool} for {category}" if tool and category else "AI experiment"
-    result: dict = {"extensions": {iri(base, "extensions/outcome"): outcome,
-                                   iri(base, "extensions/minutes-saved"): int(minutes_saved or 0)}}
+    result: dict = {"extensions": {iri(base, "extensions/outcome"): outcome}}
+    if minutes_saved is not None:  # not estimated: no figure, rather than a zero an LRS would add up
+        result["extensions"][iri(base, "extensions/minutes-saved")] = int(minutes_saved)
     if outcome in OUTCOME_SUCCESS:
         result["success"] = OUTCOME_SUCCESS[outcome]
     extensions = {iri(base, "extensions/ai-tool"): tool} if tool else {}

@@ -325,6 +325,19 @@ def test_a_reaction_is_taken_back_with_delete(client, world):
     assert given.status_code == 201 and given.get_json()["counts"]["helpful"] == 1
 
 
+def test_minutes_saved_may_be_left_out_or_null_meaning_not_estimated(client, world):
+    url = f"/api/v1/courses/{world.course_id}/experiments"
+    learner = bearer(world.callers["learner"])
+    left_out = experiment_body(client, world.callers["learner"], title="Left out")
+    left_out.pop("minutes_saved")
+    for body in (left_out, experiment_body(client, world.callers["learner"], title="Null", minutes_saved=None),
+                 experiment_body(client, world.callers["learner"], title="Zero", minutes_saved=0)):
+        created = client.post(url, json=body, headers=learner)
+        assert created.status_code == 201, created.get_json()
+        shown = client.get(f"{url}/{created.get_json()['id']}", headers=learner).get_json()
+        assert shown["minutes_saved"] == (0 if body["title"] == "Zero" else None)
+
+
 def test_json_types_are_strict_in_bodies(client, world):
     body = experiment_body(client, world.callers["learner"], anonymous="on", minutes_saved="5")
     response = client.post(f"/api/v1/courses/{world.course_id}/experiments", json=body,

@@ -63,6 +63,16 @@ def test_adoption_hours_and_the_count_behind_them(platform, manager):
     assert r.trend[-1].figures["share"] == 71.4
 
 
+def test_hours_saved_count_only_the_experiments_whose_authors_estimated_them(platform, manager):
+    """Two entries left blank are not two zeros: the sum, the median and the count behind them leave them out (a 0
+    typed counts: it saved no time)."""
+    learners = people(platform, 5)
+    for learner, minutes in zip(learners, (30, 60, None, None, 0)):
+        log(learner, minutes_saved=minutes)
+    figures = build(manager).hours_total.figures
+    assert (figures["experiments"], figures["people"], figures["minutes"], figures["median"]) == (3, 3, 90, 30)
+
+
 def test_quarter_adds_up_its_months(platform, manager):
     learners = people(platform, 5)
     for i, learner in enumerate(learners):  # NOW is 3 March 2025: February and March are both Q1
@@ -108,7 +118,7 @@ def test_min_group_size_is_an_admin_setting(platform, manager):
     admin = make_actor(platform, "admin-1", Role.ADMIN)
     learners = people(platform, 3)
     for learner in learners:
-        log(learner)
+        log(learner, minutes_saved=5)
     assert build(manager).hours_total.suppressed
     with pytest.raises(Forbidden):
         set_min_group_size(manager, {"min_group_size": 2}, NOW)

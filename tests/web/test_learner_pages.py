@@ -168,3 +168,24 @@ def test_the_dashboard_does_not_promise_an_observer_what_they_cannot_do(client, 
     page = visible(client.get("/app/", query_string={"lt": launch(role="mentor", sub="someone")}))
     assert "as an observer you can read what they share" in page and "your experiments" not in page
     assert "Badges are earned by learners." in page and "Your first experiment earns one" not in page
+
+
+def test_minutes_saved_left_blank_is_stored_as_not_estimated_and_a_typed_0_stays_0(client, launch, app):
+    """A blank "minutes saved" was stored as 0: a claim of no time saved, which pulled the managers' median down
+    (tests/services/test_insights.py). Blank is "not estimated" now; 0 stays "saved no time", also in a form given
+    back refused."""
+    from sqlalchemy import select
+
+    from plugin.experiments.models import Experiment
+    from plugin.extensions import db
+
+    refused = client.post("/app/experiments", data=experiment_form(client, launch(sub="zero"), learned="",
+                                                                   minutes_saved="0"))
+    assert refused.status_code == 422 and re.search(r'name="minutes_saved"[^>]*value="0"', text(refused))
+    for sub, minutes in (("a", "30"), ("c", ""), ("e", "0")):
+        assert log_experiment(client, launch(sub=sub), title=f"Quiz drafted by {sub}", minutes_saved=minutes
+                              ).status_code == 303
+    with app.app_context():
+        stored = {title: minutes for title, minutes in db.session.execute(select(Experiment.title,
+                                                                                  Experiment.minutes_saved))}
+    assert stored == {"Quiz drafted by a": 30, "Quiz drafted by c": None, "Quiz drafted by e": 0}

@@ -116,6 +116,8 @@ def test_experiment_outcome_is_the_result():
     assert "success" not in partly
     assert partly["extensions"] == {f"{BASE}/xapi/extensions/outcome": "partly",
                                     f"{BASE}/xapi/extensions/minutes-saved": 15}
+    # no estimate given: no figure, rather than a 0 an LRS would add up
+    assert experiment(minutes_saved=None)["result"]["extensions"] == {f"{BASE}/xapi/extensions/outcome": "worked"}
     obj = experiment()["object"]
     assert obj["id"] == f"{BASE}/xapi/activities/experiments/9"
     assert obj["definition"]["type"] == f"{BASE}/xapi/activity-types/ai-experiment"
