@@ -6,6 +6,7 @@ from datetime import datetime
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from plugin.challenges.models import COUNT, PARTICIPATION
+from plugin.core.ids import MAX_ID
 from plugin.core.schema import Schema
 from plugin.i18n import gettext as _
 from plugin.i18n import lazy_gettext as _l
@@ -21,6 +22,14 @@ def _in_range(moment: datetime) -> None:
         raise ValidationError(_("Choose a date between the years %(first)s and %(last)s.", first=FIRST_YEAR, last=LAST_YEAR))
 
 
+def _choice(message, none: bool = True) -> fields.Integer:
+    """One of a list's ids (a team, a category, a tool, a badge, a learner), or none: anything else, a word or a number
+    no row can have, is told to choose from the list (an id past the database's integers was a server error)."""
+    return fields.Integer(load_default=None, allow_none=none, strict=False,
+                          validate=validate.Range(min=1, max=MAX_ID, error=message),
+                          error_messages={"invalid": message, "null": message})
+
+
 def _moment(missing) -> fields.NaiveDateTime:
     return fields.NaiveDateTime(required=True, validate=_in_range, error_messages={
         "required": missing, "invalid": _l("Enter a date and time (for example 2026-03-01 09:00).")})
@@ -32,7 +41,8 @@ class ChallengeIn(Schema):
     title = fields.String(required=True, validate=validate.Length(
         min=3, max=200, error=_l("Give the challenge a title of 3 to 200 characters.")),
         error_messages={"required": _l("Give the challenge a title.")})
-    description = fields.String(load_default="", validate=validate.Length(max=5000))
+    description = fields.String(load_default="", validate=validate.Length(
+        max=5000, error=_l("Keep the description to %(max)s characters.", max=5000)))
     goal_kind = fields.String(required=True, validate=validate.OneOf(
         [COUNT, PARTICIPATION], error=_l("Choose how the goal is measured: count or participation.")),
         error_messages={"required": _l("Choose how the goal is measured: count or participation.")})
@@ -42,16 +52,17 @@ class ChallengeIn(Schema):
                         "invalid": _l("The goal is a whole number from 1 to 100000.")})
     starts_at = _moment(_l("Choose when the challenge starts."))
     ends_at = _moment(_l("Choose when the challenge ends."))
-    team = fields.Integer(load_default=None, allow_none=True, strict=False)
-    task_category = fields.Integer(load_default=None, allow_none=True, strict=False)
-    ai_tool = fields.Integer(load_default=None, allow_none=True, strict=False)
-    badge = fields.Integer(load_default=None, allow_none=True, strict=False)
+    team = _choice(_l("Choose one of this course's teams."))
+    task_category = _choice(_l("Choose a task category from the list."))
+    ai_tool = _choice(_l("Choose an AI tool from the list."))
+    badge = _choice(_l("Choose one of the organisation's badges managers award."))
     # Sandbox mission
     is_mission = fields.Boolean(load_default=False, **_BOOL)
     scenario = fields.String(load_default="", validate=validate.Length(max=20_000))
     reflection_prompt = fields.String(load_default="", validate=validate.Length(max=2000))
-    champion = fields.Integer(load_default=None, allow_none=True, strict=False)
-    tools = fields.List(fields.Integer(strict=False), load_default=list)
+    champion = _choice(_l("The AI champion must be a learner of this course."))
+    tools = fields.List(_choice(_l("Choose approved tools from the organisation's list."), none=False),
+                        load_default=list)
     dataset_text = fields.String(load_default="", validate=validate.Length(max=210_000))
     remove_dataset = fields.Boolean(load_default=False, **_BOOL)
 

@@ -8,6 +8,7 @@ from marshmallow import Schema, ValidationError, fields, pre_load, validate, val
 from plugin.core.ids import ID_RANGE, parse_id
 from plugin.experiments.models import Outcome, SensitiveData, Visibility
 from plugin.i18n import gettext as _
+from plugin.i18n import lazy_gettext as _l
 
 OTHER_TOOL = "other"
 TRIMMED = ("title", "tried", "learned", "ai_tool_other")
@@ -42,20 +43,28 @@ class Prebuilt(Schema):
                               for key, value in prototype.__dict__.items()})
 
 
+_OFFERED = _l("Choose one of the answers offered.")
+_EXPIRED = _l("This form had expired: send it again.")
+
+
 class ExperimentIn(Prebuilt):
-    submission_key = fields.String(required=True, validate=validate.Length(min=8, max=64))
+    # a hidden field: missing or mangled, the form is one to send again (a page kept open across a deploy, an LMS
+    # wrapper that dropped it), not a "length" the person could fix
+    submission_key = fields.String(required=True, validate=validate.Length(min=8, max=64, error=_EXPIRED),
+                                   error_messages={"required": _EXPIRED})
     title = fields.String(required=True, validate=validate.Length(min=3, max=200))
     ai_tool = fields.String(required=True, validate=validate.Length(min=1, max=20))  # an id, or "other"
     ai_tool_other = fields.String(load_default="", validate=validate.Length(max=100))
     task_category = fields.Integer(required=True, strict=False, validate=ID_RANGE)
     tried = fields.String(required=True, validate=validate.Length(min=3, max=5000))
-    outcome = fields.String(required=True, validate=validate.OneOf([o.value for o in Outcome]))
+    outcome = fields.String(required=True, validate=validate.OneOf([o.value for o in Outcome], error=_OFFERED))
     learned = fields.String(load_default="", validate=validate.Length(max=5000))
     # blank: not estimated (None), which figures of time saved leave out; 0: saved no time
     minutes_saved = fields.Integer(load_default=None, allow_none=True, strict=False,
                                    validate=validate.Range(min=0, max=100_000))
-    sensitive_data = fields.String(required=True, validate=validate.OneOf([s.value for s in SensitiveData]))
-    visibility = fields.String(required=True, validate=validate.OneOf([v.value for v in Visibility]))
+    sensitive_data = fields.String(required=True, validate=validate.OneOf([s.value for s in SensitiveData],
+                                                                          error=_OFFERED))
+    visibility = fields.String(required=True, validate=validate.OneOf([v.value for v in Visibility], error=_OFFERED))
     anonymous = fields.Boolean(load_default=False, truthy={"on", "1", "true", True}, falsy={"", "0", "false", False})
     pillars = fields.List(fields.Integer(strict=False, validate=ID_RANGE), load_default=list,
                           validate=validate.Length(max=6))

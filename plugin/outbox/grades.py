@@ -55,7 +55,8 @@ MODES: dict[str, tuple[str, Callable[[int, int], tuple[int, int]]]] = {
 
 class GradeSyncIn(Schema):
     enabled = fields.Boolean(load_default=False)
-    mode = fields.String(load_default="points", validate=validate.OneOf(list(MODES)))
+    mode = fields.String(load_default="points", validate=validate.OneOf(list(MODES), error=_l(
+        "Choose what the grade shows: points, or progress towards the top level.")))
 
 
 def settings(course_id: int) -> GradeSync | None:

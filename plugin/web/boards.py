@@ -123,10 +123,19 @@ def shows_boards(actor: Actor) -> bool:
 _QUERY = BoardQueryIn()  # built once: a schema's construction costs more than a load
 
 
+def _board_query(args) -> dict:
+    """The board's link parameters; one it cannot take (a stale or hand-edited link: `scope=all`, an empty
+    dimension) falls back to its default view, as the feed's filters do, rather than a page of the schema's words."""
+    try:
+        return _QUERY.load(args)
+    except ValidationError as err:
+        return _QUERY.load({key: value for key, value in args.items() if key not in err.messages})
+
+
 @bp.get("/leaderboard")
 @requires_actor()
 def leaderboard(actor: Actor):
-    query, now = _QUERY.load(request.args), utcnow()
+    query, now = _board_query(request.args), utcnow()
     page = boards.board_page(actor, now, **query)  # 422: unknown period or dimension
     # A board the course's mode closes is said so inside the page, nav included.
     return render_template("learner/leaderboard.html", actor=actor, query=query, view=page.view, tab=page.tab,
@@ -147,7 +156,7 @@ def privacy(actor: Actor):
 @bp.get("/leaderboard.csv")
 @requires_actor(Role.MANAGER, Role.ADMIN)
 def leaderboard_csv(actor: Actor):
-    query = _QUERY.load(request.args)
+    query = _board_query(request.args)
     period, dimension, found = boards.individual_export(actor, query["scope"], query["period"], query["dimension"],
                                                         utcnow())
 

@@ -9,7 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from plugin.core.actor import Actor, Role
 from plugin.core.clock import utcnow
-from plugin.core.ids import ID_RANGE
+from plugin.core.ids import ID_RANGE, MAX_ID
 from plugin.core.spreadsheet import csv_chunks
 from plugin.errors import InvalidInput, NotFound
 from plugin.extensions import db
@@ -27,11 +27,19 @@ from plugin.web.insights_charts import network_svg
 bp = Blueprint("insights", __name__, url_prefix="/app/insights")
 
 
+_PERIOD = _l("Choose a period from the list: a week, a month or a quarter.")
+_TEAM = _l("Choose a team from the list.")
+_COURSE = _l("Choose a course from the list.")
+
+
 class FiltersIn(Schema):
-    kind = fields.String(load_default=QUARTER, validate=validate.OneOf(KINDS))
-    key = fields.String(load_default=None, validate=validate.Length(max=10))
-    team = fields.Integer(load_default=None, strict=False, validate=ID_RANGE)
-    course = fields.Integer(load_default=None, strict=False, validate=ID_RANGE)
+    # Worded for a person: a stale or hand-edited link lands here (?kind=year, ?team=all)
+    kind = fields.String(load_default=QUARTER, validate=validate.OneOf(KINDS, error=_PERIOD))
+    key = fields.String(load_default=None, validate=validate.Length(max=10, error=_PERIOD))
+    team = fields.Integer(load_default=None, strict=False, validate=validate.Range(min=1, max=MAX_ID, error=_TEAM),
+                          error_messages={"invalid": _TEAM})
+    course = fields.Integer(load_default=None, strict=False, validate=validate.Range(
+        min=1, max=MAX_ID, error=_COURSE), error_messages={"invalid": _COURSE})
 
 
 def _scope(actor: Actor) -> scope.Scope:

@@ -1,6 +1,8 @@
 """Request hooks: proxy headers, write intent for SQLite, security headers and CSP frame-ancestors."""
 from __future__ import annotations
 
+import json
+
 from flask import Flask, g, request
 from sqlalchemy import bindparam, select
 from werkzeug.exceptions import BadRequest
@@ -80,6 +82,34 @@ def _frame_ancestors() -> str:
     return " ".join(["'self'", *frame_origins()])
 
 
+def _parsed_json():
+    """The request's JSON body parsed apart from Flask's cached parse (None when it does not parse: the API's own
+    parser then answers it as it always did)."""
+    try:
+        return json.loads(request.get_data(cache=True))
+    except (ValueError, RecursionError):
+        return None
+
+
+def _encodable(value) -> bool:
+    """Whether every string in a parsed JSON value (keys included) has a UTF-8 form (walked without recursion: the
+    parser takes nesting deeper than a recursive walk could follow)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return True
+
+
 def register_security(app: Flask) -> None:
     if app.config["TRUST_PROXY_HEADERS"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1)
@@ -94,8 +124,14 @@ def register_security(app: Flask) -> None:
     def _refuse_nul_characters():
         # No page or API field takes a NUL character, and PostgreSQL refuses one in any text it is asked to compare:
         # a query string or form value holding one (%00) is a bad request here, not a server error in a query.
-        if any("\x00" in value for values in (request.args, request.form) for _key, value in values.items(multi=True)):
+        if "\x00" in request.path or any(
+                "\x00" in value for values in (request.args, request.form) for _key, value in values.items(multi=True)):
             raise BadRequest("A form field or the address holds a NUL character, which no field takes.")
+        # JSON may escape half of a UTF-16 pair ("\ud800"): a string no database can store (the driver failed on it,
+        # a server error), and no text anyone typed.
+        if request.is_json and not _encodable(_parsed_json()):
+            raise BadRequest("The JSON holds half of a UTF-16 surrogate pair (\\ud800-\\udfff alone), which is no "
+                             "character: send the text as UTF-8.")
 
     @app.before_request
     def _write_intent():
