@@ -1,5 +1,6 @@
 """The schema comes only from Alembic, and the models never drift from it."""
 import sqlalchemy as sa
+from sqlalchemy import select
 
 
 def test_upgrade_builds_every_model_table(appctx):
@@ -49,3 +50,41 @@ def test_the_newest_migration_downgrades_and_upgrades_again(app):
             flask_migrate.upgrade()
     result = app.test_cli_runner().invoke(args=["db", "check"])
     assert result.exit_code == 0, result.output
+
+
+def test_stored_diagnostics_lose_the_private_addresses_they_named(tmp_path):
+    """Messages stored before 0041 named the address a refused host resolved to; the upgrade takes it out of
+    deliveries' errors and notes and courses' roster statuses, leaving what now reads as the message says it."""
+    from datetime import datetime, timezone
+
+    from plugin.diagnostics import shown_diagnostic
+    from plugin.extensions import db
+    from plugin.outbox.models import OutboxItem
+    from plugin.tenancy.models import Course
+    from tests.services.factories import make_actor, make_platform
+    from tests.support.migrating import migrated_app, step_back_and_upgrade
+
+    now = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    webhook = ("Retry: the receiver at hooks.example.org answered from a private address (10.1.2.3), which this "
+               "Tinker does not send to")
+    grade = ("POST http://lms.internal/token: not called, it is on a private network address (10.0.0.5); the operator "
+             "can allow LMSs there (TINKER_LTI_ALLOW_PRIVATE_PLATFORMS)")
+    with migrated_app(tmp_path):
+        course_id = make_actor(make_platform(), "ada").course_id
+        course = db.session.get(Course, course_id)
+        course.roster_status = ("error: GET http://lms.internal/roster: not called, it is on a private network "
+                                "address (10.0.0.5); the operator can allow LMSs there "
+                                "(TINKER_LTI_ALLOW_PRIVATE_PLATFORMS)")
+        db.session.add_all([
+            OutboxItem(kind="webhook", dedupe_key="w1", payload={}, status="pending", next_attempt_at=now,
+                       last_error=webhook, created_at=now, updated_at=now),
+            OutboxItem(kind="ags.score", dedupe_key="g1", payload={}, status="failed", next_attempt_at=now,
+                       last_error=grade, note="Dismissed by the operator: not sent", created_at=now, updated_at=now)])
+        step_back_and_upgrade("0040")
+        errors = dict(db.session.execute(select(OutboxItem.dedupe_key, OutboxItem.last_error)).all())
+        status = db.session.get(Course, course_id).roster_status
+    assert errors["w1"] == ("Retry: the receiver at hooks.example.org answered from a private network address, which "
+                            "this Tinker does not send to")
+    assert errors["g1"] == grade.replace(" (10.0.0.5)", "")
+    assert "10.0.0.5" not in status and "private network address;" in status
+    assert shown_diagnostic(errors["w1"]) == errors["w1"]  # a message Tinker knows (translated for other readers)

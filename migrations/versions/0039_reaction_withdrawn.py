@@ -1,5 +1,6 @@
-"""A reaction can be taken back: its row stays, marked with when it was withdrawn, so giving it again restores the
-same row (its author was credited for it once, and is not credited again) and counts leave it out meanwhile.
+"""A reaction can be taken back: its row stays, marked with when it was withdrawn, and counts leave it out meanwhile;
+giving it again restores the same row (the rules on reactions, which count those standing and pay once or once per
+window, pay nothing more for it).
 
 Revision ID: 0039
 Revises: 0038
@@ -21,7 +22,7 @@ def upgrade():
 
 
 def downgrade():
-    # A withdrawn reaction goes: before this revision a reaction, once there, was counted.
-    op.execute("DELETE FROM reaction WHERE withdrawn_at IS NOT NULL")
+    # A withdrawn reaction counts again (before this revision a reaction, once there, stood): kept, not deleted, since
+    # ledger entries name it and the recognition history reads its experiment through it.
     with op.batch_alter_table("reaction") as batch:
         batch.drop_column("withdrawn_at")

@@ -58,16 +58,19 @@ class Report:
 
 def build(scope: Scope) -> Report:
     facts = _experiments(scope)
+    # Time saved: the experiments whose authors estimated it (0 included; one left blank is not a zero). Each row's
+    # group is their people: withheld below the minimum group size as its figures are theirs alone.
+    estimated = [f for f in facts if f.minutes_saved is not None]
     helps = _helps(scope)
     pillar_list = active_pillars(scope.organisation_id)
     return Report(
         scope=scope, adoption=_adoption(scope), trend=_trend(scope),
-        hours_total=_guard(Row("all", "All", _people(facts), _minutes(facts)), scope.k),
-        hours_by_category=_grouped(scope, facts, lambda f: f.task_category_id, _category_names(scope)),
-        hours_by_tool=_grouped(scope, facts, lambda f: f.ai_tool_id or 0, _tool_names(scope)),
+        hours_total=_guard(Row("all", "All", _people(estimated), _minutes(estimated)), scope.k),
+        hours_by_category=_grouped(scope, estimated, lambda f: f.task_category_id, _category_names(scope)),
+        hours_by_tool=_grouped(scope, estimated, lambda f: f.ai_tool_id or 0, _tool_names(scope)),
         # With a team chosen, only its row: the facts are its members', so another team's row would be cut down.
         hours_by_team=protect([Row(t.id, t.name, _people(fs), _minutes(fs)) for t in _teams_shown(scope)
-                               if (fs := [f for f in facts if f.user_id in scope.team_members[t.id]])], scope.k,
+                               if (fs := [f for f in estimated if f.user_id in scope.team_members[t.id]])], scope.k,
                                secondary=False),
         safe_to_fail=_safe_to_fail(scope, facts), confidence=_confidence(scope, facts), pillars=pillar_list,
         pillar_coverage=_pillar_coverage(scope, facts, pillar_list), leaders=_leaders(scope),
@@ -146,9 +149,8 @@ def _pct(part: int, whole: int) -> float:
 
 
 # --- minutes saved -----------------------------------------------------------------------------------
-def _minutes(facts) -> dict:
-    """Over the experiments whose authors estimated the time saved (0 included): one left blank is not a zero."""
-    estimated = [f for f in facts if f.minutes_saved is not None]
+def _minutes(estimated) -> dict:
+    """Over experiments whose authors estimated the time saved (build() leaves out the blanks)."""
     values = [f.minutes_saved for f in estimated]
     return {"experiments": len(values), "people": len({f.user_id for f in estimated}), "minutes": sum(values),
             "hours": round(sum(values) / 60, 1), "median": median(values) if values else 0}

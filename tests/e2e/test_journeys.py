@@ -66,6 +66,17 @@ def test_learner_reads_the_vision_reacts_and_confirms_help(live_server, page, ar
     section = frame.locator("section[aria-labelledby=react-h]")
     expect(section.get_by_role("button", name=label)).to_have_attribute("aria-pressed", "true")
     expect(section).to_contain_text(f"{label}: {before + 1}")
+    # Pressed, it looks pressed (not only to a screen reader), and pressing it again takes the reaction back.
+    pressed = section.get_by_role("button", name=label)
+    other = section.locator("form:has(input[name=kind]) button[aria-pressed=false]").first
+    background = "b => getComputedStyle(b).backgroundColor"
+    assert pressed.evaluate(background) != other.evaluate(background)
+    pressed.click()
+    _ready(frame)
+    section = frame.locator("section[aria-labelledby=react-h]")
+    expect(section.get_by_role("button", name=label)).to_have_attribute("aria-pressed", "false")
+    expect(section).to_contain_text(f"{label}: {before}")
+    expect(frame.locator("p.toast[role=status]")).to_have_text("Your reaction was taken back.")
 
     # The help Olivia recorded: confirm it.
     _nav(frame, "Peer help")

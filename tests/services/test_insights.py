@@ -66,11 +66,11 @@ def test_adoption_hours_and_the_count_behind_them(platform, manager):
 def test_hours_saved_count_only_the_experiments_whose_authors_estimated_them(platform, manager):
     """Two entries left blank are not two zeros: the sum, the median and the count behind them leave them out (a 0
     typed counts: it saved no time)."""
-    learners = people(platform, 5)
-    for learner, minutes in zip(learners, (30, 60, None, None, 0)):
+    learners = people(platform, 7)
+    for learner, minutes in zip(learners, (30, 60, None, None, 0, 45, 15)):
         log(learner, minutes_saved=minutes)
     figures = build(manager).hours_total.figures
-    assert (figures["experiments"], figures["people"], figures["minutes"], figures["median"]) == (3, 3, 90, 30)
+    assert (figures["experiments"], figures["people"], figures["minutes"], figures["median"]) == (5, 5, 150, 30)
 
 
 def test_quarter_adds_up_its_months(platform, manager):
@@ -213,3 +213,36 @@ def test_help_with_a_small_team_reports_nothing_about_it(platform, manager):
         confirm_help(helped, result.help.id, later(n + 1))
     assert build(manager, Filters(kind="month", team_id=small.id)).silo.suppressed
     assert build(manager).silo.figures["helps"] == 6
+
+
+def test_hours_saved_estimated_by_fewer_than_the_minimum_group_are_withheld(platform):
+    """Five learners log (the default minimum group is 5), but only Ada estimates the time saved. The row is
+    guarded on the five authors, while its figures came from Ada alone: the page said "45 minutes over 1 experiments
+    by 1 people; median 45", one person's own figure under the minimum group size (found by a review). The guard
+    counts the people behind the figures now."""
+    from datetime import timedelta
+
+    manager = make_actor(platform, "manager-1", Role.MANAGER)
+    learners = [make_actor(platform, f"l{i}") for i in range(5)]
+    for learner, minutes in zip(learners, (45, None, None, None, None)):
+        log(learner, minutes_saved=minutes)
+    row = report.build(resolve(manager, MONTH, NOW + timedelta(minutes=1))).hours_total
+    assert row.suppressed, row.figures
+
+
+def test_hours_by_team_estimated_by_one_member_are_withheld(platform):
+    from datetime import timedelta
+
+    from plugin.leaderboards import reconcile
+    from plugin.teams import service as teams
+
+    manager = make_actor(platform, "manager-1", Role.MANAGER)
+    learners = [make_actor(platform, f"l{i}") for i in range(5)]
+    team = teams.ensure_team(manager.course_id, "Red", NOW)
+    for m in learners:
+        teams.add_member(team, m.user_id)
+    reconcile.team_members_changed(team.id)
+    for learner, minutes in zip(learners, (120, None, None, None, None)):
+        log(learner, minutes_saved=minutes)
+    rows = report.build(resolve(manager, MONTH, NOW + timedelta(minutes=1))).hours_by_team
+    assert all(r.suppressed or r.figures["people"] >= 5 for r in rows), [r.figures for r in rows]
