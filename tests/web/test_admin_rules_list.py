@@ -25,4 +25,4 @@ def test_the_rules_list_reads_in_turkish(client, platform):
     response, _flow = platform.launch(client, role="admin", sub="boss", overrides={
         LTI + "launch_presentation": {"return_url": "https://lms.example.edu/x", "locale": "tr-TR"}})
     page = text(client.get("/app/admin/rules/", query_string={"lt": token_from(response)}))
-    assert "yalnızca takımlar arası" in page
+    assert "yalnızca ekipler arası" in page
