@@ -46,8 +46,21 @@ class ReplayReport:
 
 def revoked_awards(organisation_id: int, specs: dict[int, RuleSpec]) -> set[tuple]:
     """The award identities a manager revoked (of these rules): a simulation keeps their points out of the totals
-    that thresholds read, as the live totals lost them."""
-    return _current(organisation_id, specs)[2]
+    that thresholds read, as the live totals lost them. Read from the revocations' reversing entries alone (their
+    rows repeat the reversed entry's rule, person and source), found through the index on reverses_id: not the
+    organisation's whole ledger, which _current reads for the rules a replay reconciles."""
+    rows = db.session.execute(select(
+        LedgerEntry.rule_id, LedgerEntry.user_id, LedgerEntry.course_id, LedgerEntry.source_type,
+        LedgerEntry.source_id).where(
+        LedgerEntry.reverses_id.is_not(None), LedgerEntry.organisation_id == organisation_id,
+        LedgerEntry.rule_id.in_(list(specs)), LedgerEntry.idempotency_key.startswith(_REVOKED, autoescape=True)))
+    return {identity_of(specs[rule_id], user_id, course_id, source_type, source_id)
+            for rule_id, user_id, course_id, source_type, source_id in rows}
+
+
+# The key prefix of a manager's revocation (recognition.service: revoking kudos or a badge reverses the entries behind
+# it under revoke:...): a human decision a replay respects.
+_REVOKED = "revoke:"
 
 
 def _current(organisation_id: int, specs: dict[int, RuleSpec]):
@@ -65,7 +78,7 @@ def _current(organisation_id: int, specs: dict[int, RuleSpec]):
         identity = identity_of(specs[entry.rule_id], entry.user_id, entry.course_id, entry.source_type, entry.source_id)
         net[identity] = net.get(identity, 0) + entry.amount
         newest[identity] = entry.id  # rows come in id order
-        if entry.reverses_id and entry.idempotency_key.startswith("revoke:"):
+        if entry.reverses_id and entry.idempotency_key.startswith(_REVOKED):
             revoked.add(identity)
         if not entry.reverses_id and entry.id not in reversed_ids:
             live.setdefault(identity, []).append(entry)

@@ -256,6 +256,33 @@ def test_a_replay_respects_a_managers_revocation(course):
     assert balance(course.ada.course_id, course.ada.user_id) == before
 
 
+def test_a_simulation_holds_back_what_a_manager_revoked_and_not_what_a_replay_changed(course):
+    """The awards a simulation keeps out of people's running totals are those a manager took back (a badge revoked
+    with its points): not the entries a replay reversed to post them again at a new value."""
+    from plugin.replay.service import revoked_awards
+    from plugin.rules.service import spec_of
+
+    history(course)
+    explorer, logged = rule(course, "explorer"), rule(course, "logged")
+
+    def revoked() -> set[tuple]:
+        specs = {r.id: spec_of(r) for r in db.session.scalars(select(Rule).where(Rule.organisation_id == course.org))}
+        return revoked_awards(course.org, specs)
+
+    assert not any(identity[0] == explorer.id for identity in revoked())
+    award = db.session.scalar(select(BadgeAward).where(BadgeAward.user_id == course.ada.user_id,
+                                                       BadgeAward.rule_id == explorer.id))
+    revoke_badge(course.boss, award.id, "Used the same tool under three names", day(30))
+    held_back = revoked()
+    assert (explorer.id, "once", course.ada.user_id, course.ada.course_id) in held_back
+    update_rule(course.admin, logged.id, {"points": 12}, day(30, 1))
+    assert replay(course.org, day(31), apply=True).applied  # reverses every paid "logged" entry, posts 12s
+    db.session.commit()
+    assert db.session.scalar(select(func.count()).select_from(LedgerEntry).where(
+        LedgerEntry.rule_id == logged.id, LedgerEntry.reverses_id.is_not(None))) > 0
+    assert revoked() == held_back
+
+
 def test_revoking_a_badge_a_replay_awarded_reverses_its_points(course):
     history(course)
     medal, new = _five_experiments_with_a_badge(course)
