@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from plugin.core.db import UTCDateTime
@@ -49,6 +50,9 @@ class BadgeAward(db.Model):
     awarded_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_reason: Mapped[str | None] = mapped_column(Text)
+    # Revoked because what earned it was taken back (the kudos behind it revoked: recognition.settle), not by a
+    # manager's decision about the award: a once-only rule may give it again once it is earned again.
+    unearned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
 
 
 class StatusEntry(db.Model):

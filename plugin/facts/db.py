@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import Integer, String, bindparam, cast, func, literal, literal_column, select
+from sqlalchemy import Integer, String, bindparam, cast, exists, func, literal, literal_column, select
 
 from plugin.badges.models import BadgeAward
 from plugin.challenges.models import ChallengeContribution
@@ -27,7 +27,7 @@ from plugin.experiments.models import Experiment, Outcome, Visibility
 from plugin.extensions import db
 from plugin.facts import tallies
 from plugin.facts.models import ExperimentTally
-from plugin.ledger.models import LedgerEntry, PointsTotal
+from plugin.ledger.models import REVOKED, LedgerEntry, PointsTotal
 from plugin.peer_help.models import CONFIRMED, PeerHelp
 from plugin.recognition.models import Kudos
 from plugin.rules.facts import week_start
@@ -86,16 +86,23 @@ _SUMMARY = select(_tally("n").label("n"), _tally_kinds(tallies.TOOL).label("tool
 # lookup in that unique index and walked every original entry of the installation instead of the person's.
 _ORIGINAL = func.coalesce(L.c.reverses_id, 0) == 0
 
+# A rule's award that still counts as given: not unearned (its entry reversed because its cause was taken back, or
+# its badge award revoked so). What a manager revoked counts: that decision stands. An unearned once-only award may
+# be earned again (rules.service.apply gives it a key of its own).
+_REVERSAL = L.alias("reversal")
+_GIVEN = ~exists().where(_REVERSAL.c.reverses_id == L.c.id, ~_REVERSAL.c.idempotency_key.startswith(REVOKED))
+_BADGE_GIVEN = B.c.unearned.is_(False)
+
 # Every rule's past recognitions of this person: (source, rule, times, latest).
 _AWARDS = select(literal("ledger"), L.c.rule_id, func.count(), func.max(L.c.created_at)).where(
-    L.c.course_id == _COURSE, L.c.user_id == _USER, L.c.rule_id.is_not(None), _ORIGINAL).group_by(
+    L.c.course_id == _COURSE, L.c.user_id == _USER, L.c.rule_id.is_not(None), _ORIGINAL, _GIVEN).group_by(
     L.c.rule_id).union_all(select(literal("badge"), B.c.rule_id, func.count(), func.max(B.c.awarded_at)).where(
-        B.c.course_id == _COURSE, B.c.user_id == _USER, B.c.rule_id.is_not(None)).group_by(B.c.rule_id))
+        B.c.course_id == _COURSE, B.c.user_id == _USER, B.c.rule_id.is_not(None), _BADGE_GIVEN).group_by(B.c.rule_id))
 
 _RULE_TIMES = select(literal("ledger"), L.c.created_at).where(
     L.c.course_id == _COURSE, L.c.user_id == _USER, L.c.rule_id == bindparam("rule_id"),
-    _ORIGINAL).union_all(select(literal("badge"), B.c.awarded_at).where(
-        B.c.course_id == _COURSE, B.c.user_id == _USER, B.c.rule_id == bindparam("rule_id")))
+    _ORIGINAL, _GIVEN).union_all(select(literal("badge"), B.c.awarded_at).where(
+        B.c.course_id == _COURSE, B.c.user_id == _USER, B.c.rule_id == bindparam("rule_id"), _BADGE_GIVEN))
 
 # The (UTC) days with experiments, not every experiment: a streak asks for weeks.
 _WEEKS = select(func.date(X.c.created_at)).where(*_MINE).distinct()
@@ -472,9 +479,9 @@ def _awards_of(rule_ids: tuple[int, ...] | None):
         return _AWARDS
     ids = [literal_column(str(int(rule_id))) for rule_id in rule_ids] or [literal_column("NULL")]  # NULL: none
     return select(literal("ledger"), L.c.rule_id, func.count(), func.max(L.c.created_at)).where(
-        L.c.course_id == _COURSE, L.c.user_id == _USER, L.c.rule_id.in_(ids), _ORIGINAL).group_by(
+        L.c.course_id == _COURSE, L.c.user_id == _USER, L.c.rule_id.in_(ids), _ORIGINAL, _GIVEN).group_by(
         L.c.rule_id).union_all(select(literal("badge"), B.c.rule_id, func.count(), func.max(B.c.awarded_at)).where(
-            B.c.course_id == _COURSE, B.c.user_id == _USER, B.c.rule_id.in_(ids)).group_by(B.c.rule_id))
+            B.c.course_id == _COURSE, B.c.user_id == _USER, B.c.rule_id.in_(ids), _BADGE_GIVEN).group_by(B.c.rule_id))
 
 
 def _repeats(other: bool):

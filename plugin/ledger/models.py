@@ -10,6 +10,10 @@ from plugin.core.db import UTCDateTime
 from plugin.extensions import db
 
 TOTAL = "total"  # the dimension row that sums all dimensions
+# The key prefix of the entries reversing what a manager revoked (a badge award, with its rule firing's points; a
+# kudos' own points): a human decision about the award, which stands. Other reversals unearn an award whose cause
+# was taken back (a replay's recalculation, a revoked kudos' settlement): the rule may give it again.
+REVOKED = "revoke:"
 
 
 class LedgerEntry(db.Model):

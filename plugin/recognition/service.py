@@ -182,6 +182,10 @@ def revoke_kudos(actor: Actor, kudos_id: int, reason: str, now: datetime) -> Kud
     # The receiver's membership row first, as their awards and a team change take it (PostgreSQL): a team change
     # meanwhile then recounts the team with the points taken back, not before (see _revoke_award).
     lock_standing(kudos.course_id, kudos.receiver_id)
+    from plugin.replay.settle import person_awards, settle  # replays read kudos: imported when used
+
+    # What the rules give the receiver with this kudos: what they give without it is compared after the revocation.
+    before = person_awards(kudos.organisation_id, kudos.course_id, kudos.receiver_id)
     if not _claim_revocation(Kudos, kudos, now, reason):
         return kudos
     entry = db.session.scalar(select(LedgerEntry.id).where(LedgerEntry.idempotency_key == f"kudos:{kudos.id}"))
@@ -191,15 +195,12 @@ def revoke_kudos(actor: Actor, kudos_id: int, reason: str, now: datetime) -> Kud
             KudosBudget.course_id == kudos.course_id, KudosBudget.giver_id == kudos.giver_id,
             KudosBudget.month == (kudos.budget_month or _month(kudos.organisation_id, kudos.created_at))).values(
             spent=KudosBudget.spent - kudos.points))
-    # What the kudos rules gave the receiver for this kudos (each kudos, kudos received...): taken back with it, as
-    # revoking a badge takes back its rule firing's points. Their badges first (each reverses its firing's points).
-    for award in db.session.scalars(select(BadgeAward).where(
-            BadgeAward.course_id == kudos.course_id, BadgeAward.user_id == kudos.receiver_id,
-            BadgeAward.source_type == "kudos", BadgeAward.source_id == kudos.id,
-            BadgeAward.revoked_at.is_(None))).all():
-        if _revoke_award(award, now, reason):
-            xapi.revoked(actor, f"xapi:badge:{award.id}", now)  # the LRS must not keep it as earned either
-    _reverse_source(kudos.course_id, kudos.receiver_id, "kudos", kudos.id, now, LedgerEntry.rule_id.is_not(None))
+    # What the rules gave the receiver because of this kudos (each kudos, kudos received, a level its points crossed,
+    # a threshold it helped reach on a later kudos): settled to what they give without it, unearned rather than
+    # revoked, so a once-only award is earned again when the receiver earns it without the kudos.
+    for award_id in settle(kudos.organisation_id, kudos.course_id, kudos.receiver_id, before, f"kudos:{kudos.id}",
+                           ("kudos", kudos.id), reason, now):
+        xapi.revoked(actor, f"xapi:badge:{award_id}", now)  # the LRS must not keep it as earned either
     grades.points_changed(kudos.course_id, kudos.receiver_id, now)
     db.session.flush()
     record(actor, "kudos.revoked", "kudos", kudos.id, {"reason": reason}, now)

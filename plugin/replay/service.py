@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from plugin.badges.models import BadgeAward
 from plugin.badges.service import BadgeGrant, active_badge_ids, award_badge
 from plugin.extensions import db
-from plugin.ledger.models import LedgerEntry
+from plugin.ledger.models import REVOKED, LedgerEntry
 from plugin.ledger.service import Posting, post_entry, reverse_entry
 from plugin.outbox import grades
 from plugin.replay.simulate import Award, identity_of, learners_of, simulate
@@ -53,14 +53,9 @@ def revoked_awards(organisation_id: int, specs: dict[int, RuleSpec]) -> set[tupl
         LedgerEntry.rule_id, LedgerEntry.user_id, LedgerEntry.course_id, LedgerEntry.source_type,
         LedgerEntry.source_id).where(
         LedgerEntry.reverses_id.is_not(None), LedgerEntry.organisation_id == organisation_id,
-        LedgerEntry.rule_id.in_(list(specs)), LedgerEntry.idempotency_key.startswith(_REVOKED, autoescape=True)))
+        LedgerEntry.rule_id.in_(list(specs)), LedgerEntry.idempotency_key.startswith(REVOKED, autoescape=True)))
     return {identity_of(specs[rule_id], user_id, course_id, source_type, source_id)
             for rule_id, user_id, course_id, source_type, source_id in rows}
-
-
-# The key prefix of a manager's revocation (recognition.service: revoking kudos or a badge reverses the entries behind
-# it under revoke:...): a human decision a replay respects.
-_REVOKED = "revoke:"
 
 
 def _current(organisation_id: int, specs: dict[int, RuleSpec]):
@@ -78,7 +73,7 @@ def _current(organisation_id: int, specs: dict[int, RuleSpec]):
         identity = identity_of(specs[entry.rule_id], entry.user_id, entry.course_id, entry.source_type, entry.source_id)
         net[identity] = net.get(identity, 0) + entry.amount
         newest[identity] = entry.id  # rows come in id order
-        if entry.reverses_id and entry.idempotency_key.startswith(_REVOKED):
+        if entry.reverses_id and entry.idempotency_key.startswith(REVOKED):
             revoked.add(identity)
         if not entry.reverses_id and entry.id not in reversed_ids:
             live.setdefault(identity, []).append(entry)
@@ -127,8 +122,10 @@ def replay(organisation_id: int, now: datetime, *, apply: bool = False, rule_ids
             if (who.course_id, who.user_id) not in learners:
                 continue
             report.points.append(PointChange(who.course_id, who.user_id, identity[0], identity, have, want))
+    # Held, or revoked by a manager (a decision a replay respects); not an award unearned since (settle: the kudos
+    # behind it revoked), which a replay gives again to whoever qualifies now.
     held = set(db.session.execute(select(BadgeAward.course_id, BadgeAward.user_id, BadgeAward.badge_id).where(
-        BadgeAward.organisation_id == organisation_id)).all())
+        BadgeAward.organisation_id == organisation_id, BadgeAward.unearned.is_(False))).all())
     held = {tuple(h) for h in held}
     wanted_badges = {}
     for award in desired.values():
@@ -168,10 +165,15 @@ def _apply(organisation_id: int, report: ReplayReport, desired: dict[tuple, Awar
                 rule_id=rule.id, rule_version=rule.version), now)
     for award in report.new_badges:
         rule = specs[award.rule.id]
+        # After n awards of the badge unearned, a key of its own (":again:<n>"), as rules.service.apply gives one.
+        unearned = db.session.scalar(select(func.count()).select_from(BadgeAward).where(
+            BadgeAward.course_id == award.course_id, BadgeAward.user_id == award.user_id,
+            BadgeAward.badge_id == rule.badge_id, BadgeAward.unearned.is_(True)))
         award_badge(BadgeGrant(badge_id=rule.badge_id, organisation_id=organisation_id, course_id=award.course_id,
                                user_id=award.user_id, key=f"replay:badge:{rule.badge_id}:user:{award.user_id}:"
-                               f"course:{award.course_id}", rule_id=rule.id, rule_version=rule.version,
-                               source_type=award.source_type, source_id=award.source_id), now)
+                               f"course:{award.course_id}" + (f":again:{unearned}" if unearned else ""),
+                               rule_id=rule.id, rule_version=rule.version, source_type=award.source_type,
+                               source_id=award.source_id), now)
 
 
 

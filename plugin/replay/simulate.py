@@ -62,16 +62,22 @@ def learners_of(organisation_id: int) -> set[tuple[int, int]]:
                                                         Membership.role == Role.LEARNER.value)))
 
 
-def _events(organisation_id: int) -> list[tuple[E.Event, dict | None]]:
-    """Every fact of the organisation as (event, row for the person's facts), in a stable time order."""
+def _events(organisation_id: int, person: tuple[int, int] | None = None) -> list[tuple[E.Event, dict | None]]:
+    """Every fact of the organisation as (event, row for the person's facts), in a stable time order; `person`
+    (course, user): that person's alone."""
+    def mine(course_column, user_column) -> tuple:
+        return () if person is None else (course_column == person[0], user_column == person[1])
+
     out: list[tuple[E.Event, dict | None]] = []
-    for e in db.session.scalars(select(Experiment).where(Experiment.organisation_id == organisation_id)):
+    for e in db.session.scalars(select(Experiment).where(Experiment.organisation_id == organisation_id,
+                                                         *mine(Experiment.course_id, Experiment.user_id))):
         out.append((experiment_event(e), {"kind": "experiment", "id": e.id, "at": e.created_at, "outcome": e.outcome,
                                           "category_id": e.task_category_id, "tool_key": e.tool_key,
                                           "shared": e.shared, "reflection_chars": e.reflection_chars,
                                           "duplicate": e.duplicate_of_id is not None}))
     for h in db.session.scalars(select(PeerHelp).where(PeerHelp.organisation_id == organisation_id,
-                                                       PeerHelp.status == CONFIRMED)):
+                                                       PeerHelp.status == CONFIRMED,
+                                                       *mine(PeerHelp.course_id, PeerHelp.helper_id))):
         out.append((E.Event(E.HELP_CONFIRMED, organisation_id, h.course_id, h.helper_id, "peer_help", h.id,
                             h.resolved_at, {"across_teams": h.across_teams, "over_pair_cap": h.over_pair_cap}),
                     None if h.over_pair_cap else {"kind": "help", "at": h.resolved_at, "across_teams": h.across_teams}))
@@ -81,7 +87,8 @@ def _events(organisation_id: int) -> list[tuple[E.Event, dict | None]]:
                                                            & (LedgerEntry.source_id == Kudos.id)
                                                            & LedgerEntry.reverses_id.is_(None)
                                                            & LedgerEntry.rule_id.is_(None))
-            .where(Kudos.organisation_id == organisation_id, Kudos.revoked_at.is_(None))):
+            .where(Kudos.organisation_id == organisation_id, Kudos.revoked_at.is_(None),
+                   *mine(Kudos.course_id, Kudos.receiver_id))):
         out.append((E.Event(E.KUDOS_RECEIVED, organisation_id, k.course_id, k.receiver_id, "kudos", k.id,
                             k.created_at), {"kind": "kudos", "at": k.created_at, "points": k.points,
                                             "dimension": dimension}))
@@ -89,11 +96,13 @@ def _events(organisation_id: int) -> list[tuple[E.Event, dict | None]]:
         standing = (model.withdrawn_at.is_(None),) if model is Reaction else ()  # a reaction taken back counts not
         rows = db.session.execute(select(model, Experiment.course_id, Experiment.user_id).join(
             Experiment, Experiment.id == model.experiment_id).where(Experiment.organisation_id == organisation_id,
-                                                                     model.user_id != Experiment.user_id, *standing))
+                                                                     model.user_id != Experiment.user_id, *standing,
+                                                                     *mine(Experiment.course_id, Experiment.user_id)))
         for row, course_id, author_id in rows:
             out.append((E.Event(name, organisation_id, course_id, author_id, kind, row.id, row.created_at),
                         {"kind": kind, "at": row.created_at, "by": row.user_id}))
-    out += completion_events(organisation_id)
+    out += [pair for pair in completion_events(organisation_id)
+            if person is None or (pair[0].course_id, pair[0].user_id) == person]
     out.sort(key=lambda pair: (pair[0].occurred_at, ORDER[pair[0].name], pair[0].source_id))
     return out
 
@@ -120,15 +129,17 @@ def _remember(facts: MemoryFacts, row: dict | None) -> None:
 
 
 def simulate(organisation_id: int, rules: list[RuleSpec], limits: Limits,
-             revoked: set[tuple] | frozenset = frozenset()) -> dict[tuple, Award]:
+             revoked: set[tuple] | frozenset = frozenset(), person: tuple[int, int] | None = None
+             ) -> dict[tuple, Award]:
     """The awards the given rules would have made, keyed by award identity. `revoked`: the identities a manager
     revoked, still made (a once-only rule is not made again, a day's cap counts them) but their points kept out of
-    the running totals: a points or level threshold is not reached with points a manager took back."""
+    the running totals: a points or level threshold is not reached with points a manager took back. `person`
+    (course, user): that person's awards alone (what rules give one person depends on their facts alone)."""
     learners = learners_of(organisation_id)
     people: dict[tuple[int, int], _Person] = {}
     awards: dict[tuple, Award] = {}
     zone = time_zone(organisation_id)
-    for event, row in _events(organisation_id):
+    for event, row in _events(organisation_id, person):
         if (event.course_id, event.user_id) not in learners:
             continue
         facts = people.setdefault((event.course_id, event.user_id), _Person(MemoryFacts(time_zone=zone))).facts

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, exists, func, select
 
 from plugin.badges.service import BadgeGrant, award_badge
 from plugin.extensions import db
@@ -87,7 +87,10 @@ def apply(rule: Rule | RuleSpec, name: str, event: E.Event, points: int, now: da
           key: str | None = None) -> tuple[int | None, int | None]:
     """Post the rule's points and badge for the event under its idempotency key."""
     spec = rule if isinstance(rule, RuleSpec) else spec_of(rule)
-    key = key or award_key(spec, event)
+    if key is None:
+        key = award_key(spec, event)
+        if not spec.repeatable:
+            key += _again(spec, event)
     entry_id = award_id = None
     if points:
         entry_id = post_entry(Posting(
@@ -100,6 +103,26 @@ def apply(rule: Rule | RuleSpec, name: str, event: E.Event, points: int, now: da
             user_id=event.user_id, key=f"badge:{spec.badge_id}:{key}", rule_id=spec.id, rule_version=spec.version,
             source_type=event.source_type, source_id=event.source_id), now)
     return entry_id, award_id
+
+
+def _again(spec: RuleSpec, event: E.Event) -> str:
+    """A once-only rule's key ends here when the person earned it before and it was unearned since (its cause taken
+    back: facts count such an award as not given, so the rule pays again): ":again:<n>" after n unearned awards, so
+    the new award has a key of its own while a retry or a racing request still computes the same one (an award still
+    given keeps its key spent). Asked only when a once-only rule pays, which is rare."""
+    from plugin.badges.models import BadgeAward
+    from plugin.ledger.models import REVOKED, LedgerEntry
+
+    reversal = LedgerEntry.__table__.alias("reversal")
+    entries = db.session.scalar(select(func.count()).select_from(LedgerEntry).where(
+        LedgerEntry.course_id == event.course_id, LedgerEntry.user_id == event.user_id,
+        LedgerEntry.rule_id == spec.id, func.coalesce(LedgerEntry.reverses_id, 0) == 0,  # as facts.db's _ORIGINAL
+        exists().where(reversal.c.reverses_id == LedgerEntry.id, ~reversal.c.idempotency_key.startswith(REVOKED))))
+    badges = db.session.scalar(select(func.count()).select_from(BadgeAward).where(
+        BadgeAward.course_id == event.course_id, BadgeAward.user_id == event.user_id, BadgeAward.rule_id == spec.id,
+        BadgeAward.unearned.is_(True)))
+    n = max(entries or 0, badges or 0)
+    return f":again:{n}" if n else ""
 
 
 def process(event: E.Event, facts: Facts, limits: Limits, now: datetime,

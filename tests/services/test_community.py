@@ -347,8 +347,6 @@ def test_an_erased_learners_post_cannot_be_restored_to_the_library(course):
     assert course.post.id not in feed_ids(course.bo)
 
 
-@pytest.mark.xfail(strict=True, reason="a once-only award a recalculation reversed is not earned again live: not "
-                   "fixed yet (as tests/services/test_kudos_and_badges.py's KNOWN)")
 def test_regiving_a_reaction_after_a_recalculation_credits_the_author_again(course):
     from datetime import timedelta
 

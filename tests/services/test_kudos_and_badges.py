@@ -287,6 +287,12 @@ def test_revoking_a_rule_badge_reverses_the_points_of_that_firing(course):
     assert badge_names(course.ada) == ["First experiment"]
     assert [e.details for e in audit("badge.revoked")] == [{"reason": "The failure was copied from a colleague"}]
     assert verify_totals() == []
+    # A manager's revocation stands: another shared failure does not earn the once-only badge back (where one taken
+    # back because the kudos behind it was revoked is earned again).
+    log(course.ada, later(10), outcome="failed", learned=REFLECTION, task_category=items(
+        course.ada.organisation_id, "categories")[1].id)
+    assert badge_names(course.ada) == ["First experiment"]
+    assert balances(course.ada.course_id, course.ada.user_id)["sharing"] == 0
 
 
 def test_revoking_a_manual_badge_marks_it_revoked(course):
@@ -512,21 +518,15 @@ def test_a_badge_switched_off_is_no_longer_awarded_by_rules_and_holders_keep_it(
     assert badge_names(course.ada) == ["First experiment"]
 
 
-# Known, not fixed yet (a ledger review, 2026-12-02): revoking kudos reverses every rule award that names the kudos
-# as its source, the thresholds its points crossed included, under keys a replay treats as a manager's decision; a
-# once-only award reversed so can never be earned again, and a threshold the kudos only helped reach is missed.
-# Fixing both needs once-only awards reversed as a consequence (not revoked themselves) to be earnable again, live
-# and in replays. Strict: each fails the suite once it passes, so the marker goes with the fix.
-KNOWN = pytest.mark.xfail(strict=True, reason="revoking kudos and the threshold awards it crossed: not fixed yet")
 
 
-@KNOWN
 def test_a_level_reached_after_an_unrelated_kudos_was_revoked_is_still_awarded(course):
     """Kudos points push Ada over a level; the kudos are revoked (given to the wrong person), which rightly takes the
-    level back. Then Ada earns the same points herself: the level must be hers. It never comes: the once-only rule's
-    reversed award still counts as "already awarded" (facts.rule_awards counts originals, reversed or not) and its
-    key is spent, and a replay skips the award as "revoked by a manager", so nothing ever restores it."""
+    level back. Then Ada earns the same points herself: the level is hers again, badge and points (found by a ledger
+    review: the level's award, reversed, still counted as given and its key was spent, so it never came back). The
+    revocation unearns the award rather than revoking it, and a replay then finds nothing to change."""
     from plugin.badges.service import get_or_create_badge
+    from plugin.replay.service import replay
     from plugin.rules.definitions import create_rule
 
     org = course.ada.organisation_id
@@ -546,13 +546,18 @@ def test_a_level_reached_after_an_unrelated_kudos_was_revoked_is_still_awarded(c
     db.session.commit()
     assert balance(course.ada.course_id, course.ada.user_id) >= 40
     assert "Explorer level" in badge_names(course.ada)
+    explorer = [e.amount for e in db.session.scalars(select(LedgerEntry).where(
+        LedgerEntry.user_id == course.ada.user_id, LedgerEntry.rule_id.is_not(None),
+        LedgerEntry.idempotency_key.like("%:again:1"))).all()]
+    assert explorer == [5]  # the level's own points, under a key of their own
+    assert replay(org, later(20)).empty
+    assert verify_totals() == []
 
 
-@KNOWN
 def test_revoking_one_of_the_kudos_that_crossed_a_kudos_threshold_leaves_nothing_for_a_replay(course):
     """"Two kudos received" pays on the second kudos (its award names that kudos as its source). Revoking the first
-    kudos reverses only what names the first, so Ada keeps a threshold award she no longer meets (one kudos left),
-    and a replay with no rule changed then finds it to take back (revoke_kudos promises a replay finds nothing)."""
+    takes it back too: Ada no longer meets it (one kudos left), and a replay with no rule changed finds nothing to take
+    back (found by a ledger review: only what named the revoked kudos was reversed)."""
     from plugin.replay.service import replay
     from plugin.rules.definitions import create_rule
 
@@ -568,3 +573,32 @@ def test_revoking_one_of_the_kudos_that_crossed_a_kudos_threshold_leaves_nothing
     report = replay(org, later(10))
     assert report.points == [], report.points
     assert balance(course.ada.course_id, course.ada.user_id) == 0  # one kudos left: "two kudos" is not met
+
+
+def test_a_badge_taken_back_with_the_kudos_behind_it_is_earned_again_and_says_why_it_went(course):
+    """"Recognised" (a badge, no points) comes with Ada's first kudos. That kudos is revoked: the badge goes with it,
+    marked unearned with the revocation's reason. A later kudos earns it again, as a new award; revoking the new award
+    by hand then stands (a third kudos brings nothing)."""
+    from plugin.badges.service import get_or_create_badge
+    from plugin.rules.definitions import create_rule
+
+    org = course.ada.organisation_id
+    medal = get_or_create_badge(org, "recognised", NOW, name="Recognised")
+    create_rule(org, {"name": "Recognised", "condition": "kudos_received", "params": {"count": 1}, "points": 0,
+                      "badge_id": medal.id, "repeatable": False}, NOW)
+    first = kudos(course.boss, course.ada, 0, "kudos-first-0001", later(1))
+    assert "Recognised" in badge_names(course.ada)
+    revoke_kudos(course.boss, first.id, "Meant for someone else", later(2))
+    assert "Recognised" not in badge_names(course.ada)
+    gone = db.session.scalar(select(BadgeAward).where(BadgeAward.badge_id == medal.id))
+    assert (gone.revoked_at, gone.revoked_reason, gone.unearned) == (later(2), "Meant for someone else", True)
+
+    kudos(course.boss, course.ada, 0, "kudos-second-001", later(3))
+    assert "Recognised" in badge_names(course.ada)
+    again = db.session.scalar(select(BadgeAward).where(BadgeAward.badge_id == medal.id,
+                                                       BadgeAward.revoked_at.is_(None)))
+    assert again.id != gone.id
+    revoke_badge(course.boss, again.id, "Kudos from a colleague who left", later(4))
+    kudos(course.boss, course.ada, 0, "kudos-third-0001", later(5))
+    assert "Recognised" not in badge_names(course.ada)
+    assert rows(BadgeAward, BadgeAward.badge_id == medal.id) == 2

@@ -469,3 +469,29 @@ def test_a_new_threshold_rule_does_not_count_points_a_manager_revoked(appctx):
     assert recognised == 0
     assert "Fifty" not in [b.name for _award, b in badges_of(course.ada.course_id, course.ada.user_id)]
     assert balances(course.ada.course_id, course.ada.user_id)["experimenting"] == 40
+
+
+def test_a_replay_gives_a_badge_again_that_a_revoked_kudos_took_back_once_it_is_earned(course):
+    """"Two kudos" (a badge) comes with Ada's second kudos; the first is revoked and the badge goes with it (unearned,
+    not a manager's revocation). The admin then asks for one kudos and applies a replay: Ada qualifies with the kudos
+    she has, and the replay gives the badge again, as a new award."""
+    from plugin.badges.service import get_or_create_badge
+
+    medal = get_or_create_badge(course.org, "two-kudos", NOW, name="Two kudos")
+    two = create_rule(course.org, {"name": "Two kudos", "condition": "kudos_received", "params": {"count": 2},
+                                   "points": 0, "badge_id": medal.id, "repeatable": False}, NOW)
+    first = give_kudos(course.boss, receiver_id=course.ada.user_id, message="Thanks", now=day(1),
+                       submission_key="kudos-first-0001", points=0)
+    give_kudos(course.boss, receiver_id=course.ada.user_id, message="Thanks again", now=day(2),
+               submission_key="kudos-second-001", points=0)
+    assert "Two kudos" in [b.name for _a, b in badges_of(course.ada.course_id, course.ada.user_id)]
+    revoke_kudos(course.boss, first.id, "Meant for someone else", day(3))
+    assert "Two kudos" not in [b.name for _a, b in badges_of(course.ada.course_id, course.ada.user_id)]
+    assert replay(course.org, day(4)).empty  # one kudos left: nothing is owed
+
+    update_rule(course.admin, two.id, {"params": {"count": 1}}, day(5))
+    report = replay(course.org, day(6), apply=True)
+    db.session.commit()
+    assert [(a.user_id, a.rule.id) for a in report.new_badges] == [(course.ada.user_id, two.id)]
+    assert "Two kudos" in [b.name for _a, b in badges_of(course.ada.course_id, course.ada.user_id)]
+    assert rows(BadgeAward, BadgeAward.badge_id == medal.id) == 2
