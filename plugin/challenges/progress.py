@@ -264,12 +264,15 @@ def recount_open(course_id: int, now: datetime) -> None:
 
 
 # --- for replays ------------------------------------------------------------------------------------------
-def completion_events(organisation_id: int) -> list[tuple[E.Event, dict]]:
-    """Every challenge completion of the organisation as the rules saw it live (the same event, and the
-    row MemoryFacts.challenge_rows holds), for plugin/replay/simulate.py to replay alongside other facts."""
+def completion_events(organisation_id: int, person: tuple[int, int] | None = None) -> list[tuple[E.Event, dict]]:
+    """Every challenge completion of the organisation (`person`, (course, user): theirs) as the rules saw it live
+    (the same event, and the row MemoryFacts.challenge_rows holds), for plugin/replay/simulate.py to replay alongside
+    other facts."""
+    mine = () if person is None else (ChallengeContribution.course_id == person[0],
+                                      ChallengeContribution.user_id == person[1])
     rows = db.session.execute(select(ChallengeContribution, Challenge.is_mission).join(
         Challenge, Challenge.id == ChallengeContribution.challenge_id).where(
-        Challenge.organisation_id == organisation_id, ChallengeContribution.completed_at.is_not(None)))
+        Challenge.organisation_id == organisation_id, ChallengeContribution.completed_at.is_not(None), *mine))
     return [(E.Event(E.CHALLENGE_COMPLETED, organisation_id, row.course_id, row.user_id, "challenge_contribution",
                      row.id, row.completed_at, {"challenge_id": row.challenge_id, "mission": mission}),
              {"kind": "challenge", "at": row.completed_at}) for row, mission in rows]

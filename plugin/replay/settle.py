@@ -1,9 +1,10 @@
 """Settling one person's rule awards after a fact of theirs is taken back (a manager revokes the kudos they received):
 the rules' awards are simulated for that person with the fact and without it (replay.simulate), and every award the
-difference touches is brought to what it is without the fact (an award the person gains only without it, a cap the fact filled now freed, is left
-to an administrator's replay). That reaches past the awards that name the fact as
-their source: a threshold it helped reach on a later fact ("two kudos received" paid on the second, the first
-revoked), a level its points crossed. Everything else the person holds is left as it is (a rule edited since is not
+difference touches is brought to what it is without the fact, against what the person holds for it. That reaches
+past the awards that name the fact as their source: a threshold it helped reach on a later fact ("two kudos
+received" paid on the second, the first revoked), a level its points crossed, an award it moved (a windowed
+threshold now reached on a later kudos) or kept from them (a cooldown or cap it filled). What names the fact and is
+not owed without it goes in any case. Everything else the person holds is left as it is (a rule edited since is not
 applied to them by the way: that is an administrator's replay).
 
 What is taken back is unearned, not revoked by a manager: the reversing entries' keys start unearn: and the badge
@@ -16,6 +17,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from plugin.badges.models import BadgeAward
+from plugin.badges.service import BadgeGrant, award_badge
 from plugin.extensions import db
 from plugin.leaderboards import aggregates
 from plugin.ledger.models import LedgerEntry
@@ -37,54 +39,72 @@ def person_awards(organisation_id: int, course_id: int, user_id: int) -> dict[tu
 
 def settle(organisation_id: int, course_id: int, user_id: int, before: dict[tuple, Award], cause: str,
            source: tuple[str, int], reason: str, now: datetime) -> list[int]:
-    """Bring the person's awards that differ between `before` (person_awards with the fact) and now (without it) to
-    what they are now, under keys naming `cause` (e.g. "kudos:12": one settlement per cause, a retry adds nothing);
-    awards of rules no longer active that name the fact (`source`) as their source are taken back too. Returns the
-    ids of the badge awards unearned (the caller voids them where they were sent)."""
+    """Bring the person's awards to what the rules give without the fact, where that differs from what they give
+    with it (`before`: person_awards with the fact), under keys naming `cause` (e.g. "kudos:12": one settlement per
+    cause, a retry adds nothing): an award it made is taken back, one it moved to a later fact or kept from them (a
+    cooldown, a cap, a window it filled) is given. Whatever names the fact (`source`) as its source and is not owed
+    without it is taken back too, whatever the simulation with it says: the awards of rules no longer active or
+    changed since, and all of them for someone simulated as no one (no longer a learner there). Each award is
+    compared with what the person holds for it, so nothing is given twice. Returns the ids of the badge awards
+    unearned (the caller voids them where they were sent)."""
     rules = _rules(organisation_id)
     specs = {r.id: spec_of(r) for r in rules}
     after = person_awards(organisation_id, course_id, user_id)
-    changed = {identity for identity in set(before) | set(after)
+    targets = {identity for identity in set(before) | set(after)
                if (before[identity].points if identity in before else None)
                != (after[identity].points if identity in after else None)}
     entries = list(db.session.scalars(select(LedgerEntry).where(
         LedgerEntry.course_id == course_id, LedgerEntry.user_id == user_id,
         LedgerEntry.rule_id.in_(list(specs))).order_by(LedgerEntry.id)))
     reversed_ids = {e.reverses_id for e in entries if e.reverses_id}
-    active = {r.id for r in rules if r.active}
-    adjusted = set()  # the changed awards the person holds: taken back, then given again at what they are now
+    held: dict[tuple, list[LedgerEntry]] = {}  # award identity -> the entries standing for it
     for entry in entries:
         if entry.reverses_id or entry.id in reversed_ids:
             continue
         identity = identity_of(specs[entry.rule_id], user_id, course_id, entry.source_type, entry.source_id)
-        of_source = (entry.source_type, entry.source_id) == source and entry.rule_id not in active
-        if identity in changed or of_source:
+        held.setdefault(identity, []).append(entry)
+        if (entry.source_type, entry.source_id) == source and identity not in after:
+            targets.add(identity)
+    badges = list(db.session.scalars(select(BadgeAward).where(
+        BadgeAward.course_id == course_id, BadgeAward.user_id == user_id, BadgeAward.rule_id.in_(list(specs)),
+        BadgeAward.revoked_at.is_(None)).order_by(BadgeAward.id)).all())
+    for award in badges:
+        identity = identity_of(specs[award.rule_id], user_id, course_id, award.source_type, award.source_id)
+        if (award.source_type, award.source_id) == source and identity not in after:
+            targets.add(identity)
+    for identity in sorted(targets, key=str):
+        owed = after.get(identity)
+        want = owed.points if owed is not None else 0
+        if want == sum(e.amount for e in held.get(identity, [])):
+            continue
+        for entry in held.get(identity, []):
             reverse_entry(entry.id, f"unearn:{cause}:{entry.id}", now)
-            adjusted.add(identity)
-    for identity in sorted(adjusted & changed, key=str):
-        award = after.get(identity)
-        if award is not None and award.points:
-            rule = specs[award.rule.id]
+        if want:
+            rule = specs[owed.rule.id]
             post_entry(Posting(
-                organisation_id=organisation_id, course_id=course_id, user_id=user_id, amount=award.points,
-                dimension=rule.dimension, source_type=award.source_type, source_id=award.source_id,
+                organisation_id=organisation_id, course_id=course_id, user_id=user_id, amount=want,
+                dimension=rule.dimension, source_type=owed.source_type, source_id=owed.source_id,
                 key=f"settle:{cause}:{rule.id}:v{rule.version}:" + ":".join(map(str, identity[1:])),
-                rule_id=rule.id, rule_version=rule.version), now)
+                rule_id=rule.id, rule_version=rule.version), now, earned_at=owed.at)
     unearned = []
-    for badge_award in db.session.scalars(select(BadgeAward).where(
-            BadgeAward.course_id == course_id, BadgeAward.user_id == user_id, BadgeAward.rule_id.in_(list(specs)),
-            BadgeAward.revoked_at.is_(None)).order_by(BadgeAward.id)).all():
-        identity = identity_of(specs[badge_award.rule_id], user_id, course_id, badge_award.source_type,
-                               badge_award.source_id)
-        gone = identity in changed and identity not in after
-        of_source = ((badge_award.source_type, badge_award.source_id) == source
-                     and badge_award.rule_id not in active)
-        if gone or of_source:
-            badge_award.revoked_at, badge_award.revoked_reason, badge_award.unearned = now, reason, True
-            aggregates.record_activity(badge_award.organisation_id, course_id, user_id, badge_award.awarded_at,
-                                       {"badges": -1})
-            unearned.append(badge_award.id)
+    for award in badges:
+        identity = identity_of(specs[award.rule_id], user_id, course_id, award.source_type, award.source_id)
+        if identity in targets and identity not in after:
+            award.revoked_at, award.revoked_reason, award.unearned = now, reason, True
+            aggregates.record_activity(award.organisation_id, course_id, user_id, award.awarded_at, {"badges": -1})
+            unearned.append(award.id)
     db.session.flush()
+    standing = {(a.badge_id) for a in badges if a.id not in unearned}
+    for identity in sorted(targets, key=str):
+        owed = after.get(identity)
+        if owed is None or not owed.rule.badge_id or owed.rule.badge_id in standing:
+            continue
+        rule = specs[owed.rule.id]
+        if award_badge(BadgeGrant(
+                badge_id=rule.badge_id, organisation_id=organisation_id, course_id=course_id, user_id=user_id,
+                key=f"settle:{cause}:badge:{rule.badge_id}:" + ":".join(map(str, identity[1:])), rule_id=rule.id,
+                rule_version=rule.version, source_type=owed.source_type, source_id=owed.source_id), now):
+            standing.add(rule.badge_id)
     return unearned
 
 

@@ -101,8 +101,7 @@ def _events(organisation_id: int, person: tuple[int, int] | None = None) -> list
         for row, course_id, author_id in rows:
             out.append((E.Event(name, organisation_id, course_id, author_id, kind, row.id, row.created_at),
                         {"kind": kind, "at": row.created_at, "by": row.user_id}))
-    out += [pair for pair in completion_events(organisation_id)
-            if person is None or (pair[0].course_id, pair[0].user_id) == person]
+    out += completion_events(organisation_id, person)
     out.sort(key=lambda pair: (pair[0].occurred_at, ORDER[pair[0].name], pair[0].source_id))
     return out
 

@@ -90,7 +90,9 @@ def apply(rule: Rule | RuleSpec, name: str, event: E.Event, points: int, now: da
     if key is None:
         key = award_key(spec, event)
         if not spec.repeatable:
-            key += _again(spec, event)
+            key = _once_key(spec, event, key)
+            if key is None:
+                return None, None
     entry_id = award_id = None
     if points:
         entry_id = post_entry(Posting(
@@ -105,24 +107,32 @@ def apply(rule: Rule | RuleSpec, name: str, event: E.Event, points: int, now: da
     return entry_id, award_id
 
 
-def _again(spec: RuleSpec, event: E.Event) -> str:
-    """A once-only rule's key ends here when the person earned it before and it was unearned since (its cause taken
-    back: facts count such an award as not given, so the rule pays again): ":again:<n>" after n unearned awards, so
-    the new award has a key of its own while a retry or a racing request still computes the same one (an award still
-    given keeps its key spent). Asked only when a once-only rule pays, which is rare."""
+def _once_key(spec: RuleSpec, event: E.Event, key: str) -> str | None:
+    """A once-only rule's key for this award, or None when the person holds it (given, or revoked by a manager: a
+    decision that stands), whatever the facts read said. Their first award has the rule's key; after awards that were
+    all unearned since (their cause taken back: facts count them as not given, so the rule pays again), the key ends
+    ":again:<n>", n the award rows of the rule the person has (ledger entries and badge awards), which each earning
+    adds to: a new key every time, the same one for a retry or a racing request. Asked only when a once-only rule
+    pays, which is rare."""
     from plugin.badges.models import BadgeAward
     from plugin.ledger.models import REVOKED, LedgerEntry
 
     reversal = LedgerEntry.__table__.alias("reversal")
-    entries = db.session.scalar(select(func.count()).select_from(LedgerEntry).where(
-        LedgerEntry.course_id == event.course_id, LedgerEntry.user_id == event.user_id,
-        LedgerEntry.rule_id == spec.id, func.coalesce(LedgerEntry.reverses_id, 0) == 0,  # as facts.db's _ORIGINAL
-        exists().where(reversal.c.reverses_id == LedgerEntry.id, ~reversal.c.idempotency_key.startswith(REVOKED))))
-    badges = db.session.scalar(select(func.count()).select_from(BadgeAward).where(
-        BadgeAward.course_id == event.course_id, BadgeAward.user_id == event.user_id, BadgeAward.rule_id == spec.id,
-        BadgeAward.unearned.is_(True)))
-    n = max(entries or 0, badges or 0)
-    return f":again:{n}" if n else ""
+    unearned = exists().where(reversal.c.reverses_id == LedgerEntry.id, ~reversal.c.idempotency_key.startswith(REVOKED))
+    mine = (LedgerEntry.course_id == event.course_id, LedgerEntry.user_id == event.user_id,
+            LedgerEntry.rule_id == spec.id, func.coalesce(LedgerEntry.reverses_id, 0) == 0)  # as facts.db's _ORIGINAL
+    theirs = (BadgeAward.course_id == event.course_id, BadgeAward.user_id == event.user_id,
+              BadgeAward.rule_id == spec.id)
+    entries, given_entries, badges, given_badges = db.session.execute(select(
+        select(func.count()).select_from(LedgerEntry).where(*mine).scalar_subquery(),
+        select(func.count()).select_from(LedgerEntry).where(*mine, ~unearned).scalar_subquery(),
+        select(func.count()).select_from(BadgeAward).where(*theirs).scalar_subquery(),
+        select(func.count()).select_from(BadgeAward).where(*theirs, BadgeAward.unearned.is_(False)).scalar_subquery(),
+    )).one()
+    if given_entries or given_badges:
+        return None
+    n = entries + badges
+    return f"{key}:again:{n}" if n else key
 
 
 def process(event: E.Event, facts: Facts, limits: Limits, now: datetime,

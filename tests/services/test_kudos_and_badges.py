@@ -433,6 +433,29 @@ def test_revoking_kudos_takes_back_what_the_kudos_rules_gave_for_it(course):
     assert verify_totals() == []
 
 
+@pytest.mark.parametrize("then", ["rule archived", "receiver made staff"])
+def test_revoking_kudos_takes_back_its_rule_awards_even_where_no_rule_would_give_them_now(course, then):
+    """What the kudos rules gave for the kudos goes with it when the rule has been archived since, or when the
+    receiver is staff now (a TA promoted after the kudos): the rules give them nothing without the kudos either."""
+    from plugin.badges.service import get_or_create_badge
+    from plugin.rules.definitions import create_rule, delete_rule
+
+    medal = get_or_create_badge(course.ada.organisation_id, "thanked", NOW, name="Thanked")
+    each = create_rule(course.ada.organisation_id, {"name": "Kudos received", "condition": "each_kudos",
+                                                    "points": 5, "dimension": "experimenting", "badge_id": medal.id},
+                       NOW)
+    given = kudos(course.boss, course.ada, points=20)
+    assert balance(course.ada.course_id, course.ada.user_id) == 25 and "Thanked" in badge_names(course.ada)
+    if then == "rule archived":
+        delete_rule(course.admin, each.id, later(30))  # it awarded: archived
+    else:
+        make_actor(course.platform, "ada", Role.MANAGER)
+    revoke_kudos(course.boss, given.id, "Given to the wrong person", later(60))
+    assert balance(course.ada.course_id, course.ada.user_id) == 0
+    assert "Thanked" not in badge_names(course.ada)
+    assert verify_totals() == []
+
+
 def test_revoking_kudos_refunds_the_month_it_was_spent_in_after_a_time_zone_change(course):
     from plugin.leaderboards import service as boards
     from plugin.recognition.models import KudosBudget
@@ -531,9 +554,9 @@ def test_a_level_reached_after_an_unrelated_kudos_was_revoked_is_still_awarded(c
 
     org = course.ada.organisation_id
     level = get_or_create_badge(org, "explorer-level", NOW, name="Explorer level")
-    create_rule(org, {"name": "Reached Explorer", "condition": "level_reached",
-                      "params": {"level": "Explorer", "threshold": 40}, "points": 5, "badge_id": level.id,
-                      "repeatable": False}, NOW)
+    reached = create_rule(org, {"name": "Reached Explorer", "condition": "level_reached",
+                                "params": {"level": "Explorer", "threshold": 40}, "points": 5, "badge_id": level.id,
+                                "repeatable": False}, NOW)
     log(course.ada, NOW)  # 10 points
     given = kudos(course.boss, course.ada, 30, "kudos-wrong-person", later(1))  # 40: Explorer
     assert "Explorer level" in badge_names(course.ada)
@@ -547,9 +570,8 @@ def test_a_level_reached_after_an_unrelated_kudos_was_revoked_is_still_awarded(c
     assert balance(course.ada.course_id, course.ada.user_id) >= 40
     assert "Explorer level" in badge_names(course.ada)
     explorer = [e.amount for e in db.session.scalars(select(LedgerEntry).where(
-        LedgerEntry.user_id == course.ada.user_id, LedgerEntry.rule_id.is_not(None),
-        LedgerEntry.idempotency_key.like("%:again:1"))).all()]
-    assert explorer == [5]  # the level's own points, under a key of their own
+        LedgerEntry.user_id == course.ada.user_id, LedgerEntry.rule_id == reached.id).order_by(LedgerEntry.id))]
+    assert explorer == [5, -5, 5]  # given, unearned with the kudos, given again (under a key of its own)
     assert replay(org, later(20)).empty
     assert verify_totals() == []
 

@@ -1,0 +1,139 @@
+"""Settling a person's rule awards when a kudos they received is revoked (plugin/replay/settle.py): what the kudos
+made is taken back, what it moved or kept from them is given, whatever rule changes happened since; a once-only
+award unearned so is earned again, each time under a key of its own. Cases found by an adversarial review of the
+first version (2026-12-02), which compared simulations alone and never gave what the kudos had kept from them."""
+from __future__ import annotations
+
+from datetime import timedelta
+from types import SimpleNamespace
+
+import pytest
+
+from plugin.badges.service import get_or_create_badge
+from plugin.core.actor import Role
+from plugin.extensions import db
+from plugin.ledger.service import balance, verify_totals
+from plugin.recognition.service import revoke_kudos
+from plugin.replay.service import replay
+from plugin.rules.definitions import create_rule, update_rule
+from tests.services.factories import NOW, later, log, make_actor, make_platform
+from tests.services.test_kudos_and_badges import badge_names, kudos
+
+
+@pytest.fixture
+def course(appctx):
+    platform = make_platform()
+    return SimpleNamespace(platform=platform, boss=make_actor(platform, "boss", Role.MANAGER),
+                           admin=make_actor(platform, "admin", Role.ADMIN), ada=make_actor(platform, "ada"))
+
+
+def points(actor) -> int:
+    return balance(actor.course_id, actor.user_id)
+
+
+def test_a_level_the_kudos_crossed_goes_though_part_of_the_points_came_from_a_rule_switched_off_since(course):
+    """Ada's 30 points: 10 for an experiment, 20 from a launch-week rule switched off since. A 10-point kudos takes her
+    to the 40-point level. The kudos is revoked: she is at 30, below the level, so its points and badge go, although
+    the rules as they are now (the campaign off) never gave her the level with the kudos or without it."""
+    org = course.ada.organisation_id
+    level = get_or_create_badge(org, "explorer-level", NOW, name="Explorer level")
+    create_rule(org, {"name": "Reached Explorer", "condition": "level_reached",
+                      "params": {"level": "Explorer", "threshold": 40}, "points": 5, "badge_id": level.id,
+                      "repeatable": False}, NOW)
+    campaign = create_rule(org, {"name": "Launch week bonus", "condition": "experiment_count",
+                                 "params": {"count": 1}, "points": 20, "dimension": "experimenting",
+                                 "repeatable": False}, NOW)
+    log(course.ada, NOW)
+    assert points(course.ada) == 30
+    update_rule(course.admin, campaign.id, {"active": False}, later(1))
+    given = kudos(course.boss, course.ada, 10, "kudos-level-00001", later(2))
+    assert "Explorer level" in badge_names(course.ada) and points(course.ada) == 45
+    revoke_kudos(course.boss, given.id, "Meant for someone else", later(3))
+    db.session.commit()
+    assert points(course.ada) == 30
+    assert "Explorer level" not in badge_names(course.ada)
+    assert verify_totals() == []
+
+
+def test_what_a_rule_paid_for_the_revoked_kudos_goes_after_the_rule_was_capped_since(course):
+    """"Each kudos" paid 5 for each of two kudos; the admin then capped it at one a month (no recalculation). Revoking
+    the second takes back the 5 it paid: the cap does not make that award the first kudos' one."""
+    org = course.ada.organisation_id
+    each = create_rule(org, {"name": "Each kudos", "condition": "each_kudos", "params": {}, "points": 5,
+                             "dimension": "experimenting", "repeatable": True}, NOW)
+    kudos(course.boss, course.ada, 0, "kudos-cap-000001", later(1))
+    second = kudos(course.boss, course.ada, 0, "kudos-cap-000002", later(2))
+    assert points(course.ada) == 10
+    update_rule(course.admin, each.id, {"cap_count": 1, "cap_window_days": 30}, later(3))
+    revoke_kudos(course.boss, second.id, "Meant for someone else", later(4))
+    db.session.commit()
+    assert points(course.ada) == 5
+    assert verify_totals() == []
+
+
+def test_a_windowed_threshold_the_revoked_kudos_reached_first_moves_to_the_kudos_that_reaches_it_now(course):
+    """"Two kudos in 30 days", repeatable, paid on the second of three kudos. Revoking the first: the second and third
+    still make two in the window, so Ada keeps 15 points, now for the third; a replay has nothing to add."""
+    org = course.ada.organisation_id
+    create_rule(org, {"name": "Two kudos a month", "condition": "kudos_received",
+                      "params": {"count": 2, "window_days": 30}, "points": 15, "dimension": "experimenting",
+                      "repeatable": True}, NOW)
+    first = kudos(course.boss, course.ada, 0, "kudos-win-000001", later(1))
+    kudos(course.boss, course.ada, 0, "kudos-win-000002", later(2))
+    kudos(course.boss, course.ada, 0, "kudos-win-000003", later(3))
+    assert points(course.ada) == 15
+    revoke_kudos(course.boss, first.id, "Meant for someone else", later(4))
+    db.session.commit()
+    assert points(course.ada) == 15
+    assert replay(org, later(5)).empty
+    assert verify_totals() == []
+
+
+def test_a_kudos_a_cooldown_kept_unpaid_is_paid_when_the_kudos_before_it_is_revoked(course):
+    """"Each kudos" with a 7-day cooldown: the first kudos paid, the second (two days later) did not. Revoking the
+    first pays the second, as the rules would have without the first; a replay then has nothing to change."""
+    org = course.ada.organisation_id
+    create_rule(org, {"name": "Each kudos", "condition": "each_kudos", "params": {}, "points": 5,
+                      "dimension": "experimenting", "repeatable": True, "cooldown_days": 7}, NOW)
+    first = kudos(course.boss, course.ada, 0, "kudos-cool-00001", NOW + timedelta(days=1))
+    kudos(course.boss, course.ada, 0, "kudos-cool-00002", NOW + timedelta(days=3))
+    assert points(course.ada) == 5
+    revoke_kudos(course.boss, first.id, "Meant for someone else", NOW + timedelta(days=4))
+    db.session.commit()
+    assert points(course.ada) == 5
+    assert replay(org, NOW + timedelta(days=5)).empty
+    assert verify_totals() == []
+
+
+def test_a_once_only_award_earned_a_third_time_has_a_key_of_its_own(course):
+    """"Recognised" (first a badge, then 5 points and no badge) is unearned twice by revoked kudos: each earning is a
+    new award, the third too (the key counted from what was unearned repeated the second's, and its points were lost
+    without a word)."""
+    org = course.ada.organisation_id
+    medal = get_or_create_badge(org, "recognised", NOW, name="Recognised")
+    rule = create_rule(org, {"name": "Recognised", "condition": "kudos_received", "params": {"count": 1},
+                             "points": 0, "badge_id": medal.id, "repeatable": False}, NOW)
+    first = kudos(course.boss, course.ada, 0, "kudos-first-0001", later(1))
+    revoke_kudos(course.boss, first.id, "Meant for someone else", later(2))
+    update_rule(course.admin, rule.id, {"points": 5, "dimension": "experimenting", "badge_id": None}, later(3))
+    second = kudos(course.boss, course.ada, 0, "kudos-second-001", later(4))
+    assert points(course.ada) == 5
+    revoke_kudos(course.boss, second.id, "Meant for someone else", later(5))
+    assert points(course.ada) == 0
+    kudos(course.boss, course.ada, 0, "kudos-third-0001", later(6))
+    db.session.commit()
+    assert points(course.ada) == 5
+    assert replay(org, later(7)).empty
+    assert verify_totals() == []
+
+
+def test_what_the_kudos_rules_gave_a_receiver_made_staff_since_goes_with_the_kudos(course):
+    org = course.ada.organisation_id
+    create_rule(org, {"name": "Each kudos", "condition": "each_kudos", "params": {}, "points": 5,
+                      "dimension": "experimenting", "repeatable": True}, NOW)
+    given = kudos(course.boss, course.ada, 0, "kudos-ta-0000001", later(1))
+    assert points(course.ada) == 5
+    make_actor(course.platform, "ada", Role.MANAGER)  # she launches as a TA now
+    revoke_kudos(course.boss, given.id, "Given by mistake", later(2))
+    db.session.commit()
+    assert points(course.ada) == 0
