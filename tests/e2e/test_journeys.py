@@ -77,6 +77,21 @@ def test_learner_reads_the_vision_reacts_and_confirms_help(live_server, page, ar
     expect(section.get_by_role("button", name=label)).to_have_attribute("aria-pressed", "false")
     expect(section).to_contain_text(f"{label}: {before}")
     expect(frame.locator("p.toast[role=status]")).to_have_text("Your reaction was taken back.")
+    # "I reused this" is said once for good: before, it looks like a reaction not given (not filled as if pressed);
+    # after, pressed at full strength (disabled, not a form still sending).
+    reuse = section.get_by_role("button", name="I reused this")
+    unpressed = section.locator("form:has(input[name=kind]) button[aria-pressed=false]").first
+    if reuse.get_attribute("aria-pressed") == "false":
+        assert reuse.evaluate(background) == unpressed.evaluate(background)
+        reuse.click()
+        _ready(frame)
+        section = frame.locator("section[aria-labelledby=react-h]")
+        reuse = section.get_by_role("button", name="I reused this")
+    expect(reuse).to_have_attribute("aria-pressed", "true")
+    unpressed = section.locator("form:has(input[name=kind]) button[aria-pressed=false]").first
+    assert reuse.evaluate(background) != unpressed.evaluate(background)
+    assert reuse.evaluate("b => getComputedStyle(b).opacity") == "1"
+    section.screenshot(path=str(artifacts / "journey-learner-reactions.png"))
 
     # The help Olivia recorded: confirm it.
     _nav(frame, "Peer help")
