@@ -85,7 +85,7 @@ def settle(organisation_id: int, course_id: int, user_id: int, before: dict[tupl
                 organisation_id=organisation_id, course_id=course_id, user_id=user_id, amount=want,
                 dimension=rule.dimension, source_type=owed.source_type, source_id=owed.source_id,
                 key=f"settle:{cause}:{rule.id}:v{rule.version}:" + ":".join(map(str, identity[1:])),
-                rule_id=rule.id, rule_version=rule.version), now, earned_at=owed.at)
+                rule_id=rule.id, rule_version=rule.version), now)  # counted when posted, as a replay's (boards too)
     unearned = []
     for award in badges:
         identity = identity_of(specs[award.rule_id], user_id, course_id, award.source_type, award.source_id)
@@ -94,7 +94,9 @@ def settle(organisation_id: int, course_id: int, user_id: int, before: dict[tupl
             aggregates.record_activity(award.organisation_id, course_id, user_id, award.awarded_at, {"badges": -1})
             unearned.append(award.id)
     db.session.flush()
-    standing = {(a.badge_id) for a in badges if a.id not in unearned}
+    # Held, or revoked by a manager (a decision that stands, as a replay respects it): not given again here.
+    standing = set(db.session.scalars(select(BadgeAward.badge_id).where(
+        BadgeAward.course_id == course_id, BadgeAward.user_id == user_id, BadgeAward.unearned.is_(False))))
     for identity in sorted(targets, key=str):
         owed = after.get(identity)
         if owed is None or not owed.rule.badge_id or owed.rule.badge_id in standing:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from plugin.challenges.progress import completion_events
 from plugin.community.models import Reaction, Reuse
@@ -83,9 +83,12 @@ def _events(organisation_id: int, person: tuple[int, int] | None = None) -> list
                     None if h.over_pair_cap else {"kind": "help", "at": h.resolved_at, "across_teams": h.across_teams}))
     # A kudos' points went to the dimension its ledger entry names (the kudos row keeps no dimension).
     for k, dimension in db.session.execute(
-            select(Kudos, LedgerEntry.dimension).outerjoin(LedgerEntry, (LedgerEntry.source_type == "kudos")
+            select(Kudos, LedgerEntry.dimension).outerjoin(LedgerEntry, (LedgerEntry.course_id == Kudos.course_id)
+                                                           & (LedgerEntry.user_id == Kudos.receiver_id)
+                                                           & (LedgerEntry.source_type == "kudos")
                                                            & (LedgerEntry.source_id == Kudos.id)
-                                                           & LedgerEntry.reverses_id.is_(None)
+                                                           # not a reversal, as facts.db's _ORIGINAL says it
+                                                           & (func.coalesce(LedgerEntry.reverses_id, 0) == 0)
                                                            & LedgerEntry.rule_id.is_(None))
             .where(Kudos.organisation_id == organisation_id, Kudos.revoked_at.is_(None),
                    *mine(Kudos.course_id, Kudos.receiver_id))):

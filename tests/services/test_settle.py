@@ -137,3 +137,80 @@ def test_what_the_kudos_rules_gave_a_receiver_made_staff_since_goes_with_the_kud
     revoke_kudos(course.boss, given.id, "Given by mistake", later(2))
     db.session.commit()
     assert points(course.ada) == 0
+
+
+def test_the_boards_agree_with_a_rebuild_after_a_settlement_pays_an_award_of_an_earlier_month(course):
+    """Settling pays the kudos a cooldown had kept unpaid, weeks later: the boards count it when it is posted, as a
+    rebuild from the ledger does (it was booked in its kudos' month, which a rebuild then moved)."""
+    from plugin.leaderboards.rebuild import verify
+
+    org = course.ada.organisation_id
+    create_rule(org, {"name": "Each kudos", "condition": "each_kudos", "params": {}, "points": 5,
+                      "dimension": "experimenting", "repeatable": True, "cooldown_days": 7}, NOW)
+    first = kudos(course.boss, course.ada, 0, "kudos-brd-000001", NOW + timedelta(days=1))
+    kudos(course.boss, course.ada, 0, "kudos-brd-000002", NOW + timedelta(days=3))
+    revoke_kudos(course.boss, first.id, "Meant for someone else", NOW + timedelta(days=40))
+    db.session.commit()
+    assert points(course.ada) == 5
+    assert verify_totals() == []
+    assert verify(org) == {}
+
+
+def test_a_badge_a_manager_revoked_is_not_given_back_by_settling_another_kudos(course):
+    """A manager revoked Ada's "Kudos pair" badge (traded kudos). Revoking another kudos moves the rule's award to a
+    later kudos: the badge stays revoked, as a replay leaves it."""
+    from sqlalchemy import select
+
+    from plugin.badges.models import BadgeAward
+    from plugin.recognition.service import revoke_badge
+
+    org = course.ada.organisation_id
+    pair = get_or_create_badge(org, "kudos-pair", NOW, name="Kudos pair")
+    create_rule(org, {"name": "Two kudos a month", "condition": "kudos_received",
+                      "params": {"count": 2, "window_days": 30}, "points": 15, "badge_id": pair.id,
+                      "dimension": "sharing", "repeatable": True}, NOW)
+    first = kudos(course.boss, course.ada, 0, "kudos-mgr-000001", NOW + timedelta(days=1))
+    kudos(course.boss, course.ada, 0, "kudos-mgr-000002", NOW + timedelta(days=2))
+    award = db.session.scalar(select(BadgeAward).where(BadgeAward.badge_id == pair.id))
+    revoke_badge(course.boss, award.id, "Traded kudos with a friend", NOW + timedelta(days=3))
+    kudos(course.boss, course.ada, 0, "kudos-mgr-000003", NOW + timedelta(days=4))
+    assert "Kudos pair" not in badge_names(course.ada)
+    revoke_kudos(course.boss, first.id, "Meant for someone else", NOW + timedelta(days=5))
+    db.session.commit()
+    assert "Kudos pair" not in badge_names(course.ada)
+
+
+def test_settling_reads_the_receivers_kudos_through_indexes_not_the_whole_ledger(course):
+    """PostgreSQL: simulating one receiver's awards (twice a revocation, under their row lock) reads no table whole
+    (it joined every kudos' entry by source over the installation's whole ledger)."""
+    import sqlalchemy as sa
+
+    from plugin.replay.settle import person_awards
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's plans")
+    bo = make_actor(course.platform, "bo")
+    conn = db.session.connection()
+    conn.exec_driver_sql(f"""
+        INSERT INTO ledger_entry (idempotency_key, organisation_id, course_id, user_id, amount, dimension, rule_id,
+                                  rule_version, source_type, source_id, reverses_id, created_at)
+        SELECT 'fill:' || g, {bo.organisation_id}, {bo.course_id}, {bo.user_id}, 5, 'experimenting', NULL, NULL,
+               'kudos', g, NULL, now() FROM generate_series(1, 20000) g""")
+    for n in range(3):
+        kudos(course.boss, course.ada, 0, f"kudos-plan-0000{n}", later(n))
+    conn.exec_driver_sql("ANALYZE")
+    sent = []
+
+    def listen(_conn, _cursor, statement, parameters, *_args):
+        if statement.lstrip().upper().startswith("SELECT") and "kudos" in statement:
+            sent.append((statement, parameters))
+
+    sa.event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        person_awards(course.ada.organisation_id, course.ada.course_id, course.ada.user_id)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", listen)
+    assert sent
+    for statement, parameters in sent:
+        plan = "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN " + statement, parameters).all())
+        assert "Seq Scan on ledger_entry" not in plan, plan
