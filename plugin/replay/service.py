@@ -104,8 +104,11 @@ def replay(organisation_id: int, now: datetime, *, apply: bool = False, rule_ids
     # Archived rules (deleted after awarding) are out of a default replay: what they gave stays as given.
     scope = {candidate.id} if candidate is not None else set(
         rule_ids or [r.id for r in rules if r.archived_at is None])
+    # Inactive rules out of the reconciliation (archived ones by default) keep what they gave: their points count.
+    kept = frozenset(r.id for r in rules if not r.active and r.id not in scope)
     desired = {k: a for k, a in simulate(organisation_id, active, limits(organisation_id),
-                                         revoked=revoked_awards(organisation_id, specs)).items() if k[0] in scope}
+                                         revoked=revoked_awards(organisation_id, specs), kept=kept).items()
+               if k[0] in scope}
     net, live, revoked, newest = _current(organisation_id, {i: s for i, s in specs.items() if i in scope})
     # Only the course's learners now are simulated: someone who has since become staff there (a student made TA)
     # keeps what they earned as a learner, as given, rather than having a replay take it all back.
@@ -191,8 +194,11 @@ def preview(organisation_id: int, candidate: RuleSpec, replacing: int | None = N
                                                        Rule.active.is_(True)).order_by(Rule.id)))
     specs = [spec_of(r) for r in rules if r.id != replacing] + [candidate]
     per_person: dict[tuple[int, int], list[Award]] = {}
-    revoked = revoked_awards(organisation_id, {r.id: spec_of(r) for r in rules})
-    for award in simulate(organisation_id, specs, limits(organisation_id), revoked=revoked).values():
+    every = list(db.session.scalars(select(Rule).where(Rule.organisation_id == organisation_id)))
+    revoked = revoked_awards(organisation_id, {r.id: spec_of(r) for r in every})
+    # What inactive rules gave stays, as a rule's replay keeps it (the rule edited here is the candidate instead).
+    kept = frozenset(r.id for r in every if not r.active and r.id != replacing)
+    for award in simulate(organisation_id, specs, limits(organisation_id), revoked=revoked, kept=kept).values():
         if award.rule.id == candidate.id:
             per_person.setdefault((award.course_id, award.user_id), []).append(award)
     badge = bool(candidate.badge_id) and candidate.badge_id in active_badge_ids(organisation_id)  # off: not issued

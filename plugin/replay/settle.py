@@ -27,14 +27,17 @@ from plugin.replay.simulate import Award, identity_of, simulate
 from plugin.rules.models import Rule
 from plugin.rules.service import spec_of
 from plugin.settings.service import limits
+from plugin.tenancy.models import User
 
 
 def person_awards(organisation_id: int, course_id: int, user_id: int) -> dict[tuple, Award]:
     """What the organisation's active rules give this person from their facts as they stand (by award identity)."""
     rules = _rules(organisation_id)
     specs = {r.id: spec_of(r) for r in rules}
+    # What inactive rules gave the person stays as given (settling touches no other award): their points count.
     return simulate(organisation_id, [specs[r.id] for r in rules if r.active], limits(organisation_id),
-                    revoked=revoked_awards(organisation_id, specs), person=(course_id, user_id))
+                    revoked=revoked_awards(organisation_id, specs), person=(course_id, user_id),
+                    kept=frozenset(r.id for r in rules if not r.active))
 
 
 def settle(organisation_id: int, course_id: int, user_id: int, before: dict[tuple, Award], cause: str,
@@ -72,10 +75,12 @@ def settle(organisation_id: int, course_id: int, user_id: int, before: dict[tupl
         identity = identity_of(specs[award.rule_id], user_id, course_id, award.source_type, award.source_id)
         if (award.source_type, award.source_id) == source and identity not in after:
             targets.add(identity)
+    # An erased account is given nothing new (as kudos and badges by hand refuse it): only what is not owed goes.
+    erased = db.session.scalar(select(User.erased_at).where(User.id == user_id)) is not None
     for identity in sorted(targets, key=str):
         owed = after.get(identity)
         want = owed.points if owed is not None else 0
-        if want == sum(e.amount for e in held.get(identity, [])):
+        if want == sum(e.amount for e in held.get(identity, [])) or (erased and want):
             continue
         for entry in held.get(identity, []):
             reverse_entry(entry.id, f"unearn:{cause}:{entry.id}", now)
@@ -99,7 +104,7 @@ def settle(organisation_id: int, course_id: int, user_id: int, before: dict[tupl
         BadgeAward.course_id == course_id, BadgeAward.user_id == user_id, BadgeAward.unearned.is_(False))))
     for identity in sorted(targets, key=str):
         owed = after.get(identity)
-        if owed is None or not owed.rule.badge_id or owed.rule.badge_id in standing:
+        if owed is None or not owed.rule.badge_id or owed.rule.badge_id in standing or erased:
             continue
         rule = specs[owed.rule.id]
         if award_badge(BadgeGrant(

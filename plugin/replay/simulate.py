@@ -27,7 +27,7 @@ from plugin.settings.service import Limits, time_zone
 from plugin.tenancy.models import Course, Membership
 
 ORDER = {E.EXPERIMENT_LOGGED: 0, E.HELP_CONFIRMED: 1, E.KUDOS_RECEIVED: 2, E.REACTION_RECEIVED: 3,
-         E.REUSE_RECEIVED: 4, E.CHALLENGE_COMPLETED: 5}
+         E.REUSE_RECEIVED: 4, E.CHALLENGE_COMPLETED: 5, E.POINTS_CHANGED: 6}
 
 
 @dataclass(frozen=True)
@@ -62,9 +62,10 @@ def learners_of(organisation_id: int) -> set[tuple[int, int]]:
                                                         Membership.role == Role.LEARNER.value)))
 
 
-def _events(organisation_id: int, person: tuple[int, int] | None = None) -> list[tuple[E.Event, dict | None]]:
+def _events(organisation_id: int, person: tuple[int, int] | None = None, kept: frozenset[int] = frozenset()
+            ) -> list[tuple[E.Event, dict | None]]:
     """Every fact of the organisation as (event, row for the person's facts), in a stable time order; `person`
-    (course, user): that person's alone."""
+    (course, user): that person's alone; `kept`: rules whose live entries count as points given (see below)."""
     def mine(course_column, user_column) -> tuple:
         return () if person is None else (course_column == person[0], user_column == person[1])
 
@@ -105,6 +106,18 @@ def _events(organisation_id: int, person: tuple[int, int] | None = None) -> list
             out.append((E.Event(name, organisation_id, course_id, author_id, kind, row.id, row.created_at),
                         {"kind": kind, "at": row.created_at, "by": row.user_id}))
     out += completion_events(organisation_id, person)
+    # The points of rules no longer active whose awards stay as given (`kept`: an archived rule's in a replay, any
+    # inactive rule's when a revoked kudos is settled): no rule the simulation runs makes them, yet the live totals
+    # hold them (and their reversals) from when they were posted, and levels and points thresholds were reached with
+    # them. They move the simulated totals as they moved the live ones (a replay took back a level reached partly
+    # with an archived campaign's points; settling a revoked kudos took one the person still met).
+    for entry in db.session.scalars(select(LedgerEntry).where(
+            LedgerEntry.organisation_id == organisation_id, LedgerEntry.rule_id.in_(sorted(kept)),
+            *mine(LedgerEntry.course_id, LedgerEntry.user_id))) if kept else ():
+        out.append((E.Event(E.POINTS_CHANGED, organisation_id, entry.course_id, entry.user_id, entry.source_type,
+                            entry.source_id, entry.created_at),
+                    {"kind": "points", "at": entry.created_at, "points": entry.amount, "dimension": entry.dimension,
+                     "original": entry.reverses_id is None, "source_type": entry.source_type}))
     out.sort(key=lambda pair: (pair[0].occurred_at, ORDER[pair[0].name], pair[0].source_id))
     return out
 
@@ -128,24 +141,34 @@ def _remember(facts: MemoryFacts, row: dict | None) -> None:
         facts.reuse_rows.append(row)
     elif kind == "challenge":
         facts.challenge_rows.append(row)
+    elif kind == "points":
+        for dimension in {row["dimension"], "total"}:
+            facts.point_totals[dimension] = facts.point_totals.get(dimension, 0) + row["points"]
+        if row["original"]:  # paid that day, whatever came after (the daily cap, as facts.db reads it)
+            day = (facts.day_of(row["at"]), row["source_type"])
+            facts.day_points[day] = facts.day_points.get(day, 0) + row["points"]
 
 
 def simulate(organisation_id: int, rules: list[RuleSpec], limits: Limits,
-             revoked: set[tuple] | frozenset = frozenset(), person: tuple[int, int] | None = None
-             ) -> dict[tuple, Award]:
+             revoked: set[tuple] | frozenset = frozenset(), person: tuple[int, int] | None = None,
+             kept: frozenset[int] = frozenset()) -> dict[tuple, Award]:
     """The awards the given rules would have made, keyed by award identity. `revoked`: the identities a manager
     revoked, still made (a once-only rule is not made again, a day's cap counts them) but their points kept out of
     the running totals: a points or level threshold is not reached with points a manager took back. `person`
-    (course, user): that person's awards alone (what rules give one person depends on their facts alone)."""
+    (course, user): that person's awards alone (what rules give one person depends on their facts alone). `kept`:
+    rules not simulated whose awards stay as given: their points count in the totals when they were posted."""
     learners = learners_of(organisation_id)
     people: dict[tuple[int, int], _Person] = {}
     awards: dict[tuple, Award] = {}
     zone = time_zone(organisation_id)
-    for event, row in _events(organisation_id, person):
+    for event, row in _events(organisation_id, person, frozenset(kept)):
         if (event.course_id, event.user_id) not in learners:
             continue
         facts = people.setdefault((event.course_id, event.user_id), _Person(MemoryFacts(time_zone=zone))).facts
         _remember(facts, row)
+        if event.name == E.POINTS_CHANGED:  # a no longer active rule's points (_events): the totals' rules only
+            _evaluate(event, facts, rules, limits, awards, revoked)
+            continue
         moved = _evaluate(event, facts, rules, limits, awards, revoked)
         if moved or (row is not None and row["kind"] == "kudos" and row["points"]):  # kudos points move totals too
             _evaluate(replace(event, name=E.POINTS_CHANGED), facts, rules, limits, awards, revoked)

@@ -180,3 +180,34 @@ def test_a_jpeg_badge_image_is_published_as_png_for_verifiers(appctx, client):
     image = client.get(doc["image"].removeprefix(BASE))
     assert image.status_code == 200 and image.mimetype == "image/png" and image.data.startswith(b"\x89PNG")
     assert client.get("/ob/v2/badges/999999/image.png").status_code == 404
+
+
+def test_the_evidence_page_of_a_revoked_award_says_it_was_revoked_not_who_earned_it(appctx, client):
+    """A badge taken back with the kudos behind it (unearned): its public evidence page, which the assertion links
+    to, said "Earned by Ada Lovelace." for a learner who shows her name, while its verification page said revoked."""
+    from sqlalchemy import select
+
+    from plugin.badges.models import BadgeAward
+    from plugin.badges.recipients import set_show_name
+    from plugin.badges.service import get_or_create_badge
+    from plugin.core.actor import Role
+    from plugin.recognition.service import give_kudos, revoke_kudos
+    from plugin.rules.definitions import create_rule
+    from tests.services.factories import make_actor, make_platform
+
+    platform = make_platform()
+    boss, ada = make_actor(platform, "boss", Role.MANAGER), make_actor(platform, "ada", name="Ada Lovelace")
+    medal = get_or_create_badge(ada.organisation_id, "recognised", NOW, name="Recognised")
+    create_rule(ada.organisation_id, {"name": "Recognised", "condition": "kudos_received", "params": {"count": 1},
+                                      "points": 0, "badge_id": medal.id, "repeatable": False}, NOW)
+    given = give_kudos(boss, receiver_id=ada.user_id, message="Great prompt library, thanks", now=later(1),
+                       submission_key="pub-kudos-000001", points=0)
+    set_show_name(ada, True, utcnow())
+    db.session.commit()
+    pid = db.session.scalar(select(BadgeAward.public_id).where(BadgeAward.badge_id == medal.id))
+    assert "Earned by Ada Lovelace." in visible(client.get(f"/ob/v2/assertions/{pid}/evidence"))
+    revoke_kudos(boss, given.id, "Meant for someone else", later(2))
+    db.session.commit()
+    assert "Revoked" in visible(client.get(f"/ob/v2/assertions/{pid}/verify"))
+    evidence = visible(client.get(f"/ob/v2/assertions/{pid}/evidence"))
+    assert "This badge was revoked by its issuer." in evidence and "Ada Lovelace" not in evidence

@@ -214,3 +214,80 @@ def test_settling_reads_the_receivers_kudos_through_indexes_not_the_whole_ledger
     for statement, parameters in sent:
         plan = "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN " + statement, parameters).all())
         assert "Seq Scan on ledger_entry" not in plan, plan
+
+
+def _campaign_and_level(course, campaign_points: int, end=update_rule):
+    """The 40-point Explorer level (5 points and a badge) and a launch-week rule paying `campaign_points` on the first
+    experiment, switched off after Ada's first experiment (`end`: delete_rule archives it instead)."""
+    org = course.ada.organisation_id
+    level = get_or_create_badge(org, "explorer-level", NOW, name="Explorer level")
+    create_rule(org, {"name": "Reached Explorer", "condition": "level_reached",
+                      "params": {"level": "Explorer", "threshold": 40}, "points": 5, "badge_id": level.id,
+                      "repeatable": False}, NOW)
+    campaign = create_rule(org, {"name": "Launch week bonus", "condition": "experiment_count",
+                                 "params": {"count": 1}, "points": campaign_points, "dimension": "experimenting",
+                                 "repeatable": False}, NOW)
+    log(course.ada, NOW)
+    if end is update_rule:
+        update_rule(course.admin, campaign.id, {"active": False}, later(1))
+    else:
+        end(course.admin, campaign.id, later(1))
+
+
+def test_a_level_still_met_without_the_revoked_kudos_stays(course):
+    """Ada: 10 for an experiment and 25 from a launch-week rule switched off since; a 10-point kudos takes her to
+    the 40-point level (its award names the kudos); another experiment takes her to 60. Without the kudos she has 45,
+    still above the level: it stays, badge and points (the rules' simulation left the campaign's points out)."""
+    from plugin.catalog.service import items
+
+    _campaign_and_level(course, 25)
+    given = kudos(course.boss, course.ada, 10, "kudos-keep-00001", later(2))
+    assert "Explorer level" in badge_names(course.ada)
+    log(course.ada, later(3), task_category=items(course.ada.organisation_id, "categories")[2].id)
+    assert points(course.ada) == 60
+    revoke_kudos(course.boss, given.id, "Meant for someone else", later(4))
+    db.session.commit()
+    assert points(course.ada) == 50 and "Explorer level" in badge_names(course.ada)
+    assert verify_totals() == []
+
+
+def test_a_replay_keeps_a_level_reached_with_an_archived_campaigns_points(course):
+    """A level reached partly with the points of a rule archived since (what it gave stays as given) is still met: a
+    recalculation with no rule changed leaves it (it took it back: its simulation counted only the active rules'
+    points). A rule switched off but not archived is in a replay's reach: its points and what they reached go."""
+    from plugin.rules.definitions import delete_rule
+
+    _campaign_and_level(course, 25, end=delete_rule)
+    kudos(course.boss, course.ada, 10, "kudos-keep-00002", later(2))
+    assert points(course.ada) == 50 and "Explorer level" in badge_names(course.ada)
+    report = replay(course.ada.organisation_id, later(3))
+    assert report.points == [] and report.lost_badges == []
+
+
+def test_settling_gives_an_erased_account_nothing_new(course):
+    """Ada's account is erased; a kudos she received before is revoked. What the kudos made goes, but the award it had
+    kept from her (a cooldown it filled) is not given to the erased account, as no kudos or badge can be any more."""
+    from sqlalchemy import func, select
+
+    from plugin.badges.models import BadgeAward
+    from plugin.privacy.erase import erase_person
+
+    org = course.ada.organisation_id
+    thanks = get_or_create_badge(org, "thanked", NOW, name="Thanked")
+    create_rule(org, {"name": "Each kudos", "condition": "each_kudos", "params": {}, "points": 5,
+                      "badge_id": thanks.id, "dimension": "experimenting", "repeatable": True,
+                      "cooldown_days": 7}, NOW)
+    first = kudos(course.boss, course.ada, 0, "kudos-era-000001", NOW + timedelta(days=1))
+    kudos(course.boss, course.ada, 0, "kudos-era-000002", NOW + timedelta(days=3))
+    erase_person(course.admin, course.ada.user_id, NOW + timedelta(days=4))
+
+    def awards() -> int:
+        return db.session.scalar(select(func.count()).select_from(BadgeAward).where(
+            BadgeAward.user_id == course.ada.user_id))
+
+    before = awards()
+    revoke_kudos(course.boss, first.id, "Given by mistake", NOW + timedelta(days=5))
+    db.session.commit()
+    assert awards() == before
+    assert points(course.ada) == 0
+    assert verify_totals() == []

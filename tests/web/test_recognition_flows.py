@@ -469,3 +469,39 @@ def test_a_help_form_without_a_colleague_says_so_once_in_its_summary(client, lau
     assert items == ["Choose someone in this course."]
     assert re.search(r'<li><a href="#[^"]+">Choose someone in this course.</a></li>', summary)
     assert "Choose one." in page.replace(summary, "")  # the field's own words stay beside it
+
+
+def test_the_dashboard_says_a_badge_went_with_its_revoked_kudos(client, launch, app):
+    """A badge a kudos earned is taken back with the kudos: the learner's "Latest recognition" says it was revoked and
+    why, as the recognition page does (it listed it as held, beside the points reversed)."""
+    from sqlalchemy import select
+
+    from plugin.badges.service import get_or_create_badge
+    from plugin.extensions import db
+    from plugin.rules.definitions import create_rule
+    from plugin.tenancy.models import Organisation
+    from tests.services.factories import NOW
+
+    learner = launch(sub="ada", name="Ada Lovelace")
+    manager = launch(role="instructor", sub="boss")
+    with app.app_context():
+        org = db.session.scalar(select(Organisation.id))
+        medal = get_or_create_badge(org, "recognised", NOW, name="Recognised", criteria="Receive a kudos.")
+        create_rule(org, {"name": "Recognised", "condition": "kudos_received", "params": {"count": 1}, "points": 5,
+                          "dimension": "sharing", "badge_id": medal.id, "repeatable": False}, NOW)
+        db.session.commit()
+    page = text(client.get("/app/manage/recognise", query_string={"lt": manager}))
+    key = re.search(r'name="submission_key" value="([^"]+)"', page).group(1)
+    receiver = options(page, "receiver")["Ada Lovelace"]
+    assert client.post("/app/manage/kudos", data={"lt": manager, "receiver": receiver, "message": "Great prompt library",
+                                                  "points": "0", "dimension": "sharing",
+                                                  "submission_key": key}).status_code == 303
+    page = text(client.get("/app/manage/recognise", query_string={"lt": manager}))
+    revoke = re.search(r'<form method="post" action="([^"]*/app/manage/kudos/\d+/revoke)"', page).group(1)
+    assert client.post(revoke, data={"lt": manager, "reason": "Meant for someone else"}).status_code == 303
+
+    dashboard = text(client.get("/app/", query_string={"lt": learner}))
+    recent = re.search(r'data-testid="recent-recognition">(.*?)</ul>', dashboard, re.S).group(1)
+    lines = [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", li)).strip() for li in re.findall(r"<li>(.*?)</li>", recent, re.S)]
+    badge_lines = [line for line in lines if line.startswith("Badge Recognised")]
+    assert badge_lines and all("(revoked: Meant for someone else)" in line for line in badge_lines), lines
