@@ -35,17 +35,8 @@ def test_a_level_the_kudos_crossed_goes_though_part_of_the_points_came_from_a_ru
     """Ada's 30 points: 10 for an experiment, 20 from a launch-week rule switched off since. A 10-point kudos takes her
     to the 40-point level. The kudos is revoked: she is at 30, below the level, so its points and badge go, although
     the rules as they are now (the campaign off) never gave her the level with the kudos or without it."""
-    org = course.ada.organisation_id
-    level = get_or_create_badge(org, "explorer-level", NOW, name="Explorer level")
-    create_rule(org, {"name": "Reached Explorer", "condition": "level_reached",
-                      "params": {"level": "Explorer", "threshold": 40}, "points": 5, "badge_id": level.id,
-                      "repeatable": False}, NOW)
-    campaign = create_rule(org, {"name": "Launch week bonus", "condition": "experiment_count",
-                                 "params": {"count": 1}, "points": 20, "dimension": "experimenting",
-                                 "repeatable": False}, NOW)
-    log(course.ada, NOW)
+    _campaign_and_level(course, 20)
     assert points(course.ada) == 30
-    update_rule(course.admin, campaign.id, {"active": False}, later(1))
     given = kudos(course.boss, course.ada, 10, "kudos-level-00001", later(2))
     assert "Explorer level" in badge_names(course.ada) and points(course.ada) == 45
     revoke_kudos(course.boss, given.id, "Meant for someone else", later(3))
