@@ -75,6 +75,9 @@ def settle(organisation_id: int, course_id: int, user_id: int, before: dict[tupl
         identity = identity_of(specs[award.rule_id], user_id, course_id, award.source_type, award.source_id)
         if (award.source_type, award.source_id) == source and identity not in after:
             targets.add(identity)
+    # What a manager revoked stays so, as a replay leaves it (the simulation still makes it, for once-only rules and
+    # caps, so it may differ with and without the fact).
+    targets -= revoked_awards(organisation_id, specs)
     # An erased account is given nothing new (as kudos and badges by hand refuse it): only what is not owed goes.
     erased = db.session.scalar(select(User.erased_at).where(User.id == user_id)) is not None
     for identity in sorted(targets, key=str):
