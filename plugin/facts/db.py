@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import Integer, String, bindparam, cast, exists, func, literal, literal_column, select
+from sqlalchemy import Integer, String, bindparam, cast, func, literal, literal_column, select
 
 from plugin.badges.models import BadgeAward
 from plugin.challenges.models import ChallengeContribution
@@ -27,7 +27,7 @@ from plugin.experiments.models import Experiment, Outcome, Visibility
 from plugin.extensions import db
 from plugin.facts import tallies
 from plugin.facts.models import ExperimentTally
-from plugin.ledger.models import REVOKED, LedgerEntry, PointsTotal
+from plugin.ledger.models import LedgerEntry, PointsTotal, unearned
 from plugin.peer_help.models import CONFIRMED, PeerHelp
 from plugin.recognition.models import Kudos
 from plugin.rules.facts import week_start
@@ -89,8 +89,7 @@ _ORIGINAL = func.coalesce(L.c.reverses_id, 0) == 0
 # A rule's award that still counts as given: not unearned (its entry reversed because its cause was taken back, or
 # its badge award revoked so). What a manager revoked counts: that decision stands. An unearned once-only award may
 # be earned again (rules.service.apply gives it a key of its own).
-_REVERSAL = L.alias("reversal")
-_GIVEN = ~exists().where(_REVERSAL.c.reverses_id == L.c.id, ~_REVERSAL.c.idempotency_key.startswith(REVOKED))
+_GIVEN = ~unearned(L.c.id)
 _BADGE_GIVEN = B.c.unearned.is_(False)
 
 # Every rule's past recognitions of this person: (source, rule, times, latest).

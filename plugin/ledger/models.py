@@ -16,6 +16,14 @@ TOTAL = "total"  # the dimension row that sums all dimensions
 REVOKED = "revoke:"
 
 
+def unearned(entry_id):
+    """SQL: the entry (its id column, `entry_id`) was unearned, reversed by anything but a manager's revocation."""
+    from sqlalchemy import exists
+
+    reversal = LedgerEntry.__table__.alias("reversal")
+    return exists().where(reversal.c.reverses_id == entry_id, ~reversal.c.idempotency_key.startswith(REVOKED))
+
+
 class LedgerEntry(db.Model):
     """Written only by ledger.service.post_entry / reverse_entry. Never updated, never deleted."""
 

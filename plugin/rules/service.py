@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import bindparam, exists, func, select
+from sqlalchemy import bindparam, func, select
 
 from plugin.badges.service import BadgeGrant, award_badge
 from plugin.extensions import db
@@ -115,17 +115,15 @@ def _once_key(spec: RuleSpec, event: E.Event, key: str) -> str | None:
     adds to: a new key every time, the same one for a retry or a racing request. Asked only when a once-only rule
     pays, which is rare."""
     from plugin.badges.models import BadgeAward
-    from plugin.ledger.models import REVOKED, LedgerEntry
+    from plugin.ledger.models import LedgerEntry, unearned
 
-    reversal = LedgerEntry.__table__.alias("reversal")
-    unearned = exists().where(reversal.c.reverses_id == LedgerEntry.id, ~reversal.c.idempotency_key.startswith(REVOKED))
     mine = (LedgerEntry.course_id == event.course_id, LedgerEntry.user_id == event.user_id,
             LedgerEntry.rule_id == spec.id, func.coalesce(LedgerEntry.reverses_id, 0) == 0)  # as facts.db's _ORIGINAL
     theirs = (BadgeAward.course_id == event.course_id, BadgeAward.user_id == event.user_id,
               BadgeAward.rule_id == spec.id)
     entries, given_entries, badges, given_badges = db.session.execute(select(
         select(func.count()).select_from(LedgerEntry).where(*mine).scalar_subquery(),
-        select(func.count()).select_from(LedgerEntry).where(*mine, ~unearned).scalar_subquery(),
+        select(func.count()).select_from(LedgerEntry).where(*mine, ~unearned(LedgerEntry.id)).scalar_subquery(),
         select(func.count()).select_from(BadgeAward).where(*theirs).scalar_subquery(),
         select(func.count()).select_from(BadgeAward).where(*theirs, BadgeAward.unearned.is_(False)).scalar_subquery(),
     )).one()
