@@ -19,6 +19,7 @@ from plugin.rules.engine import RuleSpec
 from plugin.rules.models import Rule
 from plugin.rules.service import spec_of
 from plugin.settings.service import limits
+from plugin.tenancy.models import Course, Membership, User
 from plugin.tenancy.service import change_standing_in_organisation
 
 
@@ -113,6 +114,10 @@ def replay(organisation_id: int, now: datetime, *, apply: bool = False, rule_ids
     # Only the course's learners now are simulated: someone who has since become staff there (a student made TA)
     # keeps what they earned as a learner, as given, rather than having a replay take it all back.
     learners = learners_of(organisation_id)
+    # An erased account is given nothing more (as kudos and badges by hand refuse it); what it is not owed still goes.
+    erased = set(db.session.scalars(select(User.id).join(Membership, Membership.user_id == User.id).join(
+        Course, Course.id == Membership.course_id).where(Course.organisation_id == organisation_id,
+                                                          User.erased_at.is_not(None))))
     report = ReplayReport()
     for identity in sorted(set(desired) | set(net), key=str):
         if identity in revoked:
@@ -122,7 +127,7 @@ def replay(organisation_id: int, now: datetime, *, apply: bool = False, rule_ids
         have = net.get(identity, 0)
         if want != have:
             who = award if award is not None else live[identity][0]
-            if (who.course_id, who.user_id) not in learners:
+            if (who.course_id, who.user_id) not in learners or (want > have and who.user_id in erased):
                 continue
             report.points.append(PointChange(who.course_id, who.user_id, identity[0], identity, have, want))
     # Held, or revoked by a manager (a decision a replay respects); not an award unearned since (settle: the kudos
@@ -135,7 +140,8 @@ def replay(organisation_id: int, now: datetime, *, apply: bool = False, rule_ids
         if award.rule.badge_id:
             wanted_badges.setdefault((award.course_id, award.user_id, award.rule.badge_id), award)
     issuable = active_badge_ids(organisation_id)  # a switched-off badge is not issued (nor taken from its holders)
-    report.new_badges = [a for key, a in sorted(wanted_badges.items()) if key not in held and key[2] in issuable]
+    report.new_badges = [a for key, a in sorted(wanted_badges.items())
+                         if key not in held and key[2] in issuable and key[1] not in erased]
     scoped_badges = {specs[i].badge_id for i in scope if i in specs and specs[i].badge_id}
     rule_awarded = set(db.session.execute(select(BadgeAward.course_id, BadgeAward.user_id, BadgeAward.badge_id).where(
         BadgeAward.organisation_id == organisation_id, BadgeAward.rule_id.in_(list(scope)),

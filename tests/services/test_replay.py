@@ -495,3 +495,32 @@ def test_a_replay_gives_a_badge_again_that_a_revoked_kudos_took_back_once_it_is_
     assert [(a.user_id, a.rule.id) for a in report.new_badges] == [(course.ada.user_id, two.id)]
     assert "Two kudos" in [b.name for _a, b in badges_of(course.ada.course_id, course.ada.user_id)]
     assert rows(BadgeAward, BadgeAward.badge_id == medal.id) == 2
+
+
+def test_a_new_rule_gives_an_erased_account_nothing_and_a_replay_still_takes_back(course):
+    """Ada's account is erased. A rule introduced afterwards is not awarded to her (as no kudos or badge can be any
+    more), while Bo, who qualifies too, gets it; a rule edit that lowers what Ada holds is still applied to her."""
+    from plugin.badges.service import get_or_create_badge
+    from plugin.privacy.erase import erase_person
+    from plugin.replay.service import introduce_rule
+
+    log(course.ada, day(0))
+    log(course.bo, day(0, 1))
+    erase_person(course.admin, course.ada.user_id, day(1))
+    db.session.commit()
+    ada_before = balance(course.ada.course_id, course.ada.user_id)
+    medal = get_or_create_badge(course.org, "early", NOW, name="Early adopter")
+    _rule, recognised = introduce_rule(course.admin, {"name": "Early adopter", "condition": "experiment_count",
+                                                      "params": {"count": 1}, "points": 25, "badge_id": medal.id,
+                                                      "repeatable": False}, day(2))
+    db.session.commit()
+    assert recognised == 1
+    assert balance(course.ada.course_id, course.ada.user_id) == ada_before
+    assert balance(course.bo.course_id, course.bo.user_id) > 25
+    assert rows(BadgeAward, BadgeAward.badge_id == medal.id) == 1
+
+    update_rule(course.admin, rule(course, "logged").id, {"points": 4}, day(3))
+    replay(course.org, day(4), apply=True)
+    db.session.commit()
+    assert balance(course.ada.course_id, course.ada.user_id) == ada_before - 6
+    assert verify_totals() == []
