@@ -27,7 +27,7 @@ from plugin.experiments.models import Experiment, Outcome, Visibility
 from plugin.extensions import db
 from plugin.facts import tallies
 from plugin.facts.models import ExperimentTally
-from plugin.ledger.models import LedgerEntry, PointsTotal, unearned
+from plugin.ledger.models import LedgerEntry, PointsTotal, original, unearned
 from plugin.peer_help.models import CONFIRMED, PeerHelp
 from plugin.recognition.models import Kudos
 from plugin.rules.facts import week_start
@@ -82,9 +82,7 @@ _SUMMARY = select(_tally("n").label("n"), _tally_kinds(tallies.TOOL).label("tool
                   _tally_sum(bindparam("fsr_from"), "fsr:" + tallies.END).label("fsr"),
                   _tally("shared").label("shared"))
 
-# Not a reversal. Written so that no index on reverses_id can serve it: SQLite took "reverses_id IS NULL" as a
-# lookup in that unique index and walked every original entry of the installation instead of the person's.
-_ORIGINAL = func.coalesce(L.c.reverses_id, 0) == 0
+_ORIGINAL = original()  # not a reversal
 
 # A rule's award that still counts as given: not unearned (its entry reversed because its cause was taken back, or
 # its badge award revoked so). What a manager revoked counts: that decision stands. An unearned once-only award may

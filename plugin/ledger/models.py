@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, exists, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from plugin.core.db import UTCDateTime
@@ -18,10 +18,15 @@ REVOKED = "revoke:"
 
 def unearned(entry_id):
     """SQL: the entry (its id column, `entry_id`) was unearned, reversed by anything but a manager's revocation."""
-    from sqlalchemy import exists
-
     reversal = LedgerEntry.__table__.alias("reversal")
     return exists().where(reversal.c.reverses_id == entry_id, ~reversal.c.idempotency_key.startswith(REVOKED))
+
+
+def original():
+    """SQL: the entry is not a reversal. Written so that no index on reverses_id can serve it: SQLite took
+    "reverses_id IS NULL" as a lookup in that unique index and walked every original entry of the installation
+    instead of the person's."""
+    return func.coalesce(LedgerEntry.__table__.c.reverses_id, 0) == 0
 
 
 class LedgerEntry(db.Model):

@@ -49,7 +49,7 @@ def revoked_awards(organisation_id: int, specs: dict[int, RuleSpec]) -> set[tupl
     """The award identities a manager revoked (of these rules): a simulation keeps their points out of the totals
     that thresholds read, as the live totals lost them. Read from the revocations' reversing entries alone (their
     rows repeat the reversed entry's rule, person and source), found through the index on reverses_id: not the
-    organisation's whole ledger, which _current reads for the rules a replay reconciles."""
+    organisation's whole ledger, which ledger_awards reads for the rules a replay reconciles."""
     rows = db.session.execute(select(
         LedgerEntry.rule_id, LedgerEntry.user_id, LedgerEntry.course_id, LedgerEntry.source_type,
         LedgerEntry.source_id).where(
@@ -59,15 +59,18 @@ def revoked_awards(organisation_id: int, specs: dict[int, RuleSpec]) -> set[tupl
             for rule_id, user_id, course_id, source_type, source_id in rows}
 
 
-def _current(organisation_id: int, specs: dict[int, RuleSpec]):
+def ledger_awards(organisation_id: int, specs: dict[int, RuleSpec], person: tuple[int, int] | None = None):
     """Net points per award identity, the unreversed entries behind each, the identities a manager
-    revoked (their reversal is a human decision a replay must respect) and the newest entry of each identity."""
+    revoked (their reversal is a human decision a replay must respect) and the newest entry of each identity;
+    `person` (course, user): theirs alone."""
     net: dict[tuple, int] = {}
     live: dict[tuple, list[LedgerEntry]] = {}
     revoked: set[tuple] = set()
     newest: dict[tuple, int] = {}
+    mine = () if person is None else (LedgerEntry.course_id == person[0], LedgerEntry.user_id == person[1])
     entries = db.session.scalars(select(LedgerEntry).where(
-        LedgerEntry.organisation_id == organisation_id, LedgerEntry.rule_id.in_(list(specs))).order_by(LedgerEntry.id))
+        LedgerEntry.organisation_id == organisation_id, LedgerEntry.rule_id.in_(list(specs)), *mine).order_by(
+        LedgerEntry.id))
     rows = list(entries)
     reversed_ids = {entry.reverses_id for entry in rows if entry.reverses_id}
     for entry in rows:
@@ -110,7 +113,7 @@ def replay(organisation_id: int, now: datetime, *, apply: bool = False, rule_ids
     desired = {k: a for k, a in simulate(organisation_id, active, limits(organisation_id),
                                          revoked=revoked_awards(organisation_id, specs), kept=kept).items()
                if k[0] in scope}
-    net, live, revoked, newest = _current(organisation_id, {i: s for i, s in specs.items() if i in scope})
+    net, live, revoked, newest = ledger_awards(organisation_id, {i: s for i, s in specs.items() if i in scope})
     # Only the course's learners now are simulated: someone who has since become staff there (a student made TA)
     # keeps what they earned as a learner, as given, rather than having a replay take it all back.
     learners = learners_of(organisation_id)

@@ -20,9 +20,8 @@ from plugin.badges.models import BadgeAward
 from plugin.badges.service import BadgeGrant, award_badge
 from plugin.extensions import db
 from plugin.leaderboards import aggregates
-from plugin.ledger.models import LedgerEntry
 from plugin.ledger.service import Posting, post_entry, reverse_entry
-from plugin.replay.service import revoked_awards
+from plugin.replay.service import ledger_awards, revoked_awards
 from plugin.replay.simulate import Award, identity_of, simulate
 from plugin.rules.models import Rule
 from plugin.rules.service import spec_of
@@ -30,9 +29,11 @@ from plugin.settings.service import limits
 from plugin.tenancy.models import User
 
 
-def person_awards(organisation_id: int, course_id: int, user_id: int) -> dict[tuple, Award]:
-    """What the organisation's active rules give this person from their facts as they stand (by award identity)."""
-    rules = _rules(organisation_id)
+def person_awards(organisation_id: int, course_id: int, user_id: int, rules: list[Rule] | None = None
+                  ) -> dict[tuple, Award]:
+    """What the organisation's active rules give this person from their facts as they stand (by award identity);
+    `rules`: the organisation's, when the caller has them."""
+    rules = _rules(organisation_id) if rules is None else rules
     specs = {r.id: spec_of(r) for r in rules}
     # What inactive rules gave the person stays as given (settling touches no other award): their points count.
     return simulate(organisation_id, [specs[r.id] for r in rules if r.active], limits(organisation_id),
@@ -52,32 +53,23 @@ def settle(organisation_id: int, course_id: int, user_id: int, before: dict[tupl
     unearned (the caller voids them where they were sent)."""
     rules = _rules(organisation_id)
     specs = {r.id: spec_of(r) for r in rules}
-    after = person_awards(organisation_id, course_id, user_id)
+    after = person_awards(organisation_id, course_id, user_id, rules)
     targets = {identity for identity in set(before) | set(after)
                if (before[identity].points if identity in before else None)
                != (after[identity].points if identity in after else None)}
-    entries = list(db.session.scalars(select(LedgerEntry).where(
-        LedgerEntry.course_id == course_id, LedgerEntry.user_id == user_id,
-        LedgerEntry.rule_id.in_(list(specs))).order_by(LedgerEntry.id)))
-    reversed_ids = {e.reverses_id for e in entries if e.reverses_id}
-    held: dict[tuple, list[LedgerEntry]] = {}  # award identity -> the entries standing for it
-    for entry in entries:
-        if entry.reverses_id or entry.id in reversed_ids:
-            continue
-        identity = identity_of(specs[entry.rule_id], user_id, course_id, entry.source_type, entry.source_id)
-        held.setdefault(identity, []).append(entry)
-        if (entry.source_type, entry.source_id) == source and identity not in after:
-            targets.add(identity)
-    badges = list(db.session.scalars(select(BadgeAward).where(
-        BadgeAward.course_id == course_id, BadgeAward.user_id == user_id, BadgeAward.rule_id.in_(list(specs)),
-        BadgeAward.revoked_at.is_(None)).order_by(BadgeAward.id)).all())
-    for award in badges:
-        identity = identity_of(specs[award.rule_id], user_id, course_id, award.source_type, award.source_id)
-        if (award.source_type, award.source_id) == source and identity not in after:
-            targets.add(identity)
+    # award identity -> the entries standing for it; the identities a manager revoked
+    _net, held, revoked, _newest = ledger_awards(organisation_id, specs, person=(course_id, user_id))
+    targets |= {identity for identity, entries in held.items() if identity not in after
+                and any((e.source_type, e.source_id) == source for e in entries)}
+    badges = [(award, identity_of(specs[award.rule_id], user_id, course_id, award.source_type, award.source_id))
+              for award in db.session.scalars(select(BadgeAward).where(
+                  BadgeAward.course_id == course_id, BadgeAward.user_id == user_id,
+                  BadgeAward.rule_id.in_(list(specs)), BadgeAward.revoked_at.is_(None)).order_by(BadgeAward.id))]
+    targets |= {identity for award, identity in badges
+                if (award.source_type, award.source_id) == source and identity not in after}
     # What a manager revoked stays so, as a replay leaves it (the simulation still makes it, for once-only rules and
     # caps, so it may differ with and without the fact).
-    targets -= revoked_awards(organisation_id, specs)
+    targets -= revoked
     # An erased account is given nothing new (as kudos and badges by hand refuse it): only what is not owed goes.
     erased = db.session.scalar(select(User.erased_at).where(User.id == user_id)) is not None
     for identity in sorted(targets, key=str):
@@ -95,8 +87,7 @@ def settle(organisation_id: int, course_id: int, user_id: int, before: dict[tupl
                 key=f"settle:{cause}:{rule.id}:v{rule.version}:" + ":".join(map(str, identity[1:])),
                 rule_id=rule.id, rule_version=rule.version), now)  # counted when posted, as a replay's (boards too)
     unearned = []
-    for award in badges:
-        identity = identity_of(specs[award.rule_id], user_id, course_id, award.source_type, award.source_id)
+    for award, identity in badges:
         if identity in targets and identity not in after:
             award.revoked_at, award.revoked_reason, award.unearned = now, reason, True
             aggregates.record_activity(award.organisation_id, course_id, user_id, award.awarded_at, {"badges": -1})

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from plugin.challenges.progress import completion_events
 from plugin.community.models import Reaction, Reuse
@@ -17,7 +17,7 @@ from plugin.core.actor import Role
 from plugin.experiments.models import Experiment
 from plugin.experiments.service import experiment_event
 from plugin.extensions import db
-from plugin.ledger.models import LedgerEntry
+from plugin.ledger.models import LedgerEntry, original
 from plugin.peer_help.models import CONFIRMED, PeerHelp
 from plugin.recognition.models import Kudos
 from plugin.rules import events as E
@@ -88,8 +88,7 @@ def _events(organisation_id: int, person: tuple[int, int] | None = None, kept: f
                                                            & (LedgerEntry.user_id == Kudos.receiver_id)
                                                            & (LedgerEntry.source_type == "kudos")
                                                            & (LedgerEntry.source_id == Kudos.id)
-                                                           # not a reversal, as facts.db's _ORIGINAL says it
-                                                           & (func.coalesce(LedgerEntry.reverses_id, 0) == 0)
+                                                           & original()
                                                            & LedgerEntry.rule_id.is_(None))
             .where(Kudos.organisation_id == organisation_id, Kudos.revoked_at.is_(None),
                    *mine(Kudos.course_id, Kudos.receiver_id))):

@@ -115,10 +115,10 @@ def _once_key(spec: RuleSpec, event: E.Event, key: str) -> str | None:
     adds to: a new key every time, the same one for a retry or a racing request. Asked only when a once-only rule
     pays, which is rare."""
     from plugin.badges.models import BadgeAward
-    from plugin.ledger.models import LedgerEntry, unearned
+    from plugin.ledger.models import LedgerEntry, original, unearned
 
     mine = (LedgerEntry.course_id == event.course_id, LedgerEntry.user_id == event.user_id,
-            LedgerEntry.rule_id == spec.id, func.coalesce(LedgerEntry.reverses_id, 0) == 0)  # as facts.db's _ORIGINAL
+            LedgerEntry.rule_id == spec.id, original())
     theirs = (BadgeAward.course_id == event.course_id, BadgeAward.user_id == event.user_id,
               BadgeAward.rule_id == spec.id)
     entries, given_entries, badges, given_badges = db.session.execute(select(
