@@ -45,16 +45,20 @@ class ReplayReport:
         return not (self.points or self.new_badges or self.lost_badges)
 
 
-def revoked_awards(organisation_id: int, specs: dict[int, RuleSpec]) -> set[tuple]:
+def revoked_awards(organisation_id: int, specs: dict[int, RuleSpec], person: tuple[int, int] | None = None
+                   ) -> set[tuple]:
     """The award identities a manager revoked (of these rules): a simulation keeps their points out of the totals
     that thresholds read, as the live totals lost them. Read from the revocations' reversing entries alone (their
     rows repeat the reversed entry's rule, person and source), found through the index on reverses_id: not the
-    organisation's whole ledger, which ledger_awards reads for the rules a replay reconciles."""
+    organisation's whole ledger, which ledger_awards reads for the rules a replay reconciles. `person` (course,
+    user): theirs alone, found through the person's index (what settling one person's kudos reads)."""
+    mine = () if person is None else (LedgerEntry.course_id == person[0], LedgerEntry.user_id == person[1])
     rows = db.session.execute(select(
         LedgerEntry.rule_id, LedgerEntry.user_id, LedgerEntry.course_id, LedgerEntry.source_type,
         LedgerEntry.source_id).where(
         LedgerEntry.reverses_id.is_not(None), LedgerEntry.organisation_id == organisation_id,
-        LedgerEntry.rule_id.in_(list(specs)), LedgerEntry.idempotency_key.startswith(REVOKED, autoescape=True)))
+        LedgerEntry.rule_id.in_(list(specs)), LedgerEntry.idempotency_key.startswith(REVOKED, autoescape=True),
+        *mine))
     return {identity_of(specs[rule_id], user_id, course_id, source_type, source_id)
             for rule_id, user_id, course_id, source_type, source_id in rows}
 

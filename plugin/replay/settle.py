@@ -37,7 +37,7 @@ def person_awards(organisation_id: int, course_id: int, user_id: int, rules: lis
     specs = {r.id: spec_of(r) for r in rules}
     # What inactive rules gave the person stays as given (settling touches no other award): their points count.
     return simulate(organisation_id, [specs[r.id] for r in rules if r.active], limits(organisation_id),
-                    revoked=revoked_awards(organisation_id, specs), person=(course_id, user_id),
+                    revoked=revoked_awards(organisation_id, specs, (course_id, user_id)), person=(course_id, user_id),
                     kept=frozenset(r.id for r in rules if not r.active))
 
 

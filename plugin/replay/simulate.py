@@ -55,11 +55,13 @@ class _Person:
     facts: MemoryFacts = field(default_factory=MemoryFacts)
 
 
-def learners_of(organisation_id: int) -> set[tuple[int, int]]:
-    """(course, user) of the organisation's learners now: the people whose facts a simulation replays."""
+def learners_of(organisation_id: int, person: tuple[int, int] | None = None) -> set[tuple[int, int]]:
+    """(course, user) of the organisation's learners now: the people whose facts a simulation replays; `person`
+    (course, user): that person, if a learner there (one membership row read, not the organisation's)."""
+    mine = () if person is None else (Membership.course_id == person[0], Membership.user_id == person[1])
     return set(tuple(row) for row in db.session.execute(select(Membership.course_id, Membership.user_id).join(
         Course, Course.id == Membership.course_id).where(Course.organisation_id == organisation_id,
-                                                        Membership.role == Role.LEARNER.value)))
+                                                        Membership.role == Role.LEARNER.value, *mine)))
 
 
 def _events(organisation_id: int, person: tuple[int, int] | None = None, kept: frozenset[int] = frozenset()
@@ -156,7 +158,7 @@ def simulate(organisation_id: int, rules: list[RuleSpec], limits: Limits,
     the running totals: a points or level threshold is not reached with points a manager took back. `person`
     (course, user): that person's awards alone (what rules give one person depends on their facts alone). `kept`:
     rules not simulated whose awards stay as given: their points count in the totals when they were posted."""
-    learners = learners_of(organisation_id)
+    learners = learners_of(organisation_id, person)
     people: dict[tuple[int, int], _Person] = {}
     awards: dict[tuple, Award] = {}
     zone = time_zone(organisation_id)

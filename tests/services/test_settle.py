@@ -282,3 +282,60 @@ def test_settling_gives_an_erased_account_nothing_new(course):
     assert awards() == before
     assert points(course.ada) == 0
     assert verify_totals() == []
+
+
+def test_settling_reads_the_receivers_rows_alone_however_large_the_organisation(course):
+    """PostgreSQL: what settling one receiver's kudos reads (twice a revocation, under their row lock) stays theirs as
+    the organisation grows: a manager's revocations of everyone in the installation and every learner membership of
+    the organisation were read and then filtered (found after the settlement landed, 2026-12-02)."""
+    import re
+
+    import sqlalchemy as sa
+
+    from plugin.replay.settle import person_awards
+    from plugin.rules.models import Rule
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's plans")
+    bo = make_actor(course.platform, "bo")
+    org = bo.organisation_id
+    rule_id = db.session.scalar(sa.select(Rule.id).where(Rule.organisation_id == org).limit(1))
+    conn = db.session.connection()
+    # 3,000 other learners in the course, and 3,000 of Bo's rule awards a manager revoked.
+    conn.exec_driver_sql(f"""
+        WITH people AS (INSERT INTO user_account (platform_id, sub, created_at)
+                        SELECT {course.platform.id}, 'crowd-' || g, now() FROM generate_series(1, 3000) g
+                        RETURNING id)
+        INSERT INTO membership (course_id, user_id, role, lti_roles, created_at)
+        SELECT {bo.course_id}, id, 'learner', '', now() FROM people""")
+    conn.exec_driver_sql(f"""
+        WITH given AS (INSERT INTO ledger_entry (idempotency_key, organisation_id, course_id, user_id, amount,
+                                                 dimension, rule_id, rule_version, source_type, source_id,
+                                                 created_at)
+                       SELECT 'fill:' || g, {org}, {bo.course_id}, {bo.user_id}, 5, 'experimenting', {rule_id}, 1,
+                              'experiment', g, now() FROM generate_series(1, 3000) g
+                       RETURNING id, rule_id, source_id)
+        INSERT INTO ledger_entry (idempotency_key, organisation_id, course_id, user_id, amount, dimension, rule_id,
+                                  rule_version, source_type, source_id, reverses_id, created_at)
+        SELECT 'revoke:fill:' || id, {org}, {bo.course_id}, {bo.user_id}, -5, 'experimenting', rule_id, 1,
+               'experiment', source_id, id, now() FROM given""")
+    kudos(course.boss, course.ada, 0, "kudos-rows-000001", later(1))
+    conn.exec_driver_sql("ANALYZE")
+    sent = []
+
+    def listen(_conn, _cursor, statement, parameters, *_args):
+        if statement.lstrip().upper().startswith("SELECT"):
+            sent.append((statement, parameters))
+
+    sa.event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        person_awards(course.ada.organisation_id, course.ada.course_id, course.ada.user_id)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", listen)
+    assert any("reverses_id" in statement for statement, _ in sent)
+    assert any("membership" in statement for statement, _ in sent)
+    for statement, parameters in sent:
+        plan = "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN ANALYZE " + statement, parameters).all())
+        rows = [int(n) for n in re.findall(r"rows=(\d+) loops", plan)]
+        removed = [int(n) for n in re.findall(r"Rows Removed by (?:Filter|Join Filter|Index Recheck): (\d+)", plan)]
+        assert max(rows + removed, default=0) < 100, plan
