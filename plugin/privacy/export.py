@@ -26,6 +26,7 @@ from plugin.lti.models import LaunchSession
 from plugin.outbox.models import OutboxItem
 from plugin.peer_help.models import PeerHelp
 from plugin.privacy.outbound import deliveries_naming
+from plugin.recognition import reversals
 from plugin.recognition.models import Kudos, KudosBudget
 from plugin.rules.models import RuleVersion
 from plugin.teams.models import Team, TeamMember
@@ -181,7 +182,8 @@ def export_person(organisation_id: int, user_id: int) -> dict[str, list[dict]]:
     out["badge_awards"] = _rows(s.execute(
         select(BadgeAward.id, BadgeAward.course_id, BadgeClass.name.label("badge"), version.name.label("rule"),
                BadgeAward.rule_version, BadgeAward.source_type, BadgeAward.source_id, BadgeAward.evidence_url,
-               BadgeAward.comment, BadgeAward.awarded_at, BadgeAward.revoked_at, BadgeAward.revoked_reason)
+               BadgeAward.comment, BadgeAward.awarded_at, BadgeAward.revoked_at, BadgeAward.revoked_reason,
+               BadgeAward.unearned)
         .join(BadgeClass, BadgeClass.id == BadgeAward.badge_id)
         .outerjoin(version, (version.rule_id == BadgeAward.rule_id) & (version.version == BadgeAward.rule_version))
         .where(BadgeAward.user_id == uid, BadgeAward.organisation_id == org).order_by(BadgeAward.id)))
@@ -194,12 +196,14 @@ def export_person(organisation_id: int, user_id: int) -> dict[str, list[dict]]:
         "kind": recipient.kind, "identity": recipient.identity, "pending_email": recipient.pending_email,
         "confirmed_at": _iso(recipient.confirmed_at), "show_name": recipient.show_name}]
 
-    out["ledger"] = [_explained(row) for row in _rows(s.execute(
+    ledger = _rows(s.execute(
         select(LedgerEntry.id, LedgerEntry.course_id, LedgerEntry.amount, LedgerEntry.dimension,
                version.name.label("rule"), LedgerEntry.rule_version, LedgerEntry.source_type, LedgerEntry.source_id,
-               LedgerEntry.reverses_id, LedgerEntry.created_at)
+               LedgerEntry.reverses_id, LedgerEntry.idempotency_key, LedgerEntry.created_at)
         .outerjoin(version, (version.rule_id == LedgerEntry.rule_id) & (version.version == LedgerEntry.rule_version))
-        .where(LedgerEntry.user_id == uid, LedgerEntry.organisation_id == org).order_by(LedgerEntry.id)))]
+        .where(LedgerEntry.user_id == uid, LedgerEntry.organisation_id == org).order_by(LedgerEntry.id)))
+    because = reversals.causes([(row["id"], row["idempotency_key"]) for row in ledger if row["reverses_id"]])
+    out["ledger"] = [_explained(row, because.get(row["id"])) for row in ledger]
     out["points"] = _points_with_levels(org, _rows(s.execute(
         select(PointsTotal.course_id, PointsTotal.dimension, PointsTotal.points)
         .where(PointsTotal.user_id == uid, PointsTotal.course_id.in_(org_courses))
@@ -305,11 +309,16 @@ def about_person(uid: int, org: int):
     )
 
 
-def _explained(row: dict) -> dict:
+def _explained(row: dict, cause: reversals.Cause | None) -> dict:
+    """A ledger row with why it was posted, and for a reversal why it was reversed (`reversal_cause`: kudos_revoked,
+    badge_revoked, revoked (by a manager), recalculated; `reversal_reason`: what the manager wrote)."""
     rule = row.pop("rule")
+    row.pop("idempotency_key")
     why = f"{rule} (rule version {row['rule_version']})" if rule else (
         "Kudos points" if row["source_type"] == "kudos" else "Manual entry")
     row["why"] = ("Reversed: " + why) if row["reverses_id"] else why
+    row["reversal_cause"] = cause.kind if cause else None
+    row["reversal_reason"] = cause.reason if cause else None
     return row
 
 

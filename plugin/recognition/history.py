@@ -20,6 +20,7 @@ from plugin.ledger.models import LedgerEntry
 from plugin.levels.service import dimension_names
 from plugin.onboarding.names import seeded
 from plugin.peer_help.models import PeerHelp
+from plugin.recognition import reversals
 from plugin.recognition.models import Kudos
 from plugin.rules.models import RuleVersion
 from plugin.tenancy.models import Course, Platform, User
@@ -98,6 +99,21 @@ class _Sources:
         return _("Awarded by a manager"), None
 
 
+def _because(cause: reversals.Cause | None) -> str | None:
+    """Why an entry was reversed, in the reader's words (None: nothing more to say than "Reversed")."""
+    if cause is None:
+        return None
+    if cause.kind == reversals.KUDOS_REVOKED:
+        return _("kudos revoked: “%(reason)s”", reason=cause.reason) if cause.reason else _("kudos revoked")
+    if cause.kind == reversals.BADGE_REVOKED:
+        return _("badge revoked: “%(reason)s”", reason=cause.reason) if cause.reason else _("badge revoked")
+    if cause.kind == reversals.REVOKED_BY_MANAGER:
+        return _("taken back by a manager")
+    if cause.kind == reversals.RECALCULATED:
+        return _("the rules were recalculated")
+    return None
+
+
 def _origins(organisation_id: int, course_ids: set[int]) -> dict[int, str]:
     """course id -> "<LMS> · <course>", for rows of a person's other identities."""
     if not course_ids:
@@ -132,11 +148,14 @@ def explanations(actor: Actor, limit: int = 200, linked: bool = False) -> list[E
                        | {a.course_id for a, _, _, _ in awards if a.user_id != actor.user_id})
     sources = _Sources([(e.source_type, e.source_id) for e, _, _ in entries]
                        + [(a.source_type or "manual", a.source_id) for a, _, _, _ in awards])
+    reversed_because = reversals.causes([(e.id, e.idempotency_key) for e, _, _ in entries if e.reverses_id])
     for entry, rule_name, rule_version in entries:
         why = _("%(rule)s (rule version %(version)s)", rule=seeded(rule_name), version=rule_version) if rule_name else (
             _("Kudos points") if entry.source_type == "kudos" else _("Manual entry"))
         if entry.reverses_id:
-            why = _("Reversed: %(why)s", why=why)
+            because = _because(reversed_because.get(entry.id))
+            why = _("Reversed: %(why)s (%(because)s)", why=why, because=because) if because else _(
+                "Reversed: %(why)s", why=why)
         source, experiment_id = sources.describe(entry.source_type, entry.source_id)
         out.append(Explanation(entry.created_at, entry.amount, names.get(entry.dimension, entry.dimension), why,
                                source, experiment_id, origin=origins.get(entry.course_id)

@@ -17,6 +17,7 @@ from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
 from plugin.ledger.models import LedgerEntry
 from plugin.ledger.service import balance, balances, verify_totals
+from plugin.privacy.export import export_person
 from plugin.recognition.history import explanations
 from plugin.recognition.models import Kudos
 from plugin.recognition.service import (
@@ -287,6 +288,11 @@ def test_revoking_a_rule_badge_reverses_the_points_of_that_firing(course):
     assert badge_names(course.ada) == ["First experiment"]
     assert [e.details for e in audit("badge.revoked")] == [{"reason": "The failure was copied from a colleague"}]
     assert verify_totals() == []
+    assert [e.why for e in explanations(course.ada) if e.points < 0] == [
+        "Reversed: Fail Forward (rule version 1) (badge revoked: “The failure was copied from a colleague”)"]
+    [exported] = [a for a in export_person(course.ada.organisation_id, course.ada.user_id)["badge_awards"]
+                  if a["revoked_at"]]
+    assert (exported["revoked_reason"], exported["unearned"]) == ("The failure was copied from a colleague", False)
     # A manager's revocation stands: another shared failure does not earn the once-only badge back (where one taken
     # back because the kudos behind it was revoked is earned again).
     log(course.ada, later(10), outcome="failed", learned=REFLECTION, task_category=items(
@@ -431,6 +437,14 @@ def test_revoking_kudos_takes_back_what_the_kudos_rules_gave_for_it(course):
     assert balance(course.ada.course_id, course.ada.user_id) == 0
     assert replay(course.ada.organisation_id, later(61), apply=False).empty  # nothing left for a replay to correct
     assert verify_totals() == []
+    # Ada's history says why both rows were taken back, in the manager's words; her export says it too.
+    assert sorted(e.why for e in explanations(course.ada) if e.points < 0) == [
+        "Reversed: Kudos points (kudos revoked: “Given to the wrong person”)",
+        "Reversed: Kudos received (rule version 1) (kudos revoked: “Given to the wrong person”)"]
+    exported = export_person(course.ada.organisation_id, course.ada.user_id)["ledger"]
+    assert sorted((e["amount"], e["reversal_cause"], e["reversal_reason"]) for e in exported) == [
+        (-20, "kudos_revoked", "Given to the wrong person"), (-5, "kudos_revoked", "Given to the wrong person"),
+        (5, None, None), (20, None, None)]
 
 
 @pytest.mark.parametrize("then", ["rule archived", "receiver made staff"])

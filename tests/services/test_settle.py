@@ -13,6 +13,7 @@ from plugin.badges.service import get_or_create_badge
 from plugin.core.actor import Role
 from plugin.extensions import db
 from plugin.ledger.service import balance, verify_totals
+from plugin.privacy.export import export_person
 from plugin.recognition.service import revoke_kudos
 from plugin.replay.service import replay
 from plugin.rules.definitions import create_rule, update_rule
@@ -44,6 +45,10 @@ def test_a_level_the_kudos_crossed_goes_though_part_of_the_points_came_from_a_ru
     assert points(course.ada) == 30
     assert "Explorer level" not in badge_names(course.ada)
     assert verify_totals() == []
+    # Her export tells the level's badge, unearned (she may earn it again), from one a manager revoked.
+    [level] = [a for a in export_person(course.ada.organisation_id, course.ada.user_id)["badge_awards"]
+               if a["badge"] == "Explorer level"]
+    assert (level["revoked_reason"], level["unearned"]) == ("Meant for someone else", True)
 
 
 def test_what_a_rule_paid_for_the_revoked_kudos_goes_after_the_rule_was_capped_since(course):

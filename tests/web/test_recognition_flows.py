@@ -66,7 +66,7 @@ def test_editing_a_rule_changes_nothing_until_the_recalculation_is_applied(clien
     client.post(f"/app/admin/rules/{rule_id}/recalculate", data={"lt": admin})
     assert points() == "15"
     why = visible(client.get("/app/recognition", query_string={"lt": learner}))
-    assert "Reversed: Logged an experiment (rule version 1)" in why
+    assert "Reversed: Logged an experiment (rule version 1) (the rules were recalculated)" in why
     assert "Logged an experiment (rule version 2)" in why
 
 
