@@ -28,7 +28,7 @@ def act(actor: Actor, experiment_id: int, action: str):
     if handler is None:
         return redirect(launch_url("learner.experiment_show", experiment_id=experiment_id), 303)
     try:
-        handler(actor, experiment_id, request.form, utcnow())
+        changed = handler(actor, experiment_id, request.form, utcnow())
     except InvalidInput as err:
         db.session.rollback()
         if action not in ("report", "hide"):
@@ -37,4 +37,10 @@ def act(actor: Actor, experiment_id: int, action: str):
 
         return experiment_page(actor, experiment_id, action, err.form_errors(), err.status)
     db.session.commit()
-    return redirect(launch_url("learner.experiment_show", experiment_id=experiment_id, done=action), 303)
+    # Sent from a page gone stale (another tab, Back): say what stands, not that it was done now.
+    done = action if changed is not False or action not in UNCHANGED else UNCHANGED[action]
+    return redirect(launch_url("learner.experiment_show", experiment_id=experiment_id, done=done), 303)
+
+
+# An action that found nothing to do (False from the service) -> what the page says instead.
+UNCHANGED = {"react": "reacted-before", "unreact": "no-reaction", "reuse": "reused-before"}

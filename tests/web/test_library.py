@@ -1,6 +1,8 @@
 """The community library: filters, reactions, reuses that credit the author, reports, hiding, anonymity."""
 import re
 
+import pytest
+
 from tests.web.helpers import log_experiment, text, visible
 
 
@@ -54,6 +56,29 @@ def test_a_pressed_reaction_button_takes_the_reaction_back_and_says_so(client, l
     assert '<p class="toast" role="status">Your reaction was taken back.</p>' in page
     assert helpful_button(page).group(2) == "false" and "Helpful: 0" in visible(client.get(path, query_string={
         "lt": reader}))
+
+
+@pytest.mark.parametrize("action, data, said", [
+    ("unreact", {"kind": "helpful"}, "You had no such reaction to take back."),
+    ("react", {"kind": "helpful"}, "You had already given this reaction: it still stands."),
+    ("reuse", {}, "You had already marked this as reused: its author was credited then."),
+])
+def test_a_press_from_a_stale_page_says_what_stands_not_that_it_was_done(client, launch, action, data, said):
+    """The same button pressed in a second tab (or after Back) found nothing to do: the page said "Your reaction was
+    taken back." where there was none to take back, or "added" where it had stood already."""
+    author = launch(sub="author")
+    path = _experiment_path(log_experiment(client, author, title="Prompt for rubric feedback", outcome="worked",
+                                           learned=""))
+    reader = launch(sub="reader")
+    if action != "unreact":
+        client.post(f"{path}/{action}", data={"lt": reader, **data})  # the first tab
+    before = _points(client, author, "sharing")
+    sent = client.post(f"{path}/{action}", data={"lt": reader, **data})  # the stale one
+    assert sent.status_code == 303
+    page = visible(client.get(sent.headers["Location"]))
+    assert said in page
+    assert "Your reaction was taken back." not in page and "Your reaction was added." not in page
+    assert _points(client, author, "sharing") == before
 
 
 def test_authors_cannot_react_to_or_reuse_their_own(client, launch):
