@@ -63,7 +63,7 @@ class KudosIn(Schema):
     receiver_id = Id(required=True)
     message = Text(required=True, validate=validate.Length(min=3, max=2000))
     submission_key = Text(required=True, validate=validate.Length(min=8, max=64))
-    points = fields.Integer(load_default=0, strict=True, validate=validate.Range(min=0, max=1000))
+    points = fields.Integer(load_default=0, strict=True, validate=validate.Range(min=0, max=recognition.MAX_KUDOS_POINTS))
     value_tag_id = Id(load_default=None, allow_none=True)
     dimension = Text(load_default="experimenting", validate=validate.Length(min=1, max=40))
 

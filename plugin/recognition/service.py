@@ -94,6 +94,10 @@ def _spend(actor: Actor, points: int, month: str, now: datetime) -> None:
                        errors={"points": [_("At most %(left)s this month.", left=left)]})
 
 
+# The most one kudos may carry (the form and the JSON API refuse more, whatever the budget left).
+MAX_KUDOS_POINTS = 1000
+
+
 def give_kudos(actor: Actor, *, receiver_id: int, message: str, now: datetime, submission_key: str,
                points: int = 0, value_tag_id: int | None = None, dimension: str = "experimenting") -> Kudos:
     # The receiver's membership row first, as their other awards and an erasure of them take it (PostgreSQL): an
@@ -113,6 +117,10 @@ def give_kudos(actor: Actor, *, receiver_id: int, message: str, now: datetime, s
         raise InvalidInput(_("Write a short message: what did they do well?"), errors={"message": [_("%(min)s to %(max)s characters.", min=3, max=2000)]})
     if points < 0:
         raise InvalidInput(_("Points cannot be negative."), errors={"points": [_("0 or more.")]})
+    if points > MAX_KUDOS_POINTS:
+        raise InvalidInput(_("At most %(max)s points for one kudos.", max=MAX_KUDOS_POINTS),
+                           errors={"points": [_("A whole number from {min} to {max}.").format(
+                               min=0, max=MAX_KUDOS_POINTS)]})
     if value_tag_id is not None and find_active(actor.organisation_id, "values", value_tag_id) is None:
         raise InvalidInput(_("Choose one of the organisation's values."), errors={"value_tag": [_("Unknown value.")]})
     if db.session.scalar(select(Dimension.id).where(Dimension.organisation_id == actor.organisation_id,

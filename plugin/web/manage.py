@@ -57,6 +57,7 @@ def _recognise_page(actor: Actor, errors: dict | None = None, values: dict | Non
     manual = badges.manual_badges(actor.organisation_id)
     return render_template(
         "manager/recognise.html", actor=actor, people=people, names=names, budget=recognition.budget(actor, now),
+        max_points=recognition.MAX_KUDOS_POINTS,
         values_list=items(actor.organisation_id, "values"), dimensions=dimensions(actor.organisation_id),
         manual_badges=manual, recent=recent, awards=badges.course_awards(actor, limit=20), unrecognised=[names[u] for u in recognition.unrecognised(actor, now)],
         loops=peer_help.flagged_loops(actor), reports=community.open_reports(actor), errors=errors or {},
@@ -76,7 +77,7 @@ def kudos_give(actor: Actor):
     form = request.form
     try:
         recognition.give_kudos(actor, receiver_id=form_id(form, "receiver") or 0, message=form.get("message", ""),
-                               points=form_whole(form, "points") or 0, value_tag_id=form_id(form, "value_tag"),
+                               points=form_whole(form, "points", high=recognition.MAX_KUDOS_POINTS) or 0, value_tag_id=form_id(form, "value_tag"),
                                dimension=form.get("dimension", "experimenting"),
                                submission_key=form.get("submission_key", ""), now=utcnow())
     except (InvalidInput, Conflict) as err:

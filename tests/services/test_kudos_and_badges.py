@@ -94,11 +94,15 @@ def test_kudos_beyond_the_budget_are_refused_naming_what_is_left(course):
 
 
 def test_kudos_points_far_beyond_the_budget_are_refused_like_any_others(course):
-    """The largest whole number a form takes, on top of points already spent: refused naming what is left (it
-    overflowed the database's integer sum on PostgreSQL, a server error)."""
+    """The largest whole number a form takes, on top of points already spent: refused (it overflowed the database's
+    integer sum on PostgreSQL, a server error), as past the most one kudos carries; beyond the budget but within
+    that, refused naming what is left."""
     kudos(course.boss, course.ada, points=10)
-    with pytest.raises(Conflict) as err:
+    with pytest.raises(InvalidInput) as err:
         kudos(course.boss, course.bo, points=2**31 - 1)
+    assert "At most 1000 points for one kudos." in err.value.message
+    with pytest.raises(Conflict) as err:
+        kudos(course.boss, course.bo, points=1000)
     assert "90 points left" in err.value.message
     assert budget(course.boss, NOW).spent == 10 and balance(course.bo.course_id, course.bo.user_id) == 0
 

@@ -369,7 +369,7 @@ def test_refused_kudos_keep_the_chosen_value_and_dimension(client, launch):
     value_id = list(options(_kudos_form(page), "value_tag").values())[-1]
     dimension = list(options(_kudos_form(page), "dimension").values())[-1]
     refused = client.post("/app/manage/kudos", data={
-        "lt": manager, "receiver": _person(client, manager), "message": "Great prompt library", "points": "5000",
+        "lt": manager, "receiver": _person(client, manager), "message": "Great prompt library", "points": "500",
         "value_tag": value_id, "dimension": dimension, "submission_key": "too-many-points-1"})
     assert refused.status_code == 409
     form = _kudos_form(text(refused))
@@ -409,12 +409,29 @@ def test_the_recognise_forms_error_summary_links_each_field_message_to_its_field
     kudos = client.post("/app/manage/kudos", data={"lt": manager, "receiver": receiver, "message": "Thanks",
                                                    "points": "-5", "dimension": "sharing", "submission_key": "k-1234"})
     assert kudos.status_code == 422
-    assert _summary_link(text(kudos), "A whole number from 0 to 2147483647.") == "k-points"
+    assert _summary_link(text(kudos), "A whole number from 0 to 1000.") == "k-points"
     badge = client.post("/app/manage/badges", data={"lt": manager, "receiver": "999999", "badge": "1"})
     assert badge.status_code == 422
     # the general message stands for the one field it is about (its short words stay beside the field)
     assert _summary_link(text(badge), "Choose someone in this course.") == "b-receiver"
     assert _summary_link(text(badge), "Not in this course.") is None and "Not in this course." in text(badge)
+
+
+@pytest.mark.parametrize("points", ["1001", "2147483648", "99999999999999999999"])
+def test_kudos_points_past_the_most_one_kudos_carries_are_told_that_limit_and_kept(client, launch, points):
+    """Points past 2^31 were told "a whole number from 0 to 2147483647" (the database type's range), where the JSON
+    API refused anything past 1,000: both now say the same limit, and the number typed stays in the field."""
+    launch(sub="ada")
+    manager = launch(role="instructor", sub="boss")
+    receiver = _person(client, manager)
+    kudos = client.post("/app/manage/kudos", data={"lt": manager, "receiver": receiver, "message": "Thanks a lot",
+                                                   "points": points, "dimension": "sharing",
+                                                   "submission_key": "k-12345678"})
+    assert kudos.status_code == 422
+    page = text(kudos)
+    assert _summary_link(page, "A whole number from 0 to 1000.") == "k-points"
+    assert "2147483647" not in page and f'value="{points}"' in page
+    assert 'max="100"' in page  # the field's own limit: the budget left, below the most one kudos carries
 
 
 def test_each_revoke_on_the_recognise_page_names_the_kudos_or_award_it_takes_back(client, launch):
