@@ -1,6 +1,7 @@
 """log_experiment: the one path by which an experiment enters Tinker (pages, API, CLI and seeder alike)."""
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -45,14 +46,43 @@ class Logged:
     forced_private: bool
 
 
-def log_experiment(actor: Actor, data: dict, now: datetime) -> Logged:
+def log_experiment(actor: Actor, data: dict, now: datetime, edited_is_new: bool = False) -> Logged:
     """Record an experiment and award what it earns. `data` is ExperimentIn-loaded.
 
-    A repeated submission_key (double click, browser retry) returns the first experiment unchanged.
+    A repeated submission_key (double click, browser retry) returns the first experiment unchanged. With
+    `edited_is_new` (the web form, whose key the browser keeps when the person goes Back to it after saving), the key
+    sent again with other content is a new experiment, under the key and a digest of what was sent: a retry of that
+    is idempotent too, and the same content sent again (Back, then Save) still returns the first.
     The shared rank rows of the boards are written last (board_rows.ranks_last), just before the caller commits.
     """
     with board_rows.ranks_last():
-        return _log(actor, data, now)
+        logged = _log(actor, data, now)
+        if edited_is_new and not logged.created and not _same_entry(logged.experiment, data):
+            logged = _log(actor, {**data, "submission_key": _edited_key(data)}, now)
+        return logged
+
+
+def _sent(data: dict) -> tuple:
+    """What the form says of an entry, as its row keeps it (what sending the form again compares)."""
+    other = data["ai_tool"] == OTHER_TOOL
+    return (data["title"].strip(), data["tried"].strip(), data.get("learned", "").strip(), data["outcome"],
+            None if other else int(data["ai_tool"]), data["ai_tool_other"].strip() if other else None,
+            int(data["task_category"]), data.get("minutes_saved"), data["sensitive_data"],
+            Visibility.PRIVATE.value if data["sensitive_data"] != SensitiveData.NO.value else data["visibility"],
+            bool(data.get("anonymous")) and data["outcome"] == Outcome.FAILED.value, data.get("confidence_before"),
+            data.get("confidence_after"))
+
+
+def _same_entry(experiment: Experiment, data: dict) -> bool:
+    e = experiment
+    return _sent(data) == (e.title, e.tried, e.learned or "", e.outcome, e.ai_tool_id, e.ai_tool_other,
+                           e.task_category_id, e.minutes_saved, e.sensitive_data, e.visibility, e.anonymous,
+                           e.confidence_before, e.confidence_after)
+
+
+def _edited_key(data: dict) -> str:
+    digest = hashlib.sha256(json.dumps(_sent(data), default=str).encode()).hexdigest()[:20]
+    return f"{data['submission_key'][:40]}~{digest}"  # 61 characters at most: the column holds 64
 
 
 def _log(actor: Actor, data: dict, now: datetime) -> Logged:

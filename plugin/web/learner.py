@@ -82,7 +82,7 @@ def experiment_new(actor: Actor):
 @requires_actor(Role.LEARNER, Role.MANAGER, Role.ADMIN)
 def experiment_create(actor: Actor):
     try:
-        logged = log_experiment(actor, ExperimentIn().load_form(request.form), utcnow())
+        logged = log_experiment(actor, ExperimentIn().load_form(request.form), utcnow(), edited_is_new=True)
     except ValidationError as err:
         return _form(actor, _typed(), _for_the_page(err.messages), 422)
     except InvalidInput as err:  # e.g. a list item an admin turned off meanwhile: keep what was typed

@@ -18,6 +18,25 @@
     });
   });
 
+  // Back to a form after saving it: the browser refills what was typed, but the page comes afresh from the server
+  // with a new submission key, so Save again logged a second copy. The key sent is kept in the page's own history
+  // entry and put back when that entry is shown again: the same content saved again is the entry already saved (the
+  // server returns it), content changed meanwhile a new entry (the server tells the two apart).
+  document.querySelectorAll("form[data-keep-key]").forEach(function (form) {
+    var field = form.querySelector('input[name="submission_key"]');
+    if (!field || !window.history || !window.history.replaceState) { return; }
+    var state = window.history.state;
+    if (state && typeof state.tinkerSubmissionKey === "string") { field.value = state.tinkerSubmissionKey; }
+    form.addEventListener("submit", function () {
+      var kept = {};
+      if (window.history.state && typeof window.history.state === "object") {
+        Object.keys(window.history.state).forEach(function (name) { kept[name] = window.history.state[name]; });
+      }
+      kept.tinkerSubmissionKey = field.value;
+      try { window.history.replaceState(kept, ""); } catch (e) { /* not allowed here: a copy is logged, as before */ }
+    });
+  });
+
   // Focus the error summary so screen reader users hear what needs fixing.
   var summary = document.querySelector(".error-summary");
   if (summary) { summary.focus(); }

@@ -58,6 +58,30 @@ def test_double_submit_creates_one_experiment_and_one_award(client, launch):
     assert 'data-testid="points-total">10<' in dashboard
 
 
+def test_the_form_sent_again_with_other_content_is_a_new_entry_and_its_retry_is_not(client, launch, app):
+    """The form's key comes back with the form when the person goes Back after saving (static/js/tinker.js keeps it
+    in the page's history entry): sent again unchanged it is the entry saved; changed, a new entry (what was typed
+    is not dropped for the first), and that one sent twice is still one."""
+    from sqlalchemy import func, select
+
+    from plugin.experiments.models import Experiment
+    from plugin.extensions import db
+
+    token = launch()
+    data = experiment_form(client, token, title="Quiz drafted with an AI", outcome="worked", learned="")
+    first = client.post("/app/experiments", data=data).headers["Location"].split("?")[0]
+    same = client.post("/app/experiments", data={**data, "title": "  Quiz drafted with an AI "})  # as trimmed
+    assert same.headers["Location"].split("?")[0] == first
+    edited = {**data, "title": "Quiz answers drafted with an AI", "minutes_saved": "15"}
+    second = client.post("/app/experiments", data=edited).headers["Location"].split("?")[0]
+    again = client.post("/app/experiments", data=edited).headers["Location"].split("?")[0]
+    assert second != first and again == second
+    with app.app_context():
+        assert sorted(db.session.scalars(select(Experiment.title))) == ["Quiz answers drafted with an AI",
+                                                                         "Quiz drafted with an AI"]
+        assert db.session.scalar(select(func.count()).select_from(Experiment)) == 2
+
+
 @pytest.mark.parametrize("answer, why", [
     ("unsure", "Because you were not sure the data was safe to share"),
     ("yes", "Because the task involved confidential data")])  # not "you were not sure" to someone who said yes

@@ -88,7 +88,7 @@ def test_the_help_form_refuses_a_colleague_that_is_no_id(app, client, launch):
 @pytest.mark.parametrize("field, value, message", [
     ("receiver", HUGE, "Choose one from the list."),
     ("value_tag", JUST_PAST, "Choose one from the list."),
-    ("points", HUGE, "A whole number from 0 to 2147483647."),
+    ("points", HUGE, "A whole number from 0 to 1000."),
 ])
 def test_the_kudos_form_refuses_numbers_out_of_range(app, client, launch, field, value, message):
     from plugin.recognition.models import Kudos
