@@ -196,6 +196,7 @@ def revoke_kudos(actor: Actor, kudos_id: int, reason: str, now: datetime) -> Kud
     before = person_awards(kudos.organisation_id, kudos.course_id, kudos.receiver_id)
     if not _claim_revocation(Kudos, kudos, now, reason):
         return kudos
+    webhooks.kudos_revoked(kudos, now)  # before the badges it unearns (settle), as it caused them
     entry = db.session.scalar(select(LedgerEntry.id).where(LedgerEntry.idempotency_key == f"kudos:{kudos.id}"))
     if entry is not None:
         reverse_entry(entry, f"revoke:kudos:{kudos.id}", now)
@@ -271,6 +272,7 @@ def revoke_badge(actor: Actor, award_id: int, reason: str, now: datetime) -> Bad
     db.session.flush()
     record(actor, "badge.revoked", "badge_award", award.id, {"reason": reason}, now)
     xapi.revoked(actor, f"xapi:badge:{award.id}", now)
+    webhooks.badge_revoked(award.id, award.organisation_id, now)
     return award
 
 

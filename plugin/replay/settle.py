@@ -27,6 +27,7 @@ from plugin.rules.models import Rule
 from plugin.rules.service import spec_of
 from plugin.settings.service import limits
 from plugin.tenancy.models import User
+from plugin.webhooks import events as webhooks
 
 
 def person_awards(organisation_id: int, course_id: int, user_id: int, rules: list[Rule] | None = None
@@ -92,6 +93,7 @@ def settle(organisation_id: int, course_id: int, user_id: int, before: dict[tupl
             award.revoked_at, award.revoked_reason, award.unearned = now, reason, True
             aggregates.record_activity(award.organisation_id, course_id, user_id, award.awarded_at, {"badges": -1})
             unearned.append(award.id)
+            webhooks.badge_revoked(award.id, organisation_id, now)  # here: before an award it moves is given again
     db.session.flush()
     # Held, or revoked by a manager (a decision that stands, as a replay respects it): not given again here.
     standing = set(db.session.scalars(select(BadgeAward.badge_id).where(

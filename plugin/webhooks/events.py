@@ -70,21 +70,38 @@ def _emit(organisation_id: int, course_id: int, event: str, fact_key: str, at: d
                 now, course_id=course_id, lane=f"webhook:{endpoint_id}")
 
 
-def badge_earned(award_id: int, organisation_id: int, now: datetime) -> None:
-    from plugin.badges.models import BadgeAward, BadgeClass
+def _award(award) -> dict:
+    """What badge.earned and badge.revoked both say about an award."""
+    from plugin.badges.models import BadgeClass
 
-    def build() -> dict:
-        award = db.session.get(BadgeAward, award_id)
-        badge = db.session.get(BadgeClass, award.badge_id)
-        return {"award_id": award.id, "badge": {"id": badge.id, "slug": badge.slug, "name": badge.name},
-                "user": _person(award.user_id), "awarded_at": _iso(award.awarded_at),
-                "rule_id": award.rule_id, "challenge_id": award.source_id if award.source_type == "challenge" else None}
+    badge = db.session.get(BadgeClass, award.badge_id)
+    return {"award_id": award.id, "badge": {"id": badge.id, "slug": badge.slug, "name": badge.name},
+            "user": _person(award.user_id), "awarded_at": _iso(award.awarded_at),
+            "rule_id": award.rule_id, "challenge_id": award.source_id if award.source_type == "challenge" else None}
+
+
+def badge_earned(award_id: int, organisation_id: int, now: datetime) -> None:
+    from plugin.badges.models import BadgeAward
 
     targets = _subscribed(organisation_id, "badge.earned")
     if targets:  # the award is read only when an endpoint listens
         award = db.session.get(BadgeAward, award_id)
-        _emit(organisation_id, award.course_id, "badge.earned", f"badge:{award_id}", award.awarded_at, now, build,
-              targets)
+        _emit(organisation_id, award.course_id, "badge.earned", f"badge:{award_id}", award.awarded_at, now,
+              lambda: _award(award), targets)
+
+
+def badge_revoked(award_id: int, organisation_id: int, now: datetime) -> None:
+    """An award was taken back: "revoked" by a manager's decision, or "unearned" because what earned it was taken
+    back (the kudos behind it revoked). Called once, by whoever marked it revoked (a second revocation of the same
+    award changes nothing and calls nothing). The reason the manager typed is their text: it stays in Tinker."""
+    from plugin.badges.models import BadgeAward
+
+    targets = _subscribed(organisation_id, "badge.revoked")
+    if targets:
+        award = db.session.get(BadgeAward, award_id)
+        _emit(organisation_id, award.course_id, "badge.revoked", f"badge-revoked:{award_id}", award.revoked_at, now,
+              lambda: {**_award(award), "revoked_at": _iso(award.revoked_at),
+                       "reason": "unearned" if award.unearned else "revoked"}, targets)
 
 
 def challenge_completed(challenge, contributor_ids: list[int], now: datetime) -> None:
@@ -112,6 +129,17 @@ def kudos_received(kudos, now: datetime) -> None:
                 "points": kudos.points, "value": {"id": tag.id, "name": tag.name} if tag else None}
 
     _emit(kudos.organisation_id, kudos.course_id, "kudos.received", f"kudos:{kudos.id}", kudos.created_at, now, build)
+
+
+def kudos_revoked(kudos, now: datetime) -> None:
+    """A manager revoked kudos: `points` are the kudos' own, taken back (what rules gave for it is settled with it,
+    and a badge that goes sends badge.revoked). The reason typed stays in Tinker, as the message does."""
+    def build() -> dict:
+        return {"kudos_id": kudos.id, "receiver": _person(kudos.receiver_id), "giver": _person(kudos.giver_id),
+                "points": kudos.points, "revoked_at": _iso(kudos.revoked_at)}
+
+    _emit(kudos.organisation_id, kudos.course_id, "kudos.revoked", f"kudos-revoked:{kudos.id}", kudos.revoked_at, now,
+          build)
 
 
 def experiment_logged(experiment, now: datetime) -> None:

@@ -38,8 +38,10 @@ SECRET_PREFIX = "whsec_"
 MAX_ENDPOINTS = 20
 EVENTS = {
     "badge.earned": _l("A badge was earned"),
+    "badge.revoked": _l("A badge was revoked"),
     "challenge.completed": _l("A challenge was completed"),
     "kudos.received": _l("Kudos were received"),
+    "kudos.revoked": _l("Kudos were revoked"),
     "experiment.logged": _l("An experiment was logged"),
 }
 
