@@ -3,6 +3,7 @@ for a CSV (plugin/core/spreadsheet.py writes them: formula-like text quoted, num
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -11,6 +12,7 @@ from plugin.core.actor import Actor
 from plugin.errors import Forbidden, NotFound
 from plugin.extensions import db
 from plugin.i18n import gettext as _
+from plugin.insights import periods
 from plugin.insights.privacy import NOT_ENOUGH
 from plugin.insights.report import Report
 from plugin.ledger.models import LedgerEntry
@@ -31,8 +33,11 @@ def tables(report: Report) -> dict[str, tuple[list[str], list[list]]]:
     """name -> (headers, rows): every table of the insights page, as it is shown there."""
     pillar_names = [p.name for p in report.pillars]
     return {
+        # The period named in full ("Week 12, 2026 (from 16 Mar)", "Q3 2025"): the chart's short label ("W12",
+        # "Q3 25") names no year, or only two of its digits, in a file read on its own.
         "adoption": (["period", "members", "with at least one experiment", "share %"],
-                     [_cells(r, ["roster", "active", "share"]) for r in report.trend]),
+                     [_cells(replace(r, label=periods.label(r.key)), ["roster", "active", "share"])
+                      for r in report.trend]),
         "summary": (["measure", "value 1", "value 2", "value 3", "value 4"], _summary(report)),
         "hours-by-category": (["category", *HOURS_HEAD], [_cells(r, HOURS) for r in report.hours_by_category]),
         "hours-by-tool": (["tool", *HOURS_HEAD], [_cells(r, HOURS) for r in report.hours_by_tool]),

@@ -99,6 +99,17 @@ def test_csv_carries_the_same_filters_and_figures(client, course):
 
 
 
+@pytest.mark.parametrize("kind, named", [("week", r"Week \d+, 20\d\d \(from \d\d \w+\)"),
+                                         ("month", r"\w+ 20\d\d"), ("quarter", r"Q[1-4] 20\d\d")])
+def test_the_adoption_csv_names_each_period_with_its_year(client, course, kind, named):
+    """The adoption CSV named its periods with the chart's short labels ("W12", "Q3 25", "Mar 26"): read on its own,
+    a week had no year and a quarter two of its digits."""
+    rows = csv_rows(client.get("/app/insights/export/adoption.csv", query_string={"lt": course["manager"],
+                                                                                   "kind": kind}))
+    assert rows[0][0] == "period" and len(rows) > 2
+    assert all(re.fullmatch(named, row[0]) for row in rows[1:]), rows
+
+
 def test_a_team_filter_reports_no_other_teams_figures_cut_down_to_that_team(client, course):
     """With one team chosen, the hours-by-team table (CSV, API) has that team only: another team's row held just
     the members it shares with the chosen one, under the other team's name (Mixed: 5 people, not its 6)."""
