@@ -1,0 +1,86 @@
+"""The admin's and managers' forms under hostile input (found by a fuzzing review of every form they post; each test
+failed before its fix): a double submit makes one thing, a name is the same name whatever its case or script, an
+id of another organisation's object is refused, a refused form says what is wrong in the page's language and keeps
+what was typed."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.support.platform import LTI, FakePlatform, token_from
+from tests.web.helpers import log_experiment, text, visible
+
+
+def _launch_in(client, platform, locale: str, role: str = "admin", sub: str = "boss") -> str:
+    overrides = {LTI + "launch_presentation": {"return_url": "https://lms.example.edu/x", "locale": locale}}
+    response, _flow = platform.launch(client, role=role, sub=sub, overrides=overrides)
+    return token_from(response)
+
+
+def _scalar(app, query):
+    from plugin.extensions import db
+
+    with app.app_context():
+        return db.session.scalar(query)
+
+
+# --- a new rule sent twice (a double click, Back and send again) is two rules that pay twice ---------------------
+
+def _new_rule(**fields) -> dict:
+    return {"condition": "experiment_count", "name": "Quiz drafted", "param_count": "1", "points": "7",
+            "dimension": "experimenting", "active": "on", "action": "save", **fields}
+
+
+def test_a_new_rule_sent_twice_is_one_rule_and_pays_once(app, client, launch):
+    from plugin.ledger.models import LedgerEntry
+    from plugin.rules.models import Rule
+
+    learner = launch(sub="ada")
+    assert log_experiment(client, learner).status_code == 303
+    paid_before = _scalar(app, select(func.coalesce(func.sum(LedgerEntry.amount), 0)))
+    admin = launch(role="admin", sub="boss")
+    first = client.post("/app/admin/rules/save", data={"lt": admin, **_new_rule()})
+    again = client.post("/app/admin/rules/save", data={"lt": admin, **_new_rule()})
+    assert first.status_code == 303
+    assert again.status_code in (409, 422) and "Quiz drafted" in visible(again)
+    assert _scalar(app, select(func.count()).select_from(Rule).where(Rule.name == "Quiz drafted")) == 1
+    assert _scalar(app, select(func.coalesce(func.sum(LedgerEntry.amount), 0))) - paid_before == 7
+
+
+@pytest.mark.parametrize("taken, typed", [("Quiz drafted", "QUIZ DRAFTED "), ("İlk deneme", "ilk deneme")])
+def test_a_rule_name_taken_whatever_its_case_is_refused_on_create_and_rename(app, client, launch, taken, typed):
+    admin = launch(role="admin", sub="boss")
+    assert client.post("/app/admin/rules/save", data={"lt": admin, **_new_rule(name=taken)}).status_code == 303
+    refused = client.post("/app/admin/rules/save", data={"lt": admin, **_new_rule(name=typed, points="9")})
+    assert refused.status_code in (409, 422)
+    assert f'value="{typed}"' in text(refused) and 'value="9"' in text(refused)  # the form as it was sent
+    other = client.post("/app/admin/rules/save", data={"lt": admin, **_new_rule(name="Another one")})
+    rule_id = re.search(r"created=(\d+)", other.headers["Location"]).group(1)
+    renamed = client.post("/app/admin/rules/save", data={"lt": admin, **_new_rule(name=typed, rule_id=rule_id)})
+    assert renamed.status_code in (409, 422)
+
+
+@pytest.mark.parametrize("param", ["param_category_id", "param_tool_id"])
+def test_a_rule_cannot_name_another_organisations_category_or_tool(app, client, launch, cli, param):
+    from plugin.catalog.models import AiTool, TaskCategory
+    from plugin.rules.models import Rule
+
+    launch(role="admin", sub="boss")  # our organisation's lists exist
+    model = TaskCategory if param == "param_category_id" else AiTool
+    ours = _scalar(app, select(func.max(model.id)))
+    other = FakePlatform(issuer="https://canvas.example.com", client_id="10000000000042", deployment_id="12:abcdef")
+    assert cli(*other.register_args(org="Other Org")).exit_code == 0
+    try:
+        stranger = token_from(other.launch(client, sub="their-admin", role="admin")[0])
+        response = client.post("/app/admin/rules/save", data={"lt": stranger, **_new_rule(**{param: str(ours)})})
+        missing = client.post("/app/admin/rules/save", data={"lt": stranger, **_new_rule(name="Two", **{
+            param: "2147483647"})})
+    finally:
+        other.close()
+    assert response.status_code == 422 and missing.status_code == 422
+    assert "Choose one from the list." in visible(response)
+    assert _scalar(app, select(func.count()).select_from(Rule).where(Rule.name.in_(["Quiz drafted", "Two"]))) == 0
+
+
