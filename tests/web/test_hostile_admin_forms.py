@@ -84,3 +84,47 @@ def test_a_rule_cannot_name_another_organisations_category_or_tool(app, client, 
     assert _scalar(app, select(func.count()).select_from(Rule).where(Rule.name.in_(["Quiz drafted", "Two"]))) == 0
 
 
+# --- badge names: "already exists" decided by an ASCII slug ------------------------------------------------------
+
+def _badge(name: str, **fields) -> dict:
+    return {"name": name, "description": "", "criteria": "", "colour": "#123456", "active": "on", **fields}
+
+
+@pytest.mark.parametrize("first, second", [("Πρωτοπόρος", "Εξερευνητής"), ("先锋", "探索者"), ("Şef", "Ef")])
+def test_two_different_badge_names_are_two_badges(app, client, launch, first, second):
+    from plugin.badges.models import BadgeClass
+
+    admin = launch(role="admin", sub="boss")
+    assert client.post("/app/admin/badges", data={"lt": admin, **_badge(first)}).status_code == 303
+    response = client.post("/app/admin/badges", data={"lt": admin, **_badge(second)})
+    assert response.status_code == 303, visible(response)[:300]
+    assert _scalar(app, select(func.count()).select_from(BadgeClass).where(BadgeClass.name == second)) == 1
+
+
+@pytest.mark.parametrize("first, second", [("İleri", "ileri"), ("Öncü", "ÖNCÜ"), ("ILGI", "ılgı")])
+def test_the_same_badge_name_in_other_capitals_is_refused_on_create_and_rename(app, client, launch, first, second):
+    from plugin.badges.models import BadgeClass
+
+    admin = launch(role="admin", sub="boss")
+    assert client.post("/app/admin/badges", data={"lt": admin, **_badge(first)}).status_code == 303
+    assert client.post("/app/admin/badges", data={"lt": admin, **_badge(second)}).status_code == 409
+    assert client.post("/app/admin/badges", data={"lt": admin, **_badge("Something else")}).status_code == 303
+    other = _scalar(app, select(BadgeClass.id).where(BadgeClass.name == "Something else"))
+    renamed = client.post("/app/admin/badges", data={"lt": admin, **_badge(second, badge_id=str(other))})
+    assert renamed.status_code == 409 and f'value="{second}"' in text(renamed)
+    assert _scalar(app, select(BadgeClass.name).where(BadgeClass.id == other)) == "Something else"
+
+
+# --- dimensions: "İletişim" beside "iletişim" --------------------------------------------------------------------
+
+@pytest.mark.parametrize("first, second", [("İletişim", "iletişim"), ("ILGI", "ılgı")])
+def test_the_same_dimension_name_in_turkish_capitals_is_refused(app, client, launch, first, second):
+    from plugin.levels.models import Dimension
+
+    admin = launch(role="admin", sub="boss")
+    assert client.post("/app/admin/scoring/dimensions", data={"lt": admin, "name": first}).status_code == 303
+    response = client.post("/app/admin/scoring/dimensions", data={"lt": admin, "name": second})
+    assert response.status_code == 409
+    assert _scalar(app, select(func.count()).select_from(Dimension).where(Dimension.name.in_([first, second]))) == 1
+
+
