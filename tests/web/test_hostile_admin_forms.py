@@ -128,3 +128,38 @@ def test_the_same_dimension_name_in_turkish_capitals_is_refused(app, client, lau
     assert _scalar(app, select(func.count()).select_from(Dimension).where(Dimension.name.in_([first, second]))) == 1
 
 
+# --- refused forms in English on a Turkish page, or a "0" for a message ------------------------------------------
+
+def _messages(page: str) -> str:
+    """The words of the error summary and of every field message."""
+    summary = re.search(r'class="card error-summary".*?</ul>', page, re.S)
+    fields = re.findall(r'<p class="field-error"[^>]*>(.*?)</p>', page, re.S)
+    return re.sub(r"<[^>]+>", " ", (summary.group(0) if summary else "") + " | " + " | ".join(fields))
+
+
+@pytest.mark.parametrize("path, data, english", [
+    ("/app/admin/xapi/settings", {"enabled": "on", "endpoint": "https://lrs.example.org/" + "x" * 1000, "key": "k",
+                                  "secret": "s"}, "Longer than maximum length"),
+    ("/app/admin/webhooks", {"url": "", "description": "d", "events": "badge.earned"}, "Length must be between"),
+    ("/app/manage/boards", {"mode": "on", "relative": "maybe"}, "Not a valid boolean."),
+    ("/app/vision/edit", {"statement": "We try things out together.", "pillar_name_0": "P" * 101,
+                          "pillar_name_1": "Q", "pillar_name_2": "R"}, "Length must be between"),
+])
+def test_a_refused_admin_form_speaks_turkish_on_a_turkish_page(client, platform, path, data, english):
+    role = "instructor" if path.startswith("/app/manage") else "admin"
+    token = _launch_in(client, platform, "tr-TR", role=role)
+    response = client.post(path, data={"lt": token, **data})
+    assert response.status_code == 422
+    said = _messages(text(response))
+    assert english not in said, said
+
+
+def test_an_unknown_webhook_event_is_said_in_words_not_as_a_row_number(client, launch):
+    admin = launch(role="admin", sub="boss")
+    response = client.post("/app/admin/webhooks", data={"lt": admin, "url": "https://hooks.example.org/in",
+                                                        "description": "", "events": "badge.eaten"})
+    assert response.status_code == 422
+    fields = re.findall(r'<p class="field-error" id="events-error">(.*?)</p>', text(response), re.S)
+    assert fields and fields[0].strip() not in ("0", ""), fields
+
+
