@@ -163,3 +163,53 @@ def test_an_unknown_webhook_event_is_said_in_words_not_as_a_row_number(client, l
     assert fields and fields[0].strip() not in ("0", ""), fields
 
 
+# --- the lists: a refused name was an error page, the form and what was typed gone --------------------------------
+
+@pytest.mark.parametrize("typed, status", [("N" * 101, 422), ("   ", 422), ("CHATGPT", 409)])
+def test_a_refused_list_name_is_shown_again_in_its_box_with_the_message_by_it(app, client, launch, typed, status):
+    from plugin.catalog.models import AiTool
+
+    admin = launch(role="admin", sub="boss")
+    added = client.post("/app/admin/lists/tools", data={"lt": admin, "name": "Perplexity"})
+    assert added.status_code == 303
+    tool = _scalar(app, select(AiTool.id).where(AiTool.name == "Perplexity"))
+    for path, box in ((f"/app/admin/lists/tools/{tool}", f"tools-{tool}"), ("/app/admin/lists/tools", "new-tools")):
+        if typed == "CHATGPT" and box == "new-tools":
+            continue  # adding a name the list has turns the item on: nothing to refuse
+        response = client.post(path, data={"lt": admin, "action": "rename", "name": typed})
+        page = text(response)
+        assert response.status_code == status
+        field = re.search(rf'<input id="{box}"[^>]*>', page)
+        assert field, "the form is gone: an error page instead of the list"
+        assert f'value="{typed}"' in field.group(0) and 'aria-invalid="true"' in field.group(0)
+        assert re.search(rf'<p class="field-error" id="{box}-error">\s*\S', page)
+    assert _scalar(app, select(AiTool.name).where(AiTool.id == tool)) == "Perplexity"
+
+
+def test_turning_off_the_last_tool_is_said_by_it_on_the_list(app, client, launch):
+    from plugin.catalog.models import AiTool
+
+    admin = launch(role="admin", sub="boss")
+    from plugin.extensions import db
+
+    with app.app_context():
+        ids = list(db.session.scalars(select(AiTool.id).order_by(AiTool.id)))
+    for tool in ids[:-1]:
+        assert client.post(f"/app/admin/lists/tools/{tool}", data={"lt": admin, "action": "disable"}).status_code == 303
+    response = client.post(f"/app/admin/lists/tools/{ids[-1]}", data={"lt": admin, "action": "disable"})
+    assert response.status_code == 409
+    assert f'id="tools-{ids[-1]}-error"' in text(response) and 'id="new-tools"' in text(response)
+
+
+# --- the insights minimum group size: a refused number was an error page, the form gone --------------------------
+
+@pytest.mark.parametrize("typed", ["1", "101", "2147483648", "NaN", ""])
+def test_a_refused_minimum_group_size_is_shown_again_in_its_box(client, platform, typed):
+    admin = _launch_in(client, platform, "tr-TR")
+    response = client.post("/app/insights/settings", data={"lt": admin, "min_group_size": typed})
+    page = text(response)
+    assert response.status_code == 422
+    field = re.search(r'<input id="f-min"[^>]*>', page)
+    assert field, "the form is gone: an error page instead of the insights page"
+    assert f'value="{typed}"' in field.group(0) and 'aria-invalid="true"' in field.group(0)
+    assert "En küçük grup boyutu 2 ile 100 arasında bir tam sayıdır." in visible(response)
