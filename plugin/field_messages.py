@@ -94,6 +94,25 @@ def localise_field_errors(errors):
     return localise_message(errors)
 
 
+def field_words(errors) -> list[str]:
+    """One field's messages as a page shows them: localised, each once, those of a list's rows too (marshmallow keys
+    a list field's errors by row, {0: [...]}: joined as they were, a page showed the row number, "0")."""
+    words: list[str] = []
+
+    def collect(value) -> None:
+        if isinstance(value, dict):
+            for inner in value.values():
+                collect(inner)
+        elif isinstance(value, (list, tuple)):
+            for inner in value:
+                collect(inner)
+        elif str(localise_message(value)) not in words:
+            words.append(str(localise_message(value)))
+
+    collect(errors)
+    return words
+
+
 # HTTP errors werkzeug raises (an unknown address, a wrong method...): title and message for the page.
 HTTP_TEXTS = {
     400: (_l("Bad request"), _l("Tinker could not understand this request.")),

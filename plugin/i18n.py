@@ -234,7 +234,7 @@ def register_i18n(app: Flask) -> None:
                      default_locale=DEFAULT_LOCALE,
                      default_translation_directories="translations", default_domain="messages")
     from plugin.diagnostics import shown_diagnostic
-    from plugin.field_messages import localise_field_errors
+    from plugin.field_messages import field_words, localise_field_errors
     from plugin.onboarding.names import seeded
     from plugin.privacy.stored_text import shown
     from plugin.teams.names import team_name
@@ -251,7 +251,7 @@ def register_i18n(app: Flask) -> None:
     # shown in the reader's language (plugin/privacy/stored_text.py).
     app.jinja_env.finalize = shown
     app.jinja_env.filters.update(date=_date, datetime=_datetime, number=_number, percent=_percent, next_try=_next_try,
-                                 field_messages=localise_field_errors, seeded=seeded,
+                                 field_messages=localise_field_errors, field_words=field_words, seeded=seeded,
                                  diagnostic=shown_diagnostic, team_name=team_name)
     app.jinja_env.globals.update(LOCALES=LOCALES, language_name=language_name, current_locale=current_locale,
                                  role_name=role_name)

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from plugin.badges.images import check_upload, default_svg
 from plugin.badges.models import BadgeAward, BadgeClass
+from plugin.core import text_fold
 from plugin.core.db import insert_ignore
 from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
@@ -137,12 +138,10 @@ def save_badge(actor, badge_id: int | None, *, name: str, description: str, crit
         badge = db.session.get(BadgeClass, badge_id)
         if badge is None or badge.organisation_id != actor.organisation_id:
             raise NotFound(_("No such badge."))
-    else:
-        slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:90] or "badge"
-        if db.session.scalar(select(BadgeClass.id).where(BadgeClass.organisation_id == actor.organisation_id,
-                                                         BadgeClass.slug == slug)):
-            raise Conflict(_("There is already a badge called “%(name)s”.", name=name))
-        badge = BadgeClass(organisation_id=actor.organisation_id, slug=slug, created_at=now)
+    _refuse_taken_name(actor.organisation_id, name, badge_id)
+    if not badge_id:
+        badge = BadgeClass(organisation_id=actor.organisation_id, slug=_free_slug(actor.organisation_id, name),
+                           created_at=now)
         db.session.add(badge)
     badge.name, badge.description, badge.criteria = name, (description or "").strip(), (criteria or "").strip()
     badge.colour, badge.manual, badge.active = colour, manual, active
@@ -157,6 +156,30 @@ def save_badge(actor, badge_id: int | None, *, name: str, description: str, crit
         set_alignment(badge, pillar_ids)
     record(actor, "badge.saved", "badge_class", badge.id, {"name": name}, now, course_scoped=False)
     return badge
+
+
+def _refuse_taken_name(organisation_id: int, name: str, badge_id: int | None) -> None:
+    """A badge's name is its own whatever its case ("İleri" is "ileri"), on creating and on renaming. It was told
+    by the slug, which keeps ASCII letters only: "İleri" beside "ileri" passed, and "Πρωτοπόρος" after "Εξερευνητής"
+    (both "badge") was refused as the same name. Badge changes take turns on the organisation's row."""
+    from plugin.tenancy.service import lock_organisation
+
+    lock_organisation(organisation_id)
+    wanted = text_fold.key(name)
+    names = db.session.execute(select(BadgeClass.id, BadgeClass.name).where(
+        BadgeClass.organisation_id == organisation_id)).all()
+    if any(text_fold.key(other) == wanted for other_id, other in names if other_id != badge_id):
+        raise Conflict(_("There is already a badge called “%(name)s”.", name=name), errors={
+            "name": [_("There is already a badge called “%(name)s”.", name=name)]})
+
+
+def _free_slug(organisation_id: int, name: str) -> str:
+    """The name in ASCII letters for file names and webhooks ("badge" when none is left), made unique."""
+    base = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:90] or "badge"
+    taken = set(db.session.scalars(select(BadgeClass.slug).where(BadgeClass.organisation_id == organisation_id,
+                                                                 BadgeClass.slug.like(f"{base}%"))))
+    return next(slug for slug in (base if n == 1 else f"{base}-{n}" for n in range(1, len(taken) + 2))
+                if slug not in taken)
 
 
 def badge_image(badge_id: int) -> tuple[bytes, str] | None:

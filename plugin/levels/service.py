@@ -75,14 +75,15 @@ def _take_turns(organisation_id: int) -> None:
 def add_dimension(actor: Actor, name: str, description: str = "") -> Dimension:
     _require_admin(actor)
     name = (name or "").strip()
-    key = re.sub(r"[\W_]+", "-", name.casefold()).strip("-")[:40]
+    # folded as every name is compared ("İletişim" is "iletişim": casefold() alone kept İ's dot, a key of its own)
+    key = re.sub(r"[\W_]+", "-", text_fold.key(name)).strip("-")[:40]
     if not key:
         raise InvalidInput(_("Give the dimension a name."), errors={"name": [_("Required.")]})
     if key == TOTAL:  # every dimension's points also go to the total: one keyed "total" would count them twice
         raise Conflict(_("“%(name)s” is the sum of all dimensions already: give this one another name.", name=name))
     _take_turns(actor.organisation_id)  # the same name added twice at once: the second is told it exists
-    if db.session.scalar(select(Dimension).where(Dimension.organisation_id == actor.organisation_id,
-                                                 Dimension.key == key)):
+    if any(d.key == key or text_fold.key(d.name) == text_fold.key(name) for d in db.session.scalars(
+            select(Dimension).where(Dimension.organisation_id == actor.organisation_id))):
         raise Conflict(_("There is already a dimension called “%(name)s”.", name=name))
     position = len(dimensions(actor.organisation_id))
     dimension = Dimension(organisation_id=actor.organisation_id, key=key, name=name[:100],

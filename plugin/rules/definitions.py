@@ -10,6 +10,8 @@ from sqlalchemy.exc import IntegrityError
 
 from plugin.audit.service import record
 from plugin.badges.models import BadgeAward, BadgeClass
+from plugin.catalog.models import AiTool, TaskCategory
+from plugin.core import text_fold
 from plugin.core.actor import Actor
 from plugin.errors import Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
@@ -70,8 +72,13 @@ def _validate(organisation_id: int, fields: dict, kept_points: int | None = None
 
 
 def _check_names(organisation_id: int, condition: str, params: dict) -> dict[str, list[str]]:
-    """A threshold rule names a dimension (by key) or a level of the organisation; naming anything else, it would
-    never fire. A level rule takes its level's threshold from the ladder (as the editor does)."""
+    """A threshold rule names a dimension (by key) or a level of the organisation, an experiment rule a task category
+    or an AI tool of its lists; naming anything else (another organisation's, or none), it would never fire. A level
+    rule takes its level's threshold from the ladder (as the editor does)."""
+    for name, model in (("category_id", TaskCategory), ("tool_id", AiTool)):
+        if params.get(name) is not None and db.session.scalar(select(model.id).where(
+                model.id == params[name], model.organisation_id == organisation_id)) is None:
+            return {f"params.{name}": [_("Choose one from the list.")]}
     if condition == "points_in_dimension" and db.session.scalar(select(Dimension.id).where(
             Dimension.organisation_id == organisation_id, Dimension.key == params["dimension"])) is None:
         return {"params.dimension": [_("Choose a dimension from the list.")]}
@@ -82,6 +89,17 @@ def _check_names(organisation_id: int, condition: str, params: dict) -> dict[str
             return {"params.level": [_("Choose a level.")]}
         params["threshold"] = threshold
     return {}
+
+
+def _refuse_taken_name(organisation_id: int, name: str, rule_id: int | None = None) -> None:
+    """An administrator's rule takes a name no other rule of the organisation has, whatever its case ("İlk deneme" is
+    "ilk deneme"): the same new rule sent twice (a double click, Back and send again) was two rules, each paying for
+    the same experiments. Rules take turns on the organisation's row, so two sent at once are told apart too."""
+    tenancy.lock_organisation(organisation_id)
+    wanted = text_fold.key(name.strip())
+    if any(text_fold.key(rule.name) == wanted for rule in rules_of(organisation_id) if rule.id != rule_id):
+        taken = _("There is already a rule called “%(name)s”.", name=name.strip())
+        raise InvalidInput(taken, errors={"name": [taken]})
 
 
 def _snapshot(rule: Rule, now: datetime, user_id: int | None) -> None:
@@ -95,6 +113,8 @@ def create_rule(organisation_id: int, fields: dict, now: datetime, actor: Actor 
     if actor is not None and not actor.can_administer:
         raise Forbidden(_("Only the organisation's administrators can create rules."))
     fields = _validate(organisation_id, {**DEFAULTS, **fields})
+    if actor is not None:  # the default pack (no actor) keys its rules, and may find an admin's of the same name
+        _refuse_taken_name(organisation_id, fields["name"])
     rule = Rule(organisation_id=organisation_id, key=key, version=1, created_at=now,
                 **{f: fields[f] for f in VERSIONED_FIELDS})
     db.session.add(rule)
@@ -113,6 +133,8 @@ def update_rule(actor: Actor, rule_id: int, fields: dict, now: datetime) -> Rule
     changed = {f: [getattr(rule, f), merged[f]] for f in VERSIONED_FIELDS if getattr(rule, f) != merged[f]}
     if not changed:
         return rule
+    if "name" in changed:
+        _refuse_taken_name(actor.organisation_id, merged["name"], rule.id)
     for f in VERSIONED_FIELDS:
         setattr(rule, f, merged[f])
     rule.version += 1

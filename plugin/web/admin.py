@@ -32,14 +32,26 @@ ADD_LABELS = {"tools": _l("Add an AI tool"), "categories": _l("Add a task catego
 @bp.get("/lists")
 @requires_actor(Role.ADMIN)
 def lists(actor: Actor):
+    return _lists_page(actor)
+
+
+def _lists_page(actor: Actor, err: InvalidInput | Conflict | None = None, field: str | None = None):
+    """The page; sent back refused, `field` ("new-tools", "tools-12") is the box sent: it keeps what the admin typed,
+    with the message by it (a name refused was an error page, the form and what was typed gone)."""
     data = {kind: catalog.items(actor.organisation_id, kind, include_inactive=True) for kind in LIST_TITLES}
-    return render_template("admin/lists.html", actor=actor, lists=data, titles=LIST_TITLES, add_labels=ADD_LABELS)
+    return render_template("admin/lists.html", actor=actor, lists=data, titles=LIST_TITLES, add_labels=ADD_LABELS,
+                           errors=err.form_errors() if err else {}, refused=field,
+                           typed=request.form.get("name", "") if err else None), err.status if err else 200
 
 
 @bp.post("/lists/<kind>")
 @requires_actor(Role.ADMIN)
 def list_add(actor: Actor, kind: str):
-    catalog.add_item(actor, kind, request.form.get("name", ""))
+    try:
+        catalog.add_item(actor, kind, request.form.get("name", ""))
+    except (InvalidInput, Conflict) as err:
+        db.session.rollback()
+        return _lists_page(actor, err, f"new-{kind}")
     db.session.commit()
     return redirect(launch_url("admin.lists", saved=1), 303)
 
@@ -48,10 +60,14 @@ def list_add(actor: Actor, kind: str):
 @requires_actor(Role.ADMIN)
 def list_update(actor: Actor, kind: str, item_id: int):
     action = request.form.get("action")
-    if action == "rename":
-        catalog.rename_item(actor, kind, item_id, request.form.get("name", ""))
-    elif action in ("enable", "disable"):
-        catalog.set_active(actor, kind, item_id, action == "enable")
+    try:
+        if action == "rename":
+            catalog.rename_item(actor, kind, item_id, request.form.get("name", ""))
+        elif action in ("enable", "disable"):
+            catalog.set_active(actor, kind, item_id, action == "enable")
+    except (InvalidInput, Conflict) as err:
+        db.session.rollback()
+        return _lists_page(actor, err, f"{kind}-{item_id}")
     db.session.commit()
     return redirect(launch_url("admin.lists", saved=1), 303)
 

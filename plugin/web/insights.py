@@ -54,13 +54,19 @@ def _scope(actor: Actor) -> scope.Scope:
 @bp.get("/")
 @requires_actor(Role.MANAGER, Role.ADMIN)
 def overview(actor: Actor):
+    return _overview_page(actor)
+
+
+def _overview_page(actor: Actor, errors: dict | None = None, status: int = 200):
+    """The page; sent back with `errors` (the admin's minimum group size refused), it keeps what was typed."""
     s = _scope(actor)
     r = report.build(s)
     return render_template("insights/overview.html", actor=actor, s=s, r=r, charts=_charts(r),
                            periods=[(k, periods.label(k)) for k in scope.period_choices(s, utcnow())],
                            not_enough=_("not enough people to report without identifying them"),
                            all_courses=scope.organisation_courses(actor),
-                           saved=request.args.get("saved"))
+                           saved=request.args.get("saved"), errors=errors or {},
+                           typed=request.form.get("min_group_size") if errors else None), status
 
 
 def _charts(r: report.Report) -> dict:
@@ -116,10 +122,10 @@ def settings_save(actor: Actor):
     try:
         privacy.set_min_group_size(actor, privacy.InsightSettingsIn().load(
             {"min_group_size": request.form.get("min_group_size", "")}), utcnow())
-    except ValidationError as err:
-        db.session.rollback()
-        raise InvalidInput(_("The minimum group size is a whole number from %(min)s to %(max)s.", min=2, max=100),
-                           errors=err.messages) from err
+    except ValidationError:
+        db.session.rollback()  # shown again with what was typed (an error page lost the form)
+        message = _("The minimum group size is a whole number from %(min)s to %(max)s.", min=2, max=100)
+        return _overview_page(actor, {"min_group_size": [message]}, 422)
     db.session.commit()
     return redirect(launch_url("insights.overview", saved=1), 303)
 

@@ -9,6 +9,7 @@ from plugin.core.actor import Actor, Role
 from plugin.core.clock import utcnow
 from plugin.errors import Conflict, InvalidInput
 from plugin.extensions import db
+from plugin.field_messages import field_words
 from plugin.i18n import gettext as _
 from plugin.vision import service as vision
 from plugin.vision.render import render_markdown
@@ -73,7 +74,7 @@ def _flat(messages: dict) -> dict:
     out = {}
     for name, msgs in messages.items():
         if isinstance(msgs, dict):
-            problems = "; ".join(sorted({str(m) for v in msgs.values() for ms in v.values() for m in ms}))
+            problems = "; ".join(field_words(msgs))  # in the page's language, as every field message
             out[name] = [_("Check the rows: %(problems)s", problems=problems)]
         else:
             out[name] = msgs

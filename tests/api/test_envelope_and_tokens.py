@@ -355,7 +355,7 @@ def test_an_empty_patch_is_refused(client, world):
 
 def test_admin_creates_a_rule_that_recognises_at_once_and_previews_a_change(client, world):
     admin = bearer(world.callers["admin"])
-    rule = {"name": "First try", "condition": "experiment_count", "params": {"count": 1}, "points": 3,
+    rule = {"name": "First logged", "condition": "experiment_count", "params": {"count": 1}, "points": 3,
             "dimension": "experimenting"}
     preview = client.post("/api/v1/rules/preview", json=rule, headers=admin)
     assert preview.status_code == 200

@@ -146,7 +146,7 @@ def test_a_rule_may_give_only_a_badge_or_use_a_new_dimension(org):
     only_badge = create_rule(org.id, {**EXPLORER_PLUS, "points": 0, "badge_id": badge_id}, NOW, actor=org.admin)
     assert (only_badge.points, only_badge.badge_id) == (0, badge_id)
     craft = add_dimension(org.admin, "Prompt craft")
-    in_craft = create_rule(org.id, {**EXPLORER_PLUS, "dimension": craft.key}, NOW, actor=org.admin)
+    in_craft = create_rule(org.id, {**EXPLORER_PLUS, "name": "Explorer in craft", "dimension": craft.key}, NOW, actor=org.admin)
     assert in_craft.dimension == "prompt-craft"
 
 

@@ -55,14 +55,14 @@ def test_admin_uploads_a_badge_image_and_anyone_can_fetch_it_safely(client, laun
     assert generated.status_code == 200 and generated.mimetype == "image/svg+xml"
     svg = b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><circle r="3" fill="blue"/></svg>'
     response = client.post("/app/admin/badges", content_type="multipart/form-data", data={
-        "lt": admin, "badge_id": badge_id, "name": "Explorer", "colour": "#1971c2", "active": "on",
+        "lt": admin, "badge_id": badge_id, "name": "Image explorer", "colour": "#1971c2", "active": "on",
         "image": (io.BytesIO(svg), "explorer.svg")})
     assert response.status_code == 303
     served = client.get(f"/badges/{badge_id}/image")
     assert b'fill="blue"' in served.data and b"onload" not in served.data
     assert "sandbox" in served.headers["Content-Security-Policy"]
     refused = client.post("/app/admin/badges", content_type="multipart/form-data", data={
-        "lt": admin, "badge_id": badge_id, "name": "Explorer", "colour": "#1971c2", "active": "on",
+        "lt": admin, "badge_id": badge_id, "name": "Image explorer", "colour": "#1971c2", "active": "on",
         "image": (io.BytesIO(b"%PDF-1.4 not an image"), "x.pdf")})
     assert refused.status_code == 422 and "Use a PNG, JPEG, WebP or SVG image." in text(refused)
 
