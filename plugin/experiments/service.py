@@ -50,20 +50,18 @@ def log_experiment(actor: Actor, data: dict, now: datetime, edited_is_new: bool 
     """Record an experiment and award what it earns. `data` is ExperimentIn-loaded.
 
     A repeated submission_key (double click, browser retry) returns the first experiment unchanged. With
-    `edited_is_new` (the web form, whose key the browser keeps when the person goes Back to it after saving), the key
-    sent again with other content is a new experiment, under the key and a digest of what was sent: a retry of that
-    is idempotent too, and the same content sent again (Back, then Save) still returns the first.
+    `edited_is_new` (the web form, whose key the browser keeps when the person goes Back to it after saving), the
+    entry is kept under the key and a digest of what was sent: the same content sent again (a retry; Back, then Save)
+    is the entry saved, whatever was changed on it since (shared, reworded through the API), and other content
+    (pillars included) a new entry.
     The shared rank rows of the boards are written last (board_rows.ranks_last), just before the caller commits.
     """
     with board_rows.ranks_last():
-        logged = _log(actor, data, now)
-        if edited_is_new and not logged.created and not _same_entry(logged.experiment, data):
-            logged = _log(actor, {**data, "submission_key": _edited_key(data)}, now)
-        return logged
+        return _log(actor, {**data, "submission_key": _sent_key(data)} if edited_is_new else data, now)
 
 
 def _sent(data: dict) -> tuple:
-    """What the form says of an entry, as its row keeps it (what sending the form again compares)."""
+    """What the form says of an entry, as its row keeps it (what `_sent_key` digests)."""
     other = data["ai_tool"] == OTHER_TOOL
     return (data["title"].strip(), data["tried"].strip(), data.get("learned", "").strip(), data["outcome"],
             None if other else int(data["ai_tool"]), data["ai_tool_other"].strip() if other else None,
@@ -73,15 +71,11 @@ def _sent(data: dict) -> tuple:
             data.get("confidence_after"))
 
 
-def _same_entry(experiment: Experiment, data: dict) -> bool:
-    e = experiment
-    return _sent(data) == (e.title, e.tried, e.learned or "", e.outcome, e.ai_tool_id, e.ai_tool_other,
-                           e.task_category_id, e.minutes_saved, e.sensitive_data, e.visibility, e.anonymous,
-                           e.confidence_before, e.confidence_after)
-
-
-def _edited_key(data: dict) -> str:
-    digest = hashlib.sha256(json.dumps(_sent(data), default=str).encode()).hexdigest()[:20]
+def _sent_key(data: dict) -> str:
+    """The form's key and a digest of what it sent (the key too: two keys alike in their first 40 characters stay
+    apart). What was sent, not the row: a row changed since still matches the form sent again unchanged."""
+    sent = (data["submission_key"], *_sent(data), sorted(set(data.get("pillars") or [])))
+    digest = hashlib.sha256(json.dumps(sent, default=str).encode()).hexdigest()[:20]
     return f"{data['submission_key'][:40]}~{digest}"  # 61 characters at most: the column holds 64
 
 

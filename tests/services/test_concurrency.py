@@ -213,11 +213,17 @@ def test_one_learner_logging_from_many_tabs_at_once(appctx, learner):
         "Fail Forward", "First experiment"]
 
 
-def test_the_same_submission_racing_in_is_recorded_once(appctx, learner):
+@pytest.mark.parametrize("form", [False, True], ids=["api", "form edited after Back"])
+def test_the_same_submission_racing_in_is_recorded_once(appctx, learner, form):
+    """The web form's (edited_is_new) too: Back to a saved form, an edit, Save pressed in two tabs at once."""
     data = experiment_data(learner.organisation_id, submission_key="retry-storm-0001")
+    if form:
+        log_experiment(learner, data, NOW, edited_is_new=True)
+        db.session.commit()
+        data = {**data, "title": "Drafted an outline with AI, then trimmed it"}
 
     def work(i):
-        logged = log_experiment(learner, data, NOW)
+        logged = log_experiment(learner, data, NOW, edited_is_new=form)
         result = (logged.created, logged.experiment.id)
         db.session.commit()
         return result
@@ -225,9 +231,9 @@ def test_the_same_submission_racing_in_is_recorded_once(appctx, learner):
     results = race(appctx, work)
     assert sorted(created for created, _ in results) == [False] * (THREADS - 1) + [True]
     assert len({experiment_id for _, experiment_id in results}) == 1
-    assert db.session.scalar(select(func.count()).select_from(Experiment)) == 1
-    assert ledger_rows() == 1
-    assert balance(learner.course_id, learner.user_id) == 10
+    assert db.session.scalar(select(func.count()).select_from(Experiment)) == 1 + form
+    assert ledger_rows() == 1 + form
+    assert balance(learner.course_id, learner.user_id) == 10 * (1 + form)
     assert len(badges_of(learner.course_id, learner.user_id)) == 1
 
 

@@ -219,3 +219,20 @@ def test_the_library_search_folds_every_letter_and_takes_wildcards_literally(lea
               "ÇİZELGE": "ÇİZELGE hazırladım", None: "Nothing 1000 here, axb"}
     ids = {key: log(learner, title=title).experiment.id for key, title in titles.items()}
     assert [row["experiment"].id for row in queries.feed(learner, q=search)] == ([ids[found]] if found else [])
+
+
+def test_the_form_sent_again_unchanged_is_the_entry_saved_though_its_author_shared_it_since(learner):
+    """The web form's key comes back with the form on Back (static/js/tinker.js): sent again unchanged it is the entry
+    saved. Shared meanwhile (or its wording corrected: the JSON API), the entry no longer matched what the form sent,
+    so the same content was logged a second time, a private copy beside the shared one."""
+    from plugin.experiments.service import share_experiment
+
+    data = experiment_data(learner.organisation_id, submission_key="back-then-save-01", visibility="private")
+    first = log_experiment(learner, data, NOW, edited_is_new=True)
+    db.session.commit()
+    share_experiment(learner, first.experiment.id, "course", later(1))
+    db.session.commit()
+    again = log_experiment(learner, data, later(2), edited_is_new=True)
+    db.session.commit()
+    assert (again.created, again.experiment.id) == (False, first.experiment.id)
+    assert count(Experiment) == 1

@@ -642,3 +642,42 @@ def test_a_badge_taken_back_with_the_kudos_behind_it_is_earned_again_and_says_wh
     kudos(course.boss, course.ada, 0, "kudos-third-0001", later(5))
     assert "Recognised" not in badge_names(course.ada)
     assert rows(BadgeAward, BadgeAward.badge_id == medal.id) == 2
+
+
+def test_a_kudos_revoked_before_its_rule_awards_were_settled_says_so_in_the_history(course):
+    """Revocations saved before 2026-12-02 took the kudos rules' awards back under the key a manager's badge
+    revocation uses (revoke:<entry>), revoking their badges with the kudos' reason. Ada's history said those points
+    were "taken back by a manager" (no reason) or "badge revoked" (no badge was revoked by anyone), where they went
+    because the kudos was revoked; a badge a manager revoked by itself still says so."""
+    from plugin.badges.service import get_or_create_badge
+    from plugin.ledger.service import reverse_entry
+    from plugin.recognition.service import _claim_revocation, _reverse_source, _revoke_award
+    from plugin.rules.definitions import create_rule
+
+    org = course.ada.organisation_id
+    medal = get_or_create_badge(org, "thanked", NOW, name="Thanked")
+    create_rule(org, {"name": "Kudos received", "condition": "each_kudos", "points": 5,
+                      "dimension": "experimenting"}, NOW)
+    create_rule(org, {"name": "Thanked", "condition": "each_kudos", "points": 3, "badge_id": medal.id,
+                      "dimension": "experimenting"}, NOW)
+    old, kept = kudos(course.boss, course.ada, points=20), kudos(course.boss, course.ada, points=10, now=later(1))
+    # What revoke_kudos did then (aeaa5b7): the kudos' points, its badges (revoked, not unearned), its rules' points.
+    at = later(60)
+    assert _claim_revocation(Kudos, old, at, "Given to the wrong person")
+    reverse_entry(db.session.scalar(select(LedgerEntry.id).where(LedgerEntry.idempotency_key == f"kudos:{old.id}")),
+                  f"revoke:kudos:{old.id}", at)
+    for award in db.session.scalars(select(BadgeAward).where(BadgeAward.source_type == "kudos",
+                                                             BadgeAward.source_id == old.id)).all():
+        _revoke_award(award, at, "Given to the wrong person")
+    _reverse_source(course.ada.course_id, course.ada.user_id, "kudos", old.id, at, LedgerEntry.rule_id.is_not(None))
+    # Now: a manager revokes the badge the other kudos earned.
+    [award] = db.session.scalars(select(BadgeAward).where(BadgeAward.source_id == kept.id))
+    revoke_badge(course.boss, award.id, "Shared someone else's prompts", later(61))
+    assert sorted(e.why for e in explanations(course.ada) if e.points < 0) == [
+        "Reversed: Kudos points (kudos revoked: “Given to the wrong person”)",
+        "Reversed: Kudos received (rule version 1) (kudos revoked: “Given to the wrong person”)",
+        "Reversed: Thanked (rule version 1) (badge revoked: “Shared someone else's prompts”)",
+        "Reversed: Thanked (rule version 1) (kudos revoked: “Given to the wrong person”)"]
+    exported = export_person(org, course.ada.user_id)["ledger"]
+    assert sorted((e["amount"], e["reversal_cause"]) for e in exported if e["amount"] < 0) == [
+        (-20, "kudos_revoked"), (-5, "kudos_revoked"), (-3, "badge_revoked"), (-3, "kudos_revoked")]

@@ -90,3 +90,24 @@ def test_bad_confidence_is_a_described_field_error(client, launch):
     response = client.post("/app/experiments", data=experiment_form(client, learner, confidence_before="9"))
     assert response.status_code == 422
     assert 'aria-describedby="confidence-hint-confidence_before confidence_before-error"' in text(response)
+
+
+def test_the_form_sent_again_with_only_its_pillars_changed_keeps_the_pillars_chosen(client, launch):
+    """Back to the form after saving, a pillar ticked, Save: the entry saved came back with its old pillars, as if
+    nothing had been sent (the comparison that tells an edit from a repeat left the pillars out), and the pillar
+    chosen was lost."""
+    admin = launch(role="admin", sub="boss")
+    _save_vision(client, admin)
+    learner = launch(sub="learner")
+    page = text(client.get("/app/experiments/new", query_string={"lt": learner}))
+    pillar_ids = dict((name.strip(), pid) for pid, name in re.findall(r'name="pillars" value="(\d+)"[^>]*> ([^<]+)<', page))
+    data = experiment_form(client, learner, outcome="worked", learned="")
+    data["pillars"] = [pillar_ids["Customers first"]]
+    first = client.post("/app/experiments", data=data).headers["Location"].split("?")[0]
+    again = client.post("/app/experiments", data=data).headers["Location"].split("?")[0]
+    assert again == first  # unchanged: the entry saved
+    data["pillars"] = [pillar_ids["Customers first"], pillar_ids["Safe by default"]]
+    edited = client.post("/app/experiments", data=data).headers["Location"].split("?")[0]
+    assert edited != first, "the pillar ticked after going Back was dropped: the first entry came back"
+    shown = visible(client.get(edited.replace("/logged", ""), query_string={"lt": learner}))
+    assert "Pillars: Customers first, Safe by default" in shown
