@@ -94,6 +94,25 @@ def set_webhook_state(actor, data, webhook_id):
     return endpoint
 
 
+class SecretRotatedOut(WebhookOut):
+    secret = fields.String(required=True, metadata={"description": "the new whsec_...: shown only in this answer"})
+    previous_signs_until = fields.DateTime(required=True, allow_none=True, metadata={
+        "description": "until when deliveries also carry a signature with the secret replaced (null: it could no "
+                       "longer be read, and the new one signs alone)"})
+
+
+@blp.route("/<id:webhook_id>/secret", methods=["POST"])
+@guard(blp)
+@blp.response(200, SecretRotatedOut)
+def rotate_webhook_secret(actor, webhook_id):
+    """Replace the endpoint's signing secret. The new one signs at once; the one replaced keeps signing beside it (a
+    second signature in webhook-signature) for 24 hours, so the receiver switches without refusing a delivery."""
+    endpoint, secret = webhooks.rotate_secret(actor, webhook_id, utcnow())
+    db.session.commit()
+    return ({**{name: getattr(endpoint, name) for name in WebhookOut().fields}, "secret": secret,
+             "previous_signs_until": endpoint.previous_secret_until}, 200, {"Cache-Control": "no-store"})
+
+
 @blp.route("/<id:webhook_id>", methods=["DELETE"])
 @guard(blp)
 @blp.response(204)

@@ -81,6 +81,7 @@ DETAIL_LABELS = {
     "secret": _l("Secret (password)"),
     "url": _l("Address"),
     "events": _l("Events"),
+    "previous_signs_until": _l("The replaced secret signs until"),
     "scopes": _l("Scopes"),
     "days": _l("Valid for (days)"),
     "by": _l("By"),

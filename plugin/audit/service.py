@@ -60,6 +60,7 @@ ACTION_LABELS = {
     "webhook.created": _l("Webhook endpoint added"),
     "webhook.deleted": _l("Webhook endpoint removed"),
     "webhook.resent": _l("Webhook deliveries sent again"),
+    "webhook.secret_rotated": _l("Webhook signing secret replaced"),
     "webhook.turned_off": _l("Webhook endpoint turned off"),
     "webhook.turned_on": _l("Webhook endpoint turned on"),
     "xapi.test_sent": _l("xAPI test statement sent"),

@@ -17,8 +17,8 @@ FIELD_IDS = {"url": "wh-url", "events": "wh-event-0", "description": "wh-descrip
 
 
 def _page(actor: Actor, *, secret: str | None = None, errors: dict | None = None, values: dict | None = None,
-          status: int = 200):
-    return render_template("admin/webhooks.html", actor=actor, endpoints=webhooks.endpoints(actor),
+          status: int = 200, rotated=None):
+    return render_template("admin/webhooks.html", actor=actor, endpoints=webhooks.endpoints(actor), rotated=rotated,
                            events=webhooks.EVENTS, deliveries=webhooks.recent(actor), counts=webhooks.counts(actor),
                            secret=secret, errors=errors or {}, ids=FIELD_IDS,
                            values=values or {"url": "", "description": "", "events": ["badge.earned"]}), status
@@ -54,6 +54,15 @@ def set_active(actor: Actor, endpoint_id: int):
     webhooks.set_active(actor, endpoint_id, request.form.get("active") == "on", utcnow())
     db.session.commit()
     return redirect(launch_url("admin_webhooks.page", saved=1), 303)
+
+
+@bp.post("/<id:endpoint_id>/rotate")
+@requires_actor(Role.ADMIN)
+def rotate(actor: Actor, endpoint_id: int):
+    endpoint, secret = webhooks.rotate_secret(actor, endpoint_id, utcnow())
+    db.session.commit()
+    # Shown once in this response, as a new endpoint's: no redirect.
+    return _page(actor, secret=secret, rotated=endpoint)
 
 
 @bp.post("/<id:endpoint_id>/delete")

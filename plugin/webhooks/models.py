@@ -22,6 +22,9 @@ class WebhookEndpoint(db.Model):
     events: Mapped[list] = mapped_column(JSON, default=list)  # event types, e.g. ["badge.earned"]
     # Fernet token under a key derived from the app's SECRET_KEY (plugin/webhooks/service.py).
     secret_encrypted: Mapped[str] = mapped_column(String(1000))
+    # The secret a rotation replaced, still signing beside the new one until previous_secret_until (Fernet, as above).
+    previous_secret_encrypted: Mapped[str | None] = mapped_column(String(1000))
+    previous_secret_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

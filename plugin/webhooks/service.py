@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
@@ -77,12 +77,51 @@ def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def signing_secret(endpoint: WebhookEndpoint) -> str | None:
-    """The secret in clear, for signing; None when it cannot be read (the app's SECRET_KEY changed)."""
+def _decrypted(token: str | None) -> str | None:
+    if not token:
+        return None
     try:
-        return _fernet().decrypt(endpoint.secret_encrypted.encode()).decode()
+        return _fernet().decrypt(token.encode()).decode()
     except (InvalidToken, ValueError):
         return None
+
+
+def signing_secret(endpoint: WebhookEndpoint) -> str | None:
+    """The secret in clear, for signing; None when it cannot be read (the app's SECRET_KEY changed)."""
+    return _decrypted(endpoint.secret_encrypted)
+
+
+def previous_secret(endpoint: WebhookEndpoint, now: datetime) -> str | None:
+    """The secret a rotation replaced, while it still signs beside the new one (None after, or if unreadable)."""
+    if endpoint.previous_secret_until is None or endpoint.previous_secret_until <= now:
+        return None
+    return _decrypted(endpoint.previous_secret_encrypted)
+
+
+# How long a replaced secret keeps signing beside the new one: time for the receiver's owner to switch.
+ROTATION_OVERLAP = timedelta(hours=24)
+
+
+def rotate_secret(actor: Actor, endpoint_id: int, now: datetime) -> tuple[WebhookEndpoint, str]:
+    """A new signing secret for the endpoint, returned in clear once (as when it was added). Deliveries carry a
+    signature with it at once, and one with the secret it replaces until ROTATION_OVERLAP has passed (Standard
+    Webhooks: the header lists several), so the receiver can switch without refusing any. Rotated again while the
+    replaced secret still signs (a double click, a new secret lost before it was copied), that one stays the one
+    beside the newest, until its own time: it is what the receiver may still hold. A secret that can no longer be
+    read (the app's SECRET_KEY changed) is replaced outright: rotating is how such an endpoint is mended."""
+    endpoint = get_endpoint(actor, endpoint_id, lock=True)
+    if previous_secret(endpoint, now) is None:
+        readable = signing_secret(endpoint) is not None
+        endpoint.previous_secret_encrypted = endpoint.secret_encrypted if readable else None
+        endpoint.previous_secret_until = now + ROTATION_OVERLAP if readable else None
+    secret = new_secret()
+    endpoint.secret_encrypted = _fernet().encrypt(secret.encode()).decode()
+    endpoint.updated_at = now
+    db.session.flush()
+    record(actor, "webhook.secret_rotated", "webhook_endpoint", endpoint.id,
+           {"url": endpoint.url, "previous_signs_until": endpoint.previous_secret_until.isoformat()
+            if endpoint.previous_secret_until else None}, now, course_scoped=False)
+    return endpoint, secret
 
 
 # -- endpoints -------------------------------------------------------------------------------------------------

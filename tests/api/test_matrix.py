@@ -89,6 +89,7 @@ EXPECTED: dict[str, dict[str, int]] = {
     "POST /webhooks": row(**{**ADMIN, "admin": 201}),
     "PATCH /webhooks/<id:webhook_id>": row(**ADMIN),
     "DELETE /webhooks/<id:webhook_id>": row(**{**ADMIN, "admin": 204}),
+    "POST /webhooks/<id:webhook_id>/secret": row(**ADMIN),
     "GET /webhooks/deliveries": row(**ADMIN),
     "POST /webhooks/deliveries/resend": row(**ADMIN),
     "GET /ledger": row(learner=403, observer=403, manager=403, admin=200, other_course=403, other_manager=403,
