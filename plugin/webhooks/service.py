@@ -180,9 +180,17 @@ def create_endpoint(actor: Actor, data: dict, now: datetime) -> tuple[WebhookEnd
     if count >= MAX_ENDPOINTS:
         raise InvalidInput(_("Too many endpoints."), errors={"url": [
             _("At most %(count)s; remove one first.", count=MAX_ENDPOINTS)]})
+    events = sorted(set(data["events"]))
+    twice = sorted({event for other in db.session.scalars(select(WebhookEndpoint).where(
+        WebhookEndpoint.organisation_id == actor.organisation_id, WebhookEndpoint.url == url))
+        for event in other.events or () if event in events})
+    if twice:  # the same form sent again (Back, a double click) or the same receiver added anew
+        raise InvalidInput(_("Check the address."), errors={"url": [
+            _("An endpoint for this address already receives %(events)s: each would be sent twice. To give it a new "
+              "signing secret, replace its secret in the list below.", events=", ".join(twice))]})
     secret = new_secret()
     endpoint = WebhookEndpoint(organisation_id=actor.organisation_id, url=url, description=data["description"].strip(),
-                               events=sorted(set(data["events"])), active=True,
+                               events=events, active=True,
                                secret_encrypted=_fernet().encrypt(secret.encode()).decode(),
                                created_by_id=actor.user_id, created_at=now, updated_at=now)
     db.session.add(endpoint)

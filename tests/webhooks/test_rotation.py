@@ -125,3 +125,19 @@ def test_a_turkish_admin_replaces_the_secret_in_turkish(client, launch, receiver
     _secret, shown = _replace(client, admin, _endpoint_id(client, admin))
     assert "İmza anahtarını şimdi kopyalayın" in shown or "kopyalayın" in shown
     assert "New secret for" not in shown and "tarihine kadar" in shown
+
+
+def test_the_same_endpoint_added_again_is_refused_rather_than_sent_every_event_twice(app, client, launch, receiver):
+    """The add form sent again (Back, then Add) made a second endpoint for the same address and events: every event
+    then reached the receiver twice. Another address, or other events for this one, are still added."""
+    admin, manager, learner = launch(role="admin", sub="boss"), launch(role="instructor", sub="teach"), launch(sub="ada")
+    add_endpoint(client, admin, receiver.url, events=("badge.earned",))
+    again = client.post(PAGE, data={"lt": admin, "url": receiver.url, "description": "Chat bot",
+                                    "events": ["badge.earned", "kudos.received"]})
+    assert again.status_code == 422
+    page = visible(again)
+    assert "already receives badge.earned: each would be sent twice" in page and receiver.url in text(again)
+    add_endpoint(client, admin, receiver.url, events=("kudos.received",))  # other events: a second endpoint is fine
+    award(client, manager, learner)
+    deliver(app)
+    assert len(receiver.received) == 1
