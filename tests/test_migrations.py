@@ -88,3 +88,47 @@ def test_stored_diagnostics_lose_the_private_addresses_they_named(tmp_path):
     assert errors["g1"] == grade.replace(" (10.0.0.5)", "")
     assert "10.0.0.5" not in status and "private network address;" in status
     assert shown_diagnostic(errors["w1"]) == errors["w1"]  # a message Tinker knows (translated for other readers)
+
+
+def test_a_secret_replaced_under_0043_keeps_signing_after_0044_and_a_downgrade_keeps_the_last_replaced(tmp_path):
+    """0043 kept one replaced secret in two columns; 0044 carries it into replaced_secrets, and its downgrade puts
+    back the secret replaced last (the one a receiver that switched may hold)."""
+    from datetime import datetime, timedelta, timezone
+
+    import flask_migrate
+
+    from plugin.extensions import db
+    from plugin.webhooks.models import WebhookEndpoint
+    from plugin.webhooks.service import _fernet, previous_secrets
+    from tests.services.factories import make_actor, make_platform
+    from tests.support.migrating import migrated_app
+
+    now = datetime(2026, 12, 2, 12, tzinfo=timezone.utc)
+    with migrated_app(tmp_path):
+        actor = make_actor(make_platform(), "ada")
+        token = _fernet().encrypt(b"whsec_" + b"A" * 44).decode()
+        endpoint = WebhookEndpoint(organisation_id=actor.organisation_id, url="https://hooks.example.org/t",
+                                   events=["badge.earned"], secret_encrypted=token, created_at=now, updated_at=now)
+        db.session.add(endpoint)
+        db.session.commit()
+        endpoint_id = endpoint.id
+        db.session.remove()
+        flask_migrate.downgrade(revision="0043")
+        table = sa.table("webhook_endpoint", sa.column("id"), sa.column("previous_secret_encrypted"),
+                         sa.column("previous_secret_until"))
+        with db.engine.begin() as conn:
+            conn.execute(table.update().where(table.c.id == endpoint_id).values(
+                previous_secret_encrypted=token, previous_secret_until=(now + timedelta(hours=20)).replace(tzinfo=None)))
+        flask_migrate.upgrade()
+        endpoint = db.session.get(WebhookEndpoint, endpoint_id)
+        assert previous_secrets(endpoint, now) == ["whsec_" + "A" * 44]
+        assert previous_secrets(endpoint, now + timedelta(hours=21)) == []
+        endpoint.replaced_secrets = [*endpoint.replaced_secrets, {"secret": "older",
+                                                                  "until": (now + timedelta(hours=1)).isoformat()}]
+        db.session.commit()
+        db.session.remove()
+        flask_migrate.downgrade(revision="0043")
+        with db.engine.connect() as conn:
+            kept = conn.execute(select(table.c.previous_secret_encrypted, table.c.previous_secret_until)).one()
+        flask_migrate.upgrade()
+    assert kept[0] == token and str(kept[1]).startswith("2026-12-03 08:00")

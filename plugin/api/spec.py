@@ -59,6 +59,8 @@ LINKS = {
         "DeleteRule": {"operationId": "delete_rule", "parameters": {"rule_id": "$response.body#/id"}}}},
     "create_webhook": {"201": {
         "SetWebhookState": {"operationId": "set_webhook_state", "parameters": {"webhook_id": "$response.body#/id"}},
+        "RotateWebhookSecret": {"operationId": "rotate_webhook_secret",
+                                "parameters": {"webhook_id": "$response.body#/id"}},
         "DeleteWebhook": {"operationId": "delete_webhook", "parameters": {"webhook_id": "$response.body#/id"}}}},
 }
 

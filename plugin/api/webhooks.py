@@ -110,7 +110,7 @@ def rotate_webhook_secret(actor, webhook_id):
     endpoint, secret = webhooks.rotate_secret(actor, webhook_id, utcnow())
     db.session.commit()
     return ({**{name: getattr(endpoint, name) for name in WebhookOut().fields}, "secret": secret,
-             "previous_signs_until": endpoint.previous_secret_until}, 200, {"Cache-Control": "no-store"})
+             "previous_signs_until": webhooks.previous_signs_until(endpoint)}, 200, {"Cache-Control": "no-store"})
 
 
 @blp.route("/<id:webhook_id>", methods=["DELETE"])

@@ -112,7 +112,7 @@ DETAIL_LABELS = {
 # Actions whose details hold each changed setting as [before, after].
 CHANGES = {"team.renamed", "settings.time_zone_changed", "settings.limits_changed", "insights.min_group_changed",
            "privacy.retention_changed", "xapi.settings_changed", "boards.settings_changed"}
-DATES = {"expires_at"}
+DATES = {"expires_at", "previous_signs_until"}
 # Keys whose values are ids (of accounts, courses, badges, deliveries): names, not amounts, so never grouped
 # ("12345", not "12,345", which a Turkish reader would take for twelve and a bit as "12.345").
 IDS = {"user", "user_id", "user_ids", "users", "users_before", "code_of", "receiver", "badge", "delivery",

@@ -19,6 +19,7 @@ FIELD_IDS = {"url": "wh-url", "events": "wh-event-0", "description": "wh-descrip
 def _page(actor: Actor, *, secret: str | None = None, errors: dict | None = None, values: dict | None = None,
           status: int = 200, rotated=None):
     return render_template("admin/webhooks.html", actor=actor, endpoints=webhooks.endpoints(actor), rotated=rotated,
+                           rotated_until=rotated and webhooks.previous_signs_until(rotated),
                            events=webhooks.EVENTS, deliveries=webhooks.recent(actor), counts=webhooks.counts(actor),
                            secret=secret, errors=errors or {}, ids=FIELD_IDS,
                            values=values or {"url": "", "description": "", "events": ["badge.earned"]}), status

@@ -23,7 +23,7 @@ from plugin.outbox.registry import GiveUp, Retry, handler, lane_namer, numbered,
 from plugin.tenancy.models import Organisation
 from plugin.webhooks import messages as said
 from plugin.webhooks.models import WebhookEndpoint
-from plugin.webhooks.service import KIND, SECRET_PREFIX, previous_secret, private_host, signing_secret
+from plugin.webhooks.service import KIND, SECRET_PREFIX, previous_secrets, private_host, signing_secret
 
 RETRY_STATUSES = {408, 429}
 
@@ -84,7 +84,7 @@ def deliver(payload: dict, now: datetime) -> str:
                "webhook-id": payload["message_id"], "webhook-timestamp": str(timestamp),
                # With a rotation under way, a signature with each secret (Standard Webhooks lists them, space apart).
                "webhook-signature": " ".join(sign(key, payload["message_id"], timestamp, body)
-                                             for key in (secret, previous_secret(endpoint, now)) if key)}
+                                             for key in (secret, *previous_secrets(endpoint, now)))}
     timeout = current_app.config.get("WEBHOOKS_HTTP_TIMEOUT", 10)
     url = endpoint.url
     response = send("POST", url, who=said.RECEIVER, timeout=timeout, data=body.encode(), headers=headers,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, String
+from sqlalchemy import JSON, Boolean, ForeignKey, String, text
 from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -22,9 +22,9 @@ class WebhookEndpoint(db.Model):
     events: Mapped[list] = mapped_column(JSON, default=list)  # event types, e.g. ["badge.earned"]
     # Fernet token under a key derived from the app's SECRET_KEY (plugin/webhooks/service.py).
     secret_encrypted: Mapped[str] = mapped_column(String(1000))
-    # The secret a rotation replaced, still signing beside the new one until previous_secret_until (Fernet, as above).
-    previous_secret_encrypted: Mapped[str | None] = mapped_column(String(1000))
-    previous_secret_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The secrets rotations replaced, each still signing beside the new one for a while: [{"secret": Fernet token as
+    # above, "until": ISO time}], the one replaced last first (plugin/webhooks/service.py rotate_secret).
+    replaced_secrets: Mapped[list] = mapped_column(JSON, default=list, server_default=text("'[]'"))
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

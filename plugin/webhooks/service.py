@@ -10,6 +10,7 @@ import base64
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
@@ -91,36 +92,49 @@ def signing_secret(endpoint: WebhookEndpoint) -> str | None:
     return _decrypted(endpoint.secret_encrypted)
 
 
-def previous_secret(endpoint: WebhookEndpoint, now: datetime) -> str | None:
-    """The secret a rotation replaced, while it still signs beside the new one (None after, or if unreadable)."""
-    if endpoint.previous_secret_until is None or endpoint.previous_secret_until <= now:
-        return None
-    return _decrypted(endpoint.previous_secret_encrypted)
+def _still_signing(endpoint: WebhookEndpoint, now: datetime) -> list[dict]:
+    """The replaced secrets whose time has not passed and that can still be read, the one replaced last first."""
+    return [entry for entry in endpoint.replaced_secrets or ()
+            if datetime.fromisoformat(entry["until"]) > now and _decrypted(entry["secret"]) is not None]
+
+
+def previous_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
+    """The secrets rotations replaced that still sign beside the current one (none after their time, or unreadable)."""
+    return [_decrypted(entry["secret"]) for entry in _still_signing(endpoint, now)]
+
+
+def previous_signs_until(endpoint: WebhookEndpoint) -> datetime | None:
+    """Until when the secret replaced last signs beside the current one (None: none does)."""
+    return max((datetime.fromisoformat(entry["until"]) for entry in endpoint.replaced_secrets or ()), default=None)
 
 
 # How long a replaced secret keeps signing beside the new one: time for the receiver's owner to switch.
 ROTATION_OVERLAP = timedelta(hours=24)
+# Replaced secrets signing at once, at most (one signature each in the header): rotations beyond it within a day
+# stop the oldest one's early.
+MAX_REPLACED = 10
 
 
 def rotate_secret(actor: Actor, endpoint_id: int, now: datetime) -> tuple[WebhookEndpoint, str]:
     """A new signing secret for the endpoint, returned in clear once (as when it was added). Deliveries carry a
     signature with it at once, and one with the secret it replaces until ROTATION_OVERLAP has passed (Standard
-    Webhooks: the header lists several), so the receiver can switch without refusing any. Rotated again while the
-    replaced secret still signs (a double click, a new secret lost before it was copied), that one stays the one
-    beside the newest, until its own time: it is what the receiver may still hold. A secret that can no longer be
-    read (the app's SECRET_KEY changed) is replaced outright: rotating is how such an endpoint is mended."""
+    Webhooks: the header lists several), so the receiver can switch without refusing any. Rotated again meanwhile
+    (a second admin, a new secret lost or leaked), each secret replaced keeps signing for its own day: the receiver
+    may hold any of them (the first, or the one it switched to). A secret that can no longer be read (the app's
+    SECRET_KEY changed) is replaced outright: rotating is how such an endpoint is mended."""
     endpoint = get_endpoint(actor, endpoint_id, lock=True)
-    if previous_secret(endpoint, now) is None:
-        readable = signing_secret(endpoint) is not None
-        endpoint.previous_secret_encrypted = endpoint.secret_encrypted if readable else None
-        endpoint.previous_secret_until = now + ROTATION_OVERLAP if readable else None
+    replaced = _still_signing(endpoint, now)
+    if signing_secret(endpoint) is not None:
+        replaced.insert(0, {"secret": endpoint.secret_encrypted, "until": (now + ROTATION_OVERLAP).isoformat()})
+    endpoint.replaced_secrets = replaced[:MAX_REPLACED]
     secret = new_secret()
     endpoint.secret_encrypted = _fernet().encrypt(secret.encode()).decode()
     endpoint.updated_at = now
     db.session.flush()
+    until = previous_signs_until(endpoint)
     record(actor, "webhook.secret_rotated", "webhook_endpoint", endpoint.id,
-           {"url": endpoint.url, "previous_signs_until": endpoint.previous_secret_until.isoformat()
-            if endpoint.previous_secret_until else None}, now, course_scoped=False)
+           {"url": endpoint.url, "previous_signs_until": until.isoformat() if until else None}, now,
+           course_scoped=False)
     return endpoint, secret
 
 
@@ -162,6 +176,25 @@ def private_host(url: str) -> str | None:
         raise Retry("cannot resolve the receiver's host name") from None
 
 
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def same_address(one: str, other: str) -> bool:
+    """Whether two URLs reach the same receiver: scheme and host name compare without case and a scheme's own port
+    may be written or not (RFC 3986, 6.2.2.1 and 6.2.3); the path and query are the receiver's own, compared as
+    written (/hooks and /hooks/ may be two handlers, as may /Hooks)."""
+    def key(url: str) -> tuple:
+        parts = urlsplit(url.strip())
+        scheme = parts.scheme.lower()
+        try:
+            port = parts.port or DEFAULT_PORTS.get(scheme)
+        except ValueError:
+            port = None
+        return scheme, (parts.hostname or "").rstrip("."), port, parts.username, parts.password, parts.path or "/", \
+            parts.query
+    return key(one) == key(other)
+
+
 def create_endpoint(actor: Actor, data: dict, now: datetime) -> tuple[WebhookEndpoint, str]:
     """Add an endpoint (`data` is WebhookIn-loaded); returns it and its secret, which is shown only now."""
     _require_admin(actor)
@@ -182,12 +215,12 @@ def create_endpoint(actor: Actor, data: dict, now: datetime) -> tuple[WebhookEnd
             _("At most %(count)s; remove one first.", count=MAX_ENDPOINTS)]})
     events = sorted(set(data["events"]))
     twice = sorted({event for other in db.session.scalars(select(WebhookEndpoint).where(
-        WebhookEndpoint.organisation_id == actor.organisation_id, WebhookEndpoint.url == url))
+        WebhookEndpoint.organisation_id == actor.organisation_id)) if same_address(other.url, url)
         for event in other.events or () if event in events})
     if twice:  # the same form sent again (Back, a double click) or the same receiver added anew
         raise InvalidInput(_("Check the address."), errors={"url": [
             _("An endpoint for this address already receives %(events)s: each would be sent twice. To give it a new "
-              "signing secret, replace its secret in the list below.", events=", ".join(twice))]})
+              "signing secret, replace that endpoint's secret instead.", events=", ".join(twice))]})
     secret = new_secret()
     endpoint = WebhookEndpoint(organisation_id=actor.organisation_id, url=url, description=data["description"].strip(),
                                events=events, active=True,
