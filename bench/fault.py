@@ -287,10 +287,14 @@ def _stored(url: str) -> tuple[Counter, int]:
     """Experiments per submission key, and how many experiments have at least one ledger entry."""
     import sqlalchemy as sa
 
+    from plugin.experiments.service import sent_key
+
     engine = sa.create_engine(url)
     with engine.connect() as conn:
-        stored = Counter(dict(conn.execute(sa.text(
-            "SELECT submission_key, count(*) FROM experiment GROUP BY submission_key")).all()))
+        stored = Counter()
+        for key, count in conn.execute(sa.text(
+                "SELECT submission_key, count(*) FROM experiment GROUP BY submission_key")):
+            stored[sent_key(key)] += count  # the web form's entries are kept under the key sent and a digest
         with_points = conn.scalar(sa.text(
             "SELECT count(*) FROM experiment e WHERE EXISTS (SELECT 1 FROM ledger_entry l "
             "WHERE l.source_type = 'experiment' AND l.source_id = e.id)"))

@@ -71,6 +71,12 @@ def _sent(data: dict) -> tuple:
             data.get("confidence_after"))
 
 
+def sent_key(stored: str) -> str:
+    """The key a form sent, from the key its entry is kept under (`_sent_key`: the sent key, up to 40 characters,
+    then "~" and a digest); a key kept as sent (the JSON API's) comes back as it is."""
+    return stored.split("~", 1)[0]
+
+
 def _sent_key(data: dict) -> str:
     """The form's key and a digest of what it sent (the key too: two keys alike in their first 40 characters stay
     apart). What was sent, not the row: a row changed since still matches the form sent again unchanged."""
