@@ -179,9 +179,7 @@ def test_a_badge_a_manager_revoked_is_not_given_back_by_settling_another_kudos(c
 def test_settling_reads_the_receivers_kudos_through_indexes_not_the_whole_ledger(course):
     """PostgreSQL: simulating one receiver's awards (twice a revocation, under their row lock) reads no table whole
     (it joined every kudos' entry by source over the installation's whole ledger)."""
-    import sqlalchemy as sa
 
-    from plugin.replay.settle import person_awards
 
     if db.engine.dialect.name != "postgresql":
         pytest.skip("PostgreSQL's plans")
@@ -195,17 +193,7 @@ def test_settling_reads_the_receivers_kudos_through_indexes_not_the_whole_ledger
     for n in range(3):
         kudos(course.boss, course.ada, 0, f"kudos-plan-0000{n}", later(n))
     conn.exec_driver_sql("ANALYZE")
-    sent = []
-
-    def listen(_conn, _cursor, statement, parameters, *_args):
-        if statement.lstrip().upper().startswith("SELECT") and "kudos" in statement:
-            sent.append((statement, parameters))
-
-    sa.event.listen(db.engine, "before_cursor_execute", listen)
-    try:
-        person_awards(course.ada.organisation_id, course.ada.course_id, course.ada.user_id)
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", listen)
+    sent = [(statement, parameters) for statement, parameters in _selects_settling(course.ada) if "kudos" in statement]
     assert sent
     for statement, parameters in sent:
         plan = "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN " + statement, parameters).all())
@@ -297,7 +285,6 @@ def test_settling_reads_the_receivers_rows_alone_however_large_the_organisation(
 
     import sqlalchemy as sa
 
-    from plugin.replay.settle import person_awards
     from plugin.rules.models import Rule
 
     if db.engine.dialect.name != "postgresql":
@@ -326,6 +313,23 @@ def test_settling_reads_the_receivers_rows_alone_however_large_the_organisation(
                'experiment', source_id, id, now() FROM given""")
     kudos(course.boss, course.ada, 0, "kudos-rows-000001", later(1))
     conn.exec_driver_sql("ANALYZE")
+    sent = _selects_settling(course.ada)
+    assert any("reverses_id" in statement for statement, _ in sent)
+    assert any("membership" in statement for statement, _ in sent)
+    for statement, parameters in sent:
+        plan = "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN ANALYZE " + statement, parameters).all())
+        rows = [int(n) for n in re.findall(r"rows=(\d+) loops", plan)]
+        removed = [int(n) for n in re.findall(r"Rows Removed by (?:Filter|Join Filter|Index Recheck): (\d+)", plan)]
+        assert max(rows + removed, default=0) < 100, plan
+
+
+def _selects_settling(person) -> list[tuple[str, object]]:
+    """The SELECT statements (with their parameters) simulating the person's awards sends, as settling a kudos they
+    received does twice."""
+    import sqlalchemy as sa
+
+    from plugin.replay.settle import person_awards
+
     sent = []
 
     def listen(_conn, _cursor, statement, parameters, *_args):
@@ -334,13 +338,7 @@ def test_settling_reads_the_receivers_rows_alone_however_large_the_organisation(
 
     sa.event.listen(db.engine, "before_cursor_execute", listen)
     try:
-        person_awards(course.ada.organisation_id, course.ada.course_id, course.ada.user_id)
+        person_awards(person.organisation_id, person.course_id, person.user_id)
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", listen)
-    assert any("reverses_id" in statement for statement, _ in sent)
-    assert any("membership" in statement for statement, _ in sent)
-    for statement, parameters in sent:
-        plan = "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN ANALYZE " + statement, parameters).all())
-        rows = [int(n) for n in re.findall(r"rows=(\d+) loops", plan)]
-        removed = [int(n) for n in re.findall(r"Rows Removed by (?:Filter|Join Filter|Index Recheck): (\d+)", plan)]
-        assert max(rows + removed, default=0) < 100, plan
+    return sent
