@@ -89,3 +89,31 @@ def test_stored_diagnostics_lose_the_private_addresses_they_named(tmp_path):
     assert "10.0.0.5" not in status and "private network address;" in status
     assert shown_diagnostic(errors["w1"]) == errors["w1"]  # a message Tinker knows (translated for other readers)
 
+
+
+def test_the_configuration_tables_keep_their_version_triggers_through_the_newest_migration_and_back(tmp_path):
+    """A write to a cached configuration table must move the organisation's version (migration 0023's triggers), or
+    another process keeps serving the old configuration from memory. On SQLite a batch_alter_table copies the table
+    without its triggers: 0043 did so to webhook_endpoint, and its endpoints' changes went unseen (found by
+    tests/services/test_config_cache.py)."""
+    import flask_migrate
+    from alembic.script import ScriptDirectory
+
+    from plugin.extensions import db, migrate
+    from plugin.tenancy.config_cache import CONFIG_TABLES
+    from tests.support.migrating import migrated_app
+
+    def triggers() -> dict[str, int]:
+        with db.engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT tbl_name FROM sqlite_master WHERE type = 'trigger'")).scalars().all()
+        return {table: rows.count(table) for table in CONFIG_TABLES}
+
+    with migrated_app(tmp_path):
+        script = ScriptDirectory.from_config(migrate.get_config())
+        head = script.get_revision(script.get_current_head())
+        assert triggers() == dict.fromkeys(CONFIG_TABLES, 3)  # insert, update, delete
+        db.session.remove()
+        flask_migrate.downgrade(revision=head.down_revision)
+        assert triggers() == dict.fromkeys(CONFIG_TABLES, 3)
+        flask_migrate.upgrade()
+        assert triggers() == dict.fromkeys(CONFIG_TABLES, 3)
