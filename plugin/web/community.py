@@ -38,7 +38,7 @@ def act(actor: Actor, experiment_id: int, action: str):
         return experiment_page(actor, experiment_id, action, err.form_errors(), err.status)
     db.session.commit()
     # Sent from a page gone stale (another tab, Back): say what stands, not that it was done now.
-    done = action if changed is not False or action not in UNCHANGED else UNCHANGED[action]
+    done = UNCHANGED.get(action, action) if changed is False else action
     return redirect(launch_url("learner.experiment_show", experiment_id=experiment_id, done=done), 303)
 
 

@@ -92,15 +92,17 @@ def signing_secret(endpoint: WebhookEndpoint) -> str | None:
     return _decrypted(endpoint.secret_encrypted)
 
 
-def _still_signing(endpoint: WebhookEndpoint, now: datetime) -> list[dict]:
-    """The replaced secrets whose time has not passed and that can still be read, the one replaced last first."""
-    return [entry for entry in endpoint.replaced_secrets or ()
-            if datetime.fromisoformat(entry["until"]) > now and _decrypted(entry["secret"]) is not None]
+def _still_signing(endpoint: WebhookEndpoint, now: datetime) -> list[tuple[dict, str]]:
+    """(entry, secret in clear) of the replaced secrets whose time has not passed and that can still be read, the one
+    replaced last first."""
+    live = ((entry, _decrypted(entry["secret"])) for entry in endpoint.replaced_secrets or ()
+            if datetime.fromisoformat(entry["until"]) > now)
+    return [(entry, secret) for entry, secret in live if secret is not None]
 
 
 def previous_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
     """The secrets rotations replaced that still sign beside the current one (none after their time, or unreadable)."""
-    return [_decrypted(entry["secret"]) for entry in _still_signing(endpoint, now)]
+    return [secret for _entry, secret in _still_signing(endpoint, now)]
 
 
 def previous_signs_until(endpoint: WebhookEndpoint) -> datetime | None:
@@ -123,7 +125,7 @@ def rotate_secret(actor: Actor, endpoint_id: int, now: datetime) -> tuple[Webhoo
     may hold any of them (the first, or the one it switched to). A secret that can no longer be read (the app's
     SECRET_KEY changed) is replaced outright: rotating is how such an endpoint is mended."""
     endpoint = get_endpoint(actor, endpoint_id, lock=True)
-    replaced = _still_signing(endpoint, now)
+    replaced = [entry for entry, _secret in _still_signing(endpoint, now)]
     if signing_secret(endpoint) is not None:
         replaced.insert(0, {"secret": endpoint.secret_encrypted, "until": (now + ROTATION_OVERLAP).isoformat()})
     endpoint.replaced_secrets = replaced[:MAX_REPLACED]
