@@ -88,6 +88,10 @@ def app(db_url, tmp_path_factory, shared_cache):
     })
     with app.app_context():
         flask_migrate.upgrade()
+        from plugin.extensions import db
+        from tests.support.held_rows import watch
+
+        watch(db.engine)
     yield app
     with app.app_context():
         from plugin.extensions import db
@@ -118,6 +122,11 @@ def live_server(app, db_url, tmp_path_factory, shared_cache):
         "DEV_LMS_KEY_PATH": str(tmp_path_factory.mktemp("live-devlms") / "key.pem"),
         "RAISE_UNEXPECTED": False,
     })
+    with live.app_context():
+        from plugin.extensions import db
+        from tests.support.held_rows import watch
+
+        watch(db.engine)
     server = make_server("127.0.0.1", port, live, threaded=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()

@@ -17,6 +17,7 @@ from plugin.extensions import db
 from plugin.i18n import gettext as _
 from plugin.identity.people import identities
 from plugin.leaderboards import aggregates
+from plugin.ledger import pending
 from plugin.tenancy.models import Course, Platform
 from plugin.webhooks import events as webhooks
 from plugin.xapi import service as xapi
@@ -38,6 +39,7 @@ class BadgeGrant:
 def award_badge(grant: BadgeGrant, now: datetime) -> int | None:
     """Award once per key; return the new award id, or None when it was already awarded or the badge is switched
     off (an admin's "off" stops every way of issuing it, rules and replays alike; holders keep theirs)."""
+    pending.flush()  # an experiment's award holds its rows back (ledger/pending.py): what follows reads their tables
     if not db.session.scalar(select(BadgeClass.active).where(BadgeClass.id == grant.badge_id)):
         return None
     award_id = insert_ignore(db.session, BadgeAward.__table__, {

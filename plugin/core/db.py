@@ -408,6 +408,11 @@ class Hot:
     def all(self, session, params: dict | None = None) -> list[tuple]:
         return self.execute(session, params).fetchall()
 
+    def sql(self, dialect: str) -> str | None:
+        """The SQL text sent for a dialect (None before the statement first ran there)."""
+        compiled = self._compiled.get(dialect)
+        return None if compiled is None else compiled[0]
+
     def scalar(self, session, params: dict | None = None):
         row = self.execute(session, params).fetchone()
         return None if row is None else row[0]

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, bindparam, exists, func, select, union_all, update
+from sqlalchemy import Integer, bindparam, exists, func, select, update
 from sqlalchemy.orm import make_transient_to_detached
 
 from plugin.catalog.models import AiTool, TaskCategory
@@ -14,6 +14,7 @@ from plugin.challenges import progress as challenges
 from plugin.core.actor import Actor
 from plugin.core.db import Hot, dialect_name, insert_for_dialect
 from plugin.errors import Forbidden, InvalidInput, NotFound
+from plugin.experiments import award_write
 from plugin.experiments.models import Experiment, Outcome, SensitiveData, Visibility
 from plugin.experiments.schemas import OTHER_TOOL
 from plugin.experiments.similarity import most_similar
@@ -24,10 +25,11 @@ from plugin.i18n import gettext as _
 from plugin.i18n import lazy_gettext as _l
 from plugin.identity import people
 from plugin.leaderboards import aggregates, board_rows
+from plugin.ledger import pending as award_rows
 from plugin.outbox import grades
 from plugin.rules import events as E
 from plugin.rules import service as rules
-from plugin.settings.service import limits
+from plugin.settings.service import limits, zone_named
 from plugin.tenancy import config_cache
 from plugin.tenancy import service as tenancy
 from plugin.tenancy.models import User
@@ -55,6 +57,8 @@ def log_experiment(actor: Actor, data: dict, now: datetime, edited_is_new: bool 
     is the entry saved, whatever was changed on it since (shared, reworded through the API), and other content
     (pillars included) a new entry.
     The shared rank rows of the boards are written last (board_rows.ranks_last), just before the caller commits.
+    On PostgreSQL every row the award writes goes in that last statement (ledger/pending.py): before it, the award
+    only reads, in its preflight.
     """
     with board_rows.ranks_last():
         return _log(actor, {**data, "submission_key": _sent_key(data)} if edited_is_new else data, now)
@@ -89,25 +93,36 @@ def _log(actor: Actor, data: dict, now: datetime) -> Logged:
     if not actor.can_contribute:
         raise Forbidden(_("Observers can read Tinker but not log experiments."))
     other_tool = data["ai_tool"] == OTHER_TOOL
+    postgresql = dialect_name(db.session) == "postgresql"
     params = {"course_id": actor.course_id, "user_id": actor.user_id, "key": data["submission_key"],
               "organisation_id": actor.organisation_id, "task_category_id": data["task_category"],
-              "ai_tool_id": None if other_tool else int(data["ai_tool"]), "now": now, "since": now - DUPLICATE_WINDOW,
-              "recent_limit": DUPLICATE_RECENT}
-    first = _PREFLIGHT.all(db.session, params)[0]
+              "ai_tool_id": None if other_tool else int(data["ai_tool"]), "now": now,
+              "recent_since": now - DUPLICATE_WINDOW, "recent_limit": DUPLICATE_RECENT}
+    # PostgreSQL: what the rules will ask is read in the preflight too, when this process knows the organisation's
+    # configuration (checked against the version the preflight reads).
+    ahead = _facts_ahead(actor, data, now) if postgresql and actor.can_earn else None
+    preflight = _preflight(ahead)
+    if ahead is not None:
+        params.update(ahead.read.params)
+    first = preflight.all(db.session, params)[0]
     if not first[_UNCHANGED]:
         # It waited for the author's row while another of their awards (or a change of their teams or standing) was
         # being saved, and read the rest as it was before: their recent entries without that one, their teams as
         # they were. Read again, in turn now (PostgreSQL).
-        first = _PREFLIGHT.all(db.session, params)[0]
+        first = preflight.all(db.session, params)[0]
     (existing_id, category_id, tool_id, role, status, test_user, _unchanged, any_approved, this_approved, version,
-     grade_sync, linked, teams, first_team, any_challenge, recent) = first
+     grade_sync, linked, teams, first_team, any_challenge, erased, recent) = first[:_COLUMNS]
     tenancy.remember_standing(actor.course_id, actor.user_id, role, status, test_user)
     aggregates.remember_teams_and_challenges(actor.course_id, actor.user_id, now, teams, first_team, any_challenge)
     config_cache.remember_version(actor.organisation_id, version)
     grades.remember_enabled(actor.course_id, grade_sync)
     people.remember_identities(actor.user_id, linked)
+    if ahead is not None and ahead.version != version:
+        ahead = None  # the configuration changed since this process kept it: the rules' facts are read again
     if existing_id is not None:
         return Logged(db.session.get(Experiment, existing_id), [], created=False, forced_private=False)
+    if erased:  # an erasure of the author finished while this waited for their row (see _NEW_ROW)
+        raise tenancy.account_erased()
 
     if category_id is None:
         raise InvalidInput(_("Choose a task category from the list."), errors={"task_category": [_("Choose a task category from the list.")]})
@@ -139,60 +154,40 @@ def _log(actor: Actor, data: dict, now: datetime) -> Logged:
         confidence_after=data.get("confidence_after"), coaching=",".join(coaching),
         duplicate_of_id=duplicate_of if score * 100 >= org_limits.duplicate_threshold_percent else None,
     )
-    # INSERT ... ON CONFLICT DO NOTHING on the submission key: the same submission racing in from another
-    # request or instance finds the winner, with no savepoint around the insert (two statements fewer).
     metrics = aggregates.experiment_metrics(row["minutes_saved"], category_id, row["outcome"])
-    # PostgreSQL: the person's activity rows go in the same statement as the experiment when nothing needs them
-    # read back (one round trip fewer).
-    activity = aggregates.quiet_activity(actor.organisation_id, actor.course_id, actor.user_id, now, metrics) \
-        if dialect_name(db.session) == "postgresql" else None
-    facts = DbFacts(actor.course_id, actor.user_id, actor.organisation_id) if actor.can_earn else None
-    # What the rules will ask (a near-duplicate earns nothing: its rules ask no facts). PostgreSQL: read in the
-    # statement that inserts the experiment, as the rows were before it, the new one counted in (one round trip).
-    facts_read = None
-    if activity is not None and facts is not None and row["duplicate_of_id"] is None:
-        facts_read = facts.experiment_read(
-            E.Event(name=E.EXPERIMENT_LOGGED, organisation_id=actor.organisation_id, course_id=actor.course_id,
-                    user_id=actor.user_id, source_type="experiment", source_id=0, occurred_at=now,
-                    attrs={"tool_key": f"tool:{tool_id}" if tool_id else "other", "category_id": category_id}),
-            org_limits.min_reflection_chars, rules.asking_rules(actor.organisation_id), new=row)
-    facts_rows = ()
     counted = tallies.of_row(row)
-    if activity is None:
-        experiment_id = _INSERT.scalar(db.session, row)
+    if postgresql:
+        experiment = _held(actor, row, first[_DRAWN], first[_DRAWN + 1:_DRAWN + 1 + LEDGER_IDS], metrics, counted,
+                           now, bool(chosen_pillars))
     else:
-        params = {**row, "periods": [p for p, _m, _v in activity], "metrics": [m for _p, m, _v in activity],
-                  "values": [v for _p, _m, v in activity], **tallies.as_arrays(counted)}
-        if facts_read is None:
-            experiment_id = _INSERT_WITH_ACTIVITY.scalar(db.session, params)
-        else:
-            rows = _insert_with_activity_and_facts(facts_read).all(db.session, {**params, **facts_read.params})
-            experiment_id = next((r[1] for r in rows if r[0] == _INSERTED), None)
-            facts_rows = [r for r in rows if r[0] != _INSERTED]
-    if experiment_id is None:
-        earlier = _by_key(actor, data["submission_key"])
-        if earlier is None:  # not the key used before: the author was erased while this waited (see _NEW_ROW)
-            raise tenancy.account_erased()
-        return Logged(earlier, [], created=False, forced_private=False)
-    experiment = _as_loaded(experiment_id, row)
+        # INSERT ... ON CONFLICT DO NOTHING on the submission key: the same submission racing in from another
+        # request or instance finds the winner, with no savepoint around the insert.
+        experiment_id = _INSERT.scalar(db.session, row)
+        if experiment_id is None:
+            return _logged_before(actor, data["submission_key"])
+        experiment = _as_loaded(experiment_id, row)
+        aggregates.record_activity(actor.organisation_id, actor.course_id, actor.user_id, now, metrics)
+        tallies.add(actor.course_id, actor.user_id, counted)
     if chosen_pillars:
         db.session.add_all([ExperimentPillar(experiment_id=experiment.id, pillar_id=p) for p in chosen_pillars])
         db.session.flush()
 
-    if activity is None:
-        aggregates.record_activity(actor.organisation_id, actor.course_id, actor.user_id, now, metrics)
-        tallies.add(actor.course_id, actor.user_id, counted)
     recognitions: list[rules.Recognition] = []
-    if facts is not None:
+    if actor.can_earn:
         event = experiment_event(experiment)
-        if facts_read is not None:
-            facts_read.event = event
-            facts.take_experiment_read(facts_read, facts_rows)
-        elif not event.attrs["near_duplicate"]:
-            facts.prefetch_experiment(event, org_limits.min_reflection_chars,
-                                      awards_of=rules.asking_rules(actor.organisation_id))
+        if ahead is not None and not event.attrs["near_duplicate"]:  # read by the preflight
+            facts = ahead.facts
+            ahead.read.event = event
+            facts.take_experiment_read(ahead.read, _facts_rows(first[-1]))
+        else:
+            facts = DbFacts(actor.course_id, actor.user_id, actor.organisation_id)
+            if not event.attrs["near_duplicate"]:  # a near-duplicate earns nothing: its rules ask no facts
+                facts.prefetch_experiment(event, org_limits.min_reflection_chars,
+                                          awards_of=rules.asking_rules(actor.organisation_id))
         recognitions = rules.process(event, facts, org_limits, now)
         grades.points_changed(actor.course_id, actor.user_id, now)
+    if any_challenge:
+        award_rows.flush()  # challenge progress reads the experiments (ledger/pending.py)
     challenges.on_experiment_logged(experiment, now)
     xapi.experiment_logged(experiment, now)
     webhooks.experiment_logged(experiment, now)
@@ -257,7 +252,7 @@ DUPLICATE_RECENT = 50
 
 _X = Experiment.__table__
 _UNSET = {column.key: None for column in _X.columns if column.key != "id"}  # what an insert leaves empty
-_BY_KEY = select(_X.c.id).where(_X.c.course_id == bindparam("course_id"), _X.c.user_id == bindparam("user_id"),
+BY_KEY = select(_X.c.id).where(_X.c.course_id == bindparam("course_id"), _X.c.user_id == bindparam("user_id"),
                                 _X.c.submission_key == bindparam("key"))
 
 
@@ -280,17 +275,21 @@ def _active_item(table):
 _UNCHANGED = 3 + len(tenancy.STANDING_OF)
 
 
+# The author's account erased (what _NEW_ROW checks again as it writes): refused before anything is written.
+_ERASED = exists().where(User.id == bindparam("user_id"), User.erased_at.is_not(None))
+
+
 def _first(dialect: str) -> tuple:
-    return (_BY_KEY.scalar_subquery(), _active_item(TaskCategory.__table__).label("category"),
+    return (BY_KEY.scalar_subquery(), _active_item(TaskCategory.__table__).label("category"),
             _active_item(AiTool.__table__).label("tool"), *tenancy.standing_of_locked(dialect), vision.ANY_APPROVED,
             vision.THIS_APPROVED, config_cache.VERSION_OF, grades.ENABLED, people.LINKED_COUNT,
-            *aggregates.TEAMS_AND_CHALLENGES)
+            *aggregates.TEAMS_AND_CHALLENGES, _ERASED)
 _TEXT = _X.c.title + " " + _X.c.tried + " " + func.coalesce(_X.c.learned, "")
 
 
 def _recent_texts(dialect: str):
     mine = (_X.c.course_id == bindparam("course_id"), _X.c.user_id == bindparam("user_id"),
-            _X.c.created_at >= bindparam("since", type_=_X.c.created_at.type))
+            _X.c.created_at >= bindparam("recent_since", type_=_X.c.created_at.type))
     # The newest :recent_limit, read backwards off the author's (course, user, created_at) index.
     latest = select(_X.c.id, _X.c.created_at, _TEXT.label("text")).where(*mine).order_by(
         _X.c.created_at.desc(), _X.c.id.desc()).limit(bindparam("recent_limit", type_=Integer)).subquery()
@@ -304,7 +303,106 @@ def _recent_texts(dialect: str):
     return select(func.json_group_array(func.json_array(latest.c.id, latest.c.text))).scalar_subquery()
 
 
-_PREFLIGHT = Hot(lambda dialect: select(*_first(dialect), _recent_texts(dialect).label("recent")))
+_COLUMNS = 17  # the preflight's columns above (_first and the recent entries)
+_DRAWN = _COLUMNS + 2  # PostgreSQL: after them the two locked rows, then the drawn ids
+# PostgreSQL: the ledger entry ids the preflight draws, for the entries the rules post (ledger/pending.py): the
+# default rules post one per experiment, two when a bonus pays too. More are posted at once, as before.
+LEDGER_IDS = 2
+_SEQUENCES = ("experiment_id_seq", "ledger_entry_id_seq")
+_PREFLIGHTS: dict[tuple | None, Hot] = {}
+
+
+def _preflight(ahead: _Ahead | None) -> Hot:
+    """The preflight (SQLite: _first and the recent entries). PostgreSQL adds the rows of the organisation and the
+    course locked FOR KEY SHARE, the new experiment's id and LEDGER_IDS ledger entry ids drawn from their sequences,
+    and with `ahead` the rules' facts (DbFacts.experiment_read, as it counts the new entry in) as one JSON array of
+    rows (_DRAWN: where those columns are).
+
+    The locks are what the foreign keys of the award's rows take at the end of its one write. Taken here, before
+    any team, board or rank row is locked, whoever holds either row FOR UPDATE and then writes such rows (an identity
+    link moves board rows; a team's rename, under its course's row, its standing) is waited for first, as it was
+    when the experiment was inserted by a statement of its own."""
+    key = None if ahead is None else ahead.read.key
+    hot = _PREFLIGHTS.get(key)
+    if hot is None:
+        def build(dialect):
+            columns = [*_first(dialect), _recent_texts(dialect).label("recent")]
+            if dialect == "postgresql":
+                from sqlalchemy import literal_column
+
+                from plugin.tenancy.models import Course, Organisation
+
+                for table, name in ((Organisation.__table__, "organisation_id"), (Course.__table__, "course_id")):
+                    columns.append(select(table.c.id).where(table.c.id == bindparam(name))
+                                   .with_for_update(read=True, key_share=True).scalar_subquery())
+                columns += [func.nextval(literal_column(f"'{_SEQUENCES[0]}'::regclass"))]
+                columns += [func.nextval(literal_column(f"'{_SEQUENCES[1]}'::regclass")) for _ in range(LEDGER_IDS)]
+                if ahead is not None:
+                    facts = ahead.read.select().subquery()
+                    columns.append(select(func.json_agg(func.json_build_array(*facts.c))).scalar_subquery())
+            return select(*columns)
+        hot = _PREFLIGHTS[key] = Hot(build)
+    return hot
+
+
+@dataclass
+class _Ahead:
+    """The rules' facts read by the preflight: what reads them and how, under the configuration version kept."""
+    version: int
+    facts: DbFacts
+    read: object  # facts.db.ExperimentRead
+
+
+def _facts_ahead(actor: Actor, data: dict, now: datetime) -> _Ahead | None:
+    """What the rules of the new entry will ask, with the arguments they will ask it with, from the configuration
+    this process keeps for the organisation (None when it keeps none: the facts are read after the preflight)."""
+    known = config_cache.latest(actor.organisation_id, "settings", "asking_rules")
+    if known is None:
+        return None
+    version, ((org_limits, zone_name), asking) = known
+    other = data["ai_tool"] == OTHER_TOOL
+    facts = DbFacts(actor.course_id, actor.user_id, actor.organisation_id, zone=zone_named(zone_name))
+    event = E.Event(name=E.EXPERIMENT_LOGGED, organisation_id=actor.organisation_id, course_id=actor.course_id,
+                    user_id=actor.user_id, source_type="experiment", source_id=0, occurred_at=now,
+                    attrs={"tool_key": "other" if other else f"tool:{int(data['ai_tool'])}",
+                           "category_id": data["task_category"]})
+    learned = data.get("learned", "").strip()
+    new = {"visibility": Visibility.PRIVATE.value if data["sensitive_data"] != SensitiveData.NO.value
+           else data["visibility"], "outcome": data["outcome"], "reflection_chars": len(learned), "created_at": now}
+    return _Ahead(version, facts, facts.experiment_read(event, org_limits.min_reflection_chars, asking, new=new))
+
+
+def _facts_rows(rows) -> list:
+    """The preflight's facts rows (a JSON array of arrays, decoded by the driver; None: no row)."""
+    return rows or []
+
+
+def _held(actor: Actor, row: dict, experiment_id: int, ledger_ids, metrics: dict, counted: dict, now: datetime,
+          pillars: bool) -> Experiment:
+    """PostgreSQL: the new experiment, its activity and tallies held back (ledger/pending.py) under the id the
+    preflight drew, for the award's one write at its end (experiments/award_write.py); the entries its rules post
+    wait with it. An author counting in a team has their activity written now (their team's figures follow from
+    the stored values read back). With pillars, the experiment is written at once (their rows refer to it)."""
+    activity = aggregates.quiet_activity(actor.organisation_id, actor.course_id, actor.user_id, now, metrics)
+    if activity is None:
+        aggregates.record_activity(actor.organisation_id, actor.course_id, actor.user_id, now, metrics)
+        activity = []
+    award_rows.flush()  # an award before this one in the transaction (one ranks_last around both) goes first
+    award_rows.start(award_rows.Pending(award_write.write, {
+        **row, "id": experiment_id, "periods": [p for p, _m, _v in activity],
+        "metrics": [m for _p, m, _v in activity], "values": [v for _p, _m, v in activity],
+        **tallies.as_arrays(counted)}, list(ledger_ids)))
+    if pillars:
+        award_rows.flush()
+    return _as_loaded(experiment_id, row)
+
+
+def _logged_before(actor: Actor, submission_key: str) -> Logged:
+    """The entry already logged under the key (the insert found it), or the refusal of an author erased meanwhile."""
+    earlier = _by_key(actor, submission_key)
+    if earlier is None:  # not the key used before: the author was erased while this waited (see _NEW_ROW)
+        raise tenancy.account_erased()
+    return Logged(earlier, [], created=False, forced_private=False)
 
 
 def _pairs(recent) -> list:
@@ -318,14 +416,18 @@ def _pairs(recent) -> list:
 # The new row, written only while its author's account is not erased: an erasure that took the author's membership
 # row first has this award wait in the preflight, and this statement (read after that wait) then finds the account
 # erased and writes nothing, rather than keep the entry's text under the erased account.
-_NEW_ROW = select(*(bindparam(key, type_=_X.c[key].type) for key in _UNSET)).where(
-    ~exists().where(User.id == bindparam("user_id"), User.erased_at.is_not(None)))
+def _new_row(columns):
+    return select(*(bindparam(key, type_=_X.c[key].type) for key in columns)).where(~_ERASED)
 
 
-def _new_entry(dialect: str):
+_NEW_ROW = _new_row(_UNSET)
+
+
+def _new_entry(dialect: str, with_id: bool = False):
     """INSERT ... ON CONFLICT DO NOTHING on the submission key (_NEW_ROW), returning the new id (none when the key
-    was used)."""
-    return insert_for_dialect(dialect, _X).from_select(list(_UNSET), _NEW_ROW).on_conflict_do_nothing(
+    was used). `with_id`: the id is given (drawn by the preflight), as the :id parameter."""
+    columns = ["id", *_UNSET] if with_id else list(_UNSET)
+    return insert_for_dialect(dialect, _X).from_select(columns, _new_row(columns)).on_conflict_do_nothing(
         index_elements=["course_id", "user_id", "submission_key"]).returning(_X.c.id)
 
 
@@ -340,27 +442,21 @@ def _turn():
         status=member.c.status).cte("turn")
 
 
-def _insert(dialect: str):
-    if dialect != "postgresql":
-        return _new_entry(dialect)
-    # an author counting in a team (their activity written apart, read back) takes the same turn as the others
-    entry = _new_entry(dialect).cte("entry")
-    return select(entry.c.id).add_cte(_turn())
+# SQLite's insert (PostgreSQL's goes in the award's one write: insert_with_activity_ctes).
+_INSERT = Hot(_new_entry, writes=(_X.name,))
 
 
-_INSERT = Hot(_insert, writes=(_X.name,))
-
-
-def _insert_with_activity_ctes():
-    """PostgreSQL: _INSERT, and from the inserted row (none when the key was used) the person's member_stat rows
-    (aggregates.quiet_activity: period, metric, value as three arrays) and experiment tallies (tallies.as_arrays)
-    added in the same statement: its three CTEs."""
+def insert_with_activity_ctes():
+    """PostgreSQL: the new experiment under its given id (the award's one write, experiments/award_write.py), and
+    from the inserted row (none when the key was used) the person's member_stat rows (aggregates.quiet_activity:
+    period, metric, value as three arrays) and experiment tallies (tallies.as_arrays), with the author's turn: the
+    `entry` CTE and the others."""
     from sqlalchemy import ARRAY, BigInteger, String, true
     from sqlalchemy.dialects.postgresql import insert
 
     from plugin.leaderboards.models import MemberStat
 
-    entry = _new_entry("postgresql").cte("entry")
+    entry = _new_entry("postgresql", with_id=True).cte("entry")
     stat = MemberStat.__table__
     given = func.unnest(bindparam("periods", type_=ARRAY(String)), bindparam("metrics", type_=ARRAY(String)),
                         bindparam("values", type_=ARRAY(BigInteger))).table_valued(
@@ -382,41 +478,9 @@ def _insert_with_activity_ctes():
     return entry, (add, count, _turn())
 
 
-def _insert_with_activity():
-    entry, writes = _insert_with_activity_ctes()
-    return select(entry.c.id).add_cte(*writes)
-
-
-_WRITES = (_X.name, "member_stat", tallies.T.name)
-_INSERT_WITH_ACTIVITY = Hot(lambda _dialect: _insert_with_activity(), writes=_WRITES)
-_INSERTED = "inserted"
-_WITH_FACTS: dict[tuple, Hot] = {}
-
-
-def _insert_with_activity_and_facts(read) -> Hot:
-    """PostgreSQL: _INSERT_WITH_ACTIVITY whose result is a row ("inserted", the new id; none when the key was used)
-    followed by the rows of the author's facts read (DbFacts.experiment_read with `new`: the statement's reads see
-    the tables as they were before it)."""
-    key = (read.other, read.awards_of)
-    hot = _WITH_FACTS.get(key)
-    if hot is None:
-        def build(_dialect):
-            from sqlalchemy import String, cast, literal, null
-
-            from plugin.ledger.models import LedgerEntry
-
-            entry, writes = _insert_with_activity_ctes()
-            facts = read.select()
-            head = select(literal(_INSERTED), entry.c.id, *[cast(null(), Integer)] * 8,
-                          cast(null(), LedgerEntry.__table__.c.created_at.type), cast(null(), String))
-            return union_all(head, *facts.selects).add_cte(*writes)
-        hot = _WITH_FACTS[key] = Hot(build, writes=_WRITES)
-    return hot
-
-
 def _by_key(actor: Actor, submission_key: str) -> Experiment | None:
-    experiment_id = db.session.scalar(_BY_KEY, {"course_id": actor.course_id, "user_id": actor.user_id,
-                                                "key": submission_key})
+    experiment_id = db.session.scalar(BY_KEY, {"course_id": actor.course_id, "user_id": actor.user_id,
+                                               "key": submission_key})
     return None if experiment_id is None else db.session.get(Experiment, experiment_id)
 
 

@@ -3,6 +3,9 @@
 A read model over the domain tables: it sits above them (experiments, peer help, kudos, the community
 library, the ledger), so the pure rule engine below never imports them.
 
+Held-back rows of an experiment's award (ledger/pending.py) are written before any question goes to the
+database.
+
 Every rule of an event asks here, so each question is a statement built once (per shape of its filters,
 with bind parameters) and what several rules ask about the same rows is read together: one grouped query
 for every rule's past awards, one summary row for the all-time experiment figures. Answers live on this
@@ -27,6 +30,7 @@ from plugin.experiments.models import Experiment, Outcome, Visibility
 from plugin.extensions import db
 from plugin.facts import tallies
 from plugin.facts.models import ExperimentTally
+from plugin.ledger import pending
 from plugin.ledger.models import LedgerEntry, PointsTotal, original, unearned
 from plugin.peer_help.models import CONFIRMED, PeerHelp
 from plugin.recognition.models import Kudos
@@ -125,6 +129,11 @@ class ExperimentRead:
         self.event, self.other, self.awards_of, self.params = event, other, awards_of, params
         self.day, self.since, self.min_reflection, self.days_since, self.new = day, since, min_reflection, days_since, new
 
+    @property
+    def key(self) -> tuple:
+        """What decides the statement's text (its parameters aside)."""
+        return (self.other, self.awards_of, self.new is not None)
+
     def select(self):
         presence = self.new is not None
         return _statement(("prefetch select", self.other, self.awards_of, presence), lambda: _prefetch_statement(
@@ -136,14 +145,14 @@ class ExperimentRead:
 
 
 class DbFacts:
-    def __init__(self, course_id: int, user_id: int, organisation_id: int | None = None):
+    def __init__(self, course_id: int, user_id: int, organisation_id: int | None = None, zone=None):
         self.course_id = course_id
         self.user_id = user_id
         self.organisation_id = organisation_id  # the course's; looked up when not given
         self._params = {"course_id": course_id, "user_id": user_id}
         self._awards: dict[int, dict[str, tuple[int, datetime]]] | None = None
         self._summaries: dict[int, tuple] = {}
-        self._tz = None
+        self._tz = zone  # the organisation's time zone, when the caller knows it
         self._same: dict[tuple, int] = {}  # same_tool_and_category answers read ahead, by their arguments
         self._day_points: dict[tuple, int] = {}  # points_on_day answers read ahead (forgotten by changed())
         self._days: tuple[datetime, set[date]] | None = None  # days with experiments since, read ahead
@@ -159,6 +168,7 @@ class DbFacts:
         `awards_of`: the rules whose past awards the read covers (rules.asking_rules: the active rules whose
         evaluation asks; None: every rule); any other rule's, asked all the same, are read then."""
         read = self.experiment_read(event, min_reflection_chars, awards_of)
+        pending.flush()
         self.take_experiment_read(read, read.hot().all(db.session, read.params))
 
     def experiment_read(self, event, min_reflection_chars: int, awards_of: frozenset[int] | None = None,
@@ -231,6 +241,7 @@ class DbFacts:
         self._days = (read.days_since, days)
 
     def _count(self, stmt, **params) -> int:
+        pending.flush()
         return db.session.execute(stmt, {**self._params, **params}).scalar() or 0
 
     def _summary(self, min_reflection: int | None = None) -> tuple:
@@ -239,6 +250,7 @@ class DbFacts:
             return next(iter(self._summaries.values()))
         min_reflection = 1 if min_reflection is None else min_reflection
         if min_reflection not in self._summaries:
+            pending.flush()
             row = db.session.execute(_SUMMARY, {**self._params,
                                                 "fsr_from": tallies.reflection_bucket(min_reflection)}).one()
             self._summaries[min_reflection] = tuple(int(v or 0) for v in row)
@@ -371,6 +383,7 @@ class DbFacts:
             first = since.astimezone(timezone.utc).date()
             return {week_start(d) for d in self._days[1] if d >= first}
         stmt = _WEEKS if since is None else _WEEKS_SINCE
+        pending.flush()
         return {week_start(_day(value)) for value in db.session.scalars(stmt, {**self._params, "since": since})}
 
     def points(self, dimension) -> int:
@@ -403,6 +416,7 @@ class DbFacts:
         """How often and when last each rule recognised this person (ledger rows and badge awards), read
         once per event in one grouped query: every rule asks. Forgotten when new awards are posted."""
         if self._awards is None:
+            pending.flush()
             awards: dict[int, dict[str, tuple[int, datetime]]] = {}
             for source, rule_id, times, latest in db.session.execute(_AWARDS, self._params):
                 awards.setdefault(rule_id, {})[source] = (int(times), _aware(latest))
@@ -440,6 +454,7 @@ class DbFacts:
 
     def _split(self, rule_id):
         ledger_times, badge_times = [], []
+        pending.flush()
         for source, at in db.session.execute(_RULE_TIMES, {**self._params, "rule_id": rule_id}):
             (ledger_times if source == "ledger" else badge_times).append(_aware(at))
         return ledger_times, badge_times
@@ -514,9 +529,11 @@ def _prefetch_statement(repeats, awards_of: tuple[int, ...] | None = None, prese
     has_tool = cast(_tally(bindparam("tool_bucket")) > 0, Integer) if presence else none(Integer)
     has_category = cast(_tally(bindparam("category_bucket")) > 0, Integer) if presence else none(Integer)
     return union_all(
-        select(literal("facts").label("kind"), repeats.label("a"), _DAY_POINTS.scalar_subquery(),
-               *[cast(column, Integer) for column in summary.c], has_tool, has_category,
-               none(at_type), none(String)).select_from(summary),
+        # labelled: the columns are told apart by name where the union is read as a subquery (the award's preflight)
+        select(literal("facts").label("kind"), repeats.label("a"), _DAY_POINTS.scalar_subquery().label("b"),
+               *[cast(column, Integer).label(name) for column, name in zip(summary.c, "cdefg")],
+               has_tool.label("has_tool"), has_category.label("has_category"), none(at_type).label("latest"),
+               none(String).label("on")).select_from(summary),
         select(awards.c[0], awards.c[1], awards.c[2], *[none(Integer)] * 7, awards.c[3], none(String)),
         select(literal("day"), *[none(Integer)] * 9, none(at_type), cast(days.c.on, String)))
 

@@ -30,6 +30,7 @@ from plugin.core.db import Hot, HotByCount, HotRows, dialect_name
 from plugin.extensions import db
 from plugin.leaderboards.keys import BLOCK, BLOCKS, with_blocks
 from plugin.leaderboards.models import BoardRank, BoardScore
+from plugin.ledger import pending as award_rows
 
 _LATE_RANKS = "tinker_late_ranks"
 _LATE_BOARDS = "tinker_late_boards"
@@ -59,7 +60,10 @@ def ranks_last() -> Iterator[None]:
     finally:
         session.info.pop(_LATE_RANKS, None)
         session.info.pop(_LATE_BOARDS, None)
-    if boards:
+        held = award_rows.stop()
+    if held is not None and held.rows:  # an experiment's award: its rows, these and the ranks in one statement
+        held.write(held, boards or {}, pending)
+    elif boards:
         _write_boards_and_ranks(boards, pending)
     else:
         _write_ranks(pending)
@@ -138,10 +142,12 @@ def _write_boards_and_ranks(boards: dict[tuple[str, int], int], ranks: dict[tupl
         "rank_points": [p for (_b, p), _n in extra], "rank_members": [n for _k, n in extra]})
 
 
-def _pg_boards_and_ranks():
+def pg_boards_and_ranks(gate=None):
     """_pg_board_add for several holders, its RETURNING turned into bucket and block changes (as bump_boards and
     with_blocks make them), added to the given ones and upserted into board_rank, keys in the order Python sorts
-    them (the C collation), as _pg_ranks does: concurrent writers lock shared buckets in the same order."""
+    them (the C collation), as _pg_ranks does: concurrent writers lock shared buckets in the same order.
+    `gate`: a CTE of a statement this one becomes part of (experiments/award_write.py): the board rows move only
+    when it has a row (the experiment they are for was inserted)."""
     from sqlalchemy import Numeric, union_all
     from sqlalchemy import cast as cast_
     from sqlalchemy import false as false_
@@ -149,7 +155,10 @@ def _pg_boards_and_ranks():
     scores, ranks = BoardScore.__table__, BoardRank.__table__
     given = select(func.unnest(bindparam("boards", type_=ARRAY(String)), bindparam("holders", type_=ARRAY(Integer)),
                                bindparam("deltas", type_=ARRAY(BigInteger))).table_valued(
-        "board", "user_id", "points").render_derived()).cte("given")
+        "board", "user_id", "points").render_derived())
+    if gate is not None:
+        given = given.where(select(gate.c[0]).exists())
+    given = given.cte("given")
     ins = pg_insert(scores).from_select(["board", "user_id", "points"], select(
         given.c.board, given.c.user_id, given.c.points))
     moved = ins.on_conflict_do_update(index_elements=["board", "user_id"],
@@ -176,7 +185,7 @@ def _pg_boards_and_ranks():
     return _ranks_upsert(pg_insert(ranks).from_select(["board", "points", "members"], summed))
 
 
-_PG_BOARDS_AND_RANKS = Hot(lambda _dialect: _pg_boards_and_ranks(),
+_PG_BOARDS_AND_RANKS = Hot(lambda _dialect: pg_boards_and_ranks(),
                            writes=(BoardScore.__tablename__, BoardRank.__tablename__))
 
 

@@ -10,6 +10,7 @@ from plugin.core.db import Hot, dialect_name, insert_for_dialect
 from plugin.errors import Conflict, NotFound
 from plugin.extensions import db
 from plugin.leaderboards import aggregates
+from plugin.ledger import pending
 from plugin.ledger.models import TOTAL, LedgerEntry, PointsTotal
 
 _TOTALS = PointsTotal.__table__
@@ -80,15 +81,18 @@ def _post_in_one(posting: Posting, now: datetime, reverses_id: int | None, earne
     The board rows stay a statement of their own, after it: the entry's foreign key check (at the end of the
     statement) is what waits for an identity link in progress, and only then may the board holder be read
     (identity linking takes the organisation row FOR UPDATE; a board row locked before that wait deadlocks)."""
-    amounts = {posting.dimension: posting.amount}
-    amounts[TOTAL] = amounts.get(TOTAL, 0) + posting.amount
-    dimensions = sorted(amounts)
-    entry_id = _POST_IN_ONE.scalar(db.session, {
-        "idempotency_key": posting.key, "organisation_id": posting.organisation_id, "course_id": posting.course_id,
-        "user_id": posting.user_id, "amount": posting.amount, "dimension": posting.dimension,
-        "rule_id": posting.rule_id, "rule_version": posting.rule_version, "source_type": posting.source_type,
-        "source_id": posting.source_id, "reverses_id": reverses_id, "created_at": now,
-        "total_dimensions": dimensions, "total_points": [amounts[d] for d in dimensions]})
+    row = {"idempotency_key": posting.key, "organisation_id": posting.organisation_id, "course_id": posting.course_id,
+           "user_id": posting.user_id, "amount": posting.amount, "dimension": posting.dimension,
+           "rule_id": posting.rule_id, "rule_version": posting.rule_version, "source_type": posting.source_type,
+           "source_id": posting.source_id, "reverses_id": reverses_id, "created_at": now}
+    # An experiment's award holds its entries back for its one statement at the end (ledger/pending.py).
+    entry_id = pending.hold_entry(row)
+    if entry_id is None:
+        amounts = {posting.dimension: posting.amount}
+        amounts[TOTAL] = amounts.get(TOTAL, 0) + posting.amount
+        dimensions = sorted(amounts)
+        entry_id = _POST_IN_ONE.scalar(db.session, {**row, "total_dimensions": dimensions,
+                                                    "total_points": [amounts[d] for d in dimensions]})
     if entry_id is not None:
         aggregates.apply_points(posting.organisation_id, posting.course_id, posting.user_id, posting.dimension,
                                 posting.amount, earned_at)

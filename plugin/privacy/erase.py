@@ -117,9 +117,10 @@ def erase_person(actor: Actor, user_id: int, now: datetime) -> Erasure:
     counts: dict[str, int] = {}
     # The person's membership rows first, as their awards take them (experiments.service's preflight, peer help):
     # an entry being saved right now is committed before the erasure reads what to erase, and is erased with the
-    # rest (PostgreSQL; SQLite serialises writers already). In id order, as tenancy.lock_standing takes them.
-    s.execute(select(Membership.id).where(Membership.user_id == uid, Membership.course_id.in_(_org_courses(org)))
-              .order_by(Membership.id).with_for_update(key_share=True)).all()
+    # rest (PostgreSQL; SQLite serialises writers already). In id order, as tenancy.lock_standing takes them, and
+    # rewritten as it does: an entry whose preflight waited for them reads again, finds the account erased and is
+    # refused before it writes anything.
+    tenancy.change_standing_where((Membership.user_id == uid) & Membership.course_id.in_(_org_courses(org)))
     s.refresh(user)  # a second admin's erasure of the same person, waited for: nothing more to do
     if user.erased_at is not None:
         return Erasure(user.id, user.display_name, already=True)

@@ -115,7 +115,10 @@ def _once_key(spec: RuleSpec, event: E.Event, key: str) -> str | None:
     adds to: a new key every time, the same one for a retry or a racing request. Asked only when a once-only rule
     pays, which is rare."""
     from plugin.badges.models import BadgeAward
+    from plugin.ledger import pending
     from plugin.ledger.models import LedgerEntry, original, unearned
+
+    pending.flush()  # the entries an experiment's award holds back count (ledger/pending.py)
 
     mine = (LedgerEntry.course_id == event.course_id, LedgerEntry.user_id == event.user_id,
             LedgerEntry.rule_id == spec.id, original())

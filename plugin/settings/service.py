@@ -133,8 +133,13 @@ def remember_time_zone(organisation_id: int, name: str | None) -> None:
 
 def time_zone(organisation_id: int) -> ZoneInfo:
     """The zone that decides the organisation's days, ISO weeks and months."""
+    return zone_named(time_zone_name(organisation_id))
+
+
+def zone_named(name: str | None) -> ZoneInfo:
+    """The zone of a settings row's name (UTC for none, or a name this machine does not know)."""
     try:
-        return _zone(time_zone_name(organisation_id))
+        return _zone(name or UTC_NAME)
     except (ZoneInfoNotFoundError, ValueError):
         return _zone(UTC_NAME)
 

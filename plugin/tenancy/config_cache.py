@@ -65,6 +65,17 @@ def peek(organisation_id: int, name: str) -> Any:
     return hit[1] if hit is not None and hit[0] == version else None
 
 
+def latest(organisation_id: int, *names: str) -> tuple[int, list[Any]] | None:
+    """The values kept for the organisation under `names`, all kept under one version, and that version; None when
+    one is not kept or they differ. Nothing is read: a caller building a statement before it reads the version (the
+    award's preflight) uses them, and compares the version its statement reads."""
+    entries = _entries()
+    found = [entries.get((organisation_id, name)) for name in names]
+    if any(hit is None for hit in found) or len({hit[0] for hit in found}) != 1:
+        return None
+    return found[0][0], [hit[1] for hit in found]
+
+
 def _entries() -> dict:
     engine = db.session.get_bind()
     entries = _cache.get(engine)

@@ -366,10 +366,26 @@ def lock_organisation(organisation_id: int) -> None:
 def lock_standing(course_id: int, *user_ids: int) -> None:
     """Take these people's membership row locks (see standing_of_locked) where no combined read takes them, in
     membership id order (PostgreSQL locks the rows as it returns them; the ORM's flush, a roster sync's, updates them
-    in that order too), so two callers locking the same people take turns instead of deadlocking."""
-    db.session.execute(select(_MEMBERSHIP.c.id).where(_MEMBERSHIP.c.course_id == course_id,
-                                                      _MEMBERSHIP.c.user_id.in_(user_ids))
-                       .order_by(_MEMBERSHIP.c.id).with_for_update(key_share=True)).all()
+    in that order too), so two callers locking the same people take turns instead of deadlocking.
+
+    PostgreSQL: the rows are rewritten as they are, as change_standing does. An award reads the person's past awards
+    in the statement that takes their row (log_experiment's preflight), as they were when that statement began: a
+    holder that wrote awards of theirs (a share, a kudos, a confirmed help) and committed while it waited, or just
+    before it took the row, is then told by the row's new version, and the award reads again."""
+    if dialect_name(db.session) != "postgresql" or not user_ids:
+        db.session.execute(select(_MEMBERSHIP.c.id).where(_MEMBERSHIP.c.course_id == course_id,
+                                                          _MEMBERSHIP.c.user_id.in_(user_ids))
+                           .order_by(_MEMBERSHIP.c.id).with_for_update(key_share=True)).all()
+        return
+    if len(set(user_ids)) == 1:  # one row: locked and rewritten by one statement
+        db.session.execute(_REWRITE_ONE, {"of_course": course_id, "of_user": user_ids[0]})
+        return
+    change_standing_where((_MEMBERSHIP.c.course_id == course_id) & _MEMBERSHIP.c.user_id.in_(user_ids))
+
+
+_REWRITE_ONE = update(_MEMBERSHIP).where(_MEMBERSHIP.c.course_id == bindparam("of_course"),
+                                         _MEMBERSHIP.c.user_id == bindparam("of_user")).values(
+    status=_MEMBERSHIP.c.status)
 
 
 def account_erased() -> Forbidden:
@@ -392,11 +408,7 @@ def change_standing(course_id: int, *user_ids: int) -> None:
     """Take these people's membership row locks (lock_standing) for a change of what their awards read with their
     standing (their teams), and rewrite the rows as they are (PostgreSQL): an award that waited for them then finds
     its read out of date (standing_of_locked's `unchanged`) and reads the person's teams again, as they now are."""
-    lock_standing(course_id, *user_ids)
-    if user_ids and db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(update(_MEMBERSHIP).where(_MEMBERSHIP.c.course_id == course_id,
-                                                     _MEMBERSHIP.c.user_id.in_(user_ids))
-                           .values(status=_MEMBERSHIP.c.status))
+    lock_standing(course_id, *user_ids)  # PostgreSQL: which rewrites them
 
 
 def change_standing_in_organisation(organisation_id: int) -> None:
@@ -404,16 +416,18 @@ def change_standing_in_organisation(organisation_id: int) -> None:
     change of what every award there reads (its time zone, which decides the week and month an award counts in): an
     award in progress finishes first (the caller's rebuild from the ledger then counts it), and one that begins later
     waits for the change and reads the organisation's configuration again, as it now is."""
-    _change_standing_where(_MEMBERSHIP.c.course_id.in_(select(Course.id).where(Course.organisation_id == organisation_id)))
+    change_standing_where(_MEMBERSHIP.c.course_id.in_(select(Course.id).where(Course.organisation_id == organisation_id)))
 
 
 def change_standing_in_course(course_id: int) -> None:
     """change_standing for every member of the course, for a change of what all their awards count toward (a
     challenge's window, filters or goal: its recount reads everyone's experiments)."""
-    _change_standing_where(_MEMBERSHIP.c.course_id == course_id)
+    change_standing_where(_MEMBERSHIP.c.course_id == course_id)
 
 
-def _change_standing_where(clause) -> None:
+def change_standing_where(clause) -> None:
+    """The membership rows `clause` picks, locked in id order and rewritten as they are (PostgreSQL): what a writer
+    that changes what those people's awards read takes (see lock_standing)."""
     db.session.execute(select(_MEMBERSHIP.c.id).where(clause).order_by(_MEMBERSHIP.c.id)
                        .with_for_update(key_share=True)).all()
     if db.session.get_bind().dialect.name == "postgresql":

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from plugin.core.actor import Role
 from plugin.core.db import Hot
 from plugin.experiments.models import Experiment
+from plugin.experiments.service import log_experiment
 from plugin.extensions import db
 from plugin.insights import changes
 from plugin.leaderboards import rebuild
@@ -18,7 +19,7 @@ from plugin.leaderboards.models import BoardRank, BoardScore
 from plugin.ledger.models import LedgerEntry, PointsTotal
 from plugin.ledger.service import Posting, post_entry, reverse_entry
 from plugin.settings.service import limits, update_limits
-from tests.services.factories import NOW, log, make_actor, make_platform
+from tests.services.factories import NOW, experiment_data, log, make_actor, make_platform
 
 
 @pytest.fixture
@@ -349,3 +350,89 @@ def test_an_author_whose_membership_is_gone_is_refused_after_one_preflight_not_t
     db.session.rollback()
     assert len(preflights) == 1
     assert db.session.scalar(select(sa.func.count()).select_from(Experiment)) == 0
+
+
+def _statements_of(action) -> list[str]:
+    seen: list[str] = []
+
+    def listen(_conn, _cursor, statement, *_args):
+        seen.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        result = action()
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", listen)
+    return seen, result
+
+
+def test_an_award_on_postgresql_is_its_preflight_and_one_write(ada, db_kind):
+    """PostgreSQL: once the process keeps the organisation's configuration, an experiment's award reads everything its
+    rules ask in its preflight and writes every row in one statement at its end (ledger/pending.py): two round trips,
+    and the rows, totals, boards and ranks are what a rebuild from the ledger gives."""
+    if db_kind != "postgresql":
+        pytest.skip("the held-back write is PostgreSQL's")
+    _admin, learner = ada
+    log(learner)
+    db.session.commit()  # a new transaction: the configuration comes from this process's memory
+    data = experiment_data(learner.organisation_id, title="A second one")
+    seen, logged = _statements_of(lambda: log_experiment(learner, data, NOW + timedelta(minutes=5)))
+    assert [r.points for r in logged.recognitions if r.ledger_entry_id] == [10]
+    assert len(seen) == 2, seen
+    assert "FOR KEY SHARE" in seen[0] and "INSERT" not in seen[0]
+    assert "INSERT INTO experiment" in seen[1] and "INSERT INTO ledger_entry" in seen[1]
+    db.session.commit()
+    entry = db.session.scalar(select(LedgerEntry).where(LedgerEntry.source_id == logged.experiment.id))
+    assert entry.amount == 10 and entry.user_id == learner.user_id
+    assert db.session.get(Experiment, logged.experiment.id).title == "A second one"
+    assert rebuild.verify(learner.organisation_id) == {}
+
+
+def test_an_entry_key_taken_meanwhile_stops_the_award_and_pays_nothing(ada, db_kind):
+    """The entries an award holds back are written with ON CONFLICT DO NOTHING. Under the author's lock no other
+    request can take their keys; should one have been taken all the same, the award stops with a conflict (the caller
+    rolls it back) instead of reporting points it did not post, and the books stay whole."""
+    from plugin.errors import Conflict
+    from plugin.rules.models import Rule
+
+    if db_kind != "postgresql":
+        pytest.skip("the held-back write is PostgreSQL's")
+    _admin, learner = ada
+    log(learner)
+    db.session.commit()
+    rule_id = db.session.scalar(select(Rule.id).where(Rule.organisation_id == learner.organisation_id,
+                                                      Rule.condition == "each_experiment"))
+    last, called = db.session.execute(sa.text("SELECT last_value, is_called FROM experiment_id_seq")).one()
+    next_id = last + 1 if called else last
+    post_entry(Posting(organisation_id=learner.organisation_id, course_id=learner.course_id, user_id=learner.user_id,
+                       amount=3, dimension="experimenting", source_type="manual", source_id=None,
+                       key=f"rule:{rule_id}:experiment:{next_id}"), NOW)
+    db.session.commit()
+    before = db.session.scalar(select(sa.func.count()).select_from(LedgerEntry))
+    with pytest.raises(Conflict):
+        log(learner, NOW + timedelta(minutes=5), title="Its key was taken")
+    db.session.rollback()
+    assert db.session.scalar(select(sa.func.count()).select_from(Experiment)) == 1
+    assert db.session.scalar(select(sa.func.count()).select_from(LedgerEntry)) == before
+    assert rebuild.verify(learner.organisation_id) == {}
+
+
+def test_a_configuration_changed_elsewhere_is_read_again_before_the_rules_ask(ada, db_kind):
+    """The preflight's facts are read with the configuration this process keeps; when another instance changed it
+    (here the time zone, which decides the day a daily cap counts), the preflight's version tells, and the facts
+    are read again with the new one: an award the same local day as the last one pays only what the cap leaves."""
+    from plugin.settings.service import set_time_zone
+
+    admin, learner = ada
+    update_limits(admin, {**limits(admin.organisation_id).__dict__, "daily_points_cap": 15}, NOW)
+    db.session.commit()
+    late = datetime(2025, 3, 3, 23, 30, tzinfo=timezone.utc)  # 4 March in Tokyo, 08:30
+    assert sum(r.points for r in log(learner, late).recognitions if r.ledger_entry_id) == 10
+    db.session.commit()  # the process keeps the configuration (UTC), as of this version
+    with db.engine.connect() as elsewhere:  # another instance's change, committed
+        elsewhere.execute(sa.text("UPDATE organisation_settings SET time_zone = 'Asia/Tokyo' "
+                                  "WHERE organisation_id = :o"), {"o": learner.organisation_id})
+        elsewhere.commit()
+    paid = sum(r.points for r in log(learner, late + timedelta(hours=1)).recognitions if r.ledger_entry_id)
+    assert paid == 5  # the same day in Tokyo: the cap's room; in UTC, a new day's 10
+    assert set_time_zone(admin, "Asia/Tokyo", NOW) is False  # the change was seen
