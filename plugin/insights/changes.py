@@ -142,9 +142,19 @@ def _on_execute(state) -> None:
     if kind == "update":
         values = getattr(state.statement, "_values", None)
         if values:  # .values(...) given inline; parameters passed to execute() count as any column
-            columns = {getattr(key, "key", None) or getattr(key, "name", None) or str(key) for key in values}
+            columns = set()
+            for key, value in values.items():
+                name = getattr(key, "key", None) or getattr(key, "name", None) or str(key)
+                if not _written_back(state.statement.table, name, value):
+                    columns.add(name)
     if _counts(table, kind, columns):
         _mark(state.session, table)
+
+
+def _written_back(table, name: str, value) -> bool:
+    """A column set to itself (tenancy.lock_standing's rewrite of a membership row, which only tells awards waiting
+    for the row to read again): nothing changes."""
+    return getattr(value, "table", None) is table and getattr(value, "key", None) == name
 
 
 @event.listens_for(Session, "after_transaction_end")

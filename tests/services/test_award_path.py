@@ -422,13 +422,19 @@ def test_a_configuration_changed_elsewhere_is_read_again_before_the_rules_ask(ad
     (here the time zone, which decides the day a daily cap counts), the preflight's version tells, and the facts
     are read again with the new one: an award the same local day as the last one pays only what the cap leaves."""
     from plugin.settings.service import set_time_zone
+    from plugin.tenancy import config_cache
+    from plugin.tenancy.models import Platform
 
     admin, learner = ada
     update_limits(admin, {**limits(admin.organisation_id).__dict__, "daily_points_cap": 15}, NOW)
     db.session.commit()
     late = datetime(2025, 3, 3, 23, 30, tzinfo=timezone.utc)  # 4 March in Tokyo, 08:30
     assert sum(r.points for r in log(learner, late).recognitions if r.ledger_entry_id) == 10
-    db.session.commit()  # the process keeps the configuration (UTC), as of this version
+    db.session.commit()
+    log(make_actor(db.session.get(Platform, learner.platform_id), "bea"), late)  # a colleague's award meanwhile
+    db.session.commit()
+    # the process keeps the configuration (UTC), as of this version, whatever earlier tests left in its memory
+    assert config_cache.latest(learner.organisation_id, "settings", "asking_rules") is not None
     with db.engine.connect() as elsewhere:  # another instance's change, committed
         elsewhere.execute(sa.text("UPDATE organisation_settings SET time_zone = 'Asia/Tokyo' "
                                   "WHERE organisation_id = :o"), {"o": learner.organisation_id})

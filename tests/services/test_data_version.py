@@ -194,3 +194,16 @@ def test_the_change_log_is_pruned_to_a_day_and_the_version_stays(course, cli):
     assert changes_logged() == 1 and data_version(course.ada.course_id, later(20)) == version
     result = cli("outbox", "run")  # the every-minute cron prunes too
     assert result.exit_code == 0, result.output
+
+
+def test_locking_a_persons_standing_records_no_change(course):
+    """A reaction takes its author's membership row as their awards do, and PostgreSQL writes the row back as it is
+    (tenancy.lock_standing) so an award waiting for it reads again: that is no edit. Recorded as one, every reaction
+    anywhere moved the data version of every course, and boards, team progress and insights were built anew (a 200
+    where a 304 was right) for a change none of them shows."""
+    from plugin.community.service import react
+
+    before = changes_logged()
+    react(course.bo, course.experiment.id, "helpful", later(30))
+    db.session.commit()
+    assert changes_logged() == before
