@@ -105,10 +105,11 @@ def _log(actor: Actor, data: dict, now: datetime) -> Logged:
     if ahead is not None:
         params.update(ahead.read.params)
     first = preflight.all(db.session, params)[0]
-    if not first[_UNCHANGED]:
+    if not first[_UNCHANGED] or (postgresql and not first[_COLUMNS]):
         # It waited for the author's row while another of their awards (or a change of their teams or standing) was
-        # being saved, and read the rest as it was before: their recent entries without that one, their teams as
-        # they were. Read again, in turn now (PostgreSQL).
+        # being saved, or for the organisation's row while an identity link was, and read the rest as it was before:
+        # their recent entries without that one, their teams or linked accounts as they were. Read again, in turn
+        # now (PostgreSQL).
         first = preflight.all(db.session, params)[0]
     (existing_id, category_id, tool_id, role, status, test_user, _unchanged, any_approved, this_approved, version,
      grade_sync, linked, teams, first_team, any_challenge, erased, recent) = first[:_COLUMNS]
@@ -304,7 +305,8 @@ def _recent_texts(dialect: str):
 
 
 _COLUMNS = 17  # the preflight's columns above (_first and the recent entries)
-_DRAWN = _COLUMNS + 2  # PostgreSQL: after them the two locked rows, then the drawn ids
+# PostgreSQL: after them whether the organisation's row was taken unchanged, the course's row, then the drawn ids
+_DRAWN = _COLUMNS + 2
 # PostgreSQL: the ledger entry ids the preflight draws, for the entries the rules post (ledger/pending.py): the
 # default rules post one per experiment, two when a bonus pays too. More are posted at once, as before.
 LEDGER_IDS = 2
@@ -332,9 +334,17 @@ def _preflight(ahead: _Ahead | None) -> Hot:
 
                 from plugin.tenancy.models import Course, Organisation
 
-                for table, name in ((Organisation.__table__, "organisation_id"), (Course.__table__, "course_id")):
-                    columns.append(select(table.c.id).where(table.c.id == bindparam(name))
-                                   .with_for_update(read=True, key_share=True).scalar_subquery())
+                # The organisation's row as locked against the one this statement's snapshot reads (as
+                # standing_of_locked compares the author's row): an identity link rewrites it under its lock, so an
+                # award that waited for a link reads again whose board rows it moves.
+                organisation = Organisation.__table__
+                version = select(literal_column("xmin")).select_from(organisation).where(
+                    organisation.c.id == bindparam("organisation_id"))
+                columns.append(version.with_for_update(read=True, key_share=True).scalar_subquery()
+                               .is_not_distinct_from(version.scalar_subquery()))
+                course = Course.__table__
+                columns.append(select(course.c.id).where(course.c.id == bindparam("course_id"))
+                               .with_for_update(read=True, key_share=True).scalar_subquery())
                 columns += [func.nextval(literal_column(f"'{_SEQUENCES[0]}'::regclass"))]
                 columns += [func.nextval(literal_column(f"'{_SEQUENCES[1]}'::regclass")) for _ in range(LEDGER_IDS)]
                 if ahead is not None:

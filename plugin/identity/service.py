@@ -87,6 +87,11 @@ def _take_turns(organisation_id: int) -> None:
     Other writes of the organisation (courses, codes...) wait too, for as long as the link takes: linking is
     rare and short. SQLite serialises writers anyway (writes begin IMMEDIATE)."""
     db.session.execute(select(Organisation.id).where(Organisation.id == organisation_id).with_for_update())
+    if db.session.get_bind().dialect.name == "postgresql":
+        # Written back as it is: an award whose preflight waited for the row (experiments.service) finds a new version
+        # and reads the linked accounts again, as they are once this link is committed.
+        db.session.execute(update(Organisation).where(Organisation.id == organisation_id).values(
+            defaults_version=Organisation.defaults_version).execution_options(synchronize_session=False))
     memo.forget(db.session, IdentityLink.__tablename__)  # read before the turn: maybe stale
     for obj in list(db.session.identity_map.values()):
         if isinstance(obj, IdentityLink):

@@ -16,6 +16,7 @@ from plugin.identity import service as linking
 from plugin.identity.models import IdentityLink, LinkAttempt, LinkCode, Person
 from plugin.leaderboards import rebuild
 from plugin.leaderboards.queries import Scope, board
+from plugin.ledger.models import LedgerEntry
 from plugin.ledger.service import Posting, post_entry
 from plugin.tenancy.models import Platform, User
 from tests.services.factories import NOW, later, make_actor, make_platform
@@ -320,3 +321,65 @@ def test_of_two_codes_shown_at_once_only_one_stays_usable(appctx, lmss):
     db.session.expire_all()
     assert db.session.scalar(select(func.count()).select_from(LinkCode).where(LinkCode.user_id == ada_m.user_id)) == 1
     assert len(set(results)) == 2
+
+
+def test_an_experiment_logged_while_a_link_waits_to_commit_lands_on_the_person(appctx, lmss):
+    """As above, through an experiment's award: its preflight reads the accounts linked with the author's and then
+    waits for the organisation's row the link holds. Once the link commits it must read them again, so the points go
+    to the person's row on the organisation board, not to a second row of the account's own."""
+    import threading
+
+    from sqlalchemy import text
+
+    from plugin.core.db import writing
+    from tests.services.factories import log
+
+    moodle, canvas, _sakai = lmss
+    m, c = make_actor(moodle, "3"), make_actor(canvas, "c", context_id="k")
+    award(m, 30, "m")
+    award(c, 20, "c")
+    log(c, later(0))  # the configuration kept, as on a running instance
+    code = linking.issue_code(m, NOW).code
+    db.session.commit()
+    linked, go, errors = threading.Event(), threading.Event(), []
+
+    def link():
+        try:
+            with appctx.app_context(), writing():
+                linking.redeem_code(c, code, later(1))
+                db.session.flush()
+                linked.set()
+                go.wait(30)
+                db.session.commit()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+            linked.set()
+
+    def save():
+        try:
+            with appctx.app_context(), writing():
+                log(c, later(2), title="Logged while the accounts were being linked")
+                db.session.commit()
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    first = threading.Thread(target=link, daemon=True)
+    first.start()
+    assert linked.wait(30)
+    second = threading.Thread(target=save, daemon=True)
+    second.start()
+    if db.engine.dialect.name == "postgresql":  # let the award reach the lock it waits on before the link commits
+        for _try in range(3000):
+            waiting = db.session.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"))
+            db.session.rollback()
+            if waiting or not second.is_alive():
+                break
+            threading.Event().wait(0.01)
+    go.set()
+    first.join(30)
+    second.join(30)
+    assert errors == [] and not first.is_alive() and not second.is_alive()
+    rows = board(Scope.organisation(m.organisation_id)).rows
+    assert len(rows) == 1 and rows[0].points == sum(db.session.scalars(
+        select(LedgerEntry.amount).where(LedgerEntry.organisation_id == m.organisation_id)))
+    assert_consistent(m.organisation_id)
