@@ -198,28 +198,21 @@ def test_points_earned_while_the_accounts_are_being_linked(appctx, lmss, round_)
     assert_consistent(m.organisation_id)
 
 
-def test_points_posted_while_a_link_waits_to_commit_land_on_the_person(appctx, lmss):
-    """The other order, forced: the link has recomputed the person's row but not committed yet when points
-    for the Canvas account are posted. They must wait for the link and then count on the person's row (on
-    SQLite the second writer waits at BEGIN IMMEDIATE anyway)."""
+def _while_a_link_waits_to_commit(appctx, account, code: str, write) -> None:
+    """Redeem `code` for `account` up to its flush, then run write() in another transaction and commit the link
+    only once write() waits for a lock (or has finished)."""
     import threading
 
     from sqlalchemy import text
 
     from plugin.core.db import writing
 
-    moodle, canvas, _sakai = lmss
-    m, c = make_actor(moodle, "3"), make_actor(canvas, "c", context_id="k")
-    award(m, 30, "m")
-    award(c, 20, "c")
-    code = linking.issue_code(m, NOW).code
-    db.session.commit()
     linked, go, errors = threading.Event(), threading.Event(), []
 
     def link():
         try:
             with appctx.app_context(), writing():
-                linking.redeem_code(c, code, later(1))
+                linking.redeem_code(account, code, later(1))
                 db.session.flush()
                 linked.set()
                 go.wait(30)
@@ -228,10 +221,10 @@ def test_points_posted_while_a_link_waits_to_commit_land_on_the_person(appctx, l
             errors.append(exc)
             linked.set()
 
-    def post():
+    def other():
         try:
             with appctx.app_context(), writing():
-                award(c, 5, "c-while-linking")
+                write()
                 db.session.commit()
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
@@ -239,9 +232,9 @@ def test_points_posted_while_a_link_waits_to_commit_land_on_the_person(appctx, l
     first = threading.Thread(target=link, daemon=True)
     first.start()
     assert linked.wait(30)
-    second = threading.Thread(target=post, daemon=True)
+    second = threading.Thread(target=other, daemon=True)
     second.start()
-    if db.engine.dialect.name == "postgresql":  # let the post reach the lock it waits on before the link commits
+    if db.engine.dialect.name == "postgresql":  # let the write reach the lock it waits on before the link commits
         for _try in range(3000):
             waiting = db.session.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"))
             db.session.rollback()
@@ -252,6 +245,19 @@ def test_points_posted_while_a_link_waits_to_commit_land_on_the_person(appctx, l
     first.join(30)
     second.join(30)
     assert errors == [] and not first.is_alive() and not second.is_alive()
+
+
+def test_points_posted_while_a_link_waits_to_commit_land_on_the_person(appctx, lmss):
+    """The other order, forced: the link has recomputed the person's row but not committed yet when points
+    for the Canvas account are posted. They must wait for the link and then count on the person's row (on
+    SQLite the second writer waits at BEGIN IMMEDIATE anyway)."""
+    moodle, canvas, _sakai = lmss
+    m, c = make_actor(moodle, "3"), make_actor(canvas, "c", context_id="k")
+    award(m, 30, "m")
+    award(c, 20, "c")
+    code = linking.issue_code(m, NOW).code
+    db.session.commit()
+    _while_a_link_waits_to_commit(appctx, c, code, lambda: award(c, 5, "c-while-linking"))
     assert [r.points for r in board(Scope.organisation(m.organisation_id)).rows] == [55]
     assert_consistent(m.organisation_id)
 
@@ -327,11 +333,6 @@ def test_an_experiment_logged_while_a_link_waits_to_commit_lands_on_the_person(a
     """As above, through an experiment's award: its preflight reads the accounts linked with the author's and then
     waits for the organisation's row the link holds. Once the link commits it must read them again, so the points go
     to the person's row on the organisation board, not to a second row of the account's own."""
-    import threading
-
-    from sqlalchemy import text
-
-    from plugin.core.db import writing
     from tests.services.factories import log
 
     moodle, canvas, _sakai = lmss
@@ -341,44 +342,8 @@ def test_an_experiment_logged_while_a_link_waits_to_commit_lands_on_the_person(a
     log(c, later(0))  # the configuration kept, as on a running instance
     code = linking.issue_code(m, NOW).code
     db.session.commit()
-    linked, go, errors = threading.Event(), threading.Event(), []
-
-    def link():
-        try:
-            with appctx.app_context(), writing():
-                linking.redeem_code(c, code, later(1))
-                db.session.flush()
-                linked.set()
-                go.wait(30)
-                db.session.commit()
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-            linked.set()
-
-    def save():
-        try:
-            with appctx.app_context(), writing():
-                log(c, later(2), title="Logged while the accounts were being linked")
-                db.session.commit()
-        except BaseException as exc:  # noqa: BLE001
-            errors.append(exc)
-
-    first = threading.Thread(target=link, daemon=True)
-    first.start()
-    assert linked.wait(30)
-    second = threading.Thread(target=save, daemon=True)
-    second.start()
-    if db.engine.dialect.name == "postgresql":  # let the award reach the lock it waits on before the link commits
-        for _try in range(3000):
-            waiting = db.session.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"))
-            db.session.rollback()
-            if waiting or not second.is_alive():
-                break
-            threading.Event().wait(0.01)
-    go.set()
-    first.join(30)
-    second.join(30)
-    assert errors == [] and not first.is_alive() and not second.is_alive()
+    _while_a_link_waits_to_commit(appctx, c, code,
+                                  lambda: log(c, later(2), title="Logged while the accounts were being linked"))
     rows = board(Scope.organisation(m.organisation_id)).rows
     assert len(rows) == 1 and rows[0].points == sum(db.session.scalars(
         select(LedgerEntry.amount).where(LedgerEntry.organisation_id == m.organisation_id)))
