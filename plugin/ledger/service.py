@@ -80,13 +80,14 @@ def _post_in_one(posting: Posting, now: datetime, reverses_id: int | None, earne
 
     The board rows stay a statement of their own, after it: the entry's foreign key check (at the end of the
     statement) is what waits for an identity link in progress, and only then may the board holder be read
-    (identity linking takes the organisation row FOR UPDATE; a board row locked before that wait deadlocks)."""
+    (identity linking takes the organisation row FOR UPDATE; a board row locked before that wait deadlocks).
+    An experiment's award holds its entries for its one write, with the board rows: its preflight took the
+    organisation's row KEY SHARE already, so that write waits for no link."""
     row = {"idempotency_key": posting.key, "organisation_id": posting.organisation_id, "course_id": posting.course_id,
            "user_id": posting.user_id, "amount": posting.amount, "dimension": posting.dimension,
            "rule_id": posting.rule_id, "rule_version": posting.rule_version, "source_type": posting.source_type,
            "source_id": posting.source_id, "reverses_id": reverses_id, "created_at": now}
-    # An experiment's award holds its entries back for its one statement at the end (ledger/pending.py).
-    entry_id = pending.hold_entry(row)
+    entry_id = pending.hold_entry(row)  # ledger/pending.py
     if entry_id is None:
         amounts = {posting.dimension: posting.amount}
         amounts[TOTAL] = amounts.get(TOTAL, 0) + posting.amount
