@@ -125,7 +125,7 @@ def rule_fields(form, organisation_id: int) -> dict:
     return {
         "name": form.get("name", ""), "description": form.get("description", ""), "condition": condition,
         "params": parse_params(condition, form, organisation_id),
-        "points": bounded_int((form.get("points") or "0").strip(), -MAX_ID), "dimension": form.get("dimension", ""),
+        "points": bounded_int(_typed(form.get("points")), -MAX_ID), "dimension": form.get("dimension", ""),
         "badge_id": _int(form.get("badge_id")) or None, "repeatable": form.get("repeatable") == "on",
         "cooldown_days": _int(form.get("cooldown_days")), "cap_count": _int(form.get("cap_count")),
         "cap_window_days": _int(form.get("cap_window_days")), "active": form.get("active") == "on",
@@ -133,5 +133,10 @@ def rule_fields(form, organisation_id: int) -> dict:
 
 
 def _int(value) -> int:
-    number = bounded_int((value or "0").strip(), -MAX_ID)
+    number = bounded_int(_typed(value), -MAX_ID)
     return -1 if number is None else number  # the service refuses -1 with a field message
+
+
+def _typed(value) -> str:
+    """A number box as typed, spaces around it dropped; empty (or only spaces) means 0."""
+    return (value or "").strip() or "0"

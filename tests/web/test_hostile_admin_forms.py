@@ -213,3 +213,19 @@ def test_a_refused_minimum_group_size_is_shown_again_in_its_box(client, platform
     assert field, "the form is gone: an error page instead of the insights page"
     assert f'value="{typed}"' in field.group(0) and 'aria-invalid="true"' in field.group(0)
     assert "En küçük grup boyutu 2 ile 100 arasında bir tam sayıdır." in visible(response)
+
+
+def test_number_boxes_of_a_rule_holding_only_spaces_count_as_empty(app, client, launch):
+    """An empty box means 0 (no cooldown, no cap); one holding only spaces (a paste, a stray key) is read the same,
+    not refused as "not a whole number". Points of spaces are 0, so a rule without a badge is told it gives nothing."""
+    from plugin.rules.models import Rule
+
+    admin = launch(role="admin", sub="boss")
+    saved = client.post("/app/admin/rules/save", data={"lt": admin, **_new_rule(
+        cooldown_days="   ", cap_count=" ", cap_window_days="\t")})
+    assert saved.status_code == 303
+    rule = _scalar(app, select(Rule).where(Rule.name == "Quiz drafted"))
+    assert (rule.points, rule.cooldown_days, rule.cap_count) == (7, 0, 0)
+    nothing = client.post("/app/admin/rules/save", data={"lt": admin, **_new_rule(name="Nothing", points="  ")})
+    assert nothing.status_code == 422
+    assert "A rule must give points, a badge, or both." in visible(nothing)
