@@ -4,6 +4,7 @@ from __future__ import annotations
 import secrets
 
 from flask import Blueprint, g, redirect, render_template, request
+from marshmallow import ValidationError
 from sqlalchemy import select
 
 from plugin.badges import service as badges
@@ -143,8 +144,11 @@ def grades_retry(actor: Actor):
 @bp.post("/grades")
 @requires_actor(Role.MANAGER, Role.ADMIN)
 def grades_configure(actor: Actor):
-    data = grades.GradeSyncIn().load({"enabled": request.form.get("enabled") == "on",
-                                      "mode": request.form.get("mode", "points")})
+    try:
+        data = grades.GradeSyncIn().load({"enabled": request.form.get("enabled") == "on",
+                                          "mode": request.form.get("mode", "points")})
+    except ValidationError as err:  # a mode the form does not offer (sent by hand): said on the page, by the choices
+        return _grades_page(actor, err.messages, 422)
     try:
         grades.configure(actor, data, lineitems_url(g.launch.services), utcnow())
     except InvalidInput as err:

@@ -154,9 +154,16 @@ def test_an_insights_filter_in_bad_shape_is_said_in_words(client, launch, query,
 
 
 def test_a_grade_sync_mode_it_does_not_know_is_said_in_words(client, launch):
+    """A mode the form does not offer (sent by hand) is answered on the grade sync page itself, the message by the
+    score choices, not on an error page."""
     token = launch(role="instructor", sub="teacher")
     response = client.post("/app/manage/grades", data={"lt": token, "enabled": "on", "mode": "percent"})
     assert "points, progress" not in visible(response), visible(response)[-300:]
+    assert response.status_code == 422
+    page = visible(response)
+    assert "Choose what the grade shows: points, or progress towards the top level." in page
+    assert "Recent deliveries" in page  # the grade sync page, not an error page
+    assert 'id="mode-error"' in response.get_data(as_text=True)
 
 
 # --- the challenge form's lists take any whole number: past the database's INTEGER it is a server error ------------
