@@ -216,13 +216,18 @@ def create_endpoint(actor: Actor, data: dict, now: datetime) -> tuple[WebhookEnd
         raise InvalidInput(_("Too many endpoints."), errors={"url": [
             _("At most %(count)s; remove one first.", count=MAX_ENDPOINTS)]})
     events = sorted(set(data["events"]))
-    twice = sorted({event for other in db.session.scalars(select(WebhookEndpoint).where(
-        WebhookEndpoint.organisation_id == actor.organisation_id)) if same_address(other.url, url)
-        for event in other.events or () if event in events})
+    same = [other for other in db.session.scalars(select(WebhookEndpoint).where(
+        WebhookEndpoint.organisation_id == actor.organisation_id)) if same_address(other.url, url)]
+    twice = sorted({event for other in same if other.active for event in other.events or () if event in events})
     if twice:  # the same form sent again (Back, a double click) or the same receiver added anew
         raise InvalidInput(_("Check the address."), errors={"url": [
             _("An endpoint for this address already receives %(events)s: each would be sent twice. To give it a new "
               "signing secret, replace that endpoint's secret instead.", events=", ".join(twice))]})
+    resting = sorted({event for other in same for event in other.events or () if event in events})
+    if resting:  # only a turned-off endpoint has them: turned on again, each would be sent twice all the same
+        raise InvalidInput(_("Check the address."), errors={"url": [
+            _("A turned-off endpoint for this address has %(events)s: turn it on again, or remove it first (with "
+              "both on, each event would be sent twice).", events=", ".join(resting))]})
     secret = new_secret()
     endpoint = WebhookEndpoint(organisation_id=actor.organisation_id, url=url, description=data["description"].strip(),
                                events=events, active=True,

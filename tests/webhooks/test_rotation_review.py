@@ -85,3 +85,16 @@ def test_which_spellings_of_an_address_count_as_the_same_receiver():
                   "https://hooks.example.org/tinker?team=2"):
         assert not same_address(hook, other), other
     assert same_address("http://hooks.example.org", "http://hooks.example.org:80/")
+
+
+def test_an_address_whose_endpoint_is_turned_off_is_refused_in_words_that_fit(app, client, launch, receiver):
+    """Adding an address again while its endpoint is turned off is refused too (turned on again, each event would
+    reach the receiver twice), but not as "already receives": it says the endpoint is turned off and what to do."""
+    admin = launch(role="admin", sub="boss")
+    add_endpoint(client, admin, receiver.url, events=("badge.earned",))
+    endpoint_id = _endpoint_id(client, admin)
+    assert client.post(f"{PAGE}/{endpoint_id}/active", data={"lt": admin}).status_code == 303  # off
+    again = client.post(PAGE, data={"lt": admin, "url": receiver.url, "events": ["badge.earned"]})
+    page = visible(again)
+    assert again.status_code == 422 and "already receives" not in page
+    assert "A turned-off endpoint for this address has badge.earned: turn it on again, or remove it first" in page
