@@ -83,11 +83,7 @@ def write(state, boards: dict | None, ranks: dict | None) -> None:
     for name, _type in _ENTRY:
         values = [entry[name] for entry in entries]
         params[f"l_{name}"] = [_utc_text(v) for v in values] if name == "created_at" else values
-    rows = sorted((boards or {}).items())
-    extra = sorted((key, n) for key, n in (ranks or {}).items() if n)
-    params.update(boards=[b for (b, _u), _d in rows], holders=[u for (_b, u), _d in rows],
-                  deltas=[d for _k, d in rows], rank_boards=[b for (b, _p), _n in extra],
-                  rank_points=[p for (_b, p), _n in extra], rank_members=[n for _k, n in extra])
+    params.update(board_rows.board_arrays(boards or {}, ranks or {}))
     inserted, posted = (_WITH_EXPERIMENT if experiment is not None else _ENTRIES).all(db.session, params)[0]
     if experiment is not None and inserted is None:
         # Its author's membership row, locked since the preflight, keeps their other awards out: the key was not
@@ -100,7 +96,6 @@ def write(state, boards: dict | None, ranks: dict | None) -> None:
         # The preflight read the author's awards under their lock: an entry of the same key cannot appear meanwhile.
         # Should one have, the award stops here (its transaction rolled back) rather than pay what it did not post.
         raise Conflict(_("Your points met another change being saved at the same moment. Send the entry again."))
-
 
 
 def _utc_text(moment: datetime) -> str:

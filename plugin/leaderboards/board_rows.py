@@ -134,12 +134,17 @@ _PG_BOARD_ADD = Hot(lambda _dialect: _pg_board_add(), writes=(BoardScore.__table
 def _write_boards_and_ranks(boards: dict[tuple[str, int], int], ranks: dict[tuple[str, int], int]) -> None:
     """PostgreSQL, at the end of ranks_last: the board rows gathered ((board, holder) -> points to add) and the rank
     buckets and blocks they move, with any other rank changes gathered (`ranks`), in one statement."""
+    _PG_BOARDS_AND_RANKS.execute(db.session, board_arrays(boards, ranks))
+
+
+def board_arrays(boards: dict[tuple[str, int], int], ranks: dict[tuple[str, int], int]) -> dict[str, list]:
+    """pg_boards_and_ranks' parameters: the board rows and the rank changes (blocks included: _move_ranks added
+    them) as arrays, keys sorted."""
     rows = sorted(boards.items())
-    extra = sorted((key, n) for key, n in ranks.items() if n)  # blocks included (_move_ranks added them)
-    _PG_BOARDS_AND_RANKS.execute(db.session, {
-        "boards": [b for (b, _u), _d in rows], "holders": [u for (_b, u), _d in rows],
-        "deltas": [d for _k, d in rows], "rank_boards": [b for (b, _p), _n in extra],
-        "rank_points": [p for (_b, p), _n in extra], "rank_members": [n for _k, n in extra]})
+    extra = sorted((key, n) for key, n in ranks.items() if n)
+    return {"boards": [b for (b, _u), _d in rows], "holders": [u for (_b, u), _d in rows],
+            "deltas": [d for _k, d in rows], "rank_boards": [b for (b, _p), _n in extra],
+            "rank_points": [p for (_b, p), _n in extra], "rank_members": [n for _k, n in extra]}
 
 
 def pg_boards_and_ranks(gate=None):
