@@ -224,8 +224,12 @@ def test_number_boxes_of_a_rule_holding_only_spaces_count_as_empty(app, client, 
     saved = client.post("/app/admin/rules/save", data={"lt": admin, **_new_rule(
         cooldown_days="   ", cap_count=" ", cap_window_days="\t")})
     assert saved.status_code == 303
-    rule = _scalar(app, select(Rule).where(Rule.name == "Quiz drafted"))
-    assert (rule.points, rule.cooldown_days, rule.cap_count) == (7, 0, 0)
+    with app.app_context():
+        from plugin.extensions import db
+
+        saved_rule = db.session.execute(select(Rule.points, Rule.cooldown_days, Rule.cap_count).where(
+            Rule.name == "Quiz drafted")).one()
+    assert tuple(saved_rule) == (7, 0, 0)
     nothing = client.post("/app/admin/rules/save", data={"lt": admin, **_new_rule(name="Nothing", points="  ")})
     assert nothing.status_code == 422
     assert "A rule must give points, a badge, or both." in visible(nothing)
