@@ -7,7 +7,9 @@ import re
 
 import sqlalchemy as sa
 
-_HELD_TABLES = re.compile(r"\b(experiment|ledger_entry|points_total|member_stat|experiment_tally)\b")
+from plugin.ledger.pending import TABLES
+
+_HELD_TABLES = re.compile(r"\b(" + "|".join(TABLES) + r")\b")
 
 
 def watch(engine) -> None:
