@@ -33,12 +33,14 @@ def floor_writer(organisation_id: int, course_id: int, user_id: int, tool_id: in
         _STATEMENTS["entry"] = sa.insert(LedgerEntry.__table__)
     insert_experiment, insert_entry = _STATEMENTS["experiment"], _STATEMENTS["entry"]
     run = secrets.token_hex(4)  # keys stay unique across rounds and processes writing for the same person
+    hashed = db.session.connection().dialect.name == "postgresql"
 
     def insert(i: int) -> None:
         now = utcnow()
         if experiment:
             db.session.execute(insert_experiment,
-                               _experiment_row(organisation_id, course_id, user_id, tool_id, category_id, i, now))
+                               _experiment_row(organisation_id, course_id, user_id, tool_id, category_id, i, now,
+                                               hashed))
         db.session.execute(insert_entry, _entry_row(organisation_id, course_id, user_id, f"raw:{user_id}:{run}:{i}",
                                                     i, now))
         upsert_increment(db.session, PointsTotal.__table__, {"course_id": course_id, "user_id": user_id,
@@ -100,7 +102,7 @@ def same_writes_writer(organisation_id: int, course_id: int, user_id: int, tool_
             buckets[(board, after)] += 1
         ranks = sorted((b, p, n) for (b, p), n in with_blocks(buckets).items() if n)
         if minimal is None:
-            upsert.write(_experiment_row(organisation_id, course_id, user_id, tool_id, category_id, i, now),
+            upsert.write(_experiment_row(organisation_id, course_id, user_id, tool_id, category_id, i, now, True),
                          _entry_row(organisation_id, course_id, user_id, f"same:{user_id}:{run}:{i}", i, now),
                          [(course_id, user_id, TOTAL, amount), *totals], activity, tally,
                          [(b, user_id, amount) for b in boards], ranks)
@@ -114,12 +116,15 @@ def same_writes_writer(organisation_id: int, course_id: int, user_id: int, tool_
     return insert
 
 
-def _experiment_row(organisation_id, course_id, user_id, tool_id, category_id, i, now) -> dict:
+def _experiment_row(organisation_id, course_id, user_id, tool_id, category_id, i, now, hashed=False) -> dict:
+    """`hashed` (PostgreSQL, where the award keeps them): with its text's word triples hashed, one number each."""
+    words = [f"Experiment {i}", *(secrets.token_hex(3) for _ in range(8))]
     return {"organisation_id": organisation_id, "course_id": course_id, "user_id": user_id,
-            "submission_key": secrets.token_hex(8), "title": f"Experiment {i}", "ai_tool_id": tool_id,
-            "task_category_id": category_id, "tried": " ".join(secrets.token_hex(3) for _ in range(8)),
+            "submission_key": secrets.token_hex(8), "title": words[0], "ai_tool_id": tool_id,
+            "task_category_id": category_id, "tried": " ".join(words[1:]),
             "outcome": "worked", "learned": "", "minutes_saved": 0, "sensitive_data": "no", "visibility": "course",
-            "created_at": now, "anonymous": False, "reflection_chars": 0, "coaching": ""}
+            "created_at": now, "anonymous": False, "reflection_chars": 0, "coaching": "",
+            "shingle_hashes": [secrets.randbits(31) for _ in range(len(words) - 1)] if hashed else None}
 
 
 def _entry_row(organisation_id, course_id, user_id, key, i, now) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint
+from sqlalchemy import ARRAY, JSON, ForeignKey, Index, Integer, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from plugin.core.db import UTCDateTime
@@ -67,6 +67,11 @@ class Experiment(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # When the free text was removed (retention period or erasure); the structured facts stay.
     text_purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # PostgreSQL: the word triples of the text as most_similar compares them, hashed (similarity.fingerprint), so
+    # the award's preflight sends back only the recent texts sharing one with the new entry's. None (SQLite, rows
+    # logged before 2026-12-02, a text changed since: a trigger clears it) means the text is compared.
+    shingle_hashes: Mapped[list[int] | None] = mapped_column(
+        ARRAY(Integer).with_variant(JSON(none_as_null=True), "sqlite"))
 
     @property
     def tool_key(self) -> str:

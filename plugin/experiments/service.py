@@ -17,7 +17,7 @@ from plugin.errors import Forbidden, InvalidInput, NotFound
 from plugin.experiments import award_write
 from plugin.experiments.models import Experiment, Outcome, SensitiveData, Visibility
 from plugin.experiments.schemas import OTHER_TOOL
-from plugin.experiments.similarity import most_similar
+from plugin.experiments.similarity import fingerprint, most_similar, shingles
 from plugin.extensions import db
 from plugin.facts import tallies
 from plugin.facts.db import DbFacts
@@ -94,10 +94,13 @@ def _log(actor: Actor, data: dict, now: datetime) -> Logged:
         raise Forbidden(_("Observers can read Tinker but not log experiments."))
     other_tool = data["ai_tool"] == OTHER_TOOL
     postgresql = dialect_name(db.session) == "postgresql"
+    text = " ".join([data["title"], data["tried"], data.get("learned", "")])
+    shingled = shingles(text)
+    hashes = fingerprint(shingled) if postgresql else None  # PostgreSQL: only texts sharing one come back
     params = {"course_id": actor.course_id, "user_id": actor.user_id, "key": data["submission_key"],
               "organisation_id": actor.organisation_id, "task_category_id": data["task_category"],
               "ai_tool_id": None if other_tool else int(data["ai_tool"]), "now": now,
-              "recent_since": now - DUPLICATE_WINDOW, "recent_limit": DUPLICATE_RECENT}
+              "recent_since": now - DUPLICATE_WINDOW, "recent_limit": DUPLICATE_RECENT, "shingles": hashes}
     # PostgreSQL: what the rules will ask is read in the preflight too, when this process knows the organisation's
     # configuration (checked against the version the preflight reads).
     ahead = _facts_ahead(actor, data, now) if postgresql and actor.can_earn else None
@@ -140,8 +143,7 @@ def _log(actor: Actor, data: dict, now: datetime) -> Logged:
                                 approved=vision.approved_from(tool_id, any_approved, this_approved))
     visibility = Visibility.PRIVATE.value if forced_private else data["visibility"]
     org_limits = limits(actor.organisation_id)
-    text = " ".join([data["title"], data["tried"], data.get("learned", "")])
-    duplicate_of, score = most_similar(text, _pairs(recent))
+    duplicate_of, score = most_similar(text, _pairs(recent), shingled)
     learned = data.get("learned", "").strip()
 
     row = dict(
@@ -154,6 +156,7 @@ def _log(actor: Actor, data: dict, now: datetime) -> Logged:
         reflection_chars=len(learned), confidence_before=data.get("confidence_before"),
         confidence_after=data.get("confidence_after"), coaching=",".join(coaching),
         duplicate_of_id=duplicate_of if score * 100 >= org_limits.duplicate_threshold_percent else None,
+        shingle_hashes=hashes,
     )
     metrics = aggregates.experiment_metrics(row["minutes_saved"], category_id, row["outcome"])
     counted = tallies.of_row(row)
@@ -270,7 +273,8 @@ def _active_item(table):
 # and what the award's writers would each ask again: grade sync on?, linked accounts, teams, open challenges.
 # Last, the author's :recent_limit most recent entries in the course since :since (the near-duplicate check's
 # window), as one JSON array of [id, text as most_similar compares it]: one value, not a row per
-# entry (a row each cost the driver and Python more than the database spent finding them).
+# entry (a row each cost the driver and Python more than the database spent finding them). PostgreSQL sends only
+# those sharing a word triple with the new entry's (Experiment.shingle_hashes).
 # The preflight's `unchanged` column: after the key, the category and the tool, standing_of_locked's columns (the
 # author's role, status and test-user mark, then `unchanged`).
 _UNCHANGED = 3 + len(tenancy.STANDING_OF)
@@ -292,13 +296,19 @@ def _recent_texts(dialect: str):
     mine = (_X.c.course_id == bindparam("course_id"), _X.c.user_id == bindparam("user_id"),
             _X.c.created_at >= bindparam("recent_since", type_=_X.c.created_at.type))
     # The newest :recent_limit, read backwards off the author's (course, user, created_at) index.
-    latest = select(_X.c.id, _X.c.created_at, _TEXT.label("text")).where(*mine).order_by(
+    latest = select(_X.c.id, _X.c.created_at, _TEXT.label("text"), _X.c.shingle_hashes).where(*mine).order_by(
         _X.c.created_at.desc(), _X.c.id.desc()).limit(bindparam("recent_limit", type_=Integer)).subquery()
     if dialect == "postgresql":
+        from sqlalchemy import ARRAY, or_
         from sqlalchemy.dialects.postgresql import aggregate_order_by
 
+        # Of those, the texts sharing a word triple with the new entry's (:shingles, similarity.fingerprint), or
+        # not fingerprinted: the others score 0 and are never its near-duplicate, so they are not sent.
+        sharing = or_(latest.c.shingle_hashes.is_(None),
+                      latest.c.shingle_hashes.op("&&")(bindparam("shingles", type_=ARRAY(Integer))))
         return select(func.json_agg(aggregate_order_by(func.json_build_array(latest.c.id, latest.c.text),
-                                                       latest.c.created_at, latest.c.id))).scalar_subquery()
+                                                       latest.c.created_at, latest.c.id))).where(
+            sharing).scalar_subquery()
     # SQLite (3.40: no ORDER BY inside an aggregate) aggregates in the order its FROM subquery gives: the index's,
     # newest first (sorting them back to oldest first here cost a temporary B-tree per award; _pairs reverses).
     return select(func.json_group_array(func.json_array(latest.c.id, latest.c.text))).scalar_subquery()

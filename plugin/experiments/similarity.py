@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import zlib
 from functools import lru_cache
 
 WORD = re.compile(r"\w+", re.UNICODE)
@@ -35,9 +36,19 @@ def _shingles_of(text: str) -> frozenset[tuple[str, ...]]:
     return frozenset(shingles(text))
 
 
-def most_similar(text: str, others: list[tuple[int, str]]) -> tuple[int | None, float]:
-    """(id, score) of the most similar of (id, text) pairs; (None, 0.0) when there are none."""
-    mine = shingles(text)
+def fingerprint(shingled: set[tuple[str, ...]]) -> list[int]:
+    """Each shingle as a signed 32-bit integer (CRC-32 of its words: the same in every process and release), sorted.
+    Texts sharing a shingle share its number; two numbers alike for different shingles only make a text compared
+    that scores nothing, so whoever filters by them (the award's preflight) loses no near-duplicate."""
+    numbers = {zlib.crc32("\x1f".join(shingle).encode()) for shingle in shingled}
+    return sorted(n - (1 << 32) if n >= 1 << 31 else n for n in numbers)
+
+
+def most_similar(text: str, others: list[tuple[int, str]], mine: set | None = None) -> tuple[int | None, float]:
+    """(id, score) of the most similar of (id, text) pairs; (None, 0.0) when there are none. `mine`: the text's
+    shingles, when the caller has them."""
+    if mine is None:
+        mine = shingles(text)
     size = len(mine)
     best_id, best = None, 0.0
     for other_id, other in others:  # jaccard() inlined: an author's recent entries can be hundreds

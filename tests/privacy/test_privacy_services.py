@@ -123,6 +123,8 @@ def test_erasure_removes_text_and_names_and_keeps_every_total(world):
                    "intranet.example", "Checked every figure", "nailed it", PRIVATE_EMAIL):
         assert secret not in dump, secret
     assert {e["tried"] for e in data["experiments"]} == {ERASED}
+    assert db.session.scalars(select(Experiment.shingle_hashes).where(  # nor their words' hashes
+        Experiment.user_id == world.ada.user_id)).all() == [None, None]
     assert {e["outcome"] for e in data["experiments"]} == {"worked", "failed"}
     assert all(e["hidden_at"] for e in data["experiments"])  # gone from the shared library
     assert data["ledger"] and data["badge_awards"] and data["teams"]  # ids and amounts stay
@@ -182,6 +184,7 @@ def test_retention_blanks_only_old_experiment_text_and_keeps_facts_and_points(wo
     old, recent = db.session.get(Experiment, world.old.id), db.session.get(Experiment, world.experiment.id)
     db.session.refresh(old)
     assert (old.title, old.tried, old.learned) == (PURGED_TITLE, "", "") and old.text_purged_at == NOW
+    assert old.shingle_hashes is None  # nor its words' hashes (PostgreSQL keeps them to compare texts)
     assert (old.outcome, old.reflection_chars > 0, old.user_id) == ("failed", True, world.ada.user_id)
     assert recent.tried == ADA_TEXT and recent.text_purged_at is None
     twin_text = db.session.scalar(select(Experiment.tried).where(Experiment.user_id == world.twin.user_id))

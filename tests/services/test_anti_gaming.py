@@ -6,14 +6,14 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from plugin.badges.service import badges_of
 from plugin.catalog.service import items
 from plugin.core.actor import Role
 from plugin.errors import Conflict
 from plugin.experiments.models import Experiment
-from plugin.experiments.service import share_experiment
+from plugin.experiments.service import share_experiment, update_experiment
 from plugin.experiments.similarity import jaccard, shingles
 from plugin.extensions import db
 from plugin.ledger.models import LedgerEntry
@@ -148,6 +148,31 @@ def test_a_new_entry_is_compared_with_the_authors_most_recent_entries_only(org, 
         log(org.ada, day(1, i), title=f"More {i}", tried=f"Yet another different attempt, number {i}, today.")
     beyond = log(org.ada, day(2), title=TITLE, tried=NOTES_TEXT)  # both earlier copies are 3+ entries back
     assert beyond.experiment.duplicate_of_id is None and note(beyond) != "duplicate" and paid(org, beyond) > 0
+
+
+LETTER = ("Drafted a parents' letter", "Asked for a friendly letter about the trip, then rewrote the opening myself "
+          "and added the meeting point and the times the coach leaves and comes back.")
+
+
+def test_an_entry_reworded_since_is_compared_as_it_now_reads(org):
+    """The author rewords an entry: a new one repeating its old words is no near-duplicate of it, one repeating its
+    new words is. (PostgreSQL keeps each text's word triples hashed and reads back only the texts sharing one with
+    the new entry: a changed text must not be judged by its old words.)"""
+    first = log(org.ada, title=TITLE, tried=NOTES_TEXT)
+    update_experiment(org.ada, first.experiment.id, {"title": LETTER[0], "tried": LETTER[1]}, later(1))
+    old_words = log(org.ada, later(2), title=TITLE, tried=NOTES_TEXT)
+    assert old_words.experiment.duplicate_of_id is None and paid(org, old_words) == 10
+    new_words = log(org.ada, later(3), title=LETTER[0], tried=LETTER[1])
+    assert new_words.experiment.duplicate_of_id == first.experiment.id and paid(org, new_words) == 0
+
+
+def test_an_entry_logged_before_texts_were_hashed_is_still_compared(org):
+    """Entries logged before the word triples were kept (an upgraded installation) have none: their text is
+    compared as before."""
+    first = log(org.ada, title=TITLE, tried=NOTES_TEXT)
+    db.session.execute(update(Experiment).where(Experiment.id == first.experiment.id).values(shingle_hashes=None))
+    again = log(org.ada, later(1), title=TITLE, tried=REORDERED)
+    assert again.experiment.duplicate_of_id == first.experiment.id and paid(org, again) == 0
 
 
 def test_a_colleagues_identical_text_is_not_my_duplicate(org):

@@ -2,9 +2,13 @@
 compatibility forms, in any language the organisation writes in."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
-from plugin.experiments.similarity import jaccard, most_similar, shingles
+from plugin.experiments.similarity import fingerprint, jaccard, most_similar, shingles
 
 LONG = ("Asked the assistant to turn my messy meeting notes from the curriculum committee into a clear list of "
         "decisions, owners and deadlines. Then I checked every item against the recording, fixed two names it had "
@@ -90,3 +94,21 @@ def test_most_similar_keeps_the_first_of_equally_close_entries():
 def test_most_similar_without_anything_in_common():
     assert most_similar(LONG, []) == (None, 0.0)
     assert most_similar(LONG, [(1, "entirely unrelated words here")]) == (None, 0.0)
+
+
+def test_texts_sharing_a_word_triple_share_a_fingerprint_number_and_others_none_here():
+    mine = set(fingerprint(shingles(LONG)))
+    assert len(mine) == len(shingles(LONG))
+    assert mine & set(fingerprint(shingles("Before that: " + LONG.split(".")[0])))
+    assert not mine & set(fingerprint(shingles("Drafted a friendly letter about the school trip for parents.")))
+    assert fingerprint(shingles("")) == []
+
+
+def test_a_texts_fingerprint_is_the_same_in_every_process():
+    """Instances compare what others stored, so the numbers cannot depend on the process (Python's own hash() of a
+    string does: it is salted per process)."""
+    code = ("from plugin.experiments.similarity import fingerprint, shingles; import sys; "
+            "print(fingerprint(shingles(sys.argv[1])))")
+    printed = {subprocess.run([sys.executable, "-c", code, LONG], env={**os.environ, "PYTHONHASHSEED": seed},
+                              capture_output=True, text=True, check=True).stdout for seed in ("1", "2")}
+    assert printed == {f"{fingerprint(shingles(LONG))}\n"}
