@@ -53,7 +53,8 @@ def same_writes_writer(organisation_id: int, course_id: int, user_id: int, tool_
                        ) -> Callable[[int], None]:
     """B7's floor of the same inserts without rules: every row an award of 10 points for an experiment writes
     (bench/ledger.py compares the rows both leave), written without rules, reads or the project's code: the
-    experiment, the ledger entry, the person's two totals (dimension and all), their activity rows (period x
+    experiment, the ledger entry, the person's two totals (dimension and all), the points of its quarter hour (the
+    daily cap's), their activity rows (period x
     metric), the facts tallies, their 12 board rows (course and organisation, 3 periods, dimension and total) and
     the rank buckets and blocks those move. PostgreSQL: all in one hand-written statement (_PgSameWrites).
     SQLite: the first three as floor_writer writes them, the others one executemany per table (_RowsUpsert), keys
@@ -69,7 +70,7 @@ def same_writes_writer(organisation_id: int, course_id: int, user_id: int, tool_
     from plugin.leaderboards.keys import board_key, course_scope, organisation_scope, with_blocks
     from plugin.leaderboards.models import BoardRank, BoardScore, MemberStat
     from plugin.leaderboards.periods import keys_for
-    from plugin.ledger.models import TOTAL, PointsTotal
+    from plugin.ledger.models import TOTAL, PointsTotal, QuarterPoints, quarter_of
     from plugin.settings.service import time_zone
 
     tz = time_zone(organisation_id)  # periods in the organisation's zone, as awards
@@ -88,6 +89,7 @@ def same_writes_writer(organisation_id: int, course_id: int, user_id: int, tool_
         now = utcnow()
         periods = keys_for(now, tz)
         totals = [(course_id, user_id, dimension, amount)]  # the floor's total is the second of the two
+        quarters = [(course_id, user_id, "bench", quarter_of(now), amount)]  # its entry's source type is "bench"
         metrics = experiment_metrics(0, category_id, "worked")
         activity = sorted((course_id, user_id, p, m, v) for p in periods for m, v in metrics.items() if v)
         counted = tallies.buckets(tool_id, category_id, now, "worked", "course", 0)
@@ -104,10 +106,11 @@ def same_writes_writer(organisation_id: int, course_id: int, user_id: int, tool_
         if minimal is None:
             upsert.write(_experiment_row(organisation_id, course_id, user_id, tool_id, category_id, i, now, True),
                          _entry_row(organisation_id, course_id, user_id, f"same:{user_id}:{run}:{i}", i, now),
-                         [(course_id, user_id, TOTAL, amount), *totals], activity, tally,
+                         [(course_id, user_id, TOTAL, amount), *totals], quarters, activity, tally,
                          [(b, user_id, amount) for b in boards], ranks)
             return
         upsert(PointsTotal.__table__, ("course_id", "user_id", "dimension"), "points", totals)
+        upsert(QuarterPoints.__table__, ("course_id", "user_id", "source_type", "quarter"), "points", quarters)
         upsert(MemberStat.__table__, ("course_id", "user_id", "period", "metric"), "value", activity)
         upsert(ExperimentTally.__table__, ("course_id", "user_id", "bucket"), "value", tally)
         upsert(BoardScore.__table__, ("board", "user_id"), "points", [(b, user_id, amount) for b in boards])
@@ -140,6 +143,8 @@ class _PgSameWrites:
 
     _UPSERTS = (  # table, keys, counter, SQL types of keys + counter
         ("points_total", ("course_id", "user_id", "dimension"), "points", ("integer", "integer", "varchar", "bigint")),
+        ("quarter_points", ("course_id", "user_id", "source_type", "quarter"), "points",
+         ("integer", "integer", "varchar", "integer", "bigint")),
         ("member_stat", ("course_id", "user_id", "period", "metric"), "value",
          ("integer", "integer", "varchar", "varchar", "bigint")),
         ("experiment_tally", ("course_id", "user_id", "bucket"), "value", ("integer", "integer", "varchar", "bigint")),

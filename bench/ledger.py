@@ -156,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             """How many rows of each table the person's awards left (rank rows: the buckets at their points)."""
             from plugin.facts.models import ExperimentTally
             from plugin.leaderboards.models import BoardRank, BoardScore, MemberStat
+            from plugin.ledger.models import QuarterPoints
 
             def count(model, *where) -> int:
                 return db.session.scalar(sa.select(sa.func.count()).select_from(model).where(*where))
@@ -164,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
             return {"experiment": count(Experiment, Experiment.user_id == actor.user_id),
                     "ledger_entry": count(LedgerEntry, LedgerEntry.user_id == actor.user_id),
                     "points_total": count(PointsTotal, PointsTotal.user_id == actor.user_id),
+                    # kept (1) or not: how many depends on the quarter hours a round spanned
+                    "quarter_points": min(1, count(QuarterPoints, QuarterPoints.user_id == actor.user_id)),
                     # less the badge count the first experiment's badge adds, once per person
                     "member_stat": count(MemberStat, MemberStat.user_id == actor.user_id,
                                          MemberStat.metric != "badges"),

@@ -91,6 +91,34 @@ def test_stored_diagnostics_lose_the_private_addresses_they_named(tmp_path):
 
 
 
+def test_points_paid_before_the_quarter_hours_were_kept_still_fill_the_daily_cap(tmp_path):
+    """0045 fills quarter_points from the ledger: what was paid today before the upgrade still counts towards
+    today's cap, and a reversal counts in no quarter hour (as the writers keep them)."""
+    from plugin.core.actor import Role
+    from plugin.extensions import db
+    from plugin.ledger.models import LedgerEntry, QuarterPoints
+    from plugin.ledger.service import reverse_entry, verify_totals
+    from plugin.settings.service import LimitsIn, limits, update_limits
+    from tests.services.factories import NOW, later, log, make_actor, make_platform
+    from tests.support.migrating import migrated_app, step_back_and_upgrade
+
+    with migrated_app(tmp_path):
+        platform = make_platform()
+        admin, ada = make_actor(platform, "admin", Role.ADMIN), make_actor(platform, "ada")
+        form = {k: str(v) for k, v in {**limits(ada.organisation_id).__dict__, "daily_points_cap": 20,
+                                      "repeat_free_count": 100}.items()}
+        update_limits(admin, LimitsIn().load(form), NOW)
+        first = log(ada, NOW).experiment.id
+        log(ada, later(20))
+        reverse_entry(db.session.scalar(select(LedgerEntry.id).where(LedgerEntry.source_id == first)), "undo", later(30))
+        step_back_and_upgrade("0044")
+        assert db.session.scalar(select(sa.func.sum(QuarterPoints.points))) == 20
+        assert verify_totals() == []
+        third = log(ada, later(40)).experiment.id
+        assert db.session.scalar(select(sa.func.count()).select_from(LedgerEntry).where(
+            LedgerEntry.source_id == third, LedgerEntry.source_type == "experiment")) == 0  # today's cap is full
+
+
 def test_the_configuration_tables_keep_their_version_triggers_through_the_newest_migration_and_back(tmp_path):
     """A write to a cached configuration table must move the organisation's version (migration 0023's triggers), or
     another process keeps serving the old configuration from memory. On SQLite a batch_alter_table copies the table

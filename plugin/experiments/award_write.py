@@ -2,8 +2,8 @@
 
 The statement inserts the experiment under the id its preflight drew (experiments.service), with the author's
 activity, tallies and turn on their membership row; the ledger entries its rules posted, under ids drawn the same
-way, and the totals they add up to; the board rows they move and the rank buckets and blocks those move
-(leaderboards/board_rows.py). Everything after the experiment is written only when the experiment is: a submission
+way, the totals they add up to and the points of their quarter hours; the board rows they move and the rank buckets
+and blocks those move (leaderboards/board_rows.py). Everything after the experiment is written only when the experiment is: a submission
 key used meanwhile, or an author erased while the award waited, writes nothing.
 
 Called with no board rows it writes the experiment and entries only (ledger/pending.flush: a read of their tables
@@ -21,9 +21,9 @@ from plugin.errors import Conflict
 from plugin.extensions import db
 from plugin.i18n import gettext as _
 from plugin.leaderboards import board_rows
-from plugin.ledger.models import TOTAL, LedgerEntry, PointsTotal
+from plugin.ledger.models import QUARTER_SECONDS, TOTAL, LedgerEntry, PointsTotal, QuarterPoints
 
-_L, _P = LedgerEntry.__table__, PointsTotal.__table__
+_L, _P, _Q = LedgerEntry.__table__, PointsTotal.__table__, QuarterPoints.__table__
 # The ledger columns written, each sent as an array (one element per entry) of this SQL type.
 _ENTRY = (("id", Integer), ("idempotency_key", String), ("organisation_id", Integer), ("course_id", Integer),
           ("user_id", Integer), ("amount", Integer), ("dimension", String), ("rule_id", Integer),
@@ -45,7 +45,8 @@ def _statement(with_experiment: bool):
         given = given.where(select(gate.c.id).exists())
     given = given.subquery("entries")
     ledger = insert(_L).from_select([name for name, _t in _ENTRY], select(*given.c)).on_conflict_do_nothing(
-    ).returning(_L.c.course_id, _L.c.user_id, _L.c.dimension, _L.c.amount).cte("ledger")
+    ).returning(_L.c.course_id, _L.c.user_id, _L.c.dimension, _L.c.amount, _L.c.source_type, _L.c.reverses_id,
+                _L.c.created_at).cte("ledger")
     # The totals they add up to: each entry's dimension and "total", in key order (as ledger.service writes them).
     parts = union_all(select(ledger.c.course_id, ledger.c.user_id, ledger.c.dimension, ledger.c.amount),
                       select(ledger.c.course_id, ledger.c.user_id, literal(TOTAL), ledger.c.amount)).subquery()
@@ -55,13 +56,21 @@ def _statement(with_experiment: bool):
     totals = insert(_P).from_select(["course_id", "user_id", "dimension", "points"], summed)
     totals = totals.on_conflict_do_update(index_elements=["course_id", "user_id", "dimension"],
                                           set_={"points": _P.c.points + totals.excluded.points}).cte("totals")
+    # The points of their quarter hours (the daily cap's; reversals count in none), as ledger.service adds them.
+    quarter = cast(func.floor(func.extract("epoch", ledger.c.created_at) / QUARTER_SECONDS), Integer)
+    keys = (ledger.c.course_id, ledger.c.user_id, ledger.c.source_type, quarter)
+    by_quarter = select(*keys, cast(func.sum(ledger.c.amount), BigInteger)).where(
+        ledger.c.reverses_id.is_(None)).group_by(*keys).order_by(*keys)
+    quarters = insert(_Q).from_select(["course_id", "user_id", "source_type", "quarter", "points"], by_quarter)
+    quarters = quarters.on_conflict_do_update(index_elements=["course_id", "user_id", "source_type", "quarter"],
+                                              set_={"points": _Q.c.points + quarters.excluded.points}).cte("quarters")
     ranks = board_rows.pg_boards_and_ranks(gate).cte("ranks")
     inserted = select(gate.c.id).scalar_subquery() if gate is not None else cast(literal(None), Integer)
     return select(inserted, select(func.count()).select_from(ledger).scalar_subquery()).add_cte(
-        *writes, totals, ranks)
+        *writes, totals, quarters, ranks)
 
 
-_TABLES = ("experiment", "member_stat", "experiment_tally", _L.name, _P.name, "board_score", "board_rank")
+_TABLES = ("experiment", "member_stat", "experiment_tally", _L.name, _P.name, _Q.name, "board_score", "board_rank")
 _WITH_EXPERIMENT = Hot(lambda _dialect: _statement(True), writes=_TABLES)
 _ENTRIES = Hot(lambda _dialect: _statement(False), writes=_TABLES[3:])
 

@@ -31,7 +31,15 @@ from plugin.extensions import db
 from plugin.facts import tallies
 from plugin.facts.models import ExperimentTally
 from plugin.ledger import pending
-from plugin.ledger.models import LedgerEntry, PointsTotal, original, unearned
+from plugin.ledger.models import (
+    QUARTER_SECONDS,
+    LedgerEntry,
+    PointsTotal,
+    QuarterPoints,
+    original,
+    quarter_of,
+    unearned,
+)
 from plugin.peer_help.models import CONFIRMED, PeerHelp
 from plugin.recognition.models import Kudos
 from plugin.rules.facts import week_start
@@ -114,7 +122,14 @@ _POINTS = select(PointsTotal.__table__.c.points).where(
 # The points a day's awards of a source type gave (the daily cap's room): original entries only. A reversal posted
 # that day cancels an award that may have been earned on another day; counted in, revoking yesterday's award would
 # widen today's cap (replay's simulation counts awards only, as here).
-_DAY_POINTS = select(func.coalesce(func.sum(L.c.amount), 0)).where(
+# Read from the points per quarter hour the ledger's writers keep (ledger.models.QuarterPoints): a day of the
+# organisation's calendar is whole quarter hours, so at most 96 rows, however many entries the day holds.
+_Q = QuarterPoints.__table__
+_DAY_POINTS = select(func.coalesce(func.sum(_Q.c.points), 0)).where(
+    _Q.c.course_id == _COURSE, _Q.c.user_id == _USER, _Q.c.source_type == bindparam("source_type"),
+    _Q.c.quarter >= bindparam("start_quarter", type_=Integer), _Q.c.quarter < bindparam("end_quarter", type_=Integer))
+# A day that is not whole quarter hours (no time zone in use has one): its entries summed.
+_DAY_POINTS_OF_ENTRIES = select(func.coalesce(func.sum(L.c.amount), 0)).where(
     L.c.course_id == _COURSE, L.c.user_id == _USER, L.c.source_type == bindparam("source_type"),
     L.c.created_at >= bindparam("start", type_=L.c.created_at.type),
     L.c.created_at < bindparam("end", type_=L.c.created_at.type), _ORIGINAL)
@@ -185,7 +200,7 @@ class DbFacts:
         other = tool_key == "other"
         since = event.occurred_at - DIMINISHING_WINDOW
         day = self.day_of(event.occurred_at)
-        start, end = self._bounds(day)
+        quarters = self._quarters(day)
         min_reflection = max(1, min_reflection_chars)
         days_since = datetime.combine(week_start(event.occurred_at) - timedelta(weeks=PREFETCH_WEEKS), time(0),
                                       tzinfo=timezone.utc)
@@ -202,7 +217,9 @@ class DbFacts:
                   "repeats_to": repeats + tallies.END,
                   "first_day_end": datetime.combine(since_day + timedelta(days=1), time(0), tzinfo=timezone.utc),
                   "itself": 1 if new is None and category_id is not None else 0,
-                  "source_type": "experiment", "start": start, "end": end,
+                  # a day not of whole quarter hours reads nothing here (points_on_day sums its entries)
+                  "source_type": "experiment", "start_quarter": quarters[0] if quarters else 0,
+                  "end_quarter": quarters[1] if quarters else 0,
                   "fsr_from": tallies.reflection_bucket(min_reflection),
                   "days_from": tallies.day_bucket(days_since.date()), "days_to": "day:" + tallies.END,
                   "tool_bucket": tallies.tool_bucket(tool), "category_bucket": tallies.category_bucket(category_id)}
@@ -220,7 +237,8 @@ class DbFacts:
         for kind, a, b, c, d, e, f, g, has_tool, has_category, latest, on in rows:
             if kind == "facts":
                 self._same[(tool_key, category_id, read.since, event.source_id)] = int(a or 0)
-                self._day_points[(read.day, "experiment")] = int(b or 0)
+                if self._quarters(read.day) is not None:
+                    self._day_points[(read.day, "experiment")] = int(b or 0)
                 summary = [int(v or 0) for v in (c, d, e, f, g)]
                 if new is not None:  # counted in as the read after its insert would
                     shared = new["visibility"] != Visibility.PRIVATE.value
@@ -404,8 +422,19 @@ class DbFacts:
         known = self._day_points.get((day, source_type))
         if known is not None:
             return known
+        quarters = self._quarters(day)
+        if quarters is None:
+            start, end = self._bounds(day)
+            return self._count(_DAY_POINTS_OF_ENTRIES, source_type=source_type, start=start, end=end)
+        return self._count(_DAY_POINTS, source_type=source_type, start_quarter=quarters[0], end_quarter=quarters[1])
+
+    def _quarters(self, day) -> tuple[int, int] | None:
+        """The day's bounds as quarter_points numbers (its first quarter hour, the next day's first); None when
+        the day does not start and end on a quarter hour."""
         start, end = self._bounds(day)
-        return self._count(_DAY_POINTS, source_type=source_type, start=start, end=end)
+        if start.timestamp() % QUARTER_SECONDS or end.timestamp() % QUARTER_SECONDS:
+            return None
+        return quarter_of(start), quarter_of(end)
 
     def _bounds(self, day) -> tuple[datetime, datetime]:
         tz = self._zone()

@@ -53,7 +53,7 @@ WATCHED: dict[str, Watch] = {
 COVERED = {"ledger_entry", "audit_event", "kudos", "experiment_pillar"}
 # Read models kept up to date with the facts above (rebuilding them gives the same figures).
 DERIVED = {"points_total", "member_stat", "board_score", "board_rank", "team_stat", "team_standing",
-           "challenge_contribution", "experiment_tally"}
+           "challenge_contribution", "experiment_tally", "quarter_points"}
 # Nothing boards, progress or insights show.
 UNRELATED = {"api_rate_window", "api_token", "badge_recipient", "badge_signing_key", "badge_issuer", "course_copy",
              "deployment", "frame_origin", "grade_sync", "launch_session", "link_attempt", "link_code", "oidc_state",

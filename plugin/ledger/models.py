@@ -1,9 +1,10 @@
 """The points ledger (append-only, ids and amounts only) and the totals maintained from it."""
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from datetime import datetime, timezone
 
-from sqlalchemy import ForeignKey, Index, String, exists, func
+from sqlalchemy import BigInteger, ForeignKey, Index, String, exists, func, literal_column
 from sqlalchemy.orm import Mapped, mapped_column
 
 from plugin.core.db import UTCDateTime
@@ -64,3 +65,33 @@ class PointsTotal(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
     dimension: Mapped[str] = mapped_column(String(40), primary_key=True)
     points: Mapped[int] = mapped_column(default=0)
+
+
+QUARTER_SECONDS = 900
+
+
+def quarter_of(moment: datetime) -> int:
+    """The UTC quarter hour a moment falls in, numbered from 1970-01-01 00:00 UTC (a naive moment is UTC)."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+    return math.floor(aware.timestamp()) // QUARTER_SECONDS
+
+
+def quarter_sql(dialect: str, column: str = "ledger_entry.created_at"):
+    """quarter_of() of a UTC timestamp column, in the database's SQL (rebuilds and checks from the ledger)."""
+    if dialect == "postgresql":
+        return literal_column(f"CAST(floor(extract(epoch FROM {column}) / {QUARTER_SECONDS}) AS INTEGER)")
+    return literal_column(f"CAST(strftime('%s', {column}) AS INTEGER) / {QUARTER_SECONDS}")
+
+
+class QuarterPoints(db.Model):
+    """The points a person's original entries (not reversals) of one source type gave them in a course, per UTC
+    quarter hour: what the daily cap asks. A day of an organisation's calendar starts and ends on a quarter hour in
+    every time zone in use, so the cap reads at most 96 of these rows, not every entry of the day. Written with the
+    entries (ledger.service, experiments.award_write); derived, rebuildable from the ledger."""
+
+    __tablename__ = "quarter_points"
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
+    source_type: Mapped[str] = mapped_column(String(40), primary_key=True)
+    quarter: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    points: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -21,7 +21,7 @@ from plugin.extensions import db
 _KEY = "tinker_pending_award"
 
 # The tables whose rows may be held back (what a statement must not read while they are).
-TABLES = ("experiment", "ledger_entry", "points_total", "member_stat", "experiment_tally")
+TABLES = ("experiment", "ledger_entry", "points_total", "quarter_points", "member_stat", "experiment_tally")
 
 
 @dataclass

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 from sqlalchemy import bindparam, delete, func, select
 
@@ -11,10 +11,21 @@ from plugin.errors import Conflict, NotFound
 from plugin.extensions import db
 from plugin.leaderboards import aggregates
 from plugin.ledger import pending
-from plugin.ledger.models import TOTAL, LedgerEntry, PointsTotal
+from plugin.ledger.models import (
+    QUARTER_SECONDS,
+    TOTAL,
+    LedgerEntry,
+    PointsTotal,
+    QuarterPoints,
+    original,
+    quarter_of,
+    quarter_sql,
+)
 
 _TOTALS = PointsTotal.__table__
 _TOTAL_KEYS = ["course_id", "user_id", "dimension"]
+_QUARTERS = QuarterPoints.__table__
+_QUARTER_KEYS = ["course_id", "user_id", "source_type", "quarter"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +65,10 @@ def post_entry(posting: Posting, now: datetime, reverses_id: int | None = None,
         _ADD_TOTALS.execute(db.session, many=[
             {"course_id": posting.course_id, "user_id": posting.user_id, "dimension": dimension, "points": points}
             for dimension, points in sorted(amounts.items())])
+        if reverses_id is None:  # the points of its quarter hour (the daily cap's; reversals count in none)
+            _ADD_QUARTER.execute(db.session, {"course_id": posting.course_id, "user_id": posting.user_id,
+                                              "source_type": posting.source_type, "quarter": quarter_of(now),
+                                              "points": posting.amount})
         aggregates.apply_points(posting.organisation_id, posting.course_id, posting.user_id, posting.dimension,
                                 posting.amount, earned_at or now)
     return entry_id
@@ -74,6 +89,15 @@ def _add_totals(dialect: str):
 _ADD_TOTALS = Hot(_add_totals, writes=(_TOTALS.name,))
 
 
+def _add_quarter(dialect: str):
+    ins = insert_for_dialect(dialect, _QUARTERS)
+    return ins.on_conflict_do_update(index_elements=_QUARTER_KEYS,
+                                     set_={"points": _QUARTERS.c.points + ins.excluded.points})
+
+
+_ADD_QUARTER = Hot(_add_quarter, writes=(_QUARTERS.name,))
+
+
 def _post_in_one(posting: Posting, now: datetime, reverses_id: int | None, earned_at: datetime) -> int | None:
     """post_entry on PostgreSQL: the entry and both totals rows in one statement (one round trip instead of two),
     the totals written from the inserted entry's row, so a key already used adds nothing.
@@ -92,8 +116,12 @@ def _post_in_one(posting: Posting, now: datetime, reverses_id: int | None, earne
         amounts = {posting.dimension: posting.amount}
         amounts[TOTAL] = amounts.get(TOTAL, 0) + posting.amount
         dimensions = sorted(amounts)
+        original = reverses_id is None  # the points of its quarter hour (the daily cap's; reversals count in none)
         entry_id = _POST_IN_ONE.scalar(db.session, {**row, "total_dimensions": dimensions,
-                                                    "total_points": [amounts[d] for d in dimensions]})
+                                                    "total_points": [amounts[d] for d in dimensions],
+                                                    "quarter_sources": [posting.source_type] if original else [],
+                                                    "quarter_numbers": [quarter_of(now)] if original else [],
+                                                    "quarter_points": [posting.amount] if original else []})
     if entry_id is not None:
         aggregates.apply_points(posting.organisation_id, posting.course_id, posting.user_id, posting.dimension,
                                 posting.amount, earned_at)
@@ -101,7 +129,7 @@ def _post_in_one(posting: Posting, now: datetime, reverses_id: int | None, earne
 
 
 def _post_in_one_statement():
-    from sqlalchemy import ARRAY, Integer, String, true
+    from sqlalchemy import ARRAY, BigInteger, Integer, String, true
     from sqlalchemy.dialects.postgresql import insert
 
     ledger = LedgerEntry.__table__
@@ -116,10 +144,21 @@ def _post_in_one_statement():
                given.c.points).select_from(entry).join(given, true()))
     totals = totals.on_conflict_do_update(index_elements=_TOTAL_KEYS,
                                           set_={"points": _TOTALS.c.points + totals.excluded.points}).cte("totals")
-    return select(entry.c.id).add_cte(totals)
+    counted = func.unnest(bindparam("quarter_sources", type_=ARRAY(String)),
+                          bindparam("quarter_numbers", type_=ARRAY(Integer)),
+                          bindparam("quarter_points", type_=ARRAY(BigInteger))).table_valued(
+        "source_type", "quarter", "points").render_derived()
+    quarters = insert(_QUARTERS).from_select(
+        [*_QUARTER_KEYS, "points"],
+        select(bindparam("course_id", type_=Integer), bindparam("user_id", type_=Integer), counted.c.source_type,
+               counted.c.quarter, counted.c.points).select_from(entry).join(counted, true()))
+    quarters = quarters.on_conflict_do_update(index_elements=_QUARTER_KEYS, set_={
+        "points": _QUARTERS.c.points + quarters.excluded.points}).cte("quarters")
+    return select(entry.c.id).add_cte(totals, quarters)
 
 
-_POST_IN_ONE = Hot(lambda _dialect: _post_in_one_statement(), writes=(LedgerEntry.__tablename__, _TOTALS.name))
+_POST_IN_ONE = Hot(lambda _dialect: _post_in_one_statement(),
+                   writes=(LedgerEntry.__tablename__, _TOTALS.name, _QUARTERS.name))
 
 
 def reverse_entry(entry_id: int, key: str, now: datetime) -> int | None:
@@ -179,14 +218,26 @@ def _sums_from_ledger(course_id: int | None, organisation_id: int | None = None)
     return sums
 
 
+def _quarter_sums(course_id: int | None, organisation_id: int | None):
+    """The ledger's original entries summed per course, person, source type and quarter hour (quarter_points)."""
+    quarter = quarter_sql(dialect_name(db.session))
+    return _scope(select(LedgerEntry.course_id, LedgerEntry.user_id, LedgerEntry.source_type,
+                         quarter.label("quarter"), func.sum(LedgerEntry.amount).label("points")).where(original())
+                  .group_by(LedgerEntry.course_id, LedgerEntry.user_id, LedgerEntry.source_type, quarter),
+                  course_id, organisation_id, LedgerEntry.course_id)
+
+
 def rebuild_totals(course_id: int | None = None, organisation_id: int | None = None) -> int:
     """Recompute every total (of one course, or of one organisation's courses) from the ledger (the ledger is the
-    truth). Returns rows written."""
+    truth), and the points per quarter hour the daily cap reads. Returns the totals rows written."""
     db.session.execute(_scope(delete(PointsTotal), course_id, organisation_id, PointsTotal.course_id))
     rows = [{"course_id": c, "user_id": u, "dimension": d, "points": p}
             for (c, u, d), p in _sums_from_ledger(course_id, organisation_id).items()]
     if rows:
         db.session.execute(PointsTotal.__table__.insert(), rows)
+    db.session.execute(_scope(delete(QuarterPoints), course_id, organisation_id, QuarterPoints.course_id))
+    db.session.execute(_QUARTERS.insert().from_select([*_QUARTER_KEYS, "points"],
+                                                      _quarter_sums(course_id, organisation_id)))
     return len(rows)
 
 
@@ -201,6 +252,17 @@ def verify_totals(course_id: int | None = None, organisation_id: int | None = No
     for key in sorted(set(expected) | set(stored)):
         if expected.get(key, 0) != stored.get(key, 0):
             diffs.append((*key, stored.get(key, 0), expected.get(key, 0)))
+    # The points per quarter hour (the daily cap's), told as "<source type> points from <UTC time>, 15 minutes".
+    expected_quarters = {(c, u, t, q): int(p) for c, u, t, q, p in db.session.execute(
+        _quarter_sums(course_id, organisation_id))}
+    stored_quarters = {(c, u, t, q): p for c, u, t, q, p in db.session.execute(_scope(select(
+        QuarterPoints.course_id, QuarterPoints.user_id, QuarterPoints.source_type, QuarterPoints.quarter,
+        QuarterPoints.points), course_id, organisation_id, QuarterPoints.course_id))}
+    for c, u, t, q in sorted(set(expected_quarters) | set(stored_quarters)):
+        if expected_quarters.get((c, u, t, q), 0) != stored_quarters.get((c, u, t, q), 0):
+            start = datetime.fromtimestamp(q * QUARTER_SECONDS, timezone.utc).strftime("%Y-%m-%d %H:%M")
+            diffs.append((c, u, f"{t} points from {start} UTC, 15 minutes", stored_quarters.get((c, u, t, q), 0),
+                          expected_quarters.get((c, u, t, q), 0)))
     return diffs
 
 

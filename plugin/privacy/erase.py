@@ -60,6 +60,7 @@ POLICY = {
     "badge_recipient.user_id": _l("deleted (claimed e-mail or identity URL)"),
     "ledger_entry.user_id": _l("kept: ids and amounts only (never touched)"),
     "points_total.user_id": KEEP_IDS,
+    "quarter_points.user_id": KEEP_IDS,
     "board_score.user_id": KEEP_IDS,
     "member_stat.user_id": KEEP_IDS,
     "experiment_tally.user_id": KEEP_IDS,

@@ -6,7 +6,7 @@ already sees them in Tinker (who gave them kudos, who they helped); who reacted 
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import aliased
@@ -21,7 +21,7 @@ from plugin.extensions import db
 from plugin.facts.models import ExperimentTally
 from plugin.identity.models import IdentityLink, LinkAttempt, LinkCode
 from plugin.leaderboards.models import BoardOptOut, BoardScore, MemberStat
-from plugin.ledger.models import LedgerEntry, PointsTotal
+from plugin.ledger.models import QUARTER_SECONDS, LedgerEntry, PointsTotal, QuarterPoints
 from plugin.lti.models import LaunchSession
 from plugin.outbox.models import OutboxItem
 from plugin.peer_help.models import PeerHelp
@@ -54,6 +54,7 @@ COVERED = {
     "badge_recipient.user_id": "badge_recipient",
     "ledger_entry.user_id": "ledger",
     "points_total.user_id": "points",
+    "quarter_points.user_id": "points_by_quarter_hour",
     "board_score.user_id": "board_scores",
     "member_stat.user_id": "activity_figures",
     "experiment_tally.user_id": "experiment_tallies",
@@ -208,6 +209,14 @@ def export_person(organisation_id: int, user_id: int) -> dict[str, list[dict]]:
         select(PointsTotal.course_id, PointsTotal.dimension, PointsTotal.points)
         .where(PointsTotal.user_id == uid, PointsTotal.course_id.in_(org_courses))
         .order_by(PointsTotal.course_id, PointsTotal.dimension))))
+    # The points per quarter hour the daily cap reads, each told by when its quarter hour began (UTC).
+    out["points_by_quarter_hour"] = [
+        {"course_id": row["course_id"], "source_type": row["source_type"],
+         "from": _iso(datetime.fromtimestamp(row["quarter"] * QUARTER_SECONDS, timezone.utc)), "points": row["points"]}
+        for row in _rows(s.execute(
+            select(QuarterPoints.course_id, QuarterPoints.source_type, QuarterPoints.quarter, QuarterPoints.points)
+            .where(QuarterPoints.user_id == uid, QuarterPoints.course_id.in_(org_courses))
+            .order_by(QuarterPoints.course_id, QuarterPoints.source_type, QuarterPoints.quarter)))]
     out["board_scores"] = _rows(s.execute(select(BoardScore.board, BoardScore.points).where(
         BoardScore.user_id == uid, BoardScore.board.in_(_boards_of(org, uid))).order_by(BoardScore.board)))
     out["activity_figures"] = _rows(s.execute(

@@ -2,7 +2,7 @@
 failures; and every limit an admin edits is honoured."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import pytest
@@ -22,7 +22,7 @@ from plugin.peer_help.service import HELPED_ME, record_help
 from plugin.recognition.service import give_kudos
 from plugin.rules.engine import NOTES
 from plugin.rules.models import Rule
-from plugin.settings.service import LimitsIn, limits, update_limits
+from plugin.settings.service import LimitsIn, limits, set_time_zone, update_limits
 from tests.services.factories import NOW, later, log, make_actor, make_platform
 
 TITLE = "Summarised committee notes"
@@ -210,6 +210,29 @@ def test_an_admin_set_daily_cap_is_honoured(org):
     tomorrow = log(org.ada, day(1))
     assert paid(org, tomorrow) == 10
     assert balance(org.ada.course_id, org.ada.user_id) == 35
+
+
+def test_the_daily_cap_keeps_to_the_organisations_day_in_a_zone_a_quarter_hour_off_the_hour(org):
+    """Kathmandu is UTC+5:45: its day starts at 18:15 UTC. What is paid just before counts in the day that ends then,
+    what is paid from 18:15 in the next (the cap reads the points per UTC quarter hour)."""
+    set_limits(org, daily_points_cap=20, repeat_free_count=100)
+    set_time_zone(org.admin, "Asia/Kathmandu", NOW)
+    midnight = NOW.replace(hour=18, minute=15)  # 2025-03-04 00:00 in Kathmandu
+    before = [log(org.ada, midnight - timedelta(minutes=3 - n)) for n in range(3)]  # 18:12, 18:13, 18:14
+    after = [log(org.ada, midnight + timedelta(minutes=n)) for n in range(3)]  # 18:15, 18:16, 18:17
+    assert [paid(org, r) for r in before + after] == [10, 10, 0, 10, 10, 0]
+    assert note(before[-1]) == note(after[-1]) == "daily_cap"
+
+
+def test_a_day_that_does_not_start_on_a_quarter_hour_is_capped_all_the_same(org):
+    """Monrovia kept UTC-0:44:30 until 1972, so its days began at 00:44:30 UTC, off the quarter hours whose points
+    the cap reads: such a day's entries are summed instead."""
+    set_limits(org, daily_points_cap=20, repeat_free_count=100)
+    set_time_zone(org.admin, "Africa/Monrovia", NOW)
+    midnight = datetime(1971, 6, 2, 0, 44, 30, tzinfo=timezone.utc)
+    before = [log(org.ada, midnight - timedelta(minutes=3 - n)) for n in range(3)]  # 00:41:30 to 00:43:30
+    after = [log(org.ada, midnight + timedelta(minutes=n)) for n in range(3)]
+    assert [paid(org, r) for r in before + after] == [10, 10, 0, 10, 10, 0]
 
 
 def test_revoking_yesterdays_award_today_does_not_widen_todays_daily_cap(org):

@@ -4,7 +4,7 @@ from sqlalchemy import delete, func, select, update
 
 from plugin.errors import Conflict, NotFound
 from plugin.extensions import db
-from plugin.ledger.models import TOTAL, LedgerEntry, PointsTotal
+from plugin.ledger.models import TOTAL, LedgerEntry, PointsTotal, QuarterPoints
 from plugin.ledger.service import (
     Posting,
     balance,
@@ -184,6 +184,31 @@ def test_verify_reports_a_tampered_total(people):
     db.session.commit()
     assert verify_totals() == [(ada.course_id, ada.user_id, TOTAL, 1000, 25)]
     assert verify_totals(ada.course_id) == [(ada.course_id, ada.user_id, TOTAL, 1000, 25)]
+
+
+def test_the_points_per_quarter_hour_are_kept_with_the_entries_and_rebuilt_from_the_ledger(people):
+    """What the daily cap reads: per person, course, source type and UTC quarter hour, the points their original
+    entries gave (a reversal counts in none: revoking yesterday's award must not widen today's cap)."""
+    ada, _, _ = people
+    _busy_ledger(people)  # all at 09:00 UTC; bo's second entry reversed
+    post_entry(posting(ada, "a-4", 7), NOW.replace(minute=14, second=59))
+    post_entry(posting(ada, "a-5", 4), NOW.replace(minute=15))
+    kept = {(q.course_id, q.user_id, q.source_type, q.quarter): q.points for q in db.session.scalars(select(QuarterPoints))}
+    nine = int(NOW.timestamp()) // 900
+    bo, elsewhere = people[1], people[2]
+    assert kept == {(ada.course_id, ada.user_id, "experiment", nine): 25 + 7,
+                    (ada.course_id, ada.user_id, "experiment", nine + 1): 4,
+                    (bo.course_id, bo.user_id, "experiment", nine): 20,
+                    (elsewhere.course_id, ada.user_id, "experiment", nine): 3}
+    assert verify_totals() == []
+    db.session.execute(update(QuarterPoints).where(QuarterPoints.quarter == nine + 1).values(points=40))
+    assert verify_totals() == [(ada.course_id, ada.user_id, "experiment points from 2025-03-03 09:15 UTC, 15 minutes",
+                                40, 4)]
+    db.session.execute(delete(QuarterPoints))
+    rebuild_totals()
+    assert {(q.course_id, q.user_id, q.source_type, q.quarter): q.points
+            for q in db.session.scalars(select(QuarterPoints))} == kept
+    assert verify_totals() == []
 
 
 def test_verify_reports_a_missing_total_row(people):
