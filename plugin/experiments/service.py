@@ -296,19 +296,25 @@ def _recent_texts(dialect: str):
     mine = (_X.c.course_id == bindparam("course_id"), _X.c.user_id == bindparam("user_id"),
             _X.c.created_at >= bindparam("recent_since", type_=_X.c.created_at.type))
     # The newest :recent_limit, read backwards off the author's (course, user, created_at) index.
-    latest = select(_X.c.id, _X.c.created_at, _TEXT.label("text"), _X.c.shingle_hashes).where(*mine).order_by(
-        _X.c.created_at.desc(), _X.c.id.desc()).limit(bindparam("recent_limit", type_=Integer)).subquery()
+    newest = (_X.c.created_at.desc(), _X.c.id.desc())
+    limit = bindparam("recent_limit", type_=Integer)
     if dialect == "postgresql":
         from sqlalchemy import ARRAY, or_
         from sqlalchemy.dialects.postgresql import aggregate_order_by
 
+        latest = select(_X.c.id, _X.c.created_at, _X.c.title, _X.c.tried, _X.c.learned, _X.c.shingle_hashes).where(
+            *mine).order_by(*newest).limit(limit).subquery()
         # Of those, the texts sharing a word triple with the new entry's (:shingles, similarity.fingerprint), or
-        # not fingerprinted: the others score 0 and are never its near-duplicate, so they are not sent.
+        # not fingerprinted: the others score 0 and are never its near-duplicate, so their text is neither put
+        # together nor sent.
         sharing = or_(latest.c.shingle_hashes.is_(None),
                       latest.c.shingle_hashes.op("&&")(bindparam("shingles", type_=ARRAY(Integer))))
-        return select(func.json_agg(aggregate_order_by(func.json_build_array(latest.c.id, latest.c.text),
+        text = latest.c.title + " " + latest.c.tried + " " + func.coalesce(latest.c.learned, "")
+        return select(func.json_agg(aggregate_order_by(func.json_build_array(latest.c.id, text),
                                                        latest.c.created_at, latest.c.id))).where(
             sharing).scalar_subquery()
+    latest = select(_X.c.id, _X.c.created_at, _TEXT.label("text")).where(*mine).order_by(*newest).limit(
+        limit).subquery()
     # SQLite (3.40: no ORDER BY inside an aggregate) aggregates in the order its FROM subquery gives: the index's,
     # newest first (sorting them back to oldest first here cost a temporary B-tree per award; _pairs reverses).
     return select(func.json_group_array(func.json_array(latest.c.id, latest.c.text))).scalar_subquery()

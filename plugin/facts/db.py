@@ -237,7 +237,7 @@ class DbFacts:
         for kind, a, b, c, d, e, f, g, has_tool, has_category, latest, on in rows:
             if kind == "facts":
                 self._same[(tool_key, category_id, read.since, event.source_id)] = int(a or 0)
-                if self._quarters(read.day) is not None:
+                if read.params["end_quarter"]:  # else the day is not whole quarter hours: the read left it out
                     self._day_points[(read.day, "experiment")] = int(b or 0)
                 summary = [int(v or 0) for v in (c, d, e, f, g)]
                 if new is not None:  # counted in as the read after its insert would

@@ -105,7 +105,7 @@ def test_the_migration_that_adds_the_tallies_fills_them_from_the_experiments_alr
 
 def test_on_sqlite_an_awards_read_ahead_looks_up_rows_and_never_walks_the_authors_history(appctx):
     """What an award reads stays the same however many experiments and awards its author has: tally buckets, one
-    day of their entries, that day's ledger entries and the past awards of the rules that ask, each an index lookup
+    day of their entries, that day's points per quarter hour and the past awards of the rules that ask, each an index lookup
     or range (the every-experiment rule's entries, one per experiment, are not walked past)."""
     if db.engine.dialect.name != "sqlite":
         pytest.skip("EXPLAIN QUERY PLAN is SQLite's")
@@ -129,9 +129,10 @@ def test_on_sqlite_an_awards_read_ahead_looks_up_rows_and_never_walks_the_author
     plan = [row[-1] for row in db.session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + statement,
                                                                         parameters)]
     reads = [line for line in plan if any(f" {t} " in f"{line} " for t in (
-        "experiment", "experiment_tally", "ledger_entry", "badge_award"))]
+        "experiment", "experiment_tally", "ledger_entry", "quarter_points", "badge_award"))]
     assert reads and all(line.startswith("SEARCH") for line in reads), plan
     assert any("ix_experiment_author_created" in line and "created_at>? AND created_at<?" in line for line in reads)
-    assert any("COVERING INDEX ix_ledger_course_user_source_day" in line and "created_at>? AND created_at<?" in line
-               for line in reads)  # the day's entries read from the index alone, reversals told apart there too
+    assert any("quarter_points USING INDEX sqlite_autoindex_quarter_points_1" in line
+               and "source_type=? AND quarter>? AND quarter<?" in line
+               for line in reads), plan  # the day's points: its quarter hours, a range of the primary key
     assert any("ix_ledger_course_user_rule (course_id=? AND user_id=? AND rule_id=?)" in line for line in reads)
