@@ -3,8 +3,8 @@
 The statement inserts the experiment under the id its preflight drew (experiments.service), with the author's
 activity, tallies and turn on their membership row; the ledger entries its rules posted, under ids drawn the same
 way, the totals they add up to and the points of their quarter hours; the board rows they move and the rank buckets
-and blocks those move (leaderboards/board_rows.py). Everything after the experiment is written only when the experiment is: a submission
-key used meanwhile, or an author erased while the award waited, writes nothing.
+and blocks those move (leaderboards/board_rows.py). Everything after the experiment is written only when the
+experiment is: a submission key used meanwhile, or an author erased while the award waited, writes nothing.
 
 Called with no board rows it writes the experiment and entries only (ledger/pending.flush: a read of their tables
 follows; the board rows stay gathered for the end), and without the experiment when that was written so already.
@@ -56,7 +56,8 @@ def _statement(with_experiment: bool):
     totals = insert(_P).from_select(["course_id", "user_id", "dimension", "points"], summed)
     totals = totals.on_conflict_do_update(index_elements=["course_id", "user_id", "dimension"],
                                           set_={"points": _P.c.points + totals.excluded.points}).cte("totals")
-    # The points of their quarter hours (the daily cap's; reversals count in none), as ledger.service adds them.
+    # The points of their quarter hours (the daily cap's; reversals count in none), as ledger.service adds them
+    # (ledger.models.quarter_of: whole quarter hours since 1970 UTC).
     quarter = cast(func.floor(func.extract("epoch", ledger.c.created_at) / QUARTER_SECONDS), Integer)
     keys = (ledger.c.course_id, ledger.c.user_id, ledger.c.source_type, quarter)
     by_quarter = select(*keys, cast(func.sum(ledger.c.amount), BigInteger)).where(

@@ -76,6 +76,11 @@ def quarter_of(moment: datetime) -> int:
     return math.floor(aware.timestamp()) // QUARTER_SECONDS
 
 
+def quarter_start(quarter: int) -> datetime:
+    """When a quarter hour of quarter_of() begins (UTC)."""
+    return datetime.fromtimestamp(quarter * QUARTER_SECONDS, timezone.utc)
+
+
 def quarter_sql(dialect: str, column: str = "ledger_entry.created_at"):
     """quarter_of() of a UTC timestamp column, in the database's SQL (rebuilds and checks from the ledger)."""
     if dialect == "postgresql":

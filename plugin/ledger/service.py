@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import bindparam, delete, func, select
 
@@ -12,7 +12,6 @@ from plugin.extensions import db
 from plugin.leaderboards import aggregates
 from plugin.ledger import pending
 from plugin.ledger.models import (
-    QUARTER_SECONDS,
     TOTAL,
     LedgerEntry,
     PointsTotal,
@@ -20,6 +19,7 @@ from plugin.ledger.models import (
     original,
     quarter_of,
     quarter_sql,
+    quarter_start,
 )
 
 _TOTALS = PointsTotal.__table__
@@ -116,12 +116,12 @@ def _post_in_one(posting: Posting, now: datetime, reverses_id: int | None, earne
         amounts = {posting.dimension: posting.amount}
         amounts[TOTAL] = amounts.get(TOTAL, 0) + posting.amount
         dimensions = sorted(amounts)
-        original = reverses_id is None  # the points of its quarter hour (the daily cap's; reversals count in none)
+        counted = reverses_id is None  # the points of its quarter hour (the daily cap's; reversals count in none)
         entry_id = _POST_IN_ONE.scalar(db.session, {**row, "total_dimensions": dimensions,
                                                     "total_points": [amounts[d] for d in dimensions],
-                                                    "quarter_sources": [posting.source_type] if original else [],
-                                                    "quarter_numbers": [quarter_of(now)] if original else [],
-                                                    "quarter_points": [posting.amount] if original else []})
+                                                    "quarter_sources": [posting.source_type] if counted else [],
+                                                    "quarter_numbers": [quarter_of(now)] if counted else [],
+                                                    "quarter_points": [posting.amount] if counted else []})
     if entry_id is not None:
         aggregates.apply_points(posting.organisation_id, posting.course_id, posting.user_id, posting.dimension,
                                 posting.amount, earned_at)
@@ -260,7 +260,7 @@ def verify_totals(course_id: int | None = None, organisation_id: int | None = No
         QuarterPoints.points), course_id, organisation_id, QuarterPoints.course_id))}
     for c, u, t, q in sorted(set(expected_quarters) | set(stored_quarters)):
         if expected_quarters.get((c, u, t, q), 0) != stored_quarters.get((c, u, t, q), 0):
-            start = datetime.fromtimestamp(q * QUARTER_SECONDS, timezone.utc).strftime("%Y-%m-%d %H:%M")
+            start = quarter_start(q).strftime("%Y-%m-%d %H:%M")
             diffs.append((c, u, f"{t} points from {start} UTC, 15 minutes", stored_quarters.get((c, u, t, q), 0),
                           expected_quarters.get((c, u, t, q), 0)))
     return diffs

@@ -6,7 +6,7 @@ already sees them in Tinker (who gave them kudos, who they helped); who reacted 
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import aliased
@@ -21,7 +21,7 @@ from plugin.extensions import db
 from plugin.facts.models import ExperimentTally
 from plugin.identity.models import IdentityLink, LinkAttempt, LinkCode
 from plugin.leaderboards.models import BoardOptOut, BoardScore, MemberStat
-from plugin.ledger.models import QUARTER_SECONDS, LedgerEntry, PointsTotal, QuarterPoints
+from plugin.ledger.models import LedgerEntry, PointsTotal, QuarterPoints, quarter_start
 from plugin.lti.models import LaunchSession
 from plugin.outbox.models import OutboxItem
 from plugin.peer_help.models import PeerHelp
@@ -212,7 +212,7 @@ def export_person(organisation_id: int, user_id: int) -> dict[str, list[dict]]:
     # The points per quarter hour the daily cap reads, each told by when its quarter hour began (UTC).
     out["points_by_quarter_hour"] = [
         {"course_id": row["course_id"], "source_type": row["source_type"],
-         "from": _iso(datetime.fromtimestamp(row["quarter"] * QUARTER_SECONDS, timezone.utc)), "points": row["points"]}
+         "from": _iso(quarter_start(row["quarter"])), "points": row["points"]}
         for row in _rows(s.execute(
             select(QuarterPoints.course_id, QuarterPoints.source_type, QuarterPoints.quarter, QuarterPoints.points)
             .where(QuarterPoints.user_id == uid, QuarterPoints.course_id.in_(org_courses))
