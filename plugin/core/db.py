@@ -307,10 +307,35 @@ def _array_text_for(type_, dialect):
     return None
 
 
+def _numbered(dialect):
+    """The dialect compiling bind parameters as PostgreSQL's own $1, $2... (SQLAlchemy's "numeric_dollar"), each
+    name one number however often the statement uses it."""
+    import copy
+
+    numbered = copy.copy(dialect)
+    numbered.paramstyle, numbered.positional = "numeric_dollar", True
+    numbered.identifier_preparer = dialect.preparer(numbered)  # no "%" doubled: psycopg will not parse the text
+    return numbered
+
+
+_RAW_CURSOR: list = []  # psycopg.RawCursor (psycopg >= 3.2), imported on first use: SQLite installs go without psycopg
+
+
+def _raw_cursor(dbapi_connection):
+    if not _RAW_CURSOR:
+        from psycopg import RawCursor
+
+        _RAW_CURSOR.append(RawCursor)
+    return _RAW_CURSOR[0](dbapi_connection)
+
+
 class Hot:
     """A Core statement the award path runs on every award, compiled once per dialect and sent straight to
     the session's DBAPI cursor: no per-execution compile-cache lookup, parameter construction or result
     machinery (SQLAlchemy's part was half of an award's time, well above what the database spent).
+    PostgreSQL: compiled with $1, $2... and sent as bytes through psycopg's RawCursor, which passes the text on as
+    it is. psycopg's own cursor parses %(name)s placeholders out of the text on every execution for a statement
+    longer than 4,096 characters (it caches only shorter ones), as the award's two statements are.
 
     What stays as with session.execute: the transaction (the session's connection; BEGIN IMMEDIATE on SQLite),
     bind types (UTCDateTime and the like convert as usual), before/after_cursor_execute listeners, and errors
@@ -331,16 +356,18 @@ class Hot:
 
     def _prepare(self, dialect) -> tuple:
         stmt = self._build(dialect.name) if callable(self._build) else self._build
-        compiled = stmt.compile(dialect=dialect)
+        postgresql = dialect.name == "postgresql"
+        compiled = stmt.compile(dialect=_numbered(dialect) if postgresql else dialect)
         processors = dict(compiled._bind_processors)
         if dialect.name == "sqlite":  # UTC timestamps written as SQLite's DATETIME writes them, in one call
             for bind, name in compiled.bind_names.items():
                 if isinstance(bind.type, UTCDateTime) and name in processors:
                     processors[name] = sqlite_utc_text
-        elif dialect.name == "postgresql":  # arrays of text or integers as array text, where the statement casts them
+        elif postgresql:  # arrays of text or integers as array text, where the statement casts them
+            number = {name: i for i, name in enumerate(compiled.positiontup, 1)}
             for bind, name in compiled.bind_names.items():
                 text = _array_text_for(bind.type, dialect)
-                if text is not None and f"%({name})s::" in compiled.string:
+                if text is not None and f"${number[name]}::" in compiled.string:
                     processors[name] = text
         values = {name: bind.value for bind, name in compiled.bind_names.items()
                   if bind.value is not None and not bind.required}
@@ -353,7 +380,8 @@ class Hot:
             (lambda params, _name=names[0]: (params[_name],)) if names else (lambda params: ()))
         process = tuple((i, processors[name]) for i, name in enumerate(names) if processors.get(name) is not None)
         plan = (tuple(names), defaults if values else None, pick, process)
-        prepared = (compiled.string, plan, compiled.positional)
+        prepared = (compiled.string, plan, compiled.positional,
+                    compiled.string.encode() if postgresql else compiled.string)
         self._compiled[dialect.name] = prepared
         return prepared
 
@@ -381,10 +409,11 @@ class Hot:
             session = session()  # once: connection() and the memo below would each ask the registry again
         conn = connection(session)
         dialect = conn.dialect
-        sql, plan, positional = self._compiled.get(dialect.name) or self._prepare(dialect)
+        sql, plan, positional, sent = self._compiled.get(dialect.name) or self._prepare(dialect)
         args = [self._args(plan, positional, p) for p in many] if many is not None else self._args(
             plan, positional, params or {})
-        cursor = conn.connection.dbapi_connection.cursor()
+        dbapi_connection = conn.connection.dbapi_connection
+        cursor = _raw_cursor(dbapi_connection) if sent is not sql else dbapi_connection.cursor()
         # Cursor listeners, when there are any (the engine's "begin" listener makes every connection have events,
         # so ask the two lists themselves: an empty one costs a test, not an iteration).
         dispatch = conn.dispatch if conn._has_events or conn.engine._has_events else None
@@ -393,9 +422,9 @@ class Hot:
                 fn(conn, cursor, sql, args, None, many is not None)
         try:
             if many is not None:
-                cursor.executemany(sql, args)
+                cursor.executemany(sent, args)
             else:
-                cursor.execute(sql, args)
+                cursor.execute(sent, args)
         except dialect.loaded_dbapi.Error as err:
             conn._handle_dbapi_exception(err, sql, args, cursor, None)
         if dispatch is not None and dispatch.after_cursor_execute:
