@@ -12,6 +12,7 @@ from plugin.badges.images import check_upload, default_svg
 from plugin.badges.models import BadgeAward, BadgeClass
 from plugin.core import text_fold
 from plugin.core.db import insert_ignore
+from plugin.core.names import tidy as tidy_name
 from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
 from plugin.i18n import gettext as _
@@ -128,7 +129,7 @@ def save_badge(actor, badge_id: int | None, *, name: str, description: str, crit
 
     if not actor.can_administer:
         raise Forbidden(_("Only the organisation's administrators edit badges."))
-    name = (name or "").strip()
+    name = tidy_name(name)
     errors = {}
     if not 2 <= len(name) <= 200:
         errors["name"] = [_("%(min)s to %(max)s characters.", min=2, max=200)]

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 from plugin.catalog.models import AiTool, TaskCategory, ValueTag
 from plugin.core import memo, text_fold
 from plugin.core.actor import Actor
+from plugin.core.names import tidy as tidy_name
 from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
 from plugin.i18n import gettext as _
@@ -48,7 +49,7 @@ def _require_admin(actor: Actor) -> None:
 
 
 def _clean_name(name: str) -> str:
-    name = (name or "").strip()
+    name = tidy_name(name)
     if not name or len(name) > 100:
         raise InvalidInput(_("A name of 1 to 100 characters is needed."), errors={"name": [_("1 to 100 characters.")]})
     return name

@@ -19,6 +19,7 @@ from plugin.challenges import progress
 from plugin.challenges.datasets import PASTED_NAME, Dataset, check_dataset
 from plugin.challenges.models import Challenge, ChallengeTool
 from plugin.core.actor import Actor, Role
+from plugin.core.names import tidy as tidy_name
 from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
 from plugin.i18n import gettext as _
@@ -195,7 +196,7 @@ def _checked(actor: Actor, data: dict, upload, current: Challenge | None) -> tup
             Team.id == team_id, Team.course_id == actor.course_id)) is None:
         errors["team"] = [_("Choose one of this course's teams.")]
     fields = {
-        "title": data["title"].strip(), "description": (data.get("description") or "").strip(),
+        "title": tidy_name(data["title"]), "description": (data.get("description") or "").strip(),
         "goal_kind": data["goal_kind"], "goal_value": data["goal_value"],
         "starts_at": to_utc(data["starts_at"], tz), "ends_at": to_utc(data["ends_at"], tz), "team_id": team_id,
         "task_category_id": owned(TaskCategory, "task_category", _("Choose a task category from the list.")),

@@ -3,9 +3,11 @@
 SQLite's lower() folds ASCII only, so it gets casefold() (registered per connection, core.db); PostgreSQL's
 lower() does too under the C locale, so it folds with the ICU root collation where the server has one. Both
 then fold the Turkish i's: İ, I, ı and i all become i. So "şablon" finds "Şablon", "ÇİZELGE" equals
-"çizelge" and "öztürk" finds "Can Öztürk" whichever database runs."""
+"çizelge" and "öztürk" finds "Can Öztürk" whichever database runs. What is compared is in NFC (core.names stores
+names so; the words and values folded here are put in it), so "Ç" typed as "C" and a combining cedilla is "Ç"."""
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 
 from sqlalchemy import func, select
@@ -20,7 +22,8 @@ def key(value: str) -> str:
 
 
 def _turkish_i(value: str) -> str:
-    return value.replace("İ", "i").replace("I", "i")
+    """NFC first (names are stored so, core.names: "İ" typed as "I" and a combining dot is "İ"), then the i's."""
+    return unicodedata.normalize("NFC", value).replace("İ", "i").replace("I", "i")
 
 
 def folder() -> tuple[Callable, Callable[[str], str]]:

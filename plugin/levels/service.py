@@ -10,6 +10,7 @@ from plugin.core import text_fold
 from plugin.core.actor import Actor
 from plugin.core.db import read
 from plugin.core.memo import memoised
+from plugin.core.names import tidy as tidy_name
 from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
 from plugin.i18n import gettext as _
@@ -74,7 +75,7 @@ def _take_turns(organisation_id: int) -> None:
 
 def add_dimension(actor: Actor, name: str, description: str = "") -> Dimension:
     _require_admin(actor)
-    name = (name or "").strip()
+    name = tidy_name(name)
     # folded as every name is compared ("İletişim" is "iletişim": casefold() alone kept İ's dot, a key of its own)
     key = re.sub(r"[\W_]+", "-", text_fold.key(name)).strip("-")[:40]
     if not key:
@@ -97,7 +98,7 @@ def set_levels(actor: Actor, steps: list[tuple[str, int]], now: datetime | None 
     """Replace the ladder. Levels are computed from points, so nothing awarded changes. Given `now`, the "a level
     is reached" rules naming a level whose threshold moved follow it (a new version of each)."""
     _require_admin(actor)
-    clean = [((name or "").strip()[:100], int(threshold)) for name, threshold in steps if (name or "").strip()]
+    clean = [(tidy_name(name)[:100], int(threshold)) for name, threshold in steps if tidy_name(name)]
     if not clean:
         raise InvalidInput(_("Keep at least one level."), errors={"levels": [_("At least one level.")]})
     thresholds = [t for _, t in clean]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from plugin.core.names import tidy as tidy_name
 from plugin.lti import claims as C
 from plugin.lti.install import CUSTOM_COURSE_GROUPS, CUSTOM_HISTORY
 from plugin.tenancy.service import MAX_URL
@@ -38,8 +39,9 @@ def without_nul(value):
 
 
 def text(value, limit: int) -> str | None:
-    """An optional text claim, cut to `limit` characters; None when it is empty or not text."""
-    return (value[:limit] or None) if isinstance(value, str) else None
+    """An optional name claim (a person's, a course's title or label) as names are stored (core.names.tidy: NFC, no
+    control characters, single spaces), cut to `limit` characters; None when it is empty or not text."""
+    return (tidy_name(value)[:limit] or None) if isinstance(value, str) else None
 
 
 def whole_text(value, limit: int) -> str | None:

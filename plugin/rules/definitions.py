@@ -13,6 +13,7 @@ from plugin.badges.models import BadgeAward, BadgeClass
 from plugin.catalog.models import AiTool, TaskCategory
 from plugin.core import text_fold
 from plugin.core.actor import Actor
+from plugin.core.names import tidy as tidy_name
 from plugin.errors import Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
 from plugin.i18n import gettext as _
@@ -46,7 +47,7 @@ def _validate(organisation_id: int, fields: dict, kept_points: int | None = None
             errors.update({f"params.{k}": v for k, v in err.messages.items()})
         else:
             errors.update(_check_names(organisation_id, condition, fields["params"]))
-    if not (fields.get("name") or "").strip():
+    if not tidy_name(fields.get("name")):
         errors["name"] = [_("Give the rule a name.")]
     points = fields.get("points", 0)
     if not isinstance(points, int) or (points > MAX_POINTS and points != kept_points):  # None: not a whole number
@@ -67,7 +68,7 @@ def _validate(organisation_id: int, fields: dict, kept_points: int | None = None
         errors["points"] = [_("A rule must give points, a badge, or both.")]
     if errors:
         raise InvalidInput(_("The rule needs some changes."), errors=errors)
-    fields["name"] = fields["name"].strip()[:200]
+    fields["name"] = tidy_name(fields["name"])[:200]
     return fields
 
 
@@ -96,9 +97,9 @@ def _refuse_taken_name(organisation_id: int, name: str, rule_id: int | None = No
     "ilk deneme"): the same new rule sent twice (a double click, Back and send again) was two rules, each paying for
     the same experiments. Rules take turns on the organisation's row, so two sent at once are told apart too."""
     tenancy.lock_organisation(organisation_id)
-    wanted = text_fold.key(name.strip())
+    wanted = text_fold.key(tidy_name(name))
     if any(text_fold.key(rule.name) == wanted for rule in rules_of(organisation_id) if rule.id != rule_id):
-        taken = _("There is already a rule called “%(name)s”.", name=name.strip())
+        taken = _("There is already a rule called “%(name)s”.", name=tidy_name(name))
         raise InvalidInput(taken, errors={"name": [taken]})
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from marshmallow import fields, pre_load, validate
 
 from plugin.core.ids import ID_RANGE
+from plugin.core.names import tidy as tidy_name
 from plugin.core.schema import Schema
 from plugin.i18n import lazy_gettext as _l
 
@@ -17,9 +18,9 @@ class TeamIn(Schema):
 
     @pre_load
     def _tidy(self, data, **kwargs):
-        # Stray and doubled spaces would make "Red  team" and "Red team" two teams.
+        # As names are stored (core.names.tidy): "Red  team" and "Red team", or an "Ö" typed two ways, are one team.
         if isinstance(data, dict) and isinstance(data.get("name"), str):  # a JSON body may be any value
-            data = {**data, "name": " ".join(data["name"].split())}
+            data = {**data, "name": tidy_name(data["name"])}
         return data
 
     def load_form(self, form) -> dict:

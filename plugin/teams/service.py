@@ -21,6 +21,7 @@ from plugin.challenges.models import Challenge
 from plugin.core import text_fold
 from plugin.core.actor import Actor, Role
 from plugin.core.db import insert_ignore
+from plugin.core.names import tidy as tidy_name
 from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
 from plugin.i18n import gettext as _
@@ -78,7 +79,7 @@ def sync_lms_teams(course_id: int, groups: dict[str, str], members: dict[str, se
         select(Team).where(Team.course_id == course_id, Team.external_id.is_not(None)))}
 
     def wanted_name(external_id: str) -> str:
-        return (groups[external_id] or lms_group_name(external_id))[:190]
+        return (tidy_name(groups[external_id]) or lms_group_name(external_id))[:190]
 
     # Teams whose group the LMS renamed give up their names first (under a placeholder, as names are unique), so
     # groups that swapped names, or passed one along, take theirs; each otherwise kept its name.
@@ -284,9 +285,17 @@ def _check_name_free(course_id: int, name: str, team_id: int | None = None) -> N
                        errors={"name": [_("Choose a name no other team of this course has.")]})
 
 
+def _name(data: dict) -> str:
+    """The team name sent, as names are stored (core.names.tidy); an empty one is refused."""
+    name = tidy_name(data["name"])
+    if not name:
+        raise InvalidInput(_("Give the team a name."), errors={"name": [_("Give the team a name.")]})
+    return name
+
+
 def create_team(actor: Actor, data: dict, now: datetime) -> Team:
     _require_manager(actor)
-    name = data["name"]
+    name = _name(data)
     _check_name_free(actor.course_id, name)
     team_id = insert_ignore(db.session, Team.__table__, {"course_id": actor.course_id, "name": name,
                                                          "created_at": now}, ["course_id", "name"])
@@ -299,7 +308,7 @@ def create_team(actor: Actor, data: dict, now: datetime) -> Team:
 
 def rename_team(actor: Actor, team_id: int, data: dict, now: datetime) -> Team:
     team = _managed(actor, team_id, lock=True)
-    name, before = data["name"], team.name
+    name, before = _name(data), team.name
     if name == before:
         return team
     _check_name_free(team.course_id, name, team.id)

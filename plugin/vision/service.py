@@ -15,6 +15,7 @@ from plugin.catalog.service import items
 from plugin.core import memo, text_fold
 from plugin.core.actor import Actor
 from plugin.core.db import insert_ignore
+from plugin.core.names import tidy as tidy_name
 from plugin.errors import Conflict, Forbidden, InvalidInput
 from plugin.extensions import db
 from plugin.i18n import gettext as _
@@ -118,7 +119,7 @@ def save_vision(actor: Actor, data: dict, now: datetime) -> Vision:
     if not actor.can_administer:
         raise Forbidden(_("Only the organisation's administrators can change the AI vision."))
     org = actor.organisation_id
-    names = [text_fold.key(p["name"].strip()) for p in data["pillars"]]  # "İletişim" is "iletişim"
+    names = [text_fold.key(tidy_name(p["name"])) for p in data["pillars"]]  # "İletişim" is "iletişim"
     if len(set(names)) != len(names):
         raise InvalidInput(_("Each pillar needs its own name."), errors={"pillars": [_("Each pillar needs its own name.")]})
     # One save at a time per organisation: the vision row is locked before anything is read, so a second admin's
@@ -150,9 +151,9 @@ def _save_pillars(organisation_id: int, rows: list[dict]) -> None:
     """Rows keep their pillar by id (or by name); pillars no row names are retired, keeping past tags."""
     existing = {p.id: p for p in pillars(organisation_id, include_inactive=True)}
     by_name = {text_fold.key(p.name): p for p in existing.values()}
-    targets = [existing.get(row.get("id") or 0) or by_name.get(text_fold.key(row["name"].strip())) for row in rows]
+    targets = [existing.get(row.get("id") or 0) or by_name.get(text_fold.key(tidy_name(row["name"]))) for row in rows]
     kept = {p.id for p in targets if p is not None}
-    wanted = {text_fold.key(row["name"].strip()) for row in rows}
+    wanted = {text_fold.key(tidy_name(row["name"])) for row in rows}
     for pillar in existing.values():  # free names first, so pillars can swap names in one save
         if pillar.id in kept or text_fold.key(pillar.name) in wanted:
             pillar.name = f"~{pillar.id}"
@@ -166,7 +167,7 @@ def _save_pillars(organisation_id: int, rows: list[dict]) -> None:
         if pillar is None:
             pillar = Pillar(organisation_id=organisation_id)
             db.session.add(pillar)
-        pillar.name, pillar.description = row["name"].strip(), row.get("description", "").strip()
+        pillar.name, pillar.description = tidy_name(row["name"]), row.get("description", "").strip()
         pillar.position, pillar.active = position, True
     db.session.flush()
 

@@ -140,6 +140,15 @@ def test_a_returning_launch_records_its_time_and_keeps_everything_else(client, p
     assert user.name == "Ada Lovelace" and again.role == "learner" and again.id == first.id
 
 
+def test_names_and_titles_from_the_lms_are_stored_as_names_are(client, platform, app):
+    """NFC, control characters left out, single spaces: a name an LMS sends decomposed is the name typed on a
+    keyboard that composes it, and no escape code or line break reaches pages, exports or logs."""
+    token_from(platform.launch(client, sub="cy", name="Ays\u0327e\x1b[1m  O\u0308ztu\u0308rk\n", overrides={
+        LTI + "context": {"id": "course-1", "title": "Ölçme\x07 ve\r\nDeğerlendirme", "label": "O\u0308D\x00"}})[0])
+    user, _membership, course = _member(app, "cy")
+    assert (user.name, course.title, course.label) == ("Ayşe [1m Öztürk", "Ölçme ve Değerlendirme", "ÖD")
+
+
 def test_a_returning_launch_brings_new_names_titles_and_roles(client, platform, app):
     token_from(platform.launch(client, sub="bo", role="learner", name="Bo")[0])
     response, _ = platform.launch(client, sub="bo", role="instructor", name="Bo Canvas", overrides={

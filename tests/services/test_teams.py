@@ -91,6 +91,24 @@ def test_duplicate_names_are_refused_whatever_their_case(course):
     assert sorted(team_ids(course.boss)) == ["Blue", "Red"]
 
 
+def test_a_name_typed_decomposed_is_the_same_team_and_control_characters_are_left_out(course):
+    """"Çizelge" from a Mac (C and a combining cedilla) is the team "Çizelge" already has; the JSON API's name goes
+    through the service as the form's does."""
+    teams.create_team(course.boss, name("Çizelge"), NOW)
+    with pytest.raises(Conflict, match="already has a team called “Çizelge”"):
+        teams.create_team(course.boss, {"name": "C\u0327izelge"}, NOW)
+    created = teams.create_team(course.boss, {"name": " Blue\x1b[0m\t team\n"}, NOW)
+    assert created.name == "Blue [0m team"
+    with pytest.raises(InvalidInput, match="Give the team a name"):
+        teams.create_team(course.boss, {"name": "\x00\x07 "}, NOW)
+    assert sorted(team_ids(course.boss)) == ["Blue [0m team", "Çizelge"]
+
+
+def test_an_lms_group_name_is_stored_as_names_are(course):
+    teams.sync_lms_teams(course.boss.course_id, {"g-1": "O\u0308lc\u0327me\r\nGrubu"}, {"g-1": set()}, NOW)
+    assert db.session.scalar(select(Team.name).where(Team.external_id == "g-1")) == "Ölçme Grubu"
+
+
 def test_the_same_name_is_fine_in_another_course(course):
     other = make_actor(course.platform, "boss-2", Role.MANAGER, context_id="course-2")
     teams.create_team(course.boss, name("Red"), NOW)
