@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from plugin.core.db import UTCDateTime
@@ -12,6 +12,7 @@ from plugin.extensions import db
 
 class ApiToken(db.Model):
     __tablename__ = "api_token"
+    __table_args__ = (Index("uq_api_token_submission", "organisation_id", "submission_key", unique=True),)
     id: Mapped[int] = mapped_column(primary_key=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
     name: Mapped[str] = mapped_column(String(100))
@@ -26,6 +27,8 @@ class ApiToken(db.Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The admin page's form (one per page shown): sent again, it replaces the token it issued (tokens.service.issue).
+    submission_key: Mapped[str | None] = mapped_column(String(64))
 
     @property
     def scope_set(self) -> frozenset[str]:

@@ -17,6 +17,7 @@ from plugin.extensions import db
 from plugin.i18n import gettext as _
 from plugin.i18n import lazy_gettext as _l
 from plugin.tenancy.models import Platform, User
+from plugin.tenancy.service import lock_organisation
 from plugin.tokens.models import ApiRateWindow, ApiToken
 
 SCOPES = {  # scope -> what it allows, as the admin page describes it (lazy: in the admin's language)
@@ -34,6 +35,7 @@ MAX_DAYS = 366
 class Issued:
     token: ApiToken
     secret: str  # shown once, never stored
+    replaced: ApiToken | None = None  # the token the same form issued before, revoked for this one
 
 
 def _hash(secret: str) -> str:
@@ -54,8 +56,13 @@ def _check(organisation_id: int, name: str, scopes: list[str], days: int) -> Non
 
 
 def issue(organisation_id: int, name: str, scopes: list[str], days: int, now: datetime,
-          actor: Actor | None = None) -> Issued:
-    """A new token for the organisation (by an admin of it, or by the operator when actor is None)."""
+          actor: Actor | None = None, submission_key: str | None = None) -> Issued:
+    """A new token for the organisation (by an admin of it, or by the operator when actor is None).
+
+    `submission_key`: the admin page's form. Sent again (a double click, Back and send again), it replaces the token
+    it issued: that one is revoked and a new one issued, whose secret this response shows. The browser shows the
+    last response only, so a first token whose secret nobody saw does not stay valid. Two sendings at once take
+    turns on the organisation's row: the second replaces what the first committed."""
     if actor is not None and (not actor.can_administer or actor.organisation_id != organisation_id):
         raise Forbidden(_("Only administrators issue API tokens."))
     _check(organisation_id, name, scopes, days)
@@ -63,6 +70,15 @@ def issue(organisation_id: int, name: str, scopes: list[str], days: int, now: da
                                     .order_by(Platform.id).limit(1))
     if platform_id is None:
         raise InvalidInput(_("Register a platform for this organisation first."))
+    replaced = None
+    if submission_key:
+        lock_organisation(organisation_id)
+        replaced = db.session.scalar(select(ApiToken).where(ApiToken.organisation_id == organisation_id,
+                                                            ApiToken.submission_key == submission_key)
+                                     .execution_options(populate_existing=True))
+        if replaced is not None:
+            replaced.submission_key = None  # the key goes to the token issued now
+            revoke(organisation_id, replaced.id, now, actor)
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     prefix = secret[:PREFIX_CHARS]
     user = User(platform_id=platform_id, sub=f"tinker:api-token:{prefix}", name=f"API token: {name.strip()}",
@@ -72,11 +88,14 @@ def issue(organisation_id: int, name: str, scopes: list[str], days: int, now: da
     token = ApiToken(organisation_id=organisation_id, name=name.strip(), prefix=prefix, token_hash=_hash(secret),
                      scopes=" ".join(sorted(set(scopes))), service_user_id=user.id,
                      created_by_user_id=actor.user_id if actor else None, created_at=now,
-                     expires_at=now + timedelta(days=days))
+                     expires_at=now + timedelta(days=days), submission_key=submission_key or None)
     db.session.add(token)
     db.session.flush()
-    _audit(actor, token, "api_token.issued", {"name": token.name, "scopes": token.scopes, "days": days}, now)
-    return Issued(token, secret)
+    details = {"name": token.name, "scopes": token.scopes, "days": days}
+    if replaced is not None:
+        details["replaces"] = replaced.prefix
+    _audit(actor, token, "api_token.issued", details, now)
+    return Issued(token, secret, replaced)
 
 
 def _audit(actor: Actor | None, token: ApiToken, action: str, details: dict, now: datetime) -> None:

@@ -1,6 +1,8 @@
 """Admin page: issue (shown once), list and revoke the organisation's API tokens."""
 from __future__ import annotations
 
+import secrets
+
 from flask import Blueprint, redirect, render_template, request
 
 from plugin.core.actor import Actor, Role
@@ -13,9 +15,12 @@ from plugin.web.auth import launch_url, requires_actor
 bp = Blueprint("admin_tokens", __name__, url_prefix="/app/admin/api-tokens")
 
 
-def _page(actor: Actor, *, secret: str | None = None, errors: dict | None = None, status: int = 200):
+def _page(actor: Actor, *, issued: tokens.Issued | None = None, errors: dict | None = None, status: int = 200):
+    # The form's key: a new one for each form shown, the one sent when the form comes back with its errors.
+    key = request.form.get("submission_key", "")[:64] if errors else secrets.token_urlsafe(16)
     return render_template("admin/api_tokens.html", actor=actor, tokens=tokens.tokens(actor), scopes=tokens.SCOPES,
-                           secret=secret, errors=errors, now=utcnow(), max_days=tokens.MAX_DAYS), status
+                           issued=issued, errors=errors, now=utcnow(), max_days=tokens.MAX_DAYS,
+                           submission_key=key), status
 
 
 @bp.get("/")
@@ -29,12 +34,13 @@ def index(actor: Actor):
 def issue(actor: Actor):
     try:
         issued = tokens.issue(actor.organisation_id, request.form.get("name", ""), request.form.getlist("scopes"),
-                              request.form.get("days", type=int) or 0, utcnow(), actor=actor)
+                              request.form.get("days", type=int) or 0, utcnow(), actor=actor,
+                              submission_key=request.form.get("submission_key", "")[:64] or None)
     except InvalidInput as err:
         return _page(actor, errors=err.form_errors(), status=422)
     db.session.commit()
     # The secret is rendered once in this response (never in a URL, never stored): no redirect here.
-    return _page(actor, secret=issued.secret, status=201)
+    return _page(actor, issued=issued, status=201)
 
 
 @bp.post("/<id:token_id>/revoke")

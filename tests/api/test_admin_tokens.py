@@ -24,6 +24,36 @@ def test_admin_issues_a_token_shown_once_then_revokes_it(client, launch):
     assert "api_token.issued" in audit and "api_token.revoked" in audit
 
 
+def _issue(client, admin, key: str):
+    page = client.post("/app/admin/api-tokens/", data={"lt": admin, "name": "Power BI", "days": "30",
+                                                       "scopes": ["insights:read"], "submission_key": key})
+    assert page.status_code == 201
+    return re.search(r'value="(tkn_[^"]+)"[^>]*data-testid="new-token"', text(page)).group(1), text(page)
+
+
+def _form_key(page: str) -> str:
+    return re.search(r'name="submission_key" value="([^"]+)"', page).group(1)
+
+
+def test_the_same_form_sent_twice_leaves_one_live_token_the_one_shown_last(client, launch):
+    """A double click (or Back and send again) issued two tokens: the browser showed the second's secret, and the
+    first stayed valid though nobody had seen it. Now the second sending revokes the first's token and says so."""
+    admin = launch(role="admin", sub="boss")
+    key = _form_key(text(client.get("/app/admin/api-tokens/", query_string={"lt": admin})))
+    first, page = _issue(client, admin, key)
+    assert 'data-testid="replaced-token"' not in page
+    assert _form_key(page) != key  # the form under the secret is a new one: another token, not this one again
+    second, page = _issue(client, admin, key)
+    assert second != first and f"starting with {first[:12]}" in page
+    assert client.get("/api/v1/me", headers=bearer(first)).status_code == 401
+    assert client.get("/api/v1/me", headers=bearer(second)).status_code == 200
+    listing = text(client.get("/app/admin/api-tokens/", query_string={"lt": admin}))
+    assert listing.count("<td>Power BI</td>") == 2 and listing.count("/revoke") == 1  # the first listed as revoked
+    third, _page = _issue(client, admin, _form_key(page))  # the next form's key: a token of its own
+    assert client.get("/api/v1/me", headers=bearer(second)).status_code == 200
+    assert client.get("/api/v1/me", headers=bearer(third)).status_code == 200
+
+
 def test_invalid_issue_shows_the_errors(client, launch):
     admin = launch(role="admin", sub="boss")
     page = client.post("/app/admin/api-tokens/", data={"lt": admin, "name": "", "days": "0"})
