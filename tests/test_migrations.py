@@ -119,6 +119,45 @@ def test_points_paid_before_the_quarter_hours_were_kept_still_fill_the_daily_cap
             LedgerEntry.source_id == third, LedgerEntry.source_type == "experiment")) == 0  # today's cap is full
 
 
+def test_names_stored_untidy_are_tidied_unless_another_holds_the_tidy_name(tmp_path):
+    """0047: a tool stored as "Chat  GPT" (two spaces) is "Chat GPT" after the upgrade, so adding "Chat  GPT" again
+    finds it instead of making a second; a team decomposed ("C" and a combining cedilla) is "Çizelge" on its team
+    boards too; a name whose tidy form another holds, whatever its case, stays as it was."""
+    from plugin.catalog.models import AiTool
+    from plugin.catalog.service import add_item, items
+    from plugin.core.actor import Role
+    from plugin.extensions import db
+    from plugin.insights.models import DataChange
+    from plugin.leaderboards.models import TeamStanding
+    from plugin.teams import service as teams
+    from plugin.teams.models import Team
+    from tests.services.factories import NOW, make_actor, make_platform
+    from tests.support.migrating import migrated_app, step_back_and_upgrade
+
+    with migrated_app(tmp_path):
+        platform = make_platform()
+        admin, boss = make_actor(platform, "admin", Role.ADMIN), make_actor(platform, "boss", Role.MANAGER)
+        org = admin.organisation_id
+        tool = add_item(admin, "tools", "Chat GPT").id
+        twins = [add_item(admin, "tools", name).id for name in ("Gemini", "Gemini Pro")]
+        team = teams.create_team(boss, {"name": "Cizelge"}, NOW).id
+        teams.add_members(boss, team, [make_actor(platform, "ada").user_id], NOW)  # on the team boards now
+        assert db.session.scalar(select(sa.func.count()).select_from(TeamStanding).where(TeamStanding.team_id == team))
+        db.session.execute(sa.update(AiTool).where(AiTool.id == tool).values(name="Chat  GPT"))
+        db.session.execute(sa.update(AiTool).where(AiTool.id == twins[1]).values(name="GEMINI\t"))
+        db.session.execute(sa.update(Team).where(Team.id == team).values(name="C\u0327izelge"))
+        db.session.execute(sa.update(TeamStanding).where(TeamStanding.team_id == team).values(name="C\u0327izelge"))
+        changes = db.session.scalar(select(sa.func.count()).select_from(DataChange))
+        step_back_and_upgrade("0046")
+        names = dict(db.session.execute(select(AiTool.id, AiTool.name).where(AiTool.organisation_id == org)).all())
+        assert (names[tool], names[twins[0]], names[twins[1]]) == ("Chat GPT", "Gemini", "GEMINI\t")
+        assert db.session.get(Team, team).name == "Çizelge"
+        assert set(db.session.scalars(select(TeamStanding.name).where(TeamStanding.team_id == team))) == {"Çizelge"}
+        assert db.session.scalar(select(sa.func.count()).select_from(DataChange)) == changes + 1
+        before = len(items(org, "tools"))
+        assert add_item(admin, "tools", "Chat  GPT").id == tool and len(items(org, "tools")) == before
+
+
 def test_the_configuration_tables_keep_their_version_triggers_through_the_newest_migration_and_back(tmp_path):
     """A write to a cached configuration table must move the organisation's version (migration 0023's triggers), or
     another process keeps serving the old configuration from memory. On SQLite a batch_alter_table copies the table

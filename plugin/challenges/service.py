@@ -195,8 +195,11 @@ def _checked(actor: Actor, data: dict, upload, current: Challenge | None) -> tup
     if team_id is not None and db.session.scalar(select(Team.id).where(
             Team.id == team_id, Team.course_id == actor.course_id)) is None:
         errors["team"] = [_("Choose one of this course's teams.")]
+    title = tidy_name(data["title"])  # checked again as stored: "   " or control characters make no title
+    if len(title) < 3:
+        errors["title"] = [_("Give the challenge a title of 3 to 200 characters.")]
     fields = {
-        "title": tidy_name(data["title"]), "description": (data.get("description") or "").strip(),
+        "title": title, "description": (data.get("description") or "").strip(),
         "goal_kind": data["goal_kind"], "goal_value": data["goal_value"],
         "starts_at": to_utc(data["starts_at"], tz), "ends_at": to_utc(data["ends_at"], tz), "team_id": team_id,
         "task_category_id": owned(TaskCategory, "task_category", _("Choose a task category from the list.")),

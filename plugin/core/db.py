@@ -311,10 +311,13 @@ def _numbered(dialect):
     """The dialect compiling bind parameters as PostgreSQL's own $1, $2... (SQLAlchemy's "numeric_dollar"), each
     name one number however often the statement uses it."""
     import copy
+    import weakref
 
     numbered = copy.copy(dialect)
     numbered.paramstyle, numbered.positional = "numeric_dollar", True
     numbered.identifier_preparer = dialect.preparer(numbered)  # no "%" doubled: psycopg will not parse the text
+    # Types' processors memoised per dialect: a literal's depends on whether "%" is doubled, so not shared.
+    numbered._type_memos = weakref.WeakKeyDictionary()
     return numbered
 
 

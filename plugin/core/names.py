@@ -19,7 +19,9 @@ import unicodedata
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
-def tidy(value: str | None) -> str:
-    """A name as it is stored: NFC, control characters as spaces, runs of whitespace as one space, trimmed."""
-    return " ".join(_CONTROL.sub(" ", unicodedata.normalize("NFC", value or "")).split())
+def tidy(value: str | None, limit: int | None = None) -> str:
+    """A name as it is stored: NFC, control characters as spaces, runs of whitespace as one space, trimmed; with
+    `limit`, cut to that many characters (and trimmed again: a cut never leaves a space at the end)."""
+    name = " ".join(_CONTROL.sub(" ", unicodedata.normalize("NFC", value or "")).split())
+    return name if limit is None or len(name) <= limit else name[:limit].rstrip()
 

@@ -13,12 +13,15 @@ from collections.abc import Callable
 from sqlalchemy import func, select
 from sqlalchemy import text as sa_text
 
+from plugin.core.names import tidy as tidy_name
 from plugin.extensions import db
 
 
 def key(value: str) -> str:
-    """`value` folded in Python alone, as folder() folds on either database (for names compared in Python)."""
-    return _turkish_i(value).casefold().replace("\u0307", "").replace("\u0131", "i")
+    """`value` folded in Python alone, as folder() folds on either database (for names compared in Python), and
+    tidied as names are stored (core.names.tidy): a name stored before names were tidied (a double space, a stray
+    control character, decomposed letters) compares alike with the same name sent now."""
+    return _turkish_i(tidy_name(value)).casefold().replace("\u0307", "").replace("\u0131", "i")
 
 
 def _turkish_i(value: str) -> str:

@@ -98,7 +98,7 @@ def set_levels(actor: Actor, steps: list[tuple[str, int]], now: datetime | None 
     """Replace the ladder. Levels are computed from points, so nothing awarded changes. Given `now`, the "a level
     is reached" rules naming a level whose threshold moved follow it (a new version of each)."""
     _require_admin(actor)
-    clean = [(tidy_name(name)[:100], int(threshold)) for name, threshold in steps if tidy_name(name)]
+    clean = [(tidy_name(name, 100), int(threshold)) for name, threshold in steps if tidy_name(name)]
     if not clean:
         raise InvalidInput(_("Keep at least one level."), errors={"levels": [_("At least one level.")]})
     thresholds = [t for _, t in clean]
@@ -131,7 +131,7 @@ def _keep_named_levels(organisation_id: int, names: set[str]) -> None:
     for rule in db.session.scalars(select(Rule).where(Rule.organisation_id == organisation_id, Rule.active.is_(True),
                                                       Rule.condition == "level_reached").order_by(Rule.id)):
         level = (rule.params or {}).get("level")
-        if level not in names:
+        if text_fold.key(level or "") not in {text_fold.key(n) for n in names}:  # a name stored before it was tidied
             message = _("The rule “%(rule)s” recognises reaching “%(level)s”: keep that level, or change or switch off "
                         "the rule first.", rule=rule.name, level=level)
             raise InvalidInput(message, errors={"levels": [message]})

@@ -41,7 +41,7 @@ def without_nul(value):
 def text(value, limit: int) -> str | None:
     """An optional name claim (a person's, a course's title or label) as names are stored (core.names.tidy: NFC, no
     control characters, single spaces), cut to `limit` characters; None when it is empty or not text."""
-    return (tidy_name(value)[:limit] or None) if isinstance(value, str) else None
+    return (tidy_name(value, limit) or None) if isinstance(value, str) else None
 
 
 def whole_text(value, limit: int) -> str | None:

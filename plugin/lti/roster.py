@@ -114,7 +114,7 @@ def _entry(member) -> tenancy.RosterEntry | None:
         return None
     name = member.get("name") or " ".join(
         str(member[k]) for k in ("given_name", "family_name") if isinstance(member.get(k), str) and member[k])
-    name = tidy_name(str(name))[:400] or None  # as a launch's name claim (claim_values.text)
+    name = tidy_name(str(name), 400) or None  # as a launch's name claim (claim_values.text)
     status = str(member.get("status") or "Active")
     return tenancy.RosterEntry(
         sub=member["user_id"][:400], role=role, lti_roles=lti_roles, active=status.lower() == "active", name=name,
@@ -255,7 +255,7 @@ def _group_names(platform: Platform, url: str | None, now: datetime) -> dict[str
         for page in _Client(platform, GROUPS_SCOPE, now).pages(url, GROUPS_TYPE):
             for group in page.get("groups") or []:
                 if isinstance(group, dict) and group.get("id") is not None:
-                    names[str(group["id"])] = (tidy_name(str(group.get("name") or "")) or lms_group_name(str(group["id"])))[:190]
+                    names[str(group["id"])] = tidy_name(str(group.get("name") or ""), 190) or lms_group_name(str(group["id"]))[:190]
     return names
 
 

@@ -68,7 +68,7 @@ def _validate(organisation_id: int, fields: dict, kept_points: int | None = None
         errors["points"] = [_("A rule must give points, a badge, or both.")]
     if errors:
         raise InvalidInput(_("The rule needs some changes."), errors=errors)
-    fields["name"] = tidy_name(fields["name"])[:200]
+    fields["name"] = tidy_name(fields["name"], 200)
     return fields
 
 
@@ -84,11 +84,14 @@ def _check_names(organisation_id: int, condition: str, params: dict) -> dict[str
             Dimension.organisation_id == organisation_id, Dimension.key == params["dimension"])) is None:
         return {"params.dimension": [_("Choose a dimension from the list.")]}
     if condition == "level_reached":
-        threshold = db.session.scalar(select(Level.threshold).where(Level.organisation_id == organisation_id,
-                                                                    Level.name == params["level"]).limit(1))
-        if threshold is None:
+        # The level as the ladder names it now (a name stored before names were tidied is the same level)
+        wanted = text_fold.key(params["level"])
+        found = next(((name, threshold) for name, threshold in db.session.execute(select(
+            Level.name, Level.threshold).where(Level.organisation_id == organisation_id).order_by(Level.threshold))
+            if text_fold.key(name) == wanted), None)
+        if found is None:
             return {"params.level": [_("Choose a level.")]}
-        params["threshold"] = threshold
+        params["level"], params["threshold"] = found
     return {}
 
 
@@ -151,11 +154,14 @@ def follow_ladder(actor: Actor, thresholds: dict[str, int], now: datetime) -> li
     (a new version; what it awarded stays until a recalculation). Only a switched-off rule can have lost its level
     (set_levels refuses to take away an active rule's): it is left as it was, and needs a level to be switched on."""
     changed = []
+    by_key = {text_fold.key(name): (name, threshold) for name, threshold in thresholds.items()}
     for rule in rules_of(actor.organisation_id):
         params = rule.params or {}
-        threshold = thresholds.get(params.get("level")) if rule.condition == "level_reached" else None
-        if threshold is not None and params.get("threshold") != threshold:
-            changed.append(update_rule(actor, rule.id, {"params": {**params, "threshold": threshold}}, now))
+        found = by_key.get(text_fold.key(params.get("level") or "")) if rule.condition == "level_reached" else None
+        # its level's threshold, and its name as the ladder writes it now (tidied: core.names)
+        if found is not None and (params.get("level"), params.get("threshold")) != found:
+            changed.append(update_rule(actor, rule.id, {"params": {**params, "level": found[0],
+                                                                   "threshold": found[1]}}, now))
     return changed
 
 

@@ -79,7 +79,7 @@ def sync_lms_teams(course_id: int, groups: dict[str, str], members: dict[str, se
         select(Team).where(Team.course_id == course_id, Team.external_id.is_not(None)))}
 
     def wanted_name(external_id: str) -> str:
-        return (tidy_name(groups[external_id]) or lms_group_name(external_id))[:190]
+        return tidy_name(groups[external_id], 190) or lms_group_name(external_id)[:190]
 
     # Teams whose group the LMS renamed give up their names first (under a placeholder, as names are unique), so
     # groups that swapped names, or passed one along, take theirs; each otherwise kept its name.

@@ -59,10 +59,12 @@ def issue(organisation_id: int, name: str, scopes: list[str], days: int, now: da
           actor: Actor | None = None, submission_key: str | None = None) -> Issued:
     """A new token for the organisation (by an admin of it, or by the operator when actor is None).
 
-    `submission_key`: the admin page's form. Sent again (a double click, Back and send again), it replaces the token
-    it issued: that one is revoked and a new one issued, whose secret this response shows. The browser shows the
-    last response only, so a first token whose secret nobody saw does not stay valid. Two sendings at once take
-    turns on the organisation's row: the second replaces what the first committed."""
+    `submission_key`: the admin page's form. Sent again unchanged within REPLACE_WITHIN (a double click, Back and send
+    again) while the token it issued has not been used, it replaces that token: it is revoked and a new one issued,
+    whose secret this response shows. The browser shows the last response only, so a first token whose secret
+    nobody saw does not stay valid. Two sendings at once take turns on the organisation's row: the second replaces
+    what the first committed. A token already used, older, or a form sent again with other values is left alone:
+    the sending issues a token of its own."""
     if actor is not None and (not actor.can_administer or actor.organisation_id != organisation_id):
         raise Forbidden(_("Only administrators issue API tokens."))
     _check(organisation_id, name, scopes, days)
@@ -76,9 +78,11 @@ def issue(organisation_id: int, name: str, scopes: list[str], days: int, now: da
         replaced = db.session.scalar(select(ApiToken).where(ApiToken.organisation_id == organisation_id,
                                                             ApiToken.submission_key == submission_key)
                                      .execution_options(populate_existing=True))
-        if replaced is not None:
+        if replaced is not None and _same_sending(replaced, name, scopes, days, now):
             replaced.submission_key = None  # the key goes to the token issued now
             revoke(organisation_id, replaced.id, now, actor)
+        elif replaced is not None:  # kept: this sending's token has no key
+            replaced, submission_key = None, None
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     prefix = secret[:PREFIX_CHARS]
     user = User(platform_id=platform_id, sub=f"tinker:api-token:{prefix}", name=f"API token: {name.strip()}",
@@ -96,6 +100,17 @@ def issue(organisation_id: int, name: str, scopes: list[str], days: int, now: da
         details["replaces"] = replaced.prefix
     _audit(actor, token, "api_token.issued", details, now)
     return Issued(token, secret, replaced)
+
+
+REPLACE_WITHIN = timedelta(minutes=10)
+
+
+def _same_sending(token: ApiToken, name: str, scopes: list[str], days: int, now: datetime) -> bool:
+    """Whether a form sent again stands for `token`, issued by its first sending: the same values, within
+    REPLACE_WITHIN, the token never used nor revoked."""
+    return (token.revoked_at is None and token.last_used_at is None and now - token.created_at <= REPLACE_WITHIN
+            and token.name == name.strip() and token.scopes == " ".join(sorted(set(scopes)))
+            and token.expires_at - token.created_at == timedelta(days=days))
 
 
 def _audit(actor: Actor | None, token: ApiToken, action: str, details: dict, now: datetime) -> None:

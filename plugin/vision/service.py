@@ -120,6 +120,8 @@ def save_vision(actor: Actor, data: dict, now: datetime) -> Vision:
         raise Forbidden(_("Only the organisation's administrators can change the AI vision."))
     org = actor.organisation_id
     names = [text_fold.key(tidy_name(p["name"])) for p in data["pillars"]]  # "İletişim" is "iletişim"
+    if not all(names):  # a name of control characters or spaces only is none
+        raise InvalidInput(_("Give each pillar a name."), errors={"pillars": [_("Give each pillar a name.")]})
     if len(set(names)) != len(names):
         raise InvalidInput(_("Each pillar needs its own name."), errors={"pillars": [_("Each pillar needs its own name.")]})
     # One save at a time per organisation: the vision row is locked before anything is read, so a second admin's

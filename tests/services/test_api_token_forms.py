@@ -37,3 +37,37 @@ def test_forms_with_other_keys_and_the_command_line_issue_tokens_of_their_own(ap
     live = db.session.scalars(select(ApiToken.submission_key).where(
         ApiToken.organisation_id == admin.organisation_id, ApiToken.revoked_at.is_(None))).all()
     assert sorted(live, key=str) == sorted(["form-1", "form-2", None, None], key=str)
+
+
+def _live(organisation_id: int) -> list[str]:
+    return sorted(t.prefix for t in db.session.scalars(select(ApiToken).where(
+        ApiToken.organisation_id == organisation_id, ApiToken.revoked_at.is_(None))))
+
+
+def test_a_form_sent_again_leaves_a_token_alone_once_used_changed_or_old(appctx):
+    """Only a sending that stands for the first (the same values, within minutes, its token never used) replaces it:
+    a reload of the page long after, a form changed before sending it again, or a token already set up in the BI
+    tool keeps working, and the sending gets a token of its own."""
+    from datetime import timedelta
+
+    platform = make_platform()
+    admin = make_actor(platform, "admin", role=Role.ADMIN)
+
+    def send(name="Power BI", days=30, at=NOW):
+        return tokens.issue(admin.organisation_id, name, ["ledger:read"], days, at, actor=admin, submission_key="k")
+
+    first = send()
+    tokens.authenticate(first.secret, NOW)
+    tokens.count_request(first.token, NOW)  # used by the BI tool
+    db.session.flush()
+    used = send(at=NOW + timedelta(minutes=1))
+    assert used.replaced is None
+    renamed = send(name="Tableau", at=NOW + timedelta(minutes=2))
+    longer = send(days=60, at=NOW + timedelta(minutes=3))
+    assert renamed.replaced is None and longer.replaced is None
+    assert _live(admin.organisation_id) == sorted(t.token.prefix for t in (first, used, renamed, longer))
+    other_form = tokens.issue(admin.organisation_id, "Looker", ["ledger:read"], 30, NOW, actor=admin,
+                              submission_key="k2")
+    late = tokens.issue(admin.organisation_id, "Looker", ["ledger:read"], 30, NOW + tokens.REPLACE_WITHIN
+                        + timedelta(seconds=1), actor=admin, submission_key="k2")
+    assert late.replaced is None and other_form.token.prefix in _live(admin.organisation_id)

@@ -258,6 +258,14 @@ def test_a_complete_challenge_keeps_its_goal_and_window(course):
     assert fresh(challenge).title == "Renamed"
 
 
+def test_a_title_of_spaces_and_control_characters_is_no_title(course):
+    """Three characters pass the form's length check; tidied as names are stored, nothing is left of them."""
+    with pytest.raises(InvalidInput) as err:
+        make(course, title="\x01 \x02\x03")
+    assert "title" in err.value.errors
+    assert make(course, title=" Twenty\ton  assessment ").title == "Twenty on assessment"
+
+
 def test_form_times_are_the_organisations_local_time(course):
     admin = make_actor(course.platform, "root", Role.ADMIN)
     set_time_zone(admin, "Europe/Helsinki", NOW)           # UTC+2 in March

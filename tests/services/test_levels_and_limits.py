@@ -240,6 +240,30 @@ def test_a_level_reached_rule_follows_its_level_when_the_ladder_moves(org):
     assert progress_of(org.id, 100).level.name == "Explorer" and held() == ["Explorer level"]
 
 
+def test_a_ladder_whose_level_was_named_before_names_were_tidied_saves_and_its_rule_follows(org):
+    """A level stored as "Gold  Star" (two spaces, before names were tidied) that an active rule names: the ladder
+    sent back as the page shows it is saved (the level is now "Gold Star"), and the rule names the level so too."""
+    from sqlalchemy import update
+
+    from plugin.levels.models import Level
+    from plugin.rules.definitions import create_rule
+    from plugin.rules.models import Rule
+    from tests.services.factories import later
+
+    set_levels(org.admin, [("Curious", 0), ("Gold Star", 100)], now=NOW)
+    rule = create_rule(org.id, {"name": "Reached Gold", "condition": "level_reached", "points": 5,
+                                "params": {"level": "Gold Star", "threshold": 100}, "repeatable": False}, NOW)
+    db.session.execute(update(Level).where(Level.organisation_id == org.id, Level.name == "Gold Star").values(
+        name="Gold  Star\x07"))  # as stored before: a double space, a stray bell
+    db.session.execute(update(Rule).where(Rule.id == rule.id).values(
+        params={"level": "Gold  Star\x07", "threshold": 100}))
+    db.session.commit()
+    set_levels(org.admin, [("Curious", 0), ("Gold  Star\x07", 150)], now=later(1))
+    db.session.commit()
+    assert [s.name for s in ladder(org.id)] == ["Curious", "Gold Star"]
+    assert db.session.get(Rule, rule.id).params == {"level": "Gold Star", "threshold": 150}
+
+
 def test_a_level_a_reached_rule_names_cannot_be_taken_off_the_ladder(org):
     """Deleting (or renaming) the level an active "level reached" rule names would leave the rule firing at the
     old threshold for a level nobody can see: it is refused, naming the rule; once that rule is switched off the

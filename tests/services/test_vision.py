@@ -57,6 +57,11 @@ def test_three_to_six_distinct_pillars(admin):
         vision.save_vision(admin, vision_data(admin.organisation_id, pillars=("A", "a", "B")), NOW)
 
 
+def test_a_pillar_named_with_control_characters_only_has_no_name(admin):
+    with pytest.raises(InvalidInput, match="Give each pillar a name"):
+        vision.save_vision(admin, vision_data(admin.organisation_id, pillars=("\x01\x02", "Two", "Three")), NOW)
+
+
 @pytest.mark.parametrize("pair", [("İletişim", "iletişim"), ("ÖZEN", "özen"), ("Işık", "IŞIK")])
 def test_pillars_named_alike_but_for_turkish_capitals_are_one_name(admin, pair):
     """Learners could not tell "İletişim" from "iletişim" apart in the pillar list: refused as "A" and "a" are."""
