@@ -24,4 +24,3 @@ def tidy(value: str | None, limit: int | None = None) -> str:
     `limit`, cut to that many characters (and trimmed again: a cut never leaves a space at the end)."""
     name = " ".join(_CONTROL.sub(" ", unicodedata.normalize("NFC", value or "")).split())
     return name if limit is None or len(name) <= limit else name[:limit].rstrip()
-

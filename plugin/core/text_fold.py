@@ -21,12 +21,12 @@ def key(value: str) -> str:
     """`value` folded in Python alone, as folder() folds on either database (for names compared in Python), and
     tidied as names are stored (core.names.tidy): a name stored before names were tidied (a double space, a stray
     control character, decomposed letters) compares alike with the same name sent now."""
-    return _turkish_i(tidy_name(value)).casefold().replace("\u0307", "").replace("\u0131", "i")
+    return _turkish_i(tidy_name(value)).casefold().replace("\u0307", "").replace("\u0131", "i")  # tidy: in NFC
 
 
 def _turkish_i(value: str) -> str:
-    """NFC first (names are stored so, core.names: "İ" typed as "I" and a combining dot is "İ"), then the i's."""
-    return unicodedata.normalize("NFC", value).replace("İ", "i").replace("I", "i")
+    """The Turkish capital i's of a text in NFC (an "İ" typed as "I" and a combining dot is one "İ" then)."""
+    return value.replace("İ", "i").replace("I", "i")
 
 
 def folder() -> tuple[Callable, Callable[[str], str]]:
@@ -43,6 +43,6 @@ def folder() -> tuple[Callable, Callable[[str], str]]:
         return func.replace(func.replace(lower(value), "\u0307", ""), "\u0131", "i")
 
     def word(value: str) -> str:
-        return lower_word(_turkish_i(value)).replace("\u0307", "").replace("\u0131", "i")
+        return lower_word(_turkish_i(unicodedata.normalize("NFC", value))).replace("\u0307", "").replace("\u0131", "i")
 
     return column, word

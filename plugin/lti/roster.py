@@ -255,7 +255,8 @@ def _group_names(platform: Platform, url: str | None, now: datetime) -> dict[str
         for page in _Client(platform, GROUPS_SCOPE, now).pages(url, GROUPS_TYPE):
             for group in page.get("groups") or []:
                 if isinstance(group, dict) and group.get("id") is not None:
-                    names[str(group["id"])] = tidy_name(str(group.get("name") or ""), 190) or lms_group_name(str(group["id"]))[:190]
+                    group_id = str(group["id"])
+                    names[group_id] = tidy_name(str(group.get("name") or ""), 190) or lms_group_name(group_id)[:190]
     return names
 
 

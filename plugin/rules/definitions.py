@@ -100,7 +100,7 @@ def _refuse_taken_name(organisation_id: int, name: str, rule_id: int | None = No
     "ilk deneme"): the same new rule sent twice (a double click, Back and send again) was two rules, each paying for
     the same experiments. Rules take turns on the organisation's row, so two sent at once are told apart too."""
     tenancy.lock_organisation(organisation_id)
-    wanted = text_fold.key(tidy_name(name))
+    wanted = text_fold.key(name)
     if any(text_fold.key(rule.name) == wanted for rule in rules_of(organisation_id) if rule.id != rule_id):
         taken = _("There is already a rule called “%(name)s”.", name=tidy_name(name))
         raise InvalidInput(taken, errors={"name": [taken]})

@@ -119,7 +119,7 @@ def save_vision(actor: Actor, data: dict, now: datetime) -> Vision:
     if not actor.can_administer:
         raise Forbidden(_("Only the organisation's administrators can change the AI vision."))
     org = actor.organisation_id
-    names = [text_fold.key(tidy_name(p["name"])) for p in data["pillars"]]  # "İletişim" is "iletişim"
+    names = [text_fold.key(p["name"]) for p in data["pillars"]]  # "İletişim" is "iletişim"
     if not all(names):  # a name of control characters or spaces only is none
         raise InvalidInput(_("Give each pillar a name."), errors={"pillars": [_("Give each pillar a name.")]})
     if len(set(names)) != len(names):
@@ -153,9 +153,9 @@ def _save_pillars(organisation_id: int, rows: list[dict]) -> None:
     """Rows keep their pillar by id (or by name); pillars no row names are retired, keeping past tags."""
     existing = {p.id: p for p in pillars(organisation_id, include_inactive=True)}
     by_name = {text_fold.key(p.name): p for p in existing.values()}
-    targets = [existing.get(row.get("id") or 0) or by_name.get(text_fold.key(tidy_name(row["name"]))) for row in rows]
+    targets = [existing.get(row.get("id") or 0) or by_name.get(text_fold.key(row["name"])) for row in rows]
     kept = {p.id for p in targets if p is not None}
-    wanted = {text_fold.key(tidy_name(row["name"])) for row in rows}
+    wanted = {text_fold.key(row["name"]) for row in rows}
     for pillar in existing.values():  # free names first, so pillars can swap names in one save
         if pillar.id in kept or text_fold.key(pillar.name) in wanted:
             pillar.name = f"~{pillar.id}"
