@@ -4,6 +4,7 @@ catalog name...), with the local day and when a challenge opens or closes, and n
 indexes, never by scanning the ledger or the experiments (BENCH B6: no read path touches the ledger)."""
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -24,6 +25,7 @@ from plugin.teams.service import add_members, create_team, rename_team
 from plugin.tenancy import service as tenancy
 from plugin.tenancy.service import RosterEntry
 from tests.services.factories import NOW, identity, later, log, make_actor, make_platform
+from tests.services.test_concurrency import committing_thread
 
 
 @pytest.fixture
@@ -147,6 +149,35 @@ def test_hot_paths_and_unchanged_relaunches_record_no_change_and_a_rollback_keep
     db.session.flush()
     db.session.rollback()
     assert changes_logged() == before
+
+
+def test_an_award_committed_after_a_later_one_still_moves_the_version(course, app):
+    """PostgreSQL: an award draws its ids in its preflight, so one that drew lower ids can commit after another
+    award's higher ids. Read between the two commits, the version must still move when the first commits: else a
+    client holding the board without its points is told 304 (nothing changed) until the next write anywhere."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: ids are drawn in the order transactions commit")
+    elsewhere = make_actor(make_platform("https://other-lms.example.org", organisation="Org B"), "cy")
+    db.session.commit()
+    drawn, release, errors = threading.Event(), threading.Event(), []
+
+    def award_held_open():
+        log(course.bo, later(7))  # drew its ids and wrote its rows; commits once released
+        drawn.set()
+        assert release.wait(30)
+
+    late = committing_thread(app, "late award", award_held_open, errors)
+    assert drawn.wait(30), errors
+    log(elsewhere, later(8))  # another organisation's award: higher ids, committed first
+    db.session.commit()
+    seen = data_version(course.ada.course_id, later(9))  # what a client's copy, without Bo's points, was tagged
+    db.session.rollback()
+    release.set()
+    late.join(30)
+    assert errors == [] and not late.is_alive()
+    assert data_version(course.ada.course_id, later(9)) != seen
+    db.session.rollback()
+    assert data_version(course.ada.course_id, later(9)) == data_version(course.ada.course_id, later(9))
 
 
 def test_every_table_is_classified_for_the_data_version(appctx):
