@@ -9,15 +9,16 @@ One statement of O(1) index lookups:
   a setting, a team, a challenge...);
 - the course's next challenge start or end after now (a challenge opening or closing changes progress);
 - the day in the organisation's time zone (weeks and months roll over at local midnight);
-- PostgreSQL: the transactions still running when the version is read (their ids, from the snapshot). A sequence
-  hands out ids when a transaction asks for them, not when it commits, and an award draws its ids in its preflight:
-  a transaction that drew a lower id can commit after one with a higher id. Read between the two commits, the max ids
-  already name the later one, and the earlier one's commit would not move them: a client's copy missing its rows
-  would be confirmed with 304 until the next write anywhere. While it runs it is in the version; once it has ended it
-  is not, so the version moves. (SQLite: one writer at a time, so ids are drawn in commit order.)
+- PostgreSQL: the transactions of this database still running when the version is read (their ids: those its
+  snapshot cannot see, and those the server reports running). A sequence hands out ids when a transaction asks for
+  them, not when it commits, and an award draws its ids in its preflight: a transaction that drew a lower id can
+  commit after one with a higher id. Read between the two commits, the max ids already name the later one, and the
+  earlier one's commit would not move them: a client's copy missing its rows would be confirmed with 304 until the
+  next write anywhere. While it runs it is in the version; once it has ended it is not, so the version moves.
+  (SQLite: one writer at a time, so ids are drawn in commit order.)
 
 Installation-wide ids change more often than the course's data (a 200 where a 304 could have been), never
-less often. No hour: nothing these answers show changes with the clock except the last two items.
+less often. No hour: nothing these answers show changes with the clock except the challenge and day items.
 """
 from __future__ import annotations
 
@@ -46,8 +47,20 @@ def data_version(course_id: int, now: datetime) -> tuple:
     return (*version, now.astimezone(time_zone(organisation_id)).date().isoformat())
 
 
-# The transactions running (PostgreSQL 13+: the snapshot's in-progress ids, kept sorted by the server).
-_RUNNING = literal_column("(SELECT string_agg(x::text, ',' ORDER BY x) FROM pg_snapshot_xip(pg_current_snapshot()) AS x)")
+# The transactions of this database running, PostgreSQL 13+ (their 32-bit ids, as pg_stat_get_activity reports):
+# - the in-progress ids of the statement's own snapshot (exactly those below its xmax whose rows it cannot see),
+#   less those of sessions connected to other databases of the server (their writes are not here: a busy neighbour
+#   must not move every tag; a session whose status cannot be read stays in: the tag moves more often, never less);
+# - and the sessions of this database holding an id, whatever its value: one drawn after the snapshot's xmax is
+#   running as far as the snapshot knows, though no list of the snapshot's names it.
+_RUNNING = literal_column("""(SELECT string_agg(running.xid, ',' ORDER BY running.xid) FROM (
+    SELECT mod(x::text::bigint, 4294967296)::text FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+    EXCEPT SELECT a.backend_xid::text FROM pg_stat_get_activity(NULL) AS a
+      WHERE a.backend_xid IS NOT NULL AND a.datid IS DISTINCT FROM (SELECT oid FROM pg_database
+                                                                  WHERE datname = current_database())
+    UNION SELECT a.backend_xid::text FROM pg_stat_get_activity(NULL) AS a
+      WHERE a.backend_xid IS NOT NULL AND a.pid <> pg_backend_pid()
+        AND a.datid = (SELECT oid FROM pg_database WHERE datname = current_database())) AS running(xid))""")
 
 
 def version_query(course_id: int, now: datetime):

@@ -180,6 +180,35 @@ def test_an_award_committed_after_a_later_one_still_moves_the_version(course, ap
     assert data_version(course.ada.course_id, later(9)) == data_version(course.ada.course_id, later(9))
 
 
+def test_a_transaction_of_this_database_moves_the_version_and_one_of_another_does_not(course):
+    """PostgreSQL: a transaction running in another database of the same server (a neighbour application) leaves
+    the version as it was; one running here (it may have drawn ids) is in it until it ends."""
+    engine = db.session.get_bind()
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the running transactions are PostgreSQL's part of the version")
+    from sqlalchemy import create_engine
+
+    here = course.ada.course_id
+    before = data_version(here, later(9))
+    db.session.rollback()
+    neighbour = create_engine(engine.url.set(database="postgres"))
+    own = create_engine(engine.url)
+    try:
+        with neighbour.connect() as other:
+            other.execute(text("SELECT pg_current_xact_id()"))  # a transaction id, held until the block ends
+            assert data_version(here, later(9)) == before
+            db.session.rollback()
+            with own.connect() as mine:
+                mine.execute(text("SELECT pg_current_xact_id()"))
+                assert data_version(here, later(9)) != before
+                db.session.rollback()
+            assert data_version(here, later(9)) == before
+            db.session.rollback()
+    finally:
+        neighbour.dispose()
+        own.dispose()
+
+
 def test_every_table_is_classified_for_the_data_version(appctx):
     groups = [set(changes.WATCHED), changes.COVERED, changes.DERIVED, changes.UNRELATED]
     classified = set().union(*groups)
