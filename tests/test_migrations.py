@@ -158,6 +158,35 @@ def test_names_stored_untidy_are_tidied_unless_another_holds_the_tidy_name(tmp_p
         assert add_item(admin, "tools", "Chat  GPT").id == tool and len(items(org, "tools")) == before
 
 
+def test_people_and_course_names_stored_untidy_are_tidied(tmp_path):
+    """0048: a person's name stored with a tab and a decomposed letter reads "Ayşe Yılmaz" (as a launch now stores
+    it) without waiting for her next launch; one made only of control characters becomes no name ("Participant N",
+    as when the LMS withholds it); the course's title and label lose their line break and spaces."""
+    from plugin.extensions import db
+    from plugin.insights.models import DataChange
+    from plugin.tenancy.models import Course, User
+    from tests.services.factories import make_actor, make_platform
+    from tests.support.migrating import migrated_app, step_back_and_upgrade
+
+    with migrated_app(tmp_path):
+        platform = make_platform()
+        ayse, blank, ada = (make_actor(platform, sub) for sub in ("ayse", "blank", "ada"))
+        db.session.execute(sa.update(User).where(User.id == ayse.user_id).values(
+            name="Ays\u0327e\tYılmaz "))
+        db.session.execute(sa.update(User).where(User.id == blank.user_id).values(name="\x07 \x1b"))
+        db.session.execute(sa.update(Course).where(Course.id == ada.course_id).values(
+            title="Intro\nto  AI", label=" AI-101 "))
+        changes = db.session.scalar(select(sa.func.count()).select_from(DataChange))
+        step_back_and_upgrade("0047")
+        assert db.session.get(User, ayse.user_id).display_name == "Ayşe Yılmaz"
+        assert db.session.get(User, blank.user_id).name is None
+        assert db.session.get(User, blank.user_id).display_name == f"Participant {blank.user_id}"
+        assert db.session.get(User, ada.user_id).name == "Person ada"  # tidy already: left alone
+        course = db.session.get(Course, ada.course_id)
+        assert (course.title, course.label) == ("Intro to AI", "AI-101")
+        assert db.session.scalar(select(sa.func.count()).select_from(DataChange)) == changes + 1
+
+
 def test_the_configuration_tables_keep_their_version_triggers_through_the_newest_migration_and_back(tmp_path):
     """A write to a cached configuration table must move the organisation's version (migration 0023's triggers), or
     another process keeps serving the old configuration from memory. On SQLite a batch_alter_table copies the table

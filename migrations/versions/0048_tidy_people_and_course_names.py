@@ -1,0 +1,62 @@
+"""Person names and course titles and labels stored before names were tidied (plugin/core/names.py: NFC, control
+characters as spaces, single spaces) are tidied, as a launch (lti/claim_values.text) and a roster sync now store them.
+Until now they were tidied only when the person launched again or the course's roster was read again: a person who
+never came back kept a name with a tab or a line break on boards, in pickers and in exports, and a name in NFD did not
+sort or match beside the same name in NFC.
+
+A name that is nothing but spaces and control characters becomes no name (the person shows as "Participant N", as
+when the LMS withholds it); a course title or label becomes empty, as a launch without one stores it. Each change is a
+data change (boards and progress show these names). Nothing to undo on downgrade: the untidy forms were the same
+names.
+
+Revision ID: 0048
+Revises: 0047
+"""
+import re
+import unicodedata
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0048'
+down_revision = '0047'
+branch_labels = None
+depends_on = None
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+# table, column, the column's length, what an empty tidy form is stored as
+_COLUMNS = (("user_account", "name", 400, None), ("course", "title", 400, ""), ("course", "label", 200, ""))
+_BATCH = 1000
+
+
+def _tidy(value: str, limit: int) -> str:
+    """core.names.tidy as of this revision."""
+    name = " ".join(_CONTROL.sub(" ", unicodedata.normalize("NFC", value)).split())
+    return name if len(name) <= limit else name[:limit].rstrip()
+
+
+def upgrade():
+    conn = op.get_bind()
+    changed = set()
+    for table, column, limit, empty in _COLUMNS:
+        after = 0
+        while True:  # in id order, a batch at a time: user_account may hold a large installation's every person
+            rows = conn.execute(sa.text(f"SELECT id, {column} FROM {table} WHERE id > :after AND {column} IS NOT NULL "
+                                        f"ORDER BY id LIMIT {_BATCH}"), {"after": after}).all()
+            if not rows:
+                break
+            after = rows[-1][0]
+            for row_id, value in rows:
+                tidy = _tidy(value, limit) or empty
+                if tidy != value:
+                    conn.execute(sa.text(f"UPDATE {table} SET {column} = :value WHERE id = :id"),
+                                 {"value": tidy, "id": row_id})
+                    changed.add(table)
+    if changed:
+        conn.execute(sa.text("INSERT INTO data_change (changed_at, tables) VALUES (:at, :tables)"),
+                     {"at": datetime.now(timezone.utc).replace(tzinfo=None), "tables": ",".join(sorted(changed))})
+
+
+def downgrade():
+    pass
