@@ -1,9 +1,9 @@
 """The nginx site of docs/deploy.md, as written there, in front of Tinker under gunicorn configured as the guide's
 environment file configures it (TINKER_TRUST_PROXY=1, an https public URL): `nginx -t` accepts it; plain HTTP is
 sent to HTTPS; over verified TLS a learner launches from the LMS (whose key set the tool fetches through the public
-URL too) and logs an experiment; nginx's request id is the one the app echoes; static files come from nginx with
-a week's caching; nginx adds no X-Frame-Options that would keep the LMS from framing the tool; and a body over the
-site's limit is refused before it reaches the app.
+URL too) and logs an experiment; nginx's request id is the one the app echoes and the one nginx's access log names;
+static files come from nginx with a week's caching; nginx adds no X-Frame-Options that would keep the LMS from
+framing the tool; and a body over the site's limit is refused before it reaches the app.
 
 Only the addresses change (ports above 1024, a test certificate for localhost, this checkout's static directory,
 the app's port): every substitution must find its text in the guide, so the test follows the guide's edits."""
@@ -145,7 +145,7 @@ def test_the_guides_nginx_site_serves_tinker_over_https_to_an_lms_launch(behind_
     assert re.fullmatch(r"[0-9a-f]{32}", ready.headers["X-Request-ID"])  # nginx's $request_id, passed on and echoed
     # nginx's own access log names the request by the same id (the site's log_format)
     deadline = time.monotonic() + 5
-    while f'"GET /readyz HTTP/1.1" 200' not in access_log.read_text() and time.monotonic() < deadline:
+    while '"GET /readyz HTTP/1.1" 200' not in access_log.read_text() and time.monotonic() < deadline:
         time.sleep(0.1)
     line = next(line for line in access_log.read_text().splitlines() if '"GET /readyz HTTP/1.1" 200' in line)
     assert line.endswith(" " + ready.headers["X-Request-ID"]), line
