@@ -1,9 +1,9 @@
 """The nginx site of docs/deploy.md, as written there, in front of Tinker under gunicorn configured as the guide's
 environment file configures it (TINKER_TRUST_PROXY=1, an https public URL): `nginx -t` accepts it; plain HTTP is
 sent to HTTPS; over verified TLS a learner launches from the LMS (whose key set the tool fetches through the public
-URL too) and logs an experiment; nginx's request id is the one the app echoes; static files come from nginx with
-a week's caching; nginx adds no X-Frame-Options that would keep the LMS from framing the tool; and a body over the
-site's limit is refused before it reaches the app.
+URL too) and logs an experiment; nginx's request id is the one the app echoes and the one nginx's access log names;
+static files come from nginx with a week's caching; nginx adds no X-Frame-Options that would keep the LMS from
+framing the tool; and a body over the site's limit is refused before it reaches the app.
 
 Only the addresses change (ports above 1024, a test certificate for localhost, this checkout's static directory,
 the app's port): every substitution must find its text in the guide, so the test follows the guide's edits."""
@@ -87,6 +87,7 @@ def behind_nginx(app, db_url, tmp_path, monkeypatch):
         "/etc/letsencrypt/live/tinker.example.org/privkey.pem": str(key),
         "alias /srv/tinker/app/static/;": f"alias {ROOT}/static/;",
         "proxy_pass http://127.0.0.1:8000;": f"proxy_pass http://127.0.0.1:{app_port};",
+        "access_log /var/log/nginx/access.log tinker;": f"access_log {tmp_path}/access.log tinker;",
     })
     temp = {name: tmp_path / name for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi")}
     for path in temp.values():
@@ -126,7 +127,7 @@ def behind_nginx(app, db_url, tmp_path, monkeypatch):
                 assert proxy.poll() is None and time.monotonic() < deadline, (tmp_path / "error.log").read_text() \
                     if (tmp_path / "error.log").exists() else "nginx did not start"
                 time.sleep(0.1)
-        yield public, f"http://127.0.0.1:{http_port}", tinker
+        yield public, f"http://127.0.0.1:{http_port}", tinker, tmp_path / "access.log"
     finally:
         proxy.terminate()
         proxy.wait(15)
@@ -134,7 +135,7 @@ def behind_nginx(app, db_url, tmp_path, monkeypatch):
 
 
 def test_the_guides_nginx_site_serves_tinker_over_https_to_an_lms_launch(behind_nginx):
-    public, plain, _tinker = behind_nginx
+    public, plain, _tinker, access_log = behind_nginx
 
     to_https = requests.get(f"{plain}/readyz", headers={"Host": "localhost"}, allow_redirects=False)
     assert to_https.status_code == 301 and to_https.headers["Location"] == "https://localhost/readyz"
@@ -142,6 +143,12 @@ def test_the_guides_nginx_site_serves_tinker_over_https_to_an_lms_launch(behind_
     ready = requests.get(f"{public}/readyz")
     assert ready.status_code == 200
     assert re.fullmatch(r"[0-9a-f]{32}", ready.headers["X-Request-ID"])  # nginx's $request_id, passed on and echoed
+    # nginx's own access log names the request by the same id (the site's log_format)
+    deadline = time.monotonic() + 5
+    while '"GET /readyz HTTP/1.1" 200' not in access_log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    line = next(line for line in access_log.read_text().splitlines() if '"GET /readyz HTTP/1.1" 200' in line)
+    assert line.endswith(" " + ready.headers["X-Request-ID"]), line
 
     # A launch through the proxy over verified TLS, at the tool's public URL.
     browser = requests.Session()
