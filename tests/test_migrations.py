@@ -187,6 +187,44 @@ def test_people_and_course_names_stored_untidy_are_tidied(tmp_path):
         assert db.session.scalar(select(sa.func.count()).select_from(DataChange)) == changes + 1
 
 
+def test_a_name_written_or_erased_while_0048_runs_keeps_the_writers_value(tmp_path):
+    """0048 runs while the service serves (docs/deploy.md, "Upgrading"): a launch that stores Ayşe's new name, and an
+    erasure, between the migration's read of a batch and its update keep what they wrote; the migration does not put
+    back a tidied copy of the old name over them. A course whose title is only control characters gets its context id,
+    as a first launch without a title stores it."""
+    from sqlalchemy import event
+
+    from plugin.extensions import db
+    from plugin.tenancy.models import Course, User
+    from tests.services.factories import make_actor, make_platform
+    from tests.support.migrating import migrated_app, step_back_and_upgrade
+
+    with migrated_app(tmp_path):
+        platform = make_platform()
+        ayse, gone = make_actor(platform, "ayse"), make_actor(platform, "gone")
+        db.session.execute(sa.update(User).where(User.id.in_([ayse.user_id, gone.user_id])).values(name="Ayşe\tYılmaz"))
+        db.session.execute(sa.update(Course).where(Course.id == ayse.course_id).values(title="\x07\r\n"))
+        context_id = db.session.get(Course, ayse.course_id).context_id
+        meanwhile = {ayse.user_id: ("Ayşe Kaya", None), gone.user_id: ("Erased person", "2026-12-03 10:00:00")}
+
+        def another_writer(conn, cursor, statement, parameters, context, executemany):
+            """Just before the migration updates a person, another connection's write lands on that row."""
+            if statement.startswith("UPDATE user_account") and parameters[1] in meanwhile:
+                name, erased_at = meanwhile.pop(parameters[1])
+                conn.connection.dbapi_connection.cursor().execute(
+                    "UPDATE user_account SET name = ?, erased_at = ? WHERE id = ?", (name, erased_at, parameters[1]))
+
+        event.listen(db.engine, "before_cursor_execute", another_writer)
+        try:
+            step_back_and_upgrade("0047")
+        finally:
+            event.remove(db.engine, "before_cursor_execute", another_writer)
+        assert not meanwhile  # both writes happened between the read and the update
+        assert db.session.get(User, ayse.user_id).name == "Ayşe Kaya"
+        assert db.session.get(User, gone.user_id).name == "Erased person"
+        assert db.session.get(Course, ayse.course_id).title == context_id
+
+
 def test_the_configuration_tables_keep_their_version_triggers_through_the_newest_migration_and_back(tmp_path):
     """A write to a cached configuration table must move the organisation's version (migration 0023's triggers), or
     another process keeps serving the old configuration from memory. On SQLite a batch_alter_table copies the table

@@ -4,10 +4,14 @@ Until now they were tidied only when the person launched again or the course's r
 never came back kept a name with a tab or a line break on boards, in pickers and in exports, and a name in NFD did not
 sort or match beside the same name in NFC.
 
-A name that is nothing but spaces and control characters becomes no name (the person shows as "Participant N", as
-when the LMS withholds it); a course title or label becomes empty, as a launch without one stores it. Each change is a
-data change (boards and progress show these names). Nothing to undo on downgrade: the untidy forms were the same
-names.
+A name that is nothing but spaces and control characters becomes what a first launch without one stores: a person's
+becomes no name (they show as "Participant N", as when the LMS withholds it), a course's title becomes its context id
+and its label becomes empty. Each change is a data change (boards and progress show these names). Nothing to undo on
+downgrade: the untidy forms were the same names.
+
+The service may be running while `flask db upgrade` runs (docs/deploy.md, "Upgrading"): a launch, a roster sync or an
+erasure may write a name between the batch's read and its update. Each update therefore names the value it read, and
+a row whose value has changed since is left to the writer (who stored it tidy); an erased person is not read at all.
 
 Revision ID: 0048
 Revises: 0047
@@ -25,8 +29,10 @@ branch_labels = None
 depends_on = None
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
-# table, column, the column's length, what an empty tidy form is stored as
-_COLUMNS = (("user_account", "name", 400, None), ("course", "title", 400, ""), ("course", "label", 200, ""))
+# table, column, the column's length, what an empty tidy form is stored as (SQL), which rows are read
+_COLUMNS = (("user_account", "name", 400, "NULL", "erased_at IS NULL"),
+            ("course", "title", 400, "context_id", "1 = 1"),
+            ("course", "label", 200, "''", "1 = 1"))
 _BATCH = 1000
 
 
@@ -39,20 +45,22 @@ def _tidy(value: str, limit: int) -> str:
 def upgrade():
     conn = op.get_bind()
     changed = set()
-    for table, column, limit, empty in _COLUMNS:
+    for table, column, limit, empty, which in _COLUMNS:
         after = 0
         while True:  # in id order, a batch at a time: user_account may hold a large installation's every person
             rows = conn.execute(sa.text(f"SELECT id, {column} FROM {table} WHERE id > :after AND {column} IS NOT NULL "
-                                        f"ORDER BY id LIMIT {_BATCH}"), {"after": after}).all()
+                                        f"AND {which} ORDER BY id LIMIT {_BATCH}"), {"after": after}).all()
             if not rows:
                 break
             after = rows[-1][0]
             for row_id, value in rows:
-                tidy = _tidy(value, limit) or empty
-                if tidy != value:
-                    conn.execute(sa.text(f"UPDATE {table} SET {column} = :value WHERE id = :id"),
-                                 {"value": tidy, "id": row_id})
-                    changed.add(table)
+                tidy = _tidy(value, limit)
+                if tidy != value:  # only while it still holds what was read (a writer's newer value stays)
+                    updated = conn.execute(sa.text(
+                        f"UPDATE {table} SET {column} = COALESCE(NULLIF(:value, ''), {empty}) "
+                        f"WHERE id = :id AND {column} = :read AND {which}"), {"value": tidy, "id": row_id, "read": value})
+                    if updated.rowcount:
+                        changed.add(table)
     if changed:
         conn.execute(sa.text("INSERT INTO data_change (changed_at, tables) VALUES (:at, :tables)"),
                      {"at": datetime.now(timezone.utc).replace(tzinfo=None), "tables": ",".join(sorted(changed))})
