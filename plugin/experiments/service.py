@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, bindparam, exists, func, select, update
+from sqlalchemy import Integer, bindparam, case, exists, func, literal_column, select, update
 from sqlalchemy.orm import make_transient_to_detached
 
 from plugin.catalog.models import AiTool, TaskCategory
@@ -346,8 +346,6 @@ def _preflight(ahead: _Ahead | None) -> Hot:
         def build(dialect):
             columns = [*_first(dialect), _recent_texts(dialect).label("recent")]
             if dialect == "postgresql":
-                from sqlalchemy import literal_column
-
                 from plugin.tenancy.models import Course, Organisation
 
                 # The organisation's row as locked against the one this statement's snapshot reads (as
@@ -361,14 +359,20 @@ def _preflight(ahead: _Ahead | None) -> Hot:
                 course = Course.__table__
                 columns.append(select(course.c.id).where(course.c.id == bindparam("course_id"))
                                .with_for_update(read=True, key_share=True).scalar_subquery())
-                columns += [func.nextval(literal_column(f"'{_SEQUENCES[0]}'::regclass"))]
-                columns += [func.nextval(literal_column(f"'{_SEQUENCES[1]}'::regclass")) for _ in range(LEDGER_IDS)]
+                columns += [_drawn(_SEQUENCES[0])] + [_drawn(_SEQUENCES[1]) for _ in range(LEDGER_IDS)]
                 if ahead is not None:
                     facts = ahead.read.select().subquery()
                     columns.append(select(func.json_agg(func.json_build_array(*facts.c))).scalar_subquery())
             return select(*columns)
         hot = _PREFLIGHTS[key] = Hot(build)
     return hot
+
+
+def _drawn(sequence: str):
+    """The next id of `sequence`, drawn once this transaction has its transaction id (as migration 0049's column
+    defaults draw: insights/version.py relies on it)."""
+    return case((func.pg_current_xact_id().is_not(None),
+                 func.nextval(literal_column(f"'{sequence}'::regclass"))))
 
 
 @dataclass

@@ -9,12 +9,14 @@ One statement of O(1) index lookups:
   a setting, a team, a challenge...);
 - the course's next challenge start or end after now (a challenge opening or closing changes progress);
 - the day in the organisation's time zone (weeks and months roll over at local midnight);
-- PostgreSQL: the transactions of this database still running when the version is read (their ids: those its
-  snapshot cannot see, and those the server reports running). A sequence hands out ids when a transaction asks for
-  them, not when it commits, and an award draws its ids in its preflight: a transaction that drew a lower id can
-  commit after one with a higher id. Read between the two commits, the max ids already name the later one, and the
+- PostgreSQL: the transactions that may still add rows below the ids read. A sequence hands out ids when a transaction
+  asks for them, not when it commits, and an award draws its ids in its preflight: a transaction that drew a lower id
+  can commit after one with a higher id. Read between the two commits, the max ids already name the later one, and the
   earlier one's commit would not move them: a client's copy missing its rows would be confirmed with 304 until the
-  next write anywhere. While it runs it is in the version; once it has ended it is not, so the version moves.
+  next write anywhere. So the version names (see _RUNNING) the other transactions holding one of these ids' sequences
+  (nextval locks it until the transaction ends) and those its snapshot could not see that have ended since. A
+  transaction that writes none of these tables (a token's last use, a rate window, a session) is not in it: it moves
+  nothing, as on SQLite.
   (SQLite: one writer at a time, so ids are drawn in commit order.)
 
 Installation-wide ids change more often than the course's data (a 200 where a 304 could have been), never
@@ -47,20 +49,31 @@ def data_version(course_id: int, now: datetime) -> tuple:
     return (*version, now.astimezone(time_zone(organisation_id)).date().isoformat())
 
 
-# The transactions of this database running, PostgreSQL 13+ (their 32-bit ids, as pg_stat_get_activity reports):
-# - the in-progress ids of the statement's own snapshot (exactly those below its xmax whose rows it cannot see),
-#   less those of sessions connected to other databases of the server (their writes are not here: a busy neighbour
-#   must not move every tag; a session whose status cannot be read stays in: the tag moves more often, never less);
-# - and the sessions of this database holding an id, whatever its value: one drawn after the snapshot's xmax is
-#   running as far as the snapshot knows, though no list of the snapshot's names it.
-_RUNNING = literal_column("""(SELECT string_agg(running.xid, ',' ORDER BY running.xid) FROM (
-    SELECT mod(x::text::bigint, 4294967296)::text FROM pg_snapshot_xip(pg_current_snapshot()) AS x
-    EXCEPT SELECT a.backend_xid::text FROM pg_stat_get_activity(NULL) AS a
-      WHERE a.backend_xid IS NOT NULL AND a.datid IS DISTINCT FROM (SELECT oid FROM pg_database
-                                                                  WHERE datname = current_database())
-    UNION SELECT a.backend_xid::text FROM pg_stat_get_activity(NULL) AS a
-      WHERE a.backend_xid IS NOT NULL AND a.pid <> pg_backend_pid()
-        AND a.datid = (SELECT oid FROM pg_database WHERE datname = current_database())) AS running(xid))""")
+# The sequences of the tables whose newest ids are in the version (PostgreSQL serial columns).
+_SEQUENCES = tuple(f"{model.__tablename__}_id_seq"
+                   for model in (LedgerEntry, BadgeAward, Experiment, AuditEvent, Membership, DataChange))
+
+# PostgreSQL 13+. Let S be the statement's snapshot, taken before it runs; the lock table is read after it. A
+# transaction T that drew an id lower than one S sees, and whose rows S cannot see, is
+# - either still running when the lock table is read: it holds the sequence it drew from (nextval takes a lock on it
+#   that is held until T ends; a prepared transaction keeps it, with no pid) and is in `holders` by its virtual id;
+# - or it has ended since S: it was running when S was taken and had a transaction id by then, since every id is drawn
+#   after the drawer's transaction id is assigned (migration 0049's column defaults, the award preflight's
+#   `pg_current_xact_id()`), so it is in S's in-progress list; pg_xact_status no longer says "in progress". The
+#   correlation `h.taken` makes that list be read after the lock table (a lock is released after its transaction
+#   stops being in progress, so none falls between the two reads).
+# This session's own transaction is left out: what it wrote, its snapshot sees. Transactions of other databases are
+# never holders and are named only when they end in the instant between the two reads.
+_RUNNING = literal_column(f"""(WITH holders AS MATERIALIZED (
+    SELECT clock_timestamp() AS taken, string_agg(DISTINCT l.virtualtransaction, ',') AS list
+    FROM pg_lock_status() AS l
+    WHERE l.locktype = 'relation' AND l.pid IS DISTINCT FROM pg_backend_pid()
+      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+      AND l.relation IN ({", ".join(f"'{name}'::regclass" for name in _SEQUENCES)}))
+  SELECT concat(h.list, '|', (SELECT string_agg(x::text, ',' ORDER BY x)
+                              FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+                              WHERE h.taken IS NOT NULL AND pg_xact_status(x) <> 'in progress'))
+  FROM holders AS h)""")
 
 
 def version_query(course_id: int, now: datetime):

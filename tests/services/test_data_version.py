@@ -180,33 +180,97 @@ def test_an_award_committed_after_a_later_one_still_moves_the_version(course, ap
     assert data_version(course.ada.course_id, later(9)) == data_version(course.ada.course_id, later(9))
 
 
-def test_a_transaction_of_this_database_moves_the_version_and_one_of_another_does_not(course):
-    """PostgreSQL: a transaction running in another database of the same server (a neighbour application) leaves
-    the version as it was; one running here (it may have drawn ids) is in it until it ends."""
-    engine = db.session.get_bind()
-    if engine.dialect.name != "postgresql":
-        pytest.skip("the running transactions are PostgreSQL's part of the version")
+def _postgresql_only():
+    if db.session.get_bind().dialect.name != "postgresql":
+        pytest.skip("the transactions still drawing ids are PostgreSQL's part of the version")
+
+
+def test_a_transaction_that_draws_an_id_moves_the_version_while_it_runs_and_others_do_not(course):
+    """PostgreSQL: a transaction that drew a ledger id (it may commit rows below the ids read) is in the version until
+    it ends. One that only holds a transaction id (an API token's last use, a launch's session, ANALYZE) is not: under
+    such traffic a client's copy is still confirmed with 304. Nor is one in another database of the same server (a
+    neighbour application drawing from a sequence of the same name), nor this session's own draw."""
+    _postgresql_only()
     from sqlalchemy import create_engine
 
+    engine = db.session.get_bind()
     here = course.ada.course_id
-    before = data_version(here, later(9))
-    db.session.rollback()
-    neighbour = create_engine(engine.url.set(database="postgres"))
-    own = create_engine(engine.url)
+
+    def version():
+        try:
+            return data_version(here, later(9))
+        finally:
+            db.session.rollback()
+
+    before = version()
+    neighbour, own = create_engine(engine.url.set(database="postgres")), create_engine(engine.url)
     try:
-        with neighbour.connect() as other:
-            other.execute(text("SELECT pg_current_xact_id()"))  # a transaction id, held until the block ends
+        with neighbour.connect() as other, own.connect() as mine:
+            other.execute(text("CREATE TEMPORARY SEQUENCE ledger_entry_id_seq"))
+            other.execute(text("SELECT pg_current_xact_id(), nextval('ledger_entry_id_seq')"))
+            mine.execute(text("SELECT pg_current_xact_id()"))  # a writer of something else, running
+            assert version() == before
+            db.session.execute(text("SELECT nextval('ledger_entry_id_seq')"))  # this session's own draw
             assert data_version(here, later(9)) == before
             db.session.rollback()
-            with own.connect() as mine:
-                mine.execute(text("SELECT pg_current_xact_id()"))
-                assert data_version(here, later(9)) != before
-                db.session.rollback()
-            assert data_version(here, later(9)) == before
-            db.session.rollback()
+            mine.execute(text("SELECT nextval('ledger_entry_id_seq')"))
+            assert version() != before
+            mine.rollback()
+            assert version() == before
     finally:
         neighbour.dispose()
         own.dispose()
+
+
+def test_an_award_that_commits_after_the_snapshot_but_before_the_lock_read_still_moves_the_version(course, app):
+    """PostgreSQL: the version's snapshot is taken before its statement reads the lock table, and an award holding
+    lower ids may commit in between: it no longer holds its sequence, and the snapshot does not see its rows. It is
+    named as a transaction the snapshot saw running that has ended. A repeatable-read reader widens that instant: its
+    snapshot is taken before the award commits, its version read after."""
+    _postgresql_only()
+    from sqlalchemy import create_engine
+
+    elsewhere = make_actor(make_platform("https://other-lms.example.org", organisation="Org B"), "cy")
+    db.session.commit()
+    drawn, release, errors = threading.Event(), threading.Event(), []
+
+    def award_held_open():
+        log(course.bo, later(7))
+        drawn.set()
+        assert release.wait(30)
+
+    late = committing_thread(app, "late award", award_held_open, errors)
+    assert drawn.wait(30), errors
+    log(elsewhere, later(8))  # higher ids, committed first
+    db.session.commit()
+    reader = create_engine(db.session.get_bind().url, isolation_level="REPEATABLE READ")
+    try:
+        with reader.connect() as conn:
+            conn.execute(text("SELECT 1"))  # the snapshot: the late award running, the other committed
+            release.set()
+            late.join(30)
+            assert errors == [] and not late.is_alive()
+            seen = conn.execute(version_query(course.ada.course_id, later(9))).one()
+    finally:
+        reader.dispose()
+    now = db.session.execute(version_query(course.ada.course_id, later(9))).one()
+    db.session.rollback()
+    assert now != seen
+
+
+def test_the_ids_the_version_reads_are_drawn_after_the_transaction_id(appctx):
+    """PostgreSQL: the tables whose newest ids are in the version draw them once the inserting transaction has a
+    transaction id (migration 0049), which the version's account of transactions that ended relies on. A table added
+    to the version must get the same default."""
+    _postgresql_only()
+    from plugin.insights.version import _SEQUENCES
+
+    defaults = dict(db.session.execute(text(
+        "SELECT pg_get_serial_sequence(table_name, 'id'), column_default FROM information_schema.columns "
+        "WHERE column_name = 'id' AND table_schema = current_schema()")).all())
+    for sequence in _SEQUENCES:
+        assert " ".join(defaults[f"public.{sequence}"].split()) == (f"CASE WHEN (pg_current_xact_id() IS NOT NULL) "
+                                                  f"THEN nextval('{sequence}'::regclass) ELSE NULL::bigint END")
 
 
 def test_every_table_is_classified_for_the_data_version(appctx):
