@@ -3,6 +3,7 @@ from logging.config import fileConfig
 
 from alembic import context
 from flask import current_app
+from sqlalchemy.exc import OperationalError
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
@@ -113,7 +114,17 @@ def run_migrations_online():
         )
         try:
             with context.begin_transaction():
+                if connection.dialect.name == "postgresql":
+                    timeout = current_app.config.get("MIGRATION_LOCK_TIMEOUT", 5)
+                    connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{round(timeout * 1000)}ms'")
                 context.run_migrations()
+        except OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available
+                raise
+            raise SystemExit(
+                "The upgrade changed nothing: a table it alters stayed locked by another transaction for longer than "
+                f"TINKER_MIGRATION_LOCK_TIMEOUT ({current_app.config.get('MIGRATION_LOCK_TIMEOUT', 5)} s). Run "
+                "`flask db upgrade` again when the service is quieter, or with a longer timeout.") from exc
         finally:
             if sqlite:
                 connection.rollback()

@@ -105,6 +105,9 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         # e-mail's address and text (plugin/outbox/retention.py); the row, its key and its outcome stay.
         "OUTBOX_KEEP_DAYS": _env_number("TINKER_OUTBOX_KEEP_DAYS", "30", maximum=36500),
         # JSON API: requests per API token per minute (counted in the database, across instances).
+        # PostgreSQL: how long `flask db upgrade` waits for a table's lock (a long transaction of the running service
+        # holding it) before giving up, changing nothing; waiting longer would queue every request behind it. 0: wait.
+        "MIGRATION_LOCK_TIMEOUT": _env_number("TINKER_MIGRATION_LOCK_TIMEOUT", "5", float, minimum=0),
         "API_RATE_LIMIT": _env_number("TINKER_API_RATE_LIMIT", "120"),
         # xAPI statements to each organisation's LRS (admin-configured): request timeout, and whether an
         # endpoint may resolve to a loopback/private address (off in production: no probing the server's network).
@@ -146,6 +149,11 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         # idle (a restart, a failover, a timeout) is found at checkout by reading what the server sent, without
         # asking it anything (plugin.core.db.watch_connections, installed by create_app), and replaced.
         cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {**cfg["SQLALCHEMY_ENGINE_OPTIONS"], "pool_pre_ping": False}
+    if cfg["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        # Read committed whatever the server's default_transaction_isolation: the row locks and unique constraints
+        # that keep awards single are written for it, and the data version behind ETags relies on the answer it tags
+        # being read under a later snapshot than its own (plugin/insights/version.py).
+        cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {**cfg["SQLALCHEMY_ENGINE_OPTIONS"], "isolation_level": "READ COMMITTED"}
     if cfg["SQLALCHEMY_DATABASE_URI"].startswith("postgresql") and _env_bool("TINKER_PG_GENERIC_PLANS", True):
         # psycopg prepares a statement on the server once a connection has run it 5 times; PostgreSQL then
         # keeps planning it afresh for every execution whenever a plan for the actual values looks cheaper

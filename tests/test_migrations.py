@@ -251,3 +251,52 @@ def test_the_configuration_tables_keep_their_version_triggers_through_the_newest
         assert triggers() == dict.fromkeys(CONFIG_TABLES, 3)
         flask_migrate.upgrade()
         assert triggers() == dict.fromkeys(CONFIG_TABLES, 3)
+
+
+def test_an_upgrade_kept_waiting_for_a_table_gives_up_and_changes_nothing(app):
+    """PostgreSQL: a migration that alters a table waits for the running service's transactions on it, and every
+    request for that table queues behind the migration's wait. Past the migration lock timeout the upgrade gives up
+    with a message saying so, nothing changed, and it runs once the table is free."""
+    import threading
+
+    import flask_migrate
+    import pytest
+
+    from plugin.extensions import db
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("SQLite's writers wait their turn for the whole database (busy timeout)")
+
+    def version():
+        with db.engine.connect() as conn:
+            return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+    with app.app_context():
+        flask_migrate.downgrade(revision="0049")
+        app.config["MIGRATION_LOCK_TIMEOUT"] = 0.2
+        report = db.engine.connect()  # a long report reading the ledger
+        report.execute(sa.text("LOCK TABLE ledger_entry IN ACCESS SHARE MODE"))
+        pid = report.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+        # Without a timeout the upgrade would wait for ever: the report is ended after 10 s, and the upgrade then passes.
+        engine = db.engine
+
+        def end_report():
+            with engine.connect() as conn:
+                conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+
+        ender = threading.Timer(10, end_report)
+        ender.start()
+        try:
+            with pytest.raises(SystemExit) as stopped:
+                flask_migrate.upgrade(revision="0050")  # alters ledger_entry's default
+            assert "changed nothing" in str(stopped.value) and "TINKER_MIGRATION_LOCK_TIMEOUT (0.2 s)" in str(
+                stopped.value)
+            assert version() == "0049"
+        finally:
+            ender.cancel()
+            report.invalidate()
+            report.close()
+            app.config["MIGRATION_LOCK_TIMEOUT"] = 5
+        flask_migrate.upgrade()
+    result = app.test_cli_runner().invoke(args=["db", "check"])
+    assert result.exit_code == 0, result.output

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, bindparam, case, exists, func, literal_column, select, update
+from sqlalchemy import Integer, bindparam, exists, func, literal_column, select, update
 from sqlalchemy.orm import make_transient_to_detached
 
 from plugin.catalog.models import AiTool, TaskCategory
@@ -369,10 +369,8 @@ def _preflight(ahead: _Ahead | None) -> Hot:
 
 
 def _drawn(sequence: str):
-    """The next id of `sequence`, drawn once this transaction has its transaction id (as migration 0049's column
-    defaults draw: insights/version.py relies on it)."""
-    return case((func.pg_current_xact_id().is_not(None),
-                 func.nextval(literal_column(f"'{sequence}'::regclass"))))
+    """The next id of `sequence`."""
+    return func.nextval(literal_column(f"'{sequence}'::regclass"))
 
 
 @dataclass

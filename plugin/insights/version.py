@@ -13,10 +13,9 @@ One statement of O(1) index lookups:
   asks for them, not when it commits, and an award draws its ids in its preflight: a transaction that drew a lower id
   can commit after one with a higher id. Read between the two commits, the max ids already name the later one, and the
   earlier one's commit would not move them: a client's copy missing its rows would be confirmed with 304 until the
-  next write anywhere. So the version names (see _RUNNING) the other transactions holding one of these ids' sequences
-  (nextval locks it until the transaction ends) and those its snapshot could not see that have ended since. A
-  transaction that writes none of these tables (a token's last use, a rate window, a session) is not in it: it moves
-  nothing, as on SQLite.
+  next write anywhere. So the version names the other transactions holding one of these ids' sequences (nextval locks
+  it until the transaction ends; see _RUNNING for why that is enough). A transaction that writes none of these tables
+  (a token's last use, a rate window, a session) is not in it: it moves nothing, as on SQLite.
   (SQLite: one writer at a time, so ids are drawn in commit order.)
 
 Installation-wide ids change more often than the course's data (a 200 where a 304 could have been), never
@@ -53,27 +52,23 @@ def data_version(course_id: int, now: datetime) -> tuple:
 _SEQUENCES = tuple(f"{model.__tablename__}_id_seq"
                    for model in (LedgerEntry, BadgeAward, Experiment, AuditEvent, Membership, DataChange))
 
-# PostgreSQL 13+. Let S be the statement's snapshot, taken before it runs; the lock table is read after it. A
-# transaction T that drew an id lower than one S sees, and whose rows S cannot see, is
-# - either still running when the lock table is read: it holds the sequence it drew from (nextval takes a lock on it
-#   that is held until T ends; a prepared transaction keeps it, with no pid) and is in `holders` by its virtual id;
-# - or it has ended since S: it was running when S was taken and had a transaction id by then, since every id is drawn
-#   after the drawer's transaction id is assigned (migration 0049's column defaults, the award preflight's
-#   `pg_current_xact_id()`), so it is in S's in-progress list; pg_xact_status no longer says "in progress". The
-#   correlation `h.taken` makes that list be read after the lock table (a lock is released after its transaction
-#   stops being in progress, so none falls between the two reads).
-# This session's own transaction is left out: what it wrote, its snapshot sees. Transactions of other databases are
-# never holders and are named only when they end in the instant between the two reads.
-_RUNNING = literal_column(f"""(WITH holders AS MATERIALIZED (
-    SELECT clock_timestamp() AS taken, string_agg(DISTINCT l.virtualtransaction, ',') AS list
+# PostgreSQL. Why the holders of the sequences are enough: the app's transactions are read committed (config.py), and
+# an answer is read after its version (plugin/api/spec.py weak_etag, "first thing in a GET"), so under a later snapshot.
+# Let V0 be read (snapshot S0, then the lock table at L0) before a copy C that lacks a transaction T's rows, and V1 be
+# read later. If T drew its ids before L0, T was still running at L0 (it had not committed when C was read, after L0):
+# V0 names T by its virtual transaction id, and V1 names it only while T still runs (its rows still unseen). If T drew after L0, its ids are higher than any S0 saw (sequences hand ids out in
+# order: CACHE 1, tests/services/test_data_version.py): once V1's snapshot sees T's rows, its max ids differ. If T
+# commits between V1's snapshot and its lock read, V1 may equal V0, and rightly: V1's snapshot does not see T either,
+# and the answer tagged V1 is read after T committed. (Under repeatable read an answer would share its version's
+# snapshot and T could end unnamed between S0 and L0: hence the pinned isolation level.)
+# A prepared transaction keeps its locks with no pid. This session's own transaction is left out: what it wrote, its
+# snapshot sees. Locks of other databases of the same server are not read.
+_RUNNING = literal_column(f"""(
+    SELECT string_agg(DISTINCT l.virtualtransaction, ',')
     FROM pg_lock_status() AS l
     WHERE l.locktype = 'relation' AND l.pid IS DISTINCT FROM pg_backend_pid()
       AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-      AND l.relation IN ({", ".join(f"'{name}'::regclass" for name in _SEQUENCES)}))
-  SELECT concat(h.list, '|', (SELECT string_agg(x::text, ',' ORDER BY x)
-                              FROM pg_snapshot_xip(pg_current_snapshot()) AS x
-                              WHERE h.taken IS NOT NULL AND pg_xact_status(x) <> 'in progress'))
-  FROM holders AS h)""")
+      AND l.relation IN ({", ".join(f"'{name}'::regclass" for name in _SEQUENCES)}))""")
 
 
 def version_query(course_id: int, now: datetime):

@@ -222,55 +222,51 @@ def test_a_transaction_that_draws_an_id_moves_the_version_while_it_runs_and_othe
         own.dispose()
 
 
-def test_an_award_that_commits_after_the_snapshot_but_before_the_lock_read_still_moves_the_version(course, app):
-    """PostgreSQL: the version's snapshot is taken before its statement reads the lock table, and an award holding
-    lower ids may commit in between: it no longer holds its sequence, and the snapshot does not see its rows. It is
-    named as a transaction the snapshot saw running that has ended. A repeatable-read reader widens that instant: its
-    snapshot is taken before the award commits, its version read after."""
+def test_the_apps_transactions_are_read_committed_whatever_the_servers_default(appctx):
+    """PostgreSQL: an operator's default_transaction_isolation does not reach the app. Its row locks and unique
+    constraints are written for read committed, and the data version names only the transactions still holding the
+    sequences because the answer it tags is read under a later snapshot than its own: under repeatable read the answer
+    would share the version's snapshot, and an award holding lower ids that committed between that snapshot and the
+    version's lock read would be in neither (plugin/insights/version.py)."""
     _postgresql_only()
-    from sqlalchemy import create_engine
+    import psycopg
 
-    elsewhere = make_actor(make_platform("https://other-lms.example.org", organisation="Org B"), "cy")
-    db.session.commit()
-    drawn, release, errors = threading.Event(), threading.Event(), []
-
-    def award_held_open():
-        log(course.bo, later(7))
-        drawn.set()
-        assert release.wait(30)
-
-    late = committing_thread(app, "late award", award_held_open, errors)
-    assert drawn.wait(30), errors
-    log(elsewhere, later(8))  # higher ids, committed first
-    db.session.commit()
-    reader = create_engine(db.session.get_bind().url, isolation_level="REPEATABLE READ")
-    try:
-        with reader.connect() as conn:
-            conn.execute(text("SELECT 1"))  # the snapshot: the late award running, the other committed
-            release.set()
-            late.join(30)
-            assert errors == [] and not late.is_alive()
-            seen = conn.execute(version_query(course.ada.course_id, later(9))).one()
-    finally:
-        reader.dispose()
-    now = db.session.execute(version_query(course.ada.course_id, later(9))).one()
+    engine = db.session.get_bind()
+    database = engine.url.database
     db.session.rollback()
-    assert now != seen
+    with engine.connect() as conn:
+        conn.execute(text(f'ALTER DATABASE "{database}" SET default_transaction_isolation = \'repeatable read\''))
+        conn.commit()
+    engine.dispose()
+    try:
+        raw = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(raw) as plain:  # what any other client of this database now gets
+            assert plain.execute("SHOW transaction_isolation").fetchone()[0] == "repeatable read"
+        assert db.session.scalar(text("SHOW transaction_isolation")) == "read committed"
+    finally:
+        db.session.rollback()
+        with engine.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{database}" RESET default_transaction_isolation'))
+            conn.commit()
+        engine.dispose()
 
 
-def test_the_ids_the_version_reads_are_drawn_after_the_transaction_id(appctx):
-    """PostgreSQL: the tables whose newest ids are in the version draw them once the inserting transaction has a
-    transaction id (migration 0049), which the version's account of transactions that ended relies on. A table added
-    to the version must get the same default."""
+def test_the_sequences_the_version_reads_hand_out_ids_in_order(appctx):
+    """PostgreSQL: an id drawn after the version's lock read is higher than every id its snapshot saw, which the data
+    version relies on: each table whose newest id is in it draws from its own sequence (the one whose holders it
+    names), one id at a time (a cache per session would hand out lower ids after higher ones). A table added to the
+    version must be made the same way."""
     _postgresql_only()
     from plugin.insights.version import _SEQUENCES
 
     defaults = dict(db.session.execute(text(
         "SELECT pg_get_serial_sequence(table_name, 'id'), column_default FROM information_schema.columns "
         "WHERE column_name = 'id' AND table_schema = current_schema()")).all())
+    caches = dict(db.session.execute(text(
+        "SELECT sequencename, cache_size FROM pg_sequences WHERE schemaname = current_schema()")).all())
     for sequence in _SEQUENCES:
-        assert " ".join(defaults[f"public.{sequence}"].split()) == (f"CASE WHEN (pg_current_xact_id() IS NOT NULL) "
-                                                  f"THEN nextval('{sequence}'::regclass) ELSE NULL::bigint END")
+        assert defaults[f"public.{sequence}"] == f"nextval('{sequence}'::regclass)"
+        assert caches[sequence] == 1
 
 
 def test_every_table_is_classified_for_the_data_version(appctx):

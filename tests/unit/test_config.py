@@ -133,6 +133,9 @@ def test_database_url_from_overrides_is_rewritten_too(tmp_path):
 def test_numeric_settings_come_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("TINKER_LAUNCH_TOKEN_TTL", "120")
     assert load_config(tmp_path)["LAUNCH_TOKEN_TTL"] == 120
+    assert load_config(tmp_path)["MIGRATION_LOCK_TIMEOUT"] == 5
+    monkeypatch.setenv("TINKER_MIGRATION_LOCK_TIMEOUT", "0.5")
+    assert load_config(tmp_path)["MIGRATION_LOCK_TIMEOUT"] == 0.5
 
 
 def test_postgresql_connections_plan_prepared_statements_once_unless_the_operator_says_otherwise(
