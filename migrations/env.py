@@ -116,15 +116,21 @@ def run_migrations_online():
             with context.begin_transaction():
                 if connection.dialect.name == "postgresql":
                     timeout = current_app.config.get("MIGRATION_LOCK_TIMEOUT", 5)
-                    connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{round(timeout * 1000)}ms'")
+                    # 0 waits for ever; anything else at least 1 ms (0.0004 s must not round to "for ever")
+                    milliseconds = max(1, round(timeout * 1000)) if timeout > 0 else 0
+                    connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{milliseconds}ms'")
                 context.run_migrations()
         except OperationalError as exc:
-            if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available
+            # lock_not_available, or deadlock_detected (a transaction holding one table waited for another the
+            # upgrade already locked): either way the upgrade's transaction was rolled back whole
+            state = getattr(exc.orig, "sqlstate", None)
+            if state not in ("55P03", "40P01"):
                 raise
-            raise SystemExit(
-                "The upgrade changed nothing: a table it alters stayed locked by another transaction for longer than "
-                f"TINKER_MIGRATION_LOCK_TIMEOUT ({current_app.config.get('MIGRATION_LOCK_TIMEOUT', 5)} s). Run "
-                "`flask db upgrade` again when the service is quieter, or with a longer timeout.") from exc
+            cause = ("a table it alters stayed locked by another transaction for longer than "
+                     f"TINKER_MIGRATION_LOCK_TIMEOUT ({current_app.config.get('MIGRATION_LOCK_TIMEOUT', 5)} s)"
+                     if state == "55P03" else "it deadlocked with another transaction using the tables it alters")
+            raise SystemExit(f"The upgrade changed nothing: {cause}. Run `flask db upgrade` again when the service "
+                             "is quieter, or with a longer timeout.") from exc
         finally:
             if sqlite:
                 connection.rollback()

@@ -273,6 +273,7 @@ def test_an_upgrade_kept_waiting_for_a_table_gives_up_and_changes_nothing(app):
 
     with app.app_context():
         flask_migrate.downgrade(revision="0049")
+        configured = app.config["MIGRATION_LOCK_TIMEOUT"]
         app.config["MIGRATION_LOCK_TIMEOUT"] = 0.2
         report = db.engine.connect()  # a long report reading the ledger
         report.execute(sa.text("LOCK TABLE ledger_entry IN ACCESS SHARE MODE"))
@@ -296,7 +297,62 @@ def test_an_upgrade_kept_waiting_for_a_table_gives_up_and_changes_nothing(app):
             ender.cancel()
             report.invalidate()
             report.close()
-            app.config["MIGRATION_LOCK_TIMEOUT"] = 5
+            app.config["MIGRATION_LOCK_TIMEOUT"] = configured
         flask_migrate.upgrade()
     result = app.test_cli_runner().invoke(args=["db", "check"])
     assert result.exit_code == 0, result.output
+
+
+def test_an_upgrade_that_deadlocks_with_a_running_transaction_gives_up_and_changes_nothing(app):
+    """PostgreSQL: a transaction that holds a table the upgrade alters later, then asks for one it already altered,
+    deadlocks with it. The upgrade is the side PostgreSQL ends: it says so, nothing changed, the other transaction
+    goes on, and the upgrade runs afterwards."""
+    import threading
+
+    import flask_migrate
+    import pytest
+
+    from plugin.extensions import db
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("SQLite has one writer at a time: no lock order to cross")
+
+    def version():
+        with db.engine.connect() as conn:
+            return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+    with app.app_context():
+        flask_migrate.downgrade(revision="0049")
+        configured = app.config["MIGRATION_LOCK_TIMEOUT"]
+        app.config["MIGRATION_LOCK_TIMEOUT"] = 30  # longer than the deadlock check: the deadlock decides
+        other = db.engine.connect()
+        other.execute(sa.text("SET deadlock_timeout = '20s'"))  # so the upgrade's check finds the cycle first
+        other.execute(sa.text("LOCK TABLE badge_award IN ACCESS SHARE MODE"))  # 0050 alters it second
+        engine, outcome = db.engine, {}
+
+        def cross():
+            with engine.connect() as watcher:  # wait until the upgrade holds ledger_entry and waits for badge_award
+                for _ in range(500):
+                    if watcher.execute(sa.text("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = "
+                                               "'badge_award'::regclass")).scalar():
+                        break
+                    threading.Event().wait(0.02)
+            other.execute(sa.text("LOCK TABLE ledger_entry IN ACCESS SHARE MODE"))  # waits for the upgrade
+            outcome["other"] = "went on"
+
+        crossing = threading.Thread(target=cross)
+        crossing.start()
+        try:
+            with pytest.raises(SystemExit) as stopped:
+                flask_migrate.upgrade(revision="0050")
+            assert "changed nothing: it deadlocked with another transaction" in str(stopped.value)
+            crossing.join(10)
+            assert outcome == {"other": "went on"}
+            assert version() == "0049"
+        finally:
+            crossing.join(30)
+            other.rollback()
+            other.close()
+            app.config["MIGRATION_LOCK_TIMEOUT"] = configured
+        flask_migrate.upgrade()
+        assert version() == "0050"

@@ -7,8 +7,9 @@ transactions being read committed, the answer it tags being read after it (plugi
 sequences are enough, and the order of transaction id and id no longer matters. `pg_get_serial_sequence` and the
 sequences' ownership are unchanged either way. SQLite: nothing to do.
 
-Each ALTER takes its table's ACCESS EXCLUSIVE lock for an instant; the upgrade gives up after the migration lock
-timeout (migrations/env.py) rather than queue every request behind a long transaction, and can be run again.
+Each ALTER takes its table's ACCESS EXCLUSIVE lock and holds it until the upgrade commits; each waits at most the
+migration lock timeout (migrations/env.py) rather than queue every request behind a long transaction, and an upgrade
+that gives up changed nothing and can be run again.
 
 Revision ID: 0050
 Revises: 0049

@@ -20,7 +20,7 @@ from plugin.insights import changes
 from plugin.insights.models import DataChange
 from plugin.insights.version import data_version, version_query
 from plugin.leaderboards.service import set_opt_out
-from plugin.settings.service import set_time_zone
+from plugin.settings.service import set_time_zone, time_zone_name
 from plugin.teams.service import add_members, create_team, rename_team
 from plugin.tenancy import service as tenancy
 from plugin.tenancy.service import RosterEntry
@@ -61,6 +61,22 @@ def test_the_day_rolls_over_at_local_midnight(course):
     before = data_version(course.ada.course_id, evening)
     assert data_version(course.ada.course_id, evening + timedelta(minutes=40)) != before  # 00:10 there
     assert data_version(course.ada.course_id, evening + timedelta(minutes=20)) == before
+
+
+def test_the_zone_the_answer_reuses_is_in_the_version_even_when_its_change_row_is_overtaken(course):
+    """The answer reuses the zone the version's statement read, but is read later: a zone change that commits in
+    between, its change row below one the version already saw, must still move the next version, not be confirmed
+    with 304 under the old zone's weeks (seen as a race in review; here its outcome, without the change row)."""
+    noon = NOW.replace(hour=12)  # 15:00 in Istanbul, 13:00 in Berlin: the same day in both
+    set_time_zone(course.admin, "Europe/Istanbul", NOW)
+    db.session.commit()
+    before = data_version(course.ada.course_id, noon)
+    db.session.rollback()  # the request ends
+    with db.engine.begin() as other:  # another instance's transaction, past the session hook: no change row
+        other.execute(text("UPDATE organisation_settings SET time_zone = 'Europe/Berlin'"))
+    after = data_version(course.ada.course_id, noon)
+    assert after != before
+    assert time_zone_name(course.ada.organisation_id) == "Europe/Berlin"  # what the answer built now would use
 
 
 def test_a_challenge_opening_or_closing_changes_the_version(course):
