@@ -129,8 +129,9 @@ def run_migrations_online():
             cause = ("a table it alters stayed locked by another transaction for longer than "
                      f"TINKER_MIGRATION_LOCK_TIMEOUT ({current_app.config.get('MIGRATION_LOCK_TIMEOUT', 5)} s)"
                      if state == "55P03" else "it deadlocked with another transaction using the tables it alters")
-            raise SystemExit(f"The upgrade changed nothing: {cause}. Run `flask db upgrade` again when the service "
-                             "is quieter, or with a longer timeout.") from exc
+            advice = "when the service is quieter, or with a longer timeout" if state == "55P03" else ""
+            raise SystemExit(f"The upgrade changed nothing: {cause}. Run `flask db upgrade` again "
+                             f"{advice}".rstrip() + ".") from exc
         finally:
             if sqlite:
                 connection.rollback()

@@ -107,7 +107,9 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         # JSON API: requests per API token per minute (counted in the database, across instances).
         # PostgreSQL: how long `flask db upgrade` waits for a table's lock (a long transaction of the running service
         # holding it) before giving up, changing nothing; waiting longer would queue every request behind it. 0: wait.
-        "MIGRATION_LOCK_TIMEOUT": _env_number("TINKER_MIGRATION_LOCK_TIMEOUT", "5", float, minimum=0),
+        # PostgreSQL's lock_timeout takes up to 2^31 - 1 ms
+        "MIGRATION_LOCK_TIMEOUT": _env_number("TINKER_MIGRATION_LOCK_TIMEOUT", "5", float, minimum=0,
+                                              maximum=2_147_483),
         "API_RATE_LIMIT": _env_number("TINKER_API_RATE_LIMIT", "120"),
         # xAPI statements to each organisation's LRS (admin-configured): request timeout, and whether an
         # endpoint may resolve to a loopback/private address (off in production: no probing the server's network).

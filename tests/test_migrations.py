@@ -298,15 +298,15 @@ def test_an_upgrade_kept_waiting_for_a_table_gives_up_and_changes_nothing(app):
             report.invalidate()
             report.close()
             app.config["MIGRATION_LOCK_TIMEOUT"] = configured
-        flask_migrate.upgrade()
+            flask_migrate.upgrade()  # whatever happened: later tests share this database
     result = app.test_cli_runner().invoke(args=["db", "check"])
     assert result.exit_code == 0, result.output
 
 
 def test_an_upgrade_that_deadlocks_with_a_running_transaction_gives_up_and_changes_nothing(app):
     """PostgreSQL: a transaction that holds a table the upgrade alters later, then asks for one it already altered,
-    deadlocks with it. The upgrade is the side PostgreSQL ends: it says so, nothing changed, the other transaction
-    goes on, and the upgrade runs afterwards."""
+    deadlocks with it. When the upgrade is the side PostgreSQL ends, it says so, nothing changed, the other
+    transaction goes on, and the upgrade runs afterwards."""
     import threading
 
     import flask_migrate
@@ -322,37 +322,54 @@ def test_an_upgrade_that_deadlocks_with_a_running_transaction_gives_up_and_chang
             return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
     with app.app_context():
+        with db.engine.connect() as conn:
+            if not conn.execute(sa.text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")).scalar():
+                pytest.skip("deadlock_timeout is a superuser's setting")
+            database = conn.execute(sa.text("SELECT quote_ident(current_database())")).scalar()
+
+        def deadlock_check_after(setting: str) -> None:  # for the upgrade's new connection: which side looks first
+            with db.engine.connect() as conn:
+                conn.execute(sa.text(f"ALTER DATABASE {database} {setting}"))
+                conn.commit()
+            db.engine.dispose()
+
+        configured, other, engine, outcome = app.config["MIGRATION_LOCK_TIMEOUT"], None, db.engine, {}
+        crossing = None
         flask_migrate.downgrade(revision="0049")
-        configured = app.config["MIGRATION_LOCK_TIMEOUT"]
-        app.config["MIGRATION_LOCK_TIMEOUT"] = 30  # longer than the deadlock check: the deadlock decides
-        other = db.engine.connect()
-        other.execute(sa.text("SET deadlock_timeout = '20s'"))  # so the upgrade's check finds the cycle first
-        other.execute(sa.text("LOCK TABLE badge_award IN ACCESS SHARE MODE"))  # 0050 alters it second
-        engine, outcome = db.engine, {}
-
-        def cross():
-            with engine.connect() as watcher:  # wait until the upgrade holds ledger_entry and waits for badge_award
-                for _ in range(500):
-                    if watcher.execute(sa.text("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = "
-                                               "'badge_award'::regclass")).scalar():
-                        break
-                    threading.Event().wait(0.02)
-            other.execute(sa.text("LOCK TABLE ledger_entry IN ACCESS SHARE MODE"))  # waits for the upgrade
-            outcome["other"] = "went on"
-
-        crossing = threading.Thread(target=cross)
-        crossing.start()
         try:
+            app.config["MIGRATION_LOCK_TIMEOUT"] = 60  # longer than the deadlock checks: the deadlock decides
+            deadlock_check_after("SET deadlock_timeout = '5s'")  # room for a slow machine to cross the locks
+            other = db.engine.connect()
+            other.execute(sa.text("SET deadlock_timeout = '30s'"))  # the upgrade's check finds the cycle first
+            other.execute(sa.text("LOCK TABLE badge_award IN ACCESS SHARE MODE"))  # 0050 alters it second
+
+            def cross():
+                with engine.connect() as watcher:  # until the upgrade holds ledger_entry and waits for badge_award
+                    for _ in range(1000):
+                        if watcher.execute(sa.text(
+                                "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'badge_award'::regclass "
+                                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                        )).scalar():
+                            break
+                        threading.Event().wait(0.01)
+                other.execute(sa.text("LOCK TABLE ledger_entry IN ACCESS SHARE MODE"))  # waits for the upgrade
+                outcome["other"] = "went on"
+
+            crossing = threading.Thread(target=cross, daemon=True)
+            crossing.start()
             with pytest.raises(SystemExit) as stopped:
                 flask_migrate.upgrade(revision="0050")
             assert "changed nothing: it deadlocked with another transaction" in str(stopped.value)
-            crossing.join(10)
+            crossing.join(20)
             assert outcome == {"other": "went on"}
             assert version() == "0049"
         finally:
-            crossing.join(30)
-            other.rollback()
-            other.close()
+            if crossing is not None:
+                crossing.join(60)
+            if other is not None:
+                other.rollback()
+                other.close()
             app.config["MIGRATION_LOCK_TIMEOUT"] = configured
-        flask_migrate.upgrade()
+            deadlock_check_after("RESET deadlock_timeout")
+            flask_migrate.upgrade()
         assert version() == "0050"

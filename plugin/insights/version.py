@@ -10,9 +10,10 @@ One statement of O(1) index lookups:
 - the course's next challenge start or end after now (a challenge opening or closing changes progress);
 - the organisation's time zone and the day in it (weeks and months roll over at local midnight). The zone is
   in the tag itself, not only through the day: the answer reuses the zone this statement read (remember_time_zone)
-  and is read later, under its own snapshot. Whatever an answer takes from the version's statement must be in the
-  tag, or a change that commits between the two reads (its change row overtaken by a later one) would be confirmed
-  with 304 under the stale value until the next write;
+  and is read later, under its own snapshot. Whatever an answer takes from a read made before its own reads (this
+  statement, the caller's actor, whose role the API puts in the tag) must be in the tag, or a change
+  that commits between the two reads (its change row overtaken by a later one) would be confirmed with 304 under
+  the stale value until the next write;
 - PostgreSQL: the transactions that may still add rows below the ids read. A sequence hands out ids when a transaction
   asks for them, not when it commits, and an award draws its ids in its preflight: a transaction that drew a lower id
   can commit after one with a higher id. Read between the two commits, the max ids already name the later one, and the
@@ -56,8 +57,8 @@ def data_version(course_id: int, now: datetime) -> tuple:
 _SEQUENCES = tuple(f"{model.__tablename__}_id_seq"
                    for model in (LedgerEntry, BadgeAward, Experiment, AuditEvent, Membership, DataChange))
 
-# PostgreSQL. Why the holders of the sequences are enough: the app's transactions are read committed (config.py), and
-# an answer is read after its version (plugin/api/spec.py weak_etag, "first thing in a GET"), so under a later snapshot.
+# PostgreSQL. Why the holders of the sequences are enough: the app's transactions are read committed (config.py), and an
+# answer is read after its version (plugin/api/spec.py weak_etag, "first thing in a GET"), so under a later snapshot.
 # Let V0 be read (snapshot S0, then the lock table at L0) before a copy C that lacks a transaction T's rows, and V1 be
 # read later. If T drew its ids before L0, T had not committed at L0 (C, read after L0, lacks its rows), so it still
 # held its sequence lock then: V0 names T by its virtual transaction id. V1 differs from V0 once T ended (T's name is
@@ -65,12 +66,13 @@ _SEQUENCES = tuple(f"{model.__tablename__}_id_seq"
 # still runs V1 may equal V0, rightly: C and V1's answer both lack T's rows. If T drew after L0, its ids are higher than
 # any S0 saw (sequences hand ids out in order: CACHE 1, tests/services/test_data_version.py): once V1's snapshot sees
 # T's rows, its max ids differ. If T commits between V1's snapshot and its lock read, V1 may equal V0, and rightly: as
-# of V1's snapshot C was current, and the next request's version sees T's rows (an answer built under V1 is read after
-# T committed, so a copy tagged V1 lacks nothing). Under repeatable read an answer would share its version's snapshot
-# and T could end unnamed between S0 and L0: hence the pinned isolation level. A prepared transaction (two-phase
-# commit, which the app never uses) keeps its locks with no pid and is named like any other; its COMMIT PREPARED could
-# in principle leave one request's 304 stale, corrected by the next version. This session's own transaction is left
-# out: what it wrote, its snapshot sees. Locks of other databases of the same server are not read.
+# of V1's snapshot C was current, and the next request's version sees T's rows (an answer built under V1 is read after T
+# committed, so a copy tagged V1 lacks nothing, but for what it reuses from V1's own statement: hence the zone in the
+# tag). Under repeatable read an answer would share its version's snapshot and T could end unnamed between S0 and L0:
+# hence the pinned isolation level. A prepared transaction (two-phase commit, which the app never uses) keeps its locks
+# with no pid and is named like any other; its COMMIT PREPARED could in principle leave the 304s sent in that instant
+# stale, corrected by the next version. This session's own transaction is left out: what it wrote, its snapshot sees.
+# Locks of other databases of the same server are not read.
 _RUNNING = literal_column(f"""(
     SELECT string_agg(DISTINCT l.virtualtransaction, ',')
     FROM pg_lock_status() AS l

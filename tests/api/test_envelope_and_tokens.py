@@ -412,6 +412,26 @@ def test_an_edit_that_adds_no_row_still_changes_the_weak_etags(client, world):
         assert again.status_code == 200 and again.headers["ETag"] != tags[url], url
 
 
+def test_a_time_zone_change_is_never_confirmed_with_the_old_zones_copy(app, client, world):
+    """The boards reuse the zone their version read. A zone change committed by another instance, whose change
+    row a later one overtook (here: none at all), still ends the 304s: the client gets the board in the new zone."""
+    from sqlalchemy import text
+
+    from plugin.extensions import db
+
+    manager = bearer(world.callers["manager"])
+    url = f"/api/v1/courses/{world.course_id}/leaderboards/individual?period=week"
+    first = client.get(url, headers=manager)
+    assert client.get(url, headers={**manager, "If-None-Match": first.headers["ETag"]}).status_code == 304
+    with app.app_context(), db.engine.begin() as other:  # past the session hook that adds the change row
+        # (London: mostly the same date as UTC, so the date alone would not end the 304s)
+        moved = other.execute(text("UPDATE organisation_settings SET time_zone = 'Europe/London' "
+                                   "WHERE organisation_id = :organisation"), {"organisation": world.organisation_id})
+        assert moved.rowcount == 1
+    again = client.get(url, headers={**manager, "If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 200 and again.headers["ETag"] != first.headers["ETag"]
+
+
 def test_a_weak_etag_is_not_confirmed_for_a_client_asking_in_another_language(client, world):
     """The insights label, table texts and progress texts follow Accept-Language: a copy tagged in English is
     not confirmed with a 304 to a client that now asks in Turkish (it would keep showing English)."""

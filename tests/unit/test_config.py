@@ -136,6 +136,9 @@ def test_numeric_settings_come_from_the_environment(tmp_path, monkeypatch):
     assert load_config(tmp_path)["MIGRATION_LOCK_TIMEOUT"] == 5
     monkeypatch.setenv("TINKER_MIGRATION_LOCK_TIMEOUT", "0.5")
     assert load_config(tmp_path)["MIGRATION_LOCK_TIMEOUT"] == 0.5
+    monkeypatch.setenv("TINKER_MIGRATION_LOCK_TIMEOUT", "3000000")  # more than PostgreSQL's lock_timeout takes
+    with pytest.raises(ConfigError, match="TINKER_MIGRATION_LOCK_TIMEOUT must be between 0 and 2147483"):
+        load_config(tmp_path)
 
 
 def test_postgresql_connections_plan_prepared_statements_once_unless_the_operator_says_otherwise(
