@@ -253,6 +253,14 @@ def test_the_configuration_tables_keep_their_version_triggers_through_the_newest
         assert triggers() == dict.fromkeys(CONFIG_TABLES, 3)
 
 
+def version() -> str:
+    """The revision the app's database is at (in an app context)."""
+    from plugin.extensions import db
+
+    with db.engine.connect() as conn:
+        return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+
 def test_an_upgrade_kept_waiting_for_a_table_gives_up_and_changes_nothing(app):
     """PostgreSQL: a migration that alters a table waits for the running service's transactions on it, and every
     request for that table queues behind the migration's wait. Past the migration lock timeout the upgrade gives up
@@ -266,10 +274,6 @@ def test_an_upgrade_kept_waiting_for_a_table_gives_up_and_changes_nothing(app):
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         pytest.skip("SQLite's writers wait their turn for the whole database (busy timeout)")
-
-    def version():
-        with db.engine.connect() as conn:
-            return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
     with app.app_context():
         flask_migrate.downgrade(revision="0049")
@@ -316,10 +320,6 @@ def test_an_upgrade_that_deadlocks_with_a_running_transaction_gives_up_and_chang
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         pytest.skip("SQLite has one writer at a time: no lock order to cross")
-
-    def version():
-        with db.engine.connect() as conn:
-            return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
     with app.app_context():
         with db.engine.connect() as conn:
