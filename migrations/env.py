@@ -126,12 +126,13 @@ def run_migrations_online():
             state = getattr(exc.orig, "sqlstate", None)
             if state not in ("55P03", "40P01"):
                 raise
-            cause = ("a table it alters stayed locked by another transaction for longer than "
-                     f"TINKER_MIGRATION_LOCK_TIMEOUT ({current_app.config.get('MIGRATION_LOCK_TIMEOUT', 5)} s)"
-                     if state == "55P03" else "it deadlocked with another transaction using the tables it alters")
-            advice = "when the service is quieter, or with a longer timeout" if state == "55P03" else ""
-            raise SystemExit(f"The upgrade changed nothing: {cause}. Run `flask db upgrade` again "
-                             f"{advice}".rstrip() + ".") from exc
+            if state == "55P03":
+                why = ("a table it alters stayed locked by another transaction for longer than "
+                       f"TINKER_MIGRATION_LOCK_TIMEOUT ({current_app.config.get('MIGRATION_LOCK_TIMEOUT', 5)} s). "
+                       "Run `flask db upgrade` again when the service is quieter, or with a longer timeout.")
+            else:
+                why = "it deadlocked with another transaction using the tables it alters. Run `flask db upgrade` again."
+            raise SystemExit(f"The upgrade changed nothing: {why}") from exc
         finally:
             if sqlite:
                 connection.rollback()
