@@ -35,7 +35,10 @@ def test_learner_reads_the_vision_reacts_and_confirms_help(live_server, page, ar
     colleague.get_by_label("Colleague").select_option(label="James Carter")
     colleague.get_by_label("What was the help?").fill("Showed how to ask for a rubric-based marking scheme.")
     colleague.get_by_role("button", name="Save").click()
-    expect(colleague.locator("main")).to_contain_text("James Carter")
+    # Saved, not only sent: James's launch below takes the same page, and would cancel a form still on its way.
+    expect(colleague.locator("p.toast[role=status]")).to_have_text("Saved.")
+    expect(colleague.locator("section[aria-labelledby=hist-h]")).to_contain_text(
+        "Olivia Bennett helped James Carter: Showed how to ask for a rubric-based marking scheme.")
 
     frame = _ready(launch_from_dev_lms(page, base, "James Carter"))
     _nav(frame, "AI vision")
