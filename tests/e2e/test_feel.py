@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.test_learner_journey import launch_from_dev_lms
+from tests.e2e.test_learner_journey import launch_from_dev_lms, until_fitted
 
 pytestmark = pytest.mark.e2e
 
@@ -40,7 +40,7 @@ def test_the_frame_fits_the_page_as_it_grows_and_shrinks(live_server, page):
     expect(page.locator("iframe[name=tool-frame][data-resized]")).to_have_count(1)
     tall = tool_frame(page)
     expect(tall.locator("main h1").first).to_be_visible()
-    page.wait_for_timeout(300)
+    until_fitted(page)
     assert abs(frame_height(page) - content_height(tall)) <= 24, (frame_height(page), content_height(tall))
     assert tall.evaluate("() => document.documentElement.scrollHeight <= window.innerHeight + 1")  # no inner scrollbar
     grown = frame_height(page)
@@ -48,8 +48,8 @@ def test_the_frame_fits_the_page_as_it_grows_and_shrinks(live_server, page):
 
     tall.goto(tall.url.replace("/app/?", "/app/vision/?"))  # a shorter page: the frame must shrink again
     short = tool_frame(page)
-    expect(short.locator("main h1").first).to_be_visible()
-    page.wait_for_timeout(300)
+    expect(short.locator('header nav a[aria-current="page"]')).to_have_text("AI vision")  # the new page, not the old
+    until_fitted(page)
     if content_height(short) < grown - 50:
         assert frame_height(page) < grown, "the frame kept the longer page's height"
     assert abs(frame_height(page) - max(400, content_height(short))) <= 24

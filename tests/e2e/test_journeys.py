@@ -44,8 +44,8 @@ def test_learner_reads_the_vision_reacts_and_confirms_help(live_server, page, ar
     _nav(frame, "AI vision")
     acknowledge = frame.get_by_role("button", name="I have read our AI vision")
     if acknowledge.count():
-        acknowledge.click()
-        _ready(frame)
+        acknowledge.click()  # recorded, then the dashboard (the vision page is still showing until then)
+        expect(frame.locator('header nav a[aria-current="page"]')).to_have_text("My dashboard")
         _nav(frame, "AI vision")
     expect(frame.get_by_test_id("acked")).to_be_visible()
 

@@ -24,6 +24,18 @@ def launch_from_dev_lms(page, base: str, person: str, course: str = "dev-course-
     return frame
 
 
+def until_fitted(page) -> None:
+    """Until the LMS's frame has the height of the page it shows (at least the 400 px it starts at), within 24 px:
+    the tool posts its height after loading and again as it resizes, and the LMS applies it when it gets there.
+    (The dev LMS and the tool share an origin, so the frame's document is readable from the page.)"""
+    page.wait_for_function("""() => {
+        const f = document.querySelector('iframe[name=tool-frame]');
+        if (!f || !f.contentDocument || !f.contentDocument.body) return false;
+        const c = Math.ceil(f.contentDocument.body.getBoundingClientRect().height);
+        return Math.abs(f.getBoundingClientRect().height - Math.max(400, c)) <= 24;
+    }""")
+
+
 def log_experiment_in(frame, title: str, *, tried: str, outcome: str, learned: str, minutes: str | None = None):
     """Open the form from the dashboard, fill it in as a person would (Claude, Assessment design, no confidential
     data, shared with the course) and save it."""

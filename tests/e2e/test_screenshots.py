@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.test_learner_journey import launch_from_dev_lms
+from tests.e2e.test_learner_journey import launch_from_dev_lms, until_fitted
 
 pytestmark = pytest.mark.e2e
 
@@ -71,7 +71,7 @@ def test_screenshots_of_the_main_pages(live_server, browser, language):
             if name == "manager-team-progress":  # from the teams list, the first team's progress page
                 _follow(page, frame, "/app/teams/1")
             expect(frame.locator(f'html[lang="{language}"]')).to_have_count(1)
-            page.wait_for_timeout(200)  # the frame has taken its content's height (lti.frameResize)
+            until_fitted(page)  # the frame has taken its content's height (lti.frameResize)
             page.screenshot(path=str(target / f"{name}.{language}.png"))
     finally:
         context.close()
