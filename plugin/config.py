@@ -104,12 +104,12 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         # Days a delivered (or dismissed) outbox delivery keeps its body: webhook JSON, xAPI statement details, an
         # e-mail's address and text (plugin/outbox/retention.py); the row, its key and its outcome stay.
         "OUTBOX_KEEP_DAYS": _env_number("TINKER_OUTBOX_KEEP_DAYS", "30", maximum=36500),
-        # JSON API: requests per API token per minute (counted in the database, across instances).
         # PostgreSQL: how long `flask db upgrade` waits for a table's lock (a long transaction of the running service
-        # holding it) before giving up, changing nothing; waiting longer would queue every request behind it. 0: wait.
-        # PostgreSQL's lock_timeout takes up to 2^31 - 1 ms
+        # holding it) before giving up, changing nothing; waiting longer would queue every request behind it. 0: wait
+        # for ever. PostgreSQL's lock_timeout takes up to 2^31 - 1 ms.
         "MIGRATION_LOCK_TIMEOUT": _env_number("TINKER_MIGRATION_LOCK_TIMEOUT", "5", float, minimum=0,
                                               maximum=2_147_483),
+        # JSON API: requests per API token per minute (counted in the database, across instances).
         "API_RATE_LIMIT": _env_number("TINKER_API_RATE_LIMIT", "120"),
         # xAPI statements to each organisation's LRS (admin-configured): request timeout, and whether an
         # endpoint may resolve to a loopback/private address (off in production: no probing the server's network).
