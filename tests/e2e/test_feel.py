@@ -10,12 +10,19 @@ from tests.e2e.test_learner_journey import launch_from_dev_lms, until_fitted
 
 pytestmark = pytest.mark.e2e
 
-LAYOUT_SHIFT_JS = """() => new Promise(resolve => {
-  let total = 0;
+# Each shift without recent input, with what moved (node, rect before, rect after), so a failure says what jumped.
+LAYOUT_SHIFTS_JS = """() => new Promise(resolve => {
+  const shifts = [];
+  const name = n => !n ? '?' : n.nodeType !== 1 ? n.nodeName : n.nodeName.toLowerCase() + (n.id ? '#' + n.id : '') +
+    (n.className && typeof n.className === 'string' ? '.' + n.className.trim().split(/\\s+/).join('.') : '');
+  const rect = r => [r.x, r.y, r.width, r.height].map(Math.round).join(',');
   new PerformanceObserver(list => {
-    for (const entry of list.getEntries()) { if (!entry.hadRecentInput) total += entry.value; }
+    for (const e of list.getEntries()) {
+      if (!e.hadRecentInput) shifts.push({value: e.value, at: Math.round(e.startTime),
+        moved: (e.sources || []).map(s => `${name(s.node)} ${rect(s.previousRect)} -> ${rect(s.currentRect)}`)});
+    }
   }).observe({type: 'layout-shift', buffered: true});
-  setTimeout(() => resolve(total), 300);
+  setTimeout(() => resolve(shifts), 300);
 })"""
 PAGES = ["/app/experiments/new", "/app/experiments", "/app/leaderboard", "/app/badges", "/app/challenges/",
          "/app/vision/"]
@@ -61,17 +68,22 @@ def test_pages_do_not_jump_while_loading_and_stay_light(live_server, page):
     frame = tool_frame(page)
     expect(frame.locator("main h1").first).to_be_visible()
     token = frame.url.split("lt=")[1].split("&")[0]
+    # Every page as on a first visit: its stylesheets and script fetched, not taken from the cache the pages before
+    # filled (versioned static files are kept for a year), so each page's own download is what is weighed.
+    page.context.new_cdp_session(page).send("Network.setCacheDisabled", {"cacheDisabled": True})
     sizes: dict[str, int] = {}
     page.on("response", lambda r: sizes.__setitem__(r.url, len(r.body())) if r.ok and "/dev/lms" not in r.url else None)
     for path in PAGES:
         sizes.clear()
         frame.goto(f"{live_server.base_url}{path}?lt={token}")
         expect(frame.locator("main h1").first).to_be_visible()
-        shift = frame.evaluate(LAYOUT_SHIFT_JS)
-        assert shift < 0.1, f"{path}: cumulative layout shift {shift:.3f} (good is below 0.1)"
+        shifts = frame.evaluate(LAYOUT_SHIFTS_JS)
+        shift = sum(s["value"] for s in shifts)
+        assert shift < 0.1, f"{path}: cumulative layout shift {shift:.3f} (good is below 0.1): {shifts}"
         blocking = frame.evaluate("""() => Array.from(document.querySelectorAll('script[src]'))
             .filter(s => !s.defer && !s.async && s.type !== 'module').map(s => s.src)""")
         assert not blocking, f"{path}: scripts that block the first paint {blocking}"
+        assert any("/static/css/tinker.css" in url for url in sizes), f"{path}: its stylesheet was not weighed {sizes}"
         total = sum(sizes.values())
         assert total < BUDGET_BYTES, f"{path}: {total} bytes to download {sorted(sizes.items(), key=lambda i: -i[1])[:5]}"
 

@@ -47,3 +47,23 @@ def test_a_changed_file_gets_a_new_url_and_a_missing_one_keeps_its_plain_url(app
         assert url_for("static", filename="css/gone.css") == "/static/css/gone.css"
         assert url_for("static", filename="../secret.txt").startswith("/static/") and "v=" not in url_for(
             "static", filename="../secret.txt")
+
+
+def test_a_versioned_url_is_kept_for_a_year_and_any_other_is_revalidated(client):
+    content = (ROOT / "static/js/tinker.js").read_bytes()
+    current = client.get(f"/static/js/tinker.js?v={_version(content)}")
+    assert current.status_code == 200 and current.data == content
+    assert current.cache_control.max_age == 365 * 24 * 3600 and current.cache_control.immutable
+    assert current.cache_control.public and not current.cache_control.no_cache
+    current.close()
+
+    again = client.get(f"/static/js/tinker.js?v={_version(content)}", headers={"If-None-Match": current.headers["ETag"]})
+    assert again.status_code == 304 and again.cache_control.immutable  # a revalidation keeps the long lifetime
+
+    for url in ("/static/js/tinker.js", "/static/js/tinker.js?v=0123456789ab"):  # no version, another release's
+        other = client.get(url)
+        assert other.status_code == 200 and other.data == content
+        assert not other.cache_control.immutable and not other.cache_control.max_age, url
+        assert other.cache_control.no_cache, url  # asked again each time: this URL's content may change
+        other.close()
+    assert client.get("/static/js/missing.js?v=0123456789ab").status_code == 404
