@@ -4,21 +4,23 @@ digits of the file's SHA-256.
 The deployment guide's nginx lets browsers keep /static/ for a week. Without a version in the URL, a release that
 changes tinker.js or a stylesheet would run next to last week's copy in people's browsers until then; with it,
 the new page names new URLs and the old copies are simply never asked for again. Every instance of one release
-computes the same versions (they depend on the files alone).
+computes the same versions (they depend on the files alone). Each process remembers a file's version by its
+modification time and size, so a page costs one stat() per static URL, and a file edited under a running
+development server gets a new version at once.
 
 Served by Tinker itself (no nginx in front, or a load balancer only), a URL whose `v=` is the file's version is kept
 for a year without asking again (`immutable`): without it every page revalidated its stylesheets and script, a
 request each, from inside the LMS frame. Any other URL (no `v=`, or one naming another release's version, as a page
 from an instance not yet upgraded does) is served as before, to be revalidated, so no copy is kept long under a
-URL whose content may change. Each process remembers a file's version by its
-modification time and size, so a page costs one stat() per static URL, and a file edited under a running
-development server gets a new version at once."""
+URL whose content may change. Nor is a file replaced while it was being served (an upgrade's `git pull` under the
+running service): its version is taken before the file is opened and again after, and both must be the one asked
+for."""
 from __future__ import annotations
 
 import hashlib
 import os
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from werkzeug.security import safe_join
 
 VERSION_PARAM = "v"
@@ -56,12 +58,20 @@ def register_static_versions(app: Flask) -> None:
         if version is not None:
             values[VERSION_PARAM] = version
 
+    def asked_and_current() -> bool:
+        asked = request.args.get(VERSION_PARAM)
+        return bool(asked) and asked == version_of((request.view_args or {}).get("filename", ""))
+
+    @app.before_request
+    def note_version_asked() -> None:
+        if request.endpoint == "static":
+            g.static_version_current = asked_and_current()
+
     @app.after_request
     def keep_versioned_files(response: Response) -> Response:
         if request.endpoint != "static" or response.status_code not in (200, 304):
             return response
-        asked = request.args.get(VERSION_PARAM)
-        if asked and asked == version_of((request.view_args or {}).get("filename", "")):
+        if g.get("static_version_current") and asked_and_current():
             response.cache_control.no_cache = None
             response.cache_control.public = True
             response.cache_control.max_age = _A_YEAR

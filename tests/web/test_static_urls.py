@@ -67,3 +67,33 @@ def test_a_versioned_url_is_kept_for_a_year_and_any_other_is_revalidated(client)
         assert other.cache_control.no_cache, url  # asked again each time: this URL's content may change
         other.close()
     assert client.get("/static/js/missing.js?v=0123456789ab").status_code == 404
+
+
+def test_a_file_replaced_while_it_is_served_is_not_kept_under_its_url(app, tmp_path, monkeypatch):
+    """A rolling upgrade: a page from an upgraded instance names the new version, and this instance, its `git pull`
+    under way, opened the old copy before the new one landed. That response is the old file: it must not be kept for a
+    year under the new version's URL."""
+    monkeypatch.setattr(app, "static_folder", str(tmp_path))
+    script = tmp_path / "site.js"
+    old, new = b"console.log(1);\n", b"console.log(22);\n"
+    script.write_bytes(old)
+    served = app.view_functions["static"]
+
+    def replaced_meanwhile(**kwargs):
+        response = served(**kwargs)  # the old file is open: its response is on its way
+        landed = tmp_path / "site.js.new"  # git writes a new file in its place
+        landed.write_bytes(new)
+        os.replace(landed, script)
+        return response
+
+    monkeypatch.setitem(app.view_functions, "static", replaced_meanwhile)
+    client = app.test_client()
+    during = client.get(f"/static/site.js?v={_version(new)}")
+    assert during.status_code == 200 and during.data == old
+    assert not during.cache_control.immutable and not during.cache_control.max_age and during.cache_control.no_cache
+    during.close()
+
+    monkeypatch.setitem(app.view_functions, "static", served)
+    after = client.get(f"/static/site.js?v={_version(new)}")  # the new file throughout: kept
+    assert after.data == new and after.cache_control.immutable
+    after.close()
