@@ -5,16 +5,17 @@ The deployment guide's nginx lets browsers keep /static/ for a week. Without a v
 changes tinker.js or a stylesheet would run next to last week's copy in people's browsers until then; with it,
 the new page names new URLs and the old copies are simply never asked for again. Every instance of one release
 computes the same versions (they depend on the files alone). Each process remembers a file's version by its
-modification time and size, so a page costs one stat() per static URL, and a file edited under a running
+inode, change and modification times and size, so a page costs one stat() per static URL, and a file edited under a running
 development server gets a new version at once.
 
 Served by Tinker itself (no nginx in front, or a load balancer only), a URL whose `v=` is the file's version is kept
 for a year without asking again (`immutable`): without it every page revalidated its stylesheets and script, a
 request each, from inside the LMS frame. Any other URL (no `v=`, or one naming another release's version, as a page
 from an instance not yet upgraded does) is served as before, to be revalidated, so no copy is kept long under a
-URL whose content may change. Nor is a file replaced while it was being served (an upgrade's `git pull` under the
-running service): its version is taken before the file is opened and again after, and both must be the one asked
-for."""
+URL whose content may change. Nor is a file replaced while its request was under way (an upgrade's `git pull` under
+the running service): its version is taken before the file is opened and again once it is open, and both must be
+the one asked for. Only a 200 with the file is marked so: a 304 confirms the browser's copy by an ETag made of the
+file's time and size, not its content, so a copy kept as doubtful stays so."""
 from __future__ import annotations
 
 import hashlib
@@ -29,7 +30,9 @@ _A_YEAR = 365 * 24 * 3600
 
 
 def register_static_versions(app: Flask) -> None:
-    known: dict[str, tuple[int, int, str]] = {}  # path -> (mtime_ns, size, version)
+    # path -> (what tells the file apart, its version). The inode and the change time too, not the modification time
+    # and size alone: a copy that keeps the old file's time (rsync -a, cp -p, tar) and size is still another file.
+    known: dict[str, tuple[tuple[int, ...], str]] = {}
 
     def version_of(filename: str) -> str | None:
         path = safe_join(app.static_folder or "", filename)
@@ -39,15 +42,16 @@ def register_static_versions(app: Flask) -> None:
             stat = os.stat(path)
         except OSError:  # a missing file keeps its plain URL (and gets its 404)
             return None
+        identity = (stat.st_ino, stat.st_ctime_ns, stat.st_mtime_ns, stat.st_size)
         seen = known.get(path)
-        if seen is not None and seen[:2] == (stat.st_mtime_ns, stat.st_size):
-            return seen[2]
+        if seen is not None and seen[0] == identity:
+            return seen[1]
         digest = hashlib.sha256()
         with open(path, "rb") as f:
             for chunk in iter(lambda: f.read(1 << 16), b""):
                 digest.update(chunk)
         version = digest.hexdigest()[:_HEX_DIGITS]
-        known[path] = (stat.st_mtime_ns, stat.st_size, version)
+        known[path] = (identity, version)
         return version
 
     @app.url_defaults
@@ -69,7 +73,7 @@ def register_static_versions(app: Flask) -> None:
 
     @app.after_request
     def keep_versioned_files(response: Response) -> Response:
-        if request.endpoint != "static" or response.status_code not in (200, 304):
+        if request.endpoint != "static" or response.status_code != 200 or request.method not in ("GET", "HEAD"):
             return response
         if g.get("static_version_current") and asked_and_current():
             response.cache_control.no_cache = None

@@ -57,8 +57,10 @@ def test_a_versioned_url_is_kept_for_a_year_and_any_other_is_revalidated(client)
     assert current.cache_control.public and not current.cache_control.no_cache
     current.close()
 
+    # A copy kept as doubtful (served before, or during an upgrade) that asks again stays so: the 304 vouches for it
+    # by the file's time and size (Werkzeug's ETag), not by its content.
     again = client.get(f"/static/js/tinker.js?v={_version(content)}", headers={"If-None-Match": current.headers["ETag"]})
-    assert again.status_code == 304 and again.cache_control.immutable  # a revalidation keeps the long lifetime
+    assert again.status_code == 304 and not again.cache_control.immutable and again.cache_control.no_cache
 
     for url in ("/static/js/tinker.js", "/static/js/tinker.js?v=0123456789ab"):  # no version, another release's
         other = client.get(url)
@@ -97,3 +99,44 @@ def test_a_file_replaced_while_it_is_served_is_not_kept_under_its_url(app, tmp_p
     after = client.get(f"/static/site.js?v={_version(new)}")  # the new file throughout: kept
     assert after.data == new and after.cache_control.immutable
     after.close()
+
+
+def test_a_file_replaced_before_it_is_opened_is_not_kept_under_the_old_url(app, tmp_path, monkeypatch):
+    """The other side of the same upgrade: the page named the old version, and the new file landed after the request
+    began but before the file was opened. The new file goes out under the old URL: not to be kept."""
+    monkeypatch.setattr(app, "static_folder", str(tmp_path))
+    script = tmp_path / "site.js"
+    old, new = b"console.log(1);\n", b"console.log(22);\n"
+    script.write_bytes(old)
+    served = app.view_functions["static"]
+
+    def replaced_first(**kwargs):
+        landed = tmp_path / "site.js.new"
+        landed.write_bytes(new)
+        os.replace(landed, script)
+        return served(**kwargs)
+
+    monkeypatch.setitem(app.view_functions, "static", replaced_first)
+    response = app.test_client().get(f"/static/site.js?v={_version(old)}")
+    assert response.status_code == 200 and response.data == new
+    assert not response.cache_control.immutable and response.cache_control.no_cache
+    response.close()
+
+
+def test_a_copy_keeping_the_old_files_time_and_size_gets_its_own_version(app, tmp_path, monkeypatch):
+    """rsync -a, cp -p and tar keep a file's modification time: the same time and size do not make it the same file."""
+    monkeypatch.setattr(app, "static_folder", str(tmp_path))
+    sheet = tmp_path / "site.css"
+    sheet.write_bytes(b"a { color: #111; }\n")
+    kept = sheet.stat()
+    with app.test_request_context():
+        first = url_for("static", filename="site.css")
+        landed = tmp_path / "site.css.new"
+        landed.write_bytes(b"a { color: #222; }\n")  # the same size
+        os.utime(landed, ns=(kept.st_atime_ns, kept.st_mtime_ns))  # and the old file's time
+        os.replace(landed, sheet)
+        second = url_for("static", filename="site.css")
+    assert second != first and second == f"/static/site.css?v={_version(sheet.read_bytes())}"
+    response = app.test_client().get(first)  # the old URL now serves the new file: not kept
+    assert not response.cache_control.immutable
+    response.close()
