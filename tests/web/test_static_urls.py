@@ -71,54 +71,57 @@ def test_a_versioned_url_is_kept_for_a_year_and_any_other_is_revalidated(client)
     assert client.get("/static/js/missing.js?v=0123456789ab").status_code == 404
 
 
+_OLD, _NEW = b"console.log(1);\n", b"console.log(22);\n"
+
+
+def _upgrade_under_way(app, tmp_path, monkeypatch, *, lands_after_open: bool):
+    """/static/site.js holds _OLD, and its next request sees _NEW land in its place (as git writes a file: a new one
+    renamed over it) once the file is open, or before. Returns the view as it was, to put back."""
+    monkeypatch.setattr(app, "static_folder", str(tmp_path))
+    script = tmp_path / "site.js"
+    script.write_bytes(_OLD)
+    served = app.view_functions["static"]
+
+    def land() -> None:
+        landed = tmp_path / "site.js.new"
+        landed.write_bytes(_NEW)
+        os.replace(landed, script)
+
+    def replaced(**kwargs):
+        if not lands_after_open:
+            land()
+        response = served(**kwargs)
+        if lands_after_open:
+            land()
+        return response
+
+    monkeypatch.setitem(app.view_functions, "static", replaced)
+    return served
+
+
 def test_a_file_replaced_while_it_is_served_is_not_kept_under_its_url(app, tmp_path, monkeypatch):
     """A rolling upgrade: a page from an upgraded instance names the new version, and this instance, its `git pull`
     under way, opened the old copy before the new one landed. That response is the old file: it must not be kept for a
     year under the new version's URL."""
-    monkeypatch.setattr(app, "static_folder", str(tmp_path))
-    script = tmp_path / "site.js"
-    old, new = b"console.log(1);\n", b"console.log(22);\n"
-    script.write_bytes(old)
-    served = app.view_functions["static"]
-
-    def replaced_meanwhile(**kwargs):
-        response = served(**kwargs)  # the old file is open: its response is on its way
-        landed = tmp_path / "site.js.new"  # git writes a new file in its place
-        landed.write_bytes(new)
-        os.replace(landed, script)
-        return response
-
-    monkeypatch.setitem(app.view_functions, "static", replaced_meanwhile)
+    served = _upgrade_under_way(app, tmp_path, monkeypatch, lands_after_open=True)
     client = app.test_client()
-    during = client.get(f"/static/site.js?v={_version(new)}")
-    assert during.status_code == 200 and during.data == old
+    during = client.get(f"/static/site.js?v={_version(_NEW)}")
+    assert during.status_code == 200 and during.data == _OLD
     assert not during.cache_control.immutable and not during.cache_control.max_age and during.cache_control.no_cache
     during.close()
 
     monkeypatch.setitem(app.view_functions, "static", served)
-    after = client.get(f"/static/site.js?v={_version(new)}")  # the new file throughout: kept
-    assert after.data == new and after.cache_control.immutable
+    after = client.get(f"/static/site.js?v={_version(_NEW)}")  # the new file throughout: kept
+    assert after.data == _NEW and after.cache_control.immutable
     after.close()
 
 
 def test_a_file_replaced_before_it_is_opened_is_not_kept_under_the_old_url(app, tmp_path, monkeypatch):
     """The other side of the same upgrade: the page named the old version, and the new file landed after the request
     began but before the file was opened. The new file goes out under the old URL: not to be kept."""
-    monkeypatch.setattr(app, "static_folder", str(tmp_path))
-    script = tmp_path / "site.js"
-    old, new = b"console.log(1);\n", b"console.log(22);\n"
-    script.write_bytes(old)
-    served = app.view_functions["static"]
-
-    def replaced_first(**kwargs):
-        landed = tmp_path / "site.js.new"
-        landed.write_bytes(new)
-        os.replace(landed, script)
-        return served(**kwargs)
-
-    monkeypatch.setitem(app.view_functions, "static", replaced_first)
-    response = app.test_client().get(f"/static/site.js?v={_version(old)}")
-    assert response.status_code == 200 and response.data == new
+    _upgrade_under_way(app, tmp_path, monkeypatch, lands_after_open=False)
+    response = app.test_client().get(f"/static/site.js?v={_version(_OLD)}")
+    assert response.status_code == 200 and response.data == _NEW
     assert not response.cache_control.immutable and response.cache_control.no_cache
     response.close()
 
