@@ -5,8 +5,8 @@ The deployment guide's nginx lets browsers keep /static/ for a week. Without a v
 changes tinker.js or a stylesheet would run next to last week's copy in people's browsers until then; with it,
 the new page names new URLs and the old copies are simply never asked for again. Every instance of one release
 computes the same versions (they depend on the files alone). Each process remembers a file's version by its
-inode, change and modification times and size, so a page costs one stat() per static URL, and a file edited under a running
-development server gets a new version at once.
+inode, change and modification times and size, so a page costs one stat() per static URL, and a file edited under a
+running development server gets a new version at once.
 
 Served by Tinker itself (no nginx in front, or a load balancer only), a URL whose `v=` is the file's version is kept
 for a year without asking again (`immutable`): without it every page revalidated its stylesheets and script, a

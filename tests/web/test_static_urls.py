@@ -59,7 +59,8 @@ def test_a_versioned_url_is_kept_for_a_year_and_any_other_is_revalidated(client)
 
     # A copy kept as doubtful (served before, or during an upgrade) that asks again stays so: the 304 vouches for it
     # by the file's time and size (Werkzeug's ETag), not by its content.
-    again = client.get(f"/static/js/tinker.js?v={_version(content)}", headers={"If-None-Match": current.headers["ETag"]})
+    again = client.get(f"/static/js/tinker.js?v={_version(content)}",
+                       headers={"If-None-Match": current.headers["ETag"]})
     assert again.status_code == 304 and not again.cache_control.immutable and again.cache_control.no_cache
 
     for url in ("/static/js/tinker.js", "/static/js/tinker.js?v=0123456789ab"):  # no version, another release's
