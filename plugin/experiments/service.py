@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, bindparam, exists, func, literal_column, select, update
+from sqlalchemy import Integer, and_, bindparam, column, exists, func, literal_column, select, true, update, values
 from sqlalchemy.orm import make_transient_to_detached
 
 from plugin.catalog.models import AiTool, TaskCategory
@@ -32,7 +32,7 @@ from plugin.rules import service as rules
 from plugin.settings.service import limits, zone_named
 from plugin.tenancy import config_cache
 from plugin.tenancy import service as tenancy
-from plugin.tenancy.models import User
+from plugin.tenancy.models import Membership, Organisation, User
 from plugin.vision import service as vision
 from plugin.vision.coaching import SENSITIVE_DATA, UNAPPROVED_TOOL
 from plugin.vision.models import ExperimentPillar
@@ -289,6 +289,32 @@ def _first(dialect: str) -> tuple:
             _active_item(AiTool.__table__).label("tool"), *tenancy.standing_of_locked(dialect), vision.ANY_APPROVED,
             vision.THIS_APPROVED, config_cache.VERSION_OF, grades.ENABLED, people.LINKED_COUNT,
             *aggregates.TEAMS_AND_CHALLENGES, _ERASED)
+
+
+_AUTHOR = Membership.__table__.alias("author")
+_ORG = Organisation.__table__.alias("org")
+_ORGANISATION_VERSION = select(literal_column("xmin")).select_from(Organisation.__table__).where(
+    Organisation.__table__.c.id == bindparam("organisation_id"))
+
+
+def _first_postgresql() -> tuple[list, object]:
+    """_first's columns as PostgreSQL's preflight reads them, and the rows they are read from: the author's
+    membership row, the organisation's row and the author's teams (how many, the lowest) each read once, joined to
+    one row, rather than once per column (a scan each). A row not there reads as NULL, as its subqueries did."""
+    one = values(column("one", Integer), name="one", literal_binds=True).data([(1,)])
+    rows = one.outerjoin(_AUTHOR, and_(_AUTHOR.c.course_id == bindparam("course_id"),
+                                       _AUTHOR.c.user_id == bindparam("user_id"))).outerjoin(
+        _ORG, _ORG.c.id == bindparam("organisation_id")).join(aggregates.MY_TEAMS_ROW, true())
+    # the author's row as locked against the one this statement's snapshot reads (tenancy.standing_of_locked)
+    unchanged = tenancy.LOCKED_VERSION.is_not_distinct_from(literal_column(f"{_AUTHOR.name}.xmin"))
+    teams = aggregates.MY_TEAMS_ROW.c
+    return [BY_KEY.scalar_subquery(), _active_item(TaskCategory.__table__).label("category"),
+            _active_item(AiTool.__table__).label("tool"), _AUTHOR.c.role, _AUTHOR.c.status, _AUTHOR.c.test_user,
+            unchanged.label("unchanged"), vision.ANY_APPROVED, vision.THIS_APPROVED, _ORG.c.config_version,
+            grades.ENABLED, people.LINKED_COUNT, teams.teams, teams.first_team, aggregates.ANY_OPEN_CHALLENGE,
+            _ERASED], rows
+
+
 _TEXT = _X.c.title + " " + _X.c.tried + " " + func.coalesce(_X.c.learned, "")
 
 
@@ -344,26 +370,25 @@ def _preflight(ahead: _Ahead | None) -> Hot:
     hot = _PREFLIGHTS.get(key)
     if hot is None:
         def build(dialect):
-            columns = [*_first(dialect), _recent_texts(dialect).label("recent")]
-            if dialect == "postgresql":
-                from plugin.tenancy.models import Course, Organisation
+            if dialect != "postgresql":
+                return select(*_first(dialect), _recent_texts(dialect).label("recent"))
+            from plugin.tenancy.models import Course
 
-                # The organisation's row as locked against the one this statement's snapshot reads (as
-                # standing_of_locked compares the author's row): an identity link rewrites it under its lock, so an
-                # award that waited for a link reads again whose board rows it moves.
-                organisation = Organisation.__table__
-                version = select(literal_column("xmin")).select_from(organisation).where(
-                    organisation.c.id == bindparam("organisation_id"))
-                columns.append(version.with_for_update(read=True, key_share=True).scalar_subquery()
-                               .is_not_distinct_from(version.scalar_subquery()))
-                course = Course.__table__
-                columns.append(select(course.c.id).where(course.c.id == bindparam("course_id"))
-                               .with_for_update(read=True, key_share=True).scalar_subquery())
-                columns += [_drawn(_SEQUENCES[0])] + [_drawn(_SEQUENCES[1]) for _ in range(LEDGER_IDS)]
-                if ahead is not None:
-                    facts = ahead.read.select().subquery()
-                    columns.append(select(func.json_agg(func.json_build_array(*facts.c))).scalar_subquery())
-            return select(*columns)
+            columns, rows = _first_postgresql()
+            columns.append(_recent_texts(dialect).label("recent"))
+            # The organisation's row as locked against the one this statement's snapshot reads (as the author's
+            # row is): an identity link rewrites it under its lock, so an award that waited for a link reads again
+            # whose board rows it moves.
+            columns.append(_ORGANISATION_VERSION.with_for_update(read=True, key_share=True).scalar_subquery()
+                           .is_not_distinct_from(literal_column(f"{_ORG.name}.xmin")))
+            course = Course.__table__
+            columns.append(select(course.c.id).where(course.c.id == bindparam("course_id"))
+                           .with_for_update(read=True, key_share=True).scalar_subquery())
+            columns += [_drawn(_SEQUENCES[0])] + [_drawn(_SEQUENCES[1]) for _ in range(LEDGER_IDS)]
+            if ahead is not None:
+                facts = ahead.read.select().subquery()
+                columns.append(select(func.json_agg(func.json_build_array(*facts.c))).scalar_subquery())
+            return select(*columns).select_from(rows)
         hot = _PREFLIGHTS[key] = Hot(build)
     return hot
 

@@ -70,11 +70,6 @@ T = ExperimentTally.__table__
 _TALLIES = (T.c.course_id == _COURSE, T.c.user_id == _USER)
 
 
-def _tally(bucket):
-    """The person's count in one bucket (0 when they have none)."""
-    return func.coalesce(select(T.c.value).where(*_TALLIES, T.c.bucket == bucket).scalar_subquery(), 0)
-
-
 def _tally_sum(low, high):
     """Their counts summed over the buckets from `low` up to (not including) `high`: a range of the primary key."""
     return select(func.coalesce(func.sum(T.c.value), 0)).where(
@@ -87,12 +82,23 @@ def _tally_kinds(prefix: str):
         *_TALLIES, T.c.bucket > prefix, T.c.bucket < prefix + tallies.END, T.c.value > 0).scalar_subquery()
 
 
-# All-time experiment figures several rules ask about, in one row, from the tallies: experiments, distinct tools,
-# distinct categories, failed and shared with a reflection of at least :fsr_from's length, shared.
-_SUMMARY = select(_tally("n").label("n"), _tally_kinds(tallies.TOOL).label("tools"),
-                  _tally_kinds(tallies.CATEGORY).label("cats"),
-                  _tally_sum(bindparam("fsr_from"), "fsr:" + tallies.END).label("fsr"),
-                  _tally("shared").label("shared"))
+def _summary(presence: bool = False):
+    """All-time experiment figures several rules ask about, in one row, from the tallies: experiments, distinct
+    tools, distinct categories, failed and shared with a reflection of at least :fsr_from's length, shared; with
+    `presence`, then their counts in the :tool_bucket and :category_bucket buckets. The single buckets are read
+    together, in one look-up of the keys named."""
+    named = {"n": literal("n"), "shared": literal("shared")}
+    if presence:
+        named.update(tool=bindparam("tool_bucket"), category=bindparam("category_bucket"))
+    counts = select(*[func.coalesce(func.max(T.c.value).filter(T.c.bucket == key), 0).label(name)
+                      for name, key in named.items()]).where(*_TALLIES, T.c.bucket.in_(list(named.values()))
+                                                             ).subquery("counts")
+    return select(counts.c.n, _tally_kinds(tallies.TOOL).label("tools"), _tally_kinds(tallies.CATEGORY).label("cats"),
+                  _tally_sum(bindparam("fsr_from"), "fsr:" + tallies.END).label("fsr"), counts.c.shared,
+                  *((counts.c.tool, counts.c.category) if presence else ())).select_from(counts)
+
+
+_SUMMARY = _summary()
 
 _ORIGINAL = original()  # not a reversal
 
@@ -550,17 +556,17 @@ def _prefetch_statement(repeats, awards_of: tuple[int, ...] | None = None, prese
     def none(type_):
         return cast(null(), type_)
 
-    summary = _SUMMARY.subquery()
+    summary = _summary(presence).subquery()
     awards = _awards_of(awards_of).subquery()
     days = select(func.substr(T.c.bucket, 5).label("on")).where(
         *_TALLIES, T.c.bucket >= bindparam("days_from"), T.c.bucket < bindparam("days_to"), T.c.value > 0).subquery()
     at_type = L.c.created_at.type
-    has_tool = cast(_tally(bindparam("tool_bucket")) > 0, Integer) if presence else none(Integer)
-    has_category = cast(_tally(bindparam("category_bucket")) > 0, Integer) if presence else none(Integer)
+    has_tool = cast(summary.c.tool > 0, Integer) if presence else none(Integer)
+    has_category = cast(summary.c.category > 0, Integer) if presence else none(Integer)
     return union_all(
         # labelled: the columns are told apart by name where the union is read as a subquery (the award's preflight)
         select(literal("facts").label("kind"), repeats.label("a"), _DAY_POINTS.scalar_subquery().label("b"),
-               *[cast(column, Integer).label(name) for column, name in zip(summary.c, "cdefg")],
+               *[cast(column, Integer).label(name) for column, name in zip(list(summary.c)[:5], "cdefg")],
                has_tool.label("has_tool"), has_category.label("has_category"), none(at_type).label("latest"),
                none(String).label("on")).select_from(summary),
         select(awards.c[0], awards.c[1], awards.c[2], *[none(Integer)] * 7, awards.c[3], none(String)),

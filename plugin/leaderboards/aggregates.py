@@ -74,12 +74,15 @@ _OPEN_AT = select(_CHALLENGE.c.id, _CHALLENGE.c.team_id, _CHALLENGE.c.is_mission
 # id) and whether any challenge of the course is open, for remember_teams_and_challenges.
 _MY_TEAMS = select(_TEAM_MEMBER.c.team_id).join(_TEAM, _TEAM.c.id == _TEAM_MEMBER.c.team_id).where(
     _TEAM.c.course_id == bindparam("course_id"), _TEAM_MEMBER.c.user_id == bindparam("user_id")).subquery()
-TEAMS_AND_CHALLENGES = (
-    select(func.count()).select_from(_MY_TEAMS).scalar_subquery(),
-    select(func.min(_MY_TEAMS.c.team_id)).scalar_subquery(),
-    select(_CHALLENGE.c.id).where(_CHALLENGE.c.course_id == bindparam("course_id"), _CHALLENGE.c.cancelled_at.is_(None),
-                                  _CHALLENGE.c.starts_at <= bindparam("now", type_=_CHALLENGE.c.starts_at.type),
-                                  _CHALLENGE.c.ends_at > bindparam("now", type_=_CHALLENGE.c.starts_at.type)).exists())
+ANY_OPEN_CHALLENGE = select(_CHALLENGE.c.id).where(
+    _CHALLENGE.c.course_id == bindparam("course_id"), _CHALLENGE.c.cancelled_at.is_(None),
+    _CHALLENGE.c.starts_at <= bindparam("now", type_=_CHALLENGE.c.starts_at.type),
+    _CHALLENGE.c.ends_at > bindparam("now", type_=_CHALLENGE.c.starts_at.type)).exists()
+TEAMS_AND_CHALLENGES = (select(func.count()).select_from(_MY_TEAMS).scalar_subquery(),
+                        select(func.min(_MY_TEAMS.c.team_id)).scalar_subquery(), ANY_OPEN_CHALLENGE)
+# The first two as one row (how many, the lowest id) for a caller's FROM: one read of the person's teams, not two.
+MY_TEAMS_ROW = select(func.count().label("teams"), func.min(_MY_TEAMS.c.team_id).label("first_team")).subquery(
+    "my_teams")
 
 
 def remember_teams_and_challenges(course_id: int, user_id: int, now: datetime, teams: int, first_team: int | None,

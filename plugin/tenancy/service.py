@@ -348,11 +348,15 @@ def standing_of_locked(dialect: str) -> tuple:
     read again: it holds the lock now, so that read waits for nobody and sees what the holder wrote."""
     if dialect != "postgresql":
         return (*STANDING_OF, literal(True))
-    version = select(literal_column("xmin")).select_from(_MEMBERSHIP).where(
-        _MEMBERSHIP.c.course_id == bindparam("course_id"), _MEMBERSHIP.c.user_id == bindparam("user_id"))
-    locked = version.with_for_update(key_share=True).scalar_subquery()  # the row's newest version, once locked
     # no row at all (their membership gone, as after an erasure): nothing to wait for, nothing to read again
-    return (*STANDING_OF, locked.is_not_distinct_from(version.scalar_subquery()).label("unchanged"))
+    return (*STANDING_OF, LOCKED_VERSION.is_not_distinct_from(_VERSION.scalar_subquery()).label("unchanged"))
+
+
+_VERSION = select(literal_column("xmin")).select_from(_MEMBERSHIP).where(
+    _MEMBERSHIP.c.course_id == bindparam("course_id"), _MEMBERSHIP.c.user_id == bindparam("user_id"))
+# PostgreSQL: the person's membership row version once its lock is taken (the newest, after waiting for a holder),
+# for standing_of_locked and a caller reading the row itself (compare it with the xmin that read saw).
+LOCKED_VERSION = _VERSION.with_for_update(key_share=True).scalar_subquery()
 
 
 def lock_organisation(organisation_id: int) -> None:
