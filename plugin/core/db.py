@@ -332,6 +332,27 @@ def _raw_cursor(dbapi_connection):
     return _RAW_CURSOR[0](dbapi_connection)
 
 
+def _inline_constants(stmt, dialect):
+    """`stmt` with its constants (the value of a literal(), a string or number the statement was built with, as
+    " " between columns or a bucket's name) written into its text, as hand-written SQL has them, rather than sent as
+    parameters with every execution. Only plain strings and integers whose type converts nothing on the way."""
+    from sqlalchemy.sql import visitors
+    from sqlalchemy.sql.elements import BindParameter, literal_column
+
+    compiler = dialect.statement_compiler(dialect, None)
+
+    def constant(element):
+        if not isinstance(element, BindParameter) or element.required or element.callable is not None \
+                or element.expanding or element.literal_execute:
+            return None
+        value = element.value
+        if type(value) not in (str, int) or element.type.dialect_impl(dialect).bind_processor(dialect) is not None:
+            return None
+        return literal_column(compiler.render_literal_value(value, element.type), type_=element.type)
+
+    return visitors.replacement_traverse(stmt, {}, constant)
+
+
 class Hot:
     """A Core statement the award path runs on every award, compiled once per dialect and sent straight to
     the session's DBAPI cursor: no per-execution compile-cache lookup, parameter construction or result
@@ -360,7 +381,8 @@ class Hot:
     def _prepare(self, dialect) -> tuple:
         stmt = self._build(dialect.name) if callable(self._build) else self._build
         postgresql = dialect.name == "postgresql"
-        compiled = stmt.compile(dialect=_numbered(dialect) if postgresql else dialect)
+        target = _numbered(dialect) if postgresql else dialect
+        compiled = _inline_constants(stmt, target).compile(dialect=target)
         processors = dict(compiled._bind_processors)
         if dialect.name == "sqlite":  # UTC timestamps written as SQLite's DATETIME writes them, in one call
             for bind, name in compiled.bind_names.items():

@@ -117,7 +117,7 @@ def test_on_sqlite_an_awards_read_ahead_looks_up_rows_and_never_walks_the_author
     sent = []
 
     def listen(_conn, _cursor, statement, parameters, *_args):
-        if statement.startswith("SELECT ? AS kind"):
+        if statement.startswith("SELECT 'facts' AS kind"):
             sent.append((statement, parameters))
 
     sa.event.listen(db.engine, "before_cursor_execute", listen)
