@@ -6,7 +6,20 @@ import json
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, and_, bindparam, column, exists, func, literal_column, select, true, update, values
+from sqlalchemy import (
+    Integer,
+    and_,
+    bindparam,
+    column,
+    exists,
+    func,
+    literal,
+    literal_column,
+    select,
+    true,
+    update,
+    values,
+)
 from sqlalchemy.orm import make_transient_to_detached
 
 from plugin.catalog.models import AiTool, TaskCategory
@@ -284,10 +297,11 @@ _UNCHANGED = 3 + len(tenancy.STANDING_OF)
 _ERASED = exists().where(User.id == bindparam("user_id"), User.erased_at.is_not(None))
 
 
-def _first(dialect: str) -> tuple:
+def _first() -> tuple:
+    """SQLite (which serialises writers: the author's row is never waited for, and `unchanged` always true)."""
     return (BY_KEY.scalar_subquery(), _active_item(TaskCategory.__table__).label("category"),
-            _active_item(AiTool.__table__).label("tool"), *tenancy.standing_of_locked(dialect), vision.ANY_APPROVED,
-            vision.THIS_APPROVED, config_cache.VERSION_OF, grades.ENABLED, people.LINKED_COUNT,
+            _active_item(AiTool.__table__).label("tool"), *tenancy.STANDING_OF, literal(True).label("unchanged"),
+            vision.ANY_APPROVED, vision.THIS_APPROVED, config_cache.VERSION_OF, grades.ENABLED, people.LINKED_COUNT,
             *aggregates.TEAMS_AND_CHALLENGES, _ERASED)
 
 
@@ -305,12 +319,10 @@ def _first_postgresql() -> tuple[list, object]:
     rows = one.outerjoin(_AUTHOR, and_(_AUTHOR.c.course_id == bindparam("course_id"),
                                        _AUTHOR.c.user_id == bindparam("user_id"))).outerjoin(
         _ORG, _ORG.c.id == bindparam("organisation_id")).join(aggregates.MY_TEAMS_ROW, true())
-    # the author's row as locked against the one this statement's snapshot reads (tenancy.standing_of_locked)
-    unchanged = tenancy.LOCKED_VERSION.is_not_distinct_from(literal_column(f"{_AUTHOR.name}.xmin"))
     teams = aggregates.MY_TEAMS_ROW.c
     return [BY_KEY.scalar_subquery(), _active_item(TaskCategory.__table__).label("category"),
-            _active_item(AiTool.__table__).label("tool"), _AUTHOR.c.role, _AUTHOR.c.status, _AUTHOR.c.test_user,
-            unchanged.label("unchanged"), vision.ANY_APPROVED, vision.THIS_APPROVED, _ORG.c.config_version,
+            _active_item(AiTool.__table__).label("tool"), *tenancy.standing_of_locked(_AUTHOR),
+            vision.ANY_APPROVED, vision.THIS_APPROVED, _ORG.c.config_version,
             grades.ENABLED, people.LINKED_COUNT, teams.teams, teams.first_team, aggregates.ANY_OPEN_CHALLENGE,
             _ERASED], rows
 
@@ -371,7 +383,7 @@ def _preflight(ahead: _Ahead | None) -> Hot:
     if hot is None:
         def build(dialect):
             if dialect != "postgresql":
-                return select(*_first(dialect), _recent_texts(dialect).label("recent"))
+                return select(*_first(), _recent_texts(dialect).label("recent"))
             from plugin.tenancy.models import Course
 
             columns, rows = _first_postgresql()

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from flask import current_app
-from sqlalchemy import bindparam, delete, func, literal, literal_column, or_, select, update
+from sqlalchemy import bindparam, delete, func, literal_column, or_, select, update
 from urllib3.exceptions import LocationParseError
 from urllib3.util import parse_url
 
@@ -338,25 +338,25 @@ STANDING_OF = tuple(select(column).where(_MEMBERSHIP.c.course_id == bindparam("c
                     for column in (_MEMBERSHIP.c.role, _MEMBERSHIP.c.status, _MEMBERSHIP.c.test_user))
 
 
-def standing_of_locked(dialect: str) -> tuple:
+# PostgreSQL: the person's membership row version once its lock is taken (the newest, after waiting for a holder).
+LOCKED_VERSION = select(literal_column("xmin")).select_from(_MEMBERSHIP).where(
+    _MEMBERSHIP.c.course_id == bindparam("course_id"), _MEMBERSHIP.c.user_id == bindparam("user_id")).with_for_update(
+    key_share=True).scalar_subquery()
+
+
+def standing_of_locked(author) -> tuple:
     """STANDING_OF and a fourth column, `unchanged`, for a combined read that takes the person's membership row lock
     for the transaction (PostgreSQL; SQLite serialises writers already): what awards a person in a course takes before
     reading their past awards, so two of their awards at once (two tabs, two instances) take turns and the second sees
     what the first paid (the daily cap, repeats, thresholds). The statement reads the rest of what it reads as it was
     when it began; `unchanged` is false when it waited for the row and the holder rewrote it meanwhile (another award
     of theirs, a role or status changed by a launch, their teams changed: change_standing). The caller then runs its
-    read again: it holds the lock now, so that read waits for nobody and sees what the holder wrote."""
-    if dialect != "postgresql":
-        return (*STANDING_OF, literal(True))
+    read again: it holds the lock now, so that read waits for nobody and sees what the holder wrote.
+    `author`: the membership table under a name, which the caller's statement joins on the person's row (bind
+    course_id, user_id); its columns are read from that row, as the statement's snapshot has it."""
     # no row at all (their membership gone, as after an erasure): nothing to wait for, nothing to read again
-    return (*STANDING_OF, LOCKED_VERSION.is_not_distinct_from(_VERSION.scalar_subquery()).label("unchanged"))
-
-
-_VERSION = select(literal_column("xmin")).select_from(_MEMBERSHIP).where(
-    _MEMBERSHIP.c.course_id == bindparam("course_id"), _MEMBERSHIP.c.user_id == bindparam("user_id"))
-# PostgreSQL: the person's membership row version once its lock is taken (the newest, after waiting for a holder),
-# for standing_of_locked and a caller reading the row itself (compare it with the xmin that read saw).
-LOCKED_VERSION = _VERSION.with_for_update(key_share=True).scalar_subquery()
+    return (author.c.role, author.c.status, author.c.test_user,
+            LOCKED_VERSION.is_not_distinct_from(literal_column(f"{author.name}.xmin")).label("unchanged"))
 
 
 def lock_organisation(organisation_id: int) -> None:
