@@ -45,7 +45,7 @@ from plugin.rules import service as rules
 from plugin.settings.service import limits, zone_named
 from plugin.tenancy import config_cache
 from plugin.tenancy import service as tenancy
-from plugin.tenancy.models import Membership, Organisation, User
+from plugin.tenancy.models import Course, Membership, Organisation, User
 from plugin.vision import service as vision
 from plugin.vision.coaching import SENSITIVE_DATA, UNAPPROVED_TOOL
 from plugin.vision.models import ExperimentPillar
@@ -384,8 +384,6 @@ def _preflight(ahead: _Ahead | None) -> Hot:
         def build(dialect):
             if dialect != "postgresql":
                 return select(*_first(), _recent_texts(dialect).label("recent"))
-            from plugin.tenancy.models import Course
-
             columns, rows = _first_postgresql()
             columns.append(_recent_texts(dialect).label("recent"))
             # The organisation's row as locked against the one this statement's snapshot reads (as the author's
