@@ -95,7 +95,7 @@ def review_evidence(actor: Actor, evidence_id: int, data: dict, now: datetime) -
     if challenge.cancelled_at is not None:
         raise Conflict(_("This mission was cancelled."))
     status = ACCEPTED if data["decision"] == ACCEPT else RETURNED
-    # The learner's membership row, as their awards take it (tenancy.STANDING_OF_LOCKED): two of their missions
+    # The learner's membership row, as their awards take it (tenancy.standing_of_locked): two of their missions
     # accepted at once take turns, so the later one's rules count the other completion (SQLite serialises writers).
     lock_standing(evidence.course_id, evidence.user_id)
     moved = db.session.execute(update(MissionEvidence).where(

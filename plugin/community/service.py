@@ -32,7 +32,7 @@ def _others_experiment(actor: Actor, experiment_id: int) -> Experiment:
         raise InvalidInput(_("That one is yours: reactions and reuses are for colleagues' experiments."))
     if experiment.hidden_at is not None:
         raise NotFound(_("That experiment was hidden by a manager."))
-    # The author's membership row, as their awards take it (tenancy.STANDING_OF_LOCKED), before the reaction or reuse
+    # The author's membership row, as their awards take it (tenancy.standing_of_locked), before the reaction or reuse
     # row: colleagues' reactions at once, or one while the author logs, take turns, so each counts what the
     # others added ("3 reactions received") instead of all counting too few (SQLite serialises writers already).
     lock_standing(experiment.course_id, experiment.user_id)

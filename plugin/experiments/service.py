@@ -10,7 +10,6 @@ from sqlalchemy import (
     Integer,
     and_,
     bindparam,
-    column,
     exists,
     func,
     literal,
@@ -18,7 +17,6 @@ from sqlalchemy import (
     select,
     true,
     update,
-    values,
 )
 from sqlalchemy.orm import make_transient_to_detached
 
@@ -288,21 +286,13 @@ def _active_item(table):
 # window), as one JSON array of [id, text as most_similar compares it]: one value, not a row per
 # entry (a row each cost the driver and Python more than the database spent finding them). PostgreSQL sends only
 # those sharing a word triple with the new entry's (Experiment.shingle_hashes).
-# The preflight's `unchanged` column: after the key, the category and the tool, standing_of_locked's columns (the
-# author's role, status and test-user mark, then `unchanged`).
-_UNCHANGED = 3 + len(tenancy.STANDING_OF)
+# The preflight's `unchanged` column: after the key, the category and the tool, the author's role, status and
+# test-user mark, then `unchanged` (_first).
+_UNCHANGED = 6
 
 
 # The author's account erased (what _NEW_ROW checks again as it writes): refused before anything is written.
 _ERASED = exists().where(User.id == bindparam("user_id"), User.erased_at.is_not(None))
-
-
-def _first() -> tuple:
-    """SQLite (which serialises writers: the author's row is never waited for, and `unchanged` always true)."""
-    return (BY_KEY.scalar_subquery(), _active_item(TaskCategory.__table__).label("category"),
-            _active_item(AiTool.__table__).label("tool"), *tenancy.STANDING_OF, literal(True).label("unchanged"),
-            vision.ANY_APPROVED, vision.THIS_APPROVED, config_cache.VERSION_OF, grades.ENABLED, people.LINKED_COUNT,
-            *aggregates.TEAMS_AND_CHALLENGES, _ERASED)
 
 
 _AUTHOR = Membership.__table__.alias("author")
@@ -311,20 +301,23 @@ _ORGANISATION_VERSION = select(literal_column("xmin")).select_from(Organisation.
     Organisation.__table__.c.id == bindparam("organisation_id"))
 
 
-def _first_postgresql() -> tuple[list, object]:
-    """_first's columns as PostgreSQL's preflight reads them, and the rows they are read from: the author's
-    membership row, the organisation's row and the author's teams (how many, the lowest) each read once, joined to
-    one row, rather than once per column (a scan each). A row not there reads as NULL, as its subqueries did."""
-    one = values(column("one", Integer), name="one", literal_binds=True).data([(1,)])
+def _first(dialect: str) -> tuple[list, object]:
+    """The preflight's first columns and the rows they are read from: the author's membership row, the
+    organisation's row and the author's teams (how many, the lowest) each read once, joined to one row, rather than
+    once per column (a scan each); a row not there reads as NULL. `unchanged`: PostgreSQL's as
+    tenancy.standing_of_locked makes it; always true on SQLite, which serialises writers (no award waits for the
+    author's row)."""
+    one = select(literal_column("1").label("one")).subquery("one")
     rows = one.outerjoin(_AUTHOR, and_(_AUTHOR.c.course_id == bindparam("course_id"),
                                        _AUTHOR.c.user_id == bindparam("user_id"))).outerjoin(
         _ORG, _ORG.c.id == bindparam("organisation_id")).join(aggregates.MY_TEAMS_ROW, true())
+    standing = tenancy.standing_of_locked(_AUTHOR) if dialect == "postgresql" else (
+        _AUTHOR.c.role, _AUTHOR.c.status, _AUTHOR.c.test_user, literal(True).label("unchanged"))
     teams = aggregates.MY_TEAMS_ROW.c
     return [BY_KEY.scalar_subquery(), _active_item(TaskCategory.__table__).label("category"),
-            _active_item(AiTool.__table__).label("tool"), *tenancy.standing_of_locked(_AUTHOR),
-            vision.ANY_APPROVED, vision.THIS_APPROVED, _ORG.c.config_version,
-            grades.ENABLED, people.LINKED_COUNT, teams.teams, teams.first_team, aggregates.ANY_OPEN_CHALLENGE,
-            _ERASED], rows
+            _active_item(AiTool.__table__).label("tool"), *standing, vision.ANY_APPROVED, vision.THIS_APPROVED,
+            _ORG.c.config_version, grades.ENABLED, people.LINKED_COUNT, teams.teams, teams.first_team,
+            aggregates.ANY_OPEN_CHALLENGE, _ERASED], rows
 
 
 _TEXT = _X.c.title + " " + _X.c.tried + " " + func.coalesce(_X.c.learned, "")
@@ -382,10 +375,10 @@ def _preflight(ahead: _Ahead | None) -> Hot:
     hot = _PREFLIGHTS.get(key)
     if hot is None:
         def build(dialect):
-            if dialect != "postgresql":
-                return select(*_first(), _recent_texts(dialect).label("recent"))
-            columns, rows = _first_postgresql()
+            columns, rows = _first(dialect)
             columns.append(_recent_texts(dialect).label("recent"))
+            if dialect != "postgresql":
+                return select(*columns).select_from(rows)
             # The organisation's row as locked against the one this statement's snapshot reads (as the author's
             # row is): an identity link rewrites it under its lock, so an award that waited for a link reads again
             # whose board rows it moves.

@@ -78,16 +78,14 @@ ANY_OPEN_CHALLENGE = select(_CHALLENGE.c.id).where(
     _CHALLENGE.c.course_id == bindparam("course_id"), _CHALLENGE.c.cancelled_at.is_(None),
     _CHALLENGE.c.starts_at <= bindparam("now", type_=_CHALLENGE.c.starts_at.type),
     _CHALLENGE.c.ends_at > bindparam("now", type_=_CHALLENGE.c.starts_at.type)).exists()
-TEAMS_AND_CHALLENGES = (select(func.count()).select_from(_MY_TEAMS).scalar_subquery(),
-                        select(func.min(_MY_TEAMS.c.team_id)).scalar_subquery(), ANY_OPEN_CHALLENGE)
-# The first two as one row (how many, the lowest id) for a caller's FROM: one read of the person's teams, not two.
+# The person's teams as one row (how many, the lowest id) for a caller's FROM.
 MY_TEAMS_ROW = select(func.count().label("teams"), func.min(_MY_TEAMS.c.team_id).label("first_team")).subquery(
     "my_teams")
 
 
 def remember_teams_and_challenges(course_id: int, user_id: int, now: datetime, teams: int, first_team: int | None,
                                   any_open: bool) -> None:
-    """TEAMS_AND_CHALLENGES as read by a caller's statement: team_ids_of and open_challenges at `now` ask no more
+    """MY_TEAMS_ROW and ANY_OPEN_CHALLENGE as read by a caller's statement: team_ids_of and open_challenges at `now` ask no more
     in this transaction when the answer is whole (no team or one; no open challenge)."""
     if teams <= 1:
         memo.store(db.session, ("team_ids_of", course_id, user_id), [] if not teams else [first_team],

@@ -16,18 +16,12 @@ from __future__ import annotations
 from typing import Any, Callable
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import bindparam, select
-
 from plugin.core import memo
 from plugin.extensions import db
-from plugin.tenancy.models import Organisation
 
 # Every table a cached value is read from; each has the version triggers (migration 0023).
 CONFIG_TABLES = ("organisation_settings", "rule", "xapi_setting", "webhook_endpoint")
 
-_O = Organisation.__table__
-# For a caller's own statement (bind "organisation_id"): the organisation's configuration version.
-VERSION_OF = select(_O.c.config_version).where(_O.c.id == bindparam("organisation_id")).scalar_subquery()
 
 # engine -> {(organisation_id, name): (version, value)}: per engine, so two databases never share entries.
 _cache: WeakKeyDictionary = WeakKeyDictionary()

@@ -331,13 +331,6 @@ _STANDING = select(_MEMBERSHIP.c.role, _MEMBERSHIP.c.status, _MEMBERSHIP.c.test_
     _MEMBERSHIP.c.course_id == bindparam("course_id"), _MEMBERSHIP.c.user_id == bindparam("user_id"))
 
 
-# The same, as scalar subqueries a caller's combined read may embed (bind course_id, user_id); the caller
-# hands the answer to remember_standing and standing() asks no more in that transaction.
-STANDING_OF = tuple(select(column).where(_MEMBERSHIP.c.course_id == bindparam("course_id"),
-                                         _MEMBERSHIP.c.user_id == bindparam("user_id")).scalar_subquery()
-                    for column in (_MEMBERSHIP.c.role, _MEMBERSHIP.c.status, _MEMBERSHIP.c.test_user))
-
-
 # PostgreSQL: the person's membership row version once its lock is taken (the newest, after waiting for a holder).
 LOCKED_VERSION = select(literal_column("xmin")).select_from(_MEMBERSHIP).where(
     _MEMBERSHIP.c.course_id == bindparam("course_id"), _MEMBERSHIP.c.user_id == bindparam("user_id")).with_for_update(
@@ -345,7 +338,7 @@ LOCKED_VERSION = select(literal_column("xmin")).select_from(_MEMBERSHIP).where(
 
 
 def standing_of_locked(author) -> tuple:
-    """STANDING_OF and a fourth column, `unchanged`, for a combined read that takes the person's membership row lock
+    """The person's role, status and test-user mark, and a fourth column, `unchanged`, for a combined read that takes the person's membership row lock
     for the transaction (PostgreSQL; SQLite serialises writers already): what awards a person in a course takes before
     reading their past awards, so two of their awards at once (two tabs, two instances) take turns and the second sees
     what the first paid (the daily cap, repeats, thresholds). The statement reads the rest of what it reads as it was
