@@ -18,7 +18,7 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 import requests
@@ -36,6 +36,16 @@ def _guide_site() -> str:
     blocks = re.findall(r"```nginx\n(.*?)```", text, re.S)
     assert len(blocks) == 1, "docs/deploy.md should hold one nginx site"
     return blocks[0]
+
+
+def _logged(access_log: Path, request_ids: list[str]) -> list[str]:
+    """The access log's lines for these requests (by the request id each ends with), once nginx has written them."""
+    deadline = time.monotonic() + 5
+    while True:
+        lines = {line.rsplit(" ", 1)[-1]: line for line in access_log.read_text().splitlines()}
+        if all(i in lines for i in request_ids) or time.monotonic() > deadline:
+            return [lines.get(i, f"(no line for request {i})") for i in request_ids]
+        time.sleep(0.1)
 
 
 def _certificate(directory: Path) -> tuple[Path, Path]:
@@ -161,6 +171,19 @@ def test_the_guides_nginx_site_serves_tinker_over_https_to_an_lms_launch(behind_
     assert home.status_code == 200 and html.escape(PEOPLE_BY_SUB["dev-learner-30"].name) in home.text
     assert "X-Frame-Options" not in home.headers
     assert "frame-ancestors" in home.headers["Content-Security-Policy"]  # the tool's own, naming the LMS origins
+    # The launch token each in-frame URL carries signs its holder in: nginx's access log keeps "lt=-" in its place,
+    # in the request and in the referrer (a page of Tinker's linking to the next), and logs the rest as it was.
+    frame_page = urljoin(f"{public}/", launched.headers["Location"])
+    followed = browser.get(f"{public}/app/leaderboard?lt={token}&period=week", headers={"Referer": frame_page})
+    assert followed.status_code == 200
+    twice = browser.get(f"{public}/app/leaderboard?lt={token}&lt={token}", headers={"Referer": frame_page})
+    assert twice.status_code == 200
+    logged_lines = _logged(access_log, [r.headers["X-Request-ID"] for r in (home, followed, twice)])
+    path = urlsplit(frame_page).path
+    assert f'"GET {path}?lt=- HTTP/1.1" 200' in logged_lines[0], logged_lines[0]
+    assert '"GET /app/leaderboard?lt=-&period=week HTTP/1.1" 200' in logged_lines[1], logged_lines[1]
+    assert f'"{public}{path}?lt=-"' in logged_lines[1], logged_lines[1]  # the referrer
+    assert '"GET /app/leaderboard?- HTTP/1.1" 200' in logged_lines[2], logged_lines[2]  # a second token: no query
     title = f"Behind nginx {secrets.token_hex(3)}"
     logged = browser.post(f"{public}/app/experiments", allow_redirects=False, data={
         **experiment_fields(browser, public, token), "title": title, "tried": "Logged through the proxy."})
@@ -184,6 +207,11 @@ def test_the_guides_nginx_site_serves_tinker_over_https_to_an_lms_launch(behind_
     too_big = requests.post(f"{public}/app/experiments", data=b"x" * (4 * 1024 * 1024),
                             headers={"Content-Type": "application/octet-stream"})
     assert too_big.status_code == 413 and "X-Request-ID" not in too_big.headers
+
+    # No token the person was handed along the way is in the access log.
+    handed = set(re.findall(r"lt=([A-Za-z0-9._~%-]+)", home.text + page.text)) | {token}
+    log = access_log.read_text()
+    assert not [t for t in handed if t in log], "a launch token reached nginx's access log"
     over_app = requests.post(f"{public}/app/experiments", data=b"x" * (2 * 1024 * 1024 + 1024),
                              headers={"Content-Type": "application/octet-stream"})
     assert over_app.status_code == 413 and "X-Request-ID" in over_app.headers  # this one reached the app
