@@ -11,7 +11,9 @@ B7  award through the project's services with the default rules (log_experiment:
     processes against the floors in the same processes;
 B11 the same award key submitted 1,000 times -> exactly one ledger row.
 With PostgreSQL on this machine it also prints what the server process spent per award and per floor iteration
-(bench/_server_cpu.py): the client's CPU is only half the cost there.
+(bench/_server_cpu.py): the client's CPU is only half the cost there. With --clients, the CPU per iteration of
+the writers (and their server processes) on each side too: with every core busy, their ratio is about the ratio the
+clients can reach.
 
     .venv/bin/python bench/ledger.py [--quick] [--db sqlite|postgresql] [--database-url URL] [--clients 4]
 
@@ -211,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
         # in the same processes. Sides alternate round by round.
         many: dict[str, list[float]] = {"award": [], "floor": [], "same writes": []}
         many_errors: dict[str, int] = {}
+        # per round: (the writers' CPU seconds, their server processes' or None, iterations)
+        many_cpu: dict[str, list[tuple]] = {"award": [], "floor": [], "same writes": []}
         if args.clients > 1:
             from bench.writers import Pool
 
@@ -225,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
                             [(a.user_id, a.course_id, a.organisation_id, a.platform_id) for a in people],
                             tool, category, client_seconds, kind=kind)
                         many[kind].append(rate)
+                        many_cpu[kind].append((*pool.cpu, len(_latencies)))
                         for error, count in errors.items():
                             many_errors[f"{kind}: {error}"] = many_errors.get(f"{kind}: {error}", 0) + count
             finally:
@@ -300,6 +305,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"B7 award, {args.clients} clients ({backend})        {award_c:,.0f}/s (min {min(many['award']):,.0f}, "
               f"max {max(many['award']):,.0f}): {same_ratio_c:.2f}x the same-writes floor, {ratio_c:.2f}x the raw "
               f"insert floor; {award_c / project_m:.2f}x one client")
+        cpu_c = {kind: _cpu_per(rounds_) for kind, rounds_ in many_cpu.items()}
+        cpu_ratio_c = None
+        if cpu_c["award"] is not None and cpu_c["same writes"] is not None:
+            (award_client, award_server), (same_client, same_server) = cpu_c["award"], cpu_c["same writes"]
+            both = "" if award_server is None or same_server is None else (
+                f"; both sides: award {award_client + award_server:,.0f} us, same-writes floor "
+                f"{same_client + same_server:,.0f} us ({(same_client + same_server) / (award_client + award_server):.2f}x: "
+                f"with every core busy, about the ratio {args.clients} clients can reach)")
+            print(f"CPU per iteration, {args.clients} clients: award {award_client:,.0f} us"
+                  + ("" if award_server is None else f" + server {award_server:,.0f} us")
+                  + f", same-writes floor {same_client:,.0f} us"
+                  + ("" if same_server is None else f" + server {same_server:,.0f} us") + both)
+            if both:
+                cpu_ratio_c = (same_client + same_server) / (award_client + award_server)
         for error, count in sorted(many_errors.items()):
             print(f"error reaching a client ({error}): {count}")
         ok = ok and same_ratio_c >= target_ratio and errors_c == 0
@@ -307,7 +326,8 @@ def main(argv: list[str] | None = None) -> int:
         minimal += f", {args.clients} clients {ratio_c:.2f}x"
         result = (f" b7_clients={args.clients} b7_clients_ratio={ratio_c:.2f} "
                   f"b7_clients_same_writes_ratio={same_ratio_c:.2f} clients_awards_per_s={award_c:.0f} "
-                  f"clients_floor_per_s={floor_c:.0f} clients_same_writes_per_s={same_c:.0f} clients_errors={errors_c}")
+                  f"clients_floor_per_s={floor_c:.0f} clients_same_writes_per_s={same_c:.0f} clients_errors={errors_c}"
+                  + ("" if cpu_ratio_c is None else f" b7_clients_cpu_ratio={cpu_ratio_c:.2f}"))
     print(f"SUMMARY ledger: {summary} (target >= {target_ratio}) B11 {b11_rows} row -> {'PASS' if ok else 'MISS'}; "
           f"against the minimal floor (experiment + ledger entry + total) {minimal}, the rows alone {rows_ratio:.2f}x")
     print(f"RESULT b7_ratio={ratio:.2f} b7_ledger_only_ratio={project_m / ledger_m:.2f} "
@@ -319,6 +339,17 @@ def main(argv: list[str] | None = None) -> int:
              f"b7_cpu_ratio={cpu_ratio:.2f}" if cpu_ratio is not None else "")
           + result)
     return 0 if ok else 1
+
+
+def _cpu_per(rounds: list[tuple]) -> tuple[float, float | None] | None:
+    """The writers' CPU and their server processes' (None: not readable) per iteration, in microseconds, over the
+    rounds of one side (None: no iteration)."""
+    count = sum(n for _c, _s, n in rounds)
+    if not count:
+        return None
+    servers = [s for _c, s, _n in rounds]
+    server = None if None in servers else sum(servers) / count * 1e6
+    return sum(c for c, _s, _n in rounds) / count * 1e6, server
 
 
 def _rows(counts: dict[str, int]) -> str:

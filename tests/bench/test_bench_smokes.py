@@ -53,6 +53,10 @@ def test_the_award_bench_runs_and_the_same_key_leaves_one_row(bench_database, ca
     assert result["b7_clients"] == "2" and result["clients_errors"] == "0", out[-2000:]
     assert float(result["clients_awards_per_s"]) > 0 and float(result["clients_floor_per_s"]) > 0
     assert float(result["clients_same_writes_per_s"]) > 0
+    # What an iteration cost the writers (and their server processes, where readable) on each side.
+    cpu = re.search(r"^CPU per iteration, 2 clients: award [\d,]+ us(?P<server> \+ server)?.*$", out, re.M)
+    assert cpu, out[-2000:]
+    assert ("b7_clients_cpu_ratio" in result) == bool(cpu.group("server")), cpu.group(0)
 
 
 def test_the_load_bench_launches_everyone_and_sees_no_error(db_kind, request, capsys):
