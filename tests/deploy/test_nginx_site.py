@@ -181,6 +181,7 @@ def test_the_guides_nginx_site_serves_tinker_over_https_to_an_lms_launch(behind_
     logged_lines = _logged(access_log, [r.headers["X-Request-ID"] for r in (home, followed, twice)])
     path = urlsplit(frame_page).path
     assert f'"GET {path}?lt=- HTTP/1.1" 200' in logged_lines[0], logged_lines[0]
+    assert '"-" "python-requests/' in logged_lines[0], logged_lines[0]  # no referrer: "-", as Debian's format
     assert '"GET /app/leaderboard?lt=-&period=week HTTP/1.1" 200' in logged_lines[1], logged_lines[1]
     assert f'"{public}{path}?lt=-"' in logged_lines[1], logged_lines[1]  # the referrer
     assert '"GET /app/leaderboard?- HTTP/1.1" 200' in logged_lines[2], logged_lines[2]  # a second token: no query
