@@ -225,11 +225,11 @@ def main(argv: list[str] | None = None) -> int:
                                  else ("same writes", "award", "floor")):
                         people = [person(f"{kind}-{args.clients}-{next(counter)}") for _ in range(args.clients)]
                         db.session.commit()
-                        rate, _latencies, errors = pool.run(
+                        rate, latencies, errors = pool.run(
                             [(a.user_id, a.course_id, a.organisation_id, a.platform_id) for a in people],
                             tool, category, client_seconds, kind=kind)
                         many[kind].append(rate)
-                        many_cpu[kind].append((*pool.cpu, len(_latencies)))
+                        many_cpu[kind].append((*pool.cpu, len(latencies)))
                         for error, count in errors.items():
                             many_errors[f"{kind}: {error}"] = many_errors.get(f"{kind}: {error}", 0) + count
             finally:
@@ -309,16 +309,16 @@ def main(argv: list[str] | None = None) -> int:
         cpu_ratio_c = None
         if cpu_c["award"] is not None and cpu_c["same writes"] is not None:
             (award_client, award_server), (same_client, same_server) = cpu_c["award"], cpu_c["same writes"]
-            both = "" if award_server is None or same_server is None else (
-                f"; both sides: award {award_client + award_server:,.0f} us, same-writes floor "
-                f"{same_client + same_server:,.0f} us ({(same_client + same_server) / (award_client + award_server):.2f}x: "
-                f"with every core busy, about the ratio {args.clients} clients can reach)")
-            print(f"CPU per iteration, {args.clients} clients: award {award_client:,.0f} us"
-                  + ("" if award_server is None else f" + server {award_server:,.0f} us")
-                  + f", same-writes floor {same_client:,.0f} us"
-                  + ("" if same_server is None else f" + server {same_server:,.0f} us") + both)
-            if both:
+            line = (f"CPU per iteration, {args.clients} clients: award {award_client:,.0f} us"
+                    + ("" if award_server is None else f" + server {award_server:,.0f} us")
+                    + f", same-writes floor {same_client:,.0f} us"
+                    + ("" if same_server is None else f" + server {same_server:,.0f} us"))
+            if award_server is not None and same_server is not None:
                 cpu_ratio_c = (same_client + same_server) / (award_client + award_server)
+                line += (f"; both sides: award {award_client + award_server:,.0f} us, same-writes floor "
+                         f"{same_client + same_server:,.0f} us ({cpu_ratio_c:.2f}x: with every core busy, about the "
+                         f"ratio {args.clients} clients can reach)")
+            print(line)
         for error, count in sorted(many_errors.items()):
             print(f"error reaching a client ({error}): {count}")
         ok = ok and same_ratio_c >= target_ratio and errors_c == 0
