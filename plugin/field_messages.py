@@ -13,7 +13,7 @@ from plugin.i18n import format_decimal
 from plugin.i18n import lazy_gettext as _l
 
 EXACT = {
-    "Missing data for required field.": _l("Missing data for required field."),
+    "Missing data for required field.": _l("This field is required."),
     "Field may not be null.": _l("Field may not be null."),
     "Invalid value.": _l("Invalid value."),
     "Invalid input.": _l("Invalid input."),

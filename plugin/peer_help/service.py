@@ -55,10 +55,20 @@ def record_help(actor: Actor, *, other_user_id: int, direction: str, description
         first = _by_key(actor, submission_key)
         if first is not None:
             return HelpResult(first, [], created=False)
+    # What the form alone tells, every field at once (a person fixes them in one go, not one per try).
+    problems: list[tuple[str, str, str]] = []  # (field, summary, field message)
     if not other_user_id:  # nobody chosen in the list
-        raise InvalidInput(_("Choose someone in this course."), errors={"other": [_("Choose one.")]})
-    if other_user_id == actor.user_id:
-        raise InvalidInput(_("Helping yourself does not count: choose a colleague."), errors={"other": [_("Not yourself.")]})
+        problems.append(("other", _("Choose someone in this course."), _("Choose one.")))
+    elif other_user_id == actor.user_id:
+        problems.append(("other", _("Helping yourself does not count: choose a colleague."), _("Not yourself.")))
+    if direction not in (HELPED_ME, I_HELPED):
+        problems.append(("direction", _("Say who helped whom."), _("Choose one.")))
+    description = (description or "").strip()
+    if not 3 <= len(description) <= 2000:
+        problems.append(("description", _("Say in a few words what the help was."), _("3 to 2000 characters.")))
+    if problems:
+        raise InvalidInput(problems[0][1] if len(problems) == 1 else _("Some fields need attention."),
+                           errors={name: [message] for name, _summary, message in problems})
     # Both people's membership rows before anything is read or written (see _confirm): an erasure of either running
     # meanwhile finishes first, and the check below then finds them erased.
     lock_standing(actor.course_id, actor.user_id, other_user_id)
@@ -68,11 +78,6 @@ def record_help(actor: Actor, *, other_user_id: int, direction: str, description
         raise account_erased()
     if role_in(actor.course_id, other_user_id) in (None, Role.OBSERVER) or other_user_id in erased:
         raise InvalidInput(_("Choose someone in this course."), errors={"other": [_("Not in this course.")]})
-    if direction not in (HELPED_ME, I_HELPED):
-        raise InvalidInput(_("Say who helped whom."), errors={"direction": [_("Choose one.")]})
-    description = (description or "").strip()
-    if not 3 <= len(description) <= 2000:
-        raise InvalidInput(_("Say in a few words what the help was."), errors={"description": [_("3 to 2000 characters.")]})
     if experiment_id is not None:
         get_visible(actor, experiment_id)  # must be an experiment this person can see, in this course
     helper, helped = (other_user_id, actor.user_id) if direction == HELPED_ME else (actor.user_id, other_user_id)

@@ -123,6 +123,17 @@ def _origins(organisation_id: int, course_ids: set[int]) -> dict[int, str]:
         .where(Course.id.in_(course_ids), Course.organisation_id == organisation_id))}
 
 
+def earned_for(actor: Actor, source_type: str, source_id: int) -> list[tuple[str, int]]:
+    """What the actor's rules paid for one thing of theirs (an experiment just saved), entry by entry: (the rule's
+    name as it was when it paid, in the reader's language; points)."""
+    return [(seeded(name) if name else _("Manual entry"), amount) for amount, name in db.session.execute(
+        select(LedgerEntry.amount, _VERSION.name).outerjoin(
+            _VERSION, (_VERSION.rule_id == LedgerEntry.rule_id) & (_VERSION.version == LedgerEntry.rule_version))
+        .where(LedgerEntry.course_id == actor.course_id, LedgerEntry.user_id == actor.user_id,
+               LedgerEntry.source_type == source_type, LedgerEntry.source_id == source_id,
+               LedgerEntry.reverses_id.is_(None)).order_by(LedgerEntry.id))]
+
+
 def explanations(actor: Actor, limit: int = 200, linked: bool = False) -> list[Explanation]:
     """The actor's points and badges in this course, newest first; with `linked`, also those of the identities
     linked to theirs in the organisation's other LMSs (each row says where it comes from)."""

@@ -27,6 +27,7 @@ from plugin.leaderboards.periods import local_day, month_key
 from plugin.ledger.models import LedgerEntry
 from plugin.ledger.service import Posting, post_entry, reverse_entry
 from plugin.levels.models import Dimension
+from plugin.onboarding.names import seeded
 from plugin.outbox import grades
 from plugin.recognition.models import Kudos, KudosBudget
 from plugin.rules import events as E
@@ -237,8 +238,14 @@ def award_badge_manually(actor: Actor, *, receiver_id: int, badge_id: int, comme
     if evidence_url and len(evidence_url) > 1000:  # what an award keeps
         raise InvalidInput(_("Keep the evidence link to %(max)s characters.", max=1000),
                            errors={"evidence_url": [_("At most %(a)s characters.", a=1000)]})
-    # Once per person while held; after a revocation (say, by mistake) it may be awarded again, under a key naming
-    # the revoked award, so two managers re-awarding at once still make one award.
+    # Once per person while held, however they came to hold it (a rule, a challenge, the demo's seed, a manager): the
+    # receiver's row is locked above, so an award of theirs racing this one is seen or waits.
+    if db.session.scalar(select(BadgeAward.id).where(
+            BadgeAward.badge_id == badge.id, BadgeAward.user_id == receiver_id, BadgeAward.course_id == actor.course_id,
+            BadgeAward.revoked_at.is_(None)).limit(1)) is not None:
+        raise Conflict(_("They already hold %(badge)s.", badge=seeded(badge.name)))
+    # After a revocation (say, by mistake) it may be awarded again, under a key naming the revoked award, so two
+    # managers re-awarding at once still make one award.
     key = f"manual:badge:{badge.id}:user:{receiver_id}:course:{actor.course_id}"
     latest = db.session.execute(select(BadgeAward.id, BadgeAward.revoked_at).where(
         BadgeAward.badge_id == badge.id, BadgeAward.user_id == receiver_id, BadgeAward.course_id == actor.course_id,
@@ -249,7 +256,7 @@ def award_badge_manually(actor: Actor, *, receiver_id: int, badge_id: int, comme
                                       course_id=actor.course_id, user_id=receiver_id, key=key,
                                       source_type="manual", source_id=None), now)
     if award_id is None:
-        raise Conflict(_("They already hold %(badge)s.", badge=badge.name))
+        raise Conflict(_("They already hold %(badge)s.", badge=seeded(badge.name)))
     award = db.session.get(BadgeAward, award_id)
     award.awarded_by_id, award.comment, award.evidence_url = actor.user_id, comment, evidence_url or None
     db.session.flush()

@@ -22,6 +22,18 @@ def _back_to(raw: str | None) -> str | None:
     return f"{parts.path}?{urlencode(query)}"
 
 
+@bp.app_template_global()
+def page_to_come_back_to() -> str | None:
+    """Where the switch brings the person back: this page; after a form was sent to an address that only takes forms
+    (the page came back with what to fix), the page the form was on, as the browser named it (same site only)."""
+    if request.method == "GET" or (request.url_rule is not None and "GET" in request.url_rule.methods):
+        return request.full_path
+    came_from = urlsplit(request.referrer or "")
+    if came_from.netloc != request.host or not came_from.path.startswith("/app/"):
+        return None
+    return f"{came_from.path}?{came_from.query}" if came_from.query else came_from.path
+
+
 @bp.post("/")
 @requires_actor()
 def choose(actor: Actor):

@@ -21,8 +21,9 @@ from plugin.i18n import gettext as _
 from plugin.ledger.service import balances, points_for_source
 from plugin.levels.service import dimension_names, progress_of
 from plugin.peer_help.service import awaiting_me
-from plugin.recognition.history import explanations
+from plugin.recognition.history import earned_for, explanations
 from plugin.rules.engine import NOTES
+from plugin.settings.service import limits
 from plugin.vision import service as vision
 from plugin.web.auth import launch_url, requires_actor
 from plugin.web.boards import summary
@@ -68,7 +69,7 @@ def _form(actor: Actor, values: dict | None = None, errors: dict | None = None, 
         "learner/experiment_new.html", actor=actor, values=values, errors=errors or {},
         tools=items(actor.organisation_id, "tools"), categories=items(actor.organisation_id, "categories"),
         pillars=vision.pillars(actor.organisation_id), chosen_pillars=set((values or {}).get("pillars") or []),
-        vision=vision.current(actor.organisation_id),
+        vision=vision.current(actor.organisation_id), min_reflection=limits(actor.organisation_id).min_reflection_chars,
     ), status
 
 
@@ -106,6 +107,7 @@ def experiment_logged(actor: Actor, experiment_id: int):
     return render_template(
         "learner/experiment_logged.html", actor=actor, row=row, outcome_labels=OUTCOME_LABELS,
         earned=points_for_source(actor.course_id, actor.user_id, "experiment", experiment_id),
+        earned_for=earned_for(actor, "experiment", experiment_id),
         new_badges=awards_for_source(actor.course_id, actor.user_id, "experiment", experiment_id),
         points=balances(actor.course_id, actor.user_id),
         notes=[NOTES[c] for c in request.args.get("n", "").split(",") if c in NOTES and c != "duplicate"])

@@ -37,6 +37,67 @@
     });
   });
 
+  // The language switch brings the page back in the other language, from the server: what was typed in the page's
+  // forms is kept for it in this tab's sessionStorage and put back at once (then forgotten), so switching loses
+  // nothing. Hidden fields (the launch token, a form's submission key) stay as the new page has them.
+  var DRAFT = "tinker-draft";
+  var typed = function (form) {
+    return Array.prototype.filter.call(form.elements, function (el) {
+      return el.name && !el.disabled && ["hidden", "password", "file", "submit", "button", "reset", "image"]
+        .indexOf(el.type) < 0;
+    });
+  };
+  var formsOf = function () { return Array.prototype.slice.call(document.querySelectorAll("main form")); };
+  var switcher = document.querySelector("form.lang-switch");
+  if (switcher) {
+    switcher.addEventListener("submit", function () {
+      var forms = formsOf().map(function (form) {
+        return typed(form).map(function (el) {
+          if (el.type === "radio" || el.type === "checkbox") { return [el.name, el.value, el.checked]; }
+          if (el.multiple) {
+            return [el.name, Array.prototype.filter.call(el.options, function (o) { return o.selected; })
+              .map(function (o) { return o.value; })];
+          }
+          return [el.name, el.value];
+        });
+      });
+      // For the page the switch comes back to: this one, or the form's own page when this one is what a sent form
+      // came back as.
+      var next = switcher.querySelector('input[name="next"]');
+      var path = next ? new URL(next.value, window.location.href).pathname : window.location.pathname;
+      try {
+        window.sessionStorage.setItem(DRAFT, JSON.stringify({ path: path, at: Date.now(), forms: forms }));
+      } catch (e) { /* storage blocked: the page comes back as the server has it, as without JavaScript */ }
+    });
+  }
+  var draft = null;
+  try {
+    draft = JSON.parse(window.sessionStorage.getItem(DRAFT) || "null");
+    window.sessionStorage.removeItem(DRAFT);
+  } catch (e) { draft = null; }
+  if (draft && draft.path === window.location.pathname && Date.now() - draft.at < 10 * 60 * 1000) {
+    formsOf().forEach(function (form, i) {
+      var kept = draft.forms[i] || [];
+      var fields = typed(form);
+      var filled = [];  // fields given their value: several of one name take the kept values in order
+      kept.forEach(function (item) {
+        var el = fields.filter(function (f) {
+          return f.name === item[0] && filled.indexOf(f) < 0 &&
+            (f.type === "radio" || f.type === "checkbox" ? f.value === item[1] : true);
+        })[0];
+        if (!el) { return; }
+        filled.push(el);
+        if (el.type === "radio" || el.type === "checkbox") {
+          el.checked = item[2];
+        } else if (el.multiple && Array.isArray(item[1])) {
+          Array.prototype.forEach.call(el.options, function (o) { o.selected = item[1].indexOf(o.value) >= 0; });
+        } else {
+          el.value = item[1];
+        }
+      });
+    });
+  }
+
   // Focus the error summary so screen reader users hear what needs fixing.
   var summary = document.querySelector(".error-summary");
   if (summary) { summary.focus(); }

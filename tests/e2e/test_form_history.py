@@ -52,3 +52,45 @@ def test_back_then_save_again_keeps_one_entry_and_an_edit_is_a_new_one(live_serv
     with live_server.app_context():  # what the library holds: one of each, no copy
         titles = sorted(t for (t,) in db.session.query(Experiment.title).filter(Experiment.title.like("Drafted quiz%")))
     assert titles == ["Drafted quiz answers with an AI", "Drafted quiz questions with an AI"]
+
+
+def test_switching_language_on_a_half_typed_form_keeps_what_was_typed(live_server, page):
+    """The language switch brings the page back from the server in the other language: what was typed (text, a
+    choice, a radio button) comes back with it, on a fresh form and on one the server sent back with what to fix,
+    and saving it then saves it once."""
+    assert live_server.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
+    frame = launch_from_dev_lms(page, live_server.base_url, "Naz Kurt", course="dev-course-202")
+    frame.get_by_role("button", name="English").click()
+    frame.get_by_role("link", name="Log an AI experiment").click()
+    frame.get_by_label("Title").fill("Summarised a policy with an AI")
+    frame.get_by_label("AI tool").select_option(label="Claude")
+    frame.get_by_label("What I tried").fill("Asked for a one-page summary of the travel policy.")
+    frame.get_by_label("It worked", exact=True).check()
+
+    frame.get_by_role("button", name="Türkçe").click()
+    expect(frame.locator('html[lang="tr"]')).to_have_count(1)
+    expect(frame.get_by_label("Başlık")).to_have_value("Summarised a policy with an AI")
+    expect(frame.get_by_label("Yapay zekâ aracı").locator("option:checked")).to_have_text("Claude")
+    expect(frame.get_by_label("Ne denedim")).to_have_value("Asked for a one-page summary of the travel policy.")
+    expect(frame.get_by_label("İşe yaradı", exact=True)).to_be_checked()
+
+    # Sent without the required answers, the form comes back with what to fix; switching back keeps it all too.
+    frame.locator("main form button[type=submit]").last.click()
+    expect(frame.locator(".error-summary")).to_be_visible()
+    frame.get_by_role("button", name="English").click()
+    expect(frame.locator('html[lang="en"]')).to_have_count(1)
+    expect(frame.get_by_label("Title")).to_have_value("Summarised a policy with an AI")
+    expect(frame.get_by_label("It worked", exact=True)).to_be_checked()
+
+    frame.get_by_label("Task category").select_option(label="Assessment design")
+    frame.get_by_role("group", name="confidential").get_by_label("No", exact=True).check()
+    frame.get_by_label("My course").check()
+    frame.get_by_role("button", name="Save experiment").click()
+    _saved_id(page)
+
+    from plugin.experiments.models import Experiment
+    from plugin.extensions import db
+
+    with live_server.app_context():
+        saved = db.session.query(Experiment.title).filter(Experiment.title == "Summarised a policy with an AI").count()
+    assert saved == 1

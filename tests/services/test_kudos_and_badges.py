@@ -334,6 +334,27 @@ def test_a_manual_badge_revoked_by_mistake_can_be_awarded_again(course):
     assert badge_names(course.ada) == ["Champion"] and third not in (first, again)
 
 
+def test_a_badge_held_from_elsewhere_is_not_awarded_again_by_hand(course):
+    """Held through another way in (a challenge's, a rule's or the demo's award under a key of its own), the badge
+    is not given twice: the manager is told they hold it, and the learner's badges show it once."""
+    from plugin.badges.service import BadgeGrant, award_badge
+
+    champion = badge(course.ada, "champion")
+    award_badge(BadgeGrant(badge_id=champion.id, organisation_id=course.ada.organisation_id,
+                           course_id=course.ada.course_id, user_id=course.ada.user_id, key="challenge:7:champion",
+                           source_type="challenge", source_id=7), NOW)
+    with pytest.raises(Conflict, match="They already hold Champion"):
+        award_badge_manually(course.boss, receiver_id=course.ada.user_id, badge_id=champion.id,
+                             comment="Ran the clinic", now=later(1))
+    from flask_babel import force_locale
+
+    with force_locale("tr"), pytest.raises(Conflict, match="Şampiyon rozeti zaten onda var"):  # the seeded name, in Turkish
+        award_badge_manually(course.boss, receiver_id=course.ada.user_id, badge_id=champion.id,
+                             comment="Ran the clinic", now=later(1))
+    assert badge_names(course.ada) == ["Champion"]
+    assert rows(BadgeAward, BadgeAward.badge_id == champion.id) == 1
+
+
 def test_kudos_points_that_reach_a_level_award_the_level_rule_at_once(course):
     """A manager's kudos points move the learner's totals like any points: a "level reached" rule fires then, not
     only after some later activity happens to post points, and a recalculation finds nothing to change."""

@@ -53,3 +53,30 @@ def test_before_any_launch_the_browser_language_decides(client):
     page = text(client.get("/app/", headers={"Accept-Language": "tr-TR,tr;q=0.9,en;q=0.5"}))
     assert '<html lang="tr">' in page
     assert '<html lang="en">' in text(client.get("/app/", headers={"Accept-Language": "de-DE"}))
+
+
+def _switch_next(page: str) -> str | None:
+    import re
+
+    form = page.split('class="lang-switch"', 1)[1].split("</form>", 1)[0]
+    found = re.search(r'name="next" value="([^"]*)"', form)
+    return None if found is None else found.group(1).replace("&amp;", "&")
+
+
+def test_after_a_refused_form_the_switch_goes_back_to_the_form_page(client, platform):
+    """The experiment form posts to an address that only takes forms: the page that comes back with what to fix
+    sends the switch back to the form's own page (as the browser named it), not to the dashboard; an address of
+    another site is not followed."""
+    token = _launch(client, platform, "en")
+    refused = client.post("/app/experiments", data={"lt": token, "title": "Summarised a policy"},
+                          headers={"Referer": f"http://localhost/app/experiments/new?lt={token}"})
+    assert refused.status_code == 422
+    assert _switch_next(text(refused)) == f"/app/experiments/new?lt={token}"
+    back = client.post("/app/language/", data={"lt": token, "language": "tr", "next": _switch_next(text(refused))})
+    assert back.headers["Location"].startswith("/app/experiments/new?lt=")
+    elsewhere = client.post("/app/experiments", data={"lt": token, "title": "Summarised a policy"},
+                            headers={"Referer": f"https://evil.example/app/experiments/new?lt={token}"})
+    assert _switch_next(text(elsewhere)) is None
+    # A page that also answers GET comes back to itself.
+    assert _switch_next(text(client.get("/app/leaderboard", query_string={"lt": token, "period": "week"}))) == \
+        f"/app/leaderboard?lt={token}&period=week"

@@ -12,7 +12,9 @@ def test_failed_experiment_with_reflection_earns_points_badge_and_board_place(cl
     assert response.status_code == 303
     logged = client.get(response.headers["Location"])
     body = visible(logged)
-    assert "+20 points for trying (and for sharing what did not work)." in body
+    assert "+20 points for trying." in body
+    # Each rule's part, by name: the entry's 10 and Fail Forward's 10 for sharing what did not work.
+    assert "+10 Logged an experiment +10 Fail Forward" in body
     assert "New badge: First experiment" in body and "New badge: Fail Forward" in body
 
     dashboard = text(client.get("/app/", query_string={"lt": token}))
@@ -180,10 +182,18 @@ def test_an_empty_experiment_form_names_each_field_to_correct(client, launch):
     items = [re.sub(r"<[^>]+>", "", item).strip() for item in re.findall(r"<li>(.*?)</li>", summary, re.S)]
     assert "AI tool: Choose an AI tool from the list, or Other." in items
     assert "Task category: Choose a task category from the list." in items
-    assert "What happened?: Missing data for required field." in items
-    assert "Who can see it?: Missing data for required field." in items
+    assert "What happened?: This field is required." in items
+    assert "Who can see it?: This field is required." in items
     assert all(": " in item for item in items), items
     assert not any("Length must be between 1 and 20" in item or "Not a valid integer" in item for item in items)
+    # A group of radio buttons: each button says its answer needs fixing (screen readers announce it on the button);
+    # the fieldset, whose role supports no aria-invalid, names the error as its description.
+    page = text(response)
+    for radio in ("outcome", "sensitive_data", "visibility"):
+        buttons = re.findall(rf'<input type="radio" name="{radio}"[^>]*>', page)
+        assert buttons and all('aria-invalid="true"' in b for b in buttons), (radio, buttons)
+        group = re.search(rf'<fieldset[^>]*aria-describedby="[^"]*{radio}-error[^"]*"[^>]*>', page)
+        assert group is not None and "aria-invalid" not in group.group(0), radio
 
 
 def test_the_dashboard_does_not_promise_an_observer_what_they_cannot_do(client, launch):
@@ -213,3 +223,14 @@ def test_minutes_saved_left_blank_is_stored_as_not_estimated_and_a_typed_0_stays
         stored = {title: minutes for title, minutes in db.session.execute(select(Experiment.title,
                                                                                   Experiment.minutes_saved))}
     assert stored == {"Quiz drafted by a": 30, "Quiz drafted by c": None, "Quiz drafted by e": 0}
+
+
+def test_the_form_says_how_long_a_reflection_must_be_to_count(client, launch):
+    """"Short" was saved as the lesson of a failed experiment and earned nothing for sharing it, while the form said
+    only "(required when it did not work)": it now says from how many characters a reflection counts (the
+    organisation's limit), as the box's description."""
+    token = launch(sub="author")
+    page = text(client.get("/app/experiments/new", query_string={"lt": token}))
+    assert "It counts as a reflection from 20 characters" in page
+    box = re.search(r'<textarea id="f-learned"[^>]*>', page).group(0)
+    assert 'aria-describedby="learned-hint"' in box and 'id="learned-hint"' in page

@@ -522,3 +522,15 @@ def test_the_dashboard_says_a_badge_went_with_its_revoked_kudos(client, launch, 
     lines = [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", li)).strip() for li in re.findall(r"<li>(.*?)</li>", recent, re.S)]
     badge_lines = [line for line in lines if line.startswith("Badge Recognised")]
     assert badge_lines and all("(revoked: Meant for someone else)" in line for line in badge_lines), lines
+
+
+def test_an_empty_help_form_names_every_field_to_fix_at_once(client, launch):
+    """Sent empty, the help form said only that a colleague was missing, and that the description was missing only on
+    the next try: every field that needs attention is named in one go, each linked from the summary."""
+    helper = launch(sub="helper", name="Helga Helper")
+    response = client.post("/app/help", data={"lt": helper, "other": "", "direction": "helped_me", "description": ""})
+    assert response.status_code == 422
+    page = text(response)
+    summary = re.search(r'<div class="card error-summary".*?</div>', page, re.S).group(0)
+    assert re.findall(r'<li><a href="#([^"]+)">', summary) == ["f-other", "f-description"], summary
+    assert "Some fields need attention." in summary

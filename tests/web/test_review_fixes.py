@@ -316,3 +316,16 @@ def test_an_ordinary_challenge_still_refuses_an_uploaded_data_set(client, launch
         "lt": manager, "title": "With data", "goal_kind": "count", "goal_value": "1", **WINDOW,
         "dataset": (BytesIO(b"a,b\n1,2\n"), "d.csv")}, content_type="multipart/form-data")
     assert response.status_code == 422 and "Only sandbox missions carry a data set." in visible(response)
+
+
+def test_pages_name_an_icon_the_server_has(client, launch):
+    """Browsers asked for /favicon.ico on every page and got a 404 (the one console error of a walkthrough): the tool's
+    pages, the LMS's launch page and the development LMS name an icon that is served."""
+    learner = launch(sub="ada")
+    for page in (client.get("/app/", query_string={"lt": learner}), client.get("/dev/lms/")):
+        icon = re.search(r'<link rel="icon" href="([^"]+)" type="image/svg\+xml">', text(page))
+        assert icon is not None, page.request.path
+        served = client.get(icon.group(1))
+        assert served.status_code == 200 and served.mimetype == "image/svg+xml"
+        assert b"<svg" in served.get_data()
+        served.close()
