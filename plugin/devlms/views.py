@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import jwt
 import requests
-from flask import Blueprint, abort, current_app, jsonify, render_template, request
+from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from plugin.core.clock import utcnow
@@ -45,6 +46,15 @@ def _hints() -> URLSafeTimedSerializer:
 
 @bp.get("/")
 def home():
+    # The development LMS launches into the tool at its base URL, and its pages allow only that address to post and
+    # frame (the Content-Security-Policy): opened under another name for the same server (localhost for 127.0.0.1),
+    # the launch was blocked inside the frame. It moves to the base URL's own address first.
+    base = urlsplit(current_app.config["TINKER_BASE_URL"])
+    here = urlsplit(f"{request.scheme}://{request.host}")
+    default = {"http": 80, "https": 443}
+    if (here.hostname, here.port or default.get(here.scheme)) != (base.hostname, base.port or default.get(base.scheme)):
+        query = request.query_string.decode()
+        return redirect(f"{base.scheme}://{base.netloc}{request.path}" + (f"?{query}" if query else ""), 302)
     course_id = request.args.get("course", COURSES[0].context_id)
     course = COURSES_BY_ID.get(course_id, COURSES[0])
     people = [p for p in PEOPLE if course.context_id in p.courses]

@@ -166,3 +166,13 @@ def test_the_demos_hand_awarded_badges_name_their_manager_and_count_as_recogniti
         actor = Actor(user_id=manager.id, course_id=course.id, organisation_id=course.organisation_id,
                       platform_id=course.platform_id, role=Role.MANAGER)
         assert not {a.user_id for a in awards} & set(unrecognised(actor, utcnow()))
+
+
+def test_the_dev_lms_opened_under_another_name_moves_to_the_tools_address(client):
+    """Opened as localhost when the tool's base URL says 127.0.0.1 (or the other way round), the launch was blocked
+    inside the frame by the page's own Content-Security-Policy: the page moves to the base URL's address first."""
+    moved = client.get("/dev/lms/?course=dev-course-202", base_url="http://127.0.0.1:5000")
+    assert moved.status_code == 302
+    assert moved.headers["Location"] == "http://localhost/dev/lms/?course=dev-course-202"
+    assert client.get("/dev/lms/", base_url="http://localhost").status_code == 200
+    assert client.get("/dev/lms/", base_url="http://localhost:80").status_code == 200  # the same address: no loop

@@ -202,6 +202,7 @@ def test_the_dashboard_does_not_promise_an_observer_what_they_cannot_do(client, 
     page = visible(client.get("/app/", query_string={"lt": launch(role="mentor", sub="someone")}))
     assert "as an observer you can read what they share" in page and "your experiments" not in page
     assert "Badges are earned by learners." in page and "Your first experiment earns one" not in page
+    assert "Level:" not in page  # no level to climb for someone who earns no points ("Curious · 40 to Explorer")
 
 
 def test_minutes_saved_left_blank_is_stored_as_not_estimated_and_a_typed_0_stays_0(client, launch, app):
