@@ -358,6 +358,13 @@ def test_a_refused_badge_award_keeps_what_the_manager_chose_and_typed_under_the_
                                                           "comment": "Ran the clinic"}))
     assert "Choose one." in _badge_form(no_one)  # nobody chosen: asked to choose
     assert 'class="field-error"' not in _kudos_form(no_one)  # the kudos form was not the one refused
+    # An evidence link that is no web address: the summary says so once, linked to the field ("Evidence must be a
+    # web address." and "An http(s) URL." were listed as two problems, the second not naming the field).
+    not_web = text(client.post("/app/manage/badges", data={"lt": manager, "receiver": receiver, "badge": badge_id,
+                                                           "comment": "Ran the clinic", "evidence_url": "files/x"}))
+    summary = re.search(r'<div class="card error-summary".*?</div>', not_web, re.S).group(0)
+    assert re.findall(r"<li>(.*?)</li>", summary, re.S) == ['<a href="#b-evidence">Evidence must be a web address.</a>']
+    assert "An http(s) URL." in _badge_form(not_web)  # the field's own words stay beside it
 
 
 def test_refused_kudos_keep_the_chosen_value_and_dimension(client, launch):
