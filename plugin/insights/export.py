@@ -12,6 +12,7 @@ from plugin.core.actor import Actor
 from plugin.errors import Forbidden, NotFound
 from plugin.extensions import db
 from plugin.i18n import gettext as _
+from plugin.i18n import lazy_gettext as _l
 from plugin.insights import periods
 from plugin.insights.privacy import NOT_ENOUGH
 from plugin.insights.report import Report
@@ -69,6 +70,47 @@ def _summary(report: Report) -> list[list]:
              ["managers", "logged", "share"]),
         line("silo index (helps, across teams, share %)", report.silo, ["helps", "across", "share"]),
     ]
+
+
+# The words of the insight tables above in the reader's language, for the CSV files the pages offer (the JSON API,
+# like the rest of it, answers in English, and so does the admin's ledger export: ids and codes for other systems).
+# Names people or admins wrote (categories, tools, teams, pillars, experiment titles) are not among them.
+WORDS = {
+    "period": _l("period"), "members": _l("members"), "with at least one experiment": _l("with at least one experiment"),
+    "share %": _l("share %"), "measure": _l("measure"), "value 1": _l("value 1"), "value 2": _l("value 2"),
+    "value 3": _l("value 3"), "value 4": _l("value 4"), "category": _l("category"), "tool": _l("tool"),
+    "team": _l("team"), "people": _l("people"), "experiments": _l("experiments"),
+    "minutes saved (self-reported)": _l("minutes saved (self-reported)"), "hours": _l("hours"),
+    "median minutes per experiment": _l("median minutes per experiment"), "gaps": _l("gaps"),
+    "confirmed helps": _l("confirmed helps"), "experiment": _l("experiment"), "reused by": _l("reused by"),
+    "(within the team)": _l("(within the team)"),
+    NOT_ENOUGH: _l("not enough people to report without identifying them"),
+    "adoption (members, active, share %, not started yet)":
+        _l("adoption (members, active, share %, not started yet)"),
+    "minutes saved, self-reported (people, experiments, minutes, median)":
+        _l("minutes saved, self-reported (people, experiments, minutes, median)"),
+    "safe to fail (shared, did not work, rate %)": _l("safe to fail (shared, did not work, rate %)"),
+    "confidence (rated, before, after, change)": _l("confidence (rated, before, after, change)"),
+    "leaders go first (managers, logged in period, share %)":
+        _l("leaders go first (managers, logged in period, share %)"),
+    "silo index (helps, across teams, share %)": _l("silo index (helps, across teams, share %)"),
+}
+
+
+def in_reader_language(name: str, headers: list[str], rows: list[list]) -> tuple[list[str], list[list]]:
+    """Table `name` of tables() with Tinker's own words in the reader's language: its headers (the pillars' own names
+    aside), the summary's measures and the second column's "not enough people..." and "(within the team)". Every
+    other cell (names people or admins wrote, numbers) is as it was."""
+    ours = set(range(len(headers))) if name != "pillars" else {0, 1, len(headers) - 1}
+    named = [str(WORDS[h]) if i in ours and h in WORDS else h for i, h in enumerate(headers)]
+
+    def cell(i: int, value):
+        if not isinstance(value, str) or value not in WORDS:
+            return value
+        if (i == 0 and name == "summary") or (i == 1 and value in (NOT_ENOUGH, "(within the team)")):
+            return str(WORDS[value])
+        return value
+    return named, [[cell(i, value) for i, value in enumerate(row)] for row in rows]
 
 
 LEDGER_HEAD = ["id", "created_at", "course_id", "course", "user_id", "amount", "dimension", "rule_id",

@@ -97,7 +97,7 @@ def export_csv(actor: Actor, name: str):
     tables = export.tables(report.build(s))
     if name not in tables:
         raise NotFound(_("There is no insight table called “%(name)s”.", name=name))
-    headers, rows = tables[name]
+    headers, rows = export.in_reader_language(name, *tables[name])
     suffix = f"-team{s.team.id}" if s.team else ""
     return _csv(csv_chunks(headers, rows), f"tinker-{name}-{s.key}{suffix}.csv")
 

@@ -228,3 +228,25 @@ def test_shares_are_written_in_the_readers_style_with_the_sign_first_in_turkish(
     assert "%100" in page and not re.search(r"\d%", page)
     english = visible(client.get("/app/insights/", query_string={"lt": course["manager"], "kind": "quarter"}))
     assert "100%" in english and "%100" not in english
+
+
+def test_a_turkish_managers_csv_files_read_in_turkish(client, launch, course):
+    """A Turkish manager's CSV files had English headers and "not enough people to report without identifying them"
+    beside Turkish category names: Tinker's own words now follow the reader; names and numbers do not change. (The
+    JSON API's tables keep their English, as the whole API does: export.tables is unchanged.)"""
+    from tests.support.platform import LTI
+
+    turkish = launch(role="instructor", sub="teacher", overrides={
+        LTI + "launch_presentation": {"return_url": "https://lms.example.edu/x", "locale": "tr-TR"}})
+    english = csv_rows(client.get("/app/insights/export/hours-by-tool.csv",
+                                  query_string={"lt": course["manager"], "team": course["big"], "kind": "month"}))
+    rows = csv_rows(client.get("/app/insights/export/hours-by-tool.csv",
+                               query_string={"lt": turkish, "team": course["big"], "kind": "month"}))
+    assert rows[0] == ["araç", "kişi", "denemeler", "kazanılan dakika (kişilerin kendi beyanı)", "saat",
+                       "deneme başına ortanca dakika"]
+    assert rows[1:] == english[1:]  # the same figures, the tools under their own names
+    small = csv_rows(client.get("/app/insights/export/summary.csv",
+                                query_string={"lt": turkish, "team": course["small"], "kind": "month"}))
+    assert small[0][:2] == ["ölçü", "değer 1"]
+    assert small[1] == ["benimsenme (üyeler, etkin, oran %, henüz başlamamış)",
+                        "kimliklerini belli etmeden raporlamak için yeterli kişi yok"]
