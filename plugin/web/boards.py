@@ -161,7 +161,7 @@ def leaderboard_csv(actor: Actor):
                                                         utcnow())
 
     # the whole board, written as it is read: a large course's file is never built in memory
-    body = csv_chunks(["rank", "name", "points"], ([r.rank, r.name, r.points] for r in found))
+    body = csv_chunks([_("rank"), _("name"), _("points")], ([r.rank, r.name, r.points] for r in found))
     filename = f"leaderboard-{query['scope']}-{period}-{dimension}.csv"
     return Response(stream_with_context(body), mimetype="text/csv",
                     headers={"Content-Disposition": attachment(filename), "Cache-Control": "no-store"})

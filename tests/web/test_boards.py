@@ -363,6 +363,13 @@ def test_csv_export_is_for_managers_attached_and_safe_from_formulas(app, client,
     assert table == [["rank", "name", "points"], ["1", "'=HYPERLINK(\"http://evil\")", "30"],
                      ["2", "'@SUM(1+1)", "20"], ["3", "'-2+3 Zed", "10"]]
     assert "Download this board (CSV)" in visible(page(client, manager, period="all"))
+    from tests.support.platform import LTI  # a Turkish manager's file: the same rows under Turkish headers
+
+    turkish = launch(role="instructor", sub="hoca", name="Hoca", overrides={
+        LTI + "launch_presentation": {"return_url": "https://lms.example.edu/x", "locale": "tr-TR"}})
+    response = client.get("/app/leaderboard.csv", query_string={"lt": turkish, "period": "all", "scope": "course"})
+    assert list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff")))) == [
+        ["sıra", "ad", "puan"], *table[1:]]
     assert "Download this board (CSV)" not in visible(page(client, token, period="all"))
 
 
