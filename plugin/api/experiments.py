@@ -31,8 +31,11 @@ class ExperimentOut(Schema):
     author_name = fields.String(required=True)
     mine = fields.Boolean(required=True)
     hidden = fields.Boolean(required=True)
-    confidence_before = fields.Integer(required=True, allow_none=True)
-    confidence_after = fields.Integer(required=True, allow_none=True)
+    confidence_before = fields.Integer(required=True, allow_none=True, metadata={
+        "description": "the author's own rating, to the author only (null for anyone else: confidence is reported as "
+                       "group averages)"})
+    confidence_after = fields.Integer(required=True, allow_none=True, metadata={
+        "description": "as confidence_before"})
     created_at = fields.DateTime(required=True)
 
 
@@ -78,11 +81,15 @@ class ExperimentPatchIn(PatchIn):
 
 def _out(actor, row: dict) -> dict:
     e = row["experiment"]
+    mine = e.user_id == actor.user_id
     return {**{k: getattr(e, k) for k in ("id", "title", "outcome", "tried", "learned", "minutes_saved", "visibility",
-                                          "anonymous", "confidence_before", "confidence_after", "created_at")},
+                                          "anonymous", "created_at")},
+            # A person's confidence ratings are theirs: others see them only as group averages (the form says so).
+            "confidence_before": e.confidence_before if mine else None,
+            "confidence_after": e.confidence_after if mine else None,
             "tool": row["tool"], "category": row["category"], "author_name": row["author_name"],
             "author_id": row["author"].id if row["author"] is not None else None,
-            "mine": e.user_id == actor.user_id, "hidden": e.hidden_at is not None}
+            "mine": mine, "hidden": e.hidden_at is not None}
 
 
 @blp.route("")

@@ -444,3 +444,21 @@ def test_a_weak_etag_is_not_confirmed_for_a_client_asking_in_another_language(cl
     assert turkish.headers["ETag"] != english.headers["ETag"]
     again = client.get(url, headers={**token, "Accept-Language": "tr", "If-None-Match": turkish.headers["ETag"]})
     assert again.status_code == 304
+
+
+def test_confidence_ratings_are_the_authors_alone(client, world):
+    """The API gave every reader a colleague's confidence before and after (anonymous posts included), where the form
+    promises they are "only ever reported as a group average": the author reads theirs, anyone else reads null."""
+    body = experiment_body(client, world.callers["learner"], anonymous=True, confidence_before=1, confidence_after=2)
+    created = client.post(f"/api/v1/courses/{world.course_id}/experiments", json=body,
+                          headers=bearer(world.callers["learner"]))
+    assert created.status_code == 201, created.get_json()
+    url = f"/api/v1/courses/{world.course_id}/experiments/{created.get_json()['id']}"
+    mine = client.get(url, headers=bearer(world.callers["learner"])).get_json()
+    assert (mine["confidence_before"], mine["confidence_after"]) == (1, 2)
+    for reader in ("manager", "admin"):
+        seen = client.get(url, headers=bearer(world.callers[reader])).get_json()
+        assert (seen["confidence_before"], seen["confidence_after"]) == (None, None), reader
+    listed = client.get(f"/api/v1/courses/{world.course_id}/experiments",
+                        headers=bearer(world.callers["manager"])).get_json()["items"]
+    assert all(item["confidence_before"] is None and item["confidence_after"] is None for item in listed)
