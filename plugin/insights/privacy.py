@@ -61,11 +61,12 @@ class Row:
         return self.figures is None
 
 
-def protect(rows: list[Row], k: int, secondary: bool = True) -> list[Row]:
-    """Suppress rows under k people; with `secondary` (rows that split one total, like categories) also enough
-    further rows that the total minus the shown rows never isolates fewer than k people. Team rows use
-    primary suppression only: each team can be chosen as a filter on its own, so each stands or falls alone."""
-    small = [r for r in rows if len(r.people) < k]
+def protect(rows: list[Row], k: int, secondary: bool = True, withheld: frozenset = frozenset()) -> list[Row]:
+    """Suppress rows under k people, and those whose keys are `withheld` (by differencing); with `secondary` (rows
+    that split one total, like categories) also enough further rows that the total minus the shown rows never
+    isolates fewer than k people. Team rows use primary suppression only: each team can be chosen as a filter on
+    its own, so each stands or falls alone."""
+    small = [r for r in rows if len(r.people) < k or r.key in withheld]
     hidden: set[int] = set().union(*(r.people for r in small)) if small else set()
     keys = {id(r) for r in small}
     if small and secondary:

@@ -9,11 +9,17 @@ Where the numbers come from:
   scope's courses in the period, served by ix_experiment_course_created (course_id, created_at), so it
   grows with one period of one organisation's entries, never with the whole table;
 - silo index: the confirmed helps of the courses resolved in the period; most reused: reuses in the period.
+
+Beyond each table's own rows (privacy.protect), every figure of a team, or of an admin's course, is set beside
+the same figure for the other groups its reader can choose (plugin.insights.differencing): the facts are read for
+the whole course (the admin's whole organisation) and a group's figure is withheld when subtracting or adding
+groups would single out fewer than k people. In a table by category or tool, the rows withheld add up to the
+total minus the rows shown: that sum is checked the same way, and more rows go until it passes.
 """
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from statistics import median
 
 from sqlalchemy import func, select
@@ -24,6 +30,7 @@ from plugin.experiments.models import Experiment, Outcome, Visibility
 from plugin.extensions import db
 from plugin.i18n import lazy_gettext as _l
 from plugin.insights import periods
+from plugin.insights.differencing import TOP, Family, Key
 from plugin.insights.network import HelpNetwork, help_network
 from plugin.insights.privacy import Row, enough, protect
 from plugin.insights.scope import Scope
@@ -54,35 +61,72 @@ class Report:
     silo: Row
     network: HelpNetwork
     reused: list[Row]
+    differenced: bool = False  # a figure of this view is withheld as other groups' figures would give it away
+
+
+class _Guard:
+    """Primary suppression (fewer than k people) and differencing, for one view; remembers whether the latter
+    withheld anything so the page can say why."""
+
+    def __init__(self, scope: Scope):
+        self.scope = scope
+        self.differenced = False
+
+    def allows(self, units, key: Key | None = None, family: Family | None = None) -> bool:
+        shown = (family or self.scope.family).shown(units, self.scope.k)
+        if (key or self.scope.own) in shown:
+            return True
+        self.differenced = True
+        return False
+
+    def row(self, row: Row, units, key: Key | None = None, family: Family | None = None) -> Row:
+        if not enough(row.people, self.scope.k) or not self.allows(units, key, family):
+            return Row(row.key, row.label, row.people, None)
+        return row
 
 
 def build(scope: Scope) -> Report:
-    facts = _experiments(scope)
+    top = _experiments(scope)
+    own = scope.own_units
+    facts = [f for f in top if _unit(f) in own]
     # Time saved: the experiments whose authors estimated it (0 included; one left blank is not a zero). Each row's
     # group is their people: withheld below the minimum group size as its figures are theirs alone.
+    top_estimated = [f for f in top if f.minutes_saved is not None]
     estimated = [f for f in facts if f.minutes_saved is not None]
-    helps = _helps(scope)
+    top_helps = _helps(scope)
+    helps = [h for h in top_helps if (h.helper_id, h.course_id) in own or (h.helped_id, h.course_id) in own]
     pillar_list = active_pillars(scope.organisation_id)
-    return Report(
-        scope=scope, adoption=_adoption(scope), trend=_trend(scope),
-        hours_total=_guard(Row("all", "All", _people(estimated), _minutes(estimated)), scope.k),
-        hours_by_category=_grouped(scope, estimated, lambda f: f.task_category_id, _category_names(scope)),
-        hours_by_tool=_grouped(scope, estimated, lambda f: f.ai_tool_id or 0, _tool_names(scope)),
+    guard = _Guard(scope)
+    roster = scope.family.groups[TOP]
+    estimated_units = _units(top_estimated)
+    report = Report(
+        scope=scope, adoption=_adoption(scope, guard, roster), trend=_trend(scope, guard, roster),
+        hours_total=guard.row(Row("all", "All", _people(estimated), _minutes(estimated)), estimated_units),
+        hours_by_category=_grouped(scope, guard, top_estimated, estimated, lambda f: f.task_category_id,
+                                   _category_names(scope)),
+        hours_by_tool=_grouped(scope, guard, top_estimated, estimated, lambda f: f.ai_tool_id or 0,
+                               _tool_names(scope)),
         # With a team chosen, only its row: the facts are its members', so another team's row would be cut down.
-        hours_by_team=protect([Row(t.id, t.name, _people(fs), _minutes(fs)) for t in _teams_shown(scope)
-                               if (fs := [f for f in estimated if f.user_id in scope.team_members[t.id]])], scope.k,
-                               secondary=False),
-        safe_to_fail=_safe_to_fail(scope, facts), confidence=_confidence(scope, facts), pillars=pillar_list,
-        pillar_coverage=_pillar_coverage(scope, facts, pillar_list), leaders=_leaders(scope),
-        silo=_silo(scope, helps), network=help_network(scope, helps), reused=_reused(scope))
+        hours_by_team=[guard.row(Row(t.id, t.name, _people(fs), _minutes(fs)), estimated_units, ("team", t.id))
+                       for t in _teams_shown(scope)
+                       if (fs := [f for f in estimated if f.user_id in scope.team_members[t.id]])],
+        safe_to_fail=_safe_to_fail(scope, guard, top, facts), confidence=_confidence(scope, guard, top, facts),
+        pillars=pillar_list, pillar_coverage=_pillar_coverage(scope, guard, top, facts, pillar_list),
+        leaders=_leaders(scope, guard), silo=_silo(scope, guard, top_helps, helps),
+        network=help_network(scope, helps), reused=_reused(scope))
+    return replace(report, differenced=guard.differenced)
+
+
+def _unit(fact) -> tuple[int, int]:
+    return fact.user_id, fact.course_id
+
+
+def _units(facts) -> frozenset[tuple[int, int]]:
+    return frozenset(_unit(f) for f in facts)
 
 
 def _teams_shown(scope: Scope) -> list:
     return [scope.team] if scope.team else scope.teams
-
-
-def _guard(row: Row, k: int) -> Row:
-    return row if enough(row.people, k) else Row(row.key, row.label, row.people, None)
 
 
 def _people(facts) -> frozenset[int]:
@@ -90,14 +134,16 @@ def _people(facts) -> frozenset[int]:
 
 
 def _experiments(scope: Scope) -> list:
+    """The counted learners' experiments of the whole top (the view's are among them: differencing needs both)."""
     w = scope.window
     rows = db.session.execute(select(
-        Experiment.id, Experiment.user_id, Experiment.task_category_id, Experiment.ai_tool_id,
+        Experiment.id, Experiment.user_id, Experiment.course_id, Experiment.task_category_id, Experiment.ai_tool_id,
         Experiment.minutes_saved, Experiment.outcome, Experiment.visibility, Experiment.hidden_at,
         Experiment.confidence_before, Experiment.confidence_after,
-    ).where(Experiment.course_id.in_(scope.course_ids), Experiment.created_at >= w.starts_at,
+    ).where(Experiment.course_id.in_(scope.top_course_ids), Experiment.created_at >= w.starts_at,
             Experiment.created_at < w.ends_at))
-    return [r for r in rows if r.user_id in scope.learners]
+    learners = scope.family.groups[TOP]
+    return [r for r in rows if _unit(r) in learners]
 
 
 # --- adoption ----------------------------------------------------------------------------------------
@@ -112,14 +158,14 @@ def _active(scope: Scope, keys: list[str], users: frozenset[int]) -> dict[str, s
     return out
 
 
-def _adoption(scope: Scope) -> Row:
+def _adoption(scope: Scope, guard: _Guard, everyone) -> Row:
     active = _active(scope, [scope.key], scope.learners)[scope.key]
     ever = _ever(scope, scope.learners)
     first = _first_timers(scope) & set(scope.learners)
     roster = len(scope.learners)
     figures = {"roster": roster, "active": len(active), "share": _pct(len(active), roster),
                "not_started": roster - len(ever), "first_timers": len(first)}
-    return _guard(Row(scope.key, periods.label(scope.key), scope.learners, figures), scope.k)
+    return guard.row(Row(scope.key, periods.label(scope.key), scope.learners, figures), everyone)
 
 
 def _ever(scope: Scope, users: frozenset[int]) -> set[int]:
@@ -136,11 +182,11 @@ def _first_timers(scope: Scope) -> set[int]:
                                                                   first.c.first < w.ends_at)))
 
 
-def _trend(scope: Scope) -> list[Row]:
+def _trend(scope: Scope, guard: _Guard, roster) -> list[Row]:
     active = _active(scope, scope.trend_keys, scope.learners)
-    roster = len(scope.learners)
-    return [_guard(Row(k, periods.short_label(k), scope.learners,
-                       {"active": len(active[k]), "roster": roster, "share": _pct(len(active[k]), roster)}), scope.k)
+    n = len(scope.learners)
+    return [guard.row(Row(k, periods.short_label(k), scope.learners,
+                          {"active": len(active[k]), "roster": n, "share": _pct(len(active[k]), n)}), roster)
             for k in scope.trend_keys]
 
 
@@ -156,14 +202,26 @@ def _minutes(estimated) -> dict:
             "hours": round(sum(values) / 60, 1), "median": median(values) if values else 0}
 
 
-def _grouped(scope: Scope, facts, key, names: dict) -> list[Row]:
-    groups = defaultdict(list)
+def _grouped(scope: Scope, guard: _Guard, top, facts, key, names: dict) -> list[Row]:
+    groups, top_units = defaultdict(list), defaultdict(set)
     for f in facts:
         groups[key(f)].append(f)
+    for f in top:
+        top_units[key(f)].add(_unit(f))
     rows = [Row(k, names.get(k, str(OTHER_TOOL_LABEL) if not k else f"#{k}"), _people(fs), _minutes(fs))
             for k, fs in groups.items()]
     rows.sort(key=lambda r: (-r.figures["minutes"], r.label))
-    return protect(rows, scope.k)
+    if scope.own == TOP:
+        return protect(rows, scope.k)
+    out = protect(rows, scope.k, withheld=frozenset(
+        r.key for r in rows if enough(r.people, scope.k) and not guard.allows(top_units[r.key])))
+    # The rows withheld add up to the view's total minus the rows shown: that sum, set beside the same categories'
+    # sum for other groups, must not single anyone out either; while it would, the smallest row shown goes too.
+    while (hidden := [r for r in out if r.suppressed]) and len(hidden) < len(out) \
+            and not guard.allows(set().union(*(top_units[r.key] for r in hidden))):
+        last = min((r for r in out if not r.suppressed), key=lambda r: (len(r.people), r.label))
+        out = [Row(r.key, r.label, r.people, None) if r is last else r for r in out]
+    return out
 
 
 def _category_names(scope: Scope) -> dict:
@@ -177,74 +235,99 @@ def _tool_names(scope: Scope) -> dict:
 
 
 # --- culture -----------------------------------------------------------------------------------------
-def _safe_to_fail(scope: Scope, facts) -> Row:
-    shared = [f for f in facts if f.visibility != Visibility.PRIVATE.value and f.hidden_at is None]
+def _is_shared(f) -> bool:
+    return f.visibility != Visibility.PRIVATE.value and f.hidden_at is None
+
+
+def _safe_to_fail(scope: Scope, guard: _Guard, top, facts) -> Row:
+    shared = [f for f in facts if _is_shared(f)]
     failed = sum(1 for f in shared if f.outcome == Outcome.FAILED.value)
-    return _guard(Row("safe", "Shared experiments", _people(shared),
-                      {"shared": len(shared), "failed": failed, "rate": _pct(failed, len(shared))}), scope.k)
+    return guard.row(Row("safe", "Shared experiments", _people(shared),
+                         {"shared": len(shared), "failed": failed, "rate": _pct(failed, len(shared))}),
+                     _units(f for f in top if _is_shared(f)))
 
 
-def _confidence(scope: Scope, facts) -> Row:
-    rated = [f for f in facts if f.confidence_before and f.confidence_after]
+def _is_rated(f) -> bool:
+    return bool(f.confidence_before and f.confidence_after)
+
+
+def _confidence(scope: Scope, guard: _Guard, top, facts) -> Row:
+    rated = [f for f in facts if _is_rated(f)]
     before = sum(f.confidence_before for f in rated) / len(rated) if rated else 0
     after = sum(f.confidence_after for f in rated) / len(rated) if rated else 0
-    return _guard(Row("confidence", "Rated before and after", _people(rated),
-                      {"rated": len(rated), "before": round(before, 2), "after": round(after, 2),
-                       "delta": round(after - before, 2)}), scope.k)
+    return guard.row(Row("confidence", "Rated before and after", _people(rated),
+                         {"rated": len(rated), "before": round(before, 2), "after": round(after, 2),
+                          "delta": round(after - before, 2)}), _units(f for f in top if _is_rated(f)))
 
 
-def _pillar_coverage(scope: Scope, facts, pillar_list: list[Pillar]) -> list[Row]:
+def _pillar_coverage(scope: Scope, guard: _Guard, top, facts, pillar_list: list[Pillar]) -> list[Row]:
+    """Per team; a team's row is withheld when its experiments, or those of any one pillar, would single out fewer
+    than k people beside another group's."""
     if not pillar_list:
         return []
-    by_user: dict[int, list] = defaultdict(list)
+    by_unit: dict[tuple[int, int], list] = defaultdict(list)
     for f in facts:
-        by_user[f.user_id].append(f.id)
+        by_unit[_unit(f)].append(f.id)
     tags: dict[int, set[int]] = defaultdict(set)
     w = scope.window
     for experiment_id, pillar_id in db.session.execute(
             select(ExperimentPillar.experiment_id, ExperimentPillar.pillar_id)
             .join(Experiment, Experiment.id == ExperimentPillar.experiment_id)
-            .where(Experiment.course_id.in_(scope.course_ids), Experiment.created_at >= w.starts_at,
+            .where(Experiment.course_id.in_(scope.top_course_ids), Experiment.created_at >= w.starts_at,
                    Experiment.created_at < w.ends_at)):
         tags[experiment_id].add(pillar_id)
+    cells = [_units(top)] + [_units(f for f in top if p.id in tags[f.id]) for p in pillar_list]
     rows = []
     for team in _teams_shown(scope):
-        members = scope.team_members[team.id]
-        ids = [e for u in members for e in by_user.get(u, [])]
+        members = scope.family.groups[("team", team.id)]
+        ids = [e for u in members for e in by_unit.get(u, [])]
         figures = {p.id: sum(1 for e in ids if p.id in tags[e]) for p in pillar_list}
         figures["experiments"] = len(ids)
         figures["gaps"] = [p.name for p in pillar_list if not figures[p.id]]
-        people = frozenset(u for u in members if u in by_user)
-        rows.append(Row(team.id, team.name, people if len(members) >= scope.k else frozenset(), figures))
+        people = frozenset(u for u, _ in members if (u, _) in by_unit)
+        row = Row(team.id, team.name, people if len(members) >= scope.k else frozenset(), figures)
+        if enough(row.people, scope.k) and not all(guard.allows(c, ("team", team.id)) for c in cells if c):
+            row = Row(row.key, row.label, row.people, None)
+        rows.append(row)
     return protect(rows, scope.k, secondary=False)
 
 
-def _leaders(scope: Scope) -> Row:
+def _leaders(scope: Scope, guard: _Guard) -> Row:
     w = scope.window
     logged = set(db.session.scalars(select(Experiment.user_id).distinct().where(
         Experiment.course_id.in_(scope.course_ids), Experiment.created_at >= w.starts_at,
         Experiment.created_at < w.ends_at, Experiment.user_id.in_(scope.managers or [0]))))
     ever = _ever(scope, scope.managers)
     n = len(scope.managers)
-    return _guard(Row("leaders", "Managers", scope.managers,
-                      {"managers": n, "logged": len(logged), "share": _pct(len(logged), n),
-                       "ever": len(ever), "ever_share": _pct(len(ever), n)}), scope.k)
+    return guard.row(Row("leaders", "Managers", scope.managers,
+                         {"managers": n, "logged": len(logged), "share": _pct(len(logged), n),
+                          "ever": len(ever), "ever_share": _pct(len(ever), n)}),
+                     scope.manager_family.groups[TOP], scope.manager_own, scope.manager_family)
 
 
 def _helps(scope: Scope) -> list:
+    """The confirmed helps of the whole top with at least one of its counted learners in them."""
     w = scope.window
-    rows = db.session.execute(select(PeerHelp.helper_id, PeerHelp.helped_id, PeerHelp.across_teams).where(
-        PeerHelp.course_id.in_(scope.course_ids), PeerHelp.status == CONFIRMED,
+    rows = db.session.execute(select(
+        PeerHelp.helper_id, PeerHelp.helped_id, PeerHelp.course_id, PeerHelp.across_teams).where(
+        PeerHelp.course_id.in_(scope.top_course_ids), PeerHelp.status == CONFIRMED,
         PeerHelp.resolved_at >= w.starts_at, PeerHelp.resolved_at < w.ends_at))
-    return [r for r in rows if r.helper_id in scope.learners or r.helped_id in scope.learners]
+    learners = scope.family.groups[TOP]
+    return [r for r in rows if (r.helper_id, r.course_id) in learners or (r.helped_id, r.course_id) in learners]
 
 
-def _silo(scope: Scope, helps) -> Row:
+def _involved(helps, learners) -> frozenset[tuple[int, int]]:
+    return frozenset(u for h in helps for u in ((h.helper_id, h.course_id), (h.helped_id, h.course_id))
+                     if u in learners)
+
+
+def _silo(scope: Scope, guard: _Guard, top_helps, helps) -> Row:
     # The people it covers are the scope's own people in those helps, not their partners from elsewhere.
-    people = frozenset(({h.helper_id for h in helps} | {h.helped_id for h in helps}) & scope.learners)
+    people = frozenset(u for u, _ in _involved(helps, scope.own_units))
     across = sum(1 for h in helps if h.across_teams)
-    return _guard(Row("silo", "Confirmed peer help", people,
-                      {"helps": len(helps), "across": across, "share": _pct(across, len(helps))}), scope.k)
+    return guard.row(Row("silo", "Confirmed peer help", people,
+                         {"helps": len(helps), "across": across, "share": _pct(across, len(helps))}),
+                     _involved(top_helps, scope.family.groups[TOP]))
 
 
 def _reused(scope: Scope, limit: int = 10) -> list[Row]:

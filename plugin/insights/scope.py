@@ -12,6 +12,7 @@ from plugin.errors import Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
 from plugin.i18n import gettext as _
 from plugin.insights import periods
+from plugin.insights.differencing import TOP, Family, Key
 from plugin.insights.privacy import min_group_size
 from plugin.leaderboards.periods import Window
 from plugin.settings.service import time_zone
@@ -44,6 +45,17 @@ class Scope:
     managers: frozenset[int]  # counted managers of the courses (the team filter does not apply)
     team_members: dict[int, frozenset[int]]  # every team of the courses -> its counted learners
     k: int
+    # What else the same reader can choose, for differencing: the top (the manager's course, the admin's
+    # organisation), an admin's courses, every team; as (user, course) units of counted learners and managers.
+    top_course_ids: list[int]
+    family: Family
+    manager_family: Family
+    own: Key  # which group of the family this scope is
+    manager_own: Key  # and of the managers' family (the team filter does not apply to managers)
+
+    @property
+    def own_units(self) -> frozenset:
+        return self.family.groups[self.own]
 
     @property
     def course_ids(self) -> list[int]:
@@ -73,32 +85,46 @@ def resolve(actor: Actor, filters: Filters, now: datetime) -> Scope:
     if not periods.is_valid(filters.kind, key):
         raise InvalidInput(_("That period does not exist."), errors={"key": [_("Choose a period from the list.")]})
     if actor.can_administer:
-        query = select(Course).where(Course.organisation_id == actor.organisation_id)
-        if filters.course_id:
-            query = query.where(Course.id == filters.course_id)
-        courses = list(db.session.scalars(query.order_by(Course.title, Course.id)))
+        top = list(db.session.scalars(select(Course).where(Course.organisation_id == actor.organisation_id)
+                                      .order_by(Course.title, Course.id)))
+        courses = [c for c in top if c.id == filters.course_id] if filters.course_id else top
         if filters.course_id and not courses:
             raise NotFound(_("That course is not in your organisation."))
         level = "organisation"
     else:
         if filters.course_id and filters.course_id != actor.course_id:
             raise NotFound(_("That course is not yours."))
-        courses, level = [db.session.get(Course, actor.course_id)], "course"
-    course_ids = [c.id for c in courses]
-    teams = list(db.session.scalars(select(Team).where(Team.course_id.in_(course_ids)).order_by(Team.name, Team.id)))
+        top = courses = [db.session.get(Course, actor.course_id)]
+        level = "course"
+    top_ids, course_ids = [c.id for c in top], [c.id for c in courses]
+    all_teams = list(db.session.scalars(select(Team).where(Team.course_id.in_(top_ids))
+                                        .order_by(Team.name, Team.id)))
+    teams = [t for t in all_teams if t.course_id in course_ids]
     team = None
     if filters.team_id:
         team = next((t for t in teams if t.id == filters.team_id), None)
         if team is None:
             raise NotFound(_("That team is not in this course."))
-    learners = _members(course_ids, Role.LEARNER)
-    team_members = _team_members([t.id for t in teams], learners)
+    learner_units, manager_units = _units(top_ids, Role.LEARNER), _units(top_ids, Role.MANAGER)
+    team_units = _team_units(all_teams, learner_units)
+    groups: dict[Key, frozenset] = {TOP: learner_units}
+    manager_groups: dict[Key, frozenset] = {TOP: manager_units}
+    if len(top) > 1:  # an admin can pick one course of several
+        for c in top:
+            groups[("course", c.id)] = frozenset(u for u in learner_units if u[1] == c.id)
+            manager_groups[("course", c.id)] = frozenset(u for u in manager_units if u[1] == c.id)
+    groups.update({("team", t): units for t, units in team_units.items()})
+    manager_own = ("course", courses[0].id) if len(courses) < len(top) else TOP
+    own = ("team", team.id) if team else manager_own
+    in_courses = set(course_ids)
     return Scope(
         organisation_id=actor.organisation_id, level=level, kind=filters.kind, key=key,
         window=periods.window(key, tz), trend_keys=_trend(filters.kind, key, now, tz), courses=courses, teams=teams,
-        team=team, learners=team_members.get(team.id, frozenset()) if team else learners,
-        managers=_members(course_ids, Role.MANAGER), team_members=team_members,
-        k=min_group_size(actor.organisation_id))
+        team=team, learners=frozenset(u for u, _ in groups[own]),
+        managers=frozenset(u for u, c in manager_units if c in in_courses),
+        team_members={t.id: frozenset(u for u, _ in team_units[t.id]) for t in teams},
+        k=min_group_size(actor.organisation_id), top_course_ids=top_ids, family=Family(groups),
+        manager_family=Family(manager_groups), own=own, manager_own=manager_own)
 
 
 def _trend(kind: str, key: str, now: datetime, tz) -> list[str]:
@@ -108,18 +134,20 @@ def _trend(kind: str, key: str, now: datetime, tz) -> list[str]:
     return [key]
 
 
-def _members(course_ids: list[int], role: Role) -> frozenset[int]:
-    return frozenset(db.session.scalars(select(Membership.user_id).where(
+def _units(course_ids: list[int], role: Role) -> frozenset[tuple[int, int]]:
+    return frozenset((u, c) for u, c in db.session.execute(select(Membership.user_id, Membership.course_id).where(
         Membership.course_id.in_(course_ids), Membership.role == role.value, counted_membership())))
 
 
-def _team_members(team_ids: list[int], learners: frozenset[int]) -> dict[int, frozenset[int]]:
-    out: dict[int, set[int]] = {t: set() for t in team_ids}
-    if team_ids:
+def _team_units(teams: list[Team], learners: frozenset[tuple[int, int]]) -> dict[int, frozenset[tuple[int, int]]]:
+    """Each team's counted learners of its own course, as (user, course) units."""
+    out: dict[int, set[tuple[int, int]]] = {t.id: set() for t in teams}
+    course_of = {t.id: t.course_id for t in teams}
+    if teams:
         for team_id, user_id in db.session.execute(select(TeamMember.team_id, TeamMember.user_id).where(
-                TeamMember.team_id.in_(team_ids))):
-            if user_id in learners:
-                out[team_id].add(user_id)
+                TeamMember.team_id.in_(list(course_of)))):
+            if (user_id, course_of[team_id]) in learners:
+                out[team_id].add((user_id, course_of[team_id]))
     return {t: frozenset(u) for t, u in out.items()}
 
 

@@ -85,9 +85,9 @@ def test_quarter_adds_up_its_months(platform, manager):
 
 
 def test_a_group_of_three_shows_no_aggregate(platform, manager):
-    learners = people(platform, 8)
+    learners = people(platform, 13)  # Small 3, Big 5, and 5 in no team (so the course minus Big is 8 people)
     small = team_of(manager, "Small", learners[:3])
-    team_of(manager, "Big", learners[3:])
+    team_of(manager, "Big", learners[3:8])
     for i, learner in enumerate(learners):
         log(learner, later(i), minutes_saved=20, confidence_before=2, confidence_after=4, outcome="failed",
             learned="It invented a number; always check figures.")
@@ -247,3 +247,71 @@ def test_hours_by_team_estimated_by_one_member_are_withheld(platform):
         log(learner, minutes_saved=minutes)
     rows = report.build(resolve(manager, MONTH, NOW + timedelta(minutes=1))).hours_by_team
     assert all(r.suppressed or r.figures["people"] >= 5 for r in rows), [r.figures for r in rows]
+
+
+def test_a_team_of_all_but_one_cannot_be_subtracted_from_the_course(platform, manager):
+    """The differencing attack an isolation review found: a team of every learner but Ada, then the course's
+    figures minus the team's were Ada's own minutes and confidence ratings. The team's figures are withheld now
+    (the page says why), the course's stay, and a team whose complement reaches k shows as before."""
+    learners = people(platform, 10)
+    ada, rest = learners[0], learners[1:]
+    for i, learner in enumerate(learners):
+        log(learner, later(i), minutes_saved=500 if learner is ada else 20,
+            confidence_before=1 if learner is ada else 3, confidence_after=5 if learner is ada else 3)
+    all_but_ada = team_of(manager, "All but Ada", rest)
+    course = build(manager)
+    assert course.hours_total.figures["minutes"] == 680 and course.differenced  # the team's row in it
+    team = build(manager, Filters(kind="month", team_id=all_but_ada.id))
+    for row in (team.adoption, team.hours_total, team.confidence, team.safe_to_fail, *team.trend):
+        assert row.suppressed, row
+    assert all(row.suppressed for row in team.hours_by_category + team.hours_by_tool + team.hours_by_team)
+    assert team.differenced
+    assert {row.label: row.suppressed for row in course.hours_by_team} == {"All but Ada": True}
+    for name, (_, rows) in export.tables(team).items():
+        flat = " ".join(str(c) for row in rows for c in row)
+        assert "180" not in flat and "3.0" not in flat, name  # the team's minutes (9 x 20) and mean rating
+    for learner in rest[:4]:  # now five of ten: the course minus the team is five people
+        teams.remove_member(manager, all_but_ada.id, learner.user_id, NOW)
+    five = build(manager, Filters(kind="month", team_id=all_but_ada.id))
+    assert five.hours_total.figures["minutes"] == 100 and five.confidence.figures["delta"] == 0
+    assert not five.differenced
+
+
+def test_a_team_category_one_outsider_used_is_withheld_and_so_is_what_would_give_it_back(platform, manager):
+    """Red's five each logged one experiment in each of three categories. Of the six who used the second, five
+    are in Red: the course's row minus Red's would be the sixth person's, so Red's row is withheld. Red's total
+    minus its two other rows would give that row back, so one of those goes too (the two together, beside the
+    course's, cover six people outside Red); Red's total, which isolates nobody, stays."""
+    from plugin.catalog.service import items
+
+    first, second, third = items(manager.organisation_id, "categories")[:3]
+    learners = people(platform, 16)
+    red = team_of(manager, "Red", learners[:5])
+    for i, learner in enumerate(learners[:5]):
+        for n, category in enumerate((first, second, third)):
+            log(learner, later(3 * i + n), task_category=category.id, minutes_saved=10)
+    log(learners[5], later(20), task_category=second.id, minutes_saved=90)
+    for i, learner in enumerate(learners[6:11]):
+        log(learner, later(30 + i), task_category=first.id, minutes_saved=10)
+    for i, learner in enumerate(learners[11:]):
+        log(learner, later(40 + i), task_category=third.id, minutes_saved=10)
+    r = build(manager, Filters(kind="month", team_id=red.id))
+    assert r.hours_total.figures["minutes"] == 150 and r.differenced
+    rows = {row.key: row for row in r.hours_by_category}
+    assert rows[second.id].suppressed
+    assert [row.suppressed for row in (rows[first.id], rows[third.id])].count(True) == 1
+    course = build(manager)
+    assert not any(row.suppressed for row in course.hours_by_category)
+
+
+def test_an_admin_cannot_subtract_a_course_from_the_organisation(platform):
+    admin = make_actor(platform, "admin-1", Role.ADMIN)
+    for learner in people(platform, 8):
+        log(learner, minutes_saved=10)
+    for learner in people(platform, 2, prefix="x", context_id="course-2"):
+        log(learner, minutes_saved=300)
+    organisation = build(admin)
+    assert organisation.hours_total.figures["minutes"] == 680
+    course_one = next(c for c in resolve(admin, MONTH, NOW).courses if c.context_id == "course-1")
+    one = build(admin, Filters(kind="month", course_id=course_one.id))
+    assert one.hours_total.suppressed and one.adoption.suppressed and one.differenced

@@ -43,6 +43,8 @@ def course(client, launch):
     for i, (sub, token) in enumerate(tokens.items()):
         assert log_experiment(client, token, minutes_saved=str(15 * (i + 1)), confidence_before="2",
                               confidence_after="4").status_code == 303
+    for i in range(5):  # five in no team: the course minus Big is more than Small's three (see differencing)
+        assert log_experiment(client, launch(sub=f"n{i}"), minutes_saved="10").status_code == 303
     manager = launch(role="instructor", sub="teacher")
     small = _team(client, "Small", ["l0", "l1", "l2"])
     big = _team(client, "Big", [f"l{i}" for i in range(3, 8)])
@@ -62,8 +64,8 @@ def test_manager_page_answers_the_hours_question_with_a_chart_and_tables(client,
     page = client.get("/app/insights/", query_string={"lt": course["manager"], "kind": "quarter"})
     assert page.status_code == 200
     body = visible(page)
-    assert "Estimated hours saved self-reported" in body and "9.0 h" in body  # 15+30+..+120 = 540 minutes
-    assert "8 of 8 members logged at least one experiment" in body
+    assert "Estimated hours saved self-reported" in body and "9.8 h" in body  # 15+30+..+120 and 5 x 10 = 590 minutes
+    assert "13 of 13 members logged at least one experiment" in body
     assert "+2.00" in body  # confidence delta
     html = text(page)
     assert html.count('role="img"') >= 4 and "<caption>" in html
@@ -84,7 +86,7 @@ def test_a_team_of_three_shows_no_aggregate_on_the_page_or_in_csv(client, course
         cells = [c for row in rows[1:] for c in row[1:] if c]
         assert all(c == NOT_ENOUGH for c in cells), (name, rows)
     summary = visible(client.get("/app/insights/summary", query_string=args))
-    assert "Small" in summary and "9.0 h" not in summary
+    assert "Small" in summary and "9.8 h" not in summary
     big = visible(client.get("/app/insights/summary", query_string={**args, "team": course["big"]}))
     assert "5 people" in big and "Print" in big
 
@@ -112,8 +114,8 @@ def test_the_adoption_csv_names_each_period_with_its_year(client, course, kind, 
 
 def test_a_team_filter_reports_no_other_teams_figures_cut_down_to_that_team(client, course):
     """With one team chosen, the hours-by-team table (CSV, API) has that team only: another team's row held just
-    the members it shares with the chosen one, under the other team's name (Mixed: 5 people, not its 6)."""
-    mixed = _team(client, "Mixed", ["l0", "l3", "l4", "l5", "l6", "l7"])
+    the members it shares with the chosen one, under the other team's name (Mixed: 4 people, not its 6)."""
+    mixed = _team(client, "Mixed", ["l0", "l1", "l3", "l4", "l5", "l6"])
     args = {"lt": course["manager"], "team": course["big"], "kind": "month"}
     rows = csv_rows(client.get("/app/insights/export/hours-by-team.csv", query_string=args))
     assert [r[:2] for r in rows[1:]] == [["Big", "5"]]
@@ -122,10 +124,30 @@ def test_a_team_filter_reports_no_other_teams_figures_cut_down_to_that_team(clie
                      headers={"Authorization": f"Bearer {course['manager']}"}).get_json()
     assert [r[:2] for r in api["tables"]["hours-by-team"]["rows"]] == [["Mixed", 6]]
 
+def test_a_team_of_all_but_one_says_why_its_figures_are_withheld_in_page_summary_and_api(client, course):
+    """The course minus a team of everyone but n0 would be n0's own minutes and activity: the page, the printable
+    summary and the API withhold those figures of the team, and the page says why."""
+    everyone_but_one = _team(client, "Everyone but one", [f"l{i}" for i in range(8)] + ["n1", "n2", "n3", "n4"])
+    args = {"lt": course["manager"], "team": everyone_but_one, "kind": "month"}
+    page = visible(client.get("/app/insights/", query_string=args))
+    assert "Some figures are withheld too" in page and "h estimated" not in page
+    summary = visible(client.get("/app/insights/summary", query_string=args))
+    assert "Some figures are withheld too" in summary and "Everyone but one" in summary
+    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {course['manager']}"}).get_json()
+    api = client.get(f"/api/v1/courses/{me['course_id']}/insights",
+                     query_string={"kind": "month", "team_id": everyone_but_one},
+                     headers={"Authorization": f"Bearer {course['manager']}"}).get_json()
+    lines = {r[0].split(" (")[0]: r[1:] for r in api["tables"]["summary"]["rows"]}
+    assert lines["minutes saved, self-reported"] == lines["adoption"] == [NOT_ENOUGH]
+    assert lines["confidence"] == [8, 2.0, 4.0, 2.0]  # n0 rated nothing: these are the course's, giving nobody away
+    course_page = visible(client.get("/app/insights/", query_string={"lt": course["manager"], "kind": "month"}))
+    assert "9.8 h" in course_page
+
+
 def test_another_course_cannot_see_or_filter_this_course(client, launch, course):
     other = launch(role="instructor", sub="other-teacher", context_id="course-2")
     page = visible(client.get("/app/insights/", query_string={"lt": other}))
-    assert "9.0 h" not in page
+    assert "9.8 h" not in page
     assert client.get("/app/insights/", query_string={"lt": other, "team": course["big"]}).status_code == 404
     assert client.get("/app/insights/export/summary.csv",
                       query_string={"lt": other, "team": course["big"]}).status_code == 404

@@ -1,0 +1,149 @@
+"""Differencing: a figure shown for one group, set beside the same figure for another group the same reader can
+choose (a course and a team of it, two teams, an organisation and one of its courses), must not single out fewer
+than k people. privacy.protect guards the rows of one table; this guards the groups a reader can pick.
+
+The model: a figure (minutes, experiments, ratings, active members...) is a sum over the people it covers, so what
+a reader can compute from the groups they see is every sum and difference of those groups. People who belong to the
+same shown groups form an atom; the sums a reader can reach are the span of the groups' 0/1 vectors over the atoms.
+A reachable set of fewer than k people is a leak: one small atom, several together, or one shown group minus
+another that it contains. While there is one, the group (never the top: the manager's course, the admin's
+organisation) whose removal leaves the fewest leaks is withheld, smaller first.
+
+People are counted as (user, course) units, so a person in two courses of an organisation is two units, and an atom
+is small when it holds fewer than k distinct users. Arithmetic is modulo a 61-bit prime, which for 0/1 matrices of
+this size gives the rational answer but for a negligible chance (and a spurious leak would only withhold more).
+Everything is visited in sorted order, so every view of one reader makes the same choices.
+
+Not covered: a group's membership changing between two readings (the audit log records team changes), and
+non-linear figures (a median) compared across groups are treated like sums.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from functools import cached_property
+
+Key = tuple  # ("top",), ("course", id) or ("team", id)
+Unit = tuple[int, int]  # (user_id, course_id)
+TOP: Key = ("top",)
+_P = (1 << 61) - 1
+_DIMENSIONS = 12  # sets of people tried: at most 2^12 per check
+
+
+class Family:
+    """The groups one reader can choose between, as their member units (the top holds every unit)."""
+
+    def __init__(self, groups: dict[Key, frozenset[Unit]]):
+        self.groups = groups
+
+    @cached_property
+    def signature(self) -> dict[Unit, frozenset[Key]]:
+        out: dict[Unit, set[Key]] = defaultdict(set)
+        for key, units in self.groups.items():
+            for unit in units:
+                out[unit].add(key)
+        return {unit: frozenset(keys) for unit, keys in out.items()}
+
+    def shown(self, units: Iterable[Unit], k: int) -> frozenset[Key]:
+        """The groups whose figure over `units` (the people a figure covers, in the top group) may be shown."""
+        by_signature: dict[frozenset[Key], set[Unit]] = defaultdict(set)
+        for unit in sorted(units):
+            if unit in self.signature:
+                by_signature[self.signature[unit]].add(unit)
+        users: dict[Key, set[int]] = defaultdict(set)
+        for signature, members in by_signature.items():
+            for key in signature:
+                users[key] |= {u for u, _ in members}
+        visible = frozenset(key for key in self.groups if len(users[key]) >= k)
+        empty = frozenset(key for key in self.groups if not users[key])  # a zero gives nobody away
+        if TOP not in visible:
+            return visible | empty  # every other group is part of the top: none reaches k either
+        leaks = _leaks(by_signature, visible, k)
+        while leaks:
+            involved = {key for leak in leaks for key in leak} - {TOP}
+            if not involved:
+                break  # cannot happen: the top alone is one atom
+            visible = visible - {min(involved, key=lambda key: (
+                len(_leaks(by_signature, visible - {key}, k)), len(users[key]), key))}
+            leaks = _leaks(by_signature, visible, k)
+        return visible | empty
+
+
+def _leaks(by_signature: dict[frozenset[Key], set[Unit]], visible: frozenset[Key], k: int) -> list[set[Key]]:
+    """Each set of fewer than k people a reader can compute, as the shown groups whose sums and differences give it.
+
+    Atoms are numbered large ones (k people or more) first. A set of fewer than k people is made of small atoms
+    only, so its 0/1 vector lies where the span meets the small atoms: in echelon form, the rows whose pivot is a
+    small atom (every row whose pivot is a large atom stays non-zero there). Once those rows are fully reduced, each
+    0/1 vector of that space is the sum of the rows at its pivots, so the 2^d sums are all there is to check."""
+    atoms: dict[frozenset[Key], set[int]] = defaultdict(set)
+    for signature, members in by_signature.items():
+        atoms[signature & visible] |= {u for u, _ in members}
+    atoms.pop(frozenset(), None)
+    order = sorted(atoms, key=lambda a: (len(atoms[a]) < k, sorted(a)))  # large atoms first
+    first_small = sum(1 for a in order if len(atoms[a]) >= k)
+    if first_small == len(order):
+        return []
+    span = _Span()
+    for g in sorted(visible):
+        span.add({i: 1 for i, a in enumerate(order) if g in a}, g)
+    rows = _reduced([(pivot, vector, used) for pivot, vector, used in span.rows if pivot >= first_small])
+    if len(rows) > _DIMENSIONS:  # too many to try: count every group in them as giving someone away
+        return [{g for _, _, used in rows for g, v in used.items() if v}]
+    leaks = []
+    for mask in range(1, 1 << len(rows)):
+        chosen = [row for n, row in enumerate(rows) if mask >> n & 1]
+        total: dict[int, int] = defaultdict(int)
+        for _, vector, _ in chosen:
+            for i, v in vector.items():
+                total[i] = (total[i] + v) % _P
+        if all(v in (0, 1) for v in total.values()):
+            people = set().union(*(atoms[order[i]] for i, v in total.items() if v))
+            if len(people) < k:
+                leaks.append({g for _, _, used in chosen for g, v in used.items() if v})
+    return leaks
+
+
+def _reduced(rows: list) -> list:
+    """Rows in echelon form made fully reduced: each pivot is 1 and every other row is 0 there."""
+    rows = [(pivot, dict(vector), dict(used)) for pivot, vector, used in sorted(rows, key=lambda r: r[0])]
+    for n, (pivot, vector, used) in enumerate(rows):
+        for m, (other_pivot, other, other_used) in enumerate(rows):
+            factor = other.get(pivot, 0) if m != n else 0
+            if factor:
+                for i, v in vector.items():
+                    other[i] = (other.get(i, 0) - factor * v) % _P
+                    if not other[i]:
+                        del other[i]
+                for g, v in used.items():
+                    other_used[g] = (other_used.get(g, 0) - factor * v) % _P
+    return rows
+
+
+class _Span:
+    """Vectors over the atoms, reduced to echelon form modulo _P, each remembering which groups made it."""
+
+    def __init__(self):
+        self.rows: list[tuple[int, dict[int, int], dict[Key, int]]] = []  # (pivot, vector, groups used)
+
+    def _reduce(self, vector: dict[int, int], used: dict[Key, int]) -> tuple[dict[int, int], dict[Key, int]]:
+        vector, used = dict(vector), dict(used)
+        for pivot, row, row_used in self.rows:
+            factor = vector.get(pivot, 0)
+            if factor:
+                for i, v in row.items():
+                    vector[i] = (vector.get(i, 0) - factor * v) % _P
+                    if not vector[i]:
+                        del vector[i]
+                for g, v in row_used.items():
+                    used[g] = (used.get(g, 0) - factor * v) % _P
+        return vector, used
+
+    def add(self, vector: dict[int, int], group: Key) -> None:
+        vector, used = self._reduce(vector, {group: 1})
+        if vector:
+            pivot = min(vector)
+            inverse = pow(vector[pivot], _P - 2, _P)
+            self.rows.append((pivot, {i: v * inverse % _P for i, v in vector.items()},
+                              {g: v * inverse % _P for g, v in used.items()}))
+
