@@ -6,8 +6,9 @@ The model: a figure (minutes, experiments, ratings, active members...) is a sum 
 a reader can compute from the groups they see is every sum and difference of those groups. People who belong to the
 same shown groups form an atom; the sums a reader can reach are the span of the groups' 0/1 vectors over the atoms.
 A reachable set of fewer than k people is a leak: one small atom, several together, or one shown group minus
-another that it contains. While there is one, the group (never the top: the manager's course, the admin's
-organisation) whose removal leaves the fewest leaks is withheld, smaller first.
+another that it contains. While there is one, a group behind it is withheld (never the top: the manager's course,
+the admin's organisation): of a few, the one whose removal leaves the fewest leaks, smaller first; of many, the
+smallest.
 
 People are counted as (user, course) units, so a person in two courses of an organisation is two units, and an atom
 is small when it holds fewer than k distinct users. Arithmetic is modulo a 61-bit prime, which for 0/1 matrices of
@@ -28,6 +29,7 @@ Unit = tuple[int, int]  # (user_id, course_id)
 TOP: Key = ("top",)
 _P = (1 << 61) - 1
 _DIMENSIONS = 12  # sets of people tried: at most 2^12 per check
+_TRIALS = 4  # groups tried one by one before withholding one
 
 
 class Family:
@@ -35,6 +37,7 @@ class Family:
 
     def __init__(self, groups: dict[Key, frozenset[Unit]]):
         self.groups = groups
+        self._shown: dict[tuple[frozenset[Unit], int], frozenset[Key]] = {}  # one report asks about one figure many times
 
     @cached_property
     def signature(self) -> dict[Unit, frozenset[Key]]:
@@ -46,6 +49,12 @@ class Family:
 
     def shown(self, units: Iterable[Unit], k: int) -> frozenset[Key]:
         """The groups whose figure over `units` (the people a figure covers, in the top group) may be shown."""
+        units = frozenset(units)
+        if (units, k) not in self._shown:
+            self._shown[units, k] = self._compute(units, k)
+        return self._shown[units, k]
+
+    def _compute(self, units: frozenset[Unit], k: int) -> frozenset[Key]:
         by_signature: dict[frozenset[Key], set[Unit]] = defaultdict(set)
         for unit in sorted(units):
             if unit in self.signature:
@@ -63,8 +72,11 @@ class Family:
             involved = {key for leak in leaks for key in leak} - {TOP}
             if not involved:
                 break  # cannot happen: the top alone is one atom
-            visible = visible - {min(involved, key=lambda key: (
-                len(_leaks(by_signature, visible - {key}, k)), len(users[key]), key))}
+            if len(involved) <= _TRIALS:  # try each: withhold the one that leaves the fewest leaks
+                drop = min(involved, key=lambda key: (len(_leaks(by_signature, visible - {key}, k)), len(users[key]), key))
+            else:  # many (overlapping groups of a large organisation): the smallest group goes first
+                drop = min(involved, key=lambda key: (len(users[key]), key))
+            visible = visible - {drop}
             leaks = _leaks(by_signature, visible, k)
         return visible | empty
 
@@ -84,9 +96,13 @@ def _leaks(by_signature: dict[frozenset[Key], set[Unit]], visible: frozenset[Key
     first_small = sum(1 for a in order if len(atoms[a]) >= k)
     if first_small == len(order):
         return []
+    columns: dict[Key, dict[int, int]] = {g: {} for g in visible}
+    for i, a in enumerate(order):
+        for g in a:
+            columns[g][i] = 1
     span = _Span()
     for g in sorted(visible):
-        span.add({i: 1 for i, a in enumerate(order) if g in a}, g)
+        span.add(columns[g], g)
     rows = _reduced([(pivot, vector, used) for pivot, vector, used in span.rows if pivot >= first_small])
     if len(rows) > _DIMENSIONS:  # too many to try: count every group in them as giving someone away
         return [{g for _, _, used in rows for g, v in used.items() if v}]

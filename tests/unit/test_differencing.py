@@ -112,7 +112,7 @@ def _in_span(vector: list[int], columns: list[list[int]]) -> bool:
     return rank(columns + [vector]) == rank(columns)
 
 
-memberships = st.lists(st.frozensets(st.integers(0, 13), max_size=14), min_size=1, max_size=4)
+memberships = st.lists(st.frozensets(st.integers(0, 13), max_size=14), min_size=1, max_size=7)
 
 
 @settings(max_examples=200, deadline=None)
