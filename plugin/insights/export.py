@@ -6,10 +6,12 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, exists, select
 
+from plugin.community.models import Reuse
 from plugin.core.actor import Actor
 from plugin.errors import Forbidden, NotFound
+from plugin.experiments.models import Experiment
 from plugin.extensions import db
 from plugin.i18n import gettext as _
 from plugin.i18n import lazy_gettext as _l
@@ -127,7 +129,7 @@ def ledger_rows(actor: Actor, course_id: int | None, since: datetime | None, unt
         Course.organisation_id == actor.organisation_id)).all())
     if course_id and course_id not in courses:
         raise NotFound(_("That course is not in your organisation."))
-    query = select(LedgerEntry).where(LedgerEntry.organisation_id == actor.organisation_id)
+    query = select(LedgerEntry, _ANONYMOUS_SOURCE).where(LedgerEntry.organisation_id == actor.organisation_id)
     if course_id:
         query = query.where(LedgerEntry.course_id == course_id)
     if since:
@@ -140,7 +142,18 @@ def ledger_rows(actor: Actor, course_id: int | None, since: datetime | None, unt
         query = query.limit(limit)
 
     def rows():
-        for e in db.session.scalars(query.order_by(LedgerEntry.id).execution_options(yield_per=1000)):
+        for e, anonymous in db.session.execute(query.order_by(LedgerEntry.id).execution_options(yield_per=1000)):
             yield [e.id, e.created_at.isoformat(), e.course_id, courses.get(e.course_id, ""), e.user_id, e.amount,
-                   e.dimension, e.rule_id, e.rule_version, e.source_type, e.source_id, e.reverses_id]
+                   e.dimension, e.rule_id, e.rule_version, e.source_type, None if anonymous else e.source_id,
+                   e.reverses_id]
     return rows()
+
+
+# An experiment shared without its author's name stays so in the export: its entries, and those its author earned
+# when someone reused it, keep their user and amount (totals add up) but not the experiment's id, which the shared
+# library shows beside the post.
+_ANONYMOUS_SOURCE = (exists().where(and_(
+    LedgerEntry.source_type == "experiment", Experiment.id == LedgerEntry.source_id, Experiment.anonymous))
+    | exists().where(and_(
+        LedgerEntry.source_type == "reuse", Reuse.id == LedgerEntry.source_id, Experiment.id == Reuse.experiment_id,
+        Experiment.anonymous, Experiment.user_id == LedgerEntry.user_id))).label("anonymous_source")

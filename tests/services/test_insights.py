@@ -315,3 +315,33 @@ def test_an_admin_cannot_subtract_a_course_from_the_organisation(platform):
     course_one = next(c for c in resolve(admin, MONTH, NOW).courses if c.context_id == "course-1")
     one = build(admin, Filters(kind="month", course_id=course_one.id))
     assert one.hours_total.suppressed and one.adoption.suppressed and one.differenced
+
+
+def test_the_ledger_export_does_not_tie_a_post_shared_without_a_name_to_its_author(platform, manager):
+    """An admin's ledger export named the user beside source_type=experiment and the experiment's id, which the
+    shared library shows beside the anonymous post: who wrote it was one lookup away (an isolation review). Those
+    entries, and the ones its author earned when colleagues reused it, keep user and amount but not the id."""
+    from plugin.insights.export import LEDGER_HEAD, ledger_rows
+
+    admin = make_actor(platform, "admin-1", Role.ADMIN)
+    author, *others = people(platform, 4)
+    secret = log(author, outcome="failed", anonymous=True, learned="It made up a citation; I check every source now.")
+    named = log(author, later(1), outcome="failed", learned="It made up a date; I check every date now.")
+    for n, colleague in enumerate(others):
+        mark_reused(colleague, secret.experiment.id, later(5 + n))
+        mark_reused(colleague, named.experiment.id, later(10 + n))
+    rows = [dict(zip(LEDGER_HEAD, row)) for row in ledger_rows(admin, None, None, None)]
+    mine = [r for r in rows if r["user_id"] == author.user_id]
+    assert {r["source_type"] for r in mine} >= {"experiment", "reuse"}
+    shown = {(r["source_type"], r["source_id"]) for r in mine}
+    assert ("experiment", secret.experiment.id) not in shown and ("experiment", named.experiment.id) in shown
+    assert ("experiment", None) in shown
+    from plugin.community.models import Reuse
+    from plugin.extensions import db
+
+    secret_reuses = set(db.session.scalars(db.select(Reuse.id).where(Reuse.experiment_id == secret.experiment.id)))
+    assert not secret_reuses & {r["source_id"] for r in mine if r["source_type"] == "reuse"}
+    from plugin.ledger.models import LedgerEntry
+
+    total = db.session.scalar(db.select(db.func.sum(LedgerEntry.amount)).where(LedgerEntry.user_id == author.user_id))
+    assert sum(r["amount"] for r in mine) == total > 0
