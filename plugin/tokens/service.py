@@ -23,7 +23,8 @@ from plugin.tokens.models import ApiRateWindow, ApiToken
 SCOPES = {  # scope -> what it allows, as the admin page describes it (lazy: in the admin's language)
     "insights:read": _l("Read insights reports of any course and team in the organisation"),
     "ledger:read": _l("Export the organisation's points ledger"),
-    "awards:write": _l("List badges, award and revoke manual badges"),
+    # As a manager may: award a badge by hand, and revoke any award (a rule's too: its points are reversed with it).
+    "awards:write": _l("List badges, award badges by hand and revoke any badge award (with its points)"),
 }
 TOKEN_PREFIX = "tkn_"
 BY_OPERATOR = "operator"  # the audit details' "by" of a token issued or revoked at the command line

@@ -9,6 +9,9 @@ from tests.web.helpers import text
 
 def test_admin_issues_a_token_shown_once_then_revokes_it(client, launch):
     admin = launch(role="admin", sub="boss")
+    form = " ".join(text(client.get("/app/admin/api-tokens/", query_string={"lt": admin})).split())
+    # awards:write revokes any award, a rule's too, as a manager may: the form said "manual badges" only
+    assert "revoke any badge award (with its points)" in form
     page = client.post("/app/admin/api-tokens/", data={"lt": admin, "name": "Power BI", "days": "30",
                                                        "scopes": ["insights:read", "awards:write"]})
     assert page.status_code == 201
