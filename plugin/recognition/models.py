@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from plugin.core.db import UTCDateTime
@@ -12,7 +12,8 @@ from plugin.extensions import db
 
 class Kudos(db.Model):
     __tablename__ = "kudos"
-    __table_args__ = (Index("ix_kudos_course_receiver", "course_id", "receiver_id"),)
+    __table_args__ = (Index("ix_kudos_course_receiver", "course_id", "receiver_id"),
+                      UniqueConstraint("course_id", "giver_id", "submission_key", name="uq_kudos_submission"))
     id: Mapped[int] = mapped_column(primary_key=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
     course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"))
@@ -23,7 +24,7 @@ class Kudos(db.Model):
     points: Mapped[int] = mapped_column(default=0)
     # The budget month its points were spent in (YYYY-MM, the organisation's time zone then): refunded there.
     budget_month: Mapped[str | None] = mapped_column(String(7))
-    submission_key: Mapped[str] = mapped_column(String(64), unique=True)
+    submission_key: Mapped[str] = mapped_column(String(64))  # the form's: one kudos per course, giver and key
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_reason: Mapped[str | None] = mapped_column(Text)

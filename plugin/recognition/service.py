@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from plugin.audit.service import record
@@ -99,6 +99,11 @@ def _spend(actor: Actor, points: int, month: str, now: datetime) -> None:
 MAX_KUDOS_POINTS = 1000
 
 
+# The kudos this giver already sent in this course with this form (uq_kudos_submission): a retry gets it back.
+_SENT_BEFORE = select(Kudos).where(Kudos.course_id == bindparam("course"), Kudos.giver_id == bindparam("giver"),
+                                   Kudos.submission_key == bindparam("key"))
+
+
 def give_kudos(actor: Actor, *, receiver_id: int, message: str, now: datetime, submission_key: str,
                points: int = 0, value_tag_id: int | None = None, dimension: str = "experimenting") -> Kudos:
     # The receiver's membership row first, as their other awards and an erasure of them take it (PostgreSQL): an
@@ -108,10 +113,9 @@ def give_kudos(actor: Actor, *, receiver_id: int, message: str, now: datetime, s
     receiver_role = _require_manager_for(actor, receiver_id)
     if not 1 <= len(submission_key or "") <= 64:  # what a kudos keeps; an empty key would match every empty one
         raise InvalidInput(_("This form had expired: send it again."))
-    existing = db.session.scalar(select(Kudos).where(Kudos.submission_key == submission_key))
+    existing = db.session.scalar(_SENT_BEFORE, {"course": actor.course_id, "giver": actor.user_id,
+                                                "key": submission_key})
     if existing is not None:
-        if existing.giver_id != actor.user_id:
-            raise Conflict(_("That form was already used."))
         return existing
     message = (message or "").strip()
     if not 3 <= len(message) <= 2000:
@@ -145,11 +149,10 @@ def give_kudos(actor: Actor, *, receiver_id: int, message: str, now: datetime, s
             db.session.add(kudos)
             db.session.flush()
     except IntegrityError:
-        winner = db.session.scalar(select(Kudos).where(Kudos.submission_key == submission_key))
+        winner = db.session.scalar(_SENT_BEFORE, {"course": actor.course_id, "giver": actor.user_id,
+                                                  "key": submission_key})
         if winner is None:
             raise
-        if winner.giver_id != actor.user_id:
-            raise Conflict(_("That form was already used.")) from None
         return winner
     entry_id = None
     if points:

@@ -183,6 +183,24 @@ def test_the_same_submission_twice_gives_one_kudos(course):
     assert budget(course.boss, NOW).spent == 20
 
 
+def test_a_submission_key_is_the_givers_in_one_course(course):
+    """The key was unique across the deployment: the same manager's key in a second course gave back the first
+    course's kudos (nothing given there), and another manager's equal key was refused as "already used". An API
+    client numbering its own requests hits both."""
+    here = kudos(course.boss, course.ada, points=5, key="request-1")
+    elsewhere_ada = make_actor(course.platform, "ada", context_id="course-2")
+    boss_elsewhere = make_actor(course.platform, "boss", Role.MANAGER, context_id="course-2")
+    there = kudos(boss_elsewhere, elsewhere_ada, points=7, key="request-1")
+    other_boss = make_actor(course.platform, "boss-2", Role.MANAGER)
+    from_other = kudos(other_boss, course.bo, key="request-1")
+    db.session.commit()
+    assert len({here.id, there.id, from_other.id}) == 3
+    assert (there.course_id, there.points) == (elsewhere_ada.course_id, 7)
+    assert balance(elsewhere_ada.course_id, elsewhere_ada.user_id) == 7
+    assert kudos(boss_elsewhere, elsewhere_ada, points=7, key="request-1").id == there.id  # a retry: the same one
+    assert rows(Kudos) == 3
+
+
 def test_revoking_kudos_reverses_the_points_and_refunds_the_budget(course):
     given = kudos(course.boss, course.ada, points=30)
     db.session.commit()
