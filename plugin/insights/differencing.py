@@ -37,7 +37,7 @@ class Family:
 
     def __init__(self, groups: dict[Key, frozenset[Unit]]):
         self.groups = groups
-        self._shown: dict[tuple[frozenset[Unit], int], frozenset[Key]] = {}  # one report asks about one figure many times
+        self._shown: dict[tuple, frozenset[Key]] = {}  # one report asks about one figure many times
 
     @cached_property
     def signature(self) -> dict[Unit, frozenset[Key]]:
@@ -47,14 +47,16 @@ class Family:
                 out[unit].add(key)
         return {unit: frozenset(keys) for unit, keys in out.items()}
 
-    def shown(self, units: Iterable[Unit], k: int) -> frozenset[Key]:
-        """The groups whose figure over `units` (the people a figure covers, in the top group) may be shown."""
+    def shown(self, units: Iterable[Unit], k: int, teams_only: bool = False) -> frozenset[Key]:
+        """The groups whose figure over `units` (the people a figure covers, in the top group) may be shown.
+        `teams_only`: a figure shown per team and for nothing larger (pillar coverage), so the top and the courses
+        are not beside it and any team may go."""
         units = frozenset(units)
-        if (units, k) not in self._shown:
-            self._shown[units, k] = self._compute(units, k)
-        return self._shown[units, k]
+        if (units, k, teams_only) not in self._shown:
+            self._shown[units, k, teams_only] = self._compute(units, k, teams_only)
+        return self._shown[units, k, teams_only]
 
-    def _compute(self, units: frozenset[Unit], k: int) -> frozenset[Key]:
+    def _compute(self, units: frozenset[Unit], k: int, teams_only: bool) -> frozenset[Key]:
         by_signature: dict[frozenset[Key], set[Unit]] = defaultdict(set)
         for unit in sorted(units):
             if unit in self.signature:
@@ -63,9 +65,10 @@ class Family:
         for signature, members in by_signature.items():
             for key in signature:
                 users[key] |= {u for u, _ in members}
-        visible = frozenset(key for key in self.groups if len(users[key]) >= k)
+        visible = frozenset(key for key in self.groups if len(users[key]) >= k
+                            and (key[0] == "team" or not teams_only))
         empty = frozenset(key for key in self.groups if not users[key])  # a zero gives nobody away
-        if TOP not in visible:
+        if len(users[TOP]) < k:
             return visible | empty  # every other group is part of the top: none reaches k either
         leaks = _leaks(by_signature, visible, k)
         while leaks:

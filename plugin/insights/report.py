@@ -72,8 +72,8 @@ class _Guard:
         self.scope = scope
         self.differenced = False
 
-    def allows(self, units, key: Key | None = None, family: Family | None = None) -> bool:
-        shown = (family or self.scope.family).shown(units, self.scope.k)
+    def allows(self, units, key: Key | None = None, family: Family | None = None, teams_only: bool = False) -> bool:
+        shown = (family or self.scope.family).shown(units, self.scope.k, teams_only)
         if (key or self.scope.own) in shown:
             return True
         self.differenced = True
@@ -111,7 +111,7 @@ def build(scope: Scope) -> Report:
                        for t in _teams_shown(scope)
                        if (fs := [f for f in estimated if f.user_id in scope.team_members[t.id]])],
         safe_to_fail=_safe_to_fail(scope, guard, top, facts), confidence=_confidence(scope, guard, top, facts),
-        pillars=pillar_list, pillar_coverage=_pillar_coverage(scope, guard, top, facts, pillar_list),
+        pillars=pillar_list, pillar_coverage=_pillar_coverage(scope, guard, facts, pillar_list),
         leaders=_leaders(scope, guard), silo=_silo(scope, guard, top_helps, helps),
         network=help_network(scope, helps), reused=_reused(scope))
     return replace(report, differenced=guard.differenced)
@@ -260,9 +260,9 @@ def _confidence(scope: Scope, guard: _Guard, top, facts) -> Row:
                           "delta": round(after - before, 2)}), _units(f for f in top if _is_rated(f)))
 
 
-def _pillar_coverage(scope: Scope, guard: _Guard, top, facts, pillar_list: list[Pillar]) -> list[Row]:
-    """Per team; a team's row is withheld when its experiments, or those of any one pillar, would single out fewer
-    than k people beside another group's."""
+def _pillar_coverage(scope: Scope, guard: _Guard, facts, pillar_list: list[Pillar]) -> list[Row]:
+    """Per team, shown for a team of at least k members; and withheld when its members, set beside other teams'
+    (no course total is shown here), would single out fewer than k people (two teams one person apart)."""
     if not pillar_list:
         return []
     by_unit: dict[tuple[int, int], list] = defaultdict(list)
@@ -273,10 +273,9 @@ def _pillar_coverage(scope: Scope, guard: _Guard, top, facts, pillar_list: list[
     for experiment_id, pillar_id in db.session.execute(
             select(ExperimentPillar.experiment_id, ExperimentPillar.pillar_id)
             .join(Experiment, Experiment.id == ExperimentPillar.experiment_id)
-            .where(Experiment.course_id.in_(scope.top_course_ids), Experiment.created_at >= w.starts_at,
+            .where(Experiment.course_id.in_(scope.course_ids), Experiment.created_at >= w.starts_at,
                    Experiment.created_at < w.ends_at)):
         tags[experiment_id].add(pillar_id)
-    cells = [_units(top)] + [_units(f for f in top if p.id in tags[f.id]) for p in pillar_list]
     rows = []
     for team in _teams_shown(scope):
         members = scope.family.groups[("team", team.id)]
@@ -286,7 +285,8 @@ def _pillar_coverage(scope: Scope, guard: _Guard, top, facts, pillar_list: list[
         figures["gaps"] = [p.name for p in pillar_list if not figures[p.id]]
         people = frozenset(u for u, _ in members if (u, _) in by_unit)
         row = Row(team.id, team.name, people if len(members) >= scope.k else frozenset(), figures)
-        if enough(row.people, scope.k) and not all(guard.allows(c, ("team", team.id)) for c in cells if c):
+        if enough(row.people, scope.k) and not guard.allows(scope.family.groups[TOP], ("team", team.id),
+                                                            teams_only=True):
             row = Row(row.key, row.label, row.people, None)
         rows.append(row)
     return protect(rows, scope.k, secondary=False)

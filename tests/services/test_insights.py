@@ -345,3 +345,20 @@ def test_the_ledger_export_does_not_tie_a_post_shared_without_a_name_to_its_auth
 
     total = db.session.scalar(db.select(db.func.sum(LedgerEntry.amount)).where(LedgerEntry.user_id == author.user_id))
     assert sum(r["amount"] for r in mine) == total > 0
+
+
+def test_pillar_rows_of_nested_teams_one_person_apart_are_not_both_shown(platform, manager):
+    """Pillar coverage has no course total, but two teams one person apart would still give that person's
+    experiments per pillar; disjoint teams of five show as before."""
+    admin = make_actor(platform, "admin-1", Role.ADMIN)
+    vision.save_vision(admin, VisionIn().load({"statement": "We try AI to give people time back.",
+                                               "pillars": [{"name": "A"}, {"name": "B"}, {"name": "C"}]}), NOW)
+    a, *_ = vision.pillars(admin.organisation_id)
+    learners = people(platform, 12)
+    team_of(manager, "Six", learners[:6])
+    team_of(manager, "Five", learners[1:6])
+    team_of(manager, "Other", learners[6:11])
+    for i, learner in enumerate(learners):
+        log(learner, later(i), pillars=[a.id])
+    rows = {row.label: row.suppressed for row in build(manager).pillar_coverage}
+    assert rows["Other"] is False and [rows["Six"], rows["Five"]].count(True) == 1

@@ -145,3 +145,13 @@ def _isolates(f, shown, figure) -> bool:
             if len(together) < K and _in_span([1 if p in together else 0 for p in people], columns):
                 return True
     return False
+
+
+def test_a_figure_shown_per_team_only_is_set_beside_the_other_teams_alone():
+    """Pillar coverage has a row per team and no course total: a team of all but one isolates nobody there, while
+    two teams one person apart still would."""
+    everyone = units(*range(10))
+    f = family(everyone, t1=units(*range(9)))
+    assert f.shown(everyone, K, teams_only=True) == {("team", 1)}
+    g = family(everyone, t1=units(*range(9)), t2=units(*range(8)))
+    assert len(g.shown(everyone, K, teams_only=True)) == 1
