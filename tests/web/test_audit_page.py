@@ -113,7 +113,7 @@ def test_codes_read_in_the_words_of_the_page_where_they_were_chosen(client, laun
     assert "Durum: Kabul edildi" in page and "Ad: accepted" in page  # the status translated, the badge's name not
     assert "Ad: team_only" in page and "Tablolar: Açık → Yalnızca ekip tabloları" in page
     assert "Olaylar: Bir rozet kazanıldı; Tebrik alındı" in page  # each event, as the webhooks page words it
-    assert ("Kapsamlar: Rozetleri listeleme, elle verilen rozetleri verme ve geri alma; "
+    assert ("Kapsamlar: Rozetleri listeleme, elle rozet verme ve herhangi bir rozeti (puanlarıyla birlikte) geri alma; "
             "Kurumun puan defterini dışa aktarma") in page  # a scope's words hold commas: scopes part with semicolons
     assert "Yapan: Tinker işletmecisi, komut satırından" in page
     assert "Yöntem: kod ile" in page and "Değişenler: Etkin; Puan" in page
