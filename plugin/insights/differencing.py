@@ -8,7 +8,7 @@ same shown groups form an atom; the sums a reader can reach are the span of the 
 A reachable set of fewer than k people is a leak: one small atom, several together, or one shown group minus
 another that it contains. While there is one, a group behind it is withheld (never the top: the manager's course,
 the admin's organisation): of a few, the one whose removal leaves the fewest leaks, smaller first; of many, the
-smallest.
+smallest behind each leak at once.
 
 People are counted as (user, course) units, so a person in two courses of an organisation is two units, and an atom
 is small when it holds fewer than k distinct users. Arithmetic is modulo a 61-bit prime, which for 0/1 matrices of
@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from functools import cached_property
 
 Key = tuple  # ("top",), ("course", id) or ("team", id)
-Unit = tuple[int, int]  # (user_id, course_id)
+Unit = tuple  # (user_id, course_id), or finer (user_id, course_id, category, tool): people are its first item
 TOP: Key = ("top",)
 _P = (1 << 61) - 1
 _DIMENSIONS = 12  # sets of people tried: at most 2^12 per check
@@ -33,10 +33,11 @@ _TRIALS = 4  # groups tried one by one before withholding one
 
 
 class Family:
-    """The groups one reader can choose between, as their member units (the top holds every unit)."""
+    """The groups one reader can choose between, as their member units (`top` holds every unit; keys of one shape)."""
 
-    def __init__(self, groups: dict[Key, frozenset[Unit]]):
+    def __init__(self, groups: dict[Key, frozenset[Unit]], top: Key = TOP):
         self.groups = groups
+        self.top = top
         self._shown: dict[tuple, frozenset[Key]] = {}  # one report asks about one figure many times
 
     @cached_property
@@ -64,22 +65,26 @@ class Family:
         users: dict[Key, set[int]] = defaultdict(set)
         for signature, members in by_signature.items():
             for key in signature:
-                users[key] |= {u for u, _ in members}
+                users[key] |= {unit[0] for unit in members}
         visible = frozenset(key for key in self.groups if len(users[key]) >= k
                             and (key[0] == "team" or not teams_only))
         empty = frozenset(key for key in self.groups if not users[key])  # a zero gives nobody away
-        if len(users[TOP]) < k:
+        if len(users[self.top]) < k:
             return visible | empty  # every other group is part of the top: none reaches k either
         leaks = _leaks(by_signature, visible, k)
         while leaks:
-            involved = {key for leak in leaks for key in leak} - {TOP}
+            involved = {key for leak in leaks for key in leak} - {self.top}
             if not involved:
                 break  # cannot happen: the top alone is one atom
             if len(involved) <= _TRIALS:  # try each: withhold the one that leaves the fewest leaks
-                drop = min(involved, key=lambda key: (len(_leaks(by_signature, visible - {key}, k)), len(users[key]), key))
-            else:  # many (overlapping groups of a large organisation): the smallest group goes first
-                drop = min(involved, key=lambda key: (len(users[key]), key))
-            visible = visible - {drop}
+                drops = {min(involved, key=lambda key: (
+                    len(_leaks(by_signature, visible - {key}, k)), len(users[key]), key))}
+            else:  # many (a large organisation's groups): the smallest group behind each leak, all at once
+                drops = set()
+                for leak in leaks:
+                    if not leak & drops and (behind := leak - {self.top}):
+                        drops.add(min(behind, key=lambda key: (len(users[key]), key)))
+            visible = visible - drops
             leaks = _leaks(by_signature, visible, k)
         return visible | empty
 
@@ -93,7 +98,7 @@ def _leaks(by_signature: dict[frozenset[Key], set[Unit]], visible: frozenset[Key
     0/1 vector of that space is the sum of the rows at its pivots, so the 2^d sums are all there is to check."""
     atoms: dict[frozenset[Key], set[int]] = defaultdict(set)
     for signature, members in by_signature.items():
-        atoms[signature & visible] |= {u for u, _ in members}
+        atoms[signature & visible] |= {unit[0] for unit in members}
     atoms.pop(frozenset(), None)
     order = sorted(atoms, key=lambda a: (len(atoms[a]) < k, sorted(a)))  # large atoms first
     first_small = sum(1 for a in order if len(atoms[a]) >= k)

@@ -98,23 +98,56 @@ def build(scope: Scope) -> Report:
     pillar_list = active_pillars(scope.organisation_id)
     guard = _Guard(scope)
     roster = scope.family.groups[TOP]
-    estimated_units = _units(top_estimated)
+    hours = _Hours(scope, top_estimated)
     report = Report(
         scope=scope, adoption=_adoption(scope, guard, roster), trend=_trend(scope, guard, roster),
-        hours_total=guard.row(Row("all", "All", _people(estimated), _minutes(estimated)), estimated_units),
-        hours_by_category=_grouped(scope, guard, top_estimated, estimated, lambda f: f.task_category_id,
-                                   _category_names(scope)),
-        hours_by_tool=_grouped(scope, guard, top_estimated, estimated, lambda f: f.ai_tool_id or 0,
+        hours_total=hours.row(guard, Row("all", "All", _people(estimated), _minutes(estimated)), scope.own),
+        hours_by_category=_grouped(scope, guard, hours, top_estimated, estimated, lambda f: f.task_category_id,
+                                   "category", _category_names(scope)),
+        hours_by_tool=_grouped(scope, guard, hours, top_estimated, estimated, lambda f: f.ai_tool_id or 0, "tool",
                                _tool_names(scope)),
         # With a team chosen, only its row: the facts are its members', so another team's row would be cut down.
-        hours_by_team=[guard.row(Row(t.id, t.name, _people(fs), _minutes(fs)), estimated_units, ("team", t.id))
+        hours_by_team=[hours.row(guard, Row(t.id, t.name, _people(fs), _minutes(fs)), ("team", t.id))
                        for t in _teams_shown(scope)
-                       if (fs := [f for f in estimated if f.user_id in scope.team_members[t.id]])],
+                       if (fs := [f for f in estimated if _unit(f) in scope.family.groups[("team", t.id)]])],
         safe_to_fail=_safe_to_fail(scope, guard, top, facts), confidence=_confidence(scope, guard, top, facts),
-        pillars=pillar_list, pillar_coverage=_pillar_coverage(scope, guard, facts, pillar_list),
+        pillars=pillar_list, pillar_coverage=_pillar_coverage(scope, guard, top, facts, pillar_list),
         leaders=_leaders(scope, guard), silo=_silo(scope, guard, top_helps, helps),
         network=help_network(scope, helps), reused=_reused(scope))
     return replace(report, differenced=guard.differenced)
+
+
+class _Hours:
+    """Minutes saved are shown in total for every group a reader can pick (the course, its teams; an admin's
+    organisation and courses) and, for the top, per task category and per AI tool. Those are the groups of one
+    family over (user, course, category, tool) units, so a team's total set beside one of the course's rows (a
+    category only the rest of the team used) is checked as a team beside the course is. (A group's own rows beside
+    the same rows of other groups: _grouped, per row.)"""
+
+    def __init__(self, scope: Scope, top_estimated):
+        groups: dict[Key, set] = defaultdict(set)
+        for f in top_estimated:
+            unit = (f.user_id, f.course_id, f.task_category_id, f.ai_tool_id or 0)
+            for g in scope.family.signature.get(_unit(f), ()):
+                groups[(*_base(g), "all", 0)].add(unit)
+                if g == TOP:
+                    groups[(*_base(g), "category", unit[2])].add(unit)
+                    groups[(*_base(g), "tool", unit[3])].add(unit)
+        self.top = (*_base(TOP), "all", 0)
+        groups.setdefault(self.top, set())
+        self.units = frozenset(groups[self.top])
+        self.family = Family({key: frozenset(units) for key, units in groups.items()}, top=self.top)
+
+    def allows(self, guard: _Guard, group: Key, kind: str = "all", key=0) -> bool:
+        return guard.allows(self.units, (*_base(group), kind, key), self.family)
+
+    def row(self, guard: _Guard, row: Row, group: Key) -> Row:
+        return guard.row(row, self.units, (*_base(group), "all", 0), self.family)
+
+
+def _base(group: Key) -> tuple:
+    """("top",), ("course", 3), ("team", 7) as keys of one shape: ("top", 0), ("course", 3), ("team", 7)."""
+    return (group[0], group[1] if len(group) > 1 else 0)
 
 
 def _unit(fact) -> tuple[int, int]:
@@ -151,7 +184,7 @@ def _active(scope: Scope, keys: list[str], users: frozenset[int]) -> dict[str, s
     month_keys = {m: k for k in keys for m in periods.month_keys(k)}
     out: dict[str, set[int]] = {k: set() for k in keys}
     for period, user_id in db.session.execute(select(MemberStat.period, MemberStat.user_id).where(
-            MemberStat.course_id.in_(scope.course_ids), MemberStat.period.in_(list(month_keys)),
+            MemberStat.course_id.in_(scope.learner_course_ids), MemberStat.period.in_(list(month_keys)),
             MemberStat.metric == "experiments", MemberStat.value > 0)):
         if user_id in users:
             out[month_keys[period]].add(user_id)
@@ -160,7 +193,7 @@ def _active(scope: Scope, keys: list[str], users: frozenset[int]) -> dict[str, s
 
 def _adoption(scope: Scope, guard: _Guard, everyone) -> Row:
     active = _active(scope, [scope.key], scope.learners)[scope.key]
-    ever = _ever(scope, scope.learners)
+    ever = _ever(scope.learner_course_ids, scope.learners)
     first = _first_timers(scope) & set(scope.learners)
     roster = len(scope.learners)
     figures = {"roster": roster, "active": len(active), "share": _pct(len(active), roster),
@@ -168,16 +201,16 @@ def _adoption(scope: Scope, guard: _Guard, everyone) -> Row:
     return guard.row(Row(scope.key, periods.label(scope.key), scope.learners, figures), everyone)
 
 
-def _ever(scope: Scope, users: frozenset[int]) -> set[int]:
+def _ever(course_ids: list[int], users: frozenset[int]) -> set[int]:
     return {u for u in db.session.scalars(select(MemberStat.user_id).where(
-        MemberStat.course_id.in_(scope.course_ids), MemberStat.period == ALL, MemberStat.metric == "experiments",
+        MemberStat.course_id.in_(course_ids), MemberStat.period == ALL, MemberStat.metric == "experiments",
         MemberStat.value > 0)) if u in users}
 
 
 def _first_timers(scope: Scope) -> set[int]:
     w = scope.window
     first = select(Experiment.user_id, func.min(Experiment.created_at).label("first")).where(
-        Experiment.course_id.in_(scope.course_ids)).group_by(Experiment.user_id).subquery()
+        Experiment.course_id.in_(scope.learner_course_ids)).group_by(Experiment.user_id).subquery()
     return set(db.session.scalars(select(first.c.user_id).where(first.c.first >= w.starts_at,
                                                                   first.c.first < w.ends_at)))
 
@@ -202,7 +235,7 @@ def _minutes(estimated) -> dict:
             "hours": round(sum(values) / 60, 1), "median": median(values) if values else 0}
 
 
-def _grouped(scope: Scope, guard: _Guard, top, facts, key, names: dict) -> list[Row]:
+def _grouped(scope: Scope, guard: _Guard, hours: _Hours, top, facts, key, kind: str, names: dict) -> list[Row]:
     groups, top_units = defaultdict(list), defaultdict(set)
     for f in facts:
         groups[key(f)].append(f)
@@ -211,8 +244,10 @@ def _grouped(scope: Scope, guard: _Guard, top, facts, key, names: dict) -> list[
     rows = [Row(k, names.get(k, str(OTHER_TOOL_LABEL) if not k else f"#{k}"), _people(fs), _minutes(fs))
             for k, fs in groups.items()]
     rows.sort(key=lambda r: (-r.figures["minutes"], r.label))
-    if scope.own == TOP:
-        return protect(rows, scope.k)
+    if scope.own == TOP:  # the top's rows beside the groups' totals (a team's total minus a row only it used)
+        return protect(rows, scope.k, withheld=frozenset(
+            r.key for r in rows if enough(r.people, scope.k) and not hours.allows(guard, TOP, kind, r.key)))
+    # A group's row beside the same row of the other groups (the course's, other teams')
     out = protect(rows, scope.k, withheld=frozenset(
         r.key for r in rows if enough(r.people, scope.k) and not guard.allows(top_units[r.key])))
     # The rows withheld add up to the view's total minus the rows shown: that sum, set beside the same categories'
@@ -260,9 +295,10 @@ def _confidence(scope: Scope, guard: _Guard, top, facts) -> Row:
                           "delta": round(after - before, 2)}), _units(f for f in top if _is_rated(f)))
 
 
-def _pillar_coverage(scope: Scope, guard: _Guard, facts, pillar_list: list[Pillar]) -> list[Row]:
-    """Per team, shown for a team of at least k members; and withheld when its members, set beside other teams'
-    (no course total is shown here), would single out fewer than k people (two teams one person apart)."""
+def _pillar_coverage(scope: Scope, guard: _Guard, top, facts, pillar_list: list[Pillar]) -> list[Row]:
+    """Per team, shown when at least k of its members logged in the period (and it has k members); and withheld
+    when those, set beside other teams' (no course total is shown here), would single out fewer than k people: two
+    teams one experimenter apart (a member who logged nothing is no cover)."""
     if not pillar_list:
         return []
     by_unit: dict[tuple[int, int], list] = defaultdict(list)
@@ -285,8 +321,7 @@ def _pillar_coverage(scope: Scope, guard: _Guard, facts, pillar_list: list[Pilla
         figures["gaps"] = [p.name for p in pillar_list if not figures[p.id]]
         people = frozenset(u for u, _ in members if (u, _) in by_unit)
         row = Row(team.id, team.name, people if len(members) >= scope.k else frozenset(), figures)
-        if enough(row.people, scope.k) and not guard.allows(scope.family.groups[TOP], ("team", team.id),
-                                                            teams_only=True):
+        if enough(row.people, scope.k) and not guard.allows(_units(top), ("team", team.id), teams_only=True):
             row = Row(row.key, row.label, row.people, None)
         rows.append(row)
     return protect(rows, scope.k, secondary=False)
@@ -297,7 +332,7 @@ def _leaders(scope: Scope, guard: _Guard) -> Row:
     logged = set(db.session.scalars(select(Experiment.user_id).distinct().where(
         Experiment.course_id.in_(scope.course_ids), Experiment.created_at >= w.starts_at,
         Experiment.created_at < w.ends_at, Experiment.user_id.in_(scope.managers or [0]))))
-    ever = _ever(scope, scope.managers)
+    ever = _ever(scope.course_ids, scope.managers)
     n = len(scope.managers)
     return guard.row(Row("leaders", "Managers", scope.managers,
                          {"managers": n, "logged": len(logged), "share": _pct(len(logged), n),

@@ -58,6 +58,11 @@ class Scope:
         return self.family.groups[self.own]
 
     @property
+    def learner_course_ids(self) -> list[int]:
+        """Where the learners' activity counts: a team's own course (its members may learn in others too)."""
+        return [self.team.course_id] if self.team else self.course_ids
+
+    @property
     def course_ids(self) -> list[int]:
         return [c.id for c in self.courses]
 

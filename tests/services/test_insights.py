@@ -362,3 +362,67 @@ def test_pillar_rows_of_nested_teams_one_person_apart_are_not_both_shown(platfor
         log(learner, later(i), pillars=[a.id])
     rows = {row.label: row.suppressed for row in build(manager).pillar_coverage}
     assert rows["Other"] is False and [rows["Six"], rows["Five"]].count(True) == 1
+
+
+@pytest.mark.parametrize("split", ["category", "tool"])
+def test_a_teams_total_minus_a_course_row_only_the_rest_of_it_used_is_not_one_persons(platform, manager, split):
+    """Team A is Ada and five who used only c1; Ada and five others used c2. On the course page alone, A's row of
+    hours by team minus the course's c1 row was Ada's minutes (a probe of the differencing check). Now the
+    breakdowns by category and tool are groups of the same check: one of the two is withheld."""
+    from plugin.catalog.service import items
+
+    kind = "categories" if split == "category" else "tools"
+    one, two = items(manager.organisation_id, kind)[:2]
+
+    def of(item):
+        return {"task_category": item.id} if split == "category" else {"ai_tool": str(item.id)}
+    ada, *rest = people(platform, 11)
+    team = team_of(manager, "A", [ada, *rest[:5]])
+    log(ada, later(0), minutes_saved=437, **of(two))
+    for i, learner in enumerate(rest):
+        log(learner, later(1 + i), minutes_saved=20 if i < 5 else 30, **of(one if i < 5 else two))
+    course = build(manager)
+    rows = {row.key: row for row in (course.hours_by_category if split == "category" else course.hours_by_tool)}
+    a_row = {row.label: row for row in course.hours_by_team}["A"]
+    assert a_row.suppressed or rows[one.id].suppressed, (a_row, rows[one.id])
+    a_view = build(manager, Filters(kind="month", team_id=team.id))
+    assert a_view.hours_total.suppressed or rows[one.id].suppressed
+    assert not course.hours_total.suppressed  # the course's own total stays
+
+
+def test_an_admins_team_figures_are_the_teams_course_alone(platform):
+    """A team of course-1 whose member Ada also learns in course-2: the organisation's row for the team counted her
+    course-2 minutes and the team's adoption her course-2 activity, so the team's view with and without the course
+    chosen differed by exactly her (a probe of the differencing check)."""
+    admin = make_actor(platform, "admin-1", Role.ADMIN)
+    learners = people(platform, 12)
+    team = team_of(make_actor(platform, "manager-1", Role.MANAGER), "A", learners[:6])
+    for i, learner in enumerate(learners[1:]):
+        log(learner, later(i), minutes_saved=20)
+    ada_there = make_actor(platform, "l0", context_id="course-2")
+    for i, learner in enumerate(people(platform, 6, prefix="x", context_id="course-2")):
+        log(learner, later(20 + i), minutes_saved=30)
+    log(ada_there, later(40), minutes_saved=437)
+    course_one = next(c for c in resolve(admin, MONTH, NOW).courses if c.context_id == "course-1")
+    organisation = {row.label: row for row in build(admin).hours_by_team}["A"]
+    alone = build(admin, Filters(kind="month", team_id=team.id))
+    within = build(admin, Filters(kind="month", team_id=team.id, course_id=course_one.id))
+    assert organisation.figures["minutes"] == alone.hours_total.figures["minutes"] == 100
+    assert alone.adoption.figures["active"] == within.adoption.figures["active"] == 5
+
+
+def test_pillar_rows_are_set_beside_each_other_on_the_people_who_logged(platform, manager):
+    """T1 is five people and Ada, T2 the same five and z, who logged nothing: on their members the teams differ by
+    two people, but T1's counts minus T2's were Ada's own (a probe of the differencing check)."""
+    admin = make_actor(platform, "admin-1", Role.ADMIN)
+    vision.save_vision(admin, VisionIn().load({"statement": "We try AI to give people time back.",
+                                               "pillars": [{"name": "A"}, {"name": "B"}, {"name": "C"}]}), NOW)
+    a, b, c = vision.pillars(admin.organisation_id)
+    ada, z, *rest = people(platform, 12)
+    team_of(manager, "T1", [ada, *rest[:5]])
+    team_of(manager, "T2", [z, *rest[:5]])
+    for i, learner in enumerate(rest[:5]):
+        log(learner, later(i), pillars=[a.id])
+    log(ada, later(10), pillars=[b.id, c.id])
+    rows = {row.label: row for row in build(manager).pillar_coverage}
+    assert rows["T1"].suppressed or rows["T2"].suppressed
