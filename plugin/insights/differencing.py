@@ -15,8 +15,9 @@ is small when it holds fewer than k distinct users. Arithmetic is modulo a 61-bi
 this size gives the rational answer but for a negligible chance (and a spurious leak would only withhold more).
 Everything is visited in sorted order, so every view of one reader makes the same choices.
 
-Not covered: a group's membership changing between two readings (the audit log records team changes), and
-non-linear figures (a median) compared across groups are treated like sums.
+Periods nest and cross too (a quarter minus its months): plugin/insights/time_slices.py. Not covered: a group's
+membership changing between two readings (the audit log records team changes); non-linear figures (a median)
+compared across groups are treated like sums (docs/privacy.md lists what else is not).
 """
 from __future__ import annotations
 
@@ -35,9 +36,10 @@ _TRIALS = 4  # groups tried one by one before withholding one
 class Family:
     """The groups one reader can choose between, as their member units (`top` holds every unit; keys of one shape)."""
 
-    def __init__(self, groups: dict[Key, frozenset[Unit]], top: Key = TOP):
+    def __init__(self, groups: dict[Key, frozenset[Unit]], top: Key = TOP, first=None):
         self.groups = groups
         self.top = top
+        self.first = first or (lambda key: 0)  # which groups go first when one must (lower first)
         self._shown: dict[tuple, frozenset[Key]] = {}  # one report asks about one figure many times
 
     @cached_property
@@ -78,12 +80,12 @@ class Family:
                 break  # cannot happen: the top alone is one atom
             if len(involved) <= _TRIALS:  # try each: withhold the one that leaves the fewest leaks
                 drops = {min(involved, key=lambda key: (
-                    len(_leaks(by_signature, visible - {key}, k)), len(users[key]), key))}
+                    self.first(key), len(_leaks(by_signature, visible - {key}, k)), len(users[key]), key))}
             else:  # many (a large organisation's groups): the smallest group behind each leak, all at once
                 drops = set()
                 for leak in leaks:
                     if not leak & drops and (behind := leak - {self.top}):
-                        drops.add(min(behind, key=lambda key: (len(users[key]), key)))
+                        drops.add(min(behind, key=lambda key: (self.first(key), len(users[key]), key)))
             visible = visible - drops
             leaks = _leaks(by_signature, visible, k)
         return visible | empty

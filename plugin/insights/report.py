@@ -14,7 +14,9 @@ Beyond each table's own rows (privacy.protect), every figure of a team, or of an
 the same figure for the other groups its reader can choose (plugin.insights.differencing): the facts are read for
 the whole course (the admin's whole organisation) and a group's figure is withheld when subtracting or adding
 groups would single out fewer than k people. In a table by category or tool, the rows withheld add up to the
-total minus the rows shown: that sum is checked the same way, and more rows go until it passes.
+total minus the rows shown: that sum is checked the same way, and more rows go until it passes. The facts are read
+for the weeks around the period's quarter too: a figure the other periods' would give away is withheld
+(plugin.insights.time_slices).
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ from plugin.community.models import Reuse
 from plugin.experiments.models import Experiment, Outcome, Visibility
 from plugin.extensions import db
 from plugin.i18n import lazy_gettext as _l
-from plugin.insights import periods
+from plugin.insights import periods, time_slices
 from plugin.insights.differencing import TOP, Family, Key
 from plugin.insights.network import HelpNetwork, help_network
 from plugin.insights.privacy import Row, enough, protect
@@ -38,6 +40,7 @@ from plugin.leaderboards.models import MemberStat
 from plugin.leaderboards.periods import ALL
 from plugin.onboarding.names import seeded
 from plugin.peer_help.models import CONFIRMED, PeerHelp
+from plugin.settings.service import time_zone
 from plugin.vision.models import ExperimentPillar, Pillar
 from plugin.vision.service import pillars as active_pillars
 
@@ -68,9 +71,21 @@ class _Guard:
     """Primary suppression (fewer than k people) and differencing, for one view; remembers whether the latter
     withheld anything so the page can say why."""
 
-    def __init__(self, scope: Scope):
+    def __init__(self, scope: Scope, slices: time_slices.Slices, around: list):
         self.scope = scope
         self.differenced = False
+        self.slices = slices
+        self.around = around  # the view's facts in the weeks around the period
+
+    def in_time(self, which) -> bool:
+        """Whether the figure over the view's facts that `which` picks is not given away by other periods."""
+        if self.slices.shown((f.created_at, f.user_id) for f in self.around if which(f)):
+            return True
+        self.differenced = True
+        return False
+
+    def timed(self, row: Row, which) -> Row:
+        return row if row.suppressed or self.in_time(which) else Row(row.key, row.label, row.people, None)
 
     def allows(self, units, key: Key | None = None, family: Family | None = None, teams_only: bool = False) -> bool:
         shown = (family or self.scope.family).shown(units, self.scope.k, teams_only)
@@ -86,7 +101,10 @@ class _Guard:
 
 
 def build(scope: Scope) -> Report:
-    top = _experiments(scope)
+    tz = time_zone(scope.organisation_id)
+    around = _experiments(scope, time_slices.extended(scope.kind, scope.key, tz))
+    w = scope.window
+    top = [f for f in around if w.starts_at <= f.created_at < w.ends_at]
     own = scope.own_units
     facts = [f for f in top if _unit(f) in own]
     # Time saved: the experiments whose authors estimated it (0 included; one left blank is not a zero). Each row's
@@ -96,18 +114,21 @@ def build(scope: Scope) -> Report:
     top_helps = _helps(scope)
     helps = [h for h in top_helps if (h.helper_id, h.course_id) in own or (h.helped_id, h.course_id) in own]
     pillar_list = active_pillars(scope.organisation_id)
-    guard = _Guard(scope)
+    guard = _Guard(scope, time_slices.Slices(scope.kind, scope.key, scope.k, tz),
+                   [f for f in around if _unit(f) in own])
     roster = scope.family.groups[TOP]
     hours = _Hours(scope, top_estimated)
     report = Report(
         scope=scope, adoption=_adoption(scope, guard, roster), trend=_trend(scope, guard, roster),
-        hours_total=hours.row(guard, Row("all", "All", _people(estimated), _minutes(estimated)), scope.own),
+        hours_total=guard.timed(hours.row(guard, Row("all", "All", _people(estimated), _minutes(estimated)),
+                                          scope.own), _is_estimated),
         hours_by_category=_grouped(scope, guard, hours, top_estimated, estimated, lambda f: f.task_category_id,
                                    "category", _category_names(scope)),
         hours_by_tool=_grouped(scope, guard, hours, top_estimated, estimated, lambda f: f.ai_tool_id or 0, "tool",
                                _tool_names(scope)),
         # With a team chosen, only its row: the facts are its members', so another team's row would be cut down.
-        hours_by_team=[hours.row(guard, Row(t.id, t.name, _people(fs), _minutes(fs)), ("team", t.id))
+        hours_by_team=[guard.timed(hours.row(guard, Row(t.id, t.name, _people(fs), _minutes(fs)), ("team", t.id)),
+                                   lambda f, t=t: _is_estimated(f) and _unit(f) in scope.family.groups[("team", t.id)])
                        for t in _teams_shown(scope)
                        if (fs := [f for f in estimated if _unit(f) in scope.family.groups[("team", t.id)]])],
         safe_to_fail=_safe_to_fail(scope, guard, top, facts), confidence=_confidence(scope, guard, top, facts),
@@ -136,7 +157,9 @@ class _Hours:
         self.top = (*_base(TOP), "all", 0)
         groups.setdefault(self.top, set())
         self.units = frozenset(groups[self.top])
-        self.family = Family({key: frozenset(units) for key, units in groups.items()}, top=self.top)
+        # When one must go, a row of the course's breakdowns goes before a group's total (a team's hours).
+        self.family = Family({key: frozenset(units) for key, units in groups.items()}, top=self.top,
+                             first=lambda key: 0 if key[2] != "all" else 1)
 
     def allows(self, guard: _Guard, group: Key, kind: str = "all", key=0) -> bool:
         return guard.allows(self.units, (*_base(group), kind, key), self.family)
@@ -166,11 +189,12 @@ def _people(facts) -> frozenset[int]:
     return frozenset(f.user_id for f in facts)
 
 
-def _experiments(scope: Scope) -> list:
-    """The counted learners' experiments of the whole top (the view's are among them: differencing needs both)."""
-    w = scope.window
+def _experiments(scope: Scope, w) -> list:
+    """The counted learners' experiments of the whole top (the view's are among them: differencing needs both) in
+    window `w`: the weeks around the period (differencing across periods needs them)."""
     rows = db.session.execute(select(
-        Experiment.id, Experiment.user_id, Experiment.course_id, Experiment.task_category_id, Experiment.ai_tool_id,
+        Experiment.id, Experiment.user_id, Experiment.course_id, Experiment.created_at, Experiment.task_category_id,
+        Experiment.ai_tool_id,
         Experiment.minutes_saved, Experiment.outcome, Experiment.visibility, Experiment.hidden_at,
         Experiment.confidence_before, Experiment.confidence_after,
     ).where(Experiment.course_id.in_(scope.top_course_ids), Experiment.created_at >= w.starts_at,
@@ -244,12 +268,15 @@ def _grouped(scope: Scope, guard: _Guard, hours: _Hours, top, facts, key, kind: 
     rows = [Row(k, names.get(k, str(OTHER_TOOL_LABEL) if not k else f"#{k}"), _people(fs), _minutes(fs))
             for k, fs in groups.items()]
     rows.sort(key=lambda r: (-r.figures["minutes"], r.label))
+    def in_time(row: Row) -> bool:
+        return guard.in_time(lambda f: _is_estimated(f) and key(f) == row.key)
     if scope.own == TOP:  # the top's rows beside the groups' totals (a team's total minus a row only it used)
         return protect(rows, scope.k, withheld=frozenset(
-            r.key for r in rows if enough(r.people, scope.k) and not hours.allows(guard, TOP, kind, r.key)))
+            r.key for r in rows if enough(r.people, scope.k)
+            and not (hours.allows(guard, TOP, kind, r.key) and in_time(r))))
     # A group's row beside the same row of the other groups (the course's, other teams')
     out = protect(rows, scope.k, withheld=frozenset(
-        r.key for r in rows if enough(r.people, scope.k) and not guard.allows(top_units[r.key])))
+        r.key for r in rows if enough(r.people, scope.k) and not (guard.allows(top_units[r.key]) and in_time(r))))
     # The rows withheld add up to the view's total minus the rows shown: that sum, set beside the same categories'
     # sum for other groups, must not single anyone out either; while it would, the smallest row shown goes too.
     while (hidden := [r for r in out if r.suppressed]) and len(hidden) < len(out) \
@@ -270,6 +297,10 @@ def _tool_names(scope: Scope) -> dict:
 
 
 # --- culture -----------------------------------------------------------------------------------------
+def _is_estimated(f) -> bool:
+    return f.minutes_saved is not None
+
+
 def _is_shared(f) -> bool:
     return f.visibility != Visibility.PRIVATE.value and f.hidden_at is None
 
@@ -277,9 +308,9 @@ def _is_shared(f) -> bool:
 def _safe_to_fail(scope: Scope, guard: _Guard, top, facts) -> Row:
     shared = [f for f in facts if _is_shared(f)]
     failed = sum(1 for f in shared if f.outcome == Outcome.FAILED.value)
-    return guard.row(Row("safe", "Shared experiments", _people(shared),
+    return guard.timed(guard.row(Row("safe", "Shared experiments", _people(shared),
                          {"shared": len(shared), "failed": failed, "rate": _pct(failed, len(shared))}),
-                     _units(f for f in top if _is_shared(f)))
+                     _units(f for f in top if _is_shared(f))), _is_shared)
 
 
 def _is_rated(f) -> bool:
@@ -290,9 +321,10 @@ def _confidence(scope: Scope, guard: _Guard, top, facts) -> Row:
     rated = [f for f in facts if _is_rated(f)]
     before = sum(f.confidence_before for f in rated) / len(rated) if rated else 0
     after = sum(f.confidence_after for f in rated) / len(rated) if rated else 0
-    return guard.row(Row("confidence", "Rated before and after", _people(rated),
-                         {"rated": len(rated), "before": round(before, 2), "after": round(after, 2),
-                          "delta": round(after - before, 2)}), _units(f for f in top if _is_rated(f)))
+    return guard.timed(guard.row(Row("confidence", "Rated before and after", _people(rated),
+                                     {"rated": len(rated), "before": round(before, 2), "after": round(after, 2),
+                                      "delta": round(after - before, 2)}), _units(f for f in top if _is_rated(f))),
+                       _is_rated)
 
 
 def _pillar_coverage(scope: Scope, guard: _Guard, top, facts, pillar_list: list[Pillar]) -> list[Row]:

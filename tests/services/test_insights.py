@@ -426,3 +426,76 @@ def test_pillar_rows_are_set_beside_each_other_on_the_people_who_logged(platform
     log(ada, later(10), pillars=[b.id, c.id])
     rows = {row.label: row for row in build(manager).pillar_coverage}
     assert rows["T1"].suppressed or rows["T2"].suppressed
+
+
+def test_a_quarter_minus_its_shown_months_is_not_one_persons_month(platform, manager):
+    """Ada alone logged in January; five others in February, five in March. January's figures are withheld, but the
+    quarter minus February and March was her minutes and ratings (a probe of the differencing check). The quarter's
+    are withheld now; the months with five people stay."""
+    from datetime import datetime, timezone
+
+    ada, *rest = people(platform, 11)
+    log(ada, datetime(2025, 1, 15, 10, tzinfo=timezone.utc), minutes_saved=437, confidence_before=1,
+        confidence_after=5)
+    for i, learner in enumerate(rest):
+        log(learner, datetime(2025, 2, 10, 10, i, tzinfo=timezone.utc) if i < 5 else later(i), minutes_saved=20,
+            confidence_before=3, confidence_after=3)
+    quarter = build(manager, Filters(kind="quarter", key="2025-Q1"))
+    months = [build(manager, Filters(kind="month", key=m)) for m in ("2025-01", "2025-02", "2025-03")]
+    assert months[0].hours_total.suppressed and not months[1].hours_total.suppressed
+    assert not months[2].confidence.suppressed
+    assert quarter.hours_total.suppressed and quarter.confidence.suppressed and quarter.differenced
+
+
+def test_a_month_minus_its_shown_weeks_is_not_one_persons_week(platform, manager):
+    """March 2025: five people in week 10, Ada alone in week 11, five in week 12. The month minus weeks 10 and 12
+    was Ada's (a probe); the month's figure is withheld now, the weeks of five stay."""
+    from datetime import datetime, timezone
+
+    ada, *rest = people(platform, 11)
+    log(ada, datetime(2025, 3, 12, 10, tzinfo=timezone.utc), minutes_saved=437)
+    for i, learner in enumerate(rest):
+        log(learner, datetime(2025, 3, 4 if i < 5 else 18, 10, i, tzinfo=timezone.utc), minutes_saved=20)
+    now = datetime(2025, 3, 25, 9, tzinfo=timezone.utc)
+    month = build(manager, Filters(kind="month", key="2025-03"), now=now)
+    weeks = {k: build(manager, Filters(kind="week", key=k), now=now).hours_total
+             for k in ("2025-W10", "2025-W11", "2025-W12")}
+    assert weeks["2025-W11"].suppressed and not weeks["2025-W10"].suppressed and not weeks["2025-W12"].suppressed
+    assert month.hours_total.suppressed and month.differenced
+
+
+def test_a_week_across_two_months_with_one_person_on_one_side_is_withheld(platform, manager):
+    """Week 14 of 2025 runs from Monday 31 March into April: Ada alone on the 31st, five others in April. March
+    would give her away beside April: the week is withheld; and March (five in week 11, Ada on the 31st) too, as
+    March minus week 11 would be hers."""
+    from datetime import datetime, timezone
+
+    ada, *rest = people(platform, 11)
+    log(ada, datetime(2025, 3, 31, 10, tzinfo=timezone.utc), minutes_saved=437)
+    for i, learner in enumerate(rest[:5]):
+        log(learner, datetime(2025, 4, 2, 10, i, tzinfo=timezone.utc), minutes_saved=20)
+    for i, learner in enumerate(rest[5:]):
+        log(learner, datetime(2025, 3, 10, 10, i, tzinfo=timezone.utc), minutes_saved=20)
+    now = datetime(2025, 4, 20, 9, tzinfo=timezone.utc)
+    week = build(manager, Filters(kind="week", key="2025-W14"), now=now)
+    march = build(manager, Filters(kind="month", key="2025-03"), now=now)
+    assert week.hours_total.suppressed and week.differenced
+    assert march.hours_total.suppressed  # 5 in week 11 and Ada in week 14's March slice: March minus W11 is hers
+
+
+def test_the_quarter_stays_shown_and_a_month_goes_to_cover_a_thin_one(platform, manager):
+    """Three people logged in January and six in February, a few each week. January is withheld (three people), so
+    the quarter minus February would be January: February goes too (the weeks inside it show nothing either), and
+    the quarter, the page's first answer, stays."""
+    from datetime import datetime, timezone
+
+    learners = people(platform, 9)
+    for i, learner in enumerate(learners):
+        day = datetime(2025, 1, 6 + 7 * i, 10, tzinfo=timezone.utc) if i < 3 else \
+            datetime(2025, 2, 3 + 4 * (i - 3), 10, tzinfo=timezone.utc)
+        log(learner, day, minutes_saved=30)
+    quarter = build(manager, Filters(kind="quarter", key="2025-Q1"))
+    january = build(manager, Filters(kind="month", key="2025-01"))
+    february = build(manager, Filters(kind="month", key="2025-02"))
+    assert quarter.hours_total.figures["minutes"] == 270 and not quarter.differenced
+    assert january.hours_total.suppressed and february.hours_total.suppressed and february.differenced
