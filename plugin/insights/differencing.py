@@ -29,7 +29,7 @@ Key = tuple  # ("top",), ("course", id) or ("team", id)
 Unit = tuple  # (user_id, course_id), or finer (user_id, course_id, category, tool): people are its first item
 TOP: Key = ("top",)
 _P = (1 << 61) - 1
-_DIMENSIONS = 12  # sets of people tried: at most 2^12 per check
+_DIMENSIONS = 64  # beyond this many independent small combinations, every group behind them counts as a leak
 _TRIALS = 4  # groups tried one by one before withholding one
 
 
@@ -117,16 +117,26 @@ def _leaks(by_signature: dict[frozenset[Key], set[Unit]], visible: frozenset[Key
     if len(rows) > _DIMENSIONS:  # too many to try: count every group in them as giving someone away
         return [{g for _, _, used in rows for g, v in used.items() if v}]
     leaks = []
-    for mask in range(1, 1 << len(rows)):
-        chosen = [row for n, row in enumerate(rows) if mask >> n & 1]
-        total: dict[int, int] = defaultdict(int)
-        for _, vector, _ in chosen:
-            for i, v in vector.items():
-                total[i] = (total[i] + v) % _P
-        if all(v in (0, 1) for v in total.values()):
-            people = set().union(*(atoms[order[i]] for i, v in total.items() if v))
-            if len(people) < k:
-                leaks.append({g for _, _, used in chosen for g, v in used.items() if v})
+    # A 0/1 vector of the space is the sum of the rows at its pivots, and holds each pivot's atom: only sets of rows
+    # whose pivot atoms together have fewer than k people can make one of fewer than k.
+    pivot_people = [atoms[order[pivot]] for pivot, _, _ in rows]
+
+    def grow(start: int, chosen: list[int], people: set[int]) -> None:
+        for n in range(start, len(rows)):
+            more = people | pivot_people[n]
+            if len(more) >= k:
+                continue
+            picked = chosen + [n]
+            total: dict[int, int] = defaultdict(int)
+            for m in picked:
+                for i, v in rows[m][1].items():
+                    total[i] = (total[i] + v) % _P
+            if all(v in (0, 1) for v in total.values()):
+                covered = set().union(*(atoms[order[i]] for i, v in total.items() if v))
+                if len(covered) < k:
+                    leaks.append({g for m in picked for g, v in rows[m][2].items() if v})
+            grow(n + 1, picked, more)
+    grow(0, [], set())
     return leaks
 
 
