@@ -144,16 +144,22 @@ def _reduced(rows: list) -> list:
     """Rows in echelon form made fully reduced: each pivot is 1 and every other row is 0 there."""
     rows = [(pivot, dict(vector), dict(used)) for pivot, vector, used in sorted(rows, key=lambda r: r[0])]
     for n, (pivot, vector, used) in enumerate(rows):
-        for m, (other_pivot, other, other_used) in enumerate(rows):
-            factor = other.get(pivot, 0) if m != n else 0
-            if factor:
-                for i, v in vector.items():
-                    other[i] = (other.get(i, 0) - factor * v) % _P
-                    if not other[i]:
-                        del other[i]
-                for g, v in used.items():
-                    other_used[g] = (other_used.get(g, 0) - factor * v) % _P
+        for m, (_, other, other_used) in enumerate(rows):
+            if m != n:
+                _subtract(other, other_used, pivot, vector, used)
     return rows
+
+
+def _subtract(vector: dict, used: dict, pivot: int, row: dict, row_used: dict) -> None:
+    """vector -= vector[pivot] * row (in place, modulo _P), and the same of the groups that made them."""
+    factor = vector.get(pivot, 0)
+    if factor:
+        for i, v in row.items():
+            vector[i] = (vector.get(i, 0) - factor * v) % _P
+            if not vector[i]:
+                del vector[i]
+        for g, v in row_used.items():
+            used[g] = (used.get(g, 0) - factor * v) % _P
 
 
 class _Span:
@@ -165,14 +171,7 @@ class _Span:
     def _reduce(self, vector: dict[int, int], used: dict[Key, int]) -> tuple[dict[int, int], dict[Key, int]]:
         vector, used = dict(vector), dict(used)
         for pivot, row, row_used in self.rows:
-            factor = vector.get(pivot, 0)
-            if factor:
-                for i, v in row.items():
-                    vector[i] = (vector.get(i, 0) - factor * v) % _P
-                    if not vector[i]:
-                        del vector[i]
-                for g, v in row_used.items():
-                    used[g] = (used.get(g, 0) - factor * v) % _P
+            _subtract(vector, used, pivot, row, row_used)
         return vector, used
 
     def add(self, vector: dict[int, int], group: Key) -> None:
