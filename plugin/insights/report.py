@@ -79,7 +79,11 @@ class _Guard:
 
     def in_time(self, which) -> bool:
         """Whether the figure over the view's facts that `which` picks is not given away by other periods."""
-        if self.slices.shown((f.created_at, f.user_id) for f in self.around if which(f)):
+        return self.in_time_at((f.created_at, f.user_id) for f in self.around if which(f))
+
+    def in_time_at(self, people_at) -> bool:
+        """The same for a figure over other things: (moment, user id) of each, in the weeks around the period."""
+        if self.slices.shown(people_at):
             return True
         self.differenced = True
         return False
@@ -111,7 +115,8 @@ def build(scope: Scope) -> Report:
     # group is their people: withheld below the minimum group size as its figures are theirs alone.
     top_estimated = [f for f in top if f.minutes_saved is not None]
     estimated = [f for f in facts if f.minutes_saved is not None]
-    top_helps = _helps(scope)
+    around_helps = _helps(scope, time_slices.extended(scope.kind, scope.key, tz))
+    top_helps = [h for h in around_helps if w.starts_at <= h.resolved_at < w.ends_at]
     helps = [h for h in top_helps if (h.helper_id, h.course_id) in own or (h.helped_id, h.course_id) in own]
     pillar_list = active_pillars(scope.organisation_id)
     guard = _Guard(scope, time_slices.Slices(scope.kind, scope.key, scope.k, tz),
@@ -133,7 +138,7 @@ def build(scope: Scope) -> Report:
                        if (fs := [f for f in estimated if _unit(f) in scope.family.groups[("team", t.id)]])],
         safe_to_fail=_safe_to_fail(scope, guard, top, facts), confidence=_confidence(scope, guard, top, facts),
         pillars=pillar_list, pillar_coverage=_pillar_coverage(scope, guard, top, facts, pillar_list),
-        leaders=_leaders(scope, guard), silo=_silo(scope, guard, top_helps, helps),
+        leaders=_leaders(scope, guard), silo=_silo(scope, guard, around_helps, top_helps, helps),
         network=help_network(scope, helps), reused=_reused(scope))
     return replace(report, differenced=guard.differenced)
 
@@ -355,7 +360,8 @@ def _pillar_coverage(scope: Scope, guard: _Guard, top, facts, pillar_list: list[
         row = Row(team.id, team.name, people if len(members) >= scope.k else frozenset(), figures)
         if enough(row.people, scope.k) and not guard.allows(_units(top), ("team", team.id), teams_only=True):
             row = Row(row.key, row.label, row.people, None)
-        rows.append(row)
+        rows.append(guard.timed(row, lambda f, members=members: _unit(f) in members)
+                    if enough(row.people, scope.k) else row)
     return protect(rows, scope.k, secondary=False)
 
 
@@ -372,11 +378,10 @@ def _leaders(scope: Scope, guard: _Guard) -> Row:
                      scope.manager_family.groups[TOP], scope.manager_own, scope.manager_family)
 
 
-def _helps(scope: Scope) -> list:
-    """The confirmed helps of the whole top with at least one of its counted learners in them."""
-    w = scope.window
+def _helps(scope: Scope, w) -> list:
+    """The confirmed helps of the whole top with at least one of its counted learners in them, resolved in `w`."""
     rows = db.session.execute(select(
-        PeerHelp.helper_id, PeerHelp.helped_id, PeerHelp.course_id, PeerHelp.across_teams).where(
+        PeerHelp.helper_id, PeerHelp.helped_id, PeerHelp.course_id, PeerHelp.across_teams, PeerHelp.resolved_at).where(
         PeerHelp.course_id.in_(scope.top_course_ids), PeerHelp.status == CONFIRMED,
         PeerHelp.resolved_at >= w.starts_at, PeerHelp.resolved_at < w.ends_at))
     learners = scope.family.groups[TOP]
@@ -388,13 +393,17 @@ def _involved(helps, learners) -> frozenset[tuple[int, int]]:
                      if u in learners)
 
 
-def _silo(scope: Scope, guard: _Guard, top_helps, helps) -> Row:
+def _silo(scope: Scope, guard: _Guard, around_helps, top_helps, helps) -> Row:
     # The people it covers are the scope's own people in those helps, not their partners from elsewhere.
-    people = frozenset(u for u, _ in _involved(helps, scope.own_units))
+    own = scope.own_units
+    people = frozenset(u for u, _ in _involved(helps, own))
     across = sum(1 for h in helps if h.across_teams)
-    return guard.row(Row("silo", "Confirmed peer help", people,
-                         {"helps": len(helps), "across": across, "share": _pct(across, len(helps))}),
-                     _involved(top_helps, scope.family.groups[TOP]))
+    row = guard.row(Row("silo", "Confirmed peer help", people,
+                        {"helps": len(helps), "across": across, "share": _pct(across, len(helps))}),
+                    _involved(top_helps, scope.family.groups[TOP]))
+    if row.suppressed or guard.in_time_at((h.resolved_at, u) for h in around_helps for u, _ in _involved([h], own)):
+        return row
+    return Row(row.key, row.label, row.people, None)
 
 
 def _reused(scope: Scope, limit: int = 10) -> list[Row]:

@@ -499,3 +499,48 @@ def test_the_quarter_stays_shown_and_a_month_goes_to_cover_a_thin_one(platform, 
     february = build(manager, Filters(kind="month", key="2025-02"))
     assert quarter.hours_total.figures["minutes"] == 270 and not quarter.differenced
     assert january.hours_total.suppressed and february.hours_total.suppressed and february.differenced
+
+
+def _on(month, day, minute=0):
+    from datetime import datetime, timezone
+
+    return datetime(2025, month, day, 10, minute, tzinfo=timezone.utc)
+
+
+def test_pillar_rows_are_set_beside_the_other_periods_too(platform, manager):
+    """Only Ada logged in January, so January's row is withheld; five others logged in February and five in March.
+    The quarter's row minus February's and March's was her January counts (a probe)."""
+    admin = make_actor(platform, "admin-1", Role.ADMIN)
+    vision.save_vision(admin, VisionIn().load({"statement": "We try AI to give people time back.",
+                                               "pillars": [{"name": "A"}, {"name": "B"}, {"name": "C"}]}), NOW)
+    a, b, _ = vision.pillars(admin.organisation_id)
+    ada, *rest = people(platform, 11)
+    team_of(manager, "T", [ada, *rest])
+    log(ada, _on(1, 15), pillars=[b.id])
+    for i, learner in enumerate(rest):
+        log(learner, _on(2 if i < 5 else 3, 10, i), pillars=[a.id])
+    now = _on(3, 20)
+
+    def row(kind, key):
+        return {r.label: r for r in build(manager, Filters(kind=kind, key=key), now=now).pillar_coverage}["T"]
+    shown = [not row(*period).suppressed for period in (("quarter", "2025-Q1"), ("month", "2025-02"),
+                                                        ("month", "2025-03"))]
+    assert row("month", "2025-01").suppressed and not all(shown)
+
+
+def test_the_silo_index_is_set_beside_the_other_periods_too(platform, manager):
+    """Ada helped Bob once in January (two people: withheld); five helps among others in February and five in March.
+    The quarter's helps minus February's and March's were Ada and Bob's (a probe)."""
+    ada, bob, *rest = people(platform, 22)
+    pairs = [(ada, bob, _on(1, 15))] + [(rest[i], rest[5 + i], _on(2, 10, i)) for i in range(5)] + \
+            [(rest[10 + i], rest[15 + i], _on(3, 10, i)) for i in range(5)]
+    for helper, helped, when in pairs:
+        result = record_help(helper, other_user_id=helped.user_id, direction=I_HELPED, description="Prompt tips",
+                             now=when)
+        confirm_help(helped, result.help.id, when)
+    now = _on(3, 20)
+    silo = {key: build(manager, Filters(kind=kind, key=key), now=now).silo
+            for kind, key in (("quarter", "2025-Q1"), ("month", "2025-01"), ("month", "2025-02"),
+                              ("month", "2025-03"))}
+    assert silo["2025-01"].suppressed
+    assert any(silo[key].suppressed for key in ("2025-Q1", "2025-02", "2025-03"))
