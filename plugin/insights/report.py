@@ -68,8 +68,8 @@ class Report:
 
 
 class _Guard:
-    """Primary suppression (fewer than k people) and differencing, for one view; remembers whether the latter
-    withheld anything so the page can say why."""
+    """Primary suppression (fewer than k people) and differencing, between groups and between periods, for one view;
+    remembers whether differencing withheld anything so the page can say why."""
 
     def __init__(self, scope: Scope, slices: time_slices.Slices, around: list):
         self.scope = scope
@@ -106,16 +106,17 @@ class _Guard:
 
 def build(scope: Scope) -> Report:
     tz = time_zone(scope.organisation_id)
-    around = _experiments(scope, time_slices.extended(scope.kind, scope.key, tz))
+    weeks_around = time_slices.extended(scope.kind, scope.key, tz)
+    around = _experiments(scope, weeks_around)
     w = scope.window
     top = [f for f in around if w.starts_at <= f.created_at < w.ends_at]
     own = scope.own_units
     facts = [f for f in top if _unit(f) in own]
     # Time saved: the experiments whose authors estimated it (0 included; one left blank is not a zero). Each row's
     # group is their people: withheld below the minimum group size as its figures are theirs alone.
-    top_estimated = [f for f in top if f.minutes_saved is not None]
-    estimated = [f for f in facts if f.minutes_saved is not None]
-    around_helps = _helps(scope, time_slices.extended(scope.kind, scope.key, tz))
+    top_estimated = [f for f in top if _is_estimated(f)]
+    estimated = [f for f in facts if _is_estimated(f)]
+    around_helps = _helps(scope, weeks_around)
     top_helps = [h for h in around_helps if w.starts_at <= h.resolved_at < w.ends_at]
     helps = [h for h in top_helps if (h.helper_id, h.course_id) in own or (h.helped_id, h.course_id) in own]
     pillar_list = active_pillars(scope.organisation_id)
