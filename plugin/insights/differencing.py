@@ -70,7 +70,9 @@ class Family:
                 users[key] |= {unit[0] for unit in members}
         visible = frozenset(key for key in self.groups if len(users[key]) >= k
                             and (key[0] == "team" or not teams_only))
-        empty = frozenset(key for key in self.groups if not users[key])  # a zero gives nobody away
+        # A group nobody in the figure belongs to shows 0: it adds nothing to what sums and differences reach (that a
+        # 0 says the same of every member is the limit of any group figure: docs/privacy.md).
+        empty = frozenset(key for key in self.groups if not users[key])
         if len(users[self.top]) < k:
             return visible | empty  # every other group is part of the top: none reaches k either
         leaks = _leaks(by_signature, visible, k)
@@ -97,7 +99,8 @@ def _leaks(by_signature: dict[frozenset[Key], set[Unit]], visible: frozenset[Key
     Atoms are numbered large ones (k people or more) first. A set of fewer than k people is made of small atoms
     only, so its 0/1 vector lies where the span meets the small atoms: in echelon form, the rows whose pivot is a
     small atom (every row whose pivot is a large atom stays non-zero there). Once those rows are fully reduced, each
-    0/1 vector of that space is the sum of the rows at its pivots, so the 2^d sums are all there is to check."""
+    0/1 vector of that space is the sum of the rows at its pivots and holds their atoms: only the sets of rows whose
+    pivots hold fewer than k people need trying (grown depth first)."""
     atoms: dict[frozenset[Key], set[int]] = defaultdict(set)
     for signature, members in by_signature.items():
         atoms[signature & visible] |= {unit[0] for unit in members}
