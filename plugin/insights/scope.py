@@ -43,7 +43,6 @@ class Scope:
     team: Team | None
     learners: frozenset[int]  # counted learners in the courses (and the team, when one is chosen)
     managers: frozenset[int]  # counted managers of the courses (the team filter does not apply)
-    team_members: dict[int, frozenset[int]]  # every team of the courses -> its counted learners
     k: int
     # What else the same reader can choose, for differencing: the top (the manager's course, the admin's
     # organisation), an admin's courses, every team; as (user, course) units of counted learners and managers.
@@ -52,6 +51,11 @@ class Scope:
     manager_family: Family
     own: Key  # which group of the family this scope is
     manager_own: Key  # and of the managers' family (the team filter does not apply to managers)
+
+    @property
+    def team_members(self) -> dict[int, frozenset[int]]:
+        """Every team of the courses -> its counted learners (of its own course)."""
+        return {t.id: frozenset(u for u, _ in self.family.groups[("team", t.id)]) for t in self.teams}
 
     @property
     def own_units(self) -> frozenset:
@@ -127,7 +131,6 @@ def resolve(actor: Actor, filters: Filters, now: datetime) -> Scope:
         window=periods.window(key, tz), trend_keys=_trend(filters.kind, key, now, tz), courses=courses, teams=teams,
         team=team, learners=frozenset(u for u, _ in groups[own]),
         managers=frozenset(u for u, c in manager_units if c in in_courses),
-        team_members={t.id: frozenset(u for u, _ in team_units[t.id]) for t in teams},
         k=min_group_size(actor.organisation_id), top_course_ids=top_ids, family=Family(groups),
         manager_family=Family(manager_groups), own=own, manager_own=manager_own)
 
