@@ -33,6 +33,21 @@ class PointChange:
     desired: int
 
 
+@dataclass(frozen=True)
+class PersonChange:
+    """One person's points from the recalculated rules, summed over their awards whose points change (`awards`):
+    what a preview lists, one line a person rather than one a fact."""
+    course_id: int
+    user_id: int
+    awards: int
+    current: int
+    desired: int
+
+    @property
+    def change(self) -> int:
+        return self.desired - self.current
+
+
 @dataclass
 class ReplayReport:
     points: list[PointChange] = field(default_factory=list)
@@ -43,6 +58,18 @@ class ReplayReport:
     @property
     def empty(self) -> bool:
         return not (self.points or self.new_badges or self.lost_badges)
+
+    def by_person(self) -> list[PersonChange]:
+        """The point changes summed per person (a person in two courses: one line each, as rules count per course),
+        the largest change first, a gain before a loss of the same size."""
+        summed: dict[tuple[int, int], list[int]] = {}
+        for c in self.points:
+            figures = summed.setdefault((c.course_id, c.user_id), [0, 0, 0])
+            figures[0] += 1
+            figures[1] += c.current
+            figures[2] += c.desired
+        people = [PersonChange(course, user, *figures) for (course, user), figures in summed.items()]
+        return sorted(people, key=lambda p: (-abs(p.change), -p.change, p.course_id, p.user_id))
 
 
 def revoked_awards(organisation_id: int, specs: dict[int, RuleSpec], person: tuple[int, int] | None = None

@@ -62,12 +62,49 @@ def test_editing_a_rule_changes_nothing_until_the_recalculation_is_applied(clien
                                text(client.get("/app/recognition", query_string={"lt": learner}))).group(1)
     assert points() == "10"  # unchanged until applied
     diff = visible(client.get(edit.headers["Location"]))
-    assert "1 point change" in diff
+    assert "1 person’s points would change: 5 points added, 0 taken back." in diff
     client.post(f"/app/admin/rules/{rule_id}/recalculate", data={"lt": admin})
     assert points() == "15"
     why = visible(client.get("/app/recognition", query_string={"lt": learner}))
     assert "Reversed: Logged an experiment (rule version 1) (the rules were recalculated)" in why
     assert "Logged an experiment (rule version 2)" in why
+
+
+def test_the_recalculation_preview_lists_one_line_a_person_with_their_change_and_the_badges_that_move(app, client,
+                                                                                                  launch):
+    """The preview listed one line per award: a person with three experiments read as the same name three times,
+    each with 10 -> 15, and the badges a recalculation would take were a count with no names."""
+    from plugin.extensions import db
+    from plugin.rules.models import Rule
+
+    ada, bob = launch(sub="ada", name="Ada Lovelace"), launch(sub="bob", name="Bob Byron")
+    for title in ("Quiz drafting", "Report summary", "Slide outline"):
+        log_experiment(client, ada, outcome="worked", learned="", title=title)
+    log_experiment(client, bob, outcome="worked", learned="", title="Meeting notes")
+    admin = launch(role="admin", sub="boss")
+    with app.app_context():
+        logged, first = (db.session.scalar(db.select(Rule).where(Rule.name == name)) for name in
+                         ("Logged an experiment", "First Try"))
+    base = {"lt": admin, "dimension": "experimenting", "active": "on", "action": "save"}
+    edit = client.post("/app/admin/rules/save", data={
+        **base, "rule_id": logged.id, "condition": "each_experiment", "name": "Logged an experiment",
+        "param_require_reflection_on_failure": "on", "points": "15", "repeatable": "on"})
+    page = client.get(edit.headers["Location"])
+    shown, body = visible(page), text(page)
+    assert "2 people’s points would change: 20 points added, 0 taken back." in shown
+    rows = re.findall(r"<tr><th scope=\"row\">([^<]+)</th>((?:<td[^>]*>[^<]*</td>)+)</tr>",
+                      body.split('data-testid="replay-points"')[1].split("</table>")[0])
+    cells = [(name, re.findall(r">([^<]*)</td>", tds)) for name, tds in rows]
+    assert cells == [("Ada Lovelace", ["3", "30", "45", "+15"]), ("Bob Byron", ["1", "10", "15", "+5"])]
+
+    edit = client.post("/app/admin/rules/save", data={
+        **base, "rule_id": first.id, "condition": "experiment_count", "name": "First Try", "param_count": "2",
+        "param_window_days": "0", "points": "0", "badge_id": first.badge_id})
+    page = client.get(edit.headers["Location"])
+    lost = text(page).split('data-testid="replay-lost-badges"')[1].split("</table>")[0]
+    assert "1 badge would no longer be earned" in lost
+    assert re.findall(r'<th scope="row">([^<]+)</th><td>([^<]+)</td>', lost) == [("Bob Byron", "First experiment")]
+    assert "Applying keeps it: revoke it by hand, with a reason, if that is right." in visible(page)
 
 
 def test_rule_editor_refuses_bad_input_with_field_messages(client, launch):
