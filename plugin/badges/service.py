@@ -185,14 +185,24 @@ def _free_slug(organisation_id: int, name: str) -> str:
                 if slug not in taken)
 
 
-def badge_image(badge_id: int) -> tuple[bytes, str] | None:
-    """The badge's image (uploaded, or generated from name and colour); public, like Open Badges images."""
+def badge_image(badge_id: int, language: str | None = None) -> tuple[bytes, str] | None:
+    """The badge's image (uploaded, or generated from name and colour); public, like Open Badges images.
+    `language` (a supported one): a generated image of a badge Tinker seeded shows the initials and title of its
+    name in that language, as the pages beside it name it ("İD" for "İlk deneme", not "FE")."""
     badge = db.session.get(BadgeClass, badge_id)
     if badge is None:
         return None
     if badge.image:
         return badge.image, badge.image_type
-    return default_svg(badge.name, badge.colour), "image/svg+xml"
+    name = badge.name
+    if language is not None:
+        from flask_babel import force_locale
+
+        from plugin.onboarding.names import seeded
+
+        with force_locale(language):
+            name = seeded(badge.name)
+    return default_svg(name, badge.colour), "image/svg+xml"
 
 
 def course_awards(actor, *, user_id: int | None = None, before_id: int | None = None,

@@ -80,3 +80,19 @@ def test_after_a_refused_form_the_switch_goes_back_to_the_form_page(client, plat
     # A page that also answers GET comes back to itself.
     assert _switch_next(text(client.get("/app/leaderboard", query_string={"lt": token, "period": "week"}))) == \
         f"/app/leaderboard?lt={token}&period=week"
+
+
+def test_a_seeded_badge_icon_shows_the_initials_of_its_name_in_the_readers_language(client, platform):
+    """The generated image of "First experiment" showed "FE" beside its Turkish name "İlk deneme"."""
+    import re
+
+    from tests.web.helpers import log_experiment
+
+    log_experiment(client, _launch(client, platform, "en"), outcome="worked", learned="")  # First Try: the badge
+    token = _launch(client, platform, "tr-TR")
+    page = text(client.get("/app/recognition", query_string={"lt": token}))
+    icon = re.search(r'<img class="badge-icon" src="(/badges/\d+/image\?lang=tr)"', page).group(1)
+    svg = client.get(icon).get_data(as_text=True)
+    assert "<title>İlk deneme</title>" in svg and ">İD</text>" in svg
+    stored = client.get(icon.split("?")[0]).get_data(as_text=True)  # as Open Badges documents link it
+    assert "<title>First experiment</title>" in stored and ">FE</text>" in stored
