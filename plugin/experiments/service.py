@@ -579,7 +579,8 @@ def share_experiment(actor: Actor, experiment_id: int, visibility: str, now: dat
     """The author widens (or narrows) who sees an experiment.
 
     An entry that may hold confidential or personal data stays private. Becoming shared counts for the
-    sharing rules at once, as if it had been shared when logged (the ledger's keys keep that to one award);
+    sharing rules at once, as of the day it was logged but under the points cap of today too, and the first time
+    is kept (shared_at) for replays to pay them there as well (the ledger's keys keep that to one award);
     making it private again takes no points back, as with every correction: a replay does that (its xAPI
     statement is voided at once, though: staff read the LRS). The row is locked
     first: two requests sharing it at once would each see it private and count it shared twice. Before it, the
@@ -594,6 +595,8 @@ def share_experiment(actor: Actor, experiment_id: int, visibility: str, now: dat
         raise InvalidInput(message, errors={"visibility": [message]})
     was_shared = experiment.shared
     experiment.visibility = visibility
+    if experiment.shared and not was_shared and experiment.shared_at is None:
+        experiment.shared_at = now  # when its sharing rules are paid (below): where a replay pays them too
     db.session.flush()
     if experiment.shared != was_shared:
         tallies.shared_changed(experiment, experiment.shared)

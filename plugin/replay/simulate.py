@@ -74,10 +74,17 @@ def _events(organisation_id: int, person: tuple[int, int] | None = None, kept: f
     out: list[tuple[E.Event, dict | None]] = []
     for e in db.session.scalars(select(Experiment).where(Experiment.organisation_id == organisation_id,
                                                          *mine(Experiment.course_id, Experiment.user_id))):
-        out.append((experiment_event(e), {"kind": "experiment", "id": e.id, "at": e.created_at, "outcome": e.outcome,
-                                          "category_id": e.task_category_id, "tool_key": e.tool_key,
-                                          "shared": e.shared, "reflection_chars": e.reflection_chars,
-                                          "duplicate": e.duplicate_of_id is not None}))
+        event = experiment_event(e)
+        # Logged private and shared later (shared_at): private until then, and its sharing rules paid when it was
+        # shared, as of the day it was logged but under the cap of the day they were paid (share_experiment).
+        later = e.shared and e.shared_at is not None and e.shared_at > e.created_at
+        row = {"kind": "experiment", "id": e.id, "at": e.created_at, "outcome": e.outcome,
+               "category_id": e.task_category_id, "tool_key": e.tool_key, "shared": e.shared and not later,
+               "reflection_chars": e.reflection_chars, "duplicate": e.duplicate_of_id is not None}
+        out.append((replace(event, attrs={**event.attrs, "shared": False}) if later else event, row))
+        if later:
+            out.append((replace(event, attrs={**event.attrs, "paid_at": e.shared_at}),
+                        {"kind": "shared", "row": row, "at": e.shared_at}))
     for h in db.session.scalars(select(PeerHelp).where(PeerHelp.organisation_id == organisation_id,
                                                        PeerHelp.status == CONFIRMED,
                                                        *mine(PeerHelp.course_id, PeerHelp.helper_id))):
@@ -119,8 +126,13 @@ def _events(organisation_id: int, person: tuple[int, int] | None = None, kept: f
                             entry.source_id, entry.created_at),
                     {"kind": "points", "at": entry.created_at, "points": entry.amount, "dimension": entry.dimension,
                      "original": entry.reverses_id is None, "source_type": entry.source_type}))
-    out.sort(key=lambda pair: (pair[0].occurred_at, ORDER[pair[0].name], pair[0].source_id))
+    out.sort(key=lambda pair: (_paid_at(pair[0]), ORDER[pair[0].name], pair[0].source_id))
     return out
+
+
+def _paid_at(event: E.Event):
+    """When what the event earns is paid: when it happened, or when an entry logged private was shared."""
+    return event.attrs.get("paid_at") or event.occurred_at
 
 
 def _remember(facts: MemoryFacts, row: dict | None) -> None:
@@ -129,6 +141,8 @@ def _remember(facts: MemoryFacts, row: dict | None) -> None:
     kind = row["kind"]
     if kind == "experiment":
         facts.experiment_rows.append(row)
+    elif kind == "shared":
+        row["row"]["shared"] = True
     elif kind == "help":
         facts.help_rows.append(row)
     elif kind == "kudos":
@@ -188,11 +202,12 @@ def _evaluate(event: E.Event, facts: MemoryFacts, rules: list[RuleSpec], limits:
         identity = identity_of(rule, event.user_id, event.course_id, event.source_type, event.source_id)
         if identity in awards:
             continue
+        paid_at = _paid_at(event)
         awards[identity] = Award(identity, rule, event.course_id, event.user_id, decision.points,
-                                 event.source_type, event.source_id, event.occurred_at)
-        facts.award_rows.append({"rule_id": rule.id, "at": event.occurred_at})
+                                 event.source_type, event.source_id, paid_at)
+        facts.award_rows.append({"rule_id": rule.id, "at": paid_at})
         if decision.points:
-            day = (facts.day_of(event.occurred_at), event.source_type)
+            day = (facts.day_of(paid_at), event.source_type)
             facts.day_points[day] = facts.day_points.get(day, 0) + decision.points  # paid that day, whatever came after
             if identity in revoked:
                 continue

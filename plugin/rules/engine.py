@@ -118,8 +118,8 @@ def _points(rule: RuleSpec, per_fact: bool, event: E.Event, facts: Facts, limits
     room = max(0, limits.daily_points_cap - facts.points_on_day(day, "experiment"))
     # An entry shared days after it was logged is evaluated as of its logging day, and paid today: the cap of the
     # day it is paid in holds too (else each older entry shared found its own day's room, which what is paid today
-    # never uses up, and sharing them all paid past today's cap). A replay, which sees it shared when logged, may
-    # then find it owes what today's cap held back.
+    # never uses up, and sharing them all paid past today's cap). A replay does the same (replay/simulate.py, from
+    # the entry's shared_at).
     paid_on = event.attrs.get("paid_at")
     if paid_on is not None and facts.day_of(paid_on) != day:
         room = min(room, max(0, limits.daily_points_cap - facts.points_on_day(facts.day_of(paid_on), "experiment")))

@@ -524,3 +524,29 @@ def test_a_new_rule_gives_an_erased_account_nothing_and_a_replay_still_takes_bac
     db.session.commit()
     assert balance(course.ada.course_id, course.ada.user_id) == ada_before - 6
     assert verify_totals() == []
+
+
+def test_an_entry_shared_days_later_replays_as_it_was_paid(course):
+    """Ada logs a failure privately on day 0 and shares it on day 2, when two entries have used up the day's cap:
+    Fail Forward pays what day 2 had room for (nothing), as the live path pays a late share under the cap of the
+    day it is paid in. A replay saw it shared when logged, found day 0's room and reported 10 points owed (a
+    recalculation of any rule then paid them), and counted them in day 0's cap instead of day 2's."""
+    from plugin.experiments.service import share_experiment
+
+    form = {name: str(value) for name, value in {**limits(course.org).__dict__, "daily_points_cap": 20,
+                                                  "repeat_free_count": 100}.items()}
+    update_limits(course.admin, LimitsIn().load(form), NOW)
+    private = log(course.ada, day(0), outcome="failed", learned=REFLECTION, visibility="private").experiment
+    log(course.ada, day(2))
+    log(course.ada, day(2, 1))
+    share_experiment(course.ada, private.id, "course", day(2, 2))
+    fail_forward = rule(course, "fail-forward").id
+    assert db.session.scalar(select(func.count()).where(LedgerEntry.rule_id == fail_forward)) == 0  # no points
+    assert "fail-forward" in {b.slug for _award, b in badges_of(course.ada.course_id, course.ada.user_id)}
+    assert balance(course.ada.course_id, course.ada.user_id, "sharing") == 0
+    assert replay(course.org, day(3)).empty
+    # Day 2 holds the late share: a third entry that day still finds no room; day 0 keeps its room.
+    log(course.ada, day(2, 3))
+    log(course.ada, day(0, 5))
+    assert replay(course.org, day(3)).empty
+    assert verify_totals() == []
