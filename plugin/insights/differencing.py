@@ -29,8 +29,9 @@ Key = tuple  # ("top",), ("course", id) or ("team", id)
 Unit = tuple  # (user_id, course_id), or finer (user_id, course_id, category, tool): people are its first item
 TOP: Key = ("top",)
 _P = (1 << 61) - 1
-_DIMENSIONS = 64  # beyond this many independent small combinations, every group behind them counts as a leak
+_DIMENSIONS = 64  # beyond this many independent small combinations in one part, every group in it counts as a leak
 _TRIALS = 4  # groups tried one by one before withholding one
+_STEPS = 20_000  # sets of rows tried in one part before every group in it counts as giving someone away
 
 
 class Family:
@@ -94,13 +95,15 @@ class Family:
 
 
 def _leaks(by_signature: dict[frozenset[Key], set[Unit]], visible: frozenset[Key], k: int) -> list[set[Key]]:
-    """Each set of fewer than k people a reader can compute, as the shown groups whose sums and differences give it.
+    """Each set of fewer than k people a reader can compute (at least one inside every larger one), as the shown
+    groups whose sums and differences give it.
 
     Atoms are numbered large ones (k people or more) first. A set of fewer than k people is made of small atoms
     only, so its 0/1 vector lies where the span meets the small atoms: in echelon form, the rows whose pivot is a
     small atom (every row whose pivot is a large atom stays non-zero there). Once those rows are fully reduced, each
     0/1 vector of that space is the sum of the rows at its pivots and holds their atoms: only the sets of rows whose
-    pivots hold fewer than k people need trying (grown depth first)."""
+    pivots hold fewer than k people need trying, and only connected ones, part by part (_components,
+    _small_sums)."""
     atoms: dict[frozenset[Key], set[int]] = defaultdict(set)
     for signature, members in by_signature.items():
         atoms[signature & visible] |= {unit[0] for unit in members}
@@ -117,30 +120,98 @@ def _leaks(by_signature: dict[frozenset[Key], set[Unit]], visible: frozenset[Key
     for g in sorted(visible):
         span.add(columns[g], g)
     rows = _reduced([(pivot, vector, used) for pivot, vector, used in span.rows if pivot >= first_small])
-    if len(rows) > _DIMENSIONS:  # too many to try: count every group in them as giving someone away
-        return [{g for _, _, used in rows for g, v in used.items() if v}]
     leaks = []
-    # A 0/1 vector of the space is the sum of the rows at its pivots, and holds each pivot's atom: only sets of rows
-    # whose pivot atoms together have fewer than k people can make one of fewer than k.
-    pivot_people = [atoms[order[pivot]] for pivot, _, _ in rows]
+    for part in _components(rows):
+        found = _small_sums(part, atoms, order, k) if len(part) <= _DIMENSIONS else None
+        if found is None:  # too many to try: count every group in them as giving someone away
+            leaks.append({g for _, _, used in part for g, v in used.items() if v})
+        else:
+            leaks += found
+    return leaks
 
-    def grow(start: int, chosen: list[int], people: set[int]) -> None:
-        for n in range(start, len(rows)):
+
+def _components(rows: list) -> list[list]:
+    """The fully reduced rows in groups that share no atom, in their order. A set of rows whose sum is a 0/1 vector of
+    fewer than k people, split into parts sharing no atom, has parts that each are one too (their sums are that
+    vector where they lie): every leak holds one found within a group, and the search stays within each (an
+    organisation's courses, whose teams and rows meet only through the organisation's rows, are dozens of small
+    groups, not one search over hundreds of rows)."""
+    parent = list(range(len(rows)))
+
+    def root(n: int) -> int:
+        while parent[n] != n:
+            parent[n] = parent[parent[n]]
+            n = parent[n]
+        return n
+
+    holder: dict[int, int] = {}
+    for n, (_, vector, _) in enumerate(rows):
+        for atom in vector:
+            if atom in holder:
+                parent[root(n)] = root(holder[atom])
+            else:
+                holder[atom] = n
+    parts: dict[int, list] = defaultdict(list)
+    for n, row in enumerate(rows):
+        parts[root(n)].append(row)
+    return list(parts.values())
+
+
+def _small_sums(rows: list, atoms: dict, order: list, k: int) -> list[set[Key]] | None:
+    """The leaks among sums of these rows (one group of _components), as the groups that make each; None when more
+    than _STEPS sets would be tried.
+
+    Only connected sets of rows are tried (each shares an atom with another of the set; grown from its first row
+    as ESU enumerates connected subgraphs, each once): a leak made of parts sharing no atom has parts that are
+    leaks (_components), so every leak holds a connected one. A 0/1 vector of the space is the sum of the rows at
+    its pivots, and holds each pivot's atom: only sets whose pivot atoms together have fewer than k people are
+    grown."""
+    leaks = []
+    pivot_people = [atoms[order[pivot]] for pivot, _, _ in rows]
+    holders: dict[int, list[int]] = defaultdict(list)
+    for n, (_, vector, _) in enumerate(rows):
+        for i in vector:
+            holders[i].append(n)
+    near = [sorted({m for i in vector for m in holders[i] if m != n}) for n, (_, vector, _) in enumerate(rows)]
+    steps = 0
+
+    def visit(picked: list[int], total: dict[int, int], around: set[int], candidates: list[int],
+              people: set[int]) -> None:
+        """`picked` (first row first) summing to `total`: a leak? Then each connected set grown from it: the rows
+        in `candidates` (after the first, next to it, not yet tried at this depth) one at a time, each with its own
+        new neighbours (`around`: the rows picked and next to them)."""
+        nonlocal steps
+        if all(v in (0, 1) for v in total.values()):
+            covered = set().union(*(atoms[order[i]] for i, v in total.items() if v))
+            if len(covered) < k:
+                leaks.append({g for m in picked for g, v in rows[m][2].items() if v})
+        candidates = list(candidates)
+        while candidates:
+            n = candidates.pop()
             more = people | pivot_people[n]
             if len(more) >= k:
                 continue
-            picked = chosen + [n]
-            total: dict[int, int] = defaultdict(int)
-            for m in picked:
-                for i, v in rows[m][1].items():
-                    total[i] = (total[i] + v) % _P
-            if all(v in (0, 1) for v in total.values()):
-                covered = set().union(*(atoms[order[i]] for i, v in total.items() if v))
-                if len(covered) < k:
-                    leaks.append({g for m in picked for g, v in rows[m][2].items() if v})
-            grow(n + 1, picked, more)
-    grow(0, [], set())
+            steps += 1
+            if steps > _STEPS:
+                raise _TooMany
+            summed = dict(total)
+            for i, v in rows[n][1].items():
+                summed[i] = (summed.get(i, 0) + v) % _P
+            fresh = [m for m in near[n] if m > picked[0] and m not in around]
+            visit(picked + [n], summed, around | {n, *fresh}, candidates + fresh, more)
+
+    try:
+        for first in range(len(rows)):
+            if len(pivot_people[first]) < k:
+                fresh = [m for m in near[first] if m > first]
+                visit([first], dict(rows[first][1]), {first, *fresh}, fresh, set(pivot_people[first]))
+    except _TooMany:
+        return None
     return leaks
+
+
+class _TooMany(Exception):
+    """_small_sums gave up: more than _STEPS sets of rows to try."""
 
 
 def _reduced(rows: list) -> list:

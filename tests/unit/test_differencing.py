@@ -155,3 +155,40 @@ def test_a_figure_shown_per_team_only_is_set_beside_the_other_teams_alone():
     assert f.shown(everyone, K, teams_only=True) == {("team", 1)}
     g = family(everyone, t1=units(*range(9)), t2=units(*range(8)))
     assert len(g.shown(everyone, K, teams_only=True)) == 1
+
+
+def _organisation(courses: int) -> Family:
+    """An organisation of `courses` courses of 12 learners, each with two teams of 6 sharing 2 people (courses meet
+    only in the organisation)."""
+    groups = {}
+    for c in range(courses):
+        people = [c * 100 + p for p in range(12)]
+        groups[("course", c)] = units(*people, course=c)
+        groups[("team", 2 * c)] = units(*people[:6], course=c)
+        groups[("team", 2 * c + 1)] = units(*people[4:10], course=c)
+    groups[TOP] = frozenset().union(*groups.values())
+    return Family(groups)
+
+
+def test_a_large_organisation_is_judged_course_by_course():
+    """An admin's organisation of 40 courses: each course's teams were set beside every other course's, more
+    combinations than the search takes, so every team was withheld, after one search per team withheld (seconds).
+    Courses meet only in the organisation's own figure: each course's teams are shown as they are alone."""
+    alone = _organisation(1).shown(units(*range(12), course=0), K)
+    assert {("team", 0), ("team", 1)} <= alone  # two teams of 6 sharing 2: nothing small between them
+    many = _organisation(40)
+    shown = many.shown(many.groups[TOP], K)
+    assert shown == frozenset(many.groups)
+
+
+def test_a_part_too_large_to_search_gives_nobody_away(monkeypatch):
+    """When a search would try more than _STEPS sets of rows, groups in that part are withheld until nobody can be
+    singled out through them; the top stays."""
+    import plugin.insights.differencing as differencing
+
+    monkeypatch.setattr(differencing, "_STEPS", 0)
+    everyone = units(*range(14))
+    f = Family({TOP: everyone, ("team", 1): units(*range(0, 9)), ("team", 2): units(*range(8, 14)),
+                ("team", 3): units(*range(2, 12))})
+    shown = f.shown(everyone, K)
+    assert TOP in shown and not _isolates(f, shown, set(range(14)))
