@@ -82,12 +82,12 @@ def test_the_recalculation_preview_lists_one_line_a_person_with_their_change_and
         log_experiment(client, ada, outcome="worked", learned="", title=title)
     log_experiment(client, bob, outcome="worked", learned="", title="Meeting notes")
     admin = launch(role="admin", sub="boss")
-    with app.app_context():
-        logged, first = (db.session.scalar(db.select(Rule).where(Rule.name == name)) for name in
-                         ("Logged an experiment", "First Try"))
+    with app.app_context():  # ids read here: the rows are not the pages' to keep
+        logged, first = ((r.id, r.badge_id) for r in (db.session.scalar(db.select(Rule).where(Rule.name == name))
+                                                      for name in ("Logged an experiment", "First Try")))
     base = {"lt": admin, "dimension": "experimenting", "active": "on", "action": "save"}
     edit = client.post("/app/admin/rules/save", data={
-        **base, "rule_id": logged.id, "condition": "each_experiment", "name": "Logged an experiment",
+        **base, "rule_id": logged[0], "condition": "each_experiment", "name": "Logged an experiment",
         "param_require_reflection_on_failure": "on", "points": "15", "repeatable": "on"})
     page = client.get(edit.headers["Location"])
     shown, body = visible(page), text(page)
@@ -98,8 +98,8 @@ def test_the_recalculation_preview_lists_one_line_a_person_with_their_change_and
     assert cells == [("Ada Lovelace", ["3", "30", "45", "+15"]), ("Bob Byron", ["1", "10", "15", "+5"])]
 
     edit = client.post("/app/admin/rules/save", data={
-        **base, "rule_id": first.id, "condition": "experiment_count", "name": "First Try", "param_count": "2",
-        "param_window_days": "0", "points": "0", "badge_id": first.badge_id})
+        **base, "rule_id": first[0], "condition": "experiment_count", "name": "First Try", "param_count": "2",
+        "param_window_days": "0", "points": "0", "badge_id": first[1]})
     page = client.get(edit.headers["Location"])
     lost = text(page).split('data-testid="replay-lost-badges"')[1].split("</table>")[0]
     assert "1 badge would no longer be earned" in lost
