@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 
@@ -48,11 +49,18 @@ class PersonChange:
         return self.desired - self.current
 
 
+class LostBadge(NamedTuple):
+    """A badge the recalculated rules would no longer give: kept (revoking is a manager's decision), reported."""
+    course_id: int
+    user_id: int
+    badge_id: int
+
+
 @dataclass
 class ReplayReport:
     points: list[PointChange] = field(default_factory=list)
     new_badges: list[Award] = field(default_factory=list)
-    lost_badges: list[tuple[int, int, int]] = field(default_factory=list)  # (course, user, badge)
+    lost_badges: list[LostBadge] = field(default_factory=list)
     applied: bool = False
 
     @property
@@ -70,6 +78,11 @@ class ReplayReport:
             figures[2] += c.desired
         people = [PersonChange(course, user, *figures) for (course, user), figures in summed.items()]
         return sorted(people, key=lambda p: (-abs(p.change), -p.change, p.course_id, p.user_id))
+
+
+def added_and_taken(people: list[PersonChange]) -> tuple[int, int]:
+    """The points a recalculation adds in all and takes back in all, each person counted by their net change."""
+    return sum(p.change for p in people if p.change > 0), -sum(p.change for p in people if p.change < 0)
 
 
 def revoked_awards(organisation_id: int, specs: dict[int, RuleSpec], person: tuple[int, int] | None = None
@@ -180,7 +193,7 @@ def replay(organisation_id: int, now: datetime, *, apply: bool = False, rule_ids
     rule_awarded = set(db.session.execute(select(BadgeAward.course_id, BadgeAward.user_id, BadgeAward.badge_id).where(
         BadgeAward.organisation_id == organisation_id, BadgeAward.rule_id.in_(list(scope)),
         BadgeAward.revoked_at.is_(None))).all())
-    report.lost_badges = sorted(tuple(k) for k in rule_awarded
+    report.lost_badges = sorted(LostBadge(*k) for k in rule_awarded
                                 if tuple(k) not in wanted_badges and k[2] in scoped_badges and (k[0], k[1]) in learners)
     if apply and not report.empty:
         _apply(organisation_id, report, desired, live, newest, specs, now)

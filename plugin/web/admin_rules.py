@@ -1,8 +1,6 @@
 """Admin rule editor: list, create, edit (each save a new version), preview who qualifies, recalculate, delete."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from babel.lists import format_list
 from flask import Blueprint, redirect, render_template, request
 
@@ -15,7 +13,7 @@ from plugin.extensions import db
 from plugin.i18n import gettext as _
 from plugin.i18n import locale
 from plugin.levels.service import dimensions
-from plugin.replay.service import introduce_rule, preview_rule, replay
+from plugin.replay.service import added_and_taken, introduce_rule, preview_rule, replay
 from plugin.rules import definitions
 from plugin.rules.events import EVENT_LABELS
 from plugin.rules.registry import REGISTRY
@@ -145,27 +143,16 @@ def delete(actor: Actor, rule_id: int):
     return redirect(launch_url("admin_rules.index", **{outcome: rule_id}), 303)
 
 
-@dataclass(frozen=True)
-class _Lost:
-    """A badge the recalculated rule would no longer give (kept: revoking is a manager's decision)."""
-    course_id: int
-    user_id: int
-    badge_id: int
-
-
 @bp.get("/<id:rule_id>/recalculate")
 @requires_actor(Role.ADMIN)
 def recalculate(actor: Actor, rule_id: int):
     rule = definitions.get_rule(actor, rule_id)
     report = replay(actor.organisation_id, utcnow(), rule_ids=[rule.id])
     people = report.by_person()
-    lost = [_Lost(course, user, badge) for course, user, badge in report.lost_badges]
+    added, taken = added_and_taken(people)
     return render_template("admin/rule_replay.html", actor=actor, rule=rule, report=report, people=people,
-                           added=sum(p.change for p in people if p.change > 0),
-                           taken=-sum(p.change for p in people if p.change < 0), lost=lost,
-                           badges={b.id: b for b in all_badges(actor.organisation_id)},
-                           who=_who([*report.points, *report.new_badges, *lost]))
-
+                           added=added, taken=taken, badges={b.id: b for b in all_badges(actor.organisation_id)},
+                           who=_who([*report.points, *report.new_badges, *report.lost_badges]))
 
 
 @bp.post("/<id:rule_id>/recalculate")
