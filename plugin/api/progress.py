@@ -63,8 +63,11 @@ class TeamProgressOut(Schema):
     experimenters_month = fields.Integer(required=True)
     goals = fields.List(fields.Nested(GoalOut), required=True)
     withheld = fields.Boolean(required=True, metadata={
-        "description": "true for a learner looking at a team of fewer than 3 counted members: its activity figures "
-                       "are zero, since they would show what each member logged"})
+        "description": "true for a team of fewer counted members than its reader needs (a learner 3, a manager or "
+                       "admin the organisation's minimum group size for insights), or, for a manager or admin, a "
+                       "team whose figures set beside the course's or another team's would show what fewer people "
+                       "logged (as Insights withholds them): its activity figures are zero, since they would show "
+                       "what members logged, private entries included"})
 
 
 class ChallengeOut(Schema):

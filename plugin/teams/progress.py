@@ -23,6 +23,9 @@ from plugin.experiments.service import OUTCOME_LABELS
 from plugin.extensions import db
 from plugin.i18n import format_date
 from plugin.i18n import gettext as _
+from plugin.insights.differencing import TOP
+from plugin.insights.privacy import min_group_size
+from plugin.insights.scope import Filters, resolve
 from plugin.leaderboards import service as boards
 from plugin.leaderboards.periods import ALL, MONTH, WEEK, current_key, first_day, previous_keys
 from plugin.leaderboards.queries import MIN_TEAM_SIZE, team_figures
@@ -99,8 +102,10 @@ class TeamProgress:
     points_month: int
     experimenters_month: int
     goals: list[Goal]
-    # A learner's view of a team too small to name nobody (MIN_TEAM_SIZE): its activity figures stay at zero.
+    # A view of a team too small to name nobody (fewer members than `needed`), or, for staff, whose figures beside the
+    # course's or other teams' would single someone out: its activity figures stay at zero.
     withheld: bool = False
+    needed: int = MIN_TEAM_SIZE  # the counted members its figures need for this reader
 
     @property
     def source_label(self) -> str:
@@ -171,6 +176,14 @@ def _viewable(actor: Actor, team_id: int) -> tuple[TeamHead, bool]:
     return team, bool(goals)
 
 
+def _apart(actor: Actor, team_id: int, now: datetime) -> bool:
+    """Whether the team's figures, set beside those of the other groups the same staff reader sees in Insights (the
+    course, its other teams; an admin's organisation and its courses), single out nobody: the team of everyone but
+    one would give that one person's figures away beside the course's (insights/differencing.py decides)."""
+    scope = resolve(actor, Filters(team_id=team_id), now)
+    return ("team", team_id) in scope.family.shown(scope.family.groups[TOP], scope.k)
+
+
 def team_progress(actor: Actor, team_id: int, now: datetime) -> TeamProgress:
     team, has_goals = _viewable(actor, team_id)
     tz = time_zone(actor.organisation_id)
@@ -178,9 +191,11 @@ def team_progress(actor: Actor, team_id: int, now: datetime) -> TeamProgress:
     month = current_key(MONTH, now, tz)
     figures = team_figures(team.id, [ALL, month, *week_keys])
     members = figures[ALL].get("members", 0)
-    # In a team of two, a learner's team page would show their teammate's entries, private ones included, as the
-    # team's figures: learners see them from MIN_TEAM_SIZE members on, as on the team boards; managers always.
-    withheld = not actor.can_manage and members < MIN_TEAM_SIZE
+    # In a small team the figures are each member's own entries, private ones included (a team of one is one
+    # person's failures and minutes): learners see them from MIN_TEAM_SIZE members on, as on the team boards; staff
+    # from the organisation's minimum group size, as Insights shows the same figures (a manager may make teams).
+    needed = min_group_size(actor.organisation_id) if actor.can_manage else MIN_TEAM_SIZE
+    withheld = members < needed or (actor.can_manage and not _apart(actor, team.id, now))
     if withheld:
         figures = {key: {"members": members} for key in figures}
     weeks = [Week(k, first_day(k), figures[k].get("experimenters", 0), members) for k in week_keys]
@@ -192,4 +207,4 @@ def team_progress(actor: Actor, team_id: int, now: datetime) -> TeamProgress:
         experiments=_tally(figures, month, "experiments"), minutes=_tally(figures, month, "minutes"),
         badges=_tally(figures, month, "badges"), points_month=figures[month].get(f"points:{TOTAL}", 0),
         experimenters_month=figures[month].get("experimenters", 0), goals=_goals(team, now) if has_goals else [],
-        withheld=withheld)
+        withheld=withheld, needed=needed)

@@ -15,7 +15,6 @@ from plugin.extensions import db
 from plugin.i18n import format_date, format_decimal, format_percent, ngettext
 from plugin.i18n import gettext as _
 from plugin.i18n import lazy_gettext as _l
-from plugin.leaderboards.queries import MIN_TEAM_SIZE
 from plugin.teams import service as teams
 from plugin.teams.progress import TeamProgress, team_progress
 from plugin.teams.schemas import MembersIn, TeamIn
@@ -39,7 +38,7 @@ def mine(actor: Actor):
 def show(actor: Actor, team_id: int):
     progress = team_progress(actor, team_id, utcnow())
     return render_template("teams/team_show.html", actor=actor, p=progress, charts=_charts(progress),
-                           tables=_tables(progress), min_team_size=MIN_TEAM_SIZE)
+                           tables=_tables(progress))
 
 
 def _tables(p: TeamProgress) -> dict[str, Markup]:

@@ -59,7 +59,7 @@ def _team_with(client, boss: str, name: str, *members: str) -> int:
     return team_id
 
 
-def test_a_turkish_launch_shows_the_team_page_with_turkish_months_numbers_and_shares(app, client, people,
+def test_a_turkish_launch_shows_the_team_page_with_turkish_months_numbers_and_shares(app, client, launch, people,
                                                                                     monkeypatch):
     monkeypatch.setattr(team_views, "utcnow", lambda: PAGE_NOW)
     team = _team_with(client, people["boss"], "Kırmızı", "Ada Lovelace", "Bo Diddley")
@@ -68,6 +68,12 @@ def test_a_turkish_launch_shows_the_team_page_with_turkish_months_numbers_and_sh
         log(_actor(app, "bo"), now=datetime(2026, 12, 1, 10, 0, tzinfo=timezone.utc), minutes_saved=30)
         db.session.commit()
 
+    # Below the organisation's minimum group size (5), a manager reads why in Turkish; then an admin allows two.
+    withheld = visible(client.get(f"/app/teams/{team}", query_string={"lt": people["boss-tr"]}))
+    assert ("kuruluşunuzun içgörüler için belirlediği en küçük grup boyutu olan 5 sayılan üyeye ulaşınca görünür"
+            in withheld)
+    admin = launch(role="admin", sub="org-admin", name="Org Admin")
+    assert client.post("/app/insights/settings", data={"lt": admin, "min_group_size": "2"}).status_code == 303
     turkish = client.get(f"/app/teams/{team}", query_string={"lt": people["boss-tr"]})  # a manager: the figures
     page, html = visible(turkish), text(turkish)
     assert '<html lang="tr">' in html

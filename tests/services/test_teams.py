@@ -17,6 +17,7 @@ from plugin.challenges.service import cancel_challenge, create_challenge
 from plugin.core.actor import Role
 from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
+from plugin.insights.privacy import set_min_group_size
 from plugin.leaderboards import rebuild
 from plugin.leaderboards.periods import ALL
 from plugin.leaderboards.queries import EXPERIMENTERS, TeamRow, team_board, team_figures
@@ -51,6 +52,11 @@ def audit(action: str) -> list[AuditEvent]:
 
 def members(team_id: int) -> set[int]:
     return set(db.session.scalars(select(TeamMember.user_id).where(TeamMember.team_id == team_id)))
+
+
+def group_size(course, k: int) -> None:
+    """The organisation's minimum group size for insights (what a manager's team page needs too)."""
+    set_min_group_size(make_actor(course.platform, "admin", Role.ADMIN), {"min_group_size": k}, NOW)
 
 
 def lms_team(course, *people) -> Team:
@@ -348,7 +354,9 @@ def test_team_progress_reads_weeks_categories_outcomes_hours_and_goals(course):
         outcome="partly")                                       # the week before, in February
     log(course.cy, minutes_saved=600)                           # not in the team
     challenge_for(course, team, goal_value="4")
-    progress = team_progress(course.boss, team.id, NOW + timedelta(days=1))  # a manager: a team of two's figures
+    group_size(course, 2)  # the organisation lets its managers see groups of two
+    make_actor(course.platform, "di", name="Di")  # and the rest of the course (Cy, Di) is a group of two too
+    progress = team_progress(course.boss, team.id, NOW + timedelta(days=1))
 
     assert progress.members == 2 and progress.month_key == "2025-03" and progress.month_label == "March 2025"
     assert [(w.key, w.experimenters, w.percent) for w in progress.weeks[-2:]] == [
@@ -525,14 +533,56 @@ def test_a_learner_sees_a_teams_figures_only_from_three_counted_members_on(cours
     teams.add_members(course.boss, team.id, [course.ada.user_id, course.bo.user_id], NOW)
     log(course.bo, visibility="private", outcome="failed", minutes_saved=45,
         learned="It made up the figures; I will paste the source next time.")
+    group_size(course, 2)
+    make_actor(course.platform, "di", name="Di")  # the rest of the course (Cy, Di) is two too
     pair = team_progress(course.ada, team.id, NOW + timedelta(minutes=1))
     assert pair.withheld and (pair.experiments.all_time, pair.minutes.all_time) == (0, 0)
-    assert [o.all_time for o in pair.outcomes] == [0, 0, 0] and pair.members == 2
+    assert [o.all_time for o in pair.outcomes] == [0, 0, 0] and pair.members == 2 and pair.needed == 3
     manager = team_progress(course.boss, team.id, NOW + timedelta(minutes=1))
     assert not manager.withheld and (manager.experiments.all_time, manager.minutes.all_time) == (1, 45)
     teams.add_members(course.boss, team.id, [course.cy.user_id], NOW + timedelta(minutes=2))
     three = team_progress(course.ada, team.id, NOW + timedelta(minutes=3))
     assert not three.withheld and (three.experiments.all_time, three.minutes.all_time) == (1, 45)
+
+
+def test_a_manager_sees_a_teams_figures_from_the_organisations_minimum_group_size_on(course):
+    """A manager makes teams: a team of one would be one person's entries, private failures and minutes included,
+    which Insights withholds below the organisation's minimum group size (5 unless an admin changed it)."""
+    team = teams.create_team(course.boss, name("Solo"), NOW)
+    teams.add_members(course.boss, team.id, [course.bo.user_id], NOW)
+    log(course.bo, visibility="private", outcome="failed", minutes_saved=45,
+        learned="It made up the figures; I will paste the source next time.")
+    alone = team_progress(course.boss, team.id, NOW + timedelta(minutes=1))
+    assert alone.withheld and alone.needed == 5 and alone.members == 1
+    assert (alone.experiments.all_time, alone.minutes.all_time, alone.hours_all_time) == (0, 0, 0)
+    assert [o.all_time for o in alone.outcomes] == [0, 0, 0] and alone.points_month == 0
+    teams.add_members(course.boss, team.id, [course.ada.user_id, course.cy.user_id], NOW + timedelta(minutes=2))
+    assert team_progress(course.boss, team.id, NOW + timedelta(minutes=3)).withheld  # 3 of 5
+    group_size(course, 3)
+    three = team_progress(course.boss, team.id, NOW + timedelta(minutes=3))
+    assert not three.withheld and three.needed == 3
+    assert (three.experiments.all_time, three.minutes.all_time) == (1, 45)
+    assert [o.all_time for o in three.outcomes if o.all_time] == [1]
+
+
+def test_a_manager_does_not_see_the_figures_of_a_team_of_everyone_but_too_few(course):
+    """Beside the course's insights, a team of everyone but one is that one person's figures: the team page withholds
+    the team's figures while the rest of the course is below the minimum group size, as Insights does."""
+    group_size(course, 3)
+    di = make_actor(course.platform, "di", name="Di")
+    team = teams.create_team(course.boss, name("Most"), NOW)
+    teams.add_members(course.boss, team.id, [course.ada.user_id, course.bo.user_id, course.cy.user_id], NOW)
+    log(di, visibility="private", outcome="failed", minutes_saved=45, learned="It invented a source; I check now.")
+    log(course.ada, minutes_saved=10)
+    most = team_progress(course.boss, team.id, NOW + timedelta(minutes=1))
+    assert most.members == 3 and most.needed == 3 and most.withheld  # the course minus the team is Di alone
+    assert (most.experiments.all_time, most.minutes.all_time) == (0, 0)
+    make_actor(course.platform, "ed", name="Ed")
+    assert team_progress(course.boss, team.id, NOW + timedelta(minutes=2)).withheld  # Di, Ed: still two
+    log(make_actor(course.platform, "fi", name="Fi"), minutes_saved=5)
+    apart = team_progress(course.boss, team.id, NOW + timedelta(minutes=3))  # Di, Ed and Fi: three
+    assert not apart.withheld and (apart.experiments.all_time, apart.minutes.all_time) == (1, 10)
+    assert not team_progress(course.ada, team.id, NOW + timedelta(minutes=3)).withheld  # learners: from three
 
 
 def test_names_differing_only_in_turkish_or_accented_capitals_are_the_same_team(course):

@@ -50,6 +50,16 @@ def create_team(client, manager: str, name: str) -> int:
     return int(re.search(r"/app/teams/(\d+)/edit", response.headers["Location"]).group(1))
 
 
+def small_groups(client, launch, eve: bool = True) -> None:
+    """An admin lets managers see groups of two (the organisation's minimum group size for insights, which a
+    manager's team page follows too), and Eve joins the course, so that beside Red (Ada, Bo) the rest of the course
+    (Cy, Eve) is a group of two as well."""
+    admin = launch(role="admin", sub="org-admin", name="Org Admin")
+    assert client.post("/app/insights/settings", data={"lt": admin, "min_group_size": "2"}).status_code == 303
+    if eve:
+        launch(sub="eve", name="Eve Online")
+
+
 def add(client, manager: str, team_id: int, *names: str):
     offered = checkboxes(text(get(client, f"/app/teams/{team_id}/edit", manager)))
     return client.post(f"/app/teams/{team_id}/members",
@@ -175,7 +185,8 @@ def test_another_course_gets_404_for_a_team(client, launch, people, red):
 
 
 # --- the team page ------------------------------------------------------------------------------------------
-def test_a_member_sees_the_team_page_with_its_figures_and_others_are_kept_out(app, client, people, red, fixed_now):
+def test_a_member_sees_the_team_page_with_its_figures_and_others_are_kept_out(app, client, launch, people, red,
+                                                                            fixed_now):
     with app.app_context():
         ada, bo, cy = actor_for(app, "ada"), actor_for(app, "bo"), actor_for(app, "cy")
         log(ada, now=datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc), minutes_saved=45)
@@ -189,7 +200,19 @@ def test_a_member_sees_the_team_page_with_its_figures_and_others_are_kept_out(ap
     # A team of two: its figures would be each member's own (private entries included), so a learner sees none.
     assert 'data-testid="figures-withheld"' in text(member) and 'data-testid="experiments-month"' not in text(member)
     assert "The team's figures appear once it has 3 counted members" in visible(member)
-    response = get(client, f"/app/teams/{red}", people["boss"])  # the course's managers see them
+    # A manager makes teams: a team of two is withheld below the organisation's minimum group size (5) too.
+    withheld = get(client, f"/app/teams/{red}", people["boss"])
+    assert withheld.status_code == 200 and 'data-testid="experiments-month"' not in text(withheld)
+    assert ("The team's figures appear once it has 5 counted members, the minimum group size your organisation set "
+            "for insights") in visible(withheld)
+    # Groups of two allowed, Red is still everyone but Cy: beside the course's figures, it would give Cy's away.
+    small_groups(client, launch, eve=False)
+    beside = get(client, f"/app/teams/{red}", people["boss"])
+    assert 'data-testid="experiments-month"' not in text(beside)
+    assert ("The team's figures are withheld: set beside the course's figures or another team's, they would show what "
+            "fewer than 2 people logged") in visible(beside)
+    launch(sub="eve", name="Eve Online")
+    response = get(client, f"/app/teams/{red}", people["boss"])  # now the course's managers see them
     assert response.status_code == 200
     page, html = visible(response), text(response)
     assert "2 counted members · Created here" in page
@@ -224,8 +247,8 @@ def svg_texts(markup: str) -> list[str]:
     return [t for t in re.findall(r"<text[^>]*>([^<]*)</text>", markup)]
 
 
-def test_participation_weeks_follow_the_organisations_time_zone_across_monday_midnight(app, client, people, red,
-                                                                                        fixed_now):
+def test_participation_weeks_follow_the_organisations_time_zone_across_monday_midnight(app, client, launch, people,
+                                                                                        red, fixed_now):
     with app.app_context():
         ada, bo = actor_for(app, "ada"), actor_for(app, "bo")
         db.session.get(OrganisationSettings, ada.organisation_id).time_zone = "Europe/Istanbul"
@@ -233,7 +256,8 @@ def test_participation_weeks_follow_the_organisations_time_zone_across_monday_mi
         log(bo, now=MONDAY_ISTANBUL)        # Monday in Istanbul (still Sunday in UTC): week 49
         rebuild.rebuild()
         db.session.commit()
-    html = text(get(client, f"/app/teams/{red}", people["boss"]))  # a manager: a team of two shows its figures
+    small_groups(client, launch)  # a manager sees a team of two's figures
+    html = text(get(client, f"/app/teams/{red}", people["boss"]))
     rows = table(html, "participation")
     assert len(rows) == 12 and rows[0][0] == "2026-W38"
     assert rows[-2:] == [["2026-W48", "23 Nov 2026", "1 of 2", "50%"], ["2026-W49", "30 Nov 2026", "1 of 2", "50%"]]
@@ -245,10 +269,11 @@ def test_participation_weeks_follow_the_organisations_time_zone_across_monday_mi
     assert drawn == {"W" + r[0].split("-W")[1]: r[3] for r in rows}  # the picture and the table agree
 
 
-def test_every_chart_has_an_accessible_name_and_a_captioned_table(app, client, people, red, fixed_now):
+def test_every_chart_has_an_accessible_name_and_a_captioned_table(app, client, launch, people, red, fixed_now):
     with app.app_context():
         log(actor_for(app, "ada"), now=datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc))
         db.session.commit()
+    small_groups(client, launch)
     html = text(get(client, f"/app/teams/{red}", people["boss"]))
     for chart_id, caption in (("participation", "Members who logged an experiment, by week"),
                               ("categories", "Experiments by category"), ("outcomes", "Experiments by outcome")):
