@@ -101,11 +101,13 @@ def world(app, client, launch) -> World:
 def make_team(app, course_id: int, name: str, user_ids: list[int]) -> int:
     from plugin.core.clock import utcnow
     from plugin.extensions import db
+    from plugin.leaderboards import reconcile
     from plugin.teams import service as teams
 
     with app.app_context():
         team = teams.ensure_team(course_id, name, utcnow())
         for user_id in user_ids:
             teams.add_member(team, user_id)
+        reconcile.team_members_changed(team.id)  # the team's figures, as a roster sync's or a manager's change
         db.session.commit()
         return team.id

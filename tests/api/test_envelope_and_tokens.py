@@ -462,3 +462,24 @@ def test_confidence_ratings_are_the_authors_alone(client, world):
     listed = client.get(f"/api/v1/courses/{world.course_id}/experiments",
                         headers=bearer(world.callers["manager"])).get_json()["items"]
     assert all(item["confidence_before"] is None and item["confidence_after"] is None for item in listed)
+
+
+def test_staff_get_a_small_teams_progress_withheld_until_the_organisations_group_size_allows_it(client, world):
+    """Blue is two of the course's five learners: below the minimum group size (5) a manager's or an insights token's
+    answer says withheld with zero figures; once an admin allows groups of two, the figures come, and the copy
+    taken before is not confirmed with a 304."""
+    url = f"/api/v1/courses/{world.course_id}/teams/{world.team_id}/progress"
+    for caller in ("manager", "token_insights"):
+        small = client.get(url, headers=bearer(world.callers[caller]))
+        body = small.get_json()
+        assert small.status_code == 200 and body["withheld"] is True and body["members"] == 2, (caller, body)
+        assert body["experiments"]["all_time"] == 0 and body["experimenters_month"] == 0
+    tag = small.headers["ETag"]
+    saved = client.post("/app/insights/settings", data={"lt": world.callers["admin"], "min_group_size": "2"})
+    assert saved.status_code == 303
+    shown = client.get(url, headers={**bearer(world.callers["token_insights"]), "If-None-Match": tag})
+    body = shown.get_json()
+    assert shown.status_code == 200 and body["withheld"] is False and body["members"] == 2, body
+    assert body["experiments"]["all_time"] == 1 and body["experimenters_month"] == 1  # the learner's entry
+    learner = client.get(url, headers=bearer(world.callers["learner"])).get_json()
+    assert learner["withheld"] is True  # learners: from three members, whatever the organisation's size
