@@ -86,6 +86,9 @@ class TeamHead(NamedTuple):
     external_id: str | None
 
 
+SMALL, BELOW_K, BESIDE = "small", "below_k", "beside"  # TeamProgress.withheld_why
+
+
 @dataclass(frozen=True)
 class TeamProgress:
     team: TeamHead
@@ -102,10 +105,16 @@ class TeamProgress:
     points_month: int
     experimenters_month: int
     goals: list[Goal]
-    # A view of a team too small to name nobody (fewer members than `needed`), or, for staff, whose figures beside the
-    # course's or other teams' would single someone out: its activity figures stay at zero.
-    withheld: bool = False
+    # Why this reader sees none of the team's activity figures (they stay at zero), None when they see them:
+    # SMALL, fewer counted members than `needed` (a learner's MIN_TEAM_SIZE); BELOW_K, fewer than the organisation's
+    # minimum group size (staff); BESIDE, enough, but beside the course's or other teams' figures they would single
+    # someone out (staff, as Insights decides).
+    withheld_why: str | None = None
     needed: int = MIN_TEAM_SIZE  # the counted members its figures need for this reader
+
+    @property
+    def withheld(self) -> bool:
+        return self.withheld_why is not None
 
     @property
     def source_label(self) -> str:
@@ -195,8 +204,9 @@ def team_progress(actor: Actor, team_id: int, now: datetime) -> TeamProgress:
     # person's failures and minutes): learners see them from MIN_TEAM_SIZE members on, as on the team boards; staff
     # from the organisation's minimum group size, as Insights shows the same figures (a manager may make teams).
     needed = min_group_size(actor.organisation_id) if actor.can_manage else MIN_TEAM_SIZE
-    withheld = members < needed or (actor.can_manage and not _apart(actor, team.id, now))
-    if withheld:
+    why = (BELOW_K if actor.can_manage else SMALL) if members < needed else \
+        BESIDE if actor.can_manage and not _apart(actor, team.id, now) else None
+    if why:
         figures = {key: {"members": members} for key in figures}
     weeks = [Week(k, first_day(k), figures[k].get("experimenters", 0), members) for k in week_keys]
     outcomes = [_tally(figures, month, f"out:{o}", o, label) for o, label in OUTCOME_LABELS.items()]
@@ -207,4 +217,4 @@ def team_progress(actor: Actor, team_id: int, now: datetime) -> TeamProgress:
         experiments=_tally(figures, month, "experiments"), minutes=_tally(figures, month, "minutes"),
         badges=_tally(figures, month, "badges"), points_month=figures[month].get(f"points:{TOTAL}", 0),
         experimenters_month=figures[month].get("experimenters", 0), goals=_goals(team, now) if has_goals else [],
-        withheld=withheld, needed=needed)
+        withheld_why=why, needed=needed)
