@@ -109,6 +109,15 @@ def test_manager_creates_a_team_adds_two_learners_and_renames_it(client, people)
     assert "Crimson Created here 2 2" in listing and "Red" not in listing
 
 
+def test_the_team_list_tells_a_manager_from_how_many_members_team_figures_show(client, launch, people, red):
+    """A manager about to make a team of three reads, before opening it, that they would see no figures for it."""
+    hint = "A team's page shows you its figures from {} counted members (your organisation's minimum group size " \
+           "for insights), and its members from 3"
+    assert hint.format(5) in visible(get(client, "/app/teams/manage", people["boss"]))
+    small_groups(client, launch)
+    assert hint.format(2) in visible(get(client, "/app/teams/manage", people["boss"]))
+
+
 def test_adding_and_removing_twice_changes_nothing_the_second_time(client, people, red):
     boss = people["boss"]
     with client.application.app_context():
