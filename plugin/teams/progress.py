@@ -185,6 +185,18 @@ def _viewable(actor: Actor, team_id: int) -> tuple[TeamHead, bool]:
     return team, bool(goals)
 
 
+class FiguresFrom(NamedTuple):
+    """From how many counted members a team's page shows its figures: to its members (a learner), and to staff
+    (the organisation's minimum group size for insights)."""
+
+    learners: int
+    staff: int
+
+
+def figures_from(organisation_id: int) -> FiguresFrom:
+    return FiguresFrom(MIN_TEAM_SIZE, min_group_size(organisation_id))
+
+
 def _apart(actor: Actor, team_id: int, now: datetime) -> bool:
     """Whether the team's figures, set beside those of the other groups the same staff reader sees in Insights (the
     course, its other teams; an admin's organisation and its courses), single out nobody: the team of everyone but
@@ -203,9 +215,13 @@ def team_progress(actor: Actor, team_id: int, now: datetime) -> TeamProgress:
     # In a small team the figures are each member's own entries, private ones included (a team of one is one
     # person's failures and minutes): learners see them from MIN_TEAM_SIZE members on, as on the team boards; staff
     # from the organisation's minimum group size, as Insights shows the same figures (a manager may make teams).
-    needed = min_group_size(actor.organisation_id) if actor.can_manage else MIN_TEAM_SIZE
-    why = (BELOW_K if actor.can_manage else SMALL) if members < needed else \
-        BESIDE if actor.can_manage and not _apart(actor, team.id, now) else None
+    thresholds = figures_from(actor.organisation_id)
+    needed = thresholds.staff if actor.can_manage else thresholds.learners
+    why = None
+    if members < needed:
+        why = BELOW_K if actor.can_manage else SMALL
+    elif actor.can_manage and not _apart(actor, team.id, now):
+        why = BESIDE
     if why:
         figures = {key: {"members": members} for key in figures}
     weeks = [Week(k, first_day(k), figures[k].get("experimenters", 0), members) for k in week_keys]

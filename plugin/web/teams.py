@@ -15,10 +15,8 @@ from plugin.extensions import db
 from plugin.i18n import format_date, format_decimal, format_percent, ngettext
 from plugin.i18n import gettext as _
 from plugin.i18n import lazy_gettext as _l
-from plugin.insights.privacy import min_group_size
-from plugin.leaderboards.queries import MIN_TEAM_SIZE
 from plugin.teams import service as teams
-from plugin.teams.progress import TeamProgress, team_progress
+from plugin.teams.progress import TeamProgress, figures_from, team_progress
 from plugin.teams.schemas import MembersIn, TeamIn
 from plugin.web import charts
 from plugin.web.auth import launch_url, requires_actor
@@ -90,7 +88,7 @@ def _charts(p: TeamProgress) -> dict[str, Markup]:
 # --- managers ---------------------------------------------------------------------------------------------
 def _list_page(actor: Actor, errors: dict | None = None, values: dict | None = None, status: int = 200):
     return render_template("teams/manage.html", actor=actor, teams=teams.course_teams(actor),
-                           min_group=min_group_size(actor.organisation_id), min_team_size=MIN_TEAM_SIZE,
+                           figures_from=figures_from(actor.organisation_id),
                            errors=errors or {}, values=values or {}), status
 
 
