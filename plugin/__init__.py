@@ -39,13 +39,11 @@ def register_logging(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     from plugin import models  # noqa: F401  (every table known to the metadata and to Alembic)
     from plugin.core.db import watch_connections
-    from plugin.core.request_end import end_read_only, watch_statements
     from plugin.extensions import db, migrate
 
     db.init_app(app)
     with app.app_context():
         for engine in db.engines.values():
-            watch_statements(engine)
             watch_connections(engine)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     from plugin.lti import shared_store
@@ -54,13 +52,10 @@ def register_extensions(app: Flask) -> None:
 
     @app.teardown_appcontext  # runs before Flask-SQLAlchemy's own (teardowns run in reverse order)
     def _end_session(exc):
-        """Close the request's session (a read-only PostgreSQL transaction is committed first: see
-        core.request_end); when the database went away mid-request, the rollback this implies fails: drop the
-        session (its connection is already invalidated) rather than turn a finished response into a 500."""
-        try:
-            end_read_only(db.session, exc)
-        except Exception:  # noqa: BLE001 - the database went away: the close below rolls back, or logs that it can't
-            pass
+        """Close the request's session, which rolls back what it did not commit (on PostgreSQL keeping the
+        connection's prepared statements: core.db._rollback_keeping_prepared); when the database went away
+        mid-request, that rollback fails: drop the session (its connection is already invalidated) rather than
+        turn a finished response into a 500."""
         try:
             db.session.remove()
         except Exception as err:  # noqa: BLE001 - the connection is gone; the next request reconnects
