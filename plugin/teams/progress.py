@@ -197,6 +197,11 @@ def figures_from(organisation_id: int) -> FiguresFrom:
     return FiguresFrom(MIN_TEAM_SIZE, min_group_size(organisation_id))
 
 
+def figures_needed(actor: Actor) -> int:
+    """From how many counted members this reader sees a team's figures (FiguresFrom's: a learner's needs no read)."""
+    return min_group_size(actor.organisation_id) if actor.can_manage else MIN_TEAM_SIZE
+
+
 def _apart(actor: Actor, team_id: int, now: datetime) -> bool:
     """Whether the team's figures, set beside those of the other groups the same staff reader sees in Insights (the
     course, its other teams; an admin's organisation and its courses), single out nobody: the team of everyone but
@@ -215,8 +220,7 @@ def team_progress(actor: Actor, team_id: int, now: datetime) -> TeamProgress:
     # In a small team the figures are each member's own entries, private ones included (a team of one is one
     # person's failures and minutes): learners see them from MIN_TEAM_SIZE members on, as on the team boards; staff
     # from the organisation's minimum group size, as Insights shows the same figures (a manager may make teams).
-    thresholds = figures_from(actor.organisation_id)
-    needed = thresholds.staff if actor.can_manage else thresholds.learners
+    needed = figures_needed(actor)
     why = None
     if members < needed:
         why = BELOW_K if actor.can_manage else SMALL
