@@ -4,6 +4,7 @@ psycopg prepared on the connection (core.db._rollback_keeping_prepared): psycopg
 and deallocates them on the server, so each request would plan every statement again."""
 import pytest
 from sqlalchemy import bindparam, text, update
+from sqlalchemy.exc import DBAPIError
 
 from plugin.core.db import Hot
 from plugin.extensions import db
@@ -99,7 +100,7 @@ def test_a_lost_connection_is_still_reported_by_the_rollback(postgres):
         other.commit()
     finally:
         other.close()
-    with pytest.raises(Exception):
+    with pytest.raises(DBAPIError):
         db.session.rollback()
     db.session.remove()
     assert db.session.execute(_READ, {"id": 0}).scalar() == 0
