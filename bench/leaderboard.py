@@ -241,25 +241,19 @@ def _run(args, database, report: Report) -> None:
                 keys = {"all": all_key, "week": f"c{c1}:{current_key(WEEK, now, tz)}:{TOTAL}",
                         "month": f"c{c1}:{current_key(MONTH, now, tz)}:{TOTAL}", "organisation": f"o{org}:all:{TOTAL}"}
 
-                def at_position(key: str, fraction: float):
+                in_course1 = set(world.users[:len(world.weights1)])
+
+                def at_position(key: str, fraction: float, among: set[int] | None = None):
+                    """The board's row at `fraction` of its length (`among`: the first from there on of those
+                    people: an organisation board also ranks course 2's own learners, and the pages are launched in
+                    course 1, where one of course 2's would get a 401 and their page would go unmeasured)."""
                     size = db.session.scalar(select(func.count()).select_from(BoardScore).where(BoardScore.board == key))
                     if not size:
                         return None, 0
-                    return db.session.execute(select(BoardScore.user_id, BoardScore.points).where(
-                        BoardScore.board == key).order_by(BoardScore.points.desc(), BoardScore.user_id).limit(1).offset(
-                        min(size - 1, int(size * fraction)))).one(), size
-
-                in_course1 = set(world.users[:len(world.weights1)])
-
-                def in_course1_at(key: str, fraction: float):
-                    """The first member of course 1 from the position on the board on: an organisation board also
-                    ranks course 2's own learners, and the pages are launched in course 1 (one of course 2's would
-                    get a 401 there and its page would go unmeasured)."""
-                    size = db.session.scalar(select(func.count()).select_from(BoardScore).where(BoardScore.board == key))
                     rows = db.session.execute(select(BoardScore.user_id, BoardScore.points).where(
-                        BoardScore.board == key).order_by(BoardScore.points.desc(), BoardScore.user_id).offset(
-                        min(size - 1, int(size * fraction))).limit(1000)).all() if size else []
-                    return next(((user, points) for user, points in rows if user in in_course1), None)
+                        BoardScore.board == key).order_by(BoardScore.points.desc(), BoardScore.user_id).limit(
+                        1 if among is None else 1000).offset(min(size - 1, int(size * fraction)))).all()
+                    return next((row for row in rows if among is None or row[0] in among), None), size
 
                 def count_rank(key: str, points: int) -> int:
                     return 1 + db.session.scalar(select(func.count()).select_from(BoardScore).where(
@@ -283,7 +277,7 @@ def _run(args, database, report: Report) -> None:
 
                 viewers = {"top": (top_user, 1, top_points, "all"), "median": (median_user, naive_rank, median_points, "all")}
                 for period in ("week", "month", "organisation"):
-                    found = in_course1_at(keys[period], 0.5)
+                    found, _size = at_position(keys[period], 0.5, among=in_course1)
                     if found:
                         viewers[period] = (found[0], count_rank(keys[period], found[1]), found[1], period)
                 team_id = _team_of(world, median_user, db, writing)
