@@ -105,7 +105,7 @@ def _wipe(scope: _Scope) -> None:
 # The ledger is summed by the database in three passes, not walked row by row in Python (which cost ten times
 # a bulk fill of the same tables):
 # 1. every counted entry, summed per course, person, dimension, week and month of the organisation (its local
-#    day found by an index seek into a small calendar of the organisations' local days, built here);
+#    day found in a small calendar of the organisations' local days, built here: see _day_of);
 # 2. those sums spread over the boards they feed (course and organisation, all time / ISO week / month, the
 #    entry's dimension and the total; a linked person's organisation rows under their holder), summed per
 #    board and person; challenge boards straight from the ledger, as their windows are not whole days;
@@ -187,6 +187,21 @@ def _courses_param(scope: _Scope) -> list:
     return [bindparam("courses", expanding=True)] if scope.organisation_id is not None else []
 
 
+def _day_of(dialect: str) -> tuple[str, str, str]:
+    """How step 1 finds an entry's local day in the calendar: the join, and its week and month. PostgreSQL
+    searches each organisation's day starts, gathered into one sorted array, with width_bucket (a binary search in
+    memory); SQLite seeks ix_rebuild_day once per entry (PostgreSQL took ~3x longer that way at 240k entries)."""
+    if dialect == "postgresql":
+        calendar = ("SELECT organisation_id, array_agg(starts_at ORDER BY starts_at) AS starts, "
+                    "array_agg(week ORDER BY starts_at) AS weeks, array_agg(month ORDER BY starts_at) AS months "
+                    "FROM rebuild_day GROUP BY organisation_id")
+        at = f"width_bucket({_EARNED_AT}, d.starts)"
+        return f"JOIN ({calendar}) d ON d.organisation_id = c.organisation_id", f"d.weeks[{at}]", f"d.months[{at}]"
+    day = (f"(SELECT d.id FROM rebuild_day d WHERE d.organisation_id = c.organisation_id "
+           f"AND d.starts_at <= {_EARNED_AT} ORDER BY d.starts_at DESC LIMIT 1)")
+    return f"JOIN rebuild_day d ON d.id = {day}", "d.week", "d.month"
+
+
 def _boards(scope: _Scope) -> tuple[int, list[tuple]]:
     """Boards and rank buckets; returns how many board rows, and the teams' points (rebuild_teams.team_points)."""
     connection = db.session.connection()
@@ -203,12 +218,11 @@ def _boards(scope: _Scope) -> tuple[int, list[tuple]]:
         counted, scoped = _counted(), _courses(scope)
         whole = _counted(whole_ledger=scope.organisation_id is None)
         in_scope = "AND l.course_id IN :courses" if scope.organisation_id is not None else ""
-        day_of = (f"(SELECT d.id FROM rebuild_day d WHERE d.organisation_id = c.organisation_id "
-                  f"AND d.starts_at <= {_EARNED_AT} ORDER BY d.starts_at DESC LIMIT 1)")
+        day, week, month = _day_of(connection.dialect.name)
         connection.execute(text(
             "INSERT INTO rebuild_fine (course_id, organisation_id, user_id, holder_id, dimension, week, month, amount) "
             f"SELECT l.course_id, c.organisation_id, l.user_id, COALESCE(h.holder_id, l.user_id), l.dimension, "
-            f"d.week, d.month, SUM(l.amount) {whole} JOIN rebuild_day d ON d.id = {day_of} "
+            f"{week}, {month}, SUM(l.amount) {whole} {day} "
             f"LEFT JOIN rebuild_holder h ON h.user_id = l.user_id "
             f"WHERE 1 = 1 {in_scope} GROUP BY 1, 2, 3, 4, 5, 6, 7").bindparams(*_courses_param(scope)), scoped)
         _analyze(connection, _FINE)

@@ -463,6 +463,36 @@ def test_a_rebuild_into_empty_tables_writes_what_a_rebuild_over_existing_rows_do
     assert rebuild.snapshot() == maintained and rebuild.verify() == {}
 
 
+def test_a_rebuild_puts_entries_at_the_edges_of_local_days_in_their_own_week_and_month(platform):
+    """Each organisation's local days are found in its own calendar (two zones, one with a summer-time change):
+    an entry at the very moment a local week or month starts counts in it, one a microsecond earlier in the one
+    before, after a rebuild into empty tables just as the writers put them."""
+    from zoneinfo import ZoneInfo
+
+    istanbul, = learners(platform, 0)
+    new_york, = learners(make_platform("https://ny.example.edu", "client-ny", "Org NY"), 0)
+    set_zone(istanbul.organisation_id, "Europe/Istanbul")
+    set_zone(new_york.organisation_id, "America/New_York")
+    tick = timedelta(microseconds=1)
+    edges = {istanbul: datetime(2026, 11, 30, tzinfo=ZoneInfo("Europe/Istanbul")),   # Monday, week 49
+             new_york: datetime(2026, 11, 2, tzinfo=ZoneInfo("America/New_York"))}   # Monday after the clocks go back
+    for person, edge in edges.items():
+        award(person, 1, (edge - tick).astimezone(timezone.utc))
+        award(person, 10, edge.astimezone(timezone.utc))
+        award(person, 100, datetime(2026, 12, 1, tzinfo=ZoneInfo(time_zone(person.organisation_id).key)))
+    maintained = rebuild.snapshot()
+    _wipe_aggregates()
+    rebuild.rebuild()
+    assert rebuild.snapshot() == maintained
+    for person, week in ((istanbul, 49), (new_york, 45)):
+        scope = Scope.course(person.course_id)
+        assert board(scope, f"2026-W{week - 1}").rows[0].points == 1
+        assert board(scope, f"2026-W{week}").rows[0].points == 10 + (100 if week == 49 else 0)
+        assert board(scope, "2026-12").rows[0].points == 100
+    assert board(Scope.course(new_york.course_id), "2026-W49").rows[0].points == 100
+    assert board(Scope.course(new_york.course_id), "2026-11").rows[0].points == 11
+
+
 def _board_writes_during(action) -> list[str]:
     """The statements that delete from or write into board_score while `action` runs."""
     seen: list[str] = []
