@@ -244,6 +244,32 @@ def upsert_increment(
     session.execute(stmt, {**keys, **increments, **sets})
 
 
+SQLITE_CACHE_KIB = 131_072
+
+
+@contextmanager
+def batch_memory(session) -> Iterator[None]:
+    """A batch job over the whole ledger (a rebuild) gets the memory of one: on SQLite a 128 MiB page cache for
+    its connection (the default 2 MiB made it re-read pages it had just written: ~10% of a rebuild at 200k rows),
+    restored afterwards as the connection goes back to the pool; on PostgreSQL work_mem for this transaction
+    (SET LOCAL), so its sorts and hash aggregates stay in memory (the default 4 MB spilled the totals' rebuild
+    to disk in 21 batches at 240k entries)."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL work_mem = '256MB'")
+        yield
+        return
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    before = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+    connection.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql(f"PRAGMA cache_size = {int(before)}")
+
+
 BULK_BATCH = 20_000
 
 

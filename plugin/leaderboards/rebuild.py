@@ -7,7 +7,6 @@ Boards are summed by the database (see _boards); member figures are gathered in 
 from __future__ import annotations
 
 from collections import defaultdict
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 
@@ -32,7 +31,7 @@ from sqlalchemy import (
 
 from plugin.badges.models import BadgeAward
 from plugin.challenges.models import Challenge
-from plugin.core.db import BULK_BATCH, UTCDateTime, bulk_insert
+from plugin.core.db import BULK_BATCH, UTCDateTime, batch_memory, bulk_insert
 from plugin.experiments.models import Experiment
 from plugin.extensions import db
 from plugin.facts import tallies
@@ -365,7 +364,7 @@ def _tallies(scope: _Scope) -> int:
 def rebuild(organisation_id: int | None = None) -> Rebuilt:
     """Recompute boards, rank buckets, member and team figures (one organisation, or all)."""
     scope = _scope(organisation_id)
-    with _batch_memory():
+    with batch_memory(db.session):
         _wipe(scope)
         board_rows, points = _boards(scope)
         result = Rebuilt(board_rows=board_rows, member_rows=_member_stats(scope), tally_rows=_tallies(scope))
@@ -375,31 +374,6 @@ def rebuild(organisation_id: int | None = None) -> Rebuilt:
             Challenge.cancelled_at.is_(None), scope.where_course(Challenge.course_id))) or 0
         db.session.flush()
     return result
-
-
-SQLITE_CACHE_KIB = 131_072
-
-
-@contextmanager
-def _batch_memory():
-    """A batch job over the whole ledger gets the memory of one: on SQLite a 128 MiB page cache for the
-    rebuild's connection (the default 2 MiB made it re-read pages it had just written: ~10% of a rebuild at
-    200k rows), restored afterwards as the connection goes back to the pool; on PostgreSQL work_mem for this
-    transaction (SET LOCAL), so its sorts and hash aggregates stay in memory."""
-    connection = db.session.connection()
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql("SET LOCAL work_mem = '256MB'")
-        yield
-        return
-    if connection.dialect.name != "sqlite":
-        yield
-        return
-    before = connection.exec_driver_sql("PRAGMA cache_size").scalar()
-    connection.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
-    try:
-        yield
-    finally:
-        connection.exec_driver_sql(f"PRAGMA cache_size = {int(before)}")
 
 
 def snapshot(organisation_id: int | None = None) -> dict[str, set[tuple]]:

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, delete, func, select
 
-from plugin.core.db import Hot, dialect_name, insert_for_dialect
+from plugin.core.db import Hot, batch_memory, dialect_name, insert_for_dialect
 from plugin.errors import Conflict, NotFound
 from plugin.extensions import db
 from plugin.leaderboards import aggregates
@@ -230,14 +230,15 @@ def _quarter_sums(course_id: int | None, organisation_id: int | None):
 def rebuild_totals(course_id: int | None = None, organisation_id: int | None = None) -> int:
     """Recompute every total (of one course, or of one organisation's courses) from the ledger (the ledger is the
     truth), and the points per quarter hour the daily cap reads. Returns the totals rows written."""
-    db.session.execute(_scope(delete(PointsTotal), course_id, organisation_id, PointsTotal.course_id))
-    rows = [{"course_id": c, "user_id": u, "dimension": d, "points": p}
-            for (c, u, d), p in _sums_from_ledger(course_id, organisation_id).items()]
-    if rows:
-        db.session.execute(PointsTotal.__table__.insert(), rows)
-    db.session.execute(_scope(delete(QuarterPoints), course_id, organisation_id, QuarterPoints.course_id))
-    db.session.execute(_QUARTERS.insert().from_select([*_QUARTER_KEYS, "points"],
-                                                      _quarter_sums(course_id, organisation_id)))
+    with batch_memory(db.session):
+        db.session.execute(_scope(delete(PointsTotal), course_id, organisation_id, PointsTotal.course_id))
+        rows = [{"course_id": c, "user_id": u, "dimension": d, "points": p}
+                for (c, u, d), p in _sums_from_ledger(course_id, organisation_id).items()]
+        if rows:
+            db.session.execute(PointsTotal.__table__.insert(), rows)
+        db.session.execute(_scope(delete(QuarterPoints), course_id, organisation_id, QuarterPoints.course_id))
+        db.session.execute(_QUARTERS.insert().from_select([*_QUARTER_KEYS, "points"],
+                                                          _quarter_sums(course_id, organisation_id)))
     return len(rows)
 
 
