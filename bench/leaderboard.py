@@ -6,7 +6,7 @@ against the bare top-20 query, on the same bulk-loaded data, in the bench's own 
 
 Data (L): `--learners` learners and 200 teams of uneven size in one course, a second course with a fifth
 as many learners (half of them shared) and 20% as many rows; ledger rows bulk-loaded in stages (`--rows`:
-one size N means N/10 then N), each stage followed by `rebuild()` of the aggregates (timed: B12's shape).
+one size N means N/10 then N), each stage followed by a rebuild of the aggregates (timed: B12's shape).
 
 B5  pages over HTTP (gunicorn, 2 sync workers, loopback, one keep-alive client), interleaved with the bare
     endpoint `/bench/bare` of the same app (bench/_app.py: SELECT user_id, points FROM board_score WHERE
@@ -18,8 +18,9 @@ B6  in process: top-20 of each scope, a team board (top 20 + the viewer's team),
     the median viewer, against the top-20 query.
 B10 PostgreSQL only: a burst of awards through ledger.service.post_entry (no manual VACUUM), page/query rate
     then, against the rate after VACUUM ANALYZE.
-B12 rebuild() of all aggregates against a bulk fill of the same tables (INSERT ... SELECT into empty copies
-    with the same indexes, plus one GROUP BY pass over the ledger), last stage only (--skip-b12 to skip):
+B12 the rebuild of all aggregates `flask ledger rebuild-aggregates` runs (ledger.service.rebuild_totals() and
+    leaderboards.rebuild.rebuild()) against a bulk fill of the same tables (INSERT ... SELECT into empty copies
+    with the same indexes and foreign keys, plus one GROUP BY pass over the ledger), last stage only (--skip-b12):
     --b12-rounds rounds of floor, rebuild into emptied tables, rebuild over the previous stage's (stale) rows
     and rebuild over its own rows, interleaved. The stale rows are a copy taken before the stage's own rebuild,
     put back (untimed, then VACUUM ANALYZE on PostgreSQL, as the stage had them) before each of those rounds;
@@ -216,15 +217,15 @@ def _run(args, database, report: Report) -> None:
 
                 if last and not args.skip_b12:  # B12's stale rounds start from the aggregates as they are now
                     _stale_copy(db, text)
-                with writing():
-                    started = time.perf_counter()
-                    rebuilt = rebuild.rebuild()
-                    db.session.commit()
-                    rebuild_s = time.perf_counter() - started
+                with writing():  # what `flask ledger rebuild-aggregates` runs, each half timed
                     started = time.perf_counter()
                     totals = rebuild_totals()
                     db.session.commit()
                     totals_s = time.perf_counter() - started
+                    started = time.perf_counter()
+                    rebuilt = rebuild.rebuild()
+                    db.session.commit()
+                    rebuild_s = time.perf_counter() - started
                 ledger_rows = sum(world.rows.values())
                 say(f"rebuild() of boards, rank buckets, member and team figures: {rebuild_s:.1f}s "
                     f"({ledger_rows / rebuild_s:,.0f} ledger rows/s; {rebuilt.board_rows:,} board rows, "
@@ -378,7 +379,7 @@ def _run(args, database, report: Report) -> None:
                 report.in_process.append({n: lat.median / floor.median for n, lat in b6.items()})
 
                 if last and not args.skip_b12:
-                    _b12(db, text, rebuild_s, args.b12_rounds, report)
+                    _b12(db, text, totals_s + rebuild_s, args.b12_rounds, report)
                 if last and postgres and args.burst:
                     _b10(args, world, rng, db, text, client, pages, board, course, all_key, median_user, report,
                          post_entry, Posting, utcnow, writing)
@@ -605,36 +606,45 @@ def _profile(app, path: str) -> None:
 _STALE = "bench_stale_"  # the aggregates as the stage before the last left them (B12's stale rounds)
 
 
-def _stale_copy(db, text) -> None:
-    """Copy every aggregate table (rebuild.TABLES) as it is, before the last stage's rebuild: what B12's stale
-    rounds put back."""
+def _aggregates() -> tuple:
+    """Every table `flask ledger rebuild-aggregates` rebuilds: rebuild.TABLES (rebuild()) and the totals and
+    points per quarter hour (ledger.service.rebuild_totals())."""
     from plugin.leaderboards.rebuild import TABLES
+    from plugin.ledger.models import PointsTotal, QuarterPoints
 
+    return (*TABLES, PointsTotal, QuarterPoints)
+
+
+def _stale_copy(db, text) -> None:
+    """Copy every aggregate table (_aggregates()) as it is, before the last stage's rebuild: what B12's stale
+    rounds put back."""
     db.session.remove()
     with db.engine.begin() as conn:
-        for model in TABLES:
+        for model in _aggregates():
             conn.execute(text(f"DROP TABLE IF EXISTS {_STALE}{model.__tablename__}"))
             conn.execute(text(f"CREATE TABLE {_STALE}{model.__tablename__} AS SELECT * FROM {model.__tablename__}"))
 
 
 def _b12(db, text, stage_s: float, rounds: int, report: Report) -> None:
     """Floor: one GROUP BY pass over the ledger + INSERT ... SELECT of every aggregate row into empty copies
-    of the aggregate tables (rebuild.TABLES: boards, ranks, member and team figures, standings, experiment
-    tallies) with the same keys, indexes and foreign keys. Timed in rounds, interleaved with rebuild() into empty
-    aggregate tables (like for like: what the floor fills; they are emptied first, untimed), rebuild() over the
-    previous stage's rows (nearly all stale: put back from _stale_copy first, untimed, and on PostgreSQL vacuumed
-    and analyzed as the stage had them; the stage's own rebuild is one more sample) and rebuild() over the rows it
-    wrote (nothing to change: a repair run on healthy data); each commits, as the floor does. B12's figure is the
-    worse of the medians of the two rebuilds that write everything (into empty tables, over stale rows)."""
+    of the aggregate tables (_aggregates(): boards, ranks, member and team figures, standings, experiment tallies,
+    totals, points per quarter hour) with the same keys, indexes and foreign keys. Timed in rounds, interleaved
+    with the rebuild `flask ledger rebuild-aggregates` runs (rebuild_totals(), then rebuild()) into empty
+    aggregate tables (like for like: what the floor fills; they are emptied first, untimed), over the previous
+    stage's rows (nearly all stale: put back from _stale_copy first, untimed, and on PostgreSQL vacuumed and
+    analyzed as the stage had them; the stage's own rebuild is one more sample) and over the rows it wrote
+    (nothing to change: a repair run on healthy data); each commits, as the floor does. B12's figure is the worse
+    of the medians of the two rebuilds that write everything (into empty tables, over stale rows)."""
     import sqlalchemy as sa
 
     from plugin.core.db import writing
     from plugin.leaderboards import rebuild
-    from plugin.leaderboards.rebuild import TABLES
+    from plugin.ledger.service import rebuild_totals
 
+    aggregates = _aggregates()
     md = sa.MetaData()
     clones = []
-    for model in TABLES:
+    for model in aggregates:
         table = model.__table__
         # Column._copy() leaves foreign keys behind: the copies get the real tables' own, so the floor's rows pay
         # the same per-row checks as the rebuild's (without them PostgreSQL filled board_score ~40% faster).
@@ -644,7 +654,7 @@ def _b12(db, text, stage_s: float, rounds: int, report: Report) -> None:
         for index in table.indexes:
             sa.Index(f"bench_fill_{index.name}", *[clone.c[c.name] for c in index.columns], unique=index.unique)
         clones.append((table, clone))
-    names = [m.__tablename__ for m in TABLES]
+    names = [m.__tablename__ for m in aggregates]
 
     def floor() -> float:
         with db.engine.begin() as conn:
@@ -664,7 +674,7 @@ def _b12(db, text, stage_s: float, rounds: int, report: Report) -> None:
         if conn.dialect.name == "postgresql":
             conn.execute(text(f"TRUNCATE {', '.join(names)}"))
         else:
-            for model in TABLES:
+            for model in aggregates:
                 conn.execute(sa.delete(model))
 
     def rebuilt(before: str | None) -> float:
@@ -679,6 +689,7 @@ def _b12(db, text, stage_s: float, rounds: int, report: Report) -> None:
                     conn.execute(text(f"VACUUM ANALYZE {', '.join(names)}"))
         with writing():
             started = time.perf_counter()
+            rebuild_totals()
             rebuild.rebuild()
             db.session.commit()
             took = time.perf_counter() - started
@@ -700,13 +711,13 @@ def _b12(db, text, stage_s: float, rounds: int, report: Report) -> None:
     def described(key: str) -> str:
         return f"median {med[key]:.2f}s (min {min(times[key]):.2f}, max {max(times[key]):.2f})"
 
-    say(f"B12 bulk-fill floor (ledger GROUP BY + INSERT ... SELECT of the {len(TABLES)} tables), {rounds} rounds: "
+    say(f"B12 bulk-fill floor (ledger GROUP BY + INSERT ... SELECT of the {len(aggregates)} tables), {rounds} rounds: "
         f"{described('floor')}")
-    say(f"B12 rebuild() into empty tables: {described('empty')} = {med['empty'] / med['floor']:.2f}x the floor")
-    say(f"B12 rebuild() over the previous stage's rows, the stage's own ({stage_s:.2f}s, "
+    say(f"B12 rebuild-aggregates into empty tables: {described('empty')} = {med['empty'] / med['floor']:.2f}x the floor")
+    say(f"B12 rebuild-aggregates over the previous stage's rows, the stage's own ({stage_s:.2f}s, "
         f"{stage_s / med['floor']:.2f}x) and {rounds} more: {described('stale')} = "
         f"{med['stale'] / med['floor']:.2f}x the floor")
-    say(f"    rebuild() over its own rows (nothing to change): {described('current')} = "
+    say(f"    rebuild-aggregates over its own rows (nothing to change): {described('current')} = "
         f"{med['current'] / med['floor']:.2f}x the floor")
     report.b12 = max(med["empty"], med["stale"]) / med["floor"]
 

@@ -22,8 +22,8 @@ def test_the_bench_times_real_pages_and_ends_with_a_result_line(bench_db, capsys
     report = leaderboard.run([*TINY, "--db", bench_db])
     out = capsys.readouterr().out
     assert re.fullmatch(r"RESULT max_ratio=\d+\.\d\d growth=\d+\.\d\d b12=\d+\.\d\d", out.strip().splitlines()[-1])
-    assert "B12 rebuild() into empty tables" in out and report.b12 is not None  # B12's rounds ran to the end
-    assert "B12 rebuild() over the previous stage's rows, the stage's own" in out and " and 1 more: median " in out
+    assert "B12 rebuild-aggregates into empty tables" in out and report.b12 is not None  # B12's rounds ran to the end
+    assert "B12 rebuild-aggregates over the previous stage's rows, the stage's own" in out and " and 1 more: median " in out
 
     median = report.checks[leaderboard.MEDIAN_PAGE]
     assert median.status == 200 and median.found, median.note
