@@ -119,6 +119,30 @@ def test_points_paid_before_the_quarter_hours_were_kept_still_fill_the_daily_cap
             LedgerEntry.source_id == third, LedgerEntry.source_type == "experiment")) == 0  # today's cap is full
 
 
+def test_entries_shared_when_logged_get_their_logging_time_as_the_moment_they_were_shared(tmp_path):
+    """0053: an entry shared now and without shared_at (logged shared before it, or shared before 0052) gets its
+    logging time, which a replay reads as shared when logged, as it read none; an entry shared after it was logged
+    keeps its moment, and a private one stays without."""
+    from plugin.experiments.models import Experiment
+    from plugin.experiments.service import share_experiment
+    from plugin.extensions import db
+    from tests.services.factories import NOW, later, log, make_actor, make_platform
+    from tests.support.migrating import migrated_app, step_back_and_upgrade
+
+    with migrated_app(tmp_path):
+        ada = make_actor(make_platform(), "ada")
+        shared = log(ada, NOW, visibility="course").experiment.id
+        assert db.session.get(Experiment, shared).shared_at == NOW  # as logged from now on
+        kept = log(ada, later(1), visibility="private").experiment.id
+        shared_later = log(ada, later(2), visibility="private").experiment.id
+        share_experiment(ada, shared_later, "team", later(3))
+        db.session.execute(sa.update(Experiment).where(Experiment.id == shared).values(shared_at=None))  # as before
+        step_back_and_upgrade("0052")
+        db.session.expire_all()
+        assert {e.id: e.shared_at for e in db.session.scalars(select(Experiment))} == {
+            shared: NOW, kept: None, shared_later: later(3)}
+
+
 def test_names_stored_untidy_are_tidied_unless_another_holds_the_tidy_name(tmp_path):
     """0047: a tool stored as "Chat  GPT" (two spaces) is "Chat GPT" after the upgrade, so adding "Chat  GPT" again
     finds it instead of making a second; a team decomposed ("C" and a combining cedilla) is "Çizelge" on its team

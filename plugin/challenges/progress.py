@@ -126,9 +126,15 @@ def complete(challenge: Challenge, now: datetime, newcomers: list[tuple[int, int
     db.session.refresh(challenge, ["completed_at"])
     if moved.rowcount != 1:
         return False
+    # An erased contributor's entries still count towards the goal, but nothing more is saved for their account:
+    # no badge, no points, no name in the webhook (as _recognise_now, for those paid later, checks too).
     completing = list(newcomers or []) + _mark_completed(challenge, now)
-    contributors = db.session.scalars(select(ChallengeContribution.user_id).where(
-        ChallengeContribution.challenge_id == challenge.id).order_by(ChallengeContribution.user_id)).all()
+    contributors = db.session.scalars(select(ChallengeContribution.user_id).join(
+        User, User.id == ChallengeContribution.user_id).where(
+        ChallengeContribution.challenge_id == challenge.id, User.erased_at.is_(None))
+        .order_by(ChallengeContribution.user_id)).all()
+    kept = set(contributors)
+    completing = [(c, u) for c, u in completing if u in kept]
     busy = _busy(challenge.course_id, contributors)
     _award(challenge, [u for u in contributors if u not in busy], now)
     _recognise(challenge, [(c, u) for c, u in completing if u not in busy], now, badge=False)

@@ -65,9 +65,10 @@ class Experiment(db.Model):
     # Why the author gets a private coaching note ("unapproved_tool,sensitive_data"); never shown to others.
     coaching: Mapped[str] = mapped_column(String(60), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    # When an entry logged private was first shared: its sharing rules were paid then, under that day's points cap
-    # (share_experiment), and a replay pays them there too. None: shared when logged, never shared, or shared before
-    # 2026-12-05 (a replay sees those shared when logged).
+    # When the entry was first shared: its logging time if shared then, else when its author first shared it. Its
+    # sharing rules were paid then, under that day's points cap (share_experiment), and a replay pays them there too.
+    # None: never shared, or logged shared before revision 0053 and private now (a replay sees it shared when logged
+    # if it is shared again; sharing it again sets this).
     shared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When the free text was removed (retention period or erasure); the structured facts stay.
     text_purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

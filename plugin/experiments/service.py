@@ -168,6 +168,9 @@ def _log(actor: Actor, data: dict, now: datetime) -> Logged:
         confidence_after=data.get("confidence_after"), coaching=",".join(coaching),
         duplicate_of_id=duplicate_of if score * 100 >= org_limits.duplicate_threshold_percent else None,
         shingle_hashes=hashes,
+        # Shared when logged: its sharing rules are paid now. Kept, so that making it private and sharing it again
+        # leaves it there (share_experiment sets it only on an entry never shared before).
+        shared_at=now if visibility != Visibility.PRIVATE.value else None,
     )
     metrics = aggregates.experiment_metrics(row["minutes_saved"], category_id, row["outcome"])
     counted = tallies.of_row(row)
@@ -580,7 +583,8 @@ def share_experiment(actor: Actor, experiment_id: int, visibility: str, now: dat
 
     An entry that may hold confidential or personal data stays private. Becoming shared counts for the
     sharing rules at once, as of the day it was logged but under the points cap of today too, and the first time
-    is kept (shared_at) for replays to pay them there as well (the ledger's keys keep that to one award);
+    is kept (shared_at; an entry shared when logged has it already) for replays to pay them there as well (the
+    ledger's keys keep that to one award);
     making it private again takes no points back, as with every correction: a replay does that (its xAPI
     statement is voided at once, though: staff read the LRS). The row is locked
     first: two requests sharing it at once would each see it private and count it shared twice. Before it, the
@@ -596,7 +600,7 @@ def share_experiment(actor: Actor, experiment_id: int, visibility: str, now: dat
     was_shared = experiment.shared
     experiment.visibility = visibility
     if experiment.shared and not was_shared and experiment.shared_at is None:
-        experiment.shared_at = now  # when its sharing rules are paid (below): where a replay pays them too
+        experiment.shared_at = now  # first shared: its sharing rules are paid now (below), where a replay pays them
     db.session.flush()
     if experiment.shared != was_shared:
         tallies.shared_changed(experiment, experiment.shared)

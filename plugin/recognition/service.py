@@ -276,13 +276,21 @@ def revoke_badge(actor: Actor, award_id: int, reason: str, now: datetime) -> Bad
         raise NotFound(_("No such badge award in this course."))
     reason = _reason(reason)
     lock_standing(award.course_id, award.user_id)  # as revoke_kudos takes the receiver's
+    from plugin.replay.settle import person_awards, settle  # replays read badge awards: imported when used
+
+    # What the rules give the person with this award's points: compared with what they give without them after the
+    # revocation (a level its points crossed, a threshold they helped reach), as revoking kudos does.
+    before = person_awards(award.organisation_id, award.course_id, award.user_id)
     if not _revoke_award(award, now, reason):
         return award
+    webhooks.badge_revoked(award.id, award.organisation_id, now)  # before the badges it unearns, as it caused them
+    for unearned in settle(award.organisation_id, award.course_id, award.user_id, before, f"badge-award:{award.id}",
+                           (award.source_type, award.source_id), reason, now):
+        xapi.revoked(actor, f"xapi:badge:{unearned}", now)
     grades.points_changed(award.course_id, award.user_id, now)
     db.session.flush()
     record(actor, "badge.revoked", "badge_award", award.id, {"reason": reason}, now)
     xapi.revoked(actor, f"xapi:badge:{award.id}", now)
-    webhooks.badge_revoked(award.id, award.organisation_id, now)
     return award
 
 

@@ -75,8 +75,9 @@ def _events(organisation_id: int, person: tuple[int, int] | None = None, kept: f
     for e in db.session.scalars(select(Experiment).where(Experiment.organisation_id == organisation_id,
                                                          *mine(Experiment.course_id, Experiment.user_id))):
         event = experiment_event(e)
-        # Logged private and shared later (shared_at): private until then, and its sharing rules paid when it was
-        # shared, as of the day it was logged but under the cap of the day they were paid (share_experiment).
+        # Logged private and shared later (shared_at after its logging time): private until then, and its sharing
+        # rules paid when it was shared, as of the day it was logged but under the cap of the day they were paid
+        # (share_experiment). Shared when logged: shared_at is its logging time (or None, before revision 0053).
         later = e.shared and e.shared_at is not None and e.shared_at > e.created_at
         row = {"kind": "experiment", "id": e.id, "at": e.created_at, "outcome": e.outcome,
                "category_id": e.task_category_id, "tool_key": e.tool_key, "shared": e.shared and not later,

@@ -265,6 +265,30 @@ def test_sharing_an_older_entry_pays_within_the_daily_cap_of_the_day_it_is_paid(
     assert "Fail Forward" in badge_names(org.ada)
 
 
+def test_an_entry_shared_when_logged_made_private_and_shared_again_keeps_its_sharing_points_in_a_replay(org):
+    """Ada's failure is shared when logged (Fail Forward's 10 sharing points, paid that day). Two days later she
+    fills that day's cap (20), makes the entry private and shares it again: nothing more is paid, and a replay finds
+    nothing to change. It used to see the entry shared only from the second sharing, under that full day's cap, and
+    took the 10 points back. (Found by a ledger review.)"""
+    from plugin.replay.service import replay
+
+    set_limits(org, daily_points_cap=20, repeat_free_count=100)
+    failed = log(org.ada, NOW, outcome="failed", visibility="course",
+                 learned="What I learned: it invents sources, so I check each one.").experiment
+    assert balance(org.ada.course_id, org.ada.user_id, "sharing") == 10
+    log(org.ada, day(2))
+    log(org.ada, day(2, 1))
+    share_experiment(org.ada, failed.id, "private", day(2, 2))
+    share_experiment(org.ada, failed.id, "course", day(2, 3))
+    db.session.commit()
+    before = balance(org.ada.course_id, org.ada.user_id)
+    report = replay(org.id, day(3))
+    assert report.empty, report.points
+    replay(org.id, day(3), apply=True)
+    assert balance(org.ada.course_id, org.ada.user_id) == before
+    assert balance(org.ada.course_id, org.ada.user_id, "sharing") == 10
+
+
 def test_a_failure_with_a_too_short_reflection_earns_no_trying_points(org):
     short = log(org.ada, outcome="failed", learned="Too short.")
     assert (paid(org, short), note(short)) == (0, "short_reflection")

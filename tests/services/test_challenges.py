@@ -226,6 +226,29 @@ def test_a_challenge_completed_rule_pays_contributors_when_the_challenge_complet
     assert balances(course.cy.course_id, course.cy.user_id).get("total", 0) == 0
 
 
+def test_a_challenge_completed_after_a_contributor_was_erased_gives_their_account_nothing(course):
+    """Bo's entry still counts towards the goal after his account is erased, but the completion that follows pays
+    the badge and the rule's points to the others only: nothing more is saved for an erased account."""
+    from plugin.ledger.models import LedgerEntry
+    from plugin.privacy.erase import erase_person
+
+    create_rule(course.ada.organisation_id, {"name": "Challenger", "condition": "challenge_completed",
+                                             "params": {"count": 1}, "points": 15, "dimension": "experimenting"},
+                NOW)
+    challenge = make(course, goal_value=3, badge=course.badge.id)
+    log(course.bo)
+    erase_person(make_actor(course.platform, "admin", Role.ADMIN), course.bo.user_id, NOW + timedelta(hours=1))
+    erased_entries = db.session.scalar(select(func.count()).select_from(LedgerEntry).where(
+        LedgerEntry.user_id == course.bo.user_id))
+    log(course.ada, now=NOW + timedelta(hours=2))
+    log(course.cy, now=NOW + timedelta(hours=3))
+    assert fresh(challenge).completed_at == NOW + timedelta(hours=3)  # Bo's entry counted: three of three
+    assert badge_holders(course) == sorted([course.ada.user_id, course.cy.user_id])
+    assert db.session.scalar(select(func.count()).select_from(LedgerEntry).where(
+        LedgerEntry.user_id == course.bo.user_id)) == erased_entries
+    assert balances(course.cy.course_id, course.cy.user_id).get("experimenting", 0) >= 15
+
+
 def test_a_cancelled_challenge_stops_counting_and_never_completes(course):
     challenge = make(course, goal_value=1, badge=course.badge.id)
     cancel_challenge(course.manager, challenge.id, NOW)

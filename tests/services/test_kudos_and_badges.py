@@ -323,6 +323,35 @@ def test_revoking_a_rule_badge_reverses_the_points_of_that_firing(course):
     assert balances(course.ada.course_id, course.ada.user_id)["sharing"] == 0
 
 
+def test_revoking_the_badge_whose_points_crossed_a_level_takes_the_level_award_back_too(course):
+    """Three tools (3 x 10) and then Explorer's 15 points take Ada to 45, past a 40-point level whose rule pays 5 and
+    a badge. Revoking Explorer takes back its 15 and what they earned: the level's award (she is at 30, under the
+    level), as revoking kudos takes back what the kudos earned; a replay then finds nothing to change."""
+    from plugin.badges.service import get_or_create_badge
+    from plugin.replay.service import replay
+    from plugin.rules.definitions import create_rule
+
+    org = course.ada.organisation_id
+    medal = get_or_create_badge(org, "explorer-level", NOW, name="Explorer level", manual=False)
+    create_rule(org, {"name": "Reached Explorer", "condition": "level_reached",
+                      "params": {"level": "Explorer", "threshold": 40}, "points": 5, "dimension": "experimenting",
+                      "badge_id": medal.id, "repeatable": False}, NOW)
+    for n, tool in enumerate(items(org, "tools")[:3]):
+        log(course.ada, later(n), ai_tool=str(tool.id))
+    assert balance(course.ada.course_id, course.ada.user_id) == 50  # 30 + Explorer's 15 + the level's 5
+    assert "Explorer level" in badge_names(course.ada)
+    explorer = db.session.scalar(select(BadgeAward).where(BadgeAward.badge_id == badge(course.ada, "explorer").id))
+    revoke_badge(course.boss, explorer.id, "Two of those tools were the same one", later(10))
+    db.session.commit()
+    assert balance(course.ada.course_id, course.ada.user_id) == 30
+    assert "Explorer level" not in badge_names(course.ada)
+    level_award = db.session.scalar(select(BadgeAward).where(BadgeAward.badge_id == medal.id))
+    assert (level_award.revoked_reason, level_award.unearned) == ("Two of those tools were the same one", True)
+    assert verify_totals() == []
+    report = replay(org, later(11))
+    assert report.empty, (report.points, report.lost_badges)
+
+
 def test_revoking_a_manual_badge_marks_it_revoked(course):
     award_id = award_badge_manually(course.boss, receiver_id=course.ada.user_id,
                                     badge_id=badge(course.ada, "champion").id, comment="Ran the clinic", now=NOW)
