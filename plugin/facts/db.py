@@ -36,6 +36,8 @@ from plugin.ledger.models import (
     LedgerEntry,
     PointsTotal,
     QuarterPoints,
+    counted_time,
+    in_quarters,
     original,
     quarter_of,
     unearned,
@@ -109,12 +111,13 @@ _GIVEN = ~unearned(L.c.id)
 _BADGE_GIVEN = B.c.unearned.is_(False)
 
 # Every rule's past recognitions of this person: (source, rule, times, latest).
-_AWARDS = select(literal("ledger"), L.c.rule_id, func.count(), func.max(L.c.created_at)).where(
+_COUNTED = counted_time()  # when an entry counts for the rules' windows (a recalculation's: when it counted it)
+_AWARDS = select(literal("ledger"), L.c.rule_id, func.count(), func.max(_COUNTED)).where(
     L.c.course_id == _COURSE, L.c.user_id == _USER, L.c.rule_id.is_not(None), _ORIGINAL, _GIVEN).group_by(
     L.c.rule_id).union_all(select(literal("badge"), B.c.rule_id, func.count(), func.max(B.c.awarded_at)).where(
         B.c.course_id == _COURSE, B.c.user_id == _USER, B.c.rule_id.is_not(None), _BADGE_GIVEN).group_by(B.c.rule_id))
 
-_RULE_TIMES = select(literal("ledger"), L.c.created_at).where(
+_RULE_TIMES = select(literal("ledger"), _COUNTED).where(
     L.c.course_id == _COURSE, L.c.user_id == _USER, L.c.rule_id == bindparam("rule_id"),
     _ORIGINAL, _GIVEN).union_all(select(literal("badge"), B.c.awarded_at).where(
         B.c.course_id == _COURSE, B.c.user_id == _USER, B.c.rule_id == bindparam("rule_id"), _BADGE_GIVEN))
@@ -125,9 +128,10 @@ _WEEKS_SINCE = select(func.date(X.c.created_at)).where(*_MINE, X.c.created_at >=
 _POINTS = select(PointsTotal.__table__.c.points).where(
     PointsTotal.__table__.c.course_id == _COURSE, PointsTotal.__table__.c.user_id == _USER,
     PointsTotal.__table__.c.dimension == bindparam("dimension"))
-# The points a day's awards of a source type gave (the daily cap's room): original entries only. A reversal posted
-# that day cancels an award that may have been earned on another day; counted in, revoking yesterday's award would
-# widen today's cap (replay's simulation counts awards only, as here).
+# The points a day's awards of a source type gave (the daily cap's room): original entries only, at the moment they
+# count at (a recalculation's, as it counted them), and a recalculation's reversals there. A manager's revocation
+# posted that day cancels an award that may have been earned on another day; counted in, revoking yesterday's award
+# would widen today's cap (replay's simulation counts awards, revoked ones too, as here).
 # Read from the points per quarter hour the ledger's writers keep (ledger.models.QuarterPoints): a day of the
 # organisation's calendar is whole quarter hours, so at most 96 rows, however many entries the day holds.
 _Q = QuarterPoints.__table__
@@ -137,8 +141,8 @@ _DAY_POINTS = select(func.coalesce(func.sum(_Q.c.points), 0)).where(
 # A day that is not whole quarter hours (no time zone in use has one): its entries summed.
 _DAY_POINTS_OF_ENTRIES = select(func.coalesce(func.sum(L.c.amount), 0)).where(
     L.c.course_id == _COURSE, L.c.user_id == _USER, L.c.source_type == bindparam("source_type"),
-    L.c.created_at >= bindparam("start", type_=L.c.created_at.type),
-    L.c.created_at < bindparam("end", type_=L.c.created_at.type), _ORIGINAL)
+    _COUNTED >= bindparam("start", type_=L.c.created_at.type),
+    _COUNTED < bindparam("end", type_=L.c.created_at.type), in_quarters())
 _COURSE_ORGANISATION = select(Course.__table__.c.organisation_id).where(Course.__table__.c.id == _COURSE)
 
 
@@ -525,7 +529,7 @@ def _awards_of(rule_ids: tuple[int, ...] | None):
     if rule_ids is None:
         return _AWARDS
     ids = [literal_column(str(int(rule_id))) for rule_id in rule_ids] or [literal_column("NULL")]  # NULL: none
-    return select(literal("ledger"), L.c.rule_id, func.count(), func.max(L.c.created_at)).where(
+    return select(literal("ledger"), L.c.rule_id, func.count(), func.max(_COUNTED)).where(
         L.c.course_id == _COURSE, L.c.user_id == _USER, L.c.rule_id.in_(ids), _ORIGINAL, _GIVEN).group_by(
         L.c.rule_id).union_all(select(literal("badge"), B.c.rule_id, func.count(), func.max(B.c.awarded_at)).where(
             B.c.course_id == _COURSE, B.c.user_id == _USER, B.c.rule_id.in_(ids), _BADGE_GIVEN).group_by(B.c.rule_id))

@@ -23,6 +23,21 @@ def unearned(entry_id):
     return exists().where(reversal.c.reverses_id == entry_id, ~reversal.c.idempotency_key.startswith(REVOKED))
 
 
+def counted_time():
+    """SQL: when the daily cap and the rules' windows count the entry: its counted_at (a recalculation's entry), else
+    when it was posted."""
+    table = LedgerEntry.__table__
+    return func.coalesce(table.c.counted_at, table.c.created_at)
+
+
+def in_quarters():
+    """SQL: the entry counts in the points per quarter hour (the daily cap's): an original entry, or a recalculation's
+    reversal (it takes its entry's points back out of that entry's quarter hour). A manager's revocation counts in
+    none: what they revoked still fills its day's cap, as a replay's simulation counts it."""
+    table = LedgerEntry.__table__
+    return (func.coalesce(table.c.reverses_id, 0) == 0) | table.c.counted_at.is_not(None)
+
+
 def original():
     """SQL: the entry is not a reversal. Written so that no index on reverses_id can serve it: SQLite took
     "reverses_id IS NULL" as a lookup in that unique index and walked every original entry of the installation
@@ -54,6 +69,12 @@ class LedgerEntry(db.Model):
     source_id: Mapped[int | None]
     reverses_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entry.id"), unique=True)  # one reversal each
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # When the daily cap and the rules' windows (cooldowns, once per window, the time of the last award) count the
+    # entry, where that is not when it was posted: a recalculation (replay, settle) posts today what an award earned
+    # then pays, at the moment the recalculation counted it (its event's), and reverses an entry at that entry's
+    # moment. None: when it was posted (every award as it happens, a manager's revocation, and entries posted before
+    # revision 0054). The boards count every entry when it was posted (a reversal: when its entry was).
+    counted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class PointsTotal(db.Model):
@@ -81,7 +102,7 @@ def quarter_start(quarter: int) -> datetime:
     return datetime.fromtimestamp(quarter * QUARTER_SECONDS, timezone.utc)
 
 
-def quarter_sql(dialect: str, column: str = "ledger_entry.created_at"):
+def quarter_sql(dialect: str, column: str = "coalesce(ledger_entry.counted_at, ledger_entry.created_at)"):
     """quarter_of() of a UTC timestamp column, in the database's SQL (rebuilds and checks from the ledger)."""
     if dialect == "postgresql":
         return literal_column(f"CAST(floor(extract(epoch FROM {column}) / {QUARTER_SECONDS}) AS INTEGER)")
@@ -89,8 +110,8 @@ def quarter_sql(dialect: str, column: str = "ledger_entry.created_at"):
 
 
 class QuarterPoints(db.Model):
-    """The points a person's original entries (not reversals) of one source type gave them in a course, per UTC
-    quarter hour: what the daily cap asks. A day of an organisation's calendar starts and ends on a quarter hour in
+    """The points a person's original entries (not reversals; a recalculation's reversal counts, at its entry's
+    moment: in_quarters) of one source type gave them in a course, per UTC quarter hour: what the daily cap asks. A day of an organisation's calendar starts and ends on a quarter hour in
     every time zone in use, so the cap reads at most 96 of these rows, not every entry of the day. Written with the
     entries (ledger.service, experiments.award_write); derived, rebuildable from the ledger."""
 

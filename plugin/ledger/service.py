@@ -16,7 +16,7 @@ from plugin.ledger.models import (
     LedgerEntry,
     PointsTotal,
     QuarterPoints,
-    original,
+    in_quarters,
     quarter_of,
     quarter_sql,
     quarter_start,
@@ -40,6 +40,8 @@ class Posting:
     key: str
     rule_id: int | None = None
     rule_version: int | None = None
+    # A recalculation's entry: when the daily cap and the rules' windows count it (LedgerEntry.counted_at)
+    counted_at: datetime | None = None
 
 
 def post_entry(posting: Posting, now: datetime, reverses_id: int | None = None,
@@ -48,7 +50,8 @@ def post_entry(posting: Posting, now: datetime, reverses_id: int | None = None,
     (or, for a reversal, when the entry was reversed meanwhile: reverses_id is unique too).
 
     Totals and board aggregates move in the same transaction; `earned_at` (a reversal: when the cancelled
-    entry was earned) decides the week and month boards it counts in."""
+    entry was earned) decides the week and month boards it counts in, the posting's counted_at (a recalculation's)
+    the quarter hour of the daily cap."""
     if dialect_name(db.session) == "postgresql":
         return _post_in_one(posting, now, reverses_id, earned_at or now)
     entry_id = _INSERT.scalar(db.session, {
@@ -56,7 +59,7 @@ def post_entry(posting: Posting, now: datetime, reverses_id: int | None = None,
         "course_id": posting.course_id, "user_id": posting.user_id, "amount": posting.amount,
         "dimension": posting.dimension, "rule_id": posting.rule_id, "rule_version": posting.rule_version,
         "source_type": posting.source_type, "source_id": posting.source_id, "reverses_id": reverses_id,
-        "created_at": now,
+        "created_at": now, "counted_at": posting.counted_at,
     })
     if entry_id is not None:
         # Both totals rows (the entry's dimension and "total") in one executemany of one prepared upsert.
@@ -65,9 +68,10 @@ def post_entry(posting: Posting, now: datetime, reverses_id: int | None = None,
         _ADD_TOTALS.execute(db.session, many=[
             {"course_id": posting.course_id, "user_id": posting.user_id, "dimension": dimension, "points": points}
             for dimension, points in sorted(amounts.items())])
-        if reverses_id is None:  # the points of its quarter hour (the daily cap's; reversals count in none)
+        if _in_quarters(posting, reverses_id):  # the points of its quarter hour (the daily cap's)
             _ADD_QUARTER.execute(db.session, {"course_id": posting.course_id, "user_id": posting.user_id,
-                                              "source_type": posting.source_type, "quarter": quarter_of(now),
+                                              "source_type": posting.source_type,
+                                              "quarter": quarter_of(posting.counted_at or now),
                                               "points": posting.amount})
         aggregates.apply_points(posting.organisation_id, posting.course_id, posting.user_id, posting.dimension,
                                 posting.amount, earned_at or now)
@@ -75,7 +79,13 @@ def post_entry(posting: Posting, now: datetime, reverses_id: int | None = None,
 
 
 _ENTRY_COLUMNS = ["idempotency_key", "organisation_id", "course_id", "user_id", "amount", "dimension", "rule_id",
-                  "rule_version", "source_type", "source_id", "reverses_id", "created_at"]
+                  "rule_version", "source_type", "source_id", "reverses_id", "created_at", "counted_at"]
+
+
+def _in_quarters(posting: Posting, reverses_id: int | None) -> bool:
+    """Whether the entry counts in the points per quarter hour (ledger.models.in_quarters): an original entry, or a
+    recalculation's reversal (counted_at: its entry's moment, whose points it takes back out)."""
+    return reverses_id is None or posting.counted_at is not None
 _INSERT = Hot(lambda dialect: insert_for_dialect(dialect, LedgerEntry.__table__).values(
     {c: bindparam(c, type_=LedgerEntry.__table__.c[c].type) for c in _ENTRY_COLUMNS}).on_conflict_do_nothing(
 ).returning(LedgerEntry.__table__.c.id), writes=(LedgerEntry.__tablename__,))
@@ -110,17 +120,20 @@ def _post_in_one(posting: Posting, now: datetime, reverses_id: int | None, earne
     row = {"idempotency_key": posting.key, "organisation_id": posting.organisation_id, "course_id": posting.course_id,
            "user_id": posting.user_id, "amount": posting.amount, "dimension": posting.dimension,
            "rule_id": posting.rule_id, "rule_version": posting.rule_version, "source_type": posting.source_type,
-           "source_id": posting.source_id, "reverses_id": reverses_id, "created_at": now}
-    entry_id = pending.hold_entry(row)  # ledger/pending.py
+           "source_id": posting.source_id, "reverses_id": reverses_id, "created_at": now,
+           "counted_at": posting.counted_at}
+    # ledger/pending.py; a recalculation's entry (counted_at) is never part of an experiment's award: written now
+    entry_id = pending.hold_entry(row) if posting.counted_at is None else None
     if entry_id is None:
         amounts = {posting.dimension: posting.amount}
         amounts[TOTAL] = amounts.get(TOTAL, 0) + posting.amount
         dimensions = sorted(amounts)
-        counted = reverses_id is None  # the points of its quarter hour (the daily cap's; reversals count in none)
+        counted = _in_quarters(posting, reverses_id)  # the points of its quarter hour (the daily cap's)
         entry_id = _POST_IN_ONE.scalar(db.session, {**row, "total_dimensions": dimensions,
                                                     "total_points": [amounts[d] for d in dimensions],
                                                     "quarter_sources": [posting.source_type] if counted else [],
-                                                    "quarter_numbers": [quarter_of(now)] if counted else [],
+                                                    "quarter_numbers": [quarter_of(posting.counted_at or now)]
+                                                    if counted else [],
                                                     "quarter_points": [posting.amount] if counted else []})
     if entry_id is not None:
         aggregates.apply_points(posting.organisation_id, posting.course_id, posting.user_id, posting.dimension,
@@ -161,8 +174,10 @@ _POST_IN_ONE = Hot(lambda _dialect: _post_in_one_statement(),
                    writes=(LedgerEntry.__tablename__, _TOTALS.name, _QUARTERS.name))
 
 
-def reverse_entry(entry_id: int, key: str, now: datetime) -> int | None:
-    """Cancel an entry with a reversing entry of its own key; the original row is never touched."""
+def reverse_entry(entry_id: int, key: str, now: datetime, recalculated: bool = False) -> int | None:
+    """Cancel an entry with a reversing entry of its own key; the original row is never touched. `recalculated`: a
+    recalculation's (replay, settle), which takes the entry's points back out of the daily cap of the moment it
+    counted at too (its counted_at); a manager's revocation leaves that day's cap as it was."""
     original = db.session.get(LedgerEntry, entry_id)
     if original is None:
         raise NotFound("no such ledger entry")
@@ -175,6 +190,7 @@ def reverse_entry(entry_id: int, key: str, now: datetime) -> int | None:
         organisation_id=original.organisation_id, course_id=original.course_id, user_id=original.user_id,
         amount=-original.amount, dimension=original.dimension, source_type=original.source_type,
         source_id=original.source_id, key=key, rule_id=original.rule_id, rule_version=original.rule_version,
+        counted_at=(original.counted_at or original.created_at) if recalculated else None,
     ), now, reverses_id=original.id, earned_at=original.created_at)
 
 
@@ -219,10 +235,11 @@ def _sums_from_ledger(course_id: int | None, organisation_id: int | None = None)
 
 
 def _quarter_sums(course_id: int | None, organisation_id: int | None):
-    """The ledger's original entries summed per course, person, source type and quarter hour (quarter_points)."""
+    """The ledger's original entries (and a recalculation's reversals) summed per course, person, source type and
+    quarter hour of the moment they count at (quarter_points)."""
     quarter = quarter_sql(dialect_name(db.session))
     return _scope(select(LedgerEntry.course_id, LedgerEntry.user_id, LedgerEntry.source_type,
-                         quarter.label("quarter"), func.sum(LedgerEntry.amount).label("points")).where(original())
+                         quarter.label("quarter"), func.sum(LedgerEntry.amount).label("points")).where(in_quarters())
                   .group_by(LedgerEntry.course_id, LedgerEntry.user_id, LedgerEntry.source_type, quarter),
                   course_id, organisation_id, LedgerEntry.course_id)
 

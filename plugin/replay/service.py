@@ -203,13 +203,16 @@ def replay(organisation_id: int, now: datetime, *, apply: bool = False, rule_ids
 
 def _apply(organisation_id: int, report: ReplayReport, desired: dict[tuple, Award], live: dict[tuple, list[LedgerEntry]],
            newest: dict[tuple, int], specs: dict[int, RuleSpec], now: datetime) -> None:
-    """Reverse the live entries of each changed award and post what it should be. The new entry's key names the
-    identity's newest entry so far: a retry, or a second replay applied at once, computes the same key and posts
-    nothing twice, while a later replay that changes the same award again posts under a key of its own."""
+    """Reverse the live entries of each changed award and post what it should be. For the daily cap and the rules'
+    windows a reversal counts when its entry did and the new entry when the simulation counted the award
+    (LedgerEntry.counted_at): posted today, they neither fill today's cap nor move the rule's last award to today.
+    The new entry's key names the identity's newest entry so far: a retry, or a second replay applied at once,
+    computes the same key and posts nothing twice, while a later replay that changes the same award again posts
+    under a key of its own."""
     for change in report.points:
         grades.points_changed(change.course_id, change.user_id, now)
         for entry in live.get(change.identity, []):
-            reverse_entry(entry.id, f"replay-reverse:{entry.id}", now)
+            reverse_entry(entry.id, f"replay-reverse:{entry.id}", now, recalculated=True)
         award = desired.get(change.identity)
         if award and award.points:
             rule = specs[award.rule.id]
@@ -218,7 +221,7 @@ def _apply(organisation_id: int, report: ReplayReport, desired: dict[tuple, Awar
                 dimension=rule.dimension, source_type=award.source_type, source_id=award.source_id,
                 key=f"replay:{rule.id}:v{rule.version}:" + ":".join(map(str, change.identity[1:]))
                 + f":after:{newest.get(change.identity, 0)}",
-                rule_id=rule.id, rule_version=rule.version), now)
+                rule_id=rule.id, rule_version=rule.version, counted_at=award.at), now)
     for award in report.new_badges:
         rule = specs[award.rule.id]
         # After n awards of the badge unearned, a key of its own (":again:<n>"), as rules.service.apply gives one.

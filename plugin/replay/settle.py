@@ -79,14 +79,14 @@ def settle(organisation_id: int, course_id: int, user_id: int, before: dict[tupl
         if want == sum(e.amount for e in held.get(identity, [])) or (erased and want):
             continue
         for entry in held.get(identity, []):
-            reverse_entry(entry.id, f"unearn:{cause}:{entry.id}", now)
+            reverse_entry(entry.id, f"unearn:{cause}:{entry.id}", now, recalculated=True)
         if want:
             rule = specs[owed.rule.id]
             post_entry(Posting(
                 organisation_id=organisation_id, course_id=course_id, user_id=user_id, amount=want,
                 dimension=rule.dimension, source_type=owed.source_type, source_id=owed.source_id,
                 key=f"settle:{cause}:{rule.id}:v{rule.version}:" + ":".join(map(str, identity[1:])),
-                rule_id=rule.id, rule_version=rule.version), now)  # counted when posted, as a replay's (boards too)
+                rule_id=rule.id, rule_version=rule.version, counted_at=owed.at), now)  # as a replay's (ledger.models)
     unearned = []
     for award, identity in badges:
         if identity in targets and identity not in after:

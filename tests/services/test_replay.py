@@ -550,3 +550,52 @@ def test_an_entry_shared_days_later_replays_as_it_was_paid(course):
     log(course.ada, day(0, 5))
     assert replay(course.org, day(3)).empty
     assert verify_totals() == []
+
+
+# --- what a recalculation posts counts when it counted it ---------------------------------------------------------
+def test_points_a_recalculation_posts_today_do_not_fill_todays_daily_cap(course):
+    """Six experiments on six past days pay 10 each; the admin raises "Logged" to 12 and applies the recalculation
+    on day 10, which reverses 60 and posts 72 that day. Ada's first entry of day 10 still earns its 12 (the cap is
+    60): the recalculation's points count on the days of the experiments they pay, as its simulation counted them,
+    and a second recalculation finds nothing to change. (Found by a ledger review: they filled day 10's cap.)"""
+    from plugin.ledger.service import points_for_source
+    from plugin.replay.service import introduce_rule
+
+    for d in range(6):
+        log(course.ada, day(d), ai_tool=course.tools[d % 3], task_category=course.cats[d % 4])
+    update_rule(course.admin, rule(course, "logged").id, {"points": 12}, day(10))
+    assert len(replay(course.org, day(10, 1), apply=True).points) == 6
+    today = log(course.ada, day(10, 30), ai_tool=course.tools[0], task_category=course.cats[3]).experiment
+    assert points_for_source(course.ada.course_id, course.ada.user_id, "experiment", today.id) == 12
+    assert replay(course.org, day(10, 40)).empty
+    assert verify_totals() == []
+    # A rule introduced with a recalculation of what it would have paid: the same for its entries.
+    introduce_rule(course.admin, {"name": "Thanks for trying", "condition": "each_experiment", "params": {},
+                                  "points": 10, "dimension": "experimenting", "repeatable": True}, day(11))
+    second = log(course.bo, day(11, 30)).experiment
+    bo_first = points_for_source(course.bo.course_id, course.bo.user_id, "experiment", second.id)
+    third = log(course.ada, day(11, 31), ai_tool=course.tools[1], task_category=course.cats[2]).experiment
+    assert points_for_source(course.ada.course_id, course.ada.user_id, "experiment", third.id) == bo_first == 22
+    assert verify_totals() == []
+
+
+@pytest.mark.parametrize("kind", ["window", "cooldown"])
+def test_a_recalculated_award_keeps_the_time_it_was_earned_for_the_rules_window(course, kind):
+    """A weekly rule pays Ada's day-0 entry; on day 3 its points change and the recalculation is applied. Her entry on
+    day 8 is in a new week and is paid: the recalculated award counts as of day 0, not day 3, for the window (or the
+    cooldown), and a second recalculation finds nothing owed. (Found by a ledger review.)"""
+    fields = {"name": "Active this week", "condition": "experiment_count", "points": 5, "dimension": "experimenting",
+              "repeatable": True, "params": {"count": 1, "window_days": 7}}
+    if kind == "cooldown":
+        fields = {"name": "Active this week", "condition": "each_experiment", "points": 5,
+                  "dimension": "experimenting", "repeatable": True, "params": {}, "cooldown_days": 7}
+    weekly = create_rule(course.org, fields, NOW)
+    log(course.ada, day(0), ai_tool=course.tools[0], task_category=course.cats[0])
+    update_rule(course.admin, weekly.id, {"points": 6}, day(3))
+    assert not replay(course.org, day(3, 1), apply=True).empty
+    log(course.ada, day(8), ai_tool=course.tools[1], task_category=course.cats[1])
+    paid = db.session.scalars(select(LedgerEntry.amount).where(
+        LedgerEntry.rule_id == weekly.id, LedgerEntry.reverses_id.is_(None)).order_by(LedgerEntry.id)).all()
+    assert paid == [5, 6, 6]  # day 0's 5, its recalculated 6, and day 8's
+    assert replay(course.org, day(8, 5)).empty
+    assert verify_totals() == []
