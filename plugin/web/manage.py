@@ -46,11 +46,14 @@ def overview(actor: Actor):
 
 
 def _recognise_page(actor: Actor, errors: dict | None = None, values: dict | None = None, status: int = 200,
-                    refused: str = "kudos"):
-    """refused: which of the page's two forms (kudos, badge) came back with errors and keeps what was sent."""
+                    refused: str = "kudos", revoking: str | None = None):
+    """refused: which of the page's forms (kudos, badge, revoke) came back with errors and keeps what was sent;
+    revoking: the id of the revocation's reason box ("rk-<kudos id>", "rb-<award id>"), opened with the error."""
     now = utcnow()
     fresh = {"submission_key": secrets.token_urlsafe(16)}
     kudos_values, badge_values = (values or fresh, {}) if refused == "kudos" else (fresh, values or {})
+    if refused == "revoke":
+        kudos_values, badge_values = fresh, {}
     people = colleagues(actor.course_id, actor.user_id, (Role.LEARNER,))
     names = {u.id: u.display_name for u in members(actor.course_id)}
     recent = db.session.scalars(select(Kudos).where(Kudos.course_id == actor.course_id)
@@ -63,6 +66,8 @@ def _recognise_page(actor: Actor, errors: dict | None = None, values: dict | Non
         manual_badges=manual, recent=recent, awards=badges.course_awards(actor, limit=20), unrecognised=[names[u] for u in recognition.unrecognised(actor, now)],
         loops=peer_help.flagged_loops(actor), reports=community.open_reports(actor), errors=errors or {},
         kudos_errors=(errors or {}) if refused == "kudos" else {}, badge_errors=(errors or {}) if refused == "badge" else {},
+        revoking=revoking, revoke_errors=(errors or {}) if refused == "revoke" else {},
+        revoke_reason=(values or {}).get("reason", "") if refused == "revoke" else "",
         values=kudos_values, badge_values=badge_values), status
 
 
@@ -92,9 +97,14 @@ def kudos_give(actor: Actor):
 @bp.post("/kudos/<id:kudos_id>/revoke")
 @requires_actor(Role.MANAGER, Role.ADMIN)
 def kudos_revoke(actor: Actor, kudos_id: int):
-    recognition.revoke_kudos(actor, kudos_id, request.form.get("reason", ""), utcnow())
+    try:
+        recognition.revoke_kudos(actor, kudos_id, request.form.get("reason", ""), utcnow())
+    except InvalidInput as err:  # the reason: the page again, that kudos' box open with what was sent
+        db.session.rollback()
+        return _recognise_page(actor, err.form_errors(), request.form.to_dict(), err.status, refused="revoke",
+                               revoking=f"rk-{kudos_id}")
     db.session.commit()
-    return redirect(launch_url("manage.recognise"), 303)
+    return redirect(launch_url("manage.recognise", revoked="kudos"), 303)
 
 
 @bp.post("/badges")
@@ -115,9 +125,14 @@ def badge_award(actor: Actor):
 @bp.post("/badges/<id:award_id>/revoke")
 @requires_actor(Role.MANAGER, Role.ADMIN)
 def badge_revoke(actor: Actor, award_id: int):
-    recognition.revoke_badge(actor, award_id, request.form.get("reason", ""), utcnow())
+    try:
+        recognition.revoke_badge(actor, award_id, request.form.get("reason", ""), utcnow())
+    except InvalidInput as err:
+        db.session.rollback()
+        return _recognise_page(actor, err.form_errors(), request.form.to_dict(), err.status, refused="revoke",
+                               revoking=f"rb-{award_id}")
     db.session.commit()
-    return redirect(launch_url("manage.recognise"), 303)
+    return redirect(launch_url("manage.recognise", revoked="badge"), 303)
 
 
 def _grades_page(actor: Actor, errors: dict | None = None, status: int = 200):

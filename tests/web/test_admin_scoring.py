@@ -33,6 +33,24 @@ def test_limits_sent_back_keep_what_the_admin_typed_with_each_message_by_its_fie
                                   "l-daily_points_cap")  # nothing was saved
 
 
+def test_the_error_summary_lists_each_wrong_limit_by_its_label_even_when_their_messages_are_alike(client, launch):
+    """Two percentages out of range say the same words ("A whole number from 0 to 100."): the summary listed the
+    message once, so one wrong field was never named, and no item said which field it was about."""
+    admin = launch(role="admin", sub="boss")
+    response = client.post("/app/admin/scoring/limits", data={
+        "lt": admin, "daily_points_cap": "60", "repeat_free_count": "3", "repeat_factor_percent": "150",
+        "duplicate_threshold_percent": "101", "min_reflection_chars": "-2", "kudos_monthly_budget": "100",
+        "help_pair_cap": "3", "help_pair_window_days": "30"})
+    assert response.status_code == 422
+    summary = re.search(r'<div class="card error-summary" role="alert"[^>]*>(.*?)</div>', text(response), re.S).group(1)
+    items = [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", li)).strip() for li in re.findall(r"<li>(.*?)</li>", summary, re.S)]
+    links = re.findall(r'<a href="#([^"]+)">', summary)
+    assert links == ["l-repeat_factor_percent", "l-duplicate_threshold_percent", "l-min_reflection_chars"]
+    assert items[0].startswith("…then this percentage of the points: ") and items[0].endswith("0 to 100.")
+    assert items[1].startswith("Near-duplicate text threshold (%): ") and items[1].endswith("0 to 100.")
+    assert items[2].startswith("Minimum reflection length for a failed experiment: ")
+
+
 def test_taking_off_a_level_a_rule_names_is_refused_on_the_page_saying_which_rule(client, launch):
     admin = launch(role="admin", sub="boss")
     saved = client.post("/app/admin/rules/save", data={

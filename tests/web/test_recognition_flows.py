@@ -532,6 +532,45 @@ def test_a_help_form_without_a_colleague_says_so_once_in_its_summary(client, lau
     assert "Choose one." in page.replace(summary, "")  # the field's own words stay beside it
 
 
+@pytest.mark.parametrize("what", ["kudos", "badge"])
+def test_a_revocation_without_a_reason_comes_back_on_the_page_and_one_done_says_so(client, launch, what):
+    """A reason under 3 characters: the Recognise page again (not an error page), the revocation's box open with
+    what was typed, the error tied to its field and listed in the summary, and nothing revoked. With a reason: the
+    page says it was revoked (a status message, which the page's script focuses)."""
+    launch(sub="ada", name="Ada Lovelace")
+    manager = launch(role="instructor", sub="boss")
+    page = text(client.get("/app/manage/recognise", query_string={"lt": manager}))
+    receiver = options(page, "receiver")["Ada Lovelace"]
+    if what == "kudos":
+        key = re.search(r'name="submission_key" value="([^"]+)"', page).group(1)
+        sent = {"message": "Great prompt library", "points": "0", "dimension": "sharing", "submission_key": key}
+        assert client.post("/app/manage/kudos", data={"lt": manager, "receiver": receiver, **sent}).status_code == 303
+    else:
+        badge_id = list(options(_badge_form(page), "badge").values())[-1]
+        assert client.post("/app/manage/badges", data={"lt": manager, "receiver": receiver, "badge": badge_id,
+                                                       "comment": "Ran the clinic"}).status_code == 303
+    page = text(client.get("/app/manage/recognise", query_string={"lt": manager}))
+    path = {"kudos": "kudos", "badge": "badges"}[what]
+    action, box = re.search(rf'<form method="post" action="([^"]*/app/manage/{path}/\d+/revoke)"[^>]*>.*?'
+                            r'<input id="(r[kb]-\d+)"', page, re.S).groups()
+    refused = client.post(action, data={"lt": manager, "reason": "no"})
+    assert refused.status_code == 422
+    page = text(refused)
+    assert "Recognise your people" in page and "Error 422" not in page
+    form = re.search(rf'<details open>.*?action="{re.escape(action)}".*?</details>', page, re.S).group(0)
+    field = re.search(rf'<input id="{box}"[^>]*>', form).group(0)
+    assert 'value="no"' in field and 'aria-invalid="true"' in field and 'aria-describedby="reason-error"' in field
+    assert re.search(r'<p class="field-error" id="reason-error">3 to 1000 characters.</p>', form)
+    assert re.search(rf'class="card error-summary" role="alert".*?<a href="#{box}">Give a reason', page, re.S)
+    assert "revoked:" not in visible(client.get("/app/manage/recognise", query_string={"lt": manager}))
+    done = client.post(action, data={"lt": manager, "reason": "Meant for someone else"})
+    assert done.status_code == 303
+    page = text(client.get(done.headers["Location"]))
+    said = {"kudos": "Kudos revoked.", "badge": "Badge revoked."}[what]
+    assert re.search(rf'<p class="toast" role="status">{said}</p>', page)
+    assert "revoked: Meant for someone else" in visible(client.get("/app/manage/recognise", query_string={"lt": manager}))
+
+
 def test_the_dashboard_says_a_badge_went_with_its_revoked_kudos(client, launch, app):
     """A badge a kudos earned is taken back with the kudos: the learner's "Latest recognition" says it was revoked and
     why, as the recognition page does (it listed it as held, beside the points reversed)."""
