@@ -42,8 +42,10 @@ class FiltersIn(Schema):
         min=1, max=MAX_ID, error=_COURSE), error_messages={"invalid": _COURSE})
 
 
-def _scope(actor: Actor) -> scope.Scope:
-    raw = {k: v for k, v in request.args.items() if k in FiltersIn().fields and v != ""}
+def _scope(actor: Actor, args=None) -> scope.Scope:
+    """The insight's scope from the page's filters (`args`: the request's query string unless given)."""
+    args = request.args if args is None else args
+    raw = {k: v for k, v in args.items() if k in FiltersIn().fields and v != ""}
     try:
         data = FiltersIn().load(raw)
     except ValidationError as err:
@@ -57,16 +59,19 @@ def overview(actor: Actor):
     return _overview_page(actor)
 
 
-def _overview_page(actor: Actor, errors: dict | None = None, status: int = 200):
-    """The page; sent back with `errors` (the admin's minimum group size refused), it keeps what was typed."""
-    s = _scope(actor)
+def _overview_page(actor: Actor, errors: dict | None = None, status: int = 200, ledger: dict | None = None):
+    """The page; sent back with `errors` (the admin's minimum group size refused), it keeps what was typed. `ledger`:
+    the ledger export's filters as sent, refused with `errors` (the page then shows the default period: the
+    export's query string names its own course, not the page's)."""
+    s = _scope(actor, {} if ledger is not None else None)
     r = report.build(s)
     return render_template("insights/overview.html", actor=actor, s=s, r=r, charts=_charts(r),
                            periods=[(k, periods.label(k)) for k in scope.period_choices(s, utcnow())],
                            not_enough=_("not enough people to report without identifying them"),
                            all_courses=scope.organisation_courses(actor),
-                           saved=request.args.get("saved"), errors=errors or {},
-                           typed=request.form.get("min_group_size") if errors else None), status
+                           saved=request.args.get("saved"), errors=errors or {}, ledger=ledger or {},
+                           ledger_first=date(FIRST_YEAR, 1, 1).isoformat(), ledger_last=date(LAST_YEAR, 12, 31).isoformat(),
+                           typed=request.form.get("min_group_size") if errors and ledger is None else None), status
 
 
 def _charts(r: report.Report) -> dict:
@@ -144,10 +149,12 @@ class LedgerFiltersIn(Schema):
 @bp.get("/ledger.csv")
 @requires_actor(Role.ADMIN)
 def ledger_csv(actor: Actor):
+    sent = {k: v for k, v in request.args.items() if k in LedgerFiltersIn().fields and v}
     try:
-        data = LedgerFiltersIn().load({k: v for k, v in request.args.items() if k in LedgerFiltersIn().fields and v})
-    except ValidationError as err:
-        raise InvalidInput(_("Some filters need attention."), errors=err.messages) from err
+        data = LedgerFiltersIn().load(sent)
+    except ValidationError as err:  # the page again, the export's form with what was sent and why (no file)
+        errors = {name: [str(m) for m in messages] for name, messages in err.messages.items()}
+        return _overview_page(actor, errors, 422, ledger=sent)
 
     tz = time_zone(actor.organisation_id)  # days are the organisation's, as every period of the reports
 

@@ -174,9 +174,21 @@ def test_a_quarter_outside_the_calendar_is_a_422_on_the_page_and_in_the_api(clie
 
 
 def test_the_ledger_export_refuses_dates_beyond_the_calendar_it_handles(client, launch, course):
+    """On the Insights page again, not an error page: the export's form keeps what was sent, each wrong date marked
+    and named in the summary (found by a browser review: a date of 1900 led to an error page whose link went to the
+    course overview). The date boxes say which years they take."""
     admin = launch(role="admin", sub="boss")
-    response = client.get("/app/insights/ledger.csv", query_string={"lt": admin, "until": "9999-12-31"})
-    assert response.status_code == 422 and "Choose a date between the years 2000 and 2100" in visible(response)
+    response = client.get("/app/insights/ledger.csv", query_string={"lt": admin, "since": "1900-01-01",
+                                                                    "until": "9999-12-31"})
+    assert response.status_code == 422 and response.mimetype == "text/html"
+    page = text(response)
+    assert re.search(r"<h1>Insights: ", page)
+    for box, typed in (("l-since", "1900-01-01"), ("l-until", "9999-12-31")):
+        field = re.search(rf'<input id="{box}"[^>]*>', page).group(0)
+        assert f'value="{typed}"' in field and 'aria-invalid="true"' in field
+        assert 'min="2000-01-01"' in field and 'max="2100-12-31"' in field
+    assert re.search(r'<a href="#l-since">From: Choose a date between the years 2000 and 2100.</a>', page)
+    assert re.search(r'<a href="#l-until">To \(inclusive\): Choose a date between the years 2000 and 2100.</a>', page)
 
 
 def test_admin_sets_the_group_size_and_exports_the_ledger_with_formulas_escaped(client, launch, course):
