@@ -14,6 +14,7 @@ from plugin.core.actor import Actor, Role
 from plugin.core.clock import utcnow
 from plugin.errors import InvalidInput
 from plugin.experiments import queries as experiment_queries
+from plugin.experiments.models import Outcome
 from plugin.experiments.schemas import ExperimentIn
 from plugin.experiments.service import OUTCOME_LABELS, log_experiment
 from plugin.extensions import db
@@ -23,6 +24,7 @@ from plugin.levels.service import dimension_names, progress_of
 from plugin.peer_help.service import awaiting_me
 from plugin.recognition.history import earned_for, explanations
 from plugin.rules.engine import NOTES
+from plugin.rules.service import active_rules
 from plugin.settings.service import limits
 from plugin.vision import service as vision
 from plugin.web.auth import launch_url, requires_actor
@@ -62,11 +64,15 @@ def _for_the_page(messages: dict) -> dict:
     return {name: [choose[name]] if name in choose else said for name, said in messages.items()}
 
 
-def _form(actor: Actor, values: dict | None = None, errors: dict | None = None, status: int = 200):
+def _form(actor: Actor, values: dict | None = None, errors: dict | None = None, status: int = 200,
+          short_reflection: bool = False):
+    """short_reflection: the form came back for a reflection too short to earn points, with the box that saves it
+    as it is."""
     values = values or {}
     values.setdefault("submission_key", secrets.token_urlsafe(16))
     return render_template(
         "learner/experiment_new.html", actor=actor, values=values, errors=errors or {},
+        short_reflection=short_reflection,
         tools=items(actor.organisation_id, "tools"), categories=items(actor.organisation_id, "categories"),
         pillars=vision.pillars(actor.organisation_id), chosen_pillars=set((values or {}).get("pillars") or []),
         vision=vision.current(actor.organisation_id), min_reflection=limits(actor.organisation_id).min_reflection_chars,
@@ -83,7 +89,12 @@ def experiment_new(actor: Actor):
 @requires_actor(Role.LEARNER, Role.MANAGER, Role.ADMIN)
 def experiment_create(actor: Actor):
     try:
-        logged = log_experiment(actor, ExperimentIn().load_form(request.form), utcnow(), edited_is_new=True)
+        data = ExperimentIn().load_form(request.form)
+        short = _short_reflection(actor, data)
+        if short is not None and not request.form.get("short_reflection_ok"):
+            # Asked before saving, not said after: there is no editing an entry to add the reflection later.
+            return _form(actor, _typed(), {"learned": [short]}, 422, short_reflection=True)
+        logged = log_experiment(actor, data, utcnow(), edited_is_new=True)
     except ValidationError as err:
         return _form(actor, _typed(), _for_the_page(err.messages), 422)
     except InvalidInput as err:  # e.g. a list item an admin turned off meanwhile: keep what was typed
@@ -92,6 +103,19 @@ def experiment_create(actor: Actor):
     notes = sorted({r.note for r in logged.recognitions if r.note in NOTES})
     return redirect(launch_url("learner.experiment_logged", experiment_id=logged.experiment.id,
                                n=",".join(notes) or None), 303)
+
+
+def _short_reflection(actor: Actor, data: dict) -> str | None:
+    """Why a failed experiment's reflection would earn no points for trying (shorter than the organisation's minimum),
+    for the person to add to it or save it as it is; None when it is long enough, or nothing would be earned anyway."""
+    least = limits(actor.organisation_id).min_reflection_chars
+    written = len(data.get("learned", "").strip())
+    if not actor.can_earn or data["outcome"] != Outcome.FAILED.value or least <= 1 or written >= least:
+        return None
+    if not any(r.condition == "each_experiment" and r.points > 0 for r in active_rules(actor.organisation_id)):
+        return None  # no rule pays for trying: nothing to lose
+    return _("A reflection earns the points for trying from %(n)s characters, and this one has %(written)s. Add a "
+             "sentence on what you learned or would try differently, or save it as it is.", n=least, written=written)
 
 
 def _typed() -> dict:

@@ -145,7 +145,11 @@ def test_erasure_page_counts_and_dates_in_turkish(app, client, launch):
 def test_the_learners_note_about_a_failure_without_reflection_is_in_turkish(client, launch):
     form = experiment_form(client, launch(sub="ada"))  # the list items' ids, read from an English page
     turkish = launch(sub="ada", **in_locale("tr"))
-    logged = client.post("/app/experiments", data={**form, "lt": turkish, "outcome": "failed", "learned": "Too vague."})
+    sent = {**form, "lt": turkish, "outcome": "failed", "learned": "Too vague."}
+    asked = visible(client.post("/app/experiments", data=sent))  # asked first, before anything is saved
+    assert "Değerlendirme, deneme puanını 20 karakterden itibaren kazanır; bu değerlendirme 10 karakter." in asked
+    assert "Deneme puanı olmadan, olduğu gibi kaydet" in asked
+    logged = client.post("/app/experiments", data={**sent, "short_reflection_ok": "on"})
     assert logged.status_code == 303 and "short_reflection" in logged.headers["Location"]
     page = visible(client.get(logged.headers["Location"]))
     assert "İşe yaramayan denemeler bir değerlendirmeyle puan kazanır" in page

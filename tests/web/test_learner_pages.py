@@ -37,6 +37,31 @@ def test_failed_without_reflection_is_refused_with_field_message_and_keeps_input
     assert 'data-testid="points-total">0<' in dashboard
 
 
+def test_a_failure_with_a_too_short_reflection_is_asked_about_before_it_is_saved(client, launch):
+    """"It broke." is under the 20 characters a reflection needs to earn the points for trying. The form comes back
+    (nothing saved) saying so by the field, with what was typed and a box to save it as it is; a longer reflection
+    saves it with the points, and the box saves the short one without them. An entry cannot be edited afterwards,
+    so being told after saving (as before) left no way to add the reflection. (Found by a browser review.)"""
+    token = launch(sub="ada")
+    data = experiment_form(client, token, outcome="failed", learned="It broke.", title="A short one")
+    asked = client.post("/app/experiments", data=data)
+    body = text(asked)
+    assert asked.status_code == 422
+    assert "A reflection earns the points for trying from 20 characters, and this one has 9." in body
+    assert 'value="A short one"' in body and ">It broke.</textarea>" in body
+    assert re.search(r'<textarea id="f-learned"[^>]*aria-invalid="true"', body)
+    assert re.search(r'<input type="checkbox" name="short_reflection_ok" id="f-short_reflection_ok">', body)
+    assert 'data-testid="points-total">0<' in text(client.get("/app/", query_string={"lt": token}))  # nothing saved
+    kept = client.post("/app/experiments", data={**data, "short_reflection_ok": "on"})
+    assert kept.status_code == 303
+    assert "Experiments that did not work earn points with a reflection" in visible(client.get(kept.headers["Location"]))
+    longer = experiment_form(client, token, outcome="failed", title="A reflected one",
+                             learned="It broke: next time I give it the source text first.")
+    assert client.post("/app/experiments", data=longer).status_code == 303
+    worked = experiment_form(client, token, outcome="worked", learned="", title="A success")
+    assert client.post("/app/experiments", data=worked).status_code == 303  # a success needs no reflection
+
+
 @pytest.mark.parametrize("tool", ["\u00b2", "99999999999999999999", "3000000000", "0"])
 def test_a_tool_that_is_no_id_is_refused_with_field_message_and_keeps_input(client, launch, tool):
     token = launch()
