@@ -22,6 +22,7 @@ from plugin.core.db import insert_ignore
 from plugin.errors import Conflict, Forbidden, InvalidInput, NotFound
 from plugin.extensions import db
 from plugin.i18n import gettext as _
+from plugin.tenancy.models import User
 from plugin.tenancy.service import lock_own_account, lock_standing
 
 
@@ -98,6 +99,10 @@ def review_evidence(actor: Actor, evidence_id: int, data: dict, now: datetime) -
     # The learner's membership row, as their awards take it (tenancy.standing_of_locked): two of their missions
     # accepted at once take turns, so the later one's rules count the other completion (SQLite serialises writers).
     lock_standing(evidence.course_id, evidence.user_id)
+    if db.session.scalar(select(User.erased_at).where(User.id == evidence.user_id)) is not None:
+        # erased while it waited (the erasure withdraws what waits, but a review may have been on its way): nothing
+        # more is saved for the account, a comment on it included
+        raise Conflict(_("This person's account was erased: their evidence is no longer reviewed."))
     moved = db.session.execute(update(MissionEvidence).where(
         MissionEvidence.id == evidence.id, MissionEvidence.status == SUBMITTED).values(
         status=status, reviewer_id=actor.user_id, reviewed_at=now, review_comment=comment or None)
@@ -113,8 +118,9 @@ def review_evidence(actor: Actor, evidence_id: int, data: dict, now: datetime) -
 
 def review_queue(actor: Actor) -> list[tuple[MissionEvidence, Challenge]]:
     """Evidence waiting for this reviewer: the whole course for managers, their missions for champions."""
-    query = select(MissionEvidence, Challenge).join(Challenge, Challenge.id == MissionEvidence.challenge_id).where(
-        MissionEvidence.course_id == actor.course_id, MissionEvidence.status == SUBMITTED,
+    query = select(MissionEvidence, Challenge).join(Challenge, Challenge.id == MissionEvidence.challenge_id).join(
+        User, User.id == MissionEvidence.user_id).where(
+        MissionEvidence.course_id == actor.course_id, MissionEvidence.status == SUBMITTED, User.erased_at.is_(None),
         Challenge.cancelled_at.is_(None), MissionEvidence.user_id != actor.user_id)
     if not actor.can_manage:
         if actor.role is not Role.LEARNER:

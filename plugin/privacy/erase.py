@@ -16,7 +16,7 @@ from sqlalchemy import delete, or_, select, update
 from plugin.audit.models import AuditEvent
 from plugin.audit.service import record
 from plugin.badges.models import BadgeAward, Recipient
-from plugin.challenges.models import MissionEvidence
+from plugin.challenges.models import RETURNED, SUBMITTED, MissionEvidence
 from plugin.community.models import Report
 from plugin.core.actor import Actor, Role
 from plugin.core.db import insert_ignore
@@ -166,6 +166,10 @@ def erase_person(actor: Actor, user_id: int, now: datetime) -> Erasure:
     s.execute(update(MissionEvidence).where(MissionEvidence.id.in_(evidence_ids),
                                             MissionEvidence.review_comment.is_not(None))
               .values(review_comment=ERASED).execution_options(synchronize_session=False))
+    # Evidence still waiting for review leaves the reviewers' queue: nothing more is decided (or paid) for it.
+    s.execute(update(MissionEvidence).where(MissionEvidence.id.in_(evidence_ids), MissionEvidence.status == SUBMITTED)
+              .values(status=RETURNED, reviewed_at=now, review_comment=ERASED)
+              .execution_options(synchronize_session=False))
     counts["audit_reasons"] = _scrub_audit(org, {"experiment": experiment_ids, "kudos": kudos_ids,
                                                  "badge_award": award_ids, "mission_evidence": evidence_ids})
     run("badge_recipient", delete(Recipient).where(Recipient.user_id == uid))

@@ -110,16 +110,17 @@ def scrub_deliveries(organisation_id: int, user_id: int, issuer: str, sub: str, 
     """Run inside the erasure, before the person's LMS id and e-mail are dropped (they are how the bodies
     name them). Returns counts for the audit entry."""
     s = db.session
-    candidates = _candidates(organisation_id, user_id, sub, email, OutboxItem.trimmed_at, lock=True)
+    candidates = _candidates(organisation_id, user_id, sub, email, OutboxItem.trimmed_at, OutboxItem.note,
+                             OutboxItem.last_error, lock=True)
     counts = {"webhooks_rewritten": 0, "xapi_cancelled": 0, "xapi_scrubbed": 0}
-    for item_id, kind, status, payload, trimmed_at in candidates:
+    for item_id, kind, status, payload, trimmed_at, note, last_error in candidates:
         if trimmed_at is not None:
             continue  # what is left of a trimmed delivery names nobody (plugin/outbox/retention.py)
         if kind == WEBHOOK:
             body = _webhook_body(payload.get("body") or "{}", user_id)
             if body is None:
                 continue
-            values = {"payload": {**payload, "body": body}}
+            values = {"payload": {**payload, "body": body}, **_answers(kind, payload, note, last_error)}
             if status != DONE:  # a send in flight finishes as superseded and goes again, without the name
                 values["version"] = OutboxItem.version + 1
             s.execute(update(OutboxItem).where(OutboxItem.id == item_id).values(**values))
@@ -134,7 +135,8 @@ def scrub_deliveries(organisation_id: int, user_id: int, issuer: str, sub: str, 
             if original == DONE:
                 if statement is not None:
                     s.execute(update(OutboxItem).where(OutboxItem.id == item_id).values(
-                        payload={**payload, "statement": statement}, version=OutboxItem.version + 1))
+                        payload={**payload, "statement": statement}, version=OutboxItem.version + 1,
+                        **_answers(kind, payload, note, last_error)))
                     counts["xapi_scrubbed"] += 1
                 continue
             s.execute(delete(OutboxItem).where(OutboxItem.id == item_id))  # what it voids never went: cancelled too
@@ -147,9 +149,23 @@ def scrub_deliveries(organisation_id: int, user_id: int, issuer: str, sub: str, 
             continue
         if status == DONE:
             s.execute(update(OutboxItem).where(OutboxItem.id == item_id).values(
-                payload={**payload, "statement": statement}))
+                payload={**payload, "statement": statement}, **_answers(kind, payload, note, last_error)))
             counts["xapi_scrubbed"] += 1
         else:
             s.execute(delete(OutboxItem).where(OutboxItem.id == item_id))
             counts["xapi_cancelled"] += 1
     return counts
+
+
+def _answers(kind: str, payload: dict, note: str | None, last_error: str | None) -> dict:
+    """The receiver's or the LRS's answers kept on a delivery rewritten for an erasure, as its kind's trimmer leaves
+    them (they may quote the body: a 422 naming the actor, a 409 "unknown member Ada ..."): a failed delivery's error
+    says only that it was erased, so its status still reads as failed."""
+    from plugin.outbox.registry import trimmer_for
+
+    trim = trimmer_for(kind)
+    kept = trim(dict(payload), note, last_error) if trim is not None else {}
+    answers = {name: kept[name] for name in ("note", "last_error") if name in kept}
+    if last_error is not None:
+        answers["last_error"] = ERASED
+    return answers

@@ -234,9 +234,11 @@ def members_of(actor: Actor, team_id: int) -> list[Member]:
 
 
 def _learners(course_id: int, *columns):
-    """Learners who count in the course (active, not the LMS's test student): who managers may add."""
+    """Learners who count in the course (active, not the LMS's test student): who managers may add. Not an erased
+    account: nothing new is saved for it (its team memberships from before stay, as its figures do)."""
     return select(*(columns or (User,))).join(Membership, Membership.user_id == User.id).where(
-        Membership.course_id == course_id, Membership.role == Role.LEARNER.value, counted_membership())
+        Membership.course_id == course_id, Membership.role == Role.LEARNER.value, counted_membership(),
+        User.erased_at.is_(None))
 
 
 def candidates(actor: Actor, team_id: int, search: str = "", limit: int = 100) -> tuple[list[User], bool]:

@@ -169,3 +169,25 @@ def test_the_void_of_a_delivered_statement_outlives_the_erasure_and_is_sent(worl
     voids = [r.json for r in world.receiver.received if r.json.get("verb", {}).get("id", "").endswith("/voided")]
     assert [v["object"] for v in voids] == [{"objectType": "StatementRef", "id": original.payload["statement"]["id"]}]
     assert not names_ada(voids[0], ada)
+
+
+def test_a_receivers_answer_quoting_the_person_does_not_outlive_the_erasure(world):
+    """The webhook receiver refused the kudos event quoting Ada's name, the LRS answered 409 quoting her address:
+    those answers (a failed delivery's error, shown on the admin's deliveries page and through the API; a
+    statement's note) outlived her erasure while the bodies were rewritten. (Found by an erasure review.)"""
+    give_kudos(world.boss, receiver_id=world.ada.user_id, message="Thanks", submission_key="k-answer", now=later(1),
+               points=5)
+    db.session.commit()
+    world.receiver.script[:] = [(422, '{"error":"unknown member Ada Lovelace <ada@example.edu>"}'),
+                                (409, '{"error":"conflict for actor mailto:ada@example.edu (Ada Lovelace)"}')]
+    outbox.process_due(later(2))
+    db.session.commit()
+    answered = [i for i in rows(webhooks.KIND) + rows(xapi.KIND) if ADA in f"{i.note} {i.last_error}"]
+    assert len(answered) == 2  # the scripted answers landed on one delivery of each kind
+    privacy.erase(world.admin, world.ada.user_id, "ERASE", later(5))
+    db.session.commit()
+    for item in rows(webhooks.KIND) + rows(xapi.KIND):
+        assert ADA not in f"{item.note} {item.last_error}" and ADA_EMAIL not in f"{item.note} {item.last_error}"
+    failed = [i for i in rows(webhooks.KIND) if i.id in {a.id for a in answered}]
+    assert failed and failed[0].last_error == "[erased]"
+    assert all(ADA not in f"{d.item.last_error}" for d in webhooks.recent(world.admin))

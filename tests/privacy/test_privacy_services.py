@@ -237,6 +237,43 @@ def test_help_waiting_for_an_answer_when_a_learner_is_erased_is_no_longer_asked_
     assert awaiting_me(world.ada) == []
 
 
+def test_evidence_waiting_for_review_when_a_learner_is_erased_leaves_the_queue_and_earns_nothing(world):
+    """Bo's mission evidence waits for review when he is erased: it leaves the manager's queue, and a review already
+    on its way (the page was open) is refused: it kept a new comment about him and paid his account the mission's
+    badge and points. (Found by an erasure review.)"""
+    from plugin.challenges import missions
+    from plugin.challenges.models import MissionEvidence
+    from plugin.challenges.schemas import EvidenceIn, ReviewIn
+    from plugin.errors import Conflict
+
+    evidence = missions.submit_evidence(world.bo, world.mission.id, EvidenceIn().load({"text": "Bo's rubric"}),
+                                        later(1))
+    assert [e.id for e, _c in missions.review_queue(world.boss)] == [evidence.id]
+    entries = db.session.scalar(select(func.count()).select_from(LedgerEntry).where(
+        LedgerEntry.user_id == world.bo.user_id))
+    privacy.erase(world.admin, world.bo.user_id, "ERASE", later(5))
+    db.session.commit()
+    assert missions.review_queue(world.boss) == []
+    with pytest.raises(Conflict):
+        missions.review_evidence(world.boss, evidence.id, ReviewIn().load(
+            {"decision": "accept", "comment": "Great work Bo, loved the Ms Grey part"}), later(6))
+    db.session.rollback()
+    kept = db.session.get(MissionEvidence, evidence.id)
+    assert (kept.status, kept.text, kept.review_comment) == ("returned", ERASED, ERASED)
+    assert db.session.scalar(select(func.count()).select_from(LedgerEntry).where(
+        LedgerEntry.user_id == world.bo.user_id)) == entries
+
+
+def test_an_erased_learner_is_offered_for_no_team_and_cannot_be_added_to_one(world):
+    from plugin.teams.service import add_members, candidates, ensure_team
+
+    privacy.erase(world.admin, world.bo.user_id, "ERASE", later(5))
+    team = ensure_team(world.boss.course_id, "Blue", later(6))
+    assert world.bo.user_id not in [u.id for u in candidates(world.boss, team.id)[0]]
+    with pytest.raises(InvalidInput):
+        add_members(world.boss, team.id, [world.bo.user_id], later(6))
+
+
 def _saving(world, kind: str, text: str, now):
     """What the test saves while Ada is erased: returns (save(), where its text is kept: (model, column))."""
     from plugin.challenges import missions
