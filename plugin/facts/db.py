@@ -378,8 +378,10 @@ class DbFacts:
     def _on_my_experiments(self, model, since):
         def build():
             t = model.__table__
+            # on any of my entries, a near-duplicate included: colleagues reacted to it all the same (a replay counts
+            # them so); the near-duplicate filter is for counting my experiments
             query = select(func.count()).select_from(t).join(X, X.c.id == t.c.experiment_id).where(
-                *_MINE, t.c.user_id != _USER)
+                X.c.course_id == _COURSE, X.c.user_id == _USER, t.c.user_id != _USER)
             if "withdrawn_at" in t.c:  # a reaction taken back
                 query = query.where(t.c.withdrawn_at.is_(None))
             if since is not None:
@@ -397,7 +399,8 @@ class DbFacts:
         def build():
             r = Reuse.__table__
             query = select(func.count(func.distinct(r.c.user_id))).select_from(r).join(
-                X, X.c.id == r.c.experiment_id).where(*_MINE, r.c.user_id != _USER)
+                X, X.c.id == r.c.experiment_id).where(X.c.course_id == _COURSE, X.c.user_id == _USER,
+                                                      r.c.user_id != _USER)
             if since is not None:
                 query = query.where(r.c.created_at >= bindparam("since", type_=r.c.created_at.type))
             return query

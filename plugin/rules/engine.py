@@ -55,6 +55,13 @@ def triggered_by(rule: RuleSpec, event_name: str) -> bool:
     return condition is not None and event_name in condition.events
 
 
+def _on_sharing(rule: RuleSpec) -> bool:
+    """Whether the rule's condition turns on whether an entry is shared: failed experiments shared with a
+    reflection, and experiment counts of shared entries only."""
+    return rule.condition == "failed_shared_with_reflection" or (
+        rule.condition == "experiment_count" and bool((rule.params or {}).get("shared_only")))
+
+
 def asks_past_awards(rule: RuleSpec) -> bool:
     """Whether evaluate() may ask the facts how often or when the rule recognised the person before: every rule
     but a repeatable per-fact one without cooldown or cap (that pays each fact, whatever it paid before)."""
@@ -71,6 +78,12 @@ def evaluate(rule: RuleSpec, event: E.Event, facts: Facts, limits: Limits,
         return Decision(False)
     if event.name == E.EXPERIMENT_LOGGED and event.attrs.get("near_duplicate"):
         return Decision(False, note="duplicate" if condition.per_fact else "")
+    if event.name == E.EXPERIMENT_LOGGED and event.attrs.get("paid_at") is not None and not _on_sharing(rule):
+        # An entry shared after it was logged (share_experiment, a replay's "shared later" event): only what sharing
+        # changes is paid then. The other rules had their say when it was logged; asked again as of that day, but
+        # with every entry logged since in their counts, a threshold rule paid for a window that never held its
+        # number (three tools in a week, when the third came nine days later).
+        return Decision(False)
     if not rule.repeatable and facts.rule_awards(rule.id) > 0:
         return Decision(False)
     if rule.repeatable and not condition.per_fact:

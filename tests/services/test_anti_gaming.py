@@ -289,6 +289,33 @@ def test_an_entry_shared_when_logged_made_private_and_shared_again_keeps_its_sha
     assert balance(org.ada.course_id, org.ada.user_id, "sharing") == 10
 
 
+def test_sharing_an_old_entry_pays_only_what_sharing_earns_not_a_threshold_its_window_never_held(org):
+    """Day 0: a private entry with one tool. Day 9: two shared entries with two more tools. Day 10: the day-0 entry is
+    shared. "Three tools in a week" was never true, yet sharing asked it again as of day 0 with day 9's entries in
+    its count, and paid; a replay did the same. Now sharing asks only the rules that turn on sharing (Fail Forward's
+    kind, counts of shared entries). (Found by a rules review.)"""
+    from plugin.catalog.service import items
+    from plugin.replay.service import replay
+    from plugin.rules.definitions import create_rule
+
+    tools = [str(t.id) for t in items(org.id, "tools")[:3]]
+    cats = [c.id for c in items(org.id, "categories")[:3]]
+    three = create_rule(org.id, {"name": "Three tools in a week", "condition": "distinct_tools",
+                                 "params": {"count": 3, "window_days": 7}, "points": 15,
+                                 "dimension": "experimenting"}, NOW)
+    old = log(org.ada, NOW, ai_tool=tools[0], task_category=cats[0], visibility="private", outcome="failed",
+              learned="What I learned: it invents sources, so I check each one.").experiment
+    log(org.ada, day(9), ai_tool=tools[1], task_category=cats[1])
+    log(org.ada, day(9, 60), ai_tool=tools[2], task_category=cats[2])
+    share_experiment(org.ada, old.id, "course", day(10))
+    db.session.commit()
+    paid = db.session.scalar(select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
+        LedgerEntry.rule_id == three.id))
+    assert paid == 0
+    assert "Fail Forward" in badge_names(org.ada)  # what sharing earns is still paid
+    assert replay(org.id, day(11)).empty
+
+
 def test_a_failure_with_a_too_short_reflection_earns_no_trying_points(org):
     short = log(org.ada, outcome="failed", learned="Too short.")
     assert (paid(org, short), note(short)) == (0, "short_reflection")

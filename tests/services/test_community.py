@@ -131,6 +131,32 @@ def test_a_recalculation_counts_only_the_reactions_standing(course):
     assert verify_totals() == []
 
 
+@pytest.mark.parametrize("how", ["reaction", "reuse"])
+def test_reactions_and_reuses_of_a_near_duplicate_count_for_its_author_live_as_in_a_recalculation(course, how):
+    """Ada logs the same text twice: the second is a near-duplicate (no points of its own). Bo reacts to (or reuses)
+    the first and Cy the second: two colleagues, so a rule for two reactions (two reusers) pays, and a recalculation
+    with no rule changed finds nothing to change. Live awarding left the near-duplicate's out while the replay counted
+    them. (Found by a rules review.)"""
+    from plugin.replay.service import replay
+    from plugin.rules.definitions import create_rule
+
+    condition = {"reaction": "reactions_received", "reuse": "reuses_received"}[how]
+    rule = create_rule(course.ada.organisation_id, {"name": "Two of them", "condition": condition,
+                                                    "params": {"count": 2}, "points": 15, "dimension": "sharing"}, NOW)
+    copy = "Asked it to turn the minutes into actions with owners and dates; it missed one implicit action."
+    first = log(course.ada, later(1), tried=copy).experiment
+    again = log(course.ada, later(2), tried=copy).experiment
+    assert again.duplicate_of_id == first.id
+    give = (lambda who, post, at: react(who, post.id, "helpful", at)) if how == "reaction" else (
+        lambda who, post, at: mark_reused(who, post.id, at))
+    give(course.bo, first, later(3))
+    give(course.cy, again, later(4))
+    db.session.commit()
+    assert db.session.scalar(select(func.sum(LedgerEntry.amount)).where(LedgerEntry.rule_id == rule.id)) == 15
+    assert replay(course.ada.organisation_id, later(5)).empty
+    assert verify_totals() == []
+
+
 def test_a_reuse_credits_the_author_in_sharing(course):
     assert mark_reused(course.bo, course.post.id, NOW) is True
     db.session.commit()
