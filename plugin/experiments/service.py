@@ -75,6 +75,20 @@ def log_experiment(actor: Actor, data: dict, now: datetime, edited_is_new: bool 
         return _log(actor, {**data, "submission_key": _sent_key(data)} if edited_is_new else data, now)
 
 
+def short_reflection(actor: Actor, data: dict) -> str | None:
+    """Why a failed experiment's reflection (`data`: ExperimentIn-loaded) would earn no points for trying: shorter than
+    the organisation's minimum, for the person to add to it or save it as it is before logging it (the web form asks);
+    None when it is long enough, or nothing would be earned anyway."""
+    least = limits(actor.organisation_id).min_reflection_chars
+    written = len(data.get("learned", "").strip())
+    if not actor.can_earn or data["outcome"] != Outcome.FAILED.value or least <= 1 or written >= least:
+        return None
+    if not any(r.condition == "each_experiment" and r.points > 0 for r in rules.active_rules(actor.organisation_id)):
+        return None  # no rule pays for trying: nothing to lose
+    return _("A reflection earns the points for trying from %(n)s characters, and this one has %(written)s. Add a "
+             "sentence on what you learned or would try differently, or save it as it is.", n=least, written=written)
+
+
 def _sent(data: dict) -> tuple:
     """What the form says of an entry, as its row keeps it (what `_sent_key` digests)."""
     other = data["ai_tool"] == OTHER_TOOL

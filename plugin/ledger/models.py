@@ -111,9 +111,10 @@ def quarter_sql(dialect: str, column: str = "coalesce(ledger_entry.counted_at, l
 
 class QuarterPoints(db.Model):
     """The points a person's original entries (not reversals; a recalculation's reversal counts, at its entry's
-    moment: in_quarters) of one source type gave them in a course, per UTC quarter hour: what the daily cap asks. A day of an organisation's calendar starts and ends on a quarter hour in
-    every time zone in use, so the cap reads at most 96 of these rows, not every entry of the day. Written with the
-    entries (ledger.service, experiments.award_write); derived, rebuildable from the ledger."""
+    moment: in_quarters) of one source type gave them in a course, per UTC quarter hour: what the daily cap asks. A
+    day of an organisation's calendar starts and ends on a quarter hour in every time zone in use, so the cap reads
+    at most 96 of these rows, not every entry of the day. Written with the entries (ledger.service,
+    experiments.award_write); derived, rebuildable from the ledger."""
 
     __tablename__ = "quarter_points"
     course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"), primary_key=True)

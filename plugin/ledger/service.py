@@ -86,6 +86,8 @@ def _in_quarters(posting: Posting, reverses_id: int | None) -> bool:
     """Whether the entry counts in the points per quarter hour (ledger.models.in_quarters): an original entry, or a
     recalculation's reversal (counted_at: its entry's moment, whose points it takes back out)."""
     return reverses_id is None or posting.counted_at is not None
+
+
 _INSERT = Hot(lambda dialect: insert_for_dialect(dialect, LedgerEntry.__table__).values(
     {c: bindparam(c, type_=LedgerEntry.__table__.c[c].type) for c in _ENTRY_COLUMNS}).on_conflict_do_nothing(
 ).returning(LedgerEntry.__table__.c.id), writes=(LedgerEntry.__tablename__,))

@@ -70,7 +70,8 @@ def _overview_page(actor: Actor, errors: dict | None = None, status: int = 200, 
                            not_enough=_("not enough people to report without identifying them"),
                            all_courses=scope.organisation_courses(actor),
                            saved=request.args.get("saved"), errors=errors or {}, ledger=ledger or {},
-                           ledger_first=date(FIRST_YEAR, 1, 1).isoformat(), ledger_last=date(LAST_YEAR, 12, 31).isoformat(),
+                           ledger_first=date(FIRST_YEAR, 1, 1).isoformat(),
+                           ledger_last=date(LAST_YEAR, 12, 31).isoformat(),
                            typed=request.form.get("min_group_size") if errors and ledger is None else None), status
 
 

@@ -14,9 +14,8 @@ from plugin.core.actor import Actor, Role
 from plugin.core.clock import utcnow
 from plugin.errors import InvalidInput
 from plugin.experiments import queries as experiment_queries
-from plugin.experiments.models import Outcome
 from plugin.experiments.schemas import ExperimentIn
-from plugin.experiments.service import OUTCOME_LABELS, log_experiment
+from plugin.experiments.service import OUTCOME_LABELS, log_experiment, short_reflection
 from plugin.extensions import db
 from plugin.i18n import gettext as _
 from plugin.ledger.service import balances, points_for_source
@@ -24,7 +23,6 @@ from plugin.levels.service import dimension_names, progress_of
 from plugin.peer_help.service import awaiting_me
 from plugin.recognition.history import earned_for, explanations
 from plugin.rules.engine import NOTES
-from plugin.rules.service import active_rules
 from plugin.settings.service import limits
 from plugin.vision import service as vision
 from plugin.web.auth import launch_url, requires_actor
@@ -90,7 +88,7 @@ def experiment_new(actor: Actor):
 def experiment_create(actor: Actor):
     try:
         data = ExperimentIn().load_form(request.form)
-        short = _short_reflection(actor, data)
+        short = short_reflection(actor, data)
         if short is not None and not request.form.get("short_reflection_ok"):
             # Asked before saving, not said after: there is no editing an entry to add the reflection later.
             return _form(actor, _typed(), {"learned": [short]}, 422, short_reflection=True)
@@ -103,19 +101,6 @@ def experiment_create(actor: Actor):
     notes = sorted({r.note for r in logged.recognitions if r.note in NOTES})
     return redirect(launch_url("learner.experiment_logged", experiment_id=logged.experiment.id,
                                n=",".join(notes) or None), 303)
-
-
-def _short_reflection(actor: Actor, data: dict) -> str | None:
-    """Why a failed experiment's reflection would earn no points for trying (shorter than the organisation's minimum),
-    for the person to add to it or save it as it is; None when it is long enough, or nothing would be earned anyway."""
-    least = limits(actor.organisation_id).min_reflection_chars
-    written = len(data.get("learned", "").strip())
-    if not actor.can_earn or data["outcome"] != Outcome.FAILED.value or least <= 1 or written >= least:
-        return None
-    if not any(r.condition == "each_experiment" and r.points > 0 for r in active_rules(actor.organisation_id)):
-        return None  # no rule pays for trying: nothing to lose
-    return _("A reflection earns the points for trying from %(n)s characters, and this one has %(written)s. Add a "
-             "sentence on what you learned or would try differently, or save it as it is.", n=least, written=written)
 
 
 def _typed() -> dict:
